@@ -1,0 +1,2 @@
+//! The flow model: parsing Kestra-style YAML with positions, validation,
+//! expressions and the task graph.

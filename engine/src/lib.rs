@@ -1,0 +1,8 @@
+//! Mortar's task engine: the flow model and its validation (also built for
+//! wasm32, for the browser editor), and, behind the `runtime` feature, the
+//! store, the executor and the tasks.
+
+pub mod flow;
+
+#[cfg(feature = "runtime")]
+pub mod store;
