@@ -3,6 +3,7 @@
 //! store, the executor and the tasks.
 
 pub mod flow;
+pub mod ids;
 
 #[cfg(feature = "runtime")]
 pub mod store;

@@ -1,0 +1,184 @@
+//! Flows and their revisions.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, now_ms};
+use crate::ids::{FlowId, Namespace};
+
+/// One flow as lists show it: the current revision, without its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowSummary {
+    pub namespace: Namespace,
+    pub id: FlowId,
+    pub revision: i64,
+    pub description: Option<String>,
+    /// Unix milliseconds of the last save.
+    pub updated_at: i64,
+}
+
+/// A flow's source with the fields the store indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowSource {
+    pub namespace: Namespace,
+    pub id: FlowId,
+    pub description: Option<String>,
+    pub source: String,
+}
+
+/// The most rows a search returns.
+const SEARCH_LIMIT: i64 = 1000;
+
+impl Store {
+    /// Saves a flow. A changed source becomes a new revision; saving the
+    /// same source again changes nothing. Returns the current revision.
+    pub async fn save_flow(&self, flow: &FlowSource) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(i64, String, bool)> =
+            sqlx::query_as("SELECT revision, source, deleted FROM flows WHERE namespace = ? AND id = ?")
+                .bind(flow.namespace.as_str())
+                .bind(flow.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((revision, source, false)) = &current
+            && *source == flow.source
+        {
+            return Ok(*revision);
+        }
+        // Revisions keep counting across a delete, as Kestra's do, so that
+        // an old revision number never names two different sources.
+        let revision: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(revision), 0) + 1 FROM flow_revisions WHERE namespace = ? AND id = ?",
+        )
+        .bind(flow.namespace.as_str())
+        .bind(flow.id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO flow_revisions (namespace, id, revision, source, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(flow.namespace.as_str())
+        .bind(flow.id.as_str())
+        .bind(revision)
+        .bind(&flow.source)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO flows (namespace, id, revision, description, source, deleted, updated_at)
+             VALUES (?, ?, ?, ?, ?, 0, ?)
+             ON CONFLICT (namespace, id) DO UPDATE SET
+                revision = excluded.revision, description = excluded.description,
+                source = excluded.source, deleted = 0, updated_at = excluded.updated_at",
+        )
+        .bind(flow.namespace.as_str())
+        .bind(flow.id.as_str())
+        .bind(revision)
+        .bind(&flow.description)
+        .bind(&flow.source)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(revision)
+    }
+
+    /// Flows whose namespace, id or description contains `query` (case
+    /// insensitive), ordered by namespace then id. An empty query lists all.
+    pub async fn search_flows(&self, query: &str) -> Result<Vec<FlowSummary>, StoreError> {
+        let pattern = format!("%{}%", escape_like(query.trim()));
+        let rows: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT namespace, id, revision, description, updated_at FROM flows
+             WHERE deleted = 0
+               AND (namespace LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\')
+             ORDER BY namespace, id
+             LIMIT ?2",
+        )
+        .bind(pattern)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(namespace, id, revision, description, updated_at)| FlowSummary {
+                namespace: Namespace::new(namespace),
+                id: FlowId::new(id),
+                revision,
+                description,
+                updated_at,
+            })
+            .collect())
+    }
+}
+
+/// Escapes LIKE's wildcards so that a user's `%` or `_` matches itself.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DATABASE_FILE;
+
+    fn flow(namespace: &str, id: &str, description: &str, source: &str) -> FlowSource {
+        FlowSource {
+            namespace: Namespace::new(namespace),
+            id: FlowId::new(id),
+            description: Some(description.to_owned()),
+            source: source.to_owned(),
+        }
+    }
+
+    fn ids(flows: &[FlowSummary]) -> Vec<String> {
+        flows.iter().map(|f| format!("{}.{}", f.namespace, f.id)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_changed_source_is_a_new_revision_and_the_same_one_is_not() {
+        let store = Store::in_memory().await.unwrap();
+        let first = flow("company.team", "hello", "says hello", "id: hello\n");
+        assert_eq!(store.save_flow(&first).await.unwrap(), 1);
+        assert_eq!(store.save_flow(&first).await.unwrap(), 1);
+        let changed = flow("company.team", "hello", "says hello", "id: hello\n# changed\n");
+        assert_eq!(store.save_flow(&changed).await.unwrap(), 2);
+        let listed = store.search_flows("").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].revision, 2);
+    }
+
+    #[tokio::test]
+    async fn search_matches_namespace_id_and_description_and_escapes_wildcards() {
+        let store = Store::in_memory().await.unwrap();
+        store.save_flow(&flow("company.team", "hello", "says hello", "a")).await.unwrap();
+        store.save_flow(&flow("data.eng", "nightly", "loads 100% of rows", "b")).await.unwrap();
+        store.save_flow(&flow("data.eng", "upload_query", "upload then query", "c")).await.unwrap();
+
+        assert_eq!(ids(&store.search_flows("").await.unwrap()).len(), 3);
+        assert_eq!(ids(&store.search_flows("DATA").await.unwrap()), ["data.eng.nightly", "data.eng.upload_query"]);
+        assert_eq!(ids(&store.search_flows("says").await.unwrap()), ["company.team.hello"]);
+        assert_eq!(ids(&store.search_flows("100%").await.unwrap()), ["data.eng.nightly"]);
+        // `_` is a literal underscore, not LIKE's any-character.
+        assert_eq!(ids(&store.search_flows("e_l").await.unwrap()), Vec::<String>::new());
+        assert_eq!(ids(&store.search_flows("upload_").await.unwrap()), ["data.eng.upload_query"]);
+    }
+
+    #[tokio::test]
+    async fn open_creates_a_wal_database_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("nested/data");
+        let store = Store::open(&data_dir).await.unwrap();
+        assert!(store.health().await.unwrap().schema_version >= 1);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(mode, "wal");
+        store.close().await;
+        assert!(data_dir.join(DATABASE_FILE).exists());
+    }
+}
