@@ -2,7 +2,9 @@
 //! wasm32, for the browser editor), and, behind the `runtime` feature, the
 //! store, the executor and the tasks.
 
+pub mod blueprints;
 pub mod flow;
+pub mod header;
 pub mod ids;
 
 #[cfg(feature = "runtime")]

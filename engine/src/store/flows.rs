@@ -25,6 +25,15 @@ pub struct FlowSource {
     pub source: String,
 }
 
+/// A flow's current revision with its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFlow {
+    pub revision: i64,
+    pub description: Option<String>,
+    pub source: String,
+    pub updated_at: i64,
+}
+
 /// The most rows a search returns.
 const SEARCH_LIMIT: i64 = 1000;
 
@@ -81,6 +90,28 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(revision)
+    }
+
+    /// The current revision of a flow, `None` if there is none or it was
+    /// deleted.
+    pub async fn flow_revision(&self, namespace: &Namespace, id: &FlowId) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT revision FROM flows WHERE namespace = ? AND id = ? AND deleted = 0")
+            .bind(namespace.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A flow's current revision, `None` if there is none or it was deleted.
+    pub async fn get_flow(&self, namespace: &Namespace, id: &FlowId) -> Result<Option<StoredFlow>, StoreError> {
+        let row: Option<(i64, Option<String>, String, i64)> = sqlx::query_as(
+            "SELECT revision, description, source, updated_at FROM flows WHERE namespace = ? AND id = ? AND deleted = 0",
+        )
+        .bind(namespace.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(revision, description, source, updated_at)| StoredFlow { revision, description, source, updated_at }))
     }
 
     /// Flows whose namespace, id or description contains `query` (case

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use flows::{FlowSource, FlowSummary};
+pub use flows::{FlowSource, FlowSummary, StoredFlow};
 
 /// The database file's name inside the data dir.
 pub const DATABASE_FILE: &str = "mortar.db";

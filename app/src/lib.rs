@@ -1,0 +1,69 @@
+//! Mortar's web app: the page shell, the layout and the pages. Compiled twice:
+//! with `ssr` into the server, which renders every page, and with `hydrate`
+//! into the browser bundle, which makes the rendered page interactive.
+//!
+//! Components display; the rules live in `engine`. Server functions are thin:
+//! they take the store from context and call one engine function.
+
+mod layout;
+mod pages;
+mod time;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{Redirect, Route, Router, Routes},
+};
+
+pub use pages::flows::{FlowRow, search_flows};
+
+/// The HTML document around every page, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: layout and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: the mark tells
+    // browser tests (and curious users) that the page is interactive.
+    Effect::new(|| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="mortar" href="/pkg/mortar.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Mortar".to_owned() } else { format!("{page} · Mortar") } />
+        <Router>
+            <layout::Layout>
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=|| view! { <Redirect path="/flows" /> } />
+                    // In order: the HTML is whole without JavaScript (the
+                    // default out-of-order stream needs a script to place
+                    // the data), and the data comes from a local query.
+                    <Route path=StaticSegment("flows") view=pages::flows::FlowsPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("executions") view=pages::executions::ExecutionsPage />
+                    <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
+                </Routes>
+            </layout::Layout>
+        </Router>
+    }
+}

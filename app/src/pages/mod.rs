@@ -1,0 +1,22 @@
+//! One module per page.
+
+pub(crate) mod blueprints;
+pub(crate) mod executions;
+pub(crate) mod flows;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Shown for a path that matches no page, with a 404 status.
+#[component]
+pub(crate) fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <h1>"Page not found"</h1>
+        <p>"There is no page at this address. " <a href="/flows">"Go to the flows."</a></p>
+    }
+}

@@ -1,0 +1,64 @@
+// Starts a real `mortar serve` on port 0 with a fresh data dir, and stops it.
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+export interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+
+export async function startServer(): Promise<Server> {
+  const bin = process.env.MORTAR_BIN ?? path.join(repoRoot, 'target', 'debug', 'mortar');
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mortar-e2e-'));
+  const child: ChildProcess = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`mortar did not start in 30 s\n${stderr}`)), 30_000);
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk.toString();
+      const match = stdout.match(/listening on (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`mortar exited with ${code} before serving\n${stderr}`));
+    });
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/// Stores a flow through the REST API, as a user's script would.
+export async function postFlow(url: string, yaml: string): Promise<void> {
+  const response = await fetch(`${url}/api/v1/flows`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-yaml' },
+    body: yaml,
+  });
+  if (!response.ok) {
+    throw new Error(`POST /api/v1/flows: ${response.status} ${await response.text()}`);
+  }
+}

@@ -1,0 +1,96 @@
+//! The few top-level fields of a flow that the store indexes (`id`,
+//! `namespace`, `description`, `labels`), read without the full validation
+//! of `crate::flow`, so that a list or a catalogue can show any flow.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::ids::{FlowId, Namespace};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowHeader {
+    pub id: FlowId,
+    pub namespace: Namespace,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HeaderError {
+    #[error("the flow is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("the flow has no `{0}`: add `{0}: …` at the top level")]
+    Missing(&'static str),
+    #[error("`{field}` must be letters, digits, `_`, `-` or `.`, and not empty; got {value:?}")]
+    BadName { field: &'static str, value: String },
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    id: Option<String>,
+    namespace: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, serde_json::Value>,
+}
+
+/// Reads a flow's header.
+pub fn read_header(source: &str) -> Result<FlowHeader, HeaderError> {
+    let raw: Raw = serde_saphyr::from_str(source).map_err(|e| HeaderError::Yaml(e.to_string()))?;
+    let id = raw.id.ok_or(HeaderError::Missing("id"))?;
+    let namespace = raw.namespace.ok_or(HeaderError::Missing("namespace"))?;
+    check_name("id", &id, false)?;
+    check_name("namespace", &namespace, true)?;
+    let labels = raw
+        .labels
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => (key, text),
+            other => (key, other.to_string()),
+        })
+        .collect();
+    Ok(FlowHeader {
+        id: FlowId::new(id),
+        namespace: Namespace::new(namespace),
+        description: raw.description.map(|d| d.trim_end().to_owned()),
+        labels,
+    })
+}
+
+/// Kestra's rule: ids are `[a-zA-Z0-9_-]+`, namespaces also allow dots.
+fn check_name(field: &'static str, value: &str, dots: bool) -> Result<(), HeaderError> {
+    let ok = !value.is_empty()
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (dots && c == '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(HeaderError::BadName { field, value: value.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(source: &str, expected: Result<(&str, &str, Option<&str>), HeaderError>) {
+        let got = read_header(source).map(|h| (h.namespace.to_string(), h.id.to_string(), h.description));
+        let expected = expected.map(|(ns, id, d)| (ns.to_owned(), id.to_owned(), d.map(str::to_owned)));
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn reads_the_header() {
+        check("id: hello\nnamespace: company.team\ndescription: |\n  Says hello.\n", Ok(("company.team", "hello", Some("Says hello."))));
+        check("id: hello\nnamespace: a\ntasks: []\n", Ok(("a", "hello", None)));
+    }
+
+    #[test]
+    fn says_what_is_missing_or_wrong() {
+        check("namespace: a\n", Err(HeaderError::Missing("id")));
+        check("id: x\n", Err(HeaderError::Missing("namespace")));
+        check("id: has space\nnamespace: a\n", Err(HeaderError::BadName { field: "id", value: "has space".into() }));
+        check("id: x\nnamespace: a/b\n", Err(HeaderError::BadName { field: "namespace", value: "a/b".into() }));
+        assert!(matches!(read_header("id: [unclosed\n"), Err(HeaderError::Yaml(_))));
+    }
+}

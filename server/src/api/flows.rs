@@ -1,0 +1,123 @@
+//! Flows: `POST /api/v1/flows` (a YAML body) and `GET /api/v1/flows/search`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use engine::header::{HeaderError, read_header};
+use engine::ids::{FlowId, Namespace};
+use engine::store::FlowSource;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::{ApiError, Violation};
+
+/// A flow as Kestra's API returns it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FlowJson {
+    id: String,
+    namespace: String,
+    revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
+    source: String,
+}
+
+/// Creates a flow from its YAML source. 409 if the flow exists already
+/// (update it with PUT), 422 with the problems if it is not a valid flow.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<(StatusCode, Json<FlowJson>), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !(content_type.starts_with("application/x-yaml")
+        || content_type.starts_with("application/yaml")
+        || content_type.starts_with("text/yaml"))
+    {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "send the flow's YAML with `Content-Type: application/x-yaml`, not {content_type:?}"
+        )));
+    }
+    let header = read_header(&body).map_err(|error| ApiError::Unprocessable {
+        message: format!("the flow is invalid: {error}"),
+        violations: vec![Violation { line: None, column: None, message: violation_message(&error) }],
+    })?;
+    if state.store.flow_revision(&header.namespace, &header.id).await?.is_some() {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "flow {}.{} exists already: update it with PUT /api/v1/flows/{}/{}",
+                header.namespace, header.id, header.namespace, header.id
+            ),
+        });
+    }
+    let flow = FlowSource {
+        namespace: header.namespace.clone(),
+        id: header.id.clone(),
+        description: header.description.clone(),
+        source: body,
+    };
+    let revision = state.store.save_flow(&flow).await?;
+    Ok((
+        StatusCode::OK,
+        Json(FlowJson {
+            id: header.id.to_string(),
+            namespace: header.namespace.to_string(),
+            revision,
+            description: header.description,
+            labels: header.labels,
+            source: flow.source,
+        }),
+    ))
+}
+
+fn violation_message(error: &HeaderError) -> String {
+    error.to_string()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SearchParams {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SearchPage {
+    results: Vec<engine::store::FlowSummary>,
+    total: usize,
+}
+
+/// Kestra's paged search shape: `{results, total}`.
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<SearchPage>, ApiError> {
+    let results = state.store.search_flows(&params.q).await?;
+    Ok(Json(SearchPage { total: results.len(), results }))
+}
+
+/// `GET /api/v1/flows/{namespace}/{id}`: the current revision.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+) -> Result<Json<FlowJson>, ApiError> {
+    let (namespace, id) = (Namespace::new(namespace), FlowId::new(id));
+    let Some(stored) = state.store.get_flow(&namespace, &id).await? else {
+        return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
+    };
+    // The source was checked when it was saved; an unreadable header now
+    // would only lose the labels, never the flow.
+    let labels = read_header(&stored.source).map(|h| h.labels).unwrap_or_default();
+    Ok(Json(FlowJson {
+        id: id.to_string(),
+        namespace: namespace.to_string(),
+        revision: stored.revision,
+        description: stored.description,
+        labels,
+        source: stored.source,
+    }))
+}

@@ -1,0 +1,37 @@
+//! `GET /api/v1/health`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::AppState;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Health {
+    status: &'static str,
+    version: &'static str,
+    store: StoreStatus,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoreStatus {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema_version: Option<i64>,
+}
+
+/// `UP` with 200 when the store answers, `DOWN` with 503 when it does not.
+pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let (code, store) = match state.store.health().await {
+        Ok(health) => (StatusCode::OK, StoreStatus { status: "UP", schema_version: Some(health.schema_version) }),
+        Err(error) => {
+            tracing::error!(%error, "health check: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, StoreStatus { status: "DOWN", schema_version: None })
+        }
+    };
+    let status = store.status;
+    (code, Json(Health { status, version: env!("CARGO_PKG_VERSION"), store }))
+}

@@ -1,0 +1,88 @@
+//! The command line: flags and environment, read by clap and checked once at
+//! start. A bad value ends the process with one line naming the flag, and
+//! exit status 2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "mortar", version, about = "A workflow orchestrator for Databricks")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and the REST API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, env = "MORTAR_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Where the database and internal storage live; created if missing.
+    #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// Exit status for bad usage or configuration, as clap and sysexits use.
+pub const USAGE_ERROR: u8 = 2;
+
+/// Prints clap's help or version as it is, and a usage error as one line.
+pub fn exit_on_usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        _ => config_error(first_line(&error.to_string())),
+    }
+}
+
+/// Prints `mortar: <message>` and returns the usage exit status.
+pub fn config_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("mortar: {message}");
+    ExitCode::from(USAGE_ERROR)
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+    line.trim_start_matches("error: ").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(args).map_err(|e| first_line(&e.to_string()))
+    }
+
+    #[test]
+    fn serve_defaults_and_flags() {
+        let Ok(Cli { command: Command::Serve(args) }) = parse(&["mortar", "serve"]) else { panic!() };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.data_dir, PathBuf::from("./mortar-data"));
+        let Ok(Cli { command: Command::Serve(args) }) =
+            parse(&["mortar", "serve", "--listen", "0.0.0.0:0", "--data-dir", "/tmp/x"])
+        else {
+            panic!()
+        };
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(args.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn a_bad_flag_is_one_line_that_names_it() {
+        let message = parse(&["mortar", "serve", "--listen", "nowhere"]).unwrap_err();
+        assert!(message.contains("--listen"), "{message}");
+        assert!(!message.contains('\n'));
+    }
+}

@@ -1,0 +1,71 @@
+//! How errors become HTTP responses, in one place. Bodies are Kestra's
+//! `{message, details}`; a 5xx body reveals nothing, the log has the cause.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    NotFound { message: String },
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error("{message}")]
+    Unprocessable { message: String, violations: Vec<Violation> },
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error(transparent)]
+    Store(#[from] engine::store::StoreError),
+}
+
+/// One problem in a submitted flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body {
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<Violation>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    violations: Vec<Violation>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Store(error) => {
+                tracing::error!(%error, "store error while serving a request");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(Body {
+                        message: "internal error; the server log has the details".to_owned(),
+                        details: Vec::new(),
+                        violations: Vec::new(),
+                    }),
+                )
+                    .into_response();
+            }
+        };
+        let message = self.to_string();
+        let violations = match self {
+            Self::Unprocessable { violations, .. } => violations,
+            _ => Vec::new(),
+        };
+        // Kestra puts the problems under `violations` on 422; `details`
+        // carries the same for clients of Mortar's own envelope.
+        (status, Json(Body { message, details: violations.clone(), violations })).into_response()
+    }
+}

@@ -1,0 +1,124 @@
+//! The `mortar` server: configuration, the axum router (web app, REST API,
+//! site assets) and the process life cycle. Integration tests start it
+//! through [`run`] on a listener bound to port 0.
+
+pub mod api;
+mod assets;
+pub mod config;
+mod error;
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::extract::FromRef;
+use engine::store::Store;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The name the browser bundle's files carry: `pkg/mortar.js`,
+/// `pkg/mortar_bg.wasm`, `pkg/mortar.css`.
+pub const OUTPUT_NAME: &str = "mortar";
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
+        Self { leptos_options, store }
+    }
+}
+
+/// `mortar serve`: opens the store, binds, prints `listening on …`, serves
+/// until SIGINT or SIGTERM.
+pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = match Store::open(&args.data_dir).await {
+        Ok(store) => store,
+        Err(error @ engine::store::StoreError::DataDir { .. }) => {
+            return Ok(config::config_error(format_args!("--data-dir: {error}")));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        Err(error) => return Ok(config::config_error(format_args!("--listen {}: {error}", args.listen))),
+    };
+    let address = listener.local_addr()?;
+    tracing::info!(data_dir = %args.data_dir.display(), "store open");
+    // Scripts and tests wait for this exact line on stdout.
+    println!("listening on http://{address}");
+    run(listener, AppState::new(store.clone()), shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let store = state.store.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .nest("/api/v1", api::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(store.clone()),
+            move || app::shell(options.clone()),
+        )
+        .fallback(assets::asset_or_not_found)
+        .layer(tower_http::compression::CompressionLayer::new())
+        .with_state(state)
+}
+
+/// Completes on SIGINT (Ctrl+C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
