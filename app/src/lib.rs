@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
-    components::{Redirect, Route, Router, Routes},
+    components::{Route, Router, Routes},
 };
 
 pub use pages::flows::{FlowRow, search_flows};
@@ -55,7 +55,6 @@ pub fn App() -> impl IntoView {
         <Router>
             <layout::Layout>
                 <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") view=|| view! { <Redirect path="/flows" /> } />
                     // In order: the HTML is whole without JavaScript (the
                     // default out-of-order stream needs a script to place
                     // the data), and the data comes from a local query.

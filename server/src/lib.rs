@@ -83,6 +83,8 @@ pub fn router(state: AppState) -> Router {
     let store = state.store.clone();
     let options = state.leptos_options.clone();
     Router::new()
+        // A real redirect, so that it works without JavaScript too.
+        .route("/", axum::routing::get(|| async { axum::response::Redirect::temporary("/flows") }))
         .nest("/api/v1", api::router())
         .leptos_routes_with_context(
             &state,

@@ -1,0 +1,10 @@
+//! Integration tests: a real Mortar on 127.0.0.1:0, talked to over HTTP.
+//! One test binary, modules inside, so the workspace links it once.
+
+mod http {
+    pub mod support;
+
+    mod api;
+    mod pages;
+    mod process;
+}

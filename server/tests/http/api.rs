@@ -1,0 +1,92 @@
+use serde_json::Value;
+
+use super::support::TestApp;
+
+#[tokio::test]
+async fn health_reports_the_version_and_the_store() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/api/v1/health")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "UP");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["store"]["status"], "UP");
+    assert!(body["store"]["schemaVersion"].as_i64().unwrap() >= 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_posted_flow_can_be_read_back_and_searched() {
+    let app = TestApp::spawn().await;
+    let yaml = "id: hello\nnamespace: company.team\ndescription: Says hello\nlabels:\n  team: data\ntasks: []\n";
+    let response = app.post_flow(yaml).await;
+    assert_eq!(response.status(), 200);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["id"], "hello");
+    assert_eq!(created["namespace"], "company.team");
+    assert_eq!(created["revision"], 1);
+    assert_eq!(created["labels"]["team"], "data");
+
+    let read: Value = app.client.get(app.url("/api/v1/flows/company.team/hello")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(read["source"], yaml);
+    assert_eq!(read["description"], "Says hello");
+
+    let found: Value =
+        app.client.get(app.url("/api/v1/flows/search?q=company")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["results"][0]["id"], "hello");
+    let none: Value = app.client.get(app.url("/api/v1/flows/search?q=zzz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(none["total"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn posting_an_existing_flow_is_a_conflict_that_names_the_fix() {
+    let app = TestApp::spawn().await;
+    let yaml = "id: hello\nnamespace: a\n";
+    assert_eq!(app.post_flow(yaml).await.status(), 200);
+    let again = app.post_flow(yaml).await;
+    assert_eq!(again.status(), 409);
+    let body: Value = again.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("PUT /api/v1/flows/a/hello"), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flow_without_an_id_is_refused_with_the_problem() {
+    let app = TestApp::spawn().await;
+    let response = app.post_flow("namespace: a\ntasks: []\n").await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["violations"][0]["message"].as_str().unwrap().contains("`id`"), "{body}");
+    let search: Value = app.client.get(app.url("/api/v1/flows/search")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(search["total"], 0, "nothing was stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flow_sent_as_json_is_refused_with_the_right_content_type() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/flows"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("application/x-yaml"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_flow_is_404() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/api/v1/flows/a/missing")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["message"], "flow a.missing does not exist");
+    app.stop().await;
+}

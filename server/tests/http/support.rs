@@ -1,0 +1,52 @@
+//! Starts a Mortar server in-process on port 0 with a fresh data dir.
+
+use std::net::SocketAddr;
+
+use engine::store::Store;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let data_dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(data_dir.path()).await.expect("the store opens");
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(server::run(listener, server::AppState::new(store), async {
+            let _ = stopped.await;
+        }));
+        Self { url, client: reqwest::Client::new(), stop: Some(stop), server: Some(server), _data_dir: data_dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn post_flow(&self, yaml: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/flows"))
+            .header("content-type", "application/x-yaml")
+            .body(yaml.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
