@@ -44,7 +44,15 @@ ensure_chromium() {
   fi
 }
 
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    say "installing Node.js and npm for the browser tests"
+    apt_install nodejs npm
+  fi
+}
+
 ensure_end2end_packages() {
+  ensure_node
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     say "installing the browser tests' npm packages"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
