@@ -6,6 +6,12 @@ pub mod blueprints;
 pub mod flow;
 pub mod header;
 pub mod ids;
+pub mod log;
+pub mod state;
 
+#[cfg(feature = "runtime")]
+pub mod logs;
+#[cfg(feature = "runtime")]
+pub mod storage;
 #[cfg(feature = "runtime")]
 pub mod store;

@@ -3,7 +3,9 @@
 //! Every state change is one transaction. The store knows nothing of HTTP or
 //! of the web app; it hands out plain records.
 
+mod executions;
 mod flows;
+mod logs;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -11,7 +13,9 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use executions::{Attempt, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
+pub use logs::{LogRecord, NewLog};
 
 /// The database file's name inside the data dir.
 pub const DATABASE_FILE: &str = "mortar.db";
@@ -24,6 +28,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    #[error(transparent)]
+    Illegal(#[from] crate::state::IllegalTransition),
+    #[error("the database holds something unexpected: {0}")]
+    Corrupt(String),
 }
 
 /// A handle on the database; cheap to clone.

@@ -1,0 +1,468 @@
+//! Executions and task runs. Every transition is one transaction that reads
+//! the current state, asks `State::on` for the next one, and writes it with
+//! its history entry.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+
+use super::{Store, StoreError, now_ms};
+use crate::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
+use crate::state::{Event, State};
+
+/// One entry of a state history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub state: State,
+    /// Unix milliseconds.
+    pub date: i64,
+}
+
+/// One attempt of a task run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub state: State,
+    pub start: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub id: ExecutionId,
+    pub namespace: Namespace,
+    pub flow_id: FlowId,
+    pub flow_revision: i64,
+    pub inputs: Value,
+    pub labels: BTreeMap<String, String>,
+    pub trigger_vars: Option<Value>,
+    pub original_id: Option<ExecutionId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRecord {
+    pub id: ExecutionId,
+    pub namespace: Namespace,
+    pub flow_id: FlowId,
+    pub flow_revision: i64,
+    pub state: State,
+    pub inputs: Value,
+    pub labels: BTreeMap<String, String>,
+    pub trigger_vars: Option<Value>,
+    pub outputs: Value,
+    pub histories: Vec<StateChange>,
+    pub original_id: Option<ExecutionId>,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTaskRun {
+    pub id: TaskRunId,
+    pub execution_id: ExecutionId,
+    pub task_id: TaskId,
+    pub parent_task_run_id: Option<TaskRunId>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRunRecord {
+    pub id: TaskRunId,
+    pub execution_id: ExecutionId,
+    pub task_id: TaskId,
+    pub parent_task_run_id: Option<TaskRunId>,
+    pub value: Option<String>,
+    pub state: State,
+    pub attempts: Vec<Attempt>,
+    pub outputs: Option<Value>,
+    pub checkpoint: Option<Value>,
+    pub histories: Vec<StateChange>,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+type ExecutionRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+const EXECUTION_COLUMNS: &str = "id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, outputs, histories, original_id, created_at, ended_at";
+
+type TaskRunRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+);
+
+const TASK_RUN_COLUMNS: &str = "id, execution_id, task_id, parent_task_run_id, value, state, attempts, outputs, checkpoint, histories, created_at, ended_at";
+
+impl Store {
+    /// Stores a new execution in CREATED, with the task runs to start with,
+    /// in one transaction.
+    pub async fn create_execution(
+        &self,
+        new: &NewExecution,
+        first_task_runs: &[NewTaskRun],
+    ) -> Result<ExecutionRecord, StoreError> {
+        let now = now_ms();
+        let histories = vec![StateChange { state: State::Created, date: now }];
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.namespace.as_str())
+        .bind(new.flow_id.as_str())
+        .bind(new.flow_revision)
+        .bind(State::Created.as_str())
+        .bind(to_json(&new.inputs))
+        .bind(to_json(&new.labels))
+        .bind(new.trigger_vars.as_ref().map(to_json))
+        .bind(to_json(&histories))
+        .bind(new.original_id.as_ref().map(ExecutionId::as_str))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for run in first_task_runs {
+            insert_task_run(&mut tx, run, now).await?;
+        }
+        tx.commit().await?;
+        Ok(ExecutionRecord {
+            id: new.id.clone(),
+            namespace: new.namespace.clone(),
+            flow_id: new.flow_id.clone(),
+            flow_revision: new.flow_revision,
+            state: State::Created,
+            inputs: new.inputs.clone(),
+            labels: new.labels.clone(),
+            trigger_vars: new.trigger_vars.clone(),
+            outputs: Value::Object(Default::default()),
+            histories,
+            original_id: new.original_id.clone(),
+            created_at: now,
+            ended_at: None,
+        })
+    }
+
+    pub async fn get_execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
+        let row: Option<ExecutionRow> =
+            // Built from constants only.
+            sqlx::query_as(AssertSqlSafe(format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?")))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(execution_from_row).transpose()
+    }
+
+    /// Applies `event` to an execution; returns the new state.
+    pub async fn execution_event(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String)> = sqlx::query_as("SELECT state, histories FROM executions WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (state, histories) = row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+        let state = parse_state(&state)?;
+        let next = state.on(event)?;
+        let now = now_ms();
+        let mut histories: Vec<StateChange> = from_json(&histories)?;
+        if next != state {
+            histories.push(StateChange { state: next, date: now });
+        }
+        let ended_at = next.is_terminal().then_some(now);
+        sqlx::query("UPDATE executions SET state = ?, histories = ?, ended_at = ? WHERE id = ?")
+            .bind(next.as_str())
+            .bind(to_json(&histories))
+            .bind(ended_at)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    pub async fn set_execution_outputs(&self, id: &ExecutionId, outputs: &Value) -> Result<(), StoreError> {
+        sqlx::query("UPDATE executions SET outputs = ? WHERE id = ?")
+            .bind(to_json(outputs))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Executions that were under way (CREATED, RUNNING, KILLING, RETRYING,
+    /// PAUSED) when the process stopped: what recovery picks up.
+    pub async fn unfinished_executions(&self) -> Result<Vec<ExecutionId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM executions WHERE state IN ('CREATED', 'RUNNING', 'KILLING', 'RETRYING', 'PAUSED') ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(ExecutionId::new).collect())
+    }
+
+    pub async fn create_task_runs(&self, runs: &[NewTaskRun]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for run in runs {
+            insert_task_run(&mut tx, run, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies `event` to a task run, with its attempts: `Start` opens an
+    /// attempt, an ending event closes the open one. `outputs`, when given,
+    /// are stored with the transition.
+    pub async fn task_run_event(
+        &self,
+        id: &TaskRunId,
+        event: Event,
+        outputs: Option<&Value>,
+    ) -> Result<State, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT state, attempts, histories FROM task_runs WHERE id = ?")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (state, attempts, histories) = row.ok_or_else(|| StoreError::NotFound(format!("task run {id}")))?;
+        let state = parse_state(&state)?;
+        let next = state.on(event)?;
+        let now = now_ms();
+        let mut attempts: Vec<Attempt> = from_json(&attempts)?;
+        let mut histories: Vec<StateChange> = from_json(&histories)?;
+        match next {
+            State::Running if state != State::Paused => attempts.push(Attempt { state: State::Running, start: now, end: None }),
+            State::Running | State::Killing | State::Paused => {}
+            ended => {
+                if let Some(open) = attempts.last_mut().filter(|a| a.end.is_none()) {
+                    // A retried attempt ended as a failure.
+                    open.state = if ended == State::Retrying { State::Failed } else { ended };
+                    open.end = Some(now);
+                }
+            }
+        }
+        if next != state {
+            histories.push(StateChange { state: next, date: now });
+        }
+        let ended_at = next.is_terminal().then_some(now);
+        sqlx::query(
+            "UPDATE task_runs SET state = ?, attempts = ?, histories = ?, ended_at = ?, outputs = COALESCE(?, outputs) WHERE id = ?",
+        )
+        .bind(next.as_str())
+        .bind(to_json(&attempts))
+        .bind(to_json(&histories))
+        .bind(ended_at)
+        .bind(outputs.map(to_json))
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Records what a task needs to re-attach to its remote work after a
+    /// restart. Written the moment the task has it.
+    pub async fn set_checkpoint(&self, id: &TaskRunId, checkpoint: &Value) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE task_runs SET checkpoint = ? WHERE id = ?")
+            .bind(to_json(checkpoint))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("task run {id}")));
+        }
+        Ok(())
+    }
+
+    /// Every task run of an execution, in creation order.
+    pub async fn task_runs(&self, execution_id: &ExecutionId) -> Result<Vec<TaskRunRecord>, StoreError> {
+        // Built from constants only.
+        let rows: Vec<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = ? ORDER BY created_at, rowid"
+        )))
+        .bind(execution_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(task_run_from_row).collect()
+    }
+}
+
+async fn insert_task_run(tx: &mut Transaction<'_, Sqlite>, run: &NewTaskRun, now: i64) -> Result<(), StoreError> {
+    let histories = vec![StateChange { state: State::Created, date: now }];
+    sqlx::query(
+        "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(run.id.as_str())
+    .bind(run.execution_id.as_str())
+    .bind(run.task_id.as_str())
+    .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
+    .bind(&run.value)
+    .bind(State::Created.as_str())
+    .bind(to_json(&histories))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn execution_from_row(row: ExecutionRow) -> Result<ExecutionRecord, StoreError> {
+    let (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, outputs, histories, original_id, created_at, ended_at) = row;
+    Ok(ExecutionRecord {
+        id: ExecutionId::new(id),
+        namespace: Namespace::new(namespace),
+        flow_id: FlowId::new(flow_id),
+        flow_revision,
+        state: parse_state(&state)?,
+        inputs: from_json(&inputs)?,
+        labels: from_json(&labels)?,
+        trigger_vars: trigger_vars.as_deref().map(from_json).transpose()?,
+        outputs: from_json(&outputs)?,
+        histories: from_json(&histories)?,
+        original_id: original_id.map(ExecutionId::new),
+        created_at,
+        ended_at,
+    })
+}
+
+fn task_run_from_row(row: TaskRunRow) -> Result<TaskRunRecord, StoreError> {
+    let (id, execution_id, task_id, parent, value, state, attempts, outputs, checkpoint, histories, created_at, ended_at) = row;
+    Ok(TaskRunRecord {
+        id: TaskRunId::new(id),
+        execution_id: ExecutionId::new(execution_id),
+        task_id: TaskId::new(task_id),
+        parent_task_run_id: parent.map(TaskRunId::new),
+        value,
+        state: parse_state(&state)?,
+        attempts: from_json(&attempts)?,
+        outputs: outputs.as_deref().map(from_json).transpose()?,
+        checkpoint: checkpoint.as_deref().map(from_json).transpose()?,
+        histories: from_json(&histories)?,
+        created_at,
+        ended_at,
+    })
+}
+
+fn parse_state(text: &str) -> Result<State, StoreError> {
+    State::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown state {text:?}")))
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Serializing our own plain types (maps, vectors, serde_json values)
+    // cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("bad JSON in the database: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn new_execution() -> NewExecution {
+        NewExecution {
+            id: ExecutionId::generate(),
+            namespace: Namespace::new("company.team"),
+            flow_id: FlowId::new("hello"),
+            flow_revision: 3,
+            inputs: json!({"name": "World"}),
+            labels: BTreeMap::from([("team".to_owned(), "data".to_owned())]),
+            trigger_vars: None,
+            original_id: None,
+        }
+    }
+
+    fn new_run(execution: &ExecutionId, task: &str) -> NewTaskRun {
+        NewTaskRun {
+            id: TaskRunId::generate(),
+            execution_id: execution.clone(),
+            task_id: TaskId::new(task),
+            parent_task_run_id: None,
+            value: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_execution_goes_through_its_states_with_a_history() {
+        let store = Store::in_memory().await.unwrap();
+        let new = new_execution();
+        let created = store.create_execution(&new, &[]).await.unwrap();
+        assert_eq!(created.state, State::Created);
+        assert_eq!(store.execution_event(&new.id, Event::Start).await.unwrap(), State::Running);
+        assert_eq!(store.unfinished_executions().await.unwrap(), vec![new.id.clone()]);
+        assert_eq!(store.execution_event(&new.id, Event::Succeed).await.unwrap(), State::Success);
+        let read = store.get_execution(&new.id).await.unwrap().unwrap();
+        let states: Vec<State> = read.histories.iter().map(|h| h.state).collect();
+        assert_eq!(states, [State::Created, State::Running, State::Success]);
+        assert!(read.ended_at.is_some());
+        assert_eq!(read.inputs, json!({"name": "World"}));
+        assert_eq!(read.labels["team"], "data");
+        assert!(store.unfinished_executions().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_illegal_transition_changes_nothing() {
+        let store = Store::in_memory().await.unwrap();
+        let new = new_execution();
+        store.create_execution(&new, &[]).await.unwrap();
+        let error = store.execution_event(&new.id, Event::Succeed).await.unwrap_err();
+        assert!(matches!(error, StoreError::Illegal(_)), "{error}");
+        assert_eq!(store.get_execution(&new.id).await.unwrap().unwrap().state, State::Created);
+        let missing = store.execution_event(&ExecutionId::new("nope"), Event::Start).await.unwrap_err();
+        assert!(matches!(missing, StoreError::NotFound(_)));
+    }
+
+    #[tokio::test]
+    async fn task_runs_keep_attempts_outputs_and_checkpoints() {
+        let store = Store::in_memory().await.unwrap();
+        let new = new_execution();
+        let run = new_run(&new.id, "create_cluster");
+        store.create_execution(&new, std::slice::from_ref(&run)).await.unwrap();
+
+        store.task_run_event(&run.id, Event::Start, None).await.unwrap();
+        store.set_checkpoint(&run.id, &json!({"cluster_id": "0123-abc"})).await.unwrap();
+        store.task_run_event(&run.id, Event::Retry, None).await.unwrap();
+        store.task_run_event(&run.id, Event::Start, None).await.unwrap();
+        let outputs = json!({"clusterId": "0123-abc"});
+        store.task_run_event(&run.id, Event::Succeed, Some(&outputs)).await.unwrap();
+
+        let runs = store.task_runs(&new.id).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        let read = &runs[0];
+        assert_eq!(read.state, State::Success);
+        let attempt_states: Vec<State> = read.attempts.iter().map(|a| a.state).collect();
+        assert_eq!(attempt_states, [State::Failed, State::Success]);
+        assert!(read.attempts.iter().all(|a| a.end.is_some()));
+        assert_eq!(read.outputs, Some(outputs));
+        assert_eq!(read.checkpoint, Some(json!({"cluster_id": "0123-abc"})));
+    }
+}
