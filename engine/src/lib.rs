@@ -7,8 +7,11 @@ pub mod flow;
 pub mod header;
 pub mod ids;
 pub mod log;
+pub mod secret;
 pub mod state;
 
+#[cfg(feature = "runtime")]
+pub mod databricks;
 #[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]
