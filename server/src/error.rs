@@ -9,6 +9,8 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
+    BadRequest { message: String },
+    #[error("{message}")]
     NotFound { message: String },
     #[error("{message}")]
     Conflict { message: String },
@@ -18,6 +20,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error(transparent)]
     Store(#[from] engine::store::StoreError),
+    /// Anything else that is our fault; the text goes to the log only.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// One problem in a submitted flow.
@@ -42,12 +47,13 @@ struct Body {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Store(error) => {
-                tracing::error!(%error, "store error while serving a request");
+            Self::Store(_) | Self::Internal(_) => {
+                tracing::error!(error = %self, "internal error while serving a request");
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     Json(Body {

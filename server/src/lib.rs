@@ -8,10 +8,14 @@ pub mod config;
 mod error;
 
 use std::future::Future;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
+use engine::logs::LogPipeline;
+use engine::storage::Storage;
 use engine::store::Store;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -24,6 +28,8 @@ use crate::config::ServeArgs;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
+    pub storage: Storage,
+    pub logs: Arc<LogPipeline>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -37,9 +43,12 @@ impl FromRef<AppState> for LeptosOptions {
 pub const OUTPUT_NAME: &str = "mortar";
 
 impl AppState {
-    pub fn new(store: Store) -> Self {
+    /// The state of a server whose data lives in `data_dir`; starts the log
+    /// writer, so it must be called inside the tokio runtime.
+    pub fn new(store: Store, data_dir: &Path) -> Self {
         let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
-        Self { leptos_options, store }
+        let (logs, _writer) = LogPipeline::start(store.clone());
+        Self { leptos_options, store, storage: Storage::new(data_dir.join("storage")), logs: Arc::new(logs) }
     }
 }
 
@@ -61,7 +70,10 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
-    run(listener, AppState::new(store.clone()), shutdown_signal()).await?;
+    let state = AppState::new(store.clone(), &args.data_dir);
+    let logs = state.logs.sender();
+    run(listener, state, shutdown_signal()).await?;
+    logs.flush().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use executions::{Attempt, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
+pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use logs::{LogRecord, NewLog};
 

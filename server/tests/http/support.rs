@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub url: String,
+    pub state: server::AppState,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -20,10 +21,11 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(server::run(listener, server::AppState::new(store), async {
+        let state = server::AppState::new(store.clone(), data_dir.path());
+        let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
-        Self { url, client: reqwest::Client::new(), stop: Some(stop), server: Some(server), _data_dir: data_dir }
+        Self { url, state, client: reqwest::Client::new(), stop: Some(stop), server: Some(server), _data_dir: data_dir }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,213 @@
+//! Executions, logs and files over the REST API. The executions are written
+//! straight into the store, as the executor would.
+
+use std::time::Duration;
+
+use engine::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
+use engine::log::Level;
+use engine::state::Event;
+use engine::storage::Storage;
+use engine::store::{NewExecution, NewLog, NewTaskRun};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::support::TestApp;
+
+async fn seed_execution(app: &TestApp, flow: &str) -> (ExecutionId, TaskRunId) {
+    let store = &app.state.store;
+    let execution = NewExecution {
+        id: ExecutionId::generate(),
+        namespace: Namespace::new("company.data"),
+        flow_id: FlowId::new(flow),
+        flow_revision: 2,
+        inputs: json!({"name": "World"}),
+        labels: [("env".to_owned(), "prod".to_owned())].into(),
+        trigger_vars: None,
+        original_id: None,
+    };
+    let run = NewTaskRun {
+        id: TaskRunId::generate(),
+        execution_id: execution.id.clone(),
+        task_id: TaskId::new("hello"),
+        parent_task_run_id: None,
+        value: None,
+    };
+    store.create_execution(&execution, std::slice::from_ref(&run)).await.unwrap();
+    store.execution_event(&execution.id, Event::Start).await.unwrap();
+    store.task_run_event(&run.id, Event::Start, None).await.unwrap();
+    store.task_run_event(&run.id, Event::Succeed, Some(&json!({"value": "Hello World"}))).await.unwrap();
+    store.execution_event(&execution.id, Event::Succeed).await.unwrap();
+    (execution.id, run.id)
+}
+
+fn log(execution: &ExecutionId, level: Level, message: &str) -> NewLog {
+    NewLog {
+        execution_id: execution.clone(),
+        task_run_id: None,
+        task_id: Some(TaskId::new("hello")),
+        attempt: Some(1),
+        level,
+        at: 1_700_000_000_000,
+        message: message.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn an_execution_reads_as_kestra_json() {
+    let app = TestApp::spawn().await;
+    let (id, run_id) = seed_execution(&app, "hello").await;
+    let response = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], id.as_str());
+    assert_eq!(body["namespace"], "company.data");
+    assert_eq!(body["flowId"], "hello");
+    assert_eq!(body["flowRevision"], 2);
+    assert_eq!(body["inputs"]["name"], "World");
+    assert_eq!(body["labels"], json!([{"key": "env", "value": "prod"}]));
+    assert_eq!(body["state"]["current"], "SUCCESS");
+    let states: Vec<&str> = body["state"]["histories"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["CREATED", "RUNNING", "SUCCESS"]);
+    assert!(body["state"]["endDate"].is_string());
+    assert!(body["state"]["duration"].as_str().unwrap().starts_with("PT"));
+    let run = &body["taskRunList"][0];
+    assert_eq!(run["id"], run_id.as_str());
+    assert_eq!(run["taskId"], "hello");
+    assert_eq!(run["state"]["current"], "SUCCESS");
+    assert_eq!(run["attempts"][0]["state"]["current"], "SUCCESS");
+    assert_eq!(run["outputs"]["value"], "Hello World");
+
+    let missing = app.client.get(app.url("/api/v1/executions/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn search_filters_by_flow_state_and_label_and_refuses_unknown_states() {
+    let app = TestApp::spawn().await;
+    let (a, _) = seed_execution(&app, "load").await;
+    let (_b, _) = seed_execution(&app, "other").await;
+    let get = |query: &'static str| {
+        let url = app.url(&format!("/api/v1/executions/search?{query}"));
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let body: Value = get("namespace=company&flowId=load&state=SUCCESS,FAILED&labels=env:prod").await.json().await.unwrap();
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["results"][0]["id"], a.as_str());
+    let body: Value = get("size=1&page=2").await.json().await.unwrap();
+    assert_eq!(body["total"], 2);
+    assert_eq!(body["results"].as_array().unwrap().len(), 1);
+    let body: Value = get("startDate=2999-01-01T00:00:00Z").await.json().await.unwrap();
+    assert_eq!(body["total"], 0);
+
+    let bad = get("state=DONE").await;
+    assert_eq!(bad.status(), 400);
+    let message = bad.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("SUCCESS"), "{message}");
+    assert_eq!(get("startDate=yesterday").await.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logs_are_listed_with_a_minimum_level() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let logs = app.state.logs.sender();
+    logs.send(log(&id, Level::Debug, "details")).await;
+    logs.send(log(&id, Level::Info, "Hello World")).await;
+    logs.send(log(&id, Level::Error, "boom")).await;
+    logs.flush().await;
+    let all: Value = app.client.get(app.url(&format!("/api/v1/logs/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all[1]["message"], "Hello World");
+    assert_eq!(all[1]["level"], "INFO");
+    assert_eq!(all[1]["taskId"], "hello");
+    assert_eq!(all[1]["timestamp"], "2023-11-14T22:13:20Z");
+    let warn: Value =
+        app.client.get(app.url(&format!("/api/v1/logs/{id}?minLevel=WARN"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(warn.as_array().unwrap().len(), 1);
+    assert_eq!(warn[0]["message"], "boom");
+    let bad = app.client.get(app.url(&format!("/api/v1/logs/{id}?minLevel=LOUD"))).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    app.stop().await;
+}
+
+/// Reads SSE events (id, data) until `count` have arrived.
+async fn read_events(response: reqwest::Response, count: usize) -> Vec<(i64, Value)> {
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while events.len() < count {
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await.expect("events in time").unwrap().unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let id = block.lines().find_map(|l| l.strip_prefix("id: ")).map(|v| v.parse().unwrap());
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(id), Some(data)) = (id, data) {
+                events.push((id, serde_json::from_str(data).unwrap()));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn following_logs_delivers_the_backlog_then_live_lines_and_resumes_without_gaps_or_doubles() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let (other, _) = seed_execution(&app, "other").await;
+    let logs = app.state.logs.sender();
+    logs.send(log(&id, Level::Info, "one")).await;
+    logs.send(log(&id, Level::Info, "two")).await;
+    logs.flush().await;
+
+    let url = app.url(&format!("/api/v1/logs/{id}/follow"));
+    let response = app.client.get(&url).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let reader = tokio::spawn(read_events(response, 4));
+    // Give the follower a live line of another execution too: it must not show.
+    logs.send(log(&other, Level::Info, "elsewhere")).await;
+    logs.send(log(&id, Level::Info, "three")).await;
+    logs.send(log(&id, Level::Info, "four")).await;
+    let events = reader.await.unwrap();
+    let messages: Vec<&str> = events.iter().map(|(_, e)| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages, ["one", "two", "three", "four"]);
+
+    // A reconnect after "two" gets exactly "three", "four", then what follows.
+    let after_two = events[1].0;
+    let resumed = app.client.get(&url).header("last-event-id", after_two.to_string()).send().await.unwrap();
+    let reader = tokio::spawn(read_events(resumed, 3));
+    logs.send(log(&id, Level::Info, "five")).await;
+    let events = reader.await.unwrap();
+    let messages: Vec<&str> = events.iter().map(|(_, e)| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages, ["three", "four", "five"]);
+    assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_execution_file_streams_and_other_paths_are_refused() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let uri = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new("hello"), &id, "result.csv");
+    let content = "region,amount\nnorth,10\n".repeat(1000);
+    app.state.storage.write(&uri, content.as_bytes()).await.unwrap();
+
+    let url = |path: &str| app.url(&format!("/api/v1/executions/{id}/file?path={}", path.replace('/', "%2F").replace(':', "%3A")));
+    let response = app.client.get(url(&uri)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/csv");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().contains("result.csv"));
+    assert_eq!(response.text().await.unwrap(), content);
+
+    let elsewhere = "storage:///company.data/hello/executions/someone-else/result.csv";
+    assert_eq!(app.client.get(url(elsewhere)).send().await.unwrap().status(), 400);
+    let sneaky = format!("storage:///company.data/hello/executions/{id}/../../x");
+    assert_eq!(app.client.get(url(&sneaky)).send().await.unwrap().status(), 400);
+    let missing = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new("hello"), &id, "missing.csv");
+    assert_eq!(app.client.get(url(&missing)).send().await.unwrap().status(), 404);
+    app.stop().await;
+}
