@@ -16,7 +16,7 @@ cargo build --quiet -p server --bin mortar
 export MORTAR_BIN="${CARGO_TARGET_DIR:-$repo_root/target}/debug/mortar"
 
 say "cargo test"
-cargo test --quiet
+cargo test --quiet --no-fail-fast
 
 if [ -x scripts/test-emulator-python.sh ]; then
   say "emulator against the official Databricks SDK"

@@ -18,7 +18,7 @@ mod tests {
     #[test]
     fn formats_in_utc() {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_utc(1_795_000_000_000), "2026-11-18 07:06 UTC");
+        assert_eq!(format_utc(1_795_000_000_000), "2026-11-18 11:06 UTC");
         assert_eq!(format_utc(i64::MAX), "—");
     }
 }
