@@ -15,13 +15,38 @@ say "building the mortar binary (dev profile)"
 cargo build --quiet -p server --bin mortar
 export MORTAR_BIN="${CARGO_TARGET_DIR:-$repo_root/target}/debug/mortar"
 
+# Each runner's output is kept to add up a summary at the end.
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
 say "cargo test"
-cargo test --quiet --no-fail-fast
+cargo test --quiet --no-fail-fast 2>&1 | tee -a "$results"
 
 if [ -x scripts/test-emulator-python.sh ]; then
   say "emulator against the official Databricks SDK"
-  scripts/test-emulator-python.sh
+  scripts/test-emulator-python.sh 2>&1 | tee -a "$results"
 fi
 
 say "browser tests"
-(cd end2end && npx playwright test)
+(cd end2end && npx playwright test) 2>&1 | tee -a "$results"
+
+# One line that counts every test of every runner: cargo's "test result",
+# pytest's and Playwright's summaries.
+python3 - "$results" <<'PY'
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+passed = failed = 0
+for p, f in re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", text):
+    passed += int(p); failed += int(f)
+for line in text.splitlines():
+    line = line.strip()
+    if re.fullmatch(r"=+ .*(passed|failed).* in [\d.]+s.*=+", line):  # pytest
+        passed += sum(int(n) for n in re.findall(r"(\d+) passed", line))
+        failed += sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", line))
+    m = re.fullmatch(r"(\d+) (passed|failed|flaky)( \(.*\))?", line)  # Playwright
+    if m:
+        if m.group(2) == "passed": passed += int(m.group(1))
+        else: failed += int(m.group(1))
+print(f"{passed} passed, {failed} failed")
+PY
