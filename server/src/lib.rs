@@ -5,6 +5,7 @@
 pub mod api;
 mod assets;
 pub mod config;
+pub mod connection;
 mod error;
 
 use std::future::Future;
