@@ -18,3 +18,5 @@ pub mod logs;
 pub mod storage;
 #[cfg(feature = "runtime")]
 pub mod store;
+#[cfg(feature = "runtime")]
+pub mod task;

@@ -1,0 +1,273 @@
+//! The core tasks: `log.Log`, `debug.Return`, `flow.Sleep`, `execution.Fail`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Outputs, Runner, Runners, TaskContext, TaskError};
+use crate::log::Level;
+
+pub(super) fn register(runners: &mut Runners) {
+    runners.register("io.kestra.plugin.core.log.Log", Arc::new(Log));
+    runners.register("io.kestra.plugin.core.debug.Return", Arc::new(Return));
+    runners.register("io.kestra.plugin.core.flow.Sleep", Arc::new(Sleep));
+    runners.register("io.kestra.plugin.core.execution.Fail", Arc::new(Fail));
+}
+
+/// Logs a message (or several) at a level.
+struct Log;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogProps {
+    message: OneOrMany,
+    #[serde(default)]
+    level: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    // A list first: `Value` would take a list whole.
+    Many(Vec<Value>),
+    One(Value),
+}
+
+impl Runner for Log {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let props: LogProps = ctx.properties()?;
+            let level = match props.level.as_deref() {
+                None => Level::Info,
+                Some(text) => Level::parse(text).ok_or_else(|| TaskError::Properties {
+                    task: ctx.task_id.to_string(),
+                    message: format!("level {text:?} is not TRACE, DEBUG, INFO, WARN or ERROR"),
+                })?,
+            };
+            let messages = match props.message {
+                OneOrMany::Many(list) => list,
+                OneOrMany::One(one) => vec![one],
+            };
+            for message in messages {
+                let text = match message {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                ctx.log(level, text).await;
+            }
+            Ok(Outputs::new())
+        })
+    }
+}
+
+/// Returns a value, for tests and for shaping outputs.
+struct Return;
+
+#[derive(Deserialize)]
+struct ReturnProps {
+    #[serde(default)]
+    format: Option<Value>,
+}
+
+impl Runner for Return {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let props: ReturnProps = ctx.properties()?;
+            let mut outputs = Outputs::new();
+            outputs.insert("value".to_owned(), props.format.unwrap_or(Value::Null));
+            Ok(outputs)
+        })
+    }
+}
+
+/// Waits, and stops waiting at once if the execution is killed.
+struct Sleep;
+
+#[derive(Deserialize)]
+struct SleepProps {
+    duration: String,
+}
+
+impl Runner for Sleep {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let props: SleepProps = ctx.properties()?;
+            let duration = parse_duration(&props.duration).map_err(|message| TaskError::Properties {
+                task: ctx.task_id.to_string(),
+                message: format!("duration: {message}"),
+            })?;
+            ctx.sleep(duration).await?;
+            Ok(Outputs::new())
+        })
+    }
+}
+
+/// Fails the execution with a message, or only when a condition holds.
+struct Fail;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FailProps {
+    #[serde(default)]
+    error_message: Option<String>,
+    #[serde(default)]
+    condition: Option<Value>,
+}
+
+impl Runner for Fail {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let props: FailProps = ctx.properties()?;
+            if let Some(condition) = &props.condition
+                && !is_truthy(condition)
+            {
+                return Ok(Outputs::new());
+            }
+            Err(TaskError::Failed(ctx.mask(props.error_message.as_deref().unwrap_or("Flow failure"))))
+        })
+    }
+}
+
+/// A rendered condition's truth, as Kestra's `runIf` reads it.
+pub fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !matches!(s.trim().to_ascii_lowercase().as_str(), "" | "false" | "0" | "null" | "none"),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// An ISO-8601 duration such as `PT30S`, `PT1H30M` or `P1D` (a day is 24 h).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    // jiff also reads "5 minutes"; flows use ISO-8601 only, as Kestra's do,
+    // so that what validates is what runs.
+    if !text.trim_start_matches(['-', '+']).starts_with(['P', 'p']) {
+        return Err(format!("{text:?} is not an ISO-8601 duration such as PT30S or PT5M"));
+    }
+    let signed = match text.parse::<jiff::SignedDuration>() {
+        Ok(duration) => duration,
+        Err(_) => {
+            let span = text
+                .parse::<jiff::Span>()
+                .map_err(|e| format!("{text:?} is not an ISO-8601 duration such as PT30S or PT5M: {e}"))?;
+            span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .map_err(|e| format!("{text:?} cannot be a fixed length of time: {e}"))?
+        }
+    };
+    Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
+    use crate::logs::LogPipeline;
+    use crate::storage::Storage;
+    use crate::store::Store;
+    use crate::task::{Services, TaskRunRef};
+
+    struct Harness {
+        store: Store,
+        services: Services,
+        _pipeline: LogPipeline,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn harness() -> Harness {
+        let store = Store::in_memory().await.unwrap();
+        let (pipeline, _writer) = LogPipeline::start(store.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let services = Services { store: store.clone(), storage: Storage::new(dir.path()), logs: pipeline.sender() };
+        Harness { store, services, _pipeline: pipeline, _dir: dir }
+    }
+
+    fn context(h: &Harness, properties: Value, cancel: CancellationToken) -> TaskContext {
+        let run = TaskRunRef {
+            namespace: Namespace::new("n"),
+            flow_id: FlowId::new("f"),
+            execution_id: ExecutionId::new("e"),
+            task_run_id: TaskRunId::new("r"),
+            task_id: TaskId::new("t"),
+            attempt: 1,
+        };
+        let mask: super::super::Mask = Arc::new(|text: &str| text.replace("s3cr3t", "******"));
+        TaskContext::new(&h.services, run, properties, None, cancel, mask)
+    }
+
+    async fn run(task_type: &str, h: &Harness, properties: Value) -> Result<Outputs, TaskError> {
+        let runner = Runners::core().get(task_type).expect("a core task");
+        runner.run(&context(h, properties, CancellationToken::new())).await
+    }
+
+    #[tokio::test]
+    async fn log_writes_each_message_at_its_level_masked() {
+        let h = harness().await;
+        run("log.Log", &h, json!({"message": ["one", "token s3cr3t"], "level": "warn"})).await.unwrap();
+        h.services.logs.flush().await;
+        let lines = h.store.logs(&ExecutionId::new("e"), Level::Trace, 0, 10).await.unwrap();
+        let got: Vec<(Level, &str)> = lines.iter().map(|l| (l.level, l.message.as_str())).collect();
+        assert_eq!(got, [(Level::Warn, "one"), (Level::Warn, "token ******")]);
+        assert_eq!(lines[0].task_id.as_ref().unwrap().as_str(), "t");
+        let bad = run("io.kestra.plugin.core.log.Log", &h, json!({"message": "x", "level": "LOUD"})).await.unwrap_err();
+        assert!(bad.to_string().contains("LOUD"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn return_outputs_its_format() {
+        let h = harness().await;
+        let outputs = run("debug.Return", &h, json!({"format": "Hello World"})).await.unwrap();
+        assert_eq!(Value::Object(outputs), json!({"value": "Hello World"}));
+    }
+
+    #[tokio::test]
+    async fn sleep_stops_at_once_when_killed() {
+        let h = harness().await;
+        let cancel = CancellationToken::new();
+        let ctx = context(&h, json!({"duration": "PT1H"}), cancel.clone());
+        let runner = Runners::core().get("flow.Sleep").unwrap();
+        let sleeping = tokio::spawn(async move { runner.run(&ctx).await });
+        cancel.cancel();
+        assert!(matches!(sleeping.await.unwrap(), Err(TaskError::Killed)));
+        let bad = run("flow.Sleep", &h, json!({"duration": "soon"})).await.unwrap_err();
+        assert!(bad.to_string().contains("PT30S"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn fail_fails_with_its_message_or_when_its_condition_holds() {
+        let h = harness().await;
+        let error = run("execution.Fail", &h, json!({"errorMessage": "bad s3cr3t"})).await.unwrap_err();
+        assert_eq!(error.to_string(), "bad ******");
+        assert!(run("execution.Fail", &h, json!({"condition": "false"})).await.is_ok());
+        assert!(run("execution.Fail", &h, json!({"condition": "true"})).await.is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("PT30S"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("PT1H30M"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("P1D"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("PT0.25S"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("-PT1S").is_err());
+    }
+
+    #[test]
+    fn truthiness() {
+        for yes in [json!(true), json!("yes"), json!(1), json!("TRUE"), json!([1])] {
+            assert!(is_truthy(&yes), "{yes}");
+        }
+        for no in [json!(false), json!("false"), json!(""), json!(0), json!(null), json!(" False ")] {
+            assert!(!is_truthy(&no), "{no}");
+        }
+    }
+}
