@@ -7,11 +7,14 @@ pub mod flow;
 pub mod header;
 pub mod ids;
 pub mod log;
+pub mod plan;
 pub mod secret;
 pub mod state;
 
 #[cfg(feature = "runtime")]
 pub mod databricks;
+#[cfg(feature = "runtime")]
+pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]

@@ -1,0 +1,3 @@
+//! The executor: runs executions of flows, durably, on tokio.
+
+pub mod render;
