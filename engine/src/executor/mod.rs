@@ -1,3 +1,275 @@
 //! The executor: runs executions of flows, durably, on tokio.
+//!
+//! Each execution is one tokio task that walks its plan; waiting on a task
+//! (a Databricks run, a sleep) costs no thread. Nothing polls: a new
+//! execution is spawned when it is created, a finished task wakes the walk
+//! that awaits it, and state changes are broadcast to whoever waits. Every
+//! transition is written to the store first, so that `recover` can pick up
+//! every unfinished execution after a crash.
 
+pub mod inputs;
 pub mod render;
+mod retry;
+mod run;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ids::{ExecutionId, FlowId, Namespace};
+use crate::logs::LogSender;
+use crate::plan::Plan;
+use crate::state::{Event, State};
+use crate::storage::Storage;
+use crate::store::{ExecutionRecord, NewExecution, Store, StoreError};
+use crate::task::{Runners, Services};
+use render::{Renderer, SecretSource};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    /// The inputs do not fit the flow; every problem is listed.
+    #[error("the inputs are invalid: {}", .0.join("; "))]
+    Inputs(Vec<String>),
+    #[error("flow {0} is disabled: enable it (`disabled: false`) to run it")]
+    Disabled(String),
+    #[error("execution {0} does not exist")]
+    NotFound(ExecutionId),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What every walk shares.
+pub(crate) struct Shared {
+    store: Store,
+    storage: Storage,
+    logs: LogSender,
+    runners: Runners,
+    secrets: SecretSource,
+    events: broadcast::Sender<(ExecutionId, State)>,
+    /// Cancelled when the process stops: walks stop where they are, leaving
+    /// their state for recovery.
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    fn services(&self) -> Services {
+        Services { store: self.store.clone(), storage: self.storage.clone(), logs: self.logs.clone() }
+    }
+}
+
+/// A request to run a flow.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub plan: Arc<Plan>,
+    pub flow_revision: i64,
+    /// Input values as given (text or JSON), checked against the flow.
+    pub inputs: Map<String, Value>,
+    pub labels: BTreeMap<String, String>,
+    pub trigger_vars: Option<Value>,
+}
+
+/// Runs executions. Cheap to clone.
+#[derive(Clone)]
+pub struct Executor {
+    shared: Arc<Shared>,
+    /// Kill switches of the executions running in this process.
+    running: Arc<Mutex<HashMap<ExecutionId, CancellationToken>>>,
+    tracker: TaskTracker,
+}
+
+impl Executor {
+    pub fn new(services: Services, runners: Runners, secrets: SecretSource) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Self {
+            shared: Arc::new(Shared {
+                store: services.store,
+                storage: services.storage,
+                logs: services.logs,
+                runners,
+                secrets,
+                events,
+                shutdown: CancellationToken::new(),
+            }),
+            running: Default::default(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// State changes of every execution, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<(ExecutionId, State)> {
+        self.shared.events.subscribe()
+    }
+
+    /// Checks the inputs, stores the execution (CREATED) and starts it.
+    pub async fn launch(&self, launch: Launch) -> Result<ExecutionRecord, ExecutionError> {
+        let plan = launch.plan;
+        if plan.disabled {
+            return Err(ExecutionError::Disabled(format!("{}.{}", plan.namespace, plan.id)));
+        }
+        let inputs = inputs::resolve(&plan.inputs, &launch.inputs).map_err(ExecutionError::Inputs)?;
+        let secrets = inputs::secret_values(&plan.inputs, &inputs);
+        let mut labels: BTreeMap<String, String> = plan
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
+        labels.extend(launch.labels);
+        // SECRET inputs are kept, masked, in what the store shows.
+        let mut shown = inputs.clone();
+        for decl in plan.inputs.iter().filter(|d| d.kind == "SECRET") {
+            if shown.contains_key(&decl.id) {
+                shown.insert(decl.id.clone(), Value::String("******".into()));
+            }
+        }
+        let new = NewExecution {
+            id: ExecutionId::generate(),
+            namespace: Namespace::new(plan.namespace.clone()),
+            flow_id: FlowId::new(plan.id.clone()),
+            flow_revision: launch.flow_revision,
+            inputs: Value::Object(shown),
+            labels,
+            trigger_vars: launch.trigger_vars,
+            original_id: None,
+        };
+        let mut record = self.shared.store.create_execution(&new, &[]).await?;
+        // The walk sees the real values; the store keeps the masked ones.
+        record.inputs = Value::Object(inputs);
+        self.spawn(record.clone(), plan, secrets);
+        Ok(record)
+    }
+
+    /// Starts (or resumes) walking an execution.
+    fn spawn(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) {
+        let kill = CancellationToken::new();
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(execution.id.clone(), kill.clone());
+        }
+        let shared = self.shared.clone();
+        let running = self.running.clone();
+        self.tracker.spawn(async move {
+            let id = execution.id.clone();
+            let renderer = Renderer::new(shared.secrets.clone());
+            for secret in &secrets {
+                renderer.add_secret(secret);
+            }
+            let existing = match shared.store.task_runs(&id).await {
+                Ok(runs) => runs,
+                Err(error) => {
+                    tracing::error!(%error, execution_id = %id, "cannot read the task runs; the execution waits for a restart");
+                    return;
+                }
+            };
+            let walk = Arc::new(run::Walk::new(shared.clone(), execution, plan, renderer, kill, existing));
+            match walk.run().await {
+                Ok(state) => tracing::info!(execution_id = %id, %state, "execution ended"),
+                Err(error) => tracing::error!(%error, execution_id = %id, "execution stopped on a store error"),
+            }
+            if let Ok(mut running) = running.lock() {
+                running.remove(&id);
+            }
+        });
+    }
+
+    /// Kills an execution: cancels its running tasks (each calls its cancel
+    /// hook) and ends it KILLED. Killing an ended execution is a conflict.
+    pub async fn kill(&self, id: &ExecutionId) -> Result<State, ExecutionError> {
+        let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+        if execution.state.is_terminal() {
+            return Err(ExecutionError::Conflict(format!("execution {id} has already ended {}", execution.state)));
+        }
+        let token = self.running.lock().ok().and_then(|r| r.get(id).cloned());
+        let state = self.shared.store.execution_event(id, Event::Kill).await?;
+        let _ = self.shared.events.send((id.clone(), state));
+        match token {
+            Some(token) => token.cancel(),
+            None if state == State::Killing => {
+                // Not running here (its process died): nothing to cancel.
+                let state = self.shared.store.execution_event(id, Event::Stopped).await?;
+                let _ = self.shared.events.send((id.clone(), state));
+                return Ok(state);
+            }
+            None => {}
+        }
+        Ok(state)
+    }
+
+    /// Waits until an execution has ended; returns its final state.
+    pub async fn wait(&self, id: &ExecutionId) -> Result<State, ExecutionError> {
+        let mut events = self.subscribe();
+        loop {
+            let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+            if execution.state.is_terminal() {
+                return Ok(execution.state);
+            }
+            // Each event is a reason to look again; a lagged receiver too.
+            loop {
+                match events.recv().await {
+                    Ok((event_id, state)) if &event_id == id && state.is_terminal() => return Ok(state),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return Ok(execution.state),
+                }
+            }
+        }
+    }
+
+    /// Restarts a failed or killed execution: its failed task runs (and the
+    /// flowables around them) run again as new attempts, what succeeded is
+    /// kept.
+    pub async fn restart(&self, id: &ExecutionId, plan: Arc<Plan>) -> Result<State, ExecutionError> {
+        let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+        if !matches!(execution.state, State::Failed | State::Killed) {
+            return Err(ExecutionError::Conflict(format!(
+                "execution {id} is {}: only a FAILED or KILLED execution can be restarted",
+                execution.state
+            )));
+        }
+        for run in self.shared.store.task_runs(id).await? {
+            if matches!(run.state, State::Failed | State::Killed) {
+                self.shared.store.task_run_event(&run.id, Event::Restart, None).await?;
+            }
+        }
+        let state = self.shared.store.execution_event(id, Event::Restart).await?;
+        let _ = self.shared.events.send((id.clone(), state));
+        let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+        self.spawn(execution, plan, Vec::new());
+        Ok(state)
+    }
+
+    /// Picks up every execution that was under way when the process
+    /// stopped. `plan_of` finds the plan of an execution's flow revision.
+    pub async fn recover(&self, plan_of: impl Fn(&ExecutionRecord) -> Option<Arc<Plan>>) -> Result<usize, ExecutionError> {
+        let mut resumed = 0;
+        for id in self.shared.store.unfinished_executions().await? {
+            let Some(execution) = self.shared.store.get_execution(&id).await? else { continue };
+            match plan_of(&execution) {
+                Some(plan) => {
+                    tracing::info!(execution_id = %id, state = %execution.state, "resuming an execution after a restart");
+                    if execution.state == State::Killing {
+                        let state = self.shared.store.execution_event(&id, Event::Stopped).await?;
+                        let _ = self.shared.events.send((id.clone(), state));
+                        continue;
+                    }
+                    self.spawn(execution, plan, Vec::new());
+                    resumed += 1;
+                }
+                None => tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone"),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Stops every walk where it is, without changing any state, and waits
+    /// for them: what was running is resumed by `recover` at next start.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}

@@ -82,6 +82,15 @@ impl Renderer {
         self.env.render_str(text, context).map(Value::String).map_err(describe)
     }
 
+    /// Adds a value to mask (a SECRET input, for one).
+    pub fn add_secret(&self, value: &str) {
+        if !value.is_empty()
+            && let Ok(mut used) = self.used_secrets.lock()
+        {
+            used.insert(value.to_owned());
+        }
+    }
+
     /// Masks every secret value rendered so far.
     pub fn mask(&self, text: &str) -> String {
         let Ok(used) = self.used_secrets.lock() else { return text.to_owned() };

@@ -128,7 +128,7 @@ impl Store {
     ) -> Result<ExecutionRecord, StoreError> {
         let now = now_ms();
         let histories = vec![StateChange { state: State::Created, date: now }];
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -179,7 +179,7 @@ impl Store {
 
     /// Applies `event` to an execution; returns the new state.
     pub async fn execution_event(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let row: Option<(String, String)> = sqlx::query_as("SELECT state, histories FROM executions WHERE id = ?")
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
@@ -226,7 +226,7 @@ impl Store {
 
     pub async fn create_task_runs(&self, runs: &[NewTaskRun]) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for run in runs {
             insert_task_run(&mut tx, run, now).await?;
         }
@@ -243,7 +243,7 @@ impl Store {
         event: Event,
         outputs: Option<&Value>,
     ) -> Result<State, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let row: Option<(String, String, String)> =
             sqlx::query_as("SELECT state, attempts, histories FROM task_runs WHERE id = ?")
                 .bind(id.as_str())

@@ -41,7 +41,7 @@ impl Store {
     /// Saves a flow. A changed source becomes a new revision; saving the
     /// same source again changes nothing. Returns the current revision.
     pub async fn save_flow(&self, flow: &FlowSource) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let current: Option<(i64, String, bool)> =
             sqlx::query_as("SELECT revision, source, deleted FROM flows WHERE namespace = ? AND id = ?")
                 .bind(flow.namespace.as_str())

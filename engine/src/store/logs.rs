@@ -39,7 +39,7 @@ type LogRow = (i64, String, Option<String>, Option<String>, Option<i64>, String,
 impl Store {
     /// Inserts lines in one transaction and returns them with their ids.
     pub async fn insert_logs(&self, lines: Vec<NewLog>) -> Result<Vec<LogRecord>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut stored = Vec::with_capacity(lines.len());
         for line in lines {
             let id: i64 = sqlx::query_scalar(

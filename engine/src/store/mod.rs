@@ -99,6 +99,14 @@ impl Store {
         Ok(StoreHealth { schema_version })
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once
+    /// (waiting up to the busy timeout): a deferred transaction that reads
+    /// and then writes fails at once under WAL when another connection wrote
+    /// in between, instead of waiting its turn.
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Closes every connection, waiting for them to finish.
     pub async fn close(&self) {
         self.pool.close().await;

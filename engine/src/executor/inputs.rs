@@ -1,0 +1,226 @@
+//! Execution inputs: the values given (text from a form or the command
+//! line, or JSON) checked and converted against the flow's declarations.
+//! Every problem is reported at once, each naming the input and the fix.
+
+use serde_json::{Map, Value};
+
+use crate::plan::InputDecl;
+
+/// Typed inputs, or every problem found.
+pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<String, Value>, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut resolved = Map::new();
+    for name in given.keys() {
+        if !decls.iter().any(|d| &d.id == name) {
+            let known: Vec<&str> = decls.iter().map(|d| d.id.as_str()).collect();
+            problems.push(if known.is_empty() {
+                format!("input {name:?} is not declared: this flow takes no inputs")
+            } else {
+                format!("input {name:?} is not declared: this flow takes {}", known.join(", "))
+            });
+        }
+    }
+    for decl in decls {
+        let value = match given.get(&decl.id).filter(|v| !is_blank(v)) {
+            Some(value) => value.clone(),
+            None => match &decl.defaults {
+                Some(default) => default.clone(),
+                None if decl.required => {
+                    problems.push(format!("input {:?} is required: give it a {} value", decl.id, decl.kind));
+                    continue;
+                }
+                None => continue,
+            },
+        };
+        match convert(decl, value) {
+            Ok(value) => {
+                resolved.insert(decl.id.clone(), value);
+            }
+            Err(why) => problems.push(format!("input {:?}: {why}", decl.id)),
+        }
+    }
+    if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+}
+
+/// The ids of inputs whose values must be masked (SECRET).
+pub fn secret_values(decls: &[InputDecl], inputs: &Map<String, Value>) -> Vec<String> {
+    decls
+        .iter()
+        .filter(|d| d.kind == "SECRET")
+        .filter_map(|d| inputs.get(&d.id)?.as_str().map(str::to_owned))
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+fn is_blank(value: &Value) -> bool {
+    value.is_null() || value.as_str().is_some_and(|s| s.is_empty())
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
+    let raw = text(&value);
+    let trimmed = raw.trim();
+    match decl.kind.as_str() {
+        "STRING" | "SECRET" => Ok(Value::String(raw)),
+        "INT" => match &value {
+            Value::Number(n) if n.is_i64() => Ok(value),
+            _ => trimmed.parse::<i64>().map(Value::from).map_err(|_| format!("{raw:?} is not a whole number")),
+        },
+        "FLOAT" => match &value {
+            Value::Number(_) => Ok(value),
+            _ => trimmed
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::from)
+                .ok_or_else(|| format!("{raw:?} is not a number")),
+        },
+        "BOOLEAN" | "BOOL" => match &value {
+            Value::Bool(_) => Ok(value),
+            _ => match trimmed.to_ascii_lowercase().as_str() {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(format!("{raw:?} is not true or false")),
+            },
+        },
+        "DATE" => trimmed
+            .parse::<jiff::civil::Date>()
+            .map(|d| Value::String(d.to_string()))
+            .map_err(|_| format!("{raw:?} is not a date such as 2026-11-25")),
+        "DATETIME" => trimmed
+            .parse::<jiff::Timestamp>()
+            .map(|t| Value::String(t.to_string()))
+            .map_err(|_| format!("{raw:?} is not a date and time with a zone, such as 2026-11-25T08:00:00Z")),
+        "TIME" => trimmed
+            .parse::<jiff::civil::Time>()
+            .map(|t| Value::String(t.to_string()))
+            .map_err(|_| format!("{raw:?} is not a time such as 08:30:00")),
+        "DURATION" => crate::task::core::parse_duration(trimmed).map(|_| Value::String(trimmed.to_owned())),
+        "SELECT" | "ENUM" => {
+            if decl.values.iter().any(|v| v == trimmed) {
+                Ok(Value::String(trimmed.to_owned()))
+            } else {
+                Err(format!("{raw:?} is not one of {}", decl.values.join(", ")))
+            }
+        }
+        "MULTISELECT" => {
+            let chosen: Vec<String> = match &value {
+                Value::Array(items) => items.iter().map(text).collect(),
+                _ => serde_json::from_str::<Vec<String>>(trimmed)
+                    .unwrap_or_else(|_| trimmed.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+            };
+            match chosen.iter().find(|c| !decl.values.contains(c)) {
+                Some(bad) => Err(format!("{bad:?} is not one of {}", decl.values.join(", "))),
+                None => Ok(Value::from(chosen)),
+            }
+        }
+        "JSON" => match value {
+            Value::String(_) => serde_json::from_str(trimmed).map_err(|e| format!("not valid JSON: {e}")),
+            other => Ok(other),
+        },
+        "URI" => {
+            let ok = trimmed.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !rest.is_empty()
+            });
+            if ok { Ok(Value::String(trimmed.to_owned())) } else { Err(format!("{raw:?} is not a URI such as https://example.com/data.csv")) }
+        }
+        // The file itself was stored by whoever received it; here it is its URI.
+        "FILE" => {
+            if trimmed.starts_with(crate::storage::SCHEME) {
+                Ok(Value::String(trimmed.to_owned()))
+            } else {
+                Err(format!("{raw:?} is not an uploaded file (storage:///…): send the file as a multipart part named after the input"))
+            }
+        }
+        other => Err(format!("inputs of type {other} are not supported")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn decl(id: &str, kind: &str, required: bool, defaults: Option<Value>, values: &[&str]) -> InputDecl {
+        InputDecl {
+            id: id.into(),
+            kind: kind.into(),
+            required,
+            defaults,
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            description: None,
+        }
+    }
+
+    fn given(pairs: &[(&str, Value)]) -> Map<String, Value> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
+
+    #[test]
+    fn values_are_converted_to_their_types() {
+        let decls = [
+            decl("n", "INT", true, None, &[]),
+            decl("f", "FLOAT", true, None, &[]),
+            decl("b", "BOOLEAN", true, None, &[]),
+            decl("d", "DATE", true, None, &[]),
+            decl("dt", "DATETIME", true, None, &[]),
+            decl("dur", "DURATION", true, None, &[]),
+            decl("s", "SELECT", true, None, &["sales", "returns"]),
+            decl("j", "JSON", true, None, &[]),
+            decl("u", "URI", true, None, &[]),
+            decl("file", "FILE", true, None, &[]),
+            decl("name", "STRING", false, Some(json!("World")), &[]),
+            decl("opt", "STRING", false, None, &[]),
+        ];
+        let got = resolve(
+            &decls,
+            &given(&[
+                ("n", json!("42")),
+                ("f", json!("2.5")),
+                ("b", json!("TRUE")),
+                ("d", json!("2026-11-25")),
+                ("dt", json!("2026-11-25T08:00:00+01:00")),
+                ("dur", json!("PT5M")),
+                ("s", json!("returns")),
+                ("j", json!("{\"a\": [1]}")),
+                ("u", json!("https://example.com/x.csv")),
+                ("file", json!("storage:///n/f/executions/e/sales.csv")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(got),
+            json!({"n": 42, "f": 2.5, "b": true, "d": "2026-11-25", "dt": "2026-11-25T07:00:00Z", "dur": "PT5M", "s": "returns",
+                   "j": {"a": [1]}, "u": "https://example.com/x.csv", "file": "storage:///n/f/executions/e/sales.csv", "name": "World"})
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let decls = [
+            decl("n", "INT", true, None, &[]),
+            decl("s", "SELECT", true, None, &["sales", "returns"]),
+            decl("must", "STRING", true, None, &[]),
+        ];
+        let problems = resolve(&decls, &given(&[("n", json!("4.5")), ("s", json!("other")), ("typo", json!("x"))])).unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("\"typo\" is not declared: this flow takes n, s, must")));
+        assert!(problems.iter().any(|p| p.contains("\"4.5\" is not a whole number")));
+        assert!(problems.iter().any(|p| p.contains("\"other\" is not one of sales, returns")));
+        assert!(problems.iter().any(|p| p.contains("input \"must\" is required")));
+    }
+
+    #[test]
+    fn secret_inputs_are_listed_for_masking() {
+        let decls = [decl("pw", "SECRET", true, None, &[]), decl("x", "STRING", true, None, &[])];
+        let inputs = resolve(&decls, &given(&[("pw", json!("hunter2")), ("x", json!("y"))])).unwrap();
+        assert_eq!(secret_values(&decls, &inputs), ["hunter2"]);
+    }
+}

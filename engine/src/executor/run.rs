@@ -1,0 +1,693 @@
+//! Walking one execution's plan. Every transition of the execution and of
+//! its task runs goes to the store as it happens, so that after a crash the
+//! same walk, started again, skips what finished, re-attaches what wrote a
+//! checkpoint and re-runs the rest.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::render::Renderer;
+use super::retry::RetryPolicy;
+use super::Shared;
+use crate::ids::{TaskId, TaskRunId};
+use crate::log::Level;
+use crate::plan::{Node, NodeKind, Plan};
+use crate::state::{Event, State};
+use crate::store::{ExecutionRecord, NewLog, NewTaskRun, StoreError, TaskRunRecord};
+use crate::task::core::{is_truthy, parse_duration};
+use crate::task::{TaskContext, TaskError, TaskRunRef};
+
+/// How a part of the tree ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Failed,
+    Killed,
+    /// The process is shutting down: leave the state as it is, for recovery.
+    Interrupted,
+}
+
+impl Outcome {
+    fn worst(self, other: Outcome) -> Outcome {
+        use Outcome::*;
+        match (self, other) {
+            (Interrupted, _) | (_, Interrupted) => Interrupted,
+            (Killed, _) | (_, Killed) => Killed,
+            (Failed, _) | (_, Failed) => Failed,
+            _ => Success,
+        }
+    }
+}
+
+/// Where a task run sits: its parent and the ForEach value it is for.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    parent: Option<TaskRunId>,
+    value: Option<String>,
+}
+
+type RunKey = (Option<TaskRunId>, TaskId, Option<String>);
+
+/// One execution being walked.
+pub(crate) struct Walk {
+    shared: Arc<Shared>,
+    execution: ExecutionRecord,
+    plan: Arc<Plan>,
+    renderer: Renderer,
+    kill: CancellationToken,
+    /// `outputs.<task>` (or `outputs.<task>.<value>` inside a ForEach).
+    outputs: Mutex<Map<String, Value>>,
+    /// Task runs found in the store, by where they sit: recovery reuses them.
+    existing: Mutex<HashMap<RunKey, TaskRunRecord>>,
+    warning: std::sync::atomic::AtomicBool,
+    /// Set while `finally` runs: a kill stops the main tasks, but the
+    /// clean-up runs, as the flows' authors expect.
+    in_finally: std::sync::atomic::AtomicBool,
+    variables: Mutex<Option<Value>>,
+}
+
+impl Walk {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        execution: ExecutionRecord,
+        plan: Arc<Plan>,
+        renderer: Renderer,
+        kill: CancellationToken,
+        existing: Vec<TaskRunRecord>,
+    ) -> Self {
+        let mut outputs = Map::new();
+        let mut by_key = HashMap::new();
+        for run in existing {
+            if run.state.is_successful()
+                && let Some(out) = &run.outputs
+            {
+                insert_output(&mut outputs, &run.task_id, run.value.as_deref(), out.clone());
+            }
+            by_key.insert((run.parent_task_run_id.clone(), run.task_id.clone(), run.value.clone()), run);
+        }
+        Self {
+            shared,
+            execution,
+            plan,
+            renderer,
+            kill,
+            outputs: Mutex::new(outputs),
+            existing: Mutex::new(by_key),
+            warning: Default::default(),
+            in_finally: Default::default(),
+            variables: Mutex::new(None),
+        }
+    }
+
+    /// Runs the execution to its end (or to an interruption) and records
+    /// its final state.
+    pub(crate) async fn run(self: Arc<Self>) -> Result<State, StoreError> {
+        let id = self.execution.id.clone();
+        if self.execution.state == State::Created {
+            self.transition(Event::Start).await?;
+        }
+        let main = self.clone().walk_list(self.plan.tasks.clone(), Scope::default()).await;
+        let mut outcome = main;
+        if main == Outcome::Failed && !self.plan.errors.is_empty() {
+            self.log(Level::Warn, "a task failed: running the `errors` tasks").await;
+            let errors = self.clone().walk_list(self.plan.errors.clone(), Scope::default()).await;
+            outcome = outcome.worst(errors);
+        }
+        if outcome != Outcome::Interrupted && !self.plan.finally.is_empty() {
+            // `finally` runs even after a kill: it is where flows clean up.
+            self.in_finally.store(true, std::sync::atomic::Ordering::SeqCst);
+            let finally = self.clone().walk_list(self.plan.finally.clone(), Scope::default()).await;
+            if finally != Outcome::Killed || outcome != Outcome::Killed {
+                outcome = outcome.worst(finally);
+            }
+        }
+        if outcome == Outcome::Interrupted {
+            return Ok(self.shared.store.get_execution(&id).await?.map_or(State::Running, |e| e.state));
+        }
+        self.store_flow_outputs().await;
+        let event = match outcome {
+            Outcome::Success if self.warning.load(std::sync::atomic::Ordering::Relaxed) => Event::Warn,
+            Outcome::Success => Event::Succeed,
+            Outcome::Failed => Event::Fail,
+            Outcome::Killed => Event::Stopped,
+            Outcome::Interrupted => unreachable!("returned above"),
+        };
+        // A kill may have come while the last task finished: end as killed.
+        let current = self.shared.store.get_execution(&id).await?.map_or(State::Running, |e| e.state);
+        let event = if current == State::Killing { Event::Stopped } else { event };
+        let state = self.transition(event).await?;
+        self.shared.logs.flush().await;
+        Ok(state)
+    }
+
+    fn killed(&self) -> bool {
+        !self.in_finally.load(std::sync::atomic::Ordering::SeqCst) && self.kill.is_cancelled()
+    }
+
+    /// The token a task's attempt is cancelled through.
+    fn kill_token(&self) -> CancellationToken {
+        if self.in_finally.load(std::sync::atomic::Ordering::SeqCst) { CancellationToken::new() } else { self.kill.child_token() }
+    }
+
+    async fn transition(&self, event: Event) -> Result<State, StoreError> {
+        let state = self.shared.store.execution_event(&self.execution.id, event).await?;
+        let _ = self.shared.events.send((self.execution.id.clone(), state));
+        Ok(state)
+    }
+
+    async fn log(&self, level: Level, message: &str) {
+        self.log_for(None, level, message).await;
+    }
+
+    async fn log_for(&self, run: Option<(&TaskRunId, &TaskId, u32)>, level: Level, message: &str) {
+        self.shared
+            .logs
+            .send(NewLog {
+                execution_id: self.execution.id.clone(),
+                task_run_id: run.map(|r| r.0.clone()),
+                task_id: run.map(|r| r.1.clone()),
+                attempt: run.map(|r| r.2),
+                level,
+                at: jiff::Timestamp::now().as_millisecond(),
+                message: self.renderer.mask(message),
+            })
+            .await;
+    }
+
+    fn walk_list(self: Arc<Self>, nodes: Vec<Node>, scope: Scope) -> BoxFuture<'static, Outcome> {
+        Box::pin(async move {
+            for node in nodes {
+                let outcome = self.clone().run_node(node, scope.clone()).await;
+                if outcome != Outcome::Success {
+                    return outcome;
+                }
+            }
+            Outcome::Success
+        })
+    }
+
+    /// The variables expressions see.
+    fn vars(&self, run: Option<(&TaskRunId, &Node, &Scope)>) -> Value {
+        let outputs = self.outputs.lock().map(|o| Value::Object(o.clone())).unwrap_or_default();
+        let variables = self.variables.lock().ok().and_then(|v| v.clone()).unwrap_or_else(|| json!({}));
+        let started = self.execution.histories.first().map_or(self.execution.created_at, |h| h.date);
+        let mut vars = json!({
+            "flow": {"id": self.plan.id, "namespace": self.plan.namespace, "revision": self.execution.flow_revision},
+            "execution": {
+                "id": self.execution.id.as_str(),
+                "startDate": jiff::Timestamp::from_millisecond(started).map(|t| t.to_string()).unwrap_or_default(),
+                "originalId": self.execution.original_id.as_ref().map_or(self.execution.id.as_str(), |id| id.as_str()),
+            },
+            "inputs": self.execution.inputs,
+            "vars": variables,
+            "outputs": outputs,
+            "labels": self.execution.labels,
+            "trigger": self.execution.trigger_vars.clone().unwrap_or_else(|| json!({})),
+        });
+        if let Some((run_id, node, scope)) = run {
+            vars["taskrun"] = json!({"id": run_id.as_str(), "value": scope.value, "parentId": scope.parent.as_ref().map(|p| p.as_str())});
+            vars["task"] = json!({"id": node.id.as_str(), "type": node.task_type});
+        }
+        vars
+    }
+
+    /// Renders the flow's `variables` once, on first use.
+    fn ensure_variables(&self) -> Result<(), String> {
+        let done = self.variables.lock().map(|v| v.is_some()).unwrap_or(true);
+        if done {
+            return Ok(());
+        }
+        let rendered = self.renderer.render(&Value::Object(self.plan.variables.clone()), &self.vars(None))?;
+        if let Ok(mut slot) = self.variables.lock() {
+            *slot = Some(rendered);
+        }
+        Ok(())
+    }
+
+    /// The task run at this place: the one from before a crash or restart,
+    /// or a new one.
+    async fn task_run(&self, node: &Node, scope: &Scope) -> Result<TaskRunRecord, StoreError> {
+        let key = (scope.parent.clone(), node.id.clone(), scope.value.clone());
+        if let Some(found) = self.existing.lock().ok().and_then(|e| e.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let new = NewTaskRun {
+            id: TaskRunId::generate(),
+            execution_id: self.execution.id.clone(),
+            task_id: node.id.clone(),
+            parent_task_run_id: scope.parent.clone(),
+            value: scope.value.clone(),
+        };
+        self.shared.store.create_task_runs(std::slice::from_ref(&new)).await?;
+        let record = TaskRunRecord {
+            id: new.id,
+            execution_id: new.execution_id,
+            task_id: new.task_id,
+            parent_task_run_id: new.parent_task_run_id,
+            value: new.value,
+            state: State::Created,
+            attempts: Vec::new(),
+            outputs: None,
+            checkpoint: None,
+            histories: Vec::new(),
+            created_at: 0,
+            ended_at: None,
+        };
+        if let Ok(mut existing) = self.existing.lock() {
+            existing.insert(key, record.clone());
+        }
+        Ok(record)
+    }
+
+    fn run_node(self: Arc<Self>, node: Node, scope: Scope) -> BoxFuture<'static, Outcome> {
+        Box::pin(async move {
+            if node.common.disabled {
+                return Outcome::Success;
+            }
+            if self.killed() {
+                return Outcome::Killed;
+            }
+            if self.shared.shutdown.is_cancelled() {
+                return Outcome::Interrupted;
+            }
+            let outcome = match self.clone().run_node_inner(&node, &scope).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    tracing::error!(%error, task = %node.id, "the store failed while running a task");
+                    // Leave it for recovery rather than record a wrong state.
+                    Outcome::Interrupted
+                }
+            };
+            outcome
+        })
+    }
+
+    async fn run_node_inner(self: Arc<Self>, node: &Node, scope: &Scope) -> Result<Outcome, StoreError> {
+        let run = self.task_run(node, scope).await?;
+        match run.state {
+            s if s.is_successful() => return Ok(Outcome::Success),
+            State::Failed => return Ok(Outcome::Failed),
+            State::Killed => return Ok(Outcome::Killed),
+            _ => {}
+        }
+        if let Err(message) = self.ensure_variables() {
+            return self.fail_run(&run, node, 0, &format!("variables: {message}")).await;
+        }
+        if let Some(condition) = &node.common.run_if
+            && run.state == State::Created
+        {
+            match self.renderer.render(condition, &self.vars(Some((&run.id, node, scope)))) {
+                Ok(value) if !is_truthy(&value) => {
+                    self.shared.store.task_run_event(&run.id, Event::Skip, None).await?;
+                    self.log_for(Some((&run.id, &node.id, 0)), Level::Info, "skipped: runIf is false").await;
+                    return Ok(Outcome::Success);
+                }
+                Ok(_) => {}
+                Err(message) => return self.fail_run(&run, node, 0, &format!("runIf: {message}")).await,
+            }
+        }
+        match &node.kind {
+            NodeKind::Task { properties } => self.run_task(node, properties, &run, scope).await,
+            _ => self.run_flowable(node, &run, scope).await,
+        }
+    }
+
+    /// Fails a task run that could not start (bad expression, no runner).
+    async fn fail_run(&self, run: &TaskRunRecord, node: &Node, attempt: u32, message: &str) -> Result<Outcome, StoreError> {
+        if run.state == State::Created {
+            self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+        }
+        self.log_for(Some((&run.id, &node.id, attempt.max(1))), Level::Error, &format!("task {}: {message}", node.id)).await;
+        self.end_failed(run, node).await
+    }
+
+    async fn end_failed(&self, run: &TaskRunRecord, node: &Node) -> Result<Outcome, StoreError> {
+        if node.common.allow_failure {
+            self.shared.store.task_run_event(&run.id, Event::Warn, None).await?;
+            self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Outcome::Success);
+        }
+        self.shared.store.task_run_event(&run.id, Event::Fail, None).await?;
+        Ok(Outcome::Failed)
+    }
+
+    async fn run_flowable(self: Arc<Self>, node: &Node, run: &TaskRunRecord, scope: &Scope) -> Result<Outcome, StoreError> {
+        if run.state == State::Created {
+            self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+        }
+        let inner = Scope { parent: Some(run.id.clone()), value: scope.value.clone() };
+        let vars = self.vars(Some((&run.id, node, scope)));
+        let outcome = match &node.kind {
+            NodeKind::Task { .. } => unreachable!("tasks are run by run_task"),
+            NodeKind::Sequential { tasks } => self.clone().walk_list(tasks.clone(), inner).await,
+            NodeKind::Parallel { tasks, concurrency_limit } => {
+                let limit = if *concurrency_limit == 0 { tasks.len().max(1) } else { *concurrency_limit };
+                let gate = Arc::new(Semaphore::new(limit));
+                let mut running: FuturesUnordered<_> = tasks
+                    .iter()
+                    .cloned()
+                    .map(|child| {
+                        let (walk, gate, inner) = (self.clone(), gate.clone(), inner.clone());
+                        async move {
+                            let _permit = gate.acquire_owned().await;
+                            walk.run_node(child, inner).await
+                        }
+                    })
+                    .collect();
+                let mut outcome = Outcome::Success;
+                while let Some(result) = running.next().await {
+                    outcome = outcome.worst(result);
+                }
+                outcome
+            }
+            NodeKind::Dag { tasks } => self.clone().run_dag(tasks.clone(), inner).await,
+            NodeKind::If { condition, then, otherwise } => match self.renderer.render(condition, &vars) {
+                Ok(value) => {
+                    let branch = if is_truthy(&value) { then } else { otherwise };
+                    self.clone().walk_list(branch.clone(), inner).await
+                }
+                Err(message) => return self.fail_run(run, node, 1, &format!("condition: {message}")).await,
+            },
+            NodeKind::Switch { value, cases, defaults } => match self.renderer.render(value, &vars) {
+                Ok(value) => {
+                    let key = match value {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    let branch = cases.iter().find(|(case, _)| *case == key).map_or(defaults, |(_, tasks)| tasks);
+                    self.clone().walk_list(branch.clone(), inner).await
+                }
+                Err(message) => return self.fail_run(run, node, 1, &format!("value: {message}")).await,
+            },
+            NodeKind::ForEach { values, concurrency_limit, tasks } => {
+                let values = match self.renderer.render(values, &vars) {
+                    Ok(Value::Array(items)) => items,
+                    Ok(Value::String(text)) => match serde_json::from_str::<Vec<Value>>(&text) {
+                        Ok(items) => items,
+                        Err(_) => return self.fail_run(run, node, 1, &format!("values: {text:?} is not a list")).await,
+                    },
+                    Ok(other) => return self.fail_run(run, node, 1, &format!("values: {other} is not a list")).await,
+                    Err(message) => return self.fail_run(run, node, 1, &format!("values: {message}")).await,
+                };
+                let limit = if *concurrency_limit == 0 { values.len().max(1) } else { *concurrency_limit };
+                let gate = Arc::new(Semaphore::new(limit));
+                let mut running: FuturesUnordered<_> = values
+                    .into_iter()
+                    .map(|value| {
+                        let value = match value {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        let scope = Scope { parent: Some(run.id.clone()), value: Some(value) };
+                        let (walk, gate, tasks) = (self.clone(), gate.clone(), tasks.clone());
+                        async move {
+                            let _permit = gate.acquire_owned().await;
+                            walk.walk_list(tasks, scope).await
+                        }
+                    })
+                    .collect();
+                let mut outcome = Outcome::Success;
+                while let Some(result) = running.next().await {
+                    outcome = outcome.worst(result);
+                }
+                outcome
+            }
+        };
+        self.end_flowable(run, node, outcome).await
+    }
+
+    async fn end_flowable(&self, run: &TaskRunRecord, node: &Node, outcome: Outcome) -> Result<Outcome, StoreError> {
+        match outcome {
+            Outcome::Success => {
+                self.shared.store.task_run_event(&run.id, Event::Succeed, None).await?;
+                Ok(Outcome::Success)
+            }
+            Outcome::Failed => self.end_failed(run, node).await,
+            Outcome::Killed => {
+                self.shared.store.task_run_event(&run.id, Event::Kill, None).await?;
+                self.shared.store.task_run_event(&run.id, Event::Stopped, None).await?;
+                Ok(Outcome::Killed)
+            }
+            Outcome::Interrupted => Ok(Outcome::Interrupted),
+        }
+    }
+
+    /// A Dag: each task starts once every task it depends on has succeeded;
+    /// a failure stops what has not started.
+    async fn run_dag(self: Arc<Self>, tasks: Vec<(Node, Vec<TaskId>)>, scope: Scope) -> Outcome {
+        let mut done: HashSet<TaskId> = HashSet::new();
+        let mut started: HashSet<TaskId> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut outcome = Outcome::Success;
+        loop {
+            if outcome == Outcome::Success {
+                for (node, deps) in &tasks {
+                    if !started.contains(&node.id) && deps.iter().all(|d| done.contains(d)) {
+                        started.insert(node.id.clone());
+                        let (walk, node, scope) = (self.clone(), node.clone(), scope.clone());
+                        running.push(async move {
+                            let id = node.id.clone();
+                            (id, walk.run_node(node, scope).await)
+                        });
+                    }
+                }
+            }
+            let Some((id, result)) = running.next().await else { break };
+            if result == Outcome::Success {
+                done.insert(id);
+            }
+            outcome = outcome.worst(result);
+        }
+        if outcome == Outcome::Success && started.len() < tasks.len() {
+            // Validation refuses cycles and unknown ids; this is the guard.
+            return Outcome::Failed;
+        }
+        outcome
+    }
+
+    /// A task with its attempts, timeout and kill.
+    async fn run_task(
+        self: Arc<Self>,
+        node: &Node,
+        properties: &Map<String, Value>,
+        run: &TaskRunRecord,
+        scope: &Scope,
+    ) -> Result<Outcome, StoreError> {
+        let Some(runner) = self.shared.runners.get(&node.task_type) else {
+            return self
+                .fail_run(run, node, 1, &format!("no runner for task type {}: this Mortar cannot run it yet", node.task_type))
+                .await;
+        };
+        let policy = match RetryPolicy::from_props(node.common.retry.as_ref()) {
+            Ok(policy) => policy,
+            Err(message) => return self.fail_run(run, node, 1, &message).await,
+        };
+        let timeout = match node.common.timeout.as_deref().map(parse_duration).transpose() {
+            Ok(timeout) => timeout,
+            Err(message) => return self.fail_run(run, node, 1, &format!("timeout: {message}")).await,
+        };
+        let first_started = Instant::now();
+        let mut state = run.state;
+        let mut attempt = run.attempts.len() as u32;
+        let mut checkpoint = run.checkpoint.clone();
+        loop {
+            // A run left RUNNING by a crash (or put back by a restart) goes on
+            // in its open attempt; otherwise a new attempt starts.
+            let open = state == State::Running && run_has_open_attempt(&self, &run.id).await;
+            if !open {
+                if state == State::Running {
+                    self.shared.store.task_run_event(&run.id, Event::Retry, None).await?;
+                }
+                self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+                attempt += 1;
+            } else if attempt == 0 {
+                attempt = 1;
+            }
+            let run_ref = (&run.id, &node.id, attempt);
+            let vars = self.vars(Some((&run.id, node, scope)));
+            let properties = match self.render_properties(node, properties, &vars) {
+                Ok(properties) => properties,
+                Err(message) => {
+                    self.log_for(Some(run_ref), Level::Error, &message).await;
+                    return self.end_failed(run, node).await;
+                }
+            };
+            let cancel = self.kill_token();
+            let renderer = self.renderer.clone();
+            let ctx = TaskContext::new(
+                &self.shared.services(),
+                TaskRunRef {
+                    namespace: self.execution.namespace.clone(),
+                    flow_id: self.execution.flow_id.clone(),
+                    execution_id: self.execution.id.clone(),
+                    task_run_id: run.id.clone(),
+                    task_id: node.id.clone(),
+                    attempt,
+                },
+                properties,
+                checkpoint.clone(),
+                cancel.clone(),
+                Arc::new(move |text: &str| renderer.mask(text)),
+            );
+            let shutdown = self.shared.shutdown.clone();
+            let result = tokio::select! {
+                result = run_with_timeout(runner.as_ref(), &ctx, timeout) => result,
+                () = shutdown.cancelled() => {
+                    // Leave the run as it is; recovery picks it up.
+                    cancel.cancel();
+                    return Ok(Outcome::Interrupted);
+                }
+            };
+            match result {
+                Ok(outputs) => {
+                    let outputs = self.renderer.mask_value(&Value::Object(outputs));
+                    if let Ok(mut all) = self.outputs.lock() {
+                        insert_output(&mut all, &node.id, scope.value.as_deref(), outputs.clone());
+                    }
+                    self.shared.store.task_run_event(&run.id, Event::Succeed, Some(&outputs)).await?;
+                    return Ok(Outcome::Success);
+                }
+                Err(TaskError::Killed) => {
+                    self.cancel_remote(runner.as_ref(), &ctx, run).await;
+                    self.shared.store.task_run_event(&run.id, Event::Kill, None).await?;
+                    self.shared.store.task_run_event(&run.id, Event::Stopped, None).await?;
+                    self.log_for(Some(run_ref), Level::Warn, "killed").await;
+                    return Ok(Outcome::Killed);
+                }
+                Err(error) => {
+                    if matches!(error, TaskError::Timeout(_)) {
+                        self.cancel_remote(runner.as_ref(), &ctx, run).await;
+                    }
+                    self.log_for(Some(run_ref), Level::Error, &error.to_string()).await;
+                    checkpoint = self.shared.store.task_runs(&self.execution.id).await?.into_iter().find(|r| r.id == run.id).and_then(|r| r.checkpoint);
+                    match policy.delay_before(attempt + 1, first_started.elapsed()) {
+                        Some(delay) => {
+                            self.shared.store.task_run_event(&run.id, Event::Retry, None).await?;
+                            self.log_for(Some(run_ref), Level::Warn, &format!("attempt {attempt} failed; retrying in {delay:?}")).await;
+                            let kill = self.kill_token();
+                            tokio::select! {
+                                () = kill.cancelled() => {
+                                    self.shared.store.task_run_event(&run.id, Event::Kill, None).await?;
+                                    self.shared.store.task_run_event(&run.id, Event::Stopped, None).await?;
+                                    return Ok(Outcome::Killed);
+                                }
+                                () = self.shared.shutdown.cancelled() => return Ok(Outcome::Interrupted),
+                                () = tokio::time::sleep(delay) => {}
+                            }
+                            // Retrying -> Running opens the next attempt.
+                            self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+                            attempt += 1;
+                            state = State::Running;
+                            // The loop's top sees an open attempt and runs it.
+                            continue;
+                        }
+                        None => return self.end_failed(run, node).await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls the task's cancel hook with its checkpoint, with a deadline.
+    async fn cancel_remote(&self, runner: &dyn crate::task::Runner, ctx: &TaskContext, run: &TaskRunRecord) {
+        let checkpoint = match self.shared.store.task_runs(&self.execution.id).await {
+            Ok(runs) => runs.into_iter().find(|r| r.id == run.id).and_then(|r| r.checkpoint),
+            Err(_) => None,
+        };
+        let Some(checkpoint) = checkpoint else { return };
+        match tokio::time::timeout(Duration::from_secs(120), runner.cancel(ctx, &checkpoint)).await {
+            Ok(Ok(())) => ctx.info("cancelled what the task had started").await,
+            Ok(Err(error)) => ctx.log(Level::Error, format!("cancelling what the task had started failed: {error}")).await,
+            Err(_) => ctx.log(Level::Error, "cancelling what the task had started took over 120 s; gave up").await,
+        }
+    }
+
+    /// `pluginDefaults` under the task's own properties, then rendered one
+    /// property at a time so that an error names the property.
+    fn render_properties(&self, node: &Node, own: &Map<String, Value>, vars: &Value) -> Result<Value, String> {
+        let mut merged = Map::new();
+        for (prefix, defaults) in &self.plan.plugin_defaults {
+            if node.task_type.starts_with(prefix.as_str()) || crate::plan::short_type(&node.task_type).starts_with(crate::plan::short_type(prefix)) {
+                for (key, value) in defaults {
+                    merged.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+            }
+        }
+        for (key, value) in own {
+            merged.insert(key.clone(), value.clone());
+        }
+        let mut rendered = Map::new();
+        for (key, value) in merged {
+            let value = self
+                .renderer
+                .render(&value, vars)
+                .map_err(|message| format!("task {}: property {key}: {message}", node.id))?;
+            rendered.insert(key, value);
+        }
+        Ok(Value::Object(rendered))
+    }
+
+    async fn store_flow_outputs(&self) {
+        if self.plan.outputs.is_empty() {
+            return;
+        }
+        let vars = self.vars(None);
+        let mut outputs = Map::new();
+        for (id, expression) in &self.plan.outputs {
+            match self.renderer.render(expression, &vars) {
+                Ok(value) => {
+                    outputs.insert(id.clone(), self.renderer.mask_value(&value));
+                }
+                Err(message) => self.log(Level::Error, &format!("flow output {id}: {message}")).await,
+            }
+        }
+        if let Err(error) = self.shared.store.set_execution_outputs(&self.execution.id, &Value::Object(outputs)).await {
+            tracing::error!(%error, "storing the flow's outputs failed");
+        }
+    }
+}
+
+async fn run_has_open_attempt(walk: &Walk, run_id: &TaskRunId) -> bool {
+    match walk.shared.store.task_runs(&walk.execution.id).await {
+        Ok(runs) => runs.iter().find(|r| &r.id == run_id).is_some_and(|r| r.attempts.last().is_some_and(|a| a.end.is_none())),
+        Err(_) => false,
+    }
+}
+
+async fn run_with_timeout(
+    runner: &dyn crate::task::Runner,
+    ctx: &TaskContext,
+    timeout: Option<Duration>,
+) -> Result<crate::task::Outputs, TaskError> {
+    match timeout {
+        None => runner.run(ctx).await,
+        Some(limit) => match tokio::time::timeout(limit, runner.run(ctx)).await {
+            Ok(result) => result,
+            Err(_) => {
+                ctx.cancel.cancel();
+                Err(TaskError::Timeout(limit))
+            }
+        },
+    }
+}
+
+fn insert_output(outputs: &mut Map<String, Value>, task: &TaskId, value: Option<&str>, out: Value) {
+    match value {
+        None => {
+            outputs.insert(task.to_string(), out);
+        }
+        Some(value) => {
+            let entry = outputs.entry(task.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(by_value) = entry {
+                by_value.insert(value.to_owned(), out);
+            }
+        }
+    }
+}

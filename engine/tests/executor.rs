@@ -1,0 +1,423 @@
+//! The executor over a real SQLite store: flowables, failures, retries,
+//! timeouts, kill with the cancel hook, recovery after a stop, restart.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use engine::executor::{ExecutionError, Executor, Launch};
+use engine::ids::ExecutionId;
+use engine::log::Level;
+use engine::logs::LogPipeline;
+use engine::plan::Plan;
+use engine::state::State;
+use engine::storage::Storage;
+use engine::store::{Store, TaskRunRecord};
+use engine::task::{Outputs, Runner, Runners, Services, TaskContext, TaskError};
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
+
+struct Harness {
+    store: Store,
+    services: Services,
+    _pipeline: LogPipeline,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let (pipeline, _writer) = LogPipeline::start(store.clone());
+    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
+    Harness { store, services, _pipeline: pipeline, _dir: dir }
+}
+
+fn executor(h: &Harness, runners: Runners) -> Executor {
+    Executor::new(h.services.clone(), runners, Arc::new(|name: &str| (name == "PASSWORD").then(|| "hunter2".to_owned())))
+}
+
+async fn launch(executor: &Executor, yaml: &str, inputs: Value) -> Result<ExecutionId, ExecutionError> {
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
+    let record = executor.launch(Launch { plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None }).await?;
+    Ok(record.id)
+}
+
+async fn run(h: &Harness, runners: Runners, yaml: &str, inputs: Value) -> (State, Vec<TaskRunRecord>, ExecutionId) {
+    let executor = executor(h, runners);
+    let id = launch(&executor, yaml, inputs).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(20), executor.wait(&id)).await.expect("the execution ends").unwrap();
+    (state, h.store.task_runs(&id).await.unwrap(), id)
+}
+
+fn state_of(runs: &[TaskRunRecord], task: &str) -> State {
+    runs.iter().find(|r| r.task_id.as_str() == task).unwrap_or_else(|| panic!("no task run {task}")).state
+}
+
+async fn messages(h: &Harness, id: &ExecutionId) -> Vec<String> {
+    h.services.logs.flush().await;
+    h.store.logs(id, Level::Trace, 0, 1000).await.unwrap().into_iter().map(|l| l.message).collect()
+}
+
+#[tokio::test]
+async fn the_hello_world_blueprint_succeeds_with_its_outputs_and_logs() {
+    let h = harness().await;
+    let source = engine::blueprints::all().into_iter().find(|b| b.header.id.as_str() == "hello_world").unwrap().source;
+    let (state, runs, id) = run(&h, Runners::core(), source, json!({"name": "Mortar"})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert!(runs.iter().all(|r| r.state == State::Success), "{runs:#?}");
+    let logs = messages(&h, &id).await;
+    assert!(logs.iter().any(|m| m.contains("Mortar")), "{logs:?}");
+}
+
+#[tokio::test]
+async fn outputs_flow_between_tasks_and_inside_foreach() {
+    let h = harness().await;
+    let yaml = r#"
+id: outputs
+namespace: test
+inputs:
+  - id: n
+    type: INT
+tasks:
+  - id: first
+    type: debug.Return
+    format: "{{ inputs.n * 2 }}"
+  - id: each
+    type: flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: per_value
+        type: debug.Return
+        format: "{{ taskrun.value }}-{{ outputs.first.value }}"
+  - id: after
+    type: debug.Return
+    format: "{{ outputs.per_value.b.value }}"
+outputs:
+  - id: final
+    value: "{{ outputs.after.value }}"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({"n": "21"})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let output = |task: &str, value: Option<&str>| {
+        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
+    };
+    assert_eq!(output("first", None)["value"], 42);
+    assert_eq!(output("per_value", Some("a"))["value"], "a-42");
+    assert_eq!(output("after", None)["value"], "b-42");
+    let execution = h.store.get_execution(&id).await.unwrap().unwrap();
+    assert_eq!(execution.outputs["final"], "b-42");
+    assert_eq!(execution.inputs["n"], 21);
+}
+
+#[tokio::test]
+async fn a_failure_runs_errors_and_finally_and_fails_the_execution() {
+    let h = harness().await;
+    let yaml = r#"
+id: failing
+namespace: test
+tasks:
+  - id: boom
+    type: execution.Fail
+    errorMessage: it broke
+  - id: never
+    type: log.Log
+    message: unreachable
+errors:
+  - id: on_error
+    type: log.Log
+    message: handling the failure
+finally:
+  - id: cleanup
+    type: log.Log
+    message: cleaning up
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "boom"), State::Failed);
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "never"));
+    assert_eq!(state_of(&runs, "on_error"), State::Success);
+    assert_eq!(state_of(&runs, "cleanup"), State::Success);
+    let logs = messages(&h, &id).await;
+    assert!(logs.iter().any(|m| m == "it broke"), "{logs:?}");
+}
+
+#[tokio::test]
+async fn allow_failure_ends_warning_and_run_if_and_disabled_skip() {
+    let h = harness().await;
+    let yaml = r#"
+id: lenient
+namespace: test
+tasks:
+  - id: may_fail
+    type: execution.Fail
+    allowFailure: true
+  - id: skipped
+    type: log.Log
+    message: not today
+    runIf: "{{ 1 == 2 }}"
+  - id: off
+    type: log.Log
+    message: disabled
+    disabled: true
+  - id: goes_on
+    type: log.Log
+    message: still running
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Warning);
+    assert_eq!(state_of(&runs, "may_fail"), State::Warning);
+    assert_eq!(state_of(&runs, "skipped"), State::Skipped);
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "off"));
+    assert_eq!(state_of(&runs, "goes_on"), State::Success);
+}
+
+#[tokio::test]
+async fn if_switch_and_dag_take_the_right_paths_in_order() {
+    let h = harness().await;
+    let yaml = r#"
+id: branches
+namespace: test
+inputs:
+  - id: table
+    type: SELECT
+    values: [sales, returns]
+tasks:
+  - id: check
+    type: flow.If
+    condition: "{{ inputs.table == 'sales' }}"
+    then:
+      - id: yes
+        type: debug.Return
+        format: then
+    else:
+      - id: no
+        type: debug.Return
+        format: else
+  - id: pick
+    type: flow.Switch
+    value: "{{ inputs.table }}"
+    cases:
+      returns:
+        - id: case_returns
+          type: debug.Return
+          format: returns
+    defaults:
+      - id: case_default
+        type: debug.Return
+        format: default
+  - id: graph
+    type: flow.Dag
+    tasks:
+      - task:
+          id: c
+          type: debug.Return
+          format: "{{ outputs.a.value }}{{ outputs.b.value }}c"
+        dependsOn: [a, b]
+      - task:
+          id: a
+          type: debug.Return
+          format: a
+      - task:
+          id: b
+          type: debug.Return
+          format: "{{ outputs.a.value }}b"
+        dependsOn: [a]
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"table": "sales"})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let ids: Vec<&str> = runs.iter().map(|r| r.task_id.as_str()).collect();
+    assert!(ids.contains(&"yes") && !ids.contains(&"no"));
+    assert!(ids.contains(&"case_default") && !ids.contains(&"case_returns"));
+    let c = runs.iter().find(|r| r.task_id.as_str() == "c").unwrap();
+    assert_eq!(c.outputs.as_ref().unwrap()["value"], "aabc");
+}
+
+#[tokio::test]
+async fn bad_inputs_are_refused_before_anything_runs() {
+    let h = harness().await;
+    let executor = executor(&h, Runners::core());
+    let yaml = "id: f\nnamespace: t\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: a\n    type: log.Log\n    message: x\n";
+    let Err(ExecutionError::Inputs(problems)) = launch(&executor, yaml, json!({"n": "many"})).await else { panic!() };
+    assert_eq!(problems, ["input \"n\": \"many\" is not a whole number"]);
+    let Err(ExecutionError::Inputs(problems)) = launch(&executor, yaml, json!({})).await else { panic!() };
+    assert!(problems[0].contains("required"));
+}
+
+/// Fails its first `failures` runs, then succeeds; counts its runs.
+struct Flaky {
+    failures: u32,
+    runs: AtomicU32,
+}
+
+impl Runner for Flaky {
+    fn run<'a>(&'a self, _ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= self.failures {
+                return Err(TaskError::Failed(format!("failure {n}")));
+            }
+            let mut outputs = Outputs::new();
+            outputs.insert("runs".into(), json!(n));
+            Ok(outputs)
+        })
+    }
+}
+
+fn with(name: &str, runner: Arc<dyn Runner>) -> Runners {
+    let mut runners = Runners::core();
+    runners.register(name, runner);
+    runners
+}
+
+#[tokio::test]
+async fn retries_make_new_attempts_until_one_succeeds() {
+    let h = harness().await;
+    let flaky = Arc::new(Flaky { failures: 2, runs: AtomicU32::new(0) });
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: flaky\n    type: test.Flaky\n    retry:\n      type: constant\n      maxAttempt: 3\n      interval: PT0.01S\n";
+    let (state, runs, _) = run(&h, with("test.Flaky", flaky.clone()), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let attempts: Vec<State> = runs[0].attempts.iter().map(|a| a.state).collect();
+    assert_eq!(attempts, [State::Failed, State::Failed, State::Success]);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["runs"], 3);
+}
+
+#[tokio::test]
+async fn a_timeout_cancels_the_task_and_fails_it() {
+    let h = harness().await;
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: slow\n    type: flow.Sleep\n    duration: PT1H\n    timeout: PT0.05S\n";
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "slow"), State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("ran out of time")));
+}
+
+/// Writes a checkpoint, then waits to be killed or released; records runs
+/// that started from nothing, re-attachments and cancels.
+#[derive(Default)]
+struct Remote {
+    fresh_starts: AtomicU32,
+    reattached: AtomicU32,
+    cancelled: Mutex<Vec<Value>>,
+    release: tokio::sync::Notify,
+    checkpointed: tokio::sync::Notify,
+}
+
+impl Runner for Remote {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            match &ctx.checkpoint {
+                Some(_) => {
+                    self.reattached.fetch_add(1, Ordering::SeqCst);
+                }
+                None => {
+                    self.fresh_starts.fetch_add(1, Ordering::SeqCst);
+                    ctx.checkpoint(&json!({"run_id": 42})).await?;
+                    self.checkpointed.notify_one();
+                }
+            }
+            tokio::select! {
+                () = ctx.cancel.cancelled() => Err(TaskError::Killed),
+                () = self.release.notified() => Ok(Outputs::new()),
+            }
+        })
+    }
+
+    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            self.cancelled.lock().unwrap().push(checkpoint.clone());
+            Ok(())
+        })
+    }
+}
+
+const REMOTE_FLOW: &str = "id: f\nnamespace: t\ntasks:\n  - id: remote\n    type: test.Remote\nfinally:\n  - id: cleanup\n    type: log.Log\n    message: cleanup ran\n";
+
+#[tokio::test]
+async fn kill_cancels_the_remote_work_and_ends_killed_and_finally_still_runs() {
+    let h = harness().await;
+    let remote = Arc::new(Remote::default());
+    let executor = executor(&h, with("test.Remote", remote.clone()));
+    let id = launch(&executor, REMOTE_FLOW, json!({})).await.unwrap();
+    remote.checkpointed.notified().await;
+    assert_eq!(executor.kill(&id).await.unwrap(), State::Killing);
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Killed);
+    assert_eq!(*remote.cancelled.lock().unwrap(), [json!({"run_id": 42})]);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    assert_eq!(state_of(&runs, "remote"), State::Killed);
+    assert_eq!(state_of(&runs, "cleanup"), State::Success);
+    assert!(matches!(executor.kill(&id).await, Err(ExecutionError::Conflict(_))));
+}
+
+#[tokio::test]
+async fn after_a_stop_recovery_reattaches_through_the_checkpoint_instead_of_starting_again() {
+    let h = harness().await;
+    let remote = Arc::new(Remote::default());
+    let first = executor(&h, with("test.Remote", remote.clone()));
+    let id = launch(&first, REMOTE_FLOW, json!({})).await.unwrap();
+    remote.checkpointed.notified().await;
+    // The process stops: the walk ends where it is, nothing changes state.
+    first.shutdown().await;
+    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().state, State::Running);
+
+    let second = executor(&h, with("test.Remote", remote.clone()));
+    let plan = Arc::new(Plan::from_yaml(REMOTE_FLOW).unwrap());
+    assert_eq!(second.recover(|_| Some(plan.clone())).await.unwrap(), 1);
+    // Released only once it has re-attached.
+    while remote.reattached.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    remote.release.notify_one();
+    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Success);
+    assert_eq!(remote.fresh_starts.load(Ordering::SeqCst), 1, "never started twice");
+    let runs = h.store.task_runs(&id).await.unwrap();
+    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "remote").count(), 1);
+    assert_eq!(state_of(&runs, "remote"), State::Success);
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "remote").unwrap().attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn restart_reruns_only_the_failed_task_as_a_new_attempt() {
+    let h = harness().await;
+    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: before\n    type: debug.Return\n    format: once\n  - id: flaky\n    type: test.Flaky\n";
+    let executor = executor(&h, with("test.Flaky", flaky.clone()));
+    let id = launch(&executor, yaml, json!({})).await.unwrap();
+    assert_eq!(executor.wait(&id).await.unwrap(), State::Failed);
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    executor.restart(&id, plan).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Success);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    let flaky_run = runs.iter().find(|r| r.task_id.as_str() == "flaky").unwrap();
+    let attempts: Vec<State> = flaky_run.attempts.iter().map(|a| a.state).collect();
+    assert_eq!(attempts, [State::Failed, State::Success]);
+    let before = runs.iter().find(|r| r.task_id.as_str() == "before").unwrap();
+    assert_eq!(before.attempts.len(), 1, "what succeeded is not run again");
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_logs_and_outputs() {
+    let h = harness().await;
+    let yaml = r#"
+id: secrets
+namespace: test
+inputs:
+  - id: pin
+    type: SECRET
+tasks:
+  - id: say
+    type: log.Log
+    message: "password {{ secret('PASSWORD') }} and pin {{ inputs.pin }}"
+  - id: give
+    type: debug.Return
+    format: "{{ secret('PASSWORD') }}"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({"pin": "4321"})).await;
+    assert_eq!(state, State::Success);
+    let logs = messages(&h, &id).await;
+    assert!(logs.contains(&"password ****** and pin ******".to_owned()), "{logs:?}");
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "give").unwrap().outputs.as_ref().unwrap()["value"], "******");
+    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"], "******");
+}
