@@ -39,7 +39,7 @@ fn executor(h: &Harness, runners: Runners) -> Executor {
 async fn launch(executor: &Executor, yaml: &str, inputs: Value) -> Result<ExecutionId, ExecutionError> {
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
     let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
-    let record = executor.launch(Launch { plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None }).await?;
+    let record = executor.launch(Launch { id: None, plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None }).await?;
     Ok(record.id)
 }
 

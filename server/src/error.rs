@@ -44,6 +44,21 @@ struct Body {
     violations: Vec<Violation>,
 }
 
+impl From<engine::executor::ExecutionError> for ApiError {
+    fn from(error: engine::executor::ExecutionError) -> Self {
+        use engine::executor::ExecutionError as E;
+        match error {
+            E::Inputs(problems) => ApiError::Unprocessable {
+                message: format!("the inputs are invalid: {}", problems.join("; ")),
+                violations: problems.into_iter().map(|message| Violation { line: None, column: None, message }).collect(),
+            },
+            E::NotFound(id) => ApiError::NotFound { message: format!("execution {id} does not exist") },
+            error @ (E::Disabled(_) | E::Conflict(_)) => ApiError::Conflict { message: error.to_string() },
+            E::Store(error) => ApiError::Store(error),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {

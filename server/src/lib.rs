@@ -6,6 +6,7 @@ pub mod api;
 mod assets;
 pub mod config;
 pub mod connection;
+pub mod secrets;
 mod error;
 
 use std::future::Future;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
+use engine::executor::Executor;
+use engine::executor::render::SecretSource;
 use engine::logs::LogPipeline;
 use engine::storage::Storage;
 use engine::store::Store;
@@ -31,6 +34,7 @@ pub struct AppState {
     pub store: Store,
     pub storage: Storage,
     pub logs: Arc<LogPipeline>,
+    pub executor: Executor,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -46,10 +50,35 @@ pub const OUTPUT_NAME: &str = "mortar";
 impl AppState {
     /// The state of a server whose data lives in `data_dir`; starts the log
     /// writer, so it must be called inside the tokio runtime.
-    pub fn new(store: Store, data_dir: &Path) -> Self {
+    pub fn new(store: Store, data_dir: &Path, secrets: SecretSource) -> Self {
         let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
         let (logs, _writer) = LogPipeline::start(store.clone());
-        Self { leptos_options, store, storage: Storage::new(data_dir.join("storage")), logs: Arc::new(logs) }
+        let storage = Storage::new(data_dir.join("storage"));
+        let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
+        let executor = Executor::new(services, engine::task::Runners::core(), secrets);
+        Self { leptos_options, store, storage, logs: Arc::new(logs), executor }
+    }
+
+    /// Resumes the executions that were under way when Mortar stopped.
+    pub async fn recover(&self) -> anyhow::Result<usize> {
+        // The plans of the flow revisions those executions ran, read first:
+        // `recover` looks them up without waiting.
+        let mut plans = std::collections::HashMap::new();
+        for id in self.store.unfinished_executions().await? {
+            let Some(execution) = self.store.get_execution(&id).await? else { continue };
+            let key = (execution.namespace.clone(), execution.flow_id.clone(), execution.flow_revision);
+            if plans.contains_key(&key) {
+                continue;
+            }
+            let source = self.store.flow_revision_source(&key.0, &key.1, key.2).await?;
+            if let Some(plan) = source.and_then(|s| engine::plan::Plan::from_yaml(&s).ok()) {
+                plans.insert(key, Arc::new(plan));
+            }
+        }
+        Ok(self
+            .executor
+            .recover(|e| plans.get(&(e.namespace.clone(), e.flow_id.clone(), e.flow_revision)).cloned())
+            .await?)
     }
 }
 
@@ -71,9 +100,16 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
-    let state = AppState::new(store.clone(), &args.data_dir);
+    let state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()));
+    let resumed = state.recover().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed the executions that were under way");
+    }
     let logs = state.logs.sender();
+    let executor = state.executor.clone();
     run(listener, state, shutdown_signal()).await?;
+    // Running executions stop where they are and resume at next start.
+    executor.shutdown().await;
     logs.flush().await;
     store.close().await;
     tracing::info!("stopped");

@@ -8,4 +8,5 @@ mod http {
     mod executions;
     mod pages;
     mod process;
+    mod running;
 }

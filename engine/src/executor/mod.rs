@@ -66,6 +66,9 @@ impl Shared {
 /// A request to run a flow.
 #[derive(Debug, Clone)]
 pub struct Launch {
+    /// The id to use, when the caller needed it first (to store file
+    /// inputs under it); a new one otherwise.
+    pub id: Option<ExecutionId>,
     pub plan: Arc<Plan>,
     pub flow_revision: i64,
     /// Input values as given (text or JSON), checked against the flow.
@@ -128,7 +131,7 @@ impl Executor {
             }
         }
         let new = NewExecution {
-            id: ExecutionId::generate(),
+            id: launch.id.unwrap_or_else(ExecutionId::generate),
             namespace: Namespace::new(plan.namespace.clone()),
             flow_id: FlowId::new(plan.id.clone()),
             flow_revision: launch.flow_revision,

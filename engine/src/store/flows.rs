@@ -114,6 +114,37 @@ impl Store {
         Ok(row.map(|(revision, description, source, updated_at)| StoredFlow { revision, description, source, updated_at }))
     }
 
+    /// The source of one revision, deleted or not (executions of a deleted
+    /// flow still show and recover).
+    pub async fn flow_revision_source(&self, namespace: &Namespace, id: &FlowId, revision: i64) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT source FROM flow_revisions WHERE namespace = ? AND id = ? AND revision = ?")
+            .bind(namespace.as_str())
+            .bind(id.as_str())
+            .bind(revision)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every revision of a flow, oldest first: (revision, source, created at).
+    pub async fn flow_revisions(&self, namespace: &Namespace, id: &FlowId) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        Ok(sqlx::query_as("SELECT revision, source, created_at FROM flow_revisions WHERE namespace = ? AND id = ? ORDER BY revision")
+            .bind(namespace.as_str())
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Deletes a flow; its revisions stay. Returns whether it existed.
+    pub async fn delete_flow(&self, namespace: &Namespace, id: &FlowId) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE flows SET deleted = 1, updated_at = ? WHERE namespace = ? AND id = ? AND deleted = 0")
+            .bind(now_ms())
+            .bind(namespace.as_str())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Flows whose namespace, id or description contains `query` (case
     /// insensitive), ordered by namespace then id. An empty query lists all.
     pub async fn search_flows(&self, query: &str) -> Result<Vec<FlowSummary>, StoreError> {
@@ -211,5 +242,26 @@ mod tests {
         assert_eq!(mode, "wal");
         store.close().await;
         assert!(data_dir.join(DATABASE_FILE).exists());
+    }
+}
+
+#[cfg(test)]
+mod revision_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn revisions_are_kept_across_a_delete() {
+        let store = Store::in_memory().await.unwrap();
+        let (ns, id) = (Namespace::new("a"), FlowId::new("f"));
+        let flow = |source: &str| FlowSource { namespace: ns.clone(), id: id.clone(), description: None, source: source.into() };
+        store.save_flow(&flow("one")).await.unwrap();
+        store.save_flow(&flow("two")).await.unwrap();
+        assert!(store.delete_flow(&ns, &id).await.unwrap());
+        assert!(!store.delete_flow(&ns, &id).await.unwrap());
+        assert!(store.get_flow(&ns, &id).await.unwrap().is_none());
+        assert_eq!(store.flow_revision_source(&ns, &id, 1).await.unwrap().as_deref(), Some("one"));
+        assert_eq!(store.save_flow(&flow("three")).await.unwrap(), 3);
+        let revisions: Vec<i64> = store.flow_revisions(&ns, &id).await.unwrap().into_iter().map(|r| r.0).collect();
+        assert_eq!(revisions, [1, 2, 3]);
     }
 }

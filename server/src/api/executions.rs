@@ -1,15 +1,21 @@
 //! Executions: read one, search, download one of its files.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use engine::ids::ExecutionId;
+use engine::executor::Launch;
+use engine::ids::{ExecutionId, FlowId, Namespace};
+use engine::plan::Plan;
 use engine::state::State as RunState;
 use engine::storage::Storage;
 use engine::store::ExecutionFilter;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::model::{ExecutionJson, execution_json};
 use crate::AppState;
@@ -139,4 +145,140 @@ pub(crate) async fn file(
         Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateParams {
+    #[serde(default)]
+    wait: bool,
+}
+
+/// `POST /api/v1/executions/{namespace}/{flowId}[?wait=true][&labels=k:v]`:
+/// starts an execution. Inputs come as a multipart form (a file input is a
+/// file part named after the input, streamed into internal storage) or as
+/// a JSON object. With `wait=true` the answer comes once it has ended.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    Query(params): Query<CreateParams>,
+    axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
+    request: axum::extract::Request,
+) -> Result<Json<ExecutionJson>, ApiError> {
+    let (namespace, flow_id) = (Namespace::new(namespace), FlowId::new(flow_id));
+    let Some(flow) = state.store.get_flow(&namespace, &flow_id).await? else {
+        return Err(ApiError::NotFound { message: format!("flow {namespace}.{flow_id} does not exist") });
+    };
+    let plan = Plan::from_yaml(&flow.source).map_err(|error| ApiError::Unprocessable {
+        message: format!("flow {namespace}.{flow_id} cannot run: {error}"),
+        violations: Vec::new(),
+    })?;
+    let mut labels = BTreeMap::new();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or("")).unwrap_or_default();
+    for (_, value) in pairs.into_iter().filter(|(k, _)| k == "labels") {
+        let (k, v) = value.split_once(':').ok_or_else(|| ApiError::BadRequest {
+            message: format!("label {value:?} must be key:value"),
+        })?;
+        labels.insert(k.to_owned(), v.to_owned());
+    }
+    let id = ExecutionId::generate();
+    let inputs = read_inputs(&state, &namespace, &flow_id, &id, &plan, request).await?;
+    let record = state
+        .executor
+        .launch(Launch { id: Some(id), plan: Arc::new(plan), flow_revision: flow.revision, inputs, labels, trigger_vars: None })
+        .await?;
+    if params.wait {
+        state.executor.wait(&record.id).await?;
+    }
+    let execution = state.store.get_execution(&record.id).await?.ok_or_else(|| ApiError::Internal("a new execution vanished".into()))?;
+    let task_runs = state.store.task_runs(&record.id).await?;
+    Ok(Json(execution_json(execution, task_runs, now_ms())))
+}
+
+/// Inputs from a multipart form (files streamed to storage) or JSON.
+async fn read_inputs(
+    state: &AppState,
+    namespace: &Namespace,
+    flow_id: &FlowId,
+    id: &ExecutionId,
+    plan: &Plan,
+    request: axum::extract::Request,
+) -> Result<Map<String, Value>, ApiError> {
+    use axum::extract::FromRequest;
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let mut inputs = Map::new();
+    if content_type.starts_with("multipart/form-data") {
+        let length: u64 = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX);
+        let mut form = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::BadRequest { message: format!("the form cannot be read: {}", e.body_text()) })?;
+        let mut first = true;
+        loop {
+            let field = match form.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                // A form without a single part (a flow without inputs) is
+                // only its closing boundary, which the parser refuses.
+                Err(_) if first && length < 256 => break,
+                Err(e) => return Err(ApiError::BadRequest { message: format!("the form cannot be read: {e}") }),
+            };
+            first = false;
+            let name = field.name().unwrap_or_default().to_owned();
+            let is_file_input = plan.inputs.iter().any(|d| d.id == name && d.kind == "FILE");
+            if let Some(file_name) = field.file_name().map(str::to_owned).filter(|_| is_file_input) {
+                let uri = Storage::execution_uri(namespace, flow_id, id, &format!("{name}-{file_name}"));
+                let stream = futures::TryStreamExt::map_err(field, std::io::Error::other);
+                let reader = tokio_util::io::StreamReader::new(stream);
+                state.storage.write(&uri, reader).await.map_err(|e| match e {
+                    engine::storage::StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::Other => {
+                        ApiError::BadRequest { message: format!("the upload of {name} broke off: {source}") }
+                    }
+                    other => ApiError::Internal(other.to_string()),
+                })?;
+                inputs.insert(name, Value::String(uri));
+            } else {
+                let text = field.text().await.map_err(|e| ApiError::BadRequest { message: format!("input {name}: {e}") })?;
+                inputs.insert(name, Value::String(text));
+            }
+        }
+    } else if content_type.starts_with("application/json") {
+        let bytes = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
+            .await
+            .map_err(|e| ApiError::BadRequest { message: format!("the body cannot be read: {e}") })?;
+        if !bytes.is_empty() {
+            inputs = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
+                message: format!("the body must be a JSON object of inputs: {e}"),
+            })?;
+        }
+    }
+    Ok(inputs)
+}
+
+/// `DELETE /api/v1/executions/{id}/kill`.
+pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
+    let id = ExecutionId::new(id);
+    state.executor.kill(&id).await?;
+    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
+    let task_runs = state.store.task_runs(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(execution_json(execution, task_runs, now_ms()))))
+}
+
+/// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
+pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
+    let id = ExecutionId::new(id);
+    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
+    let source = state
+        .store
+        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
+        .await?
+        .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be restarted") })?;
+    let plan = Plan::from_yaml(&source).map_err(|e| ApiError::Conflict { message: e.to_string() })?;
+    state.executor.restart(&id, Arc::new(plan)).await?;
+    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
+    let task_runs = state.store.task_runs(&id).await?;
+    Ok(Json(execution_json(execution, task_runs, now_ms())))
 }

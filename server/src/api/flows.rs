@@ -34,15 +34,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: String,
 ) -> Result<(StatusCode, Json<FlowJson>), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !(content_type.starts_with("application/x-yaml")
-        || content_type.starts_with("application/yaml")
-        || content_type.starts_with("text/yaml"))
-    {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "send the flow's YAML with `Content-Type: application/x-yaml`, not {content_type:?}"
-        )));
-    }
+    check_yaml(&headers)?;
     let header = read_header(&body).map_err(|error| ApiError::Unprocessable {
         message: format!("the flow is invalid: {error}"),
         violations: vec![Violation { line: None, column: None, message: violation_message(&error) }],
@@ -120,4 +112,93 @@ pub(crate) async fn get(
         labels,
         source: stored.source,
     }))
+}
+
+/// `PUT /api/v1/flows/{namespace}/{id}`: a new revision of an existing flow.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<FlowJson>, ApiError> {
+    check_yaml(&headers)?;
+    let header = read_header(&body).map_err(|error| ApiError::Unprocessable {
+        message: format!("the flow is invalid: {error}"),
+        violations: vec![Violation { line: None, column: None, message: violation_message(&error) }],
+    })?;
+    if header.namespace.as_str() != namespace || header.id.as_str() != id {
+        return Err(ApiError::Unprocessable {
+            message: format!(
+                "the flow's YAML says {}.{} but the path says {namespace}.{id}: they must match (to rename a flow, create the new one and delete the old)",
+                header.namespace, header.id
+            ),
+            violations: Vec::new(),
+        });
+    }
+    if state.store.flow_revision(&header.namespace, &header.id).await?.is_none() {
+        return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist: create it with POST /api/v1/flows") });
+    }
+    let flow = FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: body };
+    let revision = state.store.save_flow(&flow).await?;
+    Ok(Json(FlowJson {
+        id,
+        namespace,
+        revision,
+        description: header.description,
+        labels: header.labels,
+        source: flow.source,
+    }))
+}
+
+/// `DELETE /api/v1/flows/{namespace}/{id}`: 204; its revisions and
+/// executions stay.
+pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    if state.store.delete_flow(&Namespace::new(&namespace), &FlowId::new(&id)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") })
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RevisionJson {
+    id: String,
+    namespace: String,
+    revision: i64,
+    source: String,
+    updated: String,
+}
+
+/// `GET /api/v1/flows/{namespace}/{id}/revisions`: every saved revision.
+pub(crate) async fn revisions(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+) -> Result<Json<Vec<RevisionJson>>, ApiError> {
+    let revisions = state.store.flow_revisions(&Namespace::new(&namespace), &FlowId::new(&id)).await?;
+    if revisions.is_empty() {
+        return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
+    }
+    Ok(Json(
+        revisions
+            .into_iter()
+            .map(|(revision, source, created)| RevisionJson {
+                id: id.clone(),
+                namespace: namespace.clone(),
+                revision,
+                source,
+                updated: super::model::iso(created),
+            })
+            .collect(),
+    ))
+}
+
+fn check_yaml(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.starts_with("application/x-yaml") || content_type.starts_with("application/yaml") || content_type.starts_with("text/yaml") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "send the flow's YAML with `Content-Type: application/x-yaml`, not {content_type:?}"
+        )))
+    }
 }

@@ -7,7 +7,7 @@ mod logs;
 mod model;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::AppState;
 
@@ -16,9 +16,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/health", get(health::health))
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
-        .route("/flows/{namespace}/{id}", get(flows::get))
+        .route("/flows/{namespace}/{id}", get(flows::get).put(flows::update).delete(flows::delete))
+        .route("/flows/{namespace}/{id}/revisions", get(flows::revisions))
         .route("/executions/search", get(executions::search))
+        // One parameter name per position, as the router requires: here
+        // `{id}` is the namespace.
+        .route("/executions/{id}/{flow_id}", post(executions::create))
         .route("/executions/{id}", get(executions::get))
+        .route("/executions/{id}/kill", delete(executions::kill))
+        .route("/executions/{id}/restart", post(executions::restart))
         .route("/executions/{id}/file", get(executions::file))
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/follow", get(logs::follow))

@@ -21,7 +21,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = server::AppState::new(store.clone(), data_dir.path());
+        let state = server::AppState::new(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None));
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));

@@ -1,0 +1,169 @@
+//! Running flows through the REST API: execute with inputs (form, files,
+//! JSON), wait, kill, restart; flow revisions.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::support::TestApp;
+
+const HELLO: &str = "id: hello\nnamespace: tutorial\ninputs:\n  - id: name\n    type: STRING\n    defaults: World\n  - id: times\n    type: INT\n    required: false\ntasks:\n  - id: greet\n    type: log.Log\n    message: \"Hello, {{ inputs.name }}!\"\n  - id: answer\n    type: debug.Return\n    format: \"{{ inputs.name | upper }}\"\n";
+
+async fn execute(app: &TestApp, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
+    app.client.post(app.url(&format!("/api/v1/executions/{path}"))).multipart(form).send().await.unwrap()
+}
+
+async fn until_ended(app: &TestApp, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        if ["SUCCESS", "WARNING", "FAILED", "KILLED"].contains(&body["state"]["current"].as_str().unwrap()) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "execution {id} did not end: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn execute_with_form_inputs_and_wait_returns_the_finished_execution() {
+    let app = TestApp::spawn().await;
+    app.post_flow(HELLO).await;
+    let form = reqwest::multipart::Form::new().text("name", "Mortar").text("times", "3");
+    let response = execute(&app, "tutorial/hello?wait=true&labels=team:data&labels=env:test", form).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    assert_eq!(body["inputs"], json!({"name": "Mortar", "times": 3}));
+    assert_eq!(body["flowRevision"], 1);
+    let labels = body["labels"].as_array().unwrap();
+    assert!(labels.contains(&json!({"key": "team", "value": "data"})) && labels.contains(&json!({"key": "env", "value": "test"})));
+    let answer = body["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "answer").unwrap();
+    assert_eq!(answer["outputs"]["value"], "MORTAR");
+    let logs: Value = app.client.get(app.url(&format!("/api/v1/logs/{}", body["id"].as_str().unwrap()))).send().await.unwrap().json().await.unwrap();
+    assert!(logs.as_array().unwrap().iter().any(|l| l["message"] == "Hello, Mortar!"), "{logs}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn json_inputs_work_and_bad_inputs_are_422_with_every_problem() {
+    let app = TestApp::spawn().await;
+    app.post_flow(HELLO).await;
+    let ok = app
+        .client
+        .post(app.url("/api/v1/executions/tutorial/hello?wait=true"))
+        .json(&json!({"name": "json"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.json::<Value>().await.unwrap()["state"]["current"], "SUCCESS");
+    let bad = app
+        .client
+        .post(app.url("/api/v1/executions/tutorial/hello"))
+        .json(&json!({"times": "lots", "nmae": "typo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    let problems: Vec<&str> = body["violations"].as_array().unwrap().iter().map(|v| v["message"].as_str().unwrap()).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("\"nmae\" is not declared")));
+    assert!(problems.iter().any(|p| p.contains("\"lots\" is not a whole number")));
+    let search: Value = app.client.get(app.url("/api/v1/executions/search")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(search["total"], 1, "the refused execution was not created");
+    let missing = execute(&app, "tutorial/nope", reqwest::multipart::Form::new()).await;
+    assert_eq!(missing.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_input_is_streamed_to_storage_and_downloadable() {
+    let app = TestApp::spawn().await;
+    app.post_flow("id: upload\nnamespace: data\ninputs:\n  - id: sales\n    type: FILE\ntasks:\n  - id: where\n    type: debug.Return\n    format: \"{{ inputs.sales }}\"\n").await;
+    let csv = "region,amount\n".to_owned() + &"north,10\n".repeat(50_000);
+    let part = reqwest::multipart::Part::bytes(csv.clone().into_bytes()).file_name("sales.csv").mime_str("text/csv").unwrap();
+    let body: Value = execute(&app, "data/upload?wait=true", reqwest::multipart::Form::new().part("sales", part)).await.json().await.unwrap();
+    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    let uri = body["inputs"]["sales"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with(&format!("storage:///data/upload/executions/{}/", body["id"].as_str().unwrap())), "{uri}");
+    let file = app
+        .client
+        .get(app.url(&format!("/api/v1/executions/{}/file", body["id"].as_str().unwrap())))
+        .query(&[("path", &uri)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.text().await.unwrap(), csv);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn kill_stops_a_running_execution_and_restart_makes_a_new_attempt() {
+    let app = TestApp::spawn().await;
+    app.post_flow("id: slow\nnamespace: t\ntasks:\n  - id: wait\n    type: flow.Sleep\n    duration: PT1H\n").await;
+    let started = execute(&app, "t/slow", reqwest::multipart::Form::new()).await;
+    assert_eq!(started.status(), 200);
+    let started: Value = started.json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    // Wait until the sleep has started before killing it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        if body["taskRunList"].as_array().is_some_and(|runs| runs.iter().any(|r| r["state"]["current"] == "RUNNING")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed = app.client.delete(app.url(&format!("/api/v1/executions/{id}/kill"))).send().await.unwrap();
+    assert_eq!(killed.status(), 202);
+    let ended = until_ended(&app, &id).await;
+    assert_eq!(ended["state"]["current"], "KILLED");
+    assert_eq!(ended["taskRunList"][0]["state"]["current"], "KILLED");
+    let again = app.client.delete(app.url(&format!("/api/v1/executions/{id}/kill"))).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+
+    // Restart runs the killed task again, as a second attempt.
+    let restarted = app.client.post(app.url(&format!("/api/v1/executions/{id}/restart"))).send().await.unwrap();
+    assert_eq!(restarted.status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        let attempts = body["taskRunList"][0]["attempts"].as_array().map_or(0, Vec::len);
+        if attempts == 2 && body["state"]["current"] == "RUNNING" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.client.delete(app.url(&format!("/api/v1/executions/{id}/kill"))).send().await.unwrap();
+    assert_eq!(until_ended(&app, &id).await["state"]["current"], "KILLED");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn flows_are_updated_as_revisions_and_deleted() {
+    let app = TestApp::spawn().await;
+    app.post_flow(HELLO).await;
+    let put = |body: String| {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/flows/tutorial/hello"));
+        async move { client.put(url).header("content-type", "application/x-yaml").body(body).send().await.unwrap() }
+    };
+    let updated = put(HELLO.replace("World", "Everyone")).await;
+    assert_eq!(updated.status(), 200);
+    assert_eq!(updated.json::<Value>().await.unwrap()["revision"], 2);
+    let mismatch = put(HELLO.replace("id: hello", "id: other")).await;
+    assert_eq!(mismatch.status(), 422);
+    let revisions: Value = app.client.get(app.url("/api/v1/flows/tutorial/hello/revisions")).send().await.unwrap().json().await.unwrap();
+    let numbers: Vec<i64> = revisions.as_array().unwrap().iter().map(|r| r["revision"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [1, 2]);
+    assert!(revisions[1]["source"].as_str().unwrap().contains("Everyone"));
+    assert_eq!(app.client.delete(app.url("/api/v1/flows/tutorial/hello")).send().await.unwrap().status(), 204);
+    assert_eq!(app.client.get(app.url("/api/v1/flows/tutorial/hello")).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.delete(app.url("/api/v1/flows/tutorial/hello")).send().await.unwrap().status(), 404);
+    let put_missing = put(HELLO.to_owned()).await;
+    assert_eq!(put_missing.status(), 404);
+    app.stop().await;
+}
