@@ -92,3 +92,64 @@ mod reqwest {
         runtime.block_on(async { ::reqwest::get(url).await.unwrap().status().as_u16() })
     }
 }
+
+/// GET a JSON document with a blocking runtime of its own.
+fn get_json(url: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async { ::reqwest::get(url).await.unwrap().json().await.unwrap() })
+}
+
+fn send(method: &str, url: &str, content_type: &str, body: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = ::reqwest::Client::new();
+        let request = match method {
+            "POST" => client.post(url),
+            _ => client.put(url),
+        };
+        let response = request.header("content-type", content_type).body(body.to_owned()).send().await.unwrap();
+        response.json().await.unwrap_or(serde_json::Value::Null)
+    })
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn after_kill_9_a_restarted_server_finishes_the_execution_without_rerunning_finished_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(dir.path());
+    let flow = "id: crash\nnamespace: t\ntasks:\n  - id: first\n    type: debug.Return\n    format: one\n  - id: middle\n    type: flow.Sleep\n    duration: PT1S\n  - id: last\n    type: debug.Return\n    format: \"{{ outputs.first.value }}-three\"\n";
+    send("POST", &format!("{url}/api/v1/flows"), "application/x-yaml", flow);
+    let started = send("POST", &format!("{url}/api/v1/executions/t/crash"), "application/json", "{}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let run_state = |body: &serde_json::Value, task: &str| {
+        body["taskRunList"].as_array().and_then(|runs| runs.iter().find(|r| r["taskId"] == task)).map(|r| r["state"]["current"].as_str().unwrap_or("").to_owned())
+    };
+    wait_until("the sleep to start", || run_state(&get_json(&format!("{url}/api/v1/executions/{id}")), "middle").as_deref() == Some("RUNNING"));
+
+    // SIGKILL: no clean-up of any kind.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, url) = serve(dir.path());
+    let mut last = serde_json::Value::Null;
+    wait_until("the execution to end", || {
+        last = get_json(&format!("{url}/api/v1/executions/{id}"));
+        last["state"]["current"] == "SUCCESS"
+    });
+    let runs = last["taskRunList"].as_array().unwrap();
+    let count = |task: &str| runs.iter().filter(|r| r["taskId"] == task).count();
+    assert_eq!((count("first"), count("middle"), count("last")), (1, 1, 1), "{last}");
+    let first = runs.iter().find(|r| r["taskId"] == "first").unwrap();
+    assert_eq!(first["attempts"].as_array().unwrap().len(), 1, "a finished task is not run again");
+    let final_output = runs.iter().find(|r| r["taskId"] == "last").unwrap();
+    assert_eq!(final_output["outputs"]["value"], "one-three", "outputs from before the crash are still there");
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(wait_for_exit(&mut child).success());
+}
