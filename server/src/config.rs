@@ -19,6 +19,20 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app and the REST API.
     Serve(ServeArgs),
+    /// Run a flow file locally, streaming its logs; exit 0 only for SUCCESS or WARNING.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The flow's YAML file.
+    pub file: PathBuf,
+    /// An input, `name=value`; for a FILE input, `name=@path/to/file`.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Keep the run's database and files here (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ pub mod api;
 mod assets;
 pub mod config;
 pub mod connection;
+pub mod run_cli;
 pub mod secrets;
 mod error;
 

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => server::serve_main(args).await,
+            Command::Run(args) => server::run_cli::run_main(args).await,
         }
     });
     match result {

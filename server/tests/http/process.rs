@@ -153,3 +153,36 @@ fn after_kill_9_a_restarted_server_finishes_the_execution_without_rerunning_fini
     Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
     assert!(wait_for_exit(&mut child).success());
 }
+
+#[test]
+fn mortar_run_streams_logs_and_exits_by_the_final_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.yml");
+    std::fs::write(&ok, "id: ok\nnamespace: t\ninputs:\n  - id: name\n    type: STRING\n  - id: data\n    type: FILE\ntasks:\n  - id: hi\n    type: log.Log\n    message: \"hi {{ inputs.name }} from {{ inputs.data }}\"\n").unwrap();
+    let data = dir.path().join("data.csv");
+    std::fs::write(&data, "a,b\n1,2\n").unwrap();
+    let output = Command::new(MORTAR)
+        .args(["run"])
+        .arg(&ok)
+        .args(["--input", "name=you", "--input"])
+        .arg(format!("data=@{}", data.display()))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("[hi] hi you from storage:///t/ok/executions/"), "{stdout}");
+    assert!(stdout.contains("-data.csv"), "{stdout}");
+    assert!(stdout.lines().last().unwrap().contains("ended SUCCESS"), "{stdout}");
+
+    let failing = dir.path().join("fail.yml");
+    std::fs::write(&failing, "id: f\nnamespace: t\ntasks:\n  - id: boom\n    type: execution.Fail\n    errorMessage: nope\n").unwrap();
+    let output = Command::new(MORTAR).arg("run").arg(&failing).env("RUST_LOG", "warn").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("[boom] nope") && stdout.contains("ended FAILED"), "{stdout}");
+
+    let output = Command::new(MORTAR).arg("run").arg(&ok).args(["--input", "nmae=x"]).env("RUST_LOG", "warn").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("input \"nmae\" is not declared"));
+}
