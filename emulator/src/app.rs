@@ -1,0 +1,198 @@
+//! The shared state, the router and the serve loop.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::error::ApiError;
+use crate::lenient::MAX_JSON_BODY;
+use crate::shard::Sharded;
+use crate::{EmulatorConfig, EmulatorError, Shared, auth, clusters, dbfs, faults, files, jobs, sample};
+use crate::{statements, warehouses, workspace};
+
+pub(crate) struct State {
+    pub url: String,
+    pub workspace_id: i64,
+    pub clock: Clock,
+    pub tokens: HashSet<String>,
+    first_token: String,
+    pub oauth_clients: HashMap<String, String>,
+    pub oauth_tokens: Sharded<String, (Instant, String)>,
+    pub faults: RwLock<Vec<faults::Compiled>>,
+    pub clusters: Sharded<String, clusters::Cluster>,
+    pub fs: crate::fs::Fs,
+    pub workspace: workspace::Workspace,
+    pub warehouses: Sharded<String, warehouses::Warehouse>,
+    pub statements: Sharded<String, statements::Statement>,
+    pub sql: crate::sql::Engine,
+    pub jobs: Sharded<i64, jobs::Job>,
+    pub runs: Sharded<i64, jobs::Run>,
+    pub idempotency: Sharded<String, i64>,
+    /// Task run id -> its parent run id (runs/get-output takes task runs).
+    pub task_runs: Sharded<i64, i64>,
+    pub dbfs_handles: Sharded<i64, dbfs::Handle>,
+    pub tasks: TaskTracker,
+    pub cancel: CancellationToken,
+    next_id: AtomicI64,
+}
+
+impl State {
+    pub async fn new(config: EmulatorConfig, url: String) -> Result<Shared, EmulatorError> {
+        let mut tokens: Vec<String> = config.tokens.clone();
+        if tokens.is_empty() {
+            tokens.push(format!("dapi{}", uuid::Uuid::new_v4().simple()));
+        }
+        let first_token = tokens[0].clone();
+        let compiled = faults::compile(&config.faults).map_err(EmulatorError::Fault)?;
+        let fs = crate::fs::Fs::open(config.data_dir.clone())?;
+        let sql = crate::sql::Engine::open().await.map_err(|e| EmulatorError::Sql(e.to_string()))?;
+        let state = Arc::new(State {
+            url,
+            workspace_id: 1234567890123456,
+            clock: Clock::new(config.time_scale),
+            tokens: tokens.into_iter().collect(),
+            first_token,
+            oauth_clients: config.oauth_clients.into_iter().collect(),
+            oauth_tokens: Sharded::new(),
+            faults: RwLock::new(compiled),
+            clusters: Sharded::new(),
+            fs,
+            workspace: workspace::Workspace::new(),
+            warehouses: Sharded::new(),
+            statements: Sharded::new(),
+            sql,
+            jobs: Sharded::new(),
+            runs: Sharded::new(),
+            idempotency: Sharded::new(),
+            task_runs: Sharded::new(),
+            dbfs_handles: Sharded::new(),
+            tasks: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            next_id: AtomicI64::new(1),
+        });
+        sample::seed(&state);
+        Ok(state)
+    }
+
+    pub fn first_token(&self) -> String {
+        self.first_token.clone()
+    }
+
+    /// A fresh numeric id (jobs, runs, handles), unique in this emulator.
+    pub fn next_id(&self) -> i64 {
+        // Ids look like the service's (large, not 1, 2, 3) so a client that
+        // confuses job and run ids is caught.
+        1_000_000 + self.next_id.fetch_add(1, Ordering::Relaxed) * 7
+    }
+
+    /// Runs a background task owned by the emulator; it is cancelled at
+    /// shutdown.
+    pub fn spawn(self: &Arc<Self>, fut: impl Future<Output = ()> + Send + 'static) {
+        let cancel = self.cancel.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => (),
+                _ = fut => (),
+            }
+        });
+    }
+}
+
+pub(crate) fn router(state: Shared) -> Router {
+    let mut r = Router::new()
+        .route("/.well-known/databricks-config", get(auth::host_metadata))
+        .route("/oidc/.well-known/oauth-authorization-server", get(auth::discovery))
+        .route("/oidc/v1/token", post(auth::token))
+        .route("/api/2.0/preview/scim/v2/Me", get(auth::me))
+        .route(
+            "/emulator/faults",
+            get(faults_get).put(faults_put).post(faults_put).delete(faults_delete),
+        );
+    for v in ["2.0", "2.1"] {
+        r = r.merge(clusters::routes(v));
+    }
+    for v in ["2.0", "2.1", "2.2"] {
+        r = r.merge(jobs::routes(v));
+    }
+    r = r
+        .merge(dbfs::routes())
+        .merge(files::routes())
+        .merge(workspace::routes())
+        .merge(warehouses::routes())
+        .merge(statements::routes());
+    r.fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::layer))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    let msg = format!("No API found for '{} {}'", req.method(), req.uri().path());
+    ApiError::new(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", msg).into_response()
+}
+
+async fn faults_get(AxState(state): AxState<Shared>) -> Response {
+    let rules: Vec<crate::FaultRule> = state
+        .faults
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|c| c.rule.clone())
+        .collect();
+    axum::Json(serde_json::json!({ "rules": rules })).into_response()
+}
+
+/// Replaces the rules. Accepts a list, `{"rules": [...]}` or one rule.
+async fn faults_put(AxState(state): AxState<Shared>, body: axum::body::Bytes) -> Response {
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return ApiError::malformed(format!("Invalid JSON: {e}")).into_response(),
+    };
+    let list = match value {
+        serde_json::Value::Object(mut m) if m.contains_key("rules") => m.remove("rules").unwrap_or_default(),
+        v @ serde_json::Value::Object(_) => serde_json::Value::Array(vec![v]),
+        v => v,
+    };
+    let rules: Vec<crate::FaultRule> = match serde_json::from_value(list) {
+        Ok(r) => r,
+        Err(e) => return ApiError::invalid(format!("Invalid fault rules: {e}")).into_response(),
+    };
+    match faults::compile(&rules) {
+        Ok(c) => {
+            *state.faults.write().unwrap_or_else(|e| e.into_inner()) = c;
+            axum::Json(serde_json::json!({ "rules": rules })).into_response()
+        }
+        Err(e) => ApiError::invalid(e).into_response(),
+    }
+}
+
+async fn faults_delete(AxState(state): AxState<Shared>) -> Response {
+    state.faults.write().unwrap_or_else(|e| e.into_inner()).clear();
+    axum::Json(serde_json::json!({})).into_response()
+}
+
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), EmulatorError> {
+    let app = router(state.clone());
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    state.cancel.cancel();
+    state.tasks.close();
+    state.tasks.wait().await;
+    result.map_err(EmulatorError::Io)
+}
