@@ -494,15 +494,15 @@ impl Walk {
             Err(message) => return self.fail_run(run, node, 1, &format!("timeout: {message}")).await,
         };
         let first_started = Instant::now();
-        let mut state = run.state;
+        let state = run.state;
         let mut attempt = run.attempts.len() as u32;
         let mut checkpoint = run.checkpoint.clone();
+        // A run left RUNNING by a crash (or put back by a restart) goes on
+        // in its open attempt; otherwise a new attempt starts.
+        let mut open = state == State::Running && run.attempts.last().is_some_and(|a| a.end.is_none());
         loop {
-            // A run left RUNNING by a crash (or put back by a restart) goes on
-            // in its open attempt; otherwise a new attempt starts.
-            let open = state == State::Running && run_has_open_attempt(&self, &run.id).await;
             if !open {
-                if state == State::Running {
+                if state == State::Running && attempt > 0 {
                     self.shared.store.task_run_event(&run.id, Event::Retry, None).await?;
                 }
                 self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
@@ -566,7 +566,7 @@ impl Walk {
                         self.cancel_remote(runner.as_ref(), &ctx, run).await;
                     }
                     self.log_for(Some(run_ref), Level::Error, &error.to_string()).await;
-                    checkpoint = self.shared.store.task_runs(&self.execution.id).await?.into_iter().find(|r| r.id == run.id).and_then(|r| r.checkpoint);
+                    checkpoint = self.shared.store.get_task_run(&run.id).await?.and_then(|r| r.checkpoint);
                     match policy.delay_before(attempt + 1, first_started.elapsed()) {
                         Some(delay) => {
                             self.shared.store.task_run_event(&run.id, Event::Retry, None).await?;
@@ -584,8 +584,7 @@ impl Walk {
                             // Retrying -> Running opens the next attempt.
                             self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
                             attempt += 1;
-                            state = State::Running;
-                            // The loop's top sees an open attempt and runs it.
+                            open = true;
                             continue;
                         }
                         None => return self.end_failed(run, node).await,
@@ -597,8 +596,8 @@ impl Walk {
 
     /// Calls the task's cancel hook with its checkpoint, with a deadline.
     async fn cancel_remote(&self, runner: &dyn crate::task::Runner, ctx: &TaskContext, run: &TaskRunRecord) {
-        let checkpoint = match self.shared.store.task_runs(&self.execution.id).await {
-            Ok(runs) => runs.into_iter().find(|r| r.id == run.id).and_then(|r| r.checkpoint),
+        let checkpoint = match self.shared.store.get_task_run(&run.id).await {
+            Ok(found) => found.and_then(|r| r.checkpoint),
             Err(_) => None,
         };
         let Some(checkpoint) = checkpoint else { return };
@@ -651,13 +650,6 @@ impl Walk {
         if let Err(error) = self.shared.store.set_execution_outputs(&self.execution.id, &Value::Object(outputs)).await {
             tracing::error!(%error, "storing the flow's outputs failed");
         }
-    }
-}
-
-async fn run_has_open_attempt(walk: &Walk, run_id: &TaskRunId) -> bool {
-    match walk.shared.store.task_runs(&walk.execution.id).await {
-        Ok(runs) => runs.iter().find(|r| &r.id == run_id).is_some_and(|r| r.attempts.last().is_some_and(|a| a.end.is_none())),
-        Err(_) => false,
     }
 }
 

@@ -299,6 +299,16 @@ impl Store {
         Ok(())
     }
 
+    /// One task run.
+    pub async fn get_task_run(&self, id: &TaskRunId) -> Result<Option<TaskRunRecord>, StoreError> {
+        // Built from constants only.
+        let row: Option<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!("SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE id = ?")))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(task_run_from_row).transpose()
+    }
+
     /// Every task run of an execution, in creation order.
     pub async fn task_runs(&self, execution_id: &ExecutionId) -> Result<Vec<TaskRunRecord>, StoreError> {
         // Built from constants only.
