@@ -140,7 +140,7 @@ impl Executor {
             trigger_vars: launch.trigger_vars,
             original_id: None,
         };
-        let mut record = self.shared.store.create_execution(&new, &[]).await?;
+        let mut record = self.shared.store.create_started_execution(&new).await?;
         // The walk sees the real values; the store keeps the masked ones.
         record.inputs = Value::Object(inputs);
         self.spawn(record.clone(), plan, secrets);

@@ -139,10 +139,9 @@ impl Walk {
             Outcome::Killed => Event::Stopped,
             Outcome::Interrupted => unreachable!("returned above"),
         };
-        // A kill may have come while the last task finished: end as killed.
-        let current = self.shared.store.get_execution(&id).await?.map_or(State::Running, |e| e.state);
-        let event = if current == State::Killing { Event::Stopped } else { event };
-        let state = self.transition(event).await?;
+        // A kill that came while the last task finished ends it KILLED.
+        let state = self.shared.store.end_execution(&id, event).await?;
+        let _ = self.shared.events.send((id.clone(), state));
         self.shared.logs.flush().await;
         Ok(state)
     }
@@ -232,7 +231,7 @@ impl Walk {
     }
 
     /// The task run at this place: the one from before a crash or restart,
-    /// or a new one.
+    /// or a new one (already RUNNING when nothing has to be decided first).
     async fn task_run(&self, node: &Node, scope: &Scope) -> Result<TaskRunRecord, StoreError> {
         let key = (scope.parent.clone(), node.id.clone(), scope.value.clone());
         if let Some(found) = self.existing.lock().ok().and_then(|e| e.get(&key).cloned()) {
@@ -245,20 +244,25 @@ impl Walk {
             parent_task_run_id: scope.parent.clone(),
             value: scope.value.clone(),
         };
-        self.shared.store.create_task_runs(std::slice::from_ref(&new)).await?;
-        let record = TaskRunRecord {
-            id: new.id,
-            execution_id: new.execution_id,
-            task_id: new.task_id,
-            parent_task_run_id: new.parent_task_run_id,
-            value: new.value,
-            state: State::Created,
-            attempts: Vec::new(),
-            outputs: None,
-            checkpoint: None,
-            histories: Vec::new(),
-            created_at: 0,
-            ended_at: None,
+        let record = if node.common.run_if.is_some() {
+            // runIf decides between running and skipping: start in CREATED.
+            self.shared.store.create_task_runs(std::slice::from_ref(&new)).await?;
+            TaskRunRecord {
+                id: new.id,
+                execution_id: new.execution_id,
+                task_id: new.task_id,
+                parent_task_run_id: new.parent_task_run_id,
+                value: new.value,
+                state: State::Created,
+                attempts: Vec::new(),
+                outputs: None,
+                checkpoint: None,
+                histories: Vec::new(),
+                created_at: 0,
+                ended_at: None,
+            }
+        } else {
+            self.shared.store.start_task_run(&new).await?
         };
         if let Ok(mut existing) = self.existing.lock() {
             existing.insert(key, record.clone());

@@ -126,8 +126,27 @@ impl Store {
         new: &NewExecution,
         first_task_runs: &[NewTaskRun],
     ) -> Result<ExecutionRecord, StoreError> {
+        self.insert_execution(new, first_task_runs, false).await
+    }
+
+    /// Stores a new execution already RUNNING (its history has CREATED and
+    /// RUNNING), saving the executor a transaction per execution.
+    pub async fn create_started_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError> {
+        self.insert_execution(new, &[], true).await
+    }
+
+    async fn insert_execution(
+        &self,
+        new: &NewExecution,
+        first_task_runs: &[NewTaskRun],
+        started: bool,
+    ) -> Result<ExecutionRecord, StoreError> {
         let now = now_ms();
-        let histories = vec![StateChange { state: State::Created, date: now }];
+        let mut histories = vec![StateChange { state: State::Created, date: now }];
+        if started {
+            histories.push(StateChange { state: State::Running, date: now });
+        }
+        let state = if started { State::Running } else { State::Created };
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at)
@@ -137,7 +156,7 @@ impl Store {
         .bind(new.namespace.as_str())
         .bind(new.flow_id.as_str())
         .bind(new.flow_revision)
-        .bind(State::Created.as_str())
+        .bind(state.as_str())
         .bind(to_json(&new.inputs))
         .bind(to_json(&new.labels))
         .bind(new.trigger_vars.as_ref().map(to_json))
@@ -155,7 +174,7 @@ impl Store {
             namespace: new.namespace.clone(),
             flow_id: new.flow_id.clone(),
             flow_revision: new.flow_revision,
-            state: State::Created,
+            state,
             inputs: new.inputs.clone(),
             labels: new.labels.clone(),
             trigger_vars: new.trigger_vars.clone(),
@@ -204,6 +223,32 @@ impl Store {
         Ok(next)
     }
 
+    /// Ends an execution with `event`, unless a kill came in the meantime:
+    /// then it ends KILLED. One transaction.
+    pub async fn end_execution(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
+        let mut tx = self.write().await?;
+        let row: Option<(String, String)> = sqlx::query_as("SELECT state, histories FROM executions WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (state, histories) = row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+        let state = parse_state(&state)?;
+        let event = if state == State::Killing { Event::Stopped } else { event };
+        let next = state.on(event)?;
+        let now = now_ms();
+        let mut histories: Vec<StateChange> = from_json(&histories)?;
+        histories.push(StateChange { state: next, date: now });
+        sqlx::query("UPDATE executions SET state = ?, histories = ?, ended_at = ? WHERE id = ?")
+            .bind(next.as_str())
+            .bind(to_json(&histories))
+            .bind(next.is_terminal().then_some(now))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
     pub async fn set_execution_outputs(&self, id: &ExecutionId, outputs: &Value) -> Result<(), StoreError> {
         sqlx::query("UPDATE executions SET outputs = ? WHERE id = ?")
             .bind(to_json(outputs))
@@ -232,6 +277,43 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores a new task run already RUNNING in its first attempt, saving
+    /// a transaction per task.
+    pub async fn start_task_run(&self, run: &NewTaskRun) -> Result<TaskRunRecord, StoreError> {
+        let now = now_ms();
+        let histories = vec![StateChange { state: State::Created, date: now }, StateChange { state: State::Running, date: now }];
+        let attempts = vec![Attempt { state: State::Running, start: now, end: None }];
+        sqlx::query(
+            "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, attempts, histories, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.id.as_str())
+        .bind(run.execution_id.as_str())
+        .bind(run.task_id.as_str())
+        .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
+        .bind(&run.value)
+        .bind(State::Running.as_str())
+        .bind(to_json(&attempts))
+        .bind(to_json(&histories))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(TaskRunRecord {
+            id: run.id.clone(),
+            execution_id: run.execution_id.clone(),
+            task_id: run.task_id.clone(),
+            parent_task_run_id: run.parent_task_run_id.clone(),
+            value: run.value.clone(),
+            state: State::Running,
+            attempts,
+            outputs: None,
+            checkpoint: None,
+            histories,
+            created_at: now,
+            ended_at: None,
+        })
     }
 
     /// Applies `event` to a task run, with its attempts: `Start` opens an
