@@ -21,6 +21,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a flow file locally, streaming its logs; exit 0 only for SUCCESS or WARNING.
     Run(RunArgs),
+    /// Serve a local Databricks workspace (the emulator) speaking the real REST API.
+    Emulator(emulator::EmulatorArgs),
 }
 
 #[derive(Debug, Clone, Args)]

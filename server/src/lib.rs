@@ -36,6 +36,16 @@ pub struct AppState {
     pub storage: Storage,
     pub logs: Arc<LogPipeline>,
     pub executor: Executor,
+    /// The Databricks connection tasks use unless they name their own.
+    pub databricks: Option<DefaultConnection>,
+}
+
+/// The default Databricks connection and where it came from.
+#[derive(Clone, Debug)]
+pub struct DefaultConnection {
+    pub connection: engine::databricks::Connection,
+    /// The emulator inside this process, not a real workspace.
+    pub embedded: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -57,7 +67,7 @@ impl AppState {
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let executor = Executor::new(services, engine::task::Runners::core(), secrets);
-        Self { leptos_options, store, storage, logs: Arc::new(logs), executor }
+        Self { leptos_options, store, storage, logs: Arc::new(logs), executor, databricks: None }
     }
 
     /// Resumes the executions that were under way when Mortar stopped.
@@ -93,15 +103,36 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let configured = match connection::resolve(|name| std::env::var(name).ok(), home.as_deref()) {
+        Ok(configured) => configured,
+        Err(error) => return Ok(config::config_error(error)),
+    };
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => return Ok(config::config_error(format_args!("--listen {}: {error}", args.listen))),
     };
+    // With no Databricks configured, the embedded emulator is the default
+    // connection, so that the blueprints run out of the box.
+    let (databricks, embedded) = match configured {
+        Some(connection) => (connection, None),
+        None => {
+            let config = emulator::EmulatorConfig { data_dir: Some(args.data_dir.join("emulator")), ..Default::default() };
+            let handle = emulator::Emulator::start(config).await?;
+            let connection = engine::databricks::Connection {
+                host: handle.url(),
+                auth: engine::databricks::Auth::Token(engine::secret::Secret::new(handle.token())),
+            };
+            (connection, Some(handle))
+        }
+    };
+    tracing::info!(host = %databricks.host, embedded = embedded.is_some(), "default Databricks connection");
     let address = listener.local_addr()?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
-    let state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()));
+    let mut state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()));
+    state.databricks = Some(DefaultConnection { connection: databricks, embedded: embedded.is_some() });
     let resumed = state.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed the executions that were under way");
@@ -112,6 +143,9 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Running executions stop where they are and resume at next start.
     executor.shutdown().await;
     logs.flush().await;
+    if let Some(embedded) = embedded {
+        embedded.shutdown().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -145,6 +179,30 @@ pub fn router(state: AppState) -> Router {
         .fallback(assets::asset_or_not_found)
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// `mortar emulator`: serves the Databricks emulator until SIGINT or
+/// SIGTERM; prints `listening on …` (and the token it made, if it made one).
+pub async fn emulator_main(args: emulator::EmulatorArgs) -> anyhow::Result<ExitCode> {
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(error) => return Ok(config::config_error(error)),
+    };
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => return Ok(config::config_error(format_args!("--listen {}: {error}", config.listen))),
+    };
+    emulator::Emulator::serve_with_ready(listener, config, shutdown_signal(), |url, token, generated| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {url}");
+        if generated {
+            let _ = writeln!(out, "token: {token}");
+        }
+        let _ = out.flush();
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on SIGINT (Ctrl+C) or SIGTERM.

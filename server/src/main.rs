@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => server::serve_main(args).await,
             Command::Run(args) => server::run_cli::run_main(args).await,
+            Command::Emulator(args) => server::emulator_main(args).await,
         }
     });
     match result {

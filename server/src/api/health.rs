@@ -13,6 +13,16 @@ pub(crate) struct Health {
     status: &'static str,
     version: &'static str,
     store: StoreStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    databricks: Option<DatabricksStatus>,
+}
+
+/// Where Databricks tasks go by default; never the credentials.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DatabricksStatus {
+    host: String,
+    embedded_emulator: bool,
 }
 
 #[derive(Serialize)]
@@ -33,5 +43,9 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
         }
     };
     let status = store.status;
-    (code, Json(Health { status, version: env!("CARGO_PKG_VERSION"), store }))
+    let databricks = state
+        .databricks
+        .as_ref()
+        .map(|d| DatabricksStatus { host: d.connection.host.clone(), embedded_emulator: d.embedded });
+    (code, Json(Health { status, version: env!("CARGO_PKG_VERSION"), store, databricks }))
 }

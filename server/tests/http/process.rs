@@ -12,6 +12,12 @@ fn serve(data_dir: &std::path::Path) -> (Child, String) {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "warn")
+        // Whatever the machine has configured, these tests use the embedded emulator.
+        .env_remove("DATABRICKS_HOST")
+        .env_remove("DATABRICKS_TOKEN")
+        .env_remove("DATABRICKS_CLIENT_ID")
+        .env_remove("DATABRICKS_CLIENT_SECRET")
+        .env_remove("DATABRICKS_CONFIG_PROFILE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -185,4 +191,51 @@ fn mortar_run_streams_logs_and_exits_by_the_final_state() {
     let output = Command::new(MORTAR).arg("run").arg(&ok).args(["--input", "nmae=x"]).env("RUST_LOG", "warn").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("input \"nmae\" is not declared"));
+}
+
+#[test]
+fn serve_embeds_the_emulator_when_no_databricks_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(dir.path());
+    let health = get_json(&format!("{url}/api/v1/health"));
+    assert_eq!(health["databricks"]["embeddedEmulator"], true, "{health}");
+    let host = health["databricks"]["host"].as_str().unwrap().to_owned();
+    assert!(host.starts_with("http://127.0.0.1:"), "{host}");
+    assert!(!health.to_string().contains("dapi"), "no token in the health answer: {health}");
+    let metadata = get_json(&format!("{host}/.well-known/databricks-config"));
+    assert!(metadata["oidc_endpoint"].is_string(), "{metadata}");
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(wait_for_exit(&mut child).success());
+}
+
+#[test]
+fn mortar_emulator_prints_its_address_and_token_and_refuses_bad_flags() {
+    let mut child = Command::new(MORTAR)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--time-scale", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first).unwrap();
+    stdout.read_line(&mut second).unwrap();
+    let url = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{first:?}")).to_owned();
+    let token = second.trim().strip_prefix("token: ").unwrap_or_else(|| panic!("{second:?}")).to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (with_token, without) = runtime.block_on(async {
+        let client = ::reqwest::Client::new();
+        let with = client.get(format!("{url}/api/2.0/clusters/list")).bearer_auth(&token).send().await.unwrap().status().as_u16();
+        let without = client.get(format!("{url}/api/2.0/clusters/list")).send().await.unwrap().status().as_u16();
+        (with, without)
+    });
+    assert_eq!((with_token, without), (200, 401));
+    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    assert!(wait_for_exit(&mut child).success());
+
+    let output = Command::new(MORTAR).args(["emulator", "--time-scale", "fast"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--time-scale") && stderr.trim().lines().count() == 1, "{stderr}");
 }
