@@ -8,7 +8,10 @@ use clap::Parser;
 use emulator::{Emulator, EmulatorArgs};
 
 #[derive(Parser)]
-#[command(name = "emulator", about = "A local Databricks workspace speaking the real REST API")]
+#[command(
+    name = "emulator",
+    about = "A local Databricks workspace speaking the real REST API"
+)]
 struct Cli {
     #[command(flatten)]
     args: EmulatorArgs,
@@ -17,7 +20,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let config = match Cli::parse().args.into_config() {
@@ -34,14 +39,19 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let served = Emulator::serve_with_ready(listener, config, shutdown_signal(), |url, token, generated| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {url}");
-        if generated {
-            let _ = writeln!(out, "token: {token}");
-        }
-        let _ = out.flush();
-    })
+    let served = Emulator::serve_with_ready(
+        listener,
+        config,
+        shutdown_signal(),
+        |url, token, generated| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {url}");
+            if generated {
+                let _ = writeln!(out, "token: {token}");
+            }
+            let _ = out.flush();
+        },
+    )
     .await;
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -56,7 +66,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
             (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
                     _ = int.recv() => {}

@@ -18,7 +18,9 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::lenient::MAX_JSON_BODY;
 use crate::shard::Sharded;
-use crate::{EmulatorConfig, EmulatorError, Shared, auth, clusters, dbfs, faults, files, jobs, sample};
+use crate::{
+    EmulatorConfig, EmulatorError, Shared, auth, clusters, dbfs, faults, files, jobs, sample,
+};
 use crate::{statements, warehouses, workspace};
 
 pub(crate) struct State {
@@ -56,7 +58,9 @@ impl State {
         let first_token = tokens[0].clone();
         let compiled = faults::compile(&config.faults).map_err(EmulatorError::Fault)?;
         let fs = crate::fs::Fs::open(config.data_dir.clone())?;
-        let sql = crate::sql::Engine::open().await.map_err(|e| EmulatorError::Sql(e.to_string()))?;
+        let sql = crate::sql::Engine::open()
+            .await
+            .map_err(|e| EmulatorError::Sql(e.to_string()))?;
         let state = Arc::new(State {
             url,
             workspace_id: 1234567890123456,
@@ -112,12 +116,18 @@ impl State {
 pub(crate) fn router(state: Shared) -> Router {
     let mut r = Router::new()
         .route("/.well-known/databricks-config", get(auth::host_metadata))
-        .route("/oidc/.well-known/oauth-authorization-server", get(auth::discovery))
+        .route(
+            "/oidc/.well-known/oauth-authorization-server",
+            get(auth::discovery),
+        )
         .route("/oidc/v1/token", post(auth::token))
         .route("/api/2.0/preview/scim/v2/Me", get(auth::me))
         .route(
             "/emulator/faults",
-            get(faults_get).put(faults_put).post(faults_put).delete(faults_delete),
+            get(faults_get)
+                .put(faults_put)
+                .post(faults_put)
+                .delete(faults_delete),
         );
     for v in ["2.0", "2.1"] {
         r = r.merge(clusters::routes(v));
@@ -134,8 +144,14 @@ pub(crate) fn router(state: Shared) -> Router {
     r.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::layer,
+        ))
         .with_state(state)
 }
 
@@ -162,7 +178,9 @@ async fn faults_put(AxState(state): AxState<Shared>, body: axum::body::Bytes) ->
         Err(e) => return ApiError::malformed(format!("Invalid JSON: {e}")).into_response(),
     };
     let list = match value {
-        serde_json::Value::Object(mut m) if m.contains_key("rules") => m.remove("rules").unwrap_or_default(),
+        serde_json::Value::Object(mut m) if m.contains_key("rules") => {
+            m.remove("rules").unwrap_or_default()
+        }
         v @ serde_json::Value::Object(_) => serde_json::Value::Array(vec![v]),
         v => v,
     };
@@ -180,7 +198,11 @@ async fn faults_put(AxState(state): AxState<Shared>, body: axum::body::Bytes) ->
 }
 
 async fn faults_delete(AxState(state): AxState<Shared>) -> Response {
-    state.faults.write().unwrap_or_else(|e| e.into_inner()).clear();
+    state
+        .faults
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
     axum::Json(serde_json::json!({})).into_response()
 }
 
@@ -190,7 +212,9 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmulatorError> {
     let app = router(state.clone());
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     state.cancel.cancel();
     state.tasks.close();
     state.tasks.wait().await;

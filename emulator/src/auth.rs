@@ -26,7 +26,12 @@ pub(crate) const USER: &str = "mortar@example.com";
 /// `time_scale` (at least a second) so tests can watch one expire. The
 /// `expires_in` sent to the client tells the truth.
 pub(crate) fn oauth_lifetime(state: &Shared) -> Duration {
-    let secs = state.clock.scaled(3600.0).as_secs_f64().ceil().clamp(1.0, 3600.0);
+    let secs = state
+        .clock
+        .scaled(3600.0)
+        .as_secs_f64()
+        .ceil()
+        .clamp(1.0, 3600.0);
     Duration::from_secs_f64(secs)
 }
 
@@ -79,7 +84,11 @@ fn principal(state: &Shared, headers: &HeaderMap) -> Result<Principal, ApiError>
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", "Invalid access token.")
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "PERMISSION_DENIED",
+        "Invalid access token.",
+    )
 }
 
 /// `GET /.well-known/databricks-config`: the host metadata SDK 0.162 reads
@@ -105,12 +114,20 @@ pub(crate) async fn discovery(State(state): State<Shared>) -> Json<serde_json::V
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
 }
 
 /// `POST /oidc/v1/token`: client_credentials, the client given by HTTP
 /// Basic or by `client_id`/`client_secret` form fields.
-pub(crate) async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: std::collections::HashMap<String, String> = std::str::from_utf8(&body)
         .unwrap_or("")
         .split('&')
@@ -130,21 +147,46 @@ pub(crate) async fn token(State(state): State<Shared>, headers: HeaderMap, body:
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())));
-    let creds = basic.or_else(|| Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone())));
+    let creds = basic.or_else(|| {
+        Some((
+            form.get("client_id")?.clone(),
+            form.get("client_secret")?.clone(),
+        ))
+    });
     let Some((id, secret)) = creds else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed.",
+        );
     };
     if state.oauth_clients.get(&id) != Some(&secret) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed.",
+        );
     }
     let lifetime = oauth_lifetime(&state);
     let access = format!("eyJemu.{}", uuid::Uuid::new_v4().simple());
-    state.oauth_tokens.insert(access.clone(), (Instant::now() + lifetime, id));
-    let scope = form.get("scope").cloned().unwrap_or_else(|| "all-apis".to_owned());
+    state
+        .oauth_tokens
+        .insert(access.clone(), (Instant::now() + lifetime, id));
+    let scope = form
+        .get("scope")
+        .cloned()
+        .unwrap_or_else(|| "all-apis".to_owned());
     Json(json!({
         "access_token": access,
         "token_type": "Bearer",

@@ -11,11 +11,20 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub fn new(scale: f64) -> Self {
-        Self { scale: if scale.is_finite() && scale >= 0.0 { scale } else { 1.0 } }
+        Self {
+            scale: if scale.is_finite() && scale >= 0.0 {
+                scale
+            } else {
+                1.0
+            },
+        }
     }
     /// Epoch milliseconds now.
     pub fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
     /// A simulated duration of `secs` seconds, scaled.
     pub fn scaled(&self, secs: f64) -> Duration {

@@ -121,7 +121,12 @@ fn new_cluster_id(now_ms: i64) -> String {
     let doy = (secs / 86_400) % 365;
     let (month, dom) = (doy / 31 + 1, doy % 28 + 1);
     let tail = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    format!("{month:02}{dom:02}-{:02}{:02}{:02}-{tail}", day / 3600, (day / 60) % 60, day % 60)
+    format!(
+        "{month:02}{dom:02}-{:02}{:02}{:02}-{tail}",
+        day / 3600,
+        (day / 60) % 60,
+        day % 60
+    )
 }
 
 /// Validates a create/edit spec and returns it cleaned.
@@ -130,7 +135,9 @@ fn check_spec(body: &Obj) -> ApiResult<Map<String, Value>> {
     let mut spec = body.cleaned();
     if let Some(n) = body.i64("num_workers")? {
         if n < 0 {
-            return Err(ApiError::invalid(format!("num_workers must be >= 0, got {n}")));
+            return Err(ApiError::invalid(format!(
+                "num_workers must be >= 0, got {n}"
+            )));
         }
         spec.insert("num_workers".into(), json!(n));
     }
@@ -142,18 +149,21 @@ fn check_spec(body: &Obj) -> ApiResult<Map<String, Value>> {
                 "autoscale: max_workers ({max}) must be >= min_workers ({min}) >= 0"
             )));
         }
-        spec.insert("autoscale".into(), json!({"min_workers": min, "max_workers": max}));
+        spec.insert(
+            "autoscale".into(),
+            json!({"min_workers": min, "max_workers": max}),
+        );
     }
     if let Some(m) = body.i64("autotermination_minutes")? {
         spec.insert("autotermination_minutes".into(), json!(m));
     }
-    if let Some(Value::Object(tags)) = spec.get("custom_tags") {
-        if tags.len() > MAX_CUSTOM_TAGS {
-            return Err(ApiError::invalid(format!(
-                "Custom tags count {} exceeds the limit of {MAX_CUSTOM_TAGS}",
-                tags.len()
-            )));
-        }
+    if let Some(Value::Object(tags)) = spec.get("custom_tags")
+        && tags.len() > MAX_CUSTOM_TAGS
+    {
+        return Err(ApiError::invalid(format!(
+            "Custom tags count {} exceeds the limit of {MAX_CUSTOM_TAGS}",
+            tags.len()
+        )));
     }
     spec.remove("cluster_id");
     Ok(spec)
@@ -197,7 +207,14 @@ impl Cluster {
         m.insert("start_time".into(), json!(self.start_time));
         m.insert("cluster_source".into(), json!(self.source));
         m.insert("creator_user_name".into(), json!(self.creator));
-        m.insert("pinned_by_user_name".into(), json!(if self.pinned { Some(&self.creator) } else { None }));
+        m.insert(
+            "pinned_by_user_name".into(),
+            json!(if self.pinned {
+                Some(&self.creator)
+            } else {
+                None
+            }),
+        );
         if !self.pinned {
             m.remove("pinned_by_user_name");
         }
@@ -213,8 +230,14 @@ impl Cluster {
         m.entry("disk_spec").or_insert(json!({}));
         m.entry("cluster_memory_mb").or_insert(json!(30500));
         m.entry("cluster_cores").or_insert(json!(4.0));
-        if matches!(self.state, CState::Running | CState::Resizing | CState::Restarting) {
-            m.insert("spark_context_id".into(), json!(self.created % 1_000_000_007));
+        if matches!(
+            self.state,
+            CState::Running | CState::Resizing | CState::Restarting
+        ) {
+            m.insert(
+                "spark_context_id".into(),
+                json!(self.created % 1_000_000_007),
+            );
             m.insert(
                 "driver".into(),
                 json!({"node_id": format!("{}-driver", self.id), "private_ip": "10.0.0.2", "public_dns": "", "start_timestamp": self.start_time}),
@@ -236,7 +259,12 @@ impl Cluster {
 }
 
 /// Creates a cluster and starts its life cycle; also used for job clusters.
-pub(crate) fn launch(state: &Shared, spec: Map<String, Value>, source: &'static str, creator: &str) -> String {
+pub(crate) fn launch(
+    state: &Shared,
+    spec: Map<String, Value>,
+    source: &'static str,
+    creator: &str,
+) -> String {
     let now = state.clock.now_ms();
     let id = new_cluster_id(now);
     let mut c = Cluster {
@@ -304,7 +332,9 @@ pub(crate) fn terminate(state: &Shared, id: &str, reason: Value, message: &str) 
         c.event(now, "TERMINATING", json!({"reason": reason}));
         Some(c.generation)
     });
-    let Some(Some(generation)) = generation else { return };
+    let Some(Some(generation)) = generation else {
+        return;
+    };
     let (st, id) = (state.clone(), id.to_owned());
     state.spawn(async move {
         st.clock.sleep(TERMINATE_SECS).await;
@@ -313,14 +343,24 @@ pub(crate) fn terminate(state: &Shared, id: &str, reason: Value, message: &str) 
             if c.generation == generation && c.state == CState::Terminating {
                 c.state = CState::Terminated;
                 c.terminated_time = Some(now);
-                c.event(now, "TERMINATED", json!({"reason": c.termination_reason.clone()}));
+                c.event(
+                    now,
+                    "TERMINATED",
+                    json!({"reason": c.termination_reason.clone()}),
+                );
             }
         });
     });
 }
 
 /// Moves a RUNNING cluster to `via` and back to RUNNING after `secs`.
-fn bounce(state: &Shared, id: &str, via: CState, secs: f64, f: impl FnOnce(&mut Cluster)) -> ApiResult<()> {
+fn bounce(
+    state: &Shared,
+    id: &str,
+    via: CState,
+    secs: f64,
+    f: impl FnOnce(&mut Cluster),
+) -> ApiResult<()> {
     let now = state.clock.now_ms();
     let generation = state
         .clusters
@@ -371,11 +411,18 @@ fn cluster_id(body: &Obj) -> ApiResult<String> {
 }
 
 fn current(state: &Shared, id: &str) -> ApiResult<Cluster> {
-    state.clusters.get(&id.to_owned()).ok_or_else(|| does_not_exist(id))
+    state
+        .clusters
+        .get(&id.to_owned())
+        .ok_or_else(|| does_not_exist(id))
 }
 
 fn unexpected(c: &Cluster) -> ApiError {
-    ApiError::invalid_state(format!("Cluster {} is in unexpected state {}.", c.id, c.state.title()))
+    ApiError::invalid_state(format!(
+        "Cluster {} is in unexpected state {}.",
+        c.id,
+        c.state.title()
+    ))
 }
 
 async fn edit(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
@@ -383,7 +430,9 @@ async fn edit(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<V
     let c = current(&state, &id)?;
     let spec = check_spec(&body)?;
     if c.source == "JOB" {
-        return Err(ApiError::invalid(format!("Cannot edit cluster {id} created by a job")));
+        return Err(ApiError::invalid(format!(
+            "Cannot edit cluster {id} created by a job"
+        )));
     }
     let now = state.clock.now_ms();
     match c.state {
@@ -433,19 +482,33 @@ async fn list(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Va
     });
     // Active clusters first, newest first, as the UI lists them.
     all.sort_by_key(|c| (c.state == CState::Terminated, -c.created, c.id.clone()));
-    let page_size = q.i64("page_size")?.filter(|n| *n > 0).map(|n| n.min(100) as usize);
+    let page_size = q
+        .i64("page_size")?
+        .filter(|n| *n > 0)
+        .map(|n| n.min(100) as usize);
     let offset = match q.str("page_token").filter(|s| !s.is_empty()) {
-        Some(t) => t.parse::<usize>().map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
         None => 0,
     };
     let end = page_size.map_or(all.len(), |n| (offset + n).min(all.len()));
-    let page: Vec<Value> = all.get(offset..end).unwrap_or(&[]).iter().map(Cluster::render).collect();
+    let page: Vec<Value> = all
+        .get(offset..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(Cluster::render)
+        .collect();
     let mut out = json!({ "clusters": page });
     if end < all.len() {
         out["next_page_token"] = json!(end.to_string());
     }
     if offset > 0 {
-        out["prev_page_token"] = json!(offset.saturating_sub(page_size.unwrap_or(offset)).to_string());
+        out["prev_page_token"] = json!(
+            offset
+                .saturating_sub(page_size.unwrap_or(offset))
+                .to_string()
+        );
     }
     Ok(Json(out))
 }
@@ -454,7 +517,9 @@ async fn start(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<
     let id = cluster_id(&body)?;
     let c = current(&state, &id)?;
     if c.source == "JOB" {
-        return Err(ApiError::invalid(format!("Cluster {id} was launched by a job and cannot be started")));
+        return Err(ApiError::invalid(format!(
+            "Cluster {id} was launched by a job and cannot be started"
+        )));
     }
     if c.state != CState::Terminated {
         return Err(unexpected(&c));
@@ -492,7 +557,9 @@ async fn restart(State(state): State<Shared>, Body(body): Body) -> ApiResult<Jso
         return Err(unexpected(&c));
     }
     let now = state.clock.now_ms();
-    bounce(&state, &id, CState::Restarting, RESTART_SECS, |c| c.event(now, "RESTARTING", json!({})))?;
+    bounce(&state, &id, CState::Restarting, RESTART_SECS, |c| {
+        c.event(now, "RESTARTING", json!({}))
+    })?;
     Ok(Json(json!({})))
 }
 
@@ -502,16 +569,23 @@ async fn resize(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
     let workers = body.i64("num_workers")?;
     let autoscale = body.obj("autoscale");
     if workers.is_none() && autoscale.is_none() {
-        return Err(ApiError::invalid("Either num_workers or autoscale must be given"));
+        return Err(ApiError::invalid(
+            "Either num_workers or autoscale must be given",
+        ));
     }
     if workers.is_some_and(|n| n < 0) {
         return Err(ApiError::invalid("num_workers must be >= 0"));
     }
     if c.state != CState::Running {
-        return Err(ApiError::invalid_state(format!("Cluster {id} is not running (state {}).", c.state.title())));
+        return Err(ApiError::invalid_state(format!(
+            "Cluster {id} is not running (state {}).",
+            c.state.title()
+        )));
     }
     let auto = match &autoscale {
-        Some(a) => Some(json!({"min_workers": a.i64("min_workers")?.unwrap_or(1), "max_workers": a.i64("max_workers")?.unwrap_or(1)})),
+        Some(a) => Some(
+            json!({"min_workers": a.i64("min_workers")?.unwrap_or(1), "max_workers": a.i64("max_workers")?.unwrap_or(1)}),
+        ),
         None => None,
     };
     let now = state.clock.now_ms();
@@ -536,14 +610,18 @@ async fn delete(
 ) -> ApiResult<Json<Value>> {
     let id = cluster_id(&body)?;
     current(&state, &id)?;
-    let reason = json!({"code": "USER_REQUEST", "type": "SUCCESS", "parameters": {"username": p.0}});
+    let reason =
+        json!({"code": "USER_REQUEST", "type": "SUCCESS", "parameters": {"username": p.0}});
     terminate(&state, &id, reason, "Terminating cluster at user request");
     Ok(Json(json!({})))
 }
 
 async fn permanent_delete(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let id = cluster_id(&body)?;
-    state.clusters.remove(&id).ok_or_else(|| does_not_exist(&id))?;
+    state
+        .clusters
+        .remove(&id)
+        .ok_or_else(|| does_not_exist(&id))?;
     Ok(Json(json!({})))
 }
 
@@ -573,8 +651,14 @@ async fn events(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
     let c = current(&state, &id)?;
     let from = body.i64("start_time")?;
     let to = body.i64("end_time")?;
-    let types: Vec<String> = body.arr("event_types").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
-    let asc = body.str("order").is_some_and(|o| o.eq_ignore_ascii_case("ASC"));
+    let types: Vec<String> = body
+        .arr("event_types")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let asc = body
+        .str("order")
+        .is_some_and(|o| o.eq_ignore_ascii_case("ASC"));
     let mut evs: Vec<Value> = c
         .events
         .into_iter()
@@ -589,12 +673,20 @@ async fn events(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
         evs.reverse();
     }
     let total = evs.len();
-    let limit = body.i64("page_size")?.filter(|n| *n > 0).or(body.i64("limit")?).unwrap_or(50);
+    let limit = body
+        .i64("page_size")?
+        .filter(|n| *n > 0)
+        .or(body.i64("limit")?)
+        .unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and 500, got {limit}")));
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and 500, got {limit}"
+        )));
     }
     let offset = match body.str("page_token").filter(|s| !s.is_empty()) {
-        Some(t) => t.parse::<usize>().map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
         None => body.i64("offset")?.unwrap_or(0).max(0) as usize,
     };
     let end = (offset + limit as usize).min(total);

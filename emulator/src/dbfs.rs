@@ -35,7 +35,10 @@ pub(crate) struct Handle {
 pub(crate) fn routes() -> Router<Shared> {
     let p = |s: &str| format!("/api/2.0/dbfs/{s}");
     Router::new()
-        .route(&p("put"), post(put).layer(DefaultBodyLimit::max(MULTIPART_LIMIT)))
+        .route(
+            &p("put"),
+            post(put).layer(DefaultBodyLimit::max(MULTIPART_LIMIT)),
+        )
         .route(&p("create"), post(create))
         .route(&p("add-block"), post(add_block))
         .route(&p("close"), post(close))
@@ -50,12 +53,17 @@ pub(crate) fn routes() -> Router<Shared> {
 pub(crate) fn fs_error(e: FsError) -> ApiError {
     let bad = |code: &str, msg: String| ApiError::new(StatusCode::BAD_REQUEST, code, msg);
     match e {
-        FsError::NotFound(p) => ApiError::not_found(format!("No file or directory exists on path {p}.")),
+        FsError::NotFound(p) => {
+            ApiError::not_found(format!("No file or directory exists on path {p}."))
+        }
         FsError::AlreadyExists(p) => bad(
             "RESOURCE_ALREADY_EXISTS",
             format!("A file or directory already exists at the input path dbfs:{p}."),
         ),
-        FsError::NotEmpty(p) => bad("IO_ERROR", format!("Directory dbfs:{p} is not empty; use recursive to delete it.")),
+        FsError::NotEmpty(p) => bad(
+            "IO_ERROR",
+            format!("Directory dbfs:{p} is not empty; use recursive to delete it."),
+        ),
         e @ (FsError::IsDir(_) | FsError::Invalid(_)) => ApiError::invalid(e.to_string()),
     }
 }
@@ -68,7 +76,9 @@ fn block_too_big(n: usize) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "MAX_BLOCK_SIZE_EXCEEDED",
-        format!("The size of the data block ({n} bytes) exceeds the maximum size of {MAX_BLOCK} bytes."),
+        format!(
+            "The size of the data block ({n} bytes) exceeds the maximum size of {MAX_BLOCK} bytes."
+        ),
     )
 }
 
@@ -98,12 +108,23 @@ async fn put(State(state): State<Shared>, req: Request) -> ApiResult<Json<Value>
             .await
             .map_err(|e| ApiError::malformed(format!("Invalid multipart body: {e}")))?;
         let (mut path, mut data, mut overwrite) = (None, None, false);
-        while let Some(field) = mp.next_field().await.map_err(|e| ApiError::malformed(e.to_string()))? {
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| ApiError::malformed(e.to_string()))?
+        {
             let name = field.name().unwrap_or("").to_owned();
-            let bytes = field.bytes().await.map_err(|e| ApiError::malformed(e.to_string()))?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::malformed(e.to_string()))?;
             match name.as_str() {
                 "path" => path = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                "overwrite" => overwrite = String::from_utf8_lossy(&bytes).trim().eq_ignore_ascii_case("true"),
+                "overwrite" => {
+                    overwrite = String::from_utf8_lossy(&bytes)
+                        .trim()
+                        .eq_ignore_ascii_case("true")
+                }
                 // The docs' curl example names the file part `contents`; accept `file` too.
                 "contents" | "file" => data = Some(bytes),
                 _ => {}
@@ -112,13 +133,18 @@ async fn put(State(state): State<Shared>, req: Request) -> ApiResult<Json<Value>
         let path = normalize(&path.ok_or_else(|| ApiError::missing("path"))?).map_err(fs_error)?;
         (path, data.unwrap_or_default(), overwrite)
     } else {
-        let bytes = Bytes::from_request(req, &()).await.map_err(|_| block_too_big(MULTIPART_LIMIT))?;
+        let bytes = Bytes::from_request(req, &())
+            .await
+            .map_err(|_| block_too_big(MULTIPART_LIMIT))?;
         let body = parse_body(&bytes)?;
         let path = path_of(&body, "path")?;
         let data = decode(&body, "contents")?;
         (path, Bytes::from(data), body.flag("overwrite")?)
     };
-    state.fs.write_file(&path, data, overwrite).map_err(fs_error)?;
+    state
+        .fs
+        .write_file(&path, data, overwrite)
+        .map_err(fs_error)?;
     Ok(Json(json!({})))
 }
 
@@ -128,9 +154,19 @@ async fn create(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
     state.fs.check_create(&path, overwrite).map_err(fs_error)?;
     // Forget handles idle for longer than the service keeps them.
     let now = Instant::now();
-    state.dbfs_handles.retain(|h| now.duration_since(h.touched) <= HANDLE_IDLE);
+    state
+        .dbfs_handles
+        .retain(|h| now.duration_since(h.touched) <= HANDLE_IDLE);
     let handle = state.next_id();
-    state.dbfs_handles.insert(handle, Handle { path, overwrite, data: Vec::new(), touched: now });
+    state.dbfs_handles.insert(
+        handle,
+        Handle {
+            path,
+            overwrite,
+            data: Vec::new(),
+            touched: now,
+        },
+    );
     Ok(Json(json!({ "handle": handle })))
 }
 
@@ -166,7 +202,10 @@ async fn close(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<
     if handle.touched.elapsed() > HANDLE_IDLE {
         return Err(no_handle(h));
     }
-    state.fs.write_file(&handle.path, Bytes::from(handle.data), handle.overwrite).map_err(fs_error)?;
+    state
+        .fs
+        .write_file(&handle.path, Bytes::from(handle.data), handle.overwrite)
+        .map_err(fs_error)?;
     Ok(Json(json!({})))
 }
 
@@ -175,7 +214,9 @@ async fn read(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Va
     let offset = q.i64("offset")?.unwrap_or(0);
     let length = q.i64("length")?.unwrap_or(DEFAULT_READ);
     if offset < 0 || length < 0 {
-        return Err(ApiError::invalid(format!("offset ({offset}) and length ({length}) must be non-negative")));
+        return Err(ApiError::invalid(format!(
+            "offset ({offset}) and length ({length}) must be non-negative"
+        )));
     }
     if length as usize > MAX_BLOCK {
         return Err(ApiError::new(
@@ -203,7 +244,10 @@ pub(crate) fn file_info(path: &str, n: &Node) -> Value {
 
 async fn get_status(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
     let path = path_of(&q, "path")?;
-    let n = state.fs.stat(&path).ok_or_else(|| fs_error(FsError::NotFound(path.clone())))?;
+    let n = state
+        .fs
+        .stat(&path)
+        .ok_or_else(|| fs_error(FsError::NotFound(path.clone())))?;
     Ok(Json(file_info(&path, &n)))
 }
 
@@ -232,6 +276,9 @@ async fn mv(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Val
 
 async fn delete(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let path = path_of(&body, "path")?;
-    state.fs.delete(&path, body.flag("recursive")?).map_err(fs_error)?;
+    state
+        .fs
+        .delete(&path, body.flag("recursive")?)
+        .map_err(fs_error)?;
     Ok(Json(json!({})))
 }

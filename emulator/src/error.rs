@@ -19,7 +19,12 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, code: code.to_owned(), message: message.into(), retry_after: None }
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            retry_after: None,
+        }
     }
     /// 400 INVALID_PARAMETER_VALUE: also how the service reports unknown
     /// clusters, jobs and runs (the SDK turns "Cluster … does not exist"
@@ -50,7 +55,8 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "error_code": self.code, "message": self.message });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
         }
         resp
     }

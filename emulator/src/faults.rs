@@ -53,7 +53,11 @@ impl<'de> Deserialize<'de> for FaultStatus {
         let s = match &v {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::String(s) => s.clone(),
-            _ => return Err(serde::de::Error::custom("status must be a number or \"drop\"")),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "status must be a number or \"drop\"",
+                ));
+            }
         };
         s.parse().map_err(serde::de::Error::custom)
     }
@@ -94,16 +98,25 @@ pub(crate) fn compile(rules: &[FaultRule]) -> Result<Vec<Compiled>, String> {
         .iter()
         .map(|r| {
             if !(0.0..=1.0).contains(&r.rate) {
-                return Err(format!("rate {} of `{}` is not between 0 and 1", r.rate, r.path));
+                return Err(format!(
+                    "rate {} of `{}` is not between 0 and 1",
+                    r.rate, r.path
+                ));
             }
             if r.status.is_none() && r.latency_ms.is_none() {
-                return Err(format!("rule for `{}` has neither status nor latencyMs", r.path));
+                return Err(format!(
+                    "rule for `{}` has neither status nor latencyMs",
+                    r.path
+                ));
             }
             let glob = globset::GlobBuilder::new(&r.path)
                 .literal_separator(false)
                 .build()
                 .map_err(|e| format!("bad path glob `{}`: {e}", r.path))?;
-            Ok(Compiled { rule: r.clone(), matcher: glob.compile_matcher() })
+            Ok(Compiled {
+                rule: r.clone(),
+                matcher: glob.compile_matcher(),
+            })
         })
         .collect()
 }
@@ -120,11 +133,18 @@ pub(crate) async fn layer(State(state): State<Shared>, req: Request, next: Next)
         rules
             .iter()
             .filter(|c| c.matcher.is_match(&path))
-            .filter(|c| c.rule.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(&method)))
+            .filter(|c| {
+                c.rule
+                    .method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(&method))
+            })
             .find(|c| c.rule.rate >= 1.0 || rand::random::<f64>() < c.rule.rate)
             .map(|c| c.rule.clone())
     };
-    let Some(rule) = hit else { return next.run(req).await };
+    let Some(rule) = hit else {
+        return next.run(req).await;
+    };
     if let Some(ms) = rule.latency_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -135,15 +155,23 @@ pub(crate) async fn layer(State(state): State<Shared>, req: Request, next: Next)
             // A body that fails on its first poll makes hyper abort the
             // connection, which clients see as a reset, as with a real drop.
             let stream = futures::stream::once(async {
-                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("fault: connection dropped"))
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
+                    "fault: connection dropped",
+                ))
             });
             Response::new(Body::from_stream(stream))
         }
         Some(FaultStatus::Http(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let (error_code, message) = match code {
-                429 => ("REQUEST_LIMIT_EXCEEDED", "The request rate limit has been exceeded. Please try again later."),
-                503 => ("TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable. Please try again later."),
+                429 => (
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "The request rate limit has been exceeded. Please try again later.",
+                ),
+                503 => (
+                    "TEMPORARILY_UNAVAILABLE",
+                    "The service is temporarily unavailable. Please try again later.",
+                ),
                 _ => ("INTERNAL_ERROR", "Injected fault: internal error."),
             };
             let mut e = ApiError::new(status, error_code, message);

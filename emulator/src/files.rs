@@ -27,7 +27,11 @@ pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(
             "/api/2.0/fs/files/{*path}",
-            put(upload).get(download).head(metadata).delete(delete_file).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+            put(upload)
+                .get(download)
+                .head(metadata)
+                .delete(delete_file)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD)),
         )
         .route(
             "/api/2.0/fs/directories/{*path}",
@@ -36,12 +40,17 @@ pub(crate) fn routes() -> Router<Shared> {
 }
 
 fn not_found(what: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("The {what} being accessed is not found."))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("The {what} being accessed is not found."),
+    )
 }
 
 /// Checks the path is inside an existing volume and normalises it.
 fn volume_path(state: &Shared, raw: &str) -> ApiResult<String> {
-    let p = normalize(&format!("/{}", raw.trim_start_matches('/'))).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let p = normalize(&format!("/{}", raw.trim_start_matches('/')))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let parts: Vec<&str> = p.split('/').skip(1).collect();
     if parts.first() != Some(&"Volumes") || parts.len() < 4 {
         return Err(ApiError::invalid(format!(
@@ -53,7 +62,10 @@ fn volume_path(state: &Shared, raw: &str) -> ApiResult<String> {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            format!("Volume '{}.{}.{}' does not exist.", parts[1], parts[2], parts[3]),
+            format!(
+                "Volume '{}.{}.{}' does not exist.",
+                parts[1], parts[2], parts[3]
+            ),
         ));
     }
     Ok(p)
@@ -65,7 +77,10 @@ fn http_date(ms: i64) -> String {
 }
 
 fn file_headers(h: &mut HeaderMap, len: usize, mtime: i64) {
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(v) = HeaderValue::from_str(&http_date(mtime)) {
         h.insert(header::LAST_MODIFIED, v);
@@ -73,23 +88,33 @@ fn file_headers(h: &mut HeaderMap, len: usize, mtime: i64) {
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 }
 
-async fn upload(State(state): State<Shared>, Path(raw): Path<String>, Query(q): Query, body: Bytes) -> ApiResult<Response> {
+async fn upload(
+    State(state): State<Shared>,
+    Path(raw): Path<String>,
+    Query(q): Query,
+    body: Bytes,
+) -> ApiResult<Response> {
     let p = volume_path(&state, &raw)?;
     // The SDK docstring: an unspecified overwrite means overwrite.
     let overwrite = q.bool("overwrite")?.unwrap_or(true);
-    state.fs.write_file(&p, body, overwrite).map_err(|e| match e {
-        FsError::AlreadyExists(_) if state.fs.stat(&p).is_some_and(|n| !n.is_dir()) => ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            format!("The file being created already exists: {p}."),
-        ),
-        FsError::AlreadyExists(x) => ApiError::new(
-            StatusCode::CONFLICT,
-            "RESOURCE_CONFLICT",
-            format!("The path {x} points to an existing directory or file."),
-        ),
-        e => ApiError::invalid(e.to_string()),
-    })?;
+    state
+        .fs
+        .write_file(&p, body, overwrite)
+        .map_err(|e| match e {
+            FsError::AlreadyExists(_) if state.fs.stat(&p).is_some_and(|n| !n.is_dir()) => {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "ALREADY_EXISTS",
+                    format!("The file being created already exists: {p}."),
+                )
+            }
+            FsError::AlreadyExists(x) => ApiError::new(
+                StatusCode::CONFLICT,
+                "RESOURCE_CONFLICT",
+                format!("The path {x} points to an existing directory or file."),
+            ),
+            e => ApiError::invalid(e.to_string()),
+        })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -110,7 +135,11 @@ fn parse_range(v: &str, len: usize) -> Option<Option<(usize, usize)>> {
         (len.saturating_sub(n), len)
     } else {
         let start: usize = a.parse().ok()?;
-        let end = if b.is_empty() { len } else { b.parse::<usize>().ok()?.saturating_add(1).min(len) };
+        let end = if b.is_empty() {
+            len
+        } else {
+            b.parse::<usize>().ok()?.saturating_add(1).min(len)
+        };
         if start >= len || end <= start {
             return Some(None);
         }
@@ -119,20 +148,29 @@ fn parse_range(v: &str, len: usize) -> Option<Option<(usize, usize)>> {
     Some(Some(range))
 }
 
-async fn download(State(state): State<Shared>, Path(raw): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn download(
+    State(state): State<Shared>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let p = volume_path(&state, &raw)?;
     let (data, mtime) = existing_file(&state, &p)?;
-    if let Some(since) = headers.get(header::IF_UNMODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
-        if let Ok(t) = httpdate::parse_http_date(since) {
-            let since_ms = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-            // HTTP dates have second resolution.
-            if mtime / 1000 > since_ms / 1000 {
-                return Err(ApiError::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "FAILED_PRECONDITION",
-                    "The file has been modified since the given time.",
-                ));
-            }
+    if let Some(since) = headers
+        .get(header::IF_UNMODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        && let Ok(t) = httpdate::parse_http_date(since)
+    {
+        let since_ms = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        // HTTP dates have second resolution.
+        if mtime / 1000 > since_ms / 1000 {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "FAILED_PRECONDITION",
+                "The file has been modified since the given time.",
+            ));
         }
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -142,7 +180,9 @@ async fn download(State(state): State<Shared>, Path(raw): Path<String>, headers:
                 let mut resp = Response::new(Body::from(data.slice(start..end)));
                 *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
                 file_headers(resp.headers_mut(), end - start, mtime);
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, data.len())) {
+                if let Ok(v) =
+                    HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, data.len()))
+                {
                     resp.headers_mut().insert(header::CONTENT_RANGE, v);
                 }
                 return Ok(resp);
@@ -151,7 +191,10 @@ async fn download(State(state): State<Shared>, Path(raw): Path<String>, headers:
                 let mut resp = ApiError::new(
                     StatusCode::RANGE_NOT_SATISFIABLE,
                     "INVALID_PARAMETER_VALUE",
-                    format!("Range {r} is not satisfiable for a file of {} bytes.", data.len()),
+                    format!(
+                        "Range {r} is not satisfiable for a file of {} bytes.",
+                        data.len()
+                    ),
                 )
                 .into_response();
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", data.len())) {
@@ -179,7 +222,10 @@ async fn metadata(State(state): State<Shared>, Path(raw): Path<String>) -> ApiRe
 async fn delete_file(State(state): State<Shared>, Path(raw): Path<String>) -> ApiResult<Response> {
     let p = volume_path(&state, &raw)?;
     existing_file(&state, &p)?;
-    state.fs.delete(&p, false).map_err(|e| ApiError::invalid(e.to_string()))?;
+    state
+        .fs
+        .delete(&p, false)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -208,7 +254,11 @@ async fn dir_exists(State(state): State<Shared>, Path(raw): Path<String>) -> Api
     Ok(StatusCode::OK.into_response())
 }
 
-async fn list(State(state): State<Shared>, Path(raw): Path<String>, Query(q): Query) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<Shared>,
+    Path(raw): Path<String>,
+    Query(q): Query,
+) -> ApiResult<Json<Value>> {
     let p = volume_path(&state, &raw)?;
     existing_dir(&state, &p)?;
     let page_size = match q.i64("page_size")? {
@@ -216,7 +266,9 @@ async fn list(State(state): State<Shared>, Path(raw): Path<String>, Query(q): Qu
         _ => MAX_PAGE,
     };
     let offset = match q.str("page_token").filter(|s| !s.is_empty()) {
-        Some(t) => t.parse::<usize>().map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
         None => 0,
     };
     let entries = state.fs.list(&p).map_err(|_| not_found("directory"))?;
@@ -250,7 +302,9 @@ async fn rmdir(State(state): State<Shared>, Path(raw): Path<String>) -> ApiResul
     let p = volume_path(&state, &raw)?;
     existing_dir(&state, &p)?;
     if p.split('/').count() <= 5 {
-        return Err(ApiError::invalid(format!("Cannot delete the volume root {p} through the Files API.")));
+        return Err(ApiError::invalid(format!(
+            "Cannot delete the volume root {p} through the Files API."
+        )));
     }
     if !state.fs.is_empty_dir(&p) {
         return Err(ApiError::new(
@@ -259,6 +313,9 @@ async fn rmdir(State(state): State<Shared>, Path(raw): Path<String>) -> ApiResul
             format!("The directory {p} is not empty."),
         ));
     }
-    state.fs.delete(&p, false).map_err(|e| ApiError::invalid(e.to_string()))?;
+    state
+        .fs
+        .delete(&p, false)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -66,7 +66,9 @@ pub(crate) fn normalize(path: &str) -> Result<String, FsError> {
     let mut out = String::new();
     for part in p.split('/').filter(|s| !s.is_empty() && *s != ".") {
         if part == ".." {
-            return Err(FsError::Invalid(format!("Path must not contain '..': {path}")));
+            return Err(FsError::Invalid(format!(
+                "Path must not contain '..': {path}"
+            )));
         }
         out.push('/');
         out.push_str(part);
@@ -78,7 +80,9 @@ pub(crate) fn normalize(path: &str) -> Result<String, FsError> {
 }
 
 fn parents(p: &str) -> impl Iterator<Item = &str> {
-    p.char_indices().filter(|(i, c)| *c == '/' && *i > 0).map(move |(i, _)| &p[..i])
+    p.char_indices()
+        .filter(|(i, c)| *c == '/' && *i > 0)
+        .map(move |(i, _)| &p[..i])
 }
 
 fn now_ms() -> i64 {
@@ -93,10 +97,19 @@ impl Fs {
         let mut tree = BTreeMap::new();
         if let Some(dir) = &mirror {
             // Start-up only, before serving: plain blocking IO is fine here.
-            std::fs::create_dir_all(dir).map_err(|source| EmulatorError::DataDir { path: dir.clone(), source })?;
-            load(dir, dir, &mut tree).map_err(|source| EmulatorError::DataDir { path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| EmulatorError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+            load(dir, dir, &mut tree).map_err(|source| EmulatorError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
         }
-        Ok(Self { tree: RwLock::new(tree), mirror })
+        Ok(Self {
+            tree: RwLock::new(tree),
+            mirror,
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Node>> {
@@ -153,13 +166,21 @@ impl Fs {
             let mut tree = self.write();
             match tree.get(p) {
                 Some(Node::Dir { .. }) => return Err(FsError::AlreadyExists(p.to_owned())),
-                Some(Node::File { .. }) if !overwrite => return Err(FsError::AlreadyExists(p.to_owned())),
+                Some(Node::File { .. }) if !overwrite => {
+                    return Err(FsError::AlreadyExists(p.to_owned()));
+                }
                 _ => {}
             }
             if let Some(parent) = parents(p).last() {
                 Self::mkdirs_locked(&mut tree, parent, now)?;
             }
-            tree.insert(p.to_owned(), Node::File { data: data.clone(), mtime: now });
+            tree.insert(
+                p.to_owned(),
+                Node::File {
+                    data: data.clone(),
+                    mtime: now,
+                },
+            );
         }
         self.mirror_file(p, &data);
         Ok(())
@@ -185,7 +206,11 @@ impl Fs {
             Some(n @ Node::File { .. }) => return Ok(vec![(p.to_owned(), n)]),
             Some(Node::Dir { .. }) => {}
         }
-        let prefix = if p == "/" { "/".to_owned() } else { format!("{p}/") };
+        let prefix = if p == "/" {
+            "/".to_owned()
+        } else {
+            format!("{p}/")
+        };
         let tree = self.read();
         Ok(tree
             .range(prefix.clone()..)
@@ -213,8 +238,11 @@ impl Fs {
                 }
                 Some(Node::Dir { .. }) => {
                     let prefix = format!("{p}/");
-                    let children: Vec<String> =
-                        tree.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+                    let children: Vec<String> = tree
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     if !children.is_empty() && !recursive {
                         return Err(FsError::NotEmpty(p.to_owned()));
                     }
@@ -247,7 +275,11 @@ impl Fs {
             }
             let prefix = format!("{src}/");
             let keys: Vec<String> = std::iter::once(src.to_owned())
-                .chain(tree.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()))
+                .chain(
+                    tree.range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .map(|(k, _)| k.clone()),
+                )
                 .collect();
             let mut moved = Vec::new();
             for k in keys {
@@ -272,7 +304,9 @@ impl Fs {
     // The mirror writes happen after the in-memory change, outside the
     // lock, on the blocking pool, so a slow disk never stalls a request.
     fn disk(&self, p: &str) -> Option<PathBuf> {
-        self.mirror.as_ref().map(|d| d.join(p.trim_start_matches('/')))
+        self.mirror
+            .as_ref()
+            .map(|d| d.join(p.trim_start_matches('/')))
     }
     fn mirror_file(&self, p: &str, data: &Bytes) {
         if let Some(path) = self.disk(p) {
@@ -311,11 +345,17 @@ fn blocking(f: impl FnOnce() -> std::io::Result<()> + Send + 'static) {
     }
 }
 
-fn load(root: &std::path::Path, dir: &std::path::Path, tree: &mut BTreeMap<String, Node>) -> std::io::Result<()> {
+fn load(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    tree: &mut BTreeMap<String, Node>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
         let key = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
         let mtime = entry
             .metadata()?
@@ -328,7 +368,13 @@ fn load(root: &std::path::Path, dir: &std::path::Path, tree: &mut BTreeMap<Strin
             tree.insert(key, Node::Dir { mtime });
             load(root, &path, tree)?;
         } else {
-            tree.insert(key, Node::File { data: Bytes::from(std::fs::read(&path)?), mtime });
+            tree.insert(
+                key,
+                Node::File {
+                    data: Bytes::from(std::fs::read(&path)?),
+                    mtime,
+                },
+            );
         }
     }
     Ok(())

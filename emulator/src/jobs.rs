@@ -47,7 +47,11 @@ pub(crate) struct Job {
 
 impl Job {
     pub fn max_concurrent(&self) -> i64 {
-        self.settings.get("max_concurrent_runs").and_then(as_i64).unwrap_or(1).max(1)
+        self.settings
+            .get("max_concurrent_runs")
+            .and_then(as_i64)
+            .unwrap_or(1)
+            .max(1)
     }
     pub fn queue_enabled(&self) -> bool {
         self.settings
@@ -154,40 +158,76 @@ fn is_22(uri: &Uri) -> bool {
 
 /// Checks a task list: keys present and unique, one payload each, known
 /// dependencies, no cycle. Returns the cleaned tasks.
-fn check_tasks(tasks: &[Value], job_cluster_keys: &HashSet<String>) -> ApiResult<Vec<Map<String, Value>>> {
+fn check_tasks(
+    tasks: &[Value],
+    job_cluster_keys: &HashSet<String>,
+) -> ApiResult<Vec<Map<String, Value>>> {
     let mut out = Vec::new();
     let mut keys = HashSet::new();
     for t in tasks {
-        let Value::Object(m) = t else { return Err(ApiError::invalid("Each task must be an object")) };
+        let Value::Object(m) = t else {
+            return Err(ApiError::invalid("Each task must be an object"));
+        };
         let o = Obj(m.clone());
-        let key = o.req_str("task_key").map_err(|_| ApiError::invalid("Task key must be specified for every task."))?;
+        let key = o
+            .req_str("task_key")
+            .map_err(|_| ApiError::invalid("Task key must be specified for every task."))?;
         if !keys.insert(key.clone()) {
-            return Err(ApiError::invalid(format!("Duplicate task key '{key}'. Task keys must be unique within a job.")));
+            return Err(ApiError::invalid(format!(
+                "Duplicate task key '{key}'. Task keys must be unique within a job."
+            )));
         }
-        let payloads: Vec<&str> = TASK_PAYLOADS.iter().copied().filter(|p| o.get(p).is_some()).collect();
+        let payloads: Vec<&str> = TASK_PAYLOADS
+            .iter()
+            .copied()
+            .filter(|p| o.get(p).is_some())
+            .collect();
         match payloads.len() {
             1 => {}
-            0 => return Err(ApiError::invalid(format!("Task {key} must specify exactly one task type, such as notebook_task."))),
-            _ => return Err(ApiError::invalid(format!("Task {key} specifies more than one task type: {}.", payloads.join(", ")))),
-        }
-        if let Some(k) = o.str("job_cluster_key") {
-            if !job_cluster_keys.contains(&k) {
-                return Err(ApiError::invalid(format!("Task {key} refers to job cluster '{k}', which is not defined in job_clusters.")));
+            0 => {
+                return Err(ApiError::invalid(format!(
+                    "Task {key} must specify exactly one task type, such as notebook_task."
+                )));
+            }
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "Task {key} specifies more than one task type: {}.",
+                    payloads.join(", ")
+                )));
             }
         }
+        if let Some(k) = o.str("job_cluster_key")
+            && !job_cluster_keys.contains(&k)
+        {
+            return Err(ApiError::invalid(format!(
+                "Task {key} refers to job cluster '{k}', which is not defined in job_clusters."
+            )));
+        }
         if let Some(nb) = o.obj("notebook_task") {
-            nb.req_str("notebook_path").map_err(|_| ApiError::invalid(format!("Task {key}: notebook_task.notebook_path is required.")))?;
+            nb.req_str("notebook_path").map_err(|_| {
+                ApiError::invalid(format!(
+                    "Task {key}: notebook_task.notebook_path is required."
+                ))
+            })?;
         }
         if let Some(py) = o.obj("spark_python_task") {
-            py.req_str("python_file").map_err(|_| ApiError::invalid(format!("Task {key}: spark_python_task.python_file is required.")))?;
+            py.req_str("python_file").map_err(|_| {
+                ApiError::invalid(format!(
+                    "Task {key}: spark_python_task.python_file is required."
+                ))
+            })?;
         }
         if let Some(w) = o.obj("python_wheel_task") {
             for f in ["package_name", "entry_point"] {
-                w.req_str(f).map_err(|_| ApiError::invalid(format!("Task {key}: python_wheel_task.{f} is required.")))?;
+                w.req_str(f).map_err(|_| {
+                    ApiError::invalid(format!("Task {key}: python_wheel_task.{f} is required."))
+                })?;
             }
         }
         if let Some(s) = o.obj("sql_task") {
-            s.req_str("warehouse_id").map_err(|_| ApiError::invalid(format!("Task {key}: sql_task.warehouse_id is required.")))?;
+            s.req_str("warehouse_id").map_err(|_| {
+                ApiError::invalid(format!("Task {key}: sql_task.warehouse_id is required."))
+            })?;
         }
         out.push(o.cleaned());
     }
@@ -195,13 +235,25 @@ fn check_tasks(tasks: &[Value], job_cluster_keys: &HashSet<String>) -> ApiResult
         for d in deps_of(t) {
             if !keys.contains(&d) {
                 let key = t.get("task_key").and_then(Value::as_str).unwrap_or("");
-                return Err(ApiError::invalid(format!("Task {key} depends on {d}, which does not exist in the job.")));
+                return Err(ApiError::invalid(format!(
+                    "Task {key} depends on {d}, which does not exist in the job."
+                )));
             }
         }
     }
     // Cycle check: repeatedly remove tasks whose dependencies are all removed.
-    let mut left: Vec<(String, Vec<String>)> =
-        out.iter().map(|t| (t.get("task_key").and_then(Value::as_str).unwrap_or("").to_owned(), deps_of(t))).collect();
+    let mut left: Vec<(String, Vec<String>)> = out
+        .iter()
+        .map(|t| {
+            (
+                t.get("task_key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                deps_of(t),
+            )
+        })
+        .collect();
     let mut done: HashSet<String> = HashSet::new();
     while !left.is_empty() {
         let before = left.len();
@@ -215,7 +267,10 @@ fn check_tasks(tasks: &[Value], job_cluster_keys: &HashSet<String>) -> ApiResult
         });
         if left.len() == before {
             let names: Vec<&str> = left.iter().map(|(k, _)| k.as_str()).collect();
-            return Err(ApiError::invalid(format!("The task dependency graph has a cycle among: {}.", names.join(", "))));
+            return Err(ApiError::invalid(format!(
+                "The task dependency graph has a cycle among: {}.",
+                names.join(", ")
+            )));
         }
     }
     Ok(out)
@@ -223,14 +278,24 @@ fn check_tasks(tasks: &[Value], job_cluster_keys: &HashSet<String>) -> ApiResult
 
 fn deps_of(t: &Map<String, Value>) -> Vec<String> {
     match t.get("depends_on") {
-        Some(Value::Array(a)) => a.iter().filter_map(|d| d.get("task_key").and_then(Value::as_str).map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|d| d.get("task_key").and_then(Value::as_str).map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
 
 fn job_cluster_keys(settings: &Map<String, Value>) -> HashSet<String> {
     match settings.get("job_clusters") {
-        Some(Value::Array(a)) => a.iter().filter_map(|c| c.get("job_cluster_key").and_then(Value::as_str).map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|c| {
+                c.get("job_cluster_key")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect(),
         _ => HashSet::new(),
     }
 }
@@ -241,8 +306,23 @@ fn check_settings(mut settings: Map<String, Value>) -> ApiResult<Map<String, Val
     crate::lenient::strip_nulls(&mut settings);
     if !settings.contains_key("tasks") && TASK_PAYLOADS.iter().any(|p| settings.contains_key(*p)) {
         let mut task = Map::new();
-        task.insert("task_key".into(), json!(settings.get("name").and_then(Value::as_str).unwrap_or("task").replace(' ', "_")));
-        for k in TASK_PAYLOADS.iter().copied().chain(["new_cluster", "existing_cluster_id", "libraries", "timeout_seconds", "max_retries"]) {
+        task.insert(
+            "task_key".into(),
+            json!(
+                settings
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("task")
+                    .replace(' ', "_")
+            ),
+        );
+        for k in TASK_PAYLOADS.iter().copied().chain([
+            "new_cluster",
+            "existing_cluster_id",
+            "libraries",
+            "timeout_seconds",
+            "max_retries",
+        ]) {
             if let Some(v) = settings.remove(k) {
                 task.insert(k.into(), v);
             }
@@ -256,10 +336,14 @@ fn check_settings(mut settings: Map<String, Value>) -> ApiResult<Map<String, Val
         Some(_) => return Err(ApiError::invalid("tasks must be an array")),
     };
     let tasks = check_tasks(&tasks, &job_cluster_keys(&settings))?;
-    settings.insert("tasks".into(), Value::Array(tasks.into_iter().map(Value::Object).collect()));
+    settings.insert(
+        "tasks".into(),
+        Value::Array(tasks.into_iter().map(Value::Object).collect()),
+    );
     for k in ["max_concurrent_runs", "timeout_seconds"] {
         if let Some(v) = settings.get(k) {
-            let n = as_i64(v).ok_or_else(|| ApiError::invalid(format!("{k} must be an integer")))?;
+            let n =
+                as_i64(v).ok_or_else(|| ApiError::invalid(format!("{k} must be an integer")))?;
             settings.insert(k.into(), json!(n));
         }
     }
@@ -283,7 +367,14 @@ async fn create(
     let id = state.next_id();
     state.jobs.insert(
         id,
-        Job { id, settings, created: state.clock.now_ms(), creator: p.0, next_number: 1, queue_default: is_22(&uri) },
+        Job {
+            id,
+            settings,
+            created: state.clock.now_ms(),
+            creator: p.0,
+            next_number: 1,
+            queue_default: is_22(&uri),
+        },
     );
     Ok(Json(json!({ "job_id": id })))
 }
@@ -306,12 +397,18 @@ fn render_job(j: &Job, with_tasks: bool) -> Value {
 
 async fn get_job(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
     let id = q.req_i64("job_id")?;
-    state.jobs.read_with(&id, |j| render_job(j, true)).map(Json).ok_or_else(|| job_missing(id))
+    state
+        .jobs
+        .read_with(&id, |j| render_job(j, true))
+        .map(Json)
+        .ok_or_else(|| job_missing(id))
 }
 
 fn page_offset(q: &Obj) -> ApiResult<usize> {
     match q.str("page_token").filter(|s| !s.is_empty()) {
-        Some(t) => t.parse::<usize>().map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}"))),
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}"))),
         None => Ok(q.i64("offset")?.unwrap_or(0).max(0) as usize),
     }
 }
@@ -319,18 +416,29 @@ fn page_offset(q: &Obj) -> ApiResult<usize> {
 async fn list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiResult<Json<Value>> {
     let limit = q.i64("limit")?.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and 100, got {limit}")));
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and 100, got {limit}"
+        )));
     }
     let name = q.str("name").filter(|s| !s.is_empty());
     let expand = q.flag("expand_tasks")?;
     let mut jobs = state.jobs.filter(|j| {
-        name.as_ref()
-            .is_none_or(|n| j.settings.get("name").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(n)))
+        name.as_ref().is_none_or(|n| {
+            j.settings
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|x| x.eq_ignore_ascii_case(n))
+        })
     });
     jobs.sort_by_key(|j| j.id);
     let offset = page_offset(&q)?;
     let end = (offset + limit as usize).min(jobs.len());
-    let page: Vec<Value> = jobs.get(offset.min(end)..end).unwrap_or(&[]).iter().map(|j| render_job(j, expand)).collect();
+    let page: Vec<Value> = jobs
+        .get(offset.min(end)..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|j| render_job(j, expand))
+        .collect();
     let more = end < jobs.len();
     let mut out = json!({});
     if !page.is_empty() {
@@ -351,7 +459,10 @@ async fn list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiResu
 fn merge_by_key(old: &mut Vec<Value>, new: Vec<Value>, key: &str) {
     for n in new {
         let k = n.get(key).cloned();
-        match old.iter_mut().find(|o| o.get(key) == k.as_ref() && k.is_some()) {
+        match old
+            .iter_mut()
+            .find(|o| o.get(key) == k.as_ref() && k.is_some())
+        {
             Some(o) => *o = n,
             None => old.push(n),
         }
@@ -360,12 +471,19 @@ fn merge_by_key(old: &mut Vec<Value>, new: Vec<Value>, key: &str) {
 
 async fn update(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let id = body.req_i64("job_id")?;
-    let mut settings = state.jobs.read_with(&id, |j| j.settings.clone()).ok_or_else(|| job_missing(id))?;
+    let mut settings = state
+        .jobs
+        .read_with(&id, |j| j.settings.clone())
+        .ok_or_else(|| job_missing(id))?;
     for f in body.arr("fields_to_remove") {
         let Some(f) = f.as_str() else { continue };
         match f.split_once('/') {
             Some((arr @ ("tasks" | "job_clusters"), key)) => {
-                let kname = if arr == "tasks" { "task_key" } else { "job_cluster_key" };
+                let kname = if arr == "tasks" {
+                    "task_key"
+                } else {
+                    "job_cluster_key"
+                };
                 if let Some(Value::Array(a)) = settings.get_mut(arr) {
                     a.retain(|t| t.get(kname).and_then(Value::as_str) != Some(key));
                 }
@@ -379,12 +497,20 @@ async fn update(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
         for (k, v) in new.cleaned() {
             match (k.as_str(), v) {
                 ("tasks", Value::Array(a)) => {
-                    let mut old = settings.get("tasks").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let mut old = settings
+                        .get("tasks")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     merge_by_key(&mut old, a, "task_key");
                     settings.insert(k, Value::Array(old));
                 }
                 ("job_clusters", Value::Array(a)) => {
-                    let mut old = settings.get("job_clusters").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let mut old = settings
+                        .get("job_clusters")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     merge_by_key(&mut old, a, "job_cluster_key");
                     settings.insert(k, Value::Array(old));
                 }
@@ -395,15 +521,23 @@ async fn update(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
         }
     }
     let settings = check_settings(settings)?;
-    state.jobs.update(&id, |j| j.settings = settings).ok_or_else(|| job_missing(id))?;
+    state
+        .jobs
+        .update(&id, |j| j.settings = settings)
+        .ok_or_else(|| job_missing(id))?;
     Ok(Json(json!({})))
 }
 
 async fn reset(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let id = body.req_i64("job_id")?;
-    let new = body.obj("new_settings").ok_or_else(|| ApiError::missing("new_settings"))?;
+    let new = body
+        .obj("new_settings")
+        .ok_or_else(|| ApiError::missing("new_settings"))?;
     let settings = check_settings(new.0)?;
-    state.jobs.update(&id, |j| j.settings = settings).ok_or_else(|| job_missing(id))?;
+    state
+        .jobs
+        .update(&id, |j| j.settings = settings)
+        .ok_or_else(|| job_missing(id))?;
     Ok(Json(json!({})))
 }
 
@@ -429,7 +563,12 @@ fn forget_run(state: &Shared, r: &Run) {
 fn task_runs(state: &Shared, tasks: &[Map<String, Value>], only: &[String]) -> Vec<TaskRun> {
     tasks
         .iter()
-        .filter(|t| only.is_empty() || t.get("task_key").and_then(Value::as_str).is_some_and(|k| only.iter().any(|o| o == k)))
+        .filter(|t| {
+            only.is_empty()
+                || t.get("task_key")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| only.iter().any(|o| o == k))
+        })
         .map(|t| new_task_run(state, t.clone()))
         .collect()
 }
@@ -437,9 +576,17 @@ fn task_runs(state: &Shared, tasks: &[Map<String, Value>], only: &[String]) -> V
 pub(crate) fn new_task_run(state: &Shared, spec: Map<String, Value>) -> TaskRun {
     TaskRun {
         run_id: state.next_id(),
-        key: spec.get("task_key").and_then(Value::as_str).unwrap_or("").to_owned(),
+        key: spec
+            .get("task_key")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         depends_on: deps_of(&spec),
-        run_if: spec.get("run_if").and_then(Value::as_str).unwrap_or("ALL_SUCCESS").to_owned(),
+        run_if: spec
+            .get("run_if")
+            .and_then(Value::as_str)
+            .unwrap_or("ALL_SUCCESS")
+            .to_owned(),
         spec,
         life: Life::Pending,
         outcome: None,
@@ -471,7 +618,9 @@ fn params_of(body: &Obj) -> Params {
 
 fn check_token(body: &Obj) -> ApiResult<Option<String>> {
     match body.str("idempotency_token").filter(|t| !t.is_empty()) {
-        Some(t) if t.len() > 64 => Err(ApiError::invalid("idempotency_token must be at most 64 characters")),
+        Some(t) if t.len() > 64 => Err(ApiError::invalid(
+            "idempotency_token must be at most 64 characters",
+        )),
         t => Ok(t),
     }
 }
@@ -488,11 +637,18 @@ fn existing_for_token(state: &Shared, token: &Option<String>) -> ApiResult<Optio
     }
 }
 
-async fn run_now(State(state): State<Shared>, Extension(p): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Value>> {
+async fn run_now(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
     let job_id = body.req_i64("job_id")?;
     let token = check_token(&body)?;
     if let Some(run_id) = existing_for_token(&state, &token)? {
-        let number = state.runs.read_with(&run_id, |r| r.number_in_job).unwrap_or(0);
+        let number = state
+            .runs
+            .read_with(&run_id, |r| r.number_in_job)
+            .unwrap_or(0);
         return Ok(Json(json!({ "run_id": run_id, "number_in_job": number })));
     }
     let number = state
@@ -525,7 +681,9 @@ async fn run_now(State(state): State<Shared>, Extension(p): Extension<Principal>
         .unwrap_or_default();
     for k in params.job.keys() {
         if !defaults.iter().any(|(n, _)| n == k) {
-            return Err(ApiError::invalid(format!("Job parameter '{k}' is not defined in job {job_id}.")));
+            return Err(ApiError::invalid(format!(
+                "Job parameter '{k}' is not defined in job {job_id}."
+            )));
         }
     }
     let job_parameters: Vec<Value> = defaults
@@ -533,8 +691,15 @@ async fn run_now(State(state): State<Shared>, Extension(p): Extension<Principal>
         .map(|(n, d)| json!({"name": n, "default": d, "value": params.job.get(n).cloned().unwrap_or_else(|| d.clone())}))
         .collect();
     let mut effective = params.clone();
-    effective.job = defaults.into_iter().map(|(n, d)| (n.clone(), params.job.get(&n).cloned().unwrap_or(d))).collect();
-    let only: Vec<String> = body.arr("only").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    effective.job = defaults
+        .into_iter()
+        .map(|(n, d)| (n.clone(), params.job.get(&n).cloned().unwrap_or(d)))
+        .collect();
+    let only: Vec<String> = body
+        .arr("only")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     let tasks_spec: Vec<Map<String, Value>> = job
         .settings
         .get("tasks")
@@ -542,7 +707,14 @@ async fn run_now(State(state): State<Shared>, Extension(p): Extension<Principal>
         .map(|a| a.iter().filter_map(|t| t.as_object().cloned()).collect())
         .unwrap_or_default();
     let mut overriding = Map::new();
-    for k in ["job_parameters", "notebook_params", "python_params", "python_named_params", "jar_params", "sql_params"] {
+    for k in [
+        "job_parameters",
+        "notebook_params",
+        "python_params",
+        "python_named_params",
+        "jar_params",
+        "sql_params",
+    ] {
         if let Some(v) = body.get(k) {
             overriding.insert(k.into(), v.clone());
         }
@@ -551,7 +723,12 @@ async fn run_now(State(state): State<Shared>, Extension(p): Extension<Principal>
         run_id: state.next_id(),
         job_id: Some(job_id),
         number_in_job: number,
-        run_name: job.settings.get("name").and_then(Value::as_str).unwrap_or("Untitled").to_owned(),
+        run_name: job
+            .settings
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("Untitled")
+            .to_owned(),
         run_type: "JOB_RUN",
         trigger: "ONE_TIME",
         creator: p.0,
@@ -563,15 +740,27 @@ async fn run_now(State(state): State<Shared>, Extension(p): Extension<Principal>
         state_message: String::new(),
         user_cancelled: false,
         tasks: task_runs(&state, &tasks_spec, &only),
-        job_clusters: job.settings.get("job_clusters").and_then(Value::as_array).cloned().unwrap_or_default(),
+        job_clusters: job
+            .settings
+            .get("job_clusters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         job_parameters,
         params: effective,
         overriding,
         repair_history: Vec::new(),
-        timeout_secs: job.settings.get("timeout_seconds").and_then(as_i64).unwrap_or(0),
+        timeout_secs: job
+            .settings
+            .get("timeout_seconds")
+            .and_then(as_i64)
+            .unwrap_or(0),
         cancel: CancellationToken::new(),
         single_task: job.settings.get("format").and_then(Value::as_str) == Some("SINGLE_TASK"),
-        queue: body.obj("queue").and_then(|q| q.bool("enabled").ok().flatten()).unwrap_or(job.queue_enabled()),
+        queue: body
+            .obj("queue")
+            .and_then(|q| q.bool("enabled").ok().flatten())
+            .unwrap_or(job.queue_enabled()),
         max_concurrent: job.max_concurrent(),
         job_cluster_ids: HashMap::new(),
     };
@@ -593,7 +782,11 @@ fn start_run(state: &Shared, mut run: Run, token: Option<String>) -> i64 {
     run_id
 }
 
-async fn submit(State(state): State<Shared>, Extension(p): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Value>> {
+async fn submit(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
     let token = check_token(&body)?;
     if let Some(run_id) = existing_for_token(&state, &token)? {
         return Ok(Json(json!({ "run_id": run_id })));
@@ -602,7 +795,9 @@ async fn submit(State(state): State<Shared>, Extension(p): Extension<Principal>,
     raw.remove("access_control_list");
     let single = !raw.contains_key("tasks");
     if single && !TASK_PAYLOADS.iter().any(|k| raw.contains_key(*k)) {
-        return Err(ApiError::invalid("At least one task must be specified in tasks."));
+        return Err(ApiError::invalid(
+            "At least one task must be specified in tasks.",
+        ));
     }
     let settings = check_settings(raw)?;
     let tasks: Vec<Map<String, Value>> = settings
@@ -611,7 +806,9 @@ async fn submit(State(state): State<Shared>, Extension(p): Extension<Principal>,
         .map(|a| a.iter().filter_map(|t| t.as_object().cloned()).collect())
         .unwrap_or_default();
     if tasks.is_empty() {
-        return Err(ApiError::invalid("At least one task must be specified in tasks."));
+        return Err(ApiError::invalid(
+            "At least one task must be specified in tasks.",
+        ));
     }
     let run = Run {
         run_id: state.next_id(),
@@ -629,7 +826,11 @@ async fn submit(State(state): State<Shared>, Extension(p): Extension<Principal>,
         state_message: String::new(),
         user_cancelled: false,
         tasks: task_runs(&state, &tasks, &[]),
-        job_clusters: settings.get("job_clusters").and_then(Value::as_array).cloned().unwrap_or_default(),
+        job_clusters: settings
+            .get("job_clusters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         job_parameters: Vec::new(),
         params: Params::default(),
         overriding: Map::new(),
@@ -649,7 +850,10 @@ async fn submit(State(state): State<Shared>, Extension(p): Extension<Principal>,
 
 async fn runs_get(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
     let id = q.req_i64("run_id")?;
-    if let Some(v) = state.runs.read_with(&id, |r| runner::render_run(&state, r, true)) {
+    if let Some(v) = state
+        .runs
+        .read_with(&id, |r| runner::render_run(&state, r, true))
+    {
         return Ok(Json(v));
     }
     // A task run id: the service answers with that task's run.
@@ -671,23 +875,35 @@ async fn get_output(State(state): State<Shared>, Query(q): Query) -> ApiResult<J
             ));
         }
         let task = r.tasks[0].run_id;
-        return runner::render_output(&state, &r, task).map(Json).ok_or_else(|| run_missing(id));
+        return runner::render_output(&state, &r, task)
+            .map(Json)
+            .ok_or_else(|| run_missing(id));
     }
     let parent = state.task_runs.get(&id).ok_or_else(|| run_missing(id))?;
     let r = state.runs.get(&parent).ok_or_else(|| run_missing(id))?;
-    runner::render_output(&state, &r, id).map(Json).ok_or_else(|| run_missing(id))
+    runner::render_output(&state, &r, id)
+        .map(Json)
+        .ok_or_else(|| run_missing(id))
 }
 
-async fn runs_list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiResult<Json<Value>> {
+async fn runs_list(
+    State(state): State<Shared>,
+    uri: Uri,
+    Query(q): Query,
+) -> ApiResult<Json<Value>> {
     let job_id = q.i64("job_id")?;
     let active = q.flag("active_only")?;
     let completed = q.flag("completed_only")?;
     if active && completed {
-        return Err(ApiError::invalid("active_only and completed_only cannot both be true."));
+        return Err(ApiError::invalid(
+            "active_only and completed_only cannot both be true.",
+        ));
     }
     let limit = q.i64("limit")?.unwrap_or(20);
     if !(1..=25).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and 25, got {limit}")));
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and 25, got {limit}"
+        )));
     }
     let run_type = q.str("run_type").filter(|s| !s.is_empty());
     let from = q.i64("start_time_from")?;
@@ -704,8 +920,12 @@ async fn runs_list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> Ap
     runs.sort_by_key(|r| std::cmp::Reverse((r.start_time, r.run_id)));
     let offset = page_offset(&q)?;
     let end = (offset + limit as usize).min(runs.len());
-    let page: Vec<Value> =
-        runs.get(offset.min(end)..end).unwrap_or(&[]).iter().map(|r| runner::render_run(&state, r, expand)).collect();
+    let page: Vec<Value> = runs
+        .get(offset.min(end)..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|r| runner::render_run(&state, r, expand))
+        .collect();
     let more = end < runs.len();
     let mut out = json!({});
     if !page.is_empty() {
@@ -725,7 +945,10 @@ async fn runs_list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> Ap
 
 async fn cancel(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let id = body.req_i64("run_id")?;
-    let token = state.runs.read_with(&id, |r| r.cancel.clone()).ok_or_else(|| run_missing(id))?;
+    let token = state
+        .runs
+        .read_with(&id, |r| r.cancel.clone())
+        .ok_or_else(|| run_missing(id))?;
     runner::request_cancel(&state, id, &token);
     Ok(Json(json!({})))
 }
@@ -734,15 +957,19 @@ async fn cancel_all(State(state): State<Shared>, Body(body): Body) -> ApiResult<
     let job_id = body.i64("job_id")?;
     let all_queued = body.flag("all_queued_runs")?;
     if job_id.is_none() && !all_queued {
-        return Err(ApiError::invalid("Either job_id or all_queued_runs must be given."));
+        return Err(ApiError::invalid(
+            "Either job_id or all_queued_runs must be given.",
+        ));
     }
-    if let Some(j) = job_id {
-        if state.jobs.get(&j).is_none() {
-            return Err(job_missing(j));
-        }
+    if let Some(j) = job_id
+        && state.jobs.get(&j).is_none()
+    {
+        return Err(job_missing(j));
     }
     let targets = state.runs.filter(|r| {
-        !r.life.terminal() && job_id.is_none_or(|j| r.job_id == Some(j)) && (job_id.is_some() || r.life == Life::Queued)
+        !r.life.terminal()
+            && job_id.is_none_or(|j| r.job_id == Some(j))
+            && (job_id.is_some() || r.life == Life::Queued)
     });
     for r in targets {
         runner::request_cancel(&state, r.run_id, &r.cancel);
@@ -754,20 +981,34 @@ async fn repair(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
     let id = body.req_i64("run_id")?;
     let run = state.runs.get(&id).ok_or_else(|| run_missing(id))?;
     if !run.life.terminal() {
-        return Err(ApiError::invalid_state(format!("Run {id} is still in progress and cannot be repaired.")));
+        return Err(ApiError::invalid_state(format!(
+            "Run {id} is still in progress and cannot be repaired."
+        )));
     }
     if run.job_id.is_none() || run.run_type == "SUBMIT_RUN" && run.tasks.is_empty() {
         return Err(ApiError::invalid(format!("Run {id} cannot be repaired.")));
     }
-    let latest = run.repair_history.iter().filter_map(|h| h.get("id").and_then(Value::as_i64)).last();
+    let latest = run
+        .repair_history
+        .iter()
+        .filter_map(|h| h.get("id").and_then(Value::as_i64))
+        .next_back();
     if let Some(given) = body.i64("latest_repair_id")? {
         if Some(given) != latest {
-            return Err(ApiError::invalid(format!("latest_repair_id {given} is not the latest repair of run {id}.")));
+            return Err(ApiError::invalid(format!(
+                "latest_repair_id {given} is not the latest repair of run {id}."
+            )));
         }
     } else if latest.is_some() {
-        return Err(ApiError::invalid(format!("Run {id} has been repaired before; latest_repair_id must be given.")));
+        return Err(ApiError::invalid(format!(
+            "Run {id} has been repaired before; latest_repair_id must be given."
+        )));
     }
-    let mut rerun: HashSet<String> = body.arr("rerun_tasks").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    let mut rerun: HashSet<String> = body
+        .arr("rerun_tasks")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     if body.flag("rerun_all_failed_tasks")? {
         for t in &run.tasks {
             if t.outcome.is_some_and(|o| o != Outcome::Success) {
@@ -777,7 +1018,9 @@ async fn repair(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
     }
     for k in &rerun {
         if !run.tasks.iter().any(|t| &t.key == k) {
-            return Err(ApiError::invalid(format!("Task {k} is not part of run {id}.")));
+            return Err(ApiError::invalid(format!(
+                "Task {k} is not part of run {id}."
+            )));
         }
     }
     if body.flag("rerun_dependent_tasks")? {
@@ -794,7 +1037,9 @@ async fn repair(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
         }
     }
     if rerun.is_empty() {
-        return Err(ApiError::invalid("No tasks to repair: give rerun_tasks or rerun_all_failed_tasks."));
+        return Err(ApiError::invalid(
+            "No tasks to repair: give rerun_tasks or rerun_all_failed_tasks.",
+        ));
     }
     let repair_id = state.next_id();
     let params = params_of(&body);
@@ -847,7 +1092,9 @@ async fn runs_delete(State(state): State<Shared>, Body(body): Body) -> ApiResult
     let id = body.req_i64("run_id")?;
     let run = state.runs.get(&id).ok_or_else(|| run_missing(id))?;
     if !run.life.terminal() {
-        return Err(ApiError::invalid_state(format!("Run {id} is active and cannot be deleted; cancel it first.")));
+        return Err(ApiError::invalid_state(format!(
+            "Run {id} is active and cannot be deleted; cancel it first."
+        )));
     }
     forget_run(&state, &run);
     Ok(Json(json!({})))

@@ -43,7 +43,9 @@ pub(crate) fn parse_body(bytes: &[u8]) -> ApiResult<Obj> {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => Ok(Obj(m)),
-        Ok(_) => Err(ApiError::malformed("Invalid JSON given in the body of the request - expected a map")),
+        Ok(_) => Err(ApiError::malformed(
+            "Invalid JSON given in the body of the request - expected a map",
+        )),
         Err(e) => Err(ApiError::malformed(format!(
             "Invalid JSON given in the body of the request - failed to parse: {e}"
         ))),
@@ -95,7 +97,9 @@ pub(crate) fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -138,9 +142,11 @@ impl Obj {
     pub fn i64(&self, k: &str) -> ApiResult<Option<i64>> {
         match self.get(k) {
             None => Ok(None),
-            Some(v) => as_i64(v)
-                .map(Some)
-                .ok_or_else(|| ApiError::invalid(format!("Invalid value for field {k}: expected an integer, got {v}"))),
+            Some(v) => as_i64(v).map(Some).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Invalid value for field {k}: expected an integer, got {v}"
+                ))
+            }),
         }
     }
     pub fn req_i64(&self, k: &str) -> ApiResult<i64> {
@@ -154,7 +160,9 @@ impl Obj {
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(v) => Err(ApiError::invalid(format!("Invalid value for field {k}: expected a boolean, got {v}"))),
+            Some(v) => Err(ApiError::invalid(format!(
+                "Invalid value for field {k}: expected a boolean, got {v}"
+            ))),
         }
     }
     pub fn flag(&self, k: &str) -> ApiResult<bool> {
@@ -192,7 +200,9 @@ pub(crate) fn strip_nulls(m: &mut Map<String, Value>) {
 
 pub(crate) fn as_i64(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }

@@ -21,8 +21,8 @@ mod faults;
 mod files;
 mod fs;
 mod jobs;
-mod runner;
 mod lenient;
+mod runner;
 mod sample;
 mod shard;
 mod sql;
@@ -109,7 +109,10 @@ impl EmulatorArgs {
     pub fn into_config(self) -> Result<EmulatorConfig, ArgsError> {
         let bad = |flag, message: String| ArgsError { flag, message };
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
-            bad("listen", format!("`{}` is not an address like 127.0.0.1:8080", self.listen))
+            bad(
+                "listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
+            )
         })?;
         let mut oauth_clients = Vec::new();
         for c in &self.oauth_clients {
@@ -120,8 +123,15 @@ impl EmulatorArgs {
                 _ => return Err(bad("oauth-client", format!("`{c}` is not ID:SECRET"))),
             }
         }
-        if let Some(t) = self.tokens.iter().find(|t| t.trim().is_empty() || t.contains(char::is_whitespace)) {
-            return Err(bad("token", format!("`{t}` is empty or contains whitespace")));
+        if let Some(t) = self
+            .tokens
+            .iter()
+            .find(|t| t.trim().is_empty() || t.contains(char::is_whitespace))
+        {
+            return Err(bad(
+                "token",
+                format!("`{t}` is empty or contains whitespace"),
+            ));
         }
         let time_scale: f64 = match self.time_scale.parse::<f64>() {
             Ok(x) if x.is_finite() && x >= 0.0 => x,
@@ -140,7 +150,12 @@ impl EmulatorArgs {
         if let Some(rate) = &self.fault_rate {
             let rate = match rate.parse::<f64>() {
                 Ok(r) if (0.0..=1.0).contains(&r) => r,
-                _ => return Err(bad("fault-rate", format!("`{rate}` is not a number between 0 and 1"))),
+                _ => {
+                    return Err(bad(
+                        "fault-rate",
+                        format!("`{rate}` is not a number between 0 and 1"),
+                    ));
+                }
             };
             faults.push(FaultRule {
                 path: "/api/**".to_owned(),
@@ -166,9 +181,15 @@ impl EmulatorArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot use the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid fault rule: {0}")]
     Fault(String),
     #[error("the embedded SQL engine failed to start: {0}")]
@@ -185,7 +206,10 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| EmulatorError::Bind { addr: config.listen, source })?;
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
         let state = app::State::new(config, url.clone()).await?;
@@ -194,7 +218,13 @@ impl Emulator {
         let task = tokio::spawn(app::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        Ok(EmulatorHandle { url, token, addr, shutdown: Some(tx), task: Some(task) })
+        Ok(EmulatorHandle {
+            url,
+            token,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// Serves on a listener the caller owns until `shutdown` resolves, then
@@ -254,10 +284,10 @@ impl EmulatorHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            if let Ok(Err(e)) = task.await {
-                tracing::warn!(error = %e, "emulator stopped with an error");
-            }
+        if let Some(task) = self.task.take()
+            && let Ok(Err(e)) = task.await
+        {
+            tracing::warn!(error = %e, "emulator stopped with an error");
         }
     }
 }

@@ -11,7 +11,7 @@
 //!   workspace (cloud URIs such as `s3://` are trusted); `print("…")` lines
 //!   become its logs and `raise …` fails it;
 //! - a `sql_task` file runs on the embedded SQL engine;
-//! - any parameter `emulator_fail=<message>` fails the task with that
+//! - any non-empty parameter `emulator_fail=<message>` fails the task with that
 //!   message and `emulator_sleep=<seconds>` makes it run that much longer
 //!   (simulated seconds), for tests of failure, cancel and timeout.
 
@@ -89,7 +89,9 @@ impl Outcome {
             Self::TimedOut => ("CANCELED", "CLIENT_ERROR"),
             Self::Canceled => ("USER_CANCELED", "SUCCESS"),
             Self::MaxConcurrent => ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"),
-            Self::UpstreamFailed | Self::UpstreamCanceled | Self::Excluded => ("SKIPPED", "SUCCESS"),
+            Self::UpstreamFailed | Self::UpstreamCanceled | Self::Excluded => {
+                ("SKIPPED", "SUCCESS")
+            }
         }
     }
 }
@@ -131,7 +133,9 @@ enum End {
 }
 
 async fn driver(st: &Shared, run_id: i64) {
-    let Some(run) = st.runs.get(&run_id) else { return };
+    let Some(run) = st.runs.get(&run_id) else {
+        return;
+    };
     let cancel = run.cancel.clone();
     let queued_at = now(st);
     // Concurrency limit of the job: queue (or skip) while it is full.
@@ -168,7 +172,8 @@ async fn driver(st: &Shared, run_id: i64) {
             }
             st.runs.update(&run_id, |r| {
                 r.life = Life::Queued;
-                r.state_message = "Queued due to reaching maximum concurrent runs of the job.".into();
+                r.state_message =
+                    "Queued due to reaching maximum concurrent runs of the job.".into();
             });
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -210,9 +215,16 @@ async fn driver(st: &Shared, run_id: i64) {
 /// Runs the tasks that have not run yet, wave by wave in dependency order.
 async fn execute_tasks(st: &Shared, run_id: i64) {
     loop {
-        let Some(run) = st.runs.get(&run_id) else { return };
-        let by_key: HashMap<&str, &TaskRun> = run.tasks.iter().map(|t| (t.key.as_str(), t)).collect();
-        let waiting: Vec<&TaskRun> = run.tasks.iter().filter(|t| t.life == Life::Pending && t.start_time == 0).collect();
+        let Some(run) = st.runs.get(&run_id) else {
+            return;
+        };
+        let by_key: HashMap<&str, &TaskRun> =
+            run.tasks.iter().map(|t| (t.key.as_str(), t)).collect();
+        let waiting: Vec<&TaskRun> = run
+            .tasks
+            .iter()
+            .filter(|t| t.life == Life::Pending && t.start_time == 0)
+            .collect();
         if waiting.is_empty() {
             return;
         }
@@ -220,12 +232,21 @@ async fn execute_tasks(st: &Shared, run_id: i64) {
         let mut skipped = Vec::new();
         for t in waiting {
             // Dependencies outside this run (run-now `only`) count as met.
-            let deps: Vec<&TaskRun> = t.depends_on.iter().filter_map(|d| by_key.get(d.as_str()).copied()).collect();
+            let deps: Vec<&TaskRun> = t
+                .depends_on
+                .iter()
+                .filter_map(|d| by_key.get(d.as_str()).copied())
+                .collect();
             if deps.iter().any(|d| !d.life.terminal()) {
                 continue;
             }
             let ok = |d: &&TaskRun| d.outcome == Some(Outcome::Success);
-            let failed = |d: &&TaskRun| matches!(d.outcome, Some(Outcome::Failed | Outcome::TimedOut | Outcome::UpstreamFailed));
+            let failed = |d: &&TaskRun| {
+                matches!(
+                    d.outcome,
+                    Some(Outcome::Failed | Outcome::TimedOut | Outcome::UpstreamFailed)
+                )
+            };
             let run_it = deps.is_empty()
                 || match t.run_if.as_str() {
                     "ALL_DONE" => true,
@@ -238,7 +259,11 @@ async fn execute_tasks(st: &Shared, run_id: i64) {
             if run_it {
                 runnable.push(t.clone());
             } else {
-                let why = if deps.iter().any(failed) { Outcome::UpstreamFailed } else { Outcome::Excluded };
+                let why = if deps.iter().any(failed) {
+                    Outcome::UpstreamFailed
+                } else {
+                    Outcome::Excluded
+                };
                 skipped.push((t.run_id, why));
             }
         }
@@ -258,7 +283,9 @@ async fn execute_tasks(st: &Shared, run_id: i64) {
             }
         });
         let params = run.params.clone();
-        let jobs = runnable.into_iter().map(|task| run_task(st, run_id, task, &params));
+        let jobs = runnable
+            .into_iter()
+            .map(|task| run_task(st, run_id, task, &params));
         futures::future::join_all(jobs).await;
     }
 }
@@ -272,9 +299,17 @@ fn set_task(st: &Shared, run_id: i64, task_id: i64, f: impl FnOnce(&mut TaskRun)
 }
 
 /// Finds or launches the task's cluster; `None` means it needs none.
-fn cluster_for(st: &Shared, run_id: i64, task: &TaskRun, creator: &str) -> Result<Option<String>, String> {
+fn cluster_for(
+    st: &Shared,
+    run_id: i64,
+    task: &TaskRun,
+    creator: &str,
+) -> Result<Option<String>, String> {
     if let Some(id) = task.spec.get("existing_cluster_id").and_then(Value::as_str) {
-        let state = st.clusters.read_with(&id.to_owned(), |c| c.state).ok_or_else(|| format!("Cluster {id} does not exist"))?;
+        let state = st
+            .clusters
+            .read_with(&id.to_owned(), |c| c.state)
+            .ok_or_else(|| format!("Cluster {id} does not exist"))?;
         if state == CState::Terminated {
             // The service starts a terminated all-purpose cluster for the run.
             restart_terminated(st, id);
@@ -315,12 +350,17 @@ fn restart_terminated(st: &Shared, id: &str) {
 /// Waits for a cluster to run; an error says why it never will.
 async fn wait_running(st: &Shared, id: &str) -> Result<(), String> {
     loop {
-        let info = st.clusters.read_with(&id.to_owned(), |c| (c.state, c.render()));
+        let info = st
+            .clusters
+            .read_with(&id.to_owned(), |c| (c.state, c.render()));
         match info {
             None => return Err(format!("Cluster {id} does not exist")),
             Some((CState::Running, _)) => return Ok(()),
             Some((CState::Terminating | CState::Terminated, v)) => {
-                let code = v["termination_reason"]["code"].as_str().unwrap_or("UNKNOWN").to_owned();
+                let code = v["termination_reason"]["code"]
+                    .as_str()
+                    .unwrap_or("UNKNOWN")
+                    .to_owned();
                 return Err(format!("Cluster {id} was terminated. Reason: {code}."));
             }
             _ => st.clock.sleep(POLL_SECS).await,
@@ -339,16 +379,29 @@ async fn run_task(st: &Shared, run_id: i64, task: TaskRun, params: &crate::jobs:
             r.life = Life::Running;
         }
     });
-    let creator = st.runs.read_with(&run_id, |r| r.creator.clone()).unwrap_or_default();
+    let creator = st
+        .runs
+        .read_with(&run_id, |r| r.creator.clone())
+        .unwrap_or_default();
     let cluster = match cluster_for(st, run_id, &task, &creator) {
         Ok(c) => c,
         Err(msg) => return end_task(st, run_id, &task, Err(Failure::setup(msg)), start),
     };
     set_task(st, run_id, task.run_id, |t| t.cluster_id = cluster.clone());
-    if let Some(id) = &cluster {
-        if let Err(msg) = wait_running(st, id).await {
-            return end_task(st, run_id, &task, Err(Failure { message: msg, internal: true, output: Output::default() }), start);
-        }
+    if let Some(id) = &cluster
+        && let Err(msg) = wait_running(st, id).await
+    {
+        return end_task(
+            st,
+            run_id,
+            &task,
+            Err(Failure {
+                message: msg,
+                internal: true,
+                output: Output::default(),
+            }),
+            start,
+        );
     }
     let running = now(st);
     set_task(st, run_id, task.run_id, |t| {
@@ -356,7 +409,10 @@ async fn run_task(st: &Shared, run_id: i64, task: TaskRun, params: &crate::jobs:
         t.setup_ms = running - start;
     });
     let effective = effective_params(&task.spec, params);
-    let extra = effective.get("emulator_sleep").and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let extra = effective
+        .get("emulator_sleep")
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0);
     st.clock.sleep(TASK_SECS + extra.max(0.0)).await;
     let result = evaluate(st, &task.spec, &effective, &creator).await;
     end_task(st, run_id, &task, result, start);
@@ -371,7 +427,11 @@ struct Failure {
 
 impl Failure {
     fn setup(message: String) -> Self {
-        Self { message, internal: false, output: Output::default() }
+        Self {
+            message,
+            internal: false,
+            output: Output::default(),
+        }
     }
 }
 
@@ -388,12 +448,19 @@ fn end_task(st: &Shared, run_id: i64, task: &TaskRun, result: Result<Output, Fai
                 x.output = out;
             }
             Err(f) => {
-                x.life = if f.internal { Life::InternalError } else { Life::Terminated };
+                x.life = if f.internal {
+                    Life::InternalError
+                } else {
+                    Life::Terminated
+                };
                 x.outcome = Some(Outcome::Failed);
                 let mut out = f.output;
                 out.error_trace.get_or_insert_with(|| format!("Traceback (most recent call last):\n  File \"<task {}>\", line 1\nException: {}", task.key, f.message));
                 out.error = Some(f.message.clone());
-                x.state_message = if out.notebook_result.is_some() || out.logs.is_some() || f.message.starts_with("Exception") {
+                x.state_message = if out.notebook_result.is_some()
+                    || out.logs.is_some()
+                    || f.message.starts_with("Exception")
+                {
                     "Workload failed, see run output for details".into()
                 } else {
                     f.message
@@ -405,7 +472,10 @@ fn end_task(st: &Shared, run_id: i64, task: &TaskRun, result: Result<Output, Fai
 }
 
 /// The parameters a task sees: its own, then the run's overrides.
-fn effective_params(spec: &Map<String, Value>, p: &crate::jobs::Params) -> BTreeMap<String, String> {
+fn effective_params(
+    spec: &Map<String, Value>,
+    p: &crate::jobs::Params,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let from_map = |out: &mut BTreeMap<String, String>, v: Option<&Value>| {
         for (k, v) in crate::lenient::string_map(v) {
@@ -424,13 +494,23 @@ fn effective_params(spec: &Map<String, Value>, p: &crate::jobs::Params) -> BTree
         from_map(&mut out, w.get("named_parameters"));
         from_map(&mut out, p.python_named.as_ref());
     }
-    let list = ["spark_python_task", "python_wheel_task", "spark_jar_task", "spark_submit_task"]
-        .iter()
-        .find_map(|k| spec.get(*k))
-        .and_then(|t| t.get("parameters"))
-        .and_then(Value::as_array)
-        .cloned();
-    let list = p.python.clone().or(p.jar.clone()).or(list).unwrap_or_default();
+    let list = [
+        "spark_python_task",
+        "python_wheel_task",
+        "spark_jar_task",
+        "spark_submit_task",
+    ]
+    .iter()
+    .find_map(|k| spec.get(*k))
+    .and_then(|t| t.get("parameters"))
+    .and_then(Value::as_array)
+    .cloned();
+    let list = p
+        .python
+        .clone()
+        .or(p.jar.clone())
+        .or(list)
+        .unwrap_or_default();
     for item in list {
         let s = match item {
             Value::String(s) => s,
@@ -454,7 +534,10 @@ fn exit_value(source: &str) -> Option<String> {
 }
 
 fn raised(source: &str) -> Option<String> {
-    source.lines().map(str::trim).find_map(|l| l.strip_prefix("raise ").map(|r| r.trim().to_owned()))
+    source
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("raise ").map(|r| r.trim().to_owned()))
 }
 
 fn prints(source: &str) -> String {
@@ -478,7 +561,10 @@ fn source_of(st: &Shared, path: &str) -> Option<Vec<u8>> {
     if path.starts_with("/Volumes/") {
         return st.fs.read_file(path).ok().map(|(d, _)| d.to_vec());
     }
-    st.workspace.get(path).filter(|o| o.kind != "DIRECTORY").map(|o| o.content)
+    st.workspace
+        .get(path)
+        .filter(|o| o.kind != "DIRECTORY")
+        .map(|o| o.content)
 }
 
 async fn evaluate(
@@ -487,15 +573,31 @@ async fn evaluate(
     params: &BTreeMap<String, String>,
     user: &str,
 ) -> Result<Output, Failure> {
-    let runtime = |msg: String, out: Output| Failure { message: msg, internal: false, output: out };
+    let runtime = |msg: String, out: Output| Failure {
+        message: msg,
+        internal: false,
+        output: out,
+    };
     let params_json = serde_json::to_string(params).unwrap_or_default();
-    if let Some(msg) = params.get("emulator_fail") {
-        return Err(runtime(format!("Exception: {msg}"), Output { logs: Some(String::new()), ..Output::default() }));
+    if let Some(msg) = params.get("emulator_fail").filter(|m| !m.is_empty()) {
+        return Err(runtime(
+            format!("Exception: {msg}"),
+            Output {
+                logs: Some(String::new()),
+                ..Output::default()
+            },
+        ));
     }
     if let Some(nb) = spec.get("notebook_task") {
-        let path = nb.get("notebook_path").and_then(Value::as_str).unwrap_or("");
+        let path = nb
+            .get("notebook_path")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if nb.get("source").and_then(Value::as_str) == Some("GIT") {
-            return Ok(Output { notebook_result: Some(params_json), ..Output::default() });
+            return Ok(Output {
+                notebook_result: Some(params_json),
+                ..Output::default()
+            });
         }
         let Some(obj) = st.workspace.get(path).filter(|o| o.kind == "NOTEBOOK") else {
             return Err(Failure::setup(format!(
@@ -504,58 +606,115 @@ async fn evaluate(
         };
         let source = String::from_utf8_lossy(&obj.content).into_owned();
         if let Some(e) = raised(&source) {
-            return Err(runtime(format!("Exception: {e}"), Output { notebook_result: None, logs: Some(prints(&source)), ..Output::default() }));
+            return Err(runtime(
+                format!("Exception: {e}"),
+                Output {
+                    notebook_result: None,
+                    logs: Some(prints(&source)),
+                    ..Output::default()
+                },
+            ));
         }
         let result = exit_value(&source).unwrap_or(params_json);
-        return Ok(Output { notebook_result: Some(result), ..Output::default() });
+        return Ok(Output {
+            notebook_result: Some(result),
+            ..Output::default()
+        });
     }
     if let Some(py) = spec.get("spark_python_task") {
         let file = py.get("python_file").and_then(Value::as_str).unwrap_or("");
-        let remote = ["s3://", "s3a://", "abfss://", "gs://", "adl://", "wasbs://"].iter().any(|s| file.starts_with(s));
+        let remote = ["s3://", "s3a://", "abfss://", "gs://", "adl://", "wasbs://"]
+            .iter()
+            .any(|s| file.starts_with(s));
         if remote || py.get("source").and_then(Value::as_str) == Some("GIT") {
-            return Ok(Output { logs: Some(format!("ran {file} with {params_json}")), ..Output::default() });
+            return Ok(Output {
+                logs: Some(format!("ran {file} with {params_json}")),
+                ..Output::default()
+            });
         }
         let Some(src) = source_of(st, file) else {
-            return Err(Failure::setup(format!("Cannot read the python file {file}. Please check driver logs for more details.")));
+            return Err(Failure::setup(format!(
+                "Cannot read the python file {file}. Please check driver logs for more details."
+            )));
         };
         let source = String::from_utf8_lossy(&src).into_owned();
         let logs = prints(&source);
         if let Some(e) = raised(&source) {
-            return Err(runtime(format!("Exception: {e}"), Output { logs: Some(logs), ..Output::default() }));
+            return Err(runtime(
+                format!("Exception: {e}"),
+                Output {
+                    logs: Some(logs),
+                    ..Output::default()
+                },
+            ));
         }
-        return Ok(Output { logs: Some(logs), ..Output::default() });
+        return Ok(Output {
+            logs: Some(logs),
+            ..Output::default()
+        });
     }
     if let Some(w) = spec.get("python_wheel_task") {
         let pkg = w.get("package_name").and_then(Value::as_str).unwrap_or("");
         let ep = w.get("entry_point").and_then(Value::as_str).unwrap_or("");
-        return Ok(Output { logs: Some(format!("{pkg}:{ep} finished with parameters {params_json}")), ..Output::default() });
+        return Ok(Output {
+            logs: Some(format!("{pkg}:{ep} finished with parameters {params_json}")),
+            ..Output::default()
+        });
     }
     if let Some(j) = spec.get("spark_jar_task") {
-        let class = j.get("main_class_name").and_then(Value::as_str).unwrap_or("");
-        return Ok(Output { logs: Some(format!("{class} finished with parameters {params_json}")), ..Output::default() });
+        let class = j
+            .get("main_class_name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        return Ok(Output {
+            logs: Some(format!("{class} finished with parameters {params_json}")),
+            ..Output::default()
+        });
     }
     if let Some(sql) = spec.get("sql_task") {
-        let wh = sql.get("warehouse_id").and_then(Value::as_str).unwrap_or("");
+        let wh = sql
+            .get("warehouse_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if st.warehouses.get(&wh.to_owned()).is_none() {
             return Err(Failure::setup(format!("Warehouse {wh} does not exist.")));
         }
         let output = json!({"query_output": {"warehouse_id": wh, "output_link": ""}});
-        if let Some(path) = sql.get("file").and_then(|f| f.get("path")).and_then(Value::as_str) {
+        if let Some(path) = sql
+            .get("file")
+            .and_then(|f| f.get("path"))
+            .and_then(Value::as_str)
+        {
             let Some(src) = source_of(st, path) else {
-                return Err(Failure::setup(format!("The SQL file {path} does not exist.")));
+                return Err(Failure::setup(format!(
+                    "The SQL file {path} does not exist."
+                )));
             };
             let text = String::from_utf8_lossy(&src).into_owned();
             let sql_params: Vec<crate::sql::Param> = params
                 .iter()
-                .map(|(k, v)| crate::sql::Param { name: k.clone(), value: Some(v.clone()), kind: "STRING".into() })
+                .map(|(k, v)| crate::sql::Param {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    kind: "STRING".into(),
+                })
                 .collect();
             for stmt in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 if let Err(e) = st.sql.run(&st.fs, stmt, &sql_params).await {
-                    return Err(runtime(e.message, Output { sql: Some(output.clone()), ..Output::default() }));
+                    return Err(runtime(
+                        e.message,
+                        Output {
+                            sql: Some(output.clone()),
+                            ..Output::default()
+                        },
+                    ));
                 }
             }
         }
-        return Ok(Output { sql: Some(output), ..Output::default() });
+        return Ok(Output {
+            sql: Some(output),
+            ..Output::default()
+        });
     }
     Ok(Output::default())
 }
@@ -568,7 +727,11 @@ async fn finish(st: &Shared, run_id: i64, end: End) {
         for task in &mut r.tasks {
             if !task.life.terminal() {
                 let started = task.start_time != 0;
-                task.life = if started { Life::Terminated } else { Life::Skipped };
+                task.life = if started {
+                    Life::Terminated
+                } else {
+                    Life::Skipped
+                };
                 task.outcome = Some(match end {
                     End::TimedOut => Outcome::TimedOut,
                     _ if started => Outcome::Canceled,
@@ -675,10 +838,21 @@ fn page_url(st: &Shared, job_id: Option<i64>, run_id: i64) -> String {
 fn render_task(st: &Shared, r: &Run, t: &TaskRun) -> Value {
     let mut v = Value::Object(t.spec.clone());
     let end = if t.end_time > 0 { t.end_time } else { 0 };
-    let dur = if t.start_time == 0 { 0 } else if end > 0 { end - t.start_time } else { now(st) - t.start_time };
+    let dur = if t.start_time == 0 {
+        0
+    } else if end > 0 {
+        end - t.start_time
+    } else {
+        now(st) - t.start_time
+    };
     v["run_id"] = json!(t.run_id);
     v["task_key"] = json!(t.key);
-    v["state"] = state_of(t.life, t.outcome, &t.state_message, r.user_cancelled && t.outcome == Some(Outcome::Canceled));
+    v["state"] = state_of(
+        t.life,
+        t.outcome,
+        &t.state_message,
+        r.user_cancelled && t.outcome == Some(Outcome::Canceled),
+    );
     v["status"] = status_of(t.life, t.outcome, &t.state_message);
     v["start_time"] = json!(t.start_time);
     v["end_time"] = json!(end);
@@ -690,7 +864,10 @@ fn render_task(st: &Shared, r: &Run, t: &TaskRun) -> Value {
     v["run_if"] = json!(t.run_if);
     v["run_page_url"] = json!(page_url(st, r.job_id, t.run_id));
     if let Some(c) = &t.cluster_id {
-        let ctx = st.clusters.read_with(c, |cl| cl.render()["spark_context_id"].clone()).unwrap_or(Value::Null);
+        let ctx = st
+            .clusters
+            .read_with(c, |cl| cl.render()["spark_context_id"].clone())
+            .unwrap_or(Value::Null);
         let mut ci = json!({ "cluster_id": c });
         if !ctx.is_null() {
             ci["spark_context_id"] = json!(ctx.to_string());
@@ -702,7 +879,11 @@ fn render_task(st: &Shared, r: &Run, t: &TaskRun) -> Value {
 
 pub(crate) fn render_run(st: &Shared, r: &Run, with_tasks: bool) -> Value {
     let end = r.end_time;
-    let dur = if end > 0 { end - r.start_time } else { now(st) - r.start_time };
+    let dur = if end > 0 {
+        end - r.start_time
+    } else {
+        now(st) - r.start_time
+    };
     let setup = r.tasks.iter().map(|t| t.setup_ms).max().unwrap_or(0);
     let exec = r.tasks.iter().map(|t| t.exec_ms).max().unwrap_or(0);
     let mut v = json!({
@@ -730,7 +911,12 @@ pub(crate) fn render_run(st: &Shared, r: &Run, with_tasks: bool) -> Value {
         "has_more": false,
     });
     if with_tasks {
-        v["tasks"] = json!(r.tasks.iter().map(|t| render_task(st, r, t)).collect::<Vec<_>>());
+        v["tasks"] = json!(
+            r.tasks
+                .iter()
+                .map(|t| render_task(st, r, t))
+                .collect::<Vec<_>>()
+        );
         if !r.job_clusters.is_empty() {
             v["job_clusters"] = json!(r.job_clusters);
         }
@@ -744,10 +930,10 @@ pub(crate) fn render_run(st: &Shared, r: &Run, with_tasks: bool) -> Value {
     if !r.overriding.is_empty() {
         v["overriding_parameters"] = Value::Object(r.overriding.clone());
     }
-    if r.single_task {
-        if let Some(c) = r.tasks.first().and_then(|t| t.cluster_id.as_ref()) {
-            v["cluster_instance"] = json!({ "cluster_id": c });
-        }
+    if r.single_task
+        && let Some(c) = r.tasks.first().and_then(|t| t.cluster_id.as_ref())
+    {
+        v["cluster_instance"] = json!({ "cluster_id": c });
     }
     v
 }

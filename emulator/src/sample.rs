@@ -46,13 +46,17 @@ pub(crate) fn seed(state: &Shared) {
     crate::warehouses::seed_starter(state);
     let fs = &state.fs;
     let base = "/databricks-datasets/mortar";
-    for (name, data) in [("sales.csv", SALES), ("customers.csv", CUSTOMERS), ("orders.csv", ORDERS)] {
+    for (name, data) in [
+        ("sales.csv", SALES),
+        ("customers.csv", CUSTOMERS),
+        ("orders.csv", ORDERS),
+    ] {
         let path = format!("{base}/{name}");
         // Keep files a data directory already holds (they may have been edited).
-        if fs.stat(&path).is_none() {
-            if let Err(e) = fs.write_file(&path, Bytes::from_static(data.as_bytes()), false) {
-                tracing::warn!(error = %e, %path, "could not seed a sample data set");
-            }
+        if fs.stat(&path).is_none()
+            && let Err(e) = fs.write_file(&path, Bytes::from_static(data.as_bytes()), false)
+        {
+            tracing::warn!(error = %e, %path, "could not seed a sample data set");
         }
     }
     if let Err(e) = fs.mkdirs("/Volumes/main/default/files") {
@@ -60,8 +64,20 @@ pub(crate) fn seed(state: &Shared) {
     }
     let ws = &state.workspace;
     let placed = ws.mkdirs("/Shared/mortar-examples").and_then(|()| {
-        ws.put("/Shared/mortar-examples/aggregate", "NOTEBOOK", Some("PYTHON".into()), AGGREGATE.as_bytes().to_vec(), true)?;
-        ws.put("/Shared/mortar-examples/transform", "NOTEBOOK", Some("PYTHON".into()), TRANSFORM.as_bytes().to_vec(), true)
+        ws.put(
+            "/Shared/mortar-examples/aggregate",
+            "NOTEBOOK",
+            Some("PYTHON".into()),
+            AGGREGATE.as_bytes().to_vec(),
+            true,
+        )?;
+        ws.put(
+            "/Shared/mortar-examples/transform",
+            "NOTEBOOK",
+            Some("PYTHON".into()),
+            TRANSFORM.as_bytes().to_vec(),
+            true,
+        )
     });
     if let Err(e) = placed {
         tracing::warn!(error = %e, "could not place the sample notebooks");

@@ -52,7 +52,10 @@ pub(crate) struct SqlError {
 }
 
 fn sql_err(class: &str, text: &str, state: &'static str) -> SqlError {
-    SqlError { message: format!("[{class}] {text} SQLSTATE: {state}"), sql_state: state }
+    SqlError {
+        message: format!("[{class}] {text} SQLSTATE: {state}"),
+        sql_state: state,
+    }
 }
 
 /// A named parameter: name, value (None = NULL), type (default STRING).
@@ -65,21 +68,40 @@ pub(crate) struct Param {
 
 macro_rules! re {
     ($name:ident, $pat:expr) => {
-        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($pat).expect("a valid built-in regex"));
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($pat).expect("a valid built-in regex"));
     };
 }
 
-re!(READ_FILES, r"(?is)\bread_files\s*\(\s*'([^']*)'((?:\s*,\s*\w+\s*=>\s*(?:'[^']*'|\w+))*)\s*\)");
+re!(
+    READ_FILES,
+    r"(?is)\bread_files\s*\(\s*'([^']*)'((?:\s*,\s*\w+\s*=>\s*(?:'[^']*'|\w+))*)\s*\)"
+);
 re!(OPTION, r"(?is)(\w+)\s*=>\s*(?:'([^']*)'|(\w+))");
 re!(CSV_PATH, r"(?i)\bcsv\s*\.\s*`([^`]*)`");
-re!(THREE_PART, r"(?i)`?\b(?:main|hive_metastore|samples|system|workspace)`?\.`?(\w+)`?\.`?(\w+)`?");
+re!(
+    THREE_PART,
+    r"(?i)`?\b(?:main|hive_metastore|samples|system|workspace)`?\.`?(\w+)`?\.`?(\w+)`?"
+);
 re!(DEFAULT_SCHEMA, r"(?i)\bdefault\.(\w+)");
-re!(SHOW_TABLES, r"(?is)^\s*show\s+tables(\s+(in|from)\s+[\w.`]+)?\s*;?\s*$");
+re!(
+    SHOW_TABLES,
+    r"(?is)^\s*show\s+tables(\s+(in|from)\s+[\w.`]+)?\s*;?\s*$"
+);
 re!(SHOW_SCHEMAS, r"(?is)^\s*show\s+(schemas|databases)\b.*$");
 re!(SHOW_CATALOGS, r"(?is)^\s*show\s+catalogs\b.*$");
-re!(DESCRIBE, r"(?is)^\s*(?:describe|desc)(?:\s+table)?\s+([\w`]+)\s*;?\s*$");
-re!(NOOP, r"(?is)^\s*(use|create\s+(schema|database|catalog|volume)|set|refresh|optimize|analyze|vacuum|cache|uncache)\b.*$");
-re!(CREATE_OR_REPLACE, r"(?is)^\s*create\s+or\s+replace\s+(temp\s+|temporary\s+)?(table|view)\s+([\w`]+)");
+re!(
+    DESCRIBE,
+    r"(?is)^\s*(?:describe|desc)(?:\s+table)?\s+([\w`]+)\s*;?\s*$"
+);
+re!(
+    NOOP,
+    r"(?is)^\s*(use|create\s+(schema|database|catalog|volume)|set|refresh|optimize|analyze|vacuum|cache|uncache)\b.*$"
+);
+re!(
+    CREATE_OR_REPLACE,
+    r"(?is)^\s*create\s+or\s+replace\s+(temp\s+|temporary\s+)?(table|view)\s+([\w`]+)"
+);
 re!(USING, r"(?i)\busing\s+(delta|parquet|csv|json)\b");
 re!(PARAM, r":([A-Za-z_][A-Za-z0-9_]*)");
 
@@ -89,10 +111,19 @@ struct FnRule {
 }
 
 static FUNCTIONS: LazyLock<Vec<FnRule>> = LazyLock::new(|| {
-    let r = |p: &str, to: &'static str| FnRule { re: Regex::new(p).expect("a valid built-in regex"), to };
+    let r = |p: &str, to: &'static str| FnRule {
+        re: Regex::new(p).expect("a valid built-in regex"),
+        to,
+    };
     vec![
-        r(r"(?i)\bcurrent_date\s*\(\s*\)|\bcurrent_date\b|\bcurdate\s*\(\s*\)", "date('now')"),
-        r(r"(?i)\bcurrent_timestamp\s*\(\s*\)|\bnow\s*\(\s*\)", "datetime('now')"),
+        r(
+            r"(?i)\bcurrent_date\s*\(\s*\)|\bcurrent_date\b|\bcurdate\s*\(\s*\)",
+            "date('now')",
+        ),
+        r(
+            r"(?i)\bcurrent_timestamp\s*\(\s*\)|\bnow\s*\(\s*\)",
+            "datetime('now')",
+        ),
         r(r"(?i)\bnvl\s*\(", "ifnull("),
         r(r"(?i)\bif\s*\(", "iif("),
         r(r"(?i)\b(ucase)\s*\(", "upper("),
@@ -102,13 +133,34 @@ static FUNCTIONS: LazyLock<Vec<FnRule>> = LazyLock::new(|| {
         r(r"(?i)\bcollect_list\s*\(", "json_group_array("),
         r(r"(?i)\bto_date\s*\(", "date("),
         r(r"(?i)\bto_timestamp\s*\(", "datetime("),
-        r(r"(?i)\brand\s*\(\s*\)", "(abs(random()) / 9223372036854775807.0)"),
-        r(r"(?i)\byear\s*\(([^()]*)\)", "CAST(strftime('%Y', $1) AS INTEGER)"),
-        r(r"(?i)\bmonth\s*\(([^()]*)\)", "CAST(strftime('%m', $1) AS INTEGER)"),
-        r(r"(?i)\bday(?:ofmonth)?\s*\(([^()]*)\)", "CAST(strftime('%d', $1) AS INTEGER)"),
-        r(r"(?i)\bdate_add\s*\(([^(),]*),([^(),]*)\)", "date($1, '+' || ($2) || ' days')"),
-        r(r"(?i)\bdate_sub\s*\(([^(),]*),([^(),]*)\)", "date($1, '-' || ($2) || ' days')"),
-        r(r"(?i)\bdatediff\s*\(([^(),]*),([^(),]*)\)", "CAST(julianday($1) - julianday($2) AS INTEGER)"),
+        r(
+            r"(?i)\brand\s*\(\s*\)",
+            "(abs(random()) / 9223372036854775807.0)",
+        ),
+        r(
+            r"(?i)\byear\s*\(([^()]*)\)",
+            "CAST(strftime('%Y', $1) AS INTEGER)",
+        ),
+        r(
+            r"(?i)\bmonth\s*\(([^()]*)\)",
+            "CAST(strftime('%m', $1) AS INTEGER)",
+        ),
+        r(
+            r"(?i)\bday(?:ofmonth)?\s*\(([^()]*)\)",
+            "CAST(strftime('%d', $1) AS INTEGER)",
+        ),
+        r(
+            r"(?i)\bdate_add\s*\(([^(),]*),([^(),]*)\)",
+            "date($1, '+' || ($2) || ' days')",
+        ),
+        r(
+            r"(?i)\bdate_sub\s*\(([^(),]*),([^(),]*)\)",
+            "date($1, '-' || ($2) || ' days')",
+        ),
+        r(
+            r"(?i)\bdatediff\s*\(([^(),]*),([^(),]*)\)",
+            "CAST(julianday($1) - julianday($2) AS INTEGER)",
+        ),
         r(r"(?i)\bstring\b", "TEXT"),
         r(r"(?i)\b(tinyint|smallint)\b", "INTEGER"),
     ]
@@ -116,7 +168,10 @@ static FUNCTIONS: LazyLock<Vec<FnRule>> = LazyLock::new(|| {
 
 /// Applies `f` to the parts of `sql` outside string literals and quoted
 /// identifiers, keeping the quoted parts as they are.
-fn outside_quotes(sql: &str, mut f: impl FnMut(&str) -> Result<String, SqlError>) -> Result<String, SqlError> {
+fn outside_quotes(
+    sql: &str,
+    mut f: impl FnMut(&str) -> Result<String, SqlError>,
+) -> Result<String, SqlError> {
     let mut out = String::with_capacity(sql.len());
     let mut plain = String::new();
     let mut chars = sql.chars().peekable();
@@ -150,7 +205,9 @@ fn outside_quotes(sql: &str, mut f: impl FnMut(&str) -> Result<String, SqlError>
 }
 
 fn literal(p: &Param) -> Result<String, SqlError> {
-    let Some(v) = &p.value else { return Ok("NULL".into()) };
+    let Some(v) = &p.value else {
+        return Ok("NULL".into());
+    };
     let kind = p.kind.to_uppercase();
     let base = kind.split('(').next().unwrap_or("").trim().to_owned();
     let quoted = || format!("'{}'", v.replace('\'', "''"));
@@ -165,12 +222,29 @@ fn literal(p: &Param) -> Result<String, SqlError> {
             let n: f64 = v.trim().parse().map_err(|_| {
                 sql_err("INVALID_PARAMETER_MARKER_VALUE.INVALID_VALUE_FOR_DATA_TYPE", &format!("An invalid parameter mapping was provided: the value '{v}' for parameter '{}' cannot be cast to {kind}.", p.name), "22023")
             })?;
-            if n.is_finite() { format!("{n:?}") } else { return Err(sql_err("INVALID_PARAMETER_MARKER_VALUE", "non-finite number", "22023")) }
+            if n.is_finite() {
+                format!("{n:?}")
+            } else {
+                return Err(sql_err(
+                    "INVALID_PARAMETER_MARKER_VALUE",
+                    "non-finite number",
+                    "22023",
+                ));
+            }
         }
         "BOOLEAN" => match v.trim().to_lowercase().as_str() {
             "true" => "1".into(),
             "false" => "0".into(),
-            _ => return Err(sql_err("INVALID_PARAMETER_MARKER_VALUE.INVALID_VALUE_FOR_DATA_TYPE", &format!("The value '{v}' for parameter '{}' is not a BOOLEAN.", p.name), "22023")),
+            _ => {
+                return Err(sql_err(
+                    "INVALID_PARAMETER_MARKER_VALUE.INVALID_VALUE_FOR_DATA_TYPE",
+                    &format!(
+                        "The value '{v}' for parameter '{}' is not a BOOLEAN.",
+                        p.name
+                    ),
+                    "22023",
+                ));
+            }
         },
         _ => quoted(),
     })
@@ -187,14 +261,21 @@ impl Engine {
             .max_lifetime(None)
             .connect_with(SqliteConnectOptions::new().in_memory(true))
             .await?;
-        Ok(Self { pool, tmp: AtomicU64::new(1) })
+        Ok(Self {
+            pool,
+            tmp: AtomicU64::new(1),
+        })
     }
 
     /// Runs one statement and returns its rows.
     pub async fn run(&self, fs: &Fs, sql: &str, params: &[Param]) -> Result<Rows, SqlError> {
         let sql = sql.trim().trim_end_matches(';').trim();
         if sql.is_empty() {
-            return Err(sql_err("PARSE_EMPTY_STATEMENT", "Syntax error, unexpected empty statement.", "42617"));
+            return Err(sql_err(
+                "PARSE_EMPTY_STATEMENT",
+                "Syntax error, unexpected empty statement.",
+                "42617",
+            ));
         }
         let mut conn = self.pool.acquire().await.map_err(internal)?;
         // Files first: their paths are string literals the quote-aware
@@ -217,7 +298,13 @@ impl Engine {
                 }
             }
             if format != "csv" {
-                return Err(sql_err("UNSUPPORTED_FEATURE", &format!("The emulator reads only CSV files; format => '{format}' is not supported."), "0A000"));
+                return Err(sql_err(
+                    "UNSUPPORTED_FEATURE",
+                    &format!(
+                        "The emulator reads only CSV files; format => '{format}' is not supported."
+                    ),
+                    "0A000",
+                ));
             }
             loads.push((c[0].to_owned(), c[1].to_owned(), header, sep, true));
         }
@@ -240,7 +327,12 @@ impl Engine {
         result
     }
 
-    async fn run_rewritten(&self, conn: &mut sqlx::SqliteConnection, sql: &str, params: &[Param]) -> Result<Rows, SqlError> {
+    async fn run_rewritten(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Rows, SqlError> {
         if SHOW_TABLES.is_match(sql) {
             return query(conn, "SELECT 'default' AS database, name AS tableName, 0 = 1 AS isTemporary FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE '\\_\\_file\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite_%' ORDER BY name").await;
         }
@@ -248,7 +340,11 @@ impl Engine {
             return query(conn, "SELECT 'default' AS databaseName").await;
         }
         if SHOW_CATALOGS.is_match(sql) {
-            return query(conn, "SELECT 'main' AS catalog UNION ALL SELECT 'hive_metastore' ORDER BY 1").await;
+            return query(
+                conn,
+                "SELECT 'main' AS catalog UNION ALL SELECT 'hive_metastore' ORDER BY 1",
+            )
+            .await;
         }
         if let Some(c) = DESCRIBE.captures(sql) {
             let t = c[1].trim_matches('`').replace('\'', "''");
@@ -265,7 +361,10 @@ impl Engine {
         if let Some(c) = CREATE_OR_REPLACE.captures(&sql) {
             let kind = c[2].to_uppercase();
             let name = c[3].to_owned();
-            let replaced = format!("CREATE {}{kind} {name}", if c.get(1).is_some() { "TEMP " } else { "" });
+            let replaced = format!(
+                "CREATE {}{kind} {name}",
+                if c.get(1).is_some() { "TEMP " } else { "" }
+            );
             let range = c.get(0).map(|m| m.range()).unwrap_or(0..0);
             exec(conn, &format!("DROP {kind} IF EXISTS {name}")).await?;
             sql.replace_range(range, &replaced);
@@ -283,7 +382,11 @@ impl Engine {
                 .replace_all(&s, |c: &Captures| {
                     // `::` casts and `a:b` JSON paths are not markers.
                     let start = c.get(0).map_or(0, |m| m.start());
-                    if start > 0 && s.as_bytes().get(start - 1).is_some_and(|b| *b == b':' || b.is_ascii_alphanumeric()) {
+                    if start > 0
+                        && s.as_bytes()
+                            .get(start - 1)
+                            .is_some_and(|b| *b == b':' || b.is_ascii_alphanumeric())
+                    {
                         return c[0].to_owned();
                     }
                     match params.iter().find(|p| p.name == c[1]) {
@@ -304,7 +407,13 @@ impl Engine {
             }
         })?;
         if let Some(name) = missing {
-            return Err(sql_err("UNBOUND_SQL_PARAMETER", &format!("Found the unbound parameter: {name}. Please, fix `args` and provide a mapping of the parameter to either a SQL literal or collection constructor functions such as `map()`, `array()`, `struct()`."), "42P02"));
+            return Err(sql_err(
+                "UNBOUND_SQL_PARAMETER",
+                &format!(
+                    "Found the unbound parameter: {name}. Please, fix `args` and provide a mapping of the parameter to either a SQL literal or collection constructor functions such as `map()`, `array()`, `struct()`."
+                ),
+                "42P02",
+            ));
         }
         query(conn, &sql).await
     }
@@ -317,7 +426,9 @@ fn internal(e: sqlx::Error) -> SqlError {
 fn table_not_found(t: &str) -> SqlError {
     sql_err(
         "TABLE_OR_VIEW_NOT_FOUND",
-        &format!("The table or view `{t}` cannot be found. Verify the spelling and correctness of the schema and catalog."),
+        &format!(
+            "The table or view `{t}` cannot be found. Verify the spelling and correctness of the schema and catalog."
+        ),
         "42P01",
     )
 }
@@ -332,16 +443,36 @@ fn translate(e: sqlx::Error) -> SqlError {
         return table_not_found(t);
     }
     if let Some(c) = msg.strip_prefix("no such column: ") {
-        return sql_err("UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", &format!("A column, variable, or function parameter with name `{c}` cannot be resolved."), "42703");
+        return sql_err(
+            "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
+            &format!(
+                "A column, variable, or function parameter with name `{c}` cannot be resolved."
+            ),
+            "42703",
+        );
     }
     if let Some(f) = msg.strip_prefix("no such function: ") {
-        return sql_err("UNRESOLVED_ROUTINE", &format!("Cannot resolve routine `{f}` on search path [`system`.`builtin`, `system`.`session`, `main`.`default`]."), "42883");
+        return sql_err(
+            "UNRESOLVED_ROUTINE",
+            &format!(
+                "Cannot resolve routine `{f}` on search path [`system`.`builtin`, `system`.`session`, `main`.`default`]."
+            ),
+            "42883",
+        );
     }
     if msg.contains("syntax error") || msg.contains("incomplete input") {
-        return sql_err("PARSE_SYNTAX_ERROR", &format!("Syntax error: {msg}."), "42601");
+        return sql_err(
+            "PARSE_SYNTAX_ERROR",
+            &format!("Syntax error: {msg}."),
+            "42601",
+        );
     }
     if msg.contains("already exists") {
-        return sql_err("TABLE_OR_VIEW_ALREADY_EXISTS", &format!("Cannot create table or view because it already exists: {msg}."), "42P07");
+        return sql_err(
+            "TABLE_OR_VIEW_ALREADY_EXISTS",
+            &format!("Cannot create table or view because it already exists: {msg}."),
+            "42P07",
+        );
     }
     sql_err("SQL_ERROR", &msg, "42000")
 }
@@ -351,12 +482,19 @@ fn internal_owned(e: &sqlx::Error) -> SqlError {
 }
 
 async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<(), SqlError> {
-    sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut *conn).await.map(|_| ()).map_err(translate)
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(translate)
 }
 
 async fn drop_tables(conn: &mut sqlx::SqliteConnection, names: &[String]) {
     for n in names {
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS temp.{n}"))).execute(&mut *conn).await {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS temp.{n}")))
+            .execute(&mut *conn)
+            .await
+        {
             tracing::warn!(error = %e, table = %n, "could not drop a temporary table");
         }
     }
@@ -364,12 +502,20 @@ async fn drop_tables(conn: &mut sqlx::SqliteConnection, names: &[String]) {
 
 /// Spark's spelling of a double: `3.0`, not `3`.
 fn fmt_double(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e16 { format!("{f:.1}") } else { format!("{f}") }
+    if f.fract() == 0.0 && f.abs() < 1e16 {
+        format!("{f:.1}")
+    } else {
+        format!("{f}")
+    }
 }
 
 fn column_type(decl: &str, runtime: Option<&str>) -> (&'static str, &'static str) {
     let d = decl.to_uppercase();
-    let pick = if d == "NULL" || d.is_empty() { runtime.unwrap_or("TEXT").to_uppercase() } else { d };
+    let pick = if d == "NULL" || d.is_empty() {
+        runtime.unwrap_or("TEXT").to_uppercase()
+    } else {
+        d
+    };
     match pick.as_str() {
         "INT" | "INTEGER" if decl.eq_ignore_ascii_case("INT") => ("INT", "INT"),
         "INTEGER" | "INT8" | "BIGINT" | "INT4" | "INT" => ("LONG", "BIGINT"),
@@ -383,22 +529,35 @@ fn column_type(decl: &str, runtime: Option<&str>) -> (&'static str, &'static str
 }
 
 async fn query(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<Rows, SqlError> {
-    let rows: Vec<SqliteRow> = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch_all(&mut *conn).await.map_err(translate)?;
+    let rows: Vec<SqliteRow> = sqlx::query(AssertSqlSafe(sql.to_owned()))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(translate)?;
     let Some(first) = rows.first() else {
         // No rows: the columns still come from the statement's description.
-        let described = sqlx::Executor::describe(&mut *conn, AssertSqlSafe(sql.to_owned()).into_sql_str()).await.ok();
+        let described =
+            sqlx::Executor::describe(&mut *conn, AssertSqlSafe(sql.to_owned()).into_sql_str())
+                .await
+                .ok();
         let columns = described
             .map(|d| {
                 d.columns()
                     .iter()
                     .map(|c| {
                         let (type_name, type_text) = column_type(c.type_info().name(), None);
-                        ColumnType { name: c.name().to_owned(), type_name, type_text }
+                        ColumnType {
+                            name: c.name().to_owned(),
+                            type_name,
+                            type_text,
+                        }
                     })
                     .collect()
             })
             .unwrap_or_default();
-        return Ok(Rows { columns, rows: Vec::new() });
+        return Ok(Rows {
+            columns,
+            rows: Vec::new(),
+        });
     };
     let ncols = first.columns().len();
     let mut columns = Vec::with_capacity(ncols);
@@ -409,7 +568,11 @@ async fn query(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<Rows, Sql
             (!v.is_null()).then(|| v.type_info().name().to_owned())
         });
         let (type_name, type_text) = column_type(&decl, runtime.as_deref());
-        columns.push(ColumnType { name: first.columns()[i].name().to_owned(), type_name, type_text });
+        columns.push(ColumnType {
+            name: first.columns()[i].name().to_owned(),
+            type_name,
+            type_text,
+        });
     }
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -427,12 +590,21 @@ async fn query(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<Rows, Sql
             let s = match kind.as_str() {
                 "INTEGER" | "INT" | "INT8" | "BIGINT" | "BOOLEAN" => {
                     let n: i64 = r.try_get(i).unwrap_or_default();
-                    if col.type_name == "BOOLEAN" { (n != 0).to_string() } else if col.type_name == "DOUBLE" { fmt_double(n as f64) } else { n.to_string() }
+                    if col.type_name == "BOOLEAN" {
+                        (n != 0).to_string()
+                    } else if col.type_name == "DOUBLE" {
+                        fmt_double(n as f64)
+                    } else {
+                        n.to_string()
+                    }
                 }
-                "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => fmt_double(r.try_get::<f64, _>(i).unwrap_or_default()),
+                "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => {
+                    fmt_double(r.try_get::<f64, _>(i).unwrap_or_default())
+                }
                 "BLOB" => {
                     use base64::Engine;
-                    base64::engine::general_purpose::STANDARD.encode(r.try_get::<Vec<u8>, _>(i).unwrap_or_default())
+                    base64::engine::general_purpose::STANDARD
+                        .encode(r.try_get::<Vec<u8>, _>(i).unwrap_or_default())
                 }
                 _ => r.try_get::<String, _>(i).unwrap_or_default(),
             };
@@ -453,14 +625,22 @@ async fn load_csv(
     sep: u8,
     infer: bool,
 ) -> Result<(), SqlError> {
-    let not_found = || sql_err("PATH_NOT_FOUND", &format!("Path does not exist: {raw_path}."), "42K03");
+    let not_found = || {
+        sql_err(
+            "PATH_NOT_FOUND",
+            &format!("Path does not exist: {raw_path}."),
+            "42K03",
+        )
+    };
     let path = normalize(raw_path).map_err(|_| not_found())?;
     let node = fs.stat(&path).ok_or_else(not_found)?;
     let files: Vec<bytes::Bytes> = if node.is_dir() {
         fs.list(&path)
             .map_err(|_| not_found())?
             .into_iter()
-            .filter(|(p, n)| !n.is_dir() && !p.rsplit('/').next().unwrap_or("").starts_with(['_', '.']))
+            .filter(|(p, n)| {
+                !n.is_dir() && !p.rsplit('/').next().unwrap_or("").starts_with(['_', '.'])
+            })
             .filter_map(|(p, _)| fs.read_file(&p).ok().map(|(d, _)| d))
             .collect()
     } else {
@@ -469,21 +649,42 @@ async fn load_csv(
     let mut names: Vec<String> = Vec::new();
     let mut rows: Vec<Vec<String>> = Vec::new();
     for data in files {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(header).delimiter(sep).flexible(true).from_reader(data.as_ref());
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(header)
+            .delimiter(sep)
+            .flexible(true)
+            .from_reader(data.as_ref());
         if header && names.is_empty() {
             names = rdr
                 .headers()
-                .map_err(|e| sql_err("MALFORMED_RECORD_IN_PARSING", &format!("Malformed CSV header in {raw_path}: {e}."), "22023"))?
+                .map_err(|e| {
+                    sql_err(
+                        "MALFORMED_RECORD_IN_PARSING",
+                        &format!("Malformed CSV header in {raw_path}: {e}."),
+                        "22023",
+                    )
+                })?
                 .iter()
                 .map(|h| h.trim().to_owned())
                 .collect();
         }
         for rec in rdr.records() {
-            let rec = rec.map_err(|e| sql_err("MALFORMED_RECORD_IN_PARSING", &format!("Malformed CSV record in {raw_path}: {e}."), "22023"))?;
+            let rec = rec.map_err(|e| {
+                sql_err(
+                    "MALFORMED_RECORD_IN_PARSING",
+                    &format!("Malformed CSV record in {raw_path}: {e}."),
+                    "22023",
+                )
+            })?;
             rows.push(rec.iter().map(str::to_owned).collect());
         }
     }
-    let width = rows.iter().map(Vec::len).max().unwrap_or(0).max(names.len());
+    let width = rows
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .max(names.len());
     for i in names.len()..width {
         names.push(format!("_c{i}"));
     }
@@ -495,31 +696,50 @@ async fn load_csv(
     // read_files infers types; csv.`…` reads every column as a string, as Spark does.
     let types: Vec<&str> = (0..width)
         .map(|i| {
-            let vals = || rows.iter().filter_map(|r| r.get(i)).filter(|v| !v.is_empty());
+            let vals = || {
+                rows.iter()
+                    .filter_map(|r| r.get(i))
+                    .filter(|v| !v.is_empty())
+            };
             if !infer || vals().next().is_none() {
                 "TEXT"
             } else if vals().all(|v| v.trim().parse::<i64>().is_ok()) {
                 "BIGINT"
             } else if vals().all(|v| v.trim().parse::<f64>().is_ok()) {
                 "DOUBLE"
-            } else if vals().all(|v| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false")) {
+            } else if vals()
+                .all(|v| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"))
+            {
                 "BOOLEAN"
             } else {
                 "TEXT"
             }
         })
         .collect();
-    let cols: Vec<String> = names.iter().zip(&types).map(|(n, t)| format!("\"{}\" {t}", n.replace('"', "\"\""))).collect();
-    exec(conn, &format!("CREATE TEMP TABLE {name} ({})", cols.join(", "))).await?;
+    let cols: Vec<String> = names
+        .iter()
+        .zip(&types)
+        .map(|(n, t)| format!("\"{}\" {t}", n.replace('"', "\"\"")))
+        .collect();
+    exec(
+        conn,
+        &format!("CREATE TEMP TABLE {name} ({})", cols.join(", ")),
+    )
+    .await?;
     if width == 0 {
         return Ok(());
     }
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(internal)?;
+    let mut tx = sqlx::Connection::begin(&mut *conn)
+        .await
+        .map_err(internal)?;
     // Batches stay under SQLite's 32766 bound parameters.
     let batch = (30_000 / width).clamp(1, 500);
     for chunk in rows.chunks(batch) {
         let one = format!("({})", vec!["?"; width].join(","));
-        let sql = format!("INSERT INTO {name} VALUES {}", vec![one; chunk.len()].join(","));
+        let sql = format!(
+            "INSERT INTO {name} VALUES {}",
+            vec![one; chunk.len()].join(",")
+        );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for r in chunk {
             for (i, t) in types.iter().enumerate() {
@@ -546,13 +766,29 @@ mod tests {
     async fn check(setup: &[&str], sql: &str, expected: &[&[&str]]) {
         let engine = Engine::open().await.expect("engine");
         let fs = Fs::open(None).expect("fs");
-        fs.write_file("/d/sales.csv", bytes::Bytes::from_static(b"region,amount\neu,10\nus,5\neu,2.5\n"), true).expect("write");
+        fs.write_file(
+            "/d/sales.csv",
+            bytes::Bytes::from_static(b"region,amount\neu,10\nus,5\neu,2.5\n"),
+            true,
+        )
+        .expect("write");
         for s in setup {
             engine.run(&fs, s, &[]).await.expect("setup");
         }
         let rows = engine.run(&fs, sql, &[]).await.expect("query");
-        let got: Vec<Vec<String>> = rows.rows.iter().map(|r| r.iter().map(|v| v.clone().unwrap_or("NULL".into())).collect()).collect();
-        let want: Vec<Vec<String>> = expected.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect();
+        let got: Vec<Vec<String>> = rows
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.clone().unwrap_or("NULL".into()))
+                    .collect()
+            })
+            .collect();
+        let want: Vec<Vec<String>> = expected
+            .iter()
+            .map(|r| r.iter().map(|s| s.to_string()).collect())
+            .collect();
         assert_eq!(got, want, "{sql}");
     }
 
@@ -563,7 +799,12 @@ mod tests {
 
     #[tokio::test]
     async fn csv_path_reads_strings_without_header() {
-        check(&[], "SELECT _c0, _c1 FROM csv.`dbfs:/d/sales.csv` LIMIT 2", &[&["region", "amount"], &["eu", "10"]]).await;
+        check(
+            &[],
+            "SELECT _c0, _c1 FROM csv.`dbfs:/d/sales.csv` LIMIT 2",
+            &[&["region", "amount"], &["eu", "10"]],
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -578,12 +819,21 @@ mod tests {
 
     #[tokio::test]
     async fn show_tables_lists_user_tables() {
-        check(&["CREATE TABLE a (x INT)", "CREATE OR REPLACE TABLE a (y INT)"], "SHOW TABLES", &[&["default", "a", "0"]]).await;
+        check(
+            &[
+                "CREATE TABLE a (x INT)",
+                "CREATE OR REPLACE TABLE a (y INT)",
+            ],
+            "SHOW TABLES",
+            &[&["default", "a", "0"]],
+        )
+        .await;
     }
 
     #[test]
     fn quotes_are_left_alone() {
-        let out = outside_quotes("select 'if(' , if(1,2,3)", |p| Ok(p.replace("if(", "iif("))).expect("rewrite");
+        let out = outside_quotes("select 'if(' , if(1,2,3)", |p| Ok(p.replace("if(", "iif(")))
+            .expect("rewrite");
         assert_eq!(out, "select 'if(' , iif(1,2,3)");
     }
 }

@@ -36,8 +36,9 @@ const QUERY_SECS: f64 = 0.2;
 /// Terminal statements are forgotten after this long (real time).
 const RETENTION: Duration = Duration::from_secs(12 * 3600);
 
-static SLEEP_HINT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*/\*\s*emulator:sleep=(\d+(?:\.\d+)?)\s*\*/").expect("a valid built-in regex"));
+static SLEEP_HINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*/\*\s*emulator:sleep=(\d+(?:\.\d+)?)\s*\*/").expect("a valid built-in regex")
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SState {
@@ -99,52 +100,110 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/2.0/sql/statements/", post(execute))
         .route("/api/2.0/sql/statements/{id}", get(get_statement))
         .route("/api/2.0/sql/statements/{id}/cancel", post(cancel))
-        .route("/api/2.0/sql/statements/{id}/result/chunks/{index}", get(chunk))
+        .route(
+            "/api/2.0/sql/statements/{id}/result/chunks/{index}",
+            get(chunk),
+        )
         .route("/emulator/results/{id}/{index}", get(external))
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("The statement {id} was not found or has expired."))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("The statement {id} was not found or has expired."),
+    )
 }
 
 fn parse_wait(s: &str) -> ApiResult<u64> {
-    let bad = || ApiError::invalid(format!("wait_timeout must be 0s or between 5s and 50s, got '{s}'."));
-    let n: u64 = s.trim().strip_suffix('s').ok_or_else(bad)?.parse().map_err(|_| bad())?;
-    if n == 0 || (5..=50).contains(&n) { Ok(n) } else { Err(bad()) }
+    let bad = || {
+        ApiError::invalid(format!(
+            "wait_timeout must be 0s or between 5s and 50s, got '{s}'."
+        ))
+    };
+    let n: u64 = s
+        .trim()
+        .strip_suffix('s')
+        .ok_or_else(bad)?
+        .parse()
+        .map_err(|_| bad())?;
+    if n == 0 || (5..=50).contains(&n) {
+        Ok(n)
+    } else {
+        Err(bad())
+    }
 }
 
 async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Response> {
     let sql = body.req_str("statement")?;
     if sql.len() > MAX_STATEMENT {
-        return Err(ApiError::invalid(format!("The statement is {} bytes; the limit is 16 MiB.", sql.len())));
+        return Err(ApiError::invalid(format!(
+            "The statement is {} bytes; the limit is 16 MiB.",
+            sql.len()
+        )));
     }
     let warehouse = body.req_str("warehouse_id")?;
     let wait = parse_wait(&body.str("wait_timeout").unwrap_or_else(|| "10s".into()))?;
-    let on_timeout = body.str("on_wait_timeout").unwrap_or_else(|| "CONTINUE".into()).to_uppercase();
+    let on_timeout = body
+        .str("on_wait_timeout")
+        .unwrap_or_else(|| "CONTINUE".into())
+        .to_uppercase();
     if on_timeout != "CONTINUE" && on_timeout != "CANCEL" {
-        return Err(ApiError::invalid(format!("on_wait_timeout must be CONTINUE or CANCEL, got {on_timeout}")));
+        return Err(ApiError::invalid(format!(
+            "on_wait_timeout must be CONTINUE or CANCEL, got {on_timeout}"
+        )));
     }
-    let disposition = body.str("disposition").unwrap_or_else(|| "INLINE".into()).to_uppercase();
-    let format = body.str("format").unwrap_or_else(|| "JSON_ARRAY".into()).to_uppercase();
+    let disposition = body
+        .str("disposition")
+        .unwrap_or_else(|| "INLINE".into())
+        .to_uppercase();
+    let format = body
+        .str("format")
+        .unwrap_or_else(|| "JSON_ARRAY".into())
+        .to_uppercase();
     match (disposition.as_str(), format.as_str()) {
         ("INLINE", "JSON_ARRAY") | ("EXTERNAL_LINKS", "JSON_ARRAY" | "CSV") => {}
         ("INLINE", f @ ("CSV" | "ARROW_STREAM")) => {
-            return Err(ApiError::invalid(format!("The format {f} is only supported with EXTERNAL_LINKS disposition.")));
+            return Err(ApiError::invalid(format!(
+                "The format {f} is only supported with EXTERNAL_LINKS disposition."
+            )));
         }
-        (_, "ARROW_STREAM") => return Err(ApiError::invalid("ARROW_STREAM results are not supported by the emulator; use JSON_ARRAY or CSV.")),
-        (d, f) => return Err(ApiError::invalid(format!("Unsupported disposition/format: {d}/{f}"))),
+        (_, "ARROW_STREAM") => {
+            return Err(ApiError::invalid(
+                "ARROW_STREAM results are not supported by the emulator; use JSON_ARRAY or CSV.",
+            ));
+        }
+        (d, f) => {
+            return Err(ApiError::invalid(format!(
+                "Unsupported disposition/format: {d}/{f}"
+            )));
+        }
     }
-    let row_limit = body.i64("row_limit")?.filter(|n| *n >= 0).map(|n| n as usize);
-    let byte_limit = body.i64("byte_limit")?.filter(|n| *n >= 0).map(|n| n as usize);
+    let row_limit = body
+        .i64("row_limit")?
+        .filter(|n| *n >= 0)
+        .map(|n| n as usize);
+    let byte_limit = body
+        .i64("byte_limit")?
+        .filter(|n| *n >= 0)
+        .map(|n| n as usize);
     let mut params = Vec::new();
     for p in body.arr("parameters") {
-        let Value::Object(m) = p else { return Err(ApiError::invalid("Each parameter must be an object")) };
+        let Value::Object(m) = p else {
+            return Err(ApiError::invalid("Each parameter must be an object"));
+        };
         let p = crate::lenient::Obj(m);
-        params.push(Param { name: p.req_str("name")?, value: p.str("value"), kind: p.str("type").unwrap_or_else(|| "STRING".into()) });
+        params.push(Param {
+            name: p.req_str("name")?,
+            value: p.str("value"),
+            kind: p.str("type").unwrap_or_else(|| "STRING".into()),
+        });
     }
     let wstate = match state.warehouses.read_with(&warehouse, |w| w.state) {
         None | Some(WState::Deleted) => {
-            return Err(ApiError::not_found(format!("Warehouse {warehouse} does not exist.")));
+            return Err(ApiError::not_found(format!(
+                "Warehouse {warehouse} does not exist."
+            )));
         }
         Some(s) => s,
     };
@@ -153,7 +212,14 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
     }
 
     let id = format!("01ef{}", &uuid::Uuid::new_v4().simple().to_string()[4..]);
-    let id = format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]);
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &id[0..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..32]
+    );
     let cancel = CancellationToken::new();
     state.statements.insert(
         id.clone(),
@@ -174,7 +240,11 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let st = state.clone();
     let sid = id.clone();
-    let limits = Limits { row_limit, byte_limit, inline: disposition == "INLINE" };
+    let limits = Limits {
+        row_limit,
+        byte_limit,
+        inline: disposition == "INLINE",
+    };
     state.spawn(async move {
         tokio::select! {
             _ = cancel.cancelled() => {}
@@ -183,12 +253,17 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
         let _ = done_tx.send(());
     });
     if wait > 0 {
-        let finished = tokio::time::timeout(Duration::from_secs(wait), done_rx).await.is_ok();
+        let finished = tokio::time::timeout(Duration::from_secs(wait), done_rx)
+            .await
+            .is_ok();
         if !finished && on_timeout == "CANCEL" {
             cancel_statement(&state, &id);
         }
     }
-    let v = state.statements.read_with(&id, |s| render(&state.url, s)).ok_or_else(|| not_found(&id))?;
+    let v = state
+        .statements
+        .read_with(&id, |s| render(&state.url, s))
+        .ok_or_else(|| not_found(&id))?;
     Ok(Json(v).into_response())
 }
 
@@ -210,23 +285,41 @@ fn set(state: &Shared, id: &str, f: impl FnOnce(&mut Statement)) {
     });
 }
 
-async fn run(state: &Shared, id: &str, warehouse: &str, sql: &str, params: &[Param], limits: Limits) {
+async fn run(
+    state: &Shared,
+    id: &str,
+    warehouse: &str,
+    sql: &str,
+    params: &[Param],
+    limits: Limits,
+) {
     // Wait for the warehouse to come up (PENDING meanwhile).
     loop {
-        match state.warehouses.read_with(&warehouse.to_owned(), |w| w.state) {
+        match state
+            .warehouses
+            .read_with(&warehouse.to_owned(), |w| w.state)
+        {
             Some(WState::Running) => break,
             Some(WState::Starting) => state.clock.sleep(0.5).await,
             _ => {
                 set(state, id, |s| {
                     s.state = SState::Failed;
-                    s.error = Some(("BAD_REQUEST".into(), format!("Warehouse {warehouse} was stopped or deleted while the statement waited for it.")));
+                    s.error = Some((
+                        "BAD_REQUEST".into(),
+                        format!(
+                            "Warehouse {warehouse} was stopped or deleted while the statement waited for it."
+                        ),
+                    ));
                 });
                 return;
             }
         }
     }
     set(state, id, |s| s.state = SState::Running);
-    let secs = SLEEP_HINT.captures(sql).and_then(|c| c[1].parse::<f64>().ok()).unwrap_or(0.0);
+    let secs = SLEEP_HINT
+        .captures(sql)
+        .and_then(|c| c[1].parse::<f64>().ok())
+        .unwrap_or(0.0);
     state.clock.sleep(QUERY_SECS + secs).await;
     match state.sql.run(&state.fs, sql, params).await {
         Ok(rows) => match chunk_rows(rows, limits) {
@@ -252,26 +345,35 @@ fn chunk_rows(rows: crate::sql::Rows, limits: Limits) -> Result<ResultSet, Strin
     let mut truncated = false;
     let mut total_bytes = 0usize;
     let mut total_rows = 0usize;
-    let mut cur = Chunk { row_offset: 0, rows: Vec::new(), bytes: 0 };
+    let mut cur = Chunk {
+        row_offset: 0,
+        rows: Vec::new(),
+        bytes: 0,
+    };
     for row in rows.rows {
         if limits.row_limit.is_some_and(|n| total_rows >= n) {
             truncated = true;
             break;
         }
         let size = serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
-        if let Some(b) = limits.byte_limit {
-            if total_bytes + size > b {
-                truncated = true;
-                break;
-            }
+        if let Some(b) = limits.byte_limit
+            && total_bytes + size > b
+        {
+            truncated = true;
+            break;
         }
         if limits.inline && limits.byte_limit.is_none() && total_bytes + size > INLINE_LIMIT {
             return Err(format!(
                 "The result of the statement exceeds the limit of {INLINE_LIMIT} bytes for the INLINE disposition. Use EXTERNAL_LINKS or set byte_limit."
             ));
         }
-        if cur.rows.len() >= CHUNK_ROWS || (cur.bytes + size > CHUNK_BYTES && !cur.rows.is_empty()) {
-            let next = Chunk { row_offset: total_rows, rows: Vec::new(), bytes: 0 };
+        if cur.rows.len() >= CHUNK_ROWS || (cur.bytes + size > CHUNK_BYTES && !cur.rows.is_empty())
+        {
+            let next = Chunk {
+                row_offset: total_rows,
+                rows: Vec::new(),
+                bytes: 0,
+            };
             chunks.push(std::mem::replace(&mut cur, next));
         }
         cur.bytes += size;
@@ -282,7 +384,13 @@ fn chunk_rows(rows: crate::sql::Rows, limits: Limits) -> Result<ResultSet, Strin
     if !cur.rows.is_empty() {
         chunks.push(cur);
     }
-    Ok(ResultSet { columns: rows.columns, chunks, total_rows, total_bytes, truncated })
+    Ok(ResultSet {
+        columns: rows.columns,
+        chunks,
+        total_rows,
+        total_bytes,
+        truncated,
+    })
 }
 
 fn link(id: &str, i: usize) -> String {
@@ -319,7 +427,10 @@ fn chunk_json(url: &str, s: &Statement, r: &ResultSet, i: usize) -> Value {
 
 /// RFC 3339 in UTC, for external link expirations.
 fn httpdate_iso(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -331,7 +442,12 @@ fn httpdate_iso(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 fn render(url: &str, s: &Statement) -> Value {
@@ -380,11 +496,20 @@ fn render(url: &str, s: &Statement) -> Value {
 /// Forgets statements that ended longer ago than the service keeps them.
 fn sweep(state: &Shared) {
     // Cheap enough to do on every execute: one pass over the shards.
-    state.statements.retain(|s| s.finished.is_none_or(|t| t.elapsed() < RETENTION));
+    state
+        .statements
+        .retain(|s| s.finished.is_none_or(|t| t.elapsed() < RETENTION));
 }
 
-async fn get_statement(State(state): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    state.statements.read_with(&id, |s| render(&state.url, s)).map(Json).ok_or_else(|| not_found(&id))
+async fn get_statement(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    state
+        .statements
+        .read_with(&id, |s| render(&state.url, s))
+        .map(Json)
+        .ok_or_else(|| not_found(&id))
 }
 
 fn cancel_statement(state: &Shared, id: &str) {
@@ -402,32 +527,58 @@ async fn cancel(State(state): State<Shared>, Path(id): Path<String>) -> ApiResul
     Ok(Json(json!({})))
 }
 
-fn result_of(state: &Shared, id: &str, index: &str) -> ApiResult<(Statement, Arc<ResultSet>, usize)> {
-    let s = state.statements.get(&id.to_owned()).ok_or_else(|| not_found(id))?;
-    let i: usize = index.parse().map_err(|_| ApiError::invalid(format!("Invalid chunk index {index}")))?;
+fn result_of(
+    state: &Shared,
+    id: &str,
+    index: &str,
+) -> ApiResult<(Statement, Arc<ResultSet>, usize)> {
+    let s = state
+        .statements
+        .get(&id.to_owned())
+        .ok_or_else(|| not_found(id))?;
+    let i: usize = index
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("Invalid chunk index {index}")))?;
     let r = match (&s.state, &s.result) {
         (SState::Succeeded, Some(r)) => r.clone(),
         (st, _) => {
-            return Err(ApiError::invalid_state(format!("The statement {id} is {}; results are only available once it SUCCEEDED.", st.api())));
+            return Err(ApiError::invalid_state(format!(
+                "The statement {id} is {}; results are only available once it SUCCEEDED.",
+                st.api()
+            )));
         }
     };
     if i >= r.chunks.len() {
-        return Err(ApiError::invalid(format!("Chunk index {i} is out of range: the result has {} chunks.", r.chunks.len())));
+        return Err(ApiError::invalid(format!(
+            "Chunk index {i} is out of range: the result has {} chunks.",
+            r.chunks.len()
+        )));
     }
     Ok((s, r, i))
 }
 
-async fn chunk(State(state): State<Shared>, Path((id, index)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn chunk(
+    State(state): State<Shared>,
+    Path((id, index)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let (s, r, i) = result_of(&state, &id, &index)?;
     Ok(Json(chunk_json(&state.url, &s, &r, i)))
 }
 
 /// An external link: no Authorization (presigned URLs must be fetched
 /// without it); the signature in the query string stands in for it.
-async fn external(State(state): State<Shared>, Path((id, index)): Path<(String, String)>, Query(q): Query) -> ApiResult<Response> {
+async fn external(
+    State(state): State<Shared>,
+    Path((id, index)): Path<(String, String)>,
+    Query(q): Query,
+) -> ApiResult<Response> {
     let (s, r, i) = result_of(&state, &id, &index)?;
     if q.str("sig").as_deref() != Some(s.secret.as_str()) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", "Request signature does not match."));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            "Request signature does not match.",
+        ));
     }
     let c = &r.chunks[i];
     let (body, ctype) = if s.csv {
@@ -440,9 +591,13 @@ async fn external(State(state): State<Shared>, Path((id, index)): Path<(String, 
         }
         (w.into_inner().unwrap_or_default(), "text/csv")
     } else {
-        (serde_json::to_vec(&c.rows).unwrap_or_default(), "application/json")
+        (
+            serde_json::to_vec(&c.rows).unwrap_or_default(),
+            "application/json",
+        )
     };
     let mut resp = body.into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     Ok(resp)
 }

@@ -14,7 +14,10 @@ use crate::lenient::{Body, Obj, Query};
 
 const START_SECS: f64 = 5.0;
 const STOP_SECS: f64 = 2.0;
-const SIZES: &[&str] = &["2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large"];
+const SIZES: &[&str] = &[
+    "2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large",
+    "4X-Large",
+];
 pub(crate) const STARTER_ID: &str = "a1b2c3d4e5f60718";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +74,13 @@ fn check_spec(body: &Obj, creating: bool) -> ApiResult<Map<String, Value>> {
         body.req_str("name")?;
     }
     let mut spec = body.cleaned();
-    if let Some(size) = body.str("cluster_size") {
-        if !SIZES.contains(&size.as_str()) {
-            return Err(ApiError::invalid(format!("Invalid cluster_size {size}; expected one of {}", SIZES.join(", "))));
-        }
+    if let Some(size) = body.str("cluster_size")
+        && !SIZES.contains(&size.as_str())
+    {
+        return Err(ApiError::invalid(format!(
+            "Invalid cluster_size {size}; expected one of {}",
+            SIZES.join(", ")
+        )));
     }
     for k in ["min_num_clusters", "max_num_clusters", "auto_stop_mins"] {
         if let Some(n) = body.i64(k)? {
@@ -84,12 +90,18 @@ fn check_spec(body: &Obj, creating: bool) -> ApiResult<Map<String, Value>> {
     let min = body.i64("min_num_clusters")?.unwrap_or(1);
     let max = body.i64("max_num_clusters")?.unwrap_or(min.max(1));
     if min < 1 || max < min {
-        return Err(ApiError::invalid(format!("max_num_clusters ({max}) must be >= min_num_clusters ({min}) >= 1")));
+        return Err(ApiError::invalid(format!(
+            "max_num_clusters ({max}) must be >= min_num_clusters ({min}) >= 1"
+        )));
     }
-    if let Some(m) = body.i64("auto_stop_mins")? {
-        if m != 0 && m < 10 && !body.flag("enable_serverless_compute")? {
-            return Err(ApiError::invalid("auto_stop_mins must be 0 or at least 10 for a classic or pro warehouse"));
-        }
+    if let Some(m) = body.i64("auto_stop_mins")?
+        && m != 0
+        && m < 10
+        && !body.flag("enable_serverless_compute")?
+    {
+        return Err(ApiError::invalid(
+            "auto_stop_mins must be 0 or at least 10 for a classic or pro warehouse",
+        ));
     }
     spec.remove("id");
     Ok(spec)
@@ -98,8 +110,17 @@ fn check_spec(body: &Obj, creating: bool) -> ApiResult<Map<String, Value>> {
 impl Warehouse {
     fn render(&self, url: &str) -> Value {
         let mut m = self.spec.clone();
-        let host = url.trim_start_matches("http://").split(':').next().unwrap_or("127.0.0.1").to_owned();
-        let port = url.rsplit(':').next().and_then(|p| p.parse::<i64>().ok()).unwrap_or(80);
+        let host = url
+            .trim_start_matches("http://")
+            .split(':')
+            .next()
+            .unwrap_or("127.0.0.1")
+            .to_owned();
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(80);
         m.insert("id".into(), json!(self.id));
         m.insert("state".into(), json!(self.state.api()));
         m.entry("cluster_size").or_insert(json!("X-Small"));
@@ -109,8 +130,10 @@ impl Warehouse {
         m.entry("enable_serverless_compute").or_insert(json!(false));
         m.entry("enable_photon").or_insert(json!(true));
         m.entry("warehouse_type").or_insert(json!("PRO"));
-        m.entry("spot_instance_policy").or_insert(json!("COST_OPTIMIZED"));
-        m.entry("channel").or_insert(json!({"name": "CHANNEL_NAME_CURRENT"}));
+        m.entry("spot_instance_policy")
+            .or_insert(json!("COST_OPTIMIZED"));
+        m.entry("channel")
+            .or_insert(json!({"name": "CHANNEL_NAME_CURRENT"}));
         m.entry("tags").or_insert(json!({}));
         m.insert("creator_name".into(), json!(self.creator));
         let running = self.state == WState::Running;
@@ -130,11 +153,18 @@ impl Warehouse {
 }
 
 pub(crate) fn seed_starter(state: &Shared) {
-    let spec = json!({"name": "Starter Warehouse", "cluster_size": "X-Small", "auto_stop_mins": 120});
+    let spec =
+        json!({"name": "Starter Warehouse", "cluster_size": "X-Small", "auto_stop_mins": 120});
     let Value::Object(spec) = spec else { return };
     state.warehouses.insert(
         STARTER_ID.to_owned(),
-        Warehouse { id: STARTER_ID.to_owned(), spec, state: WState::Running, creator: crate::auth::USER.into(), generation: 0 },
+        Warehouse {
+            id: STARTER_ID.to_owned(),
+            spec,
+            state: WState::Running,
+            creator: crate::auth::USER.into(),
+            generation: 0,
+        },
     );
 }
 
@@ -165,13 +195,24 @@ pub(crate) fn ensure_started(state: &Shared, id: &str) -> Option<WState> {
 async fn list(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
     let mut all = state.warehouses.filter(|w| w.state != WState::Deleted);
     all.sort_by(|a, b| a.id.cmp(&b.id));
-    let size = q.i64("page_size")?.filter(|n| *n > 0).map(|n| n as usize).unwrap_or(all.len().max(1));
+    let size = q
+        .i64("page_size")?
+        .filter(|n| *n > 0)
+        .map(|n| n as usize)
+        .unwrap_or(all.len().max(1));
     let offset = match q.str("page_token").filter(|s| !s.is_empty()) {
-        Some(t) => t.parse::<usize>().map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("Invalid page_token: {t}")))?,
         None => 0,
     };
     let end = (offset + size).min(all.len());
-    let page: Vec<Value> = all.get(offset.min(end)..end).unwrap_or(&[]).iter().map(|w| w.render(&state.url)).collect();
+    let page: Vec<Value> = all
+        .get(offset.min(end)..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|w| w.render(&state.url))
+        .collect();
     let mut out = json!({ "warehouses": page });
     if end < all.len() {
         out["next_page_token"] = json!(end.to_string());
@@ -180,20 +221,39 @@ async fn list(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Va
 }
 
 async fn get_one(State(state): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    state.warehouses.read_with(&id, |w| w.render(&state.url)).map(Json).ok_or_else(|| missing(&id))
-}
-
-async fn create(State(state): State<Shared>, Extension(p): Extension<Principal>, Body(body): Body) -> ApiResult<Json<Value>> {
-    let spec = check_spec(&body, true)?;
-    let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
     state
         .warehouses
-        .insert(id.clone(), Warehouse { id: id.clone(), spec, state: WState::Stopped, creator: p.0, generation: 0 });
+        .read_with(&id, |w| w.render(&state.url))
+        .map(Json)
+        .ok_or_else(|| missing(&id))
+}
+
+async fn create(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let spec = check_spec(&body, true)?;
+    let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+    state.warehouses.insert(
+        id.clone(),
+        Warehouse {
+            id: id.clone(),
+            spec,
+            state: WState::Stopped,
+            creator: p.0,
+            generation: 0,
+        },
+    );
     ensure_started(&state, &id);
     Ok(Json(json!({ "id": id })))
 }
 
-async fn edit(State(state): State<Shared>, Path(id): Path<String>, Body(body): Body) -> ApiResult<Json<Value>> {
+async fn edit(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
     let spec = check_spec(&body, false)?;
     state
         .warehouses

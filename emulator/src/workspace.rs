@@ -31,27 +31,44 @@ pub(crate) struct Workspace {
 
 fn norm(p: &str) -> ApiResult<String> {
     let p = p.trim().trim_end_matches('/');
-    let p = p.strip_prefix("/Workspace").filter(|r| r.starts_with('/')).unwrap_or(p);
+    let p = p
+        .strip_prefix("/Workspace")
+        .filter(|r| r.starts_with('/'))
+        .unwrap_or(p);
     if !p.starts_with('/') {
         return Err(ApiError::invalid(format!("Path ({p}) must be absolute.")));
     }
-    Ok(if p.is_empty() { "/".into() } else { p.to_owned() })
+    Ok(if p.is_empty() {
+        "/".into()
+    } else {
+        p.to_owned()
+    })
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Workspace {
     pub fn new() -> Self {
-        Self { tree: RwLock::new(BTreeMap::new()), next: 1000.into() }
+        Self {
+            tree: RwLock::new(BTreeMap::new()),
+            next: 1000.into(),
+        }
     }
     fn id(&self) -> i64 {
         self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
     pub fn get(&self, path: &str) -> Option<Object> {
         let p = norm(path).ok()?;
-        self.tree.read().unwrap_or_else(|e| e.into_inner()).get(&p).cloned()
+        self.tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&p)
+            .cloned()
     }
     pub fn mkdirs(&self, path: &str) -> ApiResult<()> {
         let p = norm(path)?;
@@ -62,35 +79,72 @@ impl Workspace {
             cur.push_str(part);
             match tree.get(&cur) {
                 Some(o) if o.kind != "DIRECTORY" => {
-                    return Err(ApiError::already_exists(format!("Path ({cur}) already exists and is not a directory.")));
+                    return Err(ApiError::already_exists(format!(
+                        "Path ({cur}) already exists and is not a directory."
+                    )));
                 }
                 Some(_) => {}
                 None => {
                     let now = now_ms();
                     let id = self.id();
-                    tree.insert(cur.clone(), Object { kind: "DIRECTORY", language: None, content: vec![], id, created: now, modified: now });
+                    tree.insert(
+                        cur.clone(),
+                        Object {
+                            kind: "DIRECTORY",
+                            language: None,
+                            content: vec![],
+                            id,
+                            created: now,
+                            modified: now,
+                        },
+                    );
                 }
             }
         }
         Ok(())
     }
     /// Places a notebook (or file); the parent folder must exist.
-    pub fn put(&self, path: &str, kind: &'static str, language: Option<String>, content: Vec<u8>, overwrite: bool) -> ApiResult<()> {
+    pub fn put(
+        &self,
+        path: &str,
+        kind: &'static str,
+        language: Option<String>,
+        content: Vec<u8>,
+        overwrite: bool,
+    ) -> ApiResult<()> {
         let p = norm(path)?;
-        let parent = p.rsplit_once('/').map(|(a, _)| if a.is_empty() { "/" } else { a }).unwrap_or("/").to_owned();
+        let parent = p
+            .rsplit_once('/')
+            .map(|(a, _)| if a.is_empty() { "/" } else { a })
+            .unwrap_or("/")
+            .to_owned();
         let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
-        if parent != "/" && !tree.get(&parent).is_some_and(|o| o.kind == "DIRECTORY") {
-            return Err(ApiError::not_found(format!("The parent folder ({parent}) does not exist.")));
+        if parent != "/" && tree.get(&parent).is_none_or(|o| o.kind != "DIRECTORY") {
+            return Err(ApiError::not_found(format!(
+                "The parent folder ({parent}) does not exist."
+            )));
         }
         let now = now_ms();
         let (id, created) = match tree.get(&p) {
             Some(o) if o.kind == "DIRECTORY" || !overwrite => {
-                return Err(ApiError::already_exists(format!("Path ({p}) already exists.")));
+                return Err(ApiError::already_exists(format!(
+                    "Path ({p}) already exists."
+                )));
             }
             Some(o) => (o.id, o.created),
             None => (self.id(), now),
         };
-        tree.insert(p, Object { kind, language, content, id, created, modified: now });
+        tree.insert(
+            p,
+            Object {
+                kind,
+                language,
+                content,
+                id,
+                created,
+                modified: now,
+            },
+        );
         Ok(())
     }
     fn info(path: &str, o: &Object) -> Value {
@@ -126,7 +180,10 @@ fn missing(p: &str) -> ApiError {
 
 async fn import(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let path = body.req_str("path")?;
-    let format = body.str("format").unwrap_or_else(|| "SOURCE".into()).to_uppercase();
+    let format = body
+        .str("format")
+        .unwrap_or_else(|| "SOURCE".into())
+        .to_uppercase();
     let content = base64::engine::general_purpose::STANDARD
         .decode(body.str("content").unwrap_or_default().trim())
         .map_err(|e| ApiError::invalid(format!("Invalid base64 content: {e}")))?;
@@ -138,10 +195,18 @@ async fn import(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
         other => return Err(ApiError::invalid(format!("Unknown import format: {other}"))),
     };
     if kind == "NOTEBOOK" && format == "SOURCE" && language.is_none() {
-        return Err(ApiError::invalid("The language field is required when importing a SOURCE notebook."));
+        return Err(ApiError::invalid(
+            "The language field is required when importing a SOURCE notebook.",
+        ));
     }
-    let language = if kind == "NOTEBOOK" { Some(language.unwrap_or_else(|| "PYTHON".into())) } else { None };
-    state.workspace.put(&path, kind, language, content, body.flag("overwrite")?)?;
+    let language = if kind == "NOTEBOOK" {
+        Some(language.unwrap_or_else(|| "PYTHON".into()))
+    } else {
+        None
+    };
+    state
+        .workspace
+        .put(&path, kind, language, content, body.flag("overwrite")?)?;
     Ok(Json(json!({})))
 }
 
@@ -149,7 +214,9 @@ async fn export(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<
     let path = q.req_str("path")?;
     let o = state.workspace.get(&path).ok_or_else(|| missing(&path))?;
     if o.kind == "DIRECTORY" {
-        return Err(ApiError::invalid(format!("Path ({path}) is a directory; export it as DBC.")));
+        return Err(ApiError::invalid(format!(
+            "Path ({path}) is a directory; export it as DBC."
+        )));
     }
     Ok(Json(json!({
         "content": base64::engine::general_purpose::STANDARD.encode(&o.content),
@@ -160,7 +227,9 @@ async fn export(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<
 async fn get_status(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
     let path = norm(&q.req_str("path")?)?;
     if path == "/" {
-        return Ok(Json(json!({"path": "/", "object_type": "DIRECTORY", "object_id": 0})));
+        return Ok(Json(
+            json!({"path": "/", "object_type": "DIRECTORY", "object_id": 0}),
+        ));
     }
     let o = state.workspace.get(&path).ok_or_else(|| missing(&path))?;
     Ok(Json(Workspace::info(&path, &o)))
@@ -168,11 +237,24 @@ async fn get_status(State(state): State<Shared>, Query(q): Query) -> ApiResult<J
 
 async fn list(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
     let path = norm(&q.req_str("path")?)?;
-    if path != "/" && !state.workspace.get(&path).is_some_and(|o| o.kind == "DIRECTORY") {
+    if path != "/"
+        && state
+            .workspace
+            .get(&path)
+            .is_none_or(|o| o.kind != "DIRECTORY")
+    {
         return Err(missing(&path));
     }
-    let prefix = if path == "/" { "/".to_owned() } else { format!("{path}/") };
-    let tree = state.workspace.tree.read().unwrap_or_else(|e| e.into_inner());
+    let prefix = if path == "/" {
+        "/".to_owned()
+    } else {
+        format!("{path}/")
+    };
+    let tree = state
+        .workspace
+        .tree
+        .read()
+        .unwrap_or_else(|e| e.into_inner());
     let objects: Vec<Value> = tree
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
@@ -194,12 +276,20 @@ async fn mkdirs(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
 async fn delete(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
     let path = norm(&body.req_str("path")?)?;
     let recursive = body.flag("recursive")?;
-    let mut tree = state.workspace.tree.write().unwrap_or_else(|e| e.into_inner());
+    let mut tree = state
+        .workspace
+        .tree
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
     if !tree.contains_key(&path) {
         return Err(missing(&path));
     }
     let prefix = format!("{path}/");
-    let children: Vec<String> = tree.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+    let children: Vec<String> = tree
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
     if !children.is_empty() && !recursive {
         return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
