@@ -8,6 +8,7 @@
 //! and docs); the runners here only read the rendered values.
 
 pub mod core;
+pub mod databricks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,205 @@
+//! `dbfs.Upload` and `dbfs.Download`: DBFS paths through the DBFS API in
+//! 1 MiB blocks, `/Volumes/…` paths through the Files API, streamed both
+//! ways so memory stays bounded whatever the size.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use futures::future::BoxFuture;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+use super::{Databricks, bad};
+use crate::databricks::DatabricksClient;
+use crate::storage::Storage;
+use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
+
+/// DBFS's limit for one block, counted after base64 decoding.
+const BLOCK: usize = 1024 * 1024;
+
+pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
+    runners.register("io.kestra.plugin.databricks.dbfs.Upload", Arc::new(Upload(databricks.clone())));
+    runners.register("io.kestra.plugin.databricks.dbfs.Download", Arc::new(Download(databricks.clone())));
+}
+
+/// Where a path lives: DBFS (`dbfs:/x`, `/x`) or a volume (`/Volumes/…`).
+enum Target {
+    Dbfs(String),
+    Volume(String),
+}
+
+fn target(path: &str) -> Target {
+    let path = path.trim();
+    let stripped = path.strip_prefix("dbfs:").unwrap_or(path);
+    let absolute = if stripped.starts_with('/') { stripped.to_owned() } else { format!("/{stripped}") };
+    if absolute.starts_with("/Volumes/") { Target::Volume(absolute) } else { Target::Dbfs(absolute) }
+}
+
+/// The Files API path, each segment percent-encoded, slashes kept.
+fn files_url(path: &str) -> String {
+    let encoded: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            segment
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect()
+        })
+        .collect();
+    format!("/api/2.0/fs/files{}", encoded.join("/"))
+}
+
+struct Upload(Arc<Databricks>);
+
+impl Runner for Upload {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let client = self.0.client(ctx)?;
+            let from = ctx.properties["from"].as_str().ok_or_else(|| bad(ctx, "from is required: a storage:/// URI such as a FILE input"))?;
+            let to = ctx.properties["to"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "to is required: a dbfs: path or /Volumes/… path"))?;
+            let overwrite = ctx.properties["overwrite"].as_bool().unwrap_or(true);
+            let (_, size) = ctx.storage.open(from).await?;
+            let uri = match target(to) {
+                Target::Dbfs(path) => {
+                    upload_dbfs(&client, ctx, from, &path, overwrite).await?;
+                    format!("dbfs:{path}")
+                }
+                Target::Volume(path) => {
+                    upload_volume(&client, ctx, from, &path, overwrite).await?;
+                    path
+                }
+            };
+            ctx.info(format!("uploaded {size} bytes to {uri}")).await;
+            let mut outputs = Outputs::new();
+            outputs.insert("uri".into(), json!(uri));
+            outputs.insert("size".into(), json!(size));
+            Ok(outputs)
+        })
+    }
+}
+
+/// create / add-block (1 MiB at a time) / close.
+async fn upload_dbfs(client: &DatabricksClient, ctx: &TaskContext, from: &str, path: &str, overwrite: bool) -> Result<(), TaskError> {
+    let (mut file, _) = ctx.storage.open(from).await?;
+    let created: Value = client.post("/api/2.0/dbfs/create", &json!({"path": path, "overwrite": overwrite})).await?;
+    let handle = created["handle"].as_i64().or_else(|| created["handle"].as_str()?.parse().ok())
+        .ok_or_else(|| TaskError::Failed(format!("dbfs/create answered without a handle: {created}")))?;
+    let mut buffer = vec![0u8; BLOCK];
+    loop {
+        let mut filled = 0;
+        while filled < BLOCK {
+            let read = file.read(&mut buffer[filled..]).await.map_err(|e| TaskError::Failed(format!("reading {from}: {e}")))?;
+            if read == 0 {
+                break;
+            }
+            filled += read;
+        }
+        if filled == 0 {
+            break;
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err(TaskError::Killed);
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(&buffer[..filled]);
+        client.post::<_, Value>("/api/2.0/dbfs/add-block", &json!({"handle": handle, "data": data})).await?;
+        if filled < BLOCK {
+            break;
+        }
+    }
+    client.post::<_, Value>("/api/2.0/dbfs/close", &json!({"handle": handle})).await?;
+    Ok(())
+}
+
+/// One streamed PUT; a rate limit or an unavailable service is retried by
+/// opening the file again, since a stream cannot be replayed.
+async fn upload_volume(client: &DatabricksClient, ctx: &TaskContext, from: &str, path: &str, overwrite: bool) -> Result<(), TaskError> {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let (file, size) = ctx.storage.open(from).await?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+        let request = client
+            .request(Method::PUT, &files_url(path))
+            .await?
+            .query(&[("overwrite", overwrite.to_string())])
+            .header("content-type", "application/octet-stream")
+            .header("content-length", size)
+            .body(body);
+        match client.send(request).await {
+            Ok(_) => return Ok(()),
+            Err(error) if error.is_retryable() && attempt < 10 => {
+                let delay = error.retry_after().unwrap_or(std::time::Duration::from_millis(500 * u64::from(attempt)));
+                ctx.sleep(delay).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+struct Download(Arc<Databricks>);
+
+impl Runner for Download {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let client = self.0.client(ctx)?;
+            let from = ctx.properties["from"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "from is required: a dbfs: path or /Volumes/… path"))?;
+            let name = from.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("download");
+            let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{name}", ctx.task_id));
+            let size = match target(from) {
+                Target::Dbfs(path) => {
+                    let status: Value = client.get("/api/2.0/dbfs/get-status", &[("path", path.clone())]).await?;
+                    if status["is_dir"].as_bool() == Some(true) {
+                        return Err(bad(ctx, format!("{from} is a directory: download one file")));
+                    }
+                    let total = status["file_size"].as_u64().unwrap_or(0);
+                    let chunks = futures::stream::try_unfold(0u64, move |offset| {
+                        let (client, path) = (client.clone(), path.clone());
+                        async move {
+                            if offset >= total {
+                                return Ok::<_, std::io::Error>(None);
+                            }
+                            let read: Value = client
+                                .get("/api/2.0/dbfs/read", &[("path", path), ("offset", offset.to_string()), ("length", BLOCK.to_string())])
+                                .await
+                                .map_err(std::io::Error::other)?;
+                            let data = base64::engine::general_purpose::STANDARD
+                                .decode(read["data"].as_str().unwrap_or(""))
+                                .map_err(std::io::Error::other)?;
+                            if data.is_empty() {
+                                return Ok(None);
+                            }
+                            let next = offset + data.len() as u64;
+                            Ok(Some((bytes::Bytes::from(data), next)))
+                        }
+                    });
+                    ctx.storage.write(&uri, tokio_util::io::StreamReader::new(Box::pin(chunks))).await?
+                }
+                Target::Volume(path) => {
+                    let request = client.request(Method::GET, &files_url(&path)).await?;
+                    let response = client.send(request).await?;
+                    let stream = futures::TryStreamExt::map_err(response.bytes_stream(), std::io::Error::other);
+                    ctx.storage.write(&uri, tokio_util::io::StreamReader::new(stream)).await?
+                }
+            };
+            ctx.info(format!("downloaded {size} bytes from {from}")).await;
+            let mut outputs = Outputs::new();
+            outputs.insert("uri".into(), json!(uri));
+            outputs.insert("size".into(), json!(size));
+            Ok(outputs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_go_to_dbfs_or_the_files_api() {
+        assert!(matches!(target("dbfs:/a/b.csv"), Target::Dbfs(p) if p == "/a/b.csv"));
+        assert!(matches!(target("/mortar/x.csv"), Target::Dbfs(p) if p == "/mortar/x.csv"));
+        assert!(matches!(target("dbfs:/Volumes/main/default/v/x"), Target::Volume(p) if p == "/Volumes/main/default/v/x"));
+        assert_eq!(files_url("/Volumes/main/default/v/a b.csv"), "/api/2.0/fs/files/Volumes/main/default/v/a%20b.csv");
+    }
+}

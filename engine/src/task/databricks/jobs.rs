@@ -1,0 +1,156 @@
+//! `job.SubmitRun`: a one-time run of one or more tasks, submitted with an
+//! idempotency token (the task run's id, so a retry or a restart never makes
+//! a second run), waited for, and failed with the run's own message.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
+
+use super::{Databricks, bad, to_snake, wait_for};
+use crate::task::core::parse_duration;
+use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
+
+pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
+    runners.register("io.kestra.plugin.databricks.job.SubmitRun", Arc::new(SubmitRun(databricks.clone())));
+}
+
+struct SubmitRun(Arc<Databricks>);
+
+impl Runner for SubmitRun {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let client = self.0.client(ctx)?;
+            let props = &ctx.properties;
+            let run_id = match ctx.checkpoint.as_ref().and_then(|c| c["run_id"].as_i64()) {
+                Some(id) => {
+                    ctx.info(format!("re-attaching to run {id} submitted before a restart")).await;
+                    id
+                }
+                None => {
+                    let tasks = props["runTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| bad(ctx, "runTasks is required: one task or more"))?;
+                    let tasks: Vec<Value> = tasks.iter().map(submit_task).collect();
+                    let mut body = json!({
+                        "tasks": tasks,
+                        // Databricks returns the same run for the same token:
+                        // a retry or a restart never submits twice.
+                        "idempotency_token": ctx.task_run_id.as_str(),
+                    });
+                    if let Some(name) = props["runName"].as_str() {
+                        body["run_name"] = json!(name);
+                    }
+                    let submitted: Value = client.post("/api/2.2/jobs/runs/submit", &body).await?;
+                    let id = submitted["run_id"]
+                        .as_i64()
+                        .ok_or_else(|| TaskError::Failed(format!("runs/submit answered without a run_id: {submitted}")))?;
+                    ctx.checkpoint(&json!({"run_id": id})).await?;
+                    id
+                }
+            };
+            let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+            let url = run["run_page_url"].as_str().unwrap_or_default().to_owned();
+            ctx.info(format!("run {run_id} submitted: {url}")).await;
+            let mut outputs = Outputs::new();
+            outputs.insert("runId".into(), json!(run_id));
+            outputs.insert("runURI".into(), json!(url));
+            let wait = match props["waitForCompletion"].as_str() {
+                Some(text) => Some(parse_duration(text).map_err(|e| bad(ctx, format!("waitForCompletion: {e}")))?),
+                None => None,
+            };
+            let Some(limit) = wait else {
+                outputs.insert("state".into(), json!(run["state"]["life_cycle_state"]));
+                return Ok(outputs);
+            };
+            let started = Instant::now();
+            let last = std::sync::Mutex::new(String::new());
+            let run = wait_for(ctx, "the run to end", Some(limit), || {
+                let (client, last) = (client.clone(), &last);
+                async move {
+                    let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+                    let life = run["state"]["life_cycle_state"].as_str().unwrap_or("").to_owned();
+                    let changed = last.lock().map(|mut l| std::mem::replace(&mut *l, life.clone()) != life).unwrap_or(false);
+                    if changed {
+                        ctx.info(format!("run {run_id} is {life} after {:.1}s", started.elapsed().as_secs_f64())).await;
+                    }
+                    Ok(matches!(life.as_str(), "TERMINATED" | "SKIPPED" | "INTERNAL_ERROR").then_some(run))
+                }
+            })
+            .await?;
+            let result = run["state"]["result_state"].as_str().unwrap_or("").to_owned();
+            outputs.insert("state".into(), json!(result));
+            let mut per_task = Map::new();
+            let mut failures = Vec::new();
+            for task in run["tasks"].as_array().into_iter().flatten() {
+                let key = task["task_key"].as_str().unwrap_or("").to_owned();
+                let Some(task_run) = task["run_id"].as_i64() else { continue };
+                let output: Value = client.get("/api/2.2/jobs/runs/get-output", &[("run_id", task_run.to_string())]).await?;
+                let result_state = task["state"]["result_state"].as_str().unwrap_or("");
+                if result_state != "SUCCESS" {
+                    let error = output["error"].as_str().or(task["state"]["state_message"].as_str()).unwrap_or(result_state);
+                    failures.push(format!("{key}: {result_state}: {error}"));
+                }
+                per_task.insert(
+                    key,
+                    json!({
+                        "runId": task_run,
+                        "state": result_state,
+                        "result": output["notebook_output"]["result"],
+                        "error": output["error"],
+                        "logs": output["logs"],
+                    }),
+                );
+            }
+            outputs.insert("outputs".into(), Value::Object(per_task));
+            if result != "SUCCESS" {
+                let message = run["state"]["state_message"].as_str().unwrap_or("");
+                return Err(TaskError::Failed(format!(
+                    "run {run_id} ended {result}{}{}",
+                    if message.is_empty() { String::new() } else { format!(": {message}") },
+                    if failures.is_empty() { String::new() } else { format!(" ({})", failures.join("; ")) }
+                )));
+            }
+            Ok(outputs)
+        })
+    }
+
+    fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let Some(id) = checkpoint["run_id"].as_i64() else { return Ok(()) };
+            let client = self.0.client(ctx)?;
+            client.post::<_, Value>("/api/2.2/jobs/runs/cancel", &json!({"run_id": id})).await?;
+            ctx.info(format!("cancelled run {id}")).await;
+            Ok(())
+        })
+    }
+}
+
+/// One of Kestra's `runTasks` as a Databricks `SubmitTask`: camelCase to
+/// snake_case, and `dependsOn: [a]` to `depends_on: [{task_key: a}]`.
+fn submit_task(task: &Value) -> Value {
+    let mut converted = to_snake(task);
+    if let Some(depends) = converted.get_mut("depends_on").and_then(Value::as_array_mut) {
+        for entry in depends.iter_mut() {
+            if let Value::String(key) = entry {
+                *entry = json!({"task_key": key});
+            }
+        }
+    }
+    converted
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn kestra_run_tasks_become_submit_tasks() {
+        let task = json!({"taskKey": "b", "dependsOn": ["a"], "existingClusterId": "c1",
+                          "sparkPythonTask": {"pythonFile": "dbfs:/x.py", "parameters": ["--day", "1"]}});
+        assert_eq!(
+            super::submit_task(&task),
+            json!({"task_key": "b", "depends_on": [{"task_key": "a"}], "existing_cluster_id": "c1",
+                   "spark_python_task": {"python_file": "dbfs:/x.py", "parameters": ["--day", "1"]}})
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! The Databricks tasks, under Kestra's type names
+//! (`io.kestra.plugin.databricks.…`) and their short aliases. Each takes
+//! `host` and `authentication` (`token`, or `clientId` and `clientSecret`)
+//! from its properties or `pluginDefaults`, else the server's default
+//! connection. Each writes a checkpoint the moment it has a handle on remote
+//! work (cluster id, statement id, run id), re-attaches to it after a
+//! restart, and cancels it when the execution is killed.
+
+mod cluster;
+mod dbfs;
+mod jobs;
+mod sql;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Runners, TaskContext, TaskError};
+use crate::databricks::poll::PollBackoff;
+use crate::databricks::{Auth, ClientOptions, Connection, DatabricksClient};
+use crate::secret::Secret;
+
+/// What the Databricks tasks share: the default connection and a client
+/// per connection (so an OAuth token and the HTTP connections are reused).
+pub struct Databricks {
+    default: Option<Connection>,
+    default_warehouse: Option<String>,
+    options: ClientOptions,
+    clients: Mutex<HashMap<String, DatabricksClient>>,
+}
+
+impl Databricks {
+    /// `default` is the connection for tasks that name none;
+    /// `default_warehouse` the warehouse for `sql.Query` without one
+    /// (`DATABRICKS_WAREHOUSE_ID`; else the workspace's first).
+    pub fn new(default: Option<Connection>, default_warehouse: Option<String>, options: ClientOptions) -> Arc<Self> {
+        Arc::new(Self { default, default_warehouse, options, clients: Mutex::new(HashMap::new()) })
+    }
+
+    /// The client for a task's properties.
+    fn client(&self, ctx: &TaskContext) -> Result<DatabricksClient, TaskError> {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct Props {
+            host: Option<String>,
+            authentication: Option<AuthProps>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct AuthProps {
+            token: Option<String>,
+            client_id: Option<String>,
+            client_secret: Option<String>,
+        }
+        let props: Props = serde_json::from_value(ctx.properties.clone()).unwrap_or_default();
+        let auth = props.authentication.unwrap_or_default();
+        let connection = match (props.host.filter(|h| !h.is_empty()), &self.default) {
+            (Some(host), _) => {
+                let auth = match (auth.token, auth.client_id, auth.client_secret) {
+                    (Some(token), _, _) => Auth::Token(Secret::new(token)),
+                    (None, Some(client_id), Some(secret)) => Auth::OAuthM2M { client_id, client_secret: Secret::new(secret) },
+                    _ => {
+                        return Err(TaskError::Properties {
+                            task: ctx.task_id.to_string(),
+                            message: "`host` is set but `authentication` has no token (or clientId and clientSecret)".into(),
+                        });
+                    }
+                };
+                Connection { host, auth }
+            }
+            (None, Some(default)) => {
+                let mut connection = default.clone();
+                // A token alone overrides the default connection's credentials.
+                if let Some(token) = auth.token {
+                    connection.auth = Auth::Token(Secret::new(token));
+                }
+                connection
+            }
+            (None, None) => {
+                return Err(TaskError::Properties {
+                    task: ctx.task_id.to_string(),
+                    message: "no Databricks connection: set `host` and `authentication`, or DATABRICKS_HOST on the server".into(),
+                });
+            }
+        };
+        let key = match &connection.auth {
+            Auth::Token(token) => format!("{} token {}", connection.host, token.expose()),
+            Auth::OAuthM2M { client_id, client_secret } => format!("{} m2m {client_id} {}", connection.host, client_secret.expose()),
+        };
+        let mut clients = self.clients.lock().map_err(|_| TaskError::Failed("the client cache is poisoned".into()))?;
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = DatabricksClient::new(connection, self.options.clone())?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// Registers every Databricks task.
+pub fn register(runners: &mut Runners, databricks: Arc<Databricks>) {
+    cluster::register(runners, &databricks);
+    dbfs::register(runners, &databricks);
+    sql::register(runners, &databricks);
+    jobs::register(runners, &databricks);
+}
+
+/// A property that may come as a number or as numeric text (a rendered
+/// expression), as Databricks itself accepts.
+fn int(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
+fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
+    TaskError::Properties { task: ctx.task_id.to_string(), message: message.into() }
+}
+
+/// Polls `check` until it returns `Some`, with backoff, stopping at once on
+/// kill and at `deadline`.
+async fn wait_for<T, F, Fut>(ctx: &TaskContext, what: &str, deadline: Option<Duration>, mut check: F) -> Result<T, TaskError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, TaskError>>,
+{
+    let started = Instant::now();
+    let mut backoff = PollBackoff::new();
+    loop {
+        if let Some(done) = check().await? {
+            return Ok(done);
+        }
+        if let Some(limit) = deadline
+            && started.elapsed() >= limit
+        {
+            return Err(TaskError::Failed(format!("gave up waiting for {what} after {limit:?}")));
+        }
+        ctx.sleep(backoff.next_delay()).await?;
+    }
+}
+
+/// Kestra's camelCase keys to Databricks' snake_case, recursively, except
+/// inside maps whose keys are the user's own (parameters, tags, conf).
+fn to_snake(value: &Value) -> Value {
+    const USER_MAPS: &[&str] = &[
+        "baseParameters", "base_parameters", "parameters", "namedParameters", "named_parameters", "sparkConf", "spark_conf",
+        "sparkEnvVars", "spark_env_vars", "customTags", "custom_tags", "notebookParams", "notebook_params", "jobParameters",
+        "job_parameters", "pythonNamedParams", "python_named_params", "sqlParams", "sql_params", "tags",
+    ];
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, v)| {
+                    let converted = if USER_MAPS.contains(&key.as_str()) && v.is_object() { v.clone() } else { to_snake(v) };
+                    (snake(key), converted)
+                })
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(to_snake).collect()),
+        other => other.clone(),
+    }
+}
+
+fn snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for (i, c) in key.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn camel_case_becomes_snake_case_but_user_keys_stay() {
+        let kestra = json!({"taskKey": "a", "notebookTask": {"notebookPath": "/x", "baseParameters": {"myDay": "1"}},
+                            "newCluster": {"sparkVersion": "15.4", "sparkConf": {"spark.someKey": "v"}, "numWorkers": 2}});
+        assert_eq!(
+            super::to_snake(&kestra),
+            json!({"task_key": "a", "notebook_task": {"notebook_path": "/x", "base_parameters": {"myDay": "1"}},
+                   "new_cluster": {"spark_version": "15.4", "spark_conf": {"spark.someKey": "v"}, "num_workers": 2}})
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The Databricks tasks run by the executor against the emulator over HTTP:
+//! the blueprints end to end, failures with Databricks' own messages, and a
+//! kill that terminates the cluster the execution created.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use engine::databricks::{Auth, ClientOptions, Connection};
+use engine::executor::{Executor, Launch};
+use engine::ids::{ExecutionId, FlowId, Namespace};
+use engine::log::Level;
+use engine::logs::LogPipeline;
+use engine::plan::Plan;
+use engine::secret::Secret;
+use engine::state::State;
+use engine::storage::Storage;
+use engine::store::{Store, TaskRunRecord};
+use engine::task::databricks::Databricks;
+use engine::task::{Runners, Services};
+use serde_json::{Map, Value, json};
+
+struct World {
+    emulator: EmulatorHandle,
+    store: Store,
+    storage: Storage,
+    executor: Executor,
+    services: Services,
+    _pipeline: LogPipeline,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(time_scale: f64) -> World {
+    let emulator = Emulator::start(EmulatorConfig { time_scale, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let (pipeline, _) = LogPipeline::start(store.clone());
+    let storage = Storage::new(dir.path().join("storage"));
+    let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
+    let connection = Connection { host: emulator.url(), auth: Auth::Token(Secret::new(emulator.token())) };
+    let mut runners = Runners::core();
+    engine::task::databricks::register(&mut runners, Databricks::new(Some(connection), None, ClientOptions::default()));
+    let executor = Executor::new(services.clone(), runners, Arc::new(|_: &str| None));
+    World { emulator, store, storage, executor, services, _pipeline: pipeline, _dir: dir }
+}
+
+fn blueprint(id: &str) -> &'static str {
+    engine::blueprints::all().into_iter().find(|b| b.header.id.as_str() == id).unwrap().source
+}
+
+impl World {
+    async fn launch(&self, source: &str, inputs: Value, id: ExecutionId) -> ExecutionId {
+        let plan = Arc::new(Plan::from_yaml(source).unwrap());
+        let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
+        self.executor
+            .launch(Launch { id: Some(id), plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None })
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn run(&self, source: &str, inputs: Value) -> (State, Vec<TaskRunRecord>, ExecutionId) {
+        let id = self.launch(source, inputs, ExecutionId::generate()).await;
+        let state = tokio::time::timeout(Duration::from_secs(60), self.executor.wait(&id)).await.expect("ends in time").unwrap();
+        (state, self.store.task_runs(&id).await.unwrap(), id)
+    }
+
+    /// Puts a file into internal storage as a FILE input of `flow` would be.
+    async fn file_input(&self, flow: &str, id: &ExecutionId, content: &str) -> String {
+        let uri = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new(flow), id, "input.csv");
+        self.storage.write(&uri, content.as_bytes()).await.unwrap();
+        uri
+    }
+
+    async fn logs(&self, id: &ExecutionId) -> Vec<String> {
+        self.services.logs.flush().await;
+        self.store.logs(id, Level::Trace, 0, 10_000).await.unwrap().into_iter().map(|l| l.message).collect()
+    }
+
+    async fn api(&self, path: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.emulator.url()))
+            .bearer_auth(self.emulator.token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+fn outputs(runs: &[TaskRunRecord], task: &str) -> Value {
+    runs.iter().find(|r| r.task_id.as_str() == task).and_then(|r| r.outputs.clone()).unwrap_or_else(|| panic!("no outputs for {task}: {runs:#?}"))
+}
+
+#[tokio::test]
+async fn the_cluster_job_blueprint_creates_runs_and_deletes() {
+    let w = world(0.001).await;
+    let (state, runs, id) = w.run(blueprint("databricks_cluster_job"), json!({"workers": 1})).await;
+    let logs = w.logs(&id).await;
+    assert_eq!(state, State::Success, "{runs:#?}\n{logs:#?}");
+    let cluster_id = outputs(&runs, "create_cluster")["clusterId"].as_str().unwrap().to_owned();
+    let run = outputs(&runs, "submit_run");
+    assert_eq!(run["state"], "SUCCESS");
+    assert!(run["runURI"].as_str().unwrap().starts_with(&w.emulator.url()));
+    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
+    assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "{cluster}");
+    assert_eq!(cluster["num_workers"], 1);
+    assert_eq!(cluster["custom_tags"]["mortar_execution"], id.as_str());
+    assert!(logs.iter().any(|l| l.contains("is RUNNING after")), "{logs:#?}");
+}
+
+#[tokio::test]
+async fn the_upload_query_blueprint_uploads_queries_and_downloads() {
+    let w = world(0.001).await;
+    let id = ExecutionId::generate();
+    let csv = "region,amount\nnorth,10\nsouth,5\nnorth,7\neast,1\n";
+    let uri = w.file_input("databricks_upload_query", &id, csv).await;
+    let id = w.launch(blueprint("databricks_upload_query"), json!({"sales": uri}), id).await;
+    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id)).await.unwrap().unwrap();
+    let runs = w.store.task_runs(&id).await.unwrap();
+    let logs = w.logs(&id).await;
+    assert_eq!(state, State::Success, "{runs:#?}\n{logs:#?}");
+    assert_eq!(outputs(&runs, "upload")["size"], csv.len());
+    assert_eq!(outputs(&runs, "totals")["size"], 3);
+    assert_eq!(outputs(&runs, "top_region")["row"]["region"], "north");
+    assert!(logs.iter().any(|l| l == "3 regions; the top one is north"), "{logs:#?}");
+    // The stored result has the typed rows.
+    let stored = outputs(&runs, "totals")["uri"].as_str().unwrap().to_owned();
+    let (mut file, _) = w.storage.open(&stored).await.unwrap();
+    let mut text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut file, &mut text).await.unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first, json!({"region": "north", "total": 17.0}));
+    // The download is the uploaded file, byte for byte.
+    let downloaded = outputs(&runs, "download")["uri"].as_str().unwrap().to_owned();
+    let (mut file, size) = w.storage.open(&downloaded).await.unwrap();
+    let mut back = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut file, &mut back).await.unwrap();
+    assert_eq!((back.as_str(), size), (csv, csv.len() as u64));
+}
+
+#[tokio::test]
+async fn the_dag_and_nightly_blueprints_succeed() {
+    let w = world(0.001).await;
+    let id = ExecutionId::generate();
+    let uri = w.file_input("databricks_dag", &id, "a,b\n1,2\n").await;
+    let id = w.launch(blueprint("databricks_dag"), json!({"data": uri}), id).await;
+    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id)).await.unwrap().unwrap();
+    let runs = w.store.task_runs(&id).await.unwrap();
+    assert_eq!(state, State::Success, "{runs:#?}\n{:#?}", w.logs(&id).await);
+    assert_eq!(outputs(&runs, "check")["row"]["ok"], 1);
+
+    let (state, runs, id) = w.run(blueprint("nightly_schedule"), json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}\n{:#?}", w.logs(&id).await);
+    assert_eq!(outputs(&runs, "count_rows")["row"]["t"], "sales");
+}
+
+#[tokio::test]
+async fn a_failing_run_fails_the_task_with_databricks_message_and_finally_cleans_up() {
+    let w = world(0.001).await;
+    let flow = blueprint("databricks_cluster_job").replace("/Shared/mortar-examples/aggregate", "/Shared/missing-notebook");
+    let flow = flow.replace("maxAttempt: 3", "maxAttempt: 1");
+    let (state, runs, id) = w.run(&flow, json!({})).await;
+    assert_eq!(state, State::Failed);
+    let logs = w.logs(&id).await;
+    assert!(logs.iter().any(|l| l.contains("run") && l.contains("FAILED") && l.contains("missing-notebook")), "{logs:#?}");
+    let cluster_id = outputs(&runs, "create_cluster")["clusterId"].as_str().unwrap().to_owned();
+    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
+    assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "finally deleted it: {cluster}");
+}
+
+#[tokio::test]
+async fn a_kill_while_the_cluster_starts_terminates_it() {
+    // Time at full scale: the cluster takes seconds to start.
+    let w = world(1.0).await;
+    let flow = "id: kill\nnamespace: t\ntasks:\n  - id: cluster\n    type: databricks.cluster.CreateCluster\n    clusterName: doomed\n    sparkVersion: 15.4.x-scala2.12\n    numWorkers: 1\n";
+    let id = w.launch(flow, json!({}), ExecutionId::generate()).await;
+    let cluster_id = loop {
+        let runs = w.store.task_runs(&id).await.unwrap();
+        if let Some(id) = runs.first().and_then(|r| r.checkpoint.as_ref()).and_then(|c| c["cluster_id"].as_str().map(str::to_owned)) {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    w.executor.kill(&id).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
+    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
+    assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "{cluster}");
+}
