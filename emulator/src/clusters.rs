@@ -704,8 +704,12 @@ async fn events(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
 }
 
 async fn node_types() -> Json<Value> {
-    let nt = |id: &str, mem: i64, cores: f64, cat: &str| {
+    let nt = |id: &str, mem: i64, cores: f64, cat: &str, disk_gb: i64| {
         json!({
+            "node_instance_type": {
+                "instance_type_id": id, "local_disks": 1, "local_disk_size_gb": disk_gb,
+                "local_nvme_disks": 0, "local_nvme_disk_size_gb": 0,
+            },
             "node_type_id": id, "memory_mb": mem, "num_cores": cores, "num_gpus": 0,
             "description": id, "instance_type_id": id, "category": cat,
             "is_deprecated": false, "is_hidden": false, "support_port_forwarding": true,
@@ -714,11 +718,11 @@ async fn node_types() -> Json<Value> {
         })
     };
     Json(json!({"node_types": [
-        nt("m5d.large", 8192, 2.0, "General Purpose"),
-        nt("i3.xlarge", 31232, 4.0, "Storage Optimized"),
-        nt("i3.2xlarge", 62464, 8.0, "Storage Optimized"),
-        nt("r5d.xlarge", 32768, 4.0, "Memory Optimized"),
-        nt("c5d.2xlarge", 16384, 8.0, "Compute Optimized"),
+        nt("m5d.large", 8192, 2.0, "General Purpose", 75),
+        nt("i3.xlarge", 31232, 4.0, "Storage Optimized", 950),
+        nt("i3.2xlarge", 62464, 8.0, "Storage Optimized", 1900),
+        nt("r5d.xlarge", 32768, 4.0, "Memory Optimized", 150),
+        nt("c5d.2xlarge", 16384, 8.0, "Compute Optimized", 200),
     ]}))
 }
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::header;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::Shared;
 use crate::error::{ApiError, ApiResult};
-use crate::lenient::{Body, Query};
+use crate::lenient::{Body, Obj, Query};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Object {
@@ -178,15 +179,49 @@ fn missing(p: &str) -> ApiError {
     ApiError::not_found(format!("Path ({p}) doesn't exist."))
 }
 
-async fn import(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {
+/// `POST /api/2.0/workspace/import`: JSON with base64 `content`, or the
+/// multipart form the SDK's `workspace.upload` sends (raw `content` file).
+async fn import(State(state): State<Shared>, req: Request) -> ApiResult<Json<Value>> {
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, content) = if is_multipart {
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::malformed(format!("Invalid multipart body: {e}")))?;
+        let mut fields = serde_json::Map::new();
+        let mut content = Vec::new();
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| ApiError::malformed(e.to_string()))?
+        {
+            let name = field.name().unwrap_or("").to_owned();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::malformed(e.to_string()))?;
+            if name == "content" {
+                content = bytes.to_vec();
+            } else {
+                fields.insert(name, json!(String::from_utf8_lossy(&bytes)));
+            }
+        }
+        (Obj(fields), content)
+    } else {
+        let Body(body) = Body::from_request(req, &()).await?;
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(body.str("content").unwrap_or_default().trim())
+            .map_err(|e| ApiError::invalid(format!("Invalid base64 content: {e}")))?;
+        (body, content)
+    };
     let path = body.req_str("path")?;
     let format = body
         .str("format")
         .unwrap_or_else(|| "SOURCE".into())
         .to_uppercase();
-    let content = base64::engine::general_purpose::STANDARD
-        .decode(body.str("content").unwrap_or_default().trim())
-        .map_err(|e| ApiError::invalid(format!("Invalid base64 content: {e}")))?;
     let language = body.str("language").map(|l| l.to_uppercase());
     let kind = match format.as_str() {
         "SOURCE" | "JUPYTER" | "DBC" | "HTML" | "R_MARKDOWN" => "NOTEBOOK",

@@ -61,3 +61,36 @@ async fn sample_notebooks_exist_and_new_ones_can_be_imported() {
         "RESOURCE_DOES_NOT_EXIST",
     );
 }
+
+#[tokio::test]
+async fn multipart_import_takes_raw_content() {
+    let emu = Emu::start().await;
+    let boundary = "b0unDary";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("path", "/Users/mortar@example.com/nb"),
+        ("format", "SOURCE"),
+        ("language", "PYTHON"),
+    ] {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"content\"\r\n\r\nprint(1)\r\n--{boundary}--\r\n").as_bytes());
+    let rb = emu
+        .req(reqwest::Method::POST, "/api/2.0/workspace/import")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body);
+    let (s, v) = emu.send(rb).await;
+    assert_eq!(s, 200, "{v}");
+    let exported = emu
+        .ok_get("/api/2.0/workspace/export?path=/Users/mortar@example.com/nb")
+        .await;
+    assert_eq!(exported["content"], B64.encode("print(1)"));
+}

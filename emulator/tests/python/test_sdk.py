@@ -1,0 +1,247 @@
+"""The official Databricks SDK against the emulator."""
+
+import io
+import os
+import random
+from datetime import timedelta
+
+import pytest
+import requests
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.config import Config
+from databricks.sdk.errors import InvalidParameterValue, NotFound, OperationFailed, ResourceAlreadyExists
+from databricks.sdk.service import compute, jobs, sql, workspace
+
+TIMEOUT = timedelta(minutes=2)
+NOTEBOOK = "/Shared/mortar-examples/aggregate"
+
+
+def test_clusters_create_and_wait_then_delete_and_wait(w: WorkspaceClient):
+    version = w.clusters.select_spark_version(latest=True, long_term_support=True)
+    node = w.clusters.select_node_type(local_disk=True)
+    cluster = w.clusters.create_and_wait(
+        cluster_name="pytest", spark_version=version, node_type_id=node, num_workers=1, timeout=TIMEOUT
+    )
+    assert cluster.state == compute.State.RUNNING
+    assert cluster.cluster_id
+    assert any(c.cluster_id == cluster.cluster_id for c in w.clusters.list())
+    w.clusters.resize(cluster_id=cluster.cluster_id, num_workers=3).result(timeout=TIMEOUT)
+    assert w.clusters.get(cluster.cluster_id).num_workers == 3
+    w.clusters.ensure_cluster_is_running(cluster.cluster_id)
+    done = w.clusters.delete_and_wait(cluster_id=cluster.cluster_id, timeout=TIMEOUT)
+    assert done.state == compute.State.TERMINATED
+    assert done.termination_reason.code == compute.TerminationReasonCode.USER_REQUEST
+    started = w.clusters.start(cluster.cluster_id).result(timeout=TIMEOUT)
+    assert started.state == compute.State.RUNNING
+    events = list(w.clusters.events(cluster_id=cluster.cluster_id, limit=2))
+    assert len(events) >= 4, "the SDK follows next_page"
+    w.clusters.permanent_delete(cluster.cluster_id)
+
+
+def test_a_cluster_that_fails_to_start_raises_operation_failed(w: WorkspaceClient):
+    with pytest.raises(OperationFailed, match="failed to reach RUNNING"):
+        w.clusters.create_and_wait(
+            cluster_name="doomed",
+            spark_version="16.4.x-scala2.12",
+            num_workers=0,
+            custom_tags={"emulator.fail_start": "CLOUD_PROVIDER_LAUNCH_FAILURE"},
+            timeout=TIMEOUT,
+        )
+
+
+def test_dbfs_upload_and_download_of_several_mib(w: WorkspaceClient):
+    data = random.Random(7).randbytes(5 * 1024 * 1024 + 333)
+    w.dbfs.upload("/pytest/big.bin", io.BytesIO(data), overwrite=True)
+    assert w.dbfs.get_status("/pytest/big.bin").file_size == len(data)
+    with w.dbfs.download("/pytest/big.bin") as f:
+        assert f.read() == data
+    assert w.dbfs.exists("/pytest/big.bin")
+    assert not w.dbfs.exists("/pytest/none.bin")
+    with pytest.raises(ResourceAlreadyExists):
+        w.dbfs.put("/pytest/big.bin", contents="aGk=", overwrite=False)
+    w.dbfs.delete("/pytest", recursive=True)
+    with pytest.raises(NotFound):
+        w.dbfs.get_status("/pytest/big.bin")
+
+
+def test_files_api_upload_and_download_on_a_volume(w: WorkspaceClient):
+    data = random.Random(3).randbytes(3 * 1024 * 1024 + 17)
+    path = "/Volumes/main/default/files/pytest/data.bin"
+    w.files.upload(path, io.BytesIO(data), overwrite=True)
+    meta = w.files.get_metadata(path)
+    assert meta.content_length == len(data)
+    assert w.files.download(path).contents.read() == data
+    entries = list(w.files.list_directory_contents("/Volumes/main/default/files/pytest"))
+    assert [e.name for e in entries] == ["data.bin"]
+    w.files.delete(path)
+    with pytest.raises(NotFound):
+        w.files.get_metadata(path)
+
+
+def test_a_statement_with_several_chunks(w: WorkspaceClient, warehouse_id: str):
+    statement = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000) "
+        "SELECT i, 'row ' || i AS label FROM n"
+    )
+    resp = w.statement_execution.execute_statement(warehouse_id=warehouse_id, statement=statement, wait_timeout="30s")
+    assert resp.status.state == sql.StatementState.SUCCEEDED
+    assert resp.manifest.total_row_count == 12000
+    assert resp.manifest.total_chunk_count >= 3
+    rows = list(resp.result.data_array)
+    index = resp.result.next_chunk_index
+    while index is not None:
+        chunk = w.statement_execution.get_statement_result_chunk_n(resp.statement_id, index)
+        rows.extend(chunk.data_array)
+        index = chunk.next_chunk_index
+    assert len(rows) == 12000
+    assert rows[-1] == ["12000", "row 12000"]
+
+
+def test_statements_read_uploaded_csv_and_take_parameters(w: WorkspaceClient, warehouse_id: str):
+    w.dbfs.upload("/pytest-sql/sales.csv", io.BytesIO(b"region,amount\neu,10\nus,5\neu,2.5\n"), overwrite=True)
+    resp = w.statement_execution.execute_statement(
+        warehouse_id=warehouse_id,
+        statement="SELECT region, SUM(CAST(amount AS DOUBLE)) AS total FROM read_files('dbfs:/pytest-sql/sales.csv', format => 'csv', header => true) WHERE region = :r GROUP BY region",
+        parameters=[sql.StatementParameterListItem(name="r", value="eu")],
+        wait_timeout="10s",
+    )
+    assert resp.result.data_array == [["eu", "12.5"]]
+    assert [c.name for c in resp.manifest.schema.columns] == ["region", "total"]
+    failed = w.statement_execution.execute_statement(warehouse_id=warehouse_id, statement="SELECT * FROM nope", wait_timeout="10s")
+    assert failed.status.state == sql.StatementState.FAILED
+    assert failed.status.error.message.startswith("[TABLE_OR_VIEW_NOT_FOUND]")
+
+
+def test_warehouses_start_and_stop(w: WorkspaceClient, warehouse_id: str):
+    created = w.warehouses.create_and_wait(name="pytest", cluster_size="2X-Small", max_num_clusters=1, timeout=TIMEOUT)
+    assert created.state == sql.State.RUNNING
+    w.warehouses.stop_and_wait(created.id, timeout=TIMEOUT)
+    assert w.warehouses.start_and_wait(created.id, timeout=TIMEOUT).state == sql.State.RUNNING
+    w.warehouses.delete(created.id)
+    assert any(x.id == warehouse_id for x in w.warehouses.list())
+
+
+def test_jobs_submit_result_and_get_run_output(w: WorkspaceClient):
+    run = w.jobs.submit(
+        run_name="pytest submit",
+        tasks=[
+            jobs.SubmitTask(
+                task_key="agg",
+                notebook_task=jobs.NotebookTask(notebook_path=NOTEBOOK, base_parameters={"day": "mon"}),
+                new_cluster=compute.ClusterSpec(spark_version="16.4.x-scala2.12", num_workers=1, node_type_id="i3.xlarge"),
+            ),
+            jobs.SubmitTask(
+                task_key="next",
+                depends_on=[jobs.TaskDependency(task_key="agg")],
+                notebook_task=jobs.NotebookTask(notebook_path="/Shared/mortar-examples/transform"),
+            ),
+        ],
+    ).result(timeout=TIMEOUT)
+    assert run.state.life_cycle_state == jobs.RunLifeCycleState.TERMINATED
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+    agg = next(t for t in run.tasks if t.task_key == "agg")
+    out = w.jobs.get_run_output(agg.run_id)
+    assert out.notebook_output.result == '{"day":"mon"}'
+
+
+def test_a_failed_task_raises_operation_failed(w: WorkspaceClient):
+    with pytest.raises(OperationFailed, match="Task bad failed with message"):
+        w.jobs.submit(
+            run_name="pytest failure",
+            tasks=[jobs.SubmitTask(task_key="bad", notebook_task=jobs.NotebookTask(notebook_path="/Users/nobody/missing"))],
+        ).result(timeout=TIMEOUT)
+
+
+def test_run_now_with_parameters_and_list(w: WorkspaceClient):
+    job = w.jobs.create(
+        name="pytest job",
+        tasks=[jobs.Task(task_key="t", notebook_task=jobs.NotebookTask(notebook_path=NOTEBOOK))],
+        parameters=[jobs.JobParameterDefinition(name="env", default="dev")],
+    )
+    run = w.jobs.run_now(job_id=job.job_id, job_parameters={"env": "prod"}).result(timeout=TIMEOUT)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+    out = w.jobs.get_run_output(run.tasks[0].run_id)
+    assert out.notebook_output.result == '{"env":"prod"}'
+    assert any(j.job_id == job.job_id for j in w.jobs.list(name="pytest job"))
+    assert any(r.run_id == run.run_id for r in w.jobs.list_runs(job_id=job.job_id))
+    fetched = w.jobs.get_run(run.run_id)
+    assert fetched.run_page_url
+    w.jobs.delete(job.job_id)
+
+
+def test_repair_and_cancel(w: WorkspaceClient):
+    job = w.jobs.create(
+        name="pytest repair",
+        tasks=[
+            jobs.Task(
+                task_key="flaky",
+                notebook_task=jobs.NotebookTask(notebook_path=NOTEBOOK, base_parameters={"emulator_fail": "boom"}),
+            )
+        ],
+    )
+    waiter = w.jobs.run_now(job_id=job.job_id)
+    with pytest.raises(OperationFailed):
+        waiter.result(timeout=TIMEOUT)
+    repaired = w.jobs.repair_run(
+        run_id=waiter.run_id, rerun_all_failed_tasks=True, notebook_params={"emulator_fail": ""}
+    ).result(timeout=TIMEOUT)
+    assert repaired.state.result_state == jobs.RunResultState.SUCCESS
+    slow = w.jobs.submit(
+        run_name="slow",
+        tasks=[
+            jobs.SubmitTask(
+                task_key="s",
+                notebook_task=jobs.NotebookTask(notebook_path=NOTEBOOK, base_parameters={"emulator_sleep": "100000"}),
+            )
+        ],
+    )
+    cancelled = w.jobs.cancel_run(slow.run_id).result(timeout=TIMEOUT)
+    assert cancelled.state.result_state == jobs.RunResultState.CANCELED
+
+
+def test_workspace_import_and_status(w: WorkspaceClient):
+    w.workspace.mkdirs("/Users/pytest")
+    w.workspace.upload(
+        "/Users/pytest/nb", io.BytesIO(b"dbutils.notebook.exit('ok')"), format=workspace.ImportFormat.SOURCE,
+        language=workspace.Language.PYTHON, overwrite=True,
+    )
+    assert w.workspace.get_status("/Users/pytest/nb").object_type == workspace.ObjectType.NOTEBOOK
+
+
+def test_error_classes(w: WorkspaceClient, warehouse_id: str):
+    with pytest.raises(NotFound):
+        w.clusters.get("0000-000000-nothere")
+    with pytest.raises(NotFound):
+        w.jobs.get(job_id=424242)
+    with pytest.raises(NotFound):
+        w.jobs.get_run(run_id=424242)
+    with pytest.raises(InvalidParameterValue):
+        w.statement_execution.execute_statement(warehouse_id=warehouse_id, statement="SELECT 1", wait_timeout="3s")
+    with pytest.raises(InvalidParameterValue):
+        w.jobs.create(name="bad", tasks=[jobs.Task(task_key="a")])
+
+
+def test_oauth_m2m(url: str):
+    cfg = Config(
+        host=url,
+        client_id=os.environ["EMULATOR_CLIENT_ID"],
+        client_secret=os.environ["EMULATOR_CLIENT_SECRET"],
+        auth_type="oauth-m2m",
+        retry_timeout_seconds=5,
+        http_timeout_seconds=10,
+    )
+    m2m = WorkspaceClient(config=cfg)
+    assert m2m.current_user.me().user_name == os.environ["EMULATOR_CLIENT_ID"]
+    assert m2m.get_workspace_id() == 1234567890123456
+    assert any(True for _ in m2m.warehouses.list())
+
+
+def test_retries_on_429_with_retry_after(w: WorkspaceClient, url: str, token: str):
+    rules = [{"path": "/api/2.0/sql/warehouses", "method": "GET", "rate": 0.5, "status": 429, "retryAfterSeconds": 0}]
+    r = requests.put(f"{url}/emulator/faults", json=rules, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r.raise_for_status()
+    try:
+        for _ in range(5):
+            assert list(w.warehouses.list())
+    finally:
+        requests.delete(f"{url}/emulator/faults", headers={"Authorization": f"Bearer {token}"}, timeout=10)
