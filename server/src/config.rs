@@ -35,6 +35,8 @@ pub struct RunArgs {
     /// Keep the run's database and files here (default: a temporary folder, removed afterwards).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub databricks: DatabricksArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -45,6 +47,16 @@ pub struct ServeArgs {
     /// Where the database and internal storage live; created if missing.
     #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub databricks: DatabricksArgs,
+}
+
+/// How Databricks tasks connect when no DATABRICKS_* setting is present.
+#[derive(Debug, Clone, Args)]
+pub struct DatabricksArgs {
+    /// The embedded emulator's time scale: 1 = a cluster starts in seconds, 0.01 = a hundred times faster.
+    #[arg(long, env = "MORTAR_EMULATOR_TIME_SCALE", default_value_t = 1.0, value_name = "X")]
+    pub emulator_time_scale: f64,
 }
 
 /// Exit status for bad usage or configuration, as clap and sysexits use.

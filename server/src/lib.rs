@@ -61,13 +61,14 @@ pub const OUTPUT_NAME: &str = "mortar";
 impl AppState {
     /// The state of a server whose data lives in `data_dir`; starts the log
     /// writer, so it must be called inside the tokio runtime.
-    pub fn new(store: Store, data_dir: &Path, secrets: SecretSource) -> Self {
+    pub fn new(store: Store, data_dir: &Path, secrets: SecretSource, databricks: Option<DefaultConnection>) -> Self {
         let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
         let (logs, _writer) = LogPipeline::start(store.clone());
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
-        let executor = Executor::new(services, engine::task::Runners::core(), secrets);
-        Self { leptos_options, store, storage, logs: Arc::new(logs), executor, databricks: None }
+        let runners = runners(databricks.as_ref());
+        let executor = Executor::new(services, runners, secrets);
+        Self { leptos_options, store, storage, logs: Arc::new(logs), executor, databricks }
     }
 
     /// Resumes the executions that were under way when Mortar stopped.
@@ -103,36 +104,20 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let configured = match connection::resolve(|name| std::env::var(name).ok(), home.as_deref()) {
-        Ok(configured) => configured,
-        Err(error) => return Ok(config::config_error(error)),
+    let databricks = match databricks_connection(&args.databricks, Some(&args.data_dir.join("emulator"))).await {
+        Ok(found) => found,
+        Err(code) => return Ok(code),
     };
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => return Ok(config::config_error(format_args!("--listen {}: {error}", args.listen))),
     };
-    // With no Databricks configured, the embedded emulator is the default
-    // connection, so that the blueprints run out of the box.
-    let (databricks, embedded) = match configured {
-        Some(connection) => (connection, None),
-        None => {
-            let config = emulator::EmulatorConfig { data_dir: Some(args.data_dir.join("emulator")), ..Default::default() };
-            let handle = emulator::Emulator::start(config).await?;
-            let connection = engine::databricks::Connection {
-                host: handle.url(),
-                auth: engine::databricks::Auth::Token(engine::secret::Secret::new(handle.token())),
-            };
-            (connection, Some(handle))
-        }
-    };
-    tracing::info!(host = %databricks.host, embedded = embedded.is_some(), "default Databricks connection");
+    tracing::info!(host = %databricks.default.connection.host, embedded = databricks.default.embedded, "default Databricks connection");
     let address = listener.local_addr()?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
-    let mut state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()));
-    state.databricks = Some(DefaultConnection { connection: databricks, embedded: embedded.is_some() });
+    let state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()), Some(databricks.default.clone()));
     let resumed = state.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed the executions that were under way");
@@ -143,7 +128,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Running executions stop where they are and resume at next start.
     executor.shutdown().await;
     logs.flush().await;
-    if let Some(embedded) = embedded {
+    if let Some(embedded) = databricks.embedded {
         embedded.shutdown().await;
     }
     store.close().await;
@@ -179,6 +164,55 @@ pub fn router(state: AppState) -> Router {
         .fallback(assets::asset_or_not_found)
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// Every task type this server runs: the core tasks and the Databricks
+/// tasks on the default connection.
+pub fn runners(databricks: Option<&DefaultConnection>) -> engine::task::Runners {
+    let mut runners = engine::task::Runners::core();
+    let warehouse = std::env::var("DATABRICKS_WAREHOUSE_ID").ok().filter(|w| !w.trim().is_empty());
+    engine::task::databricks::register(
+        &mut runners,
+        engine::task::databricks::Databricks::new(databricks.map(|d| d.connection.clone()), warehouse, Default::default()),
+    );
+    runners
+}
+
+/// The default connection, and the embedded emulator behind it when no
+/// Databricks is configured (keep it alive as long as it is used).
+pub struct ResolvedDatabricks {
+    pub default: DefaultConnection,
+    pub embedded: Option<emulator::EmulatorHandle>,
+}
+
+/// Reads the DATABRICKS_* settings; with none, starts the emulator inside
+/// this process (its files under `emulator_dir`, or in memory). A bad
+/// setting is reported as a configuration error (exit status 2).
+pub async fn databricks_connection(
+    args: &config::DatabricksArgs,
+    emulator_dir: Option<&Path>,
+) -> Result<ResolvedDatabricks, ExitCode> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let configured = connection::resolve(|name| std::env::var(name).ok(), home.as_deref()).map_err(config::config_error)?;
+    if let Some(connection) = configured {
+        return Ok(ResolvedDatabricks { default: DefaultConnection { connection, embedded: false }, embedded: None });
+    }
+    if !(args.emulator_time_scale.is_finite() && args.emulator_time_scale >= 0.0) {
+        return Err(config::config_error(format_args!("--emulator-time-scale {}: use a number >= 0", args.emulator_time_scale)));
+    }
+    let config = emulator::EmulatorConfig {
+        data_dir: emulator_dir.map(Path::to_owned),
+        time_scale: args.emulator_time_scale,
+        ..Default::default()
+    };
+    let handle = emulator::Emulator::start(config)
+        .await
+        .map_err(|error| config::config_error(format_args!("the embedded Databricks emulator cannot start: {error}")))?;
+    let connection = engine::databricks::Connection {
+        host: handle.url(),
+        auth: engine::databricks::Auth::Token(engine::secret::Secret::new(handle.token())),
+    };
+    Ok(ResolvedDatabricks { default: DefaultConnection { connection, embedded: true }, embedded: Some(handle) })
 }
 
 /// `mortar emulator`: serves the Databricks emulator until SIGINT or

@@ -14,7 +14,7 @@ use engine::plan::Plan;
 use engine::state::State;
 use engine::storage::Storage;
 use engine::store::Store;
-use engine::task::{Runners, Services};
+use engine::task::Services;
 use serde_json::{Map, Value};
 
 use crate::config::{RunArgs, config_error};
@@ -50,10 +50,14 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(error @ engine::store::StoreError::DataDir { .. }) => return Ok(config_error(format_args!("--data-dir: {error}"))),
         Err(error) => return Err(error.into()),
     };
+    let databricks = match crate::databricks_connection(&args.databricks, None).await {
+        Ok(found) => found,
+        Err(code) => return Ok(code),
+    };
     let (pipeline, writer) = LogPipeline::start(store.clone());
     let storage = Storage::new(data_dir.join("storage"));
     let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
-    let executor = Executor::new(services, Runners::core(), crate::secrets::from_env(std::env::vars()));
+    let executor = Executor::new(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()));
 
     let id = ExecutionId::generate();
     let mut inputs = Map::new();
@@ -138,6 +142,9 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _ = writer.await;
     println!("execution {id} ended {state} in {:.2}s", started.elapsed().as_secs_f64());
     store.close().await;
+    if let Some(embedded) = databricks.embedded {
+        embedded.shutdown().await;
+    }
     Ok(if matches!(state, State::Success | State::Warning) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

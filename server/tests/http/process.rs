@@ -239,3 +239,27 @@ fn mortar_emulator_prints_its_address_and_token_and_refuses_bad_flags() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--time-scale") && stderr.trim().lines().count() == 1, "{stderr}");
 }
+
+#[test]
+fn every_blueprint_runs_to_success_from_mortar_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("data.csv");
+    std::fs::write(&csv, "region,amount\nnorth,10\nsouth,5\n").unwrap();
+    for blueprint in engine::blueprints::all() {
+        let file = dir.path().join(format!("{}.yml", blueprint.header.id));
+        std::fs::write(&file, blueprint.source).unwrap();
+        let plan = engine::plan::Plan::from_yaml(blueprint.source).unwrap();
+        let mut command = Command::new(MORTAR);
+        command.arg("run").arg(&file).env("RUST_LOG", "warn").env("MORTAR_EMULATOR_TIME_SCALE", "0.001");
+        for name in ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"] {
+            command.env_remove(name);
+        }
+        for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
+            command.arg("--input").arg(format!("{}=@{}", input.id, csv.display()));
+        }
+        let output = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{}: {stdout}{}", blueprint.header.id, String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.lines().last().unwrap().contains("ended SUCCESS"), "{stdout}");
+    }
+}

@@ -167,3 +167,28 @@ async fn flows_are_updated_as_revisions_and_deleted() {
     assert_eq!(put_missing.status(), 404);
     app.stop().await;
 }
+
+/// Every blueprint, posted as a flow and executed through the API, with a
+/// CSV for its FILE inputs, ends SUCCESS against the emulator.
+#[tokio::test]
+async fn every_blueprint_runs_to_success_from_the_api() {
+    let app = TestApp::spawn_with_emulator().await;
+    let csv = "region,amount\nnorth,10\nsouth,5\nnorth,7\n";
+    for blueprint in engine::blueprints::all() {
+        let posted = app.post_flow(blueprint.source).await;
+        assert_eq!(posted.status(), 200, "{}", blueprint.header.id);
+        let plan = engine::plan::Plan::from_yaml(blueprint.source).unwrap();
+        let mut form = reqwest::multipart::Form::new();
+        for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
+            form = form.part(input.id.clone(), reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("data.csv"));
+        }
+        let path = format!("{}/{}?wait=true", blueprint.header.namespace, blueprint.header.id);
+        let body: Value = execute(&app, &path, form).await.json().await.unwrap();
+        if body["state"]["current"] != "SUCCESS" {
+            let logs: Value =
+                app.client.get(app.url(&format!("/api/v1/logs/{}", body["id"].as_str().unwrap()))).send().await.unwrap().json().await.unwrap();
+            panic!("{} ended {}: {logs:#}", blueprint.header.id, body["state"]["current"]);
+        }
+    }
+    app.stop().await;
+}

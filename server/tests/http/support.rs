@@ -10,22 +10,43 @@ pub struct TestApp {
     pub state: server::AppState,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    /// The emulator behind the default connection, when started with one.
+    _emulator: Option<emulator::EmulatorHandle>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data_dir: tempfile::TempDir,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::start(None).await
+    }
+
+    /// A server whose default Databricks connection is an emulator on
+    /// port 0 with its clock sped up a thousand times.
+    pub async fn spawn_with_emulator() -> Self {
+        let config = emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() };
+        let handle = emulator::Emulator::start(config).await.expect("the emulator starts");
+        Self::start(Some(handle)).await
+    }
+
+    async fn start(emulator: Option<emulator::EmulatorHandle>) -> Self {
         let data_dir = tempfile::tempdir().expect("a temp dir");
         let store = Store::open(data_dir.path()).await.expect("the store opens");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = server::AppState::new(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None));
+        let databricks = emulator.as_ref().map(|handle| server::DefaultConnection {
+            connection: engine::databricks::Connection {
+                host: handle.url(),
+                auth: engine::databricks::Auth::Token(engine::secret::Secret::new(handle.token())),
+            },
+            embedded: true,
+        });
+        let state = server::AppState::new(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None), databricks);
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
-        Self { url, state, client: reqwest::Client::new(), stop: Some(stop), server: Some(server), _data_dir: data_dir }
+        Self { url, state, client: reqwest::Client::new(), stop: Some(stop), _emulator: emulator, server: Some(server), _data_dir: data_dir }
     }
 
     pub fn url(&self, path: &str) -> String {
