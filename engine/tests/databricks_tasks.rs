@@ -31,7 +31,11 @@ struct World {
 }
 
 async fn world(time_scale: f64) -> World {
-    let emulator = Emulator::start(EmulatorConfig { time_scale, ..Default::default() }).await.unwrap();
+    world_with_faults(time_scale, Vec::new()).await
+}
+
+async fn world_with_faults(time_scale: f64, faults: Vec<emulator::FaultRule>) -> World {
+    let emulator = Emulator::start(EmulatorConfig { time_scale, faults, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();
     let (pipeline, _) = LogPipeline::start(store.clone());
@@ -188,4 +192,45 @@ async fn a_kill_while_the_cluster_starts_terminates_it() {
     assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
     let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
     assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "{cluster}");
+}
+
+/// 30% of every API request answered 429 (then 503): the client's retries
+/// carry every blueprint through.
+#[tokio::test]
+async fn every_blueprint_succeeds_with_30_percent_of_requests_refused() {
+    for status in [429, 503] {
+        let rule = emulator::FaultRule {
+            path: "/api/**".into(),
+            method: None,
+            rate: 0.3,
+            status: Some(emulator::FaultStatus::Http(status)),
+            // Zero keeps the test quick; the wait itself is tested in the client's tests.
+            retry_after_seconds: Some(0),
+            latency_ms: None,
+        };
+        let w = world_with_faults(0.001, vec![rule]).await;
+        // The faults are live: raw requests are refused about 30% of the time.
+        let client = reqwest::Client::new();
+        let mut refused = 0;
+        for _ in 0..200 {
+            let response = client.get(format!("{}/api/2.1/clusters/list", w.emulator.url())).bearer_auth(w.emulator.token()).send().await.unwrap();
+            if response.status().as_u16() == status {
+                refused += 1;
+            }
+        }
+        assert!((30..=90).contains(&refused), "{refused} of 200 refused with {status}");
+        for blueprint in engine::blueprints::all() {
+            let id = ExecutionId::generate();
+            let plan = Plan::from_yaml(blueprint.source).unwrap();
+            let mut inputs = serde_json::Map::new();
+            for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
+                let uri = Storage::execution_uri(&Namespace::new(&plan.namespace), &FlowId::new(&plan.id), &id, "input.csv");
+                w.storage.write(&uri, "region,amount\nnorth,10\nsouth,5\n".as_bytes()).await.unwrap();
+                inputs.insert(input.id.clone(), json!(uri));
+            }
+            let id = w.launch(blueprint.source, Value::Object(inputs), id).await;
+            let state = tokio::time::timeout(Duration::from_secs(120), w.executor.wait(&id)).await.unwrap().unwrap();
+            assert_eq!(state, State::Success, "{} under {status}s: {:#?}", blueprint.header.id, w.logs(&id).await);
+        }
+    }
 }
