@@ -86,6 +86,7 @@ impl State {
             next_id: AtomicI64::new(1),
         });
         sample::seed(&state);
+        spawn_sweeper(&state);
         Ok(state)
     }
 
@@ -111,6 +112,24 @@ impl State {
             }
         });
     }
+}
+
+/// Forgets what the service would have forgotten (finished statements,
+/// idle DBFS handles, expired OAuth tokens), so memory stays flat under a
+/// long soak. Runs once a minute, off the request path.
+fn spawn_sweeper(state: &Shared) {
+    // A weak reference: the sweeper must not keep the state alive.
+    let weak = Arc::downgrade(state);
+    state.spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            let Some(st) = weak.upgrade() else { return };
+            statements::sweep(&st);
+            dbfs::sweep(&st);
+            let now = Instant::now();
+            st.oauth_tokens.retain(|(expiry, _)| *expiry > now);
+        }
+    });
 }
 
 pub(crate) fn router(state: Shared) -> Router {

@@ -170,6 +170,14 @@ async fn create(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
     Ok(Json(json!({ "handle": handle })))
 }
 
+/// Forgets handles idle for longer than the service keeps them.
+pub(crate) fn sweep(state: &Shared) {
+    let now = Instant::now();
+    state
+        .dbfs_handles
+        .retain(|h| now.duration_since(h.touched) <= HANDLE_IDLE);
+}
+
 fn no_handle(h: i64) -> ApiError {
     ApiError::not_found(format!("There is no open stream with handle {h}."))
 }

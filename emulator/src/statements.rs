@@ -236,7 +236,6 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
             finished: None,
         },
     );
-    sweep(&state);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let st = state.clone();
     let sid = id.clone();
@@ -494,8 +493,7 @@ fn render(url: &str, s: &Statement) -> Value {
 }
 
 /// Forgets statements that ended longer ago than the service keeps them.
-fn sweep(state: &Shared) {
-    // Cheap enough to do on every execute: one pass over the shards.
+pub(crate) fn sweep(state: &Shared) {
     state
         .statements
         .retain(|s| s.finished.is_none_or(|t| t.elapsed() < RETENTION));
