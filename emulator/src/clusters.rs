@@ -258,13 +258,32 @@ impl Cluster {
     }
 }
 
+/// Numbers sent as strings (Airflow does) become numbers, so a job
+/// cluster reads back as the service would show it.
+fn normalize(spec: &mut Map<String, Value>) {
+    crate::lenient::strip_nulls(spec);
+    for k in ["num_workers", "autotermination_minutes"] {
+        if let Some(n) = spec.get(k).and_then(crate::lenient::as_i64) {
+            spec.insert(k.into(), json!(n));
+        }
+    }
+    if let Some(Value::Object(a)) = spec.get_mut("autoscale") {
+        for k in ["min_workers", "max_workers"] {
+            if let Some(n) = a.get(k).and_then(crate::lenient::as_i64) {
+                a.insert(k.into(), json!(n));
+            }
+        }
+    }
+}
+
 /// Creates a cluster and starts its life cycle; also used for job clusters.
 pub(crate) fn launch(
     state: &Shared,
-    spec: Map<String, Value>,
+    mut spec: Map<String, Value>,
     source: &'static str,
     creator: &str,
 ) -> String {
+    normalize(&mut spec);
     let now = state.clock.now_ms();
     let id = new_cluster_id(now);
     let mut c = Cluster {

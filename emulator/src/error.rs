@@ -52,7 +52,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error_code": self.code, "message": self.message });
+        // The service adds ErrorInfo and RequestInfo details; clients only
+        // show them (the SDK keys on error_code and the status).
+        let body = serde_json::json!({
+            "error_code": self.code,
+            "message": self.message,
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": self.code, "domain": "emulator.mortar", "metadata": {}},
+                {"@type": "type.googleapis.com/google.rpc.RequestInfo", "request_id": uuid::Uuid::new_v4().to_string(), "serving_data": ""},
+            ],
+        });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()

@@ -157,7 +157,6 @@ async fn driver(st: &Shared, run_id: i64) {
                 st.runs.update(&run_id, |r| {
                     r.life = Life::Skipped;
                     r.outcome = Some(Outcome::MaxConcurrent);
-                    r.state_message = "Skipping this run because the limit of 1 maximum concurrent runs has been reached.".into();
                     r.state_message = format!(
                         "Skipping this run because the limit of {} maximum concurrent runs has been reached.",
                         run.max_concurrent

@@ -56,6 +56,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         }
         out
     }
+    pub fn for_each_mut(&self, f: impl Fn(&mut V)) {
+        for s in &self.shards {
+            Self::write(s).values_mut().for_each(&f);
+        }
+    }
     pub fn retain(&self, f: impl Fn(&V) -> bool) {
         for s in &self.shards {
             Self::write(s).retain(|_, v| f(v));

@@ -33,8 +33,10 @@ const INLINE_LIMIT: usize = 25 * 1024 * 1024;
 const MAX_STATEMENT: usize = 16 * 1024 * 1024;
 /// Simulated seconds a query takes on the warehouse.
 const QUERY_SECS: f64 = 0.2;
-/// Terminal statements are forgotten after this long (real time).
+/// Terminal statements are forgotten after this long (real time)...
 const RETENTION: Duration = Duration::from_secs(12 * 3600);
+/// ...and their results after this long (the statement becomes CLOSED).
+const RESULT_RETENTION: Duration = Duration::from_secs(3600);
 
 static SLEEP_HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*/\*\s*emulator:sleep=(\d+(?:\.\d+)?)\s*\*/").expect("a valid built-in regex")
@@ -47,6 +49,8 @@ pub(crate) enum SState {
     Succeeded,
     Failed,
     Canceled,
+    /// Succeeded, but the result is no longer kept (after an hour).
+    Closed,
 }
 
 impl SState {
@@ -57,10 +61,14 @@ impl SState {
             Self::Succeeded => "SUCCEEDED",
             Self::Failed => "FAILED",
             Self::Canceled => "CANCELED",
+            Self::Closed => "CLOSED",
         }
     }
     fn terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Canceled | Self::Closed
+        )
     }
 }
 
@@ -497,6 +505,14 @@ pub(crate) fn sweep(state: &Shared) {
     state
         .statements
         .retain(|s| s.finished.is_none_or(|t| t.elapsed() < RETENTION));
+    state.statements.for_each_mut(|s| {
+        if s.state == SState::Succeeded
+            && s.finished.is_some_and(|t| t.elapsed() >= RESULT_RETENTION)
+        {
+            s.state = SState::Closed;
+            s.result = None;
+        }
+    });
 }
 
 async fn get_statement(

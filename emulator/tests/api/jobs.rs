@@ -633,3 +633,32 @@ async fn a_full_job_skips_or_queues_new_runs() {
             .await;
     }
 }
+
+#[tokio::test]
+async fn airflow_style_string_numbers_and_nulls_are_accepted() {
+    let emu = Emu::start().await;
+    // What DatabricksSubmitRunOperator sends after normalise_json_content.
+    let v = emu
+        .ok_post(
+            "/api/2.1/jobs/runs/submit",
+            json!({"run_name": "af", "timeout_seconds": "3600", "idempotency_token": null, "git_source": null,
+                   "notebook_task": {"notebook_path": NB, "base_parameters": {"n": 1}},
+                   "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": "2", "autoscale": null}}),
+        )
+        .await;
+    let run_id = v["run_id"].as_i64().expect("run_id");
+    let done = until_done(&emu, run_id).await;
+    assert_eq!(done["state"]["result_state"], "SUCCESS");
+    let cid = done["tasks"][0]["cluster_instance"]["cluster_id"]
+        .as_str()
+        .expect("cluster")
+        .to_owned();
+    let c = emu
+        .ok_get(&format!("/api/2.1/clusters/get?cluster_id={cid}"))
+        .await;
+    assert_eq!(c["num_workers"], 2);
+    let out = emu
+        .ok_get(&format!("/api/2.1/jobs/runs/get-output?run_id={run_id}"))
+        .await;
+    assert_eq!(out["notebook_output"]["result"], "{\"n\":\"1\"}");
+}
