@@ -234,3 +234,88 @@ async fn every_blueprint_succeeds_with_30_percent_of_requests_refused() {
         }
     }
 }
+
+#[tokio::test]
+async fn create_job_then_run_it_by_name_with_parameters() {
+    let w = world(0.001).await;
+    let flow = r#"
+id: jobs
+namespace: t
+tasks:
+  - id: create
+    type: databricks.job.CreateJob
+    jobName: nightly-aggregate
+    jobTasks:
+      - taskKey: aggregate
+        notebookTask:
+          notebookPath: /Shared/mortar-examples/aggregate
+          baseParameters:
+            day: "2026-11-25"
+    waitForCompletion: PT5M
+  - id: again
+    type: databricks.job.RunNow
+    jobName: nightly-aggregate
+    notebookParams:
+      day: "2026-11-26"
+    waitForCompletion: PT5M
+"#;
+    let (state, runs, id) = w.run(flow, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}\n{:#?}", w.logs(&id).await);
+    let created = outputs(&runs, "create");
+    assert!(created["jobId"].as_i64().is_some());
+    assert_eq!(created["state"], "SUCCESS");
+    let again = outputs(&runs, "again");
+    assert_eq!(again["state"], "SUCCESS");
+    let result = again["outputs"]["aggregate"]["result"].as_str().unwrap_or_default();
+    assert!(result.contains("2026-11-26"), "the notebook returns its parameters: {again}");
+}
+
+#[tokio::test]
+async fn warehouses_stop_and_start_and_a_file_is_waited_for() {
+    let w = world(0.001).await;
+    let warehouses = w.api("/api/2.0/sql/warehouses").await;
+    let warehouse = warehouses["warehouses"][0]["id"].as_str().unwrap().to_owned();
+    let id = ExecutionId::generate();
+    let uri = w.file_input("waits", &id, "late,data\n").await;
+    let flow = format!(
+        r#"
+id: waits
+namespace: company.data
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: stop
+    type: databricks.sql.StopWarehouse
+    warehouseId: {warehouse}
+  - id: start
+    type: databricks.sql.StartWarehouse
+    httpPath: /sql/1.0/warehouses/{warehouse}
+  - id: both
+    type: flow.Parallel
+    tasks:
+      - id: wait
+        type: databricks.dbfs.WaitForFile
+        path: "dbfs:/incoming/{{{{ execution.id }}}}.csv"
+        timeout: PT30S
+      - id: later
+        type: flow.Sequential
+        tasks:
+          - id: pause
+            type: flow.Sleep
+            duration: PT0.3S
+          - id: arrive
+            type: databricks.dbfs.Upload
+            from: "{{{{ inputs.data }}}}"
+            to: "dbfs:/incoming/{{{{ execution.id }}}}.csv"
+"#
+    );
+    let id = w.launch(&flow, json!({"data": uri}), id).await;
+    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id)).await.unwrap().unwrap();
+    let runs = w.store.task_runs(&id).await.unwrap();
+    assert_eq!(state, State::Success, "{runs:#?}\n{:#?}", w.logs(&id).await);
+    assert_eq!(outputs(&runs, "stop")["state"], "STOPPED");
+    assert_eq!(outputs(&runs, "start")["state"], "RUNNING");
+    assert_eq!(outputs(&runs, "wait")["size"], 10);
+    assert_eq!(w.api(&format!("/api/2.0/sql/warehouses/{warehouse}")).await["state"], "RUNNING");
+}

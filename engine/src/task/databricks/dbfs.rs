@@ -21,6 +21,7 @@ const BLOCK: usize = 1024 * 1024;
 pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
     runners.register("io.kestra.plugin.databricks.dbfs.Upload", Arc::new(Upload(databricks.clone())));
     runners.register("io.kestra.plugin.databricks.dbfs.Download", Arc::new(Download(databricks.clone())));
+    runners.register("io.kestra.plugin.databricks.dbfs.WaitForFile", Arc::new(WaitForFile(databricks.clone())));
 }
 
 /// Where a path lives: DBFS (`dbfs:/x`, `/x`) or a volume (`/Volumes/…`).
@@ -185,6 +186,52 @@ impl Runner for Download {
             ctx.info(format!("downloaded {size} bytes from {from}")).await;
             let mut outputs = Outputs::new();
             outputs.insert("uri".into(), json!(uri));
+            outputs.insert("size".into(), json!(size));
+            Ok(outputs)
+        })
+    }
+}
+
+/// `dbfs.WaitForFile` (Mortar's): waits until a file exists in DBFS or a
+/// volume; the task's `timeout` bounds the wait.
+struct WaitForFile(Arc<Databricks>);
+
+impl Runner for WaitForFile {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let client = self.0.client(ctx)?;
+            let path = ctx.properties["path"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "path is required: a dbfs: path or /Volumes/… path"))?;
+            let target = target(path);
+            ctx.info(format!("waiting for {path}")).await;
+            let size = super::wait_for(ctx, &format!("{path} to arrive"), None, || {
+                let client = client.clone();
+                let target = match &target {
+                    Target::Dbfs(p) => Target::Dbfs(p.clone()),
+                    Target::Volume(p) => Target::Volume(p.clone()),
+                };
+                async move {
+                    match target {
+                        Target::Dbfs(path) => match client.get::<Value>("/api/2.0/dbfs/get-status", &[("path", path)]).await {
+                            Ok(status) if status["is_dir"] != true => Ok(Some(status["file_size"].as_u64().unwrap_or(0))),
+                            Ok(_) => Ok(None),
+                            Err(error) if error.is_not_found() => Ok(None),
+                            Err(error) => Err(error.into()),
+                        },
+                        Target::Volume(path) => {
+                            let request = client.request(Method::HEAD, &files_url(&path)).await?;
+                            match client.send(request).await {
+                                Ok(response) => Ok(Some(response.content_length().unwrap_or(0))),
+                                Err(error) if error.is_not_found() => Ok(None),
+                                Err(error) => Err(error.into()),
+                            }
+                        }
+                    }
+                }
+            })
+            .await?;
+            ctx.info(format!("{path} is there ({size} bytes)")).await;
+            let mut outputs = Outputs::new();
+            outputs.insert("uri".into(), json!(path));
             outputs.insert("size".into(), json!(size));
             Ok(outputs)
         })

@@ -10,6 +10,7 @@ mod cluster;
 mod dbfs;
 mod jobs;
 mod sql;
+mod warehouse;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,6 +107,7 @@ pub fn register(runners: &mut Runners, databricks: Arc<Databricks>) {
     dbfs::register(runners, &databricks);
     sql::register(runners, &databricks);
     jobs::register(runners, &databricks);
+    warehouse::register(runners, &databricks);
 }
 
 /// A property that may come as a number or as numeric text (a rendered

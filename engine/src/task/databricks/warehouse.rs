@@ -1,0 +1,63 @@
+//! `sql.StartWarehouse` and `sql.StopWarehouse` (Mortar's, beside Kestra's
+//! Databricks tasks): start or stop a SQL warehouse and wait for the state.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::{Databricks, bad, wait_for};
+use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
+
+pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
+    runners.register("io.kestra.plugin.databricks.sql.StartWarehouse", Arc::new(Switch { databricks: databricks.clone(), start: true }));
+    runners.register("io.kestra.plugin.databricks.sql.StopWarehouse", Arc::new(Switch { databricks: databricks.clone(), start: false }));
+}
+
+struct Switch {
+    databricks: Arc<Databricks>,
+    start: bool,
+}
+
+impl Runner for Switch {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let client = self.databricks.client(ctx)?;
+            let id = match (ctx.properties["warehouseId"].as_str(), ctx.properties["httpPath"].as_str()) {
+                (Some(id), _) if !id.is_empty() => id.to_owned(),
+                (_, Some(path)) => path
+                    .trim_end_matches('/')
+                    .rsplit_once("/warehouses/")
+                    .map(|(_, id)| id.to_owned())
+                    .ok_or_else(|| bad(ctx, format!("httpPath {path} is not /sql/1.0/warehouses/<id>")))?,
+                _ => return Err(bad(ctx, "warehouseId (or httpPath) is required")),
+            };
+            let (action, target) = if self.start { ("start", "RUNNING") } else { ("stop", "STOPPED") };
+            client.post::<_, Value>(&format!("/api/2.0/sql/warehouses/{id}/{action}"), &json!({})).await?;
+            ctx.info(format!("warehouse {id}: {action} requested")).await;
+            if ctx.properties["wait"].as_bool().unwrap_or(true) {
+                let start = self.start;
+                wait_for(ctx, &format!("the warehouse to be {target}"), None, || {
+                    let (client, id) = (client.clone(), id.clone());
+                    async move {
+                        let warehouse: Value = client.get(&format!("/api/2.0/sql/warehouses/{id}"), &[]).await?;
+                        let state = warehouse["state"].as_str().unwrap_or("");
+                        if state == target {
+                            return Ok(Some(()));
+                        }
+                        if start && matches!(state, "STOPPED" | "DELETED" | "DELETING") {
+                            return Err(TaskError::Failed(format!("warehouse {id} did not start: it is {state}")));
+                        }
+                        Ok(None)
+                    }
+                })
+                .await?;
+                ctx.info(format!("warehouse {id} is {target}")).await;
+            }
+            let mut outputs = Outputs::new();
+            outputs.insert("warehouseId".into(), json!(id));
+            outputs.insert("state".into(), json!(target));
+            Ok(outputs)
+        })
+    }
+}
