@@ -41,7 +41,7 @@ for p, f in re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", text):
     passed += int(p); failed += int(f)
 for line in text.splitlines():
     line = line.strip()
-    if re.fullmatch(r"=+ .*(passed|failed).* in [\d.]+s.*=+", line):  # pytest
+    if re.fullmatch(r"(=+ )?\d+ (passed|failed|error).* in [\d.]+s( \(.*\))?( =+)?", line):  # pytest
         passed += sum(int(n) for n in re.findall(r"(\d+) passed", line))
         failed += sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", line))
     m = re.fullmatch(r"(\d+) (passed|failed|flaky)( \(.*\))?", line)  # Playwright
