@@ -19,6 +19,8 @@ mod faults;
 mod files;
 #[path = "api/jobs.rs"]
 mod jobs;
+#[path = "api/robust.rs"]
+mod robust;
 #[path = "api/sql.rs"]
 mod sql;
 #[path = "api/workspace.rs"]
