@@ -421,3 +421,53 @@ tasks:
     assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "give").unwrap().outputs.as_ref().unwrap()["value"], "******");
     assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"], "******");
 }
+
+const LIMITED: &str = "id: limited\nnamespace: t\nconcurrency:\n  limit: 1\n  behavior: BEHAVIOR\ntasks:\n  - id: nap\n    type: flow.Sleep\n    duration: PT0.2S\n";
+
+#[tokio::test]
+async fn a_concurrency_limit_queues_extra_executions_one_at_a_time() {
+    let h = harness().await;
+    let executor = executor(&h, Runners::core());
+    let flow = LIMITED.replace("BEHAVIOR", "QUEUE");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(launch(&executor, &flow, json!({})).await.unwrap());
+    }
+    let mut spans = Vec::new();
+    for id in &ids {
+        assert_eq!(tokio::time::timeout(Duration::from_secs(20), executor.wait(id)).await.unwrap().unwrap(), State::Success);
+        let execution = h.store.get_execution(id).await.unwrap().unwrap();
+        let running = execution.histories.iter().find(|h| h.state == State::Running).unwrap().date;
+        spans.push((running, execution.ended_at.unwrap()));
+    }
+    spans.sort();
+    assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "never two at once: {spans:?}");
+}
+
+#[tokio::test]
+async fn a_concurrency_limit_can_cancel_or_fail_the_extra_execution() {
+    for (behavior, expected) in [("CANCEL", State::Killed), ("FAIL", State::Failed)] {
+        let h = harness().await;
+        let executor = executor(&h, Runners::core());
+        let flow = LIMITED.replace("BEHAVIOR", behavior);
+        let first = launch(&executor, &flow, json!({})).await.unwrap();
+        let second = launch(&executor, &flow, json!({})).await.unwrap();
+        assert_eq!(executor.wait(&second).await.unwrap(), expected, "{behavior}");
+        assert!(messages(&h, &second).await.iter().any(|m| m.contains("concurrency limit (1) is reached")));
+        assert_eq!(executor.wait(&first).await.unwrap(), State::Success);
+    }
+}
+
+#[tokio::test]
+async fn killing_a_queued_execution_frees_nothing_and_the_queue_goes_on() {
+    let h = harness().await;
+    let executor = executor(&h, Runners::core());
+    let flow = LIMITED.replace("BEHAVIOR", "QUEUE");
+    let first = launch(&executor, &flow, json!({})).await.unwrap();
+    let queued = launch(&executor, &flow, json!({})).await.unwrap();
+    let third = launch(&executor, &flow, json!({})).await.unwrap();
+    assert_eq!(executor.kill(&queued).await.unwrap(), State::Killed);
+    assert_eq!(executor.wait(&first).await.unwrap(), State::Success);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(20), executor.wait(&third)).await.unwrap().unwrap(), State::Success);
+    assert!(h.store.task_runs(&queued).await.unwrap().is_empty(), "the killed one never ran");
+}

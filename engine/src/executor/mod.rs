@@ -83,7 +83,15 @@ pub struct Executor {
     shared: Arc<Shared>,
     /// Kill switches of the executions running in this process.
     running: Arc<Mutex<HashMap<ExecutionId, CancellationToken>>>,
+    /// Per flow with a concurrency limit: how many run, and who waits.
+    slots: Arc<Mutex<HashMap<(String, String), Slots>>>,
     tracker: TaskTracker,
+}
+
+#[derive(Default)]
+struct Slots {
+    running: usize,
+    queue: std::collections::VecDeque<(ExecutionRecord, Arc<Plan>, Vec<String>)>,
 }
 
 impl Executor {
@@ -100,6 +108,7 @@ impl Executor {
                 shutdown: CancellationToken::new(),
             }),
             running: Default::default(),
+            slots: Default::default(),
             tracker: TaskTracker::new(),
         }
     }
@@ -140,6 +149,32 @@ impl Executor {
             trigger_vars: launch.trigger_vars,
             original_id: None,
         };
+        // Over the flow's concurrency limit: CANCEL and FAIL end the new
+        // execution at once; QUEUE keeps it CREATED until a slot frees.
+        if let Some(limit) = &plan.concurrency {
+            let key = (plan.namespace.clone(), plan.id.clone());
+            let full = self.slots.lock().map(|s| s.get(&key).is_some_and(|slots| slots.running >= limit.limit as usize)).unwrap_or(false);
+            if full {
+                let record = self.shared.store.create_execution(&new, &[]).await?;
+                let message = format!("the flow's concurrency limit ({}) is reached", limit.limit);
+                let ending = match limit.behavior.as_str() {
+                    "CANCEL" => Some(Event::Kill),
+                    "FAIL" => Some(Event::Fail),
+                    _ => None,
+                };
+                if let Some(event) = ending {
+                    self.log_execution(&record.id, crate::log::Level::Warn, &format!("{message}: {}", if event == Event::Kill { "cancelled" } else { "failed" })).await;
+                    let state = self.shared.store.execution_event(&record.id, event).await?;
+                    let _ = self.shared.events.send((record.id.clone(), state));
+                    return Ok(ExecutionRecord { state, ..record });
+                }
+                self.log_execution(&record.id, crate::log::Level::Info, &format!("{message}: queued")).await;
+                let mut queued = record.clone();
+                queued.inputs = Value::Object(inputs);
+                self.spawn(queued, plan, secrets);
+                return Ok(record);
+            }
+        }
         let mut record = self.shared.store.create_started_execution(&new).await?;
         // The walk sees the real values; the store keeps the masked ones.
         record.inputs = Value::Object(inputs);
@@ -147,16 +182,79 @@ impl Executor {
         Ok(record)
     }
 
-    /// Starts (or resumes) walking an execution.
+    async fn log_execution(&self, id: &ExecutionId, level: crate::log::Level, message: &str) {
+        self.shared
+            .logs
+            .send(crate::store::NewLog {
+                execution_id: id.clone(),
+                task_run_id: None,
+                task_id: None,
+                attempt: None,
+                level,
+                at: jiff::Timestamp::now().as_millisecond(),
+                message: message.to_owned(),
+            })
+            .await;
+    }
+
+    /// Starts (or resumes) walking an execution, or queues it behind its
+    /// flow's concurrency limit.
     fn spawn(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) {
+        if let Some(limit) = &plan.concurrency {
+            let key = (plan.namespace.clone(), plan.id.clone());
+            if let Ok(mut slots) = self.slots.lock() {
+                let slots = slots.entry(key).or_default();
+                if slots.running >= limit.limit as usize {
+                    slots.queue.push_back((execution, plan, secrets));
+                    return;
+                }
+                slots.running += 1;
+            }
+        }
+        self.start_walk(execution, plan, secrets);
+    }
+
+    /// A walk of a limited flow ended: the next queued one takes its slot.
+    fn release_slot(&self, plan: &Plan) {
+        if plan.concurrency.is_none() {
+            return;
+        }
+        let key = (plan.namespace.clone(), plan.id.clone());
+        let next = self.slots.lock().ok().and_then(|mut slots| {
+            let slots = slots.get_mut(&key)?;
+            slots.running = slots.running.saturating_sub(1);
+            let next = slots.queue.pop_front();
+            if next.is_some() {
+                slots.running += 1;
+            }
+            next
+        });
+        if let Some((execution, plan, secrets)) = next {
+            self.start_walk(execution, plan, secrets);
+        }
+    }
+
+    fn start_walk(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) {
         let kill = CancellationToken::new();
         if let Ok(mut running) = self.running.lock() {
             running.insert(execution.id.clone(), kill.clone());
         }
         let shared = self.shared.clone();
         let running = self.running.clone();
+        let this = self.clone();
         self.tracker.spawn(async move {
             let id = execution.id.clone();
+            let plan_for_release = plan.clone();
+            // A queued execution may have been killed while it waited.
+            if let Ok(Some(current)) = shared.store.get_execution(&id).await
+                && current.state.is_terminal()
+            {
+                if let Ok(mut running) = running.lock() {
+                    running.remove(&id);
+                }
+                this.release_slot(&plan_for_release);
+                return;
+            }
             let renderer = Renderer::new(shared.secrets.clone());
             for secret in &secrets {
                 renderer.add_secret(secret);
@@ -175,6 +273,9 @@ impl Executor {
             }
             if let Ok(mut running) = running.lock() {
                 running.remove(&id);
+            }
+            if !shared.shutdown.is_cancelled() {
+                this.release_slot(&plan_for_release);
             }
         });
     }
