@@ -471,3 +471,27 @@ async fn killing_a_queued_execution_frees_nothing_and_the_queue_goes_on() {
     assert_eq!(tokio::time::timeout(Duration::from_secs(20), executor.wait(&third)).await.unwrap().unwrap(), State::Success);
     assert!(h.store.task_runs(&queued).await.unwrap().is_empty(), "the killed one never ran");
 }
+
+#[tokio::test]
+async fn replay_keeps_what_ran_before_the_chosen_task_and_runs_the_rest() {
+    let h = harness().await;
+    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: first\n    type: debug.Return\n    format: kept\n  - id: group\n    type: flow.Sequential\n    tasks:\n      - id: inner_ok\n        type: debug.Return\n        format: also kept\n      - id: flaky\n        type: test.Flaky\n  - id: last\n    type: debug.Return\n    format: \"{{ outputs.first.value }} then {{ outputs.flaky.runs }}\"\n";
+    let executor = executor(&h, with("test.Flaky", flaky.clone()));
+    let original = launch(&executor, yaml, json!({})).await.unwrap();
+    assert_eq!(executor.wait(&original).await.unwrap(), State::Failed);
+    let failed = h.store.task_runs(&original).await.unwrap().into_iter().find(|r| r.task_id.as_str() == "flaky").unwrap();
+
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    let replay = executor.replay(&original, Some(&failed.id), plan).await.unwrap();
+    assert_eq!(replay.original_id.as_ref(), Some(&original));
+    assert_eq!(executor.wait(&replay.id).await.unwrap(), State::Success);
+    let runs = h.store.task_runs(&replay.id).await.unwrap();
+    let find = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap();
+    assert_eq!(find("last").outputs.as_ref().unwrap()["value"], "kept then 2");
+    assert_eq!(flaky.runs.load(Ordering::SeqCst), 2, "only the chosen task ran again");
+    // The kept runs keep their single original attempt; the original is untouched.
+    assert_eq!(find("first").attempts.len(), 1);
+    assert_eq!(find("inner_ok").parent_task_run_id.as_ref(), Some(&find("group").id));
+    assert_eq!(h.store.get_execution(&original).await.unwrap().unwrap().state, State::Failed);
+}

@@ -346,6 +346,73 @@ impl Executor {
         Ok(state)
     }
 
+    /// Replays an execution as a new one (its `original_id` names the old):
+    /// the task runs that ended well before `from` are kept, with their
+    /// outputs; `from` and everything after it run again. Without `from`,
+    /// everything runs again with the same inputs.
+    pub async fn replay(
+        &self,
+        original: &ExecutionId,
+        from: Option<&crate::ids::TaskRunId>,
+        plan: Arc<Plan>,
+    ) -> Result<ExecutionRecord, ExecutionError> {
+        use crate::ids::TaskRunId;
+        let execution = self.shared.store.get_execution(original).await?.ok_or_else(|| ExecutionError::NotFound(original.clone()))?;
+        let runs = self.shared.store.task_runs(original).await?;
+        let kept: Vec<crate::store::TaskRunRecord> = match from {
+            None => Vec::new(),
+            Some(from) => {
+                let position = runs
+                    .iter()
+                    .position(|r| &r.id == from)
+                    .ok_or_else(|| ExecutionError::Conflict(format!("task run {from} is not part of execution {original}")))?;
+                // The chosen run's flowable parents run again around it.
+                let mut ancestors = std::collections::HashSet::new();
+                let mut parent = runs[position].parent_task_run_id.clone();
+                while let Some(id) = parent {
+                    parent = runs.iter().find(|r| r.id == id).and_then(|r| r.parent_task_run_id.clone());
+                    ancestors.insert(id);
+                }
+                runs[..position].iter().filter(|r| r.state.is_successful() || ancestors.contains(&r.id)).cloned().collect()
+            }
+        };
+        let new = NewExecution {
+            id: ExecutionId::generate(),
+            namespace: execution.namespace.clone(),
+            flow_id: execution.flow_id.clone(),
+            flow_revision: execution.flow_revision,
+            inputs: execution.inputs.clone(),
+            labels: execution.labels.clone(),
+            trigger_vars: execution.trigger_vars.clone(),
+            original_id: Some(original.clone()),
+        };
+        // Kept runs get new ids (with their parents' ids mapped), and the
+        // parents of the replayed run start over as CREATED.
+        let ids: HashMap<TaskRunId, TaskRunId> = kept.iter().map(|r| (r.id.clone(), TaskRunId::generate())).collect();
+        let copies: Vec<crate::store::TaskRunRecord> = kept
+            .into_iter()
+            .map(|mut run| {
+                let was_ancestor = !run.state.is_successful();
+                run.id = ids[&run.id].clone();
+                run.execution_id = new.id.clone();
+                run.parent_task_run_id = run.parent_task_run_id.as_ref().and_then(|p| ids.get(p).cloned());
+                if was_ancestor {
+                    run.state = State::Created;
+                    run.attempts = Vec::new();
+                    run.outputs = None;
+                    run.checkpoint = None;
+                    run.histories = vec![crate::store::StateChange { state: State::Created, date: jiff::Timestamp::now().as_millisecond() }];
+                    run.ended_at = None;
+                }
+                run
+            })
+            .collect();
+        let record = self.shared.store.create_started_execution(&new).await?;
+        self.shared.store.copy_task_runs(&copies).await?;
+        self.spawn(record.clone(), plan, Vec::new());
+        Ok(record)
+    }
+
     /// Picks up every execution that was under way when the process
     /// stopped. `plan_of` finds the plan of an execution's flow revision.
     pub async fn recover(&self, plan_of: impl Fn(&ExecutionRecord) -> Option<Arc<Plan>>) -> Result<usize, ExecutionError> {

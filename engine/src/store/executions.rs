@@ -381,6 +381,34 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts task runs as they are (state, attempts, outputs): a replay
+    /// starts with the original's finished runs. One transaction.
+    pub async fn copy_task_runs(&self, runs: &[TaskRunRecord]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for run in runs {
+            sqlx::query(
+                "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, attempts, outputs, checkpoint, histories, created_at, ended_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(run.id.as_str())
+            .bind(run.execution_id.as_str())
+            .bind(run.task_id.as_str())
+            .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
+            .bind(&run.value)
+            .bind(run.state.as_str())
+            .bind(to_json(&run.attempts))
+            .bind(run.outputs.as_ref().map(to_json))
+            .bind(run.checkpoint.as_ref().map(to_json))
+            .bind(to_json(&run.histories))
+            .bind(run.created_at)
+            .bind(run.ended_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One task run.
     pub async fn get_task_run(&self, id: &TaskRunId) -> Result<Option<TaskRunRecord>, StoreError> {
         // Built from constants only.

@@ -282,3 +282,32 @@ pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String
     let task_runs = state.store.task_runs(&id).await?;
     Ok(Json(execution_json(execution, task_runs, now_ms())))
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReplayParams {
+    task_run_id: Option<String>,
+}
+
+/// `POST /api/v1/executions/{id}/replay[?taskRunId=]`: a new execution of the
+/// same flow revision and inputs, keeping what ended well before the chosen
+/// task run (everything runs again without one).
+pub(crate) async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<ReplayParams>,
+) -> Result<Json<ExecutionJson>, ApiError> {
+    let id = ExecutionId::new(id);
+    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
+    let source = state
+        .store
+        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
+        .await?
+        .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be replayed") })?;
+    let plan = Plan::from_yaml(&source).map_err(|e| ApiError::Conflict { message: e.to_string() })?;
+    let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
+    let record = state.executor.replay(&id, from.as_ref(), Arc::new(plan)).await?;
+    let execution = state.store.get_execution(&record.id).await?.ok_or_else(|| ApiError::Internal("a replay vanished".into()))?;
+    let task_runs = state.store.task_runs(&record.id).await?;
+    Ok(Json(execution_json(execution, task_runs, now_ms())))
+}

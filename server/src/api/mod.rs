@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}", get(executions::get))
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/restart", post(executions::restart))
+        .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/follow", get(logs::follow))
