@@ -53,7 +53,38 @@ pub(crate) enum FsError {
 
 pub(crate) struct Fs {
     tree: RwLock<BTreeMap<String, Node>>,
-    mirror: Option<PathBuf>,
+    mirror: Option<Mirror>,
+}
+
+/// Changes to copy to the data directory, applied in order by one thread
+/// (so a write followed by a delete never lands the other way round) and
+/// off the request path, so a slow disk never stalls a request.
+struct Mirror {
+    root: PathBuf,
+    ops: std::sync::Mutex<std::sync::mpsc::Sender<Op>>,
+}
+
+enum Op {
+    Write(PathBuf, Bytes),
+    Mkdir(PathBuf),
+    Remove(PathBuf),
+}
+
+fn apply(op: Op) -> std::io::Result<()> {
+    match op {
+        Op::Write(path, data) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, &data)
+        }
+        Op::Mkdir(path) => std::fs::create_dir_all(&path),
+        Op::Remove(path) => match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(_) => Ok(()),
+        },
+    }
 }
 
 /// `dbfs:/a//b/` -> `/a/b`. Refuses relative paths and `..`.
@@ -95,20 +126,38 @@ fn now_ms() -> i64 {
 impl Fs {
     pub fn open(mirror: Option<PathBuf>) -> Result<Self, EmulatorError> {
         let mut tree = BTreeMap::new();
-        if let Some(dir) = &mirror {
-            // Start-up only, before serving: plain blocking IO is fine here.
-            std::fs::create_dir_all(dir).map_err(|source| EmulatorError::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
-            load(dir, dir, &mut tree).map_err(|source| EmulatorError::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+        let Some(dir) = mirror else {
+            return Ok(Self {
+                tree: RwLock::new(tree),
+                mirror: None,
+            });
+        };
+        let err = |source| EmulatorError::DataDir {
+            path: dir.clone(),
+            source,
+        };
+        // Start-up only, before serving: plain blocking IO is fine here.
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        load(&dir, &dir, &mut tree).map_err(err)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Op>();
+        std::thread::Builder::new()
+            .name("emulator-data-dir".into())
+            .spawn(move || {
+                // Ends when the Fs, and so the sender, is dropped.
+                for op in rx {
+                    if let Err(e) = apply(op) {
+                        tracing::warn!(error = %e, "could not mirror a change to the data directory");
+                    }
+                }
+            })
+            .map_err(err)?;
+        let mirror = Mirror {
+            root: dir.clone(),
+            ops: std::sync::Mutex::new(tx),
+        };
         Ok(Self {
             tree: RwLock::new(tree),
-            mirror,
+            mirror: Some(mirror),
         })
     }
 
@@ -301,47 +350,22 @@ impl Fs {
         Ok(())
     }
 
-    // The mirror writes happen after the in-memory change, outside the
-    // lock, on the blocking pool, so a slow disk never stalls a request.
-    fn disk(&self, p: &str) -> Option<PathBuf> {
-        self.mirror
-            .as_ref()
-            .map(|d| d.join(p.trim_start_matches('/')))
+    fn send(&self, p: &str, op: impl FnOnce(PathBuf) -> Op) {
+        if let Some(m) = &self.mirror {
+            let path = m.root.join(p.trim_start_matches('/'));
+            let tx = m.ops.lock().unwrap_or_else(|e| e.into_inner());
+            // The thread only stops with the Fs, so a send cannot fail here.
+            let _ = tx.send(op(path));
+        }
     }
     fn mirror_file(&self, p: &str, data: &Bytes) {
-        if let Some(path) = self.disk(p) {
-            let data = data.clone();
-            blocking(move || {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&path, &data)
-            });
-        }
+        self.send(p, |path| Op::Write(path, data.clone()));
     }
     fn mirror_dir(&self, p: &str) {
-        if let Some(path) = self.disk(p) {
-            blocking(move || std::fs::create_dir_all(&path));
-        }
+        self.send(p, Op::Mkdir);
     }
     fn mirror_remove(&self, p: &str) {
-        if let Some(path) = self.disk(p) {
-            blocking(move || match std::fs::metadata(&path) {
-                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
-                Ok(_) => std::fs::remove_file(&path),
-                Err(_) => Ok(()),
-            });
-        }
-    }
-}
-
-fn blocking(f: impl FnOnce() -> std::io::Result<()> + Send + 'static) {
-    if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        handle.spawn_blocking(move || {
-            if let Err(e) = f() {
-                tracing::warn!(error = %e, "could not mirror a file to the data directory");
-            }
-        });
+        self.send(p, Op::Remove);
     }
 }
 
