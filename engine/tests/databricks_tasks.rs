@@ -319,3 +319,31 @@ tasks:
     assert_eq!(outputs(&runs, "wait")["size"], 10);
     assert_eq!(w.api(&format!("/api/2.0/sql/warehouses/{warehouse}")).await["state"], "RUNNING");
 }
+
+#[tokio::test]
+async fn a_kill_during_a_run_cancels_it_on_the_workspace() {
+    // Full-scale time: the run lasts long enough to be killed.
+    let w = world(1.0).await;
+    let flow = "id: k\nnamespace: t\ntasks:\n  - id: run\n    type: databricks.job.SubmitRun\n    runTasks:\n      - taskKey: slow\n        newCluster:\n          sparkVersion: 15.4.x-scala2.12\n          numWorkers: 1\n        notebookTask:\n          notebookPath: /Shared/mortar-examples/aggregate\n    waitForCompletion: PT10M\n";
+    let id = w.launch(flow, json!({}), ExecutionId::generate()).await;
+    let run_id = loop {
+        let runs = w.store.task_runs(&id).await.unwrap();
+        if let Some(run_id) = runs.first().and_then(|r| r.checkpoint.as_ref()).and_then(|c| c["run_id"].as_i64()) {
+            break run_id;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    w.executor.kill(&id).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
+    // The workspace ends the run CANCELED (its cancel is asynchronous).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = w.api(&format!("/api/2.2/jobs/runs/get?run_id={run_id}")).await;
+        if run["state"]["result_state"] == "CANCELED" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the run was not cancelled: {run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(w.logs(&id).await.iter().any(|l| l == &format!("cancelled run {run_id}")));
+}

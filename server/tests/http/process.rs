@@ -263,3 +263,79 @@ fn every_blueprint_runs_to_success_from_mortar_run() {
         assert!(stdout.lines().last().unwrap().contains("ended SUCCESS"), "{stdout}");
     }
 }
+
+/// An emulator in a process of its own, so that it outlives a crash of
+/// `mortar serve`.
+fn external_emulator(time_scale: &str) -> (Child, String) {
+    let mut child = Command::new(MORTAR)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", time_scale])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line.trim().strip_prefix("listening on ").unwrap().to_owned())
+}
+
+fn serve_against(data_dir: &std::path::Path, host: &str) -> (Child, String) {
+    let mut child = Command::new(MORTAR)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .env("DATABRICKS_HOST", host)
+        .env("DATABRICKS_TOKEN", "dapi-crash-test")
+        .env_remove("DATABRICKS_CLIENT_ID")
+        .env_remove("DATABRICKS_CONFIG_PROFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line.trim().strip_prefix("listening on ").unwrap().to_owned())
+}
+
+fn workspace_get(host: &str, path: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        ::reqwest::Client::new().get(format!("{host}{path}")).bearer_auth("dapi-crash-test").send().await.unwrap().json().await.unwrap()
+    })
+}
+
+#[test]
+fn a_crash_during_a_databricks_run_reattaches_without_a_second_cluster_or_run() {
+    let (mut emulator, host) = external_emulator("0.2");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve_against(dir.path(), &host);
+    let flow = "id: durable\nnamespace: t\ntasks:\n  - id: cluster\n    type: databricks.cluster.CreateCluster\n    clusterName: durable\n    sparkVersion: 15.4.x-scala2.12\n    numWorkers: 1\n  - id: job\n    type: databricks.job.SubmitRun\n    runTasks:\n      - taskKey: aggregate\n        existingClusterId: \"{{ outputs.cluster.clusterId }}\"\n        notebookTask:\n          notebookPath: /Shared/mortar-examples/aggregate\n    waitForCompletion: PT10M\n";
+    send("POST", &format!("{url}/api/v1/flows"), "application/x-yaml", flow);
+    let started = send("POST", &format!("{url}/api/v1/executions/t/durable"), "application/json", "{}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    // Crash once the run exists on the workspace and is not finished.
+    wait_until("the run to be submitted", || {
+        workspace_get(&host, "/api/2.2/jobs/runs/list?active_only=true")["runs"].as_array().is_some_and(|runs| !runs.is_empty())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, url) = serve_against(dir.path(), &host);
+    let mut last = serde_json::Value::Null;
+    wait_until("the execution to end", || {
+        last = get_json(&format!("{url}/api/v1/executions/{id}"));
+        ["SUCCESS", "FAILED", "KILLED"].contains(&last["state"]["current"].as_str().unwrap_or(""))
+    });
+    assert_eq!(last["state"]["current"], "SUCCESS", "{last}");
+    let clusters = workspace_get(&host, "/api/2.1/clusters/list");
+    let ours = clusters["clusters"].as_array().unwrap().iter().filter(|c| c["custom_tags"]["mortar_execution"] == id.as_str()).count();
+    assert_eq!(ours, 1, "one cluster: {clusters}");
+    let runs = workspace_get(&host, "/api/2.2/jobs/runs/list");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "one run: {runs}");
+    let job = last["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "job").unwrap();
+    assert_eq!(job["attempts"].as_array().unwrap().len(), 1, "re-attached in the same attempt: {job}");
+    for process in [&mut child, &mut emulator] {
+        Command::new("kill").arg("-TERM").arg(process.id().to_string()).status().unwrap();
+        wait_for_exit(process);
+    }
+}
