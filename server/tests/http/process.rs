@@ -339,3 +339,72 @@ fn a_crash_during_a_databricks_run_reattaches_without_a_second_cluster_or_run() 
         wait_for_exit(process);
     }
 }
+
+/// Peak resident memory (VmHWM) of a running process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn a_300_mb_file_moves_through_dbfs_and_a_volume_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut emulator, host) = {
+        let mut child = Command::new(MORTAR)
+            .args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", "0", "--data-dir"])
+            .arg(dir.path().join("workspace"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let host = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+        (child, host)
+    };
+    let big = dir.path().join("big.bin");
+    let size: u64 = 300 * 1024 * 1024;
+    std::fs::File::create(&big).unwrap().set_len(size).unwrap();
+    let flow = dir.path().join("big.yml");
+    std::fs::write(
+        &flow,
+        "id: big\nnamespace: t\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: to_dbfs\n    type: databricks.dbfs.Upload\n    from: \"{{ inputs.data }}\"\n    to: dbfs:/big/big.bin\n  - id: to_volume\n    type: databricks.dbfs.Upload\n    from: \"{{ inputs.data }}\"\n    to: /Volumes/main/default/files/big.bin\n  - id: back\n    type: databricks.dbfs.Download\n    from: /Volumes/main/default/files/big.bin\n",
+    )
+    .unwrap();
+    let mut child = Command::new(MORTAR)
+        .arg("run")
+        .arg(&flow)
+        .arg("--input")
+        .arg(format!("data=@{}", big.display()))
+        .arg("--data-dir")
+        .arg(dir.path().join("run"))
+        .env("RUST_LOG", "warn")
+        .env("DATABRICKS_HOST", &host)
+        .env("DATABRICKS_TOKEN", "dapi-crash-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_rss_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&format!("uploaded {size} bytes to dbfs:/big/big.bin")), "{stdout}");
+    assert!(stdout.contains(&format!("downloaded {size} bytes")), "{stdout}");
+    // Bounded: a fraction of the file, whatever its size (1 MiB blocks, streams).
+    assert!(peak < 128 * 1024, "peak RSS {peak} KiB for a 300 MiB file");
+    eprintln!("peak RSS of mortar run moving 300 MiB: {} MiB", peak / 1024);
+    Command::new("kill").arg("-TERM").arg(emulator.id().to_string()).status().unwrap();
+    wait_for_exit(&mut emulator);
+}
