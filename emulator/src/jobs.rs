@@ -395,13 +395,54 @@ fn render_job(j: &Job, with_tasks: bool) -> Value {
     })
 }
 
-async fn get_job(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
+async fn get_job(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiResult<Json<Value>> {
     let id = q.req_i64("job_id")?;
-    state
+    let mut v = state
         .jobs
         .read_with(&id, |j| render_job(j, true))
-        .map(Json)
-        .ok_or_else(|| job_missing(id))
+        .ok_or_else(|| job_missing(id))?;
+    if is_22(&uri) {
+        let offset = page_offset(&q)?;
+        let more = page_arrays(
+            &mut v["settings"],
+            &["tasks", "job_clusters", "parameters", "environments"],
+            offset,
+        );
+        set_next(&mut v, more, offset);
+    }
+    Ok(Json(v))
+}
+
+/// Jobs 2.2 pages the arrays of jobs/get and runs/get by 100, every page
+/// repeating the other fields; true when a later page has more.
+const ARRAY_PAGE: usize = 100;
+
+fn page_arrays(obj: &mut Value, keys: &[&str], offset: usize) -> bool {
+    let mut more = false;
+    for k in keys {
+        let Some(Value::Array(a)) = obj.get_mut(*k) else {
+            continue;
+        };
+        more |= a.len() > offset + ARRAY_PAGE;
+        let page: Vec<Value> = a.iter().skip(offset).take(ARRAY_PAGE).cloned().collect();
+        if page.is_empty() && offset > 0 {
+            if let Some(m) = obj.as_object_mut() {
+                m.remove(*k);
+            }
+        } else {
+            *a = page;
+        }
+    }
+    more
+}
+
+/// Emits `next_page_token` only when another page exists: the SDK loops
+/// while it is present, so an empty one would never end.
+fn set_next(v: &mut Value, more: bool, offset: usize) {
+    if more {
+        v["next_page_token"] = json!((offset + ARRAY_PAGE).to_string());
+        v["has_more"] = json!(true);
+    }
 }
 
 fn page_offset(q: &Obj) -> ApiResult<usize> {
@@ -848,12 +889,25 @@ async fn submit(
     Ok(Json(json!({ "run_id": run_id })))
 }
 
-async fn runs_get(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {
+async fn runs_get(
+    State(state): State<Shared>,
+    uri: Uri,
+    Query(q): Query,
+) -> ApiResult<Json<Value>> {
     let id = q.req_i64("run_id")?;
-    if let Some(v) = state
+    if let Some(mut v) = state
         .runs
         .read_with(&id, |r| runner::render_run(&state, r, true))
     {
+        if is_22(&uri) {
+            let offset = page_offset(&q)?;
+            let more = page_arrays(
+                &mut v,
+                &["tasks", "job_clusters", "job_parameters", "repair_history"],
+                offset,
+            );
+            set_next(&mut v, more, offset);
+        }
         return Ok(Json(v));
     }
     // A task run id: the service answers with that task's run.

@@ -662,3 +662,64 @@ async fn airflow_style_string_numbers_and_nulls_are_accepted() {
         .await;
     assert_eq!(out["notebook_output"]["result"], "{\"n\":\"1\"}");
 }
+
+#[tokio::test]
+async fn jobs_2_2_pages_tasks_by_100() {
+    let emu = Emu::start().await;
+    let tasks: Vec<serde_json::Value> = (0..150)
+        .map(
+            |i| json!({"task_key": format!("t{i:03}"), "spark_jar_task": {"main_class_name": "M"}}),
+        )
+        .collect();
+    let job = emu
+        .ok_post(
+            "/api/2.2/jobs/create",
+            json!({"name": "wide", "tasks": tasks}),
+        )
+        .await;
+    let id = job["job_id"].as_i64().expect("job_id");
+    let first = emu.ok_get(&format!("/api/2.2/jobs/get?job_id={id}")).await;
+    assert_eq!(
+        first["settings"]["tasks"].as_array().map(Vec::len),
+        Some(100)
+    );
+    let token = first["next_page_token"]
+        .as_str()
+        .expect("another page")
+        .to_owned();
+    let second = emu
+        .ok_get(&format!("/api/2.2/jobs/get?job_id={id}&page_token={token}"))
+        .await;
+    assert_eq!(
+        second["settings"]["tasks"].as_array().map(Vec::len),
+        Some(50)
+    );
+    assert!(second.get("next_page_token").is_none());
+    assert_eq!(
+        second["settings"]["name"], "wide",
+        "later pages repeat the other fields"
+    );
+    let all = emu.ok_get(&format!("/api/2.1/jobs/get?job_id={id}")).await;
+    assert_eq!(
+        all["settings"]["tasks"].as_array().map(Vec::len),
+        Some(150),
+        "2.1 does not page"
+    );
+
+    let run = emu
+        .ok_post("/api/2.2/jobs/run-now", json!({"job_id": id}))
+        .await["run_id"]
+        .as_i64()
+        .expect("run_id");
+    let done = until_done(&emu, run).await;
+    assert_eq!(done["tasks"].as_array().map(Vec::len), Some(100));
+    assert_eq!(done["state"]["result_state"], "SUCCESS");
+    let rest = emu
+        .ok_get(&format!(
+            "/api/2.2/jobs/runs/get?run_id={run}&page_token={}",
+            done["next_page_token"].as_str().expect("token")
+        ))
+        .await;
+    assert_eq!(rest["tasks"].as_array().map(Vec::len), Some(50));
+    assert!(rest.get("next_page_token").is_none());
+}
