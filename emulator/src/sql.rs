@@ -161,6 +161,23 @@ static FUNCTIONS: LazyLock<Vec<FnRule>> = LazyLock::new(|| {
             r"(?i)\bdatediff\s*\(([^(),]*),([^(),]*)\)",
             "CAST(julianday($1) - julianday($2) AS INTEGER)",
         ),
+        r(r"(?i)\bgreatest\s*\(", "max("),
+        r(r"(?i)\bleast\s*\(", "min("),
+        r(r"(?i)\bunix_timestamp\s*\(\s*\)", "unixepoch()"),
+        r(r"(?i)\bcurrent_user\s*\(\s*\)", "'mortar@example.com'"),
+        // SQLite is built without its math functions: the common ones by hand.
+        r(
+            r"(?i)\bfloor\s*\(([^()]*)\)",
+            "(CAST(($1) AS INTEGER) - (($1) < CAST(($1) AS INTEGER)))",
+        ),
+        r(
+            r"(?i)\bceil(?:ing)?\s*\(([^()]*)\)",
+            "(CAST(($1) AS INTEGER) + (($1) > CAST(($1) AS INTEGER)))",
+        ),
+        r(r"(?i)\bmod\s*\(([^(),]*),([^(),]*)\)", "(($1) % ($2))"),
+        // A DATE or TIMESTAMP cast would take SQLite's NUMERIC affinity and
+        // turn '2024-01-05' into 2024; keep the text.
+        r(r"(?i)\bAS\s+(DATE|TIMESTAMP)\b", "AS TEXT"),
         r(r"(?i)\bstring\b", "TEXT"),
         r(r"(?i)\b(tinyint|smallint)\b", "INTEGER"),
     ]
@@ -369,12 +386,17 @@ impl Engine {
             exec(conn, &format!("DROP {kind} IF EXISTS {name}")).await?;
             sql.replace_range(range, &replaced);
         }
+        // Rules that move arguments run over the whole text: their
+        // arguments are often string literals (`year('2024-01-05')`).
+        for rule in FUNCTIONS.iter().filter(|r| r.to.contains('$')) {
+            sql = rule.re.replace_all(&sql, rule.to).into_owned();
+        }
         let mut missing: Option<String> = None;
         let sql = outside_quotes(&sql, |part| {
             let mut s = THREE_PART.replace_all(part, "$2").into_owned();
             s = DEFAULT_SCHEMA.replace_all(&s, "$1").into_owned();
             s = USING.replace_all(&s, "").into_owned();
-            for rule in FUNCTIONS.iter() {
+            for rule in FUNCTIONS.iter().filter(|r| !r.to.contains('$')) {
                 s = rule.re.replace_all(&s, rule.to).into_owned();
             }
             let mut err = None;
@@ -813,6 +835,16 @@ mod tests {
             &["CREATE TABLE main.default.t (name STRING, n INT) USING DELTA", "INSERT INTO main.default.t VALUES ('007', 1), (NULL, 2)"],
             "SELECT nvl(name, 'none'), if(n > 1, 'big', 'small'), current_date() = date('now') FROM t ORDER BY n",
             &[&["007", "small", "1"], &["none", "big", "1"]],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn spark_functions_without_sqlite_math() {
+        check(
+            &[],
+            "SELECT floor(-2.5), ceil(2.1), mod(7, 3), greatest(1, 5, 2), least(4, 3), CAST('2024-01-05' AS DATE), year('2024-01-05'), datediff('2024-01-05', '2024-01-01')",
+            &[&["-3", "3", "1", "5", "3", "2024-01-05", "2024", "4"]],
         )
         .await;
     }
