@@ -171,7 +171,17 @@ pub(crate) fn router(state: Shared) -> Router {
             state.clone(),
             faults::layer,
         ))
+        .layer(axum::middleware::from_fn(log))
         .with_state(state)
+}
+
+/// One debug event per request (RUST_LOG=emulator=debug shows them).
+async fn log(req: Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    resp
 }
 
 async fn not_found(req: Request) -> Response {
