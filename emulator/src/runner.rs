@@ -13,7 +13,9 @@
 //! - a `sql_task` file runs on the embedded SQL engine;
 //! - any non-empty parameter `emulator_fail=<message>` fails the task with that
 //!   message and `emulator_sleep=<seconds>` makes it run that much longer
-//!   (simulated seconds), for tests of failure, cancel and timeout.
+//!   (simulated seconds), for tests of failure, cancel and timeout;
+//! - a task's `max_retries` (WAITING_FOR_RETRY between attempts) and
+//!   `timeout_seconds` (TIMEDOUT) apply, as does the run's `timeout_seconds`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -37,6 +39,7 @@ pub(crate) enum Life {
     Terminated,
     Skipped,
     InternalError,
+    WaitingForRetry,
 }
 
 impl Life {
@@ -49,6 +52,7 @@ impl Life {
             Self::Terminated => "TERMINATED",
             Self::Skipped => "SKIPPED",
             Self::InternalError => "INTERNAL_ERROR",
+            Self::WaitingForRetry => "WAITING_FOR_RETRY",
         }
     }
     pub fn terminal(self) -> bool {
@@ -367,10 +371,71 @@ async fn wait_running(st: &Shared, id: &str) -> Result<(), String> {
     }
 }
 
+/// Runs a task, retrying it up to `max_retries` times
+/// (`min_retry_interval_millis` apart, WAITING_FOR_RETRY meanwhile) and
+/// ending it TIMEDOUT past its `timeout_seconds`.
 async fn run_task(st: &Shared, run_id: i64, task: TaskRun, params: &crate::jobs::Params) {
-    let start = now(st);
+    let num = |k: &str| {
+        task.spec
+            .get(k)
+            .and_then(crate::lenient::as_i64)
+            .unwrap_or(0)
+    };
+    // -1 means "retry forever" to the service; ten is forever enough here.
+    let max_retries = match num("max_retries") {
+        n if n < 0 => 10,
+        n => n.min(10),
+    };
+    let interval = num("min_retry_interval_millis").max(0) as f64 / 1000.0;
+    let timeout = num("timeout_seconds");
+    let retry_on_timeout = task
+        .spec
+        .get("retry_on_timeout")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut retries = 0;
+    loop {
+        let start = now(st);
+        let result = if timeout > 0 {
+            tokio::select! {
+                r = attempt(st, run_id, &task, params, start) => r,
+                _ = st.clock.sleep(timeout as f64) => Err(Failure {
+                    message: format!("Task {} timed out after {timeout} seconds.", task.key),
+                    internal: false,
+                    timed_out: true,
+                    output: Output::default(),
+                }),
+            }
+        } else {
+            attempt(st, run_id, &task, params, start).await
+        };
+        let again = match &result {
+            Err(f) => retries < max_retries && (!f.timed_out || retry_on_timeout),
+            Ok(_) => false,
+        };
+        if !again {
+            return end_task(st, run_id, &task, result, start);
+        }
+        retries += 1;
+        set_task(st, run_id, task.run_id, |t| {
+            t.life = Life::WaitingForRetry;
+            t.state_message = "Waiting for retry".into();
+            t.attempt = task.attempt + retries;
+        });
+        st.clock.sleep(interval).await;
+    }
+}
+
+async fn attempt(
+    st: &Shared,
+    run_id: i64,
+    task: &TaskRun,
+    params: &crate::jobs::Params,
+    start: i64,
+) -> Result<Output, Failure> {
     set_task(st, run_id, task.run_id, |t| {
         t.life = Life::Pending;
+        t.state_message = String::new();
         t.start_time = start;
     });
     st.runs.update(&run_id, |r| {
@@ -382,25 +447,17 @@ async fn run_task(st: &Shared, run_id: i64, task: TaskRun, params: &crate::jobs:
         .runs
         .read_with(&run_id, |r| r.creator.clone())
         .unwrap_or_default();
-    let cluster = match cluster_for(st, run_id, &task, &creator) {
-        Ok(c) => c,
-        Err(msg) => return end_task(st, run_id, &task, Err(Failure::setup(msg)), start),
-    };
+    let cluster = cluster_for(st, run_id, task, &creator).map_err(Failure::setup)?;
     set_task(st, run_id, task.run_id, |t| t.cluster_id = cluster.clone());
     if let Some(id) = &cluster
         && let Err(msg) = wait_running(st, id).await
     {
-        return end_task(
-            st,
-            run_id,
-            &task,
-            Err(Failure {
-                message: msg,
-                internal: true,
-                output: Output::default(),
-            }),
-            start,
-        );
+        return Err(Failure {
+            message: msg,
+            internal: true,
+            timed_out: false,
+            output: Output::default(),
+        });
     }
     let running = now(st);
     set_task(st, run_id, task.run_id, |t| {
@@ -413,14 +470,14 @@ async fn run_task(st: &Shared, run_id: i64, task: TaskRun, params: &crate::jobs:
         .and_then(|s| s.parse::<f64>().ok())
         .unwrap_or(0.0);
     st.clock.sleep(TASK_SECS + extra.max(0.0)).await;
-    let result = evaluate(st, &task.spec, &effective, &creator).await;
-    end_task(st, run_id, &task, result, start);
+    evaluate(st, &task.spec, &effective, &creator).await
 }
 
 struct Failure {
     message: String,
     /// A failure of the platform (cluster), not of the workload.
     internal: bool,
+    timed_out: bool,
     output: Output,
 }
 
@@ -429,6 +486,7 @@ impl Failure {
         Self {
             message,
             internal: false,
+            timed_out: false,
             output: Output::default(),
         }
     }
@@ -452,7 +510,11 @@ fn end_task(st: &Shared, run_id: i64, task: &TaskRun, result: Result<Output, Fai
                 } else {
                     Life::Terminated
                 };
-                x.outcome = Some(Outcome::Failed);
+                x.outcome = Some(if f.timed_out {
+                    Outcome::TimedOut
+                } else {
+                    Outcome::Failed
+                });
                 let mut out = f.output;
                 out.error_trace.get_or_insert_with(|| format!("Traceback (most recent call last):\n  File \"<task {}>\", line 1\nException: {}", task.key, f.message));
                 out.error = Some(f.message.clone());
@@ -575,6 +637,7 @@ async fn evaluate(
     let runtime = |msg: String, out: Output| Failure {
         message: msg,
         internal: false,
+        timed_out: false,
         output: out,
     };
     let params_json = serde_json::to_string(params).unwrap_or_default();
@@ -750,7 +813,7 @@ async fn finish(st: &Shared, run_id: i64, end: End) {
     st.clock.sleep(CLEANUP_SECS).await;
     let t = now(st);
     let owned = st.runs.update(&run_id, |r| {
-        let failed: Vec<&TaskRun> = r.tasks.iter().filter(|x| x.outcome == Some(Outcome::Failed)).collect();
+        let failed: Vec<&TaskRun> = r.tasks.iter().filter(|x| matches!(x.outcome, Some(Outcome::Failed | Outcome::TimedOut))).collect();
         let skipped = r.tasks.iter().any(|x| x.outcome == Some(Outcome::UpstreamFailed));
         let (life, outcome, msg) = match end {
             End::Canceled => (Life::Terminated, Outcome::Canceled, "Run cancelled.".to_owned()),
@@ -798,6 +861,7 @@ fn status_of(life: Life, outcome: Option<Outcome>, msg: &str) -> Value {
         Life::Pending => "PENDING",
         Life::Running => "RUNNING",
         Life::Terminating => "TERMINATING",
+        Life::WaitingForRetry => "WAITING",
         Life::Terminated | Life::Skipped | Life::InternalError => "TERMINATED",
     };
     let mut s = json!({ "state": state });

@@ -723,3 +723,28 @@ async fn jobs_2_2_pages_tasks_by_100() {
     assert_eq!(rest["tasks"].as_array().map(Vec::len), Some(50));
     assert!(rest.get("next_page_token").is_none());
 }
+
+#[tokio::test]
+async fn tasks_retry_and_time_out() {
+    let emu = Emu::start().await;
+    let v = emu
+        .ok_post(
+            "/api/2.2/jobs/runs/submit",
+            json!({"tasks": [
+                {"task_key": "flaky", "max_retries": 2, "min_retry_interval_millis": 1000,
+                 "notebook_task": {"notebook_path": NB, "base_parameters": {"emulator_fail": "always"}}},
+                {"task_key": "slow", "timeout_seconds": 10,
+                 "notebook_task": {"notebook_path": NB, "base_parameters": {"emulator_sleep": "100000"}}},
+            ]}),
+        )
+        .await;
+    let done = until_done(&emu, v["run_id"].as_i64().expect("run_id")).await;
+    assert_eq!(done["state"]["result_state"], "FAILED");
+    let tasks = done["tasks"].as_array().expect("tasks");
+    assert_eq!(
+        tasks[0]["attempt_number"], 2,
+        "two retries after the first attempt"
+    );
+    assert_eq!(tasks[0]["state"]["result_state"], "FAILED");
+    assert_eq!(tasks[1]["state"]["result_state"], "TIMEDOUT");
+}
