@@ -245,3 +245,18 @@ def test_retries_on_429_with_retry_after(w: WorkspaceClient, url: str, token: st
             assert list(w.warehouses.list())
     finally:
         requests.delete(f"{url}/emulator/faults", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def test_listing_and_moving(w: WorkspaceClient):
+    w.dbfs.mkdirs("/pytest-ls/a")
+    w.dbfs.upload("/pytest-ls/a/f.txt", io.BytesIO(b"hello"), overwrite=True)
+    w.dbfs.move_("/pytest-ls/a/f.txt", "/pytest-ls/g.txt")
+    names = sorted(f.path for f in w.dbfs.list("/pytest-ls"))
+    assert names == ["/pytest-ls/a", "/pytest-ls/g.txt"]
+    assert w.dbfs.read("/pytest-ls/g.txt").bytes_read == 5
+    assert w.clusters.list_zones().zones
+    assert any("LTS" in v.name for v in w.clusters.spark_versions().versions)
+    assert list(w.jobs.list_runs(expand_tasks=True, limit=5)) is not None
+    nb = w.workspace.get_status("/Shared/mortar-examples/transform")
+    assert nb.language == workspace.Language.PYTHON
+    assert len(list(w.workspace.list("/Shared/mortar-examples"))) == 2
