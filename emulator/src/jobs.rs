@@ -410,7 +410,28 @@ async fn get_job(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiR
         );
         set_next(&mut v, more, offset);
     }
+    if uri.path().starts_with("/api/2.0/") && v["settings"]["format"] == "SINGLE_TASK" {
+        lift_single_task(&mut v["settings"]);
+    }
     Ok(Json(v))
+}
+
+/// Jobs 2.0 shows a single-task job or run in its old shape: the task's
+/// payload and cluster at the top level, next to `tasks`.
+fn lift_single_task(v: &mut Value) {
+    let Some(task) = v.get("tasks").and_then(|t| t.get(0)).cloned() else {
+        return;
+    };
+    for k in
+        TASK_PAYLOADS
+            .iter()
+            .copied()
+            .chain(["new_cluster", "existing_cluster_id", "libraries"])
+    {
+        if let Some(x) = task.get(k) {
+            v[k] = x.clone();
+        }
+    }
 }
 
 /// Jobs 2.2 pages the arrays of jobs/get and runs/get by 100, every page
@@ -907,6 +928,9 @@ async fn runs_get(
                 offset,
             );
             set_next(&mut v, more, offset);
+        }
+        if uri.path().starts_with("/api/2.0/") && v["format"] == "SINGLE_TASK" {
+            lift_single_task(&mut v);
         }
         return Ok(Json(v));
     }

@@ -748,3 +748,28 @@ async fn tasks_retry_and_time_out() {
     assert_eq!(tasks[0]["state"]["result_state"], "FAILED");
     assert_eq!(tasks[1]["state"]["result_state"], "TIMEDOUT");
 }
+
+#[tokio::test]
+async fn jobs_2_0_keeps_the_single_task_shape() {
+    let emu = Emu::start().await;
+    let job = emu
+        .ok_post("/api/2.0/jobs/create", json!({"name": "legacy", "notebook_task": {"notebook_path": NB}, "existing_cluster_id": "x"}))
+        .await;
+    let got = emu
+        .ok_get(&format!("/api/2.0/jobs/get?job_id={}", job["job_id"]))
+        .await;
+    assert_eq!(got["settings"]["notebook_task"]["notebook_path"], NB);
+    assert_eq!(got["settings"]["existing_cluster_id"], "x");
+    let v = emu
+        .ok_post(
+            "/api/2.0/jobs/runs/submit",
+            json!({"run_name": "old", "spark_jar_task": {"main_class_name": "M"}}),
+        )
+        .await;
+    let run_id = v["run_id"].as_i64().expect("run_id");
+    let run = emu
+        .ok_get(&format!("/api/2.0/jobs/runs/get?run_id={run_id}"))
+        .await;
+    assert_eq!(run["spark_jar_task"]["main_class_name"], "M");
+    assert!(run["state"]["life_cycle_state"].is_string());
+}
