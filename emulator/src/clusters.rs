@@ -225,7 +225,8 @@ impl Cluster {
         m.entry("node_type_id").or_insert(json!("i3.xlarge"));
         let node = m.get("node_type_id").cloned().unwrap_or(json!("i3.xlarge"));
         m.entry("driver_node_type_id").or_insert(node);
-        m.entry("autotermination_minutes").or_insert(json!(120));
+        // Unset means never: the API does not auto-terminate by default.
+        m.entry("autotermination_minutes").or_insert(json!(0));
         m.entry("enable_elastic_disk").or_insert(json!(false));
         m.entry("disk_spec").or_insert(json!({}));
         m.entry("cluster_memory_mb").or_insert(json!(30500));
