@@ -114,3 +114,59 @@ async fn garbage_bodies_and_queries_get_envelopes_not_panics() {
     // Still serving.
     emu.ok_get("/api/2.1/clusters/list").await;
 }
+
+/// Hundreds of clients polling at once all get answers (the shards keep
+/// them from queueing on one lock; timing is the benchmark's business).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_pollers_all_get_answers() {
+    let emu = Emu::start().await;
+    let run = emu
+        .ok_post(
+            "/api/2.2/jobs/runs/submit",
+            json!({"tasks": [{"task_key": "t", "notebook_task": {"notebook_path": NB}}]}),
+        )
+        .await;
+    let cluster = emu
+        .ok_post(
+            "/api/2.1/clusters/create",
+            json!({"spark_version": "x", "num_workers": 1}),
+        )
+        .await;
+    let paths = [
+        format!("/api/2.2/jobs/runs/get?run_id={}", run["run_id"]),
+        format!(
+            "/api/2.1/clusters/get?cluster_id={}",
+            cluster["cluster_id"].as_str().unwrap_or("")
+        ),
+        "/api/2.0/sql/warehouses".to_owned(),
+    ];
+    // Fewer than a thousand, so a CI with 1024 open files still passes.
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let (client, url, token, path) = (
+            emu.client.clone(),
+            emu.url.clone(),
+            emu.token.clone(),
+            paths[i % 3].clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..5 {
+                let resp = client
+                    .get(format!("{url}{path}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                if resp.is_ok_and(|r| r.status() == 200) {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("poller");
+    }
+    assert_eq!(total, 400 * 5);
+}
