@@ -704,14 +704,26 @@ async fn run_now(
     Extension(p): Extension<Principal>,
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
+    trigger_run(&state, p.0, &body, "ONE_TIME").map(Json)
+}
+
+/// Starts a run of a job (run-now, and a `run_job_task`); answers
+/// `{run_id, number_in_job}`.
+pub(crate) fn trigger_run(
+    state: &Shared,
+    creator: String,
+    body: &Obj,
+    trigger: &'static str,
+) -> ApiResult<Value> {
+    let p = Principal(creator);
     let job_id = body.req_i64("job_id")?;
     let token = check_token(&body)?;
-    if let Some(run_id) = existing_for_token(&state, &token)? {
+    if let Some(run_id) = existing_for_token(state, &token)? {
         let number = state
             .runs
             .read_with(&run_id, |r| r.number_in_job)
             .unwrap_or(0);
-        return Ok(Json(json!({ "run_id": run_id, "number_in_job": number })));
+        return Ok(json!({ "run_id": run_id, "number_in_job": number }));
     }
     let number = state
         .jobs
@@ -792,7 +804,7 @@ async fn run_now(
             .unwrap_or("Untitled")
             .to_owned(),
         run_type: "JOB_RUN",
-        trigger: "ONE_TIME",
+        trigger,
         creator: p.0,
         start_time: state.clock.now_ms(),
         end_time: 0,
@@ -801,7 +813,7 @@ async fn run_now(
         outcome: None,
         state_message: String::new(),
         user_cancelled: false,
-        tasks: task_runs(&state, &tasks_spec, &only),
+        tasks: task_runs(state, &tasks_spec, &only),
         job_clusters: job
             .settings
             .get("job_clusters")
@@ -826,8 +838,8 @@ async fn run_now(
         max_concurrent: job.max_concurrent(),
         job_cluster_ids: HashMap::new(),
     };
-    let run_id = start_run(&state, run, token);
-    Ok(Json(json!({ "run_id": run_id, "number_in_job": number })))
+    let run_id = start_run(state, run, token);
+    Ok(json!({ "run_id": run_id, "number_in_job": number }))
 }
 
 fn start_run(state: &Shared, mut run: Run, token: Option<String>) -> i64 {

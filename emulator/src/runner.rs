@@ -11,6 +11,7 @@
 //!   workspace (cloud URIs such as `s3://` are trusted); `print("…")` lines
 //!   become its logs and `raise …` fails it;
 //! - a `sql_task` file runs on the embedded SQL engine;
+//! - a `run_job_task` starts the other job and ends as that run ends;
 //! - any non-empty parameter `emulator_fail=<message>` fails the task with that
 //!   message and `emulator_sleep=<seconds>` makes it run that much longer
 //!   (simulated seconds), for tests of failure, cancel and timeout;
@@ -108,6 +109,7 @@ pub(crate) struct Output {
     pub error: Option<String>,
     pub error_trace: Option<String>,
     pub sql: Option<Value>,
+    pub run_job: Option<Value>,
 }
 
 /// Starts (or, after a repair, resumes) the driver of a run.
@@ -733,6 +735,86 @@ async fn evaluate(
             ..Output::default()
         });
     }
+    if let Some(rj) = spec.get("run_job_task") {
+        // Starts the other job and succeeds or fails with it.
+        let mut body = serde_json::Map::new();
+        body.insert(
+            "job_id".into(),
+            rj.get("job_id").cloned().unwrap_or(Value::Null),
+        );
+        if let Some(p) = rj.get("job_parameters") {
+            body.insert("job_parameters".into(), p.clone());
+        }
+        let started = crate::jobs::trigger_run(
+            st,
+            user.to_owned(),
+            &crate::lenient::Obj(body),
+            "RUN_JOB_TASK",
+        )
+        .map_err(|e| Failure::setup(e.message))?;
+        let child = started["run_id"].as_i64().unwrap_or(0);
+        let out = Output {
+            run_job: Some(json!({ "run_id": child })),
+            ..Output::default()
+        };
+        loop {
+            let state = st.runs.read_with(&child, |r| (r.life, r.outcome));
+            match state {
+                None => return Err(runtime(format!("Run {child} was deleted."), out)),
+                Some((life, outcome)) if life.terminal() => {
+                    return if outcome == Some(Outcome::Success) {
+                        Ok(out)
+                    } else {
+                        Err(runtime(
+                            format!("Run {child} of job {} did not succeed.", rj["job_id"]),
+                            out,
+                        ))
+                    };
+                }
+                Some(_) => st.clock.sleep(POLL_SECS).await,
+            }
+        }
+    }
+    if let Some(rj) = spec.get("run_job_task") {
+        // Starts the other job and succeeds or fails with it.
+        let mut body = serde_json::Map::new();
+        body.insert(
+            "job_id".into(),
+            rj.get("job_id").cloned().unwrap_or(Value::Null),
+        );
+        if let Some(p) = rj.get("job_parameters") {
+            body.insert("job_parameters".into(), p.clone());
+        }
+        let started = crate::jobs::trigger_run(
+            st,
+            user.to_owned(),
+            &crate::lenient::Obj(body),
+            "RUN_JOB_TASK",
+        )
+        .map_err(|e| Failure::setup(e.message))?;
+        let child = started["run_id"].as_i64().unwrap_or(0);
+        let out = Output {
+            run_job: Some(json!({ "run_id": child })),
+            ..Output::default()
+        };
+        loop {
+            let state = st.runs.read_with(&child, |r| (r.life, r.outcome));
+            match state {
+                None => return Err(runtime(format!("Run {child} was deleted."), out)),
+                Some((life, outcome)) if life.terminal() => {
+                    return if outcome == Some(Outcome::Success) {
+                        Ok(out)
+                    } else {
+                        Err(runtime(
+                            format!("Run {child} of job {} did not succeed.", rj["job_id"]),
+                            out,
+                        ))
+                    };
+                }
+                Some(_) => st.clock.sleep(POLL_SECS).await,
+            }
+        }
+    }
     if let Some(sql) = spec.get("sql_task") {
         let wh = sql
             .get("warehouse_id")
@@ -1036,6 +1118,9 @@ pub(crate) fn render_output(st: &Shared, r: &Run, task_run_id: i64) -> Option<Va
     }
     if let Some(s) = &t.output.sql {
         v["sql_output"] = s.clone();
+    }
+    if let Some(r) = &t.output.run_job {
+        v["run_job_output"] = r.clone();
     }
     Some(v)
 }

@@ -773,3 +773,36 @@ async fn jobs_2_0_keeps_the_single_task_shape() {
     assert_eq!(run["spark_jar_task"]["main_class_name"], "M");
     assert!(run["state"]["life_cycle_state"].is_string());
 }
+
+#[tokio::test]
+async fn run_job_task_runs_the_other_job() {
+    let emu = Emu::start().await;
+    let child = emu
+        .ok_post("/api/2.2/jobs/create", json!({"name": "child", "parameters": [{"name": "p", "default": "d"}], "tasks": [{"task_key": "c", "notebook_task": {"notebook_path": NB}}]}))
+        .await;
+    let v = emu
+        .ok_post("/api/2.2/jobs/runs/submit", json!({"tasks": [{"task_key": "call", "run_job_task": {"job_id": child["job_id"], "job_parameters": {"p": "given"}}}]}))
+        .await;
+    let done = until_done(&emu, v["run_id"].as_i64().expect("run_id")).await;
+    assert_eq!(done["state"]["result_state"], "SUCCESS");
+    let out = emu
+        .ok_get(&format!(
+            "/api/2.2/jobs/runs/get-output?run_id={}",
+            task_id(&done, "call")
+        ))
+        .await;
+    let child_run = out["run_job_output"]["run_id"].as_i64().expect("child run");
+    let c = emu
+        .ok_get(&format!("/api/2.2/jobs/runs/get?run_id={child_run}"))
+        .await;
+    assert_eq!(c["trigger"], "RUN_JOB_TASK");
+    assert_eq!(c["job_parameters"][0]["value"], "given");
+    let bad = emu
+        .ok_post(
+            "/api/2.2/jobs/runs/submit",
+            json!({"tasks": [{"task_key": "call", "run_job_task": {"job_id": 1}}]}),
+        )
+        .await;
+    let failed = until_done(&emu, bad["run_id"].as_i64().expect("run_id")).await;
+    assert_eq!(failed["state"]["result_state"], "FAILED");
+}
