@@ -717,7 +717,7 @@ pub(crate) fn trigger_run(
 ) -> ApiResult<Value> {
     let p = Principal(creator);
     let job_id = body.req_i64("job_id")?;
-    let token = check_token(&body)?;
+    let token = check_token(body)?;
     if let Some(run_id) = existing_for_token(state, &token)? {
         let number = state
             .runs
@@ -733,7 +733,7 @@ pub(crate) fn trigger_run(
         })
         .ok_or_else(|| job_missing(job_id))?;
     let job = state.jobs.get(&job_id).ok_or_else(|| job_missing(job_id))?;
-    let params = params_of(&body);
+    let params = params_of(body);
     // Job parameters: the defaults, overridden by the call's values.
     let defaults: Vec<(String, String)> = job
         .settings
