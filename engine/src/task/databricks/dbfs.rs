@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,6 +18,8 @@ use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
 
 /// DBFS's limit for one block, counted after base64 decoding.
 const BLOCK: usize = 1024 * 1024;
+/// DBFS reads in flight at once when downloading.
+const READ_AHEAD: usize = 8;
 
 pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
     runners.register("io.kestra.plugin.databricks.dbfs.Upload", Arc::new(Upload(databricks.clone())));
@@ -86,27 +89,39 @@ async fn upload_dbfs(client: &DatabricksClient, ctx: &TaskContext, from: &str, p
     let created: Value = client.post("/api/2.0/dbfs/create", &json!({"path": path, "overwrite": overwrite})).await?;
     let handle = created["handle"].as_i64().or_else(|| created["handle"].as_str()?.parse().ok())
         .ok_or_else(|| TaskError::Failed(format!("dbfs/create answered without a handle: {created}")))?;
-    let mut buffer = vec![0u8; BLOCK];
-    loop {
-        let mut filled = 0;
-        while filled < BLOCK {
-            let read = file.read(&mut buffer[filled..]).await.map_err(|e| TaskError::Failed(format!("reading {from}: {e}")))?;
-            if read == 0 {
-                break;
+    // The next block is read and encoded while the current one is sent;
+    // the channel holds two, so memory stays a few MiB.
+    let (blocks, mut next_block) = tokio::sync::mpsc::channel::<Result<String, String>>(2);
+    let from_owned = from.to_owned();
+    let reader = tokio::spawn(async move {
+        let mut buffer = vec![0u8; BLOCK];
+        loop {
+            let mut filled = 0;
+            while filled < BLOCK {
+                match file.read(&mut buffer[filled..]).await {
+                    Ok(0) => break,
+                    Ok(read) => filled += read,
+                    Err(e) => {
+                        let _ = blocks.send(Err(format!("reading {from_owned}: {e}"))).await;
+                        return;
+                    }
+                }
             }
-            filled += read;
+            if filled == 0 || blocks.send(Ok(base64::engine::general_purpose::STANDARD.encode(&buffer[..filled]))).await.is_err() {
+                return;
+            }
+            if filled < BLOCK {
+                return;
+            }
         }
-        if filled == 0 {
-            break;
-        }
+    });
+    while let Some(block) = next_block.recv().await {
+        let data = block.map_err(TaskError::Failed)?;
         if ctx.cancel.is_cancelled() {
+            reader.abort();
             return Err(TaskError::Killed);
         }
-        let data = base64::engine::general_purpose::STANDARD.encode(&buffer[..filled]);
         client.post::<_, Value>("/api/2.0/dbfs/add-block", &json!({"handle": handle, "data": data})).await?;
-        if filled < BLOCK {
-            break;
-        }
     }
     client.post::<_, Value>("/api/2.0/dbfs/close", &json!({"handle": handle})).await?;
     Ok(())
@@ -119,7 +134,7 @@ async fn upload_volume(client: &DatabricksClient, ctx: &TaskContext, from: &str,
     loop {
         attempt += 1;
         let (file, size) = ctx.storage.open(from).await?;
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, BLOCK));
         let request = client
             .request(Method::PUT, &files_url(path))
             .await?
@@ -154,26 +169,25 @@ impl Runner for Download {
                         return Err(bad(ctx, format!("{from} is a directory: download one file")));
                     }
                     let total = status["file_size"].as_u64().unwrap_or(0);
-                    let chunks = futures::stream::try_unfold(0u64, move |offset| {
-                        let (client, path) = (client.clone(), path.clone());
-                        async move {
-                            if offset >= total {
-                                return Ok::<_, std::io::Error>(None);
+                    // Reads at different offsets are independent: keep a few
+                    // in flight, in order, so latency does not add up block
+                    // after block (memory: READ_AHEAD blocks at most).
+                    let offsets = (0..total).step_by(BLOCK);
+                    let chunks = futures::stream::iter(offsets)
+                        .map(move |offset| {
+                            let (client, path) = (client.clone(), path.clone());
+                            async move {
+                                let read: Value = client
+                                    .get("/api/2.0/dbfs/read", &[("path", path), ("offset", offset.to_string()), ("length", BLOCK.to_string())])
+                                    .await
+                                    .map_err(std::io::Error::other)?;
+                                let data = base64::engine::general_purpose::STANDARD
+                                    .decode(read["data"].as_str().unwrap_or(""))
+                                    .map_err(std::io::Error::other)?;
+                                Ok::<_, std::io::Error>(bytes::Bytes::from(data))
                             }
-                            let read: Value = client
-                                .get("/api/2.0/dbfs/read", &[("path", path), ("offset", offset.to_string()), ("length", BLOCK.to_string())])
-                                .await
-                                .map_err(std::io::Error::other)?;
-                            let data = base64::engine::general_purpose::STANDARD
-                                .decode(read["data"].as_str().unwrap_or(""))
-                                .map_err(std::io::Error::other)?;
-                            if data.is_empty() {
-                                return Ok(None);
-                            }
-                            let next = offset + data.len() as u64;
-                            Ok(Some((bytes::Bytes::from(data), next)))
-                        }
-                    });
+                        })
+                        .buffered(READ_AHEAD);
                     ctx.storage.write(&uri, tokio_util::io::StreamReader::new(Box::pin(chunks))).await?
                 }
                 Target::Volume(path) => {
