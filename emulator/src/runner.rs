@@ -12,6 +12,8 @@
 //!   become its logs and `raise …` fails it;
 //! - a `sql_task` file runs on the embedded SQL engine;
 //! - a `run_job_task` starts the other job and ends as that run ends;
+//! - a `condition_task` compares `left` and `right` (as numbers when both
+//!   are), and only the dependants on the branch it took run;
 //! - any non-empty parameter `emulator_fail=<message>` fails the task with that
 //!   message and `emulator_sleep=<seconds>` makes it run that much longer
 //!   (simulated seconds), for tests of failure, cancel and timeout;
@@ -110,6 +112,8 @@ pub(crate) struct Output {
     pub error_trace: Option<String>,
     pub sql: Option<Value>,
     pub run_job: Option<Value>,
+    /// A condition task's result.
+    pub condition: Option<bool>,
 }
 
 /// Starts (or, after a repair, resumes) the driver of a run.
@@ -252,15 +256,32 @@ async fn execute_tasks(st: &Shared, run_id: i64) {
                     Some(Outcome::Failed | Outcome::TimedOut | Outcome::UpstreamFailed)
                 )
             };
-            let run_it = deps.is_empty()
-                || match t.run_if.as_str() {
-                    "ALL_DONE" => true,
-                    "NONE_FAILED" => !deps.iter().any(failed),
-                    "AT_LEAST_ONE_SUCCESS" => deps.iter().any(ok),
-                    "ALL_FAILED" => deps.iter().all(failed),
-                    "AT_LEAST_ONE_FAILED" => deps.iter().any(failed),
-                    _ => deps.iter().all(ok),
-                };
+            // A dependency on a condition task's branch ("outcome": "true")
+            // holds only when the condition came out that way.
+            let branch_taken = t
+                .spec
+                .get("depends_on")
+                .and_then(Value::as_array)
+                .is_none_or(|ds| {
+                    ds.iter().all(|d| {
+                        let want = d.get("outcome").and_then(Value::as_str);
+                        let key = d.get("task_key").and_then(Value::as_str).unwrap_or("");
+                        match (want, by_key.get(key).and_then(|x| x.output.condition)) {
+                            (Some(w), Some(got)) => w == if got { "true" } else { "false" },
+                            _ => true,
+                        }
+                    })
+                });
+            let run_it = branch_taken
+                && (deps.is_empty()
+                    || match t.run_if.as_str() {
+                        "ALL_DONE" => true,
+                        "NONE_FAILED" => !deps.iter().any(failed),
+                        "AT_LEAST_ONE_SUCCESS" => deps.iter().any(ok),
+                        "ALL_FAILED" => deps.iter().all(failed),
+                        "AT_LEAST_ONE_FAILED" => deps.iter().any(failed),
+                        _ => deps.iter().all(ok),
+                    });
             if run_it {
                 runnable.push(t.clone());
             } else {
@@ -735,6 +756,34 @@ async fn evaluate(
             ..Output::default()
         });
     }
+    if let Some(c) = spec.get("condition_task") {
+        let side = |k: &str| match c.get(k) {
+            Some(Value::String(x)) => x.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let (left, right) = (side("left"), side("right"));
+        // Numbers compare as numbers, anything else as text, as the service does.
+        let ord = match (left.trim().parse::<f64>(), right.trim().parse::<f64>()) {
+            (Ok(a), Ok(b)) => a.partial_cmp(&b),
+            _ => Some(left.cmp(&right)),
+        };
+        let op = c.get("op").and_then(Value::as_str).unwrap_or("");
+        use std::cmp::Ordering::*;
+        let result = match (op, ord) {
+            ("EQUAL_TO", o) => o == Some(Equal),
+            ("NOT_EQUAL", o) => o != Some(Equal),
+            ("GREATER_THAN", o) => o == Some(Greater),
+            ("GREATER_THAN_OR_EQUAL", o) => matches!(o, Some(Greater | Equal)),
+            ("LESS_THAN", o) => o == Some(Less),
+            ("LESS_THAN_OR_EQUAL", o) => matches!(o, Some(Less | Equal)),
+            _ => return Err(Failure::setup(format!("Invalid condition_task op '{op}'."))),
+        };
+        return Ok(Output {
+            condition: Some(result),
+            ..Output::default()
+        });
+    }
     if let Some(rj) = spec.get("run_job_task") {
         // Starts the other job and succeeds or fails with it.
         let mut body = serde_json::Map::new();
@@ -1008,6 +1057,9 @@ fn render_task(st: &Shared, r: &Run, t: &TaskRun) -> Value {
     v["attempt_number"] = json!(t.attempt);
     v["run_if"] = json!(t.run_if);
     v["run_page_url"] = json!(page_url(st, r.job_id, t.run_id));
+    if let Some(c) = t.output.condition {
+        v["condition_task"]["outcome"] = json!(if c { "true" } else { "false" });
+    }
     if let Some(c) = &t.cluster_id {
         let ctx = st
             .clusters

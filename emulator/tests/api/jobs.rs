@@ -806,3 +806,27 @@ async fn run_job_task_runs_the_other_job() {
     let failed = until_done(&emu, bad["run_id"].as_i64().expect("run_id")).await;
     assert_eq!(failed["state"]["result_state"], "FAILED");
 }
+
+#[tokio::test]
+async fn condition_tasks_choose_a_branch() {
+    let emu = Emu::start().await;
+    let v = emu
+        .ok_post(
+            "/api/2.2/jobs/runs/submit",
+            json!({"tasks": [
+                {"task_key": "check", "condition_task": {"op": "GREATER_THAN", "left": "10", "right": "9"}},
+                {"task_key": "yes", "depends_on": [{"task_key": "check", "outcome": "true"}], "notebook_task": {"notebook_path": NB}},
+                {"task_key": "no", "depends_on": [{"task_key": "check", "outcome": "false"}], "notebook_task": {"notebook_path": NB}},
+            ]}),
+        )
+        .await;
+    let done = until_done(&emu, v["run_id"].as_i64().expect("run_id")).await;
+    assert_eq!(done["state"]["result_state"], "SUCCESS");
+    let tasks = done["tasks"].as_array().expect("tasks");
+    assert_eq!(
+        tasks[0]["condition_task"]["outcome"], "true",
+        "10 > 9 as numbers, not as text"
+    );
+    assert_eq!(tasks[1]["state"]["result_state"], "SUCCESS");
+    assert_eq!(tasks[2]["state"]["result_state"], "EXCLUDED");
+}
