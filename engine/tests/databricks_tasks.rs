@@ -347,3 +347,27 @@ async fn a_kill_during_a_run_cancels_it_on_the_workspace() {
     }
     assert!(w.logs(&id).await.iter().any(|l| l == &format!("cancelled run {run_id}")));
 }
+
+#[tokio::test]
+async fn each_task_fails_with_what_databricks_said() {
+    let w = world(0.001).await;
+    let cases = [
+        (
+            "id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.cluster.CreateCluster\n    clusterName: bad\n    sparkVersion: 15.4.x-scala2.12\n    customTags:\n      emulator.fail_start: CLOUD_PROVIDER_LAUNCH_FAILURE\n",
+            "CLOUD_PROVIDER_LAUNCH_FAILURE",
+        ),
+        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.sql.Query\n    sql: SELEC oops\n    fetchType: FETCH\n", "the statement failed"),
+        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.dbfs.Download\n    from: dbfs:/no/such/file.csv\n", "RESOURCE_DOES_NOT_EXIST"),
+        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.job.RunNow\n    jobName: no-such-job\n", "no job is named \"no-such-job\""),
+        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.sql.StartWarehouse\n    warehouseId: nope\n", "nope"),
+    ];
+    for (flow, expected) in cases {
+        let (state, _, id) = w.run(flow, json!({})).await;
+        let logs = w.logs(&id).await;
+        assert_eq!(state, State::Failed, "{flow}");
+        assert!(logs.iter().any(|l| l.contains(expected)), "{expected:?} not in {logs:#?}");
+    }
+    // Deleting a cluster that is already gone is not a failure.
+    let (state, _, id) = w.run("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.cluster.DeleteCluster\n    clusterId: 0000-gone\n", json!({})).await;
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+}
