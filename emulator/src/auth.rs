@@ -46,7 +46,13 @@ pub(crate) async fn layer(State(state): State<Shared>, mut req: Request, next: N
     match principal(&state, req.headers()) {
         Ok(p) => {
             req.extensions_mut().insert(p);
-            next.run(req).await
+            let mut resp = next.run(req).await;
+            // The service names its workspace on every API answer; the SDK
+            // reads it (get_workspace_id) from SCIM Me, others from anywhere.
+            if let Ok(v) = header::HeaderValue::from_str(&state.workspace_id.to_string()) {
+                resp.headers_mut().insert("x-databricks-org-id", v);
+            }
+            resp
         }
         Err(e) => e.into_response(),
     }

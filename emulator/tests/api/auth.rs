@@ -54,7 +54,13 @@ async fn missing_and_invalid_tokens_get_401_and_403() {
 async fn generated_token_looks_like_a_pat_and_works() {
     let emu = Emu::start().await;
     assert!(emu.token.starts_with("dapi"), "{}", emu.token);
-    emu.ok_get("/api/2.1/clusters/list").await;
+    let resp = emu
+        .req(reqwest::Method::GET, "/api/2.1/clusters/list")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-databricks-org-id"], "1234567890123456");
 }
 
 #[tokio::test]
