@@ -281,15 +281,14 @@ impl Walk {
             if self.shared.shutdown.is_cancelled() {
                 return Outcome::Interrupted;
             }
-            let outcome = match self.clone().run_node_inner(&node, &scope).await {
+            match self.clone().run_node_inner(&node, &scope).await {
                 Ok(outcome) => outcome,
                 Err(error) => {
                     tracing::error!(%error, task = %node.id, "the store failed while running a task");
                     // Leave it for recovery rather than record a wrong state.
                     Outcome::Interrupted
                 }
-            };
-            outcome
+            }
         })
     }
 

@@ -714,9 +714,9 @@ mod search_tests {
         let by_ns = ExecutionFilter { namespace: Some("company.data".into()), ..Default::default() };
         assert_eq!(ids(store.search_executions(&by_ns, 1, 10).await.unwrap()), [b.clone(), a.clone()]);
         let running = ExecutionFilter { states: vec![State::Running], ..Default::default() };
-        assert_eq!(ids(store.search_executions(&running, 1, 10).await.unwrap()), [c.clone()]);
+        assert_eq!(ids(store.search_executions(&running, 1, 10).await.unwrap()), std::slice::from_ref(&c));
         let prod = ExecutionFilter { labels: vec![("env".into(), "prod".into())], ..Default::default() };
-        assert_eq!(ids(store.search_executions(&prod, 1, 10).await.unwrap()), [a.clone()]);
+        assert_eq!(ids(store.search_executions(&prod, 1, 10).await.unwrap()), std::slice::from_ref(&a));
 
         let all = ExecutionFilter::default();
         let first = store.search_executions(&all, 1, 3).await.unwrap();
