@@ -161,6 +161,15 @@ static FUNCTIONS: LazyLock<Vec<FnRule>> = LazyLock::new(|| {
             r"(?i)\bdatediff\s*\(([^(),]*),([^(),]*)\)",
             "CAST(julianday($1) - julianday($2) AS INTEGER)",
         ),
+        // Spark's range() table: ids start..end, as a recursive CTE.
+        r(
+            r"(?i)\brange\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)",
+            "(WITH RECURSIVE __range(id) AS (SELECT $1 WHERE $1 < $2 UNION ALL SELECT id + 1 FROM __range WHERE id + 1 < $2) SELECT id FROM __range)",
+        ),
+        r(
+            r"(?i)\brange\s*\(\s*(\d+)\s*\)",
+            "(WITH RECURSIVE __range(id) AS (SELECT 0 WHERE 0 < $1 UNION ALL SELECT id + 1 FROM __range WHERE id + 1 < $1) SELECT id FROM __range)",
+        ),
         r(r"(?i)\bgreatest\s*\(", "max("),
         r(r"(?i)\bleast\s*\(", "min("),
         r(r"(?i)\bunix_timestamp\s*\(\s*\)", "unixepoch()"),
@@ -847,6 +856,18 @@ mod tests {
             &[&["-3", "3", "1", "5", "3", "2024-01-05", "2024", "4"]],
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn range_tables() {
+        check(
+            &[],
+            "SELECT count(*), sum(id), max(id) FROM range(1000)",
+            &[&["1000", "499500", "999"]],
+        )
+        .await;
+        check(&[], "SELECT id FROM range(3, 5)", &[&["3"], &["4"]]).await;
+        check(&[], "SELECT count(*) FROM range(0)", &[&["0"]]).await;
     }
 
     #[tokio::test]
