@@ -1,5 +1,6 @@
 //! runs/get throughput and tail latency with 200 concurrent clients, then
-//! RSS before and after a create / poll / delete soak. Not run by
+//! RSS before and after a create / poll / delete soak (clusters, runs,
+//! statements, DBFS files). Not run by
 //! `cargo test`; run it with `cargo bench -p emulator`.
 //!
 //! BENCH_SECS (default 10) sets the length of each phase.
@@ -141,6 +142,9 @@ async fn main() {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
                 send(reqwest::Method::POST, "/api/2.2/jobs/runs/delete".into(), Some(json!({"run_id": run}))).await;
+                send(reqwest::Method::POST, "/api/2.0/sql/statements".into(), Some(json!({"warehouse_id": "a1b2c3d4e5f60718", "statement": "SELECT id, id * 2 FROM range(100)", "wait_timeout": "10s"}))).await;
+                send(reqwest::Method::POST, "/api/2.0/dbfs/put".into(), Some(json!({"path": format!("/soak/{n}"), "contents": "aGVsbG8=", "overwrite": true}))).await;
+                send(reqwest::Method::POST, "/api/2.0/dbfs/delete".into(), Some(json!({"path": format!("/soak/{n}")}))).await;
                 n += 1;
             }
             n

@@ -37,6 +37,8 @@ const QUERY_SECS: f64 = 0.2;
 const RETENTION: Duration = Duration::from_secs(12 * 3600);
 /// ...and their results after this long (the statement becomes CLOSED).
 const RESULT_RETENTION: Duration = Duration::from_secs(3600);
+/// At most this many finished statements are kept.
+const MAX_KEPT: usize = 10_000;
 
 static SLEEP_HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*/\*\s*emulator:sleep=(\d+(?:\.\d+)?)\s*\*/").expect("a valid built-in regex")
@@ -505,6 +507,20 @@ pub(crate) fn sweep(state: &Shared) {
     state
         .statements
         .retain(|s| s.finished.is_none_or(|t| t.elapsed() < RETENTION));
+    // Past MAX_KEPT finished statements the oldest go early, so a client
+    // that runs statements flat out cannot grow memory for twelve hours.
+    let mut done: Vec<(std::time::Instant, String)> = state
+        .statements
+        .filter(|s| s.finished.is_some())
+        .into_iter()
+        .filter_map(|s| s.finished.map(|t| (t, s.id)))
+        .collect();
+    if done.len() > MAX_KEPT {
+        done.sort();
+        for (_, id) in &done[..done.len() - MAX_KEPT] {
+            state.statements.remove(id);
+        }
+    }
     state.statements.for_each_mut(|s| {
         if s.state == SState::Succeeded
             && s.finished.is_some_and(|t| t.elapsed() >= RESULT_RETENTION)
