@@ -150,13 +150,18 @@ async fn main() {
             n
         }));
     }
+    // RSS at half time shows the warmed-up level (the allocator keeps its
+    // high-water mark); flat means the second half adds nothing.
+    tokio::time::sleep(Duration::from_secs(secs / 2)).await;
+    let half = rss_kib();
     for t in tasks {
         cycles += t.await.expect("soak task");
     }
     let after = rss_kib();
     println!(
-        "soak: {cycles} create/poll/delete cycles in {secs} s; RSS {} MiB before, {} MiB after",
+        "soak: {cycles} create/poll/delete cycles in {secs} s; RSS {} MiB before, {} MiB at half time, {} MiB at the end",
         before / 1024,
+        half / 1024,
         after / 1024
     );
     emu.shutdown().await;

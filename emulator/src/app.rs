@@ -37,6 +37,8 @@ pub(crate) struct State {
     pub workspace: workspace::Workspace,
     pub warehouses: Sharded<String, warehouses::Warehouse>,
     pub statements: Sharded<String, statements::Statement>,
+    /// Approximate bytes of statement results kept (see statements::shrink).
+    pub result_bytes: std::sync::atomic::AtomicUsize,
     pub sql: crate::sql::Engine,
     pub jobs: Sharded<i64, jobs::Job>,
     pub runs: Sharded<i64, jobs::Run>,
@@ -75,6 +77,7 @@ impl State {
             workspace: workspace::Workspace::new(),
             warehouses: Sharded::new(),
             statements: Sharded::new(),
+            result_bytes: std::sync::atomic::AtomicUsize::new(0),
             sql,
             jobs: Sharded::new(),
             runs: Sharded::new(),

@@ -8,6 +8,7 @@
 //! runs N simulated seconds before its query, so tests can watch the
 //! PENDING/RUNNING states, a wait timeout and a cancel.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -332,10 +333,18 @@ async fn run(
     state.clock.sleep(QUERY_SECS + secs).await;
     match state.sql.run(&state.fs, sql, params).await {
         Ok(rows) => match chunk_rows(rows, limits) {
-            Ok(result) => set(state, id, |s| {
-                s.state = SState::Succeeded;
-                s.result = Some(Arc::new(result));
-            }),
+            Ok(result) => {
+                let bytes = result.total_bytes;
+                set(state, id, |s| {
+                    s.state = SState::Succeeded;
+                    s.result = Some(Arc::new(result));
+                });
+                // Cheap running total; past the budget, recount and close
+                // the oldest results (as if their hour had passed).
+                if state.result_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes > RESULT_BUDGET {
+                    shrink(state);
+                }
+            }
             Err(msg) => set(state, id, |s| {
                 s.state = SState::Failed;
                 s.error = Some(("BAD_REQUEST".into(), msg));
@@ -500,6 +509,35 @@ fn render(url: &str, s: &Statement) -> Value {
         v["manifest"] = manifest;
     }
     v
+}
+
+/// Bytes of results kept (JSON size), at most about this many: a client
+/// running statements flat out cannot grow memory without bound.
+const RESULT_BUDGET: usize = 64 * 1024 * 1024;
+
+/// Closes the oldest results until the kept ones fit in half the budget.
+fn shrink(state: &Shared) {
+    let mut kept: Vec<(std::time::Instant, String, usize)> = state
+        .statements
+        .filter(|s| s.result.is_some())
+        .into_iter()
+        .filter_map(|s| Some((s.finished?, s.id, s.result.map_or(0, |r| r.total_bytes))))
+        .collect();
+    kept.sort();
+    let mut total: usize = kept.iter().map(|k| k.2).sum();
+    for (_, id, bytes) in kept {
+        if total <= RESULT_BUDGET / 2 {
+            break;
+        }
+        state.statements.update(&id, |s| {
+            if s.state == SState::Succeeded {
+                s.state = SState::Closed;
+                s.result = None;
+            }
+        });
+        total -= bytes;
+    }
+    state.result_bytes.store(total, Ordering::Relaxed);
 }
 
 /// Forgets statements that ended longer ago than the service keeps them.
