@@ -39,6 +39,8 @@ pub(crate) struct State {
     pub statements: Sharded<String, statements::Statement>,
     /// Approximate bytes of statement results kept (see statements::shrink).
     pub result_bytes: std::sync::atomic::AtomicUsize,
+    /// Approximate number of statements kept (see statements::sweep).
+    pub statement_count: std::sync::atomic::AtomicUsize,
     pub sql: crate::sql::Engine,
     pub jobs: Sharded<i64, jobs::Job>,
     pub runs: Sharded<i64, jobs::Run>,
@@ -78,6 +80,7 @@ impl State {
             warehouses: Sharded::new(),
             statements: Sharded::new(),
             result_bytes: std::sync::atomic::AtomicUsize::new(0),
+            statement_count: std::sync::atomic::AtomicUsize::new(0),
             sql,
             jobs: Sharded::new(),
             runs: Sharded::new(),

@@ -81,6 +81,8 @@ pub(crate) struct ResultSet {
     chunks: Vec<Chunk>,
     total_rows: usize,
     total_bytes: usize,
+    /// Estimated memory held (strings, their headers, the row vectors).
+    heap_bytes: usize,
     truncated: bool,
 }
 
@@ -247,6 +249,9 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
             finished: None,
         },
     );
+    if state.statement_count.fetch_add(1, Ordering::Relaxed) + 1 > MAX_KEPT + MAX_KEPT / 4 {
+        sweep(&state);
+    }
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let st = state.clone();
     let sid = id.clone();
@@ -334,7 +339,7 @@ async fn run(
     match state.sql.run(&state.fs, sql, params).await {
         Ok(rows) => match chunk_rows(rows, limits) {
             Ok(result) => {
-                let bytes = result.total_bytes;
+                let bytes = result.heap_bytes;
                 set(state, id, |s| {
                     s.state = SState::Succeeded;
                     s.result = Some(Arc::new(result));
@@ -362,6 +367,7 @@ fn chunk_rows(rows: crate::sql::Rows, limits: Limits) -> Result<ResultSet, Strin
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut truncated = false;
     let mut total_bytes = 0usize;
+    let mut heap_bytes = 0usize;
     let mut total_rows = 0usize;
     let mut cur = Chunk {
         row_offset: 0,
@@ -396,6 +402,11 @@ fn chunk_rows(rows: crate::sql::Rows, limits: Limits) -> Result<ResultSet, Strin
         }
         cur.bytes += size;
         total_bytes += size;
+        heap_bytes += 32
+            + row
+                .iter()
+                .map(|c| 32 + c.as_ref().map_or(0, String::len))
+                .sum::<usize>();
         total_rows += 1;
         cur.rows.push(row);
     }
@@ -407,6 +418,7 @@ fn chunk_rows(rows: crate::sql::Rows, limits: Limits) -> Result<ResultSet, Strin
         chunks,
         total_rows,
         total_bytes,
+        heap_bytes,
         truncated,
     })
 }
@@ -511,7 +523,7 @@ fn render(url: &str, s: &Statement) -> Value {
     v
 }
 
-/// Bytes of results kept (JSON size), at most about this many: a client
+/// Bytes of results kept in memory, at most about this many: a client
 /// running statements flat out cannot grow memory without bound.
 const RESULT_BUDGET: usize = 64 * 1024 * 1024;
 
@@ -521,7 +533,7 @@ fn shrink(state: &Shared) {
         .statements
         .filter(|s| s.result.is_some())
         .into_iter()
-        .filter_map(|s| Some((s.finished?, s.id, s.result.map_or(0, |r| r.total_bytes))))
+        .filter_map(|s| Some((s.finished?, s.id, s.result.map_or(0, |r| r.heap_bytes))))
         .collect();
     kept.sort();
     let mut total: usize = kept.iter().map(|k| k.2).sum();
@@ -566,7 +578,9 @@ pub(crate) fn sweep(state: &Shared) {
             s.state = SState::Closed;
             s.result = None;
         }
-    });
+    }); // Recount, so execute knows when the next sweep is due.
+    let count = state.statements.filter(|s| s.finished.is_none()).len() + done.len().min(MAX_KEPT);
+    state.statement_count.store(count, Ordering::Relaxed);
 }
 
 async fn get_statement(
