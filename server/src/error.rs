@@ -26,7 +26,7 @@ pub enum ApiError {
 }
 
 /// One problem in a submitted flow.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Violation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
@@ -35,14 +35,19 @@ pub struct Violation {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Body {
+/// Every error's body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorJson)]
+pub(crate) struct Body {
     message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     details: Vec<Violation>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     violations: Vec<Violation>,
 }
+
+/// The name the OpenAPI document gives error bodies.
+pub(crate) type ErrorJson = Body;
 
 impl From<engine::executor::ExecutionError> for ApiError {
     fn from(error: engine::executor::ExecutionError) -> Self {

@@ -26,6 +26,8 @@ fn now_ms() -> i64 {
 }
 
 /// `GET /api/v1/executions/{id}`: Kestra's execution JSON with its task runs.
+#[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path)),
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
     let Some(execution) = state.store.get_execution(&id).await? else {
@@ -35,7 +37,7 @@ pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -
     Ok(Json(execution_json(execution, task_runs, now_ms())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SearchParams {
     namespace: Option<String>,
@@ -51,12 +53,14 @@ pub(crate) struct SearchParams {
     size: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SearchResult {
     results: Vec<ExecutionJson>,
     total: i64,
 }
 
+#[utoipa::path(get, path = "/api/v1/executions/search", tag = "executions", params(SearchParams),
+    responses((status = 200, body = SearchResult), (status = 400, body = crate::error::ErrorJson)))]
 /// `GET /api/v1/executions/search`: newest first, `page` from 1, `size` up
 /// to 1000 (default 25).
 pub(crate) async fn search(
@@ -106,11 +110,14 @@ fn parse_instant(name: &str, text: &str) -> Result<i64, ApiError> {
     Ok(instant.as_millisecond())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct FileParams {
     path: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/executions/{id}/file", tag = "executions", params(("id" = String, Path), FileParams),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+              (status = 400, body = crate::error::ErrorJson), (status = 404, body = crate::error::ErrorJson)))]
 /// `GET /api/v1/executions/{id}/file?path=storage:///…`: streams a file of
 /// this execution. Files of other executions are not reachable this way.
 pub(crate) async fn file(
@@ -147,12 +154,18 @@ pub(crate) async fn file(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct CreateParams {
+    /// Answer once the execution has ended.
     #[serde(default)]
     wait: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/executions/{namespace}/{flowId}", tag = "executions",
+    params(("namespace" = String, Path), ("flowId" = String, Path), CreateParams,
+           ("labels" = Option<String>, Query, description = "`key:value`; repeat the parameter for several labels")),
+    request_body(content = Object, content_type = "multipart/form-data", description = "Inputs as form fields; a FILE input as a file part named after it. JSON (an object of inputs) is accepted too."),
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 422, description = "Invalid inputs, every problem listed", body = crate::error::ErrorJson)))]
 /// `POST /api/v1/executions/{namespace}/{flowId}[?wait=true][&labels=k:v]`:
 /// starts an execution. Inputs come as a multipart form (a file input is a
 /// file part named after the input, streamed into internal storage) or as
@@ -259,6 +272,8 @@ async fn read_inputs(
 }
 
 /// `DELETE /api/v1/executions/{id}/kill`.
+#[utoipa::path(delete, path = "/api/v1/executions/{id}/kill", tag = "executions", params(("id" = String, Path)),
+    responses((status = 202, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Already ended", body = crate::error::ErrorJson)))]
 pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
     let id = ExecutionId::new(id);
     state.executor.kill(&id).await?;
@@ -268,6 +283,8 @@ pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) 
 }
 
 /// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
     let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
@@ -283,12 +300,14 @@ pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String
     Ok(Json(execution_json(execution, task_runs, now_ms())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReplayParams {
     task_run_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/executions/{id}/replay", tag = "executions", params(("id" = String, Path), ReplayParams),
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 /// `POST /api/v1/executions/{id}/replay[?taskRunId=]`: a new execution of the
 /// same flow revision and inputs, keeping what ended well before the chosen
 /// task run (everything runs again without one).

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::error::{ApiError, Violation};
 
 /// A flow as Kestra's API returns it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FlowJson {
     id: String,
@@ -29,6 +29,12 @@ pub(crate) struct FlowJson {
 
 /// Creates a flow from its YAML source. 409 if the flow exists already
 /// (update it with PUT), 422 with the problems if it is not a valid flow.
+#[utoipa::path(post, path = "/api/v1/flows", tag = "flows",
+    request_body(content = String, content_type = "application/x-yaml", description = "The flow's YAML"),
+    responses((status = 200, description = "The flow, revision 1", body = FlowJson),
+              (status = 409, description = "The flow exists already", body = crate::error::ErrorJson),
+              (status = 415, description = "Not sent as YAML", body = crate::error::ErrorJson),
+              (status = 422, description = "Not a valid flow", body = crate::error::ErrorJson)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -71,28 +77,57 @@ fn violation_message(error: &HeaderError) -> String {
     error.to_string()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct SearchParams {
+    /// Text to find in namespaces, ids and descriptions.
     #[serde(default)]
     q: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SearchPage {
-    results: Vec<engine::store::FlowSummary>,
+    results: Vec<FlowSummaryJson>,
     total: usize,
 }
 
+/// A flow in a search result.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FlowSummaryJson {
+    namespace: String,
+    id: String,
+    revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    updated: String,
+}
+
 /// Kestra's paged search shape: `{results, total}`.
+#[utoipa::path(get, path = "/api/v1/flows/search", tag = "flows", params(SearchParams),
+    responses((status = 200, description = "Matching flows, by namespace then id", body = SearchPage)))]
 pub(crate) async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let results = state.store.search_flows(&params.q).await?;
+    let results: Vec<FlowSummaryJson> = state
+        .store
+        .search_flows(&params.q)
+        .await?
+        .into_iter()
+        .map(|f| FlowSummaryJson {
+            namespace: f.namespace.to_string(),
+            id: f.id.to_string(),
+            revision: f.revision,
+            description: f.description,
+            updated: super::model::iso(f.updated_at),
+        })
+        .collect();
     Ok(Json(SearchPage { total: results.len(), results }))
 }
 
 /// `GET /api/v1/flows/{namespace}/{id}`: the current revision.
+#[utoipa::path(get, path = "/api/v1/flows/{namespace}/{id}", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = FlowJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path((namespace, id)): Path<(String, String)>,
@@ -115,6 +150,9 @@ pub(crate) async fn get(
 }
 
 /// `PUT /api/v1/flows/{namespace}/{id}`: a new revision of an existing flow.
+#[utoipa::path(put, path = "/api/v1/flows/{namespace}/{id}", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
+    request_body(content = String, content_type = "application/x-yaml"),
+    responses((status = 200, body = FlowJson), (status = 404, body = crate::error::ErrorJson), (status = 422, body = crate::error::ErrorJson)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path((namespace, id)): Path<(String, String)>,
@@ -152,6 +190,8 @@ pub(crate) async fn update(
 
 /// `DELETE /api/v1/flows/{namespace}/{id}`: 204; its revisions and
 /// executions stay.
+#[utoipa::path(delete, path = "/api/v1/flows/{namespace}/{id}", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
     if state.store.delete_flow(&Namespace::new(&namespace), &FlowId::new(&id)).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -160,7 +200,7 @@ pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, id)):
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct RevisionJson {
     id: String,
     namespace: String,
@@ -170,6 +210,8 @@ pub(crate) struct RevisionJson {
 }
 
 /// `GET /api/v1/flows/{namespace}/{id}/revisions`: every saved revision.
+#[utoipa::path(get, path = "/api/v1/flows/{namespace}/{id}/revisions", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Vec<RevisionJson>), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn revisions(
     State(state): State<AppState>,
     Path((namespace, id)): Path<(String, String)>,

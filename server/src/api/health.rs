@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Health {
     status: &'static str,
@@ -18,14 +18,14 @@ pub(crate) struct Health {
 }
 
 /// Where Databricks tasks go by default; never the credentials.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DatabricksStatus {
     host: String,
     embedded_emulator: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StoreStatus {
     status: &'static str,
@@ -34,6 +34,9 @@ struct StoreStatus {
 }
 
 /// `UP` with 200 when the store answers, `DOWN` with 503 when it does not.
+#[utoipa::path(get, path = "/api/v1/health", tag = "health",
+    responses((status = 200, description = "Mortar and its store are up", body = Health),
+              (status = 503, description = "The store does not answer", body = Health)))]
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let (code, store) = match state.store.health().await {
         Ok(health) => (StatusCode::OK, StoreStatus { status: "UP", schema_version: Some(health.schema_version) }),

@@ -21,9 +21,10 @@ use crate::error::ApiError;
 /// The most lines one read returns.
 const PAGE: i64 = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LogParams {
+    /// TRACE, DEBUG, INFO, WARN or ERROR.
     min_level: Option<String>,
 }
 
@@ -37,6 +38,8 @@ fn min_level(params: &LogParams) -> Result<Level, ApiError> {
 }
 
 /// `GET /api/v1/logs/{executionId}[?minLevel=]`.
+#[utoipa::path(get, path = "/api/v1/logs/{executionId}", tag = "logs", params(("executionId" = String, Path), LogParams),
+    responses((status = 200, body = Vec<LogJson>), (status = 400, body = crate::error::ErrorJson)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -58,6 +61,8 @@ pub(crate) async fn list(
     Ok(Json(all))
 }
 
+#[utoipa::path(get, path = "/api/v1/logs/{executionId}/follow", tag = "logs", params(("executionId" = String, Path), LogParams),
+    responses((status = 200, description = "Server-Sent Events named `log`, each a log line as JSON, its id the line's id; send Last-Event-ID to resume", content_type = "text/event-stream")))]
 /// `GET /api/v1/logs/{executionId}/follow`: Server-Sent Events, one per line,
 /// with the line's id as the event id. A client that reconnects with
 /// `Last-Event-ID` gets every line after it: none lost, none twice.

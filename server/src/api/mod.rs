@@ -6,14 +6,34 @@ mod health;
 mod logs;
 mod model;
 
-use axum::Router;
 use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use utoipa::OpenApi;
 
 use crate::AppState;
+
+/// The OpenAPI document, collected from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mortar", description = "A workflow orchestrator for Databricks. Kestra's paths and JSON shapes wherever Kestra has one."),
+    paths(
+        health::health,
+        flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions,
+        executions::create, executions::get, executions::search, executions::kill, executions::restart,
+        executions::replay, executions::file,
+        logs::list, logs::follow,
+    ),
+    tags(
+        (name = "health"), (name = "flows", description = "Flows and their revisions"),
+        (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
+    )
+)]
+pub(crate) struct ApiDoc;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
         .route("/flows/{namespace}/{id}", get(flows::get).put(flows::update).delete(flows::delete))

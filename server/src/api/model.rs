@@ -16,7 +16,7 @@ pub(crate) fn iso_duration(ms: i64) -> String {
     format!("PT{}.{:03}S", ms / 1000, ms % 1000)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StateJson {
     current: &'static str,
@@ -27,7 +27,7 @@ pub(crate) struct StateJson {
     duration: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct HistoryJson {
     state: &'static str,
     date: String,
@@ -44,31 +44,34 @@ fn state_json(histories: &[StateChange], current: engine::state::State, ended_at
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LabelJson {
     key: String,
     value: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ExecutionJson {
     id: String,
     namespace: String,
     flow_id: String,
     flow_revision: i64,
+    #[schema(value_type = Object)]
     inputs: Value,
     labels: Vec<LabelJson>,
     state: StateJson,
     task_run_list: Vec<TaskRunJson>,
+    #[schema(value_type = Object)]
     outputs: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     trigger: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     original_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TaskRunJson {
     id: String,
@@ -83,10 +86,11 @@ pub(crate) struct TaskRunJson {
     state: StateJson,
     attempts: Vec<AttemptJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     outputs: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AttemptJson {
     state: StateJson,
 }
@@ -130,7 +134,7 @@ pub(crate) fn execution_json(execution: ExecutionRecord, task_runs: Vec<TaskRunR
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LogJson {
     execution_id: String,

@@ -90,3 +90,37 @@ async fn an_unknown_flow_is_404() {
     assert_eq!(body["message"], "flow a.missing does not exist");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint_with_its_shapes() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/health", "get"),
+        ("/api/v1/flows", "post"),
+        ("/api/v1/flows/search", "get"),
+        ("/api/v1/flows/{namespace}/{id}", "put"),
+        ("/api/v1/flows/{namespace}/{id}/revisions", "get"),
+        ("/api/v1/executions/{namespace}/{flowId}", "post"),
+        ("/api/v1/executions/{id}", "get"),
+        ("/api/v1/executions/search", "get"),
+        ("/api/v1/executions/{id}/kill", "delete"),
+        ("/api/v1/executions/{id}/restart", "post"),
+        ("/api/v1/executions/{id}/replay", "post"),
+        ("/api/v1/executions/{id}/file", "get"),
+        ("/api/v1/logs/{executionId}", "get"),
+        ("/api/v1/logs/{executionId}/follow", "get"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is missing");
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for name in ["ExecutionJson", "TaskRunJson", "FlowJson", "LogJson", "ErrorJson"] {
+        assert!(schemas.contains_key(name), "schema {name} is missing");
+    }
+    assert!(schemas["ExecutionJson"]["properties"].get("taskRunList").is_some());
+    app.stop().await;
+}
