@@ -1,0 +1,941 @@
+//! The flow model, with the position of everything, built from the YAML
+//! tree. Building checks what one node can tell: unknown keys and types,
+//! wrong value types, missing required properties, bad durations and cron
+//! expressions. The checks across nodes are in `validate`.
+
+use super::registry::{self, Category, Kind, Property, TaskType};
+use super::yaml::{Node, Span, Value};
+use super::Problem;
+
+/// A string and where it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Text {
+    pub value: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub id: Text,
+    pub namespace: Text,
+    pub description: Option<String>,
+    pub labels: Option<Node>,
+    pub inputs: Vec<Input>,
+    pub variables: Option<Node>,
+    pub outputs: Option<Node>,
+    pub tasks: Vec<Task>,
+    pub errors: Vec<Task>,
+    pub finally: Vec<Task>,
+    pub triggers: Vec<Trigger>,
+    pub plugin_defaults: Option<Node>,
+    pub concurrency: Option<Node>,
+    pub disabled: bool,
+    /// The whole YAML tree, for anything the model does not lift out.
+    pub root: Node,
+    /// The source, to point inside multi-line strings.
+    pub source: String,
+}
+
+/// Input types, Kestra's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    String,
+    Int,
+    Float,
+    Boolean,
+    Date,
+    DateTime,
+    Time,
+    Duration,
+    Select,
+    MultiSelect,
+    Json,
+    Yaml,
+    Uri,
+    File,
+    Secret,
+    Array,
+    Email,
+}
+
+impl InputType {
+    pub const ALL: &[(&str, InputType)] = &[
+        ("STRING", InputType::String),
+        ("INT", InputType::Int),
+        ("FLOAT", InputType::Float),
+        ("BOOLEAN", InputType::Boolean),
+        ("BOOL", InputType::Boolean),
+        ("DATE", InputType::Date),
+        ("DATETIME", InputType::DateTime),
+        ("TIME", InputType::Time),
+        ("DURATION", InputType::Duration),
+        ("SELECT", InputType::Select),
+        ("MULTISELECT", InputType::MultiSelect),
+        ("JSON", InputType::Json),
+        ("YAML", InputType::Yaml),
+        ("URI", InputType::Uri),
+        ("FILE", InputType::File),
+        ("SECRET", InputType::Secret),
+        ("ARRAY", InputType::Array),
+        ("EMAIL", InputType::Email),
+    ];
+
+    pub fn parse(text: &str) -> Option<InputType> {
+        Self::ALL.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|(_, t)| *t)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, t)| *t == self).map_or("STRING", |(name, _)| name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub id: Text,
+    pub input_type: InputType,
+    pub required: bool,
+    pub defaults: Option<Node>,
+    /// SELECT and MULTISELECT choices.
+    pub values: Vec<String>,
+    pub description: Option<String>,
+    pub span: Span,
+}
+
+/// A task, with its own properties and the tasks inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: Text,
+    pub task_type: Text,
+    /// The declared type; `None` when the type is unknown.
+    pub kind: Option<&'static TaskType>,
+    pub description: Option<String>,
+    pub timeout: Option<Text>,
+    pub retry: Option<Node>,
+    pub allow_failure: bool,
+    pub run_if: Option<Node>,
+    pub disabled: bool,
+    /// Its own properties (not the common ones, not the nested tasks).
+    pub properties: Vec<(Text, Node)>,
+    /// Nested tasks by property: `tasks`, `then`, `else`, `cases.<value>`, `defaults`.
+    pub branches: Vec<Branch>,
+    /// In a Dag: the ids this task waits for.
+    pub depends_on: Vec<Text>,
+    /// The whole task mapping.
+    pub node: Node,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Branch {
+    pub name: String,
+    pub tasks: Vec<Task>,
+}
+
+impl Task {
+    /// A property of the task by name (own or common), as written.
+    pub fn get(&self, name: &str) -> Option<&Node> {
+        self.node.get(name)
+    }
+
+    /// The tasks directly inside this one.
+    pub fn children(&self) -> impl Iterator<Item = &Task> {
+        self.branches.iter().flat_map(|b| b.tasks.iter())
+    }
+
+    pub fn is_flowable(&self) -> bool {
+        self.kind.is_some_and(|k| k.category == Category::Flowable)
+    }
+
+    /// The alias of its type (`flow.Dag`), or the type as written.
+    pub fn short_type(&self) -> &str {
+        self.kind.map_or(self.task_type.value.as_str(), |k| k.alias)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub id: Text,
+    pub trigger_type: Text,
+    pub kind: Option<&'static TaskType>,
+    pub disabled: bool,
+    pub node: Node,
+}
+
+impl Flow {
+    /// Every task, depth first: `tasks`, then `errors`, then `finally`.
+    pub fn all_tasks(&self) -> Vec<&Task> {
+        let mut all = Vec::new();
+        for task in self.tasks.iter().chain(&self.errors).chain(&self.finally) {
+            collect(task, &mut all);
+        }
+        all
+    }
+
+    /// A task anywhere in the flow, by id.
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.all_tasks().into_iter().find(|t| t.id.value == id)
+    }
+}
+
+fn collect<'a>(task: &'a Task, into: &mut Vec<&'a Task>) {
+    into.push(task);
+    for child in task.children() {
+        collect(child, into);
+    }
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "id",
+    "namespace",
+    "description",
+    "labels",
+    "inputs",
+    "variables",
+    "outputs",
+    "tasks",
+    "errors",
+    "finally",
+    "afterExecution",
+    "triggers",
+    "pluginDefaults",
+    "taskDefaults",
+    "concurrency",
+    "disabled",
+    "revision",
+    "retry",
+    "sla",
+    "checks",
+    "deleted",
+    "tenantId",
+];
+
+const INPUT_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "displayName",
+    "name",
+    "required",
+    "defaults",
+    "values",
+    "allowCustomValue",
+    "dependsOn",
+    "validator",
+    "min",
+    "max",
+    "minLength",
+    "maxLength",
+    "after",
+    "before",
+    "itemType",
+    "expression",
+    "autoSelectFirst",
+    "allowedFileExtensions",
+    "prefill",
+];
+
+struct Builder {
+    problems: Vec<Problem>,
+}
+
+/// Builds the model; returns it with the problems found on the way.
+pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
+    let mut b = Builder { problems: Vec::new() };
+    let Some(entries) = root.as_map() else {
+        b.error(root.span, "a flow is a mapping with `id`, `namespace` and `tasks`");
+        return (None, b.problems);
+    };
+    for (key, _) in entries {
+        match key.as_str() {
+            Some(name) if TOP_LEVEL.contains(&name) => {}
+            Some(name) => b.unknown_key(key, name, "flow", TOP_LEVEL),
+            None => b.error(key.span, "keys are strings"),
+        }
+    }
+    let id = b.required_text(&root, "id", "the flow", "add `id: my_flow` (letters, digits, _ and -)");
+    let namespace = b.required_text(&root, "namespace", "the flow", "add `namespace: company.team`");
+    if !id.value.is_empty() {
+        b.check_id(&id, "flow id");
+    }
+    if !namespace.value.is_empty() && !namespace.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        b.error(namespace.span, format!("namespace {:?} may only have letters, digits, `.`, `_` and `-`", namespace.value));
+    }
+    let description = b.optional_string(&root, "description");
+    let labels = root.get("labels").cloned();
+    if let Some(labels) = &labels
+        && !matches!(labels.value, Value::Map(_) | Value::Seq(_) | Value::Null)
+    {
+        b.error(labels.span, "labels is a mapping of names to values, such as `team: data`");
+    }
+    let variables = root.get("variables").cloned();
+    if let Some(variables) = &variables
+        && !matches!(variables.value, Value::Map(_) | Value::Null)
+    {
+        b.error(variables.span, "variables is a mapping of names to values");
+    }
+    let inputs = b.inputs(root.get("inputs"));
+    let tasks = match root.entry("tasks") {
+        None => {
+            b.error(root.span_of_start(), "the flow has no `tasks`: add a list of tasks under `tasks:`");
+            Vec::new()
+        }
+        Some((key, value)) => {
+            let tasks = b.tasks(value, "tasks");
+            if tasks.is_empty() && value.as_seq().is_some_and(|s| s.is_empty()) || value.is_null() {
+                b.error(key.span, "`tasks` is empty: add at least one task");
+            }
+            tasks
+        }
+    };
+    let errors = root.get("errors").map(|v| b.tasks(v, "errors")).unwrap_or_default();
+    let mut finally = root.get("finally").map(|v| b.tasks(v, "finally")).unwrap_or_default();
+    if let Some(after) = root.get("afterExecution") {
+        finally.extend(b.tasks(after, "afterExecution"));
+    }
+    let triggers = b.triggers(root.get("triggers"));
+    let plugin_defaults = root.get("pluginDefaults").or_else(|| root.get("taskDefaults")).cloned();
+    if let Some(defaults) = &plugin_defaults {
+        b.plugin_defaults(defaults);
+    }
+    let concurrency = root.get("concurrency").cloned();
+    if let Some(node) = &concurrency {
+        b.check_object(node, CONCURRENCY, "concurrency");
+    }
+    if let Some(outputs) = root.get("outputs") {
+        b.check_value(outputs, &Kind::ObjectList { properties: FLOW_OUTPUT }, "outputs");
+    }
+    let disabled = b.optional_bool(&root, "disabled");
+    let flow = Flow {
+        id,
+        namespace,
+        description,
+        labels,
+        inputs,
+        variables,
+        outputs: root.get("outputs").cloned(),
+        tasks,
+        errors,
+        finally,
+        triggers,
+        plugin_defaults,
+        concurrency,
+        disabled,
+        source: source.to_owned(),
+        root,
+    };
+    (Some(flow), b.problems)
+}
+
+const CONCURRENCY: &[Property] = &[
+    Property { name: "limit", kind: Kind::Integer, required: true, default: None, doc: "The most executions running at once.", example: Some("1") },
+    Property {
+        name: "behavior",
+        kind: Kind::Enum { values: &["QUEUE", "CANCEL", "FAIL"] },
+        required: false,
+        default: Some("\"QUEUE\""),
+        doc: "What happens to an execution over the limit.",
+        example: None,
+    },
+];
+
+pub(super) const FLOW_OUTPUT: &[Property] = &[
+    Property { name: "id", kind: Kind::String, required: true, default: None, doc: "The output's name.", example: None },
+    Property { name: "type", kind: Kind::String, required: false, default: None, doc: "The output's type (STRING, INT, ...).", example: None },
+    Property { name: "value", kind: Kind::Any, required: true, default: None, doc: "An expression.", example: None },
+    Property { name: "description", kind: Kind::String, required: false, default: None, doc: "What it is.", example: None },
+    Property { name: "displayName", kind: Kind::String, required: false, default: None, doc: "Its label.", example: None },
+    Property { name: "required", kind: Kind::Boolean, required: false, default: None, doc: "Fail when it is missing.", example: None },
+];
+
+const PLUGIN_DEFAULT: &[Property] = &[
+    Property { name: "type", kind: Kind::String, required: true, default: None, doc: "A task type or a prefix of one.", example: None },
+    Property { name: "values", kind: Kind::Map, required: true, default: None, doc: "Property values applied under the task's own.", example: None },
+    Property { name: "forced", kind: Kind::Boolean, required: false, default: None, doc: "Override the task's own values.", example: None },
+];
+
+impl Node {
+    /// An empty span at the start of the node.
+    fn span_of_start(&self) -> Span {
+        Span { start: self.span.start, end: self.span.start }
+    }
+}
+
+impl Builder {
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.problems.push(Problem::error(span, message));
+    }
+
+    fn warning(&mut self, span: Span, message: impl Into<String>) {
+        self.problems.push(Problem::warning(span, message));
+    }
+
+    fn unknown_key(&mut self, key: &Node, name: &str, owner: &str, known: &[&str]) {
+        let close = registry::closest(name, known.iter().copied());
+        let hint = match close.as_slice() {
+            [] => format!("known ones: {}", known.iter().take(12).copied().collect::<Vec<_>>().join(", ")),
+            names => format!("did you mean {}?", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+        };
+        self.error(key.span, format!("unknown property `{name}` of {owner}: {hint}"));
+    }
+
+    fn required_text(&mut self, node: &Node, key: &str, owner: &str, fix: &str) -> Text {
+        match node.entry(key) {
+            None => {
+                self.error(node.span_of_start(), format!("{owner} has no `{key}`: {fix}"));
+                Text::default()
+            }
+            Some((_, value)) => match scalar_text(value) {
+                Some(text) if !text.is_empty() => Text { value: text, span: value.span },
+                _ => {
+                    self.error(value.span, format!("`{key}` is {}, it should be a non-empty string: {fix}", value.kind_name()));
+                    Text::default()
+                }
+            },
+        }
+    }
+
+    fn check_id(&mut self, id: &Text, what: &str) {
+        if !id.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            self.error(id.span, format!("{what} {:?} may only have letters, digits, `_` and `-`", id.value));
+        }
+    }
+
+    fn optional_string(&mut self, node: &Node, key: &str) -> Option<String> {
+        let value = node.get(key)?;
+        match &value.value {
+            Value::Null => None,
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.error(value.span, format!("`{key}` is {}, it should be a string", value.kind_name()));
+                None
+            }
+        }
+    }
+
+    fn optional_bool(&mut self, node: &Node, key: &str) -> bool {
+        match node.get(key) {
+            None => false,
+            Some(value) => {
+                self.check_value(value, &Kind::Boolean, key);
+                value.as_bool().unwrap_or(false)
+            }
+        }
+    }
+
+    fn inputs(&mut self, node: Option<&Node>) -> Vec<Input> {
+        let Some(node) = node else { return Vec::new() };
+        if node.is_null() {
+            return Vec::new();
+        }
+        let Some(items) = node.as_seq() else {
+            self.error(node.span, "`inputs` is a list: `- id: name` then `type: STRING`");
+            return Vec::new();
+        };
+        let mut inputs = Vec::new();
+        for item in items {
+            if item.as_map().is_none() {
+                self.error(item.span, "each input is a mapping with `id` and `type`");
+                continue;
+            }
+            for (key, _) in item.as_map().unwrap_or_default() {
+                if let Some(name) = key.as_str()
+                    && !INPUT_KEYS.contains(&name)
+                {
+                    self.unknown_key(key, name, "an input", INPUT_KEYS);
+                }
+            }
+            let id = match (item.get("id"), item.get("name")) {
+                (Some(_), _) | (None, None) => self.required_text(item, "id", "this input", "add `id: name`"),
+                (None, Some(_)) => self.required_text(item, "name", "this input", "add `id: name`"),
+            };
+            self.check_id(&id, "input id");
+            let input_type = match item.get("type") {
+                None => {
+                    self.error(item.span_of_start(), format!("input {} has no `type`: add `type: STRING` (or INT, FLOAT, BOOLEAN, DATE, DATETIME, DURATION, SELECT, JSON, URI, FILE, SECRET)", id.value));
+                    InputType::String
+                }
+                Some(t) => match t.as_str().and_then(InputType::parse) {
+                    Some(kind) => kind,
+                    None => {
+                        let names: Vec<&str> = InputType::ALL.iter().map(|(n, _)| *n).collect();
+                        let wanted = scalar_text(t).unwrap_or_default();
+                        let close = registry::closest(&wanted, names.iter().copied());
+                        let hint = if close.is_empty() { names.join(", ") } else { format!("did you mean {}?", close.join(" or ")) };
+                        self.error(t.span, format!("unknown input type {wanted:?}: {hint}"));
+                        InputType::String
+                    }
+                },
+            };
+            let required = match item.get("required") {
+                Some(r) => {
+                    self.check_value(r, &Kind::Boolean, "required");
+                    r.as_bool().unwrap_or(true)
+                }
+                None => true,
+            };
+            let defaults = item.get("defaults").filter(|d| !d.is_null()).cloned();
+            let values: Vec<String> = match item.get("values") {
+                Some(v) => {
+                    self.check_value(v, &Kind::StringList, "values");
+                    v.as_seq().map(|s| s.iter().filter_map(scalar_text).collect()).unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            if matches!(input_type, InputType::Select | InputType::MultiSelect) && item.get("values").is_none() {
+                self.error(id.span, format!("SELECT input {} has no `values`: add the list of choices, such as `values: [a, b]`", id.value));
+            }
+            if let Some(d) = &defaults {
+                self.check_input_default(input_type, d, &values);
+            }
+            inputs.push(Input { id, input_type, required, defaults, values, description: self.optional_string(item, "description"), span: item.span });
+        }
+        inputs
+    }
+
+    fn check_input_default(&mut self, input_type: InputType, d: &Node, values: &[String]) {
+        if d.as_str().is_some_and(|s| s.contains("{{")) {
+            return;
+        }
+        let text = scalar_text(d);
+        let ok = match input_type {
+            InputType::Int => matches!(d.value, Value::Int(_)) || text.as_deref().is_some_and(|t| t.trim().parse::<i64>().is_ok()),
+            InputType::Float => matches!(d.value, Value::Int(_) | Value::Float(_)) || text.as_deref().is_some_and(|t| t.trim().parse::<f64>().is_ok()),
+            InputType::Boolean => matches!(d.value, Value::Bool(_)) || text.as_deref().is_some_and(|t| matches!(t, "true" | "false")),
+            InputType::Date => text.as_deref().is_some_and(|t| t.parse::<jiff::civil::Date>().is_ok()),
+            InputType::DateTime => text
+                .as_deref()
+                .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok() || t.parse::<jiff::civil::DateTime>().is_ok()),
+            InputType::Time => text.as_deref().is_some_and(|t| t.parse::<jiff::civil::Time>().is_ok()),
+            InputType::Duration => text.as_deref().is_some_and(|t| parse_duration(t).is_ok()),
+            InputType::Select => text.as_ref().is_some_and(|t| values.is_empty() || values.contains(t)),
+            _ => true,
+        };
+        if !ok {
+            let want = match input_type {
+                InputType::Int => "an integer".to_owned(),
+                InputType::Float => "a number".to_owned(),
+                InputType::Boolean => "true or false".to_owned(),
+                InputType::Date => "a date such as 2026-01-31".to_owned(),
+                InputType::DateTime => "a date-time such as 2026-01-31T08:00:00Z".to_owned(),
+                InputType::Time => "a time such as 08:00:00".to_owned(),
+                InputType::Duration => "an ISO-8601 duration such as PT5M".to_owned(),
+                _ => format!("one of the values: {}", values.join(", ")),
+            };
+            self.error(d.span, format!("the default of a {} input should be {want}", input_type.name()));
+        }
+    }
+
+    fn tasks(&mut self, node: &Node, owner: &str) -> Vec<Task> {
+        if node.is_null() {
+            return Vec::new();
+        }
+        let Some(items) = node.as_seq() else {
+            self.error(node.span, format!("`{owner}` is a list of tasks, each `- id: ...` with a `type`"));
+            return Vec::new();
+        };
+        items.iter().filter_map(|item| self.task(item)).collect()
+    }
+
+    fn task(&mut self, node: &Node) -> Option<Task> {
+        let Some(entries) = node.as_map() else {
+            self.error(node.span, format!("a task is a mapping with `id` and `type`, not {}", node.kind_name()));
+            return None;
+        };
+        let id = self.required_text(node, "id", "this task", "add `id: my_task`");
+        if !id.value.is_empty() {
+            self.check_id(&id, "task id");
+        }
+        let task_type = self.required_text(node, "type", &format!("task {}", id.value), "add `type:` such as `io.kestra.plugin.core.log.Log`");
+        let kind = if task_type.value.is_empty() {
+            None
+        } else {
+            match registry::lookup(&task_type.value) {
+                Some(kind) if kind.category == Category::Trigger => {
+                    self.error(task_type.span, format!("{} is a trigger: move it under `triggers`", task_type.value));
+                    None
+                }
+                Some(kind) => Some(kind),
+                None => {
+                    self.unknown_type(&task_type, |t| t.category != Category::Trigger);
+                    None
+                }
+            }
+        };
+        let mut task = Task {
+            id,
+            task_type,
+            kind,
+            description: None,
+            timeout: None,
+            retry: None,
+            allow_failure: false,
+            run_if: None,
+            disabled: false,
+            properties: Vec::new(),
+            branches: Vec::new(),
+            depends_on: Vec::new(),
+            node: node.clone(),
+        };
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else {
+                self.error(key.span, "property names are strings");
+                continue;
+            };
+            let common = registry::COMMON.iter().find(|p| p.name == name);
+            let own = kind.and_then(|k| k.property(name));
+            match (common, own) {
+                (Some(p), _) => {
+                    if !matches!(name, "id" | "type") {
+                        self.check_value(value, &p.kind, name);
+                    }
+                    match name {
+                        "description" => task.description = value.as_str().map(str::to_owned),
+                        "timeout" => task.timeout = value.as_str().map(|s| Text { value: s.to_owned(), span: value.span }),
+                        "retry" => task.retry = Some(value.clone()),
+                        "allowFailure" => task.allow_failure = value.as_bool().unwrap_or(false),
+                        "runIf" => task.run_if = Some(value.clone()),
+                        "disabled" => task.disabled = value.as_bool().unwrap_or(false),
+                        _ => {}
+                    }
+                }
+                (None, Some(p)) => match p.kind {
+                    Kind::Tasks => {
+                        let tasks = self.tasks(value, name);
+                        task.branches.push(Branch { name: name.to_owned(), tasks });
+                    }
+                    Kind::DagTasks => {
+                        let tasks = self.dag_tasks(value);
+                        task.branches.push(Branch { name: name.to_owned(), tasks });
+                    }
+                    Kind::TaskCases => match value.as_map() {
+                        Some(cases) => {
+                            for (case, tasks) in cases {
+                                let label = scalar_text(case).unwrap_or_default();
+                                let tasks = self.tasks(tasks, &format!("cases.{label}"));
+                                task.branches.push(Branch { name: format!("cases.{label}"), tasks });
+                            }
+                        }
+                        None if value.is_null() => {}
+                        None => self.error(value.span, "`cases` is a mapping from a value to a list of tasks"),
+                    },
+                    _ => {
+                        self.check_value(value, &p.kind, name);
+                        task.properties.push((Text { value: name.to_owned(), span: key.span }, value.clone()));
+                    }
+                },
+                (None, None) => {
+                    if let Some(kind) = kind {
+                        let known: Vec<&str> = kind.properties.iter().chain(registry::COMMON).map(|p| p.name).collect();
+                        self.unknown_key(key, name, &format!("{} (task {})", kind.alias, task.id.value), &known);
+                    }
+                    task.properties.push((Text { value: name.to_owned(), span: key.span }, value.clone()));
+                }
+            }
+        }
+        if let Some(kind) = kind {
+            for p in kind.properties.iter().filter(|p| p.required) {
+                if node.get(p.name).is_none() {
+                    self.error(
+                        task.id.span_or(node.span),
+                        format!("task {} ({}) has no `{}`: add it ({})", task.id.value, kind.alias, p.name, p.doc.trim_end_matches('.')),
+                    );
+                }
+            }
+        }
+        Some(task)
+    }
+
+    fn dag_tasks(&mut self, node: &Node) -> Vec<Task> {
+        let Some(items) = node.as_seq() else {
+            self.error(node.span, "Dag `tasks` is a list of `- task: {id: ..., type: ...}` with an optional `dependsOn: [ids]`");
+            return Vec::new();
+        };
+        let mut tasks = Vec::new();
+        for item in items {
+            let Some(entries) = item.as_map() else {
+                self.error(item.span, "each Dag entry is a mapping with `task` and an optional `dependsOn`");
+                continue;
+            };
+            for (key, _) in entries {
+                if let Some(name) = key.as_str()
+                    && !matches!(name, "task" | "dependsOn")
+                {
+                    if item.get("task").is_none() && name == "id" {
+                        self.error(key.span, "a Dag entry wraps its task: write `- task:` and indent the task under it");
+                    } else {
+                        self.unknown_key(key, name, "a Dag entry", &["task", "dependsOn"]);
+                    }
+                }
+            }
+            let Some(inner) = item.get("task") else {
+                if item.get("id").is_none() {
+                    self.error(item.span, "this Dag entry has no `task`: add `task:` with the task under it");
+                }
+                continue;
+            };
+            let Some(mut task) = self.task(inner) else { continue };
+            if let Some(deps) = item.get("dependsOn") {
+                match deps.as_seq() {
+                    Some(list) => {
+                        for dep in list {
+                            match scalar_text(dep) {
+                                Some(text) => task.depends_on.push(Text { value: text, span: dep.span }),
+                                None => self.error(dep.span, "dependsOn lists task ids (strings)"),
+                            }
+                        }
+                    }
+                    None if deps.is_null() => {}
+                    None => match deps.as_str() {
+                        Some(one) => task.depends_on.push(Text { value: one.to_owned(), span: deps.span }),
+                        None => self.error(deps.span, "dependsOn is a list of task ids, such as `[a, b]`"),
+                    },
+                }
+            }
+            tasks.push(task);
+        }
+        tasks
+    }
+
+    fn triggers(&mut self, node: Option<&Node>) -> Vec<Trigger> {
+        let Some(node) = node.filter(|n| !n.is_null()) else { return Vec::new() };
+        let Some(items) = node.as_seq() else {
+            self.error(node.span, "`triggers` is a list, each `- id: ...` with a `type`");
+            return Vec::new();
+        };
+        let mut triggers = Vec::new();
+        for item in items {
+            let Some(entries) = item.as_map() else {
+                self.error(item.span, "a trigger is a mapping with `id` and `type`");
+                continue;
+            };
+            let id = self.required_text(item, "id", "this trigger", "add `id: my_trigger`");
+            let trigger_type = self.required_text(item, "type", "this trigger", "add `type: io.kestra.plugin.core.trigger.Schedule`");
+            let kind = if trigger_type.value.is_empty() {
+                None
+            } else {
+                match registry::lookup(&trigger_type.value) {
+                    Some(k) if k.category == Category::Trigger => Some(k),
+                    Some(_) => {
+                        self.error(trigger_type.span, format!("{} is a task, not a trigger: move it under `tasks`", trigger_type.value));
+                        None
+                    }
+                    None => {
+                        self.unknown_type(&trigger_type, |t| t.category == Category::Trigger);
+                        None
+                    }
+                }
+            };
+            if let Some(kind) = kind {
+                for (key, value) in entries {
+                    let Some(name) = key.as_str() else { continue };
+                    if let Some(p) = kind.property(name).or_else(|| registry::TRIGGER_COMMON.iter().find(|p| p.name == name)) {
+                        if !matches!(name, "id" | "type") {
+                            self.check_value(value, &p.kind, name);
+                        }
+                    } else {
+                        let known: Vec<&str> = kind.properties.iter().chain(registry::TRIGGER_COMMON).map(|p| p.name).collect();
+                        self.unknown_key(key, name, &format!("{} (trigger {})", kind.alias, id.value), &known);
+                    }
+                }
+                for p in kind.properties.iter().filter(|p| p.required) {
+                    if item.get(p.name).is_none() {
+                        self.error(id.span_or(item.span), format!("trigger {} ({}) has no `{}`: add it ({})", id.value, kind.alias, p.name, p.doc.trim_end_matches('.')));
+                    }
+                }
+            }
+            let disabled = item.get("disabled").and_then(Node::as_bool).unwrap_or(false);
+            triggers.push(Trigger { id, trigger_type, kind, disabled, node: item.clone() });
+        }
+        triggers
+    }
+
+    fn plugin_defaults(&mut self, node: &Node) {
+        self.check_value(node, &Kind::ObjectList { properties: PLUGIN_DEFAULT }, "pluginDefaults");
+        for entry in node.as_seq().unwrap_or_default() {
+            let (Some(prefix), Some(values)) = (entry.get("type").and_then(Node::as_str), entry.get("values").and_then(Node::as_map)) else { continue };
+            let types: Vec<&TaskType> = registry::TYPES.iter().filter(|t| t.name.starts_with(prefix) || t.alias.starts_with(prefix)).collect();
+            if types.is_empty() {
+                if !prefix.is_empty() {
+                    self.warning(entry.get("type").map_or(entry.span, |n| n.span), format!("no known task type starts with {prefix:?}: these defaults apply to nothing"));
+                }
+                continue;
+            }
+            for (key, _) in values {
+                let Some(name) = key.as_str() else { continue };
+                let known = types.iter().any(|t| t.property(name).is_some()) || registry::COMMON.iter().any(|p| p.name == name);
+                if !known {
+                    let names: Vec<&str> = types.iter().flat_map(|t| t.properties.iter().map(|p| p.name)).collect();
+                    self.unknown_key(key, name, &format!("the types under {prefix}"), &names);
+                }
+            }
+        }
+    }
+
+    fn unknown_type(&mut self, written: &Text, filter: impl Fn(&TaskType) -> bool) {
+        let names: Vec<&str> = registry::TYPES.iter().filter(|t| filter(t)).flat_map(|t| [t.name, t.alias]).collect();
+        let close = registry::closest(&written.value, names.iter().copied());
+        let hint = match close.as_slice() {
+            [] => "see `mortar schema` or GET /api/v1/plugins for the known types".to_owned(),
+            names => format!("did you mean {}?", names.join(" or ")),
+        };
+        self.error(written.span, format!("unknown task type {:?}: {hint}", written.value));
+    }
+
+    fn check_object(&mut self, node: &Node, properties: &[Property], owner: &str) {
+        let Some(entries) = node.as_map() else {
+            self.error(node.span, format!("`{owner}` is a mapping, not {}", node.kind_name()));
+            return;
+        };
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else { continue };
+            match properties.iter().find(|p| p.name == name) {
+                Some(p) => self.check_value(value, &p.kind, name),
+                None => {
+                    let names: Vec<&str> = properties.iter().map(|p| p.name).collect();
+                    self.unknown_key(key, name, &format!("`{owner}`"), &names);
+                }
+            }
+        }
+        for p in properties.iter().filter(|p| p.required) {
+            if node.get(p.name).is_none() {
+                self.error(node.span_of_start(), format!("`{owner}` has no `{}`: add it ({})", p.name, p.doc.trim_end_matches('.')));
+            }
+        }
+    }
+
+    /// Checks a value against its declared kind. A string with an
+    /// expression fits any kind: it is checked once rendered.
+    fn check_value(&mut self, node: &Node, kind: &Kind, name: &str) {
+        if let Value::Str(s) = &node.value
+            && (s.contains("{{") || s.contains("{%"))
+        {
+            return;
+        }
+        if node.is_null() && !matches!(kind, Kind::Any) {
+            // `key:` with nothing is how YAML says "unset"; a required
+            // property left empty is reported as missing elsewhere.
+            return;
+        }
+        let wrong = |b: &mut Self| {
+            let message = format!("`{name}` is {}, it should be {}", node.kind_name(), kind.describe());
+            b.error(node.span, message);
+        };
+        match kind {
+            Kind::Any => {}
+            Kind::String => {
+                if !matches!(node.value, Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
+                    wrong(self);
+                }
+            }
+            Kind::Integer => {
+                let ok = match &node.value {
+                    Value::Int(_) => true,
+                    Value::Str(s) => s.trim().parse::<i64>().is_ok(),
+                    _ => false,
+                };
+                if !ok {
+                    wrong(self);
+                }
+            }
+            Kind::Number => {
+                if !matches!(node.value, Value::Int(_) | Value::Float(_)) {
+                    wrong(self);
+                }
+            }
+            Kind::Boolean => {
+                if !matches!(node.value, Value::Bool(_)) {
+                    wrong(self);
+                }
+            }
+            Kind::Duration => match node.as_str() {
+                Some(text) => {
+                    if let Err(why) = parse_duration(text) {
+                        self.error(node.span, format!("`{name}`: {text:?} is not an ISO-8601 duration ({why}); write it like PT30S, PT5M, PT1H30M or P1D"));
+                    }
+                }
+                None => wrong(self),
+            },
+            Kind::Cron => match node.as_str() {
+                Some(text) => {
+                    if let Err(why) = check_cron(text) {
+                        self.error(node.span, format!("`{name}`: {text:?} is not a cron expression ({why}); write minute hour day-of-month month day-of-week, such as \"0 2 * * *\""));
+                    }
+                }
+                None => wrong(self),
+            },
+            Kind::Enum { values } => match scalar_text(node) {
+                Some(text) if values.contains(&text.as_str()) => {}
+                Some(text) => {
+                    let close = values.iter().find(|v| v.eq_ignore_ascii_case(&text)).copied();
+                    match close {
+                        Some(v) => self.error(node.span, format!("`{name}`: write {v} rather than {text}")),
+                        None => self.error(node.span, format!("`{name}` is {text:?}, it should be one of {}", values.join(", "))),
+                    }
+                }
+                None => wrong(self),
+            },
+            Kind::StringList => match node.as_seq() {
+                Some(items) => {
+                    for item in items {
+                        if !matches!(item.value, Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
+                            self.error(item.span, format!("`{name}` lists strings; this is {}", item.kind_name()));
+                        }
+                    }
+                }
+                None => wrong(self),
+            },
+            Kind::Map => {
+                if node.as_map().is_none() {
+                    wrong(self);
+                }
+            }
+            Kind::Object { properties } => self.check_object(node, properties, name),
+            Kind::ObjectList { properties } => match node.as_seq() {
+                Some(items) => {
+                    for item in items {
+                        self.check_object(item, properties, name);
+                    }
+                }
+                None => wrong(self),
+            },
+            // Nested tasks are read by `task`; a wrong shape is reported there.
+            Kind::Tasks | Kind::DagTasks | Kind::TaskCases => {}
+        }
+    }
+}
+
+impl Text {
+    fn span_or(&self, fallback: Span) -> Span {
+        if self.span.start.line == 0 { fallback } else { self.span }
+    }
+}
+
+/// A scalar as text: strings as they are, numbers and booleans written out.
+pub(super) fn scalar_text(node: &Node) -> Option<String> {
+    match &node.value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// An ISO-8601 duration (`PT30S`, `PT1H30M`, `P1D`), read by jiff. jiff
+/// also reads "5 minutes"; flows use ISO-8601 only, as Kestra's do.
+pub fn parse_duration(text: &str) -> Result<jiff::Span, String> {
+    let text = text.trim();
+    if !text.trim_start_matches(['-', '+']).starts_with(['P', 'p']) {
+        return Err("it should start with P".to_owned());
+    }
+    text.parse::<jiff::Span>().map_err(|e| e.to_string())
+}
+
+/// A cron expression as Kestra takes it: five fields (or six with seconds),
+/// or a nickname such as `@daily`.
+pub fn check_cron(text: &str) -> Result<(), String> {
+    let fields = text.split_whitespace().count();
+    if !text.trim().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(format!("it has {fields} fields, it should have 5"));
+    }
+    text.parse::<croner::Cron>().map(|_| ()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,235 @@
+//! The checks across the flow: ids, `dependsOn`, cycles, expressions.
+
+use std::collections::HashMap;
+
+use super::expr;
+use super::graph::topological_order;
+use super::model::{Flow, Task};
+use super::registry::{self, Kind};
+use super::yaml::{Node, Pos, Span, Value};
+use super::Problem;
+
+/// The variables an expression may start with.
+const ROOTS: &[&str] = &[
+    "inputs", "vars", "outputs", "execution", "flow", "taskrun", "trigger", "task", "parent", "parents", "labels", "envs", "globals",
+    "kestra", "loop", "error", "errorLogs",
+];
+
+pub(super) fn validate(flow: &Flow) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let locator = Locator::new(&flow.source);
+    duplicate_ids(flow, &mut problems);
+    for task in flow.all_tasks() {
+        if task.short_type() == "flow.Dag" {
+            dag(task, &mut problems);
+        }
+    }
+    expressions(flow, &locator, &mut problems);
+    problems
+}
+
+fn duplicate_ids(flow: &Flow, problems: &mut Vec<Problem>) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for task in flow.all_tasks() {
+        if task.id.value.is_empty() {
+            continue;
+        }
+        match seen.get(task.id.value.as_str()) {
+            Some(first) => problems.push(Problem::error(
+                task.id.span,
+                format!("duplicate task id `{}` (also on line {}): task ids are unique in a flow, rename one", task.id.value, first.start.line),
+            )),
+            None => {
+                seen.insert(&task.id.value, task.id.span);
+            }
+        }
+    }
+    let mut triggers: HashMap<&str, Span> = HashMap::new();
+    for trigger in &flow.triggers {
+        if let Some(first) = triggers.insert(&trigger.id.value, trigger.id.span)
+            && !trigger.id.value.is_empty()
+        {
+            problems.push(Problem::error(
+                trigger.id.span,
+                format!("duplicate trigger id `{}` (also on line {}): rename one", trigger.id.value, first.start.line),
+            ));
+        }
+    }
+}
+
+fn dag(task: &Task, problems: &mut Vec<Problem>) {
+    let children: Vec<&Task> = task.children().collect();
+    let ids: Vec<&str> = children.iter().map(|t| t.id.value.as_str()).collect();
+    let mut entries = Vec::new();
+    for child in &children {
+        let mut deps = Vec::new();
+        for dep in &child.depends_on {
+            if dep.value == child.id.value {
+                problems.push(Problem::error(dep.span, format!("task {} depends on itself: remove `{}` from its dependsOn", child.id.value, dep.value)));
+            } else if !ids.contains(&dep.value.as_str()) {
+                let close = registry::closest(&dep.value, ids.iter().copied().filter(|i| *i != child.id.value));
+                let hint = match close.as_slice() {
+                    [] => format!("the tasks of Dag {} are {}", task.id.value, ids.join(", ")),
+                    names => format!("did you mean {}?", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+                };
+                problems.push(Problem::error(dep.span, format!("dependsOn `{}`: no such task in Dag {}; {hint}", dep.value, task.id.value)));
+            } else {
+                deps.push(dep.value.clone());
+            }
+        }
+        entries.push((child.id.value.clone(), deps));
+    }
+    if let Err(cycle) = topological_order(&entries) {
+        // Point at the dependsOn entry that closes the cycle.
+        let (last, first) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
+        let span = children
+            .iter()
+            .find(|c| &c.id.value == first)
+            .and_then(|c| c.depends_on.iter().find(|d| &d.value == last))
+            .map_or(task.id.span, |d| d.span);
+        problems.push(Problem::error(
+            span,
+            format!("dependsOn makes a cycle: {} (each task waits for the next); remove one of these dependencies", cycle.join(" -> ")),
+        ));
+    }
+}
+
+/// What expressions may refer to.
+struct Scope<'a> {
+    inputs: Vec<&'a str>,
+    tasks: Vec<&'a str>,
+    vars: Option<Vec<&'a str>>,
+}
+
+fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
+    let scope = Scope {
+        inputs: flow.inputs.iter().map(|i| i.id.value.as_str()).collect(),
+        tasks: flow.all_tasks().iter().map(|t| t.id.value.as_str()).collect(),
+        vars: flow.variables.as_ref().and_then(Node::as_map).map(|m| m.iter().filter_map(|(k, _)| k.as_str()).collect()),
+    };
+    let mut strings = Vec::new();
+    for key in ["variables", "outputs", "labels", "pluginDefaults", "concurrency"] {
+        if let Some(node) = flow.root.get(key) {
+            node.strings(&mut strings);
+        }
+    }
+    for input in &flow.inputs {
+        if let Some(d) = &input.defaults {
+            d.strings(&mut strings);
+        }
+    }
+    for trigger in &flow.triggers {
+        trigger.node.strings(&mut strings);
+    }
+    for task in flow.all_tasks() {
+        for (key, value) in task.node.as_map().unwrap_or_default() {
+            let nested = key
+                .as_str()
+                .and_then(|name| task.kind.and_then(|k| k.property(name)))
+                .is_some_and(|p| matches!(p.kind, Kind::Tasks | Kind::DagTasks | Kind::TaskCases));
+            if !nested {
+                value.strings(&mut strings);
+            }
+        }
+    }
+    for node in strings {
+        let Value::Str(text) = &node.value else { continue };
+        if !expr::has_expression(text) {
+            continue;
+        }
+        match expr::check(text) {
+            Err(error) => {
+                let span = error
+                    .range
+                    .as_ref()
+                    .and_then(|r| text.get(r.clone()))
+                    .filter(|s| !s.trim().is_empty())
+                    .and_then(|snippet| locator.find(node.span, snippet))
+                    .unwrap_or(node.span);
+                problems.push(Problem::error(span, format!("bad expression: {}; expressions look like {{{{ inputs.name | upper }}}}", error.message)));
+            }
+            Ok(variables) => {
+                for path in variables {
+                    if let Some(message) = scope.check(&path) {
+                        let span = locator.find(node.span, &path).unwrap_or(node.span);
+                        let problem = if path.starts_with("vars.") { Problem::warning(span, message) } else { Problem::error(span, message) };
+                        problems.push(problem);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Scope<'_> {
+    /// What is wrong with a variable path, if anything.
+    fn check(&self, path: &str) -> Option<String> {
+        let mut parts = path.split('.');
+        let root = parts.next()?;
+        let name = parts.next();
+        let suggest = |wanted: &str, names: &[&str]| {
+            let close = registry::closest(wanted, names.iter().copied());
+            match close.as_slice() {
+                [] if names.is_empty() => String::new(),
+                [] => format!(" (known: {})", names.join(", ")),
+                names => format!(": did you mean {}?", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+            }
+        };
+        match (root, name) {
+            ("inputs", Some(input)) if !self.inputs.contains(&input) => {
+                Some(format!("`inputs.{input}` is not an input of this flow{}; declare it under `inputs`", suggest(input, &self.inputs)))
+            }
+            ("outputs", Some(task)) if !self.tasks.contains(&task) => {
+                Some(format!("`outputs.{task}`: no task `{task}` in this flow{}", suggest(task, &self.tasks)))
+            }
+            ("vars", Some(var)) => match &self.vars {
+                Some(vars) if !vars.contains(&var) => Some(format!("`vars.{var}` is not under `variables`{}", suggest(var, vars))),
+                None => Some(format!("`vars.{var}`: the flow has no `variables`; declare it there")),
+                _ => None,
+            },
+            (root, _) if !ROOTS.contains(&root) => Some(format!(
+                "unknown variable `{root}`{}; expressions read inputs, vars, outputs, execution, flow, taskrun and trigger",
+                suggest(root, ROOTS)
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Finds text inside a node's span of the source, for exact positions even
+/// in quoted and block strings.
+struct Locator {
+    chars: Vec<char>,
+}
+
+impl Locator {
+    fn new(source: &str) -> Self {
+        Self { chars: source.chars().collect() }
+    }
+
+    fn find(&self, within: Span, needle: &str) -> Option<Span> {
+        let start = within.start.offset as usize;
+        let end = (within.end.offset as usize).min(self.chars.len());
+        if start >= end || needle.is_empty() {
+            return None;
+        }
+        let needle: Vec<char> = needle.chars().collect();
+        let at = self.chars[start..end].windows(needle.len()).position(|w| w == needle.as_slice())? + start;
+        Some(Span { start: self.pos(within.start, start, at), end: self.pos(within.start, start, at + needle.len()) })
+    }
+
+    /// The position of char `target`, counting from `from` (at char `from_offset`).
+    fn pos(&self, from: Pos, from_offset: usize, target: usize) -> Pos {
+        let mut pos = from;
+        for c in &self.chars[from_offset..target] {
+            if *c == '\n' {
+                pos.line += 1;
+                pos.column = 1;
+            } else {
+                pos.column += 1;
+            }
+        }
+        pos.offset = target as u32;
+        pos
+    }
+}
