@@ -12,6 +12,7 @@
 //!   become its logs and `raise …` fails it;
 //! - a `sql_task` file runs on the embedded SQL engine;
 //! - a `run_job_task` starts the other job and ends as that run ends;
+//! - a `for_each_task` runs its nested task once per input, in order;
 //! - a `condition_task` compares `left` and `right` (as numbers when both
 //!   are), and only the dependants on the branch it took run;
 //! - any non-empty parameter `emulator_fail=<message>` fails the task with that
@@ -114,6 +115,8 @@ pub(crate) struct Output {
     pub run_job: Option<Value>,
     /// A condition task's result.
     pub condition: Option<bool>,
+    /// A for-each task's iteration counts (total, succeeded).
+    pub iterations: Option<(usize, usize)>,
 }
 
 /// Starts (or, after a repair, resumes) the driver of a run.
@@ -756,6 +759,48 @@ async fn evaluate(
             ..Output::default()
         });
     }
+    if let Some(fe) = spec.get("for_each_task") {
+        // Each input runs the nested task with {{input}} replaced, one
+        // after the other; the first failure fails the loop.
+        let inputs: Vec<Value> = match fe.get("inputs") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(Value::String(text)) => serde_json::from_str(text).map_err(|e| {
+                Failure::setup(format!("for_each_task.inputs is not a JSON array: {e}"))
+            })?,
+            _ => {
+                return Err(Failure::setup(
+                    "for_each_task.inputs must be a JSON array".into(),
+                ));
+            }
+        };
+        let nested = fe
+            .get("task")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let text = serde_json::to_string(&nested).unwrap_or_default();
+        let total = inputs.len();
+        for (i, input) in inputs.into_iter().enumerate() {
+            let value = match input {
+                Value::String(x) => x,
+                other => other.to_string(),
+            };
+            let quoted = serde_json::to_string(&value).unwrap_or_default();
+            let inner = text.replace("{{input}}", quoted.trim_matches('"'));
+            let spec_i: Map<String, Value> = serde_json::from_str(&inner).unwrap_or_default();
+            let mut p = effective_params(&spec_i, &crate::jobs::Params::default());
+            p.extend(params.clone());
+            if let Err(mut f) = Box::pin(evaluate(st, &spec_i, &p, user)).await {
+                f.message = format!("Iteration {i} (input {value}) failed: {}", f.message);
+                f.output.iterations = Some((total, i));
+                return Err(f);
+            }
+        }
+        return Ok(Output {
+            iterations: Some((total, total)),
+            ..Output::default()
+        });
+    }
     if let Some(c) = spec.get("condition_task") {
         let side = |k: &str| match c.get(k) {
             Some(Value::String(x)) => x.clone(),
@@ -1059,6 +1104,13 @@ fn render_task(st: &Shared, r: &Run, t: &TaskRun) -> Value {
     v["run_page_url"] = json!(page_url(st, r.job_id, t.run_id));
     if let Some(c) = t.output.condition {
         v["condition_task"]["outcome"] = json!(if c { "true" } else { "false" });
+    }
+    if let Some((total, ok)) = t.output.iterations {
+        let failed = usize::from(ok < total && t.outcome.is_some());
+        v["for_each_task"]["stats"] = json!({"task_run_stats": {
+            "total_iterations": total, "succeeded_iterations": ok, "failed_iterations": failed,
+            "completed_iterations": ok + failed,
+        }});
     }
     if let Some(c) = &t.cluster_id {
         let ctx = st

@@ -830,3 +830,32 @@ async fn condition_tasks_choose_a_branch() {
     assert_eq!(tasks[1]["state"]["result_state"], "SUCCESS");
     assert_eq!(tasks[2]["state"]["result_state"], "EXCLUDED");
 }
+
+#[tokio::test]
+async fn for_each_tasks_run_the_nested_task_per_input() {
+    let emu = Emu::start().await;
+    let nested = json!({"task_key": "each", "notebook_task": {"notebook_path": NB, "base_parameters": {"emulator_fail": "{{input}}"}}});
+    let ok = emu.ok_post("/api/2.2/jobs/runs/submit", json!({"tasks": [{"task_key": "loop", "for_each_task": {"inputs": "[\"\", \"\"]", "task": nested}}]})).await;
+    let done = until_done(&emu, ok["run_id"].as_i64().expect("run_id")).await;
+    assert_eq!(done["state"]["result_state"], "SUCCESS");
+    assert_eq!(
+        done["tasks"][0]["for_each_task"]["stats"]["task_run_stats"]["succeeded_iterations"],
+        2
+    );
+    let bad = emu.ok_post("/api/2.2/jobs/runs/submit", json!({"tasks": [{"task_key": "loop", "for_each_task": {"inputs": ["", "boom"], "task": nested}}]})).await;
+    let failed = until_done(&emu, bad["run_id"].as_i64().expect("run_id")).await;
+    assert_eq!(failed["state"]["result_state"], "FAILED");
+    let out = emu
+        .ok_get(&format!(
+            "/api/2.2/jobs/runs/get-output?run_id={}",
+            task_id(&failed, "loop")
+        ))
+        .await;
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Iteration 1 (input boom) failed"),
+        "{out}"
+    );
+}
