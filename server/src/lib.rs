@@ -115,6 +115,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(host = %databricks.default.connection.host, embedded = databricks.default.embedded, "default Databricks connection");
     let address = listener.local_addr()?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
+    let shutdown = shutdown_signal();
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
     let state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()), Some(databricks.default.clone()));
@@ -124,7 +125,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let logs = state.logs.sender();
     let executor = state.executor.clone();
-    run(listener, state, shutdown_signal()).await?;
+    run(listener, state, shutdown).await?;
     // Running executions stop where they are and resume at next start.
     executor.shutdown().await;
     logs.flush().await;
@@ -239,30 +240,31 @@ pub async fn emulator_main(args: emulator::EmulatorArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGINT (Ctrl+C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Completes on SIGINT (Ctrl+C) or SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled: a signal that
+/// arrives between `listening on` and the first poll still stops the server
+/// cleanly instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+                    _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+                    _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+                },
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::error!(%error, "cannot listen for signals; stop with SIGKILL");
+                    std::future::pending::<()>().await;
+                }
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
