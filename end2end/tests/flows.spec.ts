@@ -23,8 +23,8 @@ test('an empty store shows how to add a flow', async ({ page }) => {
 });
 
 test('stored flows appear in the list', async ({ page }) => {
-  await postFlow(server.url, 'id: hello\nnamespace: tutorial\ndescription: Says hello\ntasks: []\n');
-  await postFlow(server.url, 'id: nightly_load\nnamespace: company.data\ndescription: Loads sales every night\ntasks: []\n');
+  await postFlow(server.url, 'id: hello\nnamespace: tutorial\ndescription: Says hello\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n');
+  await postFlow(server.url, 'id: nightly_load\nnamespace: company.data\ndescription: Loads sales every night\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n');
   await page.goto(`${server.url}/flows`);
   const rows = page.getByRole('row');
   await expect(rows.filter({ hasText: 'hello' })).toContainText('tutorial');

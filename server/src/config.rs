@@ -23,6 +23,17 @@ pub enum Command {
     Run(RunArgs),
     /// Serve a local Databricks workspace (the emulator) speaking the real REST API.
     Emulator(emulator::EmulatorArgs),
+    /// Check flow files: prints file:line:col: message for each problem; exit 1 if any is an error.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of a flow.
+    Schema,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The flow files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

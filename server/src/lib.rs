@@ -7,6 +7,7 @@ mod assets;
 pub mod config;
 pub mod connection;
 pub mod run_cli;
+pub mod validate_cli;
 pub mod secrets;
 mod error;
 

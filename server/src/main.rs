@@ -24,6 +24,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => server::serve_main(args).await,
             Command::Run(args) => server::run_cli::run_main(args).await,
             Command::Emulator(args) => server::emulator_main(args).await,
+            Command::Validate(args) => Ok(server::validate_cli::validate_main(&args)),
+            Command::Schema => Ok(server::validate_cli::schema_main()),
         }
     });
     match result {

@@ -41,10 +41,7 @@ pub(crate) async fn create(
     body: String,
 ) -> Result<(StatusCode, Json<FlowJson>), ApiError> {
     check_yaml(&headers)?;
-    let header = read_header(&body).map_err(|error| ApiError::Unprocessable {
-        message: format!("the flow is invalid: {error}"),
-        violations: vec![Violation { line: None, column: None, message: violation_message(&error) }],
-    })?;
+    let header = checked(&body)?;
     if state.store.flow_revision(&header.namespace, &header.id).await?.is_some() {
         return Err(ApiError::Conflict {
             message: format!(
@@ -73,8 +70,122 @@ pub(crate) async fn create(
     ))
 }
 
-fn violation_message(error: &HeaderError) -> String {
-    error.to_string()
+/// Validates a flow's source: every error with its line and column, or
+/// the header the store indexes. Warnings do not stop a save.
+fn checked(source: &str) -> Result<engine::header::FlowHeader, ApiError> {
+    let parsed = engine::flow::parse(source);
+    let errors: Vec<Violation> = parsed
+        .problems
+        .iter()
+        .filter(|p| p.severity == engine::flow::Severity::Error)
+        .map(|p| Violation { line: Some(p.line), column: Some(p.column), message: p.message.clone() })
+        .collect();
+    if !errors.is_empty() {
+        let first = &errors[0];
+        return Err(ApiError::Unprocessable {
+            message: format!(
+                "the flow is invalid ({} problem{}), first at line {}: {}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                first.line.unwrap_or(1),
+                first.message
+            ),
+            violations: errors,
+        });
+    }
+    read_header(source).map_err(|error: HeaderError| ApiError::Unprocessable {
+        message: format!("the flow is invalid: {error}"),
+        violations: vec![Violation { line: None, column: None, message: error.to_string() }],
+    })
+}
+
+/// One flow's verdict from `POST /api/v1/flows/validate`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ValidationJson {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    valid: bool,
+    /// Kestra's field: every problem as `line:column: message`, one per line; absent when valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraints: Option<String>,
+    violations: Vec<ProblemJson>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ProblemJson {
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    message: String,
+    /// `error` or `warning`.
+    severity: String,
+}
+
+/// `POST /api/v1/flows/validate`: checks one flow or several (YAML
+/// documents separated by `---`) without saving; one verdict each.
+#[utoipa::path(post, path = "/api/v1/flows/validate", tag = "flows",
+    request_body(content = String, content_type = "application/x-yaml"),
+    responses((status = 200, description = "One verdict per flow, with every problem's position", body = Vec<ValidationJson>)))]
+pub(crate) async fn validate(headers: HeaderMap, body: String) -> Result<Json<Vec<ValidationJson>>, ApiError> {
+    check_yaml(&headers)?;
+    let mut verdicts = Vec::new();
+    let mut offset = 0u32;
+    for (index, document) in split_documents(&body).into_iter().enumerate() {
+        let parsed = engine::flow::parse(document);
+        let header = read_header(document).ok();
+        let violations: Vec<ProblemJson> = parsed
+            .problems
+            .iter()
+            .map(|p| ProblemJson {
+                line: p.line + offset,
+                column: p.column,
+                end_line: p.end_line + offset,
+                end_column: p.end_column,
+                message: p.message.clone(),
+                severity: if p.severity == engine::flow::Severity::Error { "error".into() } else { "warning".into() },
+            })
+            .collect();
+        let valid = parsed.is_valid();
+        let constraints = (!violations.is_empty())
+            .then(|| violations.iter().map(|v| format!("{}:{}: {}", v.line, v.column, v.message)).collect::<Vec<_>>().join("\n"));
+        verdicts.push(ValidationJson {
+            index,
+            flow: header.as_ref().map(|h| h.id.to_string()),
+            namespace: header.as_ref().map(|h| h.namespace.to_string()),
+            valid,
+            constraints,
+            violations,
+        });
+        // The next document's lines come after this one and its separator.
+        offset += document.lines().count() as u32 + 1;
+    }
+    Ok(Json(verdicts))
+}
+
+/// YAML documents separated by a `---` line.
+fn split_documents(body: &str) -> Vec<&str> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut position = 0;
+    for line in body.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            if position > start {
+                documents.push(&body[start..position]);
+            }
+            start = position + line.len();
+        }
+        position += line.len();
+    }
+    if body[start..].trim().len() > 0 || documents.is_empty() {
+        documents.push(&body[start..]);
+    }
+    documents
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -160,10 +271,7 @@ pub(crate) async fn update(
     body: String,
 ) -> Result<Json<FlowJson>, ApiError> {
     check_yaml(&headers)?;
-    let header = read_header(&body).map_err(|error| ApiError::Unprocessable {
-        message: format!("the flow is invalid: {error}"),
-        violations: vec![Violation { line: None, column: None, message: violation_message(&error) }],
-    })?;
+    let header = checked(&body)?;
     if header.namespace.as_str() != namespace || header.id.as_str() != id {
         return Err(ApiError::Unprocessable {
             message: format!(

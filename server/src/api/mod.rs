@@ -18,7 +18,8 @@ use crate::AppState;
     info(title = "Mortar", description = "A workflow orchestrator for Databricks. Kestra's paths and JSON shapes wherever Kestra has one."),
     paths(
         health::health,
-        flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions,
+        flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate,
+        plugins,
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file,
         logs::list, logs::follow,
@@ -30,12 +31,23 @@ use crate::AppState;
 )]
 pub(crate) struct ApiDoc;
 
+/// `GET /api/v1/plugins`: every task and trigger type with its documented
+/// properties (type, required, default, documentation, example) and outputs,
+/// from the same declarations that validate flows.
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "flows",
+    responses((status = 200, description = "Task and trigger types", body = Object)))]
+async fn plugins() -> Json<&'static [engine::flow::registry::TaskType]> {
+    Json(engine::flow::task_types())
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
+        .route("/flows/validate", post(flows::validate))
+        .route("/plugins", get(plugins))
         .route("/flows/{namespace}/{id}", get(flows::get).put(flows::update).delete(flows::delete))
         .route("/flows/{namespace}/{id}/revisions", get(flows::revisions))
         .route("/executions/search", get(executions::search))

@@ -18,7 +18,7 @@ async fn health_reports_the_version_and_the_store() {
 #[tokio::test]
 async fn a_posted_flow_can_be_read_back_and_searched() {
     let app = TestApp::spawn().await;
-    let yaml = "id: hello\nnamespace: company.team\ndescription: Says hello\nlabels:\n  team: data\ntasks: []\n";
+    let yaml = "id: hello\nnamespace: company.team\ndescription: Says hello\nlabels:\n  team: data\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n";
     let response = app.post_flow(yaml).await;
     assert_eq!(response.status(), 200);
     let created: Value = response.json().await.unwrap();
@@ -43,7 +43,7 @@ async fn a_posted_flow_can_be_read_back_and_searched() {
 #[tokio::test]
 async fn posting_an_existing_flow_is_a_conflict_that_names_the_fix() {
     let app = TestApp::spawn().await;
-    let yaml = "id: hello\nnamespace: a\n";
+    let yaml = "id: hello\nnamespace: a\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n";
     assert_eq!(app.post_flow(yaml).await.status(), 200);
     let again = app.post_flow(yaml).await;
     assert_eq!(again.status(), 409);
@@ -55,7 +55,7 @@ async fn posting_an_existing_flow_is_a_conflict_that_names_the_fix() {
 #[tokio::test]
 async fn a_flow_without_an_id_is_refused_with_the_problem() {
     let app = TestApp::spawn().await;
-    let response = app.post_flow("namespace: a\ntasks: []\n").await;
+    let response = app.post_flow("namespace: a\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n").await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
     assert!(body["violations"][0]["message"].as_str().unwrap().contains("`id`"), "{body}");
@@ -122,5 +122,45 @@ async fn the_openapi_document_lists_every_endpoint_with_its_shapes() {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }
     assert!(schemas["ExecutionJson"]["properties"].get("taskRunList").is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_flow_is_422_with_every_problem_and_its_position() {
+    let app = TestApp::spawn().await;
+    let response = app.post_flow("id: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: hi\n  - id: b\n    type: log.Log\n    mesage: x\n").await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let violations = body["violations"].as_array().unwrap();
+    assert!(violations.len() >= 2, "{body}");
+    assert!(violations.iter().any(|v| v["line"] == 5 && v["message"].as_str().unwrap().contains("did you mean log.Log")), "{body}");
+    assert!(violations.iter().any(|v| v["line"] == 9 && v["message"].as_str().unwrap().contains("`message`")), "{body}");
+    let search: Value = app.client.get(app.url("/api/v1/flows/search")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(search["total"], 0, "nothing was stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn validate_checks_several_flows_without_saving_and_plugins_lists_the_types() {
+    let app = TestApp::spawn().await;
+    let body = "id: good\nnamespace: t\ntasks:\n  - id: a\n    type: log.Log\n    message: hi\n---\nid: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Log\n";
+    let response = app.client.post(app.url("/api/v1/flows/validate")).header("content-type", "application/x-yaml").body(body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let verdicts: Value = response.json().await.unwrap();
+    assert_eq!(verdicts[0]["valid"], true, "{verdicts}");
+    assert_eq!(verdicts[0]["flow"], "good");
+    assert_eq!(verdicts[1]["valid"], false);
+    assert_eq!(verdicts[1]["flow"], "bad");
+    // Positions count from the top of the whole body.
+    assert!(verdicts[1]["violations"][0]["line"].as_u64().unwrap() >= 8, "{verdicts}");
+    assert!(verdicts[1]["constraints"].as_str().unwrap().contains("message"));
+    let search: Value = app.client.get(app.url("/api/v1/flows/search")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(search["total"], 0);
+
+    let plugins: Value = app.client.get(app.url("/api/v1/plugins")).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = plugins.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for name in ["io.kestra.plugin.core.log.Log", "io.kestra.plugin.databricks.cluster.CreateCluster", "io.kestra.plugin.databricks.sql.Query"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
     app.stop().await;
 }

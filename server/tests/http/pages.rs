@@ -10,7 +10,7 @@ async fn flows_page_is_rendered_on_the_server_with_the_stored_flows() {
     assert!(html.contains("/pkg/mortar.js"), "the hydration script is linked");
     assert!(html.contains("/pkg/mortar.css"));
 
-    app.post_flow("id: nightly_load\nnamespace: company.data\ndescription: Loads <sales>\n").await;
+    app.post_flow("id: nightly_load\nnamespace: company.data\ndescription: Loads <sales>\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n").await;
     let html = app.client.get(app.url("/flows")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("nightly_load"));
     assert!(html.contains("company.data"));
@@ -50,8 +50,8 @@ async fn blueprints_page_lists_the_shipped_blueprints() {
 #[tokio::test]
 async fn the_search_server_function_answers_over_http() {
     let app = TestApp::spawn().await;
-    app.post_flow("id: hello\nnamespace: tutorial\n").await;
-    app.post_flow("id: other\nnamespace: company\n").await;
+    app.post_flow("id: hello\nnamespace: tutorial\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n").await;
+    app.post_flow("id: other\nnamespace: company\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n").await;
     let response = app
         .client
         .post(app.url("/rpc/search_flows"))
