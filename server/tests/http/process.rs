@@ -408,3 +408,29 @@ fn a_300_mb_file_moves_through_dbfs_and_a_volume_in_bounded_memory() {
     Command::new("kill").arg("-TERM").arg(emulator.id().to_string()).status().unwrap();
     wait_for_exit(&mut emulator);
 }
+
+#[test]
+fn mortar_validate_prints_positions_and_mortar_schema_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for blueprint in engine::blueprints::all() {
+        let file = dir.path().join(format!("{}.yml", blueprint.header.id));
+        std::fs::write(&file, blueprint.source).unwrap();
+        files.push(file);
+    }
+    let output = Command::new(MORTAR).arg("validate").args(&files).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.stdout.is_empty());
+
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "id: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: hi\n").unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&files[0]).arg(&bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(&format!("{}:5:11: unknown task type \"log.Lgo\"", bad.display())), "{stdout}");
+
+    let output = Command::new(MORTAR).arg("schema").output().unwrap();
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(schema["$defs"].as_object().is_some_and(|d| d.contains_key("io.kestra.plugin.core.log.Log")), "{schema}");
+}
