@@ -203,7 +203,7 @@ pub fn check(text: &str) -> Result<BTreeSet<String>, SyntaxError> {
     ENV.with(|env| {
         let template = env.template_from_str(text).map_err(|e| {
             let range = e.range();
-            SyntaxError { message: describe(e), range }
+            SyntaxError { message: describe(e).replace(" (in <string>:1)", ""), range }
         })?;
         Ok(template.undeclared_variables(true).into_iter().collect())
     })

@@ -123,6 +123,15 @@ pub fn topological_order(tasks: &[(String, Vec<String>)]) -> Result<Vec<usize>, 
     Ok(order)
 }
 
+/// The children of a Dag task in the order to start them (each after what
+/// it depends on), or the cycle that prevents it.
+pub fn dag_order(dag: &Task) -> Result<Vec<&Task>, Vec<String>> {
+    let children: Vec<&Task> = dag.children().collect();
+    let entries: Vec<(String, Vec<String>)> =
+        children.iter().map(|c| (c.id.value.clone(), c.depends_on.iter().map(|d| d.value.clone()).collect())).collect();
+    Ok(topological_order(&entries)?.into_iter().map(|i| children[i]).collect())
+}
+
 /// A cycle among the tasks not done yet, following dependencies.
 fn find_cycle(tasks: &[(String, Vec<String>)], deps: &[Vec<usize>], done: &[bool]) -> Vec<String> {
     let Some(start) = (0..tasks.len()).find(|&i| !done[i]) else { return Vec::new() };
