@@ -25,16 +25,23 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// An execution, or a 404 that names it.
+async fn find(state: &AppState, id: &ExecutionId) -> Result<engine::store::ExecutionRecord, ApiError> {
+    state.store.get_execution(id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })
+}
+
+/// An execution as the API shows it, with its task runs, read now.
+async fn current(state: &AppState, id: &ExecutionId) -> Result<ExecutionJson, ApiError> {
+    let execution = find(state, id).await?;
+    let task_runs = state.store.task_runs(id).await?;
+    Ok(execution_json(execution, task_runs, now_ms()))
+}
+
 /// `GET /api/v1/executions/{id}`: Kestra's execution JSON with its task runs.
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
-    let Some(execution) = state.store.get_execution(&id).await? else {
-        return Err(ApiError::NotFound { message: format!("execution {id} does not exist") });
-    };
-    let task_runs = state.store.task_runs(&id).await?;
-    Ok(Json(execution_json(execution, task_runs, now_ms())))
+    Ok(Json(current(&state, &ExecutionId::new(id)).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -126,9 +133,7 @@ pub(crate) async fn file(
     Query(params): Query<FileParams>,
 ) -> Result<Response, ApiError> {
     let id = ExecutionId::new(id);
-    let Some(execution) = state.store.get_execution(&id).await? else {
-        return Err(ApiError::NotFound { message: format!("execution {id} does not exist") });
-    };
+    let execution = find(&state, &id).await?;
     let prefix = Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
     let prefix = prefix.trim_end_matches("file");
     if !params.path.starts_with(prefix) {
@@ -202,9 +207,7 @@ pub(crate) async fn create(
     if params.wait {
         state.executor.wait(&record.id).await?;
     }
-    let execution = state.store.get_execution(&record.id).await?.ok_or_else(|| ApiError::Internal("a new execution vanished".into()))?;
-    let task_runs = state.store.task_runs(&record.id).await?;
-    Ok(Json(execution_json(execution, task_runs, now_ms())))
+    Ok(Json(current(&state, &record.id).await?))
 }
 
 /// Inputs from a multipart form (files streamed to storage) or JSON.
@@ -277,9 +280,7 @@ async fn read_inputs(
 pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
     let id = ExecutionId::new(id);
     state.executor.kill(&id).await?;
-    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
-    let task_runs = state.store.task_runs(&id).await?;
-    Ok((StatusCode::ACCEPTED, Json(execution_json(execution, task_runs, now_ms()))))
+    Ok((StatusCode::ACCEPTED, Json(current(&state, &id).await?)))
 }
 
 /// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
@@ -287,7 +288,7 @@ pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) 
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
-    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
+    let execution = find(&state, &id).await?;
     let source = state
         .store
         .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
@@ -295,9 +296,7 @@ pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String
         .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be restarted") })?;
     let plan = Plan::from_yaml(&source).map_err(|e| ApiError::Conflict { message: e.to_string() })?;
     state.executor.restart(&id, Arc::new(plan)).await?;
-    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
-    let task_runs = state.store.task_runs(&id).await?;
-    Ok(Json(execution_json(execution, task_runs, now_ms())))
+    Ok(Json(current(&state, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -317,7 +316,7 @@ pub(crate) async fn replay(
     Query(params): Query<ReplayParams>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
-    let execution = state.store.get_execution(&id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })?;
+    let execution = find(&state, &id).await?;
     let source = state
         .store
         .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
@@ -326,7 +325,5 @@ pub(crate) async fn replay(
     let plan = Plan::from_yaml(&source).map_err(|e| ApiError::Conflict { message: e.to_string() })?;
     let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
     let record = state.executor.replay(&id, from.as_ref(), Arc::new(plan)).await?;
-    let execution = state.store.get_execution(&record.id).await?.ok_or_else(|| ApiError::Internal("a replay vanished".into()))?;
-    let task_runs = state.store.task_runs(&record.id).await?;
-    Ok(Json(execution_json(execution, task_runs, now_ms())))
+    Ok(Json(current(&state, &record.id).await?))
 }

@@ -7,25 +7,24 @@ use std::time::{Duration, Instant};
 
 const MORTAR: &str = env!("CARGO_BIN_EXE_mortar");
 
-fn serve(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(MORTAR)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        // Whatever the machine has configured, these tests use the embedded emulator.
-        .env_remove("DATABRICKS_HOST")
-        .env_remove("DATABRICKS_TOKEN")
-        .env_remove("DATABRICKS_CLIENT_ID")
-        .env_remove("DATABRICKS_CLIENT_SECRET")
-        .env_remove("DATABRICKS_CONFIG_PROFILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+/// Spawns `command`, waits for its `listening on URL` line, returns both.
+fn spawn_listening(command: &mut Command) -> (Child, String) {
+    let mut child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     (child, url.to_owned())
+}
+
+/// `mortar serve` on port 0 with the embedded emulator, whatever the
+/// machine has configured.
+fn serve(data_dir: &std::path::Path) -> (Child, String) {
+    let mut command = Command::new(MORTAR);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    for name in ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"] {
+        command.env_remove(name);
+    }
+    spawn_listening(&mut command)
 }
 
 fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
@@ -267,34 +266,20 @@ fn every_blueprint_runs_to_success_from_mortar_run() {
 /// An emulator in a process of its own, so that it outlives a crash of
 /// `mortar serve`.
 fn external_emulator(time_scale: &str) -> (Child, String) {
-    let mut child = Command::new(MORTAR)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", time_scale])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    (child, line.trim().strip_prefix("listening on ").unwrap().to_owned())
+    spawn_listening(Command::new(MORTAR).args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", time_scale]))
 }
 
+/// `mortar serve` with the workspace at `host` as its Databricks.
 fn serve_against(data_dir: &std::path::Path, host: &str) -> (Child, String) {
-    let mut child = Command::new(MORTAR)
+    let mut command = Command::new(MORTAR);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .env("RUST_LOG", "warn")
         .env("DATABRICKS_HOST", host)
         .env("DATABRICKS_TOKEN", "dapi-crash-test")
         .env_remove("DATABRICKS_CLIENT_ID")
-        .env_remove("DATABRICKS_CONFIG_PROFILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    (child, line.trim().strip_prefix("listening on ").unwrap().to_owned())
+        .env_remove("DATABRICKS_CONFIG_PROFILE");
+    spawn_listening(&mut command)
 }
 
 fn workspace_get(host: &str, path: &str) -> serde_json::Value {
@@ -349,20 +334,11 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 #[test]
 fn a_300_mb_file_moves_through_dbfs_and_a_volume_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut emulator, host) = {
-        let mut child = Command::new(MORTAR)
+    let (mut emulator, host) = spawn_listening(
+        Command::new(MORTAR)
             .args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", "0", "--data-dir"])
-            .arg(dir.path().join("workspace"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let host = line.trim().strip_prefix("listening on ").unwrap().to_owned();
-        (child, host)
-    };
+            .arg(dir.path().join("workspace")),
+    );
     let big = dir.path().join("big.bin");
     let size: u64 = 300 * 1024 * 1024;
     std::fs::File::create(&big).unwrap().set_len(size).unwrap();
