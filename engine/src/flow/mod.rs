@@ -101,7 +101,7 @@ pub fn parse(source: &str) -> Parsed {
     if let Some(flow) = &flow {
         problems.extend(validate(flow));
     }
-    problems.sort_by(|a, b| (a.line, a.column, a.severity).cmp(&(b.line, b.column, b.severity)));
+    problems.sort_by_key(|p| (p.line, p.column, p.severity));
     problems.dedup();
     Parsed { flow, problems }
 }

@@ -655,23 +655,23 @@ impl Builder {
                 self.error(item.span, "each Dag entry is a mapping with `task` and an optional `dependsOn`");
                 continue;
             };
+            if item.get("task").is_none() {
+                let message = if item.get("id").is_some() || item.get("type").is_some() {
+                    "a Dag entry wraps its task: write `- task:` and indent the task under it"
+                } else {
+                    "this Dag entry has no `task`: add `task:` with the task under it"
+                };
+                self.error(item.span_of_start(), message);
+                continue;
+            }
             for (key, _) in entries {
                 if let Some(name) = key.as_str()
                     && !matches!(name, "task" | "dependsOn")
                 {
-                    if item.get("task").is_none() && name == "id" {
-                        self.error(key.span, "a Dag entry wraps its task: write `- task:` and indent the task under it");
-                    } else {
-                        self.unknown_key(key, name, "a Dag entry", &["task", "dependsOn"]);
-                    }
+                    self.unknown_key(key, name, "a Dag entry", &["task", "dependsOn"]);
                 }
             }
-            let Some(inner) = item.get("task") else {
-                if item.get("id").is_none() {
-                    self.error(item.span, "this Dag entry has no `task`: add `task:` with the task under it");
-                }
-                continue;
-            };
+            let Some(inner) = item.get("task") else { continue };
             let Some(mut task) = self.task(inner) else { continue };
             if let Some(deps) = item.get("dependsOn") {
                 match deps.as_seq() {
@@ -938,4 +938,60 @@ pub fn check_cron(text: &str) -> Result<(), String> {
         return Err(format!("it has {fields} fields, it should have 5"));
     }
     text.parse::<croner::Cron>().map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Builds `source` and compares the problems as `line:col: message` prefixes.
+    fn check(source: &str, expected: &[&str]) {
+        let parsed = super::super::parse(source);
+        let got: Vec<String> = parsed.problems.iter().map(|p| format!("{}:{}: {}", p.line, p.column, p.message)).collect();
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for (got, want) in got.iter().zip(expected) {
+            assert!(got.starts_with(want), "got {got:?}, want {want:?}");
+        }
+    }
+
+    const HEAD: &str = "id: f\nnamespace: n\n";
+
+    #[test]
+    fn triggers_and_tasks_stay_in_their_lists() {
+        check(&format!("{HEAD}tasks:\n  - id: a\n    type: trigger.Schedule\n"), &["5:11: trigger.Schedule is a trigger: move it under `triggers`"]);
+        check(
+            &format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: m\ntriggers:\n  - id: t\n    type: log.Log\n"),
+            &["9:11: log.Log is a task, not a trigger"],
+        );
+    }
+
+    #[test]
+    fn a_dag_entry_wraps_its_task() {
+        check(
+            &format!("{HEAD}tasks:\n  - id: d\n    type: flow.Dag\n    tasks:\n      - id: a\n        type: log.Log\n"),
+            &["7:9: a Dag entry wraps its task"],
+        );
+    }
+
+    #[test]
+    fn concurrency_plugin_defaults_and_kestra_spellings() {
+        check(&format!("{HEAD}concurrency:\n  limit: two\n  behaviour: QUEUE\ntasks:\n  - id: a\n    type: core.log.Log\n    message: m\n"), &[
+            "4:10: `limit` is a string, it should be an integer",
+            "5:3: unknown property `behaviour` of `concurrency`: did you mean `behavior`?",
+        ]);
+        check(
+            &format!("{HEAD}pluginDefaults:\n  - type: io.kestra.plugin.databricks\n    values:\n      hots: x\ntasks:\n  - id: a\n    type: log.Log\n    message: m\n"),
+            &["6:7: unknown property `hots` of the types under io.kestra.plugin.databricks: did you mean `host`?"],
+        );
+        check(&format!("{HEAD}tasks:\n  - id: a\n    type: databricks.sql.Query\n    sql: SELECT 1\n    fetchType: fetch_one\n"), &[
+            "7:16: `fetchType`: write FETCH_ONE rather than fetch_one",
+        ]);
+    }
+
+    #[test]
+    fn cron_nicknames_and_seconds_are_accepted() {
+        assert!(super::check_cron("@daily").is_ok());
+        assert!(super::check_cron("0 0 2 * * *").is_ok());
+        assert!(super::check_cron("0 2 * *").is_err());
+        assert!(super::parse_duration("P1DT2H").is_ok());
+        assert!(super::parse_duration("1 hour").is_err());
+    }
 }

@@ -558,10 +558,11 @@ pub fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Ve
             }
             (score, name)
         })
-        .filter(|(score, _)| *score > 0.7)
+        .filter(|(score, _)| *score > 0.8)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.dedup_by(|a, b| a.1 == b.1);
+    let mut seen = Vec::new();
+    scored.retain(|(_, name)| if seen.contains(name) { false } else { seen.push(*name); true });
     scored.into_iter().take(3).map(|(_, n)| n).collect()
 }
 
