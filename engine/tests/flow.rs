@@ -183,6 +183,14 @@ fn undefined_inputs_and_tasks_in_expressions() {
 }
 
 #[test]
+fn taskrun_value_only_inside_for_each() {
+    check(
+        &format!("{HEAD}tasks:\n  - id: each\n    type: flow.ForEach\n    values: [a, b]\n    tasks:\n      - id: in\n        type: log.Log\n        message: \"{{{{ taskrun.value }}}}\"\n  - id: out\n    type: log.Log\n    message: \"{{{{ taskrun.value }}}}\"\n"),
+        &["13:18: `taskrun.value` is only set in the tasks of a ForEach"],
+    );
+}
+
+#[test]
 fn bad_inputs() {
     check(
         &format!("{HEAD}inputs:\n  - id: n\n    type: INTEGER\n  - id: s\n    type: SELECT\n  - id: i\n    type: INT\n    defaults: two\ntasks:\n  - id: a\n    type: log.Log\n    message: hi\n"),

@@ -544,6 +544,30 @@ pub fn lookup(name: &str) -> Option<&'static TaskType> {
     TYPES.iter().find(|t| t.name == name || t.alias == short)
 }
 
+/// The reference of every type in Markdown, from the same declarations.
+pub fn docs_markdown() -> std::string::String {
+    let mut out = std::string::String::from("# Task and trigger types\n");
+    for t in TYPES {
+        out.push_str(&format!("\n## {}\n\n`{}` (alias `{}`)\n\n{}\n\n| property | type | required | default | description |\n|---|---|---|---|---|\n", t.alias, t.name, t.alias, t.doc));
+        for p in t.properties {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                p.name,
+                p.kind.describe().replace('|', "\\|"),
+                if p.required { "yes" } else { "no" },
+                p.default.map(|d| format!("`{d}`")).unwrap_or_default(),
+                p.doc
+            ));
+        }
+        if !t.outputs.is_empty() {
+            out.push_str("\nOutputs: ");
+            out.push_str(&t.outputs.iter().map(|(n, d)| format!("`{n}` ({})", d.trim_end_matches('.'))).collect::<Vec<_>>().join(", "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// The closest names to `wanted` among `names`, best first.
 pub fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let wanted_lower = wanted.to_ascii_lowercase();
@@ -583,6 +607,15 @@ mod tests {
         }
         assert_eq!(lookup("core.log.Log").map(|t| t.alias), Some("log.Log"));
         assert!(lookup("log.Nope").is_none());
+    }
+
+    #[test]
+    fn the_docs_list_every_type_and_property() {
+        let docs = docs_markdown();
+        for t in TYPES {
+            assert!(docs.contains(&format!("## {}", t.alias)), "{}", t.alias);
+        }
+        assert!(docs.contains("| `clusterName` | a string | yes |"), "{docs}");
     }
 
     #[test]

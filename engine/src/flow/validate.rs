@@ -94,6 +94,13 @@ fn dag(task: &Task, problems: &mut Vec<Problem>) {
     }
 }
 
+fn collect_ids<'a>(task: &'a Task, into: &mut Vec<&'a str>) {
+    into.push(&task.id.value);
+    for child in task.children() {
+        collect_ids(child, into);
+    }
+}
+
 /// What expressions may refer to.
 struct Scope<'a> {
     inputs: Vec<&'a str>,
@@ -121,6 +128,14 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
     for trigger in &flow.triggers {
         trigger.node.strings(&mut strings);
     }
+    // Whether `taskrun` is set where each string is: inside a ForEach only.
+    let mut taskrun_set = vec![false; strings.len()];
+    let mut for_each_ids = Vec::new();
+    for task in flow.all_tasks().into_iter().filter(|t| t.short_type() == "flow.ForEach") {
+        for child in task.children() {
+            collect_ids(child, &mut for_each_ids);
+        }
+    }
     for task in flow.all_tasks() {
         for (key, value) in task.node.as_map().unwrap_or_default() {
             let nested = key
@@ -131,8 +146,9 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
                 value.strings(&mut strings);
             }
         }
+        taskrun_set.resize(strings.len(), for_each_ids.contains(&task.id.value.as_str()));
     }
-    for node in strings {
+    for (node, taskrun_set) in strings.into_iter().zip(taskrun_set) {
         let Value::Str(text) = &node.value else { continue };
         if !expr::has_expression(text) {
             continue;
@@ -150,6 +166,11 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             }
             Ok(variables) => {
                 for path in variables {
+                    if (path == "taskrun" || path.starts_with("taskrun.")) && !taskrun_set {
+                        let span = locator.find(node.span, &path).unwrap_or(node.span);
+                        problems.push(Problem::warning(span, format!("`{path}` is only set in the tasks of a ForEach: move this task inside one")));
+                        continue;
+                    }
                     if let Some(message) = scope.check(&path) {
                         let span = locator.find(node.span, &path).unwrap_or(node.span);
                         let problem = if path.starts_with("vars.") { Problem::warning(span, message) } else { Problem::error(span, message) };
