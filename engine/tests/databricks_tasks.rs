@@ -371,3 +371,19 @@ async fn each_task_fails_with_what_databricks_said() {
     let (state, _, id) = w.run("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.cluster.DeleteCluster\n    clusterId: 0000-gone\n", json!({})).await;
     assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
 }
+
+#[tokio::test]
+async fn kestra_names_for_autoscale_and_the_query_token_are_understood() {
+    let w = world(0.001).await;
+    let flow = format!(
+        "id: k\nnamespace: t\ntasks:\n  - id: c\n    type: databricks.cluster.CreateCluster\n    clusterName: auto\n    sparkVersion: 15.4.x-scala2.12\n    minWorkers: 1\n    maxWorkers: 3\n  - id: q\n    type: databricks.sql.Query\n    host: {}\n    accessToken: {}\n    sql: SELECT 2 AS two\n    fetchType: FETCH_ONE\n",
+        w.emulator.url(),
+        w.emulator.token()
+    );
+    let (state, runs, id) = w.run(&flow, json!({})).await;
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+    let cluster_id = outputs(&runs, "c")["clusterId"].as_str().unwrap().to_owned();
+    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
+    assert_eq!(cluster["autoscale"], json!({"min_workers": 1, "max_workers": 3}), "{cluster}");
+    assert_eq!(outputs(&runs, "q")["row"]["two"], 2);
+}

@@ -135,9 +135,16 @@ fn create_body(ctx: &TaskContext, props: &Map<String, Value>) -> Result<Value, T
             };
             body.insert("autoscale".into(), json!({"min_workers": min, "max_workers": max}));
         }
-        (None, None) => {
-            body.insert("num_workers".into(), json!(0));
-        }
+        // Kestra's CreateCluster takes the autoscale bounds at the top level.
+        (None, None) => match (props.get("minWorkers").and_then(int), props.get("maxWorkers").and_then(int)) {
+            (Some(min), Some(max)) => {
+                body.insert("autoscale".into(), json!({"min_workers": min, "max_workers": max}));
+            }
+            (None, None) => {
+                body.insert("num_workers".into(), json!(0));
+            }
+            _ => return Err(bad(ctx, "give both minWorkers and maxWorkers, or numWorkers")),
+        },
     }
     // Traceability: the cluster says which execution made it.
     let tags = body.entry("custom_tags").or_insert_with(|| json!({}));

@@ -48,6 +48,8 @@ impl Databricks {
         struct Props {
             host: Option<String>,
             authentication: Option<AuthProps>,
+            /// Kestra's sql.Query takes its token here.
+            access_token: Option<String>,
         }
         #[derive(Deserialize, Default)]
         #[serde(rename_all = "camelCase")]
@@ -57,7 +59,10 @@ impl Databricks {
             client_secret: Option<String>,
         }
         let props: Props = serde_json::from_value(ctx.properties.clone()).unwrap_or_default();
-        let auth = props.authentication.unwrap_or_default();
+        let mut auth = props.authentication.unwrap_or_default();
+        if auth.token.is_none() {
+            auth.token = props.access_token.filter(|t| !t.is_empty());
+        }
         let connection = match (props.host.filter(|h| !h.is_empty()), &self.default) {
             (Some(host), _) => {
                 let auth = match (auth.token, auth.client_id, auth.client_secret) {
