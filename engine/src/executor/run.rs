@@ -139,10 +139,12 @@ impl Walk {
             Outcome::Killed => Event::Stopped,
             Outcome::Interrupted => unreachable!("returned above"),
         };
+        // Every log line is stored before the end is: whoever waits for the
+        // end (`?wait=true`, `mortar run`) then reads complete logs.
+        self.shared.logs.flush().await;
         // A kill that came while the last task finished ends it KILLED.
         let state = self.shared.store.end_execution(&id, event).await?;
         let _ = self.shared.events.send((id.clone(), state));
-        self.shared.logs.flush().await;
         Ok(state)
     }
 
