@@ -24,6 +24,16 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(source) => source,
         Err(error) => return Ok(config_error(format_args!("cannot read {}: {error}", args.file.display()))),
     };
+    // The same checks as a save through the API: a flow with an error
+    // does not run, and every problem is shown with its position.
+    let parsed = engine::flow::parse(&source);
+    for problem in &parsed.problems {
+        let kind = if problem.severity == engine::flow::Severity::Warning { "warning: " } else { "" };
+        eprintln!("{}:{}:{}: {kind}{}", args.file.display(), problem.line, problem.column, problem.message);
+    }
+    if !parsed.is_valid() {
+        return Ok(ExitCode::FAILURE);
+    }
     let plan = match Plan::from_yaml(&source) {
         Ok(plan) => Arc::new(plan),
         Err(error) => {

@@ -190,6 +190,15 @@ fn mortar_run_streams_logs_and_exits_by_the_final_state() {
     let output = Command::new(MORTAR).arg("run").arg(&ok).args(["--input", "nmae=x"]).env("RUST_LOG", "warn").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("input \"nmae\" is not declared"));
+
+    // An invalid flow does not run: its problems are shown with positions.
+    let invalid = dir.path().join("invalid.yml");
+    std::fs::write(&invalid, "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: x\n").unwrap();
+    let output = Command::new(MORTAR).arg("run").arg(&invalid).env("RUST_LOG", "warn").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:5:11: unknown task type", invalid.display())), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("started"));
 }
 
 #[test]
