@@ -387,3 +387,28 @@ async fn kestra_names_for_autoscale_and_the_query_token_are_understood() {
     assert_eq!(cluster["autoscale"], json!({"min_workers": 1, "max_workers": 3}), "{cluster}");
     assert_eq!(outputs(&runs, "q")["row"]["two"], 2);
 }
+
+#[tokio::test]
+async fn a_kill_during_a_query_cancels_the_statement() {
+    let w = world(1.0).await;
+    let flow = "id: q\nnamespace: t\ntasks:\n  - id: slow\n    type: databricks.sql.Query\n    sql: \"/* emulator:sleep=600 */ SELECT 1 AS one\"\n    fetchType: FETCH_ONE\n";
+    let id = w.launch(flow, json!({}), ExecutionId::generate()).await;
+    let statement = loop {
+        let runs = w.store.task_runs(&id).await.unwrap();
+        if let Some(statement) = runs.first().and_then(|r| r.checkpoint.as_ref()).and_then(|c| c["statement_id"].as_str().map(str::to_owned)) {
+            break statement;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    w.executor.kill(&id).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = w.api(&format!("/api/2.0/sql/statements/{statement}")).await;
+        if status["status"]["state"] == "CANCELED" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the statement was not cancelled: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -37,7 +37,9 @@ impl Runner for Query {
                     let mut body = json!({
                         "statement": sql,
                         "warehouse_id": warehouse,
-                        "wait_timeout": "5s",
+                        // Asynchronous: the id comes back at once, so it is
+                        // checkpointed (and cancellable) before the query runs long.
+                        "wait_timeout": "0s",
                         "on_wait_timeout": "CONTINUE",
                         "disposition": "INLINE",
                         "format": "JSON_ARRAY",
