@@ -495,3 +495,17 @@ async fn replay_keeps_what_ran_before_the_chosen_task_and_runs_the_rest() {
     assert_eq!(find("inner_ok").parent_task_run_id.as_ref(), Some(&find("group").id));
     assert_eq!(h.store.get_execution(&original).await.unwrap().unwrap().state, State::Failed);
 }
+
+#[tokio::test]
+async fn read_returns_a_stored_file_and_refuses_a_missing_one() {
+    let h = harness().await;
+    let uri = "storage:///t/f/executions/x/values.txt";
+    h.services.storage.write(uri, "north,south".as_bytes()).await.unwrap();
+    let yaml = "id: f\nnamespace: t\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: r\n    type: debug.Return\n    format: \"{{ read(inputs.data) | upper }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"data": uri})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "NORTH,SOUTH");
+    let (state, _, id) = run(&h, Runners::core(), yaml, json!({"data": "storage:///t/f/executions/x/missing.txt"})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("missing.txt does not exist")));
+}

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use engine::executor::Executor;
-use engine::executor::render::SecretSource;
+use engine::executor::SecretSource;
 use engine::logs::LogPipeline;
 use engine::storage::Storage;
 use engine::store::Store;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use engine::executor::render::SecretSource;
+use engine::executor::SecretSource;
 
 pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> SecretSource {
     let mut secrets = HashMap::new();

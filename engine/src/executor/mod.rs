@@ -8,7 +8,6 @@
 //! every unfinished execution after a crash.
 
 pub mod inputs;
-pub mod render;
 mod retry;
 mod run;
 
@@ -27,7 +26,7 @@ use crate::state::{Event, State};
 use crate::storage::Storage;
 use crate::store::{ExecutionRecord, NewExecution, Store, StoreError};
 use crate::task::{Runners, Services};
-use render::{Renderer, SecretSource};
+use crate::flow::expr::{Host, Renderer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
@@ -42,6 +41,43 @@ pub enum ExecutionError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Where `secret('NAME')` finds values (the server reads `SECRET_<NAME>`).
+pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The runtime side of expressions: secrets, the clock, internal storage.
+struct RuntimeHost {
+    secrets: SecretSource,
+    storage: Storage,
+}
+
+/// The most `read('storage://…')` returns: it is for small files (a list of
+/// values, a query's stored rows) that go into a property.
+const READ_LIMIT: u64 = 1024 * 1024;
+
+impl Host for RuntimeHost {
+    fn secret(&self, name: &str) -> Option<String> {
+        (self.secrets)(name)
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    fn read(&self, uri: &str) -> Result<String, String> {
+        // Expressions render synchronously, so this is a blocking read; the
+        // limit keeps it to a small local file, which costs microseconds.
+        use std::io::Read;
+        let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
+        let file = std::fs::File::open(&path).map_err(|_| format!("{uri} does not exist"))?;
+        let mut text = String::new();
+        file.take(READ_LIMIT + 1).read_to_string(&mut text).map_err(|e| format!("{uri} is not readable text: {e}"))?;
+        if text.len() as u64 > READ_LIMIT {
+            return Err(format!("{uri} is over {READ_LIMIT} bytes: read() is for small files"));
+        }
+        Ok(text)
+    }
 }
 
 /// What every walk shares.
@@ -255,9 +291,10 @@ impl Executor {
                 this.release_slot(&plan_for_release);
                 return;
             }
-            let renderer = Renderer::new(shared.secrets.clone());
+            let host = RuntimeHost { secrets: shared.secrets.clone(), storage: shared.storage.clone() };
+            let renderer = Renderer::new(Arc::new(host));
             for secret in &secrets {
-                renderer.add_secret(secret);
+                renderer.masker().add(secret);
             }
             let existing = match shared.store.task_runs(&id).await {
                 Ok(runs) => runs,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::render::Renderer;
+use crate::flow::expr::Renderer;
 use super::retry::RetryPolicy;
 use super::Shared;
 use crate::ids::{TaskId, TaskRunId};
@@ -148,6 +148,12 @@ impl Walk {
         Ok(state)
     }
 
+    /// Renders a value the walk itself reads (variables, a condition, a
+    /// Switch value, ForEach values); the caller names what it was.
+    fn render(&self, value: &Value, vars: &Value) -> Result<Value, String> {
+        self.renderer.render("", "", value, vars).map_err(|error| error.message)
+    }
+
     fn killed(&self) -> bool {
         !self.in_finally.load(std::sync::atomic::Ordering::SeqCst) && self.kill.is_cancelled()
     }
@@ -177,7 +183,7 @@ impl Walk {
                 attempt: run.map(|r| r.2),
                 level,
                 at: jiff::Timestamp::now().as_millisecond(),
-                message: self.renderer.mask(message),
+                message: self.renderer.masker().mask(message),
             })
             .await;
     }
@@ -225,7 +231,7 @@ impl Walk {
         if done {
             return Ok(());
         }
-        let rendered = self.renderer.render(&Value::Object(self.plan.variables.clone()), &self.vars(None))?;
+        let rendered = self.render(&Value::Object(self.plan.variables.clone()), &self.vars(None))?;
         if let Ok(mut slot) = self.variables.lock() {
             *slot = Some(rendered);
         }
@@ -308,7 +314,7 @@ impl Walk {
         if let Some(condition) = &node.common.run_if
             && run.state == State::Created
         {
-            match self.renderer.render(condition, &self.vars(Some((&run.id, node, scope)))) {
+            match self.render(condition, &self.vars(Some((&run.id, node, scope)))) {
                 Ok(value) if !is_truthy(&value) => {
                     self.shared.store.task_run_event(&run.id, Event::Skip, None).await?;
                     self.log_for(Some((&run.id, &node.id, 0)), Level::Info, "skipped: runIf is false").await;
@@ -373,14 +379,14 @@ impl Walk {
                 outcome
             }
             NodeKind::Dag { tasks } => self.clone().run_dag(tasks.clone(), inner).await,
-            NodeKind::If { condition, then, otherwise } => match self.renderer.render(condition, &vars) {
+            NodeKind::If { condition, then, otherwise } => match self.render(condition, &vars) {
                 Ok(value) => {
                     let branch = if is_truthy(&value) { then } else { otherwise };
                     self.clone().walk_list(branch.clone(), inner).await
                 }
                 Err(message) => return self.fail_run(run, node, 1, &format!("condition: {message}")).await,
             },
-            NodeKind::Switch { value, cases, defaults } => match self.renderer.render(value, &vars) {
+            NodeKind::Switch { value, cases, defaults } => match self.render(value, &vars) {
                 Ok(value) => {
                     let key = match value {
                         Value::String(s) => s,
@@ -392,7 +398,7 @@ impl Walk {
                 Err(message) => return self.fail_run(run, node, 1, &format!("value: {message}")).await,
             },
             NodeKind::ForEach { values, concurrency_limit, tasks } => {
-                let values = match self.renderer.render(values, &vars) {
+                let values = match self.render(values, &vars) {
                     Ok(Value::Array(items)) => items,
                     Ok(Value::String(text)) => match serde_json::from_str::<Vec<Value>>(&text) {
                         Ok(items) => items,
@@ -525,7 +531,7 @@ impl Walk {
                 }
             };
             let cancel = self.kill_token();
-            let renderer = self.renderer.clone();
+            let masker = self.renderer.masker().clone();
             let ctx = TaskContext::new(
                 &self.shared.services(),
                 TaskRunRef {
@@ -539,7 +545,7 @@ impl Walk {
                 properties,
                 checkpoint.clone(),
                 cancel.clone(),
-                Arc::new(move |text: &str| renderer.mask(text)),
+                Arc::new(move |text: &str| masker.mask(text)),
             );
             let shutdown = self.shared.shutdown.clone();
             let result = tokio::select! {
@@ -552,7 +558,7 @@ impl Walk {
             };
             match result {
                 Ok(outputs) => {
-                    let outputs = self.renderer.mask_value(&Value::Object(outputs));
+                    let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));
                     if let Ok(mut all) = self.outputs.lock() {
                         insert_output(&mut all, &node.id, scope.value.as_deref(), outputs.clone());
                     }
@@ -631,8 +637,8 @@ impl Walk {
         for (key, value) in merged {
             let value = self
                 .renderer
-                .render(&value, vars)
-                .map_err(|message| format!("task {}: property {key}: {message}", node.id))?;
+                .render(node.id.as_str(), &key, &value, vars)
+                .map_err(|error| error.to_string())?;
             rendered.insert(key, value);
         }
         Ok(Value::Object(rendered))
@@ -645,9 +651,9 @@ impl Walk {
         let vars = self.vars(None);
         let mut outputs = Map::new();
         for (id, expression) in &self.plan.outputs {
-            match self.renderer.render(expression, &vars) {
+            match self.render(expression, &vars) {
                 Ok(value) => {
-                    outputs.insert(id.clone(), self.renderer.mask_value(&value));
+                    outputs.insert(id.clone(), self.renderer.masker().mask_value(&value));
                 }
                 Err(message) => self.log(Level::Error, &format!("flow output {id}: {message}")).await,
             }
