@@ -18,6 +18,7 @@ rm -rf "$site"
 mkdir -p "$site/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name mortar \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
-cp style/main.css "$site/pkg/mortar.css"
+# One stylesheet: main.css first, then each part's own file.
+cat style/main.css $(ls style/*.css | grep -v '/main.css$' | sort) >"$site/pkg/mortar.css"
 cp -R public/. "$site/"
 say "site ready: $(du -sh "$site/pkg/mortar_bg.wasm" | cut -f1) of wasm in target/site"

@@ -5,6 +5,7 @@
 //! Components display; the rules live in `engine`. Server functions are thin:
 //! they take the store from context and call one engine function.
 
+mod components;
 mod layout;
 mod pages;
 mod time;
@@ -14,6 +15,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{Route, Router, Routes},
+    path,
 };
 
 pub use pages::flows::{FlowRow, search_flows};
@@ -58,8 +60,12 @@ pub fn App() -> impl IntoView {
                     // In order: the HTML is whole without JavaScript (the
                     // default out-of-order stream needs a script to place
                     // the data), and the data comes from a local query.
+                    <Route path=StaticSegment("") view=pages::home::HomePage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("flows") view=pages::flows::FlowsPage ssr=SsrMode::InOrder />
-                    <Route path=StaticSegment("executions") view=pages::executions::ExecutionsPage />
+                    <Route path=path!("/flows/new") view=pages::flow::NewFlowPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/flows/:namespace/:id/:tab?") view=pages::flow::FlowPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("executions") view=pages::executions::ExecutionsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
                 </Routes>
             </layout::Layout>

@@ -151,16 +151,21 @@ pub async fn run(
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let store = state.store.clone();
+    let context = state.clone();
     let options = state.leptos_options.clone();
     Router::new()
-        // A real redirect, so that it works without JavaScript too.
-        .route("/", axum::routing::get(|| async { axum::response::Redirect::temporary("/flows") }))
         .nest("/api/v1", api::router())
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(store.clone()),
+            // Server functions take what they need from the context: the
+            // store, the executor, internal storage and the log pipeline.
+            move || {
+                provide_context(context.store.clone());
+                provide_context(context.executor.clone());
+                provide_context(context.storage.clone());
+                provide_context(context.logs.clone());
+            },
             move || app::shell(options.clone()),
         )
         .fallback(assets::asset_or_not_found)

@@ -1,8 +1,11 @@
 //! One module per page.
 
 pub(crate) mod blueprints;
+pub(crate) mod execution;
 pub(crate) mod executions;
+pub(crate) mod flow;
 pub(crate) mod flows;
+pub(crate) mod home;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
