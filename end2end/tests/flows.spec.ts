@@ -68,7 +68,7 @@ test('after hydration the search box filters without a reload', async ({ page })
 
 test('the navigation reaches the other pages', async ({ page }) => {
   await page.goto(`${server.url}/`);
-  await page.getByRole('link', { name: 'Flows', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Flows' }).click();
   await expect(page).toHaveURL(/\/flows$/);
   await expect(page.getByRole('heading', { name: 'Flows', level: 1 })).toBeVisible();
   await page.getByRole('link', { name: 'Blueprints' }).click();
