@@ -71,10 +71,11 @@ test('the navigation reaches the other pages', async ({ page }) => {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Flows' }).click();
   await expect(page).toHaveURL(/\/flows$/);
   await expect(page.getByRole('heading', { name: 'Flows', level: 1 })).toBeVisible();
-  await page.getByRole('link', { name: 'Blueprints' }).click();
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Blueprints' }).click();
   await expect(page.getByRole('heading', { name: 'Blueprints', level: 1 })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'databricks_upload_query' })).toBeVisible();
-  await page.getByRole('link', { name: 'Executions' }).click();
+  await nav.getByRole('link', { name: 'Executions' }).click();
   await expect(page.getByRole('heading', { name: 'Executions', level: 1 })).toBeVisible();
   const missing = await page.goto(`${server.url}/no/such/page`);
   expect(missing?.status()).toBe(404);
