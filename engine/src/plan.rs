@@ -149,21 +149,22 @@ impl Plan {
         let mut all = Vec::new();
         for list in [&self.tasks, &self.errors, &self.finally] {
             for node in list {
-                collect(node, &mut all);
+                node.collect_into(&mut all);
             }
         }
         all
     }
 }
 
-fn collect<'a>(node: &'a Node, into: &mut Vec<&'a Node>) {
-    into.push(node);
-    for child in node.children() {
-        collect(child, into);
-    }
-}
-
 impl Node {
+    /// This node and every node inside it, depth first.
+    pub fn collect_into<'a>(&'a self, into: &mut Vec<&'a Node>) {
+        into.push(self);
+        for child in self.children() {
+            child.collect_into(into);
+        }
+    }
+
     /// The nodes directly inside this one.
     pub fn children(&self) -> Vec<&Node> {
         match &self.kind {

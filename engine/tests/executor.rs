@@ -509,3 +509,51 @@ async fn read_returns_a_stored_file_and_refuses_a_missing_one() {
     assert_eq!(state, State::Failed);
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("missing.txt does not exist")));
 }
+
+#[tokio::test]
+async fn restart_runs_errors_and_finally_again_on_the_new_outcome() {
+    let h = harness().await;
+    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: flaky\n    type: test.Flaky\nerrors:\n  - id: on_error\n    type: log.Log\n    message: handling\nfinally:\n  - id: cleanup\n    type: log.Log\n    message: cleaning up\n";
+    let executor = executor(&h, with("test.Flaky", flaky.clone()));
+    let id = launch(&executor, yaml, json!({})).await.unwrap();
+    assert_eq!(executor.wait(&id).await.unwrap(), State::Failed);
+    let first = h.store.task_runs(&id).await.unwrap();
+    assert_eq!(state_of(&first, "on_error"), State::Success);
+    let first_cleanup = first.iter().find(|r| r.task_id.as_str() == "cleanup").unwrap().id.clone();
+
+    executor.restart(&id, Arc::new(Plan::from_yaml(yaml).unwrap())).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Success);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "on_error"), "errors does not run when the restart succeeds: {runs:#?}");
+    let cleanups: Vec<_> = runs.iter().filter(|r| r.task_id.as_str() == "cleanup").collect();
+    assert_eq!(cleanups.len(), 1);
+    assert_ne!(cleanups[0].id, first_cleanup, "finally ran again");
+    assert_eq!(cleanups[0].state, State::Success);
+    let logs = messages(&h, &id).await;
+    assert_eq!(logs.iter().filter(|m| *m == "cleaning up").count(), 2, "{logs:?}");
+}
+
+#[tokio::test]
+async fn secret_inputs_keep_their_value_through_restart_and_replay_but_stay_masked() {
+    let h = harness().await;
+    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let yaml = "id: f\nnamespace: t\ninputs:\n  - id: pin\n    type: SECRET\ntasks:\n  - id: flaky\n    type: test.Flaky\n  - id: check\n    type: execution.Fail\n    runIf: \"{{ inputs.pin != '4321' }}\"\n    errorMessage: the pin was lost\n  - id: say\n    type: log.Log\n    message: \"pin {{ inputs.pin }}\"\n";
+    let executor = executor(&h, with("test.Flaky", flaky.clone()));
+    let id = launch(&executor, yaml, json!({"pin": "4321"})).await.unwrap();
+    assert_eq!(executor.wait(&id).await.unwrap(), State::Failed);
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    executor.restart(&id, plan.clone()).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Success);
+    assert_eq!(state_of(&h.store.task_runs(&id).await.unwrap(), "check"), State::Skipped);
+    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"], "******");
+
+    let replay = executor.replay(&id, None, plan).await.unwrap();
+    assert_eq!(replay.inputs["pin"], "******");
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&replay.id)).await.unwrap().unwrap(), State::Success);
+    for execution in [&id, &replay.id] {
+        let logs = messages(&h, execution).await;
+        assert!(logs.contains(&"pin ******".to_owned()), "{logs:?}");
+        assert!(!logs.iter().any(|m| m.contains("4321")), "{logs:?}");
+    }
+}

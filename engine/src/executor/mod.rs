@@ -168,11 +168,15 @@ impl Executor {
             .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
             .collect();
         labels.extend(launch.labels);
-        // SECRET inputs are kept, masked, in what the store shows.
+        // SECRET inputs are kept, masked, in what the store shows; their
+        // real values go apart, for a resume, a restart or a replay.
         let mut shown = inputs.clone();
+        let mut hidden = serde_json::Map::new();
         for decl in plan.inputs.iter().filter(|d| d.kind == "SECRET") {
-            if shown.contains_key(&decl.id) {
-                shown.insert(decl.id.clone(), Value::String("******".into()));
+            if let Some(value) = shown.insert(decl.id.clone(), Value::String("******".into())) {
+                hidden.insert(decl.id.clone(), value);
+            } else {
+                shown.remove(&decl.id);
             }
         }
         let new = NewExecution {
@@ -191,7 +195,7 @@ impl Executor {
             let key = (plan.namespace.clone(), plan.id.clone());
             let full = self.slots.lock().map(|s| s.get(&key).is_some_and(|slots| slots.running >= limit.limit as usize)).unwrap_or(false);
             if full {
-                let record = self.shared.store.create_execution(&new, &[]).await?;
+                let record = self.shared.store.create_execution_with_secrets(&new, false, &hidden).await?;
                 let message = format!("the flow's concurrency limit ({}) is reached", limit.limit);
                 let ending = match limit.behavior.as_str() {
                     "CANCEL" => Some(Event::Kill),
@@ -211,7 +215,7 @@ impl Executor {
                 return Ok(record);
             }
         }
-        let mut record = self.shared.store.create_started_execution(&new).await?;
+        let mut record = self.shared.store.create_execution_with_secrets(&new, true, &hidden).await?;
         // The walk sees the real values; the store keeps the masked ones.
         record.inputs = Value::Object(inputs);
         self.spawn(record.clone(), plan, secrets);
@@ -317,6 +321,22 @@ impl Executor {
         });
     }
 
+    /// An execution from the store as a walk needs it: with the real values
+    /// of its SECRET inputs in place of the masks, and those values, which
+    /// every log line and output masks.
+    async fn with_secrets(&self, mut execution: ExecutionRecord) -> Result<(ExecutionRecord, Vec<String>), ExecutionError> {
+        let hidden = self.shared.store.execution_secrets(&execution.id).await?;
+        let values = hidden
+            .values()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .filter(|v| !v.is_empty())
+            .collect();
+        if let Value::Object(inputs) = &mut execution.inputs {
+            inputs.extend(hidden);
+        }
+        Ok((execution, values))
+    }
+
     /// Kills an execution: cancels its running tasks (each calls its cancel
     /// hook) and ends it KILLED. Killing an ended execution is a conflict.
     pub async fn kill(&self, id: &ExecutionId) -> Result<State, ExecutionError> {
@@ -371,7 +391,24 @@ impl Executor {
                 execution.state
             )));
         }
-        for run in self.shared.store.task_runs(id).await? {
+        let runs = self.shared.store.task_runs(id).await?;
+        // As Kestra does: the `errors` and `finally` branches of the first
+        // pass are cleared, so they run again on the new outcome (and
+        // `errors` only if it fails again). Their log lines stay.
+        let branch_tasks: std::collections::HashSet<&str> = plan
+            .errors
+            .iter()
+            .chain(&plan.finally)
+            .flat_map(|node| {
+                let mut all = Vec::new();
+                node.collect_into(&mut all);
+                all
+            })
+            .map(|node| node.id.as_str())
+            .collect();
+        let (cleared, runs): (Vec<_>, Vec<_>) = runs.into_iter().partition(|run| branch_tasks.contains(run.task_id.as_str()));
+        self.shared.store.delete_task_runs(&cleared.into_iter().map(|run| run.id).collect::<Vec<_>>()).await?;
+        for run in runs {
             if matches!(run.state, State::Failed | State::Killed) {
                 self.shared.store.task_run_event(&run.id, Event::Restart, None).await?;
             }
@@ -379,7 +416,8 @@ impl Executor {
         let state = self.shared.store.execution_event(id, Event::Restart).await?;
         let _ = self.shared.events.send((id.clone(), state));
         let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
-        self.spawn(execution, plan, Vec::new());
+        let (execution, secrets) = self.with_secrets(execution).await?;
+        self.spawn(execution, plan, secrets);
         Ok(state)
     }
 
@@ -444,9 +482,11 @@ impl Executor {
                 run
             })
             .collect();
-        let record = self.shared.store.create_started_execution(&new).await?;
+        let hidden = self.shared.store.execution_secrets(original).await?;
+        let record = self.shared.store.create_execution_with_secrets(&new, true, &hidden).await?;
         self.shared.store.copy_task_runs(&copies).await?;
-        self.spawn(record.clone(), plan, Vec::new());
+        let (walked, secrets) = self.with_secrets(record.clone()).await?;
+        self.spawn(walked, plan, secrets);
         Ok(record)
     }
 
@@ -464,7 +504,8 @@ impl Executor {
                         let _ = self.shared.events.send((id.clone(), state));
                         continue;
                     }
-                    self.spawn(execution, plan, Vec::new());
+                    let (execution, secrets) = self.with_secrets(execution).await?;
+                    self.spawn(execution, plan, secrets);
                     resumed += 1;
                 }
                 None => tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone"),

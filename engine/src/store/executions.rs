@@ -126,13 +126,38 @@ impl Store {
         new: &NewExecution,
         first_task_runs: &[NewTaskRun],
     ) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, first_task_runs, false).await
+        self.insert_execution(new, first_task_runs, false, None).await
     }
 
     /// Stores a new execution already RUNNING (its history has CREATED and
     /// RUNNING), saving the executor a transaction per execution.
     pub async fn create_started_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, &[], true).await
+        self.insert_execution(new, &[], true, None).await
+    }
+
+    /// Stores a new execution, RUNNING if `started` (else CREATED), with the
+    /// real values of its SECRET inputs (`new.inputs` has them masked) kept
+    /// apart for [`Store::execution_secrets`], all in one transaction.
+    pub async fn create_execution_with_secrets(
+        &self,
+        new: &NewExecution,
+        started: bool,
+        secrets: &serde_json::Map<String, Value>,
+    ) -> Result<ExecutionRecord, StoreError> {
+        self.insert_execution(new, &[], started, Some(secrets).filter(|s| !s.is_empty())).await
+    }
+
+    /// The real values of an execution's SECRET inputs (empty if it has
+    /// none). Only the executor reads them; no API returns them.
+    pub async fn execution_secrets(&self, id: &ExecutionId) -> Result<serde_json::Map<String, Value>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT inputs FROM execution_secrets WHERE execution_id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some((json,)) => from_json(&json)?,
+            None => Default::default(),
+        })
     }
 
     async fn insert_execution(
@@ -140,6 +165,7 @@ impl Store {
         new: &NewExecution,
         first_task_runs: &[NewTaskRun],
         started: bool,
+        secrets: Option<&serde_json::Map<String, Value>>,
     ) -> Result<ExecutionRecord, StoreError> {
         let now = now_ms();
         let mut histories = vec![StateChange { state: State::Created, date: now }];
@@ -165,6 +191,13 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(secrets) = secrets {
+            sqlx::query("INSERT INTO execution_secrets (execution_id, inputs) VALUES (?, ?)")
+                .bind(new.id.as_str())
+                .bind(to_json(secrets))
+                .execute(&mut *tx)
+                .await?;
+        }
         for run in first_task_runs {
             insert_task_run(&mut tx, run, now).await?;
         }
@@ -378,6 +411,20 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("task run {id}")));
         }
+        Ok(())
+    }
+
+    /// Deletes task runs (a restart clears the `errors` and `finally`
+    /// branches so they run again on the new outcome). One transaction.
+    pub async fn delete_task_runs(&self, ids: &[TaskRunId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query("DELETE FROM task_runs WHERE id = ?").bind(id.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
