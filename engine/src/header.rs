@@ -58,6 +58,34 @@ pub fn read_header(source: &str) -> Result<FlowHeader, HeaderError> {
     })
 }
 
+impl FlowHeader {
+    /// The header of a flow already parsed (a save validates first, so the
+    /// source is read once).
+    pub fn from_flow(flow: &crate::flow::model::Flow) -> Result<FlowHeader, HeaderError> {
+        let (id, namespace) = (&flow.id.value, &flow.namespace.value);
+        if id.is_empty() {
+            return Err(HeaderError::Missing("id"));
+        }
+        if namespace.is_empty() {
+            return Err(HeaderError::Missing("namespace"));
+        }
+        check_name("id", id, false)?;
+        check_name("namespace", namespace, true)?;
+        let labels = match flow.labels.as_ref().map(crate::flow::yaml::Node::to_json) {
+            Some(serde_json::Value::Object(map)) => {
+                map.into_iter().map(|(key, value)| (key, value.as_str().map_or_else(|| value.to_string(), str::to_owned))).collect()
+            }
+            _ => BTreeMap::new(),
+        };
+        Ok(FlowHeader {
+            id: FlowId::new(id.as_str()),
+            namespace: Namespace::new(namespace.as_str()),
+            description: flow.description.as_ref().map(|d| d.trim_end().to_owned()),
+            labels,
+        })
+    }
+}
+
 /// Kestra's rule: ids are `[a-zA-Z0-9_-]+`, namespaces also allow dots.
 fn check_name(field: &'static str, value: &str, dots: bool) -> Result<(), HeaderError> {
     let ok = !value.is_empty()
@@ -83,6 +111,16 @@ mod tests {
     fn reads_the_header() {
         check("id: hello\nnamespace: company.team\ndescription: |\n  Says hello.\n", Ok(("company.team", "hello", Some("Says hello."))));
         check("id: hello\nnamespace: a\ntasks: []\n", Ok(("a", "hello", None)));
+    }
+
+    #[test]
+    fn the_parsed_flow_gives_the_same_header() {
+        for source in ["id: hello\nnamespace: company.team\ndescription: |\n  Says hello.\nlabels:\n  team: data\n  tier: 1\ntasks: []\n"] {
+            let parsed = crate::flow::parse(source);
+            assert_eq!(FlowHeader::from_flow(parsed.flow.as_ref().unwrap()), read_header(source));
+        }
+        let parsed = crate::flow::parse("id: has space\nnamespace: a\n");
+        assert!(matches!(FlowHeader::from_flow(parsed.flow.as_ref().unwrap()), Err(HeaderError::BadName { field: "id", .. })));
     }
 
     #[test]

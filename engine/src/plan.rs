@@ -1,10 +1,12 @@
-//! The execution plan: the part of a flow the executor walks. It is read
-//! from the flow's YAML as a plain tree: validation (`crate::flow`) has
-//! already said what is wrong with a flow, so the plan only needs what runs,
-//! and refuses (with a message) what it cannot run.
+//! The execution plan: the part of a flow the executor walks, built from
+//! the flow model of `crate::flow` (one parser for validation, the editor
+//! and the executor). Validation has already said what is wrong with a
+//! flow, so the plan keeps only what runs, with properties as JSON ready to
+//! render, and refuses (with a message) what it cannot run.
 
 use serde_json::{Map, Value};
 
+use crate::flow::model::{Flow, Task};
 use crate::ids::TaskId;
 
 /// A flow, as far as running it goes.
@@ -81,31 +83,31 @@ pub enum NodeKind {
 #[error("{0}")]
 pub struct PlanError(pub String);
 
-/// The common properties, which a task's own properties exclude.
-const COMMON: &[&str] = &["id", "type", "description", "timeout", "retry", "allowFailure", "runIf", "disabled", "logLevel", "workerGroup"];
 
 impl Plan {
-    /// Reads a flow's plan from its YAML source.
+    /// Reads a flow's plan from its YAML source, through the same parser
+    /// as validation ([`crate::flow::parse`]). Validation problems do not
+    /// stop a plan (the API refuses invalid flows before they are stored,
+    /// and tests run task types the registry does not know); a source that
+    /// is not a flow at all does.
     pub fn from_yaml(source: &str) -> Result<Plan, PlanError> {
-        // YAML 1.2 booleans only: `namespace: no` is the text "no", as in Kestra.
-        let mut options = serde_saphyr::Options::default();
-        options.strict_booleans = true;
-        let tree: Value = serde_saphyr::from_str_with_options(source, options)
-            .map_err(|e| PlanError(format!("the flow is not valid YAML: {e}")))?;
-        Plan::from_tree(&tree)
+        let parsed = crate::flow::parse(source);
+        match &parsed.flow {
+            Some(flow) => Plan::from_flow(flow),
+            None => Err(PlanError(match parsed.problems.first() {
+                Some(problem) => format!("the flow is not valid YAML: {problem}"),
+                None => "the flow is not valid YAML".to_owned(),
+            })),
+        }
     }
 
-    pub fn from_tree(tree: &Value) -> Result<Plan, PlanError> {
-        let root = tree.as_object().ok_or_else(|| PlanError("a flow is a mapping with `id`, `namespace` and `tasks`".into()))?;
-        let text = |key: &str| root.get(key).and_then(Value::as_str).map(str::to_owned);
-        let id = text("id").ok_or_else(|| PlanError("the flow has no `id`".into()))?;
-        let namespace = text("namespace").ok_or_else(|| PlanError("the flow has no `namespace`".into()))?;
-        let inputs = match root.get("inputs") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list.iter().map(input_decl).collect::<Result<_, _>>()?,
-            Some(_) => return Err(PlanError("`inputs` must be a list".into())),
+    /// The plan of a parsed flow.
+    pub fn from_flow(flow: &Flow) -> Result<Plan, PlanError> {
+        let text = |t: &crate::flow::model::Text, what: &str| {
+            if t.value.is_empty() { Err(PlanError(format!("the flow has no `{what}`"))) } else { Ok(t.value.clone()) }
         };
-        let plugin_defaults = match root.get("pluginDefaults") {
+        let json = |node: &Option<crate::flow::yaml::Node>| node.as_ref().map(crate::flow::yaml::Node::to_json);
+        let plugin_defaults = match json(&flow.plugin_defaults) {
             Some(Value::Array(list)) => list
                 .iter()
                 .filter_map(|entry| {
@@ -117,29 +119,38 @@ impl Plan {
                 .collect(),
             _ => Vec::new(),
         };
-        let concurrency = root.get("concurrency").and_then(Value::as_object).map(|c| Concurrency {
+        let concurrency = json(&flow.concurrency).as_ref().and_then(Value::as_object).map(|c| Concurrency {
             limit: c.get("limit").and_then(as_u64).unwrap_or(1).max(1) as u32,
             behavior: c.get("behavior").and_then(Value::as_str).unwrap_or("QUEUE").to_ascii_uppercase(),
         });
-        let outputs = match root.get("outputs") {
+        let outputs = match json(&flow.outputs) {
             Some(Value::Array(list)) => list
                 .iter()
                 .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), o.get("value").cloned().unwrap_or(Value::Null))))
                 .collect(),
             _ => Vec::new(),
         };
+        // Labels as a mapping, or Kestra's list of `{key, value}`.
+        let labels = match json(&flow.labels) {
+            Some(Value::Object(map)) => map,
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|l| Some((l.get("key")?.as_str()?.to_owned(), l.get("value").cloned().unwrap_or(Value::Null))))
+                .collect(),
+            _ => Map::new(),
+        };
         Ok(Plan {
-            id,
-            namespace,
-            inputs,
-            variables: root.get("variables").and_then(Value::as_object).cloned().unwrap_or_default(),
-            labels: root.get("labels").and_then(Value::as_object).cloned().unwrap_or_default(),
-            tasks: nodes(root.get("tasks"), "tasks")?,
-            errors: nodes(root.get("errors"), "errors")?,
-            finally: nodes(root.get("finally"), "finally")?,
+            id: text(&flow.id, "id")?,
+            namespace: text(&flow.namespace, "namespace")?,
+            inputs: flow.inputs.iter().map(input_decl).collect(),
+            variables: json(&flow.variables).and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+            labels,
+            tasks: nodes(&flow.tasks)?,
+            errors: nodes(&flow.errors)?,
+            finally: nodes(&flow.finally)?,
             plugin_defaults,
             concurrency,
-            disabled: root.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+            disabled: flow.disabled,
             outputs,
         })
     }
@@ -181,30 +192,19 @@ fn as_u64(value: &Value) -> Option<u64> {
     value.as_u64().or_else(|| value.as_str()?.trim().parse().ok())
 }
 
-fn input_decl(value: &Value) -> Result<InputDecl, PlanError> {
-    let input = value.as_object().ok_or_else(|| PlanError("each input is a mapping with `id` and `type`".into()))?;
-    let id = input.get("id").and_then(Value::as_str).ok_or_else(|| PlanError("an input has no `id`".into()))?.to_owned();
-    let kind = input.get("type").and_then(Value::as_str).unwrap_or("STRING").to_ascii_uppercase();
-    Ok(InputDecl {
-        required: input.get("required").and_then(Value::as_bool).unwrap_or(true),
-        defaults: input.get("defaults").or_else(|| input.get("default")).cloned().filter(|v| !v.is_null()),
-        values: input
-            .get("values")
-            .and_then(Value::as_array)
-            .map(|values| values.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).collect())
-            .unwrap_or_default(),
-        description: input.get("description").and_then(Value::as_str).map(str::to_owned),
-        id,
-        kind,
-    })
+fn input_decl(input: &crate::flow::model::Input) -> InputDecl {
+    InputDecl {
+        id: input.id.value.clone(),
+        kind: input.input_type.name().to_owned(),
+        required: input.required,
+        defaults: input.defaults.as_ref().map(crate::flow::yaml::Node::to_json).filter(|v| !v.is_null()),
+        values: input.values.clone(),
+        description: input.description.clone(),
+    }
 }
 
-fn nodes(value: Option<&Value>, what: &str) -> Result<Vec<Node>, PlanError> {
-    match value {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(list)) => list.iter().map(node).collect(),
-        Some(_) => Err(PlanError(format!("`{what}` must be a list of tasks"))),
-    }
+fn nodes(tasks: &[Task]) -> Result<Vec<Node>, PlanError> {
+    tasks.iter().map(node).collect()
 }
 
 /// The short name of a type: `io.kestra.plugin.core.flow.Parallel` and
@@ -214,69 +214,63 @@ pub fn short_type(task_type: &str) -> &str {
     rest.strip_prefix("core.").unwrap_or(rest)
 }
 
-fn node(value: &Value) -> Result<Node, PlanError> {
-    let task = value.as_object().ok_or_else(|| PlanError("each task is a mapping with `id` and `type`".into()))?;
-    let id = task.get("id").and_then(Value::as_str).ok_or_else(|| PlanError("a task has no `id`".into()))?;
-    let task_type = task
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| PlanError(format!("task {id} has no `type`")))?
-        .to_owned();
+fn node(task: &Task) -> Result<Node, PlanError> {
+    let id = task.id.value.as_str();
+    if id.is_empty() {
+        return Err(PlanError("a task has no `id`".into()));
+    }
+    if task.task_type.value.is_empty() {
+        return Err(PlanError(format!("task {id} has no `type`")));
+    }
     let common = Common {
-        timeout: task.get("timeout").and_then(Value::as_str).map(str::to_owned),
-        retry: task.get("retry").and_then(Value::as_object).cloned(),
-        allow_failure: task.get("allowFailure").and_then(Value::as_bool).unwrap_or(false),
-        run_if: task.get("runIf").cloned(),
-        disabled: task.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+        timeout: task.timeout.as_ref().map(|t| t.value.clone()),
+        retry: task.retry.as_ref().and_then(|r| r.to_json().as_object().cloned()),
+        allow_failure: task.allow_failure,
+        run_if: task.run_if.as_ref().map(crate::flow::yaml::Node::to_json),
+        disabled: task.disabled,
     };
-    let list = |key: &str| nodes(task.get(key), &format!("{id}.{key}"));
-    let limit = |key: &str, default: usize| task.get(key).and_then(as_u64).map_or(default, |n| n as usize);
-    let kind = match short_type(&task_type) {
-        "flow.Sequential" | "flow.WorkingDirectory" => NodeKind::Sequential { tasks: list("tasks")? },
+    let branch = |name: &str| -> Result<Vec<Node>, PlanError> {
+        task.branches.iter().filter(|b| b.name == name).map(|b| nodes(&b.tasks)).collect::<Result<Vec<Vec<Node>>, _>>().map(|v| v.concat())
+    };
+    let property = |name: &str| task.get(name).map(crate::flow::yaml::Node::to_json);
+    let limit = |name: &str, default: usize| property(name).as_ref().and_then(as_u64).map_or(default, |n| n as usize);
+    let short = task.kind.map_or_else(|| short_type(&task.task_type.value), |k| short_type(k.alias));
+    let kind = match short {
+        "flow.Sequential" | "flow.WorkingDirectory" => NodeKind::Sequential { tasks: branch("tasks")? },
         // 0 means no limit, as in Kestra.
-        "flow.Parallel" => NodeKind::Parallel { tasks: list("tasks")?, concurrency_limit: limit("concurrent", limit("concurrencyLimit", 0)) },
-        "flow.Dag" => {
-            let entries = task.get("tasks").and_then(Value::as_array).ok_or_else(|| PlanError(format!("Dag {id} needs `tasks`")))?;
-            let mut tasks = Vec::new();
-            for entry in entries {
-                let inner = entry.get("task").ok_or_else(|| PlanError(format!("each entry of Dag {id} has a `task`")))?;
-                let depends_on = entry
-                    .get("dependsOn")
-                    .and_then(Value::as_array)
-                    .map(|deps| deps.iter().filter_map(Value::as_str).map(TaskId::new).collect())
-                    .unwrap_or_default();
-                tasks.push((node(inner)?, depends_on));
-            }
-            NodeKind::Dag { tasks }
-        }
+        "flow.Parallel" => NodeKind::Parallel { tasks: branch("tasks")?, concurrency_limit: limit("concurrent", limit("concurrencyLimit", 0)) },
+        "flow.Dag" => NodeKind::Dag {
+            tasks: task
+                .children()
+                .map(|child| Ok((node(child)?, child.depends_on.iter().map(|d| TaskId::new(d.value.as_str())).collect())))
+                .collect::<Result<_, PlanError>>()?,
+        },
         "flow.If" => NodeKind::If {
-            condition: task.get("condition").cloned().unwrap_or(Value::Null),
-            then: list("then")?,
-            otherwise: list("else")?,
+            condition: property("condition").unwrap_or(Value::Null),
+            then: branch("then")?,
+            otherwise: branch("else")?,
         },
         "flow.Switch" => NodeKind::Switch {
-            value: task.get("value").cloned().unwrap_or(Value::Null),
+            value: property("value").unwrap_or(Value::Null),
             cases: task
-                .get("cases")
-                .and_then(Value::as_object)
-                .map(|cases| {
-                    cases.iter().map(|(key, tasks)| Ok((key.clone(), nodes(Some(tasks), &format!("{id}.cases.{key}"))?))).collect()
-                })
-                .transpose()?
-                .unwrap_or_default(),
-            defaults: list("defaults")?,
+                .branches
+                .iter()
+                .filter_map(|b| Some((b.name.strip_prefix("cases.")?.to_owned(), b)))
+                .map(|(case, b)| Ok((case, nodes(&b.tasks)?)))
+                .collect::<Result<_, PlanError>>()?,
+            defaults: branch("defaults")?,
         },
         "flow.ForEach" | "flow.EachSequential" | "flow.EachParallel" => NodeKind::ForEach {
-            values: task.get("values").or_else(|| task.get("value")).cloned().unwrap_or(Value::Null),
+            values: property("values").or_else(|| property("value")).unwrap_or(Value::Null),
             // Kestra's ForEach runs one value at a time unless told otherwise.
-            concurrency_limit: limit("concurrencyLimit", if short_type(&task_type) == "flow.EachParallel" { 0 } else { 1 }),
-            tasks: list("tasks")?,
+            concurrency_limit: limit("concurrencyLimit", if short == "flow.EachParallel" { 0 } else { 1 }),
+            tasks: branch("tasks")?,
         },
         _ => NodeKind::Task {
-            properties: task.iter().filter(|(k, _)| !COMMON.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            properties: task.properties.iter().map(|(name, value)| (name.value.clone(), value.to_json())).collect(),
         },
     };
-    Ok(Node { id: TaskId::new(id), task_type, common, kind })
+    Ok(Node { id: TaskId::new(id), task_type: task.task_type.value.clone(), common, kind })
 }
 
 #[cfg(test)]

@@ -39,6 +39,34 @@ pub struct AppState {
     pub executor: Executor,
     /// The Databricks connection tasks use unless they name their own.
     pub databricks: Option<DefaultConnection>,
+    pub plans: Plans,
+}
+
+/// The plans of flow revisions, each built once: a revision never changes,
+/// so an execution does not parse its flow again.
+#[derive(Clone, Default)]
+pub struct Plans(Arc<std::sync::Mutex<std::collections::HashMap<(String, String, i64), Arc<engine::plan::Plan>>>>);
+
+impl Plans {
+    /// How many plans are kept; past that the cache starts over.
+    const KEPT: usize = 1024;
+
+    /// The plan of revision `revision` of flow `namespace.id`, whose
+    /// source is `source`.
+    pub fn get(&self, namespace: &str, id: &str, revision: i64, source: &str) -> Result<Arc<engine::plan::Plan>, engine::plan::PlanError> {
+        let key = (namespace.to_owned(), id.to_owned(), revision);
+        if let Some(plan) = self.0.lock().ok().and_then(|plans| plans.get(&key).cloned()) {
+            return Ok(plan);
+        }
+        let plan = Arc::new(engine::plan::Plan::from_yaml(source)?);
+        if let Ok(mut plans) = self.0.lock() {
+            if plans.len() >= Self::KEPT {
+                plans.clear();
+            }
+            plans.insert(key, plan.clone());
+        }
+        Ok(plan)
+    }
 }
 
 /// The default Databricks connection and where it came from.
@@ -69,7 +97,7 @@ impl AppState {
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let runners = runners(databricks.as_ref());
         let executor = Executor::new(services, runners, secrets);
-        Self { leptos_options, store, storage, logs: Arc::new(logs), executor, databricks }
+        Self { leptos_options, store, storage, logs: Arc::new(logs), executor, databricks, plans: Plans::default() }
     }
 
     /// Resumes the executions that were under way when Mortar stopped.
@@ -84,8 +112,8 @@ impl AppState {
                 continue;
             }
             let source = self.store.flow_revision_source(&key.0, &key.1, key.2).await?;
-            if let Some(plan) = source.and_then(|s| engine::plan::Plan::from_yaml(&s).ok()) {
-                plans.insert(key, Arc::new(plan));
+            if let Some(plan) = source.and_then(|s| self.plans.get(key.0.as_str(), key.1.as_str(), key.2, &s).ok()) {
+                plans.insert(key, plan);
             }
         }
         Ok(self

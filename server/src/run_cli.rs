@@ -34,7 +34,8 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !parsed.is_valid() {
         return Ok(ExitCode::FAILURE);
     }
-    let plan = match Plan::from_yaml(&source) {
+    let Some(flow) = parsed.flow.as_ref() else { return Ok(ExitCode::FAILURE) };
+    let plan = match Plan::from_flow(flow) {
         Ok(plan) => Arc::new(plan),
         Err(error) => {
             eprintln!("{}: {error}", args.file.display());

@@ -1,7 +1,6 @@
 //! Executions: read one, search, download one of its files.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -186,7 +185,7 @@ pub(crate) async fn create(
     let Some(flow) = state.store.get_flow(&namespace, &flow_id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{flow_id} does not exist") });
     };
-    let plan = Plan::from_yaml(&flow.source).map_err(|error| ApiError::Unprocessable {
+    let plan = state.plans.get(namespace.as_str(), flow_id.as_str(), flow.revision, &flow.source).map_err(|error| ApiError::Unprocessable {
         message: format!("flow {namespace}.{flow_id} cannot run: {error}"),
         violations: Vec::new(),
     })?;
@@ -202,7 +201,7 @@ pub(crate) async fn create(
     let inputs = read_inputs(&state, &namespace, &flow_id, &id, &plan, request).await?;
     let record = state
         .executor
-        .launch(Launch { id: Some(id), plan: Arc::new(plan), flow_revision: flow.revision, inputs, labels, trigger_vars: None })
+        .launch(Launch { id: Some(id), plan, flow_revision: flow.revision, inputs, labels, trigger_vars: None })
         .await?;
     if params.wait {
         state.executor.wait(&record.id).await?;
@@ -294,8 +293,11 @@ pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String
         .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
         .await?
         .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be restarted") })?;
-    let plan = Plan::from_yaml(&source).map_err(|e| ApiError::Conflict { message: e.to_string() })?;
-    state.executor.restart(&id, Arc::new(plan)).await?;
+    let plan = state
+        .plans
+        .get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &source)
+        .map_err(|e| ApiError::Conflict { message: e.to_string() })?;
+    state.executor.restart(&id, plan).await?;
     Ok(Json(current(&state, &id).await?))
 }
 
@@ -322,8 +324,11 @@ pub(crate) async fn replay(
         .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
         .await?
         .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be replayed") })?;
-    let plan = Plan::from_yaml(&source).map_err(|e| ApiError::Conflict { message: e.to_string() })?;
+    let plan = state
+        .plans
+        .get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &source)
+        .map_err(|e| ApiError::Conflict { message: e.to_string() })?;
     let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
-    let record = state.executor.replay(&id, from.as_ref(), Arc::new(plan)).await?;
+    let record = state.executor.replay(&id, from.as_ref(), plan).await?;
     Ok(Json(current(&state, &record.id).await?))
 }

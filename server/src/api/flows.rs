@@ -93,7 +93,11 @@ fn checked(source: &str) -> Result<engine::header::FlowHeader, ApiError> {
             violations: errors,
         });
     }
-    read_header(source).map_err(|error: HeaderError| ApiError::Unprocessable {
+    let flow = parsed.flow.as_ref().ok_or_else(|| ApiError::Unprocessable {
+        message: "the flow is not a mapping with `id`, `namespace` and `tasks`".into(),
+        violations: Vec::new(),
+    })?;
+    engine::header::FlowHeader::from_flow(flow).map_err(|error: HeaderError| ApiError::Unprocessable {
         message: format!("the flow is invalid: {error}"),
         violations: vec![Violation { line: None, column: None, message: error.to_string() }],
     })
