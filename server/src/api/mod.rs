@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`, on Kestra's paths and JSON shapes.
 
+mod blueprints;
 mod executions;
 mod flows;
 mod health;
@@ -19,7 +20,7 @@ use crate::AppState;
     paths(
         health::health,
         flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate,
-        plugins,
+        plugins, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file,
         logs::list, logs::follow,
@@ -48,6 +49,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
         .route("/plugins", get(plugins))
+        .route("/blueprints", get(blueprints::list))
+        .route("/blueprints/{id}", get(blueprints::get))
         .route("/flows/{namespace}/{id}", get(flows::get).put(flows::update).delete(flows::delete))
         .route("/flows/{namespace}/{id}/revisions", get(flows::revisions))
         .route("/executions/search", get(executions::search))

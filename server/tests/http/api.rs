@@ -114,6 +114,8 @@ async fn the_openapi_document_lists_every_endpoint_with_its_shapes() {
         ("/api/v1/executions/{id}/file", "get"),
         ("/api/v1/logs/{executionId}", "get"),
         ("/api/v1/logs/{executionId}/follow", "get"),
+        ("/api/v1/blueprints", "get"),
+        ("/api/v1/blueprints/{id}", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is missing");
     }
@@ -162,5 +164,32 @@ async fn validate_checks_several_flows_without_saving_and_plugins_lists_the_type
     for name in ["io.kestra.plugin.core.log.Log", "io.kestra.plugin.databricks.cluster.CreateCluster", "io.kestra.plugin.databricks.sql.Query"] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn blueprints_are_a_catalogue_with_sources_and_not_stored_flows() {
+    let app = TestApp::spawn().await;
+    let list: Value = app.client.get(app.url("/api/v1/blueprints")).send().await.unwrap().json().await.unwrap();
+    let list = list.as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    for shared in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/flows")).into_iter().flatten() {
+        let source = std::fs::read_to_string(shared.unwrap().path()).unwrap();
+        let id = source.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().trim();
+        assert!(ids.contains(&id), "{id} is in the catalogue: {ids:?}");
+    }
+    let upload = list.iter().find(|b| b["id"] == "databricks_upload_query").unwrap();
+    assert!(upload["source"].as_str().unwrap().contains("databricks.sql.Query") || upload["taskTypes"].to_string().contains("sql.Query"), "{upload}");
+    let one = app.client.get(app.url("/api/v1/blueprints/hello_world")).send().await.unwrap();
+    assert_eq!(one.status(), 200);
+    let one: Value = one.json().await.unwrap();
+    assert!(one["source"].as_str().unwrap().starts_with("id: hello_world") || one["source"].as_str().unwrap().contains("id: hello_world"));
+    let missing = app.client.get(app.url("/api/v1/blueprints/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("GET /api/v1/blueprints"), "{body}");
+    // A catalogue, not flows: a fresh server stores none.
+    let flows: Value = app.client.get(app.url("/api/v1/flows/search")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(flows["total"], 0, "{flows}");
     app.stop().await;
 }
