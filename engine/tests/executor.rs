@@ -557,3 +557,69 @@ async fn secret_inputs_keep_their_value_through_restart_and_replay_but_stay_mask
         assert!(!logs.iter().any(|m| m.contains("4321")), "{logs:?}");
     }
 }
+
+async fn save(h: &Harness, yaml: &str) {
+    let header = engine::header::read_header(yaml).unwrap();
+    let source = engine::store::FlowSource { namespace: header.namespace, id: header.id, description: None, source: yaml.to_owned() };
+    h.store.save_flow(&source).await.unwrap();
+}
+
+const CHILD: &str = "id: child\nnamespace: t\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: double\n    type: debug.Return\n    format: \"{{ inputs.n * 2 }}\"\n  - id: maybe_fail\n    type: execution.Fail\n    runIf: \"{{ inputs.n > 100 }}\"\n    errorMessage: too big\n  - id: nap\n    type: flow.Sleep\n    runIf: \"{{ inputs.n == 0 }}\"\n    duration: PT30S\noutputs:\n  - id: doubled\n    type: STRING\n    value: \"{{ outputs.double.value }}\"\n";
+
+fn parent(n: i64, extra: &str) -> String {
+    format!("id: parent\nnamespace: t\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t\n    flowId: child\n    inputs:\n      n: {n}\n{extra}  - id: after\n    type: debug.Return\n    format: \"child said {{{{ outputs.call.outputs.doubled }}}} and ended {{{{ outputs.call.state }}}}\"\n")
+}
+
+#[tokio::test]
+async fn a_subflow_runs_the_other_flow_waits_for_it_and_gets_its_outputs() {
+    let h = harness().await;
+    save(&h, CHILD).await;
+    let (state, runs, id) = run(&h, Runners::core(), &parent(21, ""), json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let call = runs.iter().find(|r| r.task_id.as_str() == "call").unwrap();
+    let child_id = ExecutionId::new(call.outputs.as_ref().unwrap()["executionId"].as_str().unwrap());
+    let child = h.store.get_execution(&child_id).await.unwrap().unwrap();
+    assert_eq!((child.flow_id.as_str(), child.state), ("child", State::Success));
+    assert_eq!(child.labels.get("system.correlationId").map(String::as_str), Some(id.as_str()));
+    assert_eq!(child.trigger_vars.as_ref().unwrap()["executionId"], id.as_str());
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "after").unwrap().outputs.as_ref().unwrap()["value"], "child said 42 and ended SUCCESS");
+}
+
+#[tokio::test]
+async fn a_failed_subflow_fails_its_task_unless_told_not_to_and_a_missing_flow_says_so() {
+    let h = harness().await;
+    save(&h, CHILD).await;
+    let (state, runs, id) = run(&h, Runners::core(), &parent(500, ""), json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "call"), State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("ended FAILED")));
+
+    let (state, runs, _) = run(&h, Runners::core(), &parent(500, "    transmitFailed: false\n"), json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "after").unwrap().outputs.as_ref().unwrap()["value"], "child said 1000 and ended FAILED");
+
+    let (state, _, id) = run(&h, Runners::core(), &parent(1, "").replace("flowId: child", "flowId: nobody"), json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("flow t.nobody does not exist")), "{:?}", messages(&h, &id).await);
+}
+
+#[tokio::test]
+async fn killing_the_parent_kills_the_subflow_it_started() {
+    let h = harness().await;
+    save(&h, CHILD).await;
+    let executor = executor(&h, Runners::core());
+    let id = launch(&executor, &parent(0, ""), json!({})).await.unwrap();
+    // Wait for the child to be running its long sleep.
+    let child_id = loop {
+        let runs = h.store.task_runs(&id).await.unwrap();
+        if let Some(child) = runs.iter().find_map(|r| r.checkpoint.as_ref()?.get("executionId")?.as_str().map(ExecutionId::new))
+            && h.store.task_runs(&child).await.unwrap().iter().any(|r| r.task_id.as_str() == "nap" && r.state == State::Running)
+        {
+            break child;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    executor.kill(&id).await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&child_id)).await.unwrap().unwrap(), State::Killed);
+}

@@ -10,6 +10,7 @@
 pub mod inputs;
 mod retry;
 mod run;
+mod subflow;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -131,9 +132,11 @@ struct Slots {
 }
 
 impl Executor {
-    pub fn new(services: Services, runners: Runners, secrets: SecretSource) -> Self {
+    pub fn new(services: Services, mut runners: Runners, secrets: SecretSource) -> Self {
         let (events, _) = broadcast::channel(4096);
-        Self {
+        let link = subflow::Link::default();
+        runners.register("io.kestra.plugin.core.flow.Subflow", Arc::new(subflow::Subflow { link: link.clone() }));
+        let executor = Self {
             shared: Arc::new(Shared {
                 store: services.store,
                 storage: services.storage,
@@ -146,7 +149,9 @@ impl Executor {
             running: Default::default(),
             slots: Default::default(),
             tracker: TaskTracker::new(),
-        }
+        };
+        link.set(&executor);
+        executor
     }
 
     /// State changes of every execution, as they happen.

@@ -1,0 +1,183 @@
+//! `flow.Subflow`: starts an execution of another flow, and by default
+//! waits for it. It is a runner like any task, but it needs the executor
+//! itself, which owns the runners: it holds weak handles, set once the
+//! executor exists, so neither keeps the other alive.
+
+use std::sync::{Arc, OnceLock, Weak};
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio_util::task::TaskTracker;
+
+use super::{ExecutionError, Executor, Launch, Shared};
+use crate::ids::{ExecutionId, FlowId, Namespace};
+use crate::plan::Plan;
+use crate::state::State;
+use crate::task::{Outputs, Runner, TaskContext, TaskError};
+
+/// The executor, as the Subflow runner reaches it.
+#[derive(Clone, Default)]
+pub(crate) struct Link(Arc<OnceLock<WeakExecutor>>);
+
+struct WeakExecutor {
+    shared: Weak<Shared>,
+    running: Weak<std::sync::Mutex<std::collections::HashMap<ExecutionId, tokio_util::sync::CancellationToken>>>,
+    slots: Weak<std::sync::Mutex<std::collections::HashMap<(String, String), super::Slots>>>,
+    tracker: TaskTracker,
+}
+
+impl Link {
+    pub(crate) fn set(&self, executor: &Executor) {
+        let _ = self.0.set(WeakExecutor {
+            shared: Arc::downgrade(&executor.shared),
+            running: Arc::downgrade(&executor.running),
+            slots: Arc::downgrade(&executor.slots),
+            tracker: executor.tracker.clone(),
+        });
+    }
+
+    fn executor(&self) -> Result<Executor, TaskError> {
+        let weak = self.0.get().ok_or_else(|| TaskError::Failed("the executor is not ready".into()))?;
+        match (weak.shared.upgrade(), weak.running.upgrade(), weak.slots.upgrade()) {
+            (Some(shared), Some(running), Some(slots)) => Ok(Executor { shared, running, slots, tracker: weak.tracker.clone() }),
+            _ => Err(TaskError::Failed("the executor has stopped".into())),
+        }
+    }
+}
+
+pub(crate) struct Subflow {
+    pub(crate) link: Link,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Properties {
+    namespace: String,
+    flow_id: String,
+    #[serde(default)]
+    inputs: Map<String, Value>,
+    #[serde(default)]
+    labels: Option<Value>,
+    #[serde(default = "yes")]
+    wait: bool,
+    #[serde(default = "yes")]
+    transmit_failed: bool,
+    #[serde(default)]
+    revision: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The checkpoint: the child execution, once it exists.
+const CHILD: &str = "executionId";
+
+impl Runner for Subflow {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let executor = self.link.executor()?;
+            let props: Properties = ctx.properties()?;
+            // After a crash or a retry of a wait, the child that was started
+            // is followed again, never started twice.
+            let earlier = ctx.checkpoint.as_ref().and_then(|c| c.get(CHILD)).and_then(Value::as_str).map(ExecutionId::new);
+            let child = match earlier {
+                Some(id) if executor.shared.store.get_execution(&id).await?.is_some() => {
+                    ctx.info(format!("following the subflow execution {id} started before")).await;
+                    id
+                }
+                // Checkpointed, then stopped before the child was stored.
+                earlier => start(&executor, ctx, &props, earlier).await?,
+            };
+            let mut outputs = Outputs::new();
+            outputs.insert("executionId".into(), json!(child.as_str()));
+            if !props.wait {
+                return Ok(outputs);
+            }
+            let state = tokio::select! {
+                () = ctx.cancel.cancelled() => return Err(TaskError::Killed),
+                state = executor.wait(&child) => state.map_err(|e| TaskError::Failed(e.to_string()))?,
+            };
+            let record = executor.shared.store.get_execution(&child).await?;
+            outputs.insert("state".into(), json!(state.as_str()));
+            outputs.insert("outputs".into(), record.map(|r| r.outputs).unwrap_or(Value::Null));
+            ctx.info(format!("subflow {}.{} execution {child} ended {state}", props.namespace, props.flow_id)).await;
+            if props.transmit_failed && matches!(state, State::Failed | State::Killed) {
+                return Err(TaskError::Failed(format!(
+                    "the subflow execution {child} of {}.{} ended {state} (set `transmitFailed: false` to go on anyway)",
+                    props.namespace, props.flow_id
+                )));
+            }
+            Ok(outputs)
+        })
+    }
+
+    /// A kill of the parent kills the child it started.
+    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let Some(id) = checkpoint.get(CHILD).and_then(Value::as_str) else { return Ok(()) };
+            match self.link.executor()?.kill(&ExecutionId::new(id)).await {
+                Ok(_) | Err(ExecutionError::Conflict(_) | ExecutionError::NotFound(_)) => Ok(()),
+                Err(error) => Err(TaskError::Failed(error.to_string())),
+            }
+        })
+    }
+}
+
+/// Starts the child execution and checkpoints its id at once.
+async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: Option<ExecutionId>) -> Result<ExecutionId, TaskError> {
+    let store = &executor.shared.store;
+    let (namespace, flow_id) = (Namespace::new(props.namespace.as_str()), FlowId::new(props.flow_id.as_str()));
+    let missing = || TaskError::Failed(format!("flow {}.{} does not exist: save it first, or fix `namespace` and `flowId`", props.namespace, props.flow_id));
+    let (revision, source) = match props.revision {
+        Some(revision) => {
+            let source = store.flow_revision_source(&namespace, &flow_id, revision).await?.ok_or_else(|| {
+                TaskError::Failed(format!("flow {}.{} has no revision {revision}", props.namespace, props.flow_id))
+            })?;
+            (revision, source)
+        }
+        None => {
+            let flow = store.get_flow(&namespace, &flow_id).await?.ok_or_else(missing)?;
+            (flow.revision, flow.source)
+        }
+    };
+    let plan = Plan::from_yaml(&source).map_err(|e| TaskError::Failed(format!("flow {}.{} cannot run: {e}", props.namespace, props.flow_id)))?;
+    let mut labels = std::collections::BTreeMap::new();
+    match &props.labels {
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                labels.insert(key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+            }
+        }
+        Some(Value::Array(list)) => {
+            for label in list {
+                if let (Some(key), Some(value)) = (label.get("key").and_then(Value::as_str), label.get("value")) {
+                    labels.insert(key.to_owned(), value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+                }
+            }
+        }
+        _ => {}
+    }
+    // Kestra's correlation label: the execution that started it all.
+    labels.insert("system.correlationId".into(), ctx.execution_id.to_string());
+    let id = id.unwrap_or_else(ExecutionId::generate);
+    // The id is written before the child exists: a crash between the two
+    // finds the id and no execution, and starts it then (with this id).
+    ctx.checkpoint(&json!({ CHILD: id.as_str() })).await?;
+    let launch = Launch {
+        id: Some(id.clone()),
+        plan: Arc::new(plan),
+        flow_revision: revision,
+        inputs: props.inputs.clone(),
+        labels,
+        trigger_vars: Some(json!({
+            "executionId": ctx.execution_id.as_str(),
+            "namespace": ctx.namespace.as_str(),
+            "flowId": ctx.flow_id.as_str(),
+        })),
+    };
+    let record = executor.launch(launch).await.map_err(|e| TaskError::Failed(format!("the subflow {}.{} did not start: {e}", props.namespace, props.flow_id)))?;
+    ctx.info(format!("started the subflow {}.{} revision {revision}: execution {}", props.namespace, props.flow_id, record.id)).await;
+    Ok(record.id)
+}
