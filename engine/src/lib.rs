@@ -18,6 +18,8 @@ pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]
+pub mod scheduler;
+#[cfg(feature = "runtime")]
 pub mod storage;
 #[cfg(feature = "runtime")]
 pub mod store;

@@ -154,7 +154,11 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let logs = state.logs.sender();
     let executor = state.executor.clone();
+    let stop_scheduler = tokio_util::sync::CancellationToken::new();
+    let scheduler = engine::scheduler::spawn(store.clone(), executor.clone(), stop_scheduler.clone());
     run(listener, state, shutdown).await?;
+    stop_scheduler.cancel();
+    let _ = scheduler.await;
     // Running executions stop where they are and resume at next start.
     executor.shutdown().await;
     logs.flush().await;

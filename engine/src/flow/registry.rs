@@ -495,6 +495,7 @@ pub const TYPES: &[TaskType] = &[
             def("timezone", String, "\"Etc/UTC\"", "The time zone of the cron expression."),
             prop("inputs", Map, "Inputs of the executions it starts."),
             prop("backfill", Map, "start (and end): run the missed schedules since then."),
+            def("recoverMissedSchedules", String, "\"ALL\"", "Schedules missed while Mortar was down: ALL run, LAST only the latest, NONE."),
             prop("conditions", Any, "Accepted for Kestra compatibility."),
             prop("withSeconds", Boolean, "The cron expression has a seconds field first."),
             prop("stopAfter", Any, "Accepted for Kestra compatibility."),

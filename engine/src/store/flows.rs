@@ -89,6 +89,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.flows_changed();
         Ok(revision)
     }
 
@@ -142,6 +143,7 @@ impl Store {
             .bind(id.as_str())
             .execute(&self.pool)
             .await?;
+        self.flows_changed();
         Ok(done.rows_affected() == 1)
     }
 

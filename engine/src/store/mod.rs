@@ -6,6 +6,7 @@
 mod executions;
 mod flows;
 mod logs;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use logs::{LogRecord, NewLog};
+pub use triggers::ScheduledFlow;
 
 /// The database file's name inside the data dir.
 pub const DATABASE_FILE: &str = "mortar.db";
@@ -40,6 +42,9 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Counts saves and deletes of flows, for whoever follows them (the
+    /// scheduler), so that nobody polls the database for changes.
+    flow_changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// What `health` reports.
@@ -87,7 +92,16 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, flow_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
+    }
+
+    /// Changes each time a flow is saved or deleted.
+    pub fn watch_flows(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.flow_changes.subscribe()
+    }
+
+    pub(crate) fn flows_changed(&self) {
+        self.flow_changes.send_modify(|n| *n += 1);
     }
 
     /// Checks that the database answers, and reports its schema version.

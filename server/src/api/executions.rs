@@ -30,7 +30,7 @@ async fn find(state: &AppState, id: &ExecutionId) -> Result<engine::store::Execu
 }
 
 /// An execution as the API shows it, with its task runs, read now.
-async fn current(state: &AppState, id: &ExecutionId) -> Result<ExecutionJson, ApiError> {
+pub(crate) async fn current(state: &AppState, id: &ExecutionId) -> Result<ExecutionJson, ApiError> {
     let execution = find(state, id).await?;
     let task_runs = state.store.task_runs(id).await?;
     Ok(execution_json(execution, task_runs, now_ms()))

@@ -6,6 +6,7 @@ mod flows;
 mod health;
 mod logs;
 mod model;
+mod webhook;
 
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -22,7 +23,7 @@ use crate::AppState;
         flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate,
         plugins, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
-        executions::replay, executions::file,
+        executions::replay, executions::file, webhook::webhook,
         logs::list, logs::follow,
     ),
     tags(
@@ -62,6 +63,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/restart", post(executions::restart))
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
+        .route("/executions/webhook/{namespace}/{flow_id}/{key}", get(webhook::webhook).post(webhook::webhook).put(webhook::webhook))
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/follow", get(logs::follow))
 }

@@ -223,3 +223,34 @@ async fn replay_from_a_task_run_makes_a_new_execution_that_keeps_the_earlier_one
     assert_eq!(bad.status(), 409);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_with_the_right_key_starts_an_execution_with_the_request() {
+    let app = TestApp::spawn().await;
+    let flow = "id: hook\nnamespace: tutorial\ninputs:\n  - id: who\n    type: STRING\ntasks:\n  - id: echo\n    type: debug.Return\n    format: \"{{ inputs.who }} sent {{ trigger.body.order }} with {{ trigger.parameters.tag[0] }} via {{ trigger.headers['x-source'][0] }}\"\ntriggers:\n  - id: incoming\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: s3cr3t-key\n    inputs:\n      who: the shop\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let response = app
+        .client
+        .post(app.url("/api/v1/executions/webhook/tutorial/hook/s3cr3t-key?tag=urgent"))
+        .header("x-source", "shop")
+        .header("authorization", "Bearer do-not-pass-on")
+        .json(&json!({"order": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let started: Value = response.json().await.unwrap();
+    let ended = until_ended(&app, started["id"].as_str().unwrap()).await;
+    assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
+    let echo = ended["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "echo").unwrap();
+    assert_eq!(echo["outputs"]["value"], "the shop sent 42 with urgent via shop");
+    assert!(!ended.to_string().contains("do-not-pass-on"), "credentials are not passed on: {ended}");
+
+    for path in ["tutorial/hook/wrong-key", "tutorial/nobody/s3cr3t-key"] {
+        let missing = app.client.post(app.url(&format!("/api/v1/executions/webhook/{path}"))).send().await.unwrap();
+        assert_eq!(missing.status(), 404, "{path}");
+        let body: Value = missing.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("no Webhook trigger with this key"), "{body}");
+    }
+    app.stop().await;
+}

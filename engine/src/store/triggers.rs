@@ -1,0 +1,55 @@
+//! What the scheduler keeps: where each Schedule trigger is, and the flows
+//! that have one.
+
+use super::{Store, StoreError};
+use crate::ids::{FlowId, Namespace};
+
+/// A flow's current revision, for the scheduler.
+#[derive(Debug, Clone)]
+pub struct ScheduledFlow {
+    pub namespace: Namespace,
+    pub id: FlowId,
+    pub revision: i64,
+    pub source: String,
+}
+
+impl Store {
+    /// The current revisions of the flows that may have a Schedule trigger
+    /// (their source names one; the scheduler parses them to be sure).
+    pub async fn scheduled_flows(&self) -> Result<Vec<ScheduledFlow>, StoreError> {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT namespace, id, revision, source FROM flows WHERE deleted = 0 AND source LIKE '%Schedule%' ORDER BY namespace, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(namespace, id, revision, source)| ScheduledFlow { namespace: Namespace::new(namespace), id: FlowId::new(id), revision, source })
+            .collect())
+    }
+
+    /// The last scheduled time (Unix ms) a trigger fired for, if it has a
+    /// record.
+    pub async fn trigger_last_date(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT last_date FROM triggers WHERE namespace = ? AND flow_id = ? AND trigger_id = ?")
+            .bind(namespace.as_str())
+            .bind(flow_id.as_str())
+            .bind(trigger_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_trigger_last_date(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str, date: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date) VALUES (?, ?, ?, ?)
+             ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_date = excluded.last_date",
+        )
+        .bind(namespace.as_str())
+        .bind(flow_id.as_str())
+        .bind(trigger_id)
+        .bind(date)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

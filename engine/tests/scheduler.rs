@@ -1,0 +1,132 @@
+//! The scheduler over a real store and executor: schedules fire on the
+//! zone's wall clock, missed ones are recovered by policy, nothing fires
+//! twice, and a saved flow wakes the scheduler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::executor::Executor;
+use engine::ids::{FlowId, Namespace};
+use engine::logs::LogPipeline;
+use engine::state::State;
+use engine::storage::Storage;
+use engine::store::{ExecutionFilter, ExecutionRecord, FlowSource, Store};
+use engine::task::{Runners, Services};
+use jiff::Timestamp;
+
+struct Harness {
+    store: Store,
+    executor: Executor,
+    _pipeline: LogPipeline,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let (pipeline, _writer) = LogPipeline::start(store.clone());
+    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
+    let executor = Executor::new(services, Runners::core(), Arc::new(|_: &str| None));
+    Harness { store, executor, _pipeline: pipeline, _dir: dir }
+}
+
+async fn save(h: &Harness, id: &str, trigger: &str) {
+    let source = format!(
+        "id: {id}\nnamespace: t\ninputs:\n  - id: who\n    type: STRING\n    defaults: nobody\ntasks:\n  - id: when\n    type: debug.Return\n    format: \"{{{{ trigger.date }}}} for {{{{ inputs.who }}}}, previous {{{{ trigger.previous }}}}\"\ntriggers:\n{trigger}"
+    );
+    let parsed = engine::flow::parse(&source);
+    assert!(parsed.is_valid(), "{:?}", parsed.problems);
+    h.store
+        .save_flow(&FlowSource { namespace: Namespace::new("t"), id: FlowId::new(id), description: None, source })
+        .await
+        .unwrap();
+}
+
+async fn executions(h: &Harness, flow: &str) -> Vec<ExecutionRecord> {
+    let filter = ExecutionFilter { flow_id: Some(flow.to_owned()), ..Default::default() };
+    let mut all = h.store.search_executions(&filter, 1, 1000).await.unwrap().results;
+    all.sort_by(|a, b| a.trigger_vars.as_ref().unwrap()["date"].as_str().cmp(&b.trigger_vars.as_ref().unwrap()["date"].as_str()));
+    all
+}
+
+async fn outputs(h: &Harness, execution: &ExecutionRecord) -> String {
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), h.executor.wait(&execution.id)).await.unwrap().unwrap(), State::Success);
+    let runs = h.store.task_runs(&execution.id).await.unwrap();
+    runs[0].outputs.as_ref().unwrap()["value"].as_str().unwrap().to_owned()
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+const HOURLY_PARIS: &str = "  - id: hourly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 * * * *\"\n    timezone: Europe/Paris\n    inputs:\n      who: the scheduler\n";
+
+#[tokio::test]
+async fn missed_schedules_all_run_once_each_with_their_dates() {
+    let h = harness().await;
+    save(&h, "hourly", HOURLY_PARIS).await;
+    // First sight counts from now: nothing is due yet.
+    let next = engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T10:30:00Z")).await.unwrap();
+    assert_eq!(next, Some(at("2026-01-10T11:00:00Z")));
+    assert!(executions(&h, "hourly").await.is_empty());
+
+    // Three hours later (down meanwhile): 11:00, 12:00 and 13:00 UTC run.
+    let next = engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T13:10:00Z")).await.unwrap();
+    assert_eq!(next, Some(at("2026-01-10T14:00:00Z")));
+    let runs = executions(&h, "hourly").await;
+    assert_eq!(runs.len(), 3);
+    assert_eq!(outputs(&h, &runs[0]).await, "2026-01-10T12:00:00+01:00 for the scheduler, previous 2026-01-10T11:00:00+01:00");
+    assert_eq!(runs[2].trigger_vars.as_ref().unwrap()["date"], "2026-01-10T14:00:00+01:00");
+
+    // The same moment again, or a lost record of it: nothing twice.
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T13:10:00Z")).await.unwrap();
+    h.store.set_trigger_last_date(&Namespace::new("t"), &FlowId::new("hourly"), "hourly", at("2026-01-10T10:30:00Z").as_millisecond()).await.unwrap();
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T13:10:00Z")).await.unwrap();
+    assert_eq!(executions(&h, "hourly").await.len(), 3);
+}
+
+#[tokio::test]
+async fn recover_last_or_none_and_a_disabled_trigger_or_flow_fire_less() {
+    let h = harness().await;
+    save(&h, "last", &HOURLY_PARIS.replace("    inputs:", "    recoverMissedSchedules: LAST\n    inputs:")).await;
+    save(&h, "none", &HOURLY_PARIS.replace("    inputs:", "    recoverMissedSchedules: NONE\n    inputs:")).await;
+    save(&h, "off", &HOURLY_PARIS.replace("    inputs:", "    disabled: true\n    inputs:")).await;
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T10:30:00Z")).await.unwrap();
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T13:00:30Z")).await.unwrap();
+    let last = executions(&h, "last").await;
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].trigger_vars.as_ref().unwrap()["date"], "2026-01-10T14:00:00+01:00");
+    // NONE skips the missed 11:00 and 12:00 but runs 13:00, due just now.
+    let none = executions(&h, "none").await;
+    assert_eq!(none.len(), 1, "{none:?}");
+    assert!(executions(&h, "off").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_backfill_start_runs_the_past_schedules_from_then() {
+    let h = harness().await;
+    let daily = "  - id: daily\n    type: trigger.Schedule\n    cron: \"0 2 * * *\"\n    backfill:\n      start: \"2026-01-01\"\n";
+    save(&h, "daily", daily).await;
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-01-04T12:00:00Z")).await.unwrap();
+    let runs = executions(&h, "daily").await;
+    let dates: Vec<&str> = runs.iter().map(|r| r.trigger_vars.as_ref().unwrap()["date"].as_str().unwrap()).collect();
+    assert_eq!(dates, ["2026-01-01T02:00:00+00:00", "2026-01-02T02:00:00+00:00", "2026-01-03T02:00:00+00:00", "2026-01-04T02:00:00+00:00"]);
+    assert_eq!(outputs(&h, &runs[0]).await, "2026-01-01T02:00:00+00:00 for nobody, previous 2025-12-31T02:00:00+00:00");
+}
+
+#[tokio::test]
+async fn saving_a_flow_wakes_the_running_scheduler_which_fires_on_time() {
+    let h = harness().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = engine::scheduler::spawn(h.store.clone(), h.executor.clone(), stop.clone());
+    // Saved after the scheduler went to sleep (for an hour, with no flows).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    save(&h, "every_second", "  - id: tick\n    type: trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while executions(&h, "every_second").await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the schedule fires every second");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+}

@@ -1,0 +1,83 @@
+//! `/api/v1/executions/webhook/{namespace}/{flowId}/{key}`: Kestra's
+//! Webhook trigger. A request whose key matches a Webhook trigger of the
+//! flow starts an execution; `{{ trigger.body }}`, `trigger.headers` and
+//! `trigger.parameters` hold the request.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use engine::executor::Launch;
+use engine::ids::{ExecutionId, FlowId, Namespace};
+use serde_json::{Value, json};
+
+use super::model::ExecutionJson;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Headers that carry credentials are not passed on to the flow.
+const PRIVATE_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization", "x-databricks-token"];
+
+#[utoipa::path(post, path = "/api/v1/executions/webhook/{namespace}/{flowId}/{key}", tag = "executions",
+    params(("namespace" = String, Path), ("flowId" = String, Path), ("key" = String, Path, description = "The `key` of one of the flow's Webhook triggers")),
+    request_body(content = String, description = "Any body: JSON becomes `trigger.body` as an object, anything else as text"),
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
+pub(crate) async fn webhook(
+    State(state): State<AppState>,
+    Path((namespace, flow_id, key)): Path<(String, String, String)>,
+    Query(parameters): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ExecutionJson>, ApiError> {
+    let (namespace, flow_id) = (Namespace::new(namespace), FlowId::new(flow_id));
+    // One answer for a missing flow and a wrong key: the key is the secret.
+    let not_found = || ApiError::NotFound { message: format!("flow {namespace}.{flow_id} has no Webhook trigger with this key") };
+    let flow = state.store.get_flow(&namespace, &flow_id).await?.ok_or_else(not_found)?;
+    let model = engine::flow::parse(&flow.source).flow.ok_or_else(not_found)?;
+    let trigger = model
+        .triggers
+        .iter()
+        .filter(|t| !t.disabled && t.kind.is_some_and(|k| k.alias == "trigger.Webhook"))
+        .find(|t| t.node.get("key").and_then(|k| k.as_str()).is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes())))
+        .ok_or_else(not_found)?;
+    let plan = state
+        .plans
+        .get(namespace.as_str(), flow_id.as_str(), flow.revision, &flow.source)
+        .map_err(|error| ApiError::Unprocessable { message: format!("flow {namespace}.{flow_id} cannot run: {error}"), violations: Vec::new() })?;
+    let body = match serde_json::from_slice::<Value>(&body) {
+        Ok(json) => json,
+        Err(_) if body.is_empty() => Value::Null,
+        Err(_) => Value::String(String::from_utf8_lossy(&body).into_owned()),
+    };
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| !PRIVATE_HEADERS.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.to_string(), json!([value.to_str().ok()?]))))
+        .collect();
+    let inputs = trigger.node.get("inputs").map(|i| i.to_json()).and_then(|i| i.as_object().cloned()).unwrap_or_default();
+    let trigger_vars = json!({
+        "id": trigger.id.value,
+        "type": "io.kestra.plugin.core.trigger.Webhook",
+        "body": body,
+        "headers": headers,
+        "parameters": parameters.into_iter().map(|(k, v)| (k, json!([v]))).collect::<serde_json::Map<_, _>>(),
+    });
+    let record = state
+        .executor
+        .launch(Launch {
+            id: Some(ExecutionId::generate()),
+            plan,
+            flow_revision: flow.revision,
+            inputs,
+            labels: BTreeMap::new(),
+            trigger_vars: Some(trigger_vars),
+        })
+        .await?;
+    Ok(Json(super::executions::current(&state, &record.id).await?))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
