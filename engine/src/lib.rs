@@ -16,6 +16,8 @@ pub mod databricks;
 #[cfg(feature = "runtime")]
 pub mod executor;
 #[cfg(feature = "runtime")]
+pub mod flow_triggers;
+#[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]
 pub mod scheduler;

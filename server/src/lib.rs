@@ -156,9 +156,10 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let executor = state.executor.clone();
     let stop_scheduler = tokio_util::sync::CancellationToken::new();
     let scheduler = engine::scheduler::spawn(store.clone(), executor.clone(), stop_scheduler.clone());
+    let flow_triggers = engine::flow_triggers::spawn(store.clone(), executor.clone(), stop_scheduler.clone());
     run(listener, state, shutdown).await?;
     stop_scheduler.cancel();
-    let _ = scheduler.await;
+    let _ = tokio::join!(scheduler, flow_triggers);
     // Running executions stop where they are and resume at next start.
     executor.shutdown().await;
     logs.flush().await;

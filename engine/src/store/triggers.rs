@@ -17,9 +17,16 @@ impl Store {
     /// The current revisions of the flows that may have a Schedule trigger
     /// (their source names one; the scheduler parses them to be sure).
     pub async fn scheduled_flows(&self) -> Result<Vec<ScheduledFlow>, StoreError> {
+        self.flows_with_source_like("%Schedule%").await
+    }
+
+    /// The current revisions of the flows whose source matches a LIKE
+    /// pattern: a cheap first filter before parsing.
+    pub async fn flows_with_source_like(&self, pattern: &str) -> Result<Vec<ScheduledFlow>, StoreError> {
         let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT namespace, id, revision, source FROM flows WHERE deleted = 0 AND source LIKE '%Schedule%' ORDER BY namespace, id",
+            "SELECT namespace, id, revision, source FROM flows WHERE deleted = 0 AND source LIKE ? ORDER BY namespace, id",
         )
+        .bind(pattern)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

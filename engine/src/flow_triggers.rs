@@ -1,0 +1,213 @@
+//! Flow triggers (`io.kestra.plugin.core.trigger.Flow`): a flow starts
+//! when an execution of another flow ends, as its conditions say.
+//!
+//! One tokio task follows the executor's state changes (no polling). For
+//! each ended execution it reads the stored flows that have a Flow trigger
+//! and starts those whose conditions match, with `trigger.executionId`,
+//! `namespace`, `flowId`, `flowRevision`, `state` and `outputs`, and with
+//! the trigger's `inputs` rendered against them.
+//!
+//! Conditions understood: `states`, the condition types ExecutionFlow,
+//! ExecutionStatus (`in`, `notIn`) and ExecutionNamespace (`namespace`,
+//! `prefix`), and `preconditions.flows` with one entry (several entries,
+//! which Kestra waits for together within a time window, are refused with
+//! a log line rather than fired on a guess). A trigger with no condition
+//! fires on nothing, and a flow's own end never starts it again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::{Executor, Launch};
+use crate::flow::expr::{Host, Renderer};
+use crate::flow::model::Trigger;
+use crate::ids::ExecutionId;
+use crate::plan::Plan;
+use crate::store::{ExecutionRecord, Store, StoreError};
+
+/// Runs until `stop` is cancelled.
+pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = executor.subscribe();
+        loop {
+            let event = tokio::select! {
+                () = stop.cancelled() => return,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok((id, state)) if state.is_terminal() => {
+                    if let Err(error) = on_end(&store, &executor, &id).await {
+                        tracing::error!(%error, execution_id = %id, "flow triggers could not be checked");
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "flow triggers missed state changes under load"),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    })
+}
+
+/// Starts the flows whose Flow trigger matches the ended execution `id`;
+/// returns the executions started.
+pub async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId) -> Result<Vec<ExecutionId>, StoreError> {
+    let Some(ended) = store.get_execution(id).await? else { return Ok(Vec::new()) };
+    let mut started = Vec::new();
+    for flow in store.flows_with_source_like("%trigger.Flow%").await? {
+        let Some(model) = crate::flow::parse(&flow.source).flow else { continue };
+        // A flow's own end never starts it again: that would loop forever.
+        if model.disabled || (flow.namespace == ended.namespace && flow.id == ended.flow_id) {
+            continue;
+        }
+        for trigger in model.triggers.iter().filter(|t| !t.disabled && t.kind.is_some_and(|k| k.alias == "trigger.Flow")) {
+            let name = format!("{}.{} trigger {}", flow.namespace, flow.id, trigger.id.value);
+            match matches(trigger, &ended) {
+                Ok(false) => continue,
+                Err(why) => {
+                    tracing::warn!(trigger = %name, %why, "a Flow trigger cannot be checked");
+                    continue;
+                }
+                Ok(true) => {}
+            }
+            let trigger_vars = json!({
+                "id": trigger.id.value,
+                "type": "io.kestra.plugin.core.trigger.Flow",
+                "executionId": ended.id.as_str(),
+                "namespace": ended.namespace.as_str(),
+                "flowId": ended.flow_id.as_str(),
+                "flowRevision": ended.flow_revision,
+                "state": ended.state.as_str(),
+                "outputs": ended.outputs,
+            });
+            let inputs = match render_inputs(trigger, &trigger_vars) {
+                Ok(inputs) => inputs,
+                Err(why) => {
+                    tracing::warn!(trigger = %name, %why, "a Flow trigger's inputs do not render");
+                    continue;
+                }
+            };
+            let plan = match Plan::from_yaml(&flow.source) {
+                Ok(plan) => Arc::new(plan),
+                Err(error) => {
+                    tracing::warn!(trigger = %name, %error, "a triggered flow cannot run");
+                    continue;
+                }
+            };
+            let mut labels = BTreeMap::new();
+            labels.insert("system.correlationId".to_owned(), ended.labels.get("system.correlationId").cloned().unwrap_or_else(|| ended.id.to_string()));
+            let launch = Launch { id: None, plan, flow_revision: flow.revision, inputs, labels, trigger_vars: Some(trigger_vars) };
+            match executor.launch(launch).await {
+                Ok(record) => {
+                    tracing::info!(trigger = %name, execution_id = %record.id, after = %ended.id, "flow trigger started an execution");
+                    started.push(record.id);
+                }
+                Err(error) => tracing::warn!(trigger = %name, %error, "a flow trigger's execution could not start"),
+            }
+        }
+    }
+    Ok(started)
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_ascii_uppercase).collect(),
+        Some(Value::String(one)) => vec![one.to_ascii_uppercase()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `ended` fires `trigger`.
+fn matches(trigger: &Trigger, ended: &ExecutionRecord) -> Result<bool, String> {
+    let props = trigger.node.to_json();
+    let state = ended.state.as_str();
+    // A trigger with no condition at all would fire on every execution of
+    // every flow: it fires on none (see the end of this function).
+    let states = strings(props.get("states"));
+    if !states.is_empty() && !states.iter().any(|s| s == state) {
+        return Ok(false);
+    }
+    let mut named_a_flow = false;
+    if let Some(conditions) = props.get("conditions") {
+        let list: Vec<&Value> = match conditions {
+            Value::Array(items) => items.iter().collect(),
+            Value::Object(map) => map.values().collect(),
+            _ => return Err("`conditions` is a list of conditions".into()),
+        };
+        for condition in list {
+            let kind = condition.get("type").and_then(Value::as_str).unwrap_or("");
+            let short = kind.rsplit('.').next().unwrap_or(kind).trim_end_matches("Condition");
+            let text = |name: &str| condition.get(name).and_then(Value::as_str);
+            let ok = match short {
+                "ExecutionFlow" => {
+                    named_a_flow = true;
+                    text("namespace") == Some(ended.namespace.as_str()) && text("flowId") == Some(ended.flow_id.as_str())
+                }
+                "ExecutionStatus" => {
+                    let within = strings(condition.get("in"));
+                    let without = strings(condition.get("notIn"));
+                    (within.is_empty() || within.iter().any(|s| s == state)) && !without.iter().any(|s| s == state)
+                }
+                "ExecutionNamespace" => {
+                    let namespace = text("namespace").unwrap_or("");
+                    let prefix = condition.get("prefix").and_then(Value::as_bool).unwrap_or(false)
+                        || text("comparison").is_some_and(|c| c.eq_ignore_ascii_case("PREFIX"));
+                    if prefix {
+                        ended.namespace.as_str() == namespace || ended.namespace.as_str().starts_with(&format!("{namespace}."))
+                    } else {
+                        ended.namespace.as_str() == namespace
+                    }
+                }
+                other => return Err(format!("the condition type {other:?} is not supported: use ExecutionFlow, ExecutionStatus or ExecutionNamespace")),
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+    }
+    if let Some(flows) = props.get("preconditions").and_then(|p| p.get("flows")).and_then(Value::as_array) {
+        if flows.len() > 1 {
+            return Err("preconditions with several flows (all of them, within a time window) are not supported yet; use one entry per trigger".into());
+        }
+        if let Some(entry) = flows.first() {
+            named_a_flow = true;
+            let text = |name: &str| entry.get(name).and_then(Value::as_str);
+            let entry_states = strings(entry.get("states"));
+            if text("namespace").is_some_and(|n| n != ended.namespace.as_str())
+                || text("flowId").is_some_and(|f| f != ended.flow_id.as_str())
+                || (!entry_states.is_empty() && !entry_states.iter().any(|s| s == state))
+            {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(named_a_flow || !states.is_empty() || props.get("conditions").is_some())
+}
+
+/// The trigger's `inputs`, with `{{ trigger.* }}` rendered. Secrets are
+/// not available here: an input's value is stored and shown.
+fn render_inputs(trigger: &Trigger, trigger_vars: &Value) -> Result<Map<String, Value>, String> {
+    let Some(inputs) = trigger.node.get("inputs").map(|i| i.to_json()) else { return Ok(Map::new()) };
+    let renderer = Renderer::new(Arc::new(NoSecrets));
+    let rendered = renderer.render("", "inputs", &inputs, &json!({ "trigger": trigger_vars })).map_err(|e| e.message)?;
+    rendered.as_object().cloned().ok_or_else(|| "`inputs` is a mapping of input ids to values".into())
+}
+
+struct NoSecrets;
+
+impl Host for NoSecrets {
+    fn secret(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    fn read(&self, uri: &str) -> Result<String, String> {
+        Err(format!("read({uri:?}) is not available in a trigger's inputs"))
+    }
+}

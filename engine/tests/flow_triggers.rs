@@ -1,0 +1,88 @@
+//! Flow triggers over a real store and executor: a flow starts when another
+//! one ends, as its conditions say, with the ended execution's outputs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::executor::{Executor, Launch};
+use engine::ids::{FlowId, Namespace};
+use engine::logs::LogPipeline;
+use engine::plan::Plan;
+use engine::state::State;
+use engine::storage::Storage;
+use engine::store::{ExecutionFilter, FlowSource, Store};
+use engine::task::{Runners, Services};
+use serde_json::Map;
+
+async fn setup() -> (Store, Executor, LogPipeline, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let (pipeline, _writer) = LogPipeline::start(store.clone());
+    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
+    let executor = Executor::new(services, Runners::core(), Arc::new(|_: &str| None));
+    (store, executor, pipeline, dir)
+}
+
+async fn save(store: &Store, source: &str) {
+    let header = engine::header::read_header(source).unwrap();
+    assert!(engine::flow::parse(source).is_valid(), "{:?}", engine::flow::parse(source).problems);
+    store.save_flow(&FlowSource { namespace: header.namespace, id: header.id, description: None, source: source.to_owned() }).await.unwrap();
+}
+
+const UPSTREAM: &str = "id: upstream\nnamespace: sales.daily\ninputs:\n  - id: fail\n    type: BOOLEAN\n    defaults: false\ntasks:\n  - id: count\n    type: debug.Return\n    format: \"42\"\n  - id: maybe\n    type: execution.Fail\n    runIf: \"{{ inputs.fail }}\"\noutputs:\n  - id: rows\n    type: STRING\n    value: \"{{ outputs.count.value }}\"\n";
+
+const DOWNSTREAM: &str = "id: downstream\nnamespace: reports\ninputs:\n  - id: rows\n    type: STRING\ntasks:\n  - id: report\n    type: debug.Return\n    format: \"{{ inputs.rows }} rows from {{ trigger.namespace }}.{{ trigger.flowId }} ({{ trigger.state }})\"\ntriggers:\n  - id: after_upstream\n    type: io.kestra.plugin.core.trigger.Flow\n    inputs:\n      rows: \"{{ trigger.outputs.rows }}\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: sales.daily\n        flowId: upstream\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [SUCCESS]\n";
+
+const ON_FAILURE: &str = "id: alert\nnamespace: ops\ntasks:\n  - id: page\n    type: log.Log\n    message: \"{{ trigger.executionId }} failed\"\ntriggers:\n  - id: failures_in_sales\n    type: trigger.Flow\n    states: [FAILED]\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionNamespaceCondition\n        namespace: sales\n        prefix: true\n";
+
+async fn run_upstream(store: &Store, executor: &Executor, fail: bool) -> engine::ids::ExecutionId {
+    let mut inputs = Map::new();
+    inputs.insert("fail".into(), fail.into());
+    let plan = Arc::new(Plan::from_yaml(UPSTREAM).unwrap());
+    let record = executor.launch(Launch { id: None, plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None }).await.unwrap();
+    let _ = store;
+    record.id
+}
+
+async fn executions_of(store: &Store, flow: &str) -> Vec<engine::store::ExecutionRecord> {
+    let filter = ExecutionFilter { flow_id: Some(flow.to_owned()), ..Default::default() };
+    store.search_executions(&filter, 1, 100).await.unwrap().results
+}
+
+#[tokio::test]
+async fn a_success_starts_the_downstream_flow_with_the_upstream_outputs_and_a_failure_the_alert() {
+    let (store, executor, _pipeline, _dir) = setup().await;
+    save(&store, UPSTREAM).await;
+    save(&store, DOWNSTREAM).await;
+    save(&store, ON_FAILURE).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = engine::flow_triggers::spawn(store.clone(), executor.clone(), stop.clone());
+
+    let ok = run_upstream(&store, &executor, false).await;
+    assert_eq!(executor.wait(&ok).await.unwrap(), State::Success);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let downstream = loop {
+        if let Some(found) = executions_of(&store, "downstream").await.pop() {
+            break found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the downstream flow starts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(executor.wait(&downstream.id).await.unwrap(), State::Success);
+    let runs = store.task_runs(&downstream.id).await.unwrap();
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "42 rows from sales.daily.upstream (SUCCESS)");
+    assert_eq!(downstream.labels["system.correlationId"], ok.as_str());
+    assert!(executions_of(&store, "alert").await.is_empty(), "no alert for a success");
+
+    let failed = run_upstream(&store, &executor, true).await;
+    assert_eq!(executor.wait(&failed).await.unwrap(), State::Failed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while executions_of(&store, "alert").await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the alert flow starts on a failure in sales.*");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(executions_of(&store, "downstream").await.len(), 1, "a failure does not start the downstream flow");
+    stop.cancel();
+    task.await.unwrap();
+}
