@@ -83,8 +83,46 @@ impl Runner for Upload {
     }
 }
 
-/// create / add-block (1 MiB at a time) / close.
+/// The largest file `dbfs/put` takes as a multipart upload.
+const MULTIPART_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Up to 2 GB: one streamed multipart `dbfs/put`, raw bytes with no
+/// base64 (as the DBFS docs' `curl --form contents=@file` does). Larger:
+/// create / add-block (1 MiB at a time) / close. A rate limit or an
+/// unavailable service is retried by opening the file again.
 async fn upload_dbfs(client: &DatabricksClient, ctx: &TaskContext, from: &str, path: &str, overwrite: bool) -> Result<(), TaskError> {
+    let (_, size) = ctx.storage.open(from).await?;
+    if size > MULTIPART_LIMIT {
+        return upload_dbfs_blocks(client, ctx, from, path, overwrite).await;
+    }
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let (file, size) = ctx.storage.open(from).await?;
+        let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, BLOCK));
+        let name = path.rsplit('/').next().unwrap_or("file").to_owned();
+        let form = reqwest::multipart::Form::new()
+            .text("path", path.to_owned())
+            .text("overwrite", overwrite.to_string())
+            .part("contents", reqwest::multipart::Part::stream_with_length(stream, size).file_name(name).mime_str("application/octet-stream").map_err(|e| TaskError::Failed(e.to_string()))?);
+        let request = client.request(Method::POST, "/api/2.0/dbfs/put").await?.multipart(form);
+        let sent = tokio::select! {
+            () = ctx.cancel.cancelled() => return Err(TaskError::Killed),
+            sent = client.send(request) => sent,
+        };
+        match sent {
+            Ok(_) => return Ok(()),
+            Err(error) if error.is_retryable() && attempt < 10 => {
+                let delay = error.retry_after().unwrap_or(std::time::Duration::from_millis(500 * u64::from(attempt)));
+                ctx.sleep(delay).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// create / add-block (1 MiB at a time) / close.
+async fn upload_dbfs_blocks(client: &DatabricksClient, ctx: &TaskContext, from: &str, path: &str, overwrite: bool) -> Result<(), TaskError> {
     let (mut file, _) = ctx.storage.open(from).await?;
     let created: Value = client.post("/api/2.0/dbfs/create", &json!({"path": path, "overwrite": overwrite})).await?;
     let handle = created["handle"].as_i64().or_else(|| created["handle"].as_str()?.parse().ok())
