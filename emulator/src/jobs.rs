@@ -494,28 +494,29 @@ async fn list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiResu
     });
     jobs.sort_by_key(|j| j.id);
     let offset = page_offset(&q)?;
-    let end = (offset + limit as usize).min(jobs.len());
-    let page: Vec<Value> = jobs
-        .get(offset.min(end)..end)
-        .unwrap_or(&[])
-        .iter()
-        .map(|j| render_job(j, expand))
-        .collect();
-    let more = end < jobs.len();
+    Ok(Json(page_of(&jobs, offset, limit as usize, "jobs", !is_22(&uri), |j| render_job(j, expand))))
+}
+
+/// One page of a list, as jobs/list and runs/list answer: the items under
+/// `key` (absent when empty), `has_more` (API 2.1 only) and the tokens.
+fn page_of<T>(items: &[T], offset: usize, limit: usize, key: &str, has_more: bool, render: impl Fn(&T) -> Value) -> Value {
+    let end = (offset + limit).min(items.len());
+    let page: Vec<Value> = items.get(offset.min(end)..end).unwrap_or(&[]).iter().map(render).collect();
+    let more = end < items.len();
     let mut out = json!({});
     if !page.is_empty() {
-        out["jobs"] = json!(page);
+        out[key] = json!(page);
     }
-    if !is_22(&uri) {
+    if has_more {
         out["has_more"] = json!(more);
     }
     if more {
         out["next_page_token"] = json!(end.to_string());
     }
     if offset > 0 {
-        out["prev_page_token"] = json!(offset.saturating_sub(limit as usize).to_string());
+        out["prev_page_token"] = json!(offset.saturating_sub(limit).to_string());
     }
-    Ok(Json(out))
+    out
 }
 
 fn merge_by_key(old: &mut Vec<Value>, new: Vec<Value>, key: &str) {
@@ -1009,28 +1010,7 @@ async fn runs_list(
     });
     runs.sort_by_key(|r| std::cmp::Reverse((r.start_time, r.run_id)));
     let offset = page_offset(&q)?;
-    let end = (offset + limit as usize).min(runs.len());
-    let page: Vec<Value> = runs
-        .get(offset.min(end)..end)
-        .unwrap_or(&[])
-        .iter()
-        .map(|r| runner::render_run(&state, r, expand))
-        .collect();
-    let more = end < runs.len();
-    let mut out = json!({});
-    if !page.is_empty() {
-        out["runs"] = json!(page);
-    }
-    if !is_22(&uri) {
-        out["has_more"] = json!(more);
-    }
-    if more {
-        out["next_page_token"] = json!(end.to_string());
-    }
-    if offset > 0 {
-        out["prev_page_token"] = json!(offset.saturating_sub(limit as usize).to_string());
-    }
-    Ok(Json(out))
+    Ok(Json(page_of(&runs, offset, limit as usize, "runs", !is_22(&uri), |r| runner::render_run(&state, r, expand))))
 }
 
 async fn cancel(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {

@@ -869,46 +869,6 @@ async fn evaluate(
             }
         }
     }
-    if let Some(rj) = spec.get("run_job_task") {
-        // Starts the other job and succeeds or fails with it.
-        let mut body = serde_json::Map::new();
-        body.insert(
-            "job_id".into(),
-            rj.get("job_id").cloned().unwrap_or(Value::Null),
-        );
-        if let Some(p) = rj.get("job_parameters") {
-            body.insert("job_parameters".into(), p.clone());
-        }
-        let started = crate::jobs::trigger_run(
-            st,
-            user.to_owned(),
-            &crate::lenient::Obj(body),
-            "RUN_JOB_TASK",
-        )
-        .map_err(|e| Failure::setup(e.message))?;
-        let child = started["run_id"].as_i64().unwrap_or(0);
-        let out = Output {
-            run_job: Some(json!({ "run_id": child })),
-            ..Output::default()
-        };
-        loop {
-            let state = st.runs.read_with(&child, |r| (r.life, r.outcome));
-            match state {
-                None => return Err(runtime(format!("Run {child} was deleted."), out)),
-                Some((life, outcome)) if life.terminal() => {
-                    return if outcome == Some(Outcome::Success) {
-                        Ok(out)
-                    } else {
-                        Err(runtime(
-                            format!("Run {child} of job {} did not succeed.", rj["job_id"]),
-                            out,
-                        ))
-                    };
-                }
-                Some(_) => st.clock.sleep(POLL_SECS).await,
-            }
-        }
-    }
     if let Some(sql) = spec.get("sql_task") {
         let wh = sql
             .get("warehouse_id")
