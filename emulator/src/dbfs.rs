@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -98,26 +98,9 @@ fn decode(o: &Obj, k: &str) -> ApiResult<Vec<u8>> {
 }
 
 async fn put(State(state): State<Shared>, req: Request) -> ApiResult<Json<Value>> {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (path, data, overwrite) = if is_multipart {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::malformed(format!("Invalid multipart body: {e}")))?;
+    let (path, data, overwrite) = if crate::lenient::is_multipart(&req) {
         let (mut path, mut data, mut overwrite) = (None, None, false);
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| ApiError::malformed(e.to_string()))?
-        {
-            let name = field.name().unwrap_or("").to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::malformed(e.to_string()))?;
+        for (name, bytes) in crate::lenient::multipart_fields(req).await? {
             match name.as_str() {
                 "path" => path = Some(String::from_utf8_lossy(&bytes).into_owned()),
                 "overwrite" => {

@@ -223,3 +223,36 @@ pub(crate) fn string_map(v: Option<&Value>) -> HashMap<String, String> {
     }
     out
 }
+
+/// Whether a request carries a multipart form (DBFS put and workspace
+/// import accept one beside JSON).
+pub(crate) fn is_multipart(req: &axum::extract::Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// Every field of a multipart form, by name, in order.
+pub(crate) async fn multipart_fields(
+    req: axum::extract::Request,
+) -> Result<Vec<(String, bytes::Bytes)>, crate::error::ApiError> {
+    use axum::extract::FromRequest;
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .map_err(|e| crate::error::ApiError::malformed(format!("Invalid multipart body: {e}")))?;
+    let mut fields = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| crate::error::ApiError::malformed(e.to_string()))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| crate::error::ApiError::malformed(e.to_string()))?;
+        fields.push((name, bytes));
+    }
+    Ok(fields)
+}

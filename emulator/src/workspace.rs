@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::header;
+use axum::extract::{FromRequest, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -182,27 +181,10 @@ fn missing(p: &str) -> ApiError {
 /// `POST /api/2.0/workspace/import`: JSON with base64 `content`, or the
 /// multipart form the SDK's `workspace.upload` sends (raw `content` file).
 async fn import(State(state): State<Shared>, req: Request) -> ApiResult<Json<Value>> {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (body, content) = if is_multipart {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::malformed(format!("Invalid multipart body: {e}")))?;
+    let (body, content) = if crate::lenient::is_multipart(&req) {
         let mut fields = serde_json::Map::new();
         let mut content = Vec::new();
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| ApiError::malformed(e.to_string()))?
-        {
-            let name = field.name().unwrap_or("").to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::malformed(e.to_string()))?;
+        for (name, bytes) in crate::lenient::multipart_fields(req).await? {
             if name == "content" {
                 content = bytes.to_vec();
             } else {

@@ -1,6 +1,7 @@
 //! Executions: read one, search, download one of its files.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -282,21 +283,27 @@ pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) 
     Ok((StatusCode::ACCEPTED, Json(current(&state, &id).await?)))
 }
 
+/// The plan of the flow revision an execution ran; `what` says what it was
+/// for, in the error when that revision is gone.
+async fn plan_of(state: &AppState, execution: &engine::store::ExecutionRecord, what: &str) -> Result<Arc<Plan>, ApiError> {
+    let id = &execution.id;
+    let source = state
+        .store
+        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
+        .await?
+        .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be {what}") })?;
+    state
+        .plans
+        .get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &source)
+        .map_err(|e| ApiError::Conflict { message: e.to_string() })
+}
+
 /// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
-    let execution = find(&state, &id).await?;
-    let source = state
-        .store
-        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
-        .await?
-        .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be restarted") })?;
-    let plan = state
-        .plans
-        .get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &source)
-        .map_err(|e| ApiError::Conflict { message: e.to_string() })?;
+    let plan = plan_of(&state, &find(&state, &id).await?, "restarted").await?;
     state.executor.restart(&id, plan).await?;
     Ok(Json(current(&state, &id).await?))
 }
@@ -318,16 +325,7 @@ pub(crate) async fn replay(
     Query(params): Query<ReplayParams>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
-    let execution = find(&state, &id).await?;
-    let source = state
-        .store
-        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
-        .await?
-        .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be replayed") })?;
-    let plan = state
-        .plans
-        .get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &source)
-        .map_err(|e| ApiError::Conflict { message: e.to_string() })?;
+    let plan = plan_of(&state, &find(&state, &id).await?, "replayed").await?;
     let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
     let record = state.executor.replay(&id, from.as_ref(), plan).await?;
     Ok(Json(current(&state, &record.id).await?))
