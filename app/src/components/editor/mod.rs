@@ -511,8 +511,7 @@ pub(crate) fn Editor(
     let warning_count = move || problems.with(|p| p.iter().filter(|m| !m.error).count());
     let active_option = move || popup.with(|p| p.as_ref().map(|p| format!("completion-{}", p.selected)));
 
-    view! {
-        <div class="editor" data-version=move || version.get()>
+    let find_bar = view! {
             <Show when=move || find_open.get()>
                 <div class="editor-find" role="search">
                     <label for="editor-find-input">"Find"</label>
@@ -556,6 +555,9 @@ pub(crate) fn Editor(
                     <button type="button" class="button small" on:click=move |_| close_find()>"Close"</button>
                 </div>
             </Show>
+    }
+    .into_any();
+    let frame = view! {
             <div class="editor-frame">
                 <div class="editor-gutter" aria-hidden="true">
                     <pre node_ref=gutter>{move || gutter_text.get()}</pre>
@@ -632,6 +634,9 @@ pub(crate) fn Editor(
                     })}
                 </div>
             </div>
+    }
+    .into_any();
+    let status_bar = view! {
             <div class="editor-status">
                 <span>{move || { let (l, c) = cursor.get(); format!("Line {l}, column {c}") }}</span>
                 <span class=move || { if error_count() > 0 { "status-errors" } else { "status-ok" } }>
@@ -642,6 +647,9 @@ pub(crate) fn Editor(
                 </span>
                 <span id="editor-help" class="muted">"Ctrl+Space completes, Ctrl+F finds, Ctrl+/ comments, Ctrl+S saves. Esc then Tab leaves the editor."</span>
             </div>
+    }
+    .into_any();
+    let problems_panel = view! {
             <section class="editor-problems" aria-label="Problems">
                 <h2 class="visually-hidden">"Problems"</h2>
                 {move || {
@@ -667,8 +675,17 @@ pub(crate) fn Editor(
                     }.into_any()
                 }}
             </section>
+    }
+    .into_any();
+    view! {
+        <div class="editor" data-version=move || version.get()>
+            {find_bar}
+            {frame}
+            {status_bar}
+            {problems_panel}
         </div>
     }
+    .into_any()
 }
 
 fn plural(n: usize) -> &'static str {

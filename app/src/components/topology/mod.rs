@@ -170,6 +170,7 @@ pub(crate) fn Topology(
             </svg>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -294,7 +295,7 @@ fn NodeView(node: Placed, states: Option<Signal<HashMap<String, String>>>, on_se
                     <title>{format!("{id}\n{full_type}")}</title>
                     <rect x=x y=y width=w height=h rx="6" />
                     <text class="node-id" x=x + 10.0 y=y + 20.0>{truncate(&id, if has_state { 16 } else { 26 })}</text>
-                    <text class="node-type" x=x + 10.0 y=y + 39.0>{truncate(&short_type, 30)}</text>
+                    <text class="node-type" x=x + 10.0 y=y + 39.0>{truncate(&short_type, 29)}</text>
                     {state_text}
                 </g>
             }
