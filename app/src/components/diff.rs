@@ -80,9 +80,9 @@ pub(crate) fn diff_lines(a: &str, b: &str) -> Vec<Row> {
     };
     for op in ops {
         match op {
-            (Some(i), Some(_)) => {
+            (Some(i), Some(j)) => {
                 flush(&mut rows, &mut removed, &mut added);
-                rows.push(same(prefix + i, am[i]));
+                rows.push(Row { left: Some((prefix + i + 1, am[i].to_owned())), right: Some((prefix + j + 1, bm[j].to_owned())), kind: Change::Same });
             }
             (Some(i), None) => removed.push(i),
             (None, Some(j)) => added.push(j),

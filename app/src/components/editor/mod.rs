@@ -87,7 +87,7 @@ pub(crate) fn Editor(
     let initial_html = lines_html(&html);
     let line_count = RwSignal::new(html.len());
     let cursor = cursor.unwrap_or_else(|| RwSignal::new((1, 1)));
-    let doc = StoredValue::new_local(Doc {
+    let doc = StoredValue::new(Doc {
         lines: initial.split('\n').map(str::to_owned).collect(),
         text: initial.clone(),
         states: {
@@ -139,16 +139,22 @@ pub(crate) fn Editor(
             d.last_change = now;
             let parsed = engine::flow::parse(&new_text);
             let list = marks_of(&parsed.problems);
-            if let Some(m) = marks.get_untracked() {
-                m.set_inner_html(&marks_html(&list));
+            // Most keystrokes change no problem: then nothing is redrawn.
+            if problems.with_untracked(|old| *old != list) {
+                if let Some(m) = marks.get_untracked() {
+                    m.set_inner_html(&marks_html(&list));
+                }
+                problems.set(list);
             }
-            problems.set(list);
             if parsed.flow.is_some() {
                 d.flow = parsed.flow;
             }
             d.text = new_text;
         });
-        line_count.set(doc.with_value(|d| d.lines.len()));
+        let lines = doc.with_value(|d| d.lines.len());
+        if line_count.get_untracked() != lines {
+            line_count.set(lines);
+        }
         if !find_query.with_untracked(String::is_empty) {
             find_query.update(|_| ());
         }
@@ -193,8 +199,7 @@ pub(crate) fn Editor(
         (top, left)
     };
 
-    let open_completion = move |explicit: bool| {
-        let (start, end) = selection();
+    let open_completion_at = move |explicit: bool, start: usize, end: usize| {
         if start != end {
             popup.set(None);
             return;
@@ -212,8 +217,16 @@ pub(crate) fn Editor(
                 let (top, left) = caret_xy(line, column);
                 popup.set(Some(Popup { list, selected: 0, top, left }));
             }
-            None => popup.set(None),
+            None => {
+                if popup.with_untracked(Option::is_some) {
+                    popup.set(None);
+                }
+            }
         }
+    };
+    let open_completion = move |explicit: bool| {
+        let (start, end) = selection();
+        open_completion_at(explicit, start, end);
     };
 
     let accept = move |index: usize| {
@@ -443,8 +456,9 @@ pub(crate) fn Editor(
             (b, b)
         };
         refresh(value, true, caret);
-        update_cursor();
-        open_completion(false);
+        let position = doc.with_value(|d| text::line_col(&d.text, caret.0));
+        cursor.set(position);
+        open_completion_at(false, caret.0, caret.1);
     };
 
     let on_scroll = move |_ev: leptos::ev::Event| {

@@ -12,6 +12,10 @@ pub(crate) struct Edit {
 const INDENT: &str = "  ";
 
 pub(crate) fn utf16_to_byte(text: &str, units: u32) -> usize {
+    // Flows are mostly ASCII, where both counts agree: no walk.
+    if text.is_ascii() {
+        return (units as usize).min(text.len());
+    }
     let mut count = 0u32;
     for (i, c) in text.char_indices() {
         if count >= units {
@@ -23,6 +27,9 @@ pub(crate) fn utf16_to_byte(text: &str, units: u32) -> usize {
 }
 
 pub(crate) fn byte_to_utf16(text: &str, byte: usize) -> u32 {
+    if text.is_ascii() {
+        return byte.min(text.len()) as u32;
+    }
     text[..floor_char(text, byte)].chars().map(|c| c.len_utf16() as u32).sum()
 }
 
