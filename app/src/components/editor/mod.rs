@@ -331,6 +331,16 @@ pub(crate) fn Editor(
         }
     };
 
+    // The find box takes the focus once it is there.
+    Effect::new(move |_| {
+        if find_open.get()
+            && let Some(input) = find_input.get()
+        {
+            let _ = input.focus();
+            input.select();
+        }
+    });
+
     // The source set from outside (a revision restored, a blueprint): show it.
     Effect::new(move |_| {
         let outside = source.get();
@@ -427,6 +437,7 @@ pub(crate) fn Editor(
                     }
                 }
                 find_open.set(true);
+                // Already open: the effect below does not run again.
                 if let Some(input) = find_input.get_untracked() {
                     let _ = input.focus();
                     input.select();
