@@ -117,6 +117,9 @@ test('a problem is underlined as you type and goes away when fixed', async ({ pa
   await expect(page.locator('.mark-error')).toHaveCount(0);
   await expect(page.getByText('No problems', { exact: true })).toBeVisible();
   await page.screenshot({ path: path.join(artifacts, 'editor.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(artifacts, 'editor-dark.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.keyboard.press('Control+s');
   await expect(page.getByText('Saved as revision 2.')).toBeVisible();
   await expect(page.locator('.flow-actions').getByText('Revision 2', { exact: true })).toBeVisible();
@@ -190,6 +193,9 @@ test('the topology follows the draft and a node leads to its line', async ({ pag
   await expect(nodes).toHaveCount(2);
   await expect(page.getByRole('button', { name: 'second, log.Log' })).toBeVisible();
   await page.screenshot({ path: path.join(artifacts, 'topology.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(artifacts, 'topology-dark.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
   await expect(page.getByText('Unsaved changes').first()).toBeVisible();
 
   // Zoom and fit change the view box; a node opens the editor at its line.
@@ -255,4 +261,16 @@ test('a blueprint prefills a new flow, and pages render without JavaScript', asy
   expect(missing?.status()).toBe(200);
   await expect(nojs.getByText('There is no flow e2e.nope.')).toBeVisible();
   await context.close();
+});
+
+test('the Executions tab lists the flow\'s executions', async ({ page }) => {
+  await open(page, '/flows/e2e/from_scratch/executions');
+  await expect(page.getByText('This flow has not run yet.')).toBeVisible();
+  const response = await fetch(`${server.url}/api/v1/executions/e2e/from_scratch?wait=true`, { method: 'POST', body: new FormData() });
+  expect(response.ok).toBe(true);
+  const execution = await response.json();
+  await open(page, '/flows/e2e/from_scratch/executions');
+  const link = page.getByRole('link', { name: execution.id });
+  await expect(link).toHaveAttribute('href', `/executions/${execution.id}`);
+  await expect(page.getByRole('row', { name: new RegExp(execution.id) })).toContainText('SUCCESS');
 });

@@ -435,6 +435,13 @@ fn EditorPane(
         }
     });
     on_cleanup(move || keys.remove());
+    // A refusal stops being true once the draft changes.
+    Effect::new(move |_| {
+        draft.track();
+        if matches!(status.get_untracked(), Some(Err(_))) {
+            status.set(None);
+        }
+    });
     view! {
         <div class="editor-toolbar">
             <button type="button" class="button primary" on:click=move |_| on_save.run(()) aria-keyshortcuts="Control+S">"Save"</button>

@@ -110,6 +110,7 @@ pub(crate) fn Editor(
     let find_mark: RwSignal<Option<(u32, u32, usize)>> = RwSignal::new(None);
     let version = RwSignal::new(0u64);
 
+    let root: NodeRef<leptos::html::Div> = NodeRef::new();
     let area: NodeRef<leptos::html::Textarea> = NodeRef::new();
     let code: NodeRef<leptos::html::Code> = NodeRef::new();
     let marks: NodeRef<leptos::html::Div> = NodeRef::new();
@@ -123,8 +124,12 @@ pub(crate) fn Editor(
     // Everything a change of the text sets off, in one place.
     let refresh = move |new_text: String, merge: bool, caret: (usize, usize)| {
         let Some(code_el) = code.get_untracked() else { return };
+        let started = performance_now();
+        let mut highlighted = started;
+        let mut validated = started;
         doc.update_value(|d| {
             render_changes(d, &new_text, &code_el);
+            highlighted = performance_now();
             let now = js_sys::Date::now();
             if merge && now - d.last_change < UNDO_MERGE_MS && d.at + 1 == d.history.len() && d.at > 0 {
                 d.history[d.at] = (new_text.clone(), caret.0, caret.1);
@@ -138,6 +143,7 @@ pub(crate) fn Editor(
             }
             d.last_change = now;
             let parsed = engine::flow::parse(&new_text);
+            validated = performance_now();
             let list = marks_of(&parsed.problems);
             // Most keystrokes change no problem: then nothing is redrawn.
             if problems.with_untracked(|old| *old != list) {
@@ -160,6 +166,11 @@ pub(crate) fn Editor(
         }
         version.update(|v| *v += 1);
         doc.with_value(|d| source.set(d.text.clone()));
+        // What the last change cost, for end2end/bench/keystroke.mjs.
+        if let Some(root) = root.get_untracked() {
+            let _ = root.set_attribute("data-highlight-ms", &format!("{:.2}", highlighted - started));
+            let _ = root.set_attribute("data-validate-ms", &format!("{:.2}", validated - highlighted));
+        }
     };
 
     let update_cursor = move || {
@@ -459,6 +470,7 @@ pub(crate) fn Editor(
     };
 
     let on_input = move |_ev: leptos::ev::Event| {
+        let started = performance_now();
         let Some(ta) = area.get_untracked() else { return };
         let value = ta.value();
         let caret = {
@@ -470,6 +482,9 @@ pub(crate) fn Editor(
         let position = doc.with_value(|d| text::line_col(&d.text, caret.0));
         cursor.set(position);
         open_completion_at(false, caret.0, caret.1);
+        if let Some(root) = root.get_untracked() {
+            let _ = root.set_attribute("data-input-ms", &format!("{:.2}", performance_now() - started));
+        }
     };
 
     let on_scroll = move |_ev: leptos::ev::Event| {
@@ -703,7 +718,7 @@ pub(crate) fn Editor(
     }
     .into_any();
     view! {
-        <div class="editor" data-version=move || version.get()>
+        <div class="editor" node_ref=root data-version=move || version.get()>
             {find_bar}
             {frame}
             {status_bar}
@@ -711,6 +726,11 @@ pub(crate) fn Editor(
         </div>
     }
     .into_any()
+}
+
+/// Milliseconds from the page's time origin (browser only).
+fn performance_now() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
 fn plural(n: usize) -> &'static str {
