@@ -143,7 +143,7 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
         props.sort_by_key(|p| !p.required);
         props.iter().map(|p| item(p.name, &p.kind.describe(), p.required, &insert_key(p))).collect()
     };
-    let items = items.into_iter().filter(|i| !mapping.keys.iter().any(|k| *k == i.label)).collect();
+    let items = items.into_iter().filter(|i| !mapping.keys.contains(&i.label)).collect();
     filtered(items, rest, caret - rest.len(), caret)
 }
 

@@ -16,11 +16,11 @@ pub(crate) struct LineState {
 /// Appends `line` as HTML to `out`; returns the state of the next line.
 pub(crate) fn highlight_line(line: &str, state: LineState, out: &mut String) -> LineState {
     let indent = line.len() - line.trim_start_matches(' ').len();
-    if let Some(parent) = state.block {
-        if line.trim().is_empty() || indent > parent {
-            span(out, "s", line);
-            return state;
-        }
+    if let Some(parent) = state.block
+        && (line.trim().is_empty() || indent > parent)
+    {
+        span(out, "s", line);
+        return state;
     }
     out.push_str(&line[..indent]);
     let mut rest = &line[indent..];

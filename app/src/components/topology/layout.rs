@@ -411,9 +411,9 @@ impl Ctx<'_> {
         let mut chains: Vec<Vec<Item>> = Vec::with_capacity(edges.len());
         for (n, &(a, b, _)) in edges.iter().enumerate() {
             let mut chain = vec![Item::Unit(a)];
-            for l in layer[a] + 1..layer[b] {
+            for (l, row) in rows.iter_mut().enumerate().take(layer[b]).skip(layer[a] + 1) {
                 let dummy = Item::Dummy(n, l);
-                rows[l].push(dummy);
+                row.push(dummy);
                 chain.push(dummy);
             }
             chain.push(Item::Unit(b));

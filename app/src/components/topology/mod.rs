@@ -15,6 +15,8 @@ use leptos::prelude::*;
 
 use layout::{Layout, Placed, Shape};
 
+type Drag = (f64, f64, (f64, f64));
+
 /// Margin around the graph in the SVG, in its units.
 const MARGIN: f64 = 16.0;
 
@@ -50,7 +52,8 @@ pub(crate) fn Topology(
     });
     let zoom = RwSignal::new(1.0_f64);
     let center: RwSignal<Option<(f64, f64)>> = RwSignal::new(None);
-    let drag: StoredValue<Option<(f64, f64, (f64, f64))>> = StoredValue::new(None);
+    // Where a drag started: the pointer, and the centre of the view then.
+    let drag: StoredValue<Option<Drag>> = StoredValue::new(None);
 
     let base = move || graph.with(|g| g.as_ref().map_or((0.0, 0.0), |g| (g.width, g.height)));
     let view_box = move || {
