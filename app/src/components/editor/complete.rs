@@ -410,6 +410,23 @@ mod tests {
     }
 
     #[test]
+    fn any_caret_anywhere_is_fine() {
+        // Completion and docs run at every caret position, half-typed text included.
+        let mut texts: Vec<String> = engine::blueprints::all().iter().map(|b| b.source.to_owned()).collect();
+        texts.push("id: é\nnamespace: ñ\ntasks:\n  - id: 😀\n    type: \n    dependsOn: [a, \n    message: \"{{ outputs.".to_owned());
+        for text in &texts {
+            let flow = engine::flow::parse(text).flow;
+            for (caret, _) in text.char_indices().chain([(text.len(), ' ')]) {
+                let _ = complete(text, caret, flow.as_ref());
+                let _ = complete(&text[..caret], caret, flow.as_ref());
+            }
+            for line in 0..text.lines().count() + 2 {
+                let _ = task_type_at(text, line);
+            }
+        }
+    }
+
+    #[test]
     fn examples_of_every_type_are_valid() {
         for t in engine::flow::task_types().iter().filter(|t| t.category != Category::Trigger) {
             let example = example(t);

@@ -342,3 +342,40 @@ fn svg_width(ev: &leptos::ev::PointerEvent) -> Option<f64> {
     let element = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
     Some(element.get_bounding_client_rect().width())
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_on_the_server_with_states() {
+        let owner = Owner::new();
+        owner.set();
+        let source = include_str!("../../../../blueprints/databricks_dag.yml").to_owned();
+        let states: HashMap<String, String> =
+            [("cluster".to_owned(), "SUCCESS".to_owned()), ("upload".to_owned(), "RUNNING".to_owned())].into();
+        let html = view! { <Topology source=Signal::stored(source) states=Signal::stored(states) /> }.to_html();
+        assert!(html.contains(r#"data-task-id="cluster""#), "{html}");
+        assert!(html.contains("topology-node task state-success"), "{html}");
+        assert!(html.contains("topology-node task state-running"), "{html}");
+        assert!(html.contains(">RUNNING</text>"), "{html}");
+    }
+
+    #[test]
+    fn half_typed_flows_never_panic() {
+        // Every prefix of every blueprint, as if typed line by line.
+        for blueprint in engine::blueprints::all() {
+            let lines: Vec<&str> = blueprint.source.lines().collect();
+            for n in 0..=lines.len() {
+                let source = lines[..n].join("\n");
+                if let Some(flow) = engine::flow::parse(&source).flow {
+                    let _ = layout::layout(&engine::flow::graph::graph(&flow));
+                }
+            }
+        }
+        let owner = Owner::new();
+        owner.set();
+        let html = view! { <Topology source=Signal::stored("tasks: [".to_owned()) /> }.to_html();
+        assert!(html.contains("The topology appears once the flow has tasks."), "{html}");
+    }
+}
