@@ -84,6 +84,13 @@ try {
     console.log(`  ${name}: median ${p.median.toFixed(2)} ms, p95 ${p.p95.toFixed(2)} ms`);
   });
 
+  await page.waitForFunction((n) => window.__frames.length >= n, keystrokes);
+  const frames = (await page.evaluate(() => window.__frames)).slice(5);
+  const f0 = stats(frames.map((x) => x[0]));
+  const f1 = stats(frames.map((x) => x[1]));
+  const f2 = stats(frames.map((x) => x[2]));
+  console.log(`keystroke to the painted frame: median ${f2.median.toFixed(2)} ms, p95 ${f2.p95.toFixed(2)} ms (frame start ${f0.median.toFixed(2)} ms, its style, layout and paint ${f1.median.toFixed(2)} ms, medians)`);
+
   // The floor: the same text in a bare textarea, nothing listening but the probe.
   const bare = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await bare.setContent('<textarea wrap="off" style="width: 800px; height: 600px; font: 13px monospace"></textarea>');
@@ -91,7 +98,9 @@ try {
   await bare.evaluate(instrument);
   await typeAndMeasure(bare, 'textarea');
   const b = stats((await bare.evaluate(() => window.__latencies)).slice(5));
-  console.log(`baseline, a bare textarea with the same text: median ${b.median.toFixed(2)} ms, p95 ${b.p95.toFixed(2)} ms`);
+  await bare.waitForFunction((n) => window.__frames.length >= n, keystrokes);
+  const bf = stats((await bare.evaluate(() => window.__frames)).slice(5).map((x) => x[2]));
+  console.log(`baseline, a bare textarea with the same text: median ${b.median.toFixed(2)} ms, p95 ${b.p95.toFixed(2)} ms; to the painted frame: median ${bf.median.toFixed(2)} ms, p95 ${bf.p95.toFixed(2)} ms`);
 } finally {
   await browser.close();
   server.stop();
@@ -101,6 +110,7 @@ try {
 function instrument() {
     window.__latencies = [];
     window.__parts = [];
+    window.__frames = [];
     document.addEventListener('keydown', () => { window.__t0 = performance.now(); }, true);
     document.addEventListener('input', () => {
       const tInput = performance.now();
@@ -115,6 +125,15 @@ function instrument() {
           Number(editor.dataset.inputMs), Number(editor.dataset.highlightMs), Number(editor.dataset.validateMs)]);
       };
       channel.port2.postMessage(0);
+      // The frame that shows the keystroke: its start, and the task after
+      // its style, layout and paint.
+      const t0 = window.__t0;
+      requestAnimationFrame(() => {
+        const tFrame = performance.now();
+        const after = new MessageChannel();
+        after.port1.onmessage = () => window.__frames.push([tFrame - t0, performance.now() - tFrame, performance.now() - t0]);
+        after.port2.postMessage(0);
+      });
     }, true);
 }
 
