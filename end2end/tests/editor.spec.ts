@@ -152,10 +152,19 @@ test('indentation, comments, undo and find work from the keyboard', async ({ pag
   await page.keyboard.press('Control+z');
   await expect(editor).toHaveValue(original);
 
+  // Ctrl+F starts from the selected text, all of it selected in the box.
+  await page.evaluate(() => {
+    const area = document.querySelector('textarea')!;
+    const at = area.value.indexOf('from_scratch');
+    area.setSelectionRange(at, at + 'from_scratch'.length);
+  });
   await page.keyboard.press('Control+f');
   const find = page.getByRole('searchbox', { name: 'Find' });
   await expect(find).toBeFocused();
-  await find.fill('hello');
+  await expect(find).toHaveValue('from_scratch');
+  await expect(page.getByText('1 of 1')).toBeVisible();
+  await page.keyboard.type('hello');
+  await expect(find).toHaveValue('hello');
   await expect(page.getByText('1 of 2')).toBeVisible();
   await find.press('Enter');
   await expect(page.getByText('2 of 2')).toBeVisible();

@@ -347,6 +347,8 @@ pub(crate) fn Editor(
         if find_open.get()
             && let Some(input) = find_input.get()
         {
+            // The value first, or the selection would cover an empty box.
+            input.set_value(&find_query.get_untracked());
             let _ = input.focus();
             input.select();
         }
@@ -450,6 +452,7 @@ pub(crate) fn Editor(
                 find_open.set(true);
                 // Already open: the effect below does not run again.
                 if let Some(input) = find_input.get_untracked() {
+                    input.set_value(&find_query.get_untracked());
                     let _ = input.focus();
                     input.select();
                 }
@@ -562,7 +565,10 @@ pub(crate) fn Editor(
                         autocomplete="off"
                         prop:value=move || find_query.get()
                         on:input=move |ev| {
-                            find_query.set(event_target_value(&ev));
+                            let query = event_target_value(&ev);
+                            // The matches now, not when the effect runs: the step needs them.
+                            doc.update_value(|d| d.find = text::find_all(&d.text, &query));
+                            find_query.set(query);
                             find_at.set(None);
                             find_step(1);
                         }
