@@ -1,8 +1,7 @@
 //! Components shared by several pages.
 
-// FIXME(issues 7, 8): the stubs are not used yet.
-#![allow(dead_code)]
-
+pub(crate) mod diff;
 pub(crate) mod editor;
 pub(crate) mod execute;
+pub(crate) mod revisions;
 pub(crate) mod topology;
