@@ -5,6 +5,7 @@
 
 mod executions;
 mod flows;
+mod history;
 mod logs;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
+pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogRecord, NewLog};
 
 /// The database file's name inside the data dir.
