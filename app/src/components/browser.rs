@@ -45,7 +45,16 @@ pub(crate) async fn send(method: &str, url: &str, form: Option<&web_sys::FormDat
     Ok(Answer { status, body })
 }
 
-/// Percent-encodes a query parameter's value.
-pub(crate) fn encode(value: &str) -> String {
-    String::from(js_sys::encode_uri_component(value))
+/// Percent-encodes a path segment or query value. Plain Rust, not the
+/// browser's `encodeURIComponent`: addresses are also built on the server,
+/// and both sides must render the same text.
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }

@@ -50,17 +50,12 @@ pub(crate) fn Logs(
     let copied = RwSignal::new(false);
     let reconnects = RwSignal::new(0_u32);
     let container = NodeRef::<html::Div>::new();
-    // The open EventSource and its listeners, kept alive with the component.
-    let source = StoredValue::new_local(None::<(web_sys::EventSource, Vec<Closure<dyn FnMut(web_sys::Event)>>)>);
 
     let url = format!("/api/v1/logs/{}/follow", super::browser::encode(&execution_id));
+    // Effects run only in the browser: the EventSource never exists on the
+    // server. Each run (a reconnection by hand) closes the previous one.
     Effect::new(move || {
         reconnects.track();
-        source.update_value(|s| {
-            if let Some((old, _)) = s.take() {
-                old.close();
-            }
-        });
         let Ok(events) = web_sys::EventSource::new(&url) else {
             status.set("The log stream cannot be opened.");
             return;
@@ -100,14 +95,13 @@ pub(crate) fn Logs(
         let _ = events.add_event_listener_with_callback("log", on_line.as_ref().unchecked_ref());
         events.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         events.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        source.set_value(Some((events, vec![on_line, on_open, on_error])));
-    });
-    on_cleanup(move || {
-        source.update_value(|s| {
-            if let Some((events, _)) = s.take() {
-                events.close();
-            }
-        })
+        // The source and its listeners live until the effect runs again or
+        // the page goes away.
+        let source = StoredValue::new_local((events, vec![on_line, on_open, on_error]));
+        on_cleanup(move || {
+            source.with_value(|(events, _)| events.close());
+            source.dispose();
+        });
     });
 
     let visible = Memo::new(move |_| {

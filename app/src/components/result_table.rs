@@ -106,6 +106,7 @@ pub(crate) fn ResultTable(columns: Vec<String>, rows: Vec<Vec<Value>>, #[prop(in
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 fn cell_text(value: &Value) -> String {

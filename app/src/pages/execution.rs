@@ -279,7 +279,9 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
     });
     let (id, flow_id, namespace) = data.with_untracked(|d| (d.id.clone(), d.flow_id.clone(), d.namespace.clone()));
 
-    view! {
+    // Each part is erased to `AnyView`: the whole page as one type is too
+    // deep for the compiler (and bigger in wasm).
+    let header = view! {
         <div class="page-header execution-header">
             <div>
                 <p class="muted mono breadcrumb">
@@ -289,18 +291,30 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
             </div>
             <Actions data wake />
         </div>
-        <Summary data />
+    }
+    .into_any();
+    let topology = view! {
         <section aria-labelledby="topology-heading">
             <h2 id="topology-heading">"Topology"</h2>
             <Topology source=Signal::stored(source) states=states />
         </section>
+    }
+    .into_any();
+    let gantt = view! {
         <section aria-labelledby="gantt-heading">
             <h2 id="gantt-heading">"Timeline"</h2>
             <Gantt rows=gantt_rows start=Signal::derive(move || data.with(|d| d.created_at)) end=Signal::derive(move || data.with(ExecutionView::end)) />
         </section>
-        <TaskRuns data wake />
-        <Outputs data />
-        <Logs execution_id=id tasks />
+    }
+    .into_any();
+    view! {
+        {header}
+        {view! { <Summary data /> }.into_any()}
+        {topology}
+        {gantt}
+        {view! { <TaskRuns data wake /> }.into_any()}
+        {view! { <Outputs data /> }.into_any()}
+        {view! { <Logs execution_id=id tasks /> }.into_any()}
     }
 }
 
@@ -549,7 +563,7 @@ fn TaskOutputs(execution_id: String, label: String, outputs: Value) -> impl Into
             <h3 class="mono">{label.clone()}</h3>
             {rows.map(|rows| {
                 let (columns, cells) = from_objects(&rows);
-                view! { <ResultTable columns rows=cells caption=caption.clone() /> }
+                view! { <ResultTable columns rows=cells caption=caption.clone() /> }.into_any()
             })}
             {files.into_iter().map(|uri| view! { <FileOutput execution_id=execution_id.clone() uri /> }).collect_view()}
             <details>
@@ -558,6 +572,7 @@ fn TaskOutputs(execution_id: String, label: String, outputs: Value) -> impl Into
             </details>
         </article>
     }
+    .into_any()
 }
 
 /// A file output: its download link and a preview (text, or a table for
@@ -565,7 +580,7 @@ fn TaskOutputs(execution_id: String, label: String, outputs: Value) -> impl Into
 #[component]
 fn FileOutput(execution_id: String, uri: String) -> impl IntoView {
     let name = uri.rsplit('/').next().unwrap_or_default().to_owned();
-    let download = format!("/api/v1/executions/{}/file?path={}", execution_id, url_encode(&uri));
+    let download = format!("/api/v1/executions/{}/file?path={}", execution_id, browser::encode(&uri));
     let preview = Resource::new(move || (execution_id.clone(), uri.clone()), |(id, uri)| preview_file(id, uri));
     let table_name = name.clone();
     view! {
@@ -597,17 +612,5 @@ fn FileOutput(execution_id: String, uri: String) -> impl IntoView {
             </Suspense>
         </div>
     }
-}
-
-/// Percent-encodes a query value the same way on the server and in the
-/// browser (the link is rendered on both).
-fn url_encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
+    .into_any()
 }

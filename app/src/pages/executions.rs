@@ -12,6 +12,7 @@ use leptos_router::params::ParamsMap;
 use serde::{Deserialize, Serialize};
 
 use super::flows::ErrorList;
+use crate::components::browser::encode;
 use crate::components::status::{StateBadge, format_duration, format_utc_seconds, is_terminal};
 
 const STATES: [&str; 10] = ["CREATED", "RUNNING", "PAUSED", "RETRYING", "SUCCESS", "WARNING", "FAILED", "KILLING", "KILLED", "SKIPPED"];
@@ -307,15 +308,4 @@ fn ExecutionTable(list: ExecutionList, params: ListParams) -> impl IntoView {
         </nav>
     }
     .into_any()
-}
-
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
