@@ -168,6 +168,9 @@ test('a running execution is killed from its page, and the emulator run is cance
   const taskRow = page.getByRole('region', { name: 'Task runs' }).getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'long_run' }) });
   await expect(taskRow).toContainText(/run \d+/);
   const runId = (await taskRow.textContent())!.match(/run (\d+)/)![1];
+  // The remote run's page and state, read from the task's log lines.
+  await expect(taskRow.getByRole('link', { name: 'Open in Databricks' })).toHaveAttribute('href', new RegExp(`^${emulator.url}.*run/${runId}`));
+  await expect(taskRow).toContainText(/remote state (PENDING|QUEUED|RUNNING)/);
   const bar = page.locator('.gantt-bar.running').first();
   const before = Number(await bar.getAttribute('data-duration-ms'));
   await expect.poll(async () => Number(await bar.getAttribute('data-duration-ms'))).toBeGreaterThan(before);

@@ -38,6 +38,9 @@ pub(crate) fn Logs(
     /// The task ids to offer in the task filter.
     #[prop(into)]
     tasks: Signal<Vec<String>>,
+    /// Told of every new line: its task id and message.
+    #[prop(optional)]
+    on_line: Option<Callback<(Option<String>, String)>>,
 ) -> impl IntoView {
     let lines = RwSignal::new(Vec::<Line>::new());
     let last_id = RwSignal::new(0_i64);
@@ -70,6 +73,9 @@ pub(crate) fn Logs(
             let Ok(json) = serde_json::from_str::<serde_json::Value>(&data) else { return };
             last_id.set(id);
             let at = js_sys::Date::parse(json["timestamp"].as_str().unwrap_or_default());
+            if let Some(on_line) = on_line {
+                on_line.run((json["taskId"].as_str().map(str::to_owned), json["message"].as_str().unwrap_or_default().to_owned()));
+            }
             lines.update(|all| {
                 all.push(Line {
                     id,

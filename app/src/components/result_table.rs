@@ -32,7 +32,11 @@ pub(crate) fn from_csv(text: &str) -> (Vec<String>, Vec<Vec<Value>>) {
         .map(|fields| {
             fields
                 .into_iter()
-                .map(|f| f.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(f), Value::Number))
+                .map(|f| match (f.parse::<i64>(), f.parse::<f64>()) {
+                    (Ok(n), _) => Value::from(n),
+                    (_, Ok(x)) => serde_json::Number::from_f64(x).map_or(Value::String(f), Value::Number),
+                    _ => Value::String(f),
+                })
                 .collect()
         })
         .collect();
@@ -137,7 +141,8 @@ mod tests {
         assert_eq!(rows[1], [json!("US"), Value::Null, json!(1)]);
         let (columns, rows) = from_csv("region,amount\n\"EU, west\",10\nUS,2.5\n");
         assert_eq!(columns, ["region", "amount"]);
-        assert_eq!(rows[0], [json!("EU, west"), json!(10.0)]);
+        assert_eq!(rows[0], [json!("EU, west"), json!(10)]);
+        assert_eq!(rows[1], [json!("US"), json!(2.5)]);
         assert_eq!(compare(Some(&json!(10)), Some(&json!(9))), Ordering::Greater);
     }
 }

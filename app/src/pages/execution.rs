@@ -142,6 +142,19 @@ pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, Server
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::RemoteNews;
+
+    #[test]
+    fn remote_pages_and_states_are_read_from_log_lines() {
+        let news = RemoteNews::read("run 7: https://example.cloud.databricks.com/?o=1#job/7/run/7");
+        assert_eq!(news.url.as_deref(), Some("https://example.cloud.databricks.com/?o=1#job/7/run/7"));
+        assert_eq!(RemoteNews::read("cluster 0123-abc is PENDING after 3.1s").state.as_deref(), Some("PENDING"));
+        assert_eq!(RemoteNews::read("this is fine"), RemoteNews::default());
+    }
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use leptos::prelude::*;
@@ -278,6 +291,21 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
         })
     });
     let (id, flow_id, namespace) = data.with_untracked(|d| (d.id.clone(), d.flow_id.clone(), d.namespace.clone()));
+    // What the Databricks tasks say in their logs while they wait: the
+    // remote page and the remote state (`run 7: https://…`, `cluster c is
+    // PENDING after 3.1s`), by task id.
+    let remote = RwSignal::new(HashMap::<String, RemoteNews>::new());
+    let on_line = Callback::new(move |(task, message): (Option<String>, String)| {
+        let Some(task) = task else { return };
+        let news = RemoteNews::read(&message);
+        if news.url.is_some() || news.state.is_some() {
+            remote.update(|all| {
+                let entry = all.entry(task).or_default();
+                entry.url = news.url.or(entry.url.take());
+                entry.state = news.state.or(entry.state.take());
+            });
+        }
+    });
 
     // Each part is erased to `AnyView`: the whole page as one type is too
     // deep for the compiler (and bigger in wasm).
@@ -312,9 +340,9 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
         {view! { <Summary data /> }.into_any()}
         {topology}
         {gantt}
-        {view! { <TaskRuns data wake /> }.into_any()}
+        {view! { <TaskRuns data remote /> }.into_any()}
         {view! { <Outputs data /> }.into_any()}
-        {view! { <Logs execution_id=id tasks /> }.into_any()}
+        {view! { <Logs execution_id=id tasks on_line /> }.into_any()}
     }
 }
 
@@ -455,9 +483,29 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
     }
 }
 
+/// A remote page and state read from a log line.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RemoteNews {
+    url: Option<String>,
+    state: Option<String>,
+}
+
+impl RemoteNews {
+    fn read(message: &str) -> Self {
+        let url = message
+            .split_whitespace()
+            .find(|w| w.starts_with("https://") || w.starts_with("http://"))
+            .map(|w| w.trim_end_matches([',', '.', ')']).to_owned());
+        let state = message.split_once(" is ").and_then(|(_, rest)| {
+            let word = rest.split_whitespace().next()?;
+            (word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_')).then(|| word.to_owned())
+        });
+        Self { url, state }
+    }
+}
+
 #[component]
-fn TaskRuns(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView {
-    let _ = wake;
+fn TaskRuns(data: RwSignal<ExecutionView>, remote: RwSignal<HashMap<String, RemoteNews>>) -> impl IntoView {
     view! {
         <section aria-labelledby="task-runs-heading">
             <h2 id="task-runs-heading">"Task runs"</h2>
@@ -476,6 +524,7 @@ fn TaskRuns(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView
                             {runs.into_iter().map(|run| {
                                 let duration = run.ended_at.unwrap_or(now) - run.created_at;
                                 let (task_id, label, state) = (run.task_id.clone(), run.label(), run.state.clone());
+                                let remote_key = run.task_id.clone();
                                 let attempts = run.attempts.iter().enumerate().map(|(i, (state, start, end))| view! {
                                     <li>{format!("#{} ", i + 1)}<StateBadge state=state.clone() />
                                         " " {format_duration(end.unwrap_or(now) - start)}</li>
@@ -486,9 +535,18 @@ fn TaskRuns(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView
                                         <td><StateBadge state=state /></td>
                                         <td><ol class="attempts">{attempts}</ol></td>
                                         <td class="num nowrap">{format_duration(duration)}</td>
-                                        <td><Remote run /></td>
+                                        <td>
+                                            <Remote run />
+                                            {move || remote.with(|r| r.get(&remote_key).cloned()).map(|news| view! {
+                                                <ul class="remote">
+                                                    {news.url.map(|url| view! { <li><a href=url target="_blank" rel="noopener">"Open in Databricks"</a></li> })}
+                                                    {news.state.map(|state| view! { <li>"remote state " <span class="mono">{state}</span></li> })}
+                                                </ul>
+                                            }.into_any())}
+                                        </td>
                                     </tr>
                                 }
+                                .into_any()
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -517,9 +575,7 @@ fn Remote(run: TaskRunView) -> impl IntoView {
             items.push(view! { <li class="mono">{label} " " {text}</li> }.into_any());
         }
     }
-    if let Some(remote) = outputs["state"].as_str().filter(|_| !outputs["clusterId"].is_null() || !outputs["runId"].is_null()) {
-        items.push(view! { <li>"remote state " <span class="mono">{remote.to_owned()}</span></li> }.into_any());
-    } else if !is_terminal(&run.state) && !items.is_empty() {
+    if !is_terminal(&run.state) && !items.is_empty() {
         items.push(view! { <li class="muted">"waiting on Databricks…"</li> }.into_any());
     }
     if items.is_empty() { None } else { Some(view! { <ul class="remote">{items}</ul> }) }
