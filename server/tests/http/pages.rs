@@ -24,12 +24,12 @@ async fn flows_page_is_rendered_on_the_server_with_the_stored_flows() {
 }
 
 #[tokio::test]
-async fn the_root_redirects_to_flows_and_an_unknown_page_is_404() {
+async fn the_root_is_the_dashboard_and_an_unknown_page_is_404() {
     let app = TestApp::spawn().await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let root = client.get(app.url("/")).send().await.unwrap();
-    assert!(root.status().is_redirection(), "{}", root.status());
-    assert_eq!(root.headers()["location"], "/flows");
+    let root = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(root.status(), 200);
+    let html = root.text().await.unwrap();
+    assert!(html.contains("Executions by state") && html.contains("Recent failures"), "{html}");
 
     let missing = app.client.get(app.url("/no/such/page")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
