@@ -213,6 +213,17 @@ test('a failed execution is restarted from its page and then succeeds', async ({
   await expect(taskRow.getByRole('listitem')).toHaveCount(2); // two attempts
   await expect(page.getByRole('table', { name: /Preview of/ })).toContainText('EU');
   await page.screenshot({ path: path.join(artifacts, 'restarted.png'), fullPage: true });
+
+  // Replay from the chosen task run: a new execution that says where it
+  // comes from.
+  const original = page.url().split('/').pop()!;
+  await page.getByRole('button', { name: 'Replay' }).click();
+  const replay = page.getByRole('dialog', { name: 'Replay' });
+  await replay.getByLabel('Replay from').selectOption({ label: 'fetch' });
+  await replay.getByRole('button', { name: 'Replay execution' }).click();
+  await expect(page).not.toHaveURL(new RegExp(`${original}$`));
+  await expect(page.getByText(`Replay of ${original}`)).toBeVisible();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
 });
 
 test('the executions list filters, sorts and pages on the server, without JavaScript too', async ({ browser }) => {
