@@ -78,6 +78,20 @@ test.afterAll(async () => {
   await emulator?.stop();
 });
 
+// A panic in the browser bundle (a hydration mismatch, say) is an uncaught
+// error: none may happen on these pages.
+let pageErrors: string[] = [];
+test.beforeEach(async ({ page }) => {
+  pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('panicked')) pageErrors.push(message.text());
+  });
+});
+test.afterEach(async () => {
+  expect(pageErrors).toEqual([]);
+});
+
 async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }

@@ -203,7 +203,7 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
 
     let has_fields = fields.with_value(|f| !f.is_empty());
     view! {
-        <form class="inputs-form" on:submit=on_submit novalidate=false>
+        <form class="inputs-form" on:submit=on_submit>
             {(!has_fields).then(|| view! { <p class="muted">"This flow takes no inputs."</p> })}
             {fields
                 .get_value()
