@@ -128,10 +128,13 @@ impl Store {
         let total = count.fetch_one(&self.pool).await?;
 
         let direction = if query.descending { "DESC" } else { "ASC" };
-        let order = query.sort.order_by();
-        let rows_sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} {direction}, created_at DESC, id DESC LIMIT ? OFFSET ?"
-        );
+        // Ties go by creation then id in the same direction, which the
+        // indexes of 0003_execution_history.sql serve without a sort.
+        let order = match query.sort {
+            ExecutionSort::Created => format!("created_at {direction}, id {direction}"),
+            sort => format!("{} {direction}, created_at {direction}, id {direction}", sort.order_by()),
+        };
+        let rows_sql = format!("SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
         let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql));
         for bind in &binds {
             rows = match bind {
@@ -172,7 +175,7 @@ impl Store {
         let rows: Vec<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {} FROM flows f JOIN executions e ON e.id = (
                  SELECT id FROM executions WHERE namespace = f.namespace AND flow_id = f.id
-                 ORDER BY created_at DESC LIMIT 1)
+                 ORDER BY created_at DESC, id DESC LIMIT 1)
              WHERE f.deleted = 0",
             SUMMARY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         )))
@@ -198,8 +201,12 @@ fn conditions(filter: &ExecutionFilter) -> (Vec<String>, Vec<Bind>) {
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
     if let Some(namespace) = filter.namespace.as_deref().filter(|n| !n.is_empty()) {
-        // As Kestra: a namespace also matches its children.
-        conditions.push("(namespace = ? OR namespace LIKE ? ESCAPE '\\')".to_owned());
+        // As Kestra: a namespace also matches its children. The range
+        // (children sort between `ns` and `ns/`, as '.' < '/') lets the
+        // namespace index narrow the rows before the exact test.
+        conditions.push("(namespace >= ? AND namespace < ? AND (namespace = ? OR namespace LIKE ? ESCAPE '\\'))".to_owned());
+        binds.push(Bind::Text(namespace.to_owned()));
+        binds.push(Bind::Text(format!("{namespace}/")));
         binds.push(Bind::Text(namespace.to_owned()));
         binds.push(Bind::Text(format!("{}.%", escape_like(namespace))));
     }
@@ -302,6 +309,13 @@ mod tests {
         assert_eq!(by_state.results[0].id, b, "RUNNING sorts after CREATED");
         let _ = store.list_executions(&query("", ExecutionSort::Duration, true)).await.unwrap();
 
+        let by_namespace = ExecutionQuery {
+            filter: ExecutionFilter { namespace: Some("company".into()), ..Default::default() },
+            page: 1,
+            size: 10,
+            ..Default::default()
+        };
+        assert_eq!(ids(store.list_executions(&by_namespace).await.unwrap()), [a.clone(), c.clone()], "children, oldest first");
         let page = ExecutionQuery { page: 2, size: 2, descending: true, ..Default::default() };
         let second = store.list_executions(&page).await.unwrap();
         assert_eq!(second.total, 3);
