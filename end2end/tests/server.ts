@@ -11,12 +11,14 @@ export interface Server {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
-export async function startServer(): Promise<Server> {
+/// `env` is added to the spawned server's environment (for example
+/// `MORTAR_EMULATOR_TIME_SCALE`, or `DATABRICKS_HOST` and `DATABRICKS_TOKEN`).
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   const bin = process.env.MORTAR_BIN ?? path.join(repoRoot, 'target', 'debug', 'mortar');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mortar-e2e-'));
   const child: ChildProcess = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
   });
   let stderr = '';
   child.stderr!.on('data', (chunk) => {

@@ -1,9 +1,346 @@
-//! The Execute button and the form of a flow's inputs it opens.
+//! The Execute button and the form of a flow's inputs it opens, in a modal
+//! dialog (Escape closes it). The form is generated from the flow's input
+//! declarations: a field per input by type, its default filled in and its
+//! required mark. It is sent by the browser as multipart to
+//! `POST /api/v1/executions/{namespace}/{flowId}`, so that a file streams
+//! into internal storage; the server's verdict on each input shows next to
+//! its field, and a started execution opens its page.
 
+use std::collections::HashMap;
+
+use leptos::html;
 use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
 
-// FIXME(issue 8): the inputs form; until then a link to the flow.
+use super::browser;
+
+/// One declared input, as the form shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputField {
+    pub id: String,
+    /// STRING, INT, BOOLEAN, SELECT, FILE... (Kestra's names).
+    pub kind: String,
+    pub required: bool,
+    /// The default as the field's text.
+    pub default: Option<String>,
+    /// The choices of a SELECT or MULTISELECT.
+    pub values: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// The inputs of a flow's current revision.
+#[server(prefix = "/rpc", endpoint = "flow_inputs")]
+pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<InputField>, ServerFnError> {
+    use engine::ids::{FlowId, Namespace};
+    let store = use_context::<engine::store::Store>().ok_or_else(|| ServerFnError::new("the store is not available"))?;
+    let flow = store.get_flow(&Namespace::new(&namespace), &FlowId::new(&flow_id)).await.map_err(|error| {
+        tracing::error!(%error, "reading a flow failed");
+        ServerFnError::new("reading the flow failed; the server log has the details")
+    })?;
+    let flow = flow.ok_or_else(|| ServerFnError::new(format!("flow {namespace}.{flow_id} does not exist")))?;
+    let plan = engine::plan::Plan::from_yaml(&flow.source)
+        .map_err(|error| ServerFnError::new(format!("flow {namespace}.{flow_id} cannot run: {error}")))?;
+    Ok(plan
+        .inputs
+        .into_iter()
+        .map(|decl| InputField {
+            default: decl.defaults.map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            }),
+            id: decl.id,
+            kind: decl.kind.to_ascii_uppercase(),
+            required: decl.required,
+            values: decl.values,
+            description: decl.description,
+        })
+        .collect())
+}
+
 #[component]
 pub(crate) fn ExecuteButton(namespace: String, flow_id: String) -> impl IntoView {
-    view! { <a class="button primary" href=format!("/flows/{namespace}/{flow_id}")>"Execute"</a> }
+    let dialog = NodeRef::<html::Dialog>::new();
+    let fields = RwSignal::new(None::<Result<Vec<InputField>, String>>);
+    let (ns, id) = (StoredValue::new(namespace), StoredValue::new(flow_id));
+    let open = move |_| {
+        if let Some(dialog) = dialog.get_untracked() {
+            let _ = dialog.show_modal();
+        }
+        fields.set(None);
+        leptos::task::spawn_local(async move {
+            let loaded = flow_inputs(ns.get_value(), id.get_value()).await.map_err(|e| e.to_string());
+            fields.set(Some(loaded));
+        });
+    };
+    let close = move || {
+        if let Some(dialog) = dialog.get_untracked() {
+            dialog.close();
+        }
+    };
+    let title_id = format!("execute-{}-{}", ns.get_value(), id.get_value()).replace('.', "-");
+    let labelled_by = title_id.clone();
+    view! {
+        <button type="button" class="button primary" on:click=open aria-haspopup="dialog">"Execute"</button>
+        <dialog class="execute-dialog" node_ref=dialog aria-labelledby=labelled_by>
+            <div class="dialog-header">
+                <h2 id=title_id>"Execute " <span class="mono">{id.get_value()}</span></h2>
+                <button type="button" class="button" aria-label="Close" on:click=move |_| close()>"✕"</button>
+            </div>
+            <p class="muted mono">{ns.get_value()}</p>
+            {move || match fields.get() {
+                None => view! { <p class="muted">"Loading the inputs…"</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="error" role="alert">{error}</p> }.into_any(),
+                Some(Ok(list)) => view! { <InputsForm namespace=ns.get_value() flow_id=id.get_value() fields=list on_cancel=Callback::new(move |()| close()) /> }.into_any(),
+            }}
+        </dialog>
+    }
+}
+
+#[component]
+fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_cancel: Callback<()>) -> impl IntoView {
+    let navigate = use_navigate();
+    let errors = RwSignal::new(HashMap::<String, String>::new());
+    let form_error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let labels = RwSignal::new(String::new());
+    let prefix = format!("input-{namespace}-{flow_id}-").replace('.', "-");
+    let fields = StoredValue::new(fields);
+    let url = format!("/api/v1/executions/{}/{}", browser::encode(&namespace), browser::encode(&flow_id));
+    let field_prefix = prefix.clone();
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
+        let mut problems = HashMap::new();
+        for field in fields.get_value() {
+            let element_id = format!("{field_prefix}{}", field.id);
+            let element = document().get_element_by_id(&element_id);
+            match field.kind.as_str() {
+                "BOOLEAN" | "BOOL" => {
+                    let on = element.and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.checked());
+                    let _ = data.set_with_str(&field.id, if on { "true" } else { "false" });
+                }
+                "DATETIME" => {
+                    // The picker gives a local time without a zone; the
+                    // server wants an instant.
+                    let local = data.get(&field.id).as_string().unwrap_or_default();
+                    if !local.is_empty() {
+                        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&local));
+                        if date.get_time().is_nan() {
+                            problems.insert(field.id.clone(), format!("{local:?} is not a date and time"));
+                        } else {
+                            let _ = data.set_with_str(&field.id, &String::from(date.to_iso_string()));
+                        }
+                    }
+                }
+                "MULTISELECT" => {
+                    let chosen: Vec<String> = data.get_all(&field.id).iter().filter_map(|v| v.as_string()).collect();
+                    let _ = data.set_with_str(&field.id, &chosen.join(","));
+                }
+                "JSON" => {
+                    let text = data.get(&field.id).as_string().unwrap_or_default();
+                    if let Err(why) = check_json(&text) {
+                        problems.insert(field.id.clone(), why);
+                    }
+                }
+                "FILE" => {
+                    // No file chosen: the browser still sends an empty part.
+                    let file = data.get(&field.id).dyn_into::<web_sys::File>().ok();
+                    if file.is_some_and(|f| f.name().is_empty() && f.size() == 0.0) {
+                        data.delete(&field.id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        let mut query = Vec::new();
+        for line in labels.get_untracked().lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match line.split_once([':', '=']) {
+                Some((k, v)) if !k.trim().is_empty() => query.push(format!("labels={}", browser::encode(&format!("{}:{}", k.trim(), v.trim())))),
+                _ => {
+                    form_error.set(Some(format!("label {line:?} must be key:value")));
+                    return;
+                }
+            }
+        }
+        let url = if query.is_empty() { url.clone() } else { format!("{url}?{}", query.join("&")) };
+        errors.set(HashMap::new());
+        form_error.set(None);
+        busy.set(true);
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let answer = browser::send("POST", &url, Some(&data)).await;
+            busy.set(false);
+            match answer {
+                Ok(answer) if answer.ok() => {
+                    let id = serde_json::from_str::<serde_json::Value>(&answer.body)
+                        .ok()
+                        .and_then(|v| v["id"].as_str().map(str::to_owned));
+                    match id {
+                        Some(id) => navigate(&format!("/executions/{id}"), Default::default()),
+                        None => form_error.set(Some("the server did not say which execution it started".to_owned())),
+                    }
+                }
+                Ok(answer) => {
+                    let (by_field, rest) = violations(&answer.body);
+                    errors.set(by_field);
+                    form_error.set(Some(if rest.is_empty() { answer.message() } else { rest.join("; ") }));
+                }
+                Err(error) => form_error.set(Some(error)),
+            }
+        });
+    };
+
+    let has_fields = fields.with_value(|f| !f.is_empty());
+    view! {
+        <form class="inputs-form" on:submit=on_submit>
+            {(!has_fields).then(|| view! { <p class="muted">"This flow takes no inputs."</p> })}
+            {fields
+                .get_value()
+                .into_iter()
+                .map(|field| view! { <Field field prefix=prefix.clone() errors /> })
+                .collect_view()}
+            <div class="field">
+                <label for=format!("{prefix}labels")>"Labels"</label>
+                <textarea id=format!("{prefix}labels") rows="2" placeholder="key:value, one per line"
+                    aria-describedby=format!("{prefix}labels-help")
+                    prop:value=move || labels.get() on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
+                <small id=format!("{prefix}labels-help") class="muted">"Optional, to find this execution later."</small>
+            </div>
+            {move || form_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <div class="dialog-actions">
+                <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                <button type="submit" class="button primary" disabled=move || busy.get()>
+                    {move || if busy.get() { "Starting…" } else { "Execute" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn Field(field: InputField, prefix: String, errors: RwSignal<HashMap<String, String>>) -> impl IntoView {
+    let id = format!("{prefix}{}", field.id);
+    let help_id = format!("{id}-help");
+    let error_id = format!("{id}-error");
+    let name = field.id.clone();
+    let key = field.id.clone();
+    let error = Memo::new(move |_| errors.with(|e| e.get(&key).cloned()));
+    let json_error = RwSignal::new(None::<String>);
+    let shown_error = move || error.get().or_else(|| json_error.get());
+    let described = format!("{help_id} {error_id}");
+    let invalid = move || shown_error().is_some().to_string();
+    let default = field.default.clone().unwrap_or_default();
+    let required = field.required && field.default.is_none();
+    let control = match field.kind.as_str() {
+        "BOOLEAN" | "BOOL" => view! {
+            <input type="checkbox" role="switch" class="toggle" id=id.clone() aria-describedby=described.clone()
+                checked=default.eq_ignore_ascii_case("true") />
+        }
+        .into_any(),
+        "SELECT" | "ENUM" | "MULTISELECT" => {
+            let multiple = field.kind == "MULTISELECT";
+            let chosen: Vec<String> = default.split(',').map(|s| s.trim().to_owned()).collect();
+            view! {
+                <select id=id.clone() name=name.clone() multiple=multiple required=required aria-describedby=described.clone() aria-invalid=invalid>
+                    {(!required && !multiple).then(|| view! { <option value="">"—"</option> })}
+                    {field.values.iter().map(|v| view! { <option value=v.clone() selected=chosen.contains(v)>{v.clone()}</option> }).collect_view()}
+                </select>
+            }
+            .into_any()
+        }
+        "JSON" => view! {
+            <textarea id=id.clone() name=name.clone() rows="4" class="mono" required=required aria-describedby=described.clone()
+                aria-invalid=invalid
+                on:input=move |ev| json_error.set(check_json(&event_target_value(&ev)).err())>{default.clone()}</textarea>
+        }
+        .into_any(),
+        kind => {
+            let (input_type, step) = match kind {
+                "INT" => ("number", Some("1")),
+                "FLOAT" => ("number", Some("any")),
+                "DATE" => ("date", None),
+                "DATETIME" => ("datetime-local", Some("1")),
+                "TIME" => ("time", Some("1")),
+                "FILE" => ("file", None),
+                "SECRET" => ("password", None),
+                "URI" => ("url", None),
+                _ => ("text", None),
+            };
+            let value = (kind != "FILE" && kind != "DATETIME").then(|| default.clone());
+            view! {
+                <input type=input_type id=id.clone() name=name.clone() step=step value=value required=required
+                    aria-describedby=described.clone() aria-invalid=invalid autocomplete="off" />
+            }
+            .into_any()
+        }
+    };
+    let hint = match (&field.description, &field.default) {
+        (Some(d), Some(v)) => format!("{d} Default: {v}."),
+        (Some(d), None) => d.clone(),
+        (None, Some(v)) => format!("Default: {v}."),
+        (None, None) => String::new(),
+    };
+    view! {
+        <div class="field">
+            <label for=id.clone()>
+                <span class="mono">{field.id.clone()}</span>
+                {required.then(|| view! { <span class="required" aria-hidden="true">" *"</span><span class="visually-hidden">" (required)"</span> })}
+                " " <span class="muted type-tag">{field.kind.clone()}</span>
+            </label>
+            {control}
+            <small id=help_id class="muted">{hint}</small>
+            <small id=error_id class="field-error" role="alert">{shown_error}</small>
+        </div>
+    }
+}
+
+fn check_json(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    serde_json::from_str::<serde_json::Value>(text).map(|_| ()).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+/// The server's problems with the inputs: those naming an input (`input
+/// "name" ...`), by input; the others as they are.
+fn violations(body: &str) -> (HashMap<String, String>, Vec<String>) {
+    let mut by_field = HashMap::new();
+    let mut rest = Vec::new();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    for message in json["violations"].as_array().into_iter().flatten().filter_map(|v| v["message"].as_str()) {
+        let name = message.strip_prefix("input \"").and_then(|m| m.split_once('"')).map(|(name, _)| name.to_owned());
+        match name {
+            Some(name) => {
+                by_field.insert(name, message.to_owned());
+            }
+            None => rest.push(message.to_owned()),
+        }
+    }
+    (by_field, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_problems_go_next_to_their_fields() {
+        let body = r#"{"message":"the inputs are invalid","violations":[{"message":"input \"n\": \"x\" is not a whole number"},{"message":"something else"}]}"#;
+        let (by_field, rest) = violations(body);
+        assert_eq!(by_field["n"], "input \"n\": \"x\" is not a whole number");
+        assert_eq!(rest, ["something else"]);
+        assert!(check_json("{\"a\": 1}").is_ok());
+        assert!(check_json("{a").is_err());
+    }
 }

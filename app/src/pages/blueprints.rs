@@ -1,10 +1,13 @@
-//! `/blueprints`: the ready-made flows shipped with Mortar.
+//! `/blueprints`: the ready-made flows shipped with Mortar, each with its
+//! description, tags (what it uses), a preview of its topology and "Use",
+//! which opens the editor prefilled.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use super::flows::ErrorList;
+use crate::components::topology::Topology;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlueprintRow {
@@ -12,6 +15,33 @@ pub struct BlueprintRow {
     pub id: String,
     pub description: Option<String>,
     pub source: String,
+    /// What the flow uses: `Databricks`, `SQL`, `Jobs`, `DBFS`...
+    pub tags: Vec<String>,
+}
+
+#[cfg(feature = "ssr")]
+/// Tags from the task types a flow uses (the `type:` lines of its YAML).
+fn tags(source: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    for line in source.lines() {
+        let Some(kind) = line.trim().strip_prefix("type:").map(str::trim) else { continue };
+        let kind = kind.trim_matches('"');
+        let found: &[&str] = match kind {
+            k if k.contains(".sql.") => &["Databricks", "SQL"],
+            k if k.contains(".cluster.") => &["Databricks", "Clusters"],
+            k if k.contains(".job.") => &["Databricks", "Jobs"],
+            k if k.contains(".dbfs.") => &["Databricks", "DBFS"],
+            k if k.contains(".flow.") => &["Flowable"],
+            k if k.contains("trigger") || k.contains("Schedule") => &["Schedule"],
+            _ => &["Core"],
+        };
+        for tag in found {
+            if !tags.iter().any(|t| t == tag) {
+                tags.push((*tag).to_owned());
+            }
+        }
+    }
+    tags
 }
 
 #[server(prefix = "/rpc", endpoint = "list_blueprints")]
@@ -23,6 +53,7 @@ pub async fn list_blueprints() -> Result<Vec<BlueprintRow>, ServerFnError> {
             id: b.header.id.to_string(),
             description: b.header.description,
             source: b.source.to_owned(),
+            tags: tags(b.source),
         })
         .collect())
 }
@@ -55,10 +86,13 @@ pub(crate) fn BlueprintsPage() -> impl IntoView {
 #[component]
 fn BlueprintCard(b: BlueprintRow) -> impl IntoView {
     view! {
-        <li class="card">
-            <h2 class="mono">{b.id}</h2>
+        <li class="card blueprint">
+            <h2 class="mono">{b.id.clone()}</h2>
             <p class="muted mono">{b.namespace}</p>
             <p>{b.description.unwrap_or_default()}</p>
+            <ul class="chips" aria-label="Tags">{b.tags.into_iter().map(|t| view! { <li class="chip">{t}</li> }).collect_view()}</ul>
+            <Topology source=Signal::stored(b.source.clone()) />
+            <p><a class="button primary" href=format!("/flows/new?blueprint={}", b.id) aria-label=format!("Use {}", b.id)>"Use"</a></p>
             <details>
                 <summary>"Show the YAML"</summary>
                 <pre class="code"><code>{b.source}</code></pre>

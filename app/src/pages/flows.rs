@@ -1,4 +1,5 @@
-//! `/flows`: the stored flows, searchable.
+//! `/flows`: the stored flows, searchable and filtered by namespace, each
+//! with the state of its last execution and an Execute button.
 //!
 //! The search box works before hydration too: it is a GET form, so pressing
 //! Enter reloads `/flows?q=…`, which the server renders. Once hydrated, each
@@ -10,6 +11,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+use crate::components::execute::ExecuteButton;
+use crate::components::status::StateBadge;
 use crate::time::format_utc;
 
 /// One flow, as the list shows it.
@@ -21,6 +24,9 @@ pub struct FlowRow {
     pub revision: i64,
     /// Unix milliseconds of the last save.
     pub updated_at: i64,
+    /// The state and id of the flow's newest execution, if any.
+    #[serde(default)]
+    pub last_execution: Option<(String, String)>,
 }
 
 /// Flows whose namespace, id or description contains `query`.
@@ -28,13 +34,22 @@ pub struct FlowRow {
 pub async fn search_flows(query: String) -> Result<Vec<FlowRow>, ServerFnError> {
     let store = use_context::<engine::store::Store>()
         .ok_or_else(|| ServerFnError::new("the store is not available"))?;
-    let flows = store.search_flows(&query).await.map_err(|error| {
+    let failed = |error: engine::store::StoreError| {
         tracing::error!(%error, "searching flows failed");
         ServerFnError::new("searching flows failed; the server log has the details")
-    })?;
+    };
+    let flows = store.search_flows(&query).await.map_err(failed)?;
+    let last: std::collections::HashMap<(String, String), (String, String)> = store
+        .last_executions()
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|e| ((e.namespace.to_string(), e.flow_id.to_string()), (e.state.as_str().to_owned(), e.id.to_string())))
+        .collect();
     Ok(flows
         .into_iter()
         .map(|flow| FlowRow {
+            last_execution: last.get(&(flow.namespace.to_string(), flow.id.to_string())).cloned(),
             namespace: flow.namespace.to_string(),
             id: flow.id.to_string(),
             description: flow.description,
@@ -48,6 +63,7 @@ pub async fn search_flows(query: String) -> Result<Vec<FlowRow>, ServerFnError> 
 pub(crate) fn FlowsPage() -> impl IntoView {
     let initial = use_query_map().with_untracked(|query| query.get("q").unwrap_or_default());
     let query = RwSignal::new(initial);
+    let namespace = RwSignal::new(use_query_map().with_untracked(|query| query.get("namespace").unwrap_or_default()));
     let flows = Resource::new(move || query.get(), search_flows);
 
     view! {
@@ -70,7 +86,32 @@ pub(crate) fn FlowsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading flows…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                 {move || Suspend::new(async move {
-                    flows.await.map(|rows| view! { <FlowTable rows query=query.get_untracked() /> })
+                    flows.await.map(|rows| {
+                        let mut namespaces: Vec<String> = rows.iter().map(|r| r.namespace.clone()).collect();
+                        namespaces.dedup();
+                        let rows = StoredValue::new(rows);
+                        view! {
+                            <Show when=move || { namespaces.len() > 1 }>
+                                <label class="namespace-filter">"Namespace "
+                                    <select prop:value=move || namespace.get() on:change=move |ev| namespace.set(event_target_value(&ev))>
+                                        <option value="">"All namespaces"</option>
+                                        {rows.with_value(|rows| {
+                                            let mut names: Vec<String> = rows.iter().map(|r| r.namespace.clone()).collect();
+                                            names.dedup();
+                                            names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()
+                                        })}
+                                    </select>
+                                </label>
+                            </Show>
+                            {move || {
+                                let ns = namespace.get();
+                                let shown: Vec<FlowRow> = rows.with_value(|rows| {
+                                    rows.iter().filter(|r| ns.is_empty() || r.namespace == ns || r.namespace.starts_with(&format!("{ns}."))).cloned().collect()
+                                });
+                                view! { <FlowTable rows=shown query=query.get_untracked() /> }
+                            }}
+                        }
+                    })
                 })}
             </ErrorBoundary>
         </Transition>
@@ -100,19 +141,26 @@ fn FlowTable(rows: Vec<FlowRow>, query: String) -> impl IntoView {
                     <th scope="col">"Description"</th>
                     <th scope="col">"Revision"</th>
                     <th scope="col">"Last update"</th>
+                    <th scope="col">"Last execution"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr>
             </thead>
             <tbody>
                 {rows
                     .into_iter()
                     .map(|row| {
+                        let last = row.last_execution.clone().map(|(state, id)| {
+                            view! { <a href=format!("/executions/{id}") title="Last execution"><StateBadge state /></a> }.into_any()
+                        });
                         view! {
                             <tr>
-                                <td class="mono">{row.namespace}</td>
-                                <td class="mono strong">{row.id}</td>
+                                <td class="mono">{row.namespace.clone()}</td>
+                                <td class="mono strong"><a href=format!("/flows/{}/{}", row.namespace, row.id)>{row.id.clone()}</a></td>
                                 <td>{row.description.unwrap_or_default()}</td>
                                 <td class="num">{row.revision}</td>
                                 <td class="nowrap">{format_utc(row.updated_at)}</td>
+                                <td>{last.unwrap_or_else(|| view! { <span class="muted">"never run"</span> }.into_any())}</td>
+                                <td><ExecuteButton namespace=row.namespace flow_id=row.id /></td>
                             </tr>
                         }
                     })

@@ -5,6 +5,7 @@
 
 mod executions;
 mod flows;
+mod history;
 mod logs;
 mod triggers;
 
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
+pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogRecord, NewLog};
 pub use triggers::ScheduledFlow;
 

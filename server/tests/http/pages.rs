@@ -26,10 +26,10 @@ async fn flows_page_is_rendered_on_the_server_with_the_stored_flows() {
 #[tokio::test]
 async fn the_root_is_the_dashboard_and_an_unknown_page_is_404() {
     let app = TestApp::spawn().await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let root = client.get(app.url("/")).send().await.unwrap();
+    let root = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(root.status(), 200);
-    assert!(root.text().await.unwrap().contains(r#"href="/flows""#), "the dashboard links to the flows");
+    let html = root.text().await.unwrap();
+    assert!(html.contains("Executions by state") && html.contains("Recent failures"), "{html}");
 
     let missing = app.client.get(app.url("/no/such/page")).send().await.unwrap();
     assert_eq!(missing.status(), 404);

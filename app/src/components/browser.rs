@@ -1,0 +1,60 @@
+//! Requests the browser sends itself with `fetch`: the multipart upload of
+//! the Execute form (so that files stream rather than pass through a
+//! server function) and the REST actions on an execution. Only called from
+//! event handlers, so only ever run in the browser.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// A finished response: its status and body text.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    pub(crate) fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The `message` of Mortar's error body, or the body itself.
+    pub(crate) fn message(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("the server answered {}: {}", self.status, self.body))
+    }
+}
+
+/// Sends `method url` with an optional form body; a network failure is an
+/// error in words.
+pub(crate) async fn send(method: &str, url: &str, form: Option<&web_sys::FormData>) -> Result<Answer, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(form) = form {
+        init.set_body(form);
+    }
+    let window = web_sys::window().ok_or("no window")?;
+    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| "the server cannot be reached; check that Mortar is running".to_owned())?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "fetch did not give a response")?;
+    let status = response.status();
+    let text = response.text().map_err(|_| "the answer has no body")?;
+    let body = JsFuture::from(text).await.map_err(|_| "the answer broke off")?.as_string().unwrap_or_default();
+    Ok(Answer { status, body })
+}
+
+/// Percent-encodes a path segment or query value. Plain Rust, not the
+/// browser's `encodeURIComponent`: addresses are also built on the server,
+/// and both sides must render the same text.
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
