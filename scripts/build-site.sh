@@ -16,7 +16,7 @@ cargo build --quiet -p frontend --lib --target wasm32-unknown-unknown --profile 
 
 rm -rf "$site"
 mkdir -p "$site/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name mortar \
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$site/pkg" --out-name mortar \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
 # One stylesheet: main.css first, then each part's own file.
 cat style/main.css $(ls style/*.css | grep -v '/main.css$' | sort) >"$site/pkg/mortar.css"

@@ -235,8 +235,8 @@ test('revisions are listed, compared and restored', async ({ page }) => {
   // By default the last two are compared: the second task was added.
   await expect(page.getByText(/changed lines?/)).toBeVisible();
   await expect(page.locator('.diff-add', { hasText: '- id: second' })).toBeVisible();
-  await page.getByLabel('From').selectOption('1');
-  await page.getByLabel('to').selectOption('2');
+  await page.getByRole('combobox', { name: /^From/ }).selectOption('1');
+  await page.getByRole('combobox', { name: /^to/ }).selectOption('2');
   await expect(page.locator('.diff-add', { hasText: 'level: WARN' })).toBeVisible();
 
   await page.getByRole('button', { name: 'Restore revision 1' }).click();

@@ -126,6 +126,10 @@ test('the upload-and-query blueprint runs from the Execute form and shows its lo
   await expect(ganttRows).toHaveCount(6, { timeout: 30_000 }); // the axis and five tasks
   await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
   await expect(log).toContainText('3 regions; the top one is US');
+  // The topology shows each task's state, live.
+  const upload = page.locator('.topology-node[data-task-id="upload"]');
+  await expect(upload).toContainText('SUCCESS');
+  await expect(page.locator('.topology-node .node-state')).toHaveCount(5);
   await expect(page.getByText('team: e2e')).toBeVisible();
 
   // The STORE result is a JSON Lines file, previewed as a sortable table.
