@@ -63,9 +63,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::home::HomePage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("flows") view=pages::flows::FlowsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/flows/new") view=pages::flow::NewFlowPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/flows/:namespace/:id/:tab?") view=pages::flow::FlowPage ssr=SsrMode::InOrder />
+                    // Async: the whole page is rendered before the headers go, so a
+                    // missing flow or execution is a real 404.
+                    <Route path=path!("/flows/:namespace/:id/:tab?") view=pages::flow::FlowPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("executions") view=pages::executions::ExecutionsPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
                 </Routes>
             </layout::Layout>

@@ -264,11 +264,12 @@ test('a blueprint prefills a new flow, and pages render without JavaScript', asy
   await nojs.goto(`${server.url}/flows/e2e/static_one/editor`);
   await expect(nojs.getByRole('textbox', { name: 'Flow source (YAML)' })).toHaveValue(/id: static_one/);
   await expect(nojs.locator('.editor-highlight .tk', { hasText: 'namespace' })).toBeVisible();
-  // FIXME: the status of a missing flow is 200, not 404 (in-order streaming
-  // sends the headers before the flow is read); the page says so at least.
   const missing = await nojs.goto(`${server.url}/flows/e2e/nope`);
-  expect(missing?.status()).toBe(200);
+  expect(missing?.status()).toBe(404);
   await expect(nojs.getByText('There is no flow e2e.nope.')).toBeVisible();
+  const noExecution = await nojs.goto(`${server.url}/executions/nope`);
+  expect(noExecution?.status()).toBe(404);
+  await expect(nojs.getByRole('heading', { name: 'Execution not found' })).toBeVisible();
   await context.close();
 });
 

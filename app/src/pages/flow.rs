@@ -199,8 +199,12 @@ pub(crate) fn FlowPage() -> impl IntoView {
 
 #[component]
 fn MissingFlow(name: String) -> impl IntoView {
-    // FIXME: the status stays 200: in-order streaming has sent the headers
-    // before the flow is read, so ResponseOptions cannot change it here.
+    // The route renders asynchronously (whole before the headers), so the
+    // status can still change here.
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
     view! {
         <h1>{name.clone()}</h1>
         <p class="empty">"There is no flow " <code>{name}</code> ". " <a href="/flows">"Go to the flows"</a> " or " <a href="/flows/new">"write a new one"</a> "."</p>

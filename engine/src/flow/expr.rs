@@ -214,6 +214,16 @@ pub fn check(text: &str) -> Result<BTreeSet<String>, SyntaxError> {
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Printed as Kestra's Pebble does: booleans in lower case (minijinja
+    // follows Python: `True`), and null as nothing.
+    env.set_formatter(|out, state, value| match value.kind() {
+        minijinja::value::ValueKind::Bool => {
+            out.write_str(if value.is_true() { "true" } else { "false" })
+                .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
+        }
+        minijinja::value::ValueKind::None => Ok(()),
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     // Registered here too (failing) so templates that use them check.
     env.add_function("secret", |name: String| -> Result<String, Error> {
         Err(Error::new(ErrorKind::InvalidOperation, format!("secret {name:?} cannot be read here")))
@@ -226,7 +236,10 @@ fn environment() -> Environment<'static> {
     env.add_filter("fromJson", from_json);
     env.add_filter("jsonDecode", from_json);
     env.add_filter("date", date);
-    env.add_filter("string", |v: JinjaValue| v.to_string());
+    env.add_filter("string", |v: JinjaValue| match v.kind() {
+        minijinja::value::ValueKind::Bool => v.is_true().to_string(),
+        _ => v.to_string(),
+    });
     env.add_filter("number", number);
     env.add_filter("keys", |v: JinjaValue| -> Result<JinjaValue, Error> { Ok(JinjaValue::from(v.try_iter()?.collect::<Vec<_>>())) });
     env.add_filter("values", values);
@@ -409,6 +422,15 @@ mod tests {
             (Err(got), Err(want)) => assert!(got.to_string().contains(want), "{got}"),
             (got, want) => panic!("{template}: got {got:?}, want {want:?}"),
         }
+    }
+
+    #[test]
+    fn booleans_and_null_print_as_kestra_prints_them() {
+        check(json!("fast {{ inputs.workers > 5 }} or {{ inputs.workers == 2 }}"), Ok(json!("fast false or true")));
+        check(json!("[{{ none }}]"), Ok(json!("[]")));
+        check(json!("{{ (1 == 1) | string }}"), Ok(json!("true")));
+        // A lone expression keeps its type.
+        check(json!("{{ inputs.workers == 2 }}"), Ok(json!(true)));
     }
 
     #[test]
