@@ -9,10 +9,17 @@ const MORTAR: &str = env!("CARGO_BIN_EXE_mortar");
 
 /// Spawns `command`, waits for its `listening on URL` line, returns both.
 fn spawn_listening(command: &mut Command) -> (Child, String) {
-    let mut child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // Its log goes to a file, read back if it does not start.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child =
+        command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::from(log.reopen().unwrap())).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
+        let status = child.wait().ok();
+        let log = std::fs::read_to_string(log.path()).unwrap_or_default();
+        panic!("unexpected first line {line:?}; exit {status:?}; its log:\n{log}")
+    });
     (child, url.to_owned())
 }
 
