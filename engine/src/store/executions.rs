@@ -728,12 +728,13 @@ enum Bind {
 }
 
 #[cfg(test)]
-mod search_tests {
+pub(crate) mod search_tests {
     use serde_json::json;
 
     use super::*;
 
-    async fn seed(store: &Store, namespace: &str, flow: &str, labels: &[(&str, &str)]) -> ExecutionId {
+    /// A CREATED execution of `namespace.flow` with `labels`, for tests.
+    pub(crate) async fn seed(store: &Store, namespace: &str, flow: &str, labels: &[(&str, &str)]) -> ExecutionId {
         let new = NewExecution {
             id: ExecutionId::generate(),
             namespace: Namespace::new(namespace),

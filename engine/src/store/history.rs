@@ -258,26 +258,11 @@ fn summary_from_row(row: SummaryRow) -> Result<ExecutionSummary, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
     use crate::state::Event;
-    use crate::store::{FlowSource, NewExecution};
+    use crate::store::FlowSource;
 
-    async fn seed(store: &Store, namespace: &str, flow: &str, labels: &[(&str, &str)]) -> ExecutionId {
-        let new = NewExecution {
-            id: ExecutionId::generate(),
-            namespace: Namespace::new(namespace),
-            flow_id: FlowId::new(flow),
-            flow_revision: 1,
-            inputs: json!({}),
-            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-            trigger_vars: None,
-            original_id: None,
-        };
-        store.create_execution(&new, &[]).await.unwrap();
-        new.id
-    }
+    use crate::store::executions::search_tests::seed;
 
     fn ids(page: SummaryPage) -> Vec<ExecutionId> {
         page.results.into_iter().map(|e| e.id).collect()
