@@ -6,6 +6,8 @@
 //! they take the store from context and call one engine function.
 
 mod components;
+#[cfg(feature = "ssr")]
+mod context;
 mod layout;
 mod pages;
 mod time;

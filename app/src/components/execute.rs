@@ -34,11 +34,8 @@ pub struct InputField {
 #[server(prefix = "/rpc", endpoint = "flow_inputs")]
 pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<InputField>, ServerFnError> {
     use engine::ids::{FlowId, Namespace};
-    let store = use_context::<engine::store::Store>().ok_or_else(|| ServerFnError::new("the store is not available"))?;
-    let flow = store.get_flow(&Namespace::new(&namespace), &FlowId::new(&flow_id)).await.map_err(|error| {
-        tracing::error!(%error, "reading a flow failed");
-        ServerFnError::new("reading the flow failed; the server log has the details")
-    })?;
+    let store = crate::context::store()?;
+    let flow = store.get_flow(&Namespace::new(&namespace), &FlowId::new(&flow_id)).await.map_err(|e| crate::context::failed("reading the flow", e))?;
     let flow = flow.ok_or_else(|| ServerFnError::new(format!("flow {namespace}.{flow_id} does not exist")))?;
     let plan = engine::plan::Plan::from_yaml(&flow.source)
         .map_err(|error| ServerFnError::new(format!("flow {namespace}.{flow_id} cannot run: {error}")))?;

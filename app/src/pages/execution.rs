@@ -121,7 +121,7 @@ pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, Server
     use tokio::io::AsyncReadExt;
     const LIMIT: u64 = 256 * 1024;
     let store = ssr::store()?;
-    let storage = use_context::<engine::storage::Storage>().ok_or_else(|| ServerFnError::new("storage is not available"))?;
+    let storage: engine::storage::Storage = crate::context::service("storage")?;
     let execution = store
         .get_execution(&engine::ids::ExecutionId::new(&id))
         .await
@@ -161,13 +161,10 @@ mod ssr {
 
     use super::{ExecutionView, TaskRunView};
 
-    pub(super) fn store() -> Result<engine::store::Store, ServerFnError> {
-        use_context::<engine::store::Store>().ok_or_else(|| ServerFnError::new("the store is not available"))
-    }
+    pub(super) use crate::context::store;
 
     pub(super) fn failed(error: engine::store::StoreError) -> ServerFnError {
-        tracing::error!(%error, "reading an execution failed");
-        ServerFnError::new("reading the execution failed; the server log has the details")
+        crate::context::failed("reading the execution", error)
     }
 
     pub(super) fn view(execution: engine::store::ExecutionRecord, task_runs: Vec<engine::store::TaskRunRecord>) -> ExecutionView {

@@ -112,12 +112,9 @@ pub struct ExecutionList {
 
 #[server(prefix = "/rpc", endpoint = "list_executions")]
 pub async fn list_executions(params: ListParams) -> Result<ExecutionList, ServerFnError> {
-    let store = use_context::<engine::store::Store>().ok_or_else(|| ServerFnError::new("the store is not available"))?;
+    let store = crate::context::store()?;
     let query = ssr::query(&params).map_err(ServerFnError::new)?;
-    let page = store.list_executions(&query).await.map_err(|error| {
-        tracing::error!(%error, "listing executions failed");
-        ServerFnError::new("listing executions failed; the server log has the details")
-    })?;
+    let page = store.list_executions(&query).await.map_err(|e| crate::context::failed("listing executions", e))?;
     let now = jiff::Timestamp::now().as_millisecond();
     Ok(ExecutionList {
         rows: page.results.into_iter().map(|e| ssr::row(e, now)).collect(),

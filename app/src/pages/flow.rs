@@ -100,14 +100,7 @@ pub(crate) mod ssr {
 
     use super::SaveOutcome;
 
-    pub(crate) fn store() -> Result<Store, ServerFnError> {
-        use_context::<Store>().ok_or_else(|| ServerFnError::new("the store is not available"))
-    }
-
-    pub(crate) fn failed(what: &str, error: impl std::fmt::Display) -> ServerFnError {
-        tracing::error!(%error, "{what} failed");
-        ServerFnError::new(format!("{what} failed; the server log has the details"))
-    }
+    pub(crate) use crate::context::{failed, store};
 
     /// The checks of `POST` and `PUT /api/v1/flows`: no error from
     /// `engine::flow::parse`, a readable header, the right flow, then a new

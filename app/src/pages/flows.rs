@@ -32,12 +32,8 @@ pub struct FlowRow {
 /// Flows whose namespace, id or description contains `query`.
 #[server(prefix = "/rpc", endpoint = "search_flows")]
 pub async fn search_flows(query: String) -> Result<Vec<FlowRow>, ServerFnError> {
-    let store = use_context::<engine::store::Store>()
-        .ok_or_else(|| ServerFnError::new("the store is not available"))?;
-    let failed = |error: engine::store::StoreError| {
-        tracing::error!(%error, "searching flows failed");
-        ServerFnError::new("searching flows failed; the server log has the details")
-    };
+    let store = crate::context::store()?;
+    let failed = |error| crate::context::failed("searching flows", error);
     let flows = store.search_flows(&query).await.map_err(failed)?;
     let last: std::collections::HashMap<(String, String), (String, String)> = store
         .last_executions()

@@ -24,11 +24,8 @@ pub struct Dashboard {
 pub async fn read_dashboard() -> Result<Dashboard, ServerFnError> {
     use crate::components::chart::CHART_STATES;
     const DAY_MS: i64 = 86_400_000;
-    let store = use_context::<engine::store::Store>().ok_or_else(|| ServerFnError::new("the store is not available"))?;
-    let failed = |error: engine::store::StoreError| {
-        tracing::error!(%error, "reading the dashboard failed");
-        ServerFnError::new("reading the dashboard failed; the server log has the details")
-    };
+    let store = crate::context::store()?;
+    let failed = |error: engine::store::StoreError| crate::context::failed("reading the dashboard", error);
     let now = jiff::Timestamp::now().as_millisecond();
     let first_day = (now / DAY_MS - (DAYS - 1)) * DAY_MS;
     let counts = store.state_counts(first_day, now + 1, DAY_MS).await.map_err(failed)?;
