@@ -58,6 +58,45 @@ pub fn read_header(source: &str) -> Result<FlowHeader, HeaderError> {
     })
 }
 
+/// Why a flow cannot be saved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// `flow::parse` found errors (every one, with its position).
+    Problems(Vec<crate::flow::Problem>),
+    /// The source is not a mapping at all.
+    NotAFlow,
+    /// The id or namespace the store indexes is missing or malformed.
+    Header(HeaderError),
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Invalid::Problems(errors) => {
+                let (line, message) = errors.first().map_or((1, ""), |p| (p.line, p.message.as_str()));
+                let plural = if errors.len() == 1 { "" } else { "s" };
+                write!(f, "the flow is invalid ({} problem{plural}), first at line {line}: {message}", errors.len())
+            }
+            Invalid::NotAFlow => f.write_str("the flow is not a mapping with `id`, `namespace` and `tasks`"),
+            Invalid::Header(error) => write!(f, "the flow is invalid: {error}"),
+        }
+    }
+}
+
+/// The checks every save makes, from the API or the editor: no error from
+/// [`crate::flow::parse`] (warnings do not stop a save), then the header
+/// the store indexes, read from the parsed flow.
+pub fn checked(source: &str) -> Result<FlowHeader, Invalid> {
+    let parsed = crate::flow::parse(source);
+    let errors: Vec<crate::flow::Problem> =
+        parsed.problems.into_iter().filter(|p| p.severity == crate::flow::Severity::Error).collect();
+    if !errors.is_empty() {
+        return Err(Invalid::Problems(errors));
+    }
+    let flow = parsed.flow.ok_or(Invalid::NotAFlow)?;
+    FlowHeader::from_flow(&flow).map_err(Invalid::Header)
+}
+
 impl FlowHeader {
     /// The header of a flow already parsed (a save validates first, so the
     /// source is read once).

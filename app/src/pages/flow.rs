@@ -106,22 +106,9 @@ pub(crate) mod ssr {
     /// `engine::flow::parse`, a readable header, the right flow, then a new
     /// revision (none if the source did not change).
     pub(crate) async fn save(store: &Store, source: String, editing: Option<(String, String)>) -> Result<SaveOutcome, ServerFnError> {
-        let parsed = engine::flow::parse(&source);
-        let errors: Vec<_> = parsed.problems.iter().filter(|p| p.severity == engine::flow::Severity::Error).collect();
-        if let Some(first) = errors.first() {
-            return Ok(SaveOutcome::Refused {
-                message: format!(
-                    "the flow is invalid ({} problem{}), first at line {}: {}",
-                    errors.len(),
-                    if errors.len() == 1 { "" } else { "s" },
-                    first.line,
-                    first.message
-                ),
-            });
-        }
-        let header = match engine::header::read_header(&source) {
+        let header = match engine::header::checked(&source) {
             Ok(header) => header,
-            Err(error) => return Ok(SaveOutcome::Refused { message: format!("the flow is invalid: {error}") }),
+            Err(invalid) => return Ok(SaveOutcome::Refused { message: invalid.to_string() }),
         };
         let exists = store.flow_revision(&header.namespace, &header.id).await.map_err(|e| failed("reading the flow", e))?.is_some();
         match &editing {

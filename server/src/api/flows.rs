@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use engine::header::{HeaderError, read_header};
+use engine::header::read_header;
 use engine::ids::{FlowId, Namespace};
 use engine::store::FlowSource;
 use serde::{Deserialize, Serialize};
@@ -73,33 +73,16 @@ pub(crate) async fn create(
 /// Validates a flow's source: every error with its line and column, or
 /// the header the store indexes. Warnings do not stop a save.
 fn checked(source: &str) -> Result<engine::header::FlowHeader, ApiError> {
-    let parsed = engine::flow::parse(source);
-    let errors: Vec<Violation> = parsed
-        .problems
-        .iter()
-        .filter(|p| p.severity == engine::flow::Severity::Error)
-        .map(|p| Violation { line: Some(p.line), column: Some(p.column), message: p.message.clone() })
-        .collect();
-    if !errors.is_empty() {
-        let first = &errors[0];
-        return Err(ApiError::Unprocessable {
-            message: format!(
-                "the flow is invalid ({} problem{}), first at line {}: {}",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" },
-                first.line.unwrap_or(1),
-                first.message
-            ),
-            violations: errors,
-        });
-    }
-    let flow = parsed.flow.as_ref().ok_or_else(|| ApiError::Unprocessable {
-        message: "the flow is not a mapping with `id`, `namespace` and `tasks`".into(),
-        violations: Vec::new(),
-    })?;
-    engine::header::FlowHeader::from_flow(flow).map_err(|error: HeaderError| ApiError::Unprocessable {
-        message: format!("the flow is invalid: {error}"),
-        violations: vec![Violation { line: None, column: None, message: error.to_string() }],
+    use engine::header::Invalid;
+    engine::header::checked(source).map_err(|invalid| {
+        let violations = match &invalid {
+            Invalid::Problems(errors) => {
+                errors.iter().map(|p| Violation { line: Some(p.line), column: Some(p.column), message: p.message.clone() }).collect()
+            }
+            Invalid::NotAFlow => Vec::new(),
+            Invalid::Header(error) => vec![Violation { line: None, column: None, message: error.to_string() }],
+        };
+        ApiError::Unprocessable { message: invalid.to_string(), violations }
     })
 }
 
@@ -142,7 +125,7 @@ pub(crate) async fn validate(headers: HeaderMap, body: String) -> Result<Json<Ve
     let mut offset = 0u32;
     for (index, document) in split_documents(&body).into_iter().enumerate() {
         let parsed = engine::flow::parse(document);
-        let header = read_header(document).ok();
+        let header = parsed.flow.as_ref().and_then(|flow| engine::header::FlowHeader::from_flow(flow).ok());
         let violations: Vec<ProblemJson> = parsed
             .problems
             .iter()
