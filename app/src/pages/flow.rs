@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::components::editor::{Editor, complete};
 use crate::components::execute::ExecuteButton;
 use crate::components::revisions::Revisions;
+use crate::components::status::StateBadge;
 use crate::components::topology::Topology;
 use crate::pages::flows::ErrorList;
 use crate::time::format_utc;
@@ -587,7 +588,7 @@ fn Executions(namespace: String, id: String) -> impl IntoView {
                                     {rows.into_iter().map(|e| view! {
                                         <tr>
                                             <td class="mono"><a href=format!("/executions/{}", e.id)>{e.id.clone()}</a></td>
-                                            <td><span class=format!("state-badge state-{}", e.state.to_ascii_lowercase())>{e.state.clone()}</span></td>
+                                            <td><StateBadge state=e.state.clone() /></td>
                                             <td class="num">{e.revision}</td>
                                             <td class="nowrap">{format_utc(e.created_at)}</td>
                                             <td class="nowrap">{e.ended_at.map_or("—".to_owned(), format_utc)}</td>
