@@ -8,29 +8,15 @@ use std::time::Duration;
 use engine::executor::{ExecutionError, Executor, Launch};
 use engine::ids::ExecutionId;
 use engine::log::Level;
-use engine::logs::LogPipeline;
 use engine::plan::Plan;
 use engine::state::State;
-use engine::storage::Storage;
-use engine::store::{Store, TaskRunRecord};
-use engine::task::{Outputs, Runner, Runners, Services, TaskContext, TaskError};
+use engine::store::TaskRunRecord;
+use engine::task::{Outputs, Runner, Runners, TaskContext, TaskError};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-struct Harness {
-    store: Store,
-    services: Services,
-    _pipeline: LogPipeline,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let (pipeline, _writer) = LogPipeline::start(store.clone());
-    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
-    Harness { store, services, _pipeline: pipeline, _dir: dir }
-}
+mod support;
+use support::{Harness, harness};
 
 fn executor(h: &Harness, runners: Runners) -> Executor {
     Executor::new(h.services.clone(), runners, Arc::new(|name: &str| (name == "PASSWORD").then(|| "hunter2".to_owned())))
@@ -559,9 +545,7 @@ async fn secret_inputs_keep_their_value_through_restart_and_replay_but_stay_mask
 }
 
 async fn save(h: &Harness, yaml: &str) {
-    let header = engine::header::read_header(yaml).unwrap();
-    let source = engine::store::FlowSource { namespace: header.namespace, id: header.id, description: None, source: yaml.to_owned() };
-    h.store.save_flow(&source).await.unwrap();
+    support::save(&h.store, yaml).await;
 }
 
 const CHILD: &str = "id: child\nnamespace: t\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: double\n    type: debug.Return\n    format: \"{{ inputs.n * 2 }}\"\n  - id: maybe_fail\n    type: execution.Fail\n    runIf: \"{{ inputs.n > 100 }}\"\n    errorMessage: too big\n  - id: nap\n    type: flow.Sleep\n    runIf: \"{{ inputs.n == 0 }}\"\n    duration: PT30S\noutputs:\n  - id: doubled\n    type: STRING\n    value: \"{{ outputs.double.value }}\"\n";

@@ -5,28 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::executor::{Executor, Launch};
-use engine::ids::{FlowId, Namespace};
-use engine::logs::LogPipeline;
 use engine::plan::Plan;
 use engine::state::State;
-use engine::storage::Storage;
-use engine::store::{ExecutionFilter, FlowSource, Store};
-use engine::task::{Runners, Services};
+use engine::store::{ExecutionFilter, Store};
 use serde_json::Map;
 
-async fn setup() -> (Store, Executor, LogPipeline, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let (pipeline, _writer) = LogPipeline::start(store.clone());
-    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
-    let executor = Executor::new(services, Runners::core(), Arc::new(|_: &str| None));
-    (store, executor, pipeline, dir)
-}
+mod support;
+use support::save;
 
-async fn save(store: &Store, source: &str) {
-    let header = engine::header::read_header(source).unwrap();
-    assert!(engine::flow::parse(source).is_valid(), "{:?}", engine::flow::parse(source).problems);
-    store.save_flow(&FlowSource { namespace: header.namespace, id: header.id, description: None, source: source.to_owned() }).await.unwrap();
+async fn setup() -> (Store, Executor, support::Harness) {
+    let h = support::harness().await;
+    (h.store.clone(), h.executor(), h)
 }
 
 const UPSTREAM: &str = "id: upstream\nnamespace: sales.daily\ninputs:\n  - id: fail\n    type: BOOLEAN\n    defaults: false\ntasks:\n  - id: count\n    type: debug.Return\n    format: \"42\"\n  - id: maybe\n    type: execution.Fail\n    runIf: \"{{ inputs.fail }}\"\noutputs:\n  - id: rows\n    type: STRING\n    value: \"{{ outputs.count.value }}\"\n";
@@ -51,7 +40,7 @@ async fn executions_of(store: &Store, flow: &str) -> Vec<engine::store::Executio
 
 #[tokio::test]
 async fn a_success_starts_the_downstream_flow_with_the_upstream_outputs_and_a_failure_the_alert() {
-    let (store, executor, _pipeline, _dir) = setup().await;
+    let (store, executor, _harness) = setup().await;
     save(&store, UPSTREAM).await;
     save(&store, DOWNSTREAM).await;
     save(&store, ON_FAILURE).await;

@@ -2,44 +2,32 @@
 //! zone's wall clock, missed ones are recovered by policy, nothing fires
 //! twice, and a saved flow wakes the scheduler.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use engine::executor::Executor;
 use engine::ids::{FlowId, Namespace};
-use engine::logs::LogPipeline;
 use engine::state::State;
-use engine::storage::Storage;
-use engine::store::{ExecutionFilter, ExecutionRecord, FlowSource, Store};
-use engine::task::{Runners, Services};
+use engine::store::{ExecutionFilter, ExecutionRecord, Store};
 use jiff::Timestamp;
+
+mod support;
 
 struct Harness {
     store: Store,
     executor: Executor,
-    _pipeline: LogPipeline,
-    _dir: tempfile::TempDir,
+    _base: support::Harness,
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let (pipeline, _writer) = LogPipeline::start(store.clone());
-    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
-    let executor = Executor::new(services, Runners::core(), Arc::new(|_: &str| None));
-    Harness { store, executor, _pipeline: pipeline, _dir: dir }
+    let base = support::harness().await;
+    Harness { store: base.store.clone(), executor: base.executor(), _base: base }
 }
 
 async fn save(h: &Harness, id: &str, trigger: &str) {
     let source = format!(
         "id: {id}\nnamespace: t\ninputs:\n  - id: who\n    type: STRING\n    defaults: nobody\ntasks:\n  - id: when\n    type: debug.Return\n    format: \"{{{{ trigger.date }}}} for {{{{ inputs.who }}}}, previous {{{{ trigger.previous }}}}\"\ntriggers:\n{trigger}"
     );
-    let parsed = engine::flow::parse(&source);
-    assert!(parsed.is_valid(), "{:?}", parsed.problems);
-    h.store
-        .save_flow(&FlowSource { namespace: Namespace::new("t"), id: FlowId::new(id), description: None, source })
-        .await
-        .unwrap();
+    support::save(&h.store, &source).await;
 }
 
 async fn executions(h: &Harness, flow: &str) -> Vec<ExecutionRecord> {
