@@ -3,10 +3,9 @@
 // Restart, against a real `mortar serve` whose Databricks is a separate
 // `mortar emulator`, so that the test can ask the emulator what happened.
 import { test, expect, Page } from '@playwright/test';
-import { spawn, ChildProcess } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { startServer, postFlow, Server } from './server';
+import { startServer, spawnMortar, postFlow, Server } from './server';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -14,41 +13,11 @@ const repoRoot = path.resolve(__dirname, '..', '..');
 const artifacts = path.resolve(__dirname, '..', 'artifacts');
 const token = 'dapi-e2e-executions';
 
-interface Emulator {
-  url: string;
-  stop(): Promise<void>;
-}
+type Emulator = Server;
 
 /// `mortar emulator` on port 0 with a known token and its clock sped up.
-async function startEmulator(): Promise<Emulator> {
-  const bin = process.env.MORTAR_BIN ?? path.join(repoRoot, 'target', 'debug', 'mortar');
-  const child: ChildProcess = spawn(bin, ['emulator', '--listen', '127.0.0.1:0', '--token', token, '--time-scale', '0.01'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the emulator did not start in 30 s')), 30_000);
-    child.stdout!.on('data', (chunk) => {
-      out += chunk.toString();
-      const match = out.match(/listening on (http:\/\/\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-  });
-  return {
-    url,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-    },
-  };
+function startEmulator(): Promise<Emulator> {
+  return spawnMortar(['emulator', '--listen', '127.0.0.1:0', '--token', token, '--time-scale', '0.01']);
 }
 
 async function databricks(emulator: Emulator, method: string, apiPath: string, body?: string): Promise<any> {

@@ -11,12 +11,12 @@ export interface Server {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
-/// `env` is added to the spawned server's environment (for example
-/// `MORTAR_EMULATOR_TIME_SCALE`, or `DATABRICKS_HOST` and `DATABRICKS_TOKEN`).
-export async function startServer(env: Record<string, string> = {}): Promise<Server> {
+/// Spawns `mortar ARGS...`, waits for its `listening on URL` line and
+/// returns the URL and a stop that ends it (SIGTERM) and then runs
+/// `cleanup`. `env` is added to its environment.
+export async function spawnMortar(args: string[], env: Record<string, string> = {}, cleanup: () => void = () => {}): Promise<Server> {
   const bin = process.env.MORTAR_BIN ?? path.join(repoRoot, 'target', 'debug', 'mortar');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'mortar-e2e-'));
-  const child: ChildProcess = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const child: ChildProcess = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
   });
@@ -26,7 +26,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
   });
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`mortar did not start in 30 s\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`mortar ${args[0]} did not start in 30 s\n${stderr}`)), 30_000);
     child.stdout!.on('data', (chunk) => {
       stdout += chunk.toString();
       const match = stdout.match(/listening on (http:\/\/\S+)/);
@@ -37,7 +37,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`mortar exited with ${code} before serving\n${stderr}`));
+      reject(new Error(`mortar ${args[0]} exited with ${code} before serving\n${stderr}`));
     });
   });
   return {
@@ -48,9 +48,19 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      cleanup();
     },
   };
+}
+
+/// `mortar serve` with a fresh data dir. `env` is added to its environment
+/// (for example `MORTAR_EMULATOR_TIME_SCALE`, or `DATABRICKS_HOST` and
+/// `DATABRICKS_TOKEN`).
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mortar-e2e-'));
+  return spawnMortar(['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], env, () =>
+    rmSync(dataDir, { recursive: true, force: true }),
+  );
 }
 
 /// Stores a flow through the REST API, as a user's script would.
