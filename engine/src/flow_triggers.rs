@@ -1,9 +1,10 @@
 //! Flow triggers (`io.kestra.plugin.core.trigger.Flow`): a flow starts
 //! when an execution of another flow ends, as its conditions say.
 //!
-//! One tokio task follows the executor's state changes (no polling). For
-//! each ended execution it reads the stored flows that have a Flow trigger
-//! and starts those whose conditions match, with `trigger.executionId`,
+//! One tokio task follows the executor's state changes (no polling). It
+//! keeps the stored flows that have a Flow trigger, parsed, and reads them
+//! again only after a flow is saved or deleted. For each ended execution it
+//! starts those whose conditions match, with `trigger.executionId`,
 //! `namespace`, `flowId`, `flowRevision`, `state` and `outputs`, and with
 //! the trigger's `inputs` rendered against them.
 //!
@@ -26,20 +27,41 @@ use crate::flow::expr::{Host, Renderer};
 use crate::flow::model::Trigger;
 use crate::ids::ExecutionId;
 use crate::plan::Plan;
-use crate::store::{ExecutionRecord, Store, StoreError};
+use crate::store::{ExecutionRecord, ScheduledFlow, Store, StoreError};
 
 /// Runs until `stop` is cancelled.
 pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut events = executor.subscribe();
+        let mut changes = store.watch_flows();
+        // The flows with a Flow trigger, parsed once and read again only
+        // after a flow is saved or deleted: not at every execution's end.
+        let mut watched: Option<Vec<Watched>> = None;
         loop {
             let event = tokio::select! {
                 () = stop.cancelled() => return,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    watched = None;
+                    continue;
+                }
                 event = events.recv() => event,
             };
             match event {
                 Ok((id, state)) if state.is_terminal() => {
-                    if let Err(error) = on_end(&store, &executor, &id).await {
+                    if watched.is_none() {
+                        match watched_flows(&store).await {
+                            Ok(flows) => watched = Some(flows),
+                            Err(error) => {
+                                tracing::error!(%error, execution_id = %id, "flow triggers could not be read");
+                                continue;
+                            }
+                        }
+                    }
+                    let flows = watched.as_deref().unwrap_or_default();
+                    if let Err(error) = on_end(&store, &executor, &id, flows).await {
                         tracing::error!(%error, execution_id = %id, "flow triggers could not be checked");
                     }
                 }
@@ -51,18 +73,42 @@ pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio
     })
 }
 
-/// Starts the flows whose Flow trigger matches the ended execution `id`;
-/// returns the executions started.
-pub async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId) -> Result<Vec<ExecutionId>, StoreError> {
+/// A stored flow with at least one enabled Flow trigger, and its model.
+struct Watched {
+    flow: ScheduledFlow,
+    model: crate::flow::model::Flow,
+}
+
+fn is_flow_trigger(trigger: &Trigger) -> bool {
+    !trigger.disabled && trigger.kind.is_some_and(|k| k.alias == "trigger.Flow")
+}
+
+async fn watched_flows(store: &Store) -> Result<Vec<Watched>, StoreError> {
+    Ok(store
+        .flows_with_source_like("%trigger.Flow%")
+        .await?
+        .into_iter()
+        .filter_map(|flow| {
+            let model = crate::flow::parse(&flow.source).flow?;
+            (!model.disabled && model.triggers.iter().any(is_flow_trigger)).then_some(Watched { flow, model })
+        })
+        .collect())
+}
+
+/// Starts the flows among `watched` whose Flow trigger matches the ended
+/// execution `id`; returns the executions started.
+async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &[Watched]) -> Result<Vec<ExecutionId>, StoreError> {
+    if watched.is_empty() {
+        return Ok(Vec::new());
+    }
     let Some(ended) = store.get_execution(id).await? else { return Ok(Vec::new()) };
     let mut started = Vec::new();
-    for flow in store.flows_with_source_like("%trigger.Flow%").await? {
-        let Some(model) = crate::flow::parse(&flow.source).flow else { continue };
+    for Watched { flow, model } in watched {
         // A flow's own end never starts it again: that would loop forever.
-        if model.disabled || (flow.namespace == ended.namespace && flow.id == ended.flow_id) {
+        if flow.namespace == ended.namespace && flow.id == ended.flow_id {
             continue;
         }
-        for trigger in model.triggers.iter().filter(|t| !t.disabled && t.kind.is_some_and(|k| k.alias == "trigger.Flow")) {
+        for trigger in model.triggers.iter().filter(|t| is_flow_trigger(t)) {
             let name = format!("{}.{} trigger {}", flow.namespace, flow.id, trigger.id.value);
             match matches(trigger, &ended) {
                 Ok(false) => continue,
@@ -89,7 +135,7 @@ pub async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId) -> Res
                     continue;
                 }
             };
-            let plan = match Plan::from_yaml(&flow.source) {
+            let plan = match Plan::from_flow(model) {
                 Ok(plan) => Arc::new(plan),
                 Err(error) => {
                     tracing::warn!(trigger = %name, %error, "a triggered flow cannot run");

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::executor::{Executor, Launch};
-use crate::flow::model::Trigger;
+use crate::flow::model::{Flow, Trigger};
 use crate::ids::ExecutionId;
 use crate::plan::Plan;
 use crate::store::{ScheduledFlow, Store, StoreError};
@@ -88,7 +88,7 @@ pub async fn tick(store: &Store, executor: &Executor, now: Timestamp) -> Result<
                     continue;
                 }
             };
-            if let Some(next) = fire_due(store, executor, &flow, &schedule, now).await? {
+            if let Some(next) = fire_due(store, executor, &flow, &model, &schedule, now).await? {
                 earliest = Some(earliest.map_or(next, |e| e.min(next)));
             }
         }
@@ -175,7 +175,7 @@ pub fn next_after(cron: &croner::Cron, zone: &TimeZone, after: Timestamp) -> Opt
 }
 
 /// Starts the executions due for one trigger; returns its next time.
-async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, schedule: &Schedule, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: &Flow, schedule: &Schedule, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     let last = match store.trigger_last_date(&flow.namespace, &flow.id, &schedule.id).await? {
         Some(ms) => Timestamp::from_millisecond(ms).unwrap_or(now),
         None => {
@@ -206,7 +206,7 @@ async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, sche
         Recover::None => due.iter().copied().filter(|d| now.duration_since(*d).unsigned_abs() < Duration::from_secs(60)).collect(),
     };
     for at in &fire {
-        start(store, executor, flow, schedule, *at).await?;
+        start(store, executor, flow, model, schedule, *at).await?;
     }
     if let Some(latest) = due.last() {
         store.set_trigger_last_date(&flow.namespace, &flow.id, &schedule.id, latest.as_millisecond()).await?;
@@ -215,12 +215,12 @@ async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, sche
 }
 
 /// Starts one scheduled execution, unless it already exists.
-async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, schedule: &Schedule, at: Timestamp) -> Result<(), StoreError> {
+async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: &Flow, schedule: &Schedule, at: Timestamp) -> Result<(), StoreError> {
     let id = scheduled_id(flow, &schedule.id, at);
     if store.get_execution(&id).await?.is_some() {
         return Ok(());
     }
-    let plan = match Plan::from_yaml(&flow.source) {
+    let plan = match Plan::from_flow(model) {
         Ok(plan) => Arc::new(plan),
         Err(error) => {
             tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), %error, "a scheduled flow cannot run");
