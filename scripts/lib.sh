@@ -1,60 +1,242 @@
 # Shared by the scripts in this folder: install what the build and the tests
-# need, on first use only. Sourced, not run.
+# need, on first use only, and say what is happening. Sourced, not run.
+#
+# Every `ensure_*` step probes without failing (a missing tool is an answer,
+# not an error) and installs what is missing. Any command that fails ends the
+# script with one line that names the step and the command to run by hand.
+
+set -Eeuo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
-# `cargo install` puts tools here; a fresh CARGO_HOME may not be on PATH yet.
+# `cargo install` and rustup put tools here; a fresh CARGO_HOME may not be
+# on PATH yet.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+# Where the browser bundle is assembled; the server embeds it (release) or
+# reads it (debug) from here.
+site_dir=$repo_root/target/site
+target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
+
+step_name="starting"
+step_started=$SECONDS
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-# apt-get as root, or through sudo.
+# Names what the script does now, for the progress and for the error line.
+# The second argument is how long it takes the first time, measured on
+# 2 cores (later runs reuse what it built).
+step() {
+  step_name=$1
+  step_started=$SECONDS
+  if [ -n "${2:-}" ]; then say "$1 (first time: $2)"; else say "$1"; fi
+}
+
+# How long the current step took, once it is done.
+step_done() {
+  local took=$((SECONDS - step_started))
+  [ "$took" -lt 5 ] || say "$step_name: done in $((took / 60)) min $((took % 60)) s"
+}
+
+on_error() {
+  local status=$? command=$BASH_COMMAND
+  # Only the shell that runs the script reports, not its subshells. A
+  # script of ours run from this one has reported its own failure already.
+  [ "$BASH_SUBSHELL" -eq 0 ] || return 0
+  case $command in scripts/*.sh* | *" scripts/"*.sh*) return 0 ;; esac
+  report_failure "$status" "$(expand_vars "$command" "$@")"
+}
+
+# The one line a failure prints.
+report_failure() {
+  printf '\033[1;31m==> failed (exit %s) while %s; to retry by hand: %s\033[0m\n' "$1" "$step_name" "$2" >&2
+}
+
+# The failed command as it ran: `$name`, `${name}` and `${name[@]}` replaced
+# by their values (by lookup, never by evaluating the text), so the line can
+# be pasted into a shell.
+expand_vars() {
+  local text=$1 out="" name args=""
+  shift
+  [ "$#" -eq 0 ] || args=$(printf '%q ' "$@")
+  text=${text//\"\$@\"/${args% }}
+  # A quoted array, "${name[@]}": its words, each quoted for the shell.
+  while [[ $text =~ ^(.*)\"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}\"(.*)$ ]]; do
+    local -n expand_vars_words=${BASH_REMATCH[2]}
+    text=${BASH_REMATCH[1]}$(printf '%q ' "${expand_vars_words[@]}")
+    text=${text% }${BASH_REMATCH[3]}
+    unset -n expand_vars_words
+  done
+  while [[ $text =~ ^([^\$]*)\$\{?([A-Za-z_][A-Za-z0-9_]*)(\[@\])?\}?(.*)$ ]]; do
+    out+=${BASH_REMATCH[1]}
+    name=${BASH_REMATCH[2]}
+    text=${BASH_REMATCH[4]}
+    if [ -n "${BASH_REMATCH[3]}" ]; then
+      local -n expand_vars_array=$name
+      out+="${expand_vars_array[*]}"
+      unset -n expand_vars_array
+    else
+      out+=${!name-}
+    fi
+  done
+  printf '%s' "$out$text"
+}
+# The trap passes on the positional parameters of the function that failed,
+# for its "$@".
+trap 'on_error "$@"' ERR
+
+# apt-get as root, or through sudo. The package lists are fetched once per
+# script run.
+apt_updated=
 apt_install() {
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
-}
-
-ensure_wasm_target() {
-  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    say "adding the wasm32-unknown-unknown target"
-    rustup target add wasm32-unknown-unknown
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if [ -z "$apt_updated" ]; then
+    $sudo apt-get update -qq
+    apt_updated=1
   fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
-# It is built from crates.io (a prebuilt download is not reachable here);
-# without --locked, because its lockfile pins a crate newer than the
-# registry has.
-ensure_wasm_bindgen() {
-  local want have
-  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-  have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }')
-  if [ "$want" != "$have" ]; then
-    say "installing wasm-bindgen-cli $want (a few minutes, once)"
-    cargo install wasm-bindgen-cli --version "$want"
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# The wasm32 standard library: present when rustc knows where it is and the
+# folder exists (also true for toolchains not managed by rustup).
+ensure_wasm_target() {
+  local libdir
+  libdir=$(rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null || true)
+  if [ -n "$libdir" ] && [ -d "$libdir" ] && ls "$libdir" 2>/dev/null | grep -q '^libcore-'; then
+    return 0
+  fi
+  if ! have rustup; then
+    step "checking the wasm32 target"
+    say "rustc has no wasm32-unknown-unknown standard library and rustup is not installed: install rustup (https://rustup.rs), then run: rustup target add wasm32-unknown-unknown"
+    return 1
+  fi
+  step "adding the wasm32-unknown-unknown target (rustup)" "about 10 s"
+  rustup target add wasm32-unknown-unknown
+}
+
+ensure_node() {
+  if ! have npm || ! have node; then
+    step "installing Node.js and npm (Debian) for the browser tests" "about 1 min"
+    apt_install nodejs npm
   fi
 }
 
 ensure_chromium() {
-  if ! command -v chromium >/dev/null 2>&1; then
-    say "installing Debian's chromium for the browser tests"
+  if ! have chromium; then
+    step "installing Debian's chromium for the browser tests" "about 1 min"
     apt_install chromium
-  fi
-}
-
-ensure_node() {
-  if ! command -v npm >/dev/null 2>&1; then
-    say "installing Node.js and npm for the browser tests"
-    apt_install nodejs npm
   fi
 }
 
 ensure_end2end_packages() {
   ensure_node
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
-    say "installing the browser tests' npm packages"
+    step "installing the browser tests' npm packages (Playwright)" "about 20 s"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# The Python venv of the SDK tests, at <repo>/.venv. Debian's python3 needs
+# its venv package for `python3 -m venv`.
+venv=$repo_root/.venv
+ensure_python_venv() {
+  if [ ! -x "$venv/bin/python" ]; then
+    if ! have python3; then
+      step "installing Python 3 (Debian) for the SDK tests" "about 30 s"
+      apt_install python3 python3-venv
+    fi
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+      step "installing python3-venv (Debian) for the SDK tests" "about 20 s"
+      apt_install python3-venv
+    fi
+    step "creating the Python venv $venv"
+    python3 -m venv "$venv"
+  fi
+  # Each package is checked by importing it; only what is missing installs.
+  local wanted=() module package
+  for pair in "$@"; do
+    module=${pair%%=*} package=${pair#*=}
+    "$venv/bin/python" -c "import $module" >/dev/null 2>&1 || wanted+=("$package")
+  done
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    step "installing ${wanted[*]} into $venv (pip)" "under a minute"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wanted[@]}" </dev/null
+  fi
+}
+
+# The browser bundle: the frontend crate compiled to wasm32. It has its own
+# target folder so that it can build while the server builds (cargo locks a
+# target folder for the whole of a build).
+wasm_dir=$target_dir/wasm
+# MORTAR_CARGO_FLAGS go to every cargo build, e.g. `--timings` for a report
+# of where a build spends its time (target/cargo-timings, and
+# target/wasm/cargo-timings for the bundle).
+read -r -a cargo_flags <<<"${MORTAR_CARGO_FLAGS:-}"
+wasm_build=(cargo build "${cargo_flags[@]}" -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release)
+
+# Binds the bundle with scripts/site-bindgen (wasm-bindgen's library, built
+# in the dev profile) and assembles target/site: the bundle, one stylesheet
+# and public/.
+assemble_site() {
+  step "binding the bundle and assembling $site_dir"
+  rm -rf "$site_dir"
+  mkdir -p "$site_dir/pkg"
+  "$target_dir/debug/site-bindgen" "$wasm_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm" "$site_dir/pkg"
+  # One stylesheet: main.css first, then each part's own file.
+  local parts
+  parts=$(ls style/*.css | grep -v '/main.css$' | sort)
+  # shellcheck disable=SC2086
+  cat style/main.css $parts >"$site_dir/pkg/mortar.css"
+  cp -R public/. "$site_dir/"
+  say "site ready: $(du -sh "$site_dir/pkg/mortar_bg.wasm" | cut -f1) of wasm in $site_dir"
+}
+
+# Builds the browser bundle into target/site, on its own (build-site.sh and
+# a release build, which embeds the site and so needs it first).
+build_site() {
+  ensure_wasm_target
+  step "building the browser bundle (wasm32)" "about 4 min"
+  CARGO_TARGET_DIR=$wasm_dir "${wasm_build[@]}"
+  step_done
+  step "building site-bindgen (wasm-bindgen's library)" "about 1 min"
+  cargo build "${cargo_flags[@]}" -p site-bindgen
+  step_done
+  assemble_site
+}
+
+# Builds what the run command and the tests share: the `mortar` binary in
+# the dev profile (dependencies optimised, see Cargo.toml) and the browser
+# bundle, the two at once, since each alone leaves a core idle for long
+# stretches (its largest crate compiles on one core). A debug `mortar`
+# reads target/site from disk, so it does not wait for the bundle.
+build_dev() {
+  ensure_wasm_target
+  local log=$target_dir/wasm-build.log
+  mkdir -p "$target_dir"
+  step "building the browser bundle (wasm32) in the background, log in $log" "about 5 min"
+  CARGO_TARGET_DIR=$wasm_dir "${wasm_build[@]}" >"$log" 2>&1 &
+  local wasm_pid=$! wasm_started=$SECONDS
+  step "building the mortar binary and site-bindgen (dev profile)" "about 8 min, with the bundle beside it"
+  local status=0
+  cargo build "${cargo_flags[@]}" -p server -p site-bindgen --bin mortar --bin site-bindgen || status=$?
+  if [ "$status" -ne 0 ]; then
+    kill "$wasm_pid" 2>/dev/null || true
+    wait "$wasm_pid" 2>/dev/null || true
+    report_failure "$status" "cargo build -p server -p site-bindgen --bin mortar --bin site-bindgen"
+    exit "$status"
+  fi
+  step_done
+  step "waiting for the browser bundle"
+  wait "$wasm_pid" || status=$?
+  if [ "$status" -ne 0 ]; then
+    tail -n 40 "$log" >&2
+    step_name="building the browser bundle (wasm32)"
+    report_failure "$status" "CARGO_TARGET_DIR=$wasm_dir ${wasm_build[*]}"
+    exit "$status"
+  fi
+  say "browser bundle built in $(((SECONDS - wasm_started) / 60)) min $(((SECONDS - wasm_started) % 60)) s"
+  assemble_site
 }

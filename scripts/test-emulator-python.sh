@@ -9,32 +9,19 @@
 # The emulator is `$MORTAR_BIN emulator` when MORTAR_BIN is set, else the
 # emulator crate's example binary through cargo. Needs no standard input;
 # exits non-zero when any test fails.
-set -euo pipefail
+set -Eeuo pipefail
+source "$(dirname "$0")/lib.sh"
 
-repo_root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
-cd "$repo_root"
-venv="$repo_root/.venv"
-say() { printf '==> %s\n' "$*" >&2; }
-
-if [ ! -x "$venv/bin/python" ]; then
-  say "creating $venv"
-  python3 -m venv "$venv"
-fi
+packages=(databricks.sdk=databricks-sdk pytest=pytest)
+[ "${MORTAR_TEST_AIRFLOW:-}" != 1 ] || packages+=(airflow.providers.databricks=apache-airflow-providers-databricks)
+ensure_python_venv "${packages[@]}"
 py="$venv/bin/python"
-if ! "$py" -c 'import databricks.sdk, pytest' 2>/dev/null; then
-  say "installing databricks-sdk and pytest"
-  "$py" -m pip install --quiet --disable-pip-version-check databricks-sdk pytest </dev/null
-fi
-if [ "${MORTAR_TEST_AIRFLOW:-}" = 1 ] && ! "$py" -c 'import airflow.providers.databricks' 2>/dev/null; then
-  say "installing apache-airflow-providers-databricks (large, once)"
-  "$py" -m pip install --quiet --disable-pip-version-check apache-airflow-providers-databricks </dev/null
-fi
 
 if [ -n "${MORTAR_BIN:-}" ]; then
   emulator=("$MORTAR_BIN" emulator)
 else
-  say "building the emulator example"
-  cargo build --quiet -p emulator --example emulator
+  step "building the emulator example"
+  cargo build -p emulator --example emulator
   emulator=(cargo run --quiet -p emulator --example emulator --)
 fi
 
@@ -79,4 +66,5 @@ export EMULATOR_CLIENT_ID="$client_id" EMULATOR_CLIENT_SECRET="$client_secret"
 unset DATABRICKS_HOST DATABRICKS_TOKEN DATABRICKS_CLIENT_ID DATABRICKS_CLIENT_SECRET DATABRICKS_CONFIG_PROFILE
 export DATABRICKS_CONFIG_FILE=/dev/null
 
+step "pytest on emulator/tests/python"
 "$py" -m pytest -q -p no:cacheprovider emulator/tests/python "$@"

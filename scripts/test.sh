@@ -1,36 +1,46 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration tests (cargo), the emulator against
-# the official Databricks Python SDK (pytest), and the browser tests
-# (Playwright driving Debian's chromium). Installs what is missing first.
-set -euo pipefail
+# Runs every test: the scripts' fresh-machine test, unit and integration tests
+# (cargo), the emulator against the official Databricks Python SDK and
+# Airflow's provider (pytest), and the browser tests (Playwright driving
+# Debian's chromium). Installs what is missing first. Every runner runs even
+# when an earlier one failed; the last line counts every test of every
+# runner, and the exit status is 0 only when all passed.
+set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ensure_chromium
 ensure_end2end_packages
-scripts/build-site.sh
-
+ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks
 # One dev-profile build serves the Rust tests, the Python tests and the
-# browser tests, so the workspace compiles once.
-say "building the mortar binary (dev profile)"
-cargo build --quiet -p server --bin mortar
-export MORTAR_BIN="${CARGO_TARGET_DIR:-$repo_root/target}/debug/mortar"
+# browser tests, so the workspace compiles once (and not again after
+# scripts/serve.sh, which builds the same).
+build_dev
+export MORTAR_BIN=$target_dir/debug/mortar
 
 # Each runner's output is kept to add up a summary at the end.
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+failed=()
 
-say "cargo test"
-cargo test --quiet --no-fail-fast 2>&1 | tee -a "$results"
+# run NAME COMMAND...: runs one test runner, its output shown and kept.
+run() {
+  local name=$1
+  shift
+  step "$name" "${RUN_HINT:-}"
+  if ! "$@" > >(tee -a "$results") 2>&1; then
+    failed+=("$name: $*")
+  fi
+  step_done
+}
 
-say "emulator against the official Databricks SDK and Airflow's provider"
+run "the scripts on a fresh machine" scripts/tests/fresh-machine.sh
+RUN_HINT="about 8 min, compiling the test binaries" run "cargo test" cargo test --no-fail-fast
 # Airflow's provider costs about 40 s and 650 MB of venv on first use.
-MORTAR_TEST_AIRFLOW=1 scripts/test-emulator-python.sh 2>&1 | tee -a "$results"
-
-say "browser tests"
-(cd end2end && npx playwright test) 2>&1 | tee -a "$results"
+MORTAR_TEST_AIRFLOW=1 run "the emulator against the official Databricks SDK and Airflow's provider" scripts/test-emulator-python.sh
+run "browser tests" bash -c 'cd end2end && npx playwright test'
 
 # One line that counts every test of every runner: cargo's "test result",
-# pytest's and Playwright's summaries.
+# pytest's, Playwright's and the plain "N passed, N failed" of our own.
 python3 - "$results" <<'PY'
 import re, sys
 text = open(sys.argv[1], errors="replace").read()
@@ -47,5 +57,15 @@ for line in text.splitlines():
     if m:
         if m.group(2) == "passed": passed += int(m.group(1))
         else: failed += int(m.group(1))
+    m = re.fullmatch(r"[\w-]+: (\d+) passed, (\d+) failed", line)  # ours
+    if m:
+        passed += int(m.group(1)); failed += int(m.group(2))
 print(f"{passed} passed, {failed} failed")
 PY
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  for f in "${failed[@]}"; do
+    printf '\033[1;31m==> failed: %s\033[0m\n' "$f" >&2
+  done
+  exit 1
+fi
