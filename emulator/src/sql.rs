@@ -20,7 +20,7 @@ use regex::{Captures, Regex};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 // The emulator runs its users' SQL by design, so every statement is
 // marked as audited with `AssertSqlSafe`.
-use sqlx::{AssertSqlSafe, Column, Row, SqlSafeStr, SqlitePool, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, Row, SqlSafeStr, SqlitePool, Statement, TypeInfo, ValueRef};
 
 use crate::fs::{Fs, normalize};
 
@@ -565,9 +565,10 @@ async fn query(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<Rows, Sql
         .await
         .map_err(translate)?;
     let Some(first) = rows.first() else {
-        // No rows: the columns still come from the statement's description.
+        // No rows: the columns still come from the prepared statement
+        // (their declared types).
         let described =
-            sqlx::Executor::describe(&mut *conn, AssertSqlSafe(sql.to_owned()).into_sql_str())
+            sqlx::Executor::prepare(&mut *conn, AssertSqlSafe(sql.to_owned()).into_sql_str())
                 .await
                 .ok();
         let columns = described

@@ -7,6 +7,7 @@ mod executions;
 mod flows;
 mod history;
 mod logs;
+mod migrations;
 mod triggers;
 
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ impl Store {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        migrations::sqlite().run(&pool).await?;
         Ok(Self { pool, flow_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
     }
 
