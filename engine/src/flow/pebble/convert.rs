@@ -862,29 +862,27 @@ fn ion_timestamp(token: &str) -> Option<Value> {
     }))
 }
 
-/// Java's ISO_INSTANT: fraction digits in groups of three.
+/// Java's ISO_INSTANT: UTC, fraction digits in groups of three.
 fn iso_instant(ts: jiff::Timestamp) -> String {
     let utc = ts.to_zoned_datetime(jiff::tz::TimeZone::UTC).datetime();
-    format!("{}Z", iso_local(utc))
-}
-
-fn iso_local(dt: jiff::civil::DateTime) -> String {
-    let nanos = dt.subsec_nanosecond();
-    let fraction = match nanos {
+    let fraction = match utc.subsec_nanosecond() {
         0 => String::new(),
         n if n % 1_000_000 == 0 => format!(".{:03}", n / 1_000_000),
         n if n % 1_000 == 0 => format!(".{:06}", n / 1_000),
         n => format!(".{n:09}"),
     };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+    format!("{}{fraction}Z", iso_seconds(utc))
+}
+
+/// Java's ISO_LOCAL_DATE_TIME: the fraction without its trailing zeros.
+fn iso_local(dt: jiff::civil::DateTime) -> String {
+    let digits = format!("{:09}", dt.subsec_nanosecond());
+    let digits = digits.trim_end_matches('0');
+    if digits.is_empty() { iso_seconds(dt) } else { format!("{}.{digits}", iso_seconds(dt)) }
+}
+
+fn iso_seconds(dt: jiff::civil::DateTime) -> String {
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", dt.year(), dt.month(), dt.day(), dt.hour(), dt.minute(), dt.second())
 }
 
 fn offset_text(seconds: i32) -> String {
@@ -1084,8 +1082,10 @@ mod tests {
                 r#"[1,2.5,100.0,16,-3,1000,"s","sym","q s",null,true,1.0]"#,
             ),
             (
-                "[2024-04-21T00:00:00Z, 2024-04-21T23:00:00.5Z, 2024-04-21T23:00+02:00, 2024-04-21, 2024T, 2024-04T]",
-                r#"["2024-04-21","2024-04-21T23:00:00.500Z","2024-04-21T23:00:00+02:00","2024-04-21","2024-01-01","2024-04-01"]"#,
+                "[2024-04-21T00:00:00Z, 2024-04-21T23:00:00.5Z, 2024-04-21T23:00+02:00, \
+                 2024-04-21T23:00:00.50-05:30, 2024-04-21, 2024T, 2024-04T]",
+                r#"["2024-04-21","2024-04-21T23:00:00.500Z","2024-04-21T23:00:00+02:00",
+                    "2024-04-21T23:00:00.5-05:30","2024-04-21","2024-01-01","2024-04-01"]"#,
             ),
             ("ZonedDateTime::\"2013-09-08T16:19:00+02:00\"", "2013-09-08T16:19:00+02:00"),
             ("a::b::{'x y':1} // after", r#"{"x y":1}"#),
