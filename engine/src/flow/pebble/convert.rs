@@ -24,6 +24,9 @@ use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
 use jaq_json::Val;
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// At most this many jq results: `repeat` and `range` can produce without
 /// end, and the render must stop.
@@ -105,6 +108,50 @@ fn run_jq(input: &Value, expression: &str) -> Result<Value, ConvertError> {
         other => other.clone(),
     };
     let input = Val::deserialize(input).map_err(|e| ConvertError::JqInput(e.to_string()))?;
+    let filter = compiled_jq(expression)?;
+    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+    let mut results = Vec::new();
+    for result in filter.id.run((ctx, input)).map(unwrap_valr) {
+        if results.len() == JQ_MAX_RESULTS {
+            return Err(ConvertError::JqTooMany { expression: expression.to_string() });
+        }
+        let value =
+            result.map_err(|e| ConvertError::JqRun { expression: expression.to_string(), reason: e.to_string() })?;
+        results.push(val_to_json(&value));
+    }
+    Ok(Value::Array(results))
+}
+
+/// A compiled jq expression.
+type JqFilter = jaq_core::Filter<data::JustLut<Val>>;
+
+/// Compiled expressions kept per thread: compiling jaq's standard library
+/// with each expression costs milliseconds, and a flow often runs one
+/// expression over many items.
+const JQ_CACHE_SIZE: usize = 64;
+
+thread_local! {
+    static JQ_CACHE: RefCell<HashMap<String, Rc<JqFilter>>> = RefCell::new(HashMap::new());
+}
+
+fn compiled_jq(expression: &str) -> Result<Rc<JqFilter>, ConvertError> {
+    if let Some(filter) = JQ_CACHE.with(|cache| cache.borrow().get(expression).cloned()) {
+        return Ok(filter);
+    }
+    let filter = Rc::new(compile_jq(expression)?);
+    JQ_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        // Dropping everything is enough: the cache is for loops over one
+        // expression, not for a working set.
+        if cache.len() >= JQ_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(expression.to_string(), filter.clone());
+    });
+    Ok(filter)
+}
+
+fn compile_jq(expression: &str) -> Result<JqFilter, ConvertError> {
     let syntax = |reason: String| ConvertError::JqSyntax { expression: expression.to_string(), reason };
 
     let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
@@ -123,26 +170,14 @@ fn run_jq(input: &Value, expression: &str) -> Result<Value, ConvertError> {
         });
         syntax(reasons.collect::<Vec<_>>().join("; "))
     })?;
-    let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errors| {
+    Compiler::default().with_funs(funs).compile(modules).map_err(|errors| {
         let reasons = errors.into_iter().flat_map(|(_, undefined)| undefined).map(|(name, kind)| {
             let refused =
                 if JQ_REFUSED.contains(&name) { " (Mortar refuses it: it reaches outside the expression)" } else { "" };
             format!("undefined {} '{name}'{refused}", kind.as_str())
         });
         syntax(reasons.collect::<Vec<_>>().join("; "))
-    })?;
-
-    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
-    let mut results = Vec::new();
-    for result in filter.id.run((ctx, input)).map(unwrap_valr) {
-        if results.len() == JQ_MAX_RESULTS {
-            return Err(ConvertError::JqTooMany { expression: expression.to_string() });
-        }
-        let value =
-            result.map_err(|e| ConvertError::JqRun { expression: expression.to_string(), reason: e.to_string() })?;
-        results.push(val_to_json(&value));
-    }
-    Ok(Value::Array(results))
+    })
 }
 
 fn position(rest: &str) -> String {
@@ -965,6 +1000,20 @@ mod tests {
             check(jq(&input, expression), expected);
         }
         check(jq(&Value::Null, "."), "null");
+    }
+
+    /// The second run of an expression comes from the cache, on new input.
+    #[test]
+    fn jq_reuses_compiled_expressions() {
+        for (i, expected) in ["[1]", "[2]", "[3]"].into_iter().enumerate() {
+            check(jq(&json!({"n": i + 1}), ".n"), expected);
+        }
+        for _ in 0..2 {
+            check(jq(&json!(1), ".a |"), "error: cannot read the expression");
+        }
+        for i in 0..(JQ_CACHE_SIZE + 1) {
+            check(jq(&json!(i), &format!(". + {i}")), &format!("[{}]", 2 * i));
+        }
     }
 
     /// core/src/test/java/io/kestra/core/runners/pebble/filters/YamlFilterTest.java,
