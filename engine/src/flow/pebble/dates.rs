@@ -2166,6 +2166,11 @@ mod tests {
             ("2013-02-31", "yyyy-MM-dd", "2013-02-28T00:00:00.000000Z"),
             ("2013-09-08T17:19:12+02:00", "iso_offset_time", "error: expected ':'"),
             ("2013-09-08T17:19:12+02:00", "iso_date_time", "2013-09-08T15:19:12.000000Z"),
+            // A style reads what it prints, narrow no-break space included.
+            ("Sep 8, 2013, 5:19:12\u{202f}PM", "medium", "2013-09-08T17:19:12.000000Z"),
+            ("Sep 8, 2013, 5:19:12 PM", "medium", "error: expected '\u{202f}'"),
+            ("Sun, 8 Sep 2013 17:19:12 +0200", "rfc_1123_date_time", "2013-09-08T15:19:12.000000Z"),
+            ("8 Sep 2013 17:19 GMT", "rfc_1123_date_time", "2013-09-08T17:19:00.000000Z"),
             ("2013-09-08T17:19:12", "iso_date_time", "2013-09-08T17:19:12.000000Z"),
             // An offset without a time is dropped, as Java's LocalDate.parse.
             ("2013-09-08+05:00", "iso_date", "2013-09-08T00:00:00.000000Z"),
