@@ -17,6 +17,10 @@ const QUEUE: usize = 16 * 1024;
 /// Lines a slow live follower may fall behind before it is told it lagged
 /// (it then reads the rest from the store).
 const LIVE_BUFFER: usize = 16 * 1024;
+/// The longest log line kept, in bytes, unless the server is told otherwise
+/// (`--max-log-line`): a task that prints a 300 MB line must not make every
+/// reader of the execution's logs load it.
+pub const MAX_LINE: usize = 1024 * 1024;
 
 enum Message {
     Line(NewLog),
@@ -27,6 +31,7 @@ enum Message {
 #[derive(Clone)]
 pub struct LogSender {
     queue: mpsc::Sender<Message>,
+    max_line: usize,
 }
 
 /// The writer and the live channel.
@@ -39,10 +44,16 @@ impl LogPipeline {
     /// Starts the writer. It ends once every `LogSender` is dropped and the
     /// queue is written.
     pub fn start(store: Store) -> (Self, JoinHandle<()>) {
+        Self::with_max_line(store, MAX_LINE)
+    }
+
+    /// Starts the writer; lines longer than `max_line` bytes are cut there,
+    /// with a note saying so.
+    pub fn with_max_line(store: Store, max_line: usize) -> (Self, JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let writer = tokio::spawn(write_loop(store, receiver, live.clone()));
-        (Self { sender: LogSender { queue }, live }, writer)
+        (Self { sender: LogSender { queue, max_line }, live }, writer)
     }
 
     pub fn sender(&self) -> LogSender {
@@ -56,8 +67,10 @@ impl LogPipeline {
 }
 
 impl LogSender {
-    /// Queues a line. Waits only when the writer is far behind.
-    pub async fn send(&self, line: NewLog) {
+    /// Queues a line, cut to the longest line kept. Waits only when the
+    /// writer is far behind.
+    pub async fn send(&self, mut line: NewLog) {
+        cut(&mut line.message, self.max_line);
         if self.queue.send(Message::Line(line)).await.is_err() {
             tracing::warn!("the log writer has stopped; a log line was dropped");
         }
@@ -70,6 +83,23 @@ impl LogSender {
             let _ = wait.await;
         }
     }
+}
+
+/// Cuts `message` to at most `max` bytes (on a character boundary) and says
+/// how much was left out and how to keep more.
+fn cut(message: &mut String, max: usize) {
+    if message.len() <= max {
+        return;
+    }
+    let total = message.len();
+    let mut end = max;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(&format!(
+        "… [cut: this line had {total} bytes and a log line keeps at most {max}; raise the limit with `mortar serve --max-log-line BYTES`]"
+    ));
 }
 
 async fn write_loop(store: Store, mut queue: mpsc::Receiver<Message>, live: broadcast::Sender<Arc<LogRecord>>) {
@@ -157,5 +187,20 @@ mod tests {
         drop(sender);
         drop(pipeline);
         writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_limit_is_cut_with_a_note() {
+        let store = Store::in_memory().await.unwrap();
+        let (pipeline, _writer) = LogPipeline::with_max_line(store.clone(), 10);
+        let sender = pipeline.sender();
+        sender.send(line("0123456789".into())).await;
+        // 'é' is two bytes: the cut falls before it, not inside it.
+        sender.send(line("012345678é and more".into())).await;
+        sender.flush().await;
+        let stored = store.logs(&ExecutionId::new("e"), Level::Trace, 0, 10).await.unwrap();
+        assert_eq!(stored[0].message, "0123456789");
+        assert!(stored[1].message.starts_with("012345678… [cut: this line had 20 bytes and a log line keeps at most 10;"), "{}", stored[1].message);
+        assert!(stored[1].message.contains("--max-log-line"));
     }
 }

@@ -49,13 +49,22 @@ impl Storage {
             "{}partial",
             path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()
         ));
-        let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
-        let size = tokio::io::copy(&mut reader, &mut file).await.map_err(io)?;
-        file.flush().await.map_err(io)?;
-        file.sync_all().await.map_err(io)?;
-        drop(file);
-        tokio::fs::rename(&partial, &path).await.map_err(io)?;
-        Ok(size)
+        let written = async {
+            let mut file = tokio::fs::File::create(&partial).await?;
+            let size = tokio::io::copy(&mut reader, &mut file).await?;
+            file.flush().await?;
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::rename(&partial, &path).await?;
+            Ok(size)
+        }
+        .await;
+        if written.is_err() {
+            // A write that failed (an upload cut off or over its limit, a
+            // full disk) leaves nothing behind.
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        written.map_err(io)
     }
 
     /// Opens a stored file for streaming; returns it with its size.

@@ -48,6 +48,29 @@ pub struct RunArgs {
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub databricks: DatabricksArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Bounds on what one flow can make Mortar hold.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// The longest log line kept, in bytes; a longer line is cut there, with a note.
+    #[arg(long, env = "MORTAR_MAX_LOG_LINE", default_value_t = engine::logs::MAX_LINE, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(1024..).map(|n| n as usize))]
+    pub max_log_line: usize,
+    /// The largest file an execution's FILE input may upload, in bytes (default 10 GiB).
+    #[arg(long, env = "MORTAR_MAX_UPLOAD", default_value_t = MAX_UPLOAD, value_name = "BYTES")]
+    pub max_upload: u64,
+}
+
+/// The default of `--max-upload`: 10 GiB.
+pub const MAX_UPLOAD: u64 = 10 * 1024 * 1024 * 1024;
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self { max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -60,6 +83,8 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub databricks: DatabricksArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// How Databricks tasks connect when no DATABRICKS_* setting is present.

@@ -18,6 +18,8 @@ pub enum ApiError {
     Unprocessable { message: String, violations: Vec<Violation> },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    #[error("{message}")]
+    TooLarge { message: String },
     #[error(transparent)]
     Store(#[from] engine::store::StoreError),
     /// Anything else that is our fault; the text goes to the log only.
@@ -72,6 +74,12 @@ impl IntoResponse for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // A state change that the execution's state no longer allows (a
+            // kill racing the end, a restart racing a kill): the store
+            // checks and changes in one transaction, so this is the
+            // client's conflict, not our fault.
+            Self::Store(engine::store::StoreError::Illegal(_)) => StatusCode::CONFLICT,
             Self::Store(_) | Self::Internal(_) => {
                 tracing::error!(error = %self, "internal error while serving a request");
                 return (
@@ -93,5 +101,19 @@ impl IntoResponse for ApiError {
         // Kestra puts the problems under `violations` on 422; `details`
         // carries the same for clients of Mortar's own envelope.
         (status, Json(Body { message, details: violations.clone(), violations })).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_change_the_state_no_longer_allows_is_409_not_500() {
+        let illegal = engine::state::IllegalTransition { state: engine::state::State::Failed, event: engine::state::Event::Kill };
+        let response = ApiError::Store(engine::store::StoreError::Illegal(illegal)).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let other = ApiError::Internal("disk on fire".into()).into_response();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -40,6 +40,8 @@ pub struct AppState {
     /// The Databricks connection tasks use unless they name their own.
     pub databricks: Option<DefaultConnection>,
     pub plans: Plans,
+    /// The largest FILE input upload, in bytes (`--max-upload`).
+    pub max_upload: u64,
 }
 
 /// The plans of flow revisions, each built once: a revision never changes,
@@ -91,13 +93,33 @@ impl AppState {
     /// The state of a server whose data lives in `data_dir`; starts the log
     /// writer, so it must be called inside the tokio runtime.
     pub fn new(store: Store, data_dir: &Path, secrets: SecretSource, databricks: Option<DefaultConnection>) -> Self {
+        Self::with_limits(store, data_dir, secrets, databricks, &config::LimitArgs::default())
+    }
+
+    /// As [`AppState::new`], with the bounds set on the command line.
+    pub fn with_limits(
+        store: Store,
+        data_dir: &Path,
+        secrets: SecretSource,
+        databricks: Option<DefaultConnection>,
+        limits: &config::LimitArgs,
+    ) -> Self {
         let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
-        let (logs, _writer) = LogPipeline::start(store.clone());
+        let (logs, _writer) = LogPipeline::with_max_line(store.clone(), limits.max_log_line);
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let runners = runners(databricks.as_ref());
         let executor = Executor::new(services, runners, secrets);
-        Self { leptos_options, store, storage, logs: Arc::new(logs), executor, databricks, plans: Plans::default() }
+        Self {
+            leptos_options,
+            store,
+            storage,
+            logs: Arc::new(logs),
+            executor,
+            databricks,
+            plans: Plans::default(),
+            max_upload: limits.max_upload,
+        }
     }
 
     /// Resumes the executions that were under way when Mortar stopped.
@@ -147,7 +169,13 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal();
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
-    let state = AppState::new(store.clone(), &args.data_dir, secrets::from_env(std::env::vars()), Some(databricks.default.clone()));
+    let state = AppState::with_limits(
+        store.clone(),
+        &args.data_dir,
+        secrets::from_env(std::env::vars()),
+        Some(databricks.default.clone()),
+        &args.limits,
+    );
     let resumed = state.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed the executions that were under way");

@@ -65,7 +65,7 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(found) => found,
         Err(code) => return Ok(code),
     };
-    let (pipeline, writer) = LogPipeline::start(store.clone());
+    let (pipeline, writer) = LogPipeline::with_max_line(store.clone(), args.limits.max_log_line);
     let storage = Storage::new(data_dir.join("storage"));
     let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
     let executor = Executor::new(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()));

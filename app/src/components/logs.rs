@@ -87,6 +87,13 @@ pub(crate) fn Logs(
             });
         });
         let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| status.set("Live"));
+        // The server ends the stream once the execution has ended and sent
+        // its last line; closing keeps the browser from reconnecting.
+        let ended_events = events.clone();
+        let on_end = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            ended_events.close();
+            status.set("Ended");
+        });
         let retry_events = events.clone();
         let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
             // CONNECTING: the browser reconnects by itself with Last-Event-ID.
@@ -99,11 +106,12 @@ pub(crate) fn Logs(
             }
         });
         let _ = events.add_event_listener_with_callback("log", on_line.as_ref().unchecked_ref());
+        let _ = events.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
         events.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         events.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The source and its listeners live until the effect runs again or
         // the page goes away.
-        let source = StoredValue::new_local((events, vec![on_line, on_open, on_error]));
+        let source = StoredValue::new_local((events, vec![on_line, on_open, on_end, on_error]));
         on_cleanup(move || {
             source.with_value(|(events, _)| events.close());
             source.dispose();

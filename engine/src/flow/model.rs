@@ -183,6 +183,12 @@ fn collect<'a>(task: &'a Task, into: &mut Vec<&'a Task>) {
     }
 }
 
+/// Kestra's longest flow id, namespace and task id (`@Size` in its model;
+/// a task id has no bound there, so one that fits a URL and a log line).
+pub const MAX_FLOW_ID: usize = 100;
+pub const MAX_NAMESPACE: usize = 150;
+pub const MAX_ID: usize = 256;
+
 const TOP_LEVEL: &[&str] = &[
     "id",
     "namespace",
@@ -253,11 +259,28 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
     }
     let id = b.required_text(&root, "id", "the flow", "add `id: my_flow` (letters, digits, _ and -)");
     let namespace = b.required_text(&root, "namespace", "the flow", "add `namespace: company.team`");
+    // Kestra's patterns and lengths: an id or namespace it refuses is
+    // refused here too, before it can reach a path or a URL.
     if !id.value.is_empty() {
-        b.check_id(&id, "flow id");
+        let chars_ok = id.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        let first_ok = id.value.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !chars_ok || !first_ok {
+            b.error(id.span, format!("flow id {:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`", id.value));
+        } else if id.value.len() > MAX_FLOW_ID {
+            b.error(id.span, format!("flow id is {} characters long; at most {MAX_FLOW_ID}", id.value.len()));
+        }
     }
-    if !namespace.value.is_empty() && !namespace.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-        b.error(namespace.span, format!("namespace {:?} may only have letters, digits, `.`, `_` and `-`", namespace.value));
+    if !namespace.value.is_empty() {
+        let chars_ok = namespace.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        let first_ok = namespace.value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if !chars_ok || !first_ok {
+            b.error(
+                namespace.span,
+                format!("namespace {:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`", namespace.value),
+            );
+        } else if namespace.value.len() > MAX_NAMESPACE {
+            b.error(namespace.span, format!("namespace is {} characters long; at most {MAX_NAMESPACE}", namespace.value.len()));
+        }
     }
     let description = b.optional_string(&root, "description");
     let labels = root.get("labels").cloned();
@@ -393,9 +416,14 @@ impl Builder {
         }
     }
 
+    /// Kestra's pattern of a task or trigger id: `^[a-zA-Z0-9][a-zA-Z0-9_-]*`.
     fn check_id(&mut self, id: &Text, what: &str) {
         if !id.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             self.error(id.span, format!("{what} {:?} may only have letters, digits, `_` and `-`", id.value));
+        } else if !id.value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            self.error(id.span, format!("{what} {:?} must start with a letter or digit", id.value));
+        } else if id.value.len() > MAX_ID {
+            self.error(id.span, format!("{what} is {} characters long; at most {MAX_ID}", id.value.len()));
         }
     }
 
@@ -984,6 +1012,19 @@ mod tests {
         check(&format!("{HEAD}tasks:\n  - id: a\n    type: databricks.sql.Query\n    sql: SELECT 1\n    fetchType: fetch_one\n"), &[
             "7:16: `fetchType`: write FETCH_ONE rather than fetch_one",
         ]);
+    }
+
+    #[test]
+    fn ids_and_namespaces_follow_kestra_patterns_and_lengths() {
+        let task = "tasks:\n  - id: a\n    type: log.Log\n    message: m\n";
+        check(&format!("id: my.flow-1\nnamespace: company.team_a\n{task}"), &[]);
+        check(&format!("id: f\nnamespace: ..\n{task}"), &["2:12: namespace \"..\" must start with a lower-case letter or digit"]);
+        check(&format!("id: f\nnamespace: .\n{task}"), &["2:12: namespace \".\" must start"]);
+        check(&format!("id: f\nnamespace: Company\n{task}"), &["2:12: namespace \"Company\" must start with a lower-case letter"]);
+        check(&format!("id: .f\nnamespace: n\n{task}"), &["1:5: flow id \".f\" must start with a letter or digit"]);
+        check(&format!("id: {}\nnamespace: n\n{task}", "f".repeat(101)), &["1:5: flow id is 101 characters long; at most 100"]);
+        check(&format!("id: f\nnamespace: {}\n{task}", "n".repeat(151)), &["2:12: namespace is 151 characters long; at most 150"]);
+        check(&format!("{HEAD}tasks:\n  - id: _a\n    type: log.Log\n    message: m\n"), &["4:9: task id \"_a\" must start with a letter or digit"]);
     }
 
     #[test]

@@ -79,18 +79,39 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<LogRecord>, StoreError> {
-        let levels: Vec<&str> = Level::ALL.into_iter().filter(|l| *l >= min_level).map(Level::as_str).collect();
+        self.find_logs(execution_id, &LogQuery { min_level, after_id, limit, ..LogQuery::default() }).await
+    }
+
+    /// An execution's lines that match `query`, oldest first.
+    pub async fn find_logs(&self, execution_id: &ExecutionId, query: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let levels: Vec<&str> = Level::ALL.into_iter().filter(|l| *l >= query.min_level).map(Level::as_str).collect();
         let placeholders = vec!["?"; levels.len()].join(", ");
-        let sql = format!(
+        let mut sql = format!(
             "SELECT id, execution_id, task_run_id, task_id, attempt, level, at, message FROM logs
-             WHERE execution_id = ? AND id > ? AND level IN ({placeholders}) ORDER BY id LIMIT ?"
+             WHERE execution_id = ? AND id > ? AND level IN ({placeholders})"
         );
-        // Only placeholders are formatted in; every value is bound.
-        let mut query = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql)).bind(execution_id.as_str()).bind(after_id);
-        for level in levels {
-            query = query.bind(level);
+        for (column, set) in [("task_id", query.task_id.is_some()), ("task_run_id", query.task_run_id.is_some()), ("attempt", query.attempt.is_some())] {
+            if set {
+                sql.push_str(&format!(" AND {column} = ?"));
+            }
         }
-        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        sql.push_str(" ORDER BY id LIMIT ? OFFSET ?");
+        // Only placeholders and fixed column names are formatted in; every
+        // value is bound.
+        let mut statement = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql)).bind(execution_id.as_str()).bind(query.after_id);
+        for level in levels {
+            statement = statement.bind(level);
+        }
+        if let Some(task_id) = &query.task_id {
+            statement = statement.bind(task_id.as_str());
+        }
+        if let Some(task_run_id) = &query.task_run_id {
+            statement = statement.bind(task_run_id.as_str());
+        }
+        if let Some(attempt) = query.attempt {
+            statement = statement.bind(i64::from(attempt));
+        }
+        let rows = statement.bind(query.limit).bind(query.offset).fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|(id, execution_id, task_run_id, task_id, attempt, level, at, message)| {
                 Ok(LogRecord {
@@ -106,6 +127,26 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// Which of an execution's lines to read: Kestra's filters (`minLevel`,
+/// `taskId`, `taskRunId`, `attempt`), then a position (`after_id`, for
+/// following) or a page (`offset`, for `page` and `size`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    pub min_level: Level,
+    pub task_id: Option<TaskId>,
+    pub task_run_id: Option<TaskRunId>,
+    pub attempt: Option<u32>,
+    pub after_id: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for LogQuery {
+    fn default() -> Self {
+        Self { min_level: Level::Trace, task_id: None, task_run_id: None, attempt: None, after_id: 0, limit: i64::MAX, offset: 0 }
     }
 }
 
@@ -144,5 +185,27 @@ mod tests {
         assert_eq!(messages(store.logs(&e1, Level::Info, 0, 100).await.unwrap()), ["two", "three"]);
         assert_eq!(messages(store.logs(&e1, Level::Trace, stored[1].id, 100).await.unwrap()), ["three"]);
         assert_eq!(messages(store.logs(&e1, Level::Trace, 0, 1).await.unwrap()), ["one"]);
+    }
+
+    #[tokio::test]
+    async fn lines_filter_by_task_run_and_attempt_and_page() {
+        let store = Store::in_memory().await.unwrap();
+        let mut other = line("e1", Level::Info, "other task");
+        other.task_id = Some(TaskId::new("u"));
+        other.task_run_id = Some(TaskRunId::new("r2"));
+        let mut second = line("e1", Level::Info, "second attempt");
+        second.attempt = Some(2);
+        store.insert_logs(vec![line("e1", Level::Info, "first"), other, second, line("e1", Level::Warn, "last")]).await.unwrap();
+        let e1 = ExecutionId::new("e1");
+        let find = |query: LogQuery| {
+            let store = store.clone();
+            let e1 = e1.clone();
+            async move { store.find_logs(&e1, &query).await.unwrap().into_iter().map(|r| r.message).collect::<Vec<_>>() }
+        };
+        assert_eq!(find(LogQuery { task_id: Some(TaskId::new("t")), ..LogQuery::default() }).await, ["first", "second attempt", "last"]);
+        assert_eq!(find(LogQuery { task_run_id: Some(TaskRunId::new("r2")), ..LogQuery::default() }).await, ["other task"]);
+        assert_eq!(find(LogQuery { attempt: Some(2), ..LogQuery::default() }).await, ["second attempt"]);
+        assert_eq!(find(LogQuery { limit: 2, offset: 2, ..LogQuery::default() }).await, ["second attempt", "last"]);
+        assert_eq!(find(LogQuery { limit: 2, offset: 4, ..LogQuery::default() }).await, Vec::<String>::new());
     }
 }

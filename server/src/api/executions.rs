@@ -247,9 +247,27 @@ async fn read_inputs(
             let is_file_input = plan.inputs.iter().any(|d| d.id == name && d.kind == "FILE");
             if let Some(file_name) = field.file_name().map(str::to_owned).filter(|_| is_file_input) {
                 let uri = Storage::execution_uri(namespace, flow_id, id, &format!("{name}-{file_name}"));
-                let stream = futures::TryStreamExt::map_err(field, std::io::Error::other);
-                let reader = tokio_util::io::StreamReader::new(stream);
+                // The body limit is ours, counted as the file streams (axum's
+                // 2 MiB default is lifted on this route).
+                let max = state.max_upload;
+                let mut received = 0_u64;
+                use futures::TryStreamExt;
+                let stream = field.map_err(std::io::Error::other).and_then(move |chunk| {
+                    received += chunk.len() as u64;
+                    let result = if received > max {
+                        Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "over the limit"))
+                    } else {
+                        Ok(chunk)
+                    };
+                    futures::future::ready(result)
+                });
+                let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
                 state.storage.write(&uri, reader).await.map_err(|e| match e {
+                    engine::storage::StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::FileTooLarge => ApiError::TooLarge {
+                        message: format!(
+                            "the upload of {name} is larger than {max} bytes, the most a FILE input takes; raise it with `mortar serve --max-upload BYTES`"
+                        ),
+                    },
                     engine::storage::StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::Other => {
                         ApiError::BadRequest { message: format!("the upload of {name} broke off: {source}") }
                     }

@@ -4,12 +4,14 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use engine::ids::ExecutionId;
+use engine::ids::{ExecutionId, TaskId, TaskRunId};
 use engine::log::Level;
-use engine::store::LogRecord;
+use engine::store::{LogQuery, LogRecord};
 use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -20,79 +22,194 @@ use crate::error::ApiError;
 
 /// The most lines one read returns.
 const PAGE: i64 = 10_000;
+/// The largest `size` of a page.
+const MAX_SIZE: i64 = 10_000;
 
+/// Kestra's filters of an execution's logs, and an optional page.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LogParams {
     /// TRACE, DEBUG, INFO, WARN or ERROR.
     min_level: Option<String>,
+    /// Only this task's lines.
+    task_id: Option<String>,
+    /// Only this task run's lines.
+    task_run_id: Option<String>,
+    /// Only this attempt's lines (1 is the first).
+    attempt: Option<u32>,
+    /// The page, from 1; with `size`, one page instead of every line.
+    page: Option<i64>,
+    /// Lines on a page (1 to 10,000; default 100 when `page` is given).
+    size: Option<i64>,
 }
 
-fn min_level(params: &LogParams) -> Result<Level, ApiError> {
-    match params.min_level.as_deref().filter(|s| !s.is_empty()) {
-        None => Ok(Level::Trace),
+/// The store's query for `params`; the page's offset is checked, not
+/// wrapped.
+fn query(params: &LogParams) -> Result<LogQuery, ApiError> {
+    let min_level = match params.min_level.as_deref().filter(|s| !s.is_empty()) {
+        None => Level::Trace,
         Some(text) => Level::parse(text).ok_or_else(|| ApiError::BadRequest {
             message: format!("minLevel {text:?} is not a level: use TRACE, DEBUG, INFO, WARN or ERROR"),
-        }),
+        })?,
+    };
+    let mut query = LogQuery {
+        min_level,
+        task_id: params.task_id.clone().filter(|s| !s.is_empty()).map(TaskId::new),
+        task_run_id: params.task_run_id.clone().filter(|s| !s.is_empty()).map(TaskRunId::new),
+        attempt: params.attempt,
+        ..LogQuery::default()
+    };
+    if params.page.is_some() || params.size.is_some() {
+        let page = params.page.unwrap_or(1);
+        let size = params.size.unwrap_or(100);
+        if !(1..=MAX_SIZE).contains(&size) {
+            return Err(ApiError::BadRequest { message: format!("size {size} is out of range: use 1 to {MAX_SIZE}") });
+        }
+        let offset = page
+            .checked_sub(1)
+            .filter(|p| *p >= 0)
+            .and_then(|p| p.checked_mul(size))
+            .ok_or_else(|| ApiError::BadRequest { message: format!("page {page} is out of range: pages start at 1") })?;
+        query.limit = size;
+        query.offset = offset;
+    }
+    Ok(query)
+}
+
+/// The execution's current state; 404 when there is no such execution.
+async fn execution_state(state: &AppState, id: &ExecutionId) -> Result<engine::state::State, ApiError> {
+    match state.store.get_execution(id).await? {
+        Some(execution) => Ok(execution.state),
+        None => Err(ApiError::NotFound { message: format!("execution {id} does not exist") }),
     }
 }
 
-/// `GET /api/v1/logs/{executionId}[?minLevel=]`.
+/// Every line `query` selects, or its page, read from the store in bounded
+/// reads.
+async fn read_all(state: &AppState, id: &ExecutionId, mut query: LogQuery) -> Result<Vec<LogRecord>, ApiError> {
+    if query.limit != LogQuery::default().limit {
+        return Ok(state.store.find_logs(id, &query).await?);
+    }
+    let mut all = Vec::new();
+    query.limit = PAGE;
+    loop {
+        let page = state.store.find_logs(id, &query).await?;
+        let full = page.len() as i64 == PAGE;
+        query.after_id = page.last().map_or(query.after_id, |l| l.id);
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// `GET /api/v1/logs/{executionId}`: the lines, as Kestra's list; with
+/// `page` or `size`, one page of them.
 #[utoipa::path(get, path = "/api/v1/logs/{executionId}", tag = "logs", params(("executionId" = String, Path), LogParams),
-    responses((status = 200, body = Vec<LogJson>), (status = 400, body = crate::error::ErrorJson)))]
+    responses((status = 200, body = Vec<LogJson>), (status = 400, body = crate::error::ErrorJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<LogParams>,
 ) -> Result<Json<Vec<LogJson>>, ApiError> {
-    let level = min_level(&params)?;
+    let query = query(&params)?;
     let id = ExecutionId::new(id);
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = state.store.logs(&id, level, after, PAGE).await?;
-        let full = page.len() as i64 == PAGE;
-        after = page.last().map_or(after, |l| l.id);
-        all.extend(page.iter().map(log_json));
-        if !full {
-            break;
+    execution_state(&state, &id).await?;
+    Ok(Json(read_all(&state, &id, query).await?.iter().map(log_json).collect()))
+}
+
+/// `GET /api/v1/logs/{executionId}/download`: the lines as text, one per
+/// line (`timestamp LEVEL message`, as Kestra writes them), streamed from the
+/// store a page at a time.
+#[utoipa::path(get, path = "/api/v1/logs/{executionId}/download", tag = "logs", params(("executionId" = String, Path), LogParams),
+    responses((status = 200, description = "The lines as text", content_type = "text/plain"), (status = 404, body = crate::error::ErrorJson)))]
+pub(crate) async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<LogParams>,
+) -> Result<Response, ApiError> {
+    let query = query(&params)?;
+    let id = ExecutionId::new(id);
+    execution_state(&state, &id).await?;
+    let paged = query.limit != LogQuery::default().limit;
+    let first = LogQuery { limit: if paged { query.limit } else { PAGE }, ..query };
+    let store = state.store.clone();
+    let name = format!("{id}.log");
+    // (next query, lines written so far); None once done.
+    let pages = futures::stream::unfold(Some((first, 0usize)), move |next| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let (mut query, written) = next?;
+            let page = match store.find_logs(&id, &query).await {
+                Ok(page) => page,
+                Err(error) => return Some((Err(std::io::Error::other(error.to_string())), None)),
+            };
+            let more = !paged && page.len() as i64 == query.limit;
+            let mut text = String::new();
+            for (i, line) in page.iter().enumerate() {
+                if written + i > 0 {
+                    text.push('\n');
+                }
+                text.push_str(&format!("{} {} {}", super::model::iso(line.at), line.level.as_str(), line.message));
+            }
+            query.after_id = page.last().map_or(query.after_id, |l| l.id);
+            let next = more.then_some((query, written + page.len()));
+            Some((Ok::<_, std::io::Error>(text), next))
         }
-    }
-    Ok(Json(all))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .body(Body::from_stream(pages))
+        .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
 #[utoipa::path(get, path = "/api/v1/logs/{executionId}/follow", tag = "logs", params(("executionId" = String, Path), LogParams),
-    responses((status = 200, description = "Server-Sent Events named `log`, each a log line as JSON, its id the line's id; send Last-Event-ID to resume", content_type = "text/event-stream")))]
+    responses((status = 200, description = "Server-Sent Events named `log`, each a log line as JSON, its id the line's id; send Last-Event-ID to resume. Once the execution has ended and its last line is sent, an event named `end` closes the stream.", content_type = "text/event-stream"),
+        (status = 404, body = crate::error::ErrorJson)))]
 /// `GET /api/v1/logs/{executionId}/follow`: Server-Sent Events, one per line,
 /// with the line's id as the event id. A client that reconnects with
-/// `Last-Event-ID` gets every line after it: none lost, none twice.
+/// `Last-Event-ID` gets every line after it: none lost, none twice. The
+/// stream ends when the execution has ended and every line is sent (the
+/// executor stores every line before it stores the end).
 pub(crate) async fn follow(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<LogParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let level = min_level(&params)?;
+    let query = LogQuery { limit: PAGE, ..query(&params)? };
     let last_seen: i64 = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    // Subscribe before reading the backlog, so that a line stored in
-    // between is in one of the two; the id check drops it from the other.
+    let execution_id = ExecutionId::new(id);
+    // Subscribe before reading the backlog and the state, so that a line
+    // or an end in between is seen in one of them.
     let live = state.logs.subscribe();
+    let ends = state.executor.subscribe();
+    let ended = execution_state(&state, &execution_id).await?.is_terminal();
     let follower = Follower {
         store: state.store.clone(),
-        execution_id: ExecutionId::new(id),
-        level,
+        execution_id,
+        query,
         last_seen,
         backlog: Vec::new().into_iter(),
         backlog_read: false,
+        ended,
         live,
+        ends,
     };
-    let stream = futures::stream::unfold(follower, |mut follower| async move {
-        let line = follower.next().await?;
-        Some((Ok(to_event(&line)), follower))
+    // The last event, `end`, tells a browser's EventSource not to reconnect.
+    let stream = futures::stream::unfold(Some(follower), |follower| async move {
+        let mut follower = follower?;
+        match follower.next().await {
+            Some(line) => Some((Ok(to_event(&line)), Some(follower))),
+            None if follower.ended => Some((Ok(Event::default().event("end").data("")), None)),
+            None => None,
+        }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -109,11 +226,15 @@ fn to_event(line: &LogRecord) -> Event {
 struct Follower {
     store: engine::store::Store,
     execution_id: ExecutionId,
-    level: Level,
+    query: LogQuery,
     last_seen: i64,
     backlog: std::vec::IntoIter<LogRecord>,
     backlog_read: bool,
+    /// The execution had ended when the backlog was last read: once it is
+    /// sent, the stream ends.
+    ended: bool,
     live: tokio::sync::broadcast::Receiver<std::sync::Arc<LogRecord>>,
+    ends: tokio::sync::broadcast::Receiver<(ExecutionId, engine::state::State)>,
 }
 
 impl Follower {
@@ -128,22 +249,50 @@ impl Follower {
                 self.refill().await?;
                 continue;
             }
-            match self.live.recv().await {
-                Ok(line) => {
-                    if line.execution_id == self.execution_id && line.id > self.last_seen && line.level >= self.level {
-                        self.last_seen = line.id;
-                        return Some((*line).clone());
+            if self.ended {
+                return None;
+            }
+            tokio::select! {
+                line = self.live.recv() => match line {
+                    Ok(line) => {
+                        if self.wanted(&line) {
+                            self.last_seen = line.id;
+                            return Some((*line).clone());
+                        }
                     }
-                }
-                // Fell behind the live channel: read what was missed from the store.
-                Err(RecvError::Lagged(_)) => self.backlog_read = false,
-                Err(RecvError::Closed) => return None,
+                    // Fell behind the live channel: read what was missed from the store.
+                    Err(RecvError::Lagged(_)) => self.backlog_read = false,
+                    Err(RecvError::Closed) => return None,
+                },
+                end = self.ends.recv() => match end {
+                    // Every line was stored before the end: read the rest, then stop.
+                    Ok((id, state)) if id == self.execution_id && state.is_terminal() => {
+                        self.ended = true;
+                        self.backlog_read = false;
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        self.ended = self.store.get_execution(&self.execution_id).await.ok().flatten().is_none_or(|e| e.state.is_terminal());
+                        self.backlog_read = false;
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
             }
         }
     }
 
+    fn wanted(&self, line: &LogRecord) -> bool {
+        line.execution_id == self.execution_id
+            && line.id > self.last_seen
+            && line.level >= self.query.min_level
+            && self.query.task_id.as_ref().is_none_or(|t| line.task_id.as_ref() == Some(t))
+            && self.query.task_run_id.as_ref().is_none_or(|t| line.task_run_id.as_ref() == Some(t))
+            && self.query.attempt.is_none_or(|a| line.attempt == Some(a))
+    }
+
     async fn refill(&mut self) -> Option<()> {
-        match self.store.logs(&self.execution_id, self.level, self.last_seen, PAGE).await {
+        let query = LogQuery { after_id: self.last_seen, ..self.query.clone() };
+        match self.store.find_logs(&self.execution_id, &query).await {
             Ok(page) => {
                 self.backlog_read = (page.len() as i64) < PAGE;
                 self.backlog = page.into_iter();

@@ -24,7 +24,7 @@ use crate::AppState;
         plugins, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file, webhook::webhook,
-        logs::list, logs::follow,
+        logs::list, logs::download, logs::follow,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
@@ -57,7 +57,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/search", get(executions::search))
         // One parameter name per position, as the router requires: here
         // `{id}` is the namespace.
-        .route("/executions/{id}/{flow_id}", post(executions::create))
+        // Uploads are bounded by `--max-upload` as they stream, not by
+        // axum's 2 MiB default.
+        .route("/executions/{id}/{flow_id}", post(executions::create).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/executions/{id}", get(executions::get))
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/restart", post(executions::restart))
@@ -65,5 +67,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/file", get(executions::file))
         .route("/executions/webhook/{namespace}/{flow_id}/{key}", get(webhook::webhook).post(webhook::webhook).put(webhook::webhook))
         .route("/logs/{execution_id}", get(logs::list))
+        .route("/logs/{execution_id}/download", get(logs::download))
         .route("/logs/{execution_id}/follow", get(logs::follow))
 }

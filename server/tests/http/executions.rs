@@ -133,6 +133,67 @@ async fn logs_are_listed_with_a_minimum_level() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn logs_page_filter_and_download_as_kestra_does() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let logs = app.state.logs.sender();
+    for i in 1..=5 {
+        logs.send(log(&id, Level::Info, &format!("line {i}"))).await;
+    }
+    let mut other_task = log(&id, Level::Warn, "from another task");
+    other_task.task_id = Some(TaskId::new("other"));
+    logs.send(other_task).await;
+    logs.flush().await;
+    let get = |query: &str| app.client.get(app.url(&format!("/api/v1/logs/{id}{query}"))).send();
+    let messages = |body: Value| body.as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+
+    assert_eq!(messages(get("?page=2&size=2").await.unwrap().json().await.unwrap()), ["line 3", "line 4"]);
+    assert_eq!(messages(get("?page=4&size=2").await.unwrap().json().await.unwrap()), Vec::<String>::new());
+    assert_eq!(messages(get("?taskId=other").await.unwrap().json().await.unwrap()), ["from another task"]);
+    assert_eq!(messages(get("?attempt=1&minLevel=WARN").await.unwrap().json().await.unwrap()), ["from another task"]);
+    for bad in ["?page=9223372036854775807&size=10", "?page=0", "?size=0", "?size=10001", "?page=x"] {
+        let response = get(bad).await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+
+    let download = get("/download").await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["content-disposition"], format!("attachment; filename=\"{id}.log\""));
+    let text = download.text().await.unwrap();
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines[0], "2023-11-14T22:13:20Z INFO line 1");
+    assert_eq!(lines[5], "2023-11-14T22:13:20Z WARN from another task");
+    assert_eq!(get("/download?taskId=other").await.unwrap().text().await.unwrap(), "2023-11-14T22:13:20Z WARN from another task");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logs_of_an_unknown_execution_are_404() {
+    let app = TestApp::spawn().await;
+    for path in ["", "/follow", "/download"] {
+        let response = app.client.get(app.url(&format!("/api/v1/logs/nosuchexecution{path}"))).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("nosuchexecution"), "{body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_huge_log_line_is_cut_before_it_is_stored() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let logs = app.state.logs.sender();
+    logs.send(log(&id, Level::Info, &"x".repeat(20 * 1024 * 1024))).await;
+    logs.flush().await;
+    let body = app.client.get(app.url(&format!("/api/v1/logs/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(body.len() < 1024 * 1024 + 1024, "{} bytes", body.len());
+    assert!(body.contains("[cut: this line had 20971520 bytes and a log line keeps at most 1048576"), "{}", &body[body.len() - 300..]);
+    app.stop().await;
+}
+
 /// Reads SSE events (id, data) until `count` have arrived.
 async fn read_events(response: reqwest::Response, count: usize) -> Vec<(i64, Value)> {
     let mut stream = response.bytes_stream();
@@ -185,6 +246,46 @@ async fn following_logs_delivers_the_backlog_then_live_lines_and_resumes_without
     let messages: Vec<&str> = events.iter().map(|(_, e)| e["message"].as_str().unwrap()).collect();
     assert_eq!(messages, ["three", "four", "five"]);
     assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
+    app.stop().await;
+}
+
+/// Reads a whole SSE stream until the server ends it; the messages in
+/// order. The last event must be `end`.
+async fn read_to_end(response: reqwest::Response) -> Vec<String> {
+    let body = tokio::time::timeout(Duration::from_secs(20), response.text()).await.expect("the stream ends").unwrap();
+    let blocks: Vec<&str> = body.split("\n\n").filter(|b| !b.trim().is_empty() && !b.starts_with(':')).collect();
+    assert!(blocks.last().is_some_and(|b| b.contains("event: end")), "{body}");
+    blocks
+        .iter()
+        .filter(|block| block.contains("event: log"))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|data| serde_json::from_str::<Value>(data).unwrap()["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn following_an_execution_ends_once_it_has_ended_and_its_last_line_is_sent() {
+    let app = TestApp::spawn().await;
+    app.post_flow("id: slow\nnamespace: tutorial\ntasks:\n  - id: first\n    type: log.Log\n    message: before\n  - id: wait\n    type: flow.Sleep\n    duration: PT0.3S\n  - id: last\n    type: log.Log\n    message: after\n").await;
+    let started: Value = app
+        .client
+        .post(app.url("/api/v1/executions/tutorial/slow"))
+        .multipart(reqwest::multipart::Form::new())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    // Followed while it runs: the stream ends by itself after "after".
+    let follow = app.client.get(app.url(&format!("/api/v1/logs/{id}/follow"))).send().await.unwrap();
+    let messages = read_to_end(follow).await;
+    assert_eq!(messages.first().map(String::as_str), Some("before"), "{messages:?}");
+    assert_eq!(messages.last().map(String::as_str), Some("after"), "{messages:?}");
+    // Followed after it ended: the backlog, then the end.
+    let again = app.client.get(app.url(&format!("/api/v1/logs/{id}/follow"))).send().await.unwrap();
+    assert_eq!(read_to_end(again).await, messages);
     app.stop().await;
 }
 

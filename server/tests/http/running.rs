@@ -81,7 +81,8 @@ async fn json_inputs_work_and_bad_inputs_are_422_with_every_problem() {
 async fn a_file_input_is_streamed_to_storage_and_downloadable() {
     let app = TestApp::spawn().await;
     app.post_flow("id: upload\nnamespace: data\ninputs:\n  - id: sales\n    type: FILE\ntasks:\n  - id: where\n    type: debug.Return\n    format: \"{{ inputs.sales }}\"\n").await;
-    let csv = "region,amount\n".to_owned() + &"north,10\n".repeat(50_000);
+    // 5.4 MB: over axum's 2 MiB default body limit, which this route lifts.
+    let csv = "region,amount\n".to_owned() + &"north,10\n".repeat(600_000);
     let part = reqwest::multipart::Part::bytes(csv.clone().into_bytes()).file_name("sales.csv").mime_str("text/csv").unwrap();
     let body: Value = execute(&app, "data/upload?wait=true", reqwest::multipart::Form::new().part("sales", part)).await.json().await.unwrap();
     assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
@@ -97,6 +98,31 @@ async fn a_file_input_is_streamed_to_storage_and_downloadable() {
     assert_eq!(file.status(), 200);
     assert_eq!(file.text().await.unwrap(), csv);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_is_413_and_leaves_no_file() {
+    let limits = server::config::LimitArgs { max_upload: 100_000, ..Default::default() };
+    let app = TestApp::spawn_with_limits(limits).await;
+    app.post_flow("id: upload\nnamespace: data\ninputs:\n  - id: sales\n    type: FILE\ntasks:\n  - id: where\n    type: debug.Return\n    format: \"{{ inputs.sales }}\"\n").await;
+    let part = reqwest::multipart::Part::bytes(vec![b'x'; 300_000]).file_name("big.csv").mime_str("text/csv").unwrap();
+    let response = execute(&app, "data/upload?wait=true", reqwest::multipart::Form::new().part("sales", part)).await;
+    assert_eq!(response.status(), 413);
+    let message = response.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("larger than 100000 bytes") && message.contains("--max-upload"), "{message}");
+    // Nothing is left in internal storage, not even a partial file.
+    let storage = app.state.storage.path_of("storage:///data").unwrap();
+    let leftovers: Vec<_> = walk(&storage);
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    app.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
 }
 
 #[tokio::test]

@@ -18,7 +18,12 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::start(None).await
+        Self::start(None, server::config::LimitArgs::default()).await
+    }
+
+    /// A server with other bounds than the defaults.
+    pub async fn spawn_with_limits(limits: server::config::LimitArgs) -> Self {
+        Self::start(None, limits).await
     }
 
     /// A server whose default Databricks connection is an emulator on
@@ -26,10 +31,10 @@ impl TestApp {
     pub async fn spawn_with_emulator() -> Self {
         let config = emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() };
         let handle = emulator::Emulator::start(config).await.expect("the emulator starts");
-        Self::start(Some(handle)).await
+        Self::start(Some(handle), server::config::LimitArgs::default()).await
     }
 
-    async fn start(emulator: Option<emulator::EmulatorHandle>) -> Self {
+    async fn start(emulator: Option<emulator::EmulatorHandle>, limits: server::config::LimitArgs) -> Self {
         let data_dir = tempfile::tempdir().expect("a temp dir");
         let store = Store::open(data_dir.path()).await.expect("the store opens");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
@@ -42,7 +47,7 @@ impl TestApp {
             },
             embedded: true,
         });
-        let state = server::AppState::new(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None), databricks);
+        let state = server::AppState::with_limits(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None), databricks, &limits);
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
