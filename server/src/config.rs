@@ -57,7 +57,7 @@ pub struct RunArgs {
 pub struct LimitArgs {
     /// The longest log line kept, in bytes; a longer line is cut there, with a note.
     #[arg(long, env = "MORTAR_MAX_LOG_LINE", default_value_t = engine::logs::MAX_LINE, value_name = "BYTES",
-          value_parser = clap::value_parser!(u64).range(1024..).map(|n| n as usize))]
+          value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1024..), |n| n as usize)))]
     pub max_log_line: usize,
     /// The largest file an execution's FILE input may upload, in bytes (default 10 GiB).
     #[arg(long, env = "MORTAR_MAX_UPLOAD", default_value_t = MAX_UPLOAD, value_name = "BYTES")]

@@ -14,6 +14,15 @@ use serde_json::{Value, json};
 use super::support::TestApp;
 
 async fn seed_execution(app: &TestApp, flow: &str) -> (ExecutionId, TaskRunId) {
+    let (id, run) = seed_running_execution(app, flow).await;
+    let store = &app.state.store;
+    store.task_run_event(&run, Event::Succeed, Some(&json!({"value": "Hello World"}))).await.unwrap();
+    store.execution_event(&id, Event::Succeed).await.unwrap();
+    (id, run)
+}
+
+/// An execution whose one task run is still RUNNING.
+async fn seed_running_execution(app: &TestApp, flow: &str) -> (ExecutionId, TaskRunId) {
     let store = &app.state.store;
     let execution = NewExecution {
         id: ExecutionId::generate(),
@@ -35,8 +44,6 @@ async fn seed_execution(app: &TestApp, flow: &str) -> (ExecutionId, TaskRunId) {
     store.create_execution(&execution, std::slice::from_ref(&run)).await.unwrap();
     store.execution_event(&execution.id, Event::Start).await.unwrap();
     store.task_run_event(&run.id, Event::Start, None).await.unwrap();
-    store.task_run_event(&run.id, Event::Succeed, Some(&json!({"value": "Hello World"}))).await.unwrap();
-    store.execution_event(&execution.id, Event::Succeed).await.unwrap();
     (execution.id, run.id)
 }
 
@@ -218,7 +225,7 @@ async fn read_events(response: reqwest::Response, count: usize) -> Vec<(i64, Val
 #[tokio::test]
 async fn following_logs_delivers_the_backlog_then_live_lines_and_resumes_without_gaps_or_doubles() {
     let app = TestApp::spawn().await;
-    let (id, _) = seed_execution(&app, "hello").await;
+    let (id, _) = seed_running_execution(&app, "hello").await;
     let (other, _) = seed_execution(&app, "other").await;
     let logs = app.state.logs.sender();
     logs.send(log(&id, Level::Info, "one")).await;

@@ -145,7 +145,7 @@ type JqFilter = jaq_core::Filter<data::JustLut<Val>>;
 /// Compiled expressions kept per thread: compiling jaq's standard library
 /// with each expression costs milliseconds, and a flow often runs one
 /// expression over many items.
-const JQ_CACHE_SIZE: usize = 64;
+pub(super) const JQ_CACHE_SIZE: usize = 64;
 
 thread_local! {
     static JQ_CACHE: RefCell<HashMap<String, Rc<JqFilter>>> = RefCell::new(HashMap::new());
@@ -1033,7 +1033,7 @@ mod tests {
         for _ in 0..2 {
             check(jq(&json!(1), ".a |"), "error: cannot read the expression");
         }
-        for i in 0..(JQ_CACHE_SIZE + 1) {
+        for i in 0..(jq_runtime::JQ_CACHE_SIZE + 1) {
             check(jq(&json!(i), &format!(". + {i}")), &format!("[{}]", 2 * i));
         }
     }
