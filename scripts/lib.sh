@@ -216,10 +216,10 @@ build_dev() {
   ensure_wasm_target
   local log=$target_dir/wasm-build.log
   mkdir -p "$target_dir"
-  step "building the browser bundle (wasm32) in the background, log in $log" "about 5 min"
+  step "building the browser bundle (wasm32) in the background, log in $log" "about 9 min"
   CARGO_TARGET_DIR=$wasm_dir "${wasm_build[@]}" >"$log" 2>&1 &
-  local wasm_pid=$! wasm_started=$SECONDS
-  step "building the mortar binary and site-bindgen (dev profile)" "about 8 min, with the bundle beside it"
+  local wasm_pid=$!
+  step "building the mortar binary and site-bindgen (dev profile)" "about 15 min, with the bundle beside it"
   local status=0
   cargo build "${cargo_flags[@]}" -p server -p site-bindgen --bin mortar --bin site-bindgen || status=$?
   if [ "$status" -ne 0 ]; then
@@ -237,6 +237,6 @@ build_dev() {
     report_failure "$status" "CARGO_TARGET_DIR=$wasm_dir ${wasm_build[*]}"
     exit "$status"
   fi
-  say "browser bundle built in $(((SECONDS - wasm_started) / 60)) min $(((SECONDS - wasm_started) % 60)) s"
+  say "browser bundle: $(grep -o 'Finished.*' "$log" | tail -n 1)"
   assemble_site
 }

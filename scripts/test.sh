@@ -34,7 +34,7 @@ run() {
 }
 
 run "the scripts on a fresh machine" scripts/tests/fresh-machine.sh
-RUN_HINT="about 8 min, compiling the test binaries" run "cargo test" cargo test --no-fail-fast
+RUN_HINT="about 4 min, compiling the test binaries" run "cargo test" cargo test --no-fail-fast
 # Airflow's provider costs about 40 s and 650 MB of venv on first use.
 MORTAR_TEST_AIRFLOW=1 run "the emulator against the official Databricks SDK and Airflow's provider" scripts/test-emulator-python.sh
 run "browser tests" bash -c 'cd end2end && npx playwright test'
