@@ -13,6 +13,7 @@
 pub mod expr;
 pub mod graph;
 pub mod model;
+pub mod pebble;
 pub mod registry;
 pub mod schema;
 mod validate;
