@@ -73,7 +73,13 @@ impl<'a> Evaluator<'a> {
                 Node::For { variable, iterable, body, otherwise, .. } => self.for_loop(variable, iterable, body, otherwise, out)?,
                 Node::Set { name, value, .. } => {
                     let value = self.eval(value)?;
-                    self.locals.push((name.as_str(), value));
+                    // Pebble's ScopeChain.set: a name already set (outside
+                    // a loop, say) is updated where it is; a new one lives
+                    // in the current scope.
+                    match self.locals.iter_mut().rev().find(|(n, _)| *n == name.as_str()) {
+                        Some(local) => local.1 = value,
+                        None => self.locals.push((name.as_str(), value)),
+                    }
                 }
                 Node::Filter { calls, body } => {
                     let mut inner = String::new();
@@ -251,9 +257,14 @@ impl<'a> Evaluator<'a> {
                         let mut text = String::new();
                         value::print(&l, &mut text);
                         value::print(&r, &mut text);
+                        self.bound_text(&text)?;
                         Value::String(text)
                     }
-                    BinaryOp::Add if l.is_string() || r.is_string() => Value::String(java_string(&l) + &java_string(&r)),
+                    BinaryOp::Add if l.is_string() || r.is_string() => {
+                        let text = java_string(&l) + &java_string(&r);
+                        self.bound_text(&text)?;
+                        Value::String(text)
+                    }
                     BinaryOp::Add | BinaryOp::Subtract if l.is_array() => {
                         let mut items = l.into_owned();
                         let list = items.as_array_mut().expect("checked above");
@@ -262,6 +273,10 @@ impl<'a> Evaluator<'a> {
                             other => vec![other],
                         };
                         if op == BinaryOp::Add {
+                            // Each item added costs a step, so doubling a
+                            // list in a loop meets the step limit long
+                            // before it fills memory.
+                            self.charge(others.len() as u64)?;
                             list.extend(others);
                         } else {
                             list.retain(|item| !others.contains(item));
@@ -292,7 +307,9 @@ impl<'a> Evaluator<'a> {
             return Err(EvalError::Limit { name: "steps", limit: self.limits.steps });
         }
         self.steps += count;
-        Ok((0..count).map(|i| Value::from(from + (i as i64) * step)).collect())
+        // Every value lies between `from` and `to`, so this never
+        // overflows; i128 keeps the products in range on the way.
+        Ok((0..count).map(|i| Value::from((i128::from(from) + i128::from(i) * i128::from(step)) as i64)).collect())
     }
 
     fn filter(&mut self, input: Cow<'a, Value>, call: &'a CallNode) -> Result<Cow<'a, Value>> {
@@ -332,10 +349,17 @@ impl<'a> Evaluator<'a> {
             return Ok(Cow::Owned(Value::Null));
         }
         let name = declaration.name;
-        (declaration.implementation)(Call { input, args, rest, ev: self }).map_err(|message| match message {
+        let result = (declaration.implementation)(Call { input, args, rest, ev: self }).map_err(|message| match message {
             EvalError::Failed(message) => EvalError::Failed(format!("{name}: {message}")),
             other => other,
-        })
+        })?;
+        match result.as_ref() {
+            Value::String(text) => self.bound_text(text)?,
+            Value::Array(items) => self.charge(items.len() as u64)?,
+            Value::Object(map) => self.charge(map.len() as u64)?,
+            _ => {}
+        }
+        Ok(result)
     }
 
     /// Renders another template (the `render` function's argument) against
@@ -361,6 +385,25 @@ impl<'a> Evaluator<'a> {
             return Ok(false);
         }
         value::truthy(value).map_err(EvalError::Failed)
+    }
+
+    /// Fails when a string built inside the template (by `~`, `+` or a
+    /// filter) is already larger than the whole output may be, so a
+    /// doubling loop stops at the output limit instead of filling memory.
+    pub(crate) fn bound_text(&self, text: &str) -> Result<()> {
+        if text.len() > self.limits.output_bytes {
+            return Err(EvalError::Limit { name: "output size (bytes)", limit: self.limits.output_bytes as u64 });
+        }
+        Ok(())
+    }
+
+    /// Charges `count` steps at once (work proportional to a size).
+    pub(crate) fn charge(&mut self, count: u64) -> Result<()> {
+        self.steps = self.steps.saturating_add(count);
+        if self.steps > self.limits.steps {
+            return Err(EvalError::Limit { name: "steps", limit: self.limits.steps });
+        }
+        Ok(())
     }
 
     fn step(&mut self) -> Result<()> {

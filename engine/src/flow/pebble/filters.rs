@@ -300,6 +300,10 @@ fn indented(call: Call<'_, '_>, leading: bool) -> Out<'static> {
     }
     let prefix = call.text(1).unwrap_or_else(|| " ".into()).repeat(amount.min(1000) as usize);
     let newline = ["\r\n", "\n\r", "\n", "\r"].into_iter().find(|n| source.contains(n)).unwrap_or("\n");
+    let grown = (source.matches(newline).count() + 1).saturating_mul(prefix.len());
+    if source.len().saturating_add(grown) > call.ev.limits.output_bytes {
+        return Err(super::eval::EvalError::Limit { name: "output size (bytes)", limit: call.ev.limits.output_bytes as u64 });
+    }
     let source = if leading { format!("{newline}{source}") } else { source };
     text(source.replace(newline, &format!("{newline}{prefix}")))
 }
@@ -438,7 +442,7 @@ fn last<'a>(call: Call<'a, '_>) -> Out<'a> {
 
 fn join<'a>(call: Call<'a, '_>) -> Out<'a> {
     if !call.input.is_array() {
-        return Ok(call.input);
+        return Err(fail(format!("joins a list, not {}", value::describe(&call.input))));
     }
     let separator = call.text(0).unwrap_or_default();
     let items = call.input.as_array().map(Vec::as_slice).unwrap_or_default();

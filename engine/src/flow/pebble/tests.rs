@@ -158,6 +158,7 @@ fn tags() {
     check("{% for i in 1..3 %}{{ i }}{% endfor %}", text("123"));
     check("{% for x in inputs.nothing %}x{% else %}e{% endfor %}", text(""));
     check("{% set n = inputs.workers * 10 %}{{ n }}", text("20"));
+    check("{% set total = 0 %}{% for x in inputs.list %}{% set total = total + x %}{% endfor %}{{ total }}", text("6"));
     check("{% filter upper %}hello {{ inputs.name }}{% endfilter %}", text("HELLO WORLD"));
     check("{% for x in inputs.name %}{% endfor %}", Err("needs a list or a map"));
     check("{% if true %}x", Err("has no `{% endif %}`"));
@@ -221,6 +222,7 @@ fn filters() {
     check("{{ 1234567.891 | numberformat('#,##0.00') }} {{ 3.14159 | numberformat('0.##') }} {{ 2 | numberformat('0.00') }}", text("1,234,567.89 3.14 2.00"));
     check("{{ [1, 2] | first }} {{ [1, 2] | last }} {{ 'abc' | first }} {{ 'abc' | last }} {{ [] | first }}", text("1 2 a c "));
     check("{{ [1, 'a', 2] | join(', ') }} {{ [1, 2] | join }}", text("1, a, 2 12"));
+    check("{{ 'a' | join }}", Err("joins a list, not the string"));
     check("{{ [1, 2, 3, 4] | slice(1, 3) }}", Ok(json!([2, 3])));
     check("{{ 'hello' | slice(1) }}", text("ello"));
     check("{{ 'hello' | slice(2, 9) }}", Err("do not fit a length of 5"));
@@ -277,6 +279,7 @@ fn functions() {
     check("{{ printContext().flow }}", Ok(json!({"id": "f", "namespace": "n"})));
     check("{{ fetchContext().flow.id }}", text("f"));
     check("{{ nosuch() }}", Err("unknown function `nosuch`"));
+    check("{{ kv('KEY') }}", Err("the function `kv` is Kestra's, but Mortar does not support it yet"));
     check("{{ secrett('A') }}", Err("did you mean `secret`?"));
 }
 
@@ -287,6 +290,12 @@ fn limits_stop_runaway_templates() {
     check_with("{% for i in range(1, 100) %}{% for j in range(1, 100) %}{% endfor %}{% endfor %}", &small, Err("steps limit"));
     check_with("{% for i in range(1, 50) %}0123456789{% endfor %}", &small, Err("output size (bytes) limit of 100"));
     check_with("{{ 1..100000 }}", &small, Err("steps limit"));
+    // Doubling a string or a list in a loop stops at a limit, not at the
+    // end of memory.
+    check_with("{% set s = 'x' %}{% for i in 1..64 %}{% set s = s ~ s %}{% endfor %}", &small, Err("output size (bytes) limit of 100"));
+    check_with("{% set l = [1] %}{% for i in 1..64 %}{% set l = l + l %}{% endfor %}", &small, Err("steps limit"));
+    check_with("{{ 'a\nb' | indent(60) }}", &small, Err("output size (bytes) limit"));
+    check("{{ range(-9223372036854775807, 9223372036854775807, 9223372036854775807) }}", Ok(json!([-9223372036854775807i64, 0, 9223372036854775807i64])));
     check_with("{{ render(vars.again) }}", &Limits { depth: 1, ..Limits::default() }, Err("nesting depth limit of 1"));
     check("{{ render(vars.again) }}", Err("nesting depth limit of 100"));
     // The deepest expression the parser takes evaluates without running
