@@ -36,8 +36,7 @@ impl Parser<'_> {
     fn body(&mut self, ends: &[&str]) -> Result<(Vec<Node>, Option<(String, Span)>), SyntaxError> {
         self.enter()?;
         let mut nodes = Vec::new();
-        while let Some(token) = self.tokens.get(self.pos).cloned() {
-            self.pos += 1;
+        while let Some(token) = self.next() {
             match token.tok {
                 Tok::Text(text) => nodes.push(Node::Text(text)),
                 Tok::PrintOpen => {
@@ -201,9 +200,10 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
-        let Some(token) = self.tokens.get(self.pos).cloned() else {
+        let Some(token) = self.tokens.get(self.pos) else {
             return Err(self.unexpected(None, "an expression"));
         };
+        let start = token.span.start;
         let op = match &token.tok {
             Tok::Name(n) if n == "not" => Some(UnaryOp::Not),
             Tok::Punct("-") => Some(UnaryOp::Minus),
@@ -215,7 +215,7 @@ impl Parser<'_> {
             // Pebble's unary operators have precedence 500: they take only
             // the operand and its `.`/`[]` accesses (`-a | abs` is `(-a) | abs`).
             let operand = self.expression(200)?;
-            let span = token.span.start..operand.span.end;
+            let span = start..operand.span.end;
             return Ok(Expr { kind: ExprKind::Unary(op, Box::new(operand)), span });
         }
         let primary = self.primary()?;
@@ -371,12 +371,12 @@ impl Parser<'_> {
         }
     }
 
+    /// Takes the next token out of the list (consumed tokens keep only
+    /// their span, for `last_end`), so parsing copies no token text.
     fn next(&mut self) -> Option<Token> {
-        let token = self.tokens.get(self.pos).cloned();
-        if token.is_some() {
-            self.pos += 1;
-        }
-        token
+        let token = self.tokens.get_mut(self.pos)?;
+        self.pos += 1;
+        Some(Token { tok: std::mem::replace(&mut token.tok, Tok::Punct("")), span: token.span.clone() })
     }
 
     fn peek_is(&self, tok: &Tok) -> bool {
