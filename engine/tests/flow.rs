@@ -165,7 +165,19 @@ fn bad_cron() {
 
 #[test]
 fn bad_expression_syntax() {
-    check(&format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: \"hi {{{{ inputs.x \"\n"), &["6:28: bad expression: syntax error: unexpected end of input, expected end of variable block;"]);
+    check(&format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: \"hi {{{{ inputs.x \"\n"), &["6:18: bad expression: syntax error: `{{` is not closed: add `}}`"]);
+}
+
+#[test]
+fn kestra_functions_validate_and_unknown_names_point_at_themselves() {
+    check(
+        &format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: \"{{{{ secret('T') }}}} {{{{ now() }}}} {{{{ render('x') }}}} {{{{ labels.a ?? kestra.url }}}} {{{{ 1 > 0 ? 'y' : 'n' }}}}\"\n"),
+        &[],
+    );
+    check(
+        &format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: \"{{{{ sekret('T') | uper }}}}\"\n"),
+        &["6:18: bad expression: unknown function `sekret`: did you mean `secret`?", "6:32: bad expression: unknown filter `uper`: did you mean `upper`?"],
+    );
 }
 
 #[test]

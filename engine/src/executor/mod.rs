@@ -66,6 +66,10 @@ impl Host for RuntimeHost {
         jiff::Timestamp::now()
     }
 
+    fn random(&self) -> u64 {
+        rand::random()
+    }
+
     fn read(&self, uri: &str) -> Result<String, String> {
         // Expressions render synchronously, so this is a blocking read; the
         // limit keeps it to a small local file, which costs microseconds.

@@ -1,7 +1,8 @@
-//! `{{ }}` expressions, Pebble/Jinja-like, rendered with minijinja: kept,
-//! Jinja-compatible, and it runs on wasm, so the editor checks expressions
-//! with the same parser that renders them. What only the runtime has (secret
-//! values, the clock, internal storage) comes in through [`Host`].
+//! `{{ }}` expressions, in Kestra's Pebble, rendered by our own engine
+//! ([`crate::flow::pebble`]): it runs on wasm, so the editor checks
+//! expressions with the same parser that renders them. What only the
+//! runtime has (secret values, the clock, internal storage, randomness)
+//! comes in through [`Host`].
 //!
 //! A string that is exactly one `{{ expression }}` keeps the expression's
 //! type (`numWorkers: "{{ inputs.workers }}"` is a number); any other string
@@ -10,9 +11,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use minijinja::value::Value as JinjaValue;
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
+
+use super::pebble::{Limits, Template};
 
 /// What the runtime supplies to expressions.
 pub trait Host: Send + Sync {
@@ -23,6 +24,18 @@ pub trait Host: Send + Sync {
     fn now(&self) -> jiff::Timestamp;
     /// The text of a `storage://` file, for `read('storage://...')`.
     fn read(&self, uri: &str) -> Result<String, String>;
+    /// Random bits for `uuid()`, `id()` and `randomInt()`. The default is a
+    /// fixed pseudo-random sequence, enough where nothing runs (validation,
+    /// the browser); the runtime gives real randomness.
+    fn random(&self) -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static STATE: AtomicU64 = AtomicU64::new(0x853c_49e6_748f_ea9b);
+        // SplitMix64: well spread, and needs no clock or OS.
+        let mut z = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
 
 /// A host with no secrets and no files, and a fixed clock: for validation
@@ -101,28 +114,20 @@ impl Masker {
 /// Renders expressions; records the secret values it used in its masker.
 #[derive(Clone)]
 pub struct Renderer {
-    env: Arc<Environment<'static>>,
+    host: Arc<dyn Host>,
     masker: Masker,
+    limits: Limits,
 }
 
 impl Renderer {
     pub fn new(host: Arc<dyn Host>) -> Self {
-        let masker = Masker::default();
-        let mut env = environment();
-        let record = masker.clone();
-        let secrets = host.clone();
-        env.add_function("secret", move |name: String| -> Result<String, Error> {
-            let value = secrets.secret(&name).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidOperation, format!("secret {name:?} is not set: define SECRET_{name} (base64 of the value) where the server runs"))
-            })?;
-            record.add(&value);
-            Ok(value)
-        });
-        let clock = host.clone();
-        env.add_function("now", move || clock.now().to_string());
-        let reader = host;
-        env.add_function("read", move |uri: String| reader.read(&uri).map_err(|e| Error::new(ErrorKind::InvalidOperation, e)));
-        Self { env: Arc::new(env), masker }
+        Self { host, masker: Masker::default(), limits: Limits::default() }
+    }
+
+    /// The same renderer with other bounds on each render.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The masker that knows every secret this renderer used.
@@ -135,8 +140,7 @@ impl Renderer {
     /// `taskrun`, `trigger`). The error names the task and the property
     /// and is already masked.
     pub fn render(&self, task: &str, property: &str, value: &Value, context: &Value) -> Result<Value, RenderError> {
-        let ctx = JinjaValue::from(minijinja::value::Serde(context));
-        self.render_in(value, &ctx).map_err(|message| RenderError {
+        self.render_in(value, context).map_err(|message| RenderError {
             task: task.to_owned(),
             property: property.to_owned(),
             message: self.masker.mask(&message),
@@ -145,40 +149,31 @@ impl Renderer {
 
     /// Renders one string to text.
     pub fn render_text(&self, text: &str, context: &Value) -> Result<String, String> {
-        let ctx = JinjaValue::from(minijinja::value::Serde(context));
-        match self.render_str(text, &ctx)? {
+        match self.render_str(text, context)? {
             Value::String(s) => Ok(s),
             other => Ok(other.to_string()),
         }
     }
 
-    fn render_in(&self, value: &Value, ctx: &JinjaValue) -> Result<Value, String> {
+    fn render_in(&self, value: &Value, context: &Value) -> Result<Value, String> {
         match value {
-            Value::String(text) => self.render_str(text, ctx),
-            Value::Array(items) => items.iter().map(|v| self.render_in(v, ctx)).collect::<Result<_, _>>().map(Value::Array),
+            Value::String(text) => self.render_str(text, context),
+            Value::Array(items) => items.iter().map(|v| self.render_in(v, context)).collect::<Result<_, _>>().map(Value::Array),
             Value::Object(map) => map
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), self.render_in(v, ctx)?)))
+                .map(|(k, v)| Ok((k.clone(), self.render_in(v, context)?)))
                 .collect::<Result<serde_json::Map<_, _>, String>>()
                 .map(Value::Object),
             other => Ok(other.clone()),
         }
     }
 
-    fn render_str(&self, text: &str, ctx: &JinjaValue) -> Result<Value, String> {
+    fn render_str(&self, text: &str, context: &Value) -> Result<Value, String> {
         if !has_expression(text) {
             return Ok(Value::String(text.to_owned()));
         }
-        if let Some(expression) = lone_expression(text) {
-            let compiled = self.env.compile_expression(expression).map_err(describe)?;
-            let result = compiled.eval(ctx).map_err(describe)?;
-            // Evaluating does not trip strict mode the way printing does.
-            if result.is_undefined() {
-                return Err(format!("`{expression}` is undefined: check the name, or add `| default(...)`"));
-            }
-            return serde_json::to_value(&result).map_err(|e| e.to_string());
-        }
-        self.env.render_str(text, ctx).map(Value::String).map_err(describe)
+        let template = Template::parse(text).map_err(|e| e.message)?;
+        template.render_value(context, self.host.as_ref(), &self.masker, &self.limits).map_err(|e| e.to_string())
     }
 }
 
@@ -187,201 +182,35 @@ pub fn has_expression(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
-/// A syntax error in a template, with its byte range in the text when known.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A problem in a template, with its byte range in the text when known: a
+/// syntax error, or an unknown filter, function, test or argument name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct SyntaxError {
     pub message: String,
     pub range: Option<std::ops::Range<usize>>,
 }
 
-/// Checks a template's syntax and returns the variables it reads, as dotted
-/// paths (`inputs.name`, `outputs.task.value`).
+impl SyntaxError {
+    pub(crate) fn new(message: impl Into<String>, range: std::ops::Range<usize>) -> Self {
+        Self { message: message.into(), range: Some(range) }
+    }
+}
+
+/// Checks a template and returns the variables it reads, as dotted paths
+/// (`inputs.name`, `outputs.task.value`), or its first problem.
 pub fn check(text: &str) -> Result<BTreeSet<String>, SyntaxError> {
-    thread_local! {
-        static ENV: Environment<'static> = environment();
+    let (variables, mut errors) = check_all(text);
+    if errors.is_empty() { Ok(variables) } else { Err(errors.swap_remove(0)) }
+}
+
+/// Checks a template: the variables it reads and every problem (a syntax
+/// error stops the check, so it comes alone).
+pub fn check_all(text: &str) -> (BTreeSet<String>, Vec<SyntaxError>) {
+    match Template::parse(text) {
+        Ok(template) => template.check(),
+        Err(error) => (BTreeSet::new(), vec![error]),
     }
-    ENV.with(|env| {
-        let template = env.template_from_str(text).map_err(|e| {
-            let range = e.range();
-            SyntaxError { message: describe(e).replace(" (in <string>:1)", ""), range }
-        })?;
-        Ok(template.undeclared_variables(true).into_iter().collect())
-    })
-}
-
-/// The environment without the host's functions: filters, tests and the
-/// functions that need nothing from outside.
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // Printed as Kestra's Pebble does: booleans in lower case (minijinja
-    // follows Python: `True`), and null as nothing.
-    env.set_formatter(|out, state, value| match value.kind() {
-        minijinja::value::ValueKind::Bool => {
-            out.write_str(if value.is_true() { "true" } else { "false" })
-                .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
-        }
-        minijinja::value::ValueKind::None => Ok(()),
-        _ => minijinja::escape_formatter(out, state, value),
-    });
-    // Registered here too (failing) so templates that use them check.
-    env.add_function("secret", |name: String| -> Result<String, Error> {
-        Err(Error::new(ErrorKind::InvalidOperation, format!("secret {name:?} cannot be read here")))
-    });
-    env.add_function("now", || -> Result<String, Error> { Err(Error::new(ErrorKind::InvalidOperation, "now() has no clock here")) });
-    env.add_function("read", |uri: String| -> Result<String, Error> { Err(Error::new(ErrorKind::InvalidOperation, format!("{uri} cannot be read here"))) });
-    env.add_filter("json", to_json);
-    env.add_filter("toJson", to_json);
-    env.add_filter("jsonEncode", to_json);
-    env.add_filter("fromJson", from_json);
-    env.add_filter("jsonDecode", from_json);
-    env.add_filter("date", date);
-    env.add_filter("string", |v: JinjaValue| match v.kind() {
-        minijinja::value::ValueKind::Bool => v.is_true().to_string(),
-        _ => v.to_string(),
-    });
-    env.add_filter("number", number);
-    env.add_filter("keys", |v: JinjaValue| -> Result<JinjaValue, Error> { Ok(JinjaValue::from(v.try_iter()?.collect::<Vec<_>>())) });
-    env.add_filter("values", values);
-    env.add_filter("slugify", slugify);
-    env.add_filter("startsWith", |v: String, prefix: String| v.starts_with(&prefix));
-    env.add_filter("endsWith", |v: String, suffix: String| v.ends_with(&suffix));
-    env.add_filter("abbreviate", |v: String, n: usize| -> String {
-        if v.chars().count() <= n { v } else { v.chars().take(n.saturating_sub(3)).collect::<String>() + "..." }
-    });
-    env
-}
-
-/// `{{ expr }}` alone (outer whitespace allowed), without another `{{` inside.
-fn lone_expression(text: &str) -> Option<&str> {
-    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
-    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner.trim())
-}
-
-fn describe(error: Error) -> String {
-    let mut message = error.to_string();
-    if let Some(detail) = error.detail()
-        && !message.contains(detail)
-    {
-        message.push_str(": ");
-        message.push_str(detail);
-    }
-    message
-}
-
-fn to_json(value: JinjaValue) -> Result<String, Error> {
-    serde_json::to_string(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-}
-
-fn from_json(value: String) -> Result<JinjaValue, Error> {
-    let parsed: Value = serde_json::from_str(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromJson: {e}")))?;
-    Ok(JinjaValue::from(minijinja::value::Serde(&parsed)))
-}
-
-fn number(value: JinjaValue) -> Result<JinjaValue, Error> {
-    if value.as_i64().is_some() || value.kind() == minijinja::value::ValueKind::Number {
-        return Ok(value);
-    }
-    let text = value.to_string();
-    let text = text.trim();
-    if let Ok(i) = text.parse::<i64>() {
-        return Ok(JinjaValue::from(i));
-    }
-    text.parse::<f64>()
-        .map(JinjaValue::from)
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("number: {text:?} is not a number")))
-}
-
-fn values(value: JinjaValue) -> Result<JinjaValue, Error> {
-    let mut out = Vec::new();
-    for key in value.try_iter()? {
-        out.push(value.get_item(&key)?);
-    }
-    Ok(JinjaValue::from(out))
-}
-
-fn slugify(value: String) -> String {
-    let mut out = String::new();
-    for c in value.to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_owned()
-}
-
-/// `date(format, timeZone=...)`: an ISO-8601 instant, date-time or date (or
-/// Unix seconds) formatted with a Java-style pattern (`yyyy-MM-dd HH:mm`),
-/// as Kestra's Pebble does. Without a zone, UTC.
-fn date(value: JinjaValue, format: Option<String>, kwargs: minijinja::value::Kwargs) -> Result<String, Error> {
-    let bad = |why: String| Error::new(ErrorKind::InvalidOperation, why);
-    let zone: Option<String> = kwargs.get("timeZone")?;
-    kwargs.assert_all_used()?;
-    let timestamp = if let Some(seconds) = value.as_i64() {
-        jiff::Timestamp::from_second(seconds).map_err(|e| bad(e.to_string()))?
-    } else {
-        let text = value.as_str().ok_or_else(|| bad(format!("date: {value} is not a date")))?;
-        text.parse::<jiff::Timestamp>()
-            .or_else(|_| text.parse::<jiff::civil::DateTime>().and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC)).map(|z| z.timestamp()))
-            .or_else(|_| text.parse::<jiff::civil::Date>().and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC)).map(|z| z.timestamp()))
-            .map_err(|e| bad(format!("date: {text:?} is not an ISO-8601 date: {e}")))?
-    };
-    let tz = match zone.as_deref() {
-        None | Some("UTC") | Some("Etc/UTC") => jiff::tz::TimeZone::UTC,
-        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| bad(format!("date: time zone {name:?}: {e}")))?,
-    };
-    let zoned = timestamp.to_zoned_datetime(tz);
-    let pattern = format.unwrap_or_else(|| "yyyy-MM-dd'T'HH:mm:ss.SSSXXX".to_owned());
-    Ok(zoned.strftime(&java_to_strftime(&pattern)).to_string())
-}
-
-/// Java's date pattern letters to strftime, for the common ones.
-pub fn java_to_strftime(pattern: &str) -> String {
-    const MAP: &[(&str, &str)] = &[
-        ("yyyy", "%Y"),
-        ("yy", "%y"),
-        ("MMMM", "%B"),
-        ("MMM", "%b"),
-        ("MM", "%m"),
-        ("dd", "%d"),
-        ("HH", "%H"),
-        ("hh", "%I"),
-        ("mm", "%M"),
-        ("ss", "%S"),
-        ("SSS", "%3f"),
-        ("XXX", "%:z"),
-        ("EEEE", "%A"),
-        ("EEE", "%a"),
-        ("a", "%p"),
-        ("Z", "%z"),
-    ];
-    let mut out = String::new();
-    let mut rest = pattern;
-    'outer: while !rest.is_empty() {
-        if let Some(quoted) = rest.strip_prefix('\'') {
-            let end = quoted.find('\'').unwrap_or(quoted.len());
-            out.push_str(&quoted[..end].replace('%', "%%"));
-            rest = quoted.get(end + 1..).unwrap_or("");
-            continue;
-        }
-        for (java, strftime) in MAP {
-            if let Some(after) = rest.strip_prefix(java) {
-                out.push_str(strftime);
-                rest = after;
-                continue 'outer;
-            }
-        }
-        let c = rest.chars().next().unwrap_or_default();
-        if c == '%' {
-            out.push_str("%%")
-        } else {
-            out.push(c)
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    out
 }
 
 #[cfg(test)]
@@ -481,11 +310,5 @@ mod tests {
         assert!(vars.iter().all(|v| !v.starts_with("x")), "{vars:?}");
         let error = super::check("a {{ inputs.a ").unwrap_err();
         assert!(error.message.contains("syntax"), "{error:?}");
-    }
-
-    #[test]
-    fn java_date_patterns() {
-        assert_eq!(java_to_strftime("yyyy-MM-dd'T'HH:mm"), "%Y-%m-%dT%H:%M");
-        assert_eq!(java_to_strftime("dd/MM/yy"), "%d/%m/%y");
     }
 }

@@ -9,10 +9,12 @@ use super::registry::{self, Kind};
 use super::yaml::{Node, Pos, Span, Value};
 use super::Problem;
 
-/// The variables an expression may start with.
+/// The variables an expression may start with: the roots of Kestra's
+/// context (RunContext's variables, `envs` and `globals` from the server's
+/// configuration, `kestra` for its url and environment).
 const ROOTS: &[&str] = &[
     "inputs", "vars", "outputs", "execution", "flow", "taskrun", "trigger", "task", "parent", "parents", "labels", "envs", "globals",
-    "kestra", "loop", "error", "errorLogs",
+    "kestra", "workingDir", "loop", "error", "errorLogs",
 ];
 
 pub(super) fn validate(flow: &Flow) -> Vec<Problem> {
@@ -153,30 +155,29 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
         if !expr::has_expression(text) {
             continue;
         }
-        match expr::check(text) {
-            Err(error) => {
-                let span = error
-                    .range
-                    .as_ref()
-                    .and_then(|r| text.get(r.clone()))
-                    .filter(|s| !s.trim().is_empty())
-                    .and_then(|snippet| locator.find(node.span, snippet))
-                    .unwrap_or(node.span);
-                problems.push(Problem::error(span, format!("bad expression: {}; expressions look like {{{{ inputs.name | upper }}}}", error.message)));
+        let (variables, errors) = expr::check_all(text);
+        for error in errors {
+            // A syntax error or an unknown filter, function, test or
+            // argument: at its own text when the locator finds it.
+            let span = error
+                .range
+                .as_ref()
+                .and_then(|r| text.get(r.clone()))
+                .filter(|s| !s.trim().is_empty())
+                .and_then(|snippet| locator.find(node.span, snippet))
+                .unwrap_or(node.span);
+            problems.push(Problem::error(span, format!("bad expression: {}", error.message)));
+        }
+        for path in variables {
+            if (path == "taskrun" || path.starts_with("taskrun.")) && !taskrun_set {
+                let span = locator.find(node.span, &path).unwrap_or(node.span);
+                problems.push(Problem::warning(span, format!("`{path}` is only set in the tasks of a ForEach: move this task inside one")));
+                continue;
             }
-            Ok(variables) => {
-                for path in variables {
-                    if (path == "taskrun" || path.starts_with("taskrun.")) && !taskrun_set {
-                        let span = locator.find(node.span, &path).unwrap_or(node.span);
-                        problems.push(Problem::warning(span, format!("`{path}` is only set in the tasks of a ForEach: move this task inside one")));
-                        continue;
-                    }
-                    if let Some(message) = scope.check(&path) {
-                        let span = locator.find(node.span, &path).unwrap_or(node.span);
-                        let problem = if path.starts_with("vars.") { Problem::warning(span, message) } else { Problem::error(span, message) };
-                        problems.push(problem);
-                    }
-                }
+            if let Some(message) = scope.check(&path) {
+                let span = locator.find(node.span, &path).unwrap_or(node.span);
+                let problem = if path.starts_with("vars.") { Problem::warning(span, message) } else { Problem::error(span, message) };
+                problems.push(problem);
             }
         }
     }

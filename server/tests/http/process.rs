@@ -426,3 +426,36 @@ fn mortar_validate_prints_positions_and_mortar_schema_prints_json() {
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(schema["$defs"].as_object().is_some_and(|d| d.contains_key("io.kestra.plugin.core.log.Log")), "{schema}");
 }
+
+/// Kestra's Pebble, not Jinja: functions, `??` and the ternary validate,
+/// and an unknown filter is an error at its own position with a fix.
+#[test]
+fn mortar_validate_accepts_kestra_expressions_and_points_at_unknown_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("pebble.yml");
+    std::fs::write(
+        &good,
+        r#"id: pebble
+namespace: t
+inputs:
+  - id: x
+    type: STRING
+    required: false
+tasks:
+  - id: a
+    type: log.Log
+    message: "{{ secret('TOKEN') }} at {{ now() }}: {{ inputs.x ?? 'd' }} {{ inputs.x is defined ? 'set' : 'unset' }}"
+"#,
+    )
+    .unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&good).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "id: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Log\n    message: \"{{ 'a' | uper }}\"\n").unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(&format!("{}:6:24: bad expression: unknown filter `uper`: did you mean `upper`?", bad.display())), "{stdout}");
+}

@@ -1,0 +1,233 @@
+//! Functions (Pebble's `range`, `max`, `min`; Kestra's `secret`, `now`,
+//! `read`, `render`, ...) and tests (`is null`, `is defined`, ...). What
+//! only the runtime has (secret values, the clock, files, randomness)
+//! comes from the evaluator's [`Host`](crate::flow::expr::Host).
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::library::{fail, function, opt, owned, req, test, text, Call, Declaration, Out};
+use super::value::{self, number_of, Num};
+
+/// Kestra's `VariableRenderer.MAX_RENDERING_AMOUNT`: how many times
+/// `render` renders its result again before giving up on a fixed point.
+const MAX_RENDERING: usize = 100;
+
+pub(crate) static DECLARATIONS: &[Declaration] = &[
+    function("secret", &[req("key", "The secret's name.")], "The value of a secret. Mortar reads `SECRET_<KEY>` (base64) where the server runs; the value is masked in logs and outputs.", secret),
+    function("now", &[opt("format", "A Java DateTimeFormatter pattern (default ISO-8601)."), opt("timeZone", "A time zone id (default UTC).")], "The current date and time.", now),
+    function("read", &[req("path", "A `kestra://` or `storage://` URI of the execution's files.")], "The text of a file in internal storage.", read),
+    function("render", &[req("toRender", "A template, often read from a variable."), opt("recursive", "Render the result again until it stops changing (default true).")], "Renders a string as a template against the same variables.", render),
+    function("renderOnce", &[req("toRender", "A template, often read from a variable.")], "Renders a string as a template once.", render_once),
+    function("fromJson", &[req("json", "JSON text.")], "Parses JSON text into a value.", from_json),
+    function("json", &[req("json", "JSON text.")], "Parses JSON text into a value (deprecated in Kestra: use `fromJson`).", from_json),
+    function("range", &[req("start", "The first number."), req("end", "The last number (included)."), opt("increment", "The step (default 1).")], "The whole numbers from `start` to `end`, both included.", range),
+    function("max", &[], "The largest of its numbers.", max).variadic(),
+    function("min", &[], "The smallest of its numbers.", min).variadic(),
+    function("uuid", &[], "A random UUID (version 4).", uuid),
+    function("id", &[], "A random short id (22 characters of base62), as Kestra's IdUtils.", id),
+    function("randomInt", &[req("lower", "The smallest value."), req("upper", "The value above the largest (excluded).")], "A random whole number from `lower` up to `upper`, excluded.", random_int),
+    function("printContext", &[], "Every variable the expression can read, as a map.", print_context),
+    function("fetchContext", &[], "Every variable the expression can read, as a map.", print_context),
+    test("null", "Whether the value is null.", is_null),
+    test("defined", "Whether the value is defined and not null; unlike other expressions it accepts an undefined value.", is_defined),
+    test("empty", "Whether the value is null, blank text, an empty list or an empty map.", is_empty),
+    test("even", "Whether the number is even.", is_even),
+    test("odd", "Whether the number is odd.", is_odd),
+    test("iterable", "Whether the value is a list.", is_iterable),
+    test("map", "Whether the value is a map.", is_map),
+    test("json", "Whether the value is text that parses as JSON.", is_json),
+];
+
+fn secret<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let name = call.text(0).unwrap_or_default();
+    let value = call
+        .ev
+        .host
+        .secret(&name)
+        .ok_or_else(|| fail(format!("secret {name:?} is not set: define SECRET_{name} (base64 of the value) where the server runs")))?;
+    call.ev.masker.add(&value);
+    text(value)
+}
+
+fn now<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let instant = call.ev.host.now();
+    let format = call.text(0);
+    let zone = call.text(1);
+    if format.is_none() && zone.is_none() {
+        return text(instant.to_string());
+    }
+    let tz = match zone.as_deref() {
+        None | Some("UTC") | Some("Etc/UTC") => jiff::tz::TimeZone::UTC,
+        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| fail(format!("time zone {name:?}: {e}")))?,
+    };
+    let zoned = instant.to_zoned_datetime(tz);
+    match format {
+        Some(pattern) => text(zoned.strftime(&super::filters::java_to_strftime(&pattern)).to_string()),
+        None => text(zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()),
+    }
+}
+
+fn read<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let uri = call.text(0).unwrap_or_default();
+    text(call.ev.host.read(&uri).map_err(fail)?)
+}
+
+fn render<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let recursive = call.bool(1, "recursive")?.unwrap_or(true);
+    render_with(call, recursive)
+}
+
+fn render_once<'a>(call: Call<'a, '_>) -> Out<'a> {
+    render_with(call, false)
+}
+
+/// Kestra's RenderFunction: a string renders against the same variables
+/// (again and again while it changes, when recursive); anything else is
+/// returned as it is.
+fn render_with<'a>(mut call: Call<'a, '_>, recursive: bool) -> Out<'a> {
+    let source = match call.take(0) {
+        Some(Cow::Borrowed(Value::String(s))) => s.clone(),
+        Some(Cow::Owned(Value::String(s))) => s,
+        Some(other) => return Ok(other),
+        None => return owned(Value::Null),
+    };
+    let mut current = source;
+    for _ in 0..MAX_RENDERING {
+        let rendered = call.ev.render_nested(&current)?;
+        if !recursive || rendered == current {
+            return text(rendered);
+        }
+        current = rendered;
+    }
+    Err(fail(format!("the result still changed after {MAX_RENDERING} renderings: does a variable render itself?")))
+}
+
+fn from_json<'a>(call: Call<'a, '_>) -> Out<'a> {
+    match call.arg(0) {
+        None => owned(Value::Null),
+        Some(Value::String(source)) => owned(serde_json::from_str(source).map_err(|e| fail(format!("invalid JSON: {e}")))?),
+        Some(other) => Err(fail(format!("`json` is JSON text, not {}", value::describe(other)))),
+    }
+}
+
+fn range<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let start = call.int(0, "start")?.unwrap_or(0);
+    let end = call.int(1, "end")?.unwrap_or(0);
+    let step = call.int(2, "increment")?.unwrap_or(1);
+    owned(Value::Array(call.ev.range(start, end, step)?))
+}
+
+/// Pebble's MaxFunction and MinFunction: the first argument that beats
+/// every other, by number.
+fn extreme<'a>(call: Call<'a, '_>, greater: bool) -> Out<'a> {
+    let mut best: Option<Cow<'a, Value>> = None;
+    for candidate in call.rest {
+        let Some(n) = number_of(&candidate) else {
+            return Err(fail(format!("compares numbers, not {}", value::describe(&candidate))));
+        };
+        let wins = match &best {
+            None => true,
+            Some(b) => {
+                let b = number_of(b).map_or(f64::NAN, Num::as_f64);
+                if greater { n.as_f64() > b } else { n.as_f64() < b }
+            }
+        };
+        if wins {
+            best = Some(candidate);
+        }
+    }
+    Ok(best.unwrap_or(Cow::Owned(Value::Null)))
+}
+
+fn max<'a>(call: Call<'a, '_>) -> Out<'a> {
+    extreme(call, true)
+}
+
+fn min<'a>(call: Call<'a, '_>) -> Out<'a> {
+    extreme(call, false)
+}
+
+fn uuid<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let bits = (u128::from(call.ev.host.random()) << 64) | u128::from(call.ev.host.random());
+    // Version 4, variant 10: the UUID's fixed bits.
+    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    text(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+fn id<'a>(call: Call<'a, '_>) -> Out<'a> {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bits = (u128::from(call.ev.host.random()) << 64) | u128::from(call.ev.host.random());
+    let mut out = String::new();
+    for _ in 0..22 {
+        out.push(DIGITS[(bits % 62) as usize] as char);
+        bits /= 62;
+    }
+    text(out)
+}
+
+fn random_int<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let lower = call.int(0, "lower")?.unwrap_or(0);
+    let upper = call.int(1, "upper")?.unwrap_or(0);
+    if upper < lower {
+        return Err(fail("`upper` is less than `lower`"));
+    }
+    let width = upper.abs_diff(lower);
+    if width == 0 {
+        return owned(Value::from(lower));
+    }
+    owned(Value::from(lower.wrapping_add((call.ev.host.random() % width) as i64)))
+}
+
+fn print_context<'a>(call: Call<'a, '_>) -> Out<'a> {
+    Ok(Cow::Borrowed(call.ev.context))
+}
+
+fn is_null<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(call.input.is_null()))
+}
+
+fn is_defined<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(!call.input.is_null()))
+}
+
+fn is_empty<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(match call.input.as_ref() {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }))
+}
+
+fn parity(call: &Call<'_, '_>) -> Result<i64, super::eval::EvalError> {
+    match number_of(&call.input) {
+        Some(Num::Int(i)) => Ok(i.rem_euclid(2)),
+        Some(Num::Float(f)) => Ok((f as i64).rem_euclid(2)),
+        None => Err(fail(format!("applies to a whole number, not {}", value::describe(&call.input)))),
+    }
+}
+
+fn is_even<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(parity(&call)? == 0))
+}
+
+fn is_odd<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(parity(&call)? == 1))
+}
+
+fn is_iterable<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(call.input.is_array()))
+}
+
+fn is_map<'a>(call: Call<'a, '_>) -> Out<'a> {
+    owned(Value::Bool(call.input.is_object()))
+}
+
+fn is_json<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let Value::String(source) = call.input.as_ref() else { return owned(Value::Bool(false)) };
+    owned(Value::Bool(serde_json::from_str::<serde::de::IgnoredAny>(source).is_ok()))
+}
