@@ -272,7 +272,8 @@ mod tests {
         check(json!("{{ outputs.q.row | json }}"), Ok(json!("{\"region\":\"north\"}")));
         check(json!("{{ '  a ' | trim | length }}"), Ok(json!(1)));
         check(json!("{{ 'AbC' | lower }}-{{ vars.env }}-{{ flow.namespace }}.{{ flow.id }}-{{ taskrun.value }}"), Ok(json!("abc-dev-n.f-x")));
-        check(json!("{{ now() }}"), Ok(json!("2026-11-25T08:00:00Z")));
+        // Kestra's `iso` format: six fraction digits.
+        check(json!("{{ now() }}"), Ok(json!("2026-11-25T08:00:00.000000Z")));
         check(json!("{{ read('storage:///a.txt') }}"), Ok(json!("file text")));
         check(json!("{{ '{\"a\": 1}' | fromJson }}"), Ok(json!({"a": 1})));
         check(json!("{{ 'Hello World' | slugify }}"), Ok(json!("hello-world")));

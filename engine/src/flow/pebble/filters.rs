@@ -66,7 +66,7 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
     filter("chunk", &[req("size", "Items per chunk.")], "The list cut into lists of `size` items.", chunk),
     filter("flatten", &[], "A list of lists as one list.", flatten),
     // Dates.
-    filter("date", &[opt("format", "A Java DateTimeFormatter pattern (default ISO-8601)."), opt("existingFormat", "Not supported yet."), opt("timeZone", "A time zone id (default UTC)."), opt("locale", "Not supported yet.")], "Formats an ISO-8601 date or Unix seconds.", date),
+    filter("date", &[opt("format", "A Java DateTimeFormatter pattern or one of Kestra's named formats (iso, sql, iso_local_date, ...); default iso."), opt("existingFormat", "The pattern the input is written in, when it is not ISO-8601."), opt("timeZone", "A time zone id (default UTC)."), opt("locale", "en or en_US.")], "Formats a date: ISO-8601 text or Unix seconds.", date),
 ];
 
 fn default<'a>(mut call: Call<'a, '_>) -> Out<'a> {
@@ -577,31 +577,8 @@ fn flatten<'a>(call: Call<'a, '_>) -> Out<'a> {
 /// Unix seconds) formatted with a Java-style pattern (`yyyy-MM-dd HH:mm`).
 /// Without a zone, UTC. The full Java formatter comes with the date library.
 fn date<'a>(call: Call<'a, '_>) -> Out<'a> {
-    if call.arg(1).is_some() || call.arg(3).is_some() {
-        return Err(fail("`existingFormat` and `locale` are not supported yet"));
-    }
-    let timestamp = parse_instant(&call.input)?;
-    let zone = call.text(2);
-    let tz = match zone.as_deref() {
-        None | Some("UTC") | Some("Etc/UTC") => jiff::tz::TimeZone::UTC,
-        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| fail(format!("time zone {name:?}: {e}")))?,
-    };
-    let zoned = timestamp.to_zoned_datetime(tz);
-    let pattern = call.text(0).unwrap_or_else(|| "yyyy-MM-dd'T'HH:mm:ss.SSSXXX".to_owned());
-    text(zoned.strftime(&java_to_strftime(&pattern)).to_string())
-}
-
-/// An instant from Unix seconds or ISO-8601 text (an instant, or a local
-/// date-time or date taken as UTC).
-pub(crate) fn parse_instant(value: &Value) -> Result<jiff::Timestamp, super::eval::EvalError> {
-    if let Some(Num::Int(seconds)) = number_of(value) {
-        return jiff::Timestamp::from_second(seconds).map_err(|e| fail(e.to_string()));
-    }
-    let Value::String(text) = value else { return Err(fail(format!("{} is not a date", value::describe(value)))) };
-    text.parse::<jiff::Timestamp>()
-        .or_else(|_| text.parse::<jiff::civil::DateTime>().and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC)).map(|z| z.timestamp()))
-        .or_else(|_| text.parse::<jiff::civil::Date>().and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC)).map(|z| z.timestamp()))
-        .map_err(|e| fail(format!("{text:?} is not an ISO-8601 date: {e}")))
+    let (format, existing, zone, locale) = (call.text(0), call.text(1), call.text(2), call.text(3));
+    super::dates::date(&call.input, format.as_deref(), zone.as_deref(), existing.as_deref(), locale.as_deref()).map(Cow::Owned).map_err(fail)
 }
 
 /// Java's date pattern letters to strftime, for the common ones.

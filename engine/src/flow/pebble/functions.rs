@@ -52,21 +52,8 @@ fn secret<'a>(call: Call<'a, '_>) -> Out<'a> {
 }
 
 fn now<'a>(call: Call<'a, '_>) -> Out<'a> {
-    let instant = call.ev.host.now();
-    let format = call.text(0);
-    let zone = call.text(1);
-    if format.is_none() && zone.is_none() {
-        return text(instant.to_string());
-    }
-    let tz = match zone.as_deref() {
-        None | Some("UTC") | Some("Etc/UTC") => jiff::tz::TimeZone::UTC,
-        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| fail(format!("time zone {name:?}: {e}")))?,
-    };
-    let zoned = instant.to_zoned_datetime(tz);
-    match format {
-        Some(pattern) => text(zoned.strftime(&super::filters::java_to_strftime(&pattern)).to_string()),
-        None => text(zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()),
-    }
+    let (format, zone) = (call.text(0), call.text(1));
+    super::dates::now(format.as_deref(), zone.as_deref(), None, call.ev.host.now()).map(Cow::Owned).map_err(fail)
 }
 
 fn read<'a>(call: Call<'a, '_>) -> Out<'a> {

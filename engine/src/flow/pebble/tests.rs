@@ -248,9 +248,9 @@ fn dates() {
     check("{{ execution.startDate | date('HH:mm', timeZone='Europe/Paris') }}", text("09:30"));
     check("{{ execution.startDate | date(\"yyyy-MM-dd'T'HH:mm\") }}", text("2026-11-25T08:30"));
     check("{{ 0 | date('yyyy') }}", text("1970"));
-    check("{{ now() }}", text("2026-11-25T08:00:00Z"));
+    check("{{ now() }}", text("2026-11-25T08:00:00.000000Z"));
     check("{{ now(format='yyyy') }}", text("2026"));
-    check("{{ now(timeZone='Europe/Paris') }}", text("2026-11-25T09:00:00+01:00"));
+    check("{{ now(timeZone='Europe/Paris') }}", text("2026-11-25T09:00:00.000000+01:00"));
 }
 
 #[test]
