@@ -67,7 +67,35 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
     filter("flatten", &[], "A list of lists as one list.", flatten),
     // Dates.
     filter("date", &[opt("format", "A Java DateTimeFormatter pattern or one of Kestra's named formats (iso, sql, iso_local_date, ...); default iso."), opt("existingFormat", "The pattern the input is written in, when it is not ISO-8601."), opt("timeZone", "A time zone id (default UTC)."), opt("locale", "en or en_US.")], "Formats a date: ISO-8601 text or Unix seconds.", date),
+    filter("dateAdd", &[req("amount", "How many units to add (negative to subtract)."), req("unit", "A Java ChronoUnit: SECONDS, MINUTES, HOURS, DAYS, WEEKS, MONTHS, YEARS..."), opt("format", "As `date`'s."), opt("timeZone", "As `date`'s."), opt("existingFormat", "As `date`'s."), opt("locale", "As `date`'s.")], "The date moved by an amount of a unit, formatted as `date` does.", date_add),
+    filter("timestamp", &[opt("timeZone", "The zone of a date without one (default UTC)."), opt("existingFormat", "The pattern the input is written in.")], "The date as Unix seconds.", |c| timestamp_with(c, super::dates::timestamp)),
+    filter("timestampMilli", &[opt("timeZone", "As `timestamp`'s."), opt("existingFormat", "As `timestamp`'s.")], "The date as Unix milliseconds.", |c| timestamp_with(c, super::dates::timestamp_milli)),
+    filter("timestampMicro", &[opt("timeZone", "As `timestamp`'s."), opt("existingFormat", "As `timestamp`'s.")], "The date in microseconds, as Kestra computes it.", |c| timestamp_with(c, super::dates::timestamp_micro)),
+    filter("timestampNano", &[opt("timeZone", "As `timestamp`'s."), opt("existingFormat", "As `timestamp`'s.")], "The date as Unix nanoseconds.", |c| timestamp_with(c, super::dates::timestamp_nano)),
+    // Conversions.
+    filter("jq", &[req("expression", "A jq expression.")], "Every result of a jq expression on the value, as a list.", |c| {
+        let expression = c.text(0).unwrap_or_default();
+        super::convert::jq(&c.input, &expression).map(Cow::Owned).map_err(fail)
+    }),
+    filter("yaml", &[], "The value as YAML text.", |c| super::convert::yaml_filter(&c.input).map(Cow::Owned).map_err(fail)),
+    filter("toIon", &[], "The value as Amazon Ion text.", |c| super::convert::to_ion(&c.input).map(Cow::Owned).map_err(fail)),
 ];
+
+fn date_add<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let Some(Num::Int(amount)) = call.arg(0).and_then(number_of) else {
+        return Err(fail("dateAdd: `amount` must be a whole number"));
+    };
+    let unit = call.text(1).unwrap_or_default();
+    let (format, zone, existing, locale) = (call.text(2), call.text(3), call.text(4), call.text(5));
+    super::dates::date_add(&call.input, amount, &unit, format.as_deref(), zone.as_deref(), existing.as_deref(), locale.as_deref())
+        .map(Cow::Owned)
+        .map_err(fail)
+}
+
+fn timestamp_with<'a>(call: Call<'a, '_>, f: fn(&Value, Option<&str>, Option<&str>) -> Result<Value, String>) -> Out<'a> {
+    let (zone, existing) = (call.text(0), call.text(1));
+    f(&call.input, zone.as_deref(), existing.as_deref()).map(Cow::Owned).map_err(fail)
+}
 
 fn default<'a>(mut call: Call<'a, '_>) -> Out<'a> {
     let empty = match call.input.as_ref() {
@@ -581,49 +609,3 @@ fn date<'a>(call: Call<'a, '_>) -> Out<'a> {
     super::dates::date(&call.input, format.as_deref(), zone.as_deref(), existing.as_deref(), locale.as_deref()).map(Cow::Owned).map_err(fail)
 }
 
-/// Java's date pattern letters to strftime, for the common ones.
-pub(crate) fn java_to_strftime(pattern: &str) -> String {
-    const MAP: &[(&str, &str)] = &[
-        ("yyyy", "%Y"),
-        ("yy", "%y"),
-        ("MMMM", "%B"),
-        ("MMM", "%b"),
-        ("MM", "%m"),
-        ("dd", "%d"),
-        ("HH", "%H"),
-        ("hh", "%I"),
-        ("mm", "%M"),
-        ("ss", "%S"),
-        ("SSS", "%3f"),
-        ("XXX", "%:z"),
-        ("EEEE", "%A"),
-        ("EEE", "%a"),
-        ("a", "%p"),
-        ("Z", "%z"),
-    ];
-    let mut out = String::new();
-    let mut rest = pattern;
-    'outer: while !rest.is_empty() {
-        if let Some(quoted) = rest.strip_prefix('\'') {
-            let end = quoted.find('\'').unwrap_or(quoted.len());
-            out.push_str(&quoted[..end].replace('%', "%%"));
-            rest = quoted.get(end + 1..).unwrap_or("");
-            continue;
-        }
-        for (java, strftime) in MAP {
-            if let Some(after) = rest.strip_prefix(java) {
-                out.push_str(strftime);
-                rest = after;
-                continue 'outer;
-            }
-        }
-        let c = rest.chars().next().unwrap_or_default();
-        if c == '%' {
-            out.push_str("%%")
-        } else {
-            out.push(c)
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}

@@ -16,6 +16,35 @@ const MAX_RENDERING: usize = 100;
 
 pub(crate) static DECLARATIONS: &[Declaration] = &[
     function("secret", &[req("key", "The secret's name.")], "The value of a secret. Mortar reads `SECRET_<KEY>` (base64) where the server runs; the value is masked in logs and outputs.", secret),
+    function("yaml", &[req("yaml", "YAML text.")], "The value YAML text describes.", |c| {
+        super::convert::yaml_function(c.arg(0).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
+    }),
+    function("fromIon", &[req("ion", "Amazon Ion text.")], "The value Ion text describes.", |c| {
+        super::convert::from_ion(c.arg(0).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
+    }),
+    function("isWeekend", &[req("date", "A date.")], "Whether the date is a Saturday or a Sunday.", |c| on_date(c, super::dates::is_weekend)),
+    function("dayOfWeek", &[req("date", "A date.")], "The day's English name in upper case (MONDAY).", |c| on_date(c, super::dates::day_of_week)),
+    function("dayOfMonth", &[req("date", "A date.")], "The day of the month, 1 to 31.", |c| on_date(c, super::dates::day_of_month)),
+    function("monthOfYear", &[req("date", "A date.")], "The month, 1 to 12.", |c| on_date(c, super::dates::month_of_year)),
+    function("hourOfDay", &[req("date", "A date-time.")], "The hour, 0 to 23.", |c| on_date(c, super::dates::hour_of_day)),
+    function("isDateBefore", &[req("date", "A date."), req("reference", "The date to compare with.")], "Whether the date is strictly before the reference.", |c| {
+        super::dates::is_date_before(c.arg(0).unwrap_or(&Value::Null), c.arg(1).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
+    }),
+    function("isDateAfter", &[req("date", "A date."), req("reference", "The date to compare with.")], "Whether the date is strictly after the reference.", |c| {
+        super::dates::is_date_after(c.arg(0).unwrap_or(&Value::Null), c.arg(1).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
+    }),
+    function("isDateBetween", &[req("date", "A date."), req("after", "The start, excluded."), req("before", "The end, excluded.")], "Whether the date is strictly between two dates.", |c| {
+        let null = Value::Null;
+        super::dates::is_date_between(c.arg(0).unwrap_or(&null), c.arg(1).unwrap_or(&null), c.arg(2).unwrap_or(&null)).map(Cow::Owned).map_err(fail)
+    }),
+    function("isDayWeekInMonth", &[req("date", "A date."), req("dayOfWeek", "MONDAY to SUNDAY."), req("dayInMonth", "FIRST, SECOND, THIRD, FOURTH or LAST.")], "Whether the date is that weekday at that position in its month.", |c| {
+        let (day, position) = (c.text(1).unwrap_or_default(), c.text(2).unwrap_or_default());
+        super::dates::is_day_week_in_month(c.arg(0).unwrap_or(&Value::Null), &day, &position).map(Cow::Owned).map_err(fail)
+    }),
+    function("isLastWorkingDay", &[req("date", "A date."), opt("workingDays", "The working days, comma-separated (default MONDAY to FRIDAY).")], "Whether the date is the last working day of its month.", |c| {
+        let days = c.text(1);
+        super::dates::is_last_working_day(c.arg(0).unwrap_or(&Value::Null), days.as_deref()).map(Cow::Owned).map_err(fail)
+    }),
     function("now", &[opt("format", "A Java DateTimeFormatter pattern (default ISO-8601)."), opt("timeZone", "A time zone id (default UTC).")], "The current date and time.", now),
     function("read", &[req("path", "A `kestra://` or `storage://` URI of the execution's files.")], "The text of a file in internal storage.", read),
     function("render", &[req("toRender", "A template, often read from a variable."), opt("recursive", "Render the result again until it stops changing (default true).")], "Renders a string as a template against the same variables.", render),
@@ -54,6 +83,10 @@ fn secret<'a>(call: Call<'a, '_>) -> Out<'a> {
 fn now<'a>(call: Call<'a, '_>) -> Out<'a> {
     let (format, zone) = (call.text(0), call.text(1));
     super::dates::now(format.as_deref(), zone.as_deref(), None, call.ev.host.now()).map(Cow::Owned).map_err(fail)
+}
+
+fn on_date<'a>(call: Call<'a, '_>, f: fn(&Value) -> Result<Value, String>) -> Out<'a> {
+    f(call.arg(0).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
 }
 
 fn read<'a>(call: Call<'a, '_>) -> Out<'a> {
