@@ -37,6 +37,8 @@ async fn main() {
     .await
     .expect("emulator starts");
     let (url, token) = (emu.url(), emu.token().to_owned());
+    // reqwest is built without a TLS provider (see engine/src/http.rs).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .build()

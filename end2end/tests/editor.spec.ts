@@ -192,7 +192,14 @@ test('the topology follows the draft and a node leads to its line', async ({ pag
   await page.keyboard.type('message: "after {{ outputs.hello');
   await expect(completions(page).getByRole('option', { name: /^hello/ })).toBeVisible();
   await page.keyboard.press('Escape');
+  // After `|` the filters open by themselves, with their signatures.
+  await page.keyboard.type(' | ');
+  await expect(completions(page).getByRole('option', { name: /^dateAdd/ })).toContainText('dateAdd(amount, unit');
+  await page.keyboard.type('upp');
+  await expect(completions(page).getByRole('option').first()).toContainText('upper');
+  await page.keyboard.press('Enter');
   await page.keyboard.type(' }}"');
+  await expect(editorOf(page)).toHaveValue(/message: "after \{\{ outputs\.hello \| upper \}\}"$/);
   await expect(page.getByText('No problems', { exact: true })).toBeVisible();
 
   // The Topology tab shows the unsaved draft: two tasks now.

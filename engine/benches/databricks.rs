@@ -182,7 +182,7 @@ async fn transfer() {
     ];
     // What the emulator takes at best: one PUT of bytes already in memory,
     // and one streamed from the file, by a bare HTTP client.
-    let raw = reqwest::Client::new();
+    let raw = engine::http::client();
     let bytes = bytes::Bytes::from(std::fs::read(&file).unwrap());
     let put = |name: &str| format!("{}/api/2.0/fs/files/Volumes/main/default/files/{name}?overwrite=true", b.emulator.url());
     let started = Instant::now();
@@ -217,7 +217,7 @@ async fn runs() {
             b.task_time(flow, json!({}), id.clone()).await;
             let run = b.store.task_runs(&id).await.unwrap().remove(0);
             let run_id = run.outputs.as_ref().unwrap()["runId"].as_i64().unwrap();
-            let details: Value = reqwest::Client::new()
+            let details: Value = engine::http::client()
                 .get(format!("{}/api/2.2/jobs/runs/get?run_id={run_id}", b.emulator.url()))
                 .bearer_auth(b.emulator.token())
                 .send()

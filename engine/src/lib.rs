@@ -12,11 +12,15 @@ pub mod secret;
 pub mod state;
 
 #[cfg(feature = "runtime")]
+pub mod crypto;
+#[cfg(feature = "runtime")]
 pub mod databricks;
 #[cfg(feature = "runtime")]
 pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod flow_triggers;
+#[cfg(feature = "runtime")]
+pub mod http;
 #[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]

@@ -82,7 +82,7 @@ impl World {
     }
 
     async fn api(&self, path: &str) -> Value {
-        reqwest::Client::new()
+        engine::http::client()
             .get(format!("{}{path}", self.emulator.url()))
             .bearer_auth(self.emulator.token())
             .send()
@@ -210,7 +210,7 @@ async fn every_blueprint_succeeds_with_30_percent_of_requests_refused() {
         };
         let w = world_with_faults(0.001, vec![rule]).await;
         // The faults are live: raw requests are refused about 30% of the time.
-        let client = reqwest::Client::new();
+        let client = engine::http::client();
         let mut refused = 0;
         for _ in 0..200 {
             let response = client.get(format!("{}/api/2.1/clusters/list", w.emulator.url())).bearer_auth(w.emulator.token()).send().await.unwrap();

@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
     let serving = tokio::spawn(server::run(listener, state, async {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::new();
+    let client = engine::http::client();
 
     println!("{:<52} {:>9} {:>9} {:>9}", "GET (whole response)", "p50 ms", "p95 ms", "max ms");
     for path in [

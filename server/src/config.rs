@@ -50,6 +50,50 @@ pub struct RunArgs {
     pub databricks: DatabricksArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub variables: VariableArgs,
+}
+
+/// What flows' expressions read of the server: `kestra.url`, `globals`,
+/// `envs`.
+#[derive(Debug, Clone, Args)]
+pub struct VariableArgs {
+    /// The address users reach Mortar at, `{{ kestra.url }}` in flows (default: http:// and the listen address).
+    #[arg(long, env = "MORTAR_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// A YAML file of values that every flow reads as `{{ globals.<name> }}`.
+    #[arg(long, env = "MORTAR_GLOBALS", value_name = "FILE")]
+    pub globals: Option<PathBuf>,
+    /// Environment variables whose names start with this are `{{ envs.<rest, lower case> }}` in flows.
+    #[arg(long, env = "MORTAR_ENV_VARS_PREFIX", default_value = engine::executor::ServerVariables::ENV_PREFIX, value_name = "PREFIX")]
+    pub env_vars_prefix: String,
+}
+
+impl Default for VariableArgs {
+    fn default() -> Self {
+        Self { url: None, globals: None, env_vars_prefix: engine::executor::ServerVariables::ENV_PREFIX.to_owned() }
+    }
+}
+
+impl VariableArgs {
+    /// Reads the globals file and the environment; the error names the flag.
+    pub fn load(&self, default_url: Option<String>) -> Result<engine::executor::ServerVariables, String> {
+        if self.env_vars_prefix.is_empty() {
+            return Err("--env-vars-prefix: give a prefix such as ENV_; an empty one would show every environment variable to flows".into());
+        }
+        let mut variables = engine::executor::ServerVariables::from_env(std::env::vars(), &self.env_vars_prefix);
+        if let Some(path) = &self.globals {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("--globals {}: {e}", path.display()))?;
+            let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| format!("--globals {}: not YAML: {e}", path.display()))?;
+            match value {
+                serde_json::Value::Object(map) => variables.globals = map,
+                serde_json::Value::Null => {}
+                _ => return Err(format!("--globals {}: the file must be a mapping of names to values", path.display())),
+            }
+        }
+        variables.url = self.url.clone().or(default_url);
+        Ok(variables)
+    }
 }
 
 /// Bounds on what one flow can make Mortar hold.
@@ -85,6 +129,8 @@ pub struct ServeArgs {
     pub databricks: DatabricksArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub variables: VariableArgs,
 }
 
 /// How Databricks tasks connect when no DATABRICKS_* setting is present.

@@ -93,7 +93,7 @@ impl AppState {
     /// The state of a server whose data lives in `data_dir`; starts the log
     /// writer, so it must be called inside the tokio runtime.
     pub fn new(store: Store, data_dir: &Path, secrets: SecretSource, databricks: Option<DefaultConnection>) -> Self {
-        Self::with_limits(store, data_dir, secrets, databricks, &config::LimitArgs::default())
+        Self::with_limits(store, data_dir, secrets, databricks, &config::LimitArgs::default(), engine::executor::ServerVariables::default())
     }
 
     /// As [`AppState::new`], with the bounds set on the command line.
@@ -103,13 +103,14 @@ impl AppState {
         secrets: SecretSource,
         databricks: Option<DefaultConnection>,
         limits: &config::LimitArgs,
+        variables: engine::executor::ServerVariables,
     ) -> Self {
         let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
         let (logs, _writer) = LogPipeline::with_max_line(store.clone(), limits.max_log_line);
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let runners = runners(databricks.as_ref());
-        let executor = Executor::new(services, runners, secrets);
+        let executor = Executor::with_variables(services, runners, secrets, variables);
         Self {
             leptos_options,
             store,
@@ -169,12 +170,17 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal();
     // Scripts and tests wait for this exact line on stdout.
     println!("listening on http://{address}");
+    let variables = match args.variables.load(Some(format!("http://{address}/"))) {
+        Ok(variables) => variables,
+        Err(message) => return Ok(config::config_error(message)),
+    };
     let state = AppState::with_limits(
         store.clone(),
         &args.data_dir,
         secrets::from_env(std::env::vars()),
         Some(databricks.default.clone()),
         &args.limits,
+        variables,
     );
     let resumed = state.recover().await?;
     if resumed > 0 {

@@ -68,7 +68,11 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (pipeline, writer) = LogPipeline::with_max_line(store.clone(), args.limits.max_log_line);
     let storage = Storage::new(data_dir.join("storage"));
     let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
-    let executor = Executor::new(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()));
+    let variables = match args.variables.load(None) {
+        Ok(variables) => variables,
+        Err(message) => return Ok(config_error(message)),
+    };
+    let executor = Executor::with_variables(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()), variables);
 
     let id = ExecutionId::generate();
     let mut inputs = Map::new();

@@ -250,7 +250,7 @@ async fn shutdown_stops_serving() {
     let emu = Emu::start().await;
     let url = emu.url.clone();
     emu.handle.shutdown().await;
-    let client = reqwest::Client::builder()
+    let client = crate::common::http()
         .timeout(Duration::from_secs(2))
         .build()
         .expect("client");

@@ -7,6 +7,13 @@ use emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+/// A client builder. reqwest is built without a TLS provider (Mortar's
+/// engine installs ring, see engine/src/http.rs), so one is installed here.
+pub fn http() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 pub struct Emu {
     pub handle: EmulatorHandle,
     pub client: reqwest::Client,
@@ -26,7 +33,7 @@ impl Emu {
 
     pub async fn with(config: EmulatorConfig) -> Self {
         let handle = Emulator::start(config).await.expect("emulator starts");
-        let client = reqwest::Client::builder()
+        let client = http()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("client");

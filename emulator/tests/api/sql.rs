@@ -283,7 +283,7 @@ async fn external_links_are_served_without_authorization() {
         .expect("link")
         .to_owned();
     assert!(v["manifest"]["total_byte_count"].is_number());
-    let plain = reqwest::get(&link).await.expect("answer");
+    let plain = emu.client.get(&link).send().await.expect("answer");
     assert_eq!(plain.status(), 200);
     assert_eq!(plain.text().await.expect("text"), "a,b\n1,x\n");
     let json_links = emu
@@ -292,7 +292,7 @@ async fn external_links_are_served_without_authorization() {
     let link = json_links["result"]["external_links"][0]["external_link"]
         .as_str()
         .expect("link");
-    let body: Value = reqwest::get(link)
+    let body: Value = emu.client.get(link).send()
         .await
         .expect("answer")
         .json()
@@ -300,7 +300,7 @@ async fn external_links_are_served_without_authorization() {
         .expect("json");
     assert_eq!(body, json!([["1"]]));
     let forged = link.replace("sig=", "sig=x");
-    assert_eq!(reqwest::get(forged).await.expect("answer").status(), 403);
+    assert_eq!(emu.client.get(forged).send().await.expect("answer").status(), 403);
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 impl DatabricksClient {
     pub fn new(connection: Connection, options: ClientOptions) -> Result<Self, DatabricksError> {
         let host = normalize_host(&connection.host)?;
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(32)

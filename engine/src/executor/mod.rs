@@ -70,6 +70,19 @@ impl Host for RuntimeHost {
         rand::random()
     }
 
+    fn file_size(&self, uri: &str) -> Result<u64, String> {
+        let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
+        std::fs::metadata(&path).map(|m| m.len()).map_err(|_| format!("{uri} does not exist"))
+    }
+
+    fn encrypt(&self, key: &str, plaintext: &str) -> Result<String, String> {
+        crate::crypto::encrypt(key, plaintext)
+    }
+
+    fn decrypt(&self, key: &str, encrypted: &str) -> Result<String, String> {
+        crate::crypto::decrypt(key, encrypted)
+    }
+
     fn read(&self, uri: &str) -> Result<String, String> {
         // Expressions render synchronously, so this is a blocking read; the
         // limit keeps it to a small local file, which costs microseconds.
@@ -85,6 +98,44 @@ impl Host for RuntimeHost {
     }
 }
 
+/// The variables that come from the server rather than the flow: `envs`
+/// (environment variables that start with the prefix, `ENV_` by default,
+/// without it and in lower case, as Kestra's RunContextCache),
+/// `globals` (Kestra's `kestra.variables.globals`) and `kestra.url`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerVariables {
+    pub envs: Map<String, Value>,
+    pub globals: Map<String, Value>,
+    pub url: Option<String>,
+}
+
+impl ServerVariables {
+    pub const ENV_PREFIX: &str = "ENV_";
+
+    /// `envs` from these environment variables.
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>, prefix: &str) -> Self {
+        let envs = vars
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let name = key.strip_prefix(prefix).filter(|n| !n.is_empty())?;
+                Some((name.to_lowercase(), Value::String(value)))
+            })
+            .collect();
+        Self { envs, ..Self::default() }
+    }
+
+    /// The part of every expression's context they make.
+    fn context(&self) -> Map<String, Value> {
+        let mut context = Map::new();
+        context.insert("envs".into(), Value::Object(self.envs.clone()));
+        context.insert("globals".into(), Value::Object(self.globals.clone()));
+        if let Some(url) = &self.url {
+            context.insert("kestra".into(), serde_json::json!({"url": url}));
+        }
+        context
+    }
+}
+
 /// What every walk shares.
 pub(crate) struct Shared {
     store: Store,
@@ -96,6 +147,8 @@ pub(crate) struct Shared {
     /// Cancelled when the process stops: walks stop where they are, leaving
     /// their state for recovery.
     shutdown: CancellationToken,
+    /// `envs`, `globals` and `kestra`, put in every expression's context.
+    server_vars: Map<String, Value>,
 }
 
 impl Shared {
@@ -136,7 +189,12 @@ struct Slots {
 }
 
 impl Executor {
-    pub fn new(services: Services, mut runners: Runners, secrets: SecretSource) -> Self {
+    /// An executor whose `envs` come from this process's `ENV_` variables.
+    pub fn new(services: Services, runners: Runners, secrets: SecretSource) -> Self {
+        Self::with_variables(services, runners, secrets, ServerVariables::from_env(std::env::vars(), ServerVariables::ENV_PREFIX))
+    }
+
+    pub fn with_variables(services: Services, mut runners: Runners, secrets: SecretSource, server_vars: ServerVariables) -> Self {
         let (events, _) = broadcast::channel(4096);
         let link = subflow::Link::default();
         runners.register("io.kestra.plugin.core.flow.Subflow", Arc::new(subflow::Subflow { link: link.clone() }));
@@ -149,6 +207,7 @@ impl Executor {
                 secrets,
                 events,
                 shutdown: CancellationToken::new(),
+                server_vars: server_vars.context(),
             }),
             running: Default::default(),
             slots: Default::default(),

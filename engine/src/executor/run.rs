@@ -218,6 +218,9 @@ impl Walk {
             "labels": self.execution.labels,
             "trigger": self.execution.trigger_vars.clone().unwrap_or_else(|| json!({})),
         });
+        if let Value::Object(map) = &mut vars {
+            map.extend(self.shared.server_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         if let Some((run_id, node, scope)) = run {
             vars["taskrun"] = json!({"id": run_id.as_str(), "value": scope.value, "parentId": scope.parent.as_ref().map(|p| p.as_str())});
             vars["task"] = json!({"id": node.id.as_str(), "type": node.task_type});

@@ -24,6 +24,19 @@ pub trait Host: Send + Sync {
     fn now(&self) -> jiff::Timestamp;
     /// The text of a `storage://` file, for `read('storage://...')`.
     fn read(&self, uri: &str) -> Result<String, String>;
+    /// The size in bytes of a file of internal storage, for `fileSize()`.
+    fn file_size(&self, uri: &str) -> Result<u64, String> {
+        Err(format!("the size of {uri} is known only where flows run"))
+    }
+    /// `encrypt(key, text)`: Kestra's AES-GCM (see `engine::crypto`), only
+    /// where flows run.
+    fn encrypt(&self, _key: &str, _plaintext: &str) -> Result<String, String> {
+        Err("encrypt() runs only where flows run".into())
+    }
+    /// `decrypt(key, value)`, the inverse of [`Host::encrypt`].
+    fn decrypt(&self, _key: &str, _encrypted: &str) -> Result<String, String> {
+        Err("decrypt() runs only where flows run".into())
+    }
     /// Random bits for `uuid()`, `id()` and `randomInt()`. The default is a
     /// fixed pseudo-random sequence, enough where nothing runs (validation,
     /// the browser); the runtime gives real randomness.
@@ -37,6 +50,30 @@ pub trait Host: Send + Sync {
         z ^ (z >> 31)
     }
 }
+
+/// The variables an expression may start with, the roots of Kestra's
+/// context (RunContext's variables, `envs` and `globals` from the server's
+/// configuration, `kestra` for its url), with what each holds. Validation
+/// and the editor's completion read this list.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("inputs", "The execution's inputs, by id."),
+    ("vars", "The flow's `variables`, rendered on first use."),
+    ("outputs", "The outputs of the tasks that ran, by task id (and by value inside a ForEach)."),
+    ("execution", "The execution: id, startDate, originalId."),
+    ("flow", "The flow: id, namespace, revision."),
+    ("taskrun", "The current task run: id, value (inside a ForEach), parentId."),
+    ("task", "The current task: id, type."),
+    ("trigger", "What started the execution: a schedule's date, a webhook's body, a flow's execution."),
+    ("labels", "The execution's labels."),
+    ("parent", "The closest enclosing ForEach iteration: taskrun.value."),
+    ("parents", "The enclosing ForEach iterations, closest first."),
+    ("envs", "The server's environment variables that start with ENV_, without the prefix, in lower case."),
+    ("globals", "Values the server's configuration gives every flow."),
+    ("kestra", "The server: url."),
+    ("workingDir", "The task's working directory, in a WorkingDirectory."),
+    ("loop", "Inside `{% for %}`: index, first, last, length, revindex."),
+    ("error", "In `errors` tasks: the error that happened."),
+];
 
 /// A host with no secrets and no files, and a fixed clock: for validation
 /// and tests.

@@ -9,13 +9,6 @@ use super::registry::{self, Kind};
 use super::yaml::{Node, Pos, Span, Value};
 use super::Problem;
 
-/// The variables an expression may start with: the roots of Kestra's
-/// context (RunContext's variables, `envs` and `globals` from the server's
-/// configuration, `kestra` for its url and environment).
-const ROOTS: &[&str] = &[
-    "inputs", "vars", "outputs", "execution", "flow", "taskrun", "trigger", "task", "parent", "parents", "labels", "envs", "globals",
-    "kestra", "workingDir", "loop", "error", "errorLogs",
-];
 
 pub(super) fn validate(flow: &Flow) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -209,9 +202,9 @@ impl Scope<'_> {
                 None => Some(format!("`vars.{var}`: the flow has no `variables`; declare it there")),
                 _ => None,
             },
-            (root, _) if !ROOTS.contains(&root) => Some(format!(
+            (root, _) if !expr::VARIABLES.iter().any(|(name, _)| *name == root) => Some(format!(
                 "unknown variable `{root}`{}; expressions read inputs, vars, outputs, execution, flow, taskrun and trigger",
-                suggest(root, ROOTS)
+                suggest(root, &expr::VARIABLES.iter().map(|(name, _)| *name).collect::<Vec<_>>())
             )),
             _ => None,
         }

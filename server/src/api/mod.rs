@@ -21,7 +21,7 @@ use crate::AppState;
     paths(
         health::health,
         flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate,
-        plugins, blueprints::list, blueprints::get,
+        plugins, expressions, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file, webhook::webhook,
         logs::list, logs::download, logs::follow,
@@ -42,6 +42,24 @@ async fn plugins() -> Json<&'static [engine::flow::registry::TaskType]> {
     Json(engine::flow::task_types())
 }
 
+/// `GET /api/v1/plugins/expressions`: what expressions can use, the same
+/// declarations that validate and render them: every function, filter and
+/// test with its parameters and documentation, and the variables.
+#[utoipa::path(get, path = "/api/v1/plugins/expressions", tag = "flows",
+    responses((status = 200, description = "Functions, filters, tests and variables of expressions", body = Object)))]
+async fn expressions() -> Json<serde_json::Value> {
+    use engine::flow::pebble::library::{Kind, declarations};
+    let of = |kind: Kind| declarations().filter(|d| d.kind == kind).collect::<Vec<_>>();
+    let variables: Vec<serde_json::Value> =
+        engine::flow::expr::VARIABLES.iter().map(|(name, doc)| serde_json::json!({"name": name, "doc": doc})).collect();
+    Json(serde_json::json!({
+        "functions": of(Kind::Function),
+        "filters": of(Kind::Filter),
+        "tests": of(Kind::Test),
+        "variables": variables,
+    }))
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
@@ -50,6 +68,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
         .route("/plugins", get(plugins))
+        .route("/plugins/expressions", get(expressions))
         .route("/blueprints", get(blueprints::list))
         .route("/blueprints/{id}", get(blueprints::get))
         .route("/flows/{namespace}/{id}", get(flows::get).put(flows::update).delete(flows::delete))

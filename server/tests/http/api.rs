@@ -165,6 +165,16 @@ async fn validate_checks_several_flows_without_saving_and_plugins_lists_the_type
     for name in ["io.kestra.plugin.core.log.Log", "io.kestra.plugin.databricks.cluster.CreateCluster", "io.kestra.plugin.databricks.sql.Query"] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
+    // What expressions can use, from the declarations that render them.
+    let expressions: Value = app.client.get(app.url("/api/v1/plugins/expressions")).send().await.unwrap().json().await.unwrap();
+    let named = |group: &str, name: &str| expressions[group].as_array().unwrap().iter().find(|d| d["name"] == name).cloned();
+    let secret = named("functions", "secret").expect("secret() is listed");
+    assert_eq!(secret["params"][0]["name"], "key");
+    assert_eq!(secret["params"][0]["required"], true);
+    assert!(named("filters", "dateAdd").unwrap()["doc"].as_str().unwrap().contains("date"));
+    assert!(named("tests", "defined").is_some());
+    assert!(named("variables", "envs").is_some());
+    assert!(named("functions", "upper").is_none(), "upper is a filter");
     app.stop().await;
 }
 

@@ -101,20 +101,20 @@ mod reqwest {
     /// A plain blocking GET without pulling in reqwest's blocking client.
     pub fn blocking_get(url: &str) -> u16 {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async { ::reqwest::get(url).await.unwrap().status().as_u16() })
+        runtime.block_on(async { engine::http::client().get(url).send().await.unwrap().status().as_u16() })
     }
 }
 
 /// GET a JSON document with a blocking runtime of its own.
 fn get_json(url: &str) -> serde_json::Value {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { ::reqwest::get(url).await.unwrap().json().await.unwrap() })
+    runtime.block_on(async { engine::http::client().get(url).send().await.unwrap().json().await.unwrap() })
 }
 
 fn send(method: &str, url: &str, content_type: &str, body: &str) -> serde_json::Value {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let client = ::reqwest::Client::new();
+        let client = engine::http::client();
         let request = match method {
             "POST" => client.post(url),
             _ => client.put(url),
@@ -240,7 +240,7 @@ fn mortar_emulator_prints_its_address_and_token_and_refuses_bad_flags() {
     let token = second.trim().strip_prefix("token: ").unwrap_or_else(|| panic!("{second:?}")).to_owned();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (with_token, without) = runtime.block_on(async {
-        let client = ::reqwest::Client::new();
+        let client = engine::http::client();
         let with = client.get(format!("{url}/api/2.0/clusters/list")).bearer_auth(&token).send().await.unwrap().status().as_u16();
         let without = client.get(format!("{url}/api/2.0/clusters/list")).send().await.unwrap().status().as_u16();
         (with, without)
@@ -301,7 +301,7 @@ fn serve_against(data_dir: &std::path::Path, host: &str) -> (Child, String) {
 fn workspace_get(host: &str, path: &str) -> serde_json::Value {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        ::reqwest::Client::new().get(format!("{host}{path}")).bearer_auth("dapi-crash-test").send().await.unwrap().json().await.unwrap()
+        engine::http::client().get(format!("{host}{path}")).bearer_auth("dapi-crash-test").send().await.unwrap().json().await.unwrap()
     })
 }
 
@@ -458,4 +458,63 @@ tasks:
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with(&format!("{}:6:24: bad expression: unknown filter `uper`: did you mean `upper`?", bad.display())), "{stdout}");
+}
+
+/// The server's part of the context, from `mortar run`: `envs` from `ENV_`
+/// variables, `globals` from `--globals`, `kestra.url` from `--url`; and
+/// Kestra's encrypt/decrypt, fileSize and fileURI on a real execution.
+#[test]
+fn mortar_run_gives_flows_envs_globals_kestra_url_and_the_file_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("context.yml");
+    std::fs::write(
+        &flow,
+        r#"id: context
+namespace: company.team
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: show
+    type: log.Log
+    message: "env={{ envs.greeting }} global={{ globals.region.name }} url={{ kestra.url }} size={{ fileSize(inputs.data) }} uri={{ fileURI('sql/q.sql') }}"
+  - id: crypt
+    type: log.Log
+    message: "round trip={{ decrypt(secret('KEY'), encrypt(secret('KEY'), 'plain text')) }}"
+"#,
+    )
+    .unwrap();
+    let globals = dir.path().join("globals.yml");
+    std::fs::write(&globals, "region:\n  name: eu-west\n").unwrap();
+    let data = dir.path().join("data.csv");
+    std::fs::write(&data, "a,b\n1,2\n").unwrap();
+    // SECRET_ values are base64 of the secret: here the base64 of a 32-byte key.
+    let key = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=";
+    let secret = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key);
+    let output = Command::new(MORTAR)
+        .arg("run")
+        .arg(&flow)
+        .arg("--input")
+        .arg(format!("data=@{}", data.display()))
+        .arg("--globals")
+        .arg(&globals)
+        .args(["--url", "https://mortar.example.com/"])
+        .env("ENV_GREETING", "bonjour")
+        .env("SECRET_KEY", secret)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("env=bonjour global=eu-west url=https://mortar.example.com/ size=8 uri=kestra:///company/team/_files/sql/q.sql"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("round trip=plain text"), "{stdout}");
+
+    // A globals file that is not a mapping is refused before anything runs, naming the flag.
+    std::fs::write(&globals, "- a\n- b\n").unwrap();
+    let output = Command::new(MORTAR).arg("run").arg(&flow).arg("--globals").arg(&globals).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--globals"), "{}", String::from_utf8_lossy(&output.stderr));
 }

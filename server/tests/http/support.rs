@@ -47,11 +47,11 @@ impl TestApp {
             },
             embedded: true,
         });
-        let state = server::AppState::with_limits(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None), databricks, &limits);
+        let state = server::AppState::with_limits(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None), databricks, &limits, engine::executor::ServerVariables::default());
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
-        Self { url, state, client: reqwest::Client::new(), stop: Some(stop), _emulator: emulator, server: Some(server), _data_dir: data_dir }
+        Self { url, state, client: engine::http::client(), stop: Some(stop), _emulator: emulator, server: Some(server), _data_dir: data_dir }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,6 +5,7 @@
 //! inputs and tasks come from the last flow that did parse.
 
 use engine::flow::model::Flow;
+use engine::flow::pebble::library::{self, Declaration};
 use engine::flow::registry::{COMMON, Category, Kind, Property, TaskType};
 
 /// One proposal.
@@ -48,6 +49,7 @@ const TOP_LEVEL: &[(&str, &str, bool)] = &[
 pub(crate) fn auto_trigger(before: &str) -> bool {
     let rest = strip_item(before.trim_start());
     rest == "type: "
+        || (open_expression(before).is_some() && (before.ends_with('|') || before.ends_with("| ")))
         || before.ends_with("inputs.")
         || before.ends_with("outputs.")
         || (rest.starts_with("dependsOn:") && (before.ends_with('[') || before.ends_with(", ")))
@@ -80,6 +82,11 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
             _ => Vec::new(),
         };
         return filtered(items, word, from, caret);
+    }
+
+    // Inside `{{ … }}` or `{% … %}`: filters, tests, functions, variables, tags.
+    if let Some((expression, tag)) = open_expression(before) {
+        return expression_completions(expression, tag, caret);
     }
 
     let indent = before.len() - before.trim_start_matches(' ').len();
@@ -145,6 +152,77 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
     };
     let items = items.into_iter().filter(|i| !mapping.keys.contains(&i.label)).collect();
     filtered(items, rest, caret - rest.len(), caret)
+}
+
+/// The expression being typed, when the caret is inside `{{ … }}` or
+/// `{% … %}` on its line: its text so far, and whether it is a tag.
+fn open_expression(before: &str) -> Option<(&str, bool)> {
+    let print = before.rfind("{{");
+    let tag = before.rfind("{%");
+    let (start, is_tag) = match (print, tag) {
+        (Some(p), Some(t)) if t > p => (t, true),
+        (Some(p), _) => (p, false),
+        (None, Some(t)) => (t, true),
+        (None, None) => return None,
+    };
+    let inside = &before[start + 2..];
+    let closed = if is_tag { inside.contains("%}") } else { inside.contains("}}") };
+    (!closed).then(|| (inside.trim_start_matches('-'), is_tag))
+}
+
+/// The tags of Kestra's Pebble, for completion after `{%`.
+const TAGS: &[(&str, &str)] = &[
+    ("if", "{% if condition %} … {% elseif other %} … {% else %} … {% endif %}"),
+    ("elseif", "Another condition of an if."),
+    ("else", "What an if or a for does otherwise."),
+    ("endif", "Ends an if."),
+    ("for", "{% for item in list %} … {% endfor %}; loop.index, loop.first, loop.last inside."),
+    ("endfor", "Ends a for."),
+    ("set", "{% set name = value %}"),
+    ("raw", "{% raw %} text printed as it is {% endraw %}"),
+    ("endraw", "Ends a raw block."),
+    ("verbatim", "{% verbatim %} text printed as it is {% endverbatim %}"),
+    ("endverbatim", "Ends a verbatim block."),
+];
+
+/// What fits at the end of an expression's text: a filter after `|`, a
+/// test after `is`, a tag right after `{%`, otherwise a function or a
+/// variable.
+fn expression_completions(expression: &str, tag: bool, caret: usize) -> Option<Completions> {
+    let word_len = expression.len() - expression.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len();
+    let (head, word) = expression.split_at(expression.len() - word_len);
+    // A member (`execution.id`) or a number: nothing to offer.
+    if head.ends_with('.') || word.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let head = head.trim_end();
+    let from = caret - word.len();
+    let of_kind = |kind: library::Kind| library::declarations().filter(move |d| d.kind == kind);
+    let items: Vec<Item> = if head.ends_with('|') {
+        of_kind(library::Kind::Filter).map(|d| declaration_item(d, !d.params.is_empty())).collect()
+    } else if head.ends_with(" is") || head.ends_with(" is not") {
+        of_kind(library::Kind::Test).map(|d| declaration_item(d, false)).collect()
+    } else if tag && head.trim().is_empty() {
+        TAGS.iter().map(|(name, doc)| item(name, doc, false, &format!("{name} "))).collect()
+    } else {
+        let variables = engine::flow::expr::VARIABLES.iter().map(|(name, doc)| item(name, doc, false, name));
+        variables.chain(of_kind(library::Kind::Function).map(|d| declaration_item(d, true))).collect()
+    };
+    filtered(items, word, from, caret)
+}
+
+/// A filter, function or test with its signature as detail, inserted with
+/// `(` when it takes arguments.
+fn declaration_item(d: &Declaration, call: bool) -> Item {
+    let params: Vec<String> = d.params.iter().map(|p| if p.required { p.name.to_owned() } else { format!("{}?", p.name) }).collect();
+    let rest = if d.variadic { if params.is_empty() { "…" } else { ", …" } } else { "" };
+    let signature = if d.params.is_empty() && !d.variadic && d.kind != library::Kind::Function {
+        d.name.to_owned()
+    } else {
+        format!("{}({}{rest})", d.name, params.join(", "))
+    };
+    let insert = if call { format!("{}(", d.name) } else { d.name.to_owned() };
+    item(d.name, &format!("{signature}: {}", first_sentence(d.doc)), false, &insert)
 }
 
 /// The task type of the task around a line (0-based), for its docs.
@@ -399,6 +477,45 @@ mod tests {
         check(dag, &["one"]);
         check("level: |", &[]);
         check("tasks:\n  - id: a\n    type: log.Log\n    level: W|", &["WARN"]);
+    }
+
+    #[test]
+    fn filters_tests_functions_and_tags_in_expressions() {
+        // The caret is at the end (`|` is the filter operator here).
+        let at_end = |text: &str, expected: &[&str]| {
+            let got: Vec<String> = complete(text, text.len(), None).map(|c| c.items.into_iter().map(|i| i.label).collect()).unwrap_or_default();
+            for label in expected {
+                assert!(got.iter().any(|g| g == label), "{text}: {label} missing from {got:?}");
+            }
+            if expected.is_empty() {
+                assert!(got.is_empty(), "{text}: {got:?}");
+            }
+        };
+        at_end("message: \"{{ inputs.day | ", &["date", "upper", "jq"]);
+        at_end("message: \"{{ inputs.day | dateA", &["dateAdd"]);
+        at_end("message: \"{{ inputs.day is ", &["defined", "null", "empty"]);
+        at_end("message: \"{{ inputs.day is not em", &["empty"]);
+        at_end("message: \"{{ sec", &["secret"]);
+        at_end("message: \"{{ ", &["secret", "now", "inputs", "execution", "envs"]);
+        at_end("message: \"{{ 1 + ra", &["range", "randomInt"]);
+        at_end("message: \"{% ", &["if", "for", "set"]);
+        at_end("message: \"{% if ex", &["execution"]);
+        // After a member, or once the expression is closed, none of these.
+        at_end("message: \"{{ execution.", &[]);
+        at_end("message: \"{{ a }} sec", &[]);
+        // The detail gives the signature; a function inserts its parenthesis.
+        let text = "message: \"{{ dateAdd";
+        let text = text.replace("{{ dateAdd", "{{ 1 | dateAdd");
+        let got = complete(&text, text.len(), None).unwrap();
+        let date_add = got.items.iter().find(|i| i.label == "dateAdd").unwrap();
+        assert!(date_add.detail.starts_with("dateAdd(amount, unit, format?"), "{}", date_add.detail);
+        assert_eq!(date_add.insert, "dateAdd(");
+        let text = "message: \"{{ secr";
+        let got = complete(text, text.len(), None).unwrap();
+        assert_eq!(got.items[0].insert, "secret(");
+        assert_eq!((got.from, got.to), (text.len() - 4, text.len()));
+        assert!(auto_trigger("message: \"{{ x |"));
+        assert!(!auto_trigger("message: a |"));
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
     }),
     function("now", &[opt("format", "A Java DateTimeFormatter pattern (default ISO-8601)."), opt("timeZone", "A time zone id (default UTC).")], "The current date and time.", now),
     function("read", &[req("path", "A `kestra://` or `storage://` URI of the execution's files.")], "The text of a file in internal storage.", read),
+    function("fileSize", &[req("path", "The URI of a file of this execution (or of the execution that triggered it).")], "The size of a file of internal storage, in bytes.", file_size),
+    function("fileURI", &[req("path", "The path of a namespace file, such as `scripts/clean.py`.")], "The internal-storage URI of a file of the flow's namespace: `kestra:///<namespace as folders>/_files/<path>`.", file_uri),
+    function("encrypt", &[req("key", "The key: base64 of 16 or 32 bytes, usually a secret."), req("plaintext", "The text to encrypt.")], "Encrypts text with AES-GCM as Kestra does (a random IV, then the ciphertext, in base64).", encrypt),
+    function("decrypt", &[req("key", "The key `encrypt` used."), req("encrypted", "What `encrypt` returned.")], "Decrypts what `encrypt` returned.", decrypt),
     function("render", &[req("toRender", "A template, often read from a variable."), opt("recursive", "Render the result again until it stops changing (default true).")], "Renders a string as a template against the same variables.", render),
     function("renderOnce", &[req("toRender", "A template, often read from a variable.")], "Renders a string as a template once.", render_once),
     function("fromJson", &[req("json", "JSON text.")], "Parses JSON text into a value.", from_json),
@@ -92,6 +96,51 @@ fn on_date<'a>(call: Call<'a, '_>, f: fn(&Value) -> Result<Value, String>) -> Ou
 fn read<'a>(call: Call<'a, '_>) -> Out<'a> {
     let uri = call.text(0).unwrap_or_default();
     text(call.ev.host.read(&uri).map_err(fail)?)
+}
+
+/// Kestra's FileSizeFunction: only a file of the current execution, or of
+/// the execution whose end triggered this one.
+fn file_size<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let Some(path) = call.text(0) else {
+        return Err(fail("`fileSize` needs the URI of a file in internal storage"));
+    };
+    let context = call.ev.context;
+    let field = |root: &str, key: &str| context.get(root).and_then(|v| v.get(key)).and_then(Value::as_str).map(str::to_owned);
+    let owned_by = |namespace: Option<String>, flow: Option<String>, execution: Option<String>| match (namespace, flow, execution) {
+        (Some(n), Some(f), Some(e)) => path.starts_with(&format!("storage:///{n}/{f}/executions/{e}/")),
+        _ => false,
+    };
+    let mine = owned_by(field("flow", "namespace"), field("flow", "id"), field("execution", "id"));
+    let parents = owned_by(field("trigger", "namespace"), field("trigger", "flowId"), field("trigger", "executionId"));
+    if !mine && !parents {
+        return Err(fail(format!("cannot read {path:?}: it is not a file of this execution")));
+    }
+    owned(Value::from(call.ev.host.file_size(&path).map_err(fail)?))
+}
+
+/// Kestra's FileURIFunction.
+fn file_uri<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let path = call.text(0).ok_or_else(|| fail("`fileURI` needs the path of a namespace file"))?;
+    let path = path.strip_prefix('/').unwrap_or(&path);
+    if path.contains("../") {
+        return Err(fail("the path must not contain `../`"));
+    }
+    let namespace = call.ev.context.get("flow").and_then(|f| f.get("namespace")).and_then(Value::as_str).unwrap_or_default();
+    text(format!("kestra:///{}/_files/{path}", namespace.replace('.', "/")))
+}
+
+fn encrypt<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let (Some(key), Some(plain)) = (call.text(0), call.text(1)) else {
+        return Err(fail("`encrypt` expects two arguments, `key` and `plaintext`"));
+    };
+    text(call.ev.host.encrypt(&key, &plain).map_err(fail)?)
+}
+
+fn decrypt<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let (Some(key), Some(sealed)) = (call.text(0), call.text(1)) else {
+        return Err(fail("`decrypt` expects two arguments, `key` and `encrypted`"));
+    };
+    text(call.ev.host.decrypt(&key, &sealed).map_err(fail)?)
 }
 
 fn render<'a>(call: Call<'a, '_>) -> Out<'a> {

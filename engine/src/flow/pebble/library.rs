@@ -126,10 +126,6 @@ pub(crate) fn lookup(kind: Kind, name: &str) -> Option<&'static Declaration> {
 /// that uses one hears that rather than "unknown".
 const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Function, "kv"),
-    (Kind::Function, "fileURI"),
-    (Kind::Function, "fileSize"),
-    (Kind::Function, "encrypt"),
-    (Kind::Function, "decrypt"),
     (Kind::Function, "currentEachOutput"),
     (Kind::Function, "errorLogs"),
     (Kind::Filter, "format"),

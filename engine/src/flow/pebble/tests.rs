@@ -22,6 +22,17 @@ impl Host for TestHost {
     fn random(&self) -> u64 {
         42
     }
+    fn file_size(&self, uri: &str) -> Result<u64, String> {
+        if uri.ends_with("/data.csv") { Ok(1234) } else { Err(format!("{uri} does not exist")) }
+    }
+    #[cfg(feature = "runtime")]
+    fn encrypt(&self, key: &str, plaintext: &str) -> Result<String, String> {
+        crate::crypto::encrypt(key, plaintext)
+    }
+    #[cfg(feature = "runtime")]
+    fn decrypt(&self, key: &str, encrypted: &str) -> Result<String, String> {
+        crate::crypto::decrypt(key, encrypted)
+    }
 }
 
 fn context() -> Value {
@@ -31,6 +42,7 @@ fn context() -> Value {
         "outputs": {"q": {"row": {"region": "north"}, "rows": [{"id": 1}, {"id": 2}]}, "my-task": {"value": "v"}},
         "execution": {"id": "abc", "startDate": "2026-11-25T08:30:00Z"},
         "flow": {"id": "f", "namespace": "n"},
+        "trigger": {"namespace": "up", "flowId": "first", "executionId": "e0"},
     })
 }
 
@@ -301,6 +313,23 @@ fn functions() {
     check("{{ randomInt(5, 1) }}", Err("less than `lower`"));
     check("{{ printContext().flow }}", Ok(json!({"id": "f", "namespace": "n"})));
     check("{{ fetchContext().flow.id }}", text("f"));
+    // FileSizeFunction: files of this execution or of the one that triggered it, no other.
+    check("{{ fileSize('storage:///n/f/executions/abc/data.csv') }}", Ok(json!(1234)));
+    check("{{ fileSize('storage:///up/first/executions/e0/data.csv') }}", Ok(json!(1234)));
+    check("{{ fileSize('storage:///n/f/executions/other/data.csv') }}", Err("not a file of this execution"));
+    check("{{ fileSize('storage:///n/f/executions/abc/gone.csv') }}", Err("does not exist"));
+    // FileURIFunction: the namespace's dots become folders.
+    check("{{ fileURI('scripts/clean.py') }}", text("kestra:///n/_files/scripts/clean.py"));
+    check("{{ fileURI('/a.sql') }}", text("kestra:///n/_files/a.sql"));
+    check("{{ fileURI('../x') }}", Err("must not contain `../`"));
+    #[cfg(feature = "runtime")]
+    {
+        // A 32-byte key in base64, as Kestra's tests use; a fresh IV each time, so only the round trip is fixed.
+        check("{{ decrypt('MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=', encrypt('MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=', 'my secret')) }}", text("my secret"));
+        check("{{ encrypt('MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=', 'abc') | length }}", Ok(json!(44)));
+        check("{{ encrypt('short', 'abc') }}", Err("not base64"));
+        check("{{ decrypt('MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=', 'AAAA') }}", Err("too short"));
+    }
     check("{{ nosuch() }}", Err("unknown function `nosuch`"));
     check("{{ kv('KEY') }}", Err("the function `kv` is Kestra's, but Mortar does not support it yet"));
     check("{{ secrett('A') }}", Err("did you mean `secret`?"));
