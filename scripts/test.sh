@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_chromium
 ensure_end2end_packages
-ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks
+ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks kestrapy=kestrapy regex=regex
 # One dev-profile build serves the Rust tests, the Python tests and the
 # browser tests, so the workspace compiles once (and not again after
 # scripts/serve.sh, which builds the same).
@@ -37,6 +37,7 @@ run "the scripts on a fresh machine" scripts/tests/fresh-machine.sh
 RUN_HINT="about 4 min, compiling the test binaries" run "cargo test" cargo test --no-fail-fast
 # Airflow's provider costs about 40 s and 650 MB of venv on first use.
 MORTAR_TEST_AIRFLOW=1 run "the emulator against the official Databricks SDK and Airflow's provider" scripts/test-emulator-python.sh
+run "Kestra's Python client (kestrapy) against mortar serve" scripts/test-kestra-clients.sh
 run "browser tests" bash -c 'cd end2end && npx playwright test'
 
 # One line that counts every test of every runner: cargo's "test result",

@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/flows/:namespace/:id/:tab?") view=pages::flow::FlowPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("executions") view=pages::executions::ExecutionsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage ssr=SsrMode::Async />
+                    <Route path=path!("/namespaces/:namespace/kv") view=pages::kv::KvPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
                 </Routes>
             </layout::Layout>

@@ -22,6 +22,8 @@ pub mod flow_triggers;
 #[cfg(feature = "runtime")]
 pub mod http;
 #[cfg(feature = "runtime")]
+pub mod kv;
+#[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]
 pub mod scheduler;

@@ -82,6 +82,11 @@ impl Storage {
         Ok((file, size))
     }
 
+    /// The KV store of a namespace (Kestra keeps it in internal storage too).
+    pub fn kv(&self, namespace: &str) -> Result<crate::kv::Kv, crate::kv::KvError> {
+        crate::kv::Kv::new(&self.root, namespace)
+    }
+
     /// The file behind a URI. Refuses anything that could leave the root:
     /// `..`, absolute parts, empty segments.
     pub fn path_of(&self, uri: &str) -> Result<PathBuf, StorageError> {

@@ -96,6 +96,156 @@ outputs:
     assert_eq!(execution.inputs["n"], 21);
 }
 
+/// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
+/// flows/valids), unchanged but for the last task: nested ForEach outputs
+/// are keyed by every level's value, `parents` lists the enclosing
+/// iterations closest first, and `currentEachOutput` finds this
+/// iteration's outputs.
+#[tokio::test]
+async fn nested_foreach_outputs_parents_and_current_each_output_as_kestra() {
+    let h = harness().await;
+    let yaml = r#"
+id: test-current-output
+namespace: io.kestra.tests
+tasks:
+  - id: 1_each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '["v11", "v12"]'
+    tasks:
+      - id: 1-1_each
+        type: io.kestra.plugin.core.flow.ForEach
+        values: '["v21", "v22"]'
+        tasks:
+          - id: 1-1-1_each
+            type: io.kestra.plugin.core.flow.ForEach
+            values: '["v31", "v32"]'
+            tasks:
+            - id: 1-1-1_output
+              type: io.kestra.plugin.core.debug.Return
+              format: "{{ parents[1].taskrun.value }}-{{ parents[0].taskrun.value }}-{{ taskrun.value }}"
+            - id: 1-1-1_return
+              type: io.kestra.plugin.core.debug.Return
+              format: "return-{{ currentEachOutput(outputs['1-1-1_output']).value }}"
+  - id: 2_each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '["v41", "v42"]'
+    tasks:
+      - id: 2-1_output
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+      - id: 2-1_return
+        type: io.kestra.plugin.core.debug.Return
+        format: "return-{{ currentEachOutput(outputs['2-1_output']).value }}"
+  - id: 2_sequential
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: 2-1_sequential
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: 2-1-1_output
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ taskrun.id }}"
+          - id: 2-1-1_return
+            type: io.kestra.plugin.core.debug.Return
+            format: "return-{{ outputs['2-1-1_output'].value }}"
+  - id: keyed
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs['1-1-1_output']['v12']['v21']['v32'].value }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let values = |task: &str| {
+        let mut v: Vec<String> = runs.iter().filter(|r| r.task_id.as_str() == task).map(|r| r.outputs.as_ref().unwrap()["value"].as_str().unwrap().to_owned()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(values("1-1-1_output").len(), 8);
+    assert!(values("1-1-1_output").contains(&"v12-v21-v32".to_owned()));
+    assert_eq!(values("1-1-1_return").first().unwrap(), "return-v11-v21-v31");
+    assert_eq!(values("1-1-1_return").last().unwrap(), "return-v12-v22-v32");
+    assert_eq!(values("2-1_return"), ["return-v41", "return-v42"]);
+    let id = runs.iter().find(|r| r.task_id.as_str() == "2-1-1_output").unwrap().id.to_string();
+    assert_eq!(values("2-1-1_return"), [format!("return-{id}")]);
+    assert_eq!(values("keyed"), ["v12-v21-v32"]);
+}
+
+/// `errorLogs()` in an `errors` task gives the failed task's ERROR lines,
+/// as Kestra's blueprints use it to send alerts.
+#[tokio::test]
+async fn error_logs_in_errors_tasks_list_the_failure() {
+    let h = harness().await;
+    let yaml = r#"
+id: alert
+namespace: test
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: the table is missing
+errors:
+  - id: alert
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ errorLogs()[0].taskId }} said: {{ errorLogs()[0].message }} ({{ errorLogs() | length }} line)"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Failed, "{runs:#?}");
+    let logs = messages(&h, &id).await;
+    assert!(logs.iter().any(|m| m == "boom said: the table is missing (1 line)"), "{logs:?}");
+}
+
+/// The KV store from a flow: kv.Set with a type and a TTL, kv() in an
+/// expression, kv.Get, kv.GetKeys, kv.Delete; a second execution sees
+/// what the first set.
+#[tokio::test]
+async fn kv_tasks_and_the_kv_function_share_the_namespace_store() {
+    let h = harness().await;
+    let yaml = r#"
+id: kv
+namespace: company.team
+tasks:
+  - id: set_count
+    type: io.kestra.plugin.core.kv.Set
+    key: count
+    value: "41"
+    kvType: NUMBER
+  - id: set_config
+    type: io.kestra.plugin.core.kv.Set
+    key: config
+    value: '{"region": "eu-west", "tables": ["a", "b"]}'
+    kvType: JSON
+    namespace: company
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ kv('count') + 1 }} {{ kv('config', namespace='company').tables | length }} {{ kv('nope', errorOnMissing=false) ?? 'none' }}"
+  - id: get
+    type: io.kestra.plugin.core.kv.Get
+    key: count
+  - id: keys
+    type: io.kestra.plugin.core.kv.GetKeys
+    prefix: co
+  - id: delete
+    type: io.kestra.plugin.core.kv.Delete
+    key: count
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let out = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    assert_eq!(out("read")["value"], "42 2 none");
+    assert_eq!(out("get")["value"], 41);
+    assert_eq!(out("keys")["keys"], json!(["count"]));
+    assert_eq!(out("delete")["deleted"], true);
+
+    // Deleted: kv() now fails by default and kv.Get with errorOnMissing fails.
+    let after = "id: kv2\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ kv('count') }}\"\n";
+    let (state, _, id) = run(&h, Runners::core(), after, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("the key 'count' does not exist in the namespace 'company.team'")));
+    // A namespace that would leave internal storage is refused by name.
+    let escape = "id: kv3\nnamespace: company.team\ntasks:\n  - id: set\n    type: kv.Set\n    key: k\n    value: v\n    namespace: ../../etc\n";
+    let (state, _, id) = run(&h, Runners::core(), escape, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("invalid namespace \"../../etc\"")), "{:?}", messages(&h, &id).await);
+}
+
 #[tokio::test]
 async fn a_failure_runs_errors_and_finally_and_fails_the_execution() {
     let h = harness().await;

@@ -10,6 +10,7 @@ pub mod run_cli;
 pub mod validate_cli;
 pub mod secrets;
 mod error;
+mod tenants;
 
 use std::future::Future;
 use std::path::Path;
@@ -220,7 +221,10 @@ pub async fn run(
             tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
         }
     });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    // Tenant paths are rewritten before routing (a layer on the router
+    // would run after it).
+    let app = tower::Layer::layer(&axum::middleware::from_fn(tenants::strip), router(state));
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).with_graceful_shutdown(shutdown).await
 }
 
 /// The whole HTTP surface.

@@ -34,8 +34,26 @@ pub(crate) async fn send(method: &str, url: &str, form: Option<&web_sys::FormDat
     if let Some(form) = form {
         init.set_body(form);
     }
+    fetch(url, &init).await
+}
+
+/// Sends `method url` with a text body and headers (a KV value and its
+/// `ttl`, a JSON request).
+pub(crate) async fn send_text(method: &str, url: &str, body: &str, headers: &[(&str, &str)]) -> Result<Answer, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    let sent = web_sys::Headers::new().map_err(|_| "no headers")?;
+    for (name, value) in headers {
+        sent.set(name, value).map_err(|_| format!("the header {name} cannot be sent"))?;
+    }
+    init.set_headers(&sent);
+    fetch(url, &init).await
+}
+
+async fn fetch(url: &str, init: &web_sys::RequestInit) -> Result<Answer, String> {
     let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+    let response = JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await
         .map_err(|_| "the server cannot be reached; check that Mortar is running".to_owned())?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "fetch did not give a response")?;

@@ -150,7 +150,9 @@ fn FlowTable(rows: Vec<FlowRow>, query: String) -> impl IntoView {
                         });
                         view! {
                             <tr>
-                                <td class="mono">{row.namespace.clone()}</td>
+                                <td class="mono">
+                                    <a href=format!("/namespaces/{}/kv", row.namespace) title=format!("The KV store of {}", row.namespace)>{row.namespace.clone()}</a>
+                                </td>
                                 <td class="mono strong"><a href=format!("/flows/{}/{}", row.namespace, row.id)>{row.id.clone()}</a></td>
                                 <td>{row.description.unwrap_or_default()}</td>
                                 <td class="num">{row.revision}</td>

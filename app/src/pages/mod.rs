@@ -6,6 +6,7 @@ pub(crate) mod executions;
 pub(crate) mod flow;
 pub(crate) mod flows;
 pub(crate) mod home;
+pub(crate) mod kv;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

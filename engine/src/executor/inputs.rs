@@ -29,7 +29,12 @@ pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<St
                     problems.push(format!("input {:?} is required: give it a {} value", decl.id, decl.kind));
                     continue;
                 }
-                None => continue,
+                // An optional input left out is null, as in Kestra: `{{ inputs.x }}`
+                // reads null and `inputs.x ?? 'd'` gives the fallback.
+                None => {
+                    resolved.insert(decl.id.clone(), Value::Null);
+                    continue;
+                }
             },
         };
         match convert(decl, value) {
@@ -198,7 +203,9 @@ mod tests {
         assert_eq!(
             Value::Object(got),
             json!({"n": 42, "f": 2.5, "b": true, "d": "2026-11-25", "dt": "2026-11-25T07:00:00Z", "dur": "PT5M", "s": "returns",
-                   "j": {"a": [1]}, "u": "https://example.com/x.csv", "file": "storage:///n/f/executions/e/sales.csv", "name": "World"})
+                   "j": {"a": [1]}, "u": "https://example.com/x.csv", "file": "storage:///n/f/executions/e/sales.csv", "name": "World",
+                   // Optional and left out: null, as in Kestra.
+                   "opt": null})
         );
     }
 

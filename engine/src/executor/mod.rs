@@ -75,6 +75,11 @@ impl Host for RuntimeHost {
         std::fs::metadata(&path).map(|m| m.len()).map_err(|_| format!("{uri} does not exist"))
     }
 
+    fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
+        let kv = self.storage.kv(namespace).map_err(|e| e.to_string())?;
+        Ok(kv.get(key).map_err(|e| e.to_string())?.map(|entry| entry.value))
+    }
+
     fn encrypt(&self, key: &str, plaintext: &str) -> Result<String, String> {
         crate::crypto::encrypt(key, plaintext)
     }

@@ -50,7 +50,37 @@ impl Outcome {
 #[derive(Debug, Clone, Default)]
 struct Scope {
     parent: Option<TaskRunId>,
+    /// The value of the closest enclosing ForEach iteration, inherited
+    /// through Sequential, If and the like (Kestra gives it only to the
+    /// ForEach's direct children; more flows work with it everywhere).
     value: Option<String>,
+    /// The values of every enclosing ForEach iteration, outermost first:
+    /// the keys of `outputs.<task>` (Kestra's Execution.outputs) and what
+    /// `parents` shows.
+    levels: Arc<Vec<String>>,
+    /// Whether this is a ForEach's direct child, whose own value is the
+    /// last level (Kestra's `parents` leaves it out).
+    direct: bool,
+}
+
+impl Scope {
+    /// The scope of a flowable task's children.
+    fn inner(&self, parent: &TaskRunId) -> Scope {
+        Scope { parent: Some(parent.clone()), value: self.value.clone(), levels: self.levels.clone(), direct: false }
+    }
+
+    /// The scope of one iteration of a ForEach.
+    fn iteration(&self, parent: &TaskRunId, value: String) -> Scope {
+        let mut levels = (*self.levels).clone();
+        levels.push(value.clone());
+        Scope { parent: Some(parent.clone()), value: Some(value), levels: Arc::new(levels), direct: true }
+    }
+
+    /// Kestra's `parents`: the enclosing iterations, closest first.
+    fn parents(&self) -> Value {
+        let shown = if self.direct { &self.levels[..self.levels.len().saturating_sub(1)] } else { &self.levels[..] };
+        Value::Array(shown.iter().rev().map(|v| json!({"taskrun": {"value": v}})).collect())
+    }
 }
 
 type RunKey = (Option<TaskRunId>, TaskId, Option<String>);
@@ -84,11 +114,12 @@ impl Walk {
     ) -> Self {
         let mut outputs = Map::new();
         let mut by_key = HashMap::new();
+        let levels = stored_levels(&existing, &plan);
         for run in existing {
             if run.state.is_successful()
                 && let Some(out) = &run.outputs
             {
-                insert_output(&mut outputs, &run.task_id, run.value.as_deref(), out.clone());
+                insert_output(&mut outputs, &run.task_id, levels.get(&run.id).map_or(&[][..], Vec::as_slice), out.clone());
             }
             by_key.insert((run.parent_task_run_id.clone(), run.task_id.clone(), run.value.clone()), run);
         }
@@ -201,7 +232,7 @@ impl Walk {
     }
 
     /// The variables expressions see.
-    fn vars(&self, run: Option<(&TaskRunId, &Node, &Scope)>) -> Value {
+    fn vars(&self, run: Option<(&TaskRunRecord, &Node, &Scope)>) -> Value {
         let outputs = self.outputs.lock().map(|o| Value::Object(o.clone())).unwrap_or_default();
         let variables = self.variables.lock().ok().and_then(|v| v.clone()).unwrap_or_else(|| json!({}));
         let started = self.execution.histories.first().map_or(self.execution.created_at, |h| h.date);
@@ -209,7 +240,7 @@ impl Walk {
             "flow": {"id": self.plan.id, "namespace": self.plan.namespace, "revision": self.execution.flow_revision},
             "execution": {
                 "id": self.execution.id.as_str(),
-                "startDate": jiff::Timestamp::from_millisecond(started).map(|t| t.to_string()).unwrap_or_default(),
+                "startDate": iso_millis(started),
                 "originalId": self.execution.original_id.as_ref().map_or(self.execution.id.as_str(), |id| id.as_str()),
             },
             "inputs": self.execution.inputs,
@@ -221,11 +252,50 @@ impl Walk {
         if let Value::Object(map) = &mut vars {
             map.extend(self.shared.server_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        if let Some((run_id, node, scope)) = run {
-            vars["taskrun"] = json!({"id": run_id.as_str(), "value": scope.value, "parentId": scope.parent.as_ref().map(|p| p.as_str())});
+        if let Some((run, node, scope)) = run {
+            // Kestra's RunVariables.of(TaskRun).
+            let started = run.histories.first().map_or(run.created_at, |h| h.date);
+            vars["taskrun"] = json!({
+                "id": run.id.as_str(),
+                "startDate": iso_millis(started),
+                "attemptsCount": run.attempts.len(),
+                "value": scope.value,
+                "parentId": scope.parent.as_ref().map(|p| p.as_str()),
+            });
+            let parents = scope.parents();
+            if let Some(closest) = parents.get(0) {
+                vars["parent"] = closest.clone();
+            }
+            vars["parents"] = parents;
             vars["task"] = json!({"id": node.id.as_str(), "type": node.task_type});
         }
         vars
+    }
+
+    /// The execution's ERROR logs so far, as Kestra's `errorLogs()` gives
+    /// them (LogEntry maps), for a task whose properties call it. Read
+    /// ahead because expressions render without waiting.
+    async fn error_logs(&self) -> Result<Value, StoreError> {
+        self.shared.logs.flush().await;
+        let logs = self.shared.store.logs(&self.execution.id, Level::Error, 0, 1000).await?;
+        Ok(Value::Array(
+            logs.into_iter()
+                .filter(|l| l.level == Level::Error)
+                .map(|l| {
+                    json!({
+                        "namespace": self.execution.namespace.as_str(),
+                        "flowId": self.execution.flow_id.as_str(),
+                        "executionId": l.execution_id.as_str(),
+                        "taskId": l.task_id.as_ref().map(|t| t.as_str()),
+                        "taskRunId": l.task_run_id.as_ref().map(|t| t.as_str()),
+                        "attemptNumber": l.attempt.map(|a| a.saturating_sub(1)),
+                        "timestamp": iso_millis(l.at),
+                        "level": "ERROR",
+                        "message": l.message,
+                    })
+                })
+                .collect(),
+        ))
     }
 
     /// Renders the flow's `variables` once, on first use.
@@ -269,7 +339,7 @@ impl Walk {
                 outputs: None,
                 checkpoint: None,
                 histories: Vec::new(),
-                created_at: 0,
+                created_at: jiff::Timestamp::now().as_millisecond(),
                 ended_at: None,
             }
         } else {
@@ -317,7 +387,7 @@ impl Walk {
         if let Some(condition) = &node.common.run_if
             && run.state == State::Created
         {
-            match self.render(condition, &self.vars(Some((&run.id, node, scope)))) {
+            match self.render(condition, &self.vars(Some((&run, node, scope)))) {
                 Ok(value) if !is_truthy(&value) => {
                     self.shared.store.task_run_event(&run.id, Event::Skip, None).await?;
                     self.log_for(Some((&run.id, &node.id, 0)), Level::Info, "skipped: runIf is false").await;
@@ -356,8 +426,8 @@ impl Walk {
         if run.state == State::Created {
             self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
         }
-        let inner = Scope { parent: Some(run.id.clone()), value: scope.value.clone() };
-        let vars = self.vars(Some((&run.id, node, scope)));
+        let inner = scope.inner(&run.id);
+        let vars = self.vars(Some((run, node, scope)));
         let outcome = match &node.kind {
             NodeKind::Task { .. } => unreachable!("tasks are run by run_task"),
             NodeKind::Sequential { tasks } => self.clone().walk_list(tasks.clone(), inner).await,
@@ -419,7 +489,7 @@ impl Walk {
                             Value::String(s) => s,
                             other => other.to_string(),
                         };
-                        let scope = Scope { parent: Some(run.id.clone()), value: Some(value) };
+                        let scope = scope.iteration(&run.id, value);
                         let (walk, gate, tasks) = (self.clone(), gate.clone(), tasks.clone());
                         async move {
                             let _permit = gate.acquire_owned().await;
@@ -525,7 +595,10 @@ impl Walk {
                 attempt = 1;
             }
             let run_ref = (&run.id, &node.id, attempt);
-            let vars = self.vars(Some((&run.id, node, scope)));
+            let mut vars = self.vars(Some((run, node, scope)));
+            if serde_json::to_string(properties).is_ok_and(|text| text.contains("errorLogs(")) {
+                vars[crate::flow::expr::ERROR_LOGS] = self.error_logs().await?;
+            }
             let properties = match self.render_properties(node, properties, &vars) {
                 Ok(properties) => properties,
                 Err(message) => {
@@ -563,7 +636,7 @@ impl Walk {
                 Ok(outputs) => {
                     let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));
                     if let Ok(mut all) = self.outputs.lock() {
-                        insert_output(&mut all, &node.id, scope.value.as_deref(), outputs.clone());
+                        insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
                     }
                     self.shared.store.task_run_event(&run.id, Event::Succeed, Some(&outputs)).await?;
                     return Ok(Outcome::Success);
@@ -684,16 +757,58 @@ async fn run_with_timeout(
     }
 }
 
-fn insert_output(outputs: &mut Map<String, Value>, task: &TaskId, value: Option<&str>, out: Value) {
-    match value {
-        None => {
-            outputs.insert(task.to_string(), out);
+/// A time in milliseconds as ISO-8601 in UTC, as expressions see dates.
+fn iso_millis(millis: i64) -> String {
+    jiff::Timestamp::from_millisecond(millis).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// `outputs.<task>`, or `outputs.<task>.<value>…` with one key per
+/// enclosing ForEach, outermost first, as Kestra's Execution.outputs.
+fn insert_output(outputs: &mut Map<String, Value>, task: &TaskId, levels: &[String], out: Value) {
+    let Some((last, path)) = levels.split_last() else {
+        outputs.insert(task.to_string(), out);
+        return;
+    };
+    let mut slot = outputs.entry(task.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    for key in path {
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
         }
-        Some(value) => {
-            let entry = outputs.entry(task.to_string()).or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(by_value) = entry {
-                by_value.insert(value.to_owned(), out);
+        slot = slot.as_object_mut().expect("made an object above").entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().expect("made an object above").insert(last.clone(), out);
+}
+
+/// The ForEach levels of stored task runs (for outputs after a restart):
+/// a run's levels are its parent's, plus its own value when its parent is a
+/// ForEach.
+fn stored_levels(runs: &[TaskRunRecord], plan: &Plan) -> HashMap<TaskRunId, Vec<String>> {
+    let for_each: std::collections::HashSet<&str> =
+        plan.all_nodes().into_iter().filter(|n| matches!(n.kind, NodeKind::ForEach { .. })).map(|n| n.id.as_str()).collect();
+    let by_id: HashMap<&TaskRunId, &TaskRunRecord> = runs.iter().map(|r| (&r.id, r)).collect();
+    let mut levels: HashMap<TaskRunId, Vec<String>> = HashMap::new();
+    for run in runs {
+        // Walk up to the root, then down again collecting values.
+        let mut chain = vec![run];
+        while let Some(parent) = chain.last().and_then(|r| r.parent_task_run_id.as_ref()).and_then(|p| by_id.get(p)) {
+            if chain.len() > runs.len() {
+                break;
+            }
+            chain.push(parent);
+        }
+        let mut values = Vec::new();
+        for pair in chain.windows(2).rev() {
+            let (child, parent) = (pair[0], pair[1]);
+            if for_each.contains(parent.task_id.as_str())
+                && let Some(value) = &child.value
+            {
+                values.push(value.clone());
             }
         }
+        levels.insert(run.id.clone(), values);
     }
+    levels
 }

@@ -37,6 +37,12 @@ pub trait Host: Send + Sync {
     fn decrypt(&self, _key: &str, _encrypted: &str) -> Result<String, String> {
         Err("decrypt() runs only where flows run".into())
     }
+    /// The value of a key of a namespace's KV store, for `kv()`; `None`
+    /// when it is missing or expired.
+    fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
+        let _ = (namespace, key);
+        Err("kv() reads the KV store only where flows run".into())
+    }
     /// Random bits for `uuid()`, `id()` and `randomInt()`. The default is a
     /// fixed pseudo-random sequence, enough where nothing runs (validation,
     /// the browser); the runtime gives real randomness.
@@ -74,6 +80,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("loop", "Inside `{% for %}`: index, first, last, length, revindex."),
     ("error", "In `errors` tasks: the error that happened."),
 ];
+
+/// Where the runtime puts the execution's ERROR logs, read ahead for a
+/// task whose properties call `errorLogs()`.
+pub const ERROR_LOGS: &str = "__errorLogs";
 
 /// A host with no secrets and no files, and a fixed clock: for validation
 /// and tests.

@@ -253,6 +253,9 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
     for (key, _) in entries {
         match key.as_str() {
             Some(name) if TOP_LEVEL.contains(&name) => {}
+            // Kestra's blueprint files carry their catalogue page here
+            // (title, description, tags); a flow copied whole still runs.
+            Some("extend") => b.warning(key.span, "`extend` is a blueprint's catalogue entry (title, description, tags); Mortar ignores it"),
             Some(name) => b.unknown_key(key, name, "flow", TOP_LEVEL),
             None => b.error(key.span, "keys are strings"),
         }

@@ -200,6 +200,9 @@ const RUN_TASK: &[Property] = &[
 ];
 
 const FETCH: Kind = Enum { values: &["FETCH_ONE", "FETCH", "STORE", "NONE"] };
+/// Kestra's KVType names (the runtime's `kv::KvType` reads them).
+pub const KV_TYPE_NAMES: &[&str] = &["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"];
+const KV_TYPES: Kind = Enum { values: KV_TYPE_NAMES };
 const LEVELS: Kind = Enum { values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] };
 
 /// Every type Mortar knows.
@@ -242,6 +245,56 @@ pub const TYPES: &[TaskType] = &[
             prop("condition", Any, "Fail only when this expression is true."),
         ],
         outputs: &[],
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.kv.Set",
+        alias: "kv.Set",
+        category: Category::Task,
+        doc: "Sets a key of the namespace's KV store, read back with `kv('key')` or kv.Get.",
+        properties: &[
+            ex(req("key", String, "The key: letters, digits, `.`, `_` and `-`."), "last_run"),
+            ex(req("value", Any, "The value; a lone expression keeps its type."), "{{ execution.startDate }}"),
+            def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it goes in."),
+            def("overwrite", Boolean, "true", "Replace an existing value; false fails instead."),
+            prop("ttl", Duration, "After how long the key expires."),
+            prop("kvType", KV_TYPES, "The value's type; text is converted to it (a number, JSON...)."),
+        ],
+        outputs: &[],
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.kv.Get",
+        alias: "kv.Get",
+        category: Category::Task,
+        doc: "Reads a key of the namespace's KV store into the output `value`.",
+        properties: &[
+            ex(req("key", String, "The key."), "last_run"),
+            def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it reads."),
+            def("errorOnMissing", Boolean, "false", "Fail when the key is missing; otherwise the value is null."),
+        ],
+        outputs: &[("value", "The value, with the type it was set with; null when missing.")],
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.kv.Delete",
+        alias: "kv.Delete",
+        category: Category::Task,
+        doc: "Deletes a key of the namespace's KV store.",
+        properties: &[
+            ex(req("key", String, "The key."), "last_run"),
+            def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it deletes from."),
+            def("errorOnMissing", Boolean, "false", "Fail when the key is missing."),
+        ],
+        outputs: &[("deleted", "Whether the key was there.")],
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.kv.GetKeys",
+        alias: "kv.GetKeys",
+        category: Category::Task,
+        doc: "Lists the keys of the namespace's KV store, those with a prefix if given.",
+        properties: &[
+            prop("prefix", String, "Only keys that start with this."),
+            def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose keys it lists."),
+        ],
+        outputs: &[("keys", "The keys, sorted.")],
     },
     // Flowables.
     TaskType {

@@ -162,7 +162,9 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             problems.push(Problem::error(span, format!("bad expression: {}", error.message)));
         }
         for path in variables {
-            if (path == "taskrun" || path.starts_with("taskrun.")) && !taskrun_set {
+            // A task run always has its id, startDate, attemptsCount and
+            // parentId; only a ForEach's tasks have a value.
+            if (path == "taskrun.value" || path.starts_with("taskrun.value.") || path == "taskrun.iteration") && !taskrun_set {
                 let span = locator.find(node.span, &path).unwrap_or(node.span);
                 problems.push(Problem::warning(span, format!("`{path}` is only set in the tasks of a ForEach: move this task inside one")));
                 continue;

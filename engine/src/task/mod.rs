@@ -8,6 +8,7 @@
 //! and docs); the runners here only read the rendered values.
 
 pub mod core;
+pub mod kv;
 pub mod databricks;
 
 use std::collections::HashMap;
@@ -71,6 +72,7 @@ impl Runners {
     pub fn core() -> Self {
         let mut runners = Self::default();
         core::register(&mut runners);
+        kv::register(&mut runners);
         runners
     }
 

@@ -161,7 +161,9 @@ pub(crate) async fn download(
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
-        .body(Body::from_stream(pages))
+        // Fused: the gzip layer polls a body once more after its end, which
+        // an unfused `unfold` answers with a panic (an empty reply).
+        .body(Body::from_stream(futures::StreamExt::fuse(pages)))
         .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
@@ -211,7 +213,7 @@ pub(crate) async fn follow(
             None => None,
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(futures::StreamExt::fuse(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn to_event(line: &LogRecord) -> Event {

@@ -4,6 +4,7 @@ mod blueprints;
 mod executions;
 mod flows;
 mod health;
+mod kv;
 mod logs;
 mod model;
 mod webhook;
@@ -25,10 +26,13 @@ use crate::AppState;
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file, webhook::webhook,
         logs::list, logs::download, logs::follow,
+        executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
+        kv::list, kv::get, kv::put, kv::delete, kv::delete_keys,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
         (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
+        (name = "kv", description = "The KV store of a namespace"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -60,13 +64,27 @@ async fn expressions() -> Json<serde_json::Value> {
     }))
 }
 
+/// Any other path under `/api/v1`: Kestra's JSON error, not the HTML page,
+/// naming the tenants (a wrong one is the usual cause).
+async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> crate::error::ApiError {
+    crate::error::ApiError::NotFound {
+        message: format!(
+            "no API operation at {}: the operations are in /api/v1/openapi.json, under /api/v1/… or /api/v1/{{tenant}}/…, and the tenants are: {}",
+            uri.path(),
+            crate::tenants::TENANTS.join(", ")
+        ),
+    }
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/openapi.json", get(|| async { Json(crate::tenants::document(ApiDoc::openapi())) }))
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
+        .route("/namespaces/{namespace}/kv", get(kv::list).delete(kv::delete_keys))
+        .route("/namespaces/{namespace}/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/plugins", get(plugins))
         .route("/plugins/expressions", get(expressions))
         .route("/blueprints", get(blueprints::list))
@@ -85,7 +103,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
         .route("/executions/webhook/{namespace}/{flow_id}/{key}", get(webhook::webhook).post(webhook::webhook).put(webhook::webhook))
+        .route("/outputs/executions/{id}", get(executions::flow_outputs))
+        .route("/outputs/tasks/{id}", get(executions::task_outputs))
+        .route("/outputs/tasks/{id}/{task_run_id}", get(executions::task_run_outputs))
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/download", get(logs::download))
         .route("/logs/{execution_id}/follow", get(logs::follow))
+        .fallback(not_found)
 }

@@ -204,3 +204,62 @@ async fn blueprints_are_a_catalogue_with_sources_and_not_stored_flows() {
     assert_eq!(flows["total"], 0, "{flows}");
     app.stop().await;
 }
+
+/// Kestra's clients call `/api/v1/main/…`: every route answers there too;
+/// another tenant, or an unknown path, is Kestra's JSON 404 naming the
+/// tenants; the OpenAPI document lists the tenant paths.
+#[tokio::test]
+async fn tenant_paths_answer_like_the_plain_ones_and_unknown_paths_are_json_404() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .client
+        .post(app.url("/api/v1/main/flows"))
+        .header("content-type", "application/x-yaml")
+        .body("id: t\nnamespace: company.team\ntasks:\n  - id: a\n    type: debug.Return\n    format: x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200, "{}", created.text().await.unwrap());
+    let plain: Value = app.client.get(app.url("/api/v1/flows/company.team/t")).send().await.unwrap().json().await.unwrap();
+    let tenant: Value = app.client.get(app.url("/api/v1/main/flows/company.team/t")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(plain, tenant);
+    let search: Value = app.client.get(app.url("/api/v1/main/flows/search?q=company")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(search["total"], 1, "{search}");
+    let run: Value = app
+        .client
+        .post(app.url("/api/v1/main/executions/company.team/t?wait=true"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["state"]["current"], "SUCCESS", "{run}");
+    let id = run["id"].as_str().unwrap();
+    let logs = app.client.get(app.url(&format!("/api/v1/main/logs/{id}/download"))).send().await.unwrap();
+    assert_eq!(logs.status(), 200);
+    // Compressed, as Python's requests asks for it: the stream ends cleanly.
+    let gzip = app.client.get(app.url(&format!("/api/v1/logs/{id}/download"))).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    assert!(!gzip.bytes().await.expect("the whole compressed body").is_empty());
+
+    for path in ["/api/v1/acme/flows/search", "/api/v1/no/such/path"] {
+        let answer = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+        assert!(answer.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{path}");
+        let body: Value = answer.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("the tenants are: main"), "{body}");
+    }
+    // Pages are not API paths: an unknown page is still the HTML 404.
+    let page = app.client.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+
+    let doc: Value = app.client.get(app.url("/api/v1/main/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/v1/flows/search") && paths.contains_key("/api/v1/{tenant}/flows/search"));
+    let parameters = doc["paths"]["/api/v1/{tenant}/flows/{namespace}/{id}"]["get"]["parameters"].as_array().unwrap();
+    assert_eq!(parameters[0]["name"], "tenant");
+    app.stop().await;
+}

@@ -280,3 +280,50 @@ async fn a_webhook_with_the_right_key_starts_an_execution_with_the_request() {
     }
     app.stop().await;
 }
+
+/// The KV store through Kestra's API, and a flow reading what the API put.
+#[tokio::test]
+async fn kv_api_puts_gets_lists_deletes_and_flows_read_it() {
+    let app = TestApp::spawn().await;
+    let kv = |key: &str| app.url(&format!("/api/v1/namespaces/company.team/kv/{key}"));
+    // JSON bodies keep their type; anything else is text.
+    assert_eq!(app.client.put(kv("limits")).body(r#"{"max": 10}"#).send().await.unwrap().status(), 200);
+    assert_eq!(app.client.put(kv("greeting")).body("hello there").header("ttl", "PT1H").send().await.unwrap().status(), 200);
+    let got: Value = app.client.get(kv("limits")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, json!({"type": "JSON", "value": {"max": 10}}));
+    let got: Value = app.client.get(kv("greeting")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, json!({"type": "STRING", "value": "hello there"}));
+    let list: Value = app.client.get(app.url("/api/v1/namespaces/company.team/kv")).send().await.unwrap().json().await.unwrap();
+    let keys: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["greeting", "limits"]);
+    assert!(list[0]["expirationDate"].is_string() && list[1].get("expirationDate").is_none(), "{list}");
+
+    // A flow of the namespace reads them with kv().
+    app.post_flow("id: reader\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ kv('greeting') }} / {{ kv('limits').max * 2 }}\"\n").await;
+    let response = app.client.post(app.url("/api/v1/executions/company.team/reader?wait=true")).json(&json!({})).send().await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    assert_eq!(body["taskRunList"][0]["outputs"]["value"], "hello there / 20");
+
+    // Missing keys are 404 with Kestra's message; bad keys and namespaces 400; delete says whether it was there.
+    let missing = app.client.get(kv("nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("No value found for key 'nope' in namespace 'company.team'"));
+    assert_eq!(app.client.put(kv(".hidden")).body("1").send().await.unwrap().status(), 400);
+    assert_eq!(app.client.get(app.url("/api/v1/namespaces/a..b/kv")).send().await.unwrap().status(), 400);
+    assert_eq!(app.client.put(kv("x")).body("1").header("ttl", "an hour").send().await.unwrap().status(), 400);
+    let deleted: Value = app.client.delete(kv("greeting")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(deleted, json!(true));
+    let bulk: Value = app
+        .client
+        .delete(app.url("/api/v1/namespaces/company.team/kv"))
+        .json(&json!({"keys": ["greeting", "limits"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bulk, json!({"keys": ["limits"]}));
+    app.stop().await;
+}

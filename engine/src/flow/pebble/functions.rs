@@ -51,6 +51,9 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
     function("fileURI", &[req("path", "The path of a namespace file, such as `scripts/clean.py`.")], "The internal-storage URI of a file of the flow's namespace: `kestra:///<namespace as folders>/_files/<path>`.", file_uri),
     function("encrypt", &[req("key", "The key: base64 of 16 or 32 bytes, usually a secret."), req("plaintext", "The text to encrypt.")], "Encrypts text with AES-GCM as Kestra does (a random IV, then the ciphertext, in base64).", encrypt),
     function("decrypt", &[req("key", "The key `encrypt` used."), req("encrypted", "What `encrypt` returned.")], "Decrypts what `encrypt` returned.", decrypt),
+    function("currentEachOutput", &[req("outputs", "The outputs of a task inside ForEach loops, such as `outputs.my_task`.")], "The outputs of that task for the current iteration of every enclosing ForEach.", current_each_output),
+    function("errorLogs", &[], "The execution's ERROR log lines so far (taskId, message, timestamp...), most useful in `errors` tasks.", error_logs),
+    function("kv", &[req("key", "The key."), opt("namespace", "The namespace (default the flow's)."), opt("errorOnMissing", "Fail when the key is missing or expired (default true); false gives null.")], "The value of a key of the namespace's KV store.", kv),
     function("render", &[req("toRender", "A template, often read from a variable."), opt("recursive", "Render the result again until it stops changing (default true).")], "Renders a string as a template against the same variables.", render),
     function("renderOnce", &[req("toRender", "A template, often read from a variable.")], "Renders a string as a template once.", render_once),
     function("fromJson", &[req("json", "JSON text.")], "Parses JSON text into a value.", from_json),
@@ -116,6 +119,67 @@ fn file_size<'a>(call: Call<'a, '_>) -> Out<'a> {
         return Err(fail(format!("cannot read {path:?}: it is not a file of this execution")));
     }
     owned(Value::from(call.ev.host.file_size(&path).map_err(fail)?))
+}
+
+/// Kestra's CurrentEachOutputFunction: down the outputs by each enclosing
+/// iteration's value (`parents`, outermost first), then by this one's.
+fn current_each_output<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let Some(mut outputs) = call.arg(0) else {
+        return Err(fail("`currentEachOutput` expects an argument `outputs`"));
+    };
+    if !outputs.is_object() {
+        return Err(fail(format!("`currentEachOutput` expects the outputs of a task (a map), not {}", value::describe(outputs))));
+    }
+    let context = call.ev.context;
+    let key = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if let Some(Value::Array(parents)) = context.get("parents") {
+        for parent in parents.iter().rev() {
+            if let Some(value) = parent.get("taskrun").and_then(|t| t.get("value")) {
+                outputs = outputs.get(key(value)).unwrap_or(&Value::Null);
+            }
+        }
+    }
+    let own = context.get("taskrun").and_then(|t| t.get("value")).map(key).unwrap_or_default();
+    owned(outputs.get(own).cloned().unwrap_or(Value::Null))
+}
+
+/// Kestra's ErrorLogsFunction; the runtime reads them ahead into the context.
+fn error_logs<'a>(call: Call<'a, '_>) -> Out<'a> {
+    match call.ev.context.get(crate::flow::expr::ERROR_LOGS) {
+        Some(logs) => Ok(Cow::Borrowed(logs)),
+        None => Err(fail("errorLogs() runs only where flows run, in a task's properties")),
+    }
+}
+
+/// Kestra's KvFunction.
+fn kv<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let key = call.text(0).ok_or_else(|| fail("`kv` expects an argument `key`"))?;
+    let explicit = call.text(1);
+    let namespace = match &explicit {
+        Some(namespace) => namespace.clone(),
+        None => call.ev.context.get("flow").and_then(|f| f.get("namespace")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+    };
+    let error_on_missing = call.bool(2, "errorOnMissing")?.unwrap_or(true);
+    // The flow's namespace, then its parents (company.team, then company),
+    // unless a namespace is named.
+    let mut current = namespace.as_str();
+    loop {
+        if let Some(value) = call.ev.host.kv(current, &key).map_err(fail)? {
+            return owned(value);
+        }
+        match current.rfind('.') {
+            Some(dot) if explicit.is_none() => current = &current[..dot],
+            _ => break,
+        }
+    }
+    if error_on_missing {
+        Err(fail(format!("the key '{key}' does not exist in the namespace '{namespace}'")))
+    } else {
+        owned(Value::Null)
+    }
 }
 
 /// Kestra's FileURIFunction.

@@ -125,9 +125,6 @@ pub(crate) fn lookup(kind: Kind, name: &str) -> Option<&'static Declaration> {
 /// What Kestra registers that Mortar does not implement yet, so a flow
 /// that uses one hears that rather than "unknown".
 const NOT_YET: &[(Kind, &str)] = &[
-    (Kind::Function, "kv"),
-    (Kind::Function, "currentEachOutput"),
-    (Kind::Function, "errorLogs"),
     (Kind::Filter, "format"),
     (Kind::Filter, "nl2br"),
 ];

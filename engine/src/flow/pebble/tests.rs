@@ -22,6 +22,13 @@ impl Host for TestHost {
     fn random(&self) -> u64 {
         42
     }
+    fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
+        Ok(match (namespace, key) {
+            ("n", "region") => Some(json!("eu-west")),
+            ("shared.config", "limits") => Some(json!({"max": 10})),
+            _ => None,
+        })
+    }
     fn file_size(&self, uri: &str) -> Result<u64, String> {
         if uri.ends_with("/data.csv") { Ok(1234) } else { Err(format!("{uri} does not exist")) }
     }
@@ -330,8 +337,30 @@ fn functions() {
         check("{{ encrypt('short', 'abc') }}", Err("not base64"));
         check("{{ decrypt('MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=', 'AAAA') }}", Err("too short"));
     }
+    // CurrentEachOutputFunction, on Kestra's current-output.yaml shapes.
+    let nested = json!({
+        "outputs": {"ret": {"v11": {"v21": {"v31": {"value": "v11-v21-v31"}}}}, "flat": {"v41": {"value": "v41"}}},
+        "parents": [{"taskrun": {"value": "v21"}}, {"taskrun": {"value": "v11"}}],
+        "taskrun": {"value": "v31"},
+    });
+    let render = |template: &str, context: &Value| Template::parse(template).unwrap().render(context, &TestHost, &Masker::default(), &Limits::default());
+    assert_eq!(render("{{ currentEachOutput(outputs.ret).value }}", &nested).unwrap(), "v11-v21-v31");
+    let flat = json!({"outputs": {"flat": {"v41": {"value": "v41"}}}, "parents": [], "taskrun": {"value": "v41"}});
+    assert_eq!(render("{{ currentEachOutput(outputs.flat).value }}", &flat).unwrap(), "v41");
+    check("{{ currentEachOutput('x') }}", Err("expects the outputs of a task"));
+    check("{{ errorLogs() }}", Err("runs only where flows run"));
+    check("{{ 'a' | nl2br }}", Err("the filter `nl2br` is Kestra's, but Mortar does not support it yet"));
     check("{{ nosuch() }}", Err("unknown function `nosuch`"));
-    check("{{ kv('KEY') }}", Err("the function `kv` is Kestra's, but Mortar does not support it yet"));
+    // KvFunction: the flow's namespace by default; missing is an error unless errorOnMissing=false.
+    check("{{ kv('region') }}", text("eu-west"));
+    check("{{ kv('limits', 'shared.config').max }}", Ok(json!(10)));
+    check("{{ kv('nothing') }}", Err("the key 'nothing' does not exist in the namespace 'n'"));
+    check("{{ kv('nothing', errorOnMissing=false) ?? 'none' }}", text("none"));
+    // A flow of shared.config.team finds shared.config's keys, unless it names a namespace.
+    let child = json!({"flow": {"namespace": "shared.config.team"}});
+    let render = |template: &str| Template::parse(template).unwrap().render(&child, &TestHost, &Masker::default(), &Limits::default());
+    assert_eq!(render("{{ kv('limits').max }}").unwrap(), "10");
+    assert!(render("{{ kv('limits', 'shared.config.team').max }}").unwrap_err().to_string().contains("does not exist in the namespace 'shared.config.team'"));
     check("{{ secrett('A') }}", Err("did you mean `secret`?"));
 }
 

@@ -1,0 +1,45 @@
+"""A `mortar serve` for the whole session, on a free port and a fresh data
+dir, driven through Kestra's published Python clients."""
+
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mortar_url():
+    binary = os.environ["MORTAR_BIN"]
+    data = tempfile.mkdtemp(prefix="mortar-kestrapy-")
+    process = subprocess.Popen(
+        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--emulator-time-scale", "0.001"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "RUST_LOG": "warn"},
+    )
+    url = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("listening on "):
+            url = line.split()[-1].strip()
+            break
+        if not line and process.poll() is not None:
+            break
+    if url is None:
+        process.kill()
+        pytest.fail("mortar serve did not print its address")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture()
+def kestra(mortar_url):
+    from kestrapy import KestraClient
+
+    return KestraClient(host=mortar_url)
