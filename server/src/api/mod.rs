@@ -102,6 +102,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/restart", post(executions::restart))
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
+        // Kestra 2.0's paths of the same actions (kestrapy calls these).
+        .route("/executions/{id}/actions/kill", delete(executions::kill))
+        .route("/executions/{id}/actions/restart", post(executions::restart))
+        .route("/executions/{id}/actions/replay", post(executions::replay))
         .route("/executions/webhook/{namespace}/{flow_id}/{key}", get(webhook::webhook).post(webhook::webhook).put(webhook::webhook))
         .route("/outputs/executions/{id}", get(executions::flow_outputs))
         .route("/outputs/tasks/{id}", get(executions::task_outputs))

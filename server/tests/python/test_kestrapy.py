@@ -43,3 +43,37 @@ def test_kv_values_are_set_read_and_used_by_an_execution(kestra):
     text = text.decode() if isinstance(text, bytes) else str(text)
     assert "Hello, kestrapy!" in text
     assert kestra.kv.delete_key_value(namespace="company.team", key="region", tenant="main") is True
+
+
+FAILING = """id: flaky
+namespace: company.team
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: not today
+"""
+
+
+def test_flows_are_updated_listed_validated_and_deleted(kestra):
+    kestra.flows.create_flow(tenant="main", body=FAILING)
+    updated = kestra.flows.update_flow(namespace="company.team", id="flaky", tenant="main", body=FAILING.replace("not today", "still not"))
+    assert updated.revision == 2
+    revisions = kestra.flows.list_flow_revisions(namespace="company.team", id="flaky", tenant="main")
+    assert [r.revision for r in revisions] == [1, 2]
+    found = kestra.flows.search_flows(tenant="main")
+    assert {f.id for f in found.results} >= {"flaky"}
+    assert found.total >= 1
+    verdicts = kestra.flows.validate_flows(tenant="main", body=FAILING + "---\n" + FAILING.replace("execution.Fail", "execution.Nope"))
+    assert [bool(v.constraints) for v in verdicts] == [False, True]
+
+
+def test_executions_are_searched_restarted_and_replayed(kestra):
+    kestra.flows.create_flow(tenant="main", body=FAILING.replace("flaky", "flaky2"))
+    failed = kestra.executions.create_execution(tenant="main", namespace="company.team", id="flaky2", wait=True)
+    assert str(failed.state.current).endswith("FAILED")
+    found = kestra.executions.search_executions(tenant="main")
+    assert any(e["id"] == failed.id for e in found["results"])
+    restarted = kestra.executions.restart_execution(execution_id=failed.id, tenant="main")
+    assert restarted.id == failed.id
+    replayed = kestra.executions.replay_execution(execution_id=failed.id, tenant="main")
+    assert replayed.id != failed.id

@@ -27,6 +27,7 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
     filter("capitalize", &[], "The text with its first letter in upper case.", capitalize),
     filter("title", &[], "The text with the first letter of each word in upper case.", title),
     filter("trim", &[], "The text without leading and trailing whitespace.", trim),
+    filter("nl2br", &[], "The text with each line break (\\n, \\r\\n or \\r) replaced by `<br />`.", nl2br),
     filter("abbreviate", &[req("length", "The most characters to keep, `...` included.")], "The text cut to `length` characters, ending in `...` when cut.", abbreviate),
     filter("startsWith", &[req("value", "The prefix.")], "Whether the text starts with `value`.", starts_with),
     filter("endsWith", &[req("value", "The suffix.")], "Whether the text ends with `value`.", ends_with),
@@ -198,6 +199,11 @@ fn title<'a>(call: Call<'a, '_>) -> Out<'a> {
 fn trim<'a>(call: Call<'a, '_>) -> Out<'a> {
     // Java's trim: every character up to U+0020.
     text(call.input_text().trim_matches(|c: char| c <= ' '))
+}
+
+/// Pebble's Nl2brFilter.
+fn nl2br<'a>(call: Call<'a, '_>) -> Out<'a> {
+    text(call.input_text().replace("\r\n", "<br />").replace(['\n', '\r'], "<br />"))
 }
 
 fn abbreviate<'a>(call: Call<'a, '_>) -> Out<'a> {

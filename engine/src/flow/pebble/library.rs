@@ -126,7 +126,6 @@ pub(crate) fn lookup(kind: Kind, name: &str) -> Option<&'static Declaration> {
 /// that uses one hears that rather than "unknown".
 const NOT_YET: &[(Kind, &str)] = &[
     (Kind::Filter, "format"),
-    (Kind::Filter, "nl2br"),
 ];
 
 /// The message for an unknown name, with the closest known one.

@@ -349,7 +349,9 @@ fn functions() {
     assert_eq!(render("{{ currentEachOutput(outputs.flat).value }}", &flat).unwrap(), "v41");
     check("{{ currentEachOutput('x') }}", Err("expects the outputs of a task"));
     check("{{ errorLogs() }}", Err("runs only where flows run"));
-    check("{{ 'a' | nl2br }}", Err("the filter `nl2br` is Kestra's, but Mortar does not support it yet"));
+    check("{{ 'a' | format }}", Err("the filter `format` is Kestra's, but Mortar does not support it yet"));
+    // Pebble's nl2br: every kind of line break.
+    check("{{ 'a\nb\r\nc\rd' | nl2br }}", text("a<br />b<br />c<br />d"));
     check("{{ nosuch() }}", Err("unknown function `nosuch`"));
     // KvFunction: the flow's namespace by default; missing is an error unless errorOnMissing=false.
     check("{{ kv('region') }}", text("eu-west"));
