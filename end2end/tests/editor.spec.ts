@@ -198,6 +198,8 @@ test('the topology follows the draft and a node leads to its line', async ({ pag
   await page.keyboard.type('upp');
   await expect(completions(page).getByRole('option').first()).toContainText('upper');
   await page.keyboard.press('Enter');
+  // The docs beside the editor show the filter under the caret.
+  await expect(page.getByRole('region', { name: 'Expression documentation' })).toContainText('The text in upper case.');
   await page.keyboard.type(' }}"');
   await expect(editorOf(page)).toHaveValue(/message: "after \{\{ outputs\.hello \| upper \}\}"$/);
   await expect(page.getByText('No problems', { exact: true })).toBeVisible();

@@ -194,6 +194,19 @@ fn undefined_inputs_and_tasks_in_expressions() {
     );
 }
 
+/// Kestra's own test flows: a Flow trigger's inputs read the upstream
+/// execution's outputs (trigger-flow-listener.yaml), and what `??` guards
+/// may be missing (empty-variables.yml); a blueprint's `extend` is a warning.
+#[test]
+fn upstream_outputs_guarded_reads_and_blueprint_extend() {
+    check(
+        &format!(
+            "{HEAD}inputs:\n  - id: from-parent\n    type: STRING\ntasks:\n  - id: only-listener\n    type: debug.Return\n    format: \"{{{{ outputs.not_existing ?? '' }}}}\"\ntriggers:\n  - id: listen\n    type: io.kestra.plugin.core.trigger.Flow\n    inputs:\n      from-parent: '{{{{ outputs.only.value }}}}'\nextend:\n  title: A blueprint\n"
+        ),
+        &["15:1: `extend` is a blueprint's catalogue entry"],
+    );
+}
+
 #[test]
 fn taskrun_value_only_inside_for_each() {
     check(

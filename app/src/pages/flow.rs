@@ -453,8 +453,29 @@ fn TaskDocs(source: RwSignal<String>, cursor: RwSignal<(u32, u32)>) -> impl Into
         let (line, _) = cursor.get();
         source.with(|s| complete::task_type_at(s, line.saturating_sub(1) as usize)).map(|t| t.name)
     });
+    // A filter, function or test under the caret: its signature and doc.
+    let declaration = Memo::new(move |_| {
+        let (line, column) = cursor.get();
+        source.with(|s| complete::declaration_at(s, line.saturating_sub(1) as usize, column.saturating_sub(1) as usize)).map(|d| (d.name, d.kind))
+    });
     view! {
         <aside class="task-docs" aria-labelledby="task-docs-title">
+            {move || declaration.get().and_then(|(name, kind)| {
+                engine::flow::pebble::library::declarations().find(|d| d.name == name && d.kind == kind)
+            }).map(|d| view! {
+                <section class="expression-docs" aria-label="Expression documentation">
+                    <p class="mono strong">{complete::signature(d)}<span class="muted small">{format!(" · {}", d.kind.noun())}</span></p>
+                    <p>{d.doc}</p>
+                    {(!d.params.is_empty()).then(|| view! {
+                        <dl class="properties">
+                            {d.params.iter().map(|p| view! {
+                                <dt><span class="mono">{p.name}</span>{p.required.then(|| view! { <span class="required">" required"</span> })}</dt>
+                                <dd>{p.doc}</dd>
+                            }).collect_view()}
+                        </dl>
+                    })}
+                </section>
+            }.into_any())}
             {move || match task_type.get().and_then(engine::flow::task_type) {
                 None => view! {
                     <h2 id="task-docs-title">"Documentation"</h2>

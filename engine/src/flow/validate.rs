@@ -120,8 +120,15 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             d.strings(&mut strings);
         }
     }
+    // A Flow trigger's expressions (its `inputs`) read the execution that
+    // ended upstream: their `outputs.<task>` are that flow's tasks.
+    let mut upstream = Vec::new();
     for trigger in &flow.triggers {
+        let from = strings.len();
         trigger.node.strings(&mut strings);
+        if crate::plan::short_type(&trigger.trigger_type.value) == "trigger.Flow" {
+            upstream.push(from..strings.len());
+        }
     }
     // Whether `taskrun` is set where each string is: inside a ForEach only.
     let mut taskrun_set = vec![false; strings.len()];
@@ -143,7 +150,8 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
         }
         taskrun_set.resize(strings.len(), for_each_ids.contains(&task.id.value.as_str()));
     }
-    for (node, taskrun_set) in strings.into_iter().zip(taskrun_set) {
+    for (index, (node, taskrun_set)) in strings.into_iter().zip(taskrun_set).enumerate() {
+        let of_upstream = upstream.iter().any(|r| r.contains(&index));
         let Value::Str(text) = &node.value else { continue };
         if !expr::has_expression(text) {
             continue;
@@ -167,6 +175,9 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             if (path == "taskrun.value" || path.starts_with("taskrun.value.") || path == "taskrun.iteration") && !taskrun_set {
                 let span = locator.find(node.span, &path).unwrap_or(node.span);
                 problems.push(Problem::warning(span, format!("`{path}` is only set in the tasks of a ForEach: move this task inside one")));
+                continue;
+            }
+            if of_upstream && path.starts_with("outputs.") {
                 continue;
             }
             if let Some(message) = scope.check(&path) {

@@ -214,15 +214,48 @@ fn expression_completions(expression: &str, tag: bool, caret: usize) -> Option<C
 /// A filter, function or test with its signature as detail, inserted with
 /// `(` when it takes arguments.
 fn declaration_item(d: &Declaration, call: bool) -> Item {
+    let signature = signature(d);
+    let insert = if call { format!("{}(", d.name) } else { d.name.to_owned() };
+    item(d.name, &format!("{signature}: {}", first_sentence(d.doc)), false, &insert)
+}
+
+/// The filter, function or test whose name the caret is on (line 0-based,
+/// column a 0-based char index), inside an expression, for its docs.
+pub(crate) fn declaration_at(text: &str, line: usize, column: usize) -> Option<&'static Declaration> {
+    let line = text.split('\n').nth(line)?;
+    let chars: Vec<char> = line.chars().collect();
+    let column = column.min(chars.len());
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let start = (0..column).rev().take_while(|&i| is_name(chars[i])).last().unwrap_or(column);
+    let end = (column..chars.len()).take_while(|&i| is_name(chars[i])).last().map_or(column, |i| i + 1);
+    if start == end {
+        return None;
+    }
+    let before: String = chars[..start].iter().collect();
+    open_expression(&before)?;
+    let name: String = chars[start..end].iter().collect();
+    let head = before.trim_end();
+    let kind = if head.ends_with('|') {
+        library::Kind::Filter
+    } else if head.ends_with(" is") || head.ends_with(" is not") {
+        library::Kind::Test
+    } else if chars[end..].iter().find(|c| !c.is_whitespace()) == Some(&'(') {
+        library::Kind::Function
+    } else {
+        return None;
+    };
+    library::declarations().find(|d| d.kind == kind && d.name == name)
+}
+
+/// `name(a, b?, …)`, for the docs.
+pub(crate) fn signature(d: &Declaration) -> String {
     let params: Vec<String> = d.params.iter().map(|p| if p.required { p.name.to_owned() } else { format!("{}?", p.name) }).collect();
     let rest = if d.variadic { if params.is_empty() { "…" } else { ", …" } } else { "" };
-    let signature = if d.params.is_empty() && !d.variadic && d.kind != library::Kind::Function {
+    if d.params.is_empty() && !d.variadic && d.kind != library::Kind::Function {
         d.name.to_owned()
     } else {
         format!("{}({}{rest})", d.name, params.join(", "))
-    };
-    let insert = if call { format!("{}(", d.name) } else { d.name.to_owned() };
-    item(d.name, &format!("{signature}: {}", first_sentence(d.doc)), false, &insert)
+    }
 }
 
 /// The task type of the task around a line (0-based), for its docs.
@@ -516,6 +549,22 @@ mod tests {
         assert_eq!((got.from, got.to), (text.len() - 4, text.len()));
         assert!(auto_trigger("message: \"{{ x |"));
         assert!(!auto_trigger("message: a |"));
+    }
+
+    #[test]
+    fn the_declaration_under_the_caret() {
+        let text = "tasks:\n  - id: a\n    message: \"{{ now() | dateAdd(1, 'DAYS') }} {{ x is defined }} upper\"";
+        let at = |needle: &str, offset: usize| {
+            let line = text.lines().position(|l| l.contains(needle)).unwrap();
+            let column = text.lines().nth(line).unwrap().find(needle).unwrap() + offset;
+            declaration_at(text, line, column).map(|d| (d.name, d.kind))
+        };
+        assert_eq!(at("now", 1), Some(("now", library::Kind::Function)));
+        assert_eq!(at("dateAdd", 3), Some(("dateAdd", library::Kind::Filter)));
+        assert_eq!(at("defined", 0), Some(("defined", library::Kind::Test)));
+        // Outside an expression, a word is only a word.
+        assert_eq!(at("upper", 2), None);
+        assert_eq!(at("message", 2), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::ast::{Call, Expr, ExprKind, Node};
+use super::ast::{BinaryOp, Call, Expr, ExprKind, Node};
 use super::library::{self, Kind};
 use crate::flow::expr::SyntaxError;
 
@@ -84,6 +84,17 @@ impl Checker {
         }
     }
 
+    /// An expression whose undefined value the runtime accepts: the left
+    /// side of `??` and `???`, the input of `| default` and `is defined`.
+    /// Its names and calls are still checked, but a variable path it reads
+    /// is not reported, since reading a missing one is what it is for.
+    fn guarded(&mut self, expr: &Expr) {
+        if path(expr).is_some() {
+            return;
+        }
+        self.expr(expr);
+    }
+
     fn expr(&mut self, expr: &Expr) {
         if let Some(path) = path(expr) {
             let root = path.split('.').next().unwrap_or_default();
@@ -107,6 +118,10 @@ impl Checker {
                 }
             }
             ExprKind::Unary(_, operand) => self.expr(operand),
+            ExprKind::Binary(BinaryOp::NullCoalesce | BinaryOp::UndefinedCoalesce, left, right) => {
+                self.guarded(left);
+                self.expr(right);
+            }
             ExprKind::Binary(_, left, right) => {
                 self.expr(left);
                 self.expr(right);
@@ -116,9 +131,17 @@ impl Checker {
                 self.expr(then);
                 self.expr(otherwise);
             }
+            ExprKind::Filter(input, call) if call.name == "default" => {
+                self.guarded(input);
+                self.call(Kind::Filter, call);
+            }
             ExprKind::Filter(input, call) => {
                 self.expr(input);
                 self.call(Kind::Filter, call);
+            }
+            ExprKind::Test { input, call, .. } if call.name == "defined" => {
+                self.guarded(input);
+                self.call(Kind::Test, call);
             }
             ExprKind::Test { input, call, .. } => {
                 self.expr(input);
