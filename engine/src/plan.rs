@@ -54,6 +54,28 @@ pub struct Node {
     pub task_type: String,
     pub common: Common,
     pub kind: NodeKind,
+    /// Which of the execution-wide variables its own expressions may read.
+    pub reads: Reads,
+}
+
+/// Whether a node's expressions may read `outputs` and `tasks`, which grow
+/// with the execution: a task that reads neither is rendered without a copy
+/// of them, so a ForEach over many values stays linear. Anything that can
+/// see the whole context (`render`, `printContext`...) counts as reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    pub outputs: bool,
+    pub tasks: bool,
+}
+
+impl Reads {
+    pub const ALL: Reads = Reads { outputs: true, tasks: true };
+
+    /// From the text of a node's own expressions.
+    pub fn of(text: &str) -> Reads {
+        let whole = ["render", "Context(", "currentEachOutput"].iter().any(|f| text.contains(f));
+        Reads { outputs: whole || text.contains("outputs"), tasks: whole || text.contains("tasks") }
+    }
 }
 
 /// The properties every task has.
@@ -270,7 +292,17 @@ fn node(task: &Task) -> Result<Node, PlanError> {
             properties: task.properties.iter().map(|(name, value)| (name.value.clone(), value.to_json())).collect(),
         },
     };
-    Ok(Node { id: TaskId::new(id), task_type: task.task_type.value.clone(), common, kind })
+    // The node's own expressions: its properties, or a flowable's condition,
+    // value or values, and runIf (not its children's).
+    let own = match &kind {
+        NodeKind::Task { properties } => serde_json::to_string(properties),
+        NodeKind::If { condition: v, .. } | NodeKind::Switch { value: v, .. } | NodeKind::ForEach { values: v, .. } => serde_json::to_string(v),
+        _ => Ok(String::new()),
+    }
+    .unwrap_or_default();
+    let run_if = common.run_if.as_ref().map(Value::to_string).unwrap_or_default();
+    let reads = Reads::of(&format!("{own}{run_if}"));
+    Ok(Node { id: TaskId::new(id), task_type: task.task_type.value.clone(), common, kind, reads })
 }
 
 #[cfg(test)]
@@ -301,5 +333,15 @@ mod tests {
         assert_eq!(plan.finally[0].id.as_str(), "bye");
         let ids: Vec<&str> = plan.all_nodes().iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, ["p", "a", "d", "x", "y", "bye"]);
+    }
+
+    #[test]
+    fn a_node_reads_outputs_and_tasks_only_when_its_own_expressions_may() {
+        let plan = Plan::from_yaml(
+            "id: f\nnamespace: n\ntasks:\n  - id: plain\n    type: log.Log\n    message: \"{{ inputs.x ?? 1 }}\"\n  - id: reader\n    type: log.Log\n    message: \"{{ outputs.plain }}\"\n  - id: whole\n    type: log.Log\n    message: \"{{ printContext() }}\"\n  - id: each\n    type: flow.ForEach\n    values: \"{{ tasks.plain.state }}\"\n    tasks:\n      - id: inner\n        type: log.Log\n        message: hi\n        runIf: \"{{ outputs.reader is defined }}\"\n",
+        )
+        .unwrap();
+        let reads: Vec<(&str, bool, bool)> = plan.all_nodes().iter().map(|n| (n.id.as_str(), n.reads.outputs, n.reads.tasks)).collect();
+        assert_eq!(reads, [("plain", false, false), ("reader", true, false), ("whole", true, true), ("each", false, true), ("inner", true, false)]);
     }
 }

@@ -246,6 +246,37 @@ tasks:
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("invalid namespace \"../../etc\"")), "{:?}", messages(&h, &id).await);
 }
 
+/// Kestra's `tasks` variable: the state of each task run so far.
+#[tokio::test]
+async fn tasks_states_are_readable_by_later_tasks() {
+    let h = harness().await;
+    let yaml = r#"
+id: states
+namespace: test
+tasks:
+  - id: first
+    type: debug.Return
+    format: one
+  - id: shaky
+    type: execution.Fail
+    allowFailure: true
+  - id: each
+    type: flow.ForEach
+    values: ["a"]
+    tasks:
+      - id: inner
+        type: debug.Return
+        format: x
+  - id: report
+    type: debug.Return
+    format: "{{ tasks.first.state }} {{ tasks.shaky.state }} {{ tasks.inner.a.state }} {{ tasks.report.state }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Warning, "{runs:#?}");
+    let report = runs.iter().find(|r| r.task_id.as_str() == "report").unwrap();
+    assert_eq!(report.outputs.as_ref().unwrap()["value"], "SUCCESS WARNING SUCCESS RUNNING");
+}
+
 #[tokio::test]
 async fn a_failure_runs_errors_and_finally_and_fails_the_execution() {
     let h = harness().await;

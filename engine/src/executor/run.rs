@@ -101,6 +101,9 @@ pub(crate) struct Walk {
     /// clean-up runs, as the flows' authors expect.
     in_finally: std::sync::atomic::AtomicBool,
     variables: Mutex<Option<Value>>,
+    /// Kestra's `tasks` variable: `tasks.<id>.state`, or
+    /// `tasks.<id>.<value>.state` for a run with a ForEach value.
+    states: Mutex<Map<String, Value>>,
 }
 
 impl Walk {
@@ -115,12 +118,14 @@ impl Walk {
         let mut outputs = Map::new();
         let mut by_key = HashMap::new();
         let levels = stored_levels(&existing, &plan);
+        let mut states = Map::new();
         for run in existing {
             if run.state.is_successful()
                 && let Some(out) = &run.outputs
             {
                 insert_output(&mut outputs, &run.task_id, levels.get(&run.id).map_or(&[][..], Vec::as_slice), out.clone());
             }
+            note_state(&mut states, &run.task_id, run.value.as_deref(), run.state);
             by_key.insert((run.parent_task_run_id.clone(), run.task_id.clone(), run.value.clone()), run);
         }
         Self {
@@ -134,6 +139,7 @@ impl Walk {
             warning: Default::default(),
             in_finally: Default::default(),
             variables: Mutex::new(None),
+            states: Mutex::new(states),
         }
     }
 
@@ -233,7 +239,17 @@ impl Walk {
 
     /// The variables expressions see.
     fn vars(&self, run: Option<(&TaskRunRecord, &Node, &Scope)>) -> Value {
-        let outputs = self.outputs.lock().map(|o| Value::Object(o.clone())).unwrap_or_default();
+        // What grows with the execution is copied only for a node that may
+        // read it (plugin defaults may add expressions to any task).
+        let reads = match run {
+            Some((_, node, _)) if self.plan.plugin_defaults.is_empty() => node.reads,
+            _ => crate::plan::Reads::ALL,
+        };
+        let outputs = if reads.outputs {
+            self.outputs.lock().map(|o| Value::Object(o.clone())).unwrap_or_default()
+        } else {
+            Value::Object(Map::new())
+        };
         let variables = self.variables.lock().ok().and_then(|v| v.clone()).unwrap_or_else(|| json!({}));
         let started = self.execution.histories.first().map_or(self.execution.created_at, |h| h.date);
         let mut vars = json!({
@@ -251,6 +267,8 @@ impl Walk {
         });
         if let Value::Object(map) = &mut vars {
             map.extend(self.shared.server_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let tasks = if reads.tasks { self.states.lock().map(|s| Value::Object(s.clone())).unwrap_or_default() } else { Value::Object(Map::new()) };
+            map.insert("tasks".into(), tasks);
         }
         if let Some((run, node, scope)) = run {
             // Kestra's RunVariables.of(TaskRun).
@@ -270,6 +288,16 @@ impl Walk {
             vars["task"] = json!({"id": node.id.as_str(), "type": node.task_type});
         }
         vars
+    }
+
+    /// Records a task run's event in the store, and its new state for
+    /// `tasks.<id>.state`.
+    async fn event(&self, run: &TaskRunRecord, event: Event, outputs: Option<&Value>) -> Result<State, StoreError> {
+        let state = self.shared.store.task_run_event(&run.id, event, outputs).await?;
+        if let Ok(mut states) = self.states.lock() {
+            note_state(&mut states, &run.task_id, run.value.as_deref(), state);
+        }
+        Ok(state)
     }
 
     /// The execution's ERROR logs so far, as Kestra's `errorLogs()` gives
@@ -348,6 +376,9 @@ impl Walk {
         if let Ok(mut existing) = self.existing.lock() {
             existing.insert(key, record.clone());
         }
+        if let Ok(mut states) = self.states.lock() {
+            note_state(&mut states, &record.task_id, record.value.as_deref(), record.state);
+        }
         Ok(record)
     }
 
@@ -389,7 +420,7 @@ impl Walk {
         {
             match self.render(condition, &self.vars(Some((&run, node, scope)))) {
                 Ok(value) if !is_truthy(&value) => {
-                    self.shared.store.task_run_event(&run.id, Event::Skip, None).await?;
+                    self.event(&run, Event::Skip, None).await?;
                     self.log_for(Some((&run.id, &node.id, 0)), Level::Info, "skipped: runIf is false").await;
                     return Ok(Outcome::Success);
                 }
@@ -406,7 +437,7 @@ impl Walk {
     /// Fails a task run that could not start (bad expression, no runner).
     async fn fail_run(&self, run: &TaskRunRecord, node: &Node, attempt: u32, message: &str) -> Result<Outcome, StoreError> {
         if run.state == State::Created {
-            self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+            self.event(run, Event::Start, None).await?;
         }
         self.log_for(Some((&run.id, &node.id, attempt.max(1))), Level::Error, &format!("task {}: {message}", node.id)).await;
         self.end_failed(run, node).await
@@ -414,17 +445,17 @@ impl Walk {
 
     async fn end_failed(&self, run: &TaskRunRecord, node: &Node) -> Result<Outcome, StoreError> {
         if node.common.allow_failure {
-            self.shared.store.task_run_event(&run.id, Event::Warn, None).await?;
+            self.event(run, Event::Warn, None).await?;
             self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
             return Ok(Outcome::Success);
         }
-        self.shared.store.task_run_event(&run.id, Event::Fail, None).await?;
+        self.event(run, Event::Fail, None).await?;
         Ok(Outcome::Failed)
     }
 
     async fn run_flowable(self: Arc<Self>, node: &Node, run: &TaskRunRecord, scope: &Scope) -> Result<Outcome, StoreError> {
         if run.state == State::Created {
-            self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+            self.event(run, Event::Start, None).await?;
         }
         let inner = scope.inner(&run.id);
         let vars = self.vars(Some((run, node, scope)));
@@ -510,13 +541,13 @@ impl Walk {
     async fn end_flowable(&self, run: &TaskRunRecord, node: &Node, outcome: Outcome) -> Result<Outcome, StoreError> {
         match outcome {
             Outcome::Success => {
-                self.shared.store.task_run_event(&run.id, Event::Succeed, None).await?;
+                self.event(run, Event::Succeed, None).await?;
                 Ok(Outcome::Success)
             }
             Outcome::Failed => self.end_failed(run, node).await,
             Outcome::Killed => {
-                self.shared.store.task_run_event(&run.id, Event::Kill, None).await?;
-                self.shared.store.task_run_event(&run.id, Event::Stopped, None).await?;
+                self.event(run, Event::Kill, None).await?;
+                self.event(run, Event::Stopped, None).await?;
                 Ok(Outcome::Killed)
             }
             Outcome::Interrupted => Ok(Outcome::Interrupted),
@@ -587,9 +618,9 @@ impl Walk {
         loop {
             if !open {
                 if state == State::Running && attempt > 0 {
-                    self.shared.store.task_run_event(&run.id, Event::Retry, None).await?;
+                    self.event(run, Event::Retry, None).await?;
                 }
-                self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+                self.event(run, Event::Start, None).await?;
                 attempt += 1;
             } else if attempt == 0 {
                 attempt = 1;
@@ -638,13 +669,13 @@ impl Walk {
                     if let Ok(mut all) = self.outputs.lock() {
                         insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
                     }
-                    self.shared.store.task_run_event(&run.id, Event::Succeed, Some(&outputs)).await?;
+                    self.event(run, Event::Succeed, Some(&outputs)).await?;
                     return Ok(Outcome::Success);
                 }
                 Err(TaskError::Killed) => {
                     self.cancel_remote(runner.as_ref(), &ctx, run).await;
-                    self.shared.store.task_run_event(&run.id, Event::Kill, None).await?;
-                    self.shared.store.task_run_event(&run.id, Event::Stopped, None).await?;
+                    self.event(run, Event::Kill, None).await?;
+                    self.event(run, Event::Stopped, None).await?;
                     self.log_for(Some(run_ref), Level::Warn, "killed").await;
                     return Ok(Outcome::Killed);
                 }
@@ -656,20 +687,20 @@ impl Walk {
                     checkpoint = self.shared.store.get_task_run(&run.id).await?.and_then(|r| r.checkpoint);
                     match policy.delay_before(attempt + 1, first_started.elapsed()) {
                         Some(delay) => {
-                            self.shared.store.task_run_event(&run.id, Event::Retry, None).await?;
+                            self.event(run, Event::Retry, None).await?;
                             self.log_for(Some(run_ref), Level::Warn, &format!("attempt {attempt} failed; retrying in {delay:?}")).await;
                             let kill = self.kill_token();
                             tokio::select! {
                                 () = kill.cancelled() => {
-                                    self.shared.store.task_run_event(&run.id, Event::Kill, None).await?;
-                                    self.shared.store.task_run_event(&run.id, Event::Stopped, None).await?;
+                                    self.event(run, Event::Kill, None).await?;
+                                    self.event(run, Event::Stopped, None).await?;
                                     return Ok(Outcome::Killed);
                                 }
                                 () = self.shared.shutdown.cancelled() => return Ok(Outcome::Interrupted),
                                 () = tokio::time::sleep(delay) => {}
                             }
                             // Retrying -> Running opens the next attempt.
-                            self.shared.store.task_run_event(&run.id, Event::Start, None).await?;
+                            self.event(run, Event::Start, None).await?;
                             attempt += 1;
                             open = true;
                             continue;
@@ -754,6 +785,25 @@ async fn run_with_timeout(
                 Err(TaskError::Timeout(limit))
             }
         },
+    }
+}
+
+/// Kestra's RunVariables `tasks`: `{id: {state}}`, or `{id: {value: {state}}}`.
+fn note_state(states: &mut Map<String, Value>, task: &TaskId, value: Option<&str>, state: State) {
+    let entry = json!({"state": state.as_str()});
+    match value {
+        None => {
+            states.insert(task.to_string(), entry);
+        }
+        Some(value) => {
+            let slot = states.entry(task.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() || slot.get("state").is_some() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Some(by_value) = slot.as_object_mut() {
+                by_value.insert(value.to_owned(), entry);
+            }
+        }
     }
 }
 

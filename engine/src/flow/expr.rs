@@ -71,6 +71,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("task", "The current task: id, type."),
     ("trigger", "What started the execution: a schedule's date, a webhook's body, a flow's execution."),
     ("labels", "The execution's labels."),
+    ("tasks", "The state of each task run so far: tasks.<id>.state (tasks.<id>.<value>.state inside a ForEach)."),
     ("parent", "The closest enclosing ForEach iteration: taskrun.value."),
     ("parents", "The enclosing ForEach iterations, closest first."),
     ("envs", "The server's environment variables that start with ENV_, without the prefix, in lower case."),

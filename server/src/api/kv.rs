@@ -17,6 +17,7 @@ use crate::error::ApiError;
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct KvEntryJson {
+    namespace: String,
     key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
@@ -61,18 +62,39 @@ fn store(state: &AppState, namespace: &str) -> Result<Kv, ApiError> {
     responses((status = 200, description = "The keys, without values", body = [KvEntryJson])))]
 pub(crate) async fn list(State(state): State<AppState>, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
     let entries = store(&state, &namespace)?.list().map_err(error)?;
-    Ok(Json(
-        entries
-            .into_iter()
-            .map(|e| KvEntryJson {
-                key: e.key,
-                description: e.description,
-                creation_date: iso(e.creation_date),
-                update_date: iso(e.update_date),
-                expiration_date: e.expiration_date.map(iso),
-            })
-            .collect(),
-    ))
+    Ok(Json(entries.into_iter().map(|e| entry_json(&namespace, e)).collect()))
+}
+
+/// `GET /api/v1/namespaces/{namespace}/kv/inheritance`: the keys a flow of
+/// the namespace reads from its parent namespaces (`company` for
+/// `company.team`), closest first, without those the namespace sets itself.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv/inheritance", tag = "kv",
+    params(("namespace" = String, Path, description = "The namespace")),
+    responses((status = 200, description = "The inherited keys, without values", body = [KvEntryJson])))]
+pub(crate) async fn inherited(State(state): State<AppState>, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
+    let mut seen: std::collections::HashSet<String> = store(&state, &namespace)?.list().map_err(error)?.into_iter().map(|e| e.key).collect();
+    let mut out = Vec::new();
+    let mut current = namespace.as_str();
+    while let Some(dot) = current.rfind('.') {
+        current = &current[..dot];
+        for e in store(&state, current)?.list().map_err(error)? {
+            if seen.insert(e.key.clone()) {
+                out.push(entry_json(current, e));
+            }
+        }
+    }
+    Ok(Json(out))
+}
+
+fn entry_json(namespace: &str, e: engine::kv::KvEntry) -> KvEntryJson {
+    KvEntryJson {
+        namespace: namespace.to_owned(),
+        key: e.key,
+        description: e.description,
+        creation_date: iso(e.creation_date),
+        update_date: iso(e.update_date),
+        expiration_date: e.expiration_date.map(iso),
+    }
 }
 
 /// `GET /api/v1/namespaces/{namespace}/kv/{key}`: the value and its type.

@@ -27,7 +27,7 @@ use crate::AppState;
         executions::replay, executions::file, webhook::webhook,
         logs::list, logs::download, logs::follow,
         executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
-        kv::list, kv::get, kv::put, kv::delete, kv::delete_keys,
+        kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
@@ -84,6 +84,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
         .route("/namespaces/{namespace}/kv", get(kv::list).delete(kv::delete_keys))
+        .route("/namespaces/{namespace}/kv/inheritance", get(kv::inherited))
         .route("/namespaces/{namespace}/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/plugins", get(plugins))
         .route("/plugins/expressions", get(expressions))

@@ -43,6 +43,10 @@ def test_kv_values_are_set_read_and_used_by_an_execution(kestra):
     text = text.decode() if isinstance(text, bytes) else str(text)
     assert "Hello, kestrapy!" in text
     assert kestra.kv.delete_key_value(namespace="company.team", key="region", tenant="main") is True
+    # Keys of the parent namespace, as a flow of company.team reads them.
+    kestra.kv.set_key_value(namespace="company", key="owner", tenant="main", body='"data team"')
+    inherited = kestra.kv.list_keys_with_inheritance(namespace="company.team", tenant="main")
+    assert [entry.key for entry in inherited] == ["owner"]
 
 
 FAILING = """id: flaky
