@@ -216,10 +216,10 @@ build_dev() {
   ensure_wasm_target
   local log=$target_dir/wasm-build.log
   mkdir -p "$target_dir"
-  step "building the browser bundle (wasm32) in the background, log in $log" "about 9 min"
+  step "building the browser bundle (wasm32) in the background, log in $log" "about 6 min"
   CARGO_TARGET_DIR=$wasm_dir "${wasm_build[@]}" >"$log" 2>&1 &
   local wasm_pid=$!
-  step "building the mortar binary and site-bindgen (dev profile)" "about 15 min, with the bundle beside it"
+  step "building the mortar binary and site-bindgen (dev profile)" "about 9 min, with the bundle beside it"
   local status=0
   cargo build "${cargo_flags[@]}" -p server -p site-bindgen --bin mortar --bin site-bindgen || status=$?
   if [ "$status" -ne 0 ]; then

@@ -76,6 +76,24 @@ async fn main() {
         ms(percentile(&per_task, 0.9))
     );
 
+    // 1b. A ForEach over many values: the time per value should stay flat
+    // as the count grows (it grew with the count while every task copied
+    // every output so far).
+    for values in [2_000, 8_000] {
+        let yaml = format!(
+            "id: each\nnamespace: bench\ntasks:\n  - id: each\n    type: flow.ForEach\n    values: \"{{{{ range(1, {values}) }}}}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: step\n        type: debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n"
+        );
+        let plan = Arc::new(Plan::from_yaml(&yaml).unwrap());
+        let started = Instant::now();
+        assert_eq!(run_once(&executor, &plan).await, State::Success);
+        let elapsed = started.elapsed();
+        println!(
+            "ForEach over {values} values (one debug.Return each): {:.2} s, {:.3} ms per value",
+            elapsed.as_secs_f64(),
+            ms(elapsed) / values as f64
+        );
+    }
+
     // 2. Trigger to SUCCESS of a one-task flow.
     let one = flow_of(1);
     let mut latencies = Vec::new();

@@ -66,15 +66,17 @@ pub struct Node {
 pub struct Reads {
     pub outputs: bool,
     pub tasks: bool,
+    /// Calls `errorLogs()`, whose lines are read from the store first.
+    pub error_logs: bool,
 }
 
 impl Reads {
-    pub const ALL: Reads = Reads { outputs: true, tasks: true };
+    pub const ALL: Reads = Reads { outputs: true, tasks: true, error_logs: true };
 
     /// From the text of a node's own expressions.
     pub fn of(text: &str) -> Reads {
         let whole = ["render", "Context(", "currentEachOutput"].iter().any(|f| text.contains(f));
-        Reads { outputs: whole || text.contains("outputs"), tasks: whole || text.contains("tasks") }
+        Reads { outputs: whole || text.contains("outputs"), tasks: whole || text.contains("tasks"), error_logs: text.contains("errorLogs(") }
     }
 }
 

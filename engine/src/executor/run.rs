@@ -627,7 +627,13 @@ impl Walk {
             }
             let run_ref = (&run.id, &node.id, attempt);
             let mut vars = self.vars(Some((run, node, scope)));
-            if serde_json::to_string(properties).is_ok_and(|text| text.contains("errorLogs(")) {
+            // Known from the plan, except where plugin defaults add properties.
+            let error_logs = if self.plan.plugin_defaults.is_empty() {
+                node.reads.error_logs
+            } else {
+                serde_json::to_string(properties).is_ok_and(|text| text.contains("errorLogs("))
+            };
+            if error_logs {
                 vars[crate::flow::expr::ERROR_LOGS] = self.error_logs().await?;
             }
             let properties = match self.render_properties(node, properties, &vars) {
