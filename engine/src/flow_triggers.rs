@@ -15,6 +15,10 @@
 //! a log line rather than fired on a guess). A trigger with no condition
 //! fires on nothing, and a flow's own end never starts it again.
 
+/// The condition types a Flow trigger understands (the compatibility page
+/// reads this list; `matches` handles each).
+pub const CONDITIONS: &[&str] = &["ExecutionFlow", "ExecutionStatus", "ExecutionNamespace"];
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -206,7 +210,7 @@ fn matches(trigger: &Trigger, ended: &ExecutionRecord) -> Result<bool, String> {
                         ended.namespace.as_str() == namespace
                     }
                 }
-                other => return Err(format!("the condition type {other:?} is not supported: use ExecutionFlow, ExecutionStatus or ExecutionNamespace")),
+                other => return Err(format!("the condition type {other:?} is not supported: use {}", CONDITIONS.join(", "))),
             };
             if !ok {
                 return Ok(false);

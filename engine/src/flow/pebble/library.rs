@@ -118,6 +118,12 @@ pub fn declarations() -> impl Iterator<Item = &'static Declaration> {
     filters::DECLARATIONS.iter().chain(functions::DECLARATIONS)
 }
 
+/// What Kestra registers that Mortar does not implement yet (for the
+/// compatibility page).
+pub fn not_yet() -> &'static [(Kind, &'static str)] {
+    NOT_YET
+}
+
 pub(crate) fn lookup(kind: Kind, name: &str) -> Option<&'static Declaration> {
     declarations().find(|d| d.kind == kind && d.name == name)
 }
