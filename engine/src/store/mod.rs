@@ -85,6 +85,15 @@ impl Store {
 
     async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         let in_memory = options.get_filename() == Path::new(":memory:");
+        if !in_memory {
+            // A new file becomes a WAL database on its first connection,
+            // which takes a lock for it: done alone, before the pool opens
+            // others, or a second connection opening at the same moment
+            // fails with "database is locked" (seen about once in 20 runs
+            // of `mortar run`, which always starts on a new file).
+            use sqlx::{ConnectOptions, Connection};
+            options.connect().await?.close().await?;
+        }
         // One connection for an in-memory database: each connection would
         // otherwise see a database of its own.
         let pool = SqlitePoolOptions::new()
