@@ -194,23 +194,40 @@ impl Kv {
 
     /// Every live key, sorted.
     pub fn list(&self) -> Result<Vec<KvEntry>, KvError> {
+        Ok(self.entries()?.into_iter().filter(|e| !e.expired(now())).collect())
+    }
+
+    /// Every key, expired ones included (for purging), sorted.
+    pub fn entries(&self) -> Result<Vec<KvEntry>, KvError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Self::io("")(e)),
         };
-        let mut out = Vec::new();
+        let mut out: Vec<KvEntry> = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(key) = name.strip_suffix(".json").filter(|k| valid_key(k))
-                && let Some(found) = self.get(key)?
-            {
-                out.push(found);
+            if let Some(key) = name.strip_suffix(".json").filter(|k| valid_key(k)) {
+                let bytes = std::fs::read(entry.path()).map_err(Self::io(key))?;
+                out.push(serde_json::from_slice(&bytes).map_err(|source| KvError::Damaged { key: key.to_owned(), source })?);
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
+}
+
+/// The namespaces that have a KV store below a storage root.
+pub fn namespaces(storage_root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(storage_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("_kv").is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
 }
 
 fn now() -> i64 {

@@ -82,6 +82,11 @@ impl Storage {
         Ok((file, size))
     }
 
+    /// The namespaces that have a KV store.
+    pub fn kv_namespaces(&self) -> Vec<String> {
+        crate::kv::namespaces(&self.root)
+    }
+
     /// The KV store of a namespace (Kestra keeps it in internal storage too).
     pub fn kv(&self, namespace: &str) -> Result<crate::kv::Kv, crate::kv::KvError> {
         crate::kv::Kv::new(&self.root, namespace)

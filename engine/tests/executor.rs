@@ -277,6 +277,35 @@ tasks:
     assert_eq!(report.outputs.as_ref().unwrap()["value"], "SUCCESS WARNING SUCCESS RUNNING");
 }
 
+/// kv.PurgeKV as Kestra's blueprint kv-store-purge uses it: expired keys
+/// of a namespace and its children go; live keys and other namespaces stay.
+#[tokio::test]
+async fn purge_kv_deletes_expired_keys_of_the_chosen_namespaces() {
+    let h = harness().await;
+    let set = |ns: &str, key: &str, ttl: Option<Duration>| {
+        h.services.storage.kv(ns).unwrap().put(key, json!("v"), None, ttl, true, None).unwrap();
+    };
+    set("company", "old", Some(Duration::ZERO));
+    set("company.team", "old_too", Some(Duration::ZERO));
+    set("company.team", "fresh", Some(Duration::from_secs(3600)));
+    set("other", "old", Some(Duration::ZERO));
+    let yaml = "id: purge\nnamespace: system\ntasks:\n  - id: purge\n    type: io.kestra.plugin.core.kv.PurgeKV\n    expiredOnly: true\n    namespaces:\n      - company\n    includeChildNamespaces: true\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["size"], 2);
+    let left = |ns: &str| h.services.storage.kv(ns).unwrap().entries().unwrap().into_iter().map(|e| e.key).collect::<Vec<_>>();
+    assert_eq!(left("company"), Vec::<String>::new());
+    assert_eq!(left("company.team"), ["fresh"]);
+    assert_eq!(left("other"), ["old"]);
+
+    // Everything matching a key pattern, expired or not, with the behavior form.
+    let yaml = "id: purge2\nnamespace: system\ntasks:\n  - id: purge\n    type: kv.PurgeKV\n    keyPattern: \"fr*\"\n    behavior:\n      type: key\n      expiredOnly: false\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["size"], 1);
+    assert_eq!(left("company.team"), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn a_failure_runs_errors_and_finally_and_fails_the_execution() {
     let h = harness().await;

@@ -296,6 +296,21 @@ pub const TYPES: &[TaskType] = &[
         ],
         outputs: &[("keys", "The keys, sorted.")],
     },
+    TaskType {
+        name: "io.kestra.plugin.core.kv.PurgeKV",
+        alias: "kv.PurgeKV",
+        category: Category::Task,
+        doc: "Deletes keys of the KV store across namespaces: by default every expired key of every namespace.",
+        properties: &[
+            prop("namespaces", StringList, "Only these namespaces (and their children, see includeChildNamespaces)."),
+            prop("namespacePattern", String, "Only namespaces that match this glob, such as company.*; not with namespaces."),
+            def("includeChildNamespaces", Boolean, "true", "With namespaces, also their child namespaces."),
+            prop("keyPattern", String, "Only keys that match this glob, such as AI_*."),
+            prop("expiredOnly", Boolean, "Only expired keys (default true); deprecated in Kestra for behavior."),
+            prop("behavior", Map, "Kestra's purge behavior: {type: key, expiredOnly: true}."),
+        ],
+        outputs: &[("size", "How many keys were deleted.")],
+    },
     // Flowables.
     TaskType {
         name: "io.kestra.plugin.core.flow.Sequential",

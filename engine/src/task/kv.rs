@@ -15,6 +15,7 @@ pub(super) fn register(runners: &mut Runners) {
     runners.register("io.kestra.plugin.core.kv.Get", Arc::new(Get));
     runners.register("io.kestra.plugin.core.kv.Delete", Arc::new(Delete));
     runners.register("io.kestra.plugin.core.kv.GetKeys", Arc::new(GetKeys));
+    runners.register("io.kestra.plugin.core.kv.PurgeKV", Arc::new(PurgeKv));
 }
 
 fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
@@ -148,6 +149,76 @@ impl Runner for GetKeys {
                 kv.list().map_err(failed)?.into_iter().filter(|e| e.key.starts_with(&prefix)).map(|e| Value::String(e.key)).collect();
             let mut outputs = Outputs::new();
             outputs.insert("keys".into(), Value::Array(keys));
+            Ok(outputs)
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PurgeProps {
+    #[serde(default)]
+    namespaces: Option<Vec<String>>,
+    #[serde(default)]
+    namespace_pattern: Option<String>,
+    #[serde(default = "yes")]
+    include_child_namespaces: bool,
+    #[serde(default)]
+    key_pattern: Option<String>,
+    /// Deprecated in Kestra, and overrides `behavior` when set.
+    #[serde(default)]
+    expired_only: Option<bool>,
+    #[serde(default)]
+    behavior: Option<PurgeBehavior>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PurgeBehavior {
+    #[serde(default)]
+    expired_only: Option<bool>,
+}
+
+/// Kestra's kv.PurgeKV: deletes keys across namespaces, only expired ones
+/// unless told otherwise; the output `size` is how many.
+struct PurgeKv;
+
+impl Runner for PurgeKv {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let props: PurgeProps = ctx.properties()?;
+            if props.namespaces.is_some() && props.namespace_pattern.is_some() {
+                return Err(bad(ctx, "give `namespaces` or `namespacePattern`, not both"));
+            }
+            let glob = |pattern: &str, what: &str| {
+                globset::Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| bad(ctx, format!("{what} {pattern:?}: {e}")))
+            };
+            let namespace_glob = props.namespace_pattern.as_deref().map(|p| glob(p, "namespacePattern")).transpose()?;
+            let key_glob = props.key_pattern.as_deref().map(|p| glob(p, "keyPattern")).transpose()?;
+            let expired_only = props.expired_only.or(props.behavior.and_then(|b| b.expired_only)).unwrap_or(true);
+            let chosen = |namespace: &str| match (&props.namespaces, &namespace_glob) {
+                (Some(list), _) => list.iter().any(|n| {
+                    namespace == n || (props.include_child_namespaces && namespace.starts_with(&format!("{n}.")))
+                }),
+                (None, Some(glob)) => glob.is_match(namespace),
+                (None, None) => true,
+            };
+            let now = jiff::Timestamp::now().as_millisecond();
+            let mut size = 0u64;
+            for namespace in ctx.storage.kv_namespaces().into_iter().filter(|n| chosen(n)) {
+                let kv = store(ctx, Some(&namespace))?;
+                for entry in kv.entries().map_err(failed)? {
+                    let key_ok = key_glob.as_ref().is_none_or(|g| g.is_match(&entry.key));
+                    if key_ok && (!expired_only || entry.expired(now)) {
+                        // delete() reports live keys only; an expired one is gone either way.
+                        kv.delete(&entry.key).map_err(failed)?;
+                        size += 1;
+                    }
+                }
+            }
+            ctx.info(format!("purged {size} keys")).await;
+            let mut outputs = Outputs::new();
+            outputs.insert("size".into(), Value::from(size));
             Ok(outputs)
         })
     }
