@@ -42,11 +42,55 @@ impl Store {
     /// same source again changes nothing. Returns the current revision.
     pub async fn save_flow(&self, flow: &FlowSource) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
+        let revision = Self::save_in(&mut tx, flow).await?;
+        tx.commit().await?;
+        self.flows_changed();
+        Ok(revision)
+    }
+
+    /// Makes a namespace's flows these ones, in one transaction (Kestra's
+    /// `POST /flows/{namespace}`, what CI/CD deploys with): each is saved as
+    /// `save_flow` does, and with `delete_others` the namespace's other flows
+    /// are deleted. Returns each flow's revision, in order, and the ids
+    /// deleted.
+    pub async fn save_namespace(
+        &self,
+        namespace: &Namespace,
+        flows: &[FlowSource],
+        delete_others: bool,
+    ) -> Result<(Vec<i64>, Vec<FlowId>), StoreError> {
+        let mut tx = self.write().await?;
+        let mut revisions = Vec::with_capacity(flows.len());
+        for flow in flows {
+            revisions.push(Self::save_in(&mut tx, flow).await?);
+        }
+        let mut deleted = Vec::new();
+        if delete_others {
+            let existing: Vec<String> = sqlx::query_scalar("SELECT id FROM flows WHERE namespace = ? AND deleted = 0")
+                .bind(namespace.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+            for id in existing.into_iter().filter(|id| !flows.iter().any(|f| f.id.as_str() == id)) {
+                sqlx::query("UPDATE flows SET deleted = 1, updated_at = ? WHERE namespace = ? AND id = ?")
+                    .bind(now_ms())
+                    .bind(namespace.as_str())
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                deleted.push(FlowId::new(id));
+            }
+        }
+        tx.commit().await?;
+        self.flows_changed();
+        Ok((revisions, deleted))
+    }
+
+    async fn save_in(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, flow: &FlowSource) -> Result<i64, StoreError> {
         let current: Option<(i64, String, bool)> =
             sqlx::query_as("SELECT revision, source, deleted FROM flows WHERE namespace = ? AND id = ?")
                 .bind(flow.namespace.as_str())
                 .bind(flow.id.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if let Some((revision, source, false)) = &current
             && *source == flow.source
@@ -60,7 +104,7 @@ impl Store {
         )
         .bind(flow.namespace.as_str())
         .bind(flow.id.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let now = now_ms();
         sqlx::query(
@@ -71,7 +115,7 @@ impl Store {
         .bind(revision)
         .bind(&flow.source)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "INSERT INTO flows (namespace, id, revision, description, source, deleted, updated_at)
@@ -86,10 +130,8 @@ impl Store {
         .bind(&flow.description)
         .bind(&flow.source)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
-        self.flows_changed();
         Ok(revision)
     }
 

@@ -339,3 +339,76 @@ fn check_yaml(headers: &HeaderMap) -> Result<(), ApiError> {
         )))
     }
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct NamespaceParams {
+    /// Delete the namespace's flows that the body does not contain (Kestra's
+    /// default: true).
+    delete: Option<bool>,
+}
+
+/// `POST /api/v1/flows/{namespace}`: makes the namespace's flows the ones
+/// in the body (YAML documents separated by `---`), as Kestra's CI/CD
+/// actions deploy: every flow is validated first, then all are saved, and
+/// with `delete` (the default) the namespace's other flows deleted, in one
+/// transaction. Nothing is saved when one flow is invalid or belongs to
+/// another namespace.
+#[utoipa::path(post, path = "/api/v1/flows/{namespace}", tag = "flows",
+    params(("namespace" = String, Path), NamespaceParams),
+    request_body(content = String, content_type = "application/x-yaml", description = "The flows, separated by `---`"),
+    responses((status = 200, description = "The namespace's flows as saved", body = Vec<FlowJson>),
+        (status = 422, description = "A flow is invalid or of another namespace; nothing was saved", body = crate::error::ErrorJson)))]
+pub(crate) async fn update_namespace(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    Query(params): Query<NamespaceParams>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Vec<FlowJson>>, ApiError> {
+    check_yaml(&headers)?;
+    let mut flows = Vec::new();
+    let mut headers_of = Vec::new();
+    for (index, document) in split_documents(&body).into_iter().enumerate().filter(|(_, d)| !d.trim().is_empty()) {
+        let header = checked(document).map_err(|error| match error {
+            ApiError::Unprocessable { message, violations } => {
+                ApiError::Unprocessable { message: format!("flow {} of the body: {message}; nothing was saved", index + 1), violations }
+            }
+            other => other,
+        })?;
+        if header.namespace.as_str() != namespace {
+            return Err(ApiError::Unprocessable {
+                message: format!(
+                    "flow {} of the body ({}) is in the namespace {}, not {namespace}; nothing was saved",
+                    index + 1,
+                    header.id,
+                    header.namespace
+                ),
+                violations: Vec::new(),
+            });
+        }
+        if flows.iter().any(|f: &FlowSource| f.id == header.id) {
+            return Err(ApiError::Unprocessable {
+                message: format!("the flow {} is in the body twice; nothing was saved", header.id),
+                violations: Vec::new(),
+            });
+        }
+        flows.push(FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: document.trim_start_matches('\n').to_owned() });
+        headers_of.push(header);
+    }
+    let (revisions, _deleted) = state.store.save_namespace(&Namespace::new(namespace), &flows, params.delete.unwrap_or(true)).await?;
+    Ok(Json(
+        flows
+            .into_iter()
+            .zip(headers_of)
+            .zip(revisions)
+            .map(|((flow, header), revision)| FlowJson {
+                id: header.id.to_string(),
+                namespace: header.namespace.to_string(),
+                revision,
+                description: header.description,
+                labels: header.labels,
+                source: flow.source,
+            })
+            .collect(),
+    ))
+}

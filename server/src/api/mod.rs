@@ -21,7 +21,7 @@ use crate::AppState;
     info(title = "Mortar", description = "A workflow orchestrator for Databricks. Kestra's paths and JSON shapes wherever Kestra has one."),
     paths(
         health::health,
-        flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate,
+        flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate, flows::update_namespace,
         plugins, expressions, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file, webhook::webhook,
@@ -83,6 +83,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
+        .route("/flows/{namespace}", post(flows::update_namespace))
         .route("/namespaces/{namespace}/kv", get(kv::list).delete(kv::delete_keys))
         .route("/namespaces/{namespace}/kv/inheritance", get(kv::inherited))
         .route("/namespaces/{namespace}/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))

@@ -263,3 +263,28 @@ async fn tenant_paths_answer_like_the_plain_ones_and_unknown_paths_are_json_404(
     assert_eq!(parameters[0]["name"], "tenant");
     app.stop().await;
 }
+
+/// Kestra's `POST /flows/{namespace}`: a flow of another namespace or an
+/// invalid one refuses the whole body, and nothing is saved.
+#[tokio::test]
+async fn a_namespace_deploy_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let post = |body: String| {
+        app.client.post(app.url("/api/v1/flows/deploy.team")).header("content-type", "application/x-yaml").body(body).send()
+    };
+    let good = "id: good\nnamespace: deploy.team\ntasks:\n  - id: a\n    type: log.Log\n    message: hi\n";
+    let elsewhere = good.replace("id: good", "id: stray").replace("deploy.team", "other.team");
+    let answer = post(format!("{good}---\n{elsewhere}")).await.unwrap();
+    assert_eq!(answer.status(), 422);
+    assert!(answer.text().await.unwrap().contains("flow 2 of the body (stray) is in the namespace other.team, not deploy.team; nothing was saved"));
+    let invalid = good.replace("id: good", "id: broken").replace("log.Log", "log.Lgo");
+    let answer = post(format!("{good}---\n{invalid}")).await.unwrap();
+    assert_eq!(answer.status(), 422);
+    assert_eq!(app.client.get(app.url("/api/v1/flows/deploy.team/good")).send().await.unwrap().status(), 404, "nothing was saved");
+    let answer = post(good.to_owned()).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let saved: Value = answer.json().await.unwrap();
+    assert_eq!(saved[0]["id"], "good");
+    assert_eq!(saved[0]["revision"], 1);
+    app.stop().await;
+}

@@ -81,3 +81,17 @@ def test_executions_are_searched_restarted_and_replayed(kestra):
     assert restarted.id == failed.id
     replayed = kestra.executions.replay_execution(execution_id=failed.id, tenant="main")
     assert replayed.id != failed.id
+
+
+def test_a_namespace_is_deployed_as_ci_cd_does(kestra):
+    one = "id: one\nnamespace: deploy.team\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: one\n"
+    two = one.replace("id: one", "id: two")
+    three = one.replace("id: one", "id: three")
+    first = kestra.flows.update_flows_in_namespace(namespace="deploy.team", tenant="main", body=one + "---\n" + two)
+    assert sorted(f.id for f in first) == ["one", "two"]
+    # The default deletes what the body no longer has; two is unchanged and keeps its revision.
+    second = kestra.flows.update_flows_in_namespace(namespace="deploy.team", tenant="main", body=two + "---\n" + three)
+    assert sorted(f.id for f in second) == ["three", "two"]
+    assert {f.id: f.revision for f in second}["two"] == 1
+    ids = {f.id for f in kestra.flows.search_flows(tenant="main").results if f.namespace == "deploy.team"}
+    assert ids == {"two", "three"}
