@@ -99,6 +99,15 @@ type ExecutionRow = (
     Option<i64>,
 );
 
+/// What [`Store::add_execution_labels`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelsOutcome {
+    Set,
+    NotFound,
+    /// Labels are set once an execution has ended; it is in this state.
+    NotEnded(State),
+}
+
 const EXECUTION_COLUMNS: &str = "id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, outputs, histories, original_id, created_at, ended_at";
 
 type TaskRunRow = (
@@ -227,6 +236,27 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         row.map(execution_from_row).transpose()
+    }
+
+    /// Adds labels to an execution that has ended (a key already there
+    /// takes the new value), as Kestra's "set labels" on a terminated
+    /// execution; checked and written in one transaction.
+    pub async fn add_execution_labels(&self, id: &ExecutionId, labels: &BTreeMap<String, String>) -> Result<LabelsOutcome, StoreError> {
+        let mut tx = self.write().await?;
+        let row: Option<(String, String)> = sqlx::query_as("SELECT state, labels FROM executions WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((state, current)) = row else { return Ok(LabelsOutcome::NotFound) };
+        let state = State::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("execution {id} has the state {state:?}")))?;
+        if !state.is_terminal() {
+            return Ok(LabelsOutcome::NotEnded(state));
+        }
+        let mut merged: BTreeMap<String, String> = from_json(&current)?;
+        merged.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        sqlx::query("UPDATE executions SET labels = ? WHERE id = ?").bind(to_json(&merged)).bind(id.as_str()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(LabelsOutcome::Set)
     }
 
     /// Applies `event` to an execution; returns the new state.

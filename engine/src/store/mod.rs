@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
+pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};

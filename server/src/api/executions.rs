@@ -388,3 +388,35 @@ pub(crate) async fn task_run_outputs(
     })?;
     Ok(Json(run.outputs.unwrap_or_else(|| serde_json::json!({}))))
 }
+
+/// One label, as Kestra sends it.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LabelJson {
+    key: String,
+    value: String,
+}
+
+/// `POST /api/v1/executions/{id}/labels` (and Kestra 2.0's
+/// `/actions/labels`): adds labels to an execution that has ended; a key
+/// already there takes the new value. 409 while it runs.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/labels", tag = "executions", params(("id" = String, Path)),
+    request_body = Vec<LabelJson>,
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
+pub(crate) async fn set_labels(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(labels): Json<Vec<LabelJson>>,
+) -> Result<Json<ExecutionJson>, ApiError> {
+    let id = ExecutionId::new(id);
+    if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
+        return Err(ApiError::BadRequest { message: format!("a label needs a key (value {:?} has none)", bad.value) });
+    }
+    let labels: std::collections::BTreeMap<String, String> = labels.into_iter().map(|l| (l.key, l.value)).collect();
+    match state.store.add_execution_labels(&id, &labels).await? {
+        engine::store::LabelsOutcome::Set => Ok(Json(current(&state, &id).await?)),
+        engine::store::LabelsOutcome::NotFound => Err(ApiError::NotFound { message: format!("execution {id} does not exist") }),
+        engine::store::LabelsOutcome::NotEnded(now) => Err(ApiError::Conflict {
+            message: format!("execution {id} is {}: labels are set once it has ended", now.as_str()),
+        }),
+    }
+}

@@ -26,7 +26,7 @@ use crate::AppState;
         executions::create, executions::get, executions::search, executions::kill, executions::restart,
         executions::replay, executions::file, webhook::webhook,
         logs::list, logs::download, logs::follow,
-        executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
+        executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
     ),
     tags(
@@ -108,6 +108,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/actions/kill", delete(executions::kill))
         .route("/executions/{id}/actions/restart", post(executions::restart))
         .route("/executions/{id}/actions/replay", post(executions::replay))
+        .route("/executions/{id}/labels", post(executions::set_labels))
+        .route("/executions/{id}/actions/labels", post(executions::set_labels))
         .route("/executions/webhook/{namespace}/{flow_id}/{key}", get(webhook::webhook).post(webhook::webhook).put(webhook::webhook))
         .route("/outputs/executions/{id}", get(executions::flow_outputs))
         .route("/outputs/tasks/{id}", get(executions::task_outputs))

@@ -319,3 +319,27 @@ async fn an_execution_file_streams_and_other_paths_are_refused() {
     assert_eq!(app.client.get(url(&missing)).send().await.unwrap().status(), 404);
     app.stop().await;
 }
+
+/// Labels are added once an execution has ended: 409 while it runs, 404 for
+/// an unknown one, and a key already there takes the new value.
+#[tokio::test]
+async fn labels_are_set_on_ended_executions_only() {
+    let app = TestApp::spawn().await;
+    let (running, _) = seed_running_execution(&app, "long").await;
+    let set = |id: String, body: serde_json::Value| app.client.post(app.url(&format!("/api/v1/executions/{id}/labels"))).json(&body).send();
+    let answer = set(running.to_string(), serde_json::json!([{"key": "a", "value": "b"}])).await.unwrap();
+    assert_eq!(answer.status(), 409);
+    assert!(answer.text().await.unwrap().contains("labels are set once it has ended"));
+    assert_eq!(set("nope".into(), serde_json::json!([])).await.unwrap().status(), 404);
+
+    app.post_flow("id: quick\nnamespace: t\nlabels:\n  team: data\ntasks:\n  - id: a\n    type: debug.Return\n    format: x\n").await;
+    let ended: serde_json::Value =
+        app.client.post(app.url("/api/v1/executions/t/quick?wait=true")).json(&serde_json::json!({})).send().await.unwrap().json().await.unwrap();
+    let id = ended["id"].as_str().unwrap().to_owned();
+    let body: serde_json::Value =
+        set(id, serde_json::json!([{"key": "team", "value": "platform"}, {"key": "reviewed", "value": "yes"}])).await.unwrap().json().await.unwrap();
+    let labels = body["labels"].as_array().unwrap();
+    assert!(labels.contains(&serde_json::json!({"key": "team", "value": "platform"})), "{body}");
+    assert!(labels.contains(&serde_json::json!({"key": "reviewed", "value": "yes"})), "{body}");
+    app.stop().await;
+}

@@ -81,6 +81,12 @@ def test_executions_are_searched_restarted_and_replayed(kestra):
     assert restarted.id == failed.id
     replayed = kestra.executions.replay_execution(execution_id=failed.id, tenant="main")
     assert replayed.id != failed.id
+    # Labels on an execution that has ended.
+    from kestrapy.models.label import Label
+
+    ended = kestra.executions.create_execution(tenant="main", namespace="company.team", id="flaky2", wait=True)
+    labelled = kestra.executions.set_labels_on_terminated_execution(execution_id=ended.id, tenant="main", labels=[Label(key="reviewed", value="yes")])
+    assert {(l.key, l.value) for l in labelled.labels} >= {("reviewed", "yes")}
 
 
 def test_a_namespace_is_deployed_as_ci_cd_does(kestra):
