@@ -78,6 +78,35 @@ impl Reads {
         let whole = ["render", "Context(", "currentEachOutput"].iter().any(|f| text.contains(f));
         Reads { outputs: whole || text.contains("outputs"), tasks: whole || text.contains("tasks"), error_logs: text.contains("errorLogs(") }
     }
+
+    fn union(self, other: Reads) -> Reads {
+        Reads { outputs: self.outputs || other.outputs, tasks: self.tasks || other.tasks, error_logs: self.error_logs || other.error_logs }
+    }
+}
+
+/// Whether a `pluginDefaults` entry's `type` applies to a task type: a
+/// prefix of its full name or of its short one.
+fn defaults_apply(prefix: &str, task_type: &str) -> bool {
+    task_type.starts_with(prefix) || short_type(task_type).starts_with(short_type(prefix))
+}
+
+/// A task's reads include those of the plugin defaults it receives.
+fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)]) {
+    if matches!(node.kind, NodeKind::Task { .. }) {
+        for (_, values) in defaults.iter().filter(|(prefix, _)| defaults_apply(prefix, &node.task_type)) {
+            node.reads = node.reads.union(Reads::of(&serde_json::to_string(values).unwrap_or_default()));
+        }
+    }
+    let children: Vec<&mut Node> = match &mut node.kind {
+        NodeKind::Task { .. } => Vec::new(),
+        NodeKind::Sequential { tasks } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => tasks.iter_mut().collect(),
+        NodeKind::Dag { tasks } => tasks.iter_mut().map(|(n, _)| n).collect(),
+        NodeKind::If { then, otherwise, .. } => then.iter_mut().chain(otherwise.iter_mut()).collect(),
+        NodeKind::Switch { cases, defaults: branch, .. } => cases.iter_mut().flat_map(|(_, c)| c.iter_mut()).chain(branch.iter_mut()).collect(),
+    };
+    for child in children {
+        add_default_reads(child, defaults);
+    }
 }
 
 /// The properties every task has.
@@ -163,7 +192,7 @@ impl Plan {
                 .collect(),
             _ => Map::new(),
         };
-        Ok(Plan {
+        let mut plan = Plan {
             id: text(&flow.id, "id")?,
             namespace: text(&flow.namespace, "namespace")?,
             inputs: flow.inputs.iter().map(input_decl).collect(),
@@ -176,7 +205,20 @@ impl Plan {
             concurrency,
             disabled: flow.disabled,
             outputs,
-        })
+        };
+        if !plan.plugin_defaults.is_empty() {
+            let defaults = std::mem::take(&mut plan.plugin_defaults);
+            for node in plan.tasks.iter_mut().chain(&mut plan.errors).chain(&mut plan.finally) {
+                add_default_reads(node, &defaults);
+            }
+            plan.plugin_defaults = defaults;
+        }
+        Ok(plan)
+    }
+
+    /// The `pluginDefaults` values that apply to a task type, in order.
+    pub fn defaults_for<'a>(&'a self, task_type: &'a str) -> impl Iterator<Item = &'a Map<String, Value>> + 'a {
+        self.plugin_defaults.iter().filter(move |(prefix, _)| defaults_apply(prefix, task_type)).map(|(_, values)| values)
     }
 
     /// Every node, depth first, for lookups by id.
@@ -345,5 +387,18 @@ mod tests {
         .unwrap();
         let reads: Vec<(&str, bool, bool)> = plan.all_nodes().iter().map(|n| (n.id.as_str(), n.reads.outputs, n.reads.tasks)).collect();
         assert_eq!(reads, [("plain", false, false), ("reader", true, false), ("whole", true, true), ("each", false, true), ("inner", true, false)]);
+    }
+
+    #[test]
+    fn plugin_defaults_count_in_what_a_task_reads() {
+        let plan = Plan::from_yaml(
+            "id: f\nnamespace: n\ntasks:\n  - id: plain\n    type: log.Log\n    message: hi\n  - id: ret\n    type: debug.Return\n    format: x\npluginDefaults:\n  - type: io.kestra.plugin.core.log\n    values:\n      level: \"{{ outputs.ret is defined ? 'INFO' : 'WARN' }}\"\n",
+        )
+        .unwrap();
+        let reads: Vec<(&str, bool)> = plan.all_nodes().iter().map(|n| (n.id.as_str(), n.reads.outputs)).collect();
+        assert_eq!(reads, [("plain", true), ("ret", false)]);
+        assert_eq!(plan.defaults_for("io.kestra.plugin.core.log.Log").count(), 1);
+        assert_eq!(plan.defaults_for("log.Log").count(), 1);
+        assert_eq!(plan.defaults_for("debug.Return").count(), 0);
     }
 }

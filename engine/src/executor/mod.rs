@@ -194,9 +194,10 @@ struct Slots {
 }
 
 impl Executor {
-    /// An executor whose `envs` come from this process's `ENV_` variables.
+    /// An executor with no `envs`, `globals` or `kestra.url` (the server
+    /// reads those from its configuration: see [`Executor::with_variables`]).
     pub fn new(services: Services, runners: Runners, secrets: SecretSource) -> Self {
-        Self::with_variables(services, runners, secrets, ServerVariables::from_env(std::env::vars(), ServerVariables::ENV_PREFIX))
+        Self::with_variables(services, runners, secrets, ServerVariables::default())
     }
 
     pub fn with_variables(services: Services, mut runners: Runners, secrets: SecretSource, server_vars: ServerVariables) -> Self {

@@ -240,11 +240,8 @@ impl Walk {
     /// The variables expressions see.
     fn vars(&self, run: Option<(&TaskRunRecord, &Node, &Scope)>) -> Value {
         // What grows with the execution is copied only for a node that may
-        // read it (plugin defaults may add expressions to any task).
-        let reads = match run {
-            Some((_, node, _)) if self.plan.plugin_defaults.is_empty() => node.reads,
-            _ => crate::plan::Reads::ALL,
-        };
+        // read it; without a node (the flow's variables and outputs), all.
+        let reads = run.map_or(crate::plan::Reads::ALL, |(_, node, _)| node.reads);
         let outputs = if reads.outputs {
             self.outputs.lock().map(|o| Value::Object(o.clone())).unwrap_or_default()
         } else {
@@ -627,13 +624,7 @@ impl Walk {
             }
             let run_ref = (&run.id, &node.id, attempt);
             let mut vars = self.vars(Some((run, node, scope)));
-            // Known from the plan, except where plugin defaults add properties.
-            let error_logs = if self.plan.plugin_defaults.is_empty() {
-                node.reads.error_logs
-            } else {
-                serde_json::to_string(properties).is_ok_and(|text| text.contains("errorLogs("))
-            };
-            if error_logs {
+            if node.reads.error_logs {
                 vars[crate::flow::expr::ERROR_LOGS] = self.error_logs().await?;
             }
             let properties = match self.render_properties(node, properties, &vars) {
@@ -736,11 +727,9 @@ impl Walk {
     /// property at a time so that an error names the property.
     fn render_properties(&self, node: &Node, own: &Map<String, Value>, vars: &Value) -> Result<Value, String> {
         let mut merged = Map::new();
-        for (prefix, defaults) in &self.plan.plugin_defaults {
-            if node.task_type.starts_with(prefix.as_str()) || crate::plan::short_type(&node.task_type).starts_with(crate::plan::short_type(prefix)) {
-                for (key, value) in defaults {
-                    merged.entry(key.clone()).or_insert_with(|| value.clone());
-                }
+        for defaults in self.plan.defaults_for(&node.task_type) {
+            for (key, value) in defaults {
+                merged.entry(key.clone()).or_insert_with(|| value.clone());
             }
         }
         for (key, value) in own {

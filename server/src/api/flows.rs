@@ -27,6 +27,20 @@ pub(crate) struct FlowJson {
     source: String,
 }
 
+impl FlowJson {
+    /// A flow as just saved: its checked header, revision and source.
+    fn saved(header: engine::header::FlowHeader, revision: i64, source: String) -> Self {
+        FlowJson {
+            id: header.id.to_string(),
+            namespace: header.namespace.to_string(),
+            revision,
+            description: header.description,
+            labels: header.labels,
+            source,
+        }
+    }
+}
+
 /// Creates a flow from its YAML source. 409 if the flow exists already
 /// (update it with PUT), 422 with the problems if it is not a valid flow.
 #[utoipa::path(post, path = "/api/v1/flows", tag = "flows",
@@ -59,14 +73,7 @@ pub(crate) async fn create(
     let revision = state.store.save_flow(&flow).await?;
     Ok((
         StatusCode::OK,
-        Json(FlowJson {
-            id: header.id.to_string(),
-            namespace: header.namespace.to_string(),
-            revision,
-            description: header.description,
-            labels: header.labels,
-            source: flow.source,
-        }),
+        Json(FlowJson::saved(header, revision, flow.source)),
     ))
 }
 
@@ -273,14 +280,7 @@ pub(crate) async fn update(
     }
     let flow = FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: body };
     let revision = state.store.save_flow(&flow).await?;
-    Ok(Json(FlowJson {
-        id,
-        namespace,
-        revision,
-        description: header.description,
-        labels: header.labels,
-        source: flow.source,
-    }))
+    Ok(Json(FlowJson::saved(header, revision, flow.source)))
 }
 
 /// `DELETE /api/v1/flows/{namespace}/{id}`: 204; its revisions and
@@ -401,14 +401,7 @@ pub(crate) async fn update_namespace(
             .into_iter()
             .zip(headers_of)
             .zip(revisions)
-            .map(|((flow, header), revision)| FlowJson {
-                id: header.id.to_string(),
-                namespace: header.namespace.to_string(),
-                revision,
-                description: header.description,
-                labels: header.labels,
-                source: flow.source,
-            })
+            .map(|((flow, header), revision)| FlowJson::saved(header, revision, flow.source))
             .collect(),
     ))
 }

@@ -10,6 +10,7 @@ use engine::kv::{Kv, KvError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::model::iso;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -38,10 +39,6 @@ pub(crate) struct TypedValue {
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct Keys {
     keys: Vec<String>,
-}
-
-fn iso(millis: i64) -> String {
-    jiff::Timestamp::from_millisecond(millis).map(|t| t.to_string()).unwrap_or_default()
 }
 
 fn error(e: KvError) -> ApiError {
