@@ -38,6 +38,7 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
     filter("split", &[req("delimiter", "A Java regular expression to split at."), opt("limit", "The most parts; 0 or absent drops trailing empty parts.")], "The text split into a list.", split),
     filter("replace", &[req("replace_pairs", "A map of what to replace to its replacement."), opt("regexp", "Whether the keys are regular expressions.")], "Replaces every occurrence of each key of `replace_pairs` by its value; in lists and maps, in every string.", replace),
     filter("escapeChar", &[opt("type", "`single`, `double` or `shell` quotes (default `single`).")], "Escapes quotes for a quoted string of the given kind.", escape_char),
+    filter("format", &[], "Java's `String.format`: the text is the pattern (`%s`, `%d`, `%.2f`, `%05d`, `%,d`, `%2$s`, ...), the arguments fill it.", format).variadic(),
     filter("slugify", &[], "The text as a lower-case slug of letters, digits and `-`.", slugify),
     filter("indent", &[req("amount", "How many times to repeat the prefix."), opt("prefix", "The text to add (default a space).")], "Indents every line but the first.", indent),
     filter("nindent", &[req("amount", "How many times to repeat the prefix."), opt("prefix", "The text to add (default a space).")], "Adds a line break, then indents every line.", nindent),
@@ -419,6 +420,11 @@ fn abs<'a>(call: Call<'a, '_>) -> Out<'a> {
 /// The common subset of Java's DecimalFormat: `#` and `0` digits, a `,`
 /// for grouping by three, and `.` then the decimals (`0` always shown,
 /// `#` only when not zero).
+fn format<'a>(call: Call<'a, '_>) -> Out<'a> {
+    let args: Vec<&Value> = call.rest.iter().map(|v| v.as_ref()).collect();
+    text(super::printf::format(&call.input_text(), &args, call.ev.limits.output_bytes).map_err(fail)?)
+}
+
 fn number_format<'a>(call: Call<'a, '_>) -> Out<'a> {
     let number = value::to_number(&call.input).map_err(fail)?.as_f64();
     let format = call.text(0).unwrap_or_default();

@@ -130,9 +130,7 @@ pub(crate) fn lookup(kind: Kind, name: &str) -> Option<&'static Declaration> {
 
 /// What Kestra registers that Mortar does not implement yet, so a flow
 /// that uses one hears that rather than "unknown".
-const NOT_YET: &[(Kind, &str)] = &[
-    (Kind::Filter, "format"),
-];
+const NOT_YET: &[(Kind, &str)] = &[];
 
 /// The message for an unknown name, with the closest known one.
 pub(crate) fn unknown(kind: Kind, name: &str) -> String {

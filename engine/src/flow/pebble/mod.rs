@@ -24,6 +24,7 @@ mod functions;
 mod lexer;
 pub mod library;
 mod parser;
+mod printf;
 mod value;
 
 use std::collections::BTreeSet;

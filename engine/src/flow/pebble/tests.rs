@@ -349,7 +349,21 @@ fn functions() {
     assert_eq!(render("{{ currentEachOutput(outputs.flat).value }}", &flat).unwrap(), "v41");
     check("{{ currentEachOutput('x') }}", Err("expects the outputs of a task"));
     check("{{ errorLogs() }}", Err("runs only where flows run"));
-    check("{{ 'a' | format }}", Err("the filter `format` is Kestra's, but Mortar does not support it yet"));
+    // Pebble's `format`: Java's String.format, with Java's outputs.
+    check("{{ 'Hello %s, you have %d messages' | format('Ann', 3) }}", text("Hello Ann, you have 3 messages"));
+    check("{{ '%05d|%-5s|%5s|%,d|%+d|%(d' | format(42, 'ab', 'ab', 1234567, 5, -5) }}", text("00042|ab   |   ab|1,234,567|+5|(5)"));
+    check("{{ '%.2f %08.2f %,.1f %e %g' | format(3.14159, -3.5, 1234567.25, 12345.678, 0.0001234) }}", text("3.14 -0003.50 1,234,567.3 1.234568e+04 0.000123400"));
+    check("{{ '%x %X %o %#x' | format(255, 255, 8, 255) }}", text("ff FF 10 0xff"));
+    // Java rounds half up from the shortest decimal form.
+    check("{{ '%.2f %.1f %.0f %.3f %.2f %.1f' | format(0.125, 0.15, 0.5, 0.0001, 99.999, 0.05) }}", text("0.13 0.2 1 0.000 100.00 0.1"));
+    check("{{ '%2$s %1$s %<s' | format('a', 'b') }}", text("b a a"));
+    check("{{ '%s %s %S %.3s %b %c' | format([1, 2], {'a': 1}, 'ab', 'abcdef', null, 'z') }}", text("[1, 2] {a=1} AB abc false z"));
+    check("{{ '100%%%n' | format }}", text("100%\n"));
+    check("{{ '%d' | format(1.5) }}", Err("`%d` needs a whole number, not the number 1.5"));
+    check("{{ '%f' | format(2) }}", Err("`%f` needs a decimal number"));
+    check("{{ '%s %s' | format('a') }}", Err("`%s` has no argument: the pattern needs at least 2 and 1 given"));
+    check("{{ '%q' | format('a') }}", Err("`%q` is not a conversion"));
+    check("{{ '%999999999s' | format('a') }}", Err("wider than the output limit"));
     // Pebble's nl2br: every kind of line break.
     check("{{ 'a\nb\r\nc\rd' | nl2br }}", text("a<br />b<br />c<br />d"));
     check("{{ nosuch() }}", Err("unknown function `nosuch`"));
