@@ -132,7 +132,7 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
                 "state": ended.state.as_str(),
                 "outputs": ended.outputs,
             });
-            let inputs = match render_inputs(trigger, &trigger_vars) {
+            let inputs = match render_inputs(trigger, &trigger_vars).await {
                 Ok(inputs) => inputs,
                 Err(why) => {
                     tracing::warn!(trigger = %name, %why, "a Flow trigger's inputs do not render");
@@ -238,10 +238,10 @@ fn matches(trigger: &Trigger, ended: &ExecutionRecord) -> Result<bool, String> {
 
 /// The trigger's `inputs`, with `{{ trigger.* }}` rendered. Secrets are
 /// not available here: an input's value is stored and shown.
-fn render_inputs(trigger: &Trigger, trigger_vars: &Value) -> Result<Map<String, Value>, String> {
+async fn render_inputs(trigger: &Trigger, trigger_vars: &Value) -> Result<Map<String, Value>, String> {
     let Some(inputs) = trigger.node.get("inputs").map(|i| i.to_json()) else { return Ok(Map::new()) };
     let renderer = Renderer::new(Arc::new(NoSecrets));
-    let rendered = renderer.render("", "inputs", &inputs, &json!({ "trigger": trigger_vars })).map_err(|e| e.message)?;
+    let rendered = renderer.render_async("", "inputs", &inputs, &json!({ "trigger": trigger_vars })).await.map_err(|e| e.message)?;
     rendered.as_object().cloned().ok_or_else(|| "`inputs` is a mapping of input ids to values".into())
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use engine::flow::pebble::Limits;
 
 #[derive(Debug, Parser)]
 #[command(name = "mortar", version, about = "A workflow orchestrator for Databricks")]
@@ -106,6 +107,21 @@ pub struct LimitArgs {
     /// The largest file an execution's FILE input may upload, in bytes (default 10 GiB).
     #[arg(long, env = "MORTAR_MAX_UPLOAD", default_value_t = MAX_UPLOAD, value_name = "BYTES")]
     pub max_upload: u64,
+    /// The most steps (expression evaluations, loop iterations) one render of an expression may take.
+    #[arg(long, env = "MORTAR_MAX_TEMPLATE_STEPS", default_value_t = Limits::default().steps, value_name = "STEPS",
+          value_parser = clap::value_parser!(u64).range(1000..))]
+    pub max_template_steps: u64,
+    /// The most text one render of an expression may produce, in bytes.
+    #[arg(long, env = "MORTAR_MAX_TEMPLATE_OUTPUT", default_value_t = Limits::default().output_bytes, value_name = "BYTES",
+          value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1024..), |n| n as usize)))]
+    pub max_template_output: usize,
+}
+
+impl LimitArgs {
+    /// The bounds on each render, as the executor takes them.
+    pub fn render_limits(&self) -> Limits {
+        Limits { steps: self.max_template_steps, output_bytes: self.max_template_output, ..Limits::default() }
+    }
 }
 
 /// The default of `--max-upload`: 10 GiB.
@@ -113,7 +129,8 @@ pub const MAX_UPLOAD: u64 = 10 * 1024 * 1024 * 1024;
 
 impl Default for LimitArgs {
     fn default() -> Self {
-        Self { max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD }
+        let render = Limits::default();
+        Self { max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD, max_template_steps: render.steps, max_template_output: render.output_bytes }
     }
 }
 

@@ -111,7 +111,8 @@ impl AppState {
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let runners = runners(databricks.as_ref());
-        let executor = Executor::with_variables(services, runners, secrets, variables);
+        let settings = engine::executor::Settings { variables, render_limits: limits.render_limits() };
+        let executor = Executor::with_settings(services, runners, secrets, settings);
         Self {
             leptos_options,
             store,

@@ -72,7 +72,8 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(variables) => variables,
         Err(message) => return Ok(config_error(message)),
     };
-    let executor = Executor::with_variables(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()), variables);
+    let settings = engine::executor::Settings { variables, render_limits: args.limits.render_limits() };
+    let executor = Executor::with_settings(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()), settings);
 
     let id = ExecutionId::generate();
     let mut inputs = Map::new();

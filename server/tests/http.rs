@@ -5,6 +5,7 @@ mod http {
     pub mod support;
 
     mod api;
+    mod bounds;
     mod compat;
     mod executions;
     mod pages;

@@ -154,6 +154,15 @@ pub(crate) struct Shared {
     shutdown: CancellationToken,
     /// `envs`, `globals` and `kestra`, put in every expression's context.
     server_vars: Map<String, Value>,
+    render_limits: crate::flow::pebble::Limits,
+}
+
+/// What the server's configuration gives every execution.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub variables: ServerVariables,
+    /// The bounds on each render of an expression (steps, output size).
+    pub render_limits: crate::flow::pebble::Limits,
 }
 
 impl Shared {
@@ -194,13 +203,14 @@ struct Slots {
 }
 
 impl Executor {
-    /// An executor with no `envs`, `globals` or `kestra.url` (the server
-    /// reads those from its configuration: see [`Executor::with_variables`]).
+    /// An executor with no `envs`, `globals` or `kestra.url` and the
+    /// default render limits (the server reads those from its
+    /// configuration: see [`Executor::with_settings`]).
     pub fn new(services: Services, runners: Runners, secrets: SecretSource) -> Self {
-        Self::with_variables(services, runners, secrets, ServerVariables::default())
+        Self::with_settings(services, runners, secrets, Settings::default())
     }
 
-    pub fn with_variables(services: Services, mut runners: Runners, secrets: SecretSource, server_vars: ServerVariables) -> Self {
+    pub fn with_settings(services: Services, mut runners: Runners, secrets: SecretSource, settings: Settings) -> Self {
         let (events, _) = broadcast::channel(4096);
         let link = subflow::Link::default();
         runners.register("io.kestra.plugin.core.flow.Subflow", Arc::new(subflow::Subflow { link: link.clone() }));
@@ -213,7 +223,8 @@ impl Executor {
                 secrets,
                 events,
                 shutdown: CancellationToken::new(),
-                server_vars: server_vars.context(),
+                server_vars: settings.variables.context(),
+                render_limits: settings.render_limits,
             }),
             running: Default::default(),
             slots: Default::default(),
@@ -370,7 +381,7 @@ impl Executor {
                 return;
             }
             let host = RuntimeHost { secrets: shared.secrets.clone(), storage: shared.storage.clone() };
-            let renderer = Renderer::new(Arc::new(host));
+            let renderer = Renderer::new(Arc::new(host)).with_limits(shared.render_limits.clone());
             for secret in &secrets {
                 renderer.masker().add(secret);
             }

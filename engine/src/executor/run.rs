@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::flow::expr::Renderer;
+use crate::flow::expr::{RenderError, Renderer};
 use super::retry::RetryPolicy;
 use super::Shared;
 use crate::ids::{TaskId, TaskRunId};
@@ -187,8 +187,12 @@ impl Walk {
 
     /// Renders a value the walk itself reads (variables, a condition, a
     /// Switch value, ForEach values); the caller names what it was.
-    fn render(&self, value: &Value, vars: &Value) -> Result<Value, String> {
-        self.renderer.render("", "", value, vars).map_err(|error| error.message)
+    async fn render(&self, value: &Value, vars: &Value) -> Result<Value, String> {
+        self.render_off_worker("", "", value, vars).await.map_err(|error| error.message)
+    }
+
+    async fn render_off_worker(&self, task: &str, property: &str, value: &Value, vars: &Value) -> Result<Value, RenderError> {
+        self.renderer.render_async(task, property, value, vars).await
     }
 
     fn killed(&self) -> bool {
@@ -324,12 +328,12 @@ impl Walk {
     }
 
     /// Renders the flow's `variables` once, on first use.
-    fn ensure_variables(&self) -> Result<(), String> {
+    async fn ensure_variables(&self) -> Result<(), String> {
         let done = self.variables.lock().map(|v| v.is_some()).unwrap_or(true);
         if done {
             return Ok(());
         }
-        let rendered = self.render(&Value::Object(self.plan.variables.clone()), &self.vars(None))?;
+        let rendered = self.render(&Value::Object(self.plan.variables.clone()), &self.vars(None)).await?;
         if let Ok(mut slot) = self.variables.lock() {
             *slot = Some(rendered);
         }
@@ -409,13 +413,13 @@ impl Walk {
             State::Killed => return Ok(Outcome::Killed),
             _ => {}
         }
-        if let Err(message) = self.ensure_variables() {
+        if let Err(message) = self.ensure_variables().await {
             return self.fail_run(&run, node, 0, &format!("variables: {message}")).await;
         }
         if let Some(condition) = &node.common.run_if
             && run.state == State::Created
         {
-            match self.render(condition, &self.vars(Some((&run, node, scope)))) {
+            match self.render(condition, &self.vars(Some((&run, node, scope)))).await {
                 Ok(value) if !is_truthy(&value) => {
                     self.event(&run, Event::Skip, None).await?;
                     self.log_for(Some((&run.id, &node.id, 0)), Level::Info, "skipped: runIf is false").await;
@@ -480,14 +484,14 @@ impl Walk {
                 outcome
             }
             NodeKind::Dag { tasks } => self.clone().run_dag(tasks.clone(), inner).await,
-            NodeKind::If { condition, then, otherwise } => match self.render(condition, &vars) {
+            NodeKind::If { condition, then, otherwise } => match self.render(condition, &vars).await {
                 Ok(value) => {
                     let branch = if is_truthy(&value) { then } else { otherwise };
                     self.clone().walk_list(branch.clone(), inner).await
                 }
                 Err(message) => return self.fail_run(run, node, 1, &format!("condition: {message}")).await,
             },
-            NodeKind::Switch { value, cases, defaults } => match self.render(value, &vars) {
+            NodeKind::Switch { value, cases, defaults } => match self.render(value, &vars).await {
                 Ok(value) => {
                     let key = match value {
                         Value::String(s) => s,
@@ -499,7 +503,7 @@ impl Walk {
                 Err(message) => return self.fail_run(run, node, 1, &format!("value: {message}")).await,
             },
             NodeKind::ForEach { values, concurrency_limit, tasks } => {
-                let values = match self.render(values, &vars) {
+                let values = match self.render(values, &vars).await {
                     Ok(Value::Array(items)) => items,
                     Ok(Value::String(text)) => match serde_json::from_str::<Vec<Value>>(&text) {
                         Ok(items) => items,
@@ -627,7 +631,7 @@ impl Walk {
             if node.reads.error_logs {
                 vars[crate::flow::expr::ERROR_LOGS] = self.error_logs().await?;
             }
-            let properties = match self.render_properties(node, properties, &vars) {
+            let properties = match self.render_properties(node, properties, &vars).await {
                 Ok(properties) => properties,
                 Err(message) => {
                     self.log_for(Some(run_ref), Level::Error, &message).await;
@@ -725,7 +729,7 @@ impl Walk {
 
     /// `pluginDefaults` under the task's own properties, then rendered one
     /// property at a time so that an error names the property.
-    fn render_properties(&self, node: &Node, own: &Map<String, Value>, vars: &Value) -> Result<Value, String> {
+    async fn render_properties(&self, node: &Node, own: &Map<String, Value>, vars: &Value) -> Result<Value, String> {
         let mut merged = Map::new();
         for defaults in self.plan.defaults_for(&node.task_type) {
             for (key, value) in defaults {
@@ -737,10 +741,7 @@ impl Walk {
         }
         let mut rendered = Map::new();
         for (key, value) in merged {
-            let value = self
-                .renderer
-                .render(node.id.as_str(), &key, &value, vars)
-                .map_err(|error| error.to_string())?;
+            let value = self.render_off_worker(node.id.as_str(), &key, &value, vars).await.map_err(|error| error.to_string())?;
             rendered.insert(key, value);
         }
         Ok(Value::Object(rendered))
@@ -753,7 +754,7 @@ impl Walk {
         let vars = self.vars(None);
         let mut outputs = Map::new();
         for (id, expression) in &self.plan.outputs {
-            match self.render(expression, &vars) {
+            match self.render(expression, &vars).await {
                 Ok(value) => {
                     outputs.insert(id.clone(), self.renderer.masker().mask_value(&value));
                 }

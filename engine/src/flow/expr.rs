@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use super::pebble::eval::EvalError;
 use super::pebble::{Limits, Template};
 
 /// What the runtime supplies to expressions.
@@ -188,41 +189,94 @@ impl Renderer {
     /// `taskrun`, `trigger`). The error names the task and the property
     /// and is already masked.
     pub fn render(&self, task: &str, property: &str, value: &Value, context: &Value) -> Result<Value, RenderError> {
-        self.render_in(value, context).map_err(|message| RenderError {
-            task: task.to_owned(),
-            property: property.to_owned(),
-            message: self.masker.mask(&message),
-        })
+        self.render_in(value, context, &self.limits).map_err(|failure| self.error(task, property, failure))
+    }
+
+    /// As [`Renderer::render`], but gives up with `None` after `steps`
+    /// steps when this renderer allows more: a caller on an async worker
+    /// renders small templates in place and hands the rest to a blocking
+    /// thread (where [`Renderer::render`] starts again with the whole
+    /// budget). A template's cost is known only by running it.
+    pub fn render_within(&self, task: &str, property: &str, value: &Value, context: &Value, steps: u64) -> Option<Result<Value, RenderError>> {
+        if steps >= self.limits.steps {
+            return Some(self.render(task, property, value, context));
+        }
+        let quick = Limits { steps, ..self.limits.clone() };
+        match self.render_in(value, context, &quick) {
+            Ok(value) => Some(Ok(value)),
+            Err(Failure::Steps) => None,
+            Err(failure) => Some(Err(self.error(task, property, failure))),
+        }
+    }
+
+    /// As [`Renderer::render`], for async code: in place when the
+    /// template is cheap (within [`INLINE_STEPS`]), otherwise again on a
+    /// blocking thread with the whole step budget, so that a heavy
+    /// template never holds an async worker (the server's requests and
+    /// the other executions).
+    #[cfg(feature = "runtime")]
+    pub async fn render_async(&self, task: &str, property: &str, value: &Value, context: &Value) -> Result<Value, RenderError> {
+        if let Some(done) = self.render_within(task, property, value, context, INLINE_STEPS) {
+            return done;
+        }
+        let renderer = self.clone();
+        let (task, property, value, context) = (task.to_owned(), property.to_owned(), value.clone(), context.clone());
+        let stopped = RenderError { task: task.clone(), property: property.clone(), message: "the render stopped unexpectedly".into() };
+        tokio::task::spawn_blocking(move || renderer.render(&task, &property, &value, &context)).await.unwrap_or(Err(stopped))
+    }
+
+    fn error(&self, task: &str, property: &str, failure: Failure) -> RenderError {
+        let message = match failure {
+            Failure::Message(message) => message,
+            Failure::Steps => EvalError::Limit { name: "steps", limit: self.limits.steps }.to_string(),
+        };
+        RenderError { task: task.to_owned(), property: property.to_owned(), message: self.masker.mask(&message) }
     }
 
     /// Renders one string to text.
     pub fn render_text(&self, text: &str, context: &Value) -> Result<String, String> {
-        match self.render_str(text, context)? {
+        match self.render_str(text, context, &self.limits).map_err(|failure| self.error("", "", failure).message)? {
             Value::String(s) => Ok(s),
             other => Ok(other.to_string()),
         }
     }
 
-    fn render_in(&self, value: &Value, context: &Value) -> Result<Value, String> {
+    fn render_in(&self, value: &Value, context: &Value, limits: &Limits) -> Result<Value, Failure> {
         match value {
-            Value::String(text) => self.render_str(text, context),
-            Value::Array(items) => items.iter().map(|v| self.render_in(v, context)).collect::<Result<_, _>>().map(Value::Array),
+            Value::String(text) => self.render_str(text, context, limits),
+            Value::Array(items) => items.iter().map(|v| self.render_in(v, context, limits)).collect::<Result<_, _>>().map(Value::Array),
             Value::Object(map) => map
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), self.render_in(v, context)?)))
-                .collect::<Result<serde_json::Map<_, _>, String>>()
+                .map(|(k, v)| Ok((k.clone(), self.render_in(v, context, limits)?)))
+                .collect::<Result<serde_json::Map<_, _>, Failure>>()
                 .map(Value::Object),
             other => Ok(other.clone()),
         }
     }
 
-    fn render_str(&self, text: &str, context: &Value) -> Result<Value, String> {
+    fn render_str(&self, text: &str, context: &Value, limits: &Limits) -> Result<Value, Failure> {
         if !has_expression(text) {
             return Ok(Value::String(text.to_owned()));
         }
-        let template = Template::parse(text).map_err(|e| e.message)?;
-        template.render_value(context, self.host.as_ref(), &self.masker, &self.limits).map_err(|e| e.to_string())
+        let template = Template::parse(text).map_err(|e| Failure::Message(e.message))?;
+        template.render_value(context, self.host.as_ref(), &self.masker, limits).map_err(|e| match e {
+            EvalError::Limit { name: "steps", .. } => Failure::Steps,
+            other => Failure::Message(other.to_string()),
+        })
     }
+}
+
+/// The steps a render may take on an async worker (a few milliseconds in a
+/// dev build) before [`Renderer::render_async`] moves it to a blocking
+/// thread. Real task properties take tens.
+#[cfg(feature = "runtime")]
+const INLINE_STEPS: u64 = 100_000;
+
+/// Why a render failed: out of steps (which [`Renderer::render_within`]
+/// retries elsewhere), or anything else.
+enum Failure {
+    Steps,
+    Message(String),
 }
 
 /// True when the text has `{{`, `{%` or `{#`.
@@ -299,6 +353,23 @@ mod tests {
             (Err(got), Err(want)) => assert!(got.to_string().contains(want), "{got}"),
             (got, want) => panic!("{template}: got {got:?}, want {want:?}"),
         }
+    }
+
+    #[test]
+    fn a_render_within_a_few_steps_gives_up_only_when_more_are_allowed() {
+        let bomb = json!("{% for i in range(0, 1000) %}{% for j in range(0, 1000) %}{% endfor %}{% endfor %}");
+        let small = json!("{{ inputs.name | upper }}");
+        let context = json!({"inputs": {"name": "ann"}});
+        let limits = Limits { steps: 5_000_000, ..Limits::default() };
+        let generous = renderer().with_limits(limits);
+        assert_eq!(generous.render_within("t", "p", &small, &context, 1_000).unwrap().unwrap(), json!("ANN"));
+        assert!(generous.render_within("t", "p", &bomb, &context, 1_000).is_none());
+        // The whole budget is enough for a million steps.
+        assert!(generous.render("t", "p", &bomb, &context).is_ok());
+        // With no more steps to give, the answer is the render's own error.
+        let tight = renderer().with_limits(Limits { steps: 1_000, ..Limits::default() });
+        let error = tight.render_within("t", "p", &bomb, &context, 1_000).unwrap().unwrap_err();
+        assert!(error.message.contains("steps limit of 1000"), "{}", error.message);
     }
 
     #[test]

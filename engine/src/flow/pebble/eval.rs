@@ -22,8 +22,17 @@ pub enum EvalError {
     Undefined { path: String },
     #[error("{0}")]
     Failed(String),
-    #[error("the template went over its {name} limit of {limit}: it loops or produces more than any flow needs; simplify it")]
+    #[error("the template went over its {name} limit of {limit}: it loops or produces more than any flow needs; simplify it{}", raise_hint(name))]
     Limit { name: &'static str, limit: u64 },
+}
+
+/// How the server's operator raises a limit, when it can be raised.
+fn raise_hint(name: &str) -> &'static str {
+    match name {
+        "steps" => " (or raise the limit with `mortar serve --max-template-steps`)",
+        "output size (bytes)" => " (or raise the limit with `mortar serve --max-template-output`)",
+        _ => "",
+    }
 }
 
 type Result<T> = std::result::Result<T, EvalError>;

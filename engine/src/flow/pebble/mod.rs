@@ -18,7 +18,7 @@ mod ast;
 mod checker;
 pub mod convert;
 pub mod dates;
-mod eval;
+pub(crate) mod eval;
 mod filters;
 mod functions;
 mod lexer;

@@ -1,0 +1,81 @@
+//! What one flow cannot do to the server: a template that loops for ever
+//! fails its task at the step limit, on a blocking thread, while the
+//! server keeps answering.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::support::TestApp;
+
+const BOMB: &str = "id: bomb\nnamespace: company.team\ntasks:\n  - id: spin\n    type: log.Log\n    message: \"{% for i in range(0, 100000) %}{% for j in range(0, 100000) %}{% endfor %}{% endfor %}\"\n";
+
+async fn start(app: &TestApp) -> String {
+    let response = app.client.post(app.url("/api/v1/executions/company.team/bomb")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn execution(app: &TestApp, id: &str) -> Value {
+    app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap()
+}
+
+async fn until_ended(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body = execution(app, id).await;
+        if ["SUCCESS", "WARNING", "FAILED", "KILLED"].contains(&body["state"]["current"].as_str().unwrap()) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "execution {id} did not end: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn logs(app: &TestApp, id: &str) -> String {
+    app.client.get(app.url(&format!("/api/v1/logs/{id}"))).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_template_bomb_fails_its_task_at_the_configured_step_limit() {
+    let limits = server::config::LimitArgs { max_template_steps: 300_000, ..Default::default() };
+    let app = TestApp::spawn_with_limits(limits).await;
+    assert_eq!(app.post_flow(BOMB).await.status(), 200);
+    let id = start(&app).await;
+    let ended = until_ended(&app, &id).await;
+    assert_eq!(ended["state"]["current"], "FAILED");
+    let logs = logs(&app, &id).await;
+    assert!(logs.contains("steps limit of 300000"), "{logs}");
+    assert!(logs.contains("--max-template-steps"), "{logs}");
+    app.stop().await;
+}
+
+/// The test runtime has one thread: if a render held it, the health
+/// check would wait for every bomb in turn.
+#[tokio::test]
+async fn the_server_answers_while_templates_spin() {
+    let limits = server::config::LimitArgs { max_template_steps: 50_000_000, ..Default::default() };
+    let app = TestApp::spawn_with_limits(limits).await;
+    assert_eq!(app.post_flow(BOMB).await.status(), 200);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(start(&app).await);
+    }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let status = app.client.get(app.url("/api/v1/health")).send().await.unwrap().status();
+        slowest = slowest.max(asked.elapsed());
+        assert!(status.is_success());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The check means something only if the bombs were still rendering.
+    let still_running = execution(&app, &ids[2]).await["state"]["current"] == "RUNNING";
+    assert!(still_running, "the bombs ended before the health checks: raise the step limit of this test");
+    assert!(slowest < Duration::from_secs(1), "a health check took {slowest:?} while templates rendered");
+    for id in &ids {
+        assert_eq!(until_ended(&app, id).await["state"]["current"], "FAILED");
+    }
+    app.stop().await;
+}
