@@ -24,6 +24,7 @@ mod jobs;
 mod lenient;
 mod runner;
 mod sample;
+mod sandbox;
 mod shard;
 mod sql;
 mod statements;

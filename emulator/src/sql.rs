@@ -1,6 +1,7 @@
-//! The embedded SQL engine behind statements: SQLite in memory through sqlx
-//! (already in the build, so it costs nothing extra on a 2-core CI; DuckDB
-//! or DataFusion would add 15–30 minutes of compile). Databricks syntax is
+//! The embedded SQL engine behind statements: SQLite through sqlx (already
+//! in the build, so it costs nothing extra on a 2-core CI; DuckDB or
+//! DataFusion would add 15–30 minutes of compile), on a pool of fenced-in,
+//! interruptible connections (see `sandbox.rs`). Databricks syntax is
 //! rewritten to SQLite before running:
 //!
 //! - `read_files('dbfs:/…' | '/Volumes/…', format => 'csv', header => true)`
@@ -15,17 +16,22 @@
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use regex::{Captures, Regex};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 // The emulator runs its users' SQL by design, so every statement is
-// marked as audited with `AssertSqlSafe`.
-use sqlx::{AssertSqlSafe, Column, Row, SqlSafeStr, SqlitePool, Statement, TypeInfo, ValueRef};
+// marked as audited with `AssertSqlSafe`; `sandbox` fences it in.
+use sqlx::{AssertSqlSafe, Column, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
 
 use crate::fs::{Fs, normalize};
+use crate::sandbox::{self, Database};
+
+/// How long one statement may run (real time) before SQLite is stopped.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(crate) struct Engine {
-    pool: SqlitePool,
+    db: Database,
     tmp: AtomicU64,
 }
 
@@ -98,6 +104,9 @@ re!(
     NOOP,
     r"(?is)^\s*(use|create\s+(schema|database|catalog|volume)|set|refresh|optimize|analyze|vacuum|cache|uncache)\b.*$"
 );
+// Databricks' VACUUM (Delta housekeeping) is a no-op here; SQLite's
+// VACUUM INTO writes a copy of the database to a file, and is refused.
+re!(VACUUM_INTO, r"(?is)^\s*vacuum\b.*\binto\b");
 re!(
     CREATE_OR_REPLACE,
     r"(?is)^\s*create\s+or\s+replace\s+(temp\s+|temporary\s+)?(table|view)\s+([\w`]+)"
@@ -278,17 +287,12 @@ fn literal(p: &Param) -> Result<String, SqlError> {
 
 impl Engine {
     pub async fn open() -> Result<Self, sqlx::Error> {
-        // One connection that never closes: an in-memory SQLite database
-        // lives exactly as long as its connection.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(SqliteConnectOptions::new().in_memory(true))
-            .await?;
+        Self::with_timeout(STATEMENT_TIMEOUT).await
+    }
+
+    async fn with_timeout(timeout: Duration) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            pool,
+            db: Database::open(timeout).await?,
             tmp: AtomicU64::new(1),
         })
     }
@@ -303,10 +307,34 @@ impl Engine {
                 "42617",
             ));
         }
-        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        if VACUUM_INTO.is_match(sql) {
+            return Err(sandboxed());
+        }
+        let mut conn = self.db.session().await.map_err(|e| match e {
+            sqlx::Error::PoolTimedOut => timed_out(self.db.timeout(), true),
+            e => internal(e),
+        })?;
+        let result = self.run_on(&mut conn, fs, sql, params).await;
+        // Temporary tables (the loaded files) are dropped when the
+        // connection goes back to the pool.
+        result.map_err(|e| {
+            if conn.timed_out() {
+                timed_out(self.db.timeout(), false)
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn run_on(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        fs: &Fs,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Rows, SqlError> {
         // Files first: their paths are string literals the quote-aware
         // rewrites below would otherwise leave alone.
-        let mut temp_tables = Vec::new();
         let mut loads = Vec::new();
         for c in READ_FILES.captures_iter(sql) {
             let opts = c.get(2).map_or("", |m| m.as_str());
@@ -340,17 +368,10 @@ impl Engine {
         let mut sql = sql.to_owned();
         for (text, path, header, sep, infer) in loads {
             let name = format!("__file_{}", self.tmp.fetch_add(1, Ordering::Relaxed));
-            let result = load_csv(&mut conn, fs, &name, &path, header, sep, infer).await;
-            if let Err(e) = result {
-                drop_tables(&mut conn, &temp_tables).await;
-                return Err(e);
-            }
-            temp_tables.push(name.clone());
+            load_csv(conn, fs, &name, &path, header, sep, infer).await?;
             sql = sql.replacen(&text, &name, 1);
         }
-        let result = self.run_rewritten(&mut conn, &sql, params).await;
-        drop_tables(&mut conn, &temp_tables).await;
-        result
+        self.run_rewritten(conn, &sql, params).await
     }
 
     async fn run_rewritten(
@@ -450,6 +471,36 @@ impl Engine {
     }
 }
 
+/// A statement that tried to reach past the emulator's own database.
+fn sandboxed() -> SqlError {
+    sql_err(
+        "UNSUPPORTED_FEATURE",
+        "The emulator runs SQL on its own tables only: ATTACH, DETACH, VACUUM INTO, file: URIs, extensions, virtual tables and PRAGMAs other than table_info and its kin are not supported.",
+        "0A000",
+    )
+}
+
+/// A statement that ran, or waited for a connection, past the limit.
+fn timed_out(limit: Duration, waiting: bool) -> SqlError {
+    let what = if waiting {
+        format!(
+            "waited longer than {} s for one of the emulator's {} SQL connections, all busy with other statements",
+            limit.as_secs(),
+            sandbox::CONNECTIONS
+        )
+    } else {
+        format!(
+            "ran longer than the emulator's limit of {} s per statement and was stopped",
+            limit.as_secs()
+        )
+    };
+    sql_err(
+        "QUERY_EXECUTION_TIMEOUT_EXCEEDED",
+        &format!("The statement {what}; split the work into shorter statements."),
+        "57KD0",
+    )
+}
+
 fn internal(e: sqlx::Error) -> SqlError {
     sql_err("INTERNAL_ERROR", &e.to_string(), "XX000")
 }
@@ -498,6 +549,35 @@ fn translate(e: sqlx::Error) -> SqlError {
             "42601",
         );
     }
+    // The authorizer's refusals ("not authorized", "not authorized to use
+    // function: …", and "authorization denied" for the database VACUUM
+    // INTO would attach), and the limit of no attached databases.
+    if msg.starts_with("not authorized")
+        || msg == "authorization denied"
+        || msg.starts_with("too many attached databases")
+    {
+        return sandboxed();
+    }
+    if msg.contains("string or blob too big") {
+        return sql_err(
+            "ROW_VALUE_TOO_LARGE",
+            &format!(
+                "A value exceeds the emulator's limit of {} MiB per string or binary value.",
+                sandbox::MAX_VALUE_BYTES / (1024 * 1024)
+            ),
+            "54000",
+        );
+    }
+    if msg.contains("database or disk is full") {
+        return sql_err(
+            "DISK_QUOTA_EXCEEDED",
+            &format!(
+                "The emulator's tables are limited to {} GiB in all; drop tables that are no longer needed.",
+                sandbox::MAX_PAGES / (256 * 1024)
+            ),
+            "53100",
+        );
+    }
     if msg.contains("already exists") {
         return sql_err(
             "TABLE_OR_VIEW_ALREADY_EXISTS",
@@ -518,17 +598,6 @@ async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<(), SqlErr
         .await
         .map(|_| ())
         .map_err(translate)
-}
-
-async fn drop_tables(conn: &mut sqlx::SqliteConnection, names: &[String]) {
-    for n in names {
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS temp.{n}")))
-            .execute(&mut *conn)
-            .await
-        {
-            tracing::warn!(error = %e, table = %n, "could not drop a temporary table");
-        }
-    }
 }
 
 /// Spark's spelling of a double: `3.0`, not `3`.
@@ -798,15 +867,20 @@ mod tests {
     async fn check(setup: &[&str], sql: &str, expected: &[&[&str]]) {
         let engine = Engine::open().await.expect("engine");
         let fs = Fs::open(None).expect("fs");
+        for s in setup {
+            engine.run(&fs, s, &[]).await.expect("setup");
+        }
+        check_on(&engine, sql, expected).await;
+    }
+
+    async fn check_on(engine: &Engine, sql: &str, expected: &[&[&str]]) {
+        let fs = Fs::open(None).expect("fs");
         fs.write_file(
             "/d/sales.csv",
             bytes::Bytes::from_static(b"region,amount\neu,10\nus,5\neu,2.5\n"),
             true,
         )
         .expect("write");
-        for s in setup {
-            engine.run(&fs, s, &[]).await.expect("setup");
-        }
         let rows = engine.run(&fs, sql, &[]).await.expect("query");
         let got: Vec<Vec<String>> = rows
             .rows
@@ -882,6 +956,126 @@ mod tests {
             &[&["default", "a", "0"]],
         )
         .await;
+    }
+
+    /// Runs `sql` on `engine` and returns the message it fails with.
+    async fn message_of(engine: &Engine, sql: &str) -> String {
+        let fs = Fs::open(None).expect("fs");
+        engine.run(&fs, sql, &[]).await.expect_err(sql).message
+    }
+
+    #[tokio::test]
+    async fn the_sandbox_refuses_files_settings_and_extensions() {
+        let engine = Engine::open().await.expect("engine");
+        let dir = tempfile::tempdir().expect("dir");
+        let other = dir.path().join("other.db");
+        for sql in [
+            format!("ATTACH DATABASE '{}' AS other", other.display()),
+            format!("ATTACH 'file:{}?mode=rwc' AS other", other.display()),
+            "DETACH DATABASE main".to_owned(),
+            format!("VACUUM INTO '{}'", other.display()),
+            format!("/* a comment first */ VACUUM INTO '{}'", other.display()),
+            format!("SELECT 1; VACUUM INTO '{}'", other.display()),
+            "PRAGMA journal_mode = DELETE".to_owned(),
+            "PRAGMA locking_mode = EXCLUSIVE".to_owned(),
+            "PRAGMA writable_schema = ON".to_owned(),
+            "PRAGMA temp_store_directory = '/tmp'".to_owned(),
+            "SELECT load_extension('/tmp/x.so')".to_owned(),
+            "CREATE VIRTUAL TABLE v USING fts5(x)".to_owned(),
+        ] {
+            let message = message_of(&engine, &sql).await;
+            assert!(
+                message.starts_with("[UNSUPPORTED_FEATURE]"),
+                "{sql}: {message}"
+            );
+        }
+        assert!(!other.exists(), "no file was created");
+        // What DESCRIBE and friends need still works.
+        check(
+            &["CREATE TABLE t (a INT, b STRING)"],
+            "SELECT name FROM pragma_table_info('t') ORDER BY cid",
+            &[&["a"], &["b"]],
+        )
+        .await;
+        check(
+            &["CREATE TABLE t (a INT)"],
+            "PRAGMA table_info(t)",
+            &[&["0", "a", "INT", "0", "NULL", "0"]],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn statements_leave_no_transaction_or_temporary_table_behind() {
+        let engine = Engine::open().await.expect("engine");
+        let fs = Fs::open(None).expect("fs");
+        engine
+            .run(&fs, "CREATE TABLE t (x INT)", &[])
+            .await
+            .expect("create");
+        engine
+            .run(&fs, "CREATE TEMP VIEW v AS SELECT 1", &[])
+            .await
+            .expect("view");
+        // A BEGIN without COMMIT is rolled back, not left holding the
+        // write lock for every other statement.
+        engine
+            .run(&fs, "BEGIN IMMEDIATE; INSERT INTO t VALUES (1)", &[])
+            .await
+            .expect("begin");
+        // Every connection of the pool, at once, sees neither.
+        let runs = (0..sandbox::CONNECTIONS).map(|_| async {
+            let view = engine.run(&fs, "SELECT * FROM v", &[]).await;
+            engine
+                .run(&fs, "INSERT INTO t VALUES (2)", &[])
+                .await
+                .expect("insert");
+            view.is_err()
+        });
+        for no_view in futures::future::join_all(runs).await {
+            assert!(no_view, "temporary views last one statement");
+        }
+        check_on(
+            &engine,
+            "SELECT x, count(*) FROM t GROUP BY x",
+            &[&["2", &sandbox::CONNECTIONS.to_string()]],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_statement_stops_sqlite() {
+        let engine = Engine::open().await.expect("engine");
+        let fs = Fs::open(None).expect("fs");
+        engine
+            .run(&fs, "CREATE TABLE t (x INT)", &[])
+            .await
+            .expect("create");
+        // An endless write holds the database's one write lock: a later
+        // write can only succeed once SQLite has really stopped it.
+        let endless = "INSERT INTO t SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)";
+        let run = engine.run(&fs, endless, &[]);
+        let stopped = tokio::time::timeout(Duration::from_millis(300), run).await;
+        assert!(stopped.is_err(), "the endless statement was still running");
+        let insert = engine.run(&fs, "INSERT INTO t VALUES (1)", &[]);
+        tokio::time::timeout(Duration::from_secs(10), insert)
+            .await
+            .expect("the write lock is free again")
+            .expect("insert");
+    }
+
+    #[tokio::test]
+    async fn a_statement_past_its_deadline_fails_and_frees_its_connection() {
+        let engine = Engine::with_timeout(Duration::from_millis(200))
+            .await
+            .expect("engine");
+        let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+        let message = message_of(&engine, endless).await;
+        assert!(
+            message.starts_with("[QUERY_EXECUTION_TIMEOUT_EXCEEDED]"),
+            "{message}"
+        );
+        check_on(&engine, "SELECT 1", &[&["1"]]).await;
     }
 
     #[test]

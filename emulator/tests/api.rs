@@ -23,5 +23,7 @@ mod jobs;
 mod robust;
 #[path = "api/sql.rs"]
 mod sql;
+#[path = "api/sql_sandbox.rs"]
+mod sql_sandbox;
 #[path = "api/workspace.rs"]
 mod workspace;
