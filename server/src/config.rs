@@ -115,6 +115,9 @@ pub struct LimitArgs {
     #[arg(long, env = "MORTAR_MAX_TEMPLATE_OUTPUT", default_value_t = Limits::default().output_bytes, value_name = "BYTES",
           value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1024..), |n| n as usize)))]
     pub max_template_output: usize,
+    /// How long a client may take to send a request's head, and how long an idle connection stays open, in seconds.
+    #[arg(long, env = "MORTAR_HEADER_TIMEOUT", default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
 }
 
 impl LimitArgs {
@@ -130,7 +133,7 @@ pub const MAX_UPLOAD: u64 = 10 * 1024 * 1024 * 1024;
 impl Default for LimitArgs {
     fn default() -> Self {
         let render = Limits::default();
-        Self { max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD, max_template_steps: render.steps, max_template_output: render.output_bytes }
+        Self { max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD, max_template_steps: render.steps, max_template_output: render.output_bytes, header_timeout: 30 }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod run_cli;
 pub mod validate_cli;
 pub mod secrets;
 mod error;
+mod rpc;
 mod tenants;
 
 use std::future::Future;
@@ -43,6 +44,9 @@ pub struct AppState {
     pub plans: Plans,
     /// The largest FILE input upload, in bytes (`--max-upload`).
     pub max_upload: u64,
+    /// How long a request's head may take, and an idle connection last
+    /// (`--header-timeout`).
+    pub header_timeout: std::time::Duration,
 }
 
 /// The plans of flow revisions, each built once: a revision never changes,
@@ -122,6 +126,7 @@ impl AppState {
             databricks,
             plans: Plans::default(),
             max_upload: limits.max_upload,
+            header_timeout: std::time::Duration::from_secs(limits.header_timeout),
         }
     }
 
@@ -214,18 +219,55 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Pages stream in chunks: with Nagle's algorithm on, a chunk written
-    // while the previous one waits for its (delayed) ACK stalls ~40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
-        }
-    });
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let header_timeout = state.header_timeout;
     // Tenant paths are rewritten before routing (a layer on the router
     // would run after it).
     let app = tower::Layer::layer(&axum::middleware::from_fn(tenants::strip), router(state));
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).with_graceful_shutdown(shutdown).await
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, as
+                    // axum::serve does, rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Pages stream in chunks: with Nagle's algorithm on, a chunk written
+        // while the previous one waits for its (delayed) ACK stalls ~40 ms.
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+        let service = app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| request.map(axum::body::Body::new));
+        // The timer starts when the connection waits for a request head, so
+        // it also closes a keep-alive connection left idle.
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(tcp), hyper_util::service::TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // Requests under way finish; live streams end with the executions'
+    // shutdown. Past 10 s the rest are dropped.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open 10 s after the shutdown signal were dropped");
+    }
+    Ok(())
 }
 
 /// The whole HTTP surface.
@@ -249,6 +291,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(options.clone()),
         )
         .fallback(assets::asset_or_not_found)
+        .layer(axum::middleware::from_fn(rpc::client_errors))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

@@ -79,3 +79,61 @@ async fn the_server_answers_while_templates_spin() {
     }
     app.stop().await;
 }
+
+/// Slowloris: connections that never finish their request head, or send
+/// nothing, are closed at `--header-timeout`, and the server answers
+/// others meanwhile.
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed_at_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = server::config::LimitArgs { header_timeout: 1, ..Default::default() };
+    let app = TestApp::spawn_with_limits(limits).await;
+    let address = app.url.trim_start_matches("http://").to_owned();
+    let mut open = Vec::new();
+    for i in 0..200 {
+        let mut tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+        if i % 2 == 0 {
+            tcp.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: mortar\r\n").await.unwrap();
+        }
+        open.push(tcp);
+    }
+    // A keep-alive connection left idle after a whole request.
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: mortar\r\n\r\n").await.unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    open.push(idle);
+    assert!(app.client.get(app.url("/api/v1/health")).send().await.unwrap().status().is_success());
+    for mut tcp in open {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a connection stayed open past the header timeout");
+    }
+    app.stop().await;
+}
+
+/// A server function called with a missing field or too big a body is
+/// the client's mistake: 400 and 413, with Leptos's error body.
+#[tokio::test]
+async fn server_functions_answer_4xx_for_a_clients_mistake() {
+    let app = TestApp::spawn().await;
+    let form = |body: &'static str| {
+        app.client.post(app.url("/rpc/get_flow_source")).header("content-type", "application/x-www-form-urlencoded").body(body)
+    };
+    let missing = form("namespace=company.team").send().await.unwrap();
+    assert_eq!(missing.status(), 400);
+    assert!(missing.text().await.unwrap().contains("missing field `id`"));
+    let big = app
+        .client
+        .post(app.url("/rpc/save_flow_source"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 50 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), 413);
+    // A well-formed call still answers 200.
+    assert_eq!(form("namespace=company.team&id=nothing").send().await.unwrap().status(), 200);
+    app.stop().await;
+}
