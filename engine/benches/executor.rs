@@ -79,7 +79,7 @@ async fn main() {
     // 1b. A ForEach over many values: the time per value should stay flat
     // as the count grows (it grew with the count while every task copied
     // every output so far).
-    for values in [2_000, 8_000] {
+    for values in [2_000, 20_000, 100_000] {
         let yaml = format!(
             "id: each\nnamespace: bench\ntasks:\n  - id: each\n    type: flow.ForEach\n    values: \"{{{{ range(1, {values}) }}}}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: step\n        type: debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n"
         );

@@ -20,7 +20,7 @@ use crate::ids::{TaskId, TaskRunId};
 use crate::log::Level;
 use crate::plan::{Node, NodeKind, Plan};
 use crate::state::{Event, State};
-use crate::store::{ExecutionRecord, NewLog, NewTaskRun, StoreError, TaskRunRecord};
+use crate::store::{ExecutionRecord, NewLog, NewTaskRun, StoreError, TaskRunRecord, TaskRunVersion};
 use crate::task::core::{is_truthy, parse_duration};
 use crate::task::{TaskContext, TaskError, TaskRunRef};
 
@@ -104,6 +104,9 @@ pub(crate) struct Walk {
     /// Kestra's `tasks` variable: `tasks.<id>.state`, or
     /// `tasks.<id>.<value>.state` for a run with a ForEach value.
     states: Mutex<Map<String, Value>>,
+    /// What this walk last wrote of each unfinished task run, so that its
+    /// next event is one guarded UPDATE.
+    versions: Mutex<HashMap<TaskRunId, TaskRunVersion>>,
 }
 
 impl Walk {
@@ -140,6 +143,7 @@ impl Walk {
             in_finally: Default::default(),
             variables: Mutex::new(None),
             states: Mutex::new(states),
+            versions: Mutex::default(),
         }
     }
 
@@ -294,7 +298,14 @@ impl Walk {
     /// Records a task run's event in the store, and its new state for
     /// `tasks.<id>.state`.
     async fn event(&self, run: &TaskRunRecord, event: Event, outputs: Option<&Value>) -> Result<State, StoreError> {
-        let state = self.shared.store.task_run_event(&run.id, event, outputs).await?;
+        let known = self.versions.lock().ok().and_then(|mut versions| versions.remove(&run.id)).unwrap_or_else(|| TaskRunVersion::of(run));
+        let version = self.shared.store.task_run_event_from(&run.id, &known, event, outputs).await?;
+        let state = version.state;
+        if !state.is_terminal()
+            && let Ok(mut versions) = self.versions.lock()
+        {
+            versions.insert(run.id.clone(), version);
+        }
         if let Ok(mut states) = self.states.lock() {
             note_state(&mut states, &run.task_id, run.value.as_deref(), state);
         }
@@ -374,6 +385,9 @@ impl Walk {
         } else {
             self.shared.store.start_task_run(&new).await?
         };
+        if let Ok(mut versions) = self.versions.lock() {
+            versions.insert(record.id.clone(), TaskRunVersion::of(&record));
+        }
         if let Ok(mut existing) = self.existing.lock() {
             existing.insert(key, record.clone());
         }

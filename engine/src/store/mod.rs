@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution, NewTaskRun, StateChange, TaskRunRecord};
+pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution, NewTaskRun, StateChange, TaskRunRecord, TaskRunVersion};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};
@@ -99,6 +99,10 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(if in_memory { 1 } else { 8 })
             .min_connections(1)
+            // A ping before each use is a round trip to the connection's
+            // thread and finds nothing on an embedded file: it was one
+            // query in three of a task run.
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)
