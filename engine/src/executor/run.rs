@@ -3,14 +3,13 @@
 //! same walk, started again, skips what finished, re-attaches what wrote a
 //! checkpoint and re-runs the rest.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::flow::expr::{RenderError, Renderer};
@@ -479,18 +478,11 @@ impl Walk {
             NodeKind::Sequential { tasks } => self.clone().walk_list(tasks.clone(), inner).await,
             NodeKind::Parallel { tasks, concurrency_limit } => {
                 let limit = if *concurrency_limit == 0 { tasks.len().max(1) } else { *concurrency_limit };
-                let gate = Arc::new(Semaphore::new(limit));
-                let mut running: FuturesUnordered<_> = tasks
-                    .iter()
-                    .cloned()
-                    .map(|child| {
-                        let (walk, gate, inner) = (self.clone(), gate.clone(), inner.clone());
-                        async move {
-                            let _permit = gate.acquire_owned().await;
-                            walk.run_node(child, inner).await
-                        }
-                    })
-                    .collect();
+                // At most `limit` branches exist at once: the next one is
+                // made when one ends.
+                let mut running = futures::stream::iter(tasks.iter().cloned())
+                    .map(|child| self.clone().run_node(child, inner.clone()))
+                    .buffer_unordered(limit);
                 let mut outcome = Outcome::Success;
                 while let Some(result) = running.next().await {
                     outcome = outcome.worst(result);
@@ -527,22 +519,18 @@ impl Walk {
                     Err(message) => return self.fail_run(run, node, 1, &format!("values: {message}")).await,
                 };
                 let limit = if *concurrency_limit == 0 { values.len().max(1) } else { *concurrency_limit };
-                let gate = Arc::new(Semaphore::new(limit));
-                let mut running: FuturesUnordered<_> = values
-                    .into_iter()
+                // At most `limit` iterations exist at once (each holds a
+                // copy of the tasks): the next is made when one ends.
+                let mut running = futures::stream::iter(values)
                     .map(|value| {
                         let value = match value {
                             Value::String(s) => s,
                             other => other.to_string(),
                         };
                         let scope = scope.iteration(&run.id, value);
-                        let (walk, gate, tasks) = (self.clone(), gate.clone(), tasks.clone());
-                        async move {
-                            let _permit = gate.acquire_owned().await;
-                            walk.walk_list(tasks, scope).await
-                        }
+                        self.clone().walk_list(tasks.clone(), scope)
                     })
-                    .collect();
+                    .buffer_unordered(limit);
                 let mut outcome = Outcome::Success;
                 while let Some(result) = running.next().await {
                     outcome = outcome.worst(result);
@@ -570,33 +558,51 @@ impl Walk {
     }
 
     /// A Dag: each task starts once every task it depends on has succeeded;
-    /// a failure stops what has not started.
+    /// a failure stops what has not started. Linear in tasks plus
+    /// dependencies: each task counts the dependencies it still waits for,
+    /// and an ending task lowers the counts of the tasks that wait for it.
     async fn run_dag(self: Arc<Self>, tasks: Vec<(Node, Vec<TaskId>)>, scope: Scope) -> Outcome {
-        let mut done: HashSet<TaskId> = HashSet::new();
-        let mut started: HashSet<TaskId> = HashSet::new();
+        let index: HashMap<&TaskId, usize> = tasks.iter().enumerate().map(|(i, (node, _))| (&node.id, i)).collect();
+        let mut waiting: Vec<usize> = Vec::with_capacity(tasks.len());
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+        for (i, (_, deps)) in tasks.iter().enumerate() {
+            let mut known: Vec<usize> = deps.iter().filter_map(|d| index.get(d).copied()).collect();
+            known.sort_unstable();
+            known.dedup();
+            if known.len() < deps.len() {
+                // Validation refuses unknown ids; this is the guard.
+                return Outcome::Failed;
+            }
+            for &d in &known {
+                dependents[d].push(i);
+            }
+            waiting.push(known.len());
+        }
+        let mut ready: Vec<usize> = (0..tasks.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut started = 0usize;
         let mut running = FuturesUnordered::new();
         let mut outcome = Outcome::Success;
         loop {
             if outcome == Outcome::Success {
-                for (node, deps) in &tasks {
-                    if !started.contains(&node.id) && deps.iter().all(|d| done.contains(d)) {
-                        started.insert(node.id.clone());
-                        let (walk, node, scope) = (self.clone(), node.clone(), scope.clone());
-                        running.push(async move {
-                            let id = node.id.clone();
-                            (id, walk.run_node(node, scope).await)
-                        });
+                for i in ready.drain(..) {
+                    started += 1;
+                    let (walk, node, scope) = (self.clone(), tasks[i].0.clone(), scope.clone());
+                    running.push(async move { (i, walk.run_node(node, scope).await) });
+                }
+            }
+            let Some((i, result)) = running.next().await else { break };
+            if result == Outcome::Success {
+                for &next in &dependents[i] {
+                    waiting[next] -= 1;
+                    if waiting[next] == 0 {
+                        ready.push(next);
                     }
                 }
             }
-            let Some((id, result)) = running.next().await else { break };
-            if result == Outcome::Success {
-                done.insert(id);
-            }
             outcome = outcome.worst(result);
         }
-        if outcome == Outcome::Success && started.len() < tasks.len() {
-            // Validation refuses cycles and unknown ids; this is the guard.
+        if outcome == Outcome::Success && started < tasks.len() {
+            // Validation refuses cycles; this is the guard.
             return Outcome::Failed;
         }
         outcome
