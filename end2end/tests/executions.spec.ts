@@ -120,6 +120,49 @@ test('the upload-and-query blueprint runs from the Execute form and shows its lo
   await expect(page.getByRole('row').filter({ hasText: 'databricks_upload_query' })).toContainText('SUCCESS');
 });
 
+test('a 50 MB CSV uploads through the Execute form with its progress, and the blueprint puts it on DBFS', async ({ page }) => {
+  test.setTimeout(180_000);
+  await postFlow(server.url, readFileSync(path.join(repoRoot, 'blueprints', 'databricks_upload_query.yml'), 'utf8'));
+  // About 1 KB a row, four regions: 50 MB that the warehouse still sums
+  // in seconds.
+  const regions = ['EU', 'US', 'APAC', 'LATAM'];
+  const pad = 'x'.repeat(1000);
+  let size = 'region,amount\n'.length;
+  let i = 0;
+  const parts: string[] = ['region,amount\n'];
+  while (size < 50 * 1024 * 1024) {
+    const line = `${regions[i % 4]}-${pad},${(i % 4) + 1}\n`;
+    parts.push(line);
+    size += line.length;
+    i++;
+  }
+  const csv = Buffer.from(parts.join(''));
+
+  await page.goto(`${server.url}/flows`);
+  await hydrated(page);
+  await page.getByRole('row').filter({ hasText: 'databricks_upload_query' }).getByRole('button', { name: 'Execute' }).click();
+  const dialog = page.getByRole('dialog', { name: /Execute databricks_upload_query/ });
+  await dialog.getByLabel(/sales/).setInputFiles({ name: 'sales.csv', mimeType: 'text/csv', buffer: csv });
+  // Chromium sends at 20 MB/s, so that the upload lasts long enough to be
+  // watched.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 20 * 1024 * 1024 });
+  await dialog.getByRole('button', { name: 'Execute' }).click();
+  const status = dialog.locator('.upload-progress [role="status"]');
+  await expect(status).toContainText(/Uploading [\d.]+ of 5\d\.\d MB \(\d+%\)/);
+  await expect(dialog.getByRole('progressbar', { name: 'Upload' })).toBeVisible();
+  await expect(page).toHaveURL(/\/executions\/[\w-]+$/, { timeout: 60_000 });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  const id = page.url().split('/').pop();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 120_000 });
+  await expect(page.getByRole('log', { name: 'Log lines' })).toContainText('4 regions; the top one is LATAM');
+  // The whole file is on the emulator's DBFS, byte for byte in size.
+  const stat = await databricks(emulator, 'GET', `/api/2.0/dbfs/get-status?path=${encodeURIComponent(`/mortar/${id}/sales.csv`)}`);
+  expect(stat.file_size).toBe(csv.length);
+});
+
 test('a running execution is killed from its page, and the emulator run is cancelled', async ({ page }) => {
   await postFlow(
     server.url,

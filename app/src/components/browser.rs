@@ -1,9 +1,11 @@
-//! Requests the browser sends itself with `fetch`: the multipart upload of
-//! the Execute form (so that files stream rather than pass through a
-//! server function) and the REST actions on an execution. Only called from
-//! event handlers, so only ever run in the browser.
+//! Requests the browser sends itself: the multipart upload of the Execute
+//! form (with XMLHttpRequest, whose upload reports its progress, so that
+//! files stream rather than pass through a server function) and the REST
+//! actions on an execution (with `fetch`). Only called from event
+//! handlers, so only ever run in the browser.
 
 use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::JsFuture;
 
 /// A finished response: its status and body text.
@@ -35,6 +37,33 @@ pub(crate) async fn send(method: &str, url: &str, form: Option<&web_sys::FormDat
         init.set_body(form);
     }
     fetch(url, &init).await
+}
+
+/// POSTs `form` to `url`, calling `progress(sent, total)` in bytes as the
+/// body goes out (`fetch` cannot tell how much of a body has gone).
+pub(crate) async fn upload(url: &str, form: &web_sys::FormData, progress: impl Fn(f64, f64) + 'static) -> Result<Answer, String> {
+    let broke = || "the upload broke off; check that Mortar is running".to_owned();
+    let xhr = web_sys::XmlHttpRequest::new().map_err(|_| "this browser cannot send a form")?;
+    xhr.open("POST", url).map_err(|_| broke())?;
+    let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |event: web_sys::ProgressEvent| {
+        if event.length_computable() {
+            progress(event.loaded(), event.total());
+        }
+    });
+    xhr.upload().map_err(|_| broke())?.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    // Settles when the answer has come (load) or the request failed.
+    let settled = js_sys::Promise::new(&mut |resolve, reject| {
+        xhr.set_onload(Some(&resolve));
+        xhr.set_onerror(Some(&reject));
+        xhr.set_onabort(Some(&reject));
+    });
+    xhr.send_with_opt_form_data(Some(form)).map_err(|_| broke())?;
+    let result = JsFuture::from(settled).await;
+    drop(on_progress);
+    result.map_err(|_| broke())?;
+    let status = xhr.status().map_err(|_| broke())?;
+    let body = xhr.response_text().ok().flatten().unwrap_or_default();
+    Ok(Answer { status, body })
 }
 
 /// Sends `method url` with a text body and headers (a KV value and its

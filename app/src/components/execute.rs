@@ -101,6 +101,8 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
     let errors = RwSignal::new(HashMap::<String, String>::new());
     let form_error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // Bytes of the form sent and in all, while it uploads.
+    let sent = RwSignal::new(None::<(f64, f64)>);
     let labels = RwSignal::new(String::new());
     let prefix = format!("input-{namespace}-{flow_id}-").replace('.', "-");
     let fields = StoredValue::new(fields);
@@ -176,8 +178,9 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
         busy.set(true);
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            let answer = browser::send("POST", &url, Some(&data)).await;
+            let answer = browser::upload(&url, &data, move |done, total| sent.set(Some((done, total)))).await;
             busy.set(false);
+            sent.set(None);
             match answer {
                 Ok(answer) if answer.ok() => {
                     let id = serde_json::from_str::<serde_json::Value>(&answer.body)
@@ -214,6 +217,7 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
                     prop:value=move || labels.get() on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
                 <small id=format!("{prefix}labels-help") class="muted">"Optional, to find this execution later."</small>
             </div>
+            {move || sent.get().map(|(done, total)| view! { <Progress done total /> })}
             {move || form_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <div class="dialog-actions">
                 <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
@@ -222,6 +226,20 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
                 </button>
             </div>
         </form>
+    }
+}
+
+/// How much of the form has gone: a bar and the figures.
+#[component]
+fn Progress(done: f64, total: f64) -> impl IntoView {
+    let percent = if total > 0.0 { (done / total * 100.0).floor() } else { 0.0 };
+    let mb = |bytes: f64| format!("{:.1}", bytes / 1_000_000.0);
+    let text = if done >= total { "Uploaded; starting the execution…".to_owned() } else { format!("Uploading {} of {} MB ({percent}%)", mb(done), mb(total)) };
+    view! {
+        <div class="upload-progress">
+            <progress max=total value=done aria-label="Upload"></progress>
+            <span role="status">{text}</span>
+        </div>
     }
 }
 

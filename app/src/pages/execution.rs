@@ -6,8 +6,10 @@
 //!
 //! The server renders the execution as it is; once hydrated, the page asks
 //! for it again every half second until it has ended (and for a while after
-//! an action), so states, bars and outputs change without a reload. The logs
-//! come over SSE (see `components::logs`).
+//! an action), so states, bars and outputs change without a reload. The
+//! task runs come a page at a time ([`TASK_RUN_PAGE`]), and a refresh sends
+//! the digest of what the page has: the server sends the task runs again
+//! only when they changed. The logs come over SSE (see `components::logs`).
 
 use std::collections::HashMap;
 
@@ -45,8 +47,23 @@ pub struct ExecutionView {
     pub original_id: Option<String>,
     pub outputs: Value,
     pub histories: Vec<(String, i64)>,
+    /// Every task run of the execution, not only this page's.
+    pub task_run_count: i64,
+    /// Where this page of task runs starts.
+    pub offset: i64,
+    /// Changes whenever a task run is added or changes.
+    pub digest: String,
+    /// The task runs were as the asker had them (`digest`): `task_runs`
+    /// and `task_states` are left empty.
+    pub unchanged: bool,
+    /// Each task's id and the state of its latest run, for the topology.
+    pub task_states: Vec<(String, String)>,
+    /// This page of task runs.
     pub task_runs: Vec<TaskRunView>,
 }
+
+/// Task runs on one page of an execution.
+pub const TASK_RUN_PAGE: i64 = 200;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRunView {
@@ -81,14 +98,27 @@ impl TaskRunView {
     }
 }
 
-/// An execution with its task runs, read now; `None` if there is none.
+/// An execution with the page of its task runs from `offset`, read now;
+/// `None` if there is none. When `known` is the digest of the task runs
+/// as they are, they are not sent again (`unchanged`).
 #[server(prefix = "/rpc", endpoint = "execution_view")]
-pub async fn get_execution_view(id: String) -> Result<Option<ExecutionView>, ServerFnError> {
+pub async fn get_execution_view(id: String, offset: Option<i64>, known: Option<String>) -> Result<Option<ExecutionView>, ServerFnError> {
     let store = ssr::store()?;
     let id = engine::ids::ExecutionId::new(id);
     let Some(execution) = store.get_execution(&id).await.map_err(ssr::failed)? else { return Ok(None) };
-    let task_runs = store.task_runs(&id).await.map_err(ssr::failed)?;
-    Ok(Some(ssr::view(execution, task_runs)))
+    let (count, digest) = store.task_run_digest(&id).await.map_err(ssr::failed)?;
+    let offset = offset.unwrap_or(0).clamp(0, (count - 1).max(0));
+    // A page starts at a multiple of the page size.
+    let offset = offset - offset % TASK_RUN_PAGE;
+    let digest = format!("{offset}/{digest}");
+    let page = if known.as_deref() == Some(digest.as_str()) {
+        None
+    } else {
+        let runs = store.task_runs_page(&id, offset, TASK_RUN_PAGE).await.map_err(ssr::failed)?;
+        let states = store.task_states(&id).await.map_err(ssr::failed)?;
+        Some((runs, states))
+    };
+    Ok(Some(ssr::view(execution, ssr::Page { count, offset, digest, runs: page })))
 }
 
 /// The YAML of the flow revision an execution ran, for its topology.
@@ -167,7 +197,17 @@ mod ssr {
         crate::context::failed("reading the execution", error)
     }
 
-    pub(super) fn view(execution: engine::store::ExecutionRecord, task_runs: Vec<engine::store::TaskRunRecord>) -> ExecutionView {
+    /// The task runs a view shows: `runs` is `None` when the asker has them.
+    pub(super) struct Page {
+        pub count: i64,
+        pub offset: i64,
+        pub digest: String,
+        pub runs: Option<(Vec<engine::store::TaskRunRecord>, Vec<(engine::ids::TaskId, engine::state::State)>)>,
+    }
+
+    pub(super) fn view(execution: engine::store::ExecutionRecord, page: Page) -> ExecutionView {
+        let unchanged = page.runs.is_none();
+        let (task_runs, task_states) = page.runs.unwrap_or_default();
         ExecutionView {
             id: execution.id.to_string(),
             namespace: execution.namespace.to_string(),
@@ -183,6 +223,11 @@ mod ssr {
             original_id: execution.original_id.map(|id| id.to_string()),
             outputs: execution.outputs,
             histories: execution.histories.iter().map(|h| (h.state.as_str().to_owned(), h.date)).collect(),
+            task_run_count: page.count,
+            offset: page.offset,
+            digest: page.digest,
+            unchanged,
+            task_states: task_states.into_iter().map(|(task, state)| (task.to_string(), state.as_str().to_owned())).collect(),
             task_runs: task_runs
                 .into_iter()
                 .map(|run| TaskRunView {
@@ -205,7 +250,7 @@ mod ssr {
 pub(crate) fn ExecutionPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let execution = Resource::new(id, get_execution_view);
+    let execution = Resource::new(id, |id| get_execution_view(id, None, None));
     let source = Resource::new(id, execution_source);
     view! {
         <Title text=move || format!("Execution {}", id()) />
@@ -253,11 +298,8 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
                     wake.update(|w| *w -= 1);
                 }
                 in_flight.set_value(true);
-                let id = data.with_untracked(|d| d.id.clone());
                 leptos::task::spawn_local(async move {
-                    if let Ok(Some(fresh)) = get_execution_view(id).await {
-                        data.set(fresh);
-                    }
+                    refresh(data, None).await;
                     in_flight.set_value(false);
                 });
             },
@@ -269,9 +311,7 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
     });
 
     let state = Signal::derive(move || data.with(|d| d.state.clone()));
-    let states = Signal::derive(move || {
-        data.with(|d| d.task_runs.iter().map(|r| (r.task_id.clone(), r.state.clone())).collect::<HashMap<_, _>>())
-    });
+    let states = Signal::derive(move || data.with(|d| d.task_states.iter().cloned().collect::<HashMap<_, _>>()));
     let gantt_rows = Signal::derive(move || {
         data.with(|d| {
             d.task_runs
@@ -280,13 +320,7 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    let tasks = Signal::derive(move || {
-        data.with(|d| {
-            let mut ids: Vec<String> = d.task_runs.iter().map(|r| r.task_id.clone()).collect();
-            ids.dedup();
-            ids
-        })
-    });
+    let tasks = Signal::derive(move || data.with(|d| d.task_states.iter().map(|(task, _)| task.clone()).collect::<Vec<_>>()));
     let (id, flow_id, namespace) = data.with_untracked(|d| (d.id.clone(), d.flow_id.clone(), d.namespace.clone()));
     // What the Databricks tasks say in their logs while they wait: the
     // remote page and the remote state (`run 7: https://…`, `cluster c is
@@ -340,6 +374,25 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
         {view! { <TaskRuns data remote /> }.into_any()}
         {view! { <Outputs data /> }.into_any()}
         {view! { <Logs execution_id=id tasks on_line /> }.into_any()}
+    }
+}
+
+/// Reads the execution again, with the page of task runs from `offset`
+/// (the page shown when `None`); task runs that did not change are kept.
+async fn refresh(data: RwSignal<ExecutionView>, offset: Option<i64>) {
+    let (id, shown, digest) = data.with_untracked(|d| (d.id.clone(), d.offset, d.digest.clone()));
+    let offset = offset.unwrap_or(shown);
+    let known = (offset == shown).then_some(digest);
+    if let Ok(Some(mut fresh)) = get_execution_view(id, Some(offset), known).await {
+        if fresh.unchanged {
+            data.update(|d| {
+                fresh.task_runs = std::mem::take(&mut d.task_runs);
+                fresh.task_states = std::mem::take(&mut d.task_states);
+                *d = fresh;
+            });
+        } else {
+            data.set(fresh);
+        }
     }
 }
 
@@ -407,8 +460,8 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
                             serde_json::from_str::<Value>(&answer.body).ok().and_then(|v| v["id"].as_str().map(str::to_owned))
                     {
                         navigate(&format!("/executions/{new_id}"), Default::default());
-                    } else if let Ok(Some(fresh)) = get_execution_view(id()).await {
-                        data.set(fresh);
+                    } else {
+                        refresh(data, None).await;
                     }
                 }
                 Ok(answer) => error.set(Some(answer.message())),
@@ -506,6 +559,7 @@ fn TaskRuns(data: RwSignal<ExecutionView>, remote: RwSignal<HashMap<String, Remo
     view! {
         <section aria-labelledby="task-runs-heading">
             <h2 id="task-runs-heading">"Task runs"</h2>
+            <Pager data />
             {move || {
                 let (runs, now) = data.with(|d| (d.task_runs.clone(), d.now));
                 if runs.is_empty() {
@@ -550,6 +604,35 @@ fn TaskRuns(data: RwSignal<ExecutionView>, remote: RwSignal<HashMap<String, Remo
                 }.into_any()
             }}
         </section>
+    }
+}
+
+/// Which task runs the page shows, and the way to the others, when they
+/// are more than a page.
+#[component]
+fn Pager(data: RwSignal<ExecutionView>) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let go = move |offset: i64| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            refresh(data, Some(offset)).await;
+            busy.set(false);
+        });
+    };
+    move || {
+        let (count, offset, shown) = data.with(|d| (d.task_run_count, d.offset, d.task_runs.len() as i64));
+        let (first, last) = (offset == 0, offset + TASK_RUN_PAGE >= count);
+        (count > TASK_RUN_PAGE).then(|| {
+            view! {
+                <nav class="pager" aria-label="Task run pages">
+                    <button type="button" class="button" disabled=move || busy.get() || first
+                        on:click=move |_| go((offset - TASK_RUN_PAGE).max(0))>"Previous"</button>
+                    <span role="status">{format!("Task runs {}–{} of {count}", offset + 1, offset + shown)}</span>
+                    <button type="button" class="button" disabled=move || busy.get() || last
+                        on:click=move |_| go(offset + TASK_RUN_PAGE)>"Next"</button>
+                </nav>
+            }
+        })
     }
 }
 

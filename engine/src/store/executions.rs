@@ -521,6 +521,58 @@ impl Store {
     }
 
     /// Every task run of an execution, in creation order.
+    /// At most `limit` task runs of an execution from the `offset`th, in
+    /// the order [`Store::task_runs`] gives them all.
+    pub async fn task_runs_page(&self, execution_id: &ExecutionId, offset: i64, limit: i64) -> Result<Vec<TaskRunRecord>, StoreError> {
+        // Built from constants only.
+        let rows: Vec<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?"
+        )))
+        .bind(execution_id.as_str())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(task_run_from_row).collect()
+    }
+
+    /// How many task runs an execution has, and a digest that changes
+    /// whenever one is added or changes state, attempts, outputs or
+    /// checkpoint: a page that shows them asks for them again only then.
+    pub async fn task_run_digest(&self, execution_id: &ExecutionId) -> Result<(i64, String), StoreError> {
+        let (count, ended, histories, checkpoints, outputs): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(max(ended_at), 0), coalesce(sum(length(histories)), 0),
+                    coalesce(sum(length(checkpoint)), 0), coalesce(sum(length(outputs)), 0)
+             FROM task_runs WHERE execution_id = ?",
+        )
+        .bind(execution_id.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((count, format!("{count}.{ended}.{histories}.{checkpoints}.{outputs}")))
+    }
+
+    /// Each task's id and the state of its latest run, in the order the
+    /// tasks first ran.
+    pub async fn task_states(&self, execution_id: &ExecutionId) -> Result<Vec<(TaskId, State)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT task_id, state FROM task_runs WHERE execution_id = ? ORDER BY created_at, rowid")
+                .bind(execution_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        let mut order: Vec<TaskId> = Vec::new();
+        let mut latest: std::collections::HashMap<String, State> = std::collections::HashMap::new();
+        for (task, state) in rows {
+            let state = parse_state(&state)?;
+            if latest.insert(task.clone(), state).is_none() {
+                order.push(TaskId::new(task));
+            }
+        }
+        Ok(order.into_iter().map(|task| {
+            let state = latest[task.as_str()];
+            (task, state)
+        }).collect())
+    }
+
     pub async fn task_runs(&self, execution_id: &ExecutionId) -> Result<Vec<TaskRunRecord>, StoreError> {
         // Built from constants only.
         let rows: Vec<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!(

@@ -80,3 +80,53 @@ async fn site_assets_are_served_with_their_type_and_an_etag() {
     }
     app.stop().await;
 }
+
+/// An execution of 3,000 task runs: its page holds one page of them (with
+/// the way to the others), and a refresh that knows the digest gets no
+/// task runs back until one changes.
+#[tokio::test]
+async fn an_execution_page_holds_one_page_of_task_runs_and_refreshes_by_difference() {
+    let app = TestApp::spawn().await;
+    let flow = "id: many\nnamespace: company.team\ntasks:\n  - id: each\n    type: flow.ForEach\n    values: \"{{ range(1, 2999) }}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: step\n        type: debug.Return\n        format: \"{{ taskrun.value }}\"\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let started = app.client.post(app.url("/api/v1/executions/company.team/many?wait=true")).send().await.unwrap();
+    let body: serde_json::Value = started.json().await.unwrap();
+    assert_eq!(body["state"]["current"], "SUCCESS");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let page = app.client.get(app.url(&format!("/executions/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Task runs 1–200 of 3000"), "no pager on the page");
+    let rows = page.matches("<tr data-task=").count();
+    assert_eq!(rows, 200, "the page holds one page of task runs");
+    assert!(page.len() < 2_000_000, "the page is {} bytes", page.len());
+
+    let view = |body: String| {
+        let client = app.client.clone();
+        let url = app.url("/rpc/execution_view");
+        async move {
+            let answer = client.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let first = view(format!("id={id}&offset=2900")).await;
+    assert_eq!(first["offset"], 2800, "a page starts at a multiple of the page size");
+    assert_eq!(first["task_run_count"], 3000);
+    assert_eq!(first["task_runs"].as_array().unwrap().len(), 200);
+    assert_eq!(first["task_states"], serde_json::json!([["each", "SUCCESS"], ["step", "SUCCESS"]]));
+    let digest = first["digest"].as_str().unwrap().to_owned();
+    let again = view(format!("id={id}&offset=2800&known={}", urlencode(&digest))).await;
+    assert_eq!(again["unchanged"], true);
+    assert!(again["task_runs"].as_array().unwrap().is_empty());
+    // Another page is another digest.
+    let other = view(format!("id={id}&offset=0&known={}", urlencode(&digest))).await;
+    assert_eq!(other["unchanged"], false);
+    assert_eq!(other["task_runs"][0]["task_id"], "each");
+    app.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
