@@ -99,7 +99,9 @@ fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)])
     }
     let children: Vec<&mut Node> = match &mut node.kind {
         NodeKind::Task { .. } => Vec::new(),
-        NodeKind::Sequential { tasks } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => tasks.iter_mut().collect(),
+        NodeKind::Sequential { tasks } | NodeKind::WorkingDirectory { tasks, .. } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => {
+            tasks.iter_mut().collect()
+        }
         NodeKind::Dag { tasks } => tasks.iter_mut().map(|(n, _)| n).collect(),
         NodeKind::If { then, otherwise, .. } => then.iter_mut().chain(otherwise.iter_mut()).collect(),
         NodeKind::Switch { cases, defaults: branch, .. } => cases.iter_mut().flat_map(|(_, c)| c.iter_mut()).chain(branch.iter_mut()).collect(),
@@ -124,6 +126,9 @@ pub enum NodeKind {
     /// A task a runner runs, with its own (not yet rendered) properties.
     Task { properties: Map<String, Value> },
     Sequential { tasks: Vec<Node> },
+    /// A Sequential whose tasks share a directory; `files` holds its
+    /// `inputFiles`, `outputFiles` and `namespaceFiles`, not yet rendered.
+    WorkingDirectory { tasks: Vec<Node>, files: Map<String, Value> },
     Parallel { tasks: Vec<Node>, concurrency_limit: usize },
     /// Tasks with the ids they depend on.
     Dag { tasks: Vec<(Node, Vec<TaskId>)> },
@@ -246,7 +251,9 @@ impl Node {
     pub fn children(&self) -> Vec<&Node> {
         match &self.kind {
             NodeKind::Task { .. } => Vec::new(),
-            NodeKind::Sequential { tasks } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => tasks.iter().collect(),
+            NodeKind::Sequential { tasks } | NodeKind::WorkingDirectory { tasks, .. } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => {
+                tasks.iter().collect()
+            }
             NodeKind::Dag { tasks } => tasks.iter().map(|(n, _)| n).collect(),
             NodeKind::If { then, otherwise, .. } => then.iter().chain(otherwise).collect(),
             NodeKind::Switch { cases, defaults, .. } => cases.iter().flat_map(|(_, c)| c).chain(defaults).collect(),
@@ -302,7 +309,11 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     let limit = |name: &str, default: usize| property(name).as_ref().and_then(as_u64).map_or(default, |n| n as usize);
     let short = task.kind.map_or_else(|| short_type(&task.task_type.value), |k| short_type(k.alias));
     let kind = match short {
-        "flow.Sequential" | "flow.WorkingDirectory" => NodeKind::Sequential { tasks: branch("tasks")? },
+        "flow.Sequential" => NodeKind::Sequential { tasks: branch("tasks")? },
+        "flow.WorkingDirectory" => NodeKind::WorkingDirectory {
+            tasks: branch("tasks")?,
+            files: ["inputFiles", "outputFiles", "namespaceFiles"].into_iter().filter_map(|name| Some((name.to_owned(), property(name)?))).collect(),
+        },
         // 0 means no limit, as in Kestra.
         "flow.Parallel" => NodeKind::Parallel { tasks: branch("tasks")?, concurrency_limit: limit("concurrent", limit("concurrencyLimit", 0)) },
         "flow.Dag" => NodeKind::Dag {
@@ -341,6 +352,7 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     let own = match &kind {
         NodeKind::Task { properties } => serde_json::to_string(properties),
         NodeKind::If { condition: v, .. } | NodeKind::Switch { value: v, .. } | NodeKind::ForEach { values: v, .. } => serde_json::to_string(v),
+        NodeKind::WorkingDirectory { files, .. } => serde_json::to_string(files),
         _ => Ok(String::new()),
     }
     .unwrap_or_default();

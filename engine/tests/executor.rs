@@ -817,3 +817,52 @@ async fn killing_the_parent_kills_the_subflow_it_started() {
     assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
     assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&child_id)).await.unwrap().unwrap(), State::Killed);
 }
+
+#[tokio::test]
+async fn a_working_directory_shares_its_files_and_keeps_its_output_files() {
+    let h = harness().await;
+    let yaml = r#"
+id: wd
+namespace: company.team
+inputs:
+  - id: name
+    type: STRING
+    defaults: Ann
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      greeting.txt: "hello {{ inputs.name }}"
+      data/rows.csv: "a,b"
+      skipped.log: "not kept"
+    outputFiles:
+      - "*.txt"
+      - "data/**"
+    tasks:
+      - id: where
+        type: debug.Return
+        format: "{{ workingDir }}"
+  - id: readback
+    type: debug.Return
+    format: "{{ read(outputs.wd.outputFiles['greeting.txt']) }} / {{ read(outputs.wd.outputFiles['data/rows.csv']) }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let output = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).and_then(|r| r.outputs.clone()).unwrap();
+    assert_eq!(output("readback")["value"], "hello Ann / a,b");
+    let kept = output("wd")["outputFiles"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(kept, ["data/rows.csv", "greeting.txt"]);
+    let dir = output("where")["value"].as_str().unwrap().to_owned();
+    assert!(dir.contains("mortar-working-dir-"), "{dir}");
+    assert!(!std::path::Path::new(&dir).exists(), "the working directory is removed at the end");
+}
+
+#[tokio::test]
+async fn an_input_file_outside_the_working_directory_fails_the_task() {
+    let h = harness().await;
+    let yaml = "id: wd\nnamespace: t\ntasks:\n  - id: wd\n    type: flow.WorkingDirectory\n    inputFiles:\n      ../escape.txt: x\n    tasks:\n      - id: t\n        type: log.Log\n        message: hi\n";
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "wd"), State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("\"../escape.txt\" is not a relative path inside the working directory")));
+}

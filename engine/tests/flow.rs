@@ -233,7 +233,11 @@ fn every_problem_is_reported_at_once() {
         "{HEAD}tasks:\n  - id: a\n    type: log.Logg\n  - id: a\n    type: flow.Sleep\n    duration: nope\n  - id: c\n    type: log.Log\n    message: \"{{{{ inputs.zz }}}}\"\n"
     ));
     assert!(parsed.problems.len() >= 4, "{:#?}", parsed.problems);
-    assert!(parsed.problems.iter().all(|p| p.severity == Severity::Error));
+    // `inputs.zz` is a warning (Kestra saves it; it fails when it runs);
+    // the rest are errors.
+    let errors = parsed.problems.iter().filter(|p| p.severity == Severity::Error).count();
+    assert_eq!(errors, parsed.problems.len() - 1, "{:#?}", parsed.problems);
+    assert!(parsed.problems.iter().any(|p| p.severity == Severity::Warning && p.message.contains("inputs.zz")));
     assert!(!parsed.is_valid());
 }
 
@@ -305,4 +309,14 @@ fn mutated_blueprints_never_panic() {
             assert!(p.line >= 1 && p.column >= 1, "{p:?} in {text:?}");
         }
     }
+}
+
+#[test]
+fn a_working_directory_runs_tasks_not_flowables() {
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      a.txt: hi\n    outputFiles: ['*.txt']\n    tasks:\n      - id: inner\n        type: flow.Sequential\n        tasks:\n          - id: log\n            type: log.Log\n            message: \"{{ workingDir }}\"\n";
+    let parsed = flow::parse(yaml);
+    let messages: Vec<&str> = parsed.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages, ["flow.Sequential is a flowable task: a WorkingDirectory runs tasks only; move inner out of wd"]);
+    let fine = yaml.replace("        type: flow.Sequential\n        tasks:\n          - id: log\n            type: log.Log\n            message: \"{{ workingDir }}\"\n", "        type: log.Log\n        message: \"{{ workingDir }}\"\n");
+    assert!(flow::parse(&fine).problems.is_empty(), "{:#?}", flow::parse(&fine).problems);
 }

@@ -11,6 +11,7 @@ pub mod inputs;
 mod retry;
 mod run;
 mod subflow;
+mod working_dir;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -60,19 +60,21 @@ struct Scope {
     /// Whether this is a ForEach's direct child, whose own value is the
     /// last level (Kestra's `parents` leaves it out).
     direct: bool,
+    /// The enclosing WorkingDirectory's path: `{{ workingDir }}`.
+    working_dir: Option<Arc<str>>,
 }
 
 impl Scope {
     /// The scope of a flowable task's children.
     fn inner(&self, parent: &TaskRunId) -> Scope {
-        Scope { parent: Some(parent.clone()), value: self.value.clone(), levels: self.levels.clone(), direct: false }
+        Scope { parent: Some(parent.clone()), value: self.value.clone(), levels: self.levels.clone(), direct: false, working_dir: self.working_dir.clone() }
     }
 
     /// The scope of one iteration of a ForEach.
     fn iteration(&self, parent: &TaskRunId, value: String) -> Scope {
         let mut levels = (*self.levels).clone();
         levels.push(value.clone());
-        Scope { parent: Some(parent.clone()), value: Some(value), levels: Arc::new(levels), direct: true }
+        Scope { parent: Some(parent.clone()), value: Some(value), levels: Arc::new(levels), direct: true, working_dir: self.working_dir.clone() }
     }
 
     /// Kestra's `parents`: the enclosing iterations, closest first.
@@ -290,6 +292,10 @@ impl Walk {
             }
             vars["parents"] = parents;
             vars["task"] = json!({"id": node.id.as_str(), "type": node.task_type});
+            if let Some(dir) = &scope.working_dir {
+                vars["workingDir"] = Value::String(dir.to_string());
+                vars["workerTaskrun"] = vars["taskrun"].clone();
+            }
         }
         vars
     }
@@ -476,6 +482,7 @@ impl Walk {
         let outcome = match &node.kind {
             NodeKind::Task { .. } => unreachable!("tasks are run by run_task"),
             NodeKind::Sequential { tasks } => self.clone().walk_list(tasks.clone(), inner).await,
+            NodeKind::WorkingDirectory { tasks, files } => return self.clone().run_working_directory(node, run, inner, tasks, files, &vars).await,
             NodeKind::Parallel { tasks, concurrency_limit } => {
                 let limit = if *concurrency_limit == 0 { tasks.len().max(1) } else { *concurrency_limit };
                 // At most `limit` branches exist at once: the next one is
@@ -539,6 +546,57 @@ impl Walk {
             }
         };
         self.end_flowable(run, node, outcome).await
+    }
+
+    /// A WorkingDirectory: its directory made with `inputFiles`, its
+    /// tasks in order with `workingDir` set, then `outputFiles` kept as its
+    /// outputs and the directory removed.
+    async fn run_working_directory(
+        self: Arc<Self>,
+        node: &Node,
+        run: &TaskRunRecord,
+        mut inner: Scope,
+        tasks: &[Node],
+        files: &Map<String, Value>,
+        vars: &Value,
+    ) -> Result<Outcome, StoreError> {
+        let files = match self.render_off_worker(node.id.as_str(), "files", &Value::Object(files.clone()), vars).await {
+            Ok(files) => files,
+            Err(error) => return self.fail_run(run, node, 1, &error.to_string()).await,
+        };
+        let dir = match super::working_dir::WorkingDir::create(&run.id).await {
+            Ok(dir) => dir,
+            Err(message) => return self.fail_run(run, node, 1, &message).await,
+        };
+        let run_ref = Some((&run.id, &node.id, 1));
+        if files["namespaceFiles"]["enabled"] == json!(true) {
+            self.log_for(run_ref, Level::Warn, "namespaceFiles: Mortar has no namespace files yet; nothing was copied").await;
+        }
+        match dir.write_inputs(&files["inputFiles"], &self.shared.storage).await {
+            Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("input files: {}", written.join(", "))).await,
+            Ok(_) => {}
+            Err(message) => return self.fail_run(run, node, 1, &message).await,
+        }
+        let levels = inner.levels.clone();
+        inner.working_dir = Some(dir.path().to_string_lossy().into());
+        let outcome = self.clone().walk_list(tasks.to_vec(), inner).await;
+        if outcome != Outcome::Success {
+            return self.end_flowable(run, node, outcome).await;
+        }
+        let (namespace, flow, execution) = (&self.execution.namespace, &self.execution.flow_id, &self.execution.id);
+        let prefix = format!("{}_", run.id);
+        let uri_of = |relative: &str| crate::storage::Storage::execution_uri(namespace, flow, execution, &format!("{prefix}{relative}"));
+        let kept = match dir.keep_outputs(&files["outputFiles"], &self.shared.storage, uri_of).await {
+            Ok(kept) => kept,
+            Err(message) => return self.fail_run(run, node, 1, &message).await,
+        };
+        drop(dir);
+        let outputs = json!({ "outputFiles": kept });
+        if let Ok(mut all) = self.outputs.lock() {
+            insert_output(&mut all, &node.id, &levels, outputs.clone());
+        }
+        self.event(run, Event::Succeed, Some(&outputs)).await?;
+        Ok(Outcome::Success)
     }
 
     async fn end_flowable(&self, run: &TaskRunRecord, node: &Node, outcome: Outcome) -> Result<Outcome, StoreError> {

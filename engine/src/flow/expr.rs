@@ -79,6 +79,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("globals", "Values the server's configuration gives every flow."),
     ("kestra", "The server: url."),
     ("workingDir", "The task's working directory, in a WorkingDirectory."),
+    ("workerTaskrun", "In a WorkingDirectory's tasks, the task's own run (as `taskrun`)."),
     ("loop", "Inside `{% for %}`: index, first, last, length, revindex."),
     ("error", "In `errors` tasks: the error that happened."),
 ];

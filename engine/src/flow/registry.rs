@@ -321,6 +321,20 @@ pub const TYPES: &[TaskType] = &[
         outputs: &[],
     },
     TaskType {
+        name: "io.kestra.plugin.core.flow.WorkingDirectory",
+        alias: "flow.WorkingDirectory",
+        category: Category::Flowable,
+        doc: "Runs its tasks one after the other in one directory of their own, `{{ workingDir }}`: files one task writes there the next reads. The directory is removed at the end.",
+        properties: &[
+            req("tasks", Tasks, "The tasks to run in the directory, in order; flowable tasks are not allowed."),
+            prop("inputFiles", Any, "Files to create first: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."),
+            prop("outputFiles", StringList, "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles."),
+            prop("namespaceFiles", Map, "Kestra's namespace files to copy in (enabled, include, exclude); Mortar has no namespace files yet, so nothing is copied."),
+            prop("cache", Map, "Kestra's cache of files between executions (patterns, ttl); accepted, not kept by Mortar yet."),
+        ],
+        outputs: &[("outputFiles", "The internal storage URI of each file outputFiles matched, by its path in the directory.")],
+    },
+    TaskType {
         name: "io.kestra.plugin.core.flow.Parallel",
         alias: "flow.Parallel",
         category: Category::Flowable,

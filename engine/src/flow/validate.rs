@@ -18,6 +18,16 @@ pub(super) fn validate(flow: &Flow) -> Vec<Problem> {
         if task.short_type() == "flow.Dag" {
             dag(task, &mut problems);
         }
+        if task.short_type() == "flow.WorkingDirectory" {
+            // Kestra's WorkingDirectoryTaskValidation: one worker runs them
+            // all in the directory, so they are tasks, not flowables.
+            for child in task.children().filter(|c| c.is_flowable()) {
+                problems.push(Problem::error(
+                    child.task_type.span,
+                    format!("{} is a flowable task: a WorkingDirectory runs tasks only; move {} out of {}", child.short_type(), child.id.value, task.id.value),
+                ));
+            }
+        }
     }
     expressions(flow, &locator, &mut problems);
     problems
@@ -180,10 +190,12 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             if of_upstream && path.starts_with("outputs.") {
                 continue;
             }
+            // A name nothing sets is a warning, as Kestra saves such a
+            // flow: the expression fails when it runs (strict variables),
+            // and Kestra's own tests rely on that to fail on purpose.
             if let Some(message) = scope.check(&path) {
                 let span = locator.find(node.span, &path).unwrap_or(node.span);
-                let problem = if path.starts_with("vars.") { Problem::warning(span, message) } else { Problem::error(span, message) };
-                problems.push(problem);
+                problems.push(Problem::warning(span, message));
             }
         }
     }

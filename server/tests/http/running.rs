@@ -327,3 +327,20 @@ async fn kv_api_puts_gets_lists_deletes_and_flows_read_it() {
     assert_eq!(bulk, json!({"keys": ["limits"]}));
     app.stop().await;
 }
+
+/// Kestra's WorkingDirectory through the REST API: saved, run, its kept
+/// file read back by a later task; a flowable inside is refused at save.
+#[tokio::test]
+async fn a_working_directory_flow_saves_runs_and_keeps_its_files() {
+    let app = TestApp::spawn().await;
+    let flow = "id: wd\nnamespace: company.team\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      report.txt: \"made in {{ flow.id }}\"\n    outputFiles: [\"*.txt\"]\n    tasks:\n      - id: where\n        type: log.Log\n        message: \"working in {{ workingDir }}\"\n  - id: read\n    type: debug.Return\n    format: \"{{ read(outputs.wd.outputFiles['report.txt']) }}\"\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let body: Value = app.client.post(app.url("/api/v1/executions/company.team/wd?wait=true")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    let read = body["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "read").unwrap();
+    assert_eq!(read["outputs"]["value"], "made in wd");
+    let nested = flow.replace("id: wd\nnamespace", "id: wd2\nnamespace").replace("      - id: where\n        type: log.Log", "      - id: where\n        type: flow.Sequential\n        tasks:\n          - id: x\n            type: log.Log\n            message: x\n        description: x\n      - id: y\n        type: log.Log");
+    let refused = app.post_flow(&nested).await;
+    assert_eq!(refused.status(), 422, "{}", refused.text().await.unwrap());
+    app.stop().await;
+}

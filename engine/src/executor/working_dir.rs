@@ -1,0 +1,130 @@
+//! Kestra's WorkingDirectory: a directory its tasks share, made before the
+//! first (with `inputFiles`) and removed after the last, once the files
+//! `outputFiles` names are in internal storage.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::ids::TaskRunId;
+use crate::storage::{SCHEME, Storage};
+
+/// A task run's directory, removed when dropped.
+pub(crate) struct WorkingDir {
+    path: PathBuf,
+}
+
+impl WorkingDir {
+    /// Makes the directory of task run `run`.
+    pub(crate) async fn create(run: &TaskRunId) -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!("mortar-working-dir-{run}"));
+        // A run resumed after a crash starts from an empty directory, as
+        // Kestra's worker does.
+        let _ = tokio::fs::remove_dir_all(&path).await;
+        tokio::fs::create_dir_all(&path).await.map_err(|e| format!("cannot create the working directory {}: {e}", path.display()))?;
+        Ok(Self { path })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `inputFiles` (rendered): a map of relative path to content,
+    /// or that map as JSON text. A content that is an internal storage URI
+    /// is that file's bytes.
+    pub(crate) async fn write_inputs(&self, files: &Value, storage: &Storage) -> Result<Vec<String>, String> {
+        let map = match files {
+            Value::Null => return Ok(Vec::new()),
+            Value::Object(map) => map.clone(),
+            Value::String(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => map,
+                _ => return Err("inputFiles: a map of file names to contents, or that map as JSON".into()),
+            },
+            other => return Err(format!("inputFiles: a map of file names to contents, not {other}")),
+        };
+        let mut written = Vec::new();
+        for (name, content) in map {
+            let target = self.inside(&name).ok_or_else(|| format!("inputFiles: {name:?} is not a relative path inside the working directory"))?;
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| format!("inputFiles: {name}: {e}"))?;
+            }
+            match &content {
+                Value::String(uri) if uri.starts_with(SCHEME) => {
+                    let (mut file, _) = storage.open(uri).await.map_err(|e| format!("inputFiles: {name}: {e}"))?;
+                    let mut out = tokio::fs::File::create(&target).await.map_err(|e| format!("inputFiles: {name}: {e}"))?;
+                    tokio::io::copy(&mut file, &mut out).await.map_err(|e| format!("inputFiles: {name}: {e}"))?;
+                }
+                Value::String(text) => tokio::fs::write(&target, text).await.map_err(|e| format!("inputFiles: {name}: {e}"))?,
+                other => tokio::fs::write(&target, other.to_string()).await.map_err(|e| format!("inputFiles: {name}: {e}"))?,
+            }
+            written.push(name);
+        }
+        Ok(written)
+    }
+
+    /// Copies the files that match `patterns` (globs relative to the
+    /// directory) into internal storage: the output `outputFiles`, each
+    /// file's URI by its path in the directory.
+    pub(crate) async fn keep_outputs(&self, patterns: &Value, storage: &Storage, uri_of: impl Fn(&str) -> String) -> Result<Map<String, Value>, String> {
+        let patterns: Vec<String> = match patterns {
+            Value::Null => return Ok(Map::new()),
+            Value::String(one) => vec![one.clone()],
+            Value::Array(many) => many.iter().map(|p| p.as_str().map(str::to_owned).ok_or("outputFiles: a list of glob patterns")).collect::<Result<_, _>>()?,
+            other => return Err(format!("outputFiles: a list of glob patterns, not {other}")),
+        };
+        let mut set = globset::GlobSetBuilder::new();
+        for pattern in &patterns {
+            set.add(globset::Glob::new(pattern).map_err(|e| format!("outputFiles: {pattern:?} is not a glob: {e}"))?);
+        }
+        let set = set.build().map_err(|e| format!("outputFiles: {e}"))?;
+        let mut kept = Map::new();
+        for relative in files_under(&self.path).await? {
+            if !set.is_match(&relative) {
+                continue;
+            }
+            let uri = uri_of(&relative);
+            let file = tokio::fs::File::open(self.path.join(&relative)).await.map_err(|e| format!("outputFiles: {relative}: {e}"))?;
+            storage.write(&uri, file).await.map_err(|e| format!("outputFiles: {relative}: {e}"))?;
+            kept.insert(relative, Value::String(uri));
+        }
+        Ok(kept)
+    }
+
+    /// `name` inside the directory, or `None` if it would leave it.
+    fn inside(&self, name: &str) -> Option<PathBuf> {
+        let relative = Path::new(name);
+        let plain = !name.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        plain.then(|| self.path.join(relative))
+    }
+}
+
+impl Drop for WorkingDir {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %self.path.display(), "cannot remove a working directory");
+        }
+    }
+}
+
+/// Every file under `root`, as paths relative to it with `/`.
+async fn files_under(root: &Path) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let mut entries = tokio::fs::read_dir(&dir).await.map_err(|e| format!("reading {}: {e}", dir.display()))?;
+        while let Some(entry) = entries.next_entry().await.map_err(|e| format!("reading {}: {e}", dir.display()))? {
+            let kind = entry.file_type().await.map_err(|e| format!("reading {}: {e}", entry.path().display()))?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file()
+                && let Ok(relative) = entry.path().strip_prefix(root)
+            {
+                found.push(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
