@@ -137,3 +137,42 @@ async fn server_functions_answer_4xx_for_a_clients_mistake() {
     assert_eq!(form("namespace=company.team&id=nothing").send().await.unwrap().status(), 200);
     app.stop().await;
 }
+
+/// On the embedded emulator, one flow's endless SQL statement holds up no
+/// other flow's SQL, and a kill stops it on the warehouse too.
+#[tokio::test]
+async fn a_long_statement_blocks_no_other_flows_sql_and_a_kill_stops_it() {
+    let app = TestApp::spawn_with_emulator().await;
+    let long = "id: long\nnamespace: company.team\ntasks:\n  - id: spin\n    type: io.kestra.plugin.databricks.sql.Query\n    sql: \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c\"\n    fetchType: FETCH_ONE\n";
+    let quick = "id: quick\nnamespace: company.team\ntasks:\n  - id: one\n    type: io.kestra.plugin.databricks.sql.Query\n    sql: SELECT 1 AS one\n    fetchType: FETCH_ONE\n";
+    assert_eq!(app.post_flow(long).await.status(), 200);
+    assert_eq!(app.post_flow(quick).await.status(), 200);
+    let started: Value = app.client.post(app.url("/api/v1/executions/company.team/long")).send().await.unwrap().json().await.unwrap();
+    let long_id = started["id"].as_str().unwrap().to_owned();
+    // Until the statement is under way on the warehouse.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = execution(&app, &long_id).await;
+        let running = body["taskRunList"].as_array().is_some_and(|runs| runs.iter().any(|r| r["taskId"] == "spin" && r["state"]["current"] == "RUNNING"));
+        if running {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the long statement never started: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Submitted and spinning on the warehouse.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for _ in 0..2 {
+        let asked = Instant::now();
+        let body: Value = app.client.post(app.url("/api/v1/executions/company.team/quick?wait=true")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+        assert!(asked.elapsed() < Duration::from_secs(15), "SELECT 1 took {:?} beside the long statement", asked.elapsed());
+        assert_eq!(execution(&app, &long_id).await["state"]["current"], "RUNNING");
+    }
+    let killed = app.client.delete(app.url(&format!("/api/v1/executions/{long_id}/kill"))).send().await.unwrap();
+    assert!(killed.status().is_success(), "{}", killed.status());
+    assert_eq!(until_ended(&app, &long_id).await["state"]["current"], "KILLED");
+    let after: Value = app.client.post(app.url("/api/v1/executions/company.team/quick?wait=true")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(after["state"]["current"], "SUCCESS", "{after}");
+    app.stop().await;
+}
