@@ -432,3 +432,26 @@ test('an execution with more task runs than a page shows them a page at a time',
   // The topology still knows every task's state.
   await expect(page.locator('.topology-node[data-task-id="step"]')).toContainText('SUCCESS');
 });
+
+test('a page on another site cannot save a flow or start an execution through the browser', async ({ page }) => {
+  const source = 'id: planted_e2e\nnamespace: company.team\ntasks:\n  - id: t\n    type: log.Log\n    message: planted\n';
+  // A hostile page (here about:blank, an opaque origin) posts forms to Mortar.
+  await page.goto('about:blank');
+  await page.setContent(
+    `<form id="save" method="post" action="${server.url}/rpc/save_flow_source">` +
+      `<input name="namespace" value=""><input name="id" value=""><textarea name="source"></textarea></form>`,
+  );
+  await page.locator('textarea').fill(source);
+  await Promise.all([page.waitForURL(`${server.url}/rpc/save_flow_source`), page.locator('#save').evaluate((f: HTMLFormElement) => f.submit())]);
+  await expect(page.locator('body')).toContainText('another site');
+  expect((await fetch(`${server.url}/api/v1/flows/company.team/planted_e2e`)).status).toBe(404);
+
+  await postFlow(server.url, source);
+  // Back on a page of no site (setContent keeps the page's origin).
+  await page.goto('about:blank');
+  await page.setContent(`<form id="run" method="post" action="${server.url}/api/v1/executions/company.team/planted_e2e"></form>`);
+  await Promise.all([page.waitForURL(/planted_e2e$/), page.locator('#run').evaluate((f: HTMLFormElement) => f.submit())]);
+  await expect(page.locator('body')).toContainText('another site');
+  const executions = await (await fetch(`${server.url}/api/v1/executions/search?namespace=company.team&flowId=planted_e2e`)).json();
+  expect(executions.total).toBe(0);
+});

@@ -59,8 +59,8 @@ pub struct RunArgs {
 /// `envs`.
 #[derive(Debug, Clone, Args)]
 pub struct VariableArgs {
-    /// The address users reach Mortar at, `{{ kestra.url }}` in flows (default: http:// and the listen address).
-    #[arg(long, env = "MORTAR_URL", value_name = "URL")]
+    /// The address users reach Mortar at, `{{ kestra.url }}` in flows (default: http:// and the listen address); besides the loopback names and the listen address, Mortar answers only to its host.
+    #[arg(long, visible_alias = "public-url", env = "MORTAR_URL", value_name = "URL")]
     pub url: Option<String>,
     /// A YAML file of values that every flow reads as `{{ globals.<name> }}`.
     #[arg(long, env = "MORTAR_GLOBALS", value_name = "FILE")]

@@ -10,6 +10,7 @@ pub mod run_cli;
 pub mod validate_cli;
 pub mod secrets;
 mod error;
+mod guard;
 mod rpc;
 mod tenants;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     /// How long a request's head may take, and an idle connection last
     /// (`--header-timeout`).
     pub header_timeout: std::time::Duration,
+    /// The host names it answers to besides the loopback ones.
+    pub hosts: guard::Hosts,
 }
 
 /// The plans of flow revisions, each built once: a revision never changes,
@@ -127,6 +130,7 @@ impl AppState {
             plans: Plans::default(),
             max_upload: limits.max_upload,
             header_timeout: std::time::Duration::from_secs(limits.header_timeout),
+            hosts: guard::Hosts::default(),
         }
     }
 
@@ -181,7 +185,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(variables) => variables,
         Err(message) => return Ok(config::config_error(message)),
     };
-    let state = AppState::with_limits(
+    let mut state = AppState::with_limits(
         store.clone(),
         &args.data_dir,
         secrets::from_env(std::env::vars()),
@@ -189,6 +193,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &args.limits,
         variables,
     );
+    state.hosts = guard::Hosts::new(args.variables.url.as_deref(), Some(address));
     let resumed = state.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed the executions that were under way");
@@ -292,6 +297,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(assets::asset_or_not_found)
         .layer(axum::middleware::from_fn(rpc::client_errors))
+        .layer(axum::middleware::from_fn_with_state(state.hosts.clone(), guard::check))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

@@ -8,6 +8,7 @@ mod http {
     mod bounds;
     mod compat;
     mod executions;
+    mod guard;
     mod pages;
     mod process;
     mod running;
