@@ -7,7 +7,7 @@
 //! `errors` hang off `root.start` (edge kind `Error`), and `finally` runs
 //! from `root.end` to `root.finally` (edge kind `Finally`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -235,25 +235,30 @@ impl Builder {
                 for (i, c) in children.iter().enumerate() {
                     position.entry(c.id.value.as_str()).or_insert(i);
                 }
-                let flowable: HashSet<&str> = children.iter().filter(|c| c.is_flowable()).map(|c| c.id.value.as_str()).collect();
+                // Each child's known dependencies, each once (`written[d] ==
+                // i + 1`: child i already has d).
+                let mut written = vec![0usize; children.len()];
                 let mut has_dependents = vec![false; children.len()];
-                for child in &children {
-                    for dep in &child.depends_on {
-                        if let Some(&i) = position.get(dep.value.as_str()) {
-                            has_dependents[i] = true;
+                let mut deps: Vec<Vec<usize>> = Vec::with_capacity(children.len());
+                for (i, child) in children.iter().enumerate() {
+                    let mut known = Vec::with_capacity(child.depends_on.len());
+                    for d in child.depends_on.iter().filter_map(|d| position.get(d.value.as_str()).copied()) {
+                        if std::mem::replace(&mut written[d], i + 1) != i + 1 {
+                            has_dependents[d] = true;
+                            known.push(d);
                         }
                     }
+                    deps.push(known);
                 }
-                for (i, child) in children.iter().enumerate() {
+                for (i, (child, known)) in children.iter().zip(deps).enumerate() {
                     let last = self.task(child, Some(id), section);
-                    let mut seen: HashSet<&str> = HashSet::new();
-                    let known: Vec<&str> =
-                        child.depends_on.iter().map(|d| d.value.as_str()).filter(|d| position.contains_key(d) && seen.insert(d)).collect();
                     if known.is_empty() {
                         self.edge(id, &child.id.value, EdgeKind::Branch, None);
                     }
-                    for dep in known {
-                        let from = if flowable.contains(dep) { format!("{dep}.end") } else { dep.to_owned() };
+                    for d in known {
+                        let dep = children[d].id.value.as_str();
+                        // A dependency on a flowable starts where its branches meet.
+                        let from = if children[d].is_flowable() { format!("{dep}.end") } else { dep.to_owned() };
                         self.edge(&from, &child.id.value, EdgeKind::Dependency, None);
                     }
                     if !has_dependents[i] {

@@ -20,8 +20,8 @@
 //! between two rows (where nothing is drawn), and runs down through the
 //! rows it skips in the column its dummy unit reserves.
 
-use std::cell::Cell;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt::Write as _;
 
 use engine::flow::graph::{EdgeKind, Graph, NodeKind, Section};
@@ -203,22 +203,44 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
     for (i, node) in graph.nodes.iter().enumerate() {
         index.entry(node.uid.as_str()).or_insert(i);
     }
-    let ctx = Ctx { graph, index, drawn: Cell::new(0), hidden: Cell::new(0) };
+    let ctx = Ctx { graph, index, drawn: Cell::new(0), hidden: Cell::new(0), slot: RefCell::new(vec![usize::MAX; graph.nodes.len()]) };
     let mut containers: HashMap<Key, Members> = HashMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         if ctx.index.get(node.uid.as_str()) != Some(&i) {
             continue;
         }
         if matches!(node.kind, NodeKind::Task | NodeKind::Group) {
-            containers.entry(Key::new(node.section, node.parent.as_deref())).or_default().units.push(node.uid.as_str());
+            containers.entry(Key::new(node.section, node.parent.as_deref())).or_default().units.push(i);
         }
     }
+    // A Dag's edges come grouped by target and container: the last lookup
+    // of each is reused rather than hashed again, a third of the time of a
+    // dense Dag's layout.
+    let mut last_to: Option<(&str, usize)> = None;
+    let mut last_key: Option<Key> = None;
+    let mut edges_of: Vec<EdgeRef> = Vec::new();
     for (i, edge) in graph.edges.iter().enumerate() {
-        if let Some((key, from, to)) = ctx.edge_units(&edge.from, &edge.to)
+        let to = match last_to {
+            Some((uid, b)) if uid == edge.to => Some(b),
+            _ => ctx.index.get(edge.to.as_str()).copied(),
+        };
+        let Some(b) = to else { continue };
+        last_to = Some((edge.to.as_str(), b));
+        if let Some(&a) = ctx.index.get(edge.from.as_str())
+            && let Some((key, from, to)) = ctx.edge_units(a, b)
             && from != to
         {
-            containers.entry(key).or_default().edges.push(EdgeRef { from, to, edge: i });
+            if last_key != Some(key) {
+                if let Some(previous) = last_key {
+                    containers.entry(previous).or_default().edges.append(&mut edges_of);
+                }
+                last_key = Some(key);
+            }
+            edges_of.push(EdgeRef { from, to, edge: i });
         }
+    }
+    if let Some(previous) = last_key {
+        containers.entry(previous).or_default().edges.append(&mut edges_of);
     }
     let mut out = Layout::default();
     let mut x = 0.0;
@@ -247,9 +269,10 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
     Ok(out)
 }
 
-/// A container: the flow's section (`None`) or a group inside it. Keys and
-/// units borrow the graph's uids: a dense Dag has a hundred edges per task,
-/// and copying strings for each was most of the layout's time.
+/// A container: the flow's section (`None`) or a group inside it. Keys
+/// borrow the graph's uids and units are node indices: a dense Dag has
+/// hundreds of edges per task, and copying or hashing strings for each was
+/// most of the layout's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key<'a>(SectionKey, Option<&'a str>);
 
@@ -282,22 +305,22 @@ impl<'a> Key<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Unit<'a> {
+enum Unit {
     Entry,
     Exit,
-    /// A task, or a group's whole box.
-    Node(&'a str),
+    /// A task, or a group's whole box: its node's index in the graph.
+    Node(usize),
 }
 
 #[derive(Default)]
-struct Members<'a> {
-    units: Vec<&'a str>,
-    edges: Vec<EdgeRef<'a>>,
+struct Members {
+    units: Vec<usize>,
+    edges: Vec<EdgeRef>,
 }
 
-struct EdgeRef<'a> {
-    from: Unit<'a>,
-    to: Unit<'a>,
+struct EdgeRef {
+    from: Unit,
+    to: Unit,
     /// The edge in the graph.
     edge: usize,
 }
@@ -309,6 +332,10 @@ struct Ctx<'a> {
     drawn: Cell<usize>,
     /// Implied dependencies left out so far.
     hidden: Cell<usize>,
+    /// Each node's place among the units of the container being laid out
+    /// (containers have no node in common), so that edges find their units
+    /// without hashing.
+    slot: RefCell<Vec<usize>>,
 }
 
 /// A container past [`MAX_DRAWN`].
@@ -361,52 +388,51 @@ impl<'a> Ctx<'a> {
         self.index.get(uid).map(|&i| &self.graph.nodes[i])
     }
 
-    /// The container a node is a unit of, seen from outside, and the unit.
-    fn outer(&self, uid: &str) -> Option<(Key<'a>, Unit<'a>)> {
-        let n = self.node(uid)?;
+    /// The container node `i` is a unit of, seen from outside, and the unit.
+    fn outer(&self, i: usize) -> Option<(Key<'a>, Unit)> {
+        let n = &self.graph.nodes[i];
         Some(match n.kind {
             NodeKind::Start => (Key::new(Section::Tasks, None), Unit::Entry),
             NodeKind::End => (Key::new(n.section, None), Unit::Exit),
-            NodeKind::Task | NodeKind::Group => (Key::new(n.section, n.parent.as_deref()), Unit::Node(n.uid.as_str())),
+            NodeKind::Task | NodeKind::Group => (Key::new(n.section, n.parent.as_deref()), Unit::Node(i)),
             NodeKind::GroupEnd => {
-                let group = self.node(n.parent.as_deref()?)?;
-                (Key::new(group.section, group.parent.as_deref()), Unit::Node(group.uid.as_str()))
+                let g = *self.index.get(n.parent.as_deref()?)?;
+                let group = &self.graph.nodes[g];
+                (Key::new(group.section, group.parent.as_deref()), Unit::Node(g))
             }
         })
     }
 
-    /// The container an edge is drawn in, and its two units.
-    fn edge_units(&self, from: &str, to: &str) -> Option<(Key<'a>, Unit<'a>, Unit<'a>)> {
-        let a = self.node(from)?;
-        let b = self.node(to)?;
+    /// The container an edge between nodes `ai` and `bi` is drawn in, and its two units.
+    fn edge_units(&self, ai: usize, bi: usize) -> Option<(Key<'a>, Unit, Unit)> {
+        let (a, b) = (&self.graph.nodes[ai], &self.graph.nodes[bi]);
         // From a group's header into its own box.
         if a.kind == NodeKind::Group && b.parent.as_deref() == Some(a.uid.as_str()) {
-            let to = if b.kind == NodeKind::GroupEnd { Unit::Exit } else { Unit::Node(b.uid.as_str()) };
+            let to = if b.kind == NodeKind::GroupEnd { Unit::Exit } else { Unit::Node(bi) };
             return Some((Key::new(a.section, Some(a.uid.as_str())), Unit::Entry, to));
         }
         // From inside a group to where its branches meet.
         if b.kind == NodeKind::GroupEnd {
-            let (_, unit) = self.outer(from)?;
+            let (_, unit) = self.outer(ai)?;
             return Some((Key::new(b.section, b.parent.as_deref()), unit, Unit::Exit));
         }
         // The flow's start or end into `errors` or `finally`.
         if matches!(a.kind, NodeKind::Start | NodeKind::End) && b.section != a.section {
-            let (_, unit) = self.outer(to)?;
+            let (_, unit) = self.outer(bi)?;
             return Some((Key::new(b.section, None), Unit::Entry, unit));
         }
-        let (key, from) = self.outer(from)?;
-        let (other, to) = self.outer(to)?;
+        let (key, from) = self.outer(ai)?;
+        let (other, to) = self.outer(bi)?;
         (key == other).then_some((key, from, to))
     }
 
-    fn container(&self, key: &Key<'a>, all: &HashMap<Key<'a>, Members<'a>>, depth: usize) -> Result<Block, Refused> {
+    fn container(&self, key: &Key<'a>, all: &HashMap<Key<'a>, Members>, depth: usize) -> Result<Block, Refused> {
         let empty = Members::default();
         let members = all.get(key).unwrap_or(&empty);
         // Units: entry, members in document order, exit.
         let mut units: Vec<Unit> = vec![Unit::Entry];
         units.extend(members.units.iter().map(|&u| Unit::Node(u)));
         units.push(Unit::Exit);
-        let position: HashMap<Unit, usize> = units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
         let mut sizes: Vec<(f64, f64)> = Vec::with_capacity(units.len());
         let mut inner: Vec<Option<Block>> = Vec::with_capacity(units.len());
         for &unit in &units {
@@ -420,10 +446,10 @@ impl<'a> Ctx<'a> {
                     (None, Section::Tasks) => ((PILL_W, PILL_H), None),
                     (None, _) => ((JUNCTION, JUNCTION), None),
                 },
-                Unit::Node(uid) => match self.node(uid).map(|n| n.kind) {
+                Unit::Node(n) => match self.graph.nodes[n].kind {
                     // Deeper than any real flow nests: drawn as a plain node.
-                    Some(NodeKind::Group) if depth < 32 => {
-                        let block = self.container(&Key(key.0, Some(uid)), all, depth + 1)?;
+                    NodeKind::Group if depth < 32 => {
+                        let block = self.container(&Key(key.0, Some(self.graph.nodes[n].uid.as_str())), all, depth + 1)?;
                         ((block.w + 2.0 * GROUP_PAD, block.h + 2.0 * GROUP_PAD), Some(block))
                     }
                     _ => ((NODE_W, NODE_H), None),
@@ -433,14 +459,45 @@ impl<'a> Ctx<'a> {
             inner.push(block);
         }
         let count = units.len();
-        let mut seen: HashSet<(usize, usize)> = HashSet::with_capacity(members.edges.len());
+        // After the groups inside are laid out: they use the slots too.
+        let mut slot = self.slot.borrow_mut();
+        for (p, &unit) in units.iter().enumerate() {
+            if let Unit::Node(n) = unit {
+                slot[n] = p;
+            }
+        }
+        let position = |unit: Unit| match unit {
+            Unit::Entry => Some(0),
+            Unit::Exit => Some(count - 1),
+            Unit::Node(n) => Some(slot[n]).filter(|&p| units.get(p) == Some(&unit)),
+        };
+        // Each edge once: `last[b]` is the last unit seen with an edge to b.
         let mut edges: Vec<(usize, usize, usize)> = Vec::new();
+        let mut by_from: Vec<Vec<(usize, usize)>> = vec![Vec::new(); count];
         for (i, e) in members.edges.iter().enumerate() {
-            if let (Some(&a), Some(&b)) = (position.get(&e.from), position.get(&e.to))
+            if let (Some(a), Some(b)) = (position(e.from), position(e.to))
                 && a != b
-                && seen.insert((a, b))
             {
-                edges.push((a, b, i));
+                by_from[a].push((b, i));
+            }
+        }
+        drop(slot);
+        let mut last = vec![usize::MAX; count];
+        let mut first = vec![false; members.edges.len()];
+        let mut ends = vec![(0, 0); members.edges.len()];
+        for (a, out) in by_from.iter().enumerate() {
+            for &(b, i) in out {
+                ends[i] = (a, b);
+                if last[b] != a {
+                    last[b] = a;
+                    first[i] = true;
+                }
+            }
+        }
+        drop(by_from);
+        for (i, &keep) in first.iter().enumerate() {
+            if keep {
+                edges.push((ends[i].0, ends[i].1, i));
             }
         }
         let layer = layers(count, &edges);
@@ -498,8 +555,7 @@ impl<'a> Ctx<'a> {
         // Coordinates: rows from top to bottom, each centred.
         let width_of = |item: usize| if item < count { sizes[item].0 } else { DUMMY_W };
         let height_of = |item: usize| if item < count { sizes[item].1 } else { 0.0 };
-        let row_w: Vec<f64> =
-            rows.iter().map(|row| row.iter().map(|&i| width_of(i)).sum::<f64>() + H_GAP * row.len().saturating_sub(1) as f64).collect();
+        let row_w: Vec<f64> = rows.iter().map(|row| row.iter().map(|&i| width_of(i)).sum::<f64>() + H_GAP * row.len().saturating_sub(1) as f64).collect();
         let width = row_w.iter().copied().fold(0.0, f64::max);
         let row_h: Vec<f64> = rows.iter().map(|row| row.iter().map(|&i| height_of(i)).fold(0.0, f64::max)).collect();
         let mut row_y = Vec::with_capacity(rows.len());
@@ -549,18 +605,18 @@ impl<'a> Ctx<'a> {
                     };
                     block.nodes.push(Placed { uid, shape, task_id: None, task_type: None, section: key.section(), x, y, w, h });
                 }
-                Unit::Node(uid) => match inner[i].take() {
+                Unit::Node(n) => match inner[i].take() {
                     Some(mut group) => {
                         group.translate(x + GROUP_PAD, y + GROUP_PAD);
-                        block.groups.push(GroupBox { task_id: uid.to_owned(), x, y, w, h });
+                        block.groups.push(GroupBox { task_id: self.graph.nodes[n].uid.clone(), x, y, w, h });
                         block.nodes.extend(group.nodes);
                         block.groups.extend(group.groups);
                         block.edges.extend(group.edges);
                     }
                     None => {
-                        let node = self.node(uid);
+                        let node = Some(&self.graph.nodes[n]);
                         block.nodes.push(Placed {
-                            uid: uid.to_owned(),
+                            uid: self.graph.nodes[n].uid.clone(),
                             shape: Shape::Task,
                             task_id: node.and_then(|n| n.task_id.clone()),
                             task_type: node.and_then(|n| n.task_type.clone()),
@@ -597,15 +653,7 @@ impl<'a> Ctx<'a> {
                     segments.push(Segment::Line((cx, bottom)));
                 }
             }
-            block.edges.push(Route {
-                from: edge.from.clone(),
-                to: edge.to.clone(),
-                kind: edge.kind,
-                label: edge.label.clone(),
-                label_at,
-                start,
-                segments,
-            });
+            block.edges.push(Route { from: edge.from.clone(), to: edge.to.clone(), kind: edge.kind, label: edge.label.clone(), label_at, start, segments });
         }
         Ok(block)
     }
@@ -771,6 +819,8 @@ fn sort_by_barycentre(row: &mut [usize], fixed: usize, neighbours: &[Vec<usize>]
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn graph_of(source: &str) -> Graph {
@@ -867,7 +917,7 @@ mod tests {
             let deps: Vec<String> = deps(i).iter().map(|d| format!("t{d}")).collect();
             write!(yaml, "      - task:\n          id: t{i}\n          type: io.kestra.plugin.core.log.Log\n          message: m\n").unwrap();
             if !deps.is_empty() {
-                write!(yaml, "        dependsOn: [{}]\n", deps.join(", ")).unwrap();
+                writeln!(yaml, "        dependsOn: [{}]", deps.join(", ")).unwrap();
             }
         }
         yaml
@@ -903,9 +953,7 @@ mod tests {
             }
         }
         let placed: HashMap<&str, &Placed> = layout.nodes.iter().map(|n| (n.uid.as_str(), n)).collect();
-        let near = |(x, y): (f64, f64), n: &Placed| {
-            x >= n.x - 0.5 && x <= n.x + n.w + 0.5 && y >= n.y - GROUP_PAD - 0.5 && y <= n.y + n.h + GROUP_PAD + 0.5
-        };
+        let near = |(x, y): (f64, f64), n: &Placed| x >= n.x - 0.5 && x <= n.x + n.w + 0.5 && y >= n.y - GROUP_PAD - 0.5 && y <= n.y + n.h + GROUP_PAD + 0.5;
         for edge in &layout.edges {
             let from = placed.get(edge.from.as_str()).unwrap_or_else(|| panic!("{} is not placed", edge.from));
             let to = placed.get(edge.to.as_str()).unwrap_or_else(|| panic!("{} is not placed", edge.to));
@@ -976,10 +1024,9 @@ mod tests {
                     for &(x, b, _) in edges {
                         if x == a {
                             reach[a][b] = true;
-                            for c in 0..count {
-                                if reach[b][c] {
-                                    reach[a][c] = true;
-                                }
+                            let below = reach[b].clone();
+                            for (r, &x) in reach[a].iter_mut().zip(&below) {
+                                *r |= x;
                             }
                         }
                     }

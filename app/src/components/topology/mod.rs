@@ -22,12 +22,6 @@ type Drag = (f64, f64, (f64, f64));
 /// Margin around the graph in the SVG, in its units.
 const MARGIN: f64 = 16.0;
 
-/// Above this size a source is laid out with the server's worker handed
-/// over (see [`lay_out`]); below it, parsing and layout take well under a
-/// millisecond.
-#[cfg(feature = "ssr")]
-const BIG_SOURCE: usize = 32 * 1024;
-
 /// `states` maps a task id to its current state (`RUNNING`, `SUCCESS`...);
 /// `on_select` gets the task id of a clicked node.
 #[component]
@@ -205,22 +199,15 @@ pub(crate) fn Topology(
 
 /// Parses and lays out a flow; `None` if the source is not a flow.
 ///
-/// On the server this runs inside a page's render, on one of the runtime's
-/// async workers; a big flow is CPU for tens of milliseconds, so there the
-/// worker first hands its other tasks to the runtime (`block_in_place`), and
-/// requests for other pages go on meanwhile. A Leptos render is synchronous,
-/// so `spawn_blocking` (which would need an await here) is not an option.
+/// On the server this runs inside a page's render, on an async worker, and
+/// stays there: a Leptos render is synchronous, so `spawn_blocking` (which
+/// needs an await) cannot be used, and `block_in_place` made Leptos panic
+/// ("a reactive value that has already been disposed", in every run of
+/// `cargo bench -p server --bench topology_page`) because the request's
+/// other tasks then run on other threads while it renders. The work is kept
+/// small instead: linear in what is drawn and bounded by [`MAX_DRAWN`].
 fn lay_out(source: &str) -> Option<Result<Layout, TooBig>> {
-    let compute = || engine::flow::parse(source).flow.map(|flow| layout::layout(&engine::flow::graph::graph(&flow)));
-    #[cfg(feature = "ssr")]
-    if source.len() > BIG_SOURCE
-        && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        // It panics on a current-thread runtime (tests).
-        && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-    {
-        return tokio::task::block_in_place(compute);
-    }
-    compute()
+    engine::flow::parse(source).flow.map(|flow| layout::layout(&engine::flow::graph::graph(&flow)))
 }
 
 /// The note under the toolbar when the reduction left edges out.
@@ -247,7 +234,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
