@@ -7,6 +7,8 @@
 //! `errors` hang off `root.start` (edge kind `Error`), and `finally` runs
 //! from `root.end` to `root.finally` (edge kind `Finally`).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::model::{Flow, Task};
@@ -106,19 +108,42 @@ pub fn graph(flow: &Flow) -> Graph {
 /// dependencies, ties in the order written. Dependencies on unknown ids are
 /// ignored. A cycle is returned as its path, `a -> b -> a` as `[a, b, a]`.
 pub fn topological_order(tasks: &[(String, Vec<String>)]) -> Result<Vec<usize>, Vec<String>> {
-    let index = |id: &str| tasks.iter().position(|(t, _)| t == id);
-    let deps: Vec<Vec<usize>> = tasks.iter().map(|(_, d)| d.iter().filter_map(|d| index(d)).collect()).collect();
+    // Linear in tasks and dependencies: a Dag of thousands of tasks, each
+    // depending on all earlier ones, is checked on every keystroke in the
+    // editor and on every render of its page.
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
+    for (i, (id, _)) in tasks.iter().enumerate() {
+        index.entry(id.as_str()).or_insert(i);
+    }
+    let deps: Vec<Vec<usize>> = tasks.iter().map(|(_, d)| d.iter().filter_map(|d| index.get(d.as_str()).copied()).collect()).collect();
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+    for (i, d) in deps.iter().enumerate() {
+        for &d in d {
+            dependents[d].push(i);
+        }
+    }
     let mut done = vec![false; tasks.len()];
     let mut order = Vec::with_capacity(tasks.len());
+    // Rounds: every task ready at the start of a round, in the order written.
+    let mut ready: Vec<usize> = (0..tasks.len()).filter(|&i| waiting[i] == 0).collect();
     while order.len() < tasks.len() {
-        let ready: Vec<usize> = (0..tasks.len()).filter(|&i| !done[i] && deps[i].iter().all(|&d| done[d])).collect();
         if ready.is_empty() {
             return Err(find_cycle(tasks, &deps, &done));
         }
-        for i in ready {
+        let mut next = Vec::new();
+        for &i in &ready {
             done[i] = true;
             order.push(i);
+            for &j in &dependents[i] {
+                waiting[j] -= 1;
+                if waiting[j] == 0 {
+                    next.push(j);
+                }
+            }
         }
+        next.sort_unstable();
+        ready = next;
     }
     Ok(order)
 }
@@ -204,23 +229,36 @@ impl Builder {
             }
             "flow.Dag" => {
                 let children: Vec<&Task> = task.children().collect();
-                let ids: Vec<&str> = children.iter().map(|c| c.id.value.as_str()).collect();
+                // By id, so that a Dag of thousands of dependencies is
+                // linear; a duplicate id keeps its first task.
+                let mut position: HashMap<&str, usize> = HashMap::with_capacity(children.len());
+                for (i, c) in children.iter().enumerate() {
+                    position.entry(c.id.value.as_str()).or_insert(i);
+                }
+                // Each child's known dependencies, each once (`written[d] ==
+                // i + 1`: child i already has d).
+                let mut written = vec![0usize; children.len()];
                 let mut has_dependents = vec![false; children.len()];
-                for child in &children {
-                    for dep in &child.depends_on {
-                        if let Some(i) = ids.iter().position(|i| *i == dep.value) {
-                            has_dependents[i] = true;
+                let mut deps: Vec<Vec<usize>> = Vec::with_capacity(children.len());
+                for (i, child) in children.iter().enumerate() {
+                    let mut known = Vec::with_capacity(child.depends_on.len());
+                    for d in child.depends_on.iter().filter_map(|d| position.get(d.value.as_str()).copied()) {
+                        if std::mem::replace(&mut written[d], i + 1) != i + 1 {
+                            has_dependents[d] = true;
+                            known.push(d);
                         }
                     }
+                    deps.push(known);
                 }
-                for (i, child) in children.iter().enumerate() {
+                for (i, (child, known)) in children.iter().zip(deps).enumerate() {
                     let last = self.task(child, Some(id), section);
-                    let known: Vec<&str> = child.depends_on.iter().map(|d| d.value.as_str()).filter(|d| ids.contains(d)).collect();
                     if known.is_empty() {
                         self.edge(id, &child.id.value, EdgeKind::Branch, None);
                     }
-                    for dep in known {
-                        let from = if children.iter().any(|c| c.id.value == dep && c.is_flowable()) { format!("{dep}.end") } else { dep.to_owned() };
+                    for d in known {
+                        let dep = children[d].id.value.as_str();
+                        // A dependency on a flowable starts where its branches meet.
+                        let from = if children[d].is_flowable() { format!("{dep}.end") } else { dep.to_owned() };
                         self.edge(&from, &child.id.value, EdgeKind::Dependency, None);
                     }
                     if !has_dependents[i] {

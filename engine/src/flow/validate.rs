@@ -1,6 +1,6 @@
 //! The checks across the flow: ids, `dependsOn`, cycles, expressions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::expr;
 use super::graph::topological_order;
@@ -65,13 +65,15 @@ fn duplicate_ids(flow: &Flow, problems: &mut Vec<Problem>) {
 fn dag(task: &Task, problems: &mut Vec<Problem>) {
     let children: Vec<&Task> = task.children().collect();
     let ids: Vec<&str> = children.iter().map(|t| t.id.value.as_str()).collect();
+    // A set as well, so that thousands of dependencies are checked in linear time.
+    let known: HashSet<&str> = ids.iter().copied().collect();
     let mut entries = Vec::new();
     for child in &children {
         let mut deps = Vec::new();
         for dep in &child.depends_on {
             if dep.value == child.id.value {
                 problems.push(Problem::error(dep.span, format!("task {} depends on itself: remove `{}` from its dependsOn", child.id.value, dep.value)));
-            } else if !ids.contains(&dep.value.as_str()) {
+            } else if !known.contains(dep.value.as_str()) {
                 let close = registry::closest(&dep.value, ids.iter().copied().filter(|i| *i != child.id.value));
                 let hint = match close.as_slice() {
                     [] => format!("the tasks of Dag {} are {}", task.id.value, ids.join(", ")),

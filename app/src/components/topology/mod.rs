@@ -5,6 +5,8 @@
 //! It renders on the server too. In the browser it follows its source a
 //! moment after the last change, so typing in the editor does not parse
 //! twice per keystroke; a source that is not a flow keeps the last graph.
+//! A graph past [`layout::MAX_DRAWN`] is not drawn: a message says so and
+//! the rest of the page works as usual.
 
 pub(crate) mod layout;
 
@@ -13,7 +15,7 @@ use std::collections::HashMap;
 use engine::flow::graph::{EdgeKind, Section};
 use leptos::prelude::*;
 
-use layout::{Layout, Placed, Shape};
+use layout::{Layout, MAX_DRAWN, Placed, Shape, TooBig};
 
 type Drag = (f64, f64, (f64, f64));
 
@@ -43,19 +45,21 @@ pub(crate) fn Topology(
         let handle = set_timeout_with_handle(move || settled.set(text), std::time::Duration::from_millis(150)).ok();
         pending.set_value(handle);
     });
-    let graph = Memo::new(move |previous: Option<&Option<Layout>>| {
-        let parsed = settled.with(|s| engine::flow::parse(s));
-        match parsed.flow {
-            Some(flow) => Some(layout::layout(&engine::flow::graph::graph(&flow))),
-            None => previous.cloned().flatten(),
-        }
+    let graph = Memo::new(move |previous: Option<&Option<Result<Layout, TooBig>>>| {
+        settled.with(|s| lay_out(s)).or_else(|| previous.cloned().flatten())
     });
+    let drawn = move || graph.get().and_then(Result::ok);
     let zoom = RwSignal::new(1.0_f64);
     let center: RwSignal<Option<(f64, f64)>> = RwSignal::new(None);
     // Where a drag started: the pointer, and the centre of the view then.
     let drag: StoredValue<Option<Drag>> = StoredValue::new(None);
 
-    let base = move || graph.with(|g| g.as_ref().map_or((0.0, 0.0), |g| (g.width, g.height)));
+    let base = move || {
+        graph.with(|g| match g {
+            Some(Ok(g)) => (g.width, g.height),
+            _ => (0.0, 0.0),
+        })
+    };
     let view_box = move || {
         let (w, h) = base();
         let (bw, bh) = (w + 2.0 * MARGIN, h + 2.0 * MARGIN);
@@ -120,17 +124,34 @@ pub(crate) fn Topology(
     };
 
     view! {
-        <div class="topology" data-nodes=move || graph.with(|g| g.as_ref().map_or(0, |g| g.nodes.len()))>
+        <div
+            class="topology"
+            data-nodes=move || {
+                graph.with(|g| match g {
+                    Some(Ok(g)) => g.nodes.len(),
+                    _ => 0,
+                })
+            }
+        >
             <div class="topology-tools" role="toolbar" aria-label="Topology view">
                 <button type="button" class="button small" on:click=move |_| zoom_by(1.25) aria-label="Zoom in">"+"</button>
                 <button type="button" class="button small" on:click=move |_| zoom_by(0.8) aria-label="Zoom out">"−"</button>
                 <button type="button" class="button small" on:click=move |_| fit()>"Fit"</button>
                 <span class="muted small">"Drag or use the arrow keys to pan; + and − zoom."</span>
+                {move || {
+                    let hidden = graph.with(|g| match g {
+                        Some(Ok(g)) => g.hidden,
+                        _ => 0,
+                    });
+                    (hidden > 0).then(|| view! { <span class="muted small topology-hidden" role="note">{hidden_note(hidden)}</span> })
+                }}
             </div>
             {move || {
-                graph
-                    .with(|g| g.is_none())
-                    .then(|| view! { <p class="muted topology-empty">"The topology appears once the flow has tasks."</p> })
+                graph.with(|g| match g {
+                    None => Some(view! { <p class="muted topology-empty">"The topology appears once the flow has tasks."</p> }.into_any()),
+                    Some(Err(too_big)) => Some(view! { <p class="topology-too-big" role="status">{too_big_message(*too_big)}</p> }.into_any()),
+                    Some(Ok(_)) => None,
+                })
             }}
             <svg
                 class="topology-canvas"
@@ -169,11 +190,56 @@ pub(crate) fn Topology(
                         <path d="M0,0 L10,5 L0,10 z" class="topology-arrow" />
                     </marker>
                 </defs>
-                {move || graph.get().map(|g| view! { <Drawing layout=g states on_select /> })}
+                {move || drawn().map(|g| view! { <Drawing layout=g states on_select /> })}
             </svg>
         </div>
     }
     .into_any()
+}
+
+/// Parses and lays out a flow; `None` if the source is not a flow.
+///
+/// On the server this runs inside a page's render, on an async worker, and
+/// stays there: a Leptos render is synchronous, so `spawn_blocking` (which
+/// needs an await) cannot be used, and `block_in_place` made Leptos panic
+/// ("a reactive value that has already been disposed", in every run of
+/// `cargo bench -p server --bench topology_page`) because the request's
+/// other tasks then run on other threads while it renders. The work is kept
+/// small instead: linear in what is drawn and bounded by [`MAX_DRAWN`].
+fn lay_out(source: &str) -> Option<Result<Layout, TooBig>> {
+    engine::flow::parse(source).flow.map(|flow| layout::layout(&engine::flow::graph::graph(&flow)))
+}
+
+/// The note under the toolbar when the reduction left edges out.
+fn hidden_note(hidden: usize) -> String {
+    match hidden {
+        1 => "1 implied dependency not drawn: a longer path already leads there.".to_owned(),
+        n => format!("{} implied dependencies not drawn: a longer path already leads there.", thousands(n)),
+    }
+}
+
+/// What the topology says instead of a graph past the limit.
+fn too_big_message(too_big: TooBig) -> String {
+    format!(
+        "This topology is not drawn: its {} tasks need more than {} shapes (boxes, edges and the rows edges pass through), the most one page draws. \
+         The rest of the flow works as usual. To see its shape, split it into subflows (io.kestra.plugin.core.flow.Subflow); \
+         to draw bigger graphs, raise MAX_DRAWN in app/src/components/topology/layout.rs and rebuild Mortar.",
+        thousands(too_big.tasks),
+        thousands(MAX_DRAWN)
+    )
+}
+
+/// 12345 as "12,345".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[component]
@@ -369,7 +435,7 @@ mod tests {
             for n in 0..=lines.len() {
                 let source = lines[..n].join("\n");
                 if let Some(flow) = engine::flow::parse(&source).flow {
-                    let _ = layout::layout(&engine::flow::graph::graph(&flow));
+                    let _ = layout::layout(&engine::flow::graph::graph(&flow)).expect("drawn");
                 }
             }
         }
@@ -377,5 +443,31 @@ mod tests {
         owner.set();
         let html = view! { <Topology source=Signal::stored("tasks: [".to_owned()) /> }.to_html();
         assert!(html.contains("The topology appears once the flow has tasks."), "{html}");
+    }
+
+    #[test]
+    fn says_what_it_does_not_draw() {
+        let owner = Owner::new();
+        owner.set();
+        let mut dense = String::from("id: f\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n");
+        for i in 0..30 {
+            dense.push_str(&format!("      - task:\n          id: t{i}\n          type: io.kestra.plugin.core.log.Log\n          message: m\n"));
+            if i > 0 {
+                let deps: Vec<String> = (0..i).map(|d| format!("t{d}")).collect();
+                dense.push_str(&format!("        dependsOn: [{}]\n", deps.join(", ")));
+            }
+        }
+        let html = view! { <Topology source=Signal::stored(dense) /> }.to_html();
+        // 435 dependencies, 29 of them drawn.
+        assert!(html.contains("406 implied dependencies not drawn"), "{html}");
+
+        let mut line = String::from("id: f\nnamespace: n\ntasks:\n");
+        // A box and an edge per task: past the limit at half as many tasks.
+        for i in 0..MAX_DRAWN / 2 + 10 {
+            line.push_str(&format!("  - id: t{i}\n    type: io.kestra.plugin.core.log.Log\n    message: m\n"));
+        }
+        let html = view! { <Topology source=Signal::stored(line) /> }.to_html();
+        assert!(html.contains("This topology is not drawn: its 10,010 tasks need more than 20,000 shapes"), "{}", &html[..2000.min(html.len())]);
+        assert!(!html.contains("data-task-id"));
     }
 }
