@@ -7,7 +7,9 @@
 //! half (what grows there is kept per execution or leaks).
 //!
 //! `cargo bench -p server --bench soak` (`MORTAR_BENCH_SOAK` changes the
-//! count).
+//! count; `MORTAR_BENCH_SOAK_ONLY=hello_world,…` runs only those flows, to
+//! tell Mortar's memory from the emulator's, which keeps what the
+//! Databricks flows create: clusters, runs, jobs, files).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -59,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let mut flows = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yml")).collect();
     names.sort();
+    let only: Option<Vec<String>> = std::env::var("MORTAR_BENCH_SOAK_ONLY").ok().map(|v| v.split(',').map(str::to_owned).collect());
     for path in names {
         let yaml = std::fs::read_to_string(&path)?;
         let saved = client.post(format!("{url}/api/v1/flows")).header("content-type", "application/x-yaml").body(yaml.clone()).send().await?;
@@ -66,7 +69,9 @@ async fn main() -> anyhow::Result<()> {
         let flow = engine::flow::parse(&yaml).flow.ok_or_else(|| anyhow::anyhow!("{} is not a flow", path.display()))?;
         let files: Vec<String> =
             flow.inputs.iter().filter(|i| i.input_type == engine::flow::model::InputType::File).map(|i| i.id.value.clone()).collect();
-        flows.push((flow.namespace.value, flow.id.value, files));
+        if only.as_ref().is_none_or(|only| only.contains(&flow.id.value)) {
+            flows.push((flow.namespace.value, flow.id.value, files));
+        }
     }
     println!("soak: {total} executions of {} blueprints, {CONCURRENCY} at a time; resident memory every {SAMPLE_EVERY}", flows.len());
 
