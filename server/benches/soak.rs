@@ -10,6 +10,9 @@
 //! count; `MORTAR_BENCH_SOAK_ONLY=hello_world,…` runs only those flows, to
 //! tell Mortar's memory from the emulator's, which keeps what the
 //! Databricks flows create: clusters, runs, jobs, files).
+//! `MORTAR_BENCH_SOAK_EMULATOR=URL` and `MORTAR_BENCH_SOAK_TOKEN=T` use an
+//! emulator in another process (`mortar emulator --token T`) instead, so
+//! that the memory sampled is Mortar's alone.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -38,13 +41,19 @@ fn rss_mib() -> f64 {
 async fn main() -> anyhow::Result<()> {
     let total: usize = std::env::var("MORTAR_BENCH_SOAK").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let data_dir = tempfile::tempdir()?;
-    let emulator = emulator::Emulator::start(emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() }).await?;
+    let outside = std::env::var("MORTAR_BENCH_SOAK_EMULATOR").ok().zip(std::env::var("MORTAR_BENCH_SOAK_TOKEN").ok());
+    let emulator = match outside {
+        Some(_) => None,
+        None => Some(emulator::Emulator::start(emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() }).await?),
+    };
+    let (host, token) = match (&outside, &emulator) {
+        (Some((url, token)), _) => (url.clone(), token.clone()),
+        (None, Some(inside)) => (inside.url(), inside.token().to_owned()),
+        (None, None) => unreachable!("one emulator or the other"),
+    };
     let store = Store::open(data_dir.path()).await?;
     let databricks = server::DefaultConnection {
-        connection: engine::databricks::Connection {
-            host: emulator.url(),
-            auth: engine::databricks::Auth::Token(engine::secret::Secret::new(emulator.token())),
-        },
+        connection: engine::databricks::Connection { host, auth: engine::databricks::Auth::Token(engine::secret::Secret::new(token)) },
         embedded: true,
     };
     let state = server::AppState::new(store, data_dir.path(), Arc::new(|_: &str| None), Some(databricks));
@@ -73,7 +82,8 @@ async fn main() -> anyhow::Result<()> {
             flows.push((flow.namespace.value, flow.id.value, files));
         }
     }
-    println!("soak: {total} executions of {} blueprints, {CONCURRENCY} at a time; resident memory every {SAMPLE_EVERY}", flows.len());
+    let whose = if outside.is_some() { "Mortar's (the emulator runs apart)" } else { "Mortar's and the emulator's" };
+    println!("soak: {total} executions of {} blueprints, {CONCURRENCY} at a time; {whose} resident memory every {SAMPLE_EVERY}", flows.len());
 
     let csv = "region,amount\nEU,10\nUS,25\nEU,7\nAPAC,4\n";
     let done = Arc::new(AtomicUsize::new(0));
