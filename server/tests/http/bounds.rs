@@ -93,13 +93,13 @@ async fn slow_and_idle_connections_are_closed_at_the_header_timeout() {
     for i in 0..200 {
         let mut tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
         if i % 2 == 0 {
-            tcp.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: mortar\r\n").await.unwrap();
+            tcp.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
         }
         open.push(tcp);
     }
     // A keep-alive connection left idle after a whole request.
     let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
-    idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: mortar\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
     let mut first = [0u8; 12];
     idle.read_exact(&mut first).await.unwrap();
     assert_eq!(&first, b"HTTP/1.1 200");
