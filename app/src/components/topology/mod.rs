@@ -231,15 +231,7 @@ fn too_big_message(too_big: TooBig) -> String {
 
 /// 12345 as "12,345".
 fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    engine::flow::pebble::group_thousands(&n.to_string())
 }
 
 #[component]

@@ -447,15 +447,7 @@ fn number_format<'a>(call: Call<'a, '_>) -> Out<'a> {
     let whole = if whole == "0" && min_whole == 0 && fraction.is_some() { "" } else { whole };
     let mut whole = format!("{:0>width$}", whole, width = min_whole);
     if whole_pattern.contains(',') {
-        let digits: Vec<char> = whole.chars().collect();
-        let mut grouped = String::new();
-        for (i, c) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(*c);
-        }
-        whole = grouped;
+        whole = super::group_thousands(&whole);
     }
     let sign = if number < 0.0 && fixed.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
     text(match fraction {

@@ -92,6 +92,19 @@ impl Template {
     }
 }
 
+/// Digits with a comma every three from the right, as Java's grouping and
+/// the `,` of DecimalFormat print them: "1234567" as "1,234,567".
+pub fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The closest known name, for "did you mean".
 pub(crate) fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     crate::flow::registry::closest(wanted, names).into_iter().next()

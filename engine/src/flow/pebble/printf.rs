@@ -319,17 +319,7 @@ fn signed(negative: bool, body: &str, spec: &Spec) -> String {
 }
 
 fn group(digits: &str, on: bool) -> String {
-    if !on {
-        return digits.to_owned();
-    }
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    if on { super::group_thousands(digits) } else { digits.to_owned() }
 }
 
 fn group_decimal(fixed: &str, on: bool) -> String {
