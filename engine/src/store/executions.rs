@@ -408,22 +408,7 @@ impl Store {
         let Ok(next) = known.apply(event, now_ms()) else {
             return self.task_run_event_read(id, event, outputs).await;
         };
-        let done = sqlx::query(
-            "UPDATE task_runs SET state = ?, attempts = ?, histories = ?, ended_at = ?, outputs = COALESCE(?, outputs)
-             WHERE id = ? AND state = ? AND attempts = ? AND histories = ?",
-        )
-        .bind(next.state.as_str())
-        .bind(&next.attempts)
-        .bind(&next.histories)
-        .bind(next.ended_at)
-        .bind(outputs.map(to_json))
-        .bind(id.as_str())
-        .bind(known.state.as_str())
-        .bind(&known.attempts)
-        .bind(&known.histories)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
+        if write_version(&self.pool, id, known, &next, outputs).await? {
             return Ok(next);
         }
         self.task_run_event_read(id, event, outputs).await
@@ -439,17 +424,8 @@ impl Store {
         let (state, attempts, histories) = row.ok_or_else(|| StoreError::NotFound(format!("task run {id}")))?;
         let known = TaskRunVersion { state: parse_state(&state)?, attempts, histories, ended_at: None };
         let next = known.apply(event, now_ms())?;
-        sqlx::query(
-            "UPDATE task_runs SET state = ?, attempts = ?, histories = ?, ended_at = ?, outputs = COALESCE(?, outputs) WHERE id = ?",
-        )
-        .bind(next.state.as_str())
-        .bind(&next.attempts)
-        .bind(&next.histories)
-        .bind(next.ended_at)
-        .bind(outputs.map(to_json))
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        // The row was just read under the write lock: the guard holds.
+        write_version(&mut *tx, id, &known, &next, outputs).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -583,6 +559,33 @@ impl Store {
         .await?;
         rows.into_iter().map(task_run_from_row).collect()
     }
+}
+
+/// Writes `next` over a task run that still holds `known`; false when it
+/// no longer does.
+async fn write_version<'e>(
+    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    id: &TaskRunId,
+    known: &TaskRunVersion,
+    next: &TaskRunVersion,
+    outputs: Option<&Value>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE task_runs SET state = ?, attempts = ?, histories = ?, ended_at = ?, outputs = COALESCE(?, outputs)
+         WHERE id = ? AND state = ? AND attempts = ? AND histories = ?",
+    )
+    .bind(next.state.as_str())
+    .bind(&next.attempts)
+    .bind(&next.histories)
+    .bind(next.ended_at)
+    .bind(outputs.map(to_json))
+    .bind(id.as_str())
+    .bind(known.state.as_str())
+    .bind(&known.attempts)
+    .bind(&known.histories)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 async fn insert_task_run(tx: &mut Transaction<'_, Sqlite>, run: &NewTaskRun, now: i64) -> Result<(), StoreError> {
