@@ -10,8 +10,9 @@
 //! and `MORTAR_BENCH_SAMPLES` change the sizes; `MORTAR_BENCH_DATA_DIR` keeps
 //! the filled database there and reuses it on the next run).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use engine::ids::{ExecutionId, FlowId, Namespace};
@@ -77,12 +78,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let state = server::AppState::new(store.clone(), &data_dir, std::sync::Arc::new(|_: &str| None), None);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server::run(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = support::serve(state).await?;
+    let url = served.url.clone();
     let client = engine::http::client();
 
     println!("{:<52} {:>9} {:>9} {:>9}", "GET (whole response)", "p50 ms", "p95 ms", "max ms");
@@ -111,7 +108,6 @@ async fn main() -> anyhow::Result<()> {
         }
         report(path, times);
     }
-    let _ = stop.send(());
-    serving.await??;
+    served.stop().await?;
     Ok(())
 }

@@ -14,10 +14,10 @@
 //! emulator in another process (`mortar emulator --token T`) instead, so
 //! that the memory sampled is Mortar's alone.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use engine::store::Store;
@@ -57,12 +57,8 @@ async fn main() -> anyhow::Result<()> {
         embedded: true,
     };
     let state = server::AppState::new(store, data_dir.path(), Arc::new(|_: &str| None), Some(databricks));
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(server::run(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = support::serve(state).await?;
+    let url = served.url.clone();
     let client = engine::http::client();
 
     // The blueprints, each with what its inputs need (a CSV for a FILE).
@@ -86,10 +82,10 @@ async fn main() -> anyhow::Result<()> {
     println!("soak: {total} executions of {} blueprints, {CONCURRENCY} at a time; {whose} resident memory every {SAMPLE_EVERY}", flows.len());
 
     let csv = "region,amount\nEU,10\nUS,25\nEU,7\nAPAC,4\n";
-    let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut samples = vec![(0usize, rss_mib(), 0.0_f64)];
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    let mut done = 0usize;
     let mut runs = futures::stream::iter(0..total)
         .map(|i| {
             let (namespace, id, files) = flows[i % flows.len()].clone();
@@ -112,9 +108,9 @@ async fn main() -> anyhow::Result<()> {
         .buffer_unordered(CONCURRENCY);
     while let Some(state) = runs.next().await {
         *states.entry(state).or_default() += 1;
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % SAMPLE_EVERY == 0 || n == total {
-            let sample = (n, rss_mib(), started.elapsed().as_secs_f64());
+        done += 1;
+        if done.is_multiple_of(SAMPLE_EVERY) || done == total {
+            let sample = (done, rss_mib(), started.elapsed().as_secs_f64());
             println!("  {:>6} executions  {:>7.1} MiB  {:>6.1} s", sample.0, sample.1, sample.2);
             samples.push(sample);
         }
@@ -132,8 +128,7 @@ async fn main() -> anyhow::Result<()> {
         samples[0].1,
         end - half
     );
-    let _ = stop.send(());
-    let _ = served.await;
+    served.stop().await?;
     drop(emulator);
     Ok(())
 }

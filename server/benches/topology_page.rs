@@ -9,9 +9,10 @@
 //! `cargo bench -p server --bench topology_page` (`MORTAR_BENCH_TASKS`,
 //! default 1000, and `MORTAR_BENCH_SAMPLES`, default 7, change the sizes).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use engine::ids::{ExecutionId, FlowId, Namespace};
@@ -90,12 +91,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let state = server::AppState::new(store.clone(), temp.path(), std::sync::Arc::new(|_: &str| None), None);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server::run(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = support::serve(state).await?;
+    let url = served.url.clone();
     let client = engine::http::client();
     let get = |path: String| {
         let client = client.clone();
@@ -169,7 +166,6 @@ async fn main() -> anyhow::Result<()> {
     if let Some(peak) = peak_rss_mib() {
         println!("peak RSS of the process (server and client): {peak:.0} MiB");
     }
-    let _ = stop.send(());
-    serving.await??;
+    served.stop().await?;
     Ok(())
 }
