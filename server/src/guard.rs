@@ -41,7 +41,7 @@ impl Hosts {
 
     fn allows(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        is_loopback(&host) || self.0.iter().any(|name| *name == host)
+        is_loopback(&host) || self.0.contains(&host)
     }
 }
 

@@ -116,7 +116,7 @@ pub async fn get_execution_view(id: String, offset: Option<i64>, known: Option<S
     } else {
         let runs = store.task_runs_page(&id, offset, TASK_RUN_PAGE).await.map_err(ssr::failed)?;
         let states = store.task_states(&id).await.map_err(ssr::failed)?;
-        Some((runs, states))
+        Some(ssr::Runs { runs, states })
     };
     Ok(Some(ssr::view(execution, ssr::Page { count, offset, digest, runs: page })))
 }
@@ -202,12 +202,19 @@ mod ssr {
         pub count: i64,
         pub offset: i64,
         pub digest: String,
-        pub runs: Option<(Vec<engine::store::TaskRunRecord>, Vec<(engine::ids::TaskId, engine::state::State)>)>,
+        pub runs: Option<Runs>,
+    }
+
+    /// A page's task runs and every task's latest state.
+    #[derive(Default)]
+    pub(super) struct Runs {
+        pub runs: Vec<engine::store::TaskRunRecord>,
+        pub states: Vec<(engine::ids::TaskId, engine::state::State)>,
     }
 
     pub(super) fn view(execution: engine::store::ExecutionRecord, page: Page) -> ExecutionView {
         let unchanged = page.runs.is_none();
-        let (task_runs, task_states) = page.runs.unwrap_or_default();
+        let Runs { runs: task_runs, states: task_states } = page.runs.unwrap_or_default();
         ExecutionView {
             id: execution.id.to_string(),
             namespace: execution.namespace.to_string(),
