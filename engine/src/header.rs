@@ -127,8 +127,7 @@ impl FlowHeader {
 
 /// Kestra's rule: ids are `[a-zA-Z0-9_-]+`, namespaces also allow dots.
 fn check_name(field: &'static str, value: &str, dots: bool) -> Result<(), HeaderError> {
-    let ok = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (dots && c == '.'));
+    let ok = if dots { crate::ids::is_namespace(value) } else { crate::ids::is_id(value) };
     if ok {
         Ok(())
     } else {

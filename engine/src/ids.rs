@@ -30,6 +30,16 @@ macro_rules! string_id {
     };
 }
 
+/// Kestra's rule for a namespace: letters, digits, `_`, `-` and dots.
+pub fn is_namespace(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+/// Kestra's rule for a flow id: letters, digits, `_` and `-`.
+pub fn is_id(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 string_id!(
     /// A flow's namespace, such as `company.team`.
     Namespace

@@ -9,6 +9,7 @@ mod history;
 mod logs;
 mod migrations;
 mod triggers;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -21,6 +22,7 @@ pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};
 pub use triggers::ScheduledFlow;
+pub use users::{AuditQuery, AuditRecord, NewAudit, TokenRecord, UserRecord};
 
 /// The database file's name inside the data dir.
 pub const DATABASE_FILE: &str = "mortar.db";
