@@ -5,6 +5,7 @@
 //! Components display; the rules live in `engine`. Server functions are thin:
 //! they take the store from context and call one engine function.
 
+pub mod auth;
 mod components;
 #[cfg(feature = "ssr")]
 mod context;
@@ -24,6 +25,16 @@ pub use pages::flows::{FlowRow, search_flows};
 
 /// The HTML document around every page, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(policy) = http::HeaderValue::from_str(&auth::content_security_policy(Some(&nonce)))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+    }
+    // What the browser side needs of the session: who it is (to hide what
+    // their roles cannot do) and the token its requests carry.
+    let me = auth::me().and_then(|me| serde_json::to_string(&me).ok());
+    let csrf = auth::csrf();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -32,6 +43,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <meta name=auth::USER_META content=me />
+                <meta name=auth::CSRF_META content=csrf />
                 <HydrationScripts options />
                 <MetaTags />
             </head>

@@ -19,6 +19,12 @@ use crate::AppState;
 #[allow_missing = true]
 struct Site;
 
+/// Whether `path` is a file of the site (served without a user).
+pub(crate) fn is_asset(path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    !path.is_empty() && Site::get(path).is_some()
+}
+
 /// Serves a file of the site, or renders the app's "not found" page.
 pub(crate) async fn asset_or_not_found(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().trim_start_matches('/');

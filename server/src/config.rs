@@ -28,6 +28,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of a flow.
     Schema,
+    /// Manage users from the shell: add, list, passwd, disable, enable, grant, token.
+    Users(crate::auth::users_cli::UsersArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,6 +20,16 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     TooLarge { message: String },
+    /// No credentials on a route that needs a user.
+    #[error("log in first: send a session cookie, `Authorization: Bearer <API token>` or, on /api/v1, `Authorization: Basic` with a user's password")]
+    Unauthorized,
+    /// Credentials that do not prove a user.
+    #[error("{0}")]
+    BadCredentials(String),
+    #[error("{message}")]
+    Forbidden { message: String },
+    #[error("too many failed logins: try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
     #[error(transparent)]
     Store(#[from] engine::store::StoreError),
     /// Anything else that is our fault; the text goes to the log only.
@@ -66,6 +76,12 @@ impl From<engine::executor::ExecutionError> for ApiError {
     }
 }
 
+impl From<engine::auth::Denied> for ApiError {
+    fn from(denied: engine::auth::Denied) -> Self {
+        ApiError::Forbidden { message: denied.to_string() }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -75,6 +91,13 @@ impl IntoResponse for ApiError {
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized | Self::BadCredentials(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::TooManyAttempts { retry_after } => {
+                let retry_after = *retry_after;
+                let body = Body { message: self.to_string(), details: Vec::new(), violations: Vec::new() };
+                return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry_after.to_string())], Json(body)).into_response();
+            }
             // A state change that the execution's state no longer allows (a
             // kill racing the end, a restart racing a kill): the store
             // checks and changes in one transaction, so this is the

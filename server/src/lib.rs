@@ -4,6 +4,7 @@
 
 pub mod api;
 mod assets;
+pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod run_cli;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub header_timeout: std::time::Duration,
     /// The host names it answers to besides the loopback ones.
     pub hosts: guard::Hosts,
+    /// Logins: the setup link, the lockout.
+    pub auth: Arc<auth::Auth>,
 }
 
 /// The plans of flow revisions, each built once: a revision never changes,
@@ -131,6 +134,7 @@ impl AppState {
             max_upload: limits.max_upload,
             header_timeout: std::time::Duration::from_secs(limits.header_timeout),
             hosts: guard::Hosts::default(),
+            auth: Arc::new(auth::Auth::default()),
         }
     }
 
@@ -194,6 +198,16 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         variables,
     );
     state.hosts = guard::Hosts::new(args.variables.url.as_deref(), Some(address));
+    let public_url = args.variables.url.clone().unwrap_or_else(|| format!("http://{address}"));
+    state.auth = Arc::new(auth::Auth::new(public_url.starts_with("https://")));
+    if store.count_users().await? == 0 {
+        let secret = state.auth.new_setup_token();
+        // On stdout, beside `listening on`: the one line a first user needs.
+        println!(
+            "setup: no user exists yet; open {}/setup?token={secret} within 30 minutes to create the first admin (or run `mortar users add NAME --role admin --password-stdin`)",
+            public_url.trim_end_matches('/')
+        );
+    }
     let resumed = state.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed the executions that were under way");
@@ -252,7 +266,15 @@ pub async fn run(
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
         }
-        let service = app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| request.map(axum::body::Body::new));
+        let peer = tcp.peer_addr().ok();
+        let service = app.clone().map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request.extensions_mut().insert(engine::auth::Address(peer.ip()));
+            }
+            request
+        });
         // The timer starts when the connection waits for a request head, so
         // it also closes a keep-alive connection left idle.
         let connection = hyper::server::conn::http1::Builder::new()
@@ -281,6 +303,9 @@ pub fn router(state: AppState) -> Router {
     let context = state.clone();
     let options = state.leptos_options.clone();
     Router::new()
+        .route("/login", axum::routing::get(auth::pages::login_page).post(auth::pages::login))
+        .route("/setup", axum::routing::get(auth::pages::setup_page).post(auth::pages::setup))
+        .route("/logout", axum::routing::post(auth::pages::logout))
         .nest("/api/v1", api::router())
         .leptos_routes_with_context(
             &state,
@@ -297,6 +322,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(assets::asset_or_not_found)
         .layer(axum::middleware::from_fn(rpc::client_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.hosts.clone(), guard::check))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Emulator(args) => server::emulator_main(args).await,
             Command::Validate(args) => Ok(server::validate_cli::validate_main(&args)),
             Command::Schema => Ok(server::validate_cli::schema_main()),
+            Command::Users(args) => server::auth::users_cli::users_main(args).await,
         }
     });
     match result {

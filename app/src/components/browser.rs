@@ -36,6 +36,8 @@ pub(crate) async fn send(method: &str, url: &str, form: Option<&web_sys::FormDat
     if let Some(form) = form {
         init.set_body(form);
     }
+    let sent = headers(&[])?;
+    init.set_headers(&sent);
     fetch(url, &init).await
 }
 
@@ -45,6 +47,9 @@ pub(crate) async fn upload(url: &str, form: &web_sys::FormData, progress: impl F
     let broke = || "the upload broke off; check that Mortar is running".to_owned();
     let xhr = web_sys::XmlHttpRequest::new().map_err(|_| "this browser cannot send a form")?;
     xhr.open("POST", url).map_err(|_| broke())?;
+    if let Some(token) = crate::auth::csrf() {
+        xhr.set_request_header(crate::auth::CSRF_HEADER, &token).map_err(|_| broke())?;
+    }
     let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |event: web_sys::ProgressEvent| {
         if event.length_computable() {
             progress(event.loaded(), event.total());
@@ -72,12 +77,22 @@ pub(crate) async fn send_text(method: &str, url: &str, body: &str, headers: &[(&
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     init.set_body(&wasm_bindgen::JsValue::from_str(body));
-    let sent = web_sys::Headers::new().map_err(|_| "no headers")?;
-    for (name, value) in headers {
-        sent.set(name, value).map_err(|_| format!("the header {name} cannot be sent"))?;
-    }
+    let sent = self::headers(headers)?;
     init.set_headers(&sent);
     fetch(url, &init).await
+}
+
+/// `extra` and the page's CSRF token, which every state-changing request
+/// of a session must carry.
+fn headers(extra: &[(&str, &str)]) -> Result<web_sys::Headers, String> {
+    let sent = web_sys::Headers::new().map_err(|_| "no headers")?;
+    for (name, value) in extra {
+        sent.set(name, value).map_err(|_| format!("the header {name} cannot be sent"))?;
+    }
+    if let Some(token) = crate::auth::csrf() {
+        sent.set(crate::auth::CSRF_HEADER, &token).map_err(|_| "the CSRF token cannot be sent")?;
+    }
+    Ok(sent)
 }
 
 async fn fetch(url: &str, init: &web_sys::RequestInit) -> Result<Answer, String> {

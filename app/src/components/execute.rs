@@ -31,9 +31,10 @@ pub struct InputField {
 }
 
 /// The inputs of a flow's current revision.
-#[server(prefix = "/rpc", endpoint = "flow_inputs")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_inputs")]
 pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<InputField>, ServerFnError> {
     use engine::ids::{FlowId, Namespace};
+    crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = crate::context::store()?;
     let flow = store.get_flow(&Namespace::new(&namespace), &FlowId::new(&flow_id)).await.map_err(|e| crate::context::failed("reading the flow", e))?;
     let flow = flow.ok_or_else(|| ServerFnError::new(format!("flow {namespace}.{flow_id} does not exist")))?;

@@ -18,8 +18,9 @@ pub struct RevisionRow {
 }
 
 /// Every revision of a flow, oldest first.
-#[server(prefix = "/rpc", endpoint = "flow_revisions")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_revisions")]
 pub async fn flow_revisions(namespace: String, id: String) -> Result<Vec<RevisionRow>, ServerFnError> {
+    crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = crate::pages::flow::ssr::store()?;
     let rows = store
         .flow_revisions(&engine::ids::Namespace::new(&namespace), &engine::ids::FlowId::new(&id))
@@ -29,9 +30,10 @@ pub async fn flow_revisions(namespace: String, id: String) -> Result<Vec<Revisio
 }
 
 /// Saves an old revision's source again, as the newest revision.
-#[server(prefix = "/rpc", endpoint = "restore_revision")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "restore_revision")]
 pub async fn restore_revision(namespace: String, id: String, revision: i64) -> Result<SaveOutcome, ServerFnError> {
-    crate::pages::flow::ssr::restore(&crate::pages::flow::ssr::store()?, namespace, id, revision).await
+    let principal = crate::auth::require(engine::auth::Role::Editor, Some(&namespace))?;
+    crate::pages::flow::ssr::restore(&crate::pages::flow::ssr::store()?, &principal, namespace, id, revision).await
 }
 
 /// `refresh` changes after each save; `on_restored` gets the restored

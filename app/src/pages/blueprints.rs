@@ -44,8 +44,9 @@ fn tags(source: &str) -> Vec<String> {
     tags
 }
 
-#[server(prefix = "/rpc", endpoint = "list_blueprints")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "list_blueprints")]
 pub async fn list_blueprints() -> Result<Vec<BlueprintRow>, ServerFnError> {
+    crate::auth::require_any()?;
     Ok(engine::blueprints::all()
         .into_iter()
         .map(|b| BlueprintRow {

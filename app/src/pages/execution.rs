@@ -101,11 +101,12 @@ impl TaskRunView {
 /// An execution with the page of its task runs from `offset`, read now;
 /// `None` if there is none. When `known` is the digest of the task runs
 /// as they are, they are not sent again (`unchanged`).
-#[server(prefix = "/rpc", endpoint = "execution_view")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "execution_view")]
 pub async fn get_execution_view(id: String, offset: Option<i64>, known: Option<String>) -> Result<Option<ExecutionView>, ServerFnError> {
     let store = ssr::store()?;
     let id = engine::ids::ExecutionId::new(id);
     let Some(execution) = store.get_execution(&id).await.map_err(ssr::failed)? else { return Ok(None) };
+    crate::auth::require(engine::auth::Role::Viewer, Some(execution.namespace.as_str()))?;
     let (count, digest) = store.task_run_digest(&id).await.map_err(ssr::failed)?;
     let offset = offset.unwrap_or(0).clamp(0, (count - 1).max(0));
     // A page starts at a multiple of the page size.
@@ -122,12 +123,13 @@ pub async fn get_execution_view(id: String, offset: Option<i64>, known: Option<S
 }
 
 /// The YAML of the flow revision an execution ran, for its topology.
-#[server(prefix = "/rpc", endpoint = "execution_source")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "execution_source")]
 pub async fn execution_source(id: String) -> Result<String, ServerFnError> {
     let store = ssr::store()?;
     let Some(execution) = store.get_execution(&engine::ids::ExecutionId::new(id)).await.map_err(ssr::failed)? else {
         return Ok(String::new());
     };
+    crate::auth::require(engine::auth::Role::Viewer, Some(execution.namespace.as_str()))?;
     Ok(store
         .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
         .await
@@ -146,7 +148,7 @@ pub struct FilePreview {
 
 /// The first 256 KiB of a file of execution `id` (its URI must be one of
 /// that execution's), as text.
-#[server(prefix = "/rpc", endpoint = "preview_file")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "preview_file")]
 pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, ServerFnError> {
     use tokio::io::AsyncReadExt;
     const LIMIT: u64 = 256 * 1024;
@@ -157,6 +159,7 @@ pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, Server
         .await
         .map_err(ssr::failed)?
         .ok_or_else(|| ServerFnError::new(format!("execution {id} does not exist")))?;
+    crate::auth::require(engine::auth::Role::Viewer, Some(execution.namespace.as_str()))?;
     let prefix = engine::storage::Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "x");
     if !uri.starts_with(prefix.trim_end_matches('x')) {
         return Err(ServerFnError::new(format!("{uri} is not a file of execution {id}")));

@@ -110,10 +110,12 @@ pub struct ExecutionList {
     pub size: i64,
 }
 
-#[server(prefix = "/rpc", endpoint = "list_executions")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "list_executions")]
 pub async fn list_executions(params: ListParams) -> Result<ExecutionList, ServerFnError> {
+    let principal = crate::auth::require_any()?;
     let store = crate::context::store()?;
-    let query = ssr::query(&params).map_err(ServerFnError::new)?;
+    let mut query = ssr::query(&params).map_err(ServerFnError::new)?;
+    query.filter.scopes = principal.scopes(engine::auth::Role::Viewer);
     let page = store.list_executions(&query).await.map_err(|e| crate::context::failed("listing executions", e))?;
     let now = jiff::Timestamp::now().as_millisecond();
     Ok(ExecutionList {

@@ -47,8 +47,9 @@ pub struct FlowExecution {
 }
 
 /// The current revision of a flow; `None` if there is none.
-#[server(prefix = "/rpc", endpoint = "get_flow_source")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "get_flow_source")]
 pub async fn get_flow_source(namespace: String, id: String) -> Result<Option<FlowDoc>, ServerFnError> {
+    crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = ssr::store()?;
     let stored = store
         .get_flow(&engine::ids::Namespace::new(&namespace), &engine::ids::FlowId::new(&id))
@@ -60,15 +61,17 @@ pub async fn get_flow_source(namespace: String, id: String) -> Result<Option<Flo
 /// Stores `source` as a new revision if it is a valid flow. With
 /// `namespace` and `id` empty it creates a flow, which must not exist yet;
 /// otherwise the YAML must name that flow.
-#[server(prefix = "/rpc", endpoint = "save_flow_source")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "save_flow_source")]
 pub async fn save_flow_source(source: String, namespace: String, id: String) -> Result<SaveOutcome, ServerFnError> {
+    let principal = crate::auth::require_any()?;
     let editing = (!namespace.is_empty()).then_some((namespace, id));
-    ssr::save(&ssr::store()?, source, editing).await
+    ssr::save(&ssr::store()?, &principal, source, editing).await
 }
 
 /// The flow's most recent executions, newest first.
-#[server(prefix = "/rpc", endpoint = "flow_executions")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_executions")]
 pub async fn flow_executions(namespace: String, id: String) -> Result<Vec<FlowExecution>, ServerFnError> {
+    crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = ssr::store()?;
     let filter = engine::store::ExecutionFilter { namespace: Some(namespace.clone()), flow_id: Some(id), ..Default::default() };
     let page = store.search_executions(&filter, 1, 50).await.map_err(|e| ssr::failed("searching executions", e))?;
@@ -88,8 +91,9 @@ pub async fn flow_executions(namespace: String, id: String) -> Result<Vec<FlowEx
 }
 
 /// The source of a blueprint, to start a new flow from.
-#[server(prefix = "/rpc", endpoint = "blueprint_source")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "blueprint_source")]
 pub async fn blueprint_source(id: String) -> Result<Option<String>, ServerFnError> {
+    crate::auth::require_any()?;
     Ok(engine::blueprints::all().into_iter().find(|b| b.header.id.as_str() == id).map(|b| b.source.to_owned()))
 }
 
@@ -106,11 +110,20 @@ pub(crate) mod ssr {
     /// The checks of `POST` and `PUT /api/v1/flows`: no error from
     /// `engine::flow::parse`, a readable header, the right flow, then a new
     /// revision (none if the source did not change).
-    pub(crate) async fn save(store: &Store, source: String, editing: Option<(String, String)>) -> Result<SaveOutcome, ServerFnError> {
+    pub(crate) async fn save(
+        store: &Store,
+        principal: &engine::auth::Principal,
+        source: String,
+        editing: Option<(String, String)>,
+    ) -> Result<SaveOutcome, ServerFnError> {
         let header = match engine::header::checked(&source) {
             Ok(header) => header,
             Err(invalid) => return Ok(SaveOutcome::Refused { message: invalid.to_string() }),
         };
+        // The namespace in the YAML is the one written to.
+        if let Err(denied) = principal.require(engine::auth::Role::Editor, Some(header.namespace.as_str())) {
+            return Ok(SaveOutcome::Refused { message: denied.to_string() });
+        }
         let exists = store.flow_revision(&header.namespace, &header.id).await.map_err(|e| failed("reading the flow", e))?.is_some();
         match &editing {
             Some((namespace, id)) if header.namespace.as_str() != namespace || header.id.as_str() != id => {
@@ -130,17 +143,25 @@ pub(crate) mod ssr {
         }
         let flow = FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source };
         let revision = store.save_flow(&flow).await.map_err(|e| failed("saving the flow", e))?;
+        let action = if exists { "flow.update" } else { "flow.create" };
+        crate::auth::audit(principal, action, Some(header.namespace.as_str()), Some(header.id.as_str()), Some(serde_json::json!({"revision": revision}))).await;
         Ok(SaveOutcome::Saved { namespace: header.namespace.to_string(), id: header.id.to_string(), revision })
     }
 
     /// Restores a revision: saved again as the newest.
-    pub(crate) async fn restore(store: &Store, namespace: String, id: String, revision: i64) -> Result<SaveOutcome, ServerFnError> {
+    pub(crate) async fn restore(
+        store: &Store,
+        principal: &engine::auth::Principal,
+        namespace: String,
+        id: String,
+        revision: i64,
+    ) -> Result<SaveOutcome, ServerFnError> {
         let source = store
             .flow_revision_source(&Namespace::new(&namespace), &FlowId::new(&id), revision)
             .await
             .map_err(|e| failed("reading the revision", e))?;
         match source {
-            Some(source) => save(store, source, Some((namespace, id))).await,
+            Some(source) => save(store, principal, source, Some((namespace, id))).await,
             None => Ok(SaveOutcome::Refused { message: format!("{namespace}.{id} has no revision {revision}") }),
         }
     }

@@ -30,11 +30,13 @@ pub struct FlowRow {
 }
 
 /// Flows whose namespace, id or description contains `query`.
-#[server(prefix = "/rpc", endpoint = "search_flows")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "search_flows")]
 pub async fn search_flows(query: String) -> Result<Vec<FlowRow>, ServerFnError> {
+    let scopes = crate::auth::require_any()?.scopes(engine::auth::Role::Viewer);
     let store = crate::context::store()?;
     let failed = |error| crate::context::failed("searching flows", error);
-    let flows = store.search_flows(&query).await.map_err(failed)?;
+    let mut flows = store.search_flows(&query).await.map_err(failed)?;
+    flows.retain(|f| engine::auth::in_scopes(scopes.as_deref(), f.namespace.as_str()));
     let last: std::collections::HashMap<(String, String), (String, String)> = store
         .last_executions()
         .await

@@ -20,10 +20,11 @@ pub struct Dashboard {
     pub failures: Vec<ExecutionRow>,
 }
 
-#[server(prefix = "/rpc", endpoint = "dashboard")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "dashboard")]
 pub async fn read_dashboard() -> Result<Dashboard, ServerFnError> {
     use crate::components::chart::CHART_STATES;
     const DAY_MS: i64 = 86_400_000;
+    let scopes = crate::auth::require_any()?.scopes(engine::auth::Role::Viewer);
     let store = crate::context::store()?;
     let failed = |error: engine::store::StoreError| crate::context::failed("reading the dashboard", error);
     let now = jiff::Timestamp::now().as_millisecond();
@@ -51,7 +52,8 @@ pub async fn read_dashboard() -> Result<Dashboard, ServerFnError> {
             Bucket { label, counts }
         })
         .collect();
-    let failures = store.recent_executions(&[engine::state::State::Failed], 10).await.map_err(failed)?;
+    let mut failures = store.recent_executions(&[engine::state::State::Failed], 10).await.map_err(failed)?;
+    failures.retain(|e| engine::auth::in_scopes(scopes.as_deref(), e.namespace.as_str()));
     Ok(Dashboard { days, failures: failures.into_iter().map(|e| super::executions::ssr::row(e, now)).collect() })
 }
 

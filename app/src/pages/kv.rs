@@ -27,8 +27,9 @@ pub struct KvRow {
 /// The longest value shown in the table.
 const PREVIEW: usize = 200;
 
-#[server(prefix = "/rpc", endpoint = "list_kv")]
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "list_kv")]
 pub async fn list_kv(namespace: String) -> Result<Vec<KvRow>, ServerFnError> {
+    crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let storage: engine::storage::Storage = crate::context::service("internal storage")?;
     let kv = storage.kv(&namespace).map_err(|e| ServerFnError::new(e.to_string()))?;
     let entries = kv.list().map_err(|e| crate::context::failed("reading the KV store", e))?;

@@ -128,6 +128,11 @@ impl std::str::FromStr for Grant {
     }
 }
 
+/// The address a request came from, as the server saw it (kept in the
+/// request's extensions for the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address(pub std::net::IpAddr);
+
 /// How a request proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {

@@ -783,6 +783,9 @@ pub struct ExecutionFilter {
     pub created_to: Option<i64>,
     /// Labels that must all match, `key` = `value`.
     pub labels: Vec<(String, String)>,
+    /// The namespaces (with those under them) the reader may see; `None`:
+    /// every one (see `auth::Principal::scopes`).
+    pub scopes: Option<Vec<String>>,
 }
 
 /// One page of a search, newest first.
@@ -800,37 +803,8 @@ impl Store {
         page: i64,
         size: i64,
     ) -> Result<ExecutionPage, StoreError> {
-        let mut conditions = Vec::new();
-        let mut binds: Vec<Bind> = Vec::new();
-        if let Some(namespace) = &filter.namespace {
-            // Kestra's namespace filter also matches child namespaces.
-            conditions.push("(namespace = ? OR namespace LIKE ? ESCAPE '\\')");
-            binds.push(Bind::Text(namespace.clone()));
-            binds.push(Bind::Text(format!("{}.%", namespace.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))));
-        }
-        if let Some(flow_id) = &filter.flow_id {
-            conditions.push("flow_id = ?");
-            binds.push(Bind::Text(flow_id.clone()));
-        }
-        let state_list;
-        if !filter.states.is_empty() {
-            state_list = format!("state IN ({})", vec!["?"; filter.states.len()].join(", "));
-            conditions.push(&state_list);
-            binds.extend(filter.states.iter().map(|s| Bind::Text(s.as_str().to_owned())));
-        }
-        if let Some(from) = filter.created_from {
-            conditions.push("created_at >= ?");
-            binds.push(Bind::Int(from));
-        }
-        if let Some(to) = filter.created_to {
-            conditions.push("created_at < ?");
-            binds.push(Bind::Int(to));
-        }
-        for (key, value) in &filter.labels {
-            conditions.push("json_extract(labels, '$.' || json_quote(?)) = ?");
-            binds.push(Bind::Text(key.clone()));
-            binds.push(Bind::Text(value.clone()));
-        }
+        use super::history::Bind;
+        let (conditions, binds) = super::history::conditions(filter);
         let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let size = size.clamp(1, 1000);
         let offset = (page.max(1) - 1) * size;
@@ -857,11 +831,6 @@ impl Store {
         let rows = rows.bind(size).bind(offset).fetch_all(&self.pool).await?;
         Ok(ExecutionPage { results: rows.into_iter().map(execution_from_row).collect::<Result<_, _>>()?, total })
     }
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ const SUMMARY_COLUMNS: &str = "id, namespace, flow_id, flow_revision, state, lab
 
 type SummaryRow = (String, String, String, i64, String, String, i64, Option<i64>);
 
-enum Bind {
+pub(super) enum Bind {
     Text(String),
     Int(i64),
 }
@@ -197,7 +197,7 @@ impl Store {
     }
 }
 
-fn conditions(filter: &ExecutionFilter) -> (Vec<String>, Vec<Bind>) {
+pub(super) fn conditions(filter: &ExecutionFilter) -> (Vec<String>, Vec<Bind>) {
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
     if let Some(namespace) = filter.namespace.as_deref().filter(|n| !n.is_empty()) {
@@ -230,6 +230,16 @@ fn conditions(filter: &ExecutionFilter) -> (Vec<String>, Vec<Bind>) {
         conditions.push("json_extract(labels, '$.' || json_quote(?)) = ?".to_owned());
         binds.push(Bind::Text(key.clone()));
         binds.push(Bind::Text(value.clone()));
+    }
+    if let Some(scopes) = &filter.scopes {
+        // A reader with no namespace sees nothing.
+        let mut any = vec!["0".to_owned()];
+        for scope in scopes {
+            any.push("(namespace = ? OR namespace LIKE ? ESCAPE '\\')".to_owned());
+            binds.push(Bind::Text(scope.clone()));
+            binds.push(Bind::Text(format!("{}.%", escape_like(scope))));
+        }
+        conditions.push(format!("({})", any.join(" OR ")));
     }
     (conditions, binds)
 }

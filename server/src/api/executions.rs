@@ -19,6 +19,8 @@ use serde_json::{Map, Value};
 
 use super::model::{ExecutionJson, execution_json};
 use crate::AppState;
+use crate::auth::Caller;
+use engine::auth::Role;
 use crate::error::ApiError;
 
 fn now_ms() -> i64 {
@@ -28,6 +30,14 @@ fn now_ms() -> i64 {
 /// An execution, or a 404 that names it.
 async fn find(state: &AppState, id: &ExecutionId) -> Result<engine::store::ExecutionRecord, ApiError> {
     state.store.get_execution(id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })
+}
+
+/// An execution that the caller holds `role` on (its namespace), or a 404
+/// or 403 that says why not.
+pub(crate) async fn find_as(state: &AppState, id: &ExecutionId, caller: &Caller, role: Role) -> Result<engine::store::ExecutionRecord, ApiError> {
+    let execution = find(state, id).await?;
+    caller.require(role, Some(execution.namespace.as_str()))?;
+    Ok(execution)
 }
 
 /// An execution as the API shows it, with its task runs, read now.
@@ -40,8 +50,10 @@ pub(crate) async fn current(state: &AppState, id: &ExecutionId) -> Result<Execut
 /// `GET /api/v1/executions/{id}`: Kestra's execution JSON with its task runs.
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
-    Ok(Json(current(&state, &ExecutionId::new(id)).await?))
+pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
+    let id = ExecutionId::new(id);
+    find_as(&state, &id, &caller, Role::Viewer).await?;
+    Ok(Json(current(&state, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -72,11 +84,13 @@ pub(crate) struct SearchResult {
 /// to 1000 (default 25).
 pub(crate) async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchResult>, ApiError> {
     let mut filter = ExecutionFilter {
         namespace: params.namespace.filter(|s| !s.is_empty()),
         flow_id: params.flow_id.filter(|s| !s.is_empty()),
+        scopes: caller.principal.scopes(Role::Viewer),
         ..Default::default()
     };
     if let Some(states) = params.state.filter(|s| !s.is_empty()) {
@@ -129,11 +143,12 @@ pub(crate) struct FileParams {
 /// this execution. Files of other executions are not reachable this way.
 pub(crate) async fn file(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<FileParams>,
 ) -> Result<Response, ApiError> {
     let id = ExecutionId::new(id);
-    let execution = find(&state, &id).await?;
+    let execution = find_as(&state, &id, &caller, Role::Viewer).await?;
     let prefix = Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
     let prefix = prefix.trim_end_matches("file");
     if !params.path.starts_with(prefix) {
@@ -177,11 +192,13 @@ pub(crate) struct CreateParams {
 /// a JSON object. With `wait=true` the answer comes once it has ended.
 pub(crate) async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, flow_id)): Path<(String, String)>,
     Query(params): Query<CreateParams>,
     axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
     request: axum::extract::Request,
 ) -> Result<Json<ExecutionJson>, ApiError> {
+    caller.require(Role::Operator, Some(&namespace))?;
     let (namespace, flow_id) = (Namespace::new(namespace), FlowId::new(flow_id));
     let Some(flow) = state.store.get_flow(&namespace, &flow_id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{flow_id} does not exist") });
@@ -204,6 +221,7 @@ pub(crate) async fn create(
         .executor
         .launch(Launch { id: Some(id), plan, flow_revision: flow.revision, inputs, labels, trigger_vars: None })
         .await?;
+    caller.audit(&state.store, "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), Some(serde_json::json!({"flow": flow_id.as_str()}))).await;
     if params.wait {
         state.executor.wait(&record.id).await?;
     }
@@ -295,9 +313,11 @@ async fn read_inputs(
 /// `DELETE /api/v1/executions/{id}/kill`.
 #[utoipa::path(delete, path = "/api/v1/executions/{id}/kill", tag = "executions", params(("id" = String, Path)),
     responses((status = 202, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Already ended", body = crate::error::ErrorJson)))]
-pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
+pub(crate) async fn kill(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
     let id = ExecutionId::new(id);
+    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     state.executor.kill(&id).await?;
+    caller.audit(&state.store, "execution.kill", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
     Ok((StatusCode::ACCEPTED, Json(current(&state, &id).await?)))
 }
 
@@ -319,10 +339,12 @@ async fn plan_of(state: &AppState, execution: &engine::store::ExecutionRecord, w
 /// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
-pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
+pub(crate) async fn restart(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
-    let plan = plan_of(&state, &find(&state, &id).await?, "restarted").await?;
+    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
+    let plan = plan_of(&state, &execution, "restarted").await?;
     state.executor.restart(&id, plan).await?;
+    caller.audit(&state.store, "execution.restart", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
     Ok(Json(current(&state, &id).await?))
 }
 
@@ -339,13 +361,17 @@ pub(crate) struct ReplayParams {
 /// task run (everything runs again without one).
 pub(crate) async fn replay(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<ReplayParams>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
-    let plan = plan_of(&state, &find(&state, &id).await?, "replayed").await?;
+    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
+    let plan = plan_of(&state, &execution, "replayed").await?;
     let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
     let record = state.executor.replay(&id, from.as_ref(), plan).await?;
+    let detail = serde_json::json!({"replayOf": id.as_str(), "taskRunId": from.as_ref().map(|t| t.as_str())});
+    caller.audit(&state.store, "execution.replay", Some(execution.namespace.as_str()), Some(record.id.as_str()), Some(detail)).await;
     Ok(Json(current(&state, &record.id).await?))
 }
 
@@ -353,17 +379,17 @@ pub(crate) async fn replay(
 /// (Kestra 2.0 reads outputs here rather than in the execution).
 #[utoipa::path(get, path = "/api/v1/outputs/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "The flow's outputs", body = Object), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn flow_outputs(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let execution = find(&state, &ExecutionId::new(id)).await?;
+pub(crate) async fn flow_outputs(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let execution = find_as(&state, &ExecutionId::new(id), &caller, Role::Viewer).await?;
     Ok(Json(if execution.outputs.is_null() { serde_json::json!({}) } else { execution.outputs }))
 }
 
 /// `GET /api/v1/outputs/tasks/{id}`: the task runs that have outputs.
 #[utoipa::path(get, path = "/api/v1/outputs/tasks/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "taskId, taskRunId, value of each task run with outputs", body = Object)))]
-pub(crate) async fn task_outputs(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+pub(crate) async fn task_outputs(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     let id = ExecutionId::new(id);
-    find(&state, &id).await?;
+    find_as(&state, &id, &caller, Role::Viewer).await?;
     let runs = state.store.task_runs(&id).await?;
     Ok(Json(
         runs.into_iter()
@@ -379,10 +405,11 @@ pub(crate) async fn task_outputs(State(state): State<AppState>, Path(id): Path<S
     responses((status = 200, description = "The task run's outputs", body = Object), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn task_run_outputs(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, task_run_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = ExecutionId::new(id);
-    find(&state, &id).await?;
+    find_as(&state, &id, &caller, Role::Viewer).await?;
     let run = state.store.task_runs(&id).await?.into_iter().find(|r| r.id.as_str() == task_run_id).ok_or_else(|| ApiError::NotFound {
         message: format!("execution {id} has no task run {task_run_id}"),
     })?;
@@ -404,10 +431,12 @@ pub(crate) struct LabelJson {
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn set_labels(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(labels): Json<Vec<LabelJson>>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
     let id = ExecutionId::new(id);
+    find_as(&state, &id, &caller, Role::Operator).await?;
     if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
         return Err(ApiError::BadRequest { message: format!("a label needs a key (value {:?} has none)", bad.value) });
     }

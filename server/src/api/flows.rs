@@ -11,6 +11,8 @@ use engine::store::FlowSource;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::auth::Caller;
+use engine::auth::Role;
 use crate::error::{ApiError, Violation};
 
 /// A flow as Kestra's API returns it.
@@ -51,11 +53,13 @@ impl FlowJson {
               (status = 422, description = "Not a valid flow", body = crate::error::ErrorJson)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: String,
 ) -> Result<(StatusCode, Json<FlowJson>), ApiError> {
     check_yaml(&headers)?;
     let header = checked(&body)?;
+    caller.require(Role::Editor, Some(header.namespace.as_str()))?;
     if state.store.flow_revision(&header.namespace, &header.id).await?.is_some() {
         return Err(ApiError::Conflict {
             message: format!(
@@ -71,6 +75,7 @@ pub(crate) async fn create(
         source: body,
     };
     let revision = state.store.save_flow(&flow).await?;
+    caller.audit(&state.store, "flow.create", Some(flow.namespace.as_str()), Some(flow.id.as_str()), Some(serde_json::json!({"revision": revision}))).await;
     Ok((
         StatusCode::OK,
         Json(FlowJson::saved(header, revision, flow.source)),
@@ -126,7 +131,7 @@ pub(crate) struct ProblemJson {
 #[utoipa::path(post, path = "/api/v1/flows/validate", tag = "flows",
     request_body(content = String, content_type = "application/x-yaml"),
     responses((status = 200, description = "One verdict per flow, with every problem's position", body = Vec<ValidationJson>)))]
-pub(crate) async fn validate(headers: HeaderMap, body: String) -> Result<Json<Vec<ValidationJson>>, ApiError> {
+pub(crate) async fn validate(_caller: Caller, headers: HeaderMap, body: String) -> Result<Json<Vec<ValidationJson>>, ApiError> {
     check_yaml(&headers)?;
     let mut verdicts = Vec::new();
     let mut offset = 0u32;
@@ -212,13 +217,16 @@ pub(crate) struct FlowSummaryJson {
     responses((status = 200, description = "Matching flows, by namespace then id", body = SearchPage)))]
 pub(crate) async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
+    let scopes = caller.principal.scopes(Role::Viewer);
     let results: Vec<FlowSummaryJson> = state
         .store
         .search_flows(&params.q)
         .await?
         .into_iter()
+        .filter(|f| engine::auth::in_scopes(scopes.as_deref(), f.namespace.as_str()))
         .map(|f| FlowSummaryJson {
             namespace: f.namespace.to_string(),
             id: f.id.to_string(),
@@ -235,8 +243,10 @@ pub(crate) async fn search(
     responses((status = 200, body = FlowJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<FlowJson>, ApiError> {
+    caller.require(Role::Viewer, Some(&namespace))?;
     let (namespace, id) = (Namespace::new(namespace), FlowId::new(id));
     let Some(stored) = state.store.get_flow(&namespace, &id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
@@ -260,10 +270,12 @@ pub(crate) async fn get(
     responses((status = 200, body = FlowJson), (status = 404, body = crate::error::ErrorJson), (status = 422, body = crate::error::ErrorJson)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<FlowJson>, ApiError> {
+    caller.require(Role::Editor, Some(&namespace))?;
     check_yaml(&headers)?;
     let header = checked(&body)?;
     if header.namespace.as_str() != namespace || header.id.as_str() != id {
@@ -280,6 +292,7 @@ pub(crate) async fn update(
     }
     let flow = FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: body };
     let revision = state.store.save_flow(&flow).await?;
+    caller.audit(&state.store, "flow.update", Some(&namespace), Some(&id), Some(serde_json::json!({"revision": revision}))).await;
     Ok(Json(FlowJson::saved(header, revision, flow.source)))
 }
 
@@ -287,8 +300,10 @@ pub(crate) async fn update(
 /// executions stay.
 #[utoipa::path(delete, path = "/api/v1/flows/{namespace}/{id}", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Editor, Some(&namespace))?;
     if state.store.delete_flow(&Namespace::new(&namespace), &FlowId::new(&id)).await? {
+        caller.audit(&state.store, "flow.delete", Some(&namespace), Some(&id), None).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") })
@@ -309,8 +324,10 @@ pub(crate) struct RevisionJson {
     responses((status = 200, body = Vec<RevisionJson>), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn revisions(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<RevisionJson>>, ApiError> {
+    caller.require(Role::Viewer, Some(&namespace))?;
     let revisions = state.store.flow_revisions(&Namespace::new(&namespace), &FlowId::new(&id)).await?;
     if revisions.is_empty() {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
@@ -360,11 +377,13 @@ pub(crate) struct NamespaceParams {
         (status = 422, description = "A flow is invalid or of another namespace; nothing was saved", body = crate::error::ErrorJson)))]
 pub(crate) async fn update_namespace(
     State(state): State<AppState>,
+    caller: Caller,
     Path(namespace): Path<String>,
     Query(params): Query<NamespaceParams>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<Vec<FlowJson>>, ApiError> {
+    caller.require(Role::Editor, Some(&namespace))?;
     check_yaml(&headers)?;
     let mut flows = Vec::new();
     let mut headers_of = Vec::new();
@@ -395,7 +414,9 @@ pub(crate) async fn update_namespace(
         flows.push(FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: document.trim_start_matches('\n').to_owned() });
         headers_of.push(header);
     }
-    let (revisions, _deleted) = state.store.save_namespace(&Namespace::new(namespace), &flows, params.delete.unwrap_or(true)).await?;
+    let (revisions, deleted) = state.store.save_namespace(&Namespace::new(&namespace), &flows, params.delete.unwrap_or(true)).await?;
+    let saved: Vec<&str> = flows.iter().map(|f| f.id.as_str()).collect();
+    caller.audit(&state.store, "namespace.deploy", Some(&namespace), None, Some(serde_json::json!({"saved": saved, "deleted": deleted.iter().map(FlowId::as_str).collect::<Vec<_>>()}))).await;
     Ok(Json(
         flows
             .into_iter()

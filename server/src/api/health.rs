@@ -37,7 +37,7 @@ struct StoreStatus {
 #[utoipa::path(get, path = "/api/v1/health", tag = "health",
     responses((status = 200, description = "Mortar and its store are up", body = Health),
               (status = 503, description = "The store does not answer", body = Health)))]
-pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub(crate) async fn health(State(state): State<AppState>, caller: crate::auth::MaybeCaller) -> (StatusCode, Json<Health>) {
     let (code, store) = match state.store.health().await {
         Ok(health) => (StatusCode::OK, StoreStatus { status: "UP", schema_version: Some(health.schema_version) }),
         Err(error) => {
@@ -46,9 +46,11 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
         }
     };
     let status = store.status;
+    // Where Databricks tasks go is for users only.
     let databricks = state
         .databricks
         .as_ref()
+        .filter(|_| caller.0.is_some())
         .map(|d| DatabricksStatus { host: d.connection.host.clone(), embedded_emulator: d.embedded });
     (code, Json(Health { status, version: env!("CARGO_PKG_VERSION"), store, databricks }))
 }

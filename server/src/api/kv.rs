@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use super::model::iso;
 use crate::AppState;
+use crate::auth::Caller;
+use engine::auth::Role;
 use crate::error::ApiError;
 
 /// Kestra's KVEntry: a key without its value.
@@ -53,12 +55,18 @@ fn store(state: &AppState, namespace: &str) -> Result<Kv, ApiError> {
     state.storage.kv(namespace).map_err(error)
 }
 
+/// The namespace's KV store, when the caller holds `role` on it.
+fn store_as(state: &AppState, namespace: &str, caller: &Caller, role: Role) -> Result<Kv, ApiError> {
+    caller.require(role, Some(namespace))?;
+    store(state, namespace)
+}
+
 /// `GET /api/v1/namespaces/{namespace}/kv`: every live key.
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace")),
     responses((status = 200, description = "The keys, without values", body = [KvEntryJson])))]
-pub(crate) async fn list(State(state): State<AppState>, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
-    let entries = store(&state, &namespace)?.list().map_err(error)?;
+pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
+    let entries = store_as(&state, &namespace, &caller, Role::Viewer)?.list().map_err(error)?;
     Ok(Json(entries.into_iter().map(|e| entry_json(&namespace, e)).collect()))
 }
 
@@ -68,8 +76,8 @@ pub(crate) async fn list(State(state): State<AppState>, Path(namespace): Path<St
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv/inheritance", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace")),
     responses((status = 200, description = "The inherited keys, without values", body = [KvEntryJson])))]
-pub(crate) async fn inherited(State(state): State<AppState>, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
-    let mut seen: std::collections::HashSet<String> = store(&state, &namespace)?.list().map_err(error)?.into_iter().map(|e| e.key).collect();
+pub(crate) async fn inherited(State(state): State<AppState>, caller: Caller, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
+    let mut seen: std::collections::HashSet<String> = store_as(&state, &namespace, &caller, Role::Viewer)?.list().map_err(error)?.into_iter().map(|e| e.key).collect();
     let mut out = Vec::new();
     let mut current = namespace.as_str();
     while let Some(dot) = current.rfind('.') {
@@ -98,8 +106,8 @@ fn entry_json(namespace: &str, e: engine::kv::KvEntry) -> KvEntryJson {
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv/{key}", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "The value", body = TypedValue), (status = 404, description = "No such key")))]
-pub(crate) async fn get(State(state): State<AppState>, Path((namespace, key)): Path<(String, String)>) -> Result<Json<TypedValue>, ApiError> {
-    let entry = store(&state, &namespace)?.get(&key).map_err(error)?.ok_or_else(|| ApiError::NotFound {
+pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path((namespace, key)): Path<(String, String)>) -> Result<Json<TypedValue>, ApiError> {
+    let entry = store_as(&state, &namespace, &caller, Role::Viewer)?.get(&key).map_err(error)?.ok_or_else(|| ApiError::NotFound {
         message: format!("No value found for key '{key}' in namespace '{namespace}'"),
     })?;
     let kind = serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -115,6 +123,7 @@ pub(crate) async fn get(State(state): State<AppState>, Path((namespace, key)): P
     responses((status = 200, description = "Stored"), (status = 400, description = "A bad key, namespace or ttl")))]
 pub(crate) async fn put(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, key)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -125,7 +134,8 @@ pub(crate) async fn put(
         None => None,
         Some(text) => Some(engine::task::core::parse_duration(text).map_err(|m| ApiError::BadRequest { message: format!("ttl: {m}") })?),
     };
-    store(&state, &namespace)?.put(&key, value, None, ttl, true, None).map_err(error)?;
+    store_as(&state, &namespace, &caller, Role::Editor)?.put(&key, value, None, ttl, true, None).map_err(error)?;
+    caller.audit(&state.store, "kv.put", Some(&namespace), Some(&key), None).await;
     Ok(StatusCode::OK)
 }
 
@@ -133,8 +143,10 @@ pub(crate) async fn put(
 #[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/kv/{key}", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "true when the key was there", body = bool)))]
-pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, key)): Path<(String, String)>) -> Result<Json<bool>, ApiError> {
-    Ok(Json(store(&state, &namespace)?.delete(&key).map_err(error)?))
+pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((namespace, key)): Path<(String, String)>) -> Result<Json<bool>, ApiError> {
+    let deleted = store_as(&state, &namespace, &caller, Role::Editor)?.delete(&key).map_err(error)?;
+    caller.audit(&state.store, "kv.delete", Some(&namespace), Some(&key), None).await;
+    Ok(Json(deleted))
 }
 
 /// `DELETE /api/v1/namespaces/{namespace}/kv` with `{"keys": [...]}`: the
@@ -143,13 +155,14 @@ pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, key))
     params(("namespace" = String, Path, description = "The namespace")),
     request_body = Keys,
     responses((status = 200, description = "The keys deleted", body = Keys)))]
-pub(crate) async fn delete_keys(State(state): State<AppState>, Path(namespace): Path<String>, Json(request): Json<Keys>) -> Result<Json<Keys>, ApiError> {
-    let kv = store(&state, &namespace)?;
+pub(crate) async fn delete_keys(State(state): State<AppState>, caller: Caller, Path(namespace): Path<String>, Json(request): Json<Keys>) -> Result<Json<Keys>, ApiError> {
+    let kv = store_as(&state, &namespace, &caller, Role::Editor)?;
     let mut keys = Vec::new();
     for key in request.keys {
         if kv.delete(&key).map_err(error)? {
             keys.push(key);
         }
     }
+    caller.audit(&state.store, "kv.delete", Some(&namespace), Some(&keys.join(",")), None).await;
     Ok(Json(Keys { keys }))
 }

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::model::{LogJson, log_json};
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// The most lines one read returns.
@@ -76,12 +77,10 @@ fn query(params: &LogParams) -> Result<LogQuery, ApiError> {
     Ok(query)
 }
 
-/// The execution's current state; 404 when there is no such execution.
-async fn execution_state(state: &AppState, id: &ExecutionId) -> Result<engine::state::State, ApiError> {
-    match state.store.get_execution(id).await? {
-        Some(execution) => Ok(execution.state),
-        None => Err(ApiError::NotFound { message: format!("execution {id} does not exist") }),
-    }
+/// The execution's current state; 404 when there is no such execution,
+/// 403 when the caller may not read its namespace.
+async fn execution_state(state: &AppState, id: &ExecutionId, caller: &Caller) -> Result<engine::state::State, ApiError> {
+    Ok(super::executions::find_as(state, id, caller, engine::auth::Role::Viewer).await?.state)
 }
 
 /// Every line `query` selects, or its page, read from the store in bounded
@@ -109,12 +108,13 @@ async fn read_all(state: &AppState, id: &ExecutionId, mut query: LogQuery) -> Re
     responses((status = 200, body = Vec<LogJson>), (status = 400, body = crate::error::ErrorJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<LogParams>,
 ) -> Result<Json<Vec<LogJson>>, ApiError> {
     let query = query(&params)?;
     let id = ExecutionId::new(id);
-    execution_state(&state, &id).await?;
+    execution_state(&state, &id, &caller).await?;
     Ok(Json(read_all(&state, &id, query).await?.iter().map(log_json).collect()))
 }
 
@@ -125,12 +125,13 @@ pub(crate) async fn list(
     responses((status = 200, description = "The lines as text", content_type = "text/plain"), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn download(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<LogParams>,
 ) -> Result<Response, ApiError> {
     let query = query(&params)?;
     let id = ExecutionId::new(id);
-    execution_state(&state, &id).await?;
+    execution_state(&state, &id, &caller).await?;
     let paged = query.limit != LogQuery::default().limit;
     let first = LogQuery { limit: if paged { query.limit } else { PAGE }, ..query };
     let store = state.store.clone();
@@ -177,6 +178,7 @@ pub(crate) async fn download(
 /// executor stores every line before it stores the end).
 pub(crate) async fn follow(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<LogParams>,
     headers: HeaderMap,
@@ -192,7 +194,7 @@ pub(crate) async fn follow(
     // or an end in between is seen in one of them.
     let live = state.logs.subscribe();
     let ends = state.executor.subscribe();
-    let ended = execution_state(&state, &execution_id).await?.is_terminal();
+    let ended = execution_state(&state, &execution_id, &caller).await?.is_terminal();
     let follower = Follower {
         store: state.store.clone(),
         execution_id,

@@ -23,9 +23,34 @@ fn spawn_listening(command: &mut Command) -> (Child, String) {
     (child, url.to_owned())
 }
 
+/// The admin the served data dirs have, and their password: the helpers
+/// below send them as basic auth, as Kestra's clients do.
+const ADMIN: (&str, &str) = ("admin", "correct horse battery");
+
+/// `mortar users add admin --role admin --password-stdin` on `data_dir`,
+/// before or while a server runs there.
+fn add_admin(data_dir: &std::path::Path) {
+    use std::io::Write;
+    let mut child = Command::new(MORTAR)
+        .args(["users", "add", ADMIN.0, "--role", "admin", "--password-stdin", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", ADMIN.1).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "mortar users add: {}", String::from_utf8_lossy(&output.stderr));
+}
+
 /// `mortar serve` on port 0 with the embedded emulator, whatever the
-/// machine has configured.
+/// machine has configured, and an admin.
 fn serve(data_dir: &std::path::Path) -> (Child, String) {
+    if !data_dir.join("mortar.db").exists() {
+        add_admin(data_dir);
+    }
     let mut command = Command::new(MORTAR);
     command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     for name in ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"] {
@@ -101,14 +126,14 @@ mod reqwest {
     /// A plain blocking GET without pulling in reqwest's blocking client.
     pub fn blocking_get(url: &str) -> u16 {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async { engine::http::client().get(url).send().await.unwrap().status().as_u16() })
+        runtime.block_on(async { engine::http::client().get(url).basic_auth(super::ADMIN.0, Some(super::ADMIN.1)).send().await.unwrap().status().as_u16() })
     }
 }
 
 /// GET a JSON document with a blocking runtime of its own.
 fn get_json(url: &str) -> serde_json::Value {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { engine::http::client().get(url).send().await.unwrap().json().await.unwrap() })
+    runtime.block_on(async { engine::http::client().get(url).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap().json().await.unwrap() })
 }
 
 fn send(method: &str, url: &str, content_type: &str, body: &str) -> serde_json::Value {
@@ -119,7 +144,7 @@ fn send(method: &str, url: &str, content_type: &str, body: &str) -> serde_json::
             "POST" => client.post(url),
             _ => client.put(url),
         };
-        let response = request.header("content-type", content_type).body(body.to_owned()).send().await.unwrap();
+        let response = request.basic_auth(ADMIN.0, Some(ADMIN.1)).header("content-type", content_type).body(body.to_owned()).send().await.unwrap();
         response.json().await.unwrap_or(serde_json::Value::Null)
     })
 }
@@ -287,6 +312,9 @@ fn external_emulator(time_scale: &str) -> (Child, String) {
 
 /// `mortar serve` with the workspace at `host` as its Databricks.
 fn serve_against(data_dir: &std::path::Path, host: &str) -> (Child, String) {
+    if !data_dir.join("mortar.db").exists() {
+        add_admin(data_dir);
+    }
     let mut command = Command::new(MORTAR);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

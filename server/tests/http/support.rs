@@ -8,7 +8,12 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub url: String,
     pub state: server::AppState,
+    /// Sends the admin's API token with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anonymous: reqwest::Client,
+    /// The admin's API token.
+    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     /// The emulator behind the default connection, when started with one.
     _emulator: Option<emulator::EmulatorHandle>,
@@ -51,7 +56,31 @@ impl TestApp {
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
-        Self { url, state, client: engine::http::client(), stop: Some(stop), _emulator: emulator, server: Some(server), _data_dir: data_dir }
+        let token = user_token(&store, ADMIN, "admin").await;
+        let client = client_with_token(&token);
+        Self {
+            url,
+            state,
+            client,
+            anonymous: engine::http::client(),
+            token,
+            stop: Some(stop),
+            _emulator: emulator,
+            server: Some(server),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// A client of a new user `name` with `grants` (such as `viewer` or
+    /// `editor:a`).
+    pub async fn client_as(&self, name: &str, grants: &str) -> reqwest::Client {
+        client_with_token(&user_token(&self.state.store, name, grants).await)
+    }
+
+    /// Creates user `name` with `grants` (comma-separated) and password
+    /// [`PASSWORD`] if missing.
+    pub async fn add_user(&self, name: &str, grants: &str) {
+        add_user(&self.state.store, name, grants).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -77,4 +106,29 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
     }
+}
+
+/// The admin every test server has.
+pub const ADMIN: &str = "admin";
+/// The password of the users tests create.
+pub const PASSWORD: &str = "correct horse battery";
+
+async fn add_user(store: &Store, name: &str, grants: &str) {
+    let grants: Vec<engine::auth::Grant> = grants.split(',').map(|g| g.parse().unwrap()).collect();
+    let hash = engine::auth::password::hash(PASSWORD).unwrap();
+    store.create_user(name, &hash, &grants).await.unwrap();
+}
+
+/// Creates user `name` with `grants` and returns an API token of theirs.
+async fn user_token(store: &Store, name: &str, grants: &str) -> String {
+    add_user(store, name, grants).await;
+    let (id, token) = engine::auth::token::new_api_token();
+    store.create_token(&id, name, "tests", &engine::auth::token::digest(&token), None).await.unwrap();
+    token
+}
+
+fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    engine::http::client_builder().default_headers(headers).build().unwrap()
 }
