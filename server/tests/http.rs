@@ -5,6 +5,7 @@ mod http {
     pub mod support;
 
     mod api;
+    mod auth;
     mod bounds;
     mod compat;
     mod executions;

@@ -136,8 +136,9 @@ pub struct Address(pub std::net::IpAddr);
 /// How a request proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {
-    /// A browser session; state-changing requests must carry its CSRF token.
-    Session { csrf: String },
+    /// A browser session (the digest of its cookie); state-changing
+    /// requests must carry its CSRF token.
+    Session { csrf: String, digest: String },
     /// `Authorization: Bearer` with an API token.
     Token { id: String },
     /// `Authorization: Basic` with the user's password.
@@ -203,7 +204,7 @@ impl Principal {
     /// The CSRF token of a browser session.
     pub fn csrf(&self) -> Option<&str> {
         match &self.credential {
-            Credential::Session { csrf } => Some(csrf),
+            Credential::Session { csrf, .. } => Some(csrf),
             _ => None,
         }
     }

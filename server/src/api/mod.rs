@@ -7,6 +7,7 @@ mod health;
 mod kv;
 mod logs;
 mod model;
+mod users;
 mod webhook;
 
 use axum::routing::{delete, get, post};
@@ -28,11 +29,14 @@ use crate::AppState;
         logs::list, logs::download, logs::follow,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
+        users::me, users::change_password, users::tokens, users::create_token, users::revoke_token,
+        users::list, users::create, users::update, users::audit,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
         (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
         (name = "kv", description = "The KV store of a namespace"),
+        (name = "users", description = "Users, API tokens and the audit log"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -117,5 +121,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/download", get(logs::download))
         .route("/logs/{execution_id}/follow", get(logs::follow))
+        .route("/me", get(users::me))
+        .route("/me/password", axum::routing::put(users::change_password))
+        .route("/me/tokens", get(users::tokens).post(users::create_token))
+        .route("/me/tokens/{id}", delete(users::revoke_token))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{name}", axum::routing::put(users::update))
+        .route("/audit", get(users::audit))
         .fallback(not_found)
 }

@@ -28,6 +28,7 @@ pub(crate) async fn webhook(
     State(state): State<AppState>,
     Path((namespace, flow_id, key)): Path<(String, String, String)>,
     Query(parameters): Query<BTreeMap<String, String>>,
+    address: Option<axum::Extension<engine::auth::Address>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ExecutionJson>, ApiError> {
@@ -40,7 +41,7 @@ pub(crate) async fn webhook(
         .triggers
         .iter()
         .filter(|t| !t.disabled && t.kind.is_some_and(|k| k.alias == "trigger.Webhook"))
-        .find(|t| t.node.get("key").and_then(|k| k.as_str()).is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes())))
+        .find(|t| t.node.get("key").and_then(|k| k.as_str()).is_some_and(|k| engine::auth::token::same(k, &key)))
         .ok_or_else(not_found)?;
     let plan = state
         .plans
@@ -75,9 +76,8 @@ pub(crate) async fn webhook(
             trigger_vars: Some(trigger_vars),
         })
         .await?;
+    let detail = json!({"flow": flow_id.as_str(), "trigger": trigger.id.value});
+    let address = address.map(|a| a.0.0);
+    crate::auth::audit(&state.store, "webhook", "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), address, Some(detail)).await;
     Ok(Json(super::executions::current(&state, &record.id).await?))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -295,8 +295,9 @@ async fn identify(state: &AppState, headers: &HeaderMap, path: &str, address: Op
         }
     }
     let Some(session) = session_cookie(headers) else { return Ok(None) };
-    match state.store.session(&token::digest(&session)).await {
-        Ok(Some((user, csrf))) => Ok(Some(principal(user, Credential::Session { csrf }))),
+    let digest = token::digest(&session);
+    match state.store.session(&digest).await {
+        Ok(Some((user, csrf))) => Ok(Some(principal(user, Credential::Session { csrf, digest }))),
         // An expired or ended session is no session: the login page follows.
         Ok(None) => Ok(None),
         Err(error) => Err(fail(error.into())),
