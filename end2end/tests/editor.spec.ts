@@ -3,7 +3,7 @@
 import { test, expect, Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { startServer, postFlow, Server } from './server';
+import { startServer, postFlow, Server, authFetch, logIn } from './server';
 
 // One fresh server for this file; the tests build on each other's data.
 test.describe.configure({ mode: 'serial' });
@@ -14,6 +14,11 @@ let server: Server;
 test.beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   server = await startServer();
+});
+
+// Every page opens logged in, as the admin.
+test.beforeEach(async ({ context }) => {
+  await logIn(context, server.url);
 });
 
 test.afterAll(async () => {
@@ -81,7 +86,7 @@ test('a flow written from scratch with completion is saved', async ({ page }) =>
   await page.keyboard.press('Control+s');
   await expect(page).toHaveURL(/\/flows\/e2e\/from_scratch\/editor$/);
   await expect(page.locator('.flow-actions').getByText('Revision 1', { exact: true })).toBeVisible();
-  const stored = await (await fetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json();
+  const stored = await (await authFetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json();
   expect(stored.source).toContain('message: Hello from scratch');
 });
 
@@ -255,7 +260,7 @@ test('revisions are listed, compared and restored', async ({ page }) => {
   await page.getByRole('navigation', { name: 'Flow' }).getByRole('link', { name: 'Editor' }).click();
   await expect(editorOf(page)).not.toHaveValue(/second/);
   await expect(editorOf(page)).not.toHaveValue(/level/);
-  const stored = await (await fetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json();
+  const stored = await (await authFetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json();
   expect(stored.revision).toBe(4);
   expect(stored.source).not.toContain('second');
 });
@@ -265,7 +270,7 @@ test('a blueprint prefills a new flow, and pages render without JavaScript', asy
   await expect(editorOf(page)).toHaveValue(/^id: databricks_dag\n/);
   await expect(page.locator('.topology-node[data-task-id="transform"]')).toBeVisible();
 
-  await postFlow(server.url, (await (await fetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json()).source.replace('from_scratch', 'static_one'));
+  await postFlow(server.url, (await (await authFetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json()).source.replace('from_scratch', 'static_one'));
   const context = await browser.newContext({ javaScriptEnabled: false });
   const nojs = await context.newPage();
   await nojs.goto(`${server.url}/flows/e2e/static_one/topology`);
@@ -285,7 +290,7 @@ test('a blueprint prefills a new flow, and pages render without JavaScript', asy
 test('the Executions tab lists the flow\'s executions', async ({ page }) => {
   await open(page, '/flows/e2e/from_scratch/executions');
   await expect(page.getByText('This flow has not run yet.')).toBeVisible();
-  const response = await fetch(`${server.url}/api/v1/executions/e2e/from_scratch?wait=true`, { method: 'POST', body: new FormData() });
+  const response = await authFetch(`${server.url}/api/v1/executions/e2e/from_scratch?wait=true`, { method: 'POST', body: new FormData() });
   expect(response.ok).toBe(true);
   const execution = await response.json();
   await open(page, '/flows/e2e/from_scratch/executions');

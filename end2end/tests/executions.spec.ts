@@ -6,7 +6,7 @@ import { test, expect, Page } from '@playwright/test';
 import { readFileSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { startServer, spawnMortar, postFlow, Server } from './server';
+import { startServer, spawnMortar, postFlow, Server, authFetch, logIn } from './server';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -51,7 +51,8 @@ test.afterAll(async () => {
 // A panic in the browser bundle (a hydration mismatch, say) is an uncaught
 // error: none may happen on these pages.
 let pageErrors: string[] = [];
-test.beforeEach(async ({ page }) => {
+test.beforeEach(async ({ page, context }) => {
+  await logIn(context, server.url);
   pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
@@ -124,7 +125,7 @@ test('the upload-and-query blueprint runs from the Execute form and shows its lo
 test('a 50 MB CSV uploads through the Execute form with its progress, and the blueprint puts it on DBFS', async ({ page }) => {
   test.setTimeout(180_000);
   // The first test saved the blueprint; alone, this one saves it.
-  if ((await fetch(`${server.url}/api/v1/flows/company.data/databricks_upload_query`)).status === 404) {
+  if ((await authFetch(`${server.url}/api/v1/flows/company.data/databricks_upload_query`)).status === 404) {
     await postFlow(server.url, readFileSync(path.join(repoRoot, 'blueprints', 'databricks_upload_query.yml'), 'utf8'));
   }
   // About 1 KB a row, four regions: 50 MB that the warehouse still sums
@@ -368,10 +369,10 @@ test('the Execute form checks JSON as you type and shows the server verdict next
 
 test('the logs survive a dropped connection: no line lost or doubled', async ({ page }) => {
   await postFlow(server.url, readFileSync(path.join(repoRoot, 'blueprints', 'hello_world.yml'), 'utf8'));
-  const started = await fetch(`${server.url}/api/v1/executions/tutorial/hello_world?wait=true`, { method: 'POST' });
+  const started = await authFetch(`${server.url}/api/v1/executions/tutorial/hello_world?wait=true`, { method: 'POST' });
   const execution = await started.json();
   expect(execution.state.current).toBe('SUCCESS');
-  const all: { message: string }[] = await (await fetch(`${server.url}/api/v1/logs/${execution.id}`)).json();
+  const all: { message: string }[] = await (await authFetch(`${server.url}/api/v1/logs/${execution.id}`)).json();
   expect(all.length).toBeGreaterThan(2);
 
   // The first connection gets the first two lines, as the server sent them,
@@ -382,7 +383,7 @@ test('the logs survive a dropped connection: no line lost or doubled', async ({ 
     if (connections > 1) {
       return route.continue();
     }
-    const response = await fetch(route.request().url());
+    const response = await authFetch(route.request().url());
     const reader = response.body!.getReader();
     let text = '';
     while ((text.match(/\n\n/g) ?? []).length < 2) {
@@ -414,7 +415,7 @@ test('an execution with more task runs than a page shows them a page at a time',
     server.url,
     'id: many_runs\nnamespace: company.team\ntasks:\n  - id: each\n    type: flow.ForEach\n    values: "{{ range(1, 450) }}"\n    concurrencyLimit: 0\n    tasks:\n      - id: step\n        type: debug.Return\n        format: "{{ taskrun.value }}"\n',
   );
-  const started = await fetch(`${server.url}/api/v1/executions/company.team/many_runs?wait=true`, { method: 'POST' });
+  const started = await authFetch(`${server.url}/api/v1/executions/company.team/many_runs?wait=true`, { method: 'POST' });
   const id = (await started.json()).id;
   await page.goto(`${server.url}/executions/${id}`);
   await hydrated(page);
@@ -444,7 +445,7 @@ test('a page on another site cannot save a flow or start an execution through th
   await page.locator('textarea').fill(source);
   await Promise.all([page.waitForURL(`${server.url}/rpc/save_flow_source`), page.locator('#save').evaluate((f: HTMLFormElement) => f.submit())]);
   await expect(page.locator('body')).toContainText('another site');
-  expect((await fetch(`${server.url}/api/v1/flows/company.team/planted_e2e`)).status).toBe(404);
+  expect((await authFetch(`${server.url}/api/v1/flows/company.team/planted_e2e`)).status).toBe(404);
 
   await postFlow(server.url, source);
   // Back on a page of no site (setContent keeps the page's origin).
@@ -452,6 +453,6 @@ test('a page on another site cannot save a flow or start an execution through th
   await page.setContent(`<form id="run" method="post" action="${server.url}/api/v1/executions/company.team/planted_e2e"></form>`);
   await Promise.all([page.waitForURL(/planted_e2e$/), page.locator('#run').evaluate((f: HTMLFormElement) => f.submit())]);
   await expect(page.locator('body')).toContainText('another site');
-  const executions = await (await fetch(`${server.url}/api/v1/executions/search?namespace=company.team&flowId=planted_e2e`)).json();
+  const executions = await (await authFetch(`${server.url}/api/v1/executions/search?namespace=company.team&flowId=planted_e2e`)).json();
   expect(executions.total).toBe(0);
 });

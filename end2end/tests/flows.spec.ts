@@ -1,6 +1,6 @@
 // The /flows page: server rendering, hydration, search, the empty state.
 import { test, expect } from '@playwright/test';
-import { startServer, postFlow, Server } from './server';
+import { startServer, postFlow, Server, authFetch, logIn } from './server';
 
 // One fresh server for this file; the tests build on each other's data.
 test.describe.configure({ mode: 'serial' });
@@ -9,6 +9,11 @@ let server: Server;
 
 test.beforeAll(async () => {
   server = await startServer();
+});
+
+// Every page opens logged in, as the admin.
+test.beforeEach(async ({ context }) => {
+  await logIn(context, server.url);
 });
 
 test.afterAll(async () => {

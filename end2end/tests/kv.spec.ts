@@ -3,7 +3,7 @@
 import { test, expect, Page } from '@playwright/test';
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startServer, postFlow, Server } from './server';
+import { startServer, postFlow, Server, authFetch, logIn } from './server';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -13,6 +13,11 @@ let server: Server;
 test.beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   server = await startServer();
+});
+
+// Every page opens logged in, as the admin.
+test.beforeEach(async ({ context }) => {
+  await logIn(context, server.url);
 });
 
 test.afterAll(async () => {
@@ -59,7 +64,7 @@ test('keys are set, listed, read by a flow and deleted from the KV page', async 
   await page.screenshot({ path: path.join(artifacts, 'kv.png'), fullPage: true });
 
   // A flow of the namespace reads both.
-  const run = await fetch(`${server.url}/api/v1/executions/company.team/reader?wait=true`, {
+  const run = await authFetch(`${server.url}/api/v1/executions/company.team/reader?wait=true`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
   });
   const execution = await run.json();

@@ -546,3 +546,80 @@ tasks:
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--globals"), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn first_start_prints_a_setup_link_that_makes_the_first_admin_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(MORTAR)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABRICKS_HOST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first).unwrap();
+    stdout.read_line(&mut second).unwrap();
+    let url = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let link = second.split_whitespace().find(|w| w.contains("/setup?token=")).unwrap_or_else(|| panic!("no setup link: {second:?}")).to_owned();
+    assert!(link.starts_with(&format!("{url}/setup?token=")), "{link}");
+    assert!(second.contains("30 minutes"), "{second}");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let browser = engine::http::client_builder().redirect(::reqwest::redirect::Policy::none()).build().unwrap();
+        let form = browser.get(&link).send().await.unwrap();
+        assert_eq!(form.status(), 200);
+        assert!(form.text().await.unwrap().contains("Create the admin"));
+        let wrong = browser.get(format!("{url}/setup?token=guess")).send().await.unwrap();
+        assert_eq!(wrong.status(), 403);
+        let fields = [("token", token.as_str()), ("user", "root"), ("password", "correct horse battery"), ("confirm", "correct horse battery")];
+        let created = browser.post(format!("{url}/setup")).form(&fields).send().await.unwrap();
+        assert_eq!(created.status(), 303);
+        let cookie = created.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let me: serde_json::Value = browser.get(format!("{url}/api/v1/me")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["name"], "root");
+        assert_eq!(me["grants"], serde_json::json!(["admin"]));
+        let again = browser.post(format!("{url}/setup")).form(&fields).send().await.unwrap();
+        assert_eq!(again.status(), 409, "the link works once");
+    });
+
+    // The shell manages users while the server runs on the same data dir.
+    let mut add = Command::new(MORTAR)
+        .args(["users", "add", "vic", "--role", "viewer:a", "--password-stdin", "--data-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(add.stdin.take().unwrap(), "another password").unwrap();
+    }
+    assert!(add.wait_with_output().unwrap().status.success());
+    let list = Command::new(MORTAR).args(["users", "list", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout), "root\tadmin\nvic\tviewer:a.*\n");
+    let short = Command::new(MORTAR).args(["users", "add", "x", "--role", "viewer", "--password-stdin", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert_eq!(short.status.code(), Some(2), "an empty password is refused");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let status = runtime_get_as(&format!("{url}/api/v1/flows/search"), ("vic", "another password"));
+    assert_eq!(status, 200);
+    let token = Command::new(MORTAR).args(["users", "token", "vic", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    assert!(token.starts_with("mtk_"), "{token}");
+    let disabled = Command::new(MORTAR).args(["users", "disable", "vic", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(disabled.status.success());
+    assert_eq!(runtime_get_as(&format!("{url}/api/v1/flows/search"), ("vic", "another password")), 401);
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(wait_for_exit(&mut child).success());
+}
+
+/// The status of a GET with basic auth.
+fn runtime_get_as(url: &str, (user, password): (&str, &str)) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async { engine::http::client().get(url).basic_auth(user, Some(password)).send().await.unwrap().status().as_u16() })
+}

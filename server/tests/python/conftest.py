@@ -8,11 +8,29 @@ import time
 
 import pytest
 
+# The admin made with `mortar users add` before the server starts; Kestra's
+# clients send these as basic auth.
+USER = "admin"
+PASSWORD = "correct horse battery"
+
 
 @pytest.fixture(scope="session")
 def mortar_url():
     binary = os.environ["MORTAR_BIN"]
     data = tempfile.mkdtemp(prefix="mortar-kestrapy-")
+    subprocess.run(
+        [binary, "users", "add", USER, "--role", "admin", "--password-stdin", "--data-dir", data],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    # An API token too: the `kestra` package's Flow reads KESTRA_API_TOKEN
+    # (its basic auth never reads KESTRA_PASSWORD, a bug of kestra 1.x).
+    token = subprocess.run(
+        [binary, "users", "token", USER, "--name", "pytest", "--data-dir", data], text=True, check=True, capture_output=True
+    ).stdout.strip()
+    os.environ["MORTAR_TEST_TOKEN"] = token
     process = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--emulator-time-scale", "0.001"],
         stdout=subprocess.PIPE,
@@ -42,4 +60,4 @@ def mortar_url():
 def kestra(mortar_url):
     from kestrapy import KestraClient
 
-    return KestraClient(host=mortar_url)
+    return KestraClient(host=mortar_url, username=USER, password=PASSWORD)

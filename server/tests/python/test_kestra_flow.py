@@ -21,6 +21,7 @@ def test_flow_execute_waits_and_returns_the_logs(kestra, mortar_url, monkeypatch
 
     kestra.flows.create_flow(tenant="main", body=FLOW)
     monkeypatch.setenv("KESTRA_HOSTNAME", mortar_url)
+    monkeypatch.setenv("KESTRA_API_TOKEN", os.environ["MORTAR_TEST_TOKEN"])
     for tenant in (None, "main"):
         flow = Flow(poll_interval=0.1, tenant=tenant)
         result = flow.execute("company.team", "greeter", {"name": f"tenant {tenant}"})
