@@ -85,6 +85,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage ssr=SsrMode::Async />
                     <Route path=path!("/namespaces/:namespace/kv") view=pages::kv::KvPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("users") view=pages::users::UsersPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("audit") view=pages::users::AuditPage ssr=SsrMode::InOrder />
                 </Routes>
             </layout::Layout>
         </Router>

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub(crate) mod account;
 pub(crate) mod blueprints;
 pub(crate) mod execution;
 pub(crate) mod executions;
@@ -7,6 +8,7 @@ pub(crate) mod flow;
 pub(crate) mod flows;
 pub(crate) mod home;
 pub(crate) mod kv;
+pub(crate) mod users;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
