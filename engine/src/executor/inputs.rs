@@ -47,7 +47,12 @@ pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<St
     if problems.is_empty() { Ok(resolved) } else { Err(problems) }
 }
 
-/// The ids of inputs whose values must be masked (SECRET).
+/// The ids of the SECRET inputs: what derives from them is masked too.
+pub fn secret_ids(decls: &[InputDecl]) -> impl Iterator<Item = String> + '_ {
+    decls.iter().filter(|d| d.kind == "SECRET").map(|d| d.id.clone())
+}
+
+/// The values of the SECRET inputs, which must be masked.
 pub fn secret_values(decls: &[InputDecl], inputs: &Map<String, Value>) -> Vec<String> {
     decls
         .iter()

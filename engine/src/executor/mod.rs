@@ -382,7 +382,9 @@ impl Executor {
                 return;
             }
             let host = RuntimeHost { secrets: shared.secrets.clone(), storage: shared.storage.clone() };
-            let renderer = Renderer::new(Arc::new(host)).with_limits(shared.render_limits.clone());
+            let renderer = Renderer::new(Arc::new(host))
+                .with_limits(shared.render_limits.clone())
+                .with_secret_inputs(inputs::secret_ids(&plan.inputs));
             for secret in &secrets {
                 renderer.masker().add(secret);
             }

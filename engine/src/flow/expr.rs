@@ -119,12 +119,23 @@ pub struct RenderError {
 /// Replaces every secret value it knows with `******`. Clones share the
 /// same set, so a masker handed to the log writer sees the secrets a later
 /// render uses.
+///
+/// It knows the secrets themselves and every string a render derived from
+/// one (`secret('X') | upper`, `'Bearer ' ~ inputs.password`): the
+/// evaluator tracks which values come from a secret and adds each such
+/// string it produces (see `pebble::taint`), so what masks the secret masks
+/// its derived forms too.
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
     secrets: Arc<Mutex<BTreeSet<String>>>,
 }
 
 pub const MASK: &str = "******";
+
+/// The most values one masker holds. Every log line and output is masked
+/// against all of them, so a template deriving strings from a secret in a
+/// loop would otherwise slow every later line of its execution.
+pub const MAX_MASKED: usize = 1_000;
 
 impl Masker {
     /// Adds a value to mask (a SECRET input, a token).
@@ -136,6 +147,24 @@ impl Masker {
         {
             secrets.insert(value.to_owned());
         }
+    }
+
+    /// Adds a string derived from a secret, unless the masker already
+    /// holds [`MAX_MASKED`] values: then it refuses (`false`), and the
+    /// render that derived it fails rather than show it unmasked.
+    pub(crate) fn add_derived(&self, value: &str) -> bool {
+        if value.chars().count() < 2 {
+            return true;
+        }
+        let Ok(mut secrets) = self.secrets.lock() else { return false };
+        if secrets.contains(value) {
+            return true;
+        }
+        if secrets.len() >= MAX_MASKED {
+            return false;
+        }
+        secrets.insert(value.to_owned());
+        true
     }
 
     pub fn mask(&self, text: &str) -> String {
@@ -161,17 +190,26 @@ impl Masker {
     }
 }
 
-/// Renders expressions; records the secret values it used in its masker.
+/// Renders expressions; records in its masker the secret values it used
+/// and every string it derived from one.
 #[derive(Clone)]
 pub struct Renderer {
     host: Arc<dyn Host>,
     masker: Masker,
     limits: Limits,
+    secret_inputs: Arc<[String]>,
 }
 
 impl Renderer {
     pub fn new(host: Arc<dyn Host>) -> Self {
-        Self { host, masker: Masker::default(), limits: Limits::default() }
+        Self { host, masker: Masker::default(), limits: Limits::default(), secret_inputs: Arc::new([]) }
+    }
+
+    /// The same renderer, knowing which inputs are SECRET: what derives
+    /// from `inputs.<id>` is then masked as what derives from `secret()`.
+    pub fn with_secret_inputs(mut self, ids: impl IntoIterator<Item = String>) -> Self {
+        self.secret_inputs = ids.into_iter().collect();
+        self
     }
 
     /// The same renderer with other bounds on each render.
@@ -260,7 +298,7 @@ impl Renderer {
             return Ok(Value::String(text.to_owned()));
         }
         let template = Template::parse(text).map_err(|e| Failure::Message(e.message))?;
-        template.render_value(context, self.host.as_ref(), &self.masker, limits).map_err(|e| match e {
+        template.render_value(context, self.host.as_ref(), &self.masker, &self.secret_inputs, limits).map_err(|e| match e {
             EvalError::Limit { name: "steps", .. } => Failure::Steps,
             other => Failure::Message(other.to_string()),
         })

@@ -28,6 +28,11 @@ pub async fn harness() -> Harness {
 }
 
 impl Harness {
+    /// Where the store (and internal storage) keep their files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// An executor of the core tasks, with no secrets.
     pub fn executor(&self) -> Executor {
         Executor::new(self.services.clone(), Runners::core(), Arc::new(|_: &str| None))

@@ -83,7 +83,9 @@ fn secret<'a>(call: Call<'a, '_>) -> Out<'a> {
         .host
         .secret(&name)
         .ok_or_else(|| fail(format!("secret {name:?} is not set: define SECRET_{name} (base64 of the value) where the server runs")))?;
+    // Always masked, however many strings were derived before it.
     call.ev.masker.add(&value);
+    call.ev.tainted_result = true;
     text(value)
 }
 
@@ -315,6 +317,8 @@ fn random_int<'a>(call: Call<'a, '_>) -> Out<'a> {
 }
 
 fn print_context<'a>(call: Call<'a, '_>) -> Out<'a> {
+    // The context holds the SECRET inputs' values.
+    call.ev.tainted_result |= !call.ev.secret_inputs.is_empty();
     Ok(Cow::Borrowed(call.ev.context))
 }
 

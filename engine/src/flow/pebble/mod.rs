@@ -25,6 +25,7 @@ mod lexer;
 pub mod library;
 mod parser;
 mod printf;
+mod taint;
 mod value;
 
 use std::collections::BTreeSet;
@@ -65,9 +66,11 @@ impl Template {
         parser::parse(source).map(|nodes| Self { nodes })
     }
 
-    /// Renders to text.
-    pub fn render(&self, context: &Value, host: &dyn Host, masker: &Masker, limits: &Limits) -> Result<String, eval::EvalError> {
-        let mut evaluator = eval::Evaluator::new(context, host, masker, limits);
+    /// Renders to text. `masker` learns every string the render derives
+    /// from a secret (`secret()`, or `inputs.<id>` for an id of
+    /// `secret_inputs`).
+    pub fn render(&self, context: &Value, host: &dyn Host, masker: &Masker, secret_inputs: &[String], limits: &Limits) -> Result<String, eval::EvalError> {
+        let mut evaluator = eval::Evaluator::new(context, host, masker, secret_inputs, limits);
         let mut out = String::new();
         evaluator.render(&self.nodes, &mut out)?;
         Ok(out)
@@ -76,13 +79,13 @@ impl Template {
     /// Renders a template that is one `{{ expression }}` (whitespace
     /// around it allowed) to the expression's value, keeping its type, as
     /// Kestra's typed rendering does; any other template to text.
-    pub fn render_value(&self, context: &Value, host: &dyn Host, masker: &Masker, limits: &Limits) -> Result<Value, eval::EvalError> {
+    pub fn render_value(&self, context: &Value, host: &dyn Host, masker: &Masker, secret_inputs: &[String], limits: &Limits) -> Result<Value, eval::EvalError> {
         let lone: Vec<&Node> = self.nodes.iter().filter(|n| !matches!(n, Node::Text(t) if t.trim().is_empty())).collect();
         if let [Node::Print(expr)] = lone.as_slice() {
-            let mut evaluator = eval::Evaluator::new(context, host, masker, limits);
-            return Ok(evaluator.eval(expr)?.into_owned());
+            let mut evaluator = eval::Evaluator::new(context, host, masker, secret_inputs, limits);
+            return Ok(evaluator.eval(expr)?.0.into_owned());
         }
-        self.render(context, host, masker, limits).map(Value::String)
+        self.render(context, host, masker, secret_inputs, limits).map(Value::String)
     }
 
     /// The variable paths the template reads and every unknown name in it.

@@ -62,7 +62,7 @@ fn check(template: &str, expected: Result<Value, &str>) {
 fn check_with(template: &str, limits: &Limits, expected: Result<Value, &str>) {
     let got = Template::parse(template)
         .map_err(|e| e.message)
-        .and_then(|t| t.render_value(&context(), &TestHost, &Masker::default(), limits).map_err(|e| e.to_string()));
+        .and_then(|t| t.render_value(&context(), &TestHost, &Masker::default(), &[], limits).map_err(|e| e.to_string()));
     match (got, expected) {
         (Ok(got), Ok(want)) => assert_eq!(got, want, "{template}"),
         (Err(got), Err(want)) => assert!(got.contains(want), "{template}: error {got:?} lacks {want:?}"),
@@ -343,7 +343,7 @@ fn functions() {
         "parents": [{"taskrun": {"value": "v21"}}, {"taskrun": {"value": "v11"}}],
         "taskrun": {"value": "v31"},
     });
-    let render = |template: &str, context: &Value| Template::parse(template).unwrap().render(context, &TestHost, &Masker::default(), &Limits::default());
+    let render = |template: &str, context: &Value| Template::parse(template).unwrap().render(context, &TestHost, &Masker::default(), &[], &Limits::default());
     assert_eq!(render("{{ currentEachOutput(outputs.ret).value }}", &nested).unwrap(), "v11-v21-v31");
     let flat = json!({"outputs": {"flat": {"v41": {"value": "v41"}}}, "parents": [], "taskrun": {"value": "v41"}});
     assert_eq!(render("{{ currentEachOutput(outputs.flat).value }}", &flat).unwrap(), "v41");
@@ -374,7 +374,7 @@ fn functions() {
     check("{{ kv('nothing', errorOnMissing=false) ?? 'none' }}", text("none"));
     // A flow of shared.config.team finds shared.config's keys, unless it names a namespace.
     let child = json!({"flow": {"namespace": "shared.config.team"}});
-    let render = |template: &str| Template::parse(template).unwrap().render(&child, &TestHost, &Masker::default(), &Limits::default());
+    let render = |template: &str| Template::parse(template).unwrap().render(&child, &TestHost, &Masker::default(), &[], &Limits::default());
     assert_eq!(render("{{ kv('limits').max }}").unwrap(), "10");
     assert!(render("{{ kv('limits', 'shared.config.team').max }}").unwrap_err().to_string().contains("does not exist in the namespace 'shared.config.team'"));
     check("{{ secrett('A') }}", Err("did you mean `secret`?"));
@@ -485,7 +485,7 @@ fn a_typical_property_renders_fast() {
     // path a property takes, and that nothing in it copies the context.
     let template = Template::parse("{{ inputs.name | upper }}-{{ outputs.q.row.region | default('x') }}-{{ execution.id }}").unwrap();
     let context = context();
-    let out = template.render(&context, &TestHost, &Masker::default(), &Limits::default()).unwrap();
+    let out = template.render(&context, &TestHost, &Masker::default(), &[], &Limits::default()).unwrap();
     assert_eq!(out, "WORLD-north-abc");
 }
 
