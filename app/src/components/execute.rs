@@ -59,6 +59,11 @@ pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<Input
 
 #[component]
 pub(crate) fn ExecuteButton(namespace: String, flow_id: String) -> impl IntoView {
+    // Only operators (and up) of the namespace see it; the server refuses
+    // the others anyway.
+    if !crate::auth::can(engine::auth::Role::Operator, Some(&namespace)) {
+        return ().into_any();
+    }
     let dialog = NodeRef::<html::Dialog>::new();
     let fields = RwSignal::new(None::<Result<Vec<InputField>, String>>);
     let (ns, id) = (StoredValue::new(namespace), StoredValue::new(flow_id));
@@ -94,6 +99,7 @@ pub(crate) fn ExecuteButton(namespace: String, flow_id: String) -> impl IntoView
             }}
         </dialog>
     }
+    .into_any()
 }
 
 #[component]

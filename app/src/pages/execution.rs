@@ -358,7 +358,7 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
                 </p>
                 <h1>"Execution " <span class="mono">{id.clone()}</span> " " <StateBadge state /></h1>
             </div>
-            <Actions data wake />
+            {crate::auth::can(engine::auth::Role::Operator, Some(&namespace)).then(|| view! { <Actions data wake /> })}
         </div>
     }
     .into_any();
