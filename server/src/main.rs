@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Emulator(args) => server::emulator_main(args).await,
             Command::Validate(args) => Ok(server::validate_cli::validate_main(&args)),
             Command::Schema => Ok(server::validate_cli::schema_main()),
+            Command::Secrets(command) => server::secrets::secrets_main(command).await,
         }
     });
     match result {

@@ -12,4 +12,5 @@ mod http {
     mod pages;
     mod process;
     mod running;
+    mod secrets;
 }

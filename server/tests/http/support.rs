@@ -54,6 +54,11 @@ impl TestApp {
         Self { url, state, client: engine::http::client(), stop: Some(stop), _emulator: emulator, server: Some(server), _data_dir: data_dir }
     }
 
+    /// The server's data dir (its database, key file and storage).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
