@@ -61,6 +61,62 @@ string_id!(
     TaskId
 );
 
+/// The longest namespace Kestra accepts.
+pub const MAX_NAMESPACE: usize = 150;
+
+/// What is wrong with a namespace, by Kestra's rules: a lower-case letter or
+/// digit first, then lower-case letters, digits, `.`, `_` and `-`, at most
+/// [`MAX_NAMESPACE`] characters. Flows and namespace secrets share it.
+pub fn namespace_problem(namespace: &str) -> Option<String> {
+    let chars_ok = namespace.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let first_ok = namespace.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !chars_ok || !first_ok {
+        Some(format!("namespace {namespace:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`"))
+    } else if namespace.len() > MAX_NAMESPACE {
+        Some(format!("namespace is {} characters long; at most {MAX_NAMESPACE}", namespace.len()))
+    } else {
+        None
+    }
+}
+
+/// A namespace secret's name, as `secret('NAME')` reads it: letters,
+/// digits, `_`, `-` and `.`, a letter, digit or `_` first, at most
+/// [`SecretName::MAX`] characters (names that are also valid in an
+/// environment variable's `SECRET_<NAME>` need nothing else).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SecretName(String);
+
+impl SecretName {
+    pub const MAX: usize = 128;
+
+    /// The name, or what is wrong with it.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        if name.is_empty() {
+            return Err("a secret's name is empty: use letters, digits, `_`, `-` and `.`".into());
+        }
+        if name.len() > Self::MAX {
+            return Err(format!("the secret name is {} characters long; at most {}", name.len(), Self::MAX));
+        }
+        let chars_ok = name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let first_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        if !chars_ok || !first_ok {
+            return Err(format!("secret name {name:?} must start with a letter, digit or `_` and have only letters, digits, `_`, `-` and `.`"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SecretName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(feature = "runtime")]
 impl ExecutionId {
     /// A new id, later ones sorting after earlier ones.
@@ -88,6 +144,30 @@ fn sortable_id() -> String {
         value /= 62;
     }
     String::from_utf8(out.to_vec()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod checks {
+    use super::*;
+
+    #[test]
+    fn secret_names_follow_the_rules() {
+        for good in ["TOKEN", "my-key", "a.b_c", "_X", "9lives"] {
+            assert!(SecretName::parse(good).is_ok(), "{good}");
+        }
+        for (bad, says) in [("", "empty"), ("-x", "must start"), ("a b", "must start"), ("é", "must start"), (&"x".repeat(129), "at most 128")] {
+            let message = SecretName::parse(bad).unwrap_err();
+            assert!(message.contains(says), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn namespaces_follow_kestras_rules() {
+        assert_eq!(namespace_problem("company.team-1_x"), None);
+        assert!(namespace_problem("Company").unwrap().contains("must start"));
+        assert!(namespace_problem("").unwrap().contains("must start"));
+        assert!(namespace_problem(&"n".repeat(151)).unwrap().contains("at most 150"));
+    }
 }
 
 #[cfg(all(test, feature = "runtime"))]

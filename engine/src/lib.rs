@@ -29,6 +29,10 @@ pub mod logs;
 #[cfg(feature = "runtime")]
 pub mod scheduler;
 #[cfg(feature = "runtime")]
+pub mod secret_key;
+#[cfg(feature = "runtime")]
+pub mod secret_store;
+#[cfg(feature = "runtime")]
 pub mod storage;
 #[cfg(feature = "runtime")]
 pub mod store;

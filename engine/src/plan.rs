@@ -68,19 +68,31 @@ pub struct Reads {
     pub tasks: bool,
     /// Calls `errorLogs()`, whose lines are read from the store first.
     pub error_logs: bool,
+    /// Calls `secret()`: namespace secrets are brought up to date first.
+    pub secrets: bool,
 }
 
 impl Reads {
-    pub const ALL: Reads = Reads { outputs: true, tasks: true, error_logs: true };
+    pub const ALL: Reads = Reads { outputs: true, tasks: true, error_logs: true, secrets: true };
 
     /// From the text of a node's own expressions.
     pub fn of(text: &str) -> Reads {
         let whole = ["render", "Context(", "currentEachOutput"].iter().any(|f| text.contains(f));
-        Reads { outputs: whole || text.contains("outputs"), tasks: whole || text.contains("tasks"), error_logs: text.contains("errorLogs(") }
+        Reads {
+            outputs: whole || text.contains("outputs"),
+            tasks: whole || text.contains("tasks"),
+            error_logs: text.contains("errorLogs("),
+            secrets: whole || text.contains("secret("),
+        }
     }
 
     fn union(self, other: Reads) -> Reads {
-        Reads { outputs: self.outputs || other.outputs, tasks: self.tasks || other.tasks, error_logs: self.error_logs || other.error_logs }
+        Reads {
+            outputs: self.outputs || other.outputs,
+            tasks: self.tasks || other.tasks,
+            error_logs: self.error_logs || other.error_logs,
+            secrets: self.secrets || other.secrets,
+        }
     }
 }
 

@@ -16,6 +16,16 @@ impl Secret {
     }
 }
 
+/// For clap: a flag or environment variable read straight into a `Secret`,
+/// so that `Debug` of the configuration never shows it.
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(value))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("******")

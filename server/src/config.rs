@@ -30,6 +30,79 @@ pub enum Command {
     Schema,
     /// Manage users from the shell: add, list, passwd, disable, enable, grant, token.
     Users(crate::auth::users_cli::UsersArgs),
+    /// Manage namespace secrets, stored encrypted in the data dir (works
+    /// whether or not a server runs on it).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SecretsCommand {
+    /// Set a secret (insert or replace) from standard input; one trailing newline is dropped.
+    Set {
+        /// The namespace, such as `company.team`; flows of it and of the namespaces below it see the secret.
+        namespace: String,
+        /// The secret's name, as `secret('NAME')` reads it.
+        name: String,
+        /// Read the value from standard input (the only way: a value on the command line would show in `ps` and the
+        /// shell's history). Required; checked by the command so that its absence is one line naming it.
+        #[arg(long)]
+        value_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List a namespace's own secrets: name, who set it and when (never values).
+    List {
+        namespace: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Delete a secret.
+    Delete {
+        namespace: String,
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Make a new key and re-encrypt every secret and SECRET input with it. Stop the server first.
+    RotateKey {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// The data dir and its key, for the `secrets` commands.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The data dir, as `mortar serve` has it.
+    #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The key that encrypts secrets at rest.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeyArgs {
+    /// The key that encrypts secrets in the database: the base64 of 32 random bytes. Without it, the data dir's
+    /// `secret.key`, made at the first start. Prefer the environment variable: a flag shows in `ps`.
+    #[arg(long = "secret-key", env = "MORTAR_SECRET_KEY", hide_env_values = true, value_name = "BASE64")]
+    pub secret_key: Option<engine::secret::Secret>,
+}
+
+impl KeyArgs {
+    /// Where the store's key comes from; a malformed key is one line that
+    /// names MORTAR_SECRET_KEY.
+    pub fn choice(&self) -> Result<engine::store::KeyChoice, String> {
+        match &self.secret_key {
+            None => Ok(engine::store::KeyChoice::File),
+            Some(text) => {
+                let from = "MORTAR_SECRET_KEY";
+                let key = engine::secret_key::SecretKey::from_base64(text.expose(), from).map_err(|e| e.to_string())?;
+                Ok(engine::store::KeyChoice::Given { key, from: from.to_owned() })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -46,9 +119,12 @@ pub struct RunArgs {
     /// An input, `name=value`; for a FILE input, `name=@path/to/file`.
     #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
-    /// Keep the run's database and files here (default: a temporary folder, removed afterwards).
+    /// Keep the run's database and files here (default: a temporary folder, removed afterwards); its namespace
+    /// secrets are what `secret()` reads first.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
     #[command(flatten)]
     pub databricks: DatabricksArgs,
     #[command(flatten)]
@@ -148,6 +224,8 @@ pub struct ServeArgs {
     #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR")]
     pub data_dir: PathBuf,
     #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
     pub databricks: DatabricksArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -209,6 +287,30 @@ mod tests {
         };
         assert_eq!(args.listen.port(), 0);
         assert_eq!(args.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn secrets_commands_parse_with_the_data_dir_default() {
+        let Ok(Cli { command: Command::Secrets(SecretsCommand::Set { namespace, name, value_stdin, store }) }) =
+            parse(&["mortar", "secrets", "set", "company.team", "TOKEN", "--value-stdin"])
+        else {
+            panic!()
+        };
+        assert_eq!((namespace.as_str(), name.as_str(), value_stdin), ("company.team", "TOKEN", true));
+        assert_eq!(store.data_dir, PathBuf::from("./mortar-data"));
+        let Ok(Cli { command: Command::Secrets(SecretsCommand::Set { value_stdin: false, .. }) }) = parse(&["mortar", "secrets", "set", "a", "B"]) else {
+            panic!()
+        };
+        let Ok(Cli { command: Command::Secrets(SecretsCommand::RotateKey { store }) }) =
+            parse(&["mortar", "secrets", "rotate-key", "--data-dir", "/tmp/d"])
+        else {
+            panic!()
+        };
+        assert_eq!(store.data_dir, PathBuf::from("/tmp/d"));
+        let key = KeyArgs { secret_key: Some(engine::secret::Secret::new("short")) };
+        let message = key.choice().unwrap_err();
+        assert!(message.starts_with("MORTAR_SECRET_KEY: "), "{message}");
+        assert!(!message.contains("short"), "the value is never shown: {message}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use axum::extract::FromRef;
 use engine::executor::Executor;
 use engine::executor::SecretSource;
 use engine::logs::LogPipeline;
+use engine::secret_store::SecretStore;
 use engine::storage::Storage;
 use engine::store::Store;
 use leptos::prelude::*;
@@ -41,6 +42,10 @@ pub struct AppState {
     pub storage: Storage,
     pub logs: Arc<LogPipeline>,
     pub executor: Executor,
+    /// The namespace secrets: list, set (with who set it) and delete, for
+    /// the secrets API and page; the executor reads the same object, so a
+    /// change made through it is seen by the next task at once.
+    pub secrets: SecretStore,
     /// The Databricks connection tasks use unless they name their own.
     pub databricks: Option<DefaultConnection>,
     pub plans: Plans,
@@ -121,7 +126,12 @@ impl AppState {
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let runners = runners(databricks.as_ref());
-        let settings = engine::executor::Settings { variables, render_limits: limits.render_limits() };
+        let namespace_secrets = SecretStore::new(store.clone());
+        let settings = engine::executor::Settings {
+            variables,
+            render_limits: limits.render_limits(),
+            namespace_secrets: Some(namespace_secrets.clone()),
+        };
         let executor = Executor::with_settings(services, runners, secrets, settings);
         Self {
             leptos_options,
@@ -129,6 +139,7 @@ impl AppState {
             storage,
             logs: Arc::new(logs),
             executor,
+            secrets: namespace_secrets,
             databricks,
             plans: Plans::default(),
             max_upload: limits.max_upload,
@@ -164,12 +175,9 @@ impl AppState {
 /// `mortar serve`: opens the store, binds, prints `listening on …`, serves
 /// until SIGINT or SIGTERM.
 pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = match Store::open(&args.data_dir).await {
+    let store = match secrets::open_store(&args.data_dir, &args.key).await {
         Ok(store) => store,
-        Err(error @ engine::store::StoreError::DataDir { .. }) => {
-            return Ok(config::config_error(format_args!("--data-dir: {error}")));
-        }
-        Err(error) => return Err(error.into()),
+        Err(code) => return Ok(code),
     };
     let databricks = match databricks_connection(&args.databricks, Some(&args.data_dir.join("emulator"))).await {
         Ok(found) => found,
@@ -198,6 +206,9 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         variables,
     );
     state.hosts = guard::Hosts::new(args.variables.url.as_deref(), Some(address));
+    // Every secret decrypts now, or the server says so before it runs
+    // anything.
+    state.secrets.refresh().await?;
     let public_url = args.variables.url.clone().unwrap_or_else(|| format!("http://{address}"));
     state.auth = Arc::new(auth::Auth::new(public_url.starts_with("https://")));
     if store.count_users().await? == 0 {
@@ -317,6 +328,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(context.executor.clone());
                 provide_context(context.storage.clone());
                 provide_context(context.logs.clone());
+                provide_context(context.secrets.clone());
             },
             move || app::shell(options.clone()),
         )

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Validate(args) => Ok(server::validate_cli::validate_main(&args)),
             Command::Schema => Ok(server::validate_cli::schema_main()),
             Command::Users(args) => server::auth::users_cli::users_main(args).await,
+            Command::Secrets(command) => server::secrets::secrets_main(command).await,
         }
     });
     match result {

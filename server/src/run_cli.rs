@@ -13,7 +13,7 @@ use engine::logs::LogPipeline;
 use engine::plan::Plan;
 use engine::state::State;
 use engine::storage::Storage;
-use engine::store::Store;
+use engine::secret_store::SecretStore;
 use engine::task::Services;
 use serde_json::{Map, Value};
 
@@ -56,11 +56,13 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => Some(tempfile::Builder::new().prefix("mortar-run-").tempdir()?),
     };
     let data_dir = args.data_dir.clone().or_else(|| temporary.as_ref().map(|t| t.path().to_owned())).unwrap_or_default();
-    let store = match Store::open(&data_dir).await {
+    let store = match crate::secrets::open_store(&data_dir, &args.key).await {
         Ok(store) => store,
-        Err(error @ engine::store::StoreError::DataDir { .. }) => return Ok(config_error(format_args!("--data-dir: {error}"))),
-        Err(error) => return Err(error.into()),
+        Err(code) => return Ok(code),
     };
+    // The data dir's namespace secrets, loaded now so that one that does
+    // not decrypt stops the run before it starts.
+    let namespace_secrets = SecretStore::load(store.clone()).await?;
     let databricks = match crate::databricks_connection(&args.databricks, None).await {
         Ok(found) => found,
         Err(code) => return Ok(code),
@@ -72,7 +74,7 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(variables) => variables,
         Err(message) => return Ok(config_error(message)),
     };
-    let settings = engine::executor::Settings { variables, render_limits: args.limits.render_limits() };
+    let settings = engine::executor::Settings { variables, render_limits: args.limits.render_limits(), namespace_secrets: Some(namespace_secrets) };
     let executor = Executor::with_settings(services, crate::runners(Some(&databricks.default)), crate::secrets::from_env(std::env::vars()), settings);
 
     let id = ExecutionId::generate();

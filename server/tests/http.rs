@@ -13,4 +13,5 @@ mod http {
     mod pages;
     mod process;
     mod running;
+    mod secrets;
 }

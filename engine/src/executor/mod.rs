@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::ids::{ExecutionId, FlowId, Namespace};
 use crate::logs::LogSender;
 use crate::plan::Plan;
+use crate::secret_store::SecretStore;
 use crate::state::{Event, State};
 use crate::storage::Storage;
 use crate::store::{ExecutionRecord, NewExecution, Store, StoreError};
@@ -45,11 +46,15 @@ pub enum ExecutionError {
     Store(#[from] StoreError),
 }
 
-/// Where `secret('NAME')` finds values (the server reads `SECRET_<NAME>`).
+/// Where `secret('NAME')` finds values after the namespace secrets (the
+/// server reads `SECRET_<NAME>`).
 pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// The runtime side of expressions: secrets, the clock, internal storage.
 struct RuntimeHost {
+    /// The execution's namespace, where `secret()` looks first.
+    namespace: String,
+    namespace_secrets: Option<SecretStore>,
     secrets: SecretSource,
     storage: Storage,
 }
@@ -59,8 +64,14 @@ struct RuntimeHost {
 const READ_LIMIT: u64 = 1024 * 1024;
 
 impl Host for RuntimeHost {
+    /// The namespace's secret, then its parents', then the fallback
+    /// (`SECRET_<NAME>` from the environment).
     fn secret(&self, name: &str) -> Option<String> {
-        (self.secrets)(name)
+        self.namespace_secrets
+            .as_ref()
+            .and_then(|store| store.lookup(&self.namespace, name))
+            .map(|secret| secret.expose().to_owned())
+            .or_else(|| (self.secrets)(name))
     }
 
     fn now(&self) -> jiff::Timestamp {
@@ -149,6 +160,7 @@ pub(crate) struct Shared {
     logs: LogSender,
     runners: Runners,
     secrets: SecretSource,
+    namespace_secrets: Option<SecretStore>,
     events: broadcast::Sender<(ExecutionId, State)>,
     /// Cancelled when the process stops: walks stop where they are, leaving
     /// their state for recovery.
@@ -164,11 +176,25 @@ pub struct Settings {
     pub variables: ServerVariables,
     /// The bounds on each render of an expression (steps, output size).
     pub render_limits: crate::flow::pebble::Limits,
+    /// The namespace secrets `secret('NAME')` reads before the
+    /// [`SecretSource`]; none for an executor without a data dir.
+    pub namespace_secrets: Option<SecretStore>,
 }
 
 impl Shared {
     fn services(&self) -> Services {
         Services { store: self.store.clone(), storage: self.storage.clone(), logs: self.logs.clone() }
+    }
+
+    /// Catches up with namespace secrets changed since the last look (by
+    /// this process or another on the same database). A failure keeps the
+    /// values already loaded and says so in the log.
+    async fn refresh_secrets(&self, execution_id: &ExecutionId) {
+        if let Some(secrets) = &self.namespace_secrets
+            && let Err(error) = secrets.refresh().await
+        {
+            tracing::error!(%error, %execution_id, "cannot reload the namespace secrets; using those already loaded");
+        }
     }
 }
 
@@ -222,6 +248,7 @@ impl Executor {
                 logs: services.logs,
                 runners,
                 secrets,
+                namespace_secrets: settings.namespace_secrets,
                 events,
                 shutdown: CancellationToken::new(),
                 server_vars: settings.variables.context(),
@@ -381,7 +408,13 @@ impl Executor {
                 this.release_slot(&plan_for_release);
                 return;
             }
-            let host = RuntimeHost { secrets: shared.secrets.clone(), storage: shared.storage.clone() };
+            shared.refresh_secrets(&id).await;
+            let host = RuntimeHost {
+                namespace: execution.namespace.as_str().to_owned(),
+                namespace_secrets: shared.namespace_secrets.clone(),
+                secrets: shared.secrets.clone(),
+                storage: shared.storage.clone(),
+            };
             let renderer = Renderer::new(Arc::new(host))
                 .with_limits(shared.render_limits.clone())
                 .with_secret_inputs(inputs::secret_ids(&plan.inputs));

@@ -709,6 +709,9 @@ impl Walk {
             if node.reads.error_logs {
                 vars[crate::flow::expr::ERROR_LOGS] = self.error_logs().await?;
             }
+            if node.reads.secrets {
+                self.shared.refresh_secrets(&self.execution.id).await;
+            }
             let properties = match self.render_properties(node, properties, &vars).await {
                 Ok(properties) => properties,
                 Err(message) => {

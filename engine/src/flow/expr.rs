@@ -18,8 +18,9 @@ use super::pebble::{Limits, Template};
 
 /// What the runtime supplies to expressions.
 pub trait Host: Send + Sync {
-    /// The value of `secret('NAME')`; the runtime reads `SECRET_<NAME>`
-    /// (base64) from its environment.
+    /// The value of `secret('NAME')`; the runtime reads the execution's
+    /// namespace secrets, then `SECRET_<NAME>` (base64) from its
+    /// environment.
     fn secret(&self, name: &str) -> Option<String>;
     /// The time `now()` returns.
     fn now(&self) -> jiff::Timestamp;

@@ -186,7 +186,7 @@ fn collect<'a>(task: &'a Task, into: &mut Vec<&'a Task>) {
 /// Kestra's longest flow id, namespace and task id (`@Size` in its model;
 /// a task id has no bound there, so one that fits a URL and a log line).
 pub const MAX_FLOW_ID: usize = 100;
-pub const MAX_NAMESPACE: usize = 150;
+pub const MAX_NAMESPACE: usize = crate::ids::MAX_NAMESPACE;
 pub const MAX_ID: usize = 256;
 
 const TOP_LEVEL: &[&str] = &[
@@ -273,17 +273,10 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
             b.error(id.span, format!("flow id is {} characters long; at most {MAX_FLOW_ID}", id.value.len()));
         }
     }
-    if !namespace.value.is_empty() {
-        let chars_ok = namespace.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-        let first_ok = namespace.value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
-        if !chars_ok || !first_ok {
-            b.error(
-                namespace.span,
-                format!("namespace {:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`", namespace.value),
-            );
-        } else if namespace.value.len() > MAX_NAMESPACE {
-            b.error(namespace.span, format!("namespace is {} characters long; at most {MAX_NAMESPACE}", namespace.value.len()));
-        }
+    if !namespace.value.is_empty()
+        && let Some(problem) = crate::ids::namespace_problem(&namespace.value)
+    {
+        b.error(namespace.span, problem);
     }
     let description = b.optional_string(&root, "description");
     let labels = root.get("labels").cloned();

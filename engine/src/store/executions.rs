@@ -159,14 +159,16 @@ impl Store {
     /// The real values of an execution's SECRET inputs (empty if it has
     /// none). Only the executor reads them; no API returns them.
     pub async fn execution_secrets(&self, id: &ExecutionId) -> Result<serde_json::Map<String, Value>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT inputs FROM execution_secrets WHERE execution_id = ?")
+        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT sealed FROM execution_secrets WHERE execution_id = ?")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(match row {
-            Some((json,)) => from_json(&json)?,
-            None => Default::default(),
-        })
+        match row {
+            Some((Some(sealed),)) => self.open_execution_secrets(id, &sealed),
+            // Rows in clear are sealed when the store opens.
+            Some((None,)) => Err(StoreError::Corrupt(format!("the SECRET inputs of execution {id} are not sealed"))),
+            None => Ok(Default::default()),
+        }
     }
 
     async fn insert_execution(
@@ -201,9 +203,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(secrets) = secrets {
-            sqlx::query("INSERT INTO execution_secrets (execution_id, inputs) VALUES (?, ?)")
+            // Sealed with the store's key: the database never holds them in clear.
+            sqlx::query("INSERT INTO execution_secrets (execution_id, inputs, sealed) VALUES (?, '', ?)")
                 .bind(new.id.as_str())
-                .bind(to_json(secrets))
+                .bind(self.seal_execution_secrets(&new.id, secrets))
                 .execute(&mut *tx)
                 .await?;
         }

@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (3, "execution history", include_str!("../../../migrations/sqlite/0003_execution_history.sql")),
     (4, "execution secrets", include_str!("../../../migrations/sqlite/0004_execution_secrets.sql")),
     (5, "triggers", include_str!("../../../migrations/sqlite/0005_triggers.sql")),
+    (6, "namespace secrets", include_str!("../../../migrations/sqlite/0006_namespace_secrets.sql")),
     (7, "users", include_str!("../../../migrations/sqlite/0007_users.sql")),
 ];
 

@@ -8,6 +8,7 @@ mod flows;
 mod history;
 mod logs;
 mod migrations;
+mod secrets;
 mod triggers;
 mod users;
 
@@ -21,6 +22,7 @@ pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, L
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};
+pub use secrets::{KeyChoice, KeyProblem, MAX_SECRET_VALUE, Rotated, SecretEntry};
 pub use triggers::ScheduledFlow;
 pub use users::{AuditQuery, AuditRecord, NewAudit, TokenRecord, UserRecord};
 
@@ -41,6 +43,12 @@ pub enum StoreError {
     Illegal(#[from] crate::state::IllegalTransition),
     #[error("the database holds something unexpected: {0}")]
     Corrupt(String),
+    /// The key that seals secrets is wrong, missing or unreadable.
+    #[error(transparent)]
+    Key(#[from] KeyProblem),
+    /// A namespace, a name or a value the caller gave breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A handle on the database; cheap to clone.
@@ -50,6 +58,10 @@ pub struct Store {
     /// Counts saves and deletes of flows, for whoever follows them (the
     /// scheduler), so that nobody polls the database for changes.
     flow_changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Seals namespace secrets and SECRET inputs; swapped by a rotation.
+    key: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::secret_key::SecretKey>>>,
+    /// The key file, when the key lives in the data dir.
+    key_file: Option<PathBuf>,
 }
 
 /// What `health` reports.
@@ -60,32 +72,61 @@ pub struct StoreHealth {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir` and applies
-    /// every pending migration.
+    /// Opens (creating if needed) the database in `data_dir`, applies every
+    /// pending migration, and unlocks its secrets with the data dir's key
+    /// file (created, mode 0600, at the first open).
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_key(data_dir, KeyChoice::File).await
+    }
+
+    /// As [`Store::open`], with the key chosen by the caller. A key that
+    /// does not decrypt what the database holds is an error here, and so
+    /// is a missing key file when secrets exist.
+    pub async fn open_with_key(data_dir: &Path, key: KeyChoice) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
+        let database = data_dir.join(DATABASE_FILE);
+        private_files(&database)?;
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
+            .filename(&database)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across process crashes in WAL mode; only a
             // power loss can lose the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted or replaced rows are zeroed in their pages, so an
+            // old SECRET input sealed at open leaves no copy in clear.
+            .pragma("secure_delete", "FAST")
             .busy_timeout(Duration::from_secs(5));
-        Self::connect(options).await
+        let pool = Self::connect(options).await?;
+        // SQLite gives the -wal and -shm files the database's mode when it
+        // creates them; these may be older.
+        private_files(&database)?;
+        let (key, key_file) = secrets::unlock(&pool, Some(data_dir), key).await?;
+        Ok(Self::from_parts(pool, key, key_file))
     }
 
-    /// A private in-memory database, for tests.
+    /// A private in-memory database, for tests; its key is made for it.
     pub async fn in_memory() -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        Self::connect(options).await
+        let pool = Self::connect(options).await?;
+        let (key, key_file) = secrets::unlock(&pool, None, KeyChoice::File).await?;
+        Ok(Self::from_parts(pool, key, key_file))
     }
 
-    async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+    fn from_parts(pool: SqlitePool, key: crate::secret_key::SecretKey, key_file: Option<PathBuf>) -> Self {
+        Self {
+            pool,
+            flow_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
+            key: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(key))),
+            key_file,
+        }
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
         let in_memory = options.get_filename() == Path::new(":memory:");
         if !in_memory {
             // A new file becomes a WAL database on its first connection,
@@ -110,7 +151,7 @@ impl Store {
             .connect_with(options)
             .await?;
         migrations::sqlite().run(&pool).await?;
-        Ok(Self { pool, flow_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
+        Ok(pool)
     }
 
     /// Changes each time a flow is saved or deleted.
@@ -143,6 +184,29 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Makes the database file (created empty if missing, so it is never
+/// readable by others even for a moment) and its -wal and -shm files
+/// readable and writable by their owner only.
+fn private_files(database: &Path) -> Result<(), StoreError> {
+    let error = |source| StoreError::DataDir { path: database.to_owned(), source };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(database).map_err(error)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = database.as_os_str().to_owned();
+            path.push(suffix);
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(error(e)),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (database, error);
+    Ok(())
 }
 
 /// Now, in Unix milliseconds.

@@ -19,6 +19,8 @@ pub struct UsersArgs {
     /// Where the database lives (as for `mortar serve`).
     #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR", global = true)]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub key: crate::config::KeyArgs,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -65,9 +67,9 @@ pub enum UsersCommand {
 
 /// Runs one `mortar users` command; exit 2 for a mistake of the caller.
 pub async fn users_main(args: UsersArgs) -> anyhow::Result<ExitCode> {
-    let store = match Store::open(&args.data_dir).await {
+    let store = match crate::secrets::open_store(&args.data_dir, &args.key).await {
         Ok(store) => store,
-        Err(error) => return Ok(config_error(format_args!("--data-dir {}: {error}", args.data_dir.display()))),
+        Err(code) => return Ok(code),
     };
     let code = run(&store, args.command).await;
     store.close().await;

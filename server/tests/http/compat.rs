@@ -23,7 +23,7 @@ const KESTRA_INPUT_TYPES: &[&str] = &[
 const DIFFERENCES: &str = "\
 - **One tenant.** Every API path answers with and without `/main` after `/api/v1` (`/api/v1/main/flows` and `/api/v1/flows`); there are no other tenants.
 - **No login yet.** Mortar has no users, roles or API tokens yet; bind it to a trusted address.
-- **Secrets** come from `SECRET_<NAME>` environment variables holding base64, as in Kestra's open-source edition.
+- **Secrets** are stored per namespace, encrypted at rest (`mortar secrets set`), and looked up in the execution's namespace, then its parents, as in Kestra's enterprise edition; then in `SECRET_<NAME>` environment variables holding base64, as in Kestra's open-source edition.
 - **Internal storage URIs** are `storage:///…` rather than `kestra:///…`; `read()`, `fileSize()` and the tasks take the URIs Mortar gives them.
 - **`taskrun.value`** is also set in the tasks nested in a ForEach's Sequential, If or Switch (Kestra sets it only in the ForEach's direct children).
 - **The KV store** keeps each key as a file in internal storage, as Kestra does; `kv()` fails on a missing key unless `errorOnMissing=false`, and reads the parent namespaces' keys.

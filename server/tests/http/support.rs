@@ -83,6 +83,11 @@ impl TestApp {
         add_user(&self.state.store, name, grants).await;
     }
 
+    /// The server's data dir (its database, key file and storage).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }

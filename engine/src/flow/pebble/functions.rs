@@ -15,7 +15,7 @@ use super::value::{self, number_of, Num};
 const MAX_RENDERING: usize = 100;
 
 pub(crate) static DECLARATIONS: &[Declaration] = &[
-    function("secret", &[req("key", "The secret's name.")], "The value of a secret. Mortar reads `SECRET_<KEY>` (base64) where the server runs; the value is masked in logs and outputs.", secret),
+    function("secret", &[req("key", "The secret's name.")], "The value of a secret: the execution's namespace's secret, else its parent namespaces', else `SECRET_<KEY>` (base64) where the server runs; the value is masked in logs and outputs.", secret),
     function("yaml", &[req("yaml", "YAML text.")], "The value YAML text describes.", |c| {
         super::convert::yaml_function(c.arg(0).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
     }),
@@ -82,7 +82,9 @@ fn secret<'a>(call: Call<'a, '_>) -> Out<'a> {
         .ev
         .host
         .secret(&name)
-        .ok_or_else(|| fail(format!("secret {name:?} is not set: define SECRET_{name} (base64 of the value) where the server runs")))?;
+        .ok_or_else(|| fail(format!(
+            "secret {name:?} is not set: set it in the namespace (`mortar secrets set NAMESPACE {name} --value-stdin`) or define SECRET_{name} (base64 of the value) where the server runs"
+        )))?;
     // Always masked, however many strings were derived before it.
     call.ev.masker.add(&value);
     call.ev.tainted_result = true;
