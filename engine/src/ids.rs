@@ -51,6 +51,54 @@ string_id!(
     TaskId
 );
 
+/// The longest namespace, flow id and id (Kestra's lengths).
+pub const MAX_NAMESPACE: usize = 150;
+pub const MAX_FLOW_ID: usize = 100;
+pub const MAX_ID: usize = 256;
+
+/// Kestra's namespace pattern, `^[a-z0-9][a-z0-9._-]*`, at most 150
+/// characters. `Err` is the rule in words, for a message that names the
+/// parameter. Every check here keeps `/`, `\`, `%`, NUL and a leading `.`
+/// out, so a checked id is one path segment and never a move.
+pub fn check_namespace(value: &str) -> Result<(), String> {
+    let chars_ok = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let first_ok = value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !chars_ok || !first_ok {
+        return Err(format!("namespace {value:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`"));
+    }
+    if value.len() > MAX_NAMESPACE {
+        return Err(format!("namespace is {} characters long; at most {MAX_NAMESPACE}", value.len()));
+    }
+    Ok(())
+}
+
+/// Kestra's flow id pattern, `^[a-zA-Z0-9][a-zA-Z0-9._-]*`, at most 100 characters.
+pub fn check_flow_id(value: &str) -> Result<(), String> {
+    let chars_ok = value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !chars_ok || !first_ok {
+        return Err(format!("flow id {value:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`"));
+    }
+    if value.len() > MAX_FLOW_ID {
+        return Err(format!("flow id is {} characters long; at most {MAX_FLOW_ID}", value.len()));
+    }
+    Ok(())
+}
+
+/// Kestra's id pattern (tasks, triggers, executions, task runs),
+/// `^[a-zA-Z0-9][a-zA-Z0-9_-]*`, at most 256 characters; `what` names it.
+pub fn check_id(what: &str, value: &str) -> Result<(), String> {
+    let chars_ok = value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !chars_ok || !first_ok {
+        return Err(format!("{what} {value:?} must start with a letter or digit and have only letters, digits, `_` and `-`"));
+    }
+    if value.len() > MAX_ID {
+        return Err(format!("{what} is {} characters long; at most {MAX_ID}", value.len()));
+    }
+    Ok(())
+}
+
 #[cfg(feature = "runtime")]
 impl ExecutionId {
     /// A new id, later ones sorting after earlier ones.
@@ -78,6 +126,23 @@ fn sortable_id() -> String {
         value /= 62;
     }
     String::from_utf8(out.to_vec()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_be_paths_are_refused() {
+        for bad in ["", "..", "../x", "a/b", "a\\b", "%2e%2e", "a\0b", ".hidden", "/abs", "A.Upper"] {
+            assert!(check_namespace(bad).is_err(), "{bad}");
+        }
+        assert!(check_namespace("company.team_1-x").is_ok());
+        assert!(check_flow_id("My.flow-1").is_ok());
+        assert!(check_flow_id("..").is_err() && check_flow_id(&"a".repeat(101)).is_err());
+        assert!(check_id("execution id", "2Kx9abcDEF_-").is_ok());
+        assert!(check_id("execution id", "a.b").unwrap_err().contains("execution id \"a.b\" must start"));
+    }
 }
 
 #[cfg(all(test, feature = "runtime"))]

@@ -2,6 +2,7 @@
 //! wasm32, for the browser editor), and, behind the `runtime` feature, the
 //! store, the executor and the tasks.
 
+pub mod base_url;
 pub mod blueprints;
 pub mod flow;
 pub mod header;

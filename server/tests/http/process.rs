@@ -518,3 +518,26 @@ tasks:
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--globals"), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+/// A literal `host` with a path is an error of `mortar validate`, at its
+/// position, saying what to write instead.
+#[test]
+fn mortar_validate_refuses_a_host_with_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fetch.yml");
+    std::fs::write(
+        &file,
+        "id: fetch\nnamespace: t\ntasks:\n  - id: get\n    type: io.kestra.plugin.databricks.dbfs.Download\n    host: \"http://127.0.0.1:47999/internal/data.txt#\"\n    authentication:\n      token: t\n    from: /x\n",
+    )
+    .unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "{}:6:11: `host`: use only scheme://host[:port], without the path \"/internal/data.txt\"",
+            file.display()
+        )),
+        "{stdout}"
+    );
+}
