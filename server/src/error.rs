@@ -11,6 +11,8 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest { message: String },
     #[error("{message}")]
+    Forbidden { message: String },
+    #[error("{message}")]
     NotFound { message: String },
     #[error("{message}")]
     Conflict { message: String },
@@ -70,6 +72,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -41,7 +41,7 @@ pub(crate) async fn current(state: &AppState, id: &ExecutionId) -> Result<Execut
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
-    Ok(Json(current(&state, &ExecutionId::new(id)).await?))
+    Ok(Json(current(&state, &super::params::execution_id("id", &id)?).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -124,26 +124,36 @@ pub(crate) struct FileParams {
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}/file", tag = "executions", params(("id" = String, Path), FileParams),
     responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
-              (status = 400, body = crate::error::ErrorJson), (status = 404, body = crate::error::ErrorJson)))]
+              (status = 400, description = "A bad execution id; not a storage URI, or one with `..`, `.`, `%`, `\\`, NUL", body = crate::error::ErrorJson),
+              (status = 403, description = "A file of another execution, or behind a symbolic link", body = crate::error::ErrorJson),
+              (status = 404, body = crate::error::ErrorJson)))]
 /// `GET /api/v1/executions/{id}/file?path=storage:///…`: streams a file of
-/// this execution. Files of other executions are not reachable this way.
+/// this execution. A path outside its storage (another execution's, an
+/// absolute path, another scheme) or through a symbolic link is 403; one
+/// with `..`, `.`, `%` (`%2e%2e`), `\`, NUL or empty segments is 400.
 pub(crate) async fn file(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<FileParams>,
 ) -> Result<Response, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let execution = find(&state, &id).await?;
     let prefix = Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
     let prefix = prefix.trim_end_matches("file");
     if !params.path.starts_with(prefix) {
-        return Err(ApiError::BadRequest {
-            message: format!("{} is not a file of execution {id}: its files start with {prefix}", params.path),
+        return Err(ApiError::Forbidden {
+            message: format!("{} is not a file of execution {id}: its files start with {prefix}, and another execution's files are read through that execution", params.path),
         });
     }
-    let (file, size) = state.storage.open(&params.path).await.map_err(|error| match error {
+    let storage = state.storage.for_namespace(&execution.namespace);
+    let (file, size) = storage.open(&params.path).await.map_err(|error| match error {
         engine::storage::StorageError::NotFound { uri } => ApiError::NotFound { message: format!("{uri} does not exist") },
-        engine::storage::StorageError::BadUri { uri } => ApiError::BadRequest { message: format!("{uri:?} is not a storage URI") },
+        engine::storage::StorageError::BadUri { uri } => ApiError::BadRequest {
+            message: format!("{uri:?} is not a file of storage: write storage:///… without `..`, `.`, empty segments, `%`, `\\` or NUL"),
+        },
+        error @ (engine::storage::StorageError::Link { .. } | engine::storage::StorageError::OutOfScope { .. }) => {
+            ApiError::Forbidden { message: error.to_string() }
+        }
         other => ApiError::Internal(other.to_string()),
     })?;
     let name = params.path.rsplit('/').next().unwrap_or("file").to_owned();
@@ -182,7 +192,7 @@ pub(crate) async fn create(
     axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
     request: axum::extract::Request,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let (namespace, flow_id) = (Namespace::new(namespace), FlowId::new(flow_id));
+    let (namespace, flow_id) = (super::params::namespace(&namespace)?, super::params::flow_id("flowId", &flow_id)?);
     let Some(flow) = state.store.get_flow(&namespace, &flow_id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{flow_id} does not exist") });
     };
@@ -208,6 +218,13 @@ pub(crate) async fn create(
         state.executor.wait(&record.id).await?;
     }
     Ok(Json(current(&state, &record.id).await?))
+}
+
+/// The last part of a file name a client sent (a browser may send a path,
+/// `C:\\Users\\x\\a.csv` or `../a.csv`); `Storage::execution_uri` then
+/// keeps it to safe characters and a bounded length.
+fn client_file_name(name: &str) -> String {
+    name.rsplit(['/', '\\']).next().unwrap_or_default().to_owned()
 }
 
 /// Inputs from a multipart form (files streamed to storage) or JSON.
@@ -245,7 +262,7 @@ async fn read_inputs(
             first = false;
             let name = field.name().unwrap_or_default().to_owned();
             let is_file_input = plan.inputs.iter().any(|d| d.id == name && d.kind == "FILE");
-            if let Some(file_name) = field.file_name().map(str::to_owned).filter(|_| is_file_input) {
+            if let Some(file_name) = field.file_name().map(client_file_name).filter(|_| is_file_input) {
                 let uri = Storage::execution_uri(namespace, flow_id, id, &format!("{name}-{file_name}"));
                 // The body limit is ours, counted as the file streams (axum's
                 // 2 MiB default is lifted on this route).
@@ -296,7 +313,7 @@ async fn read_inputs(
 #[utoipa::path(delete, path = "/api/v1/executions/{id}/kill", tag = "executions", params(("id" = String, Path)),
     responses((status = 202, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Already ended", body = crate::error::ErrorJson)))]
 pub(crate) async fn kill(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     state.executor.kill(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(current(&state, &id).await?)))
 }
@@ -320,7 +337,7 @@ async fn plan_of(state: &AppState, execution: &engine::store::ExecutionRecord, w
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let plan = plan_of(&state, &find(&state, &id).await?, "restarted").await?;
     state.executor.restart(&id, plan).await?;
     Ok(Json(current(&state, &id).await?))
@@ -342,7 +359,7 @@ pub(crate) async fn replay(
     Path(id): Path<String>,
     Query(params): Query<ReplayParams>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let plan = plan_of(&state, &find(&state, &id).await?, "replayed").await?;
     let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
     let record = state.executor.replay(&id, from.as_ref(), plan).await?;
@@ -354,7 +371,7 @@ pub(crate) async fn replay(
 #[utoipa::path(get, path = "/api/v1/outputs/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "The flow's outputs", body = Object), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn flow_outputs(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let execution = find(&state, &ExecutionId::new(id)).await?;
+    let execution = find(&state, &super::params::execution_id("id", &id)?).await?;
     Ok(Json(if execution.outputs.is_null() { serde_json::json!({}) } else { execution.outputs }))
 }
 
@@ -362,7 +379,7 @@ pub(crate) async fn flow_outputs(State(state): State<AppState>, Path(id): Path<S
 #[utoipa::path(get, path = "/api/v1/outputs/tasks/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "taskId, taskRunId, value of each task run with outputs", body = Object)))]
 pub(crate) async fn task_outputs(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     find(&state, &id).await?;
     let runs = state.store.task_runs(&id).await?;
     Ok(Json(
@@ -381,9 +398,10 @@ pub(crate) async fn task_run_outputs(
     State(state): State<AppState>,
     Path((id, task_run_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
+    let task_run_id = super::params::task_run_id(&task_run_id)?;
     find(&state, &id).await?;
-    let run = state.store.task_runs(&id).await?.into_iter().find(|r| r.id.as_str() == task_run_id).ok_or_else(|| ApiError::NotFound {
+    let run = state.store.task_runs(&id).await?.into_iter().find(|r| r.id == task_run_id).ok_or_else(|| ApiError::NotFound {
         message: format!("execution {id} has no task run {task_run_id}"),
     })?;
     Ok(Json(run.outputs.unwrap_or_else(|| serde_json::json!({}))))
@@ -407,7 +425,7 @@ pub(crate) async fn set_labels(
     Path(id): Path<String>,
     Json(labels): Json<Vec<LabelJson>>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
         return Err(ApiError::BadRequest { message: format!("a label needs a key (value {:?} has none)", bad.value) });
     }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use engine::header::read_header;
-use engine::ids::{FlowId, Namespace};
+use engine::ids::Namespace;
 use engine::store::FlowSource;
 use serde::{Deserialize, Serialize};
 
@@ -237,7 +237,7 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<FlowJson>, ApiError> {
-    let (namespace, id) = (Namespace::new(namespace), FlowId::new(id));
+    let (namespace, id) = (super::params::namespace(&namespace)?, super::params::flow_id("id", &id)?);
     let Some(stored) = state.store.get_flow(&namespace, &id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
     };
@@ -265,6 +265,8 @@ pub(crate) async fn update(
     body: String,
 ) -> Result<Json<FlowJson>, ApiError> {
     check_yaml(&headers)?;
+    super::params::namespace(&namespace)?;
+    super::params::flow_id("id", &id)?;
     let header = checked(&body)?;
     if header.namespace.as_str() != namespace || header.id.as_str() != id {
         return Err(ApiError::Unprocessable {
@@ -288,7 +290,7 @@ pub(crate) async fn update(
 #[utoipa::path(delete, path = "/api/v1/flows/{namespace}/{id}", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
-    if state.store.delete_flow(&Namespace::new(&namespace), &FlowId::new(&id)).await? {
+    if state.store.delete_flow(&super::params::namespace(&namespace)?, &super::params::flow_id("id", &id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") })
@@ -311,7 +313,7 @@ pub(crate) async fn revisions(
     State(state): State<AppState>,
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<RevisionJson>>, ApiError> {
-    let revisions = state.store.flow_revisions(&Namespace::new(&namespace), &FlowId::new(&id)).await?;
+    let revisions = state.store.flow_revisions(&super::params::namespace(&namespace)?, &super::params::flow_id("id", &id)?).await?;
     if revisions.is_empty() {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
     }
@@ -365,6 +367,7 @@ pub(crate) async fn update_namespace(
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<Vec<FlowJson>>, ApiError> {
+    super::params::namespace(&namespace)?;
     check_yaml(&headers)?;
     let mut flows = Vec::new();
     let mut headers_of = Vec::new();

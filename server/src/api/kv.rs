@@ -49,7 +49,9 @@ fn error(e: KvError) -> ApiError {
     }
 }
 
+/// The namespace's KV store; the namespace is checked as a path parameter.
 fn store(state: &AppState, namespace: &str) -> Result<Kv, ApiError> {
+    super::params::namespace(namespace)?;
     state.storage.kv(namespace).map_err(error)
 }
 
@@ -99,6 +101,7 @@ fn entry_json(namespace: &str, e: engine::kv::KvEntry) -> KvEntryJson {
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "The value", body = TypedValue), (status = 404, description = "No such key")))]
 pub(crate) async fn get(State(state): State<AppState>, Path((namespace, key)): Path<(String, String)>) -> Result<Json<TypedValue>, ApiError> {
+    super::params::kv_key(&key)?;
     let entry = store(&state, &namespace)?.get(&key).map_err(error)?.ok_or_else(|| ApiError::NotFound {
         message: format!("No value found for key '{key}' in namespace '{namespace}'"),
     })?;
@@ -125,6 +128,7 @@ pub(crate) async fn put(
         None => None,
         Some(text) => Some(engine::task::core::parse_duration(text).map_err(|m| ApiError::BadRequest { message: format!("ttl: {m}") })?),
     };
+    super::params::kv_key(&key)?;
     store(&state, &namespace)?.put(&key, value, None, ttl, true, None).map_err(error)?;
     Ok(StatusCode::OK)
 }
@@ -134,6 +138,7 @@ pub(crate) async fn put(
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "true when the key was there", body = bool)))]
 pub(crate) async fn delete(State(state): State<AppState>, Path((namespace, key)): Path<(String, String)>) -> Result<Json<bool>, ApiError> {
+    super::params::kv_key(&key)?;
     Ok(Json(store(&state, &namespace)?.delete(&key).map_err(error)?))
 }
 
