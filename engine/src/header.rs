@@ -125,9 +125,9 @@ impl FlowHeader {
     }
 }
 
-/// Kestra's rule: ids are `[a-zA-Z0-9_-]+`, namespaces also allow dots.
+/// Kestra's rules for a namespace and a flow id (`crate::ids`).
 fn check_name(field: &'static str, value: &str, dots: bool) -> Result<(), HeaderError> {
-    let ok = if dots { crate::ids::is_namespace(value) } else { crate::ids::is_id(value) };
+    let ok = if dots { crate::ids::check_namespace(value).is_ok() } else { crate::ids::check_flow_id(value).is_ok() };
     if ok {
         Ok(())
     } else {

@@ -30,16 +30,6 @@ macro_rules! string_id {
     };
 }
 
-/// Kestra's rule for a namespace: letters, digits, `_`, `-` and dots.
-pub fn is_namespace(value: &str) -> bool {
-    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-}
-
-/// Kestra's rule for a flow id: letters, digits, `_` and `-`.
-pub fn is_id(value: &str) -> bool {
-    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 string_id!(
     /// A flow's namespace, such as `company.team`.
     Namespace
@@ -60,24 +50,6 @@ string_id!(
     /// A task's id, unique within its flow.
     TaskId
 );
-
-/// The longest namespace Kestra accepts.
-pub const MAX_NAMESPACE: usize = 150;
-
-/// What is wrong with a namespace, by Kestra's rules: a lower-case letter or
-/// digit first, then lower-case letters, digits, `.`, `_` and `-`, at most
-/// [`MAX_NAMESPACE`] characters. Flows and namespace secrets share it.
-pub fn namespace_problem(namespace: &str) -> Option<String> {
-    let chars_ok = namespace.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    let first_ok = namespace.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !chars_ok || !first_ok {
-        Some(format!("namespace {namespace:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`"))
-    } else if namespace.len() > MAX_NAMESPACE {
-        Some(format!("namespace is {} characters long; at most {MAX_NAMESPACE}", namespace.len()))
-    } else {
-        None
-    }
-}
 
 /// A namespace secret's name, as `secret('NAME')` reads it: letters,
 /// digits, `_`, `-` and `.`, a letter, digit or `_` first, at most
@@ -115,6 +87,54 @@ impl fmt::Display for SecretName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The longest namespace, flow id and id (Kestra's lengths).
+pub const MAX_NAMESPACE: usize = 150;
+pub const MAX_FLOW_ID: usize = 100;
+pub const MAX_ID: usize = 256;
+
+/// Kestra's namespace pattern, `^[a-z0-9][a-z0-9._-]*`, at most 150
+/// characters. `Err` is the rule in words, for a message that names the
+/// parameter. Every check here keeps `/`, `\`, `%`, NUL and a leading `.`
+/// out, so a checked id is one path segment and never a move.
+pub fn check_namespace(value: &str) -> Result<(), String> {
+    let chars_ok = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let first_ok = value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !chars_ok || !first_ok {
+        return Err(format!("namespace {value:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`"));
+    }
+    if value.len() > MAX_NAMESPACE {
+        return Err(format!("namespace is {} characters long; at most {MAX_NAMESPACE}", value.len()));
+    }
+    Ok(())
+}
+
+/// Kestra's flow id pattern, `^[a-zA-Z0-9][a-zA-Z0-9._-]*`, at most 100 characters.
+pub fn check_flow_id(value: &str) -> Result<(), String> {
+    let chars_ok = value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !chars_ok || !first_ok {
+        return Err(format!("flow id {value:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`"));
+    }
+    if value.len() > MAX_FLOW_ID {
+        return Err(format!("flow id is {} characters long; at most {MAX_FLOW_ID}", value.len()));
+    }
+    Ok(())
+}
+
+/// Kestra's id pattern (tasks, triggers, executions, task runs),
+/// `^[a-zA-Z0-9][a-zA-Z0-9_-]*`, at most 256 characters; `what` names it.
+pub fn check_id(what: &str, value: &str) -> Result<(), String> {
+    let chars_ok = value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !chars_ok || !first_ok {
+        return Err(format!("{what} {value:?} must start with a letter or digit and have only letters, digits, `_` and `-`"));
+    }
+    if value.len() > MAX_ID {
+        return Err(format!("{what} is {} characters long; at most {MAX_ID}", value.len()));
+    }
+    Ok(())
 }
 
 #[cfg(feature = "runtime")]
@@ -163,10 +183,27 @@ mod checks {
 
     #[test]
     fn namespaces_follow_kestras_rules() {
-        assert_eq!(namespace_problem("company.team-1_x"), None);
-        assert!(namespace_problem("Company").unwrap().contains("must start"));
-        assert!(namespace_problem("").unwrap().contains("must start"));
-        assert!(namespace_problem(&"n".repeat(151)).unwrap().contains("at most 150"));
+        assert_eq!(check_namespace("company.team-1_x"), Ok(()));
+        assert!(check_namespace("Company").unwrap_err().contains("must start"));
+        assert!(check_namespace("").unwrap_err().contains("must start"));
+        assert!(check_namespace(&"n".repeat(151)).unwrap_err().contains("at most 150"));
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_be_paths_are_refused() {
+        for bad in ["", "..", "../x", "a/b", "a\\b", "%2e%2e", "a\0b", ".hidden", "/abs", "A.Upper"] {
+            assert!(check_namespace(bad).is_err(), "{bad}");
+        }
+        assert!(check_namespace("company.team_1-x").is_ok());
+        assert!(check_flow_id("My.flow-1").is_ok());
+        assert!(check_flow_id("..").is_err() && check_flow_id(&"a".repeat(101)).is_err());
+        assert!(check_id("execution id", "2Kx9abcDEF_-").is_ok());
+        assert!(check_id("execution id", "a.b").unwrap_err().contains("execution id \"a.b\" must start"));
     }
 }
 

@@ -3,6 +3,7 @@
 //! store, the executor and the tasks.
 
 pub mod auth;
+pub mod base_url;
 pub mod blueprints;
 pub mod flow;
 pub mod header;

@@ -2,6 +2,11 @@
 //! results, downloads) under `storage:///…` URIs, kept on local disk in the
 //! data dir. Files are streamed in and out, never held whole in memory, and
 //! written to a temporary name first so a reader never sees half a file.
+//!
+//! A URI names a file below the root and nothing else: `..`, `.`, empty
+//! segments, `%`, `\\`, NUL and symbolic links on the way are refused, and
+//! the storage a run gets ([`Storage::for_namespace`]) refuses URIs of other
+//! namespaces, so a flow reads and writes its own namespace's files only.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -17,6 +22,10 @@ pub enum StorageError {
     BadUri { uri: String },
     #[error("{uri} does not exist")]
     NotFound { uri: String },
+    #[error("{uri} is not in the storage of namespace {namespace}: a flow reads and writes the files of its own namespace only")]
+    OutOfScope { uri: String, namespace: String },
+    #[error("{uri} goes through a symbolic link, which internal storage does not follow")]
+    Link { uri: String },
     #[error("internal storage failed on {uri}: {source}")]
     Io { uri: String, source: std::io::Error },
 }
@@ -25,11 +34,19 @@ pub enum StorageError {
 #[derive(Debug, Clone)]
 pub struct Storage {
     root: PathBuf,
+    /// Set for a run: the one namespace whose files it may reach.
+    namespace: Option<Namespace>,
 }
 
 impl Storage {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), namespace: None }
+    }
+
+    /// This storage as a run of a flow of `namespace` sees it: a URI
+    /// outside `storage:///<namespace>/` is refused (`OutOfScope`).
+    pub fn for_namespace(&self, namespace: &Namespace) -> Self {
+        Self { root: self.root.clone(), namespace: Some(namespace.clone()) }
     }
 
     /// The URI for a file of an execution:
@@ -41,6 +58,7 @@ impl Storage {
     /// Streams `reader` into the file named by `uri`; returns its size.
     pub async fn write(&self, uri: &str, mut reader: impl AsyncRead + Unpin) -> Result<u64, StorageError> {
         let path = self.path_of(uri)?;
+        self.refuse_links_async(uri, &path).await?;
         let io = |source| StorageError::Io { uri: uri.to_owned(), source };
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
@@ -70,6 +88,7 @@ impl Storage {
     /// Opens a stored file for streaming; returns it with its size.
     pub async fn open(&self, uri: &str) -> Result<(tokio::fs::File, u64), StorageError> {
         let path = self.path_of(uri)?;
+        self.refuse_links_async(uri, &path).await?;
         let file = tokio::fs::File::open(&path).await.map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => StorageError::NotFound { uri: uri.to_owned() },
             _ => StorageError::Io { uri: uri.to_owned(), source },
@@ -92,31 +111,88 @@ impl Storage {
         crate::kv::Kv::new(&self.root, namespace)
     }
 
-    /// The file behind a URI. Refuses anything that could leave the root:
-    /// `..`, absolute parts, empty segments.
+    /// The file behind a URI. Refuses anything that could leave the root
+    /// or mean two things: `..`, `.`, absolute parts, empty segments, `%`
+    /// (no percent-decoding happens, so `%2e%2e` would be a name that looks
+    /// like a move), `\\`, NUL; a KV store (`<namespace>/_kv`, reached
+    /// through `kv()` only); and, for a run, another namespace's files.
+    /// Symbolic links are checked where the file is opened.
     pub fn path_of(&self, uri: &str) -> Result<PathBuf, StorageError> {
         let bad = || StorageError::BadUri { uri: uri.to_owned() };
         let rest = uri.strip_prefix(SCHEME).ok_or_else(bad)?;
         let rest = rest.strip_prefix('/').ok_or_else(bad)?;
-        if rest.is_empty() || rest.split('/').any(|segment| segment.is_empty()) {
+        if rest.is_empty() || rest.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+            return Err(bad());
+        }
+        if rest.contains(['%', '\\', '\0']) {
             return Err(bad());
         }
         let relative = Path::new(rest);
         if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
             return Err(bad());
         }
+        let mut segments = rest.split('/');
+        let first = segments.next().unwrap_or_default();
+        if segments.next() == Some("_kv") {
+            return Err(bad());
+        }
+        if let Some(namespace) = &self.namespace
+            && first != namespace.as_str()
+        {
+            return Err(StorageError::OutOfScope { uri: uri.to_owned(), namespace: namespace.to_string() });
+        }
         Ok(self.root.join(relative))
+    }
+
+    /// Refuses a path that goes through a symbolic link below the root
+    /// (a link could lead anywhere on the disk). Blocking: a few `lstat`s.
+    pub fn refuse_links(&self, uri: &str, path: &Path) -> Result<(), StorageError> {
+        let Ok(relative) = path.strip_prefix(&self.root) else {
+            return Err(StorageError::BadUri { uri: uri.to_owned() });
+        };
+        let mut at = self.root.clone();
+        for component in relative.components() {
+            at.push(component);
+            match std::fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => return Err(StorageError::Link { uri: uri.to_owned() }),
+                Ok(_) => {}
+                // Nothing further exists: nothing further is a link.
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    async fn refuse_links_async(&self, uri: &str, path: &Path) -> Result<(), StorageError> {
+        let (this, uri_owned, path) = (self.clone(), uri.to_owned(), path.to_owned());
+        tokio::task::spawn_blocking(move || this.refuse_links(&uri_owned, &path))
+            .await
+            .map_err(|e| StorageError::Io { uri: uri.to_owned(), source: std::io::Error::other(e) })?
     }
 }
 
-/// Keeps a file name to letters, digits, `.`, `_` and `-`.
+/// The longest file name kept (file systems stop at 255 bytes).
+const MAX_NAME: usize = 200;
+
+/// Keeps a file name to letters, digits, `.`, `_` and `-` (so `/`, `\\`,
+/// `%` and NUL become `_`), without a leading `.`, and to [`MAX_NAME`]
+/// characters: a longer one keeps its start and its extension.
 fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
         .collect();
     let cleaned = cleaned.trim_start_matches('.');
-    if cleaned.is_empty() { "file".to_owned() } else { cleaned.to_owned() }
+    if cleaned.is_empty() {
+        return "file".to_owned();
+    }
+    if cleaned.len() <= MAX_NAME {
+        return cleaned.to_owned();
+    }
+    // ASCII only by now, so byte offsets are character offsets.
+    let extension = cleaned.rsplit_once('.').map(|(_, e)| e).filter(|e| e.len() <= 16).unwrap_or("");
+    let keep = MAX_NAME - extension.len() - 1;
+    format!("{}.{extension}", &cleaned[..keep]).trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]
@@ -136,6 +212,10 @@ mod tests {
             "sales report.csv",
         );
         assert_eq!(uri, "storage:///company.data/upload/executions/abc/sales_report.csv");
+        let long = Storage::execution_uri(&Namespace::new("n"), &FlowId::new("f"), &ExecutionId::new("e"), &format!("{}.csv", "x".repeat(5000)));
+        let name = long.rsplit('/').next().unwrap();
+        assert!(name.len() <= MAX_NAME && name.ends_with("x.csv"), "{name}");
+        assert!(Storage::execution_uri(&Namespace::new("n"), &FlowId::new("f"), &ExecutionId::new("e"), "../..\\a\0b%2e").ends_with("/e/_.._a_b_2e"));
         let data = vec![7u8; 3 * 1024 * 1024 + 5];
         assert_eq!(storage.write(&uri, &data[..]).await.unwrap(), data.len() as u64);
         let (mut file, size) = storage.open(&uri).await.unwrap();
@@ -160,5 +240,29 @@ mod tests {
             assert!(matches!(storage.path_of(uri), Err(StorageError::BadUri { .. })), "{uri}");
         }
         assert!(matches!(storage.open("storage:///a/missing").await, Err(StorageError::NotFound { .. })));
+        for uri in ["storage:///a/%2e%2e/x", "storage:///a/./x", "storage:///a\\..\\x", "storage:///a/b\0", "storage:///n/_kv/k.json"] {
+            assert!(matches!(storage.path_of(uri), Err(StorageError::BadUri { .. })), "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_reaches_its_namespace_only_and_no_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::new(dir.path());
+        let run = storage.for_namespace(&Namespace::new("company.a"));
+        run.write("storage:///company.a/f/executions/e/x.txt", &b"mine"[..]).await.unwrap();
+        storage.write("storage:///company.b/f/executions/e/y.txt", &b"theirs"[..]).await.unwrap();
+        assert!(run.open("storage:///company.a/f/executions/e/x.txt").await.is_ok());
+        for uri in ["storage:///company.b/f/executions/e/y.txt", "storage:///company/f/x", "storage:///company.a.b/f/x"] {
+            assert!(matches!(run.path_of(uri), Err(StorageError::OutOfScope { .. })), "{uri}");
+        }
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            std::fs::write(outside.path().join("secret.txt"), "secret").unwrap();
+            std::os::unix::fs::symlink(outside.path(), dir.path().join("company.a/f/executions/e/link")).unwrap();
+            let error = run.open("storage:///company.a/f/executions/e/link/secret.txt").await.unwrap_err();
+            assert!(matches!(error, StorageError::Link { .. }), "{error}");
+        }
     }
 }

@@ -320,3 +320,15 @@ fn a_working_directory_runs_tasks_not_flowables() {
     let fine = yaml.replace("        type: flow.Sequential\n        tasks:\n          - id: log\n            type: log.Log\n            message: \"{{ workingDir }}\"\n", "        type: log.Log\n        message: \"{{ workingDir }}\"\n");
     assert!(flow::parse(&fine).problems.is_empty(), "{:#?}", flow::parse(&fine).problems);
 }
+
+#[test]
+fn a_literal_databricks_host_is_scheme_host_and_port_only() {
+    let task = |host: &str| format!("{HEAD}tasks:\n  - id: a\n    type: io.kestra.plugin.databricks.dbfs.Download\n    host: \"{host}\"\n    from: dbfs:/x\n");
+    check(&task("http://127.0.0.1:47999/internal/data.txt#"), &[
+        "6:11: `host`: use only scheme://host[:port], without the path \"/internal/data.txt\"",
+    ]);
+    check(&task("ftp://h"), &["6:11: `host`: the scheme ftp: is not allowed"]);
+    check(&task("https://adb-1.azuredatabricks.net/"), &[]);
+    // An expression is checked once rendered, by the same type.
+    check(&task("{{ secret('HOST') }}"), &[]);
+}

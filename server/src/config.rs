@@ -175,9 +175,12 @@ impl VariableArgs {
     }
 }
 
-/// Bounds on what one flow can make Mortar hold.
+/// Bounds on what one flow can make Mortar hold or reach.
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
+    /// The hosts a task may call besides the default Databricks connection, comma-separated: host, host:port or *.domain (default: any host).
+    #[arg(long, env = "MORTAR_ALLOWED_HOSTS", value_name = "HOSTS", value_parser = engine::base_url::AllowedHosts::parse)]
+    pub allowed_hosts: Option<engine::base_url::AllowedHosts>,
     /// The longest log line kept, in bytes; a longer line is cut there, with a note.
     #[arg(long, env = "MORTAR_MAX_LOG_LINE", default_value_t = engine::logs::MAX_LINE, value_name = "BYTES",
           value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1024..), |n| n as usize)))]
@@ -211,7 +214,7 @@ pub const MAX_UPLOAD: u64 = 10 * 1024 * 1024 * 1024;
 impl Default for LimitArgs {
     fn default() -> Self {
         let render = Limits::default();
-        Self { max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD, max_template_steps: render.steps, max_template_output: render.output_bytes, header_timeout: 30 }
+        Self { allowed_hosts: None, max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD, max_template_steps: render.steps, max_template_output: render.output_bytes, header_timeout: 30 }
     }
 }
 
@@ -311,6 +314,16 @@ mod tests {
         let message = key.choice().unwrap_err();
         assert!(message.starts_with("MORTAR_SECRET_KEY: "), "{message}");
         assert!(!message.contains("short"), "the value is never shown: {message}");
+    }
+
+    #[test]
+    fn allowed_hosts_are_a_checked_list() {
+        let Ok(Cli { command: Command::Serve(args) }) = parse(&["mortar", "serve"]) else { panic!() };
+        assert_eq!(args.limits.allowed_hosts, None);
+        let Ok(Cli { command: Command::Run(args) }) = parse(&["mortar", "run", "f.yaml", "--allowed-hosts", "a.com, *.b.com:8443"]) else { panic!() };
+        assert_eq!(args.limits.allowed_hosts.unwrap().to_string(), "a.com, *.b.com:8443");
+        let message = parse(&["mortar", "serve", "--allowed-hosts", "a.com/x"]).unwrap_err();
+        assert!(message.contains("--allowed-hosts") && message.contains("write host, host:port or *.domain"), "{message}");
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub fn resolve(env: impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Res
         }
         return Ok(None);
     };
+    // The same type a task's `host` is read with: scheme://host[:port].
+    let host = engine::base_url::BaseUrl::parse(&host)
+        .map_err(|e| ConnectionError::Incomplete(format!("{source}: DATABRICKS_HOST (or `host` in the profile): {e}")))?
+        .to_string();
     let auth = match (fields.auth_type.as_deref(), fields.token, fields.client_id, fields.client_secret) {
         (Some("pat"), Some(token), _, _) | (None, Some(token), None, _) => Auth::Token(Secret::new(token)),
         (Some("oauth-m2m"), _, Some(client_id), Some(secret)) | (None, None, Some(client_id), Some(secret)) => {
@@ -158,17 +162,17 @@ mod tests {
 
     #[test]
     fn the_environment_gives_pat_or_m2m() {
-        assert_eq!(describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t")]), None)), "h pat t");
+        assert_eq!(describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t")]), None)), "https://h pat t");
         assert_eq!(
             describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "c"), ("DATABRICKS_CLIENT_SECRET", "s")]), None)),
-            "h m2m c s"
+            "https://h m2m c s"
         );
         assert_eq!(
             describe(resolve(
                 env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t"), ("DATABRICKS_CLIENT_ID", "c"), ("DATABRICKS_CLIENT_SECRET", "s"), ("DATABRICKS_AUTH_TYPE", "oauth-m2m")]),
                 None
             )),
-            "h m2m c s"
+            "https://h m2m c s"
         );
     }
 
@@ -180,6 +184,8 @@ mod tests {
         assert!(both.contains("DATABRICKS_AUTH_TYPE"), "{both}");
         let no_secret = describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "c")]), None));
         assert!(no_secret.contains("DATABRICKS_CLIENT_SECRET"), "{no_secret}");
+        let with_path = describe(resolve(env(&[("DATABRICKS_HOST", "http://h/internal#"), ("DATABRICKS_TOKEN", "t")]), None));
+        assert!(with_path.contains("DATABRICKS_HOST") && with_path.contains("without the path \"/internal\""), "{with_path}");
         let no_host = describe(resolve(env(&[("DATABRICKS_TOKEN", "t")]), None));
         assert!(no_host.contains("no host"), "{no_host}");
         // No error message repeats a credential.

@@ -11,6 +11,8 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest { message: String },
     #[error("{message}")]
+    Forbidden { message: String },
+    #[error("{message}")]
     NotFound { message: String },
     #[error("{message}")]
     Conflict { message: String },
@@ -26,8 +28,6 @@ pub enum ApiError {
     /// Credentials that do not prove a user.
     #[error("{0}")]
     BadCredentials(String),
-    #[error("{message}")]
-    Forbidden { message: String },
     #[error("too many failed logins: try again in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
     #[error(transparent)]
@@ -86,13 +86,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized | Self::BadCredentials(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::TooManyAttempts { retry_after } => {
                 let retry_after = *retry_after;
                 let body = Body { message: self.to_string(), details: Vec::new(), violations: Vec::new() };

@@ -125,7 +125,7 @@ impl AppState {
         let (logs, _writer) = LogPipeline::with_max_line(store.clone(), limits.max_log_line);
         let storage = Storage::new(data_dir.join("storage"));
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
-        let runners = runners(databricks.as_ref());
+        let runners = runners(databricks.as_ref(), limits.allowed_hosts.clone().unwrap_or_default());
         let namespace_secrets = SecretStore::new(store.clone());
         let settings = engine::executor::Settings {
             variables,
@@ -341,13 +341,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every task type this server runs: the core tasks and the Databricks
-/// tasks on the default connection.
-pub fn runners(databricks: Option<&DefaultConnection>) -> engine::task::Runners {
+/// tasks on the default connection, which may call other workspaces on
+/// `allowed` (`--allowed-hosts`).
+pub fn runners(databricks: Option<&DefaultConnection>, allowed: engine::base_url::AllowedHosts) -> engine::task::Runners {
     let mut runners = engine::task::Runners::core();
     let warehouse = std::env::var("DATABRICKS_WAREHOUSE_ID").ok().filter(|w| !w.trim().is_empty());
     engine::task::databricks::register(
         &mut runners,
-        engine::task::databricks::Databricks::new(databricks.map(|d| d.connection.clone()), warehouse, Default::default()),
+        engine::task::databricks::Databricks::new(databricks.map(|d| d.connection.clone()), warehouse, Default::default(), allowed),
     );
     runners
 }

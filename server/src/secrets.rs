@@ -63,7 +63,7 @@ pub async fn secrets_main(command: SecretsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::List { namespace, store } => {
-            if let Some(problem) = engine::ids::namespace_problem(&namespace) {
+            if let Err(problem) = engine::ids::check_namespace(&namespace) {
                 return Ok(config_error(problem));
             }
             let store = match open_store(&store.data_dir, &store.key).await {
@@ -123,7 +123,7 @@ pub async fn secrets_main(command: SecretsCommand) -> anyhow::Result<ExitCode> {
 
 /// A namespace and a secret name, checked; a bad one is one line, exit 2.
 fn checked(namespace: &str, name: &str) -> Result<(Namespace, SecretName), ExitCode> {
-    if let Some(problem) = engine::ids::namespace_problem(namespace) {
+    if let Err(problem) = engine::ids::check_namespace(namespace) {
         return Err(config_error(problem));
     }
     let name = SecretName::parse(name).map_err(config_error)?;

@@ -9,7 +9,9 @@ mod http {
     mod bounds;
     mod compat;
     mod executions;
+    mod escapes;
     mod guard;
+    mod outbound;
     mod pages;
     mod process;
     mod running;

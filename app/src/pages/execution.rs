@@ -154,6 +154,7 @@ pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, Server
     const LIMIT: u64 = 256 * 1024;
     let store = ssr::store()?;
     let storage: engine::storage::Storage = crate::context::service("storage")?;
+    engine::ids::check_id("execution id", &id).map_err(ServerFnError::new)?;
     let execution = store
         .get_execution(&engine::ids::ExecutionId::new(&id))
         .await
@@ -164,7 +165,9 @@ pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, Server
     if !uri.starts_with(prefix.trim_end_matches('x')) {
         return Err(ServerFnError::new(format!("{uri} is not a file of execution {id}")));
     }
-    let (file, size) = storage.open(&uri).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    // The same rules as GET /api/v1/executions/{id}/file: no `..`, `%`,
+    // links, or files of another namespace.
+    let (file, size) = storage.for_namespace(&execution.namespace).open(&uri).await.map_err(|e| ServerFnError::new(e.to_string()))?;
     let mut bytes = Vec::new();
     file.take(LIMIT).read_to_end(&mut bytes).await.map_err(|e| ServerFnError::new(format!("reading {uri} failed: {e}")))?;
     Ok(FilePreview {

@@ -116,9 +116,9 @@ impl std::str::FromStr for Grant {
             None | Some("*") => None,
             Some(namespace) => {
                 let prefix = namespace.strip_suffix(".*").unwrap_or(namespace);
-                if !crate::ids::is_namespace(prefix) {
+                if crate::ids::check_namespace(prefix).is_err() {
                     return Err(format!(
-                        "{text:?}: the namespace of a grant is written like company.data or company.data.* (letters, digits, _, - and dots)"
+                        "{text:?}: the namespace of a grant is written like company.data or company.data.* (lower-case letters, digits, _, - and dots)"
                     ));
                 }
                 Some(prefix.to_owned())

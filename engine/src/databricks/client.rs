@@ -10,13 +10,15 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::DatabricksError;
+use crate::base_url::BaseUrl;
 use crate::secret::Secret;
 
 /// Where a workspace is and how to sign in to it.
 #[derive(Debug, Clone)]
 pub struct Connection {
-    /// `https://…` (a host without a scheme gets `https://`; `http://` is kept,
-    /// for the emulator).
+    /// `https://host[:port]` (a host without a scheme gets `https://`;
+    /// `http://` is kept, for the emulator), read by [`BaseUrl::parse`]:
+    /// a path, query, fragment or user name is refused.
     pub host: String,
     pub auth: Auth,
 }
@@ -53,7 +55,7 @@ pub struct DatabricksClient {
 
 struct Inner {
     http: reqwest::Client,
-    host: String,
+    host: BaseUrl,
     auth: Auth,
     options: ClientOptions,
     token: Mutex<Option<CachedToken>>,
@@ -70,8 +72,12 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 impl DatabricksClient {
     pub fn new(connection: Connection, options: ClientOptions) -> Result<Self, DatabricksError> {
-        let host = normalize_host(&connection.host)?;
+        let host = BaseUrl::parse(&connection.host).map_err(|e| DatabricksError::Config(format!("`host`: {e}")))?;
         let http = crate::http::client_builder()
+            // A redirect could lead a call (and, on the same host, its
+            // token) where `--allowed-hosts` does not reach; the API does
+            // not redirect, so a 3xx is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(32)
@@ -81,41 +87,68 @@ impl DatabricksClient {
         Ok(Self { inner: Arc::new(Inner { http, host, auth: connection.auth, options, token: Mutex::new(None) }) })
     }
 
-    /// The workspace URL, without a trailing slash.
-    pub fn host(&self) -> &str {
+    /// The workspace URL.
+    pub fn host(&self) -> &BaseUrl {
         &self.inner.host
     }
 
     /// `GET path?query` and parse the JSON answer.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, DatabricksError> {
-        let value = self.call(Method::GET, path, query, None).await?;
-        decode(path, value)
+    pub async fn get<T: DeserializeOwned>(&self, path: impl Into<ApiPath>, query: &[(&str, String)]) -> Result<T, DatabricksError> {
+        let path = path.into();
+        let value = self.call(Method::GET, &path, query, None).await?;
+        decode(&path, value)
+    }
+
+    /// `GET` a link the workspace gave (`next_chunk_internal_link`): a path
+    /// and query on this workspace; a link to anywhere else is refused.
+    pub async fn get_link<T: DeserializeOwned>(&self, link: &str) -> Result<T, DatabricksError> {
+        let url = self.inner.host.join([]).and_then(|base| base.join(link).map_err(|e| crate::base_url::BaseUrlError::Invalid { text: link.to_owned(), reason: e.to_string() }));
+        let url = match url {
+            Ok(url) if self.inner.host.same_origin(&url) => url,
+            _ => return Err(DatabricksError::Decode { what: "a result link".into(), reason: format!("{link:?} is not a path on {}", self.inner.host) }),
+        };
+        let value = self.call_url(Method::GET, url, &[], None).await?;
+        serde_json::from_value(value).map_err(|e| DatabricksError::Decode { what: link.to_owned(), reason: e.to_string() })
     }
 
     /// `POST path` with a JSON body and parse the JSON answer.
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
-        path: &str,
+        path: impl Into<ApiPath>,
         body: &B,
     ) -> Result<T, DatabricksError> {
+        let path = path.into();
         let body = serde_json::to_value(body)
-            .map_err(|e| DatabricksError::Decode { what: path.to_owned(), reason: format!("cannot encode the request: {e}") })?;
-        let value = self.call(Method::POST, path, &[], Some(&body)).await?;
-        decode(path, value)
+            .map_err(|e| DatabricksError::Decode { what: path.to_string(), reason: format!("cannot encode the request: {e}") })?;
+        let value = self.call(Method::POST, &path, &[], Some(&body)).await?;
+        decode(&path, value)
     }
 
     /// Any method with an optional JSON body, retried; the JSON answer as is.
     pub async fn call(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, DatabricksError> {
+        let url = self.url(path)?;
+        self.call_url(method, url, query, body).await
+    }
+
+    async fn call_url(
+        &self,
+        method: Method,
+        url: url::Url,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, DatabricksError> {
+        let path = url.path().to_owned();
+        let path = path.as_str();
         let started = Instant::now();
         let budget = self.inner.options.retry_budget;
         let attempt = || async {
-            let request = self.request(method.clone(), path).await?.query(query);
+            let request = self.request_url(method.clone(), url.clone()).await?.query(query);
             let request = match body {
                 Some(body) => request.json(body),
                 None => request,
@@ -147,13 +180,22 @@ impl DatabricksClient {
 
     /// A request with the host and the authorization header set, for calls
     /// that stream (the Files API). Not retried: a stream cannot be replayed.
-    pub async fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, DatabricksError> {
+    pub async fn request(&self, method: Method, path: impl Into<ApiPath>) -> Result<reqwest::RequestBuilder, DatabricksError> {
+        let url = self.url(&path.into())?;
+        self.request_url(method, url).await
+    }
+
+    async fn request_url(&self, method: Method, url: url::Url) -> Result<reqwest::RequestBuilder, DatabricksError> {
         let authorization = self.authorization().await?;
-        Ok(self
-            .inner
-            .http
-            .request(method, format!("{}{path}", self.inner.host))
-            .header(header::AUTHORIZATION, authorization.expose()))
+        Ok(self.inner.http.request(method, url).header(header::AUTHORIZATION, authorization.expose()))
+    }
+
+    /// The URL of an API path on this workspace, each segment escaped.
+    fn url(&self, path: &ApiPath) -> Result<url::Url, DatabricksError> {
+        self.inner
+            .host
+            .join(path.segments.iter().map(|s| s.as_ref()))
+            .map_err(|e| DatabricksError::Config(format!("cannot call {path}: {e}")))
     }
 
     /// Sends a request; a non-2xx answer becomes `DatabricksError::Api`.
@@ -167,7 +209,7 @@ impl DatabricksClient {
 
     fn transport(&self, error: reqwest::Error) -> DatabricksError {
         DatabricksError::Transport {
-            host: self.inner.host.clone(),
+            host: self.inner.host.to_string(),
             timeout: error.is_timeout(),
             // Without the URL: it is the host, said already.
             reason: error.without_url().to_string(),
@@ -208,7 +250,7 @@ impl DatabricksClient {
             token_type: Option<String>,
             expires_in: Value,
         }
-        let url = format!("{}/oidc/v1/token", self.inner.host);
+        let url = self.url(&ApiPath::from("/oidc/v1/token"))?;
         let response = self
             .inner
             .http
@@ -246,19 +288,6 @@ impl DatabricksClient {
     }
 }
 
-fn normalize_host(host: &str) -> Result<String, DatabricksError> {
-    let host = host.trim().trim_end_matches('/');
-    if host.is_empty() {
-        return Err(DatabricksError::Config("the host is empty: set `host` or DATABRICKS_HOST".into()));
-    }
-    let host = if host.contains("://") { host.to_owned() } else { format!("https://{host}") };
-    let host = host.strip_suffix(":443").map(str::to_owned).unwrap_or(host);
-    if !(host.starts_with("https://") || host.starts_with("http://")) {
-        return Err(DatabricksError::Config(format!("the host {host:?} must start with https://")));
-    }
-    Ok(host)
-}
-
 async fn read_json(response: reqwest::Response) -> Result<Value, DatabricksError> {
     let url_path = response.url().path().to_owned();
     let bytes = response
@@ -271,8 +300,46 @@ async fn read_json(response: reqwest::Response) -> Result<Value, DatabricksError
     serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode { what: url_path, reason: e.to_string() })
 }
 
-fn decode<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, DatabricksError> {
-    serde_json::from_value(value).map_err(|e| DatabricksError::Decode { what: path.to_owned(), reason: e.to_string() })
+fn decode<T: DeserializeOwned>(path: &ApiPath, value: Value) -> Result<T, DatabricksError> {
+    serde_json::from_value(value).map_err(|e| DatabricksError::Decode { what: path.to_string(), reason: e.to_string() })
+}
+
+/// A path of the REST API: the fixed part written in the code (a
+/// `&'static str`, so a value cannot be formatted into it), then values
+/// (ids, file paths) added with [`ApiPath::segment`] and [`ApiPath::path`],
+/// which the URL escapes segment by segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiPath {
+    segments: Vec<std::borrow::Cow<'static, str>>,
+}
+
+impl From<&'static str> for ApiPath {
+    fn from(fixed: &'static str) -> Self {
+        Self { segments: fixed.split('/').filter(|s| !s.is_empty()).map(std::borrow::Cow::Borrowed).collect() }
+    }
+}
+
+impl ApiPath {
+    /// One segment: a `/` in `value` is data, not a separator.
+    pub fn segment(mut self, value: impl Into<String>) -> Self {
+        self.segments.push(std::borrow::Cow::Owned(value.into()));
+        self
+    }
+
+    /// A file path's segments (`/Volumes/a/b.csv`), split at `/`.
+    pub fn path(mut self, path: &str) -> Self {
+        self.segments.extend(path.split('/').filter(|s| !s.is_empty()).map(|s| std::borrow::Cow::Owned(s.to_owned())));
+        self
+    }
+}
+
+impl std::fmt::Display for ApiPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for segment in &self.segments {
+            write!(f, "/{segment}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Reads Databricks' error envelope: `{error_code, message}` (a legacy
@@ -329,12 +396,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hosts_are_normalised() {
-        assert_eq!(normalize_host("adb-1.azuredatabricks.net/").unwrap(), "https://adb-1.azuredatabricks.net");
-        assert_eq!(normalize_host("https://x.cloud.databricks.com:443").unwrap(), "https://x.cloud.databricks.com");
-        assert_eq!(normalize_host("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
-        assert!(normalize_host(" ").is_err());
-        assert!(normalize_host("ftp://x").is_err());
+    fn api_paths_escape_their_values() {
+        let client = DatabricksClient::new(
+            Connection { host: "https://h.cloud.databricks.com/".into(), auth: Auth::Token(Secret::new("t")) },
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let url = |p: ApiPath| client.url(&p).map(|u| u.to_string()).map_err(|e| e.to_string());
+        assert_eq!(url("/api/2.0/sql/statements".into()).unwrap(), "https://h.cloud.databricks.com/api/2.0/sql/statements");
+        assert_eq!(
+            url(ApiPath::from("/api/2.0/sql/statements").segment("../../x?a#b").segment("cancel")).unwrap(),
+            "https://h.cloud.databricks.com/api/2.0/sql/statements/..%2F..%2Fx%3Fa%23b/cancel"
+        );
+        assert_eq!(
+            url(ApiPath::from("/api/2.0/fs/files").path("/Volumes/a b/c#.csv")).unwrap(),
+            "https://h.cloud.databricks.com/api/2.0/fs/files/Volumes/a%20b/c%23.csv"
+        );
+        assert!(url(ApiPath::from("/api/2.0/fs/files").path("/Volumes/../etc")).unwrap_err().contains("without . and .."));
+        let refused = DatabricksClient::new(
+            Connection { host: "http://127.0.0.1:47999/internal/data.txt#".into(), auth: Auth::Token(Secret::new("t")) },
+            ClientOptions::default(),
+        );
+        assert!(refused.err().unwrap().to_string().contains("without the path \"/internal/data.txt\""));
     }
 
     #[test]

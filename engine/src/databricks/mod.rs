@@ -10,5 +10,5 @@ mod client;
 mod error;
 pub mod poll;
 
-pub use client::{Auth, ClientOptions, Connection, DatabricksClient};
+pub use client::{ApiPath, Auth, ClientOptions, Connection, DatabricksClient};
 pub use error::DatabricksError;

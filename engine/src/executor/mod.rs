@@ -84,6 +84,7 @@ impl Host for RuntimeHost {
 
     fn file_size(&self, uri: &str) -> Result<u64, String> {
         let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
+        self.storage.refuse_links(uri, &path).map_err(|e| e.to_string())?;
         std::fs::metadata(&path).map(|m| m.len()).map_err(|_| format!("{uri} does not exist"))
     }
 
@@ -105,6 +106,7 @@ impl Host for RuntimeHost {
         // limit keeps it to a small local file, which costs microseconds.
         use std::io::Read;
         let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
+        self.storage.refuse_links(uri, &path).map_err(|e| e.to_string())?;
         let file = std::fs::File::open(&path).map_err(|_| format!("{uri} does not exist"))?;
         let mut text = String::new();
         file.take(READ_LIMIT + 1).read_to_string(&mut text).map_err(|e| format!("{uri} is not readable text: {e}"))?;
@@ -413,7 +415,8 @@ impl Executor {
                 namespace: execution.namespace.as_str().to_owned(),
                 namespace_secrets: shared.namespace_secrets.clone(),
                 secrets: shared.secrets.clone(),
-                storage: shared.storage.clone(),
+                // read() and fileSize() reach the execution's namespace only.
+                storage: shared.storage.for_namespace(&execution.namespace),
             };
             let renderer = Renderer::new(Arc::new(host))
                 .with_limits(shared.render_limits.clone())

@@ -572,7 +572,8 @@ impl Walk {
         if files["namespaceFiles"]["enabled"] == json!(true) {
             self.log_for(run_ref, Level::Warn, "namespaceFiles: Mortar has no namespace files yet; nothing was copied").await;
         }
-        match dir.write_inputs(&files["inputFiles"], &self.shared.storage).await {
+        let storage = self.shared.storage.for_namespace(&self.execution.namespace);
+        match dir.write_inputs(&files["inputFiles"], &storage).await {
             Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("input files: {}", written.join(", "))).await,
             Ok(_) => {}
             Err(message) => return self.fail_run(run, node, 1, &message).await,
@@ -586,7 +587,7 @@ impl Walk {
         let (namespace, flow, execution) = (&self.execution.namespace, &self.execution.flow_id, &self.execution.id);
         let prefix = format!("{}_", run.id);
         let uri_of = |relative: &str| crate::storage::Storage::execution_uri(namespace, flow, execution, &format!("{prefix}{relative}"));
-        let kept = match dir.keep_outputs(&files["outputFiles"], &self.shared.storage, uri_of).await {
+        let kept = match dir.keep_outputs(&files["outputFiles"], &storage, uri_of).await {
             Ok(kept) => kept,
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         };

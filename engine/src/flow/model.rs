@@ -185,9 +185,9 @@ fn collect<'a>(task: &'a Task, into: &mut Vec<&'a Task>) {
 
 /// Kestra's longest flow id, namespace and task id (`@Size` in its model;
 /// a task id has no bound there, so one that fits a URL and a log line).
-pub const MAX_FLOW_ID: usize = 100;
+pub const MAX_FLOW_ID: usize = crate::ids::MAX_FLOW_ID;
 pub const MAX_NAMESPACE: usize = crate::ids::MAX_NAMESPACE;
-pub const MAX_ID: usize = 256;
+pub const MAX_ID: usize = crate::ids::MAX_ID;
 
 const TOP_LEVEL: &[&str] = &[
     "id",
@@ -264,19 +264,15 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
     let namespace = b.required_text(&root, "namespace", "the flow", "add `namespace: company.team`");
     // Kestra's patterns and lengths: an id or namespace it refuses is
     // refused here too, before it can reach a path or a URL.
-    if !id.value.is_empty() {
-        let chars_ok = id.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        let first_ok = id.value.starts_with(|c: char| c.is_ascii_alphanumeric());
-        if !chars_ok || !first_ok {
-            b.error(id.span, format!("flow id {:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`", id.value));
-        } else if id.value.len() > MAX_FLOW_ID {
-            b.error(id.span, format!("flow id is {} characters long; at most {MAX_FLOW_ID}", id.value.len()));
-        }
+    if !id.value.is_empty()
+        && let Err(rule) = crate::ids::check_flow_id(&id.value)
+    {
+        b.error(id.span, rule);
     }
     if !namespace.value.is_empty()
-        && let Some(problem) = crate::ids::namespace_problem(&namespace.value)
+        && let Err(rule) = crate::ids::check_namespace(&namespace.value)
     {
-        b.error(namespace.span, problem);
+        b.error(namespace.span, rule);
     }
     let description = b.optional_string(&root, "description");
     let labels = root.get("labels").cloned();
@@ -882,6 +878,14 @@ impl Builder {
                 Some(text) => {
                     if let Err(why) = check_cron(text) {
                         self.error(node.span, format!("`{name}`: {text:?} is not a cron expression ({why}); write minute hour day-of-month month day-of-week, such as \"0 2 * * *\""));
+                    }
+                }
+                None => wrong(self),
+            },
+            Kind::BaseUrl => match node.as_str() {
+                Some(text) => {
+                    if let Err(why) = crate::base_url::BaseUrl::parse(text) {
+                        self.error(node.span, format!("`{name}`: {why}"));
                     }
                 }
                 None => wrong(self),

@@ -16,6 +16,8 @@ pub enum Kind {
     Duration,
     /// A cron expression.
     Cron,
+    /// A service's base URL, `scheme://host[:port]` (`base_url::BaseUrl`).
+    BaseUrl,
     /// One of a set of strings.
     Enum { values: &'static [&'static str] },
     /// A list of strings.
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Boolean => "true or false".into(),
             Kind::Duration => "an ISO-8601 duration such as PT5M".into(),
             Kind::Cron => "a cron expression such as \"0 2 * * *\"".into(),
+            Kind::BaseUrl => "a URL scheme://host[:port] such as https://adb-123.4.azuredatabricks.net".into(),
             Kind::Enum { values } => format!("one of {}", values.join(", ")),
             Kind::StringList => "a list of strings".into(),
             Kind::Map | Kind::Object { .. } => "a mapping".into(),
@@ -168,7 +171,7 @@ const AUTH: &[Property] = &[
 macro_rules! databricks {
     ($($p:expr),* $(,)?) => {
         &[
-            ex(prop("host", String, "The workspace URL; the server's default connection when unset."), "https://adb-123.4.azuredatabricks.net"),
+            ex(prop("host", BaseUrl, "The workspace URL, scheme://host[:port] and nothing after; the server's default connection when unset. A task that names its own host brings its own `authentication`."), "https://adb-123.4.azuredatabricks.net"),
             prop("authentication", Object { properties: AUTH }, "How to sign in; the default connection's credentials when unset."),
             prop("accountId", String, "Accepted for Kestra compatibility."),
             prop("configFile", String, "Accepted for Kestra compatibility."),

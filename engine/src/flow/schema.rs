@@ -116,6 +116,7 @@ fn kind_schema(kind: &Kind) -> Value {
         Kind::Boolean => dynamic(json!({"type": "boolean"})),
         Kind::Duration => json!({"type": "string", "pattern": "^[-+]?[Pp]", "format": "duration"}),
         Kind::Cron => json!({"type": "string"}),
+        Kind::BaseUrl => json!({"type": "string", "format": "uri"}),
         Kind::Enum { values } => dynamic(json!({"enum": values})),
         Kind::StringList => dynamic(json!({"type": "array", "items": {"type": ["string", "number", "boolean"]}})),
         Kind::Map => dynamic(json!({"type": "object"})),

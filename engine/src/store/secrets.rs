@@ -343,10 +343,7 @@ fn create_key_file(path: &Path) -> Result<SecretKey, StoreError> {
 }
 
 fn check_namespace(namespace: &Namespace) -> Result<(), StoreError> {
-    match crate::ids::namespace_problem(namespace.as_str()) {
-        Some(problem) => Err(StoreError::Invalid(problem)),
-        None => Ok(()),
-    }
+    crate::ids::check_namespace(namespace.as_str()).map_err(StoreError::Invalid)
 }
 
 async fn encrypted_rows<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<i64, sqlx::Error> {

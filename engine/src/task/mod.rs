@@ -153,6 +153,8 @@ impl TaskContext {
         cancel: CancellationToken,
         mask: Mask,
     ) -> Self {
+        // A task reaches its own namespace's files only.
+        let storage = services.storage.for_namespace(&run.namespace);
         Self {
             namespace: run.namespace,
             flow_id: run.flow_id,
@@ -163,7 +165,7 @@ impl TaskContext {
             properties,
             checkpoint,
             cancel,
-            storage: services.storage.clone(),
+            storage,
             store: services.store.clone(),
             logs: services.logs.clone(),
             mask,

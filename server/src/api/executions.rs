@@ -51,7 +51,7 @@ pub(crate) async fn current(state: &AppState, id: &ExecutionId) -> Result<Execut
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Viewer).await?;
     Ok(Json(current(&state, &id).await?))
 }
@@ -138,27 +138,37 @@ pub(crate) struct FileParams {
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}/file", tag = "executions", params(("id" = String, Path), FileParams),
     responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
-              (status = 400, body = crate::error::ErrorJson), (status = 404, body = crate::error::ErrorJson)))]
+              (status = 400, description = "A bad execution id; not a storage URI, or one with `..`, `.`, `%`, `\\`, NUL", body = crate::error::ErrorJson),
+              (status = 403, description = "A file of another execution, or behind a symbolic link", body = crate::error::ErrorJson),
+              (status = 404, body = crate::error::ErrorJson)))]
 /// `GET /api/v1/executions/{id}/file?path=storage:///…`: streams a file of
-/// this execution. Files of other executions are not reachable this way.
+/// this execution. A path outside its storage (another execution's, an
+/// absolute path, another scheme) or through a symbolic link is 403; one
+/// with `..`, `.`, `%` (`%2e%2e`), `\`, NUL or empty segments is 400.
 pub(crate) async fn file(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<FileParams>,
 ) -> Result<Response, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Viewer).await?;
     let prefix = Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
     let prefix = prefix.trim_end_matches("file");
     if !params.path.starts_with(prefix) {
-        return Err(ApiError::BadRequest {
-            message: format!("{} is not a file of execution {id}: its files start with {prefix}", params.path),
+        return Err(ApiError::Forbidden {
+            message: format!("{} is not a file of execution {id}: its files start with {prefix}, and another execution's files are read through that execution", params.path),
         });
     }
-    let (file, size) = state.storage.open(&params.path).await.map_err(|error| match error {
+    let storage = state.storage.for_namespace(&execution.namespace);
+    let (file, size) = storage.open(&params.path).await.map_err(|error| match error {
         engine::storage::StorageError::NotFound { uri } => ApiError::NotFound { message: format!("{uri} does not exist") },
-        engine::storage::StorageError::BadUri { uri } => ApiError::BadRequest { message: format!("{uri:?} is not a storage URI") },
+        engine::storage::StorageError::BadUri { uri } => ApiError::BadRequest {
+            message: format!("{uri:?} is not a file of storage: write storage:///… without `..`, `.`, empty segments, `%`, `\\` or NUL"),
+        },
+        error @ (engine::storage::StorageError::Link { .. } | engine::storage::StorageError::OutOfScope { .. }) => {
+            ApiError::Forbidden { message: error.to_string() }
+        }
         other => ApiError::Internal(other.to_string()),
     })?;
     let name = params.path.rsplit('/').next().unwrap_or("file").to_owned();
@@ -198,8 +208,8 @@ pub(crate) async fn create(
     axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
     request: axum::extract::Request,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    caller.require(Role::Operator, Some(&namespace))?;
-    let (namespace, flow_id) = (Namespace::new(namespace), FlowId::new(flow_id));
+    let (namespace, flow_id) = (super::params::namespace(&namespace)?, super::params::flow_id("flowId", &flow_id)?);
+    caller.require(Role::Operator, Some(namespace.as_str()))?;
     let Some(flow) = state.store.get_flow(&namespace, &flow_id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{flow_id} does not exist") });
     };
@@ -226,6 +236,13 @@ pub(crate) async fn create(
         state.executor.wait(&record.id).await?;
     }
     Ok(Json(current(&state, &record.id).await?))
+}
+
+/// The last part of a file name a client sent (a browser may send a path,
+/// `C:\\Users\\x\\a.csv` or `../a.csv`); `Storage::execution_uri` then
+/// keeps it to safe characters and a bounded length.
+fn client_file_name(name: &str) -> String {
+    name.rsplit(['/', '\\']).next().unwrap_or_default().to_owned()
 }
 
 /// Inputs from a multipart form (files streamed to storage) or JSON.
@@ -263,7 +280,7 @@ async fn read_inputs(
             first = false;
             let name = field.name().unwrap_or_default().to_owned();
             let is_file_input = plan.inputs.iter().any(|d| d.id == name && d.kind == "FILE");
-            if let Some(file_name) = field.file_name().map(str::to_owned).filter(|_| is_file_input) {
+            if let Some(file_name) = field.file_name().map(client_file_name).filter(|_| is_file_input) {
                 let uri = Storage::execution_uri(namespace, flow_id, id, &format!("{name}-{file_name}"));
                 // The body limit is ours, counted as the file streams (axum's
                 // 2 MiB default is lifted on this route).
@@ -314,7 +331,7 @@ async fn read_inputs(
 #[utoipa::path(delete, path = "/api/v1/executions/{id}/kill", tag = "executions", params(("id" = String, Path)),
     responses((status = 202, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Already ended", body = crate::error::ErrorJson)))]
 pub(crate) async fn kill(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     state.executor.kill(&id).await?;
     caller.audit(&state.store, "execution.kill", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
@@ -340,7 +357,7 @@ async fn plan_of(state: &AppState, execution: &engine::store::ExecutionRecord, w
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn restart(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     let plan = plan_of(&state, &execution, "restarted").await?;
     state.executor.restart(&id, plan).await?;
@@ -365,7 +382,7 @@ pub(crate) async fn replay(
     Path(id): Path<String>,
     Query(params): Query<ReplayParams>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     let plan = plan_of(&state, &execution, "replayed").await?;
     let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
@@ -380,7 +397,7 @@ pub(crate) async fn replay(
 #[utoipa::path(get, path = "/api/v1/outputs/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "The flow's outputs", body = Object), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn flow_outputs(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let execution = find_as(&state, &ExecutionId::new(id), &caller, Role::Viewer).await?;
+    let execution = find_as(&state, &super::params::execution_id("id", &id)?, &caller, Role::Viewer).await?;
     Ok(Json(if execution.outputs.is_null() { serde_json::json!({}) } else { execution.outputs }))
 }
 
@@ -388,7 +405,7 @@ pub(crate) async fn flow_outputs(State(state): State<AppState>, caller: Caller, 
 #[utoipa::path(get, path = "/api/v1/outputs/tasks/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "taskId, taskRunId, value of each task run with outputs", body = Object)))]
 pub(crate) async fn task_outputs(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Viewer).await?;
     let runs = state.store.task_runs(&id).await?;
     Ok(Json(
@@ -408,9 +425,10 @@ pub(crate) async fn task_run_outputs(
     caller: Caller,
     Path((id, task_run_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
+    let task_run_id = super::params::task_run_id(&task_run_id)?;
     find_as(&state, &id, &caller, Role::Viewer).await?;
-    let run = state.store.task_runs(&id).await?.into_iter().find(|r| r.id.as_str() == task_run_id).ok_or_else(|| ApiError::NotFound {
+    let run = state.store.task_runs(&id).await?.into_iter().find(|r| r.id == task_run_id).ok_or_else(|| ApiError::NotFound {
         message: format!("execution {id} has no task run {task_run_id}"),
     })?;
     Ok(Json(run.outputs.unwrap_or_else(|| serde_json::json!({}))))
@@ -435,7 +453,7 @@ pub(crate) async fn set_labels(
     Path(id): Path<String>,
     Json(labels): Json<Vec<LabelJson>>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Operator).await?;
     if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
         return Err(ApiError::BadRequest { message: format!("a label needs a key (value {:?} has none)", bad.value) });

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use engine::header::read_header;
-use engine::ids::{FlowId, Namespace};
+use engine::ids::Namespace;
 use engine::store::FlowSource;
 use serde::{Deserialize, Serialize};
 
@@ -247,7 +247,7 @@ pub(crate) async fn get(
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<FlowJson>, ApiError> {
     caller.require(Role::Viewer, Some(&namespace))?;
-    let (namespace, id) = (Namespace::new(namespace), FlowId::new(id));
+    let (namespace, id) = (super::params::namespace(&namespace)?, super::params::flow_id("id", &id)?);
     let Some(stored) = state.store.get_flow(&namespace, &id).await? else {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
     };
@@ -277,6 +277,8 @@ pub(crate) async fn update(
 ) -> Result<Json<FlowJson>, ApiError> {
     caller.require(Role::Editor, Some(&namespace))?;
     check_yaml(&headers)?;
+    super::params::namespace(&namespace)?;
+    super::params::flow_id("id", &id)?;
     let header = checked(&body)?;
     if header.namespace.as_str() != namespace || header.id.as_str() != id {
         return Err(ApiError::Unprocessable {
@@ -302,7 +304,7 @@ pub(crate) async fn update(
     responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
     caller.require(Role::Editor, Some(&namespace))?;
-    if state.store.delete_flow(&Namespace::new(&namespace), &FlowId::new(&id)).await? {
+    if state.store.delete_flow(&super::params::namespace(&namespace)?, &super::params::flow_id("id", &id)?).await? {
         caller.audit(&state.store, "flow.delete", Some(&namespace), Some(&id), None).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -328,7 +330,7 @@ pub(crate) async fn revisions(
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<RevisionJson>>, ApiError> {
     caller.require(Role::Viewer, Some(&namespace))?;
-    let revisions = state.store.flow_revisions(&Namespace::new(&namespace), &FlowId::new(&id)).await?;
+    let revisions = state.store.flow_revisions(&super::params::namespace(&namespace)?, &super::params::flow_id("id", &id)?).await?;
     if revisions.is_empty() {
         return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
     }
@@ -383,6 +385,7 @@ pub(crate) async fn update_namespace(
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<Vec<FlowJson>>, ApiError> {
+    super::params::namespace(&namespace)?;
     caller.require(Role::Editor, Some(&namespace))?;
     check_yaml(&headers)?;
     let mut flows = Vec::new();
@@ -416,7 +419,7 @@ pub(crate) async fn update_namespace(
     }
     let (revisions, deleted) = state.store.save_namespace(&Namespace::new(&namespace), &flows, params.delete.unwrap_or(true)).await?;
     let saved: Vec<&str> = flows.iter().map(|f| f.id.as_str()).collect();
-    caller.audit(&state.store, "namespace.deploy", Some(&namespace), None, Some(serde_json::json!({"saved": saved, "deleted": deleted.iter().map(FlowId::as_str).collect::<Vec<_>>()}))).await;
+    caller.audit(&state.store, "namespace.deploy", Some(&namespace), None, Some(serde_json::json!({"saved": saved, "deleted": deleted.iter().map(engine::ids::FlowId::as_str).collect::<Vec<_>>()}))).await;
     Ok(Json(
         flows
             .into_iter()

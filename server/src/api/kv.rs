@@ -51,7 +51,9 @@ fn error(e: KvError) -> ApiError {
     }
 }
 
+/// The namespace's KV store; the namespace is checked as a path parameter.
 fn store(state: &AppState, namespace: &str) -> Result<Kv, ApiError> {
+    super::params::namespace(namespace)?;
     state.storage.kv(namespace).map_err(error)
 }
 
@@ -107,6 +109,7 @@ fn entry_json(namespace: &str, e: engine::kv::KvEntry) -> KvEntryJson {
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "The value", body = TypedValue), (status = 404, description = "No such key")))]
 pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path((namespace, key)): Path<(String, String)>) -> Result<Json<TypedValue>, ApiError> {
+    super::params::kv_key(&key)?;
     let entry = store_as(&state, &namespace, &caller, Role::Viewer)?.get(&key).map_err(error)?.ok_or_else(|| ApiError::NotFound {
         message: format!("No value found for key '{key}' in namespace '{namespace}'"),
     })?;
@@ -134,6 +137,7 @@ pub(crate) async fn put(
         None => None,
         Some(text) => Some(engine::task::core::parse_duration(text).map_err(|m| ApiError::BadRequest { message: format!("ttl: {m}") })?),
     };
+    super::params::kv_key(&key)?;
     store_as(&state, &namespace, &caller, Role::Editor)?.put(&key, value, None, ttl, true, None).map_err(error)?;
     caller.audit(&state.store, "kv.put", Some(&namespace), Some(&key), None).await;
     Ok(StatusCode::OK)
@@ -144,6 +148,7 @@ pub(crate) async fn put(
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "true when the key was there", body = bool)))]
 pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((namespace, key)): Path<(String, String)>) -> Result<Json<bool>, ApiError> {
+    super::params::kv_key(&key)?;
     let deleted = store_as(&state, &namespace, &caller, Role::Editor)?.delete(&key).map_err(error)?;
     caller.audit(&state.store, "kv.delete", Some(&namespace), Some(&key), None).await;
     Ok(Json(deleted))

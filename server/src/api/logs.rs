@@ -113,7 +113,7 @@ pub(crate) async fn list(
     Query(params): Query<LogParams>,
 ) -> Result<Json<Vec<LogJson>>, ApiError> {
     let query = query(&params)?;
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("executionId", &id)?;
     execution_state(&state, &id, &caller).await?;
     Ok(Json(read_all(&state, &id, query).await?.iter().map(log_json).collect()))
 }
@@ -130,7 +130,7 @@ pub(crate) async fn download(
     Query(params): Query<LogParams>,
 ) -> Result<Response, ApiError> {
     let query = query(&params)?;
-    let id = ExecutionId::new(id);
+    let id = super::params::execution_id("executionId", &id)?;
     execution_state(&state, &id, &caller).await?;
     let paged = query.limit != LogQuery::default().limit;
     let first = LogQuery { limit: if paged { query.limit } else { PAGE }, ..query };
@@ -189,7 +189,7 @@ pub(crate) async fn follow(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    let execution_id = ExecutionId::new(id);
+    let execution_id = super::params::execution_id("executionId", &id)?;
     // Subscribe before reading the backlog and the state, so that a line
     // or an end in between is seen in one of them.
     let live = state.logs.subscribe();

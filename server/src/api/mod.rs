@@ -7,6 +7,7 @@ mod health;
 mod kv;
 mod logs;
 mod model;
+mod params;
 mod users;
 mod webhook;
 

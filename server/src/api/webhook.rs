@@ -1,7 +1,9 @@
 //! `/api/v1/executions/webhook/{namespace}/{flowId}/{key}`: Kestra's
 //! Webhook trigger. A request whose key matches a Webhook trigger of the
 //! flow starts an execution; `{{ trigger.body }}`, `trigger.headers` and
-//! `trigger.parameters` hold the request.
+//! `trigger.parameters` hold the request, except the headers that carry
+//! credentials (see [`is_credential`]): the trigger data is stored with the
+//! execution and shown to anyone who can read it.
 
 use std::collections::BTreeMap;
 
@@ -10,16 +12,38 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use engine::executor::Launch;
-use engine::ids::{ExecutionId, FlowId, Namespace};
+use engine::ids::ExecutionId;
 use serde_json::{Value, json};
 
 use super::model::ExecutionJson;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Headers that carry credentials are not passed on to the flow.
-const PRIVATE_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization", "x-databricks-token"];
+/// Headers dropped by name: they carry credentials.
+const PRIVATE_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"];
 
+/// Parts of a header name that mark a credential (`x-databricks-token`,
+/// `x-client-secret`, `x-auth-user`, `x-apikey`). A false positive costs the
+/// flow one header; a miss stores a secret in the execution for good.
+/// Signatures (`x-hub-signature-256`) are kept: a flow may check one, and
+/// it signs one body only.
+const PRIVATE_PARTS: &[&str] = &["token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "auth", "session"];
+
+/// Whether a request header is kept out of `trigger.headers`: the names in
+/// [`PRIVATE_HEADERS`] and any name containing one of [`PRIVATE_PARTS`].
+/// Header names arrive in lower case (HTTP/1 through hyper).
+pub(crate) fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    PRIVATE_HEADERS.contains(&name.as_str()) || PRIVATE_PARTS.iter().any(|part| name.contains(part))
+}
+
+/// Starts an execution of the flow from its Webhook trigger whose `key` is
+/// in the path. The request's headers become `trigger.headers`, except
+/// `authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
+/// `x-api-key` and any header whose name contains `token`, `secret`,
+/// `password`, `passwd`, `api-key`, `apikey`, `api_key`, `auth` or
+/// `session`: those are dropped, as the trigger data is stored with the
+/// execution.
 #[utoipa::path(post, path = "/api/v1/executions/webhook/{namespace}/{flowId}/{key}", tag = "executions",
     params(("namespace" = String, Path), ("flowId" = String, Path), ("key" = String, Path, description = "The `key` of one of the flow's Webhook triggers")),
     request_body(content = String, description = "Any body: JSON becomes `trigger.body` as an object, anything else as text"),
@@ -32,7 +56,7 @@ pub(crate) async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let (namespace, flow_id) = (Namespace::new(namespace), FlowId::new(flow_id));
+    let (namespace, flow_id) = (super::params::namespace(&namespace)?, super::params::flow_id("flowId", &flow_id)?);
     // One answer for a missing flow and a wrong key: the key is the secret.
     let not_found = || ApiError::NotFound { message: format!("flow {namespace}.{flow_id} has no Webhook trigger with this key") };
     let flow = state.store.get_flow(&namespace, &flow_id).await?.ok_or_else(not_found)?;
@@ -54,7 +78,7 @@ pub(crate) async fn webhook(
     };
     let headers: serde_json::Map<String, Value> = headers
         .iter()
-        .filter(|(name, _)| !PRIVATE_HEADERS.contains(&name.as_str()))
+        .filter(|(name, _)| !is_credential(name.as_str()))
         .filter_map(|(name, value)| Some((name.to_string(), json!([value.to_str().ok()?]))))
         .collect();
     let inputs = trigger.node.get("inputs").map(|i| i.to_json()).and_then(|i| i.as_object().cloned()).unwrap_or_default();
@@ -80,4 +104,17 @@ pub(crate) async fn webhook(
     let address = address.map(|a| a.0.0);
     crate::auth::audit(&state.store, "webhook", "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), address, Some(detail)).await;
     Ok(Json(super::executions::current(&state, &record.id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credential_headers_are_recognised() {
+        for name in ["authorization", "Proxy-Authorization", "cookie", "x-api-key", "x-databricks-token", "x-client-secret", "x-apikey", "x-auth-user", "x-session-id", "x-password"] {
+            assert!(super::is_credential(name), "{name}");
+        }
+        for name in ["content-type", "user-agent", "x-request-id", "x-github-event", "x-hub-signature-256", "accept"] {
+            assert!(!super::is_credential(name), "{name}");
+        }
+    }
 }

@@ -312,7 +312,7 @@ async fn an_execution_file_streams_and_other_paths_are_refused() {
     assert_eq!(response.text().await.unwrap(), content);
 
     let elsewhere = "storage:///company.data/hello/executions/someone-else/result.csv";
-    assert_eq!(app.client.get(url(elsewhere)).send().await.unwrap().status(), 400);
+    assert_eq!(app.client.get(url(elsewhere)).send().await.unwrap().status(), 403);
     let sneaky = format!("storage:///company.data/hello/executions/{id}/../../x");
     assert_eq!(app.client.get(url(&sneaky)).send().await.unwrap().status(), 400);
     let missing = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new("hello"), &id, "missing.csv");

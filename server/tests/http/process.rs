@@ -623,3 +623,26 @@ fn runtime_get_as(url: &str, (user, password): (&str, &str)) -> u16 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async { engine::http::client().get(url).basic_auth(user, Some(password)).send().await.unwrap().status().as_u16() })
 }
+
+/// A literal `host` with a path is an error of `mortar validate`, at its
+/// position, saying what to write instead.
+#[test]
+fn mortar_validate_refuses_a_host_with_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fetch.yml");
+    std::fs::write(
+        &file,
+        "id: fetch\nnamespace: t\ntasks:\n  - id: get\n    type: io.kestra.plugin.databricks.dbfs.Download\n    host: \"http://127.0.0.1:47999/internal/data.txt#\"\n    authentication:\n      token: t\n    from: /x\n",
+    )
+    .unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "{}:6:11: `host`: use only scheme://host[:port], without the path \"/internal/data.txt\"",
+            file.display()
+        )),
+        "{stdout}"
+    );
+}

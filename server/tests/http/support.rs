@@ -39,6 +39,14 @@ impl TestApp {
         Self::start(Some(handle), server::config::LimitArgs::default()).await
     }
 
+    /// As [`TestApp::spawn_with_emulator`], with other bounds (such as
+    /// `--allowed-hosts`) than the defaults.
+    pub async fn spawn_with_emulator_and_limits(limits: server::config::LimitArgs) -> Self {
+        let config = emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() };
+        let handle = emulator::Emulator::start(config).await.expect("the emulator starts");
+        Self::start(Some(handle), limits).await
+    }
+
     async fn start(emulator: Option<emulator::EmulatorHandle>, limits: server::config::LimitArgs) -> Self {
         let data_dir = tempfile::tempdir().expect("a temp dir");
         let store = Store::open(data_dir.path()).await.expect("the store opens");

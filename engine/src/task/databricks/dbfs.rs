@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 use super::{Databricks, bad};
-use crate::databricks::DatabricksClient;
+use crate::databricks::{ApiPath, DatabricksClient};
 use crate::storage::Storage;
 use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
 
@@ -40,18 +40,9 @@ fn target(path: &str) -> Target {
     if absolute.starts_with("/Volumes/") { Target::Volume(absolute) } else { Target::Dbfs(absolute) }
 }
 
-/// The Files API path, each segment percent-encoded, slashes kept.
-fn files_url(path: &str) -> String {
-    let encoded: Vec<String> = path
-        .split('/')
-        .map(|segment| {
-            segment
-                .bytes()
-                .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-                .collect()
-        })
-        .collect();
-    format!("/api/2.0/fs/files{}", encoded.join("/"))
+/// The Files API path of a file: its segments escaped by the URL.
+fn files_url(path: &str) -> ApiPath {
+    ApiPath::from("/api/2.0/fs/files").path(path)
 }
 
 struct Upload(Arc<Databricks>);
@@ -174,7 +165,7 @@ async fn upload_volume(client: &DatabricksClient, ctx: &TaskContext, from: &str,
         let (file, size) = ctx.storage.open(from).await?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, BLOCK));
         let request = client
-            .request(Method::PUT, &files_url(path))
+            .request(Method::PUT, files_url(path))
             .await?
             .query(&[("overwrite", overwrite.to_string())])
             .header("content-type", "application/octet-stream")
@@ -229,7 +220,7 @@ impl Runner for Download {
                     ctx.storage.write(&uri, tokio_util::io::StreamReader::new(Box::pin(chunks))).await?
                 }
                 Target::Volume(path) => {
-                    let request = client.request(Method::GET, &files_url(&path)).await?;
+                    let request = client.request(Method::GET, files_url(&path)).await?;
                     let response = client.send(request).await?;
                     let stream = futures::TryStreamExt::map_err(response.bytes_stream(), std::io::Error::other);
                     ctx.storage.write(&uri, tokio_util::io::StreamReader::new(stream)).await?
@@ -270,7 +261,7 @@ impl Runner for WaitForFile {
                             Err(error) => Err(error.into()),
                         },
                         Target::Volume(path) => {
-                            let request = client.request(Method::HEAD, &files_url(&path)).await?;
+                            let request = client.request(Method::HEAD, files_url(&path)).await?;
                             match client.send(request).await {
                                 Ok(response) => Ok(Some(response.content_length().unwrap_or(0))),
                                 Err(error) if error.is_not_found() => Ok(None),
@@ -299,6 +290,6 @@ mod tests {
         assert!(matches!(target("dbfs:/a/b.csv"), Target::Dbfs(p) if p == "/a/b.csv"));
         assert!(matches!(target("/mortar/x.csv"), Target::Dbfs(p) if p == "/mortar/x.csv"));
         assert!(matches!(target("dbfs:/Volumes/main/default/v/x"), Target::Volume(p) if p == "/Volumes/main/default/v/x"));
-        assert_eq!(files_url("/Volumes/main/default/v/a b.csv"), "/api/2.0/fs/files/Volumes/main/default/v/a%20b.csv");
+        assert_eq!(files_url("/Volumes/main/default/v/a b.csv").to_string(), "/api/2.0/fs/files/Volumes/main/default/v/a b.csv");
     }
 }

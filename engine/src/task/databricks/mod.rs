@@ -2,7 +2,9 @@
 //! (`io.kestra.plugin.databricks.…`) and their short aliases. Each takes
 //! `host` and `authentication` (`token`, or `clientId` and `clientSecret`)
 //! from its properties or `pluginDefaults`, else the server's default
-//! connection. Each writes a checkpoint the moment it has a handle on remote
+//! connection. A task's `host` is read by `BaseUrl` (nothing past the port)
+//! and must be on `--allowed-hosts` unless it is the default connection's;
+//! the default connection's credentials are sent to its own host only. Each writes a checkpoint the moment it has a handle on remote
 //! work (cluster id, statement id, run id), re-attaches to it after a
 //! restart, and cancels it when the execution is killed.
 
@@ -21,6 +23,7 @@ use serde_json::{Map, Value};
 
 use super::{Runners, TaskContext, TaskError};
 use crate::databricks::poll::PollBackoff;
+use crate::base_url::{AllowedHosts, BaseUrl};
 use crate::databricks::{Auth, ClientOptions, Connection, DatabricksClient};
 use crate::secret::Secret;
 
@@ -30,15 +33,17 @@ pub struct Databricks {
     default: Option<Connection>,
     default_warehouse: Option<String>,
     options: ClientOptions,
+    allowed: AllowedHosts,
     clients: Mutex<HashMap<String, DatabricksClient>>,
 }
 
 impl Databricks {
     /// `default` is the connection for tasks that name none;
     /// `default_warehouse` the warehouse for `sql.Query` without one
-    /// (`DATABRICKS_WAREHOUSE_ID`; else the workspace's first).
-    pub fn new(default: Option<Connection>, default_warehouse: Option<String>, options: ClientOptions) -> Arc<Self> {
-        Arc::new(Self { default, default_warehouse, options, clients: Mutex::new(HashMap::new()) })
+    /// (`DATABRICKS_WAREHOUSE_ID`; else the workspace's first); `allowed`
+    /// the other hosts a task may name (`--allowed-hosts`).
+    pub fn new(default: Option<Connection>, default_warehouse: Option<String>, options: ClientOptions, allowed: AllowedHosts) -> Arc<Self> {
+        Arc::new(Self { default, default_warehouse, options, allowed, clients: Mutex::new(HashMap::new()) })
     }
 
     /// The client for a task's properties.
@@ -60,22 +65,39 @@ impl Databricks {
         }
         let props: Props = serde_json::from_value(ctx.properties.clone()).unwrap_or_default();
         let mut auth = props.authentication.unwrap_or_default();
+        // An empty value (a rendered `{{ x ?? '' }}`) is no value.
+        let given = |v: Option<String>| v.filter(|v| !v.is_empty());
+        (auth.token, auth.client_id, auth.client_secret) = (given(auth.token), given(auth.client_id), given(auth.client_secret));
         if auth.token.is_none() {
             auth.token = props.access_token.filter(|t| !t.is_empty());
         }
-        let connection = match (props.host.filter(|h| !h.is_empty()), &self.default) {
-            (Some(host), _) => {
-                let auth = match (auth.token, auth.client_id, auth.client_secret) {
-                    (Some(token), _, _) => Auth::Token(Secret::new(token)),
-                    (None, Some(client_id), Some(secret)) => Auth::OAuthM2M { client_id, client_secret: Secret::new(secret) },
-                    _ => {
-                        return Err(TaskError::Properties {
-                            task: ctx.task_id.to_string(),
-                            message: "`host` is set but `authentication` has no token (or clientId and clientSecret)".into(),
-                        });
+        let connection = match (props.host.filter(|h| !h.trim().is_empty()), &self.default) {
+            (Some(host), default) => {
+                // The same type as the validator's, for a host rendered
+                // from an expression; a literal one was refused already.
+                let host = BaseUrl::parse(&host).map_err(|e| bad(ctx, format!("`host`: {e}")))?;
+                let default = default.as_ref().filter(|d| BaseUrl::parse(&d.host).is_ok_and(|d| d == host));
+                if default.is_none() {
+                    self.allowed.check(&host).map_err(|message| bad(ctx, message))?;
+                }
+                let auth = match (auth.token, auth.client_id, auth.client_secret, default) {
+                    (Some(token), _, _, _) => Auth::Token(Secret::new(token)),
+                    (None, Some(client_id), Some(secret), _) => Auth::OAuthM2M { client_id, client_secret: Secret::new(secret) },
+                    // The default connection's own workspace, named again.
+                    (None, _, _, Some(default)) => default.auth.clone(),
+                    // The default credentials belong to the default host:
+                    // sent elsewhere, they would go to whoever runs it.
+                    (None, _, _, None) => {
+                        return Err(bad(
+                            ctx,
+                            format!(
+                                "`host` {host} is not the default connection's workspace, so its credentials are not sent there: \
+                                 set `authentication.token` (or `clientId` and `clientSecret`) for it"
+                            ),
+                        ));
                     }
                 };
-                Connection { host, auth }
+                Connection { host: host.to_string(), auth }
             }
             (None, Some(default)) => {
                 let mut connection = default.clone();

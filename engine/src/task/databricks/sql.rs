@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use super::{Databricks, bad, wait_for};
-use crate::databricks::DatabricksClient;
+use crate::databricks::{ApiPath, DatabricksClient};
 use crate::storage::Storage;
 use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
 
@@ -70,11 +70,11 @@ impl Runner for Query {
                     id
                 }
             };
-            let path = format!("/api/2.0/sql/statements/{statement_id}");
+            let path = ApiPath::from("/api/2.0/sql/statements").segment(statement_id.as_str());
             let response = wait_for(ctx, "the statement", None, || {
                 let (client, path) = (client.clone(), path.clone());
                 async move {
-                    let response: Value = client.get(&path, &[]).await?;
+                    let response: Value = client.get(path, &[]).await?;
                     match response["status"]["state"].as_str().unwrap_or("") {
                         "SUCCEEDED" => Ok(Some(response)),
                         "FAILED" => {
@@ -121,7 +121,7 @@ impl Runner for Query {
                             rows.push(to_object(&columns, row));
                         }
                         let Some(next) = chunk["next_chunk_internal_link"].as_str().map(str::to_owned) else { break };
-                        chunk = client.get(&next, &[]).await?;
+                        chunk = client.get_link(&next).await?;
                     }
                     if fetch == "STORE" {
                         let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-result.jsonl", ctx.task_id));
@@ -150,7 +150,7 @@ impl Runner for Query {
         Box::pin(async move {
             let Some(id) = checkpoint["statement_id"].as_str() else { return Ok(()) };
             let client = self.0.client(ctx)?;
-            client.post::<_, Value>(&format!("/api/2.0/sql/statements/{id}/cancel"), &json!({})).await?;
+            client.post::<_, Value>(ApiPath::from("/api/2.0/sql/statements").segment(id).segment("cancel"), &json!({})).await?;
             ctx.info(format!("cancelled statement {id}")).await;
             Ok(())
         })
@@ -182,11 +182,11 @@ impl Query {
         let id = first["id"].as_str().unwrap_or_default().to_owned();
         if first["state"] != "RUNNING" {
             ctx.info(format!("starting warehouse {id}")).await;
-            client.post::<_, Value>(&format!("/api/2.0/sql/warehouses/{id}/start"), &json!({})).await?;
+            client.post::<_, Value>(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()).segment("start"), &json!({})).await?;
             wait_for(ctx, "the warehouse to start", None, || {
                 let (client, id) = (client.clone(), id.clone());
                 async move {
-                    let warehouse: Value = client.get(&format!("/api/2.0/sql/warehouses/{id}"), &[]).await?;
+                    let warehouse: Value = client.get(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()), &[]).await?;
                     match warehouse["state"].as_str().unwrap_or("") {
                         "RUNNING" => Ok(Some(())),
                         "STOPPED" | "DELETED" | "DELETING" => Err(TaskError::Failed(format!("warehouse {id} did not start: {}", warehouse["state"]))),

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Databricks, bad, wait_for};
 use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
+use crate::databricks::ApiPath;
 
 pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
     runners.register("io.kestra.plugin.databricks.sql.StartWarehouse", Arc::new(Switch { databricks: databricks.clone(), start: true }));
@@ -33,14 +34,14 @@ impl Runner for Switch {
                 _ => return Err(bad(ctx, "warehouseId (or httpPath) is required")),
             };
             let (action, target) = if self.start { ("start", "RUNNING") } else { ("stop", "STOPPED") };
-            client.post::<_, Value>(&format!("/api/2.0/sql/warehouses/{id}/{action}"), &json!({})).await?;
+            client.post::<_, Value>(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()).segment(action), &json!({})).await?;
             ctx.info(format!("warehouse {id}: {action} requested")).await;
             if ctx.properties["wait"].as_bool().unwrap_or(true) {
                 let start = self.start;
                 wait_for(ctx, &format!("the warehouse to be {target}"), None, || {
                     let (client, id) = (client.clone(), id.clone());
                     async move {
-                        let warehouse: Value = client.get(&format!("/api/2.0/sql/warehouses/{id}"), &[]).await?;
+                        let warehouse: Value = client.get(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()), &[]).await?;
                         let state = warehouse["state"].as_str().unwrap_or("");
                         if state == target {
                             return Ok(Some(()));
