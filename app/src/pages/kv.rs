@@ -108,7 +108,8 @@ pub(crate) fn KvPage() -> impl IntoView {
         <Title text=move || format!("KV store · {}", namespace()) />
         <div class="page-header">
             <h1>"KV store " <span class="mono">{namespace}</span></h1>
-            <p class="muted">"Values the flows of this namespace read with " <code>"kv('key')"</code> " and set with the kv.Set task; a flow also reads its parent namespaces' keys."</p>
+            <p class="muted">"Values the flows of this namespace read with " <code>"kv('key')"</code> " and set with the kv.Set task; a flow also reads its parent namespaces' keys. "
+                <a href=move || format!("/namespaces/{}/secrets", namespace())>"Secrets"</a></p>
         </div>
         <form class="kv-form" on:submit=on_submit aria-label="Set a key">
             <div class="field">

@@ -8,6 +8,7 @@ mod kv;
 mod logs;
 mod model;
 mod params;
+mod secrets;
 mod users;
 mod webhook;
 
@@ -32,12 +33,14 @@ use crate::AppState;
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
         users::me, users::change_password, users::tokens, users::create_token, users::revoke_token,
         users::list, users::create, users::update, users::audit,
+        secrets::list, secrets::put, secrets::delete,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
         (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
         (name = "kv", description = "The KV store of a namespace"),
         (name = "users", description = "Users, API tokens and the audit log"),
+        (name = "secrets", description = "A namespace's secrets: names only; values go in, never out"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -129,5 +132,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{name}", axum::routing::put(users::update))
         .route("/audit", get(users::audit))
+        .route("/namespaces/{namespace}/secrets", get(secrets::list))
+        .route("/namespaces/{namespace}/secrets/{key}", axum::routing::put(secrets::put).delete(secrets::delete))
         .fallback(not_found)
 }

@@ -276,3 +276,75 @@ async fn the_audit_log_says_who_did_what() {
     assert_eq!(filtered.as_array().unwrap().len(), 1);
     app.stop().await;
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_secret_value_goes_in_and_never_comes_out() {
+    let app = TestApp::spawn().await;
+    let value = "s3cr3t-Value-42";
+    let derived = [value.to_owned(), value.to_uppercase(), value.chars().rev().collect(), value.to_lowercase()];
+    // Only admins of the namespace set it; editors see its name.
+    let editor = app.client_as("eddie", "editor:a").await;
+    let put = editor.put(app.url("/api/v1/namespaces/a.team/secrets/DB_PASSWORD")).body(value).send().await.unwrap();
+    assert_eq!(put.status(), 403);
+    let put = app.client.put(app.url("/api/v1/namespaces/a.team/secrets/DB_PASSWORD")).body(value).send().await.unwrap();
+    assert_eq!(put.status(), 204);
+    let listed: Value = editor.get(app.url("/api/v1/namespaces/a.team/secrets")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["key"], "DB_PASSWORD");
+    assert_eq!(listed[0]["setBy"], ADMIN);
+    let viewer = app.client_as("vera", "viewer").await;
+    assert_eq!(viewer.get(app.url("/api/v1/namespaces/a.team/secrets")).send().await.unwrap().status(), 403);
+    // A flow of a child namespace uses it, transformed, and fails on it.
+    let flow = "id: leak\nnamespace: a.team.etl\ntasks:\n  - id: say\n    type: log.Log\n    message: \"{{ secret('DB_PASSWORD') }} {{ secret('DB_PASSWORD') | upper }} {{ secret('DB_PASSWORD') | reverse }}\"\n  - id: give\n    type: debug.Return\n    format: \"{{ secret('DB_PASSWORD') | lower }}\"\n  - id: fail\n    type: debug.Return\n    format: \"{{ secret('DB_PASSWORD') | number }}\"\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let ran: Value = app.client.post(app.url("/api/v1/executions/a.team.etl/leak?wait=true")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ran["state"]["current"], "FAILED", "{ran}");
+    let id = ran["id"].as_str().unwrap();
+    let logs = app.client.get(app.url(&format!("/api/v1/logs/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(logs.contains("****** ****** ******"), "{logs}");
+    // Everything a reader can get: API answers and the pages' HTML.
+    let response = log_in(&app, ADMIN, PASSWORD).await;
+    let cookie = cookie_of(&response);
+    let mut seen = vec![logs];
+    for path in [
+        format!("/api/v1/executions/{id}"),
+        format!("/api/v1/logs/{id}/download"),
+        format!("/api/v1/outputs/tasks/{id}"),
+        "/api/v1/namespaces/a.team/secrets".to_owned(),
+        "/api/v1/audit".to_owned(),
+    ] {
+        seen.push(app.client.get(app.url(&path)).send().await.unwrap().text().await.unwrap());
+    }
+    for page in [format!("/executions/{id}"), "/namespaces/a.team/secrets".to_owned(), "/executions".to_owned(), "/audit".to_owned()] {
+        let html = app.anonymous.get(app.url(&page)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(html.status(), 200, "{page}");
+        seen.push(html.text().await.unwrap());
+    }
+    for text in &seen {
+        for form in &derived {
+            assert!(!text.contains(form.as_str()), "{form} leaked in: {}", &text[..text.len().min(2000)]);
+        }
+    }
+    app.state.logs.sender().flush().await;
+    // Nor is it on disk in clear: database, its WAL, internal storage.
+    for form in &derived {
+        assert_eq!(files_containing(app.data_dir(), form), Vec::<std::path::PathBuf>::new(), "{form} is on disk in clear");
+    }
+    assert!(!files_containing(app.data_dir(), "DB_PASSWORD").is_empty(), "the search does find what is there");
+    app.stop().await;
+}
