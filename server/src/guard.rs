@@ -1,5 +1,5 @@
-//! What a browser on another site cannot make Mortar do, before logins
-//! exist (issue 15) and beside them after:
+//! What a browser on another site cannot make Mortar do, whoever is logged
+//! in (the `auth` middleware, inside this one, asks who they are):
 //!
 //! - a request whose `Host` is not a name this server answers to (the
 //!   loopback names, the listen address, `--url`) is refused with 421,
