@@ -272,6 +272,7 @@ test('a blueprint prefills a new flow, and pages render without JavaScript', asy
 
   await postFlow(server.url, (await (await authFetch(`${server.url}/api/v1/flows/e2e/from_scratch`)).json()).source.replace('from_scratch', 'static_one'));
   const context = await browser.newContext({ javaScriptEnabled: false });
+  await logIn(context, server.url);
   const nojs = await context.newPage();
   await nojs.goto(`${server.url}/flows/e2e/static_one/topology`);
   await expect(nojs.locator('.topology-node[data-task-id="hello"]')).toBeVisible();

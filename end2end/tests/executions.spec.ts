@@ -267,6 +267,7 @@ test('a failed execution is restarted from its page and then succeeds', async ({
 
 test('the executions list filters, sorts and pages on the server, without JavaScript too', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
+  await logIn(context, server.url);
   const page = await context.newPage();
   await page.goto(`${server.url}/executions?state=FAILED`);
   await expect(page.getByRole('row').filter({ hasText: 'long_job' })).toHaveCount(0);
@@ -287,7 +288,9 @@ test('the executions list filters, sorts and pages on the server, without JavaSc
   await context.close();
 
   // Hydrated, the same form filters without a reload.
-  const live = await browser.newPage();
+  const liveContext = await browser.newContext();
+  await logIn(liveContext, server.url);
+  const live = await liveContext.newPage();
   await live.goto(`${server.url}/executions`);
   await hydrated(live);
   await live.evaluate(() => ((window as any).__sameDocument = true));
@@ -297,7 +300,7 @@ test('the executions list filters, sorts and pages on the server, without JavaSc
   await expect(live.getByRole('row').filter({ hasText: 'long_job' })).toHaveCount(0);
   await expect(live.getByRole('row').filter({ hasText: 'needs_file' })).toHaveCount(2);
   expect(await live.evaluate(() => (window as any).__sameDocument)).toBe(true);
-  await live.close();
+  await liveContext.close();
 });
 
 test('the dashboard draws executions by state', async ({ page }) => {

@@ -39,6 +39,7 @@ test('stored flows appear in the list', async ({ page }) => {
 
 test('the page is rendered on the server and searchable with JavaScript off', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
+  await logIn(context, server.url);
   const page = await context.newPage();
   await page.goto(`${server.url}/flows`);
   await expect(page.getByRole('link', { name: 'Flows' })).toHaveAttribute('aria-current', 'page');

@@ -111,6 +111,7 @@ pub(crate) fn KvPage() -> impl IntoView {
             <p class="muted">"Values the flows of this namespace read with " <code>"kv('key')"</code> " and set with the kv.Set task; a flow also reads its parent namespaces' keys. "
                 <a href=move || format!("/namespaces/{}/secrets", namespace())>"Secrets"</a></p>
         </div>
+        <Show when=move || crate::auth::can(engine::auth::Role::Editor, Some(&namespace()))>
         <form class="kv-form" on:submit=on_submit aria-label="Set a key">
             <div class="field">
                 <label for="kv-key">"Key"</label>
@@ -130,6 +131,7 @@ pub(crate) fn KvPage() -> impl IntoView {
             </div>
             <button type="submit" class="button primary" disabled=move || busy.get()>"Set"</button>
         </form>
+        </Show>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>

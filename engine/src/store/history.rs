@@ -294,9 +294,9 @@ mod tests {
             size: 10,
             ..Default::default()
         };
-        assert_eq!(ids(store.list_executions(&query("sales", ExecutionSort::Created, true)).await.unwrap()), [a.clone()]);
+        assert_eq!(ids(store.list_executions(&query("sales", ExecutionSort::Created, true)).await.unwrap()), std::slice::from_ref(&a));
         // Labels are searched too; `_` is a character, not a wildcard.
-        assert_eq!(ids(store.list_executions(&query("prod", ExecutionSort::Created, true)).await.unwrap()), [a.clone()]);
+        assert_eq!(ids(store.list_executions(&query("prod", ExecutionSort::Created, true)).await.unwrap()), std::slice::from_ref(&a));
         assert!(store.list_executions(&query("load_x", ExecutionSort::Created, true)).await.unwrap().results.is_empty());
         let by_flow = store.list_executions(&query("", ExecutionSort::Flow, false)).await.unwrap();
         assert_eq!(ids(by_flow), [b.clone(), a.clone(), c.clone()]);

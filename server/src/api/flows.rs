@@ -181,7 +181,7 @@ fn split_documents(body: &str) -> Vec<&str> {
         }
         position += line.len();
     }
-    if body[start..].trim().len() > 0 || documents.is_empty() {
+    if !body[start..].trim().is_empty() || documents.is_empty() {
         documents.push(&body[start..]);
     }
     documents

@@ -12,8 +12,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Sends no credentials.
     pub anonymous: reqwest::Client,
-    /// The admin's API token.
-    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     /// The emulator behind the default connection, when started with one.
     _emulator: Option<emulator::EmulatorHandle>,
@@ -64,14 +62,12 @@ impl TestApp {
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
-        let token = user_token(&store, ADMIN, "admin").await;
-        let client = client_with_token(&token);
+        let client = client_with_token(&user_token(&store, ADMIN, "admin").await);
         Self {
             url,
             state,
             client,
             anonymous: engine::http::client(),
-            token,
             stop: Some(stop),
             _emulator: emulator,
             server: Some(server),
