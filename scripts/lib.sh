@@ -131,6 +131,27 @@ ensure_chromium() {
   fi
 }
 
+# PostgreSQL's server programs (initdb, pg_ctl), from Debian's `postgresql`
+# package, which keeps them off PATH in /usr/lib/postgresql/VERSION/bin.
+# Sets pg_bin to that folder (the newest version's).
+pg_root=${MORTAR_PG_ROOT:-/usr/lib/postgresql}
+pg_bin=
+find_postgres() {
+  pg_bin=
+  local dir
+  for dir in $(ls -d "$pg_root"/*/bin 2>/dev/null | sort -V); do
+    [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && pg_bin=$dir
+  done
+  [ -n "$pg_bin" ]
+}
+ensure_postgres() {
+  if ! find_postgres; then
+    step "installing Debian's PostgreSQL for the tests on PostgreSQL" "about 30 s"
+    apt_install postgresql
+    find_postgres || { echo "no initdb under $pg_root/*/bin after installing postgresql" >&2; return 1; }
+  fi
+}
+
 ensure_end2end_packages() {
   ensure_node
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then

@@ -9,6 +9,7 @@ set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ensure_chromium
+ensure_postgres
 ensure_end2end_packages
 ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks kestrapy=kestrapy regex=regex kestra=kestra
 # One dev-profile build serves the Rust tests, the Python tests and the
@@ -19,7 +20,21 @@ export MORTAR_BIN=$target_dir/debug/mortar
 
 # Each runner's output is kept to add up a summary at the end.
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+# The PostgreSQL server of the second pass, directly under /tmp: as root its
+# owner is the `postgres` user, who must be able to reach it.
+pg_dir=$(mktemp -u /tmp/mortar-test-pg.XXXXXX)
+trap 'rm -f "$results"; scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true; rm -rf "$pg_dir"' EXIT
+
+# The store's, executor's, scheduler's and API's tests again, each on a
+# database of its own on a PostgreSQL server started for them.
+on_postgres() {
+  local url
+  url=$(scripts/postgres.sh start "$pg_dir") || return 1
+  local status=0
+  MORTAR_TEST_POSTGRES=$url cargo test --no-fail-fast -p engine -p server --lib --tests || status=$?
+  scripts/postgres.sh stop "$pg_dir" || true
+  return "$status"
+}
 failed=()
 
 # run NAME COMMAND...: runs one test runner, its output shown and kept.
@@ -35,6 +50,7 @@ run() {
 
 run "the scripts on a fresh machine" scripts/tests/fresh-machine.sh
 RUN_HINT="about 4 min, compiling the test binaries" run "cargo test" cargo test --no-fail-fast
+RUN_HINT="about 1 min" run "cargo test on PostgreSQL" on_postgres
 # Airflow's provider costs about 40 s and 650 MB of venv on first use.
 MORTAR_TEST_AIRFLOW=1 run "the emulator against the official Databricks SDK and Airflow's provider" scripts/test-emulator-python.sh
 run "Kestra's Python client (kestrapy) against mortar serve" scripts/test-kestra-clients.sh

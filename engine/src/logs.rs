@@ -170,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_line_is_stored_in_order_and_delivered_live() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let (pipeline, writer) = LogPipeline::start(store.clone());
         let mut live = pipeline.subscribe();
         let sender = pipeline.sender();
@@ -191,7 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_line_over_the_limit_is_cut_with_a_note() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let (pipeline, _writer) = LogPipeline::with_max_line(store.clone(), 10);
         let sender = pipeline.sender();
         sender.send(line("0123456789".into())).await;

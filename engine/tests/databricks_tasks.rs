@@ -37,7 +37,7 @@ async fn world(time_scale: f64) -> World {
 async fn world_with_faults(time_scale: f64, faults: Vec<emulator::FaultRule>) -> World {
     let emulator = Emulator::start(EmulatorConfig { time_scale, faults, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = Store::scratch_in(dir.path()).await.unwrap();
     let (pipeline, _) = LogPipeline::start(store.clone());
     let storage = Storage::new(dir.path().join("storage"));
     let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };

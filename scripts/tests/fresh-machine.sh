@@ -129,6 +129,7 @@ for p in "$@"; do
     nodejs) printf "#!/bin/bash\necho v20\n" >"'"$installed"'/node" ;;
     npm) cp "'"$tmp"'/npm-stub" "'"$installed"'/npm" ;;
     python3-venv) touch "'"$state"'/python3-venv" ;;
+    postgresql) mkdir -p "'"$installed"'/pg/16/bin" && for c in initdb pg_ctl; do printf "#!/bin/bash\n" >"'"$installed"'/pg/16/bin/$c"; chmod +x "'"$installed"'/pg/16/bin/$c"; done ;;
   esac
   chmod +x "'"$installed"'"/* 2>/dev/null
 done' "$stubs"
@@ -163,7 +164,7 @@ PY
   *) exit 0 ;;
 esac' "$stubs"
 
-fresh_env=(env -i "HOME=$tmp/home" "CARGO_HOME=$tmp/cargo-home" "PATH=$stubs:$installed:$sysbin" "TERM=dumb")
+fresh_env=(env -i "HOME=$tmp/home" "CARGO_HOME=$tmp/cargo-home" "PATH=$stubs:$installed:$sysbin" "TERM=dumb" "MORTAR_PG_ROOT=$installed/pg")
 mkdir -p "$tmp/home" "$tmp/cargo-home"
 
 count() { grep -c -x -- "$1" "$calls" 2>/dev/null || true; }
@@ -221,6 +222,7 @@ expect "serve.sh --release builds the site first, then the release binary, and s
 
 install_steps='source scripts/lib.sh
 ensure_chromium
+ensure_postgres
 ensure_end2end_packages
 ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks
 echo carried on'
@@ -233,6 +235,7 @@ $(tail -n 20 "$tmp/test$run.err")"
   expect "test.sh's install steps carry on (run $run)" test "$status" -eq 0 -a "$(grep -c 'carried on' "$tmp/test$run.out")" -eq 2
 done
 expect "chromium is installed from Debian, once" once '^apt-get install -y -qq chromium$'
+expect "PostgreSQL is installed from Debian, once" once '^apt-get install -y -qq postgresql$'
 expect "node and npm are installed from Debian, once" once '^apt-get install -y -qq nodejs npm$'
 expect "the package lists are fetched once per script run that installs" test "$(count 'apt-get update -qq')" -le 3
 expect "the browser tests' npm packages are installed once" once '^npm ci '

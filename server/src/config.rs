@@ -81,9 +81,14 @@ pub struct StoreArgs {
     pub key: KeyArgs,
 }
 
-/// The key that encrypts secrets at rest.
+/// The store's database, and the key that encrypts its secrets at rest.
 #[derive(Debug, Clone, Default, Args)]
 pub struct KeyArgs {
+    /// The database: `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for several Mortar nodes sharing one
+    /// PostgreSQL, or `sqlite://PATH`. Without it, `mortar.db` in the data dir (SQLite, one node). Prefer the
+    /// environment variable when the URL holds a password.
+    #[arg(long = "database", env = "MORTAR_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database: Option<String>,
     /// The key that encrypts secrets in the database: the base64 of 32 random bytes. Without it, the data dir's
     /// `secret.key`, made at the first start. Prefer the environment variable: a flag shows in `ps`.
     #[arg(long = "secret-key", env = "MORTAR_SECRET_KEY", hide_env_values = true, value_name = "BASE64")]
@@ -91,6 +96,15 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
+    /// The database `--database` names (SQLite in the data dir without
+    /// it); a malformed URL is one line that says what to give.
+    pub fn database(&self) -> Result<engine::store::Database, String> {
+        match self.database.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+            None => Ok(engine::store::Database::Sqlite(None)),
+            Some(url) => engine::store::Database::parse(url).map_err(|e| e.to_string()),
+        }
+    }
+
     /// Where the store's key comes from; a malformed key is one line that
     /// names MORTAR_SECRET_KEY.
     pub fn choice(&self) -> Result<engine::store::KeyChoice, String> {
@@ -310,7 +324,7 @@ mod tests {
             panic!()
         };
         assert_eq!(store.data_dir, PathBuf::from("/tmp/d"));
-        let key = KeyArgs { secret_key: Some(engine::secret::Secret::new("short")) };
+        let key = KeyArgs { secret_key: Some(engine::secret::Secret::new("short")), database: None };
         let message = key.choice().unwrap_err();
         assert!(message.starts_with("MORTAR_SECRET_KEY: "), "{message}");
         assert!(!message.contains("short"), "the value is never shown: {message}");

@@ -27,12 +27,16 @@ use crate::config::{KeyArgs, SecretsCommand, config_error};
 /// can fix (the data dir, the key) is one line and exit status 2.
 pub async fn open_store(data_dir: &Path, key: &KeyArgs) -> Result<Store, ExitCode> {
     let choice = key.choice().map_err(config_error)?;
-    match Store::open_with_key(data_dir, choice).await {
+    let database = key.database().map_err(config_error)?;
+    match Store::open_database(&database, data_dir, choice).await {
         Ok(store) => Ok(store),
         Err(error @ StoreError::DataDir { .. }) => Err(config_error(format_args!("--data-dir: {error}"))),
-        Err(error @ (StoreError::Key(_) | StoreError::Invalid(_))) => Err(config_error(error)),
+        Err(error @ (StoreError::Key(_) | StoreError::Invalid(_) | StoreError::Url(_))) => Err(config_error(error)),
         Err(error) => {
-            eprintln!("mortar: cannot open the store in {}: {error}", data_dir.display());
+            match database {
+                engine::store::Database::Sqlite(None) => eprintln!("mortar: cannot open the store in {}: {error}", data_dir.display()),
+                other => eprintln!("mortar: cannot open the store {}: {error}", other.describe()),
+            }
             Err(ExitCode::FAILURE)
         }
     }

@@ -6,11 +6,58 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use sqlx::AssertSqlSafe;
+
+use super::WritePool as _;
 
 use super::{Store, StoreError, now_ms};
 use crate::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
 use crate::state::{Event, State};
+
+/// Writes `next` over a task run that still holds `known` (on an executor
+/// of either backend); false when it no longer does.
+macro_rules! write_version {
+    ($executor:expr, $id:expr, $known:expr, $next:expr, $outputs:expr) => {
+        sqlx::query(
+            "UPDATE task_runs SET state = $1, attempts = $2, histories = $3, ended_at = $4, outputs = COALESCE($5, outputs)
+             WHERE id = $6 AND state = $7 AND attempts = $8 AND histories = $9",
+        )
+        .bind($next.state.as_str())
+        .bind(&$next.attempts)
+        .bind(&$next.histories)
+        .bind($next.ended_at)
+        .bind($outputs.map(to_json))
+        .bind($id.as_str())
+        .bind($known.state.as_str())
+        .bind(&$known.attempts)
+        .bind(&$known.histories)
+        .execute($executor)
+        .await
+        .map(|done| done.rows_affected() == 1)
+    };
+}
+
+/// Inserts a new task run, CREATED, in a transaction of either backend.
+macro_rules! insert_task_run {
+    ($tx:expr, $run:expr, $now:expr) => {{
+        let run: &NewTaskRun = $run;
+        let histories = vec![StateChange { state: State::Created, date: $now }];
+        sqlx::query(
+            "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(run.id.as_str())
+        .bind(run.execution_id.as_str())
+        .bind(run.task_id.as_str())
+        .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
+        .bind(&run.value)
+        .bind(State::Created.as_str())
+        .bind(to_json(&histories))
+        .bind($now)
+        .execute(&mut *$tx)
+        .await
+    }};
+}
 
 /// One entry of a state history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,10 +206,10 @@ impl Store {
     /// The real values of an execution's SECRET inputs (empty if it has
     /// none). Only the executor reads them; no API returns them.
     pub async fn execution_secrets(&self, id: &ExecutionId) -> Result<serde_json::Map<String, Value>, StoreError> {
-        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT sealed FROM execution_secrets WHERE execution_id = ?")
+        let row: Option<(Option<Vec<u8>>,)> = with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT sealed FROM execution_secrets WHERE execution_id = $1")
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(pool)
+            .await)?;
         match row {
             Some((Some(sealed),)) => self.open_execution_secrets(id, &sealed),
             // Rows in clear are sealed when the store opens.
@@ -184,10 +231,11 @@ impl Store {
             histories.push(StateChange { state: State::Running, date: now });
         }
         let state = if started { State::Running } else { State::Created };
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         sqlx::query(
             "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(new.id.as_str())
         .bind(new.namespace.as_str())
@@ -204,14 +252,14 @@ impl Store {
         .await?;
         if let Some(secrets) = secrets {
             // Sealed with the store's key: the database never holds them in clear.
-            sqlx::query("INSERT INTO execution_secrets (execution_id, inputs, sealed) VALUES (?, '', ?)")
+            sqlx::query("INSERT INTO execution_secrets (execution_id, inputs, sealed) VALUES ($1, '', $2)")
                 .bind(new.id.as_str())
                 .bind(self.seal_execution_secrets(&new.id, secrets))
                 .execute(&mut *tx)
                 .await?;
         }
         for run in first_task_runs {
-            insert_task_run(&mut tx, run, now).await?;
+            insert_task_run!(tx, run, now)?;
         }
         tx.commit().await?;
         Ok(ExecutionRecord {
@@ -229,15 +277,16 @@ impl Store {
             created_at: now,
             ended_at: None,
         })
+        })
     }
 
     pub async fn get_execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
         let row: Option<ExecutionRow> =
             // Built from constants only.
-            sqlx::query_as(AssertSqlSafe(format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?")))
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1")))
                 .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(pool)
+                .await)?;
         row.map(execution_from_row).transpose()
     }
 
@@ -245,8 +294,9 @@ impl Store {
     /// takes the new value), as Kestra's "set labels" on a terminated
     /// execution; checked and written in one transaction.
     pub async fn add_execution_labels(&self, id: &ExecutionId, labels: &BTreeMap<String, String>) -> Result<LabelsOutcome, StoreError> {
-        let mut tx = self.write().await?;
-        let row: Option<(String, String)> = sqlx::query_as("SELECT state, labels FROM executions WHERE id = ?")
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
+        let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, labels FROM executions WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -257,15 +307,17 @@ impl Store {
         }
         let mut merged: BTreeMap<String, String> = from_json(&current)?;
         merged.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-        sqlx::query("UPDATE executions SET labels = ? WHERE id = ?").bind(to_json(&merged)).bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("UPDATE executions SET labels = $1 WHERE id = $2").bind(to_json(&merged)).bind(id.as_str()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(LabelsOutcome::Set)
+        })
     }
 
     /// Applies `event` to an execution; returns the new state.
     pub async fn execution_event(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
-        let mut tx = self.write().await?;
-        let row: Option<(String, String)> = sqlx::query_as("SELECT state, histories FROM executions WHERE id = ?")
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
+        let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, histories FROM executions WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -278,7 +330,7 @@ impl Store {
             histories.push(StateChange { state: next, date: now });
         }
         let ended_at = next.is_terminal().then_some(now);
-        sqlx::query("UPDATE executions SET state = ?, histories = ?, ended_at = ? WHERE id = ?")
+        sqlx::query("UPDATE executions SET state = $1, histories = $2, ended_at = $3 WHERE id = $4")
             .bind(next.as_str())
             .bind(to_json(&histories))
             .bind(ended_at)
@@ -287,13 +339,15 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(next)
+        })
     }
 
     /// Ends an execution with `event`, unless a kill came in the meantime:
     /// then it ends KILLED. One transaction.
     pub async fn end_execution(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
-        let mut tx = self.write().await?;
-        let row: Option<(String, String)> = sqlx::query_as("SELECT state, histories FROM executions WHERE id = ?")
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
+        let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, histories FROM executions WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -304,7 +358,7 @@ impl Store {
         let now = now_ms();
         let mut histories: Vec<StateChange> = from_json(&histories)?;
         histories.push(StateChange { state: next, date: now });
-        sqlx::query("UPDATE executions SET state = ?, histories = ?, ended_at = ? WHERE id = ?")
+        sqlx::query("UPDATE executions SET state = $1, histories = $2, ended_at = $3 WHERE id = $4")
             .bind(next.as_str())
             .bind(to_json(&histories))
             .bind(next.is_terminal().then_some(now))
@@ -313,36 +367,39 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(next)
+        })
     }
 
     pub async fn set_execution_outputs(&self, id: &ExecutionId, outputs: &Value) -> Result<(), StoreError> {
-        sqlx::query("UPDATE executions SET outputs = ? WHERE id = ?")
+        with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE executions SET outputs = $1 WHERE id = $2")
             .bind(to_json(outputs))
             .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Executions that were under way (CREATED, RUNNING, KILLING, RETRYING,
     /// PAUSED) when the process stopped: what recovery picks up.
     pub async fn unfinished_executions(&self) -> Result<Vec<ExecutionId>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
+        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(
             "SELECT id FROM executions WHERE state IN ('CREATED', 'RUNNING', 'KILLING', 'RETRYING', 'PAUSED') ORDER BY created_at",
         )
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         Ok(ids.into_iter().map(ExecutionId::new).collect())
     }
 
     pub async fn create_task_runs(&self, runs: &[NewTaskRun]) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         for run in runs {
-            insert_task_run(&mut tx, run, now).await?;
+            insert_task_run!(tx, run, now)?;
         }
         tx.commit().await?;
         Ok(())
+        })
     }
 
     /// Stores a new task run already RUNNING in its first attempt, saving
@@ -351,9 +408,9 @@ impl Store {
         let now = now_ms();
         let histories = vec![StateChange { state: State::Created, date: now }, StateChange { state: State::Running, date: now }];
         let attempts = vec![Attempt { state: State::Running, start: now, end: None }];
-        sqlx::query(
+        with_pool!(&self.pool, |pool, d| sqlx::query(
             "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, attempts, histories, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(run.id.as_str())
         .bind(run.execution_id.as_str())
@@ -364,8 +421,8 @@ impl Store {
         .bind(to_json(&attempts))
         .bind(to_json(&histories))
         .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await.map(|done| done.rows_affected()))?;
         Ok(TaskRunRecord {
             id: run.id.clone(),
             execution_id: run.execution_id.clone(),
@@ -411,16 +468,17 @@ impl Store {
         let Ok(next) = known.apply(event, now_ms()) else {
             return self.task_run_event_read(id, event, outputs).await;
         };
-        if write_version(&self.pool, id, known, &next, outputs).await? {
+        if with_pool!(&self.pool, |pool, d| write_version!(pool, id, known, &next, outputs))? {
             return Ok(next);
         }
         self.task_run_event_read(id, event, outputs).await
     }
 
     async fn task_run_event_read(&self, id: &TaskRunId, event: Event, outputs: Option<&Value>) -> Result<TaskRunVersion, StoreError> {
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT state, attempts, histories FROM task_runs WHERE id = ?")
+            sqlx::query_as(locked!(d, "SELECT state, attempts, histories FROM task_runs WHERE id = $1"))
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -428,20 +486,21 @@ impl Store {
         let known = TaskRunVersion { state: parse_state(&state)?, attempts, histories, ended_at: None };
         let next = known.apply(event, now_ms())?;
         // The row was just read under the write lock: the guard holds.
-        write_version(&mut *tx, id, &known, &next, outputs).await?;
+        write_version!(&mut *tx, id, &known, &next, outputs)?;
         tx.commit().await?;
         Ok(next)
+        })
     }
 
     /// Records what a task needs to re-attach to its remote work after a
     /// restart. Written the moment the task has it.
     pub async fn set_checkpoint(&self, id: &TaskRunId, checkpoint: &Value) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE task_runs SET checkpoint = ? WHERE id = ?")
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE task_runs SET checkpoint = $1 WHERE id = $2")
             .bind(to_json(checkpoint))
             .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
+        if done == 0 {
             return Err(StoreError::NotFound(format!("task run {id}")));
         }
         Ok(())
@@ -453,22 +512,25 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         for id in ids {
-            sqlx::query("DELETE FROM task_runs WHERE id = ?").bind(id.as_str()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM task_runs WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
+        })
     }
 
     /// Inserts task runs as they are (state, attempts, outputs): a replay
     /// starts with the original's finished runs. One transaction.
     pub async fn copy_task_runs(&self, runs: &[TaskRunRecord]) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         for run in runs {
             sqlx::query(
                 "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, attempts, outputs, checkpoint, histories, created_at, ended_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(run.id.as_str())
             .bind(run.execution_id.as_str())
@@ -487,15 +549,16 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+        })
     }
 
     /// One task run.
     pub async fn get_task_run(&self, id: &TaskRunId) -> Result<Option<TaskRunRecord>, StoreError> {
         // Built from constants only.
-        let row: Option<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!("SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE id = ?")))
+        let row: Option<TaskRunRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE id = $1")))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(pool)
+            .await)?;
         row.map(task_run_from_row).transpose()
     }
 
@@ -504,14 +567,15 @@ impl Store {
     /// the order [`Store::task_runs`] gives them all.
     pub async fn task_runs_page(&self, execution_id: &ExecutionId, offset: i64, limit: i64) -> Result<Vec<TaskRunRecord>, StoreError> {
         // Built from constants only.
-        let rows: Vec<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?"
+        let rows: Vec<TaskRunRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {} LIMIT $2 OFFSET $3",
+            d.insertion_order()
         )))
         .bind(execution_id.as_str())
         .bind(limit)
         .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter().map(task_run_from_row).collect()
     }
 
@@ -519,14 +583,14 @@ impl Store {
     /// whenever one is added or changes state, attempts, outputs or
     /// checkpoint: a page that shows them asks for them again only then.
     pub async fn task_run_digest(&self, execution_id: &ExecutionId) -> Result<(i64, String), StoreError> {
-        let (count, ended, histories, checkpoints, outputs): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        let (count, ended, histories, checkpoints, outputs): (i64, i64, i64, i64, i64) = with_pool!(&self.pool, |pool, d| sqlx::query_as(
             "SELECT count(*), coalesce(max(ended_at), 0), coalesce(sum(length(histories)), 0),
                     coalesce(sum(length(checkpoint)), 0), coalesce(sum(length(outputs)), 0)
-             FROM task_runs WHERE execution_id = ?",
+             FROM task_runs WHERE execution_id = $1",
         )
         .bind(execution_id.as_str())
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(pool)
+        .await)?;
         Ok((count, format!("{count}.{ended}.{histories}.{checkpoints}.{outputs}")))
     }
 
@@ -534,10 +598,10 @@ impl Store {
     /// tasks first ran.
     pub async fn task_states(&self, execution_id: &ExecutionId) -> Result<Vec<(TaskId, State)>, StoreError> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT task_id, state FROM task_runs WHERE execution_id = ? ORDER BY created_at, rowid")
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT task_id, state FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {}", d.insertion_order())))
                 .bind(execution_id.as_str())
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(pool)
+                .await)?;
         let mut order: Vec<TaskId> = Vec::new();
         let mut latest: std::collections::HashMap<String, State> = std::collections::HashMap::new();
         for (task, state) in rows {
@@ -554,60 +618,15 @@ impl Store {
 
     pub async fn task_runs(&self, execution_id: &ExecutionId) -> Result<Vec<TaskRunRecord>, StoreError> {
         // Built from constants only.
-        let rows: Vec<TaskRunRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = ? ORDER BY created_at, rowid"
+        let rows: Vec<TaskRunRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {}",
+            d.insertion_order()
         )))
         .bind(execution_id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter().map(task_run_from_row).collect()
     }
-}
-
-/// Writes `next` over a task run that still holds `known`; false when it
-/// no longer does.
-async fn write_version<'e>(
-    executor: impl sqlx::Executor<'e, Database = Sqlite>,
-    id: &TaskRunId,
-    known: &TaskRunVersion,
-    next: &TaskRunVersion,
-    outputs: Option<&Value>,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE task_runs SET state = ?, attempts = ?, histories = ?, ended_at = ?, outputs = COALESCE(?, outputs)
-         WHERE id = ? AND state = ? AND attempts = ? AND histories = ?",
-    )
-    .bind(next.state.as_str())
-    .bind(&next.attempts)
-    .bind(&next.histories)
-    .bind(next.ended_at)
-    .bind(outputs.map(to_json))
-    .bind(id.as_str())
-    .bind(known.state.as_str())
-    .bind(&known.attempts)
-    .bind(&known.histories)
-    .execute(executor)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-async fn insert_task_run(tx: &mut Transaction<'_, Sqlite>, run: &NewTaskRun, now: i64) -> Result<(), StoreError> {
-    let histories = vec![StateChange { state: State::Created, date: now }];
-    sqlx::query(
-        "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(run.id.as_str())
-    .bind(run.execution_id.as_str())
-    .bind(run.task_id.as_str())
-    .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
-    .bind(&run.value)
-    .bind(State::Created.as_str())
-    .bind(to_json(&histories))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 fn execution_from_row(row: ExecutionRow) -> Result<ExecutionRecord, StoreError> {
@@ -692,7 +711,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_execution_goes_through_its_states_with_a_history() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let new = new_execution();
         let created = store.create_execution(&new, &[]).await.unwrap();
         assert_eq!(created.state, State::Created);
@@ -710,7 +729,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_illegal_transition_changes_nothing() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let new = new_execution();
         store.create_execution(&new, &[]).await.unwrap();
         let error = store.execution_event(&new.id, Event::Succeed).await.unwrap_err();
@@ -722,7 +741,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_from_a_known_version_is_applied_on_the_row_even_when_it_changed() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let new = new_execution();
         store.create_execution(&new, &[]).await.unwrap();
         let started = store.start_task_run(&new_run(&new.id, "t")).await.unwrap();
@@ -750,7 +769,7 @@ mod tests {
 
     #[tokio::test]
     async fn task_runs_keep_attempts_outputs_and_checkpoints() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let new = new_execution();
         let run = new_run(&new.id, "create_cluster");
         store.create_execution(&new, std::slice::from_ref(&run)).await.unwrap();
@@ -807,32 +826,33 @@ impl Store {
         size: i64,
     ) -> Result<ExecutionPage, StoreError> {
         use super::history::Bind;
-        let (conditions, binds) = super::history::conditions(filter);
-        let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let size = size.clamp(1, 1000);
         let offset = (page.max(1) - 1) * size;
-
-        // Only fixed fragments and placeholders are formatted in; every value is bound.
-        let count_sql = format!("SELECT COUNT(*) FROM executions {filter_sql}");
-        let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
-        for bind in &binds {
-            count = match bind {
-                Bind::Text(text) => count.bind(text.clone()),
-                Bind::Int(n) => count.bind(*n),
-            };
-        }
-        let total = count.fetch_one(&self.pool).await?;
-
-        let rows_sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions {filter_sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
-        let mut rows = sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(rows_sql));
-        for bind in &binds {
-            rows = match bind {
-                Bind::Text(text) => rows.bind(text.clone()),
-                Bind::Int(n) => rows.bind(*n),
-            };
-        }
-        let rows = rows.bind(size).bind(offset).fetch_all(&self.pool).await?;
-        Ok(ExecutionPage { results: rows.into_iter().map(execution_from_row).collect::<Result<_, _>>()?, total })
+        with_pool!(&self.pool, |pool, d| {
+            let (conditions, binds) = super::history::conditions(filter, d);
+            let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+            // Only fixed fragments and placeholders are formatted in; every value is bound.
+            let count_sql = super::numbered(&format!("SELECT COUNT(*) FROM executions {filter_sql}"));
+            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
+            for bind in &binds {
+                count = match bind {
+                    Bind::Text(text) => count.bind(text.clone()),
+                    Bind::Int(n) => count.bind(*n),
+                };
+            }
+            let total = count.fetch_one(pool).await?;
+            let rows_sql =
+                super::numbered(&format!("SELECT {EXECUTION_COLUMNS} FROM executions {filter_sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"));
+            let mut rows = sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(rows_sql));
+            for bind in &binds {
+                rows = match bind {
+                    Bind::Text(text) => rows.bind(text.clone()),
+                    Bind::Int(n) => rows.bind(*n),
+                };
+            }
+            let rows = rows.bind(size).bind(offset).fetch_all(pool).await?;
+            Ok(ExecutionPage { results: rows.into_iter().map(execution_from_row).collect::<Result<_, _>>()?, total })
+        })
     }
 }
 
@@ -860,7 +880,7 @@ pub(crate) mod search_tests {
 
     #[tokio::test]
     async fn filters_combine_and_pages_are_newest_first() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let a = seed(&store, "company.data", "load", &[("env", "prod")]).await;
         let b = seed(&store, "company.data.sub", "load", &[("env", "dev")]).await;
         let c = seed(&store, "company", "other", &[]).await;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::WritePool as _;
 use super::{Store, StoreError, now_ms};
 use crate::ids::{FlowId, Namespace};
 
@@ -37,13 +38,74 @@ pub struct StoredFlow {
 /// The most rows a search returns.
 const SEARCH_LIMIT: i64 = 1000;
 
+/// Saves one flow in a write transaction of either backend (see
+/// [`Store::save_flow`]); the current revision.
+macro_rules! save_in {
+    ($tx:ident, $flow:expr, $d:ident) => {{
+        let flow: &FlowSource = $flow;
+        'save: {
+        let current: Option<(i64, String, i64)> =
+            sqlx::query_as(locked!($d, "SELECT revision, source, deleted FROM flows WHERE namespace = $1 AND id = $2"))
+                .bind(flow.namespace.as_str())
+                .bind(flow.id.as_str())
+                .fetch_optional(&mut *$tx)
+                .await?;
+        if let Some((revision, source, 0)) = &current
+            && *source == flow.source
+        {
+            break 'save *revision;
+        }
+        // Revisions keep counting across a delete, as Kestra's do, so that
+        // an old revision number never names two different sources.
+        let revision: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(revision), 0) + 1 FROM flow_revisions WHERE namespace = $1 AND id = $2",
+        )
+        .bind(flow.namespace.as_str())
+        .bind(flow.id.as_str())
+        .fetch_one(&mut *$tx)
+        .await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO flow_revisions (namespace, id, revision, source, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(flow.namespace.as_str())
+        .bind(flow.id.as_str())
+        .bind(revision)
+        .bind(&flow.source)
+        .bind(now)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO flows (namespace, id, revision, description, source, deleted, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6)
+             ON CONFLICT (namespace, id) DO UPDATE SET
+                revision = excluded.revision, description = excluded.description,
+                source = excluded.source, deleted = 0, updated_at = excluded.updated_at",
+        )
+        .bind(flow.namespace.as_str())
+        .bind(flow.id.as_str())
+        .bind(revision)
+        .bind(&flow.description)
+        .bind(&flow.source)
+        .bind(now)
+        .execute(&mut *$tx)
+        .await?;
+        revision
+
+        }
+    }};
+}
+
 impl Store {
     /// Saves a flow. A changed source becomes a new revision; saving the
     /// same source again changes nothing. Returns the current revision.
     pub async fn save_flow(&self, flow: &FlowSource) -> Result<i64, StoreError> {
-        let mut tx = self.write().await?;
-        let revision = Self::save_in(&mut tx, flow).await?;
-        tx.commit().await?;
+        let revision = with_pool!(&self.pool, |pool, d| {
+            let mut tx = pool.write().await?;
+            let revision = save_in!(tx, flow, d);
+            tx.commit().await?;
+            revision
+        });
         self.flows_changed();
         Ok(revision)
     }
@@ -59,19 +121,20 @@ impl Store {
         flows: &[FlowSource],
         delete_others: bool,
     ) -> Result<(Vec<i64>, Vec<FlowId>), StoreError> {
-        let mut tx = self.write().await?;
+        let (revisions, deleted) = with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         let mut revisions = Vec::with_capacity(flows.len());
         for flow in flows {
-            revisions.push(Self::save_in(&mut tx, flow).await?);
+            revisions.push(save_in!(tx, flow, d));
         }
         let mut deleted = Vec::new();
         if delete_others {
-            let existing: Vec<String> = sqlx::query_scalar("SELECT id FROM flows WHERE namespace = ? AND deleted = 0")
+            let existing: Vec<String> = sqlx::query_scalar("SELECT id FROM flows WHERE namespace = $1 AND deleted = 0")
                 .bind(namespace.as_str())
                 .fetch_all(&mut *tx)
                 .await?;
             for id in existing.into_iter().filter(|id| !flows.iter().any(|f| f.id.as_str() == id)) {
-                sqlx::query("UPDATE flows SET deleted = 1, updated_at = ? WHERE namespace = ? AND id = ?")
+                sqlx::query("UPDATE flows SET deleted = 1, updated_at = $1 WHERE namespace = $2 AND id = $3")
                     .bind(now_ms())
                     .bind(namespace.as_str())
                     .bind(&id)
@@ -81,129 +144,82 @@ impl Store {
             }
         }
         tx.commit().await?;
+        (revisions, deleted)
+        });
         self.flows_changed();
         Ok((revisions, deleted))
-    }
-
-    async fn save_in(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, flow: &FlowSource) -> Result<i64, StoreError> {
-        let current: Option<(i64, String, bool)> =
-            sqlx::query_as("SELECT revision, source, deleted FROM flows WHERE namespace = ? AND id = ?")
-                .bind(flow.namespace.as_str())
-                .bind(flow.id.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some((revision, source, false)) = &current
-            && *source == flow.source
-        {
-            return Ok(*revision);
-        }
-        // Revisions keep counting across a delete, as Kestra's do, so that
-        // an old revision number never names two different sources.
-        let revision: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(revision), 0) + 1 FROM flow_revisions WHERE namespace = ? AND id = ?",
-        )
-        .bind(flow.namespace.as_str())
-        .bind(flow.id.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO flow_revisions (namespace, id, revision, source, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(flow.namespace.as_str())
-        .bind(flow.id.as_str())
-        .bind(revision)
-        .bind(&flow.source)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO flows (namespace, id, revision, description, source, deleted, updated_at)
-             VALUES (?, ?, ?, ?, ?, 0, ?)
-             ON CONFLICT (namespace, id) DO UPDATE SET
-                revision = excluded.revision, description = excluded.description,
-                source = excluded.source, deleted = 0, updated_at = excluded.updated_at",
-        )
-        .bind(flow.namespace.as_str())
-        .bind(flow.id.as_str())
-        .bind(revision)
-        .bind(&flow.description)
-        .bind(&flow.source)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(revision)
     }
 
     /// The current revision of a flow, `None` if there is none or it was
     /// deleted.
     pub async fn flow_revision(&self, namespace: &Namespace, id: &FlowId) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT revision FROM flows WHERE namespace = ? AND id = ? AND deleted = 0")
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT revision FROM flows WHERE namespace = $1 AND id = $2 AND deleted = 0")
             .bind(namespace.as_str())
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(pool)
+            .await)?)
     }
 
     /// A flow's current revision, `None` if there is none or it was deleted.
     pub async fn get_flow(&self, namespace: &Namespace, id: &FlowId) -> Result<Option<StoredFlow>, StoreError> {
-        let row: Option<(i64, Option<String>, String, i64)> = sqlx::query_as(
-            "SELECT revision, description, source, updated_at FROM flows WHERE namespace = ? AND id = ? AND deleted = 0",
+        let row: Option<(i64, Option<String>, String, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            "SELECT revision, description, source, updated_at FROM flows WHERE namespace = $1 AND id = $2 AND deleted = 0",
         )
         .bind(namespace.as_str())
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+        .await)?;
         Ok(row.map(|(revision, description, source, updated_at)| StoredFlow { revision, description, source, updated_at }))
     }
 
     /// The source of one revision, deleted or not (executions of a deleted
     /// flow still show and recover).
     pub async fn flow_revision_source(&self, namespace: &Namespace, id: &FlowId, revision: i64) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT source FROM flow_revisions WHERE namespace = ? AND id = ? AND revision = ?")
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT source FROM flow_revisions WHERE namespace = $1 AND id = $2 AND revision = $3")
             .bind(namespace.as_str())
             .bind(id.as_str())
             .bind(revision)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(pool)
+            .await)?)
     }
 
     /// Every revision of a flow, oldest first: (revision, source, created at).
     pub async fn flow_revisions(&self, namespace: &Namespace, id: &FlowId) -> Result<Vec<(i64, String, i64)>, StoreError> {
-        Ok(sqlx::query_as("SELECT revision, source, created_at FROM flow_revisions WHERE namespace = ? AND id = ? ORDER BY revision")
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT revision, source, created_at FROM flow_revisions WHERE namespace = $1 AND id = $2 ORDER BY revision")
             .bind(namespace.as_str())
             .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Deletes a flow; its revisions stay. Returns whether it existed.
     pub async fn delete_flow(&self, namespace: &Namespace, id: &FlowId) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE flows SET deleted = 1, updated_at = ? WHERE namespace = ? AND id = ? AND deleted = 0")
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE flows SET deleted = 1, updated_at = $1 WHERE namespace = $2 AND id = $3 AND deleted = 0")
             .bind(now_ms())
             .bind(namespace.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
         self.flows_changed();
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Flows whose namespace, id or description contains `query` (case
     /// insensitive), ordered by namespace then id. An empty query lists all.
     pub async fn search_flows(&self, query: &str) -> Result<Vec<FlowSummary>, StoreError> {
         let pattern = format!("%{}%", escape_like(query.trim()));
-        let rows: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i64, Option<String>, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT namespace, id, revision, description, updated_at FROM flows
              WHERE deleted = 0
-               AND (namespace LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\')
+               AND (namespace {like} $1 ESCAPE '\\' OR id {like} $1 ESCAPE '\\' OR description {like} $1 ESCAPE '\\')
              ORDER BY namespace, id
-             LIMIT ?2",
-        )
+             LIMIT $2",
+            like = d.ilike()
+        )))
         .bind(pattern)
         .bind(SEARCH_LIMIT)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         Ok(rows
             .into_iter()
             .map(|(namespace, id, revision, description, updated_at)| FlowSummary {
@@ -249,7 +265,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_changed_source_is_a_new_revision_and_the_same_one_is_not() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let first = flow("company.team", "hello", "says hello", "id: hello\n");
         assert_eq!(store.save_flow(&first).await.unwrap(), 1);
         assert_eq!(store.save_flow(&first).await.unwrap(), 1);
@@ -262,7 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn search_matches_namespace_id_and_description_and_escapes_wildcards() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         store.save_flow(&flow("company.team", "hello", "says hello", "a")).await.unwrap();
         store.save_flow(&flow("data.eng", "nightly", "loads 100% of rows", "b")).await.unwrap();
         store.save_flow(&flow("data.eng", "upload_query", "upload then query", "c")).await.unwrap();
@@ -282,7 +298,8 @@ mod tests {
         let data_dir = dir.path().join("nested/data");
         let store = Store::open(&data_dir).await.unwrap();
         assert!(store.health().await.unwrap().schema_version >= 1);
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.pool).await.unwrap();
+        let crate::store::Pool::Sqlite(pool) = &store.pool else { panic!("Store::open makes a SQLite store") };
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
         assert_eq!(mode, "wal");
         store.close().await;
         assert!(data_dir.join(DATABASE_FILE).exists());
@@ -295,7 +312,7 @@ mod revision_tests {
 
     #[tokio::test]
     async fn revisions_are_kept_across_a_delete() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let (ns, id) = (Namespace::new("a"), FlowId::new("f"));
         let flow = |source: &str| FlowSource { namespace: ns.clone(), id: id.clone(), description: None, source: source.into() };
         store.save_flow(&flow("one")).await.unwrap();

@@ -104,65 +104,67 @@ pub(super) enum Bind {
 impl Store {
     /// One page of executions matching `query`, with the number matching.
     pub async fn list_executions(&self, query: &ExecutionQuery) -> Result<SummaryPage, StoreError> {
-        let (mut conditions, mut binds) = conditions(&query.filter);
-        if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            conditions.push(
-                "(id LIKE ? ESCAPE '\\' OR namespace LIKE ? ESCAPE '\\' OR flow_id LIKE ? ESCAPE '\\' OR labels LIKE ? ESCAPE '\\')"
-                    .to_owned(),
-            );
-            let pattern = format!("%{}%", escape_like(text));
-            binds.extend(std::iter::repeat_with(|| Bind::Text(pattern.clone())).take(4));
-        }
-        let where_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let size = query.size.clamp(1, 500);
         let offset = (query.page.max(1) - 1) * size;
+        with_pool!(&self.pool, |pool, d| {
+            let (mut conditions, mut binds) = conditions(&query.filter, d);
+            if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let like = d.ilike();
+                conditions.push(format!(
+                    "(id {like} ? ESCAPE '\\' OR namespace {like} ? ESCAPE '\\' OR flow_id {like} ? ESCAPE '\\' OR labels {like} ? ESCAPE '\\')"
+                ));
+                let pattern = format!("%{}%", escape_like(text));
+                binds.extend(std::iter::repeat_with(|| Bind::Text(pattern.clone())).take(4));
+            }
+            let where_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
 
-        // Only fixed fragments and placeholders are formatted in; every value is bound.
-        let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM executions {where_sql}")));
-        for bind in &binds {
-            count = match bind {
-                Bind::Text(text) => count.bind(text.clone()),
-                Bind::Int(n) => count.bind(*n),
-            };
-        }
-        let total = count.fetch_one(&self.pool).await?;
+            // Only fixed fragments and placeholders are formatted in; every value is bound.
+            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(super::numbered(&format!("SELECT COUNT(*) FROM executions {where_sql}"))));
+            for bind in &binds {
+                count = match bind {
+                    Bind::Text(text) => count.bind(text.clone()),
+                    Bind::Int(n) => count.bind(*n),
+                };
+            }
+            let total = count.fetch_one(pool).await?;
 
-        let direction = if query.descending { "DESC" } else { "ASC" };
-        // Ties go by creation then id in the same direction, which the
-        // indexes of 0003_execution_history.sql serve without a sort.
-        let order = match query.sort {
-            ExecutionSort::Created => format!("created_at {direction}, id {direction}"),
-            sort => format!("{} {direction}, created_at {direction}, id {direction}", sort.order_by()),
-        };
-        let rows_sql = format!("SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
-        let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql));
-        for bind in &binds {
-            rows = match bind {
-                Bind::Text(text) => rows.bind(text.clone()),
-                Bind::Int(n) => rows.bind(*n),
+            let direction = if query.descending { "DESC" } else { "ASC" };
+            // Ties go by creation then id in the same direction, which the
+            // indexes of 0003_execution_history.sql serve without a sort.
+            let order = match query.sort {
+                ExecutionSort::Created => format!("created_at {direction}, id {direction}"),
+                sort => format!("{} {direction}, created_at {direction}, id {direction}", sort.order_by()),
             };
-        }
-        if query.sort == ExecutionSort::Duration {
-            rows = rows.bind(now_ms());
-        }
-        let rows = rows.bind(size).bind(offset).fetch_all(&self.pool).await?;
-        Ok(SummaryPage { results: rows.into_iter().map(summary_from_row).collect::<Result<_, _>>()?, total })
+            let rows_sql = super::numbered(&format!("SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"));
+            let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql));
+            for bind in &binds {
+                rows = match bind {
+                    Bind::Text(text) => rows.bind(text.clone()),
+                    Bind::Int(n) => rows.bind(*n),
+                };
+            }
+            if query.sort == ExecutionSort::Duration {
+                rows = rows.bind(now_ms());
+            }
+            let rows = rows.bind(size).bind(offset).fetch_all(pool).await?;
+            Ok(SummaryPage { results: rows.into_iter().map(summary_from_row).collect::<Result<_, _>>()?, total })
+        })
     }
 
     /// Executions created in `[from, to)` counted per state and per bucket
     /// of `width` milliseconds (buckets start at multiples of `width`).
     pub async fn state_counts(&self, from: i64, to: i64, width: i64) -> Result<Vec<StateCount>, StoreError> {
         let width = width.max(1);
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT (created_at / ?1) * ?1 AS bucket, state, COUNT(*) FROM executions
-             WHERE created_at >= ?2 AND created_at < ?3
+        let rows: Vec<(i64, String, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            "SELECT (created_at / $1) * $1 AS bucket, state, COUNT(*) FROM executions
+             WHERE created_at >= $2 AND created_at < $3
              GROUP BY bucket, state ORDER BY bucket, state",
         )
         .bind(width)
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter()
             .map(|(bucket, state, count)| Ok(StateCount { bucket, state: parse_state(&state)?, count }))
             .collect()
@@ -172,15 +174,15 @@ impl Store {
     pub async fn last_executions(&self) -> Result<Vec<ExecutionSummary>, StoreError> {
         // One index probe per flow (executions_by_flow) rather than a
         // grouping over every execution.
-        let rows: Vec<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<SummaryRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {} FROM flows f JOIN executions e ON e.id = (
                  SELECT id FROM executions WHERE namespace = f.namespace AND flow_id = f.id
                  ORDER BY created_at DESC, id DESC LIMIT 1)
              WHERE f.deleted = 0",
             SUMMARY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         )))
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter().map(summary_from_row).collect()
     }
 
@@ -197,7 +199,7 @@ impl Store {
     }
 }
 
-pub(super) fn conditions(filter: &ExecutionFilter) -> (Vec<String>, Vec<Bind>) {
+pub(super) fn conditions(filter: &ExecutionFilter, d: super::Dialect) -> (Vec<String>, Vec<Bind>) {
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
     if let Some(namespace) = filter.namespace.as_deref().filter(|n| !n.is_empty()) {
@@ -227,13 +229,19 @@ pub(super) fn conditions(filter: &ExecutionFilter) -> (Vec<String>, Vec<Bind>) {
         binds.push(Bind::Int(to));
     }
     for (key, value) in &filter.labels {
-        conditions.push("json_extract(labels, '$.' || json_quote(?)) = ?".to_owned());
+        conditions.push(
+            match d {
+                super::Dialect::Sqlite => "json_extract(labels, '$.' || json_quote(?)) = ?",
+                super::Dialect::Postgres => "(labels::jsonb ->> ?) = ?",
+            }
+            .to_owned(),
+        );
         binds.push(Bind::Text(key.clone()));
         binds.push(Bind::Text(value.clone()));
     }
     if let Some(scopes) = &filter.scopes {
         // A reader with no namespace sees nothing.
-        let mut any = vec!["0".to_owned()];
+        let mut any = vec!["1 = 0".to_owned()];
         for scope in scopes {
             any.push("(namespace = ? OR namespace LIKE ? ESCAPE '\\')".to_owned());
             binds.push(Bind::Text(scope.clone()));
@@ -280,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn text_search_sort_and_paging() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let a = seed(&store, "company.data", "load_sales", &[("env", "prod")]).await;
         let b = seed(&store, "tutorial", "hello", &[]).await;
         let c = seed(&store, "company.data", "report", &[("env", "dev")]).await;
@@ -319,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn counts_last_executions_and_failures() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         for (ns, id) in [("tutorial", "hello"), ("company", "never_run")] {
             let source = format!("id: {id}\nnamespace: {ns}\ntasks: []\n");
             let flow = FlowSource { namespace: Namespace::new(ns), id: FlowId::new(id), description: None, source };

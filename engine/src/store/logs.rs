@@ -39,12 +39,14 @@ type LogRow = (i64, String, Option<String>, Option<String>, Option<i64>, String,
 impl Store {
     /// Inserts lines in one transaction and returns them with their ids.
     pub async fn insert_logs(&self, lines: Vec<NewLog>) -> Result<Vec<LogRecord>, StoreError> {
-        let mut tx = self.write().await?;
+        use super::WritePool as _;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         let mut stored = Vec::with_capacity(lines.len());
         for line in lines {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, level, at, message)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(line.execution_id.as_str())
             .bind(line.task_run_id.as_ref().map(TaskRunId::as_str))
@@ -68,6 +70,7 @@ impl Store {
         }
         tx.commit().await?;
         Ok(stored)
+        })
     }
 
     /// An execution's lines at `min_level` or above with an id after
@@ -96,22 +99,25 @@ impl Store {
             }
         }
         sql.push_str(" ORDER BY id LIMIT ? OFFSET ?");
-        // Only placeholders and fixed column names are formatted in; every
-        // value is bound.
-        let mut statement = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql)).bind(execution_id.as_str()).bind(query.after_id);
-        for level in levels {
-            statement = statement.bind(level);
-        }
-        if let Some(task_id) = &query.task_id {
-            statement = statement.bind(task_id.as_str());
-        }
-        if let Some(task_run_id) = &query.task_run_id {
-            statement = statement.bind(task_run_id.as_str());
-        }
-        if let Some(attempt) = query.attempt {
-            statement = statement.bind(i64::from(attempt));
-        }
-        let rows = statement.bind(query.limit).bind(query.offset).fetch_all(&self.pool).await?;
+        let sql = super::numbered(&sql);
+        let rows = with_pool!(&self.pool, |pool, d| {
+            // Only placeholders and fixed column names are formatted in; every
+            // value is bound.
+            let mut statement = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql)).bind(execution_id.as_str()).bind(query.after_id);
+            for level in &levels {
+                statement = statement.bind(*level);
+            }
+            if let Some(task_id) = &query.task_id {
+                statement = statement.bind(task_id.as_str());
+            }
+            if let Some(task_run_id) = &query.task_run_id {
+                statement = statement.bind(task_run_id.as_str());
+            }
+            if let Some(attempt) = query.attempt {
+                statement = statement.bind(i64::from(attempt));
+            }
+            statement.bind(query.limit).bind(query.offset).fetch_all(pool).await?
+        });
         rows.into_iter()
             .map(|(id, execution_id, task_run_id, task_id, attempt, level, at, message)| {
                 Ok(LogRecord {
@@ -168,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn lines_come_back_in_order_filtered_by_level_and_position() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let stored = store
             .insert_logs(vec![
                 line("e1", Level::Debug, "one"),
@@ -189,7 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn lines_filter_by_task_run_and_attempt_and_page() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let mut other = line("e1", Level::Info, "other task");
         other.task_id = Some(TaskId::new("u"));
         other.task_run_id = Some(TaskRunId::new("r2"));

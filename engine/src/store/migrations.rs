@@ -23,10 +23,23 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "users", include_str!("../../../migrations/sqlite/0007_users.sql")),
 ];
 
+/// (version, description, SQL) of the PostgreSQL store, in order.
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "schema", include_str!("../../../migrations/postgres/0001_schema.sql"))];
+
 /// The migrations of the SQLite store.
 pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+/// The migrations of the PostgreSQL store. sqlx runs them under an
+/// advisory lock, so that nodes starting together take turns.
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
-        SQLITE
+        list
             .iter()
             .map(|&(version, description, sql)| {
                 Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
@@ -40,8 +53,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_file_of_the_folder_is_listed_with_its_version_and_description() {
-        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
+    fn every_file_of_the_folders_is_listed_with_its_version_and_description() {
+        listed("sqlite", SQLITE);
+        listed("postgres", POSTGRES);
+    }
+
+    fn listed(backend: &str, list: &[(i64, &str, &str)]) {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(backend);
         let mut files: Vec<String> = std::fs::read_dir(&folder)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -49,9 +67,9 @@ mod tests {
             .collect();
         files.sort();
         let listed: Vec<String> =
-            SQLITE.iter().map(|(version, description, _)| format!("{version:04}_{}.sql", description.replace(' ', "_"))).collect();
-        assert_eq!(files, listed, "add the new file to SQLITE in engine/src/store/migrations.rs");
-        for ((_, _, sql), file) in SQLITE.iter().zip(&files) {
+            list.iter().map(|(version, description, _)| format!("{version:04}_{}.sql", description.replace(' ', "_"))).collect();
+        assert_eq!(files, listed, "add the new file to {} in engine/src/store/migrations.rs", backend.to_uppercase());
+        for ((_, _, sql), file) in list.iter().zip(&files) {
             assert_eq!(*sql, std::fs::read_to_string(folder.join(file)).unwrap());
         }
     }

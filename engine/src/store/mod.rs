@@ -1,7 +1,46 @@
-//! The store: one SQLite database (WAL) in the data dir, migrated at open.
+//! The store: one SQLite database (WAL) in the data dir, migrated at open,
+//! or a PostgreSQL database that several Mortar nodes share.
 //!
 //! Every state change is one transaction. The store knows nothing of HTTP or
 //! of the web app; it hands out plain records.
+//!
+//! Each query is written once: [`with_pool!`] expands it for both backends,
+//! so each runs on its own sqlx driver (no `Any` layer) and a query that does
+//! not type-check on one backend fails the build. The SQL uses `$1`-style
+//! placeholders, which both accept; where the dialects differ, [`Dialect`]
+//! gives the backend's spelling.
+
+/// Runs `$body` on the store's backend: `$pool` is its sqlx pool and `$d`
+/// its [`Dialect`]. The body is compiled once per backend.
+macro_rules! with_pool {
+    ($pools:expr, |$pool:ident, $d:ident| $body:expr) => {
+        match $pools {
+            $crate::store::Pool::Sqlite($pool) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::Dialect::Sqlite;
+                $body
+            }
+            $crate::store::Pool::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// A SELECT that a transaction reads in order to write: on PostgreSQL it
+/// locks its rows (`FOR UPDATE`: another node's transaction waits), where
+/// SQLite's `BEGIN IMMEDIATE` already holds the write lock. Static text on
+/// both.
+macro_rules! locked {
+    ($d:ident, $sql:literal) => {
+        match $d {
+            $crate::store::Dialect::Sqlite => $sql,
+            $crate::store::Dialect::Postgres => concat!($sql, " FOR UPDATE"),
+        }
+    };
+}
 
 mod executions;
 mod flows;
@@ -16,6 +55,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution, NewTaskRun, StateChange, TaskRunRecord, TaskRunVersion};
@@ -28,6 +68,9 @@ pub use users::{AuditQuery, AuditRecord, NewAudit, TokenRecord, UserRecord};
 
 /// The database file's name inside the data dir.
 pub const DATABASE_FILE: &str = "mortar.db";
+
+/// The environment variable that names the database, as `--database` does.
+pub const DATABASE_URL_VAR: &str = "MORTAR_DATABASE_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,12 +92,160 @@ pub enum StoreError {
     /// A namespace, a name or a value the caller gave breaks a rule.
     #[error("{0}")]
     Invalid(String),
+    /// `--database` names something this store cannot open.
+    #[error("{0}")]
+    Url(String),
+}
+
+/// Where the store lives: `--database` (or `MORTAR_DATABASE_URL`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite://PATH` (a file), or nothing: `mortar.db` in the data dir.
+    Sqlite(Option<PathBuf>),
+    /// `postgres://user:password@host:port/database?…`, shared by nodes.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Database {
+    /// Reads `--database`'s value: `sqlite://PATH`, `sqlite:PATH`,
+    /// `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Url(format!("--database {}: {e}", redact(url))))?;
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(StoreError::Url("--database sqlite://PATH needs the path of the database file".into()));
+            }
+            return Ok(Self::Sqlite(Some(PathBuf::from(path))));
+        }
+        Err(StoreError::Url(format!(
+            "--database {}: give sqlite://PATH (one node, the default is mortar.db in the data dir) or postgres://USER:PASSWORD@HOST:PORT/DATABASE (several nodes)",
+            redact(url)
+        )))
+    }
+
+    /// The database as logs and errors show it: never a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(None) => format!("sqlite (data dir's {DATABASE_FILE})"),
+            Self::Sqlite(Some(path)) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => redact(url),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(an unreadable URL)".to_owned(),
+    }
+}
+
+/// The pool of one backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Where the two SQL dialects differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Case-insensitive LIKE (SQLite's LIKE already is, for ASCII).
+    pub(crate) fn ilike(self) -> &'static str {
+        match self {
+            Self::Sqlite => "LIKE",
+            Self::Postgres => "ILIKE",
+        }
+    }
+
+    /// A column that orders a table's rows as they were inserted.
+    pub(crate) fn insertion_order(self) -> &'static str {
+        match self {
+            Self::Sqlite => "rowid",
+            Self::Postgres => "seq",
+        }
+    }
+}
+
+/// Opens a write transaction on either backend.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    fn write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    /// `BEGIN IMMEDIATE` takes the write lock at once (waiting up to the
+    /// busy timeout): a deferred transaction that reads and then writes
+    /// fails at once under WAL when another connection wrote in between,
+    /// instead of waiting its turn.
+    fn write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    /// READ COMMITTED; the reads that decide a write lock their rows
+    /// ([`Dialect::for_update`]).
+    fn write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
+/// Numbers the `?` placeholders of a query built in pieces (`$1`, `$2`…),
+/// leaving quoted text alone.
+pub(crate) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
     /// Counts saves and deletes of flows, for whoever follows them (the
     /// scheduler), so that nobody polls the database for changes.
     flow_changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
@@ -69,6 +260,8 @@ pub struct Store {
 pub struct StoreHealth {
     /// The newest migration applied.
     pub schema_version: i64,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
 }
 
 impl Store {
@@ -83,14 +276,37 @@ impl Store {
     /// does not decrypt what the database holds is an error here, and so
     /// is a missing key file when secrets exist.
     pub async fn open_with_key(data_dir: &Path, key: KeyChoice) -> Result<Self, StoreError> {
+        Self::open_database(&Database::Sqlite(None), data_dir, key).await
+    }
+
+    /// Opens `database` (SQLite in the data dir, a SQLite file, or
+    /// PostgreSQL), applies its pending migrations (on PostgreSQL under an
+    /// advisory lock, so nodes that start together take turns) and unlocks
+    /// its secrets. The data dir holds the key file when the key is not
+    /// given.
+    pub async fn open_database(database: &Database, data_dir: &Path, key: KeyChoice) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
-        let database = data_dir.join(DATABASE_FILE);
-        private_files(&database)?;
+        let (pool, shown) = match database {
+            Database::Sqlite(file) => {
+                let file = file.clone().unwrap_or_else(|| data_dir.join(DATABASE_FILE));
+                if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir { path: parent.to_owned(), source })?;
+                }
+                (Pool::Sqlite(Self::open_sqlite(&file).await?), file)
+            }
+            Database::Postgres(url) => (Pool::Postgres(Self::connect_postgres(url, 16).await?), PathBuf::from(database.describe())),
+        };
+        let (key, key_file) = secrets::unlock(&pool, Some(data_dir), &shown, key).await?;
+        Ok(Self::from_parts(pool, key, key_file))
+    }
+
+    async fn open_sqlite(database: &Path) -> Result<SqlitePool, StoreError> {
+        private_files(database)?;
         let options = SqliteConnectOptions::new()
-            .filename(&database)
+            .filename(database)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across process crashes in WAL mode; only a
@@ -104,20 +320,70 @@ impl Store {
         let pool = Self::connect(options).await?;
         // SQLite gives the -wal and -shm files the database's mode when it
         // creates them; these may be older.
-        private_files(&database)?;
-        let (key, key_file) = secrets::unlock(&pool, Some(data_dir), key).await?;
-        Ok(Self::from_parts(pool, key, key_file))
+        private_files(database)?;
+        Ok(pool)
+    }
+
+    /// A pool on a PostgreSQL database, migrated. `connections` bounds it.
+    async fn connect_postgres(url: &str, connections: u32) -> Result<PgPool, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(format!("--database {}: {e}", redact(url))))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Url(format!("cannot connect to {}: {e}", redact(url))))?;
+        // sqlx's migrator holds a PostgreSQL advisory lock while it runs.
+        migrations::postgres().run(&pool).await?;
+        Ok(pool)
     }
 
     /// A private in-memory database, for tests; its key is made for it.
     pub async fn in_memory() -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        let pool = Self::connect(options).await?;
-        let (key, key_file) = secrets::unlock(&pool, None, KeyChoice::File).await?;
+        let pool = Pool::Sqlite(Self::connect(options).await?);
+        let (key, key_file) = secrets::unlock(&pool, None, Path::new(":memory:"), KeyChoice::File).await?;
         Ok(Self::from_parts(pool, key, key_file))
     }
 
-    fn from_parts(pool: SqlitePool, key: crate::secret_key::SecretKey, key_file: Option<PathBuf>) -> Self {
+    /// A new, empty store for a test: in memory, or, when the environment
+    /// names a PostgreSQL server in `MORTAR_TEST_POSTGRES` (a URL whose
+    /// user may create databases), a new database of its own there. The
+    /// test command runs the store's, executor's and API's tests once
+    /// each way.
+    pub async fn scratch() -> Result<Self, StoreError> {
+        match test_server() {
+            None => Self::in_memory().await,
+            Some(server) => {
+                let url = scratch_database(&server).await?;
+                let pool = Pool::Postgres(Self::connect_postgres(&url, 4).await?);
+                let (key, key_file) = secrets::unlock(&pool, None, Path::new(":memory:"), KeyChoice::File).await?;
+                Ok(Self::from_parts(pool, key, key_file))
+            }
+        }
+    }
+
+    /// As [`Store::scratch`], for a test with a data dir (the key file
+    /// lives there): SQLite in the data dir, or a new database on the test
+    /// server, the same one each time the test opens this data dir again
+    /// (a restart).
+    pub async fn scratch_in(data_dir: &Path) -> Result<Self, StoreError> {
+        let Some(server) = test_server() else { return Self::open(data_dir).await };
+        let file = data_dir.join("scratch-database.url");
+        let url = match std::fs::read_to_string(&file) {
+            Ok(url) => url,
+            Err(_) => {
+                let url = scratch_database(&server).await?;
+                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
+                std::fs::write(&file, &url).map_err(|source| StoreError::DataDir { path: file.clone(), source })?;
+                url
+            }
+        };
+        Self::open_database(&Database::Postgres(url), data_dir, KeyChoice::File).await
+    }
+
+    fn from_parts(pool: Pool, key: crate::secret_key::SecretKey, key_file: Option<PathBuf>) -> Self {
         Self {
             pool,
             flow_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -154,6 +420,11 @@ impl Store {
         Ok(pool)
     }
 
+    /// Which backend holds the store.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
     /// Changes each time a flow is saved or deleted.
     pub fn watch_flows(&self) -> tokio::sync::watch::Receiver<u64> {
         self.flow_changes.subscribe()
@@ -165,25 +436,38 @@ impl Store {
 
     /// Checks that the database answers, and reports its schema version.
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {
-        let schema_version: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(StoreHealth { schema_version })
-    }
-
-    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once
-    /// (waiting up to the busy timeout): a deferred transaction that reads
-    /// and then writes fails at once under WAL when another connection wrote
-    /// in between, instead of waiting its turn.
-    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        let (schema_version, backend): (i64, &str) = with_pool!(&self.pool, |pool, d| (
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?,
+            match d {
+                Dialect::Sqlite => "sqlite",
+                Dialect::Postgres => "postgres",
+            }
+        ));
+        Ok(StoreHealth { schema_version, backend })
     }
 
     /// Closes every connection, waiting for them to finish.
     pub async fn close(&self) {
-        self.pool.close().await;
+        with_pool!(&self.pool, |pool, d| pool.close().await)
     }
+}
+
+/// The PostgreSQL server tests make their databases on, if any.
+fn test_server() -> Option<String> {
+    std::env::var("MORTAR_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// Makes a new database named `mortar_test_<random>` on `server` and
+/// returns its URL.
+async fn scratch_database(server: &str) -> Result<String, StoreError> {
+    use sqlx::Connection;
+    let mut url = url::Url::parse(server).map_err(|e| StoreError::Url(format!("MORTAR_TEST_POSTGRES: {e}")))?;
+    let name = format!("mortar_test_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+    admin.close().await?;
+    url.set_path(&name);
+    Ok(url.to_string())
 }
 
 /// Makes the database file (created empty if missing, so it is never

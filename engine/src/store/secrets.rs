@@ -9,12 +9,61 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use sqlx::SqlitePool;
 
+use super::WritePool as _;
 use super::{Store, StoreError, now_ms};
 use crate::ids::{ExecutionId, Namespace, SecretName};
 use crate::secret::Secret;
 use crate::secret_key::{KEY_FILE, KeyError, NEW_KEY_FILE, SecretKey};
+
+/// How many sealed values the database holds (on either backend).
+macro_rules! encrypted_rows {
+    ($executor:expr) => {
+        sqlx::query_scalar::<_, i64>("SELECT (SELECT COUNT(*) FROM secrets) + (SELECT COUNT(*) FROM execution_secrets WHERE sealed IS NOT NULL)")
+            .fetch_one($executor)
+            .await
+    };
+}
+
+/// The count of changes to the secrets. SQLite keeps it in `value` (a
+/// column of any type there); PostgreSQL in `number`.
+macro_rules! generation {
+    ($executor:expr, $d:ident) => {
+        sqlx::query_scalar::<_, i64>(match $d {
+            super::Dialect::Sqlite => "SELECT value FROM secret_meta WHERE name = $1",
+            super::Dialect::Postgres => "SELECT number FROM secret_meta WHERE name = $1",
+        })
+        .bind(GENERATION)
+        .fetch_optional($executor)
+        .await
+        .map(|value| value.unwrap_or(0))
+    };
+}
+
+macro_rules! bump_generation {
+    ($tx:ident, $d:ident) => {
+        sqlx::query(match $d {
+            super::Dialect::Sqlite => "INSERT INTO secret_meta (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+            super::Dialect::Postgres => {
+                "INSERT INTO secret_meta (name, number) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET number = secret_meta.number + 1"
+            }
+        })
+        .bind(GENERATION)
+        .execute(&mut *$tx)
+        .await
+    };
+}
+
+/// Writes the key check: a known text sealed with the key.
+macro_rules! set_key_check {
+    ($tx:ident, $key:expr) => {
+        sqlx::query("INSERT INTO secret_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .bind(KEY_CHECK)
+            .bind($key.seal(KEY_CHECK.as_bytes(), KEY_CHECK_TEXT))
+            .execute(&mut *$tx)
+            .await
+    };
+}
 
 /// The largest secret value, in bytes.
 pub const MAX_SECRET_VALUE: usize = 64 * 1024;
@@ -86,9 +135,10 @@ impl Store {
             )));
         }
         let sealed = self.key().seal(&secret_aad(namespace, name), value.expose().as_bytes());
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         sqlx::query(
-            "INSERT INTO secrets (namespace, name, value, set_by, updated_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO secrets (namespace, name, value, set_by, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (namespace, name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, updated_at = excluded.updated_at",
         )
         .bind(namespace.as_str())
@@ -98,16 +148,18 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        bump_generation(&mut tx).await?;
+        bump_generation!(tx, d)?;
         tx.commit().await?;
         Ok(())
+        })
     }
 
     /// Deletes a namespace secret; false if there was none.
     pub async fn delete_secret(&self, namespace: &Namespace, name: &SecretName) -> Result<bool, StoreError> {
         check_namespace(namespace)?;
-        let mut tx = self.write().await?;
-        let deleted = sqlx::query("DELETE FROM secrets WHERE namespace = ? AND name = ?")
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
+        let deleted = sqlx::query("DELETE FROM secrets WHERE namespace = $1 AND name = $2")
             .bind(namespace.as_str())
             .bind(name.as_str())
             .execute(&mut *tx)
@@ -115,10 +167,11 @@ impl Store {
             .rows_affected()
             > 0;
         if deleted {
-            bump_generation(&mut tx).await?;
+            bump_generation!(tx, d)?;
         }
         tx.commit().await?;
         Ok(deleted)
+        })
     }
 
     /// The secrets of one namespace (not its parents'), by name, without
@@ -126,10 +179,10 @@ impl Store {
     pub async fn list_secrets(&self, namespace: &Namespace) -> Result<Vec<SecretEntry>, StoreError> {
         check_namespace(namespace)?;
         let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT name, set_by, updated_at FROM secrets WHERE namespace = ? ORDER BY name")
+            with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT name, set_by, updated_at FROM secrets WHERE namespace = $1 ORDER BY name")
                 .bind(namespace.as_str())
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(pool)
+                .await)?;
         rows.into_iter()
             .map(|(name, set_by, updated_at)| {
                 let name = SecretName::parse(&name).map_err(StoreError::Corrupt)?;
@@ -141,7 +194,7 @@ impl Store {
     /// Counts the changes to namespace secrets, by any process on this
     /// database: one read of one row.
     pub async fn secrets_generation(&self) -> Result<i64, StoreError> {
-        Ok(generation(&self.pool).await?)
+        Ok(with_pool!(&self.pool, |pool, d| generation!(pool, d))?)
     }
 
     /// Every namespace secret, decrypted, read in one transaction with the
@@ -149,10 +202,13 @@ impl Store {
     /// only: no API returns values.
     pub(crate) async fn secret_values(&self) -> Result<SecretValues, StoreError> {
         let key = self.key();
-        let mut tx = self.pool.begin().await?;
-        let generation = generation(&mut *tx).await?;
-        let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as("SELECT namespace, name, value FROM secrets").fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let (generation, rows) = with_pool!(&self.pool, |pool, d| {
+            let mut tx = pool.begin().await?;
+            let generation = generation!(&mut *tx, d)?;
+            let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as("SELECT namespace, name, value FROM secrets").fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            (generation, rows)
+        });
         let mut values = Vec::with_capacity(rows.len());
         for (namespace, name, sealed) in rows {
             let namespace = Namespace::new(namespace);
@@ -185,14 +241,15 @@ impl Store {
             }
             None => None,
         };
-        let mut tx = self.write().await?;
-        let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as("SELECT namespace, name, value FROM secrets").fetch_all(&mut *tx).await?;
+        let (rows, inputs) = with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
+        let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(locked!(d, "SELECT namespace, name, value FROM secrets")).fetch_all(&mut *tx).await?;
         for (namespace, name, sealed) in &rows {
             let aad = secret_aad_raw(namespace, name);
             let plain = old
                 .open(&aad, sealed)
                 .map_err(|_| StoreError::Corrupt(format!("secret {name} of {namespace} does not decrypt with the current key")))?;
-            sqlx::query("UPDATE secrets SET value = ? WHERE namespace = ? AND name = ?")
+            sqlx::query("UPDATE secrets SET value = $1 WHERE namespace = $2 AND name = $3")
                 .bind(new.seal(&aad, &plain))
                 .bind(namespace)
                 .bind(name)
@@ -206,19 +263,17 @@ impl Store {
             let plain = old
                 .open(&aad, sealed)
                 .map_err(|_| StoreError::Corrupt(format!("the SECRET inputs of execution {id} do not decrypt with the current key")))?;
-            sqlx::query("UPDATE execution_secrets SET sealed = ? WHERE execution_id = ?")
+            sqlx::query("UPDATE execution_secrets SET sealed = $1 WHERE execution_id = $2")
                 .bind(new.seal(&aad, &plain))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("INSERT OR REPLACE INTO secret_meta (name, value) VALUES (?, ?)")
-            .bind(KEY_CHECK)
-            .bind(new.seal(KEY_CHECK.as_bytes(), KEY_CHECK_TEXT))
-            .execute(&mut *tx)
-            .await?;
-        bump_generation(&mut tx).await?;
+        set_key_check!(tx, new)?;
+        bump_generation!(tx, d)?;
         tx.commit().await?;
+        (rows, inputs)
+        });
         if let Some((staged, path)) = staged {
             std::fs::rename(&staged, &path).map_err(|source| KeyProblem::from(KeyError::Write { path: path.clone(), source }))?;
         }
@@ -260,9 +315,16 @@ impl Store {
 /// Finds the key (given, in the key file, or new), checks it against the
 /// database and seals what an older Mortar left in clear. Returns the key
 /// and, when it lives there, the key file's path.
-pub(super) async fn unlock(pool: &SqlitePool, data_dir: Option<&Path>, choice: KeyChoice) -> Result<(SecretKey, Option<PathBuf>), StoreError> {
-    let database = data_dir.map_or_else(|| PathBuf::from(":memory:"), |dir| dir.join(super::DATABASE_FILE));
-    let check: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM secret_meta WHERE name = ?").bind(KEY_CHECK).fetch_optional(pool).await?;
+pub(super) async fn unlock(
+    pools: &super::Pool,
+    data_dir: Option<&Path>,
+    database: &Path,
+    choice: KeyChoice,
+) -> Result<(SecretKey, Option<PathBuf>), StoreError> {
+    let database = database.to_owned();
+    let check: Option<Vec<u8>> = with_pool!(pools, |pool, d| {
+        sqlx::query_scalar("SELECT value FROM secret_meta WHERE name = $1").bind(KEY_CHECK).fetch_optional(pool).await?
+    });
     let opens = |key: &SecretKey| check.as_ref().is_none_or(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok());
     let (key, from, key_file) = match (choice, data_dir) {
         (KeyChoice::Given { key, from }, _) => (key, from, None),
@@ -280,7 +342,7 @@ pub(super) async fn unlock(pool: &SqlitePool, data_dir: Option<&Path>, choice: K
                     }
                     _ => match found {
                         Some(key) => key,
-                        None if check.is_some() && encrypted_rows(pool).await? > 0 => {
+                        None if check.is_some() && with_pool!(pools, |pool, d| encrypted_rows!(pool))? > 0 => {
                             return Err(KeyProblem::MissingFile { database, key_file: path }.into());
                         }
                         None => create_key_file(&path)?,
@@ -290,36 +352,40 @@ pub(super) async fn unlock(pool: &SqlitePool, data_dir: Option<&Path>, choice: K
             (key, path.display().to_string(), Some(path))
         }
     };
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let check: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM secret_meta WHERE name = ?").bind(KEY_CHECK).fetch_optional(&mut *tx).await?;
-    let matches = check.as_ref().is_some_and(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok());
-    if !matches {
-        // A key that does not match is refused while anything is sealed
-        // with the other one; with nothing sealed it simply takes over.
-        if check.is_some() && encrypted_rows(&mut *tx).await? > 0 {
-            return Err(KeyProblem::Wrong { from, database }.into());
+    let sealed_now = with_pool!(pools, |pool, d| {
+        let mut tx = pool.write().await?;
+        let check: Option<Vec<u8>> =
+            sqlx::query_scalar(locked!(d, "SELECT value FROM secret_meta WHERE name = $1")).bind(KEY_CHECK).fetch_optional(&mut *tx).await?;
+        let matches = check.as_ref().is_some_and(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok());
+        if !matches {
+            // A key that does not match is refused while anything is sealed
+            // with the other one; with nothing sealed it simply takes over.
+            if check.is_some() && encrypted_rows!(&mut *tx)? > 0 {
+                return Err(KeyProblem::Wrong { from, database }.into());
+            }
+            set_key_check!(tx, key)?;
         }
-        sqlx::query("INSERT OR REPLACE INTO secret_meta (name, value) VALUES (?, ?)")
-            .bind(KEY_CHECK)
-            .bind(key.seal(KEY_CHECK.as_bytes(), KEY_CHECK_TEXT))
-            .execute(&mut *tx)
-            .await?;
-    }
-    let plain: Vec<(String, String)> = sqlx::query_as("SELECT execution_id, inputs FROM execution_secrets WHERE sealed IS NULL").fetch_all(&mut *tx).await?;
-    for (id, inputs) in &plain {
-        sqlx::query("UPDATE execution_secrets SET sealed = ?, inputs = '' WHERE execution_id = ?")
-            .bind(key.seal(&execution_aad(id), inputs.as_bytes()))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    if !plain.is_empty() && data_dir.is_some() {
+        let plain: Vec<(String, String)> =
+            sqlx::query_as("SELECT execution_id, inputs FROM execution_secrets WHERE sealed IS NULL").fetch_all(&mut *tx).await?;
+        for (id, inputs) in &plain {
+            sqlx::query("UPDATE execution_secrets SET sealed = $1, inputs = '' WHERE execution_id = $2")
+                .bind(key.seal(&execution_aad(id), inputs.as_bytes()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        plain.len()
+    });
+    if sealed_now > 0
+        && data_dir.is_some()
+        && let super::Pool::Sqlite(pool) = pools
+    {
         // Move the changed pages into the database file and empty the WAL,
         // so the values in clear leave it now (secure_delete zeroes them
         // in the pages).
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
-        tracing::info!(executions = plain.len(), "sealed the SECRET inputs stored in clear by an older Mortar");
+        tracing::info!(executions = sealed_now, "sealed the SECRET inputs stored in clear by an older Mortar");
     }
     Ok((key, key_file))
 }
@@ -344,25 +410,6 @@ fn create_key_file(path: &Path) -> Result<SecretKey, StoreError> {
 
 fn check_namespace(namespace: &Namespace) -> Result<(), StoreError> {
     crate::ids::check_namespace(namespace.as_str()).map_err(StoreError::Invalid)
-}
-
-async fn encrypted_rows<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM secrets) + (SELECT COUNT(*) FROM execution_secrets WHERE sealed IS NOT NULL)")
-        .fetch_one(executor)
-        .await
-}
-
-async fn generation<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<i64, sqlx::Error> {
-    let value: Option<i64> = sqlx::query_scalar("SELECT value FROM secret_meta WHERE name = ?").bind(GENERATION).fetch_optional(executor).await?;
-    Ok(value.unwrap_or(0))
-}
-
-async fn bump_generation(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO secret_meta (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
-        .bind(GENERATION)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// What a namespace secret's ciphertext is bound to: its namespace and name

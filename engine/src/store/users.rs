@@ -5,8 +5,9 @@
 //! tokens stop working.
 
 use serde_json::Value;
-use sqlx::Row as _;
+use sqlx::AssertSqlSafe;
 
+use super::WritePool as _;
 use super::{Store, StoreError, now_ms};
 use crate::auth::Grant;
 
@@ -70,27 +71,26 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, StoreError> {
-    let grants: String = row.try_get("grants")?;
+/// `USER_COLUMNS`, as read.
+type UserRow = (String, String, i64, i64, i64);
+const USER_COLUMNS: &str = "u.name, u.grants, u.disabled, u.created_at, u.updated_at";
+
+fn user_from_row(row: &UserRow) -> Result<UserRecord, StoreError> {
+    let (name, grants, disabled, created_at, updated_at) = row;
     Ok(UserRecord {
-        name: row.try_get("name")?,
-        grants: serde_json::from_str(&grants).map_err(|e| StoreError::Corrupt(format!("grants of a user: {e}")))?,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        name: name.clone(),
+        grants: serde_json::from_str(grants).map_err(|e| StoreError::Corrupt(format!("grants of a user: {e}")))?,
+        disabled: *disabled != 0,
+        created_at: *created_at,
+        updated_at: *updated_at,
     })
 }
 
-fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        id: row.try_get("id")?,
-        user: row.try_get("user_name")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        last_used: row.try_get("last_used")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+type TokenRow = (String, String, String, i64, Option<i64>, Option<i64>, Option<i64>);
+
+fn token_from_row(row: TokenRow) -> TokenRecord {
+    let (id, user, name, created_at, expires_at, last_used, revoked_at) = row;
+    TokenRecord { id, user, name, created_at, expires_at, last_used, revoked_at }
 }
 
 fn grants_json(grants: &[Grant]) -> String {
@@ -100,14 +100,14 @@ fn grants_json(grants: &[Grant]) -> String {
 impl Store {
     /// How many users exist (disabled ones too).
     pub async fn count_users(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?)
     }
 
     /// Creates a user; `Ok(false)` when the name is taken.
     pub async fn create_user(&self, name: &str, password_hash: &str, grants: &[Grant]) -> Result<bool, StoreError> {
         let now = now_ms();
-        let done = sqlx::query(
-            "INSERT INTO users (name, password_hash, grants, disabled, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query(
+            "INSERT INTO users (name, password_hash, grants, disabled, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $5)
              ON CONFLICT(name) DO NOTHING",
         )
         .bind(name)
@@ -115,72 +115,79 @@ impl Store {
         .bind(grants_json(grants))
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(pool)
+        .await.map(|done| done.rows_affected()))?;
+        Ok(done == 1)
     }
 
     pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let rows = sqlx::query("SELECT name, grants, disabled, created_at, updated_at FROM users ORDER BY name").fetch_all(&self.pool).await?;
+        let rows: Vec<UserRow> =
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"))).fetch_all(pool).await)?;
         rows.iter().map(user_from_row).collect()
     }
 
     /// A user and their password hash.
     pub async fn user(&self, name: &str) -> Result<Option<(UserRecord, String)>, StoreError> {
-        let row = sqlx::query("SELECT name, grants, disabled, created_at, updated_at, password_hash FROM users WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?))).transpose()
+        let row: Option<(String, String, i64, i64, i64, String)> =
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = $1")))
+                .bind(name)
+                .fetch_optional(pool)
+                .await)?;
+        row.map(|(a, b, c, d, e, hash)| Ok((user_from_row(&(a, b, c, d, e))?, hash))).transpose()
     }
 
     /// Sets a user's password and ends their sessions except `keep` (the
     /// session that changed it). `Ok(false)` when there is no such user.
     pub async fn set_password(&self, name: &str, password_hash: &str, keep: Option<&str>) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?")
-            .bind(password_hash)
-            .bind(now_ms())
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_name = ? AND digest IS NOT ?").bind(name).bind(keep).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        with_pool!(&self.pool, |pool, d| {
+            let mut tx = pool.write().await?;
+            let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE name = $3")
+                .bind(password_hash)
+                .bind(now_ms())
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_name = $1 AND digest IS DISTINCT FROM $2").bind(name).bind(keep).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     pub async fn set_grants(&self, name: &str, grants: &[Grant]) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET grants = ?, updated_at = ? WHERE name = ?")
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE users SET grants = $1, updated_at = $2 WHERE name = $3")
             .bind(grants_json(grants))
             .bind(now_ms())
             .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Disables (ending their sessions) or enables a user.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
-        let done = sqlx::query("UPDATE users SET disabled = ?, updated_at = ? WHERE name = ?")
-            .bind(i64::from(disabled))
-            .bind(now_ms())
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_name = ?").bind(name).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        with_pool!(&self.pool, |pool, d| {
+            let mut tx = pool.write().await?;
+            let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE name = $3")
+                .bind(i64::from(disabled))
+                .bind(now_ms())
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            if disabled {
+                sqlx::query("DELETE FROM sessions WHERE user_name = $1").bind(name).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     pub async fn create_session(&self, user: &str, digest: &str, csrf: &str, expires_at: i64) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.write().await?;
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
         // Expired sessions go as new ones come.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < ?").bind(now).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO sessions (digest, user_name, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO sessions (digest, user_name, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(digest)
             .bind(user)
             .bind(csrf)
@@ -190,86 +197,90 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+        })
     }
 
     /// The enabled user of a live session, and the session's CSRF token.
     pub async fn session(&self, digest: &str) -> Result<Option<(UserRecord, String)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.name, u.grants, u.disabled, u.created_at, u.updated_at, s.csrf FROM sessions s JOIN users u ON u.name = s.user_name
-             WHERE s.digest = ? AND s.expires_at > ? AND u.disabled = 0",
-        )
+        let row: Option<(String, String, i64, i64, i64, String)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, s.csrf FROM sessions s JOIN users u ON u.name = s.user_name
+             WHERE s.digest = $1 AND s.expires_at > $2 AND u.disabled = 0"
+        )))
         .bind(digest)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| Ok((user_from_row(&row)?, row.try_get("csrf")?))).transpose()
+        .fetch_optional(pool)
+        .await)?;
+        row.map(|(a, b, c, d, e, csrf)| Ok((user_from_row(&(a, b, c, d, e))?, csrf))).transpose()
     }
 
     pub async fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE digest = ?").bind(digest).execute(&self.pool).await?;
+        with_pool!(&self.pool, |pool, d| sqlx::query("DELETE FROM sessions WHERE digest = $1").bind(digest).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     pub async fn create_token(&self, id: &str, user: &str, name: &str, digest: &str, expires_at: Option<i64>) -> Result<TokenRecord, StoreError> {
         let now = now_ms();
-        sqlx::query("INSERT INTO api_tokens (id, user_name, name, digest, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+        with_pool!(&self.pool, |pool, d| sqlx::query("INSERT INTO api_tokens (id, user_name, name, digest, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id)
             .bind(user)
             .bind(name)
             .bind(digest)
             .bind(now)
             .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
         Ok(TokenRecord { id: id.into(), user: user.into(), name: name.into(), created_at: now, expires_at, last_used: None, revoked_at: None })
     }
 
     /// A user's tokens, newest first, revoked ones included.
     pub async fn tokens(&self, user: &str) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM api_tokens WHERE user_name = ? ORDER BY created_at DESC").bind(user).fetch_all(&self.pool).await?;
-        rows.iter().map(token_from_row).collect()
+        let rows: Vec<TokenRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            "SELECT id, user_name, name, created_at, expires_at, last_used, revoked_at FROM api_tokens WHERE user_name = $1 ORDER BY created_at DESC"
+        )
+        .bind(user)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(token_from_row).collect())
     }
 
     /// The enabled user of a live token whose id is `id` and whose digest is
     /// `digest`; marks it used (at most once a minute).
     pub async fn token_user(&self, id: &str, digest: &str) -> Result<Option<UserRecord>, StoreError> {
         let now = now_ms();
-        let row = sqlx::query(
-            "SELECT u.name, u.grants, u.disabled, u.created_at, u.updated_at, t.digest AS token_digest, t.last_used
+        let row: Option<(String, String, i64, i64, i64, String, Option<i64>)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, t.digest, t.last_used
              FROM api_tokens t JOIN users u ON u.name = t.user_name
-             WHERE t.id = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0",
-        )
+             WHERE t.id = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0"
+        )))
         .bind(id)
         .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let stored: String = row.try_get("token_digest")?;
+        .fetch_optional(pool)
+        .await)?;
+        let Some((a, b, c, d, e, stored, last_used)) = row else { return Ok(None) };
         if !crate::auth::token::same(&stored, digest) {
             return Ok(None);
         }
-        let last_used: Option<i64> = row.try_get("last_used")?;
         if last_used.is_none_or(|t| now - t > 60_000) {
-            sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?").bind(now).bind(id).execute(&self.pool).await?;
+            with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE api_tokens SET last_used = $1 WHERE id = $2").bind(now).bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
         }
-        user_from_row(&row).map(Some)
+        user_from_row(&(a, b, c, d, e)).map(Some)
     }
 
     /// Revokes `user`'s token `id`; `Ok(false)` when they have no such live
     /// token.
     pub async fn revoke_token(&self, user: &str, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_name = ? AND revoked_at IS NULL")
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_name = $3 AND revoked_at IS NULL")
             .bind(now_ms())
             .bind(id)
             .bind(user)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Adds a line to the audit log.
     pub async fn audit(&self, entry: NewAudit) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit (at, actor, action, namespace, target, address, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        with_pool!(&self.pool, |pool, d| sqlx::query("INSERT INTO audit (at, actor, action, namespace, target, address, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(now_ms())
             .bind(entry.actor)
             .bind(entry.action)
@@ -277,14 +288,14 @@ impl Store {
             .bind(entry.target)
             .bind(entry.address)
             .bind(entry.detail.map(|d| d.to_string()))
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Lines of the audit log, newest first.
     pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut sql = String::from("SELECT * FROM audit WHERE 1 = 1");
+        let mut sql = String::from("SELECT id, at, actor, action, namespace, target, address, detail FROM audit WHERE 1 = 1");
         if query.actor.is_some() {
             sql.push_str(" AND actor = ?");
         }
@@ -298,36 +309,38 @@ impl Store {
             sql.push_str(" AND id < ?");
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
-        // Only fixed clauses are added; every value is bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        if let Some(actor) = &query.actor {
-            q = q.bind(actor);
-        }
-        if let Some(action) = &query.action {
-            q = q.bind(action);
-        }
-        if let Some(namespace) = &query.namespace {
-            q = q.bind(namespace).bind(namespace).bind(namespace);
-        }
-        if let Some(before) = query.before {
-            q = q.bind(before);
-        }
-        let rows = q.bind(i64::from(query.limit.clamp(1, 1000))).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let detail: Option<String> = row.try_get("detail")?;
-                Ok(AuditRecord {
-                    id: row.try_get("id")?,
-                    at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    namespace: row.try_get("namespace")?,
-                    target: row.try_get("target")?,
-                    address: row.try_get("address")?,
-                    detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-                })
+        let sql = super::numbered(&sql);
+        type AuditRow = (i64, i64, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<AuditRow> = with_pool!(&self.pool, |pool, d| {
+            // Only fixed clauses are added; every value is bound.
+            let mut q = sqlx::query_as::<_, AuditRow>(AssertSqlSafe(sql));
+            if let Some(actor) = &query.actor {
+                q = q.bind(actor);
+            }
+            if let Some(action) = &query.action {
+                q = q.bind(action);
+            }
+            if let Some(namespace) = &query.namespace {
+                q = q.bind(namespace).bind(namespace).bind(namespace);
+            }
+            if let Some(before) = query.before {
+                q = q.bind(before);
+            }
+            q.bind(i64::from(query.limit.clamp(1, 1000))).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, actor, action, namespace, target, address, detail)| AuditRecord {
+                id,
+                at,
+                actor,
+                action,
+                namespace,
+                target,
+                address,
+                detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -338,7 +351,7 @@ mod tests {
 
     #[tokio::test]
     async fn users_sessions_tokens_and_audit() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let admin = [Grant { role: Role::Admin, namespace: None }];
         assert_eq!(store.count_users().await.unwrap(), 0);
         assert!(store.create_user("ann", "hash", &admin).await.unwrap());

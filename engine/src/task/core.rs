@@ -184,7 +184,7 @@ mod tests {
     }
 
     async fn harness() -> Harness {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::scratch().await.unwrap();
         let (pipeline, _writer) = LogPipeline::start(store.clone());
         let dir = tempfile::tempdir().unwrap();
         let services = Services { store: store.clone(), storage: Storage::new(dir.path()), logs: pipeline.sender() };

@@ -21,7 +21,7 @@ pub struct Harness {
 
 pub async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = Store::scratch_in(dir.path()).await.unwrap();
     let (pipeline, _writer) = LogPipeline::start(store.clone());
     let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
     Harness { store, services, _pipeline: pipeline, _dir: dir }

@@ -15,7 +15,12 @@ const MORTAR: &str = env!("CARGO_BIN_EXE_mortar");
 fn mortar(args: &[&str], data_dir: &Path, key: Option<&str>, stdin: &str) -> Output {
     let mut command = Command::new(MORTAR);
     command.args(args).arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
-    command.env_remove("MORTAR_SECRET_KEY").env_remove("MORTAR_DATA_DIR");
+    command.env_remove("MORTAR_SECRET_KEY").env_remove("MORTAR_DATA_DIR").env_remove("MORTAR_DATABASE_URL");
+    // A test store on PostgreSQL (MORTAR_TEST_POSTGRES) names its database
+    // in the data dir: the command opens the same one.
+    if let Ok(url) = std::fs::read_to_string(data_dir.join("scratch-database.url")) {
+        command.env("MORTAR_DATABASE_URL", url);
+    }
     for name in ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"] {
         command.env_remove(name);
     }

@@ -47,7 +47,7 @@ impl TestApp {
 
     async fn start(emulator: Option<emulator::EmulatorHandle>, limits: server::config::LimitArgs) -> Self {
         let data_dir = tempfile::tempdir().expect("a temp dir");
-        let store = Store::open(data_dir.path()).await.expect("the store opens");
+        let store = Store::scratch_in(data_dir.path()).await.expect("the store opens");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
