@@ -825,7 +825,7 @@ impl Store {
         page: i64,
         size: i64,
     ) -> Result<ExecutionPage, StoreError> {
-        use super::history::Bind;
+        use super::history::{Bind, bind_all};
         let size = size.clamp(1, 1000);
         let offset = (page.max(1) - 1) * size;
         with_pool!(&self.pool, |pool, d| {
@@ -833,23 +833,11 @@ impl Store {
             let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
             // Only fixed fragments and placeholders are formatted in; every value is bound.
             let count_sql = super::numbered(&format!("SELECT COUNT(*) FROM executions {filter_sql}"));
-            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
-            for bind in &binds {
-                count = match bind {
-                    Bind::Text(text) => count.bind(text.clone()),
-                    Bind::Int(n) => count.bind(*n),
-                };
-            }
+            let count = bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)), &binds);
             let total = count.fetch_one(pool).await?;
             let rows_sql =
                 super::numbered(&format!("SELECT {EXECUTION_COLUMNS} FROM executions {filter_sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"));
-            let mut rows = sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(rows_sql));
-            for bind in &binds {
-                rows = match bind {
-                    Bind::Text(text) => rows.bind(text.clone()),
-                    Bind::Int(n) => rows.bind(*n),
-                };
-            }
+            let rows = bind_all!(sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(rows_sql)), &binds);
             let rows = rows.bind(size).bind(offset).fetch_all(pool).await?;
             Ok(ExecutionPage { results: rows.into_iter().map(execution_from_row).collect::<Result<_, _>>()?, total })
         })

@@ -101,6 +101,22 @@ pub(super) enum Bind {
     Int(i64),
 }
 
+/// Binds the values [`conditions`] collected to a query of either backend,
+/// in order.
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text.clone()),
+                Bind::Int(n) => query.bind(*n),
+            };
+        }
+        query
+    }};
+}
+pub(super) use bind_all;
+
 impl Store {
     /// One page of executions matching `query`, with the number matching.
     pub async fn list_executions(&self, query: &ExecutionQuery) -> Result<SummaryPage, StoreError> {
@@ -119,13 +135,7 @@ impl Store {
             let where_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
 
             // Only fixed fragments and placeholders are formatted in; every value is bound.
-            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(super::numbered(&format!("SELECT COUNT(*) FROM executions {where_sql}"))));
-            for bind in &binds {
-                count = match bind {
-                    Bind::Text(text) => count.bind(text.clone()),
-                    Bind::Int(n) => count.bind(*n),
-                };
-            }
+            let count = bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(super::numbered(&format!("SELECT COUNT(*) FROM executions {where_sql}")))), &binds);
             let total = count.fetch_one(pool).await?;
 
             let direction = if query.descending { "DESC" } else { "ASC" };
@@ -136,13 +146,7 @@ impl Store {
                 sort => format!("{} {direction}, created_at {direction}, id {direction}", sort.order_by()),
             };
             let rows_sql = super::numbered(&format!("SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"));
-            let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql));
-            for bind in &binds {
-                rows = match bind {
-                    Bind::Text(text) => rows.bind(text.clone()),
-                    Bind::Int(n) => rows.bind(*n),
-                };
-            }
+            let mut rows = bind_all!(sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql)), &binds);
             if query.sort == ExecutionSort::Duration {
                 rows = rows.bind(now_ms());
             }
