@@ -148,12 +148,16 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
             };
             let mut labels = BTreeMap::new();
             labels.insert("system.correlationId".to_owned(), ended.labels.get("system.correlationId").cloned().unwrap_or_else(|| ended.id.to_string()));
-            let launch = Launch { id: None, plan, flow_revision: flow.revision, inputs, labels, trigger_vars: Some(trigger_vars) };
+            // One execution per ended execution and trigger, whichever
+            // scheduler node sees the end first.
+            let id = crate::scheduler::derived_id(&format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", ended.id, flow.namespace, flow.id, trigger.id.value));
+            let launch = Launch { id: Some(id), plan, flow_revision: flow.revision, inputs, labels, trigger_vars: Some(trigger_vars) };
             match executor.launch(launch).await {
                 Ok(record) => {
                     tracing::info!(trigger = %name, execution_id = %record.id, after = %ended.id, "flow trigger started an execution");
                     started.push(record.id);
                 }
+                Err(crate::executor::ExecutionError::Store(StoreError::Duplicate(_))) => {}
                 Err(error) => tracing::warn!(trigger = %name, %error, "a flow trigger's execution could not start"),
             }
         }

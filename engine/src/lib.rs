@@ -18,6 +18,8 @@ pub mod crypto;
 #[cfg(feature = "runtime")]
 pub mod databricks;
 #[cfg(feature = "runtime")]
+pub mod cluster;
+#[cfg(feature = "runtime")]
 pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod flow_triggers;

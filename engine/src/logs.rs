@@ -38,6 +38,9 @@ pub struct LogSender {
 pub struct LogPipeline {
     sender: LogSender,
     live: broadcast::Sender<Arc<LogRecord>>,
+    /// Executions whose lines another node stored: their followers here
+    /// read what is new from the store.
+    pokes: broadcast::Sender<crate::ids::ExecutionId>,
 }
 
 impl LogPipeline {
@@ -53,7 +56,8 @@ impl LogPipeline {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let writer = tokio::spawn(write_loop(store, receiver, live.clone()));
-        (Self { sender: LogSender { queue, max_line }, live }, writer)
+        let (pokes, _) = broadcast::channel(1024);
+        (Self { sender: LogSender { queue, max_line }, live, pokes }, writer)
     }
 
     pub fn sender(&self) -> LogSender {
@@ -63,6 +67,16 @@ impl LogPipeline {
     /// Every line stored from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogRecord>> {
         self.live.subscribe()
+    }
+
+    /// Executions with lines stored by another node (see [`Self::poke`]).
+    pub fn subscribe_pokes(&self) -> broadcast::Receiver<crate::ids::ExecutionId> {
+        self.pokes.subscribe()
+    }
+
+    /// Another node stored lines of `execution`.
+    pub fn poke(&self, execution: crate::ids::ExecutionId) {
+        let _ = self.pokes.send(execution);
     }
 }
 
@@ -132,6 +146,19 @@ async fn write_batch(store: &Store, batch: Vec<NewLog>, live: &broadcast::Sender
     for attempt in 1..=5 {
         match store.insert_logs(batch.clone()).await {
             Ok(stored) => {
+                // Followers on other nodes (PostgreSQL) hear which
+                // executions have new lines, once per batch each.
+                if store.is_postgres() {
+                    let mut executions: Vec<&str> = stored.iter().map(|r| r.execution_id.as_str()).collect();
+                    executions.sort_unstable();
+                    executions.dedup();
+                    for execution in executions {
+                        let payload = format!("{} {execution}", crate::cluster::this_process());
+                        if let Err(error) = store.notify(crate::cluster::LOGS, &payload).await {
+                            tracing::warn!(%error, "cannot tell other nodes of new log lines");
+                        }
+                    }
+                }
                 for record in stored {
                     // No follower is not an error.
                     let _ = live.send(Arc::new(record));

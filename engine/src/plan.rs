@@ -426,3 +426,39 @@ mod tests {
         assert_eq!(plan.defaults_for("debug.Return").count(), 0);
     }
 }
+
+/// The plans of flow revisions, each built once: a revision never changes,
+/// so an execution does not parse its flow again. Cheap to clone.
+#[cfg(feature = "runtime")]
+#[derive(Clone, Default)]
+pub struct Plans(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, String, i64), std::sync::Arc<Plan>>>>);
+
+#[cfg(feature = "runtime")]
+impl std::fmt::Debug for Plans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Plans")
+    }
+}
+
+#[cfg(feature = "runtime")]
+impl Plans {
+    /// How many plans are kept; past that the cache starts over.
+    const KEPT: usize = 1024;
+
+    /// The plan of revision `revision` of flow `namespace.id`, whose
+    /// source is `source`.
+    pub fn get(&self, namespace: &str, id: &str, revision: i64, source: &str) -> Result<std::sync::Arc<Plan>, PlanError> {
+        let key = (namespace.to_owned(), id.to_owned(), revision);
+        if let Some(plan) = self.0.lock().ok().and_then(|plans| plans.get(&key).cloned()) {
+            return Ok(plan);
+        }
+        let plan = std::sync::Arc::new(Plan::from_yaml(source)?);
+        if let Ok(mut plans) = self.0.lock() {
+            if plans.len() >= Self::KEPT {
+                plans.clear();
+            }
+            plans.insert(key, plan.clone());
+        }
+        Ok(plan)
+    }
+}

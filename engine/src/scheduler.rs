@@ -247,6 +247,8 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
     };
     match executor.launch(launch).await {
         Ok(record) => tracing::info!(execution_id = %record.id, flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, date = %at, "scheduled execution started"),
+        // Another scheduler node fired this tick first.
+        Err(crate::executor::ExecutionError::Store(StoreError::Duplicate(_))) => {}
         Err(error) => tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, %error, "a scheduled execution could not start"),
     }
     Ok(())
@@ -273,8 +275,15 @@ fn prev_before(schedule: &Schedule, at: Timestamp) -> Option<Timestamp> {
 /// An execution id that only this flow, trigger and time give: 22 base-62
 /// digits of a 128-bit FNV-1a hash, the width of generated ids.
 fn scheduled_id(flow: &ScheduledFlow, trigger: &str, at: Timestamp) -> ExecutionId {
+    derived_id(&format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", flow.namespace, flow.id, trigger, at.as_millisecond()))
+}
+
+/// An execution id that `key` decides: whoever starts the execution for
+/// that key (a schedule's tick, a Flow trigger on an ended execution) on
+/// whichever node makes the same id, and the store's insert refuses the
+/// second one.
+pub(crate) fn derived_id(key: &str) -> ExecutionId {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let key = format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", flow.namespace, flow.id, trigger, at.as_millisecond());
     let mut hash: u128 = 0x6c62272e07bb014262b821756295c58d;
     for byte in key.bytes() {
         hash ^= u128::from(byte);

@@ -248,6 +248,21 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub variables: VariableArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// What this node does among several on one PostgreSQL.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// What this node runs: any of web, executor, scheduler, comma-separated. Several nodes need a shared
+    /// PostgreSQL (`--database postgres://…`) and a shared `--storage-dir`.
+    #[arg(long, env = "MORTAR_ROLES", default_value = "web,executor,scheduler", value_name = "ROLES")]
+    pub roles: String,
+    /// Internal storage (files tasks write and read): `<data-dir>/storage` by default; a mount every node shares
+    /// when there are several.
+    #[arg(long, env = "MORTAR_STORAGE_DIR", value_name = "DIR")]
+    pub storage_dir: Option<PathBuf>,
 }
 
 /// How Databricks tasks connect when no DATABRICKS_* setting is present.

@@ -60,32 +60,7 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
 }
 
-/// The plans of flow revisions, each built once: a revision never changes,
-/// so an execution does not parse its flow again.
-#[derive(Clone, Default)]
-pub struct Plans(Arc<std::sync::Mutex<std::collections::HashMap<(String, String, i64), Arc<engine::plan::Plan>>>>);
-
-impl Plans {
-    /// How many plans are kept; past that the cache starts over.
-    const KEPT: usize = 1024;
-
-    /// The plan of revision `revision` of flow `namespace.id`, whose
-    /// source is `source`.
-    pub fn get(&self, namespace: &str, id: &str, revision: i64, source: &str) -> Result<Arc<engine::plan::Plan>, engine::plan::PlanError> {
-        let key = (namespace.to_owned(), id.to_owned(), revision);
-        if let Some(plan) = self.0.lock().ok().and_then(|plans| plans.get(&key).cloned()) {
-            return Ok(plan);
-        }
-        let plan = Arc::new(engine::plan::Plan::from_yaml(source)?);
-        if let Ok(mut plans) = self.0.lock() {
-            if plans.len() >= Self::KEPT {
-                plans.clear();
-            }
-            plans.insert(key, plan.clone());
-        }
-        Ok(plan)
-    }
-}
+pub use engine::plan::Plans;
 
 /// The default Databricks connection and where it came from.
 #[derive(Clone, Debug)]
@@ -121,9 +96,25 @@ impl AppState {
         limits: &config::LimitArgs,
         variables: engine::executor::ServerVariables,
     ) -> Self {
+        Self::for_node(store, &data_dir.join("storage"), secrets, databricks, limits, variables, None)
+    }
+
+    /// As [`AppState::with_limits`], for a node of a deployment (its roles
+    /// decide whether it runs what it launches) with internal storage in
+    /// `storage_dir`.
+    pub fn for_node(
+        store: Store,
+        storage_dir: &Path,
+        secrets: SecretSource,
+        databricks: Option<DefaultConnection>,
+        limits: &config::LimitArgs,
+        variables: engine::executor::ServerVariables,
+        node: Option<engine::cluster::NodeSettings>,
+    ) -> Self {
         let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
         let (logs, _writer) = LogPipeline::with_max_line(store.clone(), limits.max_log_line);
-        let storage = Storage::new(data_dir.join("storage"));
+        let storage = Storage::new(storage_dir.to_owned());
+        let plans = Plans::default();
         let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
         let runners = runners(databricks.as_ref(), limits.allowed_hosts.clone().unwrap_or_default());
         let namespace_secrets = SecretStore::new(store.clone());
@@ -131,6 +122,8 @@ impl AppState {
             variables,
             render_limits: limits.render_limits(),
             namespace_secrets: Some(namespace_secrets.clone()),
+            node,
+            plans: plans.clone(),
         };
         let executor = Executor::with_settings(services, runners, secrets, settings);
         Self {
@@ -141,7 +134,7 @@ impl AppState {
             executor,
             secrets: namespace_secrets,
             databricks,
-            plans: Plans::default(),
+            plans,
             max_upload: limits.max_upload,
             header_timeout: std::time::Duration::from_secs(limits.header_timeout),
             hosts: guard::Hosts::default(),
@@ -197,13 +190,25 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(variables) => variables,
         Err(message) => return Ok(config::config_error(message)),
     };
-    let mut state = AppState::with_limits(
+    let roles = match engine::cluster::Roles::parse(&args.node.roles) {
+        Ok(roles) => roles,
+        Err(message) => return Ok(config::config_error(message)),
+    };
+    if roles != engine::cluster::Roles::ALL && !store.is_postgres() {
+        return Ok(config::config_error(
+            "--roles: nodes with some of the roles share a PostgreSQL database; give --database postgres://… (one node on SQLite runs every role)",
+        ));
+    }
+    let node = engine::cluster::NodeSettings::new(roles);
+    let storage_dir = args.node.storage_dir.clone().unwrap_or_else(|| args.data_dir.join("storage"));
+    let mut state = AppState::for_node(
         store.clone(),
-        &args.data_dir,
+        &storage_dir,
         secrets::from_env(std::env::vars()),
         Some(databricks.default.clone()),
         &args.limits,
         variables,
+        Some(node.clone()),
     );
     state.hosts = guard::Hosts::new(args.variables.url.as_deref(), Some(address));
     // Every secret decrypts now, or the server says so before it runs
@@ -219,20 +224,45 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
             public_url.trim_end_matches('/')
         );
     }
-    let resumed = state.recover().await?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resumed the executions that were under way");
+    // One node on SQLite takes back everything under way (its previous
+    // process is gone); on PostgreSQL, executors claim what no live node
+    // runs.
+    if !store.is_postgres() {
+        let resumed = state.recover().await?;
+        if resumed > 0 {
+            tracing::info!(resumed, "resumed the executions that were under way");
+        }
     }
     let logs = state.logs.sender();
     let executor = state.executor.clone();
     let stop_scheduler = tokio_util::sync::CancellationToken::new();
-    let scheduler = engine::scheduler::spawn(store.clone(), executor.clone(), stop_scheduler.clone());
-    let flow_triggers = engine::flow_triggers::spawn(store.clone(), executor.clone(), stop_scheduler.clone());
-    run(listener, state, shutdown).await?;
+    let cluster = engine::cluster::run(store.clone(), executor.clone(), state.logs.clone(), node.clone(), stop_scheduler.clone()).await?;
+    tracing::info!(node = %node.id, roles = %roles.names().join(","), database = %if store.is_postgres() { "postgres" } else { "sqlite" }, "node registered");
+    let (scheduler, flow_triggers) = if roles.scheduler {
+        (
+            Some(engine::scheduler::spawn(store.clone(), executor.clone(), stop_scheduler.clone())),
+            Some(engine::flow_triggers::spawn(store.clone(), executor.clone(), stop_scheduler.clone())),
+        )
+    } else {
+        (None, None)
+    };
+    if roles.web {
+        run(listener, state, shutdown).await?;
+    } else {
+        drop(listener);
+        shutdown.await;
+    }
     stop_scheduler.cancel();
-    let _ = tokio::join!(scheduler, flow_triggers);
-    // Running executions stop where they are and resume at next start.
+    for task in [scheduler, flow_triggers].into_iter().flatten() {
+        let _ = task.await;
+    }
+    let _ = cluster.await;
+    // Running executions stop where they are; their release lets another
+    // node (or the next start) resume them at once.
     executor.shutdown().await;
+    if let Err(error) = store.stop_node(&node.id).await {
+        tracing::warn!(%error, "cannot mark this node stopped; its executions wait for its lease to end");
+    }
     logs.flush().await;
     if let Some(embedded) = databricks.embedded {
         embedded.shutdown().await;

@@ -74,7 +74,7 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(variables) => variables,
         Err(message) => return Ok(config_error(message)),
     };
-    let settings = engine::executor::Settings { variables, render_limits: args.limits.render_limits(), namespace_secrets: Some(namespace_secrets) };
+    let settings = engine::executor::Settings { variables, render_limits: args.limits.render_limits(), node: None, plans: Default::default(), namespace_secrets: Some(namespace_secrets) };
     let executor = Executor::with_settings(services, crate::runners(Some(&databricks.default), args.limits.allowed_hosts.clone().unwrap_or_default()), crate::secrets::from_env(std::env::vars()), settings);
 
     let id = ExecutionId::generate();

@@ -7,6 +7,7 @@ mod http {
     mod api;
     mod auth;
     mod bounds;
+    mod cluster;
     mod compat;
     mod executions;
     mod escapes;

@@ -167,6 +167,11 @@ pub(crate) struct Shared {
     /// Cancelled when the process stops: walks stop where they are, leaving
     /// their state for recovery.
     shutdown: CancellationToken,
+    /// This process as a node of a deployment; none for `mortar run` and
+    /// the engine's tests, where the executor runs what it launches.
+    node: Option<crate::cluster::NodeSettings>,
+    /// The plans of the flow revisions executions run.
+    plans: crate::plan::Plans,
     /// `envs`, `globals` and `kestra`, put in every expression's context.
     server_vars: Map<String, Value>,
     render_limits: crate::flow::pebble::Limits,
@@ -181,9 +186,34 @@ pub struct Settings {
     /// The namespace secrets `secret('NAME')` reads before the
     /// [`SecretSource`]; none for an executor without a data dir.
     pub namespace_secrets: Option<SecretStore>,
+    /// This process as a node (`mortar serve`): executions are owned by
+    /// nodes, and a node without the executor role hands what it launches
+    /// to one that has it.
+    pub node: Option<crate::cluster::NodeSettings>,
+    /// The plans cache, shared with the server.
+    pub plans: crate::plan::Plans,
 }
 
 impl Shared {
+    /// Tells whoever waits here, and the other nodes, that an execution
+    /// changed state.
+    pub(crate) async fn emit(&self, id: &ExecutionId, state: State) {
+        let _ = self.events.send((id.clone(), state));
+        if self.node.is_some() && self.store.is_postgres() {
+            let payload = format!("{} {id} {}", crate::cluster::this_process(), state.as_str());
+            if let Err(error) = self.store.notify(crate::cluster::STATES, &payload).await {
+                tracing::warn!(%error, execution_id = %id, "cannot tell other nodes of a state change");
+            }
+        }
+    }
+
+    /// The node that owns the executions this process walks (None without
+    /// a node: `mortar run`, tests) and whose ownership each new task run
+    /// checks.
+    pub(crate) fn owner(&self) -> Option<&str> {
+        self.node.as_ref().filter(|n| n.roles.executor).map(|n| n.id.as_str())
+    }
+
     fn services(&self) -> Services {
         Services { store: self.store.clone(), storage: self.storage.clone(), logs: self.logs.clone() }
     }
@@ -218,8 +248,9 @@ pub struct Launch {
 #[derive(Clone)]
 pub struct Executor {
     shared: Arc<Shared>,
-    /// Kill switches of the executions running in this process.
-    running: Arc<Mutex<HashMap<ExecutionId, CancellationToken>>>,
+    /// The executions running in this process: their kill switch, and the
+    /// token that stops the walk where it is (another node took it over).
+    running: Arc<Mutex<HashMap<ExecutionId, (CancellationToken, CancellationToken)>>>,
     /// Per flow with a concurrency limit: how many run, and who waits.
     slots: Arc<Mutex<HashMap<(String, String), Slots>>>,
     tracker: TaskTracker,
@@ -253,6 +284,8 @@ impl Executor {
                 namespace_secrets: settings.namespace_secrets,
                 events,
                 shutdown: CancellationToken::new(),
+                node: settings.node,
+                plans: settings.plans,
                 server_vars: settings.variables.context(),
                 render_limits: settings.render_limits,
             }),
@@ -264,9 +297,95 @@ impl Executor {
         executor
     }
 
-    /// State changes of every execution, as they happen.
+    /// State changes of every execution, as they happen (on PostgreSQL,
+    /// those made on other nodes too).
     pub fn subscribe(&self) -> broadcast::Receiver<(ExecutionId, State)> {
         self.shared.events.subscribe()
+    }
+
+    /// The plans cache.
+    pub fn plans(&self) -> crate::plan::Plans {
+        self.shared.plans.clone()
+    }
+
+    /// The node that runs what this executor launches: this one (None
+    /// without a node, or an executor node), or nobody yet (a node without
+    /// the executor role).
+    fn owner(&self) -> Option<&str> {
+        self.shared.owner()
+    }
+
+    /// Whether executions launched here run here.
+    fn runs_here(&self) -> bool {
+        self.shared.node.as_ref().is_none_or(|n| n.roles.executor)
+    }
+
+    /// Hands an execution that is ready to an executor node: unowned, and
+    /// the executors are woken.
+    async fn hand_over(&self, id: &ExecutionId) -> Result<(), ExecutionError> {
+        self.shared.store.set_owner(id, None).await?;
+        self.shared.store.notify(crate::cluster::WORK, id.as_str()).await?;
+        Ok(())
+    }
+
+    /// A state change another node made, for this node's waiters.
+    pub fn relay(&self, id: ExecutionId, state: State) {
+        let _ = self.shared.events.send((id, state));
+    }
+
+    /// Cancels an execution's tasks if it runs in this process (a kill
+    /// asked on another node).
+    pub fn kill_here(&self, id: &ExecutionId) {
+        if let Some((kill, _)) = self.running.lock().ok().and_then(|r| r.get(id).cloned()) {
+            kill.cancel();
+        }
+    }
+
+    /// The executions this process walks (not those stopping).
+    pub fn running_ids(&self) -> Vec<ExecutionId> {
+        self.running
+            .lock()
+            .map(|running| running.iter().filter(|(_, (_, stop))| !stop.is_cancelled()).map(|(id, _)| id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops, where they are and without writing anything more, the walks
+    /// of these executions (their lease went to another node).
+    pub fn stop_walks<'a>(&self, ids: impl Iterator<Item = &'a ExecutionId>) {
+        let Ok(running) = self.running.lock() else { return };
+        for id in ids {
+            if let Some((_, stop)) = running.get(id)
+                && !stop.is_cancelled()
+            {
+                tracing::warn!(execution_id = %id, "another node runs this execution now; it stops here");
+                stop.cancel();
+            }
+        }
+    }
+
+    /// Runs an execution this node has just claimed: the recovery of one
+    /// execution (its flow revision's plan from the store).
+    pub async fn adopt(&self, id: &ExecutionId) -> Result<(), ExecutionError> {
+        if self.running.lock().is_ok_and(|r| r.get(id).is_some_and(|(_, stop)| !stop.is_cancelled())) {
+            return Ok(());
+        }
+        let Some(execution) = self.shared.store.get_execution(id).await? else { return Ok(()) };
+        let source = self.shared.store.flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision).await?;
+        let Some(plan) = source.and_then(|s| {
+            self.shared.plans.get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &s).ok()
+        }) else {
+            tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone");
+            return Ok(());
+        };
+        if execution.state == State::Killing {
+            let state = self.shared.store.execution_event(id, Event::Stopped).await?;
+            self.shared.emit(id, state).await;
+            return Ok(());
+        }
+        tracing::info!(execution_id = %id, state = %execution.state, "running a claimed execution");
+        let (execution, secrets) = self.with_secrets(execution).await?;
+        self.spawn(execution, plan, secrets);
+        Ok(())
     }
 
     /// Checks the inputs, stores the execution (CREATED) and starts it.
@@ -304,13 +423,19 @@ impl Executor {
             trigger_vars: launch.trigger_vars,
             original_id: None,
         };
+        // A node without the executor role stores it for one that has.
+        if !self.runs_here() {
+            let record = self.shared.store.create_owned_execution(&new, false, &hidden, None).await?;
+            self.shared.store.notify(crate::cluster::WORK, record.id.as_str()).await?;
+            return Ok(record);
+        }
         // Over the flow's concurrency limit: CANCEL and FAIL end the new
         // execution at once; QUEUE keeps it CREATED until a slot frees.
         if let Some(limit) = &plan.concurrency {
             let key = (plan.namespace.clone(), plan.id.clone());
             let full = self.slots.lock().map(|s| s.get(&key).is_some_and(|slots| slots.running >= limit.limit as usize)).unwrap_or(false);
             if full {
-                let record = self.shared.store.create_execution_with_secrets(&new, false, &hidden).await?;
+                let record = self.shared.store.create_owned_execution(&new, false, &hidden, self.owner()).await?;
                 let message = format!("the flow's concurrency limit ({}) is reached", limit.limit);
                 let ending = match limit.behavior.as_str() {
                     "CANCEL" => Some(Event::Kill),
@@ -320,7 +445,7 @@ impl Executor {
                 if let Some(event) = ending {
                     self.log_execution(&record.id, crate::log::Level::Warn, &format!("{message}: {}", if event == Event::Kill { "cancelled" } else { "failed" })).await;
                     let state = self.shared.store.execution_event(&record.id, event).await?;
-                    let _ = self.shared.events.send((record.id.clone(), state));
+                    self.shared.emit(&record.id, state).await;
                     return Ok(ExecutionRecord { state, ..record });
                 }
                 self.log_execution(&record.id, crate::log::Level::Info, &format!("{message}: queued")).await;
@@ -330,7 +455,7 @@ impl Executor {
                 return Ok(record);
             }
         }
-        let mut record = self.shared.store.create_execution_with_secrets(&new, true, &hidden).await?;
+        let mut record = self.shared.store.create_owned_execution(&new, true, &hidden, self.owner()).await?;
         // The walk sees the real values; the store keeps the masked ones.
         record.inputs = Value::Object(inputs);
         self.spawn(record.clone(), plan, secrets);
@@ -391,8 +516,9 @@ impl Executor {
 
     fn start_walk(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) {
         let kill = CancellationToken::new();
+        let stop = self.shared.shutdown.child_token();
         if let Ok(mut running) = self.running.lock() {
-            running.insert(execution.id.clone(), kill.clone());
+            running.insert(execution.id.clone(), (kill.clone(), stop.clone()));
         }
         let shared = self.shared.clone();
         let running = self.running.clone();
@@ -431,13 +557,32 @@ impl Executor {
                     return;
                 }
             };
-            let walk = Arc::new(run::Walk::new(shared.clone(), execution, plan, renderer, kill, existing));
+            let walk = Arc::new(run::Walk::new(shared.clone(), execution, plan, renderer, kill, stop.clone(), existing));
             match walk.run().await {
                 Ok(state) => tracing::info!(execution_id = %id, %state, "execution ended"),
-                Err(error) => tracing::error!(%error, execution_id = %id, "execution stopped on a store error"),
+                Err(crate::store::StoreError::Lost(_)) => {
+                    tracing::warn!(execution_id = %id, "another node runs this execution now; it stops here");
+                }
+                Err(error) => {
+                    tracing::error!(%error, execution_id = %id, "execution stopped on a store error; it is released for an executor to resume");
+                    // Owned by nobody, the execution is claimed again (here
+                    // or on another node, at the next look for work, not at
+                    // once: the error may last) and resumed from its task
+                    // runs, rather than waiting on a live owner that does
+                    // not run it.
+                    if let Some(owner) = shared.owner()
+                        && !stop.is_cancelled()
+                    {
+                        let _ = shared.store.release(&id, owner).await;
+                    }
+                }
             }
             if let Ok(mut running) = running.lock() {
-                running.remove(&id);
+                // A walk stopped for another node to resume leaves its
+                // entry only if no newer walk of the same execution took it.
+                if running.get(&id).is_some_and(|(_, s)| s.is_cancelled() == stop.is_cancelled()) {
+                    running.remove(&id);
+                }
             }
             if !shared.shutdown.is_cancelled() {
                 this.release_slot(&plan_for_release);
@@ -468,15 +613,22 @@ impl Executor {
         if execution.state.is_terminal() {
             return Err(ExecutionError::Conflict(format!("execution {id} has already ended {}", execution.state)));
         }
-        let token = self.running.lock().ok().and_then(|r| r.get(id).cloned());
+        let token = self.running.lock().ok().and_then(|r| r.get(id).filter(|(_, stop)| !stop.is_cancelled()).map(|(kill, _)| kill.clone()));
+        // Running on another live node: that node cancels it, told through
+        // the store.
+        let elsewhere = match (&token, &self.shared.node) {
+            (None, Some(node)) => self.shared.store.owner_of(id, node.lease_ms()).await?.is_some_and(|(owner, live)| live && owner != node.id),
+            _ => false,
+        };
         let state = self.shared.store.execution_event(id, Event::Kill).await?;
-        let _ = self.shared.events.send((id.clone(), state));
+        self.shared.emit(id, state).await;
         match token {
             Some(token) => token.cancel(),
+            None if elsewhere => self.shared.store.notify(crate::cluster::KILLS, id.as_str()).await?,
             None if state == State::Killing => {
-                // Not running here (its process died): nothing to cancel.
+                // Not running anywhere (its process died): nothing to cancel.
                 let state = self.shared.store.execution_event(id, Event::Stopped).await?;
-                let _ = self.shared.events.send((id.clone(), state));
+                self.shared.emit(id, state).await;
                 return Ok(state);
             }
             None => {}
@@ -538,7 +690,12 @@ impl Executor {
             }
         }
         let state = self.shared.store.execution_event(id, Event::Restart).await?;
-        let _ = self.shared.events.send((id.clone(), state));
+        self.shared.emit(id, state).await;
+        if !self.runs_here() {
+            self.hand_over(id).await?;
+            return Ok(state);
+        }
+        self.shared.store.set_owner(id, self.owner()).await?;
         let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
         let (execution, secrets) = self.with_secrets(execution).await?;
         self.spawn(execution, plan, secrets);
@@ -607,8 +764,12 @@ impl Executor {
             })
             .collect();
         let hidden = self.shared.store.execution_secrets(original).await?;
-        let record = self.shared.store.create_execution_with_secrets(&new, true, &hidden).await?;
+        let record = self.shared.store.create_owned_execution(&new, true, &hidden, self.owner()).await?;
         self.shared.store.copy_task_runs(&copies).await?;
+        if !self.runs_here() {
+            self.hand_over(&record.id).await?;
+            return Ok(record);
+        }
         let (walked, secrets) = self.with_secrets(record.clone()).await?;
         self.spawn(walked, plan, secrets);
         Ok(record)
@@ -625,9 +786,10 @@ impl Executor {
                     tracing::info!(execution_id = %id, state = %execution.state, "resuming an execution after a restart");
                     if execution.state == State::Killing {
                         let state = self.shared.store.execution_event(&id, Event::Stopped).await?;
-                        let _ = self.shared.events.send((id.clone(), state));
+                        self.shared.emit(&id, state).await;
                         continue;
                     }
+                    self.shared.store.set_owner(&id, self.owner()).await?;
                     let (execution, secrets) = self.with_secrets(execution).await?;
                     self.spawn(execution, plan, secrets);
                     resumed += 1;

@@ -93,6 +93,10 @@ pub(crate) struct Walk {
     plan: Arc<Plan>,
     renderer: Renderer,
     kill: CancellationToken,
+    /// Cancelled when this process stops running the walk (it shuts down,
+    /// or its node lost the execution to another): the walk stops where
+    /// it is, writing nothing more, for its next owner to resume.
+    stop: CancellationToken,
     /// `outputs.<task>` (or `outputs.<task>.<value>` inside a ForEach).
     outputs: Mutex<Map<String, Value>>,
     /// Task runs found in the store, by where they sit: recovery reuses them.
@@ -108,6 +112,9 @@ pub(crate) struct Walk {
     /// What this walk last wrote of each unfinished task run, so that its
     /// next event is one guarded UPDATE.
     versions: Mutex<HashMap<TaskRunId, TaskRunVersion>>,
+    /// The store error that interrupted a task, if one did: the walk ends
+    /// with it, for the execution to be resumed from its task runs.
+    failure: Mutex<Option<StoreError>>,
 }
 
 impl Walk {
@@ -117,6 +124,7 @@ impl Walk {
         plan: Arc<Plan>,
         renderer: Renderer,
         kill: CancellationToken,
+        stop: CancellationToken,
         existing: Vec<TaskRunRecord>,
     ) -> Self {
         let mut outputs = Map::new();
@@ -138,6 +146,7 @@ impl Walk {
             plan,
             renderer,
             kill,
+            stop,
             outputs: Mutex::new(outputs),
             existing: Mutex::new(by_key),
             warning: Default::default(),
@@ -145,6 +154,7 @@ impl Walk {
             variables: Mutex::new(None),
             states: Mutex::new(states),
             versions: Mutex::default(),
+            failure: Mutex::default(),
         }
     }
 
@@ -171,6 +181,9 @@ impl Walk {
             }
         }
         if outcome == Outcome::Interrupted {
+            if let Some(error) = self.failure.lock().ok().and_then(|mut f| f.take()) {
+                return Err(error);
+            }
             return Ok(self.shared.store.get_execution(&id).await?.map_or(State::Running, |e| e.state));
         }
         self.store_flow_outputs().await;
@@ -186,7 +199,7 @@ impl Walk {
         self.shared.logs.flush().await;
         // A kill that came while the last task finished ends it KILLED.
         let state = self.shared.store.end_execution(&id, event).await?;
-        let _ = self.shared.events.send((id.clone(), state));
+        self.shared.emit(&id, state).await;
         Ok(state)
     }
 
@@ -211,7 +224,7 @@ impl Walk {
 
     async fn transition(&self, event: Event) -> Result<State, StoreError> {
         let state = self.shared.store.execution_event(&self.execution.id, event).await?;
-        let _ = self.shared.events.send((self.execution.id.clone(), state));
+        self.shared.emit(&self.execution.id, state).await;
         Ok(state)
     }
 
@@ -372,7 +385,7 @@ impl Walk {
         };
         let record = if node.common.run_if.is_some() {
             // runIf decides between running and skipping: start in CREATED.
-            self.shared.store.create_task_runs(std::slice::from_ref(&new)).await?;
+            self.shared.store.create_task_runs(std::slice::from_ref(&new), self.shared.owner()).await?;
             TaskRunRecord {
                 id: new.id,
                 execution_id: new.execution_id,
@@ -388,7 +401,7 @@ impl Walk {
                 ended_at: None,
             }
         } else {
-            self.shared.store.start_task_run(&new).await?
+            self.shared.store.start_task_run(&new, self.shared.owner()).await?
         };
         if let Ok(mut versions) = self.versions.lock() {
             versions.insert(record.id.clone(), TaskRunVersion::of(&record));
@@ -410,14 +423,26 @@ impl Walk {
             if self.killed() {
                 return Outcome::Killed;
             }
-            if self.shared.shutdown.is_cancelled() {
+            if self.stop.is_cancelled() {
                 return Outcome::Interrupted;
             }
             match self.clone().run_node_inner(&node, &scope).await {
                 Ok(outcome) => outcome,
+                Err(StoreError::Lost(_)) => {
+                    // Another node runs the execution now: the whole walk
+                    // stops, writing nothing more.
+                    if let Ok(mut failure) = self.failure.lock() {
+                        failure.get_or_insert(StoreError::Lost(self.execution.id.to_string()));
+                    }
+                    self.stop.cancel();
+                    Outcome::Interrupted
+                }
                 Err(error) => {
                     tracing::error!(%error, task = %node.id, "the store failed while running a task");
-                    // Leave it for recovery rather than record a wrong state.
+                    // Leave it for a resume rather than record a wrong state.
+                    if let Ok(mut failure) = self.failure.lock() {
+                        failure.get_or_insert(error);
+                    }
                     Outcome::Interrupted
                 }
             }
@@ -737,7 +762,7 @@ impl Walk {
                 cancel.clone(),
                 Arc::new(move |text: &str| masker.mask(text)),
             );
-            let shutdown = self.shared.shutdown.clone();
+            let shutdown = self.stop.clone();
             let result = tokio::select! {
                 result = run_with_timeout(runner.as_ref(), &ctx, timeout) => result,
                 () = shutdown.cancelled() => {
@@ -779,7 +804,7 @@ impl Walk {
                                     self.event(run, Event::Stopped, None).await?;
                                     return Ok(Outcome::Killed);
                                 }
-                                () = self.shared.shutdown.cancelled() => return Ok(Outcome::Interrupted),
+                                () = self.stop.cancelled() => return Ok(Outcome::Interrupted),
                                 () = tokio::time::sleep(delay) => {}
                             }
                             // Retrying -> Running opens the next attempt.

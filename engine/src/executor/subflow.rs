@@ -22,7 +22,7 @@ pub(crate) struct Link(Arc<OnceLock<WeakExecutor>>);
 
 struct WeakExecutor {
     shared: Weak<Shared>,
-    running: Weak<std::sync::Mutex<std::collections::HashMap<ExecutionId, tokio_util::sync::CancellationToken>>>,
+    running: Weak<std::sync::Mutex<std::collections::HashMap<ExecutionId, (tokio_util::sync::CancellationToken, tokio_util::sync::CancellationToken)>>>,
     slots: Weak<std::sync::Mutex<std::collections::HashMap<(String, String), super::Slots>>>,
     tracker: TaskTracker,
 }

@@ -39,24 +39,54 @@ macro_rules! write_version {
 
 /// Inserts a new task run, CREATED, in a transaction of either backend.
 macro_rules! insert_task_run {
-    ($tx:expr, $run:expr, $now:expr) => {{
+    ($tx:expr, $d:expr, $run:expr, $now:expr, $owner:expr) => {{
         let run: &NewTaskRun = $run;
         let histories = vec![StateChange { state: State::Created, date: $now }];
-        sqlx::query(
-            "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(run.id.as_str())
-        .bind(run.execution_id.as_str())
-        .bind(run.task_id.as_str())
-        .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
-        .bind(&run.value)
-        .bind(State::Created.as_str())
-        .bind(to_json(&histories))
-        .bind($now)
-        .execute(&mut *$tx)
-        .await
+        sqlx::query(AssertSqlSafe(guarded_insert($d, "(id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)", 8)))
+            .bind(run.id.as_str())
+            .bind(run.execution_id.as_str())
+            .bind(run.task_id.as_str())
+            .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
+            .bind(&run.value)
+            .bind(State::Created.as_str())
+            .bind(to_json(&histories))
+            .bind($now)
+            .bind($owner)
+            .execute(&mut *$tx)
+            .await
     }};
+}
+
+/// `INSERT INTO task_runs <columns>` of `count` values ($1…), the second
+/// being the execution's id, done only while the node named by the next
+/// parameter owns the execution (a NULL there: whoever). On PostgreSQL the
+/// execution's row is share-locked for the insert: a claim by another node
+/// waits for it, or it waits for the claim and then inserts nothing.
+/// Either way a node that lost an execution creates no task run in it.
+fn guarded_insert(d: super::Dialect, columns: &str, count: usize) -> String {
+    let values: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+    let lock = match d {
+        super::Dialect::Sqlite => "",
+        super::Dialect::Postgres => " FOR SHARE",
+    };
+    let owner = count + 1;
+    format!(
+        "INSERT INTO task_runs {columns} SELECT {}
+         WHERE ${owner} IS NULL OR EXISTS (SELECT 1 FROM executions WHERE id = $2 AND owner = ${owner}{lock})",
+        values.join(", ")
+    )
+}
+
+/// What inserting a task run came to: stored, or not because its
+/// execution has another owner now or another walk made the run for the
+/// same place (task, parent, value) first.
+fn task_run_inserted(id: &ExecutionId, result: Result<u64, sqlx::Error>) -> Result<(), StoreError> {
+    match result {
+        Ok(1) => Ok(()),
+        Ok(_) => Err(StoreError::Lost(id.to_string())),
+        Err(error) if error.as_database_error().is_some_and(|e| e.is_unique_violation()) => Err(StoreError::Lost(id.to_string())),
+        Err(error) => Err(StoreError::Database(error)),
+    }
 }
 
 /// One entry of a state history.
@@ -182,13 +212,13 @@ impl Store {
         new: &NewExecution,
         first_task_runs: &[NewTaskRun],
     ) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, first_task_runs, false, None).await
+        self.insert_execution(new, first_task_runs, false, None, None).await
     }
 
     /// Stores a new execution already RUNNING (its history has CREATED and
     /// RUNNING), saving the executor a transaction per execution.
     pub async fn create_started_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, &[], true, None).await
+        self.insert_execution(new, &[], true, None, None).await
     }
 
     /// Stores a new execution, RUNNING if `started` (else CREATED), with the
@@ -200,7 +230,22 @@ impl Store {
         started: bool,
         secrets: &serde_json::Map<String, Value>,
     ) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, &[], started, Some(secrets).filter(|s| !s.is_empty())).await
+        self.insert_execution(new, &[], started, Some(secrets).filter(|s| !s.is_empty()), None).await
+    }
+
+    /// As [`Store::create_execution_with_secrets`], owned by node `owner`
+    /// from the start (the node that creates it runs it), or by nobody
+    /// (an executor node claims it). An id that exists already is
+    /// [`StoreError::Duplicate`]: derived ids (a schedule's tick) make
+    /// that insert the guard against firing twice.
+    pub async fn create_owned_execution(
+        &self,
+        new: &NewExecution,
+        started: bool,
+        secrets: &serde_json::Map<String, Value>,
+        owner: Option<&str>,
+    ) -> Result<ExecutionRecord, StoreError> {
+        self.insert_execution(new, &[], started, Some(secrets).filter(|s| !s.is_empty()), owner).await
     }
 
     /// The real values of an execution's SECRET inputs (empty if it has
@@ -224,6 +269,7 @@ impl Store {
         first_task_runs: &[NewTaskRun],
         started: bool,
         secrets: Option<&serde_json::Map<String, Value>>,
+        owner: Option<&str>,
     ) -> Result<ExecutionRecord, StoreError> {
         let now = now_ms();
         let mut histories = vec![StateChange { state: State::Created, date: now }];
@@ -234,8 +280,8 @@ impl Store {
         with_pool!(&self.pool, |pool, d| {
         let mut tx = pool.write().await?;
         sqlx::query(
-            "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at, owner)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new.id.as_str())
         .bind(new.namespace.as_str())
@@ -248,8 +294,13 @@ impl Store {
         .bind(to_json(&histories))
         .bind(new.original_id.as_ref().map(ExecutionId::as_str))
         .bind(now)
+        .bind(owner)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|error| match error.as_database_error().is_some_and(|e| e.is_unique_violation()) {
+            true => StoreError::Duplicate(format!("execution {}", new.id)),
+            false => StoreError::Database(error),
+        })?;
         if let Some(secrets) = secrets {
             // Sealed with the store's key: the database never holds them in clear.
             sqlx::query("INSERT INTO execution_secrets (execution_id, inputs, sealed) VALUES ($1, '', $2)")
@@ -259,7 +310,7 @@ impl Store {
                 .await?;
         }
         for run in first_task_runs {
-            insert_task_run!(tx, run, now)?;
+            task_run_inserted(&run.execution_id, insert_task_run!(tx, d, run, now, owner).map(|done| done.rows_affected()))?;
         }
         tx.commit().await?;
         Ok(ExecutionRecord {
@@ -382,20 +433,24 @@ impl Store {
     /// Executions that were under way (CREATED, RUNNING, KILLING, RETRYING,
     /// PAUSED) when the process stopped: what recovery picks up.
     pub async fn unfinished_executions(&self) -> Result<Vec<ExecutionId>, StoreError> {
-        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(
-            "SELECT id FROM executions WHERE state IN ('CREATED', 'RUNNING', 'KILLING', 'RETRYING', 'PAUSED') ORDER BY created_at",
-        )
+        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM executions WHERE state IN {} ORDER BY created_at",
+            super::nodes::UNFINISHED
+        )))
         .fetch_all(pool)
         .await)?;
         Ok(ids.into_iter().map(ExecutionId::new).collect())
     }
 
-    pub async fn create_task_runs(&self, runs: &[NewTaskRun]) -> Result<(), StoreError> {
+    /// Stores new task runs (CREATED) in one transaction. With `owner`,
+    /// only while that node owns their execution (else
+    /// [`StoreError::Lost`], and none is stored).
+    pub async fn create_task_runs(&self, runs: &[NewTaskRun], owner: Option<&str>) -> Result<(), StoreError> {
         let now = now_ms();
         with_pool!(&self.pool, |pool, d| {
         let mut tx = pool.write().await?;
         for run in runs {
-            insert_task_run!(tx, run, now)?;
+            task_run_inserted(&run.execution_id, insert_task_run!(tx, d, run, now, owner).map(|done| done.rows_affected()))?;
         }
         tx.commit().await?;
         Ok(())
@@ -403,15 +458,17 @@ impl Store {
     }
 
     /// Stores a new task run already RUNNING in its first attempt, saving
-    /// a transaction per task.
-    pub async fn start_task_run(&self, run: &NewTaskRun) -> Result<TaskRunRecord, StoreError> {
+    /// a transaction per task. With `owner`, only while that node owns the
+    /// execution (else [`StoreError::Lost`]).
+    pub async fn start_task_run(&self, run: &NewTaskRun, owner: Option<&str>) -> Result<TaskRunRecord, StoreError> {
         let now = now_ms();
         let histories = vec![StateChange { state: State::Created, date: now }, StateChange { state: State::Running, date: now }];
         let attempts = vec![Attempt { state: State::Running, start: now, end: None }];
-        with_pool!(&self.pool, |pool, d| sqlx::query(
-            "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, attempts, histories, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
+        let inserted = with_pool!(&self.pool, |pool, d| sqlx::query(AssertSqlSafe(guarded_insert(
+            d,
+            "(id, execution_id, task_id, parent_task_run_id, value, state, attempts, histories, created_at)",
+            9
+        )))
         .bind(run.id.as_str())
         .bind(run.execution_id.as_str())
         .bind(run.task_id.as_str())
@@ -421,8 +478,11 @@ impl Store {
         .bind(to_json(&attempts))
         .bind(to_json(&histories))
         .bind(now)
+        .bind(owner)
         .execute(pool)
-        .await.map(|done| done.rows_affected()))?;
+        .await
+        .map(|done| done.rows_affected()));
+        task_run_inserted(&run.execution_id, inserted)?;
         Ok(TaskRunRecord {
             id: run.id.clone(),
             execution_id: run.execution_id.clone(),
@@ -744,7 +804,7 @@ mod tests {
         let store = Store::scratch().await.unwrap();
         let new = new_execution();
         store.create_execution(&new, &[]).await.unwrap();
-        let started = store.start_task_run(&new_run(&new.id, "t")).await.unwrap();
+        let started = store.start_task_run(&new_run(&new.id, "t"), None).await.unwrap();
         let known = TaskRunVersion::of(&started);
         // The writer's own version: one guarded update.
         let retried = store.task_run_event_from(&started.id, &known, Event::Retry, None).await.unwrap();

@@ -47,6 +47,7 @@ mod flows;
 mod history;
 mod logs;
 mod migrations;
+mod nodes;
 mod secrets;
 mod triggers;
 mod users;
@@ -62,6 +63,7 @@ pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, L
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};
+pub use nodes::{NewNode, NodeRecord};
 pub use secrets::{KeyChoice, KeyProblem, MAX_SECRET_VALUE, Rotated, SecretEntry};
 pub use triggers::ScheduledFlow;
 pub use users::{AuditQuery, AuditRecord, NewAudit, TokenRecord, UserRecord};
@@ -82,6 +84,13 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0} does not exist")]
     NotFound(String),
+    /// An insert found the id taken.
+    #[error("{0} exists already")]
+    Duplicate(String),
+    /// A node wrote for an execution another node runs now (its lease
+    /// ran out and the execution was claimed): the write did not happen.
+    #[error("execution {0} is run by another node now")]
+    Lost(String),
     #[error(transparent)]
     Illegal(#[from] crate::state::IllegalTransition),
     #[error("the database holds something unexpected: {0}")]
@@ -297,7 +306,7 @@ impl Store {
                 }
                 (Pool::Sqlite(Self::open_sqlite(&file).await?), file)
             }
-            Database::Postgres(url) => (Pool::Postgres(Self::connect_postgres(url, 16).await?), PathBuf::from(database.describe())),
+            Database::Postgres(url) => (Pool::Postgres(Self::connect_postgres(url, 32).await?), PathBuf::from(database.describe())),
         };
         let (key, key_file) = secrets::unlock(&pool, Some(data_dir), &shown, key).await?;
         Ok(Self::from_parts(pool, key, key_file))
@@ -330,7 +339,9 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            // Hundreds of walks share the pool: a query waits its turn
+            // rather than failing the walk.
+            .acquire_timeout(Duration::from_secs(60))
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Url(format!("cannot connect to {}: {e}", redact(url))))?;

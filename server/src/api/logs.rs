@@ -193,6 +193,7 @@ pub(crate) async fn follow(
     // Subscribe before reading the backlog and the state, so that a line
     // or an end in between is seen in one of them.
     let live = state.logs.subscribe();
+    let pokes = state.logs.subscribe_pokes();
     let ends = state.executor.subscribe();
     let ended = execution_state(&state, &execution_id, &caller).await?.is_terminal();
     let follower = Follower {
@@ -204,6 +205,7 @@ pub(crate) async fn follow(
         backlog_read: false,
         ended,
         live,
+        pokes,
         ends,
     };
     // The last event, `end`, tells a browser's EventSource not to reconnect.
@@ -238,6 +240,9 @@ struct Follower {
     /// sent, the stream ends.
     ended: bool,
     live: tokio::sync::broadcast::Receiver<std::sync::Arc<LogRecord>>,
+    /// Executions whose lines another node stored (PostgreSQL): read from
+    /// the store after the last line sent, in the database's order.
+    pokes: tokio::sync::broadcast::Receiver<ExecutionId>,
     ends: tokio::sync::broadcast::Receiver<(ExecutionId, engine::state::State)>,
 }
 
@@ -265,6 +270,12 @@ impl Follower {
                         }
                     }
                     // Fell behind the live channel: read what was missed from the store.
+                    Err(RecvError::Lagged(_)) => self.backlog_read = false,
+                    Err(RecvError::Closed) => return None,
+                },
+                poke = self.pokes.recv() => match poke {
+                    Ok(id) if id == self.execution_id => self.backlog_read = false,
+                    Ok(_) => {}
                     Err(RecvError::Lagged(_)) => self.backlog_read = false,
                     Err(RecvError::Closed) => return None,
                 },

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, on Kestra's paths and JSON shapes.
 
 mod blueprints;
+mod cluster;
 mod executions;
 mod flows;
 mod health;
@@ -34,6 +35,7 @@ use crate::AppState;
         users::me, users::change_password, users::tokens, users::create_token, users::revoke_token,
         users::list, users::create, users::update, users::audit,
         secrets::list, secrets::put, secrets::delete,
+        cluster::nodes,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
@@ -41,6 +43,7 @@ use crate::AppState;
         (name = "kv", description = "The KV store of a namespace"),
         (name = "users", description = "Users, API tokens and the audit log"),
         (name = "secrets", description = "A namespace's secrets: names only; values go in, never out"),
+        (name = "cluster", description = "The nodes of the deployment"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -132,6 +135,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{name}", axum::routing::put(users::update))
         .route("/audit", get(users::audit))
+        .route("/cluster/nodes", get(cluster::nodes))
         .route("/namespaces/{namespace}/secrets", get(secrets::list))
         .route("/namespaces/{namespace}/secrets/{key}", axum::routing::put(secrets::put).delete(secrets::delete))
         .fallback(not_found)

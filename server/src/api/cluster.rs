@@ -1,0 +1,60 @@
+//! The nodes of the deployment: who runs, with which roles, when each last
+//! beat, and how many executions each runs.
+
+use axum::Json;
+use axum::extract::State;
+use engine::auth::Role;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// One node.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NodeJson {
+    id: String,
+    /// `web`, `executor`, `scheduler`.
+    roles: Vec<String>,
+    host: String,
+    pid: i64,
+    version: String,
+    started: String,
+    last_heartbeat: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
+    /// Beating within its lease, and not stopped.
+    alive: bool,
+    /// Executions under way this node runs.
+    running: i64,
+}
+
+/// `GET /api/v1/cluster/nodes`: the nodes seen in the last day, newest
+/// first (admins).
+#[utoipa::path(get, path = "/api/v1/cluster/nodes", tag = "cluster",
+    responses((status = 200, body = Vec<NodeJson>), (status = 403, body = crate::error::ErrorJson)))]
+pub(crate) async fn nodes(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<NodeJson>>, ApiError> {
+    caller.require(Role::Admin, None)?;
+    let lease = engine::cluster::NodeSettings::new(engine::cluster::Roles::ALL).lease_ms();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let nodes = state.store.nodes().await?;
+    Ok(Json(
+        nodes
+            .into_iter()
+            .map(|n| NodeJson {
+                alive: n.stopped_at.is_none() && now - n.heartbeat_at < lease,
+                id: n.id,
+                roles: n.roles,
+                host: n.host,
+                pid: n.pid,
+                version: n.version,
+                started: super::model::iso(n.started_at),
+                last_heartbeat: super::model::iso(n.heartbeat_at),
+                stopped: n.stopped_at.map(super::model::iso),
+                running: n.running,
+            })
+            .collect(),
+    ))
+}
