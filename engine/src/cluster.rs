@@ -28,6 +28,8 @@ pub const STATES: &str = "mortar_state";
 pub const KILLS: &str = "mortar_kill";
 /// Log lines of an execution were stored (payload: `NODE ID`).
 pub const LOGS: &str = "mortar_logs";
+/// A slot of a flow's concurrency limit freed (payload: `NAMESPACE FLOW`).
+pub const SLOTS: &str = "mortar_slot";
 
 /// What a node does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +122,7 @@ pub async fn run(
         })
         .await?;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let listener = match store.listen(&[WORK, STATES, KILLS, LOGS]).await? {
+    let listener = match store.listen(&[WORK, STATES, KILLS, LOGS, SLOTS]).await? {
         Some(listener) => Some(tokio::spawn(listen(listener, executor.clone(), logs, node.id.clone(), wake.clone(), stop.clone()))),
         None => None,
     };
@@ -139,6 +141,7 @@ pub async fn run(
             let live = last_beat.lock().is_ok_and(|at| at.elapsed() < node.lease);
             if node.roles.executor && live {
                 claim(&store, &executor, &node).await;
+                executor.pump_all().await;
             }
             next_claim = tokio::time::Instant::now() + node.poll;
         }
@@ -258,6 +261,13 @@ async fn listen(
         match notification.channel() {
             WORK => wake.notify_one(),
             KILLS => executor.kill_here(&ExecutionId::new(payload)),
+            SLOTS => {
+                if let Some((namespace, flow)) = payload.split_once(' ') {
+                    let key = (namespace.to_owned(), flow.to_owned());
+                    let executor = executor.clone();
+                    tokio::spawn(async move { executor.pump(&key).await });
+                }
+            }
             STATES => {
                 let mut parts = payload.split(' ');
                 if let (Some(node), Some(id), Some(state)) = (parts.next(), parts.next(), parts.next())

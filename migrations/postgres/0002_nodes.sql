@@ -17,3 +17,8 @@ CREATE INDEX executions_by_owner ON executions (owner) WHERE owner IS NOT NULL;
 -- One task run per place (see migrations/sqlite/0008_nodes.sql).
 CREATE UNIQUE INDEX task_runs_one_per_place
     ON task_runs (execution_id, task_id, COALESCE(parent_task_run_id, ''), COALESCE(value, ''));
+
+-- The started executions of a flow, counted against its concurrency limit
+-- by whichever node starts the next one.
+CREATE INDEX executions_started_by_flow ON executions (namespace, flow_id)
+    WHERE state IN ('RUNNING', 'KILLING', 'PAUSED', 'RETRYING');

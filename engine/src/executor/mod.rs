@@ -27,7 +27,7 @@ use crate::plan::Plan;
 use crate::secret_store::SecretStore;
 use crate::state::{Event, State};
 use crate::storage::Storage;
-use crate::store::{ExecutionRecord, NewExecution, Store, StoreError};
+use crate::store::{ExecutionRecord, NewExecution, Slot, Store, StoreError};
 use crate::task::{Runners, Services};
 use crate::flow::expr::{Host, Renderer};
 
@@ -200,7 +200,7 @@ impl Shared {
     pub(crate) async fn emit(&self, id: &ExecutionId, state: State) {
         let _ = self.events.send((id.clone(), state));
         if self.node.is_some() && self.store.is_postgres() {
-            let payload = format!("{} {id} {}", crate::cluster::this_process(), state.as_str());
+            let payload = format!("{} {id} {}", self.node.as_ref().map_or("", |n| n.id.as_str()), state.as_str());
             if let Err(error) = self.store.notify(crate::cluster::STATES, &payload).await {
                 tracing::warn!(%error, execution_id = %id, "cannot tell other nodes of a state change");
             }
@@ -251,16 +251,16 @@ pub struct Executor {
     /// The executions running in this process: their kill switch, and the
     /// token that stops the walk where it is (another node took it over).
     running: Arc<Mutex<HashMap<ExecutionId, (CancellationToken, CancellationToken)>>>,
-    /// Per flow with a concurrency limit: how many run, and who waits.
-    slots: Arc<Mutex<HashMap<(String, String), Slots>>>,
+    /// Per flow with a concurrency limit: the executions this node keeps
+    /// waiting for a slot (the store counts the slots, across nodes).
+    queues: Arc<Mutex<HashMap<(String, String), std::collections::VecDeque<Queued>>>>,
+    /// One pump at a time, so that a queue starts in order.
+    pumping: Arc<tokio::sync::Mutex<()>>,
     tracker: TaskTracker,
 }
 
-#[derive(Default)]
-struct Slots {
-    running: usize,
-    queue: std::collections::VecDeque<(ExecutionRecord, Arc<Plan>, Vec<String>)>,
-}
+/// An execution waiting for a slot: what its walk needs.
+type Queued = (ExecutionRecord, Arc<Plan>, Vec<String>);
 
 impl Executor {
     /// An executor with no `envs`, `globals` or `kestra.url` and the
@@ -290,7 +290,8 @@ impl Executor {
                 render_limits: settings.render_limits,
             }),
             running: Default::default(),
-            slots: Default::default(),
+            queues: Default::default(),
+            pumping: Default::default(),
             tracker: TaskTracker::new(),
         };
         link.set(&executor);
@@ -384,8 +385,7 @@ impl Executor {
         }
         tracing::info!(execution_id = %id, state = %execution.state, "running a claimed execution");
         let (execution, secrets) = self.with_secrets(execution).await?;
-        self.spawn(execution, plan, secrets);
-        Ok(())
+        self.spawn(execution, plan, secrets).await
     }
 
     /// Checks the inputs, stores the execution (CREATED) and starts it.
@@ -429,36 +429,20 @@ impl Executor {
             self.shared.store.notify(crate::cluster::WORK, record.id.as_str()).await?;
             return Ok(record);
         }
-        // Over the flow's concurrency limit: CANCEL and FAIL end the new
-        // execution at once; QUEUE keeps it CREATED until a slot frees.
-        if let Some(limit) = &plan.concurrency {
-            let key = (plan.namespace.clone(), plan.id.clone());
-            let full = self.slots.lock().map(|s| s.get(&key).is_some_and(|slots| slots.running >= limit.limit as usize)).unwrap_or(false);
-            if full {
-                let record = self.shared.store.create_owned_execution(&new, false, &hidden, self.owner()).await?;
-                let message = format!("the flow's concurrency limit ({}) is reached", limit.limit);
-                let ending = match limit.behavior.as_str() {
-                    "CANCEL" => Some(Event::Kill),
-                    "FAIL" => Some(Event::Fail),
-                    _ => None,
-                };
-                if let Some(event) = ending {
-                    self.log_execution(&record.id, crate::log::Level::Warn, &format!("{message}: {}", if event == Event::Kill { "cancelled" } else { "failed" })).await;
-                    let state = self.shared.store.execution_event(&record.id, event).await?;
-                    self.shared.emit(&record.id, state).await;
-                    return Ok(ExecutionRecord { state, ..record });
-                }
-                self.log_execution(&record.id, crate::log::Level::Info, &format!("{message}: queued")).await;
-                let mut queued = record.clone();
-                queued.inputs = Value::Object(inputs);
-                self.spawn(queued, plan, secrets);
-                return Ok(record);
-            }
+        // A flow with a concurrency limit: stored CREATED, then started if
+        // a slot is free across every node; else CANCEL and FAIL end it at
+        // once and QUEUE keeps it CREATED until a slot frees.
+        if plan.concurrency.is_some() {
+            let record = self.shared.store.create_owned_execution(&new, false, &hidden, self.owner()).await?;
+            let mut walked = record.clone();
+            walked.inputs = Value::Object(inputs);
+            let state = self.admit(walked, plan, secrets).await?;
+            return Ok(ExecutionRecord { state, ..record });
         }
         let mut record = self.shared.store.create_owned_execution(&new, true, &hidden, self.owner()).await?;
         // The walk sees the real values; the store keeps the masked ones.
         record.inputs = Value::Object(inputs);
-        self.spawn(record.clone(), plan, secrets);
+        self.start_walk(record.clone(), plan, secrets);
         Ok(record)
     }
 
@@ -479,38 +463,108 @@ impl Executor {
 
     /// Starts (or resumes) walking an execution, or queues it behind its
     /// flow's concurrency limit.
-    fn spawn(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) {
-        if let Some(limit) = &plan.concurrency {
-            let key = (plan.namespace.clone(), plan.id.clone());
-            if let Ok(mut slots) = self.slots.lock() {
-                let slots = slots.entry(key).or_default();
-                if slots.running >= limit.limit as usize {
-                    slots.queue.push_back((execution, plan, secrets));
-                    return;
-                }
-                slots.running += 1;
-            }
-        }
-        self.start_walk(execution, plan, secrets);
+    async fn spawn(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) -> Result<(), ExecutionError> {
+        self.admit(execution, plan, secrets).await.map(|_| ())
     }
 
-    /// A walk of a limited flow ended: the next queued one takes its slot.
-    fn release_slot(&self, plan: &Plan) {
+    /// Walks an execution, unless it is CREATED and its flow's concurrency
+    /// limit is reached on the whole deployment (the store counts the
+    /// started executions of the flow on every node): then `CANCEL` kills
+    /// it, `FAIL` fails it and `QUEUE` keeps it CREATED in this node's
+    /// queue for the flow, started when a slot frees. Returns its state.
+    async fn admit(&self, mut execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) -> Result<State, ExecutionError> {
+        let Some(limit) = plan.concurrency.clone().filter(|_| execution.state == State::Created) else {
+            let state = execution.state;
+            self.start_walk(execution, plan, secrets);
+            return Ok(state);
+        };
+        match self.shared.store.start_within_limit(&execution.id, u64::from(limit.limit)).await? {
+            Slot::Started => {
+                execution.state = State::Running;
+                self.shared.emit(&execution.id, State::Running).await;
+                self.start_walk(execution, plan, secrets);
+                Ok(State::Running)
+            }
+            Slot::Gone(state) => Ok(state),
+            Slot::Full => {
+                let id = execution.id.clone();
+                let message = format!("the flow's concurrency limit ({}) is reached", limit.limit);
+                let ending = match limit.behavior.as_str() {
+                    "CANCEL" => Some(Event::Kill),
+                    "FAIL" => Some(Event::Fail),
+                    _ => None,
+                };
+                if let Some(event) = ending {
+                    self.log_execution(&id, crate::log::Level::Warn, &format!("{message}: {}", if event == Event::Kill { "cancelled" } else { "failed" })).await;
+                    let state = self.shared.store.execution_event(&id, event).await?;
+                    self.shared.emit(&id, state).await;
+                    return Ok(state);
+                }
+                self.log_execution(&id, crate::log::Level::Info, &format!("{message}: queued")).await;
+                let key = (plan.namespace.clone(), plan.id.clone());
+                if let Ok(mut queues) = self.queues.lock() {
+                    queues.entry(key.clone()).or_default().push_back((execution, plan, secrets));
+                }
+                // A slot may have freed since the look.
+                self.pump(&key).await;
+                Ok(State::Created)
+            }
+        }
+    }
+
+    /// Starts this node's queued executions of a flow, oldest first, while
+    /// the store gives them slots. One pump at a time.
+    pub async fn pump(&self, key: &(String, String)) {
+        let _one = self.pumping.lock().await;
+        loop {
+            let head = self.queues.lock().ok().and_then(|q| q.get(key).and_then(|q| q.front().cloned()));
+            let Some((mut execution, plan, secrets)) = head else { return };
+            let limit = plan.concurrency.as_ref().map_or(u64::MAX, |c| u64::from(c.limit));
+            let slot = match self.shared.store.start_within_limit(&execution.id, limit).await {
+                Ok(slot) => slot,
+                Err(error) => {
+                    tracing::warn!(%error, execution_id = %execution.id, "cannot start a queued execution; it waits for the next look");
+                    return;
+                }
+            };
+            if slot == Slot::Full {
+                return;
+            }
+            if let Ok(mut queues) = self.queues.lock()
+                && let Some(queue) = queues.get_mut(key)
+            {
+                queue.pop_front();
+                if queue.is_empty() {
+                    queues.remove(key);
+                }
+            }
+            if slot == Slot::Started {
+                execution.state = State::Running;
+                self.shared.emit(&execution.id, State::Running).await;
+                self.start_walk(execution, plan, secrets);
+            }
+        }
+    }
+
+    /// Pumps every flow this node queues executions of (slots freed on a
+    /// node that could not say so).
+    pub async fn pump_all(&self) {
+        let keys: Vec<(String, String)> = self.queues.lock().map(|q| q.keys().cloned().collect()).unwrap_or_default();
+        for key in keys {
+            self.pump(&key).await;
+        }
+    }
+
+    /// A walk of a limited flow ended: its slot is free for the next
+    /// queued execution, here or on another node.
+    async fn release_slot(&self, plan: &Plan) {
         if plan.concurrency.is_none() {
             return;
         }
         let key = (plan.namespace.clone(), plan.id.clone());
-        let next = self.slots.lock().ok().and_then(|mut slots| {
-            let slots = slots.get_mut(&key)?;
-            slots.running = slots.running.saturating_sub(1);
-            let next = slots.queue.pop_front();
-            if next.is_some() {
-                slots.running += 1;
-            }
-            next
-        });
-        if let Some((execution, plan, secrets)) = next {
-            self.start_walk(execution, plan, secrets);
+        self.pump(&key).await;
+        if self.shared.node.is_some() {
+            let _ = self.shared.store.notify(crate::cluster::SLOTS, &format!("{} {}", key.0, key.1)).await;
         }
     }
 
@@ -533,7 +587,7 @@ impl Executor {
                 if let Ok(mut running) = running.lock() {
                     running.remove(&id);
                 }
-                this.release_slot(&plan_for_release);
+                this.release_slot(&plan_for_release).await;
                 return;
             }
             shared.refresh_secrets(&id).await;
@@ -585,7 +639,7 @@ impl Executor {
                 }
             }
             if !shared.shutdown.is_cancelled() {
-                this.release_slot(&plan_for_release);
+                this.release_slot(&plan_for_release).await;
             }
         });
     }
@@ -698,7 +752,7 @@ impl Executor {
         self.shared.store.set_owner(id, self.owner()).await?;
         let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
         let (execution, secrets) = self.with_secrets(execution).await?;
-        self.spawn(execution, plan, secrets);
+        self.spawn(execution, plan, secrets).await?;
         Ok(state)
     }
 
@@ -771,7 +825,7 @@ impl Executor {
             return Ok(record);
         }
         let (walked, secrets) = self.with_secrets(record.clone()).await?;
-        self.spawn(walked, plan, secrets);
+        self.spawn(walked, plan, secrets).await?;
         Ok(record)
     }
 
@@ -791,7 +845,7 @@ impl Executor {
                     }
                     self.shared.store.set_owner(&id, self.owner()).await?;
                     let (execution, secrets) = self.with_secrets(execution).await?;
-                    self.spawn(execution, plan, secrets);
+                    self.spawn(execution, plan, secrets).await?;
                     resumed += 1;
                 }
                 None => tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone"),

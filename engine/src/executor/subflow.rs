@@ -23,7 +23,8 @@ pub(crate) struct Link(Arc<OnceLock<WeakExecutor>>);
 struct WeakExecutor {
     shared: Weak<Shared>,
     running: Weak<std::sync::Mutex<std::collections::HashMap<ExecutionId, (tokio_util::sync::CancellationToken, tokio_util::sync::CancellationToken)>>>,
-    slots: Weak<std::sync::Mutex<std::collections::HashMap<(String, String), super::Slots>>>,
+    queues: Weak<std::sync::Mutex<std::collections::HashMap<(String, String), std::collections::VecDeque<super::Queued>>>>,
+    pumping: Weak<tokio::sync::Mutex<()>>,
     tracker: TaskTracker,
 }
 
@@ -32,15 +33,18 @@ impl Link {
         let _ = self.0.set(WeakExecutor {
             shared: Arc::downgrade(&executor.shared),
             running: Arc::downgrade(&executor.running),
-            slots: Arc::downgrade(&executor.slots),
+            queues: Arc::downgrade(&executor.queues),
+            pumping: Arc::downgrade(&executor.pumping),
             tracker: executor.tracker.clone(),
         });
     }
 
     fn executor(&self) -> Result<Executor, TaskError> {
         let weak = self.0.get().ok_or_else(|| TaskError::Failed("the executor is not ready".into()))?;
-        match (weak.shared.upgrade(), weak.running.upgrade(), weak.slots.upgrade()) {
-            (Some(shared), Some(running), Some(slots)) => Ok(Executor { shared, running, slots, tracker: weak.tracker.clone() }),
+        match (weak.shared.upgrade(), weak.running.upgrade(), weak.queues.upgrade(), weak.pumping.upgrade()) {
+            (Some(shared), Some(running), Some(queues), Some(pumping)) => {
+                Ok(Executor { shared, running, queues, pumping, tracker: weak.tracker.clone() })
+            }
             _ => Err(TaskError::Failed("the executor has stopped".into())),
         }
     }

@@ -89,6 +89,21 @@ fn task_run_inserted(id: &ExecutionId, result: Result<u64, sqlx::Error>) -> Resu
     }
 }
 
+/// The states of an execution that holds a slot of its flow's
+/// concurrency limit: started and not ended.
+const STARTED: &str = "('RUNNING', 'KILLING', 'PAUSED', 'RETRYING')";
+
+/// What [`Store::start_within_limit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The execution is RUNNING now.
+    Started,
+    /// The flow's limit is reached: it stays CREATED (queued).
+    Full,
+    /// It is not CREATED any more (killed while queued, or started).
+    Gone(State),
+}
+
 /// One entry of a state history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateChange {
@@ -390,6 +405,55 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(next)
+        })
+    }
+
+    /// Starts a CREATED execution of a flow with a concurrency limit if
+    /// fewer than `limit` of the flow's executions are started and not
+    /// ended, counted across every node: one transaction, serialised per
+    /// flow (an advisory lock on PostgreSQL, the write lock on SQLite), so
+    /// two nodes never both take the last slot.
+    pub async fn start_within_limit(&self, id: &ExecutionId, limit: u64) -> Result<Slot, StoreError> {
+        with_pool!(&self.pool, |pool, d| {
+        let mut tx = pool.write().await?;
+        let row: Option<(String, String, String, String)> =
+            sqlx::query_as(locked!(d, "SELECT state, histories, namespace, flow_id FROM executions WHERE id = $1"))
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (state, histories, namespace, flow) = row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+        let state = parse_state(&state)?;
+        if state != State::Created {
+            return Ok(Slot::Gone(state));
+        }
+        if matches!(d, super::Dialect::Postgres) {
+            sqlx::query("SELECT pg_advisory_xact_lock(1296388980, hashtext($1 || ' ' || $2))")
+                .bind(&namespace)
+                .bind(&flow)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let started: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN {STARTED}"
+        )))
+        .bind(&namespace)
+        .bind(&flow)
+        .fetch_one(&mut *tx)
+        .await?;
+        if u64::try_from(started).unwrap_or(0) >= limit {
+            return Ok(Slot::Full);
+        }
+        let now = now_ms();
+        let mut histories: Vec<StateChange> = from_json(&histories)?;
+        histories.push(StateChange { state: State::Running, date: now });
+        sqlx::query("UPDATE executions SET state = $1, histories = $2 WHERE id = $3")
+            .bind(State::Running.as_str())
+            .bind(to_json(&histories))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Slot::Started)
         })
     }
 
