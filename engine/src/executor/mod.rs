@@ -339,6 +339,27 @@ impl Executor {
     pub fn kill_here(&self, id: &ExecutionId) {
         if let Some((kill, _)) = self.running.lock().ok().and_then(|r| r.get(id).cloned()) {
             kill.cancel();
+            return;
+        }
+        // Queued here behind its flow's limit: it leaves the queue KILLED.
+        let queued = self.queues.lock().is_ok_and(|mut queues| {
+            let mut found = false;
+            for queue in queues.values_mut() {
+                let before = queue.len();
+                queue.retain(|(execution, _, _)| &execution.id != id);
+                found |= queue.len() != before;
+            }
+            found
+        });
+        if queued {
+            let shared = self.shared.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                match shared.store.execution_event(&id, Event::Stopped).await {
+                    Ok(state) => shared.emit(&id, state).await,
+                    Err(error) => tracing::warn!(%error, execution_id = %id, "cannot end a queued execution killed from another node"),
+                }
+            });
         }
     }
 

@@ -191,12 +191,48 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
         ids.push(started["id"].as_str().unwrap().to_owned());
     }
 
+    // The web node streams the last execution's log lines while executor
+    // nodes write them: the stream must be what is stored, no line missing
+    // or twice.
+    let followed = ids.last().unwrap().clone();
+    let follow = {
+        let url = format!("{web}/api/v1/logs/{followed}/follow");
+        tokio::spawn(async move {
+            let response = client().get(url).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
+            let body = tokio::time::timeout(Duration::from_secs(400), response.text()).await.expect("the stream ends").unwrap();
+            let blocks: Vec<String> = body.split("\n\n").map(str::to_owned).collect();
+            assert!(blocks.iter().any(|b| b.contains("event: end")), "{body}");
+            blocks
+                .iter()
+                .filter(|block| block.contains("event: log"))
+                .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned))
+                .map(|data| serde_json::from_str::<serde_json::Value>(&data).unwrap()["message"].as_str().unwrap().to_owned())
+                .collect::<Vec<String>>()
+        })
+    };
+
     // Mid-run: some done, many under way. Then the first executor dies.
     let deadline = Instant::now() + Duration::from_secs(120);
     while count(&web, "SUCCESS").await < 50 {
         assert!(Instant::now() < deadline, "no execution ended within 2 minutes; the logs are in {}", root.display());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A kill asked on the web node reaches the executor node that runs the
+    // execution, which cancels its Databricks run.
+    let running = json(client().get(format!("{web}/api/v1/executions/search?namespace=cluster&state=RUNNING&size=1"))).await;
+    let killed = running["results"][0]["id"].as_str().expect("an execution runs").to_owned();
+    let response = client().delete(format!("{web}/api/v1/executions/{killed}/kill")).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let execution = json(client().get(format!("{web}/api/v1/executions/{killed}"))).await;
+        if execution["state"]["current"] == "KILLED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the kill did not end {killed}: {execution}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // It dies holding executions: the nodes API says what each runs.
     let nodes = json(client().get(format!("{web}/api/v1/cluster/nodes"))).await;
     let pid = i64::from(first.0.id());
@@ -220,7 +256,8 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
         assert!(Instant::now() < deadline, "{ended} of {EXECUTIONS} ended in 5 minutes; the logs are in {}", root.display());
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(count(&web, "SUCCESS").await, EXECUTIONS as u64, "every execution succeeds");
+    assert_eq!(count(&web, "SUCCESS").await, EXECUTIONS as u64 - 1, "every execution but the killed one succeeds");
+    assert_eq!(count(&web, "KILLED").await, 1);
 
     // One Databricks run per execution: none submitted twice.
     let runs = all_runs(&host).await;
@@ -229,14 +266,23 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     let total = names.len();
     names.dedup();
     assert_eq!((total, names.len()), (EXECUTIONS, EXECUTIONS), "one run per execution");
+    let cancelled = runs.iter().find(|r| r["run_name"] == format!("run-{killed}")).unwrap();
+    assert_eq!(cancelled["state"]["result_state"], "CANCELED", "{cancelled}");
 
     // Each execution's log has its last line once.
     for id in &ids {
         let logs = json(client().get(format!("{web}/api/v1/logs/{id}"))).await;
         let lines: Vec<&str> = logs.as_array().unwrap().iter().filter_map(|l| l["message"].as_str()).collect();
         let done = format!("done {id}");
-        assert_eq!(lines.iter().filter(|l| **l == done).count(), 1, "{id}: {lines:?}");
+        let expected = usize::from(*id != killed);
+        assert_eq!(lines.iter().filter(|l| **l == done).count(), expected, "{id}: {lines:?}");
     }
+
+    let streamed = follow.await.unwrap();
+    let stored = json(client().get(format!("{web}/api/v1/logs/{followed}"))).await;
+    let stored: Vec<String> = stored.as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect();
+    assert!(stored.len() >= 2, "{stored:?}");
+    assert_eq!(streamed, stored, "the followed stream is the stored log");
 
     // The survivor never lost an execution it ran, nor met a second walk
     // of one (a double claim shows as a store error or a stopped walk).
