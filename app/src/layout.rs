@@ -34,6 +34,7 @@ pub(crate) fn Layout(children: Children) -> impl IntoView {
                     {admin.then(|| view! {
                         <li><A href="/users">"Users"</A></li>
                         <li><A href="/audit">"Audit"</A></li>
+                        <li><A href="/nodes">"Nodes"</A></li>
                     })}
                 </ul>
             </nav>

@@ -89,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("users") view=pages::users::UsersPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("audit") view=pages::users::AuditPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage ssr=SsrMode::InOrder />
                 </Routes>
             </layout::Layout>
         </Router>

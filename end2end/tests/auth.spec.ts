@@ -59,7 +59,7 @@ test('a page asks for a login, the form logs in and goes back there, the header 
 test('every page runs under the policy: scripts with the nonce, the wasm, nothing inline', async ({ page, context }) => {
   await logIn(context, server.url);
   const started = await (await authFetch(`${server.url}/api/v1/executions/tutorial/hello?wait=true`, { method: 'POST' })).json();
-  for (const path of ['/', '/flows', '/flows/tutorial/hello', '/flows/tutorial/hello/editor', '/flows/tutorial/hello/topology', '/executions', `/executions/${started.id}`, '/blueprints', '/namespaces/tutorial/kv', '/account', '/users', '/audit']) {
+  for (const path of ['/', '/flows', '/flows/tutorial/hello', '/flows/tutorial/hello/editor', '/flows/tutorial/hello/topology', '/executions', `/executions/${started.id}`, '/blueprints', '/namespaces/tutorial/kv', '/account', '/users', '/audit', '/nodes']) {
     const response = await page.goto(`${server.url}${path}`);
     expect(response!.status(), path).toBe(200);
     expect(response!.headers()['content-security-policy'], path).toContain("script-src 'self' 'nonce-");
@@ -71,6 +71,17 @@ test('every page runs under the policy: scripts with the nonce, the wasm, nothin
   await page.getByRole('link', { name: 'Executions' }).first().click();
   await expect(page).toHaveURL(`${server.url}/executions`);
   await expect(page.getByRole('table')).toContainText('hello');
+});
+
+test('an admin finds the server among the nodes: its roles, alive, from the header link', async ({ page, context }) => {
+  await logIn(context, server.url);
+  await page.goto(`${server.url}/flows`);
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Nodes' }).click();
+  await expect(page).toHaveURL(`${server.url}/nodes`);
+  const row = page.getByTestId('nodes').locator('tbody tr').first();
+  await expect(row).toContainText('web, executor, scheduler');
+  await expect(row).toContainText('alive');
 });
 
 test('a viewer reads but is offered no Execute, and the server refuses them anyway', async ({ page, context }) => {

@@ -84,17 +84,14 @@ pub struct NodeSettings {
     pub poll: Duration,
 }
 
+/// How long a silent node keeps its executions, unless told otherwise.
+pub const LEASE: Duration = Duration::from_secs(10);
+
 impl NodeSettings {
     /// A new node id and the default timings: a beat every 2 s, a lease of
-    /// 10 s, a look for work every 5 s when nothing wakes it.
+    /// [`LEASE`], a look for work every 5 s when nothing wakes it.
     pub fn new(roles: Roles) -> Self {
-        Self {
-            id: this_process().to_owned(),
-            roles,
-            heartbeat: Duration::from_secs(2),
-            lease: Duration::from_secs(10),
-            poll: Duration::from_secs(5),
-        }
+        Self { id: this_process().to_owned(), roles, heartbeat: Duration::from_secs(2), lease: LEASE, poll: Duration::from_secs(5) }
     }
 
     pub fn lease_ms(&self) -> i64 {

@@ -8,6 +8,7 @@ pub(crate) mod flow;
 pub(crate) mod flows;
 pub(crate) mod home;
 pub(crate) mod kv;
+pub(crate) mod nodes;
 pub(crate) mod secrets;
 pub(crate) mod users;
 

@@ -26,6 +26,14 @@ pub struct NodeRecord {
     pub running: i64,
 }
 
+impl NodeRecord {
+    /// Beating within `lease_ms` of `now_ms`, and not stopped: its
+    /// executions are its own.
+    pub fn alive(&self, now_ms: i64, lease_ms: i64) -> bool {
+        self.stopped_at.is_none() && now_ms - self.heartbeat_at < lease_ms
+    }
+}
+
 /// What registering a node says about it.
 #[derive(Debug, Clone)]
 pub struct NewNode {
@@ -198,6 +206,18 @@ impl Store {
             .await?
         });
         Ok(lost.into_iter().map(ExecutionId::new).collect())
+    }
+
+    /// Up to `limit` executions under way `node` runs, oldest first.
+    pub async fn owned_executions(&self, node: &str, limit: i64) -> Result<Vec<ExecutionId>, StoreError> {
+        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM executions WHERE owner = $1 AND state IN {UNFINISHED} ORDER BY created_at LIMIT $2"
+        )))
+        .bind(node)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(ids.into_iter().map(ExecutionId::new).collect())
     }
 
     /// The owner of an execution and whether its lease is live.

@@ -29,6 +29,8 @@ pub(crate) struct NodeJson {
     alive: bool,
     /// Executions under way this node runs.
     running: i64,
+    /// The ids of the oldest of them (up to 20).
+    executions: Vec<String>,
 }
 
 /// `GET /api/v1/cluster/nodes`: the nodes seen in the last day, newest
@@ -37,24 +39,25 @@ pub(crate) struct NodeJson {
     responses((status = 200, body = Vec<NodeJson>), (status = 403, body = crate::error::ErrorJson)))]
 pub(crate) async fn nodes(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<NodeJson>>, ApiError> {
     caller.require(Role::Admin, None)?;
-    let lease = engine::cluster::NodeSettings::new(engine::cluster::Roles::ALL).lease_ms();
+    let lease = i64::try_from(engine::cluster::LEASE.as_millis()).unwrap_or(i64::MAX);
     let now = jiff::Timestamp::now().as_millisecond();
     let nodes = state.store.nodes().await?;
-    Ok(Json(
-        nodes
-            .into_iter()
-            .map(|n| NodeJson {
-                alive: n.stopped_at.is_none() && now - n.heartbeat_at < lease,
-                id: n.id,
-                roles: n.roles,
-                host: n.host,
-                pid: n.pid,
-                version: n.version,
-                started: super::model::iso(n.started_at),
-                last_heartbeat: super::model::iso(n.heartbeat_at),
-                stopped: n.stopped_at.map(super::model::iso),
-                running: n.running,
-            })
-            .collect(),
-    ))
+    let mut out = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let executions = if n.running > 0 { state.store.owned_executions(&n.id, 20).await? } else { Vec::new() };
+        out.push(NodeJson {
+            alive: n.alive(now, lease),
+            executions: executions.into_iter().map(|id| id.to_string()).collect(),
+            id: n.id,
+            roles: n.roles,
+            host: n.host,
+            pid: n.pid,
+            version: n.version,
+            started: super::model::iso(n.started_at),
+            last_heartbeat: super::model::iso(n.heartbeat_at),
+            stopped: n.stopped_at.map(super::model::iso),
+            running: n.running,
+        });
+    }
+    Ok(Json(out))
 }

@@ -65,7 +65,7 @@ async fn every_route_but_the_public_ones_refuses_anonymous_callers() {
     }
     assert!(functions >= 14, "only {functions} server functions");
     // Every page (and a path that is no page) sends to the login page.
-    for page in ["/", "/flows", "/flows/new", "/flows/a/b", "/flows/a/b/editor", "/executions", "/executions/x", "/namespaces/a/kv", "/blueprints", "/account", "/users", "/audit", "/nowhere"] {
+    for page in ["/", "/flows", "/flows/new", "/flows/a/b", "/flows/a/b/editor", "/executions", "/executions/x", "/namespaces/a/kv", "/blueprints", "/account", "/users", "/audit", "/nodes", "/nowhere"] {
         let response = anonymous.get(app.url(page)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{page}");
         let location = response.headers()["location"].to_str().unwrap();

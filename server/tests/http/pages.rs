@@ -130,3 +130,48 @@ fn urlencode(text: &str) -> String {
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
 }
+
+#[tokio::test]
+async fn the_nodes_page_shows_each_node_its_roles_its_state_and_what_it_runs_to_admins_only() {
+    let app = TestApp::spawn().await;
+    let store = &app.state.store;
+    for (id, roles) in [("node-web-1", "web"), ("node-exec-1", "executor"), ("node-gone-1", "executor,scheduler")] {
+        let node = engine::store::NewNode { id: id.into(), roles: roles.split(',').map(str::to_owned).collect(), host: "host-a".into(), pid: 4242, version: "0.1.0".into() };
+        store.register_node(&node).await.unwrap();
+    }
+    store.stop_node("node-gone-1").await.unwrap();
+    app.post_flow("id: hello\nnamespace: tutorial\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n").await;
+    let execution = engine::store::NewExecution {
+        id: engine::ids::ExecutionId::generate(),
+        namespace: engine::ids::Namespace::new("tutorial"),
+        flow_id: engine::ids::FlowId::new("hello"),
+        flow_revision: 1,
+        inputs: serde_json::json!({}),
+        labels: Default::default(),
+        trigger_vars: None,
+        original_id: None,
+    };
+    store.create_owned_execution(&execution, true, &Default::default(), Some("node-exec-1")).await.unwrap();
+
+    let html = app.client.get(app.url("/nodes")).send().await.unwrap().text().await.unwrap();
+    let row = |id: &str| html.split("<tr").find(|row| row.contains(id)).unwrap_or_else(|| panic!("no row for {id}: {html}")).to_owned();
+    let exec = row("node-exec-1");
+    assert!(exec.contains("executor") && exec.contains("alive") && exec.contains("host-a (4242)"), "{exec}");
+    assert!(exec.contains(&format!("/executions/{}", execution.id)), "what it runs is linked: {exec}");
+    assert!(row("node-gone-1").contains("stopped"));
+    assert!(row("node-web-1").contains(">web<"));
+    assert!(html.contains(r#"href="/nodes""#), "admins have the link in the header");
+
+    // The API says the same.
+    let nodes: serde_json::Value = app.client.get(app.url("/api/v1/cluster/nodes")).send().await.unwrap().json().await.unwrap();
+    let exec = nodes.as_array().unwrap().iter().find(|n| n["id"] == "node-exec-1").unwrap();
+    assert_eq!((exec["alive"].as_bool(), exec["running"].as_i64()), (Some(true), Some(1)));
+    assert_eq!(exec["executions"][0], execution.id.as_str());
+
+    // Not for an editor: no rows, the role named; the API refuses.
+    let editor = app.client_as("eddie", "editor").await;
+    let html = editor.get(app.url("/nodes")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("node-exec-1") && html.contains("admin"), "{html}");
+    assert_eq!(editor.get(app.url("/api/v1/cluster/nodes")).send().await.unwrap().status(), 403);
+    app.stop().await;
+}
