@@ -284,6 +284,26 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     assert!(stored.len() >= 2, "{stored:?}");
     assert_eq!(streamed, stored, "the followed stream is the stored log");
 
+    // A file a task writes on an executor node is served by the web node
+    // (the nodes share --storage-dir).
+    let files = "id: files\nnamespace: cluster\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      out.txt: \"made by {{ execution.id }}\"\n    outputFiles: [out.txt]\n    tasks:\n      - id: noop\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n";
+    json(client().post(format!("{web}/api/v1/flows")).header("content-type", "application/x-yaml").body(files)).await;
+    let made = json(client().post(format!("{web}/api/v1/executions/cluster/files?wait=true")).json(&serde_json::json!({}))).await;
+    assert_eq!(made["state"]["current"], "SUCCESS", "{made}");
+    let made_id = made["id"].as_str().unwrap();
+    let outputs = json(client().get(format!("{web}/api/v1/executions/{made_id}"))).await;
+    let run = outputs["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "wd").unwrap().clone();
+    let uri = run["outputs"]["outputFiles"]["out.txt"].as_str().unwrap_or_else(|| panic!("{run}")).to_owned();
+    let response = client()
+        .get(format!("{web}/api/v1/executions/{made_id}/file"))
+        .query(&[("path", uri.as_str())])
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), format!("made by {made_id}"));
+
     // The survivor never lost an execution it ran, nor met a second walk
     // of one (a double claim shows as a store error or a stopped walk).
     let survivor = std::fs::read_to_string(root.join("executor-2.log")).unwrap();
