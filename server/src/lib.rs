@@ -217,7 +217,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let public_url = args.variables.url.clone().unwrap_or_else(|| format!("http://{address}"));
     state.auth = Arc::new(auth::Auth::new(public_url.starts_with("https://")));
     if store.count_users().await? == 0 {
-        let secret = state.auth.new_setup_token();
+        let secret = auth::new_setup_token(&store).await?;
         // On stdout, beside `listening on`: the one line a first user needs.
         println!(
             "setup: no user exists yet; open {}/setup?token={secret} within 30 minutes to create the first admin (or run `mortar users add NAME --role admin --password-stdin`)",

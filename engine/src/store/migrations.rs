@@ -22,12 +22,14 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "namespace secrets", include_str!("../../../migrations/sqlite/0006_namespace_secrets.sql")),
     (7, "users", include_str!("../../../migrations/sqlite/0007_users.sql")),
     (8, "nodes", include_str!("../../../migrations/sqlite/0008_nodes.sql")),
+    (9, "login state", include_str!("../../../migrations/sqlite/0009_login_state.sql")),
 ];
 
 /// (version, description, SQL) of the PostgreSQL store, in order.
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../../migrations/postgres/0001_schema.sql")),
     (2, "nodes", include_str!("../../../migrations/postgres/0002_nodes.sql")),
+    (3, "login state", include_str!("../../../migrations/postgres/0003_login_state.sql")),
 ];
 
 /// The migrations of the SQLite store.

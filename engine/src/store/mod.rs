@@ -45,6 +45,7 @@ macro_rules! locked {
 mod executions;
 mod flows;
 mod history;
+mod logins;
 mod logs;
 mod migrations;
 mod nodes;

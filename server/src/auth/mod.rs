@@ -39,12 +39,11 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long the setup link printed at first start works.
 pub const SETUP_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-/// What the server keeps in memory about logins.
+/// What the server keeps about logins. Failed attempts and the setup
+/// token live in the store, so that every web node of a deployment counts
+/// and accepts the same; only a cache of verified passwords is per node.
 #[derive(Default)]
 pub struct Auth {
-    /// The digest of the one-time setup link's token and its end.
-    setup: Mutex<Option<(String, Instant)>>,
-    lockout: Lockout,
     /// Passwords of basic auth recently verified: (user, digest of the
     /// password) → (the hash it matched, when). Verifying argon2 on every
     /// API call would cost tens of milliseconds each.
@@ -61,60 +60,38 @@ impl Auth {
     pub fn new(secure_cookies: bool) -> Self {
         Self { secure_cookies, ..Self::default() }
     }
+}
 
-    /// Makes the one-time setup link's token (when no user exists yet).
-    pub fn new_setup_token(&self) -> String {
-        let secret = token::random();
-        if let Ok(mut setup) = self.setup.lock() {
-            *setup = Some((token::digest(&secret), Instant::now() + SETUP_LIFETIME));
-        }
-        secret
-    }
+/// Makes the one-time setup link's token (when no user exists yet); any
+/// web node on the same database accepts it, once.
+pub async fn new_setup_token(store: &Store) -> Result<String, engine::store::StoreError> {
+    let secret = token::random();
+    let until = engine_now_ms() + i64::try_from(SETUP_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+    store.add_setup_token(&token::digest(&secret), until).await?;
+    Ok(secret)
+}
 
-    /// Whether `secret` is the live setup token; it is used up if so.
-    pub fn take_setup_token(&self, secret: &str) -> bool {
-        let Ok(mut setup) = self.setup.lock() else { return false };
-        let live = setup.as_ref().is_some_and(|(digest, until)| token::same(digest, &token::digest(secret)) && Instant::now() < *until);
-        if live {
-            *setup = None;
-        }
-        live
-    }
+/// Whether `secret` is a live setup token; it is used up if so.
+pub async fn take_setup_token(store: &Store, secret: &str) -> bool {
+    store.take_setup_token(&token::digest(secret), engine_now_ms()).await.unwrap_or(false)
+}
 
-    /// Whether a setup token is live (without using it).
-    pub fn setup_token_is_live(&self, secret: &str) -> bool {
-        self.setup
-            .lock()
-            .ok()
-            .and_then(|s| s.clone())
-            .is_some_and(|(digest, until)| token::same(&digest, &token::digest(secret)) && Instant::now() < until)
-    }
-
-    pub fn lockout(&self) -> &Lockout {
-        &self.lockout
-    }
+/// Whether a setup token is live (without using it).
+pub async fn setup_token_is_live(store: &Store, secret: &str) -> bool {
+    store.setup_token_is_live(&token::digest(secret), engine_now_ms()).await.unwrap_or(false)
 }
 
 /// Slows repeated failed logins: after a few failures for a user, or many
 /// from one address, each further attempt must wait, twice as long each
-/// time, up to 15 minutes. A success clears the user's count.
-#[derive(Default)]
-pub struct Lockout {
-    entries: Mutex<HashMap<String, Failures>>,
-}
-
-#[derive(Clone, Copy)]
-struct Failures {
-    count: u32,
-    until: Instant,
-    last: Instant,
-}
+/// time, up to 15 minutes. A success clears the user's count. Counted in
+/// the store, so that several web nodes count together.
+pub struct Lockout;
 
 /// Failures allowed before waiting starts, per user and per address.
 const FREE_PER_USER: u32 = 5;
 const FREE_PER_ADDRESS: u32 = 20;
 const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
-/// Entries kept before idle ones are dropped.
+/// Entries of the verified-password cache kept before it is emptied.
 const KEPT_ENTRIES: usize = 10_000;
 
 impl Lockout {
@@ -126,33 +103,28 @@ impl Lockout {
     }
 
     /// How long `user` from `address` must wait before trying again.
-    pub fn wait(&self, user: &str, address: Option<IpAddr>) -> Option<Duration> {
-        let entries = self.entries.lock().ok()?;
-        let now = Instant::now();
-        Self::keys(user, address).iter().filter_map(|(key, _)| entries.get(key)).filter(|f| f.until > now).map(|f| f.until - now).max()
+    pub async fn wait(store: &Store, user: &str, address: Option<IpAddr>) -> Result<Option<Duration>, engine::store::StoreError> {
+        let keys: Vec<String> = Self::keys(user, address).into_iter().map(|(key, _)| key).collect();
+        let now = engine_now_ms();
+        let until = store.login_wait(&keys, now).await?;
+        Ok(until.map(|until| Duration::from_millis(u64::try_from(until - now).unwrap_or(0))))
     }
 
-    pub fn failed(&self, user: &str, address: Option<IpAddr>) {
-        let Ok(mut entries) = self.entries.lock() else { return };
-        let now = Instant::now();
-        if entries.len() >= KEPT_ENTRIES {
-            entries.retain(|_, f| now.duration_since(f.last) < LONGEST_WAIT);
-        }
+    pub async fn failed(store: &Store, user: &str, address: Option<IpAddr>) -> Result<(), engine::store::StoreError> {
+        let longest = i64::try_from(LONGEST_WAIT.as_millis()).unwrap_or(i64::MAX);
         for (key, free) in Self::keys(user, address) {
-            let entry = entries.entry(key).or_insert(Failures { count: 0, until: now, last: now });
-            entry.count += 1;
-            entry.last = now;
-            if entry.count >= free {
-                let doublings = (entry.count - free).min(20);
-                entry.until = now + Duration::from_secs(1u64 << doublings).min(LONGEST_WAIT);
-            }
+            let free = i64::from(free);
+            let wait = |count: i64| match count {
+                count if count < free => 0,
+                count => (1000i64 << (count - free).min(20)).min(longest),
+            };
+            store.login_failed(&key, engine_now_ms(), longest, wait).await?;
         }
+        Ok(())
     }
 
-    pub fn succeeded(&self, user: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(&format!("user:{}", user.to_ascii_lowercase()));
-        }
+    pub async fn succeeded(store: &Store, user: &str) -> Result<(), engine::store::StoreError> {
+        store.login_succeeded(&format!("user:{}", user.to_ascii_lowercase())).await
     }
 }
 
@@ -312,7 +284,7 @@ fn principal(user: UserRecord, credential: Credential) -> Principal {
 /// user or the password is wrong.
 pub async fn check_password(state: &AppState, user: &str, password: &str, address: Option<IpAddr>) -> Result<UserRecord, ApiError> {
     let auth = &state.auth;
-    if let Some(wait) = auth.lockout.wait(user, address) {
+    if let Some(wait) = Lockout::wait(&state.store, user, address).await? {
         return Err(ApiError::TooManyAttempts { retry_after: wait.as_secs().max(1) });
     }
     let found = state.store.user(user).await?;
@@ -329,7 +301,7 @@ pub async fn check_password(state: &AppState, user: &str, password: &str, addres
     let matches = tokio::task::spawn_blocking(move || engine::auth::password::verify(&attempt, &hash)).await.unwrap_or(false);
     match found {
         Some((record, hash)) if matches && !record.disabled => {
-            auth.lockout.succeeded(user);
+            Lockout::succeeded(&state.store, user).await?;
             if let Ok(mut verified) = auth.verified.lock() {
                 if verified.len() >= KEPT_ENTRIES {
                     verified.clear();
@@ -339,7 +311,7 @@ pub async fn check_password(state: &AppState, user: &str, password: &str, addres
             Ok(record)
         }
         _ => {
-            auth.lockout.failed(user, address);
+            Lockout::failed(&state.store, user, address).await?;
             audit(&state.store, user, "login.failed", None, None, address, None).await;
             Err(ApiError::BadCredentials("wrong user name or password, or the user is disabled".into()))
         }
@@ -384,22 +356,22 @@ pub fn engine_now_ms() -> i64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn lockout_waits_after_a_few_failures_and_a_success_clears_it() {
-        let lockout = Lockout::default();
+    #[tokio::test]
+    async fn lockout_waits_after_a_few_failures_and_a_success_clears_it() {
+        let store = Store::scratch().await.unwrap();
         let address = Some(IpAddr::from([10, 0, 0, 1]));
         for _ in 0..FREE_PER_USER - 1 {
-            lockout.failed("ann", address);
+            Lockout::failed(&store, "ann", address).await.unwrap();
         }
-        assert_eq!(lockout.wait("ann", address), None);
-        lockout.failed("ann", address);
-        let wait = lockout.wait("Ann", address).expect("locked after five failures");
+        assert_eq!(Lockout::wait(&store, "ann", address).await.unwrap(), None);
+        Lockout::failed(&store, "ann", address).await.unwrap();
+        let wait = Lockout::wait(&store, "Ann", address).await.unwrap().expect("locked after five failures");
         assert!(wait <= Duration::from_secs(1));
-        lockout.failed("ann", address);
-        assert!(lockout.wait("ann", None).unwrap() > Duration::from_secs(1), "twice as long");
-        assert_eq!(lockout.wait("bob", None), None, "other users are not slowed");
-        lockout.succeeded("ann");
-        assert_eq!(lockout.wait("ann", None), None);
+        Lockout::failed(&store, "ann", address).await.unwrap();
+        assert!(Lockout::wait(&store, "ann", None).await.unwrap().unwrap() > Duration::from_secs(1), "twice as long");
+        assert_eq!(Lockout::wait(&store, "bob", None).await.unwrap(), None, "other users are not slowed");
+        Lockout::succeeded(&store, "ann").await.unwrap();
+        assert_eq!(Lockout::wait(&store, "ann", None).await.unwrap(), None);
     }
 
     #[test]
@@ -411,13 +383,14 @@ mod tests {
         assert_eq!(session_cookie(&headers), None);
     }
 
-    #[test]
-    fn setup_tokens_are_used_once() {
-        let auth = Auth::default();
-        let secret = auth.new_setup_token();
-        assert!(!auth.take_setup_token("wrong"));
-        assert!(auth.setup_token_is_live(&secret));
-        assert!(auth.take_setup_token(&secret));
-        assert!(!auth.take_setup_token(&secret));
+    #[tokio::test]
+    async fn setup_tokens_are_used_once() {
+        let store = Store::scratch().await.unwrap();
+        let secret = new_setup_token(&store).await.unwrap();
+        assert!(!take_setup_token(&store, "wrong").await);
+        assert!(setup_token_is_live(&store, &secret).await);
+        assert!(take_setup_token(&store, &secret).await);
+        assert!(!take_setup_token(&store, &secret).await);
+        assert!(!setup_token_is_live(&store, &secret).await);
     }
 }

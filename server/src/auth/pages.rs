@@ -116,7 +116,7 @@ pub async fn setup(State(state): State<AppState>, request_parts: axum::http::req
     if let Err(message) = problem {
         return setup_html(StatusCode::UNPROCESSABLE_ENTITY, &form.token, user, Some(&message));
     }
-    if !state.auth.take_setup_token(&form.token) {
+    if !super::take_setup_token(&state.store, &form.token).await {
         return setup_html(StatusCode::FORBIDDEN, "", user, Some("this setup link was just used or has expired"));
     }
     let password = form.password.clone();
@@ -149,13 +149,13 @@ async fn setup_refusal(state: &AppState, secret: &str) -> Option<Response> {
         Ok(_) => return Some(message_html(StatusCode::CONFLICT, "Setup is done", "Mortar has users already. <a href=\"/login\">Log in</a>.")),
         Err(error) => return Some(ApiError::from(error).into_response()),
     }
-    if state.auth.setup_token_is_live(secret) {
+    if super::setup_token_is_live(&state.store, secret).await {
         return None;
     }
     Some(message_html(
         StatusCode::FORBIDDEN,
         "This setup link does not work",
-        "It was used already, is older than 30 minutes, or was not printed by this server. Restart <code>mortar serve</code> to print a new one, \
+        "It was used already, is older than 30 minutes, or was not printed by a server on this database. Restart <code>mortar serve</code> to print a new one, \
          or create the first admin from a shell: <code>mortar users add NAME --role admin --password-stdin --data-dir DIR</code>.",
     ))
 }
