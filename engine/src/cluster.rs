@@ -30,6 +30,9 @@ pub const KILLS: &str = "mortar_kill";
 pub const LOGS: &str = "mortar_logs";
 /// A slot of a flow's concurrency limit freed (payload: `NAMESPACE FLOW`).
 pub const SLOTS: &str = "mortar_slot";
+/// A flow was saved or deleted: schedulers read the flows again (payload:
+/// the process that changed it, for the logs).
+pub const FLOWS: &str = "mortar_flows";
 
 /// What a node does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +122,8 @@ pub async fn run(
         })
         .await?;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let listener = match store.listen(&[WORK, STATES, KILLS, LOGS, SLOTS]).await? {
-        Some(listener) => Some(tokio::spawn(listen(listener, executor.clone(), logs, node.id.clone(), wake.clone(), stop.clone()))),
+    let listener = match store.listen(&[WORK, STATES, KILLS, LOGS, SLOTS, FLOWS]).await? {
+        Some(listener) => Some(tokio::spawn(listen(listener, store.clone(), executor.clone(), logs, node.id.clone(), wake.clone(), stop.clone()))),
         None => None,
     };
     // The lease is live while the last beat is younger than the lease time:
@@ -232,6 +235,7 @@ async fn claim(store: &Store, executor: &Executor, node: &NodeSettings) {
 /// followers.
 async fn listen(
     mut listener: sqlx::postgres::PgListener,
+    store: Store,
     executor: Executor,
     logs: std::sync::Arc<LogPipeline>,
     me: String,
@@ -251,6 +255,8 @@ async fn listen(
                 tracing::warn!(%error, "the cluster listener lost its connection");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 wake.notify_one();
+                // A flow change may have been missed: schedulers look again.
+                store.flows_changed_elsewhere();
                 continue;
             }
         };
@@ -258,6 +264,8 @@ async fn listen(
         match notification.channel() {
             WORK => wake.notify_one(),
             KILLS => executor.kill_here(&ExecutionId::new(payload)),
+            // Its own saves come back too: one more read of the flows.
+            FLOWS => store.flows_changed_elsewhere(),
             SLOTS => {
                 if let Some((namespace, flow)) = payload.split_once(' ') {
                     let key = (namespace.to_owned(), flow.to_owned());

@@ -78,3 +78,41 @@ async fn a_flows_concurrency_limit_holds_across_executor_nodes() {
     assert!(spans.iter().any(|&(start, _)| spans.iter().filter(|(s, e)| *s <= start && start < *e).count() == 2), "{spans:?}");
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_saved_through_one_node_wakes_the_scheduler_of_another() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two handles (two pools) on the same database: two nodes.
+    let scheduler_store = Store::scratch_in(dir.path()).await.unwrap();
+    if !scheduler_store.is_postgres() {
+        // One process per SQLite database: nothing to tell another node.
+        return;
+    }
+    let web_store = Store::scratch_in(dir.path()).await.unwrap();
+    let stop = CancellationToken::new();
+    let scheduler = node(&scheduler_store, dir.path(), "node-scheduler", &stop).await;
+    let _scheduling = engine::scheduler::spawn(scheduler_store.clone(), scheduler.executor.clone(), stop.clone());
+    // Let the scheduler read the (empty) flows and go to sleep.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Saved through the other node: its schedule's missed ticks since the
+    // backfill start fire at once, if the scheduler heard of it.
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(3);
+    let source = format!(
+        "id: ticking\nnamespace: t\ntriggers:\n  - id: every_minute\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * *\"\n    backfill:\n      start: \"{start}\"\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+    );
+    let header = engine::header::checked(&source).unwrap();
+    web_store.save_flow(&engine::store::FlowSource { namespace: header.namespace, id: header.id, description: None, source }).await.unwrap();
+
+    let filter = engine::store::ExecutionFilter { namespace: Some("t".into()), flow_id: Some("ticking".into()), ..Default::default() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = web_store.search_executions(&filter, 1, 10).await.unwrap().total;
+        if found >= 3 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the other node's scheduler fired {found} of the 3 missed ticks");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+}

@@ -437,12 +437,30 @@ impl Store {
         matches!(self.pool, Pool::Postgres(_))
     }
 
-    /// Changes each time a flow is saved or deleted.
+    /// Changes each time a flow is saved or deleted, on this node or (on
+    /// PostgreSQL, through the cluster listener) on another.
     pub fn watch_flows(&self) -> tokio::sync::watch::Receiver<u64> {
         self.flow_changes.subscribe()
     }
 
+    /// A flow was saved or deleted here: this node's watchers look again,
+    /// and other nodes are told (`mortar_flows`).
     pub(crate) fn flows_changed(&self) {
+        self.flows_changed_elsewhere();
+        if self.is_postgres()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let store = self.clone();
+            runtime.spawn(async move {
+                if let Err(error) = store.notify(crate::cluster::FLOWS, crate::cluster::this_process()).await {
+                    tracing::warn!(%error, "cannot tell other nodes that a flow changed");
+                }
+            });
+        }
+    }
+
+    /// Another node saved or deleted a flow.
+    pub fn flows_changed_elsewhere(&self) {
         self.flow_changes.send_modify(|n| *n += 1);
     }
 
