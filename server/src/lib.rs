@@ -249,8 +249,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if roles.web {
         run(listener, state, shutdown).await?;
     } else {
-        drop(listener);
-        shutdown.await;
+        run_health_only(listener, state, shutdown).await?;
     }
     stop_scheduler.cancel();
     for task in [scheduler, flow_triggers].into_iter().flatten() {
@@ -279,13 +278,38 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt as _;
-
     let header_timeout = state.header_timeout;
     // Tenant paths are rewritten before routing (a layer on the router
     // would run after it).
     let app = tower::Layer::layer(&axum::middleware::from_fn(tenants::strip), router(state));
+    serve_on(listener, app, header_timeout, shutdown).await
+}
+
+/// Serves only `GET /api/v1/health` (what a load balancer or an
+/// orchestrator probes): a node without the web role.
+pub async fn run_health_only(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let header_timeout = state.header_timeout;
+    let app = Router::new().nest("/api/v1", api::health_router()).with_state(state);
+    serve_on(listener, app, header_timeout, shutdown).await
+}
+
+async fn serve_on<S>(
+    listener: TcpListener,
+    app: S,
+    header_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    S: tower::Service<axum::http::Request<axum::body::Body>, Response = axum::response::Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

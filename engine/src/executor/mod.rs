@@ -253,7 +253,7 @@ pub struct Executor {
     running: Arc<Mutex<HashMap<ExecutionId, (CancellationToken, CancellationToken)>>>,
     /// Per flow with a concurrency limit: the executions this node keeps
     /// waiting for a slot (the store counts the slots, across nodes).
-    queues: Arc<Mutex<HashMap<(String, String), std::collections::VecDeque<Queued>>>>,
+    queues: Arc<Mutex<Queues>>,
     /// One pump at a time, so that a queue starts in order.
     pumping: Arc<tokio::sync::Mutex<()>>,
     tracker: TaskTracker,
@@ -261,6 +261,8 @@ pub struct Executor {
 
 /// An execution waiting for a slot: what its walk needs.
 type Queued = (ExecutionRecord, Arc<Plan>, Vec<String>);
+/// Per flow (namespace, id), its executions waiting here, oldest first.
+type Queues = HashMap<(String, String), std::collections::VecDeque<Queued>>;
 
 impl Executor {
     /// An executor with no `envs`, `globals` or `kestra.url` and the

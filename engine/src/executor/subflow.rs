@@ -23,7 +23,7 @@ pub(crate) struct Link(Arc<OnceLock<WeakExecutor>>);
 struct WeakExecutor {
     shared: Weak<Shared>,
     running: Weak<std::sync::Mutex<std::collections::HashMap<ExecutionId, (tokio_util::sync::CancellationToken, tokio_util::sync::CancellationToken)>>>,
-    queues: Weak<std::sync::Mutex<std::collections::HashMap<(String, String), std::collections::VecDeque<super::Queued>>>>,
+    queues: Weak<std::sync::Mutex<super::Queues>>,
     pumping: Weak<tokio::sync::Mutex<()>>,
     tracker: TaskTracker,
 }

@@ -87,9 +87,13 @@ async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) 
     }
 }
 
+/// What every node serves, a node without the web role included.
+pub(crate) fn health_router() -> Router<AppState> {
+    Router::new().route("/health", get(health::health))
+}
+
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health::health))
+    health_router()
         .route("/openapi.json", get(|| async { Json(crate::tenants::document(ApiDoc::openapi())) }))
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
