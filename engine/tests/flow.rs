@@ -332,3 +332,33 @@ fn a_literal_databricks_host_is_scheme_host_and_port_only() {
     // An expression is checked once rendered, by the same type.
     check(&task("{{ secret('HOST') }}"), &[]);
 }
+
+/// Kestra refuses two inputs of one id, and a Switch with nothing to run
+/// or with an empty case or `defaults`.
+#[test]
+fn duplicate_inputs_and_empty_switches_are_refused_as_kestra_refuses_them() {
+    check(
+        &format!("{HEAD}inputs:\n  - id: a\n    type: STRING\n  - id: a\n    type: INT\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n"),
+        &["6:9: duplicate input id `a` (also on line 4)"],
+    );
+    check(
+        &format!("{HEAD}tasks:\n  - id: s\n    type: flow.Switch\n    value: x\n"),
+        &["4:9: Switch s has no tasks to run: add `cases` (a value and its tasks) or `defaults`"],
+    );
+    check(
+        &format!("{HEAD}tasks:\n  - id: s\n    type: flow.Switch\n    value: x\n    cases:\n      A: []\n      B:\n        - id: b\n          type: log.Log\n          message: b\n    defaults: []\n"),
+        &["8:7: case \"A\" of Switch s has no tasks", "13:15: `defaults` of Switch s is empty"],
+    );
+    // Only defaults is enough, as in Kestra.
+    check(&format!("{HEAD}tasks:\n  - id: s\n    type: flow.Switch\n    value: x\n    defaults:\n      - id: d\n        type: log.Log\n        message: d\n"), &[]);
+}
+
+/// ENUM, Kestra's older name of SELECT, with its `values`.
+#[test]
+fn an_enum_input_is_a_select() {
+    let source = format!("{HEAD}inputs:\n  - id: color\n    type: ENUM\n    values: [RED, GREEN]\n    defaults: RED\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n");
+    check(&source, &[]);
+    let parsed = flow::parse(&source);
+    assert_eq!(parsed.flow.unwrap().inputs[0].input_type, flow::model::InputType::Select);
+    check(&format!("{HEAD}inputs:\n  - id: color\n    type: ENUM\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n"), &["4:9: SELECT input color has no `values`"]);
+}

@@ -70,6 +70,8 @@ impl InputType {
         ("TIME", InputType::Time),
         ("DURATION", InputType::Duration),
         ("SELECT", InputType::Select),
+        // Kestra's older name of SELECT (EnumInput), still in flows.
+        ("ENUM", InputType::Select),
         ("MULTISELECT", InputType::MultiSelect),
         ("JSON", InputType::Json),
         ("YAML", InputType::Yaml),
@@ -660,8 +662,37 @@ impl Builder {
                     );
                 }
             }
+            if kind.name == "io.kestra.plugin.core.flow.Switch" {
+                self.check_switch(node, &task);
+            }
         }
         Some(task)
+    }
+
+    /// Kestra's rules for a Switch: some tasks to run (in a case or in
+    /// `defaults`), and no case, nor `defaults`, given as an empty list.
+    fn check_switch(&mut self, node: &Node, task: &Task) {
+        let empty = |tasks: &Node| tasks.is_null() || tasks.as_seq().is_some_and(<[Node]>::is_empty);
+        let cases: Vec<(&Node, &Node)> = node.get("cases").and_then(Node::as_map).map(|c| c.iter().map(|(k, v)| (k, v)).collect()).unwrap_or_default();
+        let defaults = node.get("defaults");
+        if cases.is_empty() && defaults.is_none_or(empty) {
+            self.error(
+                task.id.span_or(node.span),
+                format!("Switch {} has no tasks to run: add `cases` (a value and its tasks) or `defaults`", task.id.value),
+            );
+            return;
+        }
+        for (case, tasks) in cases {
+            if empty(tasks) {
+                let label = scalar_text(case).unwrap_or_default();
+                self.error(case.span, format!("case {label:?} of Switch {} has no tasks: give it at least one, or remove it", task.id.value));
+            }
+        }
+        if let Some(defaults) = defaults
+            && empty(defaults)
+        {
+            self.error(defaults.span, format!("`defaults` of Switch {} is empty: give it at least one task, or remove it", task.id.value));
+        }
     }
 
     fn dag_tasks(&mut self, node: &Node) -> Vec<Task> {

@@ -49,6 +49,18 @@ fn duplicate_ids(flow: &Flow, problems: &mut Vec<Problem>) {
             }
         }
     }
+    // Kestra refuses a flow with two inputs of one id ("Duplicate input").
+    let mut inputs: HashMap<&str, Span> = HashMap::new();
+    for input in &flow.inputs {
+        if let Some(first) = inputs.insert(&input.id.value, input.id.span)
+            && !input.id.value.is_empty()
+        {
+            problems.push(Problem::error(
+                input.id.span,
+                format!("duplicate input id `{}` (also on line {}): input ids are unique in a flow, rename one", input.id.value, first.start.line),
+            ));
+        }
+    }
     let mut triggers: HashMap<&str, Span> = HashMap::new();
     for trigger in &flow.triggers {
         if let Some(first) = triggers.insert(&trigger.id.value, trigger.id.span)

@@ -647,3 +647,37 @@ fn mortar_validate_refuses_a_host_with_a_path() {
         "{stdout}"
     );
 }
+
+/// Through the CLI: an ENUM input runs as Kestra's SELECT (its values
+/// checked), and `mortar validate` refuses a duplicate input and an empty
+/// Switch with positions.
+#[test]
+fn mortar_run_takes_an_enum_input_and_validate_refuses_duplicate_inputs_and_empty_switches() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("enum.yml");
+    std::fs::write(
+        &flow,
+        "id: enum\nnamespace: t\ninputs:\n  - id: color\n    type: ENUM\n    values: [RED, GREEN]\ntasks:\n  - id: say\n    type: log.Log\n    message: \"color {{ inputs.color }}\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let ok = Command::new(MORTAR).arg("run").arg(&flow).args(["--input", "color=GREEN", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("color GREEN"), "{}", String::from_utf8_lossy(&ok.stdout));
+    let bad = Command::new(MORTAR).arg("run").arg(&flow).args(["--input", "color=BLUE", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(!bad.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&bad.stdout), String::from_utf8_lossy(&bad.stderr));
+    assert!(said.contains("color") && said.contains("RED") && said.contains("GREEN"), "{said}");
+
+    let invalid = dir.path().join("invalid.yml");
+    std::fs::write(
+        &invalid,
+        "id: invalid\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n  - id: a\n    type: STRING\ntasks:\n  - id: s\n    type: flow.Switch\n    value: x\n",
+    )
+    .unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&invalid).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&format!("{}:6:9: duplicate input id `a` (also on line 4)", invalid.display())), "{stdout}");
+    assert!(stdout.contains(&format!("{}:9:9: Switch s has no tasks to run", invalid.display())), "{stdout}");
+}
