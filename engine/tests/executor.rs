@@ -866,3 +866,25 @@ async fn an_input_file_outside_the_working_directory_fails_the_task() {
     assert_eq!(state_of(&runs, "wd"), State::Failed);
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("\"../escape.txt\" is not a relative path inside the working directory")));
 }
+
+/// Kestra nests an input whose id has dots: `request.name` is read as
+/// `inputs.request.name`, stored nested, and a dotted SECRET stays masked.
+#[tokio::test]
+async fn dotted_input_ids_nest_as_in_kestra_and_a_dotted_secret_stays_masked() {
+    let h = harness().await;
+    let yaml = "id: f\nnamespace: t\ninputs:\n  - id: request.name\n    type: STRING\n  - id: request.token\n    type: SECRET\n  - id: plain\n    type: INT\n    defaults: 3\ntasks:\n  - id: say\n    type: log.Log\n    message: \"{{ inputs.request.name }} {{ inputs.plain }} {{ inputs.request.token }}\"\n";
+    let problems = engine::flow::parse(yaml).problems;
+    assert!(problems.is_empty(), "{problems:?}");
+    let (state, _, id) = run(&h, Runners::core(), yaml, json!({"request.name": "ada", "request.token": "s3cr3t-value"})).await;
+    assert_eq!(state, State::Success);
+    let logs = messages(&h, &id).await;
+    assert!(logs.contains(&"ada 3 ******".to_owned()), "{logs:?}");
+    let stored = h.store.get_execution(&id).await.unwrap().unwrap().inputs;
+    assert_eq!(stored, json!({"request": {"name": "ada", "token": "******"}, "plain": 3}));
+    // A reference to a part that does not exist is caught before any run.
+    let bad = yaml.replace("{{ inputs.request.name }}", "{{ inputs.reqest.name }}");
+    let problems = engine::flow::parse(&bad).problems;
+    assert!(problems.iter().any(|p| p.message.contains("`inputs.reqest` is not an input of this flow")), "{problems:?}");
+    let bad_id = yaml.replace("id: plain", "id: plain.");
+    assert!(engine::flow::parse(&bad_id).problems.iter().any(|p| p.message.contains("has an empty part")));
+}

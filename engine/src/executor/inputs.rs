@@ -47,6 +47,33 @@ pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<St
     if problems.is_empty() { Ok(resolved) } else { Err(problems) }
 }
 
+/// Kestra's view of resolved inputs: an input whose id has dots
+/// (`request.name`) sits nested (`inputs.request.name`). A key that
+/// conflicts with a value already there is left out, as Kestra does.
+pub fn nested(flat: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (id, value) in flat {
+        insert_at(&mut out, &id, value);
+    }
+    out
+}
+
+/// Puts `value` at the dotted path `id` of `map`.
+pub fn insert_at(map: &mut Map<String, Value>, id: &str, value: Value) {
+    let mut parts: Vec<&str> = id.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut here = map;
+    for part in parts {
+        let slot = here.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(inner) = slot else {
+            tracing::warn!(input = id, "an input's id conflicts with another input's value; it is left out");
+            return;
+        };
+        here = inner;
+    }
+    here.insert(last.to_owned(), value);
+}
+
 /// The ids of the SECRET inputs: what derives from them is masked too.
 pub fn secret_ids(decls: &[InputDecl]) -> impl Iterator<Item = String> + '_ {
     decls.iter().filter(|d| d.kind == "SECRET").map(|d| d.id.clone())

@@ -436,6 +436,8 @@ impl Executor {
                 shown.remove(&decl.id);
             }
         }
+        // Dotted ids nest, in what the walk sees and what the store keeps.
+        let (inputs, shown) = (inputs::nested(inputs), inputs::nested(shown));
         let new = NewExecution {
             id: launch.id.unwrap_or_else(ExecutionId::generate),
             namespace: Namespace::new(plan.namespace.clone()),
@@ -678,7 +680,9 @@ impl Executor {
             .filter(|v| !v.is_empty())
             .collect();
         if let Value::Object(inputs) = &mut execution.inputs {
-            inputs.extend(hidden);
+            for (id, value) in hidden {
+                inputs::insert_at(inputs, &id, value);
+            }
         }
         Ok((execution, values))
     }

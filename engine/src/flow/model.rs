@@ -412,6 +412,18 @@ impl Builder {
 
     /// Kestra's pattern of a task or trigger id: `^[a-zA-Z0-9][a-zA-Z0-9_-]*`.
     fn check_id(&mut self, id: &Text, what: &str) {
+        // Kestra nests an input `a.b` as `inputs.a.b`: input ids may hold
+        // dots between their parts.
+        if what == "input id" && id.value.contains('.') {
+            if id.value.split('.').any(str::is_empty) {
+                self.error(id.span, format!("{what} {:?} has an empty part: dots separate parts such as `request.name`", id.value));
+                return;
+            }
+            for part in id.value.split('.') {
+                self.check_id(&Text { value: part.to_owned(), span: id.span }, what);
+            }
+            return;
+        }
         if !id.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             self.error(id.span, format!("{what} {:?} may only have letters, digits, `_` and `-`", id.value));
         } else if !id.value.starts_with(|c: char| c.is_ascii_alphanumeric()) {

@@ -230,7 +230,7 @@ impl Scope<'_> {
             }
         };
         match (root, name) {
-            ("inputs", Some(input)) if !self.inputs.contains(&input) => {
+            ("inputs", Some(input)) if !self.inputs.iter().any(|id| *id == input || id.strip_prefix(input).is_some_and(|rest| rest.starts_with('.'))) => {
                 Some(format!("`inputs.{input}` is not an input of this flow{}; declare it under `inputs`", suggest(input, &self.inputs)))
             }
             ("outputs", Some(task)) if !self.tasks.contains(&task) => {

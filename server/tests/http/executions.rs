@@ -343,3 +343,16 @@ async fn labels_are_set_on_ended_executions_only() {
     assert!(labels.contains(&serde_json::json!({"key": "reviewed", "value": "yes"})), "{body}");
     app.stop().await;
 }
+
+/// A Kestra client posts dotted input ids as form fields; the execution
+/// holds them nested, as Kestra's does.
+#[tokio::test]
+async fn dotted_inputs_posted_as_form_fields_come_back_nested() {
+    let app = TestApp::spawn().await;
+    app.post_flow("id: nested\nnamespace: t\ninputs:\n  - id: request.name\n    type: STRING\n  - id: request.size\n    type: INT\ntasks:\n  - id: say\n    type: log.Log\n    message: \"{{ inputs.request.name }} x{{ inputs.request.size }}\"\n").await;
+    let form = reqwest::multipart::Form::new().text("request.name", "ada").text("request.size", "2");
+    let execution: Value = app.client.post(app.url("/api/v1/executions/t/nested?wait=true")).multipart(form).send().await.unwrap().json().await.unwrap();
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    assert_eq!(execution["inputs"], serde_json::json!({"request": {"name": "ada", "size": 2}}));
+    app.stop().await;
+}

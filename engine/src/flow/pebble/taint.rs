@@ -59,7 +59,10 @@ impl Taint {
     /// The taint of `object.name` for an object with this taint.
     pub(crate) fn member(self, name: &str, secret_inputs: &[String]) -> Taint {
         match self {
-            Taint::Inputs if secret_inputs.iter().any(|id| id == name) => Taint::Secret,
+            // A dotted SECRET input `creds.token` taints all of `inputs.creds`.
+            Taint::Inputs if secret_inputs.iter().any(|id| id == name || id.strip_prefix(name).is_some_and(|rest| rest.starts_with('.'))) => {
+                Taint::Secret
+            }
             Taint::Inputs => Taint::Clean,
             other => other,
         }
