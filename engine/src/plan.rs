@@ -118,6 +118,7 @@ fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)])
         NodeKind::If { then, otherwise, .. } => then.iter_mut().chain(otherwise.iter_mut()).collect(),
         NodeKind::Switch { cases, defaults: branch, .. } => cases.iter_mut().flat_map(|(_, c)| c.iter_mut()).chain(branch.iter_mut()).collect(),
     };
+    let children = children.into_iter().chain(node.common.errors.iter_mut()).chain(node.common.finally.iter_mut());
     for child in children {
         add_default_reads(child, defaults);
     }
@@ -131,6 +132,10 @@ pub struct Common {
     pub allow_failure: bool,
     pub run_if: Option<Value>,
     pub disabled: bool,
+    /// A flowable's own `errors` branch: run when a task inside fails.
+    pub errors: Vec<Node>,
+    /// A flowable's own `finally` branch: run after its tasks.
+    pub finally: Vec<Node>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -259,8 +264,16 @@ impl Node {
         }
     }
 
-    /// The nodes directly inside this one.
+    /// The nodes directly inside this one, its `errors` and `finally`
+    /// branches last.
     pub fn children(&self) -> Vec<&Node> {
+        let mut children = self.body();
+        children.extend(self.common.errors.iter().chain(&self.common.finally));
+        children
+    }
+
+    /// The nodes of its body (not `errors`, not `finally`).
+    fn body(&self) -> Vec<&Node> {
         match &self.kind {
             NodeKind::Task { .. } => Vec::new(),
             NodeKind::Sequential { tasks } | NodeKind::WorkingDirectory { tasks, .. } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => {
@@ -307,15 +320,17 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     if task.task_type.value.is_empty() {
         return Err(PlanError(format!("task {id} has no `type`")));
     }
+    let branch = |name: &str| -> Result<Vec<Node>, PlanError> {
+        task.branches.iter().filter(|b| b.name == name).map(|b| nodes(&b.tasks)).collect::<Result<Vec<Vec<Node>>, _>>().map(|v| v.concat())
+    };
     let common = Common {
         timeout: task.timeout.as_ref().map(|t| t.value.clone()),
         retry: task.retry.as_ref().and_then(|r| r.to_json().as_object().cloned()),
         allow_failure: task.allow_failure,
         run_if: task.run_if.as_ref().map(crate::flow::yaml::Node::to_json),
         disabled: task.disabled,
-    };
-    let branch = |name: &str| -> Result<Vec<Node>, PlanError> {
-        task.branches.iter().filter(|b| b.name == name).map(|b| nodes(&b.tasks)).collect::<Result<Vec<Vec<Node>>, _>>().map(|v| v.concat())
+        errors: branch("errors")?,
+        finally: branch("finally")?,
     };
     let property = |name: &str| task.get(name).map(crate::flow::yaml::Node::to_json);
     let limit = |name: &str, default: usize| property(name).as_ref().and_then(as_u64).map_or(default, |n| n as usize);

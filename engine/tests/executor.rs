@@ -888,3 +888,34 @@ async fn dotted_input_ids_nest_as_in_kestra_and_a_dotted_secret_stays_masked() {
     let bad_id = yaml.replace("id: plain", "id: plain.");
     assert!(engine::flow::parse(&bad_id).problems.iter().any(|p| p.message.contains("has an empty part")));
 }
+
+/// Kestra's flowables have their own `errors` and `finally`: `errors` runs
+/// inside the flowable when a task in it fails (the flowable stays
+/// FAILED), `finally` after its tasks whatever their outcome.
+#[tokio::test]
+async fn a_flowables_own_errors_and_finally_run_inside_it() {
+    let h = harness().await;
+    let failing = "id: f\nnamespace: t\ntasks:\n  - id: seq\n    type: flow.Sequential\n    tasks:\n      - id: boom\n        type: execution.Fail\n        errorMessage: broke\n      - id: skipped\n        type: log.Log\n        message: never\n    errors:\n      - id: handle\n        type: log.Log\n        message: \"handled\"\n    finally:\n      - id: cleanup\n        type: log.Log\n        message: cleanup\n  - id: after\n    type: log.Log\n    message: never either\n";
+    assert!(engine::flow::parse(failing).problems.is_empty(), "{:?}", engine::flow::parse(failing).problems);
+    let (state, runs, id) = run(&h, Runners::core(), failing, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "seq"), State::Failed);
+    assert_eq!(state_of(&runs, "boom"), State::Failed);
+    assert_eq!(state_of(&runs, "handle"), State::Success);
+    assert_eq!(state_of(&runs, "cleanup"), State::Success);
+    assert!(runs.iter().all(|r| !matches!(r.task_id.as_str(), "skipped" | "after")), "{runs:?}");
+    // The branches sit inside the flowable.
+    let seq = runs.iter().find(|r| r.task_id.as_str() == "seq").unwrap().id.clone();
+    assert!(runs.iter().filter(|r| matches!(r.task_id.as_str(), "handle" | "cleanup")).all(|r| r.parent_task_run_id.as_ref() == Some(&seq)));
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("a task in seq failed: running its `errors` tasks")));
+
+    // On success `errors` does not run, `finally` does; a failing `finally`
+    // fails the flowable.
+    let succeeding = "id: g\nnamespace: t\ntasks:\n  - id: par\n    type: flow.Parallel\n    tasks:\n      - id: a\n        type: log.Log\n        message: a\n    errors:\n      - id: handle\n        type: log.Log\n        message: handled\n    finally:\n      - id: cleanup\n        type: execution.Fail\n        errorMessage: cleanup broke\n";
+    let (state, runs, _) = run(&h, Runners::core(), succeeding, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "a"), State::Success);
+    assert_eq!(state_of(&runs, "cleanup"), State::Failed);
+    assert_eq!(state_of(&runs, "par"), State::Failed);
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "handle"));
+}

@@ -503,6 +503,7 @@ impl Walk {
             self.event(run, Event::Start, None).await?;
         }
         let inner = scope.inner(&run.id);
+        let branches = inner.clone();
         let vars = self.vars(Some((run, node, scope)));
         let outcome = match &node.kind {
             NodeKind::Task { .. } => unreachable!("tasks are run by run_task"),
@@ -570,7 +571,25 @@ impl Walk {
                 outcome
             }
         };
+        let outcome = self.clone().own_branches(node, branches, outcome).await;
         self.end_flowable(run, node, outcome).await
+    }
+
+    /// A flowable's own `errors` (when a task inside failed) and `finally`
+    /// (after its tasks, unless killed or interrupted), run inside it, as
+    /// Kestra's flowables do; the flowable stays FAILED after `errors`.
+    async fn own_branches(self: Arc<Self>, node: &Node, scope: Scope, outcome: Outcome) -> Outcome {
+        let mut outcome = outcome;
+        if outcome == Outcome::Failed && !node.common.errors.is_empty() {
+            self.log(Level::Warn, &format!("a task in {} failed: running its `errors` tasks", node.id)).await;
+            let errors = self.clone().walk_list(node.common.errors.clone(), scope.clone()).await;
+            outcome = outcome.worst(errors);
+        }
+        if matches!(outcome, Outcome::Success | Outcome::Failed) && !node.common.finally.is_empty() {
+            let finally = self.clone().walk_list(node.common.finally.clone(), scope).await;
+            outcome = outcome.worst(finally);
+        }
+        outcome
     }
 
     /// A WorkingDirectory: its directory made with `inputFiles`, its
@@ -605,7 +624,10 @@ impl Walk {
         }
         let levels = inner.levels.clone();
         inner.working_dir = Some(dir.path().to_string_lossy().into());
+        let branches = inner.clone();
         let outcome = self.clone().walk_list(tasks.to_vec(), inner).await;
+        // Its `errors` and `finally` see the directory too.
+        let outcome = self.clone().own_branches(node, branches, outcome).await;
         if outcome != Outcome::Success {
             return self.end_flowable(run, node, outcome).await;
         }

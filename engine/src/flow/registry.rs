@@ -208,6 +208,11 @@ pub const KV_TYPE_NAMES: &[&str] = &["STRING", "NUMBER", "BOOLEAN", "DATETIME", 
 const KV_TYPES: Kind = Enum { values: KV_TYPE_NAMES };
 const LEVELS: Kind = Enum { values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] };
 
+/// Every flowable's own `errors` branch (Kestra's FlowableTask).
+const ERRORS: Property = prop("errors", Tasks, "Tasks run when a task inside fails; the flowable still ends FAILED.");
+/// Every flowable's own `finally` branch.
+const FINALLY: Property = prop("finally", Tasks, "Tasks run after the tasks inside (and `errors`), whatever their outcome, unless killed.");
+
 /// Every type Mortar knows.
 pub const TYPES: &[TaskType] = &[
     // Core tasks.
@@ -320,7 +325,7 @@ pub const TYPES: &[TaskType] = &[
         alias: "flow.Sequential",
         category: Category::Flowable,
         doc: "Runs its tasks one after the other.",
-        properties: &[req("tasks", Tasks, "The tasks to run in order.")],
+        properties: &[req("tasks", Tasks, "The tasks to run in order."), ERRORS, FINALLY],
         outputs: &[],
     },
     TaskType {
@@ -334,6 +339,8 @@ pub const TYPES: &[TaskType] = &[
             prop("outputFiles", StringList, "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles."),
             prop("namespaceFiles", Map, "Kestra's namespace files to copy in (enabled, include, exclude); Mortar has no namespace files yet, so nothing is copied."),
             prop("cache", Map, "Kestra's cache of files between executions (patterns, ttl); accepted, not kept by Mortar yet."),
+            ERRORS,
+            FINALLY,
         ],
         outputs: &[("outputFiles", "The internal storage URI of each file outputFiles matched, by its path in the directory.")],
     },
@@ -346,6 +353,8 @@ pub const TYPES: &[TaskType] = &[
             req("tasks", Tasks, "The tasks to run in parallel."),
             def("concurrencyLimit", Integer, "0", "The most tasks running at once; 0 means no limit."),
             prop("concurrent", Integer, "The older name of concurrencyLimit."),
+            ERRORS,
+            FINALLY,
         ],
         outputs: &[],
     },
@@ -357,6 +366,8 @@ pub const TYPES: &[TaskType] = &[
         properties: &[
             req("tasks", DagTasks, "The tasks, each `- task: {...}` with an optional `dependsOn: [ids]`."),
             def("concurrencyLimit", Integer, "0", "The most tasks running at once; 0 means no limit."),
+            ERRORS,
+            FINALLY,
         ],
         outputs: &[],
     },
@@ -369,6 +380,8 @@ pub const TYPES: &[TaskType] = &[
             ex(req("condition", Any, "An expression; true, a non-zero number or a non-empty string runs `then`."), "{{ inputs.full }}"),
             req("then", Tasks, "The tasks run when the condition is true."),
             prop("else", Tasks, "The tasks run when the condition is false."),
+            ERRORS,
+            FINALLY,
         ],
         outputs: &[],
     },
@@ -381,6 +394,8 @@ pub const TYPES: &[TaskType] = &[
             ex(req("value", Any, "The value to match against the case keys."), "{{ inputs.mode }}"),
             prop("cases", TaskCases, "Tasks for each value."),
             prop("defaults", Tasks, "The tasks run when no case matches."),
+            ERRORS,
+            FINALLY,
         ],
         outputs: &[],
     },
@@ -393,6 +408,8 @@ pub const TYPES: &[TaskType] = &[
             ex(req("values", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
             def("concurrencyLimit", Integer, "1", "How many values run at once; 0 means all."),
             req("tasks", Tasks, "The tasks to run for each value."),
+            ERRORS,
+            FINALLY,
         ],
         outputs: &[],
     },

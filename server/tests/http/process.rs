@@ -649,10 +649,10 @@ fn mortar_validate_refuses_a_host_with_a_path() {
 }
 
 /// Through the CLI: an ENUM input runs as Kestra's SELECT (its values
-/// checked), and `mortar validate` refuses a duplicate input and an empty
-/// Switch with positions.
+/// checked), `mortar validate` refuses a duplicate input and an empty
+/// Switch with positions, and a Sequential's own errors and finally run.
 #[test]
-fn mortar_run_takes_an_enum_input_and_validate_refuses_duplicate_inputs_and_empty_switches() {
+fn mortar_takes_enum_inputs_refuses_duplicate_inputs_and_empty_switches_and_runs_flowable_errors_and_finally() {
     let dir = tempfile::tempdir().unwrap();
     let flow = dir.path().join("enum.yml");
     std::fs::write(
@@ -680,4 +680,18 @@ fn mortar_run_takes_an_enum_input_and_validate_refuses_duplicate_inputs_and_empt
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(&format!("{}:6:9: duplicate input id `a` (also on line 4)", invalid.display())), "{stdout}");
     assert!(stdout.contains(&format!("{}:9:9: Switch s has no tasks to run", invalid.display())), "{stdout}");
+
+    // A flowable's own errors and finally validate and run.
+    let branches = dir.path().join("branches.yml");
+    std::fs::write(
+        &branches,
+        "id: branches\nnamespace: t\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - id: boom\n        type: io.kestra.plugin.core.execution.Fail\n    errors:\n      - id: handle\n        type: io.kestra.plugin.core.log.Log\n        message: handled it\n    finally:\n      - id: tidy\n        type: io.kestra.plugin.core.log.Log\n        message: tidied up\n",
+    )
+    .unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&branches).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let ran = Command::new(MORTAR).arg("run").arg(&branches).arg("--data-dir").arg(&data).output().unwrap();
+    assert_eq!(ran.status.code(), Some(1), "the Sequential stays FAILED");
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(said.contains("handled it") && said.contains("tidied up"), "{said}");
 }
