@@ -47,12 +47,19 @@ fn rand_suffix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos().into()
 }
 
-/// A process stopped (SIGKILL) when dropped, unless it already ended.
+/// A process stopped when dropped, unless it already ended: SIGTERM, so
+/// that it cleans up (the emulator removes its SQL engine's files), then
+/// SIGKILL after 10 s.
 struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let _ = self.0.kill();
             let _ = self.0.wait();
         }

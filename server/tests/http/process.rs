@@ -118,8 +118,9 @@ fn the_environment_sets_listen_and_data_dir() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
     assert!(dir.path().join("from-env/mortar.db").exists());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // SIGTERM: its embedded emulator removes its files on the way out.
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    wait_for_exit(&mut child);
 }
 
 mod reqwest {

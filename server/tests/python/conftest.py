@@ -2,6 +2,7 @@
 dir, driven through Kestra's published Python clients."""
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -50,10 +51,12 @@ def mortar_url():
             break
     if url is None:
         process.kill()
+        shutil.rmtree(data, ignore_errors=True)
         pytest.fail("mortar serve did not print its address")
     yield url
     process.terminate()
     process.wait(timeout=30)
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture()
