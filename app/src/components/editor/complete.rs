@@ -285,7 +285,9 @@ pub(crate) fn task_type_at(text: &str, line: usize) -> Option<&'static TaskType>
 /// properties.
 pub(crate) fn example(t: &TaskType) -> String {
     let mut out = format!("- id: my_{}\n  type: {}\n", t.alias.rsplit('.').next().unwrap_or("task").to_ascii_lowercase(), t.name);
-    for p in t.properties.iter().filter(|p| p.required) {
+    // The required properties, and a Switch's cases: Kestra refuses a
+    // Switch with neither cases nor defaults, so the snippet has one case.
+    for p in t.properties.iter().filter(|p| p.required || matches!(p.kind, Kind::TaskCases)) {
         let value = match (p.example, p.kind) {
             // A plain scalar cannot start with `{`: quote the template.
             (Some(example), _) if example.starts_with('{') || example.starts_with('*') => format!("{example:?}"),
@@ -597,11 +599,15 @@ mod tests {
         for t in engine::flow::task_types().iter().filter(|t| t.category != Category::Trigger) {
             let example = example(t);
             let body: String = example.lines().map(|l| format!("  {l}\n")).collect();
-            // The inputs an example reads are declared, as a flow around it would.
+            // The inputs an example reads are declared (once each: Kestra
+            // refuses an id declared twice), as a flow around it would.
             let mut inputs = String::new();
+            let mut declared = std::collections::BTreeSet::new();
             for part in example.split("inputs.").skip(1) {
                 let id: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                inputs.push_str(&format!("  - id: {id}\n    type: STRING\n"));
+                if declared.insert(id.clone()) {
+                    inputs.push_str(&format!("  - id: {id}\n    type: STRING\n"));
+                }
             }
             // And so are the tasks whose outputs it reads.
             let mut before = String::new();
