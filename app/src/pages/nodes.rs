@@ -31,15 +31,13 @@ pub async fn read_nodes() -> Result<Vec<NodeRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Admin, None)?;
     let store = crate::context::store()?;
     let nodes = store.nodes().await.map_err(|e| crate::context::failed("reading the nodes", e))?;
-    let lease = i64::try_from(engine::cluster::LEASE.as_millis()).unwrap_or(i64::MAX);
-    let now = jiff::Timestamp::now().as_millisecond();
     let mut rows = Vec::with_capacity(nodes.len());
     for node in nodes {
         let executions = match node.running {
             0 => Vec::new(),
             _ => store.owned_executions(&node.id, 10).await.map_err(|e| crate::context::failed("reading the nodes", e))?,
         };
-        let status = match (node.stopped_at, node.alive(now, lease)) {
+        let status = match (node.stopped_at, node.alive()) {
             (Some(_), _) => "stopped",
             (None, true) => "alive",
             (None, false) => "silent",

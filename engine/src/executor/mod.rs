@@ -408,7 +408,7 @@ impl Executor {
         }
         tracing::info!(execution_id = %id, state = %execution.state, "running a claimed execution");
         let (execution, secrets) = self.with_secrets(execution).await?;
-        self.spawn(execution, plan, secrets).await
+        self.admit(execution, plan, secrets).await.map(|_| ())
     }
 
     /// Checks the inputs, stores the execution (CREATED) and starts it.
@@ -484,12 +484,6 @@ impl Executor {
                 message: message.to_owned(),
             })
             .await;
-    }
-
-    /// Starts (or resumes) walking an execution, or queues it behind its
-    /// flow's concurrency limit.
-    async fn spawn(&self, execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) -> Result<(), ExecutionError> {
-        self.admit(execution, plan, secrets).await.map(|_| ())
     }
 
     /// Walks an execution, unless it is CREATED and its flow's concurrency
@@ -779,7 +773,7 @@ impl Executor {
         self.shared.store.set_owner(id, self.owner()).await?;
         let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
         let (execution, secrets) = self.with_secrets(execution).await?;
-        self.spawn(execution, plan, secrets).await?;
+        self.admit(execution, plan, secrets).await?;
         Ok(state)
     }
 
@@ -852,7 +846,7 @@ impl Executor {
             return Ok(record);
         }
         let (walked, secrets) = self.with_secrets(record.clone()).await?;
-        self.spawn(walked, plan, secrets).await?;
+        self.admit(walked, plan, secrets).await?;
         Ok(record)
     }
 
@@ -872,7 +866,7 @@ impl Executor {
                     }
                     self.shared.store.set_owner(&id, self.owner()).await?;
                     let (execution, secrets) = self.with_secrets(execution).await?;
-                    self.spawn(execution, plan, secrets).await?;
+                    self.admit(execution, plan, secrets).await?;
                     resumed += 1;
                 }
                 None => tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone"),

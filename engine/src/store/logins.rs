@@ -5,19 +5,16 @@
 use super::{Store, StoreError, WritePool as _};
 
 impl Store {
-    /// The latest time (Unix ms) until which any of `keys` must wait, if
-    /// one waits past `now`.
-    pub async fn login_wait(&self, keys: &[String], now: i64) -> Result<Option<i64>, StoreError> {
-        let mut latest = None;
-        for key in keys {
-            let until: Option<i64> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT until_ms FROM login_failures WHERE key = $1 AND until_ms > $2")
-                .bind(key)
-                .bind(now)
-                .fetch_optional(pool)
-                .await)?;
-            latest = latest.max(until);
-        }
-        Ok(latest)
+    /// The latest time (Unix ms) until which `user_key` or `address_key`
+    /// must wait, if one waits past `now`. One query: every password
+    /// check asks.
+    pub async fn login_wait(&self, user_key: &str, address_key: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT MAX(until_ms) FROM login_failures WHERE key IN ($1, $2) AND until_ms > $3")
+            .bind(user_key)
+            .bind(address_key)
+            .bind(now)
+            .fetch_one(pool)
+            .await)?)
     }
 
     /// Counts a failed attempt under `key`; `wait(count)` says how long

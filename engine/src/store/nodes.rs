@@ -27,10 +27,11 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
-    /// Beating within `lease_ms` of `now_ms`, and not stopped: its
-    /// executions are its own.
-    pub fn alive(&self, now_ms: i64, lease_ms: i64) -> bool {
-        self.stopped_at.is_none() && now_ms - self.heartbeat_at < lease_ms
+    /// Beating within the lease ([`crate::cluster::LEASE`]), and not
+    /// stopped: its executions are its own.
+    pub fn alive(&self) -> bool {
+        let lease = i64::try_from(crate::cluster::LEASE.as_millis()).unwrap_or(i64::MAX);
+        self.stopped_at.is_none() && now_ms() - self.heartbeat_at < lease
     }
 }
 

@@ -39,14 +39,12 @@ pub(crate) struct NodeJson {
     responses((status = 200, body = Vec<NodeJson>), (status = 403, body = crate::error::ErrorJson)))]
 pub(crate) async fn nodes(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<NodeJson>>, ApiError> {
     caller.require(Role::Admin, None)?;
-    let lease = i64::try_from(engine::cluster::LEASE.as_millis()).unwrap_or(i64::MAX);
-    let now = jiff::Timestamp::now().as_millisecond();
     let nodes = state.store.nodes().await?;
     let mut out = Vec::with_capacity(nodes.len());
     for n in nodes {
         let executions = if n.running > 0 { state.store.owned_executions(&n.id, 20).await? } else { Vec::new() };
         out.push(NodeJson {
-            alive: n.alive(now, lease),
+            alive: n.alive(),
             executions: executions.into_iter().map(|id| id.to_string()).collect(),
             id: n.id,
             roles: n.roles,

@@ -104,9 +104,9 @@ impl Lockout {
 
     /// How long `user` from `address` must wait before trying again.
     pub async fn wait(store: &Store, user: &str, address: Option<IpAddr>) -> Result<Option<Duration>, engine::store::StoreError> {
-        let keys: Vec<String> = Self::keys(user, address).into_iter().map(|(key, _)| key).collect();
+        let [(user_key, _), (address_key, _)] = Self::keys(user, address);
         let now = engine_now_ms();
-        let until = store.login_wait(&keys, now).await?;
+        let until = store.login_wait(&user_key, &address_key, now).await?;
         Ok(until.map(|until| Duration::from_millis(u64::try_from(until - now).unwrap_or(0))))
     }
 
