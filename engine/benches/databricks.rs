@@ -80,8 +80,7 @@ async fn bench(time_scale: f64) -> Bench {
     let storage = Storage::new(dir.path().join("storage"));
     let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
     let connection = Connection { host: emulator.url(), auth: Auth::Token(Secret::new(emulator.token())) };
-    let mut runners = Runners::core();
-    engine::task::databricks::register(&mut runners, Databricks::new(Some(connection), None, ClientOptions::default(), engine::base_url::AllowedHosts::any()));
+    let runners = Runners::new(Databricks::new(Some(connection), None, ClientOptions::default(), engine::base_url::AllowedHosts::any()));
     let executor = Executor::new(services, runners, Arc::new(|_: &str| None));
     Bench { emulator, store, storage, executor, _pipeline: pipeline, dir }
 }

@@ -27,7 +27,7 @@ pub enum KvType {
 }
 
 impl KvType {
-    pub const NAMES: &[&str] = crate::flow::registry::KV_TYPE_NAMES;
+    pub const NAMES: &[&str] = crate::task::core::kv::KV_TYPE_NAMES;
 
     pub fn parse(name: &str) -> Option<Self> {
         serde_json::from_value(Value::String(name.to_ascii_uppercase())).ok()

@@ -12,6 +12,7 @@ pub mod log;
 pub mod plan;
 pub mod secret;
 pub mod state;
+pub mod task;
 
 #[cfg(feature = "runtime")]
 pub mod crypto;
@@ -39,5 +40,3 @@ pub mod secret_store;
 pub mod storage;
 #[cfg(feature = "runtime")]
 pub mod store;
-#[cfg(feature = "runtime")]
-pub mod task;

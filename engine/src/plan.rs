@@ -367,7 +367,7 @@ fn node(task: &Task) -> Result<Node, PlanError> {
         "flow.ForEach" | "flow.EachSequential" | "flow.EachParallel" => NodeKind::ForEach {
             values: property("values").or_else(|| property("value")).unwrap_or(Value::Null),
             // Kestra's ForEach runs one value at a time unless told otherwise.
-            concurrency_limit: limit("concurrencyLimit", if short == "flow.EachParallel" { 0 } else { 1 }),
+            concurrency_limit: if short == "flow.EachParallel" { limit("concurrent", 0) } else { limit("concurrencyLimit", 1) },
             tasks: branch("tasks")?,
         },
         _ => NodeKind::Task {

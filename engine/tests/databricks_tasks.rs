@@ -42,8 +42,7 @@ async fn world_with_faults(time_scale: f64, faults: Vec<emulator::FaultRule>) ->
     let storage = Storage::new(dir.path().join("storage"));
     let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
     let connection = Connection { host: emulator.url(), auth: Auth::Token(Secret::new(emulator.token())) };
-    let mut runners = Runners::core();
-    engine::task::databricks::register(&mut runners, Databricks::new(Some(connection), None, ClientOptions::default(), engine::base_url::AllowedHosts::any()));
+    let runners = Runners::new(Databricks::new(Some(connection), None, ClientOptions::default(), engine::base_url::AllowedHosts::any()));
     let executor = Executor::new(services.clone(), runners, Arc::new(|_: &str| None));
     World { emulator, store, storage, executor, services, _pipeline: pipeline, _dir: dir }
 }

@@ -96,6 +96,82 @@ outputs:
     assert_eq!(execution.inputs["n"], 21);
 }
 
+#[tokio::test]
+async fn echo_output_values_assert_and_the_older_each_tasks_run_as_kestra_runs_them() {
+    let h = harness().await;
+    let yaml = r#"
+id: core_more
+namespace: test
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.debug.Echo
+    format: "echo {{ flow.id }}"
+    level: WARN
+  - id: values
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      count: "{{ 1 + 2 }}"
+      name: "x-{{ flow.namespace }}"
+      list: [1, 2]
+  - id: check
+    type: io.kestra.plugin.core.execution.Assert
+    conditions:
+      - "{{ outputs.values.values.count == 3 }}"
+      - "{{ outputs.values.values.name }}"
+      - "true"
+  - id: seq
+    type: io.kestra.plugin.core.flow.EachSequential
+    value: ["a", "b"]
+    tasks:
+      - id: s
+        type: debug.Return
+        format: "{{ taskrun.value }}!"
+  - id: par
+    type: io.kestra.plugin.core.flow.EachParallel
+    value: '["c", "d", "e"]'
+    concurrent: 2
+    tasks:
+      - id: p
+        type: debug.Return
+        format: "{{ taskrun.value }}?"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let output = |task: &str, value: Option<&str>| {
+        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
+    };
+    assert_eq!(output("values", None)["values"], json!({"count": 3, "name": "x-test", "list": [1, 2]}));
+    assert_eq!(output("s", Some("b"))["value"], "b!");
+    assert_eq!(output("p", Some("e"))["value"], "e?");
+    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "p").count(), 3);
+    h.services.logs.flush().await;
+    let warned = h.store.logs(&id, Level::Warn, 0, 100).await.unwrap();
+    assert!(warned.iter().any(|l| l.message == "echo core_more" && l.level == Level::Warn), "{warned:?}");
+
+    // Kestra's falsy texts are false, 0, -0 and the empty string; each
+    // failed condition is logged as written, and the failure counts them.
+    let failing = r#"
+id: asserts
+namespace: test
+tasks:
+  - id: check
+    type: execution.Assert
+    conditions:
+      - "{{ 1 + 1 == 3 }}"
+      - "-0"
+      - "no"
+      - ""
+    errorMessage: "the totals are off"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), failing, json!({})).await;
+    assert_eq!(state, State::Failed, "{runs:#?}");
+    let logs = messages(&h, &id).await;
+    assert!(logs.iter().any(|m| m == "Assertion `{{ 1 + 1 == 3 }}` failed!"), "{logs:?}");
+    assert!(logs.iter().any(|m| m == "Assertion `-0` failed!"), "{logs:?}");
+    assert!(!logs.iter().any(|m| m == "Assertion `no` failed!"), "{logs:?}");
+    assert!(logs.iter().any(|m| m.contains("3 assertions failed!\nthe totals are off")), "{logs:?}");
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

@@ -398,13 +398,13 @@ pub fn router(state: AppState) -> Router {
 /// tasks on the default connection, which may call other workspaces on
 /// `allowed` (`--allowed-hosts`).
 pub fn runners(databricks: Option<&DefaultConnection>, allowed: engine::base_url::AllowedHosts) -> engine::task::Runners {
-    let mut runners = engine::task::Runners::core();
     let warehouse = std::env::var("DATABRICKS_WAREHOUSE_ID").ok().filter(|w| !w.trim().is_empty());
-    engine::task::databricks::register(
-        &mut runners,
-        engine::task::databricks::Databricks::new(databricks.map(|d| d.connection.clone()), warehouse, Default::default(), allowed),
-    );
-    runners
+    engine::task::Runners::new(engine::task::databricks::Databricks::new(
+        databricks.map(|d| d.connection.clone()),
+        warehouse,
+        Default::default(),
+        allowed,
+    ))
 }
 
 /// The default connection, and the embedded emulator behind it when no

@@ -10,7 +10,7 @@
 pub mod inputs;
 mod retry;
 mod run;
-mod subflow;
+pub(crate) mod subflow;
 mod working_dir;
 
 use std::collections::{BTreeMap, HashMap};
@@ -274,8 +274,7 @@ impl Executor {
 
     pub fn with_settings(services: Services, mut runners: Runners, secrets: SecretSource, settings: Settings) -> Self {
         let (events, _) = broadcast::channel(4096);
-        let link = subflow::Link::default();
-        runners.register("io.kestra.plugin.core.flow.Subflow", Arc::new(subflow::Subflow { link: link.clone() }));
+        let link = runners.bind();
         let executor = Self {
             shared: Arc::new(Shared {
                 store: services.store,

@@ -760,8 +760,8 @@ impl Walk {
             if node.reads.secrets {
                 self.shared.refresh_secrets(&self.execution.id).await;
             }
-            let properties = match self.render_properties(node, properties, &vars).await {
-                Ok(properties) => properties,
+            let rendered = match self.render_properties(node, properties, &vars).await {
+                Ok(rendered) => rendered,
                 Err(message) => {
                     self.log_for(Some(run_ref), Level::Error, &message).await;
                     return self.end_failed(run, node).await;
@@ -779,11 +779,13 @@ impl Walk {
                     task_id: node.id.clone(),
                     attempt,
                 },
-                properties,
+                rendered,
                 checkpoint.clone(),
                 cancel.clone(),
                 Arc::new(move |text: &str| masker.mask(text)),
-            );
+            )
+            .with_type(crate::flow::registry::lookup(&node.task_type))
+            .with_source(properties.clone());
             let shutdown = self.stop.clone();
             let result = tokio::select! {
                 result = run_with_timeout(runner.as_ref(), &ctx, timeout) => result,

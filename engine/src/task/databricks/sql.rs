@@ -1,218 +1,247 @@
 //! `sql.Query`: the SQL Statement Execution API. Submits, polls to the end,
 //! fetches every chunk, and returns one row, all rows, or a file of rows.
 
-use std::sync::Arc;
+use crate::flow::registry::Kind::*;
+use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
 
-use futures::future::BoxFuture;
-use serde_json::{Map, Value, json};
+use super::databricks;
 
-use super::{Databricks, bad, wait_for};
-use crate::databricks::{ApiPath, DatabricksClient};
-use crate::storage::Storage;
-use crate::task::{Outputs, Runner, Runners, TaskContext, TaskError};
+/// What `sql.Query` does with the rows.
+const FETCH_TYPES: &[&str] = &["FETCH_ONE", "FETCH", "STORE", "NONE"];
 
-pub(super) fn register(runners: &mut Runners, databricks: &Arc<Databricks>) {
-    runners.register("io.kestra.plugin.databricks.sql.Query", Arc::new(Query(databricks.clone())));
-}
+pub const QUERY: TaskType = TaskType {
+    name: "io.kestra.plugin.databricks.sql.Query",
+    alias: "databricks.sql.Query",
+    category: Category::Task,
+    doc: "Runs a SQL statement on a SQL warehouse (the default warehouse when none is named).",
+    properties: databricks![
+        ex(req("sql", String, "The statement."), "SELECT 1"),
+        prop("httpPath", String, "The warehouse as /sql/1.0/warehouses/<id>."),
+        prop("warehouseId", String, "The warehouse's id."),
+        prop("catalog", String, "The default catalog."),
+        prop("schema", String, "The default schema."),
+        prop("parameters", Map, "Named parameters (:name in the statement)."),
+        def("fetchType", Enum { values: FETCH_TYPES }, "\"STORE\"", "FETCH_ONE: the first row as `row`; FETCH: every row as `rows`; STORE: a file as `uri`; NONE."),
+        prop("accessToken", String, "Kestra's token property; same as authentication.token."),
+        prop("properties", Map, "Accepted for Kestra compatibility."),
+        prop("timeZoneId", String, "Accepted for Kestra compatibility."),
+    ],
+    outputs: &[("row", "The first row (FETCH_ONE)."), ("rows", "Every row (FETCH)."), ("uri", "The rows as a file (STORE)."), ("size", "The number of rows.")],
+    run: runner!(|env| run::Query(env.databricks.clone())),
+};
 
-struct Query(Arc<Databricks>);
+#[cfg(feature = "runtime")]
+mod run {
+    use std::sync::Arc;
 
-impl Runner for Query {
-    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let client = self.0.client(ctx)?;
-            let props = &ctx.properties;
-            let fetch = props["fetchType"].as_str().unwrap_or("STORE").to_ascii_uppercase();
-            if !["FETCH_ONE", "FETCH", "STORE", "NONE"].contains(&fetch.as_str()) {
-                return Err(bad(ctx, format!("fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE")));
-            }
-            let statement_id = match ctx.checkpoint.as_ref().and_then(|c| c["statement_id"].as_str()) {
-                Some(id) => {
-                    ctx.info(format!("re-attaching to statement {id} started before a restart")).await;
-                    id.to_owned()
+    use futures::future::BoxFuture;
+    use serde_json::{Map, Value, json};
+
+    use crate::task::databricks::run::{Databricks, bad, wait_for};
+    use crate::databricks::{ApiPath, DatabricksClient};
+    use crate::storage::Storage;
+    use crate::task::{Outputs, Runner, TaskContext, TaskError};
+
+
+    pub(super) struct Query(pub(super) Arc<Databricks>);
+
+    impl Runner for Query {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let client = self.0.client(ctx)?;
+                let props = &ctx.properties;
+                let fetch = props["fetchType"].as_str().unwrap_or("STORE").to_ascii_uppercase();
+                if !super::FETCH_TYPES.contains(&fetch.as_str()) {
+                    return Err(bad(ctx, format!("fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE")));
                 }
-                None => {
-                    let sql = props["sql"].as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| bad(ctx, "sql is required"))?;
-                    let warehouse = self.warehouse(&client, ctx).await?;
-                    let mut body = json!({
-                        "statement": sql,
-                        "warehouse_id": warehouse,
-                        // Asynchronous: the id comes back at once, so it is
-                        // checkpointed (and cancellable) before the query runs long.
-                        "wait_timeout": "0s",
-                        "on_wait_timeout": "CONTINUE",
-                        "disposition": "INLINE",
-                        "format": "JSON_ARRAY",
-                    });
-                    for key in ["catalog", "schema"] {
-                        if let Some(value) = props[key].as_str() {
-                            body[key] = json!(value);
+                let statement_id = match ctx.checkpoint.as_ref().and_then(|c| c["statement_id"].as_str()) {
+                    Some(id) => {
+                        ctx.info(format!("re-attaching to statement {id} started before a restart")).await;
+                        id.to_owned()
+                    }
+                    None => {
+                        let sql = props["sql"].as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| bad(ctx, "sql is required"))?;
+                        let warehouse = self.warehouse(&client, ctx).await?;
+                        let mut body = json!({
+                            "statement": sql,
+                            "warehouse_id": warehouse,
+                            // Asynchronous: the id comes back at once, so it is
+                            // checkpointed (and cancellable) before the query runs long.
+                            "wait_timeout": "0s",
+                            "on_wait_timeout": "CONTINUE",
+                            "disposition": "INLINE",
+                            "format": "JSON_ARRAY",
+                        });
+                        for key in ["catalog", "schema"] {
+                            if let Some(value) = props[key].as_str() {
+                                body[key] = json!(value);
+                            }
+                        }
+                        if let Some(parameters) = props["parameters"].as_object() {
+                            body["parameters"] = Value::Array(
+                                parameters
+                                    .iter()
+                                    .map(|(name, value)| match value {
+                                        Value::Null => json!({"name": name}),
+                                        Value::String(s) => json!({"name": name, "value": s}),
+                                        other => json!({"name": name, "value": other.to_string()}),
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        let response: Value = client.post("/api/2.0/sql/statements", &body).await?;
+                        let id = response["statement_id"]
+                            .as_str()
+                            .ok_or_else(|| TaskError::Failed(format!("the statement was not accepted: {response}")))?
+                            .to_owned();
+                        ctx.checkpoint(&json!({"statement_id": id})).await?;
+                        id
+                    }
+                };
+                let path = ApiPath::from("/api/2.0/sql/statements").segment(statement_id.as_str());
+                let response = wait_for(ctx, "the statement", None, || {
+                    let (client, path) = (client.clone(), path.clone());
+                    async move {
+                        let response: Value = client.get(path, &[]).await?;
+                        match response["status"]["state"].as_str().unwrap_or("") {
+                            "SUCCEEDED" => Ok(Some(response)),
+                            "FAILED" => {
+                                let error = &response["status"]["error"];
+                                Err(TaskError::Failed(format!(
+                                    "the statement failed: {}{}",
+                                    error["error_code"].as_str().map(|c| format!("{c}: ")).unwrap_or_default(),
+                                    error["message"].as_str().unwrap_or("no message")
+                                )))
+                            }
+                            "CANCELED" => Err(TaskError::Failed("the statement was cancelled".into())),
+                            "CLOSED" => Err(TaskError::Failed("the statement's result is closed (no longer available)".into())),
+                            _ => Ok(None),
                         }
                     }
-                    if let Some(parameters) = props["parameters"].as_object() {
-                        body["parameters"] = Value::Array(
-                            parameters
-                                .iter()
-                                .map(|(name, value)| match value {
-                                    Value::Null => json!({"name": name}),
-                                    Value::String(s) => json!({"name": name, "value": s}),
-                                    other => json!({"name": name, "value": other.to_string()}),
-                                })
-                                .collect(),
-                        );
-                    }
-                    let response: Value = client.post("/api/2.0/sql/statements", &body).await?;
-                    let id = response["statement_id"]
-                        .as_str()
-                        .ok_or_else(|| TaskError::Failed(format!("the statement was not accepted: {response}")))?
-                        .to_owned();
-                    ctx.checkpoint(&json!({"statement_id": id})).await?;
-                    id
-                }
-            };
-            let path = ApiPath::from("/api/2.0/sql/statements").segment(statement_id.as_str());
-            let response = wait_for(ctx, "the statement", None, || {
-                let (client, path) = (client.clone(), path.clone());
-                async move {
-                    let response: Value = client.get(path, &[]).await?;
-                    match response["status"]["state"].as_str().unwrap_or("") {
-                        "SUCCEEDED" => Ok(Some(response)),
-                        "FAILED" => {
-                            let error = &response["status"]["error"];
-                            Err(TaskError::Failed(format!(
-                                "the statement failed: {}{}",
-                                error["error_code"].as_str().map(|c| format!("{c}: ")).unwrap_or_default(),
-                                error["message"].as_str().unwrap_or("no message")
-                            )))
-                        }
-                        "CANCELED" => Err(TaskError::Failed("the statement was cancelled".into())),
-                        "CLOSED" => Err(TaskError::Failed("the statement's result is closed (no longer available)".into())),
-                        _ => Ok(None),
-                    }
-                }
-            })
-            .await?;
-            let columns: Vec<(String, String)> = response["manifest"]["schema"]["columns"]
-                .as_array()
-                .map(|columns| {
-                    columns
-                        .iter()
-                        .map(|c| (c["name"].as_str().unwrap_or("").to_owned(), c["type_name"].as_str().unwrap_or("STRING").to_owned()))
-                        .collect()
                 })
-                .unwrap_or_default();
-            let mut outputs = Outputs::new();
-            outputs.insert(
-                "columns".into(),
-                Value::Array(columns.iter().map(|(name, kind)| json!({"name": name, "type": kind})).collect()),
-            );
-            let total = response["manifest"]["total_row_count"].as_u64();
-            match fetch.as_str() {
-                "NONE" => {}
-                "FETCH_ONE" => {
-                    let first = response["result"]["data_array"].as_array().and_then(|rows| rows.first()).cloned();
-                    outputs.insert("row".into(), first.map_or(Value::Null, |row| to_object(&columns, &row)));
-                }
-                _ => {
-                    let mut rows = Vec::new();
-                    let mut chunk = response["result"].clone();
-                    loop {
-                        for row in chunk["data_array"].as_array().into_iter().flatten() {
-                            rows.push(to_object(&columns, row));
+                .await?;
+                let columns: Vec<(String, String)> = response["manifest"]["schema"]["columns"]
+                    .as_array()
+                    .map(|columns| {
+                        columns
+                            .iter()
+                            .map(|c| (c["name"].as_str().unwrap_or("").to_owned(), c["type_name"].as_str().unwrap_or("STRING").to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut outputs = Outputs::new();
+                outputs.insert(
+                    "columns".into(),
+                    Value::Array(columns.iter().map(|(name, kind)| json!({"name": name, "type": kind})).collect()),
+                );
+                let total = response["manifest"]["total_row_count"].as_u64();
+                match fetch.as_str() {
+                    "NONE" => {}
+                    "FETCH_ONE" => {
+                        let first = response["result"]["data_array"].as_array().and_then(|rows| rows.first()).cloned();
+                        outputs.insert("row".into(), first.map_or(Value::Null, |row| to_object(&columns, &row)));
+                    }
+                    _ => {
+                        let mut rows = Vec::new();
+                        let mut chunk = response["result"].clone();
+                        loop {
+                            for row in chunk["data_array"].as_array().into_iter().flatten() {
+                                rows.push(to_object(&columns, row));
+                            }
+                            let Some(next) = chunk["next_chunk_internal_link"].as_str().map(str::to_owned) else { break };
+                            chunk = client.get_link(&next).await?;
                         }
-                        let Some(next) = chunk["next_chunk_internal_link"].as_str().map(str::to_owned) else { break };
-                        chunk = client.get_link(&next).await?;
-                    }
-                    if fetch == "STORE" {
-                        let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-result.jsonl", ctx.task_id));
-                        let mut lines = String::new();
-                        for row in &rows {
-                            lines.push_str(&row.to_string());
-                            lines.push('\n');
+                        if fetch == "STORE" {
+                            let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-result.jsonl", ctx.task_id));
+                            let mut lines = String::new();
+                            for row in &rows {
+                                lines.push_str(&row.to_string());
+                                lines.push('\n');
+                            }
+                            ctx.storage.write(&uri, lines.as_bytes()).await?;
+                            outputs.insert("uri".into(), json!(uri));
+                        } else {
+                            outputs.insert("rows".into(), Value::Array(rows.clone()));
                         }
-                        ctx.storage.write(&uri, lines.as_bytes()).await?;
-                        outputs.insert("uri".into(), json!(uri));
-                    } else {
-                        outputs.insert("rows".into(), Value::Array(rows.clone()));
-                    }
-                    outputs.insert("size".into(), json!(rows.len()));
-                }
-            }
-            if fetch == "NONE" || fetch == "FETCH_ONE" {
-                outputs.insert("size".into(), json!(total.unwrap_or(0)));
-            }
-            ctx.info(format!("statement {statement_id} returned {} rows", total.unwrap_or(0))).await;
-            Ok(outputs)
-        })
-    }
-
-    fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            let Some(id) = checkpoint["statement_id"].as_str() else { return Ok(()) };
-            let client = self.0.client(ctx)?;
-            client.post::<_, Value>(ApiPath::from("/api/2.0/sql/statements").segment(id).segment("cancel"), &json!({})).await?;
-            ctx.info(format!("cancelled statement {id}")).await;
-            Ok(())
-        })
-    }
-}
-
-impl Query {
-    /// `warehouseId`, or the id in `httpPath`, or the default: the
-    /// server's, else the workspace's first warehouse, started if stopped.
-    async fn warehouse(&self, client: &DatabricksClient, ctx: &TaskContext) -> Result<String, TaskError> {
-        if let Some(id) = ctx.properties["warehouseId"].as_str().filter(|s| !s.is_empty()) {
-            return Ok(id.to_owned());
-        }
-        if let Some(path) = ctx.properties["httpPath"].as_str().filter(|s| !s.is_empty()) {
-            return path
-                .trim_end_matches('/')
-                .rsplit_once("/warehouses/")
-                .map(|(_, id)| id.to_owned())
-                .ok_or_else(|| bad(ctx, format!("httpPath {path} is not /sql/1.0/warehouses/<id>")));
-        }
-        if let Some(id) = &self.0.default_warehouse {
-            return Ok(id.clone());
-        }
-        let listed: Value = client.get("/api/2.0/sql/warehouses", &[]).await?;
-        let first = listed["warehouses"]
-            .as_array()
-            .and_then(|w| w.first())
-            .ok_or_else(|| bad(ctx, "the workspace has no SQL warehouse: set warehouseId, or DATABRICKS_WAREHOUSE_ID on the server"))?;
-        let id = first["id"].as_str().unwrap_or_default().to_owned();
-        if first["state"] != "RUNNING" {
-            ctx.info(format!("starting warehouse {id}")).await;
-            client.post::<_, Value>(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()).segment("start"), &json!({})).await?;
-            wait_for(ctx, "the warehouse to start", None, || {
-                let (client, id) = (client.clone(), id.clone());
-                async move {
-                    let warehouse: Value = client.get(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()), &[]).await?;
-                    match warehouse["state"].as_str().unwrap_or("") {
-                        "RUNNING" => Ok(Some(())),
-                        "STOPPED" | "DELETED" | "DELETING" => Err(TaskError::Failed(format!("warehouse {id} did not start: {}", warehouse["state"]))),
-                        _ => Ok(None),
+                        outputs.insert("size".into(), json!(rows.len()));
                     }
                 }
+                if fetch == "NONE" || fetch == "FETCH_ONE" {
+                    outputs.insert("size".into(), json!(total.unwrap_or(0)));
+                }
+                ctx.info(format!("statement {statement_id} returned {} rows", total.unwrap_or(0))).await;
+                Ok(outputs)
             })
-            .await?;
         }
-        Ok(id)
-    }
-}
 
-/// A row of strings as an object of typed values.
-fn to_object(columns: &[(String, String)], row: &Value) -> Value {
-    let mut object = Map::new();
-    for (i, (name, kind)) in columns.iter().enumerate() {
-        let cell = &row[i];
-        let value = match (cell.as_str(), kind.as_str()) {
-            (None, _) => Value::Null,
-            (Some(text), "INT" | "LONG" | "SHORT" | "BYTE") => text.parse::<i64>().map_or_else(|_| json!(text), Value::from),
-            (Some(text), "DOUBLE" | "FLOAT" | "DECIMAL") => text.parse::<f64>().map_or_else(|_| json!(text), Value::from),
-            (Some(text), "BOOLEAN") => text.parse::<bool>().map_or_else(|_| json!(text), Value::from),
-            (Some(text), _) => json!(text),
-        };
-        object.insert(name.clone(), value);
+        fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+            Box::pin(async move {
+                let Some(id) = checkpoint["statement_id"].as_str() else { return Ok(()) };
+                let client = self.0.client(ctx)?;
+                client.post::<_, Value>(ApiPath::from("/api/2.0/sql/statements").segment(id).segment("cancel"), &json!({})).await?;
+                ctx.info(format!("cancelled statement {id}")).await;
+                Ok(())
+            })
+        }
     }
-    Value::Object(object)
+
+    impl Query {
+        /// `warehouseId`, or the id in `httpPath`, or the default: the
+        /// server's, else the workspace's first warehouse, started if stopped.
+        async fn warehouse(&self, client: &DatabricksClient, ctx: &TaskContext) -> Result<String, TaskError> {
+            if let Some(id) = ctx.prop("warehouseId")?.as_str().filter(|s| !s.is_empty()) {
+                return Ok(id.to_owned());
+            }
+            if let Some(path) = ctx.prop("httpPath")?.as_str().filter(|s| !s.is_empty()) {
+                return path
+                    .trim_end_matches('/')
+                    .rsplit_once("/warehouses/")
+                    .map(|(_, id)| id.to_owned())
+                    .ok_or_else(|| bad(ctx, format!("httpPath {path} is not /sql/1.0/warehouses/<id>")));
+            }
+            if let Some(id) = &self.0.default_warehouse {
+                return Ok(id.clone());
+            }
+            let listed: Value = client.get("/api/2.0/sql/warehouses", &[]).await?;
+            let first = listed["warehouses"]
+                .as_array()
+                .and_then(|w| w.first())
+                .ok_or_else(|| bad(ctx, "the workspace has no SQL warehouse: set warehouseId, or DATABRICKS_WAREHOUSE_ID on the server"))?;
+            let id = first["id"].as_str().unwrap_or_default().to_owned();
+            if first["state"] != "RUNNING" {
+                ctx.info(format!("starting warehouse {id}")).await;
+                client.post::<_, Value>(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()).segment("start"), &json!({})).await?;
+                wait_for(ctx, "the warehouse to start", None, || {
+                    let (client, id) = (client.clone(), id.clone());
+                    async move {
+                        let warehouse: Value = client.get(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()), &[]).await?;
+                        match warehouse["state"].as_str().unwrap_or("") {
+                            "RUNNING" => Ok(Some(())),
+                            "STOPPED" | "DELETED" | "DELETING" => Err(TaskError::Failed(format!("warehouse {id} did not start: {}", warehouse["state"]))),
+                            _ => Ok(None),
+                        }
+                    }
+                })
+                .await?;
+            }
+            Ok(id)
+        }
+    }
+
+    /// A row of strings as an object of typed values.
+    fn to_object(columns: &[(String, String)], row: &Value) -> Value {
+        let mut object = Map::new();
+        for (i, (name, kind)) in columns.iter().enumerate() {
+            let cell = &row[i];
+            let value = match (cell.as_str(), kind.as_str()) {
+                (None, _) => Value::Null,
+                (Some(text), "INT" | "LONG" | "SHORT" | "BYTE") => text.parse::<i64>().map_or_else(|_| json!(text), Value::from),
+                (Some(text), "DOUBLE" | "FLOAT" | "DECIMAL") => text.parse::<f64>().map_or_else(|_| json!(text), Value::from),
+                (Some(text), "BOOLEAN") => text.parse::<bool>().map_or_else(|_| json!(text), Value::from),
+                (Some(text), _) => json!(text),
+            };
+            object.insert(name.clone(), value);
+        }
+        Value::Object(object)
+    }
 }

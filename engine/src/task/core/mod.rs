@@ -1,135 +1,17 @@
-//! The core tasks: `log.Log`, `debug.Return`, `flow.Sleep`, `execution.Fail`.
+//! Kestra's core plugin (`io.kestra.plugin.core.*`), one file per package,
+//! and the helpers its tasks and the executor share.
 
-use std::sync::Arc;
+pub mod debug;
+pub mod execution;
+pub mod flow;
+pub mod kv;
+pub mod log;
+pub mod output;
+pub mod trigger;
+
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use serde::Deserialize;
 use serde_json::Value;
-
-use super::{Outputs, Runner, Runners, TaskContext, TaskError};
-use crate::log::Level;
-
-pub(super) fn register(runners: &mut Runners) {
-    runners.register("io.kestra.plugin.core.log.Log", Arc::new(Log));
-    runners.register("io.kestra.plugin.core.debug.Return", Arc::new(Return));
-    runners.register("io.kestra.plugin.core.flow.Sleep", Arc::new(Sleep));
-    runners.register("io.kestra.plugin.core.execution.Fail", Arc::new(Fail));
-}
-
-/// Logs a message (or several) at a level.
-struct Log;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LogProps {
-    message: OneOrMany,
-    #[serde(default)]
-    level: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    // A list first: `Value` would take a list whole.
-    Many(Vec<Value>),
-    One(Value),
-}
-
-impl Runner for Log {
-    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let props: LogProps = ctx.properties()?;
-            let level = match props.level.as_deref() {
-                None => Level::Info,
-                Some(text) => Level::parse(text).ok_or_else(|| TaskError::Properties {
-                    task: ctx.task_id.to_string(),
-                    message: format!("level {text:?} is not TRACE, DEBUG, INFO, WARN or ERROR"),
-                })?,
-            };
-            let messages = match props.message {
-                OneOrMany::Many(list) => list,
-                OneOrMany::One(one) => vec![one],
-            };
-            for message in messages {
-                let text = match message {
-                    Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                ctx.log(level, text).await;
-            }
-            Ok(Outputs::new())
-        })
-    }
-}
-
-/// Returns a value, for tests and for shaping outputs.
-struct Return;
-
-#[derive(Deserialize)]
-struct ReturnProps {
-    #[serde(default)]
-    format: Option<Value>,
-}
-
-impl Runner for Return {
-    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let props: ReturnProps = ctx.properties()?;
-            let mut outputs = Outputs::new();
-            outputs.insert("value".to_owned(), props.format.unwrap_or(Value::Null));
-            Ok(outputs)
-        })
-    }
-}
-
-/// Waits, and stops waiting at once if the execution is killed.
-struct Sleep;
-
-#[derive(Deserialize)]
-struct SleepProps {
-    duration: String,
-}
-
-impl Runner for Sleep {
-    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let props: SleepProps = ctx.properties()?;
-            let duration = parse_duration(&props.duration).map_err(|message| TaskError::Properties {
-                task: ctx.task_id.to_string(),
-                message: format!("duration: {message}"),
-            })?;
-            ctx.sleep(duration).await?;
-            Ok(Outputs::new())
-        })
-    }
-}
-
-/// Fails the execution with a message, or only when a condition holds.
-struct Fail;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FailProps {
-    #[serde(default)]
-    error_message: Option<String>,
-    #[serde(default)]
-    condition: Option<Value>,
-}
-
-impl Runner for Fail {
-    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let props: FailProps = ctx.properties()?;
-            if let Some(condition) = &props.condition
-                && !is_truthy(condition)
-            {
-                return Ok(Outputs::new());
-            }
-            Err(TaskError::Failed(ctx.mask(props.error_message.as_deref().unwrap_or("Flow failure"))))
-        })
-    }
-}
 
 /// A rendered condition's truth, as Kestra's `runIf` reads it.
 pub fn is_truthy(value: &Value) -> bool {
@@ -164,17 +46,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
 }
 
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
     use tokio_util::sync::CancellationToken;
+
+    use std::sync::Arc;
 
     use super::*;
     use crate::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
     use crate::logs::LogPipeline;
     use crate::storage::Storage;
     use crate::store::Store;
-    use crate::task::{Services, TaskRunRef};
+    use crate::log::Level;
+    use crate::task::{Outputs, Runners, Services, TaskContext, TaskError, TaskRunRef};
 
     struct Harness {
         store: Store,
@@ -206,7 +92,29 @@ mod tests {
 
     async fn run(task_type: &str, h: &Harness, properties: Value) -> Result<Outputs, TaskError> {
         let runner = Runners::core().get(task_type).expect("a core task");
-        runner.run(&context(h, properties, CancellationToken::new())).await
+        let ctx = context(h, properties, CancellationToken::new()).with_type(crate::flow::registry::lookup(task_type));
+        runner.run(&ctx).await
+    }
+
+    #[tokio::test]
+    async fn a_runner_reads_only_what_its_type_declares() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        struct Reads {
+            message: Value,
+            log_level: Option<String>,
+            not_declared: Option<String>,
+        }
+        let h = harness().await;
+        let ctx = context(&h, json!({"message": "x"}), CancellationToken::new()).with_type(crate::flow::registry::lookup("log.Log"));
+        // `logLevel` is a property every task has; `notDeclared` is no property of log.Log.
+        let error = ctx.properties::<Reads>().unwrap_err().to_string();
+        assert!(error.contains("io.kestra.plugin.core.log.Log reads the property `notDeclared`"), "{error}");
+        assert!(ctx.prop("level").is_ok_and(Value::is_null));
+        assert!(ctx.prop("levels").unwrap_err().to_string().contains("`levels`"));
+        // A map is not checked field by field.
+        assert!(ctx.properties::<serde_json::Map<String, Value>>().is_ok());
     }
 
     #[tokio::test]

@@ -1,0 +1,113 @@
+//! Kestra's `io.kestra.plugin.core.execution` package.
+
+use crate::flow::registry::Kind::*;
+use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
+
+pub const FAIL: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.Fail",
+    alias: "execution.Fail",
+    category: Category::Task,
+    doc: "Fails the execution, or only when `condition` is true.",
+    properties: &[
+        def("errorMessage", String, "\"Flow failure\"", "The message the task fails with."),
+        prop("condition", Any, "Fail only when this expression is true."),
+    ],
+    outputs: &[],
+    run: runner!(run::Fail),
+};
+
+pub const ASSERT: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.Assert",
+    alias: "execution.Assert",
+    category: Category::Task,
+    doc: "Checks conditions: each one that renders false, 0, -0 or an empty string is logged as an error, and the task fails saying how many failed.",
+    properties: &[
+        ex(req("conditions", StringList, "The conditions, each an expression."), "[\"{{ outputs.count.value > 0 }}\"]"),
+        prop("errorMessage", String, "A line added to the failure's message."),
+    ],
+    outputs: &[],
+    run: runner!(run::Assert),
+};
+
+#[cfg(feature = "runtime")]
+mod run {
+    use futures::future::BoxFuture;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use crate::log::Level;
+    use crate::task::core::is_truthy;
+    use crate::task::{Outputs, Runner, TaskContext, TaskError};
+
+    /// Fails the execution with a message, or only when a condition holds.
+    pub(super) struct Fail;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FailProps {
+        #[serde(default)]
+        error_message: Option<String>,
+        #[serde(default)]
+        condition: Option<Value>,
+    }
+
+    impl Runner for Fail {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: FailProps = ctx.properties()?;
+                if let Some(condition) = &props.condition
+                    && !is_truthy(condition)
+                {
+                    return Ok(Outputs::new());
+                }
+                Err(TaskError::Failed(ctx.mask(props.error_message.as_deref().unwrap_or("Flow failure"))))
+            })
+        }
+    }
+
+    pub(super) struct Assert;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AssertProps {
+        conditions: Vec<Value>,
+        #[serde(default)]
+        error_message: Option<String>,
+    }
+
+    /// Kestra's rule for an assertion: the rendered text is false only when
+    /// it is exactly `false`, `0`, `-0` or empty (a lone expression keeps its
+    /// type here, so a boolean, a number or null stands for its text).
+    fn holds(value: &Value) -> bool {
+        match value {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(s) => !matches!(s.as_str(), "false" | "0" | "-0" | ""),
+            Value::Array(_) | Value::Object(_) => true,
+        }
+    }
+
+    impl Runner for Assert {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: AssertProps = ctx.properties()?;
+                // The message names each condition as written in the flow.
+                let written = ctx.source.get("conditions").and_then(Value::as_array);
+                let mut failed = 0;
+                for (i, condition) in props.conditions.iter().enumerate() {
+                    if !holds(condition) {
+                        failed += 1;
+                        let text = written.and_then(|w| w.get(i)).and_then(Value::as_str).map_or_else(|| condition.to_string(), str::to_owned);
+                        ctx.log(Level::Error, format!("Assertion `{text}` failed!")).await;
+                    }
+                }
+                if failed > 0 {
+                    let extra = props.error_message.map(|m| format!("\n{m}")).unwrap_or_default();
+                    return Err(TaskError::Failed(ctx.mask(&format!("{failed} assertion{} failed!{extra}", if failed > 1 { "s" } else { "" }))));
+                }
+                Ok(Outputs::new())
+            })
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Kestra's `io.kestra.plugin.core.flow` package: the flowables, which the
+//! executor walks (`plan.rs` reads their branches), `flow.Sleep` and
+//! `flow.Subflow`, whose runner is the executor's own (`executor/subflow.rs`).
+
+use crate::flow::registry::Kind::*;
+use crate::flow::registry::{Category, Property, TaskType, def, ex, prop, req, runner};
+
+/// Every flowable's own `errors` branch (Kestra's FlowableTask).
+const ERRORS: Property = prop("errors", Tasks, "Tasks run when a task inside fails; the flowable still ends FAILED.");
+/// Every flowable's own `finally` branch.
+const FINALLY: Property = prop("finally", Tasks, "Tasks run after the tasks inside (and `errors`), whatever their outcome, unless killed.");
+
+pub const SLEEP: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Sleep",
+    alias: "flow.Sleep",
+    category: Category::Task,
+    doc: "Waits for a duration; a kill stops the wait at once.",
+    properties: &[ex(req("duration", Duration, "How long to wait."), "PT10S")],
+    outputs: &[],
+    run: runner!(run::Sleep),
+};
+
+pub const SEQUENTIAL: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Sequential",
+    alias: "flow.Sequential",
+    category: Category::Flowable,
+    doc: "Runs its tasks one after the other.",
+    properties: &[req("tasks", Tasks, "The tasks to run in order."), ERRORS, FINALLY],
+    outputs: &[],
+    run: None,
+};
+
+pub const WORKING_DIRECTORY: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.WorkingDirectory",
+    alias: "flow.WorkingDirectory",
+    category: Category::Flowable,
+    doc: "Runs its tasks one after the other in one directory of their own, `{{ workingDir }}`: files one task writes there the next reads. The directory is removed at the end.",
+    properties: &[
+        req("tasks", Tasks, "The tasks to run in the directory, in order; flowable tasks are not allowed."),
+        prop("inputFiles", Any, "Files to create first: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."),
+        prop("outputFiles", StringList, "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles."),
+        prop("namespaceFiles", Map, "Kestra's namespace files to copy in (enabled, include, exclude); Mortar has no namespace files yet, so nothing is copied."),
+        prop("cache", Map, "Kestra's cache of files between executions (patterns, ttl); accepted, not kept by Mortar yet."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[("outputFiles", "The internal storage URI of each file outputFiles matched, by its path in the directory.")],
+    run: None,
+};
+
+pub const PARALLEL: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Parallel",
+    alias: "flow.Parallel",
+    category: Category::Flowable,
+    doc: "Runs its tasks at the same time.",
+    properties: &[
+        req("tasks", Tasks, "The tasks to run in parallel."),
+        def("concurrencyLimit", Integer, "0", "The most tasks running at once; 0 means no limit."),
+        prop("concurrent", Integer, "The older name of concurrencyLimit."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+pub const DAG: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Dag",
+    alias: "flow.Dag",
+    category: Category::Flowable,
+    doc: "Runs tasks as soon as the tasks they depend on have succeeded.",
+    properties: &[
+        req("tasks", DagTasks, "The tasks, each `- task: {...}` with an optional `dependsOn: [ids]`."),
+        def("concurrencyLimit", Integer, "0", "The most tasks running at once; 0 means no limit."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+pub const IF: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.If",
+    alias: "flow.If",
+    category: Category::Flowable,
+    doc: "Runs `then` when the condition is true, else `else`.",
+    properties: &[
+        ex(req("condition", Any, "An expression; true, a non-zero number or a non-empty string runs `then`."), "{{ inputs.full }}"),
+        req("then", Tasks, "The tasks run when the condition is true."),
+        prop("else", Tasks, "The tasks run when the condition is false."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+pub const SWITCH: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Switch",
+    alias: "flow.Switch",
+    category: Category::Flowable,
+    doc: "Runs the tasks of the case that matches the value.",
+    properties: &[
+        ex(req("value", Any, "The value to match against the case keys."), "{{ inputs.mode }}"),
+        prop("cases", TaskCases, "Tasks for each value."),
+        prop("defaults", Tasks, "The tasks run when no case matches."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+pub const FOR_EACH: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.ForEach",
+    alias: "flow.ForEach",
+    category: Category::Flowable,
+    doc: "Runs its tasks once for each value; `{{ taskrun.value }}` is the current one.",
+    properties: &[
+        ex(req("values", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
+        def("concurrencyLimit", Integer, "1", "How many values run at once; 0 means all."),
+        req("tasks", Tasks, "The tasks to run for each value."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+pub const SUBFLOW: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Subflow",
+    alias: "flow.Subflow",
+    category: Category::Task,
+    doc: "Starts an execution of another flow.",
+    properties: &[
+        req("namespace", String, "The other flow's namespace."),
+        req("flowId", String, "The other flow's id."),
+        prop("inputs", Map, "The inputs of the other flow."),
+        prop("labels", Any, "Labels of the new execution."),
+        def("wait", Boolean, "true", "Wait for the other execution to end."),
+        def("transmitFailed", Boolean, "true", "Fail when the other execution fails (with wait)."),
+        prop("revision", Integer, "A revision of the other flow; the latest when unset."),
+    ],
+    outputs: &[("executionId", "The id of the other execution."), ("state", "Its final state."), ("outputs", "Its outputs.")],
+    run: runner!(|env| crate::executor::subflow::Subflow { link: env.executor.clone() }),
+};
+
+pub const EACH_SEQUENTIAL: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.EachSequential",
+    alias: "flow.EachSequential",
+    category: Category::Flowable,
+    doc: "Runs its tasks once for each value, one value after the other (Kestra's older ForEach); `{{ taskrun.value }}` is the current one.",
+    properties: &[
+        ex(req("value", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
+        req("tasks", Tasks, "The tasks to run for each value."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+pub const EACH_PARALLEL: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.EachParallel",
+    alias: "flow.EachParallel",
+    category: Category::Flowable,
+    doc: "Runs its tasks once for each value, the values at the same time (Kestra's older ForEach with a concurrency); `{{ taskrun.value }}` is the current one.",
+    properties: &[
+        ex(req("value", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
+        def("concurrent", Integer, "0", "How many values run at once; 0 means all."),
+        req("tasks", Tasks, "The tasks to run for each value."),
+        ERRORS,
+        FINALLY,
+    ],
+    outputs: &[],
+    run: None,
+};
+
+#[cfg(feature = "runtime")]
+mod run {
+    use futures::future::BoxFuture;
+    use serde::Deserialize;
+
+    use crate::task::core::parse_duration;
+    use crate::task::{Outputs, Runner, TaskContext, TaskError};
+
+    /// Waits, and stops waiting at once if the execution is killed.
+    pub(super) struct Sleep;
+
+    #[derive(Deserialize)]
+    struct SleepProps {
+        duration: String,
+    }
+
+    impl Runner for Sleep {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: SleepProps = ctx.properties()?;
+                let duration = parse_duration(&props.duration).map_err(|message| TaskError::Properties {
+                    task: ctx.task_id.to_string(),
+                    message: format!("duration: {message}"),
+                })?;
+                ctx.sleep(duration).await?;
+                Ok(Outputs::new())
+            })
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! What a task is at run time. A task type has a runner: it gets its
+//! properties already rendered (every `{{ }}` expression evaluated, as JSON),
+//! a context to log, store files, write a checkpoint and learn of a kill,
+//! and returns its outputs. A task that starts remote work implements
+//! `cancel`, which a kill calls with the checkpoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::databricks::Databricks;
+use crate::flow::registry::{COMMON, TaskType};
+use crate::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
+use crate::log::Level;
+use crate::logs::LogSender;
+use crate::storage::Storage;
+use crate::store::{NewLog, Store};
+
+/// A task's outputs: a JSON object.
+pub type Outputs = serde_json::Map<String, Value>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The properties do not fit the task (after rendering).
+    #[error("task {task}: {message}")]
+    Properties { task: String, message: String },
+    /// The task ran and failed; the message says why.
+    #[error("{0}")]
+    Failed(String),
+    /// The execution was killed while the task ran.
+    #[error("killed")]
+    Killed,
+    #[error("the task ran out of time after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error(transparent)]
+    Databricks(#[from] crate::databricks::DatabricksError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// A task type's runner.
+pub trait Runner: Send + Sync {
+    /// Runs the task to its end.
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>>;
+
+    /// Cancels the remote work a killed task had started, found through its
+    /// checkpoint. Most tasks start none.
+    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, _checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// What a runner may need of the server: the Databricks tasks' default
+/// connection and clients, and the executor (for `flow.Subflow`).
+pub struct RunnerEnv {
+    pub databricks: Arc<Databricks>,
+    pub(crate) executor: crate::executor::subflow::Link,
+}
+
+/// Runners by task type (full and short names).
+#[derive(Clone)]
+pub struct Runners {
+    by_type: HashMap<String, Arc<dyn Runner>>,
+    databricks: Arc<Databricks>,
+}
+
+impl Runners {
+    /// A runner for every declared type that has one ([`super::TYPES`]);
+    /// the Databricks tasks use `databricks`.
+    pub fn new(databricks: Arc<Databricks>) -> Self {
+        let mut runners = Self { by_type: HashMap::new(), databricks };
+        runners.bind();
+        runners
+    }
+
+    /// Makes the declared types' runners again for one executor, and gives
+    /// the link to it that `flow.Subflow` uses (each executor its own, so
+    /// that clones given to two executors do not share one). Runners
+    /// registered by hand stay.
+    pub(crate) fn bind(&mut self) -> crate::executor::subflow::Link {
+        let env = RunnerEnv { databricks: self.databricks.clone(), executor: Default::default() };
+        for task_type in super::TYPES {
+            if let Some(make) = task_type.run {
+                self.register(task_type.name, make(&env));
+            }
+        }
+        env.executor
+    }
+
+    /// Every runner, with no default Databricks connection: a Databricks
+    /// task must name its `host` (for tests of the other tasks).
+    pub fn core() -> Self {
+        Self::new(Databricks::new(None, None, Default::default(), Default::default()))
+    }
+
+    /// Registers `runner` under Kestra's full type name and its short alias,
+    /// which is the name without the `io.kestra.plugin.` / `io.kestra.plugin.core.` prefix.
+    pub fn register(&mut self, full_type: &str, runner: Arc<dyn Runner>) {
+        for alias in aliases(full_type) {
+            self.by_type.insert(alias, runner.clone());
+        }
+    }
+
+    pub fn get(&self, task_type: &str) -> Option<Arc<dyn Runner>> {
+        self.by_type.get(task_type).cloned()
+    }
+}
+
+/// `io.kestra.plugin.core.log.Log` is also `core.log.Log` and `log.Log`;
+/// `io.kestra.plugin.databricks.sql.Query` is also `databricks.sql.Query`.
+pub fn aliases(full_type: &str) -> Vec<String> {
+    let mut names = vec![full_type.to_owned()];
+    if let Some(rest) = full_type.strip_prefix("io.kestra.plugin.") {
+        names.push(rest.to_owned());
+        if let Some(core) = rest.strip_prefix("core.") {
+            names.push(core.to_owned());
+        }
+    }
+    names
+}
+
+/// Replaces secret values in text before it is shown anywhere.
+pub type Mask = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// What a running task can reach.
+#[derive(Clone)]
+pub struct TaskContext {
+    pub namespace: Namespace,
+    pub flow_id: FlowId,
+    pub execution_id: ExecutionId,
+    pub task_run_id: TaskRunId,
+    pub task_id: TaskId,
+    pub attempt: u32,
+    /// The rendered properties.
+    pub properties: Value,
+    /// What the task wrote before a crash or a failed attempt, if anything.
+    pub checkpoint: Option<Value>,
+    pub cancel: CancellationToken,
+    pub storage: Storage,
+    /// The task's declaration: what [`TaskContext::properties`] and
+    /// [`TaskContext::prop`] check a runner's reads against.
+    pub task_type: Option<&'static TaskType>,
+    /// The properties as the flow wrote them, before rendering (for
+    /// messages that quote an expression, such as Assert's).
+    pub source: serde_json::Map<String, Value>,
+    store: Store,
+    logs: LogSender,
+    mask: Mask,
+}
+
+/// The parts of a context that are the same for every task of a server.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub storage: Storage,
+    pub logs: LogSender,
+}
+
+/// Who a task run is.
+#[derive(Debug, Clone)]
+pub struct TaskRunRef {
+    pub namespace: Namespace,
+    pub flow_id: FlowId,
+    pub execution_id: ExecutionId,
+    pub task_run_id: TaskRunId,
+    pub task_id: TaskId,
+    pub attempt: u32,
+}
+
+impl TaskContext {
+    pub fn new(
+        services: &Services,
+        run: TaskRunRef,
+        properties: Value,
+        checkpoint: Option<Value>,
+        cancel: CancellationToken,
+        mask: Mask,
+    ) -> Self {
+        // A task reaches its own namespace's files only.
+        let storage = services.storage.for_namespace(&run.namespace);
+        Self {
+            namespace: run.namespace,
+            flow_id: run.flow_id,
+            execution_id: run.execution_id,
+            task_run_id: run.task_run_id,
+            task_id: run.task_id,
+            attempt: run.attempt,
+            properties,
+            checkpoint,
+            cancel,
+            storage,
+            task_type: None,
+            source: serde_json::Map::new(),
+            store: services.store.clone(),
+            logs: services.logs.clone(),
+            mask,
+        }
+    }
+
+    /// The properties as the task's own type; a mismatch names the task.
+    ///
+    /// The fields `T` reads must be properties of the task's declaration
+    /// (or common ones): a runner that reads one its declaration lacks
+    /// fails, naming it, so the two cannot drift apart unseen.
+    pub fn properties<T: DeserializeOwned>(&self) -> Result<T, TaskError> {
+        if let Some(fields) = struct_fields::<T>()
+            && let Some(undeclared) = fields.iter().find(|f| !self.declares(f))
+        {
+            return Err(self.undeclared(undeclared));
+        }
+        serde_json::from_value(self.properties.clone())
+            .map_err(|e| TaskError::Properties { task: self.task_id.to_string(), message: (self.mask)(&e.to_string()) })
+    }
+
+    /// One rendered property (null when unset), checked like
+    /// [`TaskContext::properties`].
+    pub fn prop(&self, name: &str) -> Result<&Value, TaskError> {
+        if !self.declares(name) {
+            return Err(self.undeclared(name));
+        }
+        Ok(self.properties.get(name).unwrap_or(&Value::Null))
+    }
+
+    /// The task's declaration with `with_type`, for the executor.
+    pub fn with_type(mut self, task_type: Option<&'static TaskType>) -> Self {
+        self.task_type = task_type;
+        self
+    }
+
+    /// The properties as written, with `with_source`, for the executor.
+    pub fn with_source(mut self, source: serde_json::Map<String, Value>) -> Self {
+        self.source = source;
+        self
+    }
+
+    fn declares(&self, name: &str) -> bool {
+        self.task_type.is_none_or(|t| t.property(name).is_some() || COMMON.iter().any(|p| p.name == name))
+    }
+
+    fn undeclared(&self, name: &str) -> TaskError {
+        let task_type = self.task_type.map_or("?", |t| t.name);
+        TaskError::Failed(format!("Mortar's runner of {task_type} reads the property `{name}`, which the type does not declare: a bug in Mortar"))
+    }
+
+    /// Logs a line of this task run, masked.
+    pub async fn log(&self, level: Level, message: impl AsRef<str>) {
+        self.logs
+            .send(NewLog {
+                execution_id: self.execution_id.clone(),
+                task_run_id: Some(self.task_run_id.clone()),
+                task_id: Some(self.task_id.clone()),
+                attempt: Some(self.attempt),
+                level,
+                at: jiff::Timestamp::now().as_millisecond(),
+                message: (self.mask)(message.as_ref()),
+            })
+            .await;
+    }
+
+    pub async fn info(&self, message: impl AsRef<str>) {
+        self.log(Level::Info, message).await;
+    }
+
+    /// Records what the task needs to re-attach to its remote work after a
+    /// crash, at once and durably.
+    pub async fn checkpoint(&self, value: &Value) -> Result<(), TaskError> {
+        self.store.set_checkpoint(&self.task_run_id, value).await?;
+        Ok(())
+    }
+
+    /// Masks secrets in any text the task builds for its outputs or errors.
+    pub fn mask(&self, text: &str) -> String {
+        (self.mask)(text)
+    }
+
+    /// Sleeps unless killed first.
+    pub async fn sleep(&self, duration: std::time::Duration) -> Result<(), TaskError> {
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(TaskError::Killed),
+            () = tokio::time::sleep(duration) => Ok(()),
+        }
+    }
+}
+
+/// The names of the fields serde reads for a struct `T`, without any data:
+/// `None` for anything that is not a plain struct (a map, a flattened one).
+fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    use serde::de::{Deserializer, Visitor};
+
+    #[derive(Debug)]
+    enum Probed {
+        Fields(&'static [&'static str]),
+        Other,
+    }
+    impl std::fmt::Display for Probed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("probed")
+        }
+    }
+    impl std::error::Error for Probed {}
+    impl serde::de::Error for Probed {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Probed::Other
+        }
+    }
+    struct Probe;
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = Probed;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+            Err(Probed::Other)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(self, _: &'static str, fields: &'static [&'static str], _: V) -> Result<V::Value, Probed> {
+            Err(Probed::Fields(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit unit_struct
+            newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Probed::Fields(fields)) => Some(fields),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aliases_drop_the_kestra_prefixes() {
+        assert_eq!(super::aliases("io.kestra.plugin.core.log.Log"), ["io.kestra.plugin.core.log.Log", "core.log.Log", "log.Log"]);
+        assert_eq!(
+            super::aliases("io.kestra.plugin.databricks.sql.Query"),
+            ["io.kestra.plugin.databricks.sql.Query", "databricks.sql.Query"]
+        );
+    }
+}
