@@ -89,6 +89,11 @@ fn unknown_task_type_names_the_closest() {
         &format!("{HEAD}tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Logg\n    message: hi\n"),
         &["5:11: unknown task type \"io.kestra.plugin.core.log.Logg\": did you mean io.kestra.plugin.core.log.Log"],
     );
+    // A plugin Mortar has none of is named, not matched to an unrelated type.
+    check(
+        &format!("{HEAD}tasks:\n  - id: a\n    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook\n    url: x\n"),
+        &["5:11: unknown task type \"io.kestra.plugin.slack.notifications.SlackIncomingWebhook\": Mortar has no io.kestra.plugin.slack tasks yet"],
+    );
 }
 
 #[test]

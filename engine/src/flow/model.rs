@@ -834,11 +834,22 @@ impl Builder {
     }
 
     fn unknown_type(&mut self, written: &Text, filter: impl Fn(&TaskType) -> bool) {
-        let names: Vec<&str> = registry::TYPES.iter().filter(|t| filter(t)).flat_map(|t| [t.name, t.alias]).collect();
-        let close = registry::closest(&written.value, names.iter().copied());
-        let hint = match close.as_slice() {
-            [] => "see `mortar schema` or GET /api/v1/plugins for the known types".to_owned(),
-            names => format!("did you mean {}?", names.join(" or ")),
+        // Compared without Kestra's common prefixes, which every name shares
+        // and which would make any two names look alike.
+        let short = |name: &'static str| name.strip_prefix("io.kestra.plugin.").map_or(name, |n| n.strip_prefix("core.").unwrap_or(n));
+        let types: Vec<&TaskType> = registry::TYPES.iter().filter(|t| filter(t)).collect();
+        let wanted = written.value.strip_prefix("io.kestra.plugin.").unwrap_or(&written.value);
+        let wanted = wanted.strip_prefix("core.").unwrap_or(wanted);
+        let close = registry::closest(wanted, types.iter().map(|t| short(t.name)));
+        let full: Vec<&str> = close.iter().filter_map(|c| types.iter().find(|t| short(t.name) == *c)).map(|t| t.name).collect();
+        // A plugin Mortar has none of says so rather than guess.
+        let family = written.value.strip_prefix("io.kestra.plugin.").and_then(|rest| rest.split('.').next()).filter(|f| *f != "core");
+        let hint = match (full.as_slice(), family) {
+            ([], Some(family)) if !registry::TYPES.iter().any(|t| t.name.starts_with(&format!("io.kestra.plugin.{family}."))) => {
+                format!("Mortar has no io.kestra.plugin.{family} tasks yet (docs/kestra-compatibility.md lists the types it runs)")
+            }
+            ([], _) => "see `mortar schema` or GET /api/v1/plugins for the known types".to_owned(),
+            (names, _) => format!("did you mean {}?", names.join(" or ")),
         };
         self.error(written.span, format!("unknown task type {:?}: {hint}", written.value));
     }

@@ -27,6 +27,8 @@ pub const TYPES: &[TaskType] = &[
     core::debug::RETURN,
     core::debug::ECHO,
     core::output::OUTPUT_VALUES,
+    core::http::REQUEST,
+    core::http::DOWNLOAD,
     core::flow::SLEEP,
     core::execution::FAIL,
     core::execution::ASSERT,

@@ -4,6 +4,7 @@
 pub mod debug;
 pub mod execution;
 pub mod flow;
+pub mod http;
 pub mod kv;
 pub mod log;
 pub mod output;
