@@ -8,16 +8,13 @@
 //! `namespace`, `flowId`, `flowRevision`, `state` and `outputs`, and with
 //! the trigger's `inputs` rendered against them.
 //!
-//! Conditions understood: `states`, the condition types ExecutionFlow,
-//! ExecutionStatus (`in`, `notIn`) and ExecutionNamespace (`namespace`,
-//! `prefix`), and `preconditions.flows` with one entry (several entries,
-//! which Kestra waits for together within a time window, are refused with
-//! a log line rather than fired on a guess). A trigger with no condition
-//! fires on nothing, and a flow's own end never starts it again.
-
-/// The condition types a Flow trigger understands (the compatibility page
-/// reads this list; `matches` handles each).
-pub const CONDITIONS: &[&str] = &["ExecutionFlow", "ExecutionStatus", "ExecutionNamespace"];
+//! Conditions understood: `states`, `conditions` (every condition type of
+//! `task::core::condition` that reads an execution or an expression,
+//! rendered with `trigger.*` first), and `preconditions.flows` with one
+//! entry (several entries, which Kestra waits for together within a time
+//! window, are refused with a log line rather than fired on a guess). A
+//! trigger with no condition fires on nothing, and a flow's own end never
+//! starts it again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +29,7 @@ use crate::flow::model::Trigger;
 use crate::ids::ExecutionId;
 use crate::plan::Plan;
 use crate::store::{ExecutionRecord, ScheduledFlow, Store, StoreError};
+use crate::task::core::condition::{self, Execution, Facts};
 
 /// Runs until `stop` is cancelled.
 pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -114,14 +112,6 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
         }
         for trigger in model.triggers.iter().filter(|t| is_flow_trigger(t)) {
             let name = format!("{}.{} trigger {}", flow.namespace, flow.id, trigger.id.value);
-            match matches(trigger, &ended) {
-                Ok(false) => continue,
-                Err(why) => {
-                    tracing::warn!(trigger = %name, %why, "a Flow trigger cannot be checked");
-                    continue;
-                }
-                Ok(true) => {}
-            }
             let trigger_vars = json!({
                 "id": trigger.id.value,
                 "type": "io.kestra.plugin.core.trigger.Flow",
@@ -132,6 +122,14 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
                 "state": ended.state.as_str(),
                 "outputs": ended.outputs,
             });
+            match matches(trigger, &ended, &trigger_vars) {
+                Ok(false) => continue,
+                Err(why) => {
+                    tracing::warn!(trigger = %name, %why, "a Flow trigger cannot be checked");
+                    continue;
+                }
+                Ok(true) => {}
+            }
             let inputs = match render_inputs(trigger, &trigger_vars).await {
                 Ok(inputs) => inputs,
                 Err(why) => {
@@ -173,8 +171,9 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Whether `ended` fires `trigger`.
-fn matches(trigger: &Trigger, ended: &ExecutionRecord) -> Result<bool, String> {
+/// Whether `ended` fires `trigger`; `trigger_vars` are what its
+/// conditions' expressions read as `trigger.*`.
+fn matches(trigger: &Trigger, ended: &ExecutionRecord, trigger_vars: &Value) -> Result<bool, String> {
     let props = trigger.node.to_json();
     let state = ended.state.as_str();
     // A trigger with no condition at all would fire on every execution of
@@ -185,40 +184,15 @@ fn matches(trigger: &Trigger, ended: &ExecutionRecord) -> Result<bool, String> {
     }
     let mut named_a_flow = false;
     if let Some(conditions) = props.get("conditions") {
-        let list: Vec<&Value> = match conditions {
-            Value::Array(items) => items.iter().collect(),
-            Value::Object(map) => map.values().collect(),
-            _ => return Err("`conditions` is a list of conditions".into()),
+        let rendered = Renderer::new(Arc::new(NoSecrets))
+            .render("", "conditions", conditions, &json!({ "trigger": trigger_vars }))
+            .map_err(|e| e.message)?;
+        let facts = Facts {
+            date: None,
+            execution: Some(Execution { namespace: ended.namespace.as_str(), flow_id: ended.flow_id.as_str(), state, labels: &ended.labels }),
         };
-        for condition in list {
-            let kind = condition.get("type").and_then(Value::as_str).unwrap_or("");
-            let short = kind.rsplit('.').next().unwrap_or(kind).trim_end_matches("Condition");
-            let text = |name: &str| condition.get(name).and_then(Value::as_str);
-            let ok = match short {
-                "ExecutionFlow" => {
-                    named_a_flow = true;
-                    text("namespace") == Some(ended.namespace.as_str()) && text("flowId") == Some(ended.flow_id.as_str())
-                }
-                "ExecutionStatus" => {
-                    let within = strings(condition.get("in"));
-                    let without = strings(condition.get("notIn"));
-                    (within.is_empty() || within.iter().any(|s| s == state)) && !without.iter().any(|s| s == state)
-                }
-                "ExecutionNamespace" => {
-                    let namespace = text("namespace").unwrap_or("");
-                    let prefix = condition.get("prefix").and_then(Value::as_bool).unwrap_or(false)
-                        || text("comparison").is_some_and(|c| c.eq_ignore_ascii_case("PREFIX"));
-                    if prefix {
-                        ended.namespace.as_str() == namespace || ended.namespace.as_str().starts_with(&format!("{namespace}."))
-                    } else {
-                        ended.namespace.as_str() == namespace
-                    }
-                }
-                other => return Err(format!("the condition type {other:?} is not supported: use {}", CONDITIONS.join(", "))),
-            };
-            if !ok {
-                return Ok(false);
-            }
+        if !condition::all(&rendered, &facts)? {
+            return Ok(false);
         }
     }
     if let Some(flows) = props.get("preconditions").and_then(|p| p.get("flows")).and_then(Value::as_array) {
@@ -249,7 +223,8 @@ async fn render_inputs(trigger: &Trigger, trigger_vars: &Value) -> Result<Map<St
     rendered.as_object().cloned().ok_or_else(|| "`inputs` is a mapping of input ids to values".into())
 }
 
-struct NoSecrets;
+/// A renderer's host for triggers: no secrets, no files.
+pub(crate) struct NoSecrets;
 
 impl Host for NoSecrets {
     fn secret(&self, name: &str) -> Option<String> {

@@ -8,7 +8,9 @@
 //! missed while Mortar was down is recovered as `recoverMissedSchedules`
 //! says (ALL by default, as in Kestra; LAST; NONE). An execution's id is
 //! derived from its flow, trigger and scheduled time, so a crash between
-//! starting it and recording it never fires it twice.
+//! starting it and recording it never fires it twice. A trigger's
+//! `conditions` (Weekend, DayWeek, …) are checked at each scheduled time,
+//! rendered with `trigger.*`: a time they refuse starts nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,6 +64,8 @@ struct Schedule {
     inputs: serde_json::Map<String, Value>,
     recover: Recover,
     backfill_start: Option<Timestamp>,
+    /// The trigger's `conditions`, as written.
+    conditions: Option<Value>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,6 +128,7 @@ fn schedule(trigger: &Trigger) -> Result<Option<Schedule>, String> {
         inputs: props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default(),
         recover,
         backfill_start,
+        conditions: props.get("conditions").filter(|c| !c.is_null()).cloned(),
     }))
 }
 
@@ -237,6 +242,20 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
         "next": next.map(iso),
         "previous": previous.map(iso),
     });
+    if let Some(conditions) = &schedule.conditions {
+        let name = format!("{}.{} trigger {}", flow.namespace, flow.id, schedule.id);
+        match holds(conditions, &trigger_vars, schedule, at) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(trigger = %name, date = %at, "the trigger's conditions do not hold at this time: nothing starts");
+                return Ok(());
+            }
+            Err(why) => {
+                tracing::warn!(trigger = %name, date = %at, %why, "the trigger's conditions cannot be checked: nothing starts");
+                return Ok(());
+            }
+        }
+    }
     let launch = Launch {
         id: Some(id),
         plan,
@@ -252,6 +271,16 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
         Err(error) => tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, %error, "a scheduled execution could not start"),
     }
     Ok(())
+}
+
+/// Whether a Schedule's conditions hold at `at`, rendered with `trigger.*`.
+fn holds(conditions: &Value, trigger_vars: &Value, schedule: &Schedule, at: Timestamp) -> Result<bool, String> {
+    use crate::task::core::condition::{self, Facts, When};
+    let rendered = crate::flow::expr::Renderer::new(Arc::new(crate::flow_triggers::NoSecrets))
+        .render("", "conditions", conditions, &json!({ "trigger": trigger_vars }))
+        .map_err(|e| e.message)?;
+    let date = When { civil: at.to_zoned_datetime(schedule.zone.clone()).datetime(), instant: at };
+    condition::all(&rendered, &Facts { date: Some(date), execution: None })
 }
 
 /// The scheduled time before `at`, for `trigger.previous`.

@@ -101,6 +101,17 @@ impl Storage {
         Ok((file, size))
     }
 
+    /// Deletes a stored file; false when there was none.
+    pub async fn delete(&self, uri: &str) -> Result<bool, StorageError> {
+        let path = self.path_of(uri)?;
+        self.refuse_links_async(uri, &path).await?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(true),
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StorageError::Io { uri: uri.to_owned(), source }),
+        }
+    }
+
     /// The namespaces that have a KV store.
     pub fn kv_namespaces(&self) -> Vec<String> {
         crate::kv::namespaces(&self.root)

@@ -172,6 +172,67 @@ tasks:
     assert!(logs.iter().any(|m| m.contains("3 assertions failed!\nthe totals are off")), "{logs:?}");
 }
 
+#[tokio::test]
+async fn storage_tasks_write_measure_join_reverse_and_delete_files() {
+    let h = harness().await;
+    let yaml = r#"
+id: files
+namespace: test
+tasks:
+  - id: each
+    type: flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: write
+        type: io.kestra.plugin.core.storage.Write
+        content: "line1-{{ taskrun.value }}\nline2-{{ taskrun.value }}\n"
+        extension: .txt
+  - id: size
+    type: storage.Size
+    uri: "{{ outputs.write.a.uri }}"
+  - id: concat
+    type: storage.Concat
+    files: ["{{ outputs.write.a.uri }}", "{{ outputs.write.b.uri }}"]
+    separator: "--\n"
+    extension: .txt
+  - id: reverse
+    type: storage.Reverse
+    from: "{{ outputs.concat.uri }}"
+  - id: delete
+    type: storage.Delete
+    uri: "{{ outputs.write.b.uri }}"
+  - id: again
+    type: storage.Delete
+    uri: "{{ outputs.write.b.uri }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let output = |task: &str, value: Option<&str>| {
+        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
+    };
+    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
+    let read = |uri: &Value| std::fs::read_to_string(storage.path_of(uri.as_str().unwrap()).unwrap()).unwrap();
+    let (a, b) = (output("write", Some("a"))["uri"].clone(), output("write", Some("b"))["uri"].clone());
+    assert_ne!(a, b, "each run of a ForEach writes its own file");
+    assert!(a.as_str().unwrap().ends_with(".txt"), "{a}");
+    assert_eq!(read(&a), "line1-a\nline2-a\n");
+    assert_eq!(output("size", None)["size"], 16);
+    assert_eq!(read(&output("concat", None)["uri"]), "line1-a\nline2-a\n--\nline1-b\nline2-b\n--\n");
+    assert_eq!(read(&output("reverse", None)["uri"]), "--\nline2-b\nline1-b\n--\nline2-a\nline1-a\n");
+    assert_eq!(output("delete", None)["deleted"], true);
+    assert_eq!(output("again", None)["deleted"], false);
+    assert!(!storage.path_of(b.as_str().unwrap()).unwrap().exists());
+
+    // A missing file fails when asked to, and another namespace's file is out of reach.
+    let strict = "id: strict\nnamespace: test\ntasks:\n  - id: gone\n    type: storage.Delete\n    uri: storage:///test/files/executions/none/x.txt\n    errorOnMissing: true\n";
+    let (state, runs, id) = run(&h, Runners::core(), strict, json!({})).await;
+    assert_eq!(state, State::Failed, "{runs:#?}");
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("Unable to find file 'storage:///test/files/executions/none/x.txt'")));
+    let other = format!("id: other\nnamespace: elsewhere\ntasks:\n  - id: peek\n    type: storage.Size\n    uri: {}\n", a.as_str().unwrap());
+    let (state, _, _) = run(&h, Runners::core(), &other, json!({})).await;
+    assert_eq!(state, State::Failed);
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

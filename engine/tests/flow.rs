@@ -367,3 +367,20 @@ fn an_enum_input_is_a_select() {
     assert_eq!(parsed.flow.unwrap().inputs[0].input_type, flow::model::InputType::Select);
     check(&format!("{HEAD}inputs:\n  - id: color\n    type: ENUM\ntasks:\n  - id: t\n    type: log.Log\n    message: hi\n"), &["4:9: SELECT input color has no `values`"]);
 }
+
+#[test]
+fn trigger_conditions_are_checked_like_tasks() {
+    let source = format!(
+        "{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: hi\n  - id: b\n    type: io.kestra.plugin.core.condition.Weekend\ntriggers:\n  - id: s\n    type: trigger.Schedule\n    cron: \"0 2 * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.DayWeek\n      - type: io.kestra.plugin.core.condition.Weekend\n        bogus: 1\n      - type: io.kestra.plugin.core.condition.Weekday\n      - type: io.kestra.plugin.core.condition.DayWeekInMonth\n        dayOfWeek: monday\n        dayInMonth: FIRST\n"
+    );
+    check(&source, &[
+        "8:11: io.kestra.plugin.core.condition.Weekend is a condition: it goes in a trigger's `conditions`",
+        "14:9: condition condition.DayWeek has no `dayOfWeek`",
+        "16:9: unknown property `bogus` of condition condition.Weekend",
+        "17:15: unknown condition type \"io.kestra.plugin.core.condition.Weekday\": did you mean io.kestra.plugin.core.condition.Weekend?",
+        "19:20: `dayOfWeek`: write MONDAY rather than monday",
+    ]);
+    // Kestra's own blueprints, as written.
+    let weekend = format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: hi\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 11 * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.Weekend\n      - type: io.kestra.plugin.core.condition.TimeBetween\n        after: \"09:00:00+02:00\"\n");
+    check(&weekend, &[]);
+}

@@ -24,6 +24,11 @@ const DOWNSTREAM: &str = "id: downstream\nnamespace: reports\ninputs:\n  - id: r
 
 const ON_FAILURE: &str = "id: alert\nnamespace: ops\ntasks:\n  - id: page\n    type: log.Log\n    message: \"{{ trigger.executionId }} failed\"\ntriggers:\n  - id: failures_in_sales\n    type: trigger.Flow\n    states: [FAILED]\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionNamespaceCondition\n        namespace: sales\n        prefix: true\n";
 
+/// Kestra's Expression condition, rendered with `trigger.*`, inside an Or.
+const ON_BIG_BATCH: &str = "id: big_batch\nnamespace: reports\ntasks:\n  - id: note\n    type: log.Log\n    message: big\ntriggers:\n  - id: big\n    type: trigger.Flow\n    conditions:\n      - type: io.kestra.plugin.core.condition.Expression\n        expression: \"{{ trigger.outputs.rows == '42' and trigger.flowId == 'upstream' }}\"\n      - type: io.kestra.plugin.core.condition.Or\n        conditions:\n          - type: io.kestra.plugin.core.condition.ExecutionStatus\n            in: [SUCCESS]\n          - type: io.kestra.plugin.core.condition.ExecutionLabels\n            labels:\n              never: set\n";
+
+const ON_SMALL_BATCH: &str = "id: small_batch\nnamespace: reports\ntasks:\n  - id: note\n    type: log.Log\n    message: small\ntriggers:\n  - id: small\n    type: trigger.Flow\n    conditions:\n      - type: io.kestra.plugin.core.condition.Expression\n        expression: \"{{ trigger.outputs.rows == '1' }}\"\n";
+
 async fn run_upstream(store: &Store, executor: &Executor, fail: bool) -> engine::ids::ExecutionId {
     let mut inputs = Map::new();
     inputs.insert("fail".into(), fail.into());
@@ -44,6 +49,8 @@ async fn a_success_starts_the_downstream_flow_with_the_upstream_outputs_and_a_fa
     save(&store, UPSTREAM).await;
     save(&store, DOWNSTREAM).await;
     save(&store, ON_FAILURE).await;
+    save(&store, ON_BIG_BATCH).await;
+    save(&store, ON_SMALL_BATCH).await;
     let stop = tokio_util::sync::CancellationToken::new();
     let task = engine::flow_triggers::spawn(store.clone(), executor.clone(), stop.clone());
 
@@ -72,6 +79,8 @@ async fn a_success_starts_the_downstream_flow_with_the_upstream_outputs_and_a_fa
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(executions_of(&store, "downstream").await.len(), 1, "a failure does not start the downstream flow");
+    assert_eq!(executions_of(&store, "big_batch").await.len(), 1, "the expression and the Or hold for the success only");
+    assert!(executions_of(&store, "small_batch").await.is_empty(), "the expression never holds");
     stop.cancel();
     task.await.unwrap();
 }

@@ -118,3 +118,38 @@ async fn saving_a_flow_wakes_the_running_scheduler_which_fires_on_time() {
     stop.cancel();
     task.await.unwrap();
 }
+
+/// Kestra's blueprints `schedule-condition-weekend` and `-dayweek`: the
+/// conditions are checked at each scheduled time, in the trigger's zone,
+/// and a time they refuse starts nothing (nor is it started later).
+#[tokio::test]
+async fn conditions_keep_only_the_times_they_allow() {
+    let h = harness().await;
+    let daily = |id: &str, conditions: &str| {
+        format!("  - id: {id}\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"30 0 * * *\"\n    timezone: America/New_York\n    conditions:\n{conditions}")
+    };
+    save(&h, "weekend", &daily("weekend", "      - type: io.kestra.plugin.core.condition.Weekend\n")).await;
+    save(
+        &h,
+        "mondays_not_first",
+        &daily(
+            "mondays",
+            "      - type: io.kestra.plugin.core.condition.DayWeek\n        dayOfWeek: MONDAY\n      - type: io.kestra.plugin.core.condition.Not\n        conditions:\n          - type: io.kestra.plugin.core.condition.DayWeekInMonth\n            dayOfWeek: MONDAY\n            dayInMonth: FIRST\n",
+        ),
+    )
+    .await;
+    // First sight on Monday 2026-11-30 (Sunday evening in New York)...
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-11-30T04:00:00Z")).await.unwrap();
+    // ...then three weeks on: 21 daily times are due for each flow.
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-12-21T06:00:00Z")).await.unwrap();
+    let dates = |runs: Vec<ExecutionRecord>| -> Vec<String> {
+        runs.iter().map(|r| r.trigger_vars.as_ref().unwrap()["date"].as_str().unwrap()[..10].to_owned()).collect()
+    };
+    // 00:30 in New York is 05:30 UTC: the zone's own day decides.
+    assert_eq!(dates(executions(&h, "weekend").await), ["2026-12-05", "2026-12-06", "2026-12-12", "2026-12-13", "2026-12-19", "2026-12-20"]);
+    // Mondays, but not the first of the month (December 7).
+    assert_eq!(dates(executions(&h, "mondays_not_first").await), ["2026-11-30", "2026-12-14", "2026-12-21"]);
+    // Nothing refused is started by a later tick.
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-12-21T06:00:00Z")).await.unwrap();
+    assert_eq!(executions(&h, "weekend").await.len(), 6);
+}

@@ -587,9 +587,13 @@ impl Builder {
                     self.error(task_type.span, format!("{} is a trigger: move it under `triggers`", task_type.value));
                     None
                 }
+                Some(kind) if kind.category == Category::Condition => {
+                    self.error(task_type.span, format!("{} is a condition: it goes in a trigger's `conditions`", task_type.value));
+                    None
+                }
                 Some(kind) => Some(kind),
                 None => {
-                    self.unknown_type(&task_type, |t| t.category != Category::Trigger);
+                    self.unknown_type(&task_type, "task", |t| matches!(t.category, Category::Task | Category::Flowable));
                     None
                 }
             }
@@ -782,7 +786,7 @@ impl Builder {
                         None
                     }
                     None => {
-                        self.unknown_type(&trigger_type, |t| t.category == Category::Trigger);
+                        self.unknown_type(&trigger_type, "trigger", |t| t.category == Category::Trigger);
                         None
                     }
                 }
@@ -833,15 +837,26 @@ impl Builder {
         }
     }
 
-    fn unknown_type(&mut self, written: &Text, filter: impl Fn(&TaskType) -> bool) {
-        // Compared without Kestra's common prefixes, which every name shares
-        // and which would make any two names look alike.
-        let short = |name: &'static str| name.strip_prefix("io.kestra.plugin.").map_or(name, |n| n.strip_prefix("core.").unwrap_or(n));
-        let types: Vec<&TaskType> = registry::TYPES.iter().filter(|t| filter(t)).collect();
-        let wanted = written.value.strip_prefix("io.kestra.plugin.").unwrap_or(&written.value);
-        let wanted = wanted.strip_prefix("core.").unwrap_or(wanted);
-        let close = registry::closest(wanted, types.iter().map(|t| short(t.name)));
-        let full: Vec<&str> = close.iter().filter_map(|c| types.iter().find(|t| short(t.name) == *c)).map(|t| t.name).collect();
+    fn unknown_type(&mut self, written: &Text, noun: &str, filter: impl Fn(&TaskType) -> bool) {
+        // Compared by their last part (the packages every name shares
+        // would make any two names look alike), by Jaro-Winkler or by
+        // edits, so that a swapped pair of letters (Lgo) is still found.
+        let last = |name: &str| name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+        let wanted = last(&written.value);
+        let mut scored: Vec<(f64, &TaskType)> = registry::TYPES
+            .iter()
+            .filter(|t| filter(t))
+            .map(|t| {
+                let name = last(t.name);
+                let (similar, edits) = (strsim::jaro_winkler(&wanted, &name), strsim::normalized_damerau_levenshtein(&wanted, &name));
+                (if similar > 0.8 || edits >= 0.6 { similar.max(edits) } else { 0.0 }, t)
+            })
+            .filter(|(score, _)| *score > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // Suggested in the form written: a full name, or an alias.
+        let full_names = written.value.starts_with("io.kestra.");
+        let full: Vec<&str> = scored.iter().map(|(_, t)| if full_names { t.name } else { t.alias }).take(3).collect();
         // A plugin Mortar has none of says so rather than guess.
         let family = written.value.strip_prefix("io.kestra.plugin.").and_then(|rest| rest.split('.').next()).filter(|f| *f != "core");
         let hint = match (full.as_slice(), family) {
@@ -851,7 +866,7 @@ impl Builder {
             ([], _) => "see `mortar schema` or GET /api/v1/plugins for the known types".to_owned(),
             (names, _) => format!("did you mean {}?", names.join(" or ")),
         };
-        self.error(written.span, format!("unknown task type {:?}: {hint}", written.value));
+        self.error(written.span, format!("unknown {noun} type {:?}: {hint}", written.value));
     }
 
     fn check_object(&mut self, node: &Node, properties: &[Property], owner: &str) {
@@ -979,8 +994,55 @@ impl Builder {
                 }
                 None => wrong(self),
             },
+            Kind::Conditions => {
+                // Kestra also reads an older mapping of name to condition.
+                let items: Vec<&Node> = match (node.as_seq(), node.as_map()) {
+                    (Some(items), _) => items.iter().collect(),
+                    (None, Some(entries)) => entries.iter().map(|(_, v)| v).collect(),
+                    _ => return wrong(self),
+                };
+                for item in items {
+                    self.check_condition(item, name);
+                }
+            }
             // Nested tasks are read by `task`; a wrong shape is reported there.
             Kind::Tasks | Kind::DagTasks | Kind::TaskCases => {}
+        }
+    }
+
+    /// One condition: a known condition type and its properties.
+    fn check_condition(&mut self, node: &Node, owner: &str) {
+        let Some(type_node) = node.get("type") else {
+            self.error(node.span_of_start(), format!("a condition of `{owner}` has no `type`: add one, such as io.kestra.plugin.core.condition.Weekend"));
+            return;
+        };
+        let Some(written) = type_node.as_str() else {
+            self.error(type_node.span, "a condition's `type` is the name of a condition type");
+            return;
+        };
+        let Some(declared) = crate::task::core::condition::find(written) else {
+            self.unknown_type(&Text { value: written.to_owned(), span: type_node.span }, "condition", |t| t.category == Category::Condition);
+            return;
+        };
+        let Some(entries) = node.as_map() else { return };
+        let owner = format!("condition {}", declared.alias);
+        for (key, value) in entries {
+            let Some(key_name) = key.as_str() else { continue };
+            if key_name == "type" {
+                continue;
+            }
+            match declared.property(key_name) {
+                Some(p) => self.check_value(value, &p.kind, key_name),
+                None => {
+                    let names: Vec<&str> = declared.properties.iter().map(|p| p.name).collect();
+                    self.unknown_key(key, key_name, &owner, &names);
+                }
+            }
+        }
+        for p in declared.properties.iter().filter(|p| p.required) {
+            if node.get(p.name).is_none() {
+                self.error(node.span_of_start(), format!("{owner} has no `{}`: add it ({})", p.name, p.doc.trim_end_matches('.')));
+            }
         }
     }
 }

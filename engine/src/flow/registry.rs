@@ -30,6 +30,8 @@ pub enum Kind {
     ObjectList { properties: &'static [Property] },
     /// Anything (a template, a value of any type).
     Any,
+    /// A list of conditions (`- type: io.kestra.plugin.core.condition.…`).
+    Conditions,
     /// A list of tasks (flowables).
     Tasks,
     /// `Dag`'s list of `{task, dependsOn}`.
@@ -54,6 +56,7 @@ impl Kind {
             Kind::Map | Kind::Object { .. } => "a mapping".into(),
             Kind::ObjectList { .. } => "a list of mappings".into(),
             Kind::Any => "a value".into(),
+            Kind::Conditions => "a list of conditions, each `- type: ...` with its properties".into(),
             Kind::Tasks => "a list of tasks".into(),
             Kind::DagTasks => "a list of `- task: {...}` entries with optional dependsOn".into(),
             Kind::TaskCases => "a mapping from case value to a list of tasks".into(),
@@ -88,6 +91,8 @@ pub enum Category {
     Task,
     Flowable,
     Trigger,
+    /// A trigger's condition (`conditions:`); it has a check, no runner.
+    Condition,
 }
 
 /// A task (or trigger) type.
@@ -108,6 +113,9 @@ pub struct TaskType {
     /// executor walks them) and triggers (the scheduler fires them).
     #[serde(skip)]
     pub run: Option<MakeRunner>,
+    /// A condition's check (`task::core::condition`).
+    #[serde(skip)]
+    pub check: Option<crate::task::core::condition::Check>,
 }
 
 /// Makes a type's runner for a server (`task::RunnerEnv`). The browser's
@@ -208,6 +216,9 @@ pub const TRIGGER_COMMON: &[Property] = &[
     prop("description", String, "What the trigger is for."),
     def("disabled", Boolean, "false", "Turn the trigger off."),
 ];
+
+/// The properties every condition has.
+pub const CONDITION_COMMON: &[Property] = &[req("type", String, "The condition type, such as io.kestra.plugin.core.condition.Weekend.")];
 
 /// Every known type, declared beside its runner (`crate::task`).
 pub const TYPES: &[TaskType] = crate::task::TYPES;

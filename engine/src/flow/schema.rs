@@ -5,19 +5,29 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{FLOW_OUTPUT, InputType};
-use super::registry::{COMMON, Category, Kind, Property, TRIGGER_COMMON, TYPES, TaskType};
+use super::registry::{COMMON, CONDITION_COMMON, Category, Kind, Property, TRIGGER_COMMON, TYPES, TaskType};
 
 pub(super) fn flow_schema() -> Value {
     let mut defs = Map::new();
     let mut task_refs = Vec::new();
     let mut trigger_refs = Vec::new();
+    let mut condition_refs = Vec::new();
     for t in TYPES {
         let name = t.name.to_owned();
-        let common = if t.category == Category::Trigger { TRIGGER_COMMON } else { COMMON };
+        let common = match t.category {
+            Category::Trigger => TRIGGER_COMMON,
+            Category::Condition => CONDITION_COMMON,
+            Category::Task | Category::Flowable => COMMON,
+        };
         defs.insert(name.clone(), type_schema(t, common));
         let reference = json!({"$ref": format!("#/$defs/{name}")});
-        if t.category == Category::Trigger { trigger_refs.push(reference) } else { task_refs.push(reference) }
+        match t.category {
+            Category::Trigger => trigger_refs.push(reference),
+            Category::Condition => condition_refs.push(reference),
+            Category::Task | Category::Flowable => task_refs.push(reference),
+        }
     }
+    defs.insert("condition".into(), json!({"oneOf": condition_refs}));
     defs.insert("task".into(), json!({"oneOf": task_refs}));
     defs.insert("trigger".into(), json!({"oneOf": trigger_refs}));
     let input_types: Vec<&str> = InputType::ALL.iter().map(|(n, _)| *n).collect();
@@ -123,6 +133,7 @@ fn kind_schema(kind: &Kind) -> Value {
         Kind::Object { properties } => object_schema(properties),
         Kind::ObjectList { properties } => dynamic(json!({"type": "array", "items": object_schema(properties)})),
         Kind::Any => json!({}),
+        Kind::Conditions => json!({"type": "array", "items": {"$ref": "#/$defs/condition"}}),
         Kind::Tasks => json!({"type": "array", "items": {"$ref": "#/$defs/task"}}),
         Kind::DagTasks => json!({"type": "array", "items": {
             "type": "object",

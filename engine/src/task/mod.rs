@@ -29,6 +29,11 @@ pub const TYPES: &[TaskType] = &[
     core::output::OUTPUT_VALUES,
     core::http::REQUEST,
     core::http::DOWNLOAD,
+    core::storage::WRITE,
+    core::storage::SIZE,
+    core::storage::CONCAT,
+    core::storage::DELETE,
+    core::storage::REVERSE,
     core::flow::SLEEP,
     core::execution::FAIL,
     core::execution::ASSERT,
@@ -61,6 +66,18 @@ pub const TYPES: &[TaskType] = &[
     core::trigger::SCHEDULE,
     core::trigger::WEBHOOK,
     core::trigger::FLOW_TRIGGER,
+    core::condition::EXECUTION_FLOW,
+    core::condition::EXECUTION_STATUS,
+    core::condition::EXECUTION_NAMESPACE,
+    core::condition::EXECUTION_LABELS,
+    core::condition::EXPRESSION,
+    core::condition::DAY_WEEK,
+    core::condition::DAY_WEEK_IN_MONTH,
+    core::condition::WEEKEND,
+    core::condition::TIME_BETWEEN,
+    core::condition::DATE_TIME_BETWEEN,
+    core::condition::NOT,
+    core::condition::OR,
 ];
 
 #[cfg(all(test, feature = "runtime"))]
@@ -73,6 +90,7 @@ mod tests {
         let runners = Runners::core();
         for task_type in TYPES {
             assert_eq!(task_type.run.is_some(), task_type.category == Category::Task, "{}", task_type.name);
+            assert_eq!(task_type.check.is_some(), task_type.category == Category::Condition, "{}", task_type.name);
             if task_type.run.is_some() {
                 for name in aliases(task_type.name).iter().chain([&task_type.alias.to_owned()]) {
                     assert!(runners.get(name).is_some(), "{name}");

@@ -47,9 +47,7 @@ async fn page() -> String {
     let core = kestra.iter().filter(|t| mortar.contains(*t)).count();
     let _ = write!(out, "\n## Task, trigger and condition types\n\n{core} of Kestra's {} core types are supported, and {} Databricks types.\n\n| type | Mortar |\n|---|---|\n", kestra.len(), mortar.iter().filter(|t| t.contains(".databricks.")).count());
     for name in kestra.union(&mortar) {
-        let condition = name.strip_prefix("io.kestra.plugin.core.condition.").is_some_and(|c| engine::flow_triggers::CONDITIONS.contains(&c));
-        let said = if condition { "supported in a Flow trigger's `conditions`" } else { status(mortar.contains(name)) };
-        let _ = writeln!(out, "| `{name}` | {said} |");
+        let _ = writeln!(out, "| `{name}` | {} |", status(mortar.contains(name)));
     }
 
     out.push_str("\n## Input types\n\n| type | Mortar |\n|---|---|\n");

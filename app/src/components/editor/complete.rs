@@ -97,10 +97,15 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
     if let Some(value) = rest.strip_prefix("type:") {
         let word = value.trim_start();
         let mapping = mapping_at(&lines, line_index, key_col);
-        let triggers = mapping.parent_key.as_deref() == Some("triggers");
+        // A trigger under `triggers`, a condition under `conditions`, else a task.
+        let wanted = |c: Category| match mapping.parent_key.as_deref() {
+            Some("triggers") => c == Category::Trigger,
+            Some("conditions") => c == Category::Condition,
+            _ => matches!(c, Category::Task | Category::Flowable),
+        };
         let items = engine::flow::task_types()
             .iter()
-            .filter(|t| (t.category == Category::Trigger) == triggers)
+            .filter(|t| wanted(t.category))
             .filter(|t| {
                 let w = word.to_ascii_lowercase();
                 t.alias.to_ascii_lowercase().contains(&w) || t.name.to_ascii_lowercase().contains(&w)
@@ -488,6 +493,11 @@ mod tests {
         check("tasks:\n  - id: a\n    type: |", &["log.Log", "databricks.cluster.CreateCluster"]);
         check("tasks:\n  - id: a\n    type: Creat|", &["databricks.cluster.CreateCluster"]);
         check("triggers:\n  - id: a\n    type: |", &["Schedule"].map(|_| "trigger.Schedule"));
+        // Under a trigger's `conditions`, the condition types, and only there.
+        check("triggers:\n  - id: a\n    type: trigger.Schedule\n    cron: \"0 2 * * *\"\n    conditions:\n      - type: Week|", &["condition.Weekend"]);
+        let text = "tasks:\n  - id: a\n    type: ";
+        let tasks = complete(text, text.len(), None).map(|c| c.items.into_iter().map(|i| i.label).collect::<Vec<_>>()).unwrap_or_default();
+        assert!(tasks.iter().any(|l| l == "log.Log") && !tasks.iter().any(|l| l.starts_with("condition.")), "{tasks:?}");
     }
 
     #[test]
@@ -596,7 +606,7 @@ mod tests {
 
     #[test]
     fn examples_of_every_type_are_valid() {
-        for t in engine::flow::task_types().iter().filter(|t| t.category != Category::Trigger) {
+        for t in engine::flow::task_types().iter().filter(|t| matches!(t.category, Category::Task | Category::Flowable)) {
             let example = example(t);
             let body: String = example.lines().map(|l| format!("  {l}\n")).collect();
             // The inputs an example reads are declared (once each: Kestra

@@ -548,6 +548,13 @@ fn parse_iso(text: &str, kinds: &[IsoKind]) -> Option<(DateTime, Option<Timestam
     None
 }
 
+/// An ISO-8601 date, date-time, or date-time with an offset or zone: the
+/// date-time as written and, when it had an offset or zone, its instant
+/// (for the trigger conditions).
+pub(crate) fn parse_written(text: &str) -> Option<(DateTime, Option<Timestamp>)> {
+    parse_iso(text.trim(), &[IsoKind::Zoned, IsoKind::Local, IsoKind::Date])
+}
+
 /// Kestra's `DateUtils.parseLocalDate`: the date as written, from a local
 /// date, a zoned date-time or a local date-time.
 fn local_date(function: &str, argument: &str, value: &Value) -> Result<Date, String> {

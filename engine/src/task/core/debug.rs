@@ -12,6 +12,7 @@ pub const RETURN: TaskType = TaskType {
     properties: &[ex(prop("format", Any, "The value to return; expressions are rendered."), "{{ inputs.name | upper }}")],
     outputs: &[("value", "The rendered format.")],
     run: runner!(run::Return),
+    check: None,
 };
 
 pub const ECHO: TaskType = TaskType {
@@ -25,6 +26,7 @@ pub const ECHO: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(run::Echo),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

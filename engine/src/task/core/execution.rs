@@ -14,6 +14,7 @@ pub const FAIL: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(run::Fail),
+    check: None,
 };
 
 pub const ASSERT: TaskType = TaskType {
@@ -27,6 +28,7 @@ pub const ASSERT: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(run::Assert),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

@@ -18,6 +18,7 @@ pub const SLEEP: TaskType = TaskType {
     properties: &[ex(req("duration", Duration, "How long to wait."), "PT10S")],
     outputs: &[],
     run: runner!(run::Sleep),
+    check: None,
 };
 
 pub const SEQUENTIAL: TaskType = TaskType {
@@ -28,6 +29,7 @@ pub const SEQUENTIAL: TaskType = TaskType {
     properties: &[req("tasks", Tasks, "The tasks to run in order."), ERRORS, FINALLY],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const WORKING_DIRECTORY: TaskType = TaskType {
@@ -46,6 +48,7 @@ pub const WORKING_DIRECTORY: TaskType = TaskType {
     ],
     outputs: &[("outputFiles", "The internal storage URI of each file outputFiles matched, by its path in the directory.")],
     run: None,
+    check: None,
 };
 
 pub const PARALLEL: TaskType = TaskType {
@@ -62,6 +65,7 @@ pub const PARALLEL: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const DAG: TaskType = TaskType {
@@ -77,6 +81,7 @@ pub const DAG: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const IF: TaskType = TaskType {
@@ -93,6 +98,7 @@ pub const IF: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const SWITCH: TaskType = TaskType {
@@ -109,6 +115,7 @@ pub const SWITCH: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const FOR_EACH: TaskType = TaskType {
@@ -125,6 +132,7 @@ pub const FOR_EACH: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const SUBFLOW: TaskType = TaskType {
@@ -143,6 +151,7 @@ pub const SUBFLOW: TaskType = TaskType {
     ],
     outputs: &[("executionId", "The id of the other execution."), ("state", "Its final state."), ("outputs", "Its outputs.")],
     run: runner!(|env| crate::executor::subflow::Subflow { link: env.executor.clone() }),
+    check: None,
 };
 
 pub const EACH_SEQUENTIAL: TaskType = TaskType {
@@ -158,6 +167,7 @@ pub const EACH_SEQUENTIAL: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 pub const EACH_PARALLEL: TaskType = TaskType {
@@ -174,6 +184,7 @@ pub const EACH_PARALLEL: TaskType = TaskType {
     ],
     outputs: &[],
     run: None,
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

@@ -97,6 +97,7 @@ pub const REQUEST: TaskType = TaskType {
         ("formData", "The form sent, if any."),
     ],
     run: runner!(run::Request),
+    check: None,
 };
 
 pub const DOWNLOAD: TaskType = TaskType {
@@ -115,6 +116,7 @@ pub const DOWNLOAD: TaskType = TaskType {
         ("headers", "The response's headers, each name (lower case) with its list of values."),
     ],
     run: runner!(run::Download),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

@@ -24,6 +24,7 @@ pub const SET: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(run::Set),
+    check: None,
 };
 
 pub const GET: TaskType = TaskType {
@@ -38,6 +39,7 @@ pub const GET: TaskType = TaskType {
     ],
     outputs: &[("value", "The value, with the type it was set with; null when missing.")],
     run: runner!(run::Get),
+    check: None,
 };
 
 pub const DELETE: TaskType = TaskType {
@@ -52,6 +54,7 @@ pub const DELETE: TaskType = TaskType {
     ],
     outputs: &[("deleted", "Whether the key was there.")],
     run: runner!(run::Delete),
+    check: None,
 };
 
 pub const GET_KEYS: TaskType = TaskType {
@@ -65,6 +68,7 @@ pub const GET_KEYS: TaskType = TaskType {
     ],
     outputs: &[("keys", "The keys, sorted.")],
     run: runner!(run::GetKeys),
+    check: None,
 };
 
 pub const PURGE_KV: TaskType = TaskType {
@@ -82,6 +86,7 @@ pub const PURGE_KV: TaskType = TaskType {
     ],
     outputs: &[("size", "How many keys were deleted.")],
     run: runner!(run::PurgeKv),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

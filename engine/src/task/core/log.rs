@@ -17,6 +17,7 @@ pub const LOG: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(run::Log),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

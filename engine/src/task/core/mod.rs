@@ -1,6 +1,7 @@
 //! Kestra's core plugin (`io.kestra.plugin.core.*`), one file per package,
 //! and the helpers its tasks and the executor share.
 
+pub mod condition;
 pub mod debug;
 pub mod execution;
 pub mod flow;
@@ -8,6 +9,7 @@ pub mod http;
 pub mod kv;
 pub mod log;
 pub mod output;
+pub mod storage;
 pub mod trigger;
 
 use std::time::Duration;

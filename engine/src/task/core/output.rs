@@ -11,6 +11,7 @@ pub const OUTPUT_VALUES: TaskType = TaskType {
     properties: &[ex(req("values", Map, "The values, by name; expressions are rendered, a lone expression keeps its type."), "{ total: \"{{ outputs.count.value }}\" }")],
     outputs: &[("values", "The rendered values, by name.")],
     run: runner!(run::OutputValues),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

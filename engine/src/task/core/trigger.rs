@@ -16,12 +16,13 @@ pub const SCHEDULE: TaskType = TaskType {
         prop("inputs", Map, "Inputs of the executions it starts."),
         prop("backfill", Map, "start (and end): run the missed schedules since then."),
         def("recoverMissedSchedules", String, "\"ALL\"", "Schedules missed while Mortar was down: ALL run, LAST only the latest, NONE."),
-        prop("conditions", Any, "Accepted for Kestra compatibility."),
+        prop("conditions", Conditions, "Fire only at the times these conditions hold (Weekend, DayWeek, DayWeekInMonth, TimeBetween, DateTimeBetween, Not, Or, Expression); `date` is the scheduled time."),
         prop("withSeconds", Boolean, "The cron expression has a seconds field first."),
         prop("stopAfter", Any, "Accepted for Kestra compatibility."),
     ],
     outputs: &[("date", "The scheduled time."), ("next", "The next one."), ("previous", "The previous one.")],
     run: None,
+    check: None,
 };
 
 pub const WEBHOOK: TaskType = TaskType {
@@ -32,6 +33,7 @@ pub const WEBHOOK: TaskType = TaskType {
     properties: &[req("key", String, "The secret part of the webhook URL."), prop("inputs", Map, "Inputs of the executions it starts.")],
     outputs: &[("body", "The request's body."), ("headers", "Its headers."), ("parameters", "Its query parameters.")],
     run: None,
+    check: None,
 };
 
 pub const FLOW_TRIGGER: TaskType = TaskType {
@@ -40,11 +42,12 @@ pub const FLOW_TRIGGER: TaskType = TaskType {
     category: Category::Trigger,
     doc: "Starts an execution when another flow's execution ends.",
     properties: &[
-        prop("conditions", Any, "Which executions start this flow."),
+        prop("conditions", Conditions, "Which ended executions start this flow (ExecutionFlow, ExecutionStatus, ExecutionNamespace, ExecutionLabels, Expression, Not, Or)."),
         prop("preconditions", Any, "Which executions start this flow (Kestra 0.19+)."),
         prop("inputs", Map, "Inputs of the executions it starts."),
         prop("states", StringList, "The end states that trigger."),
     ],
     outputs: &[("executionId", "The execution that ended."), ("namespace", "Its namespace."), ("flowId", "Its flow."), ("state", "Its state.")],
     run: None,
+    check: None,
 };

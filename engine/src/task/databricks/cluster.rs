@@ -32,6 +32,7 @@ pub const CREATE_CLUSTER: TaskType = TaskType {
     ],
     outputs: &[("clusterId", "The new cluster's id."), ("clusterURI", "Its page in the workspace."), ("state", "Its state.")],
     run: runner!(|env| run::CreateCluster(env.databricks.clone())),
+    check: None,
 };
 
 pub const DELETE_CLUSTER: TaskType = TaskType {
@@ -46,6 +47,7 @@ pub const DELETE_CLUSTER: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(|env| run::DeleteCluster(env.databricks.clone())),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

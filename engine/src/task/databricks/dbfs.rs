@@ -19,6 +19,7 @@ pub const UPLOAD: TaskType = TaskType {
     ],
     outputs: &[("uri", "Where the file is now."), ("size", "Its size in bytes.")],
     run: runner!(|env| run::Upload(env.databricks.clone())),
+    check: None,
 };
 
 pub const DOWNLOAD: TaskType = TaskType {
@@ -29,6 +30,7 @@ pub const DOWNLOAD: TaskType = TaskType {
     properties: databricks![ex(req("from", String, "The DBFS path or /Volumes/... path."), "/landing/data.csv")],
     outputs: &[("uri", "The storage:// URI of the file."), ("size", "Its size in bytes.")],
     run: runner!(|env| run::Download(env.databricks.clone())),
+    check: None,
 };
 
 pub const WAIT_FOR_FILE: TaskType = TaskType {
@@ -39,6 +41,7 @@ pub const WAIT_FOR_FILE: TaskType = TaskType {
     properties: databricks![ex(req("path", String, "The DBFS path or /Volumes/... path."), "/landing/ready.flag")],
     outputs: &[("size", "The file's size in bytes.")],
     run: runner!(|env| run::WaitForFile(env.databricks.clone())),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

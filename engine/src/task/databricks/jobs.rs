@@ -43,6 +43,7 @@ pub const SUBMIT_RUN: TaskType = TaskType {
     ],
     outputs: &[("runId", "The run's id."), ("runURI", "Its page."), ("state", "Its final state."), ("outputs", "The tasks' outputs.")],
     run: runner!(|env| run::SubmitRun(env.databricks.clone())),
+    check: None,
 };
 
 pub const CREATE_JOB: TaskType = TaskType {
@@ -62,6 +63,7 @@ pub const CREATE_JOB: TaskType = TaskType {
     ],
     outputs: &[("jobId", "The job's id."), ("jobURI", "Its page."), ("runId", "The run's id.")],
     run: runner!(|env| run::CreateJob(env.databricks.clone())),
+    check: None,
 };
 
 pub const RUN_NOW: TaskType = TaskType {
@@ -81,6 +83,7 @@ pub const RUN_NOW: TaskType = TaskType {
     ],
     outputs: &[("runId", "The run's id."), ("runURI", "Its page."), ("state", "Its final state.")],
     run: runner!(|env| run::RunNow(env.databricks.clone())),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]

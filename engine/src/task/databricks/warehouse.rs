@@ -18,6 +18,7 @@ pub const START_WAREHOUSE: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(|env| run::Switch { databricks: env.databricks.clone(), start: true }),
+    check: None,
 };
 
 pub const STOP_WAREHOUSE: TaskType = TaskType {
@@ -32,6 +33,7 @@ pub const STOP_WAREHOUSE: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(|env| run::Switch { databricks: env.databricks.clone(), start: false }),
+    check: None,
 };
 
 #[cfg(feature = "runtime")]
