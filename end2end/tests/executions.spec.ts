@@ -265,6 +265,49 @@ test('a failed execution is restarted from its page and then succeeds', async ({
   await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
 });
 
+test('a paused execution is resumed from its page with the inputs its Pause asks for', async ({ page }) => {
+  await postFlow(
+    server.url,
+    [
+      'id: approval_e2e',
+      'namespace: company.team',
+      'tasks:',
+      '  - id: approve',
+      '    type: io.kestra.plugin.core.flow.Pause',
+      '    onResume:',
+      '      - id: approved',
+      '        type: BOOLEAN',
+      '        defaults: true',
+      '      - id: reason',
+      '        displayName: Why',
+      '        type: STRING',
+      '  - id: after',
+      '    type: io.kestra.plugin.core.debug.Return',
+      '    format: "{{ outputs.approve.onResume.approved }}: {{ outputs.approve.onResume.reason }}"',
+      '',
+    ].join('\n'),
+  );
+  const started = await (await authFetch(`${server.url}/api/v1/executions/company.team/approval_e2e`, { method: 'POST' })).json();
+  await page.goto(`${server.url}/executions/${started.id}`);
+  await hydrated(page);
+  await expect(page.getByText('PAUSED').first()).toBeVisible();
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Resume' });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByLabel('approved')).toHaveValue('true');
+  await dialog.getByLabel('approved').selectOption('false');
+  await dialog.getByLabel(/Why/).fill('not this week');
+  await page.screenshot({ path: path.join(artifacts, 'resume-dialog.png'), fullPage: true });
+  await dialog.getByRole('button', { name: 'Resume execution' }).click();
+  await expect(page.getByText('SUCCESS').first()).toBeVisible({ timeout: 15000 });
+  const runs = await (await authFetch(`${server.url}/api/v1/executions/${started.id}`)).json();
+  const after = runs.taskRunList.find((r: any) => r.taskId === 'after');
+  expect(after.outputs.value).toBe('false: not this week');
+  // A second resume is refused: it is no longer paused.
+  const again = await authFetch(`${server.url}/api/v1/executions/${started.id}/resume`, { method: 'POST' });
+  expect(again.status).toBe(409);
+});
+
 test('the executions list filters, sorts and pages on the server, without JavaScript too', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   await logIn(context, server.url);

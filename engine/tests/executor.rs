@@ -233,6 +233,74 @@ tasks:
     assert_eq!(state, State::Failed);
 }
 
+async fn until_paused(h: &Harness, id: &ExecutionId) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while h.store.get_execution(id).await.unwrap().unwrap().state != State::Paused {
+        assert!(std::time::Instant::now() < deadline, "the execution pauses");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pause_waits_for_a_resume_with_its_inputs_or_for_its_duration() {
+    let h = harness().await;
+    let yaml = r#"
+id: approval
+namespace: test
+tasks:
+  - id: before
+    type: debug.Return
+    format: ready
+  - id: approve
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approved
+        type: BOOLEAN
+      - id: reason
+        type: STRING
+        required: false
+        defaults: none given
+  - id: after
+    type: debug.Return
+    format: "{{ outputs.approve.onResume.approved }} / {{ outputs.approve.onResume.reason }}"
+"#;
+    let executor = executor(&h, Runners::core());
+    let id = launch(&executor, yaml, json!({})).await.unwrap();
+    until_paused(&h, &id).await;
+    let runs = h.store.task_runs(&id).await.unwrap();
+    assert_eq!(state_of(&runs, "before"), State::Success);
+    assert_eq!(state_of(&runs, "approve"), State::Paused);
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "after"), "nothing after the pause ran");
+    // The inputs are checked as a flow's are; a bad resume changes nothing.
+    let bad = executor.resume(&id, json!({"approved": "maybe"}).as_object().unwrap().clone()).await.unwrap_err();
+    assert!(bad.to_string().contains("approved"), "{bad}");
+    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().state, State::Paused);
+    executor.resume(&id, json!({"approved": "true"}).as_object().unwrap().clone()).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Success);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    let after = runs.iter().find(|r| r.task_id.as_str() == "after").unwrap();
+    assert_eq!(after.outputs.as_ref().unwrap()["value"], "true / none given");
+    let again = executor.resume(&id, Map::new()).await.unwrap_err();
+    assert!(again.to_string().contains("not PAUSED"), "{again}");
+
+    // Not resumed in time: RESUME goes on, WARN ends WARNING, FAIL fails.
+    for (behavior, expected) in [("RESUME", State::Success), ("WARN", State::Warning), ("FAIL", State::Failed), ("CANCEL", State::Killed)] {
+        let timed = format!("id: timed\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n    pauseDuration: PT0.3S\n    behavior: {behavior}\n  - id: next\n    type: debug.Return\n    format: went on\n");
+        let (state, runs, _) = run(&h, Runners::core(), &timed, json!({})).await;
+        assert_eq!(state, expected, "{behavior}: {runs:#?}");
+        let went_on = runs.iter().any(|r| r.task_id.as_str() == "next");
+        assert_eq!(went_on, matches!(behavior, "RESUME" | "WARN"), "{behavior}");
+    }
+
+    // A kill stops a pause at once.
+    let id = launch(&executor, "id: forever\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n", json!({})).await.unwrap();
+    until_paused(&h, &id).await;
+    executor.kill(&id).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Killed);
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

@@ -447,25 +447,29 @@ fn Summary(data: RwSignal<ExecutionView>) -> impl IntoView {
     }
 }
 
-/// Kill (confirmed in a dialog), Restart (a failed or killed execution, from
-/// what failed) and Replay (a new execution from a chosen task run).
+/// Kill (confirmed in a dialog), Resume (a paused execution, with the
+/// `onResume` inputs its Pause declares), Restart (a failed or killed
+/// execution, from what failed) and Replay (a new execution from a chosen
+/// task run).
 #[component]
 fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView {
     let navigate = use_navigate();
     let confirm = NodeRef::<html::Dialog>::new();
     let replay_dialog = NodeRef::<html::Dialog>::new();
+    let resume_dialog = NodeRef::<html::Dialog>::new();
+    let resume_form = NodeRef::<html::Form>::new();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let replay_from = RwSignal::new(String::new());
     let state = move || data.with(|d| d.state.clone());
     let id = move || data.with_untracked(|d| d.id.clone());
 
-    let act = move |method: &'static str, path: String, then_open: bool| {
+    let act = move |method: &'static str, path: String, then_open: bool, form: Option<web_sys::FormData>| {
         let navigate = navigate.clone();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match browser::send(method, &path, None).await {
+            match browser::send(method, &path, form.as_ref()).await {
                 Ok(answer) if answer.ok() => {
                     wake.set(6);
                     if then_open
@@ -489,12 +493,33 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             if let Some(dialog) = confirm.get_untracked() {
                 dialog.close();
             }
-            act("DELETE", format!("/api/v1/executions/{}/kill", browser::encode(&id())), false);
+            act("DELETE", format!("/api/v1/executions/{}/kill", browser::encode(&id())), false, None);
+        }
+    };
+    // The inputs the paused task run takes, from its checkpoint.
+    let resume_inputs = move || {
+        data.with(|d| {
+            d.task_runs
+                .iter()
+                .find(|r| r.state == "PAUSED")
+                .and_then(|r| r.checkpoint.as_ref()?.get("onResume")?.as_array().cloned())
+                .unwrap_or_default()
+        })
+    };
+    let resume = {
+        let act = act.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            if let Some(dialog) = resume_dialog.get_untracked() {
+                dialog.close();
+            }
+            let form = resume_form.get_untracked().and_then(|f| web_sys::FormData::new_with_form(&f).ok());
+            act("POST", format!("/api/v1/executions/{}/resume", browser::encode(&id())), false, form);
         }
     };
     let restart = {
         let act = act.clone();
-        move |_| act("POST", format!("/api/v1/executions/{}/restart", browser::encode(&id())), false)
+        move |_| act("POST", format!("/api/v1/executions/{}/restart", browser::encode(&id())), false, None)
     };
     let replay = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -503,13 +528,19 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
         }
         let from = replay_from.get_untracked();
         let query = if from.is_empty() { String::new() } else { format!("?taskRunId={}", browser::encode(&from)) };
-        act("POST", format!("/api/v1/executions/{}/replay{query}", browser::encode(&id())), true);
+        act("POST", format!("/api/v1/executions/{}/replay{query}", browser::encode(&id())), true, None);
     };
-    view! {
+    // Each part erased on its own: as one type the view nests deeper than
+    // the compiler's limit in the browser build.
+    let buttons = view! {
         <div class="actions">
             <Show when=move || !is_terminal(&state())>
                 <button type="button" class="button danger" disabled=move || busy.get() || state() == "KILLING"
                     on:click=move |_| { if let Some(d) = confirm.get_untracked() { let _ = d.show_modal(); } }>"Kill"</button>
+            </Show>
+            <Show when=move || state() == "PAUSED">
+                <button type="button" class="button primary" disabled=move || busy.get()
+                    on:click=move |_| { if let Some(d) = resume_dialog.get_untracked() { let _ = d.show_modal(); } }>"Resume"</button>
             </Show>
             <Show when=move || matches!(state().as_str(), "FAILED" | "KILLED")>
                 <button type="button" class="button" disabled=move || busy.get() on:click=restart.clone()>"Restart"</button>
@@ -520,6 +551,9 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             </Show>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </div>
+    }
+    .into_any();
+    let kill_dialog = view! {
         <dialog class="confirm-dialog" node_ref=confirm aria-labelledby="kill-title">
             <h2 id="kill-title">"Kill this execution?"</h2>
             <p>"Running tasks are cancelled, remote work on Databricks too. The execution ends KILLED."</p>
@@ -528,6 +562,23 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
                 <button type="button" class="button danger" on:click=kill>"Kill execution"</button>
             </div>
         </dialog>
+    }
+    .into_any();
+    let resume_dialog_view = view! {
+        <dialog class="confirm-dialog" node_ref=resume_dialog aria-labelledby="resume-title">
+            <form node_ref=resume_form on:submit=resume>
+                <h2 id="resume-title">"Resume"</h2>
+                <p>"The paused task ends and the execution goes on."</p>
+                {move || resume_inputs().into_iter().map(resume_field).collect_view()}
+                <div class="dialog-actions">
+                    <button type="button" class="button" on:click=move |_| { if let Some(d) = resume_dialog.get_untracked() { d.close(); } }>"Cancel"</button>
+                    <button type="submit" class="button primary">"Resume execution"</button>
+                </div>
+            </form>
+        </dialog>
+    }
+    .into_any();
+    let replay_dialog_view = view! {
         <dialog class="confirm-dialog" node_ref=replay_dialog aria-labelledby="replay-title">
             <form on:submit=replay>
                 <h2 id="replay-title">"Replay"</h2>
@@ -543,6 +594,43 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
                 </div>
             </form>
         </dialog>
+    }
+    .into_any();
+    view! { {buttons} {kill_dialog} {resume_dialog_view} {replay_dialog_view} }
+}
+
+/// One `onResume` input of a Pause, as a form field named by its id.
+fn resume_field(input: Value) -> impl IntoView {
+    let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
+    let id = text("id").unwrap_or_default();
+    let label = text("displayName").unwrap_or_else(|| id.clone());
+    let kind = text("type").unwrap_or_else(|| "STRING".into()).to_ascii_uppercase();
+    let required = input.get("required").and_then(Value::as_bool).unwrap_or(true);
+    let default = input.get("defaults").map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned)).unwrap_or_default();
+    let field_id = format!("resume-{id}");
+    let choices: Vec<String> = match kind.as_str() {
+        "BOOLEAN" | "BOOL" => vec!["true".into(), "false".into()],
+        "SELECT" | "ENUM" => input.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let field = if choices.is_empty() {
+        view! { <input id=field_id.clone() name=id.clone() type="text" value=default required=required /> }.into_any()
+    } else {
+        let options = choices
+            .into_iter()
+            .map(|c| {
+                let selected = c == default;
+                let value = c.clone();
+                view! { <option value=value selected=selected>{c}</option> }
+            })
+            .collect_view();
+        view! { <select id=field_id.clone() name=id.clone() required=required>{options}</select> }.into_any()
+    };
+    view! {
+        <div class="field">
+            <label for=field_id>{label}{text("description").map(|d| view! { <span class="muted">" — "{d}</span> })}</label>
+            {field}
+        </div>
     }
 }
 

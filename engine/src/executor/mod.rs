@@ -175,6 +175,8 @@ pub(crate) struct Shared {
     /// `envs`, `globals` and `kestra`, put in every expression's context.
     server_vars: Map<String, Value>,
     render_limits: crate::flow::pebble::Limits,
+    /// Says an execution was resumed here, to the paused walks.
+    resumes: broadcast::Sender<ExecutionId>,
 }
 
 /// What the server's configuration gives every execution.
@@ -289,6 +291,7 @@ impl Executor {
                 plans: settings.plans,
                 server_vars: settings.variables.context(),
                 render_limits: settings.render_limits,
+                resumes: broadcast::channel(64).0,
             }),
             running: Default::default(),
             queues: Default::default(),

@@ -3,6 +3,8 @@
 //! same walk, started again, skips what finished, re-attaches what wrote a
 //! checkpoint and re-runs the rest.
 
+mod pause;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -474,6 +476,9 @@ impl Walk {
             }
         }
         match &node.kind {
+            NodeKind::Task { properties } if crate::flow::registry::lookup(&node.task_type).is_some_and(|t| t.name == crate::task::core::flow::PAUSE.name) => {
+                self.pause(node, properties, &run, scope).await
+            }
             NodeKind::Task { properties } => self.run_task(node, properties, &run, scope).await,
             _ => self.run_flowable(node, &run, scope).await,
         }

@@ -52,6 +52,7 @@ pub const TYPES: &[TaskType] = &[
     core::flow::EACH_SEQUENTIAL,
     core::flow::EACH_PARALLEL,
     core::flow::SUBFLOW,
+    core::flow::PAUSE,
     databricks::cluster::CREATE_CLUSTER,
     databricks::cluster::DELETE_CLUSTER,
     databricks::dbfs::UPLOAD,
@@ -89,7 +90,9 @@ mod tests {
     fn every_task_has_a_runner_under_each_of_its_names_and_only_tasks_do() {
         let runners = Runners::core();
         for task_type in TYPES {
-            assert_eq!(task_type.run.is_some(), task_type.category == Category::Task, "{}", task_type.name);
+            // flow.Pause is the one task the executor runs itself.
+            let own_runner = task_type.category == Category::Task && task_type.name != core::flow::PAUSE.name;
+            assert_eq!(task_type.run.is_some(), own_runner, "{}", task_type.name);
             assert_eq!(task_type.check.is_some(), task_type.category == Category::Condition, "{}", task_type.name);
             if task_type.run.is_some() {
                 for name in aliases(task_type.name).iter().chain([&task_type.alias.to_owned()]) {

@@ -338,6 +338,22 @@ pub(crate) async fn kill(State(state): State<AppState>, caller: Caller, Path(id)
     Ok((StatusCode::ACCEPTED, Json(current(&state, &id).await?)))
 }
 
+/// `POST /api/v1/executions/{id}/resume`: resumes a paused execution,
+/// with the `onResume` inputs its Pause declares (a multipart form, as
+/// Kestra's UI sends them, or a JSON object).
+#[utoipa::path(post, path = "/api/v1/executions/{id}/resume", tag = "executions", params(("id" = String, Path)),
+    responses((status = 204, description = "Resumed: the execution goes on"), (status = 404, body = crate::error::ErrorJson),
+        (status = 409, description = "Not paused", body = crate::error::ErrorJson), (status = 422, description = "Bad inputs", body = crate::error::ErrorJson)))]
+pub(crate) async fn resume(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, request: axum::extract::Request) -> Result<StatusCode, ApiError> {
+    let id = super::params::execution_id("id", &id)?;
+    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
+    let plan = plan_of(&state, &execution, "resumed").await?;
+    let inputs = read_inputs(&state, &execution.namespace, &execution.flow_id, &id, &plan, request).await?;
+    state.executor.resume(&id, inputs).await?;
+    caller.audit(&state.store, "execution.resume", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The plan of the flow revision an execution ran; `what` says what it was
 /// for, in the error when that revision is gone.
 async fn plan_of(state: &AppState, execution: &engine::store::ExecutionRecord, what: &str) -> Result<Arc<Plan>, ApiError> {

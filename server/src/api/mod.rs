@@ -27,7 +27,7 @@ use crate::AppState;
         health::health,
         flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate, flows::update_namespace,
         plugins, expressions, blueprints::list, blueprints::get,
-        executions::create, executions::get, executions::search, executions::kill, executions::restart,
+        executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart,
         executions::replay, executions::file, webhook::webhook,
         logs::list, logs::download, logs::follow,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
@@ -116,12 +116,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/{flow_id}", post(executions::create).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/executions/{id}", get(executions::get))
         .route("/executions/{id}/kill", delete(executions::kill))
+        .route("/executions/{id}/resume", post(executions::resume))
         .route("/executions/{id}/restart", post(executions::restart))
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
         // Kestra 2.0's paths of the same actions (kestrapy calls these).
         .route("/executions/{id}/actions/kill", delete(executions::kill))
         .route("/executions/{id}/actions/restart", post(executions::restart))
+        .route("/executions/{id}/actions/resume", post(executions::resume))
         .route("/executions/{id}/actions/replay", post(executions::replay))
         .route("/executions/{id}/labels", post(executions::set_labels))
         .route("/executions/{id}/actions/labels", post(executions::set_labels))

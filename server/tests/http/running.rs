@@ -169,6 +169,41 @@ async fn kill_stops_a_running_execution_and_restart_makes_a_new_attempt() {
     app.stop().await;
 }
 
+/// Kestra's `POST /api/v1/executions/{id}/resume`: multipart inputs as its
+/// UI sends them, checked against the Pause's `onResume`; 204, then the
+/// execution goes on; a second resume is refused.
+#[tokio::test]
+async fn a_paused_execution_is_resumed_with_form_inputs() {
+    let app = TestApp::spawn().await;
+    app.post_flow("id: approval\nnamespace: t\ntasks:\n  - id: approve\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: count\n        type: INT\n  - id: after\n    type: debug.Return\n    format: \"{{ outputs.approve.onResume.count * 2 }}\"\n").await;
+    let started: Value = execute(&app, "t/approval", reqwest::multipart::Form::new()).await.json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        if body["state"]["current"] == "PAUSED" {
+            assert_eq!(body["taskRunList"][0]["state"]["current"], "PAUSED", "{body}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let resume = |form: reqwest::multipart::Form| {
+        let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/executions/{id}/resume")));
+        async move { client.post(url).multipart(form).send().await.unwrap() }
+    };
+    let bad = resume(reqwest::multipart::Form::new().text("count", "many")).await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("count"));
+    assert_eq!(resume(reqwest::multipart::Form::new().text("count", "21")).await.status(), 204);
+    let ended = until_ended(&app, &id).await;
+    assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
+    assert_eq!(ended["taskRunList"][1]["outputs"]["value"], 42);
+    assert_eq!(ended["taskRunList"][0]["outputs"]["onResume"]["count"], 21);
+    assert_eq!(resume(reqwest::multipart::Form::new()).await.status(), 409);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn flows_are_updated_as_revisions_and_deleted() {
     let app = TestApp::spawn().await;

@@ -187,6 +187,37 @@ pub const EACH_PARALLEL: TaskType = TaskType {
     check: None,
 };
 
+/// What an `onResume` input declares (as a flow's inputs do).
+const RESUME_INPUT: &[Property] = &[
+    req("id", String, "The input's id."),
+    req("type", String, "STRING, INT, FLOAT, BOOLEAN, SELECT, ... as a flow input."),
+    prop("description", String, "What to give."),
+    prop("displayName", String, "Its label in the form."),
+    def("required", Boolean, "true", "Resuming needs it."),
+    prop("defaults", Any, "Its value when not given."),
+    prop("values", StringList, "A SELECT's choices."),
+];
+
+/// The task the executor runs itself: it pauses the execution (PAUSED)
+/// until a Resume (the execution page's button, `POST
+/// /api/v1/executions/{id}/resume`, or `execution.Resume`) or until
+/// `pauseDuration` has passed (`executor/pause.rs`).
+pub const PAUSE: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Pause",
+    alias: "flow.Pause",
+    category: Category::Task,
+    doc: "Pauses the execution until it is resumed (with the onResume inputs, if any) or until pauseDuration has passed.",
+    properties: &[
+        ex(prop("pauseDuration", Duration, "How long to wait before `behavior` applies; until resumed when unset."), "PT1H"),
+        def("behavior", Enum { values: &["RESUME", "WARN", "FAIL", "CANCEL"] }, "\"RESUME\"", "What happens when pauseDuration has passed: go on (RESUME), go on WARNING, fail, or cancel the execution (KILLED)."),
+        prop("onResume", ObjectList { properties: RESUME_INPUT }, "Inputs to give when resuming, read back as outputs.<task>.onResume.<id>."),
+        prop("delay", Duration, "The older name of pauseDuration."),
+    ],
+    outputs: &[("onResume", "The inputs given when resuming, by id.")],
+    run: None,
+    check: None,
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
