@@ -293,6 +293,47 @@ tasks:
         assert_eq!(went_on, matches!(behavior, "RESUME" | "WARN"), "{behavior}");
     }
 
+    // execution.Resume, from another branch of the same execution.
+    let self_resume = r#"
+id: self_resume
+namespace: test
+tasks:
+  - id: both
+    type: flow.Parallel
+    tasks:
+      - id: wait
+        type: flow.Pause
+        onResume:
+          - id: by
+            type: STRING
+      - id: seq
+        type: flow.Sequential
+        tasks:
+          - id: nap
+            type: flow.Sleep
+            duration: PT0.3S
+          - id: wake
+            type: io.kestra.plugin.core.execution.Resume
+            namespace: test
+            inputs:
+              by: the flow itself
+  - id: after
+    type: debug.Return
+    format: "{{ outputs.wait.onResume.by }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), self_resume, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "after").unwrap().outputs.as_ref().unwrap()["value"], "the flow itself");
+    let wrong = self_resume.replace("namespace: test\n            inputs", "namespace: other\n            inputs").replace("PT0.3S", "PT0.1S");
+    let id = launch(&executor, &wrong, json!({})).await.unwrap();
+    until_paused(&h, &id).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while h.store.task_runs(&id).await.unwrap().iter().all(|r| !(r.task_id.as_str() == "wake" && r.state == State::Failed)) {
+        assert!(std::time::Instant::now() < deadline, "the Resume of another namespace fails");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    executor.kill(&id).await.unwrap();
+
     // A kill stops a pause at once.
     let id = launch(&executor, "id: forever\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n", json!({})).await.unwrap();
     until_paused(&h, &id).await;

@@ -39,7 +39,7 @@ impl Link {
         });
     }
 
-    fn executor(&self) -> Result<Executor, TaskError> {
+    pub(crate) fn executor(&self) -> Result<Executor, TaskError> {
         let weak = self.0.get().ok_or_else(|| TaskError::Failed("the executor is not ready".into()))?;
         match (weak.shared.upgrade(), weak.running.upgrade(), weak.queues.upgrade(), weak.pumping.upgrade()) {
             (Some(shared), Some(running), Some(queues), Some(pumping)) => {

@@ -37,6 +37,7 @@ pub const TYPES: &[TaskType] = &[
     core::flow::SLEEP,
     core::execution::FAIL,
     core::execution::ASSERT,
+    core::execution::RESUME,
     core::kv::SET,
     core::kv::GET,
     core::kv::DELETE,

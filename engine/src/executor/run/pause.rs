@@ -131,6 +131,11 @@ impl Walk {
 }
 
 impl Executor {
+    /// An execution as stored (for `execution.Resume`'s checks).
+    pub async fn execution(&self, id: &crate::ids::ExecutionId) -> Result<crate::store::ExecutionRecord, ExecutionError> {
+        self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))
+    }
+
     /// Resumes a paused execution with the `onResume` inputs its Pause
     /// declares (checked and converted as a flow's inputs are). The walk
     /// goes on once it sees the resume.

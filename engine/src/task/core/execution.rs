@@ -31,6 +31,22 @@ pub const ASSERT: TaskType = TaskType {
     check: None,
 };
 
+pub const RESUME: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.Resume",
+    alias: "execution.Resume",
+    category: Category::Task,
+    doc: "Resumes a paused execution (this one when executionId is unset), with inputs for its Pause's onResume.",
+    properties: &[
+        ex(prop("executionId", String, "The execution to resume; this one when unset."), "{{ trigger.executionId }}"),
+        prop("namespace", String, "The execution's namespace, checked."),
+        prop("flowId", String, "The execution's flow, checked."),
+        prop("inputs", Map, "The onResume inputs."),
+    ],
+    outputs: &[],
+    run: runner!(|env| run::Resume { link: env.executor.clone() }),
+    check: None,
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
@@ -108,6 +124,41 @@ mod run {
                     let extra = props.error_message.map(|m| format!("\n{m}")).unwrap_or_default();
                     return Err(TaskError::Failed(ctx.mask(&format!("{failed} assertion{} failed!{extra}", if failed > 1 { "s" } else { "" }))));
                 }
+                Ok(Outputs::new())
+            })
+        }
+    }
+
+    pub(super) struct Resume {
+        pub(super) link: crate::executor::subflow::Link,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ResumeProps {
+        #[serde(default)]
+        execution_id: Option<String>,
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        flow_id: Option<String>,
+        #[serde(default)]
+        inputs: serde_json::Map<String, Value>,
+    }
+
+    impl Runner for Resume {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: ResumeProps = ctx.properties()?;
+                let id = props.execution_id.filter(|i| !i.trim().is_empty()).map_or_else(|| ctx.execution_id.clone(), crate::ids::ExecutionId::new);
+                let executor = self.link.executor()?;
+                let target = executor.execution(&id).await.map_err(|e| TaskError::Failed(e.to_string()))?;
+                // As Kestra: the namespace and flow, when given, must be the execution's.
+                if props.namespace.as_deref().is_some_and(|n| n != target.namespace.as_str()) || props.flow_id.as_deref().is_some_and(|f| f != target.flow_id.as_str()) {
+                    return Err(TaskError::Failed(format!("execution {id} is of flow {}.{}, not of the namespace and flowId given", target.namespace, target.flow_id)));
+                }
+                executor.resume(&id, props.inputs).await.map_err(|e| TaskError::Failed(ctx.mask(&e.to_string())))?;
+                ctx.info(format!("resumed execution {id}")).await;
                 Ok(Outputs::new())
             })
         }
