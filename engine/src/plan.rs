@@ -323,10 +323,12 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     let branch = |name: &str| -> Result<Vec<Node>, PlanError> {
         task.branches.iter().filter(|b| b.name == name).map(|b| nodes(&b.tasks)).collect::<Result<Vec<Vec<Node>>, _>>().map(|v| v.concat())
     };
+    let short = task.kind.map_or_else(|| short_type(&task.task_type.value), |k| short_type(k.alias));
     let common = Common {
         timeout: task.timeout.as_ref().map(|t| t.value.clone()),
         retry: task.retry.as_ref().and_then(|r| r.to_json().as_object().cloned()),
-        allow_failure: task.allow_failure,
+        // AllowFailure is a Sequential whose failure is allowed.
+        allow_failure: task.allow_failure || short == "flow.AllowFailure",
         run_if: task.run_if.as_ref().map(crate::flow::yaml::Node::to_json),
         disabled: task.disabled,
         errors: branch("errors")?,
@@ -334,9 +336,8 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     };
     let property = |name: &str| task.get(name).map(crate::flow::yaml::Node::to_json);
     let limit = |name: &str, default: usize| property(name).as_ref().and_then(as_u64).map_or(default, |n| n as usize);
-    let short = task.kind.map_or_else(|| short_type(&task.task_type.value), |k| short_type(k.alias));
     let kind = match short {
-        "flow.Sequential" => NodeKind::Sequential { tasks: branch("tasks")? },
+        "flow.Sequential" | "flow.AllowFailure" => NodeKind::Sequential { tasks: branch("tasks")? },
         "flow.WorkingDirectory" => NodeKind::WorkingDirectory {
             tasks: branch("tasks")?,
             files: ["inputFiles", "outputFiles", "namespaceFiles"].into_iter().filter_map(|name| Some((name.to_owned(), property(name)?))).collect(),

@@ -342,6 +342,58 @@ tasks:
     assert_eq!(state, State::Killed);
 }
 
+#[tokio::test]
+async fn labels_are_added_while_running_and_allow_failure_ends_warning_and_goes_on() {
+    let h = harness().await;
+    let yaml = r#"
+id: labelled
+namespace: test
+labels:
+  team: data
+tasks:
+  - id: count
+    type: debug.Return
+    format: "42"
+  - id: tag
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      rows: "{{ outputs.count.value }}"
+      team: analytics
+  - id: tag_list
+    type: execution.Labels
+    labels:
+      - key: stage
+        value: loaded
+  - id: tolerant
+    type: io.kestra.plugin.core.flow.AllowFailure
+    tasks:
+      - id: breaks
+        type: execution.Fail
+        errorMessage: broken on purpose
+      - id: skipped
+        type: debug.Return
+        format: never
+  - id: after
+    type: debug.Return
+    format: went on
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Warning, "{runs:#?}");
+    assert_eq!(state_of(&runs, "tolerant"), State::Warning);
+    assert_eq!(state_of(&runs, "breaks"), State::Failed);
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "skipped"));
+    assert_eq!(state_of(&runs, "after"), State::Success);
+    let labels = h.store.get_execution(&id).await.unwrap().unwrap().labels;
+    assert_eq!(labels.get("rows").map(String::as_str), Some("42"));
+    assert_eq!(labels.get("team").map(String::as_str), Some("analytics"));
+    assert_eq!(labels.get("stage").map(String::as_str), Some("loaded"));
+
+    let system = "id: sys\nnamespace: test\ntasks:\n  - id: tag\n    type: execution.Labels\n    labels:\n      system.correlationId: forged\n";
+    let (state, _, id) = run(&h, Runners::core(), system, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("system.* labels")));
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

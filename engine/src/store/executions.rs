@@ -356,10 +356,11 @@ impl Store {
         row.map(execution_from_row).transpose()
     }
 
-    /// Adds labels to an execution that has ended (a key already there
-    /// takes the new value), as Kestra's "set labels" on a terminated
-    /// execution; checked and written in one transaction.
-    pub async fn add_execution_labels(&self, id: &ExecutionId, labels: &BTreeMap<String, String>) -> Result<LabelsOutcome, StoreError> {
+    /// Adds labels to an execution (a key already there takes the new
+    /// value): one that has ended, as Kestra's "set labels" on a terminated
+    /// execution, or a running one too when `running` (the execution.Labels
+    /// task); checked and written in one transaction.
+    pub async fn add_execution_labels(&self, id: &ExecutionId, labels: &BTreeMap<String, String>, running: bool) -> Result<LabelsOutcome, StoreError> {
         with_pool!(&self.pool, |pool, d| {
         let mut tx = pool.write().await?;
         let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, labels FROM executions WHERE id = $1"))
@@ -368,7 +369,7 @@ impl Store {
             .await?;
         let Some((state, current)) = row else { return Ok(LabelsOutcome::NotFound) };
         let state = State::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("execution {id} has the state {state:?}")))?;
-        if !state.is_terminal() {
+        if !state.is_terminal() && !running {
             return Ok(LabelsOutcome::NotEnded(state));
         }
         let mut merged: BTreeMap<String, String> = from_json(&current)?;

@@ -274,6 +274,14 @@ impl TaskContext {
         Ok(())
     }
 
+    /// Adds labels to the task's execution, running as it is.
+    pub async fn add_labels(&self, labels: &std::collections::BTreeMap<String, String>) -> Result<(), TaskError> {
+        match self.store.add_execution_labels(&self.execution_id, labels, true).await? {
+            crate::store::LabelsOutcome::Set => Ok(()),
+            other => Err(TaskError::Failed(format!("the labels of execution {} cannot be set: {other:?}", self.execution_id))),
+        }
+    }
+
     /// Masks secrets in any text the task builds for its outputs or errors.
     pub fn mask(&self, text: &str) -> String {
         (self.mask)(text)

@@ -475,7 +475,7 @@ pub(crate) async fn set_labels(
         return Err(ApiError::BadRequest { message: format!("a label needs a key (value {:?} has none)", bad.value) });
     }
     let labels: std::collections::BTreeMap<String, String> = labels.into_iter().map(|l| (l.key, l.value)).collect();
-    match state.store.add_execution_labels(&id, &labels).await? {
+    match state.store.add_execution_labels(&id, &labels, false).await? {
         engine::store::LabelsOutcome::Set => Ok(Json(current(&state, &id).await?)),
         engine::store::LabelsOutcome::NotFound => Err(ApiError::NotFound { message: format!("execution {id} does not exist") }),
         engine::store::LabelsOutcome::NotEnded(now) => Err(ApiError::Conflict {

@@ -47,6 +47,17 @@ pub const RESUME: TaskType = TaskType {
     check: None,
 };
 
+pub const LABELS: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.Labels",
+    alias: "execution.Labels",
+    category: Category::Task,
+    doc: "Adds labels to the running execution (a key already there takes the new value).",
+    properties: &[ex(req("labels", Any, "The labels: a mapping, or a list of {key, value}."), "{ rows: \"{{ outputs.count.value }}\" }")],
+    outputs: &[],
+    run: runner!(run::Labels),
+    check: None,
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
@@ -159,6 +170,36 @@ mod run {
                 }
                 executor.resume(&id, props.inputs).await.map_err(|e| TaskError::Failed(ctx.mask(&e.to_string())))?;
                 ctx.info(format!("resumed execution {id}")).await;
+                Ok(Outputs::new())
+            })
+        }
+    }
+
+    pub(super) struct Labels;
+
+    impl Runner for Labels {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                let labels: std::collections::BTreeMap<String, String> = match ctx.prop("labels")? {
+                    Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|item| Some((item.get("key")?.as_str()?.to_owned(), text(item.get("value")?))))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| TaskError::Failed("labels is a list of {key, value}".into()))?,
+                    Value::String(json) => serde_json::from_str::<serde_json::Map<String, Value>>(json)
+                        .map_err(|_| TaskError::Failed("labels is a mapping, a list of {key, value}, or that as JSON".into()))?
+                        .iter()
+                        .map(|(k, v)| (k.clone(), text(v)))
+                        .collect(),
+                    _ => return Err(TaskError::Failed("labels is a mapping or a list of {key, value}".into())),
+                };
+                if let Some(key) = labels.keys().find(|k| k.trim().is_empty() || k.starts_with("system.")) {
+                    return Err(TaskError::Failed(format!("the label {key:?} cannot be set: keys are not empty and system.* labels are Mortar's")));
+                }
+                ctx.add_labels(&labels).await?;
+                ctx.info(format!("labels set: {}", labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))).await;
                 Ok(Outputs::new())
             })
         }

@@ -32,6 +32,17 @@ pub const SEQUENTIAL: TaskType = TaskType {
     check: None,
 };
 
+pub const ALLOW_FAILURE: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.AllowFailure",
+    alias: "flow.AllowFailure",
+    category: Category::Flowable,
+    doc: "Runs its tasks one after the other; if one fails, the rest of them are skipped, the flowable ends WARNING and the execution goes on.",
+    properties: &[req("tasks", Tasks, "The tasks to run in order."), ERRORS, FINALLY],
+    outputs: &[],
+    run: None,
+    check: None,
+};
+
 pub const WORKING_DIRECTORY: TaskType = TaskType {
     name: "io.kestra.plugin.core.flow.WorkingDirectory",
     alias: "flow.WorkingDirectory",
