@@ -112,6 +112,19 @@ impl Storage {
         }
     }
 
+    /// Deletes every file of an execution (`<namespace>/<flow>/executions/<id>/`);
+    /// false when it had none. From the root store only: a task's store
+    /// reaches its own namespace through URIs.
+    pub async fn delete_execution_files(&self, namespace: &Namespace, flow: &FlowId, execution: &ExecutionId) -> Result<bool, StorageError> {
+        let uri = format!("{SCHEME}/{namespace}/{flow}/executions/{execution}");
+        let path = Self { root: self.root.clone(), namespace: None }.path_of(&uri)?;
+        match tokio::fs::remove_dir_all(&path).await {
+            Ok(()) => Ok(true),
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StorageError::Io { uri, source }),
+        }
+    }
+
     /// The namespaces that have a KV store.
     pub fn kv_namespaces(&self) -> Vec<String> {
         crate::kv::namespaces(&self.root)

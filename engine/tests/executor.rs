@@ -394,6 +394,54 @@ tasks:
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("system.* labels")));
 }
 
+#[tokio::test]
+async fn purge_tasks_delete_ended_executions_their_logs_and_files() {
+    let h = harness().await;
+    let old = "id: old\nnamespace: test\ninputs:\n  - id: fail\n    type: BOOLEAN\n    defaults: false\ntasks:\n  - id: write\n    type: storage.Write\n    content: data\n  - id: note\n    type: log.Log\n    message: kept unless purged\n  - id: maybe\n    type: execution.Fail\n    condition: \"{{ inputs.fail }}\"\n";
+    let (ok1, _, first) = run(&h, Runners::core(), old, json!({})).await;
+    let (ok2, runs2, second) = run(&h, Runners::core(), old, json!({})).await;
+    let (failed, _, third) = run(&h, Runners::core(), old, json!({"fail": true})).await;
+    assert_eq!((ok1, ok2, failed), (State::Success, State::Success, State::Failed));
+    let file = runs2.iter().find(|r| r.task_id.as_str() == "write").unwrap().outputs.as_ref().unwrap()["uri"].as_str().unwrap().to_owned();
+    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
+    assert!(storage.path_of(&file).unwrap().exists());
+
+    let purge = r#"
+id: purge
+namespace: test
+tasks:
+  - id: executions
+    type: io.kestra.plugin.core.execution.PurgeExecutions
+    namespace: test
+    flowId: old
+    endDate: "{{ now() | dateAdd(1, 'HOURS') }}"
+    states: [SUCCESS]
+  - id: errors
+    type: io.kestra.plugin.core.log.PurgeLogs
+    flowId: old
+    logLevels: [ERROR]
+    endDate: "{{ now() | dateAdd(1, 'HOURS') }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), purge, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    assert_eq!(outputs("executions")["executionsCount"], 2);
+    assert!(outputs("executions")["logsCount"].as_u64().unwrap() >= 2);
+    for gone in [&first, &second] {
+        assert!(h.store.get_execution(gone).await.unwrap().is_none());
+        assert!(h.store.task_runs(gone).await.unwrap().is_empty());
+        assert!(messages(&h, gone).await.is_empty());
+    }
+    assert!(!storage.path_of(&file).unwrap().exists(), "the files went too");
+    // The failed one stays, without its ERROR lines.
+    assert_eq!(h.store.get_execution(&third).await.unwrap().unwrap().state, State::Failed);
+    h.services.logs.flush().await;
+    let left = h.store.logs(&third, Level::Trace, 0, 100).await.unwrap();
+    assert!(left.iter().any(|l| l.message == "kept unless purged"));
+    assert!(left.iter().all(|l| l.level != Level::Error), "{left:?}");
+    assert!(outputs("errors")["count"].as_u64().unwrap() >= 1);
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

@@ -39,6 +39,8 @@ pub const TYPES: &[TaskType] = &[
     core::execution::ASSERT,
     core::execution::RESUME,
     core::execution::LABELS,
+    core::execution::PURGE_EXECUTIONS,
+    core::log::PURGE_LOGS,
     core::kv::SET,
     core::kv::GET,
     core::kv::DELETE,

@@ -143,6 +143,8 @@ pub struct TaskContext {
     pub checkpoint: Option<Value>,
     pub cancel: CancellationToken,
     pub storage: Storage,
+    /// Every namespace's files, for the purge tasks only.
+    root_storage: Storage,
     /// The task's declaration: what [`TaskContext::properties`] and
     /// [`TaskContext::prop`] check a runner's reads against.
     pub task_type: Option<&'static TaskType>,
@@ -184,6 +186,7 @@ impl TaskContext {
     ) -> Self {
         // A task reaches its own namespace's files only.
         let storage = services.storage.for_namespace(&run.namespace);
+        let root_storage = services.storage.clone();
         Self {
             namespace: run.namespace,
             flow_id: run.flow_id,
@@ -195,6 +198,7 @@ impl TaskContext {
             checkpoint,
             cancel,
             storage,
+            root_storage,
             task_type: None,
             source: serde_json::Map::new(),
             store: services.store.clone(),
@@ -280,6 +284,26 @@ impl TaskContext {
             crate::store::LabelsOutcome::Set => Ok(()),
             other => Err(TaskError::Failed(format!("the labels of execution {} cannot be set: {other:?}", self.execution_id))),
         }
+    }
+
+    /// Purges ended executions (Kestra's PurgeExecutions): their logs,
+    /// their files and the executions themselves, as asked; returns how
+    /// many executions and log lines went.
+    pub async fn purge_executions(&self, filter: &crate::store::PurgeFilter, states: &[crate::state::State], executions: bool, logs: bool, files: bool) -> Result<(usize, u64), TaskError> {
+        let found = self.store.ended_executions(filter, states).await?;
+        if files {
+            for (id, namespace, flow) in &found {
+                self.root_storage.delete_execution_files(namespace, flow, id).await?;
+            }
+        }
+        let ids: Vec<ExecutionId> = found.into_iter().map(|(id, _, _)| id).collect();
+        let deleted_logs = self.store.purge_executions(&ids, executions, logs).await?;
+        Ok((ids.len(), deleted_logs))
+    }
+
+    /// Deletes log lines (Kestra's PurgeLogs); returns how many.
+    pub async fn purge_logs(&self, filter: &crate::store::PurgeFilter, levels: &[Level]) -> Result<u64, TaskError> {
+        Ok(self.store.purge_logs(filter, levels).await?)
     }
 
     /// Masks secrets in any text the task builds for its outputs or errors.

@@ -58,6 +58,29 @@ pub const LABELS: TaskType = TaskType {
     check: None,
 };
 
+const STATES: &[&str] = &["SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED"];
+
+pub const PURGE_EXECUTIONS: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.PurgeExecutions",
+    alias: "execution.PurgeExecutions",
+    category: Category::Task,
+    doc: "Deletes ended executions created before endDate (and from startDate), with their logs and files, of every namespace or of one namespace or flow.",
+    properties: &[
+        prop("namespace", String, "Only this namespace's executions."),
+        prop("flowId", String, "Only this flow's executions (with namespace)."),
+        prop("startDate", String, "Only executions created from this ISO-8601 date-time."),
+        ex(req("endDate", String, "Only executions created before this ISO-8601 date-time."), "{{ now() | dateAdd(-1, 'MONTHS') }}"),
+        prop("states", StringList, "Only executions that ended in one of these states; every ended one when unset."),
+        def("purgeExecution", Boolean, "true", "Delete the executions themselves (and their task runs)."),
+        def("purgeLog", Boolean, "true", "Delete their logs."),
+        def("purgeMetric", Boolean, "true", "Accepted for Kestra compatibility: Mortar keeps no metrics yet."),
+        def("purgeStorage", Boolean, "true", "Delete their files in internal storage."),
+    ],
+    outputs: &[("executionsCount", "How many executions were purged."), ("logsCount", "How many log lines were deleted."), ("storagesCount", "How many executions' files were deleted."), ("metricsCount", "Always 0.")],
+    run: runner!(run::PurgeExecutions),
+    check: None,
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
@@ -201,6 +224,62 @@ mod run {
                 ctx.add_labels(&labels).await?;
                 ctx.info(format!("labels set: {}", labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))).await;
                 Ok(Outputs::new())
+            })
+        }
+    }
+
+    use crate::task::core::millis;
+
+    pub(super) struct PurgeExecutions;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PurgeProps {
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        flow_id: Option<String>,
+        #[serde(default)]
+        start_date: Option<String>,
+        end_date: String,
+        #[serde(default)]
+        states: Vec<String>,
+        #[serde(default)]
+        purge_execution: Option<bool>,
+        #[serde(default)]
+        purge_log: Option<bool>,
+        #[serde(default)]
+        purge_metric: Option<bool>,
+        #[serde(default)]
+        purge_storage: Option<bool>,
+    }
+
+    impl Runner for PurgeExecutions {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: PurgeProps = ctx.properties()?;
+                let _ = props.purge_metric;
+                let states = props
+                    .states
+                    .iter()
+                    .map(|s| crate::state::State::parse(&s.to_ascii_uppercase()).filter(|s| s.is_terminal()).ok_or_else(|| TaskError::Failed(format!("states: {s:?} is not an ended state ({})", super::STATES.join(", ")))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let filter = crate::store::PurgeFilter {
+                    namespace: props.namespace,
+                    flow_id: props.flow_id,
+                    execution_id: None,
+                    start: props.start_date.as_deref().map(|d| millis(ctx, "startDate", d)).transpose()?,
+                    end: millis(ctx, "endDate", &props.end_date)?,
+                };
+                let files = props.purge_storage.unwrap_or(true);
+                let (count, logs) = ctx.purge_executions(&filter, &states, props.purge_execution.unwrap_or(true), props.purge_log.unwrap_or(true), files).await?;
+                ctx.info(format!("purged {count} executions and {logs} log lines")).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("executionsCount".into(), count.into());
+                outputs.insert("logsCount".into(), logs.into());
+                outputs.insert("storagesCount".into(), if files { count } else { 0 }.into());
+                outputs.insert("metricsCount".into(), 0.into());
+                Ok(outputs)
             })
         }
     }

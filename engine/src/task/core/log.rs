@@ -1,7 +1,7 @@
 //! Kestra's `io.kestra.plugin.core.log` package.
 
 use crate::flow::registry::Kind::{self, *};
-use crate::flow::registry::{Category, TaskType, def, ex, req, runner};
+use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
 
 /// The log levels, as Kestra names them.
 pub(crate) const LEVELS: Kind = Enum { values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] };
@@ -17,6 +17,24 @@ pub const LOG: TaskType = TaskType {
     ],
     outputs: &[],
     run: runner!(run::Log),
+    check: None,
+};
+
+pub const PURGE_LOGS: TaskType = TaskType {
+    name: "io.kestra.plugin.core.log.PurgeLogs",
+    alias: "log.PurgeLogs",
+    category: Category::Task,
+    doc: "Deletes log lines written before endDate (and from startDate), of every execution or of a namespace, a flow or one execution, at some levels or all.",
+    properties: &[
+        prop("namespace", String, "Only this namespace's executions."),
+        prop("flowId", String, "Only this flow's executions."),
+        prop("executionId", String, "Only this execution."),
+        prop("logLevels", StringList, "Only these levels (TRACE, DEBUG, INFO, WARN, ERROR)."),
+        prop("startDate", String, "Only lines from this ISO-8601 date-time."),
+        ex(req("endDate", String, "Only lines before this ISO-8601 date-time."), "{{ now() | dateAdd(-1, 'MONTHS') }}"),
+    ],
+    outputs: &[("count", "How many log lines were deleted.")],
+    run: runner!(run::PurgeLogs),
     check: None,
 };
 
@@ -76,6 +94,46 @@ pub(crate) mod run {
                     ctx.log(level, text).await;
                 }
                 Ok(Outputs::new())
+            })
+        }
+    }
+
+    pub(super) struct PurgeLogs;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PurgeProps {
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        flow_id: Option<String>,
+        #[serde(default)]
+        execution_id: Option<String>,
+        #[serde(default)]
+        log_levels: Vec<String>,
+        #[serde(default)]
+        start_date: Option<String>,
+        end_date: String,
+    }
+
+    impl Runner for PurgeLogs {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: PurgeProps = ctx.properties()?;
+                let levels = props.log_levels.iter().map(|l| level(ctx, Some(l))).collect::<Result<Vec<_>, _>>()?;
+                let millis = crate::task::core::millis;
+                let filter = crate::store::PurgeFilter {
+                    namespace: props.namespace,
+                    flow_id: props.flow_id,
+                    execution_id: props.execution_id,
+                    start: props.start_date.as_deref().map(|d| millis(ctx, "startDate", d)).transpose()?,
+                    end: millis(ctx, "endDate", &props.end_date)?,
+                };
+                let count = ctx.purge_logs(&filter, &levels).await?;
+                ctx.info(format!("purged {count} log lines")).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("count".into(), count.into());
+                Ok(outputs)
             })
         }
     }

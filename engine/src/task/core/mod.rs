@@ -16,6 +16,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// An ISO-8601 date-time property as Unix milliseconds (the purge tasks).
+#[cfg(feature = "runtime")]
+pub(crate) fn millis(ctx: &crate::task::TaskContext, name: &str, text: &str) -> Result<i64, crate::task::TaskError> {
+    condition::When::parse(text)
+        .map(|w| w.instant.as_millisecond())
+        .map_err(|why| crate::task::TaskError::Properties { task: ctx.task_id.to_string(), message: format!("{name}: {why}") })
+}
+
 /// A rendered condition's truth, as Kestra's `runIf` reads it.
 pub fn is_truthy(value: &Value) -> bool {
     match value {
