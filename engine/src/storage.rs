@@ -125,6 +125,46 @@ impl Storage {
         }
     }
 
+    /// Deletes every file of an execution of this store's namespace and
+    /// returns their URIs, sorted (PurgeCurrentExecutionFiles).
+    pub async fn purge_execution(&self, namespace: &Namespace, flow: &FlowId, execution: &ExecutionId) -> Result<Vec<String>, StorageError> {
+        let base = format!("{SCHEME}/{namespace}/{flow}/executions/{execution}");
+        let dir = self.path_of(&format!("{base}/x")).map(|p| p.with_file_name(""))?;
+        let listed = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut found = Vec::new();
+                let mut stack = vec![dir.clone()];
+                while let Some(next) = stack.pop() {
+                    let Ok(entries) = std::fs::read_dir(&next) else { continue };
+                    for entry in entries.flatten() {
+                        let path = entry.path();
+                        match entry.file_type() {
+                            Ok(t) if t.is_dir() => stack.push(path),
+                            Ok(t) if t.is_file() => {
+                                if let Ok(relative) = path.strip_prefix(&dir) {
+                                    found.push(relative.to_string_lossy().replace('\\', "/"));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                found
+            })
+            .await
+            .unwrap_or_default()
+        };
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StorageError::Io { uri: base, source }),
+        }
+        let mut uris: Vec<String> = listed.into_iter().map(|name| format!("{base}/{name}")).collect();
+        uris.sort();
+        Ok(uris)
+    }
+
     /// The namespaces that have a KV store.
     pub fn kv_namespaces(&self) -> Vec<String> {
         crate::kv::namespaces(&self.root)

@@ -442,6 +442,90 @@ tasks:
     assert!(outputs("errors")["count"].as_u64().unwrap() >= 1);
 }
 
+#[tokio::test]
+async fn log_fetch_writes_this_executions_lines_to_an_ion_file() {
+    let h = harness().await;
+    let yaml = r#"
+id: fetching
+namespace: test
+tasks:
+  - id: a
+    type: log.Log
+    message: one
+  - id: b
+    type: log.Log
+    level: WARN
+    message: two
+  - id: c
+    type: log.Log
+    level: DEBUG
+    message: three
+  - id: all
+    type: io.kestra.plugin.core.log.Fetch
+    tasksId: [a, b, c]
+  - id: warnings
+    type: log.Fetch
+    level: WARN
+  - id: back
+    type: debug.Return
+    format: "{{ fromIon(read(outputs.warnings.uri)).message }}"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    assert_eq!(outputs("all")["size"], 2, "INFO and up of a, b and c");
+    assert_eq!(outputs("warnings")["size"], 1);
+    assert_eq!(outputs("back")["value"], "two");
+    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
+    let text = std::fs::read_to_string(storage.path_of(outputs("all")["uri"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains(&format!("executionId:\"{id}\"")) && text.contains("level:\"WARN\"") && text.contains("taskId:\"a\""), "{text}");
+}
+
+#[tokio::test]
+async fn split_cuts_files_at_line_ends_and_the_execution_purges_its_files() {
+    let h = harness().await;
+    let yaml = r#"
+id: splitting
+namespace: test
+tasks:
+  - id: write
+    type: storage.Write
+    content: "l1\nl2\nl3\nl4\nl5\n"
+    extension: .csv
+  - id: by_rows
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.write.uri }}"
+    rows: 2
+  - id: by_partitions
+    type: storage.Split
+    from: "{{ outputs.write.uri }}"
+    partitions: 2
+  - id: by_bytes
+    type: storage.Split
+    from: "{{ outputs.write.uri }}"
+    bytes: 7B
+  - id: purge
+    type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
+    let uris = |task: &str| -> Vec<String> { outputs(task)["uris"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect() };
+    assert_eq!(uris("by_rows").len(), 3);
+    assert_eq!(uris("by_partitions").len(), 2);
+    assert_eq!(uris("by_bytes").len(), 3, "two lines of 3 bytes fit in 7");
+    assert!(uris("by_rows").iter().all(|u| u.ends_with(".csv")));
+    // Every file the execution made is gone, and listed.
+    let purged = uris("purge");
+    assert_eq!(purged.len(), 1 + 3 + 2 + 3, "{purged:?}");
+    for uri in uris("by_rows").iter().chain(&uris("by_partitions")) {
+        assert!(purged.contains(uri), "{uri}");
+        assert!(!storage.path_of(uri).unwrap().exists());
+    }
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

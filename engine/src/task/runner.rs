@@ -301,6 +301,28 @@ impl TaskContext {
         Ok((ids.len(), deleted_logs))
     }
 
+    /// An execution's namespace, flow and log lines from `min` up, every
+    /// line this execution wrote so far included (log.Fetch). At most
+    /// 1,000,000 lines.
+    pub async fn execution_logs(&self, id: &ExecutionId, min: Level) -> Result<(Namespace, FlowId, Vec<crate::store::LogRecord>), TaskError> {
+        const PAGE: i64 = 10_000;
+        const MOST: usize = 1_000_000;
+        let execution = self.store.get_execution(id).await?.ok_or_else(|| TaskError::Failed(format!("execution {id} does not exist")))?;
+        self.logs.flush().await;
+        let mut all: Vec<crate::store::LogRecord> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |l| l.id);
+            let page = self.store.logs(id, min, after, PAGE).await?;
+            let done = (page.len() as i64) < PAGE;
+            all.extend(page);
+            if done || all.len() >= MOST {
+                break;
+            }
+        }
+        all.truncate(MOST);
+        Ok((execution.namespace, execution.flow_id, all))
+    }
+
     /// Deletes log lines (Kestra's PurgeLogs); returns how many.
     pub async fn purge_logs(&self, filter: &crate::store::PurgeFilter, levels: &[Level]) -> Result<u64, TaskError> {
         Ok(self.store.purge_logs(filter, levels).await?)

@@ -20,6 +20,23 @@ pub const LOG: TaskType = TaskType {
     check: None,
 };
 
+pub const FETCH: TaskType = TaskType {
+    name: "io.kestra.plugin.core.log.Fetch",
+    alias: "log.Fetch",
+    category: Category::Task,
+    doc: "Writes an execution's log lines (this one's by default), from a level up, to an Ion file of internal storage, one line per entry.",
+    properties: &[
+        prop("namespace", String, "The execution's namespace, checked with executionId."),
+        prop("flowId", String, "The execution's flow, checked with executionId."),
+        ex(prop("executionId", String, "The execution; this one when unset."), "{{ trigger.executionId }}"),
+        prop("tasksId", StringList, "Only these tasks' lines."),
+        def("level", LEVELS, "\"INFO\"", "The lowest level fetched."),
+    ],
+    outputs: &[("uri", "The storage:// URI of the Ion file."), ("size", "How many lines it holds.")],
+    run: runner!(run::Fetch),
+    check: None,
+};
+
 pub const PURGE_LOGS: TaskType = TaskType {
     name: "io.kestra.plugin.core.log.PurgeLogs",
     alias: "log.PurgeLogs",
@@ -133,6 +150,69 @@ pub(crate) mod run {
                 ctx.info(format!("purged {count} log lines")).await;
                 let mut outputs = Outputs::new();
                 outputs.insert("count".into(), count.into());
+                Ok(outputs)
+            })
+        }
+    }
+
+    pub(super) struct Fetch;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FetchProps {
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        flow_id: Option<String>,
+        #[serde(default)]
+        execution_id: Option<String>,
+        #[serde(default)]
+        tasks_id: Option<Vec<String>>,
+        #[serde(default)]
+        level: Option<String>,
+    }
+
+    impl Runner for Fetch {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: FetchProps = ctx.properties()?;
+                let min = level(ctx, props.level.as_deref())?;
+                let id = props.execution_id.filter(|i| !i.trim().is_empty()).map_or_else(|| ctx.execution_id.clone(), crate::ids::ExecutionId::new);
+                let (namespace, flow_id, lines) = ctx.execution_logs(&id, min).await?;
+                // As Kestra: the namespace and flow, when given, must be the execution's.
+                if props.namespace.as_deref().is_some_and(|n| n != namespace.as_str()) || props.flow_id.as_deref().is_some_and(|f| f != flow_id.as_str()) {
+                    return Err(TaskError::Failed(format!("execution {id} is of flow {namespace}.{flow_id}, not of the namespace and flowId given")));
+                }
+                let mut ion = String::new();
+                let mut size = 0_u64;
+                for line in lines {
+                    let task = line.task_id.as_ref().map(|t| t.to_string());
+                    if props.tasks_id.as_ref().is_some_and(|only| !task.as_ref().is_some_and(|t| only.contains(t))) {
+                        continue;
+                    }
+                    let timestamp = jiff::Timestamp::from_millisecond(line.at).map(|t| t.to_string()).unwrap_or_default();
+                    let entry = serde_json::json!({
+                        "namespace": namespace.as_str(),
+                        "flowId": flow_id.as_str(),
+                        "taskId": task,
+                        "executionId": id.as_str(),
+                        "taskRunId": line.task_run_id.as_ref().map(|r| r.to_string()),
+                        "attemptNumber": line.attempt.map(|a| a.saturating_sub(1)),
+                        "timestamp": timestamp,
+                        "level": line.level.as_str(),
+                        "message": line.message,
+                    });
+                    if let Ok(Value::String(text)) = crate::flow::pebble::convert::to_ion(&entry) {
+                        ion.push_str(&text);
+                        ion.push('\n');
+                        size += 1;
+                    }
+                }
+                let uri = crate::storage::Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}.ion", ctx.task_id, ctx.task_run_id));
+                ctx.storage.write(&uri, ion.as_bytes()).await?;
+                let mut outputs = Outputs::new();
+                outputs.insert("uri".into(), Value::String(uri));
+                outputs.insert("size".into(), size.into());
                 Ok(outputs)
             })
         }

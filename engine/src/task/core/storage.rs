@@ -75,6 +75,35 @@ pub const REVERSE: TaskType = TaskType {
     check: None,
 };
 
+pub const SPLIT: TaskType = TaskType {
+    name: "io.kestra.plugin.core.storage.Split",
+    alias: "storage.Split",
+    category: Category::Task,
+    doc: "Splits a file of internal storage into several at line ends: so many rows each, so many files, or about so many bytes each (give one).",
+    properties: &[
+        ex(req("from", String, "The file's storage:// URI."), "{{ outputs.download.uri }}"),
+        prop("rows", Integer, "Lines per file."),
+        prop("partitions", Integer, "How many files, the lines dealt to them in turn."),
+        ex(prop("bytes", String, "About how many bytes per file, such as 10MB (B, KB, MB, GB)."), "10MB"),
+        def("separator", String, "\"\\n\"", "What ends a line."),
+        def("charset", String, "\"UTF-8\"", "The file's character set; Mortar reads UTF-8."),
+    ],
+    outputs: &[("uris", "The storage:// URIs of the parts, in order.")],
+    run: runner!(run::Split),
+    check: None,
+};
+
+pub const PURGE_CURRENT_EXECUTION_FILES: TaskType = TaskType {
+    name: "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    alias: "storage.PurgeCurrentExecutionFiles",
+    category: Category::Task,
+    doc: "Deletes every file of this execution in internal storage (inputs, outputs, downloads).",
+    properties: &[],
+    outputs: &[("uris", "The storage:// URIs of the files deleted.")],
+    run: runner!(run::PurgeCurrentExecutionFiles),
+    check: None,
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
@@ -247,5 +276,129 @@ mod run {
 
     fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
         TaskError::Properties { task: ctx.task_id.to_string(), message: message.into() }
+    }
+
+    /// The most a part list may hold, and the largest file Split reads.
+    const SPLIT_LIMIT: u64 = 1024 * 1024 * 1024;
+
+    pub(super) struct Split;
+
+    #[derive(Deserialize)]
+    struct SplitProps {
+        from: String,
+        #[serde(default)]
+        rows: Option<u64>,
+        #[serde(default)]
+        partitions: Option<u64>,
+        #[serde(default)]
+        bytes: Option<Value>,
+        #[serde(default)]
+        separator: Option<String>,
+        #[serde(default)]
+        charset: Option<String>,
+    }
+
+    /// `10MB`, `512KB`, `1GB`, `100` (bytes).
+    fn data_size(text: &str) -> Option<u64> {
+        let text = text.trim().to_ascii_uppercase();
+        let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let number: u64 = digits.parse().ok()?;
+        let factor = match text[digits.len()..].trim() {
+            "" | "B" => 1,
+            "KB" => 1024,
+            "MB" => 1024 * 1024,
+            "GB" => 1024 * 1024 * 1024,
+            _ => return None,
+        };
+        number.checked_mul(factor)
+    }
+
+    impl Runner for Split {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: SplitProps = ctx.properties()?;
+                if let Some(charset) = props.charset.as_deref().filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8")) {
+                    return Err(bad(ctx, format!("charset {charset:?}: Mortar reads UTF-8 files only")));
+                }
+                let bytes = match &props.bytes {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Number(n)) => n.as_u64(),
+                    Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| bad(ctx, format!("bytes {s:?} is not a size such as 10MB")))?),
+                    Some(other) => return Err(bad(ctx, format!("bytes {other} is not a size such as 10MB"))),
+                };
+                let how = [props.rows.is_some(), props.partitions.is_some(), bytes.is_some()].iter().filter(|b| **b).count();
+                if how != 1 {
+                    return Err(bad(ctx, "give one of rows, partitions or bytes"));
+                }
+                if props.rows == Some(0) || props.partitions == Some(0) || bytes == Some(0) {
+                    return Err(bad(ctx, "rows, partitions and bytes are at least 1"));
+                }
+                let (file, size) = ctx.storage.open(&props.from).await?;
+                if size > SPLIT_LIMIT {
+                    return Err(TaskError::Failed(format!("{} is {size} bytes: Split reads files up to {SPLIT_LIMIT} bytes", props.from)));
+                }
+                let mut text = String::new();
+                file.take(SPLIT_LIMIT).read_to_string(&mut text).await.map_err(|e| TaskError::Failed(format!("{} is not UTF-8 text: {e}", props.from)))?;
+                let separator = props.separator.unwrap_or_else(|| "\n".into());
+                let lines: Vec<&str> = text.split(separator.as_str()).collect();
+                // A separator at the very end makes no empty last line.
+                let lines = if lines.last() == Some(&"") { &lines[..lines.len() - 1] } else { &lines[..] };
+                let mut parts: Vec<String> = Vec::new();
+                match (props.rows, props.partitions, bytes) {
+                    (Some(rows), _, _) => {
+                        for chunk in lines.chunks(usize::try_from(rows).unwrap_or(usize::MAX)) {
+                            parts.push(chunk.iter().map(|l| format!("{l}{separator}")).collect());
+                        }
+                    }
+                    (_, Some(partitions), _) => {
+                        let n = usize::try_from(partitions).unwrap_or(1).min(lines.len().max(1));
+                        parts = vec![String::new(); n];
+                        for (i, line) in lines.iter().enumerate() {
+                            parts[i % n].push_str(line);
+                            parts[i % n].push_str(&separator);
+                        }
+                    }
+                    (_, _, Some(limit)) => {
+                        let mut current = String::new();
+                        for line in lines {
+                            if !current.is_empty() && (current.len() + line.len() + separator.len()) as u64 > limit {
+                                parts.push(std::mem::take(&mut current));
+                            }
+                            current.push_str(line);
+                            current.push_str(&separator);
+                        }
+                        if !current.is_empty() {
+                            parts.push(current);
+                        }
+                    }
+                    _ => unreachable!("one of them is set, checked above"),
+                }
+                let extension = props.from.rsplit('/').next().and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
+                let mut uris = Vec::new();
+                for (i, part) in parts.iter().enumerate() {
+                    let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-{i}{}", ctx.task_id, ctx.task_run_id, extension.as_deref().unwrap_or(".tmp")));
+                    ctx.storage.write(&uri, part.as_bytes()).await?;
+                    uris.push(Value::String(uri));
+                }
+                ctx.info(format!("split {} lines into {} files", lines.len(), uris.len())).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("uris".into(), Value::Array(uris));
+                Ok(outputs)
+            })
+        }
+    }
+
+    pub(super) struct PurgeCurrentExecutionFiles;
+
+    impl Runner for PurgeCurrentExecutionFiles {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let uris = ctx.storage.purge_execution(&ctx.namespace, &ctx.flow_id, &ctx.execution_id).await?;
+                ctx.info(format!("deleted {} files of this execution", uris.len())).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("uris".into(), Value::Array(uris.into_iter().map(Value::String).collect()));
+                Ok(outputs)
+            })
+        }
     }
 }
