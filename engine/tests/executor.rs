@@ -526,6 +526,43 @@ tasks:
     }
 }
 
+/// Kestra's own example of execution.Exit, with each state.
+#[tokio::test]
+async fn exit_ends_the_execution_in_its_state_and_nothing_starts_after_it() {
+    let h = harness().await;
+    let yaml = r#"
+id: exits
+namespace: test
+inputs:
+  - id: state
+    type: STRING
+tasks:
+  - id: before
+    type: debug.Return
+    format: ran
+  - id: gate
+    type: flow.If
+    condition: "{{ inputs.state != 'CONTINUE' }}"
+    then:
+      - id: exit
+        type: io.kestra.plugin.core.execution.Exit
+        state: "{{ inputs.state }}"
+  - id: end
+    type: debug.Return
+    format: went on
+"#;
+    for (given, expected) in [("SUCCESS", State::Success), ("WARNING", State::Warning), ("FAILED", State::Failed), ("KILLED", State::Killed), ("CANCELED", State::Killed), ("CONTINUE", State::Success)] {
+        let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"state": given})).await;
+        assert_eq!(state, expected, "{given}: {runs:#?}");
+        assert_eq!(state_of(&runs, "before"), State::Success);
+        let went_on = runs.iter().any(|r| r.task_id.as_str() == "end");
+        assert_eq!(went_on, given == "CONTINUE", "{given}");
+        if given != "CONTINUE" {
+            assert_eq!(state_of(&runs, "exit"), expected, "{given}");
+        }
+    }
+}
+
 /// Kestra's own test flow `current-output.yaml` (core/src/test/resources/
 /// flows/valids), unchanged but for the last task: nested ForEach outputs
 /// are keyed by every level's value, `parents` lists the enclosing

@@ -3,6 +3,7 @@
 //! same walk, started again, skips what finished, re-attaches what wrote a
 //! checkpoint and re-runs the rest.
 
+mod exit;
 mod pause;
 
 use std::collections::HashMap;
@@ -117,6 +118,9 @@ pub(crate) struct Walk {
     /// The store error that interrupted a task, if one did: the walk ends
     /// with it, for the execution to be resumed from its task runs.
     failure: Mutex<Option<StoreError>>,
+    /// Set by `execution.Exit`: the state the execution ends in; no task
+    /// starts after it.
+    exit: Mutex<Option<State>>,
 }
 
 impl Walk {
@@ -157,6 +161,7 @@ impl Walk {
             states: Mutex::new(states),
             versions: Mutex::default(),
             failure: Mutex::default(),
+            exit: Mutex::default(),
         }
     }
 
@@ -189,12 +194,21 @@ impl Walk {
             return Ok(self.shared.store.get_execution(&id).await?.map_or(State::Running, |e| e.state));
         }
         self.store_flow_outputs().await;
-        let event = match outcome {
-            Outcome::Success if self.warning.load(std::sync::atomic::Ordering::Relaxed) => Event::Warn,
-            Outcome::Success => Event::Succeed,
-            Outcome::Failed => Event::Fail,
-            Outcome::Killed => Event::Stopped,
-            Outcome::Interrupted => unreachable!("returned above"),
+        let exit = self.exit.lock().ok().and_then(|e| *e);
+        if exit == Some(State::Killed) {
+            // KILLED as a kill: through KILLING.
+            self.transition(Event::Kill).await?;
+        }
+        let event = match (exit, outcome) {
+            (Some(State::Success), _) => Event::Succeed,
+            (Some(State::Warning), _) => Event::Warn,
+            (Some(State::Failed), _) => Event::Fail,
+            (Some(_), _) => Event::Stopped,
+            (None, Outcome::Success) if self.warning.load(std::sync::atomic::Ordering::Relaxed) => Event::Warn,
+            (None, Outcome::Success) => Event::Succeed,
+            (None, Outcome::Failed) => Event::Fail,
+            (None, Outcome::Killed) => Event::Stopped,
+            (None, Outcome::Interrupted) => unreachable!("returned above"),
         };
         // Every log line is stored before the end is: whoever waits for the
         // end (`?wait=true`, `mortar run`) then reads complete logs.
@@ -452,6 +466,10 @@ impl Walk {
     }
 
     async fn run_node_inner(self: Arc<Self>, node: &Node, scope: &Scope) -> Result<Outcome, StoreError> {
+        // After an execution.Exit, nothing more starts.
+        if self.exit.lock().is_ok_and(|e| e.is_some()) {
+            return Ok(Outcome::Success);
+        }
         let run = self.task_run(node, scope).await?;
         match run.state {
             s if s.is_successful() => return Ok(Outcome::Success),
@@ -478,6 +496,9 @@ impl Walk {
         match &node.kind {
             NodeKind::Task { properties } if crate::flow::registry::lookup(&node.task_type).is_some_and(|t| t.name == crate::task::core::flow::PAUSE.name) => {
                 self.pause(node, properties, &run, scope).await
+            }
+            NodeKind::Task { properties } if crate::flow::registry::lookup(&node.task_type).is_some_and(|t| t.name == crate::task::core::execution::EXIT.name) => {
+                self.exit(node, properties, &run, scope).await
             }
             NodeKind::Task { properties } => self.run_task(node, properties, &run, scope).await,
             _ => self.run_flowable(node, &run, scope).await,

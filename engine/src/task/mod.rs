@@ -41,6 +41,7 @@ pub const TYPES: &[TaskType] = &[
     core::execution::ASSERT,
     core::execution::RESUME,
     core::execution::LABELS,
+    core::execution::EXIT,
     core::execution::PURGE_EXECUTIONS,
     core::log::PURGE_LOGS,
     core::log::FETCH,
@@ -98,8 +99,8 @@ mod tests {
     fn every_task_has_a_runner_under_each_of_its_names_and_only_tasks_do() {
         let runners = Runners::core();
         for task_type in TYPES {
-            // flow.Pause is the one task the executor runs itself.
-            let own_runner = task_type.category == Category::Task && task_type.name != core::flow::PAUSE.name;
+            // flow.Pause and execution.Exit are the tasks the executor runs itself.
+            let own_runner = task_type.category == Category::Task && ![core::flow::PAUSE.name, core::execution::EXIT.name].contains(&task_type.name);
             assert_eq!(task_type.run.is_some(), own_runner, "{}", task_type.name);
             assert_eq!(task_type.check.is_some(), task_type.category == Category::Condition, "{}", task_type.name);
             if task_type.run.is_some() {

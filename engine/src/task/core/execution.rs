@@ -58,6 +58,18 @@ pub const LABELS: TaskType = TaskType {
     check: None,
 };
 
+/// The task the executor runs itself (`executor/run/exit.rs`).
+pub const EXIT: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.Exit",
+    alias: "execution.Exit",
+    category: Category::Task,
+    doc: "Ends the execution in the state given; no task starts after it. KILLED also kills the tasks still running; CANCELED ends KILLED (Mortar has no CANCELLED).",
+    properties: &[def("state", Enum { values: &["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"] }, "\"SUCCESS\"", "The state the execution ends in.")],
+    outputs: &[],
+    run: None,
+    check: None,
+};
+
 const STATES: &[&str] = &["SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED"];
 
 pub const PURGE_EXECUTIONS: TaskType = TaskType {
