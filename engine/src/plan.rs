@@ -98,7 +98,7 @@ impl Reads {
 
 /// Whether a `pluginDefaults` entry's `type` applies to a task type: a
 /// prefix of its full name or of its short one.
-fn defaults_apply(prefix: &str, task_type: &str) -> bool {
+pub(crate) fn defaults_apply(prefix: &str, task_type: &str) -> bool {
     task_type.starts_with(prefix) || short_type(task_type).starts_with(short_type(prefix))
 }
 

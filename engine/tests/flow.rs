@@ -384,3 +384,18 @@ fn trigger_conditions_are_checked_like_tasks() {
     let weekend = format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: hi\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 11 * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.Weekend\n      - type: io.kestra.plugin.core.condition.TimeBetween\n        after: \"09:00:00+02:00\"\n");
     check(&weekend, &[]);
 }
+
+/// Kestra's blueprint `purge-disk-space-interactively`: a required
+/// property given by `pluginDefaults` is given.
+#[test]
+fn plugin_defaults_give_required_properties() {
+    let with_defaults = format!(
+        "{HEAD}tasks:\n  - id: purge\n    type: io.kestra.plugin.core.execution.PurgeExecutions\n    purgeLog: false\npluginDefaults:\n  - type: io.kestra.plugin.core.execution.PurgeExecutions\n    values:\n      endDate: \"{{{{ now() }}}}\"\n"
+    );
+    check(&with_defaults, &[]);
+    let without = format!("{HEAD}tasks:\n  - id: purge\n    type: io.kestra.plugin.core.execution.PurgeExecutions\n    purgeLog: false\n");
+    check(&without, &["4:9: task purge (execution.PurgeExecutions) has no `endDate`"]);
+    // Defaults for another type give nothing.
+    let elsewhere = format!("{without}pluginDefaults:\n  - type: io.kestra.plugin.core.log\n    values:\n      endDate: x\n");
+    check(&elsewhere, &["4:9: task purge (execution.PurgeExecutions) has no `endDate`"]);
+}

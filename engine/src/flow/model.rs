@@ -243,11 +243,26 @@ const INPUT_KEYS: &[&str] = &[
 
 struct Builder {
     problems: Vec<Problem>,
+    /// The `pluginDefaults` entries: a type prefix and the keys it gives,
+    /// which count as written for a required property (as in Kestra).
+    defaults: Vec<(String, Vec<String>)>,
 }
 
 /// Builds the model; returns it with the problems found on the way.
 pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
-    let mut b = Builder { problems: Vec::new() };
+    let defaults = root
+        .get("pluginDefaults")
+        .or_else(|| root.get("taskDefaults"))
+        .and_then(Node::as_seq)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let prefix = entry.get("type")?.as_str()?.to_owned();
+            let keys = entry.get("values")?.as_map()?.iter().filter_map(|(k, _)| k.as_str().map(str::to_owned)).collect();
+            Some((prefix, keys))
+        })
+        .collect();
+    let mut b = Builder { problems: Vec::new(), defaults };
     let Some(entries) = root.as_map() else {
         b.error(root.span, "a flow is a mapping with `id`, `namespace` and `tasks`");
         return (None, b.problems);
@@ -671,7 +686,7 @@ impl Builder {
         }
         if let Some(kind) = kind {
             for p in kind.properties.iter().filter(|p| p.required) {
-                if node.get(p.name).is_none() {
+                if node.get(p.name).is_none() && !self.defaulted(kind, p.name) {
                     self.error(
                         task.id.span_or(node.span),
                         format!("task {} ({}) has no `{}`: add it ({})", task.id.value, kind.alias, p.name, p.doc.trim_end_matches('.')),
@@ -804,7 +819,7 @@ impl Builder {
                     }
                 }
                 for p in kind.properties.iter().filter(|p| p.required) {
-                    if item.get(p.name).is_none() {
+                    if item.get(p.name).is_none() && !self.defaulted(kind, p.name) {
                         self.error(id.span_or(item.span), format!("trigger {} ({}) has no `{}`: add it ({})", id.value, kind.alias, p.name, p.doc.trim_end_matches('.')));
                     }
                 }
@@ -835,6 +850,11 @@ impl Builder {
                 }
             }
         }
+    }
+
+    /// Whether a `pluginDefaults` entry gives this type the property.
+    fn defaulted(&self, kind: &TaskType, name: &str) -> bool {
+        self.defaults.iter().any(|(prefix, keys)| crate::plan::defaults_apply(prefix, kind.name) && keys.iter().any(|k| k == name))
     }
 
     fn unknown_type(&mut self, written: &Text, noun: &str, filter: impl Fn(&TaskType) -> bool) {
