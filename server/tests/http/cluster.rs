@@ -301,8 +301,19 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     let total = names.len();
     names.dedup();
     assert_eq!((total, names.len()), (EXECUTIONS + 1, EXECUTIONS + 1), "one run per execution");
-    let cancelled = runs.iter().find(|r| r["run_name"] == format!("run-{killed}")).unwrap();
-    assert_eq!(cancelled["state"]["result_state"], "CANCELED", "{cancelled}");
+    // Databricks cancels asynchronously: the run goes TERMINATING, then
+    // TERMINATED with CANCELED.
+    let run_id = runs.iter().find(|r| r["run_name"] == format!("run-{killed}")).unwrap()["run_id"].clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let cancelled = workspace(&host, &format!("/api/2.1/jobs/runs/get?run_id={run_id}")).await;
+        if cancelled["state"]["life_cycle_state"] != "TERMINATING" {
+            assert_eq!(cancelled["state"]["result_state"], "CANCELED", "{cancelled}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cancelled run stays TERMINATING: {cancelled}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Each execution's log has its last line once.
     for id in &ids {
