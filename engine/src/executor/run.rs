@@ -821,6 +821,11 @@ impl Walk {
                     return Ok(Outcome::Interrupted);
                 }
             };
+            // The task's lines are stored before its end is recorded: a
+            // crash in between must not leave an ended run without them.
+            if ctx.logged() {
+                self.shared.logs.flush().await;
+            }
             match result {
                 Ok(outputs) => {
                     let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));

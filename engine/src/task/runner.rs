@@ -154,6 +154,10 @@ pub struct TaskContext {
     store: Store,
     logs: LogSender,
     mask: Mask,
+    /// Whether this task run sent a log line: the executor then stores the
+    /// lines before the task run's end, so that a crash between the two
+    /// loses no line of a run recorded as ended.
+    logged: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The parts of a context that are the same for every task of a server.
@@ -204,6 +208,7 @@ impl TaskContext {
             store: services.store.clone(),
             logs: services.logs.clone(),
             mask,
+            logged: Arc::default(),
         }
     }
 
@@ -231,6 +236,11 @@ impl TaskContext {
         Ok(self.properties.get(name).unwrap_or(&Value::Null))
     }
 
+    /// Whether the task sent a log line (see `logged`).
+    pub fn logged(&self) -> bool {
+        self.logged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The task's declaration with `with_type`, for the executor.
     pub fn with_type(mut self, task_type: Option<&'static TaskType>) -> Self {
         self.task_type = task_type;
@@ -254,6 +264,7 @@ impl TaskContext {
 
     /// Logs a line of this task run, masked.
     pub async fn log(&self, level: Level, message: impl AsRef<str>) {
+        self.logged.store(true, std::sync::atomic::Ordering::Relaxed);
         self.logs
             .send(NewLog {
                 execution_id: self.execution_id.clone(),
