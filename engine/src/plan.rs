@@ -52,6 +52,8 @@ pub struct Concurrency {
 pub struct Node {
     pub id: TaskId,
     pub task_type: String,
+    /// The type's declaration, found once when the flow was read.
+    pub declared: Option<&'static crate::flow::registry::TaskType>,
     pub common: Common,
     pub kind: NodeKind,
     /// Which of the execution-wide variables its own expressions may read.
@@ -386,7 +388,7 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     .unwrap_or_default();
     let run_if = common.run_if.as_ref().map(Value::to_string).unwrap_or_default();
     let reads = Reads::of(&format!("{own}{run_if}"));
-    Ok(Node { id: TaskId::new(id), task_type: task.task_type.value.clone(), common, kind, reads })
+    Ok(Node { id: TaskId::new(id), task_type: task.task_type.value.clone(), declared: task.kind, common, kind, reads })
 }
 
 #[cfg(test)]

@@ -493,13 +493,11 @@ impl Walk {
                 Err(message) => return self.fail_run(&run, node, 0, &format!("runIf: {message}")).await,
             }
         }
+        // The tasks the executor runs itself, by their declaration.
+        let declared = node.declared.map(|t| t.name);
         match &node.kind {
-            NodeKind::Task { properties } if crate::flow::registry::lookup(&node.task_type).is_some_and(|t| t.name == crate::task::core::flow::PAUSE.name) => {
-                self.pause(node, properties, &run, scope).await
-            }
-            NodeKind::Task { properties } if crate::flow::registry::lookup(&node.task_type).is_some_and(|t| t.name == crate::task::core::execution::EXIT.name) => {
-                self.exit(node, properties, &run, scope).await
-            }
+            NodeKind::Task { properties } if declared == Some(crate::task::core::flow::PAUSE.name) => self.pause(node, properties, &run, scope).await,
+            NodeKind::Task { properties } if declared == Some(crate::task::core::execution::EXIT.name) => self.exit(node, properties, &run, scope).await,
             NodeKind::Task { properties } => self.run_task(node, properties, &run, scope).await,
             _ => self.run_flowable(node, &run, scope).await,
         }
@@ -810,7 +808,7 @@ impl Walk {
                 cancel.clone(),
                 Arc::new(move |text: &str| masker.mask(text)),
             )
-            .with_type(crate::flow::registry::lookup(&node.task_type))
+            .with_type(node.declared)
             .with_source(properties.clone());
             let shutdown = self.stop.clone();
             let result = tokio::select! {
