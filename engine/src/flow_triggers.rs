@@ -163,12 +163,12 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
     Ok(started)
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_ascii_uppercase).collect(),
-        Some(Value::String(one)) => vec![one.to_ascii_uppercase()],
-        _ => Vec::new(),
-    }
+
+/// Whether a trigger's `conditions` hold, rendered with `trigger.*` first
+/// (the scheduler's and the Flow trigger's).
+pub(crate) fn conditions_hold(conditions: &Value, trigger_vars: &Value, facts: &Facts) -> Result<bool, String> {
+    let rendered = Renderer::new(Arc::new(NoSecrets)).render("", "conditions", conditions, &json!({ "trigger": trigger_vars })).map_err(|e| e.message)?;
+    condition::all(&rendered, facts)
 }
 
 /// Whether `ended` fires `trigger`; `trigger_vars` are what its
@@ -178,20 +178,17 @@ fn matches(trigger: &Trigger, ended: &ExecutionRecord, trigger_vars: &Value) -> 
     let state = ended.state.as_str();
     // A trigger with no condition at all would fire on every execution of
     // every flow: it fires on none (see the end of this function).
-    let states = strings(props.get("states"));
+    let states = condition::strings(props.get("states"));
     if !states.is_empty() && !states.iter().any(|s| s == state) {
         return Ok(false);
     }
     let mut named_a_flow = false;
     if let Some(conditions) = props.get("conditions") {
-        let rendered = Renderer::new(Arc::new(NoSecrets))
-            .render("", "conditions", conditions, &json!({ "trigger": trigger_vars }))
-            .map_err(|e| e.message)?;
         let facts = Facts {
             date: None,
             execution: Some(Execution { namespace: ended.namespace.as_str(), flow_id: ended.flow_id.as_str(), state, labels: &ended.labels }),
         };
-        if !condition::all(&rendered, &facts)? {
+        if !conditions_hold(conditions, trigger_vars, &facts)? {
             return Ok(false);
         }
     }
@@ -202,7 +199,7 @@ fn matches(trigger: &Trigger, ended: &ExecutionRecord, trigger_vars: &Value) -> 
         if let Some(entry) = flows.first() {
             named_a_flow = true;
             let text = |name: &str| entry.get(name).and_then(Value::as_str);
-            let entry_states = strings(entry.get("states"));
+            let entry_states = condition::strings(entry.get("states"));
             if text("namespace").is_some_and(|n| n != ended.namespace.as_str())
                 || text("flowId").is_some_and(|f| f != ended.flow_id.as_str())
                 || (!entry_states.is_empty() && !entry_states.iter().any(|s| s == state))
@@ -224,7 +221,7 @@ async fn render_inputs(trigger: &Trigger, trigger_vars: &Value) -> Result<Map<St
 }
 
 /// A renderer's host for triggers: no secrets, no files.
-pub(crate) struct NoSecrets;
+struct NoSecrets;
 
 impl Host for NoSecrets {
     fn secret(&self, name: &str) -> Option<String> {

@@ -275,12 +275,9 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
 
 /// Whether a Schedule's conditions hold at `at`, rendered with `trigger.*`.
 fn holds(conditions: &Value, trigger_vars: &Value, schedule: &Schedule, at: Timestamp) -> Result<bool, String> {
-    use crate::task::core::condition::{self, Facts, When};
-    let rendered = crate::flow::expr::Renderer::new(Arc::new(crate::flow_triggers::NoSecrets))
-        .render("", "conditions", conditions, &json!({ "trigger": trigger_vars }))
-        .map_err(|e| e.message)?;
+    use crate::task::core::condition::{Facts, When};
     let date = When { civil: at.to_zoned_datetime(schedule.zone.clone()).datetime(), instant: at };
-    condition::all(&rendered, &Facts { date: Some(date), execution: None })
+    crate::flow_triggers::conditions_hold(conditions, trigger_vars, &Facts { date: Some(date), execution: None })
 }
 
 /// The scheduled time before `at`, for `trigger.previous`.

@@ -224,7 +224,13 @@ impl TaskContext {
             return Err(self.undeclared(undeclared));
         }
         serde_json::from_value(self.properties.clone())
-            .map_err(|e| TaskError::Properties { task: self.task_id.to_string(), message: (self.mask)(&e.to_string()) })
+            .map_err(|e| self.invalid(e.to_string()))
+    }
+
+    /// A property that does not fit the task, in a message that names the
+    /// task (masked, as the value may hold a secret).
+    pub fn invalid(&self, message: impl Into<String>) -> TaskError {
+        TaskError::Properties { task: self.task_id.to_string(), message: (self.mask)(&message.into()) }
     }
 
     /// One rendered property (null when unset), checked like

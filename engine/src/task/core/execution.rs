@@ -70,8 +70,6 @@ pub const EXIT: TaskType = TaskType {
     check: None,
 };
 
-const STATES: &[&str] = &["SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED"];
-
 pub const PURGE_EXECUTIONS: TaskType = TaskType {
     name: "io.kestra.plugin.core.execution.PurgeExecutions",
     alias: "execution.PurgeExecutions",
@@ -242,6 +240,9 @@ mod run {
 
     use crate::task::core::millis;
 
+    /// The ended states PurgeExecutions takes, for its message.
+    const STATES: &[&str] = &["SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED"];
+
     pub(super) struct PurgeExecutions;
 
     #[derive(Deserialize)]
@@ -274,7 +275,7 @@ mod run {
                 let states = props
                     .states
                     .iter()
-                    .map(|s| crate::state::State::parse(&s.to_ascii_uppercase()).filter(|s| s.is_terminal()).ok_or_else(|| TaskError::Failed(format!("states: {s:?} is not an ended state ({})", super::STATES.join(", ")))))
+                    .map(|s| crate::state::State::parse(&s.to_ascii_uppercase()).filter(|s| s.is_terminal()).ok_or_else(|| TaskError::Failed(format!("states: {s:?} is not an ended state ({})", STATES.join(", ")))))
                     .collect::<Result<Vec<_>, _>>()?;
                 let filter = crate::store::PurgeFilter {
                     namespace: props.namespace,

@@ -249,10 +249,7 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: SleepProps = ctx.properties()?;
-                let duration = parse_duration(&props.duration).map_err(|message| TaskError::Properties {
-                    task: ctx.task_id.to_string(),
-                    message: format!("duration: {message}"),
-                })?;
+                let duration = parse_duration(&props.duration).map_err(|message| ctx.invalid(format!("duration: {message}")))?;
                 ctx.sleep(duration).await?;
                 Ok(Outputs::new())
             })

@@ -218,12 +218,9 @@ mod run {
         insecure_trust_all_certificates: Option<bool>,
     }
 
-    fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
-        TaskError::Properties { task: ctx.task_id.to_string(), message: ctx.mask(&message.into()) }
-    }
 
     fn duration(ctx: &TaskContext, name: &str, text: Option<&str>) -> Result<Option<Duration>, TaskError> {
-        text.map(|t| parse_duration(t).map_err(|m| bad(ctx, format!("options.{name}: {m}")))).transpose()
+        text.map(|t| parse_duration(t).map_err(|m| ctx.invalid(format!("options.{name}: {m}")))).transpose()
     }
 
     /// The client and request a task's properties describe.
@@ -249,19 +246,19 @@ mod run {
         }
         let client = builder.build().map_err(|e| TaskError::Failed(format!("the HTTP client could not be set up: {e}")))?;
 
-        let url = reqwest::Url::parse(props.uri.trim()).map_err(|e| bad(ctx, format!("uri {:?} is not a URL: {e}", props.uri)))?;
+        let url = reqwest::Url::parse(props.uri.trim()).map_err(|e| ctx.invalid(format!("uri {:?} is not a URL: {e}", props.uri)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad(ctx, format!("uri {:?} is not an http:// or https:// URL", props.uri)));
+            return Err(ctx.invalid(format!("uri {:?} is not an http:// or https:// URL", props.uri)));
         }
         let method_text = props.method.as_deref().unwrap_or("GET").trim().to_ascii_uppercase();
-        let method = reqwest::Method::from_bytes(method_text.as_bytes()).map_err(|_| bad(ctx, format!("method {method_text:?} is not an HTTP method")))?;
+        let method = reqwest::Method::from_bytes(method_text.as_bytes()).map_err(|_| ctx.invalid(format!("method {method_text:?} is not an HTTP method")))?;
         let mut request = client.request(method, url);
 
         if let Some(auth) = &options.auth {
             request = match auth.kind.to_ascii_uppercase().as_str() {
                 "BASIC" => request.basic_auth(auth.username.clone().unwrap_or_default(), auth.password.clone()),
-                "BEARER" => request.bearer_auth(auth.token.clone().ok_or_else(|| bad(ctx, "options.auth of type BEARER needs a token"))?),
-                other => return Err(bad(ctx, format!("options.auth.type {other:?} is not BASIC or BEARER"))),
+                "BEARER" => request.bearer_auth(auth.token.clone().ok_or_else(|| ctx.invalid("options.auth of type BEARER needs a token"))?),
+                other => return Err(ctx.invalid(format!("options.auth.type {other:?} is not BASIC or BEARER"))),
             };
         } else if let (Some(user), Some(password)) = (&options.basic_auth_user, &options.basic_auth_password) {
             request = request.basic_auth(user, Some(password));
@@ -280,7 +277,7 @@ mod run {
         match (kind.to_ascii_uppercase().as_str(), address, port) {
             ("DIRECT", _, _) => Ok(None),
             ("HTTP", Some(address), Some(port)) => {
-                let mut proxy = reqwest::Proxy::all(format!("http://{address}:{port}")).map_err(|e| bad(ctx, format!("options.proxy: {e}")))?;
+                let mut proxy = reqwest::Proxy::all(format!("http://{address}:{port}")).map_err(|e| ctx.invalid(format!("options.proxy: {e}")))?;
                 let user = given.and_then(|p| p.username.clone()).or(options.proxy_username.clone());
                 let password = given.and_then(|p| p.password.clone()).or(options.proxy_password.clone());
                 if let Some(user) = user {
@@ -288,8 +285,8 @@ mod run {
                 }
                 Ok(Some(proxy))
             }
-            ("HTTP", _, _) => Err(bad(ctx, "options.proxy of type HTTP needs an address and a port")),
-            (other, _, _) => Err(bad(ctx, format!("options.proxy type {other:?} is not supported: use HTTP or DIRECT"))),
+            ("HTTP", _, _) => Err(ctx.invalid("options.proxy of type HTTP needs an address and a port")),
+            (other, _, _) => Err(ctx.invalid(format!("options.proxy type {other:?} is not supported: use HTTP or DIRECT"))),
         }
     }
 
@@ -312,7 +309,7 @@ mod run {
                     let part = match value {
                         Value::String(s) if s.starts_with(SCHEME) => file_part(ctx, s, None).await?,
                         Value::Object(file) if file.contains_key("name") && file.contains_key("content") => {
-                            let content = file["content"].as_str().ok_or_else(|| bad(ctx, format!("formData.{key}.content must be a storage:// URI")))?;
+                            let content = file["content"].as_str().ok_or_else(|| ctx.invalid(format!("formData.{key}.content must be a storage:// URI")))?;
                             file_part(ctx, content, Some(text(&file["name"]))).await?
                         }
                         Value::String(s) => reqwest::multipart::Part::text(s.clone()),
@@ -377,7 +374,7 @@ mod run {
                 Value::String(s) => serde_json::from_str::<Vec<u64>>(s).ok(),
                 _ => None,
             }
-            .ok_or_else(|| bad(ctx, "options.allowedResponseCodes must be a list of status codes such as [200, 404]"))?;
+            .ok_or_else(|| ctx.invalid("options.allowedResponseCodes must be a list of status codes such as [200, 404]"))?;
             return Ok(!codes.contains(&u64::from(code)));
         }
         let allow_failed = props.options.allow_failed.or(props.allow_failed).unwrap_or(false);
@@ -395,11 +392,11 @@ mod run {
             Box::pin(async move {
                 let props: Http = ctx.properties()?;
                 if ctx.prop("encryptBody")?.as_bool() == Some(true) {
-                    return Err(bad(ctx, "encryptBody: Mortar does not encrypt outputs yet; remove it (the body is masked like every output) or keep the response out of the outputs with http.Download"));
+                    return Err(ctx.invalid("encryptBody: Mortar does not encrypt outputs yet; remove it (the body is masked like every output) or keep the response out of the outputs with http.Download"));
                 }
                 let request = with_body(ctx, &props, prepare(ctx, &props)?).await?;
                 let (client, request) = request.build_split();
-                let request = request.map_err(|e| bad(ctx, format!("the request cannot be built: {e}")))?;
+                let request = request.map_err(|e| ctx.invalid(format!("the request cannot be built: {e}")))?;
                 let url = request.url().to_string();
                 let method = request.method().to_string();
                 if wants_log(&props, "REQUEST_HEADERS") {
@@ -471,8 +468,9 @@ mod run {
                     .or_else(|| url.path_segments().and_then(|mut s| s.next_back()).filter(|s| !s.is_empty()).map(str::to_owned))
                     .unwrap_or_else(|| "download".into());
                 let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{name}", ctx.task_id));
-                let allowed_failure = code >= 400 && !refused(ctx, &props, code)?;
-                if refused(ctx, &props, code)? {
+                let refused = refused(ctx, &props, code)?;
+                let allowed_failure = code >= 400 && !refused;
+                if refused {
                     let excerpt: std::string::String = response.text().await.unwrap_or_default().chars().take(500).collect();
                     return Err(TaskError::Failed(ctx.mask(&format!("Failed http request with response code '{code}': {excerpt}"))));
                 }

@@ -98,14 +98,11 @@ mod run {
     use crate::kv::{Kv, KvType};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
-    fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
-        TaskError::Properties { task: ctx.task_id.to_string(), message: message.into() }
-    }
 
     /// The store of the task's `namespace`, by default the flow's.
     fn store(ctx: &TaskContext, namespace: Option<&str>) -> Result<Kv, TaskError> {
         let namespace = namespace.unwrap_or(ctx.namespace.as_str());
-        ctx.storage.kv(namespace).map_err(|e| bad(ctx, e.to_string()))
+        ctx.storage.kv(namespace).map_err(|e| ctx.invalid(e.to_string()))
     }
 
     fn failed(e: crate::kv::KvError) -> TaskError {
@@ -139,13 +136,13 @@ mod run {
                 let props: SetProps = ctx.properties()?;
                 let kind = match props.kv_type.as_deref() {
                     None => None,
-                    Some(name) => Some(KvType::parse(name).ok_or_else(|| bad(ctx, format!("kvType {name:?} is not one of {}", KvType::NAMES.join(", "))))?),
+                    Some(name) => Some(KvType::parse(name).ok_or_else(|| ctx.invalid(format!("kvType {name:?} is not one of {}", KvType::NAMES.join(", "))))?),
                 };
                 let value = match kind {
-                    Some(kind) => kind.convert(props.value).map_err(|m| bad(ctx, format!("value: {m}")))?,
+                    Some(kind) => kind.convert(props.value).map_err(|m| ctx.invalid(format!("value: {m}")))?,
                     None => props.value,
                 };
-                let ttl = props.ttl.as_deref().map(crate::task::core::parse_duration).transpose().map_err(|m| bad(ctx, format!("ttl: {m}")))?;
+                let ttl = props.ttl.as_deref().map(crate::task::core::parse_duration).transpose().map_err(|m| ctx.invalid(format!("ttl: {m}")))?;
                 let kv = store(ctx, props.namespace.as_deref())?;
                 let key = props.key.clone();
                 kv.put(&key, value, kind, ttl, props.overwrite, None).map_err(failed)?;
@@ -268,10 +265,10 @@ mod run {
             Box::pin(async move {
                 let props: PurgeProps = ctx.properties()?;
                 if props.namespaces.is_some() && props.namespace_pattern.is_some() {
-                    return Err(bad(ctx, "give `namespaces` or `namespacePattern`, not both"));
+                    return Err(ctx.invalid("give `namespaces` or `namespacePattern`, not both"));
                 }
                 let glob = |pattern: &str, what: &str| {
-                    globset::Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| bad(ctx, format!("{what} {pattern:?}: {e}")))
+                    globset::Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| ctx.invalid(format!("{what} {pattern:?}: {e}")))
                 };
                 let namespace_glob = props.namespace_pattern.as_deref().map(|p| glob(p, "namespacePattern")).transpose()?;
                 let key_glob = props.key_pattern.as_deref().map(|p| glob(p, "keyPattern")).transpose()?;

@@ -68,10 +68,7 @@ pub(crate) mod run {
     pub(crate) fn level(ctx: &TaskContext, text: Option<&str>) -> Result<Level, TaskError> {
         match text {
             None => Ok(Level::Info),
-            Some(text) => Level::parse(text).ok_or_else(|| TaskError::Properties {
-                task: ctx.task_id.to_string(),
-                message: format!("level {text:?} is not TRACE, DEBUG, INFO, WARN or ERROR"),
-            }),
+            Some(text) => Level::parse(text).ok_or_else(|| ctx.invalid(format!("level {text:?} is not TRACE, DEBUG, INFO, WARN or ERROR"))),
         }
     }
 

@@ -21,7 +21,7 @@ use serde_json::Value;
 pub(crate) fn millis(ctx: &crate::task::TaskContext, name: &str, text: &str) -> Result<i64, crate::task::TaskError> {
     condition::When::parse(text)
         .map(|w| w.instant.as_millisecond())
-        .map_err(|why| crate::task::TaskError::Properties { task: ctx.task_id.to_string(), message: format!("{name}: {why}") })
+        .map_err(|why| ctx.invalid(format!("{name}: {why}")))
 }
 
 /// A rendered condition's truth, as Kestra's `runIf` reads it.

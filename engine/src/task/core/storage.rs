@@ -170,7 +170,7 @@ mod run {
     impl Runner for Size {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
-                let uri = ctx.prop("uri")?.as_str().ok_or_else(|| bad(ctx, "uri is a storage:// URI"))?.to_owned();
+                let uri = ctx.prop("uri")?.as_str().ok_or_else(|| ctx.invalid("uri is a storage:// URI"))?.to_owned();
                 let (_, size) = ctx.storage.open(&uri).await?;
                 let mut outputs = Outputs::new();
                 outputs.insert("size".into(), json!(size));
@@ -216,7 +216,7 @@ mod run {
                     Value::String(text) => serde_json::from_str(text).ok(),
                     _ => None,
                 }
-                .ok_or_else(|| bad(ctx, "files is a list of storage:// URIs, or that list as JSON text"))?;
+                .ok_or_else(|| ctx.invalid("files is a list of storage:// URIs, or that list as JSON text"))?;
                 // Each file streams in after the other, then the separator.
                 let mut readers: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = Vec::new();
                 for uri in &files {
@@ -251,7 +251,7 @@ mod run {
             Box::pin(async move {
                 let props: ReverseProps = ctx.properties()?;
                 if let Some(charset) = props.charset.as_deref().filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8")) {
-                    return Err(bad(ctx, format!("charset {charset:?}: Mortar reads UTF-8 files only")));
+                    return Err(ctx.invalid(format!("charset {charset:?}: Mortar reads UTF-8 files only")));
                 }
                 let (file, size) = ctx.storage.open(&props.from).await?;
                 if size > REVERSE_LIMIT {
@@ -274,9 +274,6 @@ mod run {
         }
     }
 
-    fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
-        TaskError::Properties { task: ctx.task_id.to_string(), message: message.into() }
-    }
 
     /// The most a part list may hold, and the largest file Split reads.
     const SPLIT_LIMIT: u64 = 1024 * 1024 * 1024;
@@ -318,20 +315,20 @@ mod run {
             Box::pin(async move {
                 let props: SplitProps = ctx.properties()?;
                 if let Some(charset) = props.charset.as_deref().filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8")) {
-                    return Err(bad(ctx, format!("charset {charset:?}: Mortar reads UTF-8 files only")));
+                    return Err(ctx.invalid(format!("charset {charset:?}: Mortar reads UTF-8 files only")));
                 }
                 let bytes = match &props.bytes {
                     None | Some(Value::Null) => None,
                     Some(Value::Number(n)) => n.as_u64(),
-                    Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| bad(ctx, format!("bytes {s:?} is not a size such as 10MB")))?),
-                    Some(other) => return Err(bad(ctx, format!("bytes {other} is not a size such as 10MB"))),
+                    Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| ctx.invalid(format!("bytes {s:?} is not a size such as 10MB")))?),
+                    Some(other) => return Err(ctx.invalid(format!("bytes {other} is not a size such as 10MB"))),
                 };
                 let how = [props.rows.is_some(), props.partitions.is_some(), bytes.is_some()].iter().filter(|b| **b).count();
                 if how != 1 {
-                    return Err(bad(ctx, "give one of rows, partitions or bytes"));
+                    return Err(ctx.invalid("give one of rows, partitions or bytes"));
                 }
                 if props.rows == Some(0) || props.partitions == Some(0) || bytes == Some(0) {
-                    return Err(bad(ctx, "rows, partitions and bytes are at least 1"));
+                    return Err(ctx.invalid("rows, partitions and bytes are at least 1"));
                 }
                 let (file, size) = ctx.storage.open(&props.from).await?;
                 if size > SPLIT_LIMIT {

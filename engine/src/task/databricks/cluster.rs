@@ -58,7 +58,7 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::{Map, Value, json};
 
-    use crate::task::databricks::run::{Databricks, bad, int, wait_for};
+    use crate::task::databricks::run::{Databricks, int, wait_for};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
 
@@ -150,20 +150,20 @@ mod run {
             }
         }
         if !body.contains_key("cluster_name") {
-            return Err(bad(ctx, "clusterName is required"));
+            return Err(ctx.invalid("clusterName is required"));
         }
         if !body.contains_key("spark_version") {
-            return Err(bad(ctx, "sparkVersion is required, such as 15.4.x-scala2.12"));
+            return Err(ctx.invalid("sparkVersion is required, such as 15.4.x-scala2.12"));
         }
         match (props.get("numWorkers").filter(|v| !v.is_null()), props.get("autoscale").and_then(Value::as_object)) {
             (Some(workers), _) => {
-                let workers = int(workers).ok_or_else(|| bad(ctx, format!("numWorkers {workers} is not a whole number")))?;
+                let workers = int(workers).ok_or_else(|| ctx.invalid(format!("numWorkers {workers} is not a whole number")))?;
                 body.insert("num_workers".into(), json!(workers));
             }
             (None, Some(autoscale)) => {
                 let get = |k: &str| autoscale.get(k).and_then(int);
                 let (Some(min), Some(max)) = (get("minWorkers"), get("maxWorkers")) else {
-                    return Err(bad(ctx, "autoscale needs minWorkers and maxWorkers"));
+                    return Err(ctx.invalid("autoscale needs minWorkers and maxWorkers"));
                 };
                 body.insert("autoscale".into(), json!({"min_workers": min, "max_workers": max}));
             }
@@ -175,7 +175,7 @@ mod run {
                 (None, None) => {
                     body.insert("num_workers".into(), json!(0));
                 }
-                _ => return Err(bad(ctx, "give both minWorkers and maxWorkers, or numWorkers")),
+                _ => return Err(ctx.invalid("give both minWorkers and maxWorkers, or numWorkers")),
             },
         }
         // Traceability: the cluster says which execution made it.
@@ -193,7 +193,7 @@ mod run {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
                 let props = &ctx.properties;
-                let id = props["clusterId"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "clusterId is required"))?.to_owned();
+                let id = props["clusterId"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| ctx.invalid("clusterId is required"))?.to_owned();
                 let permanent = props["permanent"].as_bool().unwrap_or(false);
                 let wait = props["wait"].as_bool().unwrap_or(true);
                 match client.post::<_, Value>("/api/2.1/clusters/delete", &json!({"cluster_id": id})).await {

@@ -55,7 +55,7 @@ mod run {
     use serde_json::{Value, json};
     use tokio::io::AsyncReadExt;
 
-    use crate::task::databricks::run::{Databricks, bad, wait_for};
+    use crate::task::databricks::run::{Databricks, wait_for};
     use crate::databricks::{ApiPath, DatabricksClient};
     use crate::storage::Storage;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
@@ -90,8 +90,8 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
-                let from = ctx.prop("from")?.as_str().ok_or_else(|| bad(ctx, "from is required: a storage:/// URI such as a FILE input"))?;
-                let to = ctx.prop("to")?.as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "to is required: a dbfs: path or /Volumes/… path"))?;
+                let from = ctx.prop("from")?.as_str().ok_or_else(|| ctx.invalid("from is required: a storage:/// URI such as a FILE input"))?;
+                let to = ctx.prop("to")?.as_str().filter(|s| !s.is_empty()).ok_or_else(|| ctx.invalid("to is required: a dbfs: path or /Volumes/… path"))?;
                 let overwrite = ctx.prop("overwrite")?.as_bool().unwrap_or(true);
                 let (_, size) = ctx.storage.open(from).await?;
                 let uri = match target(to) {
@@ -227,14 +227,14 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
-                let from = ctx.prop("from")?.as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "from is required: a dbfs: path or /Volumes/… path"))?;
+                let from = ctx.prop("from")?.as_str().filter(|s| !s.is_empty()).ok_or_else(|| ctx.invalid("from is required: a dbfs: path or /Volumes/… path"))?;
                 let name = from.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("download");
                 let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{name}", ctx.task_id));
                 let size = match target(from) {
                     Target::Dbfs(path) => {
                         let status: Value = client.get("/api/2.0/dbfs/get-status", &[("path", path.clone())]).await?;
                         if status["is_dir"].as_bool() == Some(true) {
-                            return Err(bad(ctx, format!("{from} is a directory: download one file")));
+                            return Err(ctx.invalid(format!("{from} is a directory: download one file")));
                         }
                         let total = status["file_size"].as_u64().unwrap_or(0);
                         // Reads at different offsets are independent: keep a few
@@ -282,7 +282,7 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
-                let path = ctx.prop("path")?.as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad(ctx, "path is required: a dbfs: path or /Volumes/… path"))?;
+                let path = ctx.prop("path")?.as_str().filter(|s| !s.is_empty()).ok_or_else(|| ctx.invalid("path is required: a dbfs: path or /Volumes/… path"))?;
                 let target = target(path);
                 ctx.info(format!("waiting for {path}")).await;
                 let size = wait_for(ctx, &format!("{path} to arrive"), None, || {

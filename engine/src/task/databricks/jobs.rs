@@ -94,7 +94,7 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::{Map, Value, json};
 
-    use crate::task::databricks::run::{Databricks, bad, to_snake, wait_for};
+    use crate::task::databricks::run::{Databricks, to_snake, wait_for};
     use crate::databricks::DatabricksClient;
     use crate::task::core::parse_duration;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
@@ -113,7 +113,7 @@ mod run {
                         id
                     }
                     None => {
-                        let tasks = props["runTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| bad(ctx, "runTasks is required: one task or more"))?;
+                        let tasks = props["runTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| ctx.invalid("runTasks is required: one task or more"))?;
                         let tasks: Vec<Value> = tasks.iter().map(submit_task).collect();
                         let mut body = json!({
                             "tasks": tasks,
@@ -146,7 +146,7 @@ mod run {
 
     fn wait_limit(ctx: &TaskContext) -> Result<Option<std::time::Duration>, TaskError> {
         match ctx.prop("waitForCompletion")?.as_str() {
-            Some(text) => Ok(Some(parse_duration(text).map_err(|e| bad(ctx, format!("waitForCompletion: {e}")))?)),
+            Some(text) => Ok(Some(parse_duration(text).map_err(|e| ctx.invalid(format!("waitForCompletion: {e}")))?)),
             None => Ok(None),
         }
     }
@@ -243,7 +243,7 @@ mod run {
                 let job_id = match checkpoint["job_id"].as_i64() {
                     Some(id) => id,
                     None => {
-                        let tasks = props["jobTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| bad(ctx, "jobTasks is required: one task or more"))?;
+                        let tasks = props["jobTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| ctx.invalid("jobTasks is required: one task or more"))?;
                         let mut body = json!({"tasks": tasks.iter().map(submit_task).collect::<Vec<_>>()});
                         body["name"] = json!(props["jobName"].as_str().unwrap_or(ctx.task_id.as_str()));
                         for (kestra, databricks) in [("jobClusters", "job_clusters"), ("tags", "tags"), ("maxConcurrentRuns", "max_concurrent_runs"), ("timeoutSeconds", "timeout_seconds")] {
@@ -296,7 +296,7 @@ mod run {
                         let job_id = match job_id.as_i64().or_else(|| job_id.as_str()?.trim().parse().ok()) {
                             Some(id) => id,
                             None => {
-                                let name = ctx.prop("jobName")?.as_str().ok_or_else(|| bad(ctx, "jobId or jobName is required"))?;
+                                let name = ctx.prop("jobName")?.as_str().ok_or_else(|| ctx.invalid("jobId or jobName is required"))?;
                                 find_job(&client, ctx, name).await?
                             }
                         };
@@ -343,8 +343,8 @@ mod run {
             .collect();
         match matches.as_slice() {
             [id] => Ok(*id),
-            [] => Err(bad(ctx, format!("no job is named {name:?}"))),
-            many => Err(bad(ctx, format!("{} jobs are named {name:?}: use jobId", many.len()))),
+            [] => Err(ctx.invalid(format!("no job is named {name:?}"))),
+            many => Err(ctx.invalid(format!("{} jobs are named {name:?}: use jobId", many.len()))),
         }
     }
 

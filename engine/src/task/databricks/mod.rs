@@ -112,10 +112,10 @@ mod run {
                 (Some(host), default) => {
                     // The same type as the validator's, for a host rendered
                     // from an expression; a literal one was refused already.
-                    let host = BaseUrl::parse(&host).map_err(|e| bad(ctx, format!("`host`: {e}")))?;
+                    let host = BaseUrl::parse(&host).map_err(|e| ctx.invalid(format!("`host`: {e}")))?;
                     let default = default.as_ref().filter(|d| BaseUrl::parse(&d.host).is_ok_and(|d| d == host));
                     if default.is_none() {
-                        self.allowed.check(&host).map_err(|message| bad(ctx, message))?;
+                        self.allowed.check(&host).map_err(|message| ctx.invalid(message))?;
                     }
                     let auth = match (auth.token, auth.client_id, auth.client_secret, default) {
                         (Some(token), _, _, _) => Auth::Token(Secret::new(token)),
@@ -125,8 +125,7 @@ mod run {
                         // The default credentials belong to the default host:
                         // sent elsewhere, they would go to whoever runs it.
                         (None, _, _, None) => {
-                            return Err(bad(
-                                ctx,
+                            return Err(ctx.invalid(
                                 format!(
                                     "`host` {host} is not the default connection's workspace, so its credentials are not sent there: \
                                      set `authentication.token` (or `clientId` and `clientSecret`) for it"
@@ -145,10 +144,7 @@ mod run {
                     connection
                 }
                 (None, None) => {
-                    return Err(TaskError::Properties {
-                        task: ctx.task_id.to_string(),
-                        message: "no Databricks connection: set `host` and `authentication`, or DATABRICKS_HOST on the server".into(),
-                    });
+                    return Err(ctx.invalid("no Databricks connection: set `host` and `authentication`, or DATABRICKS_HOST on the server"));
                 }
             };
             let key = match &connection.auth {
@@ -171,9 +167,6 @@ mod run {
         value.as_i64().or_else(|| value.as_str()?.trim().parse().ok())
     }
 
-    pub(super) fn bad(ctx: &TaskContext, message: impl Into<String>) -> TaskError {
-        TaskError::Properties { task: ctx.task_id.to_string(), message: message.into() }
-    }
 
     /// Polls `check` until it returns `Some`, with backoff, stopping at once on
     /// kill and at `deadline`.

@@ -38,7 +38,7 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::{Map, Value, json};
 
-    use crate::task::databricks::run::{Databricks, bad, wait_for};
+    use crate::task::databricks::run::{Databricks, wait_for};
     use crate::databricks::{ApiPath, DatabricksClient};
     use crate::storage::Storage;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
@@ -53,7 +53,7 @@ mod run {
                 let props = &ctx.properties;
                 let fetch = props["fetchType"].as_str().unwrap_or("STORE").to_ascii_uppercase();
                 if !super::FETCH_TYPES.contains(&fetch.as_str()) {
-                    return Err(bad(ctx, format!("fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE")));
+                    return Err(ctx.invalid(format!("fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE")));
                 }
                 let statement_id = match ctx.checkpoint.as_ref().and_then(|c| c["statement_id"].as_str()) {
                     Some(id) => {
@@ -61,7 +61,7 @@ mod run {
                         id.to_owned()
                     }
                     None => {
-                        let sql = props["sql"].as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| bad(ctx, "sql is required"))?;
+                        let sql = props["sql"].as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| ctx.invalid("sql is required"))?;
                         let warehouse = self.warehouse(&client, ctx).await?;
                         let mut body = json!({
                             "statement": sql,
@@ -198,7 +198,7 @@ mod run {
                     .trim_end_matches('/')
                     .rsplit_once("/warehouses/")
                     .map(|(_, id)| id.to_owned())
-                    .ok_or_else(|| bad(ctx, format!("httpPath {path} is not /sql/1.0/warehouses/<id>")));
+                    .ok_or_else(|| ctx.invalid(format!("httpPath {path} is not /sql/1.0/warehouses/<id>")));
             }
             if let Some(id) = &self.0.default_warehouse {
                 return Ok(id.clone());
@@ -207,7 +207,7 @@ mod run {
             let first = listed["warehouses"]
                 .as_array()
                 .and_then(|w| w.first())
-                .ok_or_else(|| bad(ctx, "the workspace has no SQL warehouse: set warehouseId, or DATABRICKS_WAREHOUSE_ID on the server"))?;
+                .ok_or_else(|| ctx.invalid("the workspace has no SQL warehouse: set warehouseId, or DATABRICKS_WAREHOUSE_ID on the server"))?;
             let id = first["id"].as_str().unwrap_or_default().to_owned();
             if first["state"] != "RUNNING" {
                 ctx.info(format!("starting warehouse {id}")).await;

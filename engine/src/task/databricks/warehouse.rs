@@ -43,7 +43,7 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::{Value, json};
 
-    use crate::task::databricks::run::{Databricks, bad, wait_for};
+    use crate::task::databricks::run::{Databricks, wait_for};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
     use crate::databricks::ApiPath;
 
@@ -63,8 +63,8 @@ mod run {
                         .trim_end_matches('/')
                         .rsplit_once("/warehouses/")
                         .map(|(_, id)| id.to_owned())
-                        .ok_or_else(|| bad(ctx, format!("httpPath {path} is not /sql/1.0/warehouses/<id>")))?,
-                    _ => return Err(bad(ctx, "warehouseId (or httpPath) is required")),
+                        .ok_or_else(|| ctx.invalid(format!("httpPath {path} is not /sql/1.0/warehouses/<id>")))?,
+                    _ => return Err(ctx.invalid("warehouseId (or httpPath) is required")),
                 };
                 let (action, target) = if self.start { ("start", "RUNNING") } else { ("stop", "STOPPED") };
                 client.post::<_, Value>(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()).segment(action), &json!({})).await?;
