@@ -113,7 +113,11 @@ fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)])
     }
     let children: Vec<&mut Node> = match &mut node.kind {
         NodeKind::Task { .. } => Vec::new(),
-        NodeKind::Sequential { tasks } | NodeKind::WorkingDirectory { tasks, .. } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => {
+        NodeKind::Sequential { tasks }
+        | NodeKind::WorkingDirectory { tasks, .. }
+        | NodeKind::Parallel { tasks, .. }
+        | NodeKind::ForEach { tasks, .. }
+        | NodeKind::LoopUntil { tasks, .. } => {
             tasks.iter_mut().collect()
         }
         NodeKind::Dag { tasks } => tasks.iter_mut().map(|(n, _)| n).collect(),
@@ -154,6 +158,10 @@ pub enum NodeKind {
     If { condition: Value, then: Vec<Node>, otherwise: Vec<Node> },
     Switch { value: Value, cases: Vec<(String, Vec<Node>)>, defaults: Vec<Node> },
     ForEach { values: Value, concurrency_limit: usize, tasks: Vec<Node> },
+    /// LoopUntil (and its older name WaitFor): its tasks again and again
+    /// until `condition` holds; `check` is its `checkFrequency` and
+    /// `fail_on_max` its `failOnMaxReached`, as written.
+    LoopUntil { condition: Value, check: Value, fail_on_max: Value, tasks: Vec<Node> },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -278,7 +286,11 @@ impl Node {
     fn body(&self) -> Vec<&Node> {
         match &self.kind {
             NodeKind::Task { .. } => Vec::new(),
-            NodeKind::Sequential { tasks } | NodeKind::WorkingDirectory { tasks, .. } | NodeKind::Parallel { tasks, .. } | NodeKind::ForEach { tasks, .. } => {
+            NodeKind::Sequential { tasks }
+        | NodeKind::WorkingDirectory { tasks, .. }
+        | NodeKind::Parallel { tasks, .. }
+        | NodeKind::ForEach { tasks, .. }
+        | NodeKind::LoopUntil { tasks, .. } => {
                 tasks.iter().collect()
             }
             NodeKind::Dag { tasks } => tasks.iter().map(|(n, _)| n).collect(),
@@ -373,6 +385,12 @@ fn node(task: &Task) -> Result<Node, PlanError> {
             concurrency_limit: if short == "flow.EachParallel" { limit("concurrent", 0) } else { limit("concurrencyLimit", 1) },
             tasks: branch("tasks")?,
         },
+        "flow.LoopUntil" | "flow.WaitFor" => NodeKind::LoopUntil {
+            condition: property("condition").unwrap_or(Value::Null),
+            check: property("checkFrequency").unwrap_or(Value::Null),
+            fail_on_max: property("failOnMaxReached").unwrap_or(Value::Null),
+            tasks: branch("tasks")?,
+        },
         _ => NodeKind::Task {
             properties: task.properties.iter().map(|(name, value)| (name.value.clone(), value.to_json())).collect(),
         },
@@ -381,7 +399,9 @@ fn node(task: &Task) -> Result<Node, PlanError> {
     // value or values, and runIf (not its children's).
     let own = match &kind {
         NodeKind::Task { properties } => serde_json::to_string(properties),
-        NodeKind::If { condition: v, .. } | NodeKind::Switch { value: v, .. } | NodeKind::ForEach { values: v, .. } => serde_json::to_string(v),
+        NodeKind::If { condition: v, .. } | NodeKind::Switch { value: v, .. } | NodeKind::ForEach { values: v, .. } | NodeKind::LoopUntil { condition: v, .. } => {
+            serde_json::to_string(v)
+        }
         NodeKind::WorkingDirectory { files, .. } => serde_json::to_string(files),
         _ => Ok(String::new()),
     }

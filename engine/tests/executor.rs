@@ -88,7 +88,7 @@ outputs:
     let output = |task: &str, value: Option<&str>| {
         runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
     };
-    assert_eq!(output("first", None)["value"], 42);
+    assert_eq!(output("first", None)["value"], "42", "Return gives text, as Kestra's Property<String>");
     assert_eq!(output("per_value", Some("a"))["value"], "a-42");
     assert_eq!(output("after", None)["value"], "b-42");
     let execution = h.store.get_execution(&id).await.unwrap().unwrap();
@@ -1385,4 +1385,189 @@ async fn a_flowables_own_errors_and_finally_run_inside_it() {
     assert_eq!(state_of(&runs, "cleanup"), State::Failed);
     assert_eq!(state_of(&runs, "par"), State::Failed);
     assert!(runs.iter().all(|r| r.task_id.as_str() != "handle"));
+}
+
+/// Kestra's SetVariables and UnsetVariables examples, together: later
+/// tasks read what was set, mappings merge, and a resumed execution (after
+/// the process stopped) reads the variables as they were left.
+#[tokio::test]
+async fn set_and_unset_variables_change_vars_for_later_tasks_and_survive_a_restart() {
+    let h = harness().await;
+    let yaml = r#"
+id: variables
+namespace: test
+variables:
+  name: World
+  db: { host: a, port: 1 }
+tasks:
+  - id: set_vars
+    type: io.kestra.plugin.core.execution.SetVariables
+    variables:
+      message: Hello
+      name: Loïc
+      db: { port: "{{ 1 + 1 }}" }
+  - id: hello
+    type: debug.Return
+    format: "{{ vars.message }} {{ vars.name }} {{ vars.db.host }}:{{ vars.db.port }}"
+  - id: unset_variables
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables:
+      - message
+      - db.host
+  - id: wait
+    type: flow.Pause
+  - id: after
+    type: debug.Return
+    format: "{{ vars.message ?? 'gone' }} {{ vars.name }} {{ vars.db }}"
+"#;
+    let first = executor(&h, Runners::core());
+    let id = launch(&first, yaml, json!({})).await.unwrap();
+    until_paused(&h, &id).await;
+    first.shutdown().await;
+    let second = executor(&h, Runners::core());
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    second.recover(|_| Some(plan.clone())).await.unwrap();
+    second.resume(&id, Map::new()).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Success);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    let value = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.as_ref().unwrap()["value"].clone();
+    assert_eq!(value("hello"), "Hello Loïc a:2");
+    assert_eq!(value("after"), "gone Loïc {\"port\":2}");
+
+    // overwrite: false names the variables that exist; a missing one to
+    // unset is named unless ignoreMissing.
+    let refused = "id: refused\nnamespace: test\nvariables:\n  name: World\ntasks:\n  - id: set\n    type: execution.SetVariables\n    overwrite: false\n    variables:\n      name: again\n";
+    let (state, _, id) = run(&h, Runners::core(), refused, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("already exist: name")));
+    let missing = "id: missing\nnamespace: test\ntasks:\n  - id: unset\n    type: execution.UnsetVariables\n    variables: [nope]\n  - id: lenient\n    type: execution.UnsetVariables\n    ignoreMissing: true\n    variables: [nope]\n";
+    let (state, runs, id) = run(&h, Runners::core(), missing, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("`nope` does not exist")));
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "lenient"));
+    let lenient = missing.replace("  - id: unset\n    type: execution.UnsetVariables\n    variables: [nope]\n", "");
+    assert_eq!(run(&h, Runners::core(), &lenient, json!({})).await.0, State::Success);
+}
+
+/// Kestra's LoopUntil example: the loop ends once its condition holds,
+/// counting its iterations; the limits end it SUCCESS, or FAILED with
+/// failOnMaxReached; WaitFor is the same task.
+#[tokio::test]
+async fn loop_until_repeats_its_tasks_until_the_condition_holds_or_a_limit_is_reached() {
+    let h = harness().await;
+    let yaml = r#"
+id: loop_until
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ outputs.return.value == '4' }}"
+    checkFrequency:
+      interval: PT0.01S
+    tasks:
+      - id: return
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.loop.iterationCount }}"
+  - id: after
+    type: debug.Return
+    format: "{{ outputs.loop.iterationCount }} {{ outputs.return.value }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let returns: Vec<_> = runs.iter().filter(|r| r.task_id.as_str() == "return").collect();
+    assert_eq!(returns.len(), 4, "one task run per iteration");
+    let mut values: Vec<_> = returns.iter().map(|r| r.value.clone().unwrap()).collect();
+    values.sort();
+    assert_eq!(values, ["1", "2", "3", "4"]);
+    let after = runs.iter().find(|r| r.task_id.as_str() == "after").unwrap();
+    assert_eq!(after.outputs.as_ref().unwrap()["value"], "4 4");
+    let looped = runs.iter().find(|r| r.task_id.as_str() == "loop").unwrap();
+    assert_eq!(looped.outputs.as_ref().unwrap()["iterationCount"], 4);
+
+    let never = |fail: bool| {
+        format!(
+            "id: never\nnamespace: test\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.WaitFor\n    condition: \"{{{{ false }}}}\"\n    failOnMaxReached: {fail}\n    checkFrequency:\n      maxIterations: 3\n      interval: PT0.01S\n    tasks:\n      - id: try\n        type: debug.Return\n        format: \"{{{{ taskrun.iteration }}}}\"\n"
+        )
+    };
+    let (state, runs, id) = run(&h, Runners::core(), &never(false), json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "try").count(), 3);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("maxIterations reached after 3 iterations")));
+    let (state, runs, _) = run(&h, Runners::core(), &never(true), json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(state_of(&runs, "wait"), State::Failed);
+    let mut iterations: Vec<_> = runs.iter().filter(|r| r.task_id.as_str() == "try").map(|r| r.outputs.as_ref().unwrap()["value"].clone()).collect();
+    iterations.sort_by_key(|v| v.to_string());
+    assert_eq!(iterations, ["1", "2", "3"]);
+
+    // A failing iteration fails the loop at once.
+    let failing = "id: failing\nnamespace: test\ntasks:\n  - id: loop\n    type: flow.LoopUntil\n    condition: \"{{ false }}\"\n    tasks:\n      - id: boom\n        type: execution.Fail\n";
+    let (state, runs, _) = run(&h, Runners::core(), failing, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "boom").count(), 1);
+
+    // A kill stops the wait between iterations.
+    let slow = "id: slow\nnamespace: test\ntasks:\n  - id: loop\n    type: flow.LoopUntil\n    condition: \"{{ false }}\"\n    checkFrequency:\n      interval: PT1H\n    tasks:\n      - id: once\n        type: debug.Return\n        format: x\n";
+    let executor = executor(&h, Runners::core());
+    let id = launch(&executor, slow, json!({})).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !h.store.task_runs(&id).await.unwrap().iter().any(|r| r.task_id.as_str() == "once" && r.state == State::Success) {
+        assert!(std::time::Instant::now() < deadline, "the first iteration ends");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    executor.kill(&id).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(5), executor.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Killed);
+}
+
+/// execution.Count: per flow, in a window and in states, kept by its
+/// expression (with `count`); a named flow without executions counts 0.
+#[tokio::test]
+async fn count_counts_executions_per_flow_and_keeps_those_its_expression_keeps() {
+    let h = harness().await;
+    let ok = "id: ok\nnamespace: team.a\ntasks:\n  - id: r\n    type: debug.Return\n    format: x\n";
+    let bad = "id: bad\nnamespace: team.a\ntasks:\n  - id: f\n    type: execution.Fail\n";
+    for _ in 0..3 {
+        run(&h, Runners::core(), ok, json!({})).await;
+    }
+    run(&h, Runners::core(), bad, json!({})).await;
+    let count = r#"
+id: counting
+namespace: team.b
+tasks:
+  - id: count
+    type: io.kestra.plugin.core.execution.Count
+    flows:
+      - namespace: team.a
+        flowId: ok
+      - namespace: team.a
+        flowId: none
+    startDate: "{{ now() | dateAdd(-1, 'HOURS') }}"
+    expression: "{{ count >= 0 }}"
+  - id: failed
+    type: execution.Count
+    namespaces: [team.a]
+    states: [FAILED]
+    startDate: "{{ now() | dateAdd(-1, 'HOURS') }}"
+    expression: "{{ count > 0 }}"
+  - id: later
+    type: execution.Count
+    namespaces: [team.a]
+    startDate: "{{ now() | dateAdd(1, 'HOURS') }}"
+    expression: "{{ count >= 0 }}"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), count, json!({})).await;
+    assert_eq!(state, State::Success, "{:?}", messages(&h, &id).await);
+    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    assert_eq!(
+        outputs("count"),
+        json!({"results": [{"namespace": "team.a", "flowId": "ok", "count": 3}, {"namespace": "team.a", "flowId": "none", "count": 0}], "total": 3})
+    );
+    assert_eq!(outputs("failed"), json!({"results": [{"namespace": "team.a", "flowId": "bad", "count": 1}], "total": 1}));
+    assert_eq!(outputs("later"), json!({"results": [], "total": 0}));
+    let neither = "id: neither\nnamespace: t\ntasks:\n  - id: c\n    type: execution.Count\n    startDate: '2024-01-01T00:00:00Z'\n    expression: '{{ count > 0 }}'\n";
+    let (state, _, id) = run(&h, Runners::core(), neither, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("give `flows` or `namespaces`")));
 }

@@ -161,7 +161,7 @@ tasks:
     assert_eq!(get["body"], r#"{"a":1}"#);
     assert_eq!(get["headers"]["x-test"], json!(["yes"]));
     assert_eq!(get["headers"]["x-multi"], json!(["1", "2"]));
-    assert_eq!(outputs(&runs, "parsed")["value"], 2);
+    assert_eq!(outputs(&runs, "parsed")["value"], "2");
 
     // The token reached the server and is masked in the outputs.
     let post = echoed(&runs, "post");

@@ -5,6 +5,8 @@
 
 mod exit;
 mod pause;
+mod loop_until;
+mod variables;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use super::retry::RetryPolicy;
 use super::Shared;
 use crate::ids::{TaskId, TaskRunId};
 use crate::log::Level;
+use crate::flow::registry::Kind;
 use crate::plan::{Node, NodeKind, Plan};
 use crate::state::{Event, State};
 use crate::store::{ExecutionRecord, NewLog, NewTaskRun, StoreError, TaskRunRecord, TaskRunVersion};
@@ -65,19 +68,33 @@ struct Scope {
     direct: bool,
     /// The enclosing WorkingDirectory's path: `{{ workingDir }}`.
     working_dir: Option<Arc<str>>,
+    /// A LoopUntil's direct child: the iteration it runs in, from 1
+    /// (`taskrun.iteration`), which sets its task runs apart.
+    iteration: Option<u32>,
 }
 
 impl Scope {
     /// The scope of a flowable task's children.
     fn inner(&self, parent: &TaskRunId) -> Scope {
-        Scope { parent: Some(parent.clone()), value: self.value.clone(), levels: self.levels.clone(), direct: false, working_dir: self.working_dir.clone() }
+        Scope { parent: Some(parent.clone()), value: self.value.clone(), levels: self.levels.clone(), direct: false, working_dir: self.working_dir.clone(), iteration: None }
     }
 
     /// The scope of one iteration of a ForEach.
     fn iteration(&self, parent: &TaskRunId, value: String) -> Scope {
         let mut levels = (*self.levels).clone();
         levels.push(value.clone());
-        Scope { parent: Some(parent.clone()), value: Some(value), levels: Arc::new(levels), direct: true, working_dir: self.working_dir.clone() }
+        Scope { parent: Some(parent.clone()), value: Some(value), levels: Arc::new(levels), direct: true, working_dir: self.working_dir.clone(), iteration: None }
+    }
+
+    /// The scope of one iteration of a LoopUntil.
+    fn loop_iteration(&self, parent: &TaskRunId, iteration: u32) -> Scope {
+        Scope { iteration: Some(iteration), ..self.inner(parent) }
+    }
+
+    /// What sets a task run apart from its siblings of the same task: its
+    /// ForEach value, or its LoopUntil iteration.
+    fn run_value(&self) -> Option<String> {
+        self.iteration.map(|i| i.to_string()).or_else(|| self.value.clone())
     }
 
     /// Kestra's `parents`: the enclosing iterations, closest first.
@@ -315,6 +332,9 @@ impl Walk {
                 "value": scope.value,
                 "parentId": scope.parent.as_ref().map(|p| p.as_str()),
             });
+            if let Some(iteration) = scope.iteration {
+                vars["taskrun"]["iteration"] = iteration.into();
+            }
             let parents = scope.parents();
             if let Some(closest) = parents.get(0) {
                 vars["parent"] = closest.clone();
@@ -378,7 +398,11 @@ impl Walk {
         if done {
             return Ok(());
         }
-        let rendered = self.render(&Value::Object(self.plan.variables.clone()), &self.vars(None)).await?;
+        // After a restart, what the last SetVariables or UnsetVariables left.
+        let rendered = match self.stored_variables() {
+            Some(stored) => stored,
+            None => self.render(&Value::Object(self.plan.variables.clone()), &self.vars(None)).await?,
+        };
         if let Ok(mut slot) = self.variables.lock() {
             *slot = Some(rendered);
         }
@@ -388,7 +412,7 @@ impl Walk {
     /// The task run at this place: the one from before a crash or restart,
     /// or a new one (already RUNNING when nothing has to be decided first).
     async fn task_run(&self, node: &Node, scope: &Scope) -> Result<TaskRunRecord, StoreError> {
-        let key = (scope.parent.clone(), node.id.clone(), scope.value.clone());
+        let key = (scope.parent.clone(), node.id.clone(), scope.run_value());
         if let Some(found) = self.existing.lock().ok().and_then(|e| e.get(&key).cloned()) {
             return Ok(found);
         }
@@ -397,7 +421,7 @@ impl Walk {
             execution_id: self.execution.id.clone(),
             task_id: node.id.clone(),
             parent_task_run_id: scope.parent.clone(),
-            value: scope.value.clone(),
+            value: scope.run_value(),
         };
         let record = if node.common.run_if.is_some() {
             // runIf decides between running and skipping: start in CREATED.
@@ -498,6 +522,7 @@ impl Walk {
         match &node.kind {
             NodeKind::Task { properties } if declared == Some(crate::task::core::flow::PAUSE.name) => self.pause(node, properties, &run, scope).await,
             NodeKind::Task { properties } if declared == Some(crate::task::core::execution::EXIT.name) => self.exit(node, properties, &run, scope).await,
+            NodeKind::Task { properties } if variables::changes_variables(node) => self.change_variables(node, properties, &run, scope).await,
             NodeKind::Task { properties } => self.run_task(node, properties, &run, scope).await,
             _ => self.run_flowable(node, &run, scope).await,
         }
@@ -547,6 +572,9 @@ impl Walk {
                 outcome
             }
             NodeKind::Dag { tasks } => self.clone().run_dag(tasks.clone(), inner).await,
+            NodeKind::LoopUntil { condition, check, fail_on_max, tasks } => {
+                return self.clone().run_loop(node, run, scope, (condition, check, fail_on_max), tasks).await;
+            }
             NodeKind::If { condition, then, otherwise } => match self.render(condition, &vars).await {
                 Ok(value) => {
                     let branch = if is_truthy(&value) { then } else { otherwise };
@@ -810,6 +838,18 @@ impl Walk {
             )
             .with_type(node.declared)
             .with_source(properties.clone());
+            let ctx = if node.declared.is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty())) {
+                let (renderer, task, vars) = (self.renderer.clone(), node.id.to_string(), vars.clone());
+                ctx.with_render_item(Arc::new(move |property: &str, written: &Value, given: &Value| {
+                    let mut vars = vars.clone();
+                    if let (Value::Object(vars), Value::Object(given)) = (&mut vars, given) {
+                        vars.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                    renderer.render(&task, property, written, &vars).map_err(|error| error.to_string())
+                }))
+            } else {
+                ctx
+            };
             let shutdown = self.stop.clone();
             let result = tokio::select! {
                 result = run_with_timeout(runner.as_ref(), &ctx, timeout) => result,
@@ -901,7 +941,20 @@ impl Walk {
         }
         let mut rendered = Map::new();
         for (key, value) in merged {
+            // A property the task renders itself, per item, stays as written.
+            if node.declared.and_then(|t| t.property(&key)).is_some_and(|p| !p.given.is_empty()) {
+                rendered.insert(key, value);
+                continue;
+            }
             let value = self.render_off_worker(node.id.as_str(), &key, &value, vars).await.map_err(|error| error.to_string())?;
+            // A text property renders to text, as Kestra's Property<String>
+            // does: `{{ 1 + 1 }}` gives "2" there, not 2.
+            let text = node.declared.and_then(|t| t.property(&key)).is_some_and(|p| matches!(p.kind, Kind::String | Kind::Duration | Kind::Cron));
+            let value = match value {
+                Value::Number(n) if text => Value::String(n.to_string()),
+                Value::Bool(b) if text => Value::String(b.to_string()),
+                value => value,
+            };
             rendered.insert(key, value);
         }
         Ok(Value::Object(rendered))

@@ -358,30 +358,30 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
 }
 
 const CONCURRENCY: &[Property] = &[
-    Property { name: "limit", kind: Kind::Integer, required: true, default: None, doc: "The most executions running at once.", example: Some("1"), api: None },
+    Property { name: "limit", kind: Kind::Integer, required: true, default: None, doc: "The most executions running at once.", example: Some("1"), api: None, given: &[] },
     Property {
         name: "behavior",
         kind: Kind::Enum { values: &["QUEUE", "CANCEL", "FAIL"] },
         required: false,
         default: Some("\"QUEUE\""),
         doc: "What happens to an execution over the limit.",
-        example: None, api: None
+        example: None, api: None, given: &[]
     },
 ];
 
 pub(super) const FLOW_OUTPUT: &[Property] = &[
-    Property { name: "id", kind: Kind::String, required: true, default: None, doc: "The output's name.", example: None, api: None },
-    Property { name: "type", kind: Kind::String, required: false, default: None, doc: "The output's type (STRING, INT, ...).", example: None, api: None },
-    Property { name: "value", kind: Kind::Any, required: true, default: None, doc: "An expression.", example: None, api: None },
-    Property { name: "description", kind: Kind::String, required: false, default: None, doc: "What it is.", example: None, api: None },
-    Property { name: "displayName", kind: Kind::String, required: false, default: None, doc: "Its label.", example: None, api: None },
-    Property { name: "required", kind: Kind::Boolean, required: false, default: None, doc: "Fail when it is missing.", example: None, api: None },
+    Property { name: "id", kind: Kind::String, required: true, default: None, doc: "The output's name.", example: None, api: None, given: &[] },
+    Property { name: "type", kind: Kind::String, required: false, default: None, doc: "The output's type (STRING, INT, ...).", example: None, api: None, given: &[] },
+    Property { name: "value", kind: Kind::Any, required: true, default: None, doc: "An expression.", example: None, api: None, given: &[] },
+    Property { name: "description", kind: Kind::String, required: false, default: None, doc: "What it is.", example: None, api: None, given: &[] },
+    Property { name: "displayName", kind: Kind::String, required: false, default: None, doc: "Its label.", example: None, api: None, given: &[] },
+    Property { name: "required", kind: Kind::Boolean, required: false, default: None, doc: "Fail when it is missing.", example: None, api: None, given: &[] },
 ];
 
 const PLUGIN_DEFAULT: &[Property] = &[
-    Property { name: "type", kind: Kind::String, required: true, default: None, doc: "A task type or a prefix of one.", example: None, api: None },
-    Property { name: "values", kind: Kind::Map, required: true, default: None, doc: "Property values applied under the task's own.", example: None, api: None },
-    Property { name: "forced", kind: Kind::Boolean, required: false, default: None, doc: "Override the task's own values.", example: None, api: None },
+    Property { name: "type", kind: Kind::String, required: true, default: None, doc: "A task type or a prefix of one.", example: None, api: None, given: &[] },
+    Property { name: "values", kind: Kind::Map, required: true, default: None, doc: "Property values applied under the task's own.", example: None, api: None, given: &[] },
+    Property { name: "forced", kind: Kind::Boolean, required: false, default: None, doc: "Override the task's own values.", example: None, api: None, given: &[] },
 ];
 
 impl Node {

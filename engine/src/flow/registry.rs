@@ -82,6 +82,11 @@ pub struct Property {
     /// for `clusterName`), when the runner passes it on as it is.
     #[serde(skip)]
     pub api: Option<&'static str>,
+    /// Variables the task itself gives this property when it renders it,
+    /// once per item (Count's `count`, FilterItems' `row`): the executor
+    /// leaves such a property as written, and validation knows the names.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub given: &'static [&'static str],
 }
 
 /// What a type is for: a task in `tasks`, or a trigger in `triggers`.
@@ -158,19 +163,26 @@ impl TaskType {
 }
 
 pub const fn prop(name: &'static str, kind: Kind, doc: &'static str) -> Property {
-    Property { name, kind, required: false, default: None, doc, example: None, api: None }
+    Property { name, kind, required: false, default: None, doc, example: None, api: None, given: &[] }
 }
 
 pub const fn req(name: &'static str, kind: Kind, doc: &'static str) -> Property {
-    Property { name, kind, required: true, default: None, doc, example: None, api: None }
+    Property { name, kind, required: true, default: None, doc, example: None, api: None, given: &[] }
 }
 
 pub const fn def(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Property {
-    Property { name, kind, required: false, default: Some(default), doc, example: None, api: None }
+    Property { name, kind, required: false, default: Some(default), doc, example: None, api: None, given: &[] }
 }
 
 pub const fn ex(mut p: Property, example: &'static str) -> Property {
     p.example = Some(example);
+    p
+}
+
+/// A property the task renders itself, once per item, with `variables`
+/// added ([`Property::given`]).
+pub const fn per_item(mut p: Property, variables: &'static [&'static str]) -> Property {
+    p.given = variables;
     p
 }
 

@@ -131,7 +131,12 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
     let scope = Scope {
         inputs: flow.inputs.iter().map(|i| i.id.value.as_str()).collect(),
         tasks: flow.all_tasks().iter().map(|t| t.id.value.as_str()).collect(),
-        vars: flow.variables.as_ref().and_then(Node::as_map).map(|m| m.iter().filter_map(|(k, _)| k.as_str()).collect()),
+        vars: {
+            // The flow's `variables`, and those its SetVariables tasks set.
+            let set = flow.all_tasks().into_iter().filter(|t| t.short_type() == "execution.SetVariables").filter_map(|t| t.get("variables"));
+            let maps: Vec<_> = flow.variables.as_ref().into_iter().chain(set).filter_map(Node::as_map).collect();
+            (!maps.is_empty()).then(|| maps.iter().flat_map(|m| m.iter().filter_map(|(k, _)| k.as_str())).collect())
+        },
     };
     let mut strings = Vec::new();
     for key in ["variables", "outputs", "labels", "pluginDefaults", "concurrency"] {
@@ -154,27 +159,30 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             upstream.push(from..strings.len());
         }
     }
-    // Whether `taskrun` is set where each string is: inside a ForEach only.
+    // Whether `taskrun.value` (`taskrun.iteration`) is set where each
+    // string is: inside a ForEach (a LoopUntil) only.
     let mut taskrun_set = vec![false; strings.len()];
     let mut for_each_ids = Vec::new();
-    for task in flow.all_tasks().into_iter().filter(|t| t.short_type() == "flow.ForEach") {
+    for task in flow.all_tasks().into_iter().filter(|t| matches!(t.short_type(), "flow.ForEach" | "flow.LoopUntil" | "flow.WaitFor")) {
         for child in task.children() {
             collect_ids(child, &mut for_each_ids);
         }
     }
+    // The variables a task gives the property a string is in (Count's `count`).
+    let mut given: Vec<&'static [&'static str]> = vec![&[]; strings.len()];
     for task in flow.all_tasks() {
         for (key, value) in task.node.as_map().unwrap_or_default() {
-            let nested = key
-                .as_str()
-                .and_then(|name| task.kind.and_then(|k| k.property(name)))
-                .is_some_and(|p| matches!(p.kind, Kind::Tasks | Kind::DagTasks | Kind::TaskCases));
+            let declared = key.as_str().and_then(|name| task.kind.and_then(|k| k.property(name)));
+            let nested = declared.is_some_and(|p| matches!(p.kind, Kind::Tasks | Kind::DagTasks | Kind::TaskCases));
             if !nested {
                 value.strings(&mut strings);
+                given.resize(strings.len(), declared.map_or(&[], |p| p.given));
             }
         }
         taskrun_set.resize(strings.len(), for_each_ids.contains(&task.id.value.as_str()));
     }
-    for (index, (node, taskrun_set)) in strings.into_iter().zip(taskrun_set).enumerate() {
+    given.resize(strings.len(), &[]);
+    for (index, ((node, taskrun_set), given)) in strings.into_iter().zip(taskrun_set).zip(given).enumerate() {
         let of_upstream = upstream.iter().any(|r| r.contains(&index));
         let Value::Str(text) = &node.value else { continue };
         if !expr::has_expression(text) {
@@ -202,6 +210,9 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
                 continue;
             }
             if of_upstream && path.starts_with("outputs.") {
+                continue;
+            }
+            if given.contains(&path.split('.').next().unwrap_or_default()) {
                 continue;
             }
             // A name nothing sets is a warning, as Kestra saves such a

@@ -42,6 +42,7 @@ macro_rules! locked {
     };
 }
 
+mod counts;
 mod executions;
 mod flows;
 mod history;
@@ -61,6 +62,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use counts::FlowCount;
 pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution, NewTaskRun, Slot, StateChange, TaskRunRecord, TaskRunVersion};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};

@@ -43,6 +43,9 @@ pub const TYPES: &[TaskType] = &[
     core::execution::LABELS,
     core::execution::EXIT,
     core::execution::PURGE_EXECUTIONS,
+    core::execution::SET_VARIABLES,
+    core::execution::UNSET_VARIABLES,
+    core::execution::COUNT,
     core::log::PURGE_LOGS,
     core::log::FETCH,
     core::kv::SET,
@@ -60,6 +63,8 @@ pub const TYPES: &[TaskType] = &[
     core::flow::FOR_EACH,
     core::flow::EACH_SEQUENTIAL,
     core::flow::EACH_PARALLEL,
+    core::flow::LOOP_UNTIL,
+    core::flow::WAIT_FOR,
     core::flow::SUBFLOW,
     core::flow::PAUSE,
     databricks::cluster::CREATE_CLUSTER,
@@ -100,7 +105,7 @@ mod tests {
         let runners = Runners::core();
         for task_type in TYPES {
             // flow.Pause and execution.Exit are the tasks the executor runs itself.
-            let own_runner = task_type.category == Category::Task && ![core::flow::PAUSE.name, core::execution::EXIT.name].contains(&task_type.name);
+            let own_runner = task_type.category == Category::Task && ![core::flow::PAUSE.name, core::execution::EXIT.name, core::execution::SET_VARIABLES.name, core::execution::UNSET_VARIABLES.name].contains(&task_type.name);
             assert_eq!(task_type.run.is_some(), own_runner, "{}", task_type.name);
             assert_eq!(task_type.check.is_some(), task_type.category == Category::Condition, "{}", task_type.name);
             if task_type.run.is_some() {

@@ -128,6 +128,10 @@ pub fn aliases(full_type: &str) -> Vec<String> {
 /// Replaces secret values in text before it is shown anywhere.
 pub type Mask = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
+/// Renders a property as written with the task's variables and more
+/// (`given`), for the properties a task renders once per item.
+pub type RenderItem = Arc<dyn Fn(&str, &Value, &Value) -> Result<Value, String> + Send + Sync>;
+
 /// What a running task can reach.
 #[derive(Clone)]
 pub struct TaskContext {
@@ -158,6 +162,7 @@ pub struct TaskContext {
     /// lines before the task run's end, so that a crash between the two
     /// loses no line of a run recorded as ended.
     logged: Arc<std::sync::atomic::AtomicBool>,
+    render_item: Option<RenderItem>,
 }
 
 /// The parts of a context that are the same for every task of a server.
@@ -209,6 +214,7 @@ impl TaskContext {
             logs: services.logs.clone(),
             mask,
             logged: Arc::default(),
+            render_item: None,
         }
     }
 
@@ -257,6 +263,24 @@ impl TaskContext {
     pub fn with_source(mut self, source: serde_json::Map<String, Value>) -> Self {
         self.source = source;
         self
+    }
+
+    /// How the executor renders a per-item property (`with_render_item`).
+    pub fn with_render_item(mut self, render: RenderItem) -> Self {
+        self.render_item = Some(render);
+        self
+    }
+
+    /// Renders the property `name`, which the type declares with
+    /// [`Property::given`](crate::flow::registry::Property::given)
+    /// variables and the executor left as written, with `given` added to
+    /// the task's variables (`{"count": 3}`).
+    pub fn render_item(&self, name: &str, given: &Value) -> Result<Value, TaskError> {
+        let written = self.prop(name)?;
+        match &self.render_item {
+            Some(render) => render(name, written, given).map_err(|message| self.invalid(message)),
+            None => Ok(written.clone()),
+        }
     }
 
     fn declares(&self, name: &str) -> bool {
@@ -316,6 +340,19 @@ impl TaskContext {
         let ids: Vec<ExecutionId> = found.into_iter().map(|(id, _, _)| id).collect();
         let deleted_logs = self.store.purge_executions(&ids, executions, logs).await?;
         Ok((ids.len(), deleted_logs))
+    }
+
+    /// Executions counted per flow (execution.Count): see
+    /// [`Store::execution_counts`](crate::store::Store::execution_counts).
+    pub async fn execution_counts(
+        &self,
+        flows: &[(String, String)],
+        namespaces: &[String],
+        states: &[crate::state::State],
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<crate::store::FlowCount>, TaskError> {
+        Ok(self.store.execution_counts(flows, namespaces, states, start, end).await?)
     }
 
     /// An execution's namespace, flow and log lines from `min` up, every

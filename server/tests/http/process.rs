@@ -489,6 +489,66 @@ tasks:
     assert!(stdout.starts_with(&format!("{}:6:24: bad expression: unknown filter `uper`: did you mean `upper`?", bad.display())), "{stdout}");
 }
 
+/// Kestra's own examples of SetVariables/UnsetVariables, LoopUntil and
+/// Count validate without a warning (`vars.message` is set by a task,
+/// `count` is Count's own variable) and run from `mortar run`.
+#[test]
+fn mortar_validate_and_run_take_kestras_variables_loop_and_count_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("examples.yml");
+    std::fs::write(
+        &flow,
+        r#"id: variables
+namespace: company.team
+variables:
+  name: World
+tasks:
+  - id: set_vars
+    type: io.kestra.plugin.core.execution.SetVariables
+    variables:
+      message: Hello
+      name: Loïc
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ vars.message }} {{ vars.name }}"
+  - id: unset_variables
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables:
+      - message
+      - name
+  - id: loop
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ outputs.return.value == '4' }}"
+    checkFrequency:
+      interval: PT0.01S
+    tasks:
+      - id: return
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.loop.iterationCount }}"
+  - id: count
+    type: io.kestra.plugin.core.execution.Count
+    flows:
+      - namespace: company.team
+        flowId: variables
+    startDate: "{{ now() | dateAdd(-30, 'DAYS') }}"
+    expression: "{{ count >= 0 }}"
+  - id: show
+    type: log.Log
+    message: "looped {{ outputs.loop.iterationCount }} times; counted {{ outputs.count.total }}"
+"#,
+    )
+    .unwrap();
+    let output = Command::new(MORTAR).arg("validate").arg(&flow).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    let output = Command::new(MORTAR).arg("run").arg(&flow).env("RUST_LOG", "warn").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Hello Loïc"), "{stdout}");
+    // The running execution counts itself.
+    assert!(stdout.contains("looped 4 times; counted 1"), "{stdout}");
+}
+
 /// The server's part of the context, from `mortar run`: `envs` from `ENV_`
 /// variables, `globals` from `--globals`, `kestra.url` from `--url`; and
 /// Kestra's encrypt/decrypt, fileSize and fileURI on a real execution.

@@ -198,7 +198,7 @@ async fn a_paused_execution_is_resumed_with_form_inputs() {
     assert_eq!(resume(reqwest::multipart::Form::new().text("count", "21")).await.status(), 204);
     let ended = until_ended(&app, &id).await;
     assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
-    assert_eq!(ended["taskRunList"][1]["outputs"]["value"], 42);
+    assert_eq!(ended["taskRunList"][1]["outputs"]["value"], "42");
     assert_eq!(ended["taskRunList"][0]["outputs"]["onResume"]["count"], 21);
     assert_eq!(resume(reqwest::multipart::Form::new()).await.status(), 409);
     app.stop().await;

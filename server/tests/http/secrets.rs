@@ -157,9 +157,9 @@ async fn a_running_server_sees_secrets_set_by_the_cli_on_its_data_dir() {
     };
     let output = set(VALUE).await.unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(length().await, 12);
+    assert_eq!(length().await, "12");
     let output = set("short").await.unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(length().await, 5);
+    assert_eq!(length().await, "5");
     app.stop().await;
 }

@@ -9,7 +9,7 @@ pub const RETURN: TaskType = TaskType {
     alias: "debug.Return",
     category: Category::Task,
     doc: "Returns a rendered value as its output `value`.",
-    properties: &[ex(prop("format", Any, "The value to return; expressions are rendered."), "{{ inputs.name | upper }}")],
+    properties: &[ex(prop("format", String, "The value to return, as text (a lone expression gives its value as text, as in Kestra)."), "{{ inputs.name | upper }}")],
     outputs: &[("value", "The rendered format.")],
     run: runner!(run::Return),
     check: None,

@@ -1,7 +1,7 @@
 //! Kestra's `io.kestra.plugin.core.execution` package.
 
 use crate::flow::registry::Kind::*;
-use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
+use crate::flow::registry::{Category, Property, TaskType, def, ex, per_item, prop, req, runner};
 
 pub const FAIL: TaskType = TaskType {
     name: "io.kestra.plugin.core.execution.Fail",
@@ -88,6 +88,57 @@ pub const PURGE_EXECUTIONS: TaskType = TaskType {
     ],
     outputs: &[("executionsCount", "How many executions were purged."), ("logsCount", "How many log lines were deleted."), ("storagesCount", "How many executions' files were deleted."), ("metricsCount", "Always 0.")],
     run: runner!(run::PurgeExecutions),
+    check: None,
+};
+
+/// The task the executor runs itself (`executor/run/variables.rs`): the
+/// variables it sets are the execution's from then on, across restarts.
+pub const SET_VARIABLES: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.SetVariables",
+    alias: "execution.SetVariables",
+    category: Category::Task,
+    doc: "Sets execution variables, read by later tasks as `{{ vars.<name> }}`; nested mappings are merged into those already there.",
+    properties: &[
+        ex(req("variables", Map, "The variables, by name; expressions are rendered."), "{ rows: \"{{ outputs.count.value }}\" }"),
+        def("overwrite", Boolean, "true", "When false, setting a variable that already exists fails the task, naming it."),
+    ],
+    outputs: &[],
+    run: None,
+    check: None,
+};
+
+/// Run by the executor, as SetVariables.
+pub const UNSET_VARIABLES: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.UnsetVariables",
+    alias: "execution.UnsetVariables",
+    category: Category::Task,
+    doc: "Removes execution variables (`a.b` removes the key `b` of the mapping `a`).",
+    properties: &[
+        ex(req("variables", StringList, "The names of the variables to remove."), "[\"rows\"]"),
+        def("ignoreMissing", Boolean, "false", "When false, a variable that does not exist fails the task, naming it."),
+    ],
+    outputs: &[],
+    run: None,
+    check: None,
+};
+
+const COUNT_FLOW: &[Property] = &[req("namespace", String, "The flow's namespace."), req("flowId", String, "The flow's id.")];
+
+pub const COUNT: TaskType = TaskType {
+    name: "io.kestra.plugin.core.execution.Count",
+    alias: "execution.Count",
+    category: Category::Task,
+    doc: "Counts the executions of flows (or of every flow of namespaces) created in a window, and keeps the flows whose count passes `expression`.",
+    properties: &[
+        prop("flows", ObjectList { properties: COUNT_FLOW }, "The flows to count; each one named is counted, 0 included. Give flows or namespaces."),
+        prop("namespaces", StringList, "Count every flow of these namespaces that has executions."),
+        prop("states", StringList, "Only executions in these states (SUCCESS, FAILED, ...)."),
+        ex(req("startDate", String, "Executions created from this ISO-8601 date-time."), "{{ now() | dateAdd(-1, 'DAYS') }}"),
+        prop("endDate", String, "Executions created before this ISO-8601 date-time; now when unset."),
+        ex(per_item(req("expression", String, "Rendered for each flow with `count` set: the flow is kept when it renders true."), &["count"]), "{{ count >= 1 }}"),
+    ],
+    outputs: &[("results", "The flows kept: a list of {namespace, flowId, count}."), ("total", "The sum of their counts.")],
+    run: runner!(run::Count),
     check: None,
 };
 
@@ -292,6 +343,64 @@ mod run {
                 outputs.insert("logsCount".into(), logs.into());
                 outputs.insert("storagesCount".into(), if files { count } else { 0 }.into());
                 outputs.insert("metricsCount".into(), 0.into());
+                Ok(outputs)
+            })
+        }
+    }
+
+    pub(super) struct Count;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct CountFlow {
+        namespace: std::string::String,
+        flow_id: std::string::String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct CountProps {
+        #[serde(default)]
+        flows: Option<Vec<CountFlow>>,
+        #[serde(default)]
+        namespaces: Option<Vec<std::string::String>>,
+        #[serde(default)]
+        states: Vec<std::string::String>,
+        start_date: std::string::String,
+        #[serde(default)]
+        end_date: Option<std::string::String>,
+    }
+
+    impl Runner for Count {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: CountProps = ctx.properties()?;
+                if props.flows.is_none() && props.namespaces.is_none() {
+                    return Err(ctx.invalid("give `flows` or `namespaces`: the executions of which flows to count"));
+                }
+                let mut states = Vec::new();
+                for name in &props.states {
+                    states.push(crate::state::State::parse(&name.to_ascii_uppercase()).ok_or_else(|| ctx.invalid(format!("states: {name:?} is not a state")))?);
+                }
+                let start = crate::task::core::millis(ctx, "startDate", &props.start_date)?;
+                let end = props.end_date.as_deref().filter(|e| !e.trim().is_empty()).map(|e| crate::task::core::millis(ctx, "endDate", e)).transpose()?;
+                let flows: Vec<_> = props.flows.unwrap_or_default().into_iter().map(|f| (f.namespace, f.flow_id)).collect();
+                let counts = ctx.execution_counts(&flows, &props.namespaces.unwrap_or_default(), &states, Some(start), end).await?;
+                let mut results = Vec::new();
+                let mut total = 0;
+                for found in counts {
+                    let kept = ctx.render_item("expression", &serde_json::json!({"count": found.count}))?;
+                    // Kestra keeps a flow when the expression renders exactly `true`.
+                    let kept = matches!(&kept, Value::Bool(true)) || kept.as_str().is_some_and(|t| t.trim() == "true");
+                    if kept {
+                        total += found.count;
+                        results.push(serde_json::json!({"namespace": found.namespace, "flowId": found.flow_id, "count": found.count}));
+                    }
+                }
+                ctx.log(Level::Debug, format!("{} flows matching the expression", results.len())).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("results".into(), Value::Array(results));
+                outputs.insert("total".into(), total.into());
                 Ok(outputs)
             })
         }

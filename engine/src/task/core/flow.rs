@@ -198,6 +198,38 @@ pub const EACH_PARALLEL: TaskType = TaskType {
     check: None,
 };
 
+/// LoopUntil's `checkFrequency`.
+const CHECK_FREQUENCY: &[Property] = &[
+    def("maxIterations", Integer, "100", "The most iterations."),
+    def("maxDuration", Duration, "\"PT1H\"", "The longest the loop runs, from its start."),
+    def("interval", Duration, "\"PT1S\"", "The wait between an iteration and the next."),
+];
+
+const LOOP_UNTIL_PROPERTIES: &[Property] = &[
+    ex(req("condition", Any, "Checked after each iteration (its tasks' outputs are the latest iteration's); the loop ends when it is true (anything but false, 0, -0, null or empty)."), "{{ outputs.check.code == 200 }}"),
+    req("tasks", Tasks, "The tasks of one iteration, in order."),
+    prop("checkFrequency", Object { properties: CHECK_FREQUENCY }, "The limits and the wait between iterations."),
+    def("failOnMaxReached", Boolean, "false", "End FAILED, rather than SUCCESS, when maxIterations or maxDuration is reached."),
+    ERRORS,
+    FINALLY,
+];
+
+const LOOP_UNTIL_DOC: &str = "Runs its tasks again and again, checkFrequency.interval apart, until `condition` holds, or until checkFrequency.maxIterations or maxDuration is reached. `{{ outputs.<id>.iterationCount }}` counts the iterations from 1.";
+
+pub const LOOP_UNTIL: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.LoopUntil",
+    alias: "flow.LoopUntil",
+    category: Category::Flowable,
+    doc: LOOP_UNTIL_DOC,
+    properties: LOOP_UNTIL_PROPERTIES,
+    outputs: &[("iterationCount", "The iteration running, from 1; at the end, how many ran.")],
+    run: None,
+    check: None,
+};
+
+/// LoopUntil's older name, still in use.
+pub const WAIT_FOR: TaskType = TaskType { name: "io.kestra.plugin.core.flow.WaitFor", alias: "flow.WaitFor", ..LOOP_UNTIL };
+
 /// What an `onResume` input declares (as a flow's inputs do).
 const RESUME_INPUT: &[Property] = &[
     req("id", String, "The input's id."),
