@@ -1571,3 +1571,79 @@ tasks:
     assert_eq!(state, State::Failed);
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("give `flows` or `namespaces`")));
 }
+
+/// DeduplicateItems keeps each key's last item in the file's order;
+/// FilterItems keeps or drops items by an expression over their fields,
+/// and fails on a null unless told otherwise; LocalFiles writes into the
+/// WorkingDirectory later tasks share and sends files to storage.
+#[tokio::test]
+async fn item_tasks_deduplicate_and_filter_ion_files_and_local_files_fill_the_working_directory() {
+    let h = harness().await;
+    let yaml = r#"
+id: items
+namespace: test
+tasks:
+  - id: write
+    type: storage.Write
+    extension: .ion
+    content: |
+      {id:1,region:"eu",amount:50}
+      {id:2,region:"us",amount:150}
+      {id:1,region:"eu",amount:70}
+      {id:3,region:"eu",amount:300}
+      {id:2,region:"us",amount:20}
+  - id: dedup
+    type: io.kestra.plugin.core.storage.DeduplicateItems
+    from: "{{ outputs.write.uri }}"
+    expr: "{{ id }}-{{ region }}"
+  - id: big
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: "{{ outputs.dedup.uri }}"
+    filterCondition: "{{ amount > 60 }}"
+  - id: not_eu
+    type: storage.FilterItems
+    from: "{{ outputs.write.uri }}"
+    filterCondition: "{{ region == 'eu' }}"
+    filterType: EXCLUDE
+  - id: lenient
+    type: storage.FilterItems
+    from: "{{ outputs.write.uri }}"
+    filterCondition: "{{ missing ?? null }}"
+    errorOrNullBehavior: EXCLUDE
+  - id: dir
+    type: flow.WorkingDirectory
+    tasks:
+      - id: local
+        type: io.kestra.plugin.core.storage.LocalFiles
+        inputs:
+          query.sql: "SELECT {{ outputs.big.processedItemsTotal }}"
+          copy.ion: "{{ outputs.big.uri }}"
+        outputs: ["*.ion"]
+      - id: read
+        type: log.Log
+        message: "{{ read(outputs.local.uris['copy.ion']) | trim }}"
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{:?}", messages(&h, &id).await);
+    let output = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
+    let read = |uri: &Value| std::fs::read_to_string(storage.path_of(uri.as_str().unwrap()).unwrap()).unwrap();
+    let dedup = output("dedup");
+    assert_eq!(read(&dedup["uri"]), "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}\n{id:2,region:\"us\",amount:20}\n");
+    assert_eq!((dedup["numKeys"].clone(), dedup["processedItemsTotal"].clone(), dedup["droppedItemsTotal"].clone()), (json!(3), json!(5), json!(2)));
+    let big = output("big");
+    assert!(big["uri"].as_str().unwrap().ends_with(".ion"));
+    assert_eq!(read(&big["uri"]), "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}\n");
+    assert_eq!((big["processedItemsTotal"].clone(), big["droppedItemsTotal"].clone()), (json!(3), json!(1)));
+    assert_eq!(read(&output("not_eu")["uri"]), "{id:2,region:\"us\",amount:150}\n{id:2,region:\"us\",amount:20}\n");
+    assert_eq!(output("lenient")["droppedItemsTotal"], 5);
+    let uris = output("local")["uris"].clone();
+    assert_eq!(uris.as_object().unwrap().keys().collect::<Vec<_>>(), ["copy.ion"]);
+    assert!(messages(&h, &id).await.iter().any(|m| m == "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}"), "{:?}", messages(&h, &id).await);
+
+    // A null condition fails by default, naming the expression and the item.
+    let strict = "id: strict\nnamespace: test\ntasks:\n  - id: write\n    type: storage.Write\n    content: \"{a:1}\"\n  - id: filter\n    type: storage.FilterItems\n    from: \"{{ outputs.write.uri }}\"\n    filterCondition: \"{{ b ?? null }}\"\n";
+    let (state, _, id) = run(&h, Runners::core(), strict, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("Expression `{{ b ?? null }}` return `null` on item `{a:1}`")), "{:?}", messages(&h, &id).await);
+}

@@ -399,3 +399,33 @@ fn plugin_defaults_give_required_properties() {
     let elsewhere = format!("{without}pluginDefaults:\n  - type: io.kestra.plugin.core.log\n    values:\n      endDate: x\n");
     check(&elsewhere, &["4:9: task purge (execution.PurgeExecutions) has no `endDate`"]);
 }
+
+/// What a task renders itself per item (an item's fields in FilterItems,
+/// `count` in Count) and what SetVariables sets are known names; an
+/// unknown name elsewhere is still a warning.
+#[test]
+fn per_item_variables_and_set_variables_are_known_to_validation() {
+    check(
+        r#"id: items
+namespace: t
+tasks:
+  - id: set
+    type: execution.SetVariables
+    variables:
+      limit: 10
+  - id: filter
+    type: storage.FilterItems
+    from: "{{ outputs.set.uri ?? '' }}"
+    filterCondition: "{{ amount > vars.limit }}"
+  - id: count
+    type: execution.Count
+    namespaces: [t]
+    startDate: "2024-01-01T00:00:00Z"
+    expression: "{{ count > 0 }}"
+  - id: log
+    type: log.Log
+    message: "{{ amount }}"
+"#,
+        &["19:18: unknown variable `amount`"],
+    );
+}

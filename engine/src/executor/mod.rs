@@ -12,6 +12,7 @@ mod retry;
 mod run;
 pub(crate) mod subflow;
 mod working_dir;
+pub(crate) use working_dir::WorkingDir;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

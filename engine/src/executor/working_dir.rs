@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 use crate::ids::TaskRunId;
 use crate::storage::{SCHEME, Storage};
 
-/// A task run's directory, removed when dropped.
+/// A task run's directory, removed when dropped if it made it.
 pub(crate) struct WorkingDir {
     path: PathBuf,
+    owned: bool,
 }
 
 impl WorkingDir {
@@ -22,7 +23,12 @@ impl WorkingDir {
         // Kestra's worker does.
         let _ = tokio::fs::remove_dir_all(&path).await;
         tokio::fs::create_dir_all(&path).await.map_err(|e| format!("cannot create the working directory {}: {e}", path.display()))?;
-        Ok(Self { path })
+        Ok(Self { path, owned: true })
+    }
+
+    /// The directory of an enclosing WorkingDirectory, left in place.
+    pub(crate) fn existing(path: PathBuf) -> Self {
+        Self { path, owned: false }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -100,6 +106,9 @@ impl WorkingDir {
 
 impl Drop for WorkingDir {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if let Err(error) = std::fs::remove_dir_all(&self.path)
             && error.kind() != std::io::ErrorKind::NotFound
         {

@@ -83,8 +83,9 @@ pub struct Property {
     #[serde(skip)]
     pub api: Option<&'static str>,
     /// Variables the task itself gives this property when it renders it,
-    /// once per item (Count's `count`, FilterItems' `row`): the executor
-    /// leaves such a property as written, and validation knows the names.
+    /// once per item (Count's `count`; `*` for an item's own fields, as in
+    /// FilterItems): the executor leaves such a property as written, and
+    /// validation knows the names.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub given: &'static [&'static str],
 }

@@ -212,7 +212,8 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             if of_upstream && path.starts_with("outputs.") {
                 continue;
             }
-            if given.contains(&path.split('.').next().unwrap_or_default()) {
+            // `*`: an item's fields, whatever they are.
+            if given.contains(&"*") || given.contains(&path.split('.').next().unwrap_or_default()) {
                 continue;
             }
             // A name nothing sets is a warning, as Kestra saves such a

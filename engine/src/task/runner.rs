@@ -163,6 +163,8 @@ pub struct TaskContext {
     /// loses no line of a run recorded as ended.
     logged: Arc<std::sync::atomic::AtomicBool>,
     render_item: Option<RenderItem>,
+    /// The enclosing WorkingDirectory's directory, if any.
+    pub working_dir: Option<std::path::PathBuf>,
 }
 
 /// The parts of a context that are the same for every task of a server.
@@ -215,6 +217,7 @@ impl TaskContext {
             mask,
             logged: Arc::default(),
             render_item: None,
+            working_dir: None,
         }
     }
 
@@ -262,6 +265,12 @@ impl TaskContext {
     /// The properties as written, with `with_source`, for the executor.
     pub fn with_source(mut self, source: serde_json::Map<String, Value>) -> Self {
         self.source = source;
+        self
+    }
+
+    /// The enclosing WorkingDirectory's directory, for the executor.
+    pub fn with_working_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.working_dir = dir;
         self
     }
 

@@ -4,7 +4,7 @@
 //! task run, so the runs of a ForEach do not overwrite each other.
 
 use crate::flow::registry::Kind::*;
-use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
+use crate::flow::registry::{Category, TaskType, def, ex, per_item, prop, req, runner};
 
 pub const WRITE: TaskType = TaskType {
     name: "io.kestra.plugin.core.storage.Write",
@@ -101,6 +101,59 @@ pub const PURGE_CURRENT_EXECUTION_FILES: TaskType = TaskType {
     properties: &[],
     outputs: &[("uris", "The storage:// URIs of the files deleted.")],
     run: runner!(run::PurgeCurrentExecutionFiles),
+    check: None,
+};
+
+pub const DEDUPLICATE_ITEMS: TaskType = TaskType {
+    name: "io.kestra.plugin.core.storage.DeduplicateItems",
+    alias: "storage.DeduplicateItems",
+    category: Category::Task,
+    doc: "Keeps, of the items of an Ion file (one per line) that share a key, the last one, in the order of the file.",
+    properties: &[
+        ex(req("from", String, "The Ion file's storage:// URI."), "{{ outputs.extract.uri }}"),
+        ex(per_item(req("expr", String, "The key of an item: an expression over its fields, rendered for each item."), &["*"]), "{{ id }}-{{ region }}"),
+    ],
+    outputs: &[
+        ("uri", "The storage:// URI of the new Ion file."),
+        ("numKeys", "How many distinct keys were seen."),
+        ("processedItemsTotal", "How many items were read."),
+        ("droppedItemsTotal", "How many items were dropped."),
+    ],
+    run: runner!(run::DeduplicateItems),
+    check: None,
+};
+
+pub const FILTER_ITEMS: TaskType = TaskType {
+    name: "io.kestra.plugin.core.storage.FilterItems",
+    alias: "storage.FilterItems",
+    category: Category::Task,
+    doc: "Keeps (INCLUDE) or drops (EXCLUDE) the items of an Ion file (one per line) for which filterCondition, rendered over the item's fields, is true.",
+    properties: &[
+        ex(req("from", String, "The Ion file's storage:// URI."), "{{ outputs.extract.uri }}"),
+        ex(per_item(req("filterCondition", String, "An expression over an item's fields; true unless it renders false, 0, -0 or empty."), &["*"]), "{{ amount > 100 }}"),
+        def("filterType", Enum { values: &["INCLUDE", "EXCLUDE"] }, "\"INCLUDE\"", "What to do with the items the condition matches."),
+        def("errorOrNullBehavior", Enum { values: &["FAIL", "INCLUDE", "EXCLUDE"] }, "\"FAIL\"", "What to do with an item the condition cannot be rendered for, or renders null for."),
+    ],
+    outputs: &[
+        ("uri", "The storage:// URI of the new Ion file."),
+        ("processedItemsTotal", "How many items were read."),
+        ("droppedItemsTotal", "How many items were dropped."),
+    ],
+    run: runner!(run::FilterItems),
+    check: None,
+};
+
+pub const LOCAL_FILES: TaskType = TaskType {
+    name: "io.kestra.plugin.core.storage.LocalFiles",
+    alias: "storage.LocalFiles",
+    category: Category::Task,
+    doc: "Writes files into the task's directory (the enclosing WorkingDirectory's, which later tasks share) and sends files from it to internal storage. Kestra deprecates it for WorkingDirectory's inputFiles and outputFiles.",
+    properties: &[
+        ex(prop("inputs", Any, "Files to create: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."), "{ \"query.sql\": \"SELECT 1\" }"),
+        ex(prop("outputs", StringList, "Glob patterns, relative to the directory, of the files to send to internal storage."), "[\"*.csv\"]"),
+    ],
+    outputs: &[("uris", "The storage:// URI of each file sent, by its path in the directory.")],
+    run: runner!(run::LocalFiles),
     check: None,
 };
 
@@ -394,6 +447,194 @@ mod run {
                 ctx.info(format!("deleted {} files of this execution", uris.len())).await;
                 let mut outputs = Outputs::new();
                 outputs.insert("uris".into(), Value::Array(uris.into_iter().map(Value::String).collect()));
+                Ok(outputs)
+            })
+        }
+    }
+
+    /// The items of an Ion file, one per line, each as the variables its
+    /// expression is rendered with; `each` is given the line and the item.
+    async fn each_item(ctx: &TaskContext, from: &str, mut each: impl FnMut(&str, Value) -> Result<(), TaskError>) -> Result<(), TaskError> {
+        use tokio::io::AsyncBufReadExt;
+        let (file, _) = ctx.storage.open(from).await?;
+        let mut lines = tokio::io::BufReader::new(file).lines();
+        let mut number = 0u64;
+        while let Some(line) = lines.next_line().await.map_err(|e| TaskError::Failed(format!("{from}: {e}")))? {
+            number += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let item = crate::flow::pebble::convert::from_ion(&Value::String(line.clone()))
+                .map_err(|e| TaskError::Failed(format!("{from}, line {number}: not an Ion value: {e}")))?;
+            if !item.is_object() {
+                return Err(TaskError::Failed(format!("{from}, line {number}: an item must be an Ion struct, not {item}")));
+            }
+            each(&line, item)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the lines `keep` gives into a new `.ion` file of this task run.
+    async fn write_lines(ctx: &TaskContext, lines: Vec<String>) -> Result<String, TaskError> {
+        let uri = new_uri(ctx, Some(".ion"));
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        ctx.storage.write(&uri, text.as_bytes()).await?;
+        Ok(uri)
+    }
+
+    fn rendered_text(value: Value) -> Option<String> {
+        match value {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        }
+    }
+
+    pub(super) struct DeduplicateItems;
+
+    #[derive(Deserialize)]
+    struct DeduplicateProps {
+        from: String,
+    }
+
+    impl Runner for DeduplicateItems {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: DeduplicateProps = ctx.properties()?;
+                // First pass: each key's last place; second: keep the items
+                // at those places, in the file's order (as Kestra does).
+                let mut last: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+                let mut offset = 0u64;
+                each_item(ctx, &props.from, |_, item| {
+                    let key = rendered_text(ctx.render_item("expr", &item)?).unwrap_or_default();
+                    last.insert(key, offset);
+                    offset += 1;
+                    Ok(())
+                })
+                .await?;
+                let mut kept = Vec::new();
+                let (mut offset, mut dropped) = (0u64, 0u64);
+                each_item(ctx, &props.from, |line, item| {
+                    let key = rendered_text(ctx.render_item("expr", &item)?).unwrap_or_default();
+                    if last.get(&key) == Some(&offset) {
+                        kept.push(line.to_owned());
+                    } else {
+                        dropped += 1;
+                    }
+                    offset += 1;
+                    Ok(())
+                })
+                .await?;
+                let uri = write_lines(ctx, kept).await?;
+                let mut outputs = uri_output(&uri);
+                outputs.insert("numKeys".into(), json!(last.len()));
+                outputs.insert("processedItemsTotal".into(), json!(offset));
+                outputs.insert("droppedItemsTotal".into(), json!(dropped));
+                Ok(outputs)
+            })
+        }
+    }
+
+    pub(super) struct FilterItems;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FilterProps {
+        from: String,
+        #[serde(default)]
+        filter_type: Option<String>,
+        #[serde(default)]
+        error_or_null_behavior: Option<String>,
+    }
+
+    /// Kestra's TruthUtils on rendered text.
+    fn truthy(text: &str) -> bool {
+        !matches!(text.trim(), "false" | "0" | "-0" | "")
+    }
+
+    impl Runner for FilterItems {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: FilterProps = ctx.properties()?;
+                let include = match props.filter_type.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                    None | Some("INCLUDE") => true,
+                    Some("EXCLUDE") => false,
+                    Some(other) => return Err(ctx.invalid(format!("filterType: {other:?} is not INCLUDE or EXCLUDE"))),
+                };
+                let on_null = match props.error_or_null_behavior.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                    None | Some("FAIL") => None,
+                    Some("INCLUDE") => Some(true),
+                    Some("EXCLUDE") => Some(false),
+                    Some(other) => return Err(ctx.invalid(format!("errorOrNullBehavior: {other:?} is not FAIL, INCLUDE or EXCLUDE"))),
+                };
+                let condition = ctx.source.get("filterCondition").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let mut kept = Vec::new();
+                let (mut processed, mut dropped) = (0u64, 0u64);
+                each_item(ctx, &props.from, |line, item| {
+                    processed += 1;
+                    let keep = match ctx.render_item("filterCondition", &item).map(rendered_text) {
+                        Ok(Some(text)) => truthy(&text) == include,
+                        failed => match on_null {
+                            Some(keep) => keep,
+                            None => {
+                                return Err(match failed {
+                                    Err(error) => error,
+                                    _ => TaskError::Failed(ctx.mask(&format!("Expression `{condition}` return `null` on item `{line}`"))),
+                                });
+                            }
+                        },
+                    };
+                    if keep {
+                        kept.push(line.to_owned());
+                    } else {
+                        dropped += 1;
+                    }
+                    Ok(())
+                })
+                .await?;
+                let uri = write_lines(ctx, kept).await?;
+                let mut outputs = uri_output(&uri);
+                outputs.insert("processedItemsTotal".into(), json!(processed));
+                outputs.insert("droppedItemsTotal".into(), json!(dropped));
+                Ok(outputs)
+            })
+        }
+    }
+
+    pub(super) struct LocalFiles;
+
+    #[derive(Deserialize)]
+    struct LocalFilesProps {
+        #[serde(default)]
+        inputs: Value,
+        #[serde(default)]
+        outputs: Value,
+    }
+
+    impl Runner for LocalFiles {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: LocalFilesProps = ctx.properties()?;
+                // The enclosing WorkingDirectory's directory, kept for the
+                // tasks after; alone, a directory of its own.
+                let dir = match &ctx.working_dir {
+                    Some(path) => crate::executor::WorkingDir::existing(path.clone()),
+                    None => crate::executor::WorkingDir::create(&ctx.task_run_id).await.map_err(TaskError::Failed)?,
+                };
+                let inputs = match props.inputs {
+                    Value::Object(files) => Value::Object(files),
+                    other => other,
+                };
+                dir.write_inputs(&inputs, &ctx.storage).await.map_err(|e| ctx.invalid(e.replacen("inputFiles", "inputs", 1)))?;
+                let prefix = format!("{}_", ctx.task_run_id);
+                let uri_of = |relative: &str| Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{prefix}{relative}"));
+                let kept = dir.keep_outputs(&props.outputs, &ctx.storage, uri_of).await.map_err(|e| ctx.invalid(e.replacen("outputFiles", "outputs", 1)))?;
+                let mut outputs = Outputs::new();
+                outputs.insert("uris".into(), Value::Object(kept));
                 Ok(outputs)
             })
         }
