@@ -122,10 +122,7 @@ impl Kv {
     /// may come from a rendered property: it is checked before it becomes
     /// a path.
     pub fn new(storage_root: &Path, namespace: &str) -> Result<Self, KvError> {
-        let valid = !namespace.is_empty()
-            && namespace.len() <= crate::flow::model::MAX_NAMESPACE
-            && namespace.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
-        if !valid {
+        if !crate::flow::model::valid_namespace(namespace) {
             return Err(KvError::BadNamespace(namespace.to_owned()));
         }
         Ok(Self { dir: storage_root.join(namespace).join("_kv"), namespace: namespace.to_owned() })

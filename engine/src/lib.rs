@@ -31,6 +31,8 @@ pub mod kv;
 #[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]
+pub mod namespace_files;
+#[cfg(feature = "runtime")]
 pub mod scheduler;
 #[cfg(feature = "runtime")]
 pub mod secret_key;

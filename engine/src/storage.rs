@@ -170,6 +170,13 @@ impl Storage {
         crate::kv::namespaces(&self.root)
     }
 
+    /// The files of a namespace (`<namespace>/_files`), whatever this
+    /// storage's own scope: who may reach which namespace is decided by
+    /// the caller, as for the KV store.
+    pub fn namespace_files(&self, namespace: &str) -> Result<crate::namespace_files::NamespaceFiles, crate::namespace_files::FilesError> {
+        crate::namespace_files::NamespaceFiles::new(&self.root, namespace)
+    }
+
     /// The KV store of a namespace (Kestra keeps it in internal storage too).
     pub fn kv(&self, namespace: &str) -> Result<crate::kv::Kv, crate::kv::KvError> {
         crate::kv::Kv::new(&self.root, namespace)
@@ -197,7 +204,9 @@ impl Storage {
         }
         let mut segments = rest.split('/');
         let first = segments.next().unwrap_or_default();
-        if segments.next() == Some("_kv") {
+        // The KV store and the namespace files are reached through their
+        // own interfaces only.
+        if matches!(segments.next(), Some("_kv" | crate::namespace_files::FILES_DIR | crate::namespace_files::REVISIONS_DIR)) {
             return Err(bad());
         }
         if let Some(namespace) = &self.namespace

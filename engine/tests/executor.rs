@@ -1647,3 +1647,89 @@ tasks:
     assert_eq!(state, State::Failed);
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("Expression `{{ b ?? null }}` return `null` on item `{a:1}`")), "{:?}", messages(&h, &id).await);
 }
+
+/// Namespace files from a flow: `read()` by path, by `fileURI` and at a
+/// revision; a WorkingDirectory receives those `namespaceFiles` picks; the
+/// namespace tasks upload from the directory and from storage, download
+/// and delete.
+#[tokio::test]
+async fn namespace_files_are_read_copied_into_working_directories_uploaded_downloaded_and_deleted() {
+    use engine::namespace_files::Conflict;
+    let h = harness().await;
+    let files = h.services.storage.namespace_files("company.team").unwrap();
+    files.put("sql/q.sql", b"SELECT 1", Conflict::Overwrite).unwrap();
+    files.put("sql/q.sql", b"SELECT 2", Conflict::Overwrite).unwrap();
+    files.put("scripts/clean.py", b"print('clean')", Conflict::Overwrite).unwrap();
+    files.put("notes.md", b"# notes", Conflict::Overwrite).unwrap();
+    h.services.storage.namespace_files("company").unwrap().put("shared.txt", b"from the parent", Conflict::Overwrite).unwrap();
+    let yaml = r#"
+id: nsfiles
+namespace: company.team
+tasks:
+  - id: read
+    type: log.Log
+    message: "{{ read('sql/q.sql') }} | {{ read(fileURI('/sql/q.sql')) }} | {{ read('sql/q.sql', version=1) }} | {{ read('shared.txt', namespace='company') }}"
+  - id: dir
+    type: flow.WorkingDirectory
+    namespaceFiles:
+      enabled: true
+      include: ["sql/**", "scripts/*"]
+      exclude: ["**.md"]
+    inputFiles:
+      extra/new.sql: "SELECT 3"
+    tasks:
+      - id: local
+        type: storage.LocalFiles
+        outputs: ["**"]
+      - id: upload
+        type: io.kestra.plugin.core.namespace.UploadFiles
+        namespace: company.backup
+        files: ["**.sql"]
+        destination: /copied
+  - id: write
+    type: storage.Write
+    content: "a,b"
+  - id: upload_map
+    type: namespace.UploadFiles
+    namespace: company.team
+    filesMap:
+      data/rows.csv: "{{ outputs.write.uri }}"
+  - id: download
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: company.team
+    files: ["/sql/**", "/data/*"]
+  - id: show
+    type: log.Log
+    message: "{{ read(outputs.download.files['/data/rows.csv']) }}"
+  - id: delete
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: company.team
+    files: /data/**
+    deleteParentFolder: true
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    let logs = messages(&h, &id).await;
+    assert_eq!(state, State::Success, "{logs:?}");
+    assert!(logs.iter().any(|m| m == "SELECT 2 | SELECT 2 | SELECT 1 | from the parent"), "{logs:?}");
+    let output = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let local: Vec<String> = output("local")["uris"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(local, ["extra/new.sql", "scripts/clean.py", "sql/q.sql"], "notes.md left out");
+    let backup = h.services.storage.namespace_files("company.backup").unwrap();
+    assert_eq!(backup.all().unwrap(), ["copied/extra/new.sql", "copied/sql/q.sql"]);
+    assert_eq!(backup.get("copied/sql/q.sql", None).unwrap(), b"SELECT 2");
+    let downloaded: Vec<String> = output("download")["files"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(downloaded, ["/data/rows.csv", "/sql/q.sql"]);
+    assert!(logs.iter().any(|m| m == "a,b"), "{logs:?}");
+    assert_eq!(output("delete")["files"], json!(["/data/rows.csv"]));
+    assert_eq!(files.all().unwrap(), ["notes.md", "scripts/clean.py", "sql/q.sql"]);
+    assert!(files.list("").unwrap().iter().all(|a| a.file_name != "data"), "the emptied folder went");
+
+    // A missing file fails the task, naming it; execution storage cannot
+    // reach the namespace files.
+    let missing = "id: missing\nnamespace: company.team\ntasks:\n  - id: read\n    type: log.Log\n    message: \"{{ read('nope.sql') }}\"\n";
+    let (state, _, id) = run(&h, Runners::core(), missing, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("namespace file /nope.sql does not exist")), "{:?}", messages(&h, &id).await);
+    let sneaky = "id: sneaky\nnamespace: company.team\ntasks:\n  - id: size\n    type: storage.Size\n    uri: storage:///company.team/_files/sql/q.sql\n";
+    assert_eq!(run(&h, Runners::core(), sneaky, json!({})).await.0, State::Failed);
+}

@@ -89,6 +89,15 @@ impl Host for RuntimeHost {
         std::fs::metadata(&path).map(|m| m.len()).map_err(|_| format!("{uri} does not exist"))
     }
 
+    fn namespace_file(&self, namespace: &str, path: &str, revision: Option<u32>) -> Result<String, String> {
+        let files = self.storage.namespace_files(namespace).map_err(|e| e.to_string())?;
+        let bytes = files.get(path, revision).map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > READ_LIMIT {
+            return Err(format!("namespace file {path} is over {READ_LIMIT} bytes: read() is for small files"));
+        }
+        String::from_utf8(bytes).map_err(|_| format!("namespace file {path} is not UTF-8 text"))
+    }
+
     fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
         let kv = self.storage.kv(namespace).map_err(|e| e.to_string())?;
         Ok(kv.get(key).map_err(|e| e.to_string())?.map(|entry| entry.value))

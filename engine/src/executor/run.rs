@@ -665,10 +665,13 @@ impl Walk {
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         };
         let run_ref = Some((&run.id, &node.id, 1));
-        if files["namespaceFiles"]["enabled"] == json!(true) {
-            self.log_for(run_ref, Level::Warn, "namespaceFiles: Mortar has no namespace files yet; nothing was copied").await;
-        }
         let storage = self.shared.storage.for_namespace(&self.execution.namespace);
+        // Namespace files first: inputFiles of the same name win, as in Kestra.
+        match dir.write_namespace_files(&files["namespaceFiles"], &storage, self.execution.namespace.as_str()).await {
+            Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("namespace files: {}", written.join(", "))).await,
+            Ok(_) => {}
+            Err(message) => return self.fail_run(run, node, 1, &message).await,
+        }
         match dir.write_inputs(&files["inputFiles"], &storage).await {
             Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("input files: {}", written.join(", "))).await,
             Ok(_) => {}

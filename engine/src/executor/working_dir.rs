@@ -68,6 +68,58 @@ impl WorkingDir {
         Ok(written)
     }
 
+    /// Copies namespace files in, as Kestra's `namespaceFiles` says:
+    /// `enabled` (true when the mapping is given), `include`/`exclude`
+    /// globs, `namespaces` (the flow's by default; later ones win), and
+    /// `folderPerNamespace` (each namespace's files under a folder of its
+    /// name). Returns the paths written.
+    pub(crate) async fn write_namespace_files(&self, spec: &Value, storage: &Storage, flow_namespace: &str) -> Result<Vec<String>, String> {
+        let Value::Object(spec) = spec else {
+            return match spec {
+                Value::Null => Ok(Vec::new()),
+                other => Err(format!("namespaceFiles: a mapping (enabled, include, exclude), not {other}")),
+            };
+        };
+        if spec.get("enabled").is_some_and(|e| !crate::task::core::is_truthy(e)) {
+            return Ok(Vec::new());
+        }
+        let list = |name: &str| -> Result<Vec<String>, String> {
+            match spec.get(name) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::String(one)) => Ok(vec![one.clone()]),
+                Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(|| format!("namespaceFiles.{name}: a list of texts"))).collect(),
+                Some(other) => Err(format!("namespaceFiles.{name}: a list of texts, not {other}")),
+            }
+        };
+        let (include, exclude) = (list("include")?, list("exclude")?);
+        let mut namespaces = list("namespaces")?;
+        if namespaces.is_empty() {
+            namespaces.push(flow_namespace.to_owned());
+        }
+        let per_namespace = spec.get("folderPerNamespace").is_some_and(crate::task::core::is_truthy);
+        let mut written = Vec::new();
+        for namespace in namespaces {
+            let files = storage.namespace_files(&namespace).map_err(|e| format!("namespaceFiles: {e}"))?;
+            let (files, include, exclude) = (files.clone(), include.clone(), exclude.clone());
+            let picked = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, String> {
+                let paths = files.matching(&include, &exclude).map_err(|e| format!("namespaceFiles: {e}"))?;
+                paths.into_iter().map(|p| files.get(&p, None).map(|bytes| (p, bytes)).map_err(|e| format!("namespaceFiles: {e}"))).collect()
+            })
+            .await
+            .map_err(|e| format!("namespaceFiles: {e}"))??;
+            for (path, bytes) in picked {
+                let relative = if per_namespace { format!("{namespace}/{path}") } else { path };
+                let target = self.inside(&relative).ok_or_else(|| format!("namespaceFiles: {relative:?} leaves the working directory"))?;
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await.map_err(|e| format!("namespaceFiles: {relative}: {e}"))?;
+                }
+                tokio::fs::write(&target, bytes).await.map_err(|e| format!("namespaceFiles: {relative}: {e}"))?;
+                written.push(relative);
+            }
+        }
+        Ok(written)
+    }
+
     /// Copies the files that match `patterns` (globs relative to the
     /// directory) into internal storage: the output `outputFiles`, each
     /// file's URI by its path in the directory.

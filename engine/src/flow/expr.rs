@@ -39,6 +39,11 @@ pub trait Host: Send + Sync {
     fn decrypt(&self, _key: &str, _encrypted: &str) -> Result<String, String> {
         Err("decrypt() runs only where flows run".into())
     }
+    /// The text of a namespace file (at a revision), for `read('path')`.
+    fn namespace_file(&self, namespace: &str, path: &str, revision: Option<u32>) -> Result<String, String> {
+        let _ = (namespace, revision);
+        Err(format!("namespace file {path} is read only where flows run"))
+    }
     /// The value of a key of a namespace's KV store, for `kv()`; `None`
     /// when it is missing or expired.
     fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {

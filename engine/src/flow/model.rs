@@ -189,6 +189,14 @@ fn collect<'a>(task: &'a Task, into: &mut Vec<&'a Task>) {
 /// a task id has no bound there, so one that fits a URL and a log line).
 pub const MAX_FLOW_ID: usize = crate::ids::MAX_FLOW_ID;
 pub const MAX_NAMESPACE: usize = crate::ids::MAX_NAMESPACE;
+
+/// Whether text is a namespace (dot-separated parts of letters, digits,
+/// `_` and `-`): what may become a folder of internal storage.
+pub fn valid_namespace(namespace: &str) -> bool {
+    !namespace.is_empty()
+        && namespace.len() <= MAX_NAMESPACE
+        && namespace.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+}
 pub const MAX_ID: usize = crate::ids::MAX_ID;
 
 const TOP_LEVEL: &[&str] = &[

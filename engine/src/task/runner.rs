@@ -351,6 +351,11 @@ impl TaskContext {
         Ok((ids.len(), deleted_logs))
     }
 
+    /// The files of a namespace (the `namespace.*` tasks may name any).
+    pub fn namespace_files(&self, namespace: &str) -> Result<crate::namespace_files::NamespaceFiles, TaskError> {
+        self.root_storage.namespace_files(namespace).map_err(|e| self.invalid(format!("namespace: {e}")))
+    }
+
     /// Executions counted per flow (execution.Count): see
     /// [`Store::execution_counts`](crate::store::Store::execution_counts).
     pub async fn execution_counts(

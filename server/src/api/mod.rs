@@ -3,6 +3,7 @@
 mod blueprints;
 mod cluster;
 mod executions;
+mod files;
 mod flows;
 mod health;
 mod kv;
@@ -32,6 +33,7 @@ use crate::AppState;
         logs::list, logs::download, logs::follow,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
+        files::content, files::stats, files::list, files::create_directory, files::upload, files::rename, files::delete, files::search, files::revisions,
         users::me, users::change_password, users::tokens, users::create_token, users::revoke_token,
         users::list, users::create, users::update, users::audit,
         secrets::list, secrets::put, secrets::delete,
@@ -41,6 +43,7 @@ use crate::AppState;
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
         (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
         (name = "kv", description = "The KV store of a namespace"),
+        (name = "files", description = "A namespace's files and their revisions"),
         (name = "users", description = "Users, API tokens and the audit log"),
         (name = "secrets", description = "A namespace's secrets: names only; values go in, never out"),
         (name = "cluster", description = "The nodes of the deployment"),
@@ -102,6 +105,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/namespaces/{namespace}/kv", get(kv::list).delete(kv::delete_keys))
         .route("/namespaces/{namespace}/kv/inheritance", get(kv::inherited))
         .route("/namespaces/{namespace}/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route(
+            "/namespaces/{namespace}/files",
+            get(files::content).post(files::upload).put(files::rename).delete(files::delete).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/namespaces/{namespace}/files/stats", get(files::stats))
+        .route("/namespaces/{namespace}/files/directory", get(files::list).post(files::create_directory))
+        .route("/namespaces/{namespace}/files/search", get(files::search))
+        .route("/namespaces/{namespace}/files/revisions", get(files::revisions))
         .route("/plugins", get(plugins))
         .route("/plugins/expressions", get(expressions))
         .route("/blueprints", get(blueprints::list))

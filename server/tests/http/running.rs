@@ -363,6 +363,68 @@ async fn kv_api_puts_gets_lists_deletes_and_flows_read_it() {
     app.stop().await;
 }
 
+/// Namespace files through Kestra's API: upload (multipart `fileContent`,
+/// as kestrapy sends it, or a raw body), read now and at a revision, list,
+/// stats, search, move, delete; a flow reads them with read() and a
+/// WorkingDirectory's namespaceFiles; bad paths are 400 and an editor of
+/// another namespace is refused.
+#[tokio::test]
+async fn namespace_files_api_writes_reads_lists_moves_deletes_and_flows_use_them() {
+    let app = TestApp::spawn().await;
+    let files = app.url("/api/v1/namespaces/company.team/files");
+    let upload = |path: &str, content: &'static str| {
+        let form = reqwest::multipart::Form::new().part("fileContent", reqwest::multipart::Part::bytes(content.as_bytes()).file_name("file"));
+        app.client.post(&files).query(&[("path", path)]).multipart(form).send()
+    };
+    assert_eq!(upload("/sql/q.sql", "SELECT 1").await.unwrap().status(), 200);
+    assert_eq!(app.client.post(&files).query(&[("path", "sql/q.sql")]).body("SELECT 2").send().await.unwrap().status(), 200);
+    assert_eq!(upload("/scripts/clean.py", "print(1)").await.unwrap().status(), 200);
+    let text = |query: Vec<(&'static str, &'static str)>| {
+        let request = app.client.get(&files).query(&query);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(text(vec![("path", "/sql/q.sql")]).await, "SELECT 2");
+    assert_eq!(text(vec![("path", "/sql/q.sql"), ("revision", "1")]).await, "SELECT 1");
+    let revisions: Value = app.client.get(app.url("/api/v1/namespaces/company.team/files/revisions?path=/sql/q.sql")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(revisions, json!([{"revision": 1}, {"revision": 2}]));
+    let root: Value = app.client.get(app.url("/api/v1/main/namespaces/company.team/files/directory")).send().await.unwrap().json().await.unwrap();
+    let names: Vec<(&str, &str)> = root.as_array().unwrap().iter().map(|a| (a["fileName"].as_str().unwrap(), a["type"].as_str().unwrap())).collect();
+    assert_eq!(names, [("scripts", "Directory"), ("sql", "Directory")]);
+    let stats: Value = app.client.get(app.url("/api/v1/namespaces/company.team/files/stats?path=/sql/q.sql")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((stats["fileName"].clone(), stats["size"].clone(), stats["type"].clone()), (json!("q.sql"), json!(8), json!("File")));
+    assert!(stats["lastModifiedTime"].as_i64().unwrap() > 0);
+    let found: Value = app.client.get(app.url("/api/v1/namespaces/company.team/files/search?q=.py")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(found, json!(["/scripts/clean.py"]));
+
+    // Flows read them.
+    let flow = "id: nsread\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ read('sql/q.sql') }}\"\n  - id: wd\n    type: flow.WorkingDirectory\n    namespaceFiles:\n      enabled: true\n      include: [\"scripts/**\"]\n    outputFiles: [\"**\"]\n    tasks:\n      - id: noop\n        type: log.Log\n        message: in {{ workingDir }}\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let body: Value = app.client.post(app.url("/api/v1/executions/company.team/nsread?wait=true")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    assert_eq!(body["taskRunList"][0]["outputs"]["value"], "SELECT 2");
+    let wd = body["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "wd").unwrap();
+    assert_eq!(wd["outputs"]["outputFiles"].as_object().unwrap().keys().collect::<Vec<_>>(), ["scripts/clean.py"]);
+
+    // Move, delete, and what is refused.
+    assert_eq!(app.client.put(&files).query(&[("from", "/sql"), ("to", "/queries")]).send().await.unwrap().status(), 200);
+    assert_eq!(text(vec![("path", "/queries/q.sql"), ("revision", "1")]).await, "SELECT 1");
+    assert_eq!(app.client.put(&files).query(&[("from", "/queries"), ("to", "/scripts")]).send().await.unwrap().status(), 409);
+    assert_eq!(app.client.delete(&files).query(&[("path", "/queries/q.sql")]).send().await.unwrap().status(), 200);
+    let gone = app.client.get(&files).query(&[("path", "/queries/q.sql")]).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    assert!(gone.text().await.unwrap().contains("/queries/q.sql does not exist"));
+    assert_eq!(app.client.delete(&files).query(&[("path", "/queries/q.sql")]).send().await.unwrap().status(), 404);
+    for bad in ["../../etc/passwd", "a//b", "a\\b", "%2e%2e/x"] {
+        let response = app.client.get(&files).query(&[("path", bad)]).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    app.add_user("ed", "editor:other").await;
+    let editor = app.client_as("ed", "editor:other").await;
+    let refused = editor.post(&files).query(&[("path", "x.sql")]).body("x").send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    app.stop().await;
+}
+
 /// Kestra's WorkingDirectory through the REST API: saved, run, its kept
 /// file read back by a later task; a flowable inside is refused at save.
 #[tokio::test]

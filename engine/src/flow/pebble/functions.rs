@@ -46,7 +46,16 @@ pub(crate) static DECLARATIONS: &[Declaration] = &[
         super::dates::is_last_working_day(c.arg(0).unwrap_or(&Value::Null), days.as_deref()).map(Cow::Owned).map_err(fail)
     }),
     function("now", &[opt("format", "A Java DateTimeFormatter pattern (default ISO-8601)."), opt("timeZone", "A time zone id (default UTC).")], "The current date and time.", now),
-    function("read", &[req("path", "A `kestra://` or `storage://` URI of the execution's files.")], "The text of a file in internal storage.", read),
+    function(
+        "read",
+        &[
+            req("path", "A namespace file's path (`sql/query.sql`), or a `storage://` URI of the execution's files, or a namespace file's `kestra:///…/_files/…` URI."),
+            opt("namespace", "The namespace whose file to read (default the flow's)."),
+            opt("version", "A namespace file's revision (default the latest)."),
+        ],
+        "The text of a namespace file or of a file in internal storage.",
+        read,
+    ),
     function("fileSize", &[req("path", "The URI of a file of this execution (or of the execution that triggered it).")], "The size of a file of internal storage, in bytes.", file_size),
     function("fileURI", &[req("path", "The path of a namespace file, such as `scripts/clean.py`.")], "The internal-storage URI of a file of the flow's namespace: `kestra:///<namespace as folders>/_files/<path>`.", file_uri),
     function("encrypt", &[req("key", "The key: base64 of 16 or 32 bytes, usually a secret."), req("plaintext", "The text to encrypt.")], "Encrypts text with AES-GCM as Kestra does (a random IV, then the ciphertext, in base64).", encrypt),
@@ -100,9 +109,29 @@ fn on_date<'a>(call: Call<'a, '_>, f: fn(&Value) -> Result<Value, String>) -> Ou
     f(call.arg(0).unwrap_or(&Value::Null)).map(Cow::Owned).map_err(fail)
 }
 
+/// Kestra's ReadFileFunction: an execution's file by its URI, or a
+/// namespace file by its path (or by the URI `fileURI` gives).
 fn read<'a>(call: Call<'a, '_>) -> Out<'a> {
-    let uri = call.text(0).unwrap_or_default();
-    text(call.ev.host.read(&uri).map_err(fail)?)
+    let Some(path) = call.text(0) else {
+        return Err(fail("The 'read' function expects an argument 'path' that is a path to a namespace file or an internal storage URI."));
+    };
+    if path.starts_with("storage://") {
+        return text(call.ev.host.read(&path).map_err(fail)?);
+    }
+    let flow_namespace = call.ev.context.get("flow").and_then(|f| f.get("namespace")).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let version = call.int(2, "version")?.map(|v| u32::try_from(v).map_err(|_| fail(format!("version {v} is not a revision number")))).transpose()?;
+    let (namespace, file) = match path.strip_prefix("kestra:///") {
+        Some(rest) => {
+            let Some((folders, file)) = rest.split_once("/_files/") else {
+                return Err(fail(format!("{path}: Mortar's internal storage URIs are storage:///…; a kestra:/// URI names a namespace file (…/_files/…)")));
+            };
+            // Folders are the namespace's parts: the flow's own when they match.
+            let namespace = if folders == flow_namespace.replace('.', "/") { flow_namespace.clone() } else { folders.replace('/', ".") };
+            (namespace, file.to_owned())
+        }
+        None => (call.text(1).unwrap_or(flow_namespace), path),
+    };
+    text(call.ev.host.namespace_file(&namespace, &file, version).map_err(fail)?)
 }
 
 /// Kestra's FileSizeFunction: only a file of the current execution, or of

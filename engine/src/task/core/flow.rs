@@ -43,6 +43,16 @@ pub const ALLOW_FAILURE: TaskType = TaskType {
     check: None,
 };
 
+/// Kestra's NamespaceFiles: which namespace files a directory receives.
+pub const NAMESPACE_FILES: &[Property] = &[
+    def("enabled", Boolean, "true", "Copy the files (true as soon as the mapping is given)."),
+    ex(prop("include", StringList, "Glob patterns of the files to copy; all when unset. `main.py` or `scripts/*` also match in any folder."), "[\"scripts/**\"]"),
+    prop("exclude", StringList, "Glob patterns of the files to leave out."),
+    prop("namespaces", StringList, "The namespaces whose files to copy; the flow's when unset (a file of a later one wins)."),
+    def("folderPerNamespace", Boolean, "false", "Put each namespace's files under a folder named after it."),
+    def("ifExists", Enum { values: &["OVERWRITE", "FAIL", "WARN", "IGNORE"] }, "\"OVERWRITE\"", "Accepted for Kestra compatibility: a file of a later namespace replaces one of the same path."),
+];
+
 pub const WORKING_DIRECTORY: TaskType = TaskType {
     name: "io.kestra.plugin.core.flow.WorkingDirectory",
     alias: "flow.WorkingDirectory",
@@ -52,7 +62,7 @@ pub const WORKING_DIRECTORY: TaskType = TaskType {
         req("tasks", Tasks, "The tasks to run in the directory, in order; flowable tasks are not allowed."),
         prop("inputFiles", Any, "Files to create first: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."),
         prop("outputFiles", StringList, "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles."),
-        prop("namespaceFiles", Map, "Kestra's namespace files to copy in (enabled, include, exclude); Mortar has no namespace files yet, so nothing is copied."),
+        prop("namespaceFiles", Object { properties: NAMESPACE_FILES }, "Namespace files to copy into the directory first (every file of the flow's namespace when only `enabled: true` is given)."),
         prop("cache", Map, "Kestra's cache of files between executions (patterns, ttl); accepted, not kept by Mortar yet."),
         ERRORS,
         FINALLY,

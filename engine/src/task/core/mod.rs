@@ -8,6 +8,7 @@ pub mod flow;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod namespace;
 pub mod output;
 pub mod storage;
 pub mod trigger;
