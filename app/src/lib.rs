@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("executions") view=pages::executions::ExecutionsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/executions/:id") view=pages::execution::ExecutionPage ssr=SsrMode::Async />
                     <Route path=path!("/namespaces/:namespace/kv") view=pages::kv::KvPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/namespaces/:namespace/files") view=pages::files::FilesPage ssr=SsrMode::InOrder />
                     <Route path=path!("/namespaces/:namespace/secrets") view=pages::secrets::SecretsPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::InOrder />

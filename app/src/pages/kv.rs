@@ -109,6 +109,7 @@ pub(crate) fn KvPage() -> impl IntoView {
         <div class="page-header">
             <h1>"KV store " <span class="mono">{namespace}</span></h1>
             <p class="muted">"Values the flows of this namespace read with " <code>"kv('key')"</code> " and set with the kv.Set task; a flow also reads its parent namespaces' keys. "
+                <a href=move || format!("/namespaces/{}/files", namespace())>"Files"</a> " · "
                 <a href=move || format!("/namespaces/{}/secrets", namespace())>"Secrets"</a></p>
         </div>
         <Show when=move || crate::auth::can(engine::auth::Role::Editor, Some(&namespace()))>

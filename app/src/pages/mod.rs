@@ -7,6 +7,7 @@ pub(crate) mod executions;
 pub(crate) mod flow;
 pub(crate) mod flows;
 pub(crate) mod home;
+pub(crate) mod files;
 pub(crate) mod kv;
 pub(crate) mod nodes;
 pub(crate) mod secrets;

@@ -76,7 +76,8 @@ pub(crate) fn SecretsPage() -> impl IntoView {
             <p class="muted">
                 "Flows of this namespace and those under it read them with " <code>"secret('NAME')"</code>
                 "; values are encrypted at rest, masked in logs and outputs, and never shown again. "
-                <a href=move || format!("/namespaces/{}/kv", namespace())>"KV store"</a>
+                <a href=move || format!("/namespaces/{}/kv", namespace())>"KV store"</a> " · "
+                <a href=move || format!("/namespaces/{}/files", namespace())>"Files"</a>
             </p>
         </div>
         <Show when=admin fallback=|| view! { <p class="muted">"Only admins of this namespace set and delete secrets."</p> }>

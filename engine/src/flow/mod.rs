@@ -76,7 +76,7 @@ impl std::fmt::Display for Problem {
 
 /// A parsed flow and everything wrong with it. `flow` is `None` only when
 /// the source is not YAML or not a mapping.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Parsed {
     pub flow: Option<Flow>,
     pub problems: Vec<Problem>,

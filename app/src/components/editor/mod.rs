@@ -78,9 +78,18 @@ pub(crate) fn Editor(
     /// The caret's line and column, for the page (the docs panel).
     #[prop(optional)]
     cursor: Option<RwSignal<(u32, u32)>>,
+    /// Any text rather than a flow (a namespace file): no validation and
+    /// no completion, highlighting only.
+    #[prop(optional)]
+    plain: bool,
+    /// What the text area is, for screen readers.
+    #[prop(optional, into)]
+    label: Option<String>,
 ) -> impl IntoView {
     let initial = source.get_untracked();
-    let parsed = engine::flow::parse(&initial);
+    // A flow is validated as the server validates it; plain text is not.
+    let check = move |text: &str| if plain { engine::flow::Parsed::default() } else { engine::flow::parse(text) };
+    let parsed = check(&initial);
     let problems = RwSignal::new(marks_of(&parsed.problems));
     let initial_marks = marks_html(&problems.get_untracked());
     let (html, states) = highlight::highlight_all(&initial);
@@ -142,7 +151,7 @@ pub(crate) fn Editor(
                 d.at = d.history.len() - 1;
             }
             d.last_change = now;
-            let parsed = engine::flow::parse(&new_text);
+            let parsed = check(&new_text);
             validated = performance_now();
             let list = marks_of(&parsed.problems);
             // Most keystrokes change no problem: then nothing is redrawn.
@@ -211,7 +220,7 @@ pub(crate) fn Editor(
     };
 
     let open_completion_at = move |explicit: bool, start: usize, end: usize| {
-        if start != end {
+        if start != end || plain {
             popup.set(None);
             return;
         }
@@ -265,7 +274,7 @@ pub(crate) fn Editor(
             });
         }
         // Validate and publish like any change, without a new history entry.
-        let parsed = engine::flow::parse(&text);
+        let parsed = check(&text);
         let list = marks_of(&parsed.problems);
         if let Some(m) = marks.get_untracked() {
             m.set_inner_html(&marks_html(&list));
@@ -619,7 +628,7 @@ pub(crate) fn Editor(
                     <textarea
                         class="editor-input"
                         node_ref=area
-                        aria-label="Flow source (YAML)"
+                        aria-label=label.clone().unwrap_or_else(|| "Flow source (YAML)".to_owned())
                         aria-describedby="editor-help"
                         aria-autocomplete="list"
                         aria-controls="editor-completion"
@@ -685,13 +694,19 @@ pub(crate) fn Editor(
     let status_bar = view! {
             <div class="editor-status">
                 <span>{move || { let (l, c) = cursor.get(); format!("Line {l}, column {c}") }}</span>
-                <span class=move || { if error_count() > 0 { "status-errors" } else { "status-ok" } }>
-                    {move || match (error_count(), warning_count()) {
-                        (0, 0) => "No problems".to_owned(),
-                        (e, w) => format!("{e} error{}, {w} warning{}", plural(e), plural(w)),
-                    }}
-                </span>
-                <span id="editor-help" class="muted">"Ctrl+Space completes, Ctrl+F finds, Ctrl+/ comments, Ctrl+S saves. Esc then Tab leaves the editor."</span>
+                {(!plain).then(|| view! {
+                    <span class=move || { if error_count() > 0 { "status-errors" } else { "status-ok" } }>
+                        {move || match (error_count(), warning_count()) {
+                            (0, 0) => "No problems".to_owned(),
+                            (e, w) => format!("{e} error{}, {w} warning{}", plural(e), plural(w)),
+                        }}
+                    </span>
+                })}
+                <span id="editor-help" class="muted">{if plain {
+                    "Ctrl+F finds, Ctrl+/ comments, Ctrl+S saves. Esc then Tab leaves the editor."
+                } else {
+                    "Ctrl+Space completes, Ctrl+F finds, Ctrl+/ comments, Ctrl+S saves. Esc then Tab leaves the editor."
+                }}</span>
             </div>
     }
     .into_any();
@@ -728,7 +743,7 @@ pub(crate) fn Editor(
             {find_bar}
             {frame}
             {status_bar}
-            {problems_panel}
+            {(!plain).then_some(problems_panel)}
         </div>
     }
     .into_any()
