@@ -104,6 +104,26 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
         return Ok(Vec::new());
     }
     let Some(ended) = store.get_execution(id).await? else { return Ok(Vec::new()) };
+    // Triggers turned off from the UI, the API or a Toggle task.
+    let off: std::collections::HashSet<(String, String, String)> = store
+        .trigger_states(None, None)
+        .await?
+        .into_iter()
+        .filter(|s| s.disabled)
+        .map(|s| (s.namespace, s.flow_id, s.trigger_id))
+        .collect();
+    // HasRetryAttempt reads the ended execution's attempts: read once, if asked.
+    let retried: Vec<String> = if watched.iter().any(|w| w.flow.source.contains("HasRetryAttempt")) {
+        store
+            .task_runs(id)
+            .await?
+            .iter()
+            .filter(|run| run.attempts.len() > 1)
+            .flat_map(|run| run.attempts.iter().map(|a| a.state.as_str().to_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut started = Vec::new();
     for Watched { flow, model } in watched {
         // A flow's own end never starts it again: that would loop forever.
@@ -111,6 +131,9 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
             continue;
         }
         for trigger in model.triggers.iter().filter(|t| is_flow_trigger(t)) {
+            if off.contains(&(flow.namespace.to_string(), flow.id.to_string(), trigger.id.value.clone())) {
+                continue;
+            }
             let name = format!("{}.{} trigger {}", flow.namespace, flow.id, trigger.id.value);
             let trigger_vars = json!({
                 "id": trigger.id.value,
@@ -122,7 +145,7 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
                 "state": ended.state.as_str(),
                 "outputs": ended.outputs,
             });
-            match matches(trigger, &ended, &trigger_vars) {
+            match matches(trigger, &ended, &trigger_vars, &retried) {
                 Ok(false) => continue,
                 Err(why) => {
                     tracing::warn!(trigger = %name, %why, "a Flow trigger cannot be checked");
@@ -153,6 +176,7 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
             match executor.launch(launch).await {
                 Ok(record) => {
                     tracing::info!(trigger = %name, execution_id = %record.id, after = %ended.id, "flow trigger started an execution");
+                    store.set_trigger_fired(&flow.namespace, &flow.id, &trigger.id.value, record.id.as_str(), jiff::Timestamp::now().as_millisecond()).await?;
                     started.push(record.id);
                 }
                 Err(crate::executor::ExecutionError::Store(StoreError::Duplicate(_))) => {}
@@ -173,7 +197,7 @@ pub(crate) fn conditions_hold(conditions: &Value, trigger_vars: &Value, facts: &
 
 /// Whether `ended` fires `trigger`; `trigger_vars` are what its
 /// conditions' expressions read as `trigger.*`.
-fn matches(trigger: &Trigger, ended: &ExecutionRecord, trigger_vars: &Value) -> Result<bool, String> {
+fn matches(trigger: &Trigger, ended: &ExecutionRecord, trigger_vars: &Value, retried: &[String]) -> Result<bool, String> {
     let props = trigger.node.to_json();
     let state = ended.state.as_str();
     // A trigger with no condition at all would fire on every execution of
@@ -186,7 +210,7 @@ fn matches(trigger: &Trigger, ended: &ExecutionRecord, trigger_vars: &Value) -> 
     if let Some(conditions) = props.get("conditions") {
         let facts = Facts {
             date: None,
-            execution: Some(Execution { namespace: ended.namespace.as_str(), flow_id: ended.flow_id.as_str(), state, labels: &ended.labels }),
+            execution: Some(Execution { namespace: ended.namespace.as_str(), flow_id: ended.flow_id.as_str(), state, labels: &ended.labels, outputs: &ended.outputs, retried }),
         };
         if !conditions_hold(conditions, trigger_vars, &facts)? {
             return Ok(false);
@@ -221,7 +245,7 @@ async fn render_inputs(trigger: &Trigger, trigger_vars: &Value) -> Result<Map<St
 }
 
 /// A renderer's host for triggers: no secrets, no files.
-struct NoSecrets;
+pub(crate) struct NoSecrets;
 
 impl Host for NoSecrets {
     fn secret(&self, name: &str) -> Option<String> {

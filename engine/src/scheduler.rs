@@ -56,16 +56,39 @@ pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio
     })
 }
 
-/// One Schedule trigger, ready to compute its times.
+/// One Schedule (or ScheduleOnDates) trigger, ready to compute its times.
 struct Schedule {
     id: String,
-    cron: croner::Cron,
+    times: Times,
     zone: TimeZone,
     inputs: serde_json::Map<String, Value>,
     recover: Recover,
     backfill_start: Option<Timestamp>,
     /// The trigger's `conditions`, as written.
     conditions: Option<Value>,
+}
+
+/// When a trigger fires: on a cron expression, or on listed dates.
+enum Times {
+    Cron(croner::Cron),
+    Dates(Vec<Timestamp>),
+}
+
+impl Schedule {
+    /// The first time strictly after `after`.
+    fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
+        match &self.times {
+            Times::Cron(cron) => next_after(cron, &self.zone, after),
+            Times::Dates(dates) => dates.iter().copied().find(|d| *d > after),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self.times {
+            Times::Cron(_) => "io.kestra.plugin.core.trigger.Schedule",
+            Times::Dates(_) => "io.kestra.plugin.core.trigger.ScheduleOnDates",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,12 +101,23 @@ enum Recover {
 /// Fires every schedule due at `now`; returns the next scheduled time.
 pub async fn tick(store: &Store, executor: &Executor, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     let mut earliest: Option<Timestamp> = None;
+    // Triggers turned off from the UI, the API or a Toggle task.
+    let off: std::collections::HashSet<(String, String, String)> = store
+        .trigger_states(None, None)
+        .await?
+        .into_iter()
+        .filter(|s| s.disabled)
+        .map(|s| (s.namespace, s.flow_id, s.trigger_id))
+        .collect();
     for flow in store.scheduled_flows().await? {
         let Some(model) = crate::flow::parse(&flow.source).flow else { continue };
         if model.disabled {
             continue;
         }
         for trigger in &model.triggers {
+            if off.contains(&(flow.namespace.to_string(), flow.id.to_string(), trigger.id.value.clone())) {
+                continue;
+            }
             let schedule = match schedule(trigger) {
                 Ok(Some(schedule)) => schedule,
                 Ok(None) => continue,
@@ -101,14 +135,21 @@ pub async fn tick(store: &Store, executor: &Executor, now: Timestamp) -> Result<
 }
 
 fn schedule(trigger: &Trigger) -> Result<Option<Schedule>, String> {
-    if trigger.disabled || trigger.kind.is_none_or(|k| k.alias != "trigger.Schedule") {
-        return Ok(None);
-    }
+    let on_dates = match trigger.kind.map(|k| k.alias) {
+        _ if trigger.disabled => return Ok(None),
+        Some("trigger.Schedule") => false,
+        Some("trigger.ScheduleOnDates") => true,
+        _ => return Ok(None),
+    };
     let props = trigger.node.to_json();
     let text = |name: &str| props.get(name).and_then(Value::as_str);
-    let cron: croner::Cron = text("cron").ok_or("no `cron`")?.parse().map_err(|e| format!("bad cron: {e}"))?;
     let zone_name = text("timezone").unwrap_or("Etc/UTC");
     let zone = TimeZone::get(zone_name).map_err(|e| format!("unknown time zone {zone_name:?}: {e}"))?;
+    let times = if on_dates {
+        Times::Dates(dates(props.get("dates").unwrap_or(&Value::Null), &zone)?)
+    } else {
+        Times::Cron(text("cron").ok_or("no `cron`")?.parse().map_err(|e| format!("bad cron: {e}"))?)
+    };
     let recover = match text("recoverMissedSchedules").map(str::to_ascii_uppercase).as_deref() {
         None | Some("ALL") => Recover::All,
         Some("LAST") => Recover::Last,
@@ -123,13 +164,35 @@ fn schedule(trigger: &Trigger) -> Result<Option<Schedule>, String> {
         .transpose()?;
     Ok(Some(Schedule {
         id: trigger.id.value.clone(),
-        cron,
+        times,
         zone,
         inputs: props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default(),
         recover,
         backfill_start,
         conditions: props.get("conditions").filter(|c| !c.is_null()).cloned(),
     }))
+}
+
+/// ScheduleOnDates' `dates`, rendered (they may be expressions, as in
+/// Kestra) and sorted.
+fn dates(written: &Value, zone: &TimeZone) -> Result<Vec<Timestamp>, String> {
+    let rendered = crate::flow::expr::Renderer::new(Arc::new(crate::flow_triggers::NoSecrets)).render("", "dates", written, &json!({})).map_err(|e| e.message)?;
+    let list = match rendered {
+        Value::Array(items) => items,
+        Value::String(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(items)) => items,
+            _ => vec![Value::String(text)],
+        },
+        Value::Null => return Err("no `dates`".into()),
+        other => return Err(format!("`dates` is a list of date-times, not {other}")),
+    };
+    let mut dates = list
+        .iter()
+        .map(|d| d.as_str().ok_or_else(|| format!("`dates`: {d} is not a date-time")).and_then(|t| parse_time(t, zone)))
+        .collect::<Result<Vec<_>, _>>()?;
+    dates.sort();
+    dates.dedup();
+    Ok(dates)
 }
 
 /// `2024-01-01T00:00:00Z`, `2024-01-01T00:00:00+01:00`, or a civil time
@@ -141,7 +204,7 @@ fn parse_time(text: &str, zone: &TimeZone) -> Result<Timestamp, String> {
     let civil = text
         .parse::<jiff::civil::DateTime>()
         .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
-        .map_err(|_| format!("backfill start {text:?} is not a date or time such as 2024-01-01T00:00:00Z"))?;
+        .map_err(|_| format!("{text:?} is not a date or time such as 2024-01-01T00:00:00Z"))?;
     zone.to_ambiguous_zoned_datetime(civil).compatible().map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
 
@@ -192,7 +255,7 @@ async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, mode
     };
     let mut due = Vec::new();
     let mut cursor = last;
-    while let Some(next) = next_after(&schedule.cron, &schedule.zone, cursor) {
+    while let Some(next) = schedule.next_after(cursor) {
         if next > now {
             break;
         }
@@ -216,7 +279,9 @@ async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, mode
     if let Some(latest) = due.last() {
         store.set_trigger_last_date(&flow.namespace, &flow.id, &schedule.id, latest.as_millisecond()).await?;
     }
-    Ok(next_after(&schedule.cron, &schedule.zone, cursor.max(now)))
+    let next = schedule.next_after(cursor.max(now));
+    store.set_trigger_evaluated(&flow.namespace, &flow.id, &schedule.id, next.map(Timestamp::as_millisecond), now.as_millisecond()).await?;
+    Ok(next)
 }
 
 /// Starts one scheduled execution, unless it already exists.
@@ -234,10 +299,10 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
     };
     let iso = |t: Timestamp| t.to_zoned_datetime(schedule.zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
     let previous = prev_before(schedule, at);
-    let next = next_after(&schedule.cron, &schedule.zone, at);
+    let next = schedule.next_after(at);
     let trigger_vars = json!({
         "id": schedule.id,
-        "type": "io.kestra.plugin.core.trigger.Schedule",
+        "type": schedule.type_name(),
         "date": iso(at),
         "next": next.map(iso),
         "previous": previous.map(iso),
@@ -265,7 +330,10 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
         trigger_vars: Some(trigger_vars),
     };
     match executor.launch(launch).await {
-        Ok(record) => tracing::info!(execution_id = %record.id, flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, date = %at, "scheduled execution started"),
+        Ok(record) => {
+            tracing::info!(execution_id = %record.id, flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, date = %at, "scheduled execution started");
+            store.set_trigger_fired(&flow.namespace, &flow.id, &schedule.id, record.id.as_str(), Timestamp::now().as_millisecond()).await?;
+        }
         // Another scheduler node fired this tick first.
         Err(crate::executor::ExecutionError::Store(StoreError::Duplicate(_))) => {}
         Err(error) => tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, %error, "a scheduled execution could not start"),
@@ -282,12 +350,15 @@ fn holds(conditions: &Value, trigger_vars: &Value, schedule: &Schedule, at: Time
 
 /// The scheduled time before `at`, for `trigger.previous`.
 fn prev_before(schedule: &Schedule, at: Timestamp) -> Option<Timestamp> {
+    if let Times::Dates(dates) = &schedule.times {
+        return dates.iter().copied().rev().find(|d| *d < at);
+    }
     // Walk forward from a day before: schedules are rarely sparser than
     // daily, and a sparser one simply has no `previous`.
     let mut cursor = at - Duration::from_secs(86_400 * 32);
     let mut previous = None;
     for _ in 0..50_000 {
-        match next_after(&schedule.cron, &schedule.zone, cursor) {
+        match schedule.next_after(cursor) {
             Some(next) if next < at => {
                 previous = Some(next);
                 cursor = next;

@@ -1733,3 +1733,18 @@ tasks:
     let sneaky = "id: sneaky\nnamespace: company.team\ntasks:\n  - id: size\n    type: storage.Size\n    uri: storage:///company.team/_files/sql/q.sql\n";
     assert_eq!(run(&h, Runners::core(), sneaky, json!({})).await.0, State::Failed);
 }
+
+/// Kestra's own test flow `retry-success.yaml` (core/src/test/resources/
+/// flows/valids), unchanged: `attemptsCount` counts the attempts before
+/// this one, a property that does not render fails the attempt (retried),
+/// and warningOnRetry ends the execution WARNING after four attempts, as
+/// Kestra's RetryCaseTest expects.
+#[tokio::test]
+async fn kestras_retry_success_flow_ends_warning_after_four_attempts() {
+    let h = harness().await;
+    let yaml = "id: retry-success\nnamespace: io.kestra.tests\n\ntasks:\n- id: failed\n  type: io.kestra.plugin.core.log.Log\n  message: \"{{ taskrun.attemptsCount == 3 ? 'ok' : ko}}\"\n  retry:\n    type: constant\n    interval: PT0.250S\n    maxAttempt: 4\n    maxDuration: PT15S\n    warningOnRetry: true\n\nerrors:\n  - id: never-happen\n    type: io.kestra.plugin.core.log.Log\n    message: Never {{task.id}}\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Warning);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].attempts.len(), 4);
+}

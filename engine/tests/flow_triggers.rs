@@ -84,3 +84,49 @@ async fn a_success_starts_the_downstream_flow_with_the_upstream_outputs_and_a_fa
     stop.cancel();
     task.await.unwrap();
 }
+
+const ON_OUTPUTS: &str = "id: on_outputs\nnamespace: reports\ntasks:\n  - id: note\n    type: log.Log\n    message: outputs\ntriggers:\n  - id: rows\n    type: trigger.Flow\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionOutputs\n        expression: \"{{ trigger.outputs.rows == '42' }}\"\n";
+
+const ON_RETRY: &str = "id: on_retry\nnamespace: reports\ntasks:\n  - id: note\n    type: log.Log\n    message: retried\ntriggers:\n  - id: retried\n    type: trigger.Flow\n    conditions:\n      - type: io.kestra.plugin.core.condition.HasRetryAttempt\n        in: [FAILED]\n";
+
+/// ExecutionOutputs reads the flow outputs the execution ended with,
+/// HasRetryAttempt its attempts; a trigger turned off starts nothing.
+#[tokio::test]
+async fn outputs_and_retries_conditions_and_a_trigger_turned_off() {
+    let (store, executor, _harness) = setup().await;
+    save(&store, UPSTREAM).await;
+    save(&store, ON_OUTPUTS).await;
+    save(&store, ON_RETRY).await;
+    save(&store, DOWNSTREAM).await;
+    store
+        .set_trigger_disabled(&engine::ids::Namespace::new("reports"), &engine::ids::FlowId::new("downstream"), "after_upstream", true, jiff::Timestamp::now().as_millisecond())
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = engine::flow_triggers::spawn(store.clone(), executor.clone(), stop.clone());
+    let ok = run_upstream(&store, &executor, false).await;
+    assert_eq!(executor.wait(&ok).await.unwrap(), State::Success);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while executions_of(&store, "on_outputs").await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "ExecutionOutputs holds for rows = 42");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A flow whose task is retried once.
+    let flaky = "id: flaky\nnamespace: sales\ntasks:\n  - id: once\n    type: execution.Fail\n    condition: \"{{ taskrun.attemptsCount == 0 }}\"\n    retry:\n      type: constant\n      interval: PT0.01S\n      maxAttempts: 2\n";
+    let plan = Arc::new(Plan::from_yaml(flaky).unwrap());
+    let retried = executor.launch(Launch { id: None, plan, flow_revision: 1, inputs: Map::new(), labels: Default::default(), trigger_vars: None }).await.unwrap().id;
+    assert_eq!(executor.wait(&retried).await.unwrap(), State::Success);
+    let runs = store.task_runs(&retried).await.unwrap();
+    assert_eq!(runs[0].attempts.len(), 2, "{runs:?}");
+    while executions_of(&store, "on_retry").await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "HasRetryAttempt holds for the flaky flow");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(executions_of(&store, "on_retry").await.len(), 1, "the upstream flow was not retried");
+    assert!(executions_of(&store, "downstream").await.is_empty(), "the trigger turned off starts nothing");
+    let state = store.trigger_states(Some("reports"), Some("on_outputs")).await.unwrap().remove(0);
+    assert_eq!(state.last_execution_id, executions_of(&store, "on_outputs").await.first().map(|e| e.id.to_string()));
+    stop.cancel();
+    task.await.unwrap();
+}

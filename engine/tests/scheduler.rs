@@ -153,3 +153,73 @@ async fn conditions_keep_only_the_times_they_allow() {
     engine::scheduler::tick(&h.store, &h.executor, at("2026-12-21T06:00:00Z")).await.unwrap();
     assert_eq!(executions(&h, "weekend").await.len(), 6);
 }
+
+/// ScheduleOnDates fires once on each listed date (written with an offset,
+/// or without one in its zone); a trigger turned off fires nothing, and
+/// turned on again counts from then; what the scheduler saw is kept.
+#[tokio::test]
+async fn schedule_on_dates_fires_on_each_date_and_a_trigger_turned_off_does_not() {
+    let h = harness().await;
+    let (ns, flow) = (Namespace::new("t"), FlowId::new("dates"));
+    save(
+        &h,
+        "dates",
+        "  - id: dates\n    type: io.kestra.plugin.core.trigger.ScheduleOnDates\n    timezone: Europe/Paris\n    dates:\n      - 2026-01-10T12:00:00Z\n      - \"2026-01-10T15:00:00\"\n      - 2026-01-12T09:00:00+01:00\n",
+    )
+    .await;
+    let next = engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T11:00:00Z")).await.unwrap();
+    assert_eq!(next, Some(at("2026-01-10T12:00:00Z")));
+    let next = engine::scheduler::tick(&h.store, &h.executor, at("2026-01-10T13:00:00Z")).await.unwrap();
+    assert_eq!(next, Some(at("2026-01-10T14:00:00Z")), "15:00 in Paris");
+    let runs = executions(&h, "dates").await;
+    assert_eq!(runs.len(), 1);
+    let vars = runs[0].trigger_vars.clone().unwrap();
+    assert_eq!((vars["type"].as_str(), vars["date"].as_str(), vars["next"].as_str()), (Some("io.kestra.plugin.core.trigger.ScheduleOnDates"), Some("2026-01-10T13:00:00+01:00"), Some("2026-01-10T15:00:00+01:00")));
+    let state = h.store.trigger_states(Some("t"), Some("dates")).await.unwrap().remove(0);
+    assert_eq!((state.next_date, state.evaluated_at), (Some(at("2026-01-10T14:00:00Z").as_millisecond()), Some(at("2026-01-10T13:00:00Z").as_millisecond())));
+    assert_eq!(state.last_execution_id.as_deref(), Some(runs[0].id.as_str()));
+
+    // Off: the 15:00 date passes without an execution.
+    h.store.set_trigger_disabled(&ns, &flow, "dates", true, at("2026-01-10T13:30:00Z").as_millisecond()).await.unwrap();
+    assert!(h.store.trigger_disabled(&ns, &flow, "dates").await.unwrap());
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-01-11T12:00:00Z")).await.unwrap();
+    assert_eq!(executions(&h, "dates").await.len(), 1);
+    assert_eq!(h.store.trigger_states(Some("t"), Some("dates")).await.unwrap()[0].next_date, None);
+    // On again: the date missed while off is not caught up; the next one runs.
+    h.store.set_trigger_disabled(&ns, &flow, "dates", false, at("2026-01-11T12:00:00Z").as_millisecond()).await.unwrap();
+    let next = engine::scheduler::tick(&h.store, &h.executor, at("2026-01-12T09:00:00Z")).await.unwrap();
+    assert_eq!(next, None, "no date left");
+    let runs = executions(&h, "dates").await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].trigger_vars.as_ref().unwrap()["date"], "2026-01-12T09:00:00+01:00");
+}
+
+/// trigger.Toggle turns a trigger of a stored flow off and on, and names
+/// a flow or trigger that does not exist.
+#[tokio::test]
+async fn a_toggle_task_turns_a_trigger_off_and_on() {
+    let h = harness().await;
+    save(&h, "hourly", HOURLY_PARIS).await;
+    let toggle = |enabled: bool, trigger: &str| {
+        format!("id: toggler\nnamespace: ops\ntasks:\n  - id: toggle\n    type: io.kestra.plugin.core.trigger.Toggle\n    namespace: t\n    flowId: hourly\n    trigger: {trigger}\n    enabled: {enabled}\n")
+    };
+    let run = |source: String| {
+        let executor = h.executor.clone();
+        async move {
+            let plan = std::sync::Arc::new(engine::plan::Plan::from_yaml(&source).unwrap());
+            let launch = engine::executor::Launch { id: None, plan, flow_revision: 1, inputs: Default::default(), labels: Default::default(), trigger_vars: None };
+            let id = executor.launch(launch).await.unwrap().id;
+            (tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), id)
+        }
+    };
+    let (ns, flow) = (Namespace::new("t"), FlowId::new("hourly"));
+    assert_eq!(run(toggle(false, "hourly")).await.0, State::Success);
+    assert!(h.store.trigger_disabled(&ns, &flow, "hourly").await.unwrap());
+    assert_eq!(run(toggle(true, "hourly")).await.0, State::Success);
+    assert!(!h.store.trigger_disabled(&ns, &flow, "hourly").await.unwrap());
+    let (state, id) = run(toggle(false, "nope")).await;
+    assert_eq!(state, State::Failed);
+    h._base.services.logs.flush().await;
+    let logs = h.store.logs(&id, engine::log::Level::Trace, 0, 100).await.unwrap();
+    assert!(logs.iter().any(|l| l.message.contains("Unable to find trigger nope for the flow t.hourly")), "{logs:?}");
+}

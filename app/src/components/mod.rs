@@ -5,6 +5,7 @@ pub(crate) mod editor;
 pub(crate) mod execute;
 pub(crate) mod revisions;
 pub(crate) mod topology;
+pub(crate) mod triggers;
 
 // Issue 8: executions in the browser.
 pub(crate) mod browser;

@@ -172,6 +172,7 @@ const TABS: &[(&str, &str)] = &[
     ("editor", "Editor"),
     ("topology", "Topology"),
     ("executions", "Executions"),
+    ("triggers", "Triggers"),
     ("revisions", "Revisions"),
 ];
 
@@ -294,6 +295,7 @@ fn FlowView(doc: FlowDoc, tab: Signal<String>) -> impl IntoView {
             }
             .into_any(),
             "executions" => view! { <Executions namespace id /> }.into_any(),
+            "triggers" => view! { <crate::components::triggers::Triggers namespace id refresh /> }.into_any(),
             "revisions" => view! { <Revisions namespace id current=revision refresh dirty on_restored=restored /> }.into_any(),
             "overview" => view! { <Overview source=saved description revision updated_at /> }.into_any(),
             other => view! { <p class="error" role="alert">{format!("There is no tab “{other}”.")}</p> }.into_any(),

@@ -15,6 +15,8 @@ pub struct RetryPolicy {
     max_interval: Option<Duration>,
     /// No new attempt once this much time has passed since the first.
     pub max_duration: Option<Duration>,
+    /// Kestra's warningOnRetry: a task that succeeds after a retry ends WARNING.
+    pub warning_on_retry: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +29,7 @@ enum Kind {
 impl RetryPolicy {
     /// No retry: one attempt.
     pub fn none() -> Self {
-        Self { kind: Kind::Constant, max_attempts: 1, interval: Duration::ZERO, max_interval: None, max_duration: None }
+        Self { kind: Kind::Constant, max_attempts: 1, interval: Duration::ZERO, max_interval: None, max_duration: None, warning_on_retry: false }
     }
 
     /// Reads a task's `retry` mapping.
@@ -58,6 +60,7 @@ impl RetryPolicy {
             max_attempts: max_attempts.unwrap_or(if max_duration.is_some() { 1000 } else { 1 }),
             interval,
             max_interval: duration("maxInterval")?,
+            warning_on_retry: props.get("warningOnRetry").is_some_and(crate::task::core::is_truthy),
             max_duration,
         })
     }

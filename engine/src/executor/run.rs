@@ -809,110 +809,118 @@ impl Walk {
             }
             let run_ref = (&run.id, &node.id, attempt);
             let mut vars = self.vars(Some((run, node, scope)));
+            // Kestra's attemptsCount: the attempts before this one.
+            vars["taskrun"]["attemptsCount"] = (attempt.saturating_sub(1)).into();
             if node.reads.error_logs {
                 vars[crate::flow::expr::ERROR_LOGS] = self.error_logs().await?;
             }
             if node.reads.secrets {
                 self.shared.refresh_secrets(&self.execution.id).await;
             }
-            let rendered = match self.render_properties(node, properties, &vars).await {
-                Ok(rendered) => rendered,
-                Err(message) => {
-                    self.log_for(Some(run_ref), Level::Error, &message).await;
-                    return self.end_failed(run, node).await;
-                }
-            };
-            let cancel = self.kill_token();
-            let masker = self.renderer.masker().clone();
-            let ctx = TaskContext::new(
-                &self.shared.services(),
-                TaskRunRef {
-                    namespace: self.execution.namespace.clone(),
-                    flow_id: self.execution.flow_id.clone(),
-                    execution_id: self.execution.id.clone(),
-                    task_run_id: run.id.clone(),
-                    task_id: node.id.clone(),
-                    attempt,
-                },
-                rendered,
-                checkpoint.clone(),
-                cancel.clone(),
-                Arc::new(move |text: &str| masker.mask(text)),
-            )
-            .with_type(node.declared)
-            .with_source(properties.clone())
-            .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from));
-            let ctx = if node.declared.is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty())) {
-                let (renderer, task, vars) = (self.renderer.clone(), node.id.to_string(), vars.clone());
-                ctx.with_render_item(Arc::new(move |property: &str, written: &Value, given: &Value| {
-                    let mut vars = vars.clone();
-                    if let (Value::Object(vars), Value::Object(given)) = (&mut vars, given) {
-                        vars.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
-                    }
-                    renderer.render(&task, property, written, &vars).map_err(|error| error.to_string())
-                }))
-            } else {
-                ctx
-            };
-            let shutdown = self.stop.clone();
-            let result = tokio::select! {
-                result = run_with_timeout(runner.as_ref(), &ctx, timeout) => result,
-                () = shutdown.cancelled() => {
-                    // Leave the run as it is; recovery picks it up.
-                    cancel.cancel();
-                    return Ok(Outcome::Interrupted);
-                }
-            };
-            // The task's lines are stored before its end is recorded: a
-            // crash in between must not leave an ended run without them.
-            if ctx.logged() {
-                self.shared.logs.flush().await;
-            }
-            match result {
-                Ok(outputs) => {
-                    let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));
-                    if let Ok(mut all) = self.outputs.lock() {
-                        insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
-                    }
-                    self.event(run, Event::Succeed, Some(&outputs)).await?;
-                    return Ok(Outcome::Success);
-                }
-                Err(TaskError::Killed) => {
-                    self.cancel_remote(runner.as_ref(), &ctx, run).await;
-                    self.event(run, Event::Kill, None).await?;
-                    self.event(run, Event::Stopped, None).await?;
-                    self.log_for(Some(run_ref), Level::Warn, "killed").await;
-                    return Ok(Outcome::Killed);
-                }
-                Err(error) => {
-                    if matches!(error, TaskError::Timeout(_)) {
-                        self.cancel_remote(runner.as_ref(), &ctx, run).await;
-                    }
-                    self.log_for(Some(run_ref), Level::Error, &error.to_string()).await;
-                    checkpoint = self.shared.store.get_task_run(&run.id).await?.and_then(|r| r.checkpoint);
-                    match policy.delay_before(attempt + 1, first_started.elapsed()) {
-                        Some(delay) => {
-                            self.event(run, Event::Retry, None).await?;
-                            self.log_for(Some(run_ref), Level::Warn, &format!("attempt {attempt} failed; retrying in {delay:?}")).await;
-                            let kill = self.kill_token();
-                            tokio::select! {
-                                () = kill.cancelled() => {
-                                    self.event(run, Event::Kill, None).await?;
-                                    self.event(run, Event::Stopped, None).await?;
-                                    return Ok(Outcome::Killed);
-                                }
-                                () = self.stop.cancelled() => return Ok(Outcome::Interrupted),
-                                () = tokio::time::sleep(delay) => {}
+            // A property that does not render fails the attempt, which is
+            // retried as any failure is (Kestra renders in the attempt).
+            let rendered = self.render_properties(node, properties, &vars).await;
+            let error = match rendered {
+                Err(message) => TaskError::Failed(message),
+                Ok(rendered) => {
+                    let cancel = self.kill_token();
+                    let masker = self.renderer.masker().clone();
+                    let ctx = TaskContext::new(
+                        &self.shared.services(),
+                        TaskRunRef {
+                            namespace: self.execution.namespace.clone(),
+                            flow_id: self.execution.flow_id.clone(),
+                            execution_id: self.execution.id.clone(),
+                            task_run_id: run.id.clone(),
+                            task_id: node.id.clone(),
+                            attempt,
+                        },
+                        rendered,
+                        checkpoint.clone(),
+                        cancel.clone(),
+                        Arc::new(move |text: &str| masker.mask(text)),
+                    )
+                    .with_type(node.declared)
+                    .with_source(properties.clone())
+                    .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from));
+                    let ctx = if node.declared.is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty())) {
+                        let (renderer, task, vars) = (self.renderer.clone(), node.id.to_string(), vars.clone());
+                        ctx.with_render_item(Arc::new(move |property: &str, written: &Value, given: &Value| {
+                            let mut vars = vars.clone();
+                            if let (Value::Object(vars), Value::Object(given)) = (&mut vars, given) {
+                                vars.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
                             }
-                            // Retrying -> Running opens the next attempt.
-                            self.event(run, Event::Start, None).await?;
-                            attempt += 1;
-                            open = true;
-                            continue;
+                            renderer.render(&task, property, written, &vars).map_err(|error| error.to_string())
+                        }))
+                    } else {
+                        ctx
+                    };
+                    let shutdown = self.stop.clone();
+                    let result = tokio::select! {
+                        result = run_with_timeout(runner.as_ref(), &ctx, timeout) => result,
+                        () = shutdown.cancelled() => {
+                            // Leave the run as it is; recovery picks it up.
+                            cancel.cancel();
+                            return Ok(Outcome::Interrupted);
                         }
-                        None => return self.end_failed(run, node).await,
+                    };
+                    // The task's lines are stored before its end is recorded: a
+                    // crash in between must not leave an ended run without them.
+                    if ctx.logged() {
+                        self.shared.logs.flush().await;
+                    }
+                    match result {
+                        Ok(outputs) => {
+                            let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));
+                            if let Ok(mut all) = self.outputs.lock() {
+                                insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
+                            }
+                            if attempt > 1 && policy.warning_on_retry {
+                                self.event(run, Event::Warn, Some(&outputs)).await?;
+                                self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
+                            } else {
+                                self.event(run, Event::Succeed, Some(&outputs)).await?;
+                            }
+                            return Ok(Outcome::Success);
+                        }
+                        Err(TaskError::Killed) => {
+                            self.cancel_remote(runner.as_ref(), &ctx, run).await;
+                            self.event(run, Event::Kill, None).await?;
+                            self.event(run, Event::Stopped, None).await?;
+                            self.log_for(Some(run_ref), Level::Warn, "killed").await;
+                            return Ok(Outcome::Killed);
+                        }
+                        Err(error) => {
+                            if matches!(error, TaskError::Timeout(_)) {
+                                self.cancel_remote(runner.as_ref(), &ctx, run).await;
+                            }
+                            error
+                        }
                     }
                 }
+            };
+            self.log_for(Some(run_ref), Level::Error, &error.to_string()).await;
+            checkpoint = self.shared.store.get_task_run(&run.id).await?.and_then(|r| r.checkpoint);
+            match policy.delay_before(attempt + 1, first_started.elapsed()) {
+                Some(delay) => {
+                    self.event(run, Event::Retry, None).await?;
+                    self.log_for(Some(run_ref), Level::Warn, &format!("attempt {attempt} failed; retrying in {delay:?}")).await;
+                    let kill = self.kill_token();
+                    tokio::select! {
+                        () = kill.cancelled() => {
+                            self.event(run, Event::Kill, None).await?;
+                            self.event(run, Event::Stopped, None).await?;
+                            return Ok(Outcome::Killed);
+                        }
+                        () = self.stop.cancelled() => return Ok(Outcome::Interrupted),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    // Retrying -> Running opens the next attempt.
+                    self.event(run, Event::Start, None).await?;
+                    attempt += 1;
+                    open = true;
+                }
+                None => return self.end_failed(run, node).await,
             }
         }
     }

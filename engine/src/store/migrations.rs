@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "users", include_str!("../../../migrations/sqlite/0007_users.sql")),
     (8, "nodes", include_str!("../../../migrations/sqlite/0008_nodes.sql")),
     (9, "login state", include_str!("../../../migrations/sqlite/0009_login_state.sql")),
+    (10, "trigger state", include_str!("../../../migrations/sqlite/0010_trigger_state.sql")),
 ];
 
 /// (version, description, SQL) of the PostgreSQL store, in order.
@@ -30,6 +31,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../../migrations/postgres/0001_schema.sql")),
     (2, "nodes", include_str!("../../../migrations/postgres/0002_nodes.sql")),
     (3, "login state", include_str!("../../../migrations/postgres/0003_login_state.sql")),
+    (4, "trigger state", include_str!("../../../migrations/postgres/0004_trigger_state.sql")),
 ];
 
 /// The migrations of the SQLite store.

@@ -60,3 +60,111 @@ impl Store {
         Ok(())
     }
 }
+
+/// What is kept of one trigger (Kestra's trigger context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerState {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    /// A Schedule's last scheduled time (Unix ms) it has fired for.
+    pub last_date: i64,
+    pub disabled: bool,
+    /// When a Schedule fires next, as the scheduler last computed it.
+    pub next_date: Option<i64>,
+    /// When the scheduler last looked at it.
+    pub evaluated_at: Option<i64>,
+    /// When it last started an execution, and which.
+    pub last_triggered: Option<i64>,
+    pub last_execution_id: Option<String>,
+    pub updated_at: i64,
+}
+
+type StateRow = (String, String, String, i64, i64, Option<i64>, Option<i64>, Option<i64>, Option<String>, i64);
+
+fn state_of(row: StateRow) -> TriggerState {
+    let (namespace, flow_id, trigger_id, last_date, disabled, next_date, evaluated_at, last_triggered, last_execution_id, updated_at) = row;
+    TriggerState { namespace, flow_id, trigger_id, last_date, disabled: disabled != 0, next_date, evaluated_at, last_triggered, last_execution_id, updated_at }
+}
+
+const STATE_COLUMNS: &str = "namespace, flow_id, trigger_id, last_date, disabled, next_date, evaluated_at, last_triggered, last_execution_id, updated_at";
+
+impl Store {
+    /// Every trigger's kept state, or one namespace's, or one flow's.
+    pub async fn trigger_states(&self, namespace: Option<&str>, flow_id: Option<&str>) -> Result<Vec<TriggerState>, StoreError> {
+        let rows: Vec<StateRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM triggers WHERE ($1 IS NULL OR namespace = $1) AND ($2 IS NULL OR flow_id = $2) ORDER BY namespace, flow_id, trigger_id"
+        )))
+        .bind(namespace)
+        .bind(flow_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(state_of).collect())
+    }
+
+    /// Whether a trigger was turned off (from the UI, the API or a Toggle).
+    pub async fn trigger_disabled(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT disabled FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3")
+            .bind(namespace.as_str())
+            .bind(flow_id.as_str())
+            .bind(trigger_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some_and(|d| d != 0))
+    }
+
+    /// Turns a trigger off or on. Turned on again, a Schedule counts from
+    /// `now`: what it would have fired while off is not caught up. Wakes
+    /// the scheduler (and, on PostgreSQL, the other nodes).
+    pub async fn set_trigger_disabled(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str, disabled: bool, now: i64) -> Result<(), StoreError> {
+        with_pool!(&self.pool, |pool, d| sqlx::query(
+            "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated_at) VALUES ($1, $2, $3, $4, $5, $4)
+             ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
+               last_date = CASE WHEN triggers.disabled <> 0 AND excluded.disabled = 0 THEN excluded.last_date ELSE triggers.last_date END,
+               next_date = CASE WHEN excluded.disabled <> 0 THEN NULL ELSE triggers.next_date END,
+               disabled = excluded.disabled,
+               updated_at = excluded.updated_at",
+        )
+        .bind(namespace.as_str())
+        .bind(flow_id.as_str())
+        .bind(trigger_id)
+        .bind(now)
+        .bind(i64::from(disabled))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        self.flows_changed();
+        Ok(())
+    }
+
+    /// What the scheduler saw of a Schedule: when it looked, when it fires next.
+    pub async fn set_trigger_evaluated(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str, next_date: Option<i64>, now: i64) -> Result<(), StoreError> {
+        with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE triggers SET next_date = $4, evaluated_at = $5 WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3")
+            .bind(namespace.as_str())
+            .bind(flow_id.as_str())
+            .bind(trigger_id)
+            .bind(next_date)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// A trigger started an execution.
+    pub async fn set_trigger_fired(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str, execution_id: &str, now: i64) -> Result<(), StoreError> {
+        with_pool!(&self.pool, |pool, d| sqlx::query(
+            "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, last_triggered, last_execution_id, updated_at) VALUES ($1, $2, $3, $4, $4, $5, $4)
+             ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_triggered = excluded.last_triggered, last_execution_id = excluded.last_execution_id",
+        )
+        .bind(namespace.as_str())
+        .bind(flow_id.as_str())
+        .bind(trigger_id)
+        .bind(now)
+        .bind(execution_id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+}

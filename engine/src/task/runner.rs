@@ -351,6 +351,24 @@ impl TaskContext {
         Ok((ids.len(), deleted_logs))
     }
 
+    /// Turns a trigger of a stored flow off or on (trigger.Toggle); the
+    /// flow and the trigger must exist.
+    pub async fn set_trigger_disabled(&self, namespace: &str, flow_id: &str, trigger: &str, disabled: bool) -> Result<(), TaskError> {
+        let (ns, flow) = (Namespace::new(namespace), FlowId::new(flow_id));
+        let source = self
+            .store
+            .get_flow(&ns, &flow)
+            .await?
+            .ok_or_else(|| TaskError::Failed(format!("Unable to find flow {namespace}.{flow_id}")))?
+            .source;
+        let known = crate::flow::parse(&source).flow.is_some_and(|f| f.triggers.iter().any(|t| t.id.value == trigger));
+        if !known {
+            return Err(TaskError::Failed(format!("Unable to find trigger {trigger} for the flow {namespace}.{flow_id}")));
+        }
+        self.store.set_trigger_disabled(&ns, &flow, trigger, disabled, jiff::Timestamp::now().as_millisecond()).await?;
+        Ok(())
+    }
+
     /// The files of a namespace (the `namespace.*` tasks may name any).
     pub fn namespace_files(&self, namespace: &str) -> Result<crate::namespace_files::NamespaceFiles, TaskError> {
         self.root_storage.namespace_files(namespace).map_err(|e| self.invalid(format!("namespace: {e}")))

@@ -11,6 +11,7 @@ mod logs;
 mod model;
 mod params;
 mod secrets;
+mod triggers;
 mod users;
 mod webhook;
 
@@ -33,6 +34,7 @@ use crate::AppState;
         logs::list, logs::download, logs::follow,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
+        triggers::search, triggers::for_flow, triggers::set_disabled, triggers::set_disabled_by_triggers,
         files::content, files::stats, files::list, files::create_directory, files::upload, files::rename, files::delete, files::search, files::revisions,
         users::me, users::change_password, users::tokens, users::create_token, users::revoke_token,
         users::list, users::create, users::update, users::audit,
@@ -44,6 +46,7 @@ use crate::AppState;
         (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
         (name = "kv", description = "The KV store of a namespace"),
         (name = "files", description = "A namespace's files and their revisions"),
+        (name = "triggers", description = "Flows' triggers: their next and last dates, turned off and on"),
         (name = "users", description = "Users, API tokens and the audit log"),
         (name = "secrets", description = "A namespace's secrets: names only; values go in, never out"),
         (name = "cluster", description = "The nodes of the deployment"),
@@ -110,6 +113,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(files::content).post(files::upload).put(files::rename).delete(files::delete).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/namespaces/{namespace}/files/stats", get(files::stats))
+        .route("/triggers/search", get(triggers::search))
+        .route("/triggers/set-disabled", axum::routing::put(triggers::set_disabled))
+        .route("/triggers/set-disabled/by-triggers", post(triggers::set_disabled_by_triggers))
+        .route("/triggers/{namespace}/{flow_id}", get(triggers::for_flow))
         .route("/namespaces/{namespace}/files/directory", get(files::list).post(files::create_directory))
         .route("/namespaces/{namespace}/files/search", get(files::search))
         .route("/namespaces/{namespace}/files/revisions", get(files::revisions))

@@ -67,6 +67,10 @@ pub(crate) async fn webhook(
         .filter(|t| !t.disabled && t.kind.is_some_and(|k| k.alias == "trigger.Webhook"))
         .find(|t| t.node.get("key").and_then(|k| k.as_str()).is_some_and(|k| engine::auth::token::same(k, &key)))
         .ok_or_else(not_found)?;
+    // Turned off from the UI, the API or a Toggle task: as if it were not there.
+    if state.store.trigger_disabled(&namespace, &flow_id, &trigger.id.value).await? {
+        return Err(not_found());
+    }
     let plan = state
         .plans
         .get(namespace.as_str(), flow_id.as_str(), flow.revision, &flow.source)
@@ -100,6 +104,7 @@ pub(crate) async fn webhook(
             trigger_vars: Some(trigger_vars),
         })
         .await?;
+    state.store.set_trigger_fired(&namespace, &flow_id, &trigger.id.value, record.id.as_str(), jiff::Timestamp::now().as_millisecond()).await?;
     let detail = json!({"flow": flow_id.as_str(), "trigger": trigger.id.value});
     let address = address.map(|a| a.0.0);
     crate::auth::audit(&state.store, "webhook", "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), address, Some(detail)).await;

@@ -425,6 +425,63 @@ async fn namespace_files_api_writes_reads_lists_moves_deletes_and_flows_use_them
     app.stop().await;
 }
 
+/// Triggers through Kestra's API: listed with their state; a Webhook
+/// turned off answers 404 and on again starts executions, recorded as its
+/// last; several at once; a trigger the flow lacks is 404.
+#[tokio::test]
+async fn triggers_are_listed_turned_off_and_on_and_a_webhook_obeys() {
+    let app = TestApp::spawn().await;
+    let flow = "id: hooked\nnamespace: company.team\ntasks:\n  - id: hi\n    type: log.Log\n    message: hi\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: the-key\n  - id: nightly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 2 * * *\"\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let hook = app.url("/api/v1/executions/webhook/company.team/hooked/the-key");
+    let search = || async {
+        let page: Value = app.client.get(app.url("/api/v1/main/triggers/search?namespace=company")).send().await.unwrap().json().await.unwrap();
+        page
+    };
+    // What the scheduler sees of the Schedule: when it fires next.
+    assert!(search().await["results"][1]["state"].get("nextEvaluationDate").is_none());
+    engine::scheduler::tick(&app.state.store, &app.state.executor, jiff::Timestamp::now()).await.unwrap();
+    let page = search().await;
+    assert!(page["results"][1]["state"]["nextEvaluationDate"].as_str().is_some_and(|d| d.contains("T02:00:00")), "{page}");
+    assert!(page["results"][1]["state"]["evaluatedAt"].is_string(), "{page}");
+    assert_eq!(page["total"], 2);
+    let ids: Vec<&str> = page["results"].as_array().unwrap().iter().map(|r| r["state"]["triggerId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["hook", "nightly"]);
+    assert_eq!(page["results"][1]["trigger"]["cron"], "0 2 * * *");
+    assert_eq!(page["results"][1]["state"]["kind"], "SCHEDULE");
+
+    let set = |trigger: &str, disabled: bool| {
+        app.client.put(app.url("/api/v1/main/triggers/set-disabled")).json(&json!({"namespace": "company.team", "flowId": "hooked", "triggerId": trigger, "disabled": disabled})).send()
+    };
+    let off: Value = set("hook", true).await.unwrap().json().await.unwrap();
+    assert_eq!(off["state"]["disabled"], true, "{off}");
+    assert_eq!(app.client.post(&hook).send().await.unwrap().status(), 404);
+    set("hook", false).await.unwrap();
+    let started: Value = app.client.post(&hook).send().await.unwrap().json().await.unwrap();
+    let flow_triggers: Value = app.client.get(app.url("/api/v1/triggers/company.team/hooked")).send().await.unwrap().json().await.unwrap();
+    let hook_state = &flow_triggers["results"][0]["state"];
+    assert_eq!((hook_state["disabled"].clone(), hook_state["executionId"].clone()), (json!(false), started["id"].clone()));
+    assert!(hook_state["lastTriggeredDate"].is_string());
+
+    let bulk: Value = app
+        .client
+        .post(app.url("/api/v1/triggers/set-disabled/by-triggers"))
+        .json(&json!({"triggers": [{"namespace": "company.team", "flowId": "hooked", "triggerId": "hook"}, {"namespace": "company.team", "flowId": "hooked", "triggerId": "nightly"}], "disabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bulk, json!({"count": 2}));
+    let page = search().await;
+    assert!(page["results"].as_array().unwrap().iter().all(|r| r["state"]["disabled"] == true && r["state"].get("nextEvaluationDate").is_none()), "{page}");
+    let missing = set("nope", true).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("has no trigger `nope`"));
+    app.stop().await;
+}
+
 /// Kestra's WorkingDirectory through the REST API: saved, run, its kept
 /// file read back by a later task; a flowable inside is refused at save.
 #[tokio::test]

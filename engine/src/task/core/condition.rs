@@ -60,6 +60,10 @@ pub struct Execution<'a> {
     pub flow_id: &'a str,
     pub state: &'a str,
     pub labels: &'a BTreeMap<String, String>,
+    /// The flow outputs it ended with.
+    pub outputs: &'a Value,
+    /// The state of every attempt of its task runs that had more than one.
+    pub retried: &'a [String],
 }
 
 /// A condition's check, on its rendered properties.
@@ -92,8 +96,9 @@ pub fn find(name: &str) -> Option<&'static TaskType> {
     if let Some(found) = crate::flow::registry::lookup(name).filter(|t| t.category == Category::Condition) {
         return Some(found);
     }
-    let short = name.rsplit('.').next()?.trim_end_matches("Condition");
-    crate::task::TYPES.iter().find(|t| t.category == Category::Condition && t.name.rsplit('.').next() == Some(short))
+    let last = name.rsplit('.').next()?;
+    let short = last.trim_end_matches("Condition");
+    crate::task::TYPES.iter().find(|t| t.category == Category::Condition && t.name.rsplit('.').next().is_some_and(|own| own == short || own == last))
 }
 
 fn list(conditions: &Value) -> Result<Vec<&Value>, String> {
@@ -162,6 +167,55 @@ pub const EXECUTION_NAMESPACE: TaskType = condition(
             "SUFFIX" => actual.ends_with(namespace),
             _ => actual == namespace,
         })
+    },
+);
+
+pub const EXECUTION_OUTPUTS: TaskType = condition(
+    "io.kestra.plugin.core.condition.ExecutionOutputs",
+    "condition.ExecutionOutputs",
+    "The execution ended with flow outputs and `expression` (which reads them as `trigger.outputs`) is neither blank nor false.",
+    &[ex(req("expression", Kind::String, "The expression, over `trigger.outputs.<name>`."), "{{ trigger.outputs.rows > 0 }}")],
+    |p, f| {
+        let outputs = execution(f)?.outputs;
+        if outputs.as_object().is_none_or(|o| o.is_empty()) {
+            return Ok(false);
+        }
+        let rendered = p.get("expression").map(plain).unwrap_or_default();
+        Ok(!(rendered.trim().is_empty() || rendered.trim() == "false"))
+    },
+);
+
+pub const HAS_RETRY_ATTEMPT: TaskType = condition(
+    "io.kestra.plugin.core.condition.HasRetryAttempt",
+    "condition.HasRetryAttempt",
+    "A task of the execution was retried: one attempt of a task run with several is in `in` (when given) and not in `notIn`.",
+    &[prop("in", StringList, "Attempt states that count."), prop("notIn", StringList, "Attempt states that do not count.")],
+    |p, f| {
+        let (within, without) = (strings(p.get("in")), strings(p.get("notIn")));
+        Ok(execution(f)?.retried.iter().any(|state| (within.is_empty() || within.contains(state)) && !without.contains(state)))
+    },
+);
+
+pub const FLOW_CONDITION: TaskType = condition(
+    "io.kestra.plugin.core.condition.FlowCondition",
+    "condition.FlowCondition",
+    "The execution is of this flow (Kestra's older name of ExecutionFlow).",
+    &[req("namespace", Kind::String, "The flow's namespace."), req("flowId", Kind::String, "The flow's id.")],
+    |p, f| {
+        let execution = execution(f)?;
+        Ok(text(p, "namespace") == Some(execution.namespace) && text(p, "flowId") == Some(execution.flow_id))
+    },
+);
+
+pub const FLOW_NAMESPACE_CONDITION: TaskType = condition(
+    "io.kestra.plugin.core.condition.FlowNamespaceCondition",
+    "condition.FlowNamespaceCondition",
+    "The execution's namespace is this one, or starts with it with `prefix` (Kestra's older name of ExecutionNamespace).",
+    &[req("namespace", Kind::String, "The namespace, or its start with prefix."), def("prefix", Boolean, "false", "Compare the start only (case sensitive).")],
+    |p, f| {
+        let actual = execution(f)?.namespace;
+        let namespace = text(p, "namespace").unwrap_or("");
+        Ok(if p.get("prefix").is_some_and(|v| v == &Value::Bool(true) || v == "true") { actual.starts_with(namespace) } else { actual == namespace })
     },
 );
 
@@ -425,7 +479,9 @@ mod tests {
     #[test]
     fn executions_are_matched_by_flow_state_namespace_and_labels() {
         let labels = BTreeMap::from([("team".to_owned(), "data".to_owned())]);
-        let facts = Facts { date: None, execution: Some(Execution { namespace: "company.team", flow_id: "etl", state: "FAILED", labels: &labels }) };
+        let outputs = json!({"rows": 3});
+        let retried = vec!["FAILED".to_owned(), "SUCCESS".to_owned()];
+        let facts = Facts { date: None, execution: Some(Execution { namespace: "company.team", flow_id: "etl", state: "FAILED", labels: &labels, outputs: &outputs, retried: &retried }) };
         let check = |c: Value| one(&c, &facts);
         assert_eq!(check(json!({"type": "condition.ExecutionFlow", "namespace": "company.team", "flowId": "etl"})), Ok(true));
         assert_eq!(check(json!({"type": "condition.ExecutionStatus", "in": ["FAILED", "WARNING"]})), Ok(true));
@@ -435,5 +491,17 @@ mod tests {
         assert_eq!(check(json!({"type": "condition.ExecutionNamespace", "namespace": "team", "comparison": "SUFFIX"})), Ok(true));
         assert_eq!(check(json!({"type": "condition.ExecutionLabels", "labels": {"team": "data"}})), Ok(true));
         assert_eq!(check(json!({"type": "condition.ExecutionLabels", "labels": [{"key": "team", "value": "ops"}]})), Ok(false));
+        // As rendered: the expression has already read trigger.outputs.
+        assert_eq!(check(json!({"type": "condition.ExecutionOutputs", "expression": "true"})), Ok(true));
+        assert_eq!(check(json!({"type": "condition.ExecutionOutputs", "expression": " false "})), Ok(false));
+        assert_eq!(check(json!({"type": "condition.HasRetryAttempt"})), Ok(true));
+        assert_eq!(check(json!({"type": "condition.HasRetryAttempt", "in": ["KILLED"]})), Ok(false));
+        assert_eq!(check(json!({"type": "condition.HasRetryAttempt", "notIn": ["FAILED", "SUCCESS"]})), Ok(false));
+        assert_eq!(check(json!({"type": "io.kestra.plugin.core.condition.FlowCondition", "namespace": "company.team", "flowId": "etl"})), Ok(true));
+        assert_eq!(check(json!({"type": "io.kestra.core.models.conditions.types.FlowNamespaceCondition", "namespace": "company", "prefix": true})), Ok(true));
+        let none = json!({});
+        let plain = Facts { date: None, execution: Some(Execution { outputs: &none, retried: &[], ..facts.execution.unwrap() }) };
+        assert_eq!(one(&json!({"type": "condition.ExecutionOutputs", "expression": "true"}), &plain), Ok(false), "no outputs: false");
+        assert_eq!(one(&json!({"type": "condition.HasRetryAttempt"}), &plain), Ok(false));
     }
 }

@@ -3,7 +3,7 @@
 //! triggers (`flow_triggers.rs`) fire them.
 
 use crate::flow::registry::Kind::*;
-use crate::flow::registry::{Category, TaskType, def, ex, prop, req};
+use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
 
 pub const SCHEDULE: TaskType = TaskType {
     name: "io.kestra.plugin.core.trigger.Schedule",
@@ -25,6 +25,40 @@ pub const SCHEDULE: TaskType = TaskType {
     check: None,
 };
 
+pub const SCHEDULE_ON_DATES: TaskType = TaskType {
+    name: "io.kestra.plugin.core.trigger.ScheduleOnDates",
+    alias: "trigger.ScheduleOnDates",
+    category: Category::Trigger,
+    doc: "Starts an execution at each of a list of dates; `{{ trigger.date }}` is the date.",
+    properties: &[
+        ex(req("dates", Any, "The dates: a list of ISO-8601 date-times (expressions rendered), or an expression giving one."), "[\"2026-12-24T08:00:00Z\", \"2026-12-31T08:00:00Z\"]"),
+        def("timezone", String, "\"Etc/UTC\"", "The zone of dates written without an offset, and of `trigger.date`."),
+        prop("inputs", Map, "Inputs of the executions it starts."),
+        def("recoverMissedSchedules", String, "\"ALL\"", "Dates missed while Mortar was down: ALL run, LAST only the latest, NONE."),
+        prop("conditions", Conditions, "Fire only on the dates these conditions hold."),
+        prop("stopAfter", Any, "Accepted for Kestra compatibility."),
+    ],
+    outputs: &[("date", "The date it fired for."), ("next", "The next date."), ("previous", "The previous date.")],
+    run: None,
+    check: None,
+};
+
+pub const TOGGLE: TaskType = TaskType {
+    name: "io.kestra.plugin.core.trigger.Toggle",
+    alias: "trigger.Toggle",
+    category: Category::Task,
+    doc: "Turns a trigger of a flow (this one by default) on or off, as the trigger's switch in the UI does.",
+    properties: &[
+        prop("namespace", String, "The flow's namespace; this flow's when unset."),
+        prop("flowId", String, "The flow; this flow when unset."),
+        ex(req("trigger", String, "The trigger's id."), "schedule"),
+        def("enabled", Boolean, "false", "Turn it on (true) or off (false)."),
+    ],
+    outputs: &[],
+    run: runner!(run::Toggle),
+    check: None,
+};
+
 pub const WEBHOOK: TaskType = TaskType {
     name: "io.kestra.plugin.core.trigger.Webhook",
     alias: "trigger.Webhook",
@@ -42,7 +76,7 @@ pub const FLOW_TRIGGER: TaskType = TaskType {
     category: Category::Trigger,
     doc: "Starts an execution when another flow's execution ends.",
     properties: &[
-        prop("conditions", Conditions, "Which ended executions start this flow (ExecutionFlow, ExecutionStatus, ExecutionNamespace, ExecutionLabels, Expression, Not, Or)."),
+        prop("conditions", Conditions, "Which ended executions start this flow (ExecutionFlow, ExecutionStatus, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, HasRetryAttempt, Expression, Not, Or)."),
         prop("preconditions", Any, "Which executions start this flow (Kestra 0.19+)."),
         prop("inputs", Map, "Inputs of the executions it starts."),
         prop("states", StringList, "The end states that trigger."),
@@ -51,3 +85,40 @@ pub const FLOW_TRIGGER: TaskType = TaskType {
     run: None,
     check: None,
 };
+
+#[cfg(feature = "runtime")]
+mod run {
+    use futures::future::BoxFuture;
+    use serde::Deserialize;
+
+    use crate::log::Level;
+    use crate::task::{Outputs, Runner, TaskContext, TaskError};
+
+    pub(super) struct Toggle;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ToggleProps {
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        flow_id: Option<String>,
+        trigger: String,
+        #[serde(default)]
+        enabled: Option<bool>,
+    }
+
+    impl Runner for Toggle {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: ToggleProps = ctx.properties()?;
+                let namespace = props.namespace.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| ctx.namespace.to_string());
+                let flow_id = props.flow_id.filter(|f| !f.trim().is_empty()).unwrap_or_else(|| ctx.flow_id.to_string());
+                let enabled = props.enabled.unwrap_or(false);
+                ctx.set_trigger_disabled(&namespace, &flow_id, &props.trigger, !enabled).await?;
+                ctx.log(Level::Info, format!("trigger {} of {namespace}.{flow_id} is {}", props.trigger, if enabled { "on" } else { "off" })).await;
+                Ok(Outputs::new())
+            })
+        }
+    }
+}
