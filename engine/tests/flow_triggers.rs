@@ -130,3 +130,63 @@ async fn outputs_and_retries_conditions_and_a_trigger_turned_off() {
     stop.cancel();
     task.await.unwrap();
 }
+
+async fn run_flow(executor: &Executor, source: &str) -> State {
+    let plan = Arc::new(Plan::from_yaml(source).unwrap());
+    let id = executor.launch(Launch { id: None, plan, flow_revision: 1, inputs: Map::new(), labels: Default::default(), trigger_vars: None }).await.unwrap().id;
+    executor.wait(&id).await.unwrap()
+}
+
+/// How many executions `flow` has once things settle.
+async fn settled_count(store: &Store, flow: &str, at_least: usize) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while executions_of(store, flow).await.len() < at_least {
+        assert!(tokio::time::Instant::now() < deadline, "{flow} starts {at_least} times");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    executions_of(store, flow).await.len()
+}
+
+/// Kestra's own test flows (core/src/test/resources/flows/valids),
+/// unchanged: `trigger-multiplecondition-listener` starts once both
+/// upstream flows have succeeded within the day, and starts over after;
+/// `flow-trigger-preconditions-flow-listen` once flow A (with its label)
+/// and flow B have ended, whatever their order.
+#[tokio::test]
+async fn multiple_conditions_and_preconditions_wait_for_every_upstream_flow_within_the_window() {
+    let (store, executor, _harness) = setup().await;
+    let listener = "id: trigger-multiplecondition-listener\nnamespace: io.kestra.tests.trigger\n\ntasks:\n  - id: only-listener\n    type: io.kestra.plugin.core.debug.Return\n    format: \"childs\"\n\ntriggers:\n  - id: multiple-listen-flow\n    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n      - id: multiple\n        type: io.kestra.plugin.core.condition.MultipleCondition\n        window: P1D\n        windowAdvance: P0D\n        conditions:\n          success:\n            type: io.kestra.plugin.core.condition.ExecutionStatus\n            in:\n              - SUCCESS\n          flow-a:\n            type: io.kestra.plugin.core.condition.ExecutionFlow\n            namespace: io.kestra.tests.trigger\n            flowId: trigger-multiplecondition-flow-a\n          flow-b:\n            type: io.kestra.plugin.core.condition.ExecutionFlow\n            namespace: io.kestra.tests.trigger\n            flowId: trigger-multiplecondition-flow-b\n";
+    let flow_a = "id: trigger-multiplecondition-flow-a\nnamespace: io.kestra.tests.trigger\n\ntasks:\n  - id: only\n    type: io.kestra.plugin.core.debug.Return\n    format: \"from parents: {{execution.id}}\"\n";
+    let flow_b = flow_a.replace("flow-a", "flow-b");
+    let preconditions = "id: flow-trigger-preconditions-flow-listen\nnamespace: io.kestra.tests.trigger.preconditions\n\ntriggers:\n  - id: flow\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n      id: flow\n      flows:\n        - namespace: io.kestra.tests.trigger.preconditions\n          flowId: flow-trigger-preconditions-flow-a\n          states: [SUCCESS, WARNING, FAILED]\n        - namespace: io.kestra.tests.trigger.preconditions\n          flowId: flow-trigger-preconditions-flow-b\n          states: [SUCCESS]\n      where:\n        - id: flow1\n          filters:\n            - field: NAMESPACE\n              type: STARTS_WITH\n              value: io.kestra.tests.trigger\n            - field: FLOW_ID\n              type: EQUAL_TO\n              value: flow-trigger-preconditions-flow-a\n            - field: EXPRESSION\n              type: IS_TRUE\n              value: \"{{labels.some == 'label'}}\"\n        - id: flow2\n          filters:\n            - field: NAMESPACE\n              type: ENDS_WITH\n              value: trigger.preconditions\n            - field: FLOW_ID\n              type: EQUAL_TO\n              value: flow-trigger-preconditions-flow-b\n\ntasks:\n  - id: only\n    type: io.kestra.plugin.core.debug.Return\n    format: \"It works\"\n";
+    let pre_a = "id: flow-trigger-preconditions-flow-a\nnamespace: io.kestra.tests.trigger.preconditions\n\nlabels:\n  some: label\n\ntasks:\n  - id: only\n    type: io.kestra.plugin.core.debug.Return\n    format: \"from parents: {{execution.id}}\"\n";
+    let pre_b = pre_a.replace("flow-a", "flow-b").replace("labels:\n  some: label\n\n", "");
+    for source in [listener, flow_a, &flow_b, preconditions, pre_a, &pre_b] {
+        assert!(engine::flow::parse(source).is_valid(), "{source}");
+        save(&store, source).await;
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = engine::flow_triggers::spawn(store.clone(), executor.clone(), stop.clone());
+
+    assert_eq!(run_flow(&executor, flow_a).await, State::Success);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions_of(&store, "trigger-multiplecondition-listener").await.is_empty(), "flow B has not run yet");
+    assert_eq!(run_flow(&executor, &flow_b).await, State::Success);
+    assert_eq!(settled_count(&store, "trigger-multiplecondition-listener", 1).await, 1);
+    // The window started over: B alone again starts nothing.
+    assert_eq!(run_flow(&executor, &flow_b).await, State::Success);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(executions_of(&store, "trigger-multiplecondition-listener").await.len(), 1);
+    assert_eq!(run_flow(&executor, flow_a).await, State::Success);
+    assert_eq!(settled_count(&store, "trigger-multiplecondition-listener", 2).await, 2);
+
+    // Preconditions, B first this time.
+    assert_eq!(run_flow(&executor, &pre_b).await, State::Success);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions_of(&store, "flow-trigger-preconditions-flow-listen").await.is_empty());
+    assert_eq!(run_flow(&executor, pre_a).await, State::Success);
+    assert_eq!(settled_count(&store, "flow-trigger-preconditions-flow-listen", 1).await, 1);
+    stop.cancel();
+    task.await.unwrap();
+}

@@ -303,7 +303,8 @@ mod tests {
         for t in TYPES {
             assert_eq!(lookup(t.name).map(|x| x.name), Some(t.name));
             assert_eq!(lookup(t.alias).map(|x| x.name), Some(t.name));
-            let mut names: Vec<_> = t.properties.iter().map(|p| p.name).chain(COMMON.iter().map(|p| p.name)).collect();
+            let common = if t.category == Category::Condition { CONDITION_COMMON } else { COMMON };
+            let mut names: Vec<_> = t.properties.iter().map(|p| p.name).chain(common.iter().map(|p| p.name)).collect();
             names.sort();
             let before = names.len();
             names.dedup();

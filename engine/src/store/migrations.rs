@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (8, "nodes", include_str!("../../../migrations/sqlite/0008_nodes.sql")),
     (9, "login state", include_str!("../../../migrations/sqlite/0009_login_state.sql")),
     (10, "trigger state", include_str!("../../../migrations/sqlite/0010_trigger_state.sql")),
+    (11, "condition windows", include_str!("../../../migrations/sqlite/0011_condition_windows.sql")),
 ];
 
 /// (version, description, SQL) of the PostgreSQL store, in order.
@@ -32,6 +33,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (2, "nodes", include_str!("../../../migrations/postgres/0002_nodes.sql")),
     (3, "login state", include_str!("../../../migrations/postgres/0003_login_state.sql")),
     (4, "trigger state", include_str!("../../../migrations/postgres/0004_trigger_state.sql")),
+    (5, "condition windows", include_str!("../../../migrations/postgres/0005_condition_windows.sql")),
 ];
 
 /// The migrations of the SQLite store.

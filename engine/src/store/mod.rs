@@ -70,7 +70,7 @@ pub use logs::{LogQuery, LogRecord, NewLog};
 pub use nodes::{NewNode, NodeRecord};
 pub use purge::PurgeFilter;
 pub use secrets::{KeyChoice, KeyProblem, MAX_SECRET_VALUE, Rotated, SecretEntry};
-pub use triggers::{ScheduledFlow, TriggerState};
+pub use triggers::{ConditionWindow, ScheduledFlow, TriggerState};
 pub use users::{AuditQuery, AuditRecord, NewAudit, TokenRecord, UserRecord};
 
 /// The database file's name inside the data dir.

@@ -168,3 +168,89 @@ impl Store {
         Ok(())
     }
 }
+
+/// A MultipleCondition's (or a trigger's `preconditions`') current window:
+/// which of its conditions have held within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionWindow {
+    pub start: i64,
+    pub end: i64,
+    pub results: Vec<String>,
+}
+
+impl Store {
+    pub async fn condition_window(&self, namespace: &Namespace, flow_id: &FlowId, condition_id: &str) -> Result<Option<ConditionWindow>, StoreError> {
+        let row: Option<(i64, i64, String)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            "SELECT start_ms, end_ms, results FROM condition_windows WHERE namespace = $1 AND flow_id = $2 AND condition_id = $3"
+        )
+        .bind(namespace.as_str())
+        .bind(flow_id.as_str())
+        .bind(condition_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(start, end, results)| ConditionWindow { start, end, results: serde_json::from_str(&results).unwrap_or_default() }))
+    }
+
+    /// Records the window, adding `held` to what held within it already
+    /// (in one statement, so two nodes seeing two executions lose neither).
+    pub async fn add_to_condition_window(&self, namespace: &Namespace, flow_id: &FlowId, condition_id: &str, window: (i64, i64), held: &[String]) -> Result<ConditionWindow, StoreError> {
+        use super::WritePool as _;
+        let (namespace, flow_id) = (namespace.as_str(), flow_id.as_str());
+        with_pool!(&self.pool, |pool, d| {
+            let mut tx = pool.write().await?;
+            let found: Option<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT start_ms, end_ms, results FROM condition_windows WHERE namespace = $1 AND flow_id = $2 AND condition_id = $3{}",
+                if matches!(d, super::Dialect::Postgres) { " FOR UPDATE" } else { "" }
+            )))
+            .bind(namespace)
+            .bind(flow_id)
+            .bind(condition_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            // A window that still runs keeps what held in it; an ended one is replaced.
+            let mut current = match found {
+                Some((start, end, results)) if start == window.0 || (start <= window.0 && window.0 <= end) => {
+                    ConditionWindow { start, end, results: serde_json::from_str(&results).unwrap_or_default() }
+                }
+                _ => ConditionWindow { start: window.0, end: window.1, results: Vec::new() },
+            };
+            for id in held {
+                if !current.results.contains(id) {
+                    current.results.push(id.clone());
+                }
+            }
+            current.results.sort();
+            sqlx::query(
+                "INSERT INTO condition_windows (namespace, flow_id, condition_id, start_ms, end_ms, results) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (namespace, flow_id, condition_id) DO UPDATE SET start_ms = excluded.start_ms, end_ms = excluded.end_ms, results = excluded.results",
+            )
+            .bind(namespace)
+            .bind(flow_id)
+            .bind(condition_id)
+            .bind(current.start)
+            .bind(current.end)
+            .bind(serde_json::to_string(&current.results).unwrap_or_else(|_| "[]".into()))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(current)
+        })
+    }
+
+    /// Forgets a window (its conditions all held and the flow started).
+    pub async fn delete_condition_window(&self, namespace: &Namespace, flow_id: &FlowId, condition_id: &str) -> Result<(), StoreError> {
+        with_pool!(&self.pool, |pool, d| sqlx::query("DELETE FROM condition_windows WHERE namespace = $1 AND flow_id = $2 AND condition_id = $3")
+            .bind(namespace.as_str())
+            .bind(flow_id.as_str())
+            .bind(condition_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forgets the windows that ended before `now`.
+    pub async fn delete_ended_condition_windows(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query("DELETE FROM condition_windows WHERE end_ms < $1").bind(now).execute(pool).await.map(|done| done.rows_affected()))?)
+    }
+}

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::flow::registry::Kind::{self, Any, Boolean, Conditions, Enum, StringList};
+use crate::flow::registry::Kind::{self, Any, Boolean, Conditions, Enum, Object, StringList};
 use crate::flow::registry::{Category, Property, TaskType, def, ex, prop, req};
 
 /// What a condition is checked against.
@@ -218,6 +218,78 @@ pub const FLOW_NAMESPACE_CONDITION: TaskType = condition(
         Ok(if p.get("prefix").is_some_and(|v| v == &Value::Bool(true) || v == "true") { actual.starts_with(namespace) } else { actual == namespace })
     },
 );
+
+/// Kestra's TimeWindow: the period within which a MultipleCondition's (or
+/// `preconditions`') conditions must all hold.
+pub const TIME_WINDOW: &[Property] = &[
+    def("type", Enum { values: &["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAILY_TIME_WINDOW"] }, "\"DURATION_WINDOW\"", "How the window is placed: fixed periods from midnight UTC (DURATION_WINDOW), a period from the first execution that counts (SLIDING_WINDOW), each day until `deadline`, or each day from `startTime` to `endTime`."),
+    def("window", Kind::Duration, "\"PT24H\"", "The length of the window."),
+    prop("windowAdvance", Kind::Duration, "How far after the period's start a DURATION_WINDOW starts."),
+    ex(prop("deadline", Kind::String, "DAILY_TIME_DEADLINE: the time of day (UTC) the conditions must all hold by."), "09:00:00"),
+    prop("startTime", Kind::String, "DAILY_TIME_WINDOW: the time of day (UTC) the window opens."),
+    prop("endTime", Kind::String, "DAILY_TIME_WINDOW: the time of day (UTC) it closes."),
+];
+
+pub const MULTIPLE_CONDITION: TaskType = condition(
+    "io.kestra.plugin.core.condition.MultipleCondition",
+    "condition.MultipleCondition",
+    "On a Flow trigger: every one of its conditions must have held, each for some ended execution, within one time window (two upstream flows both succeeded today). Once they all have, the flow starts and the window starts over.",
+    &[
+        ex(req("id", Kind::String, "The condition's id, unique in the flow: what held so far is kept under it."), "upstreams"),
+        req("conditions", Conditions, "The conditions, by name (a mapping), each checked against every ended execution."),
+        prop("timeWindow", Object { properties: TIME_WINDOW }, "The window; a day from midnight UTC when unset."),
+        prop("window", Kind::Duration, "The older form of timeWindow.window."),
+        prop("windowAdvance", Kind::Duration, "The older form of timeWindow.windowAdvance."),
+        def("resetOnSuccess", Boolean, "true", "Start over once they all held; false fires again on each execution that matches later in the window."),
+    ],
+    |_, _| Err("MultipleCondition counts executions within a window: it belongs on a Flow trigger".into()),
+);
+
+/// Where the window that contains `now` (Unix ms) starts and ends, both
+/// included, as Kestra's MultipleConditionStorageInterface places it (in UTC).
+pub fn window_at(spec: &Map<std::string::String, Value>, now: i64) -> Result<(i64, i64), std::string::String> {
+    let time_window = spec.get("timeWindow").and_then(Value::as_object);
+    // `window` and `windowAdvance` may also sit on a MultipleCondition itself
+    // (its older form); `type` there is the condition's own.
+    let field = |name: &str| time_window.and_then(|w| w.get(name)).or_else(|| if name == "type" { None } else { spec.get(name) }).and_then(Value::as_str);
+    let duration = |name: &str| -> Result<Option<i64>, std::string::String> {
+        field(name).map(|t| super::parse_duration(t).map(|d| d.as_millis() as i64).map_err(|e| format!("{name}: {e}"))).transpose()
+    };
+    let time_of_day = |name: &str| -> Result<i64, std::string::String> {
+        let text = field(name).ok_or_else(|| format!("timeWindow.{name} is required for this type"))?;
+        let time: jiff::civil::Time = text.parse().map_err(|_| format!("timeWindow.{name}: {text:?} is not a time of day such as 09:00:00"))?;
+        Ok(i64::from(time.hour()) * 3_600_000 + i64::from(time.minute()) * 60_000 + i64::from(time.second()) * 1000)
+    };
+    const DAY: i64 = 86_400_000;
+    let now = now - now.rem_euclid(1000);
+    let midnight = now - now.rem_euclid(DAY);
+    let kind = field("type").unwrap_or("DURATION_WINDOW").to_ascii_uppercase();
+    Ok(match kind.as_str() {
+        "DURATION_WINDOW" => {
+            let window = duration("window")?.unwrap_or(DAY).max(1000);
+            // Kestra's truncation: to the day for a window of a day or
+            // more, to the hour for one of an hour or more, else to a
+            // multiple of the window's minutes within the hour.
+            let hour = now - now.rem_euclid(3_600_000);
+            let minutes = window / 60_000;
+            let start = if window >= DAY {
+                midnight
+            } else if window >= 3_600_000 {
+                hour + 60_000 * (minutes * ((now - hour) / 60_000 / minutes.max(1)))
+            } else if minutes > 0 {
+                hour + 60_000 * (minutes * ((now - hour) / 60_000 / minutes))
+            } else {
+                now
+            };
+            let start = start + duration("windowAdvance")?.unwrap_or(0);
+            (start, start + window - 1)
+        }
+        "SLIDING_WINDOW" => (now, now + duration("window")?.unwrap_or(DAY)),
+        "DAILY_TIME_WINDOW" => (midnight + time_of_day("startTime")?, midnight + time_of_day("endTime")?),
+        "DAILY_TIME_DEADLINE" => (midnight, midnight + time_of_day("deadline")?),
+        other => return Err(format!("timeWindow.type {other:?} is not DURATION_WINDOW, SLIDING_WINDOW, DAILY_TIME_DEADLINE or DAILY_TIME_WINDOW")),
+    })
+}
 
 pub const EXECUTION_LABELS: TaskType = condition(
     "io.kestra.plugin.core.condition.ExecutionLabels",
@@ -503,5 +575,23 @@ mod tests {
         let plain = Facts { date: None, execution: Some(Execution { outputs: &none, retried: &[], ..facts.execution.unwrap() }) };
         assert_eq!(one(&json!({"type": "condition.ExecutionOutputs", "expression": "true"}), &plain), Ok(false), "no outputs: false");
         assert_eq!(one(&json!({"type": "condition.HasRetryAttempt"}), &plain), Ok(false));
+    }
+
+    #[test]
+    fn windows_are_placed_as_kestra_places_them() {
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let place = |spec: Value, now: &str| {
+            let (start, end) = window_at(spec.as_object().unwrap(), at(now)).unwrap();
+            (jiff::Timestamp::from_millisecond(start).unwrap().to_string(), jiff::Timestamp::from_millisecond(end).unwrap().to_string())
+        };
+        let day = |s: &str, e: &str| (s.to_owned(), e.to_owned());
+        assert_eq!(place(json!({}), "2026-12-03T16:47:12Z"), day("2026-12-03T00:00:00Z", "2026-12-03T23:59:59.999Z"));
+        assert_eq!(place(json!({"window": "P1D", "windowAdvance": "P0D"}), "2026-12-03T16:47:12Z"), day("2026-12-03T00:00:00Z", "2026-12-03T23:59:59.999Z"));
+        assert_eq!(place(json!({"timeWindow": {"window": "PT6H", "windowAdvance": "PT6H"}}), "2026-12-03T16:47:12Z"), day("2026-12-03T22:00:00Z", "2026-12-04T03:59:59.999Z"));
+        assert_eq!(place(json!({"timeWindow": {"window": "PT15M"}}), "2026-12-03T16:47:12Z"), day("2026-12-03T16:45:00Z", "2026-12-03T16:59:59.999Z"));
+        assert_eq!(place(json!({"timeWindow": {"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00"}}), "2026-12-03T16:47:12Z"), day("2026-12-03T00:00:00Z", "2026-12-03T09:00:00Z"));
+        assert_eq!(place(json!({"timeWindow": {"type": "DAILY_TIME_WINDOW", "startTime": "06:00:00", "endTime": "09:00:00"}}), "2026-12-03T07:00:00Z"), day("2026-12-03T06:00:00Z", "2026-12-03T09:00:00Z"));
+        assert_eq!(place(json!({"timeWindow": {"type": "SLIDING_WINDOW", "window": "PT1H"}}), "2026-12-03T07:00:00.250Z"), day("2026-12-03T07:00:00Z", "2026-12-03T08:00:00Z"));
+        assert!(window_at(json!({"timeWindow": {"type": "DAILY_TIME_DEADLINE"}}).as_object().unwrap(), 0).unwrap_err().contains("deadline"));
     }
 }

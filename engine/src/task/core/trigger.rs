@@ -3,7 +3,7 @@
 //! triggers (`flow_triggers.rs`) fire them.
 
 use crate::flow::registry::Kind::*;
-use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
+use crate::flow::registry::{Category, Property, TaskType, def, ex, prop, req, runner};
 
 pub const SCHEDULE: TaskType = TaskType {
     name: "io.kestra.plugin.core.trigger.Schedule",
@@ -70,6 +70,34 @@ pub const WEBHOOK: TaskType = TaskType {
     check: None,
 };
 
+const UPSTREAM_FLOW: &[Property] = &[
+    req("namespace", String, "The flow's namespace."),
+    prop("flowId", String, "The flow; any flow of the namespace when unset."),
+    prop("states", StringList, "The end states that count; any when unset."),
+    prop("labels", Map, "Labels the execution must have."),
+];
+
+const WHERE_FILTER: &[Property] = &[
+    req("field", Enum { values: &["FLOW_ID", "NAMESPACE", "STATE", "EXPRESSION"] }, "What to compare."),
+    req("type", Enum { values: &["EQUAL_TO", "NOT_EQUAL_TO", "IN", "NOT_IN", "IS_TRUE", "IS_FALSE", "IS_NULL", "IS_NOT_NULL", "STARTS_WITH", "ENDS_WITH", "REGEX", "CONTAINS"] }, "How."),
+    prop("value", String, "The value (an expression for EXPRESSION)."),
+    prop("values", StringList, "The values, for IN and NOT_IN."),
+];
+
+const WHERE: &[Property] = &[
+    req("id", String, "The filter's id."),
+    def("operand", Enum { values: &["AND", "OR"] }, "\"AND\"", "Whether all filters must hold, or one."),
+    req("filters", ObjectList { properties: WHERE_FILTER }, "The filters."),
+];
+
+const PRECONDITIONS: &[Property] = &[
+    prop("id", String, "Where what held so far is kept; the trigger's id when unset."),
+    prop("flows", ObjectList { properties: UPSTREAM_FLOW }, "The flows whose executions must each have ended within the window."),
+    prop("where", ObjectList { properties: WHERE }, "Filters that some ended execution within the window must pass."),
+    prop("timeWindow", Object { properties: crate::task::core::condition::TIME_WINDOW }, "The window; a day from midnight UTC when unset."),
+    def("resetOnSuccess", Boolean, "true", "Start over once all held; false fires again on each later match within the window."),
+];
+
 pub const FLOW_TRIGGER: TaskType = TaskType {
     name: "io.kestra.plugin.core.trigger.Flow",
     alias: "trigger.Flow",
@@ -77,7 +105,7 @@ pub const FLOW_TRIGGER: TaskType = TaskType {
     doc: "Starts an execution when another flow's execution ends.",
     properties: &[
         prop("conditions", Conditions, "Which ended executions start this flow (ExecutionFlow, ExecutionStatus, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, HasRetryAttempt, Expression, Not, Or)."),
-        prop("preconditions", Any, "Which executions start this flow (Kestra 0.19+)."),
+        prop("preconditions", Object { properties: PRECONDITIONS }, "Executions of other flows that must all have ended (as said) within a time window before this flow starts: a fan-in."),
         prop("inputs", Map, "Inputs of the executions it starts."),
         prop("states", StringList, "The end states that trigger."),
     ],
