@@ -223,3 +223,16 @@ async fn a_toggle_task_turns_a_trigger_off_and_on() {
     let logs = h.store.logs(&id, engine::log::Level::Trace, 0, 100).await.unwrap();
     assert!(logs.iter().any(|l| l.message.contains("Unable to find trigger nope for the flow t.hourly")), "{logs:?}");
 }
+
+/// Kestra's PublicHoliday blueprint: a daily schedule that runs only on
+/// French public holidays (14 July 2026 yes, 15 July no).
+#[tokio::test]
+async fn a_public_holiday_condition_keeps_only_the_holidays() {
+    let h = harness().await;
+    save(&h, "holidays", "  - id: schedule\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 11 * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.PublicHoliday\n        country: FR\n").await;
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-07-13T12:00:00Z")).await.unwrap();
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-07-15T12:00:00Z")).await.unwrap();
+    let runs = executions(&h, "holidays").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger_vars.as_ref().unwrap()["date"], "2026-07-14T11:00:00+00:00");
+}

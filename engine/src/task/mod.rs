@@ -98,6 +98,7 @@ pub const TYPES: &[TaskType] = &[
     core::condition::FLOW_CONDITION,
     core::condition::FLOW_NAMESPACE_CONDITION,
     core::condition::MULTIPLE_CONDITION,
+    core::condition::PUBLIC_HOLIDAY,
     core::condition::EXPRESSION,
     core::condition::DAY_WEEK,
     core::condition::DAY_WEEK_IN_MONTH,

@@ -291,6 +291,19 @@ pub fn window_at(spec: &Map<std::string::String, Value>, now: i64) -> Result<(i6
     })
 }
 
+pub const PUBLIC_HOLIDAY: TaskType = condition(
+    "io.kestra.plugin.core.condition.PublicHoliday",
+    "condition.PublicHoliday",
+    "The date is a national public holiday of the country (AT, BE, DE, ES, FR, GB, IE, IT, NL, PL, PT, US; substitute days and regional holidays are not counted).",
+    &[DATE, ex(req("country", Kind::String, "The ISO 3166-1 alpha-2 country code."), "FR"), prop("subDivision", Kind::String, "An ISO 3166-2 subdivision: Mortar has no regional calendars yet and refuses one.")],
+    |p, f| {
+        if let Some(region) = text(p, "subDivision").filter(|s| !s.trim().is_empty()) {
+            return Err(format!("subDivision {region:?}: Mortar knows national holidays only, not regional ones"));
+        }
+        super::holidays::is_holiday(text(p, "country").unwrap_or_default(), date(p, f)?)
+    },
+);
+
 pub const EXECUTION_LABELS: TaskType = condition(
     "io.kestra.plugin.core.condition.ExecutionLabels",
     "condition.ExecutionLabels",

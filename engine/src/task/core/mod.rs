@@ -5,6 +5,7 @@ pub mod condition;
 pub mod debug;
 pub mod execution;
 pub mod flow;
+pub mod holidays;
 pub mod http;
 pub mod kv;
 pub mod log;
