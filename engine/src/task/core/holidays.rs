@@ -9,7 +9,7 @@
 use jiff::civil::{Date, Weekday};
 
 #[derive(Debug, Clone, Copy)]
-enum Rule {
+pub enum Rule {
     /// Month and day.
     Fixed(i8, i8),
     /// Month and day, from a year on.
