@@ -413,6 +413,52 @@ test('the Execute form checks JSON as you type and shows the server verdict next
   await expect(page.getByRole('log', { name: 'Log lines' })).toContainText('12 fast false');
 });
 
+test('dynamic inputs: a choice changes the choices of the input that depends on it, and a hidden input appears', async ({ page }) => {
+  await postFlow(
+    server.url,
+    [
+      'id: dynamic_inputs',
+      'namespace: e2e',
+      'inputs:',
+      '  - id: provider',
+      '    type: SELECT',
+      '    values: [AWS, GCP]',
+      '    defaults: AWS',
+      '  - id: vm',
+      '    type: SELECT',
+      '    expression: "{{ inputs.provider == \'AWS\' ? [\'t3.micro\', \'m5.large\'] : [\'e2-small\'] }}"',
+      '    dependsOn:',
+      '      inputs: [provider]',
+      '  - id: gpu',
+      '    type: STRING',
+      '    defaults: "{{ inputs.provider | lower }}-gpu"',
+      '    dependsOn:',
+      '      inputs: [provider]',
+      '      condition: "{{ inputs.provider == \'GCP\' }}"',
+      'tasks:',
+      '  - id: show',
+      '    type: io.kestra.plugin.core.log.Log',
+      '    message: "{{ inputs.provider }} {{ inputs.vm }} {{ inputs.gpu ?? \'none\' }}"',
+      '',
+    ].join('\n'),
+  );
+  await page.goto(`${server.url}/flows/e2e/dynamic_inputs`);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Execute' }).click();
+  const dialog = page.getByRole('dialog', { name: /Execute dynamic_inputs/ });
+  const vm = dialog.getByLabel('vm');
+  await expect(vm.locator('option')).toHaveText(['t3.micro', 'm5.large']);
+  await expect(dialog.getByLabel('gpu')).toHaveCount(0);
+  await dialog.getByLabel('provider').selectOption('GCP');
+  await expect(vm.locator('option')).toHaveText(['e2-small']);
+  await expect(dialog.getByLabel('gpu')).toHaveValue('gcp-gpu');
+  await dialog.getByRole('button', { name: 'Execute' }).click();
+  await expect(page).toHaveURL(/\/executions\/[\w-]+$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
+  await expect(page.getByRole('log', { name: 'Log lines' })).toContainText('GCP e2-small gcp-gpu');
+});
+
 test('the logs survive a dropped connection: no line lost or doubled', async ({ page }) => {
   await postFlow(server.url, readFileSync(path.join(repoRoot, 'blueprints', 'hello_world.yml'), 'utf8'));
   const started = await authFetch(`${server.url}/api/v1/executions/tutorial/hello_world?wait=true`, { method: 'POST' });

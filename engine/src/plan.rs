@@ -30,7 +30,7 @@ pub struct Plan {
     pub outputs: Vec<(String, Value)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InputDecl {
     pub id: String,
     pub kind: String,
@@ -38,6 +38,12 @@ pub struct InputDecl {
     pub defaults: Option<Value>,
     pub values: Vec<String>,
     pub description: Option<String>,
+    /// SELECT and MULTISELECT: an expression giving the choices.
+    pub expression: Option<String>,
+    /// The inputs this one is resolved after (`dependsOn.inputs`).
+    pub depends_on: Vec<String>,
+    /// `dependsOn.condition`: the input counts only when it holds.
+    pub condition: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -312,6 +318,9 @@ fn input_decl(input: &crate::flow::model::Input) -> InputDecl {
         defaults: input.defaults.as_ref().map(crate::flow::yaml::Node::to_json).filter(|v| !v.is_null()),
         values: input.values.clone(),
         description: input.description.clone(),
+        expression: input.expression.clone(),
+        depends_on: input.depends_on.clone(),
+        condition: input.condition.clone(),
     }
 }
 

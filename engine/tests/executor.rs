@@ -1748,3 +1748,95 @@ async fn kestras_retry_success_flow_ends_warning_after_four_attempts() {
     assert_eq!(runs.len(), 1, "{runs:#?}");
     assert_eq!(runs[0].attempts.len(), 4);
 }
+
+/// Kestra's dynamic inputs: a SELECT whose choices an expression gives
+/// (from the KV store and an input before it), `dependsOn` with a
+/// condition that leaves an input out, and a default rendered from the
+/// other inputs.
+#[tokio::test]
+async fn inputs_resolve_after_those_they_depend_on_with_expressions() {
+    let h = harness().await;
+    let kv = h.services.storage.kv("company.team").unwrap();
+    kv.put("cloud_vms", json!({"AWS": ["t3.micro", "m5.large"], "GCP": ["e2-small"]}), None, None, true, None).unwrap();
+    let yaml = r#"
+id: dynamic
+namespace: company.team
+inputs:
+  - id: cloud_provider
+    type: SELECT
+    values: [AWS, GCP]
+  - id: vm
+    type: SELECT
+    expression: "{{ kv('cloud_vms')[inputs.cloud_provider] }}"
+    dependsOn:
+      inputs: [cloud_provider]
+  - id: gpu
+    type: BOOLEAN
+    defaults: true
+    dependsOn:
+      inputs: [cloud_provider]
+      condition: "{{ inputs.cloud_provider == 'GCP' }}"
+  - id: database
+    type: STRING
+    defaults: "{{ inputs.cloud_provider | lower }}-{{ inputs.vm }}-db"
+    dependsOn:
+      inputs: [vm]
+tasks:
+  - id: show
+    type: debug.Return
+    format: "{{ inputs.vm }} {{ inputs.database }} {{ inputs.gpu ?? 'no gpu' }}"
+"#;
+    assert!(engine::flow::parse(yaml).is_valid(), "{:?}", engine::flow::parse(yaml).problems);
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"cloud_provider": "AWS", "vm": "m5.large"})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "m5.large aws-m5.large-db no gpu");
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"cloud_provider": "GCP", "vm": "e2-small"})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "e2-small gcp-e2-small-db true");
+    // A choice the expression does not give is refused, naming them.
+    let refused = launch(&executor(&h, Runners::core()), yaml, json!({"cloud_provider": "GCP", "vm": "m5.large"})).await.unwrap_err();
+    assert!(refused.to_string().contains("\"m5.large\" is not one of e2-small"), "{refused}");
+
+    // dependsOn names inputs of the flow, without a cycle.
+    let unknown = engine::flow::parse("id: x\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n");
+    assert!(unknown.problems.iter().any(|p| p.message.contains("depends on \"b\", which is not an input")), "{:?}", unknown.problems);
+    let cycle = engine::flow::parse("id: x\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\n  - id: b\n    type: STRING\n    dependsOn:\n      inputs: [a]\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n");
+    assert!(cycle.problems.iter().any(|p| p.message.contains("depends on itself")), "{:?}", cycle.problems);
+}
+
+/// Kestra's ForEachItem: a file cut into batches of two lines, one
+/// subflow execution per batch with `taskrun.items`, waited for; the
+/// outputs as Kestra names them (`<id>_items`, `<id>_merge`), and a failed
+/// batch fails the task unless transmitFailed is false.
+#[tokio::test]
+async fn for_each_item_starts_a_subflow_execution_per_batch_and_gathers_their_outputs() {
+    let h = harness().await;
+    let subflow = "id: per_batch\nnamespace: company.team\ninputs:\n  - id: items\n    type: FILE\ntasks:\n  - id: check\n    type: execution.Fail\n    condition: \"{{ read(inputs.items) contains 'bad' }}\"\noutputs:\n  - id: lines\n    type: STRING\n    value: \"{{ read(inputs.items) | trim | replace({'\\n': '+'}) }}\"\n";
+    support::save(&h.store, subflow).await;
+    let parent = |content: &str, transmit: bool| {
+        format!(
+            "id: each_item\nnamespace: company.team\ntasks:\n  - id: extract\n    type: storage.Write\n    extension: .csv\n    content: \"{content}\"\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEachItem\n    items: \"{{{{ outputs.extract.uri }}}}\"\n    batch:\n      rows: 2\n    namespace: company.team\n    flowId: per_batch\n    transmitFailed: {transmit}\n    inputs:\n      items: \"{{{{ taskrun.items }}}}\"\n  - id: after\n    type: log.Log\n    message: \"{{{{ outputs.each_items.numberOfBatches }}}} batches, {{{{ outputs.each_items.iterations }}}}: {{{{ read(outputs.each_merge.subflowOutputs) | trim }}}}\"\n"
+        )
+    };
+    let ok = parent("a\\nb\\nc\\nd\\ne\\n", true);
+    assert!(engine::flow::parse(&ok).is_valid(), "{:?}", engine::flow::parse(&ok).problems);
+    let (state, runs, id) = run(&h, Runners::core(), &ok, json!({})).await;
+    let logs = messages(&h, &id).await;
+    assert_eq!(state, State::Success, "{logs:?}");
+    let each = runs.iter().find(|r| r.task_id.as_str() == "each").unwrap().outputs.clone().unwrap();
+    assert_eq!(each["numberOfBatches"], 3);
+    assert_eq!(each["iterations"], json!({"SUCCESS": 3}));
+    assert!(logs.iter().any(|m| m == "3 batches, {\"SUCCESS\":3}: {lines:\"a+b\"}\n{lines:\"c+d\"}\n{lines:\"e\"}"), "{logs:?}");
+    let children = h.store.search_executions(&engine::store::ExecutionFilter { flow_id: Some("per_batch".into()), ..Default::default() }, 1, 100).await.unwrap().results;
+    assert_eq!(children.len(), 3);
+    assert!(children.iter().all(|c| c.labels.get("system.correlationId").map(String::as_str) == Some(id.as_str())));
+
+    // One bad batch fails the task, naming the execution; with transmitFailed false it goes on.
+    let (state, _, failed) = run(&h, Runners::core(), &parent("a\\nbad\\nc\\n", true), json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &failed).await.iter().any(|m| m.contains("1 of 2 subflow executions of company.team.per_batch failed")));
+    let (state, runs, _) = run(&h, Runners::core(), &parent("a\\nbad\\nc\\n", false), json!({})).await;
+    assert_eq!(state, State::Success);
+    let each = runs.iter().find(|r| r.task_id.as_str() == "each").unwrap().outputs.clone().unwrap();
+    assert_eq!(each["iterations"], json!({"FAILED": 1, "SUCCESS": 1}));
+}

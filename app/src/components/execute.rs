@@ -28,11 +28,16 @@ pub struct InputField {
     /// The choices of a SELECT or MULTISELECT.
     pub values: Vec<String>,
     pub description: Option<String>,
+    /// The inputs whose values change this one (`dependsOn.inputs`).
+    pub depends_on: Vec<String>,
 }
 
-/// The inputs of a flow's current revision.
+/// The inputs of a flow's current revision, as the form shows them for
+/// what was filled in so far (`given`, by id): an input whose
+/// `dependsOn.condition` does not hold is left out, a SELECT's
+/// `expression` and a default with an expression are rendered.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_inputs")]
-pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<InputField>, ServerFnError> {
+pub async fn flow_inputs(namespace: String, flow_id: String, given: String) -> Result<Vec<InputField>, ServerFnError> {
     use engine::ids::{FlowId, Namespace};
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = crate::context::store()?;
@@ -40,8 +45,16 @@ pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<Input
     let flow = flow.ok_or_else(|| ServerFnError::new(format!("flow {namespace}.{flow_id} does not exist")))?;
     let plan = engine::plan::Plan::from_yaml(&flow.source)
         .map_err(|error| ServerFnError::new(format!("flow {namespace}.{flow_id} cannot run: {error}")))?;
-    Ok(plan
-        .inputs
+    let executor: engine::executor::Executor = crate::context::service("the executor")?;
+    // The values filled in so far, as a JSON object of texts (an empty
+    // text for none: a form encodes no empty map).
+    let given: serde_json::Map<String, serde_json::Value> = if given.trim().is_empty() {
+        serde_json::Map::new()
+    } else {
+        serde_json::from_str(&given).map_err(|e| ServerFnError::new(format!("the values filled in are not a JSON object: {e}")))?
+    };
+    Ok(executor
+        .preview_inputs(&plan, &given)
         .into_iter()
         .map(|decl| InputField {
             default: decl.defaults.map(|v| match v {
@@ -53,6 +66,7 @@ pub async fn flow_inputs(namespace: String, flow_id: String) -> Result<Vec<Input
             required: decl.required,
             values: decl.values,
             description: decl.description,
+            depends_on: decl.depends_on,
         })
         .collect())
 }
@@ -73,7 +87,7 @@ pub(crate) fn ExecuteButton(namespace: String, flow_id: String) -> impl IntoView
         }
         fields.set(None);
         leptos::task::spawn_local(async move {
-            let loaded = flow_inputs(ns.get_value(), id.get_value()).await.map_err(|e| e.to_string());
+            let loaded = flow_inputs(ns.get_value(), id.get_value(), String::new()).await.map_err(|e| e.to_string());
             fields.set(Some(loaded));
         });
     };
@@ -112,7 +126,8 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
     let sent = RwSignal::new(None::<(f64, f64)>);
     let labels = RwSignal::new(String::new());
     let prefix = format!("input-{namespace}-{flow_id}-").replace('.', "-");
-    let fields = StoredValue::new(fields);
+    let fields = RwSignal::new(fields);
+    let (ns_for_refresh, id_for_refresh) = (StoredValue::new(namespace.clone()), StoredValue::new(flow_id.clone()));
     let url = format!("/api/v1/executions/{}/{}", browser::encode(&namespace), browser::encode(&flow_id));
     let field_prefix = prefix.clone();
 
@@ -124,7 +139,7 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
         let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
         let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
         let mut problems = HashMap::new();
-        for field in fields.get_value() {
+        for field in fields.get_untracked() {
             let element_id = format!("{field_prefix}{}", field.id);
             let element = document().get_element_by_id(&element_id);
             match field.kind.as_str() {
@@ -208,15 +223,42 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
         });
     };
 
-    let has_fields = fields.with_value(|f| !f.is_empty());
-    view! {
-        <form class="inputs-form" on:submit=on_submit>
-            {(!has_fields).then(|| view! { <p class="muted">"This flow takes no inputs."</p> })}
-            {fields
-                .get_value()
-                .into_iter()
-                .map(|field| view! { <Field field prefix=prefix.clone() errors /> })
-                .collect_view()}
+    // A change to an input others depend on asks the server again which
+    // inputs show and with which choices (Kestra's dynamic inputs); the
+    // fields that did not change keep what was typed in them.
+    let on_change = move |ev: leptos::ev::Event| {
+        let Some(changed) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|e| e.get_attribute("name")) else { return };
+        if !fields.with_untracked(|all| all.iter().any(|f| f.depends_on.contains(&changed))) {
+            return;
+        }
+        let Some(form) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
+        let given: serde_json::Map<String, serde_json::Value> = fields
+            .get_untracked()
+            .iter()
+            .filter_map(|f| Some((f.id.clone(), serde_json::Value::String(data.get(&f.id).as_string().filter(|v| !v.is_empty())?))))
+            .collect();
+        let given = serde_json::Value::Object(given).to_string();
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = flow_inputs(ns_for_refresh.get_value(), id_for_refresh.get_value(), given).await {
+                fields.set(list);
+            }
+        });
+    };
+    let labels_prefix = prefix.clone();
+    let field_views = move || {
+        let prefix = prefix.clone();
+        view! {
+            <For
+                each=move || fields.get()
+                key=|field| (field.id.clone(), field.values.clone(), field.default.clone())
+                children=move |field| view! { <Field field prefix=prefix.clone() errors /> }
+            />
+        }
+        .into_any()
+    };
+    let prefix = labels_prefix;
+    let labels_field = view! {
             <div class="field">
                 <label for=format!("{prefix}labels")>"Labels"</label>
                 <textarea id=format!("{prefix}labels") rows="2" placeholder="key:value, one per line"
@@ -224,6 +266,13 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
                     prop:value=move || labels.get() on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
                 <small id=format!("{prefix}labels-help") class="muted">"Optional, to find this execution later."</small>
             </div>
+    }
+    .into_any();
+    view! {
+        <form class="inputs-form" on:submit=on_submit on:change=on_change>
+            {move || fields.with(|f| f.is_empty()).then(|| view! { <p class="muted">"This flow takes no inputs."</p> })}
+            {field_views}
+{labels_field}
             {move || sent.get().map(|(done, total)| view! { <Progress done total /> })}
             {move || form_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <div class="dialog-actions">

@@ -6,8 +6,46 @@ use serde_json::{Map, Value};
 
 use crate::plan::InputDecl;
 
-/// Typed inputs, or every problem found.
+/// Renders an input's expression (a dynamic default, a SELECT's
+/// `expression`, a `dependsOn.condition`) with the inputs resolved so far.
+pub type RenderInput<'a> = &'a dyn Fn(&Value, &Map<String, Value>) -> Result<Value, String>;
+
+/// Typed inputs, or every problem found (expressions are not rendered:
+/// what `resolve_with` does without a renderer).
 pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<String, Value>, Vec<String>> {
+    resolve_with(decls, given, None)
+}
+
+/// The order inputs are resolved in: each after those it depends on,
+/// otherwise as declared. A cycle (refused when the flow is saved) keeps
+/// the declared order for what remains.
+fn order(decls: &[InputDecl]) -> Vec<&InputDecl> {
+    let mut done: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    let mut left: Vec<&InputDecl> = decls.iter().collect();
+    while !left.is_empty() {
+        let ready = left.iter().position(|d| d.depends_on.iter().all(|dep| done.contains(&dep.as_str()) || !decls.iter().any(|o| o.id == *dep)));
+        let next = left.remove(ready.unwrap_or(0));
+        done.push(&next.id);
+        out.push(next);
+    }
+    out
+}
+
+fn has_expression(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains("{{") || s.contains("{%"),
+        Value::Array(items) => items.iter().any(has_expression),
+        Value::Object(map) => map.values().any(has_expression),
+        _ => false,
+    }
+}
+
+/// Typed inputs, or every problem found. With `render`, as Kestra 0.20+:
+/// inputs resolve after those they `dependsOn`, one whose
+/// `dependsOn.condition` is false is left out, a default with an
+/// expression is rendered, and a SELECT's `expression` gives its choices.
+pub fn resolve_with(decls: &[InputDecl], given: &Map<String, Value>, render: Option<RenderInput>) -> Result<Map<String, Value>, Vec<String>> {
     let mut problems = Vec::new();
     let mut resolved = Map::new();
     for name in given.keys() {
@@ -20,7 +58,40 @@ pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<St
             });
         }
     }
-    for decl in decls {
+    for decl in order(decls) {
+        let mut decl = std::borrow::Cow::Borrowed(decl);
+        if let Some(render) = render {
+            let so_far = nested(resolved.clone());
+            if let Some(condition) = &decl.condition {
+                match render(&Value::String(condition.clone()), &so_far) {
+                    Ok(holds) if !crate::task::core::is_truthy(&holds) => continue,
+                    Ok(_) => {}
+                    Err(why) => {
+                        problems.push(format!("input {:?}: dependsOn.condition: {why}", decl.id));
+                        continue;
+                    }
+                }
+            }
+            if let Some(expression) = &decl.expression {
+                match render(&Value::String(expression.clone()), &so_far) {
+                    Ok(choices) => decl.to_mut().values = choice_list(&choices),
+                    Err(why) => {
+                        problems.push(format!("input {:?}: expression: {why}", decl.id));
+                        continue;
+                    }
+                }
+            }
+            if let Some(default) = decl.defaults.clone().filter(has_expression) {
+                match render(&default, &so_far) {
+                    Ok(value) => decl.to_mut().defaults = Some(value).filter(|v| !v.is_null()),
+                    Err(why) => {
+                        problems.push(format!("input {:?}: defaults: {why}", decl.id));
+                        continue;
+                    }
+                }
+            }
+        }
+        let decl = decl.as_ref();
         let value = match given.get(&decl.id).filter(|v| !is_blank(v)) {
             Some(value) => value.clone(),
             None => match &decl.defaults {
@@ -45,6 +116,50 @@ pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<St
         }
     }
     if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+}
+
+/// What an execution form shows, given what was filled in so far: the
+/// inputs whose `dependsOn.condition` holds, with a SELECT's choices and a
+/// default rendered from the inputs before them. Nothing is refused here:
+/// an input whose expression fails shows no choice (starting says why).
+pub fn preview(decls: &[InputDecl], given: &Map<String, Value>, render: RenderInput) -> Vec<InputDecl> {
+    let mut shown = Vec::new();
+    let mut resolved = Map::new();
+    for decl in order(decls) {
+        let mut decl = decl.clone();
+        let so_far = nested(resolved.clone());
+        if let Some(condition) = &decl.condition
+            && !render(&Value::String(condition.clone()), &so_far).is_ok_and(|v| crate::task::core::is_truthy(&v))
+        {
+            continue;
+        }
+        if let Some(expression) = &decl.expression {
+            decl.values = render(&Value::String(expression.clone()), &so_far).map(|v| choice_list(&v)).unwrap_or_default();
+        }
+        if let Some(default) = decl.defaults.clone().filter(has_expression) {
+            decl.defaults = render(&default, &so_far).ok().filter(|v| !v.is_null());
+        }
+        let value = given.get(&decl.id).filter(|v| !is_blank(v)).cloned().or_else(|| decl.defaults.clone());
+        if let Some(value) = value.and_then(|v| convert(&decl, v).ok()) {
+            resolved.insert(decl.id.clone(), value);
+        }
+        shown.push(decl);
+    }
+    // In the order the flow declares them.
+    shown.sort_by_key(|d| decls.iter().position(|o| o.id == d.id));
+    shown
+}
+
+/// A SELECT's choices from its rendered `expression`: a list, or a list
+/// as JSON text.
+fn choice_list(rendered: &Value) -> Vec<String> {
+    let items = match rendered {
+        Value::Array(items) => items.clone(),
+        Value::String(text) => serde_json::from_str::<Vec<Value>>(text).unwrap_or_else(|_| vec![Value::String(text.clone())]),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    };
+    items.iter().map(text).collect()
 }
 
 /// Kestra's view of resolved inputs: an input whose id has dots
@@ -192,7 +307,7 @@ mod tests {
             required,
             defaults,
             values: values.iter().map(|v| (*v).to_owned()).collect(),
-            description: None,
+            ..InputDecl::default()
         }
     }
 

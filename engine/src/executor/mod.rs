@@ -423,14 +423,66 @@ impl Executor {
         self.admit(execution, plan, secrets).await.map(|_| ())
     }
 
+    /// What renders a flow's input expressions (dynamic defaults, a
+    /// SELECT's expression, dependsOn conditions): the inputs resolved
+    /// before them, the flow, the KV store and the namespace's secrets.
+    fn input_renderer(&self, plan: &Plan) -> (Renderer, Map<String, Value>) {
+        let host = RuntimeHost {
+            namespace: plan.namespace.clone(),
+            namespace_secrets: self.shared.namespace_secrets.clone(),
+            secrets: self.shared.secrets.clone(),
+            storage: self.shared.storage.for_namespace(&Namespace::new(plan.namespace.clone())),
+        };
+        let renderer = Renderer::new(Arc::new(host)).with_limits(self.shared.render_limits.clone());
+        let mut base = Map::new();
+        base.extend(self.shared.server_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        base.insert("flow".into(), serde_json::json!({"id": plan.id, "namespace": plan.namespace}));
+        (renderer, base)
+    }
+
+    /// The inputs an execution form shows for what was filled in so far
+    /// (see [`inputs::preview`]); a value derived from a secret is masked.
+    pub fn preview_inputs(&self, plan: &Plan, given: &Map<String, Value>) -> Vec<crate::plan::InputDecl> {
+        let (renderer, base) = self.input_renderer(plan);
+        let render = |template: &Value, so_far: &Map<String, Value>| {
+            let mut context = base.clone();
+            context.insert("inputs".into(), Value::Object(so_far.clone()));
+            renderer.render("", "inputs", template, &Value::Object(context)).map_err(|e| e.message)
+        };
+        let mut shown = inputs::preview(&plan.inputs, given, &render);
+        for decl in &mut shown {
+            decl.defaults = decl.defaults.take().map(|d| renderer.masker().mask_value(&d));
+            decl.values = decl.values.iter().map(|v| renderer.masker().mask(v)).collect();
+        }
+        shown
+    }
+
     /// Checks the inputs, stores the execution (CREATED) and starts it.
     pub async fn launch(&self, launch: Launch) -> Result<ExecutionRecord, ExecutionError> {
         let plan = launch.plan;
         if plan.disabled {
             return Err(ExecutionError::Disabled(format!("{}.{}", plan.namespace, plan.id)));
         }
-        let inputs = inputs::resolve(&plan.inputs, &launch.inputs).map_err(ExecutionError::Inputs)?;
-        let secrets = inputs::secret_values(&plan.inputs, &inputs);
+        let (renderer, base) = self.input_renderer(&plan);
+        let render = |template: &Value, so_far: &Map<String, Value>| {
+            let mut context = base.clone();
+            context.insert("inputs".into(), Value::Object(so_far.clone()));
+            renderer.render("", "inputs", template, &Value::Object(context)).map_err(|e| e.message)
+        };
+        let inputs = inputs::resolve_with(&plan.inputs, &launch.inputs, Some(&render)).map_err(ExecutionError::Inputs)?;
+        let mut secrets = inputs::secret_values(&plan.inputs, &inputs);
+        // A value an expression derived from a secret is kept apart and
+        // masked, as a SECRET input is.
+        let derived: Vec<String> = inputs
+            .iter()
+            .filter(|(_, v)| renderer.masker().mask_value(v) != **v)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in &derived {
+            if let Some(text) = inputs.get(id).and_then(Value::as_str) {
+                secrets.push(text.to_owned());
+            }
+        }
         let mut labels: BTreeMap<String, String> = plan
             .labels
             .iter()
@@ -441,7 +493,7 @@ impl Executor {
         // real values go apart, for a resume, a restart or a replay.
         let mut shown = inputs.clone();
         let mut hidden = serde_json::Map::new();
-        for decl in plan.inputs.iter().filter(|d| d.kind == "SECRET") {
+        for decl in plan.inputs.iter().filter(|d| d.kind == "SECRET" || derived.contains(&d.id)) {
             if let Some(value) = shown.insert(decl.id.clone(), Value::String("******".into())) {
                 hidden.insert(decl.id.clone(), value);
             } else {

@@ -158,7 +158,13 @@ impl Walk {
             if run.state.is_successful()
                 && let Some(out) = &run.outputs
             {
-                insert_output(&mut outputs, &run.task_id, levels.get(&run.id).map_or(&[][..], Vec::as_slice), out.clone());
+                let at = levels.get(&run.id).map_or(&[][..], Vec::as_slice);
+                insert_output(&mut outputs, &run.task_id, at, out.clone());
+                if plan.all_nodes().iter().any(|n| n.id == run.task_id && n.declared.is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name)) {
+                    for (id, part) in super::subflow::for_each_item_outputs(run.task_id.as_str(), out) {
+                        insert_output(&mut outputs, &TaskId::new(id), at, part);
+                    }
+                }
             }
             note_state(&mut states, &run.task_id, run.value.as_deref(), run.state);
             by_key.insert((run.parent_task_run_id.clone(), run.task_id.clone(), run.value.clone()), run);
@@ -874,6 +880,12 @@ impl Walk {
                             let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));
                             if let Ok(mut all) = self.outputs.lock() {
                                 insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
+                                // Kestra's ForEachItem outputs also sit under its inner tasks' ids.
+                                if node.declared.is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name) {
+                                    for (id, part) in super::subflow::for_each_item_outputs(node.id.as_str(), &outputs) {
+                                        insert_output(&mut all, &TaskId::new(id), &scope.levels, part);
+                                    }
+                                }
                             }
                             if attempt > 1 && policy.warning_on_retry {
                                 self.event(run, Event::Warn, Some(&outputs)).await?;

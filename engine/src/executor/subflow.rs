@@ -92,7 +92,7 @@ impl Runner for Subflow {
                     id
                 }
                 // Checkpointed, then stopped before the child was stored.
-                earlier => start(&executor, ctx, &props, earlier).await?,
+                earlier => start(&executor, ctx, &props, earlier, true).await?,
             };
             let mut outputs = Outputs::new();
             outputs.insert("executionId".into(), json!(child.as_str()));
@@ -130,7 +130,7 @@ impl Runner for Subflow {
 }
 
 /// Starts the child execution and checkpoints its id at once.
-async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: Option<ExecutionId>) -> Result<ExecutionId, TaskError> {
+async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: Option<ExecutionId>, checkpoint: bool) -> Result<ExecutionId, TaskError> {
     let store = &executor.shared.store;
     let (namespace, flow_id) = (Namespace::new(props.namespace.as_str()), FlowId::new(props.flow_id.as_str()));
     let missing = || TaskError::Failed(format!("flow {}.{} does not exist: save it first, or fix `namespace` and `flowId`", props.namespace, props.flow_id));
@@ -168,7 +168,9 @@ async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: O
     let id = id.unwrap_or_else(ExecutionId::generate);
     // The id is written before the child exists: a crash between the two
     // finds the id and no execution, and starts it then (with this id).
-    ctx.checkpoint(&json!({ CHILD: id.as_str() })).await?;
+    if checkpoint {
+        ctx.checkpoint(&json!({ CHILD: id.as_str() })).await?;
+    }
     let launch = Launch {
         id: Some(id.clone()),
         plan: Arc::new(plan),
@@ -184,4 +186,138 @@ async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: O
     let record = executor.launch(launch).await.map_err(|e| TaskError::Failed(format!("the subflow {}.{} did not start: {e}", props.namespace, props.flow_id)))?;
     ctx.info(format!("started the subflow {}.{} revision {revision}: execution {}", props.namespace, props.flow_id, record.id)).await;
     Ok(record.id)
+}
+
+/// `flow.ForEachItem`: cuts a file into batches and starts one execution
+/// of a subflow per batch, `{{ taskrun.items }}` being the batch's URI and
+/// `{{ taskrun.iteration }}` its number (from 1) in the inputs; then, by
+/// default, waits for them all. Each child's id derives from the task run
+/// and the batch, so a run resumed after a crash never starts one twice.
+pub(crate) struct ForEachItem {
+    pub(crate) link: Link,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ForEachItemProps {
+    items: String,
+    #[serde(default)]
+    batch: Option<Map<String, Value>>,
+    namespace: String,
+    flow_id: String,
+    #[serde(default)]
+    labels: Option<Value>,
+    #[serde(default = "yes")]
+    wait: bool,
+    #[serde(default = "yes")]
+    transmit_failed: bool,
+    #[serde(default)]
+    revision: Option<i64>,
+}
+
+impl Runner for ForEachItem {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let executor = self.link.executor()?;
+            let props: ForEachItemProps = ctx.properties()?;
+            let batch = props.batch.unwrap_or_default();
+            let number = |name: &str| batch.get(name).and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+            let cut = crate::task::core::storage::Cut {
+                partitions: number("partitions"),
+                bytes: batch.get("bytes").cloned().filter(|b| !b.is_null()),
+                // One row per batch unless told otherwise, as in Kestra.
+                rows: number("rows").or(if batch.get("partitions").is_some() || batch.get("bytes").is_some() { None } else { Some(1) }),
+                separator: batch.get("separator").and_then(Value::as_str).map(str::to_owned),
+            };
+            let splits = crate::task::core::storage::split_file(ctx, &props.items, cut).await?;
+            // The list of batch files, as Kestra's `<id>_split` output.
+            let list_uri = crate::storage::Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-splits.txt", ctx.task_id, ctx.task_run_id));
+            ctx.storage.write(&list_uri, splits.join("\n").as_bytes()).await?;
+            let mut children = Vec::new();
+            for (index, uri) in splits.iter().enumerate() {
+                let iteration = index + 1;
+                let id = crate::scheduler::derived_id(&format!("{}\u{1f}{iteration}", ctx.task_run_id));
+                if executor.shared.store.get_execution(&id).await?.is_none() {
+                    let inputs = match ctx.render_item("inputs", &json!({"taskrun": {"items": uri, "iteration": iteration, "id": ctx.task_run_id.as_str()}}))? {
+                        Value::Object(map) => map,
+                        Value::Null => Map::new(),
+                        other => return Err(ctx.invalid(format!("inputs: a mapping of the subflow's inputs, not {other}"))),
+                    };
+                    let child = Properties { namespace: props.namespace.clone(), flow_id: props.flow_id.clone(), inputs, labels: props.labels.clone(), wait: props.wait, transmit_failed: props.transmit_failed, revision: props.revision };
+                    start(&executor, ctx, &child, Some(id.clone()), false).await?;
+                }
+                children.push(id);
+            }
+            ctx.checkpoint(&json!({ "children": children.iter().map(ExecutionId::as_str).collect::<Vec<_>>() })).await?;
+            let mut outputs = Outputs::new();
+            outputs.insert("numberOfBatches".into(), json!(children.len()));
+            outputs.insert("splits".into(), json!(list_uri));
+            if !props.wait {
+                return Ok(outputs);
+            }
+            let waits = futures::future::join_all(children.iter().map(|id| executor.wait(id)));
+            let states = tokio::select! {
+                () = ctx.cancel.cancelled() => return Err(TaskError::Killed),
+                states = waits => states,
+            };
+            let mut iterations = Map::new();
+            let mut lines = String::new();
+            let mut failed = Vec::new();
+            for (id, state) in children.iter().zip(states) {
+                let state = state.map_err(|e| TaskError::Failed(e.to_string()))?;
+                let count = iterations.entry(state.as_str().to_owned()).or_insert(json!(0));
+                *count = json!(count.as_u64().unwrap_or(0) + 1);
+                if matches!(state, State::Failed | State::Killed) {
+                    failed.push(id.to_string());
+                }
+                let child_outputs = executor.shared.store.get_execution(id).await?.map_or(Value::Null, |r| r.outputs);
+                if let Ok(Value::String(ion)) = crate::flow::pebble::convert::to_ion(&child_outputs) {
+                    lines.push_str(&ion);
+                    lines.push('\n');
+                }
+            }
+            let merged = crate::storage::Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-outputs.ion", ctx.task_id, ctx.task_run_id));
+            ctx.storage.write(&merged, lines.as_bytes()).await?;
+            outputs.insert("iterations".into(), Value::Object(iterations));
+            outputs.insert("subflowOutputs".into(), json!(merged));
+            ctx.info(format!("{} subflow executions of {}.{} ended", children.len(), props.namespace, props.flow_id)).await;
+            if props.transmit_failed && !failed.is_empty() {
+                return Err(TaskError::Failed(format!(
+                    "{} of {} subflow executions of {}.{} failed ({}); set `transmitFailed: false` to go on anyway",
+                    failed.len(),
+                    children.len(),
+                    props.namespace,
+                    props.flow_id,
+                    failed.join(", ")
+                )));
+            }
+            Ok(outputs)
+        })
+    }
+
+    /// A kill of the parent kills the children it started.
+    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let executor = self.link.executor()?;
+            for id in checkpoint.get("children").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                match executor.kill(&ExecutionId::new(id)).await {
+                    Ok(_) | Err(ExecutionError::Conflict(_) | ExecutionError::NotFound(_)) => {}
+                    Err(error) => return Err(TaskError::Failed(error.to_string())),
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Kestra's extra outputs of a ForEachItem, under the ids of its inner
+/// tasks: `<id>_split.splits`, `<id>_items.iterations` and
+/// `numberOfBatches`, `<id>_merge.subflowOutputs`.
+pub(crate) fn for_each_item_outputs(id: &str, outputs: &Value) -> Vec<(String, Value)> {
+    let pick = |names: &[&str]| Value::Object(names.iter().filter_map(|n| Some(((*n).to_owned(), outputs.get(*n)?.clone()))).collect());
+    vec![
+        (format!("{id}_split"), pick(&["splits"])),
+        (format!("{id}_items"), pick(&["iterations", "numberOfBatches"])),
+        (format!("{id}_merge"), pick(&["subflowOutputs"])),
+    ]
 }

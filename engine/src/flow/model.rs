@@ -99,6 +99,12 @@ pub struct Input {
     pub defaults: Option<Node>,
     /// SELECT and MULTISELECT choices.
     pub values: Vec<String>,
+    /// SELECT and MULTISELECT: an expression giving the choices.
+    pub expression: Option<String>,
+    /// `dependsOn.inputs`: the inputs this one is resolved after.
+    pub depends_on: Vec<String>,
+    /// `dependsOn.condition`: the input counts only when it holds.
+    pub condition: Option<String>,
     pub description: Option<String>,
     pub span: Span,
 }
@@ -537,13 +543,64 @@ impl Builder {
                 }
                 None => Vec::new(),
             };
-            if matches!(input_type, InputType::Select | InputType::MultiSelect) && item.get("values").is_none() {
-                self.error(id.span, format!("SELECT input {} has no `values`: add the list of choices, such as `values: [a, b]`", id.value));
+            let expression = self.optional_string(item, "expression");
+            if matches!(input_type, InputType::Select | InputType::MultiSelect) && item.get("values").is_none() && expression.is_none() {
+                self.error(id.span, format!("SELECT input {} has no `values`: add the list of choices, such as `values: [a, b]`, or an `expression` that gives them", id.value));
             }
-            if let Some(d) = &defaults {
-                self.check_input_default(input_type, d, &values);
+            // A default with an expression is rendered when the execution
+            // starts, from the other inputs: it is checked then.
+            if let Some(d) = defaults.as_ref().filter(|d| !d.to_json().to_string().contains("{{")) {
+                if expression.is_none() {
+                    self.check_input_default(input_type, d, &values);
+                }
             }
-            inputs.push(Input { id, input_type, required, defaults, values, description: self.optional_string(item, "description"), span: item.span });
+            let (depends_on, condition) = match item.get("dependsOn") {
+                None => (Vec::new(), None),
+                Some(d) => {
+                    let names = d.get("inputs").and_then(Node::as_seq).map(|s| s.iter().filter_map(scalar_text).collect()).unwrap_or_default();
+                    if d.as_map().is_none() {
+                        self.error(d.span, "dependsOn is a mapping: `inputs: [other]` and an optional `condition`");
+                    }
+                    (names, self.optional_string(d, "condition"))
+                }
+            };
+            inputs.push(Input {
+                id,
+                input_type,
+                required,
+                defaults,
+                values,
+                expression,
+                depends_on,
+                condition,
+                description: self.optional_string(item, "description"),
+                span: item.span,
+            });
+        }
+        // dependsOn names inputs of the flow, and no input depends on itself
+        // through others.
+        for input in &inputs {
+            for dep in &input.depends_on {
+                if !inputs.iter().any(|i| i.id.value == *dep) {
+                    let names: Vec<&str> = inputs.iter().map(|i| i.id.value.as_str()).filter(|n| *n != input.id.value).collect();
+                    self.error(input.span, format!("input {} depends on {dep:?}, which is not an input of this flow (inputs: {})", input.id.value, names.join(", ")));
+                }
+            }
+            let mut seen = vec![input.id.value.as_str()];
+            let mut pending: Vec<&str> = input.depends_on.iter().map(String::as_str).collect();
+            while let Some(next) = pending.pop() {
+                if next == input.id.value {
+                    self.error(input.span, format!("input {} depends on itself through dependsOn: break the cycle", input.id.value));
+                    break;
+                }
+                if seen.contains(&next) {
+                    continue;
+                }
+                seen.push(next);
+                if let Some(other) = inputs.iter().find(|i| i.id.value == next) {
+                    pending.extend(other.depends_on.iter().map(String::as_str));
+                }
+            }
         }
         inputs
     }

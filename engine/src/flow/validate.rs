@@ -128,9 +128,16 @@ struct Scope<'a> {
 }
 
 fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
+    // ForEachItem's outputs also sit under Kestra's inner task ids.
+    let inner_ids: Vec<String> = flow
+        .all_tasks()
+        .iter()
+        .filter(|t| t.short_type() == "flow.ForEachItem")
+        .flat_map(|t| ["_split", "_items", "_merge"].map(|suffix| format!("{}{suffix}", t.id.value)))
+        .collect();
     let scope = Scope {
         inputs: flow.inputs.iter().map(|i| i.id.value.as_str()).collect(),
-        tasks: flow.all_tasks().iter().map(|t| t.id.value.as_str()).collect(),
+        tasks: flow.all_tasks().iter().map(|t| t.id.value.as_str()).chain(inner_ids.iter().map(String::as_str)).collect(),
         vars: {
             // The flow's `variables`, and those its SetVariables tasks set.
             let set = flow.all_tasks().into_iter().filter(|t| t.short_type() == "execution.SetVariables").filter_map(|t| t.get("variables"));

@@ -72,6 +72,7 @@ pub const TYPES: &[TaskType] = &[
     core::flow::LOOP_UNTIL,
     core::flow::WAIT_FOR,
     core::flow::SUBFLOW,
+    core::flow::FOR_EACH_ITEM,
     core::flow::PAUSE,
     databricks::cluster::CREATE_CLUSTER,
     databricks::cluster::DELETE_CLUSTER,

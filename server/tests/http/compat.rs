@@ -22,12 +22,16 @@ const KESTRA_INPUT_TYPES: &[&str] = &[
 /// What a Kestra user must know, said once here.
 const DIFFERENCES: &str = "\
 - **One tenant.** Every API path answers with and without `/main` after `/api/v1` (`/api/v1/main/flows` and `/api/v1/flows`); there are no other tenants.
-- **No login yet.** Mortar has no users, roles or API tokens yet; bind it to a trusted address.
+- **Logins** are Mortar's own users with roles per namespace (viewer, operator, editor, admin), API tokens (`Authorization: Bearer`) and basic auth on `/api/v1`; there is no SSO.
 - **Secrets** are stored per namespace, encrypted at rest (`mortar secrets set`), and looked up in the execution's namespace, then its parents, as in Kestra's enterprise edition; then in `SECRET_<NAME>` environment variables holding base64, as in Kestra's open-source edition.
 - **Internal storage URIs** are `storage:///…` rather than `kestra:///…`; `read()`, `fileSize()` and the tasks take the URIs Mortar gives them.
 - **`taskrun.value`** is also set in the tasks nested in a ForEach's Sequential, If or Switch (Kestra sets it only in the ForEach's direct children).
 - **The KV store** keeps each key as a file in internal storage, as Kestra does; `kv()` fails on a missing key unless `errorOnMissing=false`, and reads the parent namespaces' keys.
 - **`envs`** are the environment variables that start with `ENV_` (`--env-vars-prefix`), without the prefix and in lower case.
+- **Namespace files** live in internal storage under their namespace, as in Kestra, with every revision kept; a deleted file keeps its history and writing it again goes on from its last revision.
+- **PublicHoliday** knows the national holidays of AT, BE, DE, ES, FR, GB, IE, IT, NL, PL and PT and the US federal ones; Kestra's Jollyday knows more countries and their regions (`subDivision`, refused here).
+- **LoopUntil** stops after `maxIterations` iterations (Kestra's check lets one more run).
+- **A trigger turned off** (from the UI, the API or a Toggle task) and turned on again counts from then: a Schedule does not catch up what it missed while off.
 - **Validation is stricter than Kestra's** where run time would fail anyway: an unknown function, filter or test, a syntax error, an undeclared input or an unknown task in `outputs.<task>` is an error when the flow is saved (a read guarded by `??`, `???`, `| default` or `is defined` is not).
 ";
 

@@ -173,6 +173,7 @@ pub(crate) fn resume_inputs(declared: &Value) -> Vec<InputDecl> {
                 defaults: input.get("defaults").cloned().filter(|d| !d.is_null()),
                 values: input.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
                 description: input.get("description").and_then(Value::as_str).map(str::to_owned),
+                ..InputDecl::default()
             })
         })
         .collect()

@@ -3,7 +3,7 @@
 //! `flow.Subflow`, whose runner is the executor's own (`executor/subflow.rs`).
 
 use crate::flow::registry::Kind::*;
-use crate::flow::registry::{Category, Property, TaskType, def, ex, prop, req, runner};
+use crate::flow::registry::{Category, Property, TaskType, def, ex, per_item, prop, req, runner};
 
 /// Every flowable's own `errors` branch (Kestra's FlowableTask).
 const ERRORS: Property = prop("errors", Tasks, "Tasks run when a task inside fails; the flowable still ends FAILED.");
@@ -172,6 +172,42 @@ pub const SUBFLOW: TaskType = TaskType {
     ],
     outputs: &[("executionId", "The id of the other execution."), ("state", "Its final state."), ("outputs", "Its outputs.")],
     run: runner!(|env| crate::executor::subflow::Subflow { link: env.executor.clone() }),
+    check: None,
+};
+
+/// ForEachItem's `batch`: how the file is cut.
+const BATCH: &[Property] = &[
+    def("rows", Integer, "1", "Lines per batch."),
+    prop("partitions", Integer, "How many batches, the lines dealt to them in turn (instead of rows)."),
+    ex(prop("bytes", String, "About how many bytes per batch (instead of rows)."), "10MB"),
+    def("separator", String, "\"\\n\"", "What ends a line."),
+];
+
+pub const FOR_EACH_ITEM: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.ForEachItem",
+    alias: "flow.ForEachItem",
+    category: Category::Task,
+    doc: "Cuts a file of internal storage into batches of lines and starts one execution of a subflow per batch, `{{ taskrun.items }}` (the batch's URI) and `{{ taskrun.iteration }}` (its number) in its inputs; by default waits for them all. Its outputs are also Kestra's `<id>_split`, `<id>_items` and `<id>_merge`.",
+    properties: &[
+        ex(req("items", String, "The file's storage:// URI."), "{{ outputs.extract.uri }}"),
+        prop("batch", Object { properties: BATCH }, "How to cut it: one line per batch when unset."),
+        req("namespace", String, "The subflow's namespace."),
+        req("flowId", String, "The subflow's id."),
+        prop("revision", Integer, "A revision of the subflow; the latest when unset."),
+        ex(per_item(prop("inputs", Map, "The subflow's inputs, rendered per batch with `taskrun.items` and `taskrun.iteration`."), &["taskrun"]), "{ file: \"{{ taskrun.items }}\" }"),
+        prop("labels", Any, "Labels of the executions it starts."),
+        def("wait", Boolean, "true", "Wait for every subflow execution to end."),
+        def("transmitFailed", Boolean, "true", "Fail when one of them fails (with wait)."),
+        def("inheritLabels", Boolean, "false", "Accepted for Kestra compatibility: the executions get `labels` and the correlation label."),
+        prop("scheduleDate", String, "Accepted for Kestra compatibility: the executions start at once."),
+    ],
+    outputs: &[
+        ("numberOfBatches", "How many batches (and subflow executions)."),
+        ("iterations", "How many subflow executions ended in each state (with wait)."),
+        ("subflowOutputs", "An Ion file with each subflow execution's outputs, one per line, in batch order (with wait)."),
+        ("splits", "A file listing the batch files' URIs, one per line."),
+    ],
+    run: runner!(|env| crate::executor::subflow::ForEachItem { link: env.executor.clone() }),
     check: None,
 };
 

@@ -158,6 +158,9 @@ pub const LOCAL_FILES: TaskType = TaskType {
 };
 
 #[cfg(feature = "runtime")]
+pub(crate) use run::{Cut, split_file};
+
+#[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
     use serde::Deserialize;
@@ -363,6 +366,82 @@ mod run {
         number.checked_mul(factor)
     }
 
+    /// How to cut a file: so many rows each, so many files (lines dealt in
+    /// turn), or about so many bytes each; one of them.
+    pub(crate) struct Cut {
+        pub(crate) rows: Option<u64>,
+        pub(crate) partitions: Option<u64>,
+        pub(crate) bytes: Option<Value>,
+        pub(crate) separator: Option<String>,
+    }
+
+    /// Cuts a file of internal storage at line ends into files of this
+    /// task run (`<task>-<task run>-<n><extension>`); returns their URIs.
+    pub(crate) async fn split_file(ctx: &TaskContext, from: &str, cut: Cut) -> Result<Vec<String>, TaskError> {
+        let bytes = match &cut.bytes {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| ctx.invalid(format!("bytes {s:?} is not a size such as 10MB")))?),
+            Some(other) => return Err(ctx.invalid(format!("bytes {other} is not a size such as 10MB"))),
+        };
+        let how = [cut.rows.is_some(), cut.partitions.is_some(), bytes.is_some()].iter().filter(|b| **b).count();
+        if how != 1 {
+            return Err(ctx.invalid("give one of rows, partitions or bytes"));
+        }
+        if cut.rows == Some(0) || cut.partitions == Some(0) || bytes == Some(0) {
+            return Err(ctx.invalid("rows, partitions and bytes are at least 1"));
+        }
+        let (file, size) = ctx.storage.open(from).await?;
+        if size > SPLIT_LIMIT {
+            return Err(TaskError::Failed(format!("{from} is {size} bytes: files are split up to {SPLIT_LIMIT} bytes")));
+        }
+        let mut text = String::new();
+        file.take(SPLIT_LIMIT).read_to_string(&mut text).await.map_err(|e| TaskError::Failed(format!("{from} is not UTF-8 text: {e}")))?;
+        let separator = cut.separator.unwrap_or_else(|| "\n".into());
+        let lines: Vec<&str> = text.split(separator.as_str()).collect();
+        // A separator at the very end makes no empty last line.
+        let lines = if lines.last() == Some(&"") { &lines[..lines.len() - 1] } else { &lines[..] };
+        let mut parts: Vec<String> = Vec::new();
+        match (cut.rows, cut.partitions, bytes) {
+            (Some(rows), _, _) => {
+                for chunk in lines.chunks(usize::try_from(rows).unwrap_or(usize::MAX)) {
+                    parts.push(chunk.iter().map(|l| format!("{l}{separator}")).collect());
+                }
+            }
+            (_, Some(partitions), _) => {
+                let n = usize::try_from(partitions).unwrap_or(1).min(lines.len().max(1));
+                parts = vec![String::new(); n];
+                for (i, line) in lines.iter().enumerate() {
+                    parts[i % n].push_str(line);
+                    parts[i % n].push_str(&separator);
+                }
+            }
+            (_, _, Some(limit)) => {
+                let mut current = String::new();
+                for line in lines {
+                    if !current.is_empty() && (current.len() + line.len() + separator.len()) as u64 > limit {
+                        parts.push(std::mem::take(&mut current));
+                    }
+                    current.push_str(line);
+                    current.push_str(&separator);
+                }
+                if !current.is_empty() {
+                    parts.push(current);
+                }
+            }
+            _ => unreachable!("one of them is set, checked above"),
+        }
+        let extension = from.rsplit('/').next().and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
+        let mut uris = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-{i}{}", ctx.task_id, ctx.task_run_id, extension.as_deref().unwrap_or(".tmp")));
+            ctx.storage.write(&uri, part.as_bytes()).await?;
+            uris.push(uri);
+        }
+        ctx.info(format!("split {} lines into {} files", lines.len(), uris.len())).await;
+        Ok(uris)
+    }
+
     impl Runner for Split {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
@@ -370,69 +449,10 @@ mod run {
                 if let Some(charset) = props.charset.as_deref().filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8")) {
                     return Err(ctx.invalid(format!("charset {charset:?}: Mortar reads UTF-8 files only")));
                 }
-                let bytes = match &props.bytes {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Number(n)) => n.as_u64(),
-                    Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| ctx.invalid(format!("bytes {s:?} is not a size such as 10MB")))?),
-                    Some(other) => return Err(ctx.invalid(format!("bytes {other} is not a size such as 10MB"))),
-                };
-                let how = [props.rows.is_some(), props.partitions.is_some(), bytes.is_some()].iter().filter(|b| **b).count();
-                if how != 1 {
-                    return Err(ctx.invalid("give one of rows, partitions or bytes"));
-                }
-                if props.rows == Some(0) || props.partitions == Some(0) || bytes == Some(0) {
-                    return Err(ctx.invalid("rows, partitions and bytes are at least 1"));
-                }
-                let (file, size) = ctx.storage.open(&props.from).await?;
-                if size > SPLIT_LIMIT {
-                    return Err(TaskError::Failed(format!("{} is {size} bytes: Split reads files up to {SPLIT_LIMIT} bytes", props.from)));
-                }
-                let mut text = String::new();
-                file.take(SPLIT_LIMIT).read_to_string(&mut text).await.map_err(|e| TaskError::Failed(format!("{} is not UTF-8 text: {e}", props.from)))?;
-                let separator = props.separator.unwrap_or_else(|| "\n".into());
-                let lines: Vec<&str> = text.split(separator.as_str()).collect();
-                // A separator at the very end makes no empty last line.
-                let lines = if lines.last() == Some(&"") { &lines[..lines.len() - 1] } else { &lines[..] };
-                let mut parts: Vec<String> = Vec::new();
-                match (props.rows, props.partitions, bytes) {
-                    (Some(rows), _, _) => {
-                        for chunk in lines.chunks(usize::try_from(rows).unwrap_or(usize::MAX)) {
-                            parts.push(chunk.iter().map(|l| format!("{l}{separator}")).collect());
-                        }
-                    }
-                    (_, Some(partitions), _) => {
-                        let n = usize::try_from(partitions).unwrap_or(1).min(lines.len().max(1));
-                        parts = vec![String::new(); n];
-                        for (i, line) in lines.iter().enumerate() {
-                            parts[i % n].push_str(line);
-                            parts[i % n].push_str(&separator);
-                        }
-                    }
-                    (_, _, Some(limit)) => {
-                        let mut current = String::new();
-                        for line in lines {
-                            if !current.is_empty() && (current.len() + line.len() + separator.len()) as u64 > limit {
-                                parts.push(std::mem::take(&mut current));
-                            }
-                            current.push_str(line);
-                            current.push_str(&separator);
-                        }
-                        if !current.is_empty() {
-                            parts.push(current);
-                        }
-                    }
-                    _ => unreachable!("one of them is set, checked above"),
-                }
-                let extension = props.from.rsplit('/').next().and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
-                let mut uris = Vec::new();
-                for (i, part) in parts.iter().enumerate() {
-                    let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-{i}{}", ctx.task_id, ctx.task_run_id, extension.as_deref().unwrap_or(".tmp")));
-                    ctx.storage.write(&uri, part.as_bytes()).await?;
-                    uris.push(Value::String(uri));
-                }
-                ctx.info(format!("split {} lines into {} files", lines.len(), uris.len())).await;
+                let cut = Cut { rows: props.rows, partitions: props.partitions, bytes: props.bytes, separator: props.separator };
+                let uris = split_file(ctx, &props.from, cut).await?;
                 let mut outputs = Outputs::new();
-                outputs.insert("uris".into(), Value::Array(uris));
+                outputs.insert("uris".into(), Value::Array(uris.into_iter().map(Value::String).collect()));
                 Ok(outputs)
             })
         }
