@@ -190,7 +190,7 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
 
 /// Whether a trigger's `conditions` hold, rendered with `trigger.*` first
 /// (the scheduler's and the Flow trigger's).
-pub(crate) fn conditions_hold(conditions: &Value, trigger_vars: &Value, facts: &Facts) -> Result<bool, String> {
+pub fn conditions_hold(conditions: &Value, trigger_vars: &Value, facts: &Facts) -> Result<bool, String> {
     let rendered = Renderer::new(Arc::new(NoSecrets)).render("", "conditions", conditions, &json!({ "trigger": trigger_vars })).map_err(|e| e.message)?;
     condition::all(&rendered, facts)
 }

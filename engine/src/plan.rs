@@ -130,7 +130,7 @@ fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)])
         NodeKind::If { then, otherwise, .. } => then.iter_mut().chain(otherwise.iter_mut()).collect(),
         NodeKind::Switch { cases, defaults: branch, .. } => cases.iter_mut().flat_map(|(_, c)| c.iter_mut()).chain(branch.iter_mut()).collect(),
     };
-    let children = children.into_iter().chain(node.common.errors.iter_mut()).chain(node.common.finally.iter_mut());
+    let children = children.into_iter().chain(node.common.after.iter_mut()).chain(node.common.errors.iter_mut()).chain(node.common.finally.iter_mut());
     for child in children {
         add_default_reads(child, defaults);
     }
@@ -142,12 +142,16 @@ pub struct Common {
     pub timeout: Option<String>,
     pub retry: Option<Map<String, Value>>,
     pub allow_failure: bool,
+    /// A WARNING end counts as SUCCESS (Kestra's allowWarning).
+    pub allow_warning: bool,
     pub run_if: Option<Value>,
     pub disabled: bool,
     /// A flowable's own `errors` branch: run when a task inside fails.
     pub errors: Vec<Node>,
     /// A flowable's own `finally` branch: run after its tasks.
     pub finally: Vec<Node>,
+    /// Kestra's older Pause: tasks run inside it once the pause ends.
+    pub after: Vec<Node>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -284,7 +288,7 @@ impl Node {
     /// branches last.
     pub fn children(&self) -> Vec<&Node> {
         let mut children = self.body();
-        children.extend(self.common.errors.iter().chain(&self.common.finally));
+        children.extend(self.common.after.iter().chain(&self.common.errors).chain(&self.common.finally));
         children
     }
 
@@ -352,10 +356,12 @@ fn node(task: &Task) -> Result<Node, PlanError> {
         retry: task.retry.as_ref().and_then(|r| r.to_json().as_object().cloned()),
         // AllowFailure is a Sequential whose failure is allowed.
         allow_failure: task.allow_failure || short == "flow.AllowFailure",
+        allow_warning: task.allow_warning,
         run_if: task.run_if.as_ref().map(crate::flow::yaml::Node::to_json),
         disabled: task.disabled,
         errors: branch("errors")?,
         finally: branch("finally")?,
+        after: if short == "flow.Pause" { branch("tasks")? } else { Vec::new() },
     };
     let property = |name: &str| task.get(name).map(crate::flow::yaml::Node::to_json);
     let limit = |name: &str, default: usize| property(name).as_ref().and_then(as_u64).map_or(default, |n| n as usize);

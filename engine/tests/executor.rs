@@ -1840,3 +1840,70 @@ async fn for_each_item_starts_a_subflow_execution_per_batch_and_gathers_their_ou
     let each = runs.iter().find(|r| r.task_id.as_str() == "each").unwrap().outputs.clone().unwrap();
     assert_eq!(each["iterations"], json!({"FAILED": 1, "SUCCESS": 1}));
 }
+
+/// Kestra's own test flows `task-allow-warning-runnable.yml` and
+/// `task-allow-warning-flowable.yml`, unchanged: allowFailure with
+/// allowWarning ends the execution SUCCESS (after three attempts for the
+/// retried task), and the tasks after run.
+#[tokio::test]
+async fn kestras_allow_warning_flows_end_success() {
+    let h = harness().await;
+    let runnable = "id: task-allow-warning-runnable\nnamespace: io.kestra.tests\n\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    allowFailure: true\n    allowWarning: true\n    retry:\n      type: constant\n      interval: PT0.100S\n      maxAttempt: 3\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: I'm allowed\n";
+    let (state, runs, _) = run(&h, Runners::core(), runnable, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "fail").unwrap().attempts.len(), 3);
+    let flowable = "id: task-allow-warning-flowable\nnamespace: io.kestra.tests\n\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    allowFailure: true\n    allowWarning: true\n    tasks:\n      - id: fail\n        type: io.kestra.plugin.core.execution.Fail\n      - id: log-not-allowed\n        type: io.kestra.plugin.core.log.Log\n        message: not allowed\n  - id: log-allowed\n    type: io.kestra.plugin.core.log.Log\n    message: I'm allowed\n";
+    let (state, runs, _) = run(&h, Runners::core(), flowable, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert!(runs.iter().all(|r| r.task_id.as_str() != "log-not-allowed"));
+    assert!(runs.iter().any(|r| r.task_id.as_str() == "log-allowed"));
+}
+
+/// Kestra's own test flow `pause.yaml`: the older Pause with `tasks` runs
+/// them once resumed, inside it; and flows written with Kestra's older
+/// type names (`io.kestra.core.tasks.…`, `io.kestra.plugin.fs.http.…`)
+/// validate and run.
+#[tokio::test]
+async fn the_older_pause_with_tasks_and_kestras_older_type_names_run() {
+    let h = harness().await;
+    let pause = "id: pause\nnamespace: io.kestra.tests\n\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    tasks:\n      - id: subtask\n        type: io.kestra.plugin.core.log.Log\n        message: \"trigger after manual restart\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{task.id}} > {{taskrun.startDate}}\"\n\nerrors:\n  - id: failed-echo\n    type: io.kestra.plugin.core.debug.Echo\n    description: \"Log the error\"\n    format: I'm failing {{task.id}}\n";
+    assert!(engine::flow::parse(pause).is_valid(), "{:?}", engine::flow::parse(pause).problems);
+    let executor = executor(&h, Runners::core());
+    let id = launch(&executor, pause, json!({})).await.unwrap();
+    until_paused(&h, &id).await;
+    assert!(h.store.task_runs(&id).await.unwrap().iter().all(|r| r.task_id.as_str() != "subtask"), "the tasks wait for the resume");
+    executor.resume(&id, Map::new()).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(state, State::Success);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    let paused = runs.iter().find(|r| r.task_id.as_str() == "pause").unwrap();
+    let sub = runs.iter().find(|r| r.task_id.as_str() == "subtask").unwrap();
+    assert_eq!(sub.parent_task_run_id.as_ref(), Some(&paused.id));
+    assert_eq!(state_of(&runs, "last"), State::Success);
+
+    let old = "id: old_names\nnamespace: io.kestra.tests\ntasks:\n  - id: par\n    type: io.kestra.core.tasks.flows.Parallel\n    tasks:\n      - id: hello\n        type: io.kestra.core.tasks.log.Log\n        message: hello\n      - id: value\n        type: io.kestra.core.tasks.debugs.Return\n        format: \"42\"\n  - id: fail\n    type: io.kestra.core.tasks.executions.Fail\n    condition: \"{{ outputs.value.value != '42' }}\"\ntriggers:\n  - id: nightly\n    type: io.kestra.core.models.triggers.types.Schedule\n    cron: \"0 2 * * *\"\n    conditions:\n      - type: io.kestra.core.models.conditions.types.VariableCondition\n        expression: \"{{ true }}\"\n";
+    let parsed = engine::flow::parse(old);
+    assert!(parsed.is_valid(), "{:?}", parsed.problems);
+    let (state, runs, _) = run(&h, Runners::core(), old, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs.len(), 4);
+}
+
+/// Subflow's `inheritLabels`: the child gets the parent's labels, then the
+/// task's own; without it, only its own and the correlation label.
+#[tokio::test]
+async fn a_subflow_inherits_the_parents_labels_when_asked() {
+    let h = harness().await;
+    support::save(&h.store, "id: child\nnamespace: company.team\ntasks:\n  - id: hi\n    type: log.Log\n    message: hi\n").await;
+    let parent = |inherit: bool| format!("id: parent\nnamespace: company.team\nlabels:\n  team: data\n  env: prod\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n    inheritLabels: {inherit}\n    labels:\n      env: test\n");
+    for inherit in [true, false] {
+        let (state, runs, _) = run(&h, Runners::core(), &parent(inherit), json!({})).await;
+        assert_eq!(state, State::Success);
+        let child = engine::ids::ExecutionId::new(runs[0].outputs.as_ref().unwrap()["executionId"].as_str().unwrap());
+        let labels = h.store.get_execution(&child).await.unwrap().unwrap().labels;
+        assert_eq!(labels.get("env").map(String::as_str), Some("test"), "the task's own win");
+        assert_eq!(labels.get("team").map(String::as_str), inherit.then_some("data"), "inherit {inherit}");
+        assert!(labels.contains_key("system.correlationId"));
+    }
+}

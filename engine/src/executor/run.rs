@@ -545,12 +545,21 @@ impl Walk {
 
     async fn end_failed(&self, run: &TaskRunRecord, node: &Node) -> Result<Outcome, StoreError> {
         if node.common.allow_failure {
-            self.event(run, Event::Warn, None).await?;
-            self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.warn(run, node, None).await?;
             return Ok(Outcome::Success);
         }
         self.event(run, Event::Fail, None).await?;
         Ok(Outcome::Failed)
+    }
+
+    /// Ends a task run WARNING (the execution too), or SUCCESS when the
+    /// task allows warnings (Kestra's allowWarning).
+    async fn warn(&self, run: &TaskRunRecord, node: &Node, outputs: Option<&Value>) -> Result<State, StoreError> {
+        if node.common.allow_warning {
+            return self.event(run, Event::Succeed, outputs).await;
+        }
+        self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.event(run, Event::Warn, outputs).await
     }
 
     async fn run_flowable(self: Arc<Self>, node: &Node, run: &TaskRunRecord, scope: &Scope) -> Result<Outcome, StoreError> {
@@ -888,8 +897,7 @@ impl Walk {
                                 }
                             }
                             if attempt > 1 && policy.warning_on_retry {
-                                self.event(run, Event::Warn, Some(&outputs)).await?;
-                                self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
+                                self.warn(run, node, Some(&outputs)).await?;
                             } else {
                                 self.event(run, Event::Succeed, Some(&outputs)).await?;
                             }

@@ -69,6 +69,8 @@ struct Properties {
     transmit_failed: bool,
     #[serde(default)]
     revision: Option<i64>,
+    #[serde(default)]
+    inherit_labels: bool,
 }
 
 fn yes() -> bool {
@@ -148,6 +150,13 @@ async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: O
     };
     let plan = Plan::from_yaml(&source).map_err(|e| TaskError::Failed(format!("flow {}.{} cannot run: {e}", props.namespace, props.flow_id)))?;
     let mut labels = std::collections::BTreeMap::new();
+    // inheritLabels: the parent execution's labels first (not Mortar's
+    // system ones), then the task's own.
+    if props.inherit_labels
+        && let Some(parent) = store.get_execution(&ctx.execution_id).await?
+    {
+        labels.extend(parent.labels.into_iter().filter(|(k, _)| !k.starts_with("system.")));
+    }
     match &props.labels {
         Some(Value::Object(map)) => {
             for (key, value) in map {
@@ -213,6 +222,8 @@ struct ForEachItemProps {
     transmit_failed: bool,
     #[serde(default)]
     revision: Option<i64>,
+    #[serde(default)]
+    inherit_labels: bool,
 }
 
 impl Runner for ForEachItem {
@@ -243,7 +254,16 @@ impl Runner for ForEachItem {
                         Value::Null => Map::new(),
                         other => return Err(ctx.invalid(format!("inputs: a mapping of the subflow's inputs, not {other}"))),
                     };
-                    let child = Properties { namespace: props.namespace.clone(), flow_id: props.flow_id.clone(), inputs, labels: props.labels.clone(), wait: props.wait, transmit_failed: props.transmit_failed, revision: props.revision };
+                    let child = Properties {
+                        namespace: props.namespace.clone(),
+                        flow_id: props.flow_id.clone(),
+                        inputs,
+                        labels: props.labels.clone(),
+                        wait: props.wait,
+                        transmit_failed: props.transmit_failed,
+                        revision: props.revision,
+                        inherit_labels: props.inherit_labels,
+                    };
                     start(&executor, ctx, &child, Some(id.clone()), false).await?;
                 }
                 children.push(id);

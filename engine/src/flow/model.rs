@@ -120,6 +120,8 @@ pub struct Task {
     pub timeout: Option<Text>,
     pub retry: Option<Node>,
     pub allow_failure: bool,
+    /// Kestra's allowWarning: a WARNING end counts as SUCCESS.
+    pub allow_warning: bool,
     pub run_if: Option<Node>,
     pub disabled: bool,
     /// Its own properties (not the common ones, not the nested tasks).
@@ -686,6 +688,7 @@ impl Builder {
             timeout: None,
             retry: None,
             allow_failure: false,
+            allow_warning: false,
             run_if: None,
             disabled: false,
             properties: Vec::new(),
@@ -710,6 +713,7 @@ impl Builder {
                         "timeout" => task.timeout = value.as_str().map(|s| Text { value: s.to_owned(), span: value.span }),
                         "retry" => task.retry = Some(value.clone()),
                         "allowFailure" => task.allow_failure = value.as_bool().unwrap_or(false),
+                        "allowWarning" => task.allow_warning = value.as_bool().unwrap_or(false),
                         "runIf" => task.run_if = Some(value.clone()),
                         "disabled" => task.disabled = value.as_bool().unwrap_or(false),
                         _ => {}

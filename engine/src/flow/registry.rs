@@ -122,6 +122,10 @@ pub struct TaskType {
     /// A condition's check (`task::core::condition`).
     #[serde(skip)]
     pub check: Option<crate::task::core::condition::Check>,
+    /// Kestra's older names of the type (`io.kestra.core.tasks.log.Log`),
+    /// which flows written for older Kestra versions still use.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub aliases: &'static [&'static str],
 }
 
 /// Makes a type's runner for a server (`task::RunnerEnv`). The browser's
@@ -220,6 +224,8 @@ pub const COMMON: &[Property] = &[
     def("disabled", Boolean, "false", "Skip the task."),
     prop("logLevel", Enum { values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] }, "The lowest level of the task's log lines that is kept."),
     prop("workerGroup", Map, "Accepted for Kestra compatibility; ignored."),
+    def("logToFile", Boolean, "false", "Accepted for Kestra compatibility: the task's lines go to the execution's logs as usual."),
+    def("allowWarning", Boolean, "false", "A WARNING of this task ends it SUCCESS (Kestra's allowWarning)."),
 ];
 
 /// The properties every trigger has.
@@ -245,7 +251,7 @@ pub fn task_types() -> &'static [TaskType] {
 pub fn lookup(name: &str) -> Option<&'static TaskType> {
     let short = name.strip_prefix("io.kestra.plugin.").unwrap_or(name);
     let short = short.strip_prefix("core.").unwrap_or(short);
-    TYPES.iter().find(|t| t.name == name || t.alias == short)
+    TYPES.iter().find(|t| t.name == name || t.alias == short || t.aliases.contains(&name))
 }
 
 /// The reference of every type in Markdown, from the same declarations.

@@ -107,8 +107,13 @@ impl Runners {
         }
     }
 
+    /// The runner of a type by any of its names, Kestra's older ones
+    /// (`io.kestra.core.tasks.log.Log`) included.
     pub fn get(&self, task_type: &str) -> Option<Arc<dyn Runner>> {
-        self.by_type.get(task_type).cloned()
+        self.by_type.get(task_type).cloned().or_else(|| {
+            let declared = crate::flow::registry::lookup(task_type)?;
+            self.by_type.get(declared.name).cloned()
+        })
     }
 }
 

@@ -47,7 +47,7 @@ pub(crate) fn is_credential(name: &str) -> bool {
 #[utoipa::path(post, path = "/api/v1/executions/webhook/{namespace}/{flowId}/{key}", tag = "executions",
     params(("namespace" = String, Path), ("flowId" = String, Path), ("key" = String, Path, description = "The `key` of one of the flow's Webhook triggers")),
     request_body(content = String, description = "Any body: JSON becomes `trigger.body` as an object, anything else as text"),
-    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
+    responses((status = 200, body = ExecutionJson), (status = 204, description = "The trigger's conditions do not hold for this request: nothing started"), (status = 404, body = crate::error::ErrorJson)))]
 pub(crate) async fn webhook(
     State(state): State<AppState>,
     Path((namespace, flow_id, key)): Path<(String, String, String)>,
@@ -55,7 +55,8 @@ pub(crate) async fn webhook(
     address: Option<axum::Extension<engine::auth::Address>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<ExecutionJson>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let (namespace, flow_id) = (super::params::namespace(&namespace)?, super::params::flow_id("flowId", &flow_id)?);
     // One answer for a missing flow and a wrong key: the key is the secret.
     let not_found = || ApiError::NotFound { message: format!("flow {namespace}.{flow_id} has no Webhook trigger with this key") };
@@ -93,6 +94,15 @@ pub(crate) async fn webhook(
         "headers": headers,
         "parameters": parameters.into_iter().map(|(k, v)| (k, json!([v]))).collect::<serde_json::Map<_, _>>(),
     });
+    // The trigger's conditions, over `trigger.body` and the like: when they
+    // do not hold, nothing starts (204, as Kestra answers).
+    if let Some(conditions) = trigger.node.get("conditions").map(|c| c.to_json()) {
+        let holds = engine::flow_triggers::conditions_hold(&conditions, &trigger_vars, &engine::task::core::condition::Facts::default())
+            .map_err(|why| ApiError::Unprocessable { message: format!("the Webhook trigger's conditions cannot be checked: {why}"), violations: Vec::new() })?;
+        if !holds {
+            return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+        }
+    }
     let record = state
         .executor
         .launch(Launch {
@@ -108,7 +118,7 @@ pub(crate) async fn webhook(
     let detail = json!({"flow": flow_id.as_str(), "trigger": trigger.id.value});
     let address = address.map(|a| a.0.0);
     crate::auth::audit(&state.store, "webhook", "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), address, Some(detail)).await;
-    Ok(Json(super::executions::current(&state, &record.id).await?))
+    Ok(Json(super::executions::current(&state, &record.id).await?).into_response())
 }
 
 #[cfg(test)]

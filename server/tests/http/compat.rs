@@ -28,6 +28,7 @@ const DIFFERENCES: &str = "\
 - **`taskrun.value`** is also set in the tasks nested in a ForEach's Sequential, If or Switch (Kestra sets it only in the ForEach's direct children).
 - **The KV store** keeps each key as a file in internal storage, as Kestra does; `kv()` fails on a missing key unless `errorOnMissing=false`, and reads the parent namespaces' keys.
 - **`envs`** are the environment variables that start with `ENV_` (`--env-vars-prefix`), without the prefix and in lower case.
+- **Older type names** that Kestra still accepts (`io.kestra.core.tasks.log.Log`, `io.kestra.core.tasks.flows.Parallel`, `io.kestra.core.models.triggers.types.Schedule`, `io.kestra.core.models.conditions.types.…Condition`, `io.kestra.plugin.fs.http.Request`, …) are accepted too, and so is the older Pause with `tasks`.
 - **Namespace files** live in internal storage under their namespace, as in Kestra, with every revision kept; a deleted file keeps its history and writing it again goes on from its last revision.
 - **PublicHoliday** knows the national holidays of AT, BE, DE, ES, FR, GB, IE, IT, NL, PL and PT and the US federal ones; Kestra's Jollyday knows more countries and their regions (`subDivision`, refused here).
 - **LoopUntil** stops after `maxIterations` iterations (Kestra's check lets one more run).

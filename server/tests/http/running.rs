@@ -482,6 +482,25 @@ async fn triggers_are_listed_turned_off_and_on_and_a_webhook_obeys() {
     app.stop().await;
 }
 
+/// Kestra's test flow `webhook-with-condition.yaml`, unchanged: a body
+/// its condition accepts starts an execution, another gets 204 and starts
+/// nothing.
+#[tokio::test]
+async fn a_webhook_with_a_condition_starts_only_what_it_accepts() {
+    let app = TestApp::spawn().await;
+    let flow = "id: webhook-with-condition\nnamespace: io.kestra.tests\n\ntasks:\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger | json }}\"\n\ntriggers:\n  - id: webhook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: webhookKey\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExpressionCondition\n        expression: \"{{trigger.body.hello == 'world'}}\"\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let url = app.url("/api/v1/executions/webhook/io.kestra.tests/webhook-with-condition/webhookKey");
+    let started = app.client.post(&url).json(&json!({"hello": "world"})).send().await.unwrap();
+    assert_eq!(started.status(), 200);
+    let body: Value = started.json().await.unwrap();
+    assert!(body["id"].is_string(), "{body}");
+    let ignored = app.client.post(&url).json(&json!({"hello": "webhook"})).send().await.unwrap();
+    assert_eq!(ignored.status(), 204);
+    assert!(ignored.text().await.unwrap().is_empty());
+    app.stop().await;
+}
+
 /// Kestra's WorkingDirectory through the REST API: saved, run, its kept
 /// file read back by a later task; a flowable inside is refused at save.
 #[tokio::test]

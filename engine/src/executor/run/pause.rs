@@ -111,8 +111,15 @@ impl Walk {
         }
     }
 
-    /// The pause ends SUCCESS with `onResume` as its output.
-    async fn end_pause(&self, run: &TaskRunRecord, node: &Node, scope: &Scope, given: Value) -> Result<Outcome, StoreError> {
+    /// The pause ends SUCCESS with `onResume` as its output, after the
+    /// tasks of Kestra's older Pause (`tasks`), if it has any.
+    async fn end_pause(self: &Arc<Self>, run: &TaskRunRecord, node: &Node, scope: &Scope, given: Value) -> Result<Outcome, StoreError> {
+        if !node.common.after.is_empty() {
+            let outcome = self.clone().walk_list(node.common.after.clone(), scope.inner(&run.id)).await;
+            if outcome != Outcome::Success {
+                return self.end_flowable(run, node, outcome).await;
+            }
+        }
         let outputs = self.renderer.masker().mask_value(&json!({ "onResume": given }));
         if let Ok(mut all) = self.outputs.lock() {
             insert_output(&mut all, &node.id, &scope.levels, outputs.clone());

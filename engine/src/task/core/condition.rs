@@ -115,7 +115,7 @@ const DAYS: &[&str] = &["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", 
 const DATE: Property = def("date", Kind::String, "\"{{ trigger.date }}\"", "The date to check: any ISO-8601 date or date-time; the trigger's date when unset.");
 
 const fn condition(name: &'static str, alias: &'static str, doc: &'static str, properties: &'static [Property], check: Check) -> TaskType {
-    TaskType { name, alias, category: Category::Condition, doc, properties, outputs: &[], run: None, check: Some(check) }
+    TaskType { name, alias, category: Category::Condition, doc, properties, outputs: &[], run: None, check: Some(check), aliases: &[] }
 }
 
 pub const EXECUTION_FLOW: TaskType = condition(
@@ -324,7 +324,10 @@ pub const EXECUTION_LABELS: TaskType = condition(
     },
 );
 
-pub const EXPRESSION: TaskType = condition(
+pub const EXPRESSION: TaskType = TaskType {
+    // Kestra's oldest name of it.
+    aliases: &["io.kestra.core.models.conditions.types.VariableCondition"],
+    ..condition(
     "io.kestra.plugin.core.condition.Expression",
     "condition.Expression",
     "The expression renders to something other than blank or false.",
@@ -337,7 +340,8 @@ pub const EXPRESSION: TaskType = condition(
             Some(_) => true,
         })
     },
-);
+)
+};
 
 pub const DAY_WEEK: TaskType = condition(
     "io.kestra.plugin.core.condition.DayWeek",

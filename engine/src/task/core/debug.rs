@@ -13,6 +13,7 @@ pub const RETURN: TaskType = TaskType {
     outputs: &[("value", "The rendered format.")],
     run: runner!(run::Return),
     check: None,
+    aliases: &["io.kestra.core.tasks.debugs.Return"],
 };
 
 pub const ECHO: TaskType = TaskType {
@@ -27,6 +28,7 @@ pub const ECHO: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Echo),
     check: None,
+    aliases: &["io.kestra.core.tasks.debugs.Echo"],
 };
 
 #[cfg(feature = "runtime")]

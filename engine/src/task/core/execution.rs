@@ -15,6 +15,7 @@ pub const FAIL: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Fail),
     check: None,
+    aliases: &["io.kestra.core.tasks.executions.Fail"],
 };
 
 pub const ASSERT: TaskType = TaskType {
@@ -29,6 +30,7 @@ pub const ASSERT: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Assert),
     check: None,
+    aliases: &[],
 };
 
 pub const RESUME: TaskType = TaskType {
@@ -45,6 +47,7 @@ pub const RESUME: TaskType = TaskType {
     outputs: &[],
     run: runner!(|env| run::Resume { link: env.executor.clone() }),
     check: None,
+    aliases: &[],
 };
 
 pub const LABELS: TaskType = TaskType {
@@ -56,6 +59,7 @@ pub const LABELS: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Labels),
     check: None,
+    aliases: &["io.kestra.core.tasks.executions.Labels"],
 };
 
 /// The task the executor runs itself (`executor/run/exit.rs`).
@@ -68,6 +72,7 @@ pub const EXIT: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &[],
 };
 
 pub const PURGE_EXECUTIONS: TaskType = TaskType {
@@ -89,6 +94,7 @@ pub const PURGE_EXECUTIONS: TaskType = TaskType {
     outputs: &[("executionsCount", "How many executions were purged."), ("logsCount", "How many log lines were deleted."), ("storagesCount", "How many executions' files were deleted."), ("metricsCount", "Always 0.")],
     run: runner!(run::PurgeExecutions),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"],
 };
 
 /// The task the executor runs itself (`executor/run/variables.rs`): the
@@ -105,6 +111,7 @@ pub const SET_VARIABLES: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &[],
 };
 
 /// Run by the executor, as SetVariables.
@@ -120,6 +127,7 @@ pub const UNSET_VARIABLES: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &[],
 };
 
 const COUNT_FLOW: &[Property] = &[req("namespace", String, "The flow's namespace."), req("flowId", String, "The flow's id.")];
@@ -140,6 +148,7 @@ pub const COUNT: TaskType = TaskType {
     outputs: &[("results", "The flows kept: a list of {namespace, flowId, count}."), ("total", "The sum of their counts.")],
     run: runner!(run::Count),
     check: None,
+    aliases: &["io.kestra.core.tasks.executions.Counts"],
 };
 
 #[cfg(feature = "runtime")]

@@ -19,6 +19,7 @@ pub const SLEEP: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Sleep),
     check: None,
+    aliases: &[],
 };
 
 pub const SEQUENTIAL: TaskType = TaskType {
@@ -30,6 +31,7 @@ pub const SEQUENTIAL: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.Sequential"],
 };
 
 pub const ALLOW_FAILURE: TaskType = TaskType {
@@ -41,6 +43,7 @@ pub const ALLOW_FAILURE: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.AllowFailure"],
 };
 
 /// Kestra's NamespaceFiles: which namespace files a directory receives.
@@ -70,6 +73,7 @@ pub const WORKING_DIRECTORY: TaskType = TaskType {
     outputs: &[("outputFiles", "The internal storage URI of each file outputFiles matched, by its path in the directory.")],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.core.tasks.flows.Worker"],
 };
 
 pub const PARALLEL: TaskType = TaskType {
@@ -87,6 +91,7 @@ pub const PARALLEL: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.Parallel"],
 };
 
 pub const DAG: TaskType = TaskType {
@@ -103,6 +108,7 @@ pub const DAG: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.Dag"],
 };
 
 pub const IF: TaskType = TaskType {
@@ -120,6 +126,7 @@ pub const IF: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.If"],
 };
 
 pub const SWITCH: TaskType = TaskType {
@@ -137,6 +144,7 @@ pub const SWITCH: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.Switch"],
 };
 
 pub const FOR_EACH: TaskType = TaskType {
@@ -154,6 +162,7 @@ pub const FOR_EACH: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &[],
 };
 
 pub const SUBFLOW: TaskType = TaskType {
@@ -169,10 +178,13 @@ pub const SUBFLOW: TaskType = TaskType {
         def("wait", Boolean, "true", "Wait for the other execution to end."),
         def("transmitFailed", Boolean, "true", "Fail when the other execution fails (with wait)."),
         prop("revision", Integer, "A revision of the other flow; the latest when unset."),
+        def("inheritLabels", Boolean, "false", "Give the new execution this execution's labels (then `labels`)."),
+        prop("scheduleDate", String, "Accepted for Kestra compatibility: the execution starts at once."),
     ],
     outputs: &[("executionId", "The id of the other execution."), ("state", "Its final state."), ("outputs", "Its outputs.")],
     run: runner!(|env| crate::executor::subflow::Subflow { link: env.executor.clone() }),
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"],
 };
 
 /// ForEachItem's `batch`: how the file is cut.
@@ -198,7 +210,7 @@ pub const FOR_EACH_ITEM: TaskType = TaskType {
         prop("labels", Any, "Labels of the executions it starts."),
         def("wait", Boolean, "true", "Wait for every subflow execution to end."),
         def("transmitFailed", Boolean, "true", "Fail when one of them fails (with wait)."),
-        def("inheritLabels", Boolean, "false", "Accepted for Kestra compatibility: the executions get `labels` and the correlation label."),
+        def("inheritLabels", Boolean, "false", "Give the executions this execution's labels (then `labels`)."),
         prop("scheduleDate", String, "Accepted for Kestra compatibility: the executions start at once."),
     ],
     outputs: &[
@@ -209,6 +221,7 @@ pub const FOR_EACH_ITEM: TaskType = TaskType {
     ],
     run: runner!(|env| crate::executor::subflow::ForEachItem { link: env.executor.clone() }),
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.ForEachItem"],
 };
 
 pub const EACH_SEQUENTIAL: TaskType = TaskType {
@@ -225,6 +238,7 @@ pub const EACH_SEQUENTIAL: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.EachSequential"],
 };
 
 pub const EACH_PARALLEL: TaskType = TaskType {
@@ -242,6 +256,7 @@ pub const EACH_PARALLEL: TaskType = TaskType {
     outputs: &[],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.EachParallel"],
 };
 
 /// LoopUntil's `checkFrequency`.
@@ -271,6 +286,7 @@ pub const LOOP_UNTIL: TaskType = TaskType {
     outputs: &[("iterationCount", "The iteration running, from 1; at the end, how many ran.")],
     run: None,
     check: None,
+    aliases: &[],
 };
 
 /// LoopUntil's older name, still in use.
@@ -301,10 +317,12 @@ pub const PAUSE: TaskType = TaskType {
         def("behavior", Enum { values: &["RESUME", "WARN", "FAIL", "CANCEL"] }, "\"RESUME\"", "What happens when pauseDuration has passed: go on (RESUME), go on WARNING, fail, or cancel the execution (KILLED)."),
         prop("onResume", ObjectList { properties: RESUME_INPUT }, "Inputs to give when resuming, read back as outputs.<task>.onResume.<id>."),
         prop("delay", Duration, "The older name of pauseDuration."),
+        prop("tasks", Tasks, "Kestra's older Pause: tasks run inside it once the pause ends."),
     ],
     outputs: &[("onResume", "The inputs given when resuming, by id.")],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.tasks.flows.Pause"],
 };
 
 #[cfg(feature = "runtime")]

@@ -98,6 +98,7 @@ pub const REQUEST: TaskType = TaskType {
     ],
     run: runner!(run::Request),
     check: None,
+    aliases: &["io.kestra.plugin.fs.http.Request"],
 };
 
 pub const DOWNLOAD: TaskType = TaskType {
@@ -117,6 +118,7 @@ pub const DOWNLOAD: TaskType = TaskType {
     ],
     run: runner!(run::Download),
     check: None,
+    aliases: &["io.kestra.plugin.fs.http.Download"],
 };
 
 #[cfg(feature = "runtime")]

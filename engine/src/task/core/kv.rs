@@ -25,6 +25,7 @@ pub const SET: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Set),
     check: None,
+    aliases: &[],
 };
 
 pub const GET: TaskType = TaskType {
@@ -40,6 +41,7 @@ pub const GET: TaskType = TaskType {
     outputs: &[("value", "The value, with the type it was set with; null when missing.")],
     run: runner!(run::Get),
     check: None,
+    aliases: &[],
 };
 
 pub const DELETE: TaskType = TaskType {
@@ -55,6 +57,7 @@ pub const DELETE: TaskType = TaskType {
     outputs: &[("deleted", "Whether the key was there.")],
     run: runner!(run::Delete),
     check: None,
+    aliases: &[],
 };
 
 pub const GET_KEYS: TaskType = TaskType {
@@ -69,6 +72,7 @@ pub const GET_KEYS: TaskType = TaskType {
     outputs: &[("keys", "The keys, sorted.")],
     run: runner!(run::GetKeys),
     check: None,
+    aliases: &[],
 };
 
 pub const PURGE_KV: TaskType = TaskType {
@@ -87,6 +91,7 @@ pub const PURGE_KV: TaskType = TaskType {
     outputs: &[("size", "How many keys were deleted.")],
     run: runner!(run::PurgeKv),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

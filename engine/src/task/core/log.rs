@@ -18,6 +18,7 @@ pub const LOG: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Log),
     check: None,
+    aliases: &["io.kestra.core.tasks.log.Log"],
 };
 
 pub const FETCH: TaskType = TaskType {
@@ -35,6 +36,7 @@ pub const FETCH: TaskType = TaskType {
     outputs: &[("uri", "The storage:// URI of the Ion file."), ("size", "How many lines it holds.")],
     run: runner!(run::Fetch),
     check: None,
+    aliases: &["io.kestra.core.tasks.log.Fetch"],
 };
 
 pub const PURGE_LOGS: TaskType = TaskType {
@@ -53,6 +55,7 @@ pub const PURGE_LOGS: TaskType = TaskType {
     outputs: &[("count", "How many log lines were deleted.")],
     run: runner!(run::PurgeLogs),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

@@ -20,6 +20,7 @@ pub const UPLOAD_FILES: TaskType = TaskType {
     outputs: &[("files", "The path of each file written, by where it came from.")],
     run: runner!(run::UploadFiles),
     check: None,
+    aliases: &[],
 };
 
 pub const DOWNLOAD_FILES: TaskType = TaskType {
@@ -35,6 +36,7 @@ pub const DOWNLOAD_FILES: TaskType = TaskType {
     outputs: &[("files", "Each copy's storage:// URI, by the namespace file's path (`/sql/q.sql`).")],
     run: runner!(run::DownloadFiles),
     check: None,
+    aliases: &[],
 };
 
 pub const DELETE_FILES: TaskType = TaskType {
@@ -50,6 +52,7 @@ pub const DELETE_FILES: TaskType = TaskType {
     outputs: &[("files", "The paths deleted.")],
     run: runner!(run::DeleteFiles),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

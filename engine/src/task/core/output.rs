@@ -12,6 +12,7 @@ pub const OUTPUT_VALUES: TaskType = TaskType {
     outputs: &[("values", "The rendered values, by name.")],
     run: runner!(run::OutputValues),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

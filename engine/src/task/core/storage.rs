@@ -18,6 +18,7 @@ pub const WRITE: TaskType = TaskType {
     outputs: &[("uri", "The storage:// URI of the file.")],
     run: runner!(run::Write),
     check: None,
+    aliases: &[],
 };
 
 pub const SIZE: TaskType = TaskType {
@@ -29,6 +30,7 @@ pub const SIZE: TaskType = TaskType {
     outputs: &[("size", "The file's size in bytes.")],
     run: runner!(run::Size),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.Size"],
 };
 
 pub const CONCAT: TaskType = TaskType {
@@ -44,6 +46,7 @@ pub const CONCAT: TaskType = TaskType {
     outputs: &[("uri", "The storage:// URI of the joined file.")],
     run: runner!(run::Concat),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.Concat"],
 };
 
 pub const DELETE: TaskType = TaskType {
@@ -58,6 +61,7 @@ pub const DELETE: TaskType = TaskType {
     outputs: &[("uri", "The file's URI."), ("deleted", "Whether a file was deleted.")],
     run: runner!(run::Delete),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.Delete"],
 };
 
 pub const REVERSE: TaskType = TaskType {
@@ -73,6 +77,7 @@ pub const REVERSE: TaskType = TaskType {
     outputs: &[("uri", "The storage:// URI of the new file.")],
     run: runner!(run::Reverse),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.Reverse"],
 };
 
 pub const SPLIT: TaskType = TaskType {
@@ -91,6 +96,7 @@ pub const SPLIT: TaskType = TaskType {
     outputs: &[("uris", "The storage:// URIs of the parts, in order.")],
     run: runner!(run::Split),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.Split"],
 };
 
 pub const PURGE_CURRENT_EXECUTION_FILES: TaskType = TaskType {
@@ -102,6 +108,7 @@ pub const PURGE_CURRENT_EXECUTION_FILES: TaskType = TaskType {
     outputs: &[("uris", "The storage:// URIs of the files deleted.")],
     run: runner!(run::PurgeCurrentExecutionFiles),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeExecution"],
 };
 
 pub const DEDUPLICATE_ITEMS: TaskType = TaskType {
@@ -121,6 +128,7 @@ pub const DEDUPLICATE_ITEMS: TaskType = TaskType {
     ],
     run: runner!(run::DeduplicateItems),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.DeduplicateItems"],
 };
 
 pub const FILTER_ITEMS: TaskType = TaskType {
@@ -141,6 +149,7 @@ pub const FILTER_ITEMS: TaskType = TaskType {
     ],
     run: runner!(run::FilterItems),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.FilterItems"],
 };
 
 pub const LOCAL_FILES: TaskType = TaskType {
@@ -155,6 +164,7 @@ pub const LOCAL_FILES: TaskType = TaskType {
     outputs: &[("uris", "The storage:// URI of each file sent, by its path in the directory.")],
     run: runner!(run::LocalFiles),
     check: None,
+    aliases: &["io.kestra.core.tasks.storages.LocalFiles"],
 };
 
 #[cfg(feature = "runtime")]

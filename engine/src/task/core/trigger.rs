@@ -23,6 +23,7 @@ pub const SCHEDULE: TaskType = TaskType {
     outputs: &[("date", "The scheduled time."), ("next", "The next one."), ("previous", "The previous one.")],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.models.triggers.types.Schedule"],
 };
 
 pub const SCHEDULE_ON_DATES: TaskType = TaskType {
@@ -41,6 +42,7 @@ pub const SCHEDULE_ON_DATES: TaskType = TaskType {
     outputs: &[("date", "The date it fired for."), ("next", "The next date."), ("previous", "The previous date.")],
     run: None,
     check: None,
+    aliases: &[],
 };
 
 pub const TOGGLE: TaskType = TaskType {
@@ -57,6 +59,7 @@ pub const TOGGLE: TaskType = TaskType {
     outputs: &[],
     run: runner!(run::Toggle),
     check: None,
+    aliases: &["io.kestra.core.tasks.trigger.Toggle"],
 };
 
 pub const WEBHOOK: TaskType = TaskType {
@@ -64,10 +67,15 @@ pub const WEBHOOK: TaskType = TaskType {
     alias: "trigger.Webhook",
     category: Category::Trigger,
     doc: "Starts an execution on a request to /api/v1/executions/webhook/{namespace}/{flowId}/{key}.",
-    properties: &[req("key", String, "The secret part of the webhook URL."), prop("inputs", Map, "Inputs of the executions it starts.")],
+    properties: &[
+        req("key", String, "The secret part of the webhook URL."),
+        prop("inputs", Map, "Inputs of the executions it starts."),
+        prop("conditions", Conditions, "Start only when these hold for the request (Expression over `trigger.body`, `trigger.headers`, `trigger.parameters`; Not, Or); otherwise the answer is 204 and nothing starts."),
+    ],
     outputs: &[("body", "The request's body."), ("headers", "Its headers."), ("parameters", "Its query parameters.")],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.models.triggers.types.Webhook"],
 };
 
 const UPSTREAM_FLOW: &[Property] = &[
@@ -112,6 +120,7 @@ pub const FLOW_TRIGGER: TaskType = TaskType {
     outputs: &[("executionId", "The execution that ended."), ("namespace", "Its namespace."), ("flowId", "Its flow."), ("state", "Its state.")],
     run: None,
     check: None,
+    aliases: &["io.kestra.core.models.triggers.types.Flow"],
 };
 
 #[cfg(feature = "runtime")]

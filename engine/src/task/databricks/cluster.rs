@@ -33,6 +33,7 @@ pub const CREATE_CLUSTER: TaskType = TaskType {
     outputs: &[("clusterId", "The new cluster's id."), ("clusterURI", "Its page in the workspace."), ("state", "Its state.")],
     run: runner!(|env| run::CreateCluster(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 pub const DELETE_CLUSTER: TaskType = TaskType {
@@ -48,6 +49,7 @@ pub const DELETE_CLUSTER: TaskType = TaskType {
     outputs: &[],
     run: runner!(|env| run::DeleteCluster(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

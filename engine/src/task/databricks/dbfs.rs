@@ -20,6 +20,7 @@ pub const UPLOAD: TaskType = TaskType {
     outputs: &[("uri", "Where the file is now."), ("size", "Its size in bytes.")],
     run: runner!(|env| run::Upload(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 pub const DOWNLOAD: TaskType = TaskType {
@@ -31,6 +32,7 @@ pub const DOWNLOAD: TaskType = TaskType {
     outputs: &[("uri", "The storage:// URI of the file."), ("size", "Its size in bytes.")],
     run: runner!(|env| run::Download(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 pub const WAIT_FOR_FILE: TaskType = TaskType {
@@ -42,6 +44,7 @@ pub const WAIT_FOR_FILE: TaskType = TaskType {
     outputs: &[("size", "The file's size in bytes.")],
     run: runner!(|env| run::WaitForFile(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

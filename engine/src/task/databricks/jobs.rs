@@ -44,6 +44,7 @@ pub const SUBMIT_RUN: TaskType = TaskType {
     outputs: &[("runId", "The run's id."), ("runURI", "Its page."), ("state", "Its final state."), ("outputs", "The tasks' outputs.")],
     run: runner!(|env| run::SubmitRun(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 pub const CREATE_JOB: TaskType = TaskType {
@@ -64,6 +65,7 @@ pub const CREATE_JOB: TaskType = TaskType {
     outputs: &[("jobId", "The job's id."), ("jobURI", "Its page."), ("runId", "The run's id.")],
     run: runner!(|env| run::CreateJob(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 pub const RUN_NOW: TaskType = TaskType {
@@ -84,6 +86,7 @@ pub const RUN_NOW: TaskType = TaskType {
     outputs: &[("runId", "The run's id."), ("runURI", "Its page."), ("state", "Its final state.")],
     run: runner!(|env| run::RunNow(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

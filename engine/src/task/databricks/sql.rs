@@ -29,6 +29,7 @@ pub const QUERY: TaskType = TaskType {
     outputs: &[("row", "The first row (FETCH_ONE)."), ("rows", "Every row (FETCH)."), ("uri", "The rows as a file (STORE)."), ("size", "The number of rows.")],
     run: runner!(|env| run::Query(env.databricks.clone())),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]

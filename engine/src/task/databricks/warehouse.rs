@@ -19,6 +19,7 @@ pub const START_WAREHOUSE: TaskType = TaskType {
     outputs: &[],
     run: runner!(|env| run::Switch { databricks: env.databricks.clone(), start: true }),
     check: None,
+    aliases: &[],
 };
 
 pub const STOP_WAREHOUSE: TaskType = TaskType {
@@ -34,6 +35,7 @@ pub const STOP_WAREHOUSE: TaskType = TaskType {
     outputs: &[],
     run: runner!(|env| run::Switch { databricks: env.databricks.clone(), start: false }),
     check: None,
+    aliases: &[],
 };
 
 #[cfg(feature = "runtime")]
