@@ -16,6 +16,9 @@ use crate::ids::{ExecutionId, FlowId, Namespace};
 
 pub const SCHEME: &str = "storage://";
 
+/// The folder below a namespace that holds the `state.*` tasks' maps.
+const STATES_DIR: &str = "_states";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("{uri:?} is not an internal storage URI: it must look like storage:///namespace/flow/…")]
@@ -177,6 +180,11 @@ impl Storage {
         crate::namespace_files::NamespaceFiles::new(&self.root, namespace)
     }
 
+    /// Where a namespace's `state.*` maps are kept (`<namespace>/_states`).
+    pub fn states_dir(&self, namespace: &Namespace) -> PathBuf {
+        self.root.join(namespace.as_str()).join(STATES_DIR)
+    }
+
     /// The KV store of a namespace (Kestra keeps it in internal storage too).
     pub fn kv(&self, namespace: &str) -> Result<crate::kv::Kv, crate::kv::KvError> {
         crate::kv::Kv::new(&self.root, namespace)
@@ -206,7 +214,7 @@ impl Storage {
         let first = segments.next().unwrap_or_default();
         // The KV store and the namespace files are reached through their
         // own interfaces only.
-        if matches!(segments.next(), Some("_kv" | crate::namespace_files::FILES_DIR | crate::namespace_files::REVISIONS_DIR)) {
+        if matches!(segments.next(), Some("_kv" | STATES_DIR | crate::namespace_files::FILES_DIR | crate::namespace_files::REVISIONS_DIR)) {
             return Err(bad());
         }
         if let Some(namespace) = &self.namespace

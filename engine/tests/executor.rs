@@ -1907,3 +1907,30 @@ async fn a_subflow_inherits_the_parents_labels_when_asked() {
         assert!(labels.contains_key("system.correlationId"));
     }
 }
+
+/// Kestra's own test flow `state.yaml`, unchanged, with what its StateTest
+/// expects: created, updated ("2" as text), deleted across three
+/// executions; and inside ForEach loops, a state per value or shared.
+#[tokio::test]
+async fn kestras_state_flow_creates_updates_and_deletes_a_state_across_executions() {
+    let h = harness().await;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let yaml = std::fs::read_to_string(format!("{root}/tests/kestra/state.yaml")).unwrap();
+    let get = |runs: &[TaskRunRecord], task: &str, value: Option<&str>| {
+        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap_or_else(|| panic!("{task}")).outputs.clone().unwrap()
+    };
+    let (state, runs, _) = run(&h, Runners::core(), &yaml, json!({"state": "counter"})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs.len(), 5);
+    assert_eq!(get(&runs, "createGet", None)["data"]["value"], 1);
+    let (_, runs, _) = run(&h, Runners::core(), &yaml, json!({"state": "counter"})).await;
+    assert_eq!(get(&runs, "updateGet", None)["data"]["value"], "2");
+    let (_, runs, _) = run(&h, Runners::core(), &yaml, json!({"state": "counter"})).await;
+    assert_eq!(get(&runs, "deleteGet", None)["count"], 0);
+
+    let (state, runs, _) = run(&h, Runners::core(), &yaml, json!({"state": "each"})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs.len(), 17);
+    assert_eq!(get(&runs, "regetEach1", Some("b"))["data"]["value"], "null-b");
+    assert_eq!(get(&runs, "regetEach2", Some("b"))["data"]["value"], "null-a-b");
+}

@@ -857,7 +857,8 @@ impl Walk {
                     )
                     .with_type(node.declared)
                     .with_source(properties.clone())
-                    .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from));
+                    .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from))
+            .with_value(scope.value.clone());
                     let ctx = if node.declared.is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty())) {
                         let (renderer, task, vars) = (self.renderer.clone(), node.id.to_string(), vars.clone());
                         ctx.with_render_item(Arc::new(move |property: &str, written: &Value, given: &Value| {

@@ -170,6 +170,8 @@ pub struct TaskContext {
     render_item: Option<RenderItem>,
     /// The enclosing WorkingDirectory's directory, if any.
     pub working_dir: Option<std::path::PathBuf>,
+    /// The value of the enclosing ForEach iteration, if any.
+    pub value: Option<String>,
 }
 
 /// The parts of a context that are the same for every task of a server.
@@ -223,6 +225,7 @@ impl TaskContext {
             logged: Arc::default(),
             render_item: None,
             working_dir: None,
+            value: None,
         }
     }
 
@@ -372,6 +375,17 @@ impl TaskContext {
         }
         self.store.set_trigger_disabled(&ns, &flow, trigger, disabled, jiff::Timestamp::now().as_millisecond()).await?;
         Ok(())
+    }
+
+    /// The ForEach value the task runs for, for the executor.
+    pub fn with_value(mut self, value: Option<String>) -> Self {
+        self.value = value;
+        self
+    }
+
+    /// Where this namespace's states (the `state.*` tasks) are kept.
+    pub fn state_root(&self) -> std::path::PathBuf {
+        self.root_storage.states_dir(&self.namespace)
     }
 
     /// The files of a namespace (the `namespace.*` tasks may name any).

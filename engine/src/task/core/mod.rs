@@ -11,6 +11,7 @@ pub mod kv;
 pub mod log;
 pub mod namespace;
 pub mod output;
+pub mod state;
 pub mod storage;
 pub mod trigger;
 
