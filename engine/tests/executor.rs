@@ -1895,8 +1895,8 @@ async fn the_older_pause_with_tasks_and_kestras_older_type_names_run() {
 #[tokio::test]
 async fn a_subflow_inherits_the_parents_labels_when_asked() {
     let h = harness().await;
-    support::save(&h.store, "id: child\nnamespace: company.team\ntasks:\n  - id: hi\n    type: log.Log\n    message: hi\n").await;
-    let parent = |inherit: bool| format!("id: parent\nnamespace: company.team\nlabels:\n  team: data\n  env: prod\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n    inheritLabels: {inherit}\n    labels:\n      env: test\n");
+    support::save(&h.store, "id: child\nnamespace: company.team\ntasks:\n  - id: value\n    type: debug.Return\n    format: forty-two\n").await;
+    let parent = |inherit: bool| format!("id: parent\nnamespace: company.team\nlabels:\n  team: data\n  env: prod\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n    inheritLabels: {inherit}\n    labels:\n      env: test\n    outputs:\n      extracted: \"{{{{ outputs.value.value ?? outputs['error-t1'].value }}}}\"\n");
     for inherit in [true, false] {
         let (state, runs, _) = run(&h, Runners::core(), &parent(inherit), json!({})).await;
         assert_eq!(state, State::Success);
@@ -1905,6 +1905,8 @@ async fn a_subflow_inherits_the_parents_labels_when_asked() {
         assert_eq!(labels.get("env").map(String::as_str), Some("test"), "the task's own win");
         assert_eq!(labels.get("team").map(String::as_str), inherit.then_some("data"), "inherit {inherit}");
         assert!(labels.contains_key("system.correlationId"));
+        // Kestra's older `outputs`, over the child's task outputs.
+        assert_eq!(runs[0].outputs.as_ref().unwrap()["outputs"]["extracted"], "forty-two");
     }
 }
 

@@ -107,7 +107,23 @@ impl Runner for Subflow {
             };
             let record = executor.shared.store.get_execution(&child).await?;
             outputs.insert("state".into(), json!(state.as_str()));
-            outputs.insert("outputs".into(), record.map(|r| r.outputs).unwrap_or(Value::Null));
+            let mut child_outputs = record.map(|r| r.outputs).unwrap_or(Value::Null);
+            // Kestra's older `outputs`: expressions over the child's task outputs.
+            if !ctx.prop("outputs")?.is_null() {
+                let mut by_task = serde_json::Map::new();
+                for run in executor.shared.store.task_runs(&child).await? {
+                    if let Some(out) = run.outputs {
+                        by_task.insert(run.task_id.to_string(), out);
+                    }
+                }
+                let extracted = ctx.render_item("outputs", &json!({ "outputs": by_task }))?;
+                if let (Value::Object(into), Value::Object(more)) = (&mut child_outputs, extracted.clone()) {
+                    into.extend(more);
+                } else {
+                    child_outputs = extracted;
+                }
+            }
+            outputs.insert("outputs".into(), child_outputs);
             ctx.info(format!("subflow {}.{} execution {child} ended {state}", props.namespace, props.flow_id)).await;
             if props.transmit_failed && matches!(state, State::Failed | State::Killed) {
                 return Err(TaskError::Failed(format!(

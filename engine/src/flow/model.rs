@@ -788,7 +788,9 @@ impl Builder {
                 self.error(case.span, format!("case {label:?} of Switch {} has no tasks: give it at least one, or remove it", task.id.value));
             }
         }
+        // `defaults: null` is no defaults, as Kestra reads it.
         if let Some(defaults) = defaults
+            && !defaults.is_null()
             && empty(defaults)
         {
             self.error(defaults.span, format!("`defaults` of Switch {} is empty: give it at least one task, or remove it", task.id.value));

@@ -180,6 +180,7 @@ pub const SUBFLOW: TaskType = TaskType {
         prop("revision", Integer, "A revision of the other flow; the latest when unset."),
         def("inheritLabels", Boolean, "false", "Give the new execution this execution's labels (then `labels`)."),
         prop("scheduleDate", String, "Accepted for Kestra compatibility: the execution starts at once."),
+        per_item(prop("outputs", Map, "Kestra's older way to pass values back: rendered against the ended execution's `outputs` (its tasks'), given under this task's `outputs` (with wait)."), &["outputs"]),
     ],
     outputs: &[("executionId", "The id of the other execution."), ("state", "Its final state."), ("outputs", "Its outputs.")],
     run: runner!(|env| crate::executor::subflow::Subflow { link: env.executor.clone() }),
