@@ -27,6 +27,8 @@ pub mod flow_triggers;
 #[cfg(feature = "runtime")]
 pub mod http;
 #[cfg(feature = "runtime")]
+pub mod http_trigger;
+#[cfg(feature = "runtime")]
 pub mod kv;
 #[cfg(feature = "runtime")]
 pub mod logs;

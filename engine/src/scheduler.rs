@@ -109,13 +109,26 @@ pub async fn tick(store: &Store, executor: &Executor, now: Timestamp) -> Result<
         .filter(|s| s.disabled)
         .map(|s| (s.namespace, s.flow_id, s.trigger_id))
         .collect();
-    for flow in store.scheduled_flows().await? {
+    let mut flows = store.scheduled_flows().await?;
+    for polled in store.flows_with_source_like("%http.Trigger%").await? {
+        if !flows.iter().any(|f| f.namespace == polled.namespace && f.id == polled.id) {
+            flows.push(polled);
+        }
+    }
+    for flow in flows {
         let Some(model) = crate::flow::parse(&flow.source).flow else { continue };
         if model.disabled {
             continue;
         }
         for trigger in &model.triggers {
             if off.contains(&(flow.namespace.to_string(), flow.id.to_string(), trigger.id.value.clone())) {
+                continue;
+            }
+            if !trigger.disabled && trigger.kind.is_some_and(|k| k.alias == "http.Trigger") {
+                match crate::http_trigger::poll(store, executor, &flow, &model, trigger, now).await {
+                    Ok(next) => earliest = Some(earliest.map_or(next, |e| e.min(next))),
+                    Err(error) => tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %trigger.id.value, %error, "an HTTP trigger cannot poll"),
+                }
                 continue;
             }
             let schedule = match schedule(trigger) {

@@ -245,3 +245,50 @@ async fn failures_fail_the_task_with_what_went_wrong() {
     let code = outputs(&run(&h, &format!("id: http_dl2\nnamespace: test\ninputs:\n  - id: base\n    type: STRING\ntasks:\n  - id: call\n    type: http.Download\n    uri: \"{{{{ inputs.base }}}}/status/403\"\n    allowFailed: true\n"), &base).await.1, "call")["code"].clone();
     assert_eq!(code, 403);
 }
+
+/// http.Trigger: the scheduler calls the URL once per interval; a response
+/// its responseCondition refuses starts nothing, one it accepts starts an
+/// execution with the response as `trigger`, once per interval however
+/// often the scheduler looks.
+#[tokio::test]
+async fn an_http_trigger_polls_and_starts_an_execution_when_the_response_allows() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let app = Router::new().route(
+        "/ready",
+        get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { if n < 3 { (StatusCode::SERVICE_UNAVAILABLE, "not yet".to_owned()) } else { (StatusCode::OK, format!("{{\"batch\": {n}}}")) } }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let h = harness().await;
+    let flow = format!(
+        "id: poller\nnamespace: t\ntasks:\n  - id: show\n    type: debug.Return\n    format: \"{{{{ trigger.code }}}} {{{{ trigger.body }}}}\"\ntriggers:\n  - id: ready\n    type: io.kestra.plugin.core.http.Trigger\n    uri: http://{address}/ready\n    interval: PT30S\n    responseCondition: \"{{{{ response.statusCode == 200 }}}}\"\n"
+    );
+    assert!(engine::flow::parse(&flow).is_valid(), "{:?}", engine::flow::parse(&flow).problems);
+    support::save(&h.store, &flow).await;
+    let executor = h.executor();
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    let tick = |now: &'static str| {
+        let (store, executor) = (h.store.clone(), executor.clone());
+        async move { engine::scheduler::tick(&store, &executor, at(now)).await.unwrap() }
+    };
+    assert_eq!(tick("2026-01-10T10:00:00Z").await, Some(at("2026-01-10T10:00:30Z")));
+    assert_eq!(tick("2026-01-10T10:00:10Z").await, Some(at("2026-01-10T10:00:30Z")), "not before the interval");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    tick("2026-01-10T10:00:30Z").await;
+    tick("2026-01-10T10:01:00Z").await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let filter = engine::store::ExecutionFilter { flow_id: Some("poller".into()), ..Default::default() };
+    let started = h.store.search_executions(&filter, 1, 10).await.unwrap().results;
+    assert_eq!(started.len(), 1, "the third call answered 200");
+    assert_eq!(executor.wait(&started[0].id).await.unwrap(), State::Success);
+    let runs = h.store.task_runs(&started[0].id).await.unwrap();
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "200 {\"batch\": 3}");
+    let state = h.store.trigger_states(Some("t"), Some("poller")).await.unwrap().remove(0);
+    assert_eq!(state.last_execution_id.as_deref(), Some(started[0].id.as_str()));
+}

@@ -440,6 +440,53 @@ impl Executor {
         (renderer, base)
     }
 
+    /// Calls a URL as http.Request does, for an http.Trigger of `plan`
+    /// (its request properties rendered as the flow's inputs are: secrets
+    /// and the KV store); a response code of 400 or more is an answer too.
+    /// Returns the response as http.Request's outputs, masked.
+    pub(crate) async fn poll_url(&self, plan: &Plan, trigger_id: &str, request: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+        use crate::ids::{TaskId, TaskRunId};
+        let (renderer, base) = self.input_renderer(plan);
+        let mut rendered = match renderer.render("", trigger_id, &Value::Object(request.clone()), &Value::Object(base)).map_err(|e| e.message)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        // The condition decides, not the code.
+        rendered.insert("allowFailed".into(), Value::Bool(true));
+        let declared = &crate::task::core::http::REQUEST;
+        let runner = self.shared.runners.get(declared.name).ok_or("no runner for http.Request")?;
+        let masker = renderer.masker().clone();
+        let ctx = crate::task::TaskContext::new(
+            &self.shared.services(),
+            crate::task::TaskRunRef {
+                namespace: Namespace::new(plan.namespace.clone()),
+                flow_id: FlowId::new(plan.id.clone()),
+                execution_id: ExecutionId::new(format!("trigger-{trigger_id}")),
+                task_run_id: TaskRunId::generate(),
+                task_id: TaskId::new(trigger_id),
+                attempt: 1,
+            },
+            Value::Object(rendered),
+            None,
+            CancellationToken::new(),
+            Arc::new(move |text: &str| masker.mask(text)),
+        )
+        .with_type(Some(declared));
+        let outputs = runner.run(&ctx).await.map_err(|e| e.to_string())?;
+        match renderer.masker().mask_value(&Value::Object(outputs)) {
+            Value::Object(map) => Ok(map),
+            _ => Ok(Map::new()),
+        }
+    }
+
+    /// Renders an expression of a trigger of `plan` (secrets, KV) with
+    /// `more` variables, such as http.Trigger's `response`.
+    pub(crate) fn render_for_trigger(&self, plan: &Plan, written: &Value, more: Map<String, Value>) -> Result<Value, String> {
+        let (renderer, mut base) = self.input_renderer(plan);
+        base.extend(more);
+        renderer.render("", "trigger", written, &Value::Object(base)).map_err(|e| e.message)
+    }
+
     /// The inputs an execution form shows for what was filled in so far
     /// (see [`inputs::preview`]); a value derived from a secret is masked.
     pub fn preview_inputs(&self, plan: &Plan, given: &Map<String, Value>) -> Vec<crate::plan::InputDecl> {

@@ -27,6 +27,7 @@ pub const TYPES: &[TaskType] = &[
     core::debug::RETURN,
     core::debug::ECHO,
     core::output::OUTPUT_VALUES,
+    core::http::TRIGGER,
     core::http::REQUEST,
     core::http::DOWNLOAD,
     core::storage::WRITE,

@@ -101,6 +101,27 @@ pub const REQUEST: TaskType = TaskType {
     aliases: &["io.kestra.plugin.fs.http.Request"],
 };
 
+/// Polled by the scheduler (`scheduler.rs`), which calls the URL as
+/// http.Request does, every `interval`.
+pub const TRIGGER: TaskType = TaskType {
+    name: "io.kestra.plugin.core.http.Trigger",
+    alias: "http.Trigger",
+    category: Category::Trigger,
+    doc: "Calls a URL every interval and starts an execution when responseCondition holds for the response; `{{ trigger.body }}`, `trigger.code`, `trigger.headers` and `trigger.uri` are the response.",
+    properties: http![
+        def("interval", Duration, "\"PT60S\"", "How often to call the URL."),
+        def("responseCondition", String, "\"{{ response.statusCode < 400 }}\"", "Whether the response starts an execution: an expression over `response.statusCode`, `response.body` and `response.headers`."),
+        prop("conditions", Conditions, "Further conditions, checked after responseCondition."),
+        prop("inputs", Map, "Inputs of the executions it starts."),
+        prop("stopAfter", Any, "Accepted for Kestra compatibility."),
+        prop("encryptBody", Boolean, "Kestra's encrypted body; Mortar does not encrypt trigger outputs, so true is refused."),
+    ],
+    outputs: &[("uri", "The URL called."), ("code", "The response's status code."), ("headers", "Its headers."), ("body", "Its body as text.")],
+    run: None,
+    check: None,
+    aliases: &["io.kestra.plugin.fs.http.Trigger"],
+};
+
 pub const DOWNLOAD: TaskType = TaskType {
     name: "io.kestra.plugin.core.http.Download",
     alias: "http.Download",
