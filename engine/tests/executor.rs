@@ -1936,3 +1936,45 @@ async fn kestras_state_flow_creates_updates_and_deletes_a_state_across_execution
     assert_eq!(get(&runs, "regetEach1", Some("b"))["data"]["value"], "null-b");
     assert_eq!(get(&runs, "regetEach2", Some("b"))["data"]["value"], "null-a-b");
 }
+
+/// kv.Put: a mapping merges into the JSON value there, `{key, value}`
+/// entries set dotted paths, a plain value replaces it; errorOnMissing.
+#[tokio::test]
+async fn kv_put_merges_and_patches_a_json_value() {
+    let h = harness().await;
+    let yaml = r#"
+id: put
+namespace: company.team
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.kv.Put
+    key: settings
+    value:
+      db: { host: a, port: 1 }
+  - id: merge
+    type: kv.Put
+    key: settings
+    value:
+      db: { port: 2 }
+      name: etl
+  - id: patch
+    type: kv.Put
+    key: settings
+    value:
+      - key: retries.max
+        value: 3
+      - key: db.host
+        value: b
+  - id: show
+    type: debug.Return
+    format: "{{ kv('settings') | json }}"
+"#;
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success);
+    let shown: Value = serde_json::from_str(runs.iter().find(|r| r.task_id.as_str() == "show").unwrap().outputs.as_ref().unwrap()["value"].as_str().unwrap()).unwrap();
+    assert_eq!(shown, json!({"db": {"host": "b", "port": 2}, "name": "etl", "retries": {"max": 3}}));
+    let strict = "id: strict\nnamespace: company.team\ntasks:\n  - id: put\n    type: kv.Put\n    key: nope\n    errorOnMissing: true\n    value: 1\n";
+    let (state, _, id) = run(&h, Runners::core(), strict, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("No value found for key 'nope'")));
+}

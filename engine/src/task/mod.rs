@@ -59,6 +59,7 @@ pub const TYPES: &[TaskType] = &[
     core::log::PURGE_LOGS,
     core::log::FETCH,
     core::kv::SET,
+    core::kv::PUT,
     core::kv::GET,
     core::kv::DELETE,
     core::kv::GET_KEYS,

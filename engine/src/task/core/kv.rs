@@ -28,6 +28,23 @@ pub const SET: TaskType = TaskType {
     aliases: &[],
 };
 
+pub const PUT: TaskType = TaskType {
+    name: "io.kestra.plugin.core.kv.Put",
+    alias: "kv.Put",
+    category: Category::Task,
+    doc: "Inserts or updates a key: a mapping is deep-merged into the JSON value there, a list of {key, value} entries sets those (dotted) paths in it, anything else replaces it; the key's expiry and description stay.",
+    properties: &[
+        ex(req("key", String, "The key: letters, digits, `.`, `_` and `-`."), "settings"),
+        ex(req("value", Any, "A mapping to merge, a list of {key: a.b, value} updates, or a value to put."), "[{ key: \"retries.max\", value: 3 }]"),
+        def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it goes in."),
+        def("errorOnMissing", Boolean, "false", "Fail when the key does not exist yet."),
+    ],
+    outputs: &[],
+    run: runner!(run::Put),
+    check: None,
+    aliases: &[],
+};
+
 pub const GET: TaskType = TaskType {
     name: "io.kestra.plugin.core.kv.Get",
     alias: "kv.Get",
@@ -112,6 +129,96 @@ mod run {
 
     fn failed(e: crate::kv::KvError) -> TaskError {
         TaskError::Failed(e.to_string())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PutProps {
+        key: String,
+        value: Value,
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        error_on_missing: bool,
+    }
+
+    /// Kestra's MapUtils.deepMerge.
+    fn deep_merge(into: &mut serde_json::Map<String, Value>, from: serde_json::Map<String, Value>) {
+        for (key, value) in from {
+            match (into.get_mut(&key), value) {
+                (Some(Value::Object(existing)), Value::Object(more)) => deep_merge(existing, more),
+                (_, value) => {
+                    into.insert(key, value);
+                }
+            }
+        }
+    }
+
+    /// A list of `{key, value}` entries (Put's updates), if `value` is one.
+    fn entries(value: &Value) -> Option<&Vec<Value>> {
+        let items = value.as_array().filter(|items| !items.is_empty())?;
+        items.iter().all(|i| i.as_object().is_some_and(|m| m.contains_key("value") && m.keys().all(|k| k == "key" || k == "value"))).then_some(items)
+    }
+
+    /// What Put makes of the value there and the one given.
+    fn put_value(current: Option<Value>, given: Value) -> Result<Value, String> {
+        if let Some(items) = entries(&given) {
+            let keyless = items.iter().filter(|i| i.get("key").is_none_or(Value::is_null)).count();
+            if keyless > 0 {
+                if items.len() > 1 {
+                    return Err("`value` entries without `key` can only be used as a single replacement item".into());
+                }
+                return Ok(items[0]["value"].clone());
+            }
+            let mut updates = serde_json::Map::new();
+            for item in items {
+                let Some(path) = item["key"].as_str().filter(|k| !k.trim().is_empty()) else {
+                    return Err("each keyed `value` entry must have a non-empty string `key`".into());
+                };
+                crate::executor::inputs::insert_at(&mut updates, path, item["value"].clone());
+            }
+            return match current {
+                None => Ok(Value::Object(updates)),
+                Some(Value::Object(mut existing)) => {
+                    deep_merge(&mut existing, updates);
+                    Ok(Value::Object(existing))
+                }
+                Some(_) => Err("cannot apply keyed `value` updates to a value that is not a JSON object".into()),
+            };
+        }
+        Ok(match (current, given) {
+            (Some(Value::Object(mut existing)), Value::Object(more)) => {
+                deep_merge(&mut existing, more);
+                Value::Object(existing)
+            }
+            (_, given) => given,
+        })
+    }
+
+    pub(super) struct Put;
+
+    impl Runner for Put {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: PutProps = ctx.properties()?;
+                let kv = store(ctx, props.namespace.as_deref())?;
+                let current = kv.get(&props.key).map_err(failed)?;
+                if current.is_none() && props.error_on_missing {
+                    return Err(TaskError::Failed(format!(
+                        "No value found for key '{}' in namespace '{}' and `errorOnMissing` is set to true",
+                        props.key,
+                        props.namespace.as_deref().unwrap_or(ctx.namespace.as_str())
+                    )));
+                }
+                let now = jiff::Timestamp::now().as_millisecond();
+                let ttl = current.as_ref().and_then(|c| c.expiration_date).map(|at| std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
+                let description = current.as_ref().and_then(|c| c.description.clone());
+                let value = put_value(current.map(|c| c.value), props.value).map_err(|m| ctx.invalid(format!("value: {m}")))?;
+                kv.put(&props.key, value, None, ttl, true, description).map_err(failed)?;
+                ctx.info(format!("put the key {:?}", props.key)).await;
+                Ok(Outputs::new())
+            })
+        }
     }
 
     #[derive(Deserialize)]
