@@ -321,6 +321,52 @@ impl NamespaceFiles {
         }
     }
 
+    /// Deletes old revisions of a file (never its latest): all but the
+    /// `keep` latest (1 when unset), and with `before` (Unix ms) only those
+    /// written before it. Returns how many went.
+    pub fn purge_revisions(&self, path: &str, keep: Option<usize>, before: Option<i64>) -> Result<usize, FilesError> {
+        let path = Self::normalize(path)?;
+        let revisions = self.revisions_of(&path)?;
+        let keep = keep.unwrap_or(1).max(1);
+        let dir = self.checked(&self.revisions, &path)?;
+        let mut purged = 0;
+        for revision in revisions.iter().take(revisions.len().saturating_sub(keep)) {
+            let file = dir.join(revision.to_string());
+            if let Some(before) = before {
+                let written = std::fs::metadata(&file).and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64);
+                if written >= before {
+                    continue;
+                }
+            }
+            std::fs::remove_file(&file).map_err(Self::io(&path))?;
+            purged += 1;
+        }
+        Ok(purged)
+    }
+
+    /// Every path that has revisions (deleted files included), as `a/b.sql`.
+    pub fn with_revisions(&self) -> Result<Vec<String>, FilesError> {
+        let mut found = Vec::new();
+        let mut pending = vec![(self.revisions.clone(), String::new())];
+        while let Some((dir, prefix)) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let mut is_file_dir = false;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => pending.push((entry.path(), if prefix.is_empty() { name } else { format!("{prefix}/{name}") })),
+                    Ok(kind) if kind.is_file() && name.parse::<u32>().is_ok() => is_file_dir = true,
+                    _ => {}
+                }
+            }
+            if is_file_dir && !prefix.is_empty() {
+                found.push(prefix);
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
     /// The files `include` and `exclude` pick, as Kestra's
     /// PathMatcherPredicate: a glob over `/a/b.sql`, where a pattern that
     /// starts with a word character also matches in any folder.
@@ -339,6 +385,19 @@ impl NamespaceFiles {
             })
             .collect())
     }
+}
+
+/// The namespaces that have files (or revisions of deleted ones).
+pub fn namespaces(storage_root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(storage_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(FILES_DIR).is_dir() || e.path().join(REVISIONS_DIR).is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
 }
 
 /// Kestra's patterns as one glob set (None when there is no pattern).

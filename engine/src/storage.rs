@@ -180,6 +180,11 @@ impl Storage {
         crate::namespace_files::NamespaceFiles::new(&self.root, namespace)
     }
 
+    /// The namespaces that have namespace files.
+    pub fn file_namespaces(&self) -> Vec<String> {
+        crate::namespace_files::namespaces(&self.root)
+    }
+
     /// Where a namespace's `state.*` maps are kept (`<namespace>/_states`).
     pub fn states_dir(&self, namespace: &Namespace) -> PathBuf {
         self.root.join(namespace.as_str()).join(STATES_DIR)

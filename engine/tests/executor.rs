@@ -1978,3 +1978,28 @@ tasks:
     assert_eq!(state, State::Failed);
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("No value found for key 'nope'")));
 }
+
+/// namespace.PurgeFiles: old revisions go (keepAmount of the latest stay,
+/// a file's current one always), in the namespaces named and those under
+/// them, for the files the pattern picks.
+#[tokio::test]
+async fn purge_files_deletes_old_revisions_and_keeps_the_latest() {
+    use engine::namespace_files::Conflict;
+    let h = harness().await;
+    let team = h.services.storage.namespace_files("company.team").unwrap();
+    for n in 1..=4 {
+        team.put("sql/q.sql", format!("SELECT {n}").as_bytes(), Conflict::Overwrite).unwrap();
+        team.put("notes.md", format!("v{n}").as_bytes(), Conflict::Overwrite).unwrap();
+    }
+    let other = h.services.storage.namespace_files("other").unwrap();
+    other.put("x.sql", b"1", Conflict::Overwrite).unwrap();
+    other.put("x.sql", b"2", Conflict::Overwrite).unwrap();
+    let yaml = "id: purge\nnamespace: ops\ntasks:\n  - id: purge\n    type: io.kestra.plugin.core.namespace.PurgeFiles\n    namespaces: [company]\n    filePattern: \"**/*.sql\"\n    behavior:\n      type: version\n      keepAmount: 2\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["size"], 2);
+    assert_eq!(team.revisions("sql/q.sql").unwrap(), [3, 4]);
+    assert_eq!(team.revisions("notes.md").unwrap(), [1, 2, 3, 4], "the pattern left it alone");
+    assert_eq!(other.revisions("x.sql").unwrap(), [1, 2], "another namespace");
+    assert_eq!(team.get("sql/q.sql", None).unwrap(), b"SELECT 4");
+}

@@ -46,6 +46,7 @@ pub const TYPES: &[TaskType] = &[
     core::namespace::UPLOAD_FILES,
     core::namespace::DOWNLOAD_FILES,
     core::namespace::DELETE_FILES,
+    core::namespace::PURGE_FILES,
     core::flow::SLEEP,
     core::execution::FAIL,
     core::execution::ASSERT,

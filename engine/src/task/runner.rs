@@ -388,6 +388,11 @@ impl TaskContext {
         self.root_storage.states_dir(&self.namespace)
     }
 
+    /// The namespaces that have namespace files (namespace.PurgeFiles).
+    pub fn file_namespaces(&self) -> Vec<String> {
+        self.root_storage.file_namespaces()
+    }
+
     /// The files of a namespace (the `namespace.*` tasks may name any).
     pub fn namespace_files(&self, namespace: &str) -> Result<crate::namespace_files::NamespaceFiles, TaskError> {
         self.root_storage.namespace_files(namespace).map_err(|e| self.invalid(format!("namespace: {e}")))

@@ -3,7 +3,7 @@
 //! into the execution's storage, and deleted (`crate::namespace_files`).
 
 use crate::flow::registry::Kind::*;
-use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
+use crate::flow::registry::{Category, Property, TaskType, def, ex, prop, req, runner};
 
 pub const UPLOAD_FILES: TaskType = TaskType {
     name: "io.kestra.plugin.core.namespace.UploadFiles",
@@ -51,6 +51,30 @@ pub const DELETE_FILES: TaskType = TaskType {
     ],
     outputs: &[("files", "The paths deleted.")],
     run: runner!(run::DeleteFiles),
+    check: None,
+    aliases: &[],
+};
+
+const VERSION_BEHAVIOR: &[Property] = &[
+    def("type", Enum { values: &["version"] }, "\"version\"", "Purge older revisions."),
+    def("keepAmount", Integer, "1", "How many of each file's latest revisions to keep (at least 1: the file itself)."),
+    ex(prop("before", String, "Only revisions written before this ISO-8601 date-time."), "{{ now() | dateAdd(-30, 'DAYS') }}"),
+];
+
+pub const PURGE_FILES: TaskType = TaskType {
+    name: "io.kestra.plugin.core.namespace.PurgeFiles",
+    alias: "namespace.PurgeFiles",
+    category: Category::Task,
+    doc: "Deletes old revisions of namespace files (never a file's latest), of some namespaces or all, and the namespaces under them.",
+    properties: &[
+        prop("namespaces", StringList, "The namespaces; all when unset (and no namespacePattern)."),
+        ex(prop("namespacePattern", String, "A glob over namespace names, instead of namespaces."), "company.*"),
+        def("includeChildNamespaces", Boolean, "true", "Also the namespaces under those named."),
+        ex(prop("filePattern", String, "Only files whose path matches this glob."), "**/*.sql"),
+        prop("behavior", Object { properties: VERSION_BEHAVIOR }, "What to keep: the latest revision of each file when unset."),
+    ],
+    outputs: &[("size", "How many revisions were deleted.")],
+    run: runner!(run::PurgeFiles),
     check: None,
     aliases: &[],
 };
@@ -274,6 +298,74 @@ mod run {
                 }
                 let mut outputs = Outputs::new();
                 outputs.insert("files".into(), Value::Array(deleted.into_iter().map(Value::String).collect()));
+                Ok(outputs)
+            })
+        }
+    }
+
+    pub(super) struct PurgeFiles;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PurgeProps {
+        #[serde(default)]
+        namespaces: Option<Vec<String>>,
+        #[serde(default)]
+        namespace_pattern: Option<String>,
+        #[serde(default)]
+        include_child_namespaces: Option<bool>,
+        #[serde(default)]
+        file_pattern: Option<String>,
+        #[serde(default)]
+        behavior: Option<Map<String, Value>>,
+    }
+
+    impl Runner for PurgeFiles {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: PurgeProps = ctx.properties()?;
+                if props.namespaces.is_some() && props.namespace_pattern.is_some() {
+                    return Err(ctx.invalid("give namespaces or namespacePattern, not both"));
+                }
+                let children = props.include_child_namespaces.unwrap_or(true);
+                let pattern = props.namespace_pattern.as_deref().map(|p| globset::Glob::new(p).map(|g| g.compile_matcher())).transpose().map_err(|e| ctx.invalid(format!("namespacePattern: {e}")))?;
+                let chosen: Vec<String> = ctx
+                    .file_namespaces()
+                    .into_iter()
+                    .filter(|ns| match (&props.namespaces, &pattern) {
+                        (Some(named), _) => named.iter().any(|n| ns == n || (children && ns.strip_prefix(n.as_str()).is_some_and(|rest| rest.starts_with('.')))),
+                        (None, Some(glob)) => glob.is_match(ns),
+                        (None, None) => true,
+                    })
+                    .collect();
+                let behavior = props.behavior.unwrap_or_default();
+                let keep = behavior.get("keepAmount").and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())).map(|n| n as usize);
+                let before = match behavior.get("before").and_then(Value::as_str) {
+                    Some(text) => Some(crate::task::core::millis(ctx, "behavior.before", text)?),
+                    None => None,
+                };
+                let files_pattern: Vec<String> = props.file_pattern.into_iter().collect();
+                let set = crate::namespace_files::globs(&files_pattern).map_err(|e| ctx.invalid(format!("filePattern: {e}")))?;
+                let mut purged = 0usize;
+                for namespace in chosen {
+                    let files = ctx.namespace_files(&namespace)?;
+                    let set = set.clone();
+                    purged += blocking(move || {
+                        let mut count = 0;
+                        for path in files.with_revisions().map_err(|e| e.to_string())? {
+                            let rooted = format!("/{path}");
+                            if set.as_ref().is_some_and(|s| !s.is_match(&rooted) && !s.is_match(&path)) {
+                                continue;
+                            }
+                            count += files.purge_revisions(&path, keep, before).map_err(|e| e.to_string())?;
+                        }
+                        Ok(count)
+                    })
+                    .await?;
+                }
+                ctx.info(format!("purged {purged} files")).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("size".into(), Value::from(purged));
                 Ok(outputs)
             })
         }
