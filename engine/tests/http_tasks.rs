@@ -292,3 +292,29 @@ async fn an_http_trigger_polls_and_starts_an_execution_when_the_response_allows(
     let state = h.store.trigger_states(Some("t"), Some("poller")).await.unwrap().remove(0);
     assert_eq!(state.last_execution_id.as_deref(), Some(started[0].id.as_str()));
 }
+
+/// http.SseRequest reads a Server-Sent Events stream to its end: each
+/// event with its id, name and data (JSON when it parses), or the text a
+/// jq expression extracts from each, joined.
+#[tokio::test]
+async fn sse_request_reads_every_event_or_joins_what_jq_extracts() {
+    let stream = "id: 1\nevent: token\ndata: {\"message\": \"Hel\"}\n\nid: 2\ndata: {\"message\": \"lo\"}\n\n: a comment\ndata: {\"message\": \"!\"}\n\n";
+    let app = Router::new()
+        .route("/events", get(move || async move { ([(header::CONTENT_TYPE, "text/event-stream")], stream) }))
+        .route("/plain", get(|| async { ([(header::CONTENT_TYPE, "text/event-stream")], "data: first line\ndata: second line\n\n") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let h = harness().await;
+    let yaml = format!(
+        "id: sse\nnamespace: t\ninputs:\n  - id: base\n    type: STRING\ntasks:\n  - id: all\n    type: io.kestra.plugin.core.http.SseRequest\n    uri: http://{address}/events\n  - id: joined\n    type: http.SseRequest\n    uri: http://{address}/events\n    concatJqExpression: .data.message\n  - id: plain\n    type: http.SseRequest\n    uri: http://{address}/plain\n  - id: missing\n    type: http.SseRequest\n    uri: http://{address}/plain\n    concatJqExpression: .data.message\n"
+    );
+    let (state, runs, id) = run(&h, &yaml, &format!("http://{address}")).await;
+    assert_eq!(state, State::Failed, "the last task's jq finds nothing");
+    let all = outputs(&runs, "all");
+    assert_eq!(all["size"], 3);
+    assert_eq!(all["events"][0], json!({"id": "1", "event": "token", "data": {"message": "Hel"}}));
+    assert_eq!(outputs(&runs, "joined")["result"], "Hello!");
+    assert_eq!(outputs(&runs, "plain")["events"], json!([{"id": null, "event": null, "data": "first line\nsecond line"}]));
+    assert!(errors(&h, &id).await.iter().any(|m| m.contains("Failed to resolve JQ expression '.data.message'")), "{:?}", errors(&h, &id).await);
+}

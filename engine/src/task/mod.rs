@@ -30,6 +30,7 @@ pub const TYPES: &[TaskType] = &[
     core::http::TRIGGER,
     core::http::REQUEST,
     core::http::DOWNLOAD,
+    core::http::SSE_REQUEST,
     core::storage::WRITE,
     core::storage::SIZE,
     core::storage::CONCAT,

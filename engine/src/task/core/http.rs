@@ -101,6 +101,26 @@ pub const REQUEST: TaskType = TaskType {
     aliases: &["io.kestra.plugin.fs.http.Request"],
 };
 
+pub const SSE_REQUEST: TaskType = TaskType {
+    name: "io.kestra.plugin.core.http.SseRequest",
+    alias: "http.SseRequest",
+    category: Category::Task,
+    doc: "Reads a Server-Sent Events stream until the server ends it: every event (data as JSON when it parses), or the text concatJqExpression extracts from each.",
+    properties: http![
+        ex(prop("concatJqExpression", String, "A jq expression applied to each event ({id, event, data}); the texts it gives are joined into `result`."), ".data.message"),
+        def("failedOnMissingJq", Boolean, "true", "Fail when the expression gives nothing for an event; false skips the event."),
+    ],
+    outputs: &[
+        ("uri", "The URL called."),
+        ("events", "Every event ({id, event, data}), when no concatJqExpression is given."),
+        ("size", "How many events came."),
+        ("result", "The texts the expression extracted, joined, when it is given."),
+    ],
+    run: runner!(run::SseRequest),
+    check: None,
+    aliases: &[],
+};
+
 /// Polled by the scheduler (`scheduler.rs`), which calls the URL as
 /// http.Request does, every `interval`.
 pub const TRIGGER: TaskType = TaskType {
@@ -406,6 +426,110 @@ mod run {
 
     fn wants_log(props: &Http, what: &str) -> bool {
         props.options.logs.iter().flatten().any(|l| l.eq_ignore_ascii_case(what))
+    }
+
+    pub(super) struct SseRequest;
+
+    /// One event of a stream, as Kestra's HttpSseEvent: its `data` as JSON
+    /// when it parses, else as text.
+    fn sse_event(id: Option<&str>, event: Option<&str>, data: &[String]) -> Value {
+        let text = data.join("\n");
+        let data = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+        json!({"id": id, "event": event, "data": data})
+    }
+
+    impl Runner for SseRequest {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let props: Http = ctx.properties()?;
+                let jq = ctx.prop("concatJqExpression")?.as_str().filter(|e| !e.trim().is_empty()).map(str::to_owned);
+                let strict = ctx.prop("failedOnMissingJq")?.as_bool().unwrap_or(true);
+                let request = with_body(ctx, &props, prepare(ctx, &props)?).await?.header(reqwest::header::ACCEPT, "text/event-stream");
+                let (client, request) = request.build_split();
+                let request = request.map_err(|e| ctx.invalid(format!("the request cannot be built: {e}")))?;
+                let url = request.url().to_string();
+                let response = send(ctx, reqwest::RequestBuilder::from_parts(client, request)).await?;
+                let code = response.status().as_u16();
+                if refused(ctx, &props, code)? {
+                    return Err(TaskError::Failed(ctx.mask(&format!("Failed http request with response code '{code}'"))));
+                }
+                // The SSE wire format: lines, an empty one ends an event.
+                let mut events = Vec::new();
+                let (mut pending, mut data, mut id, mut name) = (Vec::<u8>::new(), Vec::<std::string::String>::new(), None::<std::string::String>, None::<std::string::String>);
+                let mut stream = response.bytes_stream();
+                loop {
+                    let chunk = tokio::select! {
+                        () = ctx.cancel.cancelled() => return Err(TaskError::Killed),
+                        chunk = stream.try_next() => chunk.map_err(|e| TaskError::Failed(ctx.mask(&format!("reading the stream failed: {}", describe(&e)))))?,
+                    };
+                    let done = chunk.is_none();
+                    if let Some(chunk) = chunk {
+                        pending.extend_from_slice(&chunk);
+                    } else if !pending.is_empty() {
+                        pending.push(b'\n');
+                    }
+                    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=end).collect();
+                        let line = std::string::String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_owned();
+                        if line.is_empty() {
+                            if !data.is_empty() || id.is_some() || name.is_some() {
+                                events.push(sse_event(id.as_deref(), name.as_deref(), &data));
+                            }
+                            (data, id, name) = (Vec::new(), None, None);
+                            continue;
+                        }
+                        let (field, value) = line.split_once(':').map_or((line.as_str(), ""), |(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)));
+                        match field {
+                            "data" => data.push(value.to_owned()),
+                            "id" => id = Some(value.to_owned()),
+                            "event" => name = Some(value.to_owned()),
+                            _ => {}
+                        }
+                    }
+                    if done {
+                        if !data.is_empty() {
+                            events.push(sse_event(id.as_deref(), name.as_deref(), &data));
+                        }
+                        break;
+                    }
+                }
+                ctx.info(format!("{url} sent {} events", events.len())).await;
+                let mut outputs = Outputs::new();
+                outputs.insert("uri".into(), json!(url));
+                outputs.insert("size".into(), json!(events.len()));
+                match jq {
+                    None => {
+                        outputs.insert("events".into(), Value::Array(events));
+                    }
+                    Some(expression) => {
+                        let mut texts = Vec::new();
+                        for event in &events {
+                            let found = crate::flow::pebble::convert::jq(event, &expression).ok().and_then(|v| match v {
+                                Value::Array(mut items) if !items.is_empty() => Some(items.remove(0)),
+                                Value::Array(_) | Value::Null => None,
+                                other => Some(other),
+                            });
+                            match found {
+                                Some(Value::String(text)) => texts.push(text),
+                                Some(v @ (Value::Number(_) | Value::Bool(_))) => texts.push(v.to_string()),
+                                other => {
+                                    let message = format!("Failed to resolve JQ expression '{expression}' and value '{event}'");
+                                    if strict {
+                                        return Err(TaskError::Failed(ctx.mask(&match other {
+                                            Some(v) => format!("{message}: expected a text value, not {v}"),
+                                            None => message,
+                                        })));
+                                    }
+                                    ctx.log(crate::log::Level::Debug, format!("{message}. Skipping this event.")).await;
+                                }
+                            }
+                        }
+                        outputs.insert("result".into(), json!(texts.concat()));
+                    }
+                }
+                Ok(outputs)
+            })
+        }
     }
 
     pub(super) struct Request;
