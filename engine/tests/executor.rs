@@ -2003,3 +2003,17 @@ async fn purge_files_deletes_old_revisions_and_keeps_the_latest() {
     assert_eq!(other.revisions("x.sql").unwrap(), [1, 2], "another namespace");
     assert_eq!(team.get("sql/q.sql", None).unwrap(), b"SELECT 4");
 }
+
+/// templating.TemplatedTask renders its spec and runs the task it
+/// describes, with that task's outputs; a flowable is refused, naming it.
+#[tokio::test]
+async fn a_templated_task_runs_the_task_its_spec_renders_to() {
+    let h = harness().await;
+    let yaml = "id: templated\nnamespace: t\ninputs:\n  - id: kind\n    type: STRING\ntasks:\n  - id: templated\n    type: io.kestra.plugin.core.templating.TemplatedTask\n    spec: |\n      type: io.kestra.plugin.core.{{ inputs.kind }}\n      format: \"Hello {{ flow.id }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"kind": "debug.Return"})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "Hello templated");
+    let (state, _, id) = run(&h, Runners::core(), yaml, json!({"kind": "flow.Sequential"})).await;
+    assert_eq!(state, State::Failed);
+    assert!(messages(&h, &id).await.iter().any(|m| m.contains("must be a runnable task, not flow.Sequential")), "{:?}", messages(&h, &id).await);
+}

@@ -48,6 +48,7 @@ pub const TYPES: &[TaskType] = &[
     core::namespace::DOWNLOAD_FILES,
     core::namespace::DELETE_FILES,
     core::namespace::PURGE_FILES,
+    core::templating::TEMPLATED_TASK,
     core::flow::SLEEP,
     core::execution::FAIL,
     core::execution::ASSERT,

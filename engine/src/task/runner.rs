@@ -270,6 +270,12 @@ impl TaskContext {
         self
     }
 
+    /// Other rendered properties (a TemplatedTask's inner task).
+    pub fn with_properties(mut self, properties: Value) -> Self {
+        self.properties = properties;
+        self
+    }
+
     /// The properties as written, with `with_source`, for the executor.
     pub fn with_source(mut self, source: serde_json::Map<String, Value>) -> Self {
         self.source = source;

@@ -13,6 +13,7 @@ pub mod namespace;
 pub mod output;
 pub mod state;
 pub mod storage;
+pub mod templating;
 pub mod trigger;
 
 use std::time::Duration;
