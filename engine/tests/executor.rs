@@ -116,7 +116,7 @@ tasks:
   - id: check
     type: io.kestra.plugin.core.execution.Assert
     conditions:
-      - "{{ outputs.values.values.count == 3 }}"
+      - "{{ outputs.values.values.count == '3' }}"
       - "{{ outputs.values.values.name }}"
       - "true"
   - id: seq
@@ -140,7 +140,8 @@ tasks:
     let output = |task: &str, value: Option<&str>| {
         runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
     };
-    assert_eq!(output("values", None)["values"], json!({"count": 3, "name": "x-test", "list": [1, 2]}));
+    // Kestra renders a value written as a template to text: "3", not 3.
+    assert_eq!(output("values", None)["values"], json!({"count": "3", "name": "x-test", "list": [1, 2]}));
     assert_eq!(output("s", Some("b"))["value"], "b!");
     assert_eq!(output("p", Some("e"))["value"], "e?");
     assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "p").count(), 3);
@@ -2016,4 +2017,29 @@ async fn a_templated_task_runs_the_task_its_spec_renders_to() {
     let (state, _, id) = run(&h, Runners::core(), yaml, json!({"kind": "flow.Sequential"})).await;
     assert_eq!(state, State::Failed);
     assert!(messages(&h, &id).await.iter().any(|m| m.contains("must be a runnable task, not flow.Sequential")), "{:?}", messages(&h, &id).await);
+}
+
+/// As Kestra: the flow's `variables` are kept as written and rendered
+/// with `render()` (Kestra's variables.yaml, its first task); a Map
+/// property's templated values render to text, so Kestra's own
+/// `waitfor-multiple-tasks.yaml` ends after four iterations; dotted labels
+/// are read along their path (`labels.system.correlationId`).
+#[tokio::test]
+async fn variables_stay_as_written_map_values_render_to_text_and_labels_nest() {
+    let h = harness().await;
+    let variables = "id: variables\nnamespace: io.kestra.tests\n\nvariables:\n  first: \"1\"\n  second: \"{{vars.first}} > 2\"\n  third: \"{{vars.second}} > 3\"\n\ntasks:\n  - id: variable\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{render(vars.third)}}\"\n  - id: raw\n    type: debug.Return\n    format: \"{{ vars.second }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), variables, json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "1 > 2 > 3");
+    assert_eq!(runs[1].outputs.as_ref().unwrap()["value"], "{{vars.first}} > 2");
+
+    let waitfor = "id: waitfor-multiple-tasks\nnamespace: io.kestra.tests\n\ntasks:\n  - id: waitfor\n    type: io.kestra.plugin.core.flow.WaitFor\n    condition: \"{{ outputs.output_values.values.count == '4'}}\"\n    checkFrequency:\n      interval: PT0.01S\n    tasks:\n      - id: echo\n        type: io.kestra.core.tasks.log.Log\n        message: \"looping ...\"\n      - id: output_values\n        type: io.kestra.plugin.core.output.OutputValues\n        values:\n          count: \"{{ outputs.waitfor.iterationCount + 1 }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), waitfor, json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "waitfor").unwrap().outputs.as_ref().unwrap()["iterationCount"], 3);
+
+    let labels = "id: labelled\nnamespace: t\nlabels:\n  team.name: data\ntasks:\n  - id: show\n    type: debug.Return\n    format: \"{{ labels.team.name }} {{ labels['team.name'] }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), labels, json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "data data");
 }

@@ -320,7 +320,7 @@ impl Walk {
             "inputs": self.execution.inputs,
             "vars": variables,
             "outputs": outputs,
-            "labels": self.execution.labels,
+            "labels": labels_view(&self.execution.labels),
             "trigger": self.execution.trigger_vars.clone().unwrap_or_else(|| json!({})),
         });
         if let Value::Object(map) = &mut vars {
@@ -398,16 +398,19 @@ impl Walk {
         ))
     }
 
-    /// Renders the flow's `variables` once, on first use.
+    /// The flow's `variables` (as written), once, on first use.
     async fn ensure_variables(&self) -> Result<(), String> {
         let done = self.variables.lock().map(|v| v.is_some()).unwrap_or(true);
         if done {
             return Ok(());
         }
-        // After a restart, what the last SetVariables or UnsetVariables left.
+        // After a restart, what the last SetVariables or UnsetVariables
+        // left. The flow's `variables` are kept as written, as Kestra keeps
+        // them: an expression in one is rendered where it is read, with
+        // `render(vars.x)`.
         let rendered = match self.stored_variables() {
             Some(stored) => stored,
-            None => self.render(&Value::Object(self.plan.variables.clone()), &self.vars(None)).await?,
+            None => Value::Object(self.plan.variables.clone()),
         };
         if let Ok(mut slot) = self.variables.lock() {
             *slot = Some(rendered);
@@ -973,6 +976,7 @@ impl Walk {
             merged.insert(key.clone(), value.clone());
         }
         let mut rendered = Map::new();
+        let written_map = merged.clone();
         for (key, value) in merged {
             // A property the task renders itself, per item, stays as written.
             if node.declared.and_then(|t| t.property(&key)).is_some_and(|p| !p.given.is_empty()) {
@@ -982,10 +986,25 @@ impl Walk {
             let value = self.render_off_worker(node.id.as_str(), &key, &value, vars).await.map_err(|error| error.to_string())?;
             // A text property renders to text, as Kestra's Property<String>
             // does: `{{ 1 + 1 }}` gives "2" there, not 2.
-            let text = node.declared.and_then(|t| t.property(&key)).is_some_and(|p| matches!(p.kind, Kind::String | Kind::Duration | Kind::Cron));
+            let kind = node.declared.and_then(|t| t.property(&key)).map(|p| &p.kind);
+            let text = kind.is_some_and(|k| matches!(k, Kind::String | Kind::Duration | Kind::Cron));
             let value = match value {
                 Value::Number(n) if text => Value::String(n.to_string()),
                 Value::Bool(b) if text => Value::String(b.to_string()),
+                // Kestra's Property<Map<String, Object>>: each value written
+                // as a template renders to text (OutputValues' `{{ 1 + 1 }}`
+                // is "2"); a value written plain keeps its type.
+                Value::Object(mut map) if matches!(kind, Some(Kind::Map)) => {
+                    if let Some(Value::Object(written)) = written_map.get(&key) {
+                        for (name, rendered) in map.iter_mut() {
+                            let templated = written.get(name).and_then(Value::as_str).is_some_and(|t| t.contains("{{"));
+                            if templated && (rendered.is_number() || rendered.is_boolean()) {
+                                *rendered = Value::String(rendered.to_string());
+                            }
+                        }
+                    }
+                    Value::Object(map)
+                }
                 value => value,
             };
             rendered.insert(key, value);
@@ -1047,6 +1066,22 @@ fn note_state(states: &mut Map<String, Value>, task: &TaskId, value: Option<&str
             }
         }
     }
+}
+
+/// `labels` as expressions read them: each label by its name
+/// (`labels['system.correlationId']`) and, as Kestra nests dotted names,
+/// along its path (`labels.system.correlationId`).
+fn labels_view(labels: &std::collections::BTreeMap<String, String>) -> Value {
+    let mut view = Map::new();
+    for (key, value) in labels {
+        if key.contains('.') {
+            super::inputs::insert_at(&mut view, key, Value::String(value.clone()));
+        }
+    }
+    for (key, value) in labels {
+        view.insert(key.clone(), Value::String(value.clone()));
+    }
+    Value::Object(view)
 }
 
 /// A time in milliseconds as ISO-8601 in UTC, as expressions see dates.

@@ -148,18 +148,7 @@ mod run {
                 let props: SetProps = ctx.properties()?;
                 let (path, key) = props.place(ctx);
                 let mut data = read(&path).await?.unwrap_or_default();
-                // Kestra renders each value written as a template to text
-                // (`{{ x + 1 }}` is "2"); a value written plain keeps its type.
-                let mut given = props.data.clone().unwrap_or_default();
-                if let Some(Value::Object(written)) = ctx.source.get("data") {
-                    for (key, value) in given.iter_mut() {
-                        let templated = written.get(key).and_then(Value::as_str).is_some_and(|t| t.contains("{{"));
-                        if templated && (value.is_number() || value.is_boolean()) {
-                            *value = Value::String(value.to_string());
-                        }
-                    }
-                }
-                merge(&mut data, given);
+                merge(&mut data, props.data.clone().unwrap_or_default());
                 if let Some(parent) = path.parent() {
                     tokio::fs::create_dir_all(parent).await.map_err(|e| TaskError::Failed(e.to_string()))?;
                 }
