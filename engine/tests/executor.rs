@@ -2022,7 +2022,8 @@ async fn a_templated_task_runs_the_task_its_spec_renders_to() {
 /// As Kestra: the flow's `variables` are kept as written and rendered
 /// with `render()` (Kestra's variables.yaml, its first task); a Map
 /// property's templated values render to text, so Kestra's own
-/// `waitfor-multiple-tasks.yaml` ends after four iterations; dotted labels
+/// `waitfor-multiple-tasks.yaml` (with a shorter interval) ends once its
+/// count reaches '4'; dotted labels
 /// are read along their path (`labels.system.correlationId`).
 #[tokio::test]
 async fn variables_stay_as_written_map_values_render_to_text_and_labels_nest() {
