@@ -11,7 +11,7 @@ pub const TEMPLATED_TASK: TaskType = TaskType {
     alias: "templating.TemplatedTask",
     category: Category::Task,
     doc: "Renders `spec` (a task's YAML: its type and properties) and runs that task; its outputs are the task's.",
-    properties: &[ex(req("spec", String, "The task as YAML, with expressions rendered first."), "type: io.kestra.plugin.core.debug.Return\nformat: \"{{ inputs.name }}\"")],
+    properties: &[ex(req("spec", String, "The task as YAML, with expressions rendered first."), "\"type: io.kestra.plugin.core.debug.Return\\nformat: hello {{ inputs.name }}\"")],
     outputs: &[],
     run: runner!(|env| run::TemplatedTask { databricks: env.databricks.clone(), link: env.executor.clone() }),
     check: None,
