@@ -429,3 +429,13 @@ tasks:
         &["19:18: unknown variable `amount`"],
     );
 }
+
+/// A SELECT's `expression` and a `dependsOn.condition` are checked as
+/// expressions: an unknown filter is an error at its place.
+#[test]
+fn input_expressions_are_checked() {
+    check(
+        "id: f\nnamespace: n\ninputs:\n  - id: a\n    type: STRING\n  - id: b\n    type: SELECT\n    expression: \"{{ inputs.a | splitt(',') }}\"\n    dependsOn:\n      inputs: [a]\n      condition: \"{{ inputs.a is defined }}\"\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n",
+        &["8:32: bad expression: unknown filter `splitt`: did you mean `split`?"],
+    );
+}

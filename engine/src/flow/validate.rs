@@ -156,6 +156,15 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
             d.strings(&mut strings);
         }
     }
+    // A SELECT's `expression` and a `dependsOn.condition` are expressions too.
+    for item in flow.root.get("inputs").and_then(Node::as_seq).into_iter().flatten() {
+        if let Some(expression) = item.get("expression") {
+            expression.strings(&mut strings);
+        }
+        if let Some(condition) = item.get("dependsOn").and_then(|d| d.get("condition")) {
+            condition.strings(&mut strings);
+        }
+    }
     // A Flow trigger's expressions (its `inputs`) read the execution that
     // ended upstream: their `outputs.<task>` are that flow's tasks.
     let mut upstream = Vec::new();
