@@ -369,7 +369,7 @@ fn node(task: &Task) -> Result<Node, PlanError> {
         "flow.Sequential" | "flow.AllowFailure" => NodeKind::Sequential { tasks: branch("tasks")? },
         "flow.WorkingDirectory" => NodeKind::WorkingDirectory {
             tasks: branch("tasks")?,
-            files: ["inputFiles", "outputFiles", "namespaceFiles"].into_iter().filter_map(|name| Some((name.to_owned(), property(name)?))).collect(),
+            files: ["inputFiles", "outputFiles", "namespaceFiles", "cache"].into_iter().filter_map(|name| Some((name.to_owned(), property(name)?))).collect(),
         },
         // 0 means no limit, as in Kestra.
         "flow.Parallel" => NodeKind::Parallel { tasks: branch("tasks")?, concurrency_limit: limit("concurrent", limit("concurrencyLimit", 0)) },

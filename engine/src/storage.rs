@@ -18,6 +18,8 @@ pub const SCHEME: &str = "storage://";
 
 /// The folder below a namespace that holds the `state.*` tasks' maps.
 const STATES_DIR: &str = "_states";
+/// The folder below a namespace that holds WorkingDirectory caches.
+const CACHE_DIR: &str = "_cache";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -185,6 +187,11 @@ impl Storage {
         crate::namespace_files::namespaces(&self.root)
     }
 
+    /// Where a WorkingDirectory task of a flow keeps its `cache`.
+    pub fn cache_dir(&self, namespace: &Namespace, flow: &FlowId, task: &str) -> PathBuf {
+        self.root.join(namespace.as_str()).join(CACHE_DIR).join(flow.as_str()).join(task)
+    }
+
     /// Where a namespace's `state.*` maps are kept (`<namespace>/_states`).
     pub fn states_dir(&self, namespace: &Namespace) -> PathBuf {
         self.root.join(namespace.as_str()).join(STATES_DIR)
@@ -219,7 +226,7 @@ impl Storage {
         let first = segments.next().unwrap_or_default();
         // The KV store and the namespace files are reached through their
         // own interfaces only.
-        if matches!(segments.next(), Some("_kv" | STATES_DIR | crate::namespace_files::FILES_DIR | crate::namespace_files::REVISIONS_DIR)) {
+        if matches!(segments.next(), Some("_kv" | STATES_DIR | CACHE_DIR | crate::namespace_files::FILES_DIR | crate::namespace_files::REVISIONS_DIR)) {
             return Err(bad());
         }
         if let Some(namespace) = &self.namespace

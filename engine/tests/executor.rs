@@ -2044,3 +2044,29 @@ async fn variables_stay_as_written_map_values_render_to_text_and_labels_nest() {
     assert_eq!(state, State::Success);
     assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "data data");
 }
+
+/// WorkingDirectory's `cache`: the files its patterns match are kept after
+/// a run and restored into the next run's directory; an expired cache is
+/// dropped.
+#[tokio::test]
+async fn a_working_directory_cache_carries_files_to_the_next_run() {
+    let h = harness().await;
+    let flow = |file: &str, ttl: &str| {
+        format!(
+            "id: cached\nnamespace: t\ntasks:\n  - id: wd\n    type: flow.WorkingDirectory\n    cache:\n      patterns: [\"cached/**\"]\n      ttl: {ttl}\n    tasks:\n      - id: list\n        type: storage.LocalFiles\n        inputs:\n          cached/{file}.txt: run\n          other.txt: not kept\n        outputs: [\"**\"]\n"
+        )
+    };
+    let listed = |runs: &[TaskRunRecord]| {
+        let list = runs.iter().find(|r| r.task_id.as_str() == "list").unwrap().outputs.clone().unwrap();
+        list["uris"].as_object().unwrap().keys().filter(|k| k.starts_with("cached/")).cloned().collect::<Vec<_>>()
+    };
+    let (state, runs, first) = run(&h, Runners::core(), &flow("one", "PT1H"), json!({})).await;
+    assert_eq!(state, State::Success, "{:?}", messages(&h, &first).await);
+    assert_eq!(listed(&runs), ["cached/one.txt"]);
+    let (_, runs, second) = run(&h, Runners::core(), &flow("two", "PT1H"), json!({})).await;
+    assert_eq!(listed(&runs), ["cached/one.txt", "cached/two.txt"], "the first run's file came back");
+    assert!(messages(&h, &second).await.iter().any(|m| m == "restored 1 files from the cache"));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (_, runs, _) = run(&h, Runners::core(), &flow("three", "PT0.001S"), json!({})).await;
+    assert_eq!(listed(&runs), ["cached/three.txt"], "an expired cache is dropped");
+}

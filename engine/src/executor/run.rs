@@ -684,6 +684,19 @@ impl Walk {
         };
         let run_ref = Some((&run.id, &node.id, 1));
         let storage = self.shared.storage.for_namespace(&self.execution.namespace);
+        // The cache first: what a task writes afterwards replaces it.
+        let cache = match cache_spec(&files["cache"]) {
+            Ok(cache) => cache,
+            Err(message) => return self.fail_run(run, node, 1, &message).await,
+        };
+        let cache_dir = self.shared.storage.cache_dir(&self.execution.namespace, &self.execution.flow_id, node.id.as_str());
+        if let Some((_, ttl)) = &cache {
+            match dir.restore_cache(&cache_dir, *ttl).await {
+                Ok(restored) if !restored.is_empty() => self.log_for(run_ref, Level::Info, &format!("restored {} files from the cache", restored.len())).await,
+                Ok(_) => {}
+                Err(message) => return self.fail_run(run, node, 1, &message).await,
+            }
+        }
         // Namespace files first: inputFiles of the same name win, as in Kestra.
         match dir.write_namespace_files(&files["namespaceFiles"], &storage, self.execution.namespace.as_str()).await {
             Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("namespace files: {}", written.join(", "))).await,
@@ -703,6 +716,12 @@ impl Walk {
         let outcome = self.clone().own_branches(node, branches, outcome).await;
         if outcome != Outcome::Success {
             return self.end_flowable(run, node, outcome).await;
+        }
+        if let Some((patterns, _)) = &cache {
+            match dir.save_cache(&cache_dir, patterns).await {
+                Ok(kept) => self.log_for(run_ref, Level::Debug, &format!("kept {kept} files in the cache")).await,
+                Err(message) => return self.fail_run(run, node, 1, &message).await,
+            }
         }
         let (namespace, flow, execution) = (&self.execution.namespace, &self.execution.flow_id, &self.execution.id);
         let prefix = format!("{}_", run.id);
@@ -1066,6 +1085,20 @@ fn note_state(states: &mut Map<String, Value>, task: &TaskId, value: Option<&str
             }
         }
     }
+}
+
+/// WorkingDirectory's `cache` (rendered): its glob patterns and its ttl.
+fn cache_spec(cache: &Value) -> Result<Option<(Vec<String>, Option<Duration>)>, String> {
+    let Value::Object(cache) = cache else {
+        return if cache.is_null() { Ok(None) } else { Err(format!("cache: a mapping (patterns, ttl), not {cache}")) };
+    };
+    let patterns: Vec<String> = match cache.get("patterns") {
+        Some(Value::Array(items)) => items.iter().map(|p| p.as_str().map(str::to_owned).ok_or("cache.patterns: a list of glob patterns")).collect::<Result<_, _>>()?,
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => return Err("cache.patterns: give the glob patterns of the files to keep, such as node_modules/**".into()),
+    };
+    let ttl = cache.get("ttl").and_then(Value::as_str).map(parse_duration).transpose().map_err(|e| format!("cache.ttl: {e}"))?;
+    Ok(Some((patterns, ttl)))
 }
 
 /// `labels` as expressions read them: each label by its name

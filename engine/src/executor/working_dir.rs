@@ -120,6 +120,65 @@ impl WorkingDir {
         Ok(written)
     }
 
+    /// Kestra's WorkingDirectory `cache`: restores the files kept in
+    /// `cache` (a folder of internal storage) unless they are older than
+    /// `ttl`, in which case the cache is dropped. Returns the paths restored.
+    pub(crate) async fn restore_cache(&self, cache: &Path, ttl: Option<std::time::Duration>) -> Result<Vec<String>, String> {
+        let created = match tokio::fs::read_to_string(cache.join("created")).await {
+            Ok(text) => text.trim().parse::<i64>().unwrap_or(0),
+            Err(_) => return Ok(Vec::new()),
+        };
+        let now = jiff::Timestamp::now().as_millisecond();
+        if let Some(ttl) = ttl
+            && now.saturating_sub(created) > i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+        {
+            let _ = tokio::fs::remove_dir_all(cache).await;
+            return Ok(Vec::new());
+        }
+        let files = cache.join("files");
+        let mut restored = Vec::new();
+        for relative in files_under(&files).await? {
+            let target = self.inside(&relative).ok_or_else(|| format!("cache: {relative:?} leaves the working directory"))?;
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| format!("cache: {relative}: {e}"))?;
+            }
+            tokio::fs::copy(files.join(&relative), &target).await.map_err(|e| format!("cache: {relative}: {e}"))?;
+            restored.push(relative);
+        }
+        Ok(restored)
+    }
+
+    /// Keeps the files that match `patterns` in `cache` for the next runs
+    /// (replacing what was there; its creation time stays while it lives).
+    pub(crate) async fn save_cache(&self, cache: &Path, patterns: &[String]) -> Result<usize, String> {
+        let mut set = globset::GlobSetBuilder::new();
+        for pattern in patterns {
+            set.add(globset::Glob::new(pattern).map_err(|e| format!("cache.patterns: {pattern:?} is not a glob: {e}"))?);
+        }
+        let set = set.build().map_err(|e| format!("cache.patterns: {e}"))?;
+        let fresh = cache.join("files.partial");
+        let _ = tokio::fs::remove_dir_all(&fresh).await;
+        let mut kept = 0;
+        for relative in files_under(&self.path).await? {
+            if !set.is_match(&relative) {
+                continue;
+            }
+            let target = fresh.join(&relative);
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| format!("cache: {relative}: {e}"))?;
+            }
+            tokio::fs::copy(self.path.join(&relative), &target).await.map_err(|e| format!("cache: {relative}: {e}"))?;
+            kept += 1;
+        }
+        tokio::fs::create_dir_all(&fresh).await.map_err(|e| format!("cache: {e}"))?;
+        let _ = tokio::fs::remove_dir_all(cache.join("files")).await;
+        tokio::fs::rename(&fresh, cache.join("files")).await.map_err(|e| format!("cache: {e}"))?;
+        if tokio::fs::metadata(cache.join("created")).await.is_err() {
+            tokio::fs::write(cache.join("created"), jiff::Timestamp::now().as_millisecond().to_string()).await.map_err(|e| format!("cache: {e}"))?;
+        }
+        Ok(kept)
+    }
+
     /// Copies the files that match `patterns` (globs relative to the
     /// directory) into internal storage: the output `outputFiles`, each
     /// file's URI by its path in the directory.

@@ -46,6 +46,12 @@ pub const ALLOW_FAILURE: TaskType = TaskType {
     aliases: &["io.kestra.core.tasks.flows.AllowFailure"],
 };
 
+/// WorkingDirectory's `cache`.
+const CACHE: &[Property] = &[
+    ex(req("patterns", StringList, "Glob patterns, relative to the directory, of the files to keep."), "[\"node_modules/**\"]"),
+    ex(prop("ttl", Duration, "How long a cache lives from its creation; forever when unset."), "PT1H"),
+];
+
 /// Kestra's NamespaceFiles: which namespace files a directory receives.
 pub const NAMESPACE_FILES: &[Property] = &[
     def("enabled", Boolean, "true", "Copy the files (true as soon as the mapping is given)."),
@@ -66,7 +72,7 @@ pub const WORKING_DIRECTORY: TaskType = TaskType {
         prop("inputFiles", Any, "Files to create first: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."),
         prop("outputFiles", StringList, "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles."),
         prop("namespaceFiles", Object { properties: NAMESPACE_FILES }, "Namespace files to copy into the directory first (every file of the flow's namespace when only `enabled: true` is given)."),
-        prop("cache", Map, "Kestra's cache of files between executions (patterns, ttl); accepted, not kept by Mortar yet."),
+        prop("cache", Object { properties: CACHE }, "Files kept between executions of the flow: restored before the tasks (unless older than ttl), saved after them."),
         ERRORS,
         FINALLY,
     ],
