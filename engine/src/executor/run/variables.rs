@@ -74,22 +74,10 @@ fn set(current: &mut Value, rendered: &Value) -> Result<(), String> {
             return Err(format!("`overwrite` is false and these variables already exist: {}", existing.join(", ")));
         }
     }
-    deep_merge(current, given);
-    Ok(())
-}
-
-/// Kestra's MapUtils.deepMerge: mappings merge key by key, anything else
-/// is replaced.
-fn deep_merge(into: &mut Value, from: &Map<String, Value>) {
-    let Value::Object(target) = into else { return };
-    for (key, value) in from {
-        match (target.get_mut(key), value) {
-            (Some(existing @ Value::Object(_)), Value::Object(more)) => deep_merge(existing, more),
-            _ => {
-                target.insert(key.clone(), value.clone());
-            }
-        }
+    if let Value::Object(target) = current {
+        crate::task::core::deep_merge(target, given.clone());
     }
+    Ok(())
 }
 
 fn unset(current: &mut Value, rendered: &Value) -> Result<(), String> {

@@ -142,18 +142,6 @@ mod run {
         error_on_missing: bool,
     }
 
-    /// Kestra's MapUtils.deepMerge.
-    fn deep_merge(into: &mut serde_json::Map<String, Value>, from: serde_json::Map<String, Value>) {
-        for (key, value) in from {
-            match (into.get_mut(&key), value) {
-                (Some(Value::Object(existing)), Value::Object(more)) => deep_merge(existing, more),
-                (_, value) => {
-                    into.insert(key, value);
-                }
-            }
-        }
-    }
-
     /// A list of `{key, value}` entries (Put's updates), if `value` is one.
     fn entries(value: &Value) -> Option<&Vec<Value>> {
         let items = value.as_array().filter(|items| !items.is_empty())?;
@@ -180,7 +168,7 @@ mod run {
             return match current {
                 None => Ok(Value::Object(updates)),
                 Some(Value::Object(mut existing)) => {
-                    deep_merge(&mut existing, updates);
+                    crate::task::core::deep_merge(&mut existing, updates);
                     Ok(Value::Object(existing))
                 }
                 Some(_) => Err("cannot apply keyed `value` updates to a value that is not a JSON object".into()),
@@ -188,7 +176,7 @@ mod run {
         }
         Ok(match (current, given) {
             (Some(Value::Object(mut existing)), Value::Object(more)) => {
-                deep_merge(&mut existing, more);
+                crate::task::core::deep_merge(&mut existing, more);
                 Value::Object(existing)
             }
             (_, given) => given,

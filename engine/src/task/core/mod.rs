@@ -40,6 +40,19 @@ pub fn is_truthy(value: &Value) -> bool {
     }
 }
 
+/// Kestra's MapUtils.deepMerge: mappings merge key by key, anything else
+/// is replaced (SetVariables, kv.Put, state.Set).
+pub fn deep_merge(into: &mut serde_json::Map<String, Value>, from: serde_json::Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(more)) => deep_merge(existing, more),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
 /// An ISO-8601 duration such as `PT30S`, `PT1H30M` or `P1D` (a day is 24 h).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

@@ -108,18 +108,6 @@ mod run {
         }
     }
 
-    /// Kestra's MapUtils.merge: mappings merge key by key.
-    fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
-        for (key, value) in from {
-            match (into.get_mut(&key), value) {
-                (Some(Value::Object(existing)), Value::Object(more)) => merge(existing, more),
-                (_, value) => {
-                    into.insert(key, value);
-                }
-            }
-        }
-    }
-
     pub(super) struct Get;
 
     impl Runner for Get {
@@ -148,7 +136,7 @@ mod run {
                 let props: SetProps = ctx.properties()?;
                 let (path, key) = props.place(ctx);
                 let mut data = read(&path).await?.unwrap_or_default();
-                merge(&mut data, props.data.clone().unwrap_or_default());
+                crate::task::core::deep_merge(&mut data, props.data.clone().unwrap_or_default());
                 if let Some(parent) = path.parent() {
                     tokio::fs::create_dir_all(parent).await.map_err(|e| TaskError::Failed(e.to_string()))?;
                 }
