@@ -105,13 +105,7 @@ async fn on_end(store: &Store, executor: &Executor, id: &ExecutionId, watched: &
     }
     let Some(ended) = store.get_execution(id).await? else { return Ok(Vec::new()) };
     // Triggers turned off from the UI, the API or a Toggle task.
-    let off: std::collections::HashSet<(String, String, String)> = store
-        .trigger_states(None, None)
-        .await?
-        .into_iter()
-        .filter(|s| s.disabled)
-        .map(|s| (s.namespace, s.flow_id, s.trigger_id))
-        .collect();
+    let off = store.disabled_triggers().await?;
     // HasRetryAttempt reads the ended execution's attempts: read once, if asked.
     let retried: Vec<String> = if watched.iter().any(|w| w.flow.source.contains("HasRetryAttempt")) {
         store

@@ -102,13 +102,7 @@ enum Recover {
 pub async fn tick(store: &Store, executor: &Executor, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     let mut earliest: Option<Timestamp> = None;
     // Triggers turned off from the UI, the API or a Toggle task.
-    let off: std::collections::HashSet<(String, String, String)> = store
-        .trigger_states(None, None)
-        .await?
-        .into_iter()
-        .filter(|s| s.disabled)
-        .map(|s| (s.namespace, s.flow_id, s.trigger_id))
-        .collect();
+    let off = store.disabled_triggers().await?;
     let mut flows = store.scheduled_flows().await?;
     for polled in store.flows_with_source_like("%http.Trigger%").await? {
         if !flows.iter().any(|f| f.namespace == polled.namespace && f.id == polled.id) {

@@ -102,6 +102,14 @@ impl Store {
         Ok(rows.into_iter().map(state_of).collect())
     }
 
+    /// The triggers turned off (from the UI, the API or a Toggle), as
+    /// (namespace, flow, trigger): what the scheduler and flow triggers skip.
+    pub async fn disabled_triggers(&self) -> Result<std::collections::HashSet<(String, String, String)>, StoreError> {
+        let rows: Vec<(String, String, String)> =
+            with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT namespace, flow_id, trigger_id FROM triggers WHERE disabled <> 0").fetch_all(pool).await)?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Whether a trigger was turned off (from the UI, the API or a Toggle).
     pub async fn trigger_disabled(&self, namespace: &Namespace, flow_id: &FlowId, trigger_id: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT disabled FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3")
