@@ -154,13 +154,20 @@ impl Walk {
         let mut by_key = HashMap::new();
         let levels = stored_levels(&existing, &plan);
         let mut states = Map::new();
+        // The ForEachItem tasks, whose outputs also sit under Kestra's inner ids.
+        let for_each_items: std::collections::HashSet<&TaskId> = plan
+            .all_nodes()
+            .into_iter()
+            .filter(|n| n.declared.is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name))
+            .map(|n| &n.id)
+            .collect();
         for run in existing {
             if run.state.is_successful()
                 && let Some(out) = &run.outputs
             {
                 let at = levels.get(&run.id).map_or(&[][..], Vec::as_slice);
                 insert_output(&mut outputs, &run.task_id, at, out.clone());
-                if plan.all_nodes().iter().any(|n| n.id == run.task_id && n.declared.is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name)) {
+                if for_each_items.contains(&run.task_id) {
                     for (id, part) in super::subflow::for_each_item_outputs(run.task_id.as_str(), out) {
                         insert_output(&mut outputs, &TaskId::new(id), at, part);
                     }
