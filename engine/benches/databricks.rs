@@ -51,16 +51,26 @@ fn start_emulator(config: EmulatorConfig) -> OwnRuntime {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let handle: EmulatorHandle = Emulator::start(config).await.unwrap();
-            ready_tx.send((handle.url(), handle.token().to_owned())).unwrap();
+            ready_tx
+                .send((handle.url(), handle.token().to_owned()))
+                .unwrap();
             let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
             handle.shutdown().await;
         });
     });
     let (url, token) = ready_rx.recv().unwrap();
-    OwnRuntime { url, token, _stop: stop_tx }
+    OwnRuntime {
+        url,
+        token,
+        _stop: stop_tx,
+    }
 }
 
 struct Bench {
@@ -74,28 +84,63 @@ struct Bench {
 
 async fn bench(time_scale: f64) -> Bench {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = start_emulator(EmulatorConfig { time_scale, data_dir: Some(dir.path().join("workspace")), ..Default::default() });
+    let emulator = start_emulator(EmulatorConfig {
+        time_scale,
+        data_dir: Some(dir.path().join("workspace")),
+        ..Default::default()
+    });
     let store = Store::open(&dir.path().join("mortar")).await.unwrap();
     let (pipeline, _) = LogPipeline::start(store.clone());
     let storage = Storage::new(dir.path().join("storage"));
-    let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
-    let connection = Connection { host: emulator.url(), auth: Auth::Token(Secret::new(emulator.token())) };
-    let runners = Runners::new(Databricks::new(Some(connection), None, ClientOptions::default(), engine::base_url::AllowedHosts::any()));
+    let services = Services {
+        store: store.clone(),
+        storage: storage.clone(),
+        logs: pipeline.sender(),
+    };
+    let connection = Connection {
+        host: emulator.url(),
+        auth: Auth::Token(Secret::new(emulator.token())),
+    };
+    let runners = Runners::new(Databricks::new(
+        Some(connection),
+        None,
+        ClientOptions::default(),
+        engine::base_url::AllowedHosts::any(),
+    ));
     let executor = Executor::new(services, runners, Arc::new(|_: &str| None));
-    Bench { emulator, store, storage, executor, _pipeline: pipeline, dir }
+    Bench {
+        emulator,
+        store,
+        storage,
+        executor,
+        _pipeline: pipeline,
+        dir,
+    }
 }
 
 impl Bench {
     /// Runs a one-task flow; returns how long the task's attempt took.
     async fn task_time(&self, task: &str, inputs: Value, id: ExecutionId) -> Duration {
-        let yaml = format!("id: bench\nnamespace: bench\ninputs:\n  - id: data\n    type: FILE\n    required: false\ntasks:\n{task}");
+        let yaml = format!(
+            "id: bench\nnamespace: bench\ninputs:\n  - id: data\n    type: FILE\n    required: false\ntasks:\n{task}"
+        );
         let plan = Arc::new(Plan::from_yaml(&yaml).unwrap());
         let record = self
             .executor
-            .launch(Launch { id: Some(id), plan, flow_revision: 1, inputs: inputs.as_object().cloned().unwrap_or_default(), labels: Default::default(), trigger_vars: None })
+            .launch(Launch {
+                id: Some(id),
+                plan,
+                flow_revision: 1,
+                inputs: inputs.as_object().cloned().unwrap_or_default(),
+                labels: Default::default(),
+                trigger_vars: None,
+            })
             .await
             .unwrap();
-        assert_eq!(self.executor.wait(&record.id).await.unwrap(), State::Success);
+        assert_eq!(
+            self.executor.wait(&record.id).await.unwrap(),
+            State::Success
+        );
         let run = self.store.task_runs(&record.id).await.unwrap().remove(0);
         let attempt = &run.attempts[0];
         Duration::from_millis((attempt.end.unwrap() - attempt.start) as u64)
@@ -139,7 +184,10 @@ print(json.dumps(out))
         .output()
         .ok()?;
     if !output.status.success() {
-        eprintln!("python SDK side failed: {}", String::from_utf8_lossy(&output.stderr));
+        eprintln!(
+            "python SDK side failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         return None;
     }
     serde_json::from_slice(&output.stdout).ok()
@@ -148,7 +196,10 @@ print(json.dumps(out))
 #[tokio::main]
 async fn main() {
     // `-- transfer` or `-- runs` runs one part only.
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wants = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
     if wants("transfer") {
         transfer().await;
@@ -170,8 +221,16 @@ async fn transfer() {
     std::fs::write(&file, &content).unwrap();
     drop(content);
     let id = ExecutionId::generate();
-    let uri = Storage::execution_uri(&Namespace::new("bench"), &FlowId::new("bench"), &id, "data.bin");
-    b.storage.write(&uri, tokio::fs::File::open(&file).await.unwrap()).await.unwrap();
+    let uri = Storage::execution_uri(
+        &Namespace::new("bench"),
+        &FlowId::new("bench"),
+        &id,
+        "data.bin",
+    );
+    b.storage
+        .write(&uri, tokio::fs::File::open(&file).await.unwrap())
+        .await
+        .unwrap();
     let inputs = json!({"data": uri});
     let mortar = [
         ("dbfs_upload", b.task_time("  - id: t\n    type: databricks.dbfs.Upload\n    from: \"{{ inputs.data }}\"\n    to: dbfs:/bench/mortar.bin\n", inputs.clone(), id).await),
@@ -183,23 +242,63 @@ async fn transfer() {
     // and one streamed from the file, by a bare HTTP client.
     let raw = engine::http::client();
     let bytes = bytes::Bytes::from(std::fs::read(&file).unwrap());
-    let put = |name: &str| format!("{}/api/2.0/fs/files/Volumes/main/default/files/{name}?overwrite=true", b.emulator.url());
+    let put = |name: &str| {
+        format!(
+            "{}/api/2.0/fs/files/Volumes/main/default/files/{name}?overwrite=true",
+            b.emulator.url()
+        )
+    };
     let started = Instant::now();
-    raw.put(put("raw.bin")).bearer_auth(b.emulator.token()).body(bytes.clone()).send().await.unwrap().error_for_status().unwrap();
+    raw.put(put("raw.bin"))
+        .bearer_auth(b.emulator.token())
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
     let from_memory = started.elapsed();
     let started = Instant::now();
-    let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::open(&file).await.unwrap(), MIB as usize));
-    raw.put(put("raw2.bin")).bearer_auth(b.emulator.token()).header("content-length", bytes.len()).body(stream).send().await.unwrap().error_for_status().unwrap();
+    let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+        tokio::fs::File::open(&file).await.unwrap(),
+        MIB as usize,
+    ));
+    raw.put(put("raw2.bin"))
+        .bearer_auth(b.emulator.token())
+        .header("content-length", bytes.len())
+        .body(stream)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
     let streamed = started.elapsed();
     drop(bytes);
     let sdk = python_sdk(&b.emulator.url(), b.emulator.token(), &file);
-    println!("a bare PUT of {SIZE_MIB} MiB to a volume: {:.1} MiB/s from memory, {:.1} MiB/s streamed from the file", rate(from_memory), rate(streamed));
-    println!("transfer of {SIZE_MIB} MiB on the emulator (MiB/s; Mortar's task vs the official Python SDK):");
+    println!(
+        "a bare PUT of {SIZE_MIB} MiB to a volume: {:.1} MiB/s from memory, {:.1} MiB/s streamed from the file",
+        rate(from_memory),
+        rate(streamed)
+    );
+    println!(
+        "transfer of {SIZE_MIB} MiB on the emulator (MiB/s; Mortar's task vs the official Python SDK):"
+    );
     for (name, took) in &mortar {
-        let theirs = sdk.as_ref().and_then(|s| s[*name].as_f64()).map(|secs| SIZE_MIB as f64 / secs);
+        let theirs = sdk
+            .as_ref()
+            .and_then(|s| s[*name].as_f64())
+            .map(|secs| SIZE_MIB as f64 / secs);
         match theirs {
-            Some(theirs) => println!("  {name:16} mortar {:8.1}   python-sdk {:8.1}   x{:.1}", rate(*took), theirs, rate(*took) / theirs),
-            None => println!("  {name:16} mortar {:8.1}   python-sdk (not measured: no .venv)", rate(*took)),
+            Some(theirs) => println!(
+                "  {name:16} mortar {:8.1}   python-sdk {:8.1}   x{:.1}",
+                rate(*took),
+                theirs,
+                rate(*took) / theirs
+            ),
+            None => println!(
+                "  {name:16} mortar {:8.1}   python-sdk (not measured: no .venv)",
+                rate(*took)
+            ),
         }
     }
 }
@@ -217,7 +316,10 @@ async fn runs() {
             let run = b.store.task_runs(&id).await.unwrap().remove(0);
             let run_id = run.outputs.as_ref().unwrap()["runId"].as_i64().unwrap();
             let details: Value = engine::http::client()
-                .get(format!("{}/api/2.2/jobs/runs/get?run_id={run_id}", b.emulator.url()))
+                .get(format!(
+                    "{}/api/2.2/jobs/runs/get?run_id={run_id}",
+                    b.emulator.url()
+                ))
                 .bearer_auth(b.emulator.token())
                 .send()
                 .await
@@ -227,7 +329,10 @@ async fn runs() {
                 .unwrap();
             let ended = details["end_time"].as_i64().unwrap();
             let noticed = run.attempts[0].end.unwrap();
-            delays.push((Duration::from_millis((noticed - ended).max(0) as u64), started.elapsed()));
+            delays.push((
+                Duration::from_millis((noticed - ended).max(0) as u64),
+                started.elapsed(),
+            ));
         }
     }
     delays.sort();

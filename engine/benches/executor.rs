@@ -33,14 +33,25 @@ async fn setup() -> (Executor, LogPipeline, Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();
     let (pipeline, _) = LogPipeline::start(store.clone());
-    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
+    let services = Services {
+        store: store.clone(),
+        storage: Storage::new(dir.path().join("storage")),
+        logs: pipeline.sender(),
+    };
     let executor = Executor::new(services, Runners::core(), Arc::new(|_: &str| None));
     (executor, pipeline, store, dir)
 }
 
 async fn run_once(executor: &Executor, plan: &Arc<Plan>) -> State {
     let record = executor
-        .launch(Launch { id: None, plan: plan.clone(), flow_revision: 1, inputs: Default::default(), labels: Default::default(), trigger_vars: None })
+        .launch(Launch {
+            id: None,
+            plan: plan.clone(),
+            flow_revision: 1,
+            inputs: Default::default(),
+            labels: Default::default(),
+            trigger_vars: None,
+        })
         .await
         .unwrap();
     executor.wait(&record.id).await.unwrap()
@@ -49,7 +60,9 @@ async fn run_once(executor: &Executor, plan: &Arc<Plan>) -> State {
 fn flow_of(tasks: usize) -> Arc<Plan> {
     let mut yaml = String::from("id: bench\nnamespace: bench\ntasks:\n");
     for i in 0..tasks {
-        yaml.push_str(&format!("  - id: t{i}\n    type: debug.Return\n    format: \"value {i}\"\n"));
+        yaml.push_str(&format!(
+            "  - id: t{i}\n    type: debug.Return\n    format: \"value {i}\"\n"
+        ));
     }
     Arc::new(Plan::from_yaml(&yaml).unwrap())
 }
@@ -116,7 +129,9 @@ async fn main() {
     // (44,850 dependencies); scheduling is linear in tasks plus edges.
     {
         let n = 300;
-        let mut yaml = String::from("id: dag\nnamespace: bench\ntasks:\n  - id: dag\n    type: flow.Dag\n    tasks:\n");
+        let mut yaml = String::from(
+            "id: dag\nnamespace: bench\ntasks:\n  - id: dag\n    type: flow.Dag\n    tasks:\n",
+        );
         for i in 0..n {
             yaml.push_str(&format!("      - task:\n          id: t{i}\n          type: debug.Return\n          format: \"{i}\"\n"));
             if i > 0 {
@@ -128,7 +143,11 @@ async fn main() {
         let started = Instant::now();
         assert_eq!(run_once(&executor, &plan).await, State::Success);
         let elapsed = started.elapsed();
-        println!("dense Dag of {n} tasks (each depends on all earlier ones): {:.2} s, {:.3} ms per task", elapsed.as_secs_f64(), ms(elapsed) / n as f64);
+        println!(
+            "dense Dag of {n} tasks (each depends on all earlier ones): {:.2} s, {:.3} ms per task",
+            elapsed.as_secs_f64(),
+            ms(elapsed) / n as f64
+        );
     }
 
     // 2. Trigger to SUCCESS of a one-task flow.
@@ -181,7 +200,9 @@ async fn main() {
             match live.recv().await {
                 Ok(line) if line.execution_id.as_str() == "bench-logs" => received += 1,
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => panic!("the follower lagged by {n}"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    panic!("the follower lagged by {n}")
+                }
                 Err(_) => break,
             }
         }
@@ -189,7 +210,15 @@ async fn main() {
     });
     for i in 0..lines {
         sender
-            .send(NewLog { execution_id: id.clone(), task_run_id: None, task_id: None, attempt: None, level: Level::Info, at: 0, message: format!("line {i}") })
+            .send(NewLog {
+                execution_id: id.clone(),
+                task_run_id: None,
+                task_id: None,
+                attempt: None,
+                level: Level::Info,
+                at: 0,
+                message: format!("line {i}"),
+            })
             .await;
     }
     sender.flush().await;

@@ -15,15 +15,22 @@ fn main() {
         "outputs": {"query": {"rows": (0..1000).map(|i| json!({"id": i, "region": "north"})).collect::<Vec<_>>()}},
         "execution": {"id": "4Uq2ZnSkXKxFuEmD3nkeZs", "startDate": "2026-11-25T08:30:00Z"},
     });
-    let property = json!("{{ inputs.name | upper }} ran {{ outputs.query.rows[999].region | default('none') }} in {{ execution.id }}");
+    let property = json!(
+        "{{ inputs.name | upper }} ran {{ outputs.query.rows[999].region | default('none') }} in {{ execution.id }}"
+    );
     let lone = json!("{{ inputs.workers * 2 }}");
-    for (name, value) in [("text, three expressions and two filters", &property), ("one typed expression", &lone)] {
+    for (name, value) in [
+        ("text, three expressions and two filters", &property),
+        ("one typed expression", &lone),
+    ] {
         let rounds = 100_000;
         let start = Instant::now();
         for _ in 0..rounds {
             std::hint::black_box(renderer.render("t", "p", value, &context).unwrap());
         }
         let each = start.elapsed() / rounds;
-        println!("{name}: {each:?} a render (parse and evaluate, context of 1,000 rows not copied)");
+        println!(
+            "{name}: {each:?} a render (parse and evaluate, context of 1,000 rows not copied)"
+        );
     }
 }

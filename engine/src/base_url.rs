@@ -23,7 +23,9 @@ pub struct BaseUrl {
 pub enum BaseUrlError {
     #[error("is empty; write scheme://host[:port], such as https://adb-123.4.azuredatabricks.net")]
     Empty,
-    #[error("{text:?} is not a URL ({reason}); write scheme://host[:port], such as https://adb-123.4.azuredatabricks.net")]
+    #[error(
+        "{text:?} is not a URL ({reason}); write scheme://host[:port], such as https://adb-123.4.azuredatabricks.net"
+    )]
     Invalid { text: String, reason: String },
     #[error("the scheme {scheme}: is not allowed; use https:// (or http:// for a local workspace)")]
     Scheme { scheme: String },
@@ -42,28 +44,51 @@ impl BaseUrl {
         if text.is_empty() {
             return Err(BaseUrlError::Empty);
         }
-        let with_scheme = if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
-        let url = url::Url::parse(&with_scheme)
-            .map_err(|e| BaseUrlError::Invalid { text: text.to_owned(), reason: e.to_string() })?;
+        let with_scheme = if text.contains("://") {
+            text.to_owned()
+        } else {
+            format!("https://{text}")
+        };
+        let url = url::Url::parse(&with_scheme).map_err(|e| BaseUrlError::Invalid {
+            text: text.to_owned(),
+            reason: e.to_string(),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(BaseUrlError::Scheme { scheme: url.scheme().to_owned() });
+            return Err(BaseUrlError::Scheme {
+                scheme: url.scheme().to_owned(),
+            });
         }
         if !url.username().is_empty() || url.password().is_some() {
             // The user name is all that is shown: a password is a secret.
             let value = format!("{}@", url.username());
-            return Err(BaseUrlError::Extra { part: "user name", value });
+            return Err(BaseUrlError::Extra {
+                part: "user name",
+                value,
+            });
         }
         if url.path() != "/" {
-            return Err(BaseUrlError::Extra { part: "path", value: url.path().to_owned() });
+            return Err(BaseUrlError::Extra {
+                part: "path",
+                value: url.path().to_owned(),
+            });
         }
         if let Some(query) = url.query() {
-            return Err(BaseUrlError::Extra { part: "query", value: format!("?{query}") });
+            return Err(BaseUrlError::Extra {
+                part: "query",
+                value: format!("?{query}"),
+            });
         }
         if let Some(fragment) = url.fragment() {
-            return Err(BaseUrlError::Extra { part: "fragment", value: format!("#{fragment}") });
+            return Err(BaseUrlError::Extra {
+                part: "fragment",
+                value: format!("#{fragment}"),
+            });
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(BaseUrlError::Invalid { text: text.to_owned(), reason: "it has no host".into() });
+            return Err(BaseUrlError::Invalid {
+                text: text.to_owned(),
+                reason: "it has no host".into(),
+            });
         }
         Ok(Self { url })
     }
@@ -82,16 +107,24 @@ impl BaseUrl {
     /// one path segment (a `/`, `?`, `#` or `%` in it stays data). A `.` or
     /// `..` segment is refused: a URL cannot carry one as a name (`url`
     /// would drop it, and a server would read it as a move).
-    pub fn join<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Result<url::Url, BaseUrlError> {
+    pub fn join<'a>(
+        &self,
+        segments: impl IntoIterator<Item = &'a str>,
+    ) -> Result<url::Url, BaseUrlError> {
         let mut url = self.url.clone();
         {
             let Ok(mut path) = url.path_segments_mut() else {
-                return Err(BaseUrlError::Invalid { text: self.to_string(), reason: "it cannot be a base".into() });
+                return Err(BaseUrlError::Invalid {
+                    text: self.to_string(),
+                    reason: "it cannot be a base".into(),
+                });
             };
             path.clear();
             for segment in segments {
                 if matches!(segment, "." | "..") {
-                    return Err(BaseUrlError::DotSegment { segment: segment.to_owned() });
+                    return Err(BaseUrlError::DotSegment {
+                        segment: segment.to_owned(),
+                    });
                 }
                 path.push(segment);
             }
@@ -116,7 +149,9 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: Result<&str, &str>) {
-        let got = BaseUrl::parse(text).map(|u| u.to_string()).map_err(|e| e.to_string());
+        let got = BaseUrl::parse(text)
+            .map(|u| u.to_string())
+            .map_err(|e| e.to_string());
         match (&got, expected) {
             (Ok(url), Ok(want)) => assert_eq!(url, want, "{text}"),
             (Err(message), Err(want)) => assert!(message.contains(want), "{text}: {message}"),
@@ -126,21 +161,39 @@ mod tests {
 
     #[test]
     fn a_scheme_a_host_and_a_port_are_accepted() {
-        check("https://adb-123.azuredatabricks.net", Ok("https://adb-123.azuredatabricks.net"));
-        check("https://x.cloud.databricks.com/", Ok("https://x.cloud.databricks.com"));
+        check(
+            "https://adb-123.azuredatabricks.net",
+            Ok("https://adb-123.azuredatabricks.net"),
+        );
+        check(
+            "https://x.cloud.databricks.com/",
+            Ok("https://x.cloud.databricks.com"),
+        );
         check("http://127.0.0.1:8080", Ok("http://127.0.0.1:8080"));
-        check("adb-1.azuredatabricks.net/", Ok("https://adb-1.azuredatabricks.net"));
-        check("https://x.cloud.databricks.com:443", Ok("https://x.cloud.databricks.com"));
+        check(
+            "adb-1.azuredatabricks.net/",
+            Ok("https://adb-1.azuredatabricks.net"),
+        );
+        check(
+            "https://x.cloud.databricks.com:443",
+            Ok("https://x.cloud.databricks.com"),
+        );
         check(" http://[::1]:9 ", Ok("http://[::1]:9"));
     }
 
     #[test]
     fn anything_past_the_port_is_refused_with_what_to_write() {
-        check("http://h/internal/data.txt#", Err("use only scheme://host[:port], without the path \"/internal/data.txt\""));
+        check(
+            "http://h/internal/data.txt#",
+            Err("use only scheme://host[:port], without the path \"/internal/data.txt\""),
+        );
         check("http://h?x=1", Err("without the query \"?x=1\""));
         check("http://h/#", Err("without the fragment \"#\""));
         check("http://h\\internal", Err("without the path \"/internal\""));
-        check("ftp://h", Err("the scheme ftp: is not allowed; use https://"));
+        check(
+            "ftp://h",
+            Err("the scheme ftp: is not allowed; use https://"),
+        );
         check("file:///etc/passwd", Err("the scheme file:"));
         check("http://user:pw@h", Err("without the user name \"user@\""));
         check("http://:pw@h", Err("user name"));
@@ -152,12 +205,27 @@ mod tests {
     #[test]
     fn segments_are_escaped_and_cannot_climb() {
         let base = BaseUrl::parse("https://h:8443").unwrap();
-        let url = base.join(["api", "2.0", "sql", "statements", "../../x?y#z%2e"]).unwrap();
-        assert_eq!(url.as_str(), "https://h:8443/api/2.0/sql/statements/..%2F..%2Fx%3Fy%23z%252e");
+        let url = base
+            .join(["api", "2.0", "sql", "statements", "../../x?y#z%2e"])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://h:8443/api/2.0/sql/statements/..%2F..%2Fx%3Fy%23z%252e"
+        );
         assert!(base.same_origin(&url));
         assert!(!base.same_origin(&url::Url::parse("https://h:8444/").unwrap()));
-        assert_eq!(base.join(["api", ".."]), Err(BaseUrlError::DotSegment { segment: "..".into() }));
-        assert_eq!(base.join(["."]), Err(BaseUrlError::DotSegment { segment: ".".into() }));
+        assert_eq!(
+            base.join(["api", ".."]),
+            Err(BaseUrlError::DotSegment {
+                segment: "..".into()
+            })
+        );
+        assert_eq!(
+            base.join(["."]),
+            Err(BaseUrlError::DotSegment {
+                segment: ".".into()
+            })
+        );
     }
 }
 
@@ -191,27 +259,48 @@ impl AllowedHosts {
                 None => (false, entry),
             };
             let url = url::Url::parse(&format!("http://{rest}")).ok().filter(|u| {
-                u.path() == "/" && u.query().is_none() && u.fragment().is_none() && u.username().is_empty() && u.password().is_none()
+                u.path() == "/"
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && u.username().is_empty()
+                    && u.password().is_none()
             });
-            let Some((host, port)) = url.as_ref().and_then(|u| Some((u.host_str()?.to_owned(), u.port()))) else {
-                return Err(format!("{entry:?} is not a host: write host, host:port or *.domain"));
+            let Some((host, port)) = url
+                .as_ref()
+                .and_then(|u| Some((u.host_str()?.to_owned(), u.port())))
+            else {
+                return Err(format!(
+                    "{entry:?} is not a host: write host, host:port or *.domain"
+                ));
             };
             if rest.contains('*') {
-                return Err(format!("{entry:?}: a wildcard is only `*.` at the start, as in *.example.com"));
+                return Err(format!(
+                    "{entry:?}: a wildcard is only `*.` at the start, as in *.example.com"
+                ));
             }
-            entries.push(if wildcard { HostEntry::Subdomains { domain: host, port } } else { HostEntry::Host { host, port } });
+            entries.push(if wildcard {
+                HostEntry::Subdomains { domain: host, port }
+            } else {
+                HostEntry::Host { host, port }
+            });
         }
-        Ok(Self { entries: Some(entries) })
+        Ok(Self {
+            entries: Some(entries),
+        })
     }
 
     /// Whether `url`'s host (and port) is on the list.
     pub fn allows(&self, url: &BaseUrl) -> bool {
-        let Some(entries) = &self.entries else { return true };
+        let Some(entries) = &self.entries else {
+            return true;
+        };
         let (host, port) = (url.host(), url.port());
         entries.iter().any(|entry| match entry {
             HostEntry::Host { host: h, port: p } => h == host && p.is_none_or(|p| p == port),
             HostEntry::Subdomains { domain, port: p } => {
-                host.strip_suffix(domain.as_str()).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')) && p.is_none_or(|p| p == port)
+                host.strip_suffix(domain.as_str())
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
+                    && p.is_none_or(|p| p == port)
             }
         })
     }
@@ -221,13 +310,18 @@ impl AllowedHosts {
         if self.allows(url) {
             return Ok(());
         }
-        Err(format!("host {} is not in --allowed-hosts ({self}); add it to reach it", url.host()))
+        Err(format!(
+            "host {} is not in --allowed-hosts ({self}); add it to reach it",
+            url.host()
+        ))
     }
 }
 
 impl fmt::Display for AllowedHosts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(entries) = &self.entries else { return f.write_str("any host") };
+        let Some(entries) = &self.entries else {
+            return f.write_str("any host");
+        };
         if entries.is_empty() {
             return f.write_str("empty");
         }
@@ -254,7 +348,11 @@ mod allowed_tests {
 
     fn check(list: &str, url: &str, allowed: bool) {
         let hosts = AllowedHosts::parse(list).unwrap();
-        assert_eq!(hosts.allows(&BaseUrl::parse(url).unwrap()), allowed, "{list} {url}");
+        assert_eq!(
+            hosts.allows(&BaseUrl::parse(url).unwrap()),
+            allowed,
+            "{list} {url}"
+        );
     }
 
     #[test]
@@ -265,15 +363,33 @@ mod allowed_tests {
         check("a.com:8080", "http://a.com:8081", false);
         check("a.com:443", "https://a.com", true);
         check("A.com", "https://a.com", true);
-        check("*.cloud.databricks.com", "https://x.cloud.databricks.com", true);
-        check("*.cloud.databricks.com", "https://cloud.databricks.com", false);
-        check("*.cloud.databricks.com", "https://evilcloud.databricks.com", false);
+        check(
+            "*.cloud.databricks.com",
+            "https://x.cloud.databricks.com",
+            true,
+        );
+        check(
+            "*.cloud.databricks.com",
+            "https://cloud.databricks.com",
+            false,
+        );
+        check(
+            "*.cloud.databricks.com",
+            "https://evilcloud.databricks.com",
+            false,
+        );
         check("127.0.0.1, b.com", "http://10.0.0.5", false);
         check("[::1]:9", "http://[::1]:9", true);
         check("", "https://a.com", false);
         assert!(AllowedHosts::any().allows(&BaseUrl::parse("http://10.0.0.5").unwrap()));
-        let message = AllowedHosts::parse("a.com,*.b.com:1").unwrap().check(&BaseUrl::parse("http://10.0.0.5").unwrap()).unwrap_err();
-        assert_eq!(message, "host 10.0.0.5 is not in --allowed-hosts (a.com, *.b.com:1); add it to reach it");
+        let message = AllowedHosts::parse("a.com,*.b.com:1")
+            .unwrap()
+            .check(&BaseUrl::parse("http://10.0.0.5").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            message,
+            "host 10.0.0.5 is not in --allowed-hosts (a.com, *.b.com:1); add it to reach it"
+        );
         assert!(AllowedHosts::parse("a.com/x").is_err());
         assert!(AllowedHosts::parse("a.*.com").is_err());
     }

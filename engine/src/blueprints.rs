@@ -60,16 +60,28 @@ mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../blueprints").join(&name);
+                let ours = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../blueprints")
+                    .join(&name);
                 let theirs = std::fs::read_to_string(&path).unwrap();
-                let ours = std::fs::read_to_string(&ours)
-                    .unwrap_or_else(|_| panic!("blueprints/{name} is missing: copy it from ../shared/flows"));
-                assert_eq!(ours, theirs, "blueprints/{name} differs from ../shared/flows/{name}");
-                assert!(super::SOURCES.contains(&theirs.as_str()), "the shared blueprint {name} is not embedded in SOURCES");
+                let ours = std::fs::read_to_string(&ours).unwrap_or_else(|_| {
+                    panic!("blueprints/{name} is missing: copy it from ../shared/flows")
+                });
+                assert_eq!(
+                    ours, theirs,
+                    "blueprints/{name} differs from ../shared/flows/{name}"
+                );
+                assert!(
+                    super::SOURCES.contains(&theirs.as_str()),
+                    "the shared blueprint {name} is not embedded in SOURCES"
+                );
                 names.push(name);
             }
         }
         // Mortar has blueprints of its own too.
-        assert!(names.len() <= super::SOURCES.len(), "a shared blueprint is not embedded in SOURCES");
+        assert!(
+            names.len() <= super::SOURCES.len(),
+            "a shared blueprint is not embedded in SOURCES"
+        );
     }
 }

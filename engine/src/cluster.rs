@@ -46,31 +46,53 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Self = Self { web: true, executor: true, scheduler: true };
+    pub const ALL: Self = Self {
+        web: true,
+        executor: true,
+        scheduler: true,
+    };
 
     /// `web,executor,scheduler`, or any non-empty subset.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut roles = Self { web: false, executor: false, scheduler: false };
+        let mut roles = Self {
+            web: false,
+            executor: false,
+            scheduler: false,
+        };
         for role in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             match role {
                 "web" => roles.web = true,
                 "executor" => roles.executor = true,
                 "scheduler" => roles.scheduler = true,
-                other => return Err(format!("--roles: unknown role {other:?}; the roles are web, executor and scheduler")),
+                other => {
+                    return Err(format!(
+                        "--roles: unknown role {other:?}; the roles are web, executor and scheduler"
+                    ));
+                }
             }
         }
-        if roles == (Self { web: false, executor: false, scheduler: false }) {
+        if roles
+            == (Self {
+                web: false,
+                executor: false,
+                scheduler: false,
+            })
+        {
             return Err("--roles: give at least one of web, executor, scheduler".into());
         }
         Ok(roles)
     }
 
     pub fn names(self) -> Vec<String> {
-        [("web", self.web), ("executor", self.executor), ("scheduler", self.scheduler)]
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(name, _)| name.to_owned())
-            .collect()
+        [
+            ("web", self.web),
+            ("executor", self.executor),
+            ("scheduler", self.scheduler),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name.to_owned())
+        .collect()
     }
 }
 
@@ -94,7 +116,13 @@ impl NodeSettings {
     /// A new node id and the default timings: a beat every 2 s, a lease of
     /// [`LEASE`], a look for work every 5 s when nothing wakes it.
     pub fn new(roles: Roles) -> Self {
-        Self { id: this_process().to_owned(), roles, heartbeat: Duration::from_secs(2), lease: LEASE, poll: Duration::from_secs(5) }
+        Self {
+            id: this_process().to_owned(),
+            roles,
+            heartbeat: Duration::from_secs(2),
+            lease: LEASE,
+            poll: Duration::from_secs(5),
+        }
     }
 
     pub fn lease_ms(&self) -> i64 {
@@ -122,14 +150,31 @@ pub async fn run(
         })
         .await?;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let listener = match store.listen(&[WORK, STATES, KILLS, LOGS, SLOTS, FLOWS]).await? {
-        Some(listener) => Some(tokio::spawn(listen(listener, store.clone(), executor.clone(), logs, node.id.clone(), wake.clone(), stop.clone()))),
+    let listener = match store
+        .listen(&[WORK, STATES, KILLS, LOGS, SLOTS, FLOWS])
+        .await?
+    {
+        Some(listener) => Some(tokio::spawn(listen(
+            listener,
+            store.clone(),
+            executor.clone(),
+            logs,
+            node.id.clone(),
+            wake.clone(),
+            stop.clone(),
+        ))),
         None => None,
     };
     // The lease is live while the last beat is younger than the lease time:
     // the claims look at it, the heartbeat keeps it.
     let last_beat = std::sync::Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
-    let beats = tokio::spawn(beat(store.clone(), executor.clone(), node.clone(), last_beat.clone(), stop.clone()));
+    let beats = tokio::spawn(beat(
+        store.clone(),
+        executor.clone(),
+        node.clone(),
+        last_beat.clone(),
+        stop.clone(),
+    ));
     Ok(tokio::spawn(async move {
         let mut next_claim = tokio::time::Instant::now();
         loop {
@@ -184,7 +229,9 @@ async fn beat(
                             lapsed = false;
                             let _ = store.notify(WORK, "").await;
                         }
-                        Err(error) => tracing::warn!(%error, node = %node.id, "cannot release this node's executions"),
+                        Err(error) => {
+                            tracing::warn!(%error, node = %node.id, "cannot release this node's executions")
+                        }
                     }
                     continue;
                 }
@@ -195,10 +242,14 @@ async fn beat(
                     executor.stop_walks(lost.iter());
                 }
             }
-            Ok(false) => tracing::error!(node = %node.id, "this node's record is gone or marked stopped"),
+            Ok(false) => {
+                tracing::error!(node = %node.id, "this node's record is gone or marked stopped")
+            }
             Err(error) => tracing::warn!(%error, node = %node.id, "cannot renew this node's lease"),
         }
-        let silent = last_beat.lock().map_or(true, |at| at.elapsed() >= node.lease);
+        let silent = last_beat
+            .lock()
+            .map_or(true, |at| at.elapsed() >= node.lease);
         if silent && !lapsed {
             tracing::error!(node = %node.id, "this node's lease ran out: it stops what it was running");
             executor.stop_walks(executor.running_ids().iter());
@@ -275,7 +326,8 @@ async fn listen(
             }
             STATES => {
                 let mut parts = payload.split(' ');
-                if let (Some(node), Some(id), Some(state)) = (parts.next(), parts.next(), parts.next())
+                if let (Some(node), Some(id), Some(state)) =
+                    (parts.next(), parts.next(), parts.next())
                     && node != me
                     && let Some(state) = State::parse(state)
                 {

@@ -73,11 +73,19 @@ impl std::fmt::Display for Invalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Invalid::Problems(errors) => {
-                let (line, message) = errors.first().map_or((1, ""), |p| (p.line, p.message.as_str()));
+                let (line, message) = errors
+                    .first()
+                    .map_or((1, ""), |p| (p.line, p.message.as_str()));
                 let plural = if errors.len() == 1 { "" } else { "s" };
-                write!(f, "the flow is invalid ({} problem{plural}), first at line {line}: {message}", errors.len())
+                write!(
+                    f,
+                    "the flow is invalid ({} problem{plural}), first at line {line}: {message}",
+                    errors.len()
+                )
             }
-            Invalid::NotAFlow => f.write_str("the flow is not a mapping with `id`, `namespace` and `tasks`"),
+            Invalid::NotAFlow => {
+                f.write_str("the flow is not a mapping with `id`, `namespace` and `tasks`")
+            }
             Invalid::Header(error) => write!(f, "the flow is invalid: {error}"),
         }
     }
@@ -88,8 +96,11 @@ impl std::fmt::Display for Invalid {
 /// the store indexes, read from the parsed flow.
 pub fn checked(source: &str) -> Result<FlowHeader, Invalid> {
     let parsed = crate::flow::parse(source);
-    let errors: Vec<crate::flow::Problem> =
-        parsed.problems.into_iter().filter(|p| p.severity == crate::flow::Severity::Error).collect();
+    let errors: Vec<crate::flow::Problem> = parsed
+        .problems
+        .into_iter()
+        .filter(|p| p.severity == crate::flow::Severity::Error)
+        .collect();
     if !errors.is_empty() {
         return Err(Invalid::Problems(errors));
     }
@@ -111,9 +122,17 @@ impl FlowHeader {
         check_name("id", id, false)?;
         check_name("namespace", namespace, true)?;
         let labels = match flow.labels.as_ref().map(crate::flow::yaml::Node::to_json) {
-            Some(serde_json::Value::Object(map)) => {
-                map.into_iter().map(|(key, value)| (key, value.as_str().map_or_else(|| value.to_string(), str::to_owned))).collect()
-            }
+            Some(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .map(|(key, value)| {
+                    (
+                        key,
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned),
+                    )
+                })
+                .collect(),
             _ => BTreeMap::new(),
         };
         Ok(FlowHeader {
@@ -127,11 +146,18 @@ impl FlowHeader {
 
 /// Kestra's rules for a namespace and a flow id (`crate::ids`).
 fn check_name(field: &'static str, value: &str, dots: bool) -> Result<(), HeaderError> {
-    let ok = if dots { crate::ids::check_namespace(value).is_ok() } else { crate::ids::check_flow_id(value).is_ok() };
+    let ok = if dots {
+        crate::ids::check_namespace(value).is_ok()
+    } else {
+        crate::ids::check_flow_id(value).is_ok()
+    };
     if ok {
         Ok(())
     } else {
-        Err(HeaderError::BadName { field, value: value.to_owned() })
+        Err(HeaderError::BadName {
+            field,
+            value: value.to_owned(),
+        })
     }
 }
 
@@ -140,32 +166,61 @@ mod tests {
     use super::*;
 
     fn check(source: &str, expected: Result<(&str, &str, Option<&str>), HeaderError>) {
-        let got = read_header(source).map(|h| (h.namespace.to_string(), h.id.to_string(), h.description));
-        let expected = expected.map(|(ns, id, d)| (ns.to_owned(), id.to_owned(), d.map(str::to_owned)));
+        let got =
+            read_header(source).map(|h| (h.namespace.to_string(), h.id.to_string(), h.description));
+        let expected =
+            expected.map(|(ns, id, d)| (ns.to_owned(), id.to_owned(), d.map(str::to_owned)));
         assert_eq!(got, expected);
     }
 
     #[test]
     fn reads_the_header() {
-        check("id: hello\nnamespace: company.team\ndescription: |\n  Says hello.\n", Ok(("company.team", "hello", Some("Says hello."))));
-        check("id: hello\nnamespace: a\ntasks: []\n", Ok(("a", "hello", None)));
+        check(
+            "id: hello\nnamespace: company.team\ndescription: |\n  Says hello.\n",
+            Ok(("company.team", "hello", Some("Says hello."))),
+        );
+        check(
+            "id: hello\nnamespace: a\ntasks: []\n",
+            Ok(("a", "hello", None)),
+        );
     }
 
     #[test]
     fn the_parsed_flow_gives_the_same_header() {
         let source = "id: hello\nnamespace: company.team\ndescription: |\n  Says hello.\nlabels:\n  team: data\n  tier: 1\ntasks: []\n";
         let parsed = crate::flow::parse(source);
-        assert_eq!(FlowHeader::from_flow(parsed.flow.as_ref().unwrap()), read_header(source));
+        assert_eq!(
+            FlowHeader::from_flow(parsed.flow.as_ref().unwrap()),
+            read_header(source)
+        );
         let parsed = crate::flow::parse("id: has space\nnamespace: a\n");
-        assert!(matches!(FlowHeader::from_flow(parsed.flow.as_ref().unwrap()), Err(HeaderError::BadName { field: "id", .. })));
+        assert!(matches!(
+            FlowHeader::from_flow(parsed.flow.as_ref().unwrap()),
+            Err(HeaderError::BadName { field: "id", .. })
+        ));
     }
 
     #[test]
     fn says_what_is_missing_or_wrong() {
         check("namespace: a\n", Err(HeaderError::Missing("id")));
         check("id: x\n", Err(HeaderError::Missing("namespace")));
-        check("id: has space\nnamespace: a\n", Err(HeaderError::BadName { field: "id", value: "has space".into() }));
-        check("id: x\nnamespace: a/b\n", Err(HeaderError::BadName { field: "namespace", value: "a/b".into() }));
-        assert!(matches!(read_header("id: [unclosed\n"), Err(HeaderError::Yaml(_))));
+        check(
+            "id: has space\nnamespace: a\n",
+            Err(HeaderError::BadName {
+                field: "id",
+                value: "has space".into(),
+            }),
+        );
+        check(
+            "id: x\nnamespace: a/b\n",
+            Err(HeaderError::BadName {
+                field: "namespace",
+                value: "a/b".into(),
+            }),
+        );
+        assert!(matches!(
+            read_header("id: [unclosed\n"),
+            Err(HeaderError::Yaml(_))
+        ));
     }
 }

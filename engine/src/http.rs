@@ -19,7 +19,9 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 
 /// A client with reqwest's defaults.
 pub fn client() -> reqwest::Client {
-    client_builder().build().expect("an HTTP client with the default settings builds")
+    client_builder()
+        .build()
+        .expect("an HTTP client with the default settings builds")
 }
 
 /// Makes ring the process's rustls provider, once. Another provider

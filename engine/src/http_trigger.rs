@@ -18,10 +18,28 @@ use crate::plan::Plan;
 use crate::store::{ScheduledFlow, Store, StoreError};
 
 /// The request's own properties, which are rendered before the call.
-const REQUEST_KEYS: &[&str] = &["uri", "method", "body", "formData", "contentType", "headers", "options", "sslOptions", "allowFailed", "encryptBody"];
+const REQUEST_KEYS: &[&str] = &[
+    "uri",
+    "method",
+    "body",
+    "formData",
+    "contentType",
+    "headers",
+    "options",
+    "sslOptions",
+    "allowFailed",
+    "encryptBody",
+];
 
 /// Polls the trigger if its interval has passed; returns when to look next.
-pub(crate) async fn poll(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: &Flow, trigger: &Trigger, now: Timestamp) -> Result<Timestamp, String> {
+pub(crate) async fn poll(
+    store: &Store,
+    executor: &Executor,
+    flow: &ScheduledFlow,
+    model: &Flow,
+    trigger: &Trigger,
+    now: Timestamp,
+) -> Result<Timestamp, String> {
     let props = trigger.node.to_json();
     let interval = match props.get("interval").and_then(Value::as_str) {
         Some(text) => crate::task::core::parse_duration(text)?,
@@ -30,7 +48,10 @@ pub(crate) async fn poll(store: &Store, executor: &Executor, flow: &ScheduledFlo
     .max(Duration::from_secs(1));
     let io = |e: StoreError| e.to_string();
     let id = trigger.id.value.as_str();
-    let last = store.trigger_last_date(&flow.namespace, &flow.id, id).await.map_err(io)?;
+    let last = store
+        .trigger_last_date(&flow.namespace, &flow.id, id)
+        .await
+        .map_err(io)?;
     let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     if let Some(last) = last
         && now.as_millisecond() < last.saturating_add(interval_ms)
@@ -38,16 +59,40 @@ pub(crate) async fn poll(store: &Store, executor: &Executor, flow: &ScheduledFlo
         return Ok(Timestamp::from_millisecond(last.saturating_add(interval_ms)).unwrap_or(now));
     }
     // Recorded first: a failing URL is called again after the interval, not at once.
-    store.set_trigger_last_date(&flow.namespace, &flow.id, id, now.as_millisecond()).await.map_err(io)?;
+    store
+        .set_trigger_last_date(&flow.namespace, &flow.id, id, now.as_millisecond())
+        .await
+        .map_err(io)?;
     let next = now + interval;
-    store.set_trigger_evaluated(&flow.namespace, &flow.id, id, Some(next.as_millisecond()), now.as_millisecond()).await.map_err(io)?;
-    if props.get("encryptBody").is_some_and(crate::task::core::is_truthy) {
+    store
+        .set_trigger_evaluated(
+            &flow.namespace,
+            &flow.id,
+            id,
+            Some(next.as_millisecond()),
+            now.as_millisecond(),
+        )
+        .await
+        .map_err(io)?;
+    if props
+        .get("encryptBody")
+        .is_some_and(crate::task::core::is_truthy)
+    {
         return Err("encryptBody: Mortar does not encrypt trigger outputs yet; remove it to keep the body in clear".into());
     }
     let plan = Plan::from_flow(model).map_err(|e| e.to_string())?;
-    let request: Map<String, Value> = props.as_object().into_iter().flatten().filter(|(k, _)| REQUEST_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let request: Map<String, Value> = props
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| REQUEST_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let response = executor.poll_url(&plan, id, &request).await?;
-    let condition = props.get("responseCondition").cloned().unwrap_or_else(|| json!("{{ response.statusCode < 400 }}"));
+    let condition = props
+        .get("responseCondition")
+        .cloned()
+        .unwrap_or_else(|| json!("{{ response.statusCode < 400 }}"));
     let mut more = Map::new();
     more.insert("response".into(), json!({"statusCode": response.get("code"), "body": response.get("body"), "headers": response.get("headers")}));
     let holds = executor.render_for_trigger(&plan, &condition, more)?;
@@ -59,24 +104,51 @@ pub(crate) async fn poll(store: &Store, executor: &Executor, flow: &ScheduledFlo
     trigger_vars["id"] = json!(id);
     trigger_vars["type"] = json!("io.kestra.plugin.core.http.Trigger");
     if let Some(conditions) = props.get("conditions")
-        && !crate::flow_triggers::conditions_hold(conditions, &trigger_vars, &crate::task::core::condition::Facts::default())?
+        && !crate::flow_triggers::conditions_hold(
+            conditions,
+            &trigger_vars,
+            &crate::task::core::condition::Facts::default(),
+        )?
     {
         return Ok(next);
     }
     let inputs = match props.get("inputs") {
-        Some(inputs) => match executor.render_for_trigger(&plan, inputs, Map::from_iter([("trigger".to_owned(), trigger_vars.clone())]))? {
+        Some(inputs) => match executor.render_for_trigger(
+            &plan,
+            inputs,
+            Map::from_iter([("trigger".to_owned(), trigger_vars.clone())]),
+        )? {
             Value::Object(map) => map,
             _ => return Err("`inputs` is a mapping of input ids to values".into()),
         },
         None => Map::new(),
     };
     let bucket = now.as_millisecond() / interval_ms.max(1);
-    let execution = crate::scheduler::derived_id(&format!("{}\u{1f}{}\u{1f}{id}\u{1f}{bucket}", flow.namespace, flow.id));
-    let launch = Launch { id: Some(execution), plan: Arc::new(plan), flow_revision: flow.revision, inputs, labels: BTreeMap::new(), trigger_vars: Some(trigger_vars) };
+    let execution = crate::scheduler::derived_id(&format!(
+        "{}\u{1f}{}\u{1f}{id}\u{1f}{bucket}",
+        flow.namespace, flow.id
+    ));
+    let launch = Launch {
+        id: Some(execution),
+        plan: Arc::new(plan),
+        flow_revision: flow.revision,
+        inputs,
+        labels: BTreeMap::new(),
+        trigger_vars: Some(trigger_vars),
+    };
     match executor.launch(launch).await {
         Ok(record) => {
             tracing::info!(execution_id = %record.id, flow = %format!("{}.{}", flow.namespace, flow.id), trigger = id, "an HTTP trigger started an execution");
-            store.set_trigger_fired(&flow.namespace, &flow.id, id, record.id.as_str(), Timestamp::now().as_millisecond()).await.map_err(io)?;
+            store
+                .set_trigger_fired(
+                    &flow.namespace,
+                    &flow.id,
+                    id,
+                    record.id.as_str(),
+                    Timestamp::now().as_millisecond(),
+                )
+                .await
+                .map_err(io)?;
         }
         Err(crate::executor::ExecutionError::Store(StoreError::Duplicate(_))) => {}
         Err(error) => return Err(error.to_string()),

@@ -68,12 +68,20 @@ impl SecretName {
             return Err("a secret's name is empty: use letters, digits, `_`, `-` and `.`".into());
         }
         if name.len() > Self::MAX {
-            return Err(format!("the secret name is {} characters long; at most {}", name.len(), Self::MAX));
+            return Err(format!(
+                "the secret name is {} characters long; at most {}",
+                name.len(),
+                Self::MAX
+            ));
         }
-        let chars_ok = name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let chars_ok = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
         let first_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
         if !chars_ok || !first_ok {
-            return Err(format!("secret name {name:?} must start with a letter, digit or `_` and have only letters, digits, `_`, `-` and `.`"));
+            return Err(format!(
+                "secret name {name:?} must start with a letter, digit or `_` and have only letters, digits, `_`, `-` and `.`"
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -99,26 +107,40 @@ pub const MAX_ID: usize = 256;
 /// parameter. Every check here keeps `/`, `\`, `%`, NUL and a leading `.`
 /// out, so a checked id is one path segment and never a move.
 pub fn check_namespace(value: &str) -> Result<(), String> {
-    let chars_ok = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let chars_ok = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     let first_ok = value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !chars_ok || !first_ok {
-        return Err(format!("namespace {value:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`"));
+        return Err(format!(
+            "namespace {value:?} must start with a lower-case letter or digit and have only lower-case letters, digits, `.`, `_` and `-`"
+        ));
     }
     if value.len() > MAX_NAMESPACE {
-        return Err(format!("namespace is {} characters long; at most {MAX_NAMESPACE}", value.len()));
+        return Err(format!(
+            "namespace is {} characters long; at most {MAX_NAMESPACE}",
+            value.len()
+        ));
     }
     Ok(())
 }
 
 /// Kestra's flow id pattern, `^[a-zA-Z0-9][a-zA-Z0-9._-]*`, at most 100 characters.
 pub fn check_flow_id(value: &str) -> Result<(), String> {
-    let chars_ok = value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let chars_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
     if !chars_ok || !first_ok {
-        return Err(format!("flow id {value:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`"));
+        return Err(format!(
+            "flow id {value:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`"
+        ));
     }
     if value.len() > MAX_FLOW_ID {
-        return Err(format!("flow id is {} characters long; at most {MAX_FLOW_ID}", value.len()));
+        return Err(format!(
+            "flow id is {} characters long; at most {MAX_FLOW_ID}",
+            value.len()
+        ));
     }
     Ok(())
 }
@@ -126,13 +148,20 @@ pub fn check_flow_id(value: &str) -> Result<(), String> {
 /// Kestra's id pattern (tasks, triggers, executions, task runs),
 /// `^[a-zA-Z0-9][a-zA-Z0-9_-]*`, at most 256 characters; `what` names it.
 pub fn check_id(what: &str, value: &str) -> Result<(), String> {
-    let chars_ok = value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let chars_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
     if !chars_ok || !first_ok {
-        return Err(format!("{what} {value:?} must start with a letter or digit and have only letters, digits, `_` and `-`"));
+        return Err(format!(
+            "{what} {value:?} must start with a letter or digit and have only letters, digits, `_` and `-`"
+        ));
     }
     if value.len() > MAX_ID {
-        return Err(format!("{what} is {} characters long; at most {MAX_ID}", value.len()));
+        return Err(format!(
+            "{what} is {} characters long; at most {MAX_ID}",
+            value.len()
+        ));
     }
     Ok(())
 }
@@ -175,7 +204,13 @@ mod checks {
         for good in ["TOKEN", "my-key", "a.b_c", "_X", "9lives"] {
             assert!(SecretName::parse(good).is_ok(), "{good}");
         }
-        for (bad, says) in [("", "empty"), ("-x", "must start"), ("a b", "must start"), ("é", "must start"), (&"x".repeat(129), "at most 128")] {
+        for (bad, says) in [
+            ("", "empty"),
+            ("-x", "must start"),
+            ("a b", "must start"),
+            ("é", "must start"),
+            (&"x".repeat(129), "at most 128"),
+        ] {
             let message = SecretName::parse(bad).unwrap_err();
             assert!(message.contains(says), "{bad}: {message}");
         }
@@ -184,9 +219,17 @@ mod checks {
     #[test]
     fn namespaces_follow_kestras_rules() {
         assert_eq!(check_namespace("company.team-1_x"), Ok(()));
-        assert!(check_namespace("Company").unwrap_err().contains("must start"));
+        assert!(
+            check_namespace("Company")
+                .unwrap_err()
+                .contains("must start")
+        );
         assert!(check_namespace("").unwrap_err().contains("must start"));
-        assert!(check_namespace(&"n".repeat(151)).unwrap_err().contains("at most 150"));
+        assert!(
+            check_namespace(&"n".repeat(151))
+                .unwrap_err()
+                .contains("at most 150")
+        );
     }
 }
 
@@ -196,14 +239,20 @@ mod rule_tests {
 
     #[test]
     fn ids_that_could_be_paths_are_refused() {
-        for bad in ["", "..", "../x", "a/b", "a\\b", "%2e%2e", "a\0b", ".hidden", "/abs", "A.Upper"] {
+        for bad in [
+            "", "..", "../x", "a/b", "a\\b", "%2e%2e", "a\0b", ".hidden", "/abs", "A.Upper",
+        ] {
             assert!(check_namespace(bad).is_err(), "{bad}");
         }
         assert!(check_namespace("company.team_1-x").is_ok());
         assert!(check_flow_id("My.flow-1").is_ok());
         assert!(check_flow_id("..").is_err() && check_flow_id(&"a".repeat(101)).is_err());
         assert!(check_id("execution id", "2Kx9abcDEF_-").is_ok());
-        assert!(check_id("execution id", "a.b").unwrap_err().contains("execution id \"a.b\" must start"));
+        assert!(
+            check_id("execution id", "a.b")
+                .unwrap_err()
+                .contains("execution id \"a.b\" must start")
+        );
     }
 }
 
@@ -214,7 +263,10 @@ mod tests {
     #[test]
     fn generated_ids_are_unique_fixed_width_and_sort_by_time() {
         let ids: Vec<String> = (0..1000).map(|_| ExecutionId::generate().0).collect();
-        assert!(ids.iter().all(|id| id.len() == 22 && id.chars().all(|c| c.is_ascii_alphanumeric())));
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 22 && id.chars().all(|c| c.is_ascii_alphanumeric()))
+        );
         let mut sorted = ids.clone();
         sorted.sort();
         sorted.dedup();

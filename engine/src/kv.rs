@@ -45,7 +45,9 @@ impl KvType {
 
     /// Kestra's kv.Set with `kvType`: text becomes a value of the type.
     pub fn convert(self, value: Value) -> Result<Value, String> {
-        let Value::String(text) = value else { return Ok(value) };
+        let Value::String(text) = value else {
+            return Ok(value);
+        };
         match self {
             Self::String => Ok(Value::String(text)),
             Self::Number => match serde_json::from_str::<Value>(text.trim()) {
@@ -54,8 +56,20 @@ impl KvType {
             },
             Self::Boolean => Ok(Value::Bool(text.trim().eq_ignore_ascii_case("true"))),
             Self::Datetime | Self::Date => {
-                let valid = text.parse::<jiff::Timestamp>().is_ok() || (self == Self::Date && text.parse::<jiff::civil::Date>().is_ok());
-                if valid { Ok(Value::String(text)) } else { Err(format!("{text:?} is not an ISO-8601 {}", if self == Self::Date { "date" } else { "instant" })) }
+                let valid = text.parse::<jiff::Timestamp>().is_ok()
+                    || (self == Self::Date && text.parse::<jiff::civil::Date>().is_ok());
+                if valid {
+                    Ok(Value::String(text))
+                } else {
+                    Err(format!(
+                        "{text:?} is not an ISO-8601 {}",
+                        if self == Self::Date {
+                            "date"
+                        } else {
+                            "instant"
+                        }
+                    ))
+                }
             }
             Self::Duration => match crate::task::core::parse_duration(&text) {
                 Ok(_) => Ok(Value::String(text)),
@@ -90,7 +104,9 @@ impl KvEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
-    #[error("invalid key {0:?}: a key starts with a letter or digit and holds letters, digits, `.`, `_` and `-`")]
+    #[error(
+        "invalid key {0:?}: a key starts with a letter or digit and holds letters, digits, `.`, `_` and `-`"
+    )]
     BadKey(String),
     #[error("invalid namespace {0:?}: letters, digits, `_` and `-`, in parts separated by dots")]
     BadNamespace(String),
@@ -99,7 +115,10 @@ pub enum KvError {
     #[error("the KV store failed on {key:?}: {source}")]
     Io { key: String, source: std::io::Error },
     #[error("the stored value of {key:?} is damaged: {source}")]
-    Damaged { key: String, source: serde_json::Error },
+    Damaged {
+        key: String,
+        source: serde_json::Error,
+    },
 }
 
 /// The KV pairs of one namespace.
@@ -125,7 +144,10 @@ impl Kv {
         if !crate::flow::model::valid_namespace(namespace) {
             return Err(KvError::BadNamespace(namespace.to_owned()));
         }
-        Ok(Self { dir: storage_root.join(namespace).join("_kv"), namespace: namespace.to_owned() })
+        Ok(Self {
+            dir: storage_root.join(namespace).join("_kv"),
+            namespace: namespace.to_owned(),
+        })
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, KvError> {
@@ -136,7 +158,10 @@ impl Kv {
     }
 
     fn io(key: &str) -> impl Fn(std::io::Error) -> KvError + '_ {
-        move |source| KvError::Io { key: key.to_owned(), source }
+        move |source| KvError::Io {
+            key: key.to_owned(),
+            source,
+        }
     }
 
     /// The entry of a key, unless it is missing or expired.
@@ -147,16 +172,30 @@ impl Kv {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Self::io(key)(e)),
         };
-        let entry: KvEntry = serde_json::from_slice(&bytes).map_err(|source| KvError::Damaged { key: key.to_owned(), source })?;
+        let entry: KvEntry = serde_json::from_slice(&bytes).map_err(|source| KvError::Damaged {
+            key: key.to_owned(),
+            source,
+        })?;
         Ok((!entry.expired(now())).then_some(entry))
     }
 
     /// Sets a key; `ttl` makes it expire.
-    pub fn put(&self, key: &str, value: Value, kind: Option<KvType>, ttl: Option<std::time::Duration>, overwrite: bool, description: Option<String>) -> Result<KvEntry, KvError> {
+    pub fn put(
+        &self,
+        key: &str,
+        value: Value,
+        kind: Option<KvType>,
+        ttl: Option<std::time::Duration>,
+        overwrite: bool,
+        description: Option<String>,
+    ) -> Result<KvEntry, KvError> {
         let path = self.path(key)?;
         let existing = self.get(key)?;
         if existing.is_some() && !overwrite {
-            return Err(KvError::Exists { namespace: self.namespace.clone(), key: key.to_owned() });
+            return Err(KvError::Exists {
+                namespace: self.namespace.clone(),
+                key: key.to_owned(),
+            });
         }
         let now = now();
         let entry = KvEntry {
@@ -166,11 +205,18 @@ impl Kv {
             description,
             creation_date: existing.map_or(now, |e| e.creation_date),
             update_date: now,
-            expiration_date: ttl.map(|t| now.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))),
+            expiration_date: ttl
+                .map(|t| now.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))),
         };
         std::fs::create_dir_all(&self.dir).map_err(Self::io(key))?;
-        let partial = self.dir.join(format!(".{key}.{}.partial", std::process::id()));
-        std::fs::write(&partial, serde_json::to_vec(&entry).expect("an entry serializes")).map_err(Self::io(key))?;
+        let partial = self
+            .dir
+            .join(format!(".{key}.{}.partial", std::process::id()));
+        std::fs::write(
+            &partial,
+            serde_json::to_vec(&entry).expect("an entry serializes"),
+        )
+        .map_err(Self::io(key))?;
         std::fs::rename(&partial, &path).map_err(|e| {
             let _ = std::fs::remove_file(&partial);
             Self::io(key)(e)
@@ -191,7 +237,11 @@ impl Kv {
 
     /// Every live key, sorted.
     pub fn list(&self) -> Result<Vec<KvEntry>, KvError> {
-        Ok(self.entries()?.into_iter().filter(|e| !e.expired(now())).collect())
+        Ok(self
+            .entries()?
+            .into_iter()
+            .filter(|e| !e.expired(now()))
+            .collect())
     }
 
     /// Every key, expired ones included (for purging), sorted.
@@ -206,7 +256,12 @@ impl Kv {
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(key) = name.strip_suffix(".json").filter(|k| valid_key(k)) {
                 let bytes = std::fs::read(entry.path()).map_err(Self::io(key))?;
-                out.push(serde_json::from_slice(&bytes).map_err(|source| KvError::Damaged { key: key.to_owned(), source })?);
+                out.push(
+                    serde_json::from_slice(&bytes).map_err(|source| KvError::Damaged {
+                        key: key.to_owned(),
+                        source,
+                    })?,
+                );
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -245,12 +300,30 @@ mod tests {
         let kv = kv(dir.path());
         assert_eq!(kv.get("a").unwrap(), None);
         kv.put("a", Value::from(1), None, None, true, None).unwrap();
-        kv.put("b.c", Value::from("x"), None, None, true, Some("a note".into())).unwrap();
+        kv.put(
+            "b.c",
+            Value::from("x"),
+            None,
+            None,
+            true,
+            Some("a note".into()),
+        )
+        .unwrap();
         assert_eq!(kv.get("a").unwrap().unwrap().kind, KvType::Number);
-        assert!(matches!(kv.put("a", Value::from(2), None, None, false, None), Err(KvError::Exists { .. })));
+        assert!(matches!(
+            kv.put("a", Value::from(2), None, None, false, None),
+            Err(KvError::Exists { .. })
+        ));
         kv.put("a", Value::from(2), None, None, true, None).unwrap();
         assert_eq!(kv.get("a").unwrap().unwrap().value, 2);
-        assert_eq!(kv.list().unwrap().iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["a", "b.c"]);
+        assert_eq!(
+            kv.list()
+                .unwrap()
+                .iter()
+                .map(|e| e.key.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b.c"]
+        );
         assert!(kv.delete("a").unwrap());
         assert!(!kv.delete("a").unwrap());
         assert!(dir.path().join("company.team/_kv/b.c.json").exists());
@@ -260,14 +333,25 @@ mod tests {
     fn expired_keys_are_gone_and_bad_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let kv = kv(dir.path());
-        kv.put("short", Value::from("x"), None, Some(std::time::Duration::ZERO), true, None).unwrap();
+        kv.put(
+            "short",
+            Value::from("x"),
+            None,
+            Some(std::time::Duration::ZERO),
+            true,
+            None,
+        )
+        .unwrap();
         assert_eq!(kv.get("short").unwrap(), None);
         assert!(kv.list().unwrap().is_empty());
         for bad in ["", "../x", ".hidden", "a/b", "a b"] {
             assert!(matches!(kv.get(bad), Err(KvError::BadKey(_))), "{bad}");
         }
         for bad in ["", "..", "a..b", "../etc", "a/b", ".a"] {
-            assert!(matches!(Kv::new(dir.path(), bad), Err(KvError::BadNamespace(_))), "{bad}");
+            assert!(
+                matches!(Kv::new(dir.path(), bad), Err(KvError::BadNamespace(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -276,8 +360,15 @@ mod tests {
         assert_eq!(KvType::Number.convert(Value::from("42")).unwrap(), 42);
         assert!(KvType::Number.convert(Value::from("x")).is_err());
         assert_eq!(KvType::Boolean.convert(Value::from("true")).unwrap(), true);
-        assert_eq!(KvType::Json.convert(Value::from("{\"a\": [1]}")).unwrap(), serde_json::json!({"a": [1]}));
-        assert!(KvType::Datetime.convert(Value::from("2026-12-02T10:00:00Z")).is_ok());
+        assert_eq!(
+            KvType::Json.convert(Value::from("{\"a\": [1]}")).unwrap(),
+            serde_json::json!({"a": [1]})
+        );
+        assert!(
+            KvType::Datetime
+                .convert(Value::from("2026-12-02T10:00:00Z"))
+                .is_ok()
+        );
         assert!(KvType::Date.convert(Value::from("2026-12-02")).is_ok());
         assert!(KvType::Duration.convert(Value::from("PT1H")).is_ok());
         assert!(KvType::Duration.convert(Value::from("an hour")).is_err());

@@ -15,11 +15,11 @@ pub mod state;
 pub mod task;
 
 #[cfg(feature = "runtime")]
+pub mod cluster;
+#[cfg(feature = "runtime")]
 pub mod crypto;
 #[cfg(feature = "runtime")]
 pub mod databricks;
-#[cfg(feature = "runtime")]
-pub mod cluster;
 #[cfg(feature = "runtime")]
 pub mod executor;
 #[cfg(feature = "runtime")]

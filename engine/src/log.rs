@@ -15,7 +15,13 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error];
+    pub const ALL: [Level; 5] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,7 +38,9 @@ impl Level {
         if text.eq_ignore_ascii_case("warning") {
             return Some(Level::Warn);
         }
-        Level::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(text))
+        Level::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(text))
     }
 }
 

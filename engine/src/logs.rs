@@ -57,7 +57,14 @@ impl LogPipeline {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let writer = tokio::spawn(write_loop(store, receiver, live.clone()));
         let (pokes, _) = broadcast::channel(1024);
-        (Self { sender: LogSender { queue, max_line }, live, pokes }, writer)
+        (
+            Self {
+                sender: LogSender { queue, max_line },
+                live,
+                pokes,
+            },
+            writer,
+        )
     }
 
     pub fn sender(&self) -> LogSender {
@@ -116,7 +123,11 @@ fn cut(message: &mut String, max: usize) {
     ));
 }
 
-async fn write_loop(store: Store, mut queue: mpsc::Receiver<Message>, live: broadcast::Sender<Arc<LogRecord>>) {
+async fn write_loop(
+    store: Store,
+    mut queue: mpsc::Receiver<Message>,
+    live: broadcast::Sender<Arc<LogRecord>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     while let Some(first) = queue.recv().await {
@@ -149,7 +160,8 @@ async fn write_batch(store: &Store, batch: Vec<NewLog>, live: &broadcast::Sender
                 // Followers on other nodes (PostgreSQL) hear which
                 // executions have new lines, once per batch each.
                 if store.is_postgres() {
-                    let mut executions: Vec<&str> = stored.iter().map(|r| r.execution_id.as_str()).collect();
+                    let mut executions: Vec<&str> =
+                        stored.iter().map(|r| r.execution_id.as_str()).collect();
                     executions.sort_unstable();
                     executions.dedup();
                     for execution in executions {
@@ -205,9 +217,17 @@ mod tests {
             sender.send(line(format!("line {i}"))).await;
         }
         sender.flush().await;
-        let stored = store.logs(&ExecutionId::new("e"), Level::Trace, 0, 10_000).await.unwrap();
+        let stored = store
+            .logs(&ExecutionId::new("e"), Level::Trace, 0, 10_000)
+            .await
+            .unwrap();
         assert_eq!(stored.len(), 3000);
-        assert!(stored.iter().enumerate().all(|(i, r)| r.message == format!("line {i}")));
+        assert!(
+            stored
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.message == format!("line {i}"))
+        );
         for i in 0..3000 {
             assert_eq!(live.recv().await.unwrap().message, format!("line {i}"));
         }
@@ -225,9 +245,18 @@ mod tests {
         // 'é' is two bytes: the cut falls before it, not inside it.
         sender.send(line("012345678é and more".into())).await;
         sender.flush().await;
-        let stored = store.logs(&ExecutionId::new("e"), Level::Trace, 0, 10).await.unwrap();
+        let stored = store
+            .logs(&ExecutionId::new("e"), Level::Trace, 0, 10)
+            .await
+            .unwrap();
         assert_eq!(stored[0].message, "0123456789");
-        assert!(stored[1].message.starts_with("012345678… [cut: this line had 20 bytes and a log line keeps at most 10;"), "{}", stored[1].message);
+        assert!(
+            stored[1].message.starts_with(
+                "012345678… [cut: this line had 20 bytes and a log line keeps at most 10;"
+            ),
+            "{}",
+            stored[1].message
+        );
         assert!(stored[1].message.contains("--max-log-line"));
     }
 }

@@ -22,18 +22,27 @@ use serde::Serialize;
 pub enum FilesError {
     #[error("{0:?} is not a namespace")]
     BadNamespace(String),
-    #[error("{0:?} is not a namespace file path: use parts separated by `/`, without `..`, `\\` or empty parts")]
+    #[error(
+        "{0:?} is not a namespace file path: use parts separated by `/`, without `..`, `\\` or empty parts"
+    )]
     BadPath(String),
     #[error("namespace file {0} does not exist")]
     NotFound(String),
     #[error("namespace file {path} has no revision {revision} (it has {last})")]
-    NoRevision { path: String, revision: u32, last: u32 },
+    NoRevision {
+        path: String,
+        revision: u32,
+        last: u32,
+    },
     #[error("namespace file {0} already exists")]
     Exists(String),
     #[error("{0} is a directory")]
     IsDirectory(String),
     #[error("namespace file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Kestra's FileAttributes, as its API and `kestrapy` give them.
@@ -93,7 +102,11 @@ impl NamespaceFiles {
             return Err(FilesError::BadNamespace(namespace.to_owned()));
         }
         let base = storage_root.join(namespace);
-        Ok(Self { files: base.join(FILES_DIR), revisions: base.join(REVISIONS_DIR), namespace: namespace.to_owned() })
+        Ok(Self {
+            files: base.join(FILES_DIR),
+            revisions: base.join(REVISIONS_DIR),
+            namespace: namespace.to_owned(),
+        })
     }
 
     pub fn namespace(&self) -> &str {
@@ -107,14 +120,24 @@ impl NamespaceFiles {
         if trimmed.is_empty() {
             return Ok(String::new());
         }
-        let bad = trimmed.contains(['\\', '\0', '%']) || trimmed.split('/').any(|part| part.is_empty() || part == "." || part == "..");
-        if bad { Err(FilesError::BadPath(path.to_owned())) } else { Ok(trimmed.to_owned()) }
+        let bad = trimmed.contains(['\\', '\0', '%'])
+            || trimmed
+                .split('/')
+                .any(|part| part.is_empty() || part == "." || part == "..");
+        if bad {
+            Err(FilesError::BadPath(path.to_owned()))
+        } else {
+            Ok(trimmed.to_owned())
+        }
     }
 
     fn io(path: &str) -> impl Fn(std::io::Error) -> FilesError + '_ {
         move |source| match source.kind() {
             std::io::ErrorKind::NotFound => FilesError::NotFound(format!("/{path}")),
-            _ => FilesError::Io { path: format!("/{path}"), source },
+            _ => FilesError::Io {
+                path: format!("/{path}"),
+                source,
+            },
         }
     }
 
@@ -133,7 +156,10 @@ impl NamespaceFiles {
     fn revisions_of(&self, path: &str) -> Result<Vec<u32>, FilesError> {
         let dir = self.checked(&self.revisions, path)?;
         let mut found: Vec<u32> = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect(),
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(Self::io(path)(e)),
         };
@@ -143,7 +169,12 @@ impl NamespaceFiles {
 
     /// Writes a file (a new revision); `None` when `conflict` is Skip and
     /// the file exists. Returns the revision written.
-    pub fn put(&self, path: &str, content: &[u8], conflict: Conflict) -> Result<Option<u32>, FilesError> {
+    pub fn put(
+        &self,
+        path: &str,
+        content: &[u8],
+        conflict: Conflict,
+    ) -> Result<Option<u32>, FilesError> {
         let path = Self::normalize(path)?;
         if path.is_empty() {
             return Err(FilesError::BadPath("/".into()));
@@ -187,9 +218,21 @@ impl NamespaceFiles {
                 let known = self.revisions_of(&path)?;
                 if !known.contains(&revision) {
                     let last = known.last().copied().unwrap_or(0);
-                    return Err(if last == 0 { FilesError::NotFound(format!("/{path}")) } else { FilesError::NoRevision { path: format!("/{path}"), revision, last } });
+                    return Err(if last == 0 {
+                        FilesError::NotFound(format!("/{path}"))
+                    } else {
+                        FilesError::NoRevision {
+                            path: format!("/{path}"),
+                            revision,
+                            last,
+                        }
+                    });
                 }
-                std::fs::read(self.checked(&self.revisions, &path)?.join(revision.to_string())).map_err(io)
+                std::fs::read(
+                    self.checked(&self.revisions, &path)?
+                        .join(revision.to_string()),
+                )
+                .map_err(io)
             }
         }
     }
@@ -212,7 +255,10 @@ impl NamespaceFiles {
             std::fs::create_dir_all(&at).map_err(Self::io(&path))?;
         }
         let meta = std::fs::metadata(&at).map_err(Self::io(&path))?;
-        Ok(attributes(path.rsplit('/').next().unwrap_or_default(), &meta))
+        Ok(attributes(
+            path.rsplit('/').next().unwrap_or_default(),
+            &meta,
+        ))
     }
 
     /// What a directory holds, directories first, then by name.
@@ -222,7 +268,9 @@ impl NamespaceFiles {
         let io = Self::io(&path);
         let entries = match std::fs::read_dir(&at) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.is_empty() => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.is_empty() => {
+                return Ok(Vec::new());
+            }
             Err(e) => return Err(io(e)),
         };
         let mut out = Vec::new();
@@ -238,7 +286,10 @@ impl NamespaceFiles {
             }
             out.push(attributes(&name, &meta));
         }
-        out.sort_by(|a, b| (a.kind != FileKind::Directory, &a.file_name).cmp(&(b.kind != FileKind::Directory, &b.file_name)));
+        out.sort_by(|a, b| {
+            (a.kind != FileKind::Directory, &a.file_name)
+                .cmp(&(b.kind != FileKind::Directory, &b.file_name))
+        });
         Ok(out)
     }
 
@@ -264,10 +315,16 @@ impl NamespaceFiles {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+                let relative = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
                 match entry.file_type() {
                     Ok(kind) if kind.is_dir() => pending.push((entry.path(), relative)),
-                    Ok(kind) if kind.is_file() && !name.ends_with(".partial") => found.push(relative),
+                    Ok(kind) if kind.is_file() && !name.ends_with(".partial") => {
+                        found.push(relative)
+                    }
                     _ => {}
                 }
             }
@@ -282,7 +339,10 @@ impl NamespaceFiles {
         if from.is_empty() || to.is_empty() {
             return Err(FilesError::BadPath("/".into()));
         }
-        let (source, target) = (self.checked(&self.files, &from)?, self.checked(&self.files, &to)?);
+        let (source, target) = (
+            self.checked(&self.files, &from)?,
+            self.checked(&self.files, &to)?,
+        );
         if !source.exists() {
             return Err(FilesError::NotFound(format!("/{from}")));
         }
@@ -324,7 +384,12 @@ impl NamespaceFiles {
     /// Deletes old revisions of a file (never its latest): all but the
     /// `keep` latest (1 when unset), and with `before` (Unix ms) only those
     /// written before it. Returns how many went.
-    pub fn purge_revisions(&self, path: &str, keep: Option<usize>, before: Option<i64>) -> Result<usize, FilesError> {
+    pub fn purge_revisions(
+        &self,
+        path: &str,
+        keep: Option<usize>,
+        before: Option<i64>,
+    ) -> Result<usize, FilesError> {
         let path = Self::normalize(path)?;
         let revisions = self.revisions_of(&path)?;
         let keep = keep.unwrap_or(1).max(1);
@@ -333,7 +398,11 @@ impl NamespaceFiles {
         for revision in revisions.iter().take(revisions.len().saturating_sub(keep)) {
             let file = dir.join(revision.to_string());
             if let Some(before) = before {
-                let written = std::fs::metadata(&file).and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64);
+                let written = std::fs::metadata(&file)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_millis() as i64);
                 if written >= before {
                     continue;
                 }
@@ -349,12 +418,21 @@ impl NamespaceFiles {
         let mut found = Vec::new();
         let mut pending = vec![(self.revisions.clone(), String::new())];
         while let Some((dir, prefix)) = pending.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             let mut is_file_dir = false;
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 match entry.file_type() {
-                    Ok(kind) if kind.is_dir() => pending.push((entry.path(), if prefix.is_empty() { name } else { format!("{prefix}/{name}") })),
+                    Ok(kind) if kind.is_dir() => pending.push((
+                        entry.path(),
+                        if prefix.is_empty() {
+                            name
+                        } else {
+                            format!("{prefix}/{name}")
+                        },
+                    )),
                     Ok(kind) if kind.is_file() && name.parse::<u32>().is_ok() => is_file_dir = true,
                     _ => {}
                 }
@@ -409,8 +487,19 @@ pub fn globs(patterns: &[String]) -> Result<Option<globset::GlobSet>, String> {
     for pattern in patterns {
         let plain = pattern.strip_prefix("glob:").unwrap_or(pattern);
         // `scripts/*.py` matches in any folder, as `**/scripts/*.py`.
-        let written = if plain.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_') { format!("**/{plain}") } else { plain.to_owned() };
-        let glob = globset::GlobBuilder::new(&java_glob(&written)).literal_separator(true).build().map_err(|e| format!("{pattern:?} is not a glob pattern: {e}"))?;
+        let written = if plain
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            format!("**/{plain}")
+        } else {
+            plain.to_owned()
+        };
+        let glob = globset::GlobBuilder::new(&java_glob(&written))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("{pattern:?} is not a glob pattern: {e}"))?;
         set.add(glob);
     }
     set.build().map(Some).map_err(|e| e.to_string())
@@ -442,7 +531,9 @@ fn java_glob(pattern: &str) -> String {
 
 fn attributes(name: &str, meta: &std::fs::Metadata) -> FileAttributes {
     let millis = |t: std::io::Result<std::time::SystemTime>| {
-        t.ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64)
+        t.ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
     };
     let modified = millis(meta.modified());
     // A file system that keeps no creation time gives the modification's.
@@ -451,14 +542,23 @@ fn attributes(name: &str, meta: &std::fs::Metadata) -> FileAttributes {
         file_name: name.to_owned(),
         last_modified_time: modified,
         creation_time: if created == 0 { modified } else { created },
-        kind: if meta.is_dir() { FileKind::Directory } else { FileKind::File },
+        kind: if meta.is_dir() {
+            FileKind::Directory
+        } else {
+            FileKind::File
+        },
         size: if meta.is_dir() { 0 } else { meta.len() },
     }
 }
 
 /// Writes under a temporary name, then renames.
 fn write_whole(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let partial = path.with_file_name(format!("{}.partial", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let partial = path.with_file_name(format!(
+        "{}.partial",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
     std::fs::write(&partial, content)?;
     std::fs::rename(&partial, path)
 }
@@ -476,26 +576,63 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = files(dir.path());
         assert_eq!(files.list("/").unwrap(), vec![]);
-        assert_eq!(files.put("/sql/q.sql", b"SELECT 1", Conflict::Overwrite).unwrap(), Some(1));
-        assert_eq!(files.put("sql/q.sql", b"SELECT 2", Conflict::Overwrite).unwrap(), Some(2));
-        assert_eq!(files.put("sql/q.sql", b"SELECT 3", Conflict::Skip).unwrap(), None);
-        assert!(matches!(files.put("sql/q.sql", b"x", Conflict::Error), Err(FilesError::Exists(p)) if p == "/sql/q.sql"));
+        assert_eq!(
+            files
+                .put("/sql/q.sql", b"SELECT 1", Conflict::Overwrite)
+                .unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            files
+                .put("sql/q.sql", b"SELECT 2", Conflict::Overwrite)
+                .unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            files.put("sql/q.sql", b"SELECT 3", Conflict::Skip).unwrap(),
+            None
+        );
+        assert!(
+            matches!(files.put("sql/q.sql", b"x", Conflict::Error), Err(FilesError::Exists(p)) if p == "/sql/q.sql")
+        );
         assert_eq!(files.get("/sql/q.sql", None).unwrap(), b"SELECT 2");
         assert_eq!(files.get("/sql/q.sql", Some(1)).unwrap(), b"SELECT 1");
-        assert!(files.get("/sql/q.sql", Some(3)).unwrap_err().to_string().contains("no revision 3 (it has 2)"));
+        assert!(
+            files
+                .get("/sql/q.sql", Some(3))
+                .unwrap_err()
+                .to_string()
+                .contains("no revision 3 (it has 2)")
+        );
         assert_eq!(files.revisions("sql/q.sql").unwrap(), [1, 2]);
-        files.put("main.py", b"print(1)", Conflict::Overwrite).unwrap();
+        files
+            .put("main.py", b"print(1)", Conflict::Overwrite)
+            .unwrap();
         let listed = files.list("").unwrap();
-        assert_eq!(listed.iter().map(|a| (a.file_name.as_str(), a.kind)).collect::<Vec<_>>(), [("sql", FileKind::Directory), ("main.py", FileKind::File)]);
+        assert_eq!(
+            listed
+                .iter()
+                .map(|a| (a.file_name.as_str(), a.kind))
+                .collect::<Vec<_>>(),
+            [("sql", FileKind::Directory), ("main.py", FileKind::File)]
+        );
         assert_eq!(files.stats("main.py").unwrap().size, 8);
         assert_eq!(files.all().unwrap(), ["main.py", "sql/q.sql"]);
         files.rename("sql", "queries").unwrap();
         assert_eq!(files.get("queries/q.sql", Some(1)).unwrap(), b"SELECT 1");
         assert!(files.delete("/queries/q.sql").unwrap());
         assert!(!files.delete("/queries/q.sql").unwrap());
-        assert!(matches!(files.get("queries/q.sql", None), Err(FilesError::NotFound(_))));
+        assert!(matches!(
+            files.get("queries/q.sql", None),
+            Err(FilesError::NotFound(_))
+        ));
         // Written again, the history goes on.
-        assert_eq!(files.put("queries/q.sql", b"SELECT 4", Conflict::Error).unwrap(), Some(3));
+        assert_eq!(
+            files
+                .put("queries/q.sql", b"SELECT 4", Conflict::Error)
+                .unwrap(),
+            Some(3)
+        );
     }
 
     #[test]
@@ -503,14 +640,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = files(dir.path());
         for bad in ["../x", "a/../../x", "a//b", "a\\b", "%2e%2e/x", "./a"] {
-            assert!(matches!(files.put(bad, b"x", Conflict::Overwrite), Err(FilesError::BadPath(_))), "{bad}");
+            assert!(
+                matches!(
+                    files.put(bad, b"x", Conflict::Overwrite),
+                    Err(FilesError::BadPath(_))
+                ),
+                "{bad}"
+            );
         }
         assert!(NamespaceFiles::new(dir.path(), "../etc").is_err());
         #[cfg(unix)]
         {
             std::fs::create_dir_all(dir.path().join("company.team/_files")).unwrap();
             std::os::unix::fs::symlink("/etc", dir.path().join("company.team/_files/etc")).unwrap();
-            assert!(matches!(files.get("etc/passwd", None), Err(FilesError::BadPath(_))));
+            assert!(matches!(
+                files.get("etc/passwd", None),
+                Err(FilesError::BadPath(_))
+            ));
         }
     }
 
@@ -518,17 +664,37 @@ mod tests {
     fn patterns_match_as_kestras_do() {
         let dir = tempfile::tempdir().unwrap();
         let files = files(dir.path());
-        for path in ["main.py", "scripts/clean.py", "scripts/deep/load.py", "sql/q.sql"] {
+        for path in [
+            "main.py",
+            "scripts/clean.py",
+            "scripts/deep/load.py",
+            "sql/q.sql",
+        ] {
             files.put(path, b"x", Conflict::Overwrite).unwrap();
         }
         let pick = |include: &[&str], exclude: &[&str]| {
-            files.matching(&include.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &exclude.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+            files
+                .matching(
+                    &include.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    &exclude.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                )
+                .unwrap()
         };
         assert_eq!(pick(&[], &[]).len(), 4);
-        assert_eq!(pick(&["*.py"], &[]), ["main.py"], "a star stays in its folder");
-        assert_eq!(pick(&["**.py"], &[]), ["main.py", "scripts/clean.py", "scripts/deep/load.py"]);
+        assert_eq!(
+            pick(&["*.py"], &[]),
+            ["main.py"],
+            "a star stays in its folder"
+        );
+        assert_eq!(
+            pick(&["**.py"], &[]),
+            ["main.py", "scripts/clean.py", "scripts/deep/load.py"]
+        );
         assert_eq!(pick(&["scripts/*"], &[]), ["scripts/clean.py"]);
-        assert_eq!(pick(&["/scripts/**"], &["**/deep/**"]), ["scripts/clean.py"]);
+        assert_eq!(
+            pick(&["/scripts/**"], &["**/deep/**"]),
+            ["scripts/clean.py"]
+        );
         assert_eq!(pick(&[], &["**.py"]), ["sql/q.sql"]);
     }
 }

@@ -81,11 +81,18 @@ pub struct Reads {
 }
 
 impl Reads {
-    pub const ALL: Reads = Reads { outputs: true, tasks: true, error_logs: true, secrets: true };
+    pub const ALL: Reads = Reads {
+        outputs: true,
+        tasks: true,
+        error_logs: true,
+        secrets: true,
+    };
 
     /// From the text of a node's own expressions.
     pub fn of(text: &str) -> Reads {
-        let whole = ["render", "Context(", "currentEachOutput"].iter().any(|f| text.contains(f));
+        let whole = ["render", "Context(", "currentEachOutput"]
+            .iter()
+            .any(|f| text.contains(f));
         Reads {
             outputs: whole || text.contains("outputs"),
             tasks: whole || text.contains("tasks"),
@@ -113,8 +120,13 @@ pub(crate) fn defaults_apply(prefix: &str, task_type: &str) -> bool {
 /// A task's reads include those of the plugin defaults it receives.
 fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)]) {
     if matches!(node.kind, NodeKind::Task { .. }) {
-        for (_, values) in defaults.iter().filter(|(prefix, _)| defaults_apply(prefix, &node.task_type)) {
-            node.reads = node.reads.union(Reads::of(&serde_json::to_string(values).unwrap_or_default()));
+        for (_, values) in defaults
+            .iter()
+            .filter(|(prefix, _)| defaults_apply(prefix, &node.task_type))
+        {
+            node.reads = node.reads.union(Reads::of(
+                &serde_json::to_string(values).unwrap_or_default(),
+            ));
         }
     }
     let children: Vec<&mut Node> = match &mut node.kind {
@@ -123,14 +135,26 @@ fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)])
         | NodeKind::WorkingDirectory { tasks, .. }
         | NodeKind::Parallel { tasks, .. }
         | NodeKind::ForEach { tasks, .. }
-        | NodeKind::LoopUntil { tasks, .. } => {
-            tasks.iter_mut().collect()
-        }
+        | NodeKind::LoopUntil { tasks, .. } => tasks.iter_mut().collect(),
         NodeKind::Dag { tasks } => tasks.iter_mut().map(|(n, _)| n).collect(),
-        NodeKind::If { then, otherwise, .. } => then.iter_mut().chain(otherwise.iter_mut()).collect(),
-        NodeKind::Switch { cases, defaults: branch, .. } => cases.iter_mut().flat_map(|(_, c)| c.iter_mut()).chain(branch.iter_mut()).collect(),
+        NodeKind::If {
+            then, otherwise, ..
+        } => then.iter_mut().chain(otherwise.iter_mut()).collect(),
+        NodeKind::Switch {
+            cases,
+            defaults: branch,
+            ..
+        } => cases
+            .iter_mut()
+            .flat_map(|(_, c)| c.iter_mut())
+            .chain(branch.iter_mut())
+            .collect(),
     };
-    let children = children.into_iter().chain(node.common.after.iter_mut()).chain(node.common.errors.iter_mut()).chain(node.common.finally.iter_mut());
+    let children = children
+        .into_iter()
+        .chain(node.common.after.iter_mut())
+        .chain(node.common.errors.iter_mut())
+        .chain(node.common.finally.iter_mut());
     for child in children {
         add_default_reads(child, defaults);
     }
@@ -157,27 +181,55 @@ pub struct Common {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
     /// A task a runner runs, with its own (not yet rendered) properties.
-    Task { properties: Map<String, Value> },
-    Sequential { tasks: Vec<Node> },
+    Task {
+        properties: Map<String, Value>,
+    },
+    Sequential {
+        tasks: Vec<Node>,
+    },
     /// A Sequential whose tasks share a directory; `files` holds its
     /// `inputFiles`, `outputFiles` and `namespaceFiles`, not yet rendered.
-    WorkingDirectory { tasks: Vec<Node>, files: Map<String, Value> },
-    Parallel { tasks: Vec<Node>, concurrency_limit: usize },
+    WorkingDirectory {
+        tasks: Vec<Node>,
+        files: Map<String, Value>,
+    },
+    Parallel {
+        tasks: Vec<Node>,
+        concurrency_limit: usize,
+    },
     /// Tasks with the ids they depend on.
-    Dag { tasks: Vec<(Node, Vec<TaskId>)> },
-    If { condition: Value, then: Vec<Node>, otherwise: Vec<Node> },
-    Switch { value: Value, cases: Vec<(String, Vec<Node>)>, defaults: Vec<Node> },
-    ForEach { values: Value, concurrency_limit: usize, tasks: Vec<Node> },
+    Dag {
+        tasks: Vec<(Node, Vec<TaskId>)>,
+    },
+    If {
+        condition: Value,
+        then: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    Switch {
+        value: Value,
+        cases: Vec<(String, Vec<Node>)>,
+        defaults: Vec<Node>,
+    },
+    ForEach {
+        values: Value,
+        concurrency_limit: usize,
+        tasks: Vec<Node>,
+    },
     /// LoopUntil (and its older name WaitFor): its tasks again and again
     /// until `condition` holds; `check` is its `checkFrequency` and
     /// `fail_on_max` its `failOnMaxReached`, as written.
-    LoopUntil { condition: Value, check: Value, fail_on_max: Value, tasks: Vec<Node> },
+    LoopUntil {
+        condition: Value,
+        check: Value,
+        fail_on_max: Value,
+        tasks: Vec<Node>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct PlanError(pub String);
-
 
 impl Plan {
     /// Reads a flow's plan from its YAML source, through the same parser
@@ -199,9 +251,15 @@ impl Plan {
     /// The plan of a parsed flow.
     pub fn from_flow(flow: &Flow) -> Result<Plan, PlanError> {
         let text = |t: &crate::flow::model::Text, what: &str| {
-            if t.value.is_empty() { Err(PlanError(format!("the flow has no `{what}`"))) } else { Ok(t.value.clone()) }
+            if t.value.is_empty() {
+                Err(PlanError(format!("the flow has no `{what}`")))
+            } else {
+                Ok(t.value.clone())
+            }
         };
-        let json = |node: &Option<crate::flow::yaml::Node>| node.as_ref().map(crate::flow::yaml::Node::to_json);
+        let json = |node: &Option<crate::flow::yaml::Node>| {
+            node.as_ref().map(crate::flow::yaml::Node::to_json)
+        };
         let plugin_defaults = match json(&flow.plugin_defaults) {
             Some(Value::Array(list)) => list
                 .iter()
@@ -214,14 +272,26 @@ impl Plan {
                 .collect(),
             _ => Vec::new(),
         };
-        let concurrency = json(&flow.concurrency).as_ref().and_then(Value::as_object).map(|c| Concurrency {
-            limit: c.get("limit").and_then(as_u64).unwrap_or(1).max(1) as u32,
-            behavior: c.get("behavior").and_then(Value::as_str).unwrap_or("QUEUE").to_ascii_uppercase(),
-        });
+        let concurrency = json(&flow.concurrency)
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|c| Concurrency {
+                limit: c.get("limit").and_then(as_u64).unwrap_or(1).max(1) as u32,
+                behavior: c
+                    .get("behavior")
+                    .and_then(Value::as_str)
+                    .unwrap_or("QUEUE")
+                    .to_ascii_uppercase(),
+            });
         let outputs = match json(&flow.outputs) {
             Some(Value::Array(list)) => list
                 .iter()
-                .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), o.get("value").cloned().unwrap_or(Value::Null))))
+                .filter_map(|o| {
+                    Some((
+                        o.get("id")?.as_str()?.to_owned(),
+                        o.get("value").cloned().unwrap_or(Value::Null),
+                    ))
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -230,7 +300,12 @@ impl Plan {
             Some(Value::Object(map)) => map,
             Some(Value::Array(list)) => list
                 .iter()
-                .filter_map(|l| Some((l.get("key")?.as_str()?.to_owned(), l.get("value").cloned().unwrap_or(Value::Null))))
+                .filter_map(|l| {
+                    Some((
+                        l.get("key")?.as_str()?.to_owned(),
+                        l.get("value").cloned().unwrap_or(Value::Null),
+                    ))
+                })
                 .collect(),
             _ => Map::new(),
         };
@@ -238,7 +313,9 @@ impl Plan {
             id: text(&flow.id, "id")?,
             namespace: text(&flow.namespace, "namespace")?,
             inputs: flow.inputs.iter().map(input_decl).collect(),
-            variables: json(&flow.variables).and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+            variables: json(&flow.variables)
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default(),
             labels,
             tasks: nodes(&flow.tasks)?,
             errors: nodes(&flow.errors)?,
@@ -250,7 +327,12 @@ impl Plan {
         };
         if !plan.plugin_defaults.is_empty() {
             let defaults = std::mem::take(&mut plan.plugin_defaults);
-            for node in plan.tasks.iter_mut().chain(&mut plan.errors).chain(&mut plan.finally) {
+            for node in plan
+                .tasks
+                .iter_mut()
+                .chain(&mut plan.errors)
+                .chain(&mut plan.finally)
+            {
                 add_default_reads(node, &defaults);
             }
             plan.plugin_defaults = defaults;
@@ -259,8 +341,14 @@ impl Plan {
     }
 
     /// The `pluginDefaults` values that apply to a task type, in order.
-    pub fn defaults_for<'a>(&'a self, task_type: &'a str) -> impl Iterator<Item = &'a Map<String, Value>> + 'a {
-        self.plugin_defaults.iter().filter(move |(prefix, _)| defaults_apply(prefix, task_type)).map(|(_, values)| values)
+    pub fn defaults_for<'a>(
+        &'a self,
+        task_type: &'a str,
+    ) -> impl Iterator<Item = &'a Map<String, Value>> + 'a {
+        self.plugin_defaults
+            .iter()
+            .filter(move |(prefix, _)| defaults_apply(prefix, task_type))
+            .map(|(_, values)| values)
     }
 
     /// Every node, depth first, for lookups by id.
@@ -288,7 +376,13 @@ impl Node {
     /// branches last.
     pub fn children(&self) -> Vec<&Node> {
         let mut children = self.body();
-        children.extend(self.common.after.iter().chain(&self.common.errors).chain(&self.common.finally));
+        children.extend(
+            self.common
+                .after
+                .iter()
+                .chain(&self.common.errors)
+                .chain(&self.common.finally),
+        );
         children
     }
 
@@ -297,21 +391,25 @@ impl Node {
         match &self.kind {
             NodeKind::Task { .. } => Vec::new(),
             NodeKind::Sequential { tasks }
-        | NodeKind::WorkingDirectory { tasks, .. }
-        | NodeKind::Parallel { tasks, .. }
-        | NodeKind::ForEach { tasks, .. }
-        | NodeKind::LoopUntil { tasks, .. } => {
-                tasks.iter().collect()
-            }
+            | NodeKind::WorkingDirectory { tasks, .. }
+            | NodeKind::Parallel { tasks, .. }
+            | NodeKind::ForEach { tasks, .. }
+            | NodeKind::LoopUntil { tasks, .. } => tasks.iter().collect(),
             NodeKind::Dag { tasks } => tasks.iter().map(|(n, _)| n).collect(),
-            NodeKind::If { then, otherwise, .. } => then.iter().chain(otherwise).collect(),
-            NodeKind::Switch { cases, defaults, .. } => cases.iter().flat_map(|(_, c)| c).chain(defaults).collect(),
+            NodeKind::If {
+                then, otherwise, ..
+            } => then.iter().chain(otherwise).collect(),
+            NodeKind::Switch {
+                cases, defaults, ..
+            } => cases.iter().flat_map(|(_, c)| c).chain(defaults).collect(),
         }
     }
 }
 
 fn as_u64(value: &Value) -> Option<u64> {
-    value.as_u64().or_else(|| value.as_str()?.trim().parse().ok())
+    value
+        .as_u64()
+        .or_else(|| value.as_str()?.trim().parse().ok())
 }
 
 fn input_decl(input: &crate::flow::model::Input) -> InputDecl {
@@ -319,7 +417,11 @@ fn input_decl(input: &crate::flow::model::Input) -> InputDecl {
         id: input.id.value.clone(),
         kind: input.input_type.name().to_owned(),
         required: input.required,
-        defaults: input.defaults.as_ref().map(crate::flow::yaml::Node::to_json).filter(|v| !v.is_null()),
+        defaults: input
+            .defaults
+            .as_ref()
+            .map(crate::flow::yaml::Node::to_json)
+            .filter(|v| !v.is_null()),
         values: input.values.clone(),
         description: input.description.clone(),
         expression: input.expression.clone(),
@@ -335,7 +437,9 @@ fn nodes(tasks: &[Task]) -> Result<Vec<Node>, PlanError> {
 /// The short name of a type: `io.kestra.plugin.core.flow.Parallel` and
 /// `flow.Parallel` are both `flow.Parallel`.
 pub fn short_type(task_type: &str) -> &str {
-    let rest = task_type.strip_prefix("io.kestra.plugin.").unwrap_or(task_type);
+    let rest = task_type
+        .strip_prefix("io.kestra.plugin.")
+        .unwrap_or(task_type);
     rest.strip_prefix("core.").unwrap_or(rest)
 }
 
@@ -348,12 +452,23 @@ fn node(task: &Task) -> Result<Node, PlanError> {
         return Err(PlanError(format!("task {id} has no `type`")));
     }
     let branch = |name: &str| -> Result<Vec<Node>, PlanError> {
-        task.branches.iter().filter(|b| b.name == name).map(|b| nodes(&b.tasks)).collect::<Result<Vec<Vec<Node>>, _>>().map(|v| v.concat())
+        task.branches
+            .iter()
+            .filter(|b| b.name == name)
+            .map(|b| nodes(&b.tasks))
+            .collect::<Result<Vec<Vec<Node>>, _>>()
+            .map(|v| v.concat())
     };
-    let short = task.kind.map_or_else(|| short_type(&task.task_type.value), |k| short_type(k.alias));
+    let short = task.kind.map_or_else(
+        || short_type(&task.task_type.value),
+        |k| short_type(k.alias),
+    );
     let common = Common {
         timeout: task.timeout.as_ref().map(|t| t.value.clone()),
-        retry: task.retry.as_ref().and_then(|r| r.to_json().as_object().cloned()),
+        retry: task
+            .retry
+            .as_ref()
+            .and_then(|r| r.to_json().as_object().cloned()),
         // AllowFailure is a Sequential whose failure is allowed.
         allow_failure: task.allow_failure || short == "flow.AllowFailure",
         allow_warning: task.allow_warning,
@@ -361,22 +476,48 @@ fn node(task: &Task) -> Result<Node, PlanError> {
         disabled: task.disabled,
         errors: branch("errors")?,
         finally: branch("finally")?,
-        after: if short == "flow.Pause" { branch("tasks")? } else { Vec::new() },
+        after: if short == "flow.Pause" {
+            branch("tasks")?
+        } else {
+            Vec::new()
+        },
     };
     let property = |name: &str| task.get(name).map(crate::flow::yaml::Node::to_json);
-    let limit = |name: &str, default: usize| property(name).as_ref().and_then(as_u64).map_or(default, |n| n as usize);
+    let limit = |name: &str, default: usize| {
+        property(name)
+            .as_ref()
+            .and_then(as_u64)
+            .map_or(default, |n| n as usize)
+    };
     let kind = match short {
-        "flow.Sequential" | "flow.AllowFailure" => NodeKind::Sequential { tasks: branch("tasks")? },
+        "flow.Sequential" | "flow.AllowFailure" => NodeKind::Sequential {
+            tasks: branch("tasks")?,
+        },
         "flow.WorkingDirectory" => NodeKind::WorkingDirectory {
             tasks: branch("tasks")?,
-            files: ["inputFiles", "outputFiles", "namespaceFiles", "cache"].into_iter().filter_map(|name| Some((name.to_owned(), property(name)?))).collect(),
+            files: ["inputFiles", "outputFiles", "namespaceFiles", "cache"]
+                .into_iter()
+                .filter_map(|name| Some((name.to_owned(), property(name)?)))
+                .collect(),
         },
         // 0 means no limit, as in Kestra.
-        "flow.Parallel" => NodeKind::Parallel { tasks: branch("tasks")?, concurrency_limit: limit("concurrent", limit("concurrencyLimit", 0)) },
+        "flow.Parallel" => NodeKind::Parallel {
+            tasks: branch("tasks")?,
+            concurrency_limit: limit("concurrent", limit("concurrencyLimit", 0)),
+        },
         "flow.Dag" => NodeKind::Dag {
             tasks: task
                 .children()
-                .map(|child| Ok((node(child)?, child.depends_on.iter().map(|d| TaskId::new(d.value.as_str())).collect())))
+                .map(|child| {
+                    Ok((
+                        node(child)?,
+                        child
+                            .depends_on
+                            .iter()
+                            .map(|d| TaskId::new(d.value.as_str()))
+                            .collect(),
+                    ))
+                })
                 .collect::<Result<_, PlanError>>()?,
         },
         "flow.If" => NodeKind::If {
@@ -395,9 +536,15 @@ fn node(task: &Task) -> Result<Node, PlanError> {
             defaults: branch("defaults")?,
         },
         "flow.ForEach" | "flow.EachSequential" | "flow.EachParallel" => NodeKind::ForEach {
-            values: property("values").or_else(|| property("value")).unwrap_or(Value::Null),
+            values: property("values")
+                .or_else(|| property("value"))
+                .unwrap_or(Value::Null),
             // Kestra's ForEach runs one value at a time unless told otherwise.
-            concurrency_limit: if short == "flow.EachParallel" { limit("concurrent", 0) } else { limit("concurrencyLimit", 1) },
+            concurrency_limit: if short == "flow.EachParallel" {
+                limit("concurrent", 0)
+            } else {
+                limit("concurrencyLimit", 1)
+            },
             tasks: branch("tasks")?,
         },
         "flow.LoopUntil" | "flow.WaitFor" => NodeKind::LoopUntil {
@@ -407,23 +554,39 @@ fn node(task: &Task) -> Result<Node, PlanError> {
             tasks: branch("tasks")?,
         },
         _ => NodeKind::Task {
-            properties: task.properties.iter().map(|(name, value)| (name.value.clone(), value.to_json())).collect(),
+            properties: task
+                .properties
+                .iter()
+                .map(|(name, value)| (name.value.clone(), value.to_json()))
+                .collect(),
         },
     };
     // The node's own expressions: its properties, or a flowable's condition,
     // value or values, and runIf (not its children's).
     let own = match &kind {
         NodeKind::Task { properties } => serde_json::to_string(properties),
-        NodeKind::If { condition: v, .. } | NodeKind::Switch { value: v, .. } | NodeKind::ForEach { values: v, .. } | NodeKind::LoopUntil { condition: v, .. } => {
-            serde_json::to_string(v)
-        }
+        NodeKind::If { condition: v, .. }
+        | NodeKind::Switch { value: v, .. }
+        | NodeKind::ForEach { values: v, .. }
+        | NodeKind::LoopUntil { condition: v, .. } => serde_json::to_string(v),
         NodeKind::WorkingDirectory { files, .. } => serde_json::to_string(files),
         _ => Ok(String::new()),
     }
     .unwrap_or_default();
-    let run_if = common.run_if.as_ref().map(Value::to_string).unwrap_or_default();
+    let run_if = common
+        .run_if
+        .as_ref()
+        .map(Value::to_string)
+        .unwrap_or_default();
     let reads = Reads::of(&format!("{own}{run_if}"));
-    Ok(Node { id: TaskId::new(id), task_type: task.task_type.value.clone(), declared: task.kind, common, kind, reads })
+    Ok(Node {
+        id: TaskId::new(id),
+        task_type: task.task_type.value.clone(),
+        declared: task.kind,
+        common,
+        kind,
+        reads,
+    })
 }
 
 #[cfg(test)]
@@ -433,7 +596,8 @@ mod tests {
     #[test]
     fn every_blueprint_has_a_plan() {
         for blueprint in crate::blueprints::all() {
-            let plan = Plan::from_yaml(blueprint.source).unwrap_or_else(|e| panic!("{}: {e}", blueprint.header.id));
+            let plan = Plan::from_yaml(blueprint.source)
+                .unwrap_or_else(|e| panic!("{}: {e}", blueprint.header.id));
             assert!(!plan.tasks.is_empty(), "{}", blueprint.header.id);
         }
     }
@@ -445,11 +609,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.inputs[0].defaults, Some(Value::String("World".into())));
-        let NodeKind::Parallel { tasks, concurrency_limit: 0 } = &plan.tasks[0].kind else { panic!() };
-        let NodeKind::Task { properties } = &tasks[0].kind else { panic!() };
+        let NodeKind::Parallel {
+            tasks,
+            concurrency_limit: 0,
+        } = &plan.tasks[0].kind
+        else {
+            panic!()
+        };
+        let NodeKind::Task { properties } = &tasks[0].kind else {
+            panic!()
+        };
         assert_eq!(properties.keys().collect::<Vec<_>>(), ["message"]);
         assert_eq!(tasks[0].common.retry.as_ref().unwrap()["maxAttempt"], 3);
-        let NodeKind::Dag { tasks: dag } = &tasks[1].kind else { panic!() };
+        let NodeKind::Dag { tasks: dag } = &tasks[1].kind else {
+            panic!()
+        };
         assert_eq!(dag[1].1, [TaskId::new("x")]);
         assert_eq!(plan.finally[0].id.as_str(), "bye");
         let ids: Vec<&str> = plan.all_nodes().iter().map(|n| n.id.as_str()).collect();
@@ -462,8 +636,21 @@ mod tests {
             "id: f\nnamespace: n\ntasks:\n  - id: plain\n    type: log.Log\n    message: \"{{ inputs.x ?? 1 }}\"\n  - id: reader\n    type: log.Log\n    message: \"{{ outputs.plain }}\"\n  - id: whole\n    type: log.Log\n    message: \"{{ printContext() }}\"\n  - id: each\n    type: flow.ForEach\n    values: \"{{ tasks.plain.state }}\"\n    tasks:\n      - id: inner\n        type: log.Log\n        message: hi\n        runIf: \"{{ outputs.reader is defined }}\"\n",
         )
         .unwrap();
-        let reads: Vec<(&str, bool, bool)> = plan.all_nodes().iter().map(|n| (n.id.as_str(), n.reads.outputs, n.reads.tasks)).collect();
-        assert_eq!(reads, [("plain", false, false), ("reader", true, false), ("whole", true, true), ("each", false, true), ("inner", true, false)]);
+        let reads: Vec<(&str, bool, bool)> = plan
+            .all_nodes()
+            .iter()
+            .map(|n| (n.id.as_str(), n.reads.outputs, n.reads.tasks))
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                ("plain", false, false),
+                ("reader", true, false),
+                ("whole", true, true),
+                ("each", false, true),
+                ("inner", true, false)
+            ]
+        );
     }
 
     #[test]
@@ -472,9 +659,16 @@ mod tests {
             "id: f\nnamespace: n\ntasks:\n  - id: plain\n    type: log.Log\n    message: hi\n  - id: ret\n    type: debug.Return\n    format: x\npluginDefaults:\n  - type: io.kestra.plugin.core.log\n    values:\n      level: \"{{ outputs.ret is defined ? 'INFO' : 'WARN' }}\"\n",
         )
         .unwrap();
-        let reads: Vec<(&str, bool)> = plan.all_nodes().iter().map(|n| (n.id.as_str(), n.reads.outputs)).collect();
+        let reads: Vec<(&str, bool)> = plan
+            .all_nodes()
+            .iter()
+            .map(|n| (n.id.as_str(), n.reads.outputs))
+            .collect();
         assert_eq!(reads, [("plain", true), ("ret", false)]);
-        assert_eq!(plan.defaults_for("io.kestra.plugin.core.log.Log").count(), 1);
+        assert_eq!(
+            plan.defaults_for("io.kestra.plugin.core.log.Log").count(),
+            1
+        );
         assert_eq!(plan.defaults_for("log.Log").count(), 1);
         assert_eq!(plan.defaults_for("debug.Return").count(), 0);
     }
@@ -484,7 +678,11 @@ mod tests {
 /// so an execution does not parse its flow again. Cheap to clone.
 #[cfg(feature = "runtime")]
 #[derive(Clone, Default)]
-pub struct Plans(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, String, i64), std::sync::Arc<Plan>>>>);
+pub struct Plans(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(String, String, i64), std::sync::Arc<Plan>>>,
+    >,
+);
 
 #[cfg(feature = "runtime")]
 impl std::fmt::Debug for Plans {
@@ -500,9 +698,20 @@ impl Plans {
 
     /// The plan of revision `revision` of flow `namespace.id`, whose
     /// source is `source`.
-    pub fn get(&self, namespace: &str, id: &str, revision: i64, source: &str) -> Result<std::sync::Arc<Plan>, PlanError> {
+    pub fn get(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: i64,
+        source: &str,
+    ) -> Result<std::sync::Arc<Plan>, PlanError> {
         let key = (namespace.to_owned(), id.to_owned(), revision);
-        if let Some(plan) = self.0.lock().ok().and_then(|plans| plans.get(&key).cloned()) {
+        if let Some(plan) = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|plans| plans.get(&key).cloned())
+        {
             return Ok(plan);
         }
         let plan = std::sync::Arc::new(Plan::from_yaml(source)?);

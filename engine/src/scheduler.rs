@@ -33,7 +33,11 @@ const MAX_CATCH_UP: usize = 100;
 const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 
 /// Runs the scheduler until `stop` is cancelled.
-pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    store: Store,
+    executor: Executor,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = store.watch_flows();
         loop {
@@ -45,7 +49,11 @@ pub fn spawn(store: Store, executor: Executor, stop: CancellationToken) -> tokio
                 }
             };
             let sleep = next
-                .map(|at| at.duration_since(Timestamp::now()).unsigned_abs().min(LONGEST_SLEEP))
+                .map(|at| {
+                    at.duration_since(Timestamp::now())
+                        .unsigned_abs()
+                        .min(LONGEST_SLEEP)
+                })
                 .unwrap_or(LONGEST_SLEEP);
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -99,29 +107,45 @@ enum Recover {
 }
 
 /// Fires every schedule due at `now`; returns the next scheduled time.
-pub async fn tick(store: &Store, executor: &Executor, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+pub async fn tick(
+    store: &Store,
+    executor: &Executor,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
     let mut earliest: Option<Timestamp> = None;
     // Triggers turned off from the UI, the API or a Toggle task.
     let off = store.disabled_triggers().await?;
     let mut flows = store.scheduled_flows().await?;
     for polled in store.flows_with_source_like("%http.Trigger%").await? {
-        if !flows.iter().any(|f| f.namespace == polled.namespace && f.id == polled.id) {
+        if !flows
+            .iter()
+            .any(|f| f.namespace == polled.namespace && f.id == polled.id)
+        {
             flows.push(polled);
         }
     }
     for flow in flows {
-        let Some(model) = crate::flow::parse(&flow.source).flow else { continue };
+        let Some(model) = crate::flow::parse(&flow.source).flow else {
+            continue;
+        };
         if model.disabled {
             continue;
         }
         for trigger in &model.triggers {
-            if off.contains(&(flow.namespace.to_string(), flow.id.to_string(), trigger.id.value.clone())) {
+            if off.contains(&(
+                flow.namespace.to_string(),
+                flow.id.to_string(),
+                trigger.id.value.clone(),
+            )) {
                 continue;
             }
             if !trigger.disabled && trigger.kind.is_some_and(|k| k.alias == "http.Trigger") {
-                match crate::http_trigger::poll(store, executor, &flow, &model, trigger, now).await {
+                match crate::http_trigger::poll(store, executor, &flow, &model, trigger, now).await
+                {
                     Ok(next) => earliest = Some(earliest.map_or(next, |e| e.min(next))),
-                    Err(error) => tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %trigger.id.value, %error, "an HTTP trigger cannot poll"),
+                    Err(error) => {
+                        tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %trigger.id.value, %error, "an HTTP trigger cannot poll")
+                    }
                 }
                 continue;
             }
@@ -151,17 +175,30 @@ fn schedule(trigger: &Trigger) -> Result<Option<Schedule>, String> {
     let props = trigger.node.to_json();
     let text = |name: &str| props.get(name).and_then(Value::as_str);
     let zone_name = text("timezone").unwrap_or("Etc/UTC");
-    let zone = TimeZone::get(zone_name).map_err(|e| format!("unknown time zone {zone_name:?}: {e}"))?;
+    let zone =
+        TimeZone::get(zone_name).map_err(|e| format!("unknown time zone {zone_name:?}: {e}"))?;
     let times = if on_dates {
         Times::Dates(dates(props.get("dates").unwrap_or(&Value::Null), &zone)?)
     } else {
-        Times::Cron(text("cron").ok_or("no `cron`")?.parse().map_err(|e| format!("bad cron: {e}"))?)
+        Times::Cron(
+            text("cron")
+                .ok_or("no `cron`")?
+                .parse()
+                .map_err(|e| format!("bad cron: {e}"))?,
+        )
     };
-    let recover = match text("recoverMissedSchedules").map(str::to_ascii_uppercase).as_deref() {
+    let recover = match text("recoverMissedSchedules")
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None | Some("ALL") => Recover::All,
         Some("LAST") => Recover::Last,
         Some("NONE") => Recover::None,
-        Some(other) => return Err(format!("recoverMissedSchedules is ALL, LAST or NONE, not {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "recoverMissedSchedules is ALL, LAST or NONE, not {other:?}"
+            ));
+        }
     };
     let backfill_start = props
         .get("backfill")
@@ -173,7 +210,11 @@ fn schedule(trigger: &Trigger) -> Result<Option<Schedule>, String> {
         id: trigger.id.value.clone(),
         times,
         zone,
-        inputs: props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default(),
+        inputs: props
+            .get("inputs")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         recover,
         backfill_start,
         conditions: props.get("conditions").filter(|c| !c.is_null()).cloned(),
@@ -183,7 +224,9 @@ fn schedule(trigger: &Trigger) -> Result<Option<Schedule>, String> {
 /// ScheduleOnDates' `dates`, rendered (they may be expressions, as in
 /// Kestra) and sorted.
 fn dates(written: &Value, zone: &TimeZone) -> Result<Vec<Timestamp>, String> {
-    let rendered = crate::flow::expr::Renderer::new(Arc::new(crate::flow_triggers::NoSecrets)).render("", "dates", written, &json!({})).map_err(|e| e.message)?;
+    let rendered = crate::flow::expr::Renderer::new(Arc::new(crate::flow_triggers::NoSecrets))
+        .render("", "dates", written, &json!({}))
+        .map_err(|e| e.message)?;
     let list = match rendered {
         Value::Array(items) => items,
         Value::String(text) => match serde_json::from_str::<Value>(&text) {
@@ -195,7 +238,11 @@ fn dates(written: &Value, zone: &TimeZone) -> Result<Vec<Timestamp>, String> {
     };
     let mut dates = list
         .iter()
-        .map(|d| d.as_str().ok_or_else(|| format!("`dates`: {d} is not a date-time")).and_then(|t| parse_time(t, zone)))
+        .map(|d| {
+            d.as_str()
+                .ok_or_else(|| format!("`dates`: {d} is not a date-time"))
+                .and_then(|t| parse_time(t, zone))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     dates.sort();
     dates.dedup();
@@ -210,9 +257,15 @@ fn parse_time(text: &str, zone: &TimeZone) -> Result<Timestamp, String> {
     }
     let civil = text
         .parse::<jiff::civil::DateTime>()
-        .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
+        .or_else(|_| {
+            text.parse::<jiff::civil::Date>()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        })
         .map_err(|_| format!("{text:?} is not a date or time such as 2024-01-01T00:00:00Z"))?;
-    zone.to_ambiguous_zoned_datetime(civil).compatible().map(|z| z.timestamp()).map_err(|e| e.to_string())
+    zone.to_ambiguous_zoned_datetime(civil)
+        .compatible()
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
 }
 
 /// The first scheduled time strictly after `after`. The cron expression is
@@ -220,7 +273,12 @@ fn parse_time(text: &str, zone: &TimeZone) -> Result<Timestamp, String> {
 /// skips runs at the moment after the gap, as Kestra does.
 pub fn next_after(cron: &croner::Cron, zone: &TimeZone, after: Timestamp) -> Option<Timestamp> {
     let wall = after.to_zoned_datetime(zone.clone()).datetime();
-    let mut start = chrono::NaiveDate::from_ymd_opt(wall.year().into(), wall.month() as u32, wall.day() as u32)?.and_hms_nano_opt(
+    let mut start = chrono::NaiveDate::from_ymd_opt(
+        wall.year().into(),
+        wall.month() as u32,
+        wall.day() as u32,
+    )?
+    .and_hms_nano_opt(
         wall.hour() as u32,
         wall.minute() as u32,
         wall.second() as u32,
@@ -240,7 +298,11 @@ pub fn next_after(cron: &croner::Cron, zone: &TimeZone, after: Timestamp) -> Opt
             0,
         )
         .ok()?;
-        let at = zone.to_ambiguous_zoned_datetime(civil).compatible().ok()?.timestamp();
+        let at = zone
+            .to_ambiguous_zoned_datetime(civil)
+            .compatible()
+            .ok()?
+            .timestamp();
         if at > after {
             return Some(at);
         }
@@ -250,13 +312,30 @@ pub fn next_after(cron: &croner::Cron, zone: &TimeZone, after: Timestamp) -> Opt
 }
 
 /// Starts the executions due for one trigger; returns its next time.
-async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: &Flow, schedule: &Schedule, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
-    let last = match store.trigger_last_date(&flow.namespace, &flow.id, &schedule.id).await? {
+async fn fire_due(
+    store: &Store,
+    executor: &Executor,
+    flow: &ScheduledFlow,
+    model: &Flow,
+    schedule: &Schedule,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let last = match store
+        .trigger_last_date(&flow.namespace, &flow.id, &schedule.id)
+        .await?
+    {
         Some(ms) => Timestamp::from_millisecond(ms).unwrap_or(now),
         None => {
             // First sight: count from the backfill start, or from now.
             let from = schedule.backfill_start.unwrap_or(now);
-            store.set_trigger_last_date(&flow.namespace, &flow.id, &schedule.id, from.as_millisecond() - 1).await?;
+            store
+                .set_trigger_last_date(
+                    &flow.namespace,
+                    &flow.id,
+                    &schedule.id,
+                    from.as_millisecond() - 1,
+                )
+                .await?;
             from - Duration::from_millis(1)
         }
     };
@@ -278,21 +357,47 @@ async fn fire_due(store: &Store, executor: &Executor, flow: &ScheduledFlow, mode
         _ if due.len() <= 1 => due.clone(),
         Recover::All => due[due.len().saturating_sub(MAX_CATCH_UP)..].to_vec(),
         Recover::Last => due[due.len() - 1..].to_vec(),
-        Recover::None => due.iter().copied().filter(|d| now.duration_since(*d).unsigned_abs() < Duration::from_secs(60)).collect(),
+        Recover::None => due
+            .iter()
+            .copied()
+            .filter(|d| now.duration_since(*d).unsigned_abs() < Duration::from_secs(60))
+            .collect(),
     };
     for at in &fire {
         start(store, executor, flow, model, schedule, *at).await?;
     }
     if let Some(latest) = due.last() {
-        store.set_trigger_last_date(&flow.namespace, &flow.id, &schedule.id, latest.as_millisecond()).await?;
+        store
+            .set_trigger_last_date(
+                &flow.namespace,
+                &flow.id,
+                &schedule.id,
+                latest.as_millisecond(),
+            )
+            .await?;
     }
     let next = schedule.next_after(cursor.max(now));
-    store.set_trigger_evaluated(&flow.namespace, &flow.id, &schedule.id, next.map(Timestamp::as_millisecond), now.as_millisecond()).await?;
+    store
+        .set_trigger_evaluated(
+            &flow.namespace,
+            &flow.id,
+            &schedule.id,
+            next.map(Timestamp::as_millisecond),
+            now.as_millisecond(),
+        )
+        .await?;
     Ok(next)
 }
 
 /// Starts one scheduled execution, unless it already exists.
-async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: &Flow, schedule: &Schedule, at: Timestamp) -> Result<(), StoreError> {
+async fn start(
+    store: &Store,
+    executor: &Executor,
+    flow: &ScheduledFlow,
+    model: &Flow,
+    schedule: &Schedule,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let id = scheduled_id(flow, &schedule.id, at);
     if store.get_execution(&id).await?.is_some() {
         return Ok(());
@@ -304,7 +409,11 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
             return Ok(());
         }
     };
-    let iso = |t: Timestamp| t.to_zoned_datetime(schedule.zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    let iso = |t: Timestamp| {
+        t.to_zoned_datetime(schedule.zone.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    };
     let previous = prev_before(schedule, at);
     let next = schedule.next_after(at);
     let trigger_vars = json!({
@@ -339,20 +448,45 @@ async fn start(store: &Store, executor: &Executor, flow: &ScheduledFlow, model: 
     match executor.launch(launch).await {
         Ok(record) => {
             tracing::info!(execution_id = %record.id, flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, date = %at, "scheduled execution started");
-            store.set_trigger_fired(&flow.namespace, &flow.id, &schedule.id, record.id.as_str(), Timestamp::now().as_millisecond()).await?;
+            store
+                .set_trigger_fired(
+                    &flow.namespace,
+                    &flow.id,
+                    &schedule.id,
+                    record.id.as_str(),
+                    Timestamp::now().as_millisecond(),
+                )
+                .await?;
         }
         // Another scheduler node fired this tick first.
         Err(crate::executor::ExecutionError::Store(StoreError::Duplicate(_))) => {}
-        Err(error) => tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, %error, "a scheduled execution could not start"),
+        Err(error) => {
+            tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %schedule.id, %error, "a scheduled execution could not start")
+        }
     }
     Ok(())
 }
 
 /// Whether a Schedule's conditions hold at `at`, rendered with `trigger.*`.
-fn holds(conditions: &Value, trigger_vars: &Value, schedule: &Schedule, at: Timestamp) -> Result<bool, String> {
+fn holds(
+    conditions: &Value,
+    trigger_vars: &Value,
+    schedule: &Schedule,
+    at: Timestamp,
+) -> Result<bool, String> {
     use crate::task::core::condition::{Facts, When};
-    let date = When { civil: at.to_zoned_datetime(schedule.zone.clone()).datetime(), instant: at };
-    crate::flow_triggers::conditions_hold(conditions, trigger_vars, &Facts { date: Some(date), execution: None })
+    let date = When {
+        civil: at.to_zoned_datetime(schedule.zone.clone()).datetime(),
+        instant: at,
+    };
+    crate::flow_triggers::conditions_hold(
+        conditions,
+        trigger_vars,
+        &Facts {
+            date: Some(date),
+            execution: None,
+        },
+    )
 }
 
 /// The scheduled time before `at`, for `trigger.previous`.
@@ -379,7 +513,13 @@ fn prev_before(schedule: &Schedule, at: Timestamp) -> Option<Timestamp> {
 /// An execution id that only this flow, trigger and time give: 22 base-62
 /// digits of a 128-bit FNV-1a hash, the width of generated ids.
 fn scheduled_id(flow: &ScheduledFlow, trigger: &str, at: Timestamp) -> ExecutionId {
-    derived_id(&format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", flow.namespace, flow.id, trigger, at.as_millisecond()))
+    derived_id(&format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        flow.namespace,
+        flow.id,
+        trigger,
+        at.as_millisecond()
+    ))
 }
 
 /// An execution id that `key` decides: whoever starts the execution for
@@ -414,21 +554,43 @@ mod tests {
         let cron: croner::Cron = "0 2 * * *".parse().unwrap();
         let paris = TimeZone::get("Europe/Paris").unwrap();
         // Winter: 02:00 in Paris is 01:00 UTC.
-        assert_eq!(next_after(&cron, &paris, at("2026-01-10T12:00:00Z")), Some(at("2026-01-11T01:00:00Z")));
+        assert_eq!(
+            next_after(&cron, &paris, at("2026-01-10T12:00:00Z")),
+            Some(at("2026-01-11T01:00:00Z"))
+        );
         // Summer: 00:00 UTC.
-        assert_eq!(next_after(&cron, &paris, at("2026-07-10T12:00:00Z")), Some(at("2026-07-11T00:00:00Z")));
+        assert_eq!(
+            next_after(&cron, &paris, at("2026-07-10T12:00:00Z")),
+            Some(at("2026-07-11T00:00:00Z"))
+        );
         // 2026-03-29 02:00 does not exist in Paris: it runs at 03:00 CEST (01:00 UTC).
-        assert_eq!(next_after(&cron, &paris, at("2026-03-28T12:00:00Z")), Some(at("2026-03-29T01:00:00Z")));
+        assert_eq!(
+            next_after(&cron, &paris, at("2026-03-28T12:00:00Z")),
+            Some(at("2026-03-29T01:00:00Z"))
+        );
         let utc = TimeZone::UTC;
         let every_5: croner::Cron = "*/5 * * * *".parse().unwrap();
-        assert_eq!(next_after(&every_5, &utc, at("2026-01-01T00:00:00Z")), Some(at("2026-01-01T00:05:00Z")));
+        assert_eq!(
+            next_after(&every_5, &utc, at("2026-01-01T00:00:00Z")),
+            Some(at("2026-01-01T00:05:00Z"))
+        );
     }
 
     #[test]
     fn backfill_starts_parse_in_the_zone() {
         let paris = TimeZone::get("Europe/Paris").unwrap();
-        assert_eq!(parse_time("2026-01-01", &paris).unwrap(), at("2025-12-31T23:00:00Z"));
-        assert_eq!(parse_time("2026-01-01T00:00:00Z", &paris).unwrap(), at("2026-01-01T00:00:00Z"));
-        assert!(parse_time("yesterday", &paris).unwrap_err().contains("not a date"));
+        assert_eq!(
+            parse_time("2026-01-01", &paris).unwrap(),
+            at("2025-12-31T23:00:00Z")
+        );
+        assert_eq!(
+            parse_time("2026-01-01T00:00:00Z", &paris).unwrap(),
+            at("2026-01-01T00:00:00Z")
+        );
+        assert!(
+            parse_time("yesterday", &paris)
+                .unwrap_err()
+                .contains("not a date")
+        );
     }
 }

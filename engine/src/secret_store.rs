@@ -35,14 +35,20 @@ struct Cache {
 impl std::fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let count = self.cache.read().map(|c| c.values.len()).unwrap_or(0);
-        f.debug_struct("SecretStore").field("secrets", &count).finish_non_exhaustive()
+        f.debug_struct("SecretStore")
+            .field("secrets", &count)
+            .finish_non_exhaustive()
     }
 }
 
 impl SecretStore {
     /// The secrets of `store`, loaded at the first [`SecretStore::refresh`].
     pub fn new(store: Store) -> Self {
-        Self { store, cache: Default::default(), reload: Default::default() }
+        Self {
+            store,
+            cache: Default::default(),
+            reload: Default::default(),
+        }
     }
 
     /// The secrets of `store`, loaded now (so a value that does not decrypt
@@ -64,9 +70,16 @@ impl SecretStore {
             return Ok(());
         }
         let loaded = self.store.secret_values().await?;
-        let values = loaded.values.into_iter().map(|(ns, name, value)| ((ns.as_str().to_owned(), name.as_str().to_owned()), value)).collect();
+        let values = loaded
+            .values
+            .into_iter()
+            .map(|(ns, name, value)| ((ns.as_str().to_owned(), name.as_str().to_owned()), value))
+            .collect();
         if let Ok(mut cache) = self.cache.write() {
-            *cache = Cache { generation: Some(loaded.generation), values };
+            *cache = Cache {
+                generation: Some(loaded.generation),
+                values,
+            };
         }
         Ok(())
     }
@@ -86,13 +99,25 @@ impl SecretStore {
     }
 
     /// Sets a secret (inserts or replaces it); `set_by` is the user.
-    pub async fn set(&self, namespace: &Namespace, name: &SecretName, value: &Secret, set_by: &str) -> Result<(), StoreError> {
-        self.store.set_secret(namespace, name, value, set_by).await?;
+    pub async fn set(
+        &self,
+        namespace: &Namespace,
+        name: &SecretName,
+        value: &Secret,
+        set_by: &str,
+    ) -> Result<(), StoreError> {
+        self.store
+            .set_secret(namespace, name, value, set_by)
+            .await?;
         self.refresh().await
     }
 
     /// Deletes a secret; false if there was none.
-    pub async fn delete(&self, namespace: &Namespace, name: &SecretName) -> Result<bool, StoreError> {
+    pub async fn delete(
+        &self,
+        namespace: &Namespace,
+        name: &SecretName,
+    ) -> Result<bool, StoreError> {
         let deleted = self.store.delete_secret(namespace, name).await?;
         self.refresh().await?;
         Ok(deleted)

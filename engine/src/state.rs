@@ -95,7 +95,10 @@ impl State {
 
     /// Nothing more happens to a run in this state (until a restart).
     pub fn is_terminal(self) -> bool {
-        matches!(self, State::Success | State::Warning | State::Failed | State::Killed | State::Skipped)
+        matches!(
+            self,
+            State::Success | State::Warning | State::Failed | State::Killed | State::Skipped
+        )
     }
 
     /// The run ended well enough for what depends on it to go on.
@@ -119,7 +122,9 @@ impl State {
     }
 
     pub fn parse(text: &str) -> Option<State> {
-        State::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text))
+        State::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
     }
 }
 
@@ -163,8 +168,14 @@ mod tests {
     fn the_ones_that_cannot() {
         check(&[E::Succeed], Err((S::Created, E::Succeed)));
         check(&[E::Start, E::Succeed, E::Fail], Err((S::Success, E::Fail)));
-        check(&[E::Start, E::Succeed, E::Restart], Err((S::Success, E::Restart)));
-        check(&[E::Start, E::Kill, E::Succeed], Err((S::Killing, E::Succeed)));
+        check(
+            &[E::Start, E::Succeed, E::Restart],
+            Err((S::Success, E::Restart)),
+        );
+        check(
+            &[E::Start, E::Kill, E::Succeed],
+            Err((S::Killing, E::Succeed)),
+        );
         check(&[E::Skip, E::Start], Err((S::Skipped, E::Start)));
     }
 

@@ -23,11 +23,15 @@ const CACHE_DIR: &str = "_cache";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("{uri:?} is not an internal storage URI: it must look like storage:///namespace/flow/…")]
+    #[error(
+        "{uri:?} is not an internal storage URI: it must look like storage:///namespace/flow/…"
+    )]
     BadUri { uri: String },
     #[error("{uri} does not exist")]
     NotFound { uri: String },
-    #[error("{uri} is not in the storage of namespace {namespace}: a flow reads and writes the files of its own namespace only")]
+    #[error(
+        "{uri} is not in the storage of namespace {namespace}: a flow reads and writes the files of its own namespace only"
+    )]
     OutOfScope { uri: String, namespace: String },
     #[error("{uri} goes through a symbolic link, which internal storage does not follow")]
     Link { uri: String },
@@ -45,32 +49,55 @@ pub struct Storage {
 
 impl Storage {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), namespace: None }
+        Self {
+            root: root.into(),
+            namespace: None,
+        }
     }
 
     /// This storage as a run of a flow of `namespace` sees it: a URI
     /// outside `storage:///<namespace>/` is refused (`OutOfScope`).
     pub fn for_namespace(&self, namespace: &Namespace) -> Self {
-        Self { root: self.root.clone(), namespace: Some(namespace.clone()) }
+        Self {
+            root: self.root.clone(),
+            namespace: Some(namespace.clone()),
+        }
     }
 
     /// The URI for a file of an execution:
     /// `storage:///<namespace>/<flow>/executions/<execution>/<name>`.
-    pub fn execution_uri(namespace: &Namespace, flow: &FlowId, execution: &ExecutionId, name: &str) -> String {
-        format!("{SCHEME}/{namespace}/{flow}/executions/{execution}/{}", sanitize(name))
+    pub fn execution_uri(
+        namespace: &Namespace,
+        flow: &FlowId,
+        execution: &ExecutionId,
+        name: &str,
+    ) -> String {
+        format!(
+            "{SCHEME}/{namespace}/{flow}/executions/{execution}/{}",
+            sanitize(name)
+        )
     }
 
     /// Streams `reader` into the file named by `uri`; returns its size.
-    pub async fn write(&self, uri: &str, mut reader: impl AsyncRead + Unpin) -> Result<u64, StorageError> {
+    pub async fn write(
+        &self,
+        uri: &str,
+        mut reader: impl AsyncRead + Unpin,
+    ) -> Result<u64, StorageError> {
         let path = self.path_of(uri)?;
         self.refuse_links_async(uri, &path).await?;
-        let io = |source| StorageError::Io { uri: uri.to_owned(), source };
+        let io = |source| StorageError::Io {
+            uri: uri.to_owned(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
         }
         let partial = path.with_extension(format!(
             "{}partial",
-            path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()
+            path.extension()
+                .map(|e| format!("{}.", e.to_string_lossy()))
+                .unwrap_or_default()
         ));
         let written = async {
             let mut file = tokio::fs::File::create(&partial).await?;
@@ -94,14 +121,24 @@ impl Storage {
     pub async fn open(&self, uri: &str) -> Result<(tokio::fs::File, u64), StorageError> {
         let path = self.path_of(uri)?;
         self.refuse_links_async(uri, &path).await?;
-        let file = tokio::fs::File::open(&path).await.map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => StorageError::NotFound { uri: uri.to_owned() },
-            _ => StorageError::Io { uri: uri.to_owned(), source },
-        })?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => StorageError::NotFound {
+                    uri: uri.to_owned(),
+                },
+                _ => StorageError::Io {
+                    uri: uri.to_owned(),
+                    source,
+                },
+            })?;
         let size = file
             .metadata()
             .await
-            .map_err(|source| StorageError::Io { uri: uri.to_owned(), source })?
+            .map_err(|source| StorageError::Io {
+                uri: uri.to_owned(),
+                source,
+            })?
             .len();
         Ok((file, size))
     }
@@ -113,16 +150,28 @@ impl Storage {
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(true),
             Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(StorageError::Io { uri: uri.to_owned(), source }),
+            Err(source) => Err(StorageError::Io {
+                uri: uri.to_owned(),
+                source,
+            }),
         }
     }
 
     /// Deletes every file of an execution (`<namespace>/<flow>/executions/<id>/`);
     /// false when it had none. From the root store only: a task's store
     /// reaches its own namespace through URIs.
-    pub async fn delete_execution_files(&self, namespace: &Namespace, flow: &FlowId, execution: &ExecutionId) -> Result<bool, StorageError> {
+    pub async fn delete_execution_files(
+        &self,
+        namespace: &Namespace,
+        flow: &FlowId,
+        execution: &ExecutionId,
+    ) -> Result<bool, StorageError> {
         let uri = format!("{SCHEME}/{namespace}/{flow}/executions/{execution}");
-        let path = Self { root: self.root.clone(), namespace: None }.path_of(&uri)?;
+        let path = Self {
+            root: self.root.clone(),
+            namespace: None,
+        }
+        .path_of(&uri)?;
         match tokio::fs::remove_dir_all(&path).await {
             Ok(()) => Ok(true),
             Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -132,16 +181,25 @@ impl Storage {
 
     /// Deletes every file of an execution of this store's namespace and
     /// returns their URIs, sorted (PurgeCurrentExecutionFiles).
-    pub async fn purge_execution(&self, namespace: &Namespace, flow: &FlowId, execution: &ExecutionId) -> Result<Vec<String>, StorageError> {
+    pub async fn purge_execution(
+        &self,
+        namespace: &Namespace,
+        flow: &FlowId,
+        execution: &ExecutionId,
+    ) -> Result<Vec<String>, StorageError> {
         let base = format!("{SCHEME}/{namespace}/{flow}/executions/{execution}");
-        let dir = self.path_of(&format!("{base}/x")).map(|p| p.with_file_name(""))?;
+        let dir = self
+            .path_of(&format!("{base}/x"))
+            .map(|p| p.with_file_name(""))?;
         let listed = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || {
                 let mut found = Vec::new();
                 let mut stack = vec![dir.clone()];
                 while let Some(next) = stack.pop() {
-                    let Ok(entries) = std::fs::read_dir(&next) else { continue };
+                    let Ok(entries) = std::fs::read_dir(&next) else {
+                        continue;
+                    };
                     for entry in entries.flatten() {
                         let path = entry.path();
                         match entry.file_type() {
@@ -165,7 +223,10 @@ impl Storage {
             Err(source) if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(StorageError::Io { uri: base, source }),
         }
-        let mut uris: Vec<String> = listed.into_iter().map(|name| format!("{base}/{name}")).collect();
+        let mut uris: Vec<String> = listed
+            .into_iter()
+            .map(|name| format!("{base}/{name}"))
+            .collect();
         uris.sort();
         Ok(uris)
     }
@@ -178,7 +239,10 @@ impl Storage {
     /// The files of a namespace (`<namespace>/_files`), whatever this
     /// storage's own scope: who may reach which namespace is decided by
     /// the caller, as for the KV store.
-    pub fn namespace_files(&self, namespace: &str) -> Result<crate::namespace_files::NamespaceFiles, crate::namespace_files::FilesError> {
+    pub fn namespace_files(
+        &self,
+        namespace: &str,
+    ) -> Result<crate::namespace_files::NamespaceFiles, crate::namespace_files::FilesError> {
         crate::namespace_files::NamespaceFiles::new(&self.root, namespace)
     }
 
@@ -189,7 +253,11 @@ impl Storage {
 
     /// Where a WorkingDirectory task of a flow keeps its `cache`.
     pub fn cache_dir(&self, namespace: &Namespace, flow: &FlowId, task: &str) -> PathBuf {
-        self.root.join(namespace.as_str()).join(CACHE_DIR).join(flow.as_str()).join(task)
+        self.root
+            .join(namespace.as_str())
+            .join(CACHE_DIR)
+            .join(flow.as_str())
+            .join(task)
     }
 
     /// Where a namespace's `state.*` maps are kept (`<namespace>/_states`).
@@ -209,30 +277,51 @@ impl Storage {
     /// through `kv()` only); and, for a run, another namespace's files.
     /// Symbolic links are checked where the file is opened.
     pub fn path_of(&self, uri: &str) -> Result<PathBuf, StorageError> {
-        let bad = || StorageError::BadUri { uri: uri.to_owned() };
+        let bad = || StorageError::BadUri {
+            uri: uri.to_owned(),
+        };
         let rest = uri.strip_prefix(SCHEME).ok_or_else(bad)?;
         let rest = rest.strip_prefix('/').ok_or_else(bad)?;
-        if rest.is_empty() || rest.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+        if rest.is_empty()
+            || rest
+                .split('/')
+                .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+        {
             return Err(bad());
         }
         if rest.contains(['%', '\\', '\0']) {
             return Err(bad());
         }
         let relative = Path::new(rest);
-        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
             return Err(bad());
         }
         let mut segments = rest.split('/');
         let first = segments.next().unwrap_or_default();
         // The KV store and the namespace files are reached through their
         // own interfaces only.
-        if matches!(segments.next(), Some("_kv" | STATES_DIR | CACHE_DIR | crate::namespace_files::FILES_DIR | crate::namespace_files::REVISIONS_DIR)) {
+        if matches!(
+            segments.next(),
+            Some(
+                "_kv"
+                    | STATES_DIR
+                    | CACHE_DIR
+                    | crate::namespace_files::FILES_DIR
+                    | crate::namespace_files::REVISIONS_DIR
+            )
+        ) {
             return Err(bad());
         }
         if let Some(namespace) = &self.namespace
             && first != namespace.as_str()
         {
-            return Err(StorageError::OutOfScope { uri: uri.to_owned(), namespace: namespace.to_string() });
+            return Err(StorageError::OutOfScope {
+                uri: uri.to_owned(),
+                namespace: namespace.to_string(),
+            });
         }
         Ok(self.root.join(relative))
     }
@@ -241,13 +330,19 @@ impl Storage {
     /// (a link could lead anywhere on the disk). Blocking: a few `lstat`s.
     pub fn refuse_links(&self, uri: &str, path: &Path) -> Result<(), StorageError> {
         let Ok(relative) = path.strip_prefix(&self.root) else {
-            return Err(StorageError::BadUri { uri: uri.to_owned() });
+            return Err(StorageError::BadUri {
+                uri: uri.to_owned(),
+            });
         };
         let mut at = self.root.clone();
         for component in relative.components() {
             at.push(component);
             match std::fs::symlink_metadata(&at) {
-                Ok(meta) if meta.file_type().is_symlink() => return Err(StorageError::Link { uri: uri.to_owned() }),
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(StorageError::Link {
+                        uri: uri.to_owned(),
+                    });
+                }
                 Ok(_) => {}
                 // Nothing further exists: nothing further is a link.
                 Err(_) => break,
@@ -260,7 +355,10 @@ impl Storage {
         let (this, uri_owned, path) = (self.clone(), uri.to_owned(), path.to_owned());
         tokio::task::spawn_blocking(move || this.refuse_links(&uri_owned, &path))
             .await
-            .map_err(|e| StorageError::Io { uri: uri.to_owned(), source: std::io::Error::other(e) })?
+            .map_err(|e| StorageError::Io {
+                uri: uri.to_owned(),
+                source: std::io::Error::other(e),
+            })?
     }
 }
 
@@ -273,7 +371,13 @@ const MAX_NAME: usize = 200;
 fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let cleaned = cleaned.trim_start_matches('.');
     if cleaned.is_empty() {
@@ -283,9 +387,15 @@ fn sanitize(name: &str) -> String {
         return cleaned.to_owned();
     }
     // ASCII only by now, so byte offsets are character offsets.
-    let extension = cleaned.rsplit_once('.').map(|(_, e)| e).filter(|e| e.len() <= 16).unwrap_or("");
+    let extension = cleaned
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
     let keep = MAX_NAME - extension.len() - 1;
-    format!("{}.{extension}", &cleaned[..keep]).trim_end_matches('.').to_owned()
+    format!("{}.{extension}", &cleaned[..keep])
+        .trim_end_matches('.')
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -304,13 +414,32 @@ mod tests {
             &ExecutionId::new("abc"),
             "sales report.csv",
         );
-        assert_eq!(uri, "storage:///company.data/upload/executions/abc/sales_report.csv");
-        let long = Storage::execution_uri(&Namespace::new("n"), &FlowId::new("f"), &ExecutionId::new("e"), &format!("{}.csv", "x".repeat(5000)));
+        assert_eq!(
+            uri,
+            "storage:///company.data/upload/executions/abc/sales_report.csv"
+        );
+        let long = Storage::execution_uri(
+            &Namespace::new("n"),
+            &FlowId::new("f"),
+            &ExecutionId::new("e"),
+            &format!("{}.csv", "x".repeat(5000)),
+        );
         let name = long.rsplit('/').next().unwrap();
         assert!(name.len() <= MAX_NAME && name.ends_with("x.csv"), "{name}");
-        assert!(Storage::execution_uri(&Namespace::new("n"), &FlowId::new("f"), &ExecutionId::new("e"), "../..\\a\0b%2e").ends_with("/e/_.._a_b_2e"));
+        assert!(
+            Storage::execution_uri(
+                &Namespace::new("n"),
+                &FlowId::new("f"),
+                &ExecutionId::new("e"),
+                "../..\\a\0b%2e"
+            )
+            .ends_with("/e/_.._a_b_2e")
+        );
         let data = vec![7u8; 3 * 1024 * 1024 + 5];
-        assert_eq!(storage.write(&uri, &data[..]).await.unwrap(), data.len() as u64);
+        assert_eq!(
+            storage.write(&uri, &data[..]).await.unwrap(),
+            data.len() as u64
+        );
         let (mut file, size) = storage.open(&uri).await.unwrap();
         assert_eq!(size, data.len() as u64);
         let mut back = Vec::new();
@@ -330,11 +459,26 @@ mod tests {
             "file:///etc/passwd",
             "/etc/passwd",
         ] {
-            assert!(matches!(storage.path_of(uri), Err(StorageError::BadUri { .. })), "{uri}");
+            assert!(
+                matches!(storage.path_of(uri), Err(StorageError::BadUri { .. })),
+                "{uri}"
+            );
         }
-        assert!(matches!(storage.open("storage:///a/missing").await, Err(StorageError::NotFound { .. })));
-        for uri in ["storage:///a/%2e%2e/x", "storage:///a/./x", "storage:///a\\..\\x", "storage:///a/b\0", "storage:///n/_kv/k.json"] {
-            assert!(matches!(storage.path_of(uri), Err(StorageError::BadUri { .. })), "{uri}");
+        assert!(matches!(
+            storage.open("storage:///a/missing").await,
+            Err(StorageError::NotFound { .. })
+        ));
+        for uri in [
+            "storage:///a/%2e%2e/x",
+            "storage:///a/./x",
+            "storage:///a\\..\\x",
+            "storage:///a/b\0",
+            "storage:///n/_kv/k.json",
+        ] {
+            assert!(
+                matches!(storage.path_of(uri), Err(StorageError::BadUri { .. })),
+                "{uri}"
+            );
         }
     }
 
@@ -343,18 +487,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::new(dir.path());
         let run = storage.for_namespace(&Namespace::new("company.a"));
-        run.write("storage:///company.a/f/executions/e/x.txt", &b"mine"[..]).await.unwrap();
-        storage.write("storage:///company.b/f/executions/e/y.txt", &b"theirs"[..]).await.unwrap();
-        assert!(run.open("storage:///company.a/f/executions/e/x.txt").await.is_ok());
-        for uri in ["storage:///company.b/f/executions/e/y.txt", "storage:///company/f/x", "storage:///company.a.b/f/x"] {
-            assert!(matches!(run.path_of(uri), Err(StorageError::OutOfScope { .. })), "{uri}");
+        run.write("storage:///company.a/f/executions/e/x.txt", &b"mine"[..])
+            .await
+            .unwrap();
+        storage
+            .write("storage:///company.b/f/executions/e/y.txt", &b"theirs"[..])
+            .await
+            .unwrap();
+        assert!(
+            run.open("storage:///company.a/f/executions/e/x.txt")
+                .await
+                .is_ok()
+        );
+        for uri in [
+            "storage:///company.b/f/executions/e/y.txt",
+            "storage:///company/f/x",
+            "storage:///company.a.b/f/x",
+        ] {
+            assert!(
+                matches!(run.path_of(uri), Err(StorageError::OutOfScope { .. })),
+                "{uri}"
+            );
         }
         #[cfg(unix)]
         {
             let outside = tempfile::tempdir().unwrap();
             std::fs::write(outside.path().join("secret.txt"), "secret").unwrap();
-            std::os::unix::fs::symlink(outside.path(), dir.path().join("company.a/f/executions/e/link")).unwrap();
-            let error = run.open("storage:///company.a/f/executions/e/link/secret.txt").await.unwrap_err();
+            std::os::unix::fs::symlink(
+                outside.path(),
+                dir.path().join("company.a/f/executions/e/link"),
+            )
+            .unwrap();
+            let error = run
+                .open("storage:///company.a/f/executions/e/link/secret.txt")
+                .await
+                .unwrap_err();
             assert!(matches!(error, StorageError::Link { .. }), "{error}");
         }
     }

@@ -16,7 +16,6 @@ use engine::store::Store;
 use engine::task::{Runners, Services};
 use tokio_util::sync::CancellationToken;
 
-
 struct Node {
     executor: Executor,
     _logs: Arc<LogPipeline>,
@@ -25,15 +24,49 @@ struct Node {
 async fn node(store: &Store, dir: &std::path::Path, id: &str, stop: &CancellationToken) -> Node {
     let (pipeline, _writer) = LogPipeline::start(store.clone());
     let logs = Arc::new(pipeline);
-    let services = Services { store: store.clone(), storage: Storage::new(dir.join("storage")), logs: logs.sender() };
-    let settings = NodeSettings { id: id.to_owned(), poll: Duration::from_millis(100), ..NodeSettings::new(Roles::ALL) };
-    let executor = Executor::with_settings(services, Runners::core(), Arc::new(|_: &str| None), Settings { node: Some(settings.clone()), ..Settings::default() });
-    engine::cluster::run(store.clone(), executor.clone(), logs.clone(), settings, stop.clone()).await.unwrap();
-    Node { executor, _logs: logs }
+    let services = Services {
+        store: store.clone(),
+        storage: Storage::new(dir.join("storage")),
+        logs: logs.sender(),
+    };
+    let settings = NodeSettings {
+        id: id.to_owned(),
+        poll: Duration::from_millis(100),
+        ..NodeSettings::new(Roles::ALL)
+    };
+    let executor = Executor::with_settings(
+        services,
+        Runners::core(),
+        Arc::new(|_: &str| None),
+        Settings {
+            node: Some(settings.clone()),
+            ..Settings::default()
+        },
+    );
+    engine::cluster::run(
+        store.clone(),
+        executor.clone(),
+        logs.clone(),
+        settings,
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    Node {
+        executor,
+        _logs: logs,
+    }
 }
 
 async fn launch(executor: &Executor, plan: &Arc<Plan>) -> ExecutionId {
-    let launch = Launch { id: None, plan: plan.clone(), flow_revision: 1, inputs: Default::default(), labels: Default::default(), trigger_vars: None };
+    let launch = Launch {
+        id: None,
+        plan: plan.clone(),
+        flow_revision: 1,
+        inputs: Default::default(),
+        labels: Default::default(),
+        trigger_vars: None,
+    };
     executor.launch(launch).await.unwrap().id
 }
 
@@ -60,22 +93,40 @@ async fn a_flows_concurrency_limit_holds_across_executor_nodes() {
             let execution = store.get_execution(id).await.unwrap().unwrap();
             if execution.state.is_terminal() {
                 assert_eq!(execution.state, State::Success, "{id}");
-                let started = execution.histories.iter().find(|h| h.state == State::Running).unwrap().date;
+                let started = execution
+                    .histories
+                    .iter()
+                    .find(|h| h.state == State::Running)
+                    .unwrap()
+                    .date;
                 spans.push((started, execution.ended_at.unwrap()));
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{id} did not end: {execution:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} did not end: {execution:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     // At no instant do more than two run, whichever node runs them.
     for &(start, _) in &spans {
-        let at_once = spans.iter().filter(|(s, e)| *s <= start && start < *e).count();
+        let at_once = spans
+            .iter()
+            .filter(|(s, e)| *s <= start && start < *e)
+            .count();
         assert!(at_once <= 2, "{at_once} ran at once: {spans:?}");
     }
     // And the limit did not serialise them more than it says: both slots
     // were used at some point.
-    assert!(spans.iter().any(|&(start, _)| spans.iter().filter(|(s, e)| *s <= start && start < *e).count() == 2), "{spans:?}");
+    assert!(
+        spans.iter().any(|&(start, _)| spans
+            .iter()
+            .filter(|(s, e)| *s <= start && start < *e)
+            .count()
+            == 2),
+        "{spans:?}"
+    );
     stop.cancel();
 }
 
@@ -91,7 +142,11 @@ async fn a_flow_saved_through_one_node_wakes_the_scheduler_of_another() {
     let web_store = Store::scratch_in(dir.path()).await.unwrap();
     let stop = CancellationToken::new();
     let scheduler = node(&scheduler_store, dir.path(), "node-scheduler", &stop).await;
-    let _scheduling = engine::scheduler::spawn(scheduler_store.clone(), scheduler.executor.clone(), stop.clone());
+    let _scheduling = engine::scheduler::spawn(
+        scheduler_store.clone(),
+        scheduler.executor.clone(),
+        stop.clone(),
+    );
     // Let the scheduler read the (empty) flows and go to sleep.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -102,16 +157,35 @@ async fn a_flow_saved_through_one_node_wakes_the_scheduler_of_another() {
         "id: ticking\nnamespace: t\ntriggers:\n  - id: every_minute\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * *\"\n    backfill:\n      start: \"{start}\"\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
     );
     let header = engine::header::checked(&source).unwrap();
-    web_store.save_flow(&engine::store::FlowSource { namespace: header.namespace, id: header.id, description: None, source }).await.unwrap();
+    web_store
+        .save_flow(&engine::store::FlowSource {
+            namespace: header.namespace,
+            id: header.id,
+            description: None,
+            source,
+        })
+        .await
+        .unwrap();
 
-    let filter = engine::store::ExecutionFilter { namespace: Some("t".into()), flow_id: Some("ticking".into()), ..Default::default() };
+    let filter = engine::store::ExecutionFilter {
+        namespace: Some("t".into()),
+        flow_id: Some("ticking".into()),
+        ..Default::default()
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let found = web_store.search_executions(&filter, 1, 10).await.unwrap().total;
+        let found = web_store
+            .search_executions(&filter, 1, 10)
+            .await
+            .unwrap()
+            .total;
         if found >= 3 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the other node's scheduler fired {found} of the 3 missed ticks");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other node's scheduler fired {found} of the 3 missed ticks"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.cancel();

@@ -25,7 +25,9 @@ async fn scripted(responses: Vec<&'static str>) -> Scripted {
     tokio::spawn(async move {
         let mut served = 0usize;
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let (read, mut write) = stream.into_split();
             let mut reader = BufReader::new(read);
             // One request per connection keeps the script simple.
@@ -46,7 +48,9 @@ async fn scripted(responses: Vec<&'static str>) -> Scripted {
             }
             let mut body = vec![0; content_length];
             let _ = reader.read_exact(&mut body).await;
-            seen.lock().unwrap().push(format!("{head}{}", String::from_utf8_lossy(&body)));
+            seen.lock()
+                .unwrap()
+                .push(format!("{head}{}", String::from_utf8_lossy(&body)));
             let response = responses[served.min(responses.len() - 1)];
             served += 1;
             let (status_line, rest) = response.split_once('\n').unwrap();
@@ -55,7 +59,10 @@ async fn scripted(responses: Vec<&'static str>) -> Scripted {
                 Some(body) => ("", body),
                 None => rest.split_once("\n\n").unwrap_or((rest, "")),
             };
-            let mut out = format!("HTTP/1.1 {status_line}\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+            let mut out = format!(
+                "HTTP/1.1 {status_line}\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
             for header in headers.lines().filter(|l| !l.is_empty()) {
                 out.push_str(header);
                 out.push_str("\r\n");
@@ -71,8 +78,14 @@ async fn scripted(responses: Vec<&'static str>) -> Scripted {
 
 fn client(url: &str, auth: Auth, budget: Duration) -> DatabricksClient {
     DatabricksClient::new(
-        Connection { host: url.to_owned(), auth },
-        ClientOptions { request_timeout: Duration::from_secs(5), retry_budget: budget },
+        Connection {
+            host: url.to_owned(),
+            auth,
+        },
+        ClientOptions {
+            request_timeout: Duration::from_secs(5),
+            retry_budget: budget,
+        },
     )
     .unwrap()
 }
@@ -90,14 +103,25 @@ async fn rate_limits_are_retried_after_the_time_asked() {
     ])
     .await;
     let cluster: Value = client(&server.url, pat(), Duration::from_secs(30))
-        .get("/api/2.1/clusters/get", &[("cluster_id", "0123-abc".to_owned())])
+        .get(
+            "/api/2.1/clusters/get",
+            &[("cluster_id", "0123-abc".to_owned())],
+        )
         .await
         .unwrap();
     assert_eq!(cluster["state"], "RUNNING");
     let requests = server.requests.lock().unwrap();
     assert_eq!(requests.len(), 3);
-    assert!(requests[0].starts_with("GET /api/2.1/clusters/get?cluster_id=0123-abc HTTP/1.1"), "{}", requests[0]);
-    assert!(requests[0].to_ascii_lowercase().contains("authorization: bearer dapi-test-token"));
+    assert!(
+        requests[0].starts_with("GET /api/2.1/clusters/get?cluster_id=0123-abc HTTP/1.1"),
+        "{}",
+        requests[0]
+    );
+    assert!(
+        requests[0]
+            .to_ascii_lowercase()
+            .contains("authorization: bearer dapi-test-token")
+    );
 }
 
 #[tokio::test]
@@ -110,9 +134,16 @@ async fn an_error_that_is_not_transient_is_not_retried_and_keeps_its_code() {
         .post::<_, Value>("/api/2.1/clusters/delete", &json!({"cluster_id": "9"}))
         .await
         .unwrap_err();
-    assert_eq!(error.error_code(), Some("INVALID_PARAMETER_VALUE"), "{error:?}");
+    assert_eq!(
+        error.error_code(),
+        Some("INVALID_PARAMETER_VALUE"),
+        "{error:?}"
+    );
     assert!(error.is_not_found());
-    assert_eq!(error.to_string(), "INVALID_PARAMETER_VALUE: Cluster 9 does not exist");
+    assert_eq!(
+        error.to_string(),
+        "INVALID_PARAMETER_VALUE: Cluster 9 does not exist"
+    );
     assert_eq!(server.requests.lock().unwrap().len(), 1);
     assert!(server.requests.lock().unwrap()[0].ends_with("{\"cluster_id\":\"9\"}"));
 }
@@ -124,20 +155,34 @@ async fn retries_stop_at_the_budget_with_the_last_error() {
         .get::<Value>("/api/2.0/sql/warehouses", &[])
         .await
         .unwrap_err();
-    let DatabricksError::Budget { last, .. } = &error else { panic!("{error:?}") };
+    let DatabricksError::Budget { last, .. } = &error else {
+        panic!("{error:?}")
+    };
     assert_eq!(last.error_code(), Some("TEMPORARILY_UNAVAILABLE"));
     let tries = server.requests.lock().unwrap().len();
-    assert!((2..=4).contains(&tries), "{tries} tries within a 2.5 s budget at 1 s apart");
+    assert!(
+        (2..=4).contains(&tries),
+        "{tries} tries within a 2.5 s budget at 1 s apart"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_a_transport_error_without_secrets() {
     // Bind and drop, so the port is closed.
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-    let error = client(&format!("http://127.0.0.1:{port}"), pat(), Duration::from_millis(300))
-        .get::<Value>("/api/2.0/clusters/list", &[])
+    let port = TcpListener::bind("127.0.0.1:0")
         .await
-        .unwrap_err();
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = client(
+        &format!("http://127.0.0.1:{port}"),
+        pat(),
+        Duration::from_millis(300),
+    )
+    .get::<Value>("/api/2.0/clusters/list", &[])
+    .await
+    .unwrap_err();
     let text = format!("{error} {error:?}");
     assert!(text.contains("cannot reach Databricks"), "{text}");
     assert!(!text.contains("dapi-test-token"), "{text}");
@@ -150,7 +195,10 @@ async fn oauth_m2m_signs_in_once_and_reuses_the_token() {
         "200 OK\ncontent-type: application/json\n\n{\"warehouses\":[]}",
     ])
     .await;
-    let auth = Auth::OAuthM2M { client_id: "sp-1".into(), client_secret: Secret::new("sp-secret") };
+    let auth = Auth::OAuthM2M {
+        client_id: "sp-1".into(),
+        client_secret: Secret::new("sp-secret"),
+    };
     let client = client(&server.url, auth, Duration::from_secs(5));
     for _ in 0..3 {
         let _: Value = client.get("/api/2.0/sql/warehouses", &[]).await.unwrap();
@@ -159,16 +207,31 @@ async fn oauth_m2m_signs_in_once_and_reuses_the_token() {
     assert_eq!(requests.len(), 4, "one token request, then three calls");
     assert!(requests[0].starts_with("POST /oidc/v1/token"));
     // HTTP Basic of sp-1:sp-secret.
-    assert!(requests[0].to_ascii_lowercase().contains("authorization: basic c3atmtpzcc1zzwnyzxq="), "{}", requests[0]);
+    assert!(
+        requests[0]
+            .to_ascii_lowercase()
+            .contains("authorization: basic c3atmtpzcc1zzwnyzxq="),
+        "{}",
+        requests[0]
+    );
     assert!(requests[0].contains("grant_type=client_credentials&scope=all-apis"));
-    assert!(requests[1..].iter().all(|r| r.to_ascii_lowercase().contains("authorization: bearer oauth-abc")));
+    assert!(requests[1..].iter().all(|r| {
+        r.to_ascii_lowercase()
+            .contains("authorization: bearer oauth-abc")
+    }));
 }
 
 #[tokio::test]
 async fn bad_oauth_credentials_say_so() {
     let server = scripted(vec!["401 Unauthorized\ncontent-type: application/json\n\n{\"error_code\":\"invalid_client\",\"message\":\"Client authentication failed\"}"]).await;
-    let auth = Auth::OAuthM2M { client_id: "sp-1".into(), client_secret: Secret::new("wrong") };
-    let error = client(&server.url, auth, Duration::from_secs(5)).get::<Value>("/api/2.0/sql/warehouses", &[]).await.unwrap_err();
+    let auth = Auth::OAuthM2M {
+        client_id: "sp-1".into(),
+        client_secret: Secret::new("wrong"),
+    };
+    let error = client(&server.url, auth, Duration::from_secs(5))
+        .get::<Value>("/api/2.0/sql/warehouses", &[])
+        .await
+        .unwrap_err();
     let text = error.to_string();
     assert!(text.starts_with("OAuth M2M sign-in failed"), "{text}");
     assert!(text.contains("check the client id and secret"));

@@ -35,20 +35,50 @@ async fn world(time_scale: f64) -> World {
 }
 
 async fn world_with_faults(time_scale: f64, faults: Vec<emulator::FaultRule>) -> World {
-    let emulator = Emulator::start(EmulatorConfig { time_scale, faults, ..Default::default() }).await.unwrap();
+    let emulator = Emulator::start(EmulatorConfig {
+        time_scale,
+        faults,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::scratch_in(dir.path()).await.unwrap();
     let (pipeline, _) = LogPipeline::start(store.clone());
     let storage = Storage::new(dir.path().join("storage"));
-    let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
-    let connection = Connection { host: emulator.url(), auth: Auth::Token(Secret::new(emulator.token())) };
-    let runners = Runners::new(Databricks::new(Some(connection), None, ClientOptions::default(), engine::base_url::AllowedHosts::any()));
+    let services = Services {
+        store: store.clone(),
+        storage: storage.clone(),
+        logs: pipeline.sender(),
+    };
+    let connection = Connection {
+        host: emulator.url(),
+        auth: Auth::Token(Secret::new(emulator.token())),
+    };
+    let runners = Runners::new(Databricks::new(
+        Some(connection),
+        None,
+        ClientOptions::default(),
+        engine::base_url::AllowedHosts::any(),
+    ));
     let executor = Executor::new(services.clone(), runners, Arc::new(|_: &str| None));
-    World { emulator, store, storage, executor, services, _pipeline: pipeline, _dir: dir }
+    World {
+        emulator,
+        store,
+        storage,
+        executor,
+        services,
+        _pipeline: pipeline,
+        _dir: dir,
+    }
 }
 
 fn blueprint(id: &str) -> &'static str {
-    engine::blueprints::all().into_iter().find(|b| b.header.id.as_str() == id).unwrap().source
+    engine::blueprints::all()
+        .into_iter()
+        .find(|b| b.header.id.as_str() == id)
+        .unwrap()
+        .source
 }
 
 impl World {
@@ -56,7 +86,14 @@ impl World {
         let plan = Arc::new(Plan::from_yaml(source).unwrap());
         let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
         self.executor
-            .launch(Launch { id: Some(id), plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None })
+            .launch(Launch {
+                id: Some(id),
+                plan,
+                flow_revision: 1,
+                inputs,
+                labels: Default::default(),
+                trigger_vars: None,
+            })
             .await
             .unwrap()
             .id
@@ -64,20 +101,34 @@ impl World {
 
     async fn run(&self, source: &str, inputs: Value) -> (State, Vec<TaskRunRecord>, ExecutionId) {
         let id = self.launch(source, inputs, ExecutionId::generate()).await;
-        let state = tokio::time::timeout(Duration::from_secs(60), self.executor.wait(&id)).await.expect("ends in time").unwrap();
+        let state = tokio::time::timeout(Duration::from_secs(60), self.executor.wait(&id))
+            .await
+            .expect("ends in time")
+            .unwrap();
         (state, self.store.task_runs(&id).await.unwrap(), id)
     }
 
     /// Puts a file into internal storage as a FILE input of `flow` would be.
     async fn file_input(&self, flow: &str, id: &ExecutionId, content: &str) -> String {
-        let uri = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new(flow), id, "input.csv");
+        let uri = Storage::execution_uri(
+            &Namespace::new("company.data"),
+            &FlowId::new(flow),
+            id,
+            "input.csv",
+        );
         self.storage.write(&uri, content.as_bytes()).await.unwrap();
         uri
     }
 
     async fn logs(&self, id: &ExecutionId) -> Vec<String> {
         self.services.logs.flush().await;
-        self.store.logs(id, Level::Trace, 0, 10_000).await.unwrap().into_iter().map(|l| l.message).collect()
+        self.store
+            .logs(id, Level::Trace, 0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.message)
+            .collect()
     }
 
     async fn api(&self, path: &str) -> Value {
@@ -94,24 +145,45 @@ impl World {
 }
 
 fn outputs(runs: &[TaskRunRecord], task: &str) -> Value {
-    runs.iter().find(|r| r.task_id.as_str() == task).and_then(|r| r.outputs.clone()).unwrap_or_else(|| panic!("no outputs for {task}: {runs:#?}"))
+    runs.iter()
+        .find(|r| r.task_id.as_str() == task)
+        .and_then(|r| r.outputs.clone())
+        .unwrap_or_else(|| panic!("no outputs for {task}: {runs:#?}"))
 }
 
 #[tokio::test]
 async fn the_cluster_job_blueprint_creates_runs_and_deletes() {
     let w = world(0.001).await;
-    let (state, runs, id) = w.run(blueprint("databricks_cluster_job"), json!({"workers": 1})).await;
+    let (state, runs, id) = w
+        .run(blueprint("databricks_cluster_job"), json!({"workers": 1}))
+        .await;
     let logs = w.logs(&id).await;
     assert_eq!(state, State::Success, "{runs:#?}\n{logs:#?}");
-    let cluster_id = outputs(&runs, "create_cluster")["clusterId"].as_str().unwrap().to_owned();
+    let cluster_id = outputs(&runs, "create_cluster")["clusterId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let run = outputs(&runs, "submit_run");
     assert_eq!(run["state"], "SUCCESS");
-    assert!(run["runURI"].as_str().unwrap().starts_with(&w.emulator.url()));
-    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
-    assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "{cluster}");
+    assert!(
+        run["runURI"]
+            .as_str()
+            .unwrap()
+            .starts_with(&w.emulator.url())
+    );
+    let cluster = w
+        .api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}"))
+        .await;
+    assert!(
+        ["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()),
+        "{cluster}"
+    );
     assert_eq!(cluster["num_workers"], 1);
     assert_eq!(cluster["custom_tags"]["mortar_execution"], id.as_str());
-    assert!(logs.iter().any(|l| l.contains("is RUNNING after")), "{logs:#?}");
+    assert!(
+        logs.iter().any(|l| l.contains("is RUNNING after")),
+        "{logs:#?}"
+    );
 }
 
 #[tokio::test]
@@ -120,27 +192,46 @@ async fn the_upload_query_blueprint_uploads_queries_and_downloads() {
     let id = ExecutionId::generate();
     let csv = "region,amount\nnorth,10\nsouth,5\nnorth,7\neast,1\n";
     let uri = w.file_input("databricks_upload_query", &id, csv).await;
-    let id = w.launch(blueprint("databricks_upload_query"), json!({"sales": uri}), id).await;
-    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id)).await.unwrap().unwrap();
+    let id = w
+        .launch(
+            blueprint("databricks_upload_query"),
+            json!({"sales": uri}),
+            id,
+        )
+        .await;
+    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     let runs = w.store.task_runs(&id).await.unwrap();
     let logs = w.logs(&id).await;
     assert_eq!(state, State::Success, "{runs:#?}\n{logs:#?}");
     assert_eq!(outputs(&runs, "upload")["size"], csv.len());
     assert_eq!(outputs(&runs, "totals")["size"], 3);
     assert_eq!(outputs(&runs, "top_region")["row"]["region"], "north");
-    assert!(logs.iter().any(|l| l == "3 regions; the top one is north"), "{logs:#?}");
+    assert!(
+        logs.iter().any(|l| l == "3 regions; the top one is north"),
+        "{logs:#?}"
+    );
     // The stored result has the typed rows.
     let stored = outputs(&runs, "totals")["uri"].as_str().unwrap().to_owned();
     let (mut file, _) = w.storage.open(&stored).await.unwrap();
     let mut text = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut file, &mut text).await.unwrap();
+    tokio::io::AsyncReadExt::read_to_string(&mut file, &mut text)
+        .await
+        .unwrap();
     let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first, json!({"region": "north", "total": 17.0}));
     // The download is the uploaded file, byte for byte.
-    let downloaded = outputs(&runs, "download")["uri"].as_str().unwrap().to_owned();
+    let downloaded = outputs(&runs, "download")["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (mut file, size) = w.storage.open(&downloaded).await.unwrap();
     let mut back = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut file, &mut back).await.unwrap();
+    tokio::io::AsyncReadExt::read_to_string(&mut file, &mut back)
+        .await
+        .unwrap();
     assert_eq!((back.as_str(), size), (csv, csv.len() as u64));
 }
 
@@ -149,8 +240,13 @@ async fn the_dag_and_nightly_blueprints_succeed() {
     let w = world(0.001).await;
     let id = ExecutionId::generate();
     let uri = w.file_input("databricks_dag", &id, "a,b\n1,2\n").await;
-    let id = w.launch(blueprint("databricks_dag"), json!({"data": uri}), id).await;
-    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id)).await.unwrap().unwrap();
+    let id = w
+        .launch(blueprint("databricks_dag"), json!({"data": uri}), id)
+        .await;
+    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     let runs = w.store.task_runs(&id).await.unwrap();
     assert_eq!(state, State::Success, "{runs:#?}\n{:#?}", w.logs(&id).await);
     assert_eq!(outputs(&runs, "check")["row"]["ok"], 1);
@@ -163,15 +259,30 @@ async fn the_dag_and_nightly_blueprints_succeed() {
 #[tokio::test]
 async fn a_failing_run_fails_the_task_with_databricks_message_and_finally_cleans_up() {
     let w = world(0.001).await;
-    let flow = blueprint("databricks_cluster_job").replace("/Shared/mortar-examples/aggregate", "/Shared/missing-notebook");
+    let flow = blueprint("databricks_cluster_job").replace(
+        "/Shared/mortar-examples/aggregate",
+        "/Shared/missing-notebook",
+    );
     let flow = flow.replace("maxAttempt: 3", "maxAttempt: 1");
     let (state, runs, id) = w.run(&flow, json!({})).await;
     assert_eq!(state, State::Failed);
     let logs = w.logs(&id).await;
-    assert!(logs.iter().any(|l| l.contains("run") && l.contains("FAILED") && l.contains("missing-notebook")), "{logs:#?}");
-    let cluster_id = outputs(&runs, "create_cluster")["clusterId"].as_str().unwrap().to_owned();
-    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
-    assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "finally deleted it: {cluster}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("run") && l.contains("FAILED") && l.contains("missing-notebook")),
+        "{logs:#?}"
+    );
+    let cluster_id = outputs(&runs, "create_cluster")["clusterId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cluster = w
+        .api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}"))
+        .await;
+    assert!(
+        ["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()),
+        "finally deleted it: {cluster}"
+    );
 }
 
 #[tokio::test]
@@ -182,15 +293,30 @@ async fn a_kill_while_the_cluster_starts_terminates_it() {
     let id = w.launch(flow, json!({}), ExecutionId::generate()).await;
     let cluster_id = loop {
         let runs = w.store.task_runs(&id).await.unwrap();
-        if let Some(id) = runs.first().and_then(|r| r.checkpoint.as_ref()).and_then(|c| c["cluster_id"].as_str().map(str::to_owned)) {
+        if let Some(id) = runs
+            .first()
+            .and_then(|r| r.checkpoint.as_ref())
+            .and_then(|c| c["cluster_id"].as_str().map(str::to_owned))
+        {
             break id;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     w.executor.kill(&id).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
-    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
-    assert!(["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()), "{cluster}");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Killed
+    );
+    let cluster = w
+        .api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}"))
+        .await;
+    assert!(
+        ["TERMINATING", "TERMINATED"].contains(&cluster["state"].as_str().unwrap()),
+        "{cluster}"
+    );
 }
 
 /// 30% of every API request answered 429 (then 503): the client's retries
@@ -212,24 +338,49 @@ async fn every_blueprint_succeeds_with_30_percent_of_requests_refused() {
         let client = engine::http::client();
         let mut refused = 0;
         for _ in 0..200 {
-            let response = client.get(format!("{}/api/2.1/clusters/list", w.emulator.url())).bearer_auth(w.emulator.token()).send().await.unwrap();
+            let response = client
+                .get(format!("{}/api/2.1/clusters/list", w.emulator.url()))
+                .bearer_auth(w.emulator.token())
+                .send()
+                .await
+                .unwrap();
             if response.status().as_u16() == status {
                 refused += 1;
             }
         }
-        assert!((30..=90).contains(&refused), "{refused} of 200 refused with {status}");
+        assert!(
+            (30..=90).contains(&refused),
+            "{refused} of 200 refused with {status}"
+        );
         for blueprint in engine::blueprints::all() {
             let id = ExecutionId::generate();
             let plan = Plan::from_yaml(blueprint.source).unwrap();
             let mut inputs = serde_json::Map::new();
             for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
-                let uri = Storage::execution_uri(&Namespace::new(&plan.namespace), &FlowId::new(&plan.id), &id, "input.csv");
-                w.storage.write(&uri, "region,amount\nnorth,10\nsouth,5\n".as_bytes()).await.unwrap();
+                let uri = Storage::execution_uri(
+                    &Namespace::new(&plan.namespace),
+                    &FlowId::new(&plan.id),
+                    &id,
+                    "input.csv",
+                );
+                w.storage
+                    .write(&uri, "region,amount\nnorth,10\nsouth,5\n".as_bytes())
+                    .await
+                    .unwrap();
                 inputs.insert(input.id.clone(), json!(uri));
             }
             let id = w.launch(blueprint.source, Value::Object(inputs), id).await;
-            let state = tokio::time::timeout(Duration::from_secs(120), w.executor.wait(&id)).await.unwrap().unwrap();
-            assert_eq!(state, State::Success, "{} under {status}s: {:#?}", blueprint.header.id, w.logs(&id).await);
+            let state = tokio::time::timeout(Duration::from_secs(120), w.executor.wait(&id))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                state,
+                State::Success,
+                "{} under {status}s: {:#?}",
+                blueprint.header.id,
+                w.logs(&id).await
+            );
         }
     }
 }
@@ -265,15 +416,23 @@ tasks:
     assert_eq!(created["state"], "SUCCESS");
     let again = outputs(&runs, "again");
     assert_eq!(again["state"], "SUCCESS");
-    let result = again["outputs"]["aggregate"]["result"].as_str().unwrap_or_default();
-    assert!(result.contains("2026-11-26"), "the notebook returns its parameters: {again}");
+    let result = again["outputs"]["aggregate"]["result"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        result.contains("2026-11-26"),
+        "the notebook returns its parameters: {again}"
+    );
 }
 
 #[tokio::test]
 async fn warehouses_stop_and_start_and_a_file_is_waited_for() {
     let w = world(0.001).await;
     let warehouses = w.api("/api/2.0/sql/warehouses").await;
-    let warehouse = warehouses["warehouses"][0]["id"].as_str().unwrap().to_owned();
+    let warehouse = warehouses["warehouses"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let id = ExecutionId::generate();
     let uri = w.file_input("waits", &id, "late,data\n").await;
     let flow = format!(
@@ -310,13 +469,19 @@ tasks:
 "#
     );
     let id = w.launch(&flow, json!({"data": uri}), id).await;
-    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(60), w.executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     let runs = w.store.task_runs(&id).await.unwrap();
     assert_eq!(state, State::Success, "{runs:#?}\n{:#?}", w.logs(&id).await);
     assert_eq!(outputs(&runs, "stop")["state"], "STOPPED");
     assert_eq!(outputs(&runs, "start")["state"], "RUNNING");
     assert_eq!(outputs(&runs, "wait")["size"], 10);
-    assert_eq!(w.api(&format!("/api/2.0/sql/warehouses/{warehouse}")).await["state"], "RUNNING");
+    assert_eq!(
+        w.api(&format!("/api/2.0/sql/warehouses/{warehouse}")).await["state"],
+        "RUNNING"
+    );
 }
 
 #[tokio::test]
@@ -327,24 +492,44 @@ async fn a_kill_during_a_run_cancels_it_on_the_workspace() {
     let id = w.launch(flow, json!({}), ExecutionId::generate()).await;
     let run_id = loop {
         let runs = w.store.task_runs(&id).await.unwrap();
-        if let Some(run_id) = runs.first().and_then(|r| r.checkpoint.as_ref()).and_then(|c| c["run_id"].as_i64()) {
+        if let Some(run_id) = runs
+            .first()
+            .and_then(|r| r.checkpoint.as_ref())
+            .and_then(|c| c["run_id"].as_i64())
+        {
             break run_id;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     w.executor.kill(&id).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Killed
+    );
     // The workspace ends the run CANCELED (its cancel is asynchronous).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let run = w.api(&format!("/api/2.2/jobs/runs/get?run_id={run_id}")).await;
+        let run = w
+            .api(&format!("/api/2.2/jobs/runs/get?run_id={run_id}"))
+            .await;
         if run["state"]["result_state"] == "CANCELED" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the run was not cancelled: {run}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run was not cancelled: {run}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(w.logs(&id).await.iter().any(|l| l == &format!("cancelled run {run_id}")));
+    assert!(
+        w.logs(&id)
+            .await
+            .iter()
+            .any(|l| l == &format!("cancelled run {run_id}"))
+    );
 }
 
 #[tokio::test]
@@ -355,16 +540,31 @@ async fn each_task_fails_with_what_databricks_said() {
             "id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.cluster.CreateCluster\n    clusterName: bad\n    sparkVersion: 15.4.x-scala2.12\n    customTags:\n      emulator.fail_start: CLOUD_PROVIDER_LAUNCH_FAILURE\n",
             "CLOUD_PROVIDER_LAUNCH_FAILURE",
         ),
-        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.sql.Query\n    sql: SELEC oops\n    fetchType: FETCH\n", "the statement failed"),
-        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.dbfs.Download\n    from: dbfs:/no/such/file.csv\n", "RESOURCE_DOES_NOT_EXIST"),
-        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.job.RunNow\n    jobName: no-such-job\n", "no job is named \"no-such-job\""),
-        ("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.sql.StartWarehouse\n    warehouseId: nope\n", "nope"),
+        (
+            "id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.sql.Query\n    sql: SELEC oops\n    fetchType: FETCH\n",
+            "the statement failed",
+        ),
+        (
+            "id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.dbfs.Download\n    from: dbfs:/no/such/file.csv\n",
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            "id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.job.RunNow\n    jobName: no-such-job\n",
+            "no job is named \"no-such-job\"",
+        ),
+        (
+            "id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.sql.StartWarehouse\n    warehouseId: nope\n",
+            "nope",
+        ),
     ];
     for (flow, expected) in cases {
         let (state, _, id) = w.run(flow, json!({})).await;
         let logs = w.logs(&id).await;
         assert_eq!(state, State::Failed, "{flow}");
-        assert!(logs.iter().any(|l| l.contains(expected)), "{expected:?} not in {logs:#?}");
+        assert!(
+            logs.iter().any(|l| l.contains(expected)),
+            "{expected:?} not in {logs:#?}"
+        );
     }
     // Deleting a cluster that is already gone is not a failure.
     let (state, _, id) = w.run("id: f\nnamespace: t\ntasks:\n  - id: t\n    type: databricks.cluster.DeleteCluster\n    clusterId: 0000-gone\n", json!({})).await;
@@ -381,9 +581,18 @@ async fn kestra_names_for_autoscale_and_the_query_token_are_understood() {
     );
     let (state, runs, id) = w.run(&flow, json!({})).await;
     assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
-    let cluster_id = outputs(&runs, "c")["clusterId"].as_str().unwrap().to_owned();
-    let cluster = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
-    assert_eq!(cluster["autoscale"], json!({"min_workers": 1, "max_workers": 3}), "{cluster}");
+    let cluster_id = outputs(&runs, "c")["clusterId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cluster = w
+        .api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}"))
+        .await;
+    assert_eq!(
+        cluster["autoscale"],
+        json!({"min_workers": 1, "max_workers": 3}),
+        "{cluster}"
+    );
     assert_eq!(outputs(&runs, "q")["row"]["two"], 2);
 }
 
@@ -394,20 +603,33 @@ async fn a_kill_during_a_query_cancels_the_statement() {
     let id = w.launch(flow, json!({}), ExecutionId::generate()).await;
     let statement = loop {
         let runs = w.store.task_runs(&id).await.unwrap();
-        if let Some(statement) = runs.first().and_then(|r| r.checkpoint.as_ref()).and_then(|c| c["statement_id"].as_str().map(str::to_owned)) {
+        if let Some(statement) = runs
+            .first()
+            .and_then(|r| r.checkpoint.as_ref())
+            .and_then(|c| c["statement_id"].as_str().map(str::to_owned))
+        {
             break statement;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     w.executor.kill(&id).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(30), w.executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Killed
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let status = w.api(&format!("/api/2.0/sql/statements/{statement}")).await;
         if status["status"]["state"] == "CANCELED" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the statement was not cancelled: {status}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the statement was not cancelled: {status}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

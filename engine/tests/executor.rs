@@ -19,36 +19,74 @@ mod support;
 use support::{Harness, harness};
 
 fn executor(h: &Harness, runners: Runners) -> Executor {
-    Executor::new(h.services.clone(), runners, Arc::new(|name: &str| (name == "PASSWORD").then(|| "hunter2".to_owned())))
+    Executor::new(
+        h.services.clone(),
+        runners,
+        Arc::new(|name: &str| (name == "PASSWORD").then(|| "hunter2".to_owned())),
+    )
 }
 
-async fn launch(executor: &Executor, yaml: &str, inputs: Value) -> Result<ExecutionId, ExecutionError> {
+async fn launch(
+    executor: &Executor,
+    yaml: &str,
+    inputs: Value,
+) -> Result<ExecutionId, ExecutionError> {
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
     let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
-    let record = executor.launch(Launch { id: None, plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None }).await?;
+    let record = executor
+        .launch(Launch {
+            id: None,
+            plan,
+            flow_revision: 1,
+            inputs,
+            labels: Default::default(),
+            trigger_vars: None,
+        })
+        .await?;
     Ok(record.id)
 }
 
-async fn run(h: &Harness, runners: Runners, yaml: &str, inputs: Value) -> (State, Vec<TaskRunRecord>, ExecutionId) {
+async fn run(
+    h: &Harness,
+    runners: Runners,
+    yaml: &str,
+    inputs: Value,
+) -> (State, Vec<TaskRunRecord>, ExecutionId) {
     let executor = executor(h, runners);
     let id = launch(&executor, yaml, inputs).await.unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(20), executor.wait(&id)).await.expect("the execution ends").unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(20), executor.wait(&id))
+        .await
+        .expect("the execution ends")
+        .unwrap();
     (state, h.store.task_runs(&id).await.unwrap(), id)
 }
 
 fn state_of(runs: &[TaskRunRecord], task: &str) -> State {
-    runs.iter().find(|r| r.task_id.as_str() == task).unwrap_or_else(|| panic!("no task run {task}")).state
+    runs.iter()
+        .find(|r| r.task_id.as_str() == task)
+        .unwrap_or_else(|| panic!("no task run {task}"))
+        .state
 }
 
 async fn messages(h: &Harness, id: &ExecutionId) -> Vec<String> {
     h.services.logs.flush().await;
-    h.store.logs(id, Level::Trace, 0, 1000).await.unwrap().into_iter().map(|l| l.message).collect()
+    h.store
+        .logs(id, Level::Trace, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect()
 }
 
 #[tokio::test]
 async fn the_hello_world_blueprint_succeeds_with_its_outputs_and_logs() {
     let h = harness().await;
-    let source = engine::blueprints::all().into_iter().find(|b| b.header.id.as_str() == "hello_world").unwrap().source;
+    let source = engine::blueprints::all()
+        .into_iter()
+        .find(|b| b.header.id.as_str() == "hello_world")
+        .unwrap()
+        .source;
     let (state, runs, id) = run(&h, Runners::core(), source, json!({"name": "Mortar"})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     assert!(runs.iter().all(|r| r.state == State::Success), "{runs:#?}");
@@ -86,9 +124,18 @@ outputs:
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({"n": "21"})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     let output = |task: &str, value: Option<&str>| {
-        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task && r.value.as_deref() == value)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
     };
-    assert_eq!(output("first", None)["value"], "42", "Return gives text, as Kestra's Property<String>");
+    assert_eq!(
+        output("first", None)["value"],
+        "42",
+        "Return gives text, as Kestra's Property<String>"
+    );
     assert_eq!(output("per_value", Some("a"))["value"], "a-42");
     assert_eq!(output("after", None)["value"], "b-42");
     let execution = h.store.get_execution(&id).await.unwrap().unwrap();
@@ -138,16 +185,29 @@ tasks:
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     let output = |task: &str, value: Option<&str>| {
-        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task && r.value.as_deref() == value)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
     };
     // Kestra renders a value written as a template to text: "3", not 3.
-    assert_eq!(output("values", None)["values"], json!({"count": "3", "name": "x-test", "list": [1, 2]}));
+    assert_eq!(
+        output("values", None)["values"],
+        json!({"count": "3", "name": "x-test", "list": [1, 2]})
+    );
     assert_eq!(output("s", Some("b"))["value"], "b!");
     assert_eq!(output("p", Some("e"))["value"], "e?");
     assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "p").count(), 3);
     h.services.logs.flush().await;
     let warned = h.store.logs(&id, Level::Warn, 0, 100).await.unwrap();
-    assert!(warned.iter().any(|l| l.message == "echo core_more" && l.level == Level::Warn), "{warned:?}");
+    assert!(
+        warned
+            .iter()
+            .any(|l| l.message == "echo core_more" && l.level == Level::Warn),
+        "{warned:?}"
+    );
 
     // Kestra's falsy texts are false, 0, -0 and the empty string; each
     // failed condition is logged as written, and the failure counts them.
@@ -167,10 +227,24 @@ tasks:
     let (state, runs, id) = run(&h, Runners::core(), failing, json!({})).await;
     assert_eq!(state, State::Failed, "{runs:#?}");
     let logs = messages(&h, &id).await;
-    assert!(logs.iter().any(|m| m == "Assertion `{{ 1 + 1 == 3 }}` failed!"), "{logs:?}");
-    assert!(logs.iter().any(|m| m == "Assertion `-0` failed!"), "{logs:?}");
-    assert!(!logs.iter().any(|m| m == "Assertion `no` failed!"), "{logs:?}");
-    assert!(logs.iter().any(|m| m.contains("3 assertions failed!\nthe totals are off")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|m| m == "Assertion `{{ 1 + 1 == 3 }}` failed!"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|m| m == "Assertion `-0` failed!"),
+        "{logs:?}"
+    );
+    assert!(
+        !logs.iter().any(|m| m == "Assertion `no` failed!"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|m| m.contains("3 assertions failed!\nthe totals are off")),
+        "{logs:?}"
+    );
 }
 
 #[tokio::test]
@@ -209,17 +283,36 @@ tasks:
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     let output = |task: &str, value: Option<&str>| {
-        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap().outputs.clone().unwrap()
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task && r.value.as_deref() == value)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
     };
-    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
-    let read = |uri: &Value| std::fs::read_to_string(storage.path_of(uri.as_str().unwrap()).unwrap()).unwrap();
-    let (a, b) = (output("write", Some("a"))["uri"].clone(), output("write", Some("b"))["uri"].clone());
+    let storage = h
+        .services
+        .storage
+        .for_namespace(&engine::ids::Namespace::new("test"));
+    let read = |uri: &Value| {
+        std::fs::read_to_string(storage.path_of(uri.as_str().unwrap()).unwrap()).unwrap()
+    };
+    let (a, b) = (
+        output("write", Some("a"))["uri"].clone(),
+        output("write", Some("b"))["uri"].clone(),
+    );
     assert_ne!(a, b, "each run of a ForEach writes its own file");
     assert!(a.as_str().unwrap().ends_with(".txt"), "{a}");
     assert_eq!(read(&a), "line1-a\nline2-a\n");
     assert_eq!(output("size", None)["size"], 16);
-    assert_eq!(read(&output("concat", None)["uri"]), "line1-a\nline2-a\n--\nline1-b\nline2-b\n--\n");
-    assert_eq!(read(&output("reverse", None)["uri"]), "--\nline2-b\nline1-b\n--\nline2-a\nline1-a\n");
+    assert_eq!(
+        read(&output("concat", None)["uri"]),
+        "line1-a\nline2-a\n--\nline1-b\nline2-b\n--\n"
+    );
+    assert_eq!(
+        read(&output("reverse", None)["uri"]),
+        "--\nline2-b\nline1-b\n--\nline2-a\nline1-a\n"
+    );
     assert_eq!(output("delete", None)["deleted"], true);
     assert_eq!(output("again", None)["deleted"], false);
     assert!(!storage.path_of(b.as_str().unwrap()).unwrap().exists());
@@ -228,8 +321,15 @@ tasks:
     let strict = "id: strict\nnamespace: test\ntasks:\n  - id: gone\n    type: storage.Delete\n    uri: storage:///test/files/executions/none/x.txt\n    errorOnMissing: true\n";
     let (state, runs, id) = run(&h, Runners::core(), strict, json!({})).await;
     assert_eq!(state, State::Failed, "{runs:#?}");
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("Unable to find file 'storage:///test/files/executions/none/x.txt'")));
-    let other = format!("id: other\nnamespace: elsewhere\ntasks:\n  - id: peek\n    type: storage.Size\n    uri: {}\n", a.as_str().unwrap());
+    assert!(
+        messages(&h, &id).await.iter().any(
+            |m| m.contains("Unable to find file 'storage:///test/files/executions/none/x.txt'")
+        )
+    );
+    let other = format!(
+        "id: other\nnamespace: elsewhere\ntasks:\n  - id: peek\n    type: storage.Size\n    uri: {}\n",
+        a.as_str().unwrap()
+    );
     let (state, _, _) = run(&h, Runners::core(), &other, json!({})).await;
     assert_eq!(state, State::Failed);
 }
@@ -271,23 +371,54 @@ tasks:
     let runs = h.store.task_runs(&id).await.unwrap();
     assert_eq!(state_of(&runs, "before"), State::Success);
     assert_eq!(state_of(&runs, "approve"), State::Paused);
-    assert!(runs.iter().all(|r| r.task_id.as_str() != "after"), "nothing after the pause ran");
+    assert!(
+        runs.iter().all(|r| r.task_id.as_str() != "after"),
+        "nothing after the pause ran"
+    );
     // The inputs are checked as a flow's are; a bad resume changes nothing.
-    let bad = executor.resume(&id, json!({"approved": "maybe"}).as_object().unwrap().clone()).await.unwrap_err();
+    let bad = executor
+        .resume(
+            &id,
+            json!({"approved": "maybe"}).as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap_err();
     assert!(bad.to_string().contains("approved"), "{bad}");
-    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().state, State::Paused);
-    executor.resume(&id, json!({"approved": "true"}).as_object().unwrap().clone()).await.unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    assert_eq!(
+        h.store.get_execution(&id).await.unwrap().unwrap().state,
+        State::Paused
+    );
+    executor
+        .resume(
+            &id,
+            json!({"approved": "true"}).as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Success);
     let runs = h.store.task_runs(&id).await.unwrap();
     let after = runs.iter().find(|r| r.task_id.as_str() == "after").unwrap();
-    assert_eq!(after.outputs.as_ref().unwrap()["value"], "true / none given");
+    assert_eq!(
+        after.outputs.as_ref().unwrap()["value"],
+        "true / none given"
+    );
     let again = executor.resume(&id, Map::new()).await.unwrap_err();
     assert!(again.to_string().contains("not PAUSED"), "{again}");
 
     // Not resumed in time: RESUME goes on, WARN ends WARNING, FAIL fails.
-    for (behavior, expected) in [("RESUME", State::Success), ("WARN", State::Warning), ("FAIL", State::Failed), ("CANCEL", State::Killed)] {
-        let timed = format!("id: timed\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n    pauseDuration: PT0.3S\n    behavior: {behavior}\n  - id: next\n    type: debug.Return\n    format: went on\n");
+    for (behavior, expected) in [
+        ("RESUME", State::Success),
+        ("WARN", State::Warning),
+        ("FAIL", State::Failed),
+        ("CANCEL", State::Killed),
+    ] {
+        let timed = format!(
+            "id: timed\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n    pauseDuration: PT0.3S\n    behavior: {behavior}\n  - id: next\n    type: debug.Return\n    format: went on\n"
+        );
         let (state, runs, _) = run(&h, Runners::core(), &timed, json!({})).await;
         assert_eq!(state, expected, "{behavior}: {runs:#?}");
         let went_on = runs.iter().any(|r| r.task_id.as_str() == "next");
@@ -324,22 +455,54 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), self_resume, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "after").unwrap().outputs.as_ref().unwrap()["value"], "the flow itself");
-    let wrong = self_resume.replace("namespace: test\n            inputs", "namespace: other\n            inputs").replace("PT0.3S", "PT0.1S");
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "after")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["value"],
+        "the flow itself"
+    );
+    let wrong = self_resume
+        .replace(
+            "namespace: test\n            inputs",
+            "namespace: other\n            inputs",
+        )
+        .replace("PT0.3S", "PT0.1S");
     let id = launch(&executor, &wrong, json!({})).await.unwrap();
     until_paused(&h, &id).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while h.store.task_runs(&id).await.unwrap().iter().all(|r| !(r.task_id.as_str() == "wake" && r.state == State::Failed)) {
-        assert!(std::time::Instant::now() < deadline, "the Resume of another namespace fails");
+    while h
+        .store
+        .task_runs(&id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| !(r.task_id.as_str() == "wake" && r.state == State::Failed))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Resume of another namespace fails"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     executor.kill(&id).await.unwrap();
 
     // A kill stops a pause at once.
-    let id = launch(&executor, "id: forever\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n", json!({})).await.unwrap();
+    let id = launch(
+        &executor,
+        "id: forever\nnamespace: test\ntasks:\n  - id: wait\n    type: flow.Pause\n",
+        json!({}),
+    )
+    .await
+    .unwrap();
     until_paused(&h, &id).await;
     executor.kill(&id).await.unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Killed);
 }
 
@@ -392,7 +555,12 @@ tasks:
     let system = "id: sys\nnamespace: test\ntasks:\n  - id: tag\n    type: execution.Labels\n    labels:\n      system.correlationId: forged\n";
     let (state, _, id) = run(&h, Runners::core(), system, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("system.* labels")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("system.* labels"))
+    );
 }
 
 #[tokio::test]
@@ -402,9 +570,24 @@ async fn purge_tasks_delete_ended_executions_their_logs_and_files() {
     let (ok1, _, first) = run(&h, Runners::core(), old, json!({})).await;
     let (ok2, runs2, second) = run(&h, Runners::core(), old, json!({})).await;
     let (failed, _, third) = run(&h, Runners::core(), old, json!({"fail": true})).await;
-    assert_eq!((ok1, ok2, failed), (State::Success, State::Success, State::Failed));
-    let file = runs2.iter().find(|r| r.task_id.as_str() == "write").unwrap().outputs.as_ref().unwrap()["uri"].as_str().unwrap().to_owned();
-    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
+    assert_eq!(
+        (ok1, ok2, failed),
+        (State::Success, State::Success, State::Failed)
+    );
+    let file = runs2
+        .iter()
+        .find(|r| r.task_id.as_str() == "write")
+        .unwrap()
+        .outputs
+        .as_ref()
+        .unwrap()["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let storage = h
+        .services
+        .storage
+        .for_namespace(&engine::ids::Namespace::new("test"));
     assert!(storage.path_of(&file).unwrap().exists());
 
     let purge = r#"
@@ -425,7 +608,14 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), purge, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let outputs = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
     assert_eq!(outputs("executions")["executionsCount"], 2);
     assert!(outputs("executions")["logsCount"].as_u64().unwrap() >= 2);
     for gone in [&first, &second] {
@@ -433,9 +623,15 @@ tasks:
         assert!(h.store.task_runs(gone).await.unwrap().is_empty());
         assert!(messages(&h, gone).await.is_empty());
     }
-    assert!(!storage.path_of(&file).unwrap().exists(), "the files went too");
+    assert!(
+        !storage.path_of(&file).unwrap().exists(),
+        "the files went too"
+    );
     // The failed one stays, without its ERROR lines.
-    assert_eq!(h.store.get_execution(&third).await.unwrap().unwrap().state, State::Failed);
+    assert_eq!(
+        h.store.get_execution(&third).await.unwrap().unwrap().state,
+        State::Failed
+    );
     h.services.logs.flush().await;
     let left = h.store.logs(&third, Level::Trace, 0, 100).await.unwrap();
     assert!(left.iter().any(|l| l.message == "kept unless purged"));
@@ -473,14 +669,34 @@ tasks:
 "#;
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let outputs = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
     assert_eq!(outputs("all")["size"], 2, "INFO and up of a, b and c");
     assert_eq!(outputs("warnings")["size"], 1);
     assert_eq!(outputs("back")["value"], "two");
-    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
-    let text = std::fs::read_to_string(storage.path_of(outputs("all")["uri"].as_str().unwrap()).unwrap()).unwrap();
+    let storage = h
+        .services
+        .storage
+        .for_namespace(&engine::ids::Namespace::new("test"));
+    let text = std::fs::read_to_string(
+        storage
+            .path_of(outputs("all")["uri"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(text.lines().count(), 2);
-    assert!(text.contains(&format!("executionId:\"{id}\"")) && text.contains("level:\"WARN\"") && text.contains("taskId:\"a\""), "{text}");
+    assert!(
+        text.contains(&format!("executionId:\"{id}\""))
+            && text.contains("level:\"WARN\"")
+            && text.contains("taskId:\"a\""),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -511,9 +727,26 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
-    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
-    let uris = |task: &str| -> Vec<String> { outputs(task)["uris"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect() };
+    let outputs = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
+    let storage = h
+        .services
+        .storage
+        .for_namespace(&engine::ids::Namespace::new("test"));
+    let uris = |task: &str| -> Vec<String> {
+        outputs(task)["uris"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect()
+    };
     assert_eq!(uris("by_rows").len(), 3);
     assert_eq!(uris("by_partitions").len(), 2);
     assert_eq!(uris("by_bytes").len(), 3, "two lines of 3 bytes fit in 7");
@@ -552,7 +785,14 @@ tasks:
     type: debug.Return
     format: went on
 "#;
-    for (given, expected) in [("SUCCESS", State::Success), ("WARNING", State::Warning), ("FAILED", State::Failed), ("KILLED", State::Killed), ("CANCELED", State::Killed), ("CONTINUE", State::Success)] {
+    for (given, expected) in [
+        ("SUCCESS", State::Success),
+        ("WARNING", State::Warning),
+        ("FAILED", State::Failed),
+        ("KILLED", State::Killed),
+        ("CANCELED", State::Killed),
+        ("CONTINUE", State::Success),
+    ] {
         let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"state": given})).await;
         assert_eq!(state, expected, "{given}: {runs:#?}");
         assert_eq!(state_of(&runs, "before"), State::Success);
@@ -623,16 +863,33 @@ tasks:
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     let values = |task: &str| {
-        let mut v: Vec<String> = runs.iter().filter(|r| r.task_id.as_str() == task).map(|r| r.outputs.as_ref().unwrap()["value"].as_str().unwrap().to_owned()).collect();
+        let mut v: Vec<String> = runs
+            .iter()
+            .filter(|r| r.task_id.as_str() == task)
+            .map(|r| {
+                r.outputs.as_ref().unwrap()["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
         v.sort();
         v
     };
     assert_eq!(values("1-1-1_output").len(), 8);
     assert!(values("1-1-1_output").contains(&"v12-v21-v32".to_owned()));
-    assert_eq!(values("1-1-1_return").first().unwrap(), "return-v11-v21-v31");
+    assert_eq!(
+        values("1-1-1_return").first().unwrap(),
+        "return-v11-v21-v31"
+    );
     assert_eq!(values("1-1-1_return").last().unwrap(), "return-v12-v22-v32");
     assert_eq!(values("2-1_return"), ["return-v41", "return-v42"]);
-    let id = runs.iter().find(|r| r.task_id.as_str() == "2-1-1_output").unwrap().id.to_string();
+    let id = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "2-1-1_output")
+        .unwrap()
+        .id
+        .to_string();
     assert_eq!(values("2-1-1_return"), [format!("return-{id}")]);
     assert_eq!(values("keyed"), ["v12-v21-v32"]);
 }
@@ -657,7 +914,11 @@ errors:
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Failed, "{runs:#?}");
     let logs = messages(&h, &id).await;
-    assert!(logs.iter().any(|m| m == "boom said: the table is missing (1 line)"), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|m| m == "boom said: the table is missing (1 line)"),
+        "{logs:?}"
+    );
 }
 
 /// The KV store from a flow: kv.Set with a type and a TTL, kv() in an
@@ -696,7 +957,14 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    let out = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let out = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
     assert_eq!(out("read")["value"], "42 2 none");
     assert_eq!(out("get")["value"], 41);
     assert_eq!(out("keys")["keys"], json!(["count"]));
@@ -706,12 +974,24 @@ tasks:
     let after = "id: kv2\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ kv('count') }}\"\n";
     let (state, _, id) = run(&h, Runners::core(), after, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("the key 'count' does not exist in the namespace 'company.team'")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("the key 'count' does not exist in the namespace 'company.team'"))
+    );
     // A namespace that would leave internal storage is refused by name.
     let escape = "id: kv3\nnamespace: company.team\ntasks:\n  - id: set\n    type: kv.Set\n    key: k\n    value: v\n    namespace: ../../etc\n";
     let (state, _, id) = run(&h, Runners::core(), escape, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("invalid namespace \"../../etc\"")), "{:?}", messages(&h, &id).await);
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("invalid namespace \"../../etc\"")),
+        "{:?}",
+        messages(&h, &id).await
+    );
 }
 
 /// Kestra's `tasks` variable: the state of each task run so far.
@@ -741,8 +1021,14 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Warning, "{runs:#?}");
-    let report = runs.iter().find(|r| r.task_id.as_str() == "report").unwrap();
-    assert_eq!(report.outputs.as_ref().unwrap()["value"], "SUCCESS WARNING SUCCESS RUNNING");
+    let report = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "report")
+        .unwrap();
+    assert_eq!(
+        report.outputs.as_ref().unwrap()["value"],
+        "SUCCESS WARNING SUCCESS RUNNING"
+    );
 }
 
 /// kv.PurgeKV as Kestra's blueprint kv-store-purge uses it: expired keys
@@ -751,7 +1037,12 @@ tasks:
 async fn purge_kv_deletes_expired_keys_of_the_chosen_namespaces() {
     let h = harness().await;
     let set = |ns: &str, key: &str, ttl: Option<Duration>| {
-        h.services.storage.kv(ns).unwrap().put(key, json!("v"), None, ttl, true, None).unwrap();
+        h.services
+            .storage
+            .kv(ns)
+            .unwrap()
+            .put(key, json!("v"), None, ttl, true, None)
+            .unwrap();
     };
     set("company", "old", Some(Duration::ZERO));
     set("company.team", "old_too", Some(Duration::ZERO));
@@ -761,7 +1052,17 @@ async fn purge_kv_deletes_expired_keys_of_the_chosen_namespaces() {
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     assert_eq!(runs[0].outputs.as_ref().unwrap()["size"], 2);
-    let left = |ns: &str| h.services.storage.kv(ns).unwrap().entries().unwrap().into_iter().map(|e| e.key).collect::<Vec<_>>();
+    let left = |ns: &str| {
+        h.services
+            .storage
+            .kv(ns)
+            .unwrap()
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.key)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(left("company"), Vec::<String>::new());
     assert_eq!(left("company.team"), ["fresh"]);
     assert_eq!(left("other"), ["old"]);
@@ -902,9 +1203,14 @@ async fn bad_inputs_are_refused_before_anything_runs() {
     let h = harness().await;
     let executor = executor(&h, Runners::core());
     let yaml = "id: f\nnamespace: t\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: a\n    type: log.Log\n    message: x\n";
-    let Err(ExecutionError::Inputs(problems)) = launch(&executor, yaml, json!({"n": "many"})).await else { panic!() };
+    let Err(ExecutionError::Inputs(problems)) = launch(&executor, yaml, json!({"n": "many"})).await
+    else {
+        panic!()
+    };
     assert_eq!(problems, ["input \"n\": \"many\" is not a whole number"]);
-    let Err(ExecutionError::Inputs(problems)) = launch(&executor, yaml, json!({})).await else { panic!() };
+    let Err(ExecutionError::Inputs(problems)) = launch(&executor, yaml, json!({})).await else {
+        panic!()
+    };
     assert!(problems[0].contains("required"));
 }
 
@@ -937,7 +1243,10 @@ fn with(name: &str, runner: Arc<dyn Runner>) -> Runners {
 #[tokio::test]
 async fn retries_make_new_attempts_until_one_succeeds() {
     let h = harness().await;
-    let flaky = Arc::new(Flaky { failures: 2, runs: AtomicU32::new(0) });
+    let flaky = Arc::new(Flaky {
+        failures: 2,
+        runs: AtomicU32::new(0),
+    });
     let yaml = "id: f\nnamespace: t\ntasks:\n  - id: flaky\n    type: test.Flaky\n    retry:\n      type: constant\n      maxAttempt: 3\n      interval: PT0.01S\n";
     let (state, runs, _) = run(&h, with("test.Flaky", flaky.clone()), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
@@ -953,7 +1262,12 @@ async fn a_timeout_cancels_the_task_and_fails_it() {
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Failed);
     assert_eq!(state_of(&runs, "slow"), State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("ran out of time")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("ran out of time"))
+    );
 }
 
 /// Writes a checkpoint, then waits to be killed or released; records runs
@@ -987,7 +1301,11 @@ impl Runner for Remote {
         })
     }
 
-    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+    fn cancel<'a>(
+        &'a self,
+        _ctx: &'a TaskContext,
+        checkpoint: &'a Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             self.cancelled.lock().unwrap().push(checkpoint.clone());
             Ok(())
@@ -1005,13 +1323,19 @@ async fn kill_cancels_the_remote_work_and_ends_killed_and_finally_still_runs() {
     let id = launch(&executor, REMOTE_FLOW, json!({})).await.unwrap();
     remote.checkpointed.notified().await;
     assert_eq!(executor.kill(&id).await.unwrap(), State::Killing);
-    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Killed);
     assert_eq!(*remote.cancelled.lock().unwrap(), [json!({"run_id": 42})]);
     let runs = h.store.task_runs(&id).await.unwrap();
     assert_eq!(state_of(&runs, "remote"), State::Killed);
     assert_eq!(state_of(&runs, "cleanup"), State::Success);
-    assert!(matches!(executor.kill(&id).await, Err(ExecutionError::Conflict(_))));
+    assert!(matches!(
+        executor.kill(&id).await,
+        Err(ExecutionError::Conflict(_))
+    ));
 }
 
 #[tokio::test]
@@ -1023,7 +1347,10 @@ async fn after_a_stop_recovery_reattaches_through_the_checkpoint_instead_of_star
     remote.checkpointed.notified().await;
     // The process stops: the walk ends where it is, nothing changes state.
     first.shutdown().await;
-    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().state, State::Running);
+    assert_eq!(
+        h.store.get_execution(&id).await.unwrap().unwrap().state,
+        State::Running
+    );
 
     let second = executor(&h, with("test.Remote", remote.clone()));
     let plan = Arc::new(Plan::from_yaml(REMOTE_FLOW).unwrap());
@@ -1033,31 +1360,62 @@ async fn after_a_stop_recovery_reattaches_through_the_checkpoint_instead_of_star
         tokio::task::yield_now().await;
     }
     remote.release.notify_one();
-    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Success);
-    assert_eq!(remote.fresh_starts.load(Ordering::SeqCst), 1, "never started twice");
+    assert_eq!(
+        remote.fresh_starts.load(Ordering::SeqCst),
+        1,
+        "never started twice"
+    );
     let runs = h.store.task_runs(&id).await.unwrap();
-    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "remote").count(), 1);
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.task_id.as_str() == "remote")
+            .count(),
+        1
+    );
     assert_eq!(state_of(&runs, "remote"), State::Success);
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "remote").unwrap().attempts.len(), 1);
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "remote")
+            .unwrap()
+            .attempts
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn restart_reruns_only_the_failed_task_as_a_new_attempt() {
     let h = harness().await;
-    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let flaky = Arc::new(Flaky {
+        failures: 1,
+        runs: AtomicU32::new(0),
+    });
     let yaml = "id: f\nnamespace: t\ntasks:\n  - id: before\n    type: debug.Return\n    format: once\n  - id: flaky\n    type: test.Flaky\n";
     let executor = executor(&h, with("test.Flaky", flaky.clone()));
     let id = launch(&executor, yaml, json!({})).await.unwrap();
     assert_eq!(executor.wait(&id).await.unwrap(), State::Failed);
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
     executor.restart(&id, plan).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Success);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Success
+    );
     let runs = h.store.task_runs(&id).await.unwrap();
     let flaky_run = runs.iter().find(|r| r.task_id.as_str() == "flaky").unwrap();
     let attempts: Vec<State> = flaky_run.attempts.iter().map(|a| a.state).collect();
     assert_eq!(attempts, [State::Failed, State::Success]);
-    let before = runs.iter().find(|r| r.task_id.as_str() == "before").unwrap();
+    let before = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "before")
+        .unwrap();
     assert_eq!(before.attempts.len(), 1, "what succeeded is not run again");
 }
 
@@ -1081,9 +1439,23 @@ tasks:
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({"pin": "4321"})).await;
     assert_eq!(state, State::Success);
     let logs = messages(&h, &id).await;
-    assert!(logs.contains(&"password ****** and pin ******".to_owned()), "{logs:?}");
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "give").unwrap().outputs.as_ref().unwrap()["value"], "******");
-    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"], "******");
+    assert!(
+        logs.contains(&"password ****** and pin ******".to_owned()),
+        "{logs:?}"
+    );
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "give")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["value"],
+        "******"
+    );
+    assert_eq!(
+        h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"],
+        "******"
+    );
 }
 
 const LIMITED: &str = "id: limited\nnamespace: t\nconcurrency:\n  limit: 1\n  behavior: BEHAVIOR\ntasks:\n  - id: nap\n    type: flow.Sleep\n    duration: PT0.2S\n";
@@ -1099,13 +1471,27 @@ async fn a_concurrency_limit_queues_extra_executions_one_at_a_time() {
     }
     let mut spans = Vec::new();
     for id in &ids {
-        assert_eq!(tokio::time::timeout(Duration::from_secs(20), executor.wait(id)).await.unwrap().unwrap(), State::Success);
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(20), executor.wait(id))
+                .await
+                .unwrap()
+                .unwrap(),
+            State::Success
+        );
         let execution = h.store.get_execution(id).await.unwrap().unwrap();
-        let running = execution.histories.iter().find(|h| h.state == State::Running).unwrap().date;
+        let running = execution
+            .histories
+            .iter()
+            .find(|h| h.state == State::Running)
+            .unwrap()
+            .date;
         spans.push((running, execution.ended_at.unwrap()));
     }
     spans.sort();
-    assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "never two at once: {spans:?}");
+    assert!(
+        spans.windows(2).all(|w| w[0].1 <= w[1].0),
+        "never two at once: {spans:?}"
+    );
 }
 
 #[tokio::test]
@@ -1116,8 +1502,17 @@ async fn a_concurrency_limit_can_cancel_or_fail_the_extra_execution() {
         let flow = LIMITED.replace("BEHAVIOR", behavior);
         let first = launch(&executor, &flow, json!({})).await.unwrap();
         let second = launch(&executor, &flow, json!({})).await.unwrap();
-        assert_eq!(executor.wait(&second).await.unwrap(), expected, "{behavior}");
-        assert!(messages(&h, &second).await.iter().any(|m| m.contains("concurrency limit (1) is reached")));
+        assert_eq!(
+            executor.wait(&second).await.unwrap(),
+            expected,
+            "{behavior}"
+        );
+        assert!(
+            messages(&h, &second)
+                .await
+                .iter()
+                .any(|m| m.contains("concurrency limit (1) is reached"))
+        );
         assert_eq!(executor.wait(&first).await.unwrap(), State::Success);
     }
 }
@@ -1132,89 +1527,194 @@ async fn killing_a_queued_execution_frees_nothing_and_the_queue_goes_on() {
     let third = launch(&executor, &flow, json!({})).await.unwrap();
     assert_eq!(executor.kill(&queued).await.unwrap(), State::Killed);
     assert_eq!(executor.wait(&first).await.unwrap(), State::Success);
-    assert_eq!(tokio::time::timeout(Duration::from_secs(20), executor.wait(&third)).await.unwrap().unwrap(), State::Success);
-    assert!(h.store.task_runs(&queued).await.unwrap().is_empty(), "the killed one never ran");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(20), executor.wait(&third))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Success
+    );
+    assert!(
+        h.store.task_runs(&queued).await.unwrap().is_empty(),
+        "the killed one never ran"
+    );
 }
 
 #[tokio::test]
 async fn replay_keeps_what_ran_before_the_chosen_task_and_runs_the_rest() {
     let h = harness().await;
-    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let flaky = Arc::new(Flaky {
+        failures: 1,
+        runs: AtomicU32::new(0),
+    });
     let yaml = "id: f\nnamespace: t\ntasks:\n  - id: first\n    type: debug.Return\n    format: kept\n  - id: group\n    type: flow.Sequential\n    tasks:\n      - id: inner_ok\n        type: debug.Return\n        format: also kept\n      - id: flaky\n        type: test.Flaky\n  - id: last\n    type: debug.Return\n    format: \"{{ outputs.first.value }} then {{ outputs.flaky.runs }}\"\n";
     let executor = executor(&h, with("test.Flaky", flaky.clone()));
     let original = launch(&executor, yaml, json!({})).await.unwrap();
     assert_eq!(executor.wait(&original).await.unwrap(), State::Failed);
-    let failed = h.store.task_runs(&original).await.unwrap().into_iter().find(|r| r.task_id.as_str() == "flaky").unwrap();
+    let failed = h
+        .store
+        .task_runs(&original)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.task_id.as_str() == "flaky")
+        .unwrap();
 
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
-    let replay = executor.replay(&original, Some(&failed.id), plan).await.unwrap();
+    let replay = executor
+        .replay(&original, Some(&failed.id), plan)
+        .await
+        .unwrap();
     assert_eq!(replay.original_id.as_ref(), Some(&original));
     assert_eq!(executor.wait(&replay.id).await.unwrap(), State::Success);
     let runs = h.store.task_runs(&replay.id).await.unwrap();
     let find = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap();
-    assert_eq!(find("last").outputs.as_ref().unwrap()["value"], "kept then 2");
-    assert_eq!(flaky.runs.load(Ordering::SeqCst), 2, "only the chosen task ran again");
+    assert_eq!(
+        find("last").outputs.as_ref().unwrap()["value"],
+        "kept then 2"
+    );
+    assert_eq!(
+        flaky.runs.load(Ordering::SeqCst),
+        2,
+        "only the chosen task ran again"
+    );
     // The kept runs keep their single original attempt; the original is untouched.
     assert_eq!(find("first").attempts.len(), 1);
-    assert_eq!(find("inner_ok").parent_task_run_id.as_ref(), Some(&find("group").id));
-    assert_eq!(h.store.get_execution(&original).await.unwrap().unwrap().state, State::Failed);
+    assert_eq!(
+        find("inner_ok").parent_task_run_id.as_ref(),
+        Some(&find("group").id)
+    );
+    assert_eq!(
+        h.store
+            .get_execution(&original)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        State::Failed
+    );
 }
 
 #[tokio::test]
 async fn read_returns_a_stored_file_and_refuses_a_missing_one() {
     let h = harness().await;
     let uri = "storage:///t/f/executions/x/values.txt";
-    h.services.storage.write(uri, "north,south".as_bytes()).await.unwrap();
+    h.services
+        .storage
+        .write(uri, "north,south".as_bytes())
+        .await
+        .unwrap();
     let yaml = "id: f\nnamespace: t\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: r\n    type: debug.Return\n    format: \"{{ read(inputs.data) | upper }}\"\n";
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"data": uri})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "NORTH,SOUTH");
-    let (state, _, id) = run(&h, Runners::core(), yaml, json!({"data": "storage:///t/f/executions/x/missing.txt"})).await;
+    let (state, _, id) = run(
+        &h,
+        Runners::core(),
+        yaml,
+        json!({"data": "storage:///t/f/executions/x/missing.txt"}),
+    )
+    .await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("missing.txt does not exist")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("missing.txt does not exist"))
+    );
 }
 
 #[tokio::test]
 async fn restart_runs_errors_and_finally_again_on_the_new_outcome() {
     let h = harness().await;
-    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let flaky = Arc::new(Flaky {
+        failures: 1,
+        runs: AtomicU32::new(0),
+    });
     let yaml = "id: f\nnamespace: t\ntasks:\n  - id: flaky\n    type: test.Flaky\nerrors:\n  - id: on_error\n    type: log.Log\n    message: handling\nfinally:\n  - id: cleanup\n    type: log.Log\n    message: cleaning up\n";
     let executor = executor(&h, with("test.Flaky", flaky.clone()));
     let id = launch(&executor, yaml, json!({})).await.unwrap();
     assert_eq!(executor.wait(&id).await.unwrap(), State::Failed);
     let first = h.store.task_runs(&id).await.unwrap();
     assert_eq!(state_of(&first, "on_error"), State::Success);
-    let first_cleanup = first.iter().find(|r| r.task_id.as_str() == "cleanup").unwrap().id.clone();
+    let first_cleanup = first
+        .iter()
+        .find(|r| r.task_id.as_str() == "cleanup")
+        .unwrap()
+        .id
+        .clone();
 
-    executor.restart(&id, Arc::new(Plan::from_yaml(yaml).unwrap())).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Success);
+    executor
+        .restart(&id, Arc::new(Plan::from_yaml(yaml).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Success
+    );
     let runs = h.store.task_runs(&id).await.unwrap();
-    assert!(runs.iter().all(|r| r.task_id.as_str() != "on_error"), "errors does not run when the restart succeeds: {runs:#?}");
-    let cleanups: Vec<_> = runs.iter().filter(|r| r.task_id.as_str() == "cleanup").collect();
+    assert!(
+        runs.iter().all(|r| r.task_id.as_str() != "on_error"),
+        "errors does not run when the restart succeeds: {runs:#?}"
+    );
+    let cleanups: Vec<_> = runs
+        .iter()
+        .filter(|r| r.task_id.as_str() == "cleanup")
+        .collect();
     assert_eq!(cleanups.len(), 1);
     assert_ne!(cleanups[0].id, first_cleanup, "finally ran again");
     assert_eq!(cleanups[0].state, State::Success);
     let logs = messages(&h, &id).await;
-    assert_eq!(logs.iter().filter(|m| *m == "cleaning up").count(), 2, "{logs:?}");
+    assert_eq!(
+        logs.iter().filter(|m| *m == "cleaning up").count(),
+        2,
+        "{logs:?}"
+    );
 }
 
 #[tokio::test]
 async fn secret_inputs_keep_their_value_through_restart_and_replay_but_stay_masked() {
     let h = harness().await;
-    let flaky = Arc::new(Flaky { failures: 1, runs: AtomicU32::new(0) });
+    let flaky = Arc::new(Flaky {
+        failures: 1,
+        runs: AtomicU32::new(0),
+    });
     let yaml = "id: f\nnamespace: t\ninputs:\n  - id: pin\n    type: SECRET\ntasks:\n  - id: flaky\n    type: test.Flaky\n  - id: check\n    type: execution.Fail\n    runIf: \"{{ inputs.pin != '4321' }}\"\n    errorMessage: the pin was lost\n  - id: say\n    type: log.Log\n    message: \"pin {{ inputs.pin }}\"\n";
     let executor = executor(&h, with("test.Flaky", flaky.clone()));
-    let id = launch(&executor, yaml, json!({"pin": "4321"})).await.unwrap();
+    let id = launch(&executor, yaml, json!({"pin": "4321"}))
+        .await
+        .unwrap();
     assert_eq!(executor.wait(&id).await.unwrap(), State::Failed);
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
     executor.restart(&id, plan.clone()).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Success);
-    assert_eq!(state_of(&h.store.task_runs(&id).await.unwrap(), "check"), State::Skipped);
-    assert_eq!(h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"], "******");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Success
+    );
+    assert_eq!(
+        state_of(&h.store.task_runs(&id).await.unwrap(), "check"),
+        State::Skipped
+    );
+    assert_eq!(
+        h.store.get_execution(&id).await.unwrap().unwrap().inputs["pin"],
+        "******"
+    );
 
     let replay = executor.replay(&id, None, plan).await.unwrap();
     assert_eq!(replay.inputs["pin"], "******");
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&replay.id)).await.unwrap().unwrap(), State::Success);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), executor.wait(&replay.id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Success
+    );
     for execution in [&id, &replay.id] {
         let logs = messages(&h, execution).await;
         assert!(logs.contains(&"pin ******".to_owned()), "{logs:?}");
@@ -1229,7 +1729,9 @@ async fn save(h: &Harness, yaml: &str) {
 const CHILD: &str = "id: child\nnamespace: t\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: double\n    type: debug.Return\n    format: \"{{ inputs.n * 2 }}\"\n  - id: maybe_fail\n    type: execution.Fail\n    runIf: \"{{ inputs.n > 100 }}\"\n    errorMessage: too big\n  - id: nap\n    type: flow.Sleep\n    runIf: \"{{ inputs.n == 0 }}\"\n    duration: PT30S\noutputs:\n  - id: doubled\n    type: STRING\n    value: \"{{ outputs.double.value }}\"\n";
 
 fn parent(n: i64, extra: &str) -> String {
-    format!("id: parent\nnamespace: t\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t\n    flowId: child\n    inputs:\n      n: {n}\n{extra}  - id: after\n    type: debug.Return\n    format: \"child said {{{{ outputs.call.outputs.doubled }}}} and ended {{{{ outputs.call.state }}}}\"\n")
+    format!(
+        "id: parent\nnamespace: t\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t\n    flowId: child\n    inputs:\n      n: {n}\n{extra}  - id: after\n    type: debug.Return\n    format: \"child said {{{{ outputs.call.outputs.doubled }}}} and ended {{{{ outputs.call.state }}}}\"\n"
+    )
 }
 
 #[tokio::test]
@@ -1239,12 +1741,33 @@ async fn a_subflow_runs_the_other_flow_waits_for_it_and_gets_its_outputs() {
     let (state, runs, id) = run(&h, Runners::core(), &parent(21, ""), json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     let call = runs.iter().find(|r| r.task_id.as_str() == "call").unwrap();
-    let child_id = ExecutionId::new(call.outputs.as_ref().unwrap()["executionId"].as_str().unwrap());
+    let child_id = ExecutionId::new(
+        call.outputs.as_ref().unwrap()["executionId"]
+            .as_str()
+            .unwrap(),
+    );
     let child = h.store.get_execution(&child_id).await.unwrap().unwrap();
-    assert_eq!((child.flow_id.as_str(), child.state), ("child", State::Success));
-    assert_eq!(child.labels.get("system.correlationId").map(String::as_str), Some(id.as_str()));
-    assert_eq!(child.trigger_vars.as_ref().unwrap()["executionId"], id.as_str());
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "after").unwrap().outputs.as_ref().unwrap()["value"], "child said 42 and ended SUCCESS");
+    assert_eq!(
+        (child.flow_id.as_str(), child.state),
+        ("child", State::Success)
+    );
+    assert_eq!(
+        child.labels.get("system.correlationId").map(String::as_str),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        child.trigger_vars.as_ref().unwrap()["executionId"],
+        id.as_str()
+    );
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "after")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["value"],
+        "child said 42 and ended SUCCESS"
+    );
 }
 
 #[tokio::test]
@@ -1254,15 +1777,47 @@ async fn a_failed_subflow_fails_its_task_unless_told_not_to_and_a_missing_flow_s
     let (state, runs, id) = run(&h, Runners::core(), &parent(500, ""), json!({})).await;
     assert_eq!(state, State::Failed);
     assert_eq!(state_of(&runs, "call"), State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("ended FAILED")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("ended FAILED"))
+    );
 
-    let (state, runs, _) = run(&h, Runners::core(), &parent(500, "    transmitFailed: false\n"), json!({})).await;
+    let (state, runs, _) = run(
+        &h,
+        Runners::core(),
+        &parent(500, "    transmitFailed: false\n"),
+        json!({}),
+    )
+    .await;
     assert_eq!(state, State::Success);
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "after").unwrap().outputs.as_ref().unwrap()["value"], "child said 1000 and ended FAILED");
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "after")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["value"],
+        "child said 1000 and ended FAILED"
+    );
 
-    let (state, _, id) = run(&h, Runners::core(), &parent(1, "").replace("flowId: child", "flowId: nobody"), json!({})).await;
+    let (state, _, id) = run(
+        &h,
+        Runners::core(),
+        &parent(1, "").replace("flowId: child", "flowId: nobody"),
+        json!({}),
+    )
+    .await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("flow t.nobody does not exist")), "{:?}", messages(&h, &id).await);
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("flow t.nobody does not exist")),
+        "{:?}",
+        messages(&h, &id).await
+    );
 }
 
 #[tokio::test]
@@ -1274,16 +1829,39 @@ async fn killing_the_parent_kills_the_subflow_it_started() {
     // Wait for the child to be running its long sleep.
     let child_id = loop {
         let runs = h.store.task_runs(&id).await.unwrap();
-        if let Some(child) = runs.iter().find_map(|r| r.checkpoint.as_ref()?.get("executionId")?.as_str().map(ExecutionId::new))
-            && h.store.task_runs(&child).await.unwrap().iter().any(|r| r.task_id.as_str() == "nap" && r.state == State::Running)
+        if let Some(child) = runs.iter().find_map(|r| {
+            r.checkpoint
+                .as_ref()?
+                .get("executionId")?
+                .as_str()
+                .map(ExecutionId::new)
+        }) && h
+            .store
+            .task_runs(&child)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.task_id.as_str() == "nap" && r.state == State::Running)
         {
             break child;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     executor.kill(&id).await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap(), State::Killed);
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), executor.wait(&child_id)).await.unwrap().unwrap(), State::Killed);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Killed
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), executor.wait(&child_id))
+            .await
+            .unwrap()
+            .unwrap(),
+        State::Killed
+    );
 }
 
 #[tokio::test]
@@ -1316,13 +1894,26 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    let output = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).and_then(|r| r.outputs.clone()).unwrap();
+    let output = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .and_then(|r| r.outputs.clone())
+            .unwrap()
+    };
     assert_eq!(output("readback")["value"], "hello Ann / a,b");
-    let kept = output("wd")["outputFiles"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let kept = output("wd")["outputFiles"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(kept, ["data/rows.csv", "greeting.txt"]);
     let dir = output("where")["value"].as_str().unwrap().to_owned();
     assert!(dir.contains("mortar-working-dir-"), "{dir}");
-    assert!(!std::path::Path::new(&dir).exists(), "the working directory is removed at the end");
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "the working directory is removed at the end"
+    );
 }
 
 #[tokio::test]
@@ -1332,7 +1923,9 @@ async fn an_input_file_outside_the_working_directory_fails_the_task() {
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Failed);
     assert_eq!(state_of(&runs, "wd"), State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("\"../escape.txt\" is not a relative path inside the working directory")));
+    assert!(messages(&h, &id).await.iter().any(|m| {
+        m.contains("\"../escape.txt\" is not a relative path inside the working directory")
+    }));
 }
 
 /// Kestra nests an input whose id has dots: `request.name` is read as
@@ -1343,18 +1936,37 @@ async fn dotted_input_ids_nest_as_in_kestra_and_a_dotted_secret_stays_masked() {
     let yaml = "id: f\nnamespace: t\ninputs:\n  - id: request.name\n    type: STRING\n  - id: request.token\n    type: SECRET\n  - id: plain\n    type: INT\n    defaults: 3\ntasks:\n  - id: say\n    type: log.Log\n    message: \"{{ inputs.request.name }} {{ inputs.plain }} {{ inputs.request.token }}\"\n";
     let problems = engine::flow::parse(yaml).problems;
     assert!(problems.is_empty(), "{problems:?}");
-    let (state, _, id) = run(&h, Runners::core(), yaml, json!({"request.name": "ada", "request.token": "s3cr3t-value"})).await;
+    let (state, _, id) = run(
+        &h,
+        Runners::core(),
+        yaml,
+        json!({"request.name": "ada", "request.token": "s3cr3t-value"}),
+    )
+    .await;
     assert_eq!(state, State::Success);
     let logs = messages(&h, &id).await;
     assert!(logs.contains(&"ada 3 ******".to_owned()), "{logs:?}");
     let stored = h.store.get_execution(&id).await.unwrap().unwrap().inputs;
-    assert_eq!(stored, json!({"request": {"name": "ada", "token": "******"}, "plain": 3}));
+    assert_eq!(
+        stored,
+        json!({"request": {"name": "ada", "token": "******"}, "plain": 3})
+    );
     // A reference to a part that does not exist is caught before any run.
     let bad = yaml.replace("{{ inputs.request.name }}", "{{ inputs.reqest.name }}");
     let problems = engine::flow::parse(&bad).problems;
-    assert!(problems.iter().any(|p| p.message.contains("`inputs.reqest` is not an input of this flow")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p
+            .message
+            .contains("`inputs.reqest` is not an input of this flow")),
+        "{problems:?}"
+    );
     let bad_id = yaml.replace("id: plain", "id: plain.");
-    assert!(engine::flow::parse(&bad_id).problems.iter().any(|p| p.message.contains("has an empty part")));
+    assert!(
+        engine::flow::parse(&bad_id)
+            .problems
+            .iter()
+            .any(|p| p.message.contains("has an empty part"))
+    );
 }
 
 /// Kestra's flowables have their own `errors` and `finally`: `errors` runs
@@ -1364,18 +1976,40 @@ async fn dotted_input_ids_nest_as_in_kestra_and_a_dotted_secret_stays_masked() {
 async fn a_flowables_own_errors_and_finally_run_inside_it() {
     let h = harness().await;
     let failing = "id: f\nnamespace: t\ntasks:\n  - id: seq\n    type: flow.Sequential\n    tasks:\n      - id: boom\n        type: execution.Fail\n        errorMessage: broke\n      - id: skipped\n        type: log.Log\n        message: never\n    errors:\n      - id: handle\n        type: log.Log\n        message: \"handled\"\n    finally:\n      - id: cleanup\n        type: log.Log\n        message: cleanup\n  - id: after\n    type: log.Log\n    message: never either\n";
-    assert!(engine::flow::parse(failing).problems.is_empty(), "{:?}", engine::flow::parse(failing).problems);
+    assert!(
+        engine::flow::parse(failing).problems.is_empty(),
+        "{:?}",
+        engine::flow::parse(failing).problems
+    );
     let (state, runs, id) = run(&h, Runners::core(), failing, json!({})).await;
     assert_eq!(state, State::Failed);
     assert_eq!(state_of(&runs, "seq"), State::Failed);
     assert_eq!(state_of(&runs, "boom"), State::Failed);
     assert_eq!(state_of(&runs, "handle"), State::Success);
     assert_eq!(state_of(&runs, "cleanup"), State::Success);
-    assert!(runs.iter().all(|r| !matches!(r.task_id.as_str(), "skipped" | "after")), "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| !matches!(r.task_id.as_str(), "skipped" | "after")),
+        "{runs:?}"
+    );
     // The branches sit inside the flowable.
-    let seq = runs.iter().find(|r| r.task_id.as_str() == "seq").unwrap().id.clone();
-    assert!(runs.iter().filter(|r| matches!(r.task_id.as_str(), "handle" | "cleanup")).all(|r| r.parent_task_run_id.as_ref() == Some(&seq)));
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("a task in seq failed: running its `errors` tasks")));
+    let seq = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "seq")
+        .unwrap()
+        .id
+        .clone();
+    assert!(
+        runs.iter()
+            .filter(|r| matches!(r.task_id.as_str(), "handle" | "cleanup"))
+            .all(|r| r.parent_task_run_id.as_ref() == Some(&seq))
+    );
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("a task in seq failed: running its `errors` tasks"))
+    );
 
     // On success `errors` does not run, `finally` does; a failing `finally`
     // fails the flowable.
@@ -1429,10 +2063,21 @@ tasks:
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
     second.recover(|_| Some(plan.clone())).await.unwrap();
     second.resume(&id, Map::new()).await.unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Success);
     let runs = h.store.task_runs(&id).await.unwrap();
-    let value = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.as_ref().unwrap()["value"].clone();
+    let value = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["value"]
+            .clone()
+    };
     assert_eq!(value("hello"), "Hello Loïc a:2");
     assert_eq!(value("after"), "gone Loïc {\"port\":2}");
 
@@ -1441,14 +2086,30 @@ tasks:
     let refused = "id: refused\nnamespace: test\nvariables:\n  name: World\ntasks:\n  - id: set\n    type: execution.SetVariables\n    overwrite: false\n    variables:\n      name: again\n";
     let (state, _, id) = run(&h, Runners::core(), refused, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("already exist: name")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("already exist: name"))
+    );
     let missing = "id: missing\nnamespace: test\ntasks:\n  - id: unset\n    type: execution.UnsetVariables\n    variables: [nope]\n  - id: lenient\n    type: execution.UnsetVariables\n    ignoreMissing: true\n    variables: [nope]\n";
     let (state, runs, id) = run(&h, Runners::core(), missing, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("`nope` does not exist")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("`nope` does not exist"))
+    );
     assert!(runs.iter().all(|r| r.task_id.as_str() != "lenient"));
-    let lenient = missing.replace("  - id: unset\n    type: execution.UnsetVariables\n    variables: [nope]\n", "");
-    assert_eq!(run(&h, Runners::core(), &lenient, json!({})).await.0, State::Success);
+    let lenient = missing.replace(
+        "  - id: unset\n    type: execution.UnsetVariables\n    variables: [nope]\n",
+        "",
+    );
+    assert_eq!(
+        run(&h, Runners::core(), &lenient, json!({})).await.0,
+        State::Success
+    );
 }
 
 /// Kestra's LoopUntil example: the loop ends once its condition holds,
@@ -1476,7 +2137,10 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
-    let returns: Vec<_> = runs.iter().filter(|r| r.task_id.as_str() == "return").collect();
+    let returns: Vec<_> = runs
+        .iter()
+        .filter(|r| r.task_id.as_str() == "return")
+        .collect();
     assert_eq!(returns.len(), 4, "one task run per iteration");
     let mut values: Vec<_> = returns.iter().map(|r| r.value.clone().unwrap()).collect();
     values.sort();
@@ -1493,12 +2157,24 @@ tasks:
     };
     let (state, runs, id) = run(&h, Runners::core(), &never(false), json!({})).await;
     assert_eq!(state, State::Success);
-    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "try").count(), 3);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("maxIterations reached after 3 iterations")));
+    assert_eq!(
+        runs.iter().filter(|r| r.task_id.as_str() == "try").count(),
+        3
+    );
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("maxIterations reached after 3 iterations"))
+    );
     let (state, runs, _) = run(&h, Runners::core(), &never(true), json!({})).await;
     assert_eq!(state, State::Failed);
     assert_eq!(state_of(&runs, "wait"), State::Failed);
-    let mut iterations: Vec<_> = runs.iter().filter(|r| r.task_id.as_str() == "try").map(|r| r.outputs.as_ref().unwrap()["value"].clone()).collect();
+    let mut iterations: Vec<_> = runs
+        .iter()
+        .filter(|r| r.task_id.as_str() == "try")
+        .map(|r| r.outputs.as_ref().unwrap()["value"].clone())
+        .collect();
     iterations.sort_by_key(|v| v.to_string());
     assert_eq!(iterations, ["1", "2", "3"]);
 
@@ -1506,19 +2182,35 @@ tasks:
     let failing = "id: failing\nnamespace: test\ntasks:\n  - id: loop\n    type: flow.LoopUntil\n    condition: \"{{ false }}\"\n    tasks:\n      - id: boom\n        type: execution.Fail\n";
     let (state, runs, _) = run(&h, Runners::core(), failing, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert_eq!(runs.iter().filter(|r| r.task_id.as_str() == "boom").count(), 1);
+    assert_eq!(
+        runs.iter().filter(|r| r.task_id.as_str() == "boom").count(),
+        1
+    );
 
     // A kill stops the wait between iterations.
     let slow = "id: slow\nnamespace: test\ntasks:\n  - id: loop\n    type: flow.LoopUntil\n    condition: \"{{ false }}\"\n    checkFrequency:\n      interval: PT1H\n    tasks:\n      - id: once\n        type: debug.Return\n        format: x\n";
     let executor = executor(&h, Runners::core());
     let id = launch(&executor, slow, json!({})).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !h.store.task_runs(&id).await.unwrap().iter().any(|r| r.task_id.as_str() == "once" && r.state == State::Success) {
-        assert!(std::time::Instant::now() < deadline, "the first iteration ends");
+    while !h
+        .store
+        .task_runs(&id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.task_id.as_str() == "once" && r.state == State::Success)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first iteration ends"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     executor.kill(&id).await.unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(5), executor.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(5), executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Killed);
 }
 
@@ -1527,7 +2219,8 @@ tasks:
 #[tokio::test]
 async fn count_counts_executions_per_flow_and_keeps_those_its_expression_keeps() {
     let h = harness().await;
-    let ok = "id: ok\nnamespace: team.a\ntasks:\n  - id: r\n    type: debug.Return\n    format: x\n";
+    let ok =
+        "id: ok\nnamespace: team.a\ntasks:\n  - id: r\n    type: debug.Return\n    format: x\n";
     let bad = "id: bad\nnamespace: team.a\ntasks:\n  - id: f\n    type: execution.Fail\n";
     for _ in 0..3 {
         run(&h, Runners::core(), ok, json!({})).await;
@@ -1560,17 +2253,32 @@ tasks:
 "#;
     let (state, runs, id) = run(&h, Runners::core(), count, json!({})).await;
     assert_eq!(state, State::Success, "{:?}", messages(&h, &id).await);
-    let outputs = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
+    let outputs = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
     assert_eq!(
         outputs("count"),
         json!({"results": [{"namespace": "team.a", "flowId": "ok", "count": 3}, {"namespace": "team.a", "flowId": "none", "count": 0}], "total": 3})
     );
-    assert_eq!(outputs("failed"), json!({"results": [{"namespace": "team.a", "flowId": "bad", "count": 1}], "total": 1}));
+    assert_eq!(
+        outputs("failed"),
+        json!({"results": [{"namespace": "team.a", "flowId": "bad", "count": 1}], "total": 1})
+    );
     assert_eq!(outputs("later"), json!({"results": [], "total": 0}));
     let neither = "id: neither\nnamespace: t\ntasks:\n  - id: c\n    type: execution.Count\n    startDate: '2024-01-01T00:00:00Z'\n    expression: '{{ count > 0 }}'\n";
     let (state, _, id) = run(&h, Runners::core(), neither, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("give `flows` or `namespaces`")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("give `flows` or `namespaces`"))
+    );
 }
 
 /// DeduplicateItems keeps each key's last item in the file's order;
@@ -1626,27 +2334,78 @@ tasks:
 "#;
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success, "{:?}", messages(&h, &id).await);
-    let output = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
-    let storage = h.services.storage.for_namespace(&engine::ids::Namespace::new("test"));
-    let read = |uri: &Value| std::fs::read_to_string(storage.path_of(uri.as_str().unwrap()).unwrap()).unwrap();
+    let output = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
+    let storage = h
+        .services
+        .storage
+        .for_namespace(&engine::ids::Namespace::new("test"));
+    let read = |uri: &Value| {
+        std::fs::read_to_string(storage.path_of(uri.as_str().unwrap()).unwrap()).unwrap()
+    };
     let dedup = output("dedup");
-    assert_eq!(read(&dedup["uri"]), "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}\n{id:2,region:\"us\",amount:20}\n");
-    assert_eq!((dedup["numKeys"].clone(), dedup["processedItemsTotal"].clone(), dedup["droppedItemsTotal"].clone()), (json!(3), json!(5), json!(2)));
+    assert_eq!(
+        read(&dedup["uri"]),
+        "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}\n{id:2,region:\"us\",amount:20}\n"
+    );
+    assert_eq!(
+        (
+            dedup["numKeys"].clone(),
+            dedup["processedItemsTotal"].clone(),
+            dedup["droppedItemsTotal"].clone()
+        ),
+        (json!(3), json!(5), json!(2))
+    );
     let big = output("big");
     assert!(big["uri"].as_str().unwrap().ends_with(".ion"));
-    assert_eq!(read(&big["uri"]), "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}\n");
-    assert_eq!((big["processedItemsTotal"].clone(), big["droppedItemsTotal"].clone()), (json!(3), json!(1)));
-    assert_eq!(read(&output("not_eu")["uri"]), "{id:2,region:\"us\",amount:150}\n{id:2,region:\"us\",amount:20}\n");
+    assert_eq!(
+        read(&big["uri"]),
+        "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}\n"
+    );
+    assert_eq!(
+        (
+            big["processedItemsTotal"].clone(),
+            big["droppedItemsTotal"].clone()
+        ),
+        (json!(3), json!(1))
+    );
+    assert_eq!(
+        read(&output("not_eu")["uri"]),
+        "{id:2,region:\"us\",amount:150}\n{id:2,region:\"us\",amount:20}\n"
+    );
     assert_eq!(output("lenient")["droppedItemsTotal"], 5);
     let uris = output("local")["uris"].clone();
-    assert_eq!(uris.as_object().unwrap().keys().collect::<Vec<_>>(), ["copy.ion"]);
-    assert!(messages(&h, &id).await.iter().any(|m| m == "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}"), "{:?}", messages(&h, &id).await);
+    assert_eq!(
+        uris.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["copy.ion"]
+    );
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m == "{id:1,region:\"eu\",amount:70}\n{id:3,region:\"eu\",amount:300}"),
+        "{:?}",
+        messages(&h, &id).await
+    );
 
     // A null condition fails by default, naming the expression and the item.
     let strict = "id: strict\nnamespace: test\ntasks:\n  - id: write\n    type: storage.Write\n    content: \"{a:1}\"\n  - id: filter\n    type: storage.FilterItems\n    from: \"{{ outputs.write.uri }}\"\n    filterCondition: \"{{ b ?? null }}\"\n";
     let (state, _, id) = run(&h, Runners::core(), strict, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("Expression `{{ b ?? null }}` return `null` on item `{a:1}`")), "{:?}", messages(&h, &id).await);
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("Expression `{{ b ?? null }}` return `null` on item `{a:1}`")),
+        "{:?}",
+        messages(&h, &id).await
+    );
 }
 
 /// Namespace files from a flow: `read()` by path, by `fileURI` and at a
@@ -1654,15 +2413,29 @@ tasks:
 /// namespace tasks upload from the directory and from storage, download
 /// and delete.
 #[tokio::test]
-async fn namespace_files_are_read_copied_into_working_directories_uploaded_downloaded_and_deleted() {
+async fn namespace_files_are_read_copied_into_working_directories_uploaded_downloaded_and_deleted()
+{
     use engine::namespace_files::Conflict;
     let h = harness().await;
     let files = h.services.storage.namespace_files("company.team").unwrap();
-    files.put("sql/q.sql", b"SELECT 1", Conflict::Overwrite).unwrap();
-    files.put("sql/q.sql", b"SELECT 2", Conflict::Overwrite).unwrap();
-    files.put("scripts/clean.py", b"print('clean')", Conflict::Overwrite).unwrap();
-    files.put("notes.md", b"# notes", Conflict::Overwrite).unwrap();
-    h.services.storage.namespace_files("company").unwrap().put("shared.txt", b"from the parent", Conflict::Overwrite).unwrap();
+    files
+        .put("sql/q.sql", b"SELECT 1", Conflict::Overwrite)
+        .unwrap();
+    files
+        .put("sql/q.sql", b"SELECT 2", Conflict::Overwrite)
+        .unwrap();
+    files
+        .put("scripts/clean.py", b"print('clean')", Conflict::Overwrite)
+        .unwrap();
+    files
+        .put("notes.md", b"# notes", Conflict::Overwrite)
+        .unwrap();
+    h.services
+        .storage
+        .namespace_files("company")
+        .unwrap()
+        .put("shared.txt", b"from the parent", Conflict::Overwrite)
+        .unwrap();
     let yaml = r#"
 id: nsfiles
 namespace: company.team
@@ -1711,28 +2484,80 @@ tasks:
     let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
     let logs = messages(&h, &id).await;
     assert_eq!(state, State::Success, "{logs:?}");
-    assert!(logs.iter().any(|m| m == "SELECT 2 | SELECT 2 | SELECT 1 | from the parent"), "{logs:?}");
-    let output = |task: &str| runs.iter().find(|r| r.task_id.as_str() == task).unwrap().outputs.clone().unwrap();
-    let local: Vec<String> = output("local")["uris"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(local, ["extra/new.sql", "scripts/clean.py", "sql/q.sql"], "notes.md left out");
-    let backup = h.services.storage.namespace_files("company.backup").unwrap();
-    assert_eq!(backup.all().unwrap(), ["copied/extra/new.sql", "copied/sql/q.sql"]);
+    assert!(
+        logs.iter()
+            .any(|m| m == "SELECT 2 | SELECT 2 | SELECT 1 | from the parent"),
+        "{logs:?}"
+    );
+    let output = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap()
+    };
+    let local: Vec<String> = output("local")["uris"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        local,
+        ["extra/new.sql", "scripts/clean.py", "sql/q.sql"],
+        "notes.md left out"
+    );
+    let backup = h
+        .services
+        .storage
+        .namespace_files("company.backup")
+        .unwrap();
+    assert_eq!(
+        backup.all().unwrap(),
+        ["copied/extra/new.sql", "copied/sql/q.sql"]
+    );
     assert_eq!(backup.get("copied/sql/q.sql", None).unwrap(), b"SELECT 2");
-    let downloaded: Vec<String> = output("download")["files"].as_object().unwrap().keys().cloned().collect();
+    let downloaded: Vec<String> = output("download")["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(downloaded, ["/data/rows.csv", "/sql/q.sql"]);
     assert!(logs.iter().any(|m| m == "a,b"), "{logs:?}");
     assert_eq!(output("delete")["files"], json!(["/data/rows.csv"]));
-    assert_eq!(files.all().unwrap(), ["notes.md", "scripts/clean.py", "sql/q.sql"]);
-    assert!(files.list("").unwrap().iter().all(|a| a.file_name != "data"), "the emptied folder went");
+    assert_eq!(
+        files.all().unwrap(),
+        ["notes.md", "scripts/clean.py", "sql/q.sql"]
+    );
+    assert!(
+        files
+            .list("")
+            .unwrap()
+            .iter()
+            .all(|a| a.file_name != "data"),
+        "the emptied folder went"
+    );
 
     // A missing file fails the task, naming it; execution storage cannot
     // reach the namespace files.
     let missing = "id: missing\nnamespace: company.team\ntasks:\n  - id: read\n    type: log.Log\n    message: \"{{ read('nope.sql') }}\"\n";
     let (state, _, id) = run(&h, Runners::core(), missing, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("namespace file /nope.sql does not exist")), "{:?}", messages(&h, &id).await);
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("namespace file /nope.sql does not exist")),
+        "{:?}",
+        messages(&h, &id).await
+    );
     let sneaky = "id: sneaky\nnamespace: company.team\ntasks:\n  - id: size\n    type: storage.Size\n    uri: storage:///company.team/_files/sql/q.sql\n";
-    assert_eq!(run(&h, Runners::core(), sneaky, json!({})).await.0, State::Failed);
+    assert_eq!(
+        run(&h, Runners::core(), sneaky, json!({})).await.0,
+        State::Failed
+    );
 }
 
 /// Kestra's own test flow `retry-success.yaml` (core/src/test/resources/
@@ -1758,7 +2583,15 @@ async fn kestras_retry_success_flow_ends_warning_after_four_attempts() {
 async fn inputs_resolve_after_those_they_depend_on_with_expressions() {
     let h = harness().await;
     let kv = h.services.storage.kv("company.team").unwrap();
-    kv.put("cloud_vms", json!({"AWS": ["t3.micro", "m5.large"], "GCP": ["e2-small"]}), None, None, true, None).unwrap();
+    kv.put(
+        "cloud_vms",
+        json!({"AWS": ["t3.micro", "m5.large"], "GCP": ["e2-small"]}),
+        None,
+        None,
+        true,
+        None,
+    )
+    .unwrap();
     let yaml = r#"
 id: dynamic
 namespace: company.team
@@ -1787,22 +2620,72 @@ tasks:
     type: debug.Return
     format: "{{ inputs.vm }} {{ inputs.database }} {{ inputs.gpu ?? 'no gpu' }}"
 "#;
-    assert!(engine::flow::parse(yaml).is_valid(), "{:?}", engine::flow::parse(yaml).problems);
-    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"cloud_provider": "AWS", "vm": "m5.large"})).await;
+    assert!(
+        engine::flow::parse(yaml).is_valid(),
+        "{:?}",
+        engine::flow::parse(yaml).problems
+    );
+    let (state, runs, _) = run(
+        &h,
+        Runners::core(),
+        yaml,
+        json!({"cloud_provider": "AWS", "vm": "m5.large"}),
+    )
+    .await;
     assert_eq!(state, State::Success);
-    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "m5.large aws-m5.large-db no gpu");
-    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"cloud_provider": "GCP", "vm": "e2-small"})).await;
+    assert_eq!(
+        runs[0].outputs.as_ref().unwrap()["value"],
+        "m5.large aws-m5.large-db no gpu"
+    );
+    let (state, runs, _) = run(
+        &h,
+        Runners::core(),
+        yaml,
+        json!({"cloud_provider": "GCP", "vm": "e2-small"}),
+    )
+    .await;
     assert_eq!(state, State::Success);
-    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "e2-small gcp-e2-small-db true");
+    assert_eq!(
+        runs[0].outputs.as_ref().unwrap()["value"],
+        "e2-small gcp-e2-small-db true"
+    );
     // A choice the expression does not give is refused, naming them.
-    let refused = launch(&executor(&h, Runners::core()), yaml, json!({"cloud_provider": "GCP", "vm": "m5.large"})).await.unwrap_err();
-    assert!(refused.to_string().contains("\"m5.large\" is not one of e2-small"), "{refused}");
+    let refused = launch(
+        &executor(&h, Runners::core()),
+        yaml,
+        json!({"cloud_provider": "GCP", "vm": "m5.large"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("\"m5.large\" is not one of e2-small"),
+        "{refused}"
+    );
 
     // dependsOn names inputs of the flow, without a cycle.
-    let unknown = engine::flow::parse("id: x\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n");
-    assert!(unknown.problems.iter().any(|p| p.message.contains("depends on \"b\", which is not an input")), "{:?}", unknown.problems);
-    let cycle = engine::flow::parse("id: x\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\n  - id: b\n    type: STRING\n    dependsOn:\n      inputs: [a]\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n");
-    assert!(cycle.problems.iter().any(|p| p.message.contains("depends on itself")), "{:?}", cycle.problems);
+    let unknown = engine::flow::parse(
+        "id: x\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n",
+    );
+    assert!(
+        unknown.problems.iter().any(|p| p
+            .message
+            .contains("depends on \"b\", which is not an input")),
+        "{:?}",
+        unknown.problems
+    );
+    let cycle = engine::flow::parse(
+        "id: x\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\n  - id: b\n    type: STRING\n    dependsOn:\n      inputs: [a]\ntasks:\n  - id: l\n    type: log.Log\n    message: x\n",
+    );
+    assert!(
+        cycle
+            .problems
+            .iter()
+            .any(|p| p.message.contains("depends on itself")),
+        "{:?}",
+        cycle.problems
+    );
 }
 
 /// Kestra's ForEachItem: a file cut into batches of two lines, one
@@ -1820,25 +2703,79 @@ async fn for_each_item_starts_a_subflow_execution_per_batch_and_gathers_their_ou
         )
     };
     let ok = parent("a\\nb\\nc\\nd\\ne\\n", true);
-    assert!(engine::flow::parse(&ok).is_valid(), "{:?}", engine::flow::parse(&ok).problems);
+    assert!(
+        engine::flow::parse(&ok).is_valid(),
+        "{:?}",
+        engine::flow::parse(&ok).problems
+    );
     let (state, runs, id) = run(&h, Runners::core(), &ok, json!({})).await;
     let logs = messages(&h, &id).await;
     assert_eq!(state, State::Success, "{logs:?}");
-    let each = runs.iter().find(|r| r.task_id.as_str() == "each").unwrap().outputs.clone().unwrap();
+    let each = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "each")
+        .unwrap()
+        .outputs
+        .clone()
+        .unwrap();
     assert_eq!(each["numberOfBatches"], 3);
     assert_eq!(each["iterations"], json!({"SUCCESS": 3}));
-    assert!(logs.iter().any(|m| m == "3 batches, {\"SUCCESS\":3}: {lines:\"a+b\"}\n{lines:\"c+d\"}\n{lines:\"e\"}"), "{logs:?}");
-    let children = h.store.search_executions(&engine::store::ExecutionFilter { flow_id: Some("per_batch".into()), ..Default::default() }, 1, 100).await.unwrap().results;
+    assert!(
+        logs.iter()
+            .any(|m| m
+                == "3 batches, {\"SUCCESS\":3}: {lines:\"a+b\"}\n{lines:\"c+d\"}\n{lines:\"e\"}"),
+        "{logs:?}"
+    );
+    let children = h
+        .store
+        .search_executions(
+            &engine::store::ExecutionFilter {
+                flow_id: Some("per_batch".into()),
+                ..Default::default()
+            },
+            1,
+            100,
+        )
+        .await
+        .unwrap()
+        .results;
     assert_eq!(children.len(), 3);
-    assert!(children.iter().all(|c| c.labels.get("system.correlationId").map(String::as_str) == Some(id.as_str())));
+    assert!(
+        children
+            .iter()
+            .all(|c| c.labels.get("system.correlationId").map(String::as_str) == Some(id.as_str()))
+    );
 
     // One bad batch fails the task, naming the execution; with transmitFailed false it goes on.
-    let (state, _, failed) = run(&h, Runners::core(), &parent("a\\nbad\\nc\\n", true), json!({})).await;
+    let (state, _, failed) = run(
+        &h,
+        Runners::core(),
+        &parent("a\\nbad\\nc\\n", true),
+        json!({}),
+    )
+    .await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &failed).await.iter().any(|m| m.contains("1 of 2 subflow executions of company.team.per_batch failed")));
-    let (state, runs, _) = run(&h, Runners::core(), &parent("a\\nbad\\nc\\n", false), json!({})).await;
+    assert!(
+        messages(&h, &failed)
+            .await
+            .iter()
+            .any(|m| m.contains("1 of 2 subflow executions of company.team.per_batch failed"))
+    );
+    let (state, runs, _) = run(
+        &h,
+        Runners::core(),
+        &parent("a\\nbad\\nc\\n", false),
+        json!({}),
+    )
+    .await;
     assert_eq!(state, State::Success);
-    let each = runs.iter().find(|r| r.task_id.as_str() == "each").unwrap().outputs.clone().unwrap();
+    let each = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "each")
+        .unwrap()
+        .outputs
+        .clone()
+        .unwrap();
     assert_eq!(each["iterations"], json!({"FAILED": 1, "SUCCESS": 1}));
 }
 
@@ -1853,7 +2790,14 @@ async fn kestras_allow_warning_flows_end_success() {
     let (state, runs, _) = run(&h, Runners::core(), runnable, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
     assert_eq!(runs.len(), 2);
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "fail").unwrap().attempts.len(), 3);
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "fail")
+            .unwrap()
+            .attempts
+            .len(),
+        3
+    );
     let flowable = "id: task-allow-warning-flowable\nnamespace: io.kestra.tests\n\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    allowFailure: true\n    allowWarning: true\n    tasks:\n      - id: fail\n        type: io.kestra.plugin.core.execution.Fail\n      - id: log-not-allowed\n        type: io.kestra.plugin.core.log.Log\n        message: not allowed\n  - id: log-allowed\n    type: io.kestra.plugin.core.log.Log\n    message: I'm allowed\n";
     let (state, runs, _) = run(&h, Runners::core(), flowable, json!({})).await;
     assert_eq!(state, State::Success, "{runs:#?}");
@@ -1869,17 +2813,35 @@ async fn kestras_allow_warning_flows_end_success() {
 async fn the_older_pause_with_tasks_and_kestras_older_type_names_run() {
     let h = harness().await;
     let pause = "id: pause\nnamespace: io.kestra.tests\n\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    tasks:\n      - id: subtask\n        type: io.kestra.plugin.core.log.Log\n        message: \"trigger after manual restart\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{task.id}} > {{taskrun.startDate}}\"\n\nerrors:\n  - id: failed-echo\n    type: io.kestra.plugin.core.debug.Echo\n    description: \"Log the error\"\n    format: I'm failing {{task.id}}\n";
-    assert!(engine::flow::parse(pause).is_valid(), "{:?}", engine::flow::parse(pause).problems);
+    assert!(
+        engine::flow::parse(pause).is_valid(),
+        "{:?}",
+        engine::flow::parse(pause).problems
+    );
     let executor = executor(&h, Runners::core());
     let id = launch(&executor, pause, json!({})).await.unwrap();
     until_paused(&h, &id).await;
-    assert!(h.store.task_runs(&id).await.unwrap().iter().all(|r| r.task_id.as_str() != "subtask"), "the tasks wait for the resume");
+    assert!(
+        h.store
+            .task_runs(&id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.task_id.as_str() != "subtask"),
+        "the tasks wait for the resume"
+    );
     executor.resume(&id, Map::new()).await.unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id)).await.unwrap().unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state, State::Success);
     let runs = h.store.task_runs(&id).await.unwrap();
     let paused = runs.iter().find(|r| r.task_id.as_str() == "pause").unwrap();
-    let sub = runs.iter().find(|r| r.task_id.as_str() == "subtask").unwrap();
+    let sub = runs
+        .iter()
+        .find(|r| r.task_id.as_str() == "subtask")
+        .unwrap();
     assert_eq!(sub.parent_task_run_id.as_ref(), Some(&paused.id));
     assert_eq!(state_of(&runs, "last"), State::Success);
 
@@ -1897,17 +2859,36 @@ async fn the_older_pause_with_tasks_and_kestras_older_type_names_run() {
 async fn a_subflow_inherits_the_parents_labels_when_asked() {
     let h = harness().await;
     support::save(&h.store, "id: child\nnamespace: company.team\ntasks:\n  - id: value\n    type: debug.Return\n    format: forty-two\n").await;
-    let parent = |inherit: bool| format!("id: parent\nnamespace: company.team\nlabels:\n  team: data\n  env: prod\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n    inheritLabels: {inherit}\n    labels:\n      env: test\n    outputs:\n      extracted: \"{{{{ outputs.value.value ?? outputs['error-t1'].value }}}}\"\n");
+    let parent = |inherit: bool| {
+        format!(
+            "id: parent\nnamespace: company.team\nlabels:\n  team: data\n  env: prod\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n    inheritLabels: {inherit}\n    labels:\n      env: test\n    outputs:\n      extracted: \"{{{{ outputs.value.value ?? outputs['error-t1'].value }}}}\"\n"
+        )
+    };
     for inherit in [true, false] {
         let (state, runs, _) = run(&h, Runners::core(), &parent(inherit), json!({})).await;
         assert_eq!(state, State::Success);
-        let child = engine::ids::ExecutionId::new(runs[0].outputs.as_ref().unwrap()["executionId"].as_str().unwrap());
+        let child = engine::ids::ExecutionId::new(
+            runs[0].outputs.as_ref().unwrap()["executionId"]
+                .as_str()
+                .unwrap(),
+        );
         let labels = h.store.get_execution(&child).await.unwrap().unwrap().labels;
-        assert_eq!(labels.get("env").map(String::as_str), Some("test"), "the task's own win");
-        assert_eq!(labels.get("team").map(String::as_str), inherit.then_some("data"), "inherit {inherit}");
+        assert_eq!(
+            labels.get("env").map(String::as_str),
+            Some("test"),
+            "the task's own win"
+        );
+        assert_eq!(
+            labels.get("team").map(String::as_str),
+            inherit.then_some("data"),
+            "inherit {inherit}"
+        );
         assert!(labels.contains_key("system.correlationId"));
         // Kestra's older `outputs`, over the child's task outputs.
-        assert_eq!(runs[0].outputs.as_ref().unwrap()["outputs"]["extracted"], "forty-two");
+        assert_eq!(
+            runs[0].outputs.as_ref().unwrap()["outputs"]["extracted"],
+            "forty-two"
+        );
     }
 }
 
@@ -1920,7 +2901,12 @@ async fn kestras_state_flow_creates_updates_and_deletes_a_state_across_execution
     let root = env!("CARGO_MANIFEST_DIR");
     let yaml = std::fs::read_to_string(format!("{root}/tests/kestra/state.yaml")).unwrap();
     let get = |runs: &[TaskRunRecord], task: &str, value: Option<&str>| {
-        runs.iter().find(|r| r.task_id.as_str() == task && r.value.as_deref() == value).unwrap_or_else(|| panic!("{task}")).outputs.clone().unwrap()
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task && r.value.as_deref() == value)
+            .unwrap_or_else(|| panic!("{task}"))
+            .outputs
+            .clone()
+            .unwrap()
     };
     let (state, runs, _) = run(&h, Runners::core(), &yaml, json!({"state": "counter"})).await;
     assert_eq!(state, State::Success);
@@ -1934,8 +2920,14 @@ async fn kestras_state_flow_creates_updates_and_deletes_a_state_across_execution
     let (state, runs, _) = run(&h, Runners::core(), &yaml, json!({"state": "each"})).await;
     assert_eq!(state, State::Success);
     assert_eq!(runs.len(), 17);
-    assert_eq!(get(&runs, "regetEach1", Some("b"))["data"]["value"], "null-b");
-    assert_eq!(get(&runs, "regetEach2", Some("b"))["data"]["value"], "null-a-b");
+    assert_eq!(
+        get(&runs, "regetEach1", Some("b"))["data"]["value"],
+        "null-b"
+    );
+    assert_eq!(
+        get(&runs, "regetEach2", Some("b"))["data"]["value"],
+        "null-a-b"
+    );
 }
 
 /// kv.Put: a mapping merges into the JSON value there, `{key, value}`
@@ -1972,12 +2964,30 @@ tasks:
 "#;
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
     assert_eq!(state, State::Success);
-    let shown: Value = serde_json::from_str(runs.iter().find(|r| r.task_id.as_str() == "show").unwrap().outputs.as_ref().unwrap()["value"].as_str().unwrap()).unwrap();
-    assert_eq!(shown, json!({"db": {"host": "b", "port": 2}, "name": "etl", "retries": {"max": 3}}));
+    let shown: Value = serde_json::from_str(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "show")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["value"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        shown,
+        json!({"db": {"host": "b", "port": 2}, "name": "etl", "retries": {"max": 3}})
+    );
     let strict = "id: strict\nnamespace: company.team\ntasks:\n  - id: put\n    type: kv.Put\n    key: nope\n    errorOnMissing: true\n    value: 1\n";
     let (state, _, id) = run(&h, Runners::core(), strict, json!({})).await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("No value found for key 'nope'")));
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("No value found for key 'nope'"))
+    );
 }
 
 /// namespace.PurgeFiles: old revisions go (keepAmount of the latest stay,
@@ -1989,8 +2999,14 @@ async fn purge_files_deletes_old_revisions_and_keeps_the_latest() {
     let h = harness().await;
     let team = h.services.storage.namespace_files("company.team").unwrap();
     for n in 1..=4 {
-        team.put("sql/q.sql", format!("SELECT {n}").as_bytes(), Conflict::Overwrite).unwrap();
-        team.put("notes.md", format!("v{n}").as_bytes(), Conflict::Overwrite).unwrap();
+        team.put(
+            "sql/q.sql",
+            format!("SELECT {n}").as_bytes(),
+            Conflict::Overwrite,
+        )
+        .unwrap();
+        team.put("notes.md", format!("v{n}").as_bytes(), Conflict::Overwrite)
+            .unwrap();
     }
     let other = h.services.storage.namespace_files("other").unwrap();
     other.put("x.sql", b"1", Conflict::Overwrite).unwrap();
@@ -2000,8 +3016,16 @@ async fn purge_files_deletes_old_revisions_and_keeps_the_latest() {
     assert_eq!(state, State::Success);
     assert_eq!(runs[0].outputs.as_ref().unwrap()["size"], 2);
     assert_eq!(team.revisions("sql/q.sql").unwrap(), [3, 4]);
-    assert_eq!(team.revisions("notes.md").unwrap(), [1, 2, 3, 4], "the pattern left it alone");
-    assert_eq!(other.revisions("x.sql").unwrap(), [1, 2], "another namespace");
+    assert_eq!(
+        team.revisions("notes.md").unwrap(),
+        [1, 2, 3, 4],
+        "the pattern left it alone"
+    );
+    assert_eq!(
+        other.revisions("x.sql").unwrap(),
+        [1, 2],
+        "another namespace"
+    );
     assert_eq!(team.get("sql/q.sql", None).unwrap(), b"SELECT 4");
 }
 
@@ -2013,10 +3037,26 @@ async fn a_templated_task_runs_the_task_its_spec_renders_to() {
     let yaml = "id: templated\nnamespace: t\ninputs:\n  - id: kind\n    type: STRING\ntasks:\n  - id: templated\n    type: io.kestra.plugin.core.templating.TemplatedTask\n    spec: |\n      type: io.kestra.plugin.core.{{ inputs.kind }}\n      format: \"Hello {{ flow.id }}\"\n";
     let (state, runs, _) = run(&h, Runners::core(), yaml, json!({"kind": "debug.Return"})).await;
     assert_eq!(state, State::Success);
-    assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "Hello templated");
-    let (state, _, id) = run(&h, Runners::core(), yaml, json!({"kind": "flow.Sequential"})).await;
+    assert_eq!(
+        runs[0].outputs.as_ref().unwrap()["value"],
+        "Hello templated"
+    );
+    let (state, _, id) = run(
+        &h,
+        Runners::core(),
+        yaml,
+        json!({"kind": "flow.Sequential"}),
+    )
+    .await;
     assert_eq!(state, State::Failed);
-    assert!(messages(&h, &id).await.iter().any(|m| m.contains("must be a runnable task, not flow.Sequential")), "{:?}", messages(&h, &id).await);
+    assert!(
+        messages(&h, &id)
+            .await
+            .iter()
+            .any(|m| m.contains("must be a runnable task, not flow.Sequential")),
+        "{:?}",
+        messages(&h, &id).await
+    );
 }
 
 /// As Kestra: the flow's `variables` are kept as written and rendered
@@ -2032,12 +3072,23 @@ async fn variables_stay_as_written_map_values_render_to_text_and_labels_nest() {
     let (state, runs, _) = run(&h, Runners::core(), variables, json!({})).await;
     assert_eq!(state, State::Success);
     assert_eq!(runs[0].outputs.as_ref().unwrap()["value"], "1 > 2 > 3");
-    assert_eq!(runs[1].outputs.as_ref().unwrap()["value"], "{{vars.first}} > 2");
+    assert_eq!(
+        runs[1].outputs.as_ref().unwrap()["value"],
+        "{{vars.first}} > 2"
+    );
 
     let waitfor = "id: waitfor-multiple-tasks\nnamespace: io.kestra.tests\n\ntasks:\n  - id: waitfor\n    type: io.kestra.plugin.core.flow.WaitFor\n    condition: \"{{ outputs.output_values.values.count == '4'}}\"\n    checkFrequency:\n      interval: PT0.01S\n    tasks:\n      - id: echo\n        type: io.kestra.core.tasks.log.Log\n        message: \"looping ...\"\n      - id: output_values\n        type: io.kestra.plugin.core.output.OutputValues\n        values:\n          count: \"{{ outputs.waitfor.iterationCount + 1 }}\"\n";
     let (state, runs, _) = run(&h, Runners::core(), waitfor, json!({})).await;
     assert_eq!(state, State::Success);
-    assert_eq!(runs.iter().find(|r| r.task_id.as_str() == "waitfor").unwrap().outputs.as_ref().unwrap()["iterationCount"], 3);
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "waitfor")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()["iterationCount"],
+        3
+    );
 
     let labels = "id: labelled\nnamespace: t\nlabels:\n  team.name: data\ntasks:\n  - id: show\n    type: debug.Return\n    format: \"{{ labels.team.name }} {{ labels['team.name'] }}\"\n";
     let (state, runs, _) = run(&h, Runners::core(), labels, json!({})).await;
@@ -2057,16 +3108,41 @@ async fn a_working_directory_cache_carries_files_to_the_next_run() {
         )
     };
     let listed = |runs: &[TaskRunRecord]| {
-        let list = runs.iter().find(|r| r.task_id.as_str() == "list").unwrap().outputs.clone().unwrap();
-        list["uris"].as_object().unwrap().keys().filter(|k| k.starts_with("cached/")).cloned().collect::<Vec<_>>()
+        let list = runs
+            .iter()
+            .find(|r| r.task_id.as_str() == "list")
+            .unwrap()
+            .outputs
+            .clone()
+            .unwrap();
+        list["uris"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("cached/"))
+            .cloned()
+            .collect::<Vec<_>>()
     };
     let (state, runs, first) = run(&h, Runners::core(), &flow("one", "PT1H"), json!({})).await;
     assert_eq!(state, State::Success, "{:?}", messages(&h, &first).await);
     assert_eq!(listed(&runs), ["cached/one.txt"]);
     let (_, runs, second) = run(&h, Runners::core(), &flow("two", "PT1H"), json!({})).await;
-    assert_eq!(listed(&runs), ["cached/one.txt", "cached/two.txt"], "the first run's file came back");
-    assert!(messages(&h, &second).await.iter().any(|m| m == "restored 1 files from the cache"));
+    assert_eq!(
+        listed(&runs),
+        ["cached/one.txt", "cached/two.txt"],
+        "the first run's file came back"
+    );
+    assert!(
+        messages(&h, &second)
+            .await
+            .iter()
+            .any(|m| m == "restored 1 files from the cache")
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     let (_, runs, _) = run(&h, Runners::core(), &flow("three", "PT0.001S"), json!({})).await;
-    assert_eq!(listed(&runs), ["cached/three.txt"], "an expired cache is dropped");
+    assert_eq!(
+        listed(&runs),
+        ["cached/three.txt"],
+        "an expired cache is dropped"
+    );
 }

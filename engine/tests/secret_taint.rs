@@ -99,25 +99,53 @@ impl Runner for Capture {
 fn executor(h: &Harness, capture: Arc<Capture>) -> Executor {
     let mut runners = Runners::core();
     runners.register("test.Capture", capture);
-    Executor::new(h.services.clone(), runners, Arc::new(|name: &str| (name == "PASSWORD").then(|| SECRET.to_owned())))
+    Executor::new(
+        h.services.clone(),
+        runners,
+        Arc::new(|name: &str| (name == "PASSWORD").then(|| SECRET.to_owned())),
+    )
 }
 
-async fn run(h: &Harness, executor: &Executor, yaml: &str, inputs: Value) -> (State, Vec<TaskRunRecord>, ExecutionId) {
+async fn run(
+    h: &Harness,
+    executor: &Executor,
+    yaml: &str,
+    inputs: Value,
+) -> (State, Vec<TaskRunRecord>, ExecutionId) {
     let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
     let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
-    let launch = Launch { id: None, plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None };
+    let launch = Launch {
+        id: None,
+        plan,
+        flow_revision: 1,
+        inputs,
+        labels: Default::default(),
+        trigger_vars: None,
+    };
     let id = executor.launch(launch).await.unwrap().id;
-    let state = tokio::time::timeout(Duration::from_secs(20), executor.wait(&id)).await.expect("the execution ends").unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(20), executor.wait(&id))
+        .await
+        .expect("the execution ends")
+        .unwrap();
     (state, h.store.task_runs(&id).await.unwrap(), id)
 }
 
 async fn messages(h: &Harness, id: &ExecutionId) -> Vec<String> {
     h.services.logs.flush().await;
-    h.store.logs(id, Level::Trace, 0, 1000).await.unwrap().into_iter().map(|l| l.message).collect()
+    h.store
+        .logs(id, Level::Trace, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect()
 }
 
 fn output<'a>(runs: &'a [TaskRunRecord], task: &str) -> &'a Value {
-    runs.iter().find(|r| r.task_id.as_str() == task).and_then(|r| r.outputs.as_ref()).unwrap_or_else(|| panic!("no outputs of {task}"))
+    runs.iter()
+        .find(|r| r.task_id.as_str() == task)
+        .and_then(|r| r.outputs.as_ref())
+        .unwrap_or_else(|| panic!("no outputs of {task}"))
 }
 
 fn assert_hidden(text: &str) {
@@ -135,7 +163,15 @@ async fn derived_secrets_are_masked_in_logs_outputs_and_errors_but_tasks_get_the
     assert_eq!(state, State::Success, "{runs:#?}");
 
     let logs = messages(&h, &id).await;
-    for line in ["upper ******", "reverse ******", "slice ******", "replace ******", "concat ******", "base64 ******", "pin ******"] {
+    for line in [
+        "upper ******",
+        "reverse ******",
+        "slice ******",
+        "replace ******",
+        "concat ******",
+        "base64 ******",
+        "pin ******",
+    ] {
         assert!(logs.contains(&line.to_owned()), "no {line:?} in {logs:?}");
     }
     logs.iter().for_each(|line| assert_hidden(line));
@@ -151,14 +187,20 @@ async fn derived_secrets_are_masked_in_logs_outputs_and_errors_but_tasks_get_the
 
     // The task got the real values: masking is for what is shown.
     let seen = capture.seen.lock().unwrap().clone();
-    assert_eq!(seen, [json!({"token": "Bearer niP-terc3s", "previous": "******"})]);
+    assert_eq!(
+        seen,
+        [json!({"token": "Bearer niP-terc3s", "previous": "******"})]
+    );
 
     // A render that fails quoting a derived value: the message is masked.
     let failing = "id: fails\nnamespace: test\ntasks:\n  - id: bad\n    type: log.Log\n    message: \"{{ secret('PASSWORD') | upper | number }}\"\n";
     let (state, _, failed) = run(&h, &executor, failing, json!({})).await;
     assert_eq!(state, State::Failed);
     let logs = messages(&h, &failed).await;
-    let error = logs.iter().find(|m| m.contains("is not a number")).unwrap_or_else(|| panic!("no render error in {logs:?}"));
+    let error = logs
+        .iter()
+        .find(|m| m.contains("is not a number"))
+        .unwrap_or_else(|| panic!("no render error in {logs:?}"));
     assert!(error.contains("\"******\""), "{error}");
     assert_hidden(error);
 
@@ -169,13 +211,18 @@ async fn derived_secrets_are_masked_in_logs_outputs_and_errors_but_tasks_get_the
     if h.store.is_postgres() {
         return;
     }
-    let contains = |bytes: &[u8], text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    let contains =
+        |bytes: &[u8], text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
     let mut masked_lines = 0;
     for file in files(h.data_dir()) {
         let bytes = std::fs::read(&file).unwrap();
         masked_lines += usize::from(contains(&bytes, "reverse ******"));
         for derived in DERIVED {
-            assert!(!contains(&bytes, derived), "{derived:?} is in {}", file.display());
+            assert!(
+                !contains(&bytes, derived),
+                "{derived:?} is in {}",
+                file.display()
+            );
         }
     }
     assert!(masked_lines > 0, "the files searched hold the logs");
@@ -185,7 +232,11 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() { found.extend(files(&path)) } else { found.push(path) }
+        if path.is_dir() {
+            found.extend(files(&path))
+        } else {
+            found.push(path)
+        }
     }
     found
 }

@@ -65,7 +65,9 @@ impl std::str::FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| format!("unknown role {text:?}: use one of viewer, operator, editor, admin"))
+            .ok_or_else(|| {
+                format!("unknown role {text:?}: use one of viewer, operator, editor, admin")
+            })
     }
 }
 
@@ -86,7 +88,9 @@ impl Grant {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(prefix), Some(namespace)) => {
-                namespace == prefix || (namespace.starts_with(prefix.as_str()) && namespace.as_bytes().get(prefix.len()) == Some(&b'.'))
+                namespace == prefix
+                    || (namespace.starts_with(prefix.as_str())
+                        && namespace.as_bytes().get(prefix.len()) == Some(&b'.'))
             }
         }
     }
@@ -167,7 +171,9 @@ impl Principal {
     /// Whether the user holds `role` (or a higher one) on `namespace`
     /// (`None`: on every namespace).
     pub fn can(&self, role: Role, namespace: Option<&str>) -> bool {
-        self.grants.iter().any(|g| g.role >= role && g.covers(namespace))
+        self.grants
+            .iter()
+            .any(|g| g.role >= role && g.covers(namespace))
     }
 
     /// As [`Principal::can`], as an error that says what is missing.
@@ -178,12 +184,19 @@ impl Principal {
         let granted = if self.grants.is_empty() {
             "none".to_owned()
         } else {
-            self.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            self.grants
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         Err(Denied {
             user: self.user.clone(),
             role,
-            scope: namespace.map_or_else(|| "every namespace".to_owned(), |n| format!("namespace {n}")),
+            scope: namespace.map_or_else(
+                || "every namespace".to_owned(),
+                |n| format!("namespace {n}"),
+            ),
             granted,
         })
     }
@@ -215,7 +228,13 @@ impl Principal {
 pub fn in_scopes(scopes: Option<&[String]>, namespace: &str) -> bool {
     match scopes {
         None => true,
-        Some(prefixes) => prefixes.iter().any(|p| Grant { role: Role::Viewer, namespace: Some(p.clone()) }.covers(Some(namespace))),
+        Some(prefixes) => prefixes.iter().any(|p| {
+            Grant {
+                role: Role::Viewer,
+                namespace: Some(p.clone()),
+            }
+            .covers(Some(namespace))
+        }),
     }
 }
 
@@ -224,12 +243,19 @@ pub fn in_scopes(scopes: Option<&[String]>, namespace: &str) -> bool {
 pub fn check_user_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
-        Err(format!("user name {name:?}: use 1 to 64 letters, digits, _, -, . or @, starting with a letter or digit"))
+        Err(format!(
+            "user name {name:?}: use 1 to 64 letters, digits, _, -, . or @, starting with a letter or digit"
+        ))
     }
 }
 
@@ -239,7 +265,9 @@ pub const MIN_PASSWORD: usize = 8;
 /// A password must be long enough; anything else is the user's choice.
 pub fn check_password(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD {
-        return Err(format!("the password must have at least {MIN_PASSWORD} characters"));
+        return Err(format!(
+            "the password must have at least {MIN_PASSWORD} characters"
+        ));
     }
     if password.len() > 1024 {
         return Err("the password must have at most 1024 bytes".into());
@@ -252,15 +280,39 @@ mod tests {
     use super::*;
 
     fn principal(grants: &[&str]) -> Principal {
-        Principal { user: "ann".into(), grants: grants.iter().map(|g| g.parse().unwrap()).collect(), credential: Credential::Password }
+        Principal {
+            user: "ann".into(),
+            grants: grants.iter().map(|g| g.parse().unwrap()).collect(),
+            credential: Credential::Password,
+        }
     }
 
     #[test]
     fn grants_parse_and_print() {
-        assert_eq!("admin".parse::<Grant>().unwrap(), Grant { role: Role::Admin, namespace: None });
-        assert_eq!("editor:company.data.*".parse::<Grant>().unwrap(), Grant { role: Role::Editor, namespace: Some("company.data".into()) });
-        assert_eq!("editor:company.data".parse::<Grant>().unwrap().to_string(), "editor:company.data.*");
-        assert!("owner".parse::<Grant>().unwrap_err().contains("viewer, operator, editor, admin"));
+        assert_eq!(
+            "admin".parse::<Grant>().unwrap(),
+            Grant {
+                role: Role::Admin,
+                namespace: None
+            }
+        );
+        assert_eq!(
+            "editor:company.data.*".parse::<Grant>().unwrap(),
+            Grant {
+                role: Role::Editor,
+                namespace: Some("company.data".into())
+            }
+        );
+        assert_eq!(
+            "editor:company.data".parse::<Grant>().unwrap().to_string(),
+            "editor:company.data.*"
+        );
+        assert!(
+            "owner"
+                .parse::<Grant>()
+                .unwrap_err()
+                .contains("viewer, operator, editor, admin")
+        );
         assert!("viewer:a b".parse::<Grant>().is_err());
     }
 
@@ -273,8 +325,14 @@ mod tests {
         assert!(!p.can(Role::Editor, Some("b.x")));
         assert!(!p.can(Role::Admin, Some("a")));
         assert!(!p.can(Role::Viewer, None));
-        let denied = p.require(Role::Editor, Some("b.x")).unwrap_err().to_string();
-        assert_eq!(denied, "ann needs the editor role on namespace b.x to do this (granted: editor:a.*)");
+        let denied = p
+            .require(Role::Editor, Some("b.x"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            denied,
+            "ann needs the editor role on namespace b.x to do this (granted: editor:a.*)"
+        );
     }
 
     #[test]
@@ -285,7 +343,10 @@ mod tests {
         assert_eq!(p.scopes(Role::Viewer), None);
         assert_eq!(p.scopes(Role::Editor), Some(vec![]));
         let q = principal(&["viewer:a", "editor:b"]);
-        assert_eq!(q.scopes(Role::Viewer), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(
+            q.scopes(Role::Viewer),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
         assert!(in_scopes(Some(&["a".to_owned()]), "a.b"));
         assert!(!in_scopes(Some(&["a".to_owned()]), "ab"));
     }

@@ -25,7 +25,11 @@ pub const TOKEN_PREFIX: &str = "mtk_";
 
 /// A new API token: its public id and the whole token to show once.
 pub fn new_api_token() -> (String, String) {
-    let id: String = random().chars().filter(char::is_ascii_alphanumeric).take(12).collect();
+    let id: String = random()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
     let token = format!("{TOKEN_PREFIX}{id}_{}", random());
     (id, token)
 }
@@ -39,7 +43,11 @@ pub fn api_token_id(token: &str) -> Option<&str> {
 
 /// Compares two strings in time that depends only on their lengths.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]
@@ -50,7 +58,12 @@ mod tests {
         assert_eq!(super::api_token_id(&token), Some(id.as_str()));
         assert_ne!(super::new_api_token().1, token);
         assert_eq!(super::api_token_id("mtk_abc"), None);
-        assert_eq!(super::digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert!(super::same("abc", "abc") && !super::same("abc", "abd") && !super::same("abc", "ab"));
+        assert_eq!(
+            super::digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(
+            super::same("abc", "abc") && !super::same("abc", "abd") && !super::same("abc", "ab")
+        );
     }
 }

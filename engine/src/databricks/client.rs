@@ -29,7 +29,10 @@ pub enum Auth {
     Token(Secret),
     /// OAuth machine-to-machine: a service principal's client id and secret,
     /// exchanged at `/oidc/v1/token` for a short-lived token.
-    OAuthM2M { client_id: String, client_secret: Secret },
+    OAuthM2M {
+        client_id: String,
+        client_secret: Secret,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +45,10 @@ pub struct ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(60), retry_budget: Duration::from_secs(300) }
+        Self {
+            request_timeout: Duration::from_secs(60),
+            retry_budget: Duration::from_secs(300),
+        }
     }
 }
 
@@ -72,7 +78,8 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 impl DatabricksClient {
     pub fn new(connection: Connection, options: ClientOptions) -> Result<Self, DatabricksError> {
-        let host = BaseUrl::parse(&connection.host).map_err(|e| DatabricksError::Config(format!("`host`: {e}")))?;
+        let host = BaseUrl::parse(&connection.host)
+            .map_err(|e| DatabricksError::Config(format!("`host`: {e}")))?;
         let http = crate::http::client_builder()
             // A redirect could lead a call (and, on the same host, its
             // token) where `--allowed-hosts` does not reach; the API does
@@ -84,7 +91,15 @@ impl DatabricksClient {
             .user_agent(concat!("mortar/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| DatabricksError::Config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self { inner: Arc::new(Inner { http, host, auth: connection.auth, options, token: Mutex::new(None) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                host,
+                auth: connection.auth,
+                options,
+                token: Mutex::new(None),
+            }),
+        })
     }
 
     /// The workspace URL.
@@ -93,7 +108,11 @@ impl DatabricksClient {
     }
 
     /// `GET path?query` and parse the JSON answer.
-    pub async fn get<T: DeserializeOwned>(&self, path: impl Into<ApiPath>, query: &[(&str, String)]) -> Result<T, DatabricksError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: impl Into<ApiPath>,
+        query: &[(&str, String)],
+    ) -> Result<T, DatabricksError> {
         let path = path.into();
         let value = self.call(Method::GET, &path, query, None).await?;
         decode(&path, value)
@@ -102,13 +121,27 @@ impl DatabricksClient {
     /// `GET` a link the workspace gave (`next_chunk_internal_link`): a path
     /// and query on this workspace; a link to anywhere else is refused.
     pub async fn get_link<T: DeserializeOwned>(&self, link: &str) -> Result<T, DatabricksError> {
-        let url = self.inner.host.join([]).and_then(|base| base.join(link).map_err(|e| crate::base_url::BaseUrlError::Invalid { text: link.to_owned(), reason: e.to_string() }));
+        let url = self.inner.host.join([]).and_then(|base| {
+            base.join(link)
+                .map_err(|e| crate::base_url::BaseUrlError::Invalid {
+                    text: link.to_owned(),
+                    reason: e.to_string(),
+                })
+        });
         let url = match url {
             Ok(url) if self.inner.host.same_origin(&url) => url,
-            _ => return Err(DatabricksError::Decode { what: "a result link".into(), reason: format!("{link:?} is not a path on {}", self.inner.host) }),
+            _ => {
+                return Err(DatabricksError::Decode {
+                    what: "a result link".into(),
+                    reason: format!("{link:?} is not a path on {}", self.inner.host),
+                });
+            }
         };
         let value = self.call_url(Method::GET, url, &[], None).await?;
-        serde_json::from_value(value).map_err(|e| DatabricksError::Decode { what: link.to_owned(), reason: e.to_string() })
+        serde_json::from_value(value).map_err(|e| DatabricksError::Decode {
+            what: link.to_owned(),
+            reason: e.to_string(),
+        })
     }
 
     /// `POST path` with a JSON body and parse the JSON answer.
@@ -118,8 +151,10 @@ impl DatabricksClient {
         body: &B,
     ) -> Result<T, DatabricksError> {
         let path = path.into();
-        let body = serde_json::to_value(body)
-            .map_err(|e| DatabricksError::Decode { what: path.to_string(), reason: format!("cannot encode the request: {e}") })?;
+        let body = serde_json::to_value(body).map_err(|e| DatabricksError::Decode {
+            what: path.to_string(),
+            reason: format!("cannot encode the request: {e}"),
+        })?;
         let value = self.call(Method::POST, &path, &[], Some(&body)).await?;
         decode(&path, value)
     }
@@ -148,7 +183,10 @@ impl DatabricksClient {
         let started = Instant::now();
         let budget = self.inner.options.retry_budget;
         let attempt = || async {
-            let request = self.request_url(method.clone(), url.clone()).await?.query(query);
+            let request = self
+                .request_url(method.clone(), url.clone())
+                .await?
+                .query(query);
             let request = match body {
                 Some(body) => request.json(body),
                 None => request,
@@ -171,23 +209,44 @@ impl DatabricksClient {
                 let delay = error.retry_after().or(proposed)?;
                 (started.elapsed() + delay <= budget).then_some(delay)
             })
-            .notify(|error, delay| tracing::debug!(%error, ?delay, path, "retrying a Databricks call"))
+            .notify(
+                |error, delay| tracing::debug!(%error, ?delay, path, "retrying a Databricks call"),
+            )
             .await;
         result.map_err(|error| {
-            if error.is_retryable() { DatabricksError::Budget { budget, last: Box::new(error) } } else { error }
+            if error.is_retryable() {
+                DatabricksError::Budget {
+                    budget,
+                    last: Box::new(error),
+                }
+            } else {
+                error
+            }
         })
     }
 
     /// A request with the host and the authorization header set, for calls
     /// that stream (the Files API). Not retried: a stream cannot be replayed.
-    pub async fn request(&self, method: Method, path: impl Into<ApiPath>) -> Result<reqwest::RequestBuilder, DatabricksError> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: impl Into<ApiPath>,
+    ) -> Result<reqwest::RequestBuilder, DatabricksError> {
         let url = self.url(&path.into())?;
         self.request_url(method, url).await
     }
 
-    async fn request_url(&self, method: Method, url: url::Url) -> Result<reqwest::RequestBuilder, DatabricksError> {
+    async fn request_url(
+        &self,
+        method: Method,
+        url: url::Url,
+    ) -> Result<reqwest::RequestBuilder, DatabricksError> {
         let authorization = self.authorization().await?;
-        Ok(self.inner.http.request(method, url).header(header::AUTHORIZATION, authorization.expose()))
+        Ok(self
+            .inner
+            .http
+            .request(method, url)
+            .header(header::AUTHORIZATION, authorization.expose()))
     }
 
     /// The URL of an API path on this workspace, each segment escaped.
@@ -199,7 +258,10 @@ impl DatabricksClient {
     }
 
     /// Sends a request; a non-2xx answer becomes `DatabricksError::Api`.
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, DatabricksError> {
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, DatabricksError> {
         let response = request.send().await.map_err(|e| self.transport(e))?;
         if response.status().is_success() {
             return Ok(response);
@@ -220,7 +282,10 @@ impl DatabricksClient {
     async fn authorization(&self) -> Result<Secret, DatabricksError> {
         match &self.inner.auth {
             Auth::Token(token) => Ok(Secret::new(format!("Bearer {}", token.expose()))),
-            Auth::OAuthM2M { client_id, client_secret } => {
+            Auth::OAuthM2M {
+                client_id,
+                client_secret,
+            } => {
                 if let Some(cached) = self.cached_token() {
                     return Ok(cached);
                 }
@@ -239,10 +304,16 @@ impl DatabricksClient {
 
     fn cached_token(&self) -> Option<Secret> {
         let slot = self.inner.token.lock().ok()?;
-        slot.as_ref().filter(|t| t.expires > Instant::now() + TOKEN_MARGIN).map(|t| t.header.clone())
+        slot.as_ref()
+            .filter(|t| t.expires > Instant::now() + TOKEN_MARGIN)
+            .map(|t| t.header.clone())
     }
 
-    async fn fetch_token(&self, client_id: &str, client_secret: &Secret) -> Result<CachedToken, DatabricksError> {
+    async fn fetch_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+    ) -> Result<CachedToken, DatabricksError> {
         #[derive(serde::Deserialize)]
         struct TokenResponse {
             access_token: String,
@@ -263,16 +334,22 @@ impl DatabricksClient {
         if !response.status().is_success() {
             let error = error_from_response(response).await;
             return Err(match error {
-                DatabricksError::Api { message, error_code, .. } => {
-                    DatabricksError::OAuth(format!("{error_code}: {message} (check the client id and secret)"))
-                }
+                DatabricksError::Api {
+                    message,
+                    error_code,
+                    ..
+                } => DatabricksError::OAuth(format!(
+                    "{error_code}: {message} (check the client id and secret)"
+                )),
                 other => other,
             });
         }
-        let token: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| DatabricksError::OAuth(format!("the token endpoint's answer is not a token: {}", e.without_url())))?;
+        let token: TokenResponse = response.json().await.map_err(|e| {
+            DatabricksError::OAuth(format!(
+                "the token endpoint's answer is not a token: {}",
+                e.without_url()
+            ))
+        })?;
         // Some servers send `expires_in` as a string.
         let seconds = match &token.expires_in {
             Value::Number(n) => n.as_u64(),
@@ -293,15 +370,24 @@ async fn read_json(response: reqwest::Response) -> Result<Value, DatabricksError
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| DatabricksError::Decode { what: url_path.clone(), reason: e.without_url().to_string() })?;
+        .map_err(|e| DatabricksError::Decode {
+            what: url_path.clone(),
+            reason: e.without_url().to_string(),
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode { what: url_path, reason: e.to_string() })
+    serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode {
+        what: url_path,
+        reason: e.to_string(),
+    })
 }
 
 fn decode<T: DeserializeOwned>(path: &ApiPath, value: Value) -> Result<T, DatabricksError> {
-    serde_json::from_value(value).map_err(|e| DatabricksError::Decode { what: path.to_string(), reason: e.to_string() })
+    serde_json::from_value(value).map_err(|e| DatabricksError::Decode {
+        what: path.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// A path of the REST API: the fixed part written in the code (a
@@ -315,7 +401,13 @@ pub struct ApiPath {
 
 impl From<&'static str> for ApiPath {
     fn from(fixed: &'static str) -> Self {
-        Self { segments: fixed.split('/').filter(|s| !s.is_empty()).map(std::borrow::Cow::Borrowed).collect() }
+        Self {
+            segments: fixed
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(std::borrow::Cow::Borrowed)
+                .collect(),
+        }
     }
 }
 
@@ -328,7 +420,11 @@ impl ApiPath {
 
     /// A file path's segments (`/Volumes/a/b.csv`), split at `/`.
     pub fn path(mut self, path: &str) -> Self {
-        self.segments.extend(path.split('/').filter(|s| !s.is_empty()).map(|s| std::borrow::Cow::Owned(s.to_owned())));
+        self.segments.extend(
+            path.split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| std::borrow::Cow::Owned(s.to_owned())),
+        );
         self
     }
 }
@@ -362,11 +458,20 @@ async fn error_from_response(response: reqwest::Response) -> DatabricksError {
     };
     let text = response.text().await.unwrap_or_default();
     let (error_code, message) = parse_envelope(status, &text);
-    DatabricksError::Api { status: status.as_u16(), error_code, message, retry_after }
+    DatabricksError::Api {
+        status: status.as_u16(),
+        error_code,
+        message,
+        retry_after,
+    }
 }
 
 fn parse_envelope(status: StatusCode, text: &str) -> (String, String) {
-    let default_code = status.canonical_reason().unwrap_or("UNKNOWN").to_ascii_uppercase().replace(' ', "_");
+    let default_code = status
+        .canonical_reason()
+        .unwrap_or("UNKNOWN")
+        .to_ascii_uppercase()
+        .replace(' ', "_");
     if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(text) {
         let code = match body.get("error_code") {
             Some(Value::String(code)) => code.clone(),
@@ -387,7 +492,14 @@ fn parse_envelope(status: StatusCode, text: &str) -> (String, String) {
     {
         return (code.to_owned(), message.to_owned());
     }
-    let message = if text.is_empty() { status.canonical_reason().unwrap_or("request failed").to_owned() } else { text.chars().take(500).collect() };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned()
+    } else {
+        text.chars().take(500).collect()
+    };
     (default_code, message)
 }
 
@@ -398,26 +510,53 @@ mod tests {
     #[test]
     fn api_paths_escape_their_values() {
         let client = DatabricksClient::new(
-            Connection { host: "https://h.cloud.databricks.com/".into(), auth: Auth::Token(Secret::new("t")) },
+            Connection {
+                host: "https://h.cloud.databricks.com/".into(),
+                auth: Auth::Token(Secret::new("t")),
+            },
             ClientOptions::default(),
         )
         .unwrap();
-        let url = |p: ApiPath| client.url(&p).map(|u| u.to_string()).map_err(|e| e.to_string());
-        assert_eq!(url("/api/2.0/sql/statements".into()).unwrap(), "https://h.cloud.databricks.com/api/2.0/sql/statements");
+        let url = |p: ApiPath| {
+            client
+                .url(&p)
+                .map(|u| u.to_string())
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(
-            url(ApiPath::from("/api/2.0/sql/statements").segment("../../x?a#b").segment("cancel")).unwrap(),
+            url("/api/2.0/sql/statements".into()).unwrap(),
+            "https://h.cloud.databricks.com/api/2.0/sql/statements"
+        );
+        assert_eq!(
+            url(ApiPath::from("/api/2.0/sql/statements")
+                .segment("../../x?a#b")
+                .segment("cancel"))
+            .unwrap(),
             "https://h.cloud.databricks.com/api/2.0/sql/statements/..%2F..%2Fx%3Fa%23b/cancel"
         );
         assert_eq!(
             url(ApiPath::from("/api/2.0/fs/files").path("/Volumes/a b/c#.csv")).unwrap(),
             "https://h.cloud.databricks.com/api/2.0/fs/files/Volumes/a%20b/c%23.csv"
         );
-        assert!(url(ApiPath::from("/api/2.0/fs/files").path("/Volumes/../etc")).unwrap_err().contains("without . and .."));
+        assert!(
+            url(ApiPath::from("/api/2.0/fs/files").path("/Volumes/../etc"))
+                .unwrap_err()
+                .contains("without . and ..")
+        );
         let refused = DatabricksClient::new(
-            Connection { host: "http://127.0.0.1:47999/internal/data.txt#".into(), auth: Auth::Token(Secret::new("t")) },
+            Connection {
+                host: "http://127.0.0.1:47999/internal/data.txt#".into(),
+                auth: Auth::Token(Secret::new("t")),
+            },
             ClientOptions::default(),
         );
-        assert!(refused.err().unwrap().to_string().contains("without the path \"/internal/data.txt\""));
+        assert!(
+            refused
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("without the path \"/internal/data.txt\"")
+        );
     }
 
     #[test]
@@ -426,9 +565,24 @@ mod tests {
             let got = parse_envelope(StatusCode::from_u16(status).unwrap(), body);
             assert_eq!(got, (code.to_owned(), message.to_owned()), "{body}");
         };
-        check(400, r#"{"error_code":"INVALID_STATE","message":"Cluster 1 is in unexpected state Running."}"#, "INVALID_STATE", "Cluster 1 is in unexpected state Running.");
-        check(404, r#"{"message":"Job 5 does not exist."}"#, "NOT_FOUND", "Job 5 does not exist.");
-        check(400, r#"{"error_code":1234,"error":"legacy"}"#, "1234", "legacy");
+        check(
+            400,
+            r#"{"error_code":"INVALID_STATE","message":"Cluster 1 is in unexpected state Running."}"#,
+            "INVALID_STATE",
+            "Cluster 1 is in unexpected state Running.",
+        );
+        check(
+            404,
+            r#"{"message":"Job 5 does not exist."}"#,
+            "NOT_FOUND",
+            "Job 5 does not exist.",
+        );
+        check(
+            400,
+            r#"{"error_code":1234,"error":"legacy"}"#,
+            "1234",
+            "legacy",
+        );
         check(500, "INTERNAL_ERROR: boom", "INTERNAL_ERROR", "boom");
         check(502, "", "BAD_GATEWAY", "Bad Gateway");
     }

@@ -6,10 +6,19 @@ use std::time::Duration;
 pub enum DatabricksError {
     /// Databricks answered with its error envelope.
     #[error("{error_code}: {message}")]
-    Api { status: u16, error_code: String, message: String, retry_after: Option<Duration> },
+    Api {
+        status: u16,
+        error_code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// The request did not get an answer (refused, reset, timed out).
     #[error("cannot reach Databricks at {host}: {reason}")]
-    Transport { host: String, reason: String, timeout: bool },
+    Transport {
+        host: String,
+        reason: String,
+        timeout: bool,
+    },
     /// The answer was not what the API documents.
     #[error("unexpected answer from Databricks to {what}: {reason}")]
     Decode { what: String, reason: String },
@@ -20,7 +29,10 @@ pub enum DatabricksError {
     Config(String),
     /// Retries ran out of time; the last error is kept.
     #[error("gave up after {budget:?} of retries: {last}")]
-    Budget { budget: Duration, last: Box<DatabricksError> },
+    Budget {
+        budget: Duration,
+        last: Box<DatabricksError>,
+    },
 }
 
 /// Messages on which the official SDK retries whatever the status
@@ -41,8 +53,11 @@ impl DatabricksError {
     /// the transient messages.
     pub fn is_retryable(&self) -> bool {
         match self {
-            DatabricksError::Api { status, message, .. } => {
-                matches!(status, 429 | 503) || TRANSIENT_MESSAGES.iter().any(|m| message.contains(m))
+            DatabricksError::Api {
+                status, message, ..
+            } => {
+                matches!(status, 429 | 503)
+                    || TRANSIENT_MESSAGES.iter().any(|m| message.contains(m))
             }
             DatabricksError::Transport { .. } => true,
             _ => false,
@@ -70,11 +85,17 @@ impl DatabricksError {
     /// "… does not exist" answers for clusters, jobs and runs).
     pub fn is_not_found(&self) -> bool {
         match self {
-            DatabricksError::Api { status, error_code, message, .. } => {
+            DatabricksError::Api {
+                status,
+                error_code,
+                message,
+                ..
+            } => {
                 *status == 404
                     || error_code == "RESOURCE_DOES_NOT_EXIST"
                     || error_code == "NOT_FOUND"
-                    || (error_code == "INVALID_PARAMETER_VALUE" && message.contains("does not exist"))
+                    || (error_code == "INVALID_PARAMETER_VALUE"
+                        && message.contains("does not exist"))
             }
             _ => false,
         }
@@ -86,7 +107,12 @@ mod tests {
     use super::*;
 
     fn api(status: u16, code: &str, message: &str) -> DatabricksError {
-        DatabricksError::Api { status, error_code: code.into(), message: message.into(), retry_after: None }
+        DatabricksError::Api {
+            status,
+            error_code: code.into(),
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     #[test]
@@ -96,13 +122,27 @@ mod tests {
         assert!(api(400, "INVALID_STATE", "Unexpected error talking to x").is_retryable());
         assert!(!api(500, "INTERNAL_ERROR", "boom").is_retryable());
         assert!(!api(400, "INVALID_PARAMETER_VALUE", "bad").is_retryable());
-        assert!(DatabricksError::Transport { host: "h".into(), reason: "refused".into(), timeout: false }.is_retryable());
+        assert!(
+            DatabricksError::Transport {
+                host: "h".into(),
+                reason: "refused".into(),
+                timeout: false
+            }
+            .is_retryable()
+        );
     }
 
     #[test]
     fn knows_not_found_in_both_forms() {
         assert!(api(400, "INVALID_PARAMETER_VALUE", "Cluster 12 does not exist").is_not_found());
-        assert!(api(404, "RESOURCE_DOES_NOT_EXIST", "No file or directory exists on path /x.").is_not_found());
+        assert!(
+            api(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                "No file or directory exists on path /x."
+            )
+            .is_not_found()
+        );
         assert!(!api(400, "INVALID_PARAMETER_VALUE", "bad size").is_not_found());
     }
 }

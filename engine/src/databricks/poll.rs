@@ -19,7 +19,11 @@ impl PollBackoff {
     }
 
     pub fn with(first: Duration, factor: f64, cap: Duration) -> Self {
-        Self { next: first.min(cap), factor: factor.max(1.0), cap }
+        Self {
+            next: first.min(cap),
+            factor: factor.max(1.0),
+            cap,
+        }
     }
 
     /// The delay before the next poll.

@@ -12,7 +12,10 @@ pub type RenderInput<'a> = &'a dyn Fn(&Value, &Map<String, Value>) -> Result<Val
 
 /// Typed inputs, or every problem found (expressions are not rendered:
 /// what `resolve_with` does without a renderer).
-pub fn resolve(decls: &[InputDecl], given: &Map<String, Value>) -> Result<Map<String, Value>, Vec<String>> {
+pub fn resolve(
+    decls: &[InputDecl],
+    given: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<String>> {
     resolve_with(decls, given, None)
 }
 
@@ -24,7 +27,11 @@ fn order(decls: &[InputDecl]) -> Vec<&InputDecl> {
     let mut out = Vec::new();
     let mut left: Vec<&InputDecl> = decls.iter().collect();
     while !left.is_empty() {
-        let ready = left.iter().position(|d| d.depends_on.iter().all(|dep| done.contains(&dep.as_str()) || !decls.iter().any(|o| o.id == *dep)));
+        let ready = left.iter().position(|d| {
+            d.depends_on
+                .iter()
+                .all(|dep| done.contains(&dep.as_str()) || !decls.iter().any(|o| o.id == *dep))
+        });
         let next = left.remove(ready.unwrap_or(0));
         done.push(&next.id);
         out.push(next);
@@ -45,7 +52,11 @@ fn has_expression(value: &Value) -> bool {
 /// inputs resolve after those they `dependsOn`, one whose
 /// `dependsOn.condition` is false is left out, a default with an
 /// expression is rendered, and a SELECT's `expression` gives its choices.
-pub fn resolve_with(decls: &[InputDecl], given: &Map<String, Value>, render: Option<RenderInput>) -> Result<Map<String, Value>, Vec<String>> {
+pub fn resolve_with(
+    decls: &[InputDecl],
+    given: &Map<String, Value>,
+    render: Option<RenderInput>,
+) -> Result<Map<String, Value>, Vec<String>> {
     let mut problems = Vec::new();
     let mut resolved = Map::new();
     for name in given.keys() {
@@ -54,7 +65,10 @@ pub fn resolve_with(decls: &[InputDecl], given: &Map<String, Value>, render: Opt
             problems.push(if known.is_empty() {
                 format!("input {name:?} is not declared: this flow takes no inputs")
             } else {
-                format!("input {name:?} is not declared: this flow takes {}", known.join(", "))
+                format!(
+                    "input {name:?} is not declared: this flow takes {}",
+                    known.join(", ")
+                )
             });
         }
     }
@@ -97,7 +111,10 @@ pub fn resolve_with(decls: &[InputDecl], given: &Map<String, Value>, render: Opt
             None => match &decl.defaults {
                 Some(default) => default.clone(),
                 None if decl.required => {
-                    problems.push(format!("input {:?} is required: give it a {} value", decl.id, decl.kind));
+                    problems.push(format!(
+                        "input {:?} is required: give it a {} value",
+                        decl.id, decl.kind
+                    ));
                     continue;
                 }
                 // An optional input left out is null, as in Kestra: `{{ inputs.x }}`
@@ -115,31 +132,46 @@ pub fn resolve_with(decls: &[InputDecl], given: &Map<String, Value>, render: Opt
             Err(why) => problems.push(format!("input {:?}: {why}", decl.id)),
         }
     }
-    if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(problems)
+    }
 }
 
 /// What an execution form shows, given what was filled in so far: the
 /// inputs whose `dependsOn.condition` holds, with a SELECT's choices and a
 /// default rendered from the inputs before them. Nothing is refused here:
 /// an input whose expression fails shows no choice (starting says why).
-pub fn preview(decls: &[InputDecl], given: &Map<String, Value>, render: RenderInput) -> Vec<InputDecl> {
+pub fn preview(
+    decls: &[InputDecl],
+    given: &Map<String, Value>,
+    render: RenderInput,
+) -> Vec<InputDecl> {
     let mut shown = Vec::new();
     let mut resolved = Map::new();
     for decl in order(decls) {
         let mut decl = decl.clone();
         let so_far = nested(resolved.clone());
         if let Some(condition) = &decl.condition
-            && !render(&Value::String(condition.clone()), &so_far).is_ok_and(|v| crate::task::core::is_truthy(&v))
+            && !render(&Value::String(condition.clone()), &so_far)
+                .is_ok_and(|v| crate::task::core::is_truthy(&v))
         {
             continue;
         }
         if let Some(expression) = &decl.expression {
-            decl.values = render(&Value::String(expression.clone()), &so_far).map(|v| choice_list(&v)).unwrap_or_default();
+            decl.values = render(&Value::String(expression.clone()), &so_far)
+                .map(|v| choice_list(&v))
+                .unwrap_or_default();
         }
         if let Some(default) = decl.defaults.clone().filter(has_expression) {
             decl.defaults = render(&default, &so_far).ok().filter(|v| !v.is_null());
         }
-        let value = given.get(&decl.id).filter(|v| !is_blank(v)).cloned().or_else(|| decl.defaults.clone());
+        let value = given
+            .get(&decl.id)
+            .filter(|v| !is_blank(v))
+            .cloned()
+            .or_else(|| decl.defaults.clone());
         if let Some(value) = value.and_then(|v| convert(&decl, v).ok()) {
             resolved.insert(decl.id.clone(), value);
         }
@@ -155,7 +187,8 @@ pub fn preview(decls: &[InputDecl], given: &Map<String, Value>, render: RenderIn
 fn choice_list(rendered: &Value) -> Vec<String> {
     let items = match rendered {
         Value::Array(items) => items.clone(),
-        Value::String(text) => serde_json::from_str::<Vec<Value>>(text).unwrap_or_else(|_| vec![Value::String(text.clone())]),
+        Value::String(text) => serde_json::from_str::<Vec<Value>>(text)
+            .unwrap_or_else(|_| vec![Value::String(text.clone())]),
         Value::Null => Vec::new(),
         other => vec![other.clone()],
     };
@@ -179,9 +212,14 @@ pub fn insert_at(map: &mut Map<String, Value>, id: &str, value: Value) {
     let Some(last) = parts.pop() else { return };
     let mut here = map;
     for part in parts {
-        let slot = here.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        let slot = here
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
         let Value::Object(inner) = slot else {
-            tracing::warn!(input = id, "an input's id conflicts with another input's value; it is left out");
+            tracing::warn!(
+                input = id,
+                "an input's id conflicts with another input's value; it is left out"
+            );
             return;
         };
         here = inner;
@@ -191,7 +229,10 @@ pub fn insert_at(map: &mut Map<String, Value>, id: &str, value: Value) {
 
 /// The ids of the SECRET inputs: what derives from them is masked too.
 pub fn secret_ids(decls: &[InputDecl]) -> impl Iterator<Item = String> + '_ {
-    decls.iter().filter(|d| d.kind == "SECRET").map(|d| d.id.clone())
+    decls
+        .iter()
+        .filter(|d| d.kind == "SECRET")
+        .map(|d| d.id.clone())
 }
 
 /// The values of the SECRET inputs, which must be masked.
@@ -222,7 +263,10 @@ fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
         "STRING" | "SECRET" => Ok(Value::String(raw)),
         "INT" => match &value {
             Value::Number(n) if n.is_i64() => Ok(value),
-            _ => trimmed.parse::<i64>().map(Value::from).map_err(|_| format!("{raw:?} is not a whole number")),
+            _ => trimmed
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("{raw:?} is not a whole number")),
         },
         "FLOAT" => match &value {
             Value::Number(_) => Ok(value),
@@ -248,12 +292,16 @@ fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
         "DATETIME" => trimmed
             .parse::<jiff::Timestamp>()
             .map(|t| Value::String(t.to_string()))
-            .map_err(|_| format!("{raw:?} is not a date and time with a zone, such as 2026-11-25T08:00:00Z")),
+            .map_err(|_| {
+                format!("{raw:?} is not a date and time with a zone, such as 2026-11-25T08:00:00Z")
+            }),
         "TIME" => trimmed
             .parse::<jiff::civil::Time>()
             .map(|t| Value::String(t.to_string()))
             .map_err(|_| format!("{raw:?} is not a time such as 08:30:00")),
-        "DURATION" => crate::task::core::parse_duration(trimmed).map(|_| Value::String(trimmed.to_owned())),
+        "DURATION" => {
+            crate::task::core::parse_duration(trimmed).map(|_| Value::String(trimmed.to_owned()))
+        }
         "SELECT" | "ENUM" => {
             if decl.values.iter().any(|v| v == trimmed) {
                 Ok(Value::String(trimmed.to_owned()))
@@ -264,8 +312,13 @@ fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
         "MULTISELECT" => {
             let chosen: Vec<String> = match &value {
                 Value::Array(items) => items.iter().map(text).collect(),
-                _ => serde_json::from_str::<Vec<String>>(trimmed)
-                    .unwrap_or_else(|_| trimmed.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+                _ => serde_json::from_str::<Vec<String>>(trimmed).unwrap_or_else(|_| {
+                    trimmed
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                }),
             };
             match chosen.iter().find(|c| !decl.values.contains(c)) {
                 Some(bad) => Err(format!("{bad:?} is not one of {}", decl.values.join(", "))),
@@ -273,21 +326,35 @@ fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
             }
         }
         "JSON" => match value {
-            Value::String(_) => serde_json::from_str(trimmed).map_err(|e| format!("not valid JSON: {e}")),
+            Value::String(_) => {
+                serde_json::from_str(trimmed).map_err(|e| format!("not valid JSON: {e}"))
+            }
             other => Ok(other),
         },
         "URI" => {
             let ok = trimmed.split_once("://").is_some_and(|(scheme, rest)| {
-                !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !rest.is_empty()
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                    && !rest.is_empty()
             });
-            if ok { Ok(Value::String(trimmed.to_owned())) } else { Err(format!("{raw:?} is not a URI such as https://example.com/data.csv")) }
+            if ok {
+                Ok(Value::String(trimmed.to_owned()))
+            } else {
+                Err(format!(
+                    "{raw:?} is not a URI such as https://example.com/data.csv"
+                ))
+            }
         }
         // The file itself was stored by whoever received it; here it is its URI.
         "FILE" => {
             if trimmed.starts_with(crate::storage::SCHEME) {
                 Ok(Value::String(trimmed.to_owned()))
             } else {
-                Err(format!("{raw:?} is not an uploaded file (storage:///…): send the file as a multipart part named after the input"))
+                Err(format!(
+                    "{raw:?} is not an uploaded file (storage:///…): send the file as a multipart part named after the input"
+                ))
             }
         }
         other => Err(format!("inputs of type {other} are not supported")),
@@ -300,7 +367,13 @@ mod tests {
 
     use super::*;
 
-    fn decl(id: &str, kind: &str, required: bool, defaults: Option<Value>, values: &[&str]) -> InputDecl {
+    fn decl(
+        id: &str,
+        kind: &str,
+        required: bool,
+        defaults: Option<Value>,
+        values: &[&str],
+    ) -> InputDecl {
         InputDecl {
             id: id.into(),
             kind: kind.into(),
@@ -312,7 +385,10 @@ mod tests {
     }
 
     fn given(pairs: &[(&str, Value)]) -> Map<String, Value> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -363,18 +439,49 @@ mod tests {
             decl("s", "SELECT", true, None, &["sales", "returns"]),
             decl("must", "STRING", true, None, &[]),
         ];
-        let problems = resolve(&decls, &given(&[("n", json!("4.5")), ("s", json!("other")), ("typo", json!("x"))])).unwrap_err();
+        let problems = resolve(
+            &decls,
+            &given(&[
+                ("n", json!("4.5")),
+                ("s", json!("other")),
+                ("typo", json!("x")),
+            ]),
+        )
+        .unwrap_err();
         assert_eq!(problems.len(), 4, "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("\"typo\" is not declared: this flow takes n, s, must")));
-        assert!(problems.iter().any(|p| p.contains("\"4.5\" is not a whole number")));
-        assert!(problems.iter().any(|p| p.contains("\"other\" is not one of sales, returns")));
-        assert!(problems.iter().any(|p| p.contains("input \"must\" is required")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"typo\" is not declared: this flow takes n, s, must"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"4.5\" is not a whole number"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"other\" is not one of sales, returns"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("input \"must\" is required"))
+        );
     }
 
     #[test]
     fn secret_inputs_are_listed_for_masking() {
-        let decls = [decl("pw", "SECRET", true, None, &[]), decl("x", "STRING", true, None, &[])];
-        let inputs = resolve(&decls, &given(&[("pw", json!("hunter2")), ("x", json!("y"))])).unwrap();
+        let decls = [
+            decl("pw", "SECRET", true, None, &[]),
+            decl("x", "STRING", true, None, &[]),
+        ];
+        let inputs = resolve(
+            &decls,
+            &given(&[("pw", json!("hunter2")), ("x", json!("y"))]),
+        )
+        .unwrap();
         assert_eq!(secret_values(&decls, &inputs), ["hunter2"]);
     }
 }

@@ -12,7 +12,7 @@ mod retry;
 mod run;
 pub(crate) mod subflow;
 mod working_dir;
-pub(crate) use working_dir::WorkingDir;
+pub(crate) use working_dir::{WorkingDir, files_under};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::flow::expr::{Host, Renderer};
 use crate::ids::{ExecutionId, FlowId, Namespace};
 use crate::logs::LogSender;
 use crate::plan::Plan;
@@ -30,7 +31,6 @@ use crate::state::{Event, State};
 use crate::storage::Storage;
 use crate::store::{ExecutionRecord, NewExecution, Slot, Store, StoreError};
 use crate::task::{Runners, Services};
-use crate::flow::expr::{Host, Renderer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
@@ -85,22 +85,39 @@ impl Host for RuntimeHost {
 
     fn file_size(&self, uri: &str) -> Result<u64, String> {
         let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
-        self.storage.refuse_links(uri, &path).map_err(|e| e.to_string())?;
-        std::fs::metadata(&path).map(|m| m.len()).map_err(|_| format!("{uri} does not exist"))
+        self.storage
+            .refuse_links(uri, &path)
+            .map_err(|e| e.to_string())?;
+        std::fs::metadata(&path)
+            .map(|m| m.len())
+            .map_err(|_| format!("{uri} does not exist"))
     }
 
-    fn namespace_file(&self, namespace: &str, path: &str, revision: Option<u32>) -> Result<String, String> {
-        let files = self.storage.namespace_files(namespace).map_err(|e| e.to_string())?;
+    fn namespace_file(
+        &self,
+        namespace: &str,
+        path: &str,
+        revision: Option<u32>,
+    ) -> Result<String, String> {
+        let files = self
+            .storage
+            .namespace_files(namespace)
+            .map_err(|e| e.to_string())?;
         let bytes = files.get(path, revision).map_err(|e| e.to_string())?;
         if bytes.len() as u64 > READ_LIMIT {
-            return Err(format!("namespace file {path} is over {READ_LIMIT} bytes: read() is for small files"));
+            return Err(format!(
+                "namespace file {path} is over {READ_LIMIT} bytes: read() is for small files"
+            ));
         }
         String::from_utf8(bytes).map_err(|_| format!("namespace file {path} is not UTF-8 text"))
     }
 
     fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
         let kv = self.storage.kv(namespace).map_err(|e| e.to_string())?;
-        Ok(kv.get(key).map_err(|e| e.to_string())?.map(|entry| entry.value))
+        Ok(kv
+            .get(key)
+            .map_err(|e| e.to_string())?
+            .map(|entry| entry.value))
     }
 
     fn encrypt(&self, key: &str, plaintext: &str) -> Result<String, String> {
@@ -116,12 +133,18 @@ impl Host for RuntimeHost {
         // limit keeps it to a small local file, which costs microseconds.
         use std::io::Read;
         let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
-        self.storage.refuse_links(uri, &path).map_err(|e| e.to_string())?;
+        self.storage
+            .refuse_links(uri, &path)
+            .map_err(|e| e.to_string())?;
         let file = std::fs::File::open(&path).map_err(|_| format!("{uri} does not exist"))?;
         let mut text = String::new();
-        file.take(READ_LIMIT + 1).read_to_string(&mut text).map_err(|e| format!("{uri} is not readable text: {e}"))?;
+        file.take(READ_LIMIT + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("{uri} is not readable text: {e}"))?;
         if text.len() as u64 > READ_LIMIT {
-            return Err(format!("{uri} is over {READ_LIMIT} bytes: read() is for small files"));
+            return Err(format!(
+                "{uri} is over {READ_LIMIT} bytes: read() is for small files"
+            ));
         }
         Ok(text)
     }
@@ -150,7 +173,10 @@ impl ServerVariables {
                 Some((name.to_lowercase(), Value::String(value)))
             })
             .collect();
-        Self { envs, ..Self::default() }
+        Self {
+            envs,
+            ..Self::default()
+        }
     }
 
     /// The part of every expression's context they make.
@@ -212,7 +238,11 @@ impl Shared {
     pub(crate) async fn emit(&self, id: &ExecutionId, state: State) {
         let _ = self.events.send((id.clone(), state));
         if self.node.is_some() && self.store.is_postgres() {
-            let payload = format!("{} {id} {}", self.node.as_ref().map_or("", |n| n.id.as_str()), state.as_str());
+            let payload = format!(
+                "{} {id} {}",
+                self.node.as_ref().map_or("", |n| n.id.as_str()),
+                state.as_str()
+            );
             if let Err(error) = self.store.notify(crate::cluster::STATES, &payload).await {
                 tracing::warn!(%error, execution_id = %id, "cannot tell other nodes of a state change");
             }
@@ -223,11 +253,18 @@ impl Shared {
     /// a node: `mortar run`, tests) and whose ownership each new task run
     /// checks.
     pub(crate) fn owner(&self) -> Option<&str> {
-        self.node.as_ref().filter(|n| n.roles.executor).map(|n| n.id.as_str())
+        self.node
+            .as_ref()
+            .filter(|n| n.roles.executor)
+            .map(|n| n.id.as_str())
     }
 
     fn services(&self) -> Services {
-        Services { store: self.store.clone(), storage: self.storage.clone(), logs: self.logs.clone() }
+        Services {
+            store: self.store.clone(),
+            storage: self.storage.clone(),
+            logs: self.logs.clone(),
+        }
     }
 
     /// Catches up with namespace secrets changed since the last look (by
@@ -284,7 +321,12 @@ impl Executor {
         Self::with_settings(services, runners, secrets, Settings::default())
     }
 
-    pub fn with_settings(services: Services, mut runners: Runners, secrets: SecretSource, settings: Settings) -> Self {
+    pub fn with_settings(
+        services: Services,
+        mut runners: Runners,
+        secrets: SecretSource,
+        settings: Settings,
+    ) -> Self {
         let (events, _) = broadcast::channel(4096);
         let link = runners.bind();
         let executor = Self {
@@ -339,7 +381,10 @@ impl Executor {
     /// the executors are woken.
     async fn hand_over(&self, id: &ExecutionId) -> Result<(), ExecutionError> {
         self.shared.store.set_owner(id, None).await?;
-        self.shared.store.notify(crate::cluster::WORK, id.as_str()).await?;
+        self.shared
+            .store
+            .notify(crate::cluster::WORK, id.as_str())
+            .await?;
         Ok(())
     }
 
@@ -371,7 +416,9 @@ impl Executor {
             tokio::spawn(async move {
                 match shared.store.execution_event(&id, Event::Stopped).await {
                     Ok(state) => shared.emit(&id, state).await,
-                    Err(error) => tracing::warn!(%error, execution_id = %id, "cannot end a queued execution killed from another node"),
+                    Err(error) => {
+                        tracing::warn!(%error, execution_id = %id, "cannot end a queued execution killed from another node")
+                    }
                 }
             });
         }
@@ -381,14 +428,22 @@ impl Executor {
     pub fn running_ids(&self) -> Vec<ExecutionId> {
         self.running
             .lock()
-            .map(|running| running.iter().filter(|(_, (_, stop))| !stop.is_cancelled()).map(|(id, _)| id.clone()).collect())
+            .map(|running| {
+                running
+                    .iter()
+                    .filter(|(_, (_, stop))| !stop.is_cancelled())
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Stops, where they are and without writing anything more, the walks
     /// of these executions (their lease went to another node).
     pub fn stop_walks<'a>(&self, ids: impl Iterator<Item = &'a ExecutionId>) {
-        let Ok(running) = self.running.lock() else { return };
+        let Ok(running) = self.running.lock() else {
+            return;
+        };
         for id in ids {
             if let Some((_, stop)) = running.get(id)
                 && !stop.is_cancelled()
@@ -402,19 +457,45 @@ impl Executor {
     /// Runs an execution this node has just claimed: the recovery of one
     /// execution (its flow revision's plan from the store).
     pub async fn adopt(&self, id: &ExecutionId) -> Result<(), ExecutionError> {
-        if self.running.lock().is_ok_and(|r| r.get(id).is_some_and(|(_, stop)| !stop.is_cancelled())) {
+        if self
+            .running
+            .lock()
+            .is_ok_and(|r| r.get(id).is_some_and(|(_, stop)| !stop.is_cancelled()))
+        {
             return Ok(());
         }
-        let Some(execution) = self.shared.store.get_execution(id).await? else { return Ok(()) };
-        let source = self.shared.store.flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision).await?;
+        let Some(execution) = self.shared.store.get_execution(id).await? else {
+            return Ok(());
+        };
+        let source = self
+            .shared
+            .store
+            .flow_revision_source(
+                &execution.namespace,
+                &execution.flow_id,
+                execution.flow_revision,
+            )
+            .await?;
         let Some(plan) = source.and_then(|s| {
-            self.shared.plans.get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &s).ok()
+            self.shared
+                .plans
+                .get(
+                    execution.namespace.as_str(),
+                    execution.flow_id.as_str(),
+                    execution.flow_revision,
+                    &s,
+                )
+                .ok()
         }) else {
             tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone");
             return Ok(());
         };
         if execution.state == State::Killing {
-            let state = self.shared.store.execution_event(id, Event::Stopped).await?;
+            let state = self
+                .shared
+                .store
+                .execution_event(id, Event::Stopped)
+                .await?;
             self.shared.emit(id, state).await;
             return Ok(());
         }
@@ -431,12 +512,23 @@ impl Executor {
             namespace: plan.namespace.clone(),
             namespace_secrets: self.shared.namespace_secrets.clone(),
             secrets: self.shared.secrets.clone(),
-            storage: self.shared.storage.for_namespace(&Namespace::new(plan.namespace.clone())),
+            storage: self
+                .shared
+                .storage
+                .for_namespace(&Namespace::new(plan.namespace.clone())),
         };
         let renderer = Renderer::new(Arc::new(host)).with_limits(self.shared.render_limits.clone());
         let mut base = Map::new();
-        base.extend(self.shared.server_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        base.insert("flow".into(), serde_json::json!({"id": plan.id, "namespace": plan.namespace}));
+        base.extend(
+            self.shared
+                .server_vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        base.insert(
+            "flow".into(),
+            serde_json::json!({"id": plan.id, "namespace": plan.namespace}),
+        );
         (renderer, base)
     }
 
@@ -444,17 +536,34 @@ impl Executor {
     /// (its request properties rendered as the flow's inputs are: secrets
     /// and the KV store); a response code of 400 or more is an answer too.
     /// Returns the response as http.Request's outputs, masked.
-    pub(crate) async fn poll_url(&self, plan: &Plan, trigger_id: &str, request: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    pub(crate) async fn poll_url(
+        &self,
+        plan: &Plan,
+        trigger_id: &str,
+        request: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
         use crate::ids::{TaskId, TaskRunId};
         let (renderer, base) = self.input_renderer(plan);
-        let mut rendered = match renderer.render("", trigger_id, &Value::Object(request.clone()), &Value::Object(base)).map_err(|e| e.message)? {
+        let mut rendered = match renderer
+            .render(
+                "",
+                trigger_id,
+                &Value::Object(request.clone()),
+                &Value::Object(base),
+            )
+            .map_err(|e| e.message)?
+        {
             Value::Object(map) => map,
             _ => Map::new(),
         };
         // The condition decides, not the code.
         rendered.insert("allowFailed".into(), Value::Bool(true));
         let declared = &crate::task::core::http::REQUEST;
-        let runner = self.shared.runners.get(declared.name).ok_or("no runner for http.Request")?;
+        let runner = self
+            .shared
+            .runners
+            .get(declared.name)
+            .ok_or("no runner for http.Request")?;
         let masker = renderer.masker().clone();
         let ctx = crate::task::TaskContext::new(
             &self.shared.services(),
@@ -481,25 +590,45 @@ impl Executor {
 
     /// Renders an expression of a trigger of `plan` (secrets, KV) with
     /// `more` variables, such as http.Trigger's `response`.
-    pub(crate) fn render_for_trigger(&self, plan: &Plan, written: &Value, more: Map<String, Value>) -> Result<Value, String> {
+    pub(crate) fn render_for_trigger(
+        &self,
+        plan: &Plan,
+        written: &Value,
+        more: Map<String, Value>,
+    ) -> Result<Value, String> {
         let (renderer, mut base) = self.input_renderer(plan);
         base.extend(more);
-        renderer.render("", "trigger", written, &Value::Object(base)).map_err(|e| e.message)
+        renderer
+            .render("", "trigger", written, &Value::Object(base))
+            .map_err(|e| e.message)
     }
 
     /// The inputs an execution form shows for what was filled in so far
     /// (see [`inputs::preview`]); a value derived from a secret is masked.
-    pub fn preview_inputs(&self, plan: &Plan, given: &Map<String, Value>) -> Vec<crate::plan::InputDecl> {
+    pub fn preview_inputs(
+        &self,
+        plan: &Plan,
+        given: &Map<String, Value>,
+    ) -> Vec<crate::plan::InputDecl> {
         let (renderer, base) = self.input_renderer(plan);
         let render = |template: &Value, so_far: &Map<String, Value>| {
             let mut context = base.clone();
             context.insert("inputs".into(), Value::Object(so_far.clone()));
-            renderer.render("", "inputs", template, &Value::Object(context)).map_err(|e| e.message)
+            renderer
+                .render("", "inputs", template, &Value::Object(context))
+                .map_err(|e| e.message)
         };
         let mut shown = inputs::preview(&plan.inputs, given, &render);
         for decl in &mut shown {
-            decl.defaults = decl.defaults.take().map(|d| renderer.masker().mask_value(&d));
-            decl.values = decl.values.iter().map(|v| renderer.masker().mask(v)).collect();
+            decl.defaults = decl
+                .defaults
+                .take()
+                .map(|d| renderer.masker().mask_value(&d));
+            decl.values = decl
+                .values
+                .iter()
+                .map(|v| renderer.masker().mask(v))
+                .collect();
         }
         shown
     }
@@ -508,15 +637,21 @@ impl Executor {
     pub async fn launch(&self, launch: Launch) -> Result<ExecutionRecord, ExecutionError> {
         let plan = launch.plan;
         if plan.disabled {
-            return Err(ExecutionError::Disabled(format!("{}.{}", plan.namespace, plan.id)));
+            return Err(ExecutionError::Disabled(format!(
+                "{}.{}",
+                plan.namespace, plan.id
+            )));
         }
         let (renderer, base) = self.input_renderer(&plan);
         let render = |template: &Value, so_far: &Map<String, Value>| {
             let mut context = base.clone();
             context.insert("inputs".into(), Value::Object(so_far.clone()));
-            renderer.render("", "inputs", template, &Value::Object(context)).map_err(|e| e.message)
+            renderer
+                .render("", "inputs", template, &Value::Object(context))
+                .map_err(|e| e.message)
         };
-        let inputs = inputs::resolve_with(&plan.inputs, &launch.inputs, Some(&render)).map_err(ExecutionError::Inputs)?;
+        let inputs = inputs::resolve_with(&plan.inputs, &launch.inputs, Some(&render))
+            .map_err(ExecutionError::Inputs)?;
         let mut secrets = inputs::secret_values(&plan.inputs, &inputs);
         // A value an expression derived from a secret is kept apart and
         // masked, as a SECRET input is.
@@ -533,14 +668,23 @@ impl Executor {
         let mut labels: BTreeMap<String, String> = plan
             .labels
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
             .collect();
         labels.extend(launch.labels);
         // SECRET inputs are kept, masked, in what the store shows; their
         // real values go apart, for a resume, a restart or a replay.
         let mut shown = inputs.clone();
         let mut hidden = serde_json::Map::new();
-        for decl in plan.inputs.iter().filter(|d| d.kind == "SECRET" || derived.contains(&d.id)) {
+        for decl in plan
+            .inputs
+            .iter()
+            .filter(|d| d.kind == "SECRET" || derived.contains(&d.id))
+        {
             if let Some(value) = shown.insert(decl.id.clone(), Value::String("******".into())) {
                 hidden.insert(decl.id.clone(), value);
             } else {
@@ -561,21 +705,36 @@ impl Executor {
         };
         // A node without the executor role stores it for one that has.
         if !self.runs_here() {
-            let record = self.shared.store.create_owned_execution(&new, false, &hidden, None).await?;
-            self.shared.store.notify(crate::cluster::WORK, record.id.as_str()).await?;
+            let record = self
+                .shared
+                .store
+                .create_owned_execution(&new, false, &hidden, None)
+                .await?;
+            self.shared
+                .store
+                .notify(crate::cluster::WORK, record.id.as_str())
+                .await?;
             return Ok(record);
         }
         // A flow with a concurrency limit: stored CREATED, then started if
         // a slot is free across every node; else CANCEL and FAIL end it at
         // once and QUEUE keeps it CREATED until a slot frees.
         if plan.concurrency.is_some() {
-            let record = self.shared.store.create_owned_execution(&new, false, &hidden, self.owner()).await?;
+            let record = self
+                .shared
+                .store
+                .create_owned_execution(&new, false, &hidden, self.owner())
+                .await?;
             let mut walked = record.clone();
             walked.inputs = Value::Object(inputs);
             let state = self.admit(walked, plan, secrets).await?;
             return Ok(ExecutionRecord { state, ..record });
         }
-        let mut record = self.shared.store.create_owned_execution(&new, true, &hidden, self.owner()).await?;
+        let mut record = self
+            .shared
+            .store
+            .create_owned_execution(&new, true, &hidden, self.owner())
+            .await?;
         // The walk sees the real values; the store keeps the masked ones.
         record.inputs = Value::Object(inputs);
         self.start_walk(record.clone(), plan, secrets);
@@ -602,13 +761,27 @@ impl Executor {
     /// started executions of the flow on every node): then `CANCEL` kills
     /// it, `FAIL` fails it and `QUEUE` keeps it CREATED in this node's
     /// queue for the flow, started when a slot frees. Returns its state.
-    async fn admit(&self, mut execution: ExecutionRecord, plan: Arc<Plan>, secrets: Vec<String>) -> Result<State, ExecutionError> {
-        let Some(limit) = plan.concurrency.clone().filter(|_| execution.state == State::Created) else {
+    async fn admit(
+        &self,
+        mut execution: ExecutionRecord,
+        plan: Arc<Plan>,
+        secrets: Vec<String>,
+    ) -> Result<State, ExecutionError> {
+        let Some(limit) = plan
+            .concurrency
+            .clone()
+            .filter(|_| execution.state == State::Created)
+        else {
             let state = execution.state;
             self.start_walk(execution, plan, secrets);
             return Ok(state);
         };
-        match self.shared.store.start_within_limit(&execution.id, u64::from(limit.limit)).await? {
+        match self
+            .shared
+            .store
+            .start_within_limit(&execution.id, u64::from(limit.limit))
+            .await?
+        {
             Slot::Started => {
                 execution.state = State::Running;
                 self.shared.emit(&execution.id, State::Running).await;
@@ -625,15 +798,31 @@ impl Executor {
                     _ => None,
                 };
                 if let Some(event) = ending {
-                    self.log_execution(&id, crate::log::Level::Warn, &format!("{message}: {}", if event == Event::Kill { "cancelled" } else { "failed" })).await;
+                    self.log_execution(
+                        &id,
+                        crate::log::Level::Warn,
+                        &format!(
+                            "{message}: {}",
+                            if event == Event::Kill {
+                                "cancelled"
+                            } else {
+                                "failed"
+                            }
+                        ),
+                    )
+                    .await;
                     let state = self.shared.store.execution_event(&id, event).await?;
                     self.shared.emit(&id, state).await;
                     return Ok(state);
                 }
-                self.log_execution(&id, crate::log::Level::Info, &format!("{message}: queued")).await;
+                self.log_execution(&id, crate::log::Level::Info, &format!("{message}: queued"))
+                    .await;
                 let key = (plan.namespace.clone(), plan.id.clone());
                 if let Ok(mut queues) = self.queues.lock() {
-                    queues.entry(key.clone()).or_default().push_back((execution, plan, secrets));
+                    queues
+                        .entry(key.clone())
+                        .or_default()
+                        .push_back((execution, plan, secrets));
                 }
                 // A slot may have freed since the look.
                 self.pump(&key).await;
@@ -647,10 +836,24 @@ impl Executor {
     pub async fn pump(&self, key: &(String, String)) {
         let _one = self.pumping.lock().await;
         loop {
-            let head = self.queues.lock().ok().and_then(|q| q.get(key).and_then(|q| q.front().cloned()));
-            let Some((mut execution, plan, secrets)) = head else { return };
-            let limit = plan.concurrency.as_ref().map_or(u64::MAX, |c| u64::from(c.limit));
-            let slot = match self.shared.store.start_within_limit(&execution.id, limit).await {
+            let head = self
+                .queues
+                .lock()
+                .ok()
+                .and_then(|q| q.get(key).and_then(|q| q.front().cloned()));
+            let Some((mut execution, plan, secrets)) = head else {
+                return;
+            };
+            let limit = plan
+                .concurrency
+                .as_ref()
+                .map_or(u64::MAX, |c| u64::from(c.limit));
+            let slot = match self
+                .shared
+                .store
+                .start_within_limit(&execution.id, limit)
+                .await
+            {
                 Ok(slot) => slot,
                 Err(error) => {
                     tracing::warn!(%error, execution_id = %execution.id, "cannot start a queued execution; it waits for the next look");
@@ -679,7 +882,11 @@ impl Executor {
     /// Pumps every flow this node queues executions of (slots freed on a
     /// node that could not say so).
     pub async fn pump_all(&self) {
-        let keys: Vec<(String, String)> = self.queues.lock().map(|q| q.keys().cloned().collect()).unwrap_or_default();
+        let keys: Vec<(String, String)> = self
+            .queues
+            .lock()
+            .map(|q| q.keys().cloned().collect())
+            .unwrap_or_default();
         for key in keys {
             self.pump(&key).await;
         }
@@ -694,7 +901,11 @@ impl Executor {
         let key = (plan.namespace.clone(), plan.id.clone());
         self.pump(&key).await;
         if self.shared.node.is_some() {
-            let _ = self.shared.store.notify(crate::cluster::SLOTS, &format!("{} {}", key.0, key.1)).await;
+            let _ = self
+                .shared
+                .store
+                .notify(crate::cluster::SLOTS, &format!("{} {}", key.0, key.1))
+                .await;
         }
     }
 
@@ -777,7 +988,10 @@ impl Executor {
     /// An execution from the store as a walk needs it: with the real values
     /// of its SECRET inputs in place of the masks, and those values, which
     /// every log line and output masks.
-    async fn with_secrets(&self, mut execution: ExecutionRecord) -> Result<(ExecutionRecord, Vec<String>), ExecutionError> {
+    async fn with_secrets(
+        &self,
+        mut execution: ExecutionRecord,
+    ) -> Result<(ExecutionRecord, Vec<String>), ExecutionError> {
         let hidden = self.shared.store.execution_secrets(&execution.id).await?;
         let values = hidden
             .values()
@@ -795,25 +1009,51 @@ impl Executor {
     /// Kills an execution: cancels its running tasks (each calls its cancel
     /// hook) and ends it KILLED. Killing an ended execution is a conflict.
     pub async fn kill(&self, id: &ExecutionId) -> Result<State, ExecutionError> {
-        let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+        let execution = self
+            .shared
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
         if execution.state.is_terminal() {
-            return Err(ExecutionError::Conflict(format!("execution {id} has already ended {}", execution.state)));
+            return Err(ExecutionError::Conflict(format!(
+                "execution {id} has already ended {}",
+                execution.state
+            )));
         }
-        let token = self.running.lock().ok().and_then(|r| r.get(id).filter(|(_, stop)| !stop.is_cancelled()).map(|(kill, _)| kill.clone()));
+        let token = self.running.lock().ok().and_then(|r| {
+            r.get(id)
+                .filter(|(_, stop)| !stop.is_cancelled())
+                .map(|(kill, _)| kill.clone())
+        });
         // Running on another live node: that node cancels it, told through
         // the store.
         let elsewhere = match (&token, &self.shared.node) {
-            (None, Some(node)) => self.shared.store.owner_of(id, node.lease_ms()).await?.is_some_and(|(owner, live)| live && owner != node.id),
+            (None, Some(node)) => self
+                .shared
+                .store
+                .owner_of(id, node.lease_ms())
+                .await?
+                .is_some_and(|(owner, live)| live && owner != node.id),
             _ => false,
         };
         let state = self.shared.store.execution_event(id, Event::Kill).await?;
         self.shared.emit(id, state).await;
         match token {
             Some(token) => token.cancel(),
-            None if elsewhere => self.shared.store.notify(crate::cluster::KILLS, id.as_str()).await?,
+            None if elsewhere => {
+                self.shared
+                    .store
+                    .notify(crate::cluster::KILLS, id.as_str())
+                    .await?
+            }
             None if state == State::Killing => {
                 // Not running anywhere (its process died): nothing to cancel.
-                let state = self.shared.store.execution_event(id, Event::Stopped).await?;
+                let state = self
+                    .shared
+                    .store
+                    .execution_event(id, Event::Stopped)
+                    .await?;
                 self.shared.emit(id, state).await;
                 return Ok(state);
             }
@@ -826,14 +1066,21 @@ impl Executor {
     pub async fn wait(&self, id: &ExecutionId) -> Result<State, ExecutionError> {
         let mut events = self.subscribe();
         loop {
-            let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+            let execution = self
+                .shared
+                .store
+                .get_execution(id)
+                .await?
+                .ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
             if execution.state.is_terminal() {
                 return Ok(execution.state);
             }
             // Each event is a reason to look again; a lagged receiver too.
             loop {
                 match events.recv().await {
-                    Ok((event_id, state)) if &event_id == id && state.is_terminal() => return Ok(state),
+                    Ok((event_id, state)) if &event_id == id && state.is_terminal() => {
+                        return Ok(state);
+                    }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => return Ok(execution.state),
@@ -845,8 +1092,17 @@ impl Executor {
     /// Restarts a failed or killed execution: its failed task runs (and the
     /// flowables around them) run again as new attempts, what succeeded is
     /// kept.
-    pub async fn restart(&self, id: &ExecutionId, plan: Arc<Plan>) -> Result<State, ExecutionError> {
-        let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+    pub async fn restart(
+        &self,
+        id: &ExecutionId,
+        plan: Arc<Plan>,
+    ) -> Result<State, ExecutionError> {
+        let execution = self
+            .shared
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
         if !matches!(execution.state, State::Failed | State::Killed) {
             return Err(ExecutionError::Conflict(format!(
                 "execution {id} is {}: only a FAILED or KILLED execution can be restarted",
@@ -868,21 +1124,38 @@ impl Executor {
             })
             .map(|node| node.id.as_str())
             .collect();
-        let (cleared, runs): (Vec<_>, Vec<_>) = runs.into_iter().partition(|run| branch_tasks.contains(run.task_id.as_str()));
-        self.shared.store.delete_task_runs(&cleared.into_iter().map(|run| run.id).collect::<Vec<_>>()).await?;
+        let (cleared, runs): (Vec<_>, Vec<_>) = runs
+            .into_iter()
+            .partition(|run| branch_tasks.contains(run.task_id.as_str()));
+        self.shared
+            .store
+            .delete_task_runs(&cleared.into_iter().map(|run| run.id).collect::<Vec<_>>())
+            .await?;
         for run in runs {
             if matches!(run.state, State::Failed | State::Killed) {
-                self.shared.store.task_run_event(&run.id, Event::Restart, None).await?;
+                self.shared
+                    .store
+                    .task_run_event(&run.id, Event::Restart, None)
+                    .await?;
             }
         }
-        let state = self.shared.store.execution_event(id, Event::Restart).await?;
+        let state = self
+            .shared
+            .store
+            .execution_event(id, Event::Restart)
+            .await?;
         self.shared.emit(id, state).await;
         if !self.runs_here() {
             self.hand_over(id).await?;
             return Ok(state);
         }
         self.shared.store.set_owner(id, self.owner()).await?;
-        let execution = self.shared.store.get_execution(id).await?.ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+        let execution = self
+            .shared
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
         let (execution, secrets) = self.with_secrets(execution).await?;
         self.admit(execution, plan, secrets).await?;
         Ok(state)
@@ -899,23 +1172,36 @@ impl Executor {
         plan: Arc<Plan>,
     ) -> Result<ExecutionRecord, ExecutionError> {
         use crate::ids::TaskRunId;
-        let execution = self.shared.store.get_execution(original).await?.ok_or_else(|| ExecutionError::NotFound(original.clone()))?;
+        let execution = self
+            .shared
+            .store
+            .get_execution(original)
+            .await?
+            .ok_or_else(|| ExecutionError::NotFound(original.clone()))?;
         let runs = self.shared.store.task_runs(original).await?;
         let kept: Vec<crate::store::TaskRunRecord> = match from {
             None => Vec::new(),
             Some(from) => {
-                let position = runs
-                    .iter()
-                    .position(|r| &r.id == from)
-                    .ok_or_else(|| ExecutionError::Conflict(format!("task run {from} is not part of execution {original}")))?;
+                let position = runs.iter().position(|r| &r.id == from).ok_or_else(|| {
+                    ExecutionError::Conflict(format!(
+                        "task run {from} is not part of execution {original}"
+                    ))
+                })?;
                 // The chosen run's flowable parents run again around it.
                 let mut ancestors = std::collections::HashSet::new();
                 let mut parent = runs[position].parent_task_run_id.clone();
                 while let Some(id) = parent {
-                    parent = runs.iter().find(|r| r.id == id).and_then(|r| r.parent_task_run_id.clone());
+                    parent = runs
+                        .iter()
+                        .find(|r| r.id == id)
+                        .and_then(|r| r.parent_task_run_id.clone());
                     ancestors.insert(id);
                 }
-                runs[..position].iter().filter(|r| r.state.is_successful() || ancestors.contains(&r.id)).cloned().collect()
+                runs[..position]
+                    .iter()
+                    .filter(|r| r.state.is_successful() || ancestors.contains(&r.id))
+                    .cloned()
+                    .collect()
             }
         };
         let new = NewExecution {
@@ -930,27 +1216,40 @@ impl Executor {
         };
         // Kept runs get new ids (with their parents' ids mapped), and the
         // parents of the replayed run start over as CREATED.
-        let ids: HashMap<TaskRunId, TaskRunId> = kept.iter().map(|r| (r.id.clone(), TaskRunId::generate())).collect();
+        let ids: HashMap<TaskRunId, TaskRunId> = kept
+            .iter()
+            .map(|r| (r.id.clone(), TaskRunId::generate()))
+            .collect();
         let copies: Vec<crate::store::TaskRunRecord> = kept
             .into_iter()
             .map(|mut run| {
                 let was_ancestor = !run.state.is_successful();
                 run.id = ids[&run.id].clone();
                 run.execution_id = new.id.clone();
-                run.parent_task_run_id = run.parent_task_run_id.as_ref().and_then(|p| ids.get(p).cloned());
+                run.parent_task_run_id = run
+                    .parent_task_run_id
+                    .as_ref()
+                    .and_then(|p| ids.get(p).cloned());
                 if was_ancestor {
                     run.state = State::Created;
                     run.attempts = Vec::new();
                     run.outputs = None;
                     run.checkpoint = None;
-                    run.histories = vec![crate::store::StateChange { state: State::Created, date: jiff::Timestamp::now().as_millisecond() }];
+                    run.histories = vec![crate::store::StateChange {
+                        state: State::Created,
+                        date: jiff::Timestamp::now().as_millisecond(),
+                    }];
                     run.ended_at = None;
                 }
                 run
             })
             .collect();
         let hidden = self.shared.store.execution_secrets(original).await?;
-        let record = self.shared.store.create_owned_execution(&new, true, &hidden, self.owner()).await?;
+        let record = self
+            .shared
+            .store
+            .create_owned_execution(&new, true, &hidden, self.owner())
+            .await?;
         self.shared.store.copy_task_runs(&copies).await?;
         if !self.runs_here() {
             self.hand_over(&record.id).await?;
@@ -963,15 +1262,24 @@ impl Executor {
 
     /// Picks up every execution that was under way when the process
     /// stopped. `plan_of` finds the plan of an execution's flow revision.
-    pub async fn recover(&self, plan_of: impl Fn(&ExecutionRecord) -> Option<Arc<Plan>>) -> Result<usize, ExecutionError> {
+    pub async fn recover(
+        &self,
+        plan_of: impl Fn(&ExecutionRecord) -> Option<Arc<Plan>>,
+    ) -> Result<usize, ExecutionError> {
         let mut resumed = 0;
         for id in self.shared.store.unfinished_executions().await? {
-            let Some(execution) = self.shared.store.get_execution(&id).await? else { continue };
+            let Some(execution) = self.shared.store.get_execution(&id).await? else {
+                continue;
+            };
             match plan_of(&execution) {
                 Some(plan) => {
                     tracing::info!(execution_id = %id, state = %execution.state, "resuming an execution after a restart");
                     if execution.state == State::Killing {
-                        let state = self.shared.store.execution_event(&id, Event::Stopped).await?;
+                        let state = self
+                            .shared
+                            .store
+                            .execution_event(&id, Event::Stopped)
+                            .await?;
                         self.shared.emit(&id, state).await;
                         continue;
                     }
@@ -980,7 +1288,9 @@ impl Executor {
                     self.admit(execution, plan, secrets).await?;
                     resumed += 1;
                 }
-                None => tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone"),
+                None => {
+                    tracing::error!(execution_id = %id, "cannot resume: its flow revision is gone")
+                }
             }
         }
         Ok(resumed)

@@ -4,8 +4,8 @@
 //! checkpoint and re-runs the rest.
 
 mod exit;
-mod pause;
 mod loop_until;
+mod pause;
 mod variables;
 
 use std::collections::HashMap;
@@ -17,15 +17,17 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::flow::expr::{RenderError, Renderer};
-use super::retry::RetryPolicy;
 use super::Shared;
+use super::retry::RetryPolicy;
+use crate::flow::expr::{RenderError, Renderer};
+use crate::flow::registry::Kind;
 use crate::ids::{TaskId, TaskRunId};
 use crate::log::Level;
-use crate::flow::registry::Kind;
 use crate::plan::{Node, NodeKind, Plan};
 use crate::state::{Event, State};
-use crate::store::{ExecutionRecord, NewLog, NewTaskRun, StoreError, TaskRunRecord, TaskRunVersion};
+use crate::store::{
+    ExecutionRecord, NewLog, NewTaskRun, StoreError, TaskRunRecord, TaskRunVersion,
+};
 use crate::task::core::{is_truthy, parse_duration};
 use crate::task::{TaskContext, TaskError, TaskRunRef};
 
@@ -76,31 +78,60 @@ struct Scope {
 impl Scope {
     /// The scope of a flowable task's children.
     fn inner(&self, parent: &TaskRunId) -> Scope {
-        Scope { parent: Some(parent.clone()), value: self.value.clone(), levels: self.levels.clone(), direct: false, working_dir: self.working_dir.clone(), iteration: None }
+        Scope {
+            parent: Some(parent.clone()),
+            value: self.value.clone(),
+            levels: self.levels.clone(),
+            direct: false,
+            working_dir: self.working_dir.clone(),
+            iteration: None,
+        }
     }
 
     /// The scope of one iteration of a ForEach.
     fn iteration(&self, parent: &TaskRunId, value: String) -> Scope {
         let mut levels = (*self.levels).clone();
         levels.push(value.clone());
-        Scope { parent: Some(parent.clone()), value: Some(value), levels: Arc::new(levels), direct: true, working_dir: self.working_dir.clone(), iteration: None }
+        Scope {
+            parent: Some(parent.clone()),
+            value: Some(value),
+            levels: Arc::new(levels),
+            direct: true,
+            working_dir: self.working_dir.clone(),
+            iteration: None,
+        }
     }
 
     /// The scope of one iteration of a LoopUntil.
     fn loop_iteration(&self, parent: &TaskRunId, iteration: u32) -> Scope {
-        Scope { iteration: Some(iteration), ..self.inner(parent) }
+        Scope {
+            iteration: Some(iteration),
+            ..self.inner(parent)
+        }
     }
 
     /// What sets a task run apart from its siblings of the same task: its
     /// ForEach value, or its LoopUntil iteration.
     fn run_value(&self) -> Option<String> {
-        self.iteration.map(|i| i.to_string()).or_else(|| self.value.clone())
+        self.iteration
+            .map(|i| i.to_string())
+            .or_else(|| self.value.clone())
     }
 
     /// Kestra's `parents`: the enclosing iterations, closest first.
     fn parents(&self) -> Value {
-        let shown = if self.direct { &self.levels[..self.levels.len().saturating_sub(1)] } else { &self.levels[..] };
-        Value::Array(shown.iter().rev().map(|v| json!({"taskrun": {"value": v}})).collect())
+        let shown = if self.direct {
+            &self.levels[..self.levels.len().saturating_sub(1)]
+        } else {
+            &self.levels[..]
+        };
+        Value::Array(
+            shown
+                .iter()
+                .rev()
+                .map(|v| json!({"taskrun": {"value": v}}))
+                .collect(),
+        )
     }
 }
 
@@ -158,7 +189,10 @@ impl Walk {
         let for_each_items: std::collections::HashSet<&TaskId> = plan
             .all_nodes()
             .into_iter()
-            .filter(|n| n.declared.is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name))
+            .filter(|n| {
+                n.declared
+                    .is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name)
+            })
             .map(|n| &n.id)
             .collect();
         for run in existing {
@@ -168,13 +202,22 @@ impl Walk {
                 let at = levels.get(&run.id).map_or(&[][..], Vec::as_slice);
                 insert_output(&mut outputs, &run.task_id, at, out.clone());
                 if for_each_items.contains(&run.task_id) {
-                    for (id, part) in super::subflow::for_each_item_outputs(run.task_id.as_str(), out) {
+                    for (id, part) in
+                        super::subflow::for_each_item_outputs(run.task_id.as_str(), out)
+                    {
                         insert_output(&mut outputs, &TaskId::new(id), at, part);
                     }
                 }
             }
             note_state(&mut states, &run.task_id, run.value.as_deref(), run.state);
-            by_key.insert((run.parent_task_run_id.clone(), run.task_id.clone(), run.value.clone()), run);
+            by_key.insert(
+                (
+                    run.parent_task_run_id.clone(),
+                    run.task_id.clone(),
+                    run.value.clone(),
+                ),
+                run,
+            );
         }
         Self {
             shared,
@@ -202,17 +245,28 @@ impl Walk {
         if self.execution.state == State::Created {
             self.transition(Event::Start).await?;
         }
-        let main = self.clone().walk_list(self.plan.tasks.clone(), Scope::default()).await;
+        let main = self
+            .clone()
+            .walk_list(self.plan.tasks.clone(), Scope::default())
+            .await;
         let mut outcome = main;
         if main == Outcome::Failed && !self.plan.errors.is_empty() {
-            self.log(Level::Warn, "a task failed: running the `errors` tasks").await;
-            let errors = self.clone().walk_list(self.plan.errors.clone(), Scope::default()).await;
+            self.log(Level::Warn, "a task failed: running the `errors` tasks")
+                .await;
+            let errors = self
+                .clone()
+                .walk_list(self.plan.errors.clone(), Scope::default())
+                .await;
             outcome = outcome.worst(errors);
         }
         if outcome != Outcome::Interrupted && !self.plan.finally.is_empty() {
             // `finally` runs even after a kill: it is where flows clean up.
-            self.in_finally.store(true, std::sync::atomic::Ordering::SeqCst);
-            let finally = self.clone().walk_list(self.plan.finally.clone(), Scope::default()).await;
+            self.in_finally
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let finally = self
+                .clone()
+                .walk_list(self.plan.finally.clone(), Scope::default())
+                .await;
             if finally != Outcome::Killed || outcome != Outcome::Killed {
                 outcome = outcome.worst(finally);
             }
@@ -221,7 +275,12 @@ impl Walk {
             if let Some(error) = self.failure.lock().ok().and_then(|mut f| f.take()) {
                 return Err(error);
             }
-            return Ok(self.shared.store.get_execution(&id).await?.map_or(State::Running, |e| e.state));
+            return Ok(self
+                .shared
+                .store
+                .get_execution(&id)
+                .await?
+                .map_or(State::Running, |e| e.state));
         }
         self.store_flow_outputs().await;
         let exit = self.exit.lock().ok().and_then(|e| *e);
@@ -234,7 +293,9 @@ impl Walk {
             (Some(State::Warning), _) => Event::Warn,
             (Some(State::Failed), _) => Event::Fail,
             (Some(_), _) => Event::Stopped,
-            (None, Outcome::Success) if self.warning.load(std::sync::atomic::Ordering::Relaxed) => Event::Warn,
+            (None, Outcome::Success) if self.warning.load(std::sync::atomic::Ordering::Relaxed) => {
+                Event::Warn
+            }
             (None, Outcome::Success) => Event::Succeed,
             (None, Outcome::Failed) => Event::Fail,
             (None, Outcome::Killed) => Event::Stopped,
@@ -252,11 +313,21 @@ impl Walk {
     /// Renders a value the walk itself reads (variables, a condition, a
     /// Switch value, ForEach values); the caller names what it was.
     async fn render(&self, value: &Value, vars: &Value) -> Result<Value, String> {
-        self.render_off_worker("", "", value, vars).await.map_err(|error| error.message)
+        self.render_off_worker("", "", value, vars)
+            .await
+            .map_err(|error| error.message)
     }
 
-    async fn render_off_worker(&self, task: &str, property: &str, value: &Value, vars: &Value) -> Result<Value, RenderError> {
-        self.renderer.render_async(task, property, value, vars).await
+    async fn render_off_worker(
+        &self,
+        task: &str,
+        property: &str,
+        value: &Value,
+        vars: &Value,
+    ) -> Result<Value, RenderError> {
+        self.renderer
+            .render_async(task, property, value, vars)
+            .await
     }
 
     fn killed(&self) -> bool {
@@ -265,11 +336,19 @@ impl Walk {
 
     /// The token a task's attempt is cancelled through.
     fn kill_token(&self) -> CancellationToken {
-        if self.in_finally.load(std::sync::atomic::Ordering::SeqCst) { CancellationToken::new() } else { self.kill.child_token() }
+        if self.in_finally.load(std::sync::atomic::Ordering::SeqCst) {
+            CancellationToken::new()
+        } else {
+            self.kill.child_token()
+        }
     }
 
     async fn transition(&self, event: Event) -> Result<State, StoreError> {
-        let state = self.shared.store.execution_event(&self.execution.id, event).await?;
+        let state = self
+            .shared
+            .store
+            .execution_event(&self.execution.id, event)
+            .await?;
         self.shared.emit(&self.execution.id, state).await;
         Ok(state)
     }
@@ -311,12 +390,24 @@ impl Walk {
         // read it; without a node (the flow's variables and outputs), all.
         let reads = run.map_or(crate::plan::Reads::ALL, |(_, node, _)| node.reads);
         let outputs = if reads.outputs {
-            self.outputs.lock().map(|o| Value::Object(o.clone())).unwrap_or_default()
+            self.outputs
+                .lock()
+                .map(|o| Value::Object(o.clone()))
+                .unwrap_or_default()
         } else {
             Value::Object(Map::new())
         };
-        let variables = self.variables.lock().ok().and_then(|v| v.clone()).unwrap_or_else(|| json!({}));
-        let started = self.execution.histories.first().map_or(self.execution.created_at, |h| h.date);
+        let variables = self
+            .variables
+            .lock()
+            .ok()
+            .and_then(|v| v.clone())
+            .unwrap_or_else(|| json!({}));
+        let started = self
+            .execution
+            .histories
+            .first()
+            .map_or(self.execution.created_at, |h| h.date);
         let mut vars = json!({
             "flow": {"id": self.plan.id, "namespace": self.plan.namespace, "revision": self.execution.flow_revision},
             "execution": {
@@ -331,8 +422,20 @@ impl Walk {
             "trigger": self.execution.trigger_vars.clone().unwrap_or_else(|| json!({})),
         });
         if let Value::Object(map) = &mut vars {
-            map.extend(self.shared.server_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let tasks = if reads.tasks { self.states.lock().map(|s| Value::Object(s.clone())).unwrap_or_default() } else { Value::Object(Map::new()) };
+            map.extend(
+                self.shared
+                    .server_vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            let tasks = if reads.tasks {
+                self.states
+                    .lock()
+                    .map(|s| Value::Object(s.clone()))
+                    .unwrap_or_default()
+            } else {
+                Value::Object(Map::new())
+            };
             map.insert("tasks".into(), tasks);
         }
         if let Some((run, node, scope)) = run {
@@ -364,9 +467,23 @@ impl Walk {
 
     /// Records a task run's event in the store, and its new state for
     /// `tasks.<id>.state`.
-    async fn event(&self, run: &TaskRunRecord, event: Event, outputs: Option<&Value>) -> Result<State, StoreError> {
-        let known = self.versions.lock().ok().and_then(|mut versions| versions.remove(&run.id)).unwrap_or_else(|| TaskRunVersion::of(run));
-        let version = self.shared.store.task_run_event_from(&run.id, &known, event, outputs).await?;
+    async fn event(
+        &self,
+        run: &TaskRunRecord,
+        event: Event,
+        outputs: Option<&Value>,
+    ) -> Result<State, StoreError> {
+        let known = self
+            .versions
+            .lock()
+            .ok()
+            .and_then(|mut versions| versions.remove(&run.id))
+            .unwrap_or_else(|| TaskRunVersion::of(run));
+        let version = self
+            .shared
+            .store
+            .task_run_event_from(&run.id, &known, event, outputs)
+            .await?;
         let state = version.state;
         if !state.is_terminal()
             && let Ok(mut versions) = self.versions.lock()
@@ -384,7 +501,11 @@ impl Walk {
     /// ahead because expressions render without waiting.
     async fn error_logs(&self) -> Result<Value, StoreError> {
         self.shared.logs.flush().await;
-        let logs = self.shared.store.logs(&self.execution.id, Level::Error, 0, 1000).await?;
+        let logs = self
+            .shared
+            .store
+            .logs(&self.execution.id, Level::Error, 0, 1000)
+            .await?;
         Ok(Value::Array(
             logs.into_iter()
                 .filter(|l| l.level == Level::Error)
@@ -441,7 +562,10 @@ impl Walk {
         };
         let record = if node.common.run_if.is_some() {
             // runIf decides between running and skipping: start in CREATED.
-            self.shared.store.create_task_runs(std::slice::from_ref(&new), self.shared.owner()).await?;
+            self.shared
+                .store
+                .create_task_runs(std::slice::from_ref(&new), self.shared.owner())
+                .await?;
             TaskRunRecord {
                 id: new.id,
                 execution_id: new.execution_id,
@@ -457,7 +581,10 @@ impl Walk {
                 ended_at: None,
             }
         } else {
-            self.shared.store.start_task_run(&new, self.shared.owner()).await?
+            self.shared
+                .store
+                .start_task_run(&new, self.shared.owner())
+                .await?
         };
         if let Ok(mut versions) = self.versions.lock() {
             versions.insert(record.id.clone(), TaskRunVersion::of(&record));
@@ -466,7 +593,12 @@ impl Walk {
             existing.insert(key, record.clone());
         }
         if let Ok(mut states) = self.states.lock() {
-            note_state(&mut states, &record.task_id, record.value.as_deref(), record.state);
+            note_state(
+                &mut states,
+                &record.task_id,
+                record.value.as_deref(),
+                record.state,
+            );
         }
         Ok(record)
     }
@@ -505,7 +637,11 @@ impl Walk {
         })
     }
 
-    async fn run_node_inner(self: Arc<Self>, node: &Node, scope: &Scope) -> Result<Outcome, StoreError> {
+    async fn run_node_inner(
+        self: Arc<Self>,
+        node: &Node,
+        scope: &Scope,
+    ) -> Result<Outcome, StoreError> {
         // After an execution.Exit, nothing more starts.
         if self.exit.lock().is_ok_and(|e| e.is_some()) {
             return Ok(Outcome::Success);
@@ -518,38 +654,73 @@ impl Walk {
             _ => {}
         }
         if let Err(message) = self.ensure_variables().await {
-            return self.fail_run(&run, node, 0, &format!("variables: {message}")).await;
+            return self
+                .fail_run(&run, node, 0, &format!("variables: {message}"))
+                .await;
         }
         if let Some(condition) = &node.common.run_if
             && run.state == State::Created
         {
-            match self.render(condition, &self.vars(Some((&run, node, scope)))).await {
+            match self
+                .render(condition, &self.vars(Some((&run, node, scope))))
+                .await
+            {
                 Ok(value) if !is_truthy(&value) => {
                     self.event(&run, Event::Skip, None).await?;
-                    self.log_for(Some((&run.id, &node.id, 0)), Level::Info, "skipped: runIf is false").await;
+                    self.log_for(
+                        Some((&run.id, &node.id, 0)),
+                        Level::Info,
+                        "skipped: runIf is false",
+                    )
+                    .await;
                     return Ok(Outcome::Success);
                 }
                 Ok(_) => {}
-                Err(message) => return self.fail_run(&run, node, 0, &format!("runIf: {message}")).await,
+                Err(message) => {
+                    return self
+                        .fail_run(&run, node, 0, &format!("runIf: {message}"))
+                        .await;
+                }
             }
         }
         // The tasks the executor runs itself, by their declaration.
         let declared = node.declared.map(|t| t.name);
         match &node.kind {
-            NodeKind::Task { properties } if declared == Some(crate::task::core::flow::PAUSE.name) => self.pause(node, properties, &run, scope).await,
-            NodeKind::Task { properties } if declared == Some(crate::task::core::execution::EXIT.name) => self.exit(node, properties, &run, scope).await,
-            NodeKind::Task { properties } if variables::changes_variables(node) => self.change_variables(node, properties, &run, scope).await,
+            NodeKind::Task { properties }
+                if declared == Some(crate::task::core::flow::PAUSE.name) =>
+            {
+                self.pause(node, properties, &run, scope).await
+            }
+            NodeKind::Task { properties }
+                if declared == Some(crate::task::core::execution::EXIT.name) =>
+            {
+                self.exit(node, properties, &run, scope).await
+            }
+            NodeKind::Task { properties } if variables::changes_variables(node) => {
+                self.change_variables(node, properties, &run, scope).await
+            }
             NodeKind::Task { properties } => self.run_task(node, properties, &run, scope).await,
             _ => self.run_flowable(node, &run, scope).await,
         }
     }
 
     /// Fails a task run that could not start (bad expression, no runner).
-    async fn fail_run(&self, run: &TaskRunRecord, node: &Node, attempt: u32, message: &str) -> Result<Outcome, StoreError> {
+    async fn fail_run(
+        &self,
+        run: &TaskRunRecord,
+        node: &Node,
+        attempt: u32,
+        message: &str,
+    ) -> Result<Outcome, StoreError> {
         if run.state == State::Created {
             self.event(run, Event::Start, None).await?;
         }
-        self.log_for(Some((&run.id, &node.id, attempt.max(1))), Level::Error, &format!("task {}: {message}", node.id)).await;
+        self.log_for(
+            Some((&run.id, &node.id, attempt.max(1))),
+            Level::Error,
+            &format!("task {}: {message}", node.id),
+        )
+        .await;
         self.end_failed(run, node).await
     }
 
@@ -564,15 +735,26 @@ impl Walk {
 
     /// Ends a task run WARNING (the execution too), or SUCCESS when the
     /// task allows warnings (Kestra's allowWarning).
-    async fn warn(&self, run: &TaskRunRecord, node: &Node, outputs: Option<&Value>) -> Result<State, StoreError> {
+    async fn warn(
+        &self,
+        run: &TaskRunRecord,
+        node: &Node,
+        outputs: Option<&Value>,
+    ) -> Result<State, StoreError> {
         if node.common.allow_warning {
             return self.event(run, Event::Succeed, outputs).await;
         }
-        self.warning.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.warning
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.event(run, Event::Warn, outputs).await
     }
 
-    async fn run_flowable(self: Arc<Self>, node: &Node, run: &TaskRunRecord, scope: &Scope) -> Result<Outcome, StoreError> {
+    async fn run_flowable(
+        self: Arc<Self>,
+        node: &Node,
+        run: &TaskRunRecord,
+        scope: &Scope,
+    ) -> Result<Outcome, StoreError> {
         if run.state == State::Created {
             self.event(run, Event::Start, None).await?;
         }
@@ -582,9 +764,21 @@ impl Walk {
         let outcome = match &node.kind {
             NodeKind::Task { .. } => unreachable!("tasks are run by run_task"),
             NodeKind::Sequential { tasks } => self.clone().walk_list(tasks.clone(), inner).await,
-            NodeKind::WorkingDirectory { tasks, files } => return self.clone().run_working_directory(node, run, inner, tasks, files, &vars).await,
-            NodeKind::Parallel { tasks, concurrency_limit } => {
-                let limit = if *concurrency_limit == 0 { tasks.len().max(1) } else { *concurrency_limit };
+            NodeKind::WorkingDirectory { tasks, files } => {
+                return self
+                    .clone()
+                    .run_working_directory(node, run, inner, tasks, files, &vars)
+                    .await;
+            }
+            NodeKind::Parallel {
+                tasks,
+                concurrency_limit,
+            } => {
+                let limit = if *concurrency_limit == 0 {
+                    tasks.len().max(1)
+                } else {
+                    *concurrency_limit
+                };
                 // At most `limit` branches exist at once: the next one is
                 // made when one ends.
                 let mut running = futures::stream::iter(tasks.iter().cloned())
@@ -597,38 +791,85 @@ impl Walk {
                 outcome
             }
             NodeKind::Dag { tasks } => self.clone().run_dag(tasks.clone(), inner).await,
-            NodeKind::LoopUntil { condition, check, fail_on_max, tasks } => {
-                return self.clone().run_loop(node, run, scope, (condition, check, fail_on_max), tasks).await;
+            NodeKind::LoopUntil {
+                condition,
+                check,
+                fail_on_max,
+                tasks,
+            } => {
+                return self
+                    .clone()
+                    .run_loop(node, run, scope, (condition, check, fail_on_max), tasks)
+                    .await;
             }
-            NodeKind::If { condition, then, otherwise } => match self.render(condition, &vars).await {
+            NodeKind::If {
+                condition,
+                then,
+                otherwise,
+            } => match self.render(condition, &vars).await {
                 Ok(value) => {
                     let branch = if is_truthy(&value) { then } else { otherwise };
                     self.clone().walk_list(branch.clone(), inner).await
                 }
-                Err(message) => return self.fail_run(run, node, 1, &format!("condition: {message}")).await,
+                Err(message) => {
+                    return self
+                        .fail_run(run, node, 1, &format!("condition: {message}"))
+                        .await;
+                }
             },
-            NodeKind::Switch { value, cases, defaults } => match self.render(value, &vars).await {
+            NodeKind::Switch {
+                value,
+                cases,
+                defaults,
+            } => match self.render(value, &vars).await {
                 Ok(value) => {
                     let key = match value {
                         Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    let branch = cases.iter().find(|(case, _)| *case == key).map_or(defaults, |(_, tasks)| tasks);
+                    let branch = cases
+                        .iter()
+                        .find(|(case, _)| *case == key)
+                        .map_or(defaults, |(_, tasks)| tasks);
                     self.clone().walk_list(branch.clone(), inner).await
                 }
-                Err(message) => return self.fail_run(run, node, 1, &format!("value: {message}")).await,
+                Err(message) => {
+                    return self
+                        .fail_run(run, node, 1, &format!("value: {message}"))
+                        .await;
+                }
             },
-            NodeKind::ForEach { values, concurrency_limit, tasks } => {
+            NodeKind::ForEach {
+                values,
+                concurrency_limit,
+                tasks,
+            } => {
                 let values = match self.render(values, &vars).await {
                     Ok(Value::Array(items)) => items,
                     Ok(Value::String(text)) => match serde_json::from_str::<Vec<Value>>(&text) {
                         Ok(items) => items,
-                        Err(_) => return self.fail_run(run, node, 1, &format!("values: {text:?} is not a list")).await,
+                        Err(_) => {
+                            return self
+                                .fail_run(run, node, 1, &format!("values: {text:?} is not a list"))
+                                .await;
+                        }
                     },
-                    Ok(other) => return self.fail_run(run, node, 1, &format!("values: {other} is not a list")).await,
-                    Err(message) => return self.fail_run(run, node, 1, &format!("values: {message}")).await,
+                    Ok(other) => {
+                        return self
+                            .fail_run(run, node, 1, &format!("values: {other} is not a list"))
+                            .await;
+                    }
+                    Err(message) => {
+                        return self
+                            .fail_run(run, node, 1, &format!("values: {message}"))
+                            .await;
+                    }
                 };
-                let limit = if *concurrency_limit == 0 { values.len().max(1) } else { *concurrency_limit };
+                let limit = if *concurrency_limit == 0 {
+                    values.len().max(1)
+                } else {
+                    *concurrency_limit
+                };
                 // At most `limit` iterations exist at once (each holds a
                 // copy of the tasks): the next is made when one ends.
                 let mut running = futures::stream::iter(values)
@@ -658,12 +899,23 @@ impl Walk {
     async fn own_branches(self: Arc<Self>, node: &Node, scope: Scope, outcome: Outcome) -> Outcome {
         let mut outcome = outcome;
         if outcome == Outcome::Failed && !node.common.errors.is_empty() {
-            self.log(Level::Warn, &format!("a task in {} failed: running its `errors` tasks", node.id)).await;
-            let errors = self.clone().walk_list(node.common.errors.clone(), scope.clone()).await;
+            self.log(
+                Level::Warn,
+                &format!("a task in {} failed: running its `errors` tasks", node.id),
+            )
+            .await;
+            let errors = self
+                .clone()
+                .walk_list(node.common.errors.clone(), scope.clone())
+                .await;
             outcome = outcome.worst(errors);
         }
-        if matches!(outcome, Outcome::Success | Outcome::Failed) && !node.common.finally.is_empty() {
-            let finally = self.clone().walk_list(node.common.finally.clone(), scope).await;
+        if matches!(outcome, Outcome::Success | Outcome::Failed) && !node.common.finally.is_empty()
+        {
+            let finally = self
+                .clone()
+                .walk_list(node.common.finally.clone(), scope)
+                .await;
             outcome = outcome.worst(finally);
         }
         outcome
@@ -681,7 +933,15 @@ impl Walk {
         files: &Map<String, Value>,
         vars: &Value,
     ) -> Result<Outcome, StoreError> {
-        let files = match self.render_off_worker(node.id.as_str(), "files", &Value::Object(files.clone()), vars).await {
+        let files = match self
+            .render_off_worker(
+                node.id.as_str(),
+                "files",
+                &Value::Object(files.clone()),
+                vars,
+            )
+            .await
+        {
             Ok(files) => files,
             Err(error) => return self.fail_run(run, node, 1, &error.to_string()).await,
         };
@@ -696,22 +956,54 @@ impl Walk {
             Ok(cache) => cache,
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         };
-        let cache_dir = self.shared.storage.cache_dir(&self.execution.namespace, &self.execution.flow_id, node.id.as_str());
+        let cache_dir = self.shared.storage.cache_dir(
+            &self.execution.namespace,
+            &self.execution.flow_id,
+            node.id.as_str(),
+        );
         if let Some((_, ttl)) = &cache {
             match dir.restore_cache(&cache_dir, *ttl).await {
-                Ok(restored) if !restored.is_empty() => self.log_for(run_ref, Level::Info, &format!("restored {} files from the cache", restored.len())).await,
+                Ok(restored) if !restored.is_empty() => {
+                    self.log_for(
+                        run_ref,
+                        Level::Info,
+                        &format!("restored {} files from the cache", restored.len()),
+                    )
+                    .await
+                }
                 Ok(_) => {}
                 Err(message) => return self.fail_run(run, node, 1, &message).await,
             }
         }
         // Namespace files first: inputFiles of the same name win, as in Kestra.
-        match dir.write_namespace_files(&files["namespaceFiles"], &storage, self.execution.namespace.as_str()).await {
-            Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("namespace files: {}", written.join(", "))).await,
+        match dir
+            .write_namespace_files(
+                &files["namespaceFiles"],
+                &storage,
+                self.execution.namespace.as_str(),
+            )
+            .await
+        {
+            Ok(written) if !written.is_empty() => {
+                self.log_for(
+                    run_ref,
+                    Level::Debug,
+                    &format!("namespace files: {}", written.join(", ")),
+                )
+                .await
+            }
             Ok(_) => {}
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         }
         match dir.write_inputs(&files["inputFiles"], &storage).await {
-            Ok(written) if !written.is_empty() => self.log_for(run_ref, Level::Debug, &format!("input files: {}", written.join(", "))).await,
+            Ok(written) if !written.is_empty() => {
+                self.log_for(
+                    run_ref,
+                    Level::Debug,
+                    &format!("input files: {}", written.join(", ")),
+                )
+                .await
+            }
             Ok(_) => {}
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         }
@@ -726,14 +1018,35 @@ impl Walk {
         }
         if let Some((patterns, _)) = &cache {
             match dir.save_cache(&cache_dir, patterns).await {
-                Ok(kept) => self.log_for(run_ref, Level::Debug, &format!("kept {kept} files in the cache")).await,
+                Ok(kept) => {
+                    self.log_for(
+                        run_ref,
+                        Level::Debug,
+                        &format!("kept {kept} files in the cache"),
+                    )
+                    .await
+                }
                 Err(message) => return self.fail_run(run, node, 1, &message).await,
             }
         }
-        let (namespace, flow, execution) = (&self.execution.namespace, &self.execution.flow_id, &self.execution.id);
+        let (namespace, flow, execution) = (
+            &self.execution.namespace,
+            &self.execution.flow_id,
+            &self.execution.id,
+        );
         let prefix = format!("{}_", run.id);
-        let uri_of = |relative: &str| crate::storage::Storage::execution_uri(namespace, flow, execution, &format!("{prefix}{relative}"));
-        let kept = match dir.keep_outputs(&files["outputFiles"], &storage, uri_of).await {
+        let uri_of = |relative: &str| {
+            crate::storage::Storage::execution_uri(
+                namespace,
+                flow,
+                execution,
+                &format!("{prefix}{relative}"),
+            )
+        };
+        let kept = match dir
+            .keep_outputs(&files["outputFiles"], &storage, uri_of)
+            .await
+        {
             Ok(kept) => kept,
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         };
@@ -746,7 +1059,12 @@ impl Walk {
         Ok(Outcome::Success)
     }
 
-    async fn end_flowable(&self, run: &TaskRunRecord, node: &Node, outcome: Outcome) -> Result<Outcome, StoreError> {
+    async fn end_flowable(
+        &self,
+        run: &TaskRunRecord,
+        node: &Node,
+        outcome: Outcome,
+    ) -> Result<Outcome, StoreError> {
         match outcome {
             Outcome::Success => {
                 self.event(run, Event::Succeed, None).await?;
@@ -767,7 +1085,11 @@ impl Walk {
     /// dependencies: each task counts the dependencies it still waits for,
     /// and an ending task lowers the counts of the tasks that wait for it.
     async fn run_dag(self: Arc<Self>, tasks: Vec<(Node, Vec<TaskId>)>, scope: Scope) -> Outcome {
-        let index: HashMap<&TaskId, usize> = tasks.iter().enumerate().map(|(i, (node, _))| (&node.id, i)).collect();
+        let index: HashMap<&TaskId, usize> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, (node, _))| (&node.id, i))
+            .collect();
         let mut waiting: Vec<usize> = Vec::with_capacity(tasks.len());
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
         for (i, (_, deps)) in tasks.iter().enumerate() {
@@ -795,7 +1117,9 @@ impl Walk {
                     running.push(async move { (i, walk.run_node(node, scope).await) });
                 }
             }
-            let Some((i, result)) = running.next().await else { break };
+            let Some((i, result)) = running.next().await else {
+                break;
+            };
             if result == Outcome::Success {
                 for &next in &dependents[i] {
                     waiting[next] -= 1;
@@ -823,16 +1147,34 @@ impl Walk {
     ) -> Result<Outcome, StoreError> {
         let Some(runner) = self.shared.runners.get(&node.task_type) else {
             return self
-                .fail_run(run, node, 1, &format!("no runner for task type {}: this Mortar cannot run it yet", node.task_type))
+                .fail_run(
+                    run,
+                    node,
+                    1,
+                    &format!(
+                        "no runner for task type {}: this Mortar cannot run it yet",
+                        node.task_type
+                    ),
+                )
                 .await;
         };
         let policy = match RetryPolicy::from_props(node.common.retry.as_ref()) {
             Ok(policy) => policy,
             Err(message) => return self.fail_run(run, node, 1, &message).await,
         };
-        let timeout = match node.common.timeout.as_deref().map(parse_duration).transpose() {
+        let timeout = match node
+            .common
+            .timeout
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+        {
             Ok(timeout) => timeout,
-            Err(message) => return self.fail_run(run, node, 1, &format!("timeout: {message}")).await,
+            Err(message) => {
+                return self
+                    .fail_run(run, node, 1, &format!("timeout: {message}"))
+                    .await;
+            }
         };
         let first_started = Instant::now();
         let state = run.state;
@@ -840,7 +1182,8 @@ impl Walk {
         let mut checkpoint = run.checkpoint.clone();
         // A run left RUNNING by a crash (or put back by a restart) goes on
         // in its open attempt; otherwise a new attempt starts.
-        let mut open = state == State::Running && run.attempts.last().is_some_and(|a| a.end.is_none());
+        let mut open =
+            state == State::Running && run.attempts.last().is_some_and(|a| a.end.is_none());
         loop {
             if !open {
                 if state == State::Running && attempt > 0 {
@@ -887,16 +1230,26 @@ impl Walk {
                     .with_type(node.declared)
                     .with_source(properties.clone())
                     .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from))
-            .with_value(scope.value.clone());
-                    let ctx = if node.declared.is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty())) {
-                        let (renderer, task, vars) = (self.renderer.clone(), node.id.to_string(), vars.clone());
-                        ctx.with_render_item(Arc::new(move |property: &str, written: &Value, given: &Value| {
-                            let mut vars = vars.clone();
-                            if let (Value::Object(vars), Value::Object(given)) = (&mut vars, given) {
-                                vars.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
-                            }
-                            renderer.render(&task, property, written, &vars).map_err(|error| error.to_string())
-                        }))
+                    .with_value(scope.value.clone());
+                    let ctx = if node
+                        .declared
+                        .is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty()))
+                    {
+                        let (renderer, task, vars) =
+                            (self.renderer.clone(), node.id.to_string(), vars.clone());
+                        ctx.with_render_item(Arc::new(
+                            move |property: &str, written: &Value, given: &Value| {
+                                let mut vars = vars.clone();
+                                if let (Value::Object(vars), Value::Object(given)) =
+                                    (&mut vars, given)
+                                {
+                                    vars.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+                                }
+                                renderer
+                                    .render(&task, property, written, &vars)
+                                    .map_err(|error| error.to_string())
+                            },
+                        ))
                     } else {
                         ctx
                     };
@@ -916,13 +1269,24 @@ impl Walk {
                     }
                     match result {
                         Ok(outputs) => {
-                            let outputs = self.renderer.masker().mask_value(&Value::Object(outputs));
+                            let outputs =
+                                self.renderer.masker().mask_value(&Value::Object(outputs));
                             if let Ok(mut all) = self.outputs.lock() {
                                 insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
                                 // Kestra's ForEachItem outputs also sit under its inner tasks' ids.
-                                if node.declared.is_some_and(|t| t.name == crate::task::core::flow::FOR_EACH_ITEM.name) {
-                                    for (id, part) in super::subflow::for_each_item_outputs(node.id.as_str(), &outputs) {
-                                        insert_output(&mut all, &TaskId::new(id), &scope.levels, part);
+                                if node.declared.is_some_and(|t| {
+                                    t.name == crate::task::core::flow::FOR_EACH_ITEM.name
+                                }) {
+                                    for (id, part) in super::subflow::for_each_item_outputs(
+                                        node.id.as_str(),
+                                        &outputs,
+                                    ) {
+                                        insert_output(
+                                            &mut all,
+                                            &TaskId::new(id),
+                                            &scope.levels,
+                                            part,
+                                        );
                                     }
                                 }
                             }
@@ -949,12 +1313,23 @@ impl Walk {
                     }
                 }
             };
-            self.log_for(Some(run_ref), Level::Error, &error.to_string()).await;
-            checkpoint = self.shared.store.get_task_run(&run.id).await?.and_then(|r| r.checkpoint);
+            self.log_for(Some(run_ref), Level::Error, &error.to_string())
+                .await;
+            checkpoint = self
+                .shared
+                .store
+                .get_task_run(&run.id)
+                .await?
+                .and_then(|r| r.checkpoint);
             match policy.delay_before(attempt + 1, first_started.elapsed()) {
                 Some(delay) => {
                     self.event(run, Event::Retry, None).await?;
-                    self.log_for(Some(run_ref), Level::Warn, &format!("attempt {attempt} failed; retrying in {delay:?}")).await;
+                    self.log_for(
+                        Some(run_ref),
+                        Level::Warn,
+                        &format!("attempt {attempt} failed; retrying in {delay:?}"),
+                    )
+                    .await;
                     let kill = self.kill_token();
                     tokio::select! {
                         () = kill.cancelled() => {
@@ -976,22 +1351,45 @@ impl Walk {
     }
 
     /// Calls the task's cancel hook with its checkpoint, with a deadline.
-    async fn cancel_remote(&self, runner: &dyn crate::task::Runner, ctx: &TaskContext, run: &TaskRunRecord) {
+    async fn cancel_remote(
+        &self,
+        runner: &dyn crate::task::Runner,
+        ctx: &TaskContext,
+        run: &TaskRunRecord,
+    ) {
         let checkpoint = match self.shared.store.get_task_run(&run.id).await {
             Ok(found) => found.and_then(|r| r.checkpoint),
             Err(_) => None,
         };
         let Some(checkpoint) = checkpoint else { return };
-        match tokio::time::timeout(Duration::from_secs(120), runner.cancel(ctx, &checkpoint)).await {
+        match tokio::time::timeout(Duration::from_secs(120), runner.cancel(ctx, &checkpoint)).await
+        {
             Ok(Ok(())) => ctx.info("cancelled what the task had started").await,
-            Ok(Err(error)) => ctx.log(Level::Error, format!("cancelling what the task had started failed: {error}")).await,
-            Err(_) => ctx.log(Level::Error, "cancelling what the task had started took over 120 s; gave up").await,
+            Ok(Err(error)) => {
+                ctx.log(
+                    Level::Error,
+                    format!("cancelling what the task had started failed: {error}"),
+                )
+                .await
+            }
+            Err(_) => {
+                ctx.log(
+                    Level::Error,
+                    "cancelling what the task had started took over 120 s; gave up",
+                )
+                .await
+            }
         }
     }
 
     /// `pluginDefaults` under the task's own properties, then rendered one
     /// property at a time so that an error names the property.
-    async fn render_properties(&self, node: &Node, own: &Map<String, Value>, vars: &Value) -> Result<Value, String> {
+    async fn render_properties(
+        &self,
+        node: &Node,
+        own: &Map<String, Value>,
+        vars: &Value,
+    ) -> Result<Value, String> {
         let mut merged = Map::new();
         for defaults in self.plan.defaults_for(&node.task_type) {
             for (key, value) in defaults {
@@ -1005,15 +1403,26 @@ impl Walk {
         let written_map = merged.clone();
         for (key, value) in merged {
             // A property the task renders itself, per item, stays as written.
-            if node.declared.and_then(|t| t.property(&key)).is_some_and(|p| !p.given.is_empty()) {
+            if node
+                .declared
+                .and_then(|t| t.property(&key))
+                .is_some_and(|p| !p.given.is_empty())
+            {
                 rendered.insert(key, value);
                 continue;
             }
-            let value = self.render_off_worker(node.id.as_str(), &key, &value, vars).await.map_err(|error| error.to_string())?;
+            let value = self
+                .render_off_worker(node.id.as_str(), &key, &value, vars)
+                .await
+                .map_err(|error| error.to_string())?;
             // A text property renders to text, as Kestra's Property<String>
             // does: `{{ 1 + 1 }}` gives "2" there, not 2.
-            let kind = node.declared.and_then(|t| t.property(&key)).map(|p| &p.kind);
-            let text = kind.is_some_and(|k| matches!(k, Kind::String | Kind::Duration | Kind::Cron));
+            let kind = node
+                .declared
+                .and_then(|t| t.property(&key))
+                .map(|p| &p.kind);
+            let text =
+                kind.is_some_and(|k| matches!(k, Kind::String | Kind::Duration | Kind::Cron));
             let value = match value {
                 Value::Number(n) if text => Value::String(n.to_string()),
                 Value::Bool(b) if text => Value::String(b.to_string()),
@@ -1023,7 +1432,10 @@ impl Walk {
                 Value::Object(mut map) if matches!(kind, Some(Kind::Map)) => {
                     if let Some(Value::Object(written)) = written_map.get(&key) {
                         for (name, rendered) in map.iter_mut() {
-                            let templated = written.get(name).and_then(Value::as_str).is_some_and(|t| t.contains("{{"));
+                            let templated = written
+                                .get(name)
+                                .and_then(Value::as_str)
+                                .is_some_and(|t| t.contains("{{"));
                             if templated && (rendered.is_number() || rendered.is_boolean()) {
                                 *rendered = Value::String(rendered.to_string());
                             }
@@ -1049,10 +1461,18 @@ impl Walk {
                 Ok(value) => {
                     outputs.insert(id.clone(), self.renderer.masker().mask_value(&value));
                 }
-                Err(message) => self.log(Level::Error, &format!("flow output {id}: {message}")).await,
+                Err(message) => {
+                    self.log(Level::Error, &format!("flow output {id}: {message}"))
+                        .await
+                }
             }
         }
-        if let Err(error) = self.shared.store.set_execution_outputs(&self.execution.id, &Value::Object(outputs)).await {
+        if let Err(error) = self
+            .shared
+            .store
+            .set_execution_outputs(&self.execution.id, &Value::Object(outputs))
+            .await
+        {
             tracing::error!(%error, "storing the flow's outputs failed");
         }
     }
@@ -1083,7 +1503,9 @@ fn note_state(states: &mut Map<String, Value>, task: &TaskId, value: Option<&str
             states.insert(task.to_string(), entry);
         }
         Some(value) => {
-            let slot = states.entry(task.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let slot = states
+                .entry(task.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() || slot.get("state").is_some() {
                 *slot = Value::Object(Map::new());
             }
@@ -1097,14 +1519,33 @@ fn note_state(states: &mut Map<String, Value>, task: &TaskId, value: Option<&str
 /// WorkingDirectory's `cache` (rendered): its glob patterns and its ttl.
 fn cache_spec(cache: &Value) -> Result<Option<(Vec<String>, Option<Duration>)>, String> {
     let Value::Object(cache) = cache else {
-        return if cache.is_null() { Ok(None) } else { Err(format!("cache: a mapping (patterns, ttl), not {cache}")) };
+        return if cache.is_null() {
+            Ok(None)
+        } else {
+            Err(format!("cache: a mapping (patterns, ttl), not {cache}"))
+        };
     };
     let patterns: Vec<String> = match cache.get("patterns") {
-        Some(Value::Array(items)) => items.iter().map(|p| p.as_str().map(str::to_owned).ok_or("cache.patterns: a list of glob patterns")).collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_owned)
+                    .ok_or("cache.patterns: a list of glob patterns")
+            })
+            .collect::<Result<_, _>>()?,
         Some(Value::String(one)) => vec![one.clone()],
-        _ => return Err("cache.patterns: give the glob patterns of the files to keep, such as node_modules/**".into()),
+        _ => return Err(
+            "cache.patterns: give the glob patterns of the files to keep, such as node_modules/**"
+                .into(),
+        ),
     };
-    let ttl = cache.get("ttl").and_then(Value::as_str).map(parse_duration).transpose().map_err(|e| format!("cache.ttl: {e}"))?;
+    let ttl = cache
+        .get("ttl")
+        .and_then(Value::as_str)
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| format!("cache.ttl: {e}"))?;
     Ok(Some((patterns, ttl)))
 }
 
@@ -1126,7 +1567,9 @@ fn labels_view(labels: &std::collections::BTreeMap<String, String>) -> Value {
 
 /// A time in milliseconds as ISO-8601 in UTC, as expressions see dates.
 fn iso_millis(millis: i64) -> String {
-    jiff::Timestamp::from_millisecond(millis).map(|t| t.to_string()).unwrap_or_default()
+    jiff::Timestamp::from_millisecond(millis)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// `outputs.<task>`, or `outputs.<task>.<value>…` with one key per
@@ -1136,31 +1579,47 @@ fn insert_output(outputs: &mut Map<String, Value>, task: &TaskId, levels: &[Stri
         outputs.insert(task.to_string(), out);
         return;
     };
-    let mut slot = outputs.entry(task.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    let mut slot = outputs
+        .entry(task.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
     for key in path {
         if !slot.is_object() {
             *slot = Value::Object(Map::new());
         }
-        slot = slot.as_object_mut().expect("made an object above").entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+        slot = slot
+            .as_object_mut()
+            .expect("made an object above")
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
-    slot.as_object_mut().expect("made an object above").insert(last.clone(), out);
+    slot.as_object_mut()
+        .expect("made an object above")
+        .insert(last.clone(), out);
 }
 
 /// The ForEach levels of stored task runs (for outputs after a restart):
 /// a run's levels are its parent's, plus its own value when its parent is a
 /// ForEach.
 fn stored_levels(runs: &[TaskRunRecord], plan: &Plan) -> HashMap<TaskRunId, Vec<String>> {
-    let for_each: std::collections::HashSet<&str> =
-        plan.all_nodes().into_iter().filter(|n| matches!(n.kind, NodeKind::ForEach { .. })).map(|n| n.id.as_str()).collect();
+    let for_each: std::collections::HashSet<&str> = plan
+        .all_nodes()
+        .into_iter()
+        .filter(|n| matches!(n.kind, NodeKind::ForEach { .. }))
+        .map(|n| n.id.as_str())
+        .collect();
     let by_id: HashMap<&TaskRunId, &TaskRunRecord> = runs.iter().map(|r| (&r.id, r)).collect();
     let mut levels: HashMap<TaskRunId, Vec<String>> = HashMap::new();
     for run in runs {
         // Walk up to the root, then down again collecting values.
         let mut chain = vec![run];
-        while let Some(parent) = chain.last().and_then(|r| r.parent_task_run_id.as_ref()).and_then(|p| by_id.get(p)) {
+        while let Some(parent) = chain
+            .last()
+            .and_then(|r| r.parent_task_run_id.as_ref())
+            .and_then(|p| by_id.get(p))
+        {
             if chain.len() > runs.len() {
                 break;
             }

@@ -22,7 +22,17 @@ pub(crate) struct Link(Arc<OnceLock<WeakExecutor>>);
 
 struct WeakExecutor {
     shared: Weak<Shared>,
-    running: Weak<std::sync::Mutex<std::collections::HashMap<ExecutionId, (tokio_util::sync::CancellationToken, tokio_util::sync::CancellationToken)>>>,
+    running: Weak<
+        std::sync::Mutex<
+            std::collections::HashMap<
+                ExecutionId,
+                (
+                    tokio_util::sync::CancellationToken,
+                    tokio_util::sync::CancellationToken,
+                ),
+            >,
+        >,
+    >,
     queues: Weak<std::sync::Mutex<super::Queues>>,
     pumping: Weak<tokio::sync::Mutex<()>>,
     tracker: TaskTracker,
@@ -40,11 +50,23 @@ impl Link {
     }
 
     pub(crate) fn executor(&self) -> Result<Executor, TaskError> {
-        let weak = self.0.get().ok_or_else(|| TaskError::Failed("the executor is not ready".into()))?;
-        match (weak.shared.upgrade(), weak.running.upgrade(), weak.queues.upgrade(), weak.pumping.upgrade()) {
-            (Some(shared), Some(running), Some(queues), Some(pumping)) => {
-                Ok(Executor { shared, running, queues, pumping, tracker: weak.tracker.clone() })
-            }
+        let weak = self
+            .0
+            .get()
+            .ok_or_else(|| TaskError::Failed("the executor is not ready".into()))?;
+        match (
+            weak.shared.upgrade(),
+            weak.running.upgrade(),
+            weak.queues.upgrade(),
+            weak.pumping.upgrade(),
+        ) {
+            (Some(shared), Some(running), Some(queues), Some(pumping)) => Ok(Executor {
+                shared,
+                running,
+                queues,
+                pumping,
+                tracker: weak.tracker.clone(),
+            }),
             _ => Err(TaskError::Failed("the executor has stopped".into())),
         }
     }
@@ -87,10 +109,18 @@ impl Runner for Subflow {
             let props: Properties = ctx.properties()?;
             // After a crash or a retry of a wait, the child that was started
             // is followed again, never started twice.
-            let earlier = ctx.checkpoint.as_ref().and_then(|c| c.get(CHILD)).and_then(Value::as_str).map(ExecutionId::new);
+            let earlier = ctx
+                .checkpoint
+                .as_ref()
+                .and_then(|c| c.get(CHILD))
+                .and_then(Value::as_str)
+                .map(ExecutionId::new);
             let child = match earlier {
                 Some(id) if executor.shared.store.get_execution(&id).await?.is_some() => {
-                    ctx.info(format!("following the subflow execution {id} started before")).await;
+                    ctx.info(format!(
+                        "following the subflow execution {id} started before"
+                    ))
+                    .await;
                     id
                 }
                 // Checkpointed, then stopped before the child was stored.
@@ -117,14 +147,20 @@ impl Runner for Subflow {
                     }
                 }
                 let extracted = ctx.render_item("outputs", &json!({ "outputs": by_task }))?;
-                if let (Value::Object(into), Value::Object(more)) = (&mut child_outputs, extracted.clone()) {
+                if let (Value::Object(into), Value::Object(more)) =
+                    (&mut child_outputs, extracted.clone())
+                {
                     into.extend(more);
                 } else {
                     child_outputs = extracted;
                 }
             }
             outputs.insert("outputs".into(), child_outputs);
-            ctx.info(format!("subflow {}.{} execution {child} ended {state}", props.namespace, props.flow_id)).await;
+            ctx.info(format!(
+                "subflow {}.{} execution {child} ended {state}",
+                props.namespace, props.flow_id
+            ))
+            .await;
             if props.transmit_failed && matches!(state, State::Failed | State::Killed) {
                 return Err(TaskError::Failed(format!(
                     "the subflow execution {child} of {}.{} ended {state} (set `transmitFailed: false` to go on anyway)",
@@ -136,9 +172,15 @@ impl Runner for Subflow {
     }
 
     /// A kill of the parent kills the child it started.
-    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+    fn cancel<'a>(
+        &'a self,
+        _ctx: &'a TaskContext,
+        checkpoint: &'a Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
-            let Some(id) = checkpoint.get(CHILD).and_then(Value::as_str) else { return Ok(()) };
+            let Some(id) = checkpoint.get(CHILD).and_then(Value::as_str) else {
+                return Ok(());
+            };
             match self.link.executor()?.kill(&ExecutionId::new(id)).await {
                 Ok(_) | Err(ExecutionError::Conflict(_) | ExecutionError::NotFound(_)) => Ok(()),
                 Err(error) => Err(TaskError::Failed(error.to_string())),
@@ -148,41 +190,86 @@ impl Runner for Subflow {
 }
 
 /// Starts the child execution and checkpoints its id at once.
-async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: Option<ExecutionId>, checkpoint: bool) -> Result<ExecutionId, TaskError> {
+async fn start(
+    executor: &Executor,
+    ctx: &TaskContext,
+    props: &Properties,
+    id: Option<ExecutionId>,
+    checkpoint: bool,
+) -> Result<ExecutionId, TaskError> {
     let store = &executor.shared.store;
-    let (namespace, flow_id) = (Namespace::new(props.namespace.as_str()), FlowId::new(props.flow_id.as_str()));
-    let missing = || TaskError::Failed(format!("flow {}.{} does not exist: save it first, or fix `namespace` and `flowId`", props.namespace, props.flow_id));
+    let (namespace, flow_id) = (
+        Namespace::new(props.namespace.as_str()),
+        FlowId::new(props.flow_id.as_str()),
+    );
+    let missing = || {
+        TaskError::Failed(format!(
+            "flow {}.{} does not exist: save it first, or fix `namespace` and `flowId`",
+            props.namespace, props.flow_id
+        ))
+    };
     let (revision, source) = match props.revision {
         Some(revision) => {
-            let source = store.flow_revision_source(&namespace, &flow_id, revision).await?.ok_or_else(|| {
-                TaskError::Failed(format!("flow {}.{} has no revision {revision}", props.namespace, props.flow_id))
-            })?;
+            let source = store
+                .flow_revision_source(&namespace, &flow_id, revision)
+                .await?
+                .ok_or_else(|| {
+                    TaskError::Failed(format!(
+                        "flow {}.{} has no revision {revision}",
+                        props.namespace, props.flow_id
+                    ))
+                })?;
             (revision, source)
         }
         None => {
-            let flow = store.get_flow(&namespace, &flow_id).await?.ok_or_else(missing)?;
+            let flow = store
+                .get_flow(&namespace, &flow_id)
+                .await?
+                .ok_or_else(missing)?;
             (flow.revision, flow.source)
         }
     };
-    let plan = Plan::from_yaml(&source).map_err(|e| TaskError::Failed(format!("flow {}.{} cannot run: {e}", props.namespace, props.flow_id)))?;
+    let plan = Plan::from_yaml(&source).map_err(|e| {
+        TaskError::Failed(format!(
+            "flow {}.{} cannot run: {e}",
+            props.namespace, props.flow_id
+        ))
+    })?;
     let mut labels = std::collections::BTreeMap::new();
     // inheritLabels: the parent execution's labels first (not Mortar's
     // system ones), then the task's own.
     if props.inherit_labels
         && let Some(parent) = store.get_execution(&ctx.execution_id).await?
     {
-        labels.extend(parent.labels.into_iter().filter(|(k, _)| !k.starts_with("system.")));
+        labels.extend(
+            parent
+                .labels
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("system.")),
+        );
     }
     match &props.labels {
         Some(Value::Object(map)) => {
             for (key, value) in map {
-                labels.insert(key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+                labels.insert(
+                    key.clone(),
+                    value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned),
+                );
             }
         }
         Some(Value::Array(list)) => {
             for label in list {
-                if let (Some(key), Some(value)) = (label.get("key").and_then(Value::as_str), label.get("value")) {
-                    labels.insert(key.to_owned(), value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+                if let (Some(key), Some(value)) =
+                    (label.get("key").and_then(Value::as_str), label.get("value"))
+                {
+                    labels.insert(
+                        key.to_owned(),
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned),
+                    );
                 }
             }
         }
@@ -208,8 +295,17 @@ async fn start(executor: &Executor, ctx: &TaskContext, props: &Properties, id: O
             "flowId": ctx.flow_id.as_str(),
         })),
     };
-    let record = executor.launch(launch).await.map_err(|e| TaskError::Failed(format!("the subflow {}.{} did not start: {e}", props.namespace, props.flow_id)))?;
-    ctx.info(format!("started the subflow {}.{} revision {revision}: execution {}", props.namespace, props.flow_id, record.id)).await;
+    let record = executor.launch(launch).await.map_err(|e| {
+        TaskError::Failed(format!(
+            "the subflow {}.{} did not start: {e}",
+            props.namespace, props.flow_id
+        ))
+    })?;
+    ctx.info(format!(
+        "started the subflow {}.{} revision {revision}: execution {}",
+        props.namespace, props.flow_id, record.id
+    ))
+    .await;
     Ok(record.id)
 }
 
@@ -248,22 +344,43 @@ impl Runner for ForEachItem {
             let executor = self.link.executor()?;
             let props: ForEachItemProps = ctx.properties()?;
             let batch = props.batch.unwrap_or_default();
-            let number = |name: &str| batch.get(name).and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+            let number = |name: &str| {
+                batch
+                    .get(name)
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
+            };
             let cut = crate::task::core::storage::Cut {
                 partitions: number("partitions"),
                 bytes: batch.get("bytes").cloned().filter(|b| !b.is_null()),
                 // One row per batch unless told otherwise, as in Kestra.
-                rows: number("rows").or(if batch.get("partitions").is_some() || batch.get("bytes").is_some() { None } else { Some(1) }),
-                separator: batch.get("separator").and_then(Value::as_str).map(str::to_owned),
+                rows: number("rows").or(
+                    if batch.get("partitions").is_some() || batch.get("bytes").is_some() {
+                        None
+                    } else {
+                        Some(1)
+                    },
+                ),
+                separator: batch
+                    .get("separator")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             };
             let splits = crate::task::core::storage::split_file(ctx, &props.items, cut).await?;
             // The list of batch files, as Kestra's `<id>_split` output.
-            let list_uri = crate::storage::Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-splits.txt", ctx.task_id, ctx.task_run_id));
-            ctx.storage.write(&list_uri, splits.join("\n").as_bytes()).await?;
+            let list_uri = crate::storage::Storage::execution_uri(
+                &ctx.namespace,
+                &ctx.flow_id,
+                &ctx.execution_id,
+                &format!("{}-{}-splits.txt", ctx.task_id, ctx.task_run_id),
+            );
+            ctx.storage
+                .write(&list_uri, splits.join("\n").as_bytes())
+                .await?;
             let mut children = Vec::new();
             for (index, uri) in splits.iter().enumerate() {
                 let iteration = index + 1;
-                let id = crate::scheduler::derived_id(&format!("{}\u{1f}{iteration}", ctx.task_run_id));
+                let id =
+                    crate::scheduler::derived_id(&format!("{}\u{1f}{iteration}", ctx.task_run_id));
                 if executor.shared.store.get_execution(&id).await?.is_none() {
                     let inputs = match ctx.render_item("inputs", &json!({"taskrun": {"items": uri, "iteration": iteration, "id": ctx.task_run_id.as_str()}}))? {
                         Value::Object(map) => map,
@@ -301,22 +418,41 @@ impl Runner for ForEachItem {
             let mut failed = Vec::new();
             for (id, state) in children.iter().zip(states) {
                 let state = state.map_err(|e| TaskError::Failed(e.to_string()))?;
-                let count = iterations.entry(state.as_str().to_owned()).or_insert(json!(0));
+                let count = iterations
+                    .entry(state.as_str().to_owned())
+                    .or_insert(json!(0));
                 *count = json!(count.as_u64().unwrap_or(0) + 1);
                 if matches!(state, State::Failed | State::Killed) {
                     failed.push(id.to_string());
                 }
-                let child_outputs = executor.shared.store.get_execution(id).await?.map_or(Value::Null, |r| r.outputs);
-                if let Ok(Value::String(ion)) = crate::flow::pebble::convert::to_ion(&child_outputs) {
+                let child_outputs = executor
+                    .shared
+                    .store
+                    .get_execution(id)
+                    .await?
+                    .map_or(Value::Null, |r| r.outputs);
+                if let Ok(Value::String(ion)) = crate::flow::pebble::convert::to_ion(&child_outputs)
+                {
                     lines.push_str(&ion);
                     lines.push('\n');
                 }
             }
-            let merged = crate::storage::Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-outputs.ion", ctx.task_id, ctx.task_run_id));
+            let merged = crate::storage::Storage::execution_uri(
+                &ctx.namespace,
+                &ctx.flow_id,
+                &ctx.execution_id,
+                &format!("{}-{}-outputs.ion", ctx.task_id, ctx.task_run_id),
+            );
             ctx.storage.write(&merged, lines.as_bytes()).await?;
             outputs.insert("iterations".into(), Value::Object(iterations));
             outputs.insert("subflowOutputs".into(), json!(merged));
-            ctx.info(format!("{} subflow executions of {}.{} ended", children.len(), props.namespace, props.flow_id)).await;
+            ctx.info(format!(
+                "{} subflow executions of {}.{} ended",
+                children.len(),
+                props.namespace,
+                props.flow_id
+            ))
+            .await;
             if props.transmit_failed && !failed.is_empty() {
                 return Err(TaskError::Failed(format!(
                     "{} of {} subflow executions of {}.{} failed ({}); set `transmitFailed: false` to go on anyway",
@@ -332,10 +468,20 @@ impl Runner for ForEachItem {
     }
 
     /// A kill of the parent kills the children it started.
-    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+    fn cancel<'a>(
+        &'a self,
+        _ctx: &'a TaskContext,
+        checkpoint: &'a Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let executor = self.link.executor()?;
-            for id in checkpoint.get("children").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            for id in checkpoint
+                .get("children")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 match executor.kill(&ExecutionId::new(id)).await {
                     Ok(_) | Err(ExecutionError::Conflict(_) | ExecutionError::NotFound(_)) => {}
                     Err(error) => return Err(TaskError::Failed(error.to_string())),
@@ -350,10 +496,20 @@ impl Runner for ForEachItem {
 /// tasks: `<id>_split.splits`, `<id>_items.iterations` and
 /// `numberOfBatches`, `<id>_merge.subflowOutputs`.
 pub(crate) fn for_each_item_outputs(id: &str, outputs: &Value) -> Vec<(String, Value)> {
-    let pick = |names: &[&str]| Value::Object(names.iter().filter_map(|n| Some(((*n).to_owned(), outputs.get(*n)?.clone()))).collect());
+    let pick = |names: &[&str]| {
+        Value::Object(
+            names
+                .iter()
+                .filter_map(|n| Some(((*n).to_owned(), outputs.get(*n)?.clone())))
+                .collect(),
+        )
+    };
     vec![
         (format!("{id}_split"), pick(&["splits"])),
-        (format!("{id}_items"), pick(&["iterations", "numberOfBatches"])),
+        (
+            format!("{id}_items"),
+            pick(&["iterations", "numberOfBatches"]),
+        ),
         (format!("{id}_merge"), pick(&["subflowOutputs"])),
     ]
 }

@@ -40,9 +40,16 @@ pub trait Host: Send + Sync {
         Err("decrypt() runs only where flows run".into())
     }
     /// The text of a namespace file (at a revision), for `read('path')`.
-    fn namespace_file(&self, namespace: &str, path: &str, revision: Option<u32>) -> Result<String, String> {
+    fn namespace_file(
+        &self,
+        namespace: &str,
+        path: &str,
+        revision: Option<u32>,
+    ) -> Result<String, String> {
         let _ = (namespace, revision);
-        Err(format!("namespace file {path} is read only where flows run"))
+        Err(format!(
+            "namespace file {path} is read only where flows run"
+        ))
     }
     /// The value of a key of a namespace's KV store, for `kv()`; `None`
     /// when it is missing or expired.
@@ -57,7 +64,9 @@ pub trait Host: Send + Sync {
         use std::sync::atomic::{AtomicU64, Ordering};
         static STATE: AtomicU64 = AtomicU64::new(0x853c_49e6_748f_ea9b);
         // SplitMix64: well spread, and needs no clock or OS.
-        let mut z = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = STATE
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
@@ -71,22 +80,55 @@ pub trait Host: Send + Sync {
 pub const VARIABLES: &[(&str, &str)] = &[
     ("inputs", "The execution's inputs, by id."),
     ("vars", "The flow's `variables`, rendered on first use."),
-    ("outputs", "The outputs of the tasks that ran, by task id (and by value inside a ForEach)."),
+    (
+        "outputs",
+        "The outputs of the tasks that ran, by task id (and by value inside a ForEach).",
+    ),
     ("execution", "The execution: id, startDate, originalId."),
     ("flow", "The flow: id, namespace, revision."),
-    ("taskrun", "The current task run: id, value (inside a ForEach), parentId."),
+    (
+        "taskrun",
+        "The current task run: id, value (inside a ForEach), parentId.",
+    ),
     ("task", "The current task: id, type."),
-    ("trigger", "What started the execution: a schedule's date, a webhook's body, a flow's execution."),
+    (
+        "trigger",
+        "What started the execution: a schedule's date, a webhook's body, a flow's execution.",
+    ),
     ("labels", "The execution's labels."),
-    ("tasks", "The state of each task run so far: tasks.<id>.state (tasks.<id>.<value>.state inside a ForEach)."),
-    ("parent", "The closest enclosing ForEach iteration: taskrun.value."),
-    ("parents", "The enclosing ForEach iterations, closest first."),
-    ("envs", "The server's environment variables that start with ENV_, without the prefix, in lower case."),
-    ("globals", "Values the server's configuration gives every flow."),
+    (
+        "tasks",
+        "The state of each task run so far: tasks.<id>.state (tasks.<id>.<value>.state inside a ForEach).",
+    ),
+    (
+        "parent",
+        "The closest enclosing ForEach iteration: taskrun.value.",
+    ),
+    (
+        "parents",
+        "The enclosing ForEach iterations, closest first.",
+    ),
+    (
+        "envs",
+        "The server's environment variables that start with ENV_, without the prefix, in lower case.",
+    ),
+    (
+        "globals",
+        "Values the server's configuration gives every flow.",
+    ),
     ("kestra", "The server: url."),
-    ("workingDir", "The task's working directory, in a WorkingDirectory."),
-    ("workerTaskrun", "In a WorkingDirectory's tasks, the task's own run (as `taskrun`)."),
-    ("loop", "Inside `{% for %}`: index, first, last, length, revindex."),
+    (
+        "workingDir",
+        "The task's working directory, in a WorkingDirectory.",
+    ),
+    (
+        "workerTaskrun",
+        "In a WorkingDirectory's tasks, the task's own run (as `taskrun`).",
+    ),
+    (
+        "loop",
+        "Inside `{% for %}`: index, first, last, length, revindex.",
+    ),
     ("error", "In `errors` tasks: the error that happened."),
 ];
 
@@ -162,7 +204,9 @@ impl Masker {
         if value.chars().count() < 2 {
             return true;
         }
-        let Ok(mut secrets) = self.secrets.lock() else { return false };
+        let Ok(mut secrets) = self.secrets.lock() else {
+            return false;
+        };
         if secrets.contains(value) {
             return true;
         }
@@ -174,11 +218,15 @@ impl Masker {
     }
 
     pub fn mask(&self, text: &str) -> String {
-        let Ok(secrets) = self.secrets.lock() else { return text.to_owned() };
+        let Ok(secrets) = self.secrets.lock() else {
+            return text.to_owned();
+        };
         // Longest first, so a secret that contains another is masked whole.
         let mut sorted: Vec<&String> = secrets.iter().collect();
         sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        sorted.iter().fold(text.to_owned(), |acc, secret| acc.replace(secret.as_str(), MASK))
+        sorted.iter().fold(text.to_owned(), |acc, secret| {
+            acc.replace(secret.as_str(), MASK)
+        })
     }
 
     /// Masks every string (keys too) in a JSON value.
@@ -186,7 +234,11 @@ impl Masker {
         match value {
             Value::String(text) => Value::String(self.mask(text)),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.mask_value(v)).collect()),
-            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (self.mask(k), self.mask_value(v))).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.mask(k), self.mask_value(v)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -208,7 +260,12 @@ pub struct Renderer {
 
 impl Renderer {
     pub fn new(host: Arc<dyn Host>) -> Self {
-        Self { host, masker: Masker::default(), limits: Limits::default(), secret_inputs: Arc::new([]) }
+        Self {
+            host,
+            masker: Masker::default(),
+            limits: Limits::default(),
+            secret_inputs: Arc::new([]),
+        }
     }
 
     /// The same renderer, knowing which inputs are SECRET: what derives
@@ -233,8 +290,15 @@ impl Renderer {
     /// `context` (`inputs`, `vars`, `outputs`, `execution`, `flow`,
     /// `taskrun`, `trigger`). The error names the task and the property
     /// and is already masked.
-    pub fn render(&self, task: &str, property: &str, value: &Value, context: &Value) -> Result<Value, RenderError> {
-        self.render_in(value, context, &self.limits).map_err(|failure| self.error(task, property, failure))
+    pub fn render(
+        &self,
+        task: &str,
+        property: &str,
+        value: &Value,
+        context: &Value,
+    ) -> Result<Value, RenderError> {
+        self.render_in(value, context, &self.limits)
+            .map_err(|failure| self.error(task, property, failure))
     }
 
     /// As [`Renderer::render`], but gives up with `None` after `steps`
@@ -242,11 +306,21 @@ impl Renderer {
     /// renders small templates in place and hands the rest to a blocking
     /// thread (where [`Renderer::render`] starts again with the whole
     /// budget). A template's cost is known only by running it.
-    pub fn render_within(&self, task: &str, property: &str, value: &Value, context: &Value, steps: u64) -> Option<Result<Value, RenderError>> {
+    pub fn render_within(
+        &self,
+        task: &str,
+        property: &str,
+        value: &Value,
+        context: &Value,
+        steps: u64,
+    ) -> Option<Result<Value, RenderError>> {
         if steps >= self.limits.steps {
             return Some(self.render(task, property, value, context));
         }
-        let quick = Limits { steps, ..self.limits.clone() };
+        let quick = Limits {
+            steps,
+            ..self.limits.clone()
+        };
         match self.render_in(value, context, &quick) {
             Ok(value) => Some(Ok(value)),
             Err(Failure::Steps) => None,
@@ -260,27 +334,55 @@ impl Renderer {
     /// template never holds an async worker (the server's requests and
     /// the other executions).
     #[cfg(feature = "runtime")]
-    pub async fn render_async(&self, task: &str, property: &str, value: &Value, context: &Value) -> Result<Value, RenderError> {
+    pub async fn render_async(
+        &self,
+        task: &str,
+        property: &str,
+        value: &Value,
+        context: &Value,
+    ) -> Result<Value, RenderError> {
         if let Some(done) = self.render_within(task, property, value, context, INLINE_STEPS) {
             return done;
         }
         let renderer = self.clone();
-        let (task, property, value, context) = (task.to_owned(), property.to_owned(), value.clone(), context.clone());
-        let stopped = RenderError { task: task.clone(), property: property.clone(), message: "the render stopped unexpectedly".into() };
-        tokio::task::spawn_blocking(move || renderer.render(&task, &property, &value, &context)).await.unwrap_or(Err(stopped))
+        let (task, property, value, context) = (
+            task.to_owned(),
+            property.to_owned(),
+            value.clone(),
+            context.clone(),
+        );
+        let stopped = RenderError {
+            task: task.clone(),
+            property: property.clone(),
+            message: "the render stopped unexpectedly".into(),
+        };
+        tokio::task::spawn_blocking(move || renderer.render(&task, &property, &value, &context))
+            .await
+            .unwrap_or(Err(stopped))
     }
 
     fn error(&self, task: &str, property: &str, failure: Failure) -> RenderError {
         let message = match failure {
             Failure::Message(message) => message,
-            Failure::Steps => EvalError::Limit { name: "steps", limit: self.limits.steps }.to_string(),
+            Failure::Steps => EvalError::Limit {
+                name: "steps",
+                limit: self.limits.steps,
+            }
+            .to_string(),
         };
-        RenderError { task: task.to_owned(), property: property.to_owned(), message: self.masker.mask(&message) }
+        RenderError {
+            task: task.to_owned(),
+            property: property.to_owned(),
+            message: self.masker.mask(&message),
+        }
     }
 
     /// Renders one string to text.
     pub fn render_text(&self, text: &str, context: &Value) -> Result<String, String> {
-        match self.render_str(text, context, &self.limits).map_err(|failure| self.error("", "", failure).message)? {
+        match self
+            .render_str(text, context, &self.limits)
+            .map_err(|failure| self.error("", "", failure).message)?
+        {
             Value::String(s) => Ok(s),
             other => Ok(other.to_string()),
         }
@@ -289,7 +391,11 @@ impl Renderer {
     fn render_in(&self, value: &Value, context: &Value, limits: &Limits) -> Result<Value, Failure> {
         match value {
             Value::String(text) => self.render_str(text, context, limits),
-            Value::Array(items) => items.iter().map(|v| self.render_in(v, context, limits)).collect::<Result<_, _>>().map(Value::Array),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| self.render_in(v, context, limits))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
             Value::Object(map) => map
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), self.render_in(v, context, limits)?)))
@@ -304,10 +410,18 @@ impl Renderer {
             return Ok(Value::String(text.to_owned()));
         }
         let template = Template::parse(text).map_err(|e| Failure::Message(e.message))?;
-        template.render_value(context, self.host.as_ref(), &self.masker, &self.secret_inputs, limits).map_err(|e| match e {
-            EvalError::Limit { name: "steps", .. } => Failure::Steps,
-            other => Failure::Message(other.to_string()),
-        })
+        template
+            .render_value(
+                context,
+                self.host.as_ref(),
+                &self.masker,
+                &self.secret_inputs,
+                limits,
+            )
+            .map_err(|e| match e {
+                EvalError::Limit { name: "steps", .. } => Failure::Steps,
+                other => Failure::Message(other.to_string()),
+            })
     }
 }
 
@@ -340,7 +454,10 @@ pub struct SyntaxError {
 
 impl SyntaxError {
     pub(crate) fn new(message: impl Into<String>, range: std::ops::Range<usize>) -> Self {
-        Self { message: message.into(), range: Some(range) }
+        Self {
+            message: message.into(),
+            range: Some(range),
+        }
     }
 }
 
@@ -348,7 +465,11 @@ impl SyntaxError {
 /// (`inputs.name`, `outputs.task.value`), or its first problem.
 pub fn check(text: &str) -> Result<BTreeSet<String>, SyntaxError> {
     let (variables, mut errors) = check_all(text);
-    if errors.is_empty() { Ok(variables) } else { Err(errors.swap_remove(0)) }
+    if errors.is_empty() {
+        Ok(variables)
+    } else {
+        Err(errors.swap_remove(0))
+    }
 }
 
 /// Checks a template: the variables it reads and every problem (a syntax
@@ -376,7 +497,11 @@ mod tests {
             "2026-11-25T08:00:00Z".parse().unwrap()
         }
         fn read(&self, uri: &str) -> Result<String, String> {
-            if uri == "storage:///a.txt" { Ok("file text".into()) } else { Err(format!("{uri} does not exist")) }
+            if uri == "storage:///a.txt" {
+                Ok("file text".into())
+            } else {
+                Err(format!("{uri} does not exist"))
+            }
         }
     }
 
@@ -402,24 +527,52 @@ mod tests {
 
     #[test]
     fn a_render_within_a_few_steps_gives_up_only_when_more_are_allowed() {
-        let bomb = json!("{% for i in range(0, 1000) %}{% for j in range(0, 1000) %}{% endfor %}{% endfor %}");
+        let bomb = json!(
+            "{% for i in range(0, 1000) %}{% for j in range(0, 1000) %}{% endfor %}{% endfor %}"
+        );
         let small = json!("{{ inputs.name | upper }}");
         let context = json!({"inputs": {"name": "ann"}});
-        let limits = Limits { steps: 5_000_000, ..Limits::default() };
+        let limits = Limits {
+            steps: 5_000_000,
+            ..Limits::default()
+        };
         let generous = renderer().with_limits(limits);
-        assert_eq!(generous.render_within("t", "p", &small, &context, 1_000).unwrap().unwrap(), json!("ANN"));
-        assert!(generous.render_within("t", "p", &bomb, &context, 1_000).is_none());
+        assert_eq!(
+            generous
+                .render_within("t", "p", &small, &context, 1_000)
+                .unwrap()
+                .unwrap(),
+            json!("ANN")
+        );
+        assert!(
+            generous
+                .render_within("t", "p", &bomb, &context, 1_000)
+                .is_none()
+        );
         // The whole budget is enough for a million steps.
         assert!(generous.render("t", "p", &bomb, &context).is_ok());
         // With no more steps to give, the answer is the render's own error.
-        let tight = renderer().with_limits(Limits { steps: 1_000, ..Limits::default() });
-        let error = tight.render_within("t", "p", &bomb, &context, 1_000).unwrap().unwrap_err();
-        assert!(error.message.contains("steps limit of 1000"), "{}", error.message);
+        let tight = renderer().with_limits(Limits {
+            steps: 1_000,
+            ..Limits::default()
+        });
+        let error = tight
+            .render_within("t", "p", &bomb, &context, 1_000)
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            error.message.contains("steps limit of 1000"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
     fn booleans_and_null_print_as_kestra_prints_them() {
-        check(json!("fast {{ inputs.workers > 5 }} or {{ inputs.workers == 2 }}"), Ok(json!("fast false or true")));
+        check(
+            json!("fast {{ inputs.workers > 5 }} or {{ inputs.workers == 2 }}"),
+            Ok(json!("fast false or true")),
+        );
         check(json!("[{{ none }}]"), Ok(json!("[]")));
         check(json!("{{ (1 == 1) | string }}"), Ok(json!("true")));
         // A lone expression keeps its type.
@@ -430,25 +583,54 @@ mod tests {
     fn expressions_render_with_their_types() {
         check(json!("Hello {{ inputs.name }}!"), Ok(json!("Hello World!")));
         check(json!("{{ inputs.workers }}"), Ok(json!(2)));
-        check(json!({"n": "{{ inputs.workers + 1 }}", "l": ["{{ outputs.q.row.region | upper }}"]}), Ok(json!({"n": 3, "l": ["NORTH"]})));
+        check(
+            json!({"n": "{{ inputs.workers + 1 }}", "l": ["{{ outputs.q.row.region | upper }}"]}),
+            Ok(json!({"n": 3, "l": ["NORTH"]})),
+        );
         check(json!("{{ missing | default('x') }}"), Ok(json!("x")));
-        check(json!("{{ execution.startDate | date('yyyy-MM-dd') }}"), Ok(json!("2026-11-25")));
-        check(json!("{{ outputs.q.row | json }}"), Ok(json!("{\"region\":\"north\"}")));
+        check(
+            json!("{{ execution.startDate | date('yyyy-MM-dd') }}"),
+            Ok(json!("2026-11-25")),
+        );
+        check(
+            json!("{{ outputs.q.row | json }}"),
+            Ok(json!("{\"region\":\"north\"}")),
+        );
         check(json!("{{ '  a ' | trim | length }}"), Ok(json!(1)));
-        check(json!("{{ 'AbC' | lower }}-{{ vars.env }}-{{ flow.namespace }}.{{ flow.id }}-{{ taskrun.value }}"), Ok(json!("abc-dev-n.f-x")));
+        check(
+            json!(
+                "{{ 'AbC' | lower }}-{{ vars.env }}-{{ flow.namespace }}.{{ flow.id }}-{{ taskrun.value }}"
+            ),
+            Ok(json!("abc-dev-n.f-x")),
+        );
         // Kestra's `iso` format: six fraction digits.
-        check(json!("{{ now() }}"), Ok(json!("2026-11-25T08:00:00.000000Z")));
-        check(json!("{{ read('storage:///a.txt') }}"), Ok(json!("file text")));
+        check(
+            json!("{{ now() }}"),
+            Ok(json!("2026-11-25T08:00:00.000000Z")),
+        );
+        check(
+            json!("{{ read('storage:///a.txt') }}"),
+            Ok(json!("file text")),
+        );
         check(json!("{{ '{\"a\": 1}' | fromJson }}"), Ok(json!({"a": 1})));
-        check(json!("{{ 'Hello World' | slugify }}"), Ok(json!("hello-world")));
+        check(
+            json!("{{ 'Hello World' | slugify }}"),
+            Ok(json!("hello-world")),
+        );
         check(json!("no expressions"), Ok(json!("no expressions")));
         check(json!(7), Ok(json!(7)));
     }
 
     #[test]
     fn errors_name_the_task_and_the_property() {
-        check(json!("{{ inputs.nope }}"), Err("task t, property p: `inputs.nope` is undefined"));
-        check(json!("{{ inputs.name | nosuchfilter }}"), Err("nosuchfilter"));
+        check(
+            json!("{{ inputs.nope }}"),
+            Err("task t, property p: `inputs.nope` is undefined"),
+        );
+        check(
+            json!("{{ inputs.name | nosuchfilter }}"),
+            Err("nosuchfilter"),
+        );
         check(json!("{{ inputs.name "), Err("syntax"));
         check(json!("{{ secret('MISSING') }}"), Err("SECRET_MISSING"));
         check(json!("{{ read('storage:///b') }}"), Err("does not exist"));
@@ -458,12 +640,24 @@ mod tests {
     fn secrets_are_recorded_and_masked() {
         let renderer = renderer();
         assert!(renderer.masker().is_empty());
-        let rendered = renderer.render("t", "p", &json!("Bearer {{ secret('TOKEN') }}"), &json!({})).unwrap();
+        let rendered = renderer
+            .render("t", "p", &json!("Bearer {{ secret('TOKEN') }}"), &json!({}))
+            .unwrap();
         assert_eq!(rendered, json!("Bearer dapi-s3cr3t"));
         let masker = renderer.masker().clone();
         assert_eq!(masker.mask("sent Bearer dapi-s3cr3t"), "sent Bearer ******");
-        assert_eq!(masker.mask_value(&json!({"a": ["dapi-s3cr3t"]})), json!({"a": ["******"]}));
-        let error = renderer.render("t", "p", &json!("{{ secret('TOKEN') | nosuch }}"), &json!({})).unwrap_err();
+        assert_eq!(
+            masker.mask_value(&json!({"a": ["dapi-s3cr3t"]})),
+            json!({"a": ["******"]})
+        );
+        let error = renderer
+            .render(
+                "t",
+                "p",
+                &json!("{{ secret('TOKEN') | nosuch }}"),
+                &json!({}),
+            )
+            .unwrap_err();
         assert!(!error.to_string().contains("dapi-s3cr3t"));
     }
 

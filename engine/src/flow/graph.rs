@@ -86,22 +86,46 @@ pub enum EdgeKind {
 
 /// The graph of a flow.
 pub fn graph(flow: &Flow) -> Graph {
-    let mut g = Builder { nodes: Vec::new(), edges: Vec::new() };
+    let mut g = Builder {
+        nodes: Vec::new(),
+        edges: Vec::new(),
+    };
     g.node("root.start", NodeKind::Start, None, None, Section::Tasks);
     g.node("root.end", NodeKind::End, None, None, Section::Tasks);
-    let last = g.chain(&flow.tasks, "root.start", EdgeKind::Sequence, None, Section::Tasks);
+    let last = g.chain(
+        &flow.tasks,
+        "root.start",
+        EdgeKind::Sequence,
+        None,
+        Section::Tasks,
+    );
     g.edge(&last, "root.end", EdgeKind::Sequence, None);
     if !flow.errors.is_empty() {
         g.node("root.errors", NodeKind::End, None, None, Section::Errors);
-        let last = g.chain(&flow.errors, "root.start", EdgeKind::Error, None, Section::Errors);
+        let last = g.chain(
+            &flow.errors,
+            "root.start",
+            EdgeKind::Error,
+            None,
+            Section::Errors,
+        );
         g.edge(&last, "root.errors", EdgeKind::Sequence, None);
     }
     if !flow.finally.is_empty() {
         g.node("root.finally", NodeKind::End, None, None, Section::Finally);
-        let last = g.chain(&flow.finally, "root.end", EdgeKind::Finally, None, Section::Finally);
+        let last = g.chain(
+            &flow.finally,
+            "root.end",
+            EdgeKind::Finally,
+            None,
+            Section::Finally,
+        );
         g.edge(&last, "root.finally", EdgeKind::Sequence, None);
     }
-    Graph { nodes: g.nodes, edges: g.edges }
+    Graph {
+        nodes: g.nodes,
+        edges: g.edges,
+    }
 }
 
 /// The order to start a Dag's tasks in: each `(id, dependsOn)` after its
@@ -115,7 +139,14 @@ pub fn topological_order(tasks: &[(String, Vec<String>)]) -> Result<Vec<usize>, 
     for (i, (id, _)) in tasks.iter().enumerate() {
         index.entry(id.as_str()).or_insert(i);
     }
-    let deps: Vec<Vec<usize>> = tasks.iter().map(|(_, d)| d.iter().filter_map(|d| index.get(d.as_str()).copied()).collect()).collect();
+    let deps: Vec<Vec<usize>> = tasks
+        .iter()
+        .map(|(_, d)| {
+            d.iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
     for (i, d) in deps.iter().enumerate() {
@@ -152,20 +183,34 @@ pub fn topological_order(tasks: &[(String, Vec<String>)]) -> Result<Vec<usize>, 
 /// it depends on), or the cycle that prevents it.
 pub fn dag_order(dag: &Task) -> Result<Vec<&Task>, Vec<String>> {
     let children: Vec<&Task> = dag.children().collect();
-    let entries: Vec<(String, Vec<String>)> =
-        children.iter().map(|c| (c.id.value.clone(), c.depends_on.iter().map(|d| d.value.clone()).collect())).collect();
-    Ok(topological_order(&entries)?.into_iter().map(|i| children[i]).collect())
+    let entries: Vec<(String, Vec<String>)> = children
+        .iter()
+        .map(|c| {
+            (
+                c.id.value.clone(),
+                c.depends_on.iter().map(|d| d.value.clone()).collect(),
+            )
+        })
+        .collect();
+    Ok(topological_order(&entries)?
+        .into_iter()
+        .map(|i| children[i])
+        .collect())
 }
 
 /// A cycle among the tasks not done yet, following dependencies.
 fn find_cycle(tasks: &[(String, Vec<String>)], deps: &[Vec<usize>], done: &[bool]) -> Vec<String> {
-    let Some(start) = (0..tasks.len()).find(|&i| !done[i]) else { return Vec::new() };
+    let Some(start) = (0..tasks.len()).find(|&i| !done[i]) else {
+        return Vec::new();
+    };
     // Every remaining task has a remaining dependency, so walking always
     // finds one, and a walk of n steps must repeat a task.
     let mut path = vec![start];
     let mut current = start;
     loop {
-        let Some(&next) = deps[current].iter().find(|&&d| !done[d]) else { return Vec::new() };
+        let Some(&next) = deps[current].iter().find(|&&d| !done[d]) else {
+            return Vec::new();
+        };
         if let Some(at) = path.iter().position(|&p| p == next) {
             let mut cycle: Vec<String> = path[at..].iter().map(|&i| tasks[i].0.clone()).collect();
             // Written as "waits for": a -> b means a depends on b.
@@ -183,7 +228,14 @@ struct Builder {
 }
 
 impl Builder {
-    fn node(&mut self, uid: &str, kind: NodeKind, task: Option<&Task>, parent: Option<&str>, section: Section) {
+    fn node(
+        &mut self,
+        uid: &str,
+        kind: NodeKind,
+        task: Option<&Task>,
+        parent: Option<&str>,
+        section: Section,
+    ) {
         self.nodes.push(GraphNode {
             uid: uid.to_owned(),
             kind,
@@ -195,11 +247,23 @@ impl Builder {
     }
 
     fn edge(&mut self, from: &str, to: &str, kind: EdgeKind, label: Option<String>) {
-        self.edges.push(Edge { from: from.to_owned(), to: to.to_owned(), kind, label });
+        self.edges.push(Edge {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            kind,
+            label,
+        });
     }
 
     /// Tasks one after another from `from`; returns the uid the next one follows.
-    fn chain(&mut self, tasks: &[Task], from: &str, first: EdgeKind, parent: Option<&str>, section: Section) -> String {
+    fn chain(
+        &mut self,
+        tasks: &[Task],
+        from: &str,
+        first: EdgeKind,
+        parent: Option<&str>,
+        section: Section,
+    ) -> String {
         let mut previous = from.to_owned();
         let mut kind = first;
         let mut label = None;
@@ -242,7 +306,11 @@ impl Builder {
                 let mut deps: Vec<Vec<usize>> = Vec::with_capacity(children.len());
                 for (i, child) in children.iter().enumerate() {
                     let mut known = Vec::with_capacity(child.depends_on.len());
-                    for d in child.depends_on.iter().filter_map(|d| position.get(d.value.as_str()).copied()) {
+                    for d in child
+                        .depends_on
+                        .iter()
+                        .filter_map(|d| position.get(d.value.as_str()).copied())
+                    {
                         if std::mem::replace(&mut written[d], i + 1) != i + 1 {
                             has_dependents[d] = true;
                             known.push(d);
@@ -258,7 +326,11 @@ impl Builder {
                     for d in known {
                         let dep = children[d].id.value.as_str();
                         // A dependency on a flowable starts where its branches meet.
-                        let from = if children[d].is_flowable() { format!("{dep}.end") } else { dep.to_owned() };
+                        let from = if children[d].is_flowable() {
+                            format!("{dep}.end")
+                        } else {
+                            dep.to_owned()
+                        };
                         self.edge(&from, &child.id.value, EdgeKind::Dependency, None);
                     }
                     if !has_dependents[i] {
@@ -272,7 +344,13 @@ impl Builder {
                 for branch in &task.branches {
                     let label = match short {
                         "flow.If" => Some(branch.name.clone()),
-                        "flow.Switch" => Some(branch.name.strip_prefix("cases.").unwrap_or(&branch.name).to_owned()),
+                        "flow.Switch" => Some(
+                            branch
+                                .name
+                                .strip_prefix("cases.")
+                                .unwrap_or(&branch.name)
+                                .to_owned(),
+                        ),
                         _ => None,
                     };
                     let parallel = short == "flow.Parallel";
@@ -306,19 +384,34 @@ mod tests {
     use super::*;
 
     fn check(tasks: &[(&str, &[&str])], expected: Result<&[&str], &[&str]>) {
-        let tasks: Vec<(String, Vec<String>)> =
-            tasks.iter().map(|(id, deps)| (id.to_string(), deps.iter().map(|d| d.to_string()).collect())).collect();
-        let got = topological_order(&tasks).map(|order| order.iter().map(|&i| tasks[i].0.clone()).collect::<Vec<_>>());
-        let expected = expected.map(|o| o.iter().map(|s| s.to_string()).collect()).map_err(|c| c.iter().map(|s| s.to_string()).collect());
+        let tasks: Vec<(String, Vec<String>)> = tasks
+            .iter()
+            .map(|(id, deps)| (id.to_string(), deps.iter().map(|d| d.to_string()).collect()))
+            .collect();
+        let got = topological_order(&tasks).map(|order| {
+            order
+                .iter()
+                .map(|&i| tasks[i].0.clone())
+                .collect::<Vec<_>>()
+        });
+        let expected = expected
+            .map(|o| o.iter().map(|s| s.to_string()).collect())
+            .map_err(|c| c.iter().map(|s| s.to_string()).collect());
         assert_eq!(got, expected);
     }
 
     #[test]
     fn dag_order_and_cycles() {
-        check(&[("c", &["a", "b"]), ("a", &[]), ("b", &["a"])], Ok(&["a", "b", "c"]));
+        check(
+            &[("c", &["a", "b"]), ("a", &[]), ("b", &["a"])],
+            Ok(&["a", "b", "c"]),
+        );
         check(&[("a", &[]), ("b", &[])], Ok(&["a", "b"]));
         check(&[("a", &["b"]), ("b", &["a"])], Err(&["a", "b", "a"]));
-        check(&[("x", &[]), ("a", &["c"]), ("b", &["a"]), ("c", &["b"])], Err(&["a", "c", "b", "a"]));
+        check(
+            &[("x", &[]), ("a", &["c"]), ("b", &["a"]), ("c", &["b"])],
+            Err(&["a", "c", "b", "a"]),
+        );
         check(&[("a", &["missing"])], Ok(&["a"]));
     }
 }

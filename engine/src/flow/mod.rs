@@ -56,7 +56,11 @@ impl Problem {
     }
 
     fn new(span: Span, message: impl Into<String>, severity: Severity) -> Self {
-        let end = if span.end.line == 0 { span.start } else { span.end };
+        let end = if span.end.line == 0 {
+            span.start
+        } else {
+            span.end
+        };
         Self {
             line: span.start.line.max(1),
             column: span.start.column.max(1),
@@ -94,8 +98,17 @@ pub fn parse(source: &str) -> Parsed {
     let root = match yaml::load(source) {
         Ok(root) => root,
         Err(error) => {
-            let span = Span { start: error.pos, end: error.pos };
-            return Parsed { flow: None, problems: vec![Problem::error(span, format!("not valid YAML: {}", error.message))] };
+            let span = Span {
+                start: error.pos,
+                end: error.pos,
+            };
+            return Parsed {
+                flow: None,
+                problems: vec![Problem::error(
+                    span,
+                    format!("not valid YAML: {}", error.message),
+                )],
+            };
         }
     };
     let (flow, mut problems) = model::build(root, source);

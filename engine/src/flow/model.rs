@@ -3,9 +3,9 @@
 //! wrong value types, missing required properties, bad durations and cron
 //! expressions. The checks across nodes are in `validate`.
 
+use super::Problem;
 use super::registry::{self, Category, Kind, Property, TaskType};
 use super::yaml::{Node, Span, Value};
-use super::Problem;
 
 /// A string and where it is.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -83,11 +83,17 @@ impl InputType {
     ];
 
     pub fn parse(text: &str) -> Option<InputType> {
-        Self::ALL.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|(_, t)| *t)
+        Self::ALL
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|(_, t)| *t)
     }
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, t)| *t == self).map_or("STRING", |(name, _)| name)
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map_or("STRING", |(name, _)| name)
     }
 }
 
@@ -203,7 +209,12 @@ pub const MAX_NAMESPACE: usize = crate::ids::MAX_NAMESPACE;
 pub fn valid_namespace(namespace: &str) -> bool {
     !namespace.is_empty()
         && namespace.len() <= MAX_NAMESPACE
-        && namespace.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        && namespace.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
 }
 pub const MAX_ID: usize = crate::ids::MAX_ID;
 
@@ -274,13 +285,24 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
         .flatten()
         .filter_map(|entry| {
             let prefix = entry.get("type")?.as_str()?.to_owned();
-            let keys = entry.get("values")?.as_map()?.iter().filter_map(|(k, _)| k.as_str().map(str::to_owned)).collect();
+            let keys = entry
+                .get("values")?
+                .as_map()?
+                .iter()
+                .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+                .collect();
             Some((prefix, keys))
         })
         .collect();
-    let mut b = Builder { problems: Vec::new(), defaults };
+    let mut b = Builder {
+        problems: Vec::new(),
+        defaults,
+    };
     let Some(entries) = root.as_map() else {
-        b.error(root.span, "a flow is a mapping with `id`, `namespace` and `tasks`");
+        b.error(
+            root.span,
+            "a flow is a mapping with `id`, `namespace` and `tasks`",
+        );
         return (None, b.problems);
     };
     for (key, _) in entries {
@@ -293,8 +315,18 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
             None => b.error(key.span, "keys are strings"),
         }
     }
-    let id = b.required_text(&root, "id", "the flow", "add `id: my_flow` (letters, digits, _ and -)");
-    let namespace = b.required_text(&root, "namespace", "the flow", "add `namespace: company.team`");
+    let id = b.required_text(
+        &root,
+        "id",
+        "the flow",
+        "add `id: my_flow` (letters, digits, _ and -)",
+    );
+    let namespace = b.required_text(
+        &root,
+        "namespace",
+        "the flow",
+        "add `namespace: company.team`",
+    );
     // Kestra's patterns and lengths: an id or namespace it refuses is
     // refused here too, before it can reach a path or a URL.
     if !id.value.is_empty()
@@ -312,7 +344,10 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
     if let Some(labels) = &labels
         && !matches!(labels.value, Value::Map(_) | Value::Seq(_) | Value::Null)
     {
-        b.error(labels.span, "labels is a mapping of names to values, such as `team: data`");
+        b.error(
+            labels.span,
+            "labels is a mapping of names to values, such as `team: data`",
+        );
     }
     let variables = root.get("variables").cloned();
     if let Some(variables) = &variables
@@ -323,7 +358,10 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
     let inputs = b.inputs(root.get("inputs"));
     let tasks = match root.entry("tasks") {
         None => {
-            b.error(root.span_of_start(), "the flow has no `tasks`: add a list of tasks under `tasks:`");
+            b.error(
+                root.span_of_start(),
+                "the flow has no `tasks`: add a list of tasks under `tasks:`",
+            );
             Vec::new()
         }
         Some((key, value)) => {
@@ -334,13 +372,22 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
             tasks
         }
     };
-    let errors = root.get("errors").map(|v| b.tasks(v, "errors")).unwrap_or_default();
-    let mut finally = root.get("finally").map(|v| b.tasks(v, "finally")).unwrap_or_default();
+    let errors = root
+        .get("errors")
+        .map(|v| b.tasks(v, "errors"))
+        .unwrap_or_default();
+    let mut finally = root
+        .get("finally")
+        .map(|v| b.tasks(v, "finally"))
+        .unwrap_or_default();
     if let Some(after) = root.get("afterExecution") {
         finally.extend(b.tasks(after, "afterExecution"));
     }
     let triggers = b.triggers(root.get("triggers"));
-    let plugin_defaults = root.get("pluginDefaults").or_else(|| root.get("taskDefaults")).cloned();
+    let plugin_defaults = root
+        .get("pluginDefaults")
+        .or_else(|| root.get("taskDefaults"))
+        .cloned();
     if let Some(defaults) = &plugin_defaults {
         b.plugin_defaults(defaults);
     }
@@ -349,7 +396,13 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
         b.check_object(node, CONCURRENCY, "concurrency");
     }
     if let Some(outputs) = root.get("outputs") {
-        b.check_value(outputs, &Kind::ObjectList { properties: FLOW_OUTPUT }, "outputs");
+        b.check_value(
+            outputs,
+            &Kind::ObjectList {
+                properties: FLOW_OUTPUT,
+            },
+            "outputs",
+        );
     }
     let disabled = b.optional_bool(&root, "disabled");
     let flow = Flow {
@@ -374,36 +427,133 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
 }
 
 const CONCURRENCY: &[Property] = &[
-    Property { name: "limit", kind: Kind::Integer, required: true, default: None, doc: "The most executions running at once.", example: Some("1"), api: None, given: &[] },
+    Property {
+        name: "limit",
+        kind: Kind::Integer,
+        required: true,
+        default: None,
+        doc: "The most executions running at once.",
+        example: Some("1"),
+        api: None,
+        given: &[],
+    },
     Property {
         name: "behavior",
-        kind: Kind::Enum { values: &["QUEUE", "CANCEL", "FAIL"] },
+        kind: Kind::Enum {
+            values: &["QUEUE", "CANCEL", "FAIL"],
+        },
         required: false,
         default: Some("\"QUEUE\""),
         doc: "What happens to an execution over the limit.",
-        example: None, api: None, given: &[]
+        example: None,
+        api: None,
+        given: &[],
     },
 ];
 
 pub(super) const FLOW_OUTPUT: &[Property] = &[
-    Property { name: "id", kind: Kind::String, required: true, default: None, doc: "The output's name.", example: None, api: None, given: &[] },
-    Property { name: "type", kind: Kind::String, required: false, default: None, doc: "The output's type (STRING, INT, ...).", example: None, api: None, given: &[] },
-    Property { name: "value", kind: Kind::Any, required: true, default: None, doc: "An expression.", example: None, api: None, given: &[] },
-    Property { name: "description", kind: Kind::String, required: false, default: None, doc: "What it is.", example: None, api: None, given: &[] },
-    Property { name: "displayName", kind: Kind::String, required: false, default: None, doc: "Its label.", example: None, api: None, given: &[] },
-    Property { name: "required", kind: Kind::Boolean, required: false, default: None, doc: "Fail when it is missing.", example: None, api: None, given: &[] },
+    Property {
+        name: "id",
+        kind: Kind::String,
+        required: true,
+        default: None,
+        doc: "The output's name.",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "type",
+        kind: Kind::String,
+        required: false,
+        default: None,
+        doc: "The output's type (STRING, INT, ...).",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "value",
+        kind: Kind::Any,
+        required: true,
+        default: None,
+        doc: "An expression.",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "description",
+        kind: Kind::String,
+        required: false,
+        default: None,
+        doc: "What it is.",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "displayName",
+        kind: Kind::String,
+        required: false,
+        default: None,
+        doc: "Its label.",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "required",
+        kind: Kind::Boolean,
+        required: false,
+        default: None,
+        doc: "Fail when it is missing.",
+        example: None,
+        api: None,
+        given: &[],
+    },
 ];
 
 const PLUGIN_DEFAULT: &[Property] = &[
-    Property { name: "type", kind: Kind::String, required: true, default: None, doc: "A task type or a prefix of one.", example: None, api: None, given: &[] },
-    Property { name: "values", kind: Kind::Map, required: true, default: None, doc: "Property values applied under the task's own.", example: None, api: None, given: &[] },
-    Property { name: "forced", kind: Kind::Boolean, required: false, default: None, doc: "Override the task's own values.", example: None, api: None, given: &[] },
+    Property {
+        name: "type",
+        kind: Kind::String,
+        required: true,
+        default: None,
+        doc: "A task type or a prefix of one.",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "values",
+        kind: Kind::Map,
+        required: true,
+        default: None,
+        doc: "Property values applied under the task's own.",
+        example: None,
+        api: None,
+        given: &[],
+    },
+    Property {
+        name: "forced",
+        kind: Kind::Boolean,
+        required: false,
+        default: None,
+        doc: "Override the task's own values.",
+        example: None,
+        api: None,
+        given: &[],
+    },
 ];
 
 impl Node {
     /// An empty span at the start of the node.
     fn span_of_start(&self) -> Span {
-        Span { start: self.span.start, end: self.span.start }
+        Span {
+            start: self.span.start,
+            end: self.span.start,
+        }
     }
 }
 
@@ -419,22 +569,52 @@ impl Builder {
     fn unknown_key(&mut self, key: &Node, name: &str, owner: &str, known: &[&str]) {
         let close = registry::closest(name, known.iter().copied());
         let hint = match close.as_slice() {
-            [] => format!("known ones: {}", known.iter().take(12).copied().collect::<Vec<_>>().join(", ")),
-            names => format!("did you mean {}?", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+            [] => format!(
+                "known ones: {}",
+                known
+                    .iter()
+                    .take(12)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            names => format!(
+                "did you mean {}?",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
         };
-        self.error(key.span, format!("unknown property `{name}` of {owner}: {hint}"));
+        self.error(
+            key.span,
+            format!("unknown property `{name}` of {owner}: {hint}"),
+        );
     }
 
     fn required_text(&mut self, node: &Node, key: &str, owner: &str, fix: &str) -> Text {
         match node.entry(key) {
             None => {
-                self.error(node.span_of_start(), format!("{owner} has no `{key}`: {fix}"));
+                self.error(
+                    node.span_of_start(),
+                    format!("{owner} has no `{key}`: {fix}"),
+                );
                 Text::default()
             }
             Some((_, value)) => match scalar_text(value) {
-                Some(text) if !text.is_empty() => Text { value: text, span: value.span },
+                Some(text) if !text.is_empty() => Text {
+                    value: text,
+                    span: value.span,
+                },
                 _ => {
-                    self.error(value.span, format!("`{key}` is {}, it should be a non-empty string: {fix}", value.kind_name()));
+                    self.error(
+                        value.span,
+                        format!(
+                            "`{key}` is {}, it should be a non-empty string: {fix}",
+                            value.kind_name()
+                        ),
+                    );
                     Text::default()
                 }
             },
@@ -447,20 +627,51 @@ impl Builder {
         // dots between their parts.
         if what == "input id" && id.value.contains('.') {
             if id.value.split('.').any(str::is_empty) {
-                self.error(id.span, format!("{what} {:?} has an empty part: dots separate parts such as `request.name`", id.value));
+                self.error(
+                    id.span,
+                    format!(
+                        "{what} {:?} has an empty part: dots separate parts such as `request.name`",
+                        id.value
+                    ),
+                );
                 return;
             }
             for part in id.value.split('.') {
-                self.check_id(&Text { value: part.to_owned(), span: id.span }, what);
+                self.check_id(
+                    &Text {
+                        value: part.to_owned(),
+                        span: id.span,
+                    },
+                    what,
+                );
             }
             return;
         }
-        if !id.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            self.error(id.span, format!("{what} {:?} may only have letters, digits, `_` and `-`", id.value));
+        if !id
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            self.error(
+                id.span,
+                format!(
+                    "{what} {:?} may only have letters, digits, `_` and `-`",
+                    id.value
+                ),
+            );
         } else if !id.value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            self.error(id.span, format!("{what} {:?} must start with a letter or digit", id.value));
+            self.error(
+                id.span,
+                format!("{what} {:?} must start with a letter or digit", id.value),
+            );
         } else if id.value.len() > MAX_ID {
-            self.error(id.span, format!("{what} is {} characters long; at most {MAX_ID}", id.value.len()));
+            self.error(
+                id.span,
+                format!(
+                    "{what} is {} characters long; at most {MAX_ID}",
+                    id.value.len()
+                ),
+            );
         }
     }
 
@@ -470,7 +681,10 @@ impl Builder {
             Value::Null => None,
             Value::Str(s) => Some(s.clone()),
             _ => {
-                self.error(value.span, format!("`{key}` is {}, it should be a string", value.kind_name()));
+                self.error(
+                    value.span,
+                    format!("`{key}` is {}, it should be a string", value.kind_name()),
+                );
                 None
             }
         }
@@ -492,7 +706,10 @@ impl Builder {
             return Vec::new();
         }
         let Some(items) = node.as_seq() else {
-            self.error(node.span, "`inputs` is a list: `- id: name` then `type: STRING`");
+            self.error(
+                node.span,
+                "`inputs` is a list: `- id: name` then `type: STRING`",
+            );
             return Vec::new();
         };
         let mut inputs = Vec::new();
@@ -509,7 +726,9 @@ impl Builder {
                 }
             }
             let id = match (item.get("id"), item.get("name")) {
-                (Some(_), _) | (None, None) => self.required_text(item, "id", "this input", "add `id: name`"),
+                (Some(_), _) | (None, None) => {
+                    self.required_text(item, "id", "this input", "add `id: name`")
+                }
                 (None, Some(_)) => self.required_text(item, "name", "this input", "add `id: name`"),
             };
             self.check_id(&id, "input id");
@@ -524,7 +743,11 @@ impl Builder {
                         let names: Vec<&str> = InputType::ALL.iter().map(|(n, _)| *n).collect();
                         let wanted = scalar_text(t).unwrap_or_default();
                         let close = registry::closest(&wanted, names.iter().copied());
-                        let hint = if close.is_empty() { names.join(", ") } else { format!("did you mean {}?", close.join(" or ")) };
+                        let hint = if close.is_empty() {
+                            names.join(", ")
+                        } else {
+                            format!("did you mean {}?", close.join(" or "))
+                        };
                         self.error(t.span, format!("unknown input type {wanted:?}: {hint}"));
                         InputType::String
                     }
@@ -541,17 +764,25 @@ impl Builder {
             let values: Vec<String> = match item.get("values") {
                 Some(v) => {
                     self.check_value(v, &Kind::StringList, "values");
-                    v.as_seq().map(|s| s.iter().filter_map(scalar_text).collect()).unwrap_or_default()
+                    v.as_seq()
+                        .map(|s| s.iter().filter_map(scalar_text).collect())
+                        .unwrap_or_default()
                 }
                 None => Vec::new(),
             };
             let expression = self.optional_string(item, "expression");
-            if matches!(input_type, InputType::Select | InputType::MultiSelect) && item.get("values").is_none() && expression.is_none() {
+            if matches!(input_type, InputType::Select | InputType::MultiSelect)
+                && item.get("values").is_none()
+                && expression.is_none()
+            {
                 self.error(id.span, format!("SELECT input {} has no `values`: add the list of choices, such as `values: [a, b]`, or an `expression` that gives them", id.value));
             }
             // A default with an expression is rendered when the execution
             // starts, from the other inputs: it is checked then.
-            if let Some(d) = defaults.as_ref().filter(|d| !d.to_json().to_string().contains("{{")) {
+            if let Some(d) = defaults
+                .as_ref()
+                .filter(|d| !d.to_json().to_string().contains("{{"))
+            {
                 if expression.is_none() {
                     self.check_input_default(input_type, d, &values);
                 }
@@ -559,9 +790,16 @@ impl Builder {
             let (depends_on, condition) = match item.get("dependsOn") {
                 None => (Vec::new(), None),
                 Some(d) => {
-                    let names = d.get("inputs").and_then(Node::as_seq).map(|s| s.iter().filter_map(scalar_text).collect()).unwrap_or_default();
+                    let names = d
+                        .get("inputs")
+                        .and_then(Node::as_seq)
+                        .map(|s| s.iter().filter_map(scalar_text).collect())
+                        .unwrap_or_default();
                     if d.as_map().is_none() {
-                        self.error(d.span, "dependsOn is a mapping: `inputs: [other]` and an optional `condition`");
+                        self.error(
+                            d.span,
+                            "dependsOn is a mapping: `inputs: [other]` and an optional `condition`",
+                        );
                     }
                     (names, self.optional_string(d, "condition"))
                 }
@@ -584,7 +822,11 @@ impl Builder {
         for input in &inputs {
             for dep in &input.depends_on {
                 if !inputs.iter().any(|i| i.id.value == *dep) {
-                    let names: Vec<&str> = inputs.iter().map(|i| i.id.value.as_str()).filter(|n| *n != input.id.value).collect();
+                    let names: Vec<&str> = inputs
+                        .iter()
+                        .map(|i| i.id.value.as_str())
+                        .filter(|n| *n != input.id.value)
+                        .collect();
                     self.error(input.span, format!("input {} depends on {dep:?}, which is not an input of this flow (inputs: {})", input.id.value, names.join(", ")));
                 }
             }
@@ -592,7 +834,13 @@ impl Builder {
             let mut pending: Vec<&str> = input.depends_on.iter().map(String::as_str).collect();
             while let Some(next) = pending.pop() {
                 if next == input.id.value {
-                    self.error(input.span, format!("input {} depends on itself through dependsOn: break the cycle", input.id.value));
+                    self.error(
+                        input.span,
+                        format!(
+                            "input {} depends on itself through dependsOn: break the cycle",
+                            input.id.value
+                        ),
+                    );
                     break;
                 }
                 if seen.contains(&next) {
@@ -613,16 +861,37 @@ impl Builder {
         }
         let text = scalar_text(d);
         let ok = match input_type {
-            InputType::Int => matches!(d.value, Value::Int(_)) || text.as_deref().is_some_and(|t| t.trim().parse::<i64>().is_ok()),
-            InputType::Float => matches!(d.value, Value::Int(_) | Value::Float(_)) || text.as_deref().is_some_and(|t| t.trim().parse::<f64>().is_ok()),
-            InputType::Boolean => matches!(d.value, Value::Bool(_)) || text.as_deref().is_some_and(|t| matches!(t, "true" | "false")),
-            InputType::Date => text.as_deref().is_some_and(|t| t.parse::<jiff::civil::Date>().is_ok()),
-            InputType::DateTime => text
+            InputType::Int => {
+                matches!(d.value, Value::Int(_))
+                    || text
+                        .as_deref()
+                        .is_some_and(|t| t.trim().parse::<i64>().is_ok())
+            }
+            InputType::Float => {
+                matches!(d.value, Value::Int(_) | Value::Float(_))
+                    || text
+                        .as_deref()
+                        .is_some_and(|t| t.trim().parse::<f64>().is_ok())
+            }
+            InputType::Boolean => {
+                matches!(d.value, Value::Bool(_))
+                    || text
+                        .as_deref()
+                        .is_some_and(|t| matches!(t, "true" | "false"))
+            }
+            InputType::Date => text
                 .as_deref()
-                .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok() || t.parse::<jiff::civil::DateTime>().is_ok()),
-            InputType::Time => text.as_deref().is_some_and(|t| t.parse::<jiff::civil::Time>().is_ok()),
+                .is_some_and(|t| t.parse::<jiff::civil::Date>().is_ok()),
+            InputType::DateTime => text.as_deref().is_some_and(|t| {
+                t.parse::<jiff::Timestamp>().is_ok() || t.parse::<jiff::civil::DateTime>().is_ok()
+            }),
+            InputType::Time => text
+                .as_deref()
+                .is_some_and(|t| t.parse::<jiff::civil::Time>().is_ok()),
             InputType::Duration => text.as_deref().is_some_and(|t| parse_duration(t).is_ok()),
-            InputType::Select => text.as_ref().is_some_and(|t| values.is_empty() || values.contains(t)),
+            InputType::Select => text
+                .as_ref()
+                .is_some_and(|t| values.is_empty() || values.contains(t)),
             _ => true,
         };
         if !ok {
@@ -636,7 +905,13 @@ impl Builder {
                 InputType::Duration => "an ISO-8601 duration such as PT5M".to_owned(),
                 _ => format!("one of the values: {}", values.join(", ")),
             };
-            self.error(d.span, format!("the default of a {} input should be {want}", input_type.name()));
+            self.error(
+                d.span,
+                format!(
+                    "the default of a {} input should be {want}",
+                    input_type.name()
+                ),
+            );
         }
     }
 
@@ -645,7 +920,10 @@ impl Builder {
             return Vec::new();
         }
         let Some(items) = node.as_seq() else {
-            self.error(node.span, format!("`{owner}` is a list of tasks, each `- id: ...` with a `type`"));
+            self.error(
+                node.span,
+                format!("`{owner}` is a list of tasks, each `- id: ...` with a `type`"),
+            );
             return Vec::new();
         };
         items.iter().filter_map(|item| self.task(item)).collect()
@@ -653,29 +931,51 @@ impl Builder {
 
     fn task(&mut self, node: &Node) -> Option<Task> {
         let Some(entries) = node.as_map() else {
-            self.error(node.span, format!("a task is a mapping with `id` and `type`, not {}", node.kind_name()));
+            self.error(
+                node.span,
+                format!(
+                    "a task is a mapping with `id` and `type`, not {}",
+                    node.kind_name()
+                ),
+            );
             return None;
         };
         let id = self.required_text(node, "id", "this task", "add `id: my_task`");
         if !id.value.is_empty() {
             self.check_id(&id, "task id");
         }
-        let task_type = self.required_text(node, "type", &format!("task {}", id.value), "add `type:` such as `io.kestra.plugin.core.log.Log`");
+        let task_type = self.required_text(
+            node,
+            "type",
+            &format!("task {}", id.value),
+            "add `type:` such as `io.kestra.plugin.core.log.Log`",
+        );
         let kind = if task_type.value.is_empty() {
             None
         } else {
             match registry::lookup(&task_type.value) {
                 Some(kind) if kind.category == Category::Trigger => {
-                    self.error(task_type.span, format!("{} is a trigger: move it under `triggers`", task_type.value));
+                    self.error(
+                        task_type.span,
+                        format!("{} is a trigger: move it under `triggers`", task_type.value),
+                    );
                     None
                 }
                 Some(kind) if kind.category == Category::Condition => {
-                    self.error(task_type.span, format!("{} is a condition: it goes in a trigger's `conditions`", task_type.value));
+                    self.error(
+                        task_type.span,
+                        format!(
+                            "{} is a condition: it goes in a trigger's `conditions`",
+                            task_type.value
+                        ),
+                    );
                     None
                 }
                 Some(kind) => Some(kind),
                 None => {
-                    self.unknown_type(&task_type, "task", |t| matches!(t.category, Category::Task | Category::Flowable));
+                    self.unknown_type(&task_type, "task", |t| {
+                        matches!(t.category, Category::Task | Category::Flowable)
+                    });
                     None
                 }
             }
@@ -710,7 +1010,12 @@ impl Builder {
                     }
                     match name {
                         "description" => task.description = value.as_str().map(str::to_owned),
-                        "timeout" => task.timeout = value.as_str().map(|s| Text { value: s.to_owned(), span: value.span }),
+                        "timeout" => {
+                            task.timeout = value.as_str().map(|s| Text {
+                                value: s.to_owned(),
+                                span: value.span,
+                            })
+                        }
                         "retry" => task.retry = Some(value.clone()),
                         "allowFailure" => task.allow_failure = value.as_bool().unwrap_or(false),
                         "allowWarning" => task.allow_warning = value.as_bool().unwrap_or(false),
@@ -722,34 +1027,68 @@ impl Builder {
                 (None, Some(p)) => match p.kind {
                     Kind::Tasks => {
                         let tasks = self.tasks(value, name);
-                        task.branches.push(Branch { name: name.to_owned(), tasks });
+                        task.branches.push(Branch {
+                            name: name.to_owned(),
+                            tasks,
+                        });
                     }
                     Kind::DagTasks => {
                         let tasks = self.dag_tasks(value);
-                        task.branches.push(Branch { name: name.to_owned(), tasks });
+                        task.branches.push(Branch {
+                            name: name.to_owned(),
+                            tasks,
+                        });
                     }
                     Kind::TaskCases => match value.as_map() {
                         Some(cases) => {
                             for (case, tasks) in cases {
                                 let label = scalar_text(case).unwrap_or_default();
                                 let tasks = self.tasks(tasks, &format!("cases.{label}"));
-                                task.branches.push(Branch { name: format!("cases.{label}"), tasks });
+                                task.branches.push(Branch {
+                                    name: format!("cases.{label}"),
+                                    tasks,
+                                });
                             }
                         }
                         None if value.is_null() => {}
-                        None => self.error(value.span, "`cases` is a mapping from a value to a list of tasks"),
+                        None => self.error(
+                            value.span,
+                            "`cases` is a mapping from a value to a list of tasks",
+                        ),
                     },
                     _ => {
                         self.check_value(value, &p.kind, name);
-                        task.properties.push((Text { value: name.to_owned(), span: key.span }, value.clone()));
+                        task.properties.push((
+                            Text {
+                                value: name.to_owned(),
+                                span: key.span,
+                            },
+                            value.clone(),
+                        ));
                     }
                 },
                 (None, None) => {
                     if let Some(kind) = kind {
-                        let known: Vec<&str> = kind.properties.iter().chain(registry::COMMON).map(|p| p.name).collect();
-                        self.unknown_key(key, name, &format!("{} (task {})", kind.alias, task.id.value), &known);
+                        let known: Vec<&str> = kind
+                            .properties
+                            .iter()
+                            .chain(registry::COMMON)
+                            .map(|p| p.name)
+                            .collect();
+                        self.unknown_key(
+                            key,
+                            name,
+                            &format!("{} (task {})", kind.alias, task.id.value),
+                            &known,
+                        );
                     }
-                    task.properties.push((Text { value: name.to_owned(), span: key.span }, value.clone()));
+                    task.properties.push((
+                        Text {
+                            value: name.to_owned(),
+                            span: key.span,
+                        },
+                        value.clone(),
+                    ));
                 }
             }
         }
@@ -758,7 +1097,13 @@ impl Builder {
                 if node.get(p.name).is_none() && !self.defaulted(kind, p.name) {
                     self.error(
                         task.id.span_or(node.span),
-                        format!("task {} ({}) has no `{}`: add it ({})", task.id.value, kind.alias, p.name, p.doc.trim_end_matches('.')),
+                        format!(
+                            "task {} ({}) has no `{}`: add it ({})",
+                            task.id.value,
+                            kind.alias,
+                            p.name,
+                            p.doc.trim_end_matches('.')
+                        ),
                     );
                 }
             }
@@ -772,8 +1117,13 @@ impl Builder {
     /// Kestra's rules for a Switch: some tasks to run (in a case or in
     /// `defaults`), and no case, nor `defaults`, given as an empty list.
     fn check_switch(&mut self, node: &Node, task: &Task) {
-        let empty = |tasks: &Node| tasks.is_null() || tasks.as_seq().is_some_and(<[Node]>::is_empty);
-        let cases: Vec<(&Node, &Node)> = node.get("cases").and_then(Node::as_map).map(|c| c.iter().map(|(k, v)| (k, v)).collect()).unwrap_or_default();
+        let empty =
+            |tasks: &Node| tasks.is_null() || tasks.as_seq().is_some_and(<[Node]>::is_empty);
+        let cases: Vec<(&Node, &Node)> = node
+            .get("cases")
+            .and_then(Node::as_map)
+            .map(|c| c.iter().map(|(k, v)| (k, v)).collect())
+            .unwrap_or_default();
         let defaults = node.get("defaults");
         if cases.is_empty() && defaults.is_none_or(empty) {
             self.error(
@@ -793,7 +1143,13 @@ impl Builder {
             && !defaults.is_null()
             && empty(defaults)
         {
-            self.error(defaults.span, format!("`defaults` of Switch {} is empty: give it at least one task, or remove it", task.id.value));
+            self.error(
+                defaults.span,
+                format!(
+                    "`defaults` of Switch {} is empty: give it at least one task, or remove it",
+                    task.id.value
+                ),
+            );
         }
     }
 
@@ -805,7 +1161,10 @@ impl Builder {
         let mut tasks = Vec::new();
         for item in items {
             let Some(entries) = item.as_map() else {
-                self.error(item.span, "each Dag entry is a mapping with `task` and an optional `dependsOn`");
+                self.error(
+                    item.span,
+                    "each Dag entry is a mapping with `task` and an optional `dependsOn`",
+                );
                 continue;
             };
             if item.get("task").is_none() {
@@ -824,22 +1183,35 @@ impl Builder {
                     self.unknown_key(key, name, "a Dag entry", &["task", "dependsOn"]);
                 }
             }
-            let Some(inner) = item.get("task") else { continue };
-            let Some(mut task) = self.task(inner) else { continue };
+            let Some(inner) = item.get("task") else {
+                continue;
+            };
+            let Some(mut task) = self.task(inner) else {
+                continue;
+            };
             if let Some(deps) = item.get("dependsOn") {
                 match deps.as_seq() {
                     Some(list) => {
                         for dep in list {
                             match scalar_text(dep) {
-                                Some(text) => task.depends_on.push(Text { value: text, span: dep.span }),
+                                Some(text) => task.depends_on.push(Text {
+                                    value: text,
+                                    span: dep.span,
+                                }),
                                 None => self.error(dep.span, "dependsOn lists task ids (strings)"),
                             }
                         }
                     }
                     None if deps.is_null() => {}
                     None => match deps.as_str() {
-                        Some(one) => task.depends_on.push(Text { value: one.to_owned(), span: deps.span }),
-                        None => self.error(deps.span, "dependsOn is a list of task ids, such as `[a, b]`"),
+                        Some(one) => task.depends_on.push(Text {
+                            value: one.to_owned(),
+                            span: deps.span,
+                        }),
+                        None => self.error(
+                            deps.span,
+                            "dependsOn is a list of task ids, such as `[a, b]`",
+                        ),
                     },
                 }
             }
@@ -849,9 +1221,14 @@ impl Builder {
     }
 
     fn triggers(&mut self, node: Option<&Node>) -> Vec<Trigger> {
-        let Some(node) = node.filter(|n| !n.is_null()) else { return Vec::new() };
+        let Some(node) = node.filter(|n| !n.is_null()) else {
+            return Vec::new();
+        };
         let Some(items) = node.as_seq() else {
-            self.error(node.span, "`triggers` is a list, each `- id: ...` with a `type`");
+            self.error(
+                node.span,
+                "`triggers` is a list, each `- id: ...` with a `type`",
+            );
             return Vec::new();
         };
         let mut triggers = Vec::new();
@@ -861,18 +1238,31 @@ impl Builder {
                 continue;
             };
             let id = self.required_text(item, "id", "this trigger", "add `id: my_trigger`");
-            let trigger_type = self.required_text(item, "type", "this trigger", "add `type: io.kestra.plugin.core.trigger.Schedule`");
+            let trigger_type = self.required_text(
+                item,
+                "type",
+                "this trigger",
+                "add `type: io.kestra.plugin.core.trigger.Schedule`",
+            );
             let kind = if trigger_type.value.is_empty() {
                 None
             } else {
                 match registry::lookup(&trigger_type.value) {
                     Some(k) if k.category == Category::Trigger => Some(k),
                     Some(_) => {
-                        self.error(trigger_type.span, format!("{} is a task, not a trigger: move it under `tasks`", trigger_type.value));
+                        self.error(
+                            trigger_type.span,
+                            format!(
+                                "{} is a task, not a trigger: move it under `tasks`",
+                                trigger_type.value
+                            ),
+                        );
                         None
                     }
                     None => {
-                        self.unknown_type(&trigger_type, "trigger", |t| t.category == Category::Trigger);
+                        self.unknown_type(&trigger_type, "trigger", |t| {
+                            t.category == Category::Trigger
+                        });
                         None
                     }
                 }
@@ -880,32 +1270,77 @@ impl Builder {
             if let Some(kind) = kind {
                 for (key, value) in entries {
                     let Some(name) = key.as_str() else { continue };
-                    if let Some(p) = kind.property(name).or_else(|| registry::TRIGGER_COMMON.iter().find(|p| p.name == name)) {
+                    if let Some(p) = kind
+                        .property(name)
+                        .or_else(|| registry::TRIGGER_COMMON.iter().find(|p| p.name == name))
+                    {
                         if !matches!(name, "id" | "type") {
                             self.check_value(value, &p.kind, name);
                         }
                     } else {
-                        let known: Vec<&str> = kind.properties.iter().chain(registry::TRIGGER_COMMON).map(|p| p.name).collect();
-                        self.unknown_key(key, name, &format!("{} (trigger {})", kind.alias, id.value), &known);
+                        let known: Vec<&str> = kind
+                            .properties
+                            .iter()
+                            .chain(registry::TRIGGER_COMMON)
+                            .map(|p| p.name)
+                            .collect();
+                        self.unknown_key(
+                            key,
+                            name,
+                            &format!("{} (trigger {})", kind.alias, id.value),
+                            &known,
+                        );
                     }
                 }
                 for p in kind.properties.iter().filter(|p| p.required) {
                     if item.get(p.name).is_none() && !self.defaulted(kind, p.name) {
-                        self.error(id.span_or(item.span), format!("trigger {} ({}) has no `{}`: add it ({})", id.value, kind.alias, p.name, p.doc.trim_end_matches('.')));
+                        self.error(
+                            id.span_or(item.span),
+                            format!(
+                                "trigger {} ({}) has no `{}`: add it ({})",
+                                id.value,
+                                kind.alias,
+                                p.name,
+                                p.doc.trim_end_matches('.')
+                            ),
+                        );
                     }
                 }
             }
-            let disabled = item.get("disabled").and_then(Node::as_bool).unwrap_or(false);
-            triggers.push(Trigger { id, trigger_type, kind, disabled, node: item.clone() });
+            let disabled = item
+                .get("disabled")
+                .and_then(Node::as_bool)
+                .unwrap_or(false);
+            triggers.push(Trigger {
+                id,
+                trigger_type,
+                kind,
+                disabled,
+                node: item.clone(),
+            });
         }
         triggers
     }
 
     fn plugin_defaults(&mut self, node: &Node) {
-        self.check_value(node, &Kind::ObjectList { properties: PLUGIN_DEFAULT }, "pluginDefaults");
+        self.check_value(
+            node,
+            &Kind::ObjectList {
+                properties: PLUGIN_DEFAULT,
+            },
+            "pluginDefaults",
+        );
         for entry in node.as_seq().unwrap_or_default() {
-            let (Some(prefix), Some(values)) = (entry.get("type").and_then(Node::as_str), entry.get("values").and_then(Node::as_map)) else { continue };
-            let types: Vec<&TaskType> = registry::TYPES.iter().filter(|t| t.name.starts_with(prefix) || t.alias.starts_with(prefix)).collect();
+            let (Some(prefix), Some(values)) = (
+                entry.get("type").and_then(Node::as_str),
+                entry.get("values").and_then(Node::as_map),
+            ) else {
+                continue;
+            };
+            let types: Vec<&TaskType> = registry::TYPES
+                .iter()
+                .filter(|t| t.name.starts_with(prefix) || t.alias.starts_with(prefix))
+                .collect();
             if types.is_empty() {
                 if !prefix.is_empty() {
                     self.warning(entry.get("type").map_or(entry.span, |n| n.span), format!("no known task type starts with {prefix:?}: these defaults apply to nothing"));
@@ -914,9 +1349,13 @@ impl Builder {
             }
             for (key, _) in values {
                 let Some(name) = key.as_str() else { continue };
-                let known = types.iter().any(|t| t.property(name).is_some()) || registry::COMMON.iter().any(|p| p.name == name);
+                let known = types.iter().any(|t| t.property(name).is_some())
+                    || registry::COMMON.iter().any(|p| p.name == name);
                 if !known {
-                    let names: Vec<&str> = types.iter().flat_map(|t| t.properties.iter().map(|p| p.name)).collect();
+                    let names: Vec<&str> = types
+                        .iter()
+                        .flat_map(|t| t.properties.iter().map(|p| p.name))
+                        .collect();
                     self.unknown_key(key, name, &format!("the types under {prefix}"), &names);
                 }
             }
@@ -925,7 +1364,9 @@ impl Builder {
 
     /// Whether a `pluginDefaults` entry gives this type the property.
     fn defaulted(&self, kind: &TaskType, name: &str) -> bool {
-        self.defaults.iter().any(|(prefix, keys)| crate::plan::defaults_apply(prefix, kind.name) && keys.iter().any(|k| k == name))
+        self.defaults.iter().any(|(prefix, keys)| {
+            crate::plan::defaults_apply(prefix, kind.name) && keys.iter().any(|k| k == name)
+        })
     }
 
     fn unknown_type(&mut self, written: &Text, noun: &str, filter: impl Fn(&TaskType) -> bool) {
@@ -939,30 +1380,60 @@ impl Builder {
             .filter(|t| filter(t))
             .map(|t| {
                 let name = last(t.name);
-                let (similar, edits) = (strsim::jaro_winkler(&wanted, &name), strsim::normalized_damerau_levenshtein(&wanted, &name));
-                (if similar > 0.8 || edits >= 0.6 { similar.max(edits) } else { 0.0 }, t)
+                let (similar, edits) = (
+                    strsim::jaro_winkler(&wanted, &name),
+                    strsim::normalized_damerau_levenshtein(&wanted, &name),
+                );
+                (
+                    if similar > 0.8 || edits >= 0.6 {
+                        similar.max(edits)
+                    } else {
+                        0.0
+                    },
+                    t,
+                )
             })
             .filter(|(score, _)| *score > 0.0)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         // Suggested in the form written: a full name, or an alias.
         let full_names = written.value.starts_with("io.kestra.");
-        let full: Vec<&str> = scored.iter().map(|(_, t)| if full_names { t.name } else { t.alias }).take(3).collect();
+        let full: Vec<&str> = scored
+            .iter()
+            .map(|(_, t)| if full_names { t.name } else { t.alias })
+            .take(3)
+            .collect();
         // A plugin Mortar has none of says so rather than guess.
-        let family = written.value.strip_prefix("io.kestra.plugin.").and_then(|rest| rest.split('.').next()).filter(|f| *f != "core");
+        let family = written
+            .value
+            .strip_prefix("io.kestra.plugin.")
+            .and_then(|rest| rest.split('.').next())
+            .filter(|f| *f != "core");
         let hint = match (full.as_slice(), family) {
-            ([], Some(family)) if !registry::TYPES.iter().any(|t| t.name.starts_with(&format!("io.kestra.plugin.{family}."))) => {
-                format!("Mortar has no io.kestra.plugin.{family} tasks yet (docs/kestra-compatibility.md lists the types it runs)")
+            ([], Some(family))
+                if !registry::TYPES
+                    .iter()
+                    .any(|t| t.name.starts_with(&format!("io.kestra.plugin.{family}."))) =>
+            {
+                format!(
+                    "Mortar has no io.kestra.plugin.{family} tasks yet (docs/kestra-compatibility.md lists the types it runs)"
+                )
             }
             ([], _) => "see `mortar schema` or GET /api/v1/plugins for the known types".to_owned(),
             (names, _) => format!("did you mean {}?", names.join(" or ")),
         };
-        self.error(written.span, format!("unknown {noun} type {:?}: {hint}", written.value));
+        self.error(
+            written.span,
+            format!("unknown {noun} type {:?}: {hint}", written.value),
+        );
     }
 
     fn check_object(&mut self, node: &Node, properties: &[Property], owner: &str) {
         let Some(entries) = node.as_map() else {
-            self.error(node.span, format!("`{owner}` is a mapping, not {}", node.kind_name()));
+            self.error(
+                node.span,
+                format!("`{owner}` is a mapping, not {}", node.kind_name()),
+            );
             return;
         };
         for (key, value) in entries {
@@ -977,7 +1448,14 @@ impl Builder {
         }
         for p in properties.iter().filter(|p| p.required) {
             if node.get(p.name).is_none() {
-                self.error(node.span_of_start(), format!("`{owner}` has no `{}`: add it ({})", p.name, p.doc.trim_end_matches('.')));
+                self.error(
+                    node.span_of_start(),
+                    format!(
+                        "`{owner}` has no `{}`: add it ({})",
+                        p.name,
+                        p.doc.trim_end_matches('.')
+                    ),
+                );
             }
         }
     }
@@ -996,13 +1474,20 @@ impl Builder {
             return;
         }
         let wrong = |b: &mut Self| {
-            let message = format!("`{name}` is {}, it should be {}", node.kind_name(), kind.describe());
+            let message = format!(
+                "`{name}` is {}, it should be {}",
+                node.kind_name(),
+                kind.describe()
+            );
             b.error(node.span, message);
         };
         match kind {
             Kind::Any => {}
             Kind::String => {
-                if !matches!(node.value, Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
+                if !matches!(
+                    node.value,
+                    Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
+                ) {
                     wrong(self);
                 }
             }
@@ -1053,10 +1538,21 @@ impl Builder {
             Kind::Enum { values } => match scalar_text(node) {
                 Some(text) if values.contains(&text.as_str()) => {}
                 Some(text) => {
-                    let close = values.iter().find(|v| v.eq_ignore_ascii_case(&text)).copied();
+                    let close = values
+                        .iter()
+                        .find(|v| v.eq_ignore_ascii_case(&text))
+                        .copied();
                     match close {
-                        Some(v) => self.error(node.span, format!("`{name}`: write {v} rather than {text}")),
-                        None => self.error(node.span, format!("`{name}` is {text:?}, it should be one of {}", values.join(", "))),
+                        Some(v) => {
+                            self.error(node.span, format!("`{name}`: write {v} rather than {text}"))
+                        }
+                        None => self.error(
+                            node.span,
+                            format!(
+                                "`{name}` is {text:?}, it should be one of {}",
+                                values.join(", ")
+                            ),
+                        ),
                     }
                 }
                 None => wrong(self),
@@ -1064,8 +1560,14 @@ impl Builder {
             Kind::StringList => match node.as_seq() {
                 Some(items) => {
                     for item in items {
-                        if !matches!(item.value, Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
-                            self.error(item.span, format!("`{name}` lists strings; this is {}", item.kind_name()));
+                        if !matches!(
+                            item.value,
+                            Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
+                        ) {
+                            self.error(
+                                item.span,
+                                format!("`{name}` lists strings; this is {}", item.kind_name()),
+                            );
                         }
                     }
                 }
@@ -1108,17 +1610,29 @@ impl Builder {
             return;
         };
         let Some(written) = type_node.as_str() else {
-            self.error(type_node.span, "a condition's `type` is the name of a condition type");
+            self.error(
+                type_node.span,
+                "a condition's `type` is the name of a condition type",
+            );
             return;
         };
         let Some(declared) = crate::task::core::condition::find(written) else {
-            self.unknown_type(&Text { value: written.to_owned(), span: type_node.span }, "condition", |t| t.category == Category::Condition);
+            self.unknown_type(
+                &Text {
+                    value: written.to_owned(),
+                    span: type_node.span,
+                },
+                "condition",
+                |t| t.category == Category::Condition,
+            );
             return;
         };
         let Some(entries) = node.as_map() else { return };
         let owner = format!("condition {}", declared.alias);
         for (key, value) in entries {
-            let Some(key_name) = key.as_str() else { continue };
+            let Some(key_name) = key.as_str() else {
+                continue;
+            };
             if key_name == "type" {
                 continue;
             }
@@ -1132,7 +1646,14 @@ impl Builder {
         }
         for p in declared.properties.iter().filter(|p| p.required) {
             if node.get(p.name).is_none() {
-                self.error(node.span_of_start(), format!("{owner} has no `{}`: add it ({})", p.name, p.doc.trim_end_matches('.')));
+                self.error(
+                    node.span_of_start(),
+                    format!(
+                        "{owner} has no `{}`: add it ({})",
+                        p.name,
+                        p.doc.trim_end_matches('.')
+                    ),
+                );
             }
         }
     }
@@ -1140,7 +1661,11 @@ impl Builder {
 
 impl Text {
     fn span_or(&self, fallback: Span) -> Span {
-        if self.span.start.line == 0 { fallback } else { self.span }
+        if self.span.start.line == 0 {
+            fallback
+        } else {
+            self.span
+        }
     }
 }
 
@@ -1172,7 +1697,9 @@ pub fn check_cron(text: &str) -> Result<(), String> {
     if !text.trim().starts_with('@') && !(5..=6).contains(&fields) {
         return Err(format!("it has {fields} fields, it should have 5"));
     }
-    text.parse::<croner::Cron>().map(|_| ()).map_err(|e| e.to_string())
+    text.parse::<croner::Cron>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -1180,7 +1707,11 @@ mod tests {
     /// Builds `source` and compares the problems as `line:col: message` prefixes.
     fn check(source: &str, expected: &[&str]) {
         let parsed = super::super::parse(source);
-        let got: Vec<String> = parsed.problems.iter().map(|p| format!("{}:{}: {}", p.line, p.column, p.message)).collect();
+        let got: Vec<String> = parsed
+            .problems
+            .iter()
+            .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+            .collect();
         assert_eq!(got.len(), expected.len(), "{got:#?}");
         for (got, want) in got.iter().zip(expected) {
             assert!(got.starts_with(want), "got {got:?}, want {want:?}");
@@ -1191,9 +1722,14 @@ mod tests {
 
     #[test]
     fn triggers_and_tasks_stay_in_their_lists() {
-        check(&format!("{HEAD}tasks:\n  - id: a\n    type: trigger.Schedule\n"), &["5:11: trigger.Schedule is a trigger: move it under `triggers`"]);
         check(
-            &format!("{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: m\ntriggers:\n  - id: t\n    type: log.Log\n"),
+            &format!("{HEAD}tasks:\n  - id: a\n    type: trigger.Schedule\n"),
+            &["5:11: trigger.Schedule is a trigger: move it under `triggers`"],
+        );
+        check(
+            &format!(
+                "{HEAD}tasks:\n  - id: a\n    type: log.Log\n    message: m\ntriggers:\n  - id: t\n    type: log.Log\n"
+            ),
             &["9:11: log.Log is a task, not a trigger"],
         );
     }
@@ -1201,37 +1737,75 @@ mod tests {
     #[test]
     fn a_dag_entry_wraps_its_task() {
         check(
-            &format!("{HEAD}tasks:\n  - id: d\n    type: flow.Dag\n    tasks:\n      - id: a\n        type: log.Log\n"),
+            &format!(
+                "{HEAD}tasks:\n  - id: d\n    type: flow.Dag\n    tasks:\n      - id: a\n        type: log.Log\n"
+            ),
             &["7:9: a Dag entry wraps its task"],
         );
     }
 
     #[test]
     fn concurrency_plugin_defaults_and_kestra_spellings() {
-        check(&format!("{HEAD}concurrency:\n  limit: two\n  behaviour: QUEUE\ntasks:\n  - id: a\n    type: core.log.Log\n    message: m\n"), &[
-            "4:10: `limit` is a string, it should be an integer",
-            "5:3: unknown property `behaviour` of `concurrency`: did you mean `behavior`?",
-        ]);
         check(
-            &format!("{HEAD}pluginDefaults:\n  - type: io.kestra.plugin.databricks\n    values:\n      hots: x\ntasks:\n  - id: a\n    type: log.Log\n    message: m\n"),
-            &["6:7: unknown property `hots` of the types under io.kestra.plugin.databricks: did you mean `host`?"],
+            &format!(
+                "{HEAD}concurrency:\n  limit: two\n  behaviour: QUEUE\ntasks:\n  - id: a\n    type: core.log.Log\n    message: m\n"
+            ),
+            &[
+                "4:10: `limit` is a string, it should be an integer",
+                "5:3: unknown property `behaviour` of `concurrency`: did you mean `behavior`?",
+            ],
         );
-        check(&format!("{HEAD}tasks:\n  - id: a\n    type: databricks.sql.Query\n    sql: SELECT 1\n    fetchType: fetch_one\n"), &[
-            "7:16: `fetchType`: write FETCH_ONE rather than fetch_one",
-        ]);
+        check(
+            &format!(
+                "{HEAD}pluginDefaults:\n  - type: io.kestra.plugin.databricks\n    values:\n      hots: x\ntasks:\n  - id: a\n    type: log.Log\n    message: m\n"
+            ),
+            &[
+                "6:7: unknown property `hots` of the types under io.kestra.plugin.databricks: did you mean `host`?",
+            ],
+        );
+        check(
+            &format!(
+                "{HEAD}tasks:\n  - id: a\n    type: databricks.sql.Query\n    sql: SELECT 1\n    fetchType: fetch_one\n"
+            ),
+            &["7:16: `fetchType`: write FETCH_ONE rather than fetch_one"],
+        );
     }
 
     #[test]
     fn ids_and_namespaces_follow_kestra_patterns_and_lengths() {
         let task = "tasks:\n  - id: a\n    type: log.Log\n    message: m\n";
-        check(&format!("id: my.flow-1\nnamespace: company.team_a\n{task}"), &[]);
-        check(&format!("id: f\nnamespace: ..\n{task}"), &["2:12: namespace \"..\" must start with a lower-case letter or digit"]);
-        check(&format!("id: f\nnamespace: .\n{task}"), &["2:12: namespace \".\" must start"]);
-        check(&format!("id: f\nnamespace: Company\n{task}"), &["2:12: namespace \"Company\" must start with a lower-case letter"]);
-        check(&format!("id: .f\nnamespace: n\n{task}"), &["1:5: flow id \".f\" must start with a letter or digit"]);
-        check(&format!("id: {}\nnamespace: n\n{task}", "f".repeat(101)), &["1:5: flow id is 101 characters long; at most 100"]);
-        check(&format!("id: f\nnamespace: {}\n{task}", "n".repeat(151)), &["2:12: namespace is 151 characters long; at most 150"]);
-        check(&format!("{HEAD}tasks:\n  - id: _a\n    type: log.Log\n    message: m\n"), &["4:9: task id \"_a\" must start with a letter or digit"]);
+        check(
+            &format!("id: my.flow-1\nnamespace: company.team_a\n{task}"),
+            &[],
+        );
+        check(
+            &format!("id: f\nnamespace: ..\n{task}"),
+            &["2:12: namespace \"..\" must start with a lower-case letter or digit"],
+        );
+        check(
+            &format!("id: f\nnamespace: .\n{task}"),
+            &["2:12: namespace \".\" must start"],
+        );
+        check(
+            &format!("id: f\nnamespace: Company\n{task}"),
+            &["2:12: namespace \"Company\" must start with a lower-case letter"],
+        );
+        check(
+            &format!("id: .f\nnamespace: n\n{task}"),
+            &["1:5: flow id \".f\" must start with a letter or digit"],
+        );
+        check(
+            &format!("id: {}\nnamespace: n\n{task}", "f".repeat(101)),
+            &["1:5: flow id is 101 characters long; at most 100"],
+        );
+        check(
+            &format!("id: f\nnamespace: {}\n{task}", "n".repeat(151)),
+            &["2:12: namespace is 151 characters long; at most 150"],
+        );
+        check(
+            &format!("{HEAD}tasks:\n  - id: _a\n    type: log.Log\n    message: m\n"),
+            &["4:9: task id \"_a\" must start with a letter or digit"],
+        );
     }
 
     #[test]

@@ -19,15 +19,21 @@ pub enum Kind {
     /// A service's base URL, `scheme://host[:port]` (`base_url::BaseUrl`).
     BaseUrl,
     /// One of a set of strings.
-    Enum { values: &'static [&'static str] },
+    Enum {
+        values: &'static [&'static str],
+    },
     /// A list of strings.
     StringList,
     /// A mapping of free keys.
     Map,
     /// A mapping with declared keys.
-    Object { properties: &'static [Property] },
+    Object {
+        properties: &'static [Property],
+    },
     /// A list of mappings with declared keys.
-    ObjectList { properties: &'static [Property] },
+    ObjectList {
+        properties: &'static [Property],
+    },
     /// Anything (a template, a value of any type).
     Any,
     /// A list of conditions (`- type: io.kestra.plugin.core.condition.…`).
@@ -50,13 +56,17 @@ impl Kind {
             Kind::Boolean => "true or false".into(),
             Kind::Duration => "an ISO-8601 duration such as PT5M".into(),
             Kind::Cron => "a cron expression such as \"0 2 * * *\"".into(),
-            Kind::BaseUrl => "a URL scheme://host[:port] such as https://adb-123.4.azuredatabricks.net".into(),
+            Kind::BaseUrl => {
+                "a URL scheme://host[:port] such as https://adb-123.4.azuredatabricks.net".into()
+            }
             Kind::Enum { values } => format!("one of {}", values.join(", ")),
             Kind::StringList => "a list of strings".into(),
             Kind::Map | Kind::Object { .. } => "a mapping".into(),
             Kind::ObjectList { .. } => "a list of mappings".into(),
             Kind::Any => "a value".into(),
-            Kind::Conditions => "a list of conditions, each `- type: ...` with its properties".into(),
+            Kind::Conditions => {
+                "a list of conditions, each `- type: ...` with its properties".into()
+            }
             Kind::Tasks => "a list of tasks".into(),
             Kind::DagTasks => "a list of `- task: {...}` entries with optional dependsOn".into(),
             Kind::TaskCases => "a mapping from case value to a list of tasks".into(),
@@ -142,7 +152,11 @@ pub type MakeRunner = std::convert::Infallible;
 macro_rules! runner {
     (|$env:ident| $make:expr) => {{
         #[cfg(feature = "runtime")]
-        let run = Some((|$env: &crate::task::RunnerEnv| std::sync::Arc::new($make) as std::sync::Arc<dyn crate::task::Runner>) as crate::flow::registry::MakeRunner);
+        let run = Some(
+            (|$env: &crate::task::RunnerEnv| {
+                std::sync::Arc::new($make) as std::sync::Arc<dyn crate::task::Runner>
+            }) as crate::flow::registry::MakeRunner,
+        );
         #[cfg(not(feature = "runtime"))]
         let run = None;
         run
@@ -168,15 +182,47 @@ impl TaskType {
 }
 
 pub const fn prop(name: &'static str, kind: Kind, doc: &'static str) -> Property {
-    Property { name, kind, required: false, default: None, doc, example: None, api: None, given: &[] }
+    Property {
+        name,
+        kind,
+        required: false,
+        default: None,
+        doc,
+        example: None,
+        api: None,
+        given: &[],
+    }
 }
 
 pub const fn req(name: &'static str, kind: Kind, doc: &'static str) -> Property {
-    Property { name, kind, required: true, default: None, doc, example: None, api: None, given: &[] }
+    Property {
+        name,
+        kind,
+        required: true,
+        default: None,
+        doc,
+        example: None,
+        api: None,
+        given: &[],
+    }
 }
 
-pub const fn def(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Property {
-    Property { name, kind, required: false, default: Some(default), doc, example: None, api: None, given: &[] }
+pub const fn def(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    doc: &'static str,
+) -> Property {
+    Property {
+        name,
+        kind,
+        required: false,
+        default: Some(default),
+        doc,
+        example: None,
+        api: None,
+        given: &[],
+    }
 }
 
 pub const fn ex(mut p: Property, example: &'static str) -> Property {
@@ -200,32 +246,123 @@ pub const fn api(mut p: Property, field: &'static str) -> Property {
 use Kind::*;
 
 const RETRY: &[Property] = &[
-    req("type", Enum { values: &["constant", "exponential", "random"] }, "How the wait between attempts grows."),
-    prop("maxAttempt", Integer, "The most attempts, the first one included."),
+    req(
+        "type",
+        Enum {
+            values: &["constant", "exponential", "random"],
+        },
+        "How the wait between attempts grows.",
+    ),
+    prop(
+        "maxAttempt",
+        Integer,
+        "The most attempts, the first one included.",
+    ),
     prop("maxAttempts", Integer, "Same as maxAttempt."),
-    prop("interval", Duration, "The wait between attempts (constant), or the first wait (exponential)."),
+    prop(
+        "interval",
+        Duration,
+        "The wait between attempts (constant), or the first wait (exponential).",
+    ),
     prop("minInterval", Duration, "The shortest wait (random)."),
-    prop("maxInterval", Duration, "The longest wait (exponential, random)."),
-    prop("delayFactor", Number, "The factor each wait grows by (exponential); 2 when unset."),
-    prop("maxDuration", Duration, "Stop retrying once this much time has passed since the first attempt."),
-    def("warningOnRetry", Boolean, "false", "End the execution WARNING when the task succeeded only after a retry."),
-    prop("behavior", Enum { values: &["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] }, "Retry the task run in place (the only behavior Mortar supports)."),
+    prop(
+        "maxInterval",
+        Duration,
+        "The longest wait (exponential, random).",
+    ),
+    prop(
+        "delayFactor",
+        Number,
+        "The factor each wait grows by (exponential); 2 when unset.",
+    ),
+    prop(
+        "maxDuration",
+        Duration,
+        "Stop retrying once this much time has passed since the first attempt.",
+    ),
+    def(
+        "warningOnRetry",
+        Boolean,
+        "false",
+        "End the execution WARNING when the task succeeded only after a retry.",
+    ),
+    prop(
+        "behavior",
+        Enum {
+            values: &["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"],
+        },
+        "Retry the task run in place (the only behavior Mortar supports).",
+    ),
 ];
 
 /// The properties every task has.
 pub const COMMON: &[Property] = &[
-    ex(req("id", String, "The task's id, unique in the flow: letters, digits, _ and -."), "my_task"),
-    ex(req("type", String, "The task type, Kestra's full name or its short alias."), "io.kestra.plugin.core.log.Log"),
+    ex(
+        req(
+            "id",
+            String,
+            "The task's id, unique in the flow: letters, digits, _ and -.",
+        ),
+        "my_task",
+    ),
+    ex(
+        req(
+            "type",
+            String,
+            "The task type, Kestra's full name or its short alias.",
+        ),
+        "io.kestra.plugin.core.log.Log",
+    ),
     prop("description", String, "What the task is for."),
-    ex(prop("timeout", Duration, "The longest a task run may take; it is cancelled after."), "PT30M"),
-    prop("retry", Object { properties: RETRY }, "Retry a failed task run."),
-    def("allowFailure", Boolean, "false", "A failure of this task ends the execution WARNING instead of FAILED."),
-    prop("runIf", Any, "Run the task only when this expression is true."),
+    ex(
+        prop(
+            "timeout",
+            Duration,
+            "The longest a task run may take; it is cancelled after.",
+        ),
+        "PT30M",
+    ),
+    prop(
+        "retry",
+        Object { properties: RETRY },
+        "Retry a failed task run.",
+    ),
+    def(
+        "allowFailure",
+        Boolean,
+        "false",
+        "A failure of this task ends the execution WARNING instead of FAILED.",
+    ),
+    prop(
+        "runIf",
+        Any,
+        "Run the task only when this expression is true.",
+    ),
     def("disabled", Boolean, "false", "Skip the task."),
-    prop("logLevel", Enum { values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] }, "The lowest level of the task's log lines that is kept."),
-    prop("workerGroup", Map, "Accepted for Kestra compatibility; ignored."),
-    def("logToFile", Boolean, "false", "Accepted for Kestra compatibility: the task's lines go to the execution's logs as usual."),
-    def("allowWarning", Boolean, "false", "A WARNING of this task ends it SUCCESS (Kestra's allowWarning)."),
+    prop(
+        "logLevel",
+        Enum {
+            values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"],
+        },
+        "The lowest level of the task's log lines that is kept.",
+    ),
+    prop(
+        "workerGroup",
+        Map,
+        "Accepted for Kestra compatibility; ignored.",
+    ),
+    def(
+        "logToFile",
+        Boolean,
+        "false",
+        "Accepted for Kestra compatibility: the task's lines go to the execution's logs as usual.",
+    ),
+    def(
+        "allowWarning",
+        Boolean,
+        "false",
+        "A WARNING of this task ends it SUCCESS (Kestra's allowWarning).",
+    ),
 ];
 
 /// The properties every trigger has.
@@ -237,7 +374,11 @@ pub const TRIGGER_COMMON: &[Property] = &[
 ];
 
 /// The properties every condition has.
-pub const CONDITION_COMMON: &[Property] = &[req("type", String, "The condition type, such as io.kestra.plugin.core.condition.Weekend.")];
+pub const CONDITION_COMMON: &[Property] = &[req(
+    "type",
+    String,
+    "The condition type, such as io.kestra.plugin.core.condition.Weekend.",
+)];
 
 /// Every known type, declared beside its runner (`crate::task`).
 pub const TYPES: &[TaskType] = crate::task::TYPES;
@@ -251,7 +392,9 @@ pub fn task_types() -> &'static [TaskType] {
 pub fn lookup(name: &str) -> Option<&'static TaskType> {
     let short = name.strip_prefix("io.kestra.plugin.").unwrap_or(name);
     let short = short.strip_prefix("core.").unwrap_or(short);
-    TYPES.iter().find(|t| t.name == name || t.alias == short || t.aliases.contains(&name))
+    TYPES
+        .iter()
+        .find(|t| t.name == name || t.alias == short || t.aliases.contains(&name))
 }
 
 /// The reference of every type in Markdown, from the same declarations.
@@ -271,7 +414,13 @@ pub fn docs_markdown() -> std::string::String {
         }
         if !t.outputs.is_empty() {
             out.push_str("\nOutputs: ");
-            out.push_str(&t.outputs.iter().map(|(n, d)| format!("`{n}` ({})", d.trim_end_matches('.'))).collect::<Vec<_>>().join(", "));
+            out.push_str(
+                &t.outputs
+                    .iter()
+                    .map(|(n, d)| format!("`{n}` ({})", d.trim_end_matches('.')))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
             out.push('\n');
         }
     }
@@ -287,7 +436,8 @@ pub fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Ve
             let lower = name.to_ascii_lowercase();
             let mut score = strsim::jaro_winkler(&wanted_lower, &lower);
             // The last segment of a type name is what people misspell.
-            if let (Some(a), Some(b)) = (wanted_lower.rsplit('.').next(), lower.rsplit('.').next()) {
+            if let (Some(a), Some(b)) = (wanted_lower.rsplit('.').next(), lower.rsplit('.').next())
+            {
                 score = score.max(strsim::jaro_winkler(a, b) - 0.05);
             }
             (score, name)
@@ -296,7 +446,14 @@ pub fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Ve
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut seen = Vec::new();
-    scored.retain(|(_, name)| if seen.contains(name) { false } else { seen.push(*name); true });
+    scored.retain(|(_, name)| {
+        if seen.contains(name) {
+            false
+        } else {
+            seen.push(*name);
+            true
+        }
+    });
     scored.into_iter().take(3).map(|(_, n)| n).collect()
 }
 
@@ -309,8 +466,17 @@ mod tests {
         for t in TYPES {
             assert_eq!(lookup(t.name).map(|x| x.name), Some(t.name));
             assert_eq!(lookup(t.alias).map(|x| x.name), Some(t.name));
-            let common = if t.category == Category::Condition { CONDITION_COMMON } else { COMMON };
-            let mut names: Vec<_> = t.properties.iter().map(|p| p.name).chain(common.iter().map(|p| p.name)).collect();
+            let common = if t.category == Category::Condition {
+                CONDITION_COMMON
+            } else {
+                COMMON
+            };
+            let mut names: Vec<_> = t
+                .properties
+                .iter()
+                .map(|p| p.name)
+                .chain(common.iter().map(|p| p.name))
+                .collect();
             names.sort();
             let before = names.len();
             names.dedup();
@@ -326,12 +492,21 @@ mod tests {
         for t in TYPES {
             assert!(docs.contains(&format!("## {}", t.alias)), "{}", t.alias);
         }
-        assert!(docs.contains("| `clusterName` | a string | yes |"), "{docs}");
+        assert!(
+            docs.contains("| `clusterName` | a string | yes |"),
+            "{docs}"
+        );
     }
 
     #[test]
     fn closest_names_come_first() {
-        assert_eq!(closest("mesage", ["message", "level"]).first(), Some(&"message"));
-        assert_eq!(closest("log.Logg", TYPES.iter().map(|t| t.alias)).first(), Some(&"log.Log"));
+        assert_eq!(
+            closest("mesage", ["message", "level"]).first(),
+            Some(&"message")
+        );
+        assert_eq!(
+            closest("log.Logg", TYPES.iter().map(|t| t.alias)).first(),
+            Some(&"log.Log")
+        );
     }
 }

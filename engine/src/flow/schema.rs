@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{FLOW_OUTPUT, InputType};
-use super::registry::{COMMON, CONDITION_COMMON, Category, Kind, Property, TRIGGER_COMMON, TYPES, TaskType};
+use super::registry::{
+    COMMON, CONDITION_COMMON, Category, Kind, Property, TRIGGER_COMMON, TYPES, TaskType,
+};
 
 pub(super) fn flow_schema() -> Value {
     let mut defs = Map::new();
@@ -98,7 +100,10 @@ fn object_schema_of<'a>(properties: impl Iterator<Item = &'a Property>, open: bo
         let mut schema = kind_schema(&p.kind);
         if let Value::Object(map) = &mut schema {
             map.insert("description".into(), json!(p.doc));
-            if let Some(default) = p.default.and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+            if let Some(default) = p
+                .default
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+            {
                 map.insert("default".into(), default);
             }
             if let Some(example) = p.example {
@@ -128,10 +133,14 @@ fn kind_schema(kind: &Kind) -> Value {
         Kind::Cron => json!({"type": "string"}),
         Kind::BaseUrl => json!({"type": "string", "format": "uri"}),
         Kind::Enum { values } => dynamic(json!({"enum": values})),
-        Kind::StringList => dynamic(json!({"type": "array", "items": {"type": ["string", "number", "boolean"]}})),
+        Kind::StringList => {
+            dynamic(json!({"type": "array", "items": {"type": ["string", "number", "boolean"]}}))
+        }
         Kind::Map => dynamic(json!({"type": "object"})),
         Kind::Object { properties } => object_schema(properties),
-        Kind::ObjectList { properties } => dynamic(json!({"type": "array", "items": object_schema(properties)})),
+        Kind::ObjectList { properties } => {
+            dynamic(json!({"type": "array", "items": object_schema(properties)}))
+        }
         Kind::Any => json!({}),
         Kind::Conditions => json!({"type": "array", "items": {"$ref": "#/$defs/condition"}}),
         Kind::Tasks => json!({"type": "array", "items": {"$ref": "#/$defs/task"}}),
@@ -141,7 +150,9 @@ fn kind_schema(kind: &Kind) -> Value {
             "properties": {"task": {"$ref": "#/$defs/task"}, "dependsOn": {"type": "array", "items": {"type": "string"}}},
             "additionalProperties": false
         }}),
-        Kind::TaskCases => json!({"type": "object", "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/task"}}}),
+        Kind::TaskCases => {
+            json!({"type": "object", "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/task"}}})
+        }
     }
 }
 
@@ -154,9 +165,17 @@ mod tests {
             let def = &schema["$defs"][t.name];
             assert_eq!(def["properties"]["type"]["enum"][1], t.alias);
             for p in t.properties {
-                assert!(def["properties"][p.name].is_object(), "{} {}", t.name, p.name);
+                assert!(
+                    def["properties"][p.name].is_object(),
+                    "{} {}",
+                    t.name,
+                    p.name
+                );
             }
         }
-        assert_eq!(schema["$defs"]["io.kestra.plugin.core.log.Log"]["required"], serde_json::json!(["id", "type", "message"]));
+        assert_eq!(
+            schema["$defs"]["io.kestra.plugin.core.log.Log"]["required"],
+            serde_json::json!(["id", "type", "message"])
+        );
     }
 }

@@ -2,13 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::Problem;
 use super::expr;
 use super::graph::topological_order;
 use super::model::{Flow, Task};
 use super::registry::{self, Kind};
 use super::yaml::{Node, Pos, Span, Value};
-use super::Problem;
-
 
 pub(super) fn validate(flow: &Flow) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -68,7 +67,10 @@ fn duplicate_ids(flow: &Flow, problems: &mut Vec<Problem>) {
         {
             problems.push(Problem::error(
                 trigger.id.span,
-                format!("duplicate trigger id `{}` (also on line {}): rename one", trigger.id.value, first.start.line),
+                format!(
+                    "duplicate trigger id `{}` (also on line {}): rename one",
+                    trigger.id.value, first.start.line
+                ),
             ));
         }
     }
@@ -84,14 +86,36 @@ fn dag(task: &Task, problems: &mut Vec<Problem>) {
         let mut deps = Vec::new();
         for dep in &child.depends_on {
             if dep.value == child.id.value {
-                problems.push(Problem::error(dep.span, format!("task {} depends on itself: remove `{}` from its dependsOn", child.id.value, dep.value)));
+                problems.push(Problem::error(
+                    dep.span,
+                    format!(
+                        "task {} depends on itself: remove `{}` from its dependsOn",
+                        child.id.value, dep.value
+                    ),
+                ));
             } else if !known.contains(dep.value.as_str()) {
-                let close = registry::closest(&dep.value, ids.iter().copied().filter(|i| *i != child.id.value));
+                let close = registry::closest(
+                    &dep.value,
+                    ids.iter().copied().filter(|i| *i != child.id.value),
+                );
                 let hint = match close.as_slice() {
                     [] => format!("the tasks of Dag {} are {}", task.id.value, ids.join(", ")),
-                    names => format!("did you mean {}?", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+                    names => format!(
+                        "did you mean {}?",
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
                 };
-                problems.push(Problem::error(dep.span, format!("dependsOn `{}`: no such task in Dag {}; {hint}", dep.value, task.id.value)));
+                problems.push(Problem::error(
+                    dep.span,
+                    format!(
+                        "dependsOn `{}`: no such task in Dag {}; {hint}",
+                        dep.value, task.id.value
+                    ),
+                ));
             } else {
                 deps.push(dep.value.clone());
             }
@@ -133,20 +157,47 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
         .all_tasks()
         .iter()
         .filter(|t| t.short_type() == "flow.ForEachItem")
-        .flat_map(|t| ["_split", "_items", "_merge"].map(|suffix| format!("{}{suffix}", t.id.value)))
+        .flat_map(|t| {
+            ["_split", "_items", "_merge"].map(|suffix| format!("{}{suffix}", t.id.value))
+        })
         .collect();
     let scope = Scope {
         inputs: flow.inputs.iter().map(|i| i.id.value.as_str()).collect(),
-        tasks: flow.all_tasks().iter().map(|t| t.id.value.as_str()).chain(inner_ids.iter().map(String::as_str)).collect(),
+        tasks: flow
+            .all_tasks()
+            .iter()
+            .map(|t| t.id.value.as_str())
+            .chain(inner_ids.iter().map(String::as_str))
+            .collect(),
         vars: {
             // The flow's `variables`, and those its SetVariables tasks set.
-            let set = flow.all_tasks().into_iter().filter(|t| t.short_type() == "execution.SetVariables").filter_map(|t| t.get("variables"));
-            let maps: Vec<_> = flow.variables.as_ref().into_iter().chain(set).filter_map(Node::as_map).collect();
-            (!maps.is_empty()).then(|| maps.iter().flat_map(|m| m.iter().filter_map(|(k, _)| k.as_str())).collect())
+            let set = flow
+                .all_tasks()
+                .into_iter()
+                .filter(|t| t.short_type() == "execution.SetVariables")
+                .filter_map(|t| t.get("variables"));
+            let maps: Vec<_> = flow
+                .variables
+                .as_ref()
+                .into_iter()
+                .chain(set)
+                .filter_map(Node::as_map)
+                .collect();
+            (!maps.is_empty()).then(|| {
+                maps.iter()
+                    .flat_map(|m| m.iter().filter_map(|(k, _)| k.as_str()))
+                    .collect()
+            })
         },
     };
     let mut strings = Vec::new();
-    for key in ["variables", "outputs", "labels", "pluginDefaults", "concurrency"] {
+    for key in [
+        "variables",
+        "outputs",
+        "labels",
+        "pluginDefaults",
+        "concurrency",
+    ] {
         if let Some(node) = flow.root.get(key) {
             node.strings(&mut strings);
         }
@@ -157,7 +208,13 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
         }
     }
     // A SELECT's `expression` and a `dependsOn.condition` are expressions too.
-    for item in flow.root.get("inputs").and_then(Node::as_seq).into_iter().flatten() {
+    for item in flow
+        .root
+        .get("inputs")
+        .and_then(Node::as_seq)
+        .into_iter()
+        .flatten()
+    {
         if let Some(expression) = item.get("expression") {
             expression.strings(&mut strings);
         }
@@ -179,7 +236,12 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
     // string is: inside a ForEach (a LoopUntil) only.
     let mut taskrun_set = vec![false; strings.len()];
     let mut for_each_ids = Vec::new();
-    for task in flow.all_tasks().into_iter().filter(|t| matches!(t.short_type(), "flow.ForEach" | "flow.LoopUntil" | "flow.WaitFor")) {
+    for task in flow.all_tasks().into_iter().filter(|t| {
+        matches!(
+            t.short_type(),
+            "flow.ForEach" | "flow.LoopUntil" | "flow.WaitFor"
+        )
+    }) {
         for child in task.children() {
             collect_ids(child, &mut for_each_ids);
         }
@@ -188,19 +250,29 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
     let mut given: Vec<&'static [&'static str]> = vec![&[]; strings.len()];
     for task in flow.all_tasks() {
         for (key, value) in task.node.as_map().unwrap_or_default() {
-            let declared = key.as_str().and_then(|name| task.kind.and_then(|k| k.property(name)));
-            let nested = declared.is_some_and(|p| matches!(p.kind, Kind::Tasks | Kind::DagTasks | Kind::TaskCases));
+            let declared = key
+                .as_str()
+                .and_then(|name| task.kind.and_then(|k| k.property(name)));
+            let nested = declared
+                .is_some_and(|p| matches!(p.kind, Kind::Tasks | Kind::DagTasks | Kind::TaskCases));
             if !nested {
                 value.strings(&mut strings);
                 given.resize(strings.len(), declared.map_or(&[], |p| p.given));
             }
         }
-        taskrun_set.resize(strings.len(), for_each_ids.contains(&task.id.value.as_str()));
+        taskrun_set.resize(
+            strings.len(),
+            for_each_ids.contains(&task.id.value.as_str()),
+        );
     }
     given.resize(strings.len(), &[]);
-    for (index, ((node, taskrun_set), given)) in strings.into_iter().zip(taskrun_set).zip(given).enumerate() {
+    for (index, ((node, taskrun_set), given)) in
+        strings.into_iter().zip(taskrun_set).zip(given).enumerate()
+    {
         let of_upstream = upstream.iter().any(|r| r.contains(&index));
-        let Value::Str(text) = &node.value else { continue };
+        let Value::Str(text) = &node.value else {
+            continue;
+        };
         if !expr::has_expression(text) {
             continue;
         }
@@ -215,14 +287,26 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
                 .filter(|s| !s.trim().is_empty())
                 .and_then(|snippet| locator.find(node.span, snippet))
                 .unwrap_or(node.span);
-            problems.push(Problem::error(span, format!("bad expression: {}", error.message)));
+            problems.push(Problem::error(
+                span,
+                format!("bad expression: {}", error.message),
+            ));
         }
         for path in variables {
             // A task run always has its id, startDate, attemptsCount and
             // parentId; only a ForEach's tasks have a value.
-            if (path == "taskrun.value" || path.starts_with("taskrun.value.") || path == "taskrun.iteration") && !taskrun_set {
+            if (path == "taskrun.value"
+                || path.starts_with("taskrun.value.")
+                || path == "taskrun.iteration")
+                && !taskrun_set
+            {
                 let span = locator.find(node.span, &path).unwrap_or(node.span);
-                problems.push(Problem::warning(span, format!("`{path}` is only set in the tasks of a ForEach: move this task inside one")));
+                problems.push(Problem::warning(
+                    span,
+                    format!(
+                        "`{path}` is only set in the tasks of a ForEach: move this task inside one"
+                    ),
+                ));
                 continue;
             }
             if of_upstream && path.starts_with("outputs.") {
@@ -254,24 +338,53 @@ impl Scope<'_> {
             match close.as_slice() {
                 [] if names.is_empty() => String::new(),
                 [] => format!(" (known: {})", names.join(", ")),
-                names => format!(": did you mean {}?", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+                names => format!(
+                    ": did you mean {}?",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
             }
         };
         match (root, name) {
-            ("inputs", Some(input)) if !self.inputs.iter().any(|id| *id == input || id.strip_prefix(input).is_some_and(|rest| rest.starts_with('.'))) => {
-                Some(format!("`inputs.{input}` is not an input of this flow{}; declare it under `inputs`", suggest(input, &self.inputs)))
+            ("inputs", Some(input))
+                if !self.inputs.iter().any(|id| {
+                    *id == input
+                        || id
+                            .strip_prefix(input)
+                            .is_some_and(|rest| rest.starts_with('.'))
+                }) =>
+            {
+                Some(format!(
+                    "`inputs.{input}` is not an input of this flow{}; declare it under `inputs`",
+                    suggest(input, &self.inputs)
+                ))
             }
-            ("outputs", Some(task)) if !self.tasks.contains(&task) => {
-                Some(format!("`outputs.{task}`: no task `{task}` in this flow{}", suggest(task, &self.tasks)))
-            }
+            ("outputs", Some(task)) if !self.tasks.contains(&task) => Some(format!(
+                "`outputs.{task}`: no task `{task}` in this flow{}",
+                suggest(task, &self.tasks)
+            )),
             ("vars", Some(var)) => match &self.vars {
-                Some(vars) if !vars.contains(&var) => Some(format!("`vars.{var}` is not under `variables`{}", suggest(var, vars))),
-                None => Some(format!("`vars.{var}`: the flow has no `variables`; declare it there")),
+                Some(vars) if !vars.contains(&var) => Some(format!(
+                    "`vars.{var}` is not under `variables`{}",
+                    suggest(var, vars)
+                )),
+                None => Some(format!(
+                    "`vars.{var}`: the flow has no `variables`; declare it there"
+                )),
                 _ => None,
             },
             (root, _) if !expr::VARIABLES.iter().any(|(name, _)| *name == root) => Some(format!(
                 "unknown variable `{root}`{}; expressions read inputs, vars, outputs, execution, flow, taskrun and trigger",
-                suggest(root, &expr::VARIABLES.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+                suggest(
+                    root,
+                    &expr::VARIABLES
+                        .iter()
+                        .map(|(name, _)| *name)
+                        .collect::<Vec<_>>()
+                )
             )),
             _ => None,
         }
@@ -286,7 +399,9 @@ struct Locator {
 
 impl Locator {
     fn new(source: &str) -> Self {
-        Self { chars: source.chars().collect() }
+        Self {
+            chars: source.chars().collect(),
+        }
     }
 
     fn find(&self, within: Span, needle: &str) -> Option<Span> {
@@ -296,8 +411,14 @@ impl Locator {
             return None;
         }
         let needle: Vec<char> = needle.chars().collect();
-        let at = self.chars[start..end].windows(needle.len()).position(|w| w == needle.as_slice())? + start;
-        Some(Span { start: self.pos(within.start, start, at), end: self.pos(within.start, start, at + needle.len()) })
+        let at = self.chars[start..end]
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice())?
+            + start;
+        Some(Span {
+            start: self.pos(within.start, start, at),
+            end: self.pos(within.start, start, at + needle.len()),
+        })
     }
 
     /// The position of char `target`, counting from `from` (at char `from_offset`).

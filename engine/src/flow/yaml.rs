@@ -54,25 +54,46 @@ pub struct SyntaxError {
 /// Loads the first document of `source`. An empty document is `Null`.
 pub fn load(source: &str) -> Result<Node, SyntaxError> {
     let docs = MarkedYamlOwned::load_from_str(source).map_err(|e| SyntaxError {
-        pos: Pos { line: e.marker().line() as u32, column: e.marker().col() as u32 + 1, offset: e.marker().index() as u32 },
+        pos: Pos {
+            line: e.marker().line() as u32,
+            column: e.marker().col() as u32 + 1,
+            offset: e.marker().index() as u32,
+        },
         message: e.info().to_owned(),
     })?;
-    Ok(docs.first().map(convert).unwrap_or(Node { span: Span::default(), value: Value::Null }))
+    Ok(docs.first().map(convert).unwrap_or(Node {
+        span: Span::default(),
+        value: Value::Null,
+    }))
 }
 
 fn pos(marker: &saphyr::Marker) -> Pos {
-    Pos { line: marker.line() as u32, column: marker.col() as u32 + 1, offset: marker.index() as u32 }
+    Pos {
+        line: marker.line() as u32,
+        column: marker.col() as u32 + 1,
+        offset: marker.index() as u32,
+    }
 }
 
 fn convert(node: &MarkedYamlOwned) -> Node {
-    let span = Span { start: pos(&node.span.start), end: pos(&node.span.end) };
+    let span = Span {
+        start: pos(&node.span.start),
+        end: pos(&node.span.end),
+    };
     let value = match &node.data {
         YamlDataOwned::Value(scalar) => scalar_value(scalar),
         // Not resolved by the loader (a tagged or otherwise raw scalar): text.
         YamlDataOwned::Representation(text, _, _) => Value::Str(text.clone()),
         YamlDataOwned::Sequence(items) => Value::Seq(items.iter().map(convert).collect()),
-        YamlDataOwned::Mapping(map) => Value::Map(map.iter().map(|(k, v)| (convert(k), convert(v))).collect()),
-        YamlDataOwned::Tagged(_, inner) => return Node { span, ..convert(inner) },
+        YamlDataOwned::Mapping(map) => {
+            Value::Map(map.iter().map(|(k, v)| (convert(k), convert(v))).collect())
+        }
+        YamlDataOwned::Tagged(_, inner) => {
+            return Node {
+                span,
+                ..convert(inner)
+            };
+        }
         YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => Value::Null,
     };
     Node { span, value }
@@ -128,7 +149,10 @@ impl Node {
 
     /// The key and value of `key` in a mapping.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
-        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, v)| (k, v))
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v))
     }
 
     /// What the value is, in words, for messages.
@@ -191,7 +215,11 @@ mod tests {
                 Err(_) => node.get(key).unwrap(),
             };
         }
-        assert_eq!((node.span.start.line, node.span.start.column), expected, "{path:?}");
+        assert_eq!(
+            (node.span.start.line, node.span.start.column),
+            expected,
+            "{path:?}"
+        );
     }
 
     #[test]
@@ -213,6 +241,9 @@ mod tests {
 
     #[test]
     fn yaml_1_2_booleans_only() {
-        assert_eq!(load("a: no").unwrap().get("a").unwrap().as_str(), Some("no"));
+        assert_eq!(
+            load("a: no").unwrap().get("a").unwrap().as_str(),
+            Some("no")
+        );
     }
 }

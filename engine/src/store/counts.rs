@@ -24,16 +24,24 @@ impl Store {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<Vec<FlowCount>, StoreError> {
-        let rows: Vec<(String, String, String, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
-            "SELECT namespace, flow_id, state, COUNT(*) FROM executions
+        let rows: Vec<(String, String, String, i64)> =
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(
+                "SELECT namespace, flow_id, state, COUNT(*) FROM executions
              WHERE ($1 IS NULL OR created_at >= $1) AND ($2 IS NULL OR created_at < $2)
              GROUP BY namespace, flow_id, state ORDER BY namespace, flow_id"
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(pool)
-        .await)?;
-        let mut counts: Vec<FlowCount> = flows.iter().map(|(namespace, flow_id)| FlowCount { namespace: namespace.clone(), flow_id: flow_id.clone(), count: 0 }).collect();
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(pool)
+            .await)?;
+        let mut counts: Vec<FlowCount> = flows
+            .iter()
+            .map(|(namespace, flow_id)| FlowCount {
+                namespace: namespace.clone(),
+                flow_id: flow_id.clone(),
+                count: 0,
+            })
+            .collect();
         for (namespace, flow_id, state, count) in rows {
             if !states.is_empty() && !State::parse(&state).is_some_and(|s| states.contains(&s)) {
                 continue;
@@ -42,9 +50,16 @@ impl Store {
             if !named && !namespaces.contains(&namespace) {
                 continue;
             }
-            match counts.iter_mut().find(|c| c.namespace == namespace && c.flow_id == flow_id) {
+            match counts
+                .iter_mut()
+                .find(|c| c.namespace == namespace && c.flow_id == flow_id)
+            {
                 Some(found) => found.count += count as u64,
-                None => counts.push(FlowCount { namespace, flow_id, count: count as u64 }),
+                None => counts.push(FlowCount {
+                    namespace,
+                    flow_id,
+                    count: count as u64,
+                }),
             }
         }
         Ok(counts)

@@ -41,19 +41,26 @@ macro_rules! write_version {
 macro_rules! insert_task_run {
     ($tx:expr, $d:expr, $run:expr, $now:expr, $owner:expr) => {{
         let run: &NewTaskRun = $run;
-        let histories = vec![StateChange { state: State::Created, date: $now }];
-        sqlx::query(AssertSqlSafe(guarded_insert($d, "(id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)", 8)))
-            .bind(run.id.as_str())
-            .bind(run.execution_id.as_str())
-            .bind(run.task_id.as_str())
-            .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
-            .bind(&run.value)
-            .bind(State::Created.as_str())
-            .bind(to_json(&histories))
-            .bind($now)
-            .bind($owner)
-            .execute(&mut *$tx)
-            .await
+        let histories = vec![StateChange {
+            state: State::Created,
+            date: $now,
+        }];
+        sqlx::query(AssertSqlSafe(guarded_insert(
+            $d,
+            "(id, execution_id, task_id, parent_task_run_id, value, state, histories, created_at)",
+            8,
+        )))
+        .bind(run.id.as_str())
+        .bind(run.execution_id.as_str())
+        .bind(run.task_id.as_str())
+        .bind(run.parent_task_run_id.as_ref().map(TaskRunId::as_str))
+        .bind(&run.value)
+        .bind(State::Created.as_str())
+        .bind(to_json(&histories))
+        .bind($now)
+        .bind($owner)
+        .execute(&mut *$tx)
+        .await
     }};
 }
 
@@ -84,7 +91,13 @@ fn task_run_inserted(id: &ExecutionId, result: Result<u64, sqlx::Error>) -> Resu
     match result {
         Ok(1) => Ok(()),
         Ok(_) => Err(StoreError::Lost(id.to_string())),
-        Err(error) if error.as_database_error().is_some_and(|e| e.is_unique_violation()) => Err(StoreError::Lost(id.to_string())),
+        Err(error)
+            if error
+                .as_database_error()
+                .is_some_and(|e| e.is_unique_violation()) =>
+        {
+            Err(StoreError::Lost(id.to_string()))
+        }
         Err(error) => Err(StoreError::Database(error)),
     }
 }
@@ -227,12 +240,16 @@ impl Store {
         new: &NewExecution,
         first_task_runs: &[NewTaskRun],
     ) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, first_task_runs, false, None, None).await
+        self.insert_execution(new, first_task_runs, false, None, None)
+            .await
     }
 
     /// Stores a new execution already RUNNING (its history has CREATED and
     /// RUNNING), saving the executor a transaction per execution.
-    pub async fn create_started_execution(&self, new: &NewExecution) -> Result<ExecutionRecord, StoreError> {
+    pub async fn create_started_execution(
+        &self,
+        new: &NewExecution,
+    ) -> Result<ExecutionRecord, StoreError> {
         self.insert_execution(new, &[], true, None, None).await
     }
 
@@ -245,7 +262,14 @@ impl Store {
         started: bool,
         secrets: &serde_json::Map<String, Value>,
     ) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, &[], started, Some(secrets).filter(|s| !s.is_empty()), None).await
+        self.insert_execution(
+            new,
+            &[],
+            started,
+            Some(secrets).filter(|s| !s.is_empty()),
+            None,
+        )
+        .await
     }
 
     /// As [`Store::create_execution_with_secrets`], owned by node `owner`
@@ -260,20 +284,34 @@ impl Store {
         secrets: &serde_json::Map<String, Value>,
         owner: Option<&str>,
     ) -> Result<ExecutionRecord, StoreError> {
-        self.insert_execution(new, &[], started, Some(secrets).filter(|s| !s.is_empty()), owner).await
+        self.insert_execution(
+            new,
+            &[],
+            started,
+            Some(secrets).filter(|s| !s.is_empty()),
+            owner,
+        )
+        .await
     }
 
     /// The real values of an execution's SECRET inputs (empty if it has
     /// none). Only the executor reads them; no API returns them.
-    pub async fn execution_secrets(&self, id: &ExecutionId) -> Result<serde_json::Map<String, Value>, StoreError> {
-        let row: Option<(Option<Vec<u8>>,)> = with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT sealed FROM execution_secrets WHERE execution_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await)?;
+    pub async fn execution_secrets(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<serde_json::Map<String, Value>, StoreError> {
+        let row: Option<(Option<Vec<u8>>,)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            "SELECT sealed FROM execution_secrets WHERE execution_id = $1"
+        )
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await)?;
         match row {
             Some((Some(sealed),)) => self.open_execution_secrets(id, &sealed),
             // Rows in clear are sealed when the store opens.
-            Some((None,)) => Err(StoreError::Corrupt(format!("the SECRET inputs of execution {id} are not sealed"))),
+            Some((None,)) => Err(StoreError::Corrupt(format!(
+                "the SECRET inputs of execution {id} are not sealed"
+            ))),
             None => Ok(Default::default()),
         }
     }
@@ -287,14 +325,24 @@ impl Store {
         owner: Option<&str>,
     ) -> Result<ExecutionRecord, StoreError> {
         let now = now_ms();
-        let mut histories = vec![StateChange { state: State::Created, date: now }];
+        let mut histories = vec![StateChange {
+            state: State::Created,
+            date: now,
+        }];
         if started {
-            histories.push(StateChange { state: State::Running, date: now });
+            histories.push(StateChange {
+                state: State::Running,
+                date: now,
+            });
         }
-        let state = if started { State::Running } else { State::Created };
+        let state = if started {
+            State::Running
+        } else {
+            State::Created
+        };
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        sqlx::query(
+            let mut tx = pool.write().await?;
+            sqlx::query(
             "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, histories, original_id, created_at, owner)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
@@ -316,37 +364,43 @@ impl Store {
             true => StoreError::Duplicate(format!("execution {}", new.id)),
             false => StoreError::Database(error),
         })?;
-        if let Some(secrets) = secrets {
-            // Sealed with the store's key: the database never holds them in clear.
-            sqlx::query("INSERT INTO execution_secrets (execution_id, inputs, sealed) VALUES ($1, '', $2)")
+            if let Some(secrets) = secrets {
+                // Sealed with the store's key: the database never holds them in clear.
+                sqlx::query("INSERT INTO execution_secrets (execution_id, inputs, sealed) VALUES ($1, '', $2)")
                 .bind(new.id.as_str())
                 .bind(self.seal_execution_secrets(&new.id, secrets))
                 .execute(&mut *tx)
                 .await?;
-        }
-        for run in first_task_runs {
-            task_run_inserted(&run.execution_id, insert_task_run!(tx, d, run, now, owner).map(|done| done.rows_affected()))?;
-        }
-        tx.commit().await?;
-        Ok(ExecutionRecord {
-            id: new.id.clone(),
-            namespace: new.namespace.clone(),
-            flow_id: new.flow_id.clone(),
-            flow_revision: new.flow_revision,
-            state,
-            inputs: new.inputs.clone(),
-            labels: new.labels.clone(),
-            trigger_vars: new.trigger_vars.clone(),
-            outputs: Value::Object(Default::default()),
-            histories,
-            original_id: new.original_id.clone(),
-            created_at: now,
-            ended_at: None,
-        })
+            }
+            for run in first_task_runs {
+                task_run_inserted(
+                    &run.execution_id,
+                    insert_task_run!(tx, d, run, now, owner).map(|done| done.rows_affected()),
+                )?;
+            }
+            tx.commit().await?;
+            Ok(ExecutionRecord {
+                id: new.id.clone(),
+                namespace: new.namespace.clone(),
+                flow_id: new.flow_id.clone(),
+                flow_revision: new.flow_revision,
+                state,
+                inputs: new.inputs.clone(),
+                labels: new.labels.clone(),
+                trigger_vars: new.trigger_vars.clone(),
+                outputs: Value::Object(Default::default()),
+                histories,
+                original_id: new.original_id.clone(),
+                created_at: now,
+                ended_at: None,
+            })
         })
     }
 
-    pub async fn get_execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
+    pub async fn get_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
         let row: Option<ExecutionRow> =
             // Built from constants only.
             with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1")))
@@ -360,52 +414,81 @@ impl Store {
     /// value): one that has ended, as Kestra's "set labels" on a terminated
     /// execution, or a running one too when `running` (the execution.Labels
     /// task); checked and written in one transaction.
-    pub async fn add_execution_labels(&self, id: &ExecutionId, labels: &BTreeMap<String, String>, running: bool) -> Result<LabelsOutcome, StoreError> {
+    pub async fn add_execution_labels(
+        &self,
+        id: &ExecutionId,
+        labels: &BTreeMap<String, String>,
+        running: bool,
+    ) -> Result<LabelsOutcome, StoreError> {
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, labels FROM executions WHERE id = $1"))
+            let mut tx = pool.write().await?;
+            let row: Option<(String, String)> = sqlx::query_as(locked!(
+                d,
+                "SELECT state, labels FROM executions WHERE id = $1"
+            ))
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let Some((state, current)) = row else { return Ok(LabelsOutcome::NotFound) };
-        let state = State::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("execution {id} has the state {state:?}")))?;
-        if !state.is_terminal() && !running {
-            return Ok(LabelsOutcome::NotEnded(state));
-        }
-        let mut merged: BTreeMap<String, String> = from_json(&current)?;
-        merged.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-        sqlx::query("UPDATE executions SET labels = $1 WHERE id = $2").bind(to_json(&merged)).bind(id.as_str()).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(LabelsOutcome::Set)
+            let Some((state, current)) = row else {
+                return Ok(LabelsOutcome::NotFound);
+            };
+            let state = State::parse(&state).ok_or_else(|| {
+                StoreError::Corrupt(format!("execution {id} has the state {state:?}"))
+            })?;
+            if !state.is_terminal() && !running {
+                return Ok(LabelsOutcome::NotEnded(state));
+            }
+            let mut merged: BTreeMap<String, String> = from_json(&current)?;
+            merged.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+            sqlx::query("UPDATE executions SET labels = $1 WHERE id = $2")
+                .bind(to_json(&merged))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(LabelsOutcome::Set)
         })
     }
 
     /// Applies `event` to an execution; returns the new state.
-    pub async fn execution_event(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
+    pub async fn execution_event(
+        &self,
+        id: &ExecutionId,
+        event: Event,
+    ) -> Result<State, StoreError> {
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, histories FROM executions WHERE id = $1"))
+            let mut tx = pool.write().await?;
+            let row: Option<(String, String)> = sqlx::query_as(locked!(
+                d,
+                "SELECT state, histories FROM executions WHERE id = $1"
+            ))
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let (state, histories) = row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
-        let state = parse_state(&state)?;
-        let next = state.on(event)?;
-        let now = now_ms();
-        let mut histories: Vec<StateChange> = from_json(&histories)?;
-        if next != state {
-            histories.push(StateChange { state: next, date: now });
-        }
-        let ended_at = next.is_terminal().then_some(now);
-        sqlx::query("UPDATE executions SET state = $1, histories = $2, ended_at = $3 WHERE id = $4")
+            let (state, histories) =
+                row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+            let state = parse_state(&state)?;
+            let next = state.on(event)?;
+            let now = now_ms();
+            let mut histories: Vec<StateChange> = from_json(&histories)?;
+            if next != state {
+                histories.push(StateChange {
+                    state: next,
+                    date: now,
+                });
+            }
+            let ended_at = next.is_terminal().then_some(now);
+            sqlx::query(
+                "UPDATE executions SET state = $1, histories = $2, ended_at = $3 WHERE id = $4",
+            )
             .bind(next.as_str())
             .bind(to_json(&histories))
             .bind(ended_at)
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(next)
+            tx.commit().await?;
+            Ok(next)
         })
     }
 
@@ -414,47 +497,57 @@ impl Store {
     /// ended, counted across every node: one transaction, serialised per
     /// flow (an advisory lock on PostgreSQL, the write lock on SQLite), so
     /// two nodes never both take the last slot.
-    pub async fn start_within_limit(&self, id: &ExecutionId, limit: u64) -> Result<Slot, StoreError> {
+    pub async fn start_within_limit(
+        &self,
+        id: &ExecutionId,
+        limit: u64,
+    ) -> Result<Slot, StoreError> {
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let row: Option<(String, String, String, String)> =
-            sqlx::query_as(locked!(d, "SELECT state, histories, namespace, flow_id FROM executions WHERE id = $1"))
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (state, histories, namespace, flow) = row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
-        let state = parse_state(&state)?;
-        if state != State::Created {
-            return Ok(Slot::Gone(state));
-        }
-        if matches!(d, super::Dialect::Postgres) {
-            sqlx::query("SELECT pg_advisory_xact_lock(1296388980, hashtext($1 || ' ' || $2))")
-                .bind(&namespace)
-                .bind(&flow)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let started: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            let mut tx = pool.write().await?;
+            let row: Option<(String, String, String, String)> = sqlx::query_as(locked!(
+                d,
+                "SELECT state, histories, namespace, flow_id FROM executions WHERE id = $1"
+            ))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (state, histories, namespace, flow) =
+                row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+            let state = parse_state(&state)?;
+            if state != State::Created {
+                return Ok(Slot::Gone(state));
+            }
+            if matches!(d, super::Dialect::Postgres) {
+                sqlx::query("SELECT pg_advisory_xact_lock(1296388980, hashtext($1 || ' ' || $2))")
+                    .bind(&namespace)
+                    .bind(&flow)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let started: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN {STARTED}"
         )))
         .bind(&namespace)
         .bind(&flow)
         .fetch_one(&mut *tx)
         .await?;
-        if u64::try_from(started).unwrap_or(0) >= limit {
-            return Ok(Slot::Full);
-        }
-        let now = now_ms();
-        let mut histories: Vec<StateChange> = from_json(&histories)?;
-        histories.push(StateChange { state: State::Running, date: now });
-        sqlx::query("UPDATE executions SET state = $1, histories = $2 WHERE id = $3")
-            .bind(State::Running.as_str())
-            .bind(to_json(&histories))
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Slot::Started)
+            if u64::try_from(started).unwrap_or(0) >= limit {
+                return Ok(Slot::Full);
+            }
+            let now = now_ms();
+            let mut histories: Vec<StateChange> = from_json(&histories)?;
+            histories.push(StateChange {
+                state: State::Running,
+                date: now,
+            });
+            sqlx::query("UPDATE executions SET state = $1, histories = $2 WHERE id = $3")
+                .bind(State::Running.as_str())
+                .bind(to_json(&histories))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Slot::Started)
         })
     }
 
@@ -462,46 +555,68 @@ impl Store {
     /// then it ends KILLED. One transaction.
     pub async fn end_execution(&self, id: &ExecutionId, event: Event) -> Result<State, StoreError> {
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let row: Option<(String, String)> = sqlx::query_as(locked!(d, "SELECT state, histories FROM executions WHERE id = $1"))
+            let mut tx = pool.write().await?;
+            let row: Option<(String, String)> = sqlx::query_as(locked!(
+                d,
+                "SELECT state, histories FROM executions WHERE id = $1"
+            ))
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let (state, histories) = row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
-        let state = parse_state(&state)?;
-        let event = if state == State::Killing { Event::Stopped } else { event };
-        let next = state.on(event)?;
-        let now = now_ms();
-        let mut histories: Vec<StateChange> = from_json(&histories)?;
-        histories.push(StateChange { state: next, date: now });
-        sqlx::query("UPDATE executions SET state = $1, histories = $2, ended_at = $3 WHERE id = $4")
+            let (state, histories) =
+                row.ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+            let state = parse_state(&state)?;
+            let event = if state == State::Killing {
+                Event::Stopped
+            } else {
+                event
+            };
+            let next = state.on(event)?;
+            let now = now_ms();
+            let mut histories: Vec<StateChange> = from_json(&histories)?;
+            histories.push(StateChange {
+                state: next,
+                date: now,
+            });
+            sqlx::query(
+                "UPDATE executions SET state = $1, histories = $2, ended_at = $3 WHERE id = $4",
+            )
             .bind(next.as_str())
             .bind(to_json(&histories))
             .bind(next.is_terminal().then_some(now))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(next)
+            tx.commit().await?;
+            Ok(next)
         })
     }
 
-    pub async fn set_execution_outputs(&self, id: &ExecutionId, outputs: &Value) -> Result<(), StoreError> {
-        with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE executions SET outputs = $1 WHERE id = $2")
-            .bind(to_json(outputs))
-            .bind(id.as_str())
-            .execute(pool)
-            .await.map(|done| done.rows_affected()))?;
+    pub async fn set_execution_outputs(
+        &self,
+        id: &ExecutionId,
+        outputs: &Value,
+    ) -> Result<(), StoreError> {
+        with_pool!(&self.pool, |pool, d| sqlx::query(
+            "UPDATE executions SET outputs = $1 WHERE id = $2"
+        )
+        .bind(to_json(outputs))
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Executions that were under way (CREATED, RUNNING, KILLING, RETRYING,
     /// PAUSED) when the process stopped: what recovery picks up.
     pub async fn unfinished_executions(&self) -> Result<Vec<ExecutionId>, StoreError> {
-        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM executions WHERE state IN {} ORDER BY created_at",
-            super::nodes::UNFINISHED
-        )))
+        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(
+            AssertSqlSafe(format!(
+                "SELECT id FROM executions WHERE state IN {} ORDER BY created_at",
+                super::nodes::UNFINISHED
+            ))
+        )
         .fetch_all(pool)
         .await)?;
         Ok(ids.into_iter().map(ExecutionId::new).collect())
@@ -510,26 +625,51 @@ impl Store {
     /// Stores new task runs (CREATED) in one transaction. With `owner`,
     /// only while that node owns their execution (else
     /// [`StoreError::Lost`], and none is stored).
-    pub async fn create_task_runs(&self, runs: &[NewTaskRun], owner: Option<&str>) -> Result<(), StoreError> {
+    pub async fn create_task_runs(
+        &self,
+        runs: &[NewTaskRun],
+        owner: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        for run in runs {
-            task_run_inserted(&run.execution_id, insert_task_run!(tx, d, run, now, owner).map(|done| done.rows_affected()))?;
-        }
-        tx.commit().await?;
-        Ok(())
+            let mut tx = pool.write().await?;
+            for run in runs {
+                task_run_inserted(
+                    &run.execution_id,
+                    insert_task_run!(tx, d, run, now, owner).map(|done| done.rows_affected()),
+                )?;
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 
     /// Stores a new task run already RUNNING in its first attempt, saving
     /// a transaction per task. With `owner`, only while that node owns the
     /// execution (else [`StoreError::Lost`]).
-    pub async fn start_task_run(&self, run: &NewTaskRun, owner: Option<&str>) -> Result<TaskRunRecord, StoreError> {
+    pub async fn start_task_run(
+        &self,
+        run: &NewTaskRun,
+        owner: Option<&str>,
+    ) -> Result<TaskRunRecord, StoreError> {
         let now = now_ms();
-        let histories = vec![StateChange { state: State::Created, date: now }, StateChange { state: State::Running, date: now }];
-        let attempts = vec![Attempt { state: State::Running, start: now, end: None }];
-        let inserted = with_pool!(&self.pool, |pool, d| sqlx::query(AssertSqlSafe(guarded_insert(
+        let histories = vec![
+            StateChange {
+                state: State::Created,
+                date: now,
+            },
+            StateChange {
+                state: State::Running,
+                date: now,
+            },
+        ];
+        let attempts = vec![Attempt {
+            state: State::Running,
+            start: now,
+            end: None,
+        }];
+        let inserted = with_pool!(&self.pool, |pool, d| {
+            sqlx::query(AssertSqlSafe(guarded_insert(
             d,
             "(id, execution_id, task_id, parent_task_run_id, value, state, attempts, histories, created_at)",
             9
@@ -546,7 +686,8 @@ impl Store {
         .bind(owner)
         .execute(pool)
         .await
-        .map(|done| done.rows_affected()));
+        .map(|done| done.rows_affected())
+        });
         task_run_inserted(&run.execution_id, inserted)?;
         Ok(TaskRunRecord {
             id: run.id.clone(),
@@ -573,7 +714,9 @@ impl Store {
         event: Event,
         outputs: Option<&Value>,
     ) -> Result<State, StoreError> {
-        self.task_run_event_read(id, event, outputs).await.map(|version| version.state)
+        self.task_run_event_read(id, event, outputs)
+            .await
+            .map(|version| version.state)
     }
 
     /// As [`Store::task_run_event`] for a writer that knows the run's
@@ -593,38 +736,60 @@ impl Store {
         let Ok(next) = known.apply(event, now_ms()) else {
             return self.task_run_event_read(id, event, outputs).await;
         };
-        if with_pool!(&self.pool, |pool, d| write_version!(pool, id, known, &next, outputs))? {
+        if with_pool!(&self.pool, |pool, d| write_version!(
+            pool, id, known, &next, outputs
+        ))? {
             return Ok(next);
         }
         self.task_run_event_read(id, event, outputs).await
     }
 
-    async fn task_run_event_read(&self, id: &TaskRunId, event: Event, outputs: Option<&Value>) -> Result<TaskRunVersion, StoreError> {
+    async fn task_run_event_read(
+        &self,
+        id: &TaskRunId,
+        event: Event,
+        outputs: Option<&Value>,
+    ) -> Result<TaskRunVersion, StoreError> {
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let row: Option<(String, String, String)> =
-            sqlx::query_as(locked!(d, "SELECT state, attempts, histories FROM task_runs WHERE id = $1"))
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (state, attempts, histories) = row.ok_or_else(|| StoreError::NotFound(format!("task run {id}")))?;
-        let known = TaskRunVersion { state: parse_state(&state)?, attempts, histories, ended_at: None };
-        let next = known.apply(event, now_ms())?;
-        // The row was just read under the write lock: the guard holds.
-        write_version!(&mut *tx, id, &known, &next, outputs)?;
-        tx.commit().await?;
-        Ok(next)
+            let mut tx = pool.write().await?;
+            let row: Option<(String, String, String)> = sqlx::query_as(locked!(
+                d,
+                "SELECT state, attempts, histories FROM task_runs WHERE id = $1"
+            ))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (state, attempts, histories) =
+                row.ok_or_else(|| StoreError::NotFound(format!("task run {id}")))?;
+            let known = TaskRunVersion {
+                state: parse_state(&state)?,
+                attempts,
+                histories,
+                ended_at: None,
+            };
+            let next = known.apply(event, now_ms())?;
+            // The row was just read under the write lock: the guard holds.
+            write_version!(&mut *tx, id, &known, &next, outputs)?;
+            tx.commit().await?;
+            Ok(next)
         })
     }
 
     /// Records what a task needs to re-attach to its remote work after a
     /// restart. Written the moment the task has it.
-    pub async fn set_checkpoint(&self, id: &TaskRunId, checkpoint: &Value) -> Result<(), StoreError> {
-        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE task_runs SET checkpoint = $1 WHERE id = $2")
-            .bind(to_json(checkpoint))
-            .bind(id.as_str())
-            .execute(pool)
-            .await.map(|done| done.rows_affected()))?;
+    pub async fn set_checkpoint(
+        &self,
+        id: &TaskRunId,
+        checkpoint: &Value,
+    ) -> Result<(), StoreError> {
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query(
+            "UPDATE task_runs SET checkpoint = $1 WHERE id = $2"
+        )
+        .bind(to_json(checkpoint))
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         if done == 0 {
             return Err(StoreError::NotFound(format!("task run {id}")));
         }
@@ -638,12 +803,15 @@ impl Store {
             return Ok(());
         }
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        for id in ids {
-            sqlx::query("DELETE FROM task_runs WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            let mut tx = pool.write().await?;
+            for id in ids {
+                sqlx::query("DELETE FROM task_runs WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 
@@ -651,9 +819,9 @@ impl Store {
     /// starts with the original's finished runs. One transaction.
     pub async fn copy_task_runs(&self, runs: &[TaskRunRecord]) -> Result<(), StoreError> {
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        for run in runs {
-            sqlx::query(
+            let mut tx = pool.write().await?;
+            for run in runs {
+                sqlx::query(
                 "INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, state, attempts, outputs, checkpoint, histories, created_at, ended_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
@@ -671,16 +839,19 @@ impl Store {
             .bind(run.ended_at)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 
     /// One task run.
     pub async fn get_task_run(&self, id: &TaskRunId) -> Result<Option<TaskRunRecord>, StoreError> {
         // Built from constants only.
-        let row: Option<TaskRunRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE id = $1")))
+        let row: Option<TaskRunRow> =
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(
+                format!("SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE id = $1")
+            ))
             .bind(id.as_str())
             .fetch_optional(pool)
             .await)?;
@@ -690,9 +861,15 @@ impl Store {
     /// Every task run of an execution, in creation order.
     /// At most `limit` task runs of an execution from the `offset`th, in
     /// the order [`Store::task_runs`] gives them all.
-    pub async fn task_runs_page(&self, execution_id: &ExecutionId, offset: i64, limit: i64) -> Result<Vec<TaskRunRecord>, StoreError> {
+    pub async fn task_runs_page(
+        &self,
+        execution_id: &ExecutionId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<TaskRunRecord>, StoreError> {
         // Built from constants only.
-        let rows: Vec<TaskRunRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<TaskRunRow> = with_pool!(&self.pool, |pool, d| {
+            sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {} LIMIT $2 OFFSET $3",
             d.insertion_order()
         )))
@@ -700,33 +877,45 @@ impl Store {
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         rows.into_iter().map(task_run_from_row).collect()
     }
 
     /// How many task runs an execution has, and a digest that changes
     /// whenever one is added or changes state, attempts, outputs or
     /// checkpoint: a page that shows them asks for them again only then.
-    pub async fn task_run_digest(&self, execution_id: &ExecutionId) -> Result<(i64, String), StoreError> {
-        let (count, ended, histories, checkpoints, outputs): (i64, i64, i64, i64, i64) = with_pool!(&self.pool, |pool, d| sqlx::query_as(
-            "SELECT count(*), coalesce(max(ended_at), 0), coalesce(sum(length(histories)), 0),
+    pub async fn task_run_digest(
+        &self,
+        execution_id: &ExecutionId,
+    ) -> Result<(i64, String), StoreError> {
+        let (count, ended, histories, checkpoints, outputs): (i64, i64, i64, i64, i64) =
+            with_pool!(&self.pool, |pool, d| sqlx::query_as(
+                "SELECT count(*), coalesce(max(ended_at), 0), coalesce(sum(length(histories)), 0),
                     coalesce(sum(length(checkpoint)), 0), coalesce(sum(length(outputs)), 0)
              FROM task_runs WHERE execution_id = $1",
-        )
-        .bind(execution_id.as_str())
-        .fetch_one(pool)
-        .await)?;
-        Ok((count, format!("{count}.{ended}.{histories}.{checkpoints}.{outputs}")))
+            )
+            .bind(execution_id.as_str())
+            .fetch_one(pool)
+            .await)?;
+        Ok((
+            count,
+            format!("{count}.{ended}.{histories}.{checkpoints}.{outputs}"),
+        ))
     }
 
     /// Each task's id and the state of its latest run, in the order the
     /// tasks first ran.
-    pub async fn task_states(&self, execution_id: &ExecutionId) -> Result<Vec<(TaskId, State)>, StoreError> {
-        let rows: Vec<(String, String)> =
-            with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!("SELECT task_id, state FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {}", d.insertion_order())))
+    pub async fn task_states(
+        &self,
+        execution_id: &ExecutionId,
+    ) -> Result<Vec<(TaskId, State)>, StoreError> {
+        let rows: Vec<(String, String)> = with_pool!(&self.pool, |pool, d| {
+            sqlx::query_as(AssertSqlSafe(format!("SELECT task_id, state FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {}", d.insertion_order())))
                 .bind(execution_id.as_str())
                 .fetch_all(pool)
-                .await)?;
+                .await
+        })?;
         let mut order: Vec<TaskId> = Vec::new();
         let mut latest: std::collections::HashMap<String, State> = std::collections::HashMap::new();
         for (task, state) in rows {
@@ -735,27 +924,49 @@ impl Store {
                 order.push(TaskId::new(task));
             }
         }
-        Ok(order.into_iter().map(|task| {
-            let state = latest[task.as_str()];
-            (task, state)
-        }).collect())
+        Ok(order
+            .into_iter()
+            .map(|task| {
+                let state = latest[task.as_str()];
+                (task, state)
+            })
+            .collect())
     }
 
-    pub async fn task_runs(&self, execution_id: &ExecutionId) -> Result<Vec<TaskRunRecord>, StoreError> {
+    pub async fn task_runs(
+        &self,
+        execution_id: &ExecutionId,
+    ) -> Result<Vec<TaskRunRecord>, StoreError> {
         // Built from constants only.
-        let rows: Vec<TaskRunRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<TaskRunRow> = with_pool!(&self.pool, |pool, d| {
+            sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {TASK_RUN_COLUMNS} FROM task_runs WHERE execution_id = $1 ORDER BY created_at, {}",
             d.insertion_order()
         )))
         .bind(execution_id.as_str())
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         rows.into_iter().map(task_run_from_row).collect()
     }
 }
 
 fn execution_from_row(row: ExecutionRow) -> Result<ExecutionRecord, StoreError> {
-    let (id, namespace, flow_id, flow_revision, state, inputs, labels, trigger_vars, outputs, histories, original_id, created_at, ended_at) = row;
+    let (
+        id,
+        namespace,
+        flow_id,
+        flow_revision,
+        state,
+        inputs,
+        labels,
+        trigger_vars,
+        outputs,
+        histories,
+        original_id,
+        created_at,
+        ended_at,
+    ) = row;
     Ok(ExecutionRecord {
         id: ExecutionId::new(id),
         namespace: Namespace::new(namespace),
@@ -774,7 +985,20 @@ fn execution_from_row(row: ExecutionRow) -> Result<ExecutionRecord, StoreError> 
 }
 
 fn task_run_from_row(row: TaskRunRow) -> Result<TaskRunRecord, StoreError> {
-    let (id, execution_id, task_id, parent, value, state, attempts, outputs, checkpoint, histories, created_at, ended_at) = row;
+    let (
+        id,
+        execution_id,
+        task_id,
+        parent,
+        value,
+        state,
+        attempts,
+        outputs,
+        checkpoint,
+        histories,
+        created_at,
+        ended_at,
+    ) = row;
     Ok(TaskRunRecord {
         id: TaskRunId::new(id),
         execution_id: ExecutionId::new(execution_id),
@@ -802,7 +1026,8 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("bad JSON in the database: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("bad JSON in the database: {e}")))
 }
 
 #[cfg(test)]
@@ -840,9 +1065,21 @@ mod tests {
         let new = new_execution();
         let created = store.create_execution(&new, &[]).await.unwrap();
         assert_eq!(created.state, State::Created);
-        assert_eq!(store.execution_event(&new.id, Event::Start).await.unwrap(), State::Running);
-        assert_eq!(store.unfinished_executions().await.unwrap(), vec![new.id.clone()]);
-        assert_eq!(store.execution_event(&new.id, Event::Succeed).await.unwrap(), State::Success);
+        assert_eq!(
+            store.execution_event(&new.id, Event::Start).await.unwrap(),
+            State::Running
+        );
+        assert_eq!(
+            store.unfinished_executions().await.unwrap(),
+            vec![new.id.clone()]
+        );
+        assert_eq!(
+            store
+                .execution_event(&new.id, Event::Succeed)
+                .await
+                .unwrap(),
+            State::Success
+        );
         let read = store.get_execution(&new.id).await.unwrap().unwrap();
         let states: Vec<State> = read.histories.iter().map(|h| h.state).collect();
         assert_eq!(states, [State::Created, State::Running, State::Success]);
@@ -857,10 +1094,19 @@ mod tests {
         let store = Store::scratch().await.unwrap();
         let new = new_execution();
         store.create_execution(&new, &[]).await.unwrap();
-        let error = store.execution_event(&new.id, Event::Succeed).await.unwrap_err();
+        let error = store
+            .execution_event(&new.id, Event::Succeed)
+            .await
+            .unwrap_err();
         assert!(matches!(error, StoreError::Illegal(_)), "{error}");
-        assert_eq!(store.get_execution(&new.id).await.unwrap().unwrap().state, State::Created);
-        let missing = store.execution_event(&ExecutionId::new("nope"), Event::Start).await.unwrap_err();
+        assert_eq!(
+            store.get_execution(&new.id).await.unwrap().unwrap().state,
+            State::Created
+        );
+        let missing = store
+            .execution_event(&ExecutionId::new("nope"), Event::Start)
+            .await
+            .unwrap_err();
         assert!(matches!(missing, StoreError::NotFound(_)));
     }
 
@@ -869,26 +1115,54 @@ mod tests {
         let store = Store::scratch().await.unwrap();
         let new = new_execution();
         store.create_execution(&new, &[]).await.unwrap();
-        let started = store.start_task_run(&new_run(&new.id, "t"), None).await.unwrap();
+        let started = store
+            .start_task_run(&new_run(&new.id, "t"), None)
+            .await
+            .unwrap();
         let known = TaskRunVersion::of(&started);
         // The writer's own version: one guarded update.
-        let retried = store.task_run_event_from(&started.id, &known, Event::Retry, None).await.unwrap();
+        let retried = store
+            .task_run_event_from(&started.id, &known, Event::Retry, None)
+            .await
+            .unwrap();
         assert_eq!(retried.state, State::Retrying);
         // Someone else moved the row on meanwhile; the stale version is
         // not written over it: the event applies to what the row holds.
-        store.task_run_event(&started.id, Event::Start, None).await.unwrap();
+        store
+            .task_run_event(&started.id, Event::Start, None)
+            .await
+            .unwrap();
         let outputs = json!({"value": 1});
-        let ended = store.task_run_event_from(&started.id, &retried, Event::Succeed, Some(&outputs)).await.unwrap();
+        let ended = store
+            .task_run_event_from(&started.id, &retried, Event::Succeed, Some(&outputs))
+            .await
+            .unwrap();
         assert_eq!(ended.state, State::Success);
         let read = store.get_task_run(&started.id).await.unwrap().unwrap();
         let attempts: Vec<State> = read.attempts.iter().map(|a| a.state).collect();
         assert_eq!(attempts, [State::Failed, State::Success]);
         let states: Vec<State> = read.histories.iter().map(|h| h.state).collect();
-        assert_eq!(states, [State::Created, State::Running, State::Retrying, State::Running, State::Success]);
+        assert_eq!(
+            states,
+            [
+                State::Created,
+                State::Running,
+                State::Retrying,
+                State::Running,
+                State::Success
+            ]
+        );
         assert_eq!(read.outputs, Some(outputs));
-        assert_eq!(TaskRunVersion::of(&read), ended, "the version round-trips through the store");
+        assert_eq!(
+            TaskRunVersion::of(&read),
+            ended,
+            "the version round-trips through the store"
+        );
         // A stale version never makes an illegal transition legal.
-        let error = store.task_run_event_from(&started.id, &known, Event::Retry, None).await.unwrap_err();
+        let error = store
+            .task_run_event_from(&started.id, &known, Event::Retry, None)
+            .await
+            .unwrap_err();
         assert!(matches!(error, StoreError::Illegal(_)), "{error}");
     }
 
@@ -897,14 +1171,32 @@ mod tests {
         let store = Store::scratch().await.unwrap();
         let new = new_execution();
         let run = new_run(&new.id, "create_cluster");
-        store.create_execution(&new, std::slice::from_ref(&run)).await.unwrap();
+        store
+            .create_execution(&new, std::slice::from_ref(&run))
+            .await
+            .unwrap();
 
-        store.task_run_event(&run.id, Event::Start, None).await.unwrap();
-        store.set_checkpoint(&run.id, &json!({"cluster_id": "0123-abc"})).await.unwrap();
-        store.task_run_event(&run.id, Event::Retry, None).await.unwrap();
-        store.task_run_event(&run.id, Event::Start, None).await.unwrap();
+        store
+            .task_run_event(&run.id, Event::Start, None)
+            .await
+            .unwrap();
+        store
+            .set_checkpoint(&run.id, &json!({"cluster_id": "0123-abc"}))
+            .await
+            .unwrap();
+        store
+            .task_run_event(&run.id, Event::Retry, None)
+            .await
+            .unwrap();
+        store
+            .task_run_event(&run.id, Event::Start, None)
+            .await
+            .unwrap();
         let outputs = json!({"clusterId": "0123-abc"});
-        store.task_run_event(&run.id, Event::Succeed, Some(&outputs)).await.unwrap();
+        store
+            .task_run_event(&run.id, Event::Succeed, Some(&outputs))
+            .await
+            .unwrap();
 
         let runs = store.task_runs(&new.id).await.unwrap();
         assert_eq!(runs.len(), 1);
@@ -955,16 +1247,34 @@ impl Store {
         let offset = (page.max(1) - 1) * size;
         with_pool!(&self.pool, |pool, d| {
             let (conditions, binds) = super::history::conditions(filter, d);
-            let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+            let filter_sql = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            };
             // Only fixed fragments and placeholders are formatted in; every value is bound.
-            let count_sql = super::numbered(&format!("SELECT COUNT(*) FROM executions {filter_sql}"));
-            let count = bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)), &binds);
+            let count_sql =
+                super::numbered(&format!("SELECT COUNT(*) FROM executions {filter_sql}"));
+            let count = bind_all!(
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)),
+                &binds
+            );
             let total = count.fetch_one(pool).await?;
-            let rows_sql =
-                super::numbered(&format!("SELECT {EXECUTION_COLUMNS} FROM executions {filter_sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"));
-            let rows = bind_all!(sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(rows_sql)), &binds);
+            let rows_sql = super::numbered(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions {filter_sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            ));
+            let rows = bind_all!(
+                sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(rows_sql)),
+                &binds
+            );
             let rows = rows.bind(size).bind(offset).fetch_all(pool).await?;
-            Ok(ExecutionPage { results: rows.into_iter().map(execution_from_row).collect::<Result<_, _>>()?, total })
+            Ok(ExecutionPage {
+                results: rows
+                    .into_iter()
+                    .map(execution_from_row)
+                    .collect::<Result<_, _>>()?,
+                total,
+            })
         })
     }
 }
@@ -976,14 +1286,22 @@ pub(crate) mod search_tests {
     use super::*;
 
     /// A CREATED execution of `namespace.flow` with `labels`, for tests.
-    pub(crate) async fn seed(store: &Store, namespace: &str, flow: &str, labels: &[(&str, &str)]) -> ExecutionId {
+    pub(crate) async fn seed(
+        store: &Store,
+        namespace: &str,
+        flow: &str,
+        labels: &[(&str, &str)],
+    ) -> ExecutionId {
         let new = NewExecution {
             id: ExecutionId::generate(),
             namespace: Namespace::new(namespace),
             flow_id: FlowId::new(flow),
             flow_revision: 1,
             inputs: json!({}),
-            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             trigger_vars: None,
             original_id: None,
         };
@@ -1001,12 +1319,30 @@ pub(crate) mod search_tests {
         store.execution_event(&c, Event::Start).await.unwrap();
 
         let ids = |page: ExecutionPage| page.results.into_iter().map(|e| e.id).collect::<Vec<_>>();
-        let by_ns = ExecutionFilter { namespace: Some("company.data".into()), ..Default::default() };
-        assert_eq!(ids(store.search_executions(&by_ns, 1, 10).await.unwrap()), [b.clone(), a.clone()]);
-        let running = ExecutionFilter { states: vec![State::Running], ..Default::default() };
-        assert_eq!(ids(store.search_executions(&running, 1, 10).await.unwrap()), std::slice::from_ref(&c));
-        let prod = ExecutionFilter { labels: vec![("env".into(), "prod".into())], ..Default::default() };
-        assert_eq!(ids(store.search_executions(&prod, 1, 10).await.unwrap()), std::slice::from_ref(&a));
+        let by_ns = ExecutionFilter {
+            namespace: Some("company.data".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.search_executions(&by_ns, 1, 10).await.unwrap()),
+            [b.clone(), a.clone()]
+        );
+        let running = ExecutionFilter {
+            states: vec![State::Running],
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.search_executions(&running, 1, 10).await.unwrap()),
+            std::slice::from_ref(&c)
+        );
+        let prod = ExecutionFilter {
+            labels: vec![("env".into(), "prod".into())],
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(store.search_executions(&prod, 1, 10).await.unwrap()),
+            std::slice::from_ref(&a)
+        );
 
         let all = ExecutionFilter::default();
         let first = store.search_executions(&all, 1, 3).await.unwrap();
@@ -1031,7 +1367,12 @@ pub struct TaskRunVersion {
 impl TaskRunVersion {
     /// The version of a record as the store wrote it.
     pub fn of(record: &TaskRunRecord) -> Self {
-        Self { state: record.state, attempts: to_json(&record.attempts), histories: to_json(&record.histories), ended_at: record.ended_at }
+        Self {
+            state: record.state,
+            attempts: to_json(&record.attempts),
+            histories: to_json(&record.histories),
+            ended_at: record.ended_at,
+        }
     }
 
     /// The version after `event` at `now`: `Start` opens an attempt, an
@@ -1042,19 +1383,35 @@ impl TaskRunVersion {
         let mut attempts: Vec<Attempt> = from_json(&self.attempts)?;
         let mut histories: Vec<StateChange> = from_json(&self.histories)?;
         match next {
-            State::Running if self.state != State::Paused => attempts.push(Attempt { state: State::Running, start: now, end: None }),
+            State::Running if self.state != State::Paused => attempts.push(Attempt {
+                state: State::Running,
+                start: now,
+                end: None,
+            }),
             State::Running | State::Killing | State::Paused => {}
             ended => {
                 if let Some(open) = attempts.last_mut().filter(|a| a.end.is_none()) {
                     // A retried attempt ended as a failure.
-                    open.state = if ended == State::Retrying { State::Failed } else { ended };
+                    open.state = if ended == State::Retrying {
+                        State::Failed
+                    } else {
+                        ended
+                    };
                     open.end = Some(now);
                 }
             }
         }
         if next != self.state {
-            histories.push(StateChange { state: next, date: now });
+            histories.push(StateChange {
+                state: next,
+                date: now,
+            });
         }
-        Ok(Self { state: next, attempts: to_json(&attempts), histories: to_json(&histories), ended_at: next.is_terminal().then_some(now) })
+        Ok(Self {
+            state: next,
+            attempts: to_json(&attempts),
+            histories: to_json(&histories),
+            ended_at: next.is_terminal().then_some(now),
+        })
     }
 }

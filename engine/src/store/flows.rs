@@ -122,29 +122,33 @@ impl Store {
         delete_others: bool,
     ) -> Result<(Vec<i64>, Vec<FlowId>), StoreError> {
         let (revisions, deleted) = with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let mut revisions = Vec::with_capacity(flows.len());
-        for flow in flows {
-            revisions.push(save_in!(tx, flow, d));
-        }
-        let mut deleted = Vec::new();
-        if delete_others {
-            let existing: Vec<String> = sqlx::query_scalar("SELECT id FROM flows WHERE namespace = $1 AND deleted = 0")
-                .bind(namespace.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
-            for id in existing.into_iter().filter(|id| !flows.iter().any(|f| f.id.as_str() == id)) {
-                sqlx::query("UPDATE flows SET deleted = 1, updated_at = $1 WHERE namespace = $2 AND id = $3")
+            let mut tx = pool.write().await?;
+            let mut revisions = Vec::with_capacity(flows.len());
+            for flow in flows {
+                revisions.push(save_in!(tx, flow, d));
+            }
+            let mut deleted = Vec::new();
+            if delete_others {
+                let existing: Vec<String> =
+                    sqlx::query_scalar("SELECT id FROM flows WHERE namespace = $1 AND deleted = 0")
+                        .bind(namespace.as_str())
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for id in existing
+                    .into_iter()
+                    .filter(|id| !flows.iter().any(|f| f.id.as_str() == id))
+                {
+                    sqlx::query("UPDATE flows SET deleted = 1, updated_at = $1 WHERE namespace = $2 AND id = $3")
                     .bind(now_ms())
                     .bind(namespace.as_str())
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
-                deleted.push(FlowId::new(id));
+                    deleted.push(FlowId::new(id));
+                }
             }
-        }
-        tx.commit().await?;
-        (revisions, deleted)
+            tx.commit().await?;
+            (revisions, deleted)
         });
         self.flows_changed();
         Ok((revisions, deleted))
@@ -152,54 +156,92 @@ impl Store {
 
     /// The current revision of a flow, `None` if there is none or it was
     /// deleted.
-    pub async fn flow_revision(&self, namespace: &Namespace, id: &FlowId) -> Result<Option<i64>, StoreError> {
-        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT revision FROM flows WHERE namespace = $1 AND id = $2 AND deleted = 0")
-            .bind(namespace.as_str())
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await)?)
+    pub async fn flow_revision(
+        &self,
+        namespace: &Namespace,
+        id: &FlowId,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar(
+            "SELECT revision FROM flows WHERE namespace = $1 AND id = $2 AND deleted = 0"
+        )
+        .bind(namespace.as_str())
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// A flow's current revision, `None` if there is none or it was deleted.
-    pub async fn get_flow(&self, namespace: &Namespace, id: &FlowId) -> Result<Option<StoredFlow>, StoreError> {
-        let row: Option<(i64, Option<String>, String, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+    pub async fn get_flow(
+        &self,
+        namespace: &Namespace,
+        id: &FlowId,
+    ) -> Result<Option<StoredFlow>, StoreError> {
+        let row: Option<(i64, Option<String>, String, i64)> = with_pool!(&self.pool, |pool, d| {
+            sqlx::query_as(
             "SELECT revision, description, source, updated_at FROM flows WHERE namespace = $1 AND id = $2 AND deleted = 0",
         )
         .bind(namespace.as_str())
         .bind(id.as_str())
         .fetch_optional(pool)
-        .await)?;
-        Ok(row.map(|(revision, description, source, updated_at)| StoredFlow { revision, description, source, updated_at }))
+        .await
+        })?;
+        Ok(
+            row.map(|(revision, description, source, updated_at)| StoredFlow {
+                revision,
+                description,
+                source,
+                updated_at,
+            }),
+        )
     }
 
     /// The source of one revision, deleted or not (executions of a deleted
     /// flow still show and recover).
-    pub async fn flow_revision_source(&self, namespace: &Namespace, id: &FlowId, revision: i64) -> Result<Option<String>, StoreError> {
-        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar("SELECT source FROM flow_revisions WHERE namespace = $1 AND id = $2 AND revision = $3")
-            .bind(namespace.as_str())
-            .bind(id.as_str())
-            .bind(revision)
-            .fetch_optional(pool)
-            .await)?)
+    pub async fn flow_revision_source(
+        &self,
+        namespace: &Namespace,
+        id: &FlowId,
+        revision: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_scalar(
+            "SELECT source FROM flow_revisions WHERE namespace = $1 AND id = $2 AND revision = $3"
+        )
+        .bind(namespace.as_str())
+        .bind(id.as_str())
+        .bind(revision)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Every revision of a flow, oldest first: (revision, source, created at).
-    pub async fn flow_revisions(&self, namespace: &Namespace, id: &FlowId) -> Result<Vec<(i64, String, i64)>, StoreError> {
-        Ok(with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT revision, source, created_at FROM flow_revisions WHERE namespace = $1 AND id = $2 ORDER BY revision")
+    pub async fn flow_revisions(
+        &self,
+        namespace: &Namespace,
+        id: &FlowId,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        Ok(with_pool!(&self.pool, |pool, d| {
+            sqlx::query_as("SELECT revision, source, created_at FROM flow_revisions WHERE namespace = $1 AND id = $2 ORDER BY revision")
             .bind(namespace.as_str())
             .bind(id.as_str())
             .fetch_all(pool)
-            .await)?)
+            .await
+        })?)
     }
 
     /// Deletes a flow; its revisions stay. Returns whether it existed.
-    pub async fn delete_flow(&self, namespace: &Namespace, id: &FlowId) -> Result<bool, StoreError> {
-        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE flows SET deleted = 1, updated_at = $1 WHERE namespace = $2 AND id = $3 AND deleted = 0")
+    pub async fn delete_flow(
+        &self,
+        namespace: &Namespace,
+        id: &FlowId,
+    ) -> Result<bool, StoreError> {
+        let done = with_pool!(&self.pool, |pool, d| {
+            sqlx::query("UPDATE flows SET deleted = 1, updated_at = $1 WHERE namespace = $2 AND id = $3 AND deleted = 0")
             .bind(now_ms())
             .bind(namespace.as_str())
             .bind(id.as_str())
             .execute(pool)
-            .await.map(|done| done.rows_affected()))?;
+            .await.map(|done| done.rows_affected())
+        })?;
         self.flows_changed();
         Ok(done == 1)
     }
@@ -208,7 +250,10 @@ impl Store {
     /// insensitive), ordered by namespace then id. An empty query lists all.
     pub async fn search_flows(&self, query: &str) -> Result<Vec<FlowSummary>, StoreError> {
         let pattern = format!("%{}%", escape_like(query.trim()));
-        let rows: Vec<(String, String, i64, Option<String>, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<(String, String, i64, Option<String>, i64)> = with_pool!(
+            &self.pool,
+            |pool, d| {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT namespace, id, revision, description, updated_at FROM flows
              WHERE deleted = 0
                AND (namespace {like} $1 ESCAPE '\\' OR id {like} $1 ESCAPE '\\' OR description {like} $1 ESCAPE '\\')
@@ -219,16 +264,20 @@ impl Store {
         .bind(pattern)
         .bind(SEARCH_LIMIT)
         .fetch_all(pool)
-        .await)?;
+        .await
+            }
+        )?;
         Ok(rows
             .into_iter()
-            .map(|(namespace, id, revision, description, updated_at)| FlowSummary {
-                namespace: Namespace::new(namespace),
-                id: FlowId::new(id),
-                revision,
-                description,
-                updated_at,
-            })
+            .map(
+                |(namespace, id, revision, description, updated_at)| FlowSummary {
+                    namespace: Namespace::new(namespace),
+                    id: FlowId::new(id),
+                    revision,
+                    description,
+                    updated_at,
+                },
+            )
             .collect())
     }
 }
@@ -260,7 +309,10 @@ mod tests {
     }
 
     fn ids(flows: &[FlowSummary]) -> Vec<String> {
-        flows.iter().map(|f| format!("{}.{}", f.namespace, f.id)).collect()
+        flows
+            .iter()
+            .map(|f| format!("{}.{}", f.namespace, f.id))
+            .collect()
     }
 
     #[tokio::test]
@@ -269,7 +321,12 @@ mod tests {
         let first = flow("company.team", "hello", "says hello", "id: hello\n");
         assert_eq!(store.save_flow(&first).await.unwrap(), 1);
         assert_eq!(store.save_flow(&first).await.unwrap(), 1);
-        let changed = flow("company.team", "hello", "says hello", "id: hello\n# changed\n");
+        let changed = flow(
+            "company.team",
+            "hello",
+            "says hello",
+            "id: hello\n# changed\n",
+        );
         assert_eq!(store.save_flow(&changed).await.unwrap(), 2);
         let listed = store.search_flows("").await.unwrap();
         assert_eq!(listed.len(), 1);
@@ -279,17 +336,41 @@ mod tests {
     #[tokio::test]
     async fn search_matches_namespace_id_and_description_and_escapes_wildcards() {
         let store = Store::scratch().await.unwrap();
-        store.save_flow(&flow("company.team", "hello", "says hello", "a")).await.unwrap();
-        store.save_flow(&flow("data.eng", "nightly", "loads 100% of rows", "b")).await.unwrap();
-        store.save_flow(&flow("data.eng", "upload_query", "upload then query", "c")).await.unwrap();
+        store
+            .save_flow(&flow("company.team", "hello", "says hello", "a"))
+            .await
+            .unwrap();
+        store
+            .save_flow(&flow("data.eng", "nightly", "loads 100% of rows", "b"))
+            .await
+            .unwrap();
+        store
+            .save_flow(&flow("data.eng", "upload_query", "upload then query", "c"))
+            .await
+            .unwrap();
 
         assert_eq!(ids(&store.search_flows("").await.unwrap()).len(), 3);
-        assert_eq!(ids(&store.search_flows("DATA").await.unwrap()), ["data.eng.nightly", "data.eng.upload_query"]);
-        assert_eq!(ids(&store.search_flows("says").await.unwrap()), ["company.team.hello"]);
-        assert_eq!(ids(&store.search_flows("100%").await.unwrap()), ["data.eng.nightly"]);
+        assert_eq!(
+            ids(&store.search_flows("DATA").await.unwrap()),
+            ["data.eng.nightly", "data.eng.upload_query"]
+        );
+        assert_eq!(
+            ids(&store.search_flows("says").await.unwrap()),
+            ["company.team.hello"]
+        );
+        assert_eq!(
+            ids(&store.search_flows("100%").await.unwrap()),
+            ["data.eng.nightly"]
+        );
         // `_` is a literal underscore, not LIKE's any-character.
-        assert_eq!(ids(&store.search_flows("e_l").await.unwrap()), Vec::<String>::new());
-        assert_eq!(ids(&store.search_flows("upload_").await.unwrap()), ["data.eng.upload_query"]);
+        assert_eq!(
+            ids(&store.search_flows("e_l").await.unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(&store.search_flows("upload_").await.unwrap()),
+            ["data.eng.upload_query"]
+        );
     }
 
     #[tokio::test]
@@ -298,8 +379,13 @@ mod tests {
         let data_dir = dir.path().join("nested/data");
         let store = Store::open(&data_dir).await.unwrap();
         assert!(store.health().await.unwrap().schema_version >= 1);
-        let crate::store::Pool::Sqlite(pool) = &store.pool else { panic!("Store::open makes a SQLite store") };
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+        let crate::store::Pool::Sqlite(pool) = &store.pool else {
+            panic!("Store::open makes a SQLite store")
+        };
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
         store.close().await;
         assert!(data_dir.join(DATABASE_FILE).exists());
@@ -314,15 +400,33 @@ mod revision_tests {
     async fn revisions_are_kept_across_a_delete() {
         let store = Store::scratch().await.unwrap();
         let (ns, id) = (Namespace::new("a"), FlowId::new("f"));
-        let flow = |source: &str| FlowSource { namespace: ns.clone(), id: id.clone(), description: None, source: source.into() };
+        let flow = |source: &str| FlowSource {
+            namespace: ns.clone(),
+            id: id.clone(),
+            description: None,
+            source: source.into(),
+        };
         store.save_flow(&flow("one")).await.unwrap();
         store.save_flow(&flow("two")).await.unwrap();
         assert!(store.delete_flow(&ns, &id).await.unwrap());
         assert!(!store.delete_flow(&ns, &id).await.unwrap());
         assert!(store.get_flow(&ns, &id).await.unwrap().is_none());
-        assert_eq!(store.flow_revision_source(&ns, &id, 1).await.unwrap().as_deref(), Some("one"));
+        assert_eq!(
+            store
+                .flow_revision_source(&ns, &id, 1)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("one")
+        );
         assert_eq!(store.save_flow(&flow("three")).await.unwrap(), 3);
-        let revisions: Vec<i64> = store.flow_revisions(&ns, &id).await.unwrap().into_iter().map(|r| r.0).collect();
+        let revisions: Vec<i64> = store
+            .flow_revisions(&ns, &id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(revisions, [1, 2, 3]);
     }
 }

@@ -24,7 +24,13 @@ pub enum ExecutionSort {
 }
 
 impl ExecutionSort {
-    pub const ALL: [ExecutionSort; 5] = [Self::Created, Self::Namespace, Self::Flow, Self::State, Self::Duration];
+    pub const ALL: [ExecutionSort; 5] = [
+        Self::Created,
+        Self::Namespace,
+        Self::Flow,
+        Self::State,
+        Self::Duration,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -92,9 +98,19 @@ pub struct StateCount {
     pub count: i64,
 }
 
-const SUMMARY_COLUMNS: &str = "id, namespace, flow_id, flow_revision, state, labels, created_at, ended_at";
+const SUMMARY_COLUMNS: &str =
+    "id, namespace, flow_id, flow_revision, state, labels, created_at, ended_at";
 
-type SummaryRow = (String, String, String, i64, String, String, i64, Option<i64>);
+type SummaryRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+);
 
 pub(super) enum Bind {
     Text(String),
@@ -124,7 +140,12 @@ impl Store {
         let offset = (query.page.max(1) - 1) * size;
         with_pool!(&self.pool, |pool, d| {
             let (mut conditions, mut binds) = conditions(&query.filter, d);
-            if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            if let Some(text) = query
+                .text
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
                 let like = d.ilike();
                 conditions.push(format!(
                     "(id {like} ? ESCAPE '\\' OR namespace {like} ? ESCAPE '\\' OR flow_id {like} ? ESCAPE '\\' OR labels {like} ? ESCAPE '\\')"
@@ -132,10 +153,19 @@ impl Store {
                 let pattern = format!("%{}%", escape_like(text));
                 binds.extend(std::iter::repeat_with(|| Bind::Text(pattern.clone())).take(4));
             }
-            let where_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+            let where_sql = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            };
 
             // Only fixed fragments and placeholders are formatted in; every value is bound.
-            let count = bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(super::numbered(&format!("SELECT COUNT(*) FROM executions {where_sql}")))), &binds);
+            let count = bind_all!(
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(super::numbered(&format!(
+                    "SELECT COUNT(*) FROM executions {where_sql}"
+                )))),
+                &binds
+            );
             let total = count.fetch_one(pool).await?;
 
             let direction = if query.descending { "DESC" } else { "ASC" };
@@ -143,21 +173,40 @@ impl Store {
             // indexes of 0003_execution_history.sql serve without a sort.
             let order = match query.sort {
                 ExecutionSort::Created => format!("created_at {direction}, id {direction}"),
-                sort => format!("{} {direction}, created_at {direction}, id {direction}", sort.order_by()),
+                sort => format!(
+                    "{} {direction}, created_at {direction}, id {direction}",
+                    sort.order_by()
+                ),
             };
-            let rows_sql = super::numbered(&format!("SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"));
-            let mut rows = bind_all!(sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql)), &binds);
+            let rows_sql = super::numbered(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM executions {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
+            ));
+            let mut rows = bind_all!(
+                sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(rows_sql)),
+                &binds
+            );
             if query.sort == ExecutionSort::Duration {
                 rows = rows.bind(now_ms());
             }
             let rows = rows.bind(size).bind(offset).fetch_all(pool).await?;
-            Ok(SummaryPage { results: rows.into_iter().map(summary_from_row).collect::<Result<_, _>>()?, total })
+            Ok(SummaryPage {
+                results: rows
+                    .into_iter()
+                    .map(summary_from_row)
+                    .collect::<Result<_, _>>()?,
+                total,
+            })
         })
     }
 
     /// Executions created in `[from, to)` counted per state and per bucket
     /// of `width` milliseconds (buckets start at multiples of `width`).
-    pub async fn state_counts(&self, from: i64, to: i64, width: i64) -> Result<Vec<StateCount>, StoreError> {
+    pub async fn state_counts(
+        &self,
+        from: i64,
+        to: i64,
+        width: i64,
+    ) -> Result<Vec<StateCount>, StoreError> {
         let width = width.max(1);
         let rows: Vec<(i64, String, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
             "SELECT (created_at / $1) * $1 AS bucket, state, COUNT(*) FROM executions
@@ -170,7 +219,13 @@ impl Store {
         .fetch_all(pool)
         .await)?;
         rows.into_iter()
-            .map(|(bucket, state, count)| Ok(StateCount { bucket, state: parse_state(&state)?, count }))
+            .map(|(bucket, state, count)| {
+                Ok(StateCount {
+                    bucket,
+                    state: parse_state(&state)?,
+                    count,
+                })
+            })
             .collect()
     }
 
@@ -178,22 +233,35 @@ impl Store {
     pub async fn last_executions(&self) -> Result<Vec<ExecutionSummary>, StoreError> {
         // One index probe per flow (executions_by_flow) rather than a
         // grouping over every execution.
-        let rows: Vec<SummaryRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {} FROM flows f JOIN executions e ON e.id = (
+        let rows: Vec<SummaryRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            AssertSqlSafe(format!(
+                "SELECT {} FROM flows f JOIN executions e ON e.id = (
                  SELECT id FROM executions WHERE namespace = f.namespace AND flow_id = f.id
                  ORDER BY created_at DESC, id DESC LIMIT 1)
              WHERE f.deleted = 0",
-            SUMMARY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
-        )))
+                SUMMARY_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("e.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        )
         .fetch_all(pool)
         .await)?;
         rows.into_iter().map(summary_from_row).collect()
     }
 
     /// The newest executions in one of `states`, at most `limit`.
-    pub async fn recent_executions(&self, states: &[State], limit: i64) -> Result<Vec<ExecutionSummary>, StoreError> {
+    pub async fn recent_executions(
+        &self,
+        states: &[State],
+        limit: i64,
+    ) -> Result<Vec<ExecutionSummary>, StoreError> {
         let query = ExecutionQuery {
-            filter: ExecutionFilter { states: states.to_vec(), ..Default::default() },
+            filter: ExecutionFilter {
+                states: states.to_vec(),
+                ..Default::default()
+            },
             descending: true,
             page: 1,
             size: limit,
@@ -221,8 +289,16 @@ pub(super) fn conditions(filter: &ExecutionFilter, d: super::Dialect) -> (Vec<St
         binds.push(Bind::Text(flow_id.to_owned()));
     }
     if !filter.states.is_empty() {
-        conditions.push(format!("state IN ({})", vec!["?"; filter.states.len()].join(", ")));
-        binds.extend(filter.states.iter().map(|s| Bind::Text(s.as_str().to_owned())));
+        conditions.push(format!(
+            "state IN ({})",
+            vec!["?"; filter.states.len()].join(", ")
+        ));
+        binds.extend(
+            filter
+                .states
+                .iter()
+                .map(|s| Bind::Text(s.as_str().to_owned())),
+        );
     }
     if let Some(from) = filter.created_from {
         conditions.push("created_at >= ?".to_owned());
@@ -257,7 +333,9 @@ pub(super) fn conditions(filter: &ExecutionFilter, d: super::Dialect) -> (Vec<St
 }
 
 fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn parse_state(text: &str) -> Result<State, StoreError> {
@@ -272,7 +350,8 @@ fn summary_from_row(row: SummaryRow) -> Result<ExecutionSummary, StoreError> {
         flow_id: FlowId::new(flow_id),
         flow_revision,
         state: parse_state(&state)?,
-        labels: serde_json::from_str(&labels).map_err(|e| StoreError::Corrupt(format!("bad labels in the database: {e}")))?,
+        labels: serde_json::from_str(&labels)
+            .map_err(|e| StoreError::Corrupt(format!("bad labels in the database: {e}")))?,
         created_at,
         ended_at,
     })
@@ -306,24 +385,64 @@ mod tests {
             size: 10,
             ..Default::default()
         };
-        assert_eq!(ids(store.list_executions(&query("sales", ExecutionSort::Created, true)).await.unwrap()), std::slice::from_ref(&a));
+        assert_eq!(
+            ids(store
+                .list_executions(&query("sales", ExecutionSort::Created, true))
+                .await
+                .unwrap()),
+            std::slice::from_ref(&a)
+        );
         // Labels are searched too; `_` is a character, not a wildcard.
-        assert_eq!(ids(store.list_executions(&query("prod", ExecutionSort::Created, true)).await.unwrap()), std::slice::from_ref(&a));
-        assert!(store.list_executions(&query("load_x", ExecutionSort::Created, true)).await.unwrap().results.is_empty());
-        let by_flow = store.list_executions(&query("", ExecutionSort::Flow, false)).await.unwrap();
+        assert_eq!(
+            ids(store
+                .list_executions(&query("prod", ExecutionSort::Created, true))
+                .await
+                .unwrap()),
+            std::slice::from_ref(&a)
+        );
+        assert!(
+            store
+                .list_executions(&query("load_x", ExecutionSort::Created, true))
+                .await
+                .unwrap()
+                .results
+                .is_empty()
+        );
+        let by_flow = store
+            .list_executions(&query("", ExecutionSort::Flow, false))
+            .await
+            .unwrap();
         assert_eq!(ids(by_flow), [b.clone(), a.clone(), c.clone()]);
-        let by_state = store.list_executions(&query("", ExecutionSort::State, true)).await.unwrap();
+        let by_state = store
+            .list_executions(&query("", ExecutionSort::State, true))
+            .await
+            .unwrap();
         assert_eq!(by_state.results[0].id, b, "RUNNING sorts after CREATED");
-        let _ = store.list_executions(&query("", ExecutionSort::Duration, true)).await.unwrap();
+        let _ = store
+            .list_executions(&query("", ExecutionSort::Duration, true))
+            .await
+            .unwrap();
 
         let by_namespace = ExecutionQuery {
-            filter: ExecutionFilter { namespace: Some("company".into()), ..Default::default() },
+            filter: ExecutionFilter {
+                namespace: Some("company".into()),
+                ..Default::default()
+            },
             page: 1,
             size: 10,
             ..Default::default()
         };
-        assert_eq!(ids(store.list_executions(&by_namespace).await.unwrap()), [a.clone(), c.clone()], "children, oldest first");
-        let page = ExecutionQuery { page: 2, size: 2, descending: true, ..Default::default() };
+        assert_eq!(
+            ids(store.list_executions(&by_namespace).await.unwrap()),
+            [a.clone(), c.clone()],
+            "children, oldest first"
+        );
+        let page = ExecutionQuery {
+            page: 2,
+            size: 2,
+            descending: true,
+            ..Default::default()
+        };
         let second = store.list_executions(&page).await.unwrap();
         assert_eq!(second.total, 3);
         assert_eq!(second.results.len(), 1);
@@ -334,7 +453,12 @@ mod tests {
         let store = Store::scratch().await.unwrap();
         for (ns, id) in [("tutorial", "hello"), ("company", "never_run")] {
             let source = format!("id: {id}\nnamespace: {ns}\ntasks: []\n");
-            let flow = FlowSource { namespace: Namespace::new(ns), id: FlowId::new(id), description: None, source };
+            let flow = FlowSource {
+                namespace: Namespace::new(ns),
+                id: FlowId::new(id),
+                description: None,
+                source,
+            };
             store.save_flow(&flow).await.unwrap();
         }
         let first = seed(&store, "tutorial", "hello", &[]).await;
@@ -346,12 +470,23 @@ mod tests {
         assert_eq!(last[0].id, second);
 
         let failures = store.recent_executions(&[State::Failed], 10).await.unwrap();
-        assert_eq!(failures.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), [first]);
+        assert_eq!(
+            failures.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            [first]
+        );
 
         let counts = store.state_counts(0, i64::MAX, 86_400_000).await.unwrap();
         let total: i64 = counts.iter().map(|c| c.count).sum();
         assert_eq!(total, 2);
-        assert!(counts.iter().any(|c| c.state == State::Failed && c.count == 1));
-        assert!(counts.iter().any(|c| c.state == State::Created && c.count == 1));
+        assert!(
+            counts
+                .iter()
+                .any(|c| c.state == State::Failed && c.count == 1)
+        );
+        assert!(
+            counts
+                .iter()
+                .any(|c| c.state == State::Created && c.count == 1)
+        );
     }
 }

@@ -34,17 +34,26 @@ pub struct LogRecord {
     pub message: String,
 }
 
-type LogRow = (i64, String, Option<String>, Option<String>, Option<i64>, String, i64, String);
+type LogRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+    i64,
+    String,
+);
 
 impl Store {
     /// Inserts lines in one transaction and returns them with their ids.
     pub async fn insert_logs(&self, lines: Vec<NewLog>) -> Result<Vec<LogRecord>, StoreError> {
         use super::WritePool as _;
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let mut stored = Vec::with_capacity(lines.len());
-        for line in lines {
-            let id: i64 = sqlx::query_scalar(
+            let mut tx = pool.write().await?;
+            let mut stored = Vec::with_capacity(lines.len());
+            for line in lines {
+                let id: i64 = sqlx::query_scalar(
                 "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, level, at, message)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
@@ -57,19 +66,19 @@ impl Store {
             .bind(&line.message)
             .fetch_one(&mut *tx)
             .await?;
-            stored.push(LogRecord {
-                id,
-                execution_id: line.execution_id,
-                task_run_id: line.task_run_id,
-                task_id: line.task_id,
-                attempt: line.attempt,
-                level: line.level,
-                at: line.at,
-                message: line.message,
-            });
-        }
-        tx.commit().await?;
-        Ok(stored)
+                stored.push(LogRecord {
+                    id,
+                    execution_id: line.execution_id,
+                    task_run_id: line.task_run_id,
+                    task_id: line.task_id,
+                    attempt: line.attempt,
+                    level: line.level,
+                    at: line.at,
+                    message: line.message,
+                });
+            }
+            tx.commit().await?;
+            Ok(stored)
         })
     }
 
@@ -82,18 +91,39 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<LogRecord>, StoreError> {
-        self.find_logs(execution_id, &LogQuery { min_level, after_id, limit, ..LogQuery::default() }).await
+        self.find_logs(
+            execution_id,
+            &LogQuery {
+                min_level,
+                after_id,
+                limit,
+                ..LogQuery::default()
+            },
+        )
+        .await
     }
 
     /// An execution's lines that match `query`, oldest first.
-    pub async fn find_logs(&self, execution_id: &ExecutionId, query: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
-        let levels: Vec<&str> = Level::ALL.into_iter().filter(|l| *l >= query.min_level).map(Level::as_str).collect();
+    pub async fn find_logs(
+        &self,
+        execution_id: &ExecutionId,
+        query: &LogQuery,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let levels: Vec<&str> = Level::ALL
+            .into_iter()
+            .filter(|l| *l >= query.min_level)
+            .map(Level::as_str)
+            .collect();
         let placeholders = vec!["?"; levels.len()].join(", ");
         let mut sql = format!(
             "SELECT id, execution_id, task_run_id, task_id, attempt, level, at, message FROM logs
              WHERE execution_id = ? AND id > ? AND level IN ({placeholders})"
         );
-        for (column, set) in [("task_id", query.task_id.is_some()), ("task_run_id", query.task_run_id.is_some()), ("attempt", query.attempt.is_some())] {
+        for (column, set) in [
+            ("task_id", query.task_id.is_some()),
+            ("task_run_id", query.task_run_id.is_some()),
+            ("attempt", query.attempt.is_some()),
+        ] {
             if set {
                 sql.push_str(&format!(" AND {column} = ?"));
             }
@@ -103,7 +133,9 @@ impl Store {
         let rows = with_pool!(&self.pool, |pool, d| {
             // Only placeholders and fixed column names are formatted in; every
             // value is bound.
-            let mut statement = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql)).bind(execution_id.as_str()).bind(query.after_id);
+            let mut statement = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql))
+                .bind(execution_id.as_str())
+                .bind(query.after_id);
             for level in &levels {
                 statement = statement.bind(*level);
             }
@@ -116,22 +148,29 @@ impl Store {
             if let Some(attempt) = query.attempt {
                 statement = statement.bind(i64::from(attempt));
             }
-            statement.bind(query.limit).bind(query.offset).fetch_all(pool).await?
+            statement
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter()
-            .map(|(id, execution_id, task_run_id, task_id, attempt, level, at, message)| {
-                Ok(LogRecord {
-                    id,
-                    execution_id: ExecutionId::new(execution_id),
-                    task_run_id: task_run_id.map(TaskRunId::new),
-                    task_id: task_id.map(TaskId::new),
-                    attempt: attempt.and_then(|a| u32::try_from(a).ok()),
-                    level: Level::parse(&level)
-                        .ok_or_else(|| StoreError::Corrupt(format!("unknown log level {level:?}")))?,
-                    at,
-                    message,
-                })
-            })
+            .map(
+                |(id, execution_id, task_run_id, task_id, attempt, level, at, message)| {
+                    Ok(LogRecord {
+                        id,
+                        execution_id: ExecutionId::new(execution_id),
+                        task_run_id: task_run_id.map(TaskRunId::new),
+                        task_id: task_id.map(TaskId::new),
+                        attempt: attempt.and_then(|a| u32::try_from(a).ok()),
+                        level: Level::parse(&level).ok_or_else(|| {
+                            StoreError::Corrupt(format!("unknown log level {level:?}"))
+                        })?,
+                        at,
+                        message,
+                    })
+                },
+            )
             .collect()
     }
 }
@@ -152,7 +191,15 @@ pub struct LogQuery {
 
 impl Default for LogQuery {
     fn default() -> Self {
-        Self { min_level: Level::Trace, task_id: None, task_run_id: None, attempt: None, after_id: 0, limit: i64::MAX, offset: 0 }
+        Self {
+            min_level: Level::Trace,
+            task_id: None,
+            task_run_id: None,
+            attempt: None,
+            after_id: 0,
+            limit: i64::MAX,
+            offset: 0,
+        }
     }
 }
 
@@ -185,12 +232,30 @@ mod tests {
             .await
             .unwrap();
         assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
-        let messages = |records: Vec<LogRecord>| records.into_iter().map(|r| r.message).collect::<Vec<_>>();
+        let messages =
+            |records: Vec<LogRecord>| records.into_iter().map(|r| r.message).collect::<Vec<_>>();
         let e1 = ExecutionId::new("e1");
-        assert_eq!(messages(store.logs(&e1, Level::Trace, 0, 100).await.unwrap()), ["one", "two", "three"]);
-        assert_eq!(messages(store.logs(&e1, Level::Info, 0, 100).await.unwrap()), ["two", "three"]);
-        assert_eq!(messages(store.logs(&e1, Level::Trace, stored[1].id, 100).await.unwrap()), ["three"]);
-        assert_eq!(messages(store.logs(&e1, Level::Trace, 0, 1).await.unwrap()), ["one"]);
+        assert_eq!(
+            messages(store.logs(&e1, Level::Trace, 0, 100).await.unwrap()),
+            ["one", "two", "three"]
+        );
+        assert_eq!(
+            messages(store.logs(&e1, Level::Info, 0, 100).await.unwrap()),
+            ["two", "three"]
+        );
+        assert_eq!(
+            messages(
+                store
+                    .logs(&e1, Level::Trace, stored[1].id, 100)
+                    .await
+                    .unwrap()
+            ),
+            ["three"]
+        );
+        assert_eq!(
+            messages(store.logs(&e1, Level::Trace, 0, 1).await.unwrap()),
+            ["one"]
+        );
     }
 
     #[tokio::test]
@@ -201,17 +266,70 @@ mod tests {
         other.task_run_id = Some(TaskRunId::new("r2"));
         let mut second = line("e1", Level::Info, "second attempt");
         second.attempt = Some(2);
-        store.insert_logs(vec![line("e1", Level::Info, "first"), other, second, line("e1", Level::Warn, "last")]).await.unwrap();
+        store
+            .insert_logs(vec![
+                line("e1", Level::Info, "first"),
+                other,
+                second,
+                line("e1", Level::Warn, "last"),
+            ])
+            .await
+            .unwrap();
         let e1 = ExecutionId::new("e1");
         let find = |query: LogQuery| {
             let store = store.clone();
             let e1 = e1.clone();
-            async move { store.find_logs(&e1, &query).await.unwrap().into_iter().map(|r| r.message).collect::<Vec<_>>() }
+            async move {
+                store
+                    .find_logs(&e1, &query)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.message)
+                    .collect::<Vec<_>>()
+            }
         };
-        assert_eq!(find(LogQuery { task_id: Some(TaskId::new("t")), ..LogQuery::default() }).await, ["first", "second attempt", "last"]);
-        assert_eq!(find(LogQuery { task_run_id: Some(TaskRunId::new("r2")), ..LogQuery::default() }).await, ["other task"]);
-        assert_eq!(find(LogQuery { attempt: Some(2), ..LogQuery::default() }).await, ["second attempt"]);
-        assert_eq!(find(LogQuery { limit: 2, offset: 2, ..LogQuery::default() }).await, ["second attempt", "last"]);
-        assert_eq!(find(LogQuery { limit: 2, offset: 4, ..LogQuery::default() }).await, Vec::<String>::new());
+        assert_eq!(
+            find(LogQuery {
+                task_id: Some(TaskId::new("t")),
+                ..LogQuery::default()
+            })
+            .await,
+            ["first", "second attempt", "last"]
+        );
+        assert_eq!(
+            find(LogQuery {
+                task_run_id: Some(TaskRunId::new("r2")),
+                ..LogQuery::default()
+            })
+            .await,
+            ["other task"]
+        );
+        assert_eq!(
+            find(LogQuery {
+                attempt: Some(2),
+                ..LogQuery::default()
+            })
+            .await,
+            ["second attempt"]
+        );
+        assert_eq!(
+            find(LogQuery {
+                limit: 2,
+                offset: 2,
+                ..LogQuery::default()
+            })
+            .await,
+            ["second attempt", "last"]
+        );
+        assert_eq!(
+            find(LogQuery {
+                limit: 2,
+                offset: 4,
+                ..LogQuery::default()
+            })
+            .await,
+            Vec::<String>::new()
+        );
     }
 }

@@ -14,26 +14,90 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL), in order. A test checks that every file of
 /// the folder is here.
 const SQLITE: &[(i64, &str, &str)] = &[
-    (1, "flows", include_str!("../../../migrations/sqlite/0001_flows.sql")),
-    (2, "executions", include_str!("../../../migrations/sqlite/0002_executions.sql")),
-    (3, "execution history", include_str!("../../../migrations/sqlite/0003_execution_history.sql")),
-    (4, "execution secrets", include_str!("../../../migrations/sqlite/0004_execution_secrets.sql")),
-    (5, "triggers", include_str!("../../../migrations/sqlite/0005_triggers.sql")),
-    (6, "namespace secrets", include_str!("../../../migrations/sqlite/0006_namespace_secrets.sql")),
-    (7, "users", include_str!("../../../migrations/sqlite/0007_users.sql")),
-    (8, "nodes", include_str!("../../../migrations/sqlite/0008_nodes.sql")),
-    (9, "login state", include_str!("../../../migrations/sqlite/0009_login_state.sql")),
-    (10, "trigger state", include_str!("../../../migrations/sqlite/0010_trigger_state.sql")),
-    (11, "condition windows", include_str!("../../../migrations/sqlite/0011_condition_windows.sql")),
+    (
+        1,
+        "flows",
+        include_str!("../../../migrations/sqlite/0001_flows.sql"),
+    ),
+    (
+        2,
+        "executions",
+        include_str!("../../../migrations/sqlite/0002_executions.sql"),
+    ),
+    (
+        3,
+        "execution history",
+        include_str!("../../../migrations/sqlite/0003_execution_history.sql"),
+    ),
+    (
+        4,
+        "execution secrets",
+        include_str!("../../../migrations/sqlite/0004_execution_secrets.sql"),
+    ),
+    (
+        5,
+        "triggers",
+        include_str!("../../../migrations/sqlite/0005_triggers.sql"),
+    ),
+    (
+        6,
+        "namespace secrets",
+        include_str!("../../../migrations/sqlite/0006_namespace_secrets.sql"),
+    ),
+    (
+        7,
+        "users",
+        include_str!("../../../migrations/sqlite/0007_users.sql"),
+    ),
+    (
+        8,
+        "nodes",
+        include_str!("../../../migrations/sqlite/0008_nodes.sql"),
+    ),
+    (
+        9,
+        "login state",
+        include_str!("../../../migrations/sqlite/0009_login_state.sql"),
+    ),
+    (
+        10,
+        "trigger state",
+        include_str!("../../../migrations/sqlite/0010_trigger_state.sql"),
+    ),
+    (
+        11,
+        "condition windows",
+        include_str!("../../../migrations/sqlite/0011_condition_windows.sql"),
+    ),
 ];
 
 /// (version, description, SQL) of the PostgreSQL store, in order.
 const POSTGRES: &[(i64, &str, &str)] = &[
-    (1, "schema", include_str!("../../../migrations/postgres/0001_schema.sql")),
-    (2, "nodes", include_str!("../../../migrations/postgres/0002_nodes.sql")),
-    (3, "login state", include_str!("../../../migrations/postgres/0003_login_state.sql")),
-    (4, "trigger state", include_str!("../../../migrations/postgres/0004_trigger_state.sql")),
-    (5, "condition windows", include_str!("../../../migrations/postgres/0005_condition_windows.sql")),
+    (
+        1,
+        "schema",
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "nodes",
+        include_str!("../../../migrations/postgres/0002_nodes.sql"),
+    ),
+    (
+        3,
+        "login state",
+        include_str!("../../../migrations/postgres/0003_login_state.sql"),
+    ),
+    (
+        4,
+        "trigger state",
+        include_str!("../../../migrations/postgres/0004_trigger_state.sql"),
+    ),
+    (
+        5,
+        "condition windows",
+        include_str!("../../../migrations/postgres/0005_condition_windows.sql"),
+    ),
 ];
 
 /// The migrations of the SQLite store.
@@ -49,10 +113,15 @@ pub(crate) fn postgres() -> Migrator {
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
-        list
-            .iter()
+        list.iter()
             .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sqlx::SqlStr::from_static(sql),
+                    false,
+                )
             })
             .collect(),
     )
@@ -69,16 +138,27 @@ mod tests {
     }
 
     fn listed(backend: &str, list: &[(i64, &str, &str)]) {
-        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(backend);
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../migrations")
+            .join(backend);
         let mut files: Vec<String> = std::fs::read_dir(&folder)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|name| name.ends_with(".sql"))
             .collect();
         files.sort();
-        let listed: Vec<String> =
-            list.iter().map(|(version, description, _)| format!("{version:04}_{}.sql", description.replace(' ', "_"))).collect();
-        assert_eq!(files, listed, "add the new file to {} in engine/src/store/migrations.rs", backend.to_uppercase());
+        let listed: Vec<String> = list
+            .iter()
+            .map(|(version, description, _)| {
+                format!("{version:04}_{}.sql", description.replace(' ', "_"))
+            })
+            .collect();
+        assert_eq!(
+            files,
+            listed,
+            "add the new file to {} in engine/src/store/migrations.rs",
+            backend.to_uppercase()
+        );
         for ((_, _, sql), file) in list.iter().zip(&files) {
             assert_eq!(*sql, std::fs::read_to_string(folder.join(file)).unwrap());
         }

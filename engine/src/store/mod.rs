@@ -60,10 +60,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use counts::FlowCount;
-pub use executions::{Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution, NewTaskRun, Slot, StateChange, TaskRunRecord, TaskRunVersion};
+pub use executions::{
+    Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution,
+    NewTaskRun, Slot, StateChange, TaskRunRecord, TaskRunVersion,
+};
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};
@@ -82,7 +87,10 @@ pub const DATABASE_URL_VAR: &str = "MORTAR_DATABASE_URL";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data dir {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
@@ -136,10 +144,15 @@ impl Database {
                 .map_err(|e| StoreError::Url(format!("--database {}: {e}", redact(url))))?;
             return Ok(Self::Postgres(url.to_owned()));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() {
-                return Err(StoreError::Url("--database sqlite://PATH needs the path of the database file".into()));
+                return Err(StoreError::Url(
+                    "--database sqlite://PATH needs the path of the database file".into(),
+                ));
             }
             return Ok(Self::Sqlite(Some(PathBuf::from(path))));
         }
@@ -210,7 +223,10 @@ impl Dialect {
 /// Opens a write transaction on either backend.
 pub(crate) trait WritePool {
     type Db: sqlx::Database;
-    fn write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    fn write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+    + Send;
 }
 
 impl WritePool for SqlitePool {
@@ -219,7 +235,11 @@ impl WritePool for SqlitePool {
     /// busy timeout): a deferred transaction that reads and then writes
     /// fails at once under WAL when another connection wrote in between,
     /// instead of waiting its turn.
-    fn write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
+    fn write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>,
+    > + Send {
         self.begin_with("BEGIN IMMEDIATE")
     }
 }
@@ -228,7 +248,11 @@ impl WritePool for PgPool {
     type Db = sqlx::Postgres;
     /// READ COMMITTED; the reads that decide a write lock their rows
     /// ([`Dialect::for_update`]).
-    fn write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send {
+    fn write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>,
+    > + Send {
         self.begin()
     }
 }
@@ -298,7 +322,11 @@ impl Store {
     /// advisory lock, so nodes that start together take turns) and unlocks
     /// its secrets. The data dir holds the key file when the key is not
     /// given.
-    pub async fn open_database(database: &Database, data_dir: &Path, key: KeyChoice) -> Result<Self, StoreError> {
+    pub async fn open_database(
+        database: &Database,
+        data_dir: &Path,
+        key: KeyChoice,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
@@ -307,11 +335,17 @@ impl Store {
             Database::Sqlite(file) => {
                 let file = file.clone().unwrap_or_else(|| data_dir.join(DATABASE_FILE));
                 if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir { path: parent.to_owned(), source })?;
+                    std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
+                        path: parent.to_owned(),
+                        source,
+                    })?;
                 }
                 (Pool::Sqlite(Self::open_sqlite(&file).await?), file)
             }
-            Database::Postgres(url) => (Pool::Postgres(Self::connect_postgres(url, 32).await?), PathBuf::from(database.describe())),
+            Database::Postgres(url) => (
+                Pool::Postgres(Self::connect_postgres(url, 32).await?),
+                PathBuf::from(database.describe()),
+            ),
         };
         let (key, key_file) = secrets::unlock(&pool, Some(data_dir), &shown, key).await?;
         Ok(Self::from_parts(pool, key, key_file))
@@ -340,7 +374,8 @@ impl Store {
 
     /// A pool on a PostgreSQL database, migrated. `connections` bounds it.
     async fn connect_postgres(url: &str, connections: u32) -> Result<PgPool, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(format!("--database {}: {e}", redact(url))))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(format!("--database {}: {e}", redact(url))))?;
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .min_connections(1)
@@ -359,7 +394,8 @@ impl Store {
     pub async fn in_memory() -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         let pool = Pool::Sqlite(Self::connect(options).await?);
-        let (key, key_file) = secrets::unlock(&pool, None, Path::new(":memory:"), KeyChoice::File).await?;
+        let (key, key_file) =
+            secrets::unlock(&pool, None, Path::new(":memory:"), KeyChoice::File).await?;
         Ok(Self::from_parts(pool, key, key_file))
     }
 
@@ -374,7 +410,8 @@ impl Store {
             Some(server) => {
                 let url = scratch_database(&server).await?;
                 let pool = Pool::Postgres(Self::connect_postgres(&url, 4).await?);
-                let (key, key_file) = secrets::unlock(&pool, None, Path::new(":memory:"), KeyChoice::File).await?;
+                let (key, key_file) =
+                    secrets::unlock(&pool, None, Path::new(":memory:"), KeyChoice::File).await?;
                 Ok(Self::from_parts(pool, key, key_file))
             }
         }
@@ -385,21 +422,33 @@ impl Store {
     /// server, the same one each time the test opens this data dir again
     /// (a restart).
     pub async fn scratch_in(data_dir: &Path) -> Result<Self, StoreError> {
-        let Some(server) = test_server() else { return Self::open(data_dir).await };
+        let Some(server) = test_server() else {
+            return Self::open(data_dir).await;
+        };
         let file = data_dir.join("scratch-database.url");
         let url = match std::fs::read_to_string(&file) {
             Ok(url) => url,
             Err(_) => {
                 let url = scratch_database(&server).await?;
-                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
-                std::fs::write(&file, &url).map_err(|source| StoreError::DataDir { path: file.clone(), source })?;
+                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                    path: data_dir.to_owned(),
+                    source,
+                })?;
+                std::fs::write(&file, &url).map_err(|source| StoreError::DataDir {
+                    path: file.clone(),
+                    source,
+                })?;
                 url
             }
         };
         Self::open_database(&Database::Postgres(url), data_dir, KeyChoice::File).await
     }
 
-    fn from_parts(pool: Pool, key: crate::secret_key::SecretKey, key_file: Option<PathBuf>) -> Self {
+    fn from_parts(
+        pool: Pool,
+        key: crate::secret_key::SecretKey,
+        key_file: Option<PathBuf>,
+    ) -> Self {
         Self {
             pool,
             flow_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -456,7 +505,10 @@ impl Store {
         {
             let store = self.clone();
             runtime.spawn(async move {
-                if let Err(error) = store.notify(crate::cluster::FLOWS, crate::cluster::this_process()).await {
+                if let Err(error) = store
+                    .notify(crate::cluster::FLOWS, crate::cluster::this_process())
+                    .await
+                {
                     tracing::warn!(%error, "cannot tell other nodes that a flow changed");
                 }
             });
@@ -471,13 +523,20 @@ impl Store {
     /// Checks that the database answers, and reports its schema version.
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {
         let (schema_version, backend): (i64, &str) = with_pool!(&self.pool, |pool, d| (
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?,
+            sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success"
+            )
+            .fetch_one(pool)
+            .await?,
             match d {
                 Dialect::Sqlite => "sqlite",
                 Dialect::Postgres => "postgres",
             }
         ));
-        Ok(StoreHealth { schema_version, backend })
+        Ok(StoreHealth {
+            schema_version,
+            backend,
+        })
     }
 
     /// Closes every connection, waiting for them to finish.
@@ -488,17 +547,22 @@ impl Store {
 
 /// The PostgreSQL server tests make their databases on, if any.
 fn test_server() -> Option<String> {
-    std::env::var("MORTAR_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+    std::env::var("MORTAR_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// Makes a new database named `mortar_test_<random>` on `server` and
 /// returns its URL.
 async fn scratch_database(server: &str) -> Result<String, StoreError> {
     use sqlx::Connection;
-    let mut url = url::Url::parse(server).map_err(|e| StoreError::Url(format!("MORTAR_TEST_POSTGRES: {e}")))?;
+    let mut url = url::Url::parse(server)
+        .map_err(|e| StoreError::Url(format!("MORTAR_TEST_POSTGRES: {e}")))?;
     let name = format!("mortar_test_{:016x}", rand::random::<u64>());
     let mut admin = sqlx::PgConnection::connect(server).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
     admin.close().await?;
     url.set_path(&name);
     Ok(url.to_string())
@@ -508,11 +572,20 @@ async fn scratch_database(server: &str) -> Result<String, StoreError> {
 /// readable by others even for a moment) and its -wal and -shm files
 /// readable and writable by their owner only.
 fn private_files(database: &Path) -> Result<(), StoreError> {
-    let error = |source| StoreError::DataDir { path: database.to_owned(), source };
+    let error = |source| StoreError::DataDir {
+        path: database.to_owned(),
+        source,
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(database).map_err(error)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(database)
+            .map_err(error)?;
         for suffix in ["", "-wal", "-shm"] {
             let mut path = database.as_os_str().to_owned();
             path.push(suffix);

@@ -45,13 +45,24 @@ pub struct NewNode {
     pub version: String,
 }
 
-type NodeRow = (String, String, String, i64, String, i64, i64, Option<i64>, i64);
+type NodeRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+);
 
 impl Store {
     /// Records a node that starts, with its first heartbeat.
     pub async fn register_node(&self, node: &NewNode) -> Result<(), StoreError> {
         let now = now_ms();
-        with_pool!(&self.pool, |pool, d| sqlx::query(
+        with_pool!(&self.pool, |pool, d| {
+            sqlx::query(
             "INSERT INTO nodes (id, roles, host, pid, version, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
         )
         .bind(&node.id)
@@ -61,19 +72,22 @@ impl Store {
         .bind(&node.version)
         .bind(now)
         .execute(pool)
-        .await.map(|done| done.rows_affected()))?;
+        .await.map(|done| done.rows_affected())
+        })?;
         Ok(())
     }
 
     /// Renews a node's lease on what it runs; false when the node is not
     /// registered (or stopped).
     pub async fn heartbeat(&self, node: &str) -> Result<bool, StoreError> {
-        let done = with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE nodes SET heartbeat_at = $1 WHERE id = $2 AND stopped_at IS NULL")
-            .bind(now_ms())
-            .bind(node)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        let done = with_pool!(&self.pool, |pool, d| sqlx::query(
+            "UPDATE nodes SET heartbeat_at = $1 WHERE id = $2 AND stopped_at IS NULL"
+        )
+        .bind(now_ms())
+        .bind(node)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(done == 1)
     }
 
@@ -89,7 +103,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            sqlx::query("UPDATE nodes SET stopped_at = $1 WHERE id = $2").bind(now_ms()).bind(node).execute(&mut *tx).await?;
+            sqlx::query("UPDATE nodes SET stopped_at = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(node)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(released)
         })
@@ -99,27 +117,37 @@ impl Store {
     /// stopped or silent for over a day are left out.
     pub async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
         let since = now_ms() - 24 * 3600 * 1000;
-        let rows: Vec<NodeRow> = with_pool!(&self.pool, |pool, d| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<NodeRow> = with_pool!(&self.pool, |pool, d| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT n.id, n.roles, n.host, n.pid, n.version, n.started_at, n.heartbeat_at, n.stopped_at,
                     (SELECT COUNT(*) FROM executions e WHERE e.owner = n.id AND e.state IN {UNFINISHED})
              FROM nodes n WHERE n.heartbeat_at > $1 ORDER BY n.started_at DESC"
         )))
         .bind(since)
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         Ok(rows
             .into_iter()
-            .map(|(id, roles, host, pid, version, started_at, heartbeat_at, stopped_at, running)| NodeRecord {
-                id,
-                roles: roles.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
-                host,
-                pid,
-                version,
-                started_at,
-                heartbeat_at,
-                stopped_at,
-                running,
-            })
+            .map(
+                |(id, roles, host, pid, version, started_at, heartbeat_at, stopped_at, running)| {
+                    NodeRecord {
+                        id,
+                        roles: roles
+                            .split(',')
+                            .filter(|r| !r.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        host,
+                        pid,
+                        version,
+                        started_at,
+                        heartbeat_at,
+                        stopped_at,
+                        running,
+                    }
+                },
+            )
             .collect())
     }
 
@@ -133,7 +161,12 @@ impl Store {
     /// snapshot and its lock, PostgreSQL re-checks the condition on the
     /// row's new version, and a joined node row would still be the old
     /// one's (none), letting the claim through twice.
-    pub async fn claim_executions(&self, node: &str, lease_ms: i64, limit: i64) -> Result<Vec<ExecutionId>, StoreError> {
+    pub async fn claim_executions(
+        &self,
+        node: &str,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ExecutionId>, StoreError> {
         let dead = now_ms() - lease_ms;
         let ids: Vec<String> = with_pool!(&self.pool, |pool, d| {
             let lock = match d {
@@ -161,28 +194,39 @@ impl Store {
     /// Gives an execution to `owner` (None: to whichever executor claims
     /// it next).
     pub async fn set_owner(&self, id: &ExecutionId, owner: Option<&str>) -> Result<(), StoreError> {
-        with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE executions SET owner = $1 WHERE id = $2").bind(owner).bind(id.as_str()).execute(pool).await.map(|done| done.rows_affected()))?;
+        with_pool!(&self.pool, |pool, d| sqlx::query(
+            "UPDATE executions SET owner = $1 WHERE id = $2"
+        )
+        .bind(owner)
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Gives up an execution `node` owns, for any executor to claim; no
     /// effect if another node owns it now.
     pub async fn release(&self, id: &ExecutionId, node: &str) -> Result<(), StoreError> {
-        with_pool!(&self.pool, |pool, d| sqlx::query("UPDATE executions SET owner = NULL WHERE id = $1 AND owner = $2")
-            .bind(id.as_str())
-            .bind(node)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        with_pool!(&self.pool, |pool, d| sqlx::query(
+            "UPDATE executions SET owner = NULL WHERE id = $1 AND owner = $2"
+        )
+        .bind(id.as_str())
+        .bind(node)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Gives up every execution under way `node` owns (it lost its lease
     /// for a while); returns how many.
     pub async fn release_all(&self, node: &str) -> Result<u64, StoreError> {
-        Ok(with_pool!(&self.pool, |pool, d| sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE executions SET owner = NULL WHERE owner = $1 AND state IN {UNFINISHED}"
-        )))
+        Ok(with_pool!(&self.pool, |pool, d| sqlx::query(
+            sqlx::AssertSqlSafe(format!(
+                "UPDATE executions SET owner = NULL WHERE owner = $1 AND state IN {UNFINISHED}"
+            ))
+        )
         .bind(node)
         .execute(pool)
         .await
@@ -191,8 +235,13 @@ impl Store {
 
     /// Which of `ids` (executions `node` walks) have another owner now, or
     /// none: their walks must stop.
-    pub async fn lost_executions(&self, node: &str, ids: &[ExecutionId]) -> Result<Vec<ExecutionId>, StoreError> {
-        let list = serde_json::to_string(&ids.iter().map(ExecutionId::as_str).collect::<Vec<_>>()).unwrap_or_default();
+    pub async fn lost_executions(
+        &self,
+        node: &str,
+        ids: &[ExecutionId],
+    ) -> Result<Vec<ExecutionId>, StoreError> {
+        let list = serde_json::to_string(&ids.iter().map(ExecutionId::as_str).collect::<Vec<_>>())
+            .unwrap_or_default();
         let lost: Vec<String> = with_pool!(&self.pool, |pool, d| {
             let listed = match d {
                 super::Dialect::Sqlite => "SELECT value FROM json_each($2)",
@@ -210,27 +259,44 @@ impl Store {
     }
 
     /// Up to `limit` executions under way `node` runs, oldest first.
-    pub async fn owned_executions(&self, node: &str, limit: i64) -> Result<Vec<ExecutionId>, StoreError> {
-        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    pub async fn owned_executions(
+        &self,
+        node: &str,
+        limit: i64,
+    ) -> Result<Vec<ExecutionId>, StoreError> {
+        let ids: Vec<String> = with_pool!(&self.pool, |pool, d| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM executions WHERE owner = $1 AND state IN {UNFINISHED} ORDER BY created_at LIMIT $2"
         )))
         .bind(node)
         .bind(limit)
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         Ok(ids.into_iter().map(ExecutionId::new).collect())
     }
 
     /// The owner of an execution and whether its lease is live.
-    pub async fn owner_of(&self, id: &ExecutionId, lease_ms: i64) -> Result<Option<(String, bool)>, StoreError> {
-        let row: Option<(Option<String>, Option<i64>, Option<i64>)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+    pub async fn owner_of(
+        &self,
+        id: &ExecutionId,
+        lease_ms: i64,
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        let row: Option<(Option<String>, Option<i64>, Option<i64>)> = with_pool!(
+            &self.pool,
+            |pool, d| {
+                sqlx::query_as(
             "SELECT e.owner, n.heartbeat_at, n.stopped_at FROM executions e LEFT JOIN nodes n ON n.id = e.owner WHERE e.id = $1"
         )
         .bind(id.as_str())
         .fetch_optional(pool)
-        .await)?;
+        .await
+            }
+        )?;
         let dead = now_ms() - lease_ms;
-        Ok(row.and_then(|(owner, beat, stopped)| owner.map(|owner| (owner, stopped.is_none() && beat.is_some_and(|b| b >= dead)))))
+        Ok(row.and_then(|(owner, beat, stopped)| {
+            owner.map(|owner| (owner, stopped.is_none() && beat.is_some_and(|b| b >= dead)))
+        }))
     }
 
     /// Sends a notification to every node listening on `channel`
@@ -238,13 +304,20 @@ impl Store {
     /// everything.
     pub async fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
         if let super::Pool::Postgres(pool) = &self.pool {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(pool)
+                .await?;
         }
         Ok(())
     }
 
     /// A listener on the PostgreSQL channels `channels`; None on SQLite.
-    pub async fn listen(&self, channels: &[&str]) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+    pub async fn listen(
+        &self,
+        channels: &[&str],
+    ) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
         match &self.pool {
             super::Pool::Sqlite(_) => Ok(None),
             super::Pool::Postgres(pool) => {
@@ -264,15 +337,28 @@ mod tests {
     use crate::store::executions::search_tests::seed;
 
     fn node(id: &str) -> NewNode {
-        NewNode { id: id.to_owned(), roles: vec!["executor".into()], host: "h".into(), pid: 1, version: "0".into() }
+        NewNode {
+            id: id.to_owned(),
+            roles: vec!["executor".into()],
+            host: "h".into(),
+            pid: 1,
+            version: "0".into(),
+        }
     }
 
     fn run_in(execution: &ExecutionId, task: &str) -> NewTaskRun {
-        NewTaskRun { id: TaskRunId::generate(), execution_id: execution.clone(), task_id: TaskId::new(task), parent_task_run_id: None, value: None }
+        NewTaskRun {
+            id: TaskRunId::generate(),
+            execution_id: execution.clone(),
+            task_id: TaskId::new(task),
+            parent_task_run_id: None,
+            value: None,
+        }
     }
 
     #[tokio::test]
-    async fn two_nodes_claiming_at_once_take_different_executions_and_a_dead_nodes_are_claimed_again() {
+    async fn two_nodes_claiming_at_once_take_different_executions_and_a_dead_nodes_are_claimed_again()
+     {
         let store = Store::scratch().await.unwrap();
         store.register_node(&node("a")).await.unwrap();
         store.register_node(&node("b")).await.unwrap();
@@ -280,12 +366,24 @@ mod tests {
         for _ in 0..40 {
             all.push(seed(&store, "company", "f", &[]).await);
         }
-        let (a, b) = tokio::join!(store.claim_executions("a", 10_000, 25), store.claim_executions("b", 10_000, 25));
+        let (a, b) = tokio::join!(
+            store.claim_executions("a", 10_000, 25),
+            store.claim_executions("b", 10_000, 25)
+        );
         let (mut a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.len() + b.len(), 40, "every execution claimed once");
-        assert!(a.iter().all(|id| !b.contains(id)), "no execution claimed by both");
+        assert!(
+            a.iter().all(|id| !b.contains(id)),
+            "no execution claimed by both"
+        );
         // Claimed ones are not claimable while their owner beats.
-        assert!(store.claim_executions("b", 10_000, 100).await.unwrap().is_empty());
+        assert!(
+            store
+                .claim_executions("b", 10_000, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // a falls silent: b takes its executions over.
         store.heartbeat("b").await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
@@ -299,11 +397,25 @@ mod tests {
         // A node that stops cleanly gives its executions up at once.
         assert_eq!(store.stop_node("b").await.unwrap(), 40);
         store.register_node(&node("c")).await.unwrap();
-        assert_eq!(store.claim_executions("c", 10_000, 100).await.unwrap().len(), 40);
+        assert_eq!(
+            store
+                .claim_executions("c", 10_000, 100)
+                .await
+                .unwrap()
+                .len(),
+            40
+        );
         let nodes = store.nodes().await.unwrap();
         let c = nodes.iter().find(|n| n.id == "c").unwrap();
         assert_eq!(c.running, 40);
-        assert!(nodes.iter().find(|n| n.id == "b").unwrap().stopped_at.is_some());
+        assert!(
+            nodes
+                .iter()
+                .find(|n| n.id == "b")
+                .unwrap()
+                .stopped_at
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -312,26 +424,53 @@ mod tests {
         store.register_node(&node("a")).await.unwrap();
         store.register_node(&node("b")).await.unwrap();
         let id = seed(&store, "company", "f", &[]).await;
-        assert_eq!(store.claim_executions("a", 10_000, 10).await.unwrap(), vec![id.clone()]);
-        store.start_task_run(&run_in(&id, "first"), Some("a")).await.unwrap();
+        assert_eq!(
+            store.claim_executions("a", 10_000, 10).await.unwrap(),
+            vec![id.clone()]
+        );
+        store
+            .start_task_run(&run_in(&id, "first"), Some("a"))
+            .await
+            .unwrap();
         // b owns it now (a's lease ran out): a's next task is refused.
         store.set_owner(&id, Some("b")).await.unwrap();
-        let refused = store.start_task_run(&run_in(&id, "second"), Some("a")).await.unwrap_err();
+        let refused = store
+            .start_task_run(&run_in(&id, "second"), Some("a"))
+            .await
+            .unwrap_err();
         assert!(matches!(refused, StoreError::Lost(_)), "{refused}");
-        let refused = store.create_task_runs(&[run_in(&id, "second")], Some("a")).await.unwrap_err();
+        let refused = store
+            .create_task_runs(&[run_in(&id, "second")], Some("a"))
+            .await
+            .unwrap_err();
         assert!(matches!(refused, StoreError::Lost(_)), "{refused}");
         // b resumes; a second run of a task already started is refused
         // even to the owner: it re-attaches to the first instead.
-        let again = store.start_task_run(&run_in(&id, "first"), Some("b")).await.unwrap_err();
+        let again = store
+            .start_task_run(&run_in(&id, "first"), Some("b"))
+            .await
+            .unwrap_err();
         assert!(matches!(again, StoreError::Lost(_)), "{again}");
-        store.start_task_run(&run_in(&id, "second"), Some("b")).await.unwrap();
+        store
+            .start_task_run(&run_in(&id, "second"), Some("b"))
+            .await
+            .unwrap();
         let runs = store.task_runs(&id).await.unwrap();
-        assert_eq!(runs.iter().map(|r| r.task_id.as_str()).collect::<Vec<_>>(), ["first", "second"]);
+        assert_eq!(
+            runs.iter().map(|r| r.task_id.as_str()).collect::<Vec<_>>(),
+            ["first", "second"]
+        );
         // Without a node (mortar run), nothing is checked but the place.
         let other = seed(&store, "company", "f", &[]).await;
-        store.start_task_run(&run_in(&other, "first"), None).await.unwrap();
+        store
+            .start_task_run(&run_in(&other, "first"), None)
+            .await
+            .unwrap();
         // A released execution is claimable at once.
         store.release(&id, "b").await.unwrap();
-        assert_eq!(store.claim_executions("a", 10_000, 10).await.unwrap().len(), 2);
+        assert_eq!(
+            store.claim_executions("a", 10_000, 10).await.unwrap().len(),
+            2
+        );
     }
 }

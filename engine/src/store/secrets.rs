@@ -96,7 +96,10 @@ pub enum KeyProblem {
         "{database} holds encrypted secrets but its key file {key_file} is missing: restore that file from a backup, \
          or set MORTAR_SECRET_KEY to the key the secrets were written with"
     )]
-    MissingFile { database: PathBuf, key_file: PathBuf },
+    MissingFile {
+        database: PathBuf,
+        key_file: PathBuf,
+    },
 }
 
 /// A namespace secret as lists show it: never its value.
@@ -126,7 +129,13 @@ pub struct Rotated {
 impl Store {
     /// Sets a namespace secret (inserts or replaces it), sealed with the
     /// key; `set_by` is the user who set it.
-    pub async fn set_secret(&self, namespace: &Namespace, name: &SecretName, value: &Secret, set_by: &str) -> Result<(), StoreError> {
+    pub async fn set_secret(
+        &self,
+        namespace: &Namespace,
+        name: &SecretName,
+        value: &Secret,
+        set_by: &str,
+    ) -> Result<(), StoreError> {
         check_namespace(namespace)?;
         if value.expose().len() > MAX_SECRET_VALUE {
             return Err(StoreError::Invalid(format!(
@@ -134,10 +143,12 @@ impl Store {
                 value.expose().len()
             )));
         }
-        let sealed = self.key().seal(&secret_aad(namespace, name), value.expose().as_bytes());
+        let sealed = self
+            .key()
+            .seal(&secret_aad(namespace, name), value.expose().as_bytes());
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        sqlx::query(
+            let mut tx = pool.write().await?;
+            sqlx::query(
             "INSERT INTO secrets (namespace, name, value, set_by, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (namespace, name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, updated_at = excluded.updated_at",
         )
@@ -148,45 +159,58 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        bump_generation!(tx, d)?;
-        tx.commit().await?;
-        Ok(())
+            bump_generation!(tx, d)?;
+            tx.commit().await?;
+            Ok(())
         })
     }
 
     /// Deletes a namespace secret; false if there was none.
-    pub async fn delete_secret(&self, namespace: &Namespace, name: &SecretName) -> Result<bool, StoreError> {
+    pub async fn delete_secret(
+        &self,
+        namespace: &Namespace,
+        name: &SecretName,
+    ) -> Result<bool, StoreError> {
         check_namespace(namespace)?;
         with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let deleted = sqlx::query("DELETE FROM secrets WHERE namespace = $1 AND name = $2")
-            .bind(namespace.as_str())
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if deleted {
-            bump_generation!(tx, d)?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
+            let mut tx = pool.write().await?;
+            let deleted = sqlx::query("DELETE FROM secrets WHERE namespace = $1 AND name = $2")
+                .bind(namespace.as_str())
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            if deleted {
+                bump_generation!(tx, d)?;
+            }
+            tx.commit().await?;
+            Ok(deleted)
         })
     }
 
     /// The secrets of one namespace (not its parents'), by name, without
     /// their values.
-    pub async fn list_secrets(&self, namespace: &Namespace) -> Result<Vec<SecretEntry>, StoreError> {
+    pub async fn list_secrets(
+        &self,
+        namespace: &Namespace,
+    ) -> Result<Vec<SecretEntry>, StoreError> {
         check_namespace(namespace)?;
-        let rows: Vec<(String, String, i64)> =
-            with_pool!(&self.pool, |pool, d| sqlx::query_as("SELECT name, set_by, updated_at FROM secrets WHERE namespace = $1 ORDER BY name")
-                .bind(namespace.as_str())
-                .fetch_all(pool)
-                .await)?;
+        let rows: Vec<(String, String, i64)> = with_pool!(&self.pool, |pool, d| sqlx::query_as(
+            "SELECT name, set_by, updated_at FROM secrets WHERE namespace = $1 ORDER BY name"
+        )
+        .bind(namespace.as_str())
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter()
             .map(|(name, set_by, updated_at)| {
                 let name = SecretName::parse(&name).map_err(StoreError::Corrupt)?;
-                Ok(SecretEntry { namespace: namespace.clone(), name, set_by, updated_at })
+                Ok(SecretEntry {
+                    namespace: namespace.clone(),
+                    name,
+                    set_by,
+                    updated_at,
+                })
             })
             .collect()
     }
@@ -205,7 +229,10 @@ impl Store {
         let (generation, rows) = with_pool!(&self.pool, |pool, d| {
             let mut tx = pool.begin().await?;
             let generation = generation!(&mut *tx, d)?;
-            let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as("SELECT namespace, name, value FROM secrets").fetch_all(&mut *tx).await?;
+            let rows: Vec<(String, String, Vec<u8>)> =
+                sqlx::query_as("SELECT namespace, name, value FROM secrets")
+                    .fetch_all(&mut *tx)
+                    .await?;
             tx.commit().await?;
             (generation, rows)
         });
@@ -215,8 +242,14 @@ impl Store {
             let name = SecretName::parse(&name).map_err(StoreError::Corrupt)?;
             let plain = key
                 .open(&secret_aad(&namespace, &name), &sealed)
-                .map_err(|_| StoreError::Corrupt(format!("secret {name} of {namespace} does not decrypt with this store's key")))?;
-            let text = String::from_utf8(plain).map_err(|_| StoreError::Corrupt(format!("secret {name} of {namespace} is not UTF-8")))?;
+                .map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "secret {name} of {namespace} does not decrypt with this store's key"
+                    ))
+                })?;
+            let text = String::from_utf8(plain).map_err(|_| {
+                StoreError::Corrupt(format!("secret {name} of {namespace} is not UTF-8"))
+            })?;
             values.push((namespace, name, Secret::new(text)));
         }
         Ok(SecretValues { generation, values })
@@ -242,45 +275,63 @@ impl Store {
             None => None,
         };
         let (rows, inputs) = with_pool!(&self.pool, |pool, d| {
-        let mut tx = pool.write().await?;
-        let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(locked!(d, "SELECT namespace, name, value FROM secrets")).fetch_all(&mut *tx).await?;
-        for (namespace, name, sealed) in &rows {
-            let aad = secret_aad_raw(namespace, name);
-            let plain = old
-                .open(&aad, sealed)
-                .map_err(|_| StoreError::Corrupt(format!("secret {name} of {namespace} does not decrypt with the current key")))?;
-            sqlx::query("UPDATE secrets SET value = $1 WHERE namespace = $2 AND name = $3")
-                .bind(new.seal(&aad, &plain))
-                .bind(namespace)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let inputs: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT execution_id, sealed FROM execution_secrets WHERE sealed IS NOT NULL").fetch_all(&mut *tx).await?;
-        for (id, sealed) in &inputs {
-            let aad = execution_aad(id);
-            let plain = old
-                .open(&aad, sealed)
-                .map_err(|_| StoreError::Corrupt(format!("the SECRET inputs of execution {id} do not decrypt with the current key")))?;
-            sqlx::query("UPDATE execution_secrets SET sealed = $1 WHERE execution_id = $2")
-                .bind(new.seal(&aad, &plain))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        set_key_check!(tx, new)?;
-        bump_generation!(tx, d)?;
-        tx.commit().await?;
-        (rows, inputs)
+            let mut tx = pool.write().await?;
+            let rows: Vec<(String, String, Vec<u8>)> =
+                sqlx::query_as(locked!(d, "SELECT namespace, name, value FROM secrets"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (namespace, name, sealed) in &rows {
+                let aad = secret_aad_raw(namespace, name);
+                let plain = old.open(&aad, sealed).map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "secret {name} of {namespace} does not decrypt with the current key"
+                    ))
+                })?;
+                sqlx::query("UPDATE secrets SET value = $1 WHERE namespace = $2 AND name = $3")
+                    .bind(new.seal(&aad, &plain))
+                    .bind(namespace)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let inputs: Vec<(String, Vec<u8>)> = sqlx::query_as(
+                "SELECT execution_id, sealed FROM execution_secrets WHERE sealed IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id, sealed) in &inputs {
+                let aad = execution_aad(id);
+                let plain = old.open(&aad, sealed).map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "the SECRET inputs of execution {id} do not decrypt with the current key"
+                    ))
+                })?;
+                sqlx::query("UPDATE execution_secrets SET sealed = $1 WHERE execution_id = $2")
+                    .bind(new.seal(&aad, &plain))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            set_key_check!(tx, new)?;
+            bump_generation!(tx, d)?;
+            tx.commit().await?;
+            (rows, inputs)
         });
         if let Some((staged, path)) = staged {
-            std::fs::rename(&staged, &path).map_err(|source| KeyProblem::from(KeyError::Write { path: path.clone(), source }))?;
+            std::fs::rename(&staged, &path).map_err(|source| {
+                KeyProblem::from(KeyError::Write {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
         }
         if let Ok(mut key) = self.key.write() {
             *key = Arc::new(new);
         }
-        Ok(Rotated { secrets: rows.len(), execution_secrets: inputs.len() })
+        Ok(Rotated {
+            secrets: rows.len(),
+            execution_secrets: inputs.len(),
+        })
     }
 
     /// Where the key came from: the key file's path, if it is one.
@@ -298,17 +349,33 @@ impl Store {
     }
 
     /// Seals an execution's SECRET inputs for `execution_secrets`.
-    pub(crate) fn seal_execution_secrets(&self, id: &ExecutionId, secrets: &serde_json::Map<String, Value>) -> Vec<u8> {
+    pub(crate) fn seal_execution_secrets(
+        &self,
+        id: &ExecutionId,
+        secrets: &serde_json::Map<String, Value>,
+    ) -> Vec<u8> {
         let json = serde_json::to_vec(secrets).unwrap_or_default();
         self.key().seal(&execution_aad(id.as_str()), &json)
     }
 
-    pub(crate) fn open_execution_secrets(&self, id: &ExecutionId, sealed: &[u8]) -> Result<serde_json::Map<String, Value>, StoreError> {
+    pub(crate) fn open_execution_secrets(
+        &self,
+        id: &ExecutionId,
+        sealed: &[u8],
+    ) -> Result<serde_json::Map<String, Value>, StoreError> {
         let plain = self
             .key()
             .open(&execution_aad(id.as_str()), sealed)
-            .map_err(|_| StoreError::Corrupt(format!("the SECRET inputs of execution {id} do not decrypt with this store's key")))?;
-        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("bad JSON in the SECRET inputs of execution {id}: {e}")))
+            .map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "the SECRET inputs of execution {id} do not decrypt with this store's key"
+                ))
+            })?;
+        serde_json::from_slice(&plain).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "bad JSON in the SECRET inputs of execution {id}: {e}"
+            ))
+        })
     }
 }
 
@@ -323,12 +390,23 @@ pub(super) async fn unlock(
 ) -> Result<(SecretKey, Option<PathBuf>), StoreError> {
     let database = database.to_owned();
     let check: Option<Vec<u8>> = with_pool!(pools, |pool, d| {
-        sqlx::query_scalar("SELECT value FROM secret_meta WHERE name = $1").bind(KEY_CHECK).fetch_optional(pool).await?
+        sqlx::query_scalar("SELECT value FROM secret_meta WHERE name = $1")
+            .bind(KEY_CHECK)
+            .fetch_optional(pool)
+            .await?
     });
-    let opens = |key: &SecretKey| check.as_ref().is_none_or(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok());
+    let opens = |key: &SecretKey| {
+        check
+            .as_ref()
+            .is_none_or(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok())
+    };
     let (key, from, key_file) = match (choice, data_dir) {
         (KeyChoice::Given { key, from }, _) => (key, from, None),
-        (KeyChoice::File, None) => (SecretKey::generate(), "a key made for this in-memory store".to_owned(), None),
+        (KeyChoice::File, None) => (
+            SecretKey::generate(),
+            "a key made for this in-memory store".to_owned(),
+            None,
+        ),
         (KeyChoice::File, Some(dir)) => {
             let path = dir.join(KEY_FILE);
             let staged = dir.join(NEW_KEY_FILE);
@@ -337,13 +415,24 @@ pub(super) async fn unlock(
                 found => match SecretKey::read_file(&staged).map_err(KeyProblem::from)? {
                     // A rotation committed but stopped before renaming its key.
                     Some(new) if check.is_some() && opens(&new) => {
-                        std::fs::rename(&staged, &path).map_err(|source| KeyProblem::from(KeyError::Write { path: path.clone(), source }))?;
+                        std::fs::rename(&staged, &path).map_err(|source| {
+                            KeyProblem::from(KeyError::Write {
+                                path: path.clone(),
+                                source,
+                            })
+                        })?;
                         new
                     }
                     _ => match found {
                         Some(key) => key,
-                        None if check.is_some() && with_pool!(pools, |pool, d| encrypted_rows!(pool))? > 0 => {
-                            return Err(KeyProblem::MissingFile { database, key_file: path }.into());
+                        None if check.is_some()
+                            && with_pool!(pools, |pool, d| encrypted_rows!(pool))? > 0 =>
+                        {
+                            return Err(KeyProblem::MissingFile {
+                                database,
+                                key_file: path,
+                            }
+                            .into());
                         }
                         None => create_key_file(&path)?,
                     },
@@ -355,8 +444,13 @@ pub(super) async fn unlock(
     let sealed_now = with_pool!(pools, |pool, d| {
         let mut tx = pool.write().await?;
         let check: Option<Vec<u8>> =
-            sqlx::query_scalar(locked!(d, "SELECT value FROM secret_meta WHERE name = $1")).bind(KEY_CHECK).fetch_optional(&mut *tx).await?;
-        let matches = check.as_ref().is_some_and(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok());
+            sqlx::query_scalar(locked!(d, "SELECT value FROM secret_meta WHERE name = $1"))
+                .bind(KEY_CHECK)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let matches = check
+            .as_ref()
+            .is_some_and(|check| key.open(KEY_CHECK.as_bytes(), check).is_ok());
         if !matches {
             // A key that does not match is refused while anything is sealed
             // with the other one; with nothing sealed it simply takes over.
@@ -365,14 +459,19 @@ pub(super) async fn unlock(
             }
             set_key_check!(tx, key)?;
         }
-        let plain: Vec<(String, String)> =
-            sqlx::query_as("SELECT execution_id, inputs FROM execution_secrets WHERE sealed IS NULL").fetch_all(&mut *tx).await?;
+        let plain: Vec<(String, String)> = sqlx::query_as(
+            "SELECT execution_id, inputs FROM execution_secrets WHERE sealed IS NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         for (id, inputs) in &plain {
-            sqlx::query("UPDATE execution_secrets SET sealed = $1, inputs = '' WHERE execution_id = $2")
-                .bind(key.seal(&execution_aad(id), inputs.as_bytes()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE execution_secrets SET sealed = $1, inputs = '' WHERE execution_id = $2",
+            )
+            .bind(key.seal(&execution_aad(id), inputs.as_bytes()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         plain.len()
@@ -384,8 +483,13 @@ pub(super) async fn unlock(
         // Move the changed pages into the database file and empty the WAL,
         // so the values in clear leave it now (secure_delete zeroes them
         // in the pages).
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
-        tracing::info!(executions = sealed_now, "sealed the SECRET inputs stored in clear by an older Mortar");
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await?;
+        tracing::info!(
+            executions = sealed_now,
+            "sealed the SECRET inputs stored in clear by an older Mortar"
+        );
     }
     Ok((key, key_file))
 }
@@ -402,9 +506,15 @@ fn create_key_file(path: &Path) -> Result<SecretKey, StoreError> {
     match linked {
         Ok(()) => Ok(key),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            SecretKey::read_file(path).map_err(KeyProblem::from)?.ok_or_else(|| StoreError::Corrupt(format!("{} vanished", path.display())))
+            SecretKey::read_file(path)
+                .map_err(KeyProblem::from)?
+                .ok_or_else(|| StoreError::Corrupt(format!("{} vanished", path.display())))
         }
-        Err(source) => Err(KeyProblem::from(KeyError::Write { path: path.to_owned(), source }).into()),
+        Err(source) => Err(KeyProblem::from(KeyError::Write {
+            path: path.to_owned(),
+            source,
+        })
+        .into()),
     }
 }
 

@@ -17,7 +17,10 @@ mod runner;
 // The runtime half lives in `runner.rs` so that this file is the catalog;
 // its names stay `task::TaskContext` and so on for the rest of the engine.
 #[cfg(feature = "runtime")]
-pub use runner::{Mask, Outputs, Runner, RunnerEnv, Runners, Services, TaskContext, TaskError, TaskRunRef, aliases};
+pub use runner::{
+    Mask, Outputs, Runner, RunnerEnv, Runners, Services, TaskContext, TaskError, TaskRunRef,
+    aliases,
+};
 
 use crate::flow::registry::TaskType;
 
@@ -128,11 +131,26 @@ mod tests {
         let runners = Runners::core();
         for task_type in TYPES {
             // flow.Pause and execution.Exit are the tasks the executor runs itself.
-            let own_runner = task_type.category == Category::Task && ![core::flow::PAUSE.name, core::execution::EXIT.name, core::execution::SET_VARIABLES.name, core::execution::UNSET_VARIABLES.name].contains(&task_type.name);
+            let own_runner = task_type.category == Category::Task
+                && ![
+                    core::flow::PAUSE.name,
+                    core::execution::EXIT.name,
+                    core::execution::SET_VARIABLES.name,
+                    core::execution::UNSET_VARIABLES.name,
+                ]
+                .contains(&task_type.name);
             assert_eq!(task_type.run.is_some(), own_runner, "{}", task_type.name);
-            assert_eq!(task_type.check.is_some(), task_type.category == Category::Condition, "{}", task_type.name);
+            assert_eq!(
+                task_type.check.is_some(),
+                task_type.category == Category::Condition,
+                "{}",
+                task_type.name
+            );
             if task_type.run.is_some() {
-                for name in aliases(task_type.name).iter().chain([&task_type.alias.to_owned()]) {
+                for name in aliases(task_type.name)
+                    .iter()
+                    .chain([&task_type.alias.to_owned()])
+                {
                     assert!(runners.get(name).is_some(), "{name}");
                 }
             }

@@ -51,7 +51,11 @@ pub trait Runner: Send + Sync {
 
     /// Cancels the remote work a killed task had started, found through its
     /// checkpoint. Most tasks start none.
-    fn cancel<'a>(&'a self, _ctx: &'a TaskContext, _checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+    fn cancel<'a>(
+        &'a self,
+        _ctx: &'a TaskContext,
+        _checkpoint: &'a Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -74,7 +78,10 @@ impl Runners {
     /// A runner for every declared type that has one ([`super::TYPES`]);
     /// the Databricks tasks use `databricks`.
     pub fn new(databricks: Arc<Databricks>) -> Self {
-        let mut runners = Self { by_type: HashMap::new(), databricks };
+        let mut runners = Self {
+            by_type: HashMap::new(),
+            databricks,
+        };
         runners.bind();
         runners
     }
@@ -84,7 +91,10 @@ impl Runners {
     /// that clones given to two executors do not share one). Runners
     /// registered by hand stay.
     pub(crate) fn bind(&mut self) -> crate::executor::subflow::Link {
-        let env = RunnerEnv { databricks: self.databricks.clone(), executor: Default::default() };
+        let env = RunnerEnv {
+            databricks: self.databricks.clone(),
+            executor: Default::default(),
+        };
         for task_type in super::TYPES {
             if let Some(make) = task_type.run {
                 self.register(task_type.name, make(&env));
@@ -96,7 +106,12 @@ impl Runners {
     /// Every runner, with no default Databricks connection: a Databricks
     /// task must name its `host` (for tests of the other tasks).
     pub fn core() -> Self {
-        Self::new(Databricks::new(None, None, Default::default(), Default::default()))
+        Self::new(Databricks::new(
+            None,
+            None,
+            Default::default(),
+            Default::default(),
+        ))
     }
 
     /// Registers `runner` under Kestra's full type name and its short alias,
@@ -240,14 +255,16 @@ impl TaskContext {
         {
             return Err(self.undeclared(undeclared));
         }
-        serde_json::from_value(self.properties.clone())
-            .map_err(|e| self.invalid(e.to_string()))
+        serde_json::from_value(self.properties.clone()).map_err(|e| self.invalid(e.to_string()))
     }
 
     /// A property that does not fit the task, in a message that names the
     /// task (masked, as the value may hold a secret).
     pub fn invalid(&self, message: impl Into<String>) -> TaskError {
-        TaskError::Properties { task: self.task_id.to_string(), message: (self.mask)(&message.into()) }
+        TaskError::Properties {
+            task: self.task_id.to_string(),
+            message: (self.mask)(&message.into()),
+        }
     }
 
     /// One rendered property (null when unset), checked like
@@ -307,17 +324,21 @@ impl TaskContext {
     }
 
     fn declares(&self, name: &str) -> bool {
-        self.task_type.is_none_or(|t| t.property(name).is_some() || COMMON.iter().any(|p| p.name == name))
+        self.task_type
+            .is_none_or(|t| t.property(name).is_some() || COMMON.iter().any(|p| p.name == name))
     }
 
     fn undeclared(&self, name: &str) -> TaskError {
         let task_type = self.task_type.map_or("?", |t| t.name);
-        TaskError::Failed(format!("Mortar's runner of {task_type} reads the property `{name}`, which the type does not declare: a bug in Mortar"))
+        TaskError::Failed(format!(
+            "Mortar's runner of {task_type} reads the property `{name}`, which the type does not declare: a bug in Mortar"
+        ))
     }
 
     /// Logs a line of this task run, masked.
     pub async fn log(&self, level: Level, message: impl AsRef<str>) {
-        self.logged.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.logged
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.logs
             .send(NewLog {
                 execution_id: self.execution_id.clone(),
@@ -343,21 +364,40 @@ impl TaskContext {
     }
 
     /// Adds labels to the task's execution, running as it is.
-    pub async fn add_labels(&self, labels: &std::collections::BTreeMap<String, String>) -> Result<(), TaskError> {
-        match self.store.add_execution_labels(&self.execution_id, labels, true).await? {
+    pub async fn add_labels(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), TaskError> {
+        match self
+            .store
+            .add_execution_labels(&self.execution_id, labels, true)
+            .await?
+        {
             crate::store::LabelsOutcome::Set => Ok(()),
-            other => Err(TaskError::Failed(format!("the labels of execution {} cannot be set: {other:?}", self.execution_id))),
+            other => Err(TaskError::Failed(format!(
+                "the labels of execution {} cannot be set: {other:?}",
+                self.execution_id
+            ))),
         }
     }
 
     /// Purges ended executions (Kestra's PurgeExecutions): their logs,
     /// their files and the executions themselves, as asked; returns how
     /// many executions and log lines went.
-    pub async fn purge_executions(&self, filter: &crate::store::PurgeFilter, states: &[crate::state::State], executions: bool, logs: bool, files: bool) -> Result<(usize, u64), TaskError> {
+    pub async fn purge_executions(
+        &self,
+        filter: &crate::store::PurgeFilter,
+        states: &[crate::state::State],
+        executions: bool,
+        logs: bool,
+        files: bool,
+    ) -> Result<(usize, u64), TaskError> {
         let found = self.store.ended_executions(filter, states).await?;
         if files {
             for (id, namespace, flow) in &found {
-                self.root_storage.delete_execution_files(namespace, flow, id).await?;
+                self.root_storage
+                    .delete_execution_files(namespace, flow, id)
+                    .await?;
             }
         }
         let ids: Vec<ExecutionId> = found.into_iter().map(|(id, _, _)| id).collect();
@@ -367,7 +407,13 @@ impl TaskContext {
 
     /// Turns a trigger of a stored flow off or on (trigger.Toggle); the
     /// flow and the trigger must exist.
-    pub async fn set_trigger_disabled(&self, namespace: &str, flow_id: &str, trigger: &str, disabled: bool) -> Result<(), TaskError> {
+    pub async fn set_trigger_disabled(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger: &str,
+        disabled: bool,
+    ) -> Result<(), TaskError> {
         let (ns, flow) = (Namespace::new(namespace), FlowId::new(flow_id));
         let source = self
             .store
@@ -375,11 +421,23 @@ impl TaskContext {
             .await?
             .ok_or_else(|| TaskError::Failed(format!("Unable to find flow {namespace}.{flow_id}")))?
             .source;
-        let known = crate::flow::parse(&source).flow.is_some_and(|f| f.triggers.iter().any(|t| t.id.value == trigger));
+        let known = crate::flow::parse(&source)
+            .flow
+            .is_some_and(|f| f.triggers.iter().any(|t| t.id.value == trigger));
         if !known {
-            return Err(TaskError::Failed(format!("Unable to find trigger {trigger} for the flow {namespace}.{flow_id}")));
+            return Err(TaskError::Failed(format!(
+                "Unable to find trigger {trigger} for the flow {namespace}.{flow_id}"
+            )));
         }
-        self.store.set_trigger_disabled(&ns, &flow, trigger, disabled, jiff::Timestamp::now().as_millisecond()).await?;
+        self.store
+            .set_trigger_disabled(
+                &ns,
+                &flow,
+                trigger,
+                disabled,
+                jiff::Timestamp::now().as_millisecond(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -400,8 +458,13 @@ impl TaskContext {
     }
 
     /// The files of a namespace (the `namespace.*` tasks may name any).
-    pub fn namespace_files(&self, namespace: &str) -> Result<crate::namespace_files::NamespaceFiles, TaskError> {
-        self.root_storage.namespace_files(namespace).map_err(|e| self.invalid(format!("namespace: {e}")))
+    pub fn namespace_files(
+        &self,
+        namespace: &str,
+    ) -> Result<crate::namespace_files::NamespaceFiles, TaskError> {
+        self.root_storage
+            .namespace_files(namespace)
+            .map_err(|e| self.invalid(format!("namespace: {e}")))
     }
 
     /// Executions counted per flow (execution.Count): see
@@ -414,16 +477,27 @@ impl TaskContext {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<Vec<crate::store::FlowCount>, TaskError> {
-        Ok(self.store.execution_counts(flows, namespaces, states, start, end).await?)
+        Ok(self
+            .store
+            .execution_counts(flows, namespaces, states, start, end)
+            .await?)
     }
 
     /// An execution's namespace, flow and log lines from `min` up, every
     /// line this execution wrote so far included (log.Fetch). At most
     /// 1,000,000 lines.
-    pub async fn execution_logs(&self, id: &ExecutionId, min: Level) -> Result<(Namespace, FlowId, Vec<crate::store::LogRecord>), TaskError> {
+    pub async fn execution_logs(
+        &self,
+        id: &ExecutionId,
+        min: Level,
+    ) -> Result<(Namespace, FlowId, Vec<crate::store::LogRecord>), TaskError> {
         const PAGE: i64 = 10_000;
         const MOST: usize = 1_000_000;
-        let execution = self.store.get_execution(id).await?.ok_or_else(|| TaskError::Failed(format!("execution {id} does not exist")))?;
+        let execution = self
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| TaskError::Failed(format!("execution {id} does not exist")))?;
         self.logs.flush().await;
         let mut all: Vec<crate::store::LogRecord> = Vec::new();
         loop {
@@ -440,7 +514,11 @@ impl TaskContext {
     }
 
     /// Deletes log lines (Kestra's PurgeLogs); returns how many.
-    pub async fn purge_logs(&self, filter: &crate::store::PurgeFilter, levels: &[Level]) -> Result<u64, TaskError> {
+    pub async fn purge_logs(
+        &self,
+        filter: &crate::store::PurgeFilter,
+        levels: &[Level],
+    ) -> Result<u64, TaskError> {
         Ok(self.store.purge_logs(filter, levels).await?)
     }
 
@@ -485,7 +563,12 @@ fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
         fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
             Err(Probed::Other)
         }
-        fn deserialize_struct<V: Visitor<'de>>(self, _: &'static str, fields: &'static [&'static str], _: V) -> Result<V::Value, Probed> {
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Probed> {
             Err(Probed::Fields(fields))
         }
         serde::forward_to_deserialize_any! {
@@ -503,10 +586,16 @@ fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
 mod tests {
     #[test]
     fn aliases_drop_the_kestra_prefixes() {
-        assert_eq!(super::aliases("io.kestra.plugin.core.log.Log"), ["io.kestra.plugin.core.log.Log", "core.log.Log", "log.Log"]);
+        assert_eq!(
+            super::aliases("io.kestra.plugin.core.log.Log"),
+            ["io.kestra.plugin.core.log.Log", "core.log.Log", "log.Log"]
+        );
         assert_eq!(
             super::aliases("io.kestra.plugin.databricks.sql.Query"),
-            ["io.kestra.plugin.databricks.sql.Query", "databricks.sql.Query"]
+            [
+                "io.kestra.plugin.databricks.sql.Query",
+                "databricks.sql.Query"
+            ]
         );
     }
 }

@@ -23,8 +23,17 @@ pub async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::scratch_in(dir.path()).await.unwrap();
     let (pipeline, _writer) = LogPipeline::start(store.clone());
-    let services = Services { store: store.clone(), storage: Storage::new(dir.path().join("storage")), logs: pipeline.sender() };
-    Harness { store, services, _pipeline: pipeline, _dir: dir }
+    let services = Services {
+        store: store.clone(),
+        storage: Storage::new(dir.path().join("storage")),
+        logs: pipeline.sender(),
+    };
+    Harness {
+        store,
+        services,
+        _pipeline: pipeline,
+        _dir: dir,
+    }
 }
 
 impl Harness {
@@ -35,12 +44,24 @@ impl Harness {
 
     /// An executor of the core tasks, with no secrets.
     pub fn executor(&self) -> Executor {
-        Executor::new(self.services.clone(), Runners::core(), Arc::new(|_: &str| None))
+        Executor::new(
+            self.services.clone(),
+            Runners::core(),
+            Arc::new(|_: &str| None),
+        )
     }
 }
 
 /// Saves a flow, which must pass the checks of a save through the API.
 pub async fn save(store: &Store, source: &str) {
     let header = engine::header::checked(source).unwrap_or_else(|invalid| panic!("{invalid}"));
-    store.save_flow(&FlowSource { namespace: header.namespace, id: header.id, description: None, source: source.to_owned() }).await.unwrap();
+    store
+        .save_flow(&FlowSource {
+            namespace: header.namespace,
+            id: header.id,
+            description: None,
+            source: source.to_owned(),
+        })
+        .await
+        .unwrap();
 }

@@ -11,12 +11,28 @@ pub(crate) type Span = Range<usize>;
 pub(crate) enum Node {
     Text(String),
     Print(Expr),
-    If { branches: Vec<(Expr, Vec<Node>)>, otherwise: Vec<Node> },
-    For { variable: String, span: Span, iterable: Expr, body: Vec<Node>, otherwise: Vec<Node> },
-    Set { name: String, span: Span, value: Expr },
+    If {
+        branches: Vec<(Expr, Vec<Node>)>,
+        otherwise: Vec<Node>,
+    },
+    For {
+        variable: String,
+        span: Span,
+        iterable: Expr,
+        body: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    Set {
+        name: String,
+        span: Span,
+        value: Expr,
+    },
     /// `{% filter upper | trim %}...{% endfilter %}`: the body's output
     /// goes through the filters.
-    Filter { calls: Vec<Call>, body: Vec<Node> },
+    Filter {
+        calls: Vec<Call>,
+        body: Vec<Node>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +58,11 @@ pub(crate) enum ExprKind {
     /// `input | name(args)`
     Filter(Box<Expr>, Call),
     /// `input is [not] name(args)`
-    Test { input: Box<Expr>, call: Call, negated: bool },
+    Test {
+        input: Box<Expr>,
+        call: Call,
+        negated: bool,
+    },
     /// `name(args)`
     Function(Call),
     /// `"a #{b} c"`: the parts' texts joined.

@@ -19,7 +19,13 @@ pub(crate) struct Checked {
 pub(crate) fn check(nodes: &[Node]) -> Checked {
     let mut locals = BTreeSet::from(["loop".to_owned()]);
     collect_locals(nodes, &mut locals);
-    let mut checker = Checker { locals, checked: Checked { variables: BTreeSet::new(), errors: Vec::new() } };
+    let mut checker = Checker {
+        locals,
+        checked: Checked {
+            variables: BTreeSet::new(),
+            errors: Vec::new(),
+        },
+    };
     checker.nodes(nodes);
     checker.checked
 }
@@ -30,7 +36,12 @@ pub(crate) fn check(nodes: &[Node]) -> Checked {
 fn collect_locals(nodes: &[Node], into: &mut BTreeSet<String>) {
     for node in nodes {
         match node {
-            Node::For { variable, body, otherwise, .. } => {
+            Node::For {
+                variable,
+                body,
+                otherwise,
+                ..
+            } => {
                 into.insert(variable.clone());
                 collect_locals(body, into);
                 collect_locals(otherwise, into);
@@ -38,7 +49,10 @@ fn collect_locals(nodes: &[Node], into: &mut BTreeSet<String>) {
             Node::Set { name, .. } => {
                 into.insert(name.clone());
             }
-            Node::If { branches, otherwise } => {
+            Node::If {
+                branches,
+                otherwise,
+            } => {
                 for (_, body) in branches {
                     collect_locals(body, into);
                 }
@@ -61,14 +75,22 @@ impl Checker {
             match node {
                 Node::Text(_) => {}
                 Node::Print(expr) => self.expr(expr),
-                Node::If { branches, otherwise } => {
+                Node::If {
+                    branches,
+                    otherwise,
+                } => {
                     for (condition, body) in branches {
                         self.expr(condition);
                         self.nodes(body);
                     }
                     self.nodes(otherwise);
                 }
-                Node::For { iterable, body, otherwise, .. } => {
+                Node::For {
+                    iterable,
+                    body,
+                    otherwise,
+                    ..
+                } => {
                     self.expr(iterable);
                     self.nodes(body);
                     self.nodes(otherwise);
@@ -110,7 +132,9 @@ impl Checker {
                 self.expr(object);
                 self.expr(index);
             }
-            ExprKind::List(items) | ExprKind::Interpolation(items) => items.iter().for_each(|i| self.expr(i)),
+            ExprKind::List(items) | ExprKind::Interpolation(items) => {
+                items.iter().for_each(|i| self.expr(i))
+            }
             ExprKind::Map(entries) => {
                 for (key, value) in entries {
                     self.expr(key);
@@ -156,13 +180,21 @@ impl Checker {
             self.expr(&arg.value);
         }
         let Some(declaration) = library::lookup(kind, &call.name) else {
-            self.checked.errors.push(SyntaxError::new(library::unknown(kind, &call.name), call.name_span.clone()));
+            self.checked.errors.push(SyntaxError::new(
+                library::unknown(kind, &call.name),
+                call.name_span.clone(),
+            ));
             return;
         };
         for name in call.args.iter().filter_map(|a| a.name.as_deref()) {
             if !declaration.params.iter().any(|p| p.name == name) {
                 self.checked.errors.push(SyntaxError::new(
-                    format!("{} `{}` has no parameter `{name}`{}", kind.noun(), declaration.name, declaration.signature_hint()),
+                    format!(
+                        "{} `{}` has no parameter `{name}`{}",
+                        kind.noun(),
+                        declaration.name,
+                        declaration.signature_hint()
+                    ),
                     call.name_span.clone(),
                 ));
             }

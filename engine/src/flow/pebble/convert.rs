@@ -78,7 +78,9 @@ enum ConvertError {
     JqSyntax { expression: String, reason: String },
     #[error("jq: '{expression}' failed: {reason}")]
     JqRun { expression: String, reason: String },
-    #[error("jq: '{expression}' gave more than {JQ_MAX_RESULTS} results; narrow it, e.g. with limit(100; ...)")]
+    #[error(
+        "jq: '{expression}' gave more than {JQ_MAX_RESULTS} results; narrow it, e.g. with limit(100; ...)"
+    )]
     JqTooMany { expression: String },
     #[cfg(not(feature = "runtime"))]
     #[error("jq runs on the server only")]
@@ -86,7 +88,11 @@ enum ConvertError {
     #[error("Invalid yaml: {0}")]
     Yaml(String),
     #[error("Invalid ion: {reason} at line {line}, column {column}")]
-    Ion { reason: String, line: usize, column: usize },
+    Ion {
+        reason: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 // ---------------------------------------------------------------------------
@@ -103,144 +109,190 @@ fn run_jq(_: &Value, _: &str) -> Result<Value, ConvertError> {
 
 #[cfg(feature = "runtime")]
 mod jq_runtime {
-use super::*;
-use serde::Deserialize;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
-use jaq_json::Val;
+    use super::*;
+    use jaq_core::load::{Arena, File, Loader};
+    use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+    use jaq_json::Val;
+    use serde::Deserialize;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
 
-/// jaq functions that read the clock, stdin or the environment: a render
-/// depends on its input only, and wasm32 has no clock to call. (`halt` and
-/// `halt_error` stay: jaq's own definitions use them, and here they only
-/// end the run with an error.)
-const JQ_REFUSED: &[&str] = &["now", "input", "inputs", "env", "input_filename", "get_search_list"];
+    /// jaq functions that read the clock, stdin or the environment: a render
+    /// depends on its input only, and wasm32 has no clock to call. (`halt` and
+    /// `halt_error` stay: jaq's own definitions use them, and here they only
+    /// end the run with an error.)
+    const JQ_REFUSED: &[&str] = &[
+        "now",
+        "input",
+        "inputs",
+        "env",
+        "input_filename",
+        "get_search_list",
+    ];
 
-pub(super) fn run_jq(input: &Value, expression: &str) -> Result<Value, ConvertError> {
-    let input = match input {
-        // Kestra hands a string to Jackson's readTree.
-        Value::String(text) => serde_json::from_str(text).map_err(|e| ConvertError::JqInput(e.to_string()))?,
-        other => other.clone(),
-    };
-    let input = Val::deserialize(input).map_err(|e| ConvertError::JqInput(e.to_string()))?;
-    let filter = compiled_jq(expression)?;
-    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
-    let mut results = Vec::new();
-    for result in filter.id.run((ctx, input)).map(unwrap_valr) {
-        if results.len() == JQ_MAX_RESULTS {
-            return Err(ConvertError::JqTooMany { expression: expression.to_string() });
-        }
-        let value =
-            result.map_err(|e| ConvertError::JqRun { expression: expression.to_string(), reason: e.to_string() })?;
-        results.push(val_to_json(&value));
-    }
-    Ok(Value::Array(results))
-}
-
-/// A compiled jq expression.
-type JqFilter = jaq_core::Filter<data::JustLut<Val>>;
-
-/// Compiled expressions kept per thread: compiling jaq's standard library
-/// with each expression costs milliseconds, and a flow often runs one
-/// expression over many items.
-pub(super) const JQ_CACHE_SIZE: usize = 64;
-
-thread_local! {
-    static JQ_CACHE: RefCell<HashMap<String, Rc<JqFilter>>> = RefCell::new(HashMap::new());
-}
-
-fn compiled_jq(expression: &str) -> Result<Rc<JqFilter>, ConvertError> {
-    if let Some(filter) = JQ_CACHE.with(|cache| cache.borrow().get(expression).cloned()) {
-        return Ok(filter);
-    }
-    let filter = Rc::new(compile_jq(expression)?);
-    JQ_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        // Dropping everything is enough: the cache is for loops over one
-        // expression, not for a working set.
-        if cache.len() >= JQ_CACHE_SIZE {
-            cache.clear();
-        }
-        cache.insert(expression.to_string(), filter.clone());
-    });
-    Ok(filter)
-}
-
-fn compile_jq(expression: &str) -> Result<JqFilter, ConvertError> {
-    let syntax = |reason: String| ConvertError::JqSyntax { expression: expression.to_string(), reason };
-
-    let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-    let funs =
-        jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs()).filter(|(name, ..)| !JQ_REFUSED.contains(name));
-    let arena = Arena::default();
-    let modules = Loader::new(defs).load(&arena, File { code: expression, path: () }).map_err(|errors| {
-        let reasons = errors.into_iter().flat_map(|(_, error)| match error {
-            jaq_core::load::Error::Io(e) => e.into_iter().map(|(path, e)| format!("{path}: {e}")).collect::<Vec<_>>(),
-            jaq_core::load::Error::Lex(e) => {
-                e.into_iter().map(|(expect, at)| format!("expected {} {}", expect.as_str(), position(at))).collect()
+    pub(super) fn run_jq(input: &Value, expression: &str) -> Result<Value, ConvertError> {
+        let input = match input {
+            // Kestra hands a string to Jackson's readTree.
+            Value::String(text) => {
+                serde_json::from_str(text).map_err(|e| ConvertError::JqInput(e.to_string()))?
             }
-            jaq_core::load::Error::Parse(e) => {
-                e.into_iter().map(|(expect, at)| format!("expected {} {}", expect.as_str(), position(at))).collect()
+            other => other.clone(),
+        };
+        let input = Val::deserialize(input).map_err(|e| ConvertError::JqInput(e.to_string()))?;
+        let filter = compiled_jq(expression)?;
+        let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+        let mut results = Vec::new();
+        for result in filter.id.run((ctx, input)).map(unwrap_valr) {
+            if results.len() == JQ_MAX_RESULTS {
+                return Err(ConvertError::JqTooMany {
+                    expression: expression.to_string(),
+                });
             }
-        });
-        syntax(reasons.collect::<Vec<_>>().join("; "))
-    })?;
-    Compiler::default().with_funs(funs).compile(modules).map_err(|errors| {
-        let reasons = errors.into_iter().flat_map(|(_, undefined)| undefined).map(|(name, kind)| {
-            let refused =
-                if JQ_REFUSED.contains(&name) { " (Mortar refuses it: it reaches outside the expression)" } else { "" };
-            format!("undefined {} '{name}'{refused}", kind.as_str())
-        });
-        syntax(reasons.collect::<Vec<_>>().join("; "))
-    })
-}
-
-fn position(rest: &str) -> String {
-    match rest.chars().take(20).collect::<String>() {
-        s if s.is_empty() => "at the end".into(),
-        s => format!("at '{s}'"),
+            let value = result.map_err(|e| ConvertError::JqRun {
+                expression: expression.to_string(),
+                reason: e.to_string(),
+            })?;
+            results.push(val_to_json(&value));
+        }
+        Ok(Value::Array(results))
     }
-}
 
-fn val_to_json(v: &Val) -> Value {
-    match v {
-        Val::Null => Value::Null,
-        Val::Bool(b) => Value::Bool(*b),
-        Val::Num(n) => num_to_json(n),
-        Val::TStr(s) | Val::BStr(s) => Value::String(String::from_utf8_lossy(s).into_owned()),
-        Val::Arr(items) => Value::Array(items.iter().map(val_to_json).collect()),
-        Val::Obj(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(s).into_owned(),
-                        other => other.to_string(),
-                    };
-                    (key, val_to_json(v))
-                })
-                .collect(),
-        ),
+    /// A compiled jq expression.
+    type JqFilter = jaq_core::Filter<data::JustLut<Val>>;
+
+    /// Compiled expressions kept per thread: compiling jaq's standard library
+    /// with each expression costs milliseconds, and a flow often runs one
+    /// expression over many items.
+    pub(super) const JQ_CACHE_SIZE: usize = 64;
+
+    thread_local! {
+        static JQ_CACHE: RefCell<HashMap<String, Rc<JqFilter>>> = RefCell::new(HashMap::new());
     }
-}
 
-fn num_to_json(n: &jaq_json::Num) -> Value {
-    use jaq_json::Num;
-    match n {
-        Num::Int(i) => Value::from(*i as i64),
-        // jq prints NaN as null, and JSON has no infinities.
-        Num::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Num::BigInt(_) | Num::Dec(_) => {
-            let text = n.to_string();
-            serde_json::from_str::<Number>(&text)
-                .ok()
-                .or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
-                .map_or(Value::Null, Value::Number)
+    fn compiled_jq(expression: &str) -> Result<Rc<JqFilter>, ConvertError> {
+        if let Some(filter) = JQ_CACHE.with(|cache| cache.borrow().get(expression).cloned()) {
+            return Ok(filter);
+        }
+        let filter = Rc::new(compile_jq(expression)?);
+        JQ_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            // Dropping everything is enough: the cache is for loops over one
+            // expression, not for a working set.
+            if cache.len() >= JQ_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(expression.to_string(), filter.clone());
+        });
+        Ok(filter)
+    }
+
+    fn compile_jq(expression: &str) -> Result<JqFilter, ConvertError> {
+        let syntax = |reason: String| ConvertError::JqSyntax {
+            expression: expression.to_string(),
+            reason,
+        };
+
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs())
+            .filter(|(name, ..)| !JQ_REFUSED.contains(name));
+        let arena = Arena::default();
+        let modules = Loader::new(defs)
+            .load(
+                &arena,
+                File {
+                    code: expression,
+                    path: (),
+                },
+            )
+            .map_err(|errors| {
+                let reasons = errors.into_iter().flat_map(|(_, error)| match error {
+                    jaq_core::load::Error::Io(e) => e
+                        .into_iter()
+                        .map(|(path, e)| format!("{path}: {e}"))
+                        .collect::<Vec<_>>(),
+                    jaq_core::load::Error::Lex(e) => e
+                        .into_iter()
+                        .map(|(expect, at)| {
+                            format!("expected {} {}", expect.as_str(), position(at))
+                        })
+                        .collect(),
+                    jaq_core::load::Error::Parse(e) => e
+                        .into_iter()
+                        .map(|(expect, at)| {
+                            format!("expected {} {}", expect.as_str(), position(at))
+                        })
+                        .collect(),
+                });
+                syntax(reasons.collect::<Vec<_>>().join("; "))
+            })?;
+        Compiler::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errors| {
+                let reasons =
+                    errors
+                        .into_iter()
+                        .flat_map(|(_, undefined)| undefined)
+                        .map(|(name, kind)| {
+                            let refused = if JQ_REFUSED.contains(&name) {
+                                " (Mortar refuses it: it reaches outside the expression)"
+                            } else {
+                                ""
+                            };
+                            format!("undefined {} '{name}'{refused}", kind.as_str())
+                        });
+                syntax(reasons.collect::<Vec<_>>().join("; "))
+            })
+    }
+
+    fn position(rest: &str) -> String {
+        match rest.chars().take(20).collect::<String>() {
+            s if s.is_empty() => "at the end".into(),
+            s => format!("at '{s}'"),
         }
     }
-}
 
+    fn val_to_json(v: &Val) -> Value {
+        match v {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Num(n) => num_to_json(n),
+            Val::TStr(s) | Val::BStr(s) => Value::String(String::from_utf8_lossy(s).into_owned()),
+            Val::Arr(items) => Value::Array(items.iter().map(val_to_json).collect()),
+            Val::Obj(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(s).into_owned(),
+                            other => other.to_string(),
+                        };
+                        (key, val_to_json(v))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn num_to_json(n: &jaq_json::Num) -> Value {
+        use jaq_json::Num;
+        match n {
+            Num::Int(i) => Value::from(*i as i64),
+            // jq prints NaN as null, and JSON has no infinities.
+            Num::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Num::BigInt(_) | Num::Dec(_) => {
+                let text = n.to_string();
+                serde_json::from_str::<Number>(&text)
+                    .ok()
+                    .or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -338,7 +390,11 @@ fn yaml_scalar(v: &Value, indent: usize) -> String {
 /// Jackson's `StringQuotingChecker.needToQuoteName`: reserved words and
 /// numbers; otherwise snakeyaml still quotes what cannot be plain.
 fn yaml_key(key: &str) -> String {
-    if is_reserved_word(key) || looks_like_number(key) { double_quoted(key) } else { plain_or_quoted(key) }
+    if is_reserved_word(key) || looks_like_number(key) {
+        double_quoted(key)
+    } else {
+        plain_or_quoted(key)
+    }
 }
 
 /// Jackson's `needToQuoteValue` under MINIMIZE_QUOTES. Strings that look
@@ -360,8 +416,8 @@ fn is_reserved_word(s: &str) -> bool {
     s.is_empty()
         || s.starts_with('~')
         || [
-            "false", "False", "FALSE", "n", "N", "no", "No", "NO", "null", "Null", "NULL", "on", "On", "ON", "off",
-            "Off", "OFF", "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES",
+            "false", "False", "FALSE", "n", "N", "no", "No", "NO", "null", "Null", "NULL", "on",
+            "On", "ON", "off", "Off", "OFF", "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES",
         ]
         .contains(&s)
 }
@@ -389,7 +445,11 @@ fn plain_or_quoted(s: &str) -> String {
         || s.contains(": ")
         || s.contains(" #")
         || s.ends_with(':');
-    if needs_quotes { format!("'{}'", s.replace('\'', "''")) } else { s.to_string() }
+    if needs_quotes {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        s.to_string()
+    }
 }
 
 fn double_quoted(s: &str) -> String {
@@ -523,17 +583,24 @@ fn ion_float(f: f64) -> String {
         return if f.is_sign_negative() { "-0e0" } else { "0e0" }.into();
     }
     let java = java_double(f);
-    if java.contains('E') { java.replace('E', "e") } else { format!("{java}e0") }
+    if java.contains('E') {
+        java.replace('E', "e")
+    } else {
+        format!("{java}e0")
+    }
 }
 
 /// A field name: bare when it is an identifier that is not a keyword,
 /// else in single quotes.
 fn ion_symbol(name: &str, out: &mut String) {
     let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
     let keyword = matches!(name, "null" | "true" | "false" | "nan");
     // `$12` is a symbol id, not a name.
-    let symbol_id = name.len() > 1 && name.starts_with('$') && name[1..].chars().all(|c| c.is_ascii_digit());
+    let symbol_id =
+        name.len() > 1 && name.starts_with('$') && name[1..].chars().all(|c| c.is_ascii_digit());
     if identifier && !keyword && !symbol_id {
         out.push_str(name);
     } else {
@@ -600,7 +667,11 @@ impl<'t> IonReader<'t> {
         let before = &self.text[..self.pos];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        ConvertError::Ion { reason: reason.to_string(), line, column }
+        ConvertError::Ion {
+            reason: reason.to_string(),
+            line,
+            column,
+        }
     }
 
     fn skip_space(&mut self) -> IonResult<()> {
@@ -611,7 +682,9 @@ impl<'t> IonReader<'t> {
             if trimmed.starts_with("//") {
                 self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
             } else if trimmed.starts_with("/*") {
-                let end = trimmed.find("*/").ok_or_else(|| self.error("a /* comment is not closed"))?;
+                let end = trimmed
+                    .find("*/")
+                    .ok_or_else(|| self.error("a /* comment is not closed"))?;
                 self.pos += end + 2;
             } else {
                 return Ok(());
@@ -634,7 +707,9 @@ impl<'t> IonReader<'t> {
             let save = self.pos;
             let annotation = match self.peek() {
                 Some('\'') if !self.rest().starts_with("'''") => Some(self.quoted('\'')?),
-                Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$' => Some(self.identifier()),
+                Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$' => {
+                    Some(self.identifier())
+                }
                 _ => None,
             };
             self.skip_space()?;
@@ -727,9 +802,16 @@ impl<'t> IonReader<'t> {
             if self.rest().is_empty() {
                 return Err(self.error(&format!("a list is not closed: add '{close}'")));
             }
-            if close == ')' && self.peek().is_some_and(|c| "!#%&*+-./;<=>?@^`|~".contains(c)) {
+            if close == ')'
+                && self
+                    .peek()
+                    .is_some_and(|c| "!#%&*+-./;<=>?@^`|~".contains(c))
+            {
                 // An s-expression operator is a symbol.
-                let len = self.rest().find(|c: char| !"!#%&*+-./;<=>?@^`|~".contains(c)).unwrap_or(self.rest().len());
+                let len = self
+                    .rest()
+                    .find(|c: char| !"!#%&*+-./;<=>?@^`|~".contains(c))
+                    .unwrap_or(self.rest().len());
                 items.push(Value::String(self.rest()[..len].to_string()));
                 self.pos += len;
                 continue;
@@ -746,7 +828,9 @@ impl<'t> IonReader<'t> {
         self.pos += 1;
         let mut out = String::new();
         loop {
-            let c = self.peek().ok_or_else(|| self.error("a quoted text is not closed"))?;
+            let c = self
+                .peek()
+                .ok_or_else(|| self.error("a quoted text is not closed"))?;
             self.pos += c.len_utf8();
             match c {
                 c if c == quote => return Ok(out),
@@ -764,9 +848,15 @@ impl<'t> IonReader<'t> {
                 if self.eat("'''") {
                     break;
                 }
-                let c = self.peek().ok_or_else(|| self.error("a ''' text is not closed"))?;
+                let c = self
+                    .peek()
+                    .ok_or_else(|| self.error("a ''' text is not closed"))?;
                 self.pos += c.len_utf8();
-                if c == '\\' { self.escape(&mut out)? } else { out.push(c) }
+                if c == '\\' {
+                    self.escape(&mut out)?
+                } else {
+                    out.push(c)
+                }
             }
             let save = self.pos;
             self.skip_space()?;
@@ -778,11 +868,17 @@ impl<'t> IonReader<'t> {
     }
 
     fn escape(&mut self, out: &mut String) -> IonResult<()> {
-        let c = self.peek().ok_or_else(|| self.error("an escape is cut short"))?;
+        let c = self
+            .peek()
+            .ok_or_else(|| self.error("an escape is cut short"))?;
         self.pos += c.len_utf8();
         let hex = |reader: &mut Self, len: usize| -> IonResult<char> {
-            let digits = reader.rest().get(..len).ok_or_else(|| reader.error("an escape is cut short"))?;
-            let code = u32::from_str_radix(digits, 16).map_err(|_| reader.error("a bad hex escape"))?;
+            let digits = reader
+                .rest()
+                .get(..len)
+                .ok_or_else(|| reader.error("an escape is cut short"))?;
+            let code =
+                u32::from_str_radix(digits, 16).map_err(|_| reader.error("a bad hex escape"))?;
             reader.pos += len;
             char::from_u32(code).ok_or_else(|| reader.error("a bad unicode escape"))
         };
@@ -813,7 +909,10 @@ impl<'t> IonReader<'t> {
         let value = if self.peek() == Some('"') {
             self.quoted('"')?
         } else {
-            let end = self.rest().find("}}").ok_or_else(|| self.error("a {{ blob is not closed: add '}}'"))?;
+            let end = self
+                .rest()
+                .find("}}")
+                .ok_or_else(|| self.error("a {{ blob is not closed: add '}}'"))?;
             let text: String = self.rest()[..end].split_whitespace().collect();
             self.pos += end;
             text
@@ -835,13 +934,16 @@ impl<'t> IonReader<'t> {
             .unwrap_or(self.rest().len());
         let token = &self.rest()[..len];
         let bytes = token.as_bytes();
-        let value = if bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit) && matches!(bytes[4], b'-' | b'T')
+        let value = if bytes.len() >= 5
+            && bytes[..4].iter().all(u8::is_ascii_digit)
+            && matches!(bytes[4], b'-' | b'T')
         {
             ion_timestamp(token)
         } else {
             ion_number(token)
         };
-        let value = value.ok_or_else(|| self.error(&format!("'{token}' is not an Ion number or timestamp")))?;
+        let value = value
+            .ok_or_else(|| self.error(&format!("'{token}' is not an Ion number or timestamp")))?;
         self.pos += len;
         Ok(value)
     }
@@ -863,18 +965,27 @@ fn ion_number(token: &str) -> Option<Value> {
     if let Some(radix) = radix {
         let magnitude = i128::from_str_radix(&body[2..], radix).ok()?;
         let n = if negative { -magnitude } else { magnitude };
-        return i64::try_from(n).ok().map(Value::from).or_else(|| Number::from_f64(n as f64).map(Value::Number));
+        return i64::try_from(n)
+            .ok()
+            .map(Value::from)
+            .or_else(|| Number::from_f64(n as f64).map(Value::Number));
     }
     if !body.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
     if body.chars().all(|c| c.is_ascii_digit()) {
-        return serde_json::from_str::<Number>(&clean).ok().map(Value::Number);
+        return serde_json::from_str::<Number>(&clean)
+            .ok()
+            .map(Value::Number);
     }
     // Decimals (`1.5`, `1d2`) and floats (`1e0`) are numbers in JSON.
     let float = clean.replace(['d', 'D'], "e");
     let float = float.strip_suffix('.').unwrap_or(&float);
-    float.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
+    float
+        .parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
 }
 
 /// An Ion timestamp as the JSON text Kestra stores: a date when it is
@@ -896,7 +1007,11 @@ fn ion_timestamp(token: &str) -> Option<Value> {
     let rest = rest.strip_prefix('T')?;
     let offset_at = rest.rfind(['Z', 'z', '+', '-'])?;
     let (time, offset) = rest.split_at(offset_at);
-    let time = if time.len() == 5 { format!("{time}:00") } else { time.to_string() };
+    let time = if time.len() == 5 {
+        format!("{time}:00")
+    } else {
+        time.to_string()
+    };
     let time: jiff::civil::Time = time.parse().ok()?;
     let offset_seconds = match offset {
         "Z" | "z" | "-00:00" => None,
@@ -906,13 +1021,19 @@ fn ion_timestamp(token: &str) -> Option<Value> {
             Some(sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60))
         }
     };
-    let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(offset_seconds.unwrap_or(0)).ok()?);
+    let tz = jiff::tz::TimeZone::fixed(
+        jiff::tz::Offset::from_seconds(offset_seconds.unwrap_or(0)).ok()?,
+    );
     let zoned = date.to_datetime(time).to_zoned_datetime(tz).ok()?;
     let instant = zoned.timestamp();
     Some(Value::String(match offset_seconds {
         None | Some(0) if time == jiff::civil::Time::midnight() => date.to_string(),
         None | Some(0) => iso_instant(instant),
-        Some(_) => format!("{}{}", iso_local(zoned.datetime()), offset_text(offset_seconds.unwrap_or(0))),
+        Some(_) => format!(
+            "{}{}",
+            iso_local(zoned.datetime()),
+            offset_text(offset_seconds.unwrap_or(0))
+        ),
     }))
 }
 
@@ -932,16 +1053,32 @@ fn iso_instant(ts: jiff::Timestamp) -> String {
 fn iso_local(dt: jiff::civil::DateTime) -> String {
     let digits = format!("{:09}", dt.subsec_nanosecond());
     let digits = digits.trim_end_matches('0');
-    if digits.is_empty() { iso_seconds(dt) } else { format!("{}.{digits}", iso_seconds(dt)) }
+    if digits.is_empty() {
+        iso_seconds(dt)
+    } else {
+        format!("{}.{digits}", iso_seconds(dt))
+    }
 }
 
 fn iso_seconds(dt: jiff::civil::DateTime) -> String {
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", dt.year(), dt.month(), dt.day(), dt.hour(), dt.minute(), dt.second())
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
 }
 
 fn offset_text(seconds: i32) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };
-    format!("{sign}{:02}:{:02}", seconds.abs() / 3600, seconds.abs() / 60 % 60)
+    format!(
+        "{sign}{:02}:{:02}",
+        seconds.abs() / 3600,
+        seconds.abs() / 60 % 60
+    )
 }
 
 #[cfg(test)]
@@ -954,8 +1091,12 @@ mod tests {
     fn check(actual: Result<Value, String>, expected: &str) {
         match (actual, expected.strip_prefix("error: ")) {
             (Ok(Value::String(s)), None) => assert_eq!(s, expected),
-            (Ok(other), None) => assert_eq!(other, serde_json::from_str::<Value>(expected).unwrap()),
-            (Err(e), Some(part)) => assert!(e.contains(part), "error {e:?} does not contain {part:?}"),
+            (Ok(other), None) => {
+                assert_eq!(other, serde_json::from_str::<Value>(expected).unwrap())
+            }
+            (Err(e), Some(part)) => {
+                assert!(e.contains(part), "error {e:?} does not contain {part:?}")
+            }
             (actual, _) => panic!("expected {expected:?}, got {actual:?}"),
         }
     }
@@ -986,10 +1127,22 @@ mod tests {
             (vars.clone(), ".second.float", "[1.123]"),
             (vars.clone(), ".second.list", r#"[["string",1,1.123]]"#),
             (vars.clone(), ".second.bool", "[true]"),
-            (vars.clone(), ".second.map", r#"[{"string":"string","int":1,"float":1.123}]"#),
+            (
+                vars.clone(),
+                ".second.map",
+                r#"[{"string":"string","int":1,"float":1.123}]"#,
+            ),
             (json!({"second": [1, 2, 3]}), ".second[]", "[1,2,3]"),
-            (json!({"object": {"key": "value"}}), ".object", r#"[{"key":"value"}]"#),
-            (json!({"array": ["arrayValue"]}), ".array", r#"[["arrayValue"]]"#),
+            (
+                json!({"object": {"key": "value"}}),
+                ".object",
+                r#"[{"key":"value"}]"#,
+            ),
+            (
+                json!({"array": ["arrayValue"]}),
+                ".array",
+                r#"[["arrayValue"]]"#,
+            ),
             (json!({"null": null}), ".null", "[null]"),
         ] {
             check(jq(&input, expression), expected);
@@ -1002,18 +1155,38 @@ mod tests {
         for (input, expression, expected) in [
             // A string is JSON text, as Kestra's readTree.
             (json!(r#"{"a": [1, 2]}"#), ".a | length", "[2]"),
-            (json!("not json"), ".", "error: jq: the input is not JSON text"),
+            (
+                json!("not json"),
+                ".",
+                "error: jq: the input is not JSON text",
+            ),
             (json!({"a": 1}), ".a, .b", "[1,null]"),
             (json!([3, 1, 2]), "sort | map(. * 10)", "[[10,20,30]]"),
-            (json!({"a": {"b": "c"}}), "to_entries | map(.key)", r#"[["a"]]"#),
+            (
+                json!({"a": {"b": "c"}}),
+                "to_entries | map(.key)",
+                r#"[["a"]]"#,
+            ),
             (json!({"n": "42"}), ".n | tonumber", "[42]"),
             (json!([1, 2]), "empty", "[]"),
-            (json!({"a": 1}), ".a |", "error: jq: cannot read the expression '.a |'"),
-            (json!({"a": 1}), "nosuchfilter", "error: undefined filter 'nosuchfilter'"),
+            (
+                json!({"a": 1}),
+                ".a |",
+                "error: jq: cannot read the expression '.a |'",
+            ),
+            (
+                json!({"a": 1}),
+                "nosuchfilter",
+                "error: undefined filter 'nosuchfilter'",
+            ),
             (json!({"a": 1}), "now", "error: Mortar refuses it"),
             (json!({"a": 1}), "env", "error: Mortar refuses it"),
             (json!({"a": 1}), "input", "error: Mortar refuses it"),
-            (json!({"a": "x"}), ".a | tonumber", "error: jq: '.a | tonumber' failed"),
+            (
+                json!({"a": "x"}),
+                ".a | tonumber",
+                "error: jq: '.a | tonumber' failed",
+            ),
             (json!(1), "repeat(1)", "error: more than 10000 results"),
             (json!(1), "range(20000)", "error: more than 10000 results"),
             (json!(1), "[limit(3; repeat(1))]", "[[1,1,1]]"),
@@ -1049,7 +1222,10 @@ mod tests {
             (second["float"].clone(), "1.123\n"),
             (second["list"].clone(), " - string\n - 1\n - 1.123\n"),
             (second["bool"].clone(), "true\n"),
-            (second["map"].clone(), "float: 1.123\nint: 1\nstring: string\n"),
+            (
+                second["map"].clone(),
+                "float: 1.123\nint: 1\nstring: string\n",
+            ),
             (Value::Null, "null\n"),
             (json!({}), "{}\n"),
             (
@@ -1057,9 +1233,18 @@ mod tests {
                 "a:\n  b:\n   - 1\n   - c: 2\n     d:\n      - 3\n  e: {}\n  f: []\n",
             ),
             (json!([[1, 2], 3]), " -\n   - 1\n   - 2\n - 3\n"),
-            (json!({"script": "echo a\necho b\n"}), "script: |\n  echo a\n  echo b\n"),
-            (json!({"s": "no newline\nat end"}), "s: |-\n  no newline\n  at end\n"),
-            (json!([" indented\nline"]), " - |2-\n    indented\n   line\n"),
+            (
+                json!({"script": "echo a\necho b\n"}),
+                "script: |\n  echo a\n  echo b\n",
+            ),
+            (
+                json!({"s": "no newline\nat end"}),
+                "s: |-\n  no newline\n  at end\n",
+            ),
+            (
+                json!([" indented\nline"]),
+                " - |2-\n    indented\n   line\n",
+            ),
             (json!({"k": "yes"}), "k: \"yes\"\n"),
             (json!({"k": ""}), "k: \"\"\n"),
             (json!({"k": "a: b"}), "k: \"a: b\"\n"),
@@ -1070,10 +1255,16 @@ mod tests {
             (json!({"k": "@home"}), "k: '@home'\n"),
             (json!({"k": "it's"}), "k: it's\n"),
             (json!({"k": "tab\there"}), "k: \"tab\\there\"\n"),
-            (json!({"k": "2013-09-08T16:19:00+02:00"}), "k: 2013-09-08T16:19:00+02:00\n"),
+            (
+                json!({"k": "2013-09-08T16:19:00+02:00"}),
+                "k: 2013-09-08T16:19:00+02:00\n",
+            ),
             // Jackson leaves number-like strings plain, as Kestra prints them.
             (json!({"k": "123"}), "k: 123\n"),
-            (json!({"null": 1, "1": 2, "a b": 3}), "\"1\": 2\na b: 3\n\"null\": 1\n"),
+            (
+                json!({"null": 1, "1": 2, "a b": 3}),
+                "\"1\": 2\na b: 3\n\"null\": 1\n",
+            ),
             (
                 json!([1e10, 0.0001, 100.0, 12345678.9, -0.5, 0.001]),
                 " - 1.0E10\n - 1.0E-4\n - 100.0\n - 1.23456789E7\n - -0.5\n - 0.001\n",
@@ -1109,7 +1300,10 @@ mod tests {
             assert_eq!(value.pointer(pointer), Some(&expected), "{pointer}");
         }
         check(yaml_function(&json!("a: [1, 2")), "error: Invalid yaml");
-        check(yaml_function(&json!(1)), "error: expects an argument 'yaml' with type string");
+        check(
+            yaml_function(&json!(1)),
+            "error: expects an argument 'yaml' with type string",
+        );
         // YAML 1.1 booleans, as Jackson reads them.
         check(yaml_function(&json!("a: yes")), r#"{"a":true}"#);
     }
@@ -1126,14 +1320,20 @@ mod tests {
             (second["float"].clone(), "1.123e0"),
             (second["list"].clone(), "[\"string\",1,1.123e0]"),
             (second["bool"].clone(), "true"),
-            (second["map"].clone(), "{float:1.123e0,int:1,string:\"string\"}"),
+            (
+                second["map"].clone(),
+                "{float:1.123e0,int:1,string:\"string\"}",
+            ),
             (json!({"empty_object": {}}), "{empty_object:{}}"),
             (Value::Null, "null"),
             (
                 json!({"a b": 1, "null": null, "x": "q\"uote\n", "$1": 2}),
                 "{'$1':2,'a b':1,'null':null,x:\"q\\\"uote\\n\"}",
             ),
-            (json!([1e10, 0.0, -2.5, 12345678901234567890u64]), "[1.0e10,0e0,-2.5e0,12345678901234567890]"),
+            (
+                json!([1e10, 0.0, -2.5, 12345678901234567890u64]),
+                "[1.0e10,0e0,-2.5e0,12345678901234567890]",
+            ),
         ] {
             check(to_ion(&input), expected);
         }
@@ -1158,7 +1358,10 @@ mod tests {
                 r#"["2024-04-21","2024-04-21T23:00:00.500Z","2024-04-21T23:00:00+02:00",
                     "2024-04-21T23:00:00.5-05:30","2024-04-21","2024-01-01","2024-04-01"]"#,
             ),
-            ("ZonedDateTime::\"2013-09-08T16:19:00+02:00\"", "2013-09-08T16:19:00+02:00"),
+            (
+                "ZonedDateTime::\"2013-09-08T16:19:00+02:00\"",
+                "2013-09-08T16:19:00+02:00",
+            ),
             ("a::b::{'x y':1} // after", r#"{"x y":1}"#),
             ("/* c */ (+ 1 2)", r#"["+",1,2]"#),
             ("'''a''' '''b'''", "ab"),

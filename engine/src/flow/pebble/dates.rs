@@ -56,7 +56,11 @@ pub fn date(
         check_locale(locale)?;
         let zone = zone_or_default(time_zone)?;
         let moment = convert(input, &zone, existing_format)?;
-        Ok(Value::String(format_in(&moment, format.unwrap_or(DEFAULT_FORMAT), &zone)?))
+        Ok(Value::String(format_in(
+            &moment,
+            format.unwrap_or(DEFAULT_FORMAT),
+            &zone,
+        )?))
     })
 }
 
@@ -83,20 +87,36 @@ pub fn date_add(
         check_locale(locale)?;
         let zone = zone_or_default(time_zone)?;
         let moment = plus(&convert(input, &zone, existing_format)?, amount, unit)?;
-        Ok(Value::String(format_in(&moment, format.unwrap_or(DEFAULT_FORMAT), &zone)?))
+        Ok(Value::String(format_in(
+            &moment,
+            format.unwrap_or(DEFAULT_FORMAT),
+            &zone,
+        )?))
     })
 }
 
 /// Kestra's `timestamp` filter: `{{ input | timestamp(timeZone, existingFormat) }}`,
 /// the epoch seconds as a number.
-pub fn timestamp(input: &Value, time_zone: Option<&str>, existing_format: Option<&str>) -> Result<Value, String> {
-    epoch(input, time_zone, existing_format, |ts| Value::from(ts.as_second()))
+pub fn timestamp(
+    input: &Value,
+    time_zone: Option<&str>,
+    existing_format: Option<&str>,
+) -> Result<Value, String> {
+    epoch(input, time_zone, existing_format, |ts| {
+        Value::from(ts.as_second())
+    })
 }
 
 /// Kestra's `timestampMilli` filter: `{{ input | timestampMilli(timeZone, existingFormat) }}`,
 /// the epoch milliseconds as a number.
-pub fn timestamp_milli(input: &Value, time_zone: Option<&str>, existing_format: Option<&str>) -> Result<Value, String> {
-    epoch(input, time_zone, existing_format, |ts| Value::from(ts.as_millisecond()))
+pub fn timestamp_milli(
+    input: &Value,
+    time_zone: Option<&str>,
+    existing_format: Option<&str>,
+) -> Result<Value, String> {
+    epoch(input, time_zone, existing_format, |ts| {
+        Value::from(ts.as_millisecond())
+    })
 }
 
 /// Kestra's `timestampMicro` filter: `{{ input | timestampMicro(timeZone, existingFormat) }}`,
@@ -106,19 +126,35 @@ pub fn timestamp_milli(input: &Value, time_zone: Option<&str>, existing_format: 
 /// `SECONDS.toNanos(..) + NANOSECONDS.toMicros(..)`), so
 /// `2013-09-08T15:19:12.123456Z` gives `1378653552000123456`, and its test
 /// expects that. Mortar keeps the same value so flows agree across both.
-pub fn timestamp_micro(input: &Value, time_zone: Option<&str>, existing_format: Option<&str>) -> Result<Value, String> {
+pub fn timestamp_micro(
+    input: &Value,
+    time_zone: Option<&str>,
+    existing_format: Option<&str>,
+) -> Result<Value, String> {
     epoch(input, time_zone, existing_format, |ts| {
         let nanos = java_to_nanos(ts.as_second());
-        Value::String(nanos.wrapping_add(i64::from(ts.subsec_nanosecond() / 1_000)).to_string())
+        Value::String(
+            nanos
+                .wrapping_add(i64::from(ts.subsec_nanosecond() / 1_000))
+                .to_string(),
+        )
     })
 }
 
 /// Kestra's `timestampNano` filter: `{{ input | timestampNano(timeZone, existingFormat) }}`,
 /// the epoch nanoseconds as a string.
-pub fn timestamp_nano(input: &Value, time_zone: Option<&str>, existing_format: Option<&str>) -> Result<Value, String> {
+pub fn timestamp_nano(
+    input: &Value,
+    time_zone: Option<&str>,
+    existing_format: Option<&str>,
+) -> Result<Value, String> {
     epoch(input, time_zone, existing_format, |ts| {
         let nanos = java_to_nanos(ts.as_second());
-        Value::String(nanos.wrapping_add(i64::from(ts.subsec_nanosecond())).to_string())
+        Value::String(
+            nanos
+                .wrapping_add(i64::from(ts.subsec_nanosecond()))
+                .to_string(),
+        )
     })
 }
 
@@ -133,7 +169,11 @@ pub fn now(
     run(|| {
         check_locale(locale)?;
         let zone = zone_or_default(time_zone)?;
-        Ok(Value::String(format_in(&Moment::at(at, &zone), format.unwrap_or(DEFAULT_FORMAT), &zone)?))
+        Ok(Value::String(format_in(
+            &Moment::at(at, &zone),
+            format.unwrap_or(DEFAULT_FORMAT),
+            &zone,
+        )?))
     })
 }
 
@@ -141,14 +181,19 @@ pub fn now(
 /// written (no conversion to UTC).
 pub fn is_weekend(date: &Value) -> Result<Value, String> {
     let day = local_date("isWeekend", "date", date)?;
-    Ok(Value::Bool(matches!(day.weekday(), jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday)))
+    Ok(Value::Bool(matches!(
+        day.weekday(),
+        jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+    )))
 }
 
 /// Kestra's `dayOfWeek(date)`: the upper-case English day name (`MONDAY`),
 /// of the date as written.
 pub fn day_of_week(date: &Value) -> Result<Value, String> {
     let day = local_date("dayOfWeek", "date", date)?;
-    Ok(Value::String(DAY_NAMES[day.weekday().to_monday_zero_offset() as usize].to_uppercase()))
+    Ok(Value::String(
+        DAY_NAMES[day.weekday().to_monday_zero_offset() as usize].to_uppercase(),
+    ))
 }
 
 /// Kestra's `dayOfMonth(date)`: 1 to 31.
@@ -158,7 +203,9 @@ pub fn day_of_month(date: &Value) -> Result<Value, String> {
 
 /// Kestra's `monthOfYear(date)`: 1 to 12.
 pub fn month_of_year(date: &Value) -> Result<Value, String> {
-    Ok(Value::from(local_date("monthOfYear", "date", date)?.month()))
+    Ok(Value::from(
+        local_date("monthOfYear", "date", date)?.month(),
+    ))
 }
 
 /// Kestra's `hourOfDay(date)`: 0 to 23, of the time as written. A date
@@ -167,14 +214,25 @@ pub fn hour_of_day(date: &Value) -> Result<Value, String> {
     let text = value_text(date);
     let hour = parse_iso(&text, &[IsoKind::Zoned, IsoKind::Local])
         .map(|(dt, _)| dt.hour())
-        .ok_or_else(|| not_iso("hourOfDay", "date", &text, "2025-01-06T14:30:00Z or 2025-01-06T14:30:00"))?;
+        .ok_or_else(|| {
+            not_iso(
+                "hourOfDay",
+                "date",
+                &text,
+                "2025-01-06T14:30:00Z or 2025-01-06T14:30:00",
+            )
+        })?;
     Ok(Value::from(hour))
 }
 
 /// Kestra's `isDayWeekInMonth(date, dayOfWeek, position)`: whether `date` is
 /// the `FIRST`, `SECOND`, `THIRD`, `FOURTH` or `LAST` `dayOfWeek` (`MONDAY`..)
 /// of its month. Both names are case-insensitive.
-pub fn is_day_week_in_month(date: &Value, day_of_week: &str, position: &str) -> Result<Value, String> {
+pub fn is_day_week_in_month(
+    date: &Value,
+    day_of_week: &str,
+    position: &str,
+) -> Result<Value, String> {
     let day = local_date("isDayWeekInMonth", "date", date)?;
     let weekday = weekday_named(day_of_week).ok_or_else(|| {
         format!(
@@ -183,8 +241,10 @@ pub fn is_day_week_in_month(date: &Value, day_of_week: &str, position: &str) -> 
         )
     })?;
     // The first such weekday of the month is day 1 to 7.
-    let first =
-        1 + (weekday.to_monday_zero_offset() - day.first_of_month().weekday().to_monday_zero_offset()).rem_euclid(7);
+    let first = 1
+        + (weekday.to_monday_zero_offset()
+            - day.first_of_month().weekday().to_monday_zero_offset())
+        .rem_euclid(7);
     let last_day = day.days_in_month();
     let wanted = match position.to_uppercase().as_str() {
         "FIRST" => first,
@@ -211,7 +271,10 @@ pub fn is_last_working_day(date: &Value, working_days: Option<&str>) -> Result<V
     match working_days.filter(|w| !w.trim().is_empty()) {
         None => days[..5].fill(true),
         Some(list) => {
-            for name in list.split(|c: char| c == ',' || c.is_whitespace()).filter(|n| !n.is_empty()) {
+            for name in list
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|n| !n.is_empty())
+            {
                 let weekday = weekday_named(name).ok_or_else(|| {
                     format!(
                         "The 'isLastWorkingDay()' function received an invalid 'workingDays' value: '{name}'. \
@@ -237,14 +300,20 @@ pub fn is_last_working_day(date: &Value, working_days: Option<&str>) -> Result<V
 /// after `reference`, compared as instants; a date-time without an offset
 /// and a plain date are read as UTC.
 pub fn is_date_after(date: &Value, reference: &Value) -> Result<Value, String> {
-    let (a, b) = (instant("isDateAfter", date)?, instant("isDateAfter", reference)?);
+    let (a, b) = (
+        instant("isDateAfter", date)?,
+        instant("isDateAfter", reference)?,
+    );
     Ok(Value::Bool(a > b))
 }
 
 /// Kestra's `isDateBefore(date, reference)`: whether `date` is strictly
 /// before `reference`, read as [`is_date_after`] reads them.
 pub fn is_date_before(date: &Value, reference: &Value) -> Result<Value, String> {
-    let (a, b) = (instant("isDateBefore", date)?, instant("isDateBefore", reference)?);
+    let (a, b) = (
+        instant("isDateBefore", date)?,
+        instant("isDateBefore", reference)?,
+    );
     Ok(Value::Bool(a < b))
 }
 
@@ -261,14 +330,22 @@ pub fn is_date_between(date: &Value, after: &Value, before: &Value) -> Result<Va
             )
         })
     };
-    let (date, after, before) = (read("date", date)?, read("after", after)?, read("before", before)?);
+    let (date, after, before) = (
+        read("date", date)?,
+        read("after", after)?,
+        read("before", before)?,
+    );
     Ok(Value::Bool(date > after && date < before))
 }
 
 /// Kestra's `isPublicHoliday(date, countryCode, subDivision)`. Kestra asks
 /// the Jollyday library's calendars of 70-odd countries; Mortar has none yet,
 /// so this reads the date and then fails with a message saying so.
-pub fn is_public_holiday(date: &Value, country_code: &str, sub_division: Option<&str>) -> Result<Value, String> {
+pub fn is_public_holiday(
+    date: &Value,
+    country_code: &str,
+    sub_division: Option<&str>,
+) -> Result<Value, String> {
     local_date("isPublicHoliday", "date", date)?;
     let place = match sub_division.filter(|s| !s.trim().is_empty()) {
         Some(sub) => format!("{country_code}/{sub}"),
@@ -291,7 +368,9 @@ enum DateError {
     Pattern { pattern: String, reason: String },
     #[error("cannot read '{text}' as a date: {reason}")]
     Parse { text: String, reason: String },
-    #[error("unknown time zone '{0}': use an IANA name such as 'Europe/Paris', 'UTC', or an offset such as '+02:00'")]
+    #[error(
+        "unknown time zone '{0}': use an IANA name such as 'Europe/Paris', 'UTC', or an offset such as '+02:00'"
+    )]
     TimeZone(String),
     #[error("cannot print the date with '{pattern}': {reason}")]
     Print { pattern: String, reason: String },
@@ -325,12 +404,20 @@ struct Zone {
 
 impl Zone {
     fn utc() -> Zone {
-        Zone { tz: TimeZone::UTC, id: "UTC".into(), offset_only: false }
+        Zone {
+            tz: TimeZone::UTC,
+            id: "UTC".into(),
+            offset_only: false,
+        }
     }
 
     fn offset(seconds: i32) -> R<Zone> {
         let offset = Offset::from_seconds(seconds).map_err(range)?;
-        Ok(Zone { tz: TimeZone::fixed(offset), id: offset_id(seconds), offset_only: true })
+        Ok(Zone {
+            tz: TimeZone::fixed(offset),
+            id: offset_id(seconds),
+            offset_only: true,
+        })
     }
 
     /// Java's `ZoneId.of`: `Z`, an offset, `UTC`/`GMT`/`UT` with an optional
@@ -344,20 +431,38 @@ impl Zone {
             return Zone::offset(parse_offset_id(id).ok_or_else(unknown)?);
         }
         for prefix in ["UTC", "GMT", "UT"] {
-            let Some(rest) = id.strip_prefix(prefix) else { continue };
+            let Some(rest) = id.strip_prefix(prefix) else {
+                continue;
+            };
             if rest.is_empty() {
-                return Ok(Zone { tz: TimeZone::UTC, id: prefix.into(), offset_only: false });
+                return Ok(Zone {
+                    tz: TimeZone::UTC,
+                    id: prefix.into(),
+                    offset_only: false,
+                });
             }
             if rest.starts_with(['+', '-']) {
                 let seconds = parse_offset_id(rest).ok_or_else(unknown)?;
                 let offset = Offset::from_seconds(seconds).map_err(range)?;
-                let id = if seconds == 0 { prefix.to_string() } else { format!("{prefix}{}", offset_id(seconds)) };
-                return Ok(Zone { tz: TimeZone::fixed(offset), id, offset_only: false });
+                let id = if seconds == 0 {
+                    prefix.to_string()
+                } else {
+                    format!("{prefix}{}", offset_id(seconds))
+                };
+                return Ok(Zone {
+                    tz: TimeZone::fixed(offset),
+                    id,
+                    offset_only: false,
+                });
             }
         }
         let tz = jiff::tz::db().get(id).map_err(|_| unknown())?;
         let id = tz.iana_name().unwrap_or(id).to_string();
-        Ok(Zone { tz, id, offset_only: false })
+        Ok(Zone {
+            tz,
+            id,
+            offset_only: false,
+        })
     }
 }
 
@@ -368,7 +473,14 @@ fn zone_or_default(time_zone: Option<&str>) -> R<Zone> {
 fn check_locale(locale: Option<&str>) -> R<()> {
     match locale {
         None => Ok(()),
-        Some(l) if matches!(l.to_ascii_lowercase().replace('-', "_").as_str(), "en" | "en_us") => Ok(()),
+        Some(l)
+            if matches!(
+                l.to_ascii_lowercase().replace('-', "_").as_str(),
+                "en" | "en_us"
+            ) =>
+        {
+            Ok(())
+        }
         Some(l) => Err(DateError::Argument(format!(
             "locale '{l}' is not supported: Mortar prints dates in English (en_US) only; remove the locale argument"
         ))),
@@ -385,7 +497,9 @@ fn parse_offset_id(text: &str) -> Option<i32> {
     };
     let rest = &text[1..];
     let two = |s: &str| -> Option<i32> {
-        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
     };
     let colon = |i: usize| rest.as_bytes().get(i) == Some(&b':');
     let (h, m, s) = match rest.len() {
@@ -423,15 +537,25 @@ struct Moment {
 
 impl Moment {
     fn at(ts: Timestamp, zone: &Zone) -> Moment {
-        Moment { zdt: ts.to_zoned_datetime(zone.tz.clone()), zone: zone.clone() }
+        Moment {
+            zdt: ts.to_zoned_datetime(zone.tz.clone()),
+            zone: zone.clone(),
+        }
     }
 
     /// Java's `ZonedDateTime.of(localDateTime, zone)`: in a gap the time
     /// moves later by the gap, in an overlap the earlier offset wins, which
     /// is jiff's "compatible" choice.
     fn local(dt: DateTime, zone: &Zone) -> R<Moment> {
-        let zdt = zone.tz.to_ambiguous_zoned_datetime(dt).compatible().map_err(range)?;
-        Ok(Moment { zdt, zone: zone.clone() })
+        let zdt = zone
+            .tz
+            .to_ambiguous_zoned_datetime(dt)
+            .compatible()
+            .map_err(range)?;
+        Ok(Moment {
+            zdt,
+            zone: zone.clone(),
+        })
     }
 }
 
@@ -440,7 +564,10 @@ impl Moment {
 fn convert(input: &Value, zone: &Zone, existing_format: Option<&str>) -> R<Moment> {
     match input {
         Value::Number(n) => match n.as_i64() {
-            Some(seconds) => Ok(Moment::at(Timestamp::from_second(seconds).map_err(range)?, zone)),
+            Some(seconds) => Ok(Moment::at(
+                Timestamp::from_second(seconds).map_err(range)?,
+                zone,
+            )),
             // Kestra casts anything but a Long to a String and fails.
             None => Err(DateError::Argument(format!(
                 "a number is read as epoch seconds only when it is a whole number, got {n}: \
@@ -480,8 +607,11 @@ fn parse_input(text: &str, zone: &Zone, existing_format: Option<&str>) -> R<Mome
         // LocalDate.parse, all ISO.
         for kind in [IsoKind::Zoned, IsoKind::Local, IsoKind::Date] {
             if let Ok(fields) = parse_with(&iso_formatter(kind), text) {
-                return to_moment(resolve(&fields).map_err(|reason| parse_error(text, reason))?, zone)
-                    .ok_or_else(|| parse_error(text, "no date in it".into()))?;
+                return to_moment(
+                    resolve(&fields).map_err(|reason| parse_error(text, reason))?,
+                    zone,
+                )
+                .ok_or_else(|| parse_error(text, "no date in it".into()))?;
             }
         }
         return Err(parse_error(
@@ -496,12 +626,18 @@ fn parse_input(text: &str, zone: &Zone, existing_format: Option<&str>) -> R<Mome
         .map_err(|reason| parse_error(text, format!("{reason} (existingFormat '{pattern}')")))?;
     let resolved = resolve(&fields).map_err(|reason| parse_error(text, reason))?;
     to_moment(resolved, zone).ok_or_else(|| {
-        parse_error(text, format!("existingFormat '{pattern}' gives no full date (year, month and day)"))
+        parse_error(
+            text,
+            format!("existingFormat '{pattern}' gives no full date (year, month and day)"),
+        )
     })?
 }
 
 fn parse_error(text: &str, reason: String) -> DateError {
-    DateError::Parse { text: text.to_string(), reason }
+    DateError::Parse {
+        text: text.to_string(),
+        reason,
+    }
 }
 
 /// Java's resolution order: a zoned date-time if there is a date, a time
@@ -536,7 +672,9 @@ enum IsoKind {
 /// and, when it had an offset or zone, its instant.
 fn parse_iso(text: &str, kinds: &[IsoKind]) -> Option<(DateTime, Option<Timestamp>)> {
     for &kind in kinds {
-        let Ok(fields) = parse_with(&iso_formatter(kind), text) else { continue };
+        let Ok(fields) = parse_with(&iso_formatter(kind), text) else {
+            continue;
+        };
         let Ok(r) = resolve(&fields) else { continue };
         let dt = r.date?.to_datetime(r.time.unwrap_or(Time::midnight()));
         let ts = match kind {
@@ -552,7 +690,10 @@ fn parse_iso(text: &str, kinds: &[IsoKind]) -> Option<(DateTime, Option<Timestam
 /// date-time as written and, when it had an offset or zone, its instant
 /// (for the trigger conditions).
 pub(crate) fn parse_written(text: &str) -> Option<(DateTime, Option<Timestamp>)> {
-    parse_iso(text.trim(), &[IsoKind::Zoned, IsoKind::Local, IsoKind::Date])
+    parse_iso(
+        text.trim(),
+        &[IsoKind::Zoned, IsoKind::Local, IsoKind::Date],
+    )
 }
 
 /// Kestra's `DateUtils.parseLocalDate`: the date as written, from a local
@@ -561,7 +702,14 @@ fn local_date(function: &str, argument: &str, value: &Value) -> Result<Date, Str
     let text = value_text(value);
     parse_iso(&text, &[IsoKind::Date, IsoKind::Zoned, IsoKind::Local])
         .map(|(dt, _)| dt.date())
-        .ok_or_else(|| not_iso(function, argument, &text, "2025-01-06 or 2025-01-06T10:00:00Z"))
+        .ok_or_else(|| {
+            not_iso(
+                function,
+                argument,
+                &text,
+                "2025-01-06 or 2025-01-06T10:00:00Z",
+            )
+        })
 }
 
 /// Kestra's `DateUtils.parseInstant`: zoned, else local date-time in UTC,
@@ -576,16 +724,23 @@ fn instant(function: &str, value: &Value) -> Result<Timestamp, String> {
     })?;
     match ts {
         Some(ts) => Ok(ts),
-        None => dt.to_zoned_datetime(TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string()),
+        None => dt
+            .to_zoned_datetime(TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string()),
     }
 }
 
 fn not_iso(function: &str, argument: &str, text: &str, example: &str) -> String {
-    format!("The '{function}()' function could not parse '{argument}': '{text}' is not ISO-8601, such as {example}")
+    format!(
+        "The '{function}()' function could not parse '{argument}': '{text}' is not ISO-8601, such as {example}"
+    )
 }
 
 fn weekday_named(name: &str) -> Option<jiff::civil::Weekday> {
-    let i = DAY_NAMES.iter().position(|d| d.eq_ignore_ascii_case(name.trim()))?;
+    let i = DAY_NAMES
+        .iter()
+        .position(|d| d.eq_ignore_ascii_case(name.trim()))?;
     Some(jiff::civil::Weekday::from_monday_zero_offset(i as i8).expect("0..7"))
 }
 
@@ -623,10 +778,15 @@ fn plus(m: &Moment, amount: i64, unit: &str) -> R<Moment> {
     };
     if let Some(per) = exact_nanos {
         let nanos = m.zdt.timestamp().as_nanosecond() + i128::from(amount) * per;
-        return Ok(Moment::at(Timestamp::from_nanosecond(nanos).map_err(range)?, &m.zone));
+        return Ok(Moment::at(
+            Timestamp::from_nanosecond(nanos).map_err(range)?,
+            &m.zone,
+        ));
     }
     let years = |factor: i64| {
-        let n = amount.checked_mul(factor).ok_or_else(|| DateError::Range(format!("{amount} {unit}")))?;
+        let n = amount
+            .checked_mul(factor)
+            .ok_or_else(|| DateError::Range(format!("{amount} {unit}")))?;
         Span::new().try_years(n).map_err(range)
     };
     let span = match unit {
@@ -640,7 +800,11 @@ fn plus(m: &Moment, amount: i64, unit: &str) -> R<Moment> {
         // Java sets the era to era + amount: only 0 keeps a valid era.
         "ERAS" if amount == 0 => return Ok(m.clone()),
         "ERAS" => return Err(DateError::Range(format!("{amount} ERAS"))),
-        "FOREVER" => return Err(DateError::Argument("dateAdd cannot add the unit FOREVER".into())),
+        "FOREVER" => {
+            return Err(DateError::Argument(
+                "dateAdd cannot add the unit FOREVER".into(),
+            ));
+        }
         _ => {
             return Err(DateError::Argument(format!(
                 "unknown unit '{unit}' for dateAdd: use one of NANOS, MICROS, MILLIS, SECONDS, MINUTES, HOURS, \
@@ -657,7 +821,10 @@ fn plus(m: &Moment, amount: i64, unit: &str) -> R<Moment> {
         _ => ambiguous.compatible(),
     }
     .map_err(range)?;
-    Ok(Moment { zdt, zone: m.zone.clone() })
+    Ok(Moment {
+        zdt,
+        zone: m.zone.clone(),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -769,14 +936,32 @@ enum Style {
 
 /// Java's `OffsetIdPrinterParser.PATTERNS`, by index: lower-case parts are
 /// printed only when not zero.
-const OFFSET_PATTERNS: [&str; 7] = ["+HH", "+HHmm", "+HH:mm", "+HHMM", "+HH:MM", "+HHMMss", "+HH:MM:ss"];
+const OFFSET_PATTERNS: [&str; 7] = [
+    "+HH",
+    "+HHmm",
+    "+HH:mm",
+    "+HHMM",
+    "+HH:MM",
+    "+HHMMss",
+    "+HH:MM:ss",
+];
 
 /// Kestra's named formats (`AbstractDate.FORMATTERS` and `STYLES`), else a
 /// Java pattern. Kestra has no `iso_offset_date_time` or `iso_offset_date`:
 /// Java reads those as patterns and fails on the letter `i`, and so do we.
 fn formatter(name: &str) -> R<Formatter> {
-    let pattern = |p: &str| -> R<Formatter> { Ok(Formatter { items: compile(p)?, case_insensitive: false }) };
-    let built = |items: Vec<Item>| Ok(Formatter { items, case_insensitive: true });
+    let pattern = |p: &str| -> R<Formatter> {
+        Ok(Formatter {
+            items: compile(p)?,
+            case_insensitive: false,
+        })
+    };
+    let built = |items: Vec<Item>| {
+        Ok(Formatter {
+            items,
+            case_insensitive: true,
+        })
+    };
     match name {
         "iso" => pattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"),
         "iso_sec" => pattern("yyyy-MM-dd'T'HH:mm:ssXXX"),
@@ -784,10 +969,19 @@ fn formatter(name: &str) -> R<Formatter> {
         "sql_seq" => pattern("yyyy-MM-dd HH:mm:ss"),
         "iso_date_time" => built(concat([
             iso_local_date_time(),
-            vec![Item::Optional(concat([vec![offset_id_item()], vec![Item::Optional(region_suffix())]]))],
+            vec![Item::Optional(concat([
+                vec![offset_id_item()],
+                vec![Item::Optional(region_suffix())],
+            ]))],
         ])),
-        "iso_date" => built(concat([iso_local_date(), vec![Item::Optional(vec![offset_id_item()])]])),
-        "iso_time" => built(concat([iso_local_time(), vec![Item::Optional(vec![offset_id_item()])]])),
+        "iso_date" => built(concat([
+            iso_local_date(),
+            vec![Item::Optional(vec![offset_id_item()])],
+        ])),
+        "iso_time" => built(concat([
+            iso_local_time(),
+            vec![Item::Optional(vec![offset_id_item()])],
+        ])),
         "iso_local_date" => built(iso_local_date()),
         "iso_instant" => built(vec![Item::Instant]),
         "iso_local_date_time" => built(iso_local_date_time()),
@@ -796,7 +990,12 @@ fn formatter(name: &str) -> R<Formatter> {
         "iso_ordinal_date" => built(vec![
             year_item(Field::Year),
             lit("-"),
-            Item::Number { field: Field::DayOfYear, min: 3, max: 3, sign: Sign::NotNegative },
+            Item::Number {
+                field: Field::DayOfYear,
+                min: 3,
+                max: 3,
+                sign: Sign::NotNegative,
+            },
             Item::Optional(vec![offset_id_item()]),
         ]),
         "iso_week_date" => built(vec![
@@ -806,24 +1005,51 @@ fn formatter(name: &str) -> R<Formatter> {
             lit("-W"),
             two(Field::IsoWeek),
             lit("-"),
-            Item::Number { field: Field::DayOfWeek, min: 1, max: 1, sign: Sign::NotNegative },
+            Item::Number {
+                field: Field::DayOfWeek,
+                min: 1,
+                max: 1,
+                sign: Sign::NotNegative,
+            },
             Item::Optional(vec![offset_id_item()]),
         ]),
         "iso_zoned_date_time" => built(iso_formatter(IsoKind::Zoned).items),
         "rfc_1123_date_time" => built(vec![
-            Item::Optional(vec![Item::Text { field: Field::DayOfWeek, style: Style::Short }, lit(", ")]),
-            Item::Number { field: Field::Day, min: 1, max: 2, sign: Sign::NotNegative },
+            Item::Optional(vec![
+                Item::Text {
+                    field: Field::DayOfWeek,
+                    style: Style::Short,
+                },
+                lit(", "),
+            ]),
+            Item::Number {
+                field: Field::Day,
+                min: 1,
+                max: 2,
+                sign: Sign::NotNegative,
+            },
             lit(" "),
-            Item::Text { field: Field::Month, style: Style::Short },
+            Item::Text {
+                field: Field::Month,
+                style: Style::Short,
+            },
             lit(" "),
-            Item::Number { field: Field::Year, min: 4, max: 4, sign: Sign::NotNegative },
+            Item::Number {
+                field: Field::Year,
+                min: 4,
+                max: 4,
+                sign: Sign::NotNegative,
+            },
             lit(" "),
             two(Field::HourOfDay),
             lit(":"),
             two(Field::Minute),
             Item::Optional(vec![lit(":"), two(Field::Second)]),
             lit(" "),
-            Item::Offset { kind: 3, zero: "GMT" },
+            Item::Offset {
+                kind: 3,
+                zero: "GMT",
+            },
         ]),
         // Java 21's en_US styles (CLDR 42): a narrow no-break space before
         // AM/PM, and ", " between date and time ("at" went in Java 20).
@@ -837,11 +1063,17 @@ fn formatter(name: &str) -> R<Formatter> {
 
 fn iso_formatter(kind: IsoKind) -> Formatter {
     let items = match kind {
-        IsoKind::Zoned => concat([iso_local_date_time(), vec![offset_id_item(), Item::Optional(region_suffix())]]),
+        IsoKind::Zoned => concat([
+            iso_local_date_time(),
+            vec![offset_id_item(), Item::Optional(region_suffix())],
+        ]),
         IsoKind::Local => iso_local_date_time(),
         IsoKind::Date => iso_local_date(),
     };
-    Formatter { items, case_insensitive: true }
+    Formatter {
+        items,
+        case_insensitive: true,
+    }
 }
 
 fn concat<const N: usize>(parts: [Vec<Item>; N]) -> Vec<Item> {
@@ -853,11 +1085,21 @@ fn lit(s: &str) -> Item {
 }
 
 fn two(field: Field) -> Item {
-    Item::Number { field, min: 2, max: 2, sign: Sign::NotNegative }
+    Item::Number {
+        field,
+        min: 2,
+        max: 2,
+        sign: Sign::NotNegative,
+    }
 }
 
 fn year_item(field: Field) -> Item {
-    Item::Number { field, min: 4, max: 10, sign: Sign::ExceedsPad }
+    Item::Number {
+        field,
+        min: 4,
+        max: 10,
+        sign: Sign::ExceedsPad,
+    }
 }
 
 fn offset_id_item() -> Item {
@@ -869,7 +1111,13 @@ fn region_suffix() -> Vec<Item> {
 }
 
 fn iso_local_date() -> Vec<Item> {
-    vec![year_item(Field::Year), lit("-"), two(Field::Month), lit("-"), two(Field::Day)]
+    vec![
+        year_item(Field::Year),
+        lit("-"),
+        two(Field::Month),
+        lit("-"),
+        two(Field::Day),
+    ]
 }
 
 fn iso_local_time() -> Vec<Item> {
@@ -880,7 +1128,11 @@ fn iso_local_time() -> Vec<Item> {
         Item::Optional(vec![
             lit(":"),
             two(Field::Second),
-            Item::Optional(vec![Item::Fraction { min: 0, max: 9, point: true }]),
+            Item::Optional(vec![Item::Fraction {
+                min: 0,
+                max: 9,
+                point: true,
+            }]),
         ]),
     ]
 }
@@ -891,7 +1143,10 @@ fn iso_local_date_time() -> Vec<Item> {
 
 /// Compiles a Java `DateTimeFormatter.ofPattern` pattern.
 fn compile(pattern: &str) -> R<Vec<Item>> {
-    let err = |reason: String| DateError::Pattern { pattern: pattern.to_string(), reason };
+    let err = |reason: String| DateError::Pattern {
+        pattern: pattern.to_string(),
+        reason,
+    };
     let chars: Vec<char> = pattern.chars().collect();
     let mut stack: Vec<Vec<Item>> = vec![Vec::new()];
     let mut i = 0;
@@ -915,17 +1170,29 @@ fn compile(pattern: &str) -> R<Vec<Item>> {
                     count = run_of(&mut i, letter);
                 }
                 if pad == 0 {
-                    return Err(err("the pad letter 'p' must be followed by a pattern letter, as in 'ppH'".into()));
+                    return Err(err(
+                        "the pad letter 'p' must be followed by a pattern letter, as in 'ppH'"
+                            .into(),
+                    ));
                 }
             }
             let item = letter_item(letter, count).map_err(err)?;
-            if pad > 0 { Item::Pad { width: pad, item: Box::new(item) } } else { item }
+            if pad > 0 {
+                Item::Pad {
+                    width: pad,
+                    item: Box::new(item),
+                }
+            } else {
+                item
+            }
         } else if c == '\'' {
             i += 1;
             let mut text = String::new();
             loop {
                 match chars.get(i) {
-                    None => return Err(err("a quoted text is not closed: add the closing '".into())),
+                    None => {
+                        return Err(err("a quoted text is not closed: add the closing '".into()));
+                    }
                     Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                         text.push('\'');
                         i += 2;
@@ -948,12 +1215,16 @@ fn compile(pattern: &str) -> R<Vec<Item>> {
             continue;
         } else if c == ']' {
             if stack.len() == 1 {
-                return Err(err("']' closes no '[': quote it as ']' in quotes ('']'') or add the '['".into()));
+                return Err(err(
+                    "']' closes no '[': quote it as ']' in quotes ('']'') or add the '['".into(),
+                ));
             }
             i += 1;
             Item::Optional(stack.pop().expect("checked"))
         } else if matches!(c, '{' | '}' | '#') {
-            return Err(err(format!("'{c}' is reserved in Java patterns: quote it as '{c}'")));
+            return Err(err(format!(
+                "'{c}' is reserved in Java patterns: quote it as '{c}'"
+            )));
         } else {
             i += 1;
             Item::Literal(c.to_string())
@@ -963,7 +1234,10 @@ fn compile(pattern: &str) -> R<Vec<Item>> {
     // Java closes optional sections left open at the end.
     while stack.len() > 1 {
         let inner = stack.pop().expect("checked");
-        stack.last_mut().expect("never empty").push(Item::Optional(inner));
+        stack
+            .last_mut()
+            .expect("never empty")
+            .push(Item::Optional(inner));
     }
     Ok(stack.pop().expect("never empty"))
 }
@@ -971,13 +1245,37 @@ fn compile(pattern: &str) -> R<Vec<Item>> {
 /// One run of a pattern letter, as Java's `DateTimeFormatterBuilder.parseField`.
 fn letter_item(c: char, n: usize) -> Result<Item, String> {
     use Field::*;
-    let too_many = || Err(format!("too many pattern letters: '{}'", c.to_string().repeat(n)));
-    let value = |field| Item::Number { field, min: 1, max: 19, sign: Sign::Normal };
-    let fixed = |field, n| Item::Number { field, min: n, max: n, sign: Sign::NotNegative };
+    let too_many = || {
+        Err(format!(
+            "too many pattern letters: '{}'",
+            c.to_string().repeat(n)
+        ))
+    };
+    let value = |field| Item::Number {
+        field,
+        min: 1,
+        max: 19,
+        sign: Sign::Normal,
+    };
+    let fixed = |field, n| Item::Number {
+        field,
+        min: n,
+        max: n,
+        sign: Sign::NotNegative,
+    };
     let text = |field, n| match n {
-        1..=3 => Ok(Item::Text { field, style: Style::Short }),
-        4 => Ok(Item::Text { field, style: Style::Full }),
-        5 => Ok(Item::Text { field, style: Style::Narrow }),
+        1..=3 => Ok(Item::Text {
+            field,
+            style: Style::Short,
+        }),
+        4 => Ok(Item::Text {
+            field,
+            style: Style::Full,
+        }),
+        5 => Ok(Item::Text {
+            field,
+            style: Style::Narrow,
+        }),
         _ => too_many(),
     };
     let number_or_text = |field| match n {
@@ -992,8 +1290,18 @@ fn letter_item(c: char, n: usize) -> Result<Item, String> {
     };
     let year = |field| match n {
         2 => Ok(Item::Reduced(field)),
-        1 | 3 => Ok(Item::Number { field, min: n, max: 19, sign: Sign::Normal }),
-        4..=19 => Ok(Item::Number { field, min: n, max: 19, sign: Sign::ExceedsPad }),
+        1 | 3 => Ok(Item::Number {
+            field,
+            min: n,
+            max: 19,
+            sign: Sign::Normal,
+        }),
+        4..=19 => Ok(Item::Number {
+            field,
+            min: n,
+            max: 19,
+            sign: Sign::ExceedsPad,
+        }),
         _ => too_many(),
     };
     let offset_kind = [1, 3, 4, 5, 6];
@@ -1006,7 +1314,12 @@ fn letter_item(c: char, n: usize) -> Result<Item, String> {
         'M' | 'L' => number_or_text(Month),
         'D' => match n {
             1 => Ok(value(DayOfYear)),
-            2 => Ok(Item::Number { field: DayOfYear, min: 2, max: 3, sign: Sign::NotNegative }),
+            2 => Ok(Item::Number {
+                field: DayOfYear,
+                min: 2,
+                max: 3,
+                sign: Sign::NotNegative,
+            }),
             3 => Ok(fixed(DayOfYear, 3)),
             _ => too_many(),
         },
@@ -1028,9 +1341,16 @@ fn letter_item(c: char, n: usize) -> Result<Item, String> {
             2 => Err("'cc' is not a valid pattern: use 'c', 'ccc', 'cccc' or 'ccccc'".into()),
             _ => text(LocalizedDayOfWeek, n),
         },
-        'a' if n == 1 => Ok(Item::Text { field: AmPm, style: Style::Short }),
+        'a' if n == 1 => Ok(Item::Text {
+            field: AmPm,
+            style: Style::Short,
+        }),
         'a' => too_many(),
-        'S' if n <= 9 => Ok(Item::Fraction { min: n, max: n, point: false }),
+        'S' if n <= 9 => Ok(Item::Fraction {
+            min: n,
+            max: n,
+            point: false,
+        }),
         'S' => Err("at most 9 'S' letters: Java keeps nanoseconds".into()),
         'A' | 'n' | 'N' | 'g' if n <= 19 => {
             let field = match c {
@@ -1039,19 +1359,37 @@ fn letter_item(c: char, n: usize) -> Result<Item, String> {
                 'N' => NanoOfDay,
                 _ => ModifiedJulianDay,
             };
-            let sign = if c == 'g' { Sign::Normal } else { Sign::NotNegative };
-            Ok(Item::Number { field, min: n, max: 19, sign })
+            let sign = if c == 'g' {
+                Sign::Normal
+            } else {
+                Sign::NotNegative
+            };
+            Ok(Item::Number {
+                field,
+                min: n,
+                max: 19,
+                sign,
+            })
         }
         'A' | 'n' | 'N' | 'g' => too_many(),
         'V' if n == 2 => Ok(Item::ZoneId { region_only: false }),
         'V' => Err("the zone id is written 'VV'".into()),
-        'v' if n == 1 || n == 4 => Ok(Item::ZoneName { full: n == 4, generic: true }),
+        'v' if n == 1 || n == 4 => Ok(Item::ZoneName {
+            full: n == 4,
+            generic: true,
+        }),
         'v' => Err("the generic zone name is written 'v' or 'vvvv'".into()),
-        'z' if n <= 4 => Ok(Item::ZoneName { full: n == 4, generic: false }),
+        'z' if n <= 4 => Ok(Item::ZoneName {
+            full: n == 4,
+            generic: false,
+        }),
         'z' => too_many(),
         'O' if n == 1 || n == 4 => Ok(Item::LocalizedOffset { full: n == 4 }),
         'O' => Err("the localized offset is written 'O' or 'OOOO'".into()),
-        'X' if n <= 5 => Ok(Item::Offset { kind: offset_kind[n - 1], zero: "Z" }),
+        'X' if n <= 5 => Ok(Item::Offset {
+            kind: offset_kind[n - 1],
+            zero: "Z",
+        }),
         'x' if n <= 5 => Ok(Item::Offset {
             kind: offset_kind[n - 1],
             zero: match n {
@@ -1062,13 +1400,18 @@ fn letter_item(c: char, n: usize) -> Result<Item, String> {
         }),
         'X' | 'x' => too_many(),
         'Z' => match n {
-            1..=3 => Ok(Item::Offset { kind: 3, zero: "+0000" }),
+            1..=3 => Ok(Item::Offset {
+                kind: 3,
+                zero: "+0000",
+            }),
             4 => Ok(Item::LocalizedOffset { full: true }),
             5 => Ok(Item::Offset { kind: 6, zero: "Z" }),
             _ => too_many(),
         },
         'B' => Err("pattern letter 'B' (day period) is not supported by Mortar".into()),
-        _ => Err(format!("unknown pattern letter '{c}': put literal text in quotes, as in 'T'")),
+        _ => Err(format!(
+            "unknown pattern letter '{c}': put literal text in quotes, as in 'T'"
+        )),
     }
 }
 
@@ -1080,7 +1423,10 @@ fn format_in(m: &Moment, format: &str, zone: &Zone) -> R<String> {
     let f = formatter(format)?;
     let m = Moment::at(m.zdt.timestamp(), zone);
     let mut out = String::new();
-    print(&f.items, &m, &mut out).map_err(|reason| DateError::Print { pattern: format.to_string(), reason })?;
+    print(&f.items, &m, &mut out).map_err(|reason| DateError::Print {
+        pattern: format.to_string(),
+        reason,
+    })?;
     Ok(out)
 }
 
@@ -1098,11 +1444,19 @@ fn print(items: &[Item], m: &Moment, out: &mut String) -> Result<bool, String> {
 fn print_item(item: &Item, m: &Moment, out: &mut String) -> Result<bool, String> {
     match item {
         Item::Literal(s) => out.push_str(s),
-        Item::Number { field, min, max, sign } => {
+        Item::Number {
+            field,
+            min,
+            max,
+            sign,
+        } => {
             let v = field_value(*field, m);
             let digits = v.unsigned_abs().to_string();
             if digits.len() > *max {
-                return Err(format!("the {} {v} has more than {max} digits", describe(*field)));
+                return Err(format!(
+                    "the {} {v} has more than {max} digits",
+                    describe(*field)
+                ));
             }
             if v < 0 {
                 if *sign == Sign::NotNegative {
@@ -1115,7 +1469,10 @@ fn print_item(item: &Item, m: &Moment, out: &mut String) -> Result<bool, String>
             out.extend(std::iter::repeat_n('0', min.saturating_sub(digits.len())));
             out.push_str(&digits);
         }
-        Item::Reduced(field) => out.push_str(&format!("{:02}", field_value(*field, m).unsigned_abs() % 100)),
+        Item::Reduced(field) => out.push_str(&format!(
+            "{:02}",
+            field_value(*field, m).unsigned_abs() % 100
+        )),
         Item::Fraction { min, max, point } => {
             // Java truncates to `max` digits, then drops trailing zeros
             // down to `min`.
@@ -1133,11 +1490,18 @@ fn print_item(item: &Item, m: &Moment, out: &mut String) -> Result<bool, String>
         }
         Item::Text { field, style } => {
             let v = field_value(*field, m);
-            let name = names(*field, *style).into_iter().find(|(_, value)| *value == v).map(|(name, _)| name);
+            let name = names(*field, *style)
+                .into_iter()
+                .find(|(_, value)| *value == v)
+                .map(|(name, _)| name);
             out.push_str(&name.ok_or_else(|| format!("no name for the {} {v}", describe(*field)))?);
         }
-        Item::Offset { kind, zero } => out.push_str(&offset_text(m.zdt.offset().seconds(), *kind, zero)),
-        Item::LocalizedOffset { full } => out.push_str(&localized_offset(m.zdt.offset().seconds(), *full)),
+        Item::Offset { kind, zero } => {
+            out.push_str(&offset_text(m.zdt.offset().seconds(), *kind, zero))
+        }
+        Item::LocalizedOffset { full } => {
+            out.push_str(&localized_offset(m.zdt.offset().seconds(), *full))
+        }
         Item::ZoneId { region_only } => {
             if *region_only && m.zone.offset_only {
                 return Ok(false);
@@ -1146,7 +1510,10 @@ fn print_item(item: &Item, m: &Moment, out: &mut String) -> Result<bool, String>
         }
         Item::ZoneName { full, generic } => out.push_str(&zone_name(m, *full, *generic)),
         Item::Instant => {
-            let utc = Moment::at(m.zdt.timestamp(), &Zone::offset(0).map_err(|e| e.to_string())?);
+            let utc = Moment::at(
+                m.zdt.timestamp(),
+                &Zone::offset(0).map_err(|e| e.to_string())?,
+            );
             let nanos = utc.zdt.subsec_nanosecond();
             // Groups of three digits, as many as needed.
             let width = match nanos {
@@ -1157,8 +1524,22 @@ fn print_item(item: &Item, m: &Moment, out: &mut String) -> Result<bool, String>
             };
             let items = concat([
                 iso_local_date(),
-                vec![lit("T"), two(Field::HourOfDay), lit(":"), two(Field::Minute), lit(":"), two(Field::Second)],
-                vec![Item::Fraction { min: width, max: width, point: true }, lit("Z")],
+                vec![
+                    lit("T"),
+                    two(Field::HourOfDay),
+                    lit(":"),
+                    two(Field::Minute),
+                    lit(":"),
+                    two(Field::Second),
+                ],
+                vec![
+                    Item::Fraction {
+                        min: width,
+                        max: width,
+                        point: true,
+                    },
+                    lit("Z"),
+                ],
             ]);
             print(&items, &utc, out)?;
         }
@@ -1205,7 +1586,9 @@ fn field_value(field: Field, m: &Moment) -> i64 {
         WeekOfWeekBasedYear => us_week(d).1,
         IsoWeekYear => i64::from(d.iso_week_date().year()),
         IsoWeek => i64::from(d.iso_week_date().week()),
-        WeekOfMonth => (i64::from(d.day()) - 1 + sunday_zero(epoch_day(year, i64::from(d.month()), 1))) / 7 + 1,
+        WeekOfMonth => {
+            (i64::from(d.day()) - 1 + sunday_zero(epoch_day(year, i64::from(d.month()), 1))) / 7 + 1
+        }
         Quarter => (i64::from(d.month()) - 1) / 3 + 1,
         Month => i64::from(d.month()),
         DayOfYear => i64::from(d.day_of_year()),
@@ -1305,7 +1688,11 @@ fn offset_text(seconds: i32, kind: usize, zero: &str) -> String {
     if seconds == 0 {
         return zero.to_string();
     }
-    let colon = if OFFSET_PATTERNS[kind].contains(':') { ":" } else { "" };
+    let colon = if OFFSET_PATTERNS[kind].contains(':') {
+        ":"
+    } else {
+        ""
+    };
     let a = seconds.abs();
     let (h, m, s) = (a / 3600, a / 60 % 60, a % 60);
     let mut out = format!("{}{h:02}", if seconds < 0 { '-' } else { '+' });
@@ -1326,7 +1713,11 @@ fn localized_offset(seconds: i32, full: bool) -> String {
     let a = seconds.abs();
     let (h, m, s) = (a / 3600, a / 60 % 60, a % 60);
     let sign = if seconds < 0 { '-' } else { '+' };
-    let mut out = if full { format!("GMT{sign}{h:02}:{m:02}") } else { format!("GMT{sign}{h}") };
+    let mut out = if full {
+        format!("GMT{sign}{h:02}:{m:02}")
+    } else {
+        format!("GMT{sign}{h}")
+    };
     if !full && (m > 0 || s > 0) {
         out.push_str(&format!(":{m:02}"));
     }
@@ -1344,7 +1735,11 @@ fn zone_name(m: &Moment, full: bool, generic: bool) -> String {
     }
     let abbreviation = match zone.id.as_str() {
         "UTC" | "GMT" | "UT" => zone.id.clone(),
-        _ => zone.tz.to_offset_info(m.zdt.timestamp()).abbreviation().to_string(),
+        _ => zone
+            .tz
+            .to_offset_info(m.zdt.timestamp())
+            .abbreviation()
+            .to_string(),
     };
     // The tz database has no letters for many zones ("+03"): Java's
     // fallback then is the GMT offset.
@@ -1352,7 +1747,9 @@ fn zone_name(m: &Moment, full: bool, generic: bool) -> String {
         return localized_offset(m.zdt.offset().seconds(), true);
     }
     if generic
-        && let Some((_, short, long)) = GENERIC_NAMES.iter().find(|(abbrs, ..)| abbrs.contains(&abbreviation.as_str()))
+        && let Some((_, short, long)) = GENERIC_NAMES
+            .iter()
+            .find(|(abbrs, ..)| abbrs.contains(&abbreviation.as_str()))
     {
         return if full { long } else { short }.to_string();
     }
@@ -1460,7 +1857,15 @@ const MONTH_NAMES: [&str; 12] = [
     "November",
     "December",
 ];
-const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// English names of a text field's values, for printing and parsing.
 fn names(field: Field, style: Style) -> Vec<(String, i64)> {
@@ -1478,16 +1883,30 @@ fn names(field: Field, style: Style) -> Vec<(String, i64)> {
         .to_string()
     };
     match field {
-        Field::Month => (1..).zip(MONTH_NAMES).map(|(v, n)| (shorten(n), v)).collect(),
+        Field::Month => (1..)
+            .zip(MONTH_NAMES)
+            .map(|(v, n)| (shorten(n), v))
+            .collect(),
         Field::DayOfWeek => (1..).zip(DAY_NAMES).map(|(v, n)| (shorten(n), v)).collect(),
         // Sunday is 1, Monday 2.
-        Field::LocalizedDayOfWeek => (1..).zip(DAY_NAMES).map(|(v, n)| (shorten(n), v % 7 + 1)).collect(),
-        Field::Era => vec![(pick("BC", "Before Christ", "B"), 0), (pick("AD", "Anno Domini", "A"), 1)],
+        Field::LocalizedDayOfWeek => (1..)
+            .zip(DAY_NAMES)
+            .map(|(v, n)| (shorten(n), v % 7 + 1))
+            .collect(),
+        Field::Era => vec![
+            (pick("BC", "Before Christ", "B"), 0),
+            (pick("AD", "Anno Domini", "A"), 1),
+        ],
         Field::AmPm => vec![("AM".into(), 0), ("PM".into(), 1)],
         Field::Quarter => ["1st", "2nd", "3rd", "4th"]
             .iter()
             .zip(1..)
-            .map(|(nth, q)| (pick(&format!("Q{q}"), &format!("{nth} quarter"), &q.to_string()), q))
+            .map(|(nth, q)| {
+                (
+                    pick(&format!("Q{q}"), &format!("{nth} quarter"), &q.to_string()),
+                    q,
+                )
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -1524,9 +1943,13 @@ impl Cursor<'_> {
 
     fn eat(&mut self, s: &str) -> bool {
         let rest = self.rest();
-        let found = rest
-            .get(..s.len())
-            .is_some_and(|head| if self.case_insensitive { head.eq_ignore_ascii_case(s) } else { head == s });
+        let found = rest.get(..s.len()).is_some_and(|head| {
+            if self.case_insensitive {
+                head.eq_ignore_ascii_case(s)
+            } else {
+                head == s
+            }
+        });
         if found {
             self.pos += s.len();
         }
@@ -1534,7 +1957,10 @@ impl Cursor<'_> {
     }
 
     fn digits(&self, from: usize) -> usize {
-        self.rest()[from..].bytes().take_while(u8::is_ascii_digit).count()
+        self.rest()[from..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count()
     }
 
     fn here(&self) -> String {
@@ -1546,7 +1972,11 @@ impl Cursor<'_> {
 }
 
 fn parse_with(f: &Formatter, text: &str) -> Result<Fields, String> {
-    let mut cursor = Cursor { text, pos: 0, case_insensitive: f.case_insensitive };
+    let mut cursor = Cursor {
+        text,
+        pos: 0,
+        case_insensitive: f.case_insensitive,
+    };
     let mut fields = Fields::default();
     parse_items(&f.items, &mut cursor, &mut fields)?;
     if !cursor.rest().is_empty() {
@@ -1564,7 +1994,11 @@ fn parse_items(items: &[Item], c: &mut Cursor, fields: &mut Fields) -> Result<()
             .map_while(|next| match next {
                 Item::Number { min, max, .. } if min == max => Some(*min),
                 Item::Reduced(_) => Some(2),
-                Item::Fraction { min, max, point: false } if min == max => Some(*min),
+                Item::Fraction {
+                    min,
+                    max,
+                    point: false,
+                } if min == max => Some(*min),
                 _ => None,
             })
             .sum();
@@ -1573,14 +2007,24 @@ fn parse_items(items: &[Item], c: &mut Cursor, fields: &mut Fields) -> Result<()
     Ok(())
 }
 
-fn parse_item(item: &Item, c: &mut Cursor, fields: &mut Fields, reserved: usize) -> Result<(), String> {
+fn parse_item(
+    item: &Item,
+    c: &mut Cursor,
+    fields: &mut Fields,
+    reserved: usize,
+) -> Result<(), String> {
     match item {
         Item::Literal(s) => {
             if !c.eat(s) {
                 return Err(format!("expected '{s}' {}", c.here()));
             }
         }
-        Item::Number { field, min, max, sign } => {
+        Item::Number {
+            field,
+            min,
+            max,
+            sign,
+        } => {
             let rest = c.rest();
             let skip = match rest.as_bytes().first() {
                 Some(b'-') if *sign != Sign::NotNegative => 1,
@@ -1588,18 +2032,39 @@ fn parse_item(item: &Item, c: &mut Cursor, fields: &mut Fields, reserved: usize)
                 _ => 0,
             };
             let available = c.digits(skip);
-            let take = if min == max { *min } else { available.saturating_sub(reserved).min(*max).max(*min) };
+            let take = if min == max {
+                *min
+            } else {
+                available.saturating_sub(reserved).min(*max).max(*min)
+            };
             if available < take || take == 0 {
-                return Err(format!("expected the {} as {min} digit(s) {}", describe(*field), c.here()));
+                return Err(format!(
+                    "expected the {} as {min} digit(s) {}",
+                    describe(*field),
+                    c.here()
+                ));
             }
             let digits = &rest[skip..skip + take];
-            let value: i64 = digits.parse().map_err(|_| format!("the {} {digits} is too large", describe(*field)))?;
-            fields.values.push((*field, if rest.starts_with('-') && skip == 1 { -value } else { value }));
+            let value: i64 = digits
+                .parse()
+                .map_err(|_| format!("the {} {digits} is too large", describe(*field)))?;
+            fields.values.push((
+                *field,
+                if rest.starts_with('-') && skip == 1 {
+                    -value
+                } else {
+                    value
+                },
+            ));
             c.pos += skip + take;
         }
         Item::Reduced(field) => {
             if c.digits(0) < 2 {
-                return Err(format!("expected the {} as 2 digits {}", describe(*field), c.here()));
+                return Err(format!(
+                    "expected the {} as 2 digits {}",
+                    describe(*field),
+                    c.here()
+                ));
             }
             let value: i64 = c.rest()[..2].parse().expect("two digits");
             fields.values.push((*field, 2000 + value));
@@ -1616,10 +2081,15 @@ fn parse_item(item: &Item, c: &mut Cursor, fields: &mut Fields, reserved: usize)
             let available = c.digits(0).min(*max);
             if available < (*min).max(1) {
                 c.pos = start;
-                return Err(format!("expected {min} to {max} digits of fraction {}", c.here()));
+                return Err(format!(
+                    "expected {min} to {max} digits of fraction {}",
+                    c.here()
+                ));
             }
             let digits = format!("{:0<9}", &c.rest()[..available]);
-            fields.values.push((Field::Nano, digits.parse().expect("nine digits")));
+            fields
+                .values
+                .push((Field::Nano, digits.parse().expect("nine digits")));
             c.pos += available;
         }
         Item::Text { field, style } => {
@@ -1629,10 +2099,16 @@ fn parse_item(item: &Item, c: &mut Cursor, fields: &mut Fields, reserved: usize)
                 .into_iter()
                 .find(|(name, _)| {
                     c.rest().get(..name.len()).is_some_and(|head| {
-                        if c.case_insensitive { head.eq_ignore_ascii_case(name) } else { head == name }
+                        if c.case_insensitive {
+                            head.eq_ignore_ascii_case(name)
+                        } else {
+                            head == name
+                        }
                     })
                 })
-                .ok_or_else(|| format!("expected the {} as a name {}", describe(*field), c.here()))?;
+                .ok_or_else(|| {
+                    format!("expected the {} as a name {}", describe(*field), c.here())
+                })?;
             fields.values.push((*field, value));
             c.pos += name.len();
         }
@@ -1641,33 +2117,43 @@ fn parse_item(item: &Item, c: &mut Cursor, fields: &mut Fields, reserved: usize)
                 fields.offset = Some(0);
             } else {
                 fields.offset =
-                    Some(parse_offset(c).ok_or_else(|| format!("expected an offset such as +02:00 {}", c.here()))?);
+                    Some(parse_offset(c).ok_or_else(|| {
+                        format!("expected an offset such as +02:00 {}", c.here())
+                    })?);
             }
         }
         Item::LocalizedOffset { .. } => {
             if !c.eat("GMT") {
                 return Err(format!("expected an offset such as GMT+2 {}", c.here()));
             }
-            fields.offset = Some(if c.rest().starts_with(['+', '-']) { parse_offset(c).unwrap_or(0) } else { 0 });
+            fields.offset = Some(if c.rest().starts_with(['+', '-']) {
+                parse_offset(c).unwrap_or(0)
+            } else {
+                0
+            });
         }
         Item::ZoneId { .. } => {
             let zone = if c.rest().starts_with(['+', '-']) {
-                let seconds = parse_offset(c).ok_or_else(|| format!("expected a time zone {}", c.here()))?;
+                let seconds =
+                    parse_offset(c).ok_or_else(|| format!("expected a time zone {}", c.here()))?;
                 Zone::offset(seconds).map_err(|e| e.to_string())?
             } else {
                 let len = c
                     .rest()
                     .find(|ch: char| !(ch.is_ascii_alphanumeric() || "~/._+-:".contains(ch)))
                     .unwrap_or(c.rest().len());
-                let zone = Zone::of(&c.rest()[..len])
-                    .map_err(|_| format!("expected a time zone id such as Europe/Paris {}", c.here()))?;
+                let zone = Zone::of(&c.rest()[..len]).map_err(|_| {
+                    format!("expected a time zone id such as Europe/Paris {}", c.here())
+                })?;
                 c.pos += len;
                 zone
             };
             fields.zone = Some(zone);
         }
         Item::ZoneName { .. } => {
-            let long = ZONE_LONG_NAMES.iter().find(|(.., long)| c.rest().starts_with(long));
+            let long = ZONE_LONG_NAMES
+                .iter()
+                .find(|(.., long)| c.rest().starts_with(long));
             let (len, id) = match long {
                 Some((id, abbr, long)) => (long.len(), if id.is_empty() { *abbr } else { id }),
                 None => {
@@ -1678,9 +2164,13 @@ fn parse_item(item: &Item, c: &mut Cursor, fields: &mut Fields, reserved: usize)
                     (len, &c.rest()[..len])
                 }
             };
-            let id = ZONE_ABBREVIATIONS.iter().find(|(abbr, _)| *abbr == id).map_or(id, |(_, zone)| zone);
-            let zone =
-                Zone::of(id).map_err(|_| format!("expected a time zone name such as CET or UTC {}", c.here()))?;
+            let id = ZONE_ABBREVIATIONS
+                .iter()
+                .find(|(abbr, _)| *abbr == id)
+                .map_or(id, |(_, zone)| zone);
+            let zone = Zone::of(id).map_err(|_| {
+                format!("expected a time zone name such as CET or UTC {}", c.here())
+            })?;
             c.pos += len;
             fields.zone = Some(zone);
         }
@@ -1716,7 +2206,9 @@ fn parse_offset(c: &mut Cursor) -> Option<i32> {
     };
     let two = |at: usize| -> Option<i32> {
         let d = rest.get(at..at + 2)?;
-        d.iter().all(u8::is_ascii_digit).then(|| i32::from(d[0] - b'0') * 10 + i32::from(d[1] - b'0'))
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| i32::from(d[0] - b'0') * 10 + i32::from(d[1] - b'0'))
     };
     let hours = two(1)?;
     let mut at = 3;
@@ -1741,7 +2233,13 @@ fn parse_offset(c: &mut Cursor) -> Option<i32> {
 /// Java's `Parsed.resolve` in SMART mode, for the fields Mortar reads.
 fn resolve(f: &Fields) -> Result<Resolved, String> {
     use Field::*;
-    let get = |field: Field| f.values.iter().rev().find(|(k, _)| *k == field).map(|(_, v)| *v);
+    let get = |field: Field| {
+        f.values
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == field)
+            .map(|(_, v)| *v)
+    };
     if let Some((field, _)) = f.values.iter().find(|(k, _)| {
         matches!(
             k,
@@ -1761,7 +2259,8 @@ fn resolve(f: &Fields) -> Result<Resolved, String> {
             describe(*field)
         ));
     }
-    let year = get(Year).or_else(|| get(YearOfEra).map(|yoe| if get(Era) == Some(0) { 1 - yoe } else { yoe }));
+    let year = get(Year)
+        .or_else(|| get(YearOfEra).map(|yoe| if get(Era) == Some(0) { 1 - yoe } else { yoe }));
     let out_of_range = |what: &str, v: i64| format!("the {what} {v} is out of range");
     let date = match (year, get(Month), get(Day), get(DayOfYear)) {
         (Some(y), Some(month), Some(day), _) => {
@@ -1773,13 +2272,20 @@ fn resolve(f: &Fields) -> Result<Resolved, String> {
             }
             let y = i16::try_from(y).map_err(|_| out_of_range("year", y))?;
             // SMART resolution moves the 31st of a 30-day month to the 30th.
-            let last = Date::new(y, month as i8, 1).map_err(|e| e.to_string())?.days_in_month();
+            let last = Date::new(y, month as i8, 1)
+                .map_err(|e| e.to_string())?
+                .days_in_month();
             Some(Date::new(y, month as i8, (day as i8).min(last)).map_err(|e| e.to_string())?)
         }
         (Some(y), _, _, Some(day_of_year)) => {
             let y = i16::try_from(y).map_err(|_| out_of_range("year", y))?;
-            let doy = i16::try_from(day_of_year).map_err(|_| out_of_range("day of year", day_of_year))?;
-            Some(Date::new(y, 1, 1).and_then(|d| d.with().day_of_year(doy).build()).map_err(|e| e.to_string())?)
+            let doy =
+                i16::try_from(day_of_year).map_err(|_| out_of_range("day of year", day_of_year))?;
+            Some(
+                Date::new(y, 1, 1)
+                    .and_then(|d| d.with().day_of_year(doy).build())
+                    .map_err(|e| e.to_string())?,
+            )
         }
         _ => None,
     };
@@ -1792,10 +2298,12 @@ fn resolve(f: &Fields) -> Result<Resolved, String> {
             DAY_NAMES[(day - 1).clamp(0, 6) as usize]
         ));
     }
-    let hour = get(HourOfDay).or_else(|| get(ClockHourOfDay).map(|h| if h == 24 { 0 } else { h })).or_else(|| {
-        let half = get(AmPm)?;
-        Some(half * 12 + get(HourOfAmPm).or_else(|| get(ClockHourOfAmPm).map(|h| h % 12))?)
-    });
+    let hour = get(HourOfDay)
+        .or_else(|| get(ClockHourOfDay).map(|h| if h == 24 { 0 } else { h }))
+        .or_else(|| {
+            let half = get(AmPm)?;
+            Some(half * 12 + get(HourOfAmPm).or_else(|| get(ClockHourOfAmPm).map(|h| h % 12))?)
+        });
     let time_of = |h: i64, m: i64, s: i64, n: i64| {
         let ok = (0..24).contains(&h) && (0..60).contains(&m) && (0..60).contains(&s);
         if !ok {
@@ -1811,7 +2319,12 @@ fn resolve(f: &Fields) -> Result<Resolved, String> {
             nod % 1_000_000_000,
         )?)
     } else if let Some(mod_) = get(MilliOfDay) {
-        Some(time_of(mod_ / 3_600_000, mod_ / 60_000 % 60, mod_ / 1_000 % 60, mod_ % 1_000 * 1_000_000)?)
+        Some(time_of(
+            mod_ / 3_600_000,
+            mod_ / 60_000 % 60,
+            mod_ / 1_000 % 60,
+            mod_ % 1_000 * 1_000_000,
+        )?)
     } else if let Some(h) = hour {
         let (minute, second, nano) = (get(Minute), get(Second), get(Nano));
         // Java leaves the time unresolved when a smaller unit is given
@@ -1821,12 +2334,22 @@ fn resolve(f: &Fields) -> Result<Resolved, String> {
         {
             None
         } else {
-            Some(time_of(h, minute.unwrap_or(0), second.unwrap_or(0), nano.unwrap_or(0))?)
+            Some(time_of(
+                h,
+                minute.unwrap_or(0),
+                second.unwrap_or(0),
+                nano.unwrap_or(0),
+            )?)
         }
     } else {
         None
     };
-    Ok(Resolved { date, time, offset: f.offset, zone: f.zone.clone() })
+    Ok(Resolved {
+        date,
+        time,
+        offset: f.offset,
+        zone: f.zone.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -1840,7 +2363,9 @@ mod tests {
         match (actual, expected.strip_prefix("error: ")) {
             (Ok(Value::String(s)), None) => assert_eq!(s, expected),
             (Ok(other), None) => assert_eq!(other.to_string(), expected),
-            (Err(e), Some(part)) => assert!(e.contains(part), "error {e:?} does not contain {part:?}"),
+            (Err(e), Some(part)) => {
+                assert!(e.contains(part), "error {e:?} does not contain {part:?}")
+            }
             (actual, _) => panic!("expected {expected:?}, got {actual:?}"),
         }
     }
@@ -1857,64 +2382,163 @@ mod tests {
     fn kestra_date_filter_test() {
         let zoned = s("2013-09-08T16:19:12.123456+01");
         let paris = Some("Europe/Paris");
-        check(date(&json!(1378653552), Some("iso"), paris, None, None), "2013-09-08T17:19:12.000000+02:00");
-        check(date(&s("2013-09-08T15:19:12.123456Z"), Some("iso_sec"), paris, None, None), "2013-09-08T17:19:12+02:00");
-        check(date(&zoned, Some("iso"), paris, None, None), "2013-09-08T17:19:12.123456+02:00");
+        check(
+            date(&json!(1378653552), Some("iso"), paris, None, None),
+            "2013-09-08T17:19:12.000000+02:00",
+        );
+        check(
+            date(
+                &s("2013-09-08T15:19:12.123456Z"),
+                Some("iso_sec"),
+                paris,
+                None,
+                None,
+            ),
+            "2013-09-08T17:19:12+02:00",
+        );
+        check(
+            date(&zoned, Some("iso"), paris, None, None),
+            "2013-09-08T17:19:12.123456+02:00",
+        );
         let local = s("2013-09-08T16:19:12.123456");
         check(
-            date(&local, Some("yyyy-MM-dd HH:mm:ss.SSSSSSXXX"), paris, None, None),
+            date(
+                &local,
+                Some("yyyy-MM-dd HH:mm:ss.SSSSSSXXX"),
+                paris,
+                None,
+                None,
+            ),
             "2013-09-08 16:19:12.123456+02:00",
         );
         check(
-            date(&local, Some("yyyy-MM-dd HH:mm:ss.SSSSSSXXX"), Some("UTC"), None, None),
+            date(
+                &local,
+                Some("yyyy-MM-dd HH:mm:ss.SSSSSSXXX"),
+                Some("UTC"),
+                None,
+                None,
+            ),
             "2013-09-08 16:19:12.123456Z",
         );
         // dateStringFormat
-        check(date(&s("July 24, 2001"), Some("yyyy-MM-dd"), None, Some("MMMM dd, yyyy"), None), "2001-07-24");
-        check(date(&s("2013-09-08T17:19:12+02:00"), None, paris, None, None), "2013-09-08T17:19:12.000000+02:00");
-        check(date(&s("2013-09-08T17:19:12"), None, paris, None, None), "2013-09-08T17:19:12.000000+02:00");
-        check(date(&s("2013-09-08"), None, paris, None, None), "2013-09-08T00:00:00.000000+02:00");
+        check(
+            date(
+                &s("July 24, 2001"),
+                Some("yyyy-MM-dd"),
+                None,
+                Some("MMMM dd, yyyy"),
+                None,
+            ),
+            "2001-07-24",
+        );
+        check(
+            date(&s("2013-09-08T17:19:12+02:00"), None, paris, None, None),
+            "2013-09-08T17:19:12.000000+02:00",
+        );
+        check(
+            date(&s("2013-09-08T17:19:12"), None, paris, None, None),
+            "2013-09-08T17:19:12.000000+02:00",
+        );
+        check(
+            date(&s("2013-09-08"), None, paris, None, None),
+            "2013-09-08T00:00:00.000000+02:00",
+        );
         // timestamp, dateRfc, instantnano, instantmicro, add
         check(timestamp(&zoned, paris, None), "1378653552");
         check(
-            date(&s("Tue, 08 Feb 2022 19:38:26 GMT"), None, paris, Some("rfc_1123_date_time"), None),
+            date(
+                &s("Tue, 08 Feb 2022 19:38:26 GMT"),
+                None,
+                paris,
+                Some("rfc_1123_date_time"),
+                None,
+            ),
             "2022-02-08T20:38:26.000000+01:00",
         );
         check(timestamp_nano(&zoned, paris, None), "1378653552123456000");
         check(timestamp_micro(&zoned, paris, None), "1378653552000123456");
-        check(date_add(&zoned, -1, "DAYS", None, paris, None, None), "2013-09-07T17:19:12.123456+02:00");
+        check(
+            date_add(&zoned, -1, "DAYS", None, paris, None, None),
+            "2013-09-07T17:19:12.123456+02:00",
+        );
         // timestampCompare
         let before = date_add(&zoned, -1, "DAYS", None, None, None, None).unwrap();
-        assert!(timestamp(&zoned, None, None).unwrap().as_i64() > timestamp(&before, None, None).unwrap().as_i64());
+        assert!(
+            timestamp(&zoned, None, None).unwrap().as_i64()
+                > timestamp(&before, None, None).unwrap().as_i64()
+        );
     }
 
     #[test]
     fn defaults_and_inputs() {
         // The default format is Kestra's `iso`: six fraction digits, even
         // for an instant.
-        check(date(&s("2026-11-25T08:30:00Z"), None, None, None, None), "2026-11-25T08:30:00.000000Z");
-        check(date(&json!(0), None, None, None, None), "1970-01-01T00:00:00.000000Z");
+        check(
+            date(&s("2026-11-25T08:30:00Z"), None, None, None, None),
+            "2026-11-25T08:30:00.000000Z",
+        );
+        check(
+            date(&json!(0), None, None, None, None),
+            "1970-01-01T00:00:00.000000Z",
+        );
         check(date(&Value::Null, None, None, None, None), "null");
         check(
-            date(&s("2013-09-08T17:19:12.5+01:00[Europe/Paris]"), None, None, None, None),
+            date(
+                &s("2013-09-08T17:19:12.5+01:00[Europe/Paris]"),
+                None,
+                None,
+                None,
+                None,
+            ),
             "2013-09-08T16:19:12.500000Z",
         );
         check(
-            date(&s("2013-09-08T17:19+02:00"), Some("iso_zoned_date_time"), None, None, None),
+            date(
+                &s("2013-09-08T17:19+02:00"),
+                Some("iso_zoned_date_time"),
+                None,
+                None,
+                None,
+            ),
             "2013-09-08T15:19:00Z[UTC]",
         );
-        check(date(&json!(1.5), None, None, None, None), "error: whole number");
-        check(date(&json!([1]), None, None, None, None), "error: got a list");
-        check(date(&s("25/11/2026"), None, None, None, None), "error: give existingFormat");
+        check(
+            date(&json!(1.5), None, None, None, None),
+            "error: whole number",
+        );
+        check(
+            date(&json!([1]), None, None, None, None),
+            "error: got a list",
+        );
+        check(
+            date(&s("25/11/2026"), None, None, None, None),
+            "error: give existingFormat",
+        );
         check(
             date(&s("2026-11-25"), None, Some("Mars/Olympus"), None, None),
             "error: unknown time zone 'Mars/Olympus'",
         );
-        check(date(&s("2026-11-25"), None, None, None, Some("fr")), "error: locale 'fr'");
-        check(date(&s("2026-11-25"), Some("iso_local_date"), None, None, Some("en_US")), "2026-11-25");
+        check(
+            date(&s("2026-11-25"), None, None, None, Some("fr")),
+            "error: locale 'fr'",
+        );
+        check(
+            date(
+                &s("2026-11-25"),
+                Some("iso_local_date"),
+                None,
+                None,
+                Some("en_US"),
+            ),
+            "2026-11-25",
+        );
         let at = Timestamp::from_second(1_378_653_552).unwrap();
         check(now(None, None, None, at), "2013-09-08T15:19:12.000000Z");
-        check(now(Some("iso_local_date"), Some("Europe/Lisbon"), None, at), "2013-09-08");
+        check(
+            now(Some("iso_local_date"), Some("Europe/Lisbon"), None, at),
+            "2013-09-08",
+        );
         check(now(Some("HH:mm"), Some("Europe/Lisbon"), None, at), "16:19");
     }
 
@@ -1930,12 +2554,18 @@ mod tests {
             ("GMT", "2013-09-08T15:19:12Z[GMT]"),
             ("UTC+01:00", "2013-09-08T16:19:12+01:00[UTC+01:00]"),
             ("GMT+0", "2013-09-08T15:19:12Z[GMT]"),
-            ("America/New_York", "2013-09-08T11:19:12-04:00[America/New_York]"),
+            (
+                "America/New_York",
+                "2013-09-08T11:19:12-04:00[America/New_York]",
+            ),
             ("Asia/Kolkata", "2013-09-08T20:49:12+05:30[Asia/Kolkata]"),
             ("+19:00", "error: unknown time zone"),
             ("CEST", "error: unknown time zone"),
         ] {
-            check(date(&input, Some("iso_zoned_date_time"), Some(zone), None, None), expected);
+            check(
+                date(&input, Some("iso_zoned_date_time"), Some(zone), None, None),
+                expected,
+            );
         }
     }
 
@@ -1948,7 +2578,10 @@ mod tests {
             ("iso_sec", "2013-09-08T17:19:12+02:00"),
             ("sql", "2013-09-08 17:19:12.123456"),
             ("sql_seq", "2013-09-08 17:19:12"),
-            ("iso_date_time", "2013-09-08T17:19:12.123456789+02:00[Europe/Paris]"),
+            (
+                "iso_date_time",
+                "2013-09-08T17:19:12.123456789+02:00[Europe/Paris]",
+            ),
             ("iso_date", "2013-09-08+02:00"),
             ("iso_time", "17:19:12.123456789+02:00"),
             ("iso_local_date", "2013-09-08"),
@@ -1958,17 +2591,26 @@ mod tests {
             ("iso_offset_time", "17:19:12.123456789+02:00"),
             ("iso_ordinal_date", "2013-251+02:00"),
             ("iso_week_date", "2013-W36-7+02:00"),
-            ("iso_zoned_date_time", "2013-09-08T17:19:12.123456789+02:00[Europe/Paris]"),
+            (
+                "iso_zoned_date_time",
+                "2013-09-08T17:19:12.123456789+02:00[Europe/Paris]",
+            ),
             ("rfc_1123_date_time", "Sun, 8 Sep 2013 17:19:12 +0200"),
             ("short", "9/8/13, 5:19\u{202f}PM"),
             ("medium", "Sep 8, 2013, 5:19:12\u{202f}PM"),
             ("long", "September 8, 2013, 5:19:12\u{202f}PM CEST"),
-            ("full", "Sunday, September 8, 2013, 5:19:12\u{202f}PM Central European Summer Time"),
+            (
+                "full",
+                "Sunday, September 8, 2013, 5:19:12\u{202f}PM Central European Summer Time",
+            ),
             // Not in Kestra's list: Java reads them as patterns.
             ("iso_offset_date_time", "error: unknown pattern letter 'i'"),
             ("iso_offset_date", "error: unknown pattern letter 'i'"),
         ] {
-            check(date(&input, Some(format), Some("Europe/Paris"), None, None), expected);
+            check(
+                date(&input, Some(format), Some("Europe/Paris"), None, None),
+                expected,
+            );
         }
         let whole = s("2013-09-08T15:19:12Z");
         for (format, expected) in [
@@ -1979,8 +2621,26 @@ mod tests {
         ] {
             check(date(&whole, Some(format), None, None, None), expected);
         }
-        check(date(&s("2013-09-08T15:19:12.5Z"), Some("iso_instant"), None, None, None), "2013-09-08T15:19:12.500Z");
-        check(date(&s("2021-01-01"), Some("iso_week_date"), Some("Z"), None, None), "2020-W53-5Z");
+        check(
+            date(
+                &s("2013-09-08T15:19:12.5Z"),
+                Some("iso_instant"),
+                None,
+                None,
+                None,
+            ),
+            "2013-09-08T15:19:12.500Z",
+        );
+        check(
+            date(
+                &s("2021-01-01"),
+                Some("iso_week_date"),
+                Some("Z"),
+                None,
+                None,
+            ),
+            "2020-W53-5Z",
+        );
     }
 
     /// Every pattern letter, at 2013-09-08T17:19:12.123456789 in Paris (a
@@ -2101,7 +2761,10 @@ mod tests {
             ("pp", "error: pad letter"),
             ("pH", "error: longer than the pad width 1"),
         ] {
-            check(date(&input, Some(pattern), Some("Europe/Paris"), None, None), expected);
+            check(
+                date(&input, Some(pattern), Some("Europe/Paris"), None, None),
+                expected,
+            );
         }
     }
 
@@ -2129,15 +2792,26 @@ mod tests {
         ] {
             check(date(&utc, Some(pattern), Some("UTC"), None, None), expected);
         }
-        for (pattern, expected) in
-            [("VV", "+05:30"), ("z", "+05:30"), ("X", "+0530"), ("O", "GMT+5:30"), ("Z", "+0530")]
-        {
-            check(date(&utc, Some(pattern), Some("+05:30"), None, None), expected);
+        for (pattern, expected) in [
+            ("VV", "+05:30"),
+            ("z", "+05:30"),
+            ("X", "+0530"),
+            ("O", "GMT+5:30"),
+            ("Z", "+0530"),
+        ] {
+            check(
+                date(&utc, Some(pattern), Some("+05:30"), None, None),
+                expected,
+            );
         }
-        for (zone, expected) in
-            [("America/New_York", "EDT Eastern Daylight Time ET"), ("Asia/Tokyo", "JST Japan Standard Time JST")]
-        {
-            check(date(&utc, Some("z zzzz v"), Some(zone), None, None), expected);
+        for (zone, expected) in [
+            ("America/New_York", "EDT Eastern Daylight Time ET"),
+            ("Asia/Tokyo", "JST Japan Standard Time JST"),
+        ] {
+            check(
+                date(&utc, Some("z zzzz v"), Some(zone), None, None),
+                expected,
+            );
         }
         // Week-based years in en_US: weeks start on Sunday and week 1 holds
         // January 1.
@@ -2149,47 +2823,148 @@ mod tests {
         ] {
             check(date(&s(day), Some("Y-w E"), None, None, None), expected);
         }
-        check(date(&s("2013-01-05"), Some("D DD DDD"), None, None, None), "5 05 005");
-        check(date(&s("-0044-03-15"), Some("uuuu yyyy G"), None, None, None), "-0044 0045 BC");
+        check(
+            date(&s("2013-01-05"), Some("D DD DDD"), None, None, None),
+            "5 05 005",
+        );
+        check(
+            date(&s("-0044-03-15"), Some("uuuu yyyy G"), None, None, None),
+            "-0044 0045 BC",
+        );
     }
 
     #[test]
     fn existing_format() {
         for (text, pattern, expected) in [
-            ("08/09/2013 17:19", "dd/MM/yyyy HH:mm", "2013-09-08T17:19:00.000000Z"),
+            (
+                "08/09/2013 17:19",
+                "dd/MM/yyyy HH:mm",
+                "2013-09-08T17:19:00.000000Z",
+            ),
             ("20130908", "yyyyMMdd", "2013-09-08T00:00:00.000000Z"),
-            ("20130908171912", "yyyyMMddHHmmss", "2013-09-08T17:19:12.000000Z"),
-            ("2013-09-08 05:19 PM", "yyyy-MM-dd hh:mm a", "2013-09-08T17:19:00.000000Z"),
+            (
+                "20130908171912",
+                "yyyyMMddHHmmss",
+                "2013-09-08T17:19:12.000000Z",
+            ),
+            (
+                "2013-09-08 05:19 PM",
+                "yyyy-MM-dd hh:mm a",
+                "2013-09-08T17:19:00.000000Z",
+            ),
             // Java leaves `hh` without `a` unresolved and keeps the date.
-            ("2013-09-08 05:19", "yyyy-MM-dd hh:mm", "2013-09-08T00:00:00.000000Z"),
-            ("2013-09-08 17:19:12 +0200", "yyyy-MM-dd HH:mm:ss Z", "2013-09-08T15:19:12.000000Z"),
-            ("2013-09-08T17:19:12 Europe/Paris", "yyyy-MM-dd'T'HH:mm:ss VV", "2013-09-08T15:19:12.000000Z"),
-            ("2013-09-08 17:19:12 CEST", "yyyy-MM-dd HH:mm:ss z", "2013-09-08T15:19:12.000000Z"),
-            ("2013-09-08T17:19:12.5", "yyyy-MM-dd'T'HH:mm:ss.S", "2013-09-08T17:19:12.500000Z"),
-            ("Sunday 8 September 2013", "EEEE d MMMM yyyy", "2013-09-08T00:00:00.000000Z"),
+            (
+                "2013-09-08 05:19",
+                "yyyy-MM-dd hh:mm",
+                "2013-09-08T00:00:00.000000Z",
+            ),
+            (
+                "2013-09-08 17:19:12 +0200",
+                "yyyy-MM-dd HH:mm:ss Z",
+                "2013-09-08T15:19:12.000000Z",
+            ),
+            (
+                "2013-09-08T17:19:12 Europe/Paris",
+                "yyyy-MM-dd'T'HH:mm:ss VV",
+                "2013-09-08T15:19:12.000000Z",
+            ),
+            (
+                "2013-09-08 17:19:12 CEST",
+                "yyyy-MM-dd HH:mm:ss z",
+                "2013-09-08T15:19:12.000000Z",
+            ),
+            (
+                "2013-09-08T17:19:12.5",
+                "yyyy-MM-dd'T'HH:mm:ss.S",
+                "2013-09-08T17:19:12.500000Z",
+            ),
+            (
+                "Sunday 8 September 2013",
+                "EEEE d MMMM yyyy",
+                "2013-09-08T00:00:00.000000Z",
+            ),
             ("13-09-08", "yy-MM-dd", "2013-09-08T00:00:00.000000Z"),
             ("2013-251", "yyyy-DDD", "2013-09-08T00:00:00.000000Z"),
             // SMART resolution: the 31st of a short month is its last day.
             ("2013-02-31", "yyyy-MM-dd", "2013-02-28T00:00:00.000000Z"),
-            ("2013-09-08T17:19:12+02:00", "iso_offset_time", "error: expected ':'"),
-            ("2013-09-08T17:19:12+02:00", "iso_date_time", "2013-09-08T15:19:12.000000Z"),
+            (
+                "2013-09-08T17:19:12+02:00",
+                "iso_offset_time",
+                "error: expected ':'",
+            ),
+            (
+                "2013-09-08T17:19:12+02:00",
+                "iso_date_time",
+                "2013-09-08T15:19:12.000000Z",
+            ),
             // A style reads what it prints, narrow no-break space included.
-            ("Sep 8, 2013, 5:19:12\u{202f}PM", "medium", "2013-09-08T17:19:12.000000Z"),
-            ("Sep 8, 2013, 5:19:12 PM", "medium", "error: expected '\u{202f}'"),
-            ("Sun, 8 Sep 2013 17:19:12 +0200", "rfc_1123_date_time", "2013-09-08T15:19:12.000000Z"),
-            ("8 Sep 2013 17:19 GMT", "rfc_1123_date_time", "2013-09-08T17:19:00.000000Z"),
-            ("2013-09-08T17:19:12", "iso_date_time", "2013-09-08T17:19:12.000000Z"),
+            (
+                "Sep 8, 2013, 5:19:12\u{202f}PM",
+                "medium",
+                "2013-09-08T17:19:12.000000Z",
+            ),
+            (
+                "Sep 8, 2013, 5:19:12 PM",
+                "medium",
+                "error: expected '\u{202f}'",
+            ),
+            (
+                "Sun, 8 Sep 2013 17:19:12 +0200",
+                "rfc_1123_date_time",
+                "2013-09-08T15:19:12.000000Z",
+            ),
+            (
+                "8 Sep 2013 17:19 GMT",
+                "rfc_1123_date_time",
+                "2013-09-08T17:19:00.000000Z",
+            ),
+            (
+                "2013-09-08T17:19:12",
+                "iso_date_time",
+                "2013-09-08T17:19:12.000000Z",
+            ),
             // An offset without a time is dropped, as Java's LocalDate.parse.
-            ("2013-09-08+05:00", "iso_date", "2013-09-08T00:00:00.000000Z"),
-            ("Monday 8 September 2013", "EEEE d MMMM yyyy", "error: 2013-09-08 is a Sunday, not a Monday"),
-            ("july 24, 2001", "MMMM dd, yyyy", "error: expected the month (M) as a name"),
-            ("08.09.2013", "dd/MM/yyyy", "error: expected '/' at '.09.2013'"),
-            ("2013-13-01", "yyyy-MM-dd", "error: the month 13 is out of range"),
+            (
+                "2013-09-08+05:00",
+                "iso_date",
+                "2013-09-08T00:00:00.000000Z",
+            ),
+            (
+                "Monday 8 September 2013",
+                "EEEE d MMMM yyyy",
+                "error: 2013-09-08 is a Sunday, not a Monday",
+            ),
+            (
+                "july 24, 2001",
+                "MMMM dd, yyyy",
+                "error: expected the month (M) as a name",
+            ),
+            (
+                "08.09.2013",
+                "dd/MM/yyyy",
+                "error: expected '/' at '.09.2013'",
+            ),
+            (
+                "2013-13-01",
+                "yyyy-MM-dd",
+                "error: the month 13 is out of range",
+            ),
             ("2013-09", "yyyy-MM", "error: gives no full date"),
-            ("2013-09-08T17:19:12Z", "iso_instant", "error: existingFormat 'iso_instant'"),
-            ("2013 36", "YYYY ww", "error: cannot read a date back from the week-based year"),
+            (
+                "2013-09-08T17:19:12Z",
+                "iso_instant",
+                "error: existingFormat 'iso_instant'",
+            ),
+            (
+                "2013 36",
+                "YYYY ww",
+                "error: cannot read a date back from the week-based year",
+            ),
         ] {
-            check(date(&s(text), None, Some("UTC"), Some(pattern), None), expected);
+            check(
+                date(&s(text), None, Some("UTC"), Some(pattern), None),
+                expected,
+            );
         }
     }
 
@@ -2218,9 +2993,23 @@ mod tests {
             (1, "days", "error: unknown unit 'days'"),
             (1_000_000, "YEARS", "error: out of range"),
         ] {
-            check(date_add(&input, amount, unit, Some("iso_instant"), None, None, None), expected);
+            check(
+                date_add(&input, amount, unit, Some("iso_instant"), None, None, None),
+                expected,
+            );
         }
-        check(date_add(&s("2024-02-29"), 1, "YEARS", Some("iso_local_date"), None, None, None), "2025-02-28");
+        check(
+            date_add(
+                &s("2024-02-29"),
+                1,
+                "YEARS",
+                Some("iso_local_date"),
+                None,
+                None,
+                None,
+            ),
+            "2025-02-28",
+        );
     }
 
     /// Calendar units move the local date-time in the input's zone, time
@@ -2229,17 +3018,50 @@ mod tests {
     fn date_add_across_daylight_saving() {
         let paris = Some("Europe/Paris");
         let zoned = |text| s(text);
-        let add = |text, amount, unit| date_add(&zoned(text), amount, unit, Some("iso_offset_time"), paris, None, None);
-        check(add("2026-03-28T12:00:00+01:00[Europe/Paris]", 1, "DAYS"), "12:00:00+02:00");
-        check(add("2026-03-28T12:00:00+01:00[Europe/Paris]", 24, "HOURS"), "13:00:00+02:00");
+        let add = |text, amount, unit| {
+            date_add(
+                &zoned(text),
+                amount,
+                unit,
+                Some("iso_offset_time"),
+                paris,
+                None,
+                None,
+            )
+        };
+        check(
+            add("2026-03-28T12:00:00+01:00[Europe/Paris]", 1, "DAYS"),
+            "12:00:00+02:00",
+        );
+        check(
+            add("2026-03-28T12:00:00+01:00[Europe/Paris]", 24, "HOURS"),
+            "13:00:00+02:00",
+        );
         // Into the gap: later by the gap's length.
-        check(add("2026-03-28T02:30:00+01:00[Europe/Paris]", 1, "DAYS"), "03:30:00+02:00");
+        check(
+            add("2026-03-28T02:30:00+01:00[Europe/Paris]", 1, "DAYS"),
+            "03:30:00+02:00",
+        );
         // Into the overlap: the old offset when still valid.
-        check(add("2026-10-24T02:30:00+02:00[Europe/Paris]", 1, "DAYS"), "02:30:00+02:00");
-        check(add("2026-10-26T02:30:00+01:00[Europe/Paris]", -1, "DAYS"), "02:30:00+01:00");
+        check(
+            add("2026-10-24T02:30:00+02:00[Europe/Paris]", 1, "DAYS"),
+            "02:30:00+02:00",
+        );
+        check(
+            add("2026-10-26T02:30:00+01:00[Europe/Paris]", -1, "DAYS"),
+            "02:30:00+01:00",
+        );
         // An offset-only input adds days in its fixed offset.
         check(
-            date_add(&zoned("2026-03-28T12:00:00+01:00"), 1, "DAYS", Some("iso_offset_time"), paris, None, None),
+            date_add(
+                &zoned("2026-03-28T12:00:00+01:00"),
+                1,
+                "DAYS",
+                Some("iso_offset_time"),
+                paris,
+                None,
+                None,
+            ),
             "13:00:00+02:00",
         );
     }
@@ -2252,10 +3074,19 @@ mod tests {
         check(timestamp_micro(&input, None, None), "1378653552000123456");
         check(timestamp_nano(&input, None, None), "1378653552123456789");
         // A local date-time is read in `timeZone`.
-        check(timestamp(&s("2013-09-08T17:19:12"), Some("Europe/Paris"), None), "1378653552");
-        check(timestamp(&s("08/09/2013"), None, Some("dd/MM/yyyy")), "1378598400");
+        check(
+            timestamp(&s("2013-09-08T17:19:12"), Some("Europe/Paris"), None),
+            "1378653552",
+        );
+        check(
+            timestamp(&s("08/09/2013"), None, Some("dd/MM/yyyy")),
+            "1378598400",
+        );
         check(timestamp(&Value::Null, None, None), "null");
-        check(timestamp(&s("soon"), None, None), "error: cannot read 'soon' as a date");
+        check(
+            timestamp(&s("soon"), None, None),
+            "error: cannot read 'soon' as a date",
+        );
     }
 
     /// Kestra's calendar helper tests, from
@@ -2274,9 +3105,24 @@ mod tests {
             ("2025-01-24", "FRIDAY", "FOURTH", "true"),
             ("2025-01-06", "monday", "first", "true"),
             ("2025-01-06T10:00:00Z", "MONDAY", "FIRST", "true"),
-            ("2025-01-06", "BLURSDAY", "FIRST", "error: invalid 'dayOfWeek' value: 'BLURSDAY'"),
-            ("2025-01-06", "MONDAY", "FIFTH", "error: invalid 'position' value: 'FIFTH'"),
-            ("not-a-date", "MONDAY", "FIRST", "error: could not parse 'date'"),
+            (
+                "2025-01-06",
+                "BLURSDAY",
+                "FIRST",
+                "error: invalid 'dayOfWeek' value: 'BLURSDAY'",
+            ),
+            (
+                "2025-01-06",
+                "MONDAY",
+                "FIFTH",
+                "error: invalid 'position' value: 'FIFTH'",
+            ),
+            (
+                "not-a-date",
+                "MONDAY",
+                "FIRST",
+                "error: could not parse 'date'",
+            ),
         ] {
             check(is_day_week_in_month(&s(day), weekday, position), expected);
         }
@@ -2288,11 +3134,23 @@ mod tests {
             ("2025-01-30", None, "false"),
             ("2025-09-30", None, "true"),
             ("2025-01-31T09:00:00+05:30", None, "true"),
-            ("2025-01-30", Some("MONDAY,TUESDAY,WEDNESDAY,THURSDAY"), "true"),
-            ("2025-01-31", Some("MONDAY,TUESDAY,WEDNESDAY,THURSDAY"), "false"),
+            (
+                "2025-01-30",
+                Some("MONDAY,TUESDAY,WEDNESDAY,THURSDAY"),
+                "true",
+            ),
+            (
+                "2025-01-31",
+                Some("MONDAY,TUESDAY,WEDNESDAY,THURSDAY"),
+                "false",
+            ),
             ("2025-01-31", Some("  "), "true"),
             ("not-a-date", None, "error: could not parse 'date'"),
-            ("2025-01-31", Some("MONDAY,BLURSDAY"), "error: invalid 'workingDays' value: 'BLURSDAY'"),
+            (
+                "2025-01-31",
+                Some("MONDAY,BLURSDAY"),
+                "error: invalid 'workingDays' value: 'BLURSDAY'",
+            ),
         ] {
             check(is_last_working_day(&s(day), working), expected);
         }
@@ -2309,10 +3167,17 @@ mod tests {
             check(is_date_between(&s(day), &after, &before), expected);
         }
         check(
-            is_date_between(&s("2026-01-01T00:00:00-03:00"), &s("2026-01-01T02:00:00Z"), &s("2026-01-01T04:00:00Z")),
+            is_date_between(
+                &s("2026-01-01T00:00:00-03:00"),
+                &s("2026-01-01T02:00:00Z"),
+                &s("2026-01-01T04:00:00Z"),
+            ),
             "true",
         );
-        check(is_date_between(&s("2026-03-01T00:00:00Z"), &s("not-a-date"), &before), "error: could not parse 'after'");
+        check(
+            is_date_between(&s("2026-03-01T00:00:00Z"), &s("not-a-date"), &before),
+            "error: could not parse 'after'",
+        );
     }
 
     #[test]
@@ -2329,15 +3194,30 @@ mod tests {
             check(day_of_month(&s(day)), dom);
             check(month_of_year(&s(day)), month);
         }
-        check(is_weekend(&s("someday")), "error: The 'isWeekend()' function could not parse 'date'");
+        check(
+            is_weekend(&s("someday")),
+            "error: The 'isWeekend()' function could not parse 'date'",
+        );
         check(hour_of_day(&s("2025-01-06T14:30:00Z")), "14");
         check(hour_of_day(&s("2025-01-06T14:30:00+02:00")), "14");
         check(hour_of_day(&s("2025-01-06T14:30:00")), "14");
-        check(hour_of_day(&s("2025-01-06")), "error: could not parse 'date'");
+        check(
+            hour_of_day(&s("2025-01-06")),
+            "error: could not parse 'date'",
+        );
         // Naive date-times and dates are UTC.
-        check(is_date_after(&s("2025-01-06T10:00:00+02:00"), &s("2025-01-06T09:00:00")), "false");
-        check(is_date_after(&s("2025-01-06T10:00:00Z"), &s("2025-01-06")), "true");
-        check(is_date_before(&s("2025-01-05"), &s("2025-01-06T00:00:00Z")), "true");
+        check(
+            is_date_after(&s("2025-01-06T10:00:00+02:00"), &s("2025-01-06T09:00:00")),
+            "false",
+        );
+        check(
+            is_date_after(&s("2025-01-06T10:00:00Z"), &s("2025-01-06")),
+            "true",
+        );
+        check(
+            is_date_before(&s("2025-01-05"), &s("2025-01-06T00:00:00Z")),
+            "true",
+        );
         check(
             is_date_before(&s("x"), &s("2025-01-06")),
             "error: The 'isDateBefore()' function could not parse a date argument",
@@ -2346,6 +3226,9 @@ mod tests {
             is_public_holiday(&s("2025-12-25"), "FR", None),
             "error: isPublicHoliday() is not available in Mortar yet",
         );
-        check(is_public_holiday(&s("nope"), "FR", None), "error: could not parse 'date'");
+        check(
+            is_public_holiday(&s("nope"), "FR", None),
+            "error: could not parse 'date'",
+        );
     }
 }

@@ -10,20 +10,25 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::Limits;
 use super::ast::{BinaryOp, Call as CallNode, Expr, ExprKind, Node, UnaryOp};
 use super::library::{self, Call, Kind};
 use super::taint::{self, Taint};
-use super::value::{self, java_string, number_of, Num};
-use super::Limits;
+use super::value::{self, Num, java_string, number_of};
 use crate::flow::expr::{Host, Masker};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
-    #[error("`{path}` is undefined: check the name, or give a fallback with `{path} ?? 'value'` or `| default('value')`")]
+    #[error(
+        "`{path}` is undefined: check the name, or give a fallback with `{path} ?? 'value'` or `| default('value')`"
+    )]
     Undefined { path: String },
     #[error("{0}")]
     Failed(String),
-    #[error("the template went over its {name} limit of {limit}: it loops or produces more than any flow needs; simplify it{}", raise_hint(name))]
+    #[error(
+        "the template went over its {name} limit of {limit}: it loops or produces more than any flow needs; simplify it{}",
+        raise_hint(name)
+    )]
     Limit { name: &'static str, limit: u64 },
 }
 
@@ -63,7 +68,13 @@ pub(crate) struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    pub(crate) fn new(context: &'a Value, host: &'a dyn Host, masker: &'a Masker, secret_inputs: &'a [String], limits: &'a Limits) -> Self {
+    pub(crate) fn new(
+        context: &'a Value,
+        host: &'a dyn Host,
+        masker: &'a Masker,
+        secret_inputs: &'a [String],
+        limits: &'a Limits,
+    ) -> Self {
         Self {
             context,
             host,
@@ -90,7 +101,10 @@ impl<'a> Evaluator<'a> {
                     self.printed_taint |= taint.is_secret();
                     value::print(&value, out);
                 }
-                Node::If { branches, otherwise } => {
+                Node::If {
+                    branches,
+                    otherwise,
+                } => {
                     let mut chosen = otherwise;
                     for (condition, body) in branches {
                         let (value, _) = self.eval(condition)?;
@@ -104,13 +118,24 @@ impl<'a> Evaluator<'a> {
                     }
                     self.render(chosen, out)?;
                 }
-                Node::For { variable, iterable, body, otherwise, .. } => self.for_loop(variable, iterable, body, otherwise, out)?,
+                Node::For {
+                    variable,
+                    iterable,
+                    body,
+                    otherwise,
+                    ..
+                } => self.for_loop(variable, iterable, body, otherwise, out)?,
                 Node::Set { name, value, .. } => {
                     let (value, taint) = self.eval(value)?;
                     // Pebble's ScopeChain.set: a name already set (outside
                     // a loop, say) is updated where it is; a new one lives
                     // in the current scope.
-                    match self.locals.iter_mut().rev().find(|(n, _, _)| *n == name.as_str()) {
+                    match self
+                        .locals
+                        .iter_mut()
+                        .rev()
+                        .find(|(n, _, _)| *n == name.as_str())
+                    {
                         Some(local) => (local.1, local.2) = (value, taint),
                         None => self.locals.push((name.as_str(), value, taint)),
                     }
@@ -119,7 +144,11 @@ impl<'a> Evaluator<'a> {
                     let mut inner = String::new();
                     let outer_taint = std::mem::take(&mut self.printed_taint);
                     self.render(body, &mut inner)?;
-                    let body_taint = if self.printed_taint { Taint::Secret } else { Taint::Clean };
+                    let body_taint = if self.printed_taint {
+                        Taint::Secret
+                    } else {
+                        Taint::Clean
+                    };
                     self.printed_taint = outer_taint;
                     let mut value = (Cow::Owned(Value::String(inner)), body_taint);
                     for call in calls {
@@ -130,13 +159,23 @@ impl<'a> Evaluator<'a> {
                 }
             }
             if out.len() > self.limits.output_bytes {
-                return Err(EvalError::Limit { name: "output size (bytes)", limit: self.limits.output_bytes as u64 });
+                return Err(EvalError::Limit {
+                    name: "output size (bytes)",
+                    limit: self.limits.output_bytes as u64,
+                });
             }
         }
         Ok(())
     }
 
-    fn for_loop(&mut self, variable: &'a str, iterable: &'a Expr, body: &'a [Node], otherwise: &'a [Node], out: &mut String) -> Result<()> {
+    fn for_loop(
+        &mut self,
+        variable: &'a str,
+        iterable: &'a Expr,
+        body: &'a [Node],
+        otherwise: &'a [Node],
+        out: &mut String,
+    ) -> Result<()> {
         let (iterable, taint) = self.eval(iterable)?;
         // An item of a tainted list is tainted, and so is every entry of
         // `inputs` when some are SECRET.
@@ -148,9 +187,20 @@ impl<'a> Evaluator<'a> {
             Cow::Owned(Value::Array(items)) => items.into_iter().map(Cow::Owned).collect(),
             // A map iterates over its entries, which have `key` and `value`
             // (Pebble iterates `Map.entrySet()`).
-            Cow::Borrowed(Value::Object(map)) => map.iter().map(|(k, v)| Cow::Owned(entry(k.clone(), v.clone()))).collect(),
-            Cow::Owned(Value::Object(map)) => map.into_iter().map(|(k, v)| Cow::Owned(entry(k, v))).collect(),
-            other => return Err(EvalError::Failed(format!("`for` needs a list or a map, not {}", value::describe(&other)))),
+            Cow::Borrowed(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| Cow::Owned(entry(k.clone(), v.clone())))
+                .collect(),
+            Cow::Owned(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| Cow::Owned(entry(k, v)))
+                .collect(),
+            other => {
+                return Err(EvalError::Failed(format!(
+                    "`for` needs a list or a map, not {}",
+                    value::describe(&other)
+                )));
+            }
         };
         if items.is_empty() {
             return self.render(otherwise, out);
@@ -176,18 +226,27 @@ impl<'a> Evaluator<'a> {
         self.step()?;
         Ok(match &expr.kind {
             ExprKind::Literal(value) => (Cow::Borrowed(value), Taint::Clean),
-            ExprKind::Variable(name) => match self.locals.iter().rev().find(|(n, _, _)| *n == name.as_str()) {
+            ExprKind::Variable(name) => match self
+                .locals
+                .iter()
+                .rev()
+                .find(|(n, _, _)| *n == name.as_str())
+            {
                 Some((_, Cow::Borrowed(value), taint)) => (Cow::Borrowed(*value), *taint),
                 Some((_, Cow::Owned(value), taint)) => (Cow::Owned(value.clone()), *taint),
                 None => match (self.context.get(name), self.loops.last()) {
-                    (_, Some(&(index, length))) if name == "loop" => (Cow::Owned(loop_state(index, length)), Taint::Clean),
+                    (_, Some(&(index, length))) if name == "loop" => {
+                        (Cow::Owned(loop_state(index, length)), Taint::Clean)
+                    }
                     (Some(value), _) => (Cow::Borrowed(value), self.root_taint(name)),
                     (None, _) => return Err(EvalError::Undefined { path: name.clone() }),
                 },
             },
             ExprKind::Attribute(object, name) => {
                 let (object, taint) = self.eval(object)?;
-                let value = member(object, name).ok_or_else(|| EvalError::Undefined { path: path_of(expr) })?;
+                let value = member(object, name).ok_or_else(|| EvalError::Undefined {
+                    path: path_of(expr),
+                })?;
                 (value, taint.member(name, self.secret_inputs))
             }
             ExprKind::Index(object, index) => {
@@ -196,11 +255,26 @@ impl<'a> Evaluator<'a> {
                 let key = match index.as_ref() {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
-                    other => return Err(EvalError::Failed(format!("`{}`: an index is a number or a string, not {}", path_of(expr), value::describe(other)))),
+                    other => {
+                        return Err(EvalError::Failed(format!(
+                            "`{}`: an index is a number or a string, not {}",
+                            path_of(expr),
+                            value::describe(other)
+                        )));
+                    }
                 };
                 let taint = object_taint.member(&key, self.secret_inputs);
-                let value = member(object, &key).ok_or_else(|| EvalError::Undefined { path: path_of(expr) })?;
-                (value, if index_taint.is_secret() { taint.or(index_taint) } else { taint })
+                let value = member(object, &key).ok_or_else(|| EvalError::Undefined {
+                    path: path_of(expr),
+                })?;
+                (
+                    value,
+                    if index_taint.is_secret() {
+                        taint.or(index_taint)
+                    } else {
+                        taint
+                    },
+                )
             }
             ExprKind::List(items) => {
                 let mut taint = Taint::Clean;
@@ -232,8 +306,12 @@ impl<'a> Evaluator<'a> {
                 // A number or a boolean: never masked (see `taint`).
                 let value = match op {
                     UnaryOp::Not => Value::Bool(!self.condition(&value)?),
-                    UnaryOp::Minus => value::arithmetic(BinaryOp::Multiply, &Value::from(-1), &value).map_err(EvalError::Failed)?,
-                    UnaryOp::Plus => value::arithmetic(BinaryOp::Multiply, &Value::from(1), &value).map_err(EvalError::Failed)?,
+                    UnaryOp::Minus => {
+                        value::arithmetic(BinaryOp::Multiply, &Value::from(-1), &value)
+                            .map_err(EvalError::Failed)?
+                    }
+                    UnaryOp::Plus => value::arithmetic(BinaryOp::Multiply, &Value::from(1), &value)
+                        .map_err(EvalError::Failed)?,
                 };
                 (Cow::Owned(value), taint.or(Taint::Clean))
             }
@@ -241,29 +319,45 @@ impl<'a> Evaluator<'a> {
             ExprKind::Ternary(condition, then, otherwise) => {
                 // What the condition decides is not tracked (see `taint`).
                 let (value, _) = self.eval(condition)?;
-                if self.condition(&value)? { self.eval(then)? } else { self.eval(otherwise)? }
+                if self.condition(&value)? {
+                    self.eval(then)?
+                } else {
+                    self.eval(otherwise)?
+                }
             }
             ExprKind::Filter(input, call) => {
                 let input = match self.eval(input) {
                     // Pebble's FilterExpression lets `default` see an
                     // undefined input as null, even with strictVariables.
-                    Err(EvalError::Undefined { .. }) if call.name == "default" => (Cow::Owned(Value::Null), Taint::Clean),
+                    Err(EvalError::Undefined { .. }) if call.name == "default" => {
+                        (Cow::Owned(Value::Null), Taint::Clean)
+                    }
                     other => other?,
                 };
                 self.filter(input, call)?
             }
-            ExprKind::Test { input, call, negated } => {
+            ExprKind::Test {
+                input,
+                call,
+                negated,
+            } => {
                 let input = match self.eval(input) {
                     // Pebble's PositiveTestExpression: `defined` is the one
                     // test that does not fail on an undefined input.
-                    Err(EvalError::Undefined { .. }) if call.name == "defined" => (Cow::Owned(Value::Null), Taint::Clean),
+                    Err(EvalError::Undefined { .. }) if call.name == "defined" => {
+                        (Cow::Owned(Value::Null), Taint::Clean)
+                    }
                     other => other?,
                 };
                 let (result, taint) = self.invoke(Kind::Test, input, call)?;
                 let passed = value::truthy(&result).map_err(EvalError::Failed)?;
                 (Cow::Owned(Value::Bool(passed != *negated)), taint)
             }
-            ExprKind::Function(call) => self.invoke(Kind::Function, (Cow::Owned(Value::Null), Taint::Clean), call)?,
+            ExprKind::Function(call) => self.invoke(
+                Kind::Function,
+                (Cow::Owned(Value::Null), Taint::Clean),
+                call,
+            )?,
             ExprKind::Interpolation(parts) => {
                 let mut text = String::new();
                 let mut taint = Taint::Clean;
@@ -282,13 +376,21 @@ impl<'a> Evaluator<'a> {
     /// The taint of a root variable: `inputs` holds secrets when some
     /// inputs are SECRET.
     fn root_taint(&self, name: &str) -> Taint {
-        if name == "inputs" && !self.secret_inputs.is_empty() { Taint::Inputs } else { Taint::Clean }
+        if name == "inputs" && !self.secret_inputs.is_empty() {
+            Taint::Inputs
+        } else {
+            Taint::Clean
+        }
     }
 
     /// Registers a value this render produced from a tainted operand with
     /// the masker (see [`taint::register`]); nothing to do when clean.
     fn derived(&self, value: &Value, taint: Taint, whole: bool) -> Result<()> {
-        if taint.is_secret() { taint::register(self.masker, value, whole) } else { Ok(()) }
+        if taint.is_secret() {
+            taint::register(self.masker, value, whole)
+        } else {
+            Ok(())
+        }
     }
 
     fn binary(&mut self, op: BinaryOp, left: &'a Expr, right: &'a Expr) -> Result<Tracked<'a>> {
@@ -324,7 +426,10 @@ impl<'a> Evaluator<'a> {
                 let value = match op {
                     BinaryOp::Equals => Value::Bool(value::equals(&l, &r)),
                     BinaryOp::NotEquals => Value::Bool(!value::equals(&l, &r)),
-                    BinaryOp::Less | BinaryOp::Greater | BinaryOp::LessEqual | BinaryOp::GreaterEqual => {
+                    BinaryOp::Less
+                    | BinaryOp::Greater
+                    | BinaryOp::LessEqual
+                    | BinaryOp::GreaterEqual => {
                         Value::Bool(value::compare(op, &l, &r).map_err(EvalError::Failed)?)
                     }
                     BinaryOp::Contains => Value::Bool(value::contains(&l, &r)),
@@ -359,8 +464,14 @@ impl<'a> Evaluator<'a> {
                         items
                     }
                     BinaryOp::Range => {
-                        let (Some(Num::Int(from)), Some(Num::Int(to))) = (number_of(&l), number_of(&r)) else {
-                            return Err(EvalError::Failed(format!("`..` needs two whole numbers, not {} and {}", value::describe(&l), value::describe(&r))));
+                        let (Some(Num::Int(from)), Some(Num::Int(to))) =
+                            (number_of(&l), number_of(&r))
+                        else {
+                            return Err(EvalError::Failed(format!(
+                                "`..` needs two whole numbers, not {} and {}",
+                                value::describe(&l),
+                                value::describe(&r)
+                            )));
                         };
                         Value::Array(self.range(from, to, 1)?)
                     }
@@ -381,14 +492,23 @@ impl<'a> Evaluator<'a> {
         if step == 0 {
             return Err(EvalError::Failed("range: the step cannot be 0".into()));
         }
-        let count = if (step > 0 && from > to) || (step < 0 && from < to) { 0 } else { (to.abs_diff(from) / step.unsigned_abs()).saturating_add(1) };
+        let count = if (step > 0 && from > to) || (step < 0 && from < to) {
+            0
+        } else {
+            (to.abs_diff(from) / step.unsigned_abs()).saturating_add(1)
+        };
         if count > self.limits.steps.saturating_sub(self.steps) {
-            return Err(EvalError::Limit { name: "steps", limit: self.limits.steps });
+            return Err(EvalError::Limit {
+                name: "steps",
+                limit: self.limits.steps,
+            });
         }
         self.steps += count;
         // Every value lies between `from` and `to`, so this never
         // overflows; i128 keeps the products in range on the way.
-        Ok((0..count).map(|i| Value::from((i128::from(from) + i128::from(i) * i128::from(step)) as i64)).collect())
+        Ok((0..count)
+            .map(|i| Value::from((i128::from(from) + i128::from(i) * i128::from(step)) as i64))
+            .collect())
     }
 
     fn filter(&mut self, input: Tracked<'a>, call: &'a CallNode) -> Result<Tracked<'a>> {
@@ -401,8 +521,14 @@ impl<'a> Evaluator<'a> {
     /// registered with the masker, and so are the strings of a list or
     /// map result when a tainted operand was a string (`split`,
     /// `fromJson`), rather than a list or map that merely holds one.
-    fn invoke(&mut self, kind: Kind, input: Tracked<'a>, call: &'a CallNode) -> Result<Tracked<'a>> {
-        let declaration = library::lookup(kind, &call.name).ok_or_else(|| EvalError::Failed(library::unknown(kind, &call.name)))?;
+    fn invoke(
+        &mut self,
+        kind: Kind,
+        input: Tracked<'a>,
+        call: &'a CallNode,
+    ) -> Result<Tracked<'a>> {
+        let declaration = library::lookup(kind, &call.name)
+            .ok_or_else(|| EvalError::Failed(library::unknown(kind, &call.name)))?;
         let (input, mut taint) = input;
         let mut from_text = taint.is_secret() && !is_container(&input);
         let mut args: Vec<Option<Cow<'a, Value>>> = vec![None; declaration.params.len()];
@@ -415,9 +541,18 @@ impl<'a> Evaluator<'a> {
                 from_text |= !is_container(&value);
             }
             let slot = match &arg.name {
-                Some(name) => declaration.params.iter().position(|p| p.name == name).ok_or_else(|| {
-                    EvalError::Failed(format!("{} `{}` has no parameter `{name}`{}", kind.noun(), declaration.name, declaration.signature_hint()))
-                })?,
+                Some(name) => declaration
+                    .params
+                    .iter()
+                    .position(|p| p.name == name)
+                    .ok_or_else(|| {
+                        EvalError::Failed(format!(
+                            "{} `{}` has no parameter `{name}`{}",
+                            kind.noun(),
+                            declaration.name,
+                            declaration.signature_hint()
+                        ))
+                    })?,
                 None => {
                     positional += 1;
                     positional - 1
@@ -428,11 +563,28 @@ impl<'a> Evaluator<'a> {
             } else if declaration.variadic {
                 rest.push(value);
             } else {
-                return Err(EvalError::Failed(format!("{} `{}` takes at most {} arguments{}", kind.noun(), declaration.name, args.len(), declaration.signature_hint())));
+                return Err(EvalError::Failed(format!(
+                    "{} `{}` takes at most {} arguments{}",
+                    kind.noun(),
+                    declaration.name,
+                    args.len(),
+                    declaration.signature_hint()
+                )));
             }
         }
-        if let Some(missing) = declaration.params.iter().zip(&args).find(|(p, a)| p.required && a.is_none()) {
-            return Err(EvalError::Failed(format!("{} `{}` needs its `{}` argument{}", kind.noun(), declaration.name, missing.0.name, declaration.signature_hint())));
+        if let Some(missing) = declaration
+            .params
+            .iter()
+            .zip(&args)
+            .find(|(p, a)| p.required && a.is_none())
+        {
+            return Err(EvalError::Failed(format!(
+                "{} `{}` needs its `{}` argument{}",
+                kind.noun(),
+                declaration.name,
+                missing.0.name,
+                declaration.signature_hint()
+            )));
         }
         let taint = taint.or(Taint::Clean);
         if declaration.null_in_null_out && input.is_null() {
@@ -440,11 +592,21 @@ impl<'a> Evaluator<'a> {
         }
         let name = declaration.name;
         self.tainted_result = false;
-        let result = (declaration.implementation)(Call { input, args, rest, ev: self }).map_err(|message| match message {
+        let result = (declaration.implementation)(Call {
+            input,
+            args,
+            rest,
+            ev: self,
+        })
+        .map_err(|message| match message {
             EvalError::Failed(message) => EvalError::Failed(format!("{name}: {message}")),
             other => other,
         })?;
-        let taint = if std::mem::take(&mut self.tainted_result) { Taint::Secret } else { taint };
+        let taint = if std::mem::take(&mut self.tainted_result) {
+            Taint::Secret
+        } else {
+            taint
+        };
         match result.as_ref() {
             Value::String(text) => self.bound_text(text)?,
             Value::Array(items) => self.charge(items.len() as u64)?,
@@ -459,10 +621,20 @@ impl<'a> Evaluator<'a> {
     /// the same root variables, sharing this render's step budget.
     pub(crate) fn render_nested(&mut self, source: &str) -> Result<String> {
         if self.depth >= self.limits.depth {
-            return Err(EvalError::Limit { name: "nesting depth", limit: self.limits.depth as u64 });
+            return Err(EvalError::Limit {
+                name: "nesting depth",
+                limit: self.limits.depth as u64,
+            });
         }
-        let nodes = super::parser::parse(source).map_err(|e| EvalError::Failed(format!("in the rendered text: {}", e.message)))?;
-        let mut inner = Evaluator::new(self.context, self.host, self.masker, self.secret_inputs, self.limits);
+        let nodes = super::parser::parse(source)
+            .map_err(|e| EvalError::Failed(format!("in the rendered text: {}", e.message)))?;
+        let mut inner = Evaluator::new(
+            self.context,
+            self.host,
+            self.masker,
+            self.secret_inputs,
+            self.limits,
+        );
         inner.steps = self.steps;
         inner.depth = self.depth + 1;
         let mut out = String::new();
@@ -486,7 +658,10 @@ impl<'a> Evaluator<'a> {
     /// doubling loop stops at the output limit instead of filling memory.
     pub(crate) fn bound_text(&self, text: &str) -> Result<()> {
         if text.len() > self.limits.output_bytes {
-            return Err(EvalError::Limit { name: "output size (bytes)", limit: self.limits.output_bytes as u64 });
+            return Err(EvalError::Limit {
+                name: "output size (bytes)",
+                limit: self.limits.output_bytes as u64,
+            });
         }
         Ok(())
     }
@@ -495,7 +670,10 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn charge(&mut self, count: u64) -> Result<()> {
         self.steps = self.steps.saturating_add(count);
         if self.steps > self.limits.steps {
-            return Err(EvalError::Limit { name: "steps", limit: self.limits.steps });
+            return Err(EvalError::Limit {
+                name: "steps",
+                limit: self.limits.steps,
+            });
         }
         Ok(())
     }
@@ -503,7 +681,10 @@ impl<'a> Evaluator<'a> {
     fn step(&mut self) -> Result<()> {
         self.steps += 1;
         if self.steps > self.limits.steps {
-            return Err(EvalError::Limit { name: "steps", limit: self.limits.steps });
+            return Err(EvalError::Limit {
+                name: "steps",
+                limit: self.limits.steps,
+            });
         }
         Ok(())
     }
@@ -518,7 +699,9 @@ fn is_container(value: &Value) -> bool {
 fn member<'a>(object: Cow<'a, Value>, name: &str) -> Option<Cow<'a, Value>> {
     match object {
         Cow::Borrowed(Value::Object(map)) => map.get(name).map(Cow::Borrowed),
-        Cow::Borrowed(Value::Array(items)) => items.get(name.parse::<usize>().ok()?).map(Cow::Borrowed),
+        Cow::Borrowed(Value::Array(items)) => {
+            items.get(name.parse::<usize>().ok()?).map(Cow::Borrowed)
+        }
         Cow::Owned(Value::Object(mut map)) => map.remove(name).map(Cow::Owned),
         Cow::Owned(Value::Array(mut items)) => {
             let index = name.parse::<usize>().ok().filter(|i| *i < items.len())?;

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::library::{fail, filter, opt, owned, req, text, Call, Declaration, Out};
-use super::value::{self, number_of, Num};
+use super::library::{Call, Declaration, Out, fail, filter, opt, owned, req, text};
+use super::value::{self, Num, number_of};
 
 pub(crate) static DECLARATIONS: &[Declaration] = &[
     // Values and defaults.
@@ -89,14 +89,27 @@ fn date_add<'a>(call: Call<'a, '_>) -> Out<'a> {
     };
     let unit = call.text(1).unwrap_or_default();
     let (format, zone, existing, locale) = (call.text(2), call.text(3), call.text(4), call.text(5));
-    super::dates::date_add(&call.input, amount, &unit, format.as_deref(), zone.as_deref(), existing.as_deref(), locale.as_deref())
-        .map(Cow::Owned)
-        .map_err(fail)
+    super::dates::date_add(
+        &call.input,
+        amount,
+        &unit,
+        format.as_deref(),
+        zone.as_deref(),
+        existing.as_deref(),
+        locale.as_deref(),
+    )
+    .map(Cow::Owned)
+    .map_err(fail)
 }
 
-fn timestamp_with<'a>(call: Call<'a, '_>, f: fn(&Value, Option<&str>, Option<&str>) -> Result<Value, String>) -> Out<'a> {
+fn timestamp_with<'a>(
+    call: Call<'a, '_>,
+    f: fn(&Value, Option<&str>, Option<&str>) -> Result<Value, String>,
+) -> Out<'a> {
     let (zone, existing) = (call.text(0), call.text(1));
-    f(&call.input, zone.as_deref(), existing.as_deref()).map(Cow::Owned).map_err(fail)
+    f(&call.input, zone.as_deref(), existing.as_deref())
+        .map(Cow::Owned)
+        .map_err(fail)
 }
 
 fn default<'a>(mut call: Call<'a, '_>) -> Out<'a> {
@@ -107,7 +120,11 @@ fn default<'a>(mut call: Call<'a, '_>) -> Out<'a> {
         Value::Object(map) => map.is_empty(),
         _ => false,
     };
-    if empty { Ok(call.take(0).unwrap_or(Cow::Owned(Value::Null))) } else { Ok(call.input) }
+    if empty {
+        Ok(call.take(0).unwrap_or(Cow::Owned(Value::Null)))
+    } else {
+        Ok(call.input)
+    }
 }
 
 fn length<'a>(call: Call<'a, '_>) -> Out<'a> {
@@ -140,7 +157,10 @@ fn number<'a>(call: Call<'a, '_>) -> Out<'a> {
         return Ok(call.input);
     }
     let Value::String(raw) = call.input.as_ref() else {
-        return Err(fail(format!("applies to a string, not {}", value::describe(&call.input))));
+        return Err(fail(format!(
+            "applies to a string, not {}",
+            value::describe(&call.input)
+        )));
     };
     let raw = raw.trim();
     let bad = || fail(format!("{raw:?} is not a number"));
@@ -152,7 +172,11 @@ fn number<'a>(call: Call<'a, '_>) -> Out<'a> {
             Ok(i) => Num::Int(i),
             Err(_) => Num::Float(raw.parse().map_err(|_| bad())?),
         },
-        other => return Err(fail(format!("unknown type {other:?}: use INT, LONG, FLOAT or DOUBLE"))),
+        other => {
+            return Err(fail(format!(
+                "unknown type {other:?}: use INT, LONG, FLOAT or DOUBLE"
+            )));
+        }
     };
     owned(parsed.to_value())
 }
@@ -204,7 +228,11 @@ fn trim<'a>(call: Call<'a, '_>) -> Out<'a> {
 
 /// Pebble's Nl2brFilter.
 fn nl2br<'a>(call: Call<'a, '_>) -> Out<'a> {
-    text(call.input_text().replace("\r\n", "<br />").replace(['\n', '\r'], "<br />"))
+    text(
+        call.input_text()
+            .replace("\r\n", "<br />")
+            .replace(['\n', '\r'], "<br />"),
+    )
 }
 
 fn abbreviate<'a>(call: Call<'a, '_>) -> Out<'a> {
@@ -220,31 +248,53 @@ fn abbreviate<'a>(call: Call<'a, '_>) -> Out<'a> {
 }
 
 fn starts_with<'a>(call: Call<'a, '_>) -> Out<'a> {
-    owned(Value::Bool(call.input_text().starts_with(&call.text(0).unwrap_or_default())))
+    owned(Value::Bool(
+        call.input_text()
+            .starts_with(&call.text(0).unwrap_or_default()),
+    ))
 }
 
 fn ends_with<'a>(call: Call<'a, '_>) -> Out<'a> {
-    owned(Value::Bool(call.input_text().ends_with(&call.text(0).unwrap_or_default())))
+    owned(Value::Bool(
+        call.input_text()
+            .ends_with(&call.text(0).unwrap_or_default()),
+    ))
 }
 
 fn substring_before<'a>(call: Call<'a, '_>) -> Out<'a> {
     let (source, separator) = (call.input_text(), call.text(0).unwrap_or_default());
-    text(source.find(&separator).map_or(source.as_str(), |at| &source[..at]))
+    text(
+        source
+            .find(&separator)
+            .map_or(source.as_str(), |at| &source[..at]),
+    )
 }
 
 fn substring_before_last<'a>(call: Call<'a, '_>) -> Out<'a> {
     let (source, separator) = (call.input_text(), call.text(0).unwrap_or_default());
-    text(source.rfind(&separator).map_or(source.as_str(), |at| &source[..at]))
+    text(
+        source
+            .rfind(&separator)
+            .map_or(source.as_str(), |at| &source[..at]),
+    )
 }
 
 fn substring_after<'a>(call: Call<'a, '_>) -> Out<'a> {
     let (source, separator) = (call.input_text(), call.text(0).unwrap_or_default());
-    text(source.find(&separator).map_or("", |at| &source[at + separator.len()..]))
+    text(
+        source
+            .find(&separator)
+            .map_or("", |at| &source[at + separator.len()..]),
+    )
 }
 
 fn substring_after_last<'a>(call: Call<'a, '_>) -> Out<'a> {
     let (source, separator) = (call.input_text(), call.text(0).unwrap_or_default());
-    text(source.rfind(&separator).map_or("", |at| &source[at + separator.len()..]))
+    text(
+        source
+            .rfind(&separator)
+            .map_or("", |at| &source[at + separator.len()..]),
+    )
 }
 
 /// Java's `String.split(regex, limit)`, which Pebble's `split` calls.
@@ -252,14 +302,24 @@ fn split<'a>(call: Call<'a, '_>) -> Out<'a> {
     let source = call.input_text();
     let delimiter = call.text(0).unwrap_or_default();
     let limit = call.int(1, "limit")?.unwrap_or(0);
-    let pattern = regex::Regex::new(&delimiter).map_err(|e| fail(format!("`delimiter` is not a regular expression: {e}")))?;
-    let mut parts: Vec<&str> = if limit > 0 { pattern.splitn(&source, limit as usize).collect() } else { pattern.split(&source).collect() };
+    let pattern = regex::Regex::new(&delimiter)
+        .map_err(|e| fail(format!("`delimiter` is not a regular expression: {e}")))?;
+    let mut parts: Vec<&str> = if limit > 0 {
+        pattern.splitn(&source, limit as usize).collect()
+    } else {
+        pattern.split(&source).collect()
+    };
     if limit == 0 {
         while parts.last().is_some_and(|p| p.is_empty()) {
             parts.pop();
         }
     }
-    owned(Value::Array(parts.into_iter().map(|p| Value::String(p.to_owned())).collect()))
+    owned(Value::Array(
+        parts
+            .into_iter()
+            .map(|p| Value::String(p.to_owned()))
+            .collect(),
+    ))
 }
 
 fn replace<'a>(call: Call<'a, '_>) -> Out<'a> {
@@ -269,14 +329,23 @@ fn replace<'a>(call: Call<'a, '_>) -> Out<'a> {
     let regexp = call.bool(1, "regexp")?.unwrap_or(false);
     let mut rules = Vec::new();
     for (from, to) in &pairs {
-        let pattern = if regexp { Some(regex::Regex::new(from).map_err(|e| fail(format!("{from:?} is not a regular expression: {e}")))?) } else { None };
+        let pattern = if regexp {
+            Some(
+                regex::Regex::new(from)
+                    .map_err(|e| fail(format!("{from:?} is not a regular expression: {e}")))?,
+            )
+        } else {
+            None
+        };
         rules.push((from.as_str(), pattern, value::to_text(to)));
     }
     let apply = |s: &str| {
-        rules.iter().fold(s.to_owned(), |acc, (from, pattern, to)| match pattern {
-            Some(pattern) => pattern.replace_all(&acc, to.as_str()).into_owned(),
-            None => acc.replace(from, to),
-        })
+        rules
+            .iter()
+            .fold(s.to_owned(), |acc, (from, pattern, to)| match pattern {
+                Some(pattern) => pattern.replace_all(&acc, to.as_str()).into_owned(),
+                None => acc.replace(from, to),
+            })
     };
     owned(map_strings(call.input.into_owned(), &apply))
 }
@@ -286,20 +355,33 @@ fn replace<'a>(call: Call<'a, '_>) -> Out<'a> {
 fn map_strings(input: Value, f: &dyn Fn(&str) -> String) -> Value {
     match input {
         Value::Array(items) => Value::Array(items.into_iter().map(|v| map_strings(v, f)).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, map_strings(v, f))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, map_strings(v, f)))
+                .collect(),
+        ),
         other => Value::String(f(&value::to_text(&other))),
     }
 }
 
 fn escape_char<'a>(call: Call<'a, '_>) -> Out<'a> {
-    let kind = call.text(0).unwrap_or_else(|| "single".into()).to_ascii_lowercase();
+    let kind = call
+        .text(0)
+        .unwrap_or_else(|| "single".into())
+        .to_ascii_lowercase();
     let (quote, escaped) = match kind.as_str() {
         "single" => ("'", "\\'"),
         "double" => ("\"", "\\\""),
         "shell" => ("'", "'\\''"),
-        other => return Err(fail(format!("unknown type {other:?}: use single, double or shell"))),
+        other => {
+            return Err(fail(format!(
+                "unknown type {other:?}: use single, double or shell"
+            )));
+        }
     };
-    owned(map_strings(call.input.into_owned(), &|s| s.replace(quote, escaped)))
+    owned(map_strings(call.input.into_owned(), &|s| {
+        s.replace(quote, escaped)
+    }))
 }
 
 fn slugify<'a>(call: Call<'a, '_>) -> Out<'a> {
@@ -333,13 +415,26 @@ fn indented(call: Call<'_, '_>, leading: bool) -> Out<'static> {
     if amount < 0 {
         return Err(fail("`amount` is 0 or more"));
     }
-    let prefix = call.text(1).unwrap_or_else(|| " ".into()).repeat(amount.min(1000) as usize);
-    let newline = ["\r\n", "\n\r", "\n", "\r"].into_iter().find(|n| source.contains(n)).unwrap_or("\n");
+    let prefix = call
+        .text(1)
+        .unwrap_or_else(|| " ".into())
+        .repeat(amount.min(1000) as usize);
+    let newline = ["\r\n", "\n\r", "\n", "\r"]
+        .into_iter()
+        .find(|n| source.contains(n))
+        .unwrap_or("\n");
     let grown = (source.matches(newline).count() + 1).saturating_mul(prefix.len());
     if source.len().saturating_add(grown) > call.ev.limits.output_bytes {
-        return Err(super::eval::EvalError::Limit { name: "output size (bytes)", limit: call.ev.limits.output_bytes as u64 });
+        return Err(super::eval::EvalError::Limit {
+            name: "output size (bytes)",
+            limit: call.ev.limits.output_bytes as u64,
+        });
     }
-    let source = if leading { format!("{newline}{source}") } else { source };
+    let source = if leading {
+        format!("{newline}{source}")
+    } else {
+        source
+    };
     text(source.replace(newline, &format!("{newline}{prefix}")))
 }
 
@@ -347,7 +442,9 @@ fn urlencode<'a>(call: Call<'a, '_>) -> Out<'a> {
     let mut out = String::new();
     for byte in call.input_text().bytes() {
         match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => out.push(byte as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                out.push(byte as char)
+            }
             b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
@@ -364,7 +461,9 @@ fn urldecode<'a>(call: Call<'a, '_>) -> Out<'a> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = source.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = source
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 out.push(hex.ok_or_else(|| fail(format!("bad escape at byte {i}")))?);
                 i += 2;
             }
@@ -382,7 +481,9 @@ fn base64encode<'a>(call: Call<'a, '_>) -> Out<'a> {
 
 fn base64decode<'a>(call: Call<'a, '_>) -> Out<'a> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(call.input_text().trim()).map_err(|e| fail(format!("not base64: {e}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(call.input_text().trim())
+        .map_err(|e| fail(format!("not base64: {e}")))?;
     text(String::from_utf8(bytes).map_err(|_| fail("the decoded bytes are not UTF-8"))?)
 }
 
@@ -422,7 +523,10 @@ fn abs<'a>(call: Call<'a, '_>) -> Out<'a> {
 /// `#` only when not zero).
 fn format<'a>(call: Call<'a, '_>) -> Out<'a> {
     let args: Vec<&Value> = call.rest.iter().map(|v| v.as_ref()).collect();
-    text(super::printf::format(&call.input_text(), &args, call.ev.limits.output_bytes).map_err(fail)?)
+    text(
+        super::printf::format(&call.input_text(), &args, call.ev.limits.output_bytes)
+            .map_err(fail)?,
+    )
 }
 
 fn number_format<'a>(call: Call<'a, '_>) -> Out<'a> {
@@ -443,13 +547,23 @@ fn number_format<'a>(call: Call<'a, '_>) -> Out<'a> {
             fixed.pop();
         }
     }
-    let (whole, fraction) = fixed.split_once('.').map_or((fixed.as_str(), None), |(w, f)| (w, Some(f)));
-    let whole = if whole == "0" && min_whole == 0 && fraction.is_some() { "" } else { whole };
+    let (whole, fraction) = fixed
+        .split_once('.')
+        .map_or((fixed.as_str(), None), |(w, f)| (w, Some(f)));
+    let whole = if whole == "0" && min_whole == 0 && fraction.is_some() {
+        ""
+    } else {
+        whole
+    };
     let mut whole = format!("{:0>width$}", whole, width = min_whole);
     if whole_pattern.contains(',') {
         whole = super::group_thousands(&whole);
     }
-    let sign = if number < 0.0 && fixed.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    let sign = if number < 0.0 && fixed.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
     text(match fraction {
         Some(fraction) => format!("{sign}{whole}.{fraction}"),
         None => format!("{sign}{whole}"),
@@ -458,27 +572,54 @@ fn number_format<'a>(call: Call<'a, '_>) -> Out<'a> {
 
 fn first<'a>(call: Call<'a, '_>) -> Out<'a> {
     Ok(match call.input {
-        Cow::Borrowed(Value::Array(items)) => items.first().map_or(Cow::Owned(Value::Null), Cow::Borrowed),
-        Cow::Owned(Value::Array(items)) => Cow::Owned(items.into_iter().next().unwrap_or(Value::Null)),
-        other => Cow::Owned(value::to_text(&other).chars().next().map_or(Value::Null, |c| Value::String(c.to_string()))),
+        Cow::Borrowed(Value::Array(items)) => {
+            items.first().map_or(Cow::Owned(Value::Null), Cow::Borrowed)
+        }
+        Cow::Owned(Value::Array(items)) => {
+            Cow::Owned(items.into_iter().next().unwrap_or(Value::Null))
+        }
+        other => Cow::Owned(
+            value::to_text(&other)
+                .chars()
+                .next()
+                .map_or(Value::Null, |c| Value::String(c.to_string())),
+        ),
     })
 }
 
 fn last<'a>(call: Call<'a, '_>) -> Out<'a> {
     Ok(match call.input {
-        Cow::Borrowed(Value::Array(items)) => items.last().map_or(Cow::Owned(Value::Null), Cow::Borrowed),
-        Cow::Owned(Value::Array(items)) => Cow::Owned(items.into_iter().next_back().unwrap_or(Value::Null)),
-        other => Cow::Owned(value::to_text(&other).chars().next_back().map_or(Value::Null, |c| Value::String(c.to_string()))),
+        Cow::Borrowed(Value::Array(items)) => {
+            items.last().map_or(Cow::Owned(Value::Null), Cow::Borrowed)
+        }
+        Cow::Owned(Value::Array(items)) => {
+            Cow::Owned(items.into_iter().next_back().unwrap_or(Value::Null))
+        }
+        other => Cow::Owned(
+            value::to_text(&other)
+                .chars()
+                .next_back()
+                .map_or(Value::Null, |c| Value::String(c.to_string())),
+        ),
     })
 }
 
 fn join<'a>(call: Call<'a, '_>) -> Out<'a> {
     if !call.input.is_array() {
-        return Err(fail(format!("joins a list, not {}", value::describe(&call.input))));
+        return Err(fail(format!(
+            "joins a list, not {}",
+            value::describe(&call.input)
+        )));
     }
     let separator = call.text(0).unwrap_or_default();
     let items = call.input.as_array().map(Vec::as_slice).unwrap_or_default();
-    text(items.iter().map(value::to_text).collect::<Vec<_>>().join(&separator))
+    text(
+        items
+            .iter()
+            .map(value::to_text)
+            .collect::<Vec<_>>()
+            .join(&separator),
+    )
 }
 
 fn slice<'a>(call: Call<'a, '_>) -> Out<'a> {
@@ -487,7 +628,9 @@ fn slice<'a>(call: Call<'a, '_>) -> Out<'a> {
     let check = |len: usize| -> Result<(usize, usize), super::eval::EvalError> {
         let to = to.unwrap_or(len as i64);
         if from < 0 || to < from || to as usize > len {
-            return Err(fail(format!("fromIndex {from} and toIndex {to} do not fit a length of {len}")));
+            return Err(fail(format!(
+                "fromIndex {from} and toIndex {to} do not fit a length of {len}"
+            )));
         }
         Ok((from as usize, to as usize))
     };
@@ -506,22 +649,35 @@ fn slice<'a>(call: Call<'a, '_>) -> Out<'a> {
 
 fn keys<'a>(call: Call<'a, '_>) -> Out<'a> {
     match call.input.as_ref() {
-        Value::Object(map) => owned(Value::Array(map.keys().map(|k| Value::String(k.clone())).collect())),
-        other => Err(fail(format!("applies to a map, not {}", value::describe(other)))),
+        Value::Object(map) => owned(Value::Array(
+            map.keys().map(|k| Value::String(k.clone())).collect(),
+        )),
+        other => Err(fail(format!(
+            "applies to a map, not {}",
+            value::describe(other)
+        ))),
     }
 }
 
 fn values<'a>(call: Call<'a, '_>) -> Out<'a> {
     match call.input.into_owned() {
         Value::Object(map) => owned(Value::Array(map.into_iter().map(|(_, v)| v).collect())),
-        other => Err(fail(format!("applies to a map, not {}", value::describe(&other)))),
+        other => Err(fail(format!(
+            "applies to a map, not {}",
+            value::describe(&other)
+        ))),
     }
 }
 
 fn sorted(input: Value) -> Result<Vec<Value>, super::eval::EvalError> {
     let mut items = match input {
         Value::Array(items) => items,
-        other => return Err(fail(format!("applies to a list, not {}", value::describe(&other)))),
+        other => {
+            return Err(fail(format!(
+                "applies to a list, not {}",
+                value::describe(&other)
+            )));
+        }
     };
     items.sort_by(|a, b| match (number_of(a), number_of(b)) {
         (Some(x), Some(y)) => x.as_f64().total_cmp(&y.as_f64()),
@@ -569,12 +725,18 @@ fn merge<'a>(mut call: Call<'a, '_>) -> Out<'a> {
             left.extend(right);
             owned(Value::Object(left))
         }
-        (left, right) => Err(fail(format!("merges two lists or two maps, not {} and {}", value::describe(&left), value::describe(&right)))),
+        (left, right) => Err(fail(format!(
+            "merges two lists or two maps, not {} and {}",
+            value::describe(&left),
+            value::describe(&right)
+        ))),
     }
 }
 
 fn distinct<'a>(call: Call<'a, '_>) -> Out<'a> {
-    let Value::Array(items) = call.input.into_owned() else { return Err(fail("applies to a list")) };
+    let Value::Array(items) = call.input.into_owned() else {
+        return Err(fail("applies to a list"));
+    };
     let mut out: Vec<Value> = Vec::new();
     for item in items {
         if !out.iter().any(|seen| value::equals(seen, &item)) {
@@ -589,12 +751,24 @@ fn chunk<'a>(call: Call<'a, '_>) -> Out<'a> {
     if size <= 0 {
         return Err(fail("`size` is 1 or more"));
     }
-    let Value::Array(items) = call.input.as_ref() else { return Err(fail(format!("applies to a list, not {}", value::describe(&call.input)))) };
-    owned(Value::Array(items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect()))
+    let Value::Array(items) = call.input.as_ref() else {
+        return Err(fail(format!(
+            "applies to a list, not {}",
+            value::describe(&call.input)
+        )));
+    };
+    owned(Value::Array(
+        items
+            .chunks(size as usize)
+            .map(|c| Value::Array(c.to_vec()))
+            .collect(),
+    ))
 }
 
 fn flatten<'a>(call: Call<'a, '_>) -> Out<'a> {
-    let Value::Array(items) = call.input.into_owned() else { return Err(fail("applies to a list")) };
+    let Value::Array(items) = call.input.into_owned() else {
+        return Err(fail("applies to a list"));
+    };
     let mut out = Vec::new();
     for item in items {
         match item {
@@ -610,6 +784,13 @@ fn flatten<'a>(call: Call<'a, '_>) -> Out<'a> {
 /// Without a zone, UTC. The full Java formatter comes with the date library.
 fn date<'a>(call: Call<'a, '_>) -> Out<'a> {
     let (format, existing, zone, locale) = (call.text(0), call.text(1), call.text(2), call.text(3));
-    super::dates::date(&call.input, format.as_deref(), zone.as_deref(), existing.as_deref(), locale.as_deref()).map(Cow::Owned).map_err(fail)
+    super::dates::date(
+        &call.input,
+        format.as_deref(),
+        zone.as_deref(),
+        existing.as_deref(),
+        locale.as_deref(),
+    )
+    .map(Cow::Owned)
+    .map_err(fail)
 }
-

@@ -47,19 +47,30 @@ pub(crate) struct Token {
 
 /// Longest first, so `???` is not read as `??` then `?`.
 const PUNCTS: &[&str] = &[
-    "???", "??", "==", "!=", "<=", ">=", "..", "(", ")", "[", "]", "{", "}", ",", ":", ".", "|", "?", "+", "-", "*", "/", "%", "~", "<", ">", "=",
+    "???", "??", "==", "!=", "<=", ">=", "..", "(", ")", "[", "]", "{", "}", ",", ":", ".", "|",
+    "?", "+", "-", "*", "/", "%", "~", "<", ">", "=",
 ];
 
 /// Tokens of a whole template.
 pub(crate) fn lex(source: &str) -> Result<Vec<Token>, SyntaxError> {
-    let mut lexer = Lexer { src: source, pos: 0, tokens: Vec::new(), trim_next_text: false };
+    let mut lexer = Lexer {
+        src: source,
+        pos: 0,
+        tokens: Vec::new(),
+        trim_next_text: false,
+    };
     lexer.template()?;
     Ok(lexer.tokens)
 }
 
 /// Tokens of an expression alone (the inside of a `#{...}`).
 pub(crate) fn lex_expression(source: &str, range: Range<usize>) -> Result<Vec<Token>, SyntaxError> {
-    let mut lexer = Lexer { src: source, pos: range.start, tokens: Vec::new(), trim_next_text: false };
+    let mut lexer = Lexer {
+        src: source,
+        pos: range.start,
+        tokens: Vec::new(),
+        trim_next_text: false,
+    };
     lexer.code(range.end, None)?;
     Ok(lexer.tokens)
 }
@@ -91,7 +102,10 @@ impl Lexer<'_> {
             match kind {
                 '#' => {
                     let Some(end) = self.src[self.pos..].find("#}") else {
-                        return Err(SyntaxError::new("a comment `{#` is not closed: add `#}`", open..open + 2));
+                        return Err(SyntaxError::new(
+                            "a comment `{#` is not closed: add `#}`",
+                            open..open + 2,
+                        ));
                     };
                     self.trim_next_text = self.src[..self.pos + end].ends_with('-');
                     self.pos += end + 2;
@@ -132,15 +146,27 @@ impl Lexer<'_> {
     /// Returns where the closing tag ends.
     fn verbatim(&mut self, open: usize) -> Result<Option<usize>, SyntaxError> {
         let rest = &self.src[self.pos..];
-        let word: String = rest.trim_start().chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        let word: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
         if word != "verbatim" && word != "raw" {
             return Ok(None);
         }
         let after_word = self.pos + (rest.len() - rest.trim_start().len()) + word.len();
         let Some(close) = self.src[after_word..].find("%}") else {
-            return Err(SyntaxError::new(format!("`{{% {word}` is not closed: add `%}}`"), open..after_word));
+            return Err(SyntaxError::new(
+                format!("`{{% {word}` is not closed: add `%}}`"),
+                open..after_word,
+            ));
         };
-        if !self.src[after_word..after_word + close].trim().trim_end_matches('-').trim().is_empty() {
+        if !self.src[after_word..after_word + close]
+            .trim()
+            .trim_end_matches('-')
+            .trim()
+            .is_empty()
+        {
             return Ok(None);
         }
         let body_start = after_word + close + 2;
@@ -150,7 +176,10 @@ impl Lexer<'_> {
             let tag = search + at;
             let inner = self.src[tag + 2..].trim_start_matches('-').trim_start();
             if let Some(after) = inner.strip_prefix(end_word.as_str())
-                && let Some(close) = after.trim_start().trim_start_matches('-').strip_prefix("%}")
+                && let Some(close) = after
+                    .trim_start()
+                    .trim_start_matches('-')
+                    .strip_prefix("%}")
             {
                 let end = self.src.len() - close.len();
                 self.trim_next_text = self.src[..end - 2].ends_with('-');
@@ -163,7 +192,10 @@ impl Lexer<'_> {
             }
             search = tag + 2;
         }
-        Err(SyntaxError::new(format!("`{{% {word} %}}` has no `{{% {end_word} %}}`"), open..body_start))
+        Err(SyntaxError::new(
+            format!("`{{% {word} %}}` has no `{{% {end_word} %}}`"),
+            open..body_start,
+        ))
     }
 
     /// Expression tokens up to the closing delimiter (or `end`).
@@ -176,7 +208,13 @@ impl Lexer<'_> {
             if self.pos >= end {
                 return match close {
                     None => Ok(()),
-                    Some((delimiter, _, open)) => Err(SyntaxError::new(format!("syntax error: `{}` is not closed: add `{delimiter}`", &self.src[open..open + 2]), open..end)),
+                    Some((delimiter, _, open)) => Err(SyntaxError::new(
+                        format!(
+                            "syntax error: `{}` is not closed: add `{delimiter}`",
+                            &self.src[open..open + 2]
+                        ),
+                        open..end,
+                    )),
                 };
             }
             let start = self.pos;
@@ -195,7 +233,9 @@ impl Lexer<'_> {
             if c.is_ascii_digit() {
                 self.number(end)?;
             } else if c.is_alphabetic() || c == '_' {
-                let len = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                let len = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
                 self.pos += len;
                 self.push(Tok::Name(rest[..len].to_owned()), start..self.pos);
             } else if c == '\'' || c == '"' {
@@ -204,7 +244,10 @@ impl Lexer<'_> {
                 self.pos += p.len();
                 self.push(Tok::Punct(*p), start..self.pos);
             } else {
-                return Err(SyntaxError::new(format!("unexpected character `{c}`"), start..start + c.len_utf8()));
+                return Err(SyntaxError::new(
+                    format!("unexpected character `{c}`"),
+                    start..start + c.len_utf8(),
+                ));
             }
         }
     }
@@ -216,7 +259,8 @@ impl Lexer<'_> {
             self.pos += 1;
         }
         // `1..3` is a range, not the float `1.`.
-        let is_float = self.pos + 1 < end && bytes[self.pos] == b'.' && bytes[self.pos + 1].is_ascii_digit();
+        let is_float =
+            self.pos + 1 < end && bytes[self.pos] == b'.' && bytes[self.pos + 1].is_ascii_digit();
         if is_float {
             self.pos += 1;
             while self.pos < end && bytes[self.pos].is_ascii_digit() {
@@ -225,9 +269,16 @@ impl Lexer<'_> {
         }
         let text = &self.src[start..self.pos];
         let tok = if is_float {
-            Tok::Float(text.parse().map_err(|_| SyntaxError::new(format!("`{text}` is not a number"), start..self.pos))?)
+            Tok::Float(text.parse().map_err(|_| {
+                SyntaxError::new(format!("`{text}` is not a number"), start..self.pos)
+            })?)
         } else {
-            Tok::Int(text.parse().map_err(|_| SyntaxError::new(format!("`{text}` is too large for a whole number"), start..self.pos))?)
+            Tok::Int(text.parse().map_err(|_| {
+                SyntaxError::new(
+                    format!("`{text}` is too large for a whole number"),
+                    start..self.pos,
+                )
+            })?)
         };
         self.push(tok, start..self.pos);
         Ok(())
@@ -245,7 +296,10 @@ impl Lexer<'_> {
         let mut i = start + 1;
         loop {
             if i >= end {
-                return Err(SyntaxError::new("a string is not closed: add the closing quote", start..end));
+                return Err(SyntaxError::new(
+                    "a string is not closed: add the closing quote",
+                    start..end,
+                ));
             }
             let b = bytes[i];
             if b == b'\\' && i + 1 < end && bytes[i + 1] == q {
@@ -256,8 +310,9 @@ impl Lexer<'_> {
                 break;
             } else if quote == '"' && b == b'#' && i + 1 < end && bytes[i + 1] == b'{' {
                 let code_start = i + 2;
-                let code_end = matching_brace(self.src, code_start, end)
-                    .ok_or_else(|| SyntaxError::new("`#{` is not closed in this string: add `}`", i..end))?;
+                let code_end = matching_brace(self.src, code_start, end).ok_or_else(|| {
+                    SyntaxError::new("`#{` is not closed in this string: add `}`", i..end)
+                })?;
                 parts.push(Part::Text(std::mem::take(&mut text)));
                 parts.push(Part::Code(code_start..code_end));
                 i = code_end + 1;

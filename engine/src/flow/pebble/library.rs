@@ -65,7 +65,10 @@ pub struct Declaration {
 
 impl std::fmt::Debug for Declaration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Declaration").field("name", &self.name).field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("Declaration")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,29 +78,85 @@ impl Declaration {
         if self.params.is_empty() {
             return " (it takes no arguments)".into();
         }
-        let names: Vec<String> = self.params.iter().map(|p| if p.required { p.name.to_owned() } else { format!("{}?", p.name) }).collect();
+        let names: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| {
+                if p.required {
+                    p.name.to_owned()
+                } else {
+                    format!("{}?", p.name)
+                }
+            })
+            .collect();
         format!(" (parameters: {})", names.join(", "))
     }
 }
 
 pub(crate) const fn req(name: &'static str, doc: &'static str) -> Param {
-    Param { name, required: true, doc }
+    Param {
+        name,
+        required: true,
+        doc,
+    }
 }
 
 pub(crate) const fn opt(name: &'static str, doc: &'static str) -> Param {
-    Param { name, required: false, doc }
+    Param {
+        name,
+        required: false,
+        doc,
+    }
 }
 
-pub(crate) const fn filter(name: &'static str, params: &'static [Param], doc: &'static str, implementation: Implementation) -> Declaration {
-    Declaration { name, kind: Kind::Filter, params, doc, variadic: false, null_in_null_out: true, implementation }
+pub(crate) const fn filter(
+    name: &'static str,
+    params: &'static [Param],
+    doc: &'static str,
+    implementation: Implementation,
+) -> Declaration {
+    Declaration {
+        name,
+        kind: Kind::Filter,
+        params,
+        doc,
+        variadic: false,
+        null_in_null_out: true,
+        implementation,
+    }
 }
 
-pub(crate) const fn function(name: &'static str, params: &'static [Param], doc: &'static str, implementation: Implementation) -> Declaration {
-    Declaration { name, kind: Kind::Function, params, doc, variadic: false, null_in_null_out: false, implementation }
+pub(crate) const fn function(
+    name: &'static str,
+    params: &'static [Param],
+    doc: &'static str,
+    implementation: Implementation,
+) -> Declaration {
+    Declaration {
+        name,
+        kind: Kind::Function,
+        params,
+        doc,
+        variadic: false,
+        null_in_null_out: false,
+        implementation,
+    }
 }
 
-pub(crate) const fn test(name: &'static str, doc: &'static str, implementation: Implementation) -> Declaration {
-    Declaration { name, kind: Kind::Test, params: &[], doc, variadic: false, null_in_null_out: false, implementation }
+pub(crate) const fn test(
+    name: &'static str,
+    doc: &'static str,
+    implementation: Implementation,
+) -> Declaration {
+    Declaration {
+        name,
+        kind: Kind::Test,
+        params: &[],
+        doc,
+        variadic: false,
+        null_in_null_out: false,
+        implementation,
+    }
 }
 
 impl Declaration {
@@ -135,7 +194,10 @@ const NOT_YET: &[(Kind, &str)] = &[];
 /// The message for an unknown name, with the closest known one.
 pub(crate) fn unknown(kind: Kind, name: &str) -> String {
     if NOT_YET.contains(&(kind, name)) {
-        return format!("the {} `{name}` is Kestra's, but Mortar does not support it yet", kind.noun());
+        return format!(
+            "the {} `{name}` is Kestra's, but Mortar does not support it yet",
+            kind.noun()
+        );
     }
     let names = declarations().filter(|d| d.kind == kind).map(|d| d.name);
     match super::closest(name, names) {
@@ -157,7 +219,11 @@ pub(crate) struct Call<'a, 'e> {
 impl<'a> Call<'a, '_> {
     /// An argument, if given (null counts as not given).
     pub(crate) fn arg(&self, index: usize) -> Option<&Value> {
-        self.args.get(index).and_then(Option::as_ref).map(|v| v.as_ref()).filter(|v| !v.is_null())
+        self.args
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|v| v.as_ref())
+            .filter(|v| !v.is_null())
     }
 
     pub(crate) fn take(&mut self, index: usize) -> Option<Cow<'a, Value>> {
@@ -174,7 +240,10 @@ impl<'a> Call<'a, '_> {
             Some(v) => match value::to_number(v) {
                 Ok(Num::Int(i)) => Ok(Some(i)),
                 Ok(Num::Float(f)) if f.fract() == 0.0 && f.abs() < 9e15 => Ok(Some(f as i64)),
-                _ => Err(fail(format!("`{name}` is a whole number, not {}", value::describe(v)))),
+                _ => Err(fail(format!(
+                    "`{name}` is a whole number, not {}",
+                    value::describe(v)
+                ))),
             },
         }
     }
@@ -183,7 +252,10 @@ impl<'a> Call<'a, '_> {
         match self.arg(index) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(fail(format!("`{name}` is true or false, not {}", value::describe(other)))),
+            Some(other) => Err(fail(format!(
+                "`{name}` is true or false, not {}",
+                value::describe(other)
+            ))),
         }
     }
 

@@ -35,7 +35,6 @@ use serde_json::Value;
 use crate::flow::expr::{Host, Masker, SyntaxError};
 use ast::Node;
 
-
 /// The bounds on one render. The defaults are far above what a real flow
 /// needs; a template that reaches one (a runaway loop, a huge output)
 /// fails alone instead of holding a server thread.
@@ -51,7 +50,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { steps: 10_000_000, output_bytes: 16 * 1024 * 1024, depth: 100 }
+        Self {
+            steps: 10_000_000,
+            output_bytes: 16 * 1024 * 1024,
+            depth: 100,
+        }
     }
 }
 
@@ -69,7 +72,14 @@ impl Template {
     /// Renders to text. `masker` learns every string the render derives
     /// from a secret (`secret()`, or `inputs.<id>` for an id of
     /// `secret_inputs`).
-    pub fn render(&self, context: &Value, host: &dyn Host, masker: &Masker, secret_inputs: &[String], limits: &Limits) -> Result<String, eval::EvalError> {
+    pub fn render(
+        &self,
+        context: &Value,
+        host: &dyn Host,
+        masker: &Masker,
+        secret_inputs: &[String],
+        limits: &Limits,
+    ) -> Result<String, eval::EvalError> {
         let mut evaluator = eval::Evaluator::new(context, host, masker, secret_inputs, limits);
         let mut out = String::new();
         evaluator.render(&self.nodes, &mut out)?;
@@ -79,13 +89,25 @@ impl Template {
     /// Renders a template that is one `{{ expression }}` (whitespace
     /// around it allowed) to the expression's value, keeping its type, as
     /// Kestra's typed rendering does; any other template to text.
-    pub fn render_value(&self, context: &Value, host: &dyn Host, masker: &Masker, secret_inputs: &[String], limits: &Limits) -> Result<Value, eval::EvalError> {
-        let lone: Vec<&Node> = self.nodes.iter().filter(|n| !matches!(n, Node::Text(t) if t.trim().is_empty())).collect();
+    pub fn render_value(
+        &self,
+        context: &Value,
+        host: &dyn Host,
+        masker: &Masker,
+        secret_inputs: &[String],
+        limits: &Limits,
+    ) -> Result<Value, eval::EvalError> {
+        let lone: Vec<&Node> = self
+            .nodes
+            .iter()
+            .filter(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()))
+            .collect();
         if let [Node::Print(expr)] = lone.as_slice() {
             let mut evaluator = eval::Evaluator::new(context, host, masker, secret_inputs, limits);
             return Ok(evaluator.eval(expr)?.0.into_owned());
         }
-        self.render(context, host, masker, secret_inputs, limits).map(Value::String)
+        self.render(context, host, masker, secret_inputs, limits)
+            .map(Value::String)
     }
 
     /// The variable paths the template reads and every unknown name in it.
@@ -109,8 +131,13 @@ pub fn group_thousands(digits: &str) -> String {
 }
 
 /// The closest known name, for "did you mean".
-pub(crate) fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    crate::flow::registry::closest(wanted, names).into_iter().next()
+pub(crate) fn closest<'a>(
+    wanted: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    crate::flow::registry::closest(wanted, names)
+        .into_iter()
+        .next()
 }
 
 #[cfg(test)]

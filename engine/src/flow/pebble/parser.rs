@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
+use super::SyntaxError;
 use super::ast::{Arg, BinaryOp, Call, Expr, ExprKind, Node, Span, UnaryOp};
 use super::lexer::{self, Part, Tok, Token};
-use super::SyntaxError;
 
 /// How deep expressions and tags may nest: deeper templates are refused
 /// rather than risking the stack (`((((...` from a fuzzer or a paste).
@@ -15,7 +15,12 @@ pub(crate) const MAX_NESTING: usize = 100;
 
 pub(crate) fn parse(source: &str) -> Result<Vec<Node>, SyntaxError> {
     let tokens = lexer::lex(source)?;
-    let mut parser = Parser { src: source, tokens, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        src: source,
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let (body, _) = parser.body(&[])?;
     Ok(body)
 }
@@ -28,7 +33,19 @@ struct Parser<'s> {
 }
 
 /// The tags this engine knows, for the "did you mean" of an unknown one.
-const TAGS: &[&str] = &["if", "elseif", "else", "endif", "for", "endfor", "set", "filter", "endfilter", "verbatim", "raw"];
+const TAGS: &[&str] = &[
+    "if",
+    "elseif",
+    "else",
+    "endif",
+    "for",
+    "endfor",
+    "set",
+    "filter",
+    "endfilter",
+    "verbatim",
+    "raw",
+];
 
 impl Parser<'_> {
     /// Nodes until one of `ends` (a tag name) or the end of the template.
@@ -51,7 +68,10 @@ impl Parser<'_> {
                         return Ok((nodes, Some((name, span))));
                     }
                     if ["endif", "endfor", "endfilter", "else", "elseif"].contains(&name.as_str()) {
-                        return Err(SyntaxError::new(format!("`{{% {name} %}}` has no opening tag"), span));
+                        return Err(SyntaxError::new(
+                            format!("`{{% {name} %}}` has no opening tag"),
+                            span,
+                        ));
                     }
                     nodes.push(self.tag(&name, span)?);
                 }
@@ -79,20 +99,30 @@ impl Parser<'_> {
                         Some("else") => {
                             self.expect(Tok::TagClose, "`%}`")?;
                             let otherwise = self.closed_body("endif", &span)?;
-                            return Ok(Node::If { branches, otherwise });
+                            return Ok(Node::If {
+                                branches,
+                                otherwise,
+                            });
                         }
                         Some(_) => {
                             self.expect(Tok::TagClose, "`%}`")?;
-                            return Ok(Node::If { branches, otherwise: Vec::new() });
+                            return Ok(Node::If {
+                                branches,
+                                otherwise: Vec::new(),
+                            });
                         }
-                        None => return Err(SyntaxError::new("`{% if %}` has no `{% endif %}`", span)),
+                        None => {
+                            return Err(SyntaxError::new("`{% if %}` has no `{% endif %}`", span));
+                        }
                     }
                 }
             }
             "for" => {
                 let (variable, var_span) = self.name("the loop variable after `for`")?;
                 match self.next() {
-                    Some(Token { tok: Tok::Name(n), .. }) if n == "in" => {}
+                    Some(Token {
+                        tok: Tok::Name(n), ..
+                    }) if n == "in" => {}
                     other => return Err(self.unexpected(other, "`in` after the loop variable")),
                 }
                 let iterable = self.expression(0)?;
@@ -107,16 +137,28 @@ impl Parser<'_> {
                         self.expect(Tok::TagClose, "`%}`")?;
                         Vec::new()
                     }
-                    None => return Err(SyntaxError::new("`{% for %}` has no `{% endfor %}`", span)),
+                    None => {
+                        return Err(SyntaxError::new("`{% for %}` has no `{% endfor %}`", span));
+                    }
                 };
-                Ok(Node::For { variable, span: var_span, iterable, body, otherwise })
+                Ok(Node::For {
+                    variable,
+                    span: var_span,
+                    iterable,
+                    body,
+                    otherwise,
+                })
             }
             "set" => {
                 let (name, name_span) = self.name("a name after `set`")?;
                 self.expect(Tok::Punct("="), "`=` after the name")?;
                 let value = self.expression(0)?;
                 self.expect(Tok::TagClose, "`%}`")?;
-                Ok(Node::Set { name, span: name_span, value })
+                Ok(Node::Set {
+                    name,
+                    span: name_span,
+                    value,
+                })
             }
             "filter" => {
                 let mut calls = vec![self.call()?];
@@ -132,7 +174,10 @@ impl Parser<'_> {
                     Some(close) => format!("; did you mean `{close}`?"),
                     None => format!("; the tags are {}", TAGS.join(", ")),
                 };
-                Err(SyntaxError::new(format!("unknown tag `{other}`{hint}"), span))
+                Err(SyntaxError::new(
+                    format!("unknown tag `{other}`{hint}"),
+                    span,
+                ))
             }
         }
     }
@@ -141,7 +186,10 @@ impl Parser<'_> {
     fn closed_body(&mut self, end: &str, open: &Span) -> Result<Vec<Node>, SyntaxError> {
         let (body, closed) = self.body(&[end])?;
         if closed.is_none() {
-            return Err(SyntaxError::new(format!("missing `{{% {end} %}}`"), open.clone()));
+            return Err(SyntaxError::new(
+                format!("missing `{{% {end} %}}`"),
+                open.clone(),
+            ));
         }
         self.expect(Tok::TagClose, "`%}`")?;
         Ok(body)
@@ -151,14 +199,19 @@ impl Parser<'_> {
         self.enter()?;
         let mut left = self.unary()?;
         loop {
-            let Some(token) = self.tokens.get(self.pos) else { break };
+            let Some(token) = self.tokens.get(self.pos) else {
+                break;
+            };
             let start = left.span.start;
             match &token.tok {
                 Tok::Punct("|") if min <= 100 => {
                     self.pos += 1;
                     let call = self.call()?;
                     let end = self.last_end();
-                    left = Expr { kind: ExprKind::Filter(Box::new(left), call), span: start..end };
+                    left = Expr {
+                        kind: ExprKind::Filter(Box::new(left), call),
+                        span: start..end,
+                    };
                 }
                 Tok::Name(n) if n == "is" && min <= 20 => {
                     self.pos += 1;
@@ -168,7 +221,14 @@ impl Parser<'_> {
                     }
                     let call = self.call()?;
                     let end = self.last_end();
-                    left = Expr { kind: ExprKind::Test { input: Box::new(left), call, negated }, span: start..end };
+                    left = Expr {
+                        kind: ExprKind::Test {
+                            input: Box::new(left),
+                            call,
+                            negated,
+                        },
+                        span: start..end,
+                    };
                 }
                 Tok::Punct(_) | Tok::Name(_) => {
                     let word = match &token.tok {
@@ -176,14 +236,19 @@ impl Parser<'_> {
                         Tok::Name(n) => n.as_str(),
                         _ => "",
                     };
-                    let Some((op, precedence)) = BinaryOp::from_token(word) else { break };
+                    let Some((op, precedence)) = BinaryOp::from_token(word) else {
+                        break;
+                    };
                     if precedence < min {
                         break;
                     }
                     self.pos += 1;
                     let right = self.expression(precedence + 1)?;
                     let end = right.span.end;
-                    left = Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span: start..end };
+                    left = Expr {
+                        kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                        span: start..end,
+                    };
                 }
                 _ => break,
             }
@@ -193,7 +258,10 @@ impl Parser<'_> {
             self.expect(Tok::Punct(":"), "`:` in `condition ? then : else`")?;
             let otherwise = self.expression(0)?;
             let span = left.span.start..otherwise.span.end;
-            left = Expr { kind: ExprKind::Ternary(Box::new(left), Box::new(then), Box::new(otherwise)), span };
+            left = Expr {
+                kind: ExprKind::Ternary(Box::new(left), Box::new(then), Box::new(otherwise)),
+                span,
+            };
         }
         self.depth -= 1;
         Ok(left)
@@ -216,14 +284,19 @@ impl Parser<'_> {
             // the operand and its `.`/`[]` accesses (`-a | abs` is `(-a) | abs`).
             let operand = self.expression(200)?;
             let span = start..operand.span.end;
-            return Ok(Expr { kind: ExprKind::Unary(op, Box::new(operand)), span });
+            return Ok(Expr {
+                kind: ExprKind::Unary(op, Box::new(operand)),
+                span,
+            });
         }
         let primary = self.primary()?;
         self.postfix(primary)
     }
 
     fn primary(&mut self) -> Result<Expr, SyntaxError> {
-        let Some(token) = self.next() else { return Err(self.unexpected(None, "an expression")) };
+        let Some(token) = self.next() else {
+            return Err(self.unexpected(None, "an expression"));
+        };
         let span = token.span.clone();
         let kind = match token.tok {
             Tok::Int(i) => ExprKind::Literal(Value::from(i)),
@@ -233,13 +306,24 @@ impl Parser<'_> {
                 let mut exprs = Vec::new();
                 for part in parts {
                     match part {
-                        Part::Text(text) => exprs.push(Expr { kind: ExprKind::Literal(Value::String(text)), span: span.clone() }),
+                        Part::Text(text) => exprs.push(Expr {
+                            kind: ExprKind::Literal(Value::String(text)),
+                            span: span.clone(),
+                        }),
                         Part::Code(range) => {
                             let tokens = lexer::lex_expression(self.src, range.clone())?;
-                            let mut inner = Parser { src: self.src, tokens, pos: 0, depth: self.depth };
+                            let mut inner = Parser {
+                                src: self.src,
+                                tokens,
+                                pos: 0,
+                                depth: self.depth,
+                            };
                             let expr = inner.expression(0)?;
                             if let Some(extra) = inner.tokens.get(inner.pos) {
-                                return Err(SyntaxError::new("unexpected token in `#{...}`", extra.span.clone()));
+                                return Err(SyntaxError::new(
+                                    "unexpected token in `#{...}`",
+                                    extra.span.clone(),
+                                ));
                             }
                             exprs.push(expr);
                         }
@@ -259,7 +343,14 @@ impl Parser<'_> {
                     None if self.peek_is(&Tok::Punct("(")) => {
                         let args = self.args()?;
                         let end = self.last_end();
-                        return Ok(Expr { kind: ExprKind::Function(Call { name, name_span: span.clone(), args }), span: span.start..end });
+                        return Ok(Expr {
+                            kind: ExprKind::Function(Call {
+                                name,
+                                name_span: span.clone(),
+                                args,
+                            }),
+                            span: span.start..end,
+                        });
                     }
                     None => ExprKind::Variable(name),
                 }
@@ -267,7 +358,10 @@ impl Parser<'_> {
             Tok::Punct("(") => {
                 let inner = self.expression(0)?;
                 self.expect(Tok::Punct(")"), "`)`")?;
-                return Ok(Expr { kind: inner.kind, span: span.start..self.last_end() });
+                return Ok(Expr {
+                    kind: inner.kind,
+                    span: span.start..self.last_end(),
+                });
             }
             Tok::Punct("[") => {
                 let mut items = Vec::new();
@@ -299,7 +393,10 @@ impl Parser<'_> {
             }
             other => return Err(self.unexpected(Some(Token { tok: other, span }), "an expression")),
         };
-        Ok(Expr { kind, span: span.start..self.last_end() })
+        Ok(Expr {
+            kind,
+            span: span.start..self.last_end(),
+        })
     }
 
     /// `.name`, `.0` and `[expr]` after a primary.
@@ -307,17 +404,27 @@ impl Parser<'_> {
         loop {
             if self.eat(&Tok::Punct(".")) {
                 let name = match self.next() {
-                    Some(Token { tok: Tok::Name(n), .. }) => n,
-                    Some(Token { tok: Tok::Int(i), .. }) => i.to_string(),
+                    Some(Token {
+                        tok: Tok::Name(n), ..
+                    }) => n,
+                    Some(Token {
+                        tok: Tok::Int(i), ..
+                    }) => i.to_string(),
                     other => return Err(self.unexpected(other, "an attribute name after `.`")),
                 };
                 let span = expr.span.start..self.last_end();
-                expr = Expr { kind: ExprKind::Attribute(Box::new(expr), name), span };
+                expr = Expr {
+                    kind: ExprKind::Attribute(Box::new(expr), name),
+                    span,
+                };
             } else if self.eat(&Tok::Punct("[")) {
                 let index = self.expression(0)?;
                 self.expect(Tok::Punct("]"), "`]`")?;
                 let span = expr.span.start..self.last_end();
-                expr = Expr { kind: ExprKind::Index(Box::new(expr), Box::new(index)), span };
+                expr = Expr {
+                    kind: ExprKind::Index(Box::new(expr), Box::new(index)),
+                    span,
+                };
             } else {
                 return Ok(expr);
             }
@@ -327,8 +434,16 @@ impl Parser<'_> {
     /// `name` or `name(args)`, for filters and tests.
     fn call(&mut self) -> Result<Call, SyntaxError> {
         let (name, name_span) = self.name("a filter or test name")?;
-        let args = if self.peek_is(&Tok::Punct("(")) { self.args()? } else { Vec::new() };
-        Ok(Call { name, name_span, args })
+        let args = if self.peek_is(&Tok::Punct("(")) {
+            self.args()?
+        } else {
+            Vec::new()
+        };
+        Ok(Call {
+            name,
+            name_span,
+            args,
+        })
     }
 
     /// `(a, b, name=c)`; the `(` is next.
@@ -341,7 +456,16 @@ impl Parser<'_> {
             }
             let named = matches!(
                 (self.tokens.get(self.pos), self.tokens.get(self.pos + 1)),
-                (Some(Token { tok: Tok::Name(_), .. }), Some(Token { tok: Tok::Punct("="), .. }))
+                (
+                    Some(Token {
+                        tok: Tok::Name(_),
+                        ..
+                    }),
+                    Some(Token {
+                        tok: Tok::Punct("="),
+                        ..
+                    })
+                )
             );
             let name = if named {
                 let (name, _) = self.name("an argument name")?;
@@ -350,7 +474,10 @@ impl Parser<'_> {
             } else {
                 None
             };
-            args.push(Arg { name, value: self.expression(0)? });
+            args.push(Arg {
+                name,
+                value: self.expression(0)?,
+            });
         }
         Ok(args)
     }
@@ -358,15 +485,24 @@ impl Parser<'_> {
     fn enter(&mut self) -> Result<(), SyntaxError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            let span = self.tokens.get(self.pos).map_or(self.src.len()..self.src.len(), |t| t.span.clone());
-            return Err(SyntaxError::new(format!("the template nests deeper than {MAX_NESTING} levels"), span));
+            let span = self
+                .tokens
+                .get(self.pos)
+                .map_or(self.src.len()..self.src.len(), |t| t.span.clone());
+            return Err(SyntaxError::new(
+                format!("the template nests deeper than {MAX_NESTING} levels"),
+                span,
+            ));
         }
         Ok(())
     }
 
     fn name(&mut self, what: &str) -> Result<(String, Span), SyntaxError> {
         match self.next() {
-            Some(Token { tok: Tok::Name(name), span }) => Ok((name, span)),
+            Some(Token {
+                tok: Tok::Name(name),
+                span,
+            }) => Ok((name, span)),
             other => Err(self.unexpected(other, what)),
         }
     }
@@ -376,7 +512,10 @@ impl Parser<'_> {
     fn next(&mut self) -> Option<Token> {
         let token = self.tokens.get_mut(self.pos)?;
         self.pos += 1;
-        Some(Token { tok: std::mem::replace(&mut token.tok, Tok::Punct("")), span: token.span.clone() })
+        Some(Token {
+            tok: std::mem::replace(&mut token.tok, Tok::Punct("")),
+            span: token.span.clone(),
+        })
     }
 
     fn peek_is(&self, tok: &Tok) -> bool {
@@ -399,18 +538,27 @@ impl Parser<'_> {
     }
 
     fn last_end(&self) -> usize {
-        self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)).map_or(0, |t| t.span.end)
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.tokens.get(i))
+            .map_or(0, |t| t.span.end)
     }
 
     fn unexpected(&self, found: Option<Token>, wanted: &str) -> SyntaxError {
         match found {
             Some(token) => {
                 let text = self.src.get(token.span.clone()).unwrap_or("");
-                SyntaxError::new(format!("syntax error: expected {wanted}, found `{text}`"), token.span)
+                SyntaxError::new(
+                    format!("syntax error: expected {wanted}, found `{text}`"),
+                    token.span,
+                )
             }
             None => {
                 let end = self.src.len();
-                SyntaxError::new(format!("syntax error: expected {wanted}, found the end of the template"), end..end)
+                SyntaxError::new(
+                    format!("syntax error: expected {wanted}, found the end of the template"),
+                    end..end,
+                )
             }
         }
     }

@@ -25,7 +25,10 @@ pub(crate) fn format(pattern: &str, args: &[&Value], max: usize) -> Result<Strin
         }
         let spec = parse(pattern, start, &mut chars)?;
         if spec.width.is_some_and(|w| w > max) {
-            return Err(format!("`{}` is wider than the output limit of {max} bytes", spec.text));
+            return Err(format!(
+                "`{}` is wider than the output limit of {max} bytes",
+                spec.text
+            ));
         }
         match spec.conversion {
             '%' => {
@@ -40,14 +43,26 @@ pub(crate) fn format(pattern: &str, args: &[&Value], max: usize) -> Result<Strin
         }
         let index = match spec.index {
             Index::Explicit(i) => i,
-            Index::Previous => last_arg.ok_or_else(|| format!("`{}` refers to a previous argument, but there is none", spec.text))?,
+            Index::Previous => last_arg.ok_or_else(|| {
+                format!(
+                    "`{}` refers to a previous argument, but there is none",
+                    spec.text
+                )
+            })?,
             Index::Next => {
                 next_arg += 1;
                 next_arg - 1
             }
         };
         last_arg = Some(index);
-        let arg = args.get(index).copied().ok_or_else(|| format!("`{}` has no argument: the pattern needs at least {} and {} given", spec.text, index + 1, args.len()))?;
+        let arg = args.get(index).copied().ok_or_else(|| {
+            format!(
+                "`{}` has no argument: the pattern needs at least {} and {} given",
+                spec.text,
+                index + 1,
+                args.len()
+            )
+        })?;
         let text = convert(arg, &spec)?;
         pad(&mut out, &text, &spec);
     }
@@ -77,7 +92,11 @@ struct Spec {
     conversion: char,
 }
 
-fn parse(pattern: &str, start: usize, chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Result<Spec, String> {
+fn parse(
+    pattern: &str,
+    start: usize,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+) -> Result<Spec, String> {
     let mut spec = Spec {
         text: String::new(),
         index: Index::Next,
@@ -107,11 +126,18 @@ fn parse(pattern: &str, start: usize, chars: &mut std::iter::Peekable<std::str::
     }
     // Digits are an argument index when a `$` follows, else a width; a
     // leading `0` is the zero flag.
-    let mut number = if chars.peek().map(|&(_, c)| c) == Some('0') { None } else { digits(chars) };
+    let mut number = if chars.peek().map(|&(_, c)| c) == Some('0') {
+        None
+    } else {
+        digits(chars)
+    };
     if let (Some(n), Some(&(_, '$'))) = (number, chars.peek()) {
         chars.next();
         if n == 0 {
-            return Err(format!("`{}`: argument indexes start at 1", &pattern[start..]));
+            return Err(format!(
+                "`{}`: argument indexes start at 1",
+                &pattern[start..]
+            ));
         }
         spec.index = Index::Explicit(n - 1);
         number = None;
@@ -135,7 +161,12 @@ fn parse(pattern: &str, start: usize, chars: &mut std::iter::Peekable<std::str::
     spec.width = number;
     if chars.peek().map(|&(_, c)| c) == Some('.') {
         chars.next();
-        spec.precision = Some(digits(chars).ok_or_else(|| format!("`{}`: a precision needs digits after `.`", rest(pattern, start)))?);
+        spec.precision = Some(digits(chars).ok_or_else(|| {
+            format!(
+                "`{}`: a precision needs digits after `.`",
+                rest(pattern, start)
+            )
+        })?);
     }
     let Some((end, conversion)) = chars.next() else {
         return Err(format!("the pattern ends inside `{}`", &pattern[start..]));
@@ -143,21 +174,36 @@ fn parse(pattern: &str, start: usize, chars: &mut std::iter::Peekable<std::str::
     spec.conversion = conversion;
     spec.text = pattern[start..end + conversion.len_utf8()].to_owned();
     if !"sSdxXofeEgGbBcCn%".contains(conversion) {
-        return Err(format!("`{}` is not a conversion Java's String.format knows", spec.text));
+        return Err(format!(
+            "`{}` is not a conversion Java's String.format knows",
+            spec.text
+        ));
     }
     if (spec.left || spec.zero) && spec.width.is_none() {
-        return Err(format!("`{}`: the `-` and `0` flags need a width", spec.text));
+        return Err(format!(
+            "`{}`: the `-` and `0` flags need a width",
+            spec.text
+        ));
     }
     Ok(spec)
 }
 
 fn rest(pattern: &str, start: usize) -> &str {
-    let end = pattern[start..].char_indices().nth(8).map_or(pattern.len(), |(i, _)| start + i);
+    let end = pattern[start..]
+        .char_indices()
+        .nth(8)
+        .map_or(pattern.len(), |(i, _)| start + i);
     &pattern[start..end]
 }
 
 fn convert(arg: &Value, spec: &Spec) -> Result<String, String> {
-    let wrong = |wanted: &str| format!("`{}` needs {wanted}, not {}", spec.text, value::describe(arg));
+    let wrong = |wanted: &str| {
+        format!(
+            "`{}` needs {wanted}, not {}",
+            spec.text,
+            value::describe(arg)
+        )
+    };
     let text = match spec.conversion {
         's' | 'S' => {
             let mut s = java_string(arg);
@@ -176,15 +222,27 @@ fn convert(arg: &Value, spec: &Spec) -> Result<String, String> {
         }
         'c' | 'C' => match arg {
             Value::String(s) if s.chars().count() == 1 => s.clone(),
-            Value::Number(n) => n.as_u64().and_then(|c| char::from_u32(c as u32)).map(String::from).ok_or_else(|| wrong("a character"))?,
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|c| char::from_u32(c as u32))
+                .map(String::from)
+                .ok_or_else(|| wrong("a character"))?,
             _ => return Err(wrong("a character")),
         },
         'd' => {
-            let Some(Num::Int(i)) = value::number_of(arg) else { return Err(wrong("a whole number")) };
-            signed(i < 0, &group(&i.unsigned_abs().to_string(), spec.group), spec)
+            let Some(Num::Int(i)) = value::number_of(arg) else {
+                return Err(wrong("a whole number"));
+            };
+            signed(
+                i < 0,
+                &group(&i.unsigned_abs().to_string(), spec.group),
+                spec,
+            )
         }
         'x' | 'X' | 'o' => {
-            let Some(Num::Int(i)) = value::number_of(arg) else { return Err(wrong("a whole number")) };
+            let Some(Num::Int(i)) = value::number_of(arg) else {
+                return Err(wrong("a whole number"));
+            };
             // Java prints a negative long in two's complement.
             let digits = match spec.conversion {
                 'o' => format!("{:o}", i as u64),
@@ -198,7 +256,9 @@ fn convert(arg: &Value, spec: &Spec) -> Result<String, String> {
             format!("{prefix}{digits}")
         }
         'f' | 'e' | 'E' | 'g' | 'G' => {
-            let Some(Num::Float(f)) = value::number_of(arg) else { return Err(wrong("a decimal number (Java refuses a whole number here)")) };
+            let Some(Num::Float(f)) = value::number_of(arg) else {
+                return Err(wrong("a decimal number (Java refuses a whole number here)"));
+            };
             if f.is_nan() || f.is_infinite() {
                 let s = if f.is_nan() { "NaN" } else { "Infinity" };
                 return Ok(signed(f < 0.0, s, spec));
@@ -214,7 +274,11 @@ fn convert(arg: &Value, spec: &Spec) -> Result<String, String> {
                     if a != 0.0 && (a < 1e-4 || a >= 10f64.powi(p as i32)) {
                         java_exponent(a, p - 1)
                     } else {
-                        let magnitude = if a == 0.0 { 0 } else { a.log10().floor() as i32 };
+                        let magnitude = if a == 0.0 {
+                            0
+                        } else {
+                            a.log10().floor() as i32
+                        };
                         let decimals = (p as i32 - 1 - magnitude).max(0) as usize;
                         group_decimal(&fixed(a, decimals), spec.group)
                     }
@@ -224,7 +288,11 @@ fn convert(arg: &Value, spec: &Spec) -> Result<String, String> {
         }
         other => unreachable!("conversion {other} checked when parsed"),
     };
-    Ok(if spec.conversion.is_ascii_uppercase() { text.to_uppercase() } else { text })
+    Ok(if spec.conversion.is_ascii_uppercase() {
+        text.to_uppercase()
+    } else {
+        text
+    })
 }
 
 /// How Java's `toString` prints a value Kestra holds: maps as `{a=1}`,
@@ -232,8 +300,17 @@ fn convert(arg: &Value, spec: &Spec) -> Result<String, String> {
 fn java_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(java_string).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => format!("{{{}}}", map.iter().map(|(k, v)| format!("{k}={}", java_string(v))).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(java_string).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{k}={}", java_string(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         other => value::to_text(other),
     }
 }
@@ -245,11 +322,17 @@ fn fixed(a: f64, precision: usize) -> String {
     let shortest = format!("{a:e}");
     let (mantissa, exp) = shortest.split_once('e').unwrap_or((&shortest, "0"));
     let exp: i64 = exp.parse().unwrap_or(0);
-    let mut digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+    let mut digits: Vec<u8> = mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
     // The value is 0.d1d2d3… × 10^(exp+1): `point` digits before the point.
     let mut point = exp + 1;
     if point < 0 {
-        let zeros = usize::try_from(-point).unwrap_or(usize::MAX).min(precision + 1);
+        let zeros = usize::try_from(-point)
+            .unwrap_or(usize::MAX)
+            .min(precision + 1);
         digits.splice(0..0, std::iter::repeat_n(0, zeros));
         point = 0;
     }
@@ -301,7 +384,11 @@ fn java_exponent(a: f64, precision: usize) -> String {
     let s = format!("{:.*e}", precision, a);
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    format!(
+        "{mantissa}e{}{:02}",
+        if exp < 0 { '-' } else { '+' },
+        exp.abs()
+    )
 }
 
 fn signed(negative: bool, body: &str, spec: &Spec) -> String {
@@ -319,7 +406,11 @@ fn signed(negative: bool, body: &str, spec: &Spec) -> String {
 }
 
 fn group(digits: &str, on: bool) -> String {
-    if on { super::group_thousands(digits) } else { digits.to_owned() }
+    if on {
+        super::group_thousands(digits)
+    } else {
+        digits.to_owned()
+    }
 }
 
 fn group_decimal(fixed: &str, on: bool) -> String {

@@ -53,14 +53,25 @@ impl Taint {
 
     /// The taint of a value computed from two others.
     pub(crate) fn or(self, other: Taint) -> Taint {
-        if self.is_secret() || other.is_secret() { Taint::Secret } else { Taint::Clean }
+        if self.is_secret() || other.is_secret() {
+            Taint::Secret
+        } else {
+            Taint::Clean
+        }
     }
 
     /// The taint of `object.name` for an object with this taint.
     pub(crate) fn member(self, name: &str, secret_inputs: &[String]) -> Taint {
         match self {
             // A dotted SECRET input `creds.token` taints all of `inputs.creds`.
-            Taint::Inputs if secret_inputs.iter().any(|id| id == name || id.strip_prefix(name).is_some_and(|rest| rest.starts_with('.'))) => {
+            Taint::Inputs
+                if secret_inputs.iter().any(|id| {
+                    id == name
+                        || id
+                            .strip_prefix(name)
+                            .is_some_and(|rest| rest.starts_with('.'))
+                }) =>
+            {
                 Taint::Secret
             }
             Taint::Inputs => Taint::Clean,
@@ -74,8 +85,13 @@ impl Taint {
 /// when `whole` (it was derived from a tainted string).
 pub(crate) fn register(masker: &Masker, value: &Value, whole: bool) -> Result<(), EvalError> {
     match value {
-        Value::String(text) if !masker.add_derived(text) => Err(EvalError::Limit { name: "strings derived from secrets", limit: MAX_MASKED as u64 }),
-        Value::Array(items) if whole => items.iter().try_for_each(|item| register(masker, item, true)),
+        Value::String(text) if !masker.add_derived(text) => Err(EvalError::Limit {
+            name: "strings derived from secrets",
+            limit: MAX_MASKED as u64,
+        }),
+        Value::Array(items) if whole => items
+            .iter()
+            .try_for_each(|item| register(masker, item, true)),
         Value::Object(map) if whole => map.iter().try_for_each(|(key, item)| {
             register(masker, &Value::String(key.clone()), true)?;
             register(masker, item, true)
@@ -119,10 +135,20 @@ mod tests {
         let masker = Masker::default();
         let rendered = Template::parse(template)
             .unwrap()
-            .render(&context(), &TestHost, &masker, &["password".to_owned()], &Limits::default())
+            .render(
+                &context(),
+                &TestHost,
+                &masker,
+                &["password".to_owned()],
+                &Limits::default(),
+            )
             .unwrap();
         assert_eq!(rendered, derived, "{template}");
-        assert_eq!(masker.mask(&format!("got <{derived}>")), format!("got <{MASK}>"), "{template}");
+        assert_eq!(
+            masker.mask(&format!("got <{derived}>")),
+            format!("got <{MASK}>"),
+            "{template}"
+        );
     }
 
     #[test]
@@ -133,36 +159,94 @@ mod tests {
         check("{{ secret('TOKEN') | reverse }}", "n3koT:t3rc3S-ipad");
         check("{{ secret('TOKEN') | title }}", "Dapi-S3cr3t:Tok3n");
         check("{{ secret('TOKEN') | slice(0, 7) }}", "dapi-S3");
-        check("{{ secret('TOKEN') | substringAfter('-') }}", "S3cr3t:Tok3n");
-        check("{{ secret('TOKEN') | replace({'S3': 'xx'}) }}", "dapi-xxcr3t:Tok3n");
-        check("{{ secret('TOKEN') | base64encode }}", "ZGFwaS1TM2NyM3Q6VG9rM24=");
+        check(
+            "{{ secret('TOKEN') | substringAfter('-') }}",
+            "S3cr3t:Tok3n",
+        );
+        check(
+            "{{ secret('TOKEN') | replace({'S3': 'xx'}) }}",
+            "dapi-xxcr3t:Tok3n",
+        );
+        check(
+            "{{ secret('TOKEN') | base64encode }}",
+            "ZGFwaS1TM2NyM3Q6VG9rM24=",
+        );
         check("{{ secret('TOKEN') | toJson }}", "\"dapi-S3cr3t:Tok3n\"");
         check("{{ ('  ' ~ secret('TOKEN') ~ ' ') | trim }}", SECRET);
         check("{{ 'pre' ~ secret('TOKEN') }}", "predapi-S3cr3t:Tok3n");
         check("{{ 'pre' + secret('TOKEN') }}", "predapi-S3cr3t:Tok3n");
-        check("{{ \"pre#{secret('TOKEN') | lower}\" }}", "predapi-s3cr3t:tok3n");
+        check(
+            "{{ \"pre#{secret('TOKEN') | lower}\" }}",
+            "predapi-s3cr3t:tok3n",
+        );
         check("{{ secret('TOKEN') | split(':') | last }}", "Tok3n");
-        check("{{ secret('TOKEN') | split(':') | join('/') }}", "dapi-S3cr3t/Tok3n");
-        check("{{ [secret('TOKEN') | upper, 'x'] | first }}", "DAPI-S3CR3T:TOK3N");
-        check("{{ {'t': secret('TOKEN')} | toJson }}", "{\"t\":\"dapi-S3cr3t:Tok3n\"}");
-        check("{{ {'t': secret('TOKEN')}.t | capitalize }}", "Dapi-S3cr3t:Tok3n");
-        check("{{ secret('TOKEN') | default('x') | upper }}", "DAPI-S3CR3T:TOK3N");
-        check("{{ true ? secret('TOKEN') | upper : 'no' }}", "DAPI-S3CR3T:TOK3N");
-        check("{% set t = secret('TOKEN') %}{{ t | upper }}", "DAPI-S3CR3T:TOK3N");
-        check("{% for p in secret('TOKEN') | split(':') %}{% if loop.last %}{{ p | upper }}{% endif %}{% endfor %}", "TOK3N");
-        check("{% filter upper %}{{ secret('TOKEN') }}{% endfilter %}", "DAPI-S3CR3T:TOK3N");
-        check("{{ render('{{ secret(\"TOKEN\") }}') | lower }}", "dapi-s3cr3t:tok3n");
+        check(
+            "{{ secret('TOKEN') | split(':') | join('/') }}",
+            "dapi-S3cr3t/Tok3n",
+        );
+        check(
+            "{{ [secret('TOKEN') | upper, 'x'] | first }}",
+            "DAPI-S3CR3T:TOK3N",
+        );
+        check(
+            "{{ {'t': secret('TOKEN')} | toJson }}",
+            "{\"t\":\"dapi-S3cr3t:Tok3n\"}",
+        );
+        check(
+            "{{ {'t': secret('TOKEN')}.t | capitalize }}",
+            "Dapi-S3cr3t:Tok3n",
+        );
+        check(
+            "{{ secret('TOKEN') | default('x') | upper }}",
+            "DAPI-S3CR3T:TOK3N",
+        );
+        check(
+            "{{ true ? secret('TOKEN') | upper : 'no' }}",
+            "DAPI-S3CR3T:TOK3N",
+        );
+        check(
+            "{% set t = secret('TOKEN') %}{{ t | upper }}",
+            "DAPI-S3CR3T:TOK3N",
+        );
+        check(
+            "{% for p in secret('TOKEN') | split(':') %}{% if loop.last %}{{ p | upper }}{% endif %}{% endfor %}",
+            "TOK3N",
+        );
+        check(
+            "{% filter upper %}{{ secret('TOKEN') }}{% endfilter %}",
+            "DAPI-S3CR3T:TOK3N",
+        );
+        check(
+            "{{ render('{{ secret(\"TOKEN\") }}') | lower }}",
+            "dapi-s3cr3t:tok3n",
+        );
         check("{{ inputs.password | upper }}", "HUNTER2-PASS");
         check("{{ inputs['password'] | reverse }}", "ssaP-2retnuh");
-        check("{{ inputs | toJson }}", "{\"name\":\"World\",\"password\":\"hunter2-Pass\"}");
-        check("{{ printContext().inputs.password | upper }}", "HUNTER2-PASS");
+        check(
+            "{{ inputs | toJson }}",
+            "{\"name\":\"World\",\"password\":\"hunter2-Pass\"}",
+        );
+        check(
+            "{{ printContext().inputs.password | upper }}",
+            "HUNTER2-PASS",
+        );
     }
 
     #[test]
     fn a_derived_value_in_a_larger_text_is_masked_and_the_rest_is_not() {
         let masker = Masker::default();
-        let template = Template::parse("Bearer {{ secret('TOKEN') | lower }} for {{ inputs.name | upper }}").unwrap();
-        let rendered = template.render(&context(), &TestHost, &masker, &["password".to_owned()], &Limits::default()).unwrap();
+        let template =
+            Template::parse("Bearer {{ secret('TOKEN') | lower }} for {{ inputs.name | upper }}")
+                .unwrap();
+        let rendered = template
+            .render(
+                &context(),
+                &TestHost,
+                &masker,
+                &["password".to_owned()],
+                &Limits::default(),
+            )
+            .unwrap();
         assert_eq!(rendered, "Bearer dapi-s3cr3t:tok3n for WORLD");
         assert_eq!(masker.mask(&rendered), "Bearer ****** for WORLD");
     }
@@ -172,7 +256,16 @@ mod tests {
         let masker = Masker::default();
         let template = "{{ inputs.name | upper }} {{ vars.prefix ~ '-x' }} {{ {'kind': 'Bearer', 't': secret('TOKEN')}.kind }} \
                         {{ secret('TOKEN') | length }} {{ inputs.password is defined ? 'yes' : 'no' }} {{ secret('TOKEN') | first }}";
-        let rendered = Template::parse(template).unwrap().render(&context(), &TestHost, &masker, &["password".to_owned()], &Limits::default()).unwrap();
+        let rendered = Template::parse(template)
+            .unwrap()
+            .render(
+                &context(),
+                &TestHost,
+                &masker,
+                &["password".to_owned()],
+                &Limits::default(),
+            )
+            .unwrap();
         assert_eq!(rendered, "WORLD Bearer-x Bearer 17 yes d");
         // The secret itself is known, and nothing else: the map built
         // around it, its length and the `yes` it decided stay readable.
@@ -183,7 +276,10 @@ mod tests {
     #[test]
     fn without_secret_inputs_an_input_is_clean() {
         let masker = Masker::default();
-        let rendered = Template::parse("{{ inputs.password | upper }}").unwrap().render(&context(), &TestHost, &masker, &[], &Limits::default()).unwrap();
+        let rendered = Template::parse("{{ inputs.password | upper }}")
+            .unwrap()
+            .render(&context(), &TestHost, &masker, &[], &Limits::default())
+            .unwrap();
         assert_eq!(rendered, "HUNTER2-PASS");
         assert!(masker.is_empty());
     }
@@ -196,18 +292,29 @@ mod tests {
             .render(&context(), &TestHost, &masker, &[], &Limits::default())
             .unwrap_err()
             .to_string();
-        assert!(error.contains("DAPI-S3CR3T"), "the message quotes it before masking: {error}");
-        assert!(!masker.mask(&error).contains("DAPI"), "{}", masker.mask(&error));
+        assert!(
+            error.contains("DAPI-S3CR3T"),
+            "the message quotes it before masking: {error}"
+        );
+        assert!(
+            !masker.mask(&error).contains("DAPI"),
+            "{}",
+            masker.mask(&error)
+        );
     }
 
     #[test]
     fn deriving_too_many_strings_fails_the_render() {
         let masker = Masker::default();
-        let error = Template::parse("{% for i in range(1, 2000) %}{{ secret('TOKEN') ~ i }}{% endfor %}")
-            .unwrap()
-            .render(&context(), &TestHost, &masker, &[], &Limits::default())
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("strings derived from secrets limit of 1000"), "{error}");
+        let error =
+            Template::parse("{% for i in range(1, 2000) %}{{ secret('TOKEN') ~ i }}{% endfor %}")
+                .unwrap()
+                .render(&context(), &TestHost, &masker, &[], &Limits::default())
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("strings derived from secrets limit of 1000"),
+            "{error}"
+        );
     }
 }

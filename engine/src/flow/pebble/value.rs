@@ -45,7 +45,11 @@ pub(crate) fn to_number(value: &Value) -> Result<Num, String> {
         return Ok(n);
     }
     if let Value::String(text) = value {
-        let parsed = if text.contains(['.', 'e', 'E']) { text.parse().ok().map(Num::Float) } else { text.parse().ok().map(Num::Int) };
+        let parsed = if text.contains(['.', 'e', 'E']) {
+            text.parse().ok().map(Num::Float)
+        } else {
+            text.parse().ok().map(Num::Int)
+        };
         return parsed.ok_or_else(|| format!("{text:?} is not a number"));
     }
     Err(format!("{} is not a number", describe(value)))
@@ -60,7 +64,9 @@ pub(crate) fn print(value: &Value, out: &mut String) {
         Value::String(text) => out.push_str(text),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(_) => out.push_str(&number_text(value)),
-        Value::Array(_) | Value::Object(_) => out.push_str(&serde_json::to_string(value).unwrap_or_default()),
+        Value::Array(_) | Value::Object(_) => {
+            out.push_str(&serde_json::to_string(value).unwrap_or_default())
+        }
     }
 }
 
@@ -73,7 +79,11 @@ pub(crate) fn to_text(value: &Value) -> String {
 
 /// Java's `String.valueOf`, for `+` on a string: null is `null`.
 pub(crate) fn java_string(value: &Value) -> String {
-    if value.is_null() { "null".into() } else { to_text(value) }
+    if value.is_null() {
+        "null".into()
+    } else {
+        to_text(value)
+    }
 }
 
 fn number_text(value: &Value) -> String {
@@ -91,16 +101,28 @@ pub(crate) fn java_double(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let magnitude = f.abs();
     if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
         let text = format!("{f:?}");
-        return if text.contains('.') { text } else { format!("{text}.0") };
+        return if text.contains('.') {
+            text
+        } else {
+            format!("{text}.0")
+        };
     }
     let text = format!("{f:e}");
     let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-    let mantissa = if mantissa.contains('.') { mantissa.to_owned() } else { format!("{mantissa}.0") };
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_owned()
+    } else {
+        format!("{mantissa}.0")
+    };
     format!("{mantissa}E{exponent}")
 }
 
@@ -110,7 +132,9 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(_) => format!("the number {}", number_text(value)),
-        Value::String(s) if s.chars().count() > 40 => format!("the string {:?}...", s.chars().take(40).collect::<String>()),
+        Value::String(s) if s.chars().count() > 40 => {
+            format!("the string {:?}...", s.chars().take(40).collect::<String>())
+        }
         Value::String(s) => format!("the string {s:?}"),
         Value::Array(items) => format!("a list of {}", items.len()),
         Value::Object(_) => "a map".into(),
@@ -123,9 +147,14 @@ pub(crate) fn truthy(value: &Value) -> Result<bool, String> {
     match value {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
-        Value::Number(_) => Ok(number_of(value).is_some_and(|n| n.as_f64() != 0.0 && !n.as_f64().is_nan())),
+        Value::Number(_) => {
+            Ok(number_of(value).is_some_and(|n| n.as_f64() != 0.0 && !n.as_f64().is_nan()))
+        }
         Value::String(s) => Ok(!s.is_empty()),
-        other => Err(format!("a condition is a boolean, a number or a string, not {}", describe(other))),
+        other => Err(format!(
+            "a condition is a boolean, a number or a string, not {}",
+            describe(other)
+        )),
     }
 }
 
@@ -144,7 +173,11 @@ pub(crate) fn compare(op: BinaryOp, left: &Value, right: &Value) -> Result<bool,
         return Ok(false);
     }
     let (Some(a), Some(b)) = (number_of(left), number_of(right)) else {
-        return Err(format!("`<`, `>`, `<=` and `>=` compare numbers, not {} and {}", describe(left), describe(right)));
+        return Err(format!(
+            "`<`, `>`, `<=` and `>=` compare numbers, not {} and {}",
+            describe(left),
+            describe(right)
+        ));
     };
     let (a, b) = (a.as_f64(), b.as_f64());
     Ok(match op {

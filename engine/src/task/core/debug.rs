@@ -9,7 +9,14 @@ pub const RETURN: TaskType = TaskType {
     alias: "debug.Return",
     category: Category::Task,
     doc: "Returns a rendered value as its output `value`.",
-    properties: &[ex(prop("format", String, "The value to return, as text (a lone expression gives its value as text, as in Kestra)."), "{{ inputs.name | upper }}")],
+    properties: &[ex(
+        prop(
+            "format",
+            String,
+            "The value to return, as text (a lone expression gives its value as text, as in Kestra).",
+        ),
+        "{{ inputs.name | upper }}",
+    )],
     outputs: &[("value", "The rendered format.")],
     run: runner!(run::Return),
     check: None,
@@ -22,7 +29,10 @@ pub const ECHO: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes a rendered message to the logs (deprecated in Kestra for log.Log, still in use).",
     properties: &[
-        ex(req("format", String, "The message; expressions are rendered."), "{{ task.id }} ran at {{ taskrun.startDate }}"),
+        ex(
+            req("format", String, "The message; expressions are rendered."),
+            "{{ task.id }} ran at {{ taskrun.startDate }}",
+        ),
         def("level", LEVELS, "\"INFO\"", "The log level."),
     ],
     outputs: &[],

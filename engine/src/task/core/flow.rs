@@ -6,9 +6,17 @@ use crate::flow::registry::Kind::*;
 use crate::flow::registry::{Category, Property, TaskType, def, ex, per_item, prop, req, runner};
 
 /// Every flowable's own `errors` branch (Kestra's FlowableTask).
-const ERRORS: Property = prop("errors", Tasks, "Tasks run when a task inside fails; the flowable still ends FAILED.");
+const ERRORS: Property = prop(
+    "errors",
+    Tasks,
+    "Tasks run when a task inside fails; the flowable still ends FAILED.",
+);
 /// Every flowable's own `finally` branch.
-const FINALLY: Property = prop("finally", Tasks, "Tasks run after the tasks inside (and `errors`), whatever their outcome, unless killed.");
+const FINALLY: Property = prop(
+    "finally",
+    Tasks,
+    "Tasks run after the tasks inside (and `errors`), whatever their outcome, unless killed.",
+);
 
 pub const SLEEP: TaskType = TaskType {
     name: "io.kestra.plugin.core.flow.Sleep",
@@ -27,7 +35,11 @@ pub const SEQUENTIAL: TaskType = TaskType {
     alias: "flow.Sequential",
     category: Category::Flowable,
     doc: "Runs its tasks one after the other.",
-    properties: &[req("tasks", Tasks, "The tasks to run in order."), ERRORS, FINALLY],
+    properties: &[
+        req("tasks", Tasks, "The tasks to run in order."),
+        ERRORS,
+        FINALLY,
+    ],
     outputs: &[],
     run: None,
     check: None,
@@ -39,7 +51,11 @@ pub const ALLOW_FAILURE: TaskType = TaskType {
     alias: "flow.AllowFailure",
     category: Category::Flowable,
     doc: "Runs its tasks one after the other; if one fails, the rest of them are skipped, the flowable ends WARNING and the execution goes on.",
-    properties: &[req("tasks", Tasks, "The tasks to run in order."), ERRORS, FINALLY],
+    properties: &[
+        req("tasks", Tasks, "The tasks to run in order."),
+        ERRORS,
+        FINALLY,
+    ],
     outputs: &[],
     run: None,
     check: None,
@@ -48,18 +64,64 @@ pub const ALLOW_FAILURE: TaskType = TaskType {
 
 /// WorkingDirectory's `cache`.
 const CACHE: &[Property] = &[
-    ex(req("patterns", StringList, "Glob patterns, relative to the directory, of the files to keep."), "[\"node_modules/**\"]"),
-    ex(prop("ttl", Duration, "How long a cache lives from its creation; forever when unset."), "PT1H"),
+    ex(
+        req(
+            "patterns",
+            StringList,
+            "Glob patterns, relative to the directory, of the files to keep.",
+        ),
+        "[\"node_modules/**\"]",
+    ),
+    ex(
+        prop(
+            "ttl",
+            Duration,
+            "How long a cache lives from its creation; forever when unset.",
+        ),
+        "PT1H",
+    ),
 ];
 
 /// Kestra's NamespaceFiles: which namespace files a directory receives.
 pub const NAMESPACE_FILES: &[Property] = &[
-    def("enabled", Boolean, "true", "Copy the files (true as soon as the mapping is given)."),
-    ex(prop("include", StringList, "Glob patterns of the files to copy; all when unset. `main.py` or `scripts/*` also match in any folder."), "[\"scripts/**\"]"),
-    prop("exclude", StringList, "Glob patterns of the files to leave out."),
-    prop("namespaces", StringList, "The namespaces whose files to copy; the flow's when unset (a file of a later one wins)."),
-    def("folderPerNamespace", Boolean, "false", "Put each namespace's files under a folder named after it."),
-    def("ifExists", Enum { values: &["OVERWRITE", "FAIL", "WARN", "IGNORE"] }, "\"OVERWRITE\"", "Accepted for Kestra compatibility: a file of a later namespace replaces one of the same path."),
+    def(
+        "enabled",
+        Boolean,
+        "true",
+        "Copy the files (true as soon as the mapping is given).",
+    ),
+    ex(
+        prop(
+            "include",
+            StringList,
+            "Glob patterns of the files to copy; all when unset. `main.py` or `scripts/*` also match in any folder.",
+        ),
+        "[\"scripts/**\"]",
+    ),
+    prop(
+        "exclude",
+        StringList,
+        "Glob patterns of the files to leave out.",
+    ),
+    prop(
+        "namespaces",
+        StringList,
+        "The namespaces whose files to copy; the flow's when unset (a file of a later one wins).",
+    ),
+    def(
+        "folderPerNamespace",
+        Boolean,
+        "false",
+        "Put each namespace's files under a folder named after it.",
+    ),
+    def(
+        "ifExists",
+        Enum {
+            values: &["OVERWRITE", "FAIL", "WARN", "IGNORE"],
+        },
+        "\"OVERWRITE\"",
+        "Accepted for Kestra compatibility: a file of a later namespace replaces one of the same path.",
+    ),
 ];
 
 pub const WORKING_DIRECTORY: TaskType = TaskType {
@@ -68,18 +130,46 @@ pub const WORKING_DIRECTORY: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs its tasks one after the other in one directory of their own, `{{ workingDir }}`: files one task writes there the next reads. The directory is removed at the end.",
     properties: &[
-        req("tasks", Tasks, "The tasks to run in the directory, in order; flowable tasks are not allowed."),
-        prop("inputFiles", Any, "Files to create first: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."),
-        prop("outputFiles", StringList, "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles."),
-        prop("namespaceFiles", Object { properties: NAMESPACE_FILES }, "Namespace files to copy into the directory first (every file of the flow's namespace when only `enabled: true` is given)."),
-        prop("cache", Object { properties: CACHE }, "Files kept between executions of the flow: restored before the tasks (unless older than ttl), saved after them."),
+        req(
+            "tasks",
+            Tasks,
+            "The tasks to run in the directory, in order; flowable tasks are not allowed.",
+        ),
+        prop(
+            "inputFiles",
+            Any,
+            "Files to create first: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON.",
+        ),
+        prop(
+            "outputFiles",
+            StringList,
+            "Glob patterns, relative to the directory, of files to keep in internal storage at the end; their URIs are the output outputFiles.",
+        ),
+        prop(
+            "namespaceFiles",
+            Object {
+                properties: NAMESPACE_FILES,
+            },
+            "Namespace files to copy into the directory first (every file of the flow's namespace when only `enabled: true` is given).",
+        ),
+        prop(
+            "cache",
+            Object { properties: CACHE },
+            "Files kept between executions of the flow: restored before the tasks (unless older than ttl), saved after them.",
+        ),
         ERRORS,
         FINALLY,
     ],
-    outputs: &[("outputFiles", "The internal storage URI of each file outputFiles matched, by its path in the directory.")],
+    outputs: &[(
+        "outputFiles",
+        "The internal storage URI of each file outputFiles matched, by its path in the directory.",
+    )],
     run: None,
     check: None,
-    aliases: &["io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.core.tasks.flows.Worker"],
+    aliases: &[
+        "io.kestra.core.tasks.flows.WorkingDirectory",
+        "io.kestra.core.tasks.flows.Worker",
+    ],
 };
 
 pub const PARALLEL: TaskType = TaskType {
@@ -89,7 +179,12 @@ pub const PARALLEL: TaskType = TaskType {
     doc: "Runs its tasks at the same time.",
     properties: &[
         req("tasks", Tasks, "The tasks to run in parallel."),
-        def("concurrencyLimit", Integer, "0", "The most tasks running at once; 0 means no limit."),
+        def(
+            "concurrencyLimit",
+            Integer,
+            "0",
+            "The most tasks running at once; 0 means no limit.",
+        ),
         prop("concurrent", Integer, "The older name of concurrencyLimit."),
         ERRORS,
         FINALLY,
@@ -106,8 +201,17 @@ pub const DAG: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs tasks as soon as the tasks they depend on have succeeded.",
     properties: &[
-        req("tasks", DagTasks, "The tasks, each `- task: {...}` with an optional `dependsOn: [ids]`."),
-        def("concurrencyLimit", Integer, "0", "The most tasks running at once; 0 means no limit."),
+        req(
+            "tasks",
+            DagTasks,
+            "The tasks, each `- task: {...}` with an optional `dependsOn: [ids]`.",
+        ),
+        def(
+            "concurrencyLimit",
+            Integer,
+            "0",
+            "The most tasks running at once; 0 means no limit.",
+        ),
         ERRORS,
         FINALLY,
     ],
@@ -123,7 +227,14 @@ pub const IF: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs `then` when the condition is true, else `else`.",
     properties: &[
-        ex(req("condition", Any, "An expression; true, a non-zero number or a non-empty string runs `then`."), "{{ inputs.full }}"),
+        ex(
+            req(
+                "condition",
+                Any,
+                "An expression; true, a non-zero number or a non-empty string runs `then`.",
+            ),
+            "{{ inputs.full }}",
+        ),
         req("then", Tasks, "The tasks run when the condition is true."),
         prop("else", Tasks, "The tasks run when the condition is false."),
         ERRORS,
@@ -141,7 +252,10 @@ pub const SWITCH: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs the tasks of the case that matches the value.",
     properties: &[
-        ex(req("value", Any, "The value to match against the case keys."), "{{ inputs.mode }}"),
+        ex(
+            req("value", Any, "The value to match against the case keys."),
+            "{{ inputs.mode }}",
+        ),
         prop("cases", TaskCases, "Tasks for each value."),
         prop("defaults", Tasks, "The tasks run when no case matches."),
         ERRORS,
@@ -159,8 +273,20 @@ pub const FOR_EACH: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs its tasks once for each value; `{{ taskrun.value }}` is the current one.",
     properties: &[
-        ex(req("values", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
-        def("concurrencyLimit", Integer, "1", "How many values run at once; 0 means all."),
+        ex(
+            req(
+                "values",
+                Any,
+                "A list, or an expression (or JSON text) that gives one.",
+            ),
+            "[\"a\", \"b\"]",
+        ),
+        def(
+            "concurrencyLimit",
+            Integer,
+            "1",
+            "How many values run at once; 0 means all.",
+        ),
         req("tasks", Tasks, "The tasks to run for each value."),
         ERRORS,
         FINALLY,
@@ -181,24 +307,74 @@ pub const SUBFLOW: TaskType = TaskType {
         req("flowId", String, "The other flow's id."),
         prop("inputs", Map, "The inputs of the other flow."),
         prop("labels", Any, "Labels of the new execution."),
-        def("wait", Boolean, "true", "Wait for the other execution to end."),
-        def("transmitFailed", Boolean, "true", "Fail when the other execution fails (with wait)."),
-        prop("revision", Integer, "A revision of the other flow; the latest when unset."),
-        def("inheritLabels", Boolean, "false", "Give the new execution this execution's labels (then `labels`)."),
-        prop("scheduleDate", String, "Accepted for Kestra compatibility: the execution starts at once."),
-        per_item(prop("outputs", Map, "Kestra's older way to pass values back: rendered against the ended execution's `outputs` (its tasks'), given under this task's `outputs` (with wait)."), &["outputs"]),
+        def(
+            "wait",
+            Boolean,
+            "true",
+            "Wait for the other execution to end.",
+        ),
+        def(
+            "transmitFailed",
+            Boolean,
+            "true",
+            "Fail when the other execution fails (with wait).",
+        ),
+        prop(
+            "revision",
+            Integer,
+            "A revision of the other flow; the latest when unset.",
+        ),
+        def(
+            "inheritLabels",
+            Boolean,
+            "false",
+            "Give the new execution this execution's labels (then `labels`).",
+        ),
+        prop(
+            "scheduleDate",
+            String,
+            "Accepted for Kestra compatibility: the execution starts at once.",
+        ),
+        per_item(
+            prop(
+                "outputs",
+                Map,
+                "Kestra's older way to pass values back: rendered against the ended execution's `outputs` (its tasks'), given under this task's `outputs` (with wait).",
+            ),
+            &["outputs"],
+        ),
     ],
-    outputs: &[("executionId", "The id of the other execution."), ("state", "Its final state."), ("outputs", "Its outputs.")],
-    run: runner!(|env| crate::executor::subflow::Subflow { link: env.executor.clone() }),
+    outputs: &[
+        ("executionId", "The id of the other execution."),
+        ("state", "Its final state."),
+        ("outputs", "Its outputs."),
+    ],
+    run: runner!(|env| crate::executor::subflow::Subflow {
+        link: env.executor.clone()
+    }),
     check: None,
-    aliases: &["io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"],
+    aliases: &[
+        "io.kestra.core.tasks.flows.Subflow",
+        "io.kestra.core.tasks.flows.Flow",
+    ],
 };
 
 /// ForEachItem's `batch`: how the file is cut.
 const BATCH: &[Property] = &[
     def("rows", Integer, "1", "Lines per batch."),
-    prop("partitions", Integer, "How many batches, the lines dealt to them in turn (instead of rows)."),
-    ex(prop("bytes", String, "About how many bytes per batch (instead of rows)."), "10MB"),
+    prop(
+        "partitions",
+        Integer,
+        "How many batches, the lines dealt to them in turn (instead of rows).",
+    ),
+    ex(
+        prop(
+            "bytes",
+            String,
+            "About how many bytes per batch (instead of rows).",
+        ),
+        "10MB",
+    ),
     def("separator", String, "\"\\n\"", "What ends a line."),
 ];
 
@@ -208,25 +384,79 @@ pub const FOR_EACH_ITEM: TaskType = TaskType {
     category: Category::Task,
     doc: "Cuts a file of internal storage into batches of lines and starts one execution of a subflow per batch, `{{ taskrun.items }}` (the batch's URI) and `{{ taskrun.iteration }}` (its number) in its inputs; by default waits for them all. Its outputs are also Kestra's `<id>_split`, `<id>_items` and `<id>_merge`.",
     properties: &[
-        ex(req("items", String, "The file's storage:// URI."), "{{ outputs.extract.uri }}"),
-        prop("batch", Object { properties: BATCH }, "How to cut it: one line per batch when unset."),
+        ex(
+            req("items", String, "The file's storage:// URI."),
+            "{{ outputs.extract.uri }}",
+        ),
+        prop(
+            "batch",
+            Object { properties: BATCH },
+            "How to cut it: one line per batch when unset.",
+        ),
         req("namespace", String, "The subflow's namespace."),
         req("flowId", String, "The subflow's id."),
-        prop("revision", Integer, "A revision of the subflow; the latest when unset."),
-        ex(per_item(prop("inputs", Map, "The subflow's inputs, rendered per batch with `taskrun.items` and `taskrun.iteration`."), &["taskrun"]), "{ file: \"{{ taskrun.items }}\" }"),
+        prop(
+            "revision",
+            Integer,
+            "A revision of the subflow; the latest when unset.",
+        ),
+        ex(
+            per_item(
+                prop(
+                    "inputs",
+                    Map,
+                    "The subflow's inputs, rendered per batch with `taskrun.items` and `taskrun.iteration`.",
+                ),
+                &["taskrun"],
+            ),
+            "{ file: \"{{ taskrun.items }}\" }",
+        ),
         prop("labels", Any, "Labels of the executions it starts."),
-        def("wait", Boolean, "true", "Wait for every subflow execution to end."),
-        def("transmitFailed", Boolean, "true", "Fail when one of them fails (with wait)."),
-        def("inheritLabels", Boolean, "false", "Give the executions this execution's labels (then `labels`)."),
-        prop("scheduleDate", String, "Accepted for Kestra compatibility: the executions start at once."),
+        def(
+            "wait",
+            Boolean,
+            "true",
+            "Wait for every subflow execution to end.",
+        ),
+        def(
+            "transmitFailed",
+            Boolean,
+            "true",
+            "Fail when one of them fails (with wait).",
+        ),
+        def(
+            "inheritLabels",
+            Boolean,
+            "false",
+            "Give the executions this execution's labels (then `labels`).",
+        ),
+        prop(
+            "scheduleDate",
+            String,
+            "Accepted for Kestra compatibility: the executions start at once.",
+        ),
     ],
     outputs: &[
-        ("numberOfBatches", "How many batches (and subflow executions)."),
-        ("iterations", "How many subflow executions ended in each state (with wait)."),
-        ("subflowOutputs", "An Ion file with each subflow execution's outputs, one per line, in batch order (with wait)."),
-        ("splits", "A file listing the batch files' URIs, one per line."),
+        (
+            "numberOfBatches",
+            "How many batches (and subflow executions).",
+        ),
+        (
+            "iterations",
+            "How many subflow executions ended in each state (with wait).",
+        ),
+        (
+            "subflowOutputs",
+            "An Ion file with each subflow execution's outputs, one per line, in batch order (with wait).",
+        ),
+        (
+            "splits",
+            "A file listing the batch files' URIs, one per line.",
+        ),
     ],
-    run: runner!(|env| crate::executor::subflow::ForEachItem { link: env.executor.clone() }),
+    run: runner!(|env| crate::executor::subflow::ForEachItem {
+        link: env.executor.clone()
+    }),
     check: None,
     aliases: &["io.kestra.core.tasks.flows.ForEachItem"],
 };
@@ -237,7 +467,14 @@ pub const EACH_SEQUENTIAL: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs its tasks once for each value, one value after the other (Kestra's older ForEach); `{{ taskrun.value }}` is the current one.",
     properties: &[
-        ex(req("value", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
+        ex(
+            req(
+                "value",
+                Any,
+                "A list, or an expression (or JSON text) that gives one.",
+            ),
+            "[\"a\", \"b\"]",
+        ),
         req("tasks", Tasks, "The tasks to run for each value."),
         ERRORS,
         FINALLY,
@@ -254,8 +491,20 @@ pub const EACH_PARALLEL: TaskType = TaskType {
     category: Category::Flowable,
     doc: "Runs its tasks once for each value, the values at the same time (Kestra's older ForEach with a concurrency); `{{ taskrun.value }}` is the current one.",
     properties: &[
-        ex(req("value", Any, "A list, or an expression (or JSON text) that gives one."), "[\"a\", \"b\"]"),
-        def("concurrent", Integer, "0", "How many values run at once; 0 means all."),
+        ex(
+            req(
+                "value",
+                Any,
+                "A list, or an expression (or JSON text) that gives one.",
+            ),
+            "[\"a\", \"b\"]",
+        ),
+        def(
+            "concurrent",
+            Integer,
+            "0",
+            "How many values run at once; 0 means all.",
+        ),
         req("tasks", Tasks, "The tasks to run for each value."),
         ERRORS,
         FINALLY,
@@ -269,15 +518,43 @@ pub const EACH_PARALLEL: TaskType = TaskType {
 /// LoopUntil's `checkFrequency`.
 const CHECK_FREQUENCY: &[Property] = &[
     def("maxIterations", Integer, "100", "The most iterations."),
-    def("maxDuration", Duration, "\"PT1H\"", "The longest the loop runs, from its start."),
-    def("interval", Duration, "\"PT1S\"", "The wait between an iteration and the next."),
+    def(
+        "maxDuration",
+        Duration,
+        "\"PT1H\"",
+        "The longest the loop runs, from its start.",
+    ),
+    def(
+        "interval",
+        Duration,
+        "\"PT1S\"",
+        "The wait between an iteration and the next.",
+    ),
 ];
 
 const LOOP_UNTIL_PROPERTIES: &[Property] = &[
-    ex(req("condition", Any, "Checked after each iteration (its tasks' outputs are the latest iteration's); the loop ends when it is true (anything but false, 0, -0, null or empty)."), "{{ outputs.check.code == 200 }}"),
+    ex(
+        req(
+            "condition",
+            Any,
+            "Checked after each iteration (its tasks' outputs are the latest iteration's); the loop ends when it is true (anything but false, 0, -0, null or empty).",
+        ),
+        "{{ outputs.check.code == 200 }}",
+    ),
     req("tasks", Tasks, "The tasks of one iteration, in order."),
-    prop("checkFrequency", Object { properties: CHECK_FREQUENCY }, "The limits and the wait between iterations."),
-    def("failOnMaxReached", Boolean, "false", "End FAILED, rather than SUCCESS, when maxIterations or maxDuration is reached."),
+    prop(
+        "checkFrequency",
+        Object {
+            properties: CHECK_FREQUENCY,
+        },
+        "The limits and the wait between iterations.",
+    ),
+    def(
+        "failOnMaxReached",
+        Boolean,
+        "false",
+        "End FAILED, rather than SUCCESS, when maxIterations or maxDuration is reached.",
+    ),
     ERRORS,
     FINALLY,
 ];
@@ -290,19 +567,30 @@ pub const LOOP_UNTIL: TaskType = TaskType {
     category: Category::Flowable,
     doc: LOOP_UNTIL_DOC,
     properties: LOOP_UNTIL_PROPERTIES,
-    outputs: &[("iterationCount", "The iteration running, from 1; at the end, how many ran.")],
+    outputs: &[(
+        "iterationCount",
+        "The iteration running, from 1; at the end, how many ran.",
+    )],
     run: None,
     check: None,
     aliases: &[],
 };
 
 /// LoopUntil's older name, still in use.
-pub const WAIT_FOR: TaskType = TaskType { name: "io.kestra.plugin.core.flow.WaitFor", alias: "flow.WaitFor", ..LOOP_UNTIL };
+pub const WAIT_FOR: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.WaitFor",
+    alias: "flow.WaitFor",
+    ..LOOP_UNTIL
+};
 
 /// What an `onResume` input declares (as a flow's inputs do).
 const RESUME_INPUT: &[Property] = &[
     req("id", String, "The input's id."),
-    req("type", String, "STRING, INT, FLOAT, BOOLEAN, SELECT, ... as a flow input."),
+    req(
+        "type",
+        String,
+        "STRING, INT, FLOAT, BOOLEAN, SELECT, ... as a flow input.",
+    ),
     prop("description", String, "What to give."),
     prop("displayName", String, "Its label in the form."),
     def("required", Boolean, "true", "Resuming needs it."),
@@ -320,11 +608,35 @@ pub const PAUSE: TaskType = TaskType {
     category: Category::Task,
     doc: "Pauses the execution until it is resumed (with the onResume inputs, if any) or until pauseDuration has passed.",
     properties: &[
-        ex(prop("pauseDuration", Duration, "How long to wait before `behavior` applies; until resumed when unset."), "PT1H"),
-        def("behavior", Enum { values: &["RESUME", "WARN", "FAIL", "CANCEL"] }, "\"RESUME\"", "What happens when pauseDuration has passed: go on (RESUME), go on WARNING, fail, or cancel the execution (KILLED)."),
-        prop("onResume", ObjectList { properties: RESUME_INPUT }, "Inputs to give when resuming, read back as outputs.<task>.onResume.<id>."),
+        ex(
+            prop(
+                "pauseDuration",
+                Duration,
+                "How long to wait before `behavior` applies; until resumed when unset.",
+            ),
+            "PT1H",
+        ),
+        def(
+            "behavior",
+            Enum {
+                values: &["RESUME", "WARN", "FAIL", "CANCEL"],
+            },
+            "\"RESUME\"",
+            "What happens when pauseDuration has passed: go on (RESUME), go on WARNING, fail, or cancel the execution (KILLED).",
+        ),
+        prop(
+            "onResume",
+            ObjectList {
+                properties: RESUME_INPUT,
+            },
+            "Inputs to give when resuming, read back as outputs.<task>.onResume.<id>.",
+        ),
         prop("delay", Duration, "The older name of pauseDuration."),
-        prop("tasks", Tasks, "Kestra's older Pause: tasks run inside it once the pause ends."),
+        prop(
+            "tasks",
+            Tasks,
+            "Kestra's older Pause: tasks run inside it once the pause ends.",
+        ),
     ],
     outputs: &[("onResume", "The inputs given when resuming, by id.")],
     run: None,
@@ -352,7 +664,8 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: SleepProps = ctx.properties()?;
-                let duration = parse_duration(&props.duration).map_err(|message| ctx.invalid(format!("duration: {message}")))?;
+                let duration = parse_duration(&props.duration)
+                    .map_err(|message| ctx.invalid(format!("duration: {message}")))?;
                 ctx.sleep(duration).await?;
                 Ok(Outputs::new())
             })

@@ -25,18 +25,190 @@ use Weekday::{Monday, Thursday};
 
 /// The countries with their rules, by ISO 3166-1 alpha-2 code.
 pub const COUNTRIES: &[(&str, &[Rule])] = &[
-    ("AT", &[Fixed(1, 1), Fixed(1, 6), Easter(1), Fixed(5, 1), Easter(39), Easter(50), Easter(60), Fixed(8, 15), Fixed(10, 26), Fixed(11, 1), Fixed(12, 8), Fixed(12, 25), Fixed(12, 26)]),
-    ("BE", &[Fixed(1, 1), Easter(1), Fixed(5, 1), Easter(39), Easter(50), Fixed(7, 21), Fixed(8, 15), Fixed(11, 1), Fixed(11, 11), Fixed(12, 25)]),
-    ("DE", &[Fixed(1, 1), Easter(-2), Easter(1), Fixed(5, 1), Easter(39), Easter(50), Fixed(10, 3), Fixed(12, 25), Fixed(12, 26)]),
-    ("ES", &[Fixed(1, 1), Fixed(1, 6), Easter(-2), Fixed(5, 1), Fixed(8, 15), Fixed(10, 12), Fixed(11, 1), Fixed(12, 6), Fixed(12, 8), Fixed(12, 25)]),
-    ("FR", &[Fixed(1, 1), Easter(1), Fixed(5, 1), Fixed(5, 8), Easter(39), Easter(50), Fixed(7, 14), Fixed(8, 15), Fixed(11, 1), Fixed(11, 11), Fixed(12, 25)]),
-    ("GB", &[Fixed(1, 1), Easter(-2), Easter(1), Nth(5, Monday, 1), Nth(5, Monday, -1), Nth(8, Monday, -1), Fixed(12, 25), Fixed(12, 26)]),
-    ("IE", &[Fixed(1, 1), Since(2023, 2, 1), Fixed(3, 17), Easter(1), Nth(5, Monday, 1), Nth(6, Monday, 1), Nth(8, Monday, 1), Nth(10, Monday, -1), Fixed(12, 25), Fixed(12, 26)]),
-    ("IT", &[Fixed(1, 1), Fixed(1, 6), Easter(1), Fixed(4, 25), Fixed(5, 1), Fixed(6, 2), Fixed(8, 15), Fixed(11, 1), Fixed(12, 8), Fixed(12, 25), Fixed(12, 26)]),
-    ("NL", &[Fixed(1, 1), Easter(1), Since(2014, 4, 27), Easter(39), Easter(50), Fixed(12, 25), Fixed(12, 26)]),
-    ("PL", &[Fixed(1, 1), Fixed(1, 6), Easter(1), Fixed(5, 1), Fixed(5, 3), Easter(60), Fixed(8, 15), Fixed(11, 1), Fixed(11, 11), Since(2025, 12, 24), Fixed(12, 25), Fixed(12, 26)]),
-    ("PT", &[Fixed(1, 1), Easter(-2), Fixed(4, 25), Fixed(5, 1), Easter(60), Fixed(6, 10), Fixed(8, 15), Fixed(10, 5), Fixed(11, 1), Fixed(12, 1), Fixed(12, 8), Fixed(12, 25)]),
-    ("US", &[Fixed(1, 1), Nth(1, Monday, 3), Nth(2, Monday, 3), Nth(5, Monday, -1), Since(2021, 6, 19), Fixed(7, 4), Nth(9, Monday, 1), Nth(10, Monday, 2), Fixed(11, 11), Nth(11, Thursday, 4), Fixed(12, 25)]),
+    (
+        "AT",
+        &[
+            Fixed(1, 1),
+            Fixed(1, 6),
+            Easter(1),
+            Fixed(5, 1),
+            Easter(39),
+            Easter(50),
+            Easter(60),
+            Fixed(8, 15),
+            Fixed(10, 26),
+            Fixed(11, 1),
+            Fixed(12, 8),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "BE",
+        &[
+            Fixed(1, 1),
+            Easter(1),
+            Fixed(5, 1),
+            Easter(39),
+            Easter(50),
+            Fixed(7, 21),
+            Fixed(8, 15),
+            Fixed(11, 1),
+            Fixed(11, 11),
+            Fixed(12, 25),
+        ],
+    ),
+    (
+        "DE",
+        &[
+            Fixed(1, 1),
+            Easter(-2),
+            Easter(1),
+            Fixed(5, 1),
+            Easter(39),
+            Easter(50),
+            Fixed(10, 3),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "ES",
+        &[
+            Fixed(1, 1),
+            Fixed(1, 6),
+            Easter(-2),
+            Fixed(5, 1),
+            Fixed(8, 15),
+            Fixed(10, 12),
+            Fixed(11, 1),
+            Fixed(12, 6),
+            Fixed(12, 8),
+            Fixed(12, 25),
+        ],
+    ),
+    (
+        "FR",
+        &[
+            Fixed(1, 1),
+            Easter(1),
+            Fixed(5, 1),
+            Fixed(5, 8),
+            Easter(39),
+            Easter(50),
+            Fixed(7, 14),
+            Fixed(8, 15),
+            Fixed(11, 1),
+            Fixed(11, 11),
+            Fixed(12, 25),
+        ],
+    ),
+    (
+        "GB",
+        &[
+            Fixed(1, 1),
+            Easter(-2),
+            Easter(1),
+            Nth(5, Monday, 1),
+            Nth(5, Monday, -1),
+            Nth(8, Monday, -1),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "IE",
+        &[
+            Fixed(1, 1),
+            Since(2023, 2, 1),
+            Fixed(3, 17),
+            Easter(1),
+            Nth(5, Monday, 1),
+            Nth(6, Monday, 1),
+            Nth(8, Monday, 1),
+            Nth(10, Monday, -1),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "IT",
+        &[
+            Fixed(1, 1),
+            Fixed(1, 6),
+            Easter(1),
+            Fixed(4, 25),
+            Fixed(5, 1),
+            Fixed(6, 2),
+            Fixed(8, 15),
+            Fixed(11, 1),
+            Fixed(12, 8),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "NL",
+        &[
+            Fixed(1, 1),
+            Easter(1),
+            Since(2014, 4, 27),
+            Easter(39),
+            Easter(50),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "PL",
+        &[
+            Fixed(1, 1),
+            Fixed(1, 6),
+            Easter(1),
+            Fixed(5, 1),
+            Fixed(5, 3),
+            Easter(60),
+            Fixed(8, 15),
+            Fixed(11, 1),
+            Fixed(11, 11),
+            Since(2025, 12, 24),
+            Fixed(12, 25),
+            Fixed(12, 26),
+        ],
+    ),
+    (
+        "PT",
+        &[
+            Fixed(1, 1),
+            Easter(-2),
+            Fixed(4, 25),
+            Fixed(5, 1),
+            Easter(60),
+            Fixed(6, 10),
+            Fixed(8, 15),
+            Fixed(10, 5),
+            Fixed(11, 1),
+            Fixed(12, 1),
+            Fixed(12, 8),
+            Fixed(12, 25),
+        ],
+    ),
+    (
+        "US",
+        &[
+            Fixed(1, 1),
+            Nth(1, Monday, 3),
+            Nth(2, Monday, 3),
+            Nth(5, Monday, -1),
+            Since(2021, 6, 19),
+            Fixed(7, 4),
+            Nth(9, Monday, 1),
+            Nth(10, Monday, 2),
+            Fixed(11, 11),
+            Nth(11, Thursday, 4),
+            Fixed(12, 25),
+        ],
+    ),
 ];
 
 /// Easter Sunday of a year (the Gregorian computus).
@@ -57,7 +229,10 @@ fn easter(year: i16) -> Option<Date> {
 
 fn nth(year: i16, month: i8, weekday: Weekday, n: i8) -> Option<Date> {
     // jiff counts from the month's end for a negative n.
-    Date::new(year, month, 1).ok()?.nth_weekday_of_month(n, weekday).ok()
+    Date::new(year, month, 1)
+        .ok()?
+        .nth_weekday_of_month(n, weekday)
+        .ok()
 }
 
 /// Whether `date` is a national public holiday of `country`; an error names
@@ -66,14 +241,20 @@ pub fn is_holiday(country: &str, date: Date) -> Result<bool, String> {
     let wanted = country.trim().to_ascii_uppercase();
     let Some((_, rules)) = COUNTRIES.iter().find(|(code, _)| *code == wanted) else {
         let known: Vec<&str> = COUNTRIES.iter().map(|(code, _)| *code).collect();
-        return Err(format!("Mortar has no holiday calendar for the country {country:?} yet (it has {})", known.join(", ")));
+        return Err(format!(
+            "Mortar has no holiday calendar for the country {country:?} yet (it has {})",
+            known.join(", ")
+        ));
     };
     let year = date.year();
     Ok(rules.iter().any(|rule| {
         let day = match *rule {
             Fixed(m, d) => Date::new(year, m, d).ok(),
             Since(from, m, d) => (year >= from).then(|| Date::new(year, m, d).ok()).flatten(),
-            Easter(offset) => easter(year).and_then(|e| e.checked_add(jiff::Span::new().days(i64::from(offset))).ok()),
+            Easter(offset) => easter(year).and_then(|e| {
+                e.checked_add(jiff::Span::new().days(i64::from(offset)))
+                    .ok()
+            }),
             Nth(m, w, n) => nth(year, m, w, n),
         };
         day == Some(date)
@@ -92,13 +273,30 @@ mod tests {
     fn calendars_know_fixed_easter_and_weekday_holidays() {
         assert_eq!(easter(2026), Date::new(2026, 4, 5).ok());
         assert_eq!(easter(2025), Date::new(2025, 4, 20).ok());
-        assert!(on("FR", "2026-07-14") && on("fr", "2026-04-06") && on("FR", "2026-05-14") && on("FR", "2026-05-25"));
-        assert!(!on("FR", "2026-04-03"), "Good Friday is not a French holiday");
+        assert!(
+            on("FR", "2026-07-14")
+                && on("fr", "2026-04-06")
+                && on("FR", "2026-05-14")
+                && on("FR", "2026-05-25")
+        );
+        assert!(
+            !on("FR", "2026-04-03"),
+            "Good Friday is not a French holiday"
+        );
         assert!(on("DE", "2026-04-03") && on("DE", "2026-10-03"));
-        assert!(on("US", "2026-11-26") && on("US", "2026-05-25") && on("US", "2026-01-19") && on("US", "2026-06-19"));
+        assert!(
+            on("US", "2026-11-26")
+                && on("US", "2026-05-25")
+                && on("US", "2026-01-19")
+                && on("US", "2026-06-19")
+        );
         assert!(!on("US", "2020-06-19"), "Juneteenth from 2021");
         assert!(on("GB", "2026-08-31") && on("GB", "2026-05-04") && !on("GB", "2026-08-24"));
         assert!(!on("FR", "2026-12-02"));
-        assert!(is_holiday("XX", "2026-01-01".parse().unwrap()).unwrap_err().contains("\"XX\""));
+        assert!(
+            is_holiday("XX", "2026-01-01".parse().unwrap())
+                .unwrap_err()
+                .contains("\"XX\"")
+        );
     }
 }

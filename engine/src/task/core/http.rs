@@ -7,13 +7,27 @@ use crate::flow::registry::{Category, Property, TaskType, def, ex, prop, req, ru
 
 /// `options.timeout`.
 const TIMEOUT: &[Property] = &[
-    prop("connectTimeout", Duration, "How long to wait for the connection; 30 seconds when unset."),
-    prop("readIdleTimeout", Duration, "How long the server may send nothing before the request fails; 5 minutes when unset."),
+    prop(
+        "connectTimeout",
+        Duration,
+        "How long to wait for the connection; 30 seconds when unset.",
+    ),
+    prop(
+        "readIdleTimeout",
+        Duration,
+        "How long the server may send nothing before the request fails; 5 minutes when unset.",
+    ),
 ];
 
 /// `options.auth`.
 const AUTH: &[Property] = &[
-    req("type", Enum { values: &["BASIC", "BEARER"] }, "BASIC (username and password) or BEARER (token)."),
+    req(
+        "type",
+        Enum {
+            values: &["BASIC", "BEARER"],
+        },
+        "BASIC (username and password) or BEARER (token).",
+    ),
     prop("username", String, "BASIC's user."),
     prop("password", String, "BASIC's password; use secret('...')."),
     prop("token", String, "BEARER's token; use secret('...')."),
@@ -21,7 +35,14 @@ const AUTH: &[Property] = &[
 
 /// `options.proxy`.
 const PROXY: &[Property] = &[
-    def("type", Enum { values: &["DIRECT", "HTTP"] }, "\"DIRECT\"", "HTTP to go through the proxy; DIRECT not to."),
+    def(
+        "type",
+        Enum {
+            values: &["DIRECT", "HTTP"],
+        },
+        "\"DIRECT\"",
+        "HTTP to go through the proxy; DIRECT not to.",
+    ),
     prop("address", String, "The proxy's host."),
     prop("port", Integer, "The proxy's port."),
     prop("username", String, "The proxy's user."),
@@ -37,23 +58,93 @@ const SSL: &[Property] = &[prop(
 
 /// `options`: Kestra's HttpConfiguration, with its deprecated flat names.
 const OPTIONS: &[Property] = &[
-    prop("timeout", Object { properties: TIMEOUT }, "connectTimeout and readIdleTimeout."),
-    prop("auth", Object { properties: AUTH }, "Basic or bearer authentication."),
-    prop("proxy", Object { properties: PROXY }, "A proxy to go through."),
+    prop(
+        "timeout",
+        Object {
+            properties: TIMEOUT,
+        },
+        "connectTimeout and readIdleTimeout.",
+    ),
+    prop(
+        "auth",
+        Object { properties: AUTH },
+        "Basic or bearer authentication.",
+    ),
+    prop(
+        "proxy",
+        Object { properties: PROXY },
+        "A proxy to go through.",
+    ),
     prop("ssl", Object { properties: SSL }, "TLS settings."),
-    def("followRedirects", Boolean, "true", "Follow redirections (up to 10)."),
-    def("allowFailed", Boolean, "false", "A response code of 400 or more does not fail the task."),
-    prop("allowedResponseCodes", Any, "The only response codes that do not fail the task, such as [200, 404]."),
-    prop("defaultCharset", String, "Accepted for Kestra compatibility; bodies are UTF-8."),
-    prop("logs", StringList, "Also log REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS or RESPONSE_BODY (at DEBUG)."),
-    prop("connectTimeout", Duration, "The older name of timeout.connectTimeout."),
-    prop("readTimeout", Duration, "The older name of timeout.readIdleTimeout."),
-    prop("readIdleTimeout", Duration, "The older name of timeout.readIdleTimeout."),
-    prop("connectionPoolIdleTimeout", Duration, "Accepted for Kestra compatibility."),
-    prop("maxContentLength", Integer, "The largest response body http.Request keeps, in bytes; 10 MiB when unset."),
-    prop("basicAuthUser", String, "The older form of auth BASIC's username."),
-    prop("basicAuthPassword", String, "The older form of auth BASIC's password."),
-    prop("proxyType", Enum { values: &["DIRECT", "HTTP"] }, "The older name of proxy.type."),
+    def(
+        "followRedirects",
+        Boolean,
+        "true",
+        "Follow redirections (up to 10).",
+    ),
+    def(
+        "allowFailed",
+        Boolean,
+        "false",
+        "A response code of 400 or more does not fail the task.",
+    ),
+    prop(
+        "allowedResponseCodes",
+        Any,
+        "The only response codes that do not fail the task, such as [200, 404].",
+    ),
+    prop(
+        "defaultCharset",
+        String,
+        "Accepted for Kestra compatibility; bodies are UTF-8.",
+    ),
+    prop(
+        "logs",
+        StringList,
+        "Also log REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS or RESPONSE_BODY (at DEBUG).",
+    ),
+    prop(
+        "connectTimeout",
+        Duration,
+        "The older name of timeout.connectTimeout.",
+    ),
+    prop(
+        "readTimeout",
+        Duration,
+        "The older name of timeout.readIdleTimeout.",
+    ),
+    prop(
+        "readIdleTimeout",
+        Duration,
+        "The older name of timeout.readIdleTimeout.",
+    ),
+    prop(
+        "connectionPoolIdleTimeout",
+        Duration,
+        "Accepted for Kestra compatibility.",
+    ),
+    prop(
+        "maxContentLength",
+        Integer,
+        "The largest response body http.Request keeps, in bytes; 10 MiB when unset.",
+    ),
+    prop(
+        "basicAuthUser",
+        String,
+        "The older form of auth BASIC's username.",
+    ),
+    prop(
+        "basicAuthPassword",
+        String,
+        "The older form of auth BASIC's password.",
+    ),
+    prop(
+        "proxyType",
+        Enum {
+            values: &["DIRECT", "HTTP"],
+        },
+        "The older name of proxy.type.",
+    ),
     prop("proxyAddress", String, "The older name of proxy.address."),
     prop("proxyPort", Integer, "The older name of proxy.port."),
     prop("proxyUsername", String, "The older name of proxy.username."),
@@ -92,7 +183,10 @@ pub const REQUEST: TaskType = TaskType {
     outputs: &[
         ("uri", "The URL called."),
         ("code", "The response's status code."),
-        ("headers", "The response's headers, each name (lower case) with its list of values."),
+        (
+            "headers",
+            "The response's headers, each name (lower case) with its list of values.",
+        ),
         ("body", "The response's body as text; null when empty."),
         ("formData", "The form sent, if any."),
     ],
@@ -107,14 +201,32 @@ pub const SSE_REQUEST: TaskType = TaskType {
     category: Category::Task,
     doc: "Reads a Server-Sent Events stream until the server ends it: every event (data as JSON when it parses), or the text concatJqExpression extracts from each.",
     properties: http![
-        ex(prop("concatJqExpression", String, "A jq expression applied to each event ({id, event, data}); the texts it gives are joined into `result`."), ".data.message"),
-        def("failedOnMissingJq", Boolean, "true", "Fail when the expression gives nothing for an event; false skips the event."),
+        ex(
+            prop(
+                "concatJqExpression",
+                String,
+                "A jq expression applied to each event ({id, event, data}); the texts it gives are joined into `result`."
+            ),
+            ".data.message"
+        ),
+        def(
+            "failedOnMissingJq",
+            Boolean,
+            "true",
+            "Fail when the expression gives nothing for an event; false skips the event."
+        ),
     ],
     outputs: &[
         ("uri", "The URL called."),
-        ("events", "Every event ({id, event, data}), when no concatJqExpression is given."),
+        (
+            "events",
+            "Every event ({id, event, data}), when no concatJqExpression is given.",
+        ),
         ("size", "How many events came."),
-        ("result", "The texts the expression extracted, joined, when it is given."),
+        (
+            "result",
+            "The texts the expression extracted, joined, when it is given.",
+        ),
     ],
     run: runner!(run::SseRequest),
     check: None,
@@ -129,14 +241,37 @@ pub const TRIGGER: TaskType = TaskType {
     category: Category::Trigger,
     doc: "Calls a URL every interval and starts an execution when responseCondition holds for the response; `{{ trigger.body }}`, `trigger.code`, `trigger.headers` and `trigger.uri` are the response.",
     properties: http![
-        def("interval", Duration, "\"PT60S\"", "How often to call the URL."),
-        def("responseCondition", String, "\"{{ response.statusCode < 400 }}\"", "Whether the response starts an execution: an expression over `response.statusCode`, `response.body` and `response.headers`."),
-        prop("conditions", Conditions, "Further conditions, checked after responseCondition."),
+        def(
+            "interval",
+            Duration,
+            "\"PT60S\"",
+            "How often to call the URL."
+        ),
+        def(
+            "responseCondition",
+            String,
+            "\"{{ response.statusCode < 400 }}\"",
+            "Whether the response starts an execution: an expression over `response.statusCode`, `response.body` and `response.headers`."
+        ),
+        prop(
+            "conditions",
+            Conditions,
+            "Further conditions, checked after responseCondition."
+        ),
         prop("inputs", Map, "Inputs of the executions it starts."),
         prop("stopAfter", Any, "Accepted for Kestra compatibility."),
-        prop("encryptBody", Boolean, "Kestra's encrypted body; Mortar does not encrypt trigger outputs, so true is refused."),
+        prop(
+            "encryptBody",
+            Boolean,
+            "Kestra's encrypted body; Mortar does not encrypt trigger outputs, so true is refused."
+        ),
     ],
-    outputs: &[("uri", "The URL called."), ("code", "The response's status code."), ("headers", "Its headers."), ("body", "Its body as text.")],
+    outputs: &[
+        ("uri", "The URL called."),
+        ("code", "The response's status code."),
+        ("headers", "Its headers."),
+        ("body", "Its body as text."),
+    ],
     run: None,
     check: None,
     aliases: &["io.kestra.plugin.fs.http.Trigger"],
@@ -148,14 +283,29 @@ pub const DOWNLOAD: TaskType = TaskType {
     category: Category::Task,
     doc: "Downloads a URL's response into internal storage, streamed, named after the Content-Disposition header or the URL's last segment.",
     properties: http![
-        def("failOnEmptyResponse", Boolean, "true", "Fail when the response is empty."),
-        ex(prop("saveAs", String, "The file's name in internal storage, instead of the server's or the URL's."), "orders.csv"),
+        def(
+            "failOnEmptyResponse",
+            Boolean,
+            "true",
+            "Fail when the response is empty."
+        ),
+        ex(
+            prop(
+                "saveAs",
+                String,
+                "The file's name in internal storage, instead of the server's or the URL's."
+            ),
+            "orders.csv"
+        ),
     ],
     outputs: &[
         ("uri", "The storage:// URI of the file."),
         ("code", "The response's status code."),
         ("length", "The file's size in bytes."),
-        ("headers", "The response's headers, each name (lower case) with its list of values."),
+        (
+            "headers",
+            "The response's headers, each name (lower case) with its list of values.",
+        ),
     ],
     run: runner!(run::Download),
     check: None,
@@ -261,24 +411,57 @@ mod run {
         insecure_trust_all_certificates: Option<bool>,
     }
 
-
-    fn duration(ctx: &TaskContext, name: &str, text: Option<&str>) -> Result<Option<Duration>, TaskError> {
-        text.map(|t| parse_duration(t).map_err(|m| ctx.invalid(format!("options.{name}: {m}")))).transpose()
+    fn duration(
+        ctx: &TaskContext,
+        name: &str,
+        text: Option<&str>,
+    ) -> Result<Option<Duration>, TaskError> {
+        text.map(|t| parse_duration(t).map_err(|m| ctx.invalid(format!("options.{name}: {m}"))))
+            .transpose()
     }
 
     /// The client and request a task's properties describe.
     fn prepare(ctx: &TaskContext, props: &Http) -> Result<reqwest::RequestBuilder, TaskError> {
         let options = &props.options;
         let timeout = options.timeout.as_ref();
-        let connect = duration(ctx, "timeout.connectTimeout", timeout.and_then(|t| t.connect_timeout.as_deref()))?
-            .or(duration(ctx, "connectTimeout", options.connect_timeout.as_deref())?)
-            .unwrap_or(CONNECT_TIMEOUT);
-        let read = duration(ctx, "timeout.readIdleTimeout", timeout.and_then(|t| t.read_idle_timeout.as_deref()))?
-            .or(duration(ctx, "readIdleTimeout", options.read_idle_timeout.as_deref())?)
-            .or(duration(ctx, "readTimeout", options.read_timeout.as_deref())?)
-            .unwrap_or(READ_IDLE_TIMEOUT);
-        let redirects = if options.follow_redirects.unwrap_or(true) { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() };
-        let insecure = options.ssl.as_ref().or(props.ssl_options.as_ref()).and_then(|s| s.insecure_trust_all_certificates).unwrap_or(false);
+        let connect = duration(
+            ctx,
+            "timeout.connectTimeout",
+            timeout.and_then(|t| t.connect_timeout.as_deref()),
+        )?
+        .or(duration(
+            ctx,
+            "connectTimeout",
+            options.connect_timeout.as_deref(),
+        )?)
+        .unwrap_or(CONNECT_TIMEOUT);
+        let read = duration(
+            ctx,
+            "timeout.readIdleTimeout",
+            timeout.and_then(|t| t.read_idle_timeout.as_deref()),
+        )?
+        .or(duration(
+            ctx,
+            "readIdleTimeout",
+            options.read_idle_timeout.as_deref(),
+        )?)
+        .or(duration(
+            ctx,
+            "readTimeout",
+            options.read_timeout.as_deref(),
+        )?)
+        .unwrap_or(READ_IDLE_TIMEOUT);
+        let redirects = if options.follow_redirects.unwrap_or(true) {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        };
+        let insecure = options
+            .ssl
+            .as_ref()
+            .or(props.ssl_options.as_ref())
+            .and_then(|s| s.insecure_trust_all_certificates)
+            .unwrap_or(false);
         let mut builder = crate::http::client_builder()
             .connect_timeout(connect)
             .read_timeout(read)
@@ -287,23 +470,48 @@ mod run {
         if let Some(proxy) = proxy(ctx, options)? {
             builder = builder.proxy(proxy);
         }
-        let client = builder.build().map_err(|e| TaskError::Failed(format!("the HTTP client could not be set up: {e}")))?;
+        let client = builder
+            .build()
+            .map_err(|e| TaskError::Failed(format!("the HTTP client could not be set up: {e}")))?;
 
-        let url = reqwest::Url::parse(props.uri.trim()).map_err(|e| ctx.invalid(format!("uri {:?} is not a URL: {e}", props.uri)))?;
+        let url = reqwest::Url::parse(props.uri.trim())
+            .map_err(|e| ctx.invalid(format!("uri {:?} is not a URL: {e}", props.uri)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ctx.invalid(format!("uri {:?} is not an http:// or https:// URL", props.uri)));
+            return Err(ctx.invalid(format!(
+                "uri {:?} is not an http:// or https:// URL",
+                props.uri
+            )));
         }
-        let method_text = props.method.as_deref().unwrap_or("GET").trim().to_ascii_uppercase();
-        let method = reqwest::Method::from_bytes(method_text.as_bytes()).map_err(|_| ctx.invalid(format!("method {method_text:?} is not an HTTP method")))?;
+        let method_text = props
+            .method
+            .as_deref()
+            .unwrap_or("GET")
+            .trim()
+            .to_ascii_uppercase();
+        let method = reqwest::Method::from_bytes(method_text.as_bytes())
+            .map_err(|_| ctx.invalid(format!("method {method_text:?} is not an HTTP method")))?;
         let mut request = client.request(method, url);
 
         if let Some(auth) = &options.auth {
             request = match auth.kind.to_ascii_uppercase().as_str() {
-                "BASIC" => request.basic_auth(auth.username.clone().unwrap_or_default(), auth.password.clone()),
-                "BEARER" => request.bearer_auth(auth.token.clone().ok_or_else(|| ctx.invalid("options.auth of type BEARER needs a token"))?),
-                other => return Err(ctx.invalid(format!("options.auth.type {other:?} is not BASIC or BEARER"))),
+                "BASIC" => request.basic_auth(
+                    auth.username.clone().unwrap_or_default(),
+                    auth.password.clone(),
+                ),
+                "BEARER" => request.bearer_auth(
+                    auth.token
+                        .clone()
+                        .ok_or_else(|| ctx.invalid("options.auth of type BEARER needs a token"))?,
+                ),
+                other => {
+                    return Err(ctx.invalid(format!(
+                        "options.auth.type {other:?} is not BASIC or BEARER"
+                    )));
+                }
             };
-        } else if let (Some(user), Some(password)) = (&options.basic_auth_user, &options.basic_auth_password) {
+        } else if let (Some(user), Some(password)) =
+            (&options.basic_auth_user, &options.basic_auth_password)
+        {
             request = request.basic_auth(user, Some(password));
         }
         for (name, value) in props.headers.iter().flatten() {
@@ -314,22 +522,36 @@ mod run {
 
     fn proxy(ctx: &TaskContext, options: &Options) -> Result<Option<reqwest::Proxy>, TaskError> {
         let given = options.proxy.as_ref();
-        let kind = given.and_then(|p| p.kind.clone()).or(options.proxy_type.clone()).unwrap_or_else(|| "DIRECT".into());
-        let address = given.and_then(|p| p.address.clone()).or(options.proxy_address.clone());
+        let kind = given
+            .and_then(|p| p.kind.clone())
+            .or(options.proxy_type.clone())
+            .unwrap_or_else(|| "DIRECT".into());
+        let address = given
+            .and_then(|p| p.address.clone())
+            .or(options.proxy_address.clone());
         let port = given.and_then(|p| p.port).or(options.proxy_port);
         match (kind.to_ascii_uppercase().as_str(), address, port) {
             ("DIRECT", _, _) => Ok(None),
             ("HTTP", Some(address), Some(port)) => {
-                let mut proxy = reqwest::Proxy::all(format!("http://{address}:{port}")).map_err(|e| ctx.invalid(format!("options.proxy: {e}")))?;
-                let user = given.and_then(|p| p.username.clone()).or(options.proxy_username.clone());
-                let password = given.and_then(|p| p.password.clone()).or(options.proxy_password.clone());
+                let mut proxy = reqwest::Proxy::all(format!("http://{address}:{port}"))
+                    .map_err(|e| ctx.invalid(format!("options.proxy: {e}")))?;
+                let user = given
+                    .and_then(|p| p.username.clone())
+                    .or(options.proxy_username.clone());
+                let password = given
+                    .and_then(|p| p.password.clone())
+                    .or(options.proxy_password.clone());
                 if let Some(user) = user {
                     proxy = proxy.basic_auth(&user, password.as_deref().unwrap_or(""));
                 }
                 Ok(Some(proxy))
             }
-            ("HTTP", _, _) => Err(ctx.invalid("options.proxy of type HTTP needs an address and a port")),
-            (other, _, _) => Err(ctx.invalid(format!("options.proxy type {other:?} is not supported: use HTTP or DIRECT"))),
+            ("HTTP", _, _) => {
+                Err(ctx.invalid("options.proxy of type HTTP needs an address and a port"))
+            }
+            (other, _, _) => Err(ctx.invalid(format!(
+                "options.proxy type {other:?} is not supported: use HTTP or DIRECT"
+            ))),
         }
     }
 
@@ -343,16 +565,31 @@ mod run {
 
     /// The body: the form (URL-encoded or multipart), else `body` with
     /// `contentType`.
-    async fn with_body(ctx: &TaskContext, props: &Http, mut request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, TaskError> {
-        let content_type = props.content_type.clone().unwrap_or_else(|| "application/json".into());
+    async fn with_body(
+        ctx: &TaskContext,
+        props: &Http,
+        mut request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, TaskError> {
+        let content_type = props
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/json".into());
         if let Some(form) = props.form_data.as_ref().filter(|f| !f.is_empty()) {
             if content_type.eq_ignore_ascii_case("multipart/form-data") {
                 let mut multipart = reqwest::multipart::Form::new();
                 for (key, value) in form {
                     let part = match value {
-                        Value::String(s) if s.starts_with(SCHEME) => file_part(ctx, s, None).await?,
-                        Value::Object(file) if file.contains_key("name") && file.contains_key("content") => {
-                            let content = file["content"].as_str().ok_or_else(|| ctx.invalid(format!("formData.{key}.content must be a storage:// URI")))?;
+                        Value::String(s) if s.starts_with(SCHEME) => {
+                            file_part(ctx, s, None).await?
+                        }
+                        Value::Object(file)
+                            if file.contains_key("name") && file.contains_key("content") =>
+                        {
+                            let content = file["content"].as_str().ok_or_else(|| {
+                                ctx.invalid(format!(
+                                    "formData.{key}.content must be a storage:// URI"
+                                ))
+                            })?;
                             file_part(ctx, content, Some(text(&file["name"]))).await?
                         }
                         Value::String(s) => reqwest::multipart::Part::text(s.clone()),
@@ -362,24 +599,37 @@ mod run {
                 }
                 request = request.multipart(multipart);
             } else {
-                let pairs: Vec<(String, String)> = form.iter().map(|(k, v)| (k.clone(), text(v))).collect();
+                let pairs: Vec<(String, String)> =
+                    form.iter().map(|(k, v)| (k.clone(), text(v))).collect();
                 request = request.form(&pairs);
             }
         } else if let Some(body) = &props.body {
-            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(text(body));
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(text(body));
         }
         Ok(request)
     }
 
-    async fn file_part(ctx: &TaskContext, uri: &str, name: Option<String>) -> Result<reqwest::multipart::Part, TaskError> {
+    async fn file_part(
+        ctx: &TaskContext,
+        uri: &str,
+        name: Option<String>,
+    ) -> Result<reqwest::multipart::Part, TaskError> {
         let (file, size) = ctx.storage.open(uri).await?;
         let name = name.unwrap_or_else(|| uri.rsplit('/').next().unwrap_or("file").to_owned());
         let stream = tokio_util::io::ReaderStream::new(file);
-        Ok(reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size).file_name(name))
+        Ok(
+            reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
+                .file_name(name),
+        )
     }
 
     /// Sends, stopping at once on a kill.
-    async fn send(ctx: &TaskContext, request: reqwest::RequestBuilder) -> Result<reqwest::Response, TaskError> {
+    async fn send(
+        ctx: &TaskContext,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, TaskError> {
         tokio::select! {
             () = ctx.cancel.cancelled() => Err(TaskError::Killed),
             sent = request.send() => sent.map_err(|e| TaskError::Failed(ctx.mask(&format!("the request failed: {}", describe(&e))))),
@@ -400,9 +650,13 @@ mod run {
     fn headers(response: &reqwest::Response) -> Value {
         let mut map = Map::new();
         for (name, value) in response.headers() {
-            let entry = map.entry(name.as_str().to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+            let entry = map
+                .entry(name.as_str().to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(values) = entry {
-                values.push(Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+                values.push(Value::String(
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                ));
             }
         }
         Value::Object(map)
@@ -420,12 +674,21 @@ mod run {
             .ok_or_else(|| ctx.invalid("options.allowedResponseCodes must be a list of status codes such as [200, 404]"))?;
             return Ok(!codes.contains(&u64::from(code)));
         }
-        let allow_failed = props.options.allow_failed.or(props.allow_failed).unwrap_or(false);
+        let allow_failed = props
+            .options
+            .allow_failed
+            .or(props.allow_failed)
+            .unwrap_or(false);
         Ok(code >= 400 && !allow_failed)
     }
 
     fn wants_log(props: &Http, what: &str) -> bool {
-        props.options.logs.iter().flatten().any(|l| l.eq_ignore_ascii_case(what))
+        props
+            .options
+            .logs
+            .iter()
+            .flatten()
+            .any(|l| l.eq_ignore_ascii_case(what))
     }
 
     pub(super) struct SseRequest;
@@ -442,20 +705,35 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: Http = ctx.properties()?;
-                let jq = ctx.prop("concatJqExpression")?.as_str().filter(|e| !e.trim().is_empty()).map(str::to_owned);
+                let jq = ctx
+                    .prop("concatJqExpression")?
+                    .as_str()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(str::to_owned);
                 let strict = ctx.prop("failedOnMissingJq")?.as_bool().unwrap_or(true);
-                let request = with_body(ctx, &props, prepare(ctx, &props)?).await?.header(reqwest::header::ACCEPT, "text/event-stream");
+                let request = with_body(ctx, &props, prepare(ctx, &props)?)
+                    .await?
+                    .header(reqwest::header::ACCEPT, "text/event-stream");
                 let (client, request) = request.build_split();
-                let request = request.map_err(|e| ctx.invalid(format!("the request cannot be built: {e}")))?;
+                let request = request
+                    .map_err(|e| ctx.invalid(format!("the request cannot be built: {e}")))?;
                 let url = request.url().to_string();
-                let response = send(ctx, reqwest::RequestBuilder::from_parts(client, request)).await?;
+                let response =
+                    send(ctx, reqwest::RequestBuilder::from_parts(client, request)).await?;
                 let code = response.status().as_u16();
                 if refused(ctx, &props, code)? {
-                    return Err(TaskError::Failed(ctx.mask(&format!("Failed http request with response code '{code}'"))));
+                    return Err(TaskError::Failed(
+                        ctx.mask(&format!("Failed http request with response code '{code}'")),
+                    ));
                 }
                 // The SSE wire format: lines, an empty one ends an event.
                 let mut events = Vec::new();
-                let (mut pending, mut data, mut id, mut name) = (Vec::<u8>::new(), Vec::<std::string::String>::new(), None::<std::string::String>, None::<std::string::String>);
+                let (mut pending, mut data, mut id, mut name) = (
+                    Vec::<u8>::new(),
+                    Vec::<std::string::String>::new(),
+                    None::<std::string::String>,
+                    None::<std::string::String>,
+                );
                 let mut stream = response.bytes_stream();
                 loop {
                     let chunk = tokio::select! {
@@ -470,7 +748,9 @@ mod run {
                     }
                     while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                         let line: Vec<u8> = pending.drain(..=end).collect();
-                        let line = std::string::String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_owned();
+                        let line = std::string::String::from_utf8_lossy(&line)
+                            .trim_end_matches(['\n', '\r'])
+                            .to_owned();
                         if line.is_empty() {
                             if !data.is_empty() || id.is_some() || name.is_some() {
                                 events.push(sse_event(id.as_deref(), name.as_deref(), &data));
@@ -478,7 +758,10 @@ mod run {
                             (data, id, name) = (Vec::new(), None, None);
                             continue;
                         }
-                        let (field, value) = line.split_once(':').map_or((line.as_str(), ""), |(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)));
+                        let (field, value) =
+                            line.split_once(':').map_or((line.as_str(), ""), |(f, v)| {
+                                (f, v.strip_prefix(' ').unwrap_or(v))
+                            });
                         match field {
                             "data" => data.push(value.to_owned()),
                             "id" => id = Some(value.to_owned()),
@@ -493,7 +776,8 @@ mod run {
                         break;
                     }
                 }
-                ctx.info(format!("{url} sent {} events", events.len())).await;
+                ctx.info(format!("{url} sent {} events", events.len()))
+                    .await;
                 let mut outputs = Outputs::new();
                 outputs.insert("uri".into(), json!(url));
                 outputs.insert("size".into(), json!(events.len()));
@@ -504,23 +788,37 @@ mod run {
                     Some(expression) => {
                         let mut texts = Vec::new();
                         for event in &events {
-                            let found = crate::flow::pebble::convert::jq(event, &expression).ok().and_then(|v| match v {
-                                Value::Array(mut items) if !items.is_empty() => Some(items.remove(0)),
-                                Value::Array(_) | Value::Null => None,
-                                other => Some(other),
-                            });
+                            let found = crate::flow::pebble::convert::jq(event, &expression)
+                                .ok()
+                                .and_then(|v| match v {
+                                    Value::Array(mut items) if !items.is_empty() => {
+                                        Some(items.remove(0))
+                                    }
+                                    Value::Array(_) | Value::Null => None,
+                                    other => Some(other),
+                                });
                             match found {
                                 Some(Value::String(text)) => texts.push(text),
-                                Some(v @ (Value::Number(_) | Value::Bool(_))) => texts.push(v.to_string()),
+                                Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                                    texts.push(v.to_string())
+                                }
                                 other => {
-                                    let message = format!("Failed to resolve JQ expression '{expression}' and value '{event}'");
+                                    let message = format!(
+                                        "Failed to resolve JQ expression '{expression}' and value '{event}'"
+                                    );
                                     if strict {
                                         return Err(TaskError::Failed(ctx.mask(&match other {
-                                            Some(v) => format!("{message}: expected a text value, not {v}"),
+                                            Some(v) => {
+                                                format!("{message}: expected a text value, not {v}")
+                                            }
                                             None => message,
                                         })));
                                     }
-                                    ctx.log(crate::log::Level::Debug, format!("{message}. Skipping this event.")).await;
+                                    ctx.log(
+                                        crate::log::Level::Debug,
+                                        format!("{message}. Skipping this event."),
+                                    )
+                                    .await;
                                 }
                             }
                         }
@@ -543,16 +841,28 @@ mod run {
                 }
                 let request = with_body(ctx, &props, prepare(ctx, &props)?).await?;
                 let (client, request) = request.build_split();
-                let request = request.map_err(|e| ctx.invalid(format!("the request cannot be built: {e}")))?;
+                let request = request
+                    .map_err(|e| ctx.invalid(format!("the request cannot be built: {e}")))?;
                 let url = request.url().to_string();
                 let method = request.method().to_string();
                 if wants_log(&props, "REQUEST_HEADERS") {
-                    ctx.log(crate::log::Level::Debug, format!("request headers: {:?}", request.headers().keys().collect::<Vec<_>>())).await;
+                    ctx.log(
+                        crate::log::Level::Debug,
+                        format!(
+                            "request headers: {:?}",
+                            request.headers().keys().collect::<Vec<_>>()
+                        ),
+                    )
+                    .await;
                 }
-                let response = send(ctx, reqwest::RequestBuilder::from_parts(client, request)).await?;
+                let response =
+                    send(ctx, reqwest::RequestBuilder::from_parts(client, request)).await?;
                 let code = response.status().as_u16();
                 let headers = headers(&response);
-                let limit = props.options.max_content_length.unwrap_or(MAX_CONTENT_LENGTH);
+                let limit = props
+                    .options
+                    .max_content_length
+                    .unwrap_or(MAX_CONTENT_LENGTH);
                 let mut body = Vec::new();
                 let mut stream = response.bytes_stream();
                 loop {
@@ -573,19 +883,33 @@ mod run {
                     Ok(text) => text,
                     Err(_) => return Err(TaskError::Failed("the response body is not valid UTF-8 text: http.Request keeps text only; use http.Download to store it as a file".into())),
                 };
-                ctx.info(format!("{method} {url} answered {code} ({} bytes)", body.len())).await;
+                ctx.info(format!(
+                    "{method} {url} answered {code} ({} bytes)",
+                    body.len()
+                ))
+                .await;
                 if wants_log(&props, "RESPONSE_BODY") {
-                    ctx.log(crate::log::Level::Debug, format!("response body: {body}")).await;
+                    ctx.log(crate::log::Level::Debug, format!("response body: {body}"))
+                        .await;
                 }
                 if refused(ctx, &props, code)? {
                     let excerpt: std::string::String = body.chars().take(500).collect();
-                    return Err(TaskError::Failed(ctx.mask(&format!("Failed http request with response code '{code}': {excerpt}"))));
+                    return Err(TaskError::Failed(ctx.mask(&format!(
+                        "Failed http request with response code '{code}': {excerpt}"
+                    ))));
                 }
                 let mut outputs = Outputs::new();
                 outputs.insert("uri".into(), json!(url));
                 outputs.insert("code".into(), json!(code));
                 outputs.insert("headers".into(), headers);
-                outputs.insert("body".into(), if body.is_empty() { Value::Null } else { Value::String(body) });
+                outputs.insert(
+                    "body".into(),
+                    if body.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::String(body)
+                    },
+                );
                 if let Some(form) = props.form_data.filter(|f| !f.is_empty()) {
                     outputs.insert("formData".into(), Value::Object(form));
                 }
@@ -606,20 +930,45 @@ mod run {
                 let code = response.status().as_u16();
                 let headers = headers(&response);
                 let expected = response.content_length();
-                let chosen = ctx.prop("saveAs")?.as_str().map(|n| n.rsplit(['/', '\\']).next().unwrap_or_default().to_owned()).filter(|n| !n.is_empty());
-                let name = chosen.or_else(|| response
-                    .headers()
-                    .get(reqwest::header::CONTENT_DISPOSITION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(filename_from_disposition))
-                    .or_else(|| url.path_segments().and_then(|mut s| s.next_back()).filter(|s| !s.is_empty()).map(str::to_owned))
+                let chosen = ctx
+                    .prop("saveAs")?
+                    .as_str()
+                    .map(|n| n.rsplit(['/', '\\']).next().unwrap_or_default().to_owned())
+                    .filter(|n| !n.is_empty());
+                let name = chosen
+                    .or_else(|| {
+                        response
+                            .headers()
+                            .get(reqwest::header::CONTENT_DISPOSITION)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(filename_from_disposition)
+                    })
+                    .or_else(|| {
+                        url.path_segments()
+                            .and_then(|mut s| s.next_back())
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                    })
                     .unwrap_or_else(|| "download".into());
-                let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{name}", ctx.task_id));
+                let uri = Storage::execution_uri(
+                    &ctx.namespace,
+                    &ctx.flow_id,
+                    &ctx.execution_id,
+                    &format!("{}-{name}", ctx.task_id),
+                );
                 let refused = refused(ctx, &props, code)?;
                 let allowed_failure = code >= 400 && !refused;
                 if refused {
-                    let excerpt: std::string::String = response.text().await.unwrap_or_default().chars().take(500).collect();
-                    return Err(TaskError::Failed(ctx.mask(&format!("Failed http request with response code '{code}': {excerpt}"))));
+                    let excerpt: std::string::String = response
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .chars()
+                        .take(500)
+                        .collect();
+                    return Err(TaskError::Failed(ctx.mask(&format!(
+                        "Failed http request with response code '{code}': {excerpt}"
+                    ))));
                 }
                 // As Kestra: an allowed failure keeps its code and headers and an empty file.
                 let length = if allowed_failure {
@@ -636,15 +985,34 @@ mod run {
                     && !allowed_failure
                     && expected != length
                 {
-                    return Err(TaskError::Failed(format!("Invalid size, got {length}, expected {expected}")));
+                    return Err(TaskError::Failed(format!(
+                        "Invalid size, got {length}, expected {expected}"
+                    )));
                 }
                 if length == 0 {
-                    if ctx.prop("failOnEmptyResponse")?.as_bool().unwrap_or(true) && !props.options.allow_failed.or(props.allow_failed).unwrap_or(false) {
-                        return Err(TaskError::Failed(format!("No response from server: {} answered {code} with an empty body (failOnEmptyResponse)", ctx.mask(url.as_str()))));
+                    if ctx.prop("failOnEmptyResponse")?.as_bool().unwrap_or(true)
+                        && !props
+                            .options
+                            .allow_failed
+                            .or(props.allow_failed)
+                            .unwrap_or(false)
+                    {
+                        return Err(TaskError::Failed(format!(
+                            "No response from server: {} answered {code} with an empty body (failOnEmptyResponse)",
+                            ctx.mask(url.as_str())
+                        )));
                     }
-                    ctx.log(crate::log::Level::Warn, format!("File '{}' is empty", ctx.mask(url.as_str()))).await;
+                    ctx.log(
+                        crate::log::Level::Warn,
+                        format!("File '{}' is empty", ctx.mask(url.as_str())),
+                    )
+                    .await;
                 }
-                ctx.info(format!("downloaded {length} bytes from {} ({code}) to {uri}", ctx.mask(url.as_str()))).await;
+                ctx.info(format!(
+                    "downloaded {length} bytes from {} ({code}) to {uri}",
+                    ctx.mask(url.as_str())
+                ))
+                .await;
                 let mut outputs = Outputs::new();
                 outputs.insert("uri".into(), json!(uri));
                 outputs.insert("code".into(), json!(code));
@@ -669,11 +1037,15 @@ mod run {
                 name = Some(plain.trim_matches('"').to_owned());
             }
         }
-        name.map(|n| n.rsplit(['/', '\\']).next().unwrap_or_default().to_owned()).filter(|n| !n.is_empty() && n != "." && n != "..")
+        name.map(|n| n.rsplit(['/', '\\']).next().unwrap_or_default().to_owned())
+            .filter(|n| !n.is_empty() && n != "." && n != "..")
     }
 
     fn percent_decode(text: &str) -> std::string::String {
-        url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+        url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
     }
 
     #[cfg(test)]
@@ -681,10 +1053,23 @@ mod run {
         #[test]
         fn file_names_come_from_content_disposition_without_paths() {
             use super::filename_from_disposition as name;
-            assert_eq!(name("attachment; filename=\"report.csv\"").as_deref(), Some("report.csv"));
-            assert_eq!(name("attachment; filename=plain.txt").as_deref(), Some("plain.txt"));
-            assert_eq!(name("attachment; filename=\"a.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf").as_deref(), Some("résumé.pdf"));
-            assert_eq!(name("attachment; filename=\"../../etc/passwd\"").as_deref(), Some("passwd"));
+            assert_eq!(
+                name("attachment; filename=\"report.csv\"").as_deref(),
+                Some("report.csv")
+            );
+            assert_eq!(
+                name("attachment; filename=plain.txt").as_deref(),
+                Some("plain.txt")
+            );
+            assert_eq!(
+                name("attachment; filename=\"a.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf")
+                    .as_deref(),
+                Some("résumé.pdf")
+            );
+            assert_eq!(
+                name("attachment; filename=\"../../etc/passwd\"").as_deref(),
+                Some("passwd")
+            );
             assert_eq!(name("attachment; filename=\"..\"").as_deref(), None);
             assert_eq!(name("inline").as_deref(), None);
         }

@@ -6,8 +6,12 @@ use crate::flow::registry::Kind::{self, *};
 use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
 
 /// Kestra's KVType names (the runtime's `kv::KvType` reads them).
-pub const KV_TYPE_NAMES: &[&str] = &["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"];
-const KV_TYPES: Kind = Enum { values: KV_TYPE_NAMES };
+pub const KV_TYPE_NAMES: &[&str] = &[
+    "STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON",
+];
+const KV_TYPES: Kind = Enum {
+    values: KV_TYPE_NAMES,
+};
 
 pub const SET: TaskType = TaskType {
     name: "io.kestra.plugin.core.kv.Set",
@@ -15,12 +19,32 @@ pub const SET: TaskType = TaskType {
     category: Category::Task,
     doc: "Sets a key of the namespace's KV store, read back with `kv('key')` or kv.Get.",
     properties: &[
-        ex(req("key", String, "The key: letters, digits, `.`, `_` and `-`."), "last_run"),
-        ex(req("value", Any, "The value; a lone expression keeps its type."), "{{ execution.startDate }}"),
-        def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it goes in."),
-        def("overwrite", Boolean, "true", "Replace an existing value; false fails instead."),
+        ex(
+            req("key", String, "The key: letters, digits, `.`, `_` and `-`."),
+            "last_run",
+        ),
+        ex(
+            req("value", Any, "The value; a lone expression keeps its type."),
+            "{{ execution.startDate }}",
+        ),
+        def(
+            "namespace",
+            String,
+            "\"{{ flow.namespace }}\"",
+            "The namespace whose store it goes in.",
+        ),
+        def(
+            "overwrite",
+            Boolean,
+            "true",
+            "Replace an existing value; false fails instead.",
+        ),
         prop("ttl", Duration, "After how long the key expires."),
-        prop("kvType", KV_TYPES, "The value's type; text is converted to it (a number, JSON...)."),
+        prop(
+            "kvType",
+            KV_TYPES,
+            "The value's type; text is converted to it (a number, JSON...).",
+        ),
     ],
     outputs: &[],
     run: runner!(run::Set),
@@ -34,10 +58,30 @@ pub const PUT: TaskType = TaskType {
     category: Category::Task,
     doc: "Inserts or updates a key: a mapping is deep-merged into the JSON value there, a list of {key, value} entries sets those (dotted) paths in it, anything else replaces it; the key's expiry and description stay.",
     properties: &[
-        ex(req("key", String, "The key: letters, digits, `.`, `_` and `-`."), "settings"),
-        ex(req("value", Any, "A mapping to merge, a list of {key: a.b, value} updates, or a value to put."), "[{ key: \"retries.max\", value: 3 }]"),
-        def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it goes in."),
-        def("errorOnMissing", Boolean, "false", "Fail when the key does not exist yet."),
+        ex(
+            req("key", String, "The key: letters, digits, `.`, `_` and `-`."),
+            "settings",
+        ),
+        ex(
+            req(
+                "value",
+                Any,
+                "A mapping to merge, a list of {key: a.b, value} updates, or a value to put.",
+            ),
+            "[{ key: \"retries.max\", value: 3 }]",
+        ),
+        def(
+            "namespace",
+            String,
+            "\"{{ flow.namespace }}\"",
+            "The namespace whose store it goes in.",
+        ),
+        def(
+            "errorOnMissing",
+            Boolean,
+            "false",
+            "Fail when the key does not exist yet.",
+        ),
     ],
     outputs: &[],
     run: runner!(run::Put),
@@ -52,10 +96,23 @@ pub const GET: TaskType = TaskType {
     doc: "Reads a key of the namespace's KV store into the output `value`.",
     properties: &[
         ex(req("key", String, "The key."), "last_run"),
-        def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it reads."),
-        def("errorOnMissing", Boolean, "false", "Fail when the key is missing; otherwise the value is null."),
+        def(
+            "namespace",
+            String,
+            "\"{{ flow.namespace }}\"",
+            "The namespace whose store it reads.",
+        ),
+        def(
+            "errorOnMissing",
+            Boolean,
+            "false",
+            "Fail when the key is missing; otherwise the value is null.",
+        ),
     ],
-    outputs: &[("value", "The value, with the type it was set with; null when missing.")],
+    outputs: &[(
+        "value",
+        "The value, with the type it was set with; null when missing.",
+    )],
     run: runner!(run::Get),
     check: None,
     aliases: &[],
@@ -68,8 +125,18 @@ pub const DELETE: TaskType = TaskType {
     doc: "Deletes a key of the namespace's KV store.",
     properties: &[
         ex(req("key", String, "The key."), "last_run"),
-        def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose store it deletes from."),
-        def("errorOnMissing", Boolean, "false", "Fail when the key is missing."),
+        def(
+            "namespace",
+            String,
+            "\"{{ flow.namespace }}\"",
+            "The namespace whose store it deletes from.",
+        ),
+        def(
+            "errorOnMissing",
+            Boolean,
+            "false",
+            "Fail when the key is missing.",
+        ),
     ],
     outputs: &[("deleted", "Whether the key was there.")],
     run: runner!(run::Delete),
@@ -84,7 +151,12 @@ pub const GET_KEYS: TaskType = TaskType {
     doc: "Lists the keys of the namespace's KV store, those with a prefix if given.",
     properties: &[
         prop("prefix", String, "Only keys that start with this."),
-        def("namespace", String, "\"{{ flow.namespace }}\"", "The namespace whose keys it lists."),
+        def(
+            "namespace",
+            String,
+            "\"{{ flow.namespace }}\"",
+            "The namespace whose keys it lists.",
+        ),
     ],
     outputs: &[("keys", "The keys, sorted.")],
     run: runner!(run::GetKeys),
@@ -98,12 +170,37 @@ pub const PURGE_KV: TaskType = TaskType {
     category: Category::Task,
     doc: "Deletes keys of the KV store across namespaces: by default every expired key of every namespace.",
     properties: &[
-        prop("namespaces", StringList, "Only these namespaces (and their children, see includeChildNamespaces)."),
-        prop("namespacePattern", String, "Only namespaces that match this glob, such as company.*; not with namespaces."),
-        def("includeChildNamespaces", Boolean, "true", "With namespaces, also their child namespaces."),
-        prop("keyPattern", String, "Only keys that match this glob, such as AI_*."),
-        prop("expiredOnly", Boolean, "Only expired keys (default true); deprecated in Kestra for behavior."),
-        prop("behavior", Map, "Kestra's purge behavior: {type: key, expiredOnly: true}."),
+        prop(
+            "namespaces",
+            StringList,
+            "Only these namespaces (and their children, see includeChildNamespaces).",
+        ),
+        prop(
+            "namespacePattern",
+            String,
+            "Only namespaces that match this glob, such as company.*; not with namespaces.",
+        ),
+        def(
+            "includeChildNamespaces",
+            Boolean,
+            "true",
+            "With namespaces, also their child namespaces.",
+        ),
+        prop(
+            "keyPattern",
+            String,
+            "Only keys that match this glob, such as AI_*.",
+        ),
+        prop(
+            "expiredOnly",
+            Boolean,
+            "Only expired keys (default true); deprecated in Kestra for behavior.",
+        ),
+        prop(
+            "behavior",
+            Map,
+            "Kestra's purge behavior: {type: key, expiredOnly: true}.",
+        ),
     ],
     outputs: &[("size", "How many keys were deleted.")],
     run: runner!(run::PurgeKv),
@@ -120,11 +217,12 @@ mod run {
     use crate::kv::{Kv, KvType};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
-
     /// The store of the task's `namespace`, by default the flow's.
     fn store(ctx: &TaskContext, namespace: Option<&str>) -> Result<Kv, TaskError> {
         let namespace = namespace.unwrap_or(ctx.namespace.as_str());
-        ctx.storage.kv(namespace).map_err(|e| ctx.invalid(e.to_string()))
+        ctx.storage
+            .kv(namespace)
+            .map_err(|e| ctx.invalid(e.to_string()))
     }
 
     fn failed(e: crate::kv::KvError) -> TaskError {
@@ -145,13 +243,23 @@ mod run {
     /// A list of `{key, value}` entries (Put's updates), if `value` is one.
     fn entries(value: &Value) -> Option<&Vec<Value>> {
         let items = value.as_array().filter(|items| !items.is_empty())?;
-        items.iter().all(|i| i.as_object().is_some_and(|m| m.contains_key("value") && m.keys().all(|k| k == "key" || k == "value"))).then_some(items)
+        items
+            .iter()
+            .all(|i| {
+                i.as_object().is_some_and(|m| {
+                    m.contains_key("value") && m.keys().all(|k| k == "key" || k == "value")
+                })
+            })
+            .then_some(items)
     }
 
     /// What Put makes of the value there and the one given.
     fn put_value(current: Option<Value>, given: Value) -> Result<Value, String> {
         if let Some(items) = entries(&given) {
-            let keyless = items.iter().filter(|i| i.get("key").is_none_or(Value::is_null)).count();
+            let keyless = items
+                .iter()
+                .filter(|i| i.get("key").is_none_or(Value::is_null))
+                .count();
             if keyless > 0 {
                 if items.len() > 1 {
                     return Err("`value` entries without `key` can only be used as a single replacement item".into());
@@ -161,7 +269,9 @@ mod run {
             let mut updates = serde_json::Map::new();
             for item in items {
                 let Some(path) = item["key"].as_str().filter(|k| !k.trim().is_empty()) else {
-                    return Err("each keyed `value` entry must have a non-empty string `key`".into());
+                    return Err(
+                        "each keyed `value` entry must have a non-empty string `key`".into(),
+                    );
                 };
                 crate::executor::inputs::insert_at(&mut updates, path, item["value"].clone());
             }
@@ -171,7 +281,10 @@ mod run {
                     crate::task::core::deep_merge(&mut existing, updates);
                     Ok(Value::Object(existing))
                 }
-                Some(_) => Err("cannot apply keyed `value` updates to a value that is not a JSON object".into()),
+                Some(_) => Err(
+                    "cannot apply keyed `value` updates to a value that is not a JSON object"
+                        .into(),
+                ),
             };
         }
         Ok(match (current, given) {
@@ -199,10 +312,14 @@ mod run {
                     )));
                 }
                 let now = jiff::Timestamp::now().as_millisecond();
-                let ttl = current.as_ref().and_then(|c| c.expiration_date).map(|at| std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
+                let ttl = current.as_ref().and_then(|c| c.expiration_date).map(|at| {
+                    std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0))
+                });
                 let description = current.as_ref().and_then(|c| c.description.clone());
-                let value = put_value(current.map(|c| c.value), props.value).map_err(|m| ctx.invalid(format!("value: {m}")))?;
-                kv.put(&props.key, value, None, ttl, true, description).map_err(failed)?;
+                let value = put_value(current.map(|c| c.value), props.value)
+                    .map_err(|m| ctx.invalid(format!("value: {m}")))?;
+                kv.put(&props.key, value, None, ttl, true, description)
+                    .map_err(failed)?;
                 ctx.info(format!("put the key {:?}", props.key)).await;
                 Ok(Outputs::new())
             })
@@ -236,16 +353,29 @@ mod run {
                 let props: SetProps = ctx.properties()?;
                 let kind = match props.kv_type.as_deref() {
                     None => None,
-                    Some(name) => Some(KvType::parse(name).ok_or_else(|| ctx.invalid(format!("kvType {name:?} is not one of {}", KvType::NAMES.join(", "))))?),
+                    Some(name) => Some(KvType::parse(name).ok_or_else(|| {
+                        ctx.invalid(format!(
+                            "kvType {name:?} is not one of {}",
+                            KvType::NAMES.join(", ")
+                        ))
+                    })?),
                 };
                 let value = match kind {
-                    Some(kind) => kind.convert(props.value).map_err(|m| ctx.invalid(format!("value: {m}")))?,
+                    Some(kind) => kind
+                        .convert(props.value)
+                        .map_err(|m| ctx.invalid(format!("value: {m}")))?,
                     None => props.value,
                 };
-                let ttl = props.ttl.as_deref().map(crate::task::core::parse_duration).transpose().map_err(|m| ctx.invalid(format!("ttl: {m}")))?;
+                let ttl = props
+                    .ttl
+                    .as_deref()
+                    .map(crate::task::core::parse_duration)
+                    .transpose()
+                    .map_err(|m| ctx.invalid(format!("ttl: {m}")))?;
                 let kv = store(ctx, props.namespace.as_deref())?;
                 let key = props.key.clone();
-                kv.put(&key, value, kind, ttl, props.overwrite, None).map_err(failed)?;
+                kv.put(&key, value, kind, ttl, props.overwrite, None)
+                    .map_err(failed)?;
                 ctx.info(format!("set the key {key:?}")).await;
                 Ok(Outputs::new())
             })
@@ -322,8 +452,13 @@ mod run {
                 let props: GetKeysProps = ctx.properties()?;
                 let kv = store(ctx, props.namespace.as_deref())?;
                 let prefix = props.prefix.unwrap_or_default();
-                let keys: Vec<Value> =
-                    kv.list().map_err(failed)?.into_iter().filter(|e| e.key.starts_with(&prefix)).map(|e| Value::String(e.key)).collect();
+                let keys: Vec<Value> = kv
+                    .list()
+                    .map_err(failed)?
+                    .into_iter()
+                    .filter(|e| e.key.starts_with(&prefix))
+                    .map(|e| Value::String(e.key))
+                    .collect();
                 let mut outputs = Outputs::new();
                 outputs.insert("keys".into(), Value::Array(keys));
                 Ok(outputs)
@@ -368,21 +503,41 @@ mod run {
                     return Err(ctx.invalid("give `namespaces` or `namespacePattern`, not both"));
                 }
                 let glob = |pattern: &str, what: &str| {
-                    globset::Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| ctx.invalid(format!("{what} {pattern:?}: {e}")))
+                    globset::Glob::new(pattern)
+                        .map(|g| g.compile_matcher())
+                        .map_err(|e| ctx.invalid(format!("{what} {pattern:?}: {e}")))
                 };
-                let namespace_glob = props.namespace_pattern.as_deref().map(|p| glob(p, "namespacePattern")).transpose()?;
-                let key_glob = props.key_pattern.as_deref().map(|p| glob(p, "keyPattern")).transpose()?;
-                let expired_only = props.expired_only.or(props.behavior.and_then(|b| b.expired_only)).unwrap_or(true);
+                let namespace_glob = props
+                    .namespace_pattern
+                    .as_deref()
+                    .map(|p| glob(p, "namespacePattern"))
+                    .transpose()?;
+                let key_glob = props
+                    .key_pattern
+                    .as_deref()
+                    .map(|p| glob(p, "keyPattern"))
+                    .transpose()?;
+                let expired_only = props
+                    .expired_only
+                    .or(props.behavior.and_then(|b| b.expired_only))
+                    .unwrap_or(true);
                 let chosen = |namespace: &str| match (&props.namespaces, &namespace_glob) {
                     (Some(list), _) => list.iter().any(|n| {
-                        namespace == n || (props.include_child_namespaces && namespace.starts_with(&format!("{n}.")))
+                        namespace == n
+                            || (props.include_child_namespaces
+                                && namespace.starts_with(&format!("{n}.")))
                     }),
                     (None, Some(glob)) => glob.is_match(namespace),
                     (None, None) => true,
                 };
                 let now = jiff::Timestamp::now().as_millisecond();
                 let mut size = 0u64;
-                for namespace in ctx.storage.kv_namespaces().into_iter().filter(|n| chosen(n)) {
+                for namespace in ctx
+                    .storage
+                    .kv_namespaces()
+                    .into_iter()
+                    .filter(|n| chosen(n))
+                {
                     let kv = store(ctx, Some(&namespace))?;
                     for entry in kv.entries().map_err(failed)? {
                         let key_ok = key_glob.as_ref().is_none_or(|g| g.is_match(&entry.key));

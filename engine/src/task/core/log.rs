@@ -4,7 +4,9 @@ use crate::flow::registry::Kind::{self, *};
 use crate::flow::registry::{Category, TaskType, def, ex, prop, req, runner};
 
 /// The log levels, as Kestra names them.
-pub(crate) const LEVELS: Kind = Enum { values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] };
+pub(crate) const LEVELS: Kind = Enum {
+    values: &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"],
+};
 
 pub const LOG: TaskType = TaskType {
     name: "io.kestra.plugin.core.log.Log",
@@ -12,7 +14,14 @@ pub const LOG: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes a message (or a list of messages) to the execution's logs.",
     properties: &[
-        ex(req("message", Any, "The message, or a list of messages; expressions are rendered."), "Hello, {{ inputs.name }}!"),
+        ex(
+            req(
+                "message",
+                Any,
+                "The message, or a list of messages; expressions are rendered.",
+            ),
+            "Hello, {{ inputs.name }}!",
+        ),
         def("level", LEVELS, "\"INFO\"", "The log level."),
     ],
     outputs: &[],
@@ -27,13 +36,27 @@ pub const FETCH: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes an execution's log lines (this one's by default), from a level up, to an Ion file of internal storage, one line per entry.",
     properties: &[
-        prop("namespace", String, "The execution's namespace, checked with executionId."),
-        prop("flowId", String, "The execution's flow, checked with executionId."),
-        ex(prop("executionId", String, "The execution; this one when unset."), "{{ trigger.executionId }}"),
+        prop(
+            "namespace",
+            String,
+            "The execution's namespace, checked with executionId.",
+        ),
+        prop(
+            "flowId",
+            String,
+            "The execution's flow, checked with executionId.",
+        ),
+        ex(
+            prop("executionId", String, "The execution; this one when unset."),
+            "{{ trigger.executionId }}",
+        ),
         prop("tasksId", StringList, "Only these tasks' lines."),
         def("level", LEVELS, "\"INFO\"", "The lowest level fetched."),
     ],
-    outputs: &[("uri", "The storage:// URI of the Ion file."), ("size", "How many lines it holds.")],
+    outputs: &[
+        ("uri", "The storage:// URI of the Ion file."),
+        ("size", "How many lines it holds."),
+    ],
     run: runner!(run::Fetch),
     check: None,
     aliases: &["io.kestra.core.tasks.log.Fetch"],
@@ -48,9 +71,24 @@ pub const PURGE_LOGS: TaskType = TaskType {
         prop("namespace", String, "Only this namespace's executions."),
         prop("flowId", String, "Only this flow's executions."),
         prop("executionId", String, "Only this execution."),
-        prop("logLevels", StringList, "Only these levels (TRACE, DEBUG, INFO, WARN, ERROR)."),
-        prop("startDate", String, "Only lines from this ISO-8601 date-time."),
-        ex(req("endDate", String, "Only lines before this ISO-8601 date-time."), "{{ now() | dateAdd(-1, 'MONTHS') }}"),
+        prop(
+            "logLevels",
+            StringList,
+            "Only these levels (TRACE, DEBUG, INFO, WARN, ERROR).",
+        ),
+        prop(
+            "startDate",
+            String,
+            "Only lines from this ISO-8601 date-time.",
+        ),
+        ex(
+            req(
+                "endDate",
+                String,
+                "Only lines before this ISO-8601 date-time.",
+            ),
+            "{{ now() | dateAdd(-1, 'MONTHS') }}",
+        ),
     ],
     outputs: &[("count", "How many log lines were deleted.")],
     run: runner!(run::PurgeLogs),
@@ -64,14 +102,18 @@ pub(crate) mod run {
     use serde::Deserialize;
     use serde_json::Value;
 
-    use crate::task::{Outputs, Runner, TaskContext, TaskError};
     use crate::log::Level;
+    use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
     /// A task's `level`: INFO when unset.
     pub(crate) fn level(ctx: &TaskContext, text: Option<&str>) -> Result<Level, TaskError> {
         match text {
             None => Ok(Level::Info),
-            Some(text) => Level::parse(text).ok_or_else(|| ctx.invalid(format!("level {text:?} is not TRACE, DEBUG, INFO, WARN or ERROR"))),
+            Some(text) => Level::parse(text).ok_or_else(|| {
+                ctx.invalid(format!(
+                    "level {text:?} is not TRACE, DEBUG, INFO, WARN or ERROR"
+                ))
+            }),
         }
     }
 
@@ -137,13 +179,21 @@ pub(crate) mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: PurgeProps = ctx.properties()?;
-                let levels = props.log_levels.iter().map(|l| level(ctx, Some(l))).collect::<Result<Vec<_>, _>>()?;
+                let levels = props
+                    .log_levels
+                    .iter()
+                    .map(|l| level(ctx, Some(l)))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let millis = crate::task::core::millis;
                 let filter = crate::store::PurgeFilter {
                     namespace: props.namespace,
                     flow_id: props.flow_id,
                     execution_id: props.execution_id,
-                    start: props.start_date.as_deref().map(|d| millis(ctx, "startDate", d)).transpose()?,
+                    start: props
+                        .start_date
+                        .as_deref()
+                        .map(|d| millis(ctx, "startDate", d))
+                        .transpose()?,
                     end: millis(ctx, "endDate", &props.end_date)?,
                 };
                 let count = ctx.purge_logs(&filter, &levels).await?;
@@ -177,20 +227,39 @@ pub(crate) mod run {
             Box::pin(async move {
                 let props: FetchProps = ctx.properties()?;
                 let min = level(ctx, props.level.as_deref())?;
-                let id = props.execution_id.filter(|i| !i.trim().is_empty()).map_or_else(|| ctx.execution_id.clone(), crate::ids::ExecutionId::new);
+                let id = props
+                    .execution_id
+                    .filter(|i| !i.trim().is_empty())
+                    .map_or_else(|| ctx.execution_id.clone(), crate::ids::ExecutionId::new);
                 let (namespace, flow_id, lines) = ctx.execution_logs(&id, min).await?;
                 // As Kestra: the namespace and flow, when given, must be the execution's.
-                if props.namespace.as_deref().is_some_and(|n| n != namespace.as_str()) || props.flow_id.as_deref().is_some_and(|f| f != flow_id.as_str()) {
-                    return Err(TaskError::Failed(format!("execution {id} is of flow {namespace}.{flow_id}, not of the namespace and flowId given")));
+                if props
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|n| n != namespace.as_str())
+                    || props
+                        .flow_id
+                        .as_deref()
+                        .is_some_and(|f| f != flow_id.as_str())
+                {
+                    return Err(TaskError::Failed(format!(
+                        "execution {id} is of flow {namespace}.{flow_id}, not of the namespace and flowId given"
+                    )));
                 }
                 let mut ion = String::new();
                 let mut size = 0_u64;
                 for line in lines {
                     let task = line.task_id.as_ref().map(|t| t.to_string());
-                    if props.tasks_id.as_ref().is_some_and(|only| !task.as_ref().is_some_and(|t| only.contains(t))) {
+                    if props
+                        .tasks_id
+                        .as_ref()
+                        .is_some_and(|only| !task.as_ref().is_some_and(|t| only.contains(t)))
+                    {
                         continue;
                     }
-                    let timestamp = jiff::Timestamp::from_millisecond(line.at).map(|t| t.to_string()).unwrap_or_default();
+                    let timestamp = jiff::Timestamp::from_millisecond(line.at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
                     let entry = serde_json::json!({
                         "namespace": namespace.as_str(),
                         "flowId": flow_id.as_str(),
@@ -208,7 +277,12 @@ pub(crate) mod run {
                         size += 1;
                     }
                 }
-                let uri = crate::storage::Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}.ion", ctx.task_id, ctx.task_run_id));
+                let uri = crate::storage::Storage::execution_uri(
+                    &ctx.namespace,
+                    &ctx.flow_id,
+                    &ctx.execution_id,
+                    &format!("{}-{}.ion", ctx.task_id, ctx.task_run_id),
+                );
                 ctx.storage.write(&uri, ion.as_bytes()).await?;
                 let mut outputs = Outputs::new();
                 outputs.insert("uri".into(), Value::String(uri));

@@ -22,7 +22,11 @@ use serde_json::Value;
 
 /// An ISO-8601 date-time property as Unix milliseconds (the purge tasks).
 #[cfg(feature = "runtime")]
-pub(crate) fn millis(ctx: &crate::task::TaskContext, name: &str, text: &str) -> Result<i64, crate::task::TaskError> {
+pub(crate) fn millis(
+    ctx: &crate::task::TaskContext,
+    name: &str,
+    text: &str,
+) -> Result<i64, crate::task::TaskError> {
     condition::When::parse(text)
         .map(|w| w.instant.as_millisecond())
         .map_err(|why| ctx.invalid(format!("{name}: {why}")))
@@ -34,7 +38,10 @@ pub fn is_truthy(value: &Value) -> bool {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => !matches!(s.trim().to_ascii_lowercase().as_str(), "" | "false" | "0" | "null" | "none"),
+        Value::String(s) => !matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "" | "false" | "0" | "null" | "none"
+        ),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
     }
@@ -59,21 +66,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     // jiff also reads "5 minutes"; flows use ISO-8601 only, as Kestra's do,
     // so that what validates is what runs.
     if !text.trim_start_matches(['-', '+']).starts_with(['P', 'p']) {
-        return Err(format!("{text:?} is not an ISO-8601 duration such as PT30S or PT5M"));
+        return Err(format!(
+            "{text:?} is not an ISO-8601 duration such as PT30S or PT5M"
+        ));
     }
     let signed = match text.parse::<jiff::SignedDuration>() {
         Ok(duration) => duration,
         Err(_) => {
-            let span = text
-                .parse::<jiff::Span>()
-                .map_err(|e| format!("{text:?} is not an ISO-8601 duration such as PT30S or PT5M: {e}"))?;
+            let span = text.parse::<jiff::Span>().map_err(|e| {
+                format!("{text:?} is not an ISO-8601 duration such as PT30S or PT5M: {e}")
+            })?;
             span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
                 .map_err(|e| format!("{text:?} cannot be a fixed length of time: {e}"))?
         }
     };
     Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -84,10 +92,10 @@ mod tests {
 
     use super::*;
     use crate::ids::{ExecutionId, FlowId, Namespace, TaskId, TaskRunId};
+    use crate::log::Level;
     use crate::logs::LogPipeline;
     use crate::storage::Storage;
     use crate::store::Store;
-    use crate::log::Level;
     use crate::task::{Outputs, Runners, Services, TaskContext, TaskError, TaskRunRef};
 
     struct Harness {
@@ -101,8 +109,17 @@ mod tests {
         let store = Store::scratch().await.unwrap();
         let (pipeline, _writer) = LogPipeline::start(store.clone());
         let dir = tempfile::tempdir().unwrap();
-        let services = Services { store: store.clone(), storage: Storage::new(dir.path()), logs: pipeline.sender() };
-        Harness { store, services, _pipeline: pipeline, _dir: dir }
+        let services = Services {
+            store: store.clone(),
+            storage: Storage::new(dir.path()),
+            logs: pipeline.sender(),
+        };
+        Harness {
+            store,
+            services,
+            _pipeline: pipeline,
+            _dir: dir,
+        }
     }
 
     fn context(h: &Harness, properties: Value, cancel: CancellationToken) -> TaskContext {
@@ -120,7 +137,8 @@ mod tests {
 
     async fn run(task_type: &str, h: &Harness, properties: Value) -> Result<Outputs, TaskError> {
         let runner = Runners::core().get(task_type).expect("a core task");
-        let ctx = context(h, properties, CancellationToken::new()).with_type(crate::flow::registry::lookup(task_type));
+        let ctx = context(h, properties, CancellationToken::new())
+            .with_type(crate::flow::registry::lookup(task_type));
         runner.run(&ctx).await
     }
 
@@ -135,12 +153,21 @@ mod tests {
             not_declared: Option<String>,
         }
         let h = harness().await;
-        let ctx = context(&h, json!({"message": "x"}), CancellationToken::new()).with_type(crate::flow::registry::lookup("log.Log"));
+        let ctx = context(&h, json!({"message": "x"}), CancellationToken::new())
+            .with_type(crate::flow::registry::lookup("log.Log"));
         // `logLevel` is a property every task has; `notDeclared` is no property of log.Log.
         let error = ctx.properties::<Reads>().unwrap_err().to_string();
-        assert!(error.contains("io.kestra.plugin.core.log.Log reads the property `notDeclared`"), "{error}");
+        assert!(
+            error.contains("io.kestra.plugin.core.log.Log reads the property `notDeclared`"),
+            "{error}"
+        );
         assert!(ctx.prop("level").is_ok_and(Value::is_null));
-        assert!(ctx.prop("levels").unwrap_err().to_string().contains("`levels`"));
+        assert!(
+            ctx.prop("levels")
+                .unwrap_err()
+                .to_string()
+                .contains("`levels`")
+        );
         // A map is not checked field by field.
         assert!(ctx.properties::<serde_json::Map<String, Value>>().is_ok());
     }
@@ -148,20 +175,41 @@ mod tests {
     #[tokio::test]
     async fn log_writes_each_message_at_its_level_masked() {
         let h = harness().await;
-        run("log.Log", &h, json!({"message": ["one", "token s3cr3t"], "level": "warn"})).await.unwrap();
+        run(
+            "log.Log",
+            &h,
+            json!({"message": ["one", "token s3cr3t"], "level": "warn"}),
+        )
+        .await
+        .unwrap();
         h.services.logs.flush().await;
-        let lines = h.store.logs(&ExecutionId::new("e"), Level::Trace, 0, 10).await.unwrap();
-        let got: Vec<(Level, &str)> = lines.iter().map(|l| (l.level, l.message.as_str())).collect();
+        let lines = h
+            .store
+            .logs(&ExecutionId::new("e"), Level::Trace, 0, 10)
+            .await
+            .unwrap();
+        let got: Vec<(Level, &str)> = lines
+            .iter()
+            .map(|l| (l.level, l.message.as_str()))
+            .collect();
         assert_eq!(got, [(Level::Warn, "one"), (Level::Warn, "token ******")]);
         assert_eq!(lines[0].task_id.as_ref().unwrap().as_str(), "t");
-        let bad = run("io.kestra.plugin.core.log.Log", &h, json!({"message": "x", "level": "LOUD"})).await.unwrap_err();
+        let bad = run(
+            "io.kestra.plugin.core.log.Log",
+            &h,
+            json!({"message": "x", "level": "LOUD"}),
+        )
+        .await
+        .unwrap_err();
         assert!(bad.to_string().contains("LOUD"), "{bad}");
     }
 
     #[tokio::test]
     async fn return_outputs_its_format() {
         let h = harness().await;
-        let outputs = run("debug.Return", &h, json!({"format": "Hello World"})).await.unwrap();
+        let outputs = run("debug.Return", &h, json!({"format": "Hello World"}))
+            .await
+            .unwrap();
         assert_eq!(Value::Object(outputs), json!({"value": "Hello World"}));
     }
 
@@ -174,17 +222,29 @@ mod tests {
         let sleeping = tokio::spawn(async move { runner.run(&ctx).await });
         cancel.cancel();
         assert!(matches!(sleeping.await.unwrap(), Err(TaskError::Killed)));
-        let bad = run("flow.Sleep", &h, json!({"duration": "soon"})).await.unwrap_err();
+        let bad = run("flow.Sleep", &h, json!({"duration": "soon"}))
+            .await
+            .unwrap_err();
         assert!(bad.to_string().contains("PT30S"), "{bad}");
     }
 
     #[tokio::test]
     async fn fail_fails_with_its_message_or_when_its_condition_holds() {
         let h = harness().await;
-        let error = run("execution.Fail", &h, json!({"errorMessage": "bad s3cr3t"})).await.unwrap_err();
+        let error = run("execution.Fail", &h, json!({"errorMessage": "bad s3cr3t"}))
+            .await
+            .unwrap_err();
         assert_eq!(error.to_string(), "bad ******");
-        assert!(run("execution.Fail", &h, json!({"condition": "false"})).await.is_ok());
-        assert!(run("execution.Fail", &h, json!({"condition": "true"})).await.is_err());
+        assert!(
+            run("execution.Fail", &h, json!({"condition": "false"}))
+                .await
+                .is_ok()
+        );
+        assert!(
+            run("execution.Fail", &h, json!({"condition": "true"}))
+                .await
+                .is_err()
+        );
     }
 
     #[test]
@@ -199,10 +259,23 @@ mod tests {
 
     #[test]
     fn truthiness() {
-        for yes in [json!(true), json!("yes"), json!(1), json!("TRUE"), json!([1])] {
+        for yes in [
+            json!(true),
+            json!("yes"),
+            json!(1),
+            json!("TRUE"),
+            json!([1]),
+        ] {
             assert!(is_truthy(&yes), "{yes}");
         }
-        for no in [json!(false), json!("false"), json!(""), json!(0), json!(null), json!(" False ")] {
+        for no in [
+            json!(false),
+            json!("false"),
+            json!(""),
+            json!(0),
+            json!(null),
+            json!(" False "),
+        ] {
             assert!(!is_truthy(&no), "{no}");
         }
     }

@@ -11,13 +11,45 @@ pub const UPLOAD_FILES: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes namespace files: the files of the enclosing WorkingDirectory that `files` matches, and the internal storage files `filesMap` names, under `destination`.",
     properties: &[
-        ex(req("namespace", String, "The namespace to write to."), "{{ flow.namespace }}"),
-        ex(prop("files", StringList, "Glob patterns of files of the task's directory (in a WorkingDirectory) to upload, by their path there."), "[\"**.sql\"]"),
-        ex(prop("filesMap", Any, "A map of namespace file path to internal storage URI (or that map as JSON), such as a download task's output."), "{ \"data/orders.csv\": \"{{ outputs.download.uri }}\" }"),
-        def("destination", String, "\"/\"", "The folder of the namespace to write under."),
-        def("conflict", Enum { values: &["OVERWRITE", "ERROR", "SKIP"] }, "\"OVERWRITE\"", "What to do with a file that exists."),
+        ex(
+            req("namespace", String, "The namespace to write to."),
+            "{{ flow.namespace }}",
+        ),
+        ex(
+            prop(
+                "files",
+                StringList,
+                "Glob patterns of files of the task's directory (in a WorkingDirectory) to upload, by their path there.",
+            ),
+            "[\"**.sql\"]",
+        ),
+        ex(
+            prop(
+                "filesMap",
+                Any,
+                "A map of namespace file path to internal storage URI (or that map as JSON), such as a download task's output.",
+            ),
+            "{ \"data/orders.csv\": \"{{ outputs.download.uri }}\" }",
+        ),
+        def(
+            "destination",
+            String,
+            "\"/\"",
+            "The folder of the namespace to write under.",
+        ),
+        def(
+            "conflict",
+            Enum {
+                values: &["OVERWRITE", "ERROR", "SKIP"],
+            },
+            "\"OVERWRITE\"",
+            "What to do with a file that exists.",
+        ),
     ],
-    outputs: &[("files", "The path of each file written, by where it came from.")],
+    outputs: &[(
+        "files",
+        "The path of each file written, by where it came from.",
+    )],
     run: runner!(run::UploadFiles),
     check: None,
     aliases: &[],
@@ -29,11 +61,29 @@ pub const DOWNLOAD_FILES: TaskType = TaskType {
     category: Category::Task,
     doc: "Copies the namespace files that `files` matches into the execution's internal storage.",
     properties: &[
-        ex(req("namespace", String, "The namespace to read from."), "{{ flow.namespace }}"),
-        ex(req("files", Any, "A glob pattern or a list of them, over paths such as `/sql/q.sql`."), "[\"/sql/**\"]"),
-        def("destination", String, "\"\"", "A prefix for the names of the copies."),
+        ex(
+            req("namespace", String, "The namespace to read from."),
+            "{{ flow.namespace }}",
+        ),
+        ex(
+            req(
+                "files",
+                Any,
+                "A glob pattern or a list of them, over paths such as `/sql/q.sql`.",
+            ),
+            "[\"/sql/**\"]",
+        ),
+        def(
+            "destination",
+            String,
+            "\"\"",
+            "A prefix for the names of the copies.",
+        ),
     ],
-    outputs: &[("files", "Each copy's storage:// URI, by the namespace file's path (`/sql/q.sql`).")],
+    outputs: &[(
+        "files",
+        "Each copy's storage:// URI, by the namespace file's path (`/sql/q.sql`).",
+    )],
     run: runner!(run::DownloadFiles),
     check: None,
     aliases: &[],
@@ -45,9 +95,24 @@ pub const DELETE_FILES: TaskType = TaskType {
     category: Category::Task,
     doc: "Deletes the namespace files that `files` matches (their revisions are kept).",
     properties: &[
-        ex(req("namespace", String, "The namespace to delete from."), "{{ flow.namespace }}"),
-        ex(req("files", Any, "A glob pattern or a list of them, over paths such as `/sql/q.sql`."), "[\"/tmp/**\"]"),
-        def("deleteParentFolder", Boolean, "false", "Also delete each folder left empty."),
+        ex(
+            req("namespace", String, "The namespace to delete from."),
+            "{{ flow.namespace }}",
+        ),
+        ex(
+            req(
+                "files",
+                Any,
+                "A glob pattern or a list of them, over paths such as `/sql/q.sql`.",
+            ),
+            "[\"/tmp/**\"]",
+        ),
+        def(
+            "deleteParentFolder",
+            Boolean,
+            "false",
+            "Also delete each folder left empty.",
+        ),
     ],
     outputs: &[("files", "The paths deleted.")],
     run: runner!(run::DeleteFiles),
@@ -56,9 +121,28 @@ pub const DELETE_FILES: TaskType = TaskType {
 };
 
 const VERSION_BEHAVIOR: &[Property] = &[
-    def("type", Enum { values: &["version"] }, "\"version\"", "Purge older revisions."),
-    def("keepAmount", Integer, "1", "How many of each file's latest revisions to keep (at least 1: the file itself)."),
-    ex(prop("before", String, "Only revisions written before this ISO-8601 date-time."), "{{ now() | dateAdd(-30, 'DAYS') }}"),
+    def(
+        "type",
+        Enum {
+            values: &["version"],
+        },
+        "\"version\"",
+        "Purge older revisions.",
+    ),
+    def(
+        "keepAmount",
+        Integer,
+        "1",
+        "How many of each file's latest revisions to keep (at least 1: the file itself).",
+    ),
+    ex(
+        prop(
+            "before",
+            String,
+            "Only revisions written before this ISO-8601 date-time.",
+        ),
+        "{{ now() | dateAdd(-30, 'DAYS') }}",
+    ),
 ];
 
 pub const PURGE_FILES: TaskType = TaskType {
@@ -67,11 +151,40 @@ pub const PURGE_FILES: TaskType = TaskType {
     category: Category::Task,
     doc: "Deletes old revisions of namespace files (never a file's latest), of some namespaces or all, and the namespaces under them.",
     properties: &[
-        prop("namespaces", StringList, "The namespaces; all when unset (and no namespacePattern)."),
-        ex(prop("namespacePattern", String, "A glob over namespace names, instead of namespaces."), "company.*"),
-        def("includeChildNamespaces", Boolean, "true", "Also the namespaces under those named."),
-        ex(prop("filePattern", String, "Only files whose path matches this glob."), "**/*.sql"),
-        prop("behavior", Object { properties: VERSION_BEHAVIOR }, "What to keep: the latest revision of each file when unset."),
+        prop(
+            "namespaces",
+            StringList,
+            "The namespaces; all when unset (and no namespacePattern).",
+        ),
+        ex(
+            prop(
+                "namespacePattern",
+                String,
+                "A glob over namespace names, instead of namespaces.",
+            ),
+            "company.*",
+        ),
+        def(
+            "includeChildNamespaces",
+            Boolean,
+            "true",
+            "Also the namespaces under those named.",
+        ),
+        ex(
+            prop(
+                "filePattern",
+                String,
+                "Only files whose path matches this glob.",
+            ),
+            "**/*.sql",
+        ),
+        prop(
+            "behavior",
+            Object {
+                properties: VERSION_BEHAVIOR,
+            },
+            "What to keep: the latest revision of each file when unset.",
+        ),
     ],
     outputs: &[("size", "How many revisions were deleted.")],
     run: runner!(run::PurgeFiles),
@@ -98,17 +211,33 @@ mod run {
     fn patterns(ctx: &TaskContext, value: &Value) -> Result<Vec<String>, TaskError> {
         match value {
             Value::String(one) => Ok(vec![one.clone()]),
-            Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(|| ctx.invalid("files: a pattern or a list of patterns"))).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ctx.invalid("files: a pattern or a list of patterns"))
+                })
+                .collect(),
             _ => Err(ctx.invalid("files: a pattern or a list of patterns")),
         }
     }
 
-    async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, TaskError> {
-        tokio::task::spawn_blocking(work).await.map_err(|e| TaskError::Failed(e.to_string()))?.map_err(TaskError::Failed)
+    async fn blocking<T: Send + 'static>(
+        work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<T, TaskError> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| TaskError::Failed(e.to_string()))?
+            .map_err(TaskError::Failed)
     }
 
     fn joined(destination: &str, path: &str) -> String {
-        format!("{}/{}", destination.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            destination.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 
     pub(super) struct UploadFiles;
@@ -134,7 +263,11 @@ mod run {
                 let target = ctx.namespace_files(&props.namespace)?;
                 let conflict = match props.conflict.as_deref() {
                     None => Conflict::Overwrite,
-                    Some(name) => Conflict::parse(name).ok_or_else(|| ctx.invalid(format!("conflict: {name:?} is not OVERWRITE, ERROR or SKIP")))?,
+                    Some(name) => Conflict::parse(name).ok_or_else(|| {
+                        ctx.invalid(format!(
+                            "conflict: {name:?} is not OVERWRITE, ERROR or SKIP"
+                        ))
+                    })?,
                 };
                 let destination = props.destination.unwrap_or_else(|| "/".into());
                 let files_map = match props.files_map {
@@ -142,7 +275,9 @@ mod run {
                     Value::Object(map) => Some(map),
                     Value::String(text) => match serde_json::from_str(&text) {
                         Ok(Value::Object(map)) => Some(map),
-                        _ => return Err(ctx.invalid("filesMap: a map of path to internal storage URI, or that map as JSON")),
+                        _ => return Err(ctx.invalid(
+                            "filesMap: a map of path to internal storage URI, or that map as JSON",
+                        )),
                     },
                     _ => return Err(ctx.invalid("filesMap: a map of path to internal storage URI")),
                 };
@@ -155,40 +290,79 @@ mod run {
                     let Some(dir) = &ctx.working_dir else {
                         return Err(ctx.invalid("files: the task reads its directory's files, so it must be inside a WorkingDirectory (or use filesMap)"));
                     };
-                    let set = crate::namespace_files::globs(files).map_err(|e| ctx.invalid(format!("files: {e}")))?;
-                    let dir = dir.clone();
-                    let found = blocking(move || local_files(&dir)).await?;
+                    let set = crate::namespace_files::globs(files)
+                        .map_err(|e| ctx.invalid(format!("files: {e}")))?;
+                    let found = crate::executor::files_under(dir)
+                        .await
+                        .map_err(TaskError::Failed)?;
                     for relative in found {
                         let rooted = format!("/{relative}");
-                        if set.as_ref().is_some_and(|s| s.is_match(&rooted) || s.is_match(&relative)) {
-                            let path = ctx.working_dir.as_ref().map(|d| d.join(&relative)).unwrap_or_default();
-                            let bytes = tokio::fs::read(&path).await.map_err(|e| TaskError::Failed(format!("{relative}: {e}")))?;
-                            pending.push((relative.clone(), joined(&destination, &relative), bytes));
+                        if set
+                            .as_ref()
+                            .is_some_and(|s| s.is_match(&rooted) || s.is_match(&relative))
+                        {
+                            let path = ctx
+                                .working_dir
+                                .as_ref()
+                                .map(|d| d.join(&relative))
+                                .unwrap_or_default();
+                            let bytes = tokio::fs::read(&path)
+                                .await
+                                .map_err(|e| TaskError::Failed(format!("{relative}: {e}")))?;
+                            pending.push((
+                                relative.clone(),
+                                joined(&destination, &relative),
+                                bytes,
+                            ));
                         }
                     }
                 }
                 for (path, uri) in files_map.unwrap_or_default() {
                     let Some(uri) = uri.as_str() else {
-                        return Err(ctx.invalid(format!("filesMap: {path}: a storage:// URI, not {uri}")));
+                        return Err(
+                            ctx.invalid(format!("filesMap: {path}: a storage:// URI, not {uri}"))
+                        );
                     };
                     let (file, size) = ctx.storage.open(uri).await?;
                     if size > LIMIT {
-                        return Err(TaskError::Failed(format!("{uri} is {size} bytes: UploadFiles moves files up to {LIMIT} bytes")));
+                        return Err(TaskError::Failed(format!(
+                            "{uri} is {size} bytes: UploadFiles moves files up to {LIMIT} bytes"
+                        )));
                     }
                     let mut bytes = Vec::with_capacity(size as usize);
-                    file.take(LIMIT).read_to_end(&mut bytes).await.map_err(|e| TaskError::Failed(format!("{uri}: {e}")))?;
+                    file.take(LIMIT)
+                        .read_to_end(&mut bytes)
+                        .await
+                        .map_err(|e| TaskError::Failed(format!("{uri}: {e}")))?;
                     pending.push((uri.to_owned(), joined(&destination, &path), bytes));
                 }
                 let mut written = Map::new();
                 for (from, path, bytes) in pending {
                     let files = target.clone();
                     let to = path.clone();
-                    match blocking(move || files.put(&to, &bytes, conflict).map_err(|e| e.to_string())).await? {
+                    match blocking(move || {
+                        files.put(&to, &bytes, conflict).map_err(|e| e.to_string())
+                    })
+                    .await?
+                    {
                         Some(revision) => {
-                            ctx.log(Level::Debug, format!("uploaded {path} (revision {revision})")).await;
-                            written.insert(from, Value::String(format!("/{}", NamespaceFiles::normalize(&path).unwrap_or(path))));
+                            ctx.log(
+                                Level::Debug,
+                                format!("uploaded {path} (revision {revision})"),
+                            )
+                            .await;
+                            written.insert(
+                                from,
+                                Value::String(format!(
+                                    "/{}",
+                                    NamespaceFiles::normalize(&path).unwrap_or(path)
+                                )),
+                            );
                         }
-                        None => ctx.log(Level::Debug, format!("{path} exists: skipped")).await,
+                        None => {
+                            ctx.log(Level::Debug, format!("{path} exists: skipped"))
+                                .await
+                        }
                     }
                 }
                 let mut outputs = Outputs::new();
@@ -196,26 +370,6 @@ mod run {
                 Ok(outputs)
             })
         }
-    }
-
-    /// Every file under a directory, relative, with `/`.
-    fn local_files(root: &std::path::Path) -> Result<Vec<String>, String> {
-        let mut found = Vec::new();
-        let mut pending = vec![root.to_owned()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?.flatten() {
-                let kind = entry.file_type().map_err(|e| e.to_string())?;
-                if kind.is_dir() {
-                    pending.push(entry.path());
-                } else if kind.is_file()
-                    && let Ok(relative) = entry.path().strip_prefix(root)
-                {
-                    found.push(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-                }
-            }
-        }
-        found.sort();
-        Ok(found)
     }
 
     pub(super) struct DownloadFiles;
@@ -240,9 +394,16 @@ mod run {
                 let mut downloaded = Map::new();
                 for path in picked {
                     let (source, wanted) = (files.clone(), path.clone());
-                    let bytes = blocking(move || source.get(&wanted, None).map_err(|e| e.to_string())).await?;
+                    let bytes =
+                        blocking(move || source.get(&wanted, None).map_err(|e| e.to_string()))
+                            .await?;
                     let name = format!("{}_{destination}{path}", ctx.task_run_id);
-                    let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &name.replace('/', "_"));
+                    let uri = Storage::execution_uri(
+                        &ctx.namespace,
+                        &ctx.flow_id,
+                        &ctx.execution_id,
+                        &name.replace('/', "_"),
+                    );
                     ctx.storage.write(&uri, bytes.as_slice()).await?;
                     ctx.log(Level::Debug, format!("Downloaded {uri}")).await;
                     downloaded.insert(format!("/{path}"), Value::String(uri));
@@ -297,7 +458,10 @@ mod run {
                     ctx.log(Level::Debug, format!("Deleted {path}")).await;
                 }
                 let mut outputs = Outputs::new();
-                outputs.insert("files".into(), Value::Array(deleted.into_iter().map(Value::String).collect()));
+                outputs.insert(
+                    "files".into(),
+                    Value::Array(deleted.into_iter().map(Value::String).collect()),
+                );
                 Ok(outputs)
             })
         }
@@ -328,24 +492,39 @@ mod run {
                     return Err(ctx.invalid("give namespaces or namespacePattern, not both"));
                 }
                 let children = props.include_child_namespaces.unwrap_or(true);
-                let pattern = props.namespace_pattern.as_deref().map(|p| globset::Glob::new(p).map(|g| g.compile_matcher())).transpose().map_err(|e| ctx.invalid(format!("namespacePattern: {e}")))?;
+                let pattern = props
+                    .namespace_pattern
+                    .as_deref()
+                    .map(|p| globset::Glob::new(p).map(|g| g.compile_matcher()))
+                    .transpose()
+                    .map_err(|e| ctx.invalid(format!("namespacePattern: {e}")))?;
                 let chosen: Vec<String> = ctx
                     .file_namespaces()
                     .into_iter()
                     .filter(|ns| match (&props.namespaces, &pattern) {
-                        (Some(named), _) => named.iter().any(|n| ns == n || (children && ns.strip_prefix(n.as_str()).is_some_and(|rest| rest.starts_with('.')))),
+                        (Some(named), _) => named.iter().any(|n| {
+                            ns == n
+                                || (children
+                                    && ns
+                                        .strip_prefix(n.as_str())
+                                        .is_some_and(|rest| rest.starts_with('.')))
+                        }),
                         (None, Some(glob)) => glob.is_match(ns),
                         (None, None) => true,
                     })
                     .collect();
                 let behavior = props.behavior.unwrap_or_default();
-                let keep = behavior.get("keepAmount").and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())).map(|n| n as usize);
+                let keep = behavior
+                    .get("keepAmount")
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
+                    .map(|n| n as usize);
                 let before = match behavior.get("before").and_then(Value::as_str) {
                     Some(text) => Some(crate::task::core::millis(ctx, "behavior.before", text)?),
                     None => None,
                 };
                 let files_pattern: Vec<String> = props.file_pattern.into_iter().collect();
-                let set = crate::namespace_files::globs(&files_pattern).map_err(|e| ctx.invalid(format!("filePattern: {e}")))?;
+                let set = crate::namespace_files::globs(&files_pattern)
+                    .map_err(|e| ctx.invalid(format!("filePattern: {e}")))?;
                 let mut purged = 0usize;
                 for namespace in chosen {
                     let files = ctx.namespace_files(&namespace)?;
@@ -354,10 +533,15 @@ mod run {
                         let mut count = 0;
                         for path in files.with_revisions().map_err(|e| e.to_string())? {
                             let rooted = format!("/{path}");
-                            if set.as_ref().is_some_and(|s| !s.is_match(&rooted) && !s.is_match(&path)) {
+                            if set
+                                .as_ref()
+                                .is_some_and(|s| !s.is_match(&rooted) && !s.is_match(&path))
+                            {
                                 continue;
                             }
-                            count += files.purge_revisions(&path, keep, before).map_err(|e| e.to_string())?;
+                            count += files
+                                .purge_revisions(&path, keep, before)
+                                .map_err(|e| e.to_string())?;
                         }
                         Ok(count)
                     })

@@ -8,7 +8,14 @@ pub const OUTPUT_VALUES: TaskType = TaskType {
     alias: "output.OutputValues",
     category: Category::Task,
     doc: "Renders values (strings, numbers, lists, mappings) into its output `values`, for later tasks and the flow's outputs.",
-    properties: &[ex(req("values", Map, "The values, by name; expressions are rendered, a lone expression keeps its type."), "{ total: \"{{ outputs.count.value }}\" }")],
+    properties: &[ex(
+        req(
+            "values",
+            Map,
+            "The values, by name; expressions are rendered, a lone expression keeps its type.",
+        ),
+        "{ total: \"{{ outputs.count.value }}\" }",
+    )],
     outputs: &[("values", "The rendered values, by name.")],
     run: runner!(run::OutputValues),
     check: None,

@@ -12,8 +12,18 @@ pub const WRITE: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes rendered text to a file of internal storage.",
     properties: &[
-        ex(req("content", String, "The file's content; expressions are rendered."), "{{ outputs.api.body }}"),
-        ex(prop("extension", String, "The file's extension, such as .json."), ".json"),
+        ex(
+            req(
+                "content",
+                String,
+                "The file's content; expressions are rendered.",
+            ),
+            "{{ outputs.api.body }}",
+        ),
+        ex(
+            prop("extension", String, "The file's extension, such as .json."),
+            ".json",
+        ),
     ],
     outputs: &[("uri", "The storage:// URI of the file.")],
     run: runner!(run::Write),
@@ -26,7 +36,10 @@ pub const SIZE: TaskType = TaskType {
     alias: "storage.Size",
     category: Category::Task,
     doc: "Gives the size of a file of internal storage.",
-    properties: &[ex(req("uri", String, "The file's storage:// URI."), "{{ outputs.download.uri }}")],
+    properties: &[ex(
+        req("uri", String, "The file's storage:// URI."),
+        "{{ outputs.download.uri }}",
+    )],
     outputs: &[("size", "The file's size in bytes.")],
     run: runner!(run::Size),
     check: None,
@@ -39,8 +52,19 @@ pub const CONCAT: TaskType = TaskType {
     category: Category::Task,
     doc: "Joins files of internal storage into one, in order, with a separator after each if given.",
     properties: &[
-        ex(req("files", Any, "The files' storage:// URIs: a list, or that list as JSON text."), "[\"{{ outputs.a.uri }}\", \"{{ outputs.b.uri }}\"]"),
-        prop("separator", String, "Written after each file; nothing when unset."),
+        ex(
+            req(
+                "files",
+                Any,
+                "The files' storage:// URIs: a list, or that list as JSON text.",
+            ),
+            "[\"{{ outputs.a.uri }}\", \"{{ outputs.b.uri }}\"]",
+        ),
+        prop(
+            "separator",
+            String,
+            "Written after each file; nothing when unset.",
+        ),
         def("extension", String, "\".tmp\"", "The new file's extension."),
     ],
     outputs: &[("uri", "The storage:// URI of the joined file.")],
@@ -55,10 +79,21 @@ pub const DELETE: TaskType = TaskType {
     category: Category::Task,
     doc: "Deletes a file of internal storage.",
     properties: &[
-        ex(req("uri", String, "The file's storage:// URI."), "{{ outputs.download.uri }}"),
-        def("errorOnMissing", Boolean, "false", "Fail when there is no such file."),
+        ex(
+            req("uri", String, "The file's storage:// URI."),
+            "{{ outputs.download.uri }}",
+        ),
+        def(
+            "errorOnMissing",
+            Boolean,
+            "false",
+            "Fail when there is no such file.",
+        ),
     ],
-    outputs: &[("uri", "The file's URI."), ("deleted", "Whether a file was deleted.")],
+    outputs: &[
+        ("uri", "The file's URI."),
+        ("deleted", "Whether a file was deleted."),
+    ],
     run: runner!(run::Delete),
     check: None,
     aliases: &["io.kestra.core.tasks.storages.Delete"],
@@ -70,9 +105,22 @@ pub const REVERSE: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes a file's lines in reverse order to a new file, each followed by the separator.",
     properties: &[
-        ex(req("from", String, "The file's storage:// URI."), "{{ outputs.download.uri }}"),
-        def("separator", String, "\"\\n\"", "What ends each line in the new file."),
-        def("charset", String, "\"UTF-8\"", "The file's character set; Mortar reads UTF-8."),
+        ex(
+            req("from", String, "The file's storage:// URI."),
+            "{{ outputs.download.uri }}",
+        ),
+        def(
+            "separator",
+            String,
+            "\"\\n\"",
+            "What ends each line in the new file.",
+        ),
+        def(
+            "charset",
+            String,
+            "\"UTF-8\"",
+            "The file's character set; Mortar reads UTF-8.",
+        ),
     ],
     outputs: &[("uri", "The storage:// URI of the new file.")],
     run: runner!(run::Reverse),
@@ -86,12 +134,31 @@ pub const SPLIT: TaskType = TaskType {
     category: Category::Task,
     doc: "Splits a file of internal storage into several at line ends: so many rows each, so many files, or about so many bytes each (give one).",
     properties: &[
-        ex(req("from", String, "The file's storage:// URI."), "{{ outputs.download.uri }}"),
+        ex(
+            req("from", String, "The file's storage:// URI."),
+            "{{ outputs.download.uri }}",
+        ),
         prop("rows", Integer, "Lines per file."),
-        prop("partitions", Integer, "How many files, the lines dealt to them in turn."),
-        ex(prop("bytes", String, "About how many bytes per file, such as 10MB (B, KB, MB, GB)."), "10MB"),
+        prop(
+            "partitions",
+            Integer,
+            "How many files, the lines dealt to them in turn.",
+        ),
+        ex(
+            prop(
+                "bytes",
+                String,
+                "About how many bytes per file, such as 10MB (B, KB, MB, GB).",
+            ),
+            "10MB",
+        ),
         def("separator", String, "\"\\n\"", "What ends a line."),
-        def("charset", String, "\"UTF-8\"", "The file's character set; Mortar reads UTF-8."),
+        def(
+            "charset",
+            String,
+            "\"UTF-8\"",
+            "The file's character set; Mortar reads UTF-8.",
+        ),
     ],
     outputs: &[("uris", "The storage:// URIs of the parts, in order.")],
     run: runner!(run::Split),
@@ -108,7 +175,10 @@ pub const PURGE_CURRENT_EXECUTION_FILES: TaskType = TaskType {
     outputs: &[("uris", "The storage:// URIs of the files deleted.")],
     run: runner!(run::PurgeCurrentExecutionFiles),
     check: None,
-    aliases: &["io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeExecution"],
+    aliases: &[
+        "io.kestra.core.tasks.storages.PurgeExecution",
+        "io.kestra.plugin.core.storage.PurgeExecution",
+    ],
 };
 
 pub const DEDUPLICATE_ITEMS: TaskType = TaskType {
@@ -117,8 +187,21 @@ pub const DEDUPLICATE_ITEMS: TaskType = TaskType {
     category: Category::Task,
     doc: "Keeps, of the items of an Ion file (one per line) that share a key, the last one, in the order of the file.",
     properties: &[
-        ex(req("from", String, "The Ion file's storage:// URI."), "{{ outputs.extract.uri }}"),
-        ex(per_item(req("expr", String, "The key of an item: an expression over its fields, rendered for each item."), &["*"]), "{{ id }}-{{ region }}"),
+        ex(
+            req("from", String, "The Ion file's storage:// URI."),
+            "{{ outputs.extract.uri }}",
+        ),
+        ex(
+            per_item(
+                req(
+                    "expr",
+                    String,
+                    "The key of an item: an expression over its fields, rendered for each item.",
+                ),
+                &["*"],
+            ),
+            "{{ id }}-{{ region }}",
+        ),
     ],
     outputs: &[
         ("uri", "The storage:// URI of the new Ion file."),
@@ -137,10 +220,37 @@ pub const FILTER_ITEMS: TaskType = TaskType {
     category: Category::Task,
     doc: "Keeps (INCLUDE) or drops (EXCLUDE) the items of an Ion file (one per line) for which filterCondition, rendered over the item's fields, is true.",
     properties: &[
-        ex(req("from", String, "The Ion file's storage:// URI."), "{{ outputs.extract.uri }}"),
-        ex(per_item(req("filterCondition", String, "An expression over an item's fields; true unless it renders false, 0, -0 or empty."), &["*"]), "{{ amount > 100 }}"),
-        def("filterType", Enum { values: &["INCLUDE", "EXCLUDE"] }, "\"INCLUDE\"", "What to do with the items the condition matches."),
-        def("errorOrNullBehavior", Enum { values: &["FAIL", "INCLUDE", "EXCLUDE"] }, "\"FAIL\"", "What to do with an item the condition cannot be rendered for, or renders null for."),
+        ex(
+            req("from", String, "The Ion file's storage:// URI."),
+            "{{ outputs.extract.uri }}",
+        ),
+        ex(
+            per_item(
+                req(
+                    "filterCondition",
+                    String,
+                    "An expression over an item's fields; true unless it renders false, 0, -0 or empty.",
+                ),
+                &["*"],
+            ),
+            "{{ amount > 100 }}",
+        ),
+        def(
+            "filterType",
+            Enum {
+                values: &["INCLUDE", "EXCLUDE"],
+            },
+            "\"INCLUDE\"",
+            "What to do with the items the condition matches.",
+        ),
+        def(
+            "errorOrNullBehavior",
+            Enum {
+                values: &["FAIL", "INCLUDE", "EXCLUDE"],
+            },
+            "\"FAIL\"",
+            "What to do with an item the condition cannot be rendered for, or renders null for.",
+        ),
     ],
     outputs: &[
         ("uri", "The storage:// URI of the new Ion file."),
@@ -158,10 +268,27 @@ pub const LOCAL_FILES: TaskType = TaskType {
     category: Category::Task,
     doc: "Writes files into the task's directory (the enclosing WorkingDirectory's, which later tasks share) and sends files from it to internal storage. Kestra deprecates it for WorkingDirectory's inputFiles and outputFiles.",
     properties: &[
-        ex(prop("inputs", Any, "Files to create: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON."), "{ \"query.sql\": \"SELECT 1\" }"),
-        ex(prop("outputs", StringList, "Glob patterns, relative to the directory, of the files to send to internal storage."), "[\"*.csv\"]"),
+        ex(
+            prop(
+                "inputs",
+                Any,
+                "Files to create: a map of relative path to content (text, or an internal storage URI whose file is copied), or that map as JSON.",
+            ),
+            "{ \"query.sql\": \"SELECT 1\" }",
+        ),
+        ex(
+            prop(
+                "outputs",
+                StringList,
+                "Glob patterns, relative to the directory, of the files to send to internal storage.",
+            ),
+            "[\"*.csv\"]",
+        ),
     ],
-    outputs: &[("uris", "The storage:// URI of each file sent, by its path in the directory.")],
+    outputs: &[(
+        "uris",
+        "The storage:// URI of each file sent, by its path in the directory.",
+    )],
     run: runner!(run::LocalFiles),
     check: None,
     aliases: &["io.kestra.core.tasks.storages.LocalFiles"],
@@ -190,7 +317,12 @@ mod run {
             Some(e) => format!(".{e}"),
             None => ".tmp".to_owned(),
         };
-        Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}{extension}", ctx.task_id, ctx.task_run_id))
+        Storage::execution_uri(
+            &ctx.namespace,
+            &ctx.flow_id,
+            &ctx.execution_id,
+            &format!("{}-{}{extension}", ctx.task_id, ctx.task_run_id),
+        )
     }
 
     fn uri_output(uri: &str) -> Outputs {
@@ -236,7 +368,11 @@ mod run {
     impl Runner for Size {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
-                let uri = ctx.prop("uri")?.as_str().ok_or_else(|| ctx.invalid("uri is a storage:// URI"))?.to_owned();
+                let uri = ctx
+                    .prop("uri")?
+                    .as_str()
+                    .ok_or_else(|| ctx.invalid("uri is a storage:// URI"))?
+                    .to_owned();
                 let (_, size) = ctx.storage.open(&uri).await?;
                 let mut outputs = Outputs::new();
                 outputs.insert("size".into(), json!(size));
@@ -253,7 +389,10 @@ mod run {
                 let props: UriProps = ctx.properties()?;
                 let deleted = ctx.storage.delete(&props.uri).await?;
                 if !deleted && props.error_on_missing.unwrap_or(false) {
-                    return Err(TaskError::Failed(format!("Unable to find file '{}'", props.uri)));
+                    return Err(TaskError::Failed(format!(
+                        "Unable to find file '{}'",
+                        props.uri
+                    )));
                 }
                 let mut outputs = uri_output(&props.uri);
                 outputs.insert("deleted".into(), json!(deleted));
@@ -278,24 +417,38 @@ mod run {
             Box::pin(async move {
                 let props: ConcatProps = ctx.properties()?;
                 let files: Vec<String> = match &props.files {
-                    Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<_>>(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Option<_>>(),
                     Value::String(text) => serde_json::from_str(text).ok(),
                     _ => None,
                 }
-                .ok_or_else(|| ctx.invalid("files is a list of storage:// URIs, or that list as JSON text"))?;
+                .ok_or_else(|| {
+                    ctx.invalid("files is a list of storage:// URIs, or that list as JSON text")
+                })?;
                 // Each file streams in after the other, then the separator.
                 let mut readers: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = Vec::new();
                 for uri in &files {
                     let (file, _) = ctx.storage.open(uri).await?;
                     readers.push(Box::new(file));
                     if let Some(separator) = &props.separator {
-                        readers.push(Box::new(std::io::Cursor::new(separator.clone().into_bytes())));
+                        readers.push(Box::new(std::io::Cursor::new(
+                            separator.clone().into_bytes(),
+                        )));
                     }
                 }
-                let joined = readers.into_iter().fold(Box::new(tokio::io::empty()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, |all, next| Box::new(all.chain(next)));
+                let joined = readers.into_iter().fold(
+                    Box::new(tokio::io::empty()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                    |all, next| Box::new(all.chain(next)),
+                );
                 let uri = new_uri(ctx, Some(props.extension.as_deref().unwrap_or(".tmp")));
                 let size = ctx.storage.write(&uri, joined).await?;
-                ctx.info(format!("joined {} files, {size} bytes, into {uri}", files.len())).await;
+                ctx.info(format!(
+                    "joined {} files, {size} bytes, into {uri}",
+                    files.len()
+                ))
+                .await;
                 Ok(uri_output(&uri))
             })
         }
@@ -316,15 +469,29 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: ReverseProps = ctx.properties()?;
-                if let Some(charset) = props.charset.as_deref().filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8")) {
-                    return Err(ctx.invalid(format!("charset {charset:?}: Mortar reads UTF-8 files only")));
+                if let Some(charset) = props
+                    .charset
+                    .as_deref()
+                    .filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8"))
+                {
+                    return Err(ctx.invalid(format!(
+                        "charset {charset:?}: Mortar reads UTF-8 files only"
+                    )));
                 }
                 let (file, size) = ctx.storage.open(&props.from).await?;
                 if size > REVERSE_LIMIT {
-                    return Err(TaskError::Failed(format!("{} is {size} bytes: Reverse reads files up to {REVERSE_LIMIT} bytes", props.from)));
+                    return Err(TaskError::Failed(format!(
+                        "{} is {size} bytes: Reverse reads files up to {REVERSE_LIMIT} bytes",
+                        props.from
+                    )));
                 }
                 let mut text = String::new();
-                file.take(REVERSE_LIMIT).read_to_string(&mut text).await.map_err(|e| TaskError::Failed(format!("{} is not UTF-8 text: {e}", props.from)))?;
+                file.take(REVERSE_LIMIT)
+                    .read_to_string(&mut text)
+                    .await
+                    .map_err(|e| {
+                        TaskError::Failed(format!("{} is not UTF-8 text: {e}", props.from))
+                    })?;
                 let separator = props.separator.unwrap_or_else(|| "\n".into());
                 // Lines as Java's reader sees them: \n, \r\n or \r end one, and a last empty one is none.
                 let mut reversed = String::with_capacity(text.len() + separator.len());
@@ -332,14 +499,17 @@ mod run {
                     reversed.push_str(line.strip_suffix('\r').unwrap_or(line));
                     reversed.push_str(&separator);
                 }
-                let extension = props.from.rsplit('/').next().and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
+                let extension = props
+                    .from
+                    .rsplit('/')
+                    .next()
+                    .and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
                 let uri = new_uri(ctx, extension.as_deref());
                 ctx.storage.write(&uri, reversed.as_bytes()).await?;
                 Ok(uri_output(&uri))
             })
         }
     }
-
 
     /// The most a part list may hold, and the largest file Split reads.
     const SPLIT_LIMIT: u64 = 1024 * 1024 * 1024;
@@ -387,14 +557,30 @@ mod run {
 
     /// Cuts a file of internal storage at line ends into files of this
     /// task run (`<task>-<task run>-<n><extension>`); returns their URIs.
-    pub(crate) async fn split_file(ctx: &TaskContext, from: &str, cut: Cut) -> Result<Vec<String>, TaskError> {
-        let bytes = match &cut.bytes {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| ctx.invalid(format!("bytes {s:?} is not a size such as 10MB")))?),
-            Some(other) => return Err(ctx.invalid(format!("bytes {other} is not a size such as 10MB"))),
-        };
-        let how = [cut.rows.is_some(), cut.partitions.is_some(), bytes.is_some()].iter().filter(|b| **b).count();
+    pub(crate) async fn split_file(
+        ctx: &TaskContext,
+        from: &str,
+        cut: Cut,
+    ) -> Result<Vec<String>, TaskError> {
+        let bytes =
+            match &cut.bytes {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::String(s)) => Some(data_size(s).ok_or_else(|| {
+                    ctx.invalid(format!("bytes {s:?} is not a size such as 10MB"))
+                })?),
+                Some(other) => {
+                    return Err(ctx.invalid(format!("bytes {other} is not a size such as 10MB")));
+                }
+            };
+        let how = [
+            cut.rows.is_some(),
+            cut.partitions.is_some(),
+            bytes.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if how != 1 {
             return Err(ctx.invalid("give one of rows, partitions or bytes"));
         }
@@ -403,14 +589,23 @@ mod run {
         }
         let (file, size) = ctx.storage.open(from).await?;
         if size > SPLIT_LIMIT {
-            return Err(TaskError::Failed(format!("{from} is {size} bytes: files are split up to {SPLIT_LIMIT} bytes")));
+            return Err(TaskError::Failed(format!(
+                "{from} is {size} bytes: files are split up to {SPLIT_LIMIT} bytes"
+            )));
         }
         let mut text = String::new();
-        file.take(SPLIT_LIMIT).read_to_string(&mut text).await.map_err(|e| TaskError::Failed(format!("{from} is not UTF-8 text: {e}")))?;
+        file.take(SPLIT_LIMIT)
+            .read_to_string(&mut text)
+            .await
+            .map_err(|e| TaskError::Failed(format!("{from} is not UTF-8 text: {e}")))?;
         let separator = cut.separator.unwrap_or_else(|| "\n".into());
         let lines: Vec<&str> = text.split(separator.as_str()).collect();
         // A separator at the very end makes no empty last line.
-        let lines = if lines.last() == Some(&"") { &lines[..lines.len() - 1] } else { &lines[..] };
+        let lines = if lines.last() == Some(&"") {
+            &lines[..lines.len() - 1]
+        } else {
+            &lines[..]
+        };
         let mut parts: Vec<String> = Vec::new();
         match (cut.rows, cut.partitions, bytes) {
             (Some(rows), _, _) => {
@@ -419,7 +614,9 @@ mod run {
                 }
             }
             (_, Some(partitions), _) => {
-                let n = usize::try_from(partitions).unwrap_or(1).min(lines.len().max(1));
+                let n = usize::try_from(partitions)
+                    .unwrap_or(1)
+                    .min(lines.len().max(1));
                 parts = vec![String::new(); n];
                 for (i, line) in lines.iter().enumerate() {
                     parts[i % n].push_str(line);
@@ -429,7 +626,9 @@ mod run {
             (_, _, Some(limit)) => {
                 let mut current = String::new();
                 for line in lines {
-                    if !current.is_empty() && (current.len() + line.len() + separator.len()) as u64 > limit {
+                    if !current.is_empty()
+                        && (current.len() + line.len() + separator.len()) as u64 > limit
+                    {
                         parts.push(std::mem::take(&mut current));
                     }
                     current.push_str(line);
@@ -441,14 +640,32 @@ mod run {
             }
             _ => unreachable!("one of them is set, checked above"),
         }
-        let extension = from.rsplit('/').next().and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
+        let extension = from
+            .rsplit('/')
+            .next()
+            .and_then(|name| name.rfind('.').map(|i| name[i..].to_owned()));
         let mut uris = Vec::new();
         for (i, part) in parts.iter().enumerate() {
-            let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-{}-{i}{}", ctx.task_id, ctx.task_run_id, extension.as_deref().unwrap_or(".tmp")));
+            let uri = Storage::execution_uri(
+                &ctx.namespace,
+                &ctx.flow_id,
+                &ctx.execution_id,
+                &format!(
+                    "{}-{}-{i}{}",
+                    ctx.task_id,
+                    ctx.task_run_id,
+                    extension.as_deref().unwrap_or(".tmp")
+                ),
+            );
             ctx.storage.write(&uri, part.as_bytes()).await?;
             uris.push(uri);
         }
-        ctx.info(format!("split {} lines into {} files", lines.len(), uris.len())).await;
+        ctx.info(format!(
+            "split {} lines into {} files",
+            lines.len(),
+            uris.len()
+        ))
+        .await;
         Ok(uris)
     }
 
@@ -456,13 +673,27 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: SplitProps = ctx.properties()?;
-                if let Some(charset) = props.charset.as_deref().filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8")) {
-                    return Err(ctx.invalid(format!("charset {charset:?}: Mortar reads UTF-8 files only")));
+                if let Some(charset) = props
+                    .charset
+                    .as_deref()
+                    .filter(|c| !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("UTF8"))
+                {
+                    return Err(ctx.invalid(format!(
+                        "charset {charset:?}: Mortar reads UTF-8 files only"
+                    )));
                 }
-                let cut = Cut { rows: props.rows, partitions: props.partitions, bytes: props.bytes, separator: props.separator };
+                let cut = Cut {
+                    rows: props.rows,
+                    partitions: props.partitions,
+                    bytes: props.bytes,
+                    separator: props.separator,
+                };
                 let uris = split_file(ctx, &props.from, cut).await?;
                 let mut outputs = Outputs::new();
-                outputs.insert("uris".into(), Value::Array(uris.into_iter().map(Value::String).collect()));
+                outputs.insert(
+                    "uris".into(),
+                    Value::Array(uris.into_iter().map(Value::String).collect()),
+                );
                 Ok(outputs)
             })
         }
@@ -473,10 +704,17 @@ mod run {
     impl Runner for PurgeCurrentExecutionFiles {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
-                let uris = ctx.storage.purge_execution(&ctx.namespace, &ctx.flow_id, &ctx.execution_id).await?;
-                ctx.info(format!("deleted {} files of this execution", uris.len())).await;
+                let uris = ctx
+                    .storage
+                    .purge_execution(&ctx.namespace, &ctx.flow_id, &ctx.execution_id)
+                    .await?;
+                ctx.info(format!("deleted {} files of this execution", uris.len()))
+                    .await;
                 let mut outputs = Outputs::new();
-                outputs.insert("uris".into(), Value::Array(uris.into_iter().map(Value::String).collect()));
+                outputs.insert(
+                    "uris".into(),
+                    Value::Array(uris.into_iter().map(Value::String).collect()),
+                );
                 Ok(outputs)
             })
         }
@@ -484,20 +722,32 @@ mod run {
 
     /// The items of an Ion file, one per line, each as the variables its
     /// expression is rendered with; `each` is given the line and the item.
-    async fn each_item(ctx: &TaskContext, from: &str, mut each: impl FnMut(&str, Value) -> Result<(), TaskError>) -> Result<(), TaskError> {
+    async fn each_item(
+        ctx: &TaskContext,
+        from: &str,
+        mut each: impl FnMut(&str, Value) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
         use tokio::io::AsyncBufReadExt;
         let (file, _) = ctx.storage.open(from).await?;
         let mut lines = tokio::io::BufReader::new(file).lines();
         let mut number = 0u64;
-        while let Some(line) = lines.next_line().await.map_err(|e| TaskError::Failed(format!("{from}: {e}")))? {
+        while let Some(line) = lines
+            .next_line()
+            .await
+            .map_err(|e| TaskError::Failed(format!("{from}: {e}")))?
+        {
             number += 1;
             if line.trim().is_empty() {
                 continue;
             }
             let item = crate::flow::pebble::convert::from_ion(&Value::String(line.clone()))
-                .map_err(|e| TaskError::Failed(format!("{from}, line {number}: not an Ion value: {e}")))?;
+                .map_err(|e| {
+                    TaskError::Failed(format!("{from}, line {number}: not an Ion value: {e}"))
+                })?;
             if !item.is_object() {
-                return Err(TaskError::Failed(format!("{from}, line {number}: an item must be an Ion struct, not {item}")));
+                return Err(TaskError::Failed(format!(
+                    "{from}, line {number}: an item must be an Ion struct, not {item}"
+                )));
             }
             each(&line, item)?;
         }
@@ -537,7 +787,8 @@ mod run {
                 let props: DeduplicateProps = ctx.properties()?;
                 // First pass: each key's last place; second: keep the items
                 // at those places, in the file's order (as Kestra does).
-                let mut last: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+                let mut last: std::collections::HashMap<String, u64> =
+                    std::collections::HashMap::new();
                 let mut offset = 0u64;
                 each_item(ctx, &props.from, |_, item| {
                     let key = rendered_text(ctx.render_item("expr", &item)?).unwrap_or_default();
@@ -590,18 +841,41 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: FilterProps = ctx.properties()?;
-                let include = match props.filter_type.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                let include = match props
+                    .filter_type
+                    .as_deref()
+                    .map(str::to_ascii_uppercase)
+                    .as_deref()
+                {
                     None | Some("INCLUDE") => true,
                     Some("EXCLUDE") => false,
-                    Some(other) => return Err(ctx.invalid(format!("filterType: {other:?} is not INCLUDE or EXCLUDE"))),
+                    Some(other) => {
+                        return Err(
+                            ctx.invalid(format!("filterType: {other:?} is not INCLUDE or EXCLUDE"))
+                        );
+                    }
                 };
-                let on_null = match props.error_or_null_behavior.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                let on_null = match props
+                    .error_or_null_behavior
+                    .as_deref()
+                    .map(str::to_ascii_uppercase)
+                    .as_deref()
+                {
                     None | Some("FAIL") => None,
                     Some("INCLUDE") => Some(true),
                     Some("EXCLUDE") => Some(false),
-                    Some(other) => return Err(ctx.invalid(format!("errorOrNullBehavior: {other:?} is not FAIL, INCLUDE or EXCLUDE"))),
+                    Some(other) => {
+                        return Err(ctx.invalid(format!(
+                            "errorOrNullBehavior: {other:?} is not FAIL, INCLUDE or EXCLUDE"
+                        )));
+                    }
                 };
-                let condition = ctx.source.get("filterCondition").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let condition = ctx
+                    .source
+                    .get("filterCondition")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let mut kept = Vec::new();
                 let (mut processed, mut dropped) = (0u64, 0u64);
                 each_item(ctx, &props.from, |line, item| {
@@ -653,16 +927,30 @@ mod run {
                 // tasks after; alone, a directory of its own.
                 let dir = match &ctx.working_dir {
                     Some(path) => crate::executor::WorkingDir::existing(path.clone()),
-                    None => crate::executor::WorkingDir::create(&ctx.task_run_id).await.map_err(TaskError::Failed)?,
+                    None => crate::executor::WorkingDir::create(&ctx.task_run_id)
+                        .await
+                        .map_err(TaskError::Failed)?,
                 };
                 let inputs = match props.inputs {
                     Value::Object(files) => Value::Object(files),
                     other => other,
                 };
-                dir.write_inputs(&inputs, &ctx.storage).await.map_err(|e| ctx.invalid(e.replacen("inputFiles", "inputs", 1)))?;
+                dir.write_inputs(&inputs, &ctx.storage)
+                    .await
+                    .map_err(|e| ctx.invalid(e.replacen("inputFiles", "inputs", 1)))?;
                 let prefix = format!("{}_", ctx.task_run_id);
-                let uri_of = |relative: &str| Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{prefix}{relative}"));
-                let kept = dir.keep_outputs(&props.outputs, &ctx.storage, uri_of).await.map_err(|e| ctx.invalid(e.replacen("outputFiles", "outputs", 1)))?;
+                let uri_of = |relative: &str| {
+                    Storage::execution_uri(
+                        &ctx.namespace,
+                        &ctx.flow_id,
+                        &ctx.execution_id,
+                        &format!("{prefix}{relative}"),
+                    )
+                };
+                let kept = dir
+                    .keep_outputs(&props.outputs, &ctx.storage, uri_of)
+                    .await
+                    .map_err(|e| ctx.invalid(e.replacen("outputFiles", "outputs", 1)))?;
                 let mut outputs = Outputs::new();
                 outputs.insert("uris".into(), Value::Object(kept));
                 Ok(outputs)

@@ -11,9 +11,19 @@ pub const TEMPLATED_TASK: TaskType = TaskType {
     alias: "templating.TemplatedTask",
     category: Category::Task,
     doc: "Renders `spec` (a task's YAML: its type and properties) and runs that task; its outputs are the task's.",
-    properties: &[ex(req("spec", String, "The task as YAML, with expressions rendered first."), "\"type: io.kestra.plugin.core.debug.Return\\nformat: hello {{ inputs.name }}\"")],
+    properties: &[ex(
+        req(
+            "spec",
+            String,
+            "The task as YAML, with expressions rendered first.",
+        ),
+        "\"type: io.kestra.plugin.core.debug.Return\\nformat: hello {{ inputs.name }}\"",
+    )],
     outputs: &[],
-    run: runner!(|env| run::TemplatedTask { databricks: env.databricks.clone(), link: env.executor.clone() }),
+    run: runner!(|env| run::TemplatedTask {
+        databricks: env.databricks.clone(),
+        link: env.executor.clone()
+    }),
     check: None,
     aliases: &["io.kestra.core.tasks.templating.TemplatedTask"],
 };
@@ -43,19 +53,40 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: Props = ctx.properties()?;
-                let spec = crate::flow::pebble::convert::yaml_function(&Value::String(props.spec)).map_err(|e| ctx.invalid(format!("spec is not YAML: {e}")))?;
+                let spec = crate::flow::pebble::convert::yaml_function(&Value::String(props.spec))
+                    .map_err(|e| ctx.invalid(format!("spec is not YAML: {e}")))?;
                 let Value::Object(mut properties) = spec else {
-                    return Err(ctx.invalid("spec is a task: a mapping with its `type` and properties"));
+                    return Err(
+                        ctx.invalid("spec is a task: a mapping with its `type` and properties")
+                    );
                 };
-                let written = properties.remove("type").and_then(|t| t.as_str().map(str::to_owned)).ok_or_else(|| ctx.invalid("spec has no `type`"))?;
+                let written = properties
+                    .remove("type")
+                    .and_then(|t| t.as_str().map(str::to_owned))
+                    .ok_or_else(|| ctx.invalid("spec has no `type`"))?;
                 properties.remove("id");
-                let declared = crate::flow::registry::lookup(&written).ok_or_else(|| ctx.invalid(format!("spec: unknown task type {written:?}")))?;
+                let declared = crate::flow::registry::lookup(&written)
+                    .ok_or_else(|| ctx.invalid(format!("spec: unknown task type {written:?}")))?;
                 if declared.name == super::TEMPLATED_TASK.name {
                     return Err(ctx.invalid("The templated task cannot be of type 'io.kestra.plugin.core.templating.TemplatedTask'"));
                 }
-                let make = declared.run.filter(|_| declared.category == Category::Task).ok_or_else(|| ctx.invalid(format!("The templated task must be a runnable task, not {}", declared.alias)))?;
-                let runner = make(&RunnerEnv { databricks: self.databricks.clone(), executor: self.link.clone() });
-                let inner = ctx.clone().with_type(Some(declared)).with_properties(Value::Object(properties));
+                let make = declared
+                    .run
+                    .filter(|_| declared.category == Category::Task)
+                    .ok_or_else(|| {
+                        ctx.invalid(format!(
+                            "The templated task must be a runnable task, not {}",
+                            declared.alias
+                        ))
+                    })?;
+                let runner = make(&RunnerEnv {
+                    databricks: self.databricks.clone(),
+                    executor: self.link.clone(),
+                });
+                let inner = ctx
+                    .clone()
+                    .with_type(Some(declared))
+                    .with_properties(Value::Object(properties));
                 runner.run(&inner).await
             })
         }

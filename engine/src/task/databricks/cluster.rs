@@ -11,26 +11,91 @@ pub const CREATE_CLUSTER: TaskType = TaskType {
     category: Category::Task,
     doc: "Creates a cluster and waits until it runs.",
     properties: databricks![
-        api(ex(req("clusterName", String, "The cluster's name."), "mortar-{{ execution.id }}"), "cluster_name"),
-        api(ex(req("sparkVersion", String, "The Databricks runtime."), "15.4.x-scala2.12"), "spark_version"),
-        api(ex(prop("nodeTypeId", String, "The instance type."), "i3.xlarge"), "node_type_id"),
-        api(prop("driverNodeTypeId", String, "The driver's instance type; nodeTypeId when unset."), "driver_node_type_id"),
+        api(
+            ex(
+                req("clusterName", String, "The cluster's name."),
+                "mortar-{{ execution.id }}"
+            ),
+            "cluster_name"
+        ),
+        api(
+            ex(
+                req("sparkVersion", String, "The Databricks runtime."),
+                "15.4.x-scala2.12"
+            ),
+            "spark_version"
+        ),
+        api(
+            ex(
+                prop("nodeTypeId", String, "The instance type."),
+                "i3.xlarge"
+            ),
+            "node_type_id"
+        ),
+        api(
+            prop(
+                "driverNodeTypeId",
+                String,
+                "The driver's instance type; nodeTypeId when unset."
+            ),
+            "driver_node_type_id"
+        ),
         prop("numWorkers", Integer, "A fixed number of workers."),
         prop("minWorkers", Integer, "With maxWorkers: autoscaling."),
         prop("maxWorkers", Integer, "With minWorkers: autoscaling."),
-        prop("autoscale", Map, "minWorkers and maxWorkers, as one mapping."),
-        api(prop("autoTerminationMinutes", Integer, "Terminate the cluster after this many idle minutes."), "autotermination_minutes"),
+        prop(
+            "autoscale",
+            Map,
+            "minWorkers and maxWorkers, as one mapping."
+        ),
+        api(
+            prop(
+                "autoTerminationMinutes",
+                Integer,
+                "Terminate the cluster after this many idle minutes."
+            ),
+            "autotermination_minutes"
+        ),
         api(prop("sparkConf", Map, "Spark configuration."), "spark_conf"),
-        api(prop("sparkEnvVars", Map, "Environment variables."), "spark_env_vars"),
+        api(
+            prop("sparkEnvVars", Map, "Environment variables."),
+            "spark_env_vars"
+        ),
         api(prop("customTags", Map, "Tags."), "custom_tags"),
         api(prop("policyId", String, "A cluster policy."), "policy_id"),
-        api(prop("instancePoolId", String, "An instance pool."), "instance_pool_id"),
-        api(prop("dataSecurityMode", String, "Unity Catalog access mode."), "data_security_mode"),
-        api(prop("singleUserName", String, "The user of a single-user cluster."), "single_user_name"),
-        api(prop("runtimeEngine", Enum { values: &["STANDARD", "PHOTON"] }, "The runtime engine."), "runtime_engine"),
+        api(
+            prop("instancePoolId", String, "An instance pool."),
+            "instance_pool_id"
+        ),
+        api(
+            prop("dataSecurityMode", String, "Unity Catalog access mode."),
+            "data_security_mode"
+        ),
+        api(
+            prop(
+                "singleUserName",
+                String,
+                "The user of a single-user cluster."
+            ),
+            "single_user_name"
+        ),
+        api(
+            prop(
+                "runtimeEngine",
+                Enum {
+                    values: &["STANDARD", "PHOTON"]
+                },
+                "The runtime engine."
+            ),
+            "runtime_engine"
+        ),
         api(prop("initScripts", Any, "Init scripts."), "init_scripts"),
     ],
-    outputs: &[("clusterId", "The new cluster's id."), ("clusterURI", "Its page in the workspace."), ("state", "Its state.")],
+    outputs: &[
+        ("clusterId", "The new cluster's id."),
+        ("clusterURI", "Its page in the workspace."),
+        ("state", "Its state."),
+    ],
     run: runner!(|env| run::CreateCluster(env.databricks.clone())),
     check: None,
     aliases: &[],
@@ -42,9 +107,22 @@ pub const DELETE_CLUSTER: TaskType = TaskType {
     category: Category::Task,
     doc: "Terminates a cluster (or deletes it permanently).",
     properties: databricks![
-        ex(req("clusterId", String, "The cluster to delete."), "{{ outputs.create_cluster.clusterId }}"),
-        def("permanent", Boolean, "false", "Delete the cluster permanently rather than terminate it."),
-        def("wait", Boolean, "true", "Wait until the cluster is terminated."),
+        ex(
+            req("clusterId", String, "The cluster to delete."),
+            "{{ outputs.create_cluster.clusterId }}"
+        ),
+        def(
+            "permanent",
+            Boolean,
+            "false",
+            "Delete the cluster permanently rather than terminate it."
+        ),
+        def(
+            "wait",
+            Boolean,
+            "true",
+            "Wait until the cluster is terminated."
+        ),
     ],
     outputs: &[],
     run: runner!(|env| run::DeleteCluster(env.databricks.clone())),
@@ -63,18 +141,23 @@ mod run {
     use crate::task::databricks::run::{Databricks, int, wait_for};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
-
     pub(super) struct CreateCluster(pub(super) Arc<Databricks>);
-
 
     impl Runner for CreateCluster {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
                 let props = ctx.properties.as_object().cloned().unwrap_or_default();
-                let cluster_id = match ctx.checkpoint.as_ref().and_then(|c| c["cluster_id"].as_str()) {
+                let cluster_id = match ctx
+                    .checkpoint
+                    .as_ref()
+                    .and_then(|c| c["cluster_id"].as_str())
+                {
                     Some(id) => {
-                        ctx.info(format!("re-attaching to cluster {id} created before a restart")).await;
+                        ctx.info(format!(
+                            "re-attaching to cluster {id} created before a restart"
+                        ))
+                        .await;
                         id.to_owned()
                     }
                     None => {
@@ -82,24 +165,42 @@ mod run {
                         let created: Value = client.post("/api/2.1/clusters/create", &body).await?;
                         let id = created["cluster_id"]
                             .as_str()
-                            .ok_or_else(|| TaskError::Failed(format!("clusters/create answered without a cluster_id: {created}")))?
+                            .ok_or_else(|| {
+                                TaskError::Failed(format!(
+                                    "clusters/create answered without a cluster_id: {created}"
+                                ))
+                            })?
                             .to_owned();
                         ctx.checkpoint(&json!({"cluster_id": id})).await?;
-                        ctx.info(format!("created cluster {id}; waiting for it to run")).await;
+                        ctx.info(format!("created cluster {id}; waiting for it to run"))
+                            .await;
                         id
                     }
                 };
                 let started = Instant::now();
                 let last_state = std::sync::Mutex::new(String::new());
                 let state = wait_for(ctx, "the cluster to start", None, || {
-                    let (client, cluster_id, last_state) = (client.clone(), cluster_id.clone(), &last_state);
+                    let (client, cluster_id, last_state) =
+                        (client.clone(), cluster_id.clone(), &last_state);
                     async move {
-                        let cluster: Value = client.get("/api/2.1/clusters/get", &[("cluster_id", cluster_id.clone())]).await?;
+                        let cluster: Value = client
+                            .get(
+                                "/api/2.1/clusters/get",
+                                &[("cluster_id", cluster_id.clone())],
+                            )
+                            .await?;
                         let state = cluster["state"].as_str().unwrap_or("UNKNOWN").to_owned();
-                        let changed = last_state.lock().map(|mut last| std::mem::replace(&mut *last, state.clone()) != state).unwrap_or(false);
+                        let changed = last_state
+                            .lock()
+                            .map(|mut last| std::mem::replace(&mut *last, state.clone()) != state)
+                            .unwrap_or(false);
                         if changed {
                             let message = cluster["state_message"].as_str().unwrap_or("");
-                            ctx.info(format!("cluster {cluster_id} is {state} after {:.1}s {message}", started.elapsed().as_secs_f64())).await;
+                            ctx.info(format!(
+                                "cluster {cluster_id} is {state} after {:.1}s {message}",
+                                started.elapsed().as_secs_f64()
+                            ))
+                            .await;
                         }
                         match state.as_str() {
                             "RUNNING" => Ok(Some(state)),
@@ -108,8 +209,15 @@ mod run {
                                 Err(TaskError::Failed(format!(
                                     "cluster {cluster_id} did not start: {state} ({}{}){}",
                                     reason["code"].as_str().unwrap_or("no reason given"),
-                                    reason["type"].as_str().map(|t| format!(", {t}")).unwrap_or_default(),
-                                    cluster["state_message"].as_str().filter(|m| !m.is_empty()).map(|m| format!(": {m}")).unwrap_or_default(),
+                                    reason["type"]
+                                        .as_str()
+                                        .map(|t| format!(", {t}"))
+                                        .unwrap_or_default(),
+                                    cluster["state_message"]
+                                        .as_str()
+                                        .filter(|m| !m.is_empty())
+                                        .map(|m| format!(": {m}"))
+                                        .unwrap_or_default(),
                                 )))
                             }
                             _ => Ok(None),
@@ -119,20 +227,38 @@ mod run {
                 .await?;
                 let mut outputs = Outputs::new();
                 outputs.insert("clusterId".into(), json!(cluster_id));
-                outputs.insert("clusterURI".into(), json!(format!("{}/#setting/clusters/{cluster_id}/configuration", client.host())));
+                outputs.insert(
+                    "clusterURI".into(),
+                    json!(format!(
+                        "{}/#setting/clusters/{cluster_id}/configuration",
+                        client.host()
+                    )),
+                );
                 outputs.insert("state".into(), json!(state));
                 Ok(outputs)
             })
         }
 
         /// A killed execution terminates the cluster it created.
-        fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        fn cancel<'a>(
+            &'a self,
+            ctx: &'a TaskContext,
+            checkpoint: &'a Value,
+        ) -> BoxFuture<'a, Result<(), TaskError>> {
             Box::pin(async move {
-                let Some(id) = checkpoint["cluster_id"].as_str() else { return Ok(()) };
+                let Some(id) = checkpoint["cluster_id"].as_str() else {
+                    return Ok(());
+                };
                 let client = self.0.client(ctx)?;
-                match client.post::<_, Value>("/api/2.1/clusters/delete", &json!({"cluster_id": id})).await {
+                match client
+                    .post::<_, Value>("/api/2.1/clusters/delete", &json!({"cluster_id": id}))
+                    .await
+                {
                     Ok(_) => {
-                        ctx.info(format!("terminating cluster {id}, which this execution created")).await;
+                        ctx.info(format!(
+                            "terminating cluster {id}, which this execution created"
+                        ))
+                        .await;
                         Ok(())
                     }
                     Err(error) if error.is_not_found() => Ok(()),
@@ -145,9 +271,17 @@ mod run {
     fn create_body(ctx: &TaskContext, props: &Map<String, Value>) -> Result<Value, TaskError> {
         let mut body = Map::new();
         // The properties Databricks takes as they are, by their declared field.
-        for (kestra, databricks) in super::CREATE_CLUSTER.properties.iter().filter_map(|p| Some((p.name, p.api?))) {
+        for (kestra, databricks) in super::CREATE_CLUSTER
+            .properties
+            .iter()
+            .filter_map(|p| Some((p.name, p.api?)))
+        {
             if let Some(value) = props.get(kestra).filter(|v| !v.is_null()) {
-                let value = if kestra == "autoTerminationMinutes" { int(value).map(Value::from).unwrap_or(value.clone()) } else { value.clone() };
+                let value = if kestra == "autoTerminationMinutes" {
+                    int(value).map(Value::from).unwrap_or(value.clone())
+                } else {
+                    value.clone()
+                };
                 body.insert(databricks.to_owned(), value);
             }
         }
@@ -157,9 +291,14 @@ mod run {
         if !body.contains_key("spark_version") {
             return Err(ctx.invalid("sparkVersion is required, such as 15.4.x-scala2.12"));
         }
-        match (props.get("numWorkers").filter(|v| !v.is_null()), props.get("autoscale").and_then(Value::as_object)) {
+        match (
+            props.get("numWorkers").filter(|v| !v.is_null()),
+            props.get("autoscale").and_then(Value::as_object),
+        ) {
             (Some(workers), _) => {
-                let workers = int(workers).ok_or_else(|| ctx.invalid(format!("numWorkers {workers} is not a whole number")))?;
+                let workers = int(workers).ok_or_else(|| {
+                    ctx.invalid(format!("numWorkers {workers} is not a whole number"))
+                })?;
                 body.insert("num_workers".into(), json!(workers));
             }
             (None, Some(autoscale)) => {
@@ -167,12 +306,21 @@ mod run {
                 let (Some(min), Some(max)) = (get("minWorkers"), get("maxWorkers")) else {
                     return Err(ctx.invalid("autoscale needs minWorkers and maxWorkers"));
                 };
-                body.insert("autoscale".into(), json!({"min_workers": min, "max_workers": max}));
+                body.insert(
+                    "autoscale".into(),
+                    json!({"min_workers": min, "max_workers": max}),
+                );
             }
             // Kestra's CreateCluster takes the autoscale bounds at the top level.
-            (None, None) => match (props.get("minWorkers").and_then(int), props.get("maxWorkers").and_then(int)) {
+            (None, None) => match (
+                props.get("minWorkers").and_then(int),
+                props.get("maxWorkers").and_then(int),
+            ) {
                 (Some(min), Some(max)) => {
-                    body.insert("autoscale".into(), json!({"min_workers": min, "max_workers": max}));
+                    body.insert(
+                        "autoscale".into(),
+                        json!({"min_workers": min, "max_workers": max}),
+                    );
                 }
                 (None, None) => {
                     body.insert("num_workers".into(), json!(0));
@@ -183,7 +331,8 @@ mod run {
         // Traceability: the cluster says which execution made it.
         let tags = body.entry("custom_tags").or_insert_with(|| json!({}));
         if let Value::Object(tags) = tags {
-            tags.entry("mortar_execution").or_insert_with(|| json!(ctx.execution_id.as_str()));
+            tags.entry("mortar_execution")
+                .or_insert_with(|| json!(ctx.execution_id.as_str()));
         }
         Ok(Value::Object(body))
     }
@@ -195,13 +344,23 @@ mod run {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
                 let props = &ctx.properties;
-                let id = props["clusterId"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| ctx.invalid("clusterId is required"))?.to_owned();
+                let id = props["clusterId"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| ctx.invalid("clusterId is required"))?
+                    .to_owned();
                 let permanent = props["permanent"].as_bool().unwrap_or(false);
                 let wait = props["wait"].as_bool().unwrap_or(true);
-                match client.post::<_, Value>("/api/2.1/clusters/delete", &json!({"cluster_id": id})).await {
+                match client
+                    .post::<_, Value>("/api/2.1/clusters/delete", &json!({"cluster_id": id}))
+                    .await
+                {
                     Ok(_) => {}
                     Err(error) if error.is_not_found() => {
-                        ctx.info(format!("cluster {id} does not exist any more: nothing to delete")).await;
+                        ctx.info(format!(
+                            "cluster {id} does not exist any more: nothing to delete"
+                        ))
+                        .await;
                         return Ok(Outputs::new());
                     }
                     Err(error) => return Err(error.into()),
@@ -211,7 +370,10 @@ mod run {
                     wait_for(ctx, "the cluster to terminate", None, || {
                         let (client, id) = (client.clone(), id.clone());
                         async move {
-                            match client.get::<Value>("/api/2.1/clusters/get", &[("cluster_id", id)]).await {
+                            match client
+                                .get::<Value>("/api/2.1/clusters/get", &[("cluster_id", id)])
+                                .await
+                            {
                                 Ok(cluster) => Ok((cluster["state"] == "TERMINATED").then_some(())),
                                 Err(error) if error.is_not_found() => Ok(Some(())),
                                 Err(error) => Err(error.into()),
@@ -222,8 +384,14 @@ mod run {
                     ctx.info(format!("cluster {id} is TERMINATED")).await;
                 }
                 if permanent {
-                    client.post::<_, Value>("/api/2.1/clusters/permanent-delete", &json!({"cluster_id": id})).await?;
-                    ctx.info(format!("cluster {id} is deleted permanently")).await;
+                    client
+                        .post::<_, Value>(
+                            "/api/2.1/clusters/permanent-delete",
+                            &json!({"cluster_id": id}),
+                        )
+                        .await?;
+                    ctx.info(format!("cluster {id} is deleted permanently"))
+                        .await;
                 }
                 Ok(Outputs::new())
             })

@@ -12,20 +12,44 @@ use crate::flow::registry::Property;
 const RUN_TASK: &[Property] = &[
     req("taskKey", String, "The task's key, unique in the run."),
     prop("existingClusterId", String, "The cluster to run on."),
-    prop("newCluster", Map, "A cluster to create for this task (Databricks' new_cluster, camelCase)."),
-    prop("jobClusterKey", String, "A job cluster of the job (CreateJob)."),
-    prop("timeoutSeconds", Integer, "Databricks' own timeout of the task."),
+    prop(
+        "newCluster",
+        Map,
+        "A cluster to create for this task (Databricks' new_cluster, camelCase).",
+    ),
+    prop(
+        "jobClusterKey",
+        String,
+        "A job cluster of the job (CreateJob).",
+    ),
+    prop(
+        "timeoutSeconds",
+        Integer,
+        "Databricks' own timeout of the task.",
+    ),
     prop("notebookTask", Map, "notebookPath, baseParameters, source."),
-    prop("sparkPythonTask", Map, "pythonFile, parameters, sparkPythonTaskSource."),
+    prop(
+        "sparkPythonTask",
+        Map,
+        "pythonFile, parameters, sparkPythonTaskSource.",
+    ),
     prop("sparkJarTask", Map, "mainClassName, jarUri, parameters."),
     prop("sparkSubmitTask", Map, "parameters."),
-    prop("pythonWheelTask", Map, "packageName, entryPoint, parameters, namedParameters."),
+    prop(
+        "pythonWheelTask",
+        Map,
+        "packageName, entryPoint, parameters, namedParameters.",
+    ),
     prop("pipelineTask", Map, "pipelineId, fullRefresh."),
     prop("runJobTask", Map, "jobId, jobParameters."),
     prop("sqlTask", Map, "warehouseId, query, file, parameters."),
     prop("dbtTask", Map, "commands, schema, warehouseId."),
     prop("conditionTask", Map, "op, left, right."),
-    prop("dependsOn", StringList, "The task keys this task waits for."),
+    prop(
+        "dependsOn",
+        StringList,
+        "The task keys this task waits for.",
+    ),
     prop("libraries", Any, "Libraries to install on the cluster."),
     prop("description", String, "What the task is for."),
     prop("runIf", String, "Databricks' run_if (ALL_SUCCESS, ...)."),
@@ -38,10 +62,28 @@ pub const SUBMIT_RUN: TaskType = TaskType {
     doc: "Submits a one-time run (jobs/runs/submit) and, with waitForCompletion, waits for it.",
     properties: databricks![
         prop("runName", String, "The run's name."),
-        req("runTasks", ObjectList { properties: RUN_TASK }, "The run's tasks."),
-        ex(prop("waitForCompletion", Duration, "Wait up to this long for the run to end."), "PT1H"),
+        req(
+            "runTasks",
+            ObjectList {
+                properties: RUN_TASK
+            },
+            "The run's tasks."
+        ),
+        ex(
+            prop(
+                "waitForCompletion",
+                Duration,
+                "Wait up to this long for the run to end."
+            ),
+            "PT1H"
+        ),
     ],
-    outputs: &[("runId", "The run's id."), ("runURI", "Its page."), ("state", "Its final state."), ("outputs", "The tasks' outputs.")],
+    outputs: &[
+        ("runId", "The run's id."),
+        ("runURI", "Its page."),
+        ("state", "Its final state."),
+        ("outputs", "The tasks' outputs."),
+    ],
     run: runner!(|env| run::SubmitRun(env.databricks.clone())),
     check: None,
     aliases: &[],
@@ -54,15 +96,33 @@ pub const CREATE_JOB: TaskType = TaskType {
     doc: "Creates a job, runs it now (unless runNow is false) and waits like SubmitRun.",
     properties: databricks![
         prop("jobName", String, "The job's name; the task id when unset."),
-        req("jobTasks", ObjectList { properties: RUN_TASK }, "The job's tasks."),
+        req(
+            "jobTasks",
+            ObjectList {
+                properties: RUN_TASK
+            },
+            "The job's tasks."
+        ),
         prop("jobClusters", Any, "Job clusters the tasks share."),
         prop("tags", Map, "Tags."),
         prop("maxConcurrentRuns", Integer, "The most runs at once."),
-        prop("timeoutSeconds", Integer, "Databricks' timeout of each run."),
+        prop(
+            "timeoutSeconds",
+            Integer,
+            "Databricks' timeout of each run."
+        ),
         def("runNow", Boolean, "true", "Run the job once created."),
-        prop("waitForCompletion", Duration, "Wait up to this long for the run to end."),
+        prop(
+            "waitForCompletion",
+            Duration,
+            "Wait up to this long for the run to end."
+        ),
     ],
-    outputs: &[("jobId", "The job's id."), ("jobURI", "Its page."), ("runId", "The run's id.")],
+    outputs: &[
+        ("jobId", "The job's id."),
+        ("jobURI", "Its page."),
+        ("runId", "The run's id."),
+    ],
     run: runner!(|env| run::CreateJob(env.databricks.clone())),
     check: None,
     aliases: &[],
@@ -76,14 +136,34 @@ pub const RUN_NOW: TaskType = TaskType {
     properties: databricks![
         prop("jobId", Any, "The job's id."),
         prop("jobName", String, "The job's name, when jobId is unset."),
-        api(prop("jobParameters", Map, "Job parameters."), "job_parameters"),
-        api(prop("notebookParams", Map, "Notebook parameters."), "notebook_params"),
-        api(prop("pythonParams", StringList, "Python parameters."), "python_params"),
-        api(prop("jarParams", StringList, "JAR parameters."), "jar_params"),
+        api(
+            prop("jobParameters", Map, "Job parameters."),
+            "job_parameters"
+        ),
+        api(
+            prop("notebookParams", Map, "Notebook parameters."),
+            "notebook_params"
+        ),
+        api(
+            prop("pythonParams", StringList, "Python parameters."),
+            "python_params"
+        ),
+        api(
+            prop("jarParams", StringList, "JAR parameters."),
+            "jar_params"
+        ),
         api(prop("sqlParams", Map, "SQL parameters."), "sql_params"),
-        prop("waitForCompletion", Duration, "Wait up to this long for the run to end."),
+        prop(
+            "waitForCompletion",
+            Duration,
+            "Wait up to this long for the run to end."
+        ),
     ],
-    outputs: &[("runId", "The run's id."), ("runURI", "Its page."), ("state", "Its final state.")],
+    outputs: &[
+        ("runId", "The run's id."),
+        ("runURI", "Its page."),
+        ("state", "Its final state."),
+    ],
     run: runner!(|env| run::RunNow(env.databricks.clone())),
     check: None,
     aliases: &[],
@@ -97,11 +177,10 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::{Map, Value, json};
 
-    use crate::task::databricks::run::{Databricks, to_snake, wait_for};
     use crate::databricks::DatabricksClient;
     use crate::task::core::parse_duration;
+    use crate::task::databricks::run::{Databricks, to_snake, wait_for};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
-
 
     pub(super) struct SubmitRun(pub(super) Arc<Databricks>);
 
@@ -112,11 +191,17 @@ mod run {
                 let props = &ctx.properties;
                 let run_id = match ctx.checkpoint.as_ref().and_then(|c| c["run_id"].as_i64()) {
                     Some(id) => {
-                        ctx.info(format!("re-attaching to run {id} submitted before a restart")).await;
+                        ctx.info(format!(
+                            "re-attaching to run {id} submitted before a restart"
+                        ))
+                        .await;
                         id
                     }
                     None => {
-                        let tasks = props["runTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| ctx.invalid("runTasks is required: one task or more"))?;
+                        let tasks = props["runTasks"]
+                            .as_array()
+                            .filter(|t| !t.is_empty())
+                            .ok_or_else(|| ctx.invalid("runTasks is required: one task or more"))?;
                         let tasks: Vec<Value> = tasks.iter().map(submit_task).collect();
                         let mut body = json!({
                             "tasks": tasks,
@@ -127,10 +212,13 @@ mod run {
                         if let Some(name) = props["runName"].as_str() {
                             body["run_name"] = json!(name);
                         }
-                        let submitted: Value = client.post("/api/2.2/jobs/runs/submit", &body).await?;
-                        let id = submitted["run_id"]
-                            .as_i64()
-                            .ok_or_else(|| TaskError::Failed(format!("runs/submit answered without a run_id: {submitted}")))?;
+                        let submitted: Value =
+                            client.post("/api/2.2/jobs/runs/submit", &body).await?;
+                        let id = submitted["run_id"].as_i64().ok_or_else(|| {
+                            TaskError::Failed(format!(
+                                "runs/submit answered without a run_id: {submitted}"
+                            ))
+                        })?;
                         ctx.checkpoint(&json!({"run_id": id})).await?;
                         id
                     }
@@ -142,14 +230,22 @@ mod run {
             })
         }
 
-        fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        fn cancel<'a>(
+            &'a self,
+            ctx: &'a TaskContext,
+            checkpoint: &'a Value,
+        ) -> BoxFuture<'a, Result<(), TaskError>> {
             Box::pin(cancel_run(&self.0, ctx, checkpoint))
         }
     }
 
     fn wait_limit(ctx: &TaskContext) -> Result<Option<std::time::Duration>, TaskError> {
         match ctx.prop("waitForCompletion")?.as_str() {
-            Some(text) => Ok(Some(parse_duration(text).map_err(|e| ctx.invalid(format!("waitForCompletion: {e}")))?)),
+            Some(text) => {
+                Ok(Some(parse_duration(text).map_err(|e| {
+                    ctx.invalid(format!("waitForCompletion: {e}"))
+                })?))
+            }
             None => Ok(None),
         }
     }
@@ -164,7 +260,9 @@ mod run {
         wait: Option<std::time::Duration>,
         outputs: &mut Outputs,
     ) -> Result<(), TaskError> {
-        let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+        let run: Value = client
+            .get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())])
+            .await?;
         let url = run["run_page_url"].as_str().unwrap_or_default().to_owned();
         ctx.info(format!("run {run_id}: {url}")).await;
         outputs.insert("runId".into(), json!(run_id));
@@ -178,27 +276,55 @@ mod run {
         let run = wait_for(ctx, "the run to end", Some(limit), || {
             let (client, last) = (client.clone(), &last);
             async move {
-                let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
-                let life = run["state"]["life_cycle_state"].as_str().unwrap_or("").to_owned();
-                let changed = last.lock().map(|mut l| std::mem::replace(&mut *l, life.clone()) != life).unwrap_or(false);
+                let run: Value = client
+                    .get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())])
+                    .await?;
+                let life = run["state"]["life_cycle_state"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                let changed = last
+                    .lock()
+                    .map(|mut l| std::mem::replace(&mut *l, life.clone()) != life)
+                    .unwrap_or(false);
                 if changed {
-                    ctx.info(format!("run {run_id} is {life} after {:.1}s", started.elapsed().as_secs_f64())).await;
+                    ctx.info(format!(
+                        "run {run_id} is {life} after {:.1}s",
+                        started.elapsed().as_secs_f64()
+                    ))
+                    .await;
                 }
-                Ok(matches!(life.as_str(), "TERMINATED" | "SKIPPED" | "INTERNAL_ERROR").then_some(run))
+                Ok(
+                    matches!(life.as_str(), "TERMINATED" | "SKIPPED" | "INTERNAL_ERROR")
+                        .then_some(run),
+                )
             }
         })
         .await?;
-        let result = run["state"]["result_state"].as_str().unwrap_or("").to_owned();
+        let result = run["state"]["result_state"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         outputs.insert("state".into(), json!(result));
         let mut per_task = Map::new();
         let mut failures = Vec::new();
         for task in run["tasks"].as_array().into_iter().flatten() {
             let key = task["task_key"].as_str().unwrap_or("").to_owned();
-            let Some(task_run) = task["run_id"].as_i64() else { continue };
-            let output: Value = client.get("/api/2.2/jobs/runs/get-output", &[("run_id", task_run.to_string())]).await?;
+            let Some(task_run) = task["run_id"].as_i64() else {
+                continue;
+            };
+            let output: Value = client
+                .get(
+                    "/api/2.2/jobs/runs/get-output",
+                    &[("run_id", task_run.to_string())],
+                )
+                .await?;
             let result_state = task["state"]["result_state"].as_str().unwrap_or("");
             if result_state != "SUCCESS" {
-                let error = output["error"].as_str().or(task["state"]["state_message"].as_str()).unwrap_or(result_state);
+                let error = output["error"]
+                    .as_str()
+                    .or(task["state"]["state_message"].as_str())
+                    .unwrap_or(result_state);
                 failures.push(format!("{key}: {result_state}: {error}"));
             }
             per_task.insert(
@@ -217,18 +343,34 @@ mod run {
             let message = run["state"]["state_message"].as_str().unwrap_or("");
             return Err(TaskError::Failed(format!(
                 "run {run_id} ended {result}{}{}",
-                if message.is_empty() { String::new() } else { format!(": {message}") },
-                if failures.is_empty() { String::new() } else { format!(" ({})", failures.join("; ")) }
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                },
+                if failures.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", failures.join("; "))
+                }
             )));
         }
         Ok(())
     }
 
     /// Cancels the run in a checkpoint.
-    async fn cancel_run(databricks: &Databricks, ctx: &TaskContext, checkpoint: &Value) -> Result<(), TaskError> {
-        let Some(id) = checkpoint["run_id"].as_i64() else { return Ok(()) };
+    async fn cancel_run(
+        databricks: &Databricks,
+        ctx: &TaskContext,
+        checkpoint: &Value,
+    ) -> Result<(), TaskError> {
+        let Some(id) = checkpoint["run_id"].as_i64() else {
+            return Ok(());
+        };
         let client = databricks.client(ctx)?;
-        client.post::<_, Value>("/api/2.2/jobs/runs/cancel", &json!({"run_id": id})).await?;
+        client
+            .post::<_, Value>("/api/2.2/jobs/runs/cancel", &json!({"run_id": id}))
+            .await?;
         ctx.info(format!("cancelled run {id}")).await;
         Ok(())
     }
@@ -246,16 +388,30 @@ mod run {
                 let job_id = match checkpoint["job_id"].as_i64() {
                     Some(id) => id,
                     None => {
-                        let tasks = props["jobTasks"].as_array().filter(|t| !t.is_empty()).ok_or_else(|| ctx.invalid("jobTasks is required: one task or more"))?;
-                        let mut body = json!({"tasks": tasks.iter().map(submit_task).collect::<Vec<_>>()});
-                        body["name"] = json!(props["jobName"].as_str().unwrap_or(ctx.task_id.as_str()));
-                        for (kestra, databricks) in [("jobClusters", "job_clusters"), ("tags", "tags"), ("maxConcurrentRuns", "max_concurrent_runs"), ("timeoutSeconds", "timeout_seconds")] {
+                        let tasks = props["jobTasks"]
+                            .as_array()
+                            .filter(|t| !t.is_empty())
+                            .ok_or_else(|| ctx.invalid("jobTasks is required: one task or more"))?;
+                        let mut body =
+                            json!({"tasks": tasks.iter().map(submit_task).collect::<Vec<_>>()});
+                        body["name"] =
+                            json!(props["jobName"].as_str().unwrap_or(ctx.task_id.as_str()));
+                        for (kestra, databricks) in [
+                            ("jobClusters", "job_clusters"),
+                            ("tags", "tags"),
+                            ("maxConcurrentRuns", "max_concurrent_runs"),
+                            ("timeoutSeconds", "timeout_seconds"),
+                        ] {
                             if !props[kestra].is_null() {
                                 body[databricks] = to_snake(&props[kestra]);
                             }
                         }
                         let created: Value = client.post("/api/2.2/jobs/create", &body).await?;
-                        let id = created["job_id"].as_i64().ok_or_else(|| TaskError::Failed(format!("jobs/create answered without a job_id: {created}")))?;
+                        let id = created["job_id"].as_i64().ok_or_else(|| {
+                            TaskError::Failed(format!(
+                                "jobs/create answered without a job_id: {created}"
+                            ))
+                        })?;
                         ctx.checkpoint(&json!({"job_id": id})).await?;
                         ctx.info(format!("created job {id}")).await;
                         id
@@ -263,7 +419,10 @@ mod run {
                 };
                 let mut outputs = Outputs::new();
                 outputs.insert("jobId".into(), json!(job_id));
-                outputs.insert("jobURI".into(), json!(format!("{}/#job/{job_id}", client.host())));
+                outputs.insert(
+                    "jobURI".into(),
+                    json!(format!("{}/#job/{job_id}", client.host())),
+                );
                 if props["runNow"].as_bool() == Some(false) {
                     return Ok(outputs);
                 }
@@ -271,7 +430,8 @@ mod run {
                     Some(id) => id,
                     None => {
                         let run_id = run_now(&client, ctx, job_id).await?;
-                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id})).await?;
+                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id}))
+                            .await?;
                         run_id
                     }
                 };
@@ -280,7 +440,11 @@ mod run {
             })
         }
 
-        fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        fn cancel<'a>(
+            &'a self,
+            ctx: &'a TaskContext,
+            checkpoint: &'a Value,
+        ) -> BoxFuture<'a, Result<(), TaskError>> {
             Box::pin(cancel_run(&self.0, ctx, checkpoint))
         }
     }
@@ -296,15 +460,22 @@ mod run {
                     Some(id) => id,
                     None => {
                         let job_id = ctx.prop("jobId")?;
-                        let job_id = match job_id.as_i64().or_else(|| job_id.as_str()?.trim().parse().ok()) {
+                        let job_id = match job_id
+                            .as_i64()
+                            .or_else(|| job_id.as_str()?.trim().parse().ok())
+                        {
                             Some(id) => id,
                             None => {
-                                let name = ctx.prop("jobName")?.as_str().ok_or_else(|| ctx.invalid("jobId or jobName is required"))?;
+                                let name = ctx
+                                    .prop("jobName")?
+                                    .as_str()
+                                    .ok_or_else(|| ctx.invalid("jobId or jobName is required"))?;
                                 find_job(&client, ctx, name).await?
                             }
                         };
                         let run_id = run_now(&client, ctx, job_id).await?;
-                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id})).await?;
+                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id}))
+                            .await?;
                         run_id
                     }
                 };
@@ -314,29 +485,52 @@ mod run {
             })
         }
 
-        fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        fn cancel<'a>(
+            &'a self,
+            ctx: &'a TaskContext,
+            checkpoint: &'a Value,
+        ) -> BoxFuture<'a, Result<(), TaskError>> {
             Box::pin(cancel_run(&self.0, ctx, checkpoint))
         }
     }
 
     /// run-now with the task's parameters and the task run's id as token.
-    async fn run_now(client: &DatabricksClient, ctx: &TaskContext, job_id: i64) -> Result<i64, TaskError> {
+    async fn run_now(
+        client: &DatabricksClient,
+        ctx: &TaskContext,
+        job_id: i64,
+    ) -> Result<i64, TaskError> {
         let mut body = json!({"job_id": job_id, "idempotency_token": ctx.task_run_id.as_str()});
         // The parameters its type declares (RunNow's; CreateJob has none),
         // by their field of run-now.
         let declared = ctx.task_type.unwrap_or(&super::RUN_NOW);
-        for (kestra, databricks) in declared.properties.iter().filter_map(|p| Some((p.name, p.api?))) {
+        for (kestra, databricks) in declared
+            .properties
+            .iter()
+            .filter_map(|p| Some((p.name, p.api?)))
+        {
             let value = ctx.prop(kestra)?;
             if !value.is_null() {
                 body[databricks] = value.clone();
             }
         }
         let started: Value = client.post("/api/2.2/jobs/run-now", &body).await?;
-        started["run_id"].as_i64().ok_or_else(|| TaskError::Failed(format!("run-now answered without a run_id: {started}")))
+        started["run_id"].as_i64().ok_or_else(|| {
+            TaskError::Failed(format!("run-now answered without a run_id: {started}"))
+        })
     }
 
-    async fn find_job(client: &DatabricksClient, ctx: &TaskContext, name: &str) -> Result<i64, TaskError> {
-        let listed: Value = client.get("/api/2.2/jobs/list", &[("name", name.to_owned()), ("limit", "100".to_owned())]).await?;
+    async fn find_job(
+        client: &DatabricksClient,
+        ctx: &TaskContext,
+        name: &str,
+    ) -> Result<i64, TaskError> {
+        let listed: Value = client
+            .get(
+                "/api/2.2/jobs/list",
+                &[("name", name.to_owned()), ("limit", "100".to_owned())],
+            )
+            .await?;
         let matches: Vec<i64> = listed["jobs"]
             .as_array()
             .into_iter()
@@ -355,7 +549,10 @@ mod run {
     /// snake_case, and `dependsOn: [a]` to `depends_on: [{task_key: a}]`.
     fn submit_task(task: &Value) -> Value {
         let mut converted = to_snake(task);
-        if let Some(depends) = converted.get_mut("depends_on").and_then(Value::as_array_mut) {
+        if let Some(depends) = converted
+            .get_mut("depends_on")
+            .and_then(Value::as_array_mut)
+        {
             for entry in depends.iter_mut() {
                 if let Value::String(key) = entry {
                     *entry = json!({"task_key": key});

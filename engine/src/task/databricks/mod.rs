@@ -19,17 +19,49 @@ use crate::flow::registry::{Property, prop};
 
 /// How a task signs in to its workspace.
 pub const AUTH: &[Property] = &[
-    prop("token", String, "A personal access token; use secret('...')."),
-    prop("clientId", String, "The service principal's client id, for OAuth machine-to-machine."),
-    prop("clientSecret", String, "The service principal's secret; use secret('...')."),
+    prop(
+        "token",
+        String,
+        "A personal access token; use secret('...').",
+    ),
+    prop(
+        "clientId",
+        String,
+        "The service principal's client id, for OAuth machine-to-machine.",
+    ),
+    prop(
+        "clientSecret",
+        String,
+        "The service principal's secret; use secret('...').",
+    ),
     prop("authType", String, "Accepted for Kestra compatibility."),
     prop("username", String, "Accepted for Kestra compatibility."),
     prop("password", String, "Accepted for Kestra compatibility."),
-    prop("azureClientId", String, "Accepted for Kestra compatibility."),
-    prop("azureClientSecret", String, "Accepted for Kestra compatibility."),
-    prop("azureTenantId", String, "Accepted for Kestra compatibility."),
-    prop("googleCredentials", String, "Accepted for Kestra compatibility."),
-    prop("googleServiceAccount", String, "Accepted for Kestra compatibility."),
+    prop(
+        "azureClientId",
+        String,
+        "Accepted for Kestra compatibility.",
+    ),
+    prop(
+        "azureClientSecret",
+        String,
+        "Accepted for Kestra compatibility.",
+    ),
+    prop(
+        "azureTenantId",
+        String,
+        "Accepted for Kestra compatibility.",
+    ),
+    prop(
+        "googleCredentials",
+        String,
+        "Accepted for Kestra compatibility.",
+    ),
+    prop(
+        "googleServiceAccount",
+        String,
+        "Accepted for Kestra compatibility.",
+    ),
 ];
 
 /// A Databricks type's properties: the connection's, then its own.
@@ -58,11 +90,11 @@ mod run {
     use serde::Deserialize;
     use serde_json::{Map, Value};
 
-    use crate::task::{TaskContext, TaskError};
-    use crate::databricks::poll::PollBackoff;
     use crate::base_url::{AllowedHosts, BaseUrl};
+    use crate::databricks::poll::PollBackoff;
     use crate::databricks::{Auth, ClientOptions, Connection, DatabricksClient};
     use crate::secret::Secret;
+    use crate::task::{TaskContext, TaskError};
 
     /// What the Databricks tasks share: the default connection and a client
     /// per connection (so an OAuth token and the HTTP connections are reused).
@@ -79,8 +111,19 @@ mod run {
         /// `default_warehouse` the warehouse for `sql.Query` without one
         /// (`DATABRICKS_WAREHOUSE_ID`; else the workspace's first); `allowed`
         /// the other hosts a task may name (`--allowed-hosts`).
-        pub fn new(default: Option<Connection>, default_warehouse: Option<String>, options: ClientOptions, allowed: AllowedHosts) -> Arc<Self> {
-            Arc::new(Self { default, default_warehouse, options, allowed, clients: Mutex::new(HashMap::new()) })
+        pub fn new(
+            default: Option<Connection>,
+            default_warehouse: Option<String>,
+            options: ClientOptions,
+            allowed: AllowedHosts,
+        ) -> Arc<Self> {
+            Arc::new(Self {
+                default,
+                default_warehouse,
+                options,
+                allowed,
+                clients: Mutex::new(HashMap::new()),
+            })
         }
 
         /// The client for a task's properties.
@@ -104,7 +147,11 @@ mod run {
             let mut auth = props.authentication.unwrap_or_default();
             // An empty value (a rendered `{{ x ?? '' }}`) is no value.
             let given = |v: Option<String>| v.filter(|v| !v.is_empty());
-            (auth.token, auth.client_id, auth.client_secret) = (given(auth.token), given(auth.client_id), given(auth.client_secret));
+            (auth.token, auth.client_id, auth.client_secret) = (
+                given(auth.token),
+                given(auth.client_id),
+                given(auth.client_secret),
+            );
             if auth.token.is_none() {
                 auth.token = props.access_token.filter(|t| !t.is_empty());
             }
@@ -112,14 +159,22 @@ mod run {
                 (Some(host), default) => {
                     // The same type as the validator's, for a host rendered
                     // from an expression; a literal one was refused already.
-                    let host = BaseUrl::parse(&host).map_err(|e| ctx.invalid(format!("`host`: {e}")))?;
-                    let default = default.as_ref().filter(|d| BaseUrl::parse(&d.host).is_ok_and(|d| d == host));
+                    let host =
+                        BaseUrl::parse(&host).map_err(|e| ctx.invalid(format!("`host`: {e}")))?;
+                    let default = default
+                        .as_ref()
+                        .filter(|d| BaseUrl::parse(&d.host).is_ok_and(|d| d == host));
                     if default.is_none() {
-                        self.allowed.check(&host).map_err(|message| ctx.invalid(message))?;
+                        self.allowed
+                            .check(&host)
+                            .map_err(|message| ctx.invalid(message))?;
                     }
                     let auth = match (auth.token, auth.client_id, auth.client_secret, default) {
                         (Some(token), _, _, _) => Auth::Token(Secret::new(token)),
-                        (None, Some(client_id), Some(secret), _) => Auth::OAuthM2M { client_id, client_secret: Secret::new(secret) },
+                        (None, Some(client_id), Some(secret), _) => Auth::OAuthM2M {
+                            client_id,
+                            client_secret: Secret::new(secret),
+                        },
                         // The default connection's own workspace, named again.
                         (None, _, _, Some(default)) => default.auth.clone(),
                         // The default credentials belong to the default host:
@@ -133,7 +188,10 @@ mod run {
                             ));
                         }
                     };
-                    Connection { host: host.to_string(), auth }
+                    Connection {
+                        host: host.to_string(),
+                        auth,
+                    }
                 }
                 (None, Some(default)) => {
                     let mut connection = default.clone();
@@ -149,9 +207,19 @@ mod run {
             };
             let key = match &connection.auth {
                 Auth::Token(token) => format!("{} token {}", connection.host, token.expose()),
-                Auth::OAuthM2M { client_id, client_secret } => format!("{} m2m {client_id} {}", connection.host, client_secret.expose()),
+                Auth::OAuthM2M {
+                    client_id,
+                    client_secret,
+                } => format!(
+                    "{} m2m {client_id} {}",
+                    connection.host,
+                    client_secret.expose()
+                ),
             };
-            let mut clients = self.clients.lock().map_err(|_| TaskError::Failed("the client cache is poisoned".into()))?;
+            let mut clients = self
+                .clients
+                .lock()
+                .map_err(|_| TaskError::Failed("the client cache is poisoned".into()))?;
             if let Some(client) = clients.get(&key) {
                 return Ok(client.clone());
             }
@@ -164,13 +232,19 @@ mod run {
     /// A property that may come as a number or as numeric text (a rendered
     /// expression), as Databricks itself accepts.
     pub(super) fn int(value: &Value) -> Option<i64> {
-        value.as_i64().or_else(|| value.as_str()?.trim().parse().ok())
+        value
+            .as_i64()
+            .or_else(|| value.as_str()?.trim().parse().ok())
     }
-
 
     /// Polls `check` until it returns `Some`, with backoff, stopping at once on
     /// kill and at `deadline`.
-    pub(super) async fn wait_for<T, F, Fut>(ctx: &TaskContext, what: &str, deadline: Option<Duration>, mut check: F) -> Result<T, TaskError>
+    pub(super) async fn wait_for<T, F, Fut>(
+        ctx: &TaskContext,
+        what: &str,
+        deadline: Option<Duration>,
+        mut check: F,
+    ) -> Result<T, TaskError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, TaskError>>,
@@ -184,7 +258,9 @@ mod run {
             if let Some(limit) = deadline
                 && started.elapsed() >= limit
             {
-                return Err(TaskError::Failed(format!("gave up waiting for {what} after {limit:?}")));
+                return Err(TaskError::Failed(format!(
+                    "gave up waiting for {what} after {limit:?}"
+                )));
             }
             ctx.sleep(backoff.next_delay()).await?;
         }
@@ -194,15 +270,36 @@ mod run {
     /// inside maps whose keys are the user's own (parameters, tags, conf).
     pub(super) fn to_snake(value: &Value) -> Value {
         const USER_MAPS: &[&str] = &[
-            "baseParameters", "base_parameters", "parameters", "namedParameters", "named_parameters", "sparkConf", "spark_conf",
-            "sparkEnvVars", "spark_env_vars", "customTags", "custom_tags", "notebookParams", "notebook_params", "jobParameters",
-            "job_parameters", "pythonNamedParams", "python_named_params", "sqlParams", "sql_params", "tags",
+            "baseParameters",
+            "base_parameters",
+            "parameters",
+            "namedParameters",
+            "named_parameters",
+            "sparkConf",
+            "spark_conf",
+            "sparkEnvVars",
+            "spark_env_vars",
+            "customTags",
+            "custom_tags",
+            "notebookParams",
+            "notebook_params",
+            "jobParameters",
+            "job_parameters",
+            "pythonNamedParams",
+            "python_named_params",
+            "sqlParams",
+            "sql_params",
+            "tags",
         ];
         match value {
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(key, v)| {
-                        let converted = if USER_MAPS.contains(&key.as_str()) && v.is_object() { v.clone() } else { to_snake(v) };
+                        let converted = if USER_MAPS.contains(&key.as_str()) && v.is_object() {
+                            v.clone()
+                        } else {
+                            to_snake(v)
+                        };
                         (snake(key), converted)
                     })
                     .collect::<Map<_, _>>(),

@@ -16,17 +16,41 @@ pub const QUERY: TaskType = TaskType {
     doc: "Runs a SQL statement on a SQL warehouse (the default warehouse when none is named).",
     properties: databricks![
         ex(req("sql", String, "The statement."), "SELECT 1"),
-        prop("httpPath", String, "The warehouse as /sql/1.0/warehouses/<id>."),
+        prop(
+            "httpPath",
+            String,
+            "The warehouse as /sql/1.0/warehouses/<id>."
+        ),
         prop("warehouseId", String, "The warehouse's id."),
         prop("catalog", String, "The default catalog."),
         prop("schema", String, "The default schema."),
-        prop("parameters", Map, "Named parameters (:name in the statement)."),
-        def("fetchType", Enum { values: FETCH_TYPES }, "\"STORE\"", "FETCH_ONE: the first row as `row`; FETCH: every row as `rows`; STORE: a file as `uri`; NONE."),
-        prop("accessToken", String, "Kestra's token property; same as authentication.token."),
+        prop(
+            "parameters",
+            Map,
+            "Named parameters (:name in the statement)."
+        ),
+        def(
+            "fetchType",
+            Enum {
+                values: FETCH_TYPES
+            },
+            "\"STORE\"",
+            "FETCH_ONE: the first row as `row`; FETCH: every row as `rows`; STORE: a file as `uri`; NONE."
+        ),
+        prop(
+            "accessToken",
+            String,
+            "Kestra's token property; same as authentication.token."
+        ),
         prop("properties", Map, "Accepted for Kestra compatibility."),
         prop("timeZoneId", String, "Accepted for Kestra compatibility."),
     ],
-    outputs: &[("row", "The first row (FETCH_ONE)."), ("rows", "Every row (FETCH)."), ("uri", "The rows as a file (STORE)."), ("size", "The number of rows.")],
+    outputs: &[
+        ("row", "The first row (FETCH_ONE)."),
+        ("rows", "Every row (FETCH)."),
+        ("uri", "The rows as a file (STORE)."),
+        ("size", "The number of rows."),
+    ],
     run: runner!(|env| run::Query(env.databricks.clone())),
     check: None,
     aliases: &[],
@@ -39,11 +63,10 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::{Map, Value, json};
 
-    use crate::task::databricks::run::{Databricks, wait_for};
     use crate::databricks::{ApiPath, DatabricksClient};
     use crate::storage::Storage;
+    use crate::task::databricks::run::{Databricks, wait_for};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
-
 
     pub(super) struct Query(pub(super) Arc<Databricks>);
 
@@ -52,17 +75,32 @@ mod run {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
                 let props = &ctx.properties;
-                let fetch = props["fetchType"].as_str().unwrap_or("STORE").to_ascii_uppercase();
+                let fetch = props["fetchType"]
+                    .as_str()
+                    .unwrap_or("STORE")
+                    .to_ascii_uppercase();
                 if !super::FETCH_TYPES.contains(&fetch.as_str()) {
-                    return Err(ctx.invalid(format!("fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE")));
+                    return Err(ctx.invalid(format!(
+                        "fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE"
+                    )));
                 }
-                let statement_id = match ctx.checkpoint.as_ref().and_then(|c| c["statement_id"].as_str()) {
+                let statement_id = match ctx
+                    .checkpoint
+                    .as_ref()
+                    .and_then(|c| c["statement_id"].as_str())
+                {
                     Some(id) => {
-                        ctx.info(format!("re-attaching to statement {id} started before a restart")).await;
+                        ctx.info(format!(
+                            "re-attaching to statement {id} started before a restart"
+                        ))
+                        .await;
                         id.to_owned()
                     }
                     None => {
-                        let sql = props["sql"].as_str().filter(|s| !s.trim().is_empty()).ok_or_else(|| ctx.invalid("sql is required"))?;
+                        let sql = props["sql"]
+                            .as_str()
+                            .filter(|s| !s.trim().is_empty())
+                            .ok_or_else(|| ctx.invalid("sql is required"))?;
                         let warehouse = self.warehouse(&client, ctx).await?;
                         let mut body = json!({
                             "statement": sql,
@@ -94,7 +132,11 @@ mod run {
                         let response: Value = client.post("/api/2.0/sql/statements", &body).await?;
                         let id = response["statement_id"]
                             .as_str()
-                            .ok_or_else(|| TaskError::Failed(format!("the statement was not accepted: {response}")))?
+                            .ok_or_else(|| {
+                                TaskError::Failed(format!(
+                                    "the statement was not accepted: {response}"
+                                ))
+                            })?
                             .to_owned();
                         ctx.checkpoint(&json!({"statement_id": id})).await?;
                         id
@@ -111,12 +153,19 @@ mod run {
                                 let error = &response["status"]["error"];
                                 Err(TaskError::Failed(format!(
                                     "the statement failed: {}{}",
-                                    error["error_code"].as_str().map(|c| format!("{c}: ")).unwrap_or_default(),
+                                    error["error_code"]
+                                        .as_str()
+                                        .map(|c| format!("{c}: "))
+                                        .unwrap_or_default(),
                                     error["message"].as_str().unwrap_or("no message")
                                 )))
                             }
-                            "CANCELED" => Err(TaskError::Failed("the statement was cancelled".into())),
-                            "CLOSED" => Err(TaskError::Failed("the statement's result is closed (no longer available)".into())),
+                            "CANCELED" => {
+                                Err(TaskError::Failed("the statement was cancelled".into()))
+                            }
+                            "CLOSED" => Err(TaskError::Failed(
+                                "the statement's result is closed (no longer available)".into(),
+                            )),
                             _ => Ok(None),
                         }
                     }
@@ -127,21 +176,37 @@ mod run {
                     .map(|columns| {
                         columns
                             .iter()
-                            .map(|c| (c["name"].as_str().unwrap_or("").to_owned(), c["type_name"].as_str().unwrap_or("STRING").to_owned()))
+                            .map(|c| {
+                                (
+                                    c["name"].as_str().unwrap_or("").to_owned(),
+                                    c["type_name"].as_str().unwrap_or("STRING").to_owned(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
                 let mut outputs = Outputs::new();
                 outputs.insert(
                     "columns".into(),
-                    Value::Array(columns.iter().map(|(name, kind)| json!({"name": name, "type": kind})).collect()),
+                    Value::Array(
+                        columns
+                            .iter()
+                            .map(|(name, kind)| json!({"name": name, "type": kind}))
+                            .collect(),
+                    ),
                 );
                 let total = response["manifest"]["total_row_count"].as_u64();
                 match fetch.as_str() {
                     "NONE" => {}
                     "FETCH_ONE" => {
-                        let first = response["result"]["data_array"].as_array().and_then(|rows| rows.first()).cloned();
-                        outputs.insert("row".into(), first.map_or(Value::Null, |row| to_object(&columns, &row)));
+                        let first = response["result"]["data_array"]
+                            .as_array()
+                            .and_then(|rows| rows.first())
+                            .cloned();
+                        outputs.insert(
+                            "row".into(),
+                            first.map_or(Value::Null, |row| to_object(&columns, &row)),
+                        );
                     }
                     _ => {
                         let mut rows = Vec::new();
@@ -150,11 +215,21 @@ mod run {
                             for row in chunk["data_array"].as_array().into_iter().flatten() {
                                 rows.push(to_object(&columns, row));
                             }
-                            let Some(next) = chunk["next_chunk_internal_link"].as_str().map(str::to_owned) else { break };
+                            let Some(next) = chunk["next_chunk_internal_link"]
+                                .as_str()
+                                .map(str::to_owned)
+                            else {
+                                break;
+                            };
                             chunk = client.get_link(&next).await?;
                         }
                         if fetch == "STORE" {
-                            let uri = Storage::execution_uri(&ctx.namespace, &ctx.flow_id, &ctx.execution_id, &format!("{}-result.jsonl", ctx.task_id));
+                            let uri = Storage::execution_uri(
+                                &ctx.namespace,
+                                &ctx.flow_id,
+                                &ctx.execution_id,
+                                &format!("{}-result.jsonl", ctx.task_id),
+                            );
                             let mut lines = String::new();
                             for row in &rows {
                                 lines.push_str(&row.to_string());
@@ -171,16 +246,33 @@ mod run {
                 if fetch == "NONE" || fetch == "FETCH_ONE" {
                     outputs.insert("size".into(), json!(total.unwrap_or(0)));
                 }
-                ctx.info(format!("statement {statement_id} returned {} rows", total.unwrap_or(0))).await;
+                ctx.info(format!(
+                    "statement {statement_id} returned {} rows",
+                    total.unwrap_or(0)
+                ))
+                .await;
                 Ok(outputs)
             })
         }
 
-        fn cancel<'a>(&'a self, ctx: &'a TaskContext, checkpoint: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        fn cancel<'a>(
+            &'a self,
+            ctx: &'a TaskContext,
+            checkpoint: &'a Value,
+        ) -> BoxFuture<'a, Result<(), TaskError>> {
             Box::pin(async move {
-                let Some(id) = checkpoint["statement_id"].as_str() else { return Ok(()) };
+                let Some(id) = checkpoint["statement_id"].as_str() else {
+                    return Ok(());
+                };
                 let client = self.0.client(ctx)?;
-                client.post::<_, Value>(ApiPath::from("/api/2.0/sql/statements").segment(id).segment("cancel"), &json!({})).await?;
+                client
+                    .post::<_, Value>(
+                        ApiPath::from("/api/2.0/sql/statements")
+                            .segment(id)
+                            .segment("cancel"),
+                        &json!({}),
+                    )
+                    .await?;
                 ctx.info(format!("cancelled statement {id}")).await;
                 Ok(())
             })
@@ -190,7 +282,11 @@ mod run {
     impl Query {
         /// `warehouseId`, or the id in `httpPath`, or the default: the
         /// server's, else the workspace's first warehouse, started if stopped.
-        async fn warehouse(&self, client: &DatabricksClient, ctx: &TaskContext) -> Result<String, TaskError> {
+        async fn warehouse(
+            &self,
+            client: &DatabricksClient,
+            ctx: &TaskContext,
+        ) -> Result<String, TaskError> {
             if let Some(id) = ctx.prop("warehouseId")?.as_str().filter(|s| !s.is_empty()) {
                 return Ok(id.to_owned());
             }
@@ -199,7 +295,9 @@ mod run {
                     .trim_end_matches('/')
                     .rsplit_once("/warehouses/")
                     .map(|(_, id)| id.to_owned())
-                    .ok_or_else(|| ctx.invalid(format!("httpPath {path} is not /sql/1.0/warehouses/<id>")));
+                    .ok_or_else(|| {
+                        ctx.invalid(format!("httpPath {path} is not /sql/1.0/warehouses/<id>"))
+                    });
             }
             if let Some(id) = &self.0.default_warehouse {
                 return Ok(id.clone());
@@ -212,14 +310,29 @@ mod run {
             let id = first["id"].as_str().unwrap_or_default().to_owned();
             if first["state"] != "RUNNING" {
                 ctx.info(format!("starting warehouse {id}")).await;
-                client.post::<_, Value>(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()).segment("start"), &json!({})).await?;
+                client
+                    .post::<_, Value>(
+                        ApiPath::from("/api/2.0/sql/warehouses")
+                            .segment(id.as_str())
+                            .segment("start"),
+                        &json!({}),
+                    )
+                    .await?;
                 wait_for(ctx, "the warehouse to start", None, || {
                     let (client, id) = (client.clone(), id.clone());
                     async move {
-                        let warehouse: Value = client.get(ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()), &[]).await?;
+                        let warehouse: Value = client
+                            .get(
+                                ApiPath::from("/api/2.0/sql/warehouses").segment(id.as_str()),
+                                &[],
+                            )
+                            .await?;
                         match warehouse["state"].as_str().unwrap_or("") {
                             "RUNNING" => Ok(Some(())),
-                            "STOPPED" | "DELETED" | "DELETING" => Err(TaskError::Failed(format!("warehouse {id} did not start: {}", warehouse["state"]))),
+                            "STOPPED" | "DELETED" | "DELETING" => Err(TaskError::Failed(format!(
+                                "warehouse {id} did not start: {}",
+                                warehouse["state"]
+                            ))),
                             _ => Ok(None),
                         }
                     }
@@ -237,9 +350,15 @@ mod run {
             let cell = &row[i];
             let value = match (cell.as_str(), kind.as_str()) {
                 (None, _) => Value::Null,
-                (Some(text), "INT" | "LONG" | "SHORT" | "BYTE") => text.parse::<i64>().map_or_else(|_| json!(text), Value::from),
-                (Some(text), "DOUBLE" | "FLOAT" | "DECIMAL") => text.parse::<f64>().map_or_else(|_| json!(text), Value::from),
-                (Some(text), "BOOLEAN") => text.parse::<bool>().map_or_else(|_| json!(text), Value::from),
+                (Some(text), "INT" | "LONG" | "SHORT" | "BYTE") => text
+                    .parse::<i64>()
+                    .map_or_else(|_| json!(text), Value::from),
+                (Some(text), "DOUBLE" | "FLOAT" | "DECIMAL") => text
+                    .parse::<f64>()
+                    .map_or_else(|_| json!(text), Value::from),
+                (Some(text), "BOOLEAN") => text
+                    .parse::<bool>()
+                    .map_or_else(|_| json!(text), Value::from),
                 (Some(text), _) => json!(text),
             };
             object.insert(name.clone(), value);
