@@ -19,7 +19,9 @@ pub struct Me {
 
 impl Me {
     pub fn can(&self, role: Role, namespace: Option<&str>) -> bool {
-        self.grants.iter().any(|g| g.role >= role && g.covers(namespace))
+        self.grants
+            .iter()
+            .any(|g| g.role >= role && g.covers(namespace))
     }
 }
 
@@ -34,7 +36,10 @@ pub fn me() -> Option<Me> {
     {
         use_context::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<engine::auth::Principal>().cloned())
-            .map(|p| Me { user: p.user, grants: p.grants })
+            .map(|p| Me {
+                user: p.user,
+                grants: p.grants,
+            })
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -51,8 +56,12 @@ pub fn can(role: Role, namespace: Option<&str>) -> bool {
 pub fn csrf() -> Option<String> {
     #[cfg(feature = "ssr")]
     {
-        use_context::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<engine::auth::Principal>().and_then(|p| p.csrf().map(str::to_owned)))
+        use_context::<http::request::Parts>().and_then(|parts| {
+            parts
+                .extensions
+                .get::<engine::auth::Principal>()
+                .and_then(|p| p.csrf().map(str::to_owned))
+        })
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -62,18 +71,26 @@ pub fn csrf() -> Option<String> {
 
 #[cfg(not(feature = "ssr"))]
 fn meta(name: &str) -> Option<String> {
-    let element = web_sys::window()?.document()?.query_selector(&format!("meta[name=\"{name}\"]")).ok()??;
+    let element = web_sys::window()?
+        .document()?
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()??;
     element.get_attribute("content")
 }
 
 /// The caller of a server function, refused (403, naming the role) unless
 /// they hold `role` on `namespace` (`None`: every namespace).
 #[cfg(feature = "ssr")]
-pub fn require(role: Role, namespace: Option<&str>) -> Result<engine::auth::Principal, ServerFnError> {
+pub fn require(
+    role: Role,
+    namespace: Option<&str>,
+) -> Result<engine::auth::Principal, ServerFnError> {
     let principal = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<engine::auth::Principal>().cloned())
         .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "log in first".to_owned()))?;
-    principal.require(role, namespace).map_err(|denied| refuse(http::StatusCode::FORBIDDEN, denied.to_string()))?;
+    principal
+        .require(role, namespace)
+        .map_err(|denied| refuse(http::StatusCode::FORBIDDEN, denied.to_string()))?;
     Ok(principal)
 }
 
@@ -95,10 +112,22 @@ fn refuse(status: http::StatusCode, message: String) -> ServerFnError {
 
 /// Writes what the caller of a server function did to the audit log.
 #[cfg(feature = "ssr")]
-pub async fn audit(principal: &engine::auth::Principal, action: &str, namespace: Option<&str>, target: Option<&str>, detail: Option<serde_json::Value>) {
-    let Ok(store) = crate::context::store() else { return };
-    let address = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<engine::auth::Address>().map(|a| a.0.to_string()));
+pub async fn audit(
+    principal: &engine::auth::Principal,
+    action: &str,
+    namespace: Option<&str>,
+    target: Option<&str>,
+    detail: Option<serde_json::Value>,
+) {
+    let Ok(store) = crate::context::store() else {
+        return;
+    };
+    let address = use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<engine::auth::Address>()
+            .map(|a| a.0.to_string())
+    });
     let entry = engine::store::NewAudit {
         actor: principal.user.clone(),
         action: action.to_owned(),
@@ -129,7 +158,11 @@ where
         if let Some(token) = csrf() {
             request.headers().set(CSRF_HEADER, &token);
         }
-        <leptos::server_fn::client::browser::BrowserClient as leptos::server_fn::client::Client<E, IS, OS>>::send(request)
+        <leptos::server_fn::client::browser::BrowserClient as leptos::server_fn::client::Client<
+            E,
+            IS,
+            OS,
+        >>::send(request)
     }
 
     fn open_websocket(
@@ -137,17 +170,27 @@ where
     ) -> impl Future<
         Output = Result<
             (
-                impl futures::Stream<Item = Result<leptos::server_fn::Bytes, leptos::server_fn::Bytes>> + Send + 'static,
+                impl futures::Stream<Item = Result<leptos::server_fn::Bytes, leptos::server_fn::Bytes>>
+                + Send
+                + 'static,
                 impl futures::Sink<leptos::server_fn::Bytes> + Send + 'static,
             ),
             E,
         >,
     > + Send {
-        <leptos::server_fn::client::browser::BrowserClient as leptos::server_fn::client::Client<E, IS, OS>>::open_websocket(path)
+        <leptos::server_fn::client::browser::BrowserClient as leptos::server_fn::client::Client<
+            E,
+            IS,
+            OS,
+        >>::open_websocket(path)
     }
 
     fn spawn(future: impl Future<Output = ()> + Send + 'static) {
-        <leptos::server_fn::client::browser::BrowserClient as leptos::server_fn::client::Client<E, IS, OS>>::spawn(future)
+        <leptos::server_fn::client::browser::BrowserClient as leptos::server_fn::client::Client<
+            E,
+            IS,
+            OS,
+        >>::spawn(future)
     }
 }
 

@@ -6,7 +6,9 @@ use leptos_router::components::A;
 #[component]
 pub(crate) fn Layout(children: Children) -> impl IntoView {
     let me = crate::auth::me();
-    let admin = me.as_ref().is_some_and(|m| m.can(engine::auth::Role::Admin, None));
+    let admin = me
+        .as_ref()
+        .is_some_and(|m| m.can(engine::auth::Role::Admin, None));
     let csrf = crate::auth::csrf().unwrap_or_default();
     let user = me.map(|m| view! {
         <div class="user-menu">

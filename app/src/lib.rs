@@ -26,8 +26,11 @@ pub use pages::flows::{FlowRow, search_flows};
 /// The HTML document around every page, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
-        && let Ok(policy) = http::HeaderValue::from_str(&auth::content_security_policy(Some(&nonce)))
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(policy) =
+        http::HeaderValue::from_str(&auth::content_security_policy(Some(&nonce)))
     {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
     }

@@ -494,14 +494,33 @@ async fn list(State(state): State<Shared>, uri: Uri, Query(q): Query) -> ApiResu
     });
     jobs.sort_by_key(|j| j.id);
     let offset = page_offset(&q)?;
-    Ok(Json(page_of(&jobs, offset, limit as usize, "jobs", !is_22(&uri), |j| render_job(j, expand))))
+    Ok(Json(page_of(
+        &jobs,
+        offset,
+        limit as usize,
+        "jobs",
+        !is_22(&uri),
+        |j| render_job(j, expand),
+    )))
 }
 
 /// One page of a list, as jobs/list and runs/list answer: the items under
 /// `key` (absent when empty), `has_more` (API 2.1 only) and the tokens.
-fn page_of<T>(items: &[T], offset: usize, limit: usize, key: &str, has_more: bool, render: impl Fn(&T) -> Value) -> Value {
+fn page_of<T>(
+    items: &[T],
+    offset: usize,
+    limit: usize,
+    key: &str,
+    has_more: bool,
+    render: impl Fn(&T) -> Value,
+) -> Value {
     let end = (offset + limit).min(items.len());
-    let page: Vec<Value> = items.get(offset.min(end)..end).unwrap_or(&[]).iter().map(render).collect();
+    let page: Vec<Value> = items
+        .get(offset.min(end)..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(render)
+        .collect();
     let more = end < items.len();
     let mut out = json!({});
     if !page.is_empty() {
@@ -1010,7 +1029,14 @@ async fn runs_list(
     });
     runs.sort_by_key(|r| std::cmp::Reverse((r.start_time, r.run_id)));
     let offset = page_offset(&q)?;
-    Ok(Json(page_of(&runs, offset, limit as usize, "runs", !is_22(&uri), |r| runner::render_run(&state, r, expand))))
+    Ok(Json(page_of(
+        &runs,
+        offset,
+        limit as usize,
+        "runs",
+        !is_22(&uri),
+        |r| runner::render_run(&state, r, expand),
+    )))
 }
 
 async fn cancel(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json<Value>> {

@@ -1880,9 +1880,11 @@ tasks:
     inputFiles:
       greeting.txt: "hello {{ inputs.name }}"
       data/rows.csv: "a,b"
-      skipped.log: "not kept"
+      "{{ inputs.name | lower }}.log": "a key is rendered"
+      skipped.tmp: "not kept"
     outputFiles:
       - "*.txt"
+      - "*.log"
       - "data/**"
     tasks:
       - id: where
@@ -1907,7 +1909,8 @@ tasks:
         .keys()
         .cloned()
         .collect::<Vec<_>>();
-    assert_eq!(kept, ["data/rows.csv", "greeting.txt"]);
+    // A key is rendered, as Kestra renders it: `ann.log`.
+    assert_eq!(kept, ["ann.log", "data/rows.csv", "greeting.txt"]);
     let dir = output("where")["value"].as_str().unwrap().to_owned();
     assert!(dir.contains("mortar-working-dir-"), "{dir}");
     assert!(

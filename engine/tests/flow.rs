@@ -308,6 +308,17 @@ fn undefined_inputs_and_tasks_in_expressions() {
     );
 }
 
+/// A mapping's keys are rendered, so they are checked like its values.
+#[test]
+fn expressions_in_mapping_keys_are_checked() {
+    check(
+        &format!(
+            "{HEAD}tasks:\n  - id: files\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      \"{{{{ execution.id }}}}.txt\": a\n      \"{{{{ inputs.nope }}}}.csv\": b\n    tasks:\n      - id: l\n        type: log.Log\n        message: hi\n"
+        ),
+        &["8:11: `inputs.nope` is not an input of this flow"],
+    );
+}
+
 /// Kestra's own test flows: a Flow trigger's inputs read the upstream
 /// execution's outputs (trigger-flow-listener.yaml), and what `??` guards
 /// may be missing (empty-variables.yml); a blueprint's `extend` is a warning.

@@ -19,12 +19,17 @@ use engine::ids::{ExecutionId, FlowId, Namespace};
 use engine::store::{FlowSource, NewExecution, Store};
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A Dag of `n` tasks, each depending on all earlier ones.
 fn dense_dag(id: &str, n: usize) -> String {
-    let mut yaml = format!("id: {id}\nnamespace: bench\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n");
+    let mut yaml = format!(
+        "id: {id}\nnamespace: bench\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n"
+    );
     for i in 0..n {
         write!(yaml, "      - task:\n          id: t{i}\n          type: io.kestra.plugin.core.log.Log\n          message: m\n").unwrap();
         if i > 0 {
@@ -74,8 +79,14 @@ async fn main() -> anyhow::Result<()> {
     ];
     let mut executions = BTreeMap::new();
     for (id, source) in &flows {
-        let revision =
-            store.save_flow(&FlowSource { namespace: Namespace::new("bench"), id: FlowId::new(*id), description: None, source: source.clone() }).await?;
+        let revision = store
+            .save_flow(&FlowSource {
+                namespace: Namespace::new("bench"),
+                id: FlowId::new(*id),
+                description: None,
+                source: source.clone(),
+            })
+            .await?;
         let new = NewExecution {
             id: ExecutionId::generate(),
             namespace: Namespace::new("bench"),
@@ -90,7 +101,12 @@ async fn main() -> anyhow::Result<()> {
         executions.insert(*id, new.id);
     }
 
-    let state = server::AppState::new(store.clone(), temp.path(), std::sync::Arc::new(|_: &str| None), None);
+    let state = server::AppState::new(
+        store.clone(),
+        temp.path(),
+        std::sync::Arc::new(|_: &str| None),
+        None,
+    );
     let served = support::serve(state).await?;
     let url = served.url.clone();
     let client = engine::http::client();
@@ -100,7 +116,11 @@ async fn main() -> anyhow::Result<()> {
         async move {
             let start = Instant::now();
             let response = client.get(format!("{url}{path}")).send().await?;
-            anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
             let body = response.text().await?;
             anyhow::Ok((start.elapsed(), body))
         }
@@ -108,12 +128,22 @@ async fn main() -> anyhow::Result<()> {
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("{tasks} tasks, {samples} samples each; the too_big flow has 12,000");
-    println!("{:<44} {:>9} {:>9} {:>9} {:>10}", "GET (whole response)", "p50 ms", "max ms", "KiB", "source KiB");
+    println!(
+        "{:<44} {:>9} {:>9} {:>9} {:>10}",
+        "GET (whole response)", "p50 ms", "max ms", "KiB", "source KiB"
+    );
     for (id, source) in &flows {
-        for path in [format!("/flows/bench/{id}"), format!("/flows/bench/{id}/topology"), format!("/executions/{}", executions[id])] {
+        for path in [
+            format!("/flows/bench/{id}"),
+            format!("/flows/bench/{id}/topology"),
+            format!("/executions/{}", executions[id]),
+        ] {
             let (_, body) = get(path.clone()).await?;
             if *id == "too_big" {
-                anyhow::ensure!(body.contains("This topology is not drawn"), "{path}: no message");
+                anyhow::ensure!(
+                    body.contains("This topology is not drawn"),
+                    "{path}: no message"
+                );
             } else {
                 anyhow::ensure!(body.contains(r#"data-task-id="t1""#), "{path}: no topology");
             }
@@ -122,8 +152,18 @@ async fn main() -> anyhow::Result<()> {
                 times.push(get(path.clone()).await?.0);
             }
             times.sort();
-            let what = if path.starts_with("/executions") { format!("/executions/<id> of {id}") } else { path.clone() };
-            println!("{what:<44} {:>9.1} {:>9.1} {:>9} {:>10}", ms(times[times.len() / 2]), ms(*times.last().unwrap()), body.len() / 1024, source.len() / 1024);
+            let what = if path.starts_with("/executions") {
+                format!("/executions/<id> of {id}")
+            } else {
+                path.clone()
+            };
+            println!(
+                "{what:<44} {:>9.1} {:>9.1} {:>9} {:>10}",
+                ms(times[times.len() / 2]),
+                ms(*times.last().unwrap()),
+                body.len() / 1024,
+                source.len() / 1024
+            );
         }
     }
 

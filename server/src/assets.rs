@@ -26,7 +26,10 @@ pub(crate) fn is_asset(path: &str) -> bool {
 }
 
 /// Serves a file of the site, or renders the app's "not found" page.
-pub(crate) async fn asset_or_not_found(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn asset_or_not_found(
+    State(state): State<AppState>,
+    request: Request,
+) -> Response {
     let path = request.uri().path().trim_start_matches('/');
     if let Some(file) = Site::get(path) {
         let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()));

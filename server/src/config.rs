@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use engine::flow::pebble::Limits;
 
 #[derive(Debug, Parser)]
-#[command(name = "mortar", version, about = "A workflow orchestrator for Databricks")]
+#[command(
+    name = "mortar",
+    version,
+    about = "A workflow orchestrator for Databricks"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -75,7 +79,12 @@ pub enum SecretsCommand {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// The data dir, as `mortar serve` has it.
-    #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "MORTAR_DATA_DIR",
+        default_value = "./mortar-data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub key: KeyArgs,
@@ -87,11 +96,21 @@ pub struct KeyArgs {
     /// The database: `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for several Mortar nodes sharing one
     /// PostgreSQL, or `sqlite://PATH`. Without it, `mortar.db` in the data dir (SQLite, one node). Prefer the
     /// environment variable when the URL holds a password.
-    #[arg(long = "database", env = "MORTAR_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long = "database",
+        env = "MORTAR_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database: Option<String>,
     /// The key that encrypts secrets in the database: the base64 of 32 random bytes. Without it, the data dir's
     /// `secret.key`, made at the first start. Prefer the environment variable: a flag shows in `ps`.
-    #[arg(long = "secret-key", env = "MORTAR_SECRET_KEY", hide_env_values = true, value_name = "BASE64")]
+    #[arg(
+        long = "secret-key",
+        env = "MORTAR_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
     pub secret_key: Option<engine::secret::Secret>,
 }
 
@@ -99,7 +118,12 @@ impl KeyArgs {
     /// The database `--database` names (SQLite in the data dir without
     /// it); a malformed URL is one line that says what to give.
     pub fn database(&self) -> Result<engine::store::Database, String> {
-        match self.database.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+        match self
+            .database
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+        {
             None => Ok(engine::store::Database::Sqlite(None)),
             Some(url) => engine::store::Database::parse(url).map_err(|e| e.to_string()),
         }
@@ -112,8 +136,12 @@ impl KeyArgs {
             None => Ok(engine::store::KeyChoice::File),
             Some(text) => {
                 let from = "MORTAR_SECRET_KEY";
-                let key = engine::secret_key::SecretKey::from_base64(text.expose(), from).map_err(|e| e.to_string())?;
-                Ok(engine::store::KeyChoice::Given { key, from: from.to_owned() })
+                let key = engine::secret_key::SecretKey::from_base64(text.expose(), from)
+                    .map_err(|e| e.to_string())?;
+                Ok(engine::store::KeyChoice::Given {
+                    key,
+                    from: from.to_owned(),
+                })
             }
         }
     }
@@ -152,7 +180,12 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct VariableArgs {
     /// The address users reach Mortar at, `{{ kestra.url }}` in flows (default: http:// and the listen address); besides the loopback names and the listen address, Mortar answers only to its host.
-    #[arg(long, visible_alias = "public-url", env = "MORTAR_URL", value_name = "URL")]
+    #[arg(
+        long,
+        visible_alias = "public-url",
+        env = "MORTAR_URL",
+        value_name = "URL"
+    )]
     pub url: Option<String>,
     /// A YAML file of values that every flow reads as `{{ globals.<name> }}`.
     #[arg(long, env = "MORTAR_GLOBALS", value_name = "FILE")]
@@ -164,24 +197,39 @@ pub struct VariableArgs {
 
 impl Default for VariableArgs {
     fn default() -> Self {
-        Self { url: None, globals: None, env_vars_prefix: engine::executor::ServerVariables::ENV_PREFIX.to_owned() }
+        Self {
+            url: None,
+            globals: None,
+            env_vars_prefix: engine::executor::ServerVariables::ENV_PREFIX.to_owned(),
+        }
     }
 }
 
 impl VariableArgs {
     /// Reads the globals file and the environment; the error names the flag.
-    pub fn load(&self, default_url: Option<String>) -> Result<engine::executor::ServerVariables, String> {
+    pub fn load(
+        &self,
+        default_url: Option<String>,
+    ) -> Result<engine::executor::ServerVariables, String> {
         if self.env_vars_prefix.is_empty() {
             return Err("--env-vars-prefix: give a prefix such as ENV_; an empty one would show every environment variable to flows".into());
         }
-        let mut variables = engine::executor::ServerVariables::from_env(std::env::vars(), &self.env_vars_prefix);
+        let mut variables =
+            engine::executor::ServerVariables::from_env(std::env::vars(), &self.env_vars_prefix);
         if let Some(path) = &self.globals {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("--globals {}: {e}", path.display()))?;
-            let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| format!("--globals {}: not YAML: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--globals {}: {e}", path.display()))?;
+            let value: serde_json::Value = serde_saphyr::from_str(&text)
+                .map_err(|e| format!("--globals {}: not YAML: {e}", path.display()))?;
             match value {
                 serde_json::Value::Object(map) => variables.globals = map,
                 serde_json::Value::Null => {}
-                _ => return Err(format!("--globals {}: the file must be a mapping of names to values", path.display())),
+                _ => {
+                    return Err(format!(
+                        "--globals {}: the file must be a mapping of names to values",
+                        path.display()
+                    ));
+                }
             }
         }
         variables.url = self.url.clone().or(default_url);
@@ -218,7 +266,11 @@ pub struct LimitArgs {
 impl LimitArgs {
     /// The bounds on each render, as the executor takes them.
     pub fn render_limits(&self) -> Limits {
-        Limits { steps: self.max_template_steps, output_bytes: self.max_template_output, ..Limits::default() }
+        Limits {
+            steps: self.max_template_steps,
+            output_bytes: self.max_template_output,
+            ..Limits::default()
+        }
     }
 }
 
@@ -228,17 +280,34 @@ pub const MAX_UPLOAD: u64 = 10 * 1024 * 1024 * 1024;
 impl Default for LimitArgs {
     fn default() -> Self {
         let render = Limits::default();
-        Self { allowed_hosts: None, max_log_line: engine::logs::MAX_LINE, max_upload: MAX_UPLOAD, max_template_steps: render.steps, max_template_output: render.output_bytes, header_timeout: 30 }
+        Self {
+            allowed_hosts: None,
+            max_log_line: engine::logs::MAX_LINE,
+            max_upload: MAX_UPLOAD,
+            max_template_steps: render.steps,
+            max_template_output: render.output_bytes,
+            header_timeout: 30,
+        }
     }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// The address to listen on; port 0 picks a free port.
-    #[arg(long, env = "MORTAR_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "MORTAR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
     /// Where the database and internal storage live; created if missing.
-    #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "MORTAR_DATA_DIR",
+        default_value = "./mortar-data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub key: KeyArgs,
@@ -257,7 +326,12 @@ pub struct ServeArgs {
 pub struct NodeArgs {
     /// What this node runs: any of web, executor, scheduler, comma-separated. Several nodes need a shared
     /// PostgreSQL (`--database postgres://…`) and a shared `--storage-dir`.
-    #[arg(long, env = "MORTAR_ROLES", default_value = "web,executor,scheduler", value_name = "ROLES")]
+    #[arg(
+        long,
+        env = "MORTAR_ROLES",
+        default_value = "web,executor,scheduler",
+        value_name = "ROLES"
+    )]
     pub roles: String,
     /// Internal storage (files tasks write and read): `<data-dir>/storage` by default; a mount every node shares
     /// when there are several.
@@ -269,7 +343,12 @@ pub struct NodeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DatabricksArgs {
     /// The embedded emulator's time scale: 1 = a cluster starts in seconds, 0.01 = a hundred times faster.
-    #[arg(long, env = "MORTAR_EMULATOR_TIME_SCALE", default_value_t = 1.0, value_name = "X")]
+    #[arg(
+        long,
+        env = "MORTAR_EMULATOR_TIME_SCALE",
+        default_value_t = 1.0,
+        value_name = "X"
+    )]
     pub emulator_time_scale: f64,
 }
 
@@ -280,7 +359,9 @@ pub const USAGE_ERROR: u8 = 2;
 pub fn exit_on_usage_error(error: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = error.print();
             ExitCode::SUCCESS
         }
@@ -295,7 +376,10 @@ pub fn config_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn first_line(text: &str) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
     line.trim_start_matches("error: ").to_owned()
 }
 
@@ -309,11 +393,24 @@ mod tests {
 
     #[test]
     fn serve_defaults_and_flags() {
-        let Ok(Cli { command: Command::Serve(args) }) = parse(&["mortar", "serve"]) else { panic!() };
+        let Ok(Cli {
+            command: Command::Serve(args),
+        }) = parse(&["mortar", "serve"])
+        else {
+            panic!()
+        };
         assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(args.data_dir, PathBuf::from("./mortar-data"));
-        let Ok(Cli { command: Command::Serve(args) }) =
-            parse(&["mortar", "serve", "--listen", "0.0.0.0:0", "--data-dir", "/tmp/x"])
+        let Ok(Cli {
+            command: Command::Serve(args),
+        }) = parse(&[
+            "mortar",
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--data-dir",
+            "/tmp/x",
+        ])
         else {
             panic!()
         };
@@ -323,36 +420,89 @@ mod tests {
 
     #[test]
     fn secrets_commands_parse_with_the_data_dir_default() {
-        let Ok(Cli { command: Command::Secrets(SecretsCommand::Set { namespace, name, value_stdin, store }) }) =
-            parse(&["mortar", "secrets", "set", "company.team", "TOKEN", "--value-stdin"])
+        let Ok(Cli {
+            command:
+                Command::Secrets(SecretsCommand::Set {
+                    namespace,
+                    name,
+                    value_stdin,
+                    store,
+                }),
+        }) = parse(&[
+            "mortar",
+            "secrets",
+            "set",
+            "company.team",
+            "TOKEN",
+            "--value-stdin",
+        ])
         else {
             panic!()
         };
-        assert_eq!((namespace.as_str(), name.as_str(), value_stdin), ("company.team", "TOKEN", true));
+        assert_eq!(
+            (namespace.as_str(), name.as_str(), value_stdin),
+            ("company.team", "TOKEN", true)
+        );
         assert_eq!(store.data_dir, PathBuf::from("./mortar-data"));
-        let Ok(Cli { command: Command::Secrets(SecretsCommand::Set { value_stdin: false, .. }) }) = parse(&["mortar", "secrets", "set", "a", "B"]) else {
+        let Ok(Cli {
+            command:
+                Command::Secrets(SecretsCommand::Set {
+                    value_stdin: false, ..
+                }),
+        }) = parse(&["mortar", "secrets", "set", "a", "B"])
+        else {
             panic!()
         };
-        let Ok(Cli { command: Command::Secrets(SecretsCommand::RotateKey { store }) }) =
-            parse(&["mortar", "secrets", "rotate-key", "--data-dir", "/tmp/d"])
+        let Ok(Cli {
+            command: Command::Secrets(SecretsCommand::RotateKey { store }),
+        }) = parse(&["mortar", "secrets", "rotate-key", "--data-dir", "/tmp/d"])
         else {
             panic!()
         };
         assert_eq!(store.data_dir, PathBuf::from("/tmp/d"));
-        let key = KeyArgs { secret_key: Some(engine::secret::Secret::new("short")), database: None };
+        let key = KeyArgs {
+            secret_key: Some(engine::secret::Secret::new("short")),
+            database: None,
+        };
         let message = key.choice().unwrap_err();
         assert!(message.starts_with("MORTAR_SECRET_KEY: "), "{message}");
-        assert!(!message.contains("short"), "the value is never shown: {message}");
+        assert!(
+            !message.contains("short"),
+            "the value is never shown: {message}"
+        );
     }
 
     #[test]
     fn allowed_hosts_are_a_checked_list() {
-        let Ok(Cli { command: Command::Serve(args) }) = parse(&["mortar", "serve"]) else { panic!() };
+        let Ok(Cli {
+            command: Command::Serve(args),
+        }) = parse(&["mortar", "serve"])
+        else {
+            panic!()
+        };
         assert_eq!(args.limits.allowed_hosts, None);
-        let Ok(Cli { command: Command::Run(args) }) = parse(&["mortar", "run", "f.yaml", "--allowed-hosts", "a.com, *.b.com:8443"]) else { panic!() };
-        assert_eq!(args.limits.allowed_hosts.unwrap().to_string(), "a.com, *.b.com:8443");
+        let Ok(Cli {
+            command: Command::Run(args),
+        }) = parse(&[
+            "mortar",
+            "run",
+            "f.yaml",
+            "--allowed-hosts",
+            "a.com, *.b.com:8443",
+        ])
+        else {
+            panic!()
+        };
+        assert_eq!(
+            args.limits.allowed_hosts.unwrap().to_string(),
+            "a.com, *.b.com:8443"
+        );
         let message = parse(&["mortar", "serve", "--allowed-hosts", "a.com/x"]).unwrap_err();
-        assert!(message.contains("--allowed-hosts") && message.contains("write host, host:port or *.domain"), "{message}");
+        assert!(
+            message.contains("--allowed-hosts")
+                && message.contains("write host, host:port or *.domain"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -36,8 +36,15 @@ struct Fields {
 
 /// Resolves the default connection. `env` reads a variable; `home` is the
 /// user's home directory (for `~/.databrickscfg`).
-pub fn resolve(env: impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Result<Option<Connection>, ConnectionError> {
-    let var = |name: &str| env(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+pub fn resolve(
+    env: impl Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Option<Connection>, ConnectionError> {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
     let from_env = Fields {
         host: var("DATABRICKS_HOST"),
         token: var("DATABRICKS_TOKEN"),
@@ -72,13 +79,26 @@ pub fn resolve(env: impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Res
     };
     // The same type a task's `host` is read with: scheme://host[:port].
     let host = engine::base_url::BaseUrl::parse(&host)
-        .map_err(|e| ConnectionError::Incomplete(format!("{source}: DATABRICKS_HOST (or `host` in the profile): {e}")))?
+        .map_err(|e| {
+            ConnectionError::Incomplete(format!(
+                "{source}: DATABRICKS_HOST (or `host` in the profile): {e}"
+            ))
+        })?
         .to_string();
-    let auth = match (fields.auth_type.as_deref(), fields.token, fields.client_id, fields.client_secret) {
-        (Some("pat"), Some(token), _, _) | (None, Some(token), None, _) => Auth::Token(Secret::new(token)),
-        (Some("oauth-m2m"), _, Some(client_id), Some(secret)) | (None, None, Some(client_id), Some(secret)) => {
-            Auth::OAuthM2M { client_id, client_secret: Secret::new(secret) }
+    let auth = match (
+        fields.auth_type.as_deref(),
+        fields.token,
+        fields.client_id,
+        fields.client_secret,
+    ) {
+        (Some("pat"), Some(token), _, _) | (None, Some(token), None, _) => {
+            Auth::Token(Secret::new(token))
         }
+        (Some("oauth-m2m"), _, Some(client_id), Some(secret))
+        | (None, None, Some(client_id), Some(secret)) => Auth::OAuthM2M {
+            client_id,
+            client_secret: Secret::new(secret),
+        },
         (None, Some(_), Some(_), _) => {
             return Err(ConnectionError::Incomplete(format!(
                 "{source} has both a token and a client id: keep one, or choose with DATABRICKS_AUTH_TYPE=pat or oauth-m2m"
@@ -105,8 +125,10 @@ pub fn resolve(env: impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Res
 
 /// Reads one `[profile]` of an INI-style `.databrickscfg`.
 fn read_profile(file: &Path, profile: &str) -> Result<Fields, ConnectionError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ConnectionError::Unreadable { file: file.display().to_string(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(file).map_err(|e| ConnectionError::Unreadable {
+        file: file.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let mut sections: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
@@ -118,12 +140,18 @@ fn read_profile(file: &Path, profile: &str) -> Result<Fields, ConnectionError> {
             current = Some(name.trim().to_owned());
             sections.entry(name.trim().to_owned()).or_default();
         } else if let (Some(section), Some((key, value))) = (&current, line.split_once('=')) {
-            sections.entry(section.clone()).or_default().insert(key.trim().to_owned(), value.trim().to_owned());
+            sections
+                .entry(section.clone())
+                .or_default()
+                .insert(key.trim().to_owned(), value.trim().to_owned());
         }
     }
     let section = sections
         .remove(profile)
-        .ok_or_else(|| ConnectionError::MissingProfile { profile: profile.to_owned(), file: file.display().to_string() })?;
+        .ok_or_else(|| ConnectionError::MissingProfile {
+            profile: profile.to_owned(),
+            file: file.display().to_string(),
+        })?;
     let get = |key: &str| section.get(key).filter(|v| !v.is_empty()).cloned();
     Ok(Fields {
         host: get("host"),
@@ -139,15 +167,28 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
     fn describe(result: Result<Option<Connection>, ConnectionError>) -> String {
         match result {
             Ok(None) => "emulator".to_owned(),
-            Ok(Some(Connection { host, auth: Auth::Token(t) })) => format!("{host} pat {}", t.expose()),
-            Ok(Some(Connection { host, auth: Auth::OAuthM2M { client_id, client_secret } })) => {
+            Ok(Some(Connection {
+                host,
+                auth: Auth::Token(t),
+            })) => format!("{host} pat {}", t.expose()),
+            Ok(Some(Connection {
+                host,
+                auth:
+                    Auth::OAuthM2M {
+                        client_id,
+                        client_secret,
+                    },
+            })) => {
                 format!("{host} m2m {client_id} {}", client_secret.expose())
             }
             Err(e) => format!("error: {e}"),
@@ -157,19 +198,41 @@ mod tests {
     #[test]
     fn nothing_set_means_the_emulator() {
         assert_eq!(describe(resolve(env(&[]), None)), "emulator");
-        assert_eq!(describe(resolve(env(&[("DATABRICKS_HOST", " ")]), None)), "emulator");
+        assert_eq!(
+            describe(resolve(env(&[("DATABRICKS_HOST", " ")]), None)),
+            "emulator"
+        );
     }
 
     #[test]
     fn the_environment_gives_pat_or_m2m() {
-        assert_eq!(describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t")]), None)), "https://h pat t");
         assert_eq!(
-            describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "c"), ("DATABRICKS_CLIENT_SECRET", "s")]), None)),
+            describe(resolve(
+                env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t")]),
+                None
+            )),
+            "https://h pat t"
+        );
+        assert_eq!(
+            describe(resolve(
+                env(&[
+                    ("DATABRICKS_HOST", "h"),
+                    ("DATABRICKS_CLIENT_ID", "c"),
+                    ("DATABRICKS_CLIENT_SECRET", "s")
+                ]),
+                None
+            )),
             "https://h m2m c s"
         );
         assert_eq!(
             describe(resolve(
-                env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t"), ("DATABRICKS_CLIENT_ID", "c"), ("DATABRICKS_CLIENT_SECRET", "s"), ("DATABRICKS_AUTH_TYPE", "oauth-m2m")]),
+                env(&[
+                    ("DATABRICKS_HOST", "h"),
+                    ("DATABRICKS_TOKEN", "t"),
+                    ("DATABRICKS_CLIENT_ID", "c"),
+                    ("DATABRICKS_CLIENT_SECRET", "s"),
+                    ("DATABRICKS_AUTH_TYPE", "oauth-m2m")
+                ]),
                 None
             )),
             "https://h m2m c s"
@@ -180,12 +243,35 @@ mod tests {
     fn incomplete_or_ambiguous_settings_say_what_to_set() {
         let only_host = describe(resolve(env(&[("DATABRICKS_HOST", "h")]), None));
         assert!(only_host.contains("set DATABRICKS_TOKEN"), "{only_host}");
-        let both = describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_TOKEN", "t"), ("DATABRICKS_CLIENT_ID", "c")]), None));
+        let both = describe(resolve(
+            env(&[
+                ("DATABRICKS_HOST", "h"),
+                ("DATABRICKS_TOKEN", "t"),
+                ("DATABRICKS_CLIENT_ID", "c"),
+            ]),
+            None,
+        ));
         assert!(both.contains("DATABRICKS_AUTH_TYPE"), "{both}");
-        let no_secret = describe(resolve(env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "c")]), None));
-        assert!(no_secret.contains("DATABRICKS_CLIENT_SECRET"), "{no_secret}");
-        let with_path = describe(resolve(env(&[("DATABRICKS_HOST", "http://h/internal#"), ("DATABRICKS_TOKEN", "t")]), None));
-        assert!(with_path.contains("DATABRICKS_HOST") && with_path.contains("without the path \"/internal\""), "{with_path}");
+        let no_secret = describe(resolve(
+            env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "c")]),
+            None,
+        ));
+        assert!(
+            no_secret.contains("DATABRICKS_CLIENT_SECRET"),
+            "{no_secret}"
+        );
+        let with_path = describe(resolve(
+            env(&[
+                ("DATABRICKS_HOST", "http://h/internal#"),
+                ("DATABRICKS_TOKEN", "t"),
+            ]),
+            None,
+        ));
+        assert!(
+            with_path.contains("DATABRICKS_HOST")
+                && with_path.contains("without the path \"/internal\""),
+            "{with_path}"
+        );
         let no_host = describe(resolve(env(&[("DATABRICKS_TOKEN", "t")]), None));
         assert!(no_host.contains("no host"), "{no_host}");
         // No error message repeats a credential.
@@ -204,11 +290,20 @@ mod tests {
         .unwrap();
         let home = Some(dir.path());
         assert_eq!(
-            describe(resolve(env(&[("DATABRICKS_CONFIG_PROFILE", "staging")]), home)),
+            describe(resolve(
+                env(&[("DATABRICKS_CONFIG_PROFILE", "staging")]),
+                home
+            )),
             "https://staging.cloud.databricks.com m2m sp shh"
         );
         assert_eq!(
-            describe(resolve(env(&[("DATABRICKS_CONFIG_PROFILE", "DEFAULT"), ("DATABRICKS_HOST", "https://override")]), home)),
+            describe(resolve(
+                env(&[
+                    ("DATABRICKS_CONFIG_PROFILE", "DEFAULT"),
+                    ("DATABRICKS_HOST", "https://override")
+                ]),
+                home
+            )),
             "https://override pat d"
         );
         let missing = describe(resolve(env(&[("DATABRICKS_CONFIG_PROFILE", "prod")]), home));

@@ -17,13 +17,18 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict { message: String },
     #[error("{message}")]
-    Unprocessable { message: String, violations: Vec<Violation> },
+    Unprocessable {
+        message: String,
+        violations: Vec<Violation>,
+    },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
     TooLarge { message: String },
     /// No credentials on a route that needs a user.
-    #[error("log in first: send a session cookie, `Authorization: Bearer <API token>` or, on /api/v1, `Authorization: Basic` with a user's password")]
+    #[error(
+        "log in first: send a session cookie, `Authorization: Bearer <API token>` or, on /api/v1, `Authorization: Basic` with a user's password"
+    )]
     Unauthorized,
     /// Credentials that do not prove a user.
     #[error("{0}")]
@@ -67,10 +72,21 @@ impl From<engine::executor::ExecutionError> for ApiError {
         match error {
             E::Inputs(problems) => ApiError::Unprocessable {
                 message: format!("the inputs are invalid: {}", problems.join("; ")),
-                violations: problems.into_iter().map(|message| Violation { line: None, column: None, message }).collect(),
+                violations: problems
+                    .into_iter()
+                    .map(|message| Violation {
+                        line: None,
+                        column: None,
+                        message,
+                    })
+                    .collect(),
             },
-            E::NotFound(id) => ApiError::NotFound { message: format!("execution {id} does not exist") },
-            error @ (E::Disabled(_) | E::Conflict(_)) => ApiError::Conflict { message: error.to_string() },
+            E::NotFound(id) => ApiError::NotFound {
+                message: format!("execution {id} does not exist"),
+            },
+            error @ (E::Disabled(_) | E::Conflict(_)) => ApiError::Conflict {
+                message: error.to_string(),
+            },
             E::Store(error) => ApiError::Store(error),
         }
     }
@@ -78,7 +94,9 @@ impl From<engine::executor::ExecutionError> for ApiError {
 
 impl From<engine::auth::Denied> for ApiError {
     fn from(denied: engine::auth::Denied) -> Self {
-        ApiError::Forbidden { message: denied.to_string() }
+        ApiError::Forbidden {
+            message: denied.to_string(),
+        }
     }
 }
 
@@ -95,8 +113,17 @@ impl IntoResponse for ApiError {
             Self::Unauthorized | Self::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             Self::TooManyAttempts { retry_after } => {
                 let retry_after = *retry_after;
-                let body = Body { message: self.to_string(), details: Vec::new(), violations: Vec::new() };
-                return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry_after.to_string())], Json(body)).into_response();
+                let body = Body {
+                    message: self.to_string(),
+                    details: Vec::new(),
+                    violations: Vec::new(),
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, retry_after.to_string())],
+                    Json(body),
+                )
+                    .into_response();
             }
             // A state change that the execution's state no longer allows (a
             // kill racing the end, a restart racing a kill): the store
@@ -123,7 +150,15 @@ impl IntoResponse for ApiError {
         };
         // Kestra puts the problems under `violations` on 422; `details`
         // carries the same for clients of Mortar's own envelope.
-        (status, Json(Body { message, details: violations.clone(), violations })).into_response()
+        (
+            status,
+            Json(Body {
+                message,
+                details: violations.clone(),
+                violations,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -133,7 +168,10 @@ mod tests {
 
     #[test]
     fn a_state_change_the_state_no_longer_allows_is_409_not_500() {
-        let illegal = engine::state::IllegalTransition { state: engine::state::State::Failed, event: engine::state::Event::Kill };
+        let illegal = engine::state::IllegalTransition {
+            state: engine::state::State::Failed,
+            event: engine::state::Event::Kill,
+        };
         let response = ApiError::Store(engine::store::StoreError::Illegal(illegal)).into_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
         let other = ApiError::Internal("disk on fire".into()).into_response();

@@ -30,8 +30,15 @@ impl Hosts {
     /// specific one.
     pub fn new(public_url: Option<&str>, listen: Option<std::net::SocketAddr>) -> Self {
         let mut names = Vec::new();
-        if let Some(host) = public_url.and_then(|u| url::Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_ascii_lowercase)) {
-            names.push(host.trim_start_matches('[').trim_end_matches(']').to_owned());
+        if let Some(host) = public_url
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        {
+            names.push(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+            );
         }
         if let Some(address) = listen.filter(|a| !a.ip().is_unspecified()) {
             names.push(address.ip().to_string());
@@ -46,7 +53,11 @@ impl Hosts {
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.ends_with(".localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host name of a `Host` header or an origin's authority, without its
@@ -55,20 +66,34 @@ fn host_name(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
-    authority.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(authority, |(name, _)| name)
+    authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(authority, |(name, _)| name)
 }
 
 pub async fn check(State(hosts): State<Hosts>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     if !hosts.allows(host_name(&host)) {
         let message = format!(
             "this Mortar does not answer to the name {:?}: reach it at localhost, or start it with --url http://{host}/ (its public address)",
             host_name(&host)
         );
-        return refuse(StatusCode::MISDIRECTED_REQUEST, request.uri().path(), &message);
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            request.uri().path(),
+            &message,
+        );
     }
-    let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     let webhook = request.uri().path().contains("/executions/webhook/");
     if changes && !webhook && cross_site(headers, &host) {
         return refuse(
@@ -79,9 +104,15 @@ pub async fn check(State(hosts): State<Hosts>, request: Request, next: Next) -> 
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     // Rendered pages set their own, with the nonce of their scripts.
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
         && let Ok(policy) = HeaderValue::from_str(&app::auth::content_security_policy(None))
@@ -105,7 +136,11 @@ fn cross_site(headers: &HeaderMap, host: &str) -> bool {
 /// Kestra's JSON error under `/api/v1`, plain text elsewhere.
 fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
     if path.starts_with("/api/") {
-        (status, axum::Json(serde_json::json!({ "message": message }))).into_response()
+        (
+            status,
+            axum::Json(serde_json::json!({ "message": message })),
+        )
+            .into_response()
     } else {
         (status, message.to_owned()).into_response()
     }
@@ -120,8 +155,18 @@ mod tests {
         assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
         assert_eq!(host_name("[::1]:8080"), "::1");
         assert_eq!(host_name("mortar.example.com"), "mortar.example.com");
-        let hosts = Hosts::new(Some("https://Mortar.Example.com/"), Some("10.0.0.5:8080".parse().unwrap()));
-        for allowed in ["localhost", "app.localhost", "127.0.0.1", "::1", "mortar.example.com", "10.0.0.5"] {
+        let hosts = Hosts::new(
+            Some("https://Mortar.Example.com/"),
+            Some("10.0.0.5:8080".parse().unwrap()),
+        );
+        for allowed in [
+            "localhost",
+            "app.localhost",
+            "127.0.0.1",
+            "::1",
+            "mortar.example.com",
+            "10.0.0.5",
+        ] {
             assert!(hosts.allows(allowed), "{allowed}");
         }
         for refused in ["evil.example.com", "10.0.0.6", "", "localhost.evil.com"] {
@@ -139,12 +184,30 @@ mod tests {
             }
             headers
         };
-        assert!(!cross_site(&with(&[]), "127.0.0.1:8080"), "a client that is not a browser");
-        assert!(!cross_site(&with(&[("sec-fetch-site", "same-origin")]), "127.0.0.1:8080"));
-        assert!(cross_site(&with(&[("sec-fetch-site", "cross-site")]), "127.0.0.1:8080"));
-        assert!(cross_site(&with(&[("sec-fetch-site", "same-site")]), "127.0.0.1:8080"));
-        assert!(!cross_site(&with(&[("origin", "http://127.0.0.1:8080")]), "127.0.0.1:8080"));
-        assert!(cross_site(&with(&[("origin", "http://127.0.0.1:9999")]), "127.0.0.1:8080"));
+        assert!(
+            !cross_site(&with(&[]), "127.0.0.1:8080"),
+            "a client that is not a browser"
+        );
+        assert!(!cross_site(
+            &with(&[("sec-fetch-site", "same-origin")]),
+            "127.0.0.1:8080"
+        ));
+        assert!(cross_site(
+            &with(&[("sec-fetch-site", "cross-site")]),
+            "127.0.0.1:8080"
+        ));
+        assert!(cross_site(
+            &with(&[("sec-fetch-site", "same-site")]),
+            "127.0.0.1:8080"
+        ));
+        assert!(!cross_site(
+            &with(&[("origin", "http://127.0.0.1:8080")]),
+            "127.0.0.1:8080"
+        ));
+        assert!(cross_site(
+            &with(&[("origin", "http://127.0.0.1:9999")]),
+            "127.0.0.1:8080"
+        ));
         assert!(cross_site(&with(&[("origin", "null")]), "127.0.0.1:8080"));
     }
 }

@@ -7,13 +7,13 @@ mod assets;
 pub mod auth;
 pub mod config;
 pub mod connection;
-pub mod run_cli;
-pub mod validate_cli;
-pub mod secrets;
 mod error;
 mod guard;
 mod rpc;
+pub mod run_cli;
+pub mod secrets;
 mod tenants;
+pub mod validate_cli;
 
 use std::future::Future;
 use std::path::Path;
@@ -83,8 +83,20 @@ pub const OUTPUT_NAME: &str = "mortar";
 impl AppState {
     /// The state of a server whose data lives in `data_dir`; starts the log
     /// writer, so it must be called inside the tokio runtime.
-    pub fn new(store: Store, data_dir: &Path, secrets: SecretSource, databricks: Option<DefaultConnection>) -> Self {
-        Self::with_limits(store, data_dir, secrets, databricks, &config::LimitArgs::default(), engine::executor::ServerVariables::default())
+    pub fn new(
+        store: Store,
+        data_dir: &Path,
+        secrets: SecretSource,
+        databricks: Option<DefaultConnection>,
+    ) -> Self {
+        Self::with_limits(
+            store,
+            data_dir,
+            secrets,
+            databricks,
+            &config::LimitArgs::default(),
+            engine::executor::ServerVariables::default(),
+        )
     }
 
     /// As [`AppState::new`], with the bounds set on the command line.
@@ -96,7 +108,15 @@ impl AppState {
         limits: &config::LimitArgs,
         variables: engine::executor::ServerVariables,
     ) -> Self {
-        Self::for_node(store, &data_dir.join("storage"), secrets, databricks, limits, variables, None)
+        Self::for_node(
+            store,
+            &data_dir.join("storage"),
+            secrets,
+            databricks,
+            limits,
+            variables,
+            None,
+        )
     }
 
     /// As [`AppState::with_limits`], for a node of a deployment (its roles
@@ -111,12 +131,22 @@ impl AppState {
         variables: engine::executor::ServerVariables,
         node: Option<engine::cluster::NodeSettings>,
     ) -> Self {
-        let leptos_options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
+        let leptos_options = LeptosOptions::builder()
+            .output_name(OUTPUT_NAME)
+            .site_pkg_dir("pkg")
+            .build();
         let (logs, _writer) = LogPipeline::with_max_line(store.clone(), limits.max_log_line);
         let storage = Storage::new(storage_dir.to_owned());
         let plans = Plans::default();
-        let services = engine::task::Services { store: store.clone(), storage: storage.clone(), logs: logs.sender() };
-        let runners = runners(databricks.as_ref(), limits.allowed_hosts.clone().unwrap_or_default());
+        let services = engine::task::Services {
+            store: store.clone(),
+            storage: storage.clone(),
+            logs: logs.sender(),
+        };
+        let runners = runners(
+            databricks.as_ref(),
+            limits.allowed_hosts.clone().unwrap_or_default(),
+        );
         let namespace_secrets = SecretStore::new(store.clone());
         let settings = engine::executor::Settings {
             variables,
@@ -148,19 +178,36 @@ impl AppState {
         // `recover` looks them up without waiting.
         let mut plans = std::collections::HashMap::new();
         for id in self.store.unfinished_executions().await? {
-            let Some(execution) = self.store.get_execution(&id).await? else { continue };
-            let key = (execution.namespace.clone(), execution.flow_id.clone(), execution.flow_revision);
+            let Some(execution) = self.store.get_execution(&id).await? else {
+                continue;
+            };
+            let key = (
+                execution.namespace.clone(),
+                execution.flow_id.clone(),
+                execution.flow_revision,
+            );
             if plans.contains_key(&key) {
                 continue;
             }
-            let source = self.store.flow_revision_source(&key.0, &key.1, key.2).await?;
-            if let Some(plan) = source.and_then(|s| self.plans.get(key.0.as_str(), key.1.as_str(), key.2, &s).ok()) {
+            let source = self
+                .store
+                .flow_revision_source(&key.0, &key.1, key.2)
+                .await?;
+            if let Some(plan) = source.and_then(|s| {
+                self.plans
+                    .get(key.0.as_str(), key.1.as_str(), key.2, &s)
+                    .ok()
+            }) {
                 plans.insert(key, plan);
             }
         }
         Ok(self
             .executor
-            .recover(|e| plans.get(&(e.namespace.clone(), e.flow_id.clone(), e.flow_revision)).cloned())
+            .recover(|e| {
+                plans
+                    .get(&(e.namespace.clone(), e.flow_id.clone(), e.flow_revision))
+                    .cloned()
+            })
             .await?)
     }
 }
@@ -172,13 +219,23 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    let databricks = match databricks_connection(&args.databricks, Some(&args.data_dir.join("emulator"))).await {
+    let databricks = match databricks_connection(
+        &args.databricks,
+        Some(&args.data_dir.join("emulator")),
+    )
+    .await
+    {
         Ok(found) => found,
         Err(code) => return Ok(code),
     };
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
-        Err(error) => return Ok(config::config_error(format_args!("--listen {}: {error}", args.listen))),
+        Err(error) => {
+            return Ok(config::config_error(format_args!(
+                "--listen {}: {error}",
+                args.listen
+            )));
+        }
     };
     tracing::info!(host = %databricks.default.connection.host, embedded = databricks.default.embedded, "default Databricks connection");
     let address = listener.local_addr()?;
@@ -200,7 +257,11 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let node = engine::cluster::NodeSettings::new(roles);
-    let storage_dir = args.node.storage_dir.clone().unwrap_or_else(|| args.data_dir.join("storage"));
+    let storage_dir = args
+        .node
+        .storage_dir
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("storage"));
     let mut state = AppState::for_node(
         store.clone(),
         &storage_dir,
@@ -214,7 +275,11 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Every secret decrypts now, or the server says so before it runs
     // anything.
     state.secrets.refresh().await?;
-    let public_url = args.variables.url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let public_url = args
+        .variables
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
     state.auth = Arc::new(auth::Auth::new(public_url.starts_with("https://")));
     if store.count_users().await? == 0 {
         let secret = auth::new_setup_token(&store).await?;
@@ -236,12 +301,27 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let logs = state.logs.sender();
     let executor = state.executor.clone();
     let stop_scheduler = tokio_util::sync::CancellationToken::new();
-    let cluster = engine::cluster::run(store.clone(), executor.clone(), state.logs.clone(), node.clone(), stop_scheduler.clone()).await?;
+    let cluster = engine::cluster::run(
+        store.clone(),
+        executor.clone(),
+        state.logs.clone(),
+        node.clone(),
+        stop_scheduler.clone(),
+    )
+    .await?;
     tracing::info!(node = %node.id, roles = %roles.names().join(","), database = %if store.is_postgres() { "postgres" } else { "sqlite" }, "node registered");
     let (scheduler, flow_triggers) = if roles.scheduler {
         (
-            Some(engine::scheduler::spawn(store.clone(), executor.clone(), stop_scheduler.clone())),
-            Some(engine::flow_triggers::spawn(store.clone(), executor.clone(), stop_scheduler.clone())),
+            Some(engine::scheduler::spawn(
+                store.clone(),
+                executor.clone(),
+                stop_scheduler.clone(),
+            )),
+            Some(engine::flow_triggers::spawn(
+                store.clone(),
+                executor.clone(),
+                stop_scheduler.clone(),
+            )),
         )
     } else {
         (None, None)
@@ -293,7 +373,9 @@ pub async fn run_health_only(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_timeout = state.header_timeout;
-    let app = Router::new().nest("/api/v1", api::health_router()).with_state(state);
+    let app = Router::new()
+        .nest("/api/v1", api::health_router())
+        .with_state(state);
     serve_on(listener, app, header_timeout, shutdown).await
 }
 
@@ -304,7 +386,13 @@ async fn serve_on<S>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    S: tower::Service<axum::http::Request<axum::body::Body>, Response = axum::response::Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S: tower::Service<
+            axum::http::Request<axum::body::Body>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
     S::Future: Send,
 {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -332,20 +420,29 @@ where
             tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
         }
         let peer = tcp.peer_addr().ok();
-        let service = app.clone().map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
-            let mut request = request.map(axum::body::Body::new);
-            if let Some(peer) = peer {
-                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                request.extensions_mut().insert(engine::auth::Address(peer.ip()));
-            }
-            request
-        });
+        let service =
+            app.clone()
+                .map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
+                    if let Some(peer) = peer {
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        request
+                            .extensions_mut()
+                            .insert(engine::auth::Address(peer.ip()));
+                    }
+                    request
+                });
         // The timer starts when the connection waits for a request head, so
         // it also closes a keep-alive connection left idle.
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(tcp), hyper_util::service::TowerToHyperService::new(service));
+            .serve_connection(
+                TokioIo::new(tcp),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -356,7 +453,10 @@ where
     drop(listener);
     // Requests under way finish; live streams end with the executions'
     // shutdown. Past 10 s the rest are dropped.
-    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open 10 s after the shutdown signal were dropped");
     }
     Ok(())
@@ -368,8 +468,14 @@ pub fn router(state: AppState) -> Router {
     let context = state.clone();
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/login", axum::routing::get(auth::pages::login_page).post(auth::pages::login))
-        .route("/setup", axum::routing::get(auth::pages::setup_page).post(auth::pages::setup))
+        .route(
+            "/login",
+            axum::routing::get(auth::pages::login_page).post(auth::pages::login),
+        )
+        .route(
+            "/setup",
+            axum::routing::get(auth::pages::setup_page).post(auth::pages::setup),
+        )
         .route("/logout", axum::routing::post(auth::pages::logout))
         .nest("/api/v1", api::router())
         .leptos_routes_with_context(
@@ -388,8 +494,14 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(assets::asset_or_not_found)
         .layer(axum::middleware::from_fn(rpc::client_errors))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
-        .layer(axum::middleware::from_fn_with_state(state.hosts.clone(), guard::check))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.hosts.clone(),
+            guard::check,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
@@ -397,8 +509,13 @@ pub fn router(state: AppState) -> Router {
 /// Every task type this server runs: the core tasks and the Databricks
 /// tasks on the default connection, which may call other workspaces on
 /// `allowed` (`--allowed-hosts`).
-pub fn runners(databricks: Option<&DefaultConnection>, allowed: engine::base_url::AllowedHosts) -> engine::task::Runners {
-    let warehouse = std::env::var("DATABRICKS_WAREHOUSE_ID").ok().filter(|w| !w.trim().is_empty());
+pub fn runners(
+    databricks: Option<&DefaultConnection>,
+    allowed: engine::base_url::AllowedHosts,
+) -> engine::task::Runners {
+    let warehouse = std::env::var("DATABRICKS_WAREHOUSE_ID")
+        .ok()
+        .filter(|w| !w.trim().is_empty());
     engine::task::Runners::new(engine::task::databricks::Databricks::new(
         databricks.map(|d| d.connection.clone()),
         warehouse,
@@ -422,26 +539,44 @@ pub async fn databricks_connection(
     emulator_dir: Option<&Path>,
 ) -> Result<ResolvedDatabricks, ExitCode> {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let configured = connection::resolve(|name| std::env::var(name).ok(), home.as_deref()).map_err(config::config_error)?;
+    let configured = connection::resolve(|name| std::env::var(name).ok(), home.as_deref())
+        .map_err(config::config_error)?;
     if let Some(connection) = configured {
-        return Ok(ResolvedDatabricks { default: DefaultConnection { connection, embedded: false }, embedded: None });
+        return Ok(ResolvedDatabricks {
+            default: DefaultConnection {
+                connection,
+                embedded: false,
+            },
+            embedded: None,
+        });
     }
     if !(args.emulator_time_scale.is_finite() && args.emulator_time_scale >= 0.0) {
-        return Err(config::config_error(format_args!("--emulator-time-scale {}: use a number >= 0", args.emulator_time_scale)));
+        return Err(config::config_error(format_args!(
+            "--emulator-time-scale {}: use a number >= 0",
+            args.emulator_time_scale
+        )));
     }
     let config = emulator::EmulatorConfig {
         data_dir: emulator_dir.map(Path::to_owned),
         time_scale: args.emulator_time_scale,
         ..Default::default()
     };
-    let handle = emulator::Emulator::start(config)
-        .await
-        .map_err(|error| config::config_error(format_args!("the embedded Databricks emulator cannot start: {error}")))?;
+    let handle = emulator::Emulator::start(config).await.map_err(|error| {
+        config::config_error(format_args!(
+            "the embedded Databricks emulator cannot start: {error}"
+        ))
+    })?;
     let connection = engine::databricks::Connection {
         host: handle.url(),
         auth: engine::databricks::Auth::Token(engine::secret::Secret::new(handle.token())),
     };
-    Ok(ResolvedDatabricks { default: DefaultConnection { connection, embedded: true }, embedded: Some(handle) })
+    Ok(ResolvedDatabricks {
+        default: DefaultConnection {
+            connection,
+            embedded: true,
+        },
+        embedded: Some(handle),
+    })
 }
 
 /// `mortar emulator`: serves the Databricks emulator until SIGINT or
@@ -453,17 +588,27 @@ pub async fn emulator_main(args: emulator::EmulatorArgs) -> anyhow::Result<ExitC
     };
     let listener = match TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
-        Err(error) => return Ok(config::config_error(format_args!("--listen {}: {error}", config.listen))),
-    };
-    emulator::Emulator::serve_with_ready(listener, config, shutdown_signal(), |url, token, generated| {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {url}");
-        if generated {
-            let _ = writeln!(out, "token: {token}");
+        Err(error) => {
+            return Ok(config::config_error(format_args!(
+                "--listen {}: {error}",
+                config.listen
+            )));
         }
-        let _ = out.flush();
-    })
+    };
+    emulator::Emulator::serve_with_ready(
+        listener,
+        config,
+        shutdown_signal(),
+        |url, token, generated| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {url}");
+            if generated {
+                let _ = writeln!(out, "token: {token}");
+            }
+            let _ = out.flush();
+        },
+    )
     .await?;
     Ok(ExitCode::SUCCESS)
 }

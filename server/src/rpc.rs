@@ -47,9 +47,18 @@ mod tests {
 
     #[test]
     fn a_clients_mistake_is_4xx_and_a_servers_stays_500() {
-        assert_eq!(client_status(b"Args|missing field `namespace`"), Some(StatusCode::BAD_REQUEST));
-        assert_eq!(client_status(b"MissingArg|id"), Some(StatusCode::BAD_REQUEST));
-        assert_eq!(client_status(b"Deserialization|length limit exceeded"), Some(StatusCode::PAYLOAD_TOO_LARGE));
+        assert_eq!(
+            client_status(b"Args|missing field `namespace`"),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            client_status(b"MissingArg|id"),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            client_status(b"Deserialization|length limit exceeded"),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
         assert_eq!(client_status(b"ServerError|the store is unavailable"), None);
         assert_eq!(client_status(b"not an encoded error"), None);
     }

@@ -11,9 +11,9 @@ use engine::ids::{ExecutionId, FlowId, Namespace};
 use engine::log::Level;
 use engine::logs::LogPipeline;
 use engine::plan::Plan;
+use engine::secret_store::SecretStore;
 use engine::state::State;
 use engine::storage::Storage;
-use engine::secret_store::SecretStore;
 use engine::task::Services;
 use serde_json::{Map, Value};
 
@@ -22,19 +22,36 @@ use crate::config::{RunArgs, config_error};
 pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let source = match std::fs::read_to_string(&args.file) {
         Ok(source) => source,
-        Err(error) => return Ok(config_error(format_args!("cannot read {}: {error}", args.file.display()))),
+        Err(error) => {
+            return Ok(config_error(format_args!(
+                "cannot read {}: {error}",
+                args.file.display()
+            )));
+        }
     };
     // The same checks as a save through the API: a flow with an error
     // does not run, and every problem is shown with its position.
     let parsed = engine::flow::parse(&source);
     for problem in &parsed.problems {
-        let kind = if problem.severity == engine::flow::Severity::Warning { "warning: " } else { "" };
-        eprintln!("{}:{}:{}: {kind}{}", args.file.display(), problem.line, problem.column, problem.message);
+        let kind = if problem.severity == engine::flow::Severity::Warning {
+            "warning: "
+        } else {
+            ""
+        };
+        eprintln!(
+            "{}:{}:{}: {kind}{}",
+            args.file.display(),
+            problem.line,
+            problem.column,
+            problem.message
+        );
     }
     if !parsed.is_valid() {
         return Ok(ExitCode::FAILURE);
     }
-    let Some(flow) = parsed.flow.as_ref() else { return Ok(ExitCode::FAILURE) };
+    let Some(flow) = parsed.flow.as_ref() else {
+        return Ok(ExitCode::FAILURE);
+    };
     let plan = match Plan::from_flow(flow) {
         Ok(plan) => Arc::new(plan),
         Err(error) => {
@@ -45,8 +62,14 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut raw_inputs = Vec::new();
     for input in &args.inputs {
         match input.split_once('=') {
-            Some((name, value)) if !name.is_empty() => raw_inputs.push((name.to_owned(), value.to_owned())),
-            _ => return Ok(config_error(format_args!("--input {input:?}: write it as name=value (or name=@file for a file)"))),
+            Some((name, value)) if !name.is_empty() => {
+                raw_inputs.push((name.to_owned(), value.to_owned()))
+            }
+            _ => {
+                return Ok(config_error(format_args!(
+                    "--input {input:?}: write it as name=value (or name=@file for a file)"
+                )));
+            }
         }
     }
 
@@ -55,7 +78,11 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(_) => None,
         None => Some(tempfile::Builder::new().prefix("mortar-run-").tempdir()?),
     };
-    let data_dir = args.data_dir.clone().or_else(|| temporary.as_ref().map(|t| t.path().to_owned())).unwrap_or_default();
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| temporary.as_ref().map(|t| t.path().to_owned()))
+        .unwrap_or_default();
     let store = match crate::secrets::open_store(&data_dir, &args.key).await {
         Ok(store) => store,
         Err(code) => return Ok(code),
@@ -69,13 +96,31 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (pipeline, writer) = LogPipeline::with_max_line(store.clone(), args.limits.max_log_line);
     let storage = Storage::new(data_dir.join("storage"));
-    let services = Services { store: store.clone(), storage: storage.clone(), logs: pipeline.sender() };
+    let services = Services {
+        store: store.clone(),
+        storage: storage.clone(),
+        logs: pipeline.sender(),
+    };
     let variables = match args.variables.load(None) {
         Ok(variables) => variables,
         Err(message) => return Ok(config_error(message)),
     };
-    let settings = engine::executor::Settings { variables, render_limits: args.limits.render_limits(), node: None, plans: Default::default(), namespace_secrets: Some(namespace_secrets) };
-    let executor = Executor::with_settings(services, crate::runners(Some(&databricks.default), args.limits.allowed_hosts.clone().unwrap_or_default()), crate::secrets::from_env(std::env::vars()), settings);
+    let settings = engine::executor::Settings {
+        variables,
+        render_limits: args.limits.render_limits(),
+        node: None,
+        plans: Default::default(),
+        namespace_secrets: Some(namespace_secrets),
+    };
+    let executor = Executor::with_settings(
+        services,
+        crate::runners(
+            Some(&databricks.default),
+            args.limits.allowed_hosts.clone().unwrap_or_default(),
+        ),
+        crate::secrets::from_env(std::env::vars()),
+        settings,
+    );
 
     let id = ExecutionId::generate();
     let mut inputs = Map::new();
@@ -84,10 +129,21 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(path) => {
                 let file = match tokio::fs::File::open(path).await {
                     Ok(file) => file,
-                    Err(error) => return Ok(config_error(format_args!("--input {name}=@{path}: {error}"))),
+                    Err(error) => {
+                        return Ok(config_error(format_args!(
+                            "--input {name}=@{path}: {error}"
+                        )));
+                    }
                 };
-                let file_name = std::path::Path::new(path).file_name().map_or("file".into(), |n| n.to_string_lossy().into_owned());
-                let uri = Storage::execution_uri(&Namespace::new(&plan.namespace), &FlowId::new(&plan.id), &id, &format!("{name}-{file_name}"));
+                let file_name = std::path::Path::new(path)
+                    .file_name()
+                    .map_or("file".into(), |n| n.to_string_lossy().into_owned());
+                let uri = Storage::execution_uri(
+                    &Namespace::new(&plan.namespace),
+                    &FlowId::new(&plan.id),
+                    &id,
+                    &format!("{name}-{file_name}"),
+                );
                 storage.write(&uri, file).await?;
                 inputs.insert(name, Value::String(uri));
             }
@@ -100,7 +156,14 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut live = pipeline.subscribe();
     let started = Instant::now();
     let launched = executor
-        .launch(Launch { id: Some(id.clone()), plan, flow_revision: 1, inputs, labels: Default::default(), trigger_vars: None })
+        .launch(Launch {
+            id: Some(id.clone()),
+            plan,
+            flow_revision: 1,
+            inputs,
+            labels: Default::default(),
+            trigger_vars: None,
+        })
         .await;
     match launched {
         Ok(_) => {}
@@ -158,17 +221,29 @@ pub async fn run_main(args: RunArgs) -> anyhow::Result<ExitCode> {
     drop(executor);
     drop(pipeline);
     let _ = writer.await;
-    println!("execution {id} ended {state} in {:.2}s", started.elapsed().as_secs_f64());
+    println!(
+        "execution {id} ended {state} in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
     store.close().await;
     if let Some(embedded) = databricks.embedded {
         embedded.shutdown().await;
     }
-    Ok(if matches!(state, State::Success | State::Warning) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if matches!(state, State::Success | State::Warning) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn print_line(line: &engine::store::LogRecord) {
-    let time = jiff::Timestamp::from_millisecond(line.at).map(|t| t.strftime("%H:%M:%S%.3f").to_string()).unwrap_or_default();
-    let task = line.task_id.as_ref().map_or(String::new(), |t| format!(" [{t}]"));
+    let time = jiff::Timestamp::from_millisecond(line.at)
+        .map(|t| t.strftime("%H:%M:%S%.3f").to_string())
+        .unwrap_or_default();
+    let task = line
+        .task_id
+        .as_ref()
+        .map_or(String::new(), |t| format!(" [{t}]"));
     let level = match line.level {
         Level::Warn => "WARN ",
         Level::Info => "INFO ",

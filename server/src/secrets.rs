@@ -30,12 +30,22 @@ pub async fn open_store(data_dir: &Path, key: &KeyArgs) -> Result<Store, ExitCod
     let database = key.database().map_err(config_error)?;
     match Store::open_database(&database, data_dir, choice).await {
         Ok(store) => Ok(store),
-        Err(error @ StoreError::DataDir { .. }) => Err(config_error(format_args!("--data-dir: {error}"))),
-        Err(error @ (StoreError::Key(_) | StoreError::Invalid(_) | StoreError::Url(_))) => Err(config_error(error)),
+        Err(error @ StoreError::DataDir { .. }) => {
+            Err(config_error(format_args!("--data-dir: {error}")))
+        }
+        Err(error @ (StoreError::Key(_) | StoreError::Invalid(_) | StoreError::Url(_))) => {
+            Err(config_error(error))
+        }
         Err(error) => {
             match database {
-                engine::store::Database::Sqlite(None) => eprintln!("mortar: cannot open the store in {}: {error}", data_dir.display()),
-                other => eprintln!("mortar: cannot open the store {}: {error}", other.describe()),
+                engine::store::Database::Sqlite(None) => eprintln!(
+                    "mortar: cannot open the store in {}: {error}",
+                    data_dir.display()
+                ),
+                other => eprintln!(
+                    "mortar: cannot open the store {}: {error}",
+                    other.describe()
+                ),
             }
             Err(ExitCode::FAILURE)
         }
@@ -45,9 +55,16 @@ pub async fn open_store(data_dir: &Path, key: &KeyArgs) -> Result<Store, ExitCod
 /// `mortar secrets …`.
 pub async fn secrets_main(command: SecretsCommand) -> anyhow::Result<ExitCode> {
     match command {
-        SecretsCommand::Set { namespace, name, value_stdin, store } => {
+        SecretsCommand::Set {
+            namespace,
+            name,
+            value_stdin,
+            store,
+        } => {
             if !value_stdin {
-                return Ok(config_error("secrets set reads the value from standard input: add --value-stdin (a value on the command line would show in `ps`)"));
+                return Ok(config_error(
+                    "secrets set reads the value from standard input: add --value-stdin (a value on the command line would show in `ps`)",
+                ));
             }
             let (namespace, name) = match checked(&namespace, &name) {
                 Ok(checked) => checked,
@@ -75,13 +92,19 @@ pub async fn secrets_main(command: SecretsCommand) -> anyhow::Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             for entry in store.list_secrets(&Namespace::new(namespace)).await? {
-                let when = jiff::Timestamp::from_millisecond(entry.updated_at).map(|t| t.to_string()).unwrap_or_default();
+                let when = jiff::Timestamp::from_millisecond(entry.updated_at)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
                 println!("{}\t{}\t{when}", entry.name, entry.set_by);
             }
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        SecretsCommand::Delete { namespace, name, store } => {
+        SecretsCommand::Delete {
+            namespace,
+            name,
+            store,
+        } => {
             let (namespace, name) = match checked(&namespace, &name) {
                 Ok(checked) => checked,
                 Err(code) => return Ok(code),
@@ -110,14 +133,21 @@ pub async fn secrets_main(command: SecretsCommand) -> anyhow::Result<ExitCode> {
             let rotated = store.rotate_key(new).await?;
             let key_file = store.key_file().map(Path::to_owned);
             store.close().await;
-            let what = format!("{} secrets and the SECRET inputs of {} executions", rotated.secrets, rotated.execution_secrets);
+            let what = format!(
+                "{} secrets and the SECRET inputs of {} executions",
+                rotated.secrets, rotated.execution_secrets
+            );
             match key_file {
-                Some(path) => eprintln!("re-encrypted {what}; the new key is in {}", path.display()),
+                Some(path) => {
+                    eprintln!("re-encrypted {what}; the new key is in {}", path.display())
+                }
                 None => {
                     // The key came from MORTAR_SECRET_KEY: the new one is
                     // shown once, here, and nowhere else.
                     println!("{}", printed.expose());
-                    eprintln!("re-encrypted {what}; set MORTAR_SECRET_KEY to the new key printed above: the old one no longer opens this data dir");
+                    eprintln!(
+                        "re-encrypted {what}; set MORTAR_SECRET_KEY to the new key printed above: the old one no longer opens this data dir"
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -137,8 +167,12 @@ fn checked(namespace: &str, name: &str) -> Result<(Namespace, SecretName), ExitC
 /// The value on standard input, without one trailing newline.
 fn read_value(input: impl std::io::Read) -> Result<Secret, String> {
     let mut bytes = Vec::new();
-    input.take(MAX_SECRET_VALUE as u64 + 2).read_to_end(&mut bytes).map_err(|e| format!("cannot read the value from standard input: {e}"))?;
-    let mut text = String::from_utf8(bytes).map_err(|_| "the value on standard input is not UTF-8 text".to_owned())?;
+    input
+        .take(MAX_SECRET_VALUE as u64 + 2)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the value from standard input: {e}"))?;
+    let mut text = String::from_utf8(bytes)
+        .map_err(|_| "the value on standard input is not UTF-8 text".to_owned())?;
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {
@@ -149,21 +183,31 @@ fn read_value(input: impl std::io::Read) -> Result<Secret, String> {
         return Err("the value on standard input is empty: pipe the value in, e.g. `printf %s \"$TOKEN\" | mortar secrets set …`".into());
     }
     if text.len() > MAX_SECRET_VALUE {
-        return Err(format!("the value on standard input is over {MAX_SECRET_VALUE} bytes"));
+        return Err(format!(
+            "the value on standard input is over {MAX_SECRET_VALUE} bytes"
+        ));
     }
     Ok(Secret::new(text))
 }
 
 /// Who sets a secret from the command line: the system user.
 fn user() -> String {
-    let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
-    if name.is_empty() { "cli".to_owned() } else { format!("{name} (cli)") }
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_default();
+    if name.is_empty() {
+        "cli".to_owned()
+    } else {
+        format!("{name} (cli)")
+    }
 }
 
 pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> SecretSource {
     let mut secrets = HashMap::new();
     for (name, value) in vars {
-        let Some(secret) = name.strip_prefix("SECRET_").filter(|s| !s.is_empty()) else { continue };
+        let Some(secret) = name.strip_prefix("SECRET_").filter(|s| !s.is_empty()) else {
+            continue;
+        };
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(value.trim())
             .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(value.trim()));
@@ -171,7 +215,9 @@ pub fn from_env(vars: impl Iterator<Item = (String, String)>) -> SecretSource {
             Some(text) => {
                 secrets.insert(secret.to_owned(), text);
             }
-            None => tracing::warn!(variable = %name, "skipped: its value is not base64 of UTF-8 text"),
+            None => {
+                tracing::warn!(variable = %name, "skipped: its value is not base64 of UTF-8 text")
+            }
         }
     }
     Arc::new(move |name: &str| secrets.get(name).cloned())
@@ -196,10 +242,20 @@ mod tests {
 
     #[test]
     fn the_value_drops_one_trailing_newline_and_must_not_be_empty() {
-        assert_eq!(super::read_value(&b"hunter2\n"[..]).unwrap().expose(), "hunter2");
+        assert_eq!(
+            super::read_value(&b"hunter2\n"[..]).unwrap().expose(),
+            "hunter2"
+        );
         assert_eq!(super::read_value(&b"two\r\n"[..]).unwrap().expose(), "two");
-        assert_eq!(super::read_value(&b"keep\n\n"[..]).unwrap().expose(), "keep\n");
+        assert_eq!(
+            super::read_value(&b"keep\n\n"[..]).unwrap().expose(),
+            "keep\n"
+        );
         assert!(super::read_value(&b"\n"[..]).unwrap_err().contains("empty"));
-        assert!(super::read_value(&vec![b'x'; 70_000][..]).unwrap_err().contains("over 65536"));
+        assert!(
+            super::read_value(&vec![b'x'; 70_000][..])
+                .unwrap_err()
+                .contains("over 65536")
+        );
     }
 }

@@ -28,7 +28,11 @@ fn without_tenant(uri: &Uri) -> Option<Uri> {
     if !TENANTS.contains(&tenant) {
         return None;
     }
-    let path = if tail.is_empty() { "/api/v1".to_owned() } else { format!("/api/v1/{tail}") };
+    let path = if tail.is_empty() {
+        "/api/v1".to_owned()
+    } else {
+        format!("/api/v1/{tail}")
+    };
     let target = match uri.query() {
         Some(query) => format!("{path}?{query}"),
         None => path,
@@ -48,10 +52,24 @@ pub fn document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     };
     let mut added = Vec::new();
     for (path, item) in &doc.paths.paths {
-        let Some(rest) = path.strip_prefix("/api/v1/") else { continue };
+        let Some(rest) = path.strip_prefix("/api/v1/") else {
+            continue;
+        };
         let mut item = item.clone();
-        for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
-            operation.parameters.get_or_insert_with(Vec::new).insert(0, utoipa::openapi::RefOr::T(tenant.clone()));
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation
+                .parameters
+                .get_or_insert_with(Vec::new)
+                .insert(0, utoipa::openapi::RefOr::T(tenant.clone()));
             if let Some(id) = &mut operation.operation_id {
                 id.push_str("_tenant");
             }
@@ -69,8 +87,14 @@ mod tests {
     #[test]
     fn main_is_stripped_and_other_paths_are_kept() {
         let rewrite = |s: &str| without_tenant(&s.parse().unwrap()).map(|u| u.to_string());
-        assert_eq!(rewrite("/api/v1/main/flows/search?q=x").as_deref(), Some("/api/v1/flows/search?q=x"));
-        assert_eq!(rewrite("/api/v1/main/executions/abc").as_deref(), Some("/api/v1/executions/abc"));
+        assert_eq!(
+            rewrite("/api/v1/main/flows/search?q=x").as_deref(),
+            Some("/api/v1/flows/search?q=x")
+        );
+        assert_eq!(
+            rewrite("/api/v1/main/executions/abc").as_deref(),
+            Some("/api/v1/executions/abc")
+        );
         assert_eq!(rewrite("/api/v1/flows/main/x"), None);
         assert_eq!(rewrite("/api/v1/other/flows"), None);
         assert_eq!(rewrite("/flows/main"), None);

@@ -24,14 +24,29 @@ pub fn validate_main(args: &ValidateArgs) -> ExitCode {
             }
         };
         for problem in engine::flow::parse(&source).problems {
-            let kind = if problem.severity == Severity::Warning { "warning: " } else { "" };
-            let _ = writeln!(out, "{}:{}:{}: {kind}{}", file.display(), problem.line, problem.column, problem.message);
+            let kind = if problem.severity == Severity::Warning {
+                "warning: "
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: {kind}{}",
+                file.display(),
+                problem.line,
+                problem.column,
+                problem.message
+            );
             if problem.severity == Severity::Error {
                 errors += 1;
             }
         }
     }
-    if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Prints the JSON Schema of a flow.

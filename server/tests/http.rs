@@ -9,8 +9,8 @@ mod http {
     mod bounds;
     mod cluster;
     mod compat;
-    mod executions;
     mod escapes;
+    mod executions;
     mod guard;
     mod outbound;
     mod pages;

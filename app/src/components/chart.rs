@@ -23,7 +23,12 @@ const AXIS: f64 = 20.0;
 
 #[component]
 pub(crate) fn StateChart(buckets: Vec<Bucket>, #[prop(into)] title: String) -> impl IntoView {
-    let max = buckets.iter().map(|b| b.counts.iter().sum::<i64>()).max().unwrap_or(0).max(1);
+    let max = buckets
+        .iter()
+        .map(|b| b.counts.iter().sum::<i64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let slot = WIDTH / buckets.len().max(1) as f64;
     let bar = (slot * 0.7).max(2.0);
     let total: i64 = buckets.iter().flat_map(|b| b.counts.iter()).sum();

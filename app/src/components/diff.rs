@@ -29,7 +29,12 @@ pub(crate) fn diff_lines(a: &str, b: &str) -> Vec<Row> {
     let a: Vec<&str> = a.lines().collect();
     let b: Vec<&str> = b.lines().collect();
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
     let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
     // Edit script of the middle: Some(true) same, Some(false) removed, None added.
     let mut ops: Vec<(Option<usize>, Option<usize>)> = Vec::new();
@@ -38,8 +43,11 @@ pub(crate) fn diff_lines(a: &str, b: &str) -> Vec<Row> {
         let mut lcs = vec![0u32; (n + 1) * (m + 1)];
         for i in (0..n).rev() {
             for j in (0..m).rev() {
-                lcs[i * (m + 1) + j] =
-                    if am[i] == bm[j] { lcs[(i + 1) * (m + 1) + j + 1] + 1 } else { lcs[(i + 1) * (m + 1) + j].max(lcs[i * (m + 1) + j + 1]) };
+                lcs[i * (m + 1) + j] = if am[i] == bm[j] {
+                    lcs[(i + 1) * (m + 1) + j + 1] + 1
+                } else {
+                    lcs[(i + 1) * (m + 1) + j].max(lcs[i * (m + 1) + j + 1])
+                };
             }
         }
         let (mut i, mut j) = (0, 0);
@@ -82,7 +90,11 @@ pub(crate) fn diff_lines(a: &str, b: &str) -> Vec<Row> {
         match op {
             (Some(i), Some(j)) => {
                 flush(&mut rows, &mut removed, &mut added);
-                rows.push(Row { left: Some((prefix + i + 1, am[i].to_owned())), right: Some((prefix + j + 1, bm[j].to_owned())), kind: Change::Same });
+                rows.push(Row {
+                    left: Some((prefix + i + 1, am[i].to_owned())),
+                    right: Some((prefix + j + 1, bm[j].to_owned())),
+                    kind: Change::Same,
+                });
             }
             (Some(i), None) => removed.push(i),
             (None, Some(j)) => added.push(j),
@@ -92,13 +104,21 @@ pub(crate) fn diff_lines(a: &str, b: &str) -> Vec<Row> {
     flush(&mut rows, &mut removed, &mut added);
     for k in 0..suffix {
         let (i, j) = (a.len() - suffix + k, b.len() - suffix + k);
-        rows.push(Row { left: Some((i + 1, a[i].to_owned())), right: Some((j + 1, b[j].to_owned())), kind: Change::Same });
+        rows.push(Row {
+            left: Some((i + 1, a[i].to_owned())),
+            right: Some((j + 1, b[j].to_owned())),
+            kind: Change::Same,
+        });
     }
     rows
 }
 
 fn same(i: usize, line: &str) -> Row {
-    Row { left: Some((i + 1, line.to_owned())), right: Some((i + 1, line.to_owned())), kind: Change::Same }
+    Row {
+        left: Some((i + 1, line.to_owned())),
+        right: Some((i + 1, line.to_owned())),
+        kind: Change::Same,
+    }
 }
 
 /// The diff as a table: old on the left, new on the right.
@@ -150,18 +170,61 @@ mod tests {
     use super::*;
 
     fn check(a: &str, b: &str, expected: &[(Change, Option<usize>, Option<usize>)]) {
-        let got: Vec<(Change, Option<usize>, Option<usize>)> =
-            diff_lines(a, b).into_iter().map(|r| (r.kind, r.left.map(|l| l.0), r.right.map(|r| r.0))).collect();
+        let got: Vec<(Change, Option<usize>, Option<usize>)> = diff_lines(a, b)
+            .into_iter()
+            .map(|r| (r.kind, r.left.map(|l| l.0), r.right.map(|r| r.0)))
+            .collect();
         assert_eq!(got, expected);
     }
 
     #[test]
     fn lines_are_matched_and_changes_paired() {
         use Change::*;
-        check("a\nb\nc", "a\nb\nc", &[(Same, Some(1), Some(1)), (Same, Some(2), Some(2)), (Same, Some(3), Some(3))]);
-        check("a\nb\nc", "a\nx\nc", &[(Same, Some(1), Some(1)), (Changed, Some(2), Some(2)), (Same, Some(3), Some(3))]);
-        check("a\nc", "a\nb\nc", &[(Same, Some(1), Some(1)), (Added, None, Some(2)), (Same, Some(2), Some(3))]);
-        check("a\nb\nc\nd", "a\nd", &[(Same, Some(1), Some(1)), (Removed, Some(2), None), (Removed, Some(3), None), (Same, Some(4), Some(2))]);
-        check("x\na\ny", "a\nz", &[(Removed, Some(1), None), (Same, Some(2), Some(1)), (Changed, Some(3), Some(2))]);
+        check(
+            "a\nb\nc",
+            "a\nb\nc",
+            &[
+                (Same, Some(1), Some(1)),
+                (Same, Some(2), Some(2)),
+                (Same, Some(3), Some(3)),
+            ],
+        );
+        check(
+            "a\nb\nc",
+            "a\nx\nc",
+            &[
+                (Same, Some(1), Some(1)),
+                (Changed, Some(2), Some(2)),
+                (Same, Some(3), Some(3)),
+            ],
+        );
+        check(
+            "a\nc",
+            "a\nb\nc",
+            &[
+                (Same, Some(1), Some(1)),
+                (Added, None, Some(2)),
+                (Same, Some(2), Some(3)),
+            ],
+        );
+        check(
+            "a\nb\nc\nd",
+            "a\nd",
+            &[
+                (Same, Some(1), Some(1)),
+                (Removed, Some(2), None),
+                (Removed, Some(3), None),
+                (Same, Some(4), Some(2)),
+            ],
+        );
+        check(
+            "x\na\ny",
+            "a\nz",
+            &[
+                (Removed, Some(1), None),
+                (Same, Some(2), Some(1)),
+                (Changed, Some(3), Some(2)),
+            ],
+        );
     }
 }

@@ -37,21 +37,32 @@ pub struct InputField {
 /// `dependsOn.condition` does not hold is left out, a SELECT's
 /// `expression` and a default with an expression are rendered.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_inputs")]
-pub async fn flow_inputs(namespace: String, flow_id: String, given: String) -> Result<Vec<InputField>, ServerFnError> {
+pub async fn flow_inputs(
+    namespace: String,
+    flow_id: String,
+    given: String,
+) -> Result<Vec<InputField>, ServerFnError> {
     use engine::ids::{FlowId, Namespace};
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = crate::context::store()?;
-    let flow = store.get_flow(&Namespace::new(&namespace), &FlowId::new(&flow_id)).await.map_err(|e| crate::context::failed("reading the flow", e))?;
-    let flow = flow.ok_or_else(|| ServerFnError::new(format!("flow {namespace}.{flow_id} does not exist")))?;
-    let plan = engine::plan::Plan::from_yaml(&flow.source)
-        .map_err(|error| ServerFnError::new(format!("flow {namespace}.{flow_id} cannot run: {error}")))?;
+    let flow = store
+        .get_flow(&Namespace::new(&namespace), &FlowId::new(&flow_id))
+        .await
+        .map_err(|e| crate::context::failed("reading the flow", e))?;
+    let flow = flow
+        .ok_or_else(|| ServerFnError::new(format!("flow {namespace}.{flow_id} does not exist")))?;
+    let plan = engine::plan::Plan::from_yaml(&flow.source).map_err(|error| {
+        ServerFnError::new(format!("flow {namespace}.{flow_id} cannot run: {error}"))
+    })?;
     let executor: engine::executor::Executor = crate::context::service("the executor")?;
     // The values filled in so far, as a JSON object of texts (an empty
     // text for none: a form encodes no empty map).
     let given: serde_json::Map<String, serde_json::Value> = if given.trim().is_empty() {
         serde_json::Map::new()
     } else {
-        serde_json::from_str(&given).map_err(|e| ServerFnError::new(format!("the values filled in are not a JSON object: {e}")))?
+        serde_json::from_str(&given).map_err(|e| {
+            ServerFnError::new(format!("the values filled in are not a JSON object: {e}"))
+        })?
     };
     Ok(executor
         .preview_inputs(&plan, &given)
@@ -87,7 +98,9 @@ pub(crate) fn ExecuteButton(namespace: String, flow_id: String) -> impl IntoView
         }
         fields.set(None);
         leptos::task::spawn_local(async move {
-            let loaded = flow_inputs(ns.get_value(), id.get_value(), String::new()).await.map_err(|e| e.to_string());
+            let loaded = flow_inputs(ns.get_value(), id.get_value(), String::new())
+                .await
+                .map_err(|e| e.to_string());
             fields.set(Some(loaded));
         });
     };
@@ -117,7 +130,12 @@ pub(crate) fn ExecuteButton(namespace: String, flow_id: String) -> impl IntoView
 }
 
 #[component]
-fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_cancel: Callback<()>) -> impl IntoView {
+fn InputsForm(
+    namespace: String,
+    flow_id: String,
+    fields: Vec<InputField>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
     let navigate = use_navigate();
     let errors = RwSignal::new(HashMap::<String, String>::new());
     let form_error = RwSignal::new(None::<String>);
@@ -127,8 +145,15 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
     let labels = RwSignal::new(String::new());
     let prefix = format!("input-{namespace}-{flow_id}-").replace('.', "-");
     let fields = RwSignal::new(fields);
-    let (ns_for_refresh, id_for_refresh) = (StoredValue::new(namespace.clone()), StoredValue::new(flow_id.clone()));
-    let url = format!("/api/v1/executions/{}/{}", browser::encode(&namespace), browser::encode(&flow_id));
+    let (ns_for_refresh, id_for_refresh) = (
+        StoredValue::new(namespace.clone()),
+        StoredValue::new(flow_id.clone()),
+    );
+    let url = format!(
+        "/api/v1/executions/{}/{}",
+        browser::encode(&namespace),
+        browser::encode(&flow_id)
+    );
     let field_prefix = prefix.clone();
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -136,15 +161,24 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
         if busy.get_untracked() {
             return;
         }
-        let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
-        let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
+        let Some(form) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+        else {
+            return;
+        };
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+            return;
+        };
         let mut problems = HashMap::new();
         for field in fields.get_untracked() {
             let element_id = format!("{field_prefix}{}", field.id);
             let element = document().get_element_by_id(&element_id);
             match field.kind.as_str() {
                 "BOOLEAN" | "BOOL" => {
-                    let on = element.and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.checked());
+                    let on = element
+                        .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+                        .is_some_and(|i| i.checked());
                     let _ = data.set_with_str(&field.id, if on { "true" } else { "false" });
                 }
                 "DATETIME" => {
@@ -154,14 +188,22 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
                     if !local.is_empty() {
                         let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&local));
                         if date.get_time().is_nan() {
-                            problems.insert(field.id.clone(), format!("{local:?} is not a date and time"));
+                            problems.insert(
+                                field.id.clone(),
+                                format!("{local:?} is not a date and time"),
+                            );
                         } else {
-                            let _ = data.set_with_str(&field.id, &String::from(date.to_iso_string()));
+                            let _ =
+                                data.set_with_str(&field.id, &String::from(date.to_iso_string()));
                         }
                     }
                 }
                 "MULTISELECT" => {
-                    let chosen: Vec<String> = data.get_all(&field.id).iter().filter_map(|v| v.as_string()).collect();
+                    let chosen: Vec<String> = data
+                        .get_all(&field.id)
+                        .iter()
+                        .filter_map(|v| v.as_string())
+                        .collect();
                     let _ = data.set_with_str(&field.id, &chosen.join(","));
                 }
                 "JSON" => {
@@ -185,22 +227,37 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
             return;
         }
         let mut query = Vec::new();
-        for line in labels.get_untracked().lines().map(str::trim).filter(|l| !l.is_empty()) {
+        for line in labels
+            .get_untracked()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
             match line.split_once([':', '=']) {
-                Some((k, v)) if !k.trim().is_empty() => query.push(format!("labels={}", browser::encode(&format!("{}:{}", k.trim(), v.trim())))),
+                Some((k, v)) if !k.trim().is_empty() => query.push(format!(
+                    "labels={}",
+                    browser::encode(&format!("{}:{}", k.trim(), v.trim()))
+                )),
                 _ => {
                     form_error.set(Some(format!("label {line:?} must be key:value")));
                     return;
                 }
             }
         }
-        let url = if query.is_empty() { url.clone() } else { format!("{url}?{}", query.join("&")) };
+        let url = if query.is_empty() {
+            url.clone()
+        } else {
+            format!("{url}?{}", query.join("&"))
+        };
         errors.set(HashMap::new());
         form_error.set(None);
         busy.set(true);
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            let answer = browser::upload(&url, &data, move |done, total| sent.set(Some((done, total)))).await;
+            let answer = browser::upload(&url, &data, move |done, total| {
+                sent.set(Some((done, total)))
+            })
+            .await;
             busy.set(false);
             sent.set(None);
             match answer {
@@ -210,13 +267,19 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
                         .and_then(|v| v["id"].as_str().map(str::to_owned));
                     match id {
                         Some(id) => navigate(&format!("/executions/{id}"), Default::default()),
-                        None => form_error.set(Some("the server did not say which execution it started".to_owned())),
+                        None => form_error.set(Some(
+                            "the server did not say which execution it started".to_owned(),
+                        )),
                     }
                 }
                 Ok(answer) => {
                     let (by_field, rest) = violations(&answer.body);
                     errors.set(by_field);
-                    form_error.set(Some(if rest.is_empty() { answer.message() } else { rest.join("; ") }));
+                    form_error.set(Some(if rest.is_empty() {
+                        answer.message()
+                    } else {
+                        rest.join("; ")
+                    }));
                 }
                 Err(error) => form_error.set(Some(error)),
             }
@@ -227,20 +290,46 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
     // inputs show and with which choices (Kestra's dynamic inputs); the
     // fields that did not change keep what was typed in them.
     let on_change = move |ev: leptos::ev::Event| {
-        let Some(changed) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|e| e.get_attribute("name")) else { return };
+        let Some(changed) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.get_attribute("name"))
+        else {
+            return;
+        };
         if !fields.with_untracked(|all| all.iter().any(|f| f.depends_on.contains(&changed))) {
             return;
         }
-        let Some(form) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
-        let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
+        let Some(form) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+        else {
+            return;
+        };
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+            return;
+        };
         let given: serde_json::Map<String, serde_json::Value> = fields
             .get_untracked()
             .iter()
-            .filter_map(|f| Some((f.id.clone(), serde_json::Value::String(data.get(&f.id).as_string().filter(|v| !v.is_empty())?))))
+            .filter_map(|f| {
+                Some((
+                    f.id.clone(),
+                    serde_json::Value::String(
+                        data.get(&f.id).as_string().filter(|v| !v.is_empty())?,
+                    ),
+                ))
+            })
             .collect();
         let given = serde_json::Value::Object(given).to_string();
         leptos::task::spawn_local(async move {
-            if let Ok(list) = flow_inputs(ns_for_refresh.get_value(), id_for_refresh.get_value(), given).await {
+            if let Ok(list) = flow_inputs(
+                ns_for_refresh.get_value(),
+                id_for_refresh.get_value(),
+                given,
+            )
+            .await
+            {
                 fields.set(list);
             }
         });
@@ -269,28 +358,36 @@ fn InputsForm(namespace: String, flow_id: String, fields: Vec<InputField>, on_ca
     }
     .into_any();
     view! {
-        <form class="inputs-form" on:submit=on_submit on:change=on_change>
-            {move || fields.with(|f| f.is_empty()).then(|| view! { <p class="muted">"This flow takes no inputs."</p> })}
-            {field_views}
-{labels_field}
-            {move || sent.get().map(|(done, total)| view! { <Progress done total /> })}
-            {move || form_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <div class="dialog-actions">
-                <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                <button type="submit" class="button primary" disabled=move || busy.get()>
-                    {move || if busy.get() { "Starting…" } else { "Execute" }}
-                </button>
-            </div>
-        </form>
-    }
+            <form class="inputs-form" on:submit=on_submit on:change=on_change>
+                {move || fields.with(|f| f.is_empty()).then(|| view! { <p class="muted">"This flow takes no inputs."</p> })}
+                {field_views}
+    {labels_field}
+                {move || sent.get().map(|(done, total)| view! { <Progress done total /> })}
+                {move || form_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <div class="dialog-actions">
+                    <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                    <button type="submit" class="button primary" disabled=move || busy.get()>
+                        {move || if busy.get() { "Starting…" } else { "Execute" }}
+                    </button>
+                </div>
+            </form>
+        }
 }
 
 /// How much of the form has gone: a bar and the figures.
 #[component]
 fn Progress(done: f64, total: f64) -> impl IntoView {
-    let percent = if total > 0.0 { (done / total * 100.0).floor() } else { 0.0 };
+    let percent = if total > 0.0 {
+        (done / total * 100.0).floor()
+    } else {
+        0.0
+    };
     let mb = |bytes: f64| format!("{:.1}", bytes / 1_000_000.0);
-    let text = if done >= total { "Uploaded; starting the execution…".to_owned() } else { format!("Uploading {} of {} MB ({percent}%)", mb(done), mb(total)) };
+    let text = if done >= total {
+        "Uploaded; starting the execution…".to_owned()
+    } else {
+        format!("Uploading {} of {} MB ({percent}%)", mb(done), mb(total))
+    };
     view! {
         <div class="upload-progress">
             <progress max=total value=done aria-label="Upload"></progress>
@@ -300,7 +397,11 @@ fn Progress(done: f64, total: f64) -> impl IntoView {
 }
 
 #[component]
-fn Field(field: InputField, prefix: String, errors: RwSignal<HashMap<String, String>>) -> impl IntoView {
+fn Field(
+    field: InputField,
+    prefix: String,
+    errors: RwSignal<HashMap<String, String>>,
+) -> impl IntoView {
     let id = format!("{prefix}{}", field.id);
     let help_id = format!("{id}-help");
     let error_id = format!("{id}-error");
@@ -380,7 +481,9 @@ fn check_json(text: &str) -> Result<(), String> {
     if text.trim().is_empty() {
         return Ok(());
     }
-    serde_json::from_str::<serde_json::Value>(text).map(|_| ()).map_err(|e| format!("not valid JSON: {e}"))
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(|_| ())
+        .map_err(|e| format!("not valid JSON: {e}"))
 }
 
 /// The server's problems with the inputs: those naming an input (`input
@@ -389,8 +492,16 @@ fn violations(body: &str) -> (HashMap<String, String>, Vec<String>) {
     let mut by_field = HashMap::new();
     let mut rest = Vec::new();
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    for message in json["violations"].as_array().into_iter().flatten().filter_map(|v| v["message"].as_str()) {
-        let name = message.strip_prefix("input \"").and_then(|m| m.split_once('"')).map(|(name, _)| name.to_owned());
+    for message in json["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["message"].as_str())
+    {
+        let name = message
+            .strip_prefix("input \"")
+            .and_then(|m| m.split_once('"'))
+            .map(|(name, _)| name.to_owned());
         match name {
             Some(name) => {
                 by_field.insert(name, message.to_owned());

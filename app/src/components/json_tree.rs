@@ -5,7 +5,10 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 #[component]
-pub(crate) fn JsonTree(value: Value, #[prop(optional, into)] label: Option<String>) -> impl IntoView {
+pub(crate) fn JsonTree(
+    value: Value,
+    #[prop(optional, into)] label: Option<String>,
+) -> impl IntoView {
     view! { <div class="json-tree mono">{node(label, &value, 0)}</div> }
 }
 
@@ -13,8 +16,15 @@ fn node(key: Option<String>, value: &Value, depth: usize) -> AnyView {
     let key_view = key.map(|k| view! { <span class="json-key">{k}</span> ": " });
     match value {
         Value::Object(map) if !map.is_empty() => {
-            let children = map.iter().map(|(k, v)| view! { <li>{node(Some(k.clone()), v, depth + 1)}</li> }).collect_view();
-            let summary = format!("{{…}} {} {}", map.len(), if map.len() == 1 { "key" } else { "keys" });
+            let children = map
+                .iter()
+                .map(|(k, v)| view! { <li>{node(Some(k.clone()), v, depth + 1)}</li> })
+                .collect_view();
+            let summary = format!(
+                "{{…}} {} {}",
+                map.len(),
+                if map.len() == 1 { "key" } else { "keys" }
+            );
             view! {
                 <details open=depth < 2>
                     <summary>{key_view}<span class="muted">{summary}</span></summary>
@@ -24,9 +34,16 @@ fn node(key: Option<String>, value: &Value, depth: usize) -> AnyView {
             .into_any()
         }
         Value::Array(items) if !items.is_empty() => {
-            let children =
-                items.iter().enumerate().map(|(i, v)| view! { <li>{node(Some(i.to_string()), v, depth + 1)}</li> }).collect_view();
-            let summary = format!("[…] {} {}", items.len(), if items.len() == 1 { "item" } else { "items" });
+            let children = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| view! { <li>{node(Some(i.to_string()), v, depth + 1)}</li> })
+                .collect_view();
+            let summary = format!(
+                "[…] {} {}",
+                items.len(),
+                if items.len() == 1 { "item" } else { "items" }
+            );
             view! {
                 <details open=depth < 2>
                     <summary>{key_view}<span class="muted">{summary}</span></summary>
@@ -44,7 +61,8 @@ fn node(key: Option<String>, value: &Value, depth: usize) -> AnyView {
                 Value::Object(_) => ("json-null", "{}".to_owned()),
                 Value::Array(_) => ("json-null", "[]".to_owned()),
             };
-            view! { <span class="json-leaf">{key_view}<span class=class>{text}</span></span> }.into_any()
+            view! { <span class="json-leaf">{key_view}<span class=class>{text}</span></span> }
+                .into_any()
         }
     }
 }

@@ -47,14 +47,22 @@ pub(crate) fn Logs(
     let status = RwSignal::new("Connecting…");
     let follow = RwSignal::new(true);
     let min_level = RwSignal::new("TRACE".to_owned());
-    let shown_levels = RwSignal::new(LEVELS.iter().map(|l| (*l).to_owned()).collect::<BTreeSet<_>>());
+    let shown_levels = RwSignal::new(
+        LEVELS
+            .iter()
+            .map(|l| (*l).to_owned())
+            .collect::<BTreeSet<_>>(),
+    );
     let task = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
     let copied = RwSignal::new(false);
     let reconnects = RwSignal::new(0_u32);
     let container = NodeRef::<html::Div>::new();
 
-    let url = format!("/api/v1/logs/{}/follow", super::browser::encode(&execution_id));
+    let url = format!(
+        "/api/v1/logs/{}/follow",
+        super::browser::encode(&execution_id)
+    );
     // Effects run only in the browser: the EventSource never exists on the
     // server. Each run (a reconnection by hand) closes the previous one.
     Effect::new(move || {
@@ -64,17 +72,26 @@ pub(crate) fn Logs(
             return;
         };
         let on_line = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() else { return };
+            let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() else {
+                return;
+            };
             let id: i64 = event.last_event_id().parse().unwrap_or(0);
             if id <= last_id.get_untracked() {
                 return;
             }
-            let Some(data) = event.data().as_string() else { return };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&data) else { return };
+            let Some(data) = event.data().as_string() else {
+                return;
+            };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&data) else {
+                return;
+            };
             last_id.set(id);
             let at = js_sys::Date::parse(json["timestamp"].as_str().unwrap_or_default());
             if let Some(on_line) = on_line {
-                on_line.run((json["taskId"].as_str().map(str::to_owned), json["message"].as_str().unwrap_or_default().to_owned()));
+                on_line.run((
+                    json["taskId"].as_str().map(str::to_owned),
+                    json["message"].as_str().unwrap_or_default().to_owned(),
+                ));
             }
             lines.update(|all| {
                 all.push(Line {
@@ -100,7 +117,10 @@ pub(crate) fn Logs(
             // CLOSED: it gave up (the server answered an error); try again later.
             if retry_events.ready_state() == web_sys::EventSource::CLOSED {
                 status.set("Disconnected; reconnecting…");
-                set_timeout(move || reconnects.update(|n| *n += 1), std::time::Duration::from_secs(2));
+                set_timeout(
+                    move || reconnects.update(|n| *n += 1),
+                    std::time::Duration::from_secs(2),
+                );
             } else {
                 status.set("Reconnecting…");
             }
@@ -156,7 +176,15 @@ pub(crate) fn Logs(
         visible.with_untracked(|lines| {
             lines
                 .iter()
-                .map(|l| format!("{} {:5} {} {}", local_time(l.at), l.level, l.task_id.as_deref().unwrap_or("-"), l.message))
+                .map(|l| {
+                    format!(
+                        "{} {:5} {} {}",
+                        local_time(l.at),
+                        l.level,
+                        l.task_id.as_deref().unwrap_or("-"),
+                        l.message
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         })
@@ -238,7 +266,13 @@ pub(crate) fn Logs(
 /// `HH:MM:SS.mmm` in the browser's time zone.
 fn local_time(unix_ms: f64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix_ms));
-    format!("{:02}:{:02}:{:02}.{:03}", date.get_hours(), date.get_minutes(), date.get_seconds(), date.get_milliseconds())
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds(),
+        date.get_milliseconds()
+    )
 }
 
 /// `text` with every case-insensitive occurrence of `needle` in `<mark>`.
@@ -258,7 +292,8 @@ fn highlight(text: &str, needle: &str) -> Vec<AnyView> {
             continue;
         }
         parts.push(text[at..start].to_owned().into_any());
-        parts.push(view! { <mark>{text[start..start + needle.len()].to_owned()}</mark> }.into_any());
+        parts
+            .push(view! { <mark>{text[start..start + needle.len()].to_owned()}</mark> }.into_any());
         at = start + needle.len();
     }
     parts.push(text[at..].to_owned().into_any());
@@ -266,13 +301,22 @@ fn highlight(text: &str, needle: &str) -> Vec<AnyView> {
 }
 
 fn download_text(file_name: &str, text: &str) {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type("text/plain");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    if let Ok(anchor) = document.create_element("a").map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>()) {
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    if let Ok(anchor) = document
+        .create_element("a")
+        .map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>())
+    {
         anchor.set_href(&url);
         anchor.set_download(file_name);
         anchor.click();

@@ -19,14 +19,25 @@ pub(crate) fn from_objects(rows: &[Value]) -> (Vec<String>, Vec<Vec<Value>>) {
             }
         }
     }
-    let cells = rows.iter().map(|row| columns.iter().map(|c| row.get(c).cloned().unwrap_or(Value::Null)).collect()).collect();
+    let cells = rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+                .collect()
+        })
+        .collect();
     (columns, cells)
 }
 
 /// CSV text (a header line, then rows) as columns and cells. Quotes are
 /// honoured; numbers become numbers so that they sort as such.
 pub(crate) fn from_csv(text: &str) -> (Vec<String>, Vec<Vec<Value>>) {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).map(split_csv_line);
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(split_csv_line);
     let columns = lines.next().unwrap_or_default();
     let rows = lines
         .map(|fields| {
@@ -34,7 +45,9 @@ pub(crate) fn from_csv(text: &str) -> (Vec<String>, Vec<Vec<Value>>) {
                 .into_iter()
                 .map(|f| match (f.parse::<i64>(), f.parse::<f64>()) {
                     (Ok(n), _) => Value::from(n),
-                    (_, Ok(x)) => serde_json::Number::from_f64(x).map_or(Value::String(f), Value::Number),
+                    (_, Ok(x)) => {
+                        serde_json::Number::from_f64(x).map_or(Value::String(f), Value::Number)
+                    }
                     _ => Value::String(f),
                 })
                 .collect()
@@ -64,7 +77,11 @@ fn split_csv_line(line: &str) -> Vec<String> {
 }
 
 #[component]
-pub(crate) fn ResultTable(columns: Vec<String>, rows: Vec<Vec<Value>>, #[prop(into)] caption: String) -> impl IntoView {
+pub(crate) fn ResultTable(
+    columns: Vec<String>,
+    rows: Vec<Vec<Value>>,
+    #[prop(into)] caption: String,
+) -> impl IntoView {
     // (column, descending)
     let sort = RwSignal::new(None::<(usize, bool)>);
     let count = rows.len();
@@ -88,7 +105,8 @@ pub(crate) fn ResultTable(columns: Vec<String>, rows: Vec<Vec<Value>>, #[prop(in
                 Some((c, true)) if c == i => "descending",
                 _ => "none",
             };
-            let toggle = move |_| sort.update(|s| *s = Some((i, matches!(*s, Some((c, false)) if c == i))));
+            let toggle =
+                move |_| sort.update(|s| *s = Some((i, matches!(*s, Some((c, false)) if c == i))));
             view! {
                 <th scope="col" aria-sort=aria>
                     <button type="button" class="sort" on:click=toggle>{name.clone()}</button>
@@ -136,13 +154,19 @@ mod tests {
 
     #[test]
     fn objects_and_csv_become_columns() {
-        let (columns, rows) = from_objects(&[json!({"region": "EU", "total": 3.5}), json!({"region": "US", "extra": 1})]);
+        let (columns, rows) = from_objects(&[
+            json!({"region": "EU", "total": 3.5}),
+            json!({"region": "US", "extra": 1}),
+        ]);
         assert_eq!(columns, ["region", "total", "extra"]);
         assert_eq!(rows[1], [json!("US"), Value::Null, json!(1)]);
         let (columns, rows) = from_csv("region,amount\n\"EU, west\",10\nUS,2.5\n");
         assert_eq!(columns, ["region", "amount"]);
         assert_eq!(rows[0], [json!("EU, west"), json!(10)]);
         assert_eq!(rows[1], [json!("US"), json!(2.5)]);
-        assert_eq!(compare(Some(&json!(10)), Some(&json!(9))), Ordering::Greater);
+        assert_eq!(
+            compare(Some(&json!(10)), Some(&json!(9))),
+            Ordering::Greater
+        );
     }
 }

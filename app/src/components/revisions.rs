@@ -19,21 +19,45 @@ pub struct RevisionRow {
 
 /// Every revision of a flow, oldest first.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_revisions")]
-pub async fn flow_revisions(namespace: String, id: String) -> Result<Vec<RevisionRow>, ServerFnError> {
+pub async fn flow_revisions(
+    namespace: String,
+    id: String,
+) -> Result<Vec<RevisionRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = crate::pages::flow::ssr::store()?;
     let rows = store
-        .flow_revisions(&engine::ids::Namespace::new(&namespace), &engine::ids::FlowId::new(&id))
+        .flow_revisions(
+            &engine::ids::Namespace::new(&namespace),
+            &engine::ids::FlowId::new(&id),
+        )
         .await
         .map_err(|e| crate::pages::flow::ssr::failed("reading the revisions", e))?;
-    Ok(rows.into_iter().map(|(revision, source, created_at)| RevisionRow { revision, created_at, source }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(revision, source, created_at)| RevisionRow {
+            revision,
+            created_at,
+            source,
+        })
+        .collect())
 }
 
 /// Saves an old revision's source again, as the newest revision.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "restore_revision")]
-pub async fn restore_revision(namespace: String, id: String, revision: i64) -> Result<SaveOutcome, ServerFnError> {
+pub async fn restore_revision(
+    namespace: String,
+    id: String,
+    revision: i64,
+) -> Result<SaveOutcome, ServerFnError> {
     let principal = crate::auth::require(engine::auth::Role::Editor, Some(&namespace))?;
-    crate::pages::flow::ssr::restore(&crate::pages::flow::ssr::store()?, &principal, namespace, id, revision).await
+    crate::pages::flow::ssr::restore(
+        &crate::pages::flow::ssr::store()?,
+        &principal,
+        namespace,
+        id,
+        revision,
+    )
+    .await
 }
 
 /// `refresh` changes after each save; `on_restored` gets the restored
@@ -48,14 +72,21 @@ pub(crate) fn Revisions(
     on_restored: Callback<(String, i64)>,
 ) -> impl IntoView {
     let key = (namespace.clone(), id.clone());
-    let list = Resource::new(move || (key.clone(), refresh.get()), |((namespace, id), _)| flow_revisions(namespace, id));
+    let list = Resource::new(
+        move || (key.clone(), refresh.get()),
+        |((namespace, id), _)| flow_revisions(namespace, id),
+    );
     let left: RwSignal<Option<i64>> = RwSignal::new(None);
     let right: RwSignal<Option<i64>> = RwSignal::new(None);
     let message: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
 
     let restore = Callback::new(move |revision: i64| {
         if dirty.get_untracked()
-            && !window().confirm_with_message("The editor has unsaved changes. Replace them with this revision?").unwrap_or(false)
+            && !window()
+                .confirm_with_message(
+                    "The editor has unsaved changes. Replace them with this revision?",
+                )
+                .unwrap_or(false)
         {
             return;
         }
@@ -63,15 +94,23 @@ pub(crate) fn Revisions(
         leptos::task::spawn_local(async move {
             match restore_revision(namespace, id, revision).await {
                 Ok(SaveOutcome::Saved { revision: new, .. }) => {
-                    let source = list.get_untracked().and_then(|r| r.ok()).and_then(|rows| rows.into_iter().find(|r| r.revision == revision).map(|r| r.source));
+                    let source = list.get_untracked().and_then(|r| r.ok()).and_then(|rows| {
+                        rows.into_iter()
+                            .find(|r| r.revision == revision)
+                            .map(|r| r.source)
+                    });
                     if let Some(source) = source {
                         on_restored.run((source, new));
                     }
-                    message.set(Some(Ok(format!("Revision {revision} restored as revision {new}."))));
+                    message.set(Some(Ok(format!(
+                        "Revision {revision} restored as revision {new}."
+                    ))));
                     left.set(None);
                     right.set(None);
                 }
-                Ok(SaveOutcome::Refused { message: why }) => message.set(Some(Err(format!("Not restored: {why}")))),
+                Ok(SaveOutcome::Refused { message: why }) => {
+                    message.set(Some(Err(format!("Not restored: {why}"))))
+                }
                 Err(error) => message.set(Some(Err(format!("Not restored: {error}")))),
             }
         });
@@ -103,7 +142,11 @@ fn RevisionList(
     let before = rows.iter().rev().nth(1).map_or(newest, |r| r.revision);
     let left_rev = move || left.get().unwrap_or(before);
     let right_rev = move || right.get().unwrap_or(newest);
-    let sources = StoredValue::new(rows.iter().map(|r| (r.revision, r.source.clone())).collect::<Vec<_>>());
+    let sources = StoredValue::new(
+        rows.iter()
+            .map(|r| (r.revision, r.source.clone()))
+            .collect::<Vec<_>>(),
+    );
     let options = |selected: Box<dyn Fn() -> i64 + Send + Sync>| {
         let selected = std::sync::Arc::new(selected);
         rows.iter()
@@ -116,7 +159,14 @@ fn RevisionList(
     };
     let diff = move || {
         let (a, b) = (left_rev(), right_rev());
-        let source = |n: i64| sources.with_value(|s| s.iter().find(|(r, _)| *r == n).map(|(_, s)| s.clone()).unwrap_or_default());
+        let source = |n: i64| {
+            sources.with_value(|s| {
+                s.iter()
+                    .find(|(r, _)| *r == n)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default()
+            })
+        };
         view! { <Diff rows=diff_lines(&source(a), &source(b)) left_title=format!("Revision {a}") right_title=format!("Revision {b}") /> }
     };
     view! {

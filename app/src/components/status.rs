@@ -12,7 +12,10 @@ pub(crate) fn StateBadge(#[prop(into)] state: Signal<String>) -> impl IntoView {
 
 /// True for the states after which nothing changes any more.
 pub(crate) fn is_terminal(state: &str) -> bool {
-    matches!(state, "SUCCESS" | "WARNING" | "FAILED" | "KILLED" | "SKIPPED")
+    matches!(
+        state,
+        "SUCCESS" | "WARNING" | "FAILED" | "KILLED" | "SKIPPED"
+    )
 }
 
 /// `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`.
@@ -41,7 +44,13 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
-        for (ms, text) in [(-3, "0 ms"), (850, "850 ms"), (12_345, "12.3 s"), (245_000, "4 min 05 s"), (7_380_000, "2 h 03 min")] {
+        for (ms, text) in [
+            (-3, "0 ms"),
+            (850, "850 ms"),
+            (12_345, "12.3 s"),
+            (245_000, "4 min 05 s"),
+            (7_380_000, "2 h 03 min"),
+        ] {
             assert_eq!(format_duration(ms), text);
         }
         assert_eq!(format_utc_seconds(1_000), "1970-01-01 00:00:01 UTC");

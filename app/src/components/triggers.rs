@@ -25,14 +25,27 @@ pub struct TriggerRow {
 }
 
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_triggers")]
-pub async fn flow_triggers(namespace: String, id: String) -> Result<Vec<TriggerRow>, ServerFnError> {
+pub async fn flow_triggers(
+    namespace: String,
+    id: String,
+) -> Result<Vec<TriggerRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = crate::pages::flow::ssr::store()?;
-    let (ns, flow) = (engine::ids::Namespace::new(&namespace), engine::ids::FlowId::new(&id));
-    let Some(stored) = store.get_flow(&ns, &flow).await.map_err(|e| crate::pages::flow::ssr::failed("reading the flow", e))? else {
+    let (ns, flow) = (
+        engine::ids::Namespace::new(&namespace),
+        engine::ids::FlowId::new(&id),
+    );
+    let Some(stored) = store
+        .get_flow(&ns, &flow)
+        .await
+        .map_err(|e| crate::pages::flow::ssr::failed("reading the flow", e))?
+    else {
         return Ok(Vec::new());
     };
-    let states = store.trigger_states(Some(&namespace), Some(&id)).await.map_err(|e| crate::pages::flow::ssr::failed("reading the triggers", e))?;
+    let states = store
+        .trigger_states(Some(&namespace), Some(&id))
+        .await
+        .map_err(|e| crate::pages::flow::ssr::failed("reading the triggers", e))?;
     let model = engine::flow::parse(&stored.source).flow;
     Ok(model
         .map(|m| m.triggers)
@@ -59,13 +72,23 @@ pub async fn flow_triggers(namespace: String, id: String) -> Result<Vec<TriggerR
 pub(crate) fn Triggers(namespace: String, id: String, refresh: RwSignal<u32>) -> impl IntoView {
     let version = RwSignal::new(0u32);
     let (ns, flow) = (namespace.clone(), id.clone());
-    let rows = Resource::new(move || (refresh.get(), version.get()), move |_| flow_triggers(ns.clone(), flow.clone()));
+    let rows = Resource::new(
+        move || (refresh.get(), version.get()),
+        move |_| flow_triggers(ns.clone(), flow.clone()),
+    );
     let error = RwSignal::new(None::<String>);
     let editor = crate::auth::can(engine::auth::Role::Editor, Some(&namespace));
     let switch = Callback::new(move |(trigger, disabled): (String, bool)| {
         let body = serde_json::json!({"namespace": namespace, "flowId": id, "triggerId": trigger, "disabled": disabled}).to_string();
         leptos::task::spawn_local(async move {
-            match browser::send_text("PUT", "/api/v1/triggers/set-disabled", &body, &[("content-type", "application/json")]).await {
+            match browser::send_text(
+                "PUT",
+                "/api/v1/triggers/set-disabled",
+                &body,
+                &[("content-type", "application/json")],
+            )
+            .await
+            {
                 Ok(answer) if answer.ok() => {
                     error.set(None);
                     version.update(|n| *n += 1);

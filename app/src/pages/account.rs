@@ -25,10 +25,20 @@ pub struct TokenRow {
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "my_tokens")]
 pub async fn my_tokens() -> Result<Vec<TokenRow>, ServerFnError> {
     let principal = crate::auth::require_any()?;
-    let tokens = crate::context::store()?.tokens(&principal.user).await.map_err(|e| crate::context::failed("reading the tokens", e))?;
+    let tokens = crate::context::store()?
+        .tokens(&principal.user)
+        .await
+        .map_err(|e| crate::context::failed("reading the tokens", e))?;
     Ok(tokens
         .into_iter()
-        .map(|t| TokenRow { id: t.id, name: t.name, created_at: t.created_at, expires_at: t.expires_at, last_used: t.last_used, revoked_at: t.revoked_at })
+        .map(|t| TokenRow {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used: t.last_used,
+            revoked_at: t.revoked_at,
+        })
         .collect())
 }
 
@@ -37,7 +47,11 @@ pub(crate) fn AccountPage() -> impl IntoView {
     let me = crate::auth::me();
     let version = RwSignal::new(0u32);
     let tokens = Resource::new(move || version.get(), |_| my_tokens());
-    let (current, new, again) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (current, new, again) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
     let password_note = RwSignal::new(None::<Result<String, String>>);
     let change_password = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -47,7 +61,13 @@ pub(crate) fn AccountPage() -> impl IntoView {
         }
         let body = serde_json::json!({"currentPassword": current.get_untracked(), "newPassword": new.get_untracked()}).to_string();
         leptos::task::spawn_local(async move {
-            let answer = browser::send_text("PUT", "/api/v1/me/password", &body, &[("content-type", "application/json")]).await;
+            let answer = browser::send_text(
+                "PUT",
+                "/api/v1/me/password",
+                &body,
+                &[("content-type", "application/json")],
+            )
+            .await;
             password_note.set(Some(match answer {
                 Ok(answer) if answer.ok() => {
                     current.set(String::new());
@@ -60,17 +80,30 @@ pub(crate) fn AccountPage() -> impl IntoView {
             }));
         });
     };
-    let (token_name, token_days) = (RwSignal::new(String::new()), RwSignal::new(String::from("90")));
+    let (token_name, token_days) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::from("90")),
+    );
     let made = RwSignal::new(None::<String>);
     let token_error = RwSignal::new(None::<String>);
     let make_token = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let days = token_days.get_untracked().trim().parse::<u32>().ok();
-        let body = serde_json::json!({"name": token_name.get_untracked(), "expiresInDays": days}).to_string();
+        let body = serde_json::json!({"name": token_name.get_untracked(), "expiresInDays": days})
+            .to_string();
         leptos::task::spawn_local(async move {
-            match browser::send_text("POST", "/api/v1/me/tokens", &body, &[("content-type", "application/json")]).await {
+            match browser::send_text(
+                "POST",
+                "/api/v1/me/tokens",
+                &body,
+                &[("content-type", "application/json")],
+            )
+            .await
+            {
                 Ok(answer) if answer.ok() => {
-                    let secret = serde_json::from_str::<serde_json::Value>(&answer.body).ok().and_then(|v| v["token"].as_str().map(str::to_owned));
+                    let secret = serde_json::from_str::<serde_json::Value>(&answer.body)
+                        .ok()
+                        .and_then(|v| v["token"].as_str().map(str::to_owned));
                     made.set(secret);
                     token_error.set(None);
                     token_name.set(String::new());
@@ -83,7 +116,13 @@ pub(crate) fn AccountPage() -> impl IntoView {
     };
     let revoke = move |id: String| {
         leptos::task::spawn_local(async move {
-            match browser::send("DELETE", &format!("/api/v1/me/tokens/{}", browser::encode(&id)), None).await {
+            match browser::send(
+                "DELETE",
+                &format!("/api/v1/me/tokens/{}", browser::encode(&id)),
+                None,
+            )
+            .await
+            {
                 Ok(answer) if answer.ok() => version.update(|n| *n += 1),
                 Ok(answer) => token_error.set(Some(answer.message())),
                 Err(e) => token_error.set(Some(e)),
@@ -91,7 +130,15 @@ pub(crate) fn AccountPage() -> impl IntoView {
         });
     };
     let name = me.as_ref().map(|m| m.user.clone()).unwrap_or_default();
-    let grants = me.map(|m| m.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    let grants = me
+        .map(|m| {
+            m.grants
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
     view! {
         <Title text="Account" />
         <div class="page-header">

@@ -24,7 +24,9 @@ pub struct BlueprintRow {
 fn tags(source: &str) -> Vec<String> {
     let mut tags = Vec::new();
     for line in source.lines() {
-        let Some(kind) = line.trim().strip_prefix("type:").map(str::trim) else { continue };
+        let Some(kind) = line.trim().strip_prefix("type:").map(str::trim) else {
+            continue;
+        };
         let kind = kind.trim_matches('"');
         let found: &[&str] = match kind {
             k if k.contains(".sql.") => &["Databricks", "SQL"],

@@ -102,11 +102,20 @@ impl TaskRunView {
 /// `None` if there is none. When `known` is the digest of the task runs
 /// as they are, they are not sent again (`unchanged`).
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "execution_view")]
-pub async fn get_execution_view(id: String, offset: Option<i64>, known: Option<String>) -> Result<Option<ExecutionView>, ServerFnError> {
+pub async fn get_execution_view(
+    id: String,
+    offset: Option<i64>,
+    known: Option<String>,
+) -> Result<Option<ExecutionView>, ServerFnError> {
     let store = ssr::store()?;
     let id = engine::ids::ExecutionId::new(id);
-    let Some(execution) = store.get_execution(&id).await.map_err(ssr::failed)? else { return Ok(None) };
-    crate::auth::require(engine::auth::Role::Viewer, Some(execution.namespace.as_str()))?;
+    let Some(execution) = store.get_execution(&id).await.map_err(ssr::failed)? else {
+        return Ok(None);
+    };
+    crate::auth::require(
+        engine::auth::Role::Viewer,
+        Some(execution.namespace.as_str()),
+    )?;
     let (count, digest) = store.task_run_digest(&id).await.map_err(ssr::failed)?;
     let offset = offset.unwrap_or(0).clamp(0, (count - 1).max(0));
     // A page starts at a multiple of the page size.
@@ -115,23 +124,45 @@ pub async fn get_execution_view(id: String, offset: Option<i64>, known: Option<S
     let page = if known.as_deref() == Some(digest.as_str()) {
         None
     } else {
-        let runs = store.task_runs_page(&id, offset, TASK_RUN_PAGE).await.map_err(ssr::failed)?;
+        let runs = store
+            .task_runs_page(&id, offset, TASK_RUN_PAGE)
+            .await
+            .map_err(ssr::failed)?;
         let states = store.task_states(&id).await.map_err(ssr::failed)?;
         Some(ssr::Runs { runs, states })
     };
-    Ok(Some(ssr::view(execution, ssr::Page { count, offset, digest, runs: page })))
+    Ok(Some(ssr::view(
+        execution,
+        ssr::Page {
+            count,
+            offset,
+            digest,
+            runs: page,
+        },
+    )))
 }
 
 /// The YAML of the flow revision an execution ran, for its topology.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "execution_source")]
 pub async fn execution_source(id: String) -> Result<String, ServerFnError> {
     let store = ssr::store()?;
-    let Some(execution) = store.get_execution(&engine::ids::ExecutionId::new(id)).await.map_err(ssr::failed)? else {
+    let Some(execution) = store
+        .get_execution(&engine::ids::ExecutionId::new(id))
+        .await
+        .map_err(ssr::failed)?
+    else {
         return Ok(String::new());
     };
-    crate::auth::require(engine::auth::Role::Viewer, Some(execution.namespace.as_str()))?;
+    crate::auth::require(
+        engine::auth::Role::Viewer,
+        Some(execution.namespace.as_str()),
+    )?;
     Ok(store
-        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
+        .flow_revision_source(
+            &execution.namespace,
+            &execution.flow_id,
+            execution.flow_revision,
+        )
         .await
         .map_err(ssr::failed)?
         .unwrap_or_default())
@@ -160,16 +191,33 @@ pub async fn preview_file(id: String, uri: String) -> Result<FilePreview, Server
         .await
         .map_err(ssr::failed)?
         .ok_or_else(|| ServerFnError::new(format!("execution {id} does not exist")))?;
-    crate::auth::require(engine::auth::Role::Viewer, Some(execution.namespace.as_str()))?;
-    let prefix = engine::storage::Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "x");
+    crate::auth::require(
+        engine::auth::Role::Viewer,
+        Some(execution.namespace.as_str()),
+    )?;
+    let prefix = engine::storage::Storage::execution_uri(
+        &execution.namespace,
+        &execution.flow_id,
+        &execution.id,
+        "x",
+    );
     if !uri.starts_with(prefix.trim_end_matches('x')) {
-        return Err(ServerFnError::new(format!("{uri} is not a file of execution {id}")));
+        return Err(ServerFnError::new(format!(
+            "{uri} is not a file of execution {id}"
+        )));
     }
     // The same rules as GET /api/v1/executions/{id}/file: no `..`, `%`,
     // links, or files of another namespace.
-    let (file, size) = storage.for_namespace(&execution.namespace).open(&uri).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let (file, size) = storage
+        .for_namespace(&execution.namespace)
+        .open(&uri)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
     let mut bytes = Vec::new();
-    file.take(LIMIT).read_to_end(&mut bytes).await.map_err(|e| ServerFnError::new(format!("reading {uri} failed: {e}")))?;
+    file.take(LIMIT)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| ServerFnError::new(format!("reading {uri} failed: {e}")))?;
     Ok(FilePreview {
         name: uri.rsplit('/').next().unwrap_or_default().to_owned(),
         size,
@@ -185,8 +233,16 @@ mod tests {
     #[test]
     fn remote_pages_and_states_are_read_from_log_lines() {
         let news = RemoteNews::read("run 7: https://example.cloud.databricks.com/?o=1#job/7/run/7");
-        assert_eq!(news.url.as_deref(), Some("https://example.cloud.databricks.com/?o=1#job/7/run/7"));
-        assert_eq!(RemoteNews::read("cluster 0123-abc is PENDING after 3.1s").state.as_deref(), Some("PENDING"));
+        assert_eq!(
+            news.url.as_deref(),
+            Some("https://example.cloud.databricks.com/?o=1#job/7/run/7")
+        );
+        assert_eq!(
+            RemoteNews::read("cluster 0123-abc is PENDING after 3.1s")
+                .state
+                .as_deref(),
+            Some("PENDING")
+        );
         assert_eq!(RemoteNews::read("this is fine"), RemoteNews::default());
     }
 }
@@ -220,7 +276,10 @@ mod ssr {
 
     pub(super) fn view(execution: engine::store::ExecutionRecord, page: Page) -> ExecutionView {
         let unchanged = page.runs.is_none();
-        let Runs { runs: task_runs, states: task_states } = page.runs.unwrap_or_default();
+        let Runs {
+            runs: task_runs,
+            states: task_states,
+        } = page.runs.unwrap_or_default();
         ExecutionView {
             id: execution.id.to_string(),
             namespace: execution.namespace.to_string(),
@@ -235,12 +294,19 @@ mod ssr {
             trigger: execution.trigger_vars,
             original_id: execution.original_id.map(|id| id.to_string()),
             outputs: execution.outputs,
-            histories: execution.histories.iter().map(|h| (h.state.as_str().to_owned(), h.date)).collect(),
+            histories: execution
+                .histories
+                .iter()
+                .map(|h| (h.state.as_str().to_owned(), h.date))
+                .collect(),
             task_run_count: page.count,
             offset: page.offset,
             digest: page.digest,
             unchanged,
-            task_states: task_states.into_iter().map(|(task, state)| (task.to_string(), state.as_str().to_owned())).collect(),
+            task_states: task_states
+                .into_iter()
+                .map(|(task, state)| (task.to_string(), state.as_str().to_owned()))
+                .collect(),
             task_runs: task_runs
                 .into_iter()
                 .map(|run| TaskRunView {
@@ -248,7 +314,11 @@ mod ssr {
                     task_id: run.task_id.to_string(),
                     value: run.value,
                     state: run.state.as_str().to_owned(),
-                    attempts: run.attempts.iter().map(|a| (a.state.as_str().to_owned(), a.start, a.end)).collect(),
+                    attempts: run
+                        .attempts
+                        .iter()
+                        .map(|a| (a.state.as_str().to_owned(), a.start, a.end))
+                        .collect(),
                     created_at: run.created_at,
                     ended_at: run.ended_at,
                     outputs: run.outputs,
@@ -324,17 +394,31 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
     });
 
     let state = Signal::derive(move || data.with(|d| d.state.clone()));
-    let states = Signal::derive(move || data.with(|d| d.task_states.iter().cloned().collect::<HashMap<_, _>>()));
+    let states = Signal::derive(move || {
+        data.with(|d| d.task_states.iter().cloned().collect::<HashMap<_, _>>())
+    });
     let gantt_rows = Signal::derive(move || {
         data.with(|d| {
             d.task_runs
                 .iter()
-                .map(|r| GanttRow { label: r.label(), state: r.state.clone(), segments: r.attempts.clone() })
+                .map(|r| GanttRow {
+                    label: r.label(),
+                    state: r.state.clone(),
+                    segments: r.attempts.clone(),
+                })
                 .collect::<Vec<_>>()
         })
     });
-    let tasks = Signal::derive(move || data.with(|d| d.task_states.iter().map(|(task, _)| task.clone()).collect::<Vec<_>>()));
-    let (id, flow_id, namespace) = data.with_untracked(|d| (d.id.clone(), d.flow_id.clone(), d.namespace.clone()));
+    let tasks = Signal::derive(move || {
+        data.with(|d| {
+            d.task_states
+                .iter()
+                .map(|(task, _)| task.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+    let (id, flow_id, namespace) =
+        data.with_untracked(|d| (d.id.clone(), d.flow_id.clone(), d.namespace.clone()));
     // What the Databricks tasks say in their logs while they wait: the
     // remote page and the remote state (`run 7: https://…`, `cluster c is
     // PENDING after 3.1s`), by task id.
@@ -464,7 +548,10 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
     let state = move || data.with(|d| d.state.clone());
     let id = move || data.with_untracked(|d| d.id.clone());
 
-    let act = move |method: &'static str, path: String, then_open: bool, form: Option<web_sys::FormData>| {
+    let act = move |method: &'static str,
+                    path: String,
+                    then_open: bool,
+                    form: Option<web_sys::FormData>| {
         let navigate = navigate.clone();
         busy.set(true);
         error.set(None);
@@ -473,8 +560,9 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
                 Ok(answer) if answer.ok() => {
                     wake.set(6);
                     if then_open
-                        && let Some(new_id) =
-                            serde_json::from_str::<Value>(&answer.body).ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+                        && let Some(new_id) = serde_json::from_str::<Value>(&answer.body)
+                            .ok()
+                            .and_then(|v| v["id"].as_str().map(str::to_owned))
                     {
                         navigate(&format!("/executions/{new_id}"), Default::default());
                     } else {
@@ -493,7 +581,12 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             if let Some(dialog) = confirm.get_untracked() {
                 dialog.close();
             }
-            act("DELETE", format!("/api/v1/executions/{}/kill", browser::encode(&id())), false, None);
+            act(
+                "DELETE",
+                format!("/api/v1/executions/{}/kill", browser::encode(&id())),
+                false,
+                None,
+            );
         }
     };
     // The inputs the paused task run takes, from its checkpoint.
@@ -513,13 +606,27 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             if let Some(dialog) = resume_dialog.get_untracked() {
                 dialog.close();
             }
-            let form = resume_form.get_untracked().and_then(|f| web_sys::FormData::new_with_form(&f).ok());
-            act("POST", format!("/api/v1/executions/{}/resume", browser::encode(&id())), false, form);
+            let form = resume_form
+                .get_untracked()
+                .and_then(|f| web_sys::FormData::new_with_form(&f).ok());
+            act(
+                "POST",
+                format!("/api/v1/executions/{}/resume", browser::encode(&id())),
+                false,
+                form,
+            );
         }
     };
     let restart = {
         let act = act.clone();
-        move |_| act("POST", format!("/api/v1/executions/{}/restart", browser::encode(&id())), false, None)
+        move |_| {
+            act(
+                "POST",
+                format!("/api/v1/executions/{}/restart", browser::encode(&id())),
+                false,
+                None,
+            )
+        }
     };
     let replay = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -527,8 +634,20 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             dialog.close();
         }
         let from = replay_from.get_untracked();
-        let query = if from.is_empty() { String::new() } else { format!("?taskRunId={}", browser::encode(&from)) };
-        act("POST", format!("/api/v1/executions/{}/replay{query}", browser::encode(&id())), true, None);
+        let query = if from.is_empty() {
+            String::new()
+        } else {
+            format!("?taskRunId={}", browser::encode(&from))
+        };
+        act(
+            "POST",
+            format!(
+                "/api/v1/executions/{}/replay{query}",
+                browser::encode(&id())
+            ),
+            true,
+            None,
+        );
     };
     // Each part erased on its own: as one type the view nests deeper than
     // the compiler's limit in the browser build.
@@ -604,13 +723,29 @@ fn resume_field(input: Value) -> impl IntoView {
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
     let id = text("id").unwrap_or_default();
     let label = text("displayName").unwrap_or_else(|| id.clone());
-    let kind = text("type").unwrap_or_else(|| "STRING".into()).to_ascii_uppercase();
-    let required = input.get("required").and_then(Value::as_bool).unwrap_or(true);
-    let default = input.get("defaults").map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned)).unwrap_or_default();
+    let kind = text("type")
+        .unwrap_or_else(|| "STRING".into())
+        .to_ascii_uppercase();
+    let required = input
+        .get("required")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let default = input
+        .get("defaults")
+        .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned))
+        .unwrap_or_default();
     let field_id = format!("resume-{id}");
     let choices: Vec<String> = match kind.as_str() {
         "BOOLEAN" | "BOOL" => vec!["true".into(), "false".into()],
-        "SELECT" | "ENUM" => input.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+        "SELECT" | "ENUM" => input
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
     let field = if choices.is_empty() {
@@ -624,7 +759,8 @@ fn resume_field(input: Value) -> impl IntoView {
                 view! { <option value=value selected=selected>{c}</option> }
             })
             .collect_view();
-        view! { <select id=field_id.clone() name=id.clone() required=required>{options}</select> }.into_any()
+        view! { <select id=field_id.clone() name=id.clone() required=required>{options}</select> }
+            .into_any()
     };
     view! {
         <div class="field">
@@ -649,14 +785,18 @@ impl RemoteNews {
             .map(|w| w.trim_end_matches([',', '.', ')']).to_owned());
         let state = message.split_once(" is ").and_then(|(_, rest)| {
             let word = rest.split_whitespace().next()?;
-            (word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_')).then(|| word.to_owned())
+            (word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+                .then(|| word.to_owned())
         });
         Self { url, state }
     }
 }
 
 #[component]
-fn TaskRuns(data: RwSignal<ExecutionView>, remote: RwSignal<HashMap<String, RemoteNews>>) -> impl IntoView {
+fn TaskRuns(
+    data: RwSignal<ExecutionView>,
+    remote: RwSignal<HashMap<String, RemoteNews>>,
+) -> impl IntoView {
     view! {
         <section aria-labelledby="task-runs-heading">
             <h2 id="task-runs-heading">"Task runs"</h2>
@@ -721,7 +861,8 @@ fn Pager(data: RwSignal<ExecutionView>) -> impl IntoView {
         });
     };
     move || {
-        let (count, offset, shown) = data.with(|d| (d.task_run_count, d.offset, d.task_runs.len() as i64));
+        let (count, offset, shown) =
+            data.with(|d| (d.task_run_count, d.offset, d.task_runs.len() as i64));
         let (first, last) = (offset == 0, offset + TASK_RUN_PAGE >= count);
         (count > TASK_RUN_PAGE).then(|| {
             view! {
@@ -744,22 +885,37 @@ fn Remote(run: TaskRunView) -> impl IntoView {
     let outputs = run.outputs.clone().unwrap_or_default();
     let checkpoint = run.checkpoint.clone().unwrap_or_default();
     let mut items = Vec::new();
-    for (key, label) in [("clusterURI", "Cluster"), ("runURI", "Run"), ("jobURI", "Job")] {
+    for (key, label) in [
+        ("clusterURI", "Cluster"),
+        ("runURI", "Run"),
+        ("jobURI", "Job"),
+    ] {
         if let Some(url) = outputs[key].as_str().filter(|u| u.starts_with("http")) {
             items.push(view! { <li><a href=url.to_owned() target="_blank" rel="noopener">{label}</a></li> }.into_any());
         }
     }
-    for (key, label) in [("cluster_id", "cluster"), ("run_id", "run"), ("job_id", "job"), ("statement_id", "statement")] {
+    for (key, label) in [
+        ("cluster_id", "cluster"),
+        ("run_id", "run"),
+        ("job_id", "job"),
+        ("statement_id", "statement"),
+    ] {
         let value = &checkpoint[key];
         if !value.is_null() {
-            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
             items.push(view! { <li class="mono">{label} " " {text}</li> }.into_any());
         }
     }
     if !is_terminal(&run.state) && !items.is_empty() {
         items.push(view! { <li class="muted">"waiting on Databricks…"</li> }.into_any());
     }
-    if items.is_empty() { None } else { Some(view! { <ul class="remote">{items}</ul> }) }
+    if items.is_empty() {
+        None
+    } else {
+        Some(view! { <ul class="remote">{items}</ul> })
+    }
 }
 
 #[component]
@@ -770,7 +926,12 @@ fn Outputs(data: RwSignal<ExecutionView>) -> impl IntoView {
         data.with(|d| {
             d.task_runs
                 .iter()
-                .filter_map(|r| r.outputs.as_ref().filter(|o| o.as_object().is_none_or(|m| !m.is_empty())).map(|o| (r.label(), o.clone())))
+                .filter_map(|r| {
+                    r.outputs
+                        .as_ref()
+                        .filter(|o| o.as_object().is_none_or(|m| !m.is_empty()))
+                        .map(|o| (r.label(), o.clone()))
+                })
                 .collect::<Vec<_>>()
         })
     };
@@ -791,7 +952,12 @@ fn Outputs(data: RwSignal<ExecutionView>) -> impl IntoView {
 fn TaskOutputs(execution_id: String, label: String, outputs: Value) -> impl IntoView {
     let rows = outputs["rows"].as_array().cloned();
     let files: Vec<String> = match &outputs {
-        Value::Object(map) => map.values().filter_map(Value::as_str).filter(|s| s.starts_with("storage://")).map(str::to_owned).collect(),
+        Value::Object(map) => map
+            .values()
+            .filter_map(Value::as_str)
+            .filter(|s| s.starts_with("storage://"))
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     };
     let caption = format!("Rows of {label}");
@@ -817,8 +983,15 @@ fn TaskOutputs(execution_id: String, label: String, outputs: Value) -> impl Into
 #[component]
 fn FileOutput(execution_id: String, uri: String) -> impl IntoView {
     let name = uri.rsplit('/').next().unwrap_or_default().to_owned();
-    let download = format!("/api/v1/executions/{}/file?path={}", execution_id, browser::encode(&uri));
-    let preview = Resource::new(move || (execution_id.clone(), uri.clone()), |(id, uri)| preview_file(id, uri));
+    let download = format!(
+        "/api/v1/executions/{}/file?path={}",
+        execution_id,
+        browser::encode(&uri)
+    );
+    let preview = Resource::new(
+        move || (execution_id.clone(), uri.clone()),
+        |(id, uri)| preview_file(id, uri),
+    );
     let table_name = name.clone();
     view! {
         <div class="file-output">

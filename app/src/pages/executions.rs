@@ -15,7 +15,10 @@ use super::flows::ErrorList;
 use crate::components::browser::encode;
 use crate::components::status::{StateBadge, format_duration, format_utc_seconds, is_terminal};
 
-const STATES: [&str; 10] = ["CREATED", "RUNNING", "PAUSED", "RETRYING", "SUCCESS", "WARNING", "FAILED", "KILLING", "KILLED", "SKIPPED"];
+const STATES: [&str; 10] = [
+    "CREATED", "RUNNING", "PAUSED", "RETRYING", "SUCCESS", "WARNING", "FAILED", "KILLING",
+    "KILLED", "SKIPPED",
+];
 #[cfg(feature = "ssr")]
 const PAGE_SIZE: i64 = 25;
 
@@ -59,7 +62,11 @@ impl ListParams {
     }
 
     fn sort_key(&self) -> &str {
-        if self.sort.is_empty() { "created" } else { &self.sort }
+        if self.sort.is_empty() {
+            "created"
+        } else {
+            &self.sort
+        }
     }
 
     /// This query with `changes` applied, as an address.
@@ -85,7 +92,11 @@ impl ListParams {
         if next.page > 1 {
             pairs.push(format!("page={}", next.page));
         }
-        if pairs.is_empty() { "/executions".to_owned() } else { format!("/executions?{}", pairs.join("&")) }
+        if pairs.is_empty() {
+            "/executions".to_owned()
+        } else {
+            format!("/executions?{}", pairs.join("&"))
+        }
     }
 }
 
@@ -116,7 +127,10 @@ pub async fn list_executions(params: ListParams) -> Result<ExecutionList, Server
     let store = crate::context::store()?;
     let mut query = ssr::query(&params).map_err(ServerFnError::new)?;
     query.filter.scopes = principal.scopes(engine::auth::Role::Viewer);
-    let page = store.list_executions(&query).await.map_err(|e| crate::context::failed("listing executions", e))?;
+    let page = store
+        .list_executions(&query)
+        .await
+        .map_err(|e| crate::context::failed("listing executions", e))?;
     let now = jiff::Timestamp::now().as_millisecond();
     Ok(ExecutionList {
         rows: page.results.into_iter().map(|e| ssr::row(e, now)).collect(),
@@ -160,7 +174,9 @@ pub(crate) mod ssr {
                 .collect::<Result<_, _>>()?;
         }
         if let Some((key, value)) = params.label.split_once([':', '=']) {
-            filter.labels.push((key.trim().to_owned(), value.trim().to_owned()));
+            filter
+                .labels
+                .push((key.trim().to_owned(), value.trim().to_owned()));
         } else if !params.label.trim().is_empty() {
             return Err(format!("label {:?} must be key:value", params.label));
         }
@@ -197,7 +213,9 @@ pub(crate) fn ExecutionsPage() -> impl IntoView {
         if let Ok(handle) = set_interval_with_handle(
             move || {
                 let running = list.with_untracked(|l| {
-                    l.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|l| l.rows.iter().any(|r| !is_terminal(&r.state)))
+                    l.as_ref()
+                        .and_then(|r| r.as_ref().ok())
+                        .is_some_and(|l| l.rows.iter().any(|r| !is_terminal(&r.state)))
                 });
                 if running {
                     list.refetch();
@@ -261,13 +279,29 @@ fn ExecutionTable(list: ExecutionList, params: ListParams) -> impl IntoView {
     let header = |key: &'static str, label: &'static str| {
         let current = params.sort_key() == key;
         let descending = params.descending();
-        let aria = if !current { "none" } else if descending { "descending" } else { "ascending" };
+        let aria = if !current {
+            "none"
+        } else if descending {
+            "descending"
+        } else {
+            "ascending"
+        };
         let href = params.href(|p| {
             p.sort = key.to_owned();
-            p.dir = if current && descending { "asc".to_owned() } else { "desc".to_owned() };
+            p.dir = if current && descending {
+                "asc".to_owned()
+            } else {
+                "desc".to_owned()
+            };
             p.page = 1;
         });
-        let arrow = if !current { "" } else if descending { " ↓" } else { " ↑" };
+        let arrow = if !current {
+            ""
+        } else if descending {
+            " ↓"
+        } else {
+            " ↑"
+        };
         view! { <th scope="col" aria-sort=aria><a href=href>{label}{arrow}</a></th> }
     };
     let first = (list.page - 1) * list.size + 1;

@@ -37,41 +37,75 @@ pub async fn list_files(namespace: String) -> Result<Vec<FileRow>, ServerFnError
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     engine::ids::check_namespace(&namespace).map_err(ServerFnError::new)?;
     let storage: engine::storage::Storage = crate::context::service("internal storage")?;
-    let files = storage.namespace_files(&namespace).map_err(|e| ServerFnError::new(e.to_string()))?;
-    tokio::task::spawn_blocking(move || -> Result<Vec<FileRow>, engine::namespace_files::FilesError> {
-        files
-            .all()?
-            .into_iter()
-            .map(|path| files.stats(&path).map(|a| FileRow { path, size: a.size, modified: a.last_modified_time }))
-            .collect()
-    })
+    let files = storage
+        .namespace_files(&namespace)
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    tokio::task::spawn_blocking(
+        move || -> Result<Vec<FileRow>, engine::namespace_files::FilesError> {
+            files
+                .all()?
+                .into_iter()
+                .map(|path| {
+                    files.stats(&path).map(|a| FileRow {
+                        path,
+                        size: a.size,
+                        modified: a.last_modified_time,
+                    })
+                })
+                .collect()
+        },
+    )
     .await
     .map_err(|e| crate::context::failed("listing the files", e))?
     .map_err(|e| crate::context::failed("listing the files", e))
 }
 
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "file_text")]
-pub async fn file_text(namespace: String, path: String, revision: Option<u32>) -> Result<OpenedFile, ServerFnError> {
+pub async fn file_text(
+    namespace: String,
+    path: String,
+    revision: Option<u32>,
+) -> Result<OpenedFile, ServerFnError> {
     use engine::namespace_files::FilesError;
     /// The largest file the editor opens.
     const EDIT_LIMIT: usize = 2 * 1024 * 1024;
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     engine::ids::check_namespace(&namespace).map_err(ServerFnError::new)?;
     let storage: engine::storage::Storage = crate::context::service("internal storage")?;
-    let files = storage.namespace_files(&namespace).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let files = storage
+        .namespace_files(&namespace)
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
     tokio::task::spawn_blocking(move || -> Result<OpenedFile, ServerFnError> {
         let revisions = match files.revisions(&path) {
             Ok(found) => found,
-            Err(FilesError::NotFound(_)) => return Ok(OpenedFile { text: Some(String::new()), revisions: Vec::new(), exists: false }),
+            Err(FilesError::NotFound(_)) => {
+                return Ok(OpenedFile {
+                    text: Some(String::new()),
+                    revisions: Vec::new(),
+                    exists: false,
+                });
+            }
             Err(e) => return Err(ServerFnError::new(e.to_string())),
         };
         let bytes = match files.get(&path, revision) {
             Ok(bytes) => bytes,
-            Err(FilesError::NotFound(_)) if revision.is_none() => return Ok(OpenedFile { text: Some(String::new()), revisions, exists: false }),
+            Err(FilesError::NotFound(_)) if revision.is_none() => {
+                return Ok(OpenedFile {
+                    text: Some(String::new()),
+                    revisions,
+                    exists: false,
+                });
+            }
             Err(e) => return Err(ServerFnError::new(e.to_string())),
         };
-        let text = (bytes.len() <= EDIT_LIMIT).then(|| String::from_utf8(bytes).ok()).flatten();
-        Ok(OpenedFile { text, revisions, exists: true })
+        let text = (bytes.len() <= EDIT_LIMIT)
+            .then(|| String::from_utf8(bytes).ok())
+            .flatten();
+        Ok(OpenedFile {
+            text,
+            revisions,
+            exists: true,
+        })
     })
     .await
     .map_err(|e| crate::context::failed("reading the file", e))?
@@ -90,22 +124,41 @@ pub(crate) fn FilesPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let namespace = move || params.with(|p| p.get("namespace").unwrap_or_default());
-    let selected = move || query.with(|q| q.get("path").map(|p| p.trim_start_matches('/').to_owned()).filter(|p| !p.is_empty()));
+    let selected = move || {
+        query.with(|q| {
+            q.get("path")
+                .map(|p| p.trim_start_matches('/').to_owned())
+                .filter(|p| !p.is_empty())
+        })
+    };
     let revision = move || query.with(|q| q.get("revision").and_then(|r| r.parse::<u32>().ok()));
     let editor = move || crate::auth::can(engine::auth::Role::Editor, Some(&namespace()));
     let version = RwSignal::new(0u32);
-    let rows = Resource::new(move || (namespace(), version.get()), |(ns, _)| list_files(ns));
+    let rows = Resource::new(
+        move || (namespace(), version.get()),
+        |(ns, _)| list_files(ns),
+    );
     let error = RwSignal::new(None::<String>);
     let notice = RwSignal::new(None::<String>);
     let new_path = RwSignal::new(String::new());
     let folder = RwSignal::new(String::new());
     let navigate = use_navigate();
 
-    let api = move |path: &str| format!("/api/v1/namespaces/{}/files?path={}", browser::encode(&namespace()), browser::encode(&format!("/{path}")));
+    let api = move |path: &str| {
+        format!(
+            "/api/v1/namespaces/{}/files?path={}",
+            browser::encode(&namespace()),
+            browser::encode(&format!("/{path}"))
+        )
+    };
     let open = {
         let navigate = navigate.clone();
         move |path: String, revision: Option<u32>| {
-            let mut href = format!("/namespaces/{}/files?path={}", namespace(), browser::encode(&path));
+            let mut href = format!(
+                "/namespaces/{}/files?path={}",
+                namespace(),
+                browser::encode(&path)
+            );
             if let Some(r) = revision {
                 href.push_str(&format!("&revision={r}"));
             }
@@ -116,8 +169,17 @@ pub(crate) fn FilesPage() -> impl IntoView {
         let open = open.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let path = new_path.get_untracked().trim().trim_start_matches('/').to_owned();
-            if path.is_empty() || path.ends_with('/') || path.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+            let path = new_path
+                .get_untracked()
+                .trim()
+                .trim_start_matches('/')
+                .to_owned();
+            if path.is_empty()
+                || path.ends_with('/')
+                || path
+                    .split('/')
+                    .any(|p| p.is_empty() || p == "." || p == "..")
+            {
                 error.set(Some("give the new file a path such as sql/query.sql: parts separated by /, without . or ..".into()));
                 return;
             }
@@ -129,15 +191,26 @@ pub(crate) fn FilesPage() -> impl IntoView {
     let upload_input: NodeRef<leptos::html::Input> = NodeRef::new();
     let on_upload = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(input) = upload_input.get_untracked() else { return };
+        let Some(input) = upload_input.get_untracked() else {
+            return;
+        };
         let Some(file) = input.files().and_then(|list| list.get(0)) else {
             error.set(Some("choose a file to upload".into()));
             return;
         };
         let dir = folder.get_untracked().trim().trim_matches('/').to_owned();
-        let path = if dir.is_empty() { file.name() } else { format!("{dir}/{}", file.name()) };
-        let Ok(form) = web_sys::FormData::new() else { return };
-        if form.append_with_blob_and_filename("fileContent", &file, &file.name()).is_err() {
+        let path = if dir.is_empty() {
+            file.name()
+        } else {
+            format!("{dir}/{}", file.name())
+        };
+        let Ok(form) = web_sys::FormData::new() else {
+            return;
+        };
+        if form
+            .append_with_blob_and_filename("fileContent", &file, &file.name())
+            .is_err()
+        {
             return;
         }
         let target = api(&path);
@@ -304,11 +377,18 @@ fn file_view(
     let revisions = file.revisions.clone();
     let revision_path = path.clone();
     let choose = move |ev: leptos::ev::Event| {
-        let chosen = event_target_value(&ev).parse::<u32>().ok().filter(|r| Some(*r) != latest);
+        let chosen = event_target_value(&ev)
+            .parse::<u32>()
+            .ok()
+            .filter(|r| Some(*r) != latest);
         open(revision_path.clone(), chosen);
     };
     let older = at.is_some_and(|r| Some(r) != latest);
-    let state = if !file.exists { "new, not saved yet".to_owned() } else { format!("revision {}", at.or(latest).unwrap_or(1)) };
+    let state = if !file.exists {
+        "new, not saved yet".to_owned()
+    } else {
+        format!("revision {}", at.or(latest).unwrap_or(1))
+    };
     view! {
         <div class="files-toolbar">
             <h2 class="mono">{format!("/{path}")}</h2>

@@ -32,8 +32,14 @@ pub struct FlowDoc {
 /// What a save did: a revision, or why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SaveOutcome {
-    Saved { namespace: String, id: String, revision: i64 },
-    Refused { message: String },
+    Saved {
+        namespace: String,
+        id: String,
+        revision: i64,
+    },
+    Refused {
+        message: String,
+    },
 }
 
 /// One execution of the flow, for its Executions tab.
@@ -48,21 +54,38 @@ pub struct FlowExecution {
 
 /// The current revision of a flow; `None` if there is none.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "get_flow_source")]
-pub async fn get_flow_source(namespace: String, id: String) -> Result<Option<FlowDoc>, ServerFnError> {
+pub async fn get_flow_source(
+    namespace: String,
+    id: String,
+) -> Result<Option<FlowDoc>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = ssr::store()?;
     let stored = store
-        .get_flow(&engine::ids::Namespace::new(&namespace), &engine::ids::FlowId::new(&id))
+        .get_flow(
+            &engine::ids::Namespace::new(&namespace),
+            &engine::ids::FlowId::new(&id),
+        )
         .await
         .map_err(|e| ssr::failed("reading the flow", e))?;
-    Ok(stored.map(|s| FlowDoc { namespace, id, revision: s.revision, description: s.description, source: s.source, updated_at: s.updated_at }))
+    Ok(stored.map(|s| FlowDoc {
+        namespace,
+        id,
+        revision: s.revision,
+        description: s.description,
+        source: s.source,
+        updated_at: s.updated_at,
+    }))
 }
 
 /// Stores `source` as a new revision if it is a valid flow. With
 /// `namespace` and `id` empty it creates a flow, which must not exist yet;
 /// otherwise the YAML must name that flow.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "save_flow_source")]
-pub async fn save_flow_source(source: String, namespace: String, id: String) -> Result<SaveOutcome, ServerFnError> {
+pub async fn save_flow_source(
+    source: String,
+    namespace: String,
+    id: String,
+) -> Result<SaveOutcome, ServerFnError> {
     let principal = crate::auth::require_any()?;
     let editing = (!namespace.is_empty()).then_some((namespace, id));
     ssr::save(&ssr::store()?, &principal, source, editing).await
@@ -70,11 +93,21 @@ pub async fn save_flow_source(source: String, namespace: String, id: String) -> 
 
 /// The flow's most recent executions, newest first.
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "flow_executions")]
-pub async fn flow_executions(namespace: String, id: String) -> Result<Vec<FlowExecution>, ServerFnError> {
+pub async fn flow_executions(
+    namespace: String,
+    id: String,
+) -> Result<Vec<FlowExecution>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let store = ssr::store()?;
-    let filter = engine::store::ExecutionFilter { namespace: Some(namespace.clone()), flow_id: Some(id), ..Default::default() };
-    let page = store.search_executions(&filter, 1, 50).await.map_err(|e| ssr::failed("searching executions", e))?;
+    let filter = engine::store::ExecutionFilter {
+        namespace: Some(namespace.clone()),
+        flow_id: Some(id),
+        ..Default::default()
+    };
+    let page = store
+        .search_executions(&filter, 1, 50)
+        .await
+        .map_err(|e| ssr::failed("searching executions", e))?;
     Ok(page
         .results
         .into_iter()
@@ -94,7 +127,10 @@ pub async fn flow_executions(namespace: String, id: String) -> Result<Vec<FlowEx
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "blueprint_source")]
 pub async fn blueprint_source(id: String) -> Result<Option<String>, ServerFnError> {
     crate::auth::require_any()?;
-    Ok(engine::blueprints::all().into_iter().find(|b| b.header.id.as_str() == id).map(|b| b.source.to_owned()))
+    Ok(engine::blueprints::all()
+        .into_iter()
+        .find(|b| b.header.id.as_str() == id)
+        .map(|b| b.source.to_owned()))
 }
 
 #[cfg(feature = "ssr")]
@@ -118,15 +154,29 @@ pub(crate) mod ssr {
     ) -> Result<SaveOutcome, ServerFnError> {
         let header = match engine::header::checked(&source) {
             Ok(header) => header,
-            Err(invalid) => return Ok(SaveOutcome::Refused { message: invalid.to_string() }),
+            Err(invalid) => {
+                return Ok(SaveOutcome::Refused {
+                    message: invalid.to_string(),
+                });
+            }
         };
         // The namespace in the YAML is the one written to.
-        if let Err(denied) = principal.require(engine::auth::Role::Editor, Some(header.namespace.as_str())) {
-            return Ok(SaveOutcome::Refused { message: denied.to_string() });
+        if let Err(denied) =
+            principal.require(engine::auth::Role::Editor, Some(header.namespace.as_str()))
+        {
+            return Ok(SaveOutcome::Refused {
+                message: denied.to_string(),
+            });
         }
-        let exists = store.flow_revision(&header.namespace, &header.id).await.map_err(|e| failed("reading the flow", e))?.is_some();
+        let exists = store
+            .flow_revision(&header.namespace, &header.id)
+            .await
+            .map_err(|e| failed("reading the flow", e))?
+            .is_some();
         match &editing {
-            Some((namespace, id)) if header.namespace.as_str() != namespace || header.id.as_str() != id => {
+            Some((namespace, id))
+                if header.namespace.as_str() != namespace || header.id.as_str() != id =>
+            {
                 return Ok(SaveOutcome::Refused {
                     message: format!(
                         "the YAML says {}.{} but this is {namespace}.{id}: they must match (to rename a flow, create the new one from Flows → New flow)",
@@ -136,16 +186,38 @@ pub(crate) mod ssr {
             }
             None if exists => {
                 return Ok(SaveOutcome::Refused {
-                    message: format!("flow {}.{} exists already: open it from the flows list to change it", header.namespace, header.id),
+                    message: format!(
+                        "flow {}.{} exists already: open it from the flows list to change it",
+                        header.namespace, header.id
+                    ),
                 });
             }
             _ => {}
         }
-        let flow = FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source };
-        let revision = store.save_flow(&flow).await.map_err(|e| failed("saving the flow", e))?;
+        let flow = FlowSource {
+            namespace: header.namespace.clone(),
+            id: header.id.clone(),
+            description: header.description.clone(),
+            source,
+        };
+        let revision = store
+            .save_flow(&flow)
+            .await
+            .map_err(|e| failed("saving the flow", e))?;
         let action = if exists { "flow.update" } else { "flow.create" };
-        crate::auth::audit(principal, action, Some(header.namespace.as_str()), Some(header.id.as_str()), Some(serde_json::json!({"revision": revision}))).await;
-        Ok(SaveOutcome::Saved { namespace: header.namespace.to_string(), id: header.id.to_string(), revision })
+        crate::auth::audit(
+            principal,
+            action,
+            Some(header.namespace.as_str()),
+            Some(header.id.as_str()),
+            Some(serde_json::json!({"revision": revision})),
+        )
+        .await;
+        Ok(SaveOutcome::Saved {
+            namespace: header.namespace.to_string(),
+            id: header.id.to_string(),
+            revision,
+        })
     }
 
     /// Restores a revision: saved again as the newest.
@@ -162,7 +234,9 @@ pub(crate) mod ssr {
             .map_err(|e| failed("reading the revision", e))?;
         match source {
             Some(source) => save(store, principal, source, Some((namespace, id))).await,
-            None => Ok(SaveOutcome::Refused { message: format!("{namespace}.{id} has no revision {revision}") }),
+            None => Ok(SaveOutcome::Refused {
+                message: format!("{namespace}.{id} has no revision {revision}"),
+            }),
         }
     }
 }
@@ -181,8 +255,13 @@ pub(crate) fn FlowPage() -> impl IntoView {
     let params = use_params_map();
     let namespace = move || params.with(|p| p.get("namespace").unwrap_or_default());
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let tab = Signal::derive(move || params.with(|p| p.get("tab").unwrap_or_else(|| "overview".to_owned())));
-    let flow = Resource::new(move || (namespace(), id()), |(namespace, id)| get_flow_source(namespace, id));
+    let tab = Signal::derive(move || {
+        params.with(|p| p.get("tab").unwrap_or_else(|| "overview".to_owned()))
+    });
+    let flow = Resource::new(
+        move || (namespace(), id()),
+        |(namespace, id)| get_flow_source(namespace, id),
+    );
     let name = move || format!("{}.{}", namespace(), id());
 
     view! {
@@ -216,7 +295,14 @@ fn MissingFlow(name: String) -> impl IntoView {
 
 #[component]
 fn FlowView(doc: FlowDoc, tab: Signal<String>) -> impl IntoView {
-    let FlowDoc { namespace, id, revision, description, source, updated_at } = doc;
+    let FlowDoc {
+        namespace,
+        id,
+        revision,
+        description,
+        source,
+        updated_at,
+    } = doc;
     let draft = RwSignal::new(source.clone());
     let saved = RwSignal::new(source);
     let revision = RwSignal::new(revision);
@@ -245,11 +331,17 @@ fn FlowView(doc: FlowDoc, tab: Signal<String>) -> impl IntoView {
                         saved.set(source.clone());
                         revision.set(r);
                         updated_at.set(js_sys::Date::now() as i64);
-                        description.set(engine::header::read_header(&source).ok().and_then(|h| h.description));
+                        description.set(
+                            engine::header::read_header(&source)
+                                .ok()
+                                .and_then(|h| h.description),
+                        );
                         refresh.update(|n| *n += 1);
                         status.set(Some(Ok(format!("Saved as revision {r}."))));
                     }
-                    Ok(SaveOutcome::Refused { message }) => status.set(Some(Err(format!("Not saved: {message}")))),
+                    Ok(SaveOutcome::Refused { message }) => {
+                        status.set(Some(Err(format!("Not saved: {message}"))))
+                    }
                     Err(error) => status.set(Some(Err(format!("Not saved: {error}")))),
                 }
             });
@@ -278,7 +370,11 @@ fn FlowView(doc: FlowDoc, tab: Signal<String>) -> impl IntoView {
         let base = base.clone();
         TABS.iter()
             .map(|(key, label)| {
-                let href = if *key == "overview" { base.clone() } else { format!("{base}/{key}") };
+                let href = if *key == "overview" {
+                    base.clone()
+                } else {
+                    format!("{base}/{key}")
+                };
                 let current = move || (tab.get() == *key).then_some("page");
                 view! { <li><a href=href aria-current=current>{*label}</a></li> }
             })
@@ -385,9 +481,14 @@ fn NewFlowEditor(source: String) -> impl IntoView {
                 Ok(SaveOutcome::Saved { namespace, id, .. }) => {
                     // Saved: nothing to guard any more.
                     saved.set(source);
-                    navigate(&format!("/flows/{namespace}/{id}/editor"), Default::default());
+                    navigate(
+                        &format!("/flows/{namespace}/{id}/editor"),
+                        Default::default(),
+                    );
                 }
-                Ok(SaveOutcome::Refused { message }) => status.set(Some(Err(format!("Not saved: {message}")))),
+                Ok(SaveOutcome::Refused { message }) => {
+                    status.set(Some(Err(format!("Not saved: {message}"))))
+                }
                 Err(error) => status.set(Some(Err(format!("Not saved: {error}")))),
             }
         });
@@ -404,7 +505,11 @@ fn NewFlowEditor(source: String) -> impl IntoView {
 /// server (which checks again).
 fn refusal(source: &str) -> Option<String> {
     let parsed = engine::flow::parse(source);
-    let errors: Vec<_> = parsed.problems.iter().filter(|p| p.severity == engine::flow::Severity::Error).collect();
+    let errors: Vec<_> = parsed
+        .problems
+        .iter()
+        .filter(|p| p.severity == engine::flow::Severity::Error)
+        .collect();
     let first = errors.first()?;
     Some(format!(
         "Not saved: the flow has {} error{}; the first, at line {}, column {}: {}",
@@ -474,12 +579,22 @@ fn EditorPane(
 fn TaskDocs(source: RwSignal<String>, cursor: RwSignal<(u32, u32)>) -> impl IntoView {
     let task_type = Memo::new(move |_| {
         let (line, _) = cursor.get();
-        source.with(|s| complete::task_type_at(s, line.saturating_sub(1) as usize)).map(|t| t.name)
+        source
+            .with(|s| complete::task_type_at(s, line.saturating_sub(1) as usize))
+            .map(|t| t.name)
     });
     // A filter, function or test under the caret: its signature and doc.
     let declaration = Memo::new(move |_| {
         let (line, column) = cursor.get();
-        source.with(|s| complete::declaration_at(s, line.saturating_sub(1) as usize, column.saturating_sub(1) as usize)).map(|d| (d.name, d.kind))
+        source
+            .with(|s| {
+                complete::declaration_at(
+                    s,
+                    line.saturating_sub(1) as usize,
+                    column.saturating_sub(1) as usize,
+                )
+            })
+            .map(|d| (d.name, d.kind))
     });
     view! {
         <aside class="task-docs" aria-labelledby="task-docs-title">
@@ -565,15 +680,33 @@ fn Overview(
     revision: RwSignal<i64>,
     updated_at: RwSignal<i64>,
 ) -> impl IntoView {
-    let flow = Memo::new(move |_| source.with(|s| engine::flow::parse(s).flow).map(|f| {
-        let inputs: Vec<(String, String, bool)> = f.inputs.iter().map(|i| (i.id.value.clone(), i.input_type.name().to_owned(), i.required)).collect();
-        let tasks: Vec<(String, String)> = f
-            .all_tasks()
-            .iter()
-            .map(|t| (t.id.value.clone(), t.kind.map_or(t.task_type.value.clone(), |k| k.alias.to_owned())))
-            .collect();
-        (inputs, tasks, f.triggers.len())
-    }));
+    let flow = Memo::new(move |_| {
+        source.with(|s| engine::flow::parse(s).flow).map(|f| {
+            let inputs: Vec<(String, String, bool)> = f
+                .inputs
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.value.clone(),
+                        i.input_type.name().to_owned(),
+                        i.required,
+                    )
+                })
+                .collect();
+            let tasks: Vec<(String, String)> = f
+                .all_tasks()
+                .iter()
+                .map(|t| {
+                    (
+                        t.id.value.clone(),
+                        t.kind
+                            .map_or(t.task_type.value.clone(), |k| k.alias.to_owned()),
+                    )
+                })
+                .collect();
+            (inputs, tasks, f.triggers.len())
+        })
+    });
     view! {
         <div class="overview">
             <p>{move || description.get().unwrap_or_else(|| "No description.".to_owned())}</p>
@@ -612,7 +745,10 @@ fn Overview(
 
 #[component]
 fn Executions(namespace: String, id: String) -> impl IntoView {
-    let list = Resource::new(move || (namespace.clone(), id.clone()), |(namespace, id)| flow_executions(namespace, id));
+    let list = Resource::new(
+        move || (namespace.clone(), id.clone()),
+        |(namespace, id)| flow_executions(namespace, id),
+    );
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading executions…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
@@ -678,18 +814,28 @@ fn guard_unsaved(dirty: Signal<bool>, base: String) {
             if href.starts_with(&base) || href.starts_with('#') {
                 return;
             }
-            let leave = window().confirm_with_message("This flow has unsaved changes. Leave without saving them?").unwrap_or(true);
+            let leave = window()
+                .confirm_with_message("This flow has unsaved changes. Leave without saving them?")
+                .unwrap_or(true);
             if !leave {
                 ev.prevent_default();
                 ev.stop_immediate_propagation();
             }
         });
-        let _ = document().add_event_listener_with_callback_and_bool("click", click.as_ref().unchecked_ref(), true);
+        let _ = document().add_event_listener_with_callback_and_bool(
+            "click",
+            click.as_ref().unchecked_ref(),
+            true,
+        );
         let click = StoredValue::new_local(Some(click));
         on_cleanup(move || {
             unload.remove();
             if let Some(Some(click)) = click.try_update_value(Option::take) {
-                let _ = document().remove_event_listener_with_callback_and_bool("click", click.as_ref().unchecked_ref(), true);
+                let _ = document().remove_event_listener_with_callback_and_bool(
+                    "click",
+                    click.as_ref().unchecked_ref(),
+                    true,
+                );
             }
         });
     }

@@ -42,12 +42,19 @@ pub async fn search_flows(query: String) -> Result<Vec<FlowRow>, ServerFnError> 
         .await
         .map_err(failed)?
         .into_iter()
-        .map(|e| ((e.namespace.to_string(), e.flow_id.to_string()), (e.state.as_str().to_owned(), e.id.to_string())))
+        .map(|e| {
+            (
+                (e.namespace.to_string(), e.flow_id.to_string()),
+                (e.state.as_str().to_owned(), e.id.to_string()),
+            )
+        })
         .collect();
     Ok(flows
         .into_iter()
         .map(|flow| FlowRow {
-            last_execution: last.get(&(flow.namespace.to_string(), flow.id.to_string())).cloned(),
+            last_execution: last
+                .get(&(flow.namespace.to_string(), flow.id.to_string()))
+                .cloned(),
             namespace: flow.namespace.to_string(),
             id: flow.id.to_string(),
             description: flow.description,
@@ -61,7 +68,9 @@ pub async fn search_flows(query: String) -> Result<Vec<FlowRow>, ServerFnError> 
 pub(crate) fn FlowsPage() -> impl IntoView {
     let initial = use_query_map().with_untracked(|query| query.get("q").unwrap_or_default());
     let query = RwSignal::new(initial);
-    let namespace = RwSignal::new(use_query_map().with_untracked(|query| query.get("namespace").unwrap_or_default()));
+    let namespace = RwSignal::new(
+        use_query_map().with_untracked(|query| query.get("namespace").unwrap_or_default()),
+    );
     let flows = Resource::new(move || query.get(), search_flows);
 
     view! {
@@ -119,7 +128,9 @@ pub(crate) fn FlowsPage() -> impl IntoView {
 #[component]
 fn FlowTable(rows: Vec<FlowRow>, query: String) -> impl IntoView {
     if rows.is_empty() {
-        return if query.trim().is_empty() { view! { <NoFlows /> }.into_any() } else {
+        return if query.trim().is_empty() {
+            view! { <NoFlows /> }.into_any()
+        } else {
             view! {
                 <p class="empty" role="status">
                     "No flow matches “" {query} "”. Search looks in namespaces, ids and descriptions."

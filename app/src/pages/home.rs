@@ -26,14 +26,20 @@ pub async fn read_dashboard() -> Result<Dashboard, ServerFnError> {
     const DAY_MS: i64 = 86_400_000;
     let scopes = crate::auth::require_any()?.scopes(engine::auth::Role::Viewer);
     let store = crate::context::store()?;
-    let failed = |error: engine::store::StoreError| crate::context::failed("reading the dashboard", error);
+    let failed =
+        |error: engine::store::StoreError| crate::context::failed("reading the dashboard", error);
     let now = jiff::Timestamp::now().as_millisecond();
     let first_day = (now / DAY_MS - (DAYS - 1)) * DAY_MS;
-    let counts = store.state_counts(first_day, now + 1, DAY_MS).await.map_err(failed)?;
+    let counts = store
+        .state_counts(first_day, now + 1, DAY_MS)
+        .await
+        .map_err(failed)?;
     let days = (0..DAYS)
         .map(|i| {
             let start = first_day + i * DAY_MS;
-            let label = jiff::Timestamp::from_millisecond(start).map(|t| t.strftime("%m-%d").to_string()).unwrap_or_default();
+            let label = jiff::Timestamp::from_millisecond(start)
+                .map(|t| t.strftime("%m-%d").to_string())
+                .unwrap_or_default();
             let counts = CHART_STATES
                 .iter()
                 .map(|state| {
@@ -52,9 +58,18 @@ pub async fn read_dashboard() -> Result<Dashboard, ServerFnError> {
             Bucket { label, counts }
         })
         .collect();
-    let mut failures = store.recent_executions(&[engine::state::State::Failed], 10).await.map_err(failed)?;
+    let mut failures = store
+        .recent_executions(&[engine::state::State::Failed], 10)
+        .await
+        .map_err(failed)?;
     failures.retain(|e| engine::auth::in_scopes(scopes.as_deref(), e.namespace.as_str()));
-    Ok(Dashboard { days, failures: failures.into_iter().map(|e| super::executions::ssr::row(e, now)).collect() })
+    Ok(Dashboard {
+        days,
+        failures: failures
+            .into_iter()
+            .map(|e| super::executions::ssr::row(e, now))
+            .collect(),
+    })
 }
 
 #[component]

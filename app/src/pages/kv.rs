@@ -31,8 +31,12 @@ const PREVIEW: usize = 200;
 pub async fn list_kv(namespace: String) -> Result<Vec<KvRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Viewer, Some(&namespace))?;
     let storage: engine::storage::Storage = crate::context::service("internal storage")?;
-    let kv = storage.kv(&namespace).map_err(|e| ServerFnError::new(e.to_string()))?;
-    let entries = kv.list().map_err(|e| crate::context::failed("reading the KV store", e))?;
+    let kv = storage
+        .kv(&namespace)
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let entries = kv
+        .list()
+        .map_err(|e| crate::context::failed("reading the KV store", e))?;
     Ok(entries
         .into_iter()
         .map(|e| {
@@ -48,8 +52,18 @@ pub async fn list_kv(namespace: String) -> Result<Vec<KvRow>, ServerFnError> {
                 value.truncate(end);
                 value.push('…');
             }
-            let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            KvRow { key: e.key, kind, value, description: e.description, updated: e.update_date, expires: e.expiration_date }
+            let kind = serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            KvRow {
+                key: e.key,
+                kind,
+                value,
+                description: e.description,
+                updated: e.update_date,
+                expires: e.expiration_date,
+            }
         })
         .collect())
 }
@@ -66,18 +80,34 @@ pub(crate) fn KvPage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
 
-    let url = move |key: &str| format!("/api/v1/namespaces/{}/kv/{}", browser::encode(&namespace()), browser::encode(key));
+    let url = move |key: &str| {
+        format!(
+            "/api/v1/namespaces/{}/kv/{}",
+            browser::encode(&namespace()),
+            browser::encode(key)
+        )
+    };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (k, v, t) = (key.get_untracked().trim().to_owned(), value.get_untracked(), ttl.get_untracked().trim().to_owned());
+        let (k, v, t) = (
+            key.get_untracked().trim().to_owned(),
+            value.get_untracked(),
+            ttl.get_untracked().trim().to_owned(),
+        );
         if k.is_empty() {
-            error.set(Some("give the key a name: letters, digits, `.`, `_` and `-`".into()));
+            error.set(Some(
+                "give the key a name: letters, digits, `.`, `_` and `-`".into(),
+            ));
             return;
         }
         busy.set(true);
         let target = url(&k);
         leptos::task::spawn_local(async move {
-            let headers: Vec<(&str, &str)> = if t.is_empty() { Vec::new() } else { vec![("ttl", t.as_str())] };
+            let headers: Vec<(&str, &str)> = if t.is_empty() {
+                Vec::new()
+            } else {
+                vec![("ttl", t.as_str())]
+            };
             let answer = browser::send_text("PUT", &target, &v, &headers).await;
             busy.set(false);
             match answer {

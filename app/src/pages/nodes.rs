@@ -30,12 +30,18 @@ pub struct NodeRow {
 pub async fn read_nodes() -> Result<Vec<NodeRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Admin, None)?;
     let store = crate::context::store()?;
-    let nodes = store.nodes().await.map_err(|e| crate::context::failed("reading the nodes", e))?;
+    let nodes = store
+        .nodes()
+        .await
+        .map_err(|e| crate::context::failed("reading the nodes", e))?;
     let mut rows = Vec::with_capacity(nodes.len());
     for node in nodes {
         let executions = match node.running {
             0 => Vec::new(),
-            _ => store.owned_executions(&node.id, 10).await.map_err(|e| crate::context::failed("reading the nodes", e))?,
+            _ => store
+                .owned_executions(&node.id, 10)
+                .await
+                .map_err(|e| crate::context::failed("reading the nodes", e))?,
         };
         let status = match (node.stopped_at, node.alive()) {
             (Some(_), _) => "stopped",

@@ -24,8 +24,18 @@ pub async fn list_secrets(namespace: String) -> Result<Vec<SecretRow>, ServerFnE
     crate::auth::require(engine::auth::Role::Editor, Some(&namespace))?;
     engine::ids::check_namespace(&namespace).map_err(ServerFnError::new)?;
     let secrets: engine::secret_store::SecretStore = crate::context::service("the secrets")?;
-    let entries = secrets.list(&engine::ids::Namespace::new(&namespace)).await.map_err(|e| crate::context::failed("listing the secrets", e))?;
-    Ok(entries.into_iter().map(|e| SecretRow { name: e.name.to_string(), set_by: e.set_by, updated_at: e.updated_at }).collect())
+    let entries = secrets
+        .list(&engine::ids::Namespace::new(&namespace))
+        .await
+        .map_err(|e| crate::context::failed("listing the secrets", e))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| SecretRow {
+            name: e.name.to_string(),
+            set_by: e.set_by,
+            updated_at: e.updated_at,
+        })
+        .collect())
 }
 
 #[component]
@@ -34,10 +44,19 @@ pub(crate) fn SecretsPage() -> impl IntoView {
     let namespace = move || params.with(|p| p.get("namespace").unwrap_or_default());
     let admin = move || crate::auth::can(engine::auth::Role::Admin, Some(&namespace()));
     let version = RwSignal::new(0u32);
-    let rows = Resource::new(move || (namespace(), version.get()), |(ns, _)| list_secrets(ns));
+    let rows = Resource::new(
+        move || (namespace(), version.get()),
+        |(ns, _)| list_secrets(ns),
+    );
     let (name, value) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let error = RwSignal::new(None::<String>);
-    let url = move |key: &str| format!("/api/v1/namespaces/{}/secrets/{}", browser::encode(&namespace()), browser::encode(key));
+    let url = move |key: &str| {
+        format!(
+            "/api/v1/namespaces/{}/secrets/{}",
+            browser::encode(&namespace()),
+            browser::encode(key)
+        )
+    };
     let done = move |answer: Result<browser::Answer, String>| match answer {
         Ok(answer) if answer.ok() => {
             error.set(None);
@@ -57,7 +76,9 @@ pub(crate) fn SecretsPage() -> impl IntoView {
         ev.prevent_default();
         let (target, body) = (url(name.get_untracked().trim()), value.get_untracked());
         leptos::task::spawn_local(async move {
-            if done(browser::send_text("PUT", &target, &body, &[("content-type", "text/plain")]).await) {
+            if done(
+                browser::send_text("PUT", &target, &body, &[("content-type", "text/plain")]).await,
+            ) {
                 name.set(String::new());
                 value.set(String::new());
             }

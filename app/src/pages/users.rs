@@ -21,12 +21,20 @@ pub struct UserRow {
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Admin, None)?;
-    let users = crate::context::store()?.users().await.map_err(|e| crate::context::failed("reading the users", e))?;
+    let users = crate::context::store()?
+        .users()
+        .await
+        .map_err(|e| crate::context::failed("reading the users", e))?;
     Ok(users
         .into_iter()
         .map(|u| UserRow {
             name: u.name,
-            grants: u.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            grants: u
+                .grants
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
             disabled: u.disabled,
             updated_at: u.updated_at,
         })
@@ -45,20 +53,47 @@ pub struct AuditRow {
 }
 
 #[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "read_audit")]
-pub async fn read_audit(user: String, action: String, namespace: String) -> Result<Vec<AuditRow>, ServerFnError> {
+pub async fn read_audit(
+    user: String,
+    action: String,
+    namespace: String,
+) -> Result<Vec<AuditRow>, ServerFnError> {
     crate::auth::require(engine::auth::Role::Admin, None)?;
     let nonempty = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let query = engine::store::AuditQuery { actor: nonempty(user), action: nonempty(action), namespace: nonempty(namespace), before: None, limit: 500 };
-    let lines = crate::context::store()?.audit_log(&query).await.map_err(|e| crate::context::failed("reading the audit log", e))?;
+    let query = engine::store::AuditQuery {
+        actor: nonempty(user),
+        action: nonempty(action),
+        namespace: nonempty(namespace),
+        before: None,
+        limit: 500,
+    };
+    let lines = crate::context::store()?
+        .audit_log(&query)
+        .await
+        .map_err(|e| crate::context::failed("reading the audit log", e))?;
     Ok(lines
         .into_iter()
-        .map(|l| AuditRow { at: l.at, user: l.actor, action: l.action, namespace: l.namespace, target: l.target, address: l.address })
+        .map(|l| AuditRow {
+            at: l.at,
+            user: l.actor,
+            action: l.action,
+            namespace: l.namespace,
+            target: l.target,
+            address: l.address,
+        })
         .collect())
 }
 
 /// Sends a JSON body to the API; the error in words.
 async fn send_json(method: &str, url: &str, body: serde_json::Value) -> Result<(), String> {
-    match browser::send_text(method, url, &body.to_string(), &[("content-type", "application/json")]).await {
+    match browser::send_text(
+        method,
+        url,
+        &body.to_string(),
+        &[("content-type", "application/json")],
+    )
+    .await
+    {
         Ok(answer) if answer.ok() => Ok(()),
         Ok(answer) => Err(answer.message()),
         Err(e) => Err(e),
@@ -69,7 +104,11 @@ async fn send_json(method: &str, url: &str, body: serde_json::Value) -> Result<(
 pub(crate) fn UsersPage() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let users = Resource::new(move || version.get(), |_| list_users());
-    let (name, password, grants) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::from("viewer")));
+    let (name, password, grants) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::from("viewer")),
+    );
     let error = RwSignal::new(None::<String>);
     let done = move |result: Result<(), String>| match result {
         Ok(()) => {
@@ -80,7 +119,12 @@ pub(crate) fn UsersPage() -> impl IntoView {
     };
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let list: Vec<String> = grants.get_untracked().split(',').map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
+        let list: Vec<String> = grants
+            .get_untracked()
+            .split(',')
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
         let body = serde_json::json!({"name": name.get_untracked().trim(), "password": password.get_untracked(), "grants": list});
         leptos::task::spawn_local(async move {
             let result = send_json("POST", "/api/v1/users", body).await;
@@ -92,7 +136,16 @@ pub(crate) fn UsersPage() -> impl IntoView {
         });
     };
     let set = move |user: String, body: serde_json::Value| {
-        leptos::task::spawn_local(async move { done(send_json("PUT", &format!("/api/v1/users/{}", browser::encode(&user)), body).await) });
+        leptos::task::spawn_local(async move {
+            done(
+                send_json(
+                    "PUT",
+                    &format!("/api/v1/users/{}", browser::encode(&user)),
+                    body,
+                )
+                .await,
+            )
+        });
     };
     view! {
         <Title text="Users" />
@@ -170,7 +223,10 @@ pub(crate) fn AuditPage() -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let field = move |name: &'static str| move || query.with(|q| q.get(name).unwrap_or_default());
     let (user, action, namespace) = (field("user"), field("action"), field("namespace"));
-    let lines = Resource::new(move || (user(), action(), namespace()), |(u, a, n)| read_audit(u, a, n));
+    let lines = Resource::new(
+        move || (user(), action(), namespace()),
+        |(u, a, n)| read_audit(u, a, n),
+    );
     view! {
         <Title text="Audit log" />
         <div class="page-header">

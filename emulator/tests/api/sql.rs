@@ -292,7 +292,10 @@ async fn external_links_are_served_without_authorization() {
     let link = json_links["result"]["external_links"][0]["external_link"]
         .as_str()
         .expect("link");
-    let body: Value = emu.client.get(link).send()
+    let body: Value = emu
+        .client
+        .get(link)
+        .send()
         .await
         .expect("answer")
         .json()
@@ -300,7 +303,15 @@ async fn external_links_are_served_without_authorization() {
         .expect("json");
     assert_eq!(body, json!([["1"]]));
     let forged = link.replace("sig=", "sig=x");
-    assert_eq!(emu.client.get(forged).send().await.expect("answer").status(), 403);
+    assert_eq!(
+        emu.client
+            .get(forged)
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        403
+    );
 }
 
 #[tokio::test]

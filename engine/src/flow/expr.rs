@@ -396,9 +396,16 @@ impl Renderer {
                 .map(|v| self.render_in(v, context, limits))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
+            // Keys render to text, as Kestra's renderer renders a map's keys.
             Value::Object(map) => map
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), self.render_in(v, context, limits)?)))
+                .map(|(k, v)| {
+                    let key = match self.render_str(k, context, limits)? {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    Ok((key, self.render_in(v, context, limits)?))
+                })
                 .collect::<Result<serde_json::Map<_, _>, Failure>>()
                 .map(Value::Object),
             other => Ok(other.clone()),
@@ -577,6 +584,15 @@ mod tests {
         check(json!("{{ (1 == 1) | string }}"), Ok(json!("true")));
         // A lone expression keeps its type.
         check(json!("{{ inputs.workers == 2 }}"), Ok(json!(true)));
+    }
+
+    #[test]
+    fn a_mappings_keys_render_to_text_as_kestra_renders_them() {
+        check(
+            json!({"{{ inputs.name }}.txt": "{{ inputs.workers }}", "{{ inputs.workers }}": "plain"}),
+            Ok(json!({"World.txt": 2, "2": "plain"})),
+        );
+        check(json!({"{{ nope(": 1}), Err("p"));
     }
 
     #[test]

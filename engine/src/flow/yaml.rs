@@ -197,7 +197,13 @@ impl Node {
         match &self.value {
             Value::Str(_) => into.push(self),
             Value::Seq(items) => items.iter().for_each(|n| n.strings(into)),
-            Value::Map(entries) => entries.iter().for_each(|(_, v)| v.strings(into)),
+            // A mapping's keys are rendered too, as Kestra renders them.
+            Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                if matches!(k.value, Value::Str(_)) {
+                    into.push(k);
+                }
+                v.strings(into)
+            }),
             _ => {}
         }
     }

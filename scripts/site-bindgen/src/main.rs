@@ -14,7 +14,10 @@ fn main() -> anyhow::Result<()> {
     };
     let (input, out_dir) = (PathBuf::from(input), PathBuf::from(out_dir));
     if !input.is_file() {
-        bail!("{} does not exist: build the frontend crate for wasm32 first (scripts/build-site.sh does)", input.display());
+        bail!(
+            "{} does not exist: build the frontend crate for wasm32 first (scripts/build-site.sh does)",
+            input.display()
+        );
     }
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&input)

@@ -29,7 +29,12 @@ fn json(blueprint: &engine::blueprints::Blueprint) -> BlueprintJson {
         .flow
         .map(|flow| {
             let mut all = Vec::new();
-            let mut stack: Vec<&engine::flow::model::Task> = flow.tasks.iter().chain(&flow.errors).chain(&flow.finally).collect();
+            let mut stack: Vec<&engine::flow::model::Task> = flow
+                .tasks
+                .iter()
+                .chain(&flow.errors)
+                .chain(&flow.finally)
+                .collect();
             while let Some(task) = stack.pop() {
                 all.push(task.short_type().to_owned());
                 stack.extend(task.children());
@@ -64,5 +69,7 @@ pub(crate) async fn get(Path(id): Path<String>) -> Result<Json<BlueprintJson>, A
         .iter()
         .find(|b| b.header.id.as_str() == id)
         .map(|b| Json(json(b)))
-        .ok_or_else(|| ApiError::NotFound { message: format!("there is no blueprint {id}: GET /api/v1/blueprints lists them") })
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("there is no blueprint {id}: GET /api/v1/blueprints lists them"),
+        })
 }

@@ -37,12 +37,19 @@ pub(crate) struct NodeJson {
 /// first (admins).
 #[utoipa::path(get, path = "/api/v1/cluster/nodes", tag = "cluster",
     responses((status = 200, body = Vec<NodeJson>), (status = 403, body = crate::error::ErrorJson)))]
-pub(crate) async fn nodes(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<NodeJson>>, ApiError> {
+pub(crate) async fn nodes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<NodeJson>>, ApiError> {
     caller.require(Role::Admin, None)?;
     let nodes = state.store.nodes().await?;
     let mut out = Vec::with_capacity(nodes.len());
     for n in nodes {
-        let executions = if n.running > 0 { state.store.owned_executions(&n.id, 20).await? } else { Vec::new() };
+        let executions = if n.running > 0 {
+            state.store.owned_executions(&n.id, 20).await?
+        } else {
+            Vec::new()
+        };
         out.push(NodeJson {
             alive: n.alive(),
             executions: executions.into_iter().map(|id| id.to_string()).collect(),

@@ -20,21 +20,35 @@ use serde_json::{Map, Value};
 use super::model::{ExecutionJson, execution_json};
 use crate::AppState;
 use crate::auth::Caller;
-use engine::auth::Role;
 use crate::error::ApiError;
+use engine::auth::Role;
 
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
 /// An execution, or a 404 that names it.
-async fn find(state: &AppState, id: &ExecutionId) -> Result<engine::store::ExecutionRecord, ApiError> {
-    state.store.get_execution(id).await?.ok_or_else(|| ApiError::NotFound { message: format!("execution {id} does not exist") })
+async fn find(
+    state: &AppState,
+    id: &ExecutionId,
+) -> Result<engine::store::ExecutionRecord, ApiError> {
+    state
+        .store
+        .get_execution(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("execution {id} does not exist"),
+        })
 }
 
 /// An execution that the caller holds `role` on (its namespace), or a 404
 /// or 403 that says why not.
-pub(crate) async fn find_as(state: &AppState, id: &ExecutionId, caller: &Caller, role: Role) -> Result<engine::store::ExecutionRecord, ApiError> {
+pub(crate) async fn find_as(
+    state: &AppState,
+    id: &ExecutionId,
+    caller: &Caller,
+    role: Role,
+) -> Result<engine::store::ExecutionRecord, ApiError> {
     let execution = find(state, id).await?;
     caller.require(role, Some(execution.namespace.as_str()))?;
     Ok(execution)
@@ -50,7 +64,11 @@ pub(crate) async fn current(state: &AppState, id: &ExecutionId) -> Result<Execut
 /// `GET /api/v1/executions/{id}`: Kestra's execution JSON with its task runs.
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionJson>, ApiError> {
     let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Viewer).await?;
     Ok(Json(current(&state, &id).await?))
@@ -104,30 +122,50 @@ pub(crate) async fn search(
             filter.states.push(parsed);
         }
     }
-    filter.created_from = params.start_date.as_deref().map(|d| parse_instant("startDate", d)).transpose()?;
-    filter.created_to = params.end_date.as_deref().map(|d| parse_instant("endDate", d)).transpose()?;
+    filter.created_from = params
+        .start_date
+        .as_deref()
+        .map(|d| parse_instant("startDate", d))
+        .transpose()?;
+    filter.created_to = params
+        .end_date
+        .as_deref()
+        .map(|d| parse_instant("endDate", d))
+        .transpose()?;
     if let Some(labels) = params.labels.filter(|s| !s.is_empty()) {
         for pair in labels.split(',') {
             let (key, value) = pair.split_once(':').ok_or_else(|| ApiError::BadRequest {
                 message: format!("label filter {pair:?} must be key:value"),
             })?;
-            filter.labels.push((key.trim().to_owned(), value.trim().to_owned()));
+            filter
+                .labels
+                .push((key.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let page = state.store.search_executions(&filter, params.page.unwrap_or(1), params.size.unwrap_or(25)).await?;
+    let page = state
+        .store
+        .search_executions(&filter, params.page.unwrap_or(1), params.size.unwrap_or(25))
+        .await?;
     let now = now_ms();
     let mut results = Vec::with_capacity(page.results.len());
     for execution in page.results {
         let task_runs = state.store.task_runs(&execution.id).await?;
         results.push(execution_json(execution, task_runs, now));
     }
-    Ok(Json(SearchResult { results, total: page.total }))
+    Ok(Json(SearchResult {
+        results,
+        total: page.total,
+    }))
 }
 
 fn parse_instant(name: &str, text: &str) -> Result<i64, ApiError> {
-    let instant = text.parse::<jiff::Timestamp>().map_err(|e| ApiError::BadRequest {
-        message: format!("{name} {text:?} is not an ISO-8601 instant such as 2026-11-25T08:00:00Z: {e}"),
-    })?;
+    let instant = text
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| ApiError::BadRequest {
+            message: format!(
+                "{name} {text:?} is not an ISO-8601 instant such as 2026-11-25T08:00:00Z: {e}"
+            ),
+        })?;
     Ok(instant.as_millisecond())
 }
 
@@ -153,11 +191,15 @@ pub(crate) async fn file(
 ) -> Result<Response, ApiError> {
     let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Viewer).await?;
-    let prefix = Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
+    let prefix =
+        Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
     let prefix = prefix.trim_end_matches("file");
     if !params.path.starts_with(prefix) {
         return Err(ApiError::Forbidden {
-            message: format!("{} is not a file of execution {id}: its files start with {prefix}, and another execution's files are read through that execution", params.path),
+            message: format!(
+                "{} is not a file of execution {id}: its files start with {prefix}, and another execution's files are read through that execution",
+                params.path
+            ),
         });
     }
     let storage = state.storage.for_namespace(&execution.namespace);
@@ -177,7 +219,10 @@ pub(crate) async fn file(
         [
             (header::CONTENT_TYPE, mime.to_string()),
             (header::CONTENT_LENGTH, size.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
@@ -208,17 +253,31 @@ pub(crate) async fn create(
     axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
     request: axum::extract::Request,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let (namespace, flow_id) = (super::params::namespace(&namespace)?, super::params::flow_id("flowId", &flow_id)?);
+    let (namespace, flow_id) = (
+        super::params::namespace(&namespace)?,
+        super::params::flow_id("flowId", &flow_id)?,
+    );
     caller.require(Role::Operator, Some(namespace.as_str()))?;
     let Some(flow) = state.store.get_flow(&namespace, &flow_id).await? else {
-        return Err(ApiError::NotFound { message: format!("flow {namespace}.{flow_id} does not exist") });
+        return Err(ApiError::NotFound {
+            message: format!("flow {namespace}.{flow_id} does not exist"),
+        });
     };
-    let plan = state.plans.get(namespace.as_str(), flow_id.as_str(), flow.revision, &flow.source).map_err(|error| ApiError::Unprocessable {
-        message: format!("flow {namespace}.{flow_id} cannot run: {error}"),
-        violations: Vec::new(),
-    })?;
+    let plan = state
+        .plans
+        .get(
+            namespace.as_str(),
+            flow_id.as_str(),
+            flow.revision,
+            &flow.source,
+        )
+        .map_err(|error| ApiError::Unprocessable {
+            message: format!("flow {namespace}.{flow_id} cannot run: {error}"),
+            violations: Vec::new(),
+        })?;
     let mut labels = BTreeMap::new();
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or("")).unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw_query.as_deref().unwrap_or("")).unwrap_or_default();
     for (_, value) in pairs.into_iter().filter(|(k, _)| k == "labels") {
         let (k, v) = value.split_once(':').ok_or_else(|| ApiError::BadRequest {
             message: format!("label {value:?} must be key:value"),
@@ -229,9 +288,24 @@ pub(crate) async fn create(
     let inputs = read_inputs(&state, &namespace, &flow_id, &id, &plan, request).await?;
     let record = state
         .executor
-        .launch(Launch { id: Some(id), plan, flow_revision: flow.revision, inputs, labels, trigger_vars: None })
+        .launch(Launch {
+            id: Some(id),
+            plan,
+            flow_revision: flow.revision,
+            inputs,
+            labels,
+            trigger_vars: None,
+        })
         .await?;
-    caller.audit(&state.store, "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), Some(serde_json::json!({"flow": flow_id.as_str()}))).await;
+    caller
+        .audit(
+            &state.store,
+            "execution.create",
+            Some(namespace.as_str()),
+            Some(record.id.as_str()),
+            Some(serde_json::json!({"flow": flow_id.as_str()})),
+        )
+        .await;
     if params.wait {
         state.executor.wait(&record.id).await?;
     }
@@ -242,7 +316,10 @@ pub(crate) async fn create(
 /// `C:\\Users\\x\\a.csv` or `../a.csv`); `Storage::execution_uri` then
 /// keeps it to safe characters and a bounded length.
 fn client_file_name(name: &str) -> String {
-    name.rsplit(['/', '\\']).next().unwrap_or_default().to_owned()
+    name.rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Inputs from a multipart form (files streamed to storage) or JSON.
@@ -255,7 +332,12 @@ async fn read_inputs(
     request: axum::extract::Request,
 ) -> Result<Map<String, Value>, ApiError> {
     use axum::extract::FromRequest;
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let mut inputs = Map::new();
     if content_type.starts_with("multipart/form-data") {
         let length: u64 = request
@@ -266,7 +348,9 @@ async fn read_inputs(
             .unwrap_or(u64::MAX);
         let mut form = axum::extract::Multipart::from_request(request, state)
             .await
-            .map_err(|e| ApiError::BadRequest { message: format!("the form cannot be read: {}", e.body_text()) })?;
+            .map_err(|e| ApiError::BadRequest {
+                message: format!("the form cannot be read: {}", e.body_text()),
+            })?;
         let mut first = true;
         loop {
             let field = match form.next_field().await {
@@ -275,13 +359,22 @@ async fn read_inputs(
                 // A form without a single part (a flow without inputs) is
                 // only its closing boundary, which the parser refuses.
                 Err(_) if first && length < 256 => break,
-                Err(e) => return Err(ApiError::BadRequest { message: format!("the form cannot be read: {e}") }),
+                Err(e) => {
+                    return Err(ApiError::BadRequest {
+                        message: format!("the form cannot be read: {e}"),
+                    });
+                }
             };
             first = false;
             let name = field.name().unwrap_or_default().to_owned();
             let is_file_input = plan.inputs.iter().any(|d| d.id == name && d.kind == "FILE");
-            if let Some(file_name) = field.file_name().map(client_file_name).filter(|_| is_file_input) {
-                let uri = Storage::execution_uri(namespace, flow_id, id, &format!("{name}-{file_name}"));
+            if let Some(file_name) = field
+                .file_name()
+                .map(client_file_name)
+                .filter(|_| is_file_input)
+            {
+                let uri =
+                    Storage::execution_uri(namespace, flow_id, id, &format!("{name}-{file_name}"));
                 // The body limit is ours, counted as the file streams (axum's
                 // 2 MiB default is lifted on this route).
                 let max = state.max_upload;
@@ -290,7 +383,10 @@ async fn read_inputs(
                 let stream = field.map_err(std::io::Error::other).and_then(move |chunk| {
                     received += chunk.len() as u64;
                     let result = if received > max {
-                        Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "over the limit"))
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::FileTooLarge,
+                            "over the limit",
+                        ))
                     } else {
                         Ok(chunk)
                     };
@@ -310,14 +406,18 @@ async fn read_inputs(
                 })?;
                 inputs.insert(name, Value::String(uri));
             } else {
-                let text = field.text().await.map_err(|e| ApiError::BadRequest { message: format!("input {name}: {e}") })?;
+                let text = field.text().await.map_err(|e| ApiError::BadRequest {
+                    message: format!("input {name}: {e}"),
+                })?;
                 inputs.insert(name, Value::String(text));
             }
         }
     } else if content_type.starts_with("application/json") {
         let bytes = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
             .await
-            .map_err(|e| ApiError::BadRequest { message: format!("the body cannot be read: {e}") })?;
+            .map_err(|e| ApiError::BadRequest {
+                message: format!("the body cannot be read: {e}"),
+            })?;
         if !bytes.is_empty() {
             inputs = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
                 message: format!("the body must be a JSON object of inputs: {e}"),
@@ -330,11 +430,23 @@ async fn read_inputs(
 /// `DELETE /api/v1/executions/{id}/kill`.
 #[utoipa::path(delete, path = "/api/v1/executions/{id}/kill", tag = "executions", params(("id" = String, Path)),
     responses((status = 202, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Already ended", body = crate::error::ErrorJson)))]
-pub(crate) async fn kill(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
+pub(crate) async fn kill(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<ExecutionJson>), ApiError> {
     let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     state.executor.kill(&id).await?;
-    caller.audit(&state.store, "execution.kill", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
+    caller
+        .audit(
+            &state.store,
+            "execution.kill",
+            Some(execution.namespace.as_str()),
+            Some(id.as_str()),
+            None,
+        )
+        .await;
     Ok((StatusCode::ACCEPTED, Json(current(&state, &id).await?)))
 }
 
@@ -344,40 +456,90 @@ pub(crate) async fn kill(State(state): State<AppState>, caller: Caller, Path(id)
 #[utoipa::path(post, path = "/api/v1/executions/{id}/resume", tag = "executions", params(("id" = String, Path)),
     responses((status = 204, description = "Resumed: the execution goes on"), (status = 404, body = crate::error::ErrorJson),
         (status = 409, description = "Not paused", body = crate::error::ErrorJson), (status = 422, description = "Bad inputs", body = crate::error::ErrorJson)))]
-pub(crate) async fn resume(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, request: axum::extract::Request) -> Result<StatusCode, ApiError> {
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
     let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     let plan = plan_of(&state, &execution, "resumed").await?;
-    let inputs = read_inputs(&state, &execution.namespace, &execution.flow_id, &id, &plan, request).await?;
+    let inputs = read_inputs(
+        &state,
+        &execution.namespace,
+        &execution.flow_id,
+        &id,
+        &plan,
+        request,
+    )
+    .await?;
     state.executor.resume(&id, inputs).await?;
-    caller.audit(&state.store, "execution.resume", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
+    caller
+        .audit(
+            &state.store,
+            "execution.resume",
+            Some(execution.namespace.as_str()),
+            Some(id.as_str()),
+            None,
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The plan of the flow revision an execution ran; `what` says what it was
 /// for, in the error when that revision is gone.
-async fn plan_of(state: &AppState, execution: &engine::store::ExecutionRecord, what: &str) -> Result<Arc<Plan>, ApiError> {
+async fn plan_of(
+    state: &AppState,
+    execution: &engine::store::ExecutionRecord,
+    what: &str,
+) -> Result<Arc<Plan>, ApiError> {
     let id = &execution.id;
     let source = state
         .store
-        .flow_revision_source(&execution.namespace, &execution.flow_id, execution.flow_revision)
+        .flow_revision_source(
+            &execution.namespace,
+            &execution.flow_id,
+            execution.flow_revision,
+        )
         .await?
-        .ok_or_else(|| ApiError::Conflict { message: format!("the flow revision of execution {id} is gone: it cannot be {what}") })?;
+        .ok_or_else(|| ApiError::Conflict {
+            message: format!("the flow revision of execution {id} is gone: it cannot be {what}"),
+        })?;
     state
         .plans
-        .get(execution.namespace.as_str(), execution.flow_id.as_str(), execution.flow_revision, &source)
-        .map_err(|e| ApiError::Conflict { message: e.to_string() })
+        .get(
+            execution.namespace.as_str(),
+            execution.flow_id.as_str(),
+            execution.flow_revision,
+            &source,
+        )
+        .map_err(|e| ApiError::Conflict {
+            message: e.to_string(),
+        })
 }
 
 /// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
-pub(crate) async fn restart(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<ExecutionJson>, ApiError> {
+pub(crate) async fn restart(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionJson>, ApiError> {
     let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     let plan = plan_of(&state, &execution, "restarted").await?;
     state.executor.restart(&id, plan).await?;
-    caller.audit(&state.store, "execution.restart", Some(execution.namespace.as_str()), Some(id.as_str()), None).await;
+    caller
+        .audit(
+            &state.store,
+            "execution.restart",
+            Some(execution.namespace.as_str()),
+            Some(id.as_str()),
+            None,
+        )
+        .await;
     Ok(Json(current(&state, &id).await?))
 }
 
@@ -401,10 +563,21 @@ pub(crate) async fn replay(
     let id = super::params::execution_id("id", &id)?;
     let execution = find_as(&state, &id, &caller, Role::Operator).await?;
     let plan = plan_of(&state, &execution, "replayed").await?;
-    let from = params.task_run_id.filter(|t| !t.is_empty()).map(engine::ids::TaskRunId::new);
+    let from = params
+        .task_run_id
+        .filter(|t| !t.is_empty())
+        .map(engine::ids::TaskRunId::new);
     let record = state.executor.replay(&id, from.as_ref(), plan).await?;
     let detail = serde_json::json!({"replayOf": id.as_str(), "taskRunId": from.as_ref().map(|t| t.as_str())});
-    caller.audit(&state.store, "execution.replay", Some(execution.namespace.as_str()), Some(record.id.as_str()), Some(detail)).await;
+    caller
+        .audit(
+            &state.store,
+            "execution.replay",
+            Some(execution.namespace.as_str()),
+            Some(record.id.as_str()),
+            Some(detail),
+        )
+        .await;
     Ok(Json(current(&state, &record.id).await?))
 }
 
@@ -412,15 +585,33 @@ pub(crate) async fn replay(
 /// (Kestra 2.0 reads outputs here rather than in the execution).
 #[utoipa::path(get, path = "/api/v1/outputs/executions/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "The flow's outputs", body = Object), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn flow_outputs(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let execution = find_as(&state, &super::params::execution_id("id", &id)?, &caller, Role::Viewer).await?;
-    Ok(Json(if execution.outputs.is_null() { serde_json::json!({}) } else { execution.outputs }))
+pub(crate) async fn flow_outputs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let execution = find_as(
+        &state,
+        &super::params::execution_id("id", &id)?,
+        &caller,
+        Role::Viewer,
+    )
+    .await?;
+    Ok(Json(if execution.outputs.is_null() {
+        serde_json::json!({})
+    } else {
+        execution.outputs
+    }))
 }
 
 /// `GET /api/v1/outputs/tasks/{id}`: the task runs that have outputs.
 #[utoipa::path(get, path = "/api/v1/outputs/tasks/{id}", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, description = "taskId, taskRunId, value of each task run with outputs", body = Object)))]
-pub(crate) async fn task_outputs(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+pub(crate) async fn task_outputs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Viewer).await?;
     let runs = state.store.task_runs(&id).await?;
@@ -444,9 +635,15 @@ pub(crate) async fn task_run_outputs(
     let id = super::params::execution_id("id", &id)?;
     let task_run_id = super::params::task_run_id(&task_run_id)?;
     find_as(&state, &id, &caller, Role::Viewer).await?;
-    let run = state.store.task_runs(&id).await?.into_iter().find(|r| r.id == task_run_id).ok_or_else(|| ApiError::NotFound {
-        message: format!("execution {id} has no task run {task_run_id}"),
-    })?;
+    let run = state
+        .store
+        .task_runs(&id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == task_run_id)
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("execution {id} has no task run {task_run_id}"),
+        })?;
     Ok(Json(run.outputs.unwrap_or_else(|| serde_json::json!({}))))
 }
 
@@ -472,14 +669,26 @@ pub(crate) async fn set_labels(
     let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Operator).await?;
     if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
-        return Err(ApiError::BadRequest { message: format!("a label needs a key (value {:?} has none)", bad.value) });
+        return Err(ApiError::BadRequest {
+            message: format!("a label needs a key (value {:?} has none)", bad.value),
+        });
     }
-    let labels: std::collections::BTreeMap<String, String> = labels.into_iter().map(|l| (l.key, l.value)).collect();
-    match state.store.add_execution_labels(&id, &labels, false).await? {
+    let labels: std::collections::BTreeMap<String, String> =
+        labels.into_iter().map(|l| (l.key, l.value)).collect();
+    match state
+        .store
+        .add_execution_labels(&id, &labels, false)
+        .await?
+    {
         engine::store::LabelsOutcome::Set => Ok(Json(current(&state, &id).await?)),
-        engine::store::LabelsOutcome::NotFound => Err(ApiError::NotFound { message: format!("execution {id} does not exist") }),
+        engine::store::LabelsOutcome::NotFound => Err(ApiError::NotFound {
+            message: format!("execution {id} does not exist"),
+        }),
         engine::store::LabelsOutcome::NotEnded(now) => Err(ApiError::Conflict {
-            message: format!("execution {id} is {}: labels are set once it has ended", now.as_str()),
+            message: format!(
+                "execution {id} is {}: labels are set once it has ended",
+                now.as_str()
+            ),
         }),
     }
 }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::auth::Caller;
-use engine::auth::Role;
 use crate::error::{ApiError, Violation};
+use engine::auth::Role;
 
 /// A flow as Kestra's API returns it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -60,7 +60,12 @@ pub(crate) async fn create(
     check_yaml(&headers)?;
     let header = checked(&body)?;
     caller.require(Role::Editor, Some(header.namespace.as_str()))?;
-    if state.store.flow_revision(&header.namespace, &header.id).await?.is_some() {
+    if state
+        .store
+        .flow_revision(&header.namespace, &header.id)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::Conflict {
             message: format!(
                 "flow {}.{} exists already: update it with PUT /api/v1/flows/{}/{}",
@@ -75,7 +80,15 @@ pub(crate) async fn create(
         source: body,
     };
     let revision = state.store.save_flow(&flow).await?;
-    caller.audit(&state.store, "flow.create", Some(flow.namespace.as_str()), Some(flow.id.as_str()), Some(serde_json::json!({"revision": revision}))).await;
+    caller
+        .audit(
+            &state.store,
+            "flow.create",
+            Some(flow.namespace.as_str()),
+            Some(flow.id.as_str()),
+            Some(serde_json::json!({"revision": revision})),
+        )
+        .await;
     Ok((
         StatusCode::OK,
         Json(FlowJson::saved(header, revision, flow.source)),
@@ -88,13 +101,25 @@ fn checked(source: &str) -> Result<engine::header::FlowHeader, ApiError> {
     use engine::header::Invalid;
     engine::header::checked(source).map_err(|invalid| {
         let violations = match &invalid {
-            Invalid::Problems(errors) => {
-                errors.iter().map(|p| Violation { line: Some(p.line), column: Some(p.column), message: p.message.clone() }).collect()
-            }
+            Invalid::Problems(errors) => errors
+                .iter()
+                .map(|p| Violation {
+                    line: Some(p.line),
+                    column: Some(p.column),
+                    message: p.message.clone(),
+                })
+                .collect(),
             Invalid::NotAFlow => Vec::new(),
-            Invalid::Header(error) => vec![Violation { line: None, column: None, message: error.to_string() }],
+            Invalid::Header(error) => vec![Violation {
+                line: None,
+                column: None,
+                message: error.to_string(),
+            }],
         };
-        ApiError::Unprocessable { message: invalid.to_string(), violations }
+        ApiError::Unprocessable {
+            message: invalid.to_string(),
+            violations,
+        }
     })
 }
 
@@ -131,13 +156,20 @@ pub(crate) struct ProblemJson {
 #[utoipa::path(post, path = "/api/v1/flows/validate", tag = "flows",
     request_body(content = String, content_type = "application/x-yaml"),
     responses((status = 200, description = "One verdict per flow, with every problem's position", body = Vec<ValidationJson>)))]
-pub(crate) async fn validate(_caller: Caller, headers: HeaderMap, body: String) -> Result<Json<Vec<ValidationJson>>, ApiError> {
+pub(crate) async fn validate(
+    _caller: Caller,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Vec<ValidationJson>>, ApiError> {
     check_yaml(&headers)?;
     let mut verdicts = Vec::new();
     let mut offset = 0u32;
     for (index, document) in split_documents(&body).into_iter().enumerate() {
         let parsed = engine::flow::parse(document);
-        let header = parsed.flow.as_ref().and_then(|flow| engine::header::FlowHeader::from_flow(flow).ok());
+        let header = parsed
+            .flow
+            .as_ref()
+            .and_then(|flow| engine::header::FlowHeader::from_flow(flow).ok());
         let violations: Vec<ProblemJson> = parsed
             .problems
             .iter()
@@ -147,12 +179,21 @@ pub(crate) async fn validate(_caller: Caller, headers: HeaderMap, body: String) 
                 end_line: p.end_line + offset,
                 end_column: p.end_column,
                 message: p.message.clone(),
-                severity: if p.severity == engine::flow::Severity::Error { "error".into() } else { "warning".into() },
+                severity: if p.severity == engine::flow::Severity::Error {
+                    "error".into()
+                } else {
+                    "warning".into()
+                },
             })
             .collect();
         let valid = parsed.is_valid();
-        let constraints = (!violations.is_empty())
-            .then(|| violations.iter().map(|v| format!("{}:{}: {}", v.line, v.column, v.message)).collect::<Vec<_>>().join("\n"));
+        let constraints = (!violations.is_empty()).then(|| {
+            violations
+                .iter()
+                .map(|v| format!("{}:{}: {}", v.line, v.column, v.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
         verdicts.push(ValidationJson {
             index,
             flow: header.as_ref().map(|h| h.id.to_string()),
@@ -235,7 +276,10 @@ pub(crate) async fn search(
             updated: super::model::iso(f.updated_at),
         })
         .collect();
-    Ok(Json(SearchPage { total: results.len(), results }))
+    Ok(Json(SearchPage {
+        total: results.len(),
+        results,
+    }))
 }
 
 /// `GET /api/v1/flows/{namespace}/{id}`: the current revision.
@@ -247,13 +291,20 @@ pub(crate) async fn get(
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<FlowJson>, ApiError> {
     caller.require(Role::Viewer, Some(&namespace))?;
-    let (namespace, id) = (super::params::namespace(&namespace)?, super::params::flow_id("id", &id)?);
+    let (namespace, id) = (
+        super::params::namespace(&namespace)?,
+        super::params::flow_id("id", &id)?,
+    );
     let Some(stored) = state.store.get_flow(&namespace, &id).await? else {
-        return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
+        return Err(ApiError::NotFound {
+            message: format!("flow {namespace}.{id} does not exist"),
+        });
     };
     // The source was checked when it was saved; an unreadable header now
     // would only lose the labels, never the flow.
-    let labels = read_header(&stored.source).map(|h| h.labels).unwrap_or_default();
+    let labels = read_header(&stored.source)
+        .map(|h| h.labels)
+        .unwrap_or_default();
     Ok(Json(FlowJson {
         id: id.to_string(),
         namespace: namespace.to_string(),
@@ -289,12 +340,34 @@ pub(crate) async fn update(
             violations: Vec::new(),
         });
     }
-    if state.store.flow_revision(&header.namespace, &header.id).await?.is_none() {
-        return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist: create it with POST /api/v1/flows") });
+    if state
+        .store
+        .flow_revision(&header.namespace, &header.id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound {
+            message: format!(
+                "flow {namespace}.{id} does not exist: create it with POST /api/v1/flows"
+            ),
+        });
     }
-    let flow = FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: body };
+    let flow = FlowSource {
+        namespace: header.namespace.clone(),
+        id: header.id.clone(),
+        description: header.description.clone(),
+        source: body,
+    };
     let revision = state.store.save_flow(&flow).await?;
-    caller.audit(&state.store, "flow.update", Some(&namespace), Some(&id), Some(serde_json::json!({"revision": revision}))).await;
+    caller
+        .audit(
+            &state.store,
+            "flow.update",
+            Some(&namespace),
+            Some(&id),
+            Some(serde_json::json!({"revision": revision})),
+        )
+        .await;
     Ok(Json(FlowJson::saved(header, revision, flow.source)))
 }
 
@@ -302,13 +375,34 @@ pub(crate) async fn update(
 /// executions stay.
 #[utoipa::path(delete, path = "/api/v1/flows/{namespace}/{id}", tag = "flows", params(("namespace" = String, Path), ("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((namespace, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     caller.require(Role::Editor, Some(&namespace))?;
-    if state.store.delete_flow(&super::params::namespace(&namespace)?, &super::params::flow_id("id", &id)?).await? {
-        caller.audit(&state.store, "flow.delete", Some(&namespace), Some(&id), None).await;
+    if state
+        .store
+        .delete_flow(
+            &super::params::namespace(&namespace)?,
+            &super::params::flow_id("id", &id)?,
+        )
+        .await?
+    {
+        caller
+            .audit(
+                &state.store,
+                "flow.delete",
+                Some(&namespace),
+                Some(&id),
+                None,
+            )
+            .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") })
+        Err(ApiError::NotFound {
+            message: format!("flow {namespace}.{id} does not exist"),
+        })
     }
 }
 
@@ -330,9 +424,17 @@ pub(crate) async fn revisions(
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<RevisionJson>>, ApiError> {
     caller.require(Role::Viewer, Some(&namespace))?;
-    let revisions = state.store.flow_revisions(&super::params::namespace(&namespace)?, &super::params::flow_id("id", &id)?).await?;
+    let revisions = state
+        .store
+        .flow_revisions(
+            &super::params::namespace(&namespace)?,
+            &super::params::flow_id("id", &id)?,
+        )
+        .await?;
     if revisions.is_empty() {
-        return Err(ApiError::NotFound { message: format!("flow {namespace}.{id} does not exist") });
+        return Err(ApiError::NotFound {
+            message: format!("flow {namespace}.{id} does not exist"),
+        });
     }
     Ok(Json(
         revisions
@@ -349,8 +451,14 @@ pub(crate) async fn revisions(
 }
 
 fn check_yaml(headers: &HeaderMap) -> Result<(), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.starts_with("application/x-yaml") || content_type.starts_with("application/yaml") || content_type.starts_with("text/yaml") {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/x-yaml")
+        || content_type.starts_with("application/yaml")
+        || content_type.starts_with("text/yaml")
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(format!(
@@ -390,11 +498,22 @@ pub(crate) async fn update_namespace(
     check_yaml(&headers)?;
     let mut flows = Vec::new();
     let mut headers_of = Vec::new();
-    for (index, document) in split_documents(&body).into_iter().enumerate().filter(|(_, d)| !d.trim().is_empty()) {
+    for (index, document) in split_documents(&body)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, d)| !d.trim().is_empty())
+    {
         let header = checked(document).map_err(|error| match error {
-            ApiError::Unprocessable { message, violations } => {
-                ApiError::Unprocessable { message: format!("flow {} of the body: {message}; nothing was saved", index + 1), violations }
-            }
+            ApiError::Unprocessable {
+                message,
+                violations,
+            } => ApiError::Unprocessable {
+                message: format!(
+                    "flow {} of the body: {message}; nothing was saved",
+                    index + 1
+                ),
+                violations,
+            },
             other => other,
         })?;
         if header.namespace.as_str() != namespace {
@@ -410,14 +529,29 @@ pub(crate) async fn update_namespace(
         }
         if flows.iter().any(|f: &FlowSource| f.id == header.id) {
             return Err(ApiError::Unprocessable {
-                message: format!("the flow {} is in the body twice; nothing was saved", header.id),
+                message: format!(
+                    "the flow {} is in the body twice; nothing was saved",
+                    header.id
+                ),
                 violations: Vec::new(),
             });
         }
-        flows.push(FlowSource { namespace: header.namespace.clone(), id: header.id.clone(), description: header.description.clone(), source: document.trim_start_matches('\n').to_owned() });
+        flows.push(FlowSource {
+            namespace: header.namespace.clone(),
+            id: header.id.clone(),
+            description: header.description.clone(),
+            source: document.trim_start_matches('\n').to_owned(),
+        });
         headers_of.push(header);
     }
-    let (revisions, deleted) = state.store.save_namespace(&Namespace::new(&namespace), &flows, params.delete.unwrap_or(true)).await?;
+    let (revisions, deleted) = state
+        .store
+        .save_namespace(
+            &Namespace::new(&namespace),
+            &flows,
+            params.delete.unwrap_or(true),
+        )
+        .await?;
     let saved: Vec<&str> = flows.iter().map(|f| f.id.as_str()).collect();
     caller.audit(&state.store, "namespace.deploy", Some(&namespace), None, Some(serde_json::json!({"saved": saved, "deleted": deleted.iter().map(engine::ids::FlowId::as_str).collect::<Vec<_>>()}))).await;
     Ok(Json(

@@ -37,12 +37,27 @@ struct StoreStatus {
 #[utoipa::path(get, path = "/api/v1/health", tag = "health",
     responses((status = 200, description = "Mortar and its store are up", body = Health),
               (status = 503, description = "The store does not answer", body = Health)))]
-pub(crate) async fn health(State(state): State<AppState>, caller: crate::auth::MaybeCaller) -> (StatusCode, Json<Health>) {
+pub(crate) async fn health(
+    State(state): State<AppState>,
+    caller: crate::auth::MaybeCaller,
+) -> (StatusCode, Json<Health>) {
     let (code, store) = match state.store.health().await {
-        Ok(health) => (StatusCode::OK, StoreStatus { status: "UP", schema_version: Some(health.schema_version) }),
+        Ok(health) => (
+            StatusCode::OK,
+            StoreStatus {
+                status: "UP",
+                schema_version: Some(health.schema_version),
+            },
+        ),
         Err(error) => {
             tracing::error!(%error, "health check: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, StoreStatus { status: "DOWN", schema_version: None })
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                StoreStatus {
+                    status: "DOWN",
+                    schema_version: None,
+                },
+            )
         }
     };
     let status = store.status;
@@ -51,6 +66,17 @@ pub(crate) async fn health(State(state): State<AppState>, caller: crate::auth::M
         .databricks
         .as_ref()
         .filter(|_| caller.0.is_some())
-        .map(|d| DatabricksStatus { host: d.connection.host.clone(), embedded_emulator: d.embedded });
-    (code, Json(Health { status, version: env!("CARGO_PKG_VERSION"), store, databricks }))
+        .map(|d| DatabricksStatus {
+            host: d.connection.host.clone(),
+            embedded_emulator: d.embedded,
+        });
+    (
+        code,
+        Json(Health {
+            status,
+            version: env!("CARGO_PKG_VERSION"),
+            store,
+            databricks,
+        }),
+    )
 }

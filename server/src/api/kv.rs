@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::model::iso;
 use crate::AppState;
 use crate::auth::Caller;
-use engine::auth::Role;
 use crate::error::ApiError;
+use engine::auth::Role;
 
 /// Kestra's KVEntry: a key without its value.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -45,8 +45,12 @@ pub(crate) struct Keys {
 
 fn error(e: KvError) -> ApiError {
     match e {
-        KvError::BadKey(_) | KvError::BadNamespace(_) => ApiError::BadRequest { message: e.to_string() },
-        KvError::Exists { .. } => ApiError::Conflict { message: e.to_string() },
+        KvError::BadKey(_) | KvError::BadNamespace(_) => ApiError::BadRequest {
+            message: e.to_string(),
+        },
+        KvError::Exists { .. } => ApiError::Conflict {
+            message: e.to_string(),
+        },
         other => ApiError::Internal(other.to_string()),
     }
 }
@@ -58,7 +62,12 @@ fn store(state: &AppState, namespace: &str) -> Result<Kv, ApiError> {
 }
 
 /// The namespace's KV store, when the caller holds `role` on it.
-fn store_as(state: &AppState, namespace: &str, caller: &Caller, role: Role) -> Result<Kv, ApiError> {
+fn store_as(
+    state: &AppState,
+    namespace: &str,
+    caller: &Caller,
+    role: Role,
+) -> Result<Kv, ApiError> {
     caller.require(role, Some(namespace))?;
     store(state, namespace)
 }
@@ -67,9 +76,20 @@ fn store_as(state: &AppState, namespace: &str, caller: &Caller, role: Role) -> R
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace")),
     responses((status = 200, description = "The keys, without values", body = [KvEntryJson])))]
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
-    let entries = store_as(&state, &namespace, &caller, Role::Viewer)?.list().map_err(error)?;
-    Ok(Json(entries.into_iter().map(|e| entry_json(&namespace, e)).collect()))
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(namespace): Path<String>,
+) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
+    let entries = store_as(&state, &namespace, &caller, Role::Viewer)?
+        .list()
+        .map_err(error)?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|e| entry_json(&namespace, e))
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/kv/inheritance`: the keys a flow of
@@ -78,8 +98,18 @@ pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(nam
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv/inheritance", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace")),
     responses((status = 200, description = "The inherited keys, without values", body = [KvEntryJson])))]
-pub(crate) async fn inherited(State(state): State<AppState>, caller: Caller, Path(namespace): Path<String>) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
-    let mut seen: std::collections::HashSet<String> = store_as(&state, &namespace, &caller, Role::Viewer)?.list().map_err(error)?.into_iter().map(|e| e.key).collect();
+pub(crate) async fn inherited(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(namespace): Path<String>,
+) -> Result<Json<Vec<KvEntryJson>>, ApiError> {
+    let mut seen: std::collections::HashSet<String> =
+        store_as(&state, &namespace, &caller, Role::Viewer)?
+            .list()
+            .map_err(error)?
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
     let mut out = Vec::new();
     let mut current = namespace.as_str();
     while let Some(dot) = current.rfind('.') {
@@ -108,13 +138,26 @@ fn entry_json(namespace: &str, e: engine::kv::KvEntry) -> KvEntryJson {
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/kv/{key}", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "The value", body = TypedValue), (status = 404, description = "No such key")))]
-pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path((namespace, key)): Path<(String, String)>) -> Result<Json<TypedValue>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, key)): Path<(String, String)>,
+) -> Result<Json<TypedValue>, ApiError> {
     super::params::kv_key(&key)?;
-    let entry = store_as(&state, &namespace, &caller, Role::Viewer)?.get(&key).map_err(error)?.ok_or_else(|| ApiError::NotFound {
-        message: format!("No value found for key '{key}' in namespace '{namespace}'"),
-    })?;
-    let kind = serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    Ok(Json(TypedValue { kind, value: entry.value }))
+    let entry = store_as(&state, &namespace, &caller, Role::Viewer)?
+        .get(&key)
+        .map_err(error)?
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("No value found for key '{key}' in namespace '{namespace}'"),
+        })?;
+    let kind = serde_json::to_value(entry.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok(Json(TypedValue {
+        kind,
+        value: entry.value,
+    }))
 }
 
 /// `PUT /api/v1/namespaces/{namespace}/kv/{key}`: the body is the value,
@@ -131,15 +174,27 @@ pub(crate) async fn put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest { message: "the value is not UTF-8 text".into() })?;
-    let value = serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_owned()));
-    let ttl = match headers.get("ttl").map(|v| v.to_str().unwrap_or_default()) {
-        None => None,
-        Some(text) => Some(engine::task::core::parse_duration(text).map_err(|m| ApiError::BadRequest { message: format!("ttl: {m}") })?),
-    };
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest {
+        message: "the value is not UTF-8 text".into(),
+    })?;
+    let value =
+        serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+    let ttl =
+        match headers.get("ttl").map(|v| v.to_str().unwrap_or_default()) {
+            None => None,
+            Some(text) => Some(engine::task::core::parse_duration(text).map_err(|m| {
+                ApiError::BadRequest {
+                    message: format!("ttl: {m}"),
+                }
+            })?),
+        };
     super::params::kv_key(&key)?;
-    store_as(&state, &namespace, &caller, Role::Editor)?.put(&key, value, None, ttl, true, None).map_err(error)?;
-    caller.audit(&state.store, "kv.put", Some(&namespace), Some(&key), None).await;
+    store_as(&state, &namespace, &caller, Role::Editor)?
+        .put(&key, value, None, ttl, true, None)
+        .map_err(error)?;
+    caller
+        .audit(&state.store, "kv.put", Some(&namespace), Some(&key), None)
+        .await;
     Ok(StatusCode::OK)
 }
 
@@ -147,10 +202,24 @@ pub(crate) async fn put(
 #[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/kv/{key}", tag = "kv",
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     responses((status = 200, description = "true when the key was there", body = bool)))]
-pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((namespace, key)): Path<(String, String)>) -> Result<Json<bool>, ApiError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, key)): Path<(String, String)>,
+) -> Result<Json<bool>, ApiError> {
     super::params::kv_key(&key)?;
-    let deleted = store_as(&state, &namespace, &caller, Role::Editor)?.delete(&key).map_err(error)?;
-    caller.audit(&state.store, "kv.delete", Some(&namespace), Some(&key), None).await;
+    let deleted = store_as(&state, &namespace, &caller, Role::Editor)?
+        .delete(&key)
+        .map_err(error)?;
+    caller
+        .audit(
+            &state.store,
+            "kv.delete",
+            Some(&namespace),
+            Some(&key),
+            None,
+        )
+        .await;
     Ok(Json(deleted))
 }
 
@@ -160,7 +229,12 @@ pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((
     params(("namespace" = String, Path, description = "The namespace")),
     request_body = Keys,
     responses((status = 200, description = "The keys deleted", body = Keys)))]
-pub(crate) async fn delete_keys(State(state): State<AppState>, caller: Caller, Path(namespace): Path<String>, Json(request): Json<Keys>) -> Result<Json<Keys>, ApiError> {
+pub(crate) async fn delete_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(namespace): Path<String>,
+    Json(request): Json<Keys>,
+) -> Result<Json<Keys>, ApiError> {
     let kv = store_as(&state, &namespace, &caller, Role::Editor)?;
     let mut keys = Vec::new();
     for key in request.keys {
@@ -168,6 +242,14 @@ pub(crate) async fn delete_keys(State(state): State<AppState>, caller: Caller, P
             keys.push(key);
         }
     }
-    caller.audit(&state.store, "kv.delete", Some(&namespace), Some(&keys.join(",")), None).await;
+    caller
+        .audit(
+            &state.store,
+            "kv.delete",
+            Some(&namespace),
+            Some(&keys.join(",")),
+            None,
+        )
+        .await;
     Ok(Json(Keys { keys }))
 }

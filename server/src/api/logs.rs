@@ -50,13 +50,23 @@ fn query(params: &LogParams) -> Result<LogQuery, ApiError> {
     let min_level = match params.min_level.as_deref().filter(|s| !s.is_empty()) {
         None => Level::Trace,
         Some(text) => Level::parse(text).ok_or_else(|| ApiError::BadRequest {
-            message: format!("minLevel {text:?} is not a level: use TRACE, DEBUG, INFO, WARN or ERROR"),
+            message: format!(
+                "minLevel {text:?} is not a level: use TRACE, DEBUG, INFO, WARN or ERROR"
+            ),
         })?,
     };
     let mut query = LogQuery {
         min_level,
-        task_id: params.task_id.clone().filter(|s| !s.is_empty()).map(TaskId::new),
-        task_run_id: params.task_run_id.clone().filter(|s| !s.is_empty()).map(TaskRunId::new),
+        task_id: params
+            .task_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(TaskId::new),
+        task_run_id: params
+            .task_run_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(TaskRunId::new),
         attempt: params.attempt,
         ..LogQuery::default()
     };
@@ -64,13 +74,17 @@ fn query(params: &LogParams) -> Result<LogQuery, ApiError> {
         let page = params.page.unwrap_or(1);
         let size = params.size.unwrap_or(100);
         if !(1..=MAX_SIZE).contains(&size) {
-            return Err(ApiError::BadRequest { message: format!("size {size} is out of range: use 1 to {MAX_SIZE}") });
+            return Err(ApiError::BadRequest {
+                message: format!("size {size} is out of range: use 1 to {MAX_SIZE}"),
+            });
         }
         let offset = page
             .checked_sub(1)
             .filter(|p| *p >= 0)
             .and_then(|p| p.checked_mul(size))
-            .ok_or_else(|| ApiError::BadRequest { message: format!("page {page} is out of range: pages start at 1") })?;
+            .ok_or_else(|| ApiError::BadRequest {
+                message: format!("page {page} is out of range: pages start at 1"),
+            })?;
         query.limit = size;
         query.offset = offset;
     }
@@ -79,13 +93,25 @@ fn query(params: &LogParams) -> Result<LogQuery, ApiError> {
 
 /// The execution's current state; 404 when there is no such execution,
 /// 403 when the caller may not read its namespace.
-async fn execution_state(state: &AppState, id: &ExecutionId, caller: &Caller) -> Result<engine::state::State, ApiError> {
-    Ok(super::executions::find_as(state, id, caller, engine::auth::Role::Viewer).await?.state)
+async fn execution_state(
+    state: &AppState,
+    id: &ExecutionId,
+    caller: &Caller,
+) -> Result<engine::state::State, ApiError> {
+    Ok(
+        super::executions::find_as(state, id, caller, engine::auth::Role::Viewer)
+            .await?
+            .state,
+    )
 }
 
 /// Every line `query` selects, or its page, read from the store in bounded
 /// reads.
-async fn read_all(state: &AppState, id: &ExecutionId, mut query: LogQuery) -> Result<Vec<LogRecord>, ApiError> {
+async fn read_all(
+    state: &AppState,
+    id: &ExecutionId,
+    mut query: LogQuery,
+) -> Result<Vec<LogRecord>, ApiError> {
     if query.limit != LogQuery::default().limit {
         return Ok(state.store.find_logs(id, &query).await?);
     }
@@ -115,7 +141,13 @@ pub(crate) async fn list(
     let query = query(&params)?;
     let id = super::params::execution_id("executionId", &id)?;
     execution_state(&state, &id, &caller).await?;
-    Ok(Json(read_all(&state, &id, query).await?.iter().map(log_json).collect()))
+    Ok(Json(
+        read_all(&state, &id, query)
+            .await?
+            .iter()
+            .map(log_json)
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/logs/{executionId}/download`: the lines as text, one per
@@ -133,7 +165,10 @@ pub(crate) async fn download(
     let id = super::params::execution_id("executionId", &id)?;
     execution_state(&state, &id, &caller).await?;
     let paged = query.limit != LogQuery::default().limit;
-    let first = LogQuery { limit: if paged { query.limit } else { PAGE }, ..query };
+    let first = LogQuery {
+        limit: if paged { query.limit } else { PAGE },
+        ..query
+    };
     let store = state.store.clone();
     let name = format!("{id}.log");
     // (next query, lines written so far); None once done.
@@ -152,7 +187,12 @@ pub(crate) async fn download(
                 if written + i > 0 {
                     text.push('\n');
                 }
-                text.push_str(&format!("{} {} {}", super::model::iso(line.at), line.level.as_str(), line.message));
+                text.push_str(&format!(
+                    "{} {} {}",
+                    super::model::iso(line.at),
+                    line.level.as_str(),
+                    line.message
+                ));
             }
             query.after_id = page.last().map_or(query.after_id, |l| l.id);
             let next = more.then_some((query, written + page.len()));
@@ -161,7 +201,10 @@ pub(crate) async fn download(
     });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
         // Fused: the gzip layer polls a body once more after its end, which
         // an unfused `unfold` answers with a panic (an empty reply).
         .body(Body::from_stream(futures::StreamExt::fuse(pages)))
@@ -183,7 +226,10 @@ pub(crate) async fn follow(
     Query(params): Query<LogParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let query = LogQuery { limit: PAGE, ..query(&params)? };
+    let query = LogQuery {
+        limit: PAGE,
+        ..query(&params)?
+    };
     let last_seen: i64 = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -195,7 +241,9 @@ pub(crate) async fn follow(
     let live = state.logs.subscribe();
     let pokes = state.logs.subscribe_pokes();
     let ends = state.executor.subscribe();
-    let ended = execution_state(&state, &execution_id, &caller).await?.is_terminal();
+    let ended = execution_state(&state, &execution_id, &caller)
+        .await?
+        .is_terminal();
     let follower = Follower {
         store: state.store.clone(),
         execution_id,
@@ -217,7 +265,8 @@ pub(crate) async fn follow(
             None => None,
         }
     });
-    Ok(Sse::new(futures::StreamExt::fuse(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(futures::StreamExt::fuse(stream))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn to_event(line: &LogRecord) -> Event {
@@ -226,7 +275,11 @@ fn to_event(line: &LogRecord) -> Event {
         .id(line.id.to_string())
         .event("log")
         .json_data(&json)
-        .unwrap_or_else(|_| Event::default().id(line.id.to_string()).data(line.message.clone()))
+        .unwrap_or_else(|_| {
+            Event::default()
+                .id(line.id.to_string())
+                .data(line.message.clone())
+        })
 }
 
 struct Follower {
@@ -300,13 +353,24 @@ impl Follower {
         line.execution_id == self.execution_id
             && line.id > self.last_seen
             && line.level >= self.query.min_level
-            && self.query.task_id.as_ref().is_none_or(|t| line.task_id.as_ref() == Some(t))
-            && self.query.task_run_id.as_ref().is_none_or(|t| line.task_run_id.as_ref() == Some(t))
+            && self
+                .query
+                .task_id
+                .as_ref()
+                .is_none_or(|t| line.task_id.as_ref() == Some(t))
+            && self
+                .query
+                .task_run_id
+                .as_ref()
+                .is_none_or(|t| line.task_run_id.as_ref() == Some(t))
             && self.query.attempt.is_none_or(|a| line.attempt == Some(a))
     }
 
     async fn refill(&mut self) -> Option<()> {
-        let query = LogQuery { after_id: self.last_seen, ..self.query.clone() };
+        let query = LogQuery {
+            after_id: self.last_seen,
+            ..self.query.clone()
+        };
         match self.store.find_logs(&self.execution_id, &query).await {
             Ok(page) => {
                 self.backlog_read = (page.len() as i64) < PAGE;

@@ -70,9 +70,15 @@ async fn plugins() -> Json<&'static [engine::flow::registry::TaskType]> {
     responses((status = 200, description = "Functions, filters, tests and variables of expressions", body = Object)))]
 async fn expressions() -> Json<serde_json::Value> {
     use engine::flow::pebble::library::{Kind, declarations};
-    let of = |kind: Kind| declarations().filter(|d| d.kind == kind).collect::<Vec<_>>();
-    let variables: Vec<serde_json::Value> =
-        engine::flow::expr::VARIABLES.iter().map(|(name, doc)| serde_json::json!({"name": name, "doc": doc})).collect();
+    let of = |kind: Kind| {
+        declarations()
+            .filter(|d| d.kind == kind)
+            .collect::<Vec<_>>()
+    };
+    let variables: Vec<serde_json::Value> = engine::flow::expr::VARIABLES
+        .iter()
+        .map(|(name, doc)| serde_json::json!({"name": name, "doc": doc}))
+        .collect();
     Json(serde_json::json!({
         "functions": of(Kind::Function),
         "filters": of(Kind::Filter),
@@ -83,7 +89,9 @@ async fn expressions() -> Json<serde_json::Value> {
 
 /// Any other path under `/api/v1`: Kestra's JSON error, not the HTML page,
 /// naming the tenants (a wrong one is the usual cause).
-async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> crate::error::ApiError {
+async fn not_found(
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> crate::error::ApiError {
     crate::error::ApiError::NotFound {
         message: format!(
             "no API operation at {}: the operations are in /api/v1/openapi.json, under /api/v1/… or /api/v1/{{tenant}}/…, and the tenants are: {}",
@@ -100,38 +108,69 @@ pub(crate) fn health_router() -> Router<AppState> {
 
 pub(crate) fn router() -> Router<AppState> {
     health_router()
-        .route("/openapi.json", get(|| async { Json(crate::tenants::document(ApiDoc::openapi())) }))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(crate::tenants::document(ApiDoc::openapi())) }),
+        )
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
         .route("/flows/{namespace}", post(flows::update_namespace))
-        .route("/namespaces/{namespace}/kv", get(kv::list).delete(kv::delete_keys))
+        .route(
+            "/namespaces/{namespace}/kv",
+            get(kv::list).delete(kv::delete_keys),
+        )
         .route("/namespaces/{namespace}/kv/inheritance", get(kv::inherited))
-        .route("/namespaces/{namespace}/kv/{key}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route(
+            "/namespaces/{namespace}/kv/{key}",
+            get(kv::get).put(kv::put).delete(kv::delete),
+        )
         .route(
             "/namespaces/{namespace}/files",
-            get(files::content).post(files::upload).put(files::rename).delete(files::delete).layer(axum::extract::DefaultBodyLimit::disable()),
+            get(files::content)
+                .post(files::upload)
+                .put(files::rename)
+                .delete(files::delete)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/namespaces/{namespace}/files/stats", get(files::stats))
         .route("/triggers/search", get(triggers::search))
-        .route("/triggers/set-disabled", axum::routing::put(triggers::set_disabled))
-        .route("/triggers/set-disabled/by-triggers", post(triggers::set_disabled_by_triggers))
+        .route(
+            "/triggers/set-disabled",
+            axum::routing::put(triggers::set_disabled),
+        )
+        .route(
+            "/triggers/set-disabled/by-triggers",
+            post(triggers::set_disabled_by_triggers),
+        )
         .route("/triggers/{namespace}/{flow_id}", get(triggers::for_flow))
-        .route("/namespaces/{namespace}/files/directory", get(files::list).post(files::create_directory))
+        .route(
+            "/namespaces/{namespace}/files/directory",
+            get(files::list).post(files::create_directory),
+        )
         .route("/namespaces/{namespace}/files/search", get(files::search))
-        .route("/namespaces/{namespace}/files/revisions", get(files::revisions))
+        .route(
+            "/namespaces/{namespace}/files/revisions",
+            get(files::revisions),
+        )
         .route("/plugins", get(plugins))
         .route("/plugins/expressions", get(expressions))
         .route("/blueprints", get(blueprints::list))
         .route("/blueprints/{id}", get(blueprints::get))
-        .route("/flows/{namespace}/{id}", get(flows::get).put(flows::update).delete(flows::delete))
+        .route(
+            "/flows/{namespace}/{id}",
+            get(flows::get).put(flows::update).delete(flows::delete),
+        )
         .route("/flows/{namespace}/{id}/revisions", get(flows::revisions))
         .route("/executions/search", get(executions::search))
         // One parameter name per position, as the router requires: here
         // `{id}` is the namespace.
         // Uploads are bounded by `--max-upload` as they stream, not by
         // axum's 2 MiB default.
-        .route("/executions/{id}/{flow_id}", post(executions::create).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route(
+            "/executions/{id}/{flow_id}",
+            post(executions::create).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/executions/{id}", get(executions::get))
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/resume", post(executions::resume))
@@ -140,15 +179,29 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/file", get(executions::file))
         // Kestra 2.0's paths of the same actions (kestrapy calls these).
         .route("/executions/{id}/actions/kill", delete(executions::kill))
-        .route("/executions/{id}/actions/restart", post(executions::restart))
+        .route(
+            "/executions/{id}/actions/restart",
+            post(executions::restart),
+        )
         .route("/executions/{id}/actions/resume", post(executions::resume))
         .route("/executions/{id}/actions/replay", post(executions::replay))
         .route("/executions/{id}/labels", post(executions::set_labels))
-        .route("/executions/{id}/actions/labels", post(executions::set_labels))
-        .route("/executions/webhook/{namespace}/{flow_id}/{key}", get(webhook::webhook).post(webhook::webhook).put(webhook::webhook))
+        .route(
+            "/executions/{id}/actions/labels",
+            post(executions::set_labels),
+        )
+        .route(
+            "/executions/webhook/{namespace}/{flow_id}/{key}",
+            get(webhook::webhook)
+                .post(webhook::webhook)
+                .put(webhook::webhook),
+        )
         .route("/outputs/executions/{id}", get(executions::flow_outputs))
         .route("/outputs/tasks/{id}", get(executions::task_outputs))
-        .route("/outputs/tasks/{id}/{task_run_id}", get(executions::task_run_outputs))
+        .route(
+            "/outputs/tasks/{id}/{task_run_id}",
+            get(executions::task_run_outputs),
+        )
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/download", get(logs::download))
         .route("/logs/{execution_id}/follow", get(logs::follow))
@@ -161,6 +214,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/audit", get(users::audit))
         .route("/cluster/nodes", get(cluster::nodes))
         .route("/namespaces/{namespace}/secrets", get(secrets::list))
-        .route("/namespaces/{namespace}/secrets/{key}", axum::routing::put(secrets::put).delete(secrets::delete))
+        .route(
+            "/namespaces/{namespace}/secrets/{key}",
+            axum::routing::put(secrets::put).delete(secrets::delete),
+        )
         .fallback(not_found)
 }

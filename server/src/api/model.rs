@@ -7,7 +7,9 @@ use serde_json::Value;
 
 /// An ISO-8601 instant for Unix milliseconds.
 pub(crate) fn iso(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// An ISO-8601 duration, `PT1.234S`, as Kestra writes them.
@@ -33,11 +35,22 @@ pub(crate) struct HistoryJson {
     date: String,
 }
 
-fn state_json(histories: &[StateChange], current: engine::state::State, ended_at: Option<i64>, now: i64) -> StateJson {
+fn state_json(
+    histories: &[StateChange],
+    current: engine::state::State,
+    ended_at: Option<i64>,
+    now: i64,
+) -> StateJson {
     let start = histories.first().map(|h| h.date).unwrap_or(now);
     StateJson {
         current: current.as_str(),
-        histories: histories.iter().map(|h| HistoryJson { state: h.state.as_str(), date: iso(h.date) }).collect(),
+        histories: histories
+            .iter()
+            .map(|h| HistoryJson {
+                state: h.state.as_str(),
+                date: iso(h.date),
+            })
+            .collect(),
         start_date: iso(start),
         end_date: ended_at.map(iso),
         duration: iso_duration(ended_at.unwrap_or(now) - start),
@@ -96,14 +109,26 @@ pub(crate) struct AttemptJson {
 }
 
 fn attempt_json(attempt: &Attempt, now: i64) -> AttemptJson {
-    let mut histories = vec![StateChange { state: engine::state::State::Running, date: attempt.start }];
+    let mut histories = vec![StateChange {
+        state: engine::state::State::Running,
+        date: attempt.start,
+    }];
     if let Some(end) = attempt.end {
-        histories.push(StateChange { state: attempt.state, date: end });
+        histories.push(StateChange {
+            state: attempt.state,
+            date: end,
+        });
     }
-    AttemptJson { state: state_json(&histories, attempt.state, attempt.end, now) }
+    AttemptJson {
+        state: state_json(&histories, attempt.state, attempt.end, now),
+    }
 }
 
-pub(crate) fn execution_json(execution: ExecutionRecord, task_runs: Vec<TaskRunRecord>, now: i64) -> ExecutionJson {
+pub(crate) fn execution_json(
+    execution: ExecutionRecord,
+    task_runs: Vec<TaskRunRecord>,
+    now: i64,
+) -> ExecutionJson {
     let task_run_list = task_runs
         .into_iter()
         .map(|run| TaskRunJson {
@@ -120,13 +145,22 @@ pub(crate) fn execution_json(execution: ExecutionRecord, task_runs: Vec<TaskRunR
         })
         .collect();
     ExecutionJson {
-        state: state_json(&execution.histories, execution.state, execution.ended_at, now),
+        state: state_json(
+            &execution.histories,
+            execution.state,
+            execution.ended_at,
+            now,
+        ),
         id: execution.id.to_string(),
         namespace: execution.namespace.to_string(),
         flow_id: execution.flow_id.to_string(),
         flow_revision: execution.flow_revision,
         inputs: execution.inputs,
-        labels: execution.labels.into_iter().map(|(key, value)| LabelJson { key, value }).collect(),
+        labels: execution
+            .labels
+            .into_iter()
+            .map(|(key, value)| LabelJson { key, value })
+            .collect(),
         task_run_list,
         outputs: execution.outputs,
         trigger: execution.trigger_vars,

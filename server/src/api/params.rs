@@ -8,7 +8,9 @@ use engine::ids::{ExecutionId, FlowId, Namespace, TaskRunId};
 use crate::error::ApiError;
 
 fn refuse(parameter: &str, rule: String) -> ApiError {
-    ApiError::BadRequest { message: format!("path parameter `{parameter}`: {rule}") }
+    ApiError::BadRequest {
+        message: format!("path parameter `{parameter}`: {rule}"),
+    }
 }
 
 pub(crate) fn namespace(value: &str) -> Result<Namespace, ApiError> {
@@ -38,5 +40,10 @@ pub(crate) fn kv_key(value: &str) -> Result<(), ApiError> {
     if engine::kv::valid_key(value) {
         return Ok(());
     }
-    Err(refuse("key", format!("key {value:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`, at most 255 characters")))
+    Err(refuse(
+        "key",
+        format!(
+            "key {value:?} must start with a letter or digit and have only letters, digits, `.`, `_` and `-`, at most 255 characters"
+        ),
+    ))
 }

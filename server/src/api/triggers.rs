@@ -101,17 +101,33 @@ fn kind_of(trigger_type: &str) -> Option<&'static str> {
 }
 
 /// Every trigger of the stored flows that `filter` keeps, with its state.
-async fn collect(state: &AppState, caller: &Caller, filter: impl Fn(&str, &str, &str) -> bool) -> Result<Vec<TriggerJson>, ApiError> {
+async fn collect(
+    state: &AppState,
+    caller: &Caller,
+    filter: impl Fn(&str, &str, &str) -> bool,
+) -> Result<Vec<TriggerJson>, ApiError> {
     let scopes = caller.principal.scopes(Role::Viewer);
-    let kept: HashMap<(String, String, String), TriggerState> =
-        state.store.trigger_states(None, None).await?.into_iter().map(|s| ((s.namespace.clone(), s.flow_id.clone(), s.trigger_id.clone()), s)).collect();
+    let kept: HashMap<(String, String, String), TriggerState> = state
+        .store
+        .trigger_states(None, None)
+        .await?
+        .into_iter()
+        .map(|s| {
+            (
+                (s.namespace.clone(), s.flow_id.clone(), s.trigger_id.clone()),
+                s,
+            )
+        })
+        .collect();
     let now = jiff::Timestamp::now().as_millisecond();
     let mut out = Vec::new();
     for flow in state.store.flows_with_source_like("%triggers%").await? {
         if !engine::auth::in_scopes(scopes.as_deref(), flow.namespace.as_str()) {
             continue;
         }
-        let Some(model) = engine::flow::parse(&flow.source).flow else { continue };
+        let Some(model) = engine::flow::parse(&flow.source).flow else {
+            continue;
+        };
         for trigger in &model.triggers {
             let id = trigger.id.value.clone();
             if !filter(flow.namespace.as_str(), flow.id.as_str(), &id) {
@@ -125,9 +141,19 @@ async fn collect(state: &AppState, caller: &Caller, filter: impl Fn(&str, &str, 
                     flow_id: flow.id.to_string(),
                     trigger_id: id,
                     // Kestra's clients need a date: the last change kept, or now.
-                    updated_at: iso(found.map(|s| s.updated_at.max(s.evaluated_at.unwrap_or(0)).max(s.last_triggered.unwrap_or(0))).filter(|t| *t > 0).unwrap_or(now)),
+                    updated_at: iso(found
+                        .map(|s| {
+                            s.updated_at
+                                .max(s.evaluated_at.unwrap_or(0))
+                                .max(s.last_triggered.unwrap_or(0))
+                        })
+                        .filter(|t| *t > 0)
+                        .unwrap_or(now)),
                     evaluated_at: found.and_then(|s| s.evaluated_at).map(iso),
-                    next_evaluation_date: found.filter(|s| !s.disabled).and_then(|s| s.next_date).map(iso),
+                    next_evaluation_date: found
+                        .filter(|s| !s.disabled)
+                        .and_then(|s| s.next_date)
+                        .map(iso),
                     // Off in the flow's YAML or from the UI, the API or a Toggle.
                     disabled: trigger.disabled || found.is_some_and(|s| s.disabled),
                     last_triggered_date: found.and_then(|s| s.last_triggered).map(iso),
@@ -143,19 +169,37 @@ async fn collect(state: &AppState, caller: &Caller, filter: impl Fn(&str, &str, 
 fn page(all: Vec<TriggerJson>, page: Option<usize>, size: Option<usize>) -> TriggerPage {
     let total = all.len();
     let size = size.unwrap_or(25).clamp(1, 1000);
-    let skip = page.unwrap_or(1).max(1).saturating_sub(1).saturating_mul(size);
-    TriggerPage { results: all.into_iter().skip(skip).take(size).collect(), total }
+    let skip = page
+        .unwrap_or(1)
+        .max(1)
+        .saturating_sub(1)
+        .saturating_mul(size);
+    TriggerPage {
+        results: all.into_iter().skip(skip).take(size).collect(),
+        total,
+    }
 }
 
 /// `GET /api/v1/triggers/search`: the triggers of every flow the caller can see.
 #[utoipa::path(get, path = "/api/v1/triggers/search", tag = "triggers", params(SearchParams),
     responses((status = 200, description = "Triggers with their state, by namespace, flow and id", body = TriggerPage)))]
-pub(crate) async fn search(State(state): State<AppState>, caller: Caller, Query(params): Query<SearchParams>) -> Result<Json<TriggerPage>, ApiError> {
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<TriggerPage>, ApiError> {
     let q = params.q.as_deref().unwrap_or_default().to_ascii_lowercase();
     let all = collect(&state, &caller, |namespace, flow, trigger| {
-        params.namespace.as_deref().is_none_or(|n| namespace == n || namespace.strip_prefix(n).is_some_and(|rest| rest.starts_with('.')))
-            && params.flow_id.as_deref().is_none_or(|f| flow == f)
-            && (q.is_empty() || [namespace, flow, trigger].iter().any(|t| t.to_ascii_lowercase().contains(&q)))
+        params.namespace.as_deref().is_none_or(|n| {
+            namespace == n
+                || namespace
+                    .strip_prefix(n)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        }) && params.flow_id.as_deref().is_none_or(|f| flow == f)
+            && (q.is_empty()
+                || [namespace, flow, trigger]
+                    .iter()
+                    .any(|t| t.to_ascii_lowercase().contains(&q)))
     })
     .await?;
     Ok(Json(page(all, params.page, params.size)))
@@ -165,7 +209,12 @@ pub(crate) async fn search(State(state): State<AppState>, caller: Caller, Query(
 #[utoipa::path(get, path = "/api/v1/triggers/{namespace}/{flowId}", tag = "triggers",
     params(("namespace" = String, Path, description = "The namespace"), ("flowId" = String, Path, description = "The flow"), SearchParams),
     responses((status = 200, description = "The flow's triggers with their state", body = TriggerPage)))]
-pub(crate) async fn for_flow(State(state): State<AppState>, caller: Caller, Path((namespace, flow_id)): Path<(String, String)>, Query(params): Query<SearchParams>) -> Result<Json<TriggerPage>, ApiError> {
+pub(crate) async fn for_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<TriggerPage>, ApiError> {
     super::params::namespace(&namespace)?;
     super::params::flow_id("flowId", &flow_id)?;
     caller.require(Role::Viewer, Some(&namespace))?;
@@ -174,18 +223,56 @@ pub(crate) async fn for_flow(State(state): State<AppState>, caller: Caller, Path
 }
 
 /// Turns one trigger off or on, after checking the flow declares it.
-async fn set(state: &AppState, caller: &Caller, id: &TriggerId, disabled: bool) -> Result<(), ApiError> {
-    let (namespace, flow_id) = (super::params::namespace(&id.namespace)?, super::params::flow_id("flowId", &id.flow_id)?);
+async fn set(
+    state: &AppState,
+    caller: &Caller,
+    id: &TriggerId,
+    disabled: bool,
+) -> Result<(), ApiError> {
+    let (namespace, flow_id) = (
+        super::params::namespace(&id.namespace)?,
+        super::params::flow_id("flowId", &id.flow_id)?,
+    );
     caller.require(Role::Editor, Some(namespace.as_str()))?;
-    let missing = || ApiError::NotFound { message: format!("flow {namespace}.{flow_id} has no trigger `{}`", id.trigger_id) };
-    let flow = state.store.get_flow(&namespace, &flow_id).await?.ok_or_else(missing)?;
+    let missing = || ApiError::NotFound {
+        message: format!(
+            "flow {namespace}.{flow_id} has no trigger `{}`",
+            id.trigger_id
+        ),
+    };
+    let flow = state
+        .store
+        .get_flow(&namespace, &flow_id)
+        .await?
+        .ok_or_else(missing)?;
     let model = engine::flow::parse(&flow.source).flow.ok_or_else(missing)?;
     if !model.triggers.iter().any(|t| t.id.value == id.trigger_id) {
         return Err(missing());
     }
-    state.store.set_trigger_disabled(&namespace, &flow_id, &id.trigger_id, disabled, jiff::Timestamp::now().as_millisecond()).await?;
-    let action = if disabled { "trigger.disable" } else { "trigger.enable" };
-    caller.audit(&state.store, action, Some(namespace.as_str()), Some(&format!("{flow_id}.{}", id.trigger_id)), None).await;
+    state
+        .store
+        .set_trigger_disabled(
+            &namespace,
+            &flow_id,
+            &id.trigger_id,
+            disabled,
+            jiff::Timestamp::now().as_millisecond(),
+        )
+        .await?;
+    let action = if disabled {
+        "trigger.disable"
+    } else {
+        "trigger.enable"
+    };
+    caller
+        .audit(
+            &state.store,
+            action,
+            Some(namespace.as_str()),
+            Some(&format!("{flow_id}.{}", id.trigger_id)),
+            None,
+        )
+        .await;
     Ok(())
 }
 
@@ -193,21 +280,41 @@ async fn set(state: &AppState, caller: &Caller, id: &TriggerId, disabled: bool) 
 /// (`disabled: true`) or on; answers with it and its state.
 #[utoipa::path(put, path = "/api/v1/triggers/set-disabled", tag = "triggers", request_body = TriggerId,
     responses((status = 200, description = "The trigger and its new state", body = TriggerJson), (status = 404, description = "No such flow or trigger")))]
-pub(crate) async fn set_disabled(State(state): State<AppState>, caller: Caller, Json(request): Json<TriggerId>) -> Result<Json<TriggerJson>, ApiError> {
-    let disabled = request.disabled.ok_or_else(|| ApiError::BadRequest { message: "give `disabled`: true to turn the trigger off, false to turn it on".into() })?;
+pub(crate) async fn set_disabled(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<TriggerId>,
+) -> Result<Json<TriggerJson>, ApiError> {
+    let disabled = request.disabled.ok_or_else(|| ApiError::BadRequest {
+        message: "give `disabled`: true to turn the trigger off, false to turn it on".into(),
+    })?;
     set(&state, &caller, &request, disabled).await?;
     let (namespace, flow_id, trigger_id) = (request.namespace, request.flow_id, request.trigger_id);
-    let found = collect(&state, &caller, |n, f, t| n == namespace && f == flow_id && t == trigger_id).await?;
-    found.into_iter().next().map(Json).ok_or_else(|| ApiError::NotFound { message: format!("flow {namespace}.{flow_id} has no trigger `{trigger_id}`") })
+    let found = collect(&state, &caller, |n, f, t| {
+        n == namespace && f == flow_id && t == trigger_id
+    })
+    .await?;
+    found
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("flow {namespace}.{flow_id} has no trigger `{trigger_id}`"),
+        })
 }
 
 /// `POST /api/v1/triggers/set-disabled/by-triggers`: several at once.
 #[utoipa::path(post, path = "/api/v1/triggers/set-disabled/by-triggers", tag = "triggers", request_body = SetDisabled,
     responses((status = 200, description = "How many were changed", body = BulkResponse)))]
-pub(crate) async fn set_disabled_by_triggers(State(state): State<AppState>, caller: Caller, Json(request): Json<SetDisabled>) -> Result<Json<BulkResponse>, ApiError> {
+pub(crate) async fn set_disabled_by_triggers(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<SetDisabled>,
+) -> Result<Json<BulkResponse>, ApiError> {
     for id in &request.triggers {
         set(&state, &caller, id, request.disabled).await?;
     }
-    Ok(Json(BulkResponse { count: request.triggers.len() }))
+    Ok(Json(BulkResponse {
+        count: request.triggers.len(),
+    }))
 }
-

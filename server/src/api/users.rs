@@ -53,7 +53,11 @@ pub(crate) async fn me(caller: Caller) -> Json<MeJson> {
         Credential::Token { .. } => "token",
         Credential::Password => "password",
     };
-    Json(MeJson { name: p.user, grants: p.grants.iter().map(ToString::to_string).collect(), authenticated_by })
+    Json(MeJson {
+        name: p.user,
+        grants: p.grants.iter().map(ToString::to_string).collect(),
+        authenticated_by,
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -67,10 +71,34 @@ pub(crate) struct PasswordChange {
 /// browser sessions end.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "users", request_body = PasswordChange,
     responses((status = 204, description = "Changed"), (status = 401, body = crate::error::ErrorJson), (status = 422, body = crate::error::ErrorJson)))]
-pub(crate) async fn change_password(State(state): State<AppState>, caller: Caller, Json(change): Json<PasswordChange>) -> Result<StatusCode, ApiError> {
-    crate::auth::check_password(&state, &caller.principal.user, &change.current_password, caller.address).await?;
-    set_password(&state, &caller.principal.user, &change.new_password, current_session(&caller)).await?;
-    caller.audit(&state.store, "user.password", None, Some(&caller.principal.user), None).await;
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(change): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    crate::auth::check_password(
+        &state,
+        &caller.principal.user,
+        &change.current_password,
+        caller.address,
+    )
+    .await?;
+    set_password(
+        &state,
+        &caller.principal.user,
+        &change.new_password,
+        current_session(&caller),
+    )
+    .await?;
+    caller
+        .audit(
+            &state.store,
+            "user.password",
+            None,
+            Some(&caller.principal.user),
+            None,
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -82,15 +110,29 @@ fn current_session(caller: &Caller) -> Option<String> {
     }
 }
 
-async fn set_password(state: &AppState, user: &str, password: &str, keep: Option<String>) -> Result<(), ApiError> {
-    engine::auth::check_password(password).map_err(|message| ApiError::Unprocessable { message, violations: Vec::new() })?;
+async fn set_password(
+    state: &AppState,
+    user: &str,
+    password: &str,
+    keep: Option<String>,
+) -> Result<(), ApiError> {
+    engine::auth::check_password(password).map_err(|message| ApiError::Unprocessable {
+        message,
+        violations: Vec::new(),
+    })?;
     let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || engine::auth::password::hash(&password))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Internal)?;
-    if !state.store.set_password(user, &hash, keep.as_deref()).await? {
-        return Err(ApiError::NotFound { message: format!("user {user} does not exist") });
+    if !state
+        .store
+        .set_password(user, &hash, keep.as_deref())
+        .await?
+    {
+        return Err(ApiError::NotFound {
+            message: format!("user {user} does not exist"),
+        });
     }
     Ok(())
 }
@@ -127,8 +169,19 @@ fn token_json(t: TokenRecord, secret: Option<String>) -> TokenJson {
 
 /// `GET /api/v1/me/tokens`: the caller's API tokens, without their secrets.
 #[utoipa::path(get, path = "/api/v1/me/tokens", tag = "users", responses((status = 200, body = Vec<TokenJson>)))]
-pub(crate) async fn tokens(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TokenJson>>, ApiError> {
-    Ok(Json(state.store.tokens(&caller.principal.user).await?.into_iter().map(|t| token_json(t, None)).collect()))
+pub(crate) async fn tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenJson>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .tokens(&caller.principal.user)
+            .await?
+            .into_iter()
+            .map(|t| token_json(t, None))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -148,34 +201,83 @@ const TOKEN_NAME: usize = 100;
 /// the only time its secret is shown (`Authorization: Bearer <token>`).
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = "users", request_body = NewToken,
     responses((status = 201, body = TokenJson), (status = 422, body = crate::error::ErrorJson)))]
-pub(crate) async fn create_token(State(state): State<AppState>, caller: Caller, Json(new): Json<NewToken>) -> Result<(StatusCode, Json<TokenJson>), ApiError> {
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewToken>,
+) -> Result<(StatusCode, Json<TokenJson>), ApiError> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > TOKEN_NAME {
-        return Err(ApiError::Unprocessable { message: format!("name: give the token a name of 1 to {TOKEN_NAME} characters"), violations: Vec::new() });
+        return Err(ApiError::Unprocessable {
+            message: format!("name: give the token a name of 1 to {TOKEN_NAME} characters"),
+            violations: Vec::new(),
+        });
     }
     let (id, secret) = token::new_api_token();
-    let expires = new.expires_in_days.map(|days| crate::auth::engine_now_ms() + i64::from(days) * 86_400_000);
-    let record = state.store.create_token(&id, &caller.principal.user, name, &token::digest(&secret), expires).await?;
-    caller.audit(&state.store, "token.create", None, Some(&id), Some(serde_json::json!({"name": name}))).await;
+    let expires = new
+        .expires_in_days
+        .map(|days| crate::auth::engine_now_ms() + i64::from(days) * 86_400_000);
+    let record = state
+        .store
+        .create_token(
+            &id,
+            &caller.principal.user,
+            name,
+            &token::digest(&secret),
+            expires,
+        )
+        .await?;
+    caller
+        .audit(
+            &state.store,
+            "token.create",
+            None,
+            Some(&id),
+            Some(serde_json::json!({"name": name})),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(token_json(record, Some(secret)))))
 }
 
 /// `DELETE /api/v1/me/tokens/{id}`: revokes one of the caller's tokens.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = crate::error::ErrorJson)))]
-pub(crate) async fn revoke_token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if !state.store.revoke_token(&caller.principal.user, &id).await? {
-        return Err(ApiError::NotFound { message: format!("you have no live token {id}") });
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state
+        .store
+        .revoke_token(&caller.principal.user, &id)
+        .await?
+    {
+        return Err(ApiError::NotFound {
+            message: format!("you have no live token {id}"),
+        });
     }
-    caller.audit(&state.store, "token.revoke", None, Some(&id), None).await;
+    caller
+        .audit(&state.store, "token.revoke", None, Some(&id), None)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/users`: every user (admins).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<UserJson>), (status = 403, body = crate::error::ErrorJson)))]
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<UserJson>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserJson>>, ApiError> {
     caller.require(Role::Admin, None)?;
-    Ok(Json(state.store.users().await?.into_iter().map(user_json).collect()))
+    Ok(Json(
+        state
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(user_json)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -187,15 +289,29 @@ pub(crate) struct NewUser {
 }
 
 fn grants(texts: &[String]) -> Result<Vec<Grant>, ApiError> {
-    texts.iter().map(|g| g.parse::<Grant>()).collect::<Result<_, _>>().map_err(|message| ApiError::Unprocessable { message, violations: Vec::new() })
+    texts
+        .iter()
+        .map(|g| g.parse::<Grant>())
+        .collect::<Result<_, _>>()
+        .map_err(|message| ApiError::Unprocessable {
+            message,
+            violations: Vec::new(),
+        })
 }
 
 /// `POST /api/v1/users`: a new user (admins).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
     responses((status = 201, body = UserJson), (status = 409, body = crate::error::ErrorJson), (status = 422, body = crate::error::ErrorJson)))]
-pub(crate) async fn create(State(state): State<AppState>, caller: Caller, Json(new): Json<NewUser>) -> Result<(StatusCode, Json<UserJson>), ApiError> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewUser>,
+) -> Result<(StatusCode, Json<UserJson>), ApiError> {
     caller.require(Role::Admin, None)?;
-    let unprocessable = |message: String| ApiError::Unprocessable { message, violations: Vec::new() };
+    let unprocessable = |message: String| ApiError::Unprocessable {
+        message,
+        violations: Vec::new(),
+    };
     engine::auth::check_user_name(&new.name).map_err(unprocessable)?;
     engine::auth::check_password(&new.password).map_err(unprocessable)?;
     let grants = grants(&new.grants)?;
@@ -205,10 +321,24 @@ pub(crate) async fn create(State(state): State<AppState>, caller: Caller, Json(n
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Internal)?;
     if !state.store.create_user(&new.name, &hash, &grants).await? {
-        return Err(ApiError::Conflict { message: format!("user {} exists already", new.name) });
+        return Err(ApiError::Conflict {
+            message: format!("user {} exists already", new.name),
+        });
     }
-    caller.audit(&state.store, "user.create", None, Some(&new.name), Some(serde_json::json!({"grants": new.grants}))).await;
-    let (user, _) = state.store.user(&new.name).await?.ok_or_else(|| ApiError::Internal("the new user is gone".into()))?;
+    caller
+        .audit(
+            &state.store,
+            "user.create",
+            None,
+            Some(&new.name),
+            Some(serde_json::json!({"grants": new.grants})),
+        )
+        .await;
+    let (user, _) = state
+        .store
+        .user(&new.name)
+        .await?
+        .ok_or_else(|| ApiError::Internal("the new user is gone".into()))?;
     Ok((StatusCode::CREATED, Json(user_json(user))))
 }
 
@@ -228,31 +358,76 @@ pub(crate) struct UserChange {
 /// tokens.
 #[utoipa::path(put, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserChange,
     responses((status = 200, body = UserJson), (status = 404, body = crate::error::ErrorJson), (status = 422, body = crate::error::ErrorJson)))]
-pub(crate) async fn update(State(state): State<AppState>, caller: Caller, Path(name): Path<String>, Json(change): Json<UserChange>) -> Result<Json<UserJson>, ApiError> {
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(change): Json<UserChange>,
+) -> Result<Json<UserJson>, ApiError> {
     caller.require(Role::Admin, None)?;
     if state.store.user(&name).await?.is_none() {
-        return Err(ApiError::NotFound { message: format!("user {name} does not exist") });
+        return Err(ApiError::NotFound {
+            message: format!("user {name} does not exist"),
+        });
     }
     if let Some(texts) = &change.grants {
         let grants = grants(texts)?;
-        if name == caller.principal.user && !grants.iter().any(|g| g.role == Role::Admin && g.namespace.is_none()) {
-            return Err(ApiError::Unprocessable { message: "you cannot take the admin role from yourself: another admin can".into(), violations: Vec::new() });
+        if name == caller.principal.user
+            && !grants
+                .iter()
+                .any(|g| g.role == Role::Admin && g.namespace.is_none())
+        {
+            return Err(ApiError::Unprocessable {
+                message: "you cannot take the admin role from yourself: another admin can".into(),
+                violations: Vec::new(),
+            });
         }
         state.store.set_grants(&name, &grants).await?;
-        caller.audit(&state.store, "user.grants", None, Some(&name), Some(serde_json::json!({"grants": texts}))).await;
+        caller
+            .audit(
+                &state.store,
+                "user.grants",
+                None,
+                Some(&name),
+                Some(serde_json::json!({"grants": texts})),
+            )
+            .await;
     }
     if let Some(disabled) = change.disabled {
         if disabled && name == caller.principal.user {
-            return Err(ApiError::Unprocessable { message: "you cannot disable yourself".into(), violations: Vec::new() });
+            return Err(ApiError::Unprocessable {
+                message: "you cannot disable yourself".into(),
+                violations: Vec::new(),
+            });
         }
         state.store.set_disabled(&name, disabled).await?;
-        caller.audit(&state.store, if disabled { "user.disable" } else { "user.enable" }, None, Some(&name), None).await;
+        caller
+            .audit(
+                &state.store,
+                if disabled {
+                    "user.disable"
+                } else {
+                    "user.enable"
+                },
+                None,
+                Some(&name),
+                None,
+            )
+            .await;
     }
     if let Some(password) = &change.password {
         set_password(&state, &name, password, None).await?;
-        caller.audit(&state.store, "user.password", None, Some(&name), None).await;
+        caller
+            .audit(&state.store, "user.password", None, Some(&name), None)
+            .await;
     }
-    let (user, _) = state.store.user(&name).await?.ok_or_else(|| ApiError::NotFound { message: format!("user {name} does not exist") })?;
+    let (user, _) = state
+        .store
+        .user(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("user {name} does not exist"),
+        })?;
     Ok(Json(user_json(user)))
 }
 
@@ -292,7 +467,11 @@ pub(crate) struct AuditJson {
 /// `GET /api/v1/audit`: who did what, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "users", params(AuditParams),
     responses((status = 200, body = Vec<AuditJson>), (status = 403, body = crate::error::ErrorJson)))]
-pub(crate) async fn audit(State(state): State<AppState>, caller: Caller, Query(params): Query<AuditParams>) -> Result<Json<Vec<AuditJson>>, ApiError> {
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<AuditParams>,
+) -> Result<Json<Vec<AuditJson>>, ApiError> {
     caller.require(Role::Admin, None)?;
     let query = AuditQuery {
         actor: params.user.filter(|s| !s.is_empty()),

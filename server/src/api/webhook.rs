@@ -20,14 +20,22 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// Headers dropped by name: they carry credentials.
-const PRIVATE_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"];
+const PRIVATE_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
 
 /// Parts of a header name that mark a credential (`x-databricks-token`,
 /// `x-client-secret`, `x-auth-user`, `x-apikey`). A false positive costs the
 /// flow one header; a miss stores a secret in the execution for good.
 /// Signatures (`x-hub-signature-256`) are kept: a flow may check one, and
 /// it signs one body only.
-const PRIVATE_PARTS: &[&str] = &["token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "auth", "session"];
+const PRIVATE_PARTS: &[&str] = &[
+    "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "auth", "session",
+];
 
 /// Whether a request header is kept out of `trigger.headers`: the names in
 /// [`PRIVATE_HEADERS`] and any name containing one of [`PRIVATE_PARTS`].
@@ -57,25 +65,53 @@ pub(crate) async fn webhook(
     body: Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (namespace, flow_id) = (super::params::namespace(&namespace)?, super::params::flow_id("flowId", &flow_id)?);
+    let (namespace, flow_id) = (
+        super::params::namespace(&namespace)?,
+        super::params::flow_id("flowId", &flow_id)?,
+    );
     // One answer for a missing flow and a wrong key: the key is the secret.
-    let not_found = || ApiError::NotFound { message: format!("flow {namespace}.{flow_id} has no Webhook trigger with this key") };
-    let flow = state.store.get_flow(&namespace, &flow_id).await?.ok_or_else(not_found)?;
-    let model = engine::flow::parse(&flow.source).flow.ok_or_else(not_found)?;
+    let not_found = || ApiError::NotFound {
+        message: format!("flow {namespace}.{flow_id} has no Webhook trigger with this key"),
+    };
+    let flow = state
+        .store
+        .get_flow(&namespace, &flow_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let model = engine::flow::parse(&flow.source)
+        .flow
+        .ok_or_else(not_found)?;
     let trigger = model
         .triggers
         .iter()
         .filter(|t| !t.disabled && t.kind.is_some_and(|k| k.alias == "trigger.Webhook"))
-        .find(|t| t.node.get("key").and_then(|k| k.as_str()).is_some_and(|k| engine::auth::token::same(k, &key)))
+        .find(|t| {
+            t.node
+                .get("key")
+                .and_then(|k| k.as_str())
+                .is_some_and(|k| engine::auth::token::same(k, &key))
+        })
         .ok_or_else(not_found)?;
     // Turned off from the UI, the API or a Toggle task: as if it were not there.
-    if state.store.trigger_disabled(&namespace, &flow_id, &trigger.id.value).await? {
+    if state
+        .store
+        .trigger_disabled(&namespace, &flow_id, &trigger.id.value)
+        .await?
+    {
         return Err(not_found());
     }
     let plan = state
         .plans
-        .get(namespace.as_str(), flow_id.as_str(), flow.revision, &flow.source)
-        .map_err(|error| ApiError::Unprocessable { message: format!("flow {namespace}.{flow_id} cannot run: {error}"), violations: Vec::new() })?;
+        .get(
+            namespace.as_str(),
+            flow_id.as_str(),
+            flow.revision,
+            &flow.source,
+        )
+        .map_err(|error| ApiError::Unprocessable {
+            message: format!("flow {namespace}.{flow_id} cannot run: {error}"),
+            violations: Vec::new(),
+        })?;
     let body = match serde_json::from_slice::<Value>(&body) {
         Ok(json) => json,
         Err(_) if body.is_empty() => Value::Null,
@@ -86,7 +122,12 @@ pub(crate) async fn webhook(
         .filter(|(name, _)| !is_credential(name.as_str()))
         .filter_map(|(name, value)| Some((name.to_string(), json!([value.to_str().ok()?]))))
         .collect();
-    let inputs = trigger.node.get("inputs").map(|i| i.to_json()).and_then(|i| i.as_object().cloned()).unwrap_or_default();
+    let inputs = trigger
+        .node
+        .get("inputs")
+        .map(|i| i.to_json())
+        .and_then(|i| i.as_object().cloned())
+        .unwrap_or_default();
     let trigger_vars = json!({
         "id": trigger.id.value,
         "type": "io.kestra.plugin.core.trigger.Webhook",
@@ -97,8 +138,15 @@ pub(crate) async fn webhook(
     // The trigger's conditions, over `trigger.body` and the like: when they
     // do not hold, nothing starts (204, as Kestra answers).
     if let Some(conditions) = trigger.node.get("conditions").map(|c| c.to_json()) {
-        let holds = engine::flow_triggers::conditions_hold(&conditions, &trigger_vars, &engine::task::core::condition::Facts::default())
-            .map_err(|why| ApiError::Unprocessable { message: format!("the Webhook trigger's conditions cannot be checked: {why}"), violations: Vec::new() })?;
+        let holds = engine::flow_triggers::conditions_hold(
+            &conditions,
+            &trigger_vars,
+            &engine::task::core::condition::Facts::default(),
+        )
+        .map_err(|why| ApiError::Unprocessable {
+            message: format!("the Webhook trigger's conditions cannot be checked: {why}"),
+            violations: Vec::new(),
+        })?;
         if !holds {
             return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
         }
@@ -114,10 +162,28 @@ pub(crate) async fn webhook(
             trigger_vars: Some(trigger_vars),
         })
         .await?;
-    state.store.set_trigger_fired(&namespace, &flow_id, &trigger.id.value, record.id.as_str(), jiff::Timestamp::now().as_millisecond()).await?;
+    state
+        .store
+        .set_trigger_fired(
+            &namespace,
+            &flow_id,
+            &trigger.id.value,
+            record.id.as_str(),
+            jiff::Timestamp::now().as_millisecond(),
+        )
+        .await?;
     let detail = json!({"flow": flow_id.as_str(), "trigger": trigger.id.value});
     let address = address.map(|a| a.0.0);
-    crate::auth::audit(&state.store, "webhook", "execution.create", Some(namespace.as_str()), Some(record.id.as_str()), address, Some(detail)).await;
+    crate::auth::audit(
+        &state.store,
+        "webhook",
+        "execution.create",
+        Some(namespace.as_str()),
+        Some(record.id.as_str()),
+        address,
+        Some(detail),
+    )
+    .await;
     Ok(Json(super::executions::current(&state, &record.id).await?).into_response())
 }
 
@@ -125,10 +191,28 @@ pub(crate) async fn webhook(
 mod tests {
     #[test]
     fn credential_headers_are_recognised() {
-        for name in ["authorization", "Proxy-Authorization", "cookie", "x-api-key", "x-databricks-token", "x-client-secret", "x-apikey", "x-auth-user", "x-session-id", "x-password"] {
+        for name in [
+            "authorization",
+            "Proxy-Authorization",
+            "cookie",
+            "x-api-key",
+            "x-databricks-token",
+            "x-client-secret",
+            "x-apikey",
+            "x-auth-user",
+            "x-session-id",
+            "x-password",
+        ] {
             assert!(super::is_credential(name), "{name}");
         }
-        for name in ["content-type", "user-agent", "x-request-id", "x-github-event", "x-hub-signature-256", "accept"] {
+        for name in [
+            "content-type",
+            "user-agent",
+            "x-request-id",
+            "x-github-event",
+            "x-hub-signature-256",
+            "accept",
+        ] {
             assert!(!super::is_credential(name), "{name}");
         }
     }

@@ -58,7 +58,10 @@ const VERIFIED_FOR: Duration = Duration::from_secs(300);
 
 impl Auth {
     pub fn new(secure_cookies: bool) -> Self {
-        Self { secure_cookies, ..Self::default() }
+        Self {
+            secure_cookies,
+            ..Self::default()
+        }
     }
 }
 
@@ -67,18 +70,26 @@ impl Auth {
 pub async fn new_setup_token(store: &Store) -> Result<String, engine::store::StoreError> {
     let secret = token::random();
     let until = engine_now_ms() + i64::try_from(SETUP_LIFETIME.as_millis()).unwrap_or(i64::MAX);
-    store.add_setup_token(&token::digest(&secret), until).await?;
+    store
+        .add_setup_token(&token::digest(&secret), until)
+        .await?;
     Ok(secret)
 }
 
 /// Whether `secret` is a live setup token; it is used up if so.
 pub async fn take_setup_token(store: &Store, secret: &str) -> bool {
-    store.take_setup_token(&token::digest(secret), engine_now_ms()).await.unwrap_or(false)
+    store
+        .take_setup_token(&token::digest(secret), engine_now_ms())
+        .await
+        .unwrap_or(false)
 }
 
 /// Whether a setup token is live (without using it).
 pub async fn setup_token_is_live(store: &Store, secret: &str) -> bool {
-    store.setup_token_is_live(&token::digest(secret), engine_now_ms()).await.unwrap_or(false)
+    store
+        .setup_token_is_live(&token::digest(secret), engine_now_ms())
+        .await
+        .unwrap_or(false)
 }
 
 /// Slows repeated failed logins: after a few failures for a user, or many
@@ -98,19 +109,33 @@ impl Lockout {
     fn keys(user: &str, address: Option<IpAddr>) -> [(String, u32); 2] {
         [
             (format!("user:{}", user.to_ascii_lowercase()), FREE_PER_USER),
-            (format!("address:{}", address.map(|a| a.to_string()).unwrap_or_default()), FREE_PER_ADDRESS),
+            (
+                format!(
+                    "address:{}",
+                    address.map(|a| a.to_string()).unwrap_or_default()
+                ),
+                FREE_PER_ADDRESS,
+            ),
         ]
     }
 
     /// How long `user` from `address` must wait before trying again.
-    pub async fn wait(store: &Store, user: &str, address: Option<IpAddr>) -> Result<Option<Duration>, engine::store::StoreError> {
+    pub async fn wait(
+        store: &Store,
+        user: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Option<Duration>, engine::store::StoreError> {
         let [(user_key, _), (address_key, _)] = Self::keys(user, address);
         let now = engine_now_ms();
         let until = store.login_wait(&user_key, &address_key, now).await?;
         Ok(until.map(|until| Duration::from_millis(u64::try_from(until - now).unwrap_or(0))))
     }
 
-    pub async fn failed(store: &Store, user: &str, address: Option<IpAddr>) -> Result<(), engine::store::StoreError> {
+    pub async fn failed(
+        store: &Store,
+        user: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(), engine::store::StoreError> {
         let longest = i64::try_from(LONGEST_WAIT.as_millis()).unwrap_or(i64::MAX);
         for (key, free) in Self::keys(user, address) {
             let free = i64::from(free);
@@ -118,13 +143,17 @@ impl Lockout {
                 count if count < free => 0,
                 count => (1000i64 << (count - free).min(20)).min(longest),
             };
-            store.login_failed(&key, engine_now_ms(), longest, wait).await?;
+            store
+                .login_failed(&key, engine_now_ms(), longest, wait)
+                .await?;
         }
         Ok(())
     }
 
     pub async fn succeeded(store: &Store, user: &str) -> Result<(), engine::store::StoreError> {
-        store.login_succeeded(&format!("user:{}", user.to_ascii_lowercase())).await
+        store
+            .login_succeeded(&format!("user:{}", user.to_ascii_lowercase()))
+            .await
     }
 }
 
@@ -139,21 +168,48 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let principal = parts.extensions.get::<Principal>().cloned().ok_or(ApiError::Unauthorized)?;
-        Ok(Caller { principal, address: client_address(&parts.extensions) })
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Caller {
+            principal,
+            address: client_address(&parts.extensions),
+        })
     }
 }
 
 impl Caller {
     /// Refuses (403, naming the role) unless the caller holds `role` on
     /// `namespace` (`None`: on every namespace).
-    pub fn require(&self, role: engine::auth::Role, namespace: Option<&str>) -> Result<(), ApiError> {
+    pub fn require(
+        &self,
+        role: engine::auth::Role,
+        namespace: Option<&str>,
+    ) -> Result<(), ApiError> {
         Ok(self.principal.require(role, namespace)?)
     }
 
     /// Writes what the caller did to the audit log.
-    pub async fn audit(&self, store: &Store, action: &str, namespace: Option<&str>, target: Option<&str>, detail: Option<serde_json::Value>) {
-        audit(store, &self.principal.user, action, namespace, target, self.address, detail).await;
+    pub async fn audit(
+        &self,
+        store: &Store,
+        action: &str,
+        namespace: Option<&str>,
+        target: Option<&str>,
+        detail: Option<serde_json::Value>,
+    ) {
+        audit(
+            store,
+            &self.principal.user,
+            action,
+            namespace,
+            target,
+            self.address,
+            detail,
+        )
+        .await;
     }
 }
 
@@ -170,12 +226,27 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
 
 /// The address a request came from, when the server knows it.
 pub fn client_address(parts_extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    parts_extensions.get::<engine::auth::Address>().map(|a| a.0).or_else(|| parts_extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+    parts_extensions
+        .get::<engine::auth::Address>()
+        .map(|a| a.0)
+        .or_else(|| {
+            parts_extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
 }
 
 /// Writes a line of the audit log; a failure to write it is logged, never
 /// hidden from the log, never fatal to what was done.
-pub async fn audit(store: &Store, actor: &str, action: &str, namespace: Option<&str>, target: Option<&str>, address: Option<IpAddr>, detail: Option<serde_json::Value>) {
+pub async fn audit(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    namespace: Option<&str>,
+    target: Option<&str>,
+    address: Option<IpAddr>,
+    detail: Option<serde_json::Value>,
+) {
     let entry = NewAudit {
         actor: actor.to_owned(),
         action: action.to_owned(),
@@ -199,7 +270,11 @@ pub fn is_public(path: &str) -> bool {
 /// The middleware: finds the caller, refuses those without one on
 /// non-public routes (401 for the API and server functions, the login page
 /// for pages) and checks the CSRF token of sessions.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let address = client_address(request.extensions());
     let principal = match identify(&state, request.headers(), &path, address).await {
@@ -212,12 +287,19 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let api = path.starts_with("/api/") || path.starts_with("/rpc/");
     match principal {
         Some(principal) => {
-            let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+            let changes = !matches!(
+                *request.method(),
+                Method::GET | Method::HEAD | Method::OPTIONS
+            );
             if let Some(csrf) = principal.csrf()
                 && changes
                 && !matches!(path.as_str(), "/logout" | "/login" | "/setup")
             {
-                let sent = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let sent = request
+                    .headers()
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
                 if !token::same(sent, csrf) {
                     return ApiError::Forbidden {
                         message: "this request lacks the page's CSRF token (X-CSRF-Token): reload the page and try again".into(),
@@ -230,7 +312,11 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         None if is_public(&path) => {}
         None if api => return ApiError::Unauthorized.into_response(),
         None => {
-            let wanted = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+            let wanted = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/".into());
             let query = serde_urlencoded::to_string([("next", wanted)]).unwrap_or_default();
             return Redirect::to(&format!("/login?{query}")).into_response();
         }
@@ -240,25 +326,45 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
 
 /// The user a request proves it is, if any. A credential that is present
 /// but wrong is an error (401, or 429 while locked out), not anonymity.
-async fn identify(state: &AppState, headers: &HeaderMap, path: &str, address: Option<IpAddr>) -> Result<Option<Principal>, Box<Response>> {
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    address: Option<IpAddr>,
+) -> Result<Option<Principal>, Box<Response>> {
     let fail = |error: ApiError| Box::new(error.into_response());
-    if let Some(authorization) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(authorization) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some(secret) = authorization.strip_prefix("Bearer ").map(str::trim) {
             let Some(id) = token::api_token_id(secret) else {
-                return Err(fail(ApiError::BadCredentials("the bearer token is not a Mortar API token (mtk_…)".into())));
+                return Err(fail(ApiError::BadCredentials(
+                    "the bearer token is not a Mortar API token (mtk_…)".into(),
+                )));
             };
             return match state.store.token_user(id, &token::digest(secret)).await {
-                Ok(Some(user)) => Ok(Some(principal(user, Credential::Token { id: id.to_owned() }))),
-                Ok(None) => Err(fail(ApiError::BadCredentials("the API token is unknown, expired or revoked".into()))),
+                Ok(Some(user)) => Ok(Some(principal(
+                    user,
+                    Credential::Token { id: id.to_owned() },
+                ))),
+                Ok(None) => Err(fail(ApiError::BadCredentials(
+                    "the API token is unknown, expired or revoked".into(),
+                ))),
                 Err(error) => Err(fail(error.into())),
             };
         }
         if let Some(encoded) = authorization.strip_prefix("Basic ").map(str::trim)
             && path.starts_with("/api/")
         {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok().and_then(|b| String::from_utf8(b).ok());
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
             let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
-                return Err(fail(ApiError::BadCredentials("the basic credentials are not base64 of user:password".into())));
+                return Err(fail(ApiError::BadCredentials(
+                    "the basic credentials are not base64 of user:password".into(),
+                )));
             };
             return match check_password(state, user, password, address).await {
                 Ok(user) => Ok(Some(principal(user, Credential::Password))),
@@ -266,7 +372,9 @@ async fn identify(state: &AppState, headers: &HeaderMap, path: &str, address: Op
             };
         }
     }
-    let Some(session) = session_cookie(headers) else { return Ok(None) };
+    let Some(session) = session_cookie(headers) else {
+        return Ok(None);
+    };
     let digest = token::digest(&session);
     match state.store.session(&digest).await {
         Ok(Some((user, csrf))) => Ok(Some(principal(user, Credential::Session { csrf, digest }))),
@@ -277,28 +385,50 @@ async fn identify(state: &AppState, headers: &HeaderMap, path: &str, address: Op
 }
 
 fn principal(user: UserRecord, credential: Credential) -> Principal {
-    Principal { user: user.name, grants: user.grants, credential }
+    Principal {
+        user: user.name,
+        grants: user.grants,
+        credential,
+    }
 }
 
 /// Checks a user's password, with the lockout; the same error whether the
 /// user or the password is wrong.
-pub async fn check_password(state: &AppState, user: &str, password: &str, address: Option<IpAddr>) -> Result<UserRecord, ApiError> {
+pub async fn check_password(
+    state: &AppState,
+    user: &str,
+    password: &str,
+    address: Option<IpAddr>,
+) -> Result<UserRecord, ApiError> {
     let auth = &state.auth;
     if let Some(wait) = Lockout::wait(&state.store, user, address).await? {
-        return Err(ApiError::TooManyAttempts { retry_after: wait.as_secs().max(1) });
+        return Err(ApiError::TooManyAttempts {
+            retry_after: wait.as_secs().max(1),
+        });
     }
     let found = state.store.user(user).await?;
     let password_digest = token::digest(password);
     let key = (user.to_owned(), password_digest);
     if let Some((record, hash)) = &found
         && !record.disabled
-        && auth.verified.lock().ok().and_then(|v| v.get(&key).cloned()).is_some_and(|(h, at)| &h == hash && at.elapsed() < VERIFIED_FOR)
+        && auth
+            .verified
+            .lock()
+            .ok()
+            .and_then(|v| v.get(&key).cloned())
+            .is_some_and(|(h, at)| &h == hash && at.elapsed() < VERIFIED_FOR)
     {
         return Ok(record.clone());
     }
-    let hash = found.as_ref().map_or_else(|| engine::auth::password::decoy().to_owned(), |(_, h)| h.clone());
+    let hash = found.as_ref().map_or_else(
+        || engine::auth::password::decoy().to_owned(),
+        |(_, h)| h.clone(),
+    );
     let attempt = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || engine::auth::password::verify(&attempt, &hash)).await.unwrap_or(false);
+    let matches =
+        tokio::task::spawn_blocking(move || engine::auth::password::verify(&attempt, &hash))
+            .await
+            .unwrap_or(false);
     match found {
         Some((record, hash)) if matches && !record.disabled => {
             Lockout::succeeded(&state.store, user).await?;
@@ -312,8 +442,19 @@ pub async fn check_password(state: &AppState, user: &str, password: &str, addres
         }
         _ => {
             Lockout::failed(&state.store, user, address).await?;
-            audit(&state.store, user, "login.failed", None, None, address, None).await;
-            Err(ApiError::BadCredentials("wrong user name or password, or the user is disabled".into()))
+            audit(
+                &state.store,
+                user,
+                "login.failed",
+                None,
+                None,
+                address,
+                None,
+            )
+            .await;
+            Err(ApiError::BadCredentials(
+                "wrong user name or password, or the user is disabled".into(),
+            ))
         }
     }
 }
@@ -322,16 +463,33 @@ pub async fn check_password(state: &AppState, user: &str, password: &str, addres
 pub async fn start_session(state: &AppState, user: &str) -> Result<HeaderValue, ApiError> {
     let secret = token::random();
     let expires = engine_now_ms() + i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
-    state.store.create_session(user, &token::digest(&secret), &token::random(), expires).await?;
-    let secure = if state.auth.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_LIFETIME.as_secs());
+    state
+        .store
+        .create_session(user, &token::digest(&secret), &token::random(), expires)
+        .await?;
+    let secure = if state.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        SESSION_LIFETIME.as_secs()
+    );
     HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(format!("cookie: {e}")))
 }
 
 /// The cookie that ends a session in the browser.
 pub fn clear_cookie(state: &AppState) -> HeaderValue {
-    let secure = if state.auth.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")).unwrap_or(HeaderValue::from_static(""))
+    let secure = if state.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+    ))
+    .unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The session cookie's value, if the request has one.
@@ -365,11 +523,21 @@ mod tests {
         }
         assert_eq!(Lockout::wait(&store, "ann", address).await.unwrap(), None);
         Lockout::failed(&store, "ann", address).await.unwrap();
-        let wait = Lockout::wait(&store, "Ann", address).await.unwrap().expect("locked after five failures");
+        let wait = Lockout::wait(&store, "Ann", address)
+            .await
+            .unwrap()
+            .expect("locked after five failures");
         assert!(wait <= Duration::from_secs(1));
         Lockout::failed(&store, "ann", address).await.unwrap();
-        assert!(Lockout::wait(&store, "ann", None).await.unwrap().unwrap() > Duration::from_secs(1), "twice as long");
-        assert_eq!(Lockout::wait(&store, "bob", None).await.unwrap(), None, "other users are not slowed");
+        assert!(
+            Lockout::wait(&store, "ann", None).await.unwrap().unwrap() > Duration::from_secs(1),
+            "twice as long"
+        );
+        assert_eq!(
+            Lockout::wait(&store, "bob", None).await.unwrap(),
+            None,
+            "other users are not slowed"
+        );
         Lockout::succeeded(&store, "ann").await.unwrap();
         assert_eq!(Lockout::wait(&store, "ann", None).await.unwrap(), None);
     }
@@ -377,7 +545,10 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; mortar_session=abc; b=2"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; mortar_session=abc; b=2"),
+        );
         assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
         headers.insert(header::COOKIE, HeaderValue::from_static("mortar_session="));
         assert_eq!(session_cookie(&headers), None);

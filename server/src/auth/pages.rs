@@ -28,7 +28,11 @@ pub struct LoginForm {
 }
 
 /// `GET /login`.
-pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     if let Some(cookie) = session_cookie(&headers)
         && let Ok(Some(_)) = state.store.session(&token::digest(&cookie)).await
     {
@@ -39,7 +43,11 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
 }
 
 /// `POST /login`: a session for a right name and password.
-pub async fn login(State(state): State<AppState>, request_parts: axum::http::request::Parts, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    request_parts: axum::http::request::Parts,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let address = client_address(&request_parts.extensions);
     match check_password(&state, form.user.trim(), &form.password, address).await {
         Ok(user) => match start_session(&state, &user.name).await {
@@ -51,8 +59,18 @@ pub async fn login(State(state): State<AppState>, request_parts: axum::http::req
             }
             Err(error) => error.into_response(),
         },
-        Err(error @ ApiError::TooManyAttempts { .. }) => login_html(StatusCode::TOO_MANY_REQUESTS, form.next.as_deref(), Some(&error.to_string()), false),
-        Err(ApiError::BadCredentials(message)) => login_html(StatusCode::UNAUTHORIZED, form.next.as_deref(), Some(&message), false),
+        Err(error @ ApiError::TooManyAttempts { .. }) => login_html(
+            StatusCode::TOO_MANY_REQUESTS,
+            form.next.as_deref(),
+            Some(&error.to_string()),
+            false,
+        ),
+        Err(ApiError::BadCredentials(message)) => login_html(
+            StatusCode::UNAUTHORIZED,
+            form.next.as_deref(),
+            Some(&message),
+            false,
+        ),
         Err(error) => error.into_response(),
     }
 }
@@ -64,21 +82,41 @@ pub struct LogoutForm {
 }
 
 /// `POST /logout`: ends the session (the form carries its CSRF token).
-pub async fn logout(State(state): State<AppState>, request_parts: axum::http::request::Parts, Form(form): Form<LogoutForm>) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    request_parts: axum::http::request::Parts,
+    Form(form): Form<LogoutForm>,
+) -> Response {
     if let Some(cookie) = session_cookie(&request_parts.headers) {
         let digest = token::digest(&cookie);
         if let Ok(Some((user, csrf))) = state.store.session(&digest).await {
             if !token::same(&form.csrf, &csrf) {
-                return ApiError::Forbidden { message: "this logout lacks the page's CSRF token: log out from Mortar's own page".into() }.into_response();
+                return ApiError::Forbidden {
+                    message:
+                        "this logout lacks the page's CSRF token: log out from Mortar's own page"
+                            .into(),
+                }
+                .into_response();
             }
             if let Err(error) = state.store.delete_session(&digest).await {
                 return ApiError::from(error).into_response();
             }
-            audit(&state.store, &user.name, "logout", None, None, client_address(&request_parts.extensions), None).await;
+            audit(
+                &state.store,
+                &user.name,
+                "logout",
+                None,
+                None,
+                client_address(&request_parts.extensions),
+                None,
+            )
+            .await;
         }
     }
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(&state));
     response
 }
 
@@ -97,7 +135,10 @@ pub struct SetupForm {
 }
 
 /// `GET /setup?token=…`: the form that creates the first admin.
-pub async fn setup_page(State(state): State<AppState>, Query(query): Query<SetupQuery>) -> Response {
+pub async fn setup_page(
+    State(state): State<AppState>,
+    Query(query): Query<SetupQuery>,
+) -> Response {
     match setup_refusal(&state, &query.token).await {
         Some(response) => response,
         None => setup_html(StatusCode::OK, &query.token, "", None),
@@ -105,33 +146,73 @@ pub async fn setup_page(State(state): State<AppState>, Query(query): Query<Setup
 }
 
 /// `POST /setup`: creates the first admin and logs them in.
-pub async fn setup(State(state): State<AppState>, request_parts: axum::http::request::Parts, Form(form): Form<SetupForm>) -> Response {
+pub async fn setup(
+    State(state): State<AppState>,
+    request_parts: axum::http::request::Parts,
+    Form(form): Form<SetupForm>,
+) -> Response {
     if let Some(response) = setup_refusal(&state, &form.token).await {
         return response;
     }
     let user = form.user.trim();
     let problem = engine::auth::check_user_name(user)
         .and_then(|()| engine::auth::check_password(&form.password))
-        .and_then(|()| if form.password == form.confirm { Ok(()) } else { Err("the two passwords differ".into()) });
+        .and_then(|()| {
+            if form.password == form.confirm {
+                Ok(())
+            } else {
+                Err("the two passwords differ".into())
+            }
+        });
     if let Err(message) = problem {
-        return setup_html(StatusCode::UNPROCESSABLE_ENTITY, &form.token, user, Some(&message));
+        return setup_html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form.token,
+            user,
+            Some(&message),
+        );
     }
     if !super::take_setup_token(&state.store, &form.token).await {
-        return setup_html(StatusCode::FORBIDDEN, "", user, Some("this setup link was just used or has expired"));
+        return setup_html(
+            StatusCode::FORBIDDEN,
+            "",
+            user,
+            Some("this setup link was just used or has expired"),
+        );
     }
     let password = form.password.clone();
-    let hash = match tokio::task::spawn_blocking(move || engine::auth::password::hash(&password)).await {
-        Ok(Ok(hash)) => hash,
-        _ => return ApiError::Internal("cannot hash the password".into()).into_response(),
-    };
-    let admin = [Grant { role: Role::Admin, namespace: None }];
+    let hash =
+        match tokio::task::spawn_blocking(move || engine::auth::password::hash(&password)).await {
+            Ok(Ok(hash)) => hash,
+            _ => return ApiError::Internal("cannot hash the password".into()).into_response(),
+        };
+    let admin = [Grant {
+        role: Role::Admin,
+        namespace: None,
+    }];
     match state.store.create_user(user, &hash, &admin).await {
         Ok(true) => {}
-        Ok(false) => return setup_html(StatusCode::CONFLICT, "", user, Some("that user exists already: log in")),
+        Ok(false) => {
+            return setup_html(
+                StatusCode::CONFLICT,
+                "",
+                user,
+                Some("that user exists already: log in"),
+            );
+        }
         Err(error) => return ApiError::from(error).into_response(),
     }
     let address = client_address(&request_parts.extensions);
-    audit(&state.store, user, "user.create", None, Some(user), address, Some(serde_json::json!({"grants": ["admin"], "via": "setup link"}))).await;
+    audit(
+        &state.store,
+        user,
+        "user.create",
+        None,
+        Some(user),
+        address,
+        Some(serde_json::json!({"grants": ["admin"], "via": "setup link"})),
+    )
+    .await;
     match start_session(&state, user).await {
         Ok(cookie) => {
             let mut response = Redirect::to("/").into_response();
@@ -146,7 +227,13 @@ pub async fn setup(State(state): State<AppState>, request_parts: axum::http::req
 async fn setup_refusal(state: &AppState, secret: &str) -> Option<Response> {
     match state.store.count_users().await {
         Ok(0) => {}
-        Ok(_) => return Some(message_html(StatusCode::CONFLICT, "Setup is done", "Mortar has users already. <a href=\"/login\">Log in</a>.")),
+        Ok(_) => {
+            return Some(message_html(
+                StatusCode::CONFLICT,
+                "Setup is done",
+                "Mortar has users already. <a href=\"/login\">Log in</a>.",
+            ));
+        }
         Err(error) => return Some(ApiError::from(error).into_response()),
     }
     if super::setup_token_is_live(&state.store, secret).await {
@@ -163,7 +250,14 @@ async fn setup_refusal(state: &AppState, secret: &str) -> Option<Response> {
 /// Where to go after logging in: a path of this site only.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") && !path.starts_with("/login") => path.to_owned(),
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.starts_with("/login") =>
+        {
+            path.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -199,10 +293,17 @@ fn message_html(status: StatusCode, title: &str, body_html: &str) -> Response {
 }
 
 fn error_html(error: Option<&str>) -> String {
-    error.map(|e| format!("<p class=\"auth-error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default()
+    error
+        .map(|e| format!("<p class=\"auth-error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default()
 }
 
-fn login_html(status: StatusCode, next: Option<&str>, error: Option<&str>, no_user: bool) -> Response {
+fn login_html(
+    status: StatusCode,
+    next: Option<&str>,
+    error: Option<&str>,
+    no_user: bool,
+) -> Response {
     let hint = if no_user {
         "<p class=\"auth-hint\">No user exists yet: open the setup link that <code>mortar serve</code> printed on its console, \
          or run <code>mortar users add NAME --role admin --password-stdin</code>.</p>"
@@ -242,9 +343,18 @@ mod tests {
     #[test]
     fn only_paths_of_this_site_are_followed_after_login() {
         assert_eq!(super::safe_next(Some("/flows?q=1")), "/flows?q=1");
-        for bad in ["//evil.example/x", "https://evil.example", "/\\evil.example", "/login?next=/x", "flows"] {
+        for bad in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil.example",
+            "/login?next=/x",
+            "flows",
+        ] {
             assert_eq!(super::safe_next(Some(bad)), "/", "{bad}");
         }
-        assert_eq!(super::escape("<a href=\"x\">'&"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;");
+        assert_eq!(
+            super::escape("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
     }
 }

@@ -17,7 +17,13 @@ pub struct UsersArgs {
     #[command(subcommand)]
     pub command: UsersCommand,
     /// Where the database lives (as for `mortar serve`).
-    #[arg(long, env = "MORTAR_DATA_DIR", default_value = "./mortar-data", value_name = "DIR", global = true)]
+    #[arg(
+        long,
+        env = "MORTAR_DATA_DIR",
+        default_value = "./mortar-data",
+        value_name = "DIR",
+        global = true
+    )]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub key: crate::config::KeyArgs,
@@ -87,12 +93,25 @@ async fn run(store: &Store, command: UsersCommand) -> anyhow::Result<ExitCode> {
                 Ok(password) => password,
                 Err(message) => return Ok(config_error(message)),
             };
-            let hash = tokio::task::spawn_blocking(move || engine::auth::password::hash(&password)).await?.map_err(anyhow::Error::msg)?;
+            let hash = tokio::task::spawn_blocking(move || engine::auth::password::hash(&password))
+                .await?
+                .map_err(anyhow::Error::msg)?;
             if !store.create_user(&name, &hash, &roles).await? {
-                return Ok(config_error(format_args!("user {name} exists already: use `mortar users passwd` or `mortar users grant`")));
+                return Ok(config_error(format_args!(
+                    "user {name} exists already: use `mortar users passwd` or `mortar users grant`"
+                )));
             }
             let grants: Vec<String> = roles.iter().map(ToString::to_string).collect();
-            super::audit(store, actor, "user.create", None, Some(&name), None, Some(serde_json::json!({"grants": grants}))).await;
+            super::audit(
+                store,
+                actor,
+                "user.create",
+                None,
+                Some(&name),
+                None,
+                Some(serde_json::json!({"grants": grants})),
+            )
+            .await;
             println!("user {name} added ({})", grants.join(", "));
         }
         UsersCommand::List => {
@@ -107,15 +126,23 @@ async fn run(store: &Store, command: UsersCommand) -> anyhow::Result<ExitCode> {
                 Ok(password) => password,
                 Err(message) => return Ok(config_error(message)),
             };
-            let hash = tokio::task::spawn_blocking(move || engine::auth::password::hash(&password)).await?.map_err(anyhow::Error::msg)?;
+            let hash = tokio::task::spawn_blocking(move || engine::auth::password::hash(&password))
+                .await?
+                .map_err(anyhow::Error::msg)?;
             if !store.set_password(&name, &hash, None).await? {
-                return Ok(config_error(format_args!("no user {name}: `mortar users list` shows them")));
+                return Ok(config_error(format_args!(
+                    "no user {name}: `mortar users list` shows them"
+                )));
             }
             super::audit(store, actor, "user.password", None, Some(&name), None, None).await;
             println!("password of {name} changed");
         }
-        UsersCommand::Disable { name } | UsersCommand::Enable { name } if store.user(&name).await?.is_none() => {
-            return Ok(config_error(format_args!("no user {name}: `mortar users list` shows them")));
+        UsersCommand::Disable { name } | UsersCommand::Enable { name }
+            if store.user(&name).await?.is_none() =>
+        {
+            return Ok(config_error(format_args!(
+                "no user {name}: `mortar users list` shows them"
+            )));
         }
         UsersCommand::Disable { name } => {
             store.set_disabled(&name, true).await?;
@@ -129,20 +156,49 @@ async fn run(store: &Store, command: UsersCommand) -> anyhow::Result<ExitCode> {
         }
         UsersCommand::Grant { name, roles } => {
             if !store.set_grants(&name, &roles).await? {
-                return Ok(config_error(format_args!("no user {name}: `mortar users list` shows them")));
+                return Ok(config_error(format_args!(
+                    "no user {name}: `mortar users list` shows them"
+                )));
             }
             let grants: Vec<String> = roles.iter().map(ToString::to_string).collect();
-            super::audit(store, actor, "user.grants", None, Some(&name), None, Some(serde_json::json!({"grants": grants}))).await;
+            super::audit(
+                store,
+                actor,
+                "user.grants",
+                None,
+                Some(&name),
+                None,
+                Some(serde_json::json!({"grants": grants})),
+            )
+            .await;
             println!("user {name}: {}", grants.join(", "));
         }
-        UsersCommand::Token { name, label, expires_days } => {
+        UsersCommand::Token {
+            name,
+            label,
+            expires_days,
+        } => {
             if store.user(&name).await?.is_none() {
-                return Ok(config_error(format_args!("no user {name}: `mortar users list` shows them")));
+                return Ok(config_error(format_args!(
+                    "no user {name}: `mortar users list` shows them"
+                )));
             }
             let (id, secret) = token::new_api_token();
-            let expires = expires_days.map(|days| super::engine_now_ms() + i64::from(days) * 86_400_000);
-            store.create_token(&id, &name, &label, &token::digest(&secret), expires).await?;
-            super::audit(store, actor, "token.create", None, Some(&id), None, Some(serde_json::json!({"user": name, "name": label}))).await;
+            let expires =
+                expires_days.map(|days| super::engine_now_ms() + i64::from(days) * 86_400_000);
+            store
+                .create_token(&id, &name, &label, &token::digest(&secret), expires)
+                .await?;
+            super::audit(
+                store,
+                actor,
+                "token.create",
+                None,
+                Some(&id),
+                None,
+                Some(serde_json::json!({"user": name, "name": label})),
+            )
+            .await;
             println!("{secret}");
         }
     }
@@ -152,7 +208,10 @@ async fn run(store: &Store, command: UsersCommand) -> anyhow::Result<ExitCode> {
 /// The first line of stdin, checked as a password.
 fn read_password() -> Result<String, String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     engine::auth::check_password(&password)?;
     Ok(password)

@@ -24,9 +24,22 @@ struct Postgres {
 
 impl Postgres {
     fn start() -> Self {
-        let dir = PathBuf::from(format!("/tmp/mortar-cluster-pg.{}.{}", std::process::id(), rand_suffix()));
-        let output = Command::new("bash").arg(script()).arg("start").arg(&dir).output().unwrap();
-        assert!(output.status.success(), "scripts/postgres.sh start: {}", String::from_utf8_lossy(&output.stderr));
+        let dir = PathBuf::from(format!(
+            "/tmp/mortar-cluster-pg.{}.{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let output = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "scripts/postgres.sh start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
         Self { dir, url }
     }
@@ -34,7 +47,11 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(script()).arg("stop").arg(&self.dir).output();
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -44,7 +61,11 @@ fn script() -> PathBuf {
 }
 
 fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos().into()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .into()
 }
 
 /// A process stopped when dropped, unless it already ended: SIGTERM, so
@@ -55,7 +76,10 @@ struct Process(Child);
 impl Drop for Process {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
-            let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.0.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
@@ -67,14 +91,32 @@ impl Drop for Process {
 }
 
 fn spawn_listening(command: &mut Command, log: &Path) -> (Process, String) {
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::from(file)).spawn().unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").map(str::to_owned).unwrap_or_else(|| {
-        let status = child.wait().ok();
-        panic!("unexpected first line {line:?}; exit {status:?}; its log:\n{}", std::fs::read_to_string(log).unwrap_or_default())
-    });
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let status = child.wait().ok();
+            panic!(
+                "unexpected first line {line:?}; exit {status:?}; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        });
     (Process(child), url)
 }
 
@@ -90,7 +132,14 @@ impl Deployment {
         let data_dir = self.root.join(name);
         let mut command = Command::new(MORTAR);
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--roles", roles, "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--roles",
+                roles,
+                "--data-dir",
+            ])
             .arg(&data_dir)
             .arg("--storage-dir")
             .arg(&self.storage)
@@ -109,7 +158,11 @@ fn client() -> reqwest::Client {
 }
 
 async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
-    let response = request.basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
+    let response = request
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
     assert!(status.is_success(), "{status}: {text}");
@@ -117,7 +170,15 @@ async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
 }
 
 async fn workspace(host: &str, path: &str) -> serde_json::Value {
-    client().get(format!("{host}{path}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()
+    client()
+        .get(format!("{host}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Every run the workspace has, through runs/list's pages.
@@ -125,7 +186,11 @@ async fn all_runs(host: &str) -> Vec<serde_json::Value> {
     let mut runs = Vec::new();
     let mut token = String::new();
     loop {
-        let page = workspace(host, &format!("/api/2.1/jobs/runs/list?limit=25&page_token={token}")).await;
+        let page = workspace(
+            host,
+            &format!("/api/2.1/jobs/runs/list?limit=25&page_token={token}"),
+        )
+        .await;
         runs.extend(page["runs"].as_array().cloned().unwrap_or_default());
         match page["next_page_token"].as_str() {
             Some(next) => token = next.to_owned(),
@@ -135,7 +200,10 @@ async fn all_runs(host: &str) -> Vec<serde_json::Value> {
 }
 
 async fn count(web: &str, state: &str) -> u64 {
-    let page = json(client().get(format!("{web}/api/v1/executions/search?namespace=cluster&state={state}&size=1"))).await;
+    let page = json(client().get(format!(
+        "{web}/api/v1/executions/search?namespace=cluster&state={state}&size=1"
+    )))
+    .await;
     page["total"].as_u64().unwrap_or(0)
 }
 
@@ -148,17 +216,42 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     }
     let postgres = Postgres::start();
     // Kept on failure, for the nodes' logs; removed at the end otherwise.
-    let root = tempfile::Builder::new().prefix("mortar-cluster-").tempdir().unwrap().keep();
+    let root = tempfile::Builder::new()
+        .prefix("mortar-cluster-")
+        .tempdir()
+        .unwrap()
+        .keep();
     let root = &root;
     let (_emulator, host) = spawn_listening(
-        Command::new(MORTAR).args(["emulator", "--listen", "127.0.0.1:0", "--token", TOKEN, "--time-scale", "0.05"]),
+        Command::new(MORTAR).args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--time-scale",
+            "0.05",
+        ]),
         &root.join("emulator.log"),
     );
-    let deployment = Deployment { database: postgres.url.clone(), host: host.clone(), storage: root.join("shared-storage"), root: root.to_owned() };
+    let deployment = Deployment {
+        database: postgres.url.clone(),
+        host: host.clone(),
+        storage: root.join("shared-storage"),
+        root: root.to_owned(),
+    };
 
     // The first admin, from the shell, on the shared database.
     let mut add = Command::new(MORTAR)
-        .args(["users", "add", ADMIN.0, "--role", "admin", "--password-stdin", "--data-dir"])
+        .args([
+            "users",
+            "add",
+            ADMIN.0,
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+        ])
         .arg(root.join("cli"))
         .env("MORTAR_DATABASE_URL", &postgres.url)
         .env("MORTAR_SECRET_KEY", KEY)
@@ -169,15 +262,28 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
         .unwrap();
     writeln!(add.stdin.take().unwrap(), "{}", ADMIN.1).unwrap();
     let added = add.wait_with_output().unwrap();
-    assert!(added.status.success(), "mortar users add: {}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "mortar users add: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
 
     let (_web, web) = deployment.node("web", "web,scheduler");
     let (mut first, _) = deployment.node("executor-1", "executor");
     let (_second, second_url) = deployment.node("executor-2", "executor");
     // A node without the web role answers its health probe and nothing else.
-    let health = client().get(format!("{second_url}/api/v1/health")).send().await.unwrap();
+    let health = client()
+        .get(format!("{second_url}/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    let flows = client().get(format!("{second_url}/api/v1/flows/search")).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
+    let flows = client()
+        .get(format!("{second_url}/api/v1/flows/search"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(flows.status(), 404);
 
     // A cluster the runs share, created once.
@@ -195,11 +301,22 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     let flow = format!(
         "id: run\nnamespace: cluster\ntasks:\n  - id: job\n    type: io.kestra.plugin.databricks.job.SubmitRun\n    runName: \"run-{{{{ execution.id }}}}\"\n    runTasks:\n      - taskKey: t\n        existingClusterId: {cluster}\n        notebookTask:\n          notebookPath: /Shared/mortar-examples/aggregate\n    waitForCompletion: PT10M\n  - id: done\n    type: io.kestra.plugin.core.log.Log\n    message: \"done {{{{ execution.id }}}}\"\n"
     );
-    json(client().post(format!("{web}/api/v1/flows")).header("content-type", "application/x-yaml").body(flow.clone())).await;
+    json(
+        client()
+            .post(format!("{web}/api/v1/flows"))
+            .header("content-type", "application/x-yaml")
+            .body(flow.clone()),
+    )
+    .await;
 
     let mut ids = Vec::with_capacity(EXECUTIONS);
     for _ in 0..EXECUTIONS {
-        let started = json(client().post(format!("{web}/api/v1/executions/cluster/run")).json(&serde_json::json!({}))).await;
+        let started = json(
+            client()
+                .post(format!("{web}/api/v1/executions/cluster/run"))
+                .json(&serde_json::json!({})),
+        )
+        .await;
         ids.push(started["id"].as_str().unwrap().to_owned());
     }
 
@@ -210,15 +327,33 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     let follow = {
         let url = format!("{web}/api/v1/logs/{followed}/follow");
         tokio::spawn(async move {
-            let response = client().get(url).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
-            let body = tokio::time::timeout(Duration::from_secs(400), response.text()).await.expect("the stream ends").unwrap();
+            let response = client()
+                .get(url)
+                .basic_auth(ADMIN.0, Some(ADMIN.1))
+                .send()
+                .await
+                .unwrap();
+            let body = tokio::time::timeout(Duration::from_secs(400), response.text())
+                .await
+                .expect("the stream ends")
+                .unwrap();
             let blocks: Vec<String> = body.split("\n\n").map(str::to_owned).collect();
             assert!(blocks.iter().any(|b| b.contains("event: end")), "{body}");
             blocks
                 .iter()
                 .filter(|block| block.contains("event: log"))
-                .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned))
-                .map(|data| serde_json::from_str::<serde_json::Value>(&data).unwrap()["message"].as_str().unwrap().to_owned())
+                .filter_map(|block| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .map(str::to_owned)
+                })
+                .map(|data| {
+                    serde_json::from_str::<serde_json::Value>(&data).unwrap()["message"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
                 .collect::<Vec<String>>()
         })
     };
@@ -226,18 +361,30 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     // Mid-run: some done, many under way. Then the first executor dies.
     let deadline = Instant::now() + Duration::from_secs(120);
     while count(&web, "SUCCESS").await < 50 {
-        assert!(Instant::now() < deadline, "no execution ended within 2 minutes; the logs are in {}", root.display());
+        assert!(
+            Instant::now() < deadline,
+            "no execution ended within 2 minutes; the logs are in {}",
+            root.display()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // It dies holding executions: the nodes API says what each runs.
     let nodes = json(client().get(format!("{web}/api/v1/cluster/nodes"))).await;
     let pid = i64::from(first.0.id());
-    let held = nodes.as_array().unwrap().iter().find(|n| n["pid"] == pid).map_or(0, |n| n["running"].as_i64().unwrap_or(0));
+    let held = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["pid"] == pid)
+        .map_or(0, |n| n["running"].as_i64().unwrap_or(0));
     assert!(held > 0, "the executor to kill runs nothing: {nodes}");
     first.0.kill().unwrap();
     first.0.wait().unwrap();
     let before_restart = count(&web, "SUCCESS").await;
-    assert!(before_restart < EXECUTIONS as u64, "everything ended before the kill: make the runs longer");
+    assert!(
+        before_restart < EXECUTIONS as u64,
+        "everything ended before the kill: make the runs longer"
+    );
     let (_first_again, _) = deployment.node("executor-1", "executor");
 
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -249,7 +396,11 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
         if ended == EXECUTIONS as u64 {
             break;
         }
-        assert!(Instant::now() < deadline, "{ended} of {EXECUTIONS} ended in 5 minutes; the logs are in {}", root.display());
+        assert!(
+            Instant::now() < deadline,
+            "{ended} of {EXECUTIONS} ended in 5 minutes; the logs are in {}",
+            root.display()
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // A kill asked on the web node reaches the executor node that runs the
@@ -260,87 +411,186 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
         "          notebookPath: /Shared/mortar-examples/aggregate\n          baseParameters:\n            emulator_sleep: \"2000\"\n",
     );
     assert!(long.contains("emulator_sleep"), "{long}");
-    json(client().post(format!("{web}/api/v1/flows")).header("content-type", "application/x-yaml").body(long)).await;
-    let killed = json(client().post(format!("{web}/api/v1/executions/cluster/long")).json(&serde_json::json!({}))).await["id"].as_str().unwrap().to_owned();
+    json(
+        client()
+            .post(format!("{web}/api/v1/flows"))
+            .header("content-type", "application/x-yaml")
+            .body(long),
+    )
+    .await;
+    let killed = json(
+        client()
+            .post(format!("{web}/api/v1/executions/cluster/long"))
+            .json(&serde_json::json!({})),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let execution = json(client().get(format!("{web}/api/v1/executions/{killed}"))).await;
-        let runs = execution["taskRunList"].as_array().cloned().unwrap_or_default();
-        if runs.iter().any(|r| r["taskId"] == "job" && r["state"]["current"] == "RUNNING") {
+        let runs = execution["taskRunList"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if runs
+            .iter()
+            .any(|r| r["taskId"] == "job" && r["state"]["current"] == "RUNNING")
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "{killed} never started its job: {execution}");
+        assert!(
+            Instant::now() < deadline,
+            "{killed} never started its job: {execution}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let runs_of_long = || async {
-        all_runs(&host).await.into_iter().find(|r| r["run_name"] == format!("run-{killed}"))
+        all_runs(&host)
+            .await
+            .into_iter()
+            .find(|r| r["run_name"] == format!("run-{killed}"))
     };
     while runs_of_long().await.is_none() {
-        assert!(Instant::now() < deadline, "{killed}'s Databricks run was never submitted");
+        assert!(
+            Instant::now() < deadline,
+            "{killed}'s Databricks run was never submitted"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let response = client().delete(format!("{web}/api/v1/executions/{killed}/kill")).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let response = client()
+        .delete(format!("{web}/api/v1/executions/{killed}/kill"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let execution = json(client().get(format!("{web}/api/v1/executions/{killed}"))).await;
         if execution["state"]["current"] == "KILLED" {
             break;
         }
-        assert!(Instant::now() < deadline, "the kill did not end {killed}: {execution}");
+        assert!(
+            Instant::now() < deadline,
+            "the kill did not end {killed}: {execution}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    assert_eq!(count(&web, "SUCCESS").await, EXECUTIONS as u64, "every execution but the killed one succeeds");
+    assert_eq!(
+        count(&web, "SUCCESS").await,
+        EXECUTIONS as u64,
+        "every execution but the killed one succeeds"
+    );
     assert_eq!(count(&web, "KILLED").await, 1);
 
     // One Databricks run per execution: none submitted twice.
     let runs = all_runs(&host).await;
-    let mut names: Vec<String> = runs.iter().map(|r| r["run_name"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut names: Vec<String> = runs
+        .iter()
+        .map(|r| r["run_name"].as_str().unwrap_or_default().to_owned())
+        .collect();
     names.sort();
     let total = names.len();
     names.dedup();
-    assert_eq!((total, names.len()), (EXECUTIONS + 1, EXECUTIONS + 1), "one run per execution");
+    assert_eq!(
+        (total, names.len()),
+        (EXECUTIONS + 1, EXECUTIONS + 1),
+        "one run per execution"
+    );
     // Databricks cancels asynchronously: the run goes TERMINATING, then
     // TERMINATED with CANCELED.
-    let run_id = runs.iter().find(|r| r["run_name"] == format!("run-{killed}")).unwrap()["run_id"].clone();
+    let run_id = runs
+        .iter()
+        .find(|r| r["run_name"] == format!("run-{killed}"))
+        .unwrap()["run_id"]
+        .clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let cancelled = workspace(&host, &format!("/api/2.1/jobs/runs/get?run_id={run_id}")).await;
         if cancelled["state"]["life_cycle_state"] != "TERMINATING" {
-            assert_eq!(cancelled["state"]["result_state"], "CANCELED", "{cancelled}");
+            assert_eq!(
+                cancelled["state"]["result_state"], "CANCELED",
+                "{cancelled}"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "the cancelled run stays TERMINATING: {cancelled}");
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled run stays TERMINATING: {cancelled}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Each execution's log has its last line once.
     for id in &ids {
         let logs = json(client().get(format!("{web}/api/v1/logs/{id}"))).await;
-        let lines: Vec<&str> = logs.as_array().unwrap().iter().filter_map(|l| l["message"].as_str()).collect();
+        let lines: Vec<&str> = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["message"].as_str())
+            .collect();
         let done = format!("done {id}");
-        assert_eq!(lines.iter().filter(|l| **l == done).count(), 1, "{id}: {lines:?}");
+        assert_eq!(
+            lines.iter().filter(|l| **l == done).count(),
+            1,
+            "{id}: {lines:?}"
+        );
     }
     let logs = json(client().get(format!("{web}/api/v1/logs/{killed}"))).await;
-    assert!(!logs.to_string().contains(&format!("done {killed}")), "the killed execution went on: {logs}");
+    assert!(
+        !logs.to_string().contains(&format!("done {killed}")),
+        "the killed execution went on: {logs}"
+    );
 
     let streamed = follow.await.unwrap();
     let stored = json(client().get(format!("{web}/api/v1/logs/{followed}"))).await;
-    let stored: Vec<String> = stored.as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect();
+    let stored: Vec<String> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
     assert!(stored.len() >= 2, "{stored:?}");
     assert_eq!(streamed, stored, "the followed stream is the stored log");
 
     // A file a task writes on an executor node is served by the web node
     // (the nodes share --storage-dir).
     let files = "id: files\nnamespace: cluster\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      out.txt: \"made by {{ execution.id }}\"\n    outputFiles: [out.txt]\n    tasks:\n      - id: noop\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n";
-    json(client().post(format!("{web}/api/v1/flows")).header("content-type", "application/x-yaml").body(files)).await;
-    let made = json(client().post(format!("{web}/api/v1/executions/cluster/files?wait=true")).json(&serde_json::json!({}))).await;
+    json(
+        client()
+            .post(format!("{web}/api/v1/flows"))
+            .header("content-type", "application/x-yaml")
+            .body(files),
+    )
+    .await;
+    let made = json(
+        client()
+            .post(format!("{web}/api/v1/executions/cluster/files?wait=true"))
+            .json(&serde_json::json!({})),
+    )
+    .await;
     assert_eq!(made["state"]["current"], "SUCCESS", "{made}");
     let made_id = made["id"].as_str().unwrap();
     let outputs = json(client().get(format!("{web}/api/v1/executions/{made_id}"))).await;
-    let run = outputs["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "wd").unwrap().clone();
-    let uri = run["outputs"]["outputFiles"]["out.txt"].as_str().unwrap_or_else(|| panic!("{run}")).to_owned();
+    let run = outputs["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "wd")
+        .unwrap()
+        .clone();
+    let uri = run["outputs"]["outputFiles"]["out.txt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{run}"))
+        .to_owned();
     let response = client()
         .get(format!("{web}/api/v1/executions/{made_id}/file"))
         .query(&[("path", uri.as_str())])
@@ -354,13 +604,26 @@ async fn three_nodes_on_postgresql_survive_a_killed_executor_without_running_any
     // The survivor never lost an execution it ran, nor met a second walk
     // of one (a double claim shows as a store error or a stopped walk).
     let survivor = std::fs::read_to_string(root.join("executor-2.log")).unwrap();
-    for symptom in ["another node runs this execution now", "store error", "lease ran out"] {
-        assert!(!survivor.contains(symptom), "executor-2 logged {symptom:?}; the logs are in {}", root.display());
+    for symptom in [
+        "another node runs this execution now",
+        "store error",
+        "lease ran out",
+    ] {
+        assert!(
+            !survivor.contains(symptom),
+            "executor-2 logged {symptom:?}; the logs are in {}",
+            root.display()
+        );
     }
 
     // The nodes page lists the three live nodes and the dead one.
     let nodes = json(client().get(format!("{web}/api/v1/cluster/nodes"))).await;
-    let alive = nodes.as_array().unwrap().iter().filter(|n| n["alive"] == true).count();
+    let alive = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["alive"] == true)
+        .count();
     assert_eq!(alive, 3, "{nodes}");
     drop(postgres);
     let _ = std::fs::remove_dir_all(root);

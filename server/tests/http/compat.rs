@@ -15,8 +15,25 @@ use super::support::TestApp;
 
 /// Kestra's input types (`io.kestra.core.models.flows.Type`).
 const KESTRA_INPUT_TYPES: &[&str] = &[
-    "STRING", "ENUM", "SELECT", "MULTISELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE", "TIME", "DURATION", "FILE",
-    "JSON", "URI", "SECRET", "ARRAY", "YAML", "EMAIL",
+    "STRING",
+    "ENUM",
+    "SELECT",
+    "MULTISELECT",
+    "INT",
+    "FLOAT",
+    "BOOLEAN",
+    "BOOL",
+    "DATETIME",
+    "DATE",
+    "TIME",
+    "DURATION",
+    "FILE",
+    "JSON",
+    "URI",
+    "SECRET",
+    "ARRAY",
+    "YAML",
+    "EMAIL",
 ];
 
 /// What a Kestra user must know, said once here.
@@ -37,7 +54,11 @@ const DIFFERENCES: &str = "\
 ";
 
 fn status(supported: bool) -> &'static str {
-    if supported { "supported" } else { "not supported yet" }
+    if supported {
+        "supported"
+    } else {
+        "not supported yet"
+    }
 }
 
 async fn page() -> String {
@@ -47,30 +68,64 @@ async fn page() -> String {
     out.push_str(DIFFERENCES);
 
     // Task, trigger and condition types: Kestra's core ones and Mortar's own.
-    let kestra: BTreeSet<&str> = include_str!("kestra-core-types.txt").lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let kestra: BTreeSet<&str> = include_str!("kestra-core-types.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let mortar: BTreeSet<&str> = engine::flow::task_types().iter().map(|t| t.name).collect();
     let core = kestra.iter().filter(|t| mortar.contains(*t)).count();
-    let _ = write!(out, "\n## Task, trigger and condition types\n\n{core} of Kestra's {} core types are supported, and {} Databricks types.\n\n| type | Mortar |\n|---|---|\n", kestra.len(), mortar.iter().filter(|t| t.contains(".databricks.")).count());
+    let _ = write!(
+        out,
+        "\n## Task, trigger and condition types\n\n{core} of Kestra's {} core types are supported, and {} Databricks types.\n\n| type | Mortar |\n|---|---|\n",
+        kestra.len(),
+        mortar.iter().filter(|t| t.contains(".databricks.")).count()
+    );
     for name in kestra.union(&mortar) {
         let _ = writeln!(out, "| `{name}` | {} |", status(mortar.contains(name)));
     }
 
     out.push_str("\n## Input types\n\n| type | Mortar |\n|---|---|\n");
     for name in KESTRA_INPUT_TYPES {
-        let _ = writeln!(out, "| `{name}` | {} |", status(engine::flow::model::InputType::parse(name).is_some()));
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} |",
+            status(engine::flow::model::InputType::parse(name).is_some())
+        );
     }
 
-    out.push_str("\n## Expression functions, filters and tests\n\n| name | kind | Mortar |\n|---|---|---|\n");
-    let mut names: Vec<(String, Kind, bool)> = library::declarations().map(|d| (d.name.to_owned(), d.kind, true)).collect();
-    names.extend(library::not_yet().iter().map(|(kind, name)| ((*name).to_owned(), *kind, false)));
+    out.push_str(
+        "\n## Expression functions, filters and tests\n\n| name | kind | Mortar |\n|---|---|---|\n",
+    );
+    let mut names: Vec<(String, Kind, bool)> = library::declarations()
+        .map(|d| (d.name.to_owned(), d.kind, true))
+        .collect();
+    names.extend(
+        library::not_yet()
+            .iter()
+            .map(|(kind, name)| ((*name).to_owned(), *kind, false)),
+    );
     names.sort_by(|a, b| (a.1.noun(), &a.0).cmp(&(b.1.noun(), &b.0)));
     for (name, kind, supported) in names {
-        let _ = writeln!(out, "| `{name}` | {} | {} |", kind.noun(), status(supported));
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} | {} |",
+            kind.noun(),
+            status(supported)
+        );
     }
 
     // The REST operations, from the OpenAPI document the server serves.
     let app = TestApp::spawn().await;
-    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     app.stop().await;
     out.push_str("\n## REST API\n\nEvery operation below also answers under `/api/v1/main/…`.\n\n| method | path |\n|---|---|\n");
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -88,7 +143,10 @@ async fn page() -> String {
 
 #[tokio::test]
 async fn the_kestra_compatibility_page_is_current() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/kestra-compatibility.md");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/kestra-compatibility.md"
+    );
     let generated = page().await;
     if std::env::var_os("MORTAR_BLESS").is_some() {
         std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs")).unwrap();

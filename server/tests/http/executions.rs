@@ -16,7 +16,10 @@ use super::support::TestApp;
 async fn seed_execution(app: &TestApp, flow: &str) -> (ExecutionId, TaskRunId) {
     let (id, run) = seed_running_execution(app, flow).await;
     let store = &app.state.store;
-    store.task_run_event(&run, Event::Succeed, Some(&json!({"value": "Hello World"}))).await.unwrap();
+    store
+        .task_run_event(&run, Event::Succeed, Some(&json!({"value": "Hello World"})))
+        .await
+        .unwrap();
     store.execution_event(&id, Event::Succeed).await.unwrap();
     (id, run)
 }
@@ -41,9 +44,18 @@ async fn seed_running_execution(app: &TestApp, flow: &str) -> (ExecutionId, Task
         parent_task_run_id: None,
         value: None,
     };
-    store.create_execution(&execution, std::slice::from_ref(&run)).await.unwrap();
-    store.execution_event(&execution.id, Event::Start).await.unwrap();
-    store.task_run_event(&run.id, Event::Start, None).await.unwrap();
+    store
+        .create_execution(&execution, std::slice::from_ref(&run))
+        .await
+        .unwrap();
+    store
+        .execution_event(&execution.id, Event::Start)
+        .await
+        .unwrap();
+    store
+        .task_run_event(&run.id, Event::Start, None)
+        .await
+        .unwrap();
     (execution.id, run.id)
 }
 
@@ -63,7 +75,12 @@ fn log(execution: &ExecutionId, level: Level, message: &str) -> NewLog {
 async fn an_execution_reads_as_kestra_json() {
     let app = TestApp::spawn().await;
     let (id, run_id) = seed_execution(&app, "hello").await;
-    let response = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/executions/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], id.as_str());
@@ -73,10 +90,20 @@ async fn an_execution_reads_as_kestra_json() {
     assert_eq!(body["inputs"]["name"], "World");
     assert_eq!(body["labels"], json!([{"key": "env", "value": "prod"}]));
     assert_eq!(body["state"]["current"], "SUCCESS");
-    let states: Vec<&str> = body["state"]["histories"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = body["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["CREATED", "RUNNING", "SUCCESS"]);
     assert!(body["state"]["endDate"].is_string());
-    assert!(body["state"]["duration"].as_str().unwrap().starts_with("PT"));
+    assert!(
+        body["state"]["duration"]
+            .as_str()
+            .unwrap()
+            .starts_with("PT")
+    );
     let run = &body["taskRunList"][0];
     assert_eq!(run["id"], run_id.as_str());
     assert_eq!(run["taskId"], "hello");
@@ -84,7 +111,12 @@ async fn an_execution_reads_as_kestra_json() {
     assert_eq!(run["attempts"][0]["state"]["current"], "SUCCESS");
     assert_eq!(run["outputs"]["value"], "Hello World");
 
-    let missing = app.client.get(app.url("/api/v1/executions/nope")).send().await.unwrap();
+    let missing = app
+        .client
+        .get(app.url("/api/v1/executions/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     app.stop().await;
 }
@@ -99,18 +131,29 @@ async fn search_filters_by_flow_state_and_label_and_refuses_unknown_states() {
         let client = app.client.clone();
         async move { client.get(url).send().await.unwrap() }
     };
-    let body: Value = get("namespace=company&flowId=load&state=SUCCESS,FAILED&labels=env:prod").await.json().await.unwrap();
+    let body: Value = get("namespace=company&flowId=load&state=SUCCESS,FAILED&labels=env:prod")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["total"], 1);
     assert_eq!(body["results"][0]["id"], a.as_str());
     let body: Value = get("size=1&page=2").await.json().await.unwrap();
     assert_eq!(body["total"], 2);
     assert_eq!(body["results"].as_array().unwrap().len(), 1);
-    let body: Value = get("startDate=2999-01-01T00:00:00Z").await.json().await.unwrap();
+    let body: Value = get("startDate=2999-01-01T00:00:00Z")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["total"], 0);
 
     let bad = get("state=DONE").await;
     assert_eq!(bad.status(), 400);
-    let message = bad.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
+    let message = bad.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.contains("SUCCESS"), "{message}");
     assert_eq!(get("startDate=yesterday").await.status(), 400);
     app.stop().await;
@@ -125,17 +168,37 @@ async fn logs_are_listed_with_a_minimum_level() {
     logs.send(log(&id, Level::Info, "Hello World")).await;
     logs.send(log(&id, Level::Error, "boom")).await;
     logs.flush().await;
-    let all: Value = app.client.get(app.url(&format!("/api/v1/logs/{id}"))).send().await.unwrap().json().await.unwrap();
+    let all: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all.as_array().unwrap().len(), 3);
     assert_eq!(all[1]["message"], "Hello World");
     assert_eq!(all[1]["level"], "INFO");
     assert_eq!(all[1]["taskId"], "hello");
     assert_eq!(all[1]["timestamp"], "2023-11-14T22:13:20Z");
-    let warn: Value =
-        app.client.get(app.url(&format!("/api/v1/logs/{id}?minLevel=WARN"))).send().await.unwrap().json().await.unwrap();
+    let warn: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}?minLevel=WARN")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(warn.as_array().unwrap().len(), 1);
     assert_eq!(warn[0]["message"], "boom");
-    let bad = app.client.get(app.url(&format!("/api/v1/logs/{id}?minLevel=LOUD"))).send().await.unwrap();
+    let bad = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}?minLevel=LOUD")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
     app.stop().await;
 }
@@ -152,27 +215,73 @@ async fn logs_page_filter_and_download_as_kestra_does() {
     other_task.task_id = Some(TaskId::new("other"));
     logs.send(other_task).await;
     logs.flush().await;
-    let get = |query: &str| app.client.get(app.url(&format!("/api/v1/logs/{id}{query}"))).send();
-    let messages = |body: Value| body.as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let get = |query: &str| {
+        app.client
+            .get(app.url(&format!("/api/v1/logs/{id}{query}")))
+            .send()
+    };
+    let messages = |body: Value| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
 
-    assert_eq!(messages(get("?page=2&size=2").await.unwrap().json().await.unwrap()), ["line 3", "line 4"]);
-    assert_eq!(messages(get("?page=4&size=2").await.unwrap().json().await.unwrap()), Vec::<String>::new());
-    assert_eq!(messages(get("?taskId=other").await.unwrap().json().await.unwrap()), ["from another task"]);
-    assert_eq!(messages(get("?attempt=1&minLevel=WARN").await.unwrap().json().await.unwrap()), ["from another task"]);
-    for bad in ["?page=9223372036854775807&size=10", "?page=0", "?size=0", "?size=10001", "?page=x"] {
+    assert_eq!(
+        messages(get("?page=2&size=2").await.unwrap().json().await.unwrap()),
+        ["line 3", "line 4"]
+    );
+    assert_eq!(
+        messages(get("?page=4&size=2").await.unwrap().json().await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        messages(get("?taskId=other").await.unwrap().json().await.unwrap()),
+        ["from another task"]
+    );
+    assert_eq!(
+        messages(
+            get("?attempt=1&minLevel=WARN")
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        ),
+        ["from another task"]
+    );
+    for bad in [
+        "?page=9223372036854775807&size=10",
+        "?page=0",
+        "?size=0",
+        "?size=10001",
+        "?page=x",
+    ] {
         let response = get(bad).await.unwrap();
         assert_eq!(response.status(), 400, "{bad}");
     }
 
     let download = get("/download").await.unwrap();
     assert_eq!(download.status(), 200);
-    assert_eq!(download.headers()["content-disposition"], format!("attachment; filename=\"{id}.log\""));
+    assert_eq!(
+        download.headers()["content-disposition"],
+        format!("attachment; filename=\"{id}.log\"")
+    );
     let text = download.text().await.unwrap();
     let lines: Vec<&str> = text.split('\n').collect();
     assert_eq!(lines.len(), 6, "{text}");
     assert_eq!(lines[0], "2023-11-14T22:13:20Z INFO line 1");
     assert_eq!(lines[5], "2023-11-14T22:13:20Z WARN from another task");
-    assert_eq!(get("/download?taskId=other").await.unwrap().text().await.unwrap(), "2023-11-14T22:13:20Z WARN from another task");
+    assert_eq!(
+        get("/download?taskId=other")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "2023-11-14T22:13:20Z WARN from another task"
+    );
     app.stop().await;
 }
 
@@ -180,10 +289,21 @@ async fn logs_page_filter_and_download_as_kestra_does() {
 async fn logs_of_an_unknown_execution_are_404() {
     let app = TestApp::spawn().await;
     for path in ["", "/follow", "/download"] {
-        let response = app.client.get(app.url(&format!("/api/v1/logs/nosuchexecution{path}"))).send().await.unwrap();
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/logs/nosuchexecution{path}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 404, "{path}");
         let body: Value = response.json().await.unwrap();
-        assert!(body["message"].as_str().unwrap().contains("nosuchexecution"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("nosuchexecution"),
+            "{body}"
+        );
     }
     app.stop().await;
 }
@@ -193,11 +313,24 @@ async fn a_huge_log_line_is_cut_before_it_is_stored() {
     let app = TestApp::spawn().await;
     let (id, _) = seed_execution(&app, "hello").await;
     let logs = app.state.logs.sender();
-    logs.send(log(&id, Level::Info, &"x".repeat(20 * 1024 * 1024))).await;
+    logs.send(log(&id, Level::Info, &"x".repeat(20 * 1024 * 1024)))
+        .await;
     logs.flush().await;
-    let body = app.client.get(app.url(&format!("/api/v1/logs/{id}"))).send().await.unwrap().text().await.unwrap();
+    let body = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(body.len() < 1024 * 1024 + 1024, "{} bytes", body.len());
-    assert!(body.contains("[cut: this line had 20971520 bytes and a log line keeps at most 1048576"), "{}", &body[body.len() - 300..]);
+    assert!(
+        body.contains("[cut: this line had 20971520 bytes and a log line keeps at most 1048576"),
+        "{}",
+        &body[body.len() - 300..]
+    );
     app.stop().await;
 }
 
@@ -208,11 +341,18 @@ async fn read_events(response: reqwest::Response, count: usize) -> Vec<(i64, Val
     let mut events = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while events.len() < count {
-        let chunk = tokio::time::timeout_at(deadline, stream.next()).await.expect("events in time").unwrap().unwrap();
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .unwrap();
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
-            let id = block.lines().find_map(|l| l.strip_prefix("id: ")).map(|v| v.parse().unwrap());
+            let id = block
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(|v| v.parse().unwrap());
             let data = block.lines().find_map(|l| l.strip_prefix("data: "));
             if let (Some(id), Some(data)) = (id, data) {
                 events.push((id, serde_json::from_str(data).unwrap()));
@@ -241,16 +381,28 @@ async fn following_logs_delivers_the_backlog_then_live_lines_and_resumes_without
     logs.send(log(&id, Level::Info, "three")).await;
     logs.send(log(&id, Level::Info, "four")).await;
     let events = reader.await.unwrap();
-    let messages: Vec<&str> = events.iter().map(|(_, e)| e["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|(_, e)| e["message"].as_str().unwrap())
+        .collect();
     assert_eq!(messages, ["one", "two", "three", "four"]);
 
     // A reconnect after "two" gets exactly "three", "four", then what follows.
     let after_two = events[1].0;
-    let resumed = app.client.get(&url).header("last-event-id", after_two.to_string()).send().await.unwrap();
+    let resumed = app
+        .client
+        .get(&url)
+        .header("last-event-id", after_two.to_string())
+        .send()
+        .await
+        .unwrap();
     let reader = tokio::spawn(read_events(resumed, 3));
     logs.send(log(&id, Level::Info, "five")).await;
     let events = reader.await.unwrap();
-    let messages: Vec<&str> = events.iter().map(|(_, e)| e["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|(_, e)| e["message"].as_str().unwrap())
+        .collect();
     assert_eq!(messages, ["three", "four", "five"]);
     assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
     app.stop().await;
@@ -259,14 +411,28 @@ async fn following_logs_delivers_the_backlog_then_live_lines_and_resumes_without
 /// Reads a whole SSE stream until the server ends it; the messages in
 /// order. The last event must be `end`.
 async fn read_to_end(response: reqwest::Response) -> Vec<String> {
-    let body = tokio::time::timeout(Duration::from_secs(20), response.text()).await.expect("the stream ends").unwrap();
-    let blocks: Vec<&str> = body.split("\n\n").filter(|b| !b.trim().is_empty() && !b.starts_with(':')).collect();
-    assert!(blocks.last().is_some_and(|b| b.contains("event: end")), "{body}");
+    let body = tokio::time::timeout(Duration::from_secs(20), response.text())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    let blocks: Vec<&str> = body
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty() && !b.starts_with(':'))
+        .collect();
+    assert!(
+        blocks.last().is_some_and(|b| b.contains("event: end")),
+        "{body}"
+    );
     blocks
         .iter()
         .filter(|block| block.contains("event: log"))
         .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
-        .map(|data| serde_json::from_str::<Value>(data).unwrap()["message"].as_str().unwrap().to_owned())
+        .map(|data| {
+            serde_json::from_str::<Value>(data).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -286,12 +452,30 @@ async fn following_an_execution_ends_once_it_has_ended_and_its_last_line_is_sent
         .unwrap();
     let id = started["id"].as_str().unwrap().to_owned();
     // Followed while it runs: the stream ends by itself after "after".
-    let follow = app.client.get(app.url(&format!("/api/v1/logs/{id}/follow"))).send().await.unwrap();
+    let follow = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}/follow")))
+        .send()
+        .await
+        .unwrap();
     let messages = read_to_end(follow).await;
-    assert_eq!(messages.first().map(String::as_str), Some("before"), "{messages:?}");
-    assert_eq!(messages.last().map(String::as_str), Some("after"), "{messages:?}");
+    assert_eq!(
+        messages.first().map(String::as_str),
+        Some("before"),
+        "{messages:?}"
+    );
+    assert_eq!(
+        messages.last().map(String::as_str),
+        Some("after"),
+        "{messages:?}"
+    );
     // Followed after it ended: the backlog, then the end.
-    let again = app.client.get(app.url(&format!("/api/v1/logs/{id}/follow"))).send().await.unwrap();
+    let again = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}/follow")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(read_to_end(again).await, messages);
     app.stop().await;
 }
@@ -300,23 +484,61 @@ async fn following_an_execution_ends_once_it_has_ended_and_its_last_line_is_sent
 async fn an_execution_file_streams_and_other_paths_are_refused() {
     let app = TestApp::spawn().await;
     let (id, _) = seed_execution(&app, "hello").await;
-    let uri = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new("hello"), &id, "result.csv");
+    let uri = Storage::execution_uri(
+        &Namespace::new("company.data"),
+        &FlowId::new("hello"),
+        &id,
+        "result.csv",
+    );
     let content = "region,amount\nnorth,10\n".repeat(1000);
-    app.state.storage.write(&uri, content.as_bytes()).await.unwrap();
+    app.state
+        .storage
+        .write(&uri, content.as_bytes())
+        .await
+        .unwrap();
 
-    let url = |path: &str| app.url(&format!("/api/v1/executions/{id}/file?path={}", path.replace('/', "%2F").replace(':', "%3A")));
+    let url = |path: &str| {
+        app.url(&format!(
+            "/api/v1/executions/{id}/file?path={}",
+            path.replace('/', "%2F").replace(':', "%3A")
+        ))
+    };
     let response = app.client.get(url(&uri)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/csv");
-    assert!(response.headers()["content-disposition"].to_str().unwrap().contains("result.csv"));
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("result.csv")
+    );
     assert_eq!(response.text().await.unwrap(), content);
 
     let elsewhere = "storage:///company.data/hello/executions/someone-else/result.csv";
-    assert_eq!(app.client.get(url(elsewhere)).send().await.unwrap().status(), 403);
+    assert_eq!(
+        app.client
+            .get(url(elsewhere))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     let sneaky = format!("storage:///company.data/hello/executions/{id}/../../x");
-    assert_eq!(app.client.get(url(&sneaky)).send().await.unwrap().status(), 400);
-    let missing = Storage::execution_uri(&Namespace::new("company.data"), &FlowId::new("hello"), &id, "missing.csv");
-    assert_eq!(app.client.get(url(&missing)).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.client.get(url(&sneaky)).send().await.unwrap().status(),
+        400
+    );
+    let missing = Storage::execution_uri(
+        &Namespace::new("company.data"),
+        &FlowId::new("hello"),
+        &id,
+        "missing.csv",
+    );
+    assert_eq!(
+        app.client.get(url(&missing)).send().await.unwrap().status(),
+        404
+    );
     app.stop().await;
 }
 
@@ -326,21 +548,57 @@ async fn an_execution_file_streams_and_other_paths_are_refused() {
 async fn labels_are_set_on_ended_executions_only() {
     let app = TestApp::spawn().await;
     let (running, _) = seed_running_execution(&app, "long").await;
-    let set = |id: String, body: serde_json::Value| app.client.post(app.url(&format!("/api/v1/executions/{id}/labels"))).json(&body).send();
-    let answer = set(running.to_string(), serde_json::json!([{"key": "a", "value": "b"}])).await.unwrap();
+    let set = |id: String, body: serde_json::Value| {
+        app.client
+            .post(app.url(&format!("/api/v1/executions/{id}/labels")))
+            .json(&body)
+            .send()
+    };
+    let answer = set(
+        running.to_string(),
+        serde_json::json!([{"key": "a", "value": "b"}]),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.status(), 409);
-    assert!(answer.text().await.unwrap().contains("labels are set once it has ended"));
-    assert_eq!(set("nope".into(), serde_json::json!([])).await.unwrap().status(), 404);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("labels are set once it has ended")
+    );
+    assert_eq!(
+        set("nope".into(), serde_json::json!([]))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     app.post_flow("id: quick\nnamespace: t\nlabels:\n  team: data\ntasks:\n  - id: a\n    type: debug.Return\n    format: x\n").await;
-    let ended: serde_json::Value =
-        app.client.post(app.url("/api/v1/executions/t/quick?wait=true")).json(&serde_json::json!({})).send().await.unwrap().json().await.unwrap();
+    let ended: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/executions/t/quick?wait=true"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = ended["id"].as_str().unwrap().to_owned();
     let body: serde_json::Value =
         set(id, serde_json::json!([{"key": "team", "value": "platform"}, {"key": "reviewed", "value": "yes"}])).await.unwrap().json().await.unwrap();
     let labels = body["labels"].as_array().unwrap();
-    assert!(labels.contains(&serde_json::json!({"key": "team", "value": "platform"})), "{body}");
-    assert!(labels.contains(&serde_json::json!({"key": "reviewed", "value": "yes"})), "{body}");
+    assert!(
+        labels.contains(&serde_json::json!({"key": "team", "value": "platform"})),
+        "{body}"
+    );
+    assert!(
+        labels.contains(&serde_json::json!({"key": "reviewed", "value": "yes"})),
+        "{body}"
+    );
     app.stop().await;
 }
 
@@ -350,9 +608,23 @@ async fn labels_are_set_on_ended_executions_only() {
 async fn dotted_inputs_posted_as_form_fields_come_back_nested() {
     let app = TestApp::spawn().await;
     app.post_flow("id: nested\nnamespace: t\ninputs:\n  - id: request.name\n    type: STRING\n  - id: request.size\n    type: INT\ntasks:\n  - id: say\n    type: log.Log\n    message: \"{{ inputs.request.name }} x{{ inputs.request.size }}\"\n").await;
-    let form = reqwest::multipart::Form::new().text("request.name", "ada").text("request.size", "2");
-    let execution: Value = app.client.post(app.url("/api/v1/executions/t/nested?wait=true")).multipart(form).send().await.unwrap().json().await.unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("request.name", "ada")
+        .text("request.size", "2");
+    let execution: Value = app
+        .client
+        .post(app.url("/api/v1/executions/t/nested?wait=true"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
-    assert_eq!(execution["inputs"], serde_json::json!({"request": {"name": "ada", "size": 2}}));
+    assert_eq!(
+        execution["inputs"],
+        serde_json::json!({"request": {"name": "ada", "size": 2}})
+    );
     app.stop().await;
 }

@@ -11,15 +11,24 @@ const MORTAR: &str = env!("CARGO_BIN_EXE_mortar");
 fn spawn_listening(command: &mut Command) -> (Child, String) {
     // Its log goes to a file, read back if it does not start.
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut child =
-        command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::from(log.reopen().unwrap())).spawn().unwrap();
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log.reopen().unwrap()))
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
-        let status = child.wait().ok();
-        let log = std::fs::read_to_string(log.path()).unwrap_or_default();
-        panic!("unexpected first line {line:?}; exit {status:?}; its log:\n{log}")
-    });
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            let status = child.wait().ok();
+            let log = std::fs::read_to_string(log.path()).unwrap_or_default();
+            panic!("unexpected first line {line:?}; exit {status:?}; its log:\n{log}")
+        });
     (child, url.to_owned())
 }
 
@@ -32,7 +41,15 @@ const ADMIN: (&str, &str) = ("admin", "correct horse battery");
 fn add_admin(data_dir: &std::path::Path) {
     use std::io::Write;
     let mut child = Command::new(MORTAR)
-        .args(["users", "add", ADMIN.0, "--role", "admin", "--password-stdin", "--data-dir"])
+        .args([
+            "users",
+            "add",
+            ADMIN.0,
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
@@ -42,7 +59,11 @@ fn add_admin(data_dir: &std::path::Path) {
         .unwrap();
     writeln!(child.stdin.take().unwrap(), "{}", ADMIN.1).unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "mortar users add: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "mortar users add: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// `mortar serve` on port 0 with the embedded emulator, whatever the
@@ -52,8 +73,16 @@ fn serve(data_dir: &std::path::Path) -> (Child, String) {
         add_admin(data_dir);
     }
     let mut command = Command::new(MORTAR);
-    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
-    for name in ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"] {
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
+    for name in [
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "DATABRICKS_CONFIG_PROFILE",
+    ] {
         command.env_remove(name);
     }
     spawn_listening(&mut command)
@@ -79,7 +108,11 @@ fn serves_on_port_zero_and_stops_cleanly_on_sigterm_and_sigint() {
         assert!(!url.ends_with(":0"));
         let health = reqwest::blocking_get(&format!("{url}/api/v1/health"));
         assert_eq!(health, 200);
-        Command::new("kill").arg(signal).arg(child.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         let status = wait_for_exit(&mut child);
         assert!(status.success(), "{signal}: {status}");
         assert!(dir.path().join("mortar.db").exists());
@@ -90,11 +123,18 @@ fn serves_on_port_zero_and_stops_cleanly_on_sigterm_and_sigint() {
 fn a_bad_flag_is_one_line_naming_it_and_exit_status_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["serve", "--listen", "not-an-address"], "--listen"),
-        (&["serve", "--data-dir", "/proc/mortar-cannot-be-here"], "--data-dir"),
+        (
+            &["serve", "--data-dir", "/proc/mortar-cannot-be-here"],
+            "--data-dir",
+        ),
         (&["serve", "--no-such-flag"], "--no-such-flag"),
     ];
     for (args, flag) in cases {
-        let output = Command::new(MORTAR).args(*args).env("RUST_LOG", "off").output().unwrap();
+        let output = Command::new(MORTAR)
+            .args(*args)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
@@ -115,37 +155,77 @@ fn the_environment_sets_listen_and_data_dir() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
     assert!(dir.path().join("from-env/mortar.db").exists());
     // SIGTERM: its embedded emulator removes its files on the way out.
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     wait_for_exit(&mut child);
 }
 
 mod reqwest {
     /// A plain blocking GET without pulling in reqwest's blocking client.
     pub fn blocking_get(url: &str) -> u16 {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async { engine::http::client().get(url).basic_auth(super::ADMIN.0, Some(super::ADMIN.1)).send().await.unwrap().status().as_u16() })
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            engine::http::client()
+                .get(url)
+                .basic_auth(super::ADMIN.0, Some(super::ADMIN.1))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
     }
 }
 
 /// GET a JSON document with a blocking runtime of its own.
 fn get_json(url: &str) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { engine::http::client().get(url).basic_auth(ADMIN.0, Some(ADMIN.1)).send().await.unwrap().json().await.unwrap() })
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        engine::http::client()
+            .get(url)
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
 }
 
 fn send(method: &str, url: &str, content_type: &str, body: &str) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let client = engine::http::client();
         let request = match method {
             "POST" => client.post(url),
             _ => client.put(url),
         };
-        let response = request.basic_auth(ADMIN.0, Some(ADMIN.1)).header("content-type", content_type).body(body.to_owned()).send().await.unwrap();
+        let response = request
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
         response.json().await.unwrap_or(serde_json::Value::Null)
     })
 }
@@ -163,13 +243,33 @@ fn after_kill_9_a_restarted_server_finishes_the_execution_without_rerunning_fini
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url) = serve(dir.path());
     let flow = "id: crash\nnamespace: t\ntasks:\n  - id: first\n    type: debug.Return\n    format: one\n  - id: middle\n    type: flow.Sleep\n    duration: PT1S\n  - id: last\n    type: debug.Return\n    format: \"{{ outputs.first.value }}-three\"\n";
-    send("POST", &format!("{url}/api/v1/flows"), "application/x-yaml", flow);
-    let started = send("POST", &format!("{url}/api/v1/executions/t/crash"), "application/json", "{}");
+    send(
+        "POST",
+        &format!("{url}/api/v1/flows"),
+        "application/x-yaml",
+        flow,
+    );
+    let started = send(
+        "POST",
+        &format!("{url}/api/v1/executions/t/crash"),
+        "application/json",
+        "{}",
+    );
     let id = started["id"].as_str().unwrap().to_owned();
     let run_state = |body: &serde_json::Value, task: &str| {
-        body["taskRunList"].as_array().and_then(|runs| runs.iter().find(|r| r["taskId"] == task)).map(|r| r["state"]["current"].as_str().unwrap_or("").to_owned())
+        body["taskRunList"]
+            .as_array()
+            .and_then(|runs| runs.iter().find(|r| r["taskId"] == task))
+            .map(|r| r["state"]["current"].as_str().unwrap_or("").to_owned())
     };
-    wait_until("the sleep to start", || run_state(&get_json(&format!("{url}/api/v1/executions/{id}")), "middle").as_deref() == Some("RUNNING"));
+    wait_until("the sleep to start", || {
+        run_state(
+            &get_json(&format!("{url}/api/v1/executions/{id}")),
+            "middle",
+        )
+        .as_deref()
+            == Some("RUNNING")
+    });
 
     // SIGKILL: no clean-up of any kind.
     child.kill().unwrap();
@@ -183,12 +283,27 @@ fn after_kill_9_a_restarted_server_finishes_the_execution_without_rerunning_fini
     });
     let runs = last["taskRunList"].as_array().unwrap();
     let count = |task: &str| runs.iter().filter(|r| r["taskId"] == task).count();
-    assert_eq!((count("first"), count("middle"), count("last")), (1, 1, 1), "{last}");
+    assert_eq!(
+        (count("first"), count("middle"), count("last")),
+        (1, 1, 1),
+        "{last}"
+    );
     let first = runs.iter().find(|r| r["taskId"] == "first").unwrap();
-    assert_eq!(first["attempts"].as_array().unwrap().len(), 1, "a finished task is not run again");
+    assert_eq!(
+        first["attempts"].as_array().unwrap().len(),
+        1,
+        "a finished task is not run again"
+    );
     let final_output = runs.iter().find(|r| r["taskId"] == "last").unwrap();
-    assert_eq!(final_output["outputs"]["value"], "one-three", "outputs from before the crash are still there");
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert_eq!(
+        final_output["outputs"]["value"], "one-three",
+        "outputs from before the crash are still there"
+    );
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(wait_for_exit(&mut child).success());
 }
 
@@ -208,29 +323,65 @@ fn mortar_run_streams_logs_and_exits_by_the_final_state() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("[hi] hi you from storage:///t/ok/executions/"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("[hi] hi you from storage:///t/ok/executions/"),
+        "{stdout}"
+    );
     assert!(stdout.contains("-data.csv"), "{stdout}");
-    assert!(stdout.lines().last().unwrap().contains("ended SUCCESS"), "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().contains("ended SUCCESS"),
+        "{stdout}"
+    );
 
     let failing = dir.path().join("fail.yml");
     std::fs::write(&failing, "id: f\nnamespace: t\ntasks:\n  - id: boom\n    type: execution.Fail\n    errorMessage: nope\n").unwrap();
-    let output = Command::new(MORTAR).arg("run").arg(&failing).env("RUST_LOG", "warn").output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("run")
+        .arg(&failing)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("[boom] nope") && stdout.contains("ended FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("[boom] nope") && stdout.contains("ended FAILED"),
+        "{stdout}"
+    );
 
-    let output = Command::new(MORTAR).arg("run").arg(&ok).args(["--input", "nmae=x"]).env("RUST_LOG", "warn").output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("run")
+        .arg(&ok)
+        .args(["--input", "nmae=x"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("input \"nmae\" is not declared"));
 
     // An invalid flow does not run: its problems are shown with positions.
     let invalid = dir.path().join("invalid.yml");
-    std::fs::write(&invalid, "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: x\n").unwrap();
-    let output = Command::new(MORTAR).arg("run").arg(&invalid).env("RUST_LOG", "warn").output().unwrap();
+    std::fs::write(
+        &invalid,
+        "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: x\n",
+    )
+    .unwrap();
+    let output = Command::new(MORTAR)
+        .arg("run")
+        .arg(&invalid)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("{}:5:11: unknown task type", invalid.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:5:11: unknown task type", invalid.display())),
+        "{stderr}"
+    );
     assert!(!String::from_utf8_lossy(&output.stdout).contains("started"));
 }
 
@@ -242,10 +393,17 @@ fn serve_embeds_the_emulator_when_no_databricks_is_configured() {
     assert_eq!(health["databricks"]["embeddedEmulator"], true, "{health}");
     let host = health["databricks"]["host"].as_str().unwrap().to_owned();
     assert!(host.starts_with("http://127.0.0.1:"), "{host}");
-    assert!(!health.to_string().contains("dapi"), "no token in the health answer: {health}");
+    assert!(
+        !health.to_string().contains("dapi"),
+        "no token in the health answer: {health}"
+    );
     let metadata = get_json(&format!("{host}/.well-known/databricks-config"));
     assert!(metadata["oidc_endpoint"].is_string(), "{metadata}");
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(wait_for_exit(&mut child).success());
 }
 
@@ -262,23 +420,57 @@ fn mortar_emulator_prints_its_address_and_token_and_refuses_bad_flags() {
     let (mut first, mut second) = (String::new(), String::new());
     stdout.read_line(&mut first).unwrap();
     stdout.read_line(&mut second).unwrap();
-    let url = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{first:?}")).to_owned();
-    let token = second.trim().strip_prefix("token: ").unwrap_or_else(|| panic!("{second:?}")).to_owned();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .to_owned();
+    let token = second
+        .trim()
+        .strip_prefix("token: ")
+        .unwrap_or_else(|| panic!("{second:?}"))
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (with_token, without) = runtime.block_on(async {
         let client = engine::http::client();
-        let with = client.get(format!("{url}/api/2.0/clusters/list")).bearer_auth(&token).send().await.unwrap().status().as_u16();
-        let without = client.get(format!("{url}/api/2.0/clusters/list")).send().await.unwrap().status().as_u16();
+        let with = client
+            .get(format!("{url}/api/2.0/clusters/list"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        let without = client
+            .get(format!("{url}/api/2.0/clusters/list"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
         (with, without)
     });
     assert_eq!((with_token, without), (200, 401));
-    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(wait_for_exit(&mut child).success());
 
-    let output = Command::new(MORTAR).args(["emulator", "--time-scale", "fast"]).output().unwrap();
+    let output = Command::new(MORTAR)
+        .args(["emulator", "--time-scale", "fast"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--time-scale") && stderr.trim().lines().count() == 1, "{stderr}");
+    assert!(
+        stderr.contains("--time-scale") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -291,24 +483,52 @@ fn every_blueprint_runs_to_success_from_mortar_run() {
         std::fs::write(&file, blueprint.source).unwrap();
         let plan = engine::plan::Plan::from_yaml(blueprint.source).unwrap();
         let mut command = Command::new(MORTAR);
-        command.arg("run").arg(&file).env("RUST_LOG", "warn").env("MORTAR_EMULATOR_TIME_SCALE", "0.001");
-        for name in ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"] {
+        command
+            .arg("run")
+            .arg(&file)
+            .env("RUST_LOG", "warn")
+            .env("MORTAR_EMULATOR_TIME_SCALE", "0.001");
+        for name in [
+            "DATABRICKS_HOST",
+            "DATABRICKS_TOKEN",
+            "DATABRICKS_CLIENT_ID",
+            "DATABRICKS_CLIENT_SECRET",
+            "DATABRICKS_CONFIG_PROFILE",
+        ] {
             command.env_remove(name);
         }
         for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
-            command.arg("--input").arg(format!("{}=@{}", input.id, csv.display()));
+            command
+                .arg("--input")
+                .arg(format!("{}=@{}", input.id, csv.display()));
         }
         let output = command.output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{}: {stdout}{}", blueprint.header.id, String::from_utf8_lossy(&output.stderr));
-        assert!(stdout.lines().last().unwrap().contains("ended SUCCESS"), "{stdout}");
+        assert!(
+            output.status.success(),
+            "{}: {stdout}{}",
+            blueprint.header.id,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.lines().last().unwrap().contains("ended SUCCESS"),
+            "{stdout}"
+        );
     }
 }
 
 /// An emulator in a process of its own, so that it outlives a crash of
 /// `mortar serve`.
 fn external_emulator(time_scale: &str) -> (Child, String) {
-    spawn_listening(Command::new(MORTAR).args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", time_scale]))
+    spawn_listening(Command::new(MORTAR).args([
+        "emulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        "dapi-crash-test",
+        "--time-scale",
+        time_scale,
+    ]))
 }
 
 /// `mortar serve` with the workspace at `host` as its Databricks.
@@ -328,9 +548,20 @@ fn serve_against(data_dir: &std::path::Path, host: &str) -> (Child, String) {
 }
 
 fn workspace_get(host: &str, path: &str) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
-        engine::http::client().get(format!("{host}{path}")).bearer_auth("dapi-crash-test").send().await.unwrap().json().await.unwrap()
+        engine::http::client()
+            .get(format!("{host}{path}"))
+            .bearer_auth("dapi-crash-test")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     })
 }
 
@@ -340,12 +571,24 @@ fn a_crash_during_a_databricks_run_reattaches_without_a_second_cluster_or_run() 
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url) = serve_against(dir.path(), &host);
     let flow = "id: durable\nnamespace: t\ntasks:\n  - id: cluster\n    type: databricks.cluster.CreateCluster\n    clusterName: durable\n    sparkVersion: 15.4.x-scala2.12\n    numWorkers: 1\n  - id: job\n    type: databricks.job.SubmitRun\n    runTasks:\n      - taskKey: aggregate\n        existingClusterId: \"{{ outputs.cluster.clusterId }}\"\n        notebookTask:\n          notebookPath: /Shared/mortar-examples/aggregate\n    waitForCompletion: PT10M\n";
-    send("POST", &format!("{url}/api/v1/flows"), "application/x-yaml", flow);
-    let started = send("POST", &format!("{url}/api/v1/executions/t/durable"), "application/json", "{}");
+    send(
+        "POST",
+        &format!("{url}/api/v1/flows"),
+        "application/x-yaml",
+        flow,
+    );
+    let started = send(
+        "POST",
+        &format!("{url}/api/v1/executions/t/durable"),
+        "application/json",
+        "{}",
+    );
     let id = started["id"].as_str().unwrap().to_owned();
     // Crash once the run exists on the workspace and is not finished.
     wait_until("the run to be submitted", || {
-        workspace_get(&host, "/api/2.2/jobs/runs/list?active_only=true")["runs"].as_array().is_some_and(|runs| !runs.is_empty())
+        workspace_get(&host, "/api/2.2/jobs/runs/list?active_only=true")["runs"]
+            .as_array()
+            .is_some_and(|runs| !runs.is_empty())
     });
     child.kill().unwrap();
     child.wait().unwrap();
@@ -358,14 +601,32 @@ fn a_crash_during_a_databricks_run_reattaches_without_a_second_cluster_or_run() 
     });
     assert_eq!(last["state"]["current"], "SUCCESS", "{last}");
     let clusters = workspace_get(&host, "/api/2.1/clusters/list");
-    let ours = clusters["clusters"].as_array().unwrap().iter().filter(|c| c["custom_tags"]["mortar_execution"] == id.as_str()).count();
+    let ours = clusters["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["custom_tags"]["mortar_execution"] == id.as_str())
+        .count();
     assert_eq!(ours, 1, "one cluster: {clusters}");
     let runs = workspace_get(&host, "/api/2.2/jobs/runs/list");
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "one run: {runs}");
-    let job = last["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "job").unwrap();
-    assert_eq!(job["attempts"].as_array().unwrap().len(), 1, "re-attached in the same attempt: {job}");
+    let job = last["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "job")
+        .unwrap();
+    assert_eq!(
+        job["attempts"].as_array().unwrap().len(),
+        1,
+        "re-attached in the same attempt: {job}"
+    );
     for process in [&mut child, &mut emulator] {
-        Command::new("kill").arg("-TERM").arg(process.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(process.id().to_string())
+            .status()
+            .unwrap();
         wait_for_exit(process);
     }
 }
@@ -373,7 +634,10 @@ fn a_crash_during_a_databricks_run_reattaches_without_a_second_cluster_or_run() 
 /// Peak resident memory (VmHWM) of a running process, in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 #[test]
@@ -381,7 +645,16 @@ fn a_300_mb_file_moves_through_dbfs_and_a_volume_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let (mut emulator, host) = spawn_listening(
         Command::new(MORTAR)
-            .args(["emulator", "--listen", "127.0.0.1:0", "--token", "dapi-crash-test", "--time-scale", "0", "--data-dir"])
+            .args([
+                "emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--token",
+                "dapi-crash-test",
+                "--time-scale",
+                "0",
+                "--data-dir",
+            ])
             .arg(dir.path().join("workspace")),
     );
     let big = dir.path().join("big.bin");
@@ -419,14 +692,29 @@ fn a_300_mb_file_moves_through_dbfs_and_a_volume_in_bounded_memory() {
         std::thread::sleep(Duration::from_millis(5));
     };
     let output = child.wait_with_output().unwrap();
-    assert!(status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains(&format!("uploaded {size} bytes to dbfs:/big/big.bin")), "{stdout}");
-    assert!(stdout.contains(&format!("downloaded {size} bytes")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("uploaded {size} bytes to dbfs:/big/big.bin")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("downloaded {size} bytes")),
+        "{stdout}"
+    );
     // Bounded: a fraction of the file, whatever its size (1 MiB blocks, streams).
     assert!(peak < 128 * 1024, "peak RSS {peak} KiB for a 300 MiB file");
     eprintln!("peak RSS of mortar run moving 300 MiB: {} MiB", peak / 1024);
-    Command::new("kill").arg("-TERM").arg(emulator.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(emulator.id().to_string())
+        .status()
+        .unwrap();
     wait_for_exit(&mut emulator);
 }
 
@@ -439,21 +727,49 @@ fn mortar_validate_prints_positions_and_mortar_schema_prints_json() {
         std::fs::write(&file, blueprint.source).unwrap();
         files.push(file);
     }
-    let output = Command::new(MORTAR).arg("validate").args(&files).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     assert!(output.stdout.is_empty());
 
     let bad = dir.path().join("bad.yml");
-    std::fs::write(&bad, "id: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: hi\n").unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&files[0]).arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        "id: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Lgo\n    message: hi\n",
+    )
+    .unwrap();
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&files[0])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with(&format!("{}:5:11: unknown task type \"log.Lgo\"", bad.display())), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{}:5:11: unknown task type \"log.Lgo\"",
+            bad.display()
+        )),
+        "{stdout}"
+    );
 
     let output = Command::new(MORTAR).arg("schema").output().unwrap();
     assert!(output.status.success());
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(schema["$defs"].as_object().is_some_and(|d| d.contains_key("io.kestra.plugin.core.log.Log")), "{schema}");
+    assert!(
+        schema["$defs"]
+            .as_object()
+            .is_some_and(|d| d.contains_key("io.kestra.plugin.core.log.Log")),
+        "{schema}"
+    );
 }
 
 /// Kestra's Pebble, not Jinja: functions, `??` and the ternary validate,
@@ -477,16 +793,38 @@ tasks:
 "#,
     )
     .unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&good).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
-    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 
     let bad = dir.path().join("bad.yml");
     std::fs::write(&bad, "id: bad\nnamespace: t\ntasks:\n  - id: a\n    type: log.Log\n    message: \"{{ 'a' | uper }}\"\n").unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&bad).output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with(&format!("{}:6:24: bad expression: unknown filter `uper`: did you mean `upper`?", bad.display())), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{}:6:24: bad expression: unknown filter `uper`: did you mean `upper`?",
+            bad.display()
+        )),
+        "{stdout}"
+    );
 }
 
 /// Kestra's own examples of SetVariables/UnsetVariables, LoopUntil and
@@ -538,12 +876,33 @@ tasks:
 "#,
     )
     .unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&flow).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
-    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
-    let output = Command::new(MORTAR).arg("run").arg(&flow).env("RUST_LOG", "warn").output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&flow)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let output = Command::new(MORTAR)
+        .arg("run")
+        .arg(&flow)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("Hello Loïc"), "{stdout}");
     // The running execution counts itself.
     assert!(stdout.contains("looped 4 times; counted 1"), "{stdout}");
@@ -594,19 +953,36 @@ tasks:
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(
         stdout.contains("env=bonjour global=eu-west url=https://mortar.example.com/ size=8 uri=kestra:///company/team/_files/sql/q.sql"),
         "{stdout}"
     );
     // What is decrypted with a secret is derived from it, and masked.
-    assert!(stdout.contains("round trip=true, shown as ******"), "{stdout}");
+    assert!(
+        stdout.contains("round trip=true, shown as ******"),
+        "{stdout}"
+    );
 
     // A globals file that is not a mapping is refused before anything runs, naming the flag.
     std::fs::write(&globals, "- a\n- b\n").unwrap();
-    let output = Command::new(MORTAR).arg("run").arg(&flow).arg("--globals").arg(&globals).output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("run")
+        .arg(&flow)
+        .arg("--globals")
+        .arg(&globals)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--globals"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--globals"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -625,34 +1001,89 @@ fn first_start_prints_a_setup_link_that_makes_the_first_admin_once() {
     let (mut first, mut second) = (String::new(), String::new());
     stdout.read_line(&mut first).unwrap();
     stdout.read_line(&mut second).unwrap();
-    let url = first.trim().strip_prefix("listening on ").unwrap().to_owned();
-    let link = second.split_whitespace().find(|w| w.contains("/setup?token=")).unwrap_or_else(|| panic!("no setup link: {second:?}")).to_owned();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let link = second
+        .split_whitespace()
+        .find(|w| w.contains("/setup?token="))
+        .unwrap_or_else(|| panic!("no setup link: {second:?}"))
+        .to_owned();
     assert!(link.starts_with(&format!("{url}/setup?token=")), "{link}");
     assert!(second.contains("30 minutes"), "{second}");
     let token = link.split("token=").nth(1).unwrap().to_owned();
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
-        let browser = engine::http::client_builder().redirect(::reqwest::redirect::Policy::none()).build().unwrap();
+        let browser = engine::http::client_builder()
+            .redirect(::reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let form = browser.get(&link).send().await.unwrap();
         assert_eq!(form.status(), 200);
         assert!(form.text().await.unwrap().contains("Create the admin"));
-        let wrong = browser.get(format!("{url}/setup?token=guess")).send().await.unwrap();
+        let wrong = browser
+            .get(format!("{url}/setup?token=guess"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(wrong.status(), 403);
-        let fields = [("token", token.as_str()), ("user", "root"), ("password", "correct horse battery"), ("confirm", "correct horse battery")];
-        let created = browser.post(format!("{url}/setup")).form(&fields).send().await.unwrap();
+        let fields = [
+            ("token", token.as_str()),
+            ("user", "root"),
+            ("password", "correct horse battery"),
+            ("confirm", "correct horse battery"),
+        ];
+        let created = browser
+            .post(format!("{url}/setup"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(created.status(), 303);
-        let cookie = created.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let me: serde_json::Value = browser.get(format!("{url}/api/v1/me")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+        let cookie = created.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let me: serde_json::Value = browser
+            .get(format!("{url}/api/v1/me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(me["name"], "root");
         assert_eq!(me["grants"], serde_json::json!(["admin"]));
-        let again = browser.post(format!("{url}/setup")).form(&fields).send().await.unwrap();
+        let again = browser
+            .post(format!("{url}/setup"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(again.status(), 409, "the link works once");
     });
 
     // The shell manages users while the server runs on the same data dir.
     let mut add = Command::new(MORTAR)
-        .args(["users", "add", "vic", "--role", "viewer:a", "--password-stdin", "--data-dir"])
+        .args([
+            "users",
+            "add",
+            "vic",
+            "--role",
+            "viewer:a",
+            "--password-stdin",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -663,27 +1094,79 @@ fn first_start_prints_a_setup_link_that_makes_the_first_admin_once() {
         writeln!(add.stdin.take().unwrap(), "another password").unwrap();
     }
     assert!(add.wait_with_output().unwrap().status.success());
-    let list = Command::new(MORTAR).args(["users", "list", "--data-dir"]).arg(dir.path()).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&list.stdout), "root\tadmin\nvic\tviewer:a.*\n");
-    let short = Command::new(MORTAR).args(["users", "add", "x", "--role", "viewer", "--password-stdin", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let list = Command::new(MORTAR)
+        .args(["users", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "root\tadmin\nvic\tviewer:a.*\n"
+    );
+    let short = Command::new(MORTAR)
+        .args([
+            "users",
+            "add",
+            "x",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(short.status.code(), Some(2), "an empty password is refused");
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
-    let status = runtime_get_as(&format!("{url}/api/v1/flows/search"), ("vic", "another password"));
+    let status = runtime_get_as(
+        &format!("{url}/api/v1/flows/search"),
+        ("vic", "another password"),
+    );
     assert_eq!(status, 200);
-    let token = Command::new(MORTAR).args(["users", "token", "vic", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let token = Command::new(MORTAR)
+        .args(["users", "token", "vic", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
     assert!(token.starts_with("mtk_"), "{token}");
-    let disabled = Command::new(MORTAR).args(["users", "disable", "vic", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let disabled = Command::new(MORTAR)
+        .args(["users", "disable", "vic", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(disabled.status.success());
-    assert_eq!(runtime_get_as(&format!("{url}/api/v1/flows/search"), ("vic", "another password")), 401);
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert_eq!(
+        runtime_get_as(
+            &format!("{url}/api/v1/flows/search"),
+            ("vic", "another password")
+        ),
+        401
+    );
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(wait_for_exit(&mut child).success());
 }
 
 /// The status of a GET with basic auth.
 fn runtime_get_as(url: &str, (user, password): (&str, &str)) -> u16 {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { engine::http::client().get(url).basic_auth(user, Some(password)).send().await.unwrap().status().as_u16() })
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        engine::http::client()
+            .get(url)
+            .basic_auth(user, Some(password))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
 }
 
 /// A literal `host` with a path is an error of `mortar validate`, at its
@@ -697,7 +1180,11 @@ fn mortar_validate_refuses_a_host_with_a_path() {
         "id: fetch\nnamespace: t\ntasks:\n  - id: get\n    type: io.kestra.plugin.databricks.dbfs.Download\n    host: \"http://127.0.0.1:47999/internal/data.txt#\"\n    authentication:\n      token: t\n    from: /x\n",
     )
     .unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&file).output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -713,7 +1200,8 @@ fn mortar_validate_refuses_a_host_with_a_path() {
 /// checked), `mortar validate` refuses a duplicate input and an empty
 /// Switch with positions, and a Sequential's own errors and finally run.
 #[test]
-fn mortar_takes_enum_inputs_refuses_duplicate_inputs_and_empty_switches_and_runs_flowable_errors_and_finally() {
+fn mortar_takes_enum_inputs_refuses_duplicate_inputs_and_empty_switches_and_runs_flowable_errors_and_finally()
+ {
     let dir = tempfile::tempdir().unwrap();
     let flow = dir.path().join("enum.yml");
     std::fs::write(
@@ -722,13 +1210,41 @@ fn mortar_takes_enum_inputs_refuses_duplicate_inputs_and_empty_switches_and_runs
     )
     .unwrap();
     let data = dir.path().join("data");
-    let ok = Command::new(MORTAR).arg("run").arg(&flow).args(["--input", "color=GREEN", "--data-dir"]).arg(&data).output().unwrap();
-    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("color GREEN"), "{}", String::from_utf8_lossy(&ok.stdout));
-    let bad = Command::new(MORTAR).arg("run").arg(&flow).args(["--input", "color=BLUE", "--data-dir"]).arg(&data).output().unwrap();
+    let ok = Command::new(MORTAR)
+        .arg("run")
+        .arg(&flow)
+        .args(["--input", "color=GREEN", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("color GREEN"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let bad = Command::new(MORTAR)
+        .arg("run")
+        .arg(&flow)
+        .args(["--input", "color=BLUE", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
-    let said = format!("{}{}", String::from_utf8_lossy(&bad.stdout), String::from_utf8_lossy(&bad.stderr));
-    assert!(said.contains("color") && said.contains("RED") && said.contains("GREEN"), "{said}");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(
+        said.contains("color") && said.contains("RED") && said.contains("GREEN"),
+        "{said}"
+    );
 
     let invalid = dir.path().join("invalid.yml");
     std::fs::write(
@@ -736,11 +1252,27 @@ fn mortar_takes_enum_inputs_refuses_duplicate_inputs_and_empty_switches_and_runs
         "id: invalid\nnamespace: t\ninputs:\n  - id: a\n    type: STRING\n  - id: a\n    type: STRING\ntasks:\n  - id: s\n    type: flow.Switch\n    value: x\n",
     )
     .unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&invalid).output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&invalid)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains(&format!("{}:6:9: duplicate input id `a` (also on line 4)", invalid.display())), "{stdout}");
-    assert!(stdout.contains(&format!("{}:9:9: Switch s has no tasks to run", invalid.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{}:6:9: duplicate input id `a` (also on line 4)",
+            invalid.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{}:9:9: Switch s has no tasks to run",
+            invalid.display()
+        )),
+        "{stdout}"
+    );
 
     // A flowable's own errors and finally validate and run.
     let branches = dir.path().join("branches.yml");
@@ -749,10 +1281,27 @@ fn mortar_takes_enum_inputs_refuses_duplicate_inputs_and_empty_switches_and_runs
         "id: branches\nnamespace: t\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - id: boom\n        type: io.kestra.plugin.core.execution.Fail\n    errors:\n      - id: handle\n        type: io.kestra.plugin.core.log.Log\n        message: handled it\n    finally:\n      - id: tidy\n        type: io.kestra.plugin.core.log.Log\n        message: tidied up\n",
     )
     .unwrap();
-    let output = Command::new(MORTAR).arg("validate").arg(&branches).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
-    let ran = Command::new(MORTAR).arg("run").arg(&branches).arg("--data-dir").arg(&data).output().unwrap();
+    let output = Command::new(MORTAR)
+        .arg("validate")
+        .arg(&branches)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let ran = Command::new(MORTAR)
+        .arg("run")
+        .arg(&branches)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
     assert_eq!(ran.status.code(), Some(1), "the Sequential stays FAILED");
     let said = String::from_utf8_lossy(&ran.stdout);
-    assert!(said.contains("handled it") && said.contains("tidied up"), "{said}");
+    assert!(
+        said.contains("handled it") && said.contains("tidied up"),
+        "{said}"
+    );
 }

@@ -10,17 +10,35 @@ use super::support::TestApp;
 const HELLO: &str = "id: hello\nnamespace: tutorial\ninputs:\n  - id: name\n    type: STRING\n    defaults: World\n  - id: times\n    type: INT\n    required: false\ntasks:\n  - id: greet\n    type: log.Log\n    message: \"Hello, {{ inputs.name }}!\"\n  - id: answer\n    type: debug.Return\n    format: \"{{ inputs.name | upper }}\"\n";
 
 async fn execute(app: &TestApp, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
-    app.client.post(app.url(&format!("/api/v1/executions/{path}"))).multipart(form).send().await.unwrap()
+    app.client
+        .post(app.url(&format!("/api/v1/executions/{path}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn until_ended(app: &TestApp, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
-        if ["SUCCESS", "WARNING", "FAILED", "KILLED"].contains(&body["state"]["current"].as_str().unwrap()) {
+        let body: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/executions/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ["SUCCESS", "WARNING", "FAILED", "KILLED"]
+            .contains(&body["state"]["current"].as_str().unwrap())
+        {
             return body;
         }
-        assert!(tokio::time::Instant::now() < deadline, "execution {id} did not end: {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "execution {id} did not end: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -29,19 +47,48 @@ async fn until_ended(app: &TestApp, id: &str) -> Value {
 async fn execute_with_form_inputs_and_wait_returns_the_finished_execution() {
     let app = TestApp::spawn().await;
     app.post_flow(HELLO).await;
-    let form = reqwest::multipart::Form::new().text("name", "Mortar").text("times", "3");
-    let response = execute(&app, "tutorial/hello?wait=true&labels=team:data&labels=env:test", form).await;
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Mortar")
+        .text("times", "3");
+    let response = execute(
+        &app,
+        "tutorial/hello?wait=true&labels=team:data&labels=env:test",
+        form,
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
     assert_eq!(body["inputs"], json!({"name": "Mortar", "times": 3}));
     assert_eq!(body["flowRevision"], 1);
     let labels = body["labels"].as_array().unwrap();
-    assert!(labels.contains(&json!({"key": "team", "value": "data"})) && labels.contains(&json!({"key": "env", "value": "test"})));
-    let answer = body["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "answer").unwrap();
+    assert!(
+        labels.contains(&json!({"key": "team", "value": "data"}))
+            && labels.contains(&json!({"key": "env", "value": "test"}))
+    );
+    let answer = body["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "answer")
+        .unwrap();
     assert_eq!(answer["outputs"]["value"], "MORTAR");
-    let logs: Value = app.client.get(app.url(&format!("/api/v1/logs/{}", body["id"].as_str().unwrap()))).send().await.unwrap().json().await.unwrap();
-    assert!(logs.as_array().unwrap().iter().any(|l| l["message"] == "Hello, Mortar!"), "{logs}");
+    let logs: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{}", body["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"] == "Hello, Mortar!"),
+        "{logs}"
+    );
     app.stop().await;
 }
 
@@ -56,7 +103,10 @@ async fn json_inputs_work_and_bad_inputs_are_422_with_every_problem() {
         .send()
         .await
         .unwrap();
-    assert_eq!(ok.json::<Value>().await.unwrap()["state"]["current"], "SUCCESS");
+    assert_eq!(
+        ok.json::<Value>().await.unwrap()["state"]["current"],
+        "SUCCESS"
+    );
     let bad = app
         .client
         .post(app.url("/api/v1/executions/tutorial/hello"))
@@ -66,11 +116,32 @@ async fn json_inputs_work_and_bad_inputs_are_422_with_every_problem() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     let body: Value = bad.json().await.unwrap();
-    let problems: Vec<&str> = body["violations"].as_array().unwrap().iter().map(|v| v["message"].as_str().unwrap()).collect();
+    let problems: Vec<&str> = body["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("\"nmae\" is not declared")));
-    assert!(problems.iter().any(|p| p.contains("\"lots\" is not a whole number")));
-    let search: Value = app.client.get(app.url("/api/v1/executions/search")).send().await.unwrap().json().await.unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"nmae\" is not declared"))
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"lots\" is not a whole number"))
+    );
+    let search: Value = app
+        .client
+        .get(app.url("/api/v1/executions/search"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(search["total"], 1, "the refused execution was not created");
     let missing = execute(&app, "tutorial/nope", reqwest::multipart::Form::new()).await;
     assert_eq!(missing.status(), 404);
@@ -83,14 +154,34 @@ async fn a_file_input_is_streamed_to_storage_and_downloadable() {
     app.post_flow("id: upload\nnamespace: data\ninputs:\n  - id: sales\n    type: FILE\ntasks:\n  - id: where\n    type: debug.Return\n    format: \"{{ inputs.sales }}\"\n").await;
     // 5.4 MB: over axum's 2 MiB default body limit, which this route lifts.
     let csv = "region,amount\n".to_owned() + &"north,10\n".repeat(600_000);
-    let part = reqwest::multipart::Part::bytes(csv.clone().into_bytes()).file_name("sales.csv").mime_str("text/csv").unwrap();
-    let body: Value = execute(&app, "data/upload?wait=true", reqwest::multipart::Form::new().part("sales", part)).await.json().await.unwrap();
+    let part = reqwest::multipart::Part::bytes(csv.clone().into_bytes())
+        .file_name("sales.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    let body: Value = execute(
+        &app,
+        "data/upload?wait=true",
+        reqwest::multipart::Form::new().part("sales", part),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
     let uri = body["inputs"]["sales"].as_str().unwrap().to_owned();
-    assert!(uri.starts_with(&format!("storage:///data/upload/executions/{}/", body["id"].as_str().unwrap())), "{uri}");
+    assert!(
+        uri.starts_with(&format!(
+            "storage:///data/upload/executions/{}/",
+            body["id"].as_str().unwrap()
+        )),
+        "{uri}"
+    );
     let file = app
         .client
-        .get(app.url(&format!("/api/v1/executions/{}/file", body["id"].as_str().unwrap())))
+        .get(app.url(&format!(
+            "/api/v1/executions/{}/file",
+            body["id"].as_str().unwrap()
+        )))
         .query(&[("path", &uri)])
         .send()
         .await
@@ -102,14 +193,31 @@ async fn a_file_input_is_streamed_to_storage_and_downloadable() {
 
 #[tokio::test]
 async fn an_upload_over_the_limit_is_413_and_leaves_no_file() {
-    let limits = server::config::LimitArgs { max_upload: 100_000, ..Default::default() };
+    let limits = server::config::LimitArgs {
+        max_upload: 100_000,
+        ..Default::default()
+    };
     let app = TestApp::spawn_with_limits(limits).await;
     app.post_flow("id: upload\nnamespace: data\ninputs:\n  - id: sales\n    type: FILE\ntasks:\n  - id: where\n    type: debug.Return\n    format: \"{{ inputs.sales }}\"\n").await;
-    let part = reqwest::multipart::Part::bytes(vec![b'x'; 300_000]).file_name("big.csv").mime_str("text/csv").unwrap();
-    let response = execute(&app, "data/upload?wait=true", reqwest::multipart::Form::new().part("sales", part)).await;
+    let part = reqwest::multipart::Part::bytes(vec![b'x'; 300_000])
+        .file_name("big.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    let response = execute(
+        &app,
+        "data/upload?wait=true",
+        reqwest::multipart::Form::new().part("sales", part),
+    )
+    .await;
     assert_eq!(response.status(), 413);
-    let message = response.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("larger than 100000 bytes") && message.contains("--max-upload"), "{message}");
+    let message = response.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("larger than 100000 bytes") && message.contains("--max-upload"),
+        "{message}"
+    );
     // Nothing is left in internal storage, not even a partial file.
     let storage = app.state.storage.path_of("storage:///data").unwrap();
     let leftovers: Vec<_> = walk(&storage);
@@ -118,17 +226,28 @@ async fn an_upload_over_the_limit_is_413_and_leaves_no_file() {
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .flatten()
-        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                vec![e.path()]
+            }
+        })
         .collect()
 }
 
 #[tokio::test]
 async fn kill_stops_a_running_execution_and_restart_makes_a_new_attempt() {
     let app = TestApp::spawn().await;
-    app.post_flow("id: slow\nnamespace: t\ntasks:\n  - id: wait\n    type: flow.Sleep\n    duration: PT1H\n").await;
+    app.post_flow(
+        "id: slow\nnamespace: t\ntasks:\n  - id: wait\n    type: flow.Sleep\n    duration: PT1H\n",
+    )
+    .await;
     let started = execute(&app, "t/slow", reqwest::multipart::Form::new()).await;
     assert_eq!(started.status(), 200);
     let started: Value = started.json().await.unwrap();
@@ -136,35 +255,75 @@ async fn kill_stops_a_running_execution_and_restart_makes_a_new_attempt() {
     // Wait until the sleep has started before killing it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
-        if body["taskRunList"].as_array().is_some_and(|runs| runs.iter().any(|r| r["state"]["current"] == "RUNNING")) {
+        let body: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/executions/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["taskRunList"]
+            .as_array()
+            .is_some_and(|runs| runs.iter().any(|r| r["state"]["current"] == "RUNNING"))
+        {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let killed = app.client.delete(app.url(&format!("/api/v1/executions/{id}/kill"))).send().await.unwrap();
+    let killed = app
+        .client
+        .delete(app.url(&format!("/api/v1/executions/{id}/kill")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(killed.status(), 202);
     let ended = until_ended(&app, &id).await;
     assert_eq!(ended["state"]["current"], "KILLED");
     assert_eq!(ended["taskRunList"][0]["state"]["current"], "KILLED");
-    let again = app.client.delete(app.url(&format!("/api/v1/executions/{id}/kill"))).send().await.unwrap();
+    let again = app
+        .client
+        .delete(app.url(&format!("/api/v1/executions/{id}/kill")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 409);
 
     // Restart runs the killed task again, as a second attempt.
-    let restarted = app.client.post(app.url(&format!("/api/v1/executions/{id}/restart"))).send().await.unwrap();
+    let restarted = app
+        .client
+        .post(app.url(&format!("/api/v1/executions/{id}/restart")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(restarted.status(), 200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
-        let attempts = body["taskRunList"][0]["attempts"].as_array().map_or(0, Vec::len);
+        let body: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/executions/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let attempts = body["taskRunList"][0]["attempts"]
+            .as_array()
+            .map_or(0, Vec::len);
         if attempts == 2 && body["state"]["current"] == "RUNNING" {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{body}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    app.client.delete(app.url(&format!("/api/v1/executions/{id}/kill"))).send().await.unwrap();
+    app.client
+        .delete(app.url(&format!("/api/v1/executions/{id}/kill")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(until_ended(&app, &id).await["state"]["current"], "KILLED");
     app.stop().await;
 }
@@ -176,26 +335,49 @@ async fn kill_stops_a_running_execution_and_restart_makes_a_new_attempt() {
 async fn a_paused_execution_is_resumed_with_form_inputs() {
     let app = TestApp::spawn().await;
     app.post_flow("id: approval\nnamespace: t\ntasks:\n  - id: approve\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: count\n        type: INT\n  - id: after\n    type: debug.Return\n    format: \"{{ outputs.approve.onResume.count * 2 }}\"\n").await;
-    let started: Value = execute(&app, "t/approval", reqwest::multipart::Form::new()).await.json().await.unwrap();
+    let started: Value = execute(&app, "t/approval", reqwest::multipart::Form::new())
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = started["id"].as_str().unwrap().to_owned();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let body: Value = app.client.get(app.url(&format!("/api/v1/executions/{id}"))).send().await.unwrap().json().await.unwrap();
+        let body: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/executions/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if body["state"]["current"] == "PAUSED" {
-            assert_eq!(body["taskRunList"][0]["state"]["current"], "PAUSED", "{body}");
+            assert_eq!(
+                body["taskRunList"][0]["state"]["current"], "PAUSED",
+                "{body}"
+            );
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{body}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let resume = |form: reqwest::multipart::Form| {
-        let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/executions/{id}/resume")));
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/executions/{id}/resume")),
+        );
         async move { client.post(url).multipart(form).send().await.unwrap() }
     };
     let bad = resume(reqwest::multipart::Form::new().text("count", "many")).await;
     assert_eq!(bad.status(), 422);
     assert!(bad.text().await.unwrap().contains("count"));
-    assert_eq!(resume(reqwest::multipart::Form::new().text("count", "21")).await.status(), 204);
+    assert_eq!(
+        resume(reqwest::multipart::Form::new().text("count", "21"))
+            .await
+            .status(),
+        204
+    );
     let ended = until_ended(&app, &id).await;
     assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
     assert_eq!(ended["taskRunList"][1]["outputs"]["value"], "42");
@@ -210,20 +392,70 @@ async fn flows_are_updated_as_revisions_and_deleted() {
     app.post_flow(HELLO).await;
     let put = |body: String| {
         let (client, url) = (app.client.clone(), app.url("/api/v1/flows/tutorial/hello"));
-        async move { client.put(url).header("content-type", "application/x-yaml").body(body).send().await.unwrap() }
+        async move {
+            client
+                .put(url)
+                .header("content-type", "application/x-yaml")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let updated = put(HELLO.replace("World", "Everyone")).await;
     assert_eq!(updated.status(), 200);
     assert_eq!(updated.json::<Value>().await.unwrap()["revision"], 2);
     let mismatch = put(HELLO.replace("id: hello", "id: other")).await;
     assert_eq!(mismatch.status(), 422);
-    let revisions: Value = app.client.get(app.url("/api/v1/flows/tutorial/hello/revisions")).send().await.unwrap().json().await.unwrap();
-    let numbers: Vec<i64> = revisions.as_array().unwrap().iter().map(|r| r["revision"].as_i64().unwrap()).collect();
+    let revisions: Value = app
+        .client
+        .get(app.url("/api/v1/flows/tutorial/hello/revisions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let numbers: Vec<i64> = revisions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_i64().unwrap())
+        .collect();
     assert_eq!(numbers, [1, 2]);
-    assert!(revisions[1]["source"].as_str().unwrap().contains("Everyone"));
-    assert_eq!(app.client.delete(app.url("/api/v1/flows/tutorial/hello")).send().await.unwrap().status(), 204);
-    assert_eq!(app.client.get(app.url("/api/v1/flows/tutorial/hello")).send().await.unwrap().status(), 404);
-    assert_eq!(app.client.delete(app.url("/api/v1/flows/tutorial/hello")).send().await.unwrap().status(), 404);
+    assert!(
+        revisions[1]["source"]
+            .as_str()
+            .unwrap()
+            .contains("Everyone")
+    );
+    assert_eq!(
+        app.client
+            .delete(app.url("/api/v1/flows/tutorial/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/flows/tutorial/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.client
+            .delete(app.url("/api/v1/flows/tutorial/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     let put_missing = put(HELLO.to_owned()).await;
     assert_eq!(put_missing.status(), 404);
     app.stop().await;
@@ -241,14 +473,30 @@ async fn every_blueprint_runs_to_success_from_the_api() {
         let plan = engine::plan::Plan::from_yaml(blueprint.source).unwrap();
         let mut form = reqwest::multipart::Form::new();
         for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
-            form = form.part(input.id.clone(), reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("data.csv"));
+            form = form.part(
+                input.id.clone(),
+                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("data.csv"),
+            );
         }
-        let path = format!("{}/{}?wait=true", blueprint.header.namespace, blueprint.header.id);
+        let path = format!(
+            "{}/{}?wait=true",
+            blueprint.header.namespace, blueprint.header.id
+        );
         let body: Value = execute(&app, &path, form).await.json().await.unwrap();
         if body["state"]["current"] != "SUCCESS" {
-            let logs: Value =
-                app.client.get(app.url(&format!("/api/v1/logs/{}", body["id"].as_str().unwrap()))).send().await.unwrap().json().await.unwrap();
-            panic!("{} ended {}: {logs:#}", blueprint.header.id, body["state"]["current"]);
+            let logs: Value = app
+                .client
+                .get(app.url(&format!("/api/v1/logs/{}", body["id"].as_str().unwrap())))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            panic!(
+                "{} ended {}: {logs:#}",
+                blueprint.header.id, body["state"]["current"]
+            );
         }
     }
     app.stop().await;
@@ -259,12 +507,24 @@ async fn replay_from_a_task_run_makes_a_new_execution_that_keeps_the_earlier_one
     let app = TestApp::spawn().await;
     app.post_flow(HELLO).await;
     let form = reqwest::multipart::Form::new().text("name", "Replay");
-    let original: Value = execute(&app, "tutorial/hello?wait=true", form).await.json().await.unwrap();
+    let original: Value = execute(&app, "tutorial/hello?wait=true", form)
+        .await
+        .json()
+        .await
+        .unwrap();
     let original_id = original["id"].as_str().unwrap();
-    let answer = original["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "answer").unwrap();
+    let answer = original["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "answer")
+        .unwrap();
     let response = app
         .client
-        .post(app.url(&format!("/api/v1/executions/{original_id}/replay?taskRunId={}", answer["id"].as_str().unwrap())))
+        .post(app.url(&format!(
+            "/api/v1/executions/{original_id}/replay?taskRunId={}",
+            answer["id"].as_str().unwrap()
+        )))
         .send()
         .await
         .unwrap();
@@ -279,8 +539,18 @@ async fn replay_from_a_task_run_makes_a_new_execution_that_keeps_the_earlier_one
     let greet = runs.iter().find(|r| r["taskId"] == "greet").unwrap();
     // Kept as it was: its one attempt ended before the replay was asked for.
     assert_eq!(greet["attempts"].as_array().unwrap().len(), 1);
-    assert_eq!(greet["state"]["startDate"], original["taskRunList"][0]["state"]["startDate"]);
-    let bad = app.client.post(app.url(&format!("/api/v1/executions/{original_id}/replay?taskRunId=nope"))).send().await.unwrap();
+    assert_eq!(
+        greet["state"]["startDate"],
+        original["taskRunList"][0]["state"]["startDate"]
+    );
+    let bad = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/executions/{original_id}/replay?taskRunId=nope"
+        )))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 409);
     app.stop().await;
 }
@@ -303,15 +573,37 @@ async fn a_webhook_with_the_right_key_starts_an_execution_with_the_request() {
     let started: Value = response.json().await.unwrap();
     let ended = until_ended(&app, started["id"].as_str().unwrap()).await;
     assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
-    let echo = ended["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "echo").unwrap();
-    assert_eq!(echo["outputs"]["value"], "the shop sent 42 with urgent via shop");
-    assert!(!ended.to_string().contains("do-not-pass-on"), "credentials are not passed on: {ended}");
+    let echo = ended["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "echo")
+        .unwrap();
+    assert_eq!(
+        echo["outputs"]["value"],
+        "the shop sent 42 with urgent via shop"
+    );
+    assert!(
+        !ended.to_string().contains("do-not-pass-on"),
+        "credentials are not passed on: {ended}"
+    );
 
     for path in ["tutorial/hook/wrong-key", "tutorial/nobody/s3cr3t-key"] {
-        let missing = app.client.post(app.url(&format!("/api/v1/executions/webhook/{path}"))).send().await.unwrap();
+        let missing = app
+            .client
+            .post(app.url(&format!("/api/v1/executions/webhook/{path}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(missing.status(), 404, "{path}");
         let body: Value = missing.json().await.unwrap();
-        assert!(body["message"].as_str().unwrap().contains("no Webhook trigger with this key"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("no Webhook trigger with this key"),
+            "{body}"
+        );
     }
     app.stop().await;
 }
@@ -322,32 +614,133 @@ async fn kv_api_puts_gets_lists_deletes_and_flows_read_it() {
     let app = TestApp::spawn().await;
     let kv = |key: &str| app.url(&format!("/api/v1/namespaces/company.team/kv/{key}"));
     // JSON bodies keep their type; anything else is text.
-    assert_eq!(app.client.put(kv("limits")).body(r#"{"max": 10}"#).send().await.unwrap().status(), 200);
-    assert_eq!(app.client.put(kv("greeting")).body("hello there").header("ttl", "PT1H").send().await.unwrap().status(), 200);
-    let got: Value = app.client.get(kv("limits")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.client
+            .put(kv("limits"))
+            .body(r#"{"max": 10}"#)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .put(kv("greeting"))
+            .body("hello there")
+            .header("ttl", "PT1H")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let got: Value = app
+        .client
+        .get(kv("limits"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, json!({"type": "JSON", "value": {"max": 10}}));
-    let got: Value = app.client.get(kv("greeting")).send().await.unwrap().json().await.unwrap();
+    let got: Value = app
+        .client
+        .get(kv("greeting"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, json!({"type": "STRING", "value": "hello there"}));
-    let list: Value = app.client.get(app.url("/api/v1/namespaces/company.team/kv")).send().await.unwrap().json().await.unwrap();
-    let keys: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.team/kv"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, ["greeting", "limits"]);
-    assert!(list[0]["expirationDate"].is_string() && list[1].get("expirationDate").is_none(), "{list}");
+    assert!(
+        list[0]["expirationDate"].is_string() && list[1].get("expirationDate").is_none(),
+        "{list}"
+    );
 
     // A flow of the namespace reads them with kv().
     app.post_flow("id: reader\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ kv('greeting') }} / {{ kv('limits').max * 2 }}\"\n").await;
-    let response = app.client.post(app.url("/api/v1/executions/company.team/reader?wait=true")).json(&json!({})).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/executions/company.team/reader?wait=true"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
-    assert_eq!(body["taskRunList"][0]["outputs"]["value"], "hello there / 20");
+    assert_eq!(
+        body["taskRunList"][0]["outputs"]["value"],
+        "hello there / 20"
+    );
 
     // Missing keys are 404 with Kestra's message; bad keys and namespaces 400; delete says whether it was there.
     let missing = app.client.get(kv("nope")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap().contains("No value found for key 'nope' in namespace 'company.team'"));
-    assert_eq!(app.client.put(kv(".hidden")).body("1").send().await.unwrap().status(), 400);
-    assert_eq!(app.client.get(app.url("/api/v1/namespaces/a..b/kv")).send().await.unwrap().status(), 400);
-    assert_eq!(app.client.put(kv("x")).body("1").header("ttl", "an hour").send().await.unwrap().status(), 400);
-    let deleted: Value = app.client.delete(kv("greeting")).send().await.unwrap().json().await.unwrap();
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("No value found for key 'nope' in namespace 'company.team'")
+    );
+    assert_eq!(
+        app.client
+            .put(kv(".hidden"))
+            .body("1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/namespaces/a..b/kv"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.client
+            .put(kv("x"))
+            .body("1")
+            .header("ttl", "an hour")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let deleted: Value = app
+        .client
+        .delete(kv("greeting"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(deleted, json!(true));
     let bulk: Value = app
         .client
@@ -373,54 +766,209 @@ async fn namespace_files_api_writes_reads_lists_moves_deletes_and_flows_use_them
     let app = TestApp::spawn().await;
     let files = app.url("/api/v1/namespaces/company.team/files");
     let upload = |path: &str, content: &'static str| {
-        let form = reqwest::multipart::Form::new().part("fileContent", reqwest::multipart::Part::bytes(content.as_bytes()).file_name("file"));
-        app.client.post(&files).query(&[("path", path)]).multipart(form).send()
+        let form = reqwest::multipart::Form::new().part(
+            "fileContent",
+            reqwest::multipart::Part::bytes(content.as_bytes()).file_name("file"),
+        );
+        app.client
+            .post(&files)
+            .query(&[("path", path)])
+            .multipart(form)
+            .send()
     };
-    assert_eq!(upload("/sql/q.sql", "SELECT 1").await.unwrap().status(), 200);
-    assert_eq!(app.client.post(&files).query(&[("path", "sql/q.sql")]).body("SELECT 2").send().await.unwrap().status(), 200);
-    assert_eq!(upload("/scripts/clean.py", "print(1)").await.unwrap().status(), 200);
+    assert_eq!(
+        upload("/sql/q.sql", "SELECT 1").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .post(&files)
+            .query(&[("path", "sql/q.sql")])
+            .body("SELECT 2")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        upload("/scripts/clean.py", "print(1)")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let text = |query: Vec<(&'static str, &'static str)>| {
         let request = app.client.get(&files).query(&query);
         async move { request.send().await.unwrap().text().await.unwrap() }
     };
     assert_eq!(text(vec![("path", "/sql/q.sql")]).await, "SELECT 2");
-    assert_eq!(text(vec![("path", "/sql/q.sql"), ("revision", "1")]).await, "SELECT 1");
-    let revisions: Value = app.client.get(app.url("/api/v1/namespaces/company.team/files/revisions?path=/sql/q.sql")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        text(vec![("path", "/sql/q.sql"), ("revision", "1")]).await,
+        "SELECT 1"
+    );
+    let revisions: Value = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.team/files/revisions?path=/sql/q.sql"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(revisions, json!([{"revision": 1}, {"revision": 2}]));
-    let root: Value = app.client.get(app.url("/api/v1/main/namespaces/company.team/files/directory")).send().await.unwrap().json().await.unwrap();
-    let names: Vec<(&str, &str)> = root.as_array().unwrap().iter().map(|a| (a["fileName"].as_str().unwrap(), a["type"].as_str().unwrap())).collect();
+    let root: Value = app
+        .client
+        .get(app.url("/api/v1/main/namespaces/company.team/files/directory"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = root
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["fileName"].as_str().unwrap(), a["type"].as_str().unwrap()))
+        .collect();
     assert_eq!(names, [("scripts", "Directory"), ("sql", "Directory")]);
-    let stats: Value = app.client.get(app.url("/api/v1/namespaces/company.team/files/stats?path=/sql/q.sql")).send().await.unwrap().json().await.unwrap();
-    assert_eq!((stats["fileName"].clone(), stats["size"].clone(), stats["type"].clone()), (json!("q.sql"), json!(8), json!("File")));
+    let stats: Value = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.team/files/stats?path=/sql/q.sql"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            stats["fileName"].clone(),
+            stats["size"].clone(),
+            stats["type"].clone()
+        ),
+        (json!("q.sql"), json!(8), json!("File"))
+    );
     assert!(stats["lastModifiedTime"].as_i64().unwrap() > 0);
-    let found: Value = app.client.get(app.url("/api/v1/namespaces/company.team/files/search?q=.py")).send().await.unwrap().json().await.unwrap();
+    let found: Value = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.team/files/search?q=.py"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found, json!(["/scripts/clean.py"]));
 
     // Flows read them.
     let flow = "id: nsread\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ read('sql/q.sql') }}\"\n  - id: wd\n    type: flow.WorkingDirectory\n    namespaceFiles:\n      enabled: true\n      include: [\"scripts/**\"]\n    outputFiles: [\"**\"]\n    tasks:\n      - id: noop\n        type: log.Log\n        message: in {{ workingDir }}\n";
     assert_eq!(app.post_flow(flow).await.status(), 200);
-    let body: Value = app.client.post(app.url("/api/v1/executions/company.team/nsread?wait=true")).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .client
+        .post(app.url("/api/v1/executions/company.team/nsread?wait=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
     assert_eq!(body["taskRunList"][0]["outputs"]["value"], "SELECT 2");
-    let wd = body["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "wd").unwrap();
-    assert_eq!(wd["outputs"]["outputFiles"].as_object().unwrap().keys().collect::<Vec<_>>(), ["scripts/clean.py"]);
+    let wd = body["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "wd")
+        .unwrap();
+    assert_eq!(
+        wd["outputs"]["outputFiles"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["scripts/clean.py"]
+    );
 
     // Move, delete, and what is refused.
-    assert_eq!(app.client.put(&files).query(&[("from", "/sql"), ("to", "/queries")]).send().await.unwrap().status(), 200);
-    assert_eq!(text(vec![("path", "/queries/q.sql"), ("revision", "1")]).await, "SELECT 1");
-    assert_eq!(app.client.put(&files).query(&[("from", "/queries"), ("to", "/scripts")]).send().await.unwrap().status(), 409);
-    assert_eq!(app.client.delete(&files).query(&[("path", "/queries/q.sql")]).send().await.unwrap().status(), 200);
-    let gone = app.client.get(&files).query(&[("path", "/queries/q.sql")]).send().await.unwrap();
+    assert_eq!(
+        app.client
+            .put(&files)
+            .query(&[("from", "/sql"), ("to", "/queries")])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        text(vec![("path", "/queries/q.sql"), ("revision", "1")]).await,
+        "SELECT 1"
+    );
+    assert_eq!(
+        app.client
+            .put(&files)
+            .query(&[("from", "/queries"), ("to", "/scripts")])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    assert_eq!(
+        app.client
+            .delete(&files)
+            .query(&[("path", "/queries/q.sql")])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let gone = app
+        .client
+        .get(&files)
+        .query(&[("path", "/queries/q.sql")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 404);
-    assert!(gone.text().await.unwrap().contains("/queries/q.sql does not exist"));
-    assert_eq!(app.client.delete(&files).query(&[("path", "/queries/q.sql")]).send().await.unwrap().status(), 404);
+    assert!(
+        gone.text()
+            .await
+            .unwrap()
+            .contains("/queries/q.sql does not exist")
+    );
+    assert_eq!(
+        app.client
+            .delete(&files)
+            .query(&[("path", "/queries/q.sql")])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     for bad in ["../../etc/passwd", "a//b", "a\\b", "%2e%2e/x"] {
-        let response = app.client.get(&files).query(&[("path", bad)]).send().await.unwrap();
+        let response = app
+            .client
+            .get(&files)
+            .query(&[("path", bad)])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{bad}");
     }
     app.add_user("ed", "editor:other").await;
     let editor = app.client_as("ed", "editor:other").await;
-    let refused = editor.post(&files).query(&[("path", "x.sql")]).body("x").send().await.unwrap();
+    let refused = editor
+        .post(&files)
+        .query(&[("path", "x.sql")])
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 403);
     app.stop().await;
 }
@@ -435,17 +983,48 @@ async fn triggers_are_listed_turned_off_and_on_and_a_webhook_obeys() {
     assert_eq!(app.post_flow(flow).await.status(), 200);
     let hook = app.url("/api/v1/executions/webhook/company.team/hooked/the-key");
     let search = || async {
-        let page: Value = app.client.get(app.url("/api/v1/main/triggers/search?namespace=company")).send().await.unwrap().json().await.unwrap();
+        let page: Value = app
+            .client
+            .get(app.url("/api/v1/main/triggers/search?namespace=company"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         page
     };
     // What the scheduler sees of the Schedule: when it fires next.
-    assert!(search().await["results"][1]["state"].get("nextEvaluationDate").is_none());
-    engine::scheduler::tick(&app.state.store, &app.state.executor, jiff::Timestamp::now()).await.unwrap();
+    assert!(
+        search().await["results"][1]["state"]
+            .get("nextEvaluationDate")
+            .is_none()
+    );
+    engine::scheduler::tick(
+        &app.state.store,
+        &app.state.executor,
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let page = search().await;
-    assert!(page["results"][1]["state"]["nextEvaluationDate"].as_str().is_some_and(|d| d.contains("T02:00:00")), "{page}");
-    assert!(page["results"][1]["state"]["evaluatedAt"].is_string(), "{page}");
+    assert!(
+        page["results"][1]["state"]["nextEvaluationDate"]
+            .as_str()
+            .is_some_and(|d| d.contains("T02:00:00")),
+        "{page}"
+    );
+    assert!(
+        page["results"][1]["state"]["evaluatedAt"].is_string(),
+        "{page}"
+    );
     assert_eq!(page["total"], 2);
-    let ids: Vec<&str> = page["results"].as_array().unwrap().iter().map(|r| r["state"]["triggerId"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"]["triggerId"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["hook", "nightly"]);
     assert_eq!(page["results"][1]["trigger"]["cron"], "0 2 * * *");
     assert_eq!(page["results"][1]["state"]["kind"], "SCHEDULE");
@@ -457,10 +1036,32 @@ async fn triggers_are_listed_turned_off_and_on_and_a_webhook_obeys() {
     assert_eq!(off["state"]["disabled"], true, "{off}");
     assert_eq!(app.client.post(&hook).send().await.unwrap().status(), 404);
     set("hook", false).await.unwrap();
-    let started: Value = app.client.post(&hook).send().await.unwrap().json().await.unwrap();
-    let flow_triggers: Value = app.client.get(app.url("/api/v1/triggers/company.team/hooked")).send().await.unwrap().json().await.unwrap();
+    let started: Value = app
+        .client
+        .post(&hook)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flow_triggers: Value = app
+        .client
+        .get(app.url("/api/v1/triggers/company.team/hooked"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let hook_state = &flow_triggers["results"][0]["state"];
-    assert_eq!((hook_state["disabled"].clone(), hook_state["executionId"].clone()), (json!(false), started["id"].clone()));
+    assert_eq!(
+        (
+            hook_state["disabled"].clone(),
+            hook_state["executionId"].clone()
+        ),
+        (json!(false), started["id"].clone())
+    );
     assert!(hook_state["lastTriggeredDate"].is_string());
 
     let bulk: Value = app
@@ -475,10 +1076,24 @@ async fn triggers_are_listed_turned_off_and_on_and_a_webhook_obeys() {
         .unwrap();
     assert_eq!(bulk, json!({"count": 2}));
     let page = search().await;
-    assert!(page["results"].as_array().unwrap().iter().all(|r| r["state"]["disabled"] == true && r["state"].get("nextEvaluationDate").is_none()), "{page}");
+    assert!(
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"]["disabled"] == true
+                && r["state"].get("nextEvaluationDate").is_none()),
+        "{page}"
+    );
     let missing = set("nope", true).await.unwrap();
     assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap().contains("has no trigger `nope`"));
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("has no trigger `nope`")
+    );
     app.stop().await;
 }
 
@@ -490,12 +1105,25 @@ async fn a_webhook_with_a_condition_starts_only_what_it_accepts() {
     let app = TestApp::spawn().await;
     let flow = "id: webhook-with-condition\nnamespace: io.kestra.tests\n\ntasks:\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger | json }}\"\n\ntriggers:\n  - id: webhook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: webhookKey\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExpressionCondition\n        expression: \"{{trigger.body.hello == 'world'}}\"\n";
     assert_eq!(app.post_flow(flow).await.status(), 200);
-    let url = app.url("/api/v1/executions/webhook/io.kestra.tests/webhook-with-condition/webhookKey");
-    let started = app.client.post(&url).json(&json!({"hello": "world"})).send().await.unwrap();
+    let url =
+        app.url("/api/v1/executions/webhook/io.kestra.tests/webhook-with-condition/webhookKey");
+    let started = app
+        .client
+        .post(&url)
+        .json(&json!({"hello": "world"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(started.status(), 200);
     let body: Value = started.json().await.unwrap();
     assert!(body["id"].is_string(), "{body}");
-    let ignored = app.client.post(&url).json(&json!({"hello": "webhook"})).send().await.unwrap();
+    let ignored = app
+        .client
+        .post(&url)
+        .json(&json!({"hello": "webhook"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ignored.status(), 204);
     assert!(ignored.text().await.unwrap().is_empty());
     app.stop().await;
@@ -508,9 +1136,22 @@ async fn a_working_directory_flow_saves_runs_and_keeps_its_files() {
     let app = TestApp::spawn().await;
     let flow = "id: wd\nnamespace: company.team\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      report.txt: \"made in {{ flow.id }}\"\n    outputFiles: [\"*.txt\"]\n    tasks:\n      - id: where\n        type: log.Log\n        message: \"working in {{ workingDir }}\"\n  - id: read\n    type: debug.Return\n    format: \"{{ read(outputs.wd.outputFiles['report.txt']) }}\"\n";
     assert_eq!(app.post_flow(flow).await.status(), 200);
-    let body: Value = app.client.post(app.url("/api/v1/executions/company.team/wd?wait=true")).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .client
+        .post(app.url("/api/v1/executions/company.team/wd?wait=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
-    let read = body["taskRunList"].as_array().unwrap().iter().find(|r| r["taskId"] == "read").unwrap();
+    let read = body["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "read")
+        .unwrap();
     assert_eq!(read["outputs"]["value"], "made in wd");
     let nested = flow.replace("id: wd\nnamespace", "id: wd2\nnamespace").replace("      - id: where\n        type: log.Log", "      - id: where\n        type: flow.Sequential\n        tasks:\n          - id: x\n            type: log.Log\n            message: x\n        description: x\n      - id: y\n        type: log.Log");
     let refused = app.post_flow(&nested).await;

@@ -32,23 +32,40 @@ impl TestApp {
     /// A server whose default Databricks connection is an emulator on
     /// port 0 with its clock sped up a thousand times.
     pub async fn spawn_with_emulator() -> Self {
-        let config = emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() };
-        let handle = emulator::Emulator::start(config).await.expect("the emulator starts");
+        let config = emulator::EmulatorConfig {
+            time_scale: 0.001,
+            ..Default::default()
+        };
+        let handle = emulator::Emulator::start(config)
+            .await
+            .expect("the emulator starts");
         Self::start(Some(handle), server::config::LimitArgs::default()).await
     }
 
     /// As [`TestApp::spawn_with_emulator`], with other bounds (such as
     /// `--allowed-hosts`) than the defaults.
     pub async fn spawn_with_emulator_and_limits(limits: server::config::LimitArgs) -> Self {
-        let config = emulator::EmulatorConfig { time_scale: 0.001, ..Default::default() };
-        let handle = emulator::Emulator::start(config).await.expect("the emulator starts");
+        let config = emulator::EmulatorConfig {
+            time_scale: 0.001,
+            ..Default::default()
+        };
+        let handle = emulator::Emulator::start(config)
+            .await
+            .expect("the emulator starts");
         Self::start(Some(handle), limits).await
     }
 
-    async fn start(emulator: Option<emulator::EmulatorHandle>, limits: server::config::LimitArgs) -> Self {
+    async fn start(
+        emulator: Option<emulator::EmulatorHandle>,
+        limits: server::config::LimitArgs,
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("a temp dir");
-        let store = Store::scratch_in(data_dir.path()).await.expect("the store opens");
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let store = Store::scratch_in(data_dir.path())
+            .await
+            .expect("the store opens");
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let databricks = emulator.as_ref().map(|handle| server::DefaultConnection {
@@ -58,7 +75,14 @@ impl TestApp {
             },
             embedded: true,
         });
-        let state = server::AppState::with_limits(store.clone(), data_dir.path(), std::sync::Arc::new(|_: &str| None), databricks, &limits, engine::executor::ServerVariables::default());
+        let state = server::AppState::with_limits(
+            store.clone(),
+            data_dir.path(),
+            std::sync::Arc::new(|_: &str| None),
+            databricks,
+            &limits,
+            engine::executor::ServerVariables::default(),
+        );
         let server = tokio::spawn(server::run(listener, state.clone(), async {
             let _ = stopped.await;
         }));
@@ -132,12 +156,27 @@ async fn add_user(store: &Store, name: &str, grants: &str) {
 async fn user_token(store: &Store, name: &str, grants: &str) -> String {
     add_user(store, name, grants).await;
     let (id, token) = engine::auth::token::new_api_token();
-    store.create_token(&id, name, "tests", &engine::auth::token::digest(&token), None).await.unwrap();
+    store
+        .create_token(
+            &id,
+            name,
+            "tests",
+            &engine::auth::token::digest(&token),
+            None,
+        )
+        .await
+        .unwrap();
     token
 }
 
 fn client_with_token(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
-    engine::http::client_builder().default_headers(headers).build().unwrap()
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    engine::http::client_builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }

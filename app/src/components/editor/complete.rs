@@ -29,7 +29,11 @@ pub(crate) struct Completions {
 /// The top-level keys of a flow, for completion.
 const TOP_LEVEL: &[(&str, &str, bool)] = &[
     ("id", "The flow's id: letters, digits, _ and -.", true),
-    ("namespace", "Where the flow lives, such as company.team.", true),
+    (
+        "namespace",
+        "Where the flow lives, such as company.team.",
+        true,
+    ),
     ("description", "What the flow does.", false),
     ("labels", "Names and values to find executions by.", false),
     ("inputs", "Values an execution is started with.", false),
@@ -38,8 +42,16 @@ const TOP_LEVEL: &[(&str, &str, bool)] = &[
     ("errors", "Tasks run when a task fails.", false),
     ("finally", "Tasks run at the end, whatever happened.", false),
     ("outputs", "Values the execution returns.", false),
-    ("triggers", "Schedules and other ways to start the flow.", false),
-    ("pluginDefaults", "Property values for every task of a type.", false),
+    (
+        "triggers",
+        "Schedules and other ways to start the flow.",
+        false,
+    ),
+    (
+        "pluginDefaults",
+        "Property values for every task of a type.",
+        false,
+    ),
     ("concurrency", "The most executions running at once.", false),
     ("disabled", "Stop the flow from running.", false),
 ];
@@ -59,7 +71,10 @@ pub(crate) fn auto_trigger(before: &str) -> bool {
 pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<Completions> {
     let begin = text[..caret].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[begin..caret];
-    let word_len = before.len() - before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || "_-.".contains(c)).len();
+    let word_len = before.len()
+        - before
+            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            .len();
     let tail = &before[before.len() - word_len..];
     let lines: Vec<&str> = text.split('\n').collect();
     let line_index = text[..begin].matches('\n').count();
@@ -71,13 +86,26 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
         let from = caret - word.len();
         let items: Vec<Item> = match (parts[0], parts.len()) {
             ("inputs", 2) => flow
-                .map(|f| f.inputs.iter().map(|i| item(&i.id.value, i.input_type.name(), false, &i.id.value)).collect())
+                .map(|f| {
+                    f.inputs
+                        .iter()
+                        .map(|i| item(&i.id.value, i.input_type.name(), false, &i.id.value))
+                        .collect()
+                })
                 .unwrap_or_default(),
-            ("outputs", 2) => task_ids(flow).into_iter().map(|(id, t)| item(&id, &t, false, &id)).collect(),
+            ("outputs", 2) => task_ids(flow)
+                .into_iter()
+                .map(|(id, t)| item(&id, &t, false, &id))
+                .collect(),
             ("outputs", 3) => flow
                 .and_then(|f| f.task(parts[1]))
                 .and_then(|t| t.kind)
-                .map(|k| k.outputs.iter().map(|(name, doc)| item(name, doc, false, name)).collect())
+                .map(|k| {
+                    k.outputs
+                        .iter()
+                        .map(|(name, doc)| item(name, doc, false, name))
+                        .collect()
+                })
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
@@ -108,21 +136,36 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
             .filter(|t| wanted(t.category))
             .filter(|t| {
                 let w = word.to_ascii_lowercase();
-                t.alias.to_ascii_lowercase().contains(&w) || t.name.to_ascii_lowercase().contains(&w)
+                t.alias.to_ascii_lowercase().contains(&w)
+                    || t.name.to_ascii_lowercase().contains(&w)
             })
             .map(|t| item(t.alias, first_sentence(t.doc), false, t.name))
             .collect();
-        return Some(Completions { from: caret - word.len(), to: caret, items }).filter(|c| !c.items.is_empty());
+        return Some(Completions {
+            from: caret - word.len(),
+            to: caret,
+            items,
+        })
+        .filter(|c| !c.items.is_empty());
     }
 
     // Task ids in dependsOn, inline or as a list.
-    let in_depends_list = rest.len() < before.len() - indent && parent_key(&lines, line_index, indent).as_deref() == Some("dependsOn");
-    if let Some(list) = rest.strip_prefix("dependsOn:").filter(|v| v.trim_start().starts_with('[')).or(in_depends_list.then_some(rest)) {
+    let in_depends_list = rest.len() < before.len() - indent
+        && parent_key(&lines, line_index, indent).as_deref() == Some("dependsOn");
+    if let Some(list) = rest
+        .strip_prefix("dependsOn:")
+        .filter(|v| v.trim_start().starts_with('['))
+        .or(in_depends_list.then_some(rest))
+    {
         let word = list.rsplit(['[', ',']).next().unwrap_or("").trim_start();
         let current = mapping_at(&lines, line_index, key_col);
         let items = task_ids(flow)
             .into_iter()
-            .filter(|(id, _)| Some(id) != current.id.as_ref() && !list.contains(&format!("{id},")) && !list.contains(&format!("{id}]")))
+            .filter(|(id, _)| {
+                Some(id) != current.id.as_ref()
+                    && !list.contains(&format!("{id},"))
+                    && !list.contains(&format!("{id}]"))
+            })
             .map(|(id, t)| item(&id, &t, false, &id))
             .collect();
         return filtered(items, word, caret - word.len(), caret);
@@ -133,10 +176,16 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
         let key = &rest[..colon];
         let word = rest[colon + 2..].trim_start();
         let mapping = mapping_at(&lines, line_index, key_col);
-        let property = mapping.task_type().and_then(|t| t.property(key)).or_else(|| COMMON.iter().find(|p| p.name == key))?;
+        let property = mapping
+            .task_type()
+            .and_then(|t| t.property(key))
+            .or_else(|| COMMON.iter().find(|p| p.name == key))?;
         let items: Vec<Item> = match property.kind {
             Kind::Enum { values } => values.iter().map(|v| item(v, "", false, v)).collect(),
-            Kind::Boolean => ["true", "false"].iter().map(|v| item(v, "", false, v)).collect(),
+            Kind::Boolean => ["true", "false"]
+                .iter()
+                .map(|v| item(v, "", false, v))
+                .collect(),
             _ => return None,
         };
         return filtered(items, word, caret - word.len(), caret);
@@ -148,14 +197,23 @@ pub(crate) fn complete(text: &str, caret: usize, flow: Option<&Flow>) -> Option<
     }
     let mapping = mapping_at(&lines, line_index, key_col);
     let items: Vec<Item> = if key_col == 0 {
-        TOP_LEVEL.iter().map(|(name, doc, required)| item(name, doc, *required, &format!("{name}: "))).collect()
+        TOP_LEVEL
+            .iter()
+            .map(|(name, doc, required)| item(name, doc, *required, &format!("{name}: ")))
+            .collect()
     } else {
         let own: &[Property] = mapping.task_type().map_or(&[], |t| t.properties);
         let mut props: Vec<&Property> = COMMON.iter().chain(own).collect();
         props.sort_by_key(|p| !p.required);
-        props.iter().map(|p| item(p.name, &p.kind.describe(), p.required, &insert_key(p))).collect()
+        props
+            .iter()
+            .map(|p| item(p.name, &p.kind.describe(), p.required, &insert_key(p)))
+            .collect()
     };
-    let items = items.into_iter().filter(|i| !mapping.keys.contains(&i.label)).collect();
+    let items = items
+        .into_iter()
+        .filter(|i| !mapping.keys.contains(&i.label))
+        .collect();
     filtered(items, rest, caret - rest.len(), caret)
 }
 
@@ -171,22 +229,35 @@ fn open_expression(before: &str) -> Option<(&str, bool)> {
         (None, None) => return None,
     };
     let inside = &before[start + 2..];
-    let closed = if is_tag { inside.contains("%}") } else { inside.contains("}}") };
+    let closed = if is_tag {
+        inside.contains("%}")
+    } else {
+        inside.contains("}}")
+    };
     (!closed).then(|| (inside.trim_start_matches('-'), is_tag))
 }
 
 /// The tags of Kestra's Pebble, for completion after `{%`.
 const TAGS: &[(&str, &str)] = &[
-    ("if", "{% if condition %} … {% elseif other %} … {% else %} … {% endif %}"),
+    (
+        "if",
+        "{% if condition %} … {% elseif other %} … {% else %} … {% endif %}",
+    ),
     ("elseif", "Another condition of an if."),
     ("else", "What an if or a for does otherwise."),
     ("endif", "Ends an if."),
-    ("for", "{% for item in list %} … {% endfor %}; loop.index, loop.first, loop.last inside."),
+    (
+        "for",
+        "{% for item in list %} … {% endfor %}; loop.index, loop.first, loop.last inside.",
+    ),
     ("endfor", "Ends a for."),
     ("set", "{% set name = value %}"),
     ("raw", "{% raw %} text printed as it is {% endraw %}"),
     ("endraw", "Ends a raw block."),
-    ("verbatim", "{% verbatim %} text printed as it is {% endverbatim %}"),
+    (
+        "verbatim",
+        "{% verbatim %} text printed as it is {% endverbatim %}",
+    ),
     ("endverbatim", "Ends a verbatim block."),
 ];
 
@@ -194,7 +265,10 @@ const TAGS: &[(&str, &str)] = &[
 /// test after `is`, a tag right after `{%`, otherwise a function or a
 /// variable.
 fn expression_completions(expression: &str, tag: bool, caret: usize) -> Option<Completions> {
-    let word_len = expression.len() - expression.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len();
+    let word_len = expression.len()
+        - expression
+            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            .len();
     let (head, word) = expression.split_at(expression.len() - word_len);
     // A member (`execution.id`) or a number: nothing to offer.
     if head.ends_with('.') || word.starts_with(|c: char| c.is_ascii_digit()) {
@@ -204,14 +278,24 @@ fn expression_completions(expression: &str, tag: bool, caret: usize) -> Option<C
     let from = caret - word.len();
     let of_kind = |kind: library::Kind| library::declarations().filter(move |d| d.kind == kind);
     let items: Vec<Item> = if head.ends_with('|') {
-        of_kind(library::Kind::Filter).map(|d| declaration_item(d, !d.params.is_empty())).collect()
+        of_kind(library::Kind::Filter)
+            .map(|d| declaration_item(d, !d.params.is_empty()))
+            .collect()
     } else if head.ends_with(" is") || head.ends_with(" is not") {
-        of_kind(library::Kind::Test).map(|d| declaration_item(d, false)).collect()
+        of_kind(library::Kind::Test)
+            .map(|d| declaration_item(d, false))
+            .collect()
     } else if tag && head.trim().is_empty() {
-        TAGS.iter().map(|(name, doc)| item(name, doc, false, &format!("{name} "))).collect()
+        TAGS.iter()
+            .map(|(name, doc)| item(name, doc, false, &format!("{name} ")))
+            .collect()
     } else {
-        let variables = engine::flow::expr::VARIABLES.iter().map(|(name, doc)| item(name, doc, false, name));
-        variables.chain(of_kind(library::Kind::Function).map(|d| declaration_item(d, true))).collect()
+        let variables = engine::flow::expr::VARIABLES
+            .iter()
+            .map(|(name, doc)| item(name, doc, false, name));
+        variables
+            .chain(of_kind(library::Kind::Function).map(|d| declaration_item(d, true)))
+            .collect()
     };
     filtered(items, word, from, caret)
 }
@@ -220,19 +304,39 @@ fn expression_completions(expression: &str, tag: bool, caret: usize) -> Option<C
 /// `(` when it takes arguments.
 fn declaration_item(d: &Declaration, call: bool) -> Item {
     let signature = signature(d);
-    let insert = if call { format!("{}(", d.name) } else { d.name.to_owned() };
-    item(d.name, &format!("{signature}: {}", first_sentence(d.doc)), false, &insert)
+    let insert = if call {
+        format!("{}(", d.name)
+    } else {
+        d.name.to_owned()
+    };
+    item(
+        d.name,
+        &format!("{signature}: {}", first_sentence(d.doc)),
+        false,
+        &insert,
+    )
 }
 
 /// The filter, function or test whose name the caret is on (line 0-based,
 /// column a 0-based char index), inside an expression, for its docs.
-pub(crate) fn declaration_at(text: &str, line: usize, column: usize) -> Option<&'static Declaration> {
+pub(crate) fn declaration_at(
+    text: &str,
+    line: usize,
+    column: usize,
+) -> Option<&'static Declaration> {
     let line = text.split('\n').nth(line)?;
     let chars: Vec<char> = line.chars().collect();
     let column = column.min(chars.len());
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let start = (0..column).rev().take_while(|&i| is_name(chars[i])).last().unwrap_or(column);
-    let end = (column..chars.len()).take_while(|&i| is_name(chars[i])).last().map_or(column, |i| i + 1);
+    let start = (0..column)
+        .rev()
+        .take_while(|&i| is_name(chars[i]))
+        .last()
+        .unwrap_or(column);
+    let end = (column..chars.len())
+        .take_while(|&i| is_name(chars[i]))
+        .last()
+        .map_or(column, |i| i + 1);
     if start == end {
         return None;
     }
@@ -254,8 +358,22 @@ pub(crate) fn declaration_at(text: &str, line: usize, column: usize) -> Option<&
 
 /// `name(a, b?, …)`, for the docs.
 pub(crate) fn signature(d: &Declaration) -> String {
-    let params: Vec<String> = d.params.iter().map(|p| if p.required { p.name.to_owned() } else { format!("{}?", p.name) }).collect();
-    let rest = if d.variadic { if params.is_empty() { "…" } else { ", …" } } else { "" };
+    let params: Vec<String> = d
+        .params
+        .iter()
+        .map(|p| {
+            if p.required {
+                p.name.to_owned()
+            } else {
+                format!("{}?", p.name)
+            }
+        })
+        .collect();
+    let rest = if d.variadic {
+        if params.is_empty() { "…" } else { ", …" }
+    } else {
+        ""
+    };
     if d.params.is_empty() && !d.variadic && d.kind != library::Kind::Function {
         d.name.to_owned()
     } else {
@@ -289,10 +407,22 @@ pub(crate) fn task_type_at(text: &str, line: usize) -> Option<&'static TaskType>
 /// A short YAML example of a task of this type, with its required
 /// properties.
 pub(crate) fn example(t: &TaskType) -> String {
-    let mut out = format!("- id: my_{}\n  type: {}\n", t.alias.rsplit('.').next().unwrap_or("task").to_ascii_lowercase(), t.name);
+    let mut out = format!(
+        "- id: my_{}\n  type: {}\n",
+        t.alias
+            .rsplit('.')
+            .next()
+            .unwrap_or("task")
+            .to_ascii_lowercase(),
+        t.name
+    );
     // The required properties, and a Switch's cases: Kestra refuses a
     // Switch with neither cases nor defaults, so the snippet has one case.
-    for p in t.properties.iter().filter(|p| p.required || matches!(p.kind, Kind::TaskCases)) {
+    for p in t
+        .properties
+        .iter()
+        .filter(|p| p.required || matches!(p.kind, Kind::TaskCases))
+    {
         let value = match (p.example, p.kind) {
             // A plain scalar cannot start with `{`: quote the template.
             (Some(example), _) if example.starts_with('{') || example.starts_with('*') => format!("{example:?}"),
@@ -325,19 +455,31 @@ pub(crate) fn first_sentence(doc: &str) -> &str {
 }
 
 fn item(label: &str, detail: &str, required: bool, insert: &str) -> Item {
-    Item { label: label.to_owned(), detail: detail.to_owned(), required, insert: insert.to_owned() }
+    Item {
+        label: label.to_owned(),
+        detail: detail.to_owned(),
+        required,
+        insert: insert.to_owned(),
+    }
 }
 
 fn insert_key(p: &Property) -> String {
     match p.kind {
-        Kind::Tasks | Kind::DagTasks | Kind::TaskCases | Kind::Object { .. } | Kind::ObjectList { .. } => format!("{}:", p.name),
+        Kind::Tasks
+        | Kind::DagTasks
+        | Kind::TaskCases
+        | Kind::Object { .. }
+        | Kind::ObjectList { .. } => format!("{}:", p.name),
         _ => format!("{}: ", p.name),
     }
 }
 
 fn filtered(items: Vec<Item>, word: &str, from: usize, to: usize) -> Option<Completions> {
     let w = word.to_ascii_lowercase();
-    let mut items: Vec<Item> = items.into_iter().filter(|i| i.label.to_ascii_lowercase().contains(&w)).collect();
+    let mut items: Vec<Item> = items
+        .into_iter()
+        .filter(|i| i.label.to_ascii_lowercase().contains(&w))
+        .collect();
     // Prefix matches first, the rest in their order.
     items.sort_by_key(|i| !i.label.to_ascii_lowercase().starts_with(&w));
     (!items.is_empty()).then_some(Completions { from, to, items })
@@ -348,7 +490,13 @@ fn task_ids(flow: Option<&Flow>) -> Vec<(String, String)> {
         f.all_tasks()
             .into_iter()
             .filter(|t| !t.id.value.is_empty())
-            .map(|t| (t.id.value.clone(), t.kind.map_or(t.task_type.value.clone(), |k| k.alias.to_owned())))
+            .map(|t| {
+                (
+                    t.id.value.clone(),
+                    t.kind
+                        .map_or(t.task_type.value.clone(), |k| k.alias.to_owned()),
+                )
+            })
             .collect()
     })
     .unwrap_or_default()
@@ -385,7 +533,9 @@ fn parent_key(lines: &[&str], line: usize, indent: usize) -> Option<String> {
 fn key_of(text: &str) -> Option<&str> {
     let colon = text.find(':')?;
     let key = &text[..colon];
-    key.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)).then_some(key)
+    key.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        .then_some(key)
 }
 
 /// The mapping whose keys start at `col`, around `line`.
@@ -405,7 +555,12 @@ impl Mapping {
 
     fn add(&mut self, content: &str) {
         if let Some(key) = key_of(content) {
-            let value = content[key.len() + 1..].split(" #").next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            let value = content[key.len() + 1..]
+                .split(" #")
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
             match key {
                 "type" => self.type_name = Some(value.to_owned()),
                 "id" => self.id = Some(value.to_owned()),
@@ -430,10 +585,15 @@ fn mapping_at(lines: &[&str], line: usize, col: usize) -> Mapping {
         m.add(&current[col..]);
     }
     // Up to the item's dash or the parent key.
-    let mut dash = lines.get(line).is_some_and(|l| starts_item(l)).then_some(line);
+    let mut dash = lines
+        .get(line)
+        .is_some_and(|l| starts_item(l))
+        .then_some(line);
     if dash.is_none() {
         for i in (0..line).rev() {
-            let Some(c) = key_column(lines[i]) else { continue };
+            let Some(c) = key_column(lines[i]) else {
+                continue;
+            };
             if c == col {
                 m.add(&lines[i][col..]);
                 if starts_item(lines[i]) {
@@ -450,8 +610,12 @@ fn mapping_at(lines: &[&str], line: usize, col: usize) -> Mapping {
     // A list item's parent: the nearest line indented less than its dash.
     if let Some(d) = dash {
         let indent = lines[d].len() - lines[d].trim_start().len();
-        if let Some(p) = (0..d).rev().find(|&i| key_column(lines[i]).is_some() && lines[i].len() - lines[i].trim_start().len() < indent) {
-            m.parent_key = key_column(lines[p]).and_then(|c| key_of(&lines[p][c..])).map(str::to_owned);
+        if let Some(p) = (0..d).rev().find(|&i| {
+            key_column(lines[i]).is_some() && lines[i].len() - lines[i].trim_start().len() < indent
+        }) {
+            m.parent_key = key_column(lines[p])
+                .and_then(|c| key_of(&lines[p][c..]))
+                .map(str::to_owned);
             m.parent_line = Some(p);
         }
     }
@@ -476,10 +640,17 @@ mod tests {
         let caret = input.find('|').unwrap();
         let text = input.replacen('|', "", 1);
         // Half-typed text often does not parse: the editor then keeps the last flow that did.
-        let flow = engine::flow::parse(&text).flow.or_else(|| engine::flow::parse(FLOW).flow);
-        let got = complete(&text, caret, flow.as_ref()).map(|c| c.items.into_iter().map(|i| i.label).collect::<Vec<_>>()).unwrap_or_default();
+        let flow = engine::flow::parse(&text)
+            .flow
+            .or_else(|| engine::flow::parse(FLOW).flow);
+        let got = complete(&text, caret, flow.as_ref())
+            .map(|c| c.items.into_iter().map(|i| i.label).collect::<Vec<_>>())
+            .unwrap_or_default();
         for label in expected {
-            assert!(got.iter().any(|g| g == label), "{label} missing from {got:?}");
+            assert!(
+                got.iter().any(|g| g == label),
+                "{label} missing from {got:?}"
+            );
         }
         if expected.is_empty() {
             assert!(got.is_empty(), "{got:?}");
@@ -490,24 +661,52 @@ mod tests {
 
     #[test]
     fn task_types_after_type() {
-        check("tasks:\n  - id: a\n    type: |", &["log.Log", "databricks.cluster.CreateCluster"]);
-        check("tasks:\n  - id: a\n    type: Creat|", &["databricks.cluster.CreateCluster"]);
-        check("triggers:\n  - id: a\n    type: |", &["Schedule"].map(|_| "trigger.Schedule"));
+        check(
+            "tasks:\n  - id: a\n    type: |",
+            &["log.Log", "databricks.cluster.CreateCluster"],
+        );
+        check(
+            "tasks:\n  - id: a\n    type: Creat|",
+            &["databricks.cluster.CreateCluster"],
+        );
+        check(
+            "triggers:\n  - id: a\n    type: |",
+            &["Schedule"].map(|_| "trigger.Schedule"),
+        );
         // Under a trigger's `conditions`, the condition types, and only there.
-        check("triggers:\n  - id: a\n    type: trigger.Schedule\n    cron: \"0 2 * * *\"\n    conditions:\n      - type: Week|", &["condition.Weekend"]);
+        check(
+            "triggers:\n  - id: a\n    type: trigger.Schedule\n    cron: \"0 2 * * *\"\n    conditions:\n      - type: Week|",
+            &["condition.Weekend"],
+        );
         let text = "tasks:\n  - id: a\n    type: ";
-        let tasks = complete(text, text.len(), None).map(|c| c.items.into_iter().map(|i| i.label).collect::<Vec<_>>()).unwrap_or_default();
-        assert!(tasks.iter().any(|l| l == "log.Log") && !tasks.iter().any(|l| l.starts_with("condition.")), "{tasks:?}");
+        let tasks = complete(text, text.len(), None)
+            .map(|c| c.items.into_iter().map(|i| i.label).collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert!(
+            tasks.iter().any(|l| l == "log.Log")
+                && !tasks.iter().any(|l| l.starts_with("condition.")),
+            "{tasks:?}"
+        );
     }
 
     #[test]
     fn properties_of_the_current_task() {
-        check("tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    mes|", &["message"]);
-        check("tasks:\n  - id: a\n    type: log.Log\n    |\n    message: x", &["level", "timeout"]);
+        check(
+            "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    mes|",
+            &["message"],
+        );
+        check(
+            "tasks:\n  - id: a\n    type: log.Log\n    |\n    message: x",
+            &["level", "timeout"],
+        );
         // Keys already there are not proposed again.
         let text = "tasks:\n  - id: a\n    type: log.Log\n    message: x\n    ";
         let got = complete(text, text.len(), None).unwrap();
-        assert!(!got.items.iter().any(|i| i.label == "message" || i.label == "id"));
+        assert!(
+            !got.items
+                .iter()
+                .any(|i| i.label == "message" || i.label == "id")
+        );
         assert!(got.items.iter().any(|i| i.label == "level"));
         check("na|", &["namespace"]);
     }
@@ -521,16 +720,24 @@ mod tests {
         let dag = "id: f\nnamespace: n\ntasks:\n  - id: d\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n      - task:\n          id: one\n          type: log.Log\n          message: x\n      - task:\n          id: two\n          type: log.Log\n          message: y\n        dependsOn: [|]\n";
         check(dag, &["one"]);
         check("level: |", &[]);
-        check("tasks:\n  - id: a\n    type: log.Log\n    level: W|", &["WARN"]);
+        check(
+            "tasks:\n  - id: a\n    type: log.Log\n    level: W|",
+            &["WARN"],
+        );
     }
 
     #[test]
     fn filters_tests_functions_and_tags_in_expressions() {
         // The caret is at the end (`|` is the filter operator here).
         let at_end = |text: &str, expected: &[&str]| {
-            let got: Vec<String> = complete(text, text.len(), None).map(|c| c.items.into_iter().map(|i| i.label).collect()).unwrap_or_default();
+            let got: Vec<String> = complete(text, text.len(), None)
+                .map(|c| c.items.into_iter().map(|i| i.label).collect())
+                .unwrap_or_default();
             for label in expected {
-                assert!(got.iter().any(|g| g == label), "{text}: {label} missing from {got:?}");
+                assert!(
+                    got.iter().any(|g| g == label),
+                    "{text}: {label} missing from {got:?}"
+                );
             }
             if expected.is_empty() {
                 assert!(got.is_empty(), "{text}: {got:?}");
@@ -538,10 +745,16 @@ mod tests {
         };
         at_end("message: \"{{ inputs.day | ", &["date", "upper", "jq"]);
         at_end("message: \"{{ inputs.day | dateA", &["dateAdd"]);
-        at_end("message: \"{{ inputs.day is ", &["defined", "null", "empty"]);
+        at_end(
+            "message: \"{{ inputs.day is ",
+            &["defined", "null", "empty"],
+        );
         at_end("message: \"{{ inputs.day is not em", &["empty"]);
         at_end("message: \"{{ sec", &["secret"]);
-        at_end("message: \"{{ ", &["secret", "now", "inputs", "execution", "envs"]);
+        at_end(
+            "message: \"{{ ",
+            &["secret", "now", "inputs", "execution", "envs"],
+        );
         at_end("message: \"{{ 1 + ra", &["range", "randomInt"]);
         at_end("message: \"{% ", &["if", "for", "set"]);
         at_end("message: \"{% if ex", &["execution"]);
@@ -553,7 +766,11 @@ mod tests {
         let text = text.replace("{{ dateAdd", "{{ 1 | dateAdd");
         let got = complete(&text, text.len(), None).unwrap();
         let date_add = got.items.iter().find(|i| i.label == "dateAdd").unwrap();
-        assert!(date_add.detail.starts_with("dateAdd(amount, unit, format?"), "{}", date_add.detail);
+        assert!(
+            date_add.detail.starts_with("dateAdd(amount, unit, format?"),
+            "{}",
+            date_add.detail
+        );
         assert_eq!(date_add.insert, "dateAdd(");
         let text = "message: \"{{ secr";
         let got = complete(text, text.len(), None).unwrap();
@@ -583,14 +800,20 @@ mod tests {
     fn the_task_at_a_line() {
         let text = "tasks:\n  - id: a\n    type: log.Log\n    message: x\n  - id: q\n    type: databricks.sql.Query\n    sql: x\n";
         assert_eq!(task_type_at(text, 3).map(|t| t.alias), Some("log.Log"));
-        assert_eq!(task_type_at(text, 4).map(|t| t.alias), Some("databricks.sql.Query"));
+        assert_eq!(
+            task_type_at(text, 4).map(|t| t.alias),
+            Some("databricks.sql.Query")
+        );
         assert_eq!(task_type_at(text, 0).map(|t| t.alias), None);
     }
 
     #[test]
     fn any_caret_anywhere_is_fine() {
         // Completion and docs run at every caret position, half-typed text included.
-        let mut texts: Vec<String> = engine::blueprints::all().iter().map(|b| b.source.to_owned()).collect();
+        let mut texts: Vec<String> = engine::blueprints::all()
+            .iter()
+            .map(|b| b.source.to_owned())
+            .collect();
         texts.push("id: é\nnamespace: ñ\ntasks:\n  - id: 😀\n    type: \n    dependsOn: [a, \n    message: \"{{ outputs.".to_owned());
         for text in &texts {
             let flow = engine::flow::parse(text).flow;
@@ -606,7 +829,10 @@ mod tests {
 
     #[test]
     fn examples_of_every_type_are_valid() {
-        for t in engine::flow::task_types().iter().filter(|t| matches!(t.category, Category::Task | Category::Flowable)) {
+        for t in engine::flow::task_types()
+            .iter()
+            .filter(|t| matches!(t.category, Category::Task | Category::Flowable))
+        {
             let example = example(t);
             let body: String = example.lines().map(|l| format!("  {l}\n")).collect();
             // The inputs an example reads are declared (once each: Kestra
@@ -614,7 +840,10 @@ mod tests {
             let mut inputs = String::new();
             let mut declared = std::collections::BTreeSet::new();
             for part in example.split("inputs.").skip(1) {
-                let id: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let id: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 if declared.insert(id.clone()) {
                     inputs.push_str(&format!("  - id: {id}\n    type: STRING\n"));
                 }
@@ -622,12 +851,23 @@ mod tests {
             // And so are the tasks whose outputs it reads.
             let mut before = String::new();
             for part in example.split("outputs.").skip(1) {
-                let id: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                before.push_str(&format!("  - id: {id}\n    type: log.Log\n    message: x\n"));
+                let id: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                before.push_str(&format!(
+                    "  - id: {id}\n    type: log.Log\n    message: x\n"
+                ));
             }
-            let source = format!("id: f\nnamespace: n\ninputs:\n  - id: unused\n    type: STRING\n{inputs}tasks:\n{before}{body}");
+            let source = format!(
+                "id: f\nnamespace: n\ninputs:\n  - id: unused\n    type: STRING\n{inputs}tasks:\n{before}{body}"
+            );
             let parsed = engine::flow::parse(&source);
-            let errors: Vec<_> = parsed.problems.iter().filter(|p| p.severity == engine::flow::Severity::Error).collect();
+            let errors: Vec<_> = parsed
+                .problems
+                .iter()
+                .filter(|p| p.severity == engine::flow::Severity::Error)
+                .collect();
             assert!(errors.is_empty(), "{}:\n{source}\n{errors:?}", t.name);
         }
     }

@@ -33,7 +33,10 @@ pub(crate) fn highlight_line(line: &str, state: LineState, out: &mut String) -> 
         return LineState::default();
     }
     // List dashes.
-    while let Some(after) = rest.strip_prefix("- ").or_else(|| (rest == "-").then_some("")) {
+    while let Some(after) = rest
+        .strip_prefix("- ")
+        .or_else(|| (rest == "-").then_some(""))
+    {
         span(out, "p", "-");
         if rest.len() > 1 {
             out.push(' ');
@@ -51,7 +54,9 @@ pub(crate) fn highlight_line(line: &str, state: LineState, out: &mut String) -> 
         opens_block = value.starts_with('|') || value.starts_with('>');
     }
     value(rest, out);
-    LineState { block: opens_block.then_some(key_indent) }
+    LineState {
+        block: opens_block.then_some(key_indent),
+    }
 }
 
 /// Highlights a whole text; returns one HTML string per line.
@@ -77,7 +82,9 @@ fn key_end(text: &str) -> Option<usize> {
         Some(b'"' | b'\'') => {
             let quote = bytes[0];
             let close = text[1..].find(quote as char)? + 1;
-            return (bytes.get(close + 1) == Some(&b':') && matches!(bytes.get(close + 2), None | Some(b' '))).then_some(close + 1);
+            return (bytes.get(close + 1) == Some(&b':')
+                && matches!(bytes.get(close + 2), None | Some(b' ')))
+            .then_some(close + 1);
         }
         _ => {}
     }
@@ -129,9 +136,17 @@ fn value(text: &str, out: &mut String) {
     };
     let word = body.trim_end();
     let class = match word {
-        "true" | "false" | "True" | "False" | "TRUE" | "FALSE" | "null" | "~" | "Null" | "NULL" => Some("b"),
+        "true" | "false" | "True" | "False" | "TRUE" | "FALSE" | "null" | "~" | "Null" | "NULL" => {
+            Some("b")
+        }
         _ if word.parse::<f64>().is_ok() => Some("n"),
-        _ if word.starts_with('|') || word.starts_with('>') || word.starts_with('[') || word.starts_with('{') && !word.starts_with("{{") => Some("p"),
+        _ if word.starts_with('|')
+            || word.starts_with('>')
+            || word.starts_with('[')
+            || word.starts_with('{') && !word.starts_with("{{") =>
+        {
+            Some("p")
+        }
         _ => None,
     };
     match class {
@@ -178,7 +193,9 @@ fn string(out: &mut String, text: &str) {
         if start > 0 {
             span(out, "s", &rest[..start]);
         }
-        let end = rest[start..].find("}}").map_or(rest.len(), |e| start + e + 2);
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
         span(out, "e", &rest[start..end]);
         rest = &rest[end..];
     }
@@ -235,7 +252,8 @@ mod tests {
 
     #[test]
     fn block_scalars_last_while_indented() {
-        let (html, states) = highlight_all("description: |\n  a: b\n\n  # not a comment\ntasks: []");
+        let (html, states) =
+            highlight_all("description: |\n  a: b\n\n  # not a comment\ntasks: []");
         assert_eq!(html[1], r#"<span class="ts">  a: b</span>"#);
         assert_eq!(html[3], r#"<span class="ts">  # not a comment</span>"#);
         assert!(html[4].starts_with(r#"<span class="tk">tasks</span>"#));
@@ -248,6 +266,11 @@ mod tests {
 
     #[test]
     fn markup_is_escaped() {
-        check("sql: SELECT a <b> & c", &[r#"<span class="tk">sql</span><span class="tp">:</span> <span class="ts">SELECT a &lt;b&gt; &amp; c</span>"#]);
+        check(
+            "sql: SELECT a <b> & c",
+            &[
+                r#"<span class="tk">sql</span><span class="tp">:</span> <span class="ts">SELECT a &lt;b&gt; &amp; c</span>"#,
+            ],
+        );
     }
 }

@@ -88,7 +88,13 @@ pub(crate) fn Editor(
 ) -> impl IntoView {
     let initial = source.get_untracked();
     // A flow is validated as the server validates it; plain text is not.
-    let check = move |text: &str| if plain { engine::flow::Parsed::default() } else { engine::flow::parse(text) };
+    let check = move |text: &str| {
+        if plain {
+            engine::flow::Parsed::default()
+        } else {
+            engine::flow::parse(text)
+        }
+    };
     let parsed = check(&initial);
     let problems = RwSignal::new(marks_of(&parsed.problems));
     let initial_marks = marks_html(&problems.get_untracked());
@@ -128,11 +134,18 @@ pub(crate) fn Editor(
     let measure: NodeRef<leptos::html::Div> = NodeRef::new();
     let find_input: NodeRef<leptos::html::Input> = NodeRef::new();
 
-    let char_width = move || measure.get_untracked().map_or(7.8, |m| f64::from(m.offset_width()) / 100.0).max(1.0);
+    let char_width = move || {
+        measure
+            .get_untracked()
+            .map_or(7.8, |m| f64::from(m.offset_width()) / 100.0)
+            .max(1.0)
+    };
 
     // Everything a change of the text sets off, in one place.
     let refresh = move |new_text: String, merge: bool, caret: (usize, usize)| {
-        let Some(code_el) = code.get_untracked() else { return };
+        let Some(code_el) = code.get_untracked() else {
+            return;
+        };
         let started = performance_now();
         let mut highlighted = started;
         let mut validated = started;
@@ -140,7 +153,11 @@ pub(crate) fn Editor(
             render_changes(d, &new_text, &code_el);
             highlighted = performance_now();
             let now = js_sys::Date::now();
-            if merge && now - d.last_change < UNDO_MERGE_MS && d.at + 1 == d.history.len() && d.at > 0 {
+            if merge
+                && now - d.last_change < UNDO_MERGE_MS
+                && d.at + 1 == d.history.len()
+                && d.at > 0
+            {
                 d.history[d.at] = (new_text.clone(), caret.0, caret.1);
             } else {
                 d.history.truncate(d.at + 1);
@@ -177,34 +194,57 @@ pub(crate) fn Editor(
         doc.with_value(|d| source.set(d.text.clone()));
         // What the last change cost, for end2end/bench/keystroke.mjs.
         if let Some(root) = root.get_untracked() {
-            let _ = root.set_attribute("data-highlight-ms", &format!("{:.2}", highlighted - started));
-            let _ = root.set_attribute("data-validate-ms", &format!("{:.2}", validated - highlighted));
+            let _ = root.set_attribute(
+                "data-highlight-ms",
+                &format!("{:.2}", highlighted - started),
+            );
+            let _ = root.set_attribute(
+                "data-validate-ms",
+                &format!("{:.2}", validated - highlighted),
+            );
         }
     };
 
     let update_cursor = move || {
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         let start = ta.selection_start().ok().flatten().unwrap_or(0);
-        let position = doc.with_value(|d| text::line_col(&d.text, text::utf16_to_byte(&d.text, start)));
+        let position =
+            doc.with_value(|d| text::line_col(&d.text, text::utf16_to_byte(&d.text, start)));
         cursor.set(position);
     };
 
     let selection = move || -> (usize, usize) {
-        let Some(ta) = area.get_untracked() else { return (0, 0) };
+        let Some(ta) = area.get_untracked() else {
+            return (0, 0);
+        };
         let start = ta.selection_start().ok().flatten().unwrap_or(0);
         let end = ta.selection_end().ok().flatten().unwrap_or(start);
-        doc.with_value(|d| (text::utf16_to_byte(&d.text, start), text::utf16_to_byte(&d.text, end)))
+        doc.with_value(|d| {
+            (
+                text::utf16_to_byte(&d.text, start),
+                text::utf16_to_byte(&d.text, end),
+            )
+        })
     };
 
     let set_selection = move |start: usize, end: usize| {
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         doc.with_value(|d| {
-            let _ = ta.set_selection_range(text::byte_to_utf16(&d.text, start), text::byte_to_utf16(&d.text, end));
+            let _ = ta.set_selection_range(
+                text::byte_to_utf16(&d.text, start),
+                text::byte_to_utf16(&d.text, end),
+            );
         });
     };
 
     let apply = move |edit: text::Edit| {
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         ta.set_value(&edit.text);
         let (start, end) = (edit.start, edit.end);
         refresh(edit.text, false, (start, end));
@@ -213,9 +253,12 @@ pub(crate) fn Editor(
     };
 
     let caret_xy = move |line: u32, column: u32| -> (f64, f64) {
-        let Some(ta) = area.get_untracked() else { return (0.0, 0.0) };
+        let Some(ta) = area.get_untracked() else {
+            return (0.0, 0.0);
+        };
         let top = PAD_TOP + f64::from(line) * LINE_HEIGHT - f64::from(ta.scroll_top());
-        let left = PAD_LEFT + f64::from(column.saturating_sub(1)) * char_width() - f64::from(ta.scroll_left());
+        let left = PAD_LEFT + f64::from(column.saturating_sub(1)) * char_width()
+            - f64::from(ta.scroll_left());
         (top, left)
     };
 
@@ -226,7 +269,8 @@ pub(crate) fn Editor(
         }
         let found = doc.with_value(|d| {
             let before = &d.text[text::line_start(&d.text, start)..start];
-            if !explicit && !complete::auto_trigger(before) && popup.with_untracked(Option::is_none) {
+            if !explicit && !complete::auto_trigger(before) && popup.with_untracked(Option::is_none)
+            {
                 return None;
             }
             complete::complete(&d.text, start, d.flow.as_ref())
@@ -235,7 +279,12 @@ pub(crate) fn Editor(
             Some(list) => {
                 let (line, column) = doc.with_value(|d| text::line_col(&d.text, list.from));
                 let (top, left) = caret_xy(line, column);
-                popup.set(Some(Popup { list, selected: 0, top, left }));
+                popup.set(Some(Popup {
+                    list,
+                    selected: 0,
+                    top,
+                    left,
+                }));
             }
             None => {
                 if popup.with_untracked(Option::is_some) {
@@ -250,8 +299,12 @@ pub(crate) fn Editor(
     };
 
     let accept = move |index: usize| {
-        let Some(p) = popup.get_untracked() else { return };
-        let Some(item) = p.list.items.get(index) else { return };
+        let Some(p) = popup.get_untracked() else {
+            return;
+        };
+        let Some(item) = p.list.items.get(index) else {
+            return;
+        };
         let edit = doc.with_value(|d| text::replace(&d.text, p.list.from, p.list.to, &item.insert));
         popup.set(None);
         apply(edit);
@@ -261,10 +314,15 @@ pub(crate) fn Editor(
     let undo_redo = move |step: isize| {
         let target = doc.with_value(|d| {
             let at = d.at as isize + step;
-            (at >= 0 && (at as usize) < d.history.len()).then(|| (at as usize, d.history[at as usize].clone()))
+            (at >= 0 && (at as usize) < d.history.len())
+                .then(|| (at as usize, d.history[at as usize].clone()))
         });
-        let Some((at, (text, start, end))) = target else { return };
-        let Some(ta) = area.get_untracked() else { return };
+        let Some((at, (text, start, end))) = target else {
+            return;
+        };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         ta.set_value(&text);
         if let Some(code_el) = code.get_untracked() {
             doc.update_value(|d| {
@@ -293,7 +351,9 @@ pub(crate) fn Editor(
     };
 
     let scroll_to_line = move |line: u32| {
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         let top = PAD_TOP + f64::from(line.saturating_sub(1)) * LINE_HEIGHT;
         let view = f64::from(ta.client_height());
         let current = f64::from(ta.scroll_top());
@@ -320,11 +380,17 @@ pub(crate) fn Editor(
         let count = matches.len();
         doc.update_value(|d| d.find = matches);
         find_at.update(|at| {
-            *at = if count == 0 { None } else { Some(at.unwrap_or(0).min(count - 1)) };
+            *at = if count == 0 {
+                None
+            } else {
+                Some(at.unwrap_or(0).min(count - 1))
+            };
         });
     });
     let show_match = move |index: usize, select: bool| {
-        let Some((start, end)) = doc.with_value(|d| d.find.get(index).copied()) else { return };
+        let Some((start, end)) = doc.with_value(|d| d.find.get(index).copied()) else {
+            return;
+        };
         find_at.set(Some(index));
         let (line, column) = doc.with_value(|d| text::line_col(&d.text, start));
         let width = doc.with_value(|d| d.text[start..end].chars().count());
@@ -340,7 +406,9 @@ pub(crate) fn Editor(
             find_mark.set(None);
             return;
         }
-        let at = find_at.get_untracked().map_or(if step > 0 { -1 } else { 0 }, |a| a as isize);
+        let at = find_at
+            .get_untracked()
+            .map_or(if step > 0 { -1 } else { 0 }, |a| a as isize);
         show_match((at + step).rem_euclid(count) as usize, true);
     };
     let close_find = move || {
@@ -423,7 +491,13 @@ pub(crate) fn Editor(
                     return;
                 }
                 ev.prevent_default();
-                let edit = doc.with_value(|d| if ev.shift_key() { text::dedent(&d.text, start, end) } else { text::indent(&d.text, start, end) });
+                let edit = doc.with_value(|d| {
+                    if ev.shift_key() {
+                        text::dedent(&d.text, start, end)
+                    } else {
+                        text::indent(&d.text, start, end)
+                    }
+                });
                 apply(edit);
             }
             "Enter" if !ctrl && !ev.shift_key() && !ev.alt_key() => {
@@ -483,7 +557,9 @@ pub(crate) fn Editor(
 
     let on_input = move |_ev: leptos::ev::Event| {
         let started = performance_now();
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         let value = ta.value();
         let caret = {
             let start = ta.selection_start().ok().flatten().unwrap_or(0);
@@ -495,25 +571,34 @@ pub(crate) fn Editor(
         cursor.set(position);
         open_completion_at(false, caret.0, caret.1);
         if let Some(root) = root.get_untracked() {
-            let _ = root.set_attribute("data-input-ms", &format!("{:.2}", performance_now() - started));
+            let _ = root.set_attribute(
+                "data-input-ms",
+                &format!("{:.2}", performance_now() - started),
+            );
         }
     };
 
     let on_scroll = move |_ev: leptos::ev::Event| {
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         let (x, y) = (ta.scroll_left(), ta.scroll_top());
         if let Some(l) = layer.get_untracked() {
-            let _ = web_sys::HtmlElement::style(&l).set_property("transform", &format!("translate({}px, {}px)", -x, -y));
+            let _ = web_sys::HtmlElement::style(&l)
+                .set_property("transform", &format!("translate({}px, {}px)", -x, -y));
         }
         if let Some(g) = gutter.get_untracked() {
-            let _ = web_sys::HtmlElement::style(&g).set_property("transform", &format!("translateY({}px)", -y));
+            let _ = web_sys::HtmlElement::style(&g)
+                .set_property("transform", &format!("translateY({}px)", -y));
         }
         popup.set(None);
         hover.set(None);
     };
 
     let on_mousemove = move |ev: leptos::ev::MouseEvent| {
-        let Some(ta) = area.get_untracked() else { return };
+        let Some(ta) = area.get_untracked() else {
+            return;
+        };
         let y = f64::from(ev.offset_y()) + f64::from(ta.scroll_top()) - PAD_TOP;
         let x = f64::from(ev.offset_x()) + f64::from(ta.scroll_left()) - PAD_LEFT;
         let line = (y / LINE_HEIGHT).floor() as i64 + 1;
@@ -523,12 +608,17 @@ pub(crate) fn Editor(
                 .find(|m| {
                     i64::from(m.line) == line
                         && column >= i64::from(m.column)
-                        && (m.end_line > m.line || column < i64::from(m.end_column.max(m.column + 1)))
+                        && (m.end_line > m.line
+                            || column < i64::from(m.end_column.max(m.column + 1)))
                 })
                 .map(|m| m.message.clone())
         });
         match found {
-            Some(message) => hover.set(Some((message, f64::from(ev.offset_y()) + 18.0, f64::from(ev.offset_x())))),
+            Some(message) => hover.set(Some((
+                message,
+                f64::from(ev.offset_y()) + 18.0,
+                f64::from(ev.offset_x()),
+            ))),
             None => {
                 if hover.with_untracked(Option::is_some) {
                     hover.set(None);
@@ -548,7 +638,10 @@ pub(crate) fn Editor(
     });
     let current_line_style = move || {
         let (line, _) = cursor.get();
-        format!("top: {}px", PAD_TOP + f64::from(line.saturating_sub(1)) * LINE_HEIGHT)
+        format!(
+            "top: {}px",
+            PAD_TOP + f64::from(line.saturating_sub(1)) * LINE_HEIGHT
+        )
     };
     let find_style = move || match find_mark.get() {
         Some((line, column, width)) => format!(
@@ -561,7 +654,8 @@ pub(crate) fn Editor(
     };
     let error_count = move || problems.with(|p| p.iter().filter(|m| m.error).count());
     let warning_count = move || problems.with(|p| p.iter().filter(|m| !m.error).count());
-    let active_option = move || popup.with(|p| p.as_ref().map(|p| format!("completion-{}", p.selected)));
+    let active_option =
+        move || popup.with(|p| p.as_ref().map(|p| format!("completion-{}", p.selected)));
 
     let find_bar = view! {
             <Show when=move || find_open.get()>
@@ -751,7 +845,9 @@ pub(crate) fn Editor(
 
 /// Milliseconds from the page's time origin (browser only).
 fn performance_now() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
 }
 
 fn plural(n: usize) -> &'static str {
@@ -776,7 +872,11 @@ pub(crate) fn marks_of(problems: &[engine::flow::Problem]) -> Vec<Mark> {
 fn marks_html(marks: &[Mark]) -> String {
     let mut out = String::new();
     for m in marks {
-        let width = if m.end_line > m.line || m.end_column <= m.column { 2 } else { m.end_column - m.column };
+        let width = if m.end_line > m.line || m.end_column <= m.column {
+            2
+        } else {
+            m.end_column - m.column
+        };
         out.push_str(&format!(
             "<div class=\"mark {}\" data-line=\"{}\" style=\"top: {}px; left: calc({}ch + {PAD_LEFT}px); width: {}ch\"></div>",
             if m.error { "mark-error" } else { "mark-warning" },
@@ -807,7 +907,11 @@ fn render_changes(d: &mut Doc, new_text: &str, code: &web_sys::HtmlElement) {
     let children = code.children();
     // The DOM is not what we think (first render after hydration): redo all.
     let whole = children.length() as usize != d.lines.len();
-    let (prefix, old_end, new_end) = if whole { (0, d.lines.len(), new_lines.len()) } else { (prefix, old_end, new_end) };
+    let (prefix, old_end, new_end) = if whole {
+        (0, d.lines.len(), new_lines.len())
+    } else {
+        (prefix, old_end, new_end)
+    };
     let mut state = d.states.get(prefix).copied().unwrap_or_default();
     let mut html = String::new();
     let mut new_states = Vec::with_capacity(new_end - prefix);
@@ -835,7 +939,10 @@ fn render_changes(d: &mut Doc, new_text: &str, code: &web_sys::HtmlElement) {
         }
     }
     d.states.splice(prefix..old_end, new_states);
-    d.lines.splice(prefix..old_end, new_lines[prefix..new_end].iter().map(|l| (*l).to_owned()));
+    d.lines.splice(
+        prefix..old_end,
+        new_lines[prefix..new_end].iter().map(|l| (*l).to_owned()),
+    );
     // The lines after the change, while their starting state differs.
     let mut i = new_end;
     while i < new_lines.len() && d.states.get(i).copied() != Some(state) {

@@ -30,7 +30,10 @@ pub(crate) fn byte_to_utf16(text: &str, byte: usize) -> u32 {
     if text.is_ascii() {
         return byte.min(text.len()) as u32;
     }
-    text[..floor_char(text, byte)].chars().map(|c| c.len_utf16() as u32).sum()
+    text[..floor_char(text, byte)]
+        .chars()
+        .map(|c| c.len_utf16() as u32)
+        .sum()
 }
 
 fn floor_char(text: &str, mut byte: usize) -> usize {
@@ -60,12 +63,17 @@ pub(crate) fn offset_of(text: &str, line: u32, column: u32) -> usize {
         }
     }
     let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    text[start..end].char_indices().nth(column.saturating_sub(1) as usize).map_or(end, |(i, _)| start + i)
+    text[start..end]
+        .char_indices()
+        .nth(column.saturating_sub(1) as usize)
+        .map_or(end, |(i, _)| start + i)
 }
 
 /// The start of the line holding `byte`.
 pub(crate) fn line_start(text: &str, byte: usize) -> usize {
-    text[..floor_char(text, byte)].rfind('\n').map_or(0, |i| i + 1)
+    text[..floor_char(text, byte)]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
 }
 
 fn line_end(text: &str, byte: usize) -> usize {
@@ -79,7 +87,11 @@ pub(crate) fn replace(text: &str, start: usize, end: usize, with: &str) -> Edit 
     out.push_str(with);
     out.push_str(&text[end..]);
     let caret = start + with.len();
-    Edit { text: out, start: caret, end: caret }
+    Edit {
+        text: out,
+        start: caret,
+        end: caret,
+    }
 }
 
 /// Tab: spaces to the next stop, or every selected line one level deeper.
@@ -89,7 +101,13 @@ pub(crate) fn indent(text: &str, start: usize, end: usize) -> Edit {
         let spaces = INDENT.len() - column % INDENT.len();
         return replace(text, start, end, &" ".repeat(spaces));
     }
-    map_lines(text, start, end, |line| if line.trim().is_empty() { line.to_owned() } else { format!("{INDENT}{line}") })
+    map_lines(text, start, end, |line| {
+        if line.trim().is_empty() {
+            line.to_owned()
+        } else {
+            format!("{INDENT}{line}")
+        }
+    })
 }
 
 /// Shift+Tab: every selected line (or the caret's) one level shallower.
@@ -106,14 +124,22 @@ pub(crate) fn toggle_comment(text: &str, start: usize, end: usize) -> Edit {
     let lines: Vec<&str> = text[first..last].split('\n').collect();
     let filled: Vec<&&str> = lines.iter().filter(|l| !l.trim().is_empty()).collect();
     let all_comments = !filled.is_empty() && filled.iter().all(|l| l.trim_start().starts_with('#'));
-    let depth = filled.iter().map(|l| l.len() - l.trim_start_matches(' ').len()).min().unwrap_or(0);
+    let depth = filled
+        .iter()
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
     map_lines(text, start, end, |line| {
         if line.trim().is_empty() {
             line.to_owned()
         } else if all_comments {
             let spaces = line.len() - line.trim_start_matches(' ').len();
             let rest = &line[spaces + 1..];
-            format!("{}{}", &line[..spaces], rest.strip_prefix(' ').unwrap_or(rest))
+            format!(
+                "{}{}",
+                &line[..spaces],
+                rest.strip_prefix(' ').unwrap_or(rest)
+            )
         } else {
             format!("{}# {}", &line[..depth], &line[depth..])
         }
@@ -134,7 +160,11 @@ pub(crate) fn newline(text: &str, start: usize, end: usize) -> Edit {
     }
     let code = rest.split(" #").next().unwrap_or(rest).trim_end();
     if code.ends_with(':') && !code.trim_start().starts_with('#') {
-        depth = if line[spaces..].starts_with("- ") { depth + INDENT.len() } else { spaces + INDENT.len() };
+        depth = if line[spaces..].starts_with("- ") {
+            depth + INDENT.len()
+        } else {
+            spaces + INDENT.len()
+        };
     }
     if rest.is_empty() && line[spaces..].trim() == "-" {
         depth = spaces + 2;
@@ -149,22 +179,38 @@ pub(crate) fn find_all(text: &str, needle: &str) -> Vec<(usize, usize)> {
     }
     let hay = text.to_ascii_lowercase();
     let needle = needle.to_ascii_lowercase();
-    hay.match_indices(&needle).map(|(i, m)| (i, i + m.len())).collect()
+    hay.match_indices(&needle)
+        .map(|(i, m)| (i, i + m.len()))
+        .collect()
 }
 
 /// The lines that differ between two versions: the common prefix length,
 /// and the end of the changed part in the old and in the new lines.
 pub(crate) fn changed_lines<A: AsRef<str>>(old: &[A], new: &[&str]) -> (usize, usize, usize) {
     let max = old.len().min(new.len());
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a.as_ref() == **b).count().min(max);
-    let suffix = old[prefix..].iter().rev().zip(new[prefix..].iter().rev()).take_while(|(a, b)| a.as_ref() == **b).count();
+    let prefix = old
+        .iter()
+        .zip(new)
+        .take_while(|(a, b)| a.as_ref() == **b)
+        .count()
+        .min(max);
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a.as_ref() == **b)
+        .count();
     (prefix, old.len() - suffix, new.len() - suffix)
 }
 
 /// The whole lines a selection touches: start of the first, end of the last.
 fn line_range(text: &str, start: usize, end: usize) -> (usize, usize) {
     // A selection ending at the start of a line does not take that line.
-    let end = if end > start && text[..end].ends_with('\n') { end - 1 } else { end };
+    let end = if end > start && text[..end].ends_with('\n') {
+        end - 1
+    } else {
+        end
+    };
     (line_start(text, start), line_end(text, end))
 }
 
@@ -181,10 +227,19 @@ fn map_lines(text: &str, start: usize, end: usize, f: impl Fn(&str) -> String) -
         let old_line = &text[first..line_end(text, first)];
         let new_line = &out[first..line_end(&out, first)];
         let shift = new_line.len() as isize - old_line.len() as isize;
-        let caret = (start as isize + shift).clamp(first as isize, (first + new_line.len()) as isize) as usize;
-        return Edit { start: caret, end: caret, text: out };
+        let caret = (start as isize + shift)
+            .clamp(first as isize, (first + new_line.len()) as isize) as usize;
+        return Edit {
+            start: caret,
+            end: caret,
+            text: out,
+        };
     }
-    Edit { start: first, end: first + block.len(), text: out }
+    Edit {
+        start: first,
+        end: first + block.len(),
+        text: out,
+    }
 }
 
 #[cfg(test)]
@@ -218,7 +273,11 @@ mod tests {
     fn enter_keeps_and_deepens_indentation() {
         check(newline, "tasks:|", "tasks:\n  |");
         check(newline, "  - id: t|", "  - id: t\n    |");
-        check(newline, "  - id: t\n    message: hi|", "  - id: t\n    message: hi\n    |");
+        check(
+            newline,
+            "  - id: t\n    message: hi|",
+            "  - id: t\n    message: hi\n    |",
+        );
         check(newline, "  - task:|", "  - task:\n      |");
         check(newline, "    then: # c|", "    then: # c\n      |");
     }
@@ -247,7 +306,10 @@ mod tests {
         assert_eq!(line_col(text, text.find('c').unwrap()), (2, 5));
         assert_eq!(offset_of(text, 2, 4), text.find('😀').unwrap());
         assert_eq!(offset_of(text, 9, 1), text.len());
-        assert_eq!(changed_lines(&["a", "b", "c"], &["a", "x", "y", "c"]), (1, 2, 3));
+        assert_eq!(
+            changed_lines(&["a", "b", "c"], &["a", "x", "y", "c"]),
+            (1, 2, 3)
+        );
         assert_eq!(changed_lines(&["a", "a"], &["a", "a", "a"]), (2, 2, 3));
         assert_eq!(find_all("Log log", "LOG"), vec![(0, 3), (4, 7)]);
     }

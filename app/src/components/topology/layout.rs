@@ -178,7 +178,10 @@ impl Route {
                 let y = if curve {
                     let mid = (at.1 + to.1) / 2.0;
                     let u = 1.0 - t;
-                    u * u * u * at.1 + 3.0 * u * u * t * mid + 3.0 * u * t * t * mid + t * t * t * to.1
+                    u * u * u * at.1
+                        + 3.0 * u * u * t * mid
+                        + 3.0 * u * t * t * mid
+                        + t * t * t * to.1
                 } else {
                     at.1 + (to.1 - at.1) * t
                 };
@@ -195,7 +198,13 @@ impl Route {
 /// unknown nodes and edges that would go back up (a cycle in an invalid
 /// Dag) are left out.
 pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
-    let too_big = || TooBig { tasks: graph.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Task | NodeKind::Group)).count() };
+    let too_big = || TooBig {
+        tasks: graph
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.kind, NodeKind::Task | NodeKind::Group))
+            .count(),
+    };
     if graph.nodes.len() > MAX_DRAWN {
         return Err(too_big());
     }
@@ -203,14 +212,24 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
     for (i, node) in graph.nodes.iter().enumerate() {
         index.entry(node.uid.as_str()).or_insert(i);
     }
-    let ctx = Ctx { graph, index, drawn: Cell::new(0), hidden: Cell::new(0), slot: RefCell::new(vec![usize::MAX; graph.nodes.len()]) };
+    let ctx = Ctx {
+        graph,
+        index,
+        drawn: Cell::new(0),
+        hidden: Cell::new(0),
+        slot: RefCell::new(vec![usize::MAX; graph.nodes.len()]),
+    };
     let mut containers: HashMap<Key, Members> = HashMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         if ctx.index.get(node.uid.as_str()) != Some(&i) {
             continue;
         }
         if matches!(node.kind, NodeKind::Task | NodeKind::Group) {
-            containers.entry(Key::new(node.section, node.parent.as_deref())).or_default().units.push(i);
+            containers
+                .entry(Key::new(node.section, node.parent.as_deref()))
+                .or_default()
+                .units
+                .push(i);
         }
     }
     // A Dag's edges come grouped by target and container: the last lookup
@@ -232,7 +251,11 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
         {
             if last_key != Some(key) {
                 if let Some(previous) = last_key {
-                    containers.entry(previous).or_default().edges.append(&mut edges_of);
+                    containers
+                        .entry(previous)
+                        .or_default()
+                        .edges
+                        .append(&mut edges_of);
                 }
                 last_key = Some(key);
             }
@@ -240,7 +263,11 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
         }
     }
     if let Some(previous) = last_key {
-        containers.entry(previous).or_default().edges.append(&mut edges_of);
+        containers
+            .entry(previous)
+            .or_default()
+            .edges
+            .append(&mut edges_of);
     }
     let mut out = Layout::default();
     let mut x = 0.0;
@@ -249,7 +276,9 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
         if section != Section::Tasks && !containers.contains_key(&key) {
             continue;
         }
-        let block = ctx.container(&key, &containers, 0).map_err(|Refused| too_big())?;
+        let block = ctx
+            .container(&key, &containers, 0)
+            .map_err(|Refused| too_big())?;
         if section == Section::Tasks {
             let (w, h) = (block.w, block.h);
             out.absorb(block, x, 0.0);
@@ -258,7 +287,13 @@ pub(crate) fn layout(graph: &Graph) -> Result<Layout, TooBig> {
         } else {
             x += SECTION_GAP;
             let (w, h) = (block.w + 2.0 * SECTION_PAD, block.h + 2.0 * SECTION_PAD);
-            out.sections.push(SectionBox { section, x, y: SECTION_TITLE, w, h });
+            out.sections.push(SectionBox {
+                section,
+                x,
+                y: SECTION_TITLE,
+                w,
+                h,
+            });
             out.absorb(block, x + SECTION_PAD, SECTION_TITLE + SECTION_PAD);
             x += w;
             out.height = out.height.max(SECTION_TITLE + h);
@@ -394,11 +429,16 @@ impl<'a> Ctx<'a> {
         Some(match n.kind {
             NodeKind::Start => (Key::new(Section::Tasks, None), Unit::Entry),
             NodeKind::End => (Key::new(n.section, None), Unit::Exit),
-            NodeKind::Task | NodeKind::Group => (Key::new(n.section, n.parent.as_deref()), Unit::Node(i)),
+            NodeKind::Task | NodeKind::Group => {
+                (Key::new(n.section, n.parent.as_deref()), Unit::Node(i))
+            }
             NodeKind::GroupEnd => {
                 let g = *self.index.get(n.parent.as_deref()?)?;
                 let group = &self.graph.nodes[g];
-                (Key::new(group.section, group.parent.as_deref()), Unit::Node(g))
+                (
+                    Key::new(group.section, group.parent.as_deref()),
+                    Unit::Node(g),
+                )
             }
         })
     }
@@ -408,7 +448,11 @@ impl<'a> Ctx<'a> {
         let (a, b) = (&self.graph.nodes[ai], &self.graph.nodes[bi]);
         // From a group's header into its own box.
         if a.kind == NodeKind::Group && b.parent.as_deref() == Some(a.uid.as_str()) {
-            let to = if b.kind == NodeKind::GroupEnd { Unit::Exit } else { Unit::Node(bi) };
+            let to = if b.kind == NodeKind::GroupEnd {
+                Unit::Exit
+            } else {
+                Unit::Node(bi)
+            };
             return Some((Key::new(a.section, Some(a.uid.as_str())), Unit::Entry, to));
         }
         // From inside a group to where its branches meet.
@@ -426,7 +470,12 @@ impl<'a> Ctx<'a> {
         (key == other).then_some((key, from, to))
     }
 
-    fn container(&self, key: &Key<'a>, all: &HashMap<Key<'a>, Members>, depth: usize) -> Result<Block, Refused> {
+    fn container(
+        &self,
+        key: &Key<'a>,
+        all: &HashMap<Key<'a>, Members>,
+        depth: usize,
+    ) -> Result<Block, Refused> {
         let empty = Members::default();
         let members = all.get(key).unwrap_or(&empty);
         // Units: entry, members in document order, exit.
@@ -449,8 +498,15 @@ impl<'a> Ctx<'a> {
                 Unit::Node(n) => match self.graph.nodes[n].kind {
                     // Deeper than any real flow nests: drawn as a plain node.
                     NodeKind::Group if depth < 32 => {
-                        let block = self.container(&Key(key.0, Some(self.graph.nodes[n].uid.as_str())), all, depth + 1)?;
-                        ((block.w + 2.0 * GROUP_PAD, block.h + 2.0 * GROUP_PAD), Some(block))
+                        let block = self.container(
+                            &Key(key.0, Some(self.graph.nodes[n].uid.as_str())),
+                            all,
+                            depth + 1,
+                        )?;
+                        (
+                            (block.w + 2.0 * GROUP_PAD, block.h + 2.0 * GROUP_PAD),
+                            Some(block),
+                        )
                     }
                     _ => ((NODE_W, NODE_H), None),
                 },
@@ -515,11 +571,17 @@ impl<'a> Ctx<'a> {
         if self.drawn.get() + at_least > MAX_DRAWN {
             return Err(Refused);
         }
-        let skipped = |edges: &[(usize, usize, usize)]| edges.iter().map(|&(a, b, _)| layer[b] - layer[a] - 1).sum::<usize>();
+        let skipped = |edges: &[(usize, usize, usize)]| {
+            edges
+                .iter()
+                .map(|&(a, b, _)| layer[b] - layer[a] - 1)
+                .sum::<usize>()
+        };
         // Dense: more dummy units than units. Below that every dependency
         // written is drawn, as in the YAML.
         if skipped(&edges) > count {
-            let dependency = |e: usize| self.graph.edges[members.edges[e].edge].kind == EdgeKind::Dependency;
+            let dependency =
+                |e: usize| self.graph.edges[members.edges[e].edge].kind == EdgeKind::Dependency;
             let hidden = reduce(count, &layer, &mut edges, dependency);
             self.hidden.set(self.hidden.get() + hidden);
         }
@@ -541,7 +603,12 @@ impl<'a> Ctx<'a> {
         for &(a, b, _) in &edges {
             let mut chain = Vec::with_capacity(layer[b] - layer[a] + 1);
             chain.push(a);
-            for (l, row) in rows.iter_mut().enumerate().take(layer[b]).skip(layer[a] + 1) {
+            for (l, row) in rows
+                .iter_mut()
+                .enumerate()
+                .take(layer[b])
+                .skip(layer[a] + 1)
+            {
                 let dummy = item_layer.len();
                 item_layer.push(l);
                 row.push(dummy);
@@ -555,9 +622,18 @@ impl<'a> Ctx<'a> {
         // Coordinates: rows from top to bottom, each centred.
         let width_of = |item: usize| if item < count { sizes[item].0 } else { DUMMY_W };
         let height_of = |item: usize| if item < count { sizes[item].1 } else { 0.0 };
-        let row_w: Vec<f64> = rows.iter().map(|row| row.iter().map(|&i| width_of(i)).sum::<f64>() + H_GAP * row.len().saturating_sub(1) as f64).collect();
+        let row_w: Vec<f64> = rows
+            .iter()
+            .map(|row| {
+                row.iter().map(|&i| width_of(i)).sum::<f64>()
+                    + H_GAP * row.len().saturating_sub(1) as f64
+            })
+            .collect();
         let width = row_w.iter().copied().fold(0.0, f64::max);
-        let row_h: Vec<f64> = rows.iter().map(|row| row.iter().map(|&i| height_of(i)).fold(0.0, f64::max)).collect();
+        let row_h: Vec<f64> = rows
+            .iter()
+            .map(|row| row.iter().map(|&i| height_of(i)).fold(0.0, f64::max))
+            .collect();
         let mut row_y = Vec::with_capacity(rows.len());
         let mut y = 0.0;
         for h in &row_h {
@@ -575,7 +651,11 @@ impl<'a> Ctx<'a> {
             }
         }
 
-        let mut block = Block { w: width, h: height, ..Block::default() };
+        let mut block = Block {
+            w: width,
+            h: height,
+            ..Block::default()
+        };
         for (i, &unit) in units.iter().enumerate() {
             let (x, y, w) = place[i];
             let h = sizes[i].1;
@@ -583,7 +663,11 @@ impl<'a> Ctx<'a> {
                 Unit::Entry => {
                     let (uid, shape, node) = match key.1 {
                         Some(group) => (group.to_owned(), Shape::Group, self.node(group)),
-                        None => (format!("{}.start", section_name(key.section())), Shape::Start, None),
+                        None => (
+                            format!("{}.start", section_name(key.section())),
+                            Shape::Start,
+                            None,
+                        ),
                     };
                     block.nodes.push(Placed {
                         uid,
@@ -601,14 +685,32 @@ impl<'a> Ctx<'a> {
                     let (uid, shape) = match (&key.1, key.section()) {
                         (Some(group), _) => (format!("{group}.end"), Shape::Junction),
                         (None, Section::Tasks) => ("root.end".to_owned(), Shape::End),
-                        (None, section) => (format!("{}.end", section_name(section)), Shape::Junction),
+                        (None, section) => {
+                            (format!("{}.end", section_name(section)), Shape::Junction)
+                        }
                     };
-                    block.nodes.push(Placed { uid, shape, task_id: None, task_type: None, section: key.section(), x, y, w, h });
+                    block.nodes.push(Placed {
+                        uid,
+                        shape,
+                        task_id: None,
+                        task_type: None,
+                        section: key.section(),
+                        x,
+                        y,
+                        w,
+                        h,
+                    });
                 }
                 Unit::Node(n) => match inner[i].take() {
                     Some(mut group) => {
                         group.translate(x + GROUP_PAD, y + GROUP_PAD);
-                        block.groups.push(GroupBox { task_id: self.graph.nodes[n].uid.clone(), x, y, w, h });
+                        block.groups.push(GroupBox {
+                            task_id: self.graph.nodes[n].uid.clone(),
+                            x,
+                            y,
+                            w,
+                            h,
+                        });
                         block.nodes.extend(group.nodes);
                         block.groups.extend(group.groups);
                         block.edges.extend(group.edges);
@@ -653,7 +755,15 @@ impl<'a> Ctx<'a> {
                     segments.push(Segment::Line((cx, bottom)));
                 }
             }
-            block.edges.push(Route { from: edge.from.clone(), to: edge.to.clone(), kind: edge.kind, label: edge.label.clone(), label_at, start, segments });
+            block.edges.push(Route {
+                from: edge.from.clone(),
+                to: edge.to.clone(),
+                kind: edge.kind,
+                label: edge.label.clone(),
+                label_at,
+                start,
+                segments,
+            });
         }
         Ok(block)
     }
@@ -682,7 +792,10 @@ fn layers(count: usize, edges: &[(usize, usize, usize)]) -> Vec<usize> {
     let mut layer = vec![0usize; count];
     let mut done = vec![false; count];
     // The exit waits until everything else is placed.
-    let mut ready: BinaryHeap<std::cmp::Reverse<usize>> = (0..exit).filter(|&i| incoming[i] == 0).map(std::cmp::Reverse).collect();
+    let mut ready: BinaryHeap<std::cmp::Reverse<usize>> = (0..exit)
+        .filter(|&i| incoming[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut first_waiting = 0;
     for _ in 0..count {
         let next = match ready.pop() {
@@ -721,7 +834,12 @@ fn layers(count: usize, edges: &[(usize, usize, usize)]) -> Vec<usize> {
 /// already reached through a nearer successor. O(units² / 64) memory and
 /// O(edges + kept edges × units / 64) time: milliseconds for thousands of
 /// tasks.
-fn reduce(count: usize, layer: &[usize], edges: &mut Vec<(usize, usize, usize)>, may_drop: impl Fn(usize) -> bool) -> usize {
+fn reduce(
+    count: usize,
+    layer: &[usize],
+    edges: &mut Vec<(usize, usize, usize)>,
+    may_drop: impl Fn(usize) -> bool,
+) -> usize {
     let mut order: Vec<usize> = (0..count).collect();
     order.sort_by_key(|&u| (layer[u], u));
     let mut rank = vec![0usize; count];
@@ -798,15 +916,28 @@ fn order_rows(rows: &mut [Vec<usize>], chains: &[Vec<usize>], items: usize) {
 
 /// Sorts `row` by its items' neighbours in the fixed row next to it, whose
 /// length is `fixed` (chains link adjacent rows only).
-fn sort_by_barycentre(row: &mut [usize], fixed: usize, neighbours: &[Vec<usize>], at: &mut [usize]) {
+fn sort_by_barycentre(
+    row: &mut [usize],
+    fixed: usize,
+    neighbours: &[Vec<usize>],
+    at: &mut [usize],
+) {
     // Scale the fixed row onto this one so units without neighbours keep their place.
-    let scale = if fixed > 1 { (row.len().max(1) - 1) as f64 / (fixed - 1) as f64 } else { 1.0 };
+    let scale = if fixed > 1 {
+        (row.len().max(1) - 1) as f64 / (fixed - 1) as f64
+    } else {
+        1.0
+    };
     let mut keyed: Vec<(f64, usize, usize)> = row
         .iter()
         .enumerate()
         .map(|(i, &item)| {
             let near = &neighbours[item];
-            let key = if near.is_empty() { i as f64 } else { near.iter().map(|&n| at[n] as f64).sum::<f64>() / near.len() as f64 * scale };
+            let key = if near.is_empty() {
+                i as f64
+            } else {
+                near.iter().map(|&n| at[n] as f64).sum::<f64>() / near.len() as f64 * scale
+            };
             (key, i, item)
         })
         .collect();
@@ -833,18 +964,29 @@ mod tests {
     fn check_no_crossing(layout: &Layout) {
         for (i, a) in layout.nodes.iter().enumerate() {
             for b in &layout.nodes[i + 1..] {
-                let overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+                let overlap =
+                    a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
                 assert!(!overlap, "{} overlaps {}", a.uid, b.uid);
             }
         }
         for edge in &layout.edges {
             for (x, y) in edge.sample() {
                 for node in &layout.nodes {
-                    if node.uid == edge.from || node.uid == edge.to || node.uid == format!("{}.end", edge.from) {
+                    if node.uid == edge.from
+                        || node.uid == edge.to
+                        || node.uid == format!("{}.end", edge.from)
+                    {
                         continue;
                     }
-                    let inside = x > node.x + 0.5 && x < node.x + node.w - 0.5 && y > node.y + 0.5 && y < node.y + node.h - 0.5;
-                    assert!(!inside, "edge {} -> {} crosses {} at ({x}, {y})", edge.from, edge.to, node.uid);
+                    let inside = x > node.x + 0.5
+                        && x < node.x + node.w - 0.5
+                        && y > node.y + 0.5
+                        && y < node.y + node.h - 0.5;
+                    assert!(
+                        !inside,
+                        "edge {} -> {} crosses {} at ({x}, {y})",
+                        edge.from, edge.to, node.uid
+                    );
                 }
             }
         }
@@ -859,7 +1001,11 @@ mod tests {
             // Every task of the flow is drawn once.
             let parsed = engine::flow::parse(blueprint.source);
             for task in parsed.flow.unwrap().all_tasks() {
-                let drawn = layout.nodes.iter().filter(|n| n.task_id.as_deref() == Some(task.id.value.as_str())).count();
+                let drawn = layout
+                    .nodes
+                    .iter()
+                    .filter(|n| n.task_id.as_deref() == Some(task.id.value.as_str()))
+                    .count();
                 assert_eq!(drawn, 1, "{} in {}", task.id.value, blueprint.header.id);
             }
         }
@@ -867,21 +1013,49 @@ mod tests {
 
     #[test]
     fn a_dag_is_layered_by_its_dependencies() {
-        let layout = layout(&graph_of(include_str!("../../../../blueprints/databricks_dag.yml"))).expect("drawn");
-        let y = |id: &str| layout.nodes.iter().find(|n| n.task_id.as_deref() == Some(id)).unwrap().y;
+        let layout = layout(&graph_of(include_str!(
+            "../../../../blueprints/databricks_dag.yml"
+        )))
+        .expect("drawn");
+        let y = |id: &str| {
+            layout
+                .nodes
+                .iter()
+                .find(|n| n.task_id.as_deref() == Some(id))
+                .unwrap()
+                .y
+        };
         assert_eq!(y("cluster"), y("upload"));
         assert!(y("transform") > y("cluster"));
         assert!(y("check") > y("transform"));
         // `pipeline` is a group holding the four tasks.
-        let group = layout.groups.iter().find(|g| g.task_id == "pipeline").unwrap();
+        let group = layout
+            .groups
+            .iter()
+            .find(|g| g.task_id == "pipeline")
+            .unwrap();
         for id in ["cluster", "upload", "transform", "check"] {
-            let n = layout.nodes.iter().find(|n| n.task_id.as_deref() == Some(id)).unwrap();
-            assert!(n.x >= group.x && n.x + n.w <= group.x + group.w && n.y >= group.y && n.y + n.h <= group.y + group.h, "{id}");
+            let n = layout
+                .nodes
+                .iter()
+                .find(|n| n.task_id.as_deref() == Some(id))
+                .unwrap();
+            assert!(
+                n.x >= group.x
+                    && n.x + n.w <= group.x + group.w
+                    && n.y >= group.y
+                    && n.y + n.h <= group.y + group.h,
+                "{id}"
+            );
         }
         // errors and finally are set apart, to the right of the tasks.
         let sections: Vec<Section> = layout.sections.iter().map(|s| s.section).collect();
         assert_eq!(sections, [Section::Errors, Section::Finally]);
-        let cleanup = layout.nodes.iter().find(|n| n.task_id.as_deref() == Some("cleanup")).unwrap();
+        let cleanup = layout
+            .nodes
+            .iter()
+            .find(|n| n.task_id.as_deref() == Some("cleanup"))
+            .unwrap();
         assert!(cleanup.x > group.x + group.w);
     }
 
@@ -892,8 +1066,15 @@ mod tests {
         let layout = layout(&graph).expect("drawn");
         check_no_crossing(&layout);
         assert_eq!(layout.groups.len(), 3);
-        let labels: Vec<&str> = layout.edges.iter().filter_map(|e| e.label.as_deref()).collect();
-        assert!(labels.contains(&"then") && labels.contains(&"else"), "{labels:?}");
+        let labels: Vec<&str> = layout
+            .edges
+            .iter()
+            .filter_map(|e| e.label.as_deref())
+            .collect();
+        assert!(
+            labels.contains(&"then") && labels.contains(&"else"),
+            "{labels:?}"
+        );
     }
 
     #[test]
@@ -901,7 +1082,12 @@ mod tests {
         // A cycle, duplicate ids and an unknown dependency.
         let source = "id: f\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n      - task:\n          id: a\n          type: log.Log\n          message: a\n        dependsOn: [b]\n      - task:\n          id: b\n          type: log.Log\n          message: b\n        dependsOn: [a, nope]\n  - id: a\n    type: log.Log\n    message: again\n";
         let layout = layout(&graph_of(source)).expect("drawn");
-        assert!(layout.nodes.iter().any(|n| n.task_id.as_deref() == Some("b")));
+        assert!(
+            layout
+                .nodes
+                .iter()
+                .any(|n| n.task_id.as_deref() == Some("b"))
+        );
         let empty = layout_of_empty();
         assert_eq!(empty.nodes.len(), 2);
     }
@@ -912,7 +1098,9 @@ mod tests {
 
     /// A flow with one Dag of `n` tasks, task `i` depending on `deps(i)`.
     fn dag_flow(n: usize, deps: impl Fn(usize) -> Vec<usize>) -> String {
-        let mut yaml = String::from("id: big\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n");
+        let mut yaml = String::from(
+            "id: big\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n",
+        );
         for i in 0..n {
             let deps: Vec<String> = deps(i).iter().map(|d| format!("t{d}")).collect();
             write!(yaml, "      - task:\n          id: t{i}\n          type: io.kestra.plugin.core.log.Log\n          message: m\n").unwrap();
@@ -927,7 +1115,9 @@ mod tests {
     fn wide_flow(n: usize, parallel: bool) -> String {
         let mut yaml = String::from("id: big\nnamespace: n\ntasks:\n");
         let indent = if parallel {
-            yaml.push_str("  - id: par\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n");
+            yaml.push_str(
+                "  - id: par\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n",
+            );
             "    "
         } else {
             ""
@@ -952,31 +1142,65 @@ mod tests {
                 assert!(!overlap, "{} overlaps {}", a.uid, b.uid);
             }
         }
-        let placed: HashMap<&str, &Placed> = layout.nodes.iter().map(|n| (n.uid.as_str(), n)).collect();
-        let near = |(x, y): (f64, f64), n: &Placed| x >= n.x - 0.5 && x <= n.x + n.w + 0.5 && y >= n.y - GROUP_PAD - 0.5 && y <= n.y + n.h + GROUP_PAD + 0.5;
+        let placed: HashMap<&str, &Placed> =
+            layout.nodes.iter().map(|n| (n.uid.as_str(), n)).collect();
+        let near = |(x, y): (f64, f64), n: &Placed| {
+            x >= n.x - 0.5
+                && x <= n.x + n.w + 0.5
+                && y >= n.y - GROUP_PAD - 0.5
+                && y <= n.y + n.h + GROUP_PAD + 0.5
+        };
         for edge in &layout.edges {
-            let from = placed.get(edge.from.as_str()).unwrap_or_else(|| panic!("{} is not placed", edge.from));
-            let to = placed.get(edge.to.as_str()).unwrap_or_else(|| panic!("{} is not placed", edge.to));
+            let from = placed
+                .get(edge.from.as_str())
+                .unwrap_or_else(|| panic!("{} is not placed", edge.from));
+            let to = placed
+                .get(edge.to.as_str())
+                .unwrap_or_else(|| panic!("{} is not placed", edge.to));
             let end = match edge.segments.last() {
                 Some(Segment::Line(p) | Segment::Curve(p)) => *p,
                 None => edge.start,
             };
-            assert!(near(edge.start, from), "{} -> {} starts away from {}", edge.from, edge.to, edge.from);
-            assert!(near(end, to), "{} -> {} ends away from {}", edge.from, edge.to, edge.to);
+            assert!(
+                near(edge.start, from),
+                "{} -> {} starts away from {}",
+                edge.from,
+                edge.to,
+                edge.from
+            );
+            assert!(
+                near(end, to),
+                "{} -> {} ends away from {}",
+                edge.from,
+                edge.to,
+                edge.to
+            );
         }
         let mut next: HashMap<&str, Vec<&str>> = HashMap::new();
         for e in &layout.edges {
             next.entry(e.from.as_str()).or_default().push(e.to.as_str());
         }
-        let drawn: HashSet<(&str, &str)> = layout.edges.iter().map(|e| (e.from.as_str(), e.to.as_str())).collect();
+        let drawn: HashSet<(&str, &str)> = layout
+            .edges
+            .iter()
+            .map(|e| (e.from.as_str(), e.to.as_str()))
+            .collect();
         let mut left_out: HashSet<(&str, &str)> = HashSet::new();
         // What the drawn edges lead to from a node, once per node.
         let mut reached: HashMap<&str, HashSet<&str>> = HashMap::new();
         for e in &graph.edges {
-            if drawn.contains(&(e.from.as_str(), e.to.as_str())) || !left_out.insert((e.from.as_str(), e.to.as_str())) {
+            if drawn.contains(&(e.from.as_str(), e.to.as_str()))
+                || !left_out.insert((e.from.as_str(), e.to.as_str()))
+            {
                 continue;
             }
-            assert_eq!(e.kind, EdgeKind::Dependency, "{} -> {} is not drawn", e.from, e.to);
+            assert_eq!(
+                e.kind,
+                EdgeKind::Dependency,
+                "{} -> {} is not drawn",
+                e.from,
+                e.to
+            );
             // Implied: `to` is reached from `from` by drawn edges.
             let seen = reached.entry(e.from.as_str()).or_insert_with(|| {
                 let mut seen: HashSet<&str> = HashSet::new();
@@ -990,7 +1214,12 @@ mod tests {
                 }
                 seen
             });
-            assert!(seen.contains(e.to.as_str()), "{} -> {} is left out but nothing drawn leads there", e.from, e.to);
+            assert!(
+                seen.contains(e.to.as_str()),
+                "{} -> {} is left out but nothing drawn leads there",
+                e.from,
+                e.to
+            );
         }
         assert_eq!(left_out.len(), layout.hidden);
     }
@@ -1035,11 +1264,23 @@ mod tests {
             };
             let before = reach(&edges);
             // Implied: reached through another successor.
-            let implied: Vec<bool> = edges.iter().map(|&(a, b, _)| edges.iter().any(|&(x, c, _)| x == a && c != b && before[c][b])).collect();
+            let implied: Vec<bool> = edges
+                .iter()
+                .map(|&(a, b, _)| {
+                    edges
+                        .iter()
+                        .any(|&(x, c, _)| x == a && c != b && before[c][b])
+                })
+                .collect();
             let layer = layers(count, &edges);
             let mut reduced = edges.clone();
             let hidden = reduce(count, &layer, &mut reduced, |e| e % 2 == 0);
-            let expected: Vec<(usize, usize, usize)> = edges.iter().zip(&implied).filter(|&(e, &imp)| !(imp && e.2 % 2 == 0)).map(|(e, _)| *e).collect();
+            let expected: Vec<(usize, usize, usize)> = edges
+                .iter()
+                .zip(&implied)
+                .filter(|&(e, &imp)| !(imp && e.2 % 2 == 0))
+                .map(|(e, _)| *e)
+                .collect();
             assert_eq!(reduced, expected, "round {round}");
             assert_eq!(hidden, edges.len() - expected.len());
             assert_eq!(reach(&reduced), before, "round {round}");
@@ -1083,7 +1324,9 @@ mod tests {
             wide_flow(1000, false),
             wide_flow(1000, true),
             // Each task depends on the one before and on every tenth before it.
-            dag_flow(500, |i| (0..i).filter(|d| d + 1 == i || d % 10 == 0).collect()),
+            dag_flow(500, |i| {
+                (0..i).filter(|d| d + 1 == i || d % 10 == 0).collect()
+            }),
             // Two chains that meet at the end, and a task depending on all.
             dag_flow(200, |i| match i {
                 0 | 1 => vec![],
@@ -1094,31 +1337,72 @@ mod tests {
             let graph = graph_of(&source);
             let layout = layout(&graph).expect("drawn");
             check_drawn(&graph, &layout);
-            let tasks = graph.nodes.iter().filter(|n| n.kind == NodeKind::Task).count();
-            assert_eq!(layout.nodes.iter().filter(|n| n.shape == Shape::Task).count(), tasks);
+            let tasks = graph
+                .nodes
+                .iter()
+                .filter(|n| n.kind == NodeKind::Task)
+                .count();
+            assert_eq!(
+                layout
+                    .nodes
+                    .iter()
+                    .filter(|n| n.shape == Shape::Task)
+                    .count(),
+                tasks
+            );
         }
     }
 
     #[test]
     fn past_the_limit_nothing_is_laid_out() {
         use engine::flow::graph::{Edge, GraphNode};
-        let node = |uid: String, kind| GraphNode { uid, kind, task_id: None, task_type: None, parent: None, section: Section::Tasks };
+        let node = |uid: String, kind| GraphNode {
+            uid,
+            kind,
+            task_id: None,
+            task_type: None,
+            parent: None,
+            section: Section::Tasks,
+        };
         let line = |n: usize| {
-            let mut nodes = vec![node("root.start".into(), NodeKind::Start), node("root.end".into(), NodeKind::End)];
+            let mut nodes = vec![
+                node("root.start".into(), NodeKind::Start),
+                node("root.end".into(), NodeKind::End),
+            ];
             let mut edges = Vec::new();
             let mut previous = "root.start".to_owned();
             for i in 0..n {
                 nodes.push(node(format!("t{i}"), NodeKind::Task));
-                edges.push(Edge { from: previous, to: format!("t{i}"), kind: EdgeKind::Sequence, label: None });
+                edges.push(Edge {
+                    from: previous,
+                    to: format!("t{i}"),
+                    kind: EdgeKind::Sequence,
+                    label: None,
+                });
                 previous = format!("t{i}");
             }
-            edges.push(Edge { from: previous, to: "root.end".into(), kind: EdgeKind::Sequence, label: None });
+            edges.push(Edge {
+                from: previous,
+                to: "root.end".into(),
+                kind: EdgeKind::Sequence,
+                label: None,
+            });
             Graph { nodes, edges }
         };
         // A line draws a box and an edge per task.
         assert!(layout(&line(MAX_DRAWN / 2 - 10)).is_ok());
-        assert_eq!(layout(&line(MAX_DRAWN / 2 + 10)), Err(TooBig { tasks: MAX_DRAWN / 2 + 10 }));
-        assert_eq!(layout(&line(MAX_DRAWN + 1)), Err(TooBig { tasks: MAX_DRAWN + 1 }));
+        assert_eq!(
+            layout(&line(MAX_DRAWN / 2 + 10)),
+            Err(TooBig {
+                tasks: MAX_DRAWN / 2 + 10
+            })
+        );
+        assert_eq!(
+            layout(&line(MAX_DRAWN + 1)),
+            Err(TooBig {
+                tasks: MAX_DRAWN + 1
+            })
+        );
         // Few tasks, but edges that cannot be reduced and pass through
         // many rows: a chain of 400, and 400 tasks each after its first and
         // before its last.
@@ -1130,7 +1414,12 @@ mod tests {
         let mut graph = graph_of(&source);
         // The last of the chain after all the others.
         for i in 400..800 {
-            graph.edges.push(Edge { from: format!("t{i}"), to: "t399".into(), kind: EdgeKind::Dependency, label: None });
+            graph.edges.push(Edge {
+                from: format!("t{i}"),
+                to: "t399".into(),
+                kind: EdgeKind::Dependency,
+                label: None,
+            });
         }
         assert_eq!(layout(&graph), Err(TooBig { tasks: 801 }));
     }

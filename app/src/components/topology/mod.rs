@@ -42,11 +42,17 @@ pub(crate) fn Topology(
         if let Some(handle) = pending.get_value() {
             handle.clear();
         }
-        let handle = set_timeout_with_handle(move || settled.set(text), std::time::Duration::from_millis(150)).ok();
+        let handle = set_timeout_with_handle(
+            move || settled.set(text),
+            std::time::Duration::from_millis(150),
+        )
+        .ok();
         pending.set_value(handle);
     });
     let graph = Memo::new(move |previous: Option<&Option<Result<Layout, TooBig>>>| {
-        settled.with(|s| lay_out(s)).or_else(|| previous.cloned().flatten())
+        settled
+            .with(|s| lay_out(s))
+            .or_else(|| previous.cloned().flatten())
     });
     let drawn = move || graph.get().and_then(Result::ok);
     let zoom = RwSignal::new(1.0_f64);
@@ -207,14 +213,19 @@ pub(crate) fn Topology(
 /// other tasks then run on other threads while it renders. The work is kept
 /// small instead: linear in what is drawn and bounded by [`MAX_DRAWN`].
 fn lay_out(source: &str) -> Option<Result<Layout, TooBig>> {
-    engine::flow::parse(source).flow.map(|flow| layout::layout(&engine::flow::graph::graph(&flow)))
+    engine::flow::parse(source)
+        .flow
+        .map(|flow| layout::layout(&engine::flow::graph::graph(&flow)))
 }
 
 /// The note under the toolbar when the reduction left edges out.
 fn hidden_note(hidden: usize) -> String {
     match hidden {
         1 => "1 implied dependency not drawn: a longer path already leads there.".to_owned(),
-        n => format!("{} implied dependencies not drawn: a longer path already leads there.", thousands(n)),
+        n => format!(
+            "{} implied dependencies not drawn: a longer path already leads there.",
+            thousands(n)
+        ),
     }
 }
 
@@ -281,13 +292,31 @@ fn Drawing(
             }
         })
         .collect_view();
-    let nodes = layout.nodes.into_iter().map(|n| view! { <NodeView node=n states on_select /> }).collect_view();
+    let nodes = layout
+        .nodes
+        .into_iter()
+        .map(|n| view! { <NodeView node=n states on_select /> })
+        .collect_view();
     view! { {sections} {groups} {edges} {nodes} }
 }
 
 #[component]
-fn NodeView(node: Placed, states: Option<Signal<HashMap<String, String>>>, on_select: Option<Callback<String>>) -> impl IntoView {
-    let Placed { uid, shape, task_id, task_type, x, y, w, h, .. } = node;
+fn NodeView(
+    node: Placed,
+    states: Option<Signal<HashMap<String, String>>>,
+    on_select: Option<Callback<String>>,
+) -> impl IntoView {
+    let Placed {
+        uid,
+        shape,
+        task_id,
+        task_type,
+        x,
+        y,
+        w,
+        h,
+        ..
+    } = node;
     match shape {
         Shape::Start | Shape::End => {
             let label = match uid.as_str() {
@@ -366,7 +395,10 @@ fn NodeView(node: Placed, states: Option<Signal<HashMap<String, String>>>, on_se
 }
 
 /// The state of one task, following the states signal.
-fn state_of(states: Option<Signal<HashMap<String, String>>>, id: String) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
+fn state_of(
+    states: Option<Signal<HashMap<String, String>>>,
+    id: String,
+) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
     move || states.and_then(|s| s.with(|m| m.get(&id).cloned()))
 }
 
@@ -410,9 +442,14 @@ mod tests {
         let owner = Owner::new();
         owner.set();
         let source = include_str!("../../../../blueprints/databricks_dag.yml").to_owned();
-        let states: HashMap<String, String> =
-            [("cluster".to_owned(), "SUCCESS".to_owned()), ("upload".to_owned(), "RUNNING".to_owned())].into();
-        let html = view! { <Topology source=Signal::stored(source) states=Signal::stored(states) /> }.to_html();
+        let states: HashMap<String, String> = [
+            ("cluster".to_owned(), "SUCCESS".to_owned()),
+            ("upload".to_owned(), "RUNNING".to_owned()),
+        ]
+        .into();
+        let html =
+            view! { <Topology source=Signal::stored(source) states=Signal::stored(states) /> }
+                .to_html();
         assert!(html.contains(r#"data-task-id="cluster""#), "{html}");
         assert!(html.contains("topology-node task state-success"), "{html}");
         assert!(html.contains("topology-node task state-running"), "{html}");
@@ -434,14 +471,19 @@ mod tests {
         let owner = Owner::new();
         owner.set();
         let html = view! { <Topology source=Signal::stored("tasks: [".to_owned()) /> }.to_html();
-        assert!(html.contains("The topology appears once the flow has tasks."), "{html}");
+        assert!(
+            html.contains("The topology appears once the flow has tasks."),
+            "{html}"
+        );
     }
 
     #[test]
     fn says_what_it_does_not_draw() {
         let owner = Owner::new();
         owner.set();
-        let mut dense = String::from("id: f\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n");
+        let mut dense = String::from(
+            "id: f\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n",
+        );
         for i in 0..30 {
             dense.push_str(&format!("      - task:\n          id: t{i}\n          type: io.kestra.plugin.core.log.Log\n          message: m\n"));
             if i > 0 {
@@ -451,15 +493,26 @@ mod tests {
         }
         let html = view! { <Topology source=Signal::stored(dense) /> }.to_html();
         // 435 dependencies, 29 of them drawn.
-        assert!(html.contains("406 implied dependencies not drawn"), "{html}");
+        assert!(
+            html.contains("406 implied dependencies not drawn"),
+            "{html}"
+        );
 
         let mut line = String::from("id: f\nnamespace: n\ntasks:\n");
         // A box and an edge per task: past the limit at half as many tasks.
         for i in 0..MAX_DRAWN / 2 + 10 {
-            line.push_str(&format!("  - id: t{i}\n    type: io.kestra.plugin.core.log.Log\n    message: m\n"));
+            line.push_str(&format!(
+                "  - id: t{i}\n    type: io.kestra.plugin.core.log.Log\n    message: m\n"
+            ));
         }
         let html = view! { <Topology source=Signal::stored(line) /> }.to_html();
-        assert!(html.contains("This topology is not drawn: its 10,010 tasks need more than 20,000 shapes"), "{}", &html[..2000.min(html.len())]);
+        assert!(
+            html.contains(
+                "This topology is not drawn: its 10,010 tasks need more than 20,000 shapes"
+            ),
+            "{}",
+            &html[..2000.min(html.len())]
+        );
         assert!(!html.contains("data-task-id"));
     }
 }
