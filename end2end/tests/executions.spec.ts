@@ -548,3 +548,43 @@ test('a page on another site cannot save a flow or start an execution through th
   const executions = await (await authFetch(`${server.url}/api/v1/executions/search?namespace=company.team&flowId=planted_e2e`)).json();
   expect(executions.total).toBe(0);
 });
+
+test('the metrics a flow publishes appear on its execution page as the task ends', async ({ page }) => {
+  await postFlow(
+    server.url,
+    [
+      'id: metrics_e2e',
+      'namespace: company.team',
+      'tasks:',
+      '  - id: wait',
+      '    type: io.kestra.plugin.core.flow.Sleep',
+      '    duration: PT2S',
+      '  - id: publish',
+      '    type: io.kestra.plugin.core.metric.Publish',
+      '    metrics:',
+      '      - type: counter',
+      '        name: rows_loaded',
+      '        value: 1234',
+      '        tags:',
+      '          flow: "{{ flow.id }}"',
+      '      - type: timer',
+      '        name: load_time',
+      '        value: PT1.5S',
+      '',
+    ].join('\n'),
+  );
+  const started = await (await authFetch(`${server.url}/api/v1/executions/company.team/metrics_e2e`, { method: 'POST' })).json();
+  await page.goto(`${server.url}/executions/${started.id}`);
+  await hydrated(page);
+  const section = page.getByRole('region', { name: 'Metrics' });
+  await expect(section.getByText('No metrics.')).toBeVisible();
+  await expect(page.getByText('SUCCESS').first()).toBeVisible({ timeout: 15000 });
+  const rows = section.getByRole('row');
+  await expect(rows).toHaveCount(3);
+  await expect(rows.nth(1)).toContainText('rows_loaded');
+  await expect(rows.nth(1)).toContainText('1234');
+  await expect(rows.nth(1)).toContainText('flow=metrics_e2e');
+  await expect(rows.nth(2)).toContainText('load_time');
+  await expect(rows.nth(2)).toContainText('timer');
+  await page.screenshot({ path: path.join(artifacts, 'execution-metrics.png'), fullPage: true });
+});

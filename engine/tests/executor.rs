@@ -563,6 +563,101 @@ tasks:
     );
 }
 
+/// Kestra's metric.Publish: each metric kept with its task run, a timer
+/// in milliseconds, tags rendered; a bad value fails the task and names it;
+/// PurgeExecutions takes the metrics with it.
+#[tokio::test]
+async fn publish_keeps_metrics_per_task_run_and_purge_takes_them() {
+    let h = harness().await;
+    let yaml = r#"
+id: published
+namespace: test
+inputs:
+  - id: rows
+    type: INT
+    defaults: 42
+tasks:
+  - id: metric
+    type: io.kestra.plugin.core.metric.Publish
+    metrics:
+      - type: timer
+        name: duration
+        value: PT10M
+        tags:
+          flow: "{{ flow.id }}"
+          project: kestra
+      - type: counter
+        name: "{{ 'rows' }}"
+        value: "{{ inputs.rows }}"
+        tags:
+          flow: "{{ flow.id }}"
+      - type: gauge
+        name: ratio
+        value: 0.5
+"#;
+    let (state, runs, id) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    let (metrics, total) = h
+        .store
+        .execution_metrics(&id, &engine::store::MetricQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    let seen: Vec<(String, String, f64)> = metrics
+        .iter()
+        .map(|m| (m.metric.kind.clone(), m.metric.name.clone(), m.metric.value))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("timer".into(), "duration".into(), 600_000.0),
+            ("counter".into(), "rows".into(), 42.0),
+            ("gauge".into(), "ratio".into(), 0.5),
+        ]
+    );
+    assert_eq!(metrics[0].metric.tags["flow"], "published");
+    assert_eq!(metrics[0].metric.tags["project"], "kestra");
+    assert_eq!(
+        metrics[1].metric.task_run_id.as_ref(),
+        Some(&runs[0].id),
+        "kept with its task run"
+    );
+    assert_eq!(
+        h.store
+            .metric_names("test", "published", None)
+            .await
+            .unwrap(),
+        ["duration", "ratio", "rows"]
+    );
+    assert_eq!(
+        h.store.metric_tasks("test", "published").await.unwrap(),
+        ["metric"]
+    );
+
+    let bad = "id: bad\nnamespace: test\ntasks:\n  - id: metric\n    type: metric.Publish\n    metrics:\n      - type: counter\n        name: n\n        value: lots\n";
+    let (state, _, bad_id) = run(&h, Runners::core(), bad, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(
+        messages(&h, &bad_id)
+            .await
+            .iter()
+            .any(|m| m.contains("metrics[0].value: lots is not a number")),
+        "{:?}",
+        messages(&h, &bad_id).await
+    );
+
+    let purge = "id: purge\nnamespace: test\ntasks:\n  - id: executions\n    type: execution.PurgeExecutions\n    flowId: published\n    endDate: \"{{ now() | dateAdd(1, 'HOURS') }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), purge, json!({})).await;
+    assert_eq!(state, State::Success, "{runs:#?}");
+    assert_eq!(runs[0].outputs.as_ref().unwrap()["metricsCount"], 3);
+    let (_, total) = h
+        .store
+        .execution_metrics(&id, &engine::store::MetricQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(total, 0);
+}
+
 #[tokio::test]
 async fn purge_tasks_delete_ended_executions_their_logs_and_files() {
     let h = harness().await;

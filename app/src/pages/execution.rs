@@ -1,7 +1,8 @@
 //! `/executions/{id}`: one execution, live. A header (flow, state, duration,
 //! inputs, labels, trigger), the topology with live states, the Gantt of
 //! its task runs, the task runs with their attempts, their outputs (JSON,
-//! query results as tables, files with a preview) and the live logs;
+//! query results as tables, files with a preview), the metrics its tasks
+//! published and the live logs;
 //! Kill, Restart and Replay.
 //!
 //! The server renders the execution as it is; once hydrated, the page asks
@@ -140,6 +141,58 @@ pub async fn get_execution_view(
             runs: page,
         },
     )))
+}
+
+/// A metric a task of the execution published, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricView {
+    pub task_id: String,
+    pub name: String,
+    pub kind: String,
+    pub value: f64,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The most metrics the page shows; the API pages through all of them.
+pub const METRICS_SHOWN: i64 = 500;
+
+/// The first [`METRICS_SHOWN`] metrics of an execution, and how many it has.
+#[server(prefix = "/rpc", client = crate::auth::Client, endpoint = "execution_metrics")]
+pub async fn execution_metrics(id: String) -> Result<(Vec<MetricView>, i64), ServerFnError> {
+    let store = ssr::store()?;
+    let id = engine::ids::ExecutionId::new(id);
+    let Some(execution) = store.get_execution(&id).await.map_err(ssr::failed)? else {
+        return Ok((Vec::new(), 0));
+    };
+    crate::auth::require(
+        engine::auth::Role::Viewer,
+        Some(execution.namespace.as_str()),
+    )?;
+    let query = engine::store::MetricQuery {
+        limit: METRICS_SHOWN,
+        ..Default::default()
+    };
+    let (records, total) = store
+        .execution_metrics(&id, &query)
+        .await
+        .map_err(ssr::failed)?;
+    Ok((
+        records
+            .into_iter()
+            .map(|r| MetricView {
+                task_id: r
+                    .metric
+                    .task_id
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                name: r.metric.name,
+                kind: r.metric.kind,
+                value: r.metric.value,
+                tags: r.metric.tags.into_iter().collect(),
+            })
+            .collect(),
+        total,
+    ))
 }
 
 /// The YAML of the flow revision an execution ran, for its topology.
@@ -470,6 +523,7 @@ fn Live(initial: ExecutionView, source: String) -> impl IntoView {
         {gantt}
         {view! { <TaskRuns data remote /> }.into_any()}
         {view! { <Outputs data /> }.into_any()}
+        {view! { <Metrics data /> }.into_any()}
         {view! { <Logs execution_id=id tasks on_line /> }.into_any()}
     }
 }
@@ -945,6 +999,66 @@ fn Outputs(data: RwSignal<ExecutionView>) -> impl IntoView {
                 </For>
             </Show>
         </section>
+    }
+}
+
+/// The metrics the tasks published, read again as task runs change.
+#[component]
+fn Metrics(data: RwSignal<ExecutionView>) -> impl IntoView {
+    let id = data.with_untracked(|d| d.id.clone());
+    let metrics = Resource::new(
+        move || data.with(|d| d.digest.clone()),
+        move |_| execution_metrics(id.clone()),
+    );
+    let shown = move || metrics.get().and_then(Result::ok).unwrap_or_default();
+    view! {
+        <section aria-labelledby="metrics-heading">
+            <h2 id="metrics-heading">"Metrics"</h2>
+            <Transition fallback=|| ()>
+                {move || {
+                    let (rows, total) = shown();
+                    if rows.is_empty() {
+                        return view! { <p class="muted">"No metrics."</p> }.into_any();
+                    }
+                    let more = (total > rows.len() as i64).then(|| view! {
+                        <p class="muted">{format!("The first {} of {total}; GET /api/v1/metrics/{{executionId}} pages through all.", rows.len())}</p>
+                    });
+                    view! {
+                        <table class="data-table metrics">
+                            <thead><tr><th scope="col">"Task"</th><th scope="col">"Name"</th><th scope="col">"Type"</th><th scope="col">"Value"</th><th scope="col">"Tags"</th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|m| {
+                                    let value = metric_value(&m.kind, m.value);
+                                    let tags = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+                                    view! {
+                                        <tr>
+                                            <td class="mono">{m.task_id}</td>
+                                            <td class="mono">{m.name}</td>
+                                            <td>{m.kind}</td>
+                                            <td class="mono">{value}</td>
+                                            <td class="mono">{tags}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {more}
+                    }
+                    .into_any()
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// A metric's value as text: a timer's milliseconds as a duration.
+fn metric_value(kind: &str, value: f64) -> String {
+    if kind == "timer" {
+        format_duration(value.round() as i64)
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        value.to_string()
     }
 }
 

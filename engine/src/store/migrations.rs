@@ -69,6 +69,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "condition windows",
         include_str!("../../../migrations/sqlite/0011_condition_windows.sql"),
     ),
+    (
+        12,
+        "metrics",
+        include_str!("../../../migrations/sqlite/0012_metrics.sql"),
+    ),
 ];
 
 /// (version, description, SQL) of the PostgreSQL store, in order.
@@ -97,6 +102,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "condition windows",
         include_str!("../../../migrations/postgres/0005_condition_windows.sql"),
+    ),
+    (
+        6,
+        "metrics",
+        include_str!("../../../migrations/postgres/0006_metrics.sql"),
     ),
 ];
 

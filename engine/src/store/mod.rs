@@ -48,6 +48,7 @@ mod flows;
 mod history;
 mod logins;
 mod logs;
+mod metrics;
 mod migrations;
 mod nodes;
 mod purge;
@@ -72,6 +73,9 @@ pub use executions::{
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
 pub use logs::{LogQuery, LogRecord, NewLog};
+pub use metrics::{
+    Aggregation, Bucket, GroupBy, MetricQuery, MetricRecord, MetricSort, NewMetric, aggregate,
+};
 pub use nodes::{NewNode, NodeRecord};
 pub use purge::PurgeFilter;
 pub use secrets::{KeyChoice, KeyProblem, MAX_SECRET_VALUE, Rotated, SecretEntry};

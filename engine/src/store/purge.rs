@@ -1,6 +1,6 @@
 //! Purging what ended executions leave (Kestra's PurgeExecutions and
 //! PurgeLogs): the executions themselves (their task runs and secrets go
-//! with them, by foreign key), their logs, or logs alone.
+//! with them, by foreign key), their logs and metrics, or logs alone.
 
 use super::{Store, StoreError};
 use crate::ids::{ExecutionId, FlowId, Namespace};
@@ -62,21 +62,30 @@ impl Store {
             .collect())
     }
 
-    /// Deletes the logs of `ids` and, with `executions`, the executions;
-    /// returns how many log lines went.
+    /// Deletes the logs of `ids`, with `metrics` their metrics and, with
+    /// `executions`, the executions; returns how many log lines and
+    /// metrics went.
     pub async fn purge_executions(
         &self,
         ids: &[ExecutionId],
         executions: bool,
         logs: bool,
-    ) -> Result<u64, StoreError> {
+        metrics: bool,
+    ) -> Result<(u64, u64), StoreError> {
         use super::WritePool as _;
         with_pool!(&self.pool, |pool, d| {
             let mut tx = pool.write().await?;
-            let mut deleted_logs = 0;
+            let (mut deleted_logs, mut deleted_metrics) = (0, 0);
             for id in ids {
                 if logs {
                     deleted_logs += sqlx::query("DELETE FROM logs WHERE execution_id = $1")
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                if metrics {
+                    deleted_metrics += sqlx::query("DELETE FROM metrics WHERE execution_id = $1")
                         .bind(id.as_str())
                         .execute(&mut *tx)
                         .await?
@@ -90,7 +99,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
-            Ok(deleted_logs)
+            Ok((deleted_logs, deleted_metrics))
         })
     }
 

@@ -18,7 +18,7 @@ mod runner;
 // its names stay `task::TaskContext` and so on for the rest of the engine.
 #[cfg(feature = "runtime")]
 pub use runner::{
-    Mask, Outputs, Runner, RunnerEnv, Runners, Services, TaskContext, TaskError, TaskRunRef,
+    Mask, Outputs, Purge, Runner, RunnerEnv, Runners, Services, TaskContext, TaskError, TaskRunRef,
     aliases,
 };
 
@@ -64,6 +64,7 @@ pub const TYPES: &[TaskType] = &[
     core::execution::COUNT,
     core::log::PURGE_LOGS,
     core::log::FETCH,
+    core::metric::PUBLISH,
     core::kv::SET,
     core::kv::PUT,
     core::kv::GET,

@@ -189,6 +189,15 @@ pub struct TaskContext {
     pub value: Option<String>,
 }
 
+/// What a purge of executions deletes.
+#[derive(Debug, Clone, Copy)]
+pub struct Purge {
+    pub executions: bool,
+    pub logs: bool,
+    pub metrics: bool,
+    pub files: bool,
+}
+
 /// The parts of a context that are the same for every task of a server.
 #[derive(Clone)]
 pub struct Services {
@@ -356,6 +365,43 @@ impl TaskContext {
         self.log(Level::Info, message).await;
     }
 
+    /// Stores metrics of this task run (Kestra's `runContext.metric`): a
+    /// `counter`, `timer` (milliseconds) or `gauge` by name, with text
+    /// tags; names and tags are masked.
+    pub async fn metrics(
+        &self,
+        metrics: impl IntoIterator<
+            Item = (
+                &str,
+                String,
+                f64,
+                std::collections::BTreeMap<String, String>,
+            ),
+        >,
+    ) -> Result<(), TaskError> {
+        let at = jiff::Timestamp::now().as_millisecond();
+        let entries: Vec<crate::store::NewMetric> = metrics
+            .into_iter()
+            .map(|(kind, name, value, tags)| crate::store::NewMetric {
+                namespace: self.namespace.clone(),
+                flow_id: self.flow_id.clone(),
+                task_id: Some(self.task_id.clone()),
+                execution_id: Some(self.execution_id.clone()),
+                task_run_id: Some(self.task_run_id.clone()),
+                kind: kind.to_owned(),
+                name: (self.mask)(&name),
+                value,
+                at,
+                tags: tags
+                    .into_iter()
+                    .map(|(k, v)| ((self.mask)(&k), (self.mask)(&v)))
+                    .collect(),
+            })
+            .collect();
+        self.store.insert_metrics(&entries).await?;
+        Ok(())
+    }
+
     /// Records what the task needs to re-attach to its remote work after a
     /// crash, at once and durably.
     pub async fn checkpoint(&self, value: &Value) -> Result<(), TaskError> {
@@ -382,18 +428,16 @@ impl TaskContext {
     }
 
     /// Purges ended executions (Kestra's PurgeExecutions): their logs,
-    /// their files and the executions themselves, as asked; returns how
-    /// many executions and log lines went.
+    /// their metrics, their files and the executions themselves, as asked;
+    /// returns how many executions, log lines and metrics went.
     pub async fn purge_executions(
         &self,
         filter: &crate::store::PurgeFilter,
         states: &[crate::state::State],
-        executions: bool,
-        logs: bool,
-        files: bool,
-    ) -> Result<(usize, u64), TaskError> {
+        purge: Purge,
+    ) -> Result<(usize, u64, u64), TaskError> {
         let found = self.store.ended_executions(filter, states).await?;
-        if files {
+        if purge.files {
             for (id, namespace, flow) in &found {
                 self.root_storage
                     .delete_execution_files(namespace, flow, id)
@@ -401,8 +445,11 @@ impl TaskContext {
             }
         }
         let ids: Vec<ExecutionId> = found.into_iter().map(|(id, _, _)| id).collect();
-        let deleted_logs = self.store.purge_executions(&ids, executions, logs).await?;
-        Ok((ids.len(), deleted_logs))
+        let (logs, metrics) = self
+            .store
+            .purge_executions(&ids, purge.executions, purge.logs, purge.metrics)
+            .await?;
+        Ok((ids.len(), logs, metrics))
     }
 
     /// Turns a trigger of a stored flow off or on (trigger.Toggle); the

@@ -158,7 +158,7 @@ pub(crate) async fn search(
     }))
 }
 
-fn parse_instant(name: &str, text: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_instant(name: &str, text: &str) -> Result<i64, ApiError> {
     let instant = text
         .parse::<jiff::Timestamp>()
         .map_err(|e| ApiError::BadRequest {

@@ -8,6 +8,7 @@ mod flows;
 mod health;
 mod kv;
 mod logs;
+mod metrics;
 mod model;
 mod params;
 mod secrets;
@@ -32,6 +33,7 @@ use crate::AppState;
         executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart,
         executions::replay, executions::file, webhook::webhook,
         logs::list, logs::download, logs::follow,
+        metrics::for_execution, metrics::flow_names, metrics::task_names, metrics::tasks, metrics::flow_aggregates, metrics::task_aggregates,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
         triggers::search, triggers::for_flow, triggers::set_disabled, triggers::set_disabled_by_triggers,
@@ -44,6 +46,7 @@ use crate::AppState;
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
         (name = "executions", description = "Running flows"), (name = "logs", description = "Execution logs, also live"),
+        (name = "metrics", description = "Metrics that tasks published"),
         (name = "kv", description = "The KV store of a namespace"),
         (name = "files", description = "A namespace's files and their revisions"),
         (name = "triggers", description = "Flows' triggers: their next and last dates, turned off and on"),
@@ -205,6 +208,24 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logs/{execution_id}", get(logs::list))
         .route("/logs/{execution_id}/download", get(logs::download))
         .route("/logs/{execution_id}/follow", get(logs::follow))
+        .route("/metrics/{execution_id}", get(metrics::for_execution))
+        .route(
+            "/metrics/names/{namespace}/{flow_id}",
+            get(metrics::flow_names),
+        )
+        .route(
+            "/metrics/names/{namespace}/{flow_id}/{task_id}",
+            get(metrics::task_names),
+        )
+        .route("/metrics/tasks/{namespace}/{flow_id}", get(metrics::tasks))
+        .route(
+            "/metrics/aggregates/{namespace}/{flow_id}/{metric}",
+            get(metrics::flow_aggregates),
+        )
+        .route(
+            "/metrics/aggregates/{namespace}/{flow_id}/{task_id}/{metric}",
+            get(metrics::task_aggregates),
+        )
         .route("/me", get(users::me))
         .route("/me/password", axum::routing::put(users::change_password))
         .route("/me/tokens", get(users::tokens).post(users::create_token))

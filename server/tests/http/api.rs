@@ -180,6 +180,11 @@ async fn the_openapi_document_lists_every_endpoint_with_its_shapes() {
         ("/api/v1/logs/{executionId}", "get"),
         ("/api/v1/logs/{executionId}/follow", "get"),
         ("/api/v1/logs/{executionId}/download", "get"),
+        ("/api/v1/metrics/{executionId}", "get"),
+        (
+            "/api/v1/metrics/aggregates/{namespace}/{flowId}/{metric}",
+            "get",
+        ),
         ("/api/v1/blueprints", "get"),
         ("/api/v1/blueprints/{id}", "get"),
     ] {

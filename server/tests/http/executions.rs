@@ -628,3 +628,95 @@ async fn dotted_inputs_posted_as_form_fields_come_back_nested() {
     );
     app.stop().await;
 }
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// metric.Publish's metrics read back as Kestra's API gives them: a page
+/// of an execution's, the flow's names and tasks, one aggregated per day.
+#[tokio::test]
+async fn published_metrics_are_read_by_execution_name_task_and_aggregate() {
+    let app = TestApp::spawn().await;
+    let flow = "id: m\nnamespace: t\ntasks:\n  - id: publish\n    type: io.kestra.plugin.core.metric.Publish\n    metrics:\n      - type: counter\n        name: rows\n        value: 40\n        tags:\n          flow: \"{{ flow.id }}\"\n      - type: timer\n        name: duration\n        value: PT1.5S\n      - type: counter\n        name: rows\n        value: 2\n";
+    assert_eq!(app.post_flow(flow).await.status(), 200);
+    let execution: Value = app
+        .client
+        .post(app.url("/api/v1/executions/t/m?wait=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    let id = execution["id"].as_str().unwrap();
+
+    let (status, page) = get_json(&app, &format!("/api/v1/metrics/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["total"], 3);
+    let first = &page["results"][0];
+    assert_eq!(first["type"], "counter");
+    assert_eq!(first["name"], "rows");
+    assert_eq!(first["value"], 40.0);
+    assert_eq!(first["tags"]["flow"], "m");
+    assert_eq!(first["taskId"], "publish");
+    assert_eq!(first["executionId"], id);
+    assert_eq!(first["flowId"], "m");
+    assert_eq!(page["results"][1]["value"], 1500.0, "a timer in ms");
+    let (_, sorted) = get_json(
+        &app,
+        &format!("/api/v1/metrics/{id}?size=1&page=1&sort=value:desc"),
+    )
+    .await;
+    assert_eq!(sorted["total"], 3);
+    assert_eq!(sorted["results"].as_array().unwrap().len(), 1);
+    assert_eq!(sorted["results"][0]["value"], 1500.0);
+    let (status, bad) = get_json(&app, &format!("/api/v1/metrics/{id}?sort=colour")).await;
+    assert_eq!(status, 400);
+    assert!(bad["message"].as_str().unwrap().contains("sort"), "{bad}");
+    let (status, _) = get_json(&app, "/api/v1/metrics/nosuchexecution").await;
+    assert_eq!(status, 404);
+
+    let (_, names) = get_json(&app, "/api/v1/metrics/names/t/m").await;
+    assert_eq!(names, serde_json::json!(["duration", "rows"]));
+    let (_, names) = get_json(&app, "/api/v1/metrics/names/t/m/publish").await;
+    assert_eq!(names, serde_json::json!(["duration", "rows"]));
+    let (_, tasks) = get_json(&app, "/api/v1/metrics/tasks/t/m").await;
+    assert_eq!(tasks, serde_json::json!(["publish"]));
+
+    let (status, sum) = get_json(&app, "/api/v1/metrics/aggregates/t/m/rows").await;
+    assert_eq!(status, 200);
+    assert_eq!(sum["groupBy"], "day");
+    let buckets = sum["aggregations"].as_array().unwrap();
+    assert!((30..=31).contains(&buckets.len()), "{sum}");
+    let today = buckets.iter().find(|b| b["name"] == "rows").unwrap();
+    assert_eq!(today["value"], 42.0);
+    let (_, max) = get_json(
+        &app,
+        "/api/v1/metrics/aggregates/t/m/publish/rows?aggregation=max",
+    )
+    .await;
+    let today = max["aggregations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "rows")
+        .unwrap();
+    assert_eq!(today["value"], 40.0);
+    let (status, bad) = get_json(
+        &app,
+        "/api/v1/metrics/aggregates/t/m/rows?aggregation=median",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("avg, sum, min or max")
+    );
+    app.stop().await;
+}

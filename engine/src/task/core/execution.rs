@@ -155,7 +155,7 @@ pub const PURGE_EXECUTIONS: TaskType = TaskType {
             "purgeMetric",
             Boolean,
             "true",
-            "Accepted for Kestra compatibility: Mortar keeps no metrics yet.",
+            "Delete the metrics their tasks published.",
         ),
         def(
             "purgeStorage",
@@ -168,7 +168,7 @@ pub const PURGE_EXECUTIONS: TaskType = TaskType {
         ("executionsCount", "How many executions were purged."),
         ("logsCount", "How many log lines were deleted."),
         ("storagesCount", "How many executions' files were deleted."),
-        ("metricsCount", "Always 0."),
+        ("metricsCount", "How many metrics were deleted."),
     ],
     run: runner!(run::PurgeExecutions),
     check: None,
@@ -543,7 +543,6 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let props: PurgeProps = ctx.properties()?;
-                let _ = props.purge_metric;
                 let states = props
                     .states
                     .iter()
@@ -570,22 +569,27 @@ mod run {
                     end: millis(ctx, "endDate", &props.end_date)?,
                 };
                 let files = props.purge_storage.unwrap_or(true);
-                let (count, logs) = ctx
+                let (count, logs, metrics) = ctx
                     .purge_executions(
                         &filter,
                         &states,
-                        props.purge_execution.unwrap_or(true),
-                        props.purge_log.unwrap_or(true),
-                        files,
+                        crate::task::Purge {
+                            executions: props.purge_execution.unwrap_or(true),
+                            logs: props.purge_log.unwrap_or(true),
+                            metrics: props.purge_metric.unwrap_or(true),
+                            files,
+                        },
                     )
                     .await?;
-                ctx.info(format!("purged {count} executions and {logs} log lines"))
-                    .await;
+                ctx.info(format!(
+                    "purged {count} executions, {logs} log lines and {metrics} metrics"
+                ))
+                .await;
                 let mut outputs = Outputs::new();
                 outputs.insert("executionsCount".into(), count.into());
                 outputs.insert("logsCount".into(), logs.into());
                 outputs.insert("storagesCount".into(), if files { count } else { 0 }.into());
-                outputs.insert("metricsCount".into(), 0.into());
+                outputs.insert("metricsCount".into(), metrics.into());
                 Ok(outputs)
             })
         }

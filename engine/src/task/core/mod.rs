@@ -9,6 +9,7 @@ pub mod holidays;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod metric;
 pub mod namespace;
 pub mod output;
 pub mod state;
