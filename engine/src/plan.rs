@@ -135,6 +135,7 @@ fn add_default_reads(node: &mut Node, defaults: &[(String, Map<String, Value>)])
         | NodeKind::WorkingDirectory { tasks, .. }
         | NodeKind::Parallel { tasks, .. }
         | NodeKind::ForEach { tasks, .. }
+        | NodeKind::Template { tasks, .. }
         | NodeKind::LoopUntil { tasks, .. } => tasks.iter_mut().collect(),
         NodeKind::Dag { tasks } => tasks.iter_mut().map(|(n, _)| n).collect(),
         NodeKind::If {
@@ -214,6 +215,13 @@ pub enum NodeKind {
     ForEach {
         values: Value,
         concurrency_limit: usize,
+        tasks: Vec<Node>,
+    },
+    /// A flow.Template whose template was found (see [`Plan::inject_templates`]):
+    /// the template's tasks run in order, its `args` (not yet rendered) are
+    /// the task run's outputs, read inside as `parent.outputs.args`.
+    Template {
+        args: Value,
         tasks: Vec<Node>,
     },
     /// LoopUntil (and its older name WaitFor): its tasks again and again
@@ -340,6 +348,35 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Whether a task of the plan is a flow.Template.
+    pub fn has_templates(&self) -> bool {
+        self.all_nodes().iter().any(|n| is_template(n))
+    }
+
+    /// Kestra's Template.injectTemplate: each flow.Template task becomes the
+    /// tasks (and `errors`) of the template it names, found by `find`
+    /// (namespace, templateId → the template's source); templates that use
+    /// templates are followed up to a depth of 10. A template not found
+    /// stays a task, whose runner fails naming it, as Kestra's does.
+    pub fn inject_templates(
+        &self,
+        find: &dyn Fn(&str, &str) -> Option<String>,
+    ) -> Result<Plan, PlanError> {
+        let mut plan = self.clone();
+        for _ in 0..10 {
+            let mut changed = false;
+            for list in [&mut plan.tasks, &mut plan.errors, &mut plan.finally] {
+                for node in list.iter_mut() {
+                    changed |= inject(node, find)?;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Ok(plan)
+    }
+
     /// The `pluginDefaults` values that apply to a task type, in order.
     pub fn defaults_for<'a>(
         &'a self,
@@ -394,6 +431,7 @@ impl Node {
             | NodeKind::WorkingDirectory { tasks, .. }
             | NodeKind::Parallel { tasks, .. }
             | NodeKind::ForEach { tasks, .. }
+            | NodeKind::Template { tasks, .. }
             | NodeKind::LoopUntil { tasks, .. } => tasks.iter().collect(),
             NodeKind::Dag { tasks } => tasks.iter().map(|(n, _)| n).collect(),
             NodeKind::If {
@@ -404,6 +442,75 @@ impl Node {
             } => cases.iter().flat_map(|(_, c)| c).chain(defaults).collect(),
         }
     }
+}
+
+fn is_template(node: &Node) -> bool {
+    matches!(node.kind, NodeKind::Task { .. })
+        && node.declared.map(|t| t.name) == Some(crate::task::core::flow::TEMPLATE.name)
+}
+
+/// Replaces the flow.Template tasks at and below `node` whose template is
+/// found; whether any was.
+fn inject(node: &mut Node, find: &dyn Fn(&str, &str) -> Option<String>) -> Result<bool, PlanError> {
+    if is_template(node) {
+        let NodeKind::Task { properties } = &node.kind else {
+            return Ok(false);
+        };
+        let text = |name: &str| properties.get(name).and_then(Value::as_str).unwrap_or("");
+        let Some(source) = find(text("namespace"), text("templateId")) else {
+            return Ok(false);
+        };
+        let parsed = crate::flow::parse(&source);
+        let Some(template) = parsed.flow else {
+            return Err(PlanError(format!(
+                "template {}.{} is not valid YAML",
+                text("namespace"),
+                text("templateId")
+            )));
+        };
+        let args = properties.get("args").cloned().unwrap_or(Value::Null);
+        node.common.errors = nodes(&template.errors)?;
+        node.kind = NodeKind::Template {
+            args,
+            tasks: nodes(&template.tasks)?,
+        };
+        // The template's tasks read what the flow gives them.
+        node.reads = node.reads.union(Reads::of(&source));
+        return Ok(true);
+    }
+    let mut changed = false;
+    let branches = node
+        .common
+        .errors
+        .iter_mut()
+        .chain(node.common.finally.iter_mut())
+        .chain(node.common.after.iter_mut());
+    let mut inner: Vec<&mut Node> = branches.collect();
+    match &mut node.kind {
+        NodeKind::Task { .. } => {}
+        NodeKind::Sequential { tasks }
+        | NodeKind::WorkingDirectory { tasks, .. }
+        | NodeKind::Parallel { tasks, .. }
+        | NodeKind::ForEach { tasks, .. }
+        | NodeKind::Template { tasks, .. }
+        | NodeKind::LoopUntil { tasks, .. } => inner.extend(tasks.iter_mut()),
+        NodeKind::Dag { tasks } => inner.extend(tasks.iter_mut().map(|(n, _)| n)),
+        NodeKind::If {
+            then, otherwise, ..
+        } => inner.extend(then.iter_mut().chain(otherwise.iter_mut())),
+        NodeKind::Switch {
+            cases, defaults, ..
+        } => inner.extend(
+            cases
+                .iter_mut()
+                .flat_map(|(_, c)| c.iter_mut())
+                .chain(defaults.iter_mut()),
+        ),
+    }
+    for child in inner {
+        changed |= inject(child, find)?;
+    }
+    Ok(changed)
 }
 
 fn as_u64(value: &Value) -> Option<u64> {
@@ -570,6 +677,7 @@ fn node(task: &Task) -> Result<Node, PlanError> {
         | NodeKind::ForEach { values: v, .. }
         | NodeKind::LoopUntil { condition: v, .. } => serde_json::to_string(v),
         NodeKind::WorkingDirectory { files, .. } => serde_json::to_string(files),
+        NodeKind::Template { args, .. } => serde_json::to_string(args),
         _ => Ok(String::new()),
     }
     .unwrap_or_default();

@@ -952,6 +952,13 @@ impl Executor {
                     return;
                 }
             };
+            let plan = match inject_templates(&shared.store, plan).await {
+                Ok(plan) => plan,
+                Err(error) => {
+                    tracing::error!(%error, execution_id = %id, "cannot read the flow's templates; the execution waits for a restart");
+                    return;
+                }
+            };
             let walk = Arc::new(run::Walk::new(shared.clone(), execution, plan, renderer, kill, stop.clone(), existing));
             match walk.run().await {
                 Ok(state) => tracing::info!(execution_id = %id, %state, "execution ended"),
@@ -1303,4 +1310,55 @@ impl Executor {
         self.tracker.close();
         self.tracker.wait().await;
     }
+}
+
+/// The plan with its flow.Template tasks replaced by their templates' tasks
+/// (Kestra's Template.injectTemplate), read from the store each time an
+/// execution is walked, as Kestra's executor reads them; a plan without
+/// one is returned as it is. A template that is not valid YAML fails the
+/// Template task, as a missing one does.
+async fn inject_templates(
+    store: &crate::store::Store,
+    plan: Arc<Plan>,
+) -> Result<Arc<Plan>, crate::store::StoreError> {
+    if !plan.has_templates() {
+        return Ok(plan);
+    }
+    let mut found: HashMap<(String, String), Option<String>> = HashMap::new();
+    // Templates can use templates: read until every one named is known.
+    for _ in 0..10 {
+        let missing = std::cell::RefCell::new(Vec::new());
+        let _ = plan.inject_templates(&|namespace, id| {
+            let key = (namespace.to_owned(), id.to_owned());
+            match found.get(&key) {
+                Some(source) => source.clone(),
+                None => {
+                    missing.borrow_mut().push(key);
+                    None
+                }
+            }
+        });
+        let missing = missing.into_inner();
+        if missing.is_empty() {
+            break;
+        }
+        for (namespace, id) in missing {
+            let source = store.get_template(&namespace, &id).await?.map(|t| t.source);
+            found.insert((namespace, id), source);
+        }
+    }
+    Ok(
+        match plan.inject_templates(&|namespace, id| {
+            found
+                .get(&(namespace.to_owned(), id.to_owned()))
+                .cloned()
+                .flatten()
+        }) {
+            Ok(injected) => Arc::new(injected),
+            Err(error) => {
+                tracing::warn!(%error, "a template cannot be read; its Template task fails");
+                plan
+            }
+        },
+    )
 }

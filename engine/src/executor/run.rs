@@ -73,6 +73,9 @@ struct Scope {
     /// A LoopUntil's direct child: the iteration it runs in, from 1
     /// (`taskrun.iteration`), which sets its task runs apart.
     iteration: Option<u32>,
+    /// A flow.Template's direct child: the Template's outputs, which
+    /// Kestra's `parent.outputs` shows (`parent.outputs.args`).
+    parent_outputs: Option<Arc<Value>>,
 }
 
 impl Scope {
@@ -85,6 +88,7 @@ impl Scope {
             direct: false,
             working_dir: self.working_dir.clone(),
             iteration: None,
+            parent_outputs: None,
         }
     }
 
@@ -99,6 +103,7 @@ impl Scope {
             direct: true,
             working_dir: self.working_dir.clone(),
             iteration: None,
+            parent_outputs: None,
         }
     }
 
@@ -451,7 +456,11 @@ impl Walk {
             if let Some(iteration) = scope.iteration {
                 vars["taskrun"]["iteration"] = iteration.into();
             }
-            let parents = scope.parents();
+            let mut parents = scope.parents();
+            if let (Some(outputs), Value::Array(list)) = (&scope.parent_outputs, &mut parents) {
+                // The closest parent is the Template, which has no value.
+                list.insert(0, json!({"outputs": **outputs}));
+            }
             if let Some(closest) = parents.get(0) {
                 vars["parent"] = closest.clone();
             }
@@ -764,6 +773,49 @@ impl Walk {
         let outcome = match &node.kind {
             NodeKind::Task { .. } => unreachable!("tasks are run by run_task"),
             NodeKind::Sequential { tasks } => self.clone().walk_list(tasks.clone(), inner).await,
+            NodeKind::Template { args, tasks } => {
+                // Kestra's Template.outputs: each argument rendered to text.
+                let args = match self.render(args, &vars).await {
+                    Ok(Value::Object(map)) => Value::Object(
+                        map.into_iter()
+                            .map(|(k, v)| {
+                                let text = match v {
+                                    Value::String(s) => Value::String(s),
+                                    Value::Null => Value::Null,
+                                    other => Value::String(other.to_string()),
+                                };
+                                (k, text)
+                            })
+                            .collect(),
+                    ),
+                    Ok(Value::Null) => Value::Object(Map::new()),
+                    Ok(other) => {
+                        return self
+                            .fail_run(run, node, 1, &format!("args: {other} is not a mapping"))
+                            .await;
+                    }
+                    Err(message) => {
+                        return self
+                            .fail_run(run, node, 1, &format!("args: {message}"))
+                            .await;
+                    }
+                };
+                let outputs = self.renderer.masker().mask_value(&json!({"args": args}));
+                let inner = Scope {
+                    parent_outputs: Some(Arc::new(outputs.clone())),
+                    ..inner
+                };
+                let outcome = self.clone().walk_list(tasks.clone(), inner).await;
+                let outcome = self.clone().own_branches(node, branches, outcome).await;
+                if outcome == Outcome::Success {
+                    if let Ok(mut all) = self.outputs.lock() {
+                        insert_output(&mut all, &node.id, &scope.levels, outputs.clone());
+                    }
+                    self.event(run, Event::Succeed, Some(&outputs)).await?;
+                    return Ok(Outcome::Success);
+                }
+                return self.end_flowable(run, node, outcome).await;
+            }
             NodeKind::WorkingDirectory { tasks, files } => {
                 return self
                     .clone()

@@ -16,6 +16,7 @@ pub mod model;
 pub mod pebble;
 pub mod registry;
 pub mod schema;
+pub mod template;
 mod validate;
 pub mod yaml;
 

@@ -149,6 +149,9 @@ struct Scope<'a> {
     inputs: Vec<&'a str>,
     tasks: Vec<&'a str>,
     vars: Option<Vec<&'a str>>,
+    /// The flow runs a flow.Template, whose tasks are known only when it
+    /// runs: any `outputs.<task>` may be one of them.
+    templates: bool,
 }
 
 fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
@@ -162,6 +165,10 @@ fn expressions(flow: &Flow, locator: &Locator, problems: &mut Vec<Problem>) {
         })
         .collect();
     let scope = Scope {
+        templates: flow
+            .all_tasks()
+            .iter()
+            .any(|t| t.short_type() == "flow.Template"),
         inputs: flow.inputs.iter().map(|i| i.id.value.as_str()).collect(),
         tasks: flow
             .all_tasks()
@@ -362,10 +369,12 @@ impl Scope<'_> {
                     suggest(input, &self.inputs)
                 ))
             }
-            ("outputs", Some(task)) if !self.tasks.contains(&task) => Some(format!(
-                "`outputs.{task}`: no task `{task}` in this flow{}",
-                suggest(task, &self.tasks)
-            )),
+            ("outputs", Some(task)) if !self.tasks.contains(&task) && !self.templates => {
+                Some(format!(
+                    "`outputs.{task}`: no task `{task}` in this flow{}",
+                    suggest(task, &self.tasks)
+                ))
+            }
             ("vars", Some(var)) => match &self.vars {
                 Some(vars) if !vars.contains(&var) => Some(format!(
                     "`vars.{var}` is not under `variables`{}",

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::WritePool as _;
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError, escape_like, now_ms};
 use crate::ids::{FlowId, Namespace};
 
 /// One flow as lists show it: the current revision, without its source.
@@ -280,18 +280,6 @@ impl Store {
             )
             .collect())
     }
-}
-
-/// Escapes LIKE's wildcards so that a user's `%` or `_` matches itself.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 #[cfg(test)]

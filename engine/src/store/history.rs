@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use sqlx::AssertSqlSafe;
 
-use super::{ExecutionFilter, Store, StoreError, now_ms};
+use super::{ExecutionFilter, Store, StoreError, escape_like, now_ms};
 use crate::ids::{ExecutionId, FlowId, Namespace};
 use crate::state::State;
 
@@ -330,12 +330,6 @@ pub(super) fn conditions(filter: &ExecutionFilter, d: super::Dialect) -> (Vec<St
         conditions.push(format!("({})", any.join(" OR ")));
     }
     (conditions, binds)
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 fn parse_state(text: &str) -> Result<State, StoreError> {

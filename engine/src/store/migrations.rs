@@ -74,6 +74,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "metrics",
         include_str!("../../../migrations/sqlite/0012_metrics.sql"),
     ),
+    (
+        13,
+        "templates",
+        include_str!("../../../migrations/sqlite/0013_templates.sql"),
+    ),
 ];
 
 /// (version, description, SQL) of the PostgreSQL store, in order.
@@ -107,6 +112,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "metrics",
         include_str!("../../../migrations/postgres/0006_metrics.sql"),
+    ),
+    (
+        7,
+        "templates",
+        include_str!("../../../migrations/postgres/0007_templates.sql"),
     ),
 ];
 

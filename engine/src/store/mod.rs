@@ -53,6 +53,7 @@ mod migrations;
 mod nodes;
 mod purge;
 mod secrets;
+mod templates;
 mod triggers;
 mod users;
 
@@ -79,6 +80,7 @@ pub use metrics::{
 pub use nodes::{NewNode, NodeRecord};
 pub use purge::PurgeFilter;
 pub use secrets::{KeyChoice, KeyProblem, MAX_SECRET_VALUE, Rotated, SecretEntry};
+pub use templates::StoredTemplate;
 pub use triggers::{ConditionWindow, ScheduledFlow, TriggerState};
 pub use users::{AuditQuery, AuditRecord, NewAudit, TokenRecord, UserRecord};
 
@@ -610,4 +612,16 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Escapes LIKE's wildcards so that a user's `%` or `_` matches itself.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }

@@ -86,6 +86,7 @@ pub const TYPES: &[TaskType] = &[
     core::flow::SUBFLOW,
     core::flow::FOR_EACH_ITEM,
     core::flow::PAUSE,
+    core::flow::TEMPLATE,
     databricks::cluster::CREATE_CLUSTER,
     databricks::cluster::DELETE_CLUSTER,
     databricks::dbfs::UPLOAD,
@@ -132,7 +133,9 @@ mod tests {
         let runners = Runners::core();
         for task_type in TYPES {
             // flow.Pause and execution.Exit are the tasks the executor runs itself.
-            let own_runner = task_type.category == Category::Task
+            // flow.Template's runner only reports a template not found.
+            let own_runner = (task_type.category == Category::Task
+                || task_type.name == core::flow::TEMPLATE.name)
                 && ![
                     core::flow::PAUSE.name,
                     core::execution::EXIT.name,

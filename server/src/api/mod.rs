@@ -12,6 +12,7 @@ mod metrics;
 mod model;
 mod params;
 mod secrets;
+mod templates;
 mod triggers;
 mod users;
 mod webhook;
@@ -42,6 +43,7 @@ use crate::AppState;
         users::list, users::create, users::update, users::audit,
         secrets::list, secrets::put, secrets::delete,
         cluster::nodes,
+        templates::create, templates::get, templates::update, templates::delete, templates::search, templates::namespaces,
     ),
     tags(
         (name = "health"), (name = "flows", description = "Flows and their revisions"),
@@ -53,6 +55,7 @@ use crate::AppState;
         (name = "users", description = "Users, API tokens and the audit log"),
         (name = "secrets", description = "A namespace's secrets: names only; values go in, never out"),
         (name = "cluster", description = "The nodes of the deployment"),
+        (name = "templates", description = "Kestra's templates: named lists of tasks that flow.Template runs"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -234,6 +237,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{name}", axum::routing::put(users::update))
         .route("/audit", get(users::audit))
         .route("/cluster/nodes", get(cluster::nodes))
+        .route("/templates", post(templates::create))
+        .route("/templates/search", get(templates::search))
+        .route("/templates/distinct-namespaces", get(templates::namespaces))
+        .route(
+            "/templates/{namespace}/{id}",
+            get(templates::get)
+                .put(templates::update)
+                .delete(templates::delete),
+        )
         .route("/namespaces/{namespace}/secrets", get(secrets::list))
         .route(
             "/namespaces/{namespace}/secrets/{key}",

@@ -720,3 +720,148 @@ async fn published_metrics_are_read_by_execution_name_task_and_aggregate() {
     );
     app.stop().await;
 }
+
+/// Kestra's templates: created as its clients send them (JSON), run by
+/// flow.Template with `args` (read as `parent.outputs.args`), their tasks'
+/// outputs read after; a missing template fails the task as Kestra's does.
+#[tokio::test]
+async fn templates_are_kept_by_the_api_and_run_by_flow_template() {
+    let app = TestApp::spawn().await;
+    let template = serde_json::json!({
+        "id": "template",
+        "namespace": "io.kestra.tests",
+        "description": "says what it is given",
+        "tasks": [
+            {"id": "test", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ parent.outputs.args['my-forward'] }}"},
+            {"id": "boom", "type": "io.kestra.plugin.core.execution.Fail", "condition": "{{ parent.outputs.args['my-forward'] == 'fail' }}"}
+        ],
+        "errors": [
+            {"id": "rescue", "type": "io.kestra.plugin.core.log.Log", "message": "template failed"}
+        ]
+    });
+    let created = app
+        .client
+        .post(app.url("/api/v1/templates"))
+        .json(&template)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["id"], "template");
+    assert_eq!(created["tasks"][0]["id"], "test");
+    let again = app
+        .client
+        .post(app.url("/api/v1/templates"))
+        .json(&template)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let bad = app
+        .client
+        .post(app.url("/api/v1/templates"))
+        .header("Content-Type", "application/x-yaml")
+        .body("id: t2\nnamespace: io.kestra.tests\ntriggers: []\ntasks:\n  - id: a\n    type: log.Lgo\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let bad: Value = bad.json().await.unwrap();
+    let text = bad.to_string();
+    assert!(
+        text.contains("`triggers` is not part of a template"),
+        "{text}"
+    );
+    assert!(text.contains("log.Lgo"), "{text}");
+
+    // Kestra's with-template.yaml, run with its inputs.
+    let flow = "id: with-template\nnamespace: io.kestra.tests\ninputs:\n  - id: with-string\n    type: STRING\ntasks:\n  - id: 1-return\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{task.id}} > {{taskrun.startDate}}\"\n  - id: 2-template\n    type: io.kestra.plugin.core.flow.Template\n    namespace: io.kestra.tests\n    templateId: template\n    args:\n      my-forward: \"{{ inputs['with-string'] }}\"\n  - id: 3-end\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.test.value }} / {{ outputs['2-template'].args['my-forward'] }}\"\n";
+    let saved = app.post_flow(flow).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let run = |value: &'static str| {
+        let form = reqwest::multipart::Form::new().text("with-string", value);
+        app.client
+            .post(app.url("/api/v1/executions/io.kestra.tests/with-template?wait=true"))
+            .multipart(form)
+            .send()
+    };
+    let execution: Value = run("myString").await.unwrap().json().await.unwrap();
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    let runs = execution["taskRunList"].as_array().unwrap();
+    let ids: Vec<&str> = runs.iter().map(|r| r["taskId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["1-return", "2-template", "test", "boom", "3-end"]);
+    let end = runs.iter().find(|r| r["taskId"] == "3-end").unwrap();
+    assert_eq!(end["outputs"]["value"], "myString / myString");
+    let test = runs.iter().find(|r| r["taskId"] == "test").unwrap();
+    let template_run = runs.iter().find(|r| r["taskId"] == "2-template").unwrap();
+    assert_eq!(test["parentTaskRunId"], template_run["id"]);
+
+    // A failure inside runs the template's `errors`.
+    let failed: Value = run("fail").await.unwrap().json().await.unwrap();
+    assert_eq!(failed["state"]["current"], "FAILED", "{failed}");
+    assert!(
+        failed["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["taskId"] == "rescue" && r["state"]["current"] == "SUCCESS"),
+        "{failed}"
+    );
+
+    // Kestra's with-failed-template.yaml: one task run, FAILED, named.
+    app.post_flow("id: with-failed-template\nnamespace: io.kestra.tests\ntasks:\n  - id: 1-template\n    type: io.kestra.plugin.core.flow.Template\n    namespace: io.kestra.tests\n    templateId: invalid\n").await;
+    let missing: Value = app
+        .client
+        .post(app.url("/api/v1/executions/io.kestra.tests/with-failed-template?wait=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing["state"]["current"], "FAILED");
+    assert_eq!(missing["taskRunList"].as_array().unwrap().len(), 1);
+    let id = missing["id"].as_str().unwrap();
+    let logs: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/logs/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        logs.as_array().unwrap().iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("Can't find flow template 'io.kestra.tests.invalid'")),
+        "{logs}"
+    );
+
+    let (_, page) = get_json(&app, "/api/v1/templates/search?namespace=io.kestra").await;
+    assert_eq!(page["total"], 1);
+    let (_, namespaces) = get_json(&app, "/api/v1/templates/distinct-namespaces").await;
+    assert_eq!(namespaces, serde_json::json!(["io.kestra.tests"]));
+    let mut moved = template.clone();
+    moved["id"] = "other".into();
+    let refused = app
+        .client
+        .put(app.url("/api/v1/templates/io.kestra.tests/template"))
+        .json(&moved)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let deleted = app
+        .client
+        .delete(app.url("/api/v1/templates/io.kestra.tests/template"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let (status, _) = get_json(&app, "/api/v1/templates/io.kestra.tests/template").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}

@@ -300,7 +300,8 @@ mod jq_runtime {
 // MINIMIZE_QUOTES, no document marker, INDENT_ARRAYS (list items indented
 // by one space under their key), no line splitting.
 
-fn to_yaml(v: &Value) -> String {
+/// JSON as YAML text, as Kestra's `yaml` filter (Jackson) writes it.
+pub fn to_yaml(v: &Value) -> String {
     let mut out = String::new();
     match v {
         Value::Object(map) if !map.is_empty() => yaml_map(map, 0, false, &mut out),

@@ -644,6 +644,40 @@ pub const PAUSE: TaskType = TaskType {
     aliases: &["io.kestra.core.tasks.flows.Pause"],
 };
 
+pub const TEMPLATE: TaskType = TaskType {
+    name: "io.kestra.plugin.core.flow.Template",
+    alias: "flow.Template",
+    category: Category::Flowable,
+    doc: "Runs the tasks of a template (deprecated in Kestra, still in use): a template is a named list of tasks and `errors` kept per namespace (`/api/v1/templates`, the Templates page); its tasks read `parent.outputs.args`. The template is read when the execution runs, as Kestra injects it.",
+    properties: &[
+        ex(
+            req("namespace", String, "The template's namespace."),
+            "company.team",
+        ),
+        ex(req("templateId", String, "The template's id."), "load"),
+        ex(
+            prop(
+                "args",
+                Map,
+                "Named arguments, rendered to text: the template's tasks read them as `parent.outputs.args.<name>`, later tasks as `outputs.<id>.args`.",
+            ),
+            "{ forward: \"{{ outputs.extract.uri }}\" }",
+        ),
+        ERRORS,
+        prop(
+            "tenantId",
+            String,
+            "Kestra's tenant; accepted and ignored (Mortar has one).",
+        ),
+    ],
+    outputs: &[("args", "The rendered arguments.")],
+    // Reached only when the template was not found: the executor runs a
+    // found one's tasks itself.
+    run: runner!(run::MissingTemplate),
+    check: None,
+    aliases: &["io.kestra.core.tasks.flows.Template"],
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use futures::future::BoxFuture;
@@ -651,6 +685,23 @@ mod run {
 
     use crate::task::core::parse_duration;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
+
+    /// A flow.Template whose template the executor did not find.
+    pub(super) struct MissingTemplate;
+
+    impl Runner for MissingTemplate {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let text =
+                    |name: &str| ctx.properties[name].as_str().unwrap_or_default().to_owned();
+                Err(TaskError::Failed(format!(
+                    "Can't find flow template '{}.{}'",
+                    text("namespace"),
+                    text("templateId")
+                )))
+            })
+        }
+    }
 
     /// Waits, and stops waiting at once if the execution is killed.
     pub(super) struct Sleep;
