@@ -33,6 +33,7 @@ pub(crate) fn Layout(children: Children) -> impl IntoView {
                     <li><A href="/flows">"Flows"</A></li>
                     <li><A href="/executions">"Executions"</A></li>
                     <li><A href="/blueprints">"Blueprints"</A></li>
+                    <li><A href="/templates">"Templates"</A></li>
                     {admin.then(|| view! {
                         <li><A href="/users">"Users"</A></li>
                         <li><A href="/audit">"Audit"</A></li>

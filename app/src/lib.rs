@@ -90,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/namespaces/:namespace/files") view=pages::files::FilesPage ssr=SsrMode::InOrder />
                     <Route path=path!("/namespaces/:namespace/secrets") view=pages::secrets::SecretsPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("blueprints") view=pages::blueprints::BlueprintsPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("templates") view=pages::templates::TemplatesPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("users") view=pages::users::UsersPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("audit") view=pages::users::AuditPage ssr=SsrMode::InOrder />

@@ -11,6 +11,7 @@ pub(crate) mod home;
 pub(crate) mod kv;
 pub(crate) mod nodes;
 pub(crate) mod secrets;
+pub(crate) mod templates;
 pub(crate) mod users;
 
 use leptos::prelude::*;
