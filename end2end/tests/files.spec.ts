@@ -104,3 +104,28 @@ test('files are made, edited with revisions, uploaded, read by a flow and delete
   await expect(page.getByRole('list', { name: 'Files' }).getByRole('link', { name: '/data/rows.csv' })).toHaveCount(0);
   await expect(page.getByRole('list', { name: 'Files' }).getByRole('link', { name: '/sql/q.sql' })).toBeVisible();
 });
+
+test('a namespace exports as a .zip from its Files page, and the .zip uploaded to another namespace imports files and flows', async ({ page }) => {
+  await postFlow(server.url, 'id: sql_reader\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: "{{ read(\'sql/q.sql\') }}"\n');
+  await open(page, '/namespaces/company.team/files');
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Export as .zip' }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('company.team_files.zip');
+  const zipPath = path.join(artifacts, 'company.team_files.zip');
+  await download.saveAs(zipPath);
+
+  await open(page, '/namespaces/company.copy/files');
+  await expect(page.getByText('No files in this namespace yet.')).toBeVisible();
+  const upload = page.getByRole('form', { name: 'Upload a file' });
+  await upload.getByLabel('File to upload').setInputFiles(zipPath);
+  await upload.getByRole('button', { name: 'Upload', exact: true }).click();
+  await expect(page.getByRole('list', { name: 'Files' }).getByRole('link', { name: '/sql/q.sql' })).toBeVisible();
+  // The flow came with the files, into this namespace, and reads them.
+  const run = await authFetch(`${server.url}/api/v1/executions/company.copy/sql_reader?wait=true`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
+  });
+  const execution = await run.json();
+  expect(execution.state.current).toBe('SUCCESS');
+  expect(execution.taskRunList[0].outputs.value).toBe('SELECT 1');
+});

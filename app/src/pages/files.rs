@@ -1,7 +1,8 @@
 //! `/namespaces/:namespace/files`: a namespace's files (Kestra's namespace
 //! files). Every file with its size and date; the chosen one (`?path=`)
 //! opens in Mortar's editor, to save as a new revision, delete, or look at
-//! an older revision and restore it; a new file by its path; an upload.
+//! an older revision and restore it; a new file by its path; an upload
+//! (a .zip is imported as Kestra imports one); the export as a .zip.
 //! Changes go through the REST API (`/api/v1/namespaces/{ns}/files`).
 
 use leptos::prelude::*;
@@ -289,7 +290,9 @@ pub(crate) fn FilesPage() -> impl IntoView {
             <p class="muted">"Scripts, SQL and settings the flows of this namespace read with " <code>"read('path')"</code>
                 " or copy into a WorkingDirectory with " <code>"namespaceFiles"</code> ". "
                 <a href=move || format!("/namespaces/{}/kv", namespace())>"KV store"</a> " · "
-                <a href=move || format!("/namespaces/{}/secrets", namespace())>"Secrets"</a></p>
+                <a href=move || format!("/namespaces/{}/secrets", namespace())>"Secrets"</a> " · "
+                <a href=move || format!("/api/v1/namespaces/{}/files/export", browser::encode(&namespace())) download>"Export as .zip"</a>
+                " (files and flows; upload such a .zip to import it)"</p>
         </div>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || notice.get().map(|n| view! { <p class="muted" role="status">{n}</p> })}

@@ -1,7 +1,8 @@
 //! A namespace's files, on Kestra's paths and shapes
 //! (`/api/v1/namespaces/{namespace}/files`): read (now or at a revision),
-//! stats, list a directory, make one, upload (multipart `fileContent`),
-//! move, delete, search, and each file's revisions.
+//! stats, list a directory, make one, upload (multipart `fileContent`; a
+//! `.zip` is imported, flows included), export as a zip, move, delete,
+//! search, and each file's revisions.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -181,7 +182,6 @@ pub(crate) async fn upload(
 ) -> Result<StatusCode, ApiError> {
     use axum::extract::FromRequest;
     let files = files(&state, &namespace, &caller, Role::Editor)?;
-    let path = required(query.path)?;
     let max = state.max_upload;
     let too_large = || ApiError::TooLarge {
         message: format!("a namespace file is at most {max} bytes (--max-upload)"),
@@ -198,12 +198,17 @@ pub(crate) async fn upload(
                 message: format!("the form cannot be read: {}", e.body_text()),
             })?;
         let mut found = None;
+        let mut zip = false;
         while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::BadRequest {
             message: format!("the form cannot be read: {e}"),
         })? {
             if field.name() != Some("fileContent") {
                 continue;
             }
+            // Kestra's import: a .zip's entries become the namespace's files.
+            zip = field
+                .file_name()
+                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".zip"));
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::BadRequest {
                 message: format!("the form cannot be read: {e}"),
@@ -215,9 +220,13 @@ pub(crate) async fn upload(
             }
             found = Some(bytes);
         }
-        found.ok_or_else(|| ApiError::BadRequest {
+        let found = found.ok_or_else(|| ApiError::BadRequest {
             message: "the form has no part `fileContent`".into(),
-        })?
+        })?;
+        if zip {
+            return import_zip(&state, &caller, &namespace, files, found).await;
+        }
+        found
     } else {
         let body: Bytes = axum::body::to_bytes(
             request.into_body(),
@@ -227,6 +236,7 @@ pub(crate) async fn upload(
         .map_err(|_| too_large())?;
         body.to_vec()
     };
+    let path = required(query.path)?;
     let audited = path.clone();
     let revision = blocking(move || files.put(&path, &content, Conflict::Overwrite)).await?;
     caller
@@ -242,6 +252,199 @@ pub(crate) async fn upload(
         )
         .await;
     Ok(StatusCode::OK)
+}
+
+/// Kestra's folder of flows in a namespace's export.
+const FLOWS_FOLDER: &str = "_flows";
+
+/// Imports a zip as Kestra does: each file entry becomes a namespace file
+/// at its path, and `_flows/<id>.yml` a flow of this namespace (its
+/// `namespace:` line set to it). Every flow is checked before anything is
+/// written; entries that would leave the namespace (`..`, absolute) are
+/// refused, and the files' total size is bounded by the upload limit.
+async fn import_zip(
+    state: &AppState,
+    caller: &Caller,
+    namespace: &str,
+    files: NamespaceFiles,
+    bytes: Vec<u8>,
+) -> Result<StatusCode, ApiError> {
+    use std::io::Read;
+    let max = state.max_upload;
+    let bad = |message: String| ApiError::BadRequest { message };
+    let (entries, flows) = tokio::task::spawn_blocking({
+        let namespace = namespace.to_owned();
+        move || -> Result<(Vec<(String, Vec<u8>)>, Vec<(String, String)>), ApiError> {
+            let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+                .map_err(|e| bad(format!("the .zip cannot be read: {e}")))?;
+            let (mut entries, mut flows, mut total) = (Vec::new(), Vec::new(), 0u64);
+            for index in 0..archive.len() {
+                let mut entry = archive
+                    .by_index(index)
+                    .map_err(|e| bad(format!("the .zip cannot be read: {e}")))?;
+                if entry.is_dir() {
+                    continue;
+                }
+                let name = entry
+                    .name()
+                    .map_err(|e| bad(format!("the .zip has a bad entry name: {e}")))?
+                    .into_owned();
+                let Some(path) = entry.enclosed_name() else {
+                    return Err(bad(format!(
+                        "the .zip entry {name:?} leaves the namespace: paths are relative, without .."
+                    )));
+                };
+                let path = path.to_string_lossy().replace('\\', "/");
+                let mut content = Vec::new();
+                (&mut entry)
+                    .take(max.saturating_sub(total) + 1)
+                    .read_to_end(&mut content)
+                    .map_err(|e| bad(format!("the .zip entry {name:?} cannot be read: {e}")))?;
+                total += content.len() as u64;
+                if total > max {
+                    return Err(ApiError::TooLarge {
+                        message: format!(
+                            "the .zip's files come to more than {max} bytes (--max-upload)"
+                        ),
+                    });
+                }
+                match path.strip_prefix(&format!("{FLOWS_FOLDER}/")) {
+                    Some(file) if !file.contains('/') => {
+                        let source = String::from_utf8(content).map_err(|_| {
+                            bad(format!("the flow {path} is not UTF-8 text"))
+                        })?;
+                        flows.push((path.clone(), with_namespace(&source, &namespace)));
+                    }
+                    Some(_) => {
+                        return Err(bad(format!(
+                            "invalid flow file path /{path}: flows sit right under /{FLOWS_FOLDER}/"
+                        )));
+                    }
+                    None => entries.push((path, content)),
+                }
+            }
+            Ok((entries, flows))
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let mut checked = Vec::with_capacity(flows.len());
+    for (path, source) in flows {
+        let header =
+            engine::header::checked(&source).map_err(|invalid| ApiError::Unprocessable {
+                message: format!("/{path} is not a valid flow: {invalid}"),
+                violations: Vec::new(),
+            })?;
+        checked.push(engine::store::FlowSource {
+            namespace: header.namespace,
+            id: header.id,
+            description: header.description,
+            source,
+        });
+    }
+    let count = entries.len();
+    blocking(move || {
+        for (path, content) in &entries {
+            files.put(path, content, Conflict::Overwrite)?;
+        }
+        Ok(())
+    })
+    .await?;
+    for flow in &checked {
+        state.store.save_flow(flow).await?;
+    }
+    caller
+        .audit(
+            &state.store,
+            "files.import",
+            Some(namespace),
+            None,
+            Some(serde_json::json!({"files": count, "flows": checked.iter().map(|f| f.id.as_str()).collect::<Vec<_>>()})),
+        )
+        .await;
+    Ok(StatusCode::OK)
+}
+
+/// A flow's source with its top-level `namespace:` line set to `namespace`
+/// (Kestra rewrites the first such line), or the line added if it has none.
+fn with_namespace(source: &str, namespace: &str) -> String {
+    let mut done = false;
+    let mut out: Vec<String> = source
+        .lines()
+        .map(|line| {
+            if !done && line.starts_with("namespace:") {
+                done = true;
+                format!("namespace: {namespace}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    if !done {
+        out.insert(0, format!("namespace: {namespace}"));
+    }
+    let mut text = out.join("\n");
+    if source.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// `GET /api/v1/namespaces/{namespace}/files/export`: every file of the
+/// namespace (its latest revision) and its flows under `_flows/<id>.yml`,
+/// as a zip, as Kestra exports them.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/files/export", tag = "files",
+    params(("namespace" = String, Path, description = "The namespace")),
+    responses((status = 200, description = "The zip", content_type = "application/octet-stream")))]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(namespace): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    use std::io::Write;
+    let files = files(&state, &namespace, &caller, Role::Viewer)?;
+    let mut flows = Vec::new();
+    for flow in state.store.search_flows(&namespace).await? {
+        if flow.namespace.as_str() != namespace {
+            continue;
+        }
+        if let Some(stored) = state.store.get_flow(&flow.namespace, &flow.id).await? {
+            flows.push((flow.id.as_str().to_owned(), stored.source));
+        }
+    }
+    let zipped = blocking(move || {
+        let io = |e: std::io::Error| FilesError::Io {
+            path: "export.zip".into(),
+            source: e,
+        };
+        let zipped = |e: zip::result::ZipError| io(std::io::Error::other(e));
+        let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for path in files.all()? {
+            let content = files.get(&path, None)?;
+            archive.start_file(path.as_str(), options).map_err(zipped)?;
+            archive.write_all(&content).map_err(io)?;
+        }
+        for (id, source) in flows {
+            archive
+                .start_file(format!("{FLOWS_FOLDER}/{id}.yml"), options)
+                .map_err(zipped)?;
+            archive.write_all(source.as_bytes()).map_err(io)?;
+        }
+        Ok(archive.finish().map_err(zipped)?.into_inner())
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{namespace}_files.zip\""),
+            ),
+        ],
+        zipped,
+    ))
 }
 
 /// `PUT /api/v1/namespaces/{namespace}/files?from=&to=`: moves a file or a

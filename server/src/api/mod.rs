@@ -38,7 +38,7 @@ use crate::AppState;
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
         triggers::search, triggers::for_flow, triggers::set_disabled, triggers::set_disabled_by_triggers,
-        files::content, files::stats, files::list, files::create_directory, files::upload, files::rename, files::delete, files::search, files::revisions,
+        files::content, files::export, files::stats, files::list, files::create_directory, files::upload, files::rename, files::delete, files::search, files::revisions,
         users::me, users::change_password, users::tokens, users::create_token, users::revoke_token,
         users::list, users::create, users::update, users::audit,
         secrets::list, secrets::put, secrets::delete,
@@ -140,6 +140,7 @@ pub(crate) fn router() -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/namespaces/{namespace}/files/stats", get(files::stats))
+        .route("/namespaces/{namespace}/files/export", get(files::export))
         .route("/triggers/search", get(triggers::search))
         .route(
             "/triggers/set-disabled",

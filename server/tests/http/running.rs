@@ -1158,3 +1158,136 @@ async fn a_working_directory_flow_saves_runs_and_keeps_its_files() {
     assert_eq!(refused.status(), 422, "{}", refused.text().await.unwrap());
     app.stop().await;
 }
+
+fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in entries {
+        archive
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        archive.write_all(content.as_bytes()).unwrap();
+    }
+    archive.finish().unwrap().into_inner()
+}
+
+/// Kestra's zip export and import of a namespace: files and `_flows/`.
+#[tokio::test]
+async fn namespace_files_export_as_a_zip_and_a_zip_imports_files_and_flows() {
+    let app = TestApp::spawn().await;
+    let files = app.url("/api/v1/namespaces/company.team/files");
+    for (path, content) in [("/sql/q.sql", "SELECT 1"), ("/readme.md", "# hi")] {
+        let status = app
+            .client
+            .post(&files)
+            .query(&[("path", path)])
+            .body(content)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    app.post_flow("id: reader\nnamespace: company.team\ntasks:\n  - id: read\n    type: debug.Return\n    format: \"{{ read('sql/q.sql') }}\"\n").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.team/files/export"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"company.team_files.zip\""
+    );
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    let mut names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["_flows/reader.yml", "readme.md", "sql/q.sql"]);
+    let mut sql = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("sql/q.sql").unwrap(), &mut sql).unwrap();
+    assert_eq!(sql, "SELECT 1");
+
+    // The export imported into another namespace: files, and the flow
+    // moved there, which reads them.
+    let import = |bytes: Vec<u8>, namespace: &str| {
+        let form = reqwest::multipart::Form::new().part(
+            "fileContent",
+            reqwest::multipart::Part::bytes(bytes).file_name("export.ZIP"),
+        );
+        app.client
+            .post(app.url(&format!("/api/v1/namespaces/{namespace}/files")))
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(import(bytes, "company.other").await.unwrap().status(), 200);
+    let read: String = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.other/files?path=/readme.md"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(read, "# hi");
+    let run: Value = app
+        .client
+        .post(app.url("/api/v1/executions/company.other/reader?wait=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["state"]["current"], "SUCCESS", "{run}");
+    assert_eq!(run["taskRunList"][0]["outputs"]["value"], "SELECT 1");
+
+    // A path out of the namespace, or a bad flow, is refused, and nothing
+    // of that zip is written.
+    let escape = import(zip_of(&[("../evil.txt", "x")]), "company.third")
+        .await
+        .unwrap();
+    assert_eq!(escape.status(), 400);
+    let message: Value = escape.json().await.unwrap();
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("leaves the namespace"),
+        "{message}"
+    );
+    let bad_flow = import(
+        zip_of(&[
+            ("kept.txt", "x"),
+            (
+                "_flows/broken.yml",
+                "id: broken\nnamespace: x\ntasks:\n  - id: a\n    type: log.Lgo\n",
+            ),
+        ]),
+        "company.third",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad_flow.status(), 422);
+    let message: Value = bad_flow.json().await.unwrap();
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("/_flows/broken.yml is not a valid flow"),
+        "{message}"
+    );
+    let absent = app
+        .client
+        .get(app.url("/api/v1/namespaces/company.third/files?path=/kept.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(absent.status(), 404);
+    app.stop().await;
+}
