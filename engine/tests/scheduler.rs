@@ -463,3 +463,21 @@ async fn a_public_holiday_condition_keeps_only_the_holidays() {
         "2026-07-14T11:00:00+00:00"
     );
 }
+
+/// PublicHoliday with a German state: Corpus Christi (4 June 2026) is a
+/// holiday in Bavaria, not in Berlin.
+#[tokio::test]
+async fn a_public_holiday_condition_reads_the_state_it_names() {
+    let h = harness().await;
+    for (flow, region) in [("bavaria", "by"), ("berlin", "DE-BE")] {
+        save(&h, flow, &format!("  - id: schedule\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 11 * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.PublicHoliday\n        country: DE\n        subDivision: {region}\n")).await;
+    }
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-06-03T12:00:00Z"))
+        .await
+        .unwrap();
+    engine::scheduler::tick(&h.store, &h.executor, at("2026-06-04T12:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(executions(&h, "bavaria").await.len(), 1);
+    assert_eq!(executions(&h, "berlin").await.len(), 0);
+}

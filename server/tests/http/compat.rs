@@ -47,7 +47,9 @@ const DIFFERENCES: &str = "\
 - **`envs`** are the environment variables that start with `ENV_` (`--env-vars-prefix`), without the prefix and in lower case.
 - **Older type names** that Kestra still accepts (`io.kestra.core.tasks.log.Log`, `io.kestra.core.tasks.flows.Parallel`, `io.kestra.core.models.triggers.types.Schedule`, `io.kestra.core.models.conditions.types.…Condition`, `io.kestra.plugin.fs.http.Request`, …) are accepted too, and so is the older Pause with `tasks`.
 - **Namespace files** live in internal storage under their namespace, as in Kestra, with every revision kept; a deleted file keeps its history and writing it again goes on from its last revision.
-- **PublicHoliday** knows the national holidays of AT, BE, DE, ES, FR, GB, IE, IT, NL, PL and PT and the US federal ones; Kestra's Jollyday knows more countries and their regions (`subDivision`, refused here).
+- **PublicHoliday** knows the national holidays of AT, BE, DE, ES, FR, GB, IE, IT, NL, PL and PT, the US federal ones and the regional ones of Germany's states (`subDivision: by` or `DE-BY`); Kestra's Jollyday knows more countries and their regions (another `subDivision` is refused, naming those known).
+- **Templates** (flow.Template) are read when an execution is walked, as Kestra reads them; Mortar keeps them on without Kestra's `kestra.templates.enabled`.
+- **Metric aggregates** (`/api/v1/metrics/aggregates/…`) keep the bucket that holds `endDate`; Kestra's fill stops a whole unit before it, leaving out today's values from its default range.
 - **LoopUntil** stops after `maxIterations` iterations (Kestra's check lets one more run).
 - **A trigger turned off** (from the UI, the API or a Toggle task) and turned on again counts from then: a Schedule does not catch up what it missed while off.
 - **Validation is stricter than Kestra's** where run time would fail anyway: an unknown function, filter or test, a syntax error, an undeclared input or an unknown task in `outputs.<task>` is an error when the flow is saved (a read guarded by `??`, `???`, `| default` or `is defined` is not).

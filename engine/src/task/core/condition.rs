@@ -518,16 +518,15 @@ pub const PUBLIC_HOLIDAY: TaskType = condition(
         prop(
             "subDivision",
             Kind::String,
-            "An ISO 3166-2 subdivision: Mortar has no regional calendars yet and refuses one.",
+            "A subdivision, as Jollyday names it (`by`) or by ISO 3166-2 (`DE-BY`): Germany's states; another is refused, naming those known.",
         ),
     ],
     |p, f| {
-        if let Some(region) = text(p, "subDivision").filter(|s| !s.trim().is_empty()) {
-            return Err(format!(
-                "subDivision {region:?}: Mortar knows national holidays only, not regional ones"
-            ));
-        }
-        super::holidays::is_holiday(text(p, "country").unwrap_or_default(), date(p, f)?)
+        super::holidays::is_holiday(
+            text(p, "country").unwrap_or_default(),
+            text(p, "subDivision"),
+            date(p, f)?,
+        )
     },
 );
 

@@ -3,8 +3,9 @@
 //! in [`COUNTRIES`]. Kestra reads them from the Jollyday library; no Rust
 //! crate keeps such calendars in a usable form (the ones published either
 //! need the network at run time or hold a fixed range of years), so the
-//! rules of the most used countries are written here, national holidays
-//! only: regional ones (`subDivision`) and substitute days are not.
+//! rules of the most used countries are written here, with the regional
+//! holidays of Germany's states (`subDivision`, [`SUBDIVISIONS`]);
+//! substitute days are not kept.
 
 use jiff::civil::{Date, Weekday};
 
@@ -18,10 +19,13 @@ pub enum Rule {
     Easter(i16),
     /// The nth weekday of a month; -1 is the last.
     Nth(i8, Weekday, i8),
+    /// The last given weekday on or before a month and day (Saxony's
+    /// Repentance Day: the Wednesday before 23 November).
+    OnOrBefore(i8, i8, Weekday),
 }
 
 use Rule::*;
-use Weekday::{Monday, Thursday};
+use Weekday::{Monday, Thursday, Wednesday};
 
 /// The countries with their rules, by ISO 3166-1 alpha-2 code.
 pub const COUNTRIES: &[(&str, &[Rule])] = &[
@@ -211,6 +215,31 @@ pub const COUNTRIES: &[(&str, &[Rule])] = &[
     ),
 ];
 
+/// Regional holidays, added to their country's: (country, subdivision as
+/// Jollyday names it, which is the ISO 3166-2 code after the dash, rules).
+pub const SUBDIVISIONS: &[(&str, &str, &[Rule])] = &[
+    ("DE", "BW", &[Fixed(1, 6), Easter(60), Fixed(11, 1)]),
+    (
+        "DE",
+        "BY",
+        &[Fixed(1, 6), Easter(60), Fixed(8, 15), Fixed(11, 1)],
+    ),
+    ("DE", "BE", &[Since(2019, 3, 8)]),
+    ("DE", "BB", &[Easter(0), Easter(49), Fixed(10, 31)]),
+    ("DE", "HB", &[Since(2018, 10, 31)]),
+    ("DE", "HH", &[Since(2018, 10, 31)]),
+    ("DE", "HE", &[Easter(60)]),
+    ("DE", "MV", &[Since(2023, 3, 8), Fixed(10, 31)]),
+    ("DE", "NI", &[Since(2018, 10, 31)]),
+    ("DE", "NW", &[Easter(60), Fixed(11, 1)]),
+    ("DE", "RP", &[Easter(60), Fixed(11, 1)]),
+    ("DE", "SL", &[Easter(60), Fixed(8, 15), Fixed(11, 1)]),
+    ("DE", "SN", &[Fixed(10, 31), OnOrBefore(11, 22, Wednesday)]),
+    ("DE", "ST", &[Fixed(1, 6), Fixed(10, 31)]),
+    ("DE", "SH", &[Since(2018, 10, 31)]),
+    ("DE", "TH", &[Since(2019, 9, 20), Fixed(10, 31)]),
+];
+
 /// Easter Sunday of a year (the Gregorian computus).
 fn easter(year: i16) -> Option<Date> {
     let y = i32::from(year);
@@ -235,9 +264,10 @@ fn nth(year: i16, month: i8, weekday: Weekday, n: i8) -> Option<Date> {
         .ok()
 }
 
-/// Whether `date` is a national public holiday of `country`; an error names
-/// a country Mortar has no calendar of.
-pub fn is_holiday(country: &str, date: Date) -> Result<bool, String> {
+/// Whether `date` is a public holiday of `country` (and of its
+/// `subdivision`, as Jollyday names it, `by`, or by ISO 3166-2, `DE-BY`);
+/// an error names a country or subdivision Mortar has no calendar of.
+pub fn is_holiday(country: &str, subdivision: Option<&str>, date: Date) -> Result<bool, String> {
     let wanted = country.trim().to_ascii_uppercase();
     let Some((_, rules)) = COUNTRIES.iter().find(|(code, _)| *code == wanted) else {
         let known: Vec<&str> = COUNTRIES.iter().map(|(code, _)| *code).collect();
@@ -246,8 +276,37 @@ pub fn is_holiday(country: &str, date: Date) -> Result<bool, String> {
             known.join(", ")
         ));
     };
+    let regional: &[Rule] = match subdivision.map(str::trim).filter(|s| !s.is_empty()) {
+        None => &[],
+        Some(region) => {
+            let upper = region.to_ascii_uppercase();
+            let code = upper.strip_prefix(&format!("{wanted}-")).unwrap_or(&upper);
+            let of_country: Vec<&(&str, &str, &[Rule])> = SUBDIVISIONS
+                .iter()
+                .filter(|(c, _, _)| *c == wanted)
+                .collect();
+            match of_country.iter().find(|(_, s, _)| *s == code) {
+                Some((_, _, rules)) => rules,
+                None if of_country.is_empty() => {
+                    return Err(format!(
+                        "subDivision {region:?}: Mortar knows the national holidays of {wanted} only, no regional calendar of it"
+                    ));
+                }
+                None => {
+                    let known: Vec<String> = of_country
+                        .iter()
+                        .map(|(c, s, _)| format!("{c}-{s}"))
+                        .collect();
+                    return Err(format!(
+                        "subDivision {region:?} is not a subdivision of {wanted} Mortar knows (it knows {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+    };
     let year = date.year();
-    Ok(rules.iter().any(|rule| {
+    Ok(rules.iter().chain(regional).any(|rule| {
         let day = match *rule {
             Fixed(m, d) => Date::new(year, m, d).ok(),
             Since(from, m, d) => (year >= from).then(|| Date::new(year, m, d).ok()).flatten(),
@@ -256,6 +315,13 @@ pub fn is_holiday(country: &str, date: Date) -> Result<bool, String> {
                     .ok()
             }),
             Nth(m, w, n) => nth(year, m, w, n),
+            OnOrBefore(m, d, w) => Date::new(year, m, d).ok().and_then(|day| {
+                day.nth_weekday(-1, w).ok().map(
+                    |before| {
+                        if day.weekday() == w { day } else { before }
+                    },
+                )
+            }),
         };
         day == Some(date)
     }))
@@ -266,7 +332,33 @@ mod tests {
     use super::*;
 
     fn on(country: &str, date: &str) -> bool {
-        is_holiday(country, date.parse().unwrap()).unwrap()
+        is_holiday(country, None, date.parse().unwrap()).unwrap()
+    }
+
+    fn in_region(country: &str, region: &str, date: &str) -> bool {
+        is_holiday(country, Some(region), date.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn german_states_add_their_own_holidays() {
+        // Corpus Christi 2026 is 4 June; Bavaria keeps it, Berlin does not.
+        assert!(in_region("DE", "by", "2026-06-04"));
+        assert!(in_region("DE", "DE-BY", "2026-06-04"));
+        assert!(!in_region("DE", "BE", "2026-06-04"));
+        assert!(!on("DE", "2026-06-04"), "not national");
+        assert!(in_region("DE", "be", "2026-03-08"));
+        assert!(!in_region("DE", "be", "2018-03-08"), "Berlin's from 2019");
+        // Repentance Day, the Wednesday before 23 November: 18 Nov 2026,
+        // 22 Nov 2028 (the 23rd is a Thursday).
+        assert!(in_region("DE", "sn", "2026-11-18"));
+        assert!(in_region("DE", "sn", "2028-11-22"));
+        assert!(!in_region("DE", "sn", "2026-11-25"));
+        // National holidays hold in every state.
+        assert!(in_region("DE", "hh", "2026-10-03"));
+        let unknown = is_holiday("DE", Some("XX"), "2026-01-01".parse().unwrap()).unwrap_err();
+        assert!(unknown.contains("DE-BY"), "{unknown}");
+        let none = is_holiday("FR", Some("FR-75"), "2026-01-01".parse().unwrap()).unwrap_err();
+        assert!(none.contains("national holidays of FR only"), "{none}");
     }
 
     #[test]
@@ -294,7 +386,7 @@ mod tests {
         assert!(on("GB", "2026-08-31") && on("GB", "2026-05-04") && !on("GB", "2026-08-24"));
         assert!(!on("FR", "2026-12-02"));
         assert!(
-            is_holiday("XX", "2026-01-01".parse().unwrap())
+            is_holiday("XX", None, "2026-01-01".parse().unwrap())
                 .unwrap_err()
                 .contains("\"XX\"")
         );
