@@ -11,7 +11,7 @@ pub mod inputs;
 mod retry;
 mod run;
 pub(crate) mod subflow;
-mod working_dir;
+pub(crate) mod working_dir;
 pub(crate) use working_dir::{WorkingDir, files_under};
 
 use std::collections::{BTreeMap, HashMap};

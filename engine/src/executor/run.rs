@@ -1342,7 +1342,7 @@ impl Walk {
                                     }
                                 }
                             }
-                            if attempt > 1 && policy.warning_on_retry {
+                            if (attempt > 1 && policy.warning_on_retry) || ctx.warned() {
                                 self.warn(run, node, Some(&outputs)).await?;
                             } else {
                                 self.event(run, Event::Succeed, Some(&outputs)).await?;

@@ -13,6 +13,7 @@ pub mod core;
 pub mod databricks;
 #[cfg(feature = "runtime")]
 mod runner;
+pub mod scripts;
 
 // The runtime half lives in `runner.rs` so that this file is the catalog;
 // its names stay `task::TaskContext` and so on for the rest of the engine.
@@ -98,6 +99,12 @@ pub const TYPES: &[TaskType] = &[
     databricks::jobs::SUBMIT_RUN,
     databricks::jobs::CREATE_JOB,
     databricks::jobs::RUN_NOW,
+    scripts::shell::COMMANDS_TASK,
+    scripts::shell::SCRIPT,
+    scripts::python::COMMANDS_TASK,
+    scripts::python::SCRIPT,
+    scripts::node::COMMANDS_TASK,
+    scripts::node::SCRIPT,
     core::trigger::SCHEDULE,
     core::trigger::SCHEDULE_ON_DATES,
     core::trigger::TOGGLE,

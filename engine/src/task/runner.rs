@@ -182,6 +182,9 @@ pub struct TaskContext {
     /// lines before the task run's end, so that a crash between the two
     /// loses no line of a run recorded as ended.
     logged: Arc<std::sync::atomic::AtomicBool>,
+    /// The task asked to end WARNING rather than SUCCESS (a script that
+    /// wrote to stderr, as Kestra's Output.finalState says).
+    warned: Arc<std::sync::atomic::AtomicBool>,
     render_item: Option<RenderItem>,
     /// The enclosing WorkingDirectory's directory, if any.
     pub working_dir: Option<std::path::PathBuf>,
@@ -247,6 +250,7 @@ impl TaskContext {
             logs: services.logs.clone(),
             mask,
             logged: Arc::default(),
+            warned: Arc::default(),
             render_item: None,
             working_dir: None,
             value: None,
@@ -363,6 +367,17 @@ impl TaskContext {
 
     pub async fn info(&self, message: impl AsRef<str>) {
         self.log(Level::Info, message).await;
+    }
+
+    /// Ends the task WARNING instead of SUCCESS when it returns its outputs.
+    pub fn end_in_warning(&self) {
+        self.warned
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the task asked to end WARNING.
+    pub fn warned(&self) -> bool {
+        self.warned.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stores metrics of this task run (Kestra's `runContext.metric`): a
