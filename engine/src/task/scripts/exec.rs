@@ -381,17 +381,32 @@ impl Exec {
     }
 }
 
-/// The interpreter of the machine: `python3`, else `python`.
+/// The interpreter of the machine: `python3`, else `python`, as the real
+/// executable it runs (`sys.executable`), found once: a version manager's
+/// shim (pyenv's is a shell script) would cost every task its start.
 async fn python_program(ctx: &TaskContext) -> Result<PathBuf, TaskError> {
-    for name in ["python3", "python"] {
-        if let Some(found) = on_path(name) {
-            return Ok(found);
-        }
-    }
+    static FOUND: tokio::sync::OnceCell<Option<PathBuf>> = tokio::sync::OnceCell::const_new();
+    let found = FOUND
+        .get_or_init(|| async {
+            let program = ["python3", "python"].into_iter().find_map(on_path)?;
+            let real = tokio::process::Command::new(&program)
+                .args(["-c", "import sys; print(sys.executable)"])
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+                .filter(|path| path.is_absolute() && path.exists());
+            Some(real.unwrap_or(program))
+        })
+        .await;
     let _ = ctx;
-    Err(TaskError::Failed(
-        "no Python on this machine: install python3 (Debian: apt-get install python3 python3-pip), or run the task with the Docker task runner".into(),
-    ))
+    found.clone().ok_or_else(|| {
+        TaskError::Failed(
+            "no Python on this machine: install python3 (Debian: apt-get install python3 python3-pip), or run the task with the Docker task runner".into(),
+        )
+    })
 }
 
 /// A program on the server's PATH.
