@@ -184,7 +184,62 @@ pub(crate) async fn webhook(
         Some(detail),
     )
     .await;
-    Ok(Json(super::executions::current(&state, &record.id).await?).into_response())
+    // Kestra's synchronous webhook: `wait` answers at the end, with the
+    // flow's outputs under `returnOutputs`, as text under `text/plain`.
+    let flag = |name: &str| {
+        trigger
+            .node
+            .get(name)
+            .map(|n| n.to_json())
+            .is_some_and(|v| {
+                v.as_bool()
+                    .or_else(|| v.as_str().map(|s| s.eq_ignore_ascii_case("true")))
+                    .unwrap_or(false)
+            })
+    };
+    if !flag("wait") {
+        return Ok(Json(super::executions::current(&state, &record.id).await?).into_response());
+    }
+    state.executor.wait(&record.id).await?;
+    let ended = super::executions::current(&state, &record.id).await?;
+    if !flag("returnOutputs") {
+        return Ok(Json(ended).into_response());
+    }
+    let outputs = state
+        .store
+        .get_execution(&record.id)
+        .await?
+        .map(|e| e.outputs)
+        .unwrap_or(Value::Null);
+    let outputs = if outputs.is_null() {
+        json!({})
+    } else {
+        outputs
+    };
+    let plain = trigger
+        .node
+        .get("responseContentType")
+        .and_then(|n| n.as_str())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if plain {
+        // One output is the text; several are their JSON.
+        let text = match outputs.as_object().map(|o| o.values().collect::<Vec<_>>()) {
+            Some(values) if values.len() == 1 => match values[0] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            _ => outputs.to_string(),
+        };
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response());
+    }
+    Ok(Json(outputs).into_response())
 }
 
 #[cfg(test)]

@@ -1291,3 +1291,47 @@ async fn namespace_files_export_as_a_zip_and_a_zip_imports_files_and_flows() {
     assert_eq!(absent.status(), 404);
     app.stop().await;
 }
+
+/// Kestra's synchronous webhook (its docs' webhook_return_outputs): `wait`
+/// answers at the end, `returnOutputs` with the flow's outputs, and
+/// `responseContentType: text/plain` with the single output as text.
+#[tokio::test]
+async fn a_webhook_that_waits_answers_with_the_ended_execution_or_its_outputs() {
+    let app = TestApp::spawn().await;
+    let flow = |id: &str, extra: &str| {
+        format!(
+            "id: {id}\nnamespace: company.team\ntasks:\n  - id: make_payload\n    type: io.kestra.plugin.core.debug.Return\n    format: \"Hello {{{{ trigger.parameters.name[0] ?? 'world' }}}}!\"\noutputs:\n  - id: greeting\n    type: STRING\n    value: \"{{{{ outputs.make_payload.value }}}}\"\ntriggers:\n  - id: webhook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: 4wjtkzwVGBM9yKnjm3yv8r\n    wait: true\n{extra}"
+        )
+    };
+    for (id, extra) in [
+        ("waits", ""),
+        ("returns", "    returnOutputs: true\n"),
+        (
+            "plain",
+            "    returnOutputs: true\n    responseContentType: text/plain\n",
+        ),
+    ] {
+        let saved = app.post_flow(&flow(id, extra)).await;
+        assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    }
+    let call = |id: &str| {
+        app.client
+            .get(app.url(&format!(
+                "/api/v1/executions/webhook/company.team/{id}/4wjtkzwVGBM9yKnjm3yv8r?name=Alice"
+            )))
+            .send()
+    };
+    let ended: Value = call("waits").await.unwrap().json().await.unwrap();
+    assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
+    let outputs: Value = call("returns").await.unwrap().json().await.unwrap();
+    assert_eq!(outputs, json!({"greeting": "Hello Alice!"}));
+    let plain = call("plain").await.unwrap();
+    assert!(
+        plain.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(plain.text().await.unwrap(), "Hello Alice!");
+    app.stop().await;
+}

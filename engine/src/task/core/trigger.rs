@@ -142,6 +142,26 @@ pub const WEBHOOK: TaskType = TaskType {
             Conditions,
             "Start only when these hold for the request (Expression over `trigger.body`, `trigger.headers`, `trigger.parameters`; Not, Or); otherwise the answer is 204 and nothing starts.",
         ),
+        def(
+            "wait",
+            Boolean,
+            "false",
+            "Answer once the execution has ended (the execution as JSON), rather than at once.",
+        ),
+        def(
+            "returnOutputs",
+            Boolean,
+            "false",
+            "With `wait`: answer with the flow's `outputs` rather than the execution.",
+        ),
+        def(
+            "responseContentType",
+            Enum {
+                values: &["application/json", "text/plain"],
+            },
+            "\"application/json\"",
+            "With `returnOutputs`: text/plain answers with the flow's single output as text.",
+        ),
     ],
     outputs: &[
         ("body", "The request's body."),
