@@ -195,6 +195,14 @@ tasks:
     type: io.kestra.plugin.scripts.node.Script
     script: |
       console.log('::' + JSON.stringify({outputs: {sum: 1 + 2}}) + '::');
+  - id: sdk
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      from kestra import Kestra
+      Kestra.outputs({"xml": "<root/>"})
+      Kestra.counter("rows", 7, {"table": "t"})
+      Kestra.timer("load", 1.5)
+      Kestra.logger().warning("careful")
   - id: pycmd
     type: io.kestra.plugin.scripts.python.Commands
     inputFiles:
@@ -211,6 +219,27 @@ tasks:
     );
     assert_eq!(outputs(&runs, "js")["vars"], json!({"sum": 3}));
     assert_eq!(outputs(&runs, "pycmd")["vars"], json!({"from": "main.py"}));
+    // The kestra module without installing it: outputs, metrics, logs.
+    assert_eq!(outputs(&runs, "sdk")["vars"], json!({"xml": "<root/>"}));
+    let (metrics, _) = h
+        .store
+        .execution_metrics(&id, &Default::default())
+        .await
+        .unwrap();
+    let seen: Vec<(String, f64)> = metrics
+        .iter()
+        .map(|m| (m.metric.name.clone(), m.metric.value))
+        .collect();
+    assert_eq!(
+        seen,
+        [("rows".to_owned(), 7.0), ("load".to_owned(), 1500.0)]
+    );
+    assert_eq!(metrics[0].metric.tags["table"], "t");
+    assert!(
+        logs(&h, &id)
+            .await
+            .contains(&(Level::Warn, "careful".into()))
+    );
 }
 
 #[tokio::test]

@@ -68,6 +68,10 @@ impl Exec {
     }
 }
 
+/// Mortar's `kestra` Python module (`Kestra.outputs`, `counter`, `timer`,
+/// `logger`), which prints Kestra's protocol lines.
+const KESTRA_MODULE: &str = include_str!("kestra.py");
+
 /// The environment variables of the server a script sees: enough to find
 /// programs and behave (PATH, HOME, locale, TMPDIR), not the server's own
 /// settings and credentials (Kestra passes its whole environment; a
@@ -275,6 +279,30 @@ impl Exec {
                         format!("{}:{existing}", packages.display())
                     }
                     _ => packages.to_string_lossy().into_owned(),
+                };
+                env.insert("PYTHONPATH".into(), joined);
+            }
+            // `from kestra import Kestra` without installing the package,
+            // unless the task installs it.
+            if !deps.iter().any(|d| {
+                d.trim()
+                    .to_ascii_lowercase()
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                    .next()
+                    == Some("kestra")
+            }) {
+                let module = dir.path().join(".mortar-python");
+                tokio::fs::create_dir_all(&module)
+                    .await
+                    .map_err(|e| TaskError::Failed(format!("cannot prepare python: {e}")))?;
+                tokio::fs::write(module.join("kestra.py"), KESTRA_MODULE)
+                    .await
+                    .map_err(|e| TaskError::Failed(format!("cannot prepare python: {e}")))?;
+                let joined = match env.get("PYTHONPATH") {
+                    Some(existing) if !existing.is_empty() => {
+                        format!("{existing}:{}", module.display())
+                    }
+                    _ => module.to_string_lossy().into_owned(),
                 };
                 env.insert("PYTHONPATH".into(), joined);
             }
