@@ -159,10 +159,10 @@ fn unknown_task_type_names_the_closest() {
     // A plugin Mortar has none of is named, not matched to an unrelated type.
     check(
         &format!(
-            "{HEAD}tasks:\n  - id: a\n    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook\n    url: x\n"
+            "{HEAD}tasks:\n  - id: a\n    type: io.kestra.plugin.jira.issues.Create\n    url: x\n"
         ),
         &[
-            "5:11: unknown task type \"io.kestra.plugin.slack.notifications.SlackIncomingWebhook\": Mortar has no io.kestra.plugin.slack tasks yet",
+            "5:11: unknown task type \"io.kestra.plugin.jira.issues.Create\": Mortar has no io.kestra.plugin.jira tasks yet",
         ],
     );
 }

@@ -1282,7 +1282,15 @@ impl Walk {
                     .with_type(node.declared)
                     .with_source(properties.clone())
                     .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from))
-                    .with_value(scope.value.clone());
+                    .with_value(scope.value.clone())
+                    .with_server_url(
+                        self.shared
+                            .server_vars
+                            .get("kestra")
+                            .and_then(|k| k.get("url"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    );
                     let ctx = if node
                         .declared
                         .is_some_and(|t| t.properties.iter().any(|p| !p.given.is_empty()))

@@ -1403,14 +1403,15 @@ impl Builder {
             .map(|(_, t)| if full_names { t.name } else { t.alias })
             .take(3)
             .collect();
-        // A plugin Mortar has none of says so rather than guess.
         let family = written
             .value
             .strip_prefix("io.kestra.plugin.")
             .and_then(|rest| rest.split('.').next())
             .filter(|f| *f != "core");
+        // A plugin Mortar has none of says so, rather than suggest another
+        // plugin's type that merely looks alike.
         let hint = match (full.as_slice(), family) {
-            ([], Some(family))
+            (_, Some(family))
                 if !registry::TYPES
                     .iter()
                     .any(|t| t.name.starts_with(&format!("io.kestra.plugin.{family}."))) =>

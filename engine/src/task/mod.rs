@@ -11,6 +11,7 @@
 
 pub mod core;
 pub mod databricks;
+pub mod notifications;
 #[cfg(feature = "runtime")]
 mod runner;
 pub mod scripts;
@@ -105,6 +106,14 @@ pub const TYPES: &[TaskType] = &[
     scripts::python::SCRIPT,
     scripts::node::COMMANDS_TASK,
     scripts::node::SCRIPT,
+    notifications::slack::INCOMING_WEBHOOK,
+    notifications::slack::EXECUTION,
+    notifications::teams::INCOMING_WEBHOOK,
+    notifications::teams::EXECUTION,
+    notifications::discord::INCOMING_WEBHOOK,
+    notifications::discord::EXECUTION,
+    notifications::google::INCOMING_WEBHOOK,
+    notifications::google::EXECUTION,
     core::trigger::SCHEDULE,
     core::trigger::SCHEDULE_ON_DATES,
     core::trigger::TOGGLE,

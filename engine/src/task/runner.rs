@@ -190,6 +190,9 @@ pub struct TaskContext {
     pub working_dir: Option<std::path::PathBuf>,
     /// The value of the enclosing ForEach iteration, if any.
     pub value: Option<String>,
+    /// The server's own URL (`--url`, Kestra's `kestra.url`), for links to
+    /// an execution's page.
+    pub server_url: Option<String>,
 }
 
 /// What a purge of executions deletes.
@@ -254,6 +257,7 @@ impl TaskContext {
             render_item: None,
             working_dir: None,
             value: None,
+            server_url: None,
         }
     }
 
@@ -507,6 +511,33 @@ impl TaskContext {
     pub fn with_value(mut self, value: Option<String>) -> Self {
         self.value = value;
         self
+    }
+
+    /// The server's URL, for the executor.
+    pub fn with_server_url(mut self, url: Option<String>) -> Self {
+        self.server_url = url;
+        self
+    }
+
+    /// An execution and its task runs, by id (the notifications' summary of
+    /// an execution, this one or the one a Flow trigger names).
+    pub async fn execution_with_runs(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<
+        (
+            crate::store::ExecutionRecord,
+            Vec<crate::store::TaskRunRecord>,
+        ),
+        TaskError,
+    > {
+        let execution = self
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| TaskError::Failed(format!("execution {id} does not exist")))?;
+        let runs = self.store.task_runs(id).await?;
+        Ok((execution, runs))
     }
 
     /// Where this namespace's states (the `state.*` tasks) are kept.

@@ -1,0 +1,245 @@
+//! The chat notifications through the executor, against a local HTTP
+//! receiver on a free port: Slack's incoming webhook with a payload or a
+//! message, the execution summaries of Slack, Teams, Discord and Google
+//! Chat (this execution from its `errors`, another by its id), and a
+//! refused post failing the task without showing the URL.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use axum::routing::post;
+use engine::executor::{Executor, Launch};
+use engine::ids::ExecutionId;
+use engine::log::Level;
+use engine::plan::Plan;
+use engine::state::State;
+use engine::task::Runners;
+use serde_json::{Map, Value, json};
+
+mod support;
+use support::{Harness, harness};
+
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A receiver that keeps what each path was sent; `/refuse` answers 500.
+async fn receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    async fn take(
+        AxumState(received): AxumState<Received>,
+        Path(path): Path<String>,
+        body: String,
+    ) -> StatusCode {
+        if path == "refuse" {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        received.lock().unwrap().push((path, json));
+        StatusCode::OK
+    }
+    let app = Router::new()
+        .route("/{path}", post(take))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+async fn run(h: &Harness, yaml: &str, inputs: Value) -> (State, ExecutionId) {
+    let executor = Executor::new(
+        h.services.clone(),
+        Runners::core(),
+        Arc::new(|_: &str| None),
+    );
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    let inputs: Map<String, Value> = inputs.as_object().cloned().unwrap_or_default();
+    let id = executor
+        .launch(Launch {
+            id: None,
+            plan,
+            flow_revision: 1,
+            inputs,
+            labels: Default::default(),
+            trigger_vars: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    let state = tokio::time::timeout(Duration::from_secs(20), executor.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    (state, id)
+}
+
+fn sent(received: &Received, path: &str) -> Value {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, body)| body.clone())
+        .unwrap_or_else(|| panic!("nothing sent to /{path}: {:?}", received.lock().unwrap()))
+}
+
+#[tokio::test]
+async fn slack_incoming_webhook_sends_a_payload_or_a_message() {
+    let h = harness().await;
+    let (url, received) = receiver().await;
+    let yaml = format!(
+        r#"
+id: slack
+namespace: company.team
+tasks:
+  - id: payload
+    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook
+    url: {url}/payload
+    payload: |
+      {{
+        "text": "Hello from the workflow {{{{ flow.id }}}}"
+      }}
+  - id: text
+    type: io.kestra.plugin.notifications.slack.SlackIncomingWebhook
+    url: {url}/text
+    messageText: "**Done**: see [the run](https://example.com/1)"
+  - id: json
+    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook
+    url: {url}/json
+    messageText: '{{"blocks": []}}'
+"#
+    );
+    let (state, _) = run(&h, &yaml, json!({})).await;
+    assert_eq!(state, State::Success);
+    assert_eq!(
+        sent(&received, "payload"),
+        json!({"text": "Hello from the workflow slack"})
+    );
+    assert_eq!(
+        sent(&received, "text"),
+        json!({"text": "*Done*: see <https://example.com/1|the run>"})
+    );
+    assert_eq!(sent(&received, "json"), json!({"blocks": []}));
+}
+
+#[tokio::test]
+async fn execution_summaries_say_which_task_failed_and_a_refused_post_fails_without_the_url() {
+    let h = harness().await;
+    let (url, received) = receiver().await;
+    // From `errors`: this execution, failed on `boom`.
+    let yaml = format!(
+        r##"
+id: alerting
+namespace: company.team
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.debug.Return
+    format: fine
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+errors:
+  - id: slack
+    type: io.kestra.plugin.slack.notifications.SlackExecution
+    url: {url}/slack
+    channel: "#alerts"
+    customMessage: "Please look"
+    customFields:
+      team: data
+  - id: teams
+    type: io.kestra.plugin.microsoft365.teams.TeamsExecution
+    url: {url}/teams
+  - id: discord
+    type: io.kestra.plugin.discord.DiscordExecution
+    url: {url}/discord
+    username: Mortar
+  - id: chat
+    type: io.kestra.plugin.notifications.google.GoogleChatExecution
+    url: {url}/chat
+"##
+    );
+    let (state, failed) = run(&h, &yaml, json!({})).await;
+    assert_eq!(state, State::Failed);
+    let slack = sent(&received, "slack");
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "*[company.team] alerting ➛ RUNNING*\n> Failed on task `boom` after 0:00:0"
+        ),
+        "{text}"
+    );
+    assert_eq!(slack["channel"], "#alerts");
+    assert_eq!(slack["blocks"][0]["text"]["text"], "Please look");
+    let fields = slack["attachments"][0]["fields"].as_array().unwrap();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["title"] == name)
+            .map(|f| f["value"].clone())
+    };
+    assert_eq!(field("Execution ID"), Some(json!(failed.as_str())));
+    assert_eq!(field("team"), Some(json!("data")));
+    assert_eq!(field("Final task ID"), Some(json!("boom")));
+    assert_eq!(slack["attachments"][0]["color"], "danger");
+    let teams = sent(&received, "teams");
+    assert_eq!(teams["@type"], "MessageCard");
+    assert!(
+        teams["sections"][0]["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "Flow ID" && f["value"] == "alerting")
+    );
+    let discord = sent(&received, "discord");
+    assert_eq!(discord["username"], "Mortar");
+    assert!(
+        discord["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed on task `boom`")
+    );
+    let chat = sent(&received, "chat");
+    assert!(
+        chat["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Kestra Google notification: Namespace company.team, Flow ID alerting")
+    );
+
+    // Another execution by its id, as a Flow trigger's flow names it.
+    let report = format!(
+        "id: report\nnamespace: company.team\ninputs:\n  - id: failed\n    type: STRING\ntasks:\n  - id: slack\n    type: io.kestra.plugin.slack.notifications.SlackExecution\n    url: {url}/report\n    executionId: \"{{{{ inputs.failed }}}}\"\n"
+    );
+    let (state, _) = run(&h, &report, json!({"failed": failed.as_str()})).await;
+    assert_eq!(state, State::Success);
+    let report = sent(&received, "report");
+    assert!(
+        report["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*[company.team] alerting ➛ FAILED*\n> Failed on task `boom`"),
+        "{report}"
+    );
+
+    // Refused: the task fails with the code, and the URL (a secret) is not shown.
+    let refused = format!(
+        "id: refused\nnamespace: company.team\ntasks:\n  - id: slack\n    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook\n    url: {url}/refuse\n    messageText: hi\n"
+    );
+    let (state, id) = run(&h, &refused, json!({})).await;
+    assert_eq!(state, State::Failed);
+    h.services.logs.flush().await;
+    let lines: Vec<String> = h
+        .store
+        .logs(&id, Level::Trace, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("the webhook answered 500")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("/refuse")), "{lines:?}");
+}
