@@ -243,3 +243,158 @@ errors:
     );
     assert!(lines.iter().all(|l| !l.contains("/refuse")), "{lines:?}");
 }
+
+/// What a local SMTP server received: the AUTH line, the envelope and
+/// the message of each email.
+type Mails = Arc<Mutex<Vec<String>>>;
+
+/// A plain SMTP server on a free port that takes every email (enough of
+/// RFC 5321 for a client: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT).
+async fn smtp() -> (u16, Mails) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mails: Mails = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write
+                    .write_all(b"220 localhost ESMTP test\r\n")
+                    .await
+                    .unwrap();
+                let mut mail = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let upper = line.to_ascii_uppercase();
+                    let answer: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-localhost\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("AUTH") {
+                        mail.push_str(&line);
+                        mail.push('\n');
+                        b"235 2.7.0 ok\r\n"
+                    } else if upper.starts_with("MAIL") || upper.starts_with("RCPT") {
+                        mail.push_str(&line);
+                        mail.push('\n');
+                        b"250 ok\r\n"
+                    } else if upper == "DATA" {
+                        write.write_all(b"354 go on\r\n").await.unwrap();
+                        while let Ok(Some(data)) = lines.next_line().await {
+                            if data == "." {
+                                break;
+                            }
+                            mail.push_str(&data);
+                            mail.push('\n');
+                        }
+                        kept.lock().unwrap().push(std::mem::take(&mut mail));
+                        b"250 queued\r\n"
+                    } else if upper == "QUIT" {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    write.write_all(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test]
+async fn mail_send_delivers_html_text_and_an_attachment_and_mail_execution_a_summary() {
+    let h = harness().await;
+    let (port, mails) = smtp().await;
+    let yaml = format!(
+        r##"
+id: mailing
+namespace: company.team
+tasks:
+  - id: report
+    type: io.kestra.plugin.core.storage.Write
+    content: "a,b\n1,2\n"
+    extension: .csv
+  - id: send
+    type: io.kestra.plugin.email.MailSend
+    host: 127.0.0.1
+    port: {port}
+    transportStrategy: SMTP
+    username: resend
+    password: s3cr3t
+    from: alerts@company.com
+    to: "data@company.com, ops@company.com"
+    cc:
+      - boss@company.com
+    subject: "Report of {{{{ flow.id }}}}"
+    htmlTextContent: "<b>Rows attached</b>"
+    attachments:
+      - name: report.csv
+        uri: "{{{{ outputs.report.uri }}}}"
+        contentType: text/csv
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+errors:
+  - id: summary
+    type: io.kestra.plugin.notifications.mail.MailExecution
+    host: 127.0.0.1
+    port: {port}
+    transportStrategy: SMTP
+    from: alerts@company.com
+    to: ops@company.com
+"##
+    );
+    let (state, id) = run(&h, &yaml, json!({})).await;
+    assert_eq!(state, State::Failed);
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let first = &mails[0];
+    assert!(first.contains("AUTH PLAIN"), "{first}");
+    for recipient in [
+        "<data@company.com>",
+        "<ops@company.com>",
+        "<boss@company.com>",
+    ] {
+        assert!(first.contains(&format!("RCPT TO:{recipient}")), "{first}");
+    }
+    assert!(first.contains("Subject: Report of mailing"), "{first}");
+    assert!(first.contains("<b>Rows attached</b>"), "{first}");
+    assert!(first.contains("filename=\"report.csv\""), "{first}");
+    let summary = &mails[1];
+    assert!(
+        summary.contains("Subject: Kestra [company.team] mailing"),
+        "{summary}"
+    );
+    assert!(summary.contains("Failed on task `boom`"), "{summary}");
+    assert!(summary.contains(id.as_str()), "{summary}");
+
+    // No server: the task fails and says where it tried.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = format!(
+        "id: nomail\nnamespace: company.team\ntasks:\n  - id: send\n    type: io.kestra.plugin.email.MailSend\n    host: 127.0.0.1\n    port: {closed}\n    transportStrategy: SMTP\n    from: a@b.c\n    to: d@e.f\n    subject: hi\n"
+    );
+    let (state, id) = run(&h, &refused, json!({})).await;
+    assert_eq!(state, State::Failed);
+    h.services.logs.flush().await;
+    let lines: Vec<String> = h
+        .store
+        .logs(&id, Level::Trace, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("could not be sent through 127.0.0.1:{closed}"))),
+        "{lines:?}"
+    );
+}

@@ -114,6 +114,8 @@ pub const TYPES: &[TaskType] = &[
     notifications::discord::EXECUTION,
     notifications::google::INCOMING_WEBHOOK,
     notifications::google::EXECUTION,
+    notifications::email::MAIL_SEND,
+    notifications::email::MAIL_EXECUTION,
     core::trigger::SCHEDULE,
     core::trigger::SCHEDULE_ON_DATES,
     core::trigger::TOGGLE,

@@ -10,6 +10,7 @@
 //! with their older `io.kestra.plugin.notifications.…` ones beside them.
 
 pub mod discord;
+pub mod email;
 pub mod google;
 pub mod slack;
 pub mod teams;
