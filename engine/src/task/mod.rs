@@ -15,6 +15,7 @@ pub mod notifications;
 #[cfg(feature = "runtime")]
 mod runner;
 pub mod scripts;
+pub mod serdes;
 
 // The runtime half lives in `runner.rs` so that this file is the catalog;
 // its names stay `task::TaskContext` and so on for the rest of the engine.
@@ -116,6 +117,10 @@ pub const TYPES: &[TaskType] = &[
     notifications::google::EXECUTION,
     notifications::email::MAIL_SEND,
     notifications::email::MAIL_EXECUTION,
+    serdes::csv::CSV_TO_ION,
+    serdes::csv::ION_TO_CSV,
+    serdes::json::JSON_TO_ION,
+    serdes::json::ION_TO_JSON,
     core::trigger::SCHEDULE,
     core::trigger::SCHEDULE_ON_DATES,
     core::trigger::TOGGLE,

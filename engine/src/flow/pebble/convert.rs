@@ -68,6 +68,46 @@ pub fn from_ion(ion: &Value) -> Result<Value, String> {
     }
 }
 
+/// An Ion struct of `fields` in their order (the serdes tasks keep a
+/// file's column order): `{a:"1",'b c':"2"}`.
+pub fn ion_struct<'v>(fields: impl IntoIterator<Item = (&'v str, &'v Value)>) -> String {
+    let mut out = String::from("{");
+    for (i, (key, value)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        ion_symbol(key, &mut out);
+        out.push(':');
+        write_ion(value, &mut out);
+    }
+    out.push('}');
+    out
+}
+
+/// One value as Ion text (`to_ion` for a value, not a filter's result).
+pub fn ion_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_ion(value, &mut out);
+    out
+}
+
+/// The first Ion value of `text`; a struct's fields in their order (JSON
+/// objects here sort their keys). `None` fields for a value that is not a
+/// struct.
+pub fn ion_fields(text: &str) -> Result<(Value, Option<Vec<(String, Value)>>), String> {
+    let mut reader = IonReader::new(text);
+    reader.skip_space().map_err(|e| e.to_string())?;
+    if reader.peek() == Some('{') && !reader.rest().starts_with("{{") {
+        let fields = reader.structure_fields().map_err(|e| e.to_string())?;
+        let map = fields.iter().cloned().collect();
+        return Ok((Value::Object(map), Some(fields)));
+    }
+    reader
+        .document()
+        .map(|v| (v, None))
+        .map_err(|e| e.to_string())
+}
+
 /// Why a conversion failed; the text is shown to the flow's author.
 #[derive(Debug, thiserror::Error)]
 #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
@@ -762,12 +802,19 @@ impl<'t> IonReader<'t> {
     }
 
     fn structure(&mut self) -> IonResult<Value> {
+        Ok(Value::Object(
+            self.structure_fields()?.into_iter().collect(),
+        ))
+    }
+
+    /// A struct's fields in their order.
+    fn structure_fields(&mut self) -> IonResult<Vec<(String, Value)>> {
         self.pos += 1;
-        let mut map = Map::new();
+        let mut map = Vec::new();
         loop {
             self.skip_space()?;
             if self.eat("}") {
-                return Ok(Value::Object(map));
+                return Ok(map);
             }
             let key = match self.peek() {
                 Some('"') => self.quoted('"')?,
@@ -783,7 +830,7 @@ impl<'t> IonReader<'t> {
             }
             self.skip_space()?;
             let value = self.value()?;
-            map.insert(key, value);
+            map.push((key, value));
             self.skip_space()?;
             if !self.eat(",") && !self.rest().starts_with('}') {
                 return Err(self.error("expected ',' or '}' in a struct"));
