@@ -104,13 +104,13 @@ test('the upload-and-query blueprint runs from the Execute form and shows its lo
   await expect(page.getByText('team: e2e')).toBeVisible();
 
   // The STORE result is a JSON Lines file, previewed as a sortable table.
-  const totals = page.getByRole('table', { name: /Preview of totals-result\.jsonl/ });
+  const totals = page.getByRole('table', { name: /Preview of totals-result\.ion/ });
   await expect(totals.getByRole('row')).toHaveCount(4);
   await expect(totals.getByRole('row').nth(1)).toContainText('US');
   await expect(totals.getByRole('row').nth(1)).toContainText('25');
   await totals.getByRole('button', { name: 'total' }).click();
   await expect(totals.getByRole('row').nth(1)).toContainText('APAC');
-  await expect(page.getByRole('link', { name: /Download totals-result\.jsonl/ })).toHaveAttribute('href', /\/file\?path=storage/);
+  await expect(page.getByRole('link', { name: /Download totals-result\.ion/ })).toHaveAttribute('href', /\/file\?path=storage/);
 
   // Search with highlights, and the level filter.
   await page.getByRole('searchbox', { name: 'Search the logs' }).fill('regions');

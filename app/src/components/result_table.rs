@@ -31,6 +31,44 @@ pub(crate) fn from_objects(rows: &[Value]) -> (Vec<String>, Vec<Vec<Value>>) {
     (columns, cells)
 }
 
+/// Ion text, one value a line (Kestra's format between tasks), as
+/// columns and cells: the columns in the order of the first struct's
+/// fields, then any new ones; a line that is not a struct is one cell.
+pub(crate) fn from_ion(text: &str) -> (Vec<String>, Vec<Vec<Value>>) {
+    let mut columns: Vec<String> = Vec::new();
+    let mut records = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // The last line of a preview may be cut: it is left out.
+        let Ok((value, fields)) = engine::flow::pebble::convert::ion_fields(line) else {
+            continue;
+        };
+        match fields {
+            Some(fields) => {
+                for (name, _) in &fields {
+                    if !columns.contains(name) {
+                        columns.push(name.clone());
+                    }
+                }
+                records.push(value);
+            }
+            None => records.push(serde_json::json!({ "value": value })),
+        }
+    }
+    if records.iter().any(|r| r.get("value").is_some()) && !columns.iter().any(|c| c == "value") {
+        columns.push("value".into());
+    }
+    let cells = records
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+                .collect()
+        })
+        .collect();
+    (columns, cells)
+}
+
 /// CSV text (a header line, then rows) as columns and cells. Quotes are
 /// honoured; numbers become numbers so that they sort as such.
 pub(crate) fn from_csv(text: &str) -> (Vec<String>, Vec<Vec<Value>>) {
@@ -151,6 +189,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn ion_lines_keep_their_columns_order_and_a_cut_last_line_is_left_out() {
+        let (columns, rows) =
+            from_ion("{zeta:\"a\",alpha:1.5e0}\n{zeta:\"b\",alpha:2e0,extra:null}\n{zeta:\"c");
+        assert_eq!(columns, ["zeta", "alpha", "extra"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], [json!("a"), json!(1.5), Value::Null]);
+    }
 
     #[test]
     fn objects_and_csv_become_columns() {

@@ -26,7 +26,7 @@ use crate::components::browser;
 use crate::components::gantt::{Gantt, GanttRow};
 use crate::components::json_tree::JsonTree;
 use crate::components::logs::Logs;
-use crate::components::result_table::{ResultTable, from_csv, from_objects};
+use crate::components::result_table::{ResultTable, from_csv, from_ion, from_objects};
 use crate::components::status::{StateBadge, format_duration, format_utc_seconds, is_terminal};
 use crate::components::topology::Topology;
 
@@ -1120,6 +1120,9 @@ fn FileOutput(execution_id: String, uri: String) -> impl IntoView {
                                 let note = file.truncated.then(|| format!("First 256 KiB of {} bytes.", file.size));
                                 let body = if table_name.ends_with(".csv") {
                                     let (columns, rows) = from_csv(&file.text);
+                                    view! { <ResultTable columns rows caption=format!("Preview of {table_name}") /> }.into_any()
+                                } else if table_name.ends_with(".ion") {
+                                    let (columns, rows) = from_ion(&file.text);
                                     view! { <ResultTable columns rows caption=format!("Preview of {table_name}") /> }.into_any()
                                 } else if table_name.ends_with(".jsonl") || table_name.ends_with(".ndjson") {
                                     let objects: Vec<Value> = file.text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();

@@ -61,7 +61,7 @@ mod run {
     use std::sync::Arc;
 
     use futures::future::BoxFuture;
-    use serde_json::{Map, Value, json};
+    use serde_json::{Value, json};
 
     use crate::databricks::{ApiPath, DatabricksClient};
     use crate::storage::Storage;
@@ -210,10 +210,23 @@ mod run {
                     }
                     _ => {
                         let mut rows = Vec::new();
+                        // STORE writes Ion, Kestra's format between tasks:
+                        // one struct a line, the columns in their order.
+                        let mut ion = String::new();
+                        let mut count = 0usize;
                         let mut chunk = response["result"].clone();
                         loop {
                             for row in chunk["data_array"].as_array().into_iter().flatten() {
-                                rows.push(to_object(&columns, row));
+                                if fetch == "STORE" {
+                                    let fields = typed(&columns, row);
+                                    ion.push_str(&crate::flow::pebble::convert::ion_struct(
+                                        fields.iter().map(|(k, v)| (k.as_str(), v)),
+                                    ));
+                                    ion.push('\n');
+                                } else {
+                                    rows.push(to_object(&columns, row));
+                                }
+                                count += 1;
                             }
                             let Some(next) = chunk["next_chunk_internal_link"]
                                 .as_str()
@@ -228,19 +241,14 @@ mod run {
                                 &ctx.namespace,
                                 &ctx.flow_id,
                                 &ctx.execution_id,
-                                &format!("{}-result.jsonl", ctx.task_id),
+                                &format!("{}-result.ion", ctx.task_id),
                             );
-                            let mut lines = String::new();
-                            for row in &rows {
-                                lines.push_str(&row.to_string());
-                                lines.push('\n');
-                            }
-                            ctx.storage.write(&uri, lines.as_bytes()).await?;
+                            ctx.storage.write(&uri, ion.as_bytes()).await?;
                             outputs.insert("uri".into(), json!(uri));
                         } else {
                             outputs.insert("rows".into(), Value::Array(rows.clone()));
                         }
-                        outputs.insert("size".into(), json!(rows.len()));
+                        outputs.insert("size".into(), json!(count));
                     }
                 }
                 if fetch == "NONE" || fetch == "FETCH_ONE" {
@@ -345,7 +353,13 @@ mod run {
 
     /// A row of strings as an object of typed values.
     fn to_object(columns: &[(String, String)], row: &Value) -> Value {
-        let mut object = Map::new();
+        Value::Object(typed(columns, row).into_iter().collect())
+    }
+
+    /// A row's cells by column, in the columns' order, typed by the
+    /// column's type.
+    fn typed(columns: &[(String, String)], row: &Value) -> Vec<(String, Value)> {
+        let mut object = Vec::with_capacity(columns.len());
         for (i, (name, kind)) in columns.iter().enumerate() {
             let cell = &row[i];
             let value = match (cell.as_str(), kind.as_str()) {
@@ -361,8 +375,8 @@ mod run {
                     .map_or_else(|_| json!(text), Value::from),
                 (Some(text), _) => json!(text),
             };
-            object.insert(name.clone(), value);
+            object.push((name.clone(), value));
         }
-        Value::Object(object)
+        object
     }
 }
