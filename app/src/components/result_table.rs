@@ -19,16 +19,20 @@ pub(crate) fn from_objects(rows: &[Value]) -> (Vec<String>, Vec<Vec<Value>>) {
             }
         }
     }
-    let cells = rows
-        .iter()
+    let cells = cells_of(&columns, rows);
+    (columns, cells)
+}
+
+/// Each row's value of each column, null where it has none.
+fn cells_of(columns: &[String], rows: &[Value]) -> Vec<Vec<Value>> {
+    rows.iter()
         .map(|row| {
             columns
                 .iter()
                 .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
                 .collect()
         })
-        .collect();
-    (columns, cells)
+        .collect()
 }
 
 /// Ion text, one value a line (Kestra's format between tasks), as
@@ -57,15 +61,7 @@ pub(crate) fn from_ion(text: &str) -> (Vec<String>, Vec<Vec<Value>>) {
     if records.iter().any(|r| r.get("value").is_some()) && !columns.iter().any(|c| c == "value") {
         columns.push("value".into());
     }
-    let cells = records
-        .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
-                .collect()
-        })
-        .collect();
+    let cells = cells_of(&columns, &records);
     (columns, cells)
 }
 
