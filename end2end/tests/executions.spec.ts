@@ -588,3 +588,35 @@ test('the metrics a flow publishes appear on its execution page as the task ends
   await expect(rows.nth(2)).toContainText('timer');
   await page.screenshot({ path: path.join(artifacts, 'execution-metrics.png'), fullPage: true });
 });
+
+test('a Python script task streams its lines into the logs and its outputs show on the page', async ({ page }) => {
+  await postFlow(
+    server.url,
+    [
+      'id: script_e2e',
+      'namespace: company.team',
+      'tasks:',
+      '  - id: py',
+      '    type: io.kestra.plugin.scripts.python.Script',
+      '    script: |',
+      '      import time',
+      '      from kestra import Kestra',
+      '      print("preparing the file")',
+      '      time.sleep(1)',
+      '      Kestra.outputs({"rows": 42})',
+      '  - id: after',
+      '    type: io.kestra.plugin.core.debug.Return',
+      '    format: "{{ outputs.py.vars.rows }} rows"',
+      '',
+    ].join('\n'),
+  );
+  const started = await (await authFetch(`${server.url}/api/v1/executions/company.team/script_e2e`, { method: 'POST' })).json();
+  await page.goto(`${server.url}/executions/${started.id}`);
+  await hydrated(page);
+  await expect(page.getByText('preparing the file')).toBeVisible({ timeout: 15000 });
+  await expect(page.getByText('SUCCESS').first()).toBeVisible({ timeout: 15000 });
+  const outputs = page.getByRole('region', { name: 'Outputs' });
+  await expect(outputs.getByRole('article', { name: 'Outputs of after' })).toBeVisible();
+  const ended = await (await authFetch(`${server.url}/api/v1/executions/${started.id}`)).json();
+  expect(ended.taskRunList.find((r: any) => r.taskId === 'after').outputs.value).toBe('42 rows');
+});
