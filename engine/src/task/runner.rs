@@ -293,6 +293,16 @@ impl TaskContext {
         Ok(self.properties.get(name).unwrap_or(&Value::Null))
     }
 
+    /// A boolean property, rendered (`true`, `false` or their text);
+    /// `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, TaskError> {
+        Ok(match self.prop(name)? {
+            Value::Bool(b) => *b,
+            Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
+            _ => default,
+        })
+    }
+
     /// Whether the task sent a log line (see `logged`).
     pub fn logged(&self) -> bool {
         self.logged.load(std::sync::atomic::Ordering::Relaxed)

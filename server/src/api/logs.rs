@@ -73,18 +73,7 @@ fn query(params: &LogParams) -> Result<LogQuery, ApiError> {
     if params.page.is_some() || params.size.is_some() {
         let page = params.page.unwrap_or(1);
         let size = params.size.unwrap_or(100);
-        if !(1..=MAX_SIZE).contains(&size) {
-            return Err(ApiError::BadRequest {
-                message: format!("size {size} is out of range: use 1 to {MAX_SIZE}"),
-            });
-        }
-        let offset = page
-            .checked_sub(1)
-            .filter(|p| *p >= 0)
-            .and_then(|p| p.checked_mul(size))
-            .ok_or_else(|| ApiError::BadRequest {
-                message: format!("page {page} is out of range: pages start at 1"),
-            })?;
+        let offset = super::params::page_offset(page, size, MAX_SIZE)?;
         query.limit = size;
         query.offset = offset;
     }

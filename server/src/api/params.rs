@@ -47,3 +47,19 @@ pub(crate) fn kv_key(value: &str) -> Result<(), ApiError> {
         ),
     ))
 }
+
+/// A page of `size` items (1 to `max`) from page 1: its offset, checked
+/// rather than wrapped.
+pub(crate) fn page_offset(page: i64, size: i64, max: i64) -> Result<i64, ApiError> {
+    if !(1..=max).contains(&size) {
+        return Err(ApiError::BadRequest {
+            message: format!("size {size} is out of range: use 1 to {max}"),
+        });
+    }
+    page.checked_sub(1)
+        .filter(|p| *p >= 0)
+        .and_then(|p| p.checked_mul(size))
+        .ok_or_else(|| ApiError::BadRequest {
+            message: format!("page {page} is out of range: pages start at 1"),
+        })
+}

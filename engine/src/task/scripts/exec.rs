@@ -17,55 +17,16 @@ use crate::task::{Outputs, Runner, TaskContext, TaskError};
 /// The language a script task runs, and whether its main property is a
 /// list of commands or a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Language {
+pub(crate) enum Language {
     Shell,
     Python,
     Node,
 }
 
 pub(crate) struct Exec {
-    language: Language,
+    pub(crate) language: Language,
     /// `script` (a text) rather than `commands` (a list).
-    script: bool,
-}
-
-impl Exec {
-    pub(crate) fn shell_commands() -> Self {
-        Self {
-            language: Language::Shell,
-            script: false,
-        }
-    }
-    pub(crate) fn shell_script() -> Self {
-        Self {
-            language: Language::Shell,
-            script: true,
-        }
-    }
-    pub(crate) fn python_commands() -> Self {
-        Self {
-            language: Language::Python,
-            script: false,
-        }
-    }
-    pub(crate) fn python_script() -> Self {
-        Self {
-            language: Language::Python,
-            script: true,
-        }
-    }
-    pub(crate) fn node_commands() -> Self {
-        Self {
-            language: Language::Node,
-            script: false,
-        }
-    }
-    pub(crate) fn node_script() -> Self {
-        Self {
-            language: Language::Node,
-            script: true,
-        }
-    }
+    pub(crate) script: bool,
 }
 
 /// Mortar's `kestra` Python module (`Kestra.outputs`, `counter`, `timer`,
@@ -114,14 +75,6 @@ fn text_list(ctx: &TaskContext, name: &str, value: &Value) -> Result<Vec<String>
             })
             .collect(),
         other => Err(ctx.invalid(format!("{name}: a list of texts, not {other}"))),
-    }
-}
-
-fn flag(ctx: &TaskContext, name: &str, default: bool) -> bool {
-    match ctx.properties.get(name) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("true"),
-        _ => default,
     }
 }
 
@@ -219,7 +172,7 @@ impl Exec {
             &ctx.render_item("beforeCommands", &given)?,
         )?;
         let mut lines = Vec::new();
-        if flag(ctx, "failFast", true) {
+        if ctx.flag("failFast", true)? {
             lines.push("set -e".to_owned());
         }
         lines.extend(before);
@@ -271,7 +224,7 @@ impl Exec {
                 "dependencies",
                 ctx.properties.get("dependencies").unwrap_or(&Value::Null),
             )?;
-            let python = python_program(ctx).await?;
+            let python = python_program().await?;
             if !deps.is_empty() {
                 let packages = super::python_env::packages(ctx, &python, &deps).await?;
                 let joined = match env.get("PYTHONPATH") {
@@ -351,7 +304,7 @@ impl Exec {
             .keep_outputs(&patterns, &storage, uri_of)
             .await
             .map_err(TaskError::Failed)?;
-        if flag(ctx, "warningOnStdErr", true) && result.stderr_lines > 0 {
+        if ctx.flag("warningOnStdErr", true)? && result.stderr_lines > 0 {
             ctx.end_in_warning();
         }
         let mut outputs = Outputs::new();
@@ -412,7 +365,7 @@ impl Exec {
 /// The interpreter of the machine: `python3`, else `python`, as the real
 /// executable it runs (`sys.executable`), found once: a version manager's
 /// shim (pyenv's is a shell script) would cost every task its start.
-async fn python_program(ctx: &TaskContext) -> Result<PathBuf, TaskError> {
+async fn python_program() -> Result<PathBuf, TaskError> {
     static FOUND: tokio::sync::OnceCell<Option<PathBuf>> = tokio::sync::OnceCell::const_new();
     let found = FOUND
         .get_or_init(|| async {
@@ -429,7 +382,6 @@ async fn python_program(ctx: &TaskContext) -> Result<PathBuf, TaskError> {
             Some(real.unwrap_or(program))
         })
         .await;
-    let _ = ctx;
     found.clone().ok_or_else(|| {
         TaskError::Failed(
             "no Python on this machine: install python3 (Debian: apt-get install python3 python3-pip), or run the task with the Docker task runner".into(),

@@ -11,7 +11,10 @@ pub const COMMANDS_TASK: TaskType = TaskType {
     doc: "Runs commands (`node main.js`) in a working directory of their own, with Node.js on the PATH.",
     properties: common!("node", COMMANDS),
     outputs: OUTPUTS,
-    run: runner!(super::exec::Exec::node_commands()),
+    run: runner!(super::exec::Exec {
+        language: super::exec::Language::Node,
+        script: false
+    }),
     check: None,
     aliases: &[],
 };
@@ -32,7 +35,10 @@ pub const SCRIPT: TaskType = TaskType {
         ),
     ),
     outputs: OUTPUTS,
-    run: runner!(super::exec::Exec::node_script()),
+    run: runner!(super::exec::Exec {
+        language: super::exec::Language::Node,
+        script: true
+    }),
     check: None,
     aliases: &[],
 };

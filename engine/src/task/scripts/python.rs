@@ -48,7 +48,10 @@ pub const COMMANDS_TASK: TaskType = TaskType {
     doc: "Runs commands (`python main.py`) in a working directory of their own, with `dependencies` installed; `Kestra.outputs({...})` of the kestra package (or a printed `::{\"outputs\": {...}}::` line) sets the output `vars`.",
     properties: python!(COMMANDS),
     outputs: OUTPUTS,
-    run: runner!(super::exec::Exec::python_commands()),
+    run: runner!(super::exec::Exec {
+        language: super::exec::Language::Python,
+        script: false
+    }),
     check: None,
     aliases: &[],
 };
@@ -66,7 +69,10 @@ pub const SCRIPT: TaskType = TaskType {
         GIVEN,
     )),
     outputs: OUTPUTS,
-    run: runner!(super::exec::Exec::python_script()),
+    run: runner!(super::exec::Exec {
+        language: super::exec::Language::Python,
+        script: true
+    }),
     check: None,
     aliases: &[],
 };

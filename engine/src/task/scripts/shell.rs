@@ -11,7 +11,10 @@ pub const COMMANDS_TASK: TaskType = TaskType {
     doc: "Runs shell commands in a working directory of their own; `::{\"outputs\": {...}}::` lines they print become the output `vars`.",
     properties: common!("ubuntu", COMMANDS),
     outputs: OUTPUTS,
-    run: runner!(super::exec::Exec::shell_commands()),
+    run: runner!(super::exec::Exec {
+        language: super::exec::Language::Shell,
+        script: false
+    }),
     check: None,
     aliases: &[],
 };
@@ -32,7 +35,10 @@ pub const SCRIPT: TaskType = TaskType {
         ),
     ),
     outputs: OUTPUTS,
-    run: runner!(super::exec::Exec::shell_script()),
+    run: runner!(super::exec::Exec {
+        language: super::exec::Language::Shell,
+        script: true
+    }),
     check: None,
     aliases: &[],
 };

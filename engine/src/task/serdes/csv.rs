@@ -108,7 +108,7 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::Value;
 
-    use super::super::run::{character, create, done, each_ion, flag, io, line, open, paths};
+    use super::super::run::{character, create, done, each_ion, io, line, open, paths};
     use crate::log::Level;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
@@ -118,16 +118,16 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let (source, uri, target) = paths(ctx, ".ion")?;
-                let header = flag(ctx, "header", true)?;
+                let header = ctx.flag("header", true)?;
                 let separator = character(ctx, "fieldSeparator", b',')?;
                 let quote = character(ctx, "textDelimiter", b'"')?;
-                let skip_empty = flag(ctx, "skipEmptyRows", false)?;
+                let skip_empty = ctx.flag("skipEmptyRows", false)?;
                 let skip_rows = ctx.prop("skipRows")?.as_u64().unwrap_or(0);
-                let on_bad = match ctx.prop("onBadLines")?.as_str() {
-                    Some(mode) => mode.to_ascii_uppercase(),
-                    None if flag(ctx, "errorOnDifferentFieldCount", false)? => "ERROR".into(),
-                    None => "ERROR".into(),
-                };
+                // Kestra's older errorOnDifferentFieldCount: true is ERROR, the default.
+                let on_bad = ctx
+                    .prop("onBadLines")?
+                    .as_str()
+                    .map_or_else(|| "ERROR".to_owned(), str::to_ascii_uppercase);
                 let rename = ctx.prop("onEmptyHeader")?.as_str() == Some("RENAME");
                 let (size, warnings) = tokio::task::spawn_blocking(move || -> Result<(u64, Vec<String>), TaskError> {
                     let mut reader = csv::ReaderBuilder::new()
@@ -219,10 +219,10 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let (source, uri, target) = paths(ctx, ".csv")?;
-                let header = flag(ctx, "header", true)?;
+                let header = ctx.flag("header", true)?;
                 let separator = character(ctx, "fieldSeparator", b',')?;
                 let quote = character(ctx, "textDelimiter", b'"')?;
-                let always = flag(ctx, "alwaysDelimitText", false)?;
+                let always = ctx.flag("alwaysDelimitText", false)?;
                 let terminator = match ctx.prop("lineDelimiter")?.as_str() {
                     None | Some("\n") | Some("\\n") => csv::Terminator::Any(b'\n'),
                     Some("\r\n") | Some("\\r\\n") => csv::Terminator::CRLF,

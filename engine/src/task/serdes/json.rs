@@ -58,7 +58,7 @@ mod run {
     use futures::future::BoxFuture;
     use serde_json::Value;
 
-    use super::super::run::{create, done, each_ion, flag, io, line, open, paths};
+    use super::super::run::{create, done, each_ion, io, line, open, paths};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
     pub(super) struct JsonToIon;
@@ -67,7 +67,7 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let (source, uri, target) = paths(ctx, ".ion")?;
-                let lines = flag(ctx, "newLine", true)?;
+                let lines = ctx.flag("newLine", true)?;
                 let size = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
                     let reader = open(&source)?;
                     let mut out = create(&target)?;
@@ -126,7 +126,7 @@ mod run {
     impl Runner for IonToJson {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
-                let lines = flag(ctx, "newLine", true)?;
+                let lines = ctx.flag("newLine", true)?;
                 let (source, uri, target) = paths(ctx, if lines { ".jsonl" } else { ".json" })?;
                 let size = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
                     let mut out = create(&target)?;

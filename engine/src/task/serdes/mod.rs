@@ -158,12 +158,4 @@ pub(crate) mod run {
             other => Err(ctx.invalid(format!("{name}: one ASCII character, not {other}"))),
         }
     }
-
-    pub(crate) fn flag(ctx: &TaskContext, name: &str, default: bool) -> Result<bool, TaskError> {
-        Ok(match ctx.prop(name)? {
-            Value::Bool(b) => *b,
-            Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
-            _ => default,
-        })
-    }
 }
