@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::plan::InputDecl;
+use crate::task::core::as_text as text;
 
 /// Renders an input's expression (a dynamic default, a SELECT's
 /// `expression`, a `dependsOn.condition`) with the inputs resolved so far.
@@ -247,13 +248,6 @@ pub fn secret_values(decls: &[InputDecl], inputs: &Map<String, Value>) -> Vec<St
 
 fn is_blank(value: &Value) -> bool {
     value.is_null() || value.as_str().is_some_and(|s| s.is_empty())
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {

@@ -322,6 +322,7 @@ mod run {
     use serde_json::{Map, Value, json};
 
     use crate::storage::{SCHEME, Storage};
+    use crate::task::core::as_text as text;
     use crate::task::core::parse_duration;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
@@ -552,14 +553,6 @@ mod run {
             (other, _, _) => Err(ctx.invalid(format!(
                 "options.proxy type {other:?} is not supported: use HTTP or DIRECT"
             ))),
-        }
-    }
-
-    /// A header or form value as text: strings as they are, the rest as JSON.
-    fn text(value: &Value) -> String {
-        match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
         }
     }
 

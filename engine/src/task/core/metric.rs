@@ -48,6 +48,7 @@ mod run {
     use serde::Deserialize;
     use serde_json::Value;
 
+    use crate::task::core::as_text as text;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
     pub(super) struct Publish;
@@ -68,13 +69,6 @@ mod run {
         value: Option<Value>,
         #[serde(default)]
         tags: BTreeMap<std::string::String, Value>,
-    }
-
-    fn text(value: &Value) -> std::string::String {
-        match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
     }
 
     /// A metric's value as Kestra keeps it: a number, a timer's duration

@@ -48,6 +48,14 @@ pub fn is_truthy(value: &Value) -> bool {
     }
 }
 
+/// A rendered value as text: a string as it is, anything else as JSON.
+pub fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Kestra's MapUtils.deepMerge: mappings merge key by key, anything else
 /// is replaced (SetVariables, kv.Put, state.Set).
 pub fn deep_merge(into: &mut serde_json::Map<String, Value>, from: serde_json::Map<String, Value>) {
