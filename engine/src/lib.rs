@@ -27,13 +27,13 @@ pub mod flow_triggers;
 #[cfg(feature = "runtime")]
 pub mod http;
 #[cfg(feature = "runtime")]
-pub mod http_trigger;
-#[cfg(feature = "runtime")]
 pub mod kv;
 #[cfg(feature = "runtime")]
 pub mod logs;
 #[cfg(feature = "runtime")]
 pub mod namespace_files;
+#[cfg(feature = "runtime")]
+pub mod polling;
 #[cfg(feature = "runtime")]
 pub mod scheduler;
 #[cfg(feature = "runtime")]

@@ -116,12 +116,17 @@ pub async fn tick(
     // Triggers turned off from the UI, the API or a Toggle task.
     let off = store.disabled_triggers().await?;
     let mut flows = store.scheduled_flows().await?;
-    for polled in store.flows_with_source_like("%http.Trigger%").await? {
-        if !flows
-            .iter()
-            .any(|f| f.namespace == polled.namespace && f.id == polled.id)
+    for kind in crate::polling::POLLED {
+        for polled in store
+            .flows_with_source_like(&format!("%{}%", kind.trigger.alias))
+            .await?
         {
-            flows.push(polled);
+            if !flows
+                .iter()
+                .any(|f| f.namespace == polled.namespace && f.id == polled.id)
+            {
+                flows.push(polled);
+            }
         }
     }
     for flow in flows {
@@ -139,12 +144,17 @@ pub async fn tick(
             )) {
                 continue;
             }
-            if !trigger.disabled && trigger.kind.is_some_and(|k| k.alias == "http.Trigger") {
-                match crate::http_trigger::poll(store, executor, &flow, &model, trigger, now).await
+            if let Some(polled) = trigger
+                .kind
+                .filter(|_| !trigger.disabled)
+                .and_then(|k| crate::polling::polled(k.alias))
+            {
+                match crate::polling::poll(store, executor, &flow, &model, trigger, polled, now)
+                    .await
                 {
                     Ok(next) => earliest = Some(earliest.map_or(next, |e| e.min(next))),
                     Err(error) => {
-                        tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %trigger.id.value, %error, "an HTTP trigger cannot poll")
+                        tracing::warn!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = %trigger.id.value, %error, "a polling trigger cannot poll")
                     }
                 }
                 continue;

@@ -532,55 +532,51 @@ impl Executor {
         (renderer, base)
     }
 
-    /// Calls a URL as http.Request does, for an http.Trigger of `plan`
-    /// (its request properties rendered as the flow's inputs are: secrets
-    /// and the KV store); a response code of 400 or more is an answer too.
-    /// Returns the response as http.Request's outputs, masked.
-    pub(crate) async fn poll_url(
+    /// Runs task type `task` for a polling trigger of `plan` with the
+    /// trigger's `properties` (rendered as the flow's inputs are: secrets
+    /// and the KV store), as part of `execution` (the one it would start,
+    /// so that a file it writes belongs to that execution). Returns the
+    /// task's outputs, masked.
+    pub(crate) async fn poll_task(
         &self,
         plan: &Plan,
         trigger_id: &str,
-        request: &Map<String, Value>,
+        task: &'static crate::flow::registry::TaskType,
+        properties: Map<String, Value>,
+        execution: ExecutionId,
     ) -> Result<Map<String, Value>, String> {
         use crate::ids::{TaskId, TaskRunId};
         let (renderer, base) = self.input_renderer(plan);
-        let mut rendered = match renderer
+        let rendered = renderer
             .render(
                 "",
                 trigger_id,
-                &Value::Object(request.clone()),
+                &Value::Object(properties),
                 &Value::Object(base),
             )
-            .map_err(|e| e.message)?
-        {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        // The condition decides, not the code.
-        rendered.insert("allowFailed".into(), Value::Bool(true));
-        let declared = &crate::task::core::http::REQUEST;
+            .map_err(|e| e.message)?;
         let runner = self
             .shared
             .runners
-            .get(declared.name)
-            .ok_or("no runner for http.Request")?;
+            .get(task.name)
+            .ok_or_else(|| format!("no runner for {}", task.name))?;
         let masker = renderer.masker().clone();
         let ctx = crate::task::TaskContext::new(
             &self.shared.services(),
             crate::task::TaskRunRef {
                 namespace: Namespace::new(plan.namespace.clone()),
                 flow_id: FlowId::new(plan.id.clone()),
-                execution_id: ExecutionId::new(format!("trigger-{trigger_id}")),
+                execution_id: execution,
                 task_run_id: TaskRunId::generate(),
                 task_id: TaskId::new(trigger_id),
                 attempt: 1,
             },
-            Value::Object(rendered),
+            rendered,
             None,
             CancellationToken::new(),
             Arc::new(move |text: &str| masker.mask(text)),
         )
-        .with_type(Some(declared));
+        .with_type(Some(task));
         let outputs = runner.run(&ctx).await.map_err(|e| e.to_string())?;
         match renderer.masker().mask_value(&Value::Object(outputs)) {
             Value::Object(map) => Ok(map),

@@ -11,6 +11,7 @@
 
 pub mod core;
 pub mod databricks;
+pub mod jdbc;
 pub mod notifications;
 #[cfg(feature = "runtime")]
 mod runner;
@@ -121,11 +122,19 @@ pub const TYPES: &[TaskType] = &[
     serdes::csv::ION_TO_CSV,
     serdes::json::JSON_TO_ION,
     serdes::json::ION_TO_JSON,
+    jdbc::postgresql::QUERY,
+    jdbc::postgresql::QUERIES,
+    jdbc::postgresql::COPY_IN,
+    jdbc::postgresql::COPY_OUT,
+    jdbc::sqlite::QUERY,
+    jdbc::sqlite::QUERIES,
     core::trigger::SCHEDULE,
     core::trigger::SCHEDULE_ON_DATES,
     core::trigger::TOGGLE,
     core::trigger::WEBHOOK,
     core::trigger::FLOW_TRIGGER,
+    jdbc::postgresql::TRIGGER,
+    jdbc::sqlite::TRIGGER,
     core::condition::EXECUTION_FLOW,
     core::condition::EXECUTION_STATUS,
     core::condition::EXECUTION_NAMESPACE,

@@ -95,7 +95,7 @@ fn kind_of(trigger_type: &str) -> Option<&'static str> {
     match engine::plan::short_type(trigger_type) {
         "trigger.Schedule" | "trigger.ScheduleOnDates" => Some("SCHEDULE"),
         "trigger.Flow" | "trigger.Webhook" => Some("REALTIME"),
-        "http.Trigger" => Some("POLLING"),
+        short if engine::polling::polled(short).is_some() => Some("POLLING"),
         _ => None,
     }
 }
