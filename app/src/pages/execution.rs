@@ -1109,7 +1109,19 @@ fn FileOutput(execution_id: String, uri: String) -> impl IntoView {
     let table_name = name.clone();
     view! {
         <div class="file-output">
-            <p><span class="mono">{name.clone()}</span> " " <a class="button" href=download download=name.clone()>"Download " {name.clone()}</a></p>
+            <p>
+                <span class="mono">{name.clone()}</span> " "
+                <a class="button" href=download.clone() download=name.clone()>"Download " {name.clone()}</a>
+                // Kestra's format between tasks, which few tools read: the
+                // same rows as CSV or JSON, converted as they download.
+                {name.ends_with(".ion").then(|| {
+                    let stem = name.trim_end_matches(".ion").to_owned();
+                    view! {
+                        " " <a class="button" href=format!("{download}&format=csv") download=format!("{stem}.csv")>"Download as CSV"</a>
+                        " " <a class="button" href=format!("{download}&format=json") download=format!("{stem}.json")>"Download as JSON"</a>
+                    }
+                })}
+            </p>
             <Suspense fallback=|| view! { <p class="muted">"Loading the preview…"</p> }>
                 {move || {
                     let table_name = table_name.clone();

@@ -172,6 +172,93 @@ pub(crate) fn parse_instant(name: &str, text: &str) -> Result<i64, ApiError> {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct FileParams {
     path: String,
+    /// An Ion file (`.ion`) converted as it streams: `csv` (a header from
+    /// the first record's fields), `json` (one array) or `jsonl` (JSON
+    /// Lines).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// What an Ion file downloads as.
+#[derive(Clone, Copy)]
+enum Converted {
+    Csv,
+    Json,
+    JsonLines,
+}
+
+impl Converted {
+    fn parse(format: &str) -> Result<Self, ApiError> {
+        match format.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Self::Csv),
+            "json" => Ok(Self::Json),
+            "jsonl" | "ndjson" => Ok(Self::JsonLines),
+            other => Err(ApiError::BadRequest {
+                message: format!("format {other:?}: an Ion file downloads as csv, json or jsonl"),
+            }),
+        }
+    }
+
+    fn extension_and_type(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Csv => ("csv", "text/csv; charset=utf-8"),
+            Self::Json => ("json", "application/json"),
+            Self::JsonLines => ("jsonl", "application/x-ndjson"),
+        }
+    }
+}
+
+/// A std writer whose bytes go, in chunks, to a response body's stream.
+struct ChunkWriter {
+    buffer: Vec<u8>,
+    sender: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = axum::body::Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the download was cancelled")
+        })
+    }
+}
+
+/// Streams the Ion file `file` converted as `converted`; a record that is
+/// not Ion ends the stream with an error (the download is cut short).
+fn convert_ion(file: std::fs::File, converted: Converted) -> Body {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut out = ChunkWriter {
+            buffer: Vec::new(),
+            sender: sender.clone(),
+        };
+        let done = match converted {
+            Converted::Csv => {
+                engine::task::serdes::ion_to_csv(reader, &mut out, &Default::default())
+            }
+            Converted::Json => engine::task::serdes::ion_to_json(reader, &mut out, false),
+            Converted::JsonLines => engine::task::serdes::ion_to_json(reader, &mut out, true),
+        };
+        let done = done
+            .map_err(|e| e.to_string())
+            .and_then(|_| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
+        if let Err(message) = done {
+            let _ = sender.blocking_send(Err(std::io::Error::other(message)));
+        }
+    });
+    Body::from_stream(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}/file", tag = "executions", params(("id" = String, Path), FileParams),
@@ -179,8 +266,8 @@ pub(crate) struct FileParams {
               (status = 400, description = "A bad execution id; not a storage URI, or one with `..`, `.`, `%`, `\\`, NUL", body = crate::error::ErrorJson),
               (status = 403, description = "A file of another execution, or behind a symbolic link", body = crate::error::ErrorJson),
               (status = 404, body = crate::error::ErrorJson)))]
-/// `GET /api/v1/executions/{id}/file?path=storage:///…`: streams a file of
-/// this execution. A path outside its storage (another execution's, an
+/// `GET /api/v1/executions/{id}/file?path=storage:///…[&format=csv|json|jsonl]`:
+/// streams a file of this execution (an Ion file converted with `format`). A path outside its storage (another execution's, an
 /// absolute path, another scheme) or through a symbolic link is 403; one
 /// with `..`, `.`, `%` (`%2e%2e`), `\`, NUL or empty segments is 400.
 pub(crate) async fn file(
@@ -214,6 +301,30 @@ pub(crate) async fn file(
         other => ApiError::Internal(other.to_string()),
     })?;
     let name = params.path.rsplit('/').next().unwrap_or("file").to_owned();
+    if let Some(format) = params.format.as_deref().filter(|f| !f.is_empty()) {
+        let converted = Converted::parse(format)?;
+        if !name.ends_with(".ion") {
+            return Err(ApiError::BadRequest {
+                message: format!(
+                    "{name} is not an Ion file (.ion): only those download as {format}; leave out format to download it as it is"
+                ),
+            });
+        }
+        let (extension, mime) = converted.extension_and_type();
+        let name = format!("{}.{extension}", name.trim_end_matches(".ion"));
+        let file = file.into_std().await;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, mime.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            convert_ion(file, converted),
+        )
+            .into_response());
+    }
     let mime = mime_guess::from_path(&name).first_or_octet_stream();
     Ok((
         [

@@ -542,6 +542,88 @@ async fn an_execution_file_streams_and_other_paths_are_refused() {
     app.stop().await;
 }
 
+/// An Ion file (what sql.Query STORE and the serdes tasks write) downloads
+/// as CSV, a JSON array or JSON Lines, converted as it streams; the
+/// format is refused on another file, and a bad format is named.
+#[tokio::test]
+async fn an_ion_file_downloads_as_csv_or_json() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let uri = |name: &str| {
+        Storage::execution_uri(
+            &Namespace::new("company.data"),
+            &FlowId::new("hello"),
+            &id,
+            name,
+        )
+    };
+    // Enough records to span several chunks of the stream.
+    let mut ion = String::new();
+    for i in 0..5000 {
+        ion.push_str(&format!("{{zeta:\"z{i}, quoted\",alpha:{i},none:null}}\n"));
+    }
+    app.state
+        .storage
+        .write(&uri("rows.ion"), ion.as_bytes())
+        .await
+        .unwrap();
+    app.state
+        .storage
+        .write(&uri("plain.csv"), &b"a\n1\n"[..])
+        .await
+        .unwrap();
+    let get = |path: String, format: &str| {
+        app.client
+            .get(app.url(&format!(
+                "/api/v1/executions/{id}/file?path={}&format={format}",
+                path.replace('/', "%2F").replace(':', "%3A")
+            )))
+            .send()
+    };
+
+    let csv = get(uri("rows.ion"), "csv").await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("rows.csv")
+    );
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5001);
+    assert_eq!(lines[0], "zeta,alpha,none", "the fields' order, not sorted");
+    assert_eq!(lines[4999], "\"z4998, quoted\",4998,");
+
+    let json: Value = get(uri("rows.ion"), "json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 5000);
+    assert_eq!(
+        json[1],
+        serde_json::json!({"zeta": "z1, quoted", "alpha": 1, "none": null})
+    );
+    let jsonl = get(uri("rows.ion"), "jsonl").await.unwrap();
+    assert_eq!(jsonl.headers()["content-type"], "application/x-ndjson");
+    let jsonl = jsonl.text().await.unwrap();
+    assert_eq!(
+        jsonl.lines().next(),
+        Some(r#"{"zeta":"z0, quoted","alpha":0,"none":null}"#)
+    );
+
+    let refused = get(uri("plain.csv"), "json").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("not an Ion file"));
+    let bad = get(uri("rows.ion"), "xml").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("csv, json or jsonl"));
+    app.stop().await;
+}
+
 /// Labels are added once an execution has ended: 409 while it runs, 404 for
 /// an unknown one, and a key already there takes the new value.
 #[tokio::test]

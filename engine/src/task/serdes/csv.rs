@@ -102,13 +102,13 @@ pub const ION_TO_CSV: TaskType = TaskType {
 };
 
 #[cfg(feature = "runtime")]
-mod run {
+pub(crate) mod run {
     use std::io::Write;
 
     use futures::future::BoxFuture;
     use serde_json::Value;
 
-    use super::super::run::{character, create, done, each_ion, io, line, open, paths};
+    use super::super::run::{character, create, done, each_ion_in, io, line, open, paths};
     use crate::log::Level;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
@@ -213,6 +213,81 @@ mod run {
         }
     }
 
+    /// How [`ion_to_csv`] writes.
+    pub struct CsvOut {
+        pub header: bool,
+        pub separator: u8,
+        pub quote: u8,
+        pub always_quote: bool,
+        pub terminator: csv::Terminator,
+    }
+
+    impl Default for CsvOut {
+        /// IonToCsv's defaults: a header, commas, `"` when needed, `\n`.
+        fn default() -> Self {
+            Self {
+                header: true,
+                separator: b',',
+                quote: b'"',
+                always_quote: false,
+                terminator: csv::Terminator::Any(b'\n'),
+            }
+        }
+    }
+
+    /// Writes the Ion records of `ion` as CSV: the first struct's fields
+    /// are the columns; returns how many records.
+    pub fn ion_to_csv(
+        ion: impl std::io::BufRead,
+        out: impl std::io::Write,
+        options: &CsvOut,
+    ) -> Result<u64, TaskError> {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(options.separator)
+            .quote(options.quote)
+            .terminator(options.terminator)
+            .quote_style(if options.always_quote {
+                csv::QuoteStyle::Always
+            } else {
+                csv::QuoteStyle::Necessary
+            })
+            .flexible(true)
+            .from_writer(out);
+        let mut columns: Option<Vec<String>> = None;
+        let mut size = 0u64;
+        let csv_error = |e: csv::Error| TaskError::Failed(format!("writing the CSV: {e}"));
+        each_ion_in(ion, |value, fields| {
+            match fields {
+                Some(fields) => {
+                    if columns.is_none() {
+                        let names: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
+                        if options.header {
+                            writer.write_record(&names).map_err(csv_error)?;
+                        }
+                        columns = Some(names);
+                    }
+                    let names = columns.as_ref().expect("set above");
+                    let row: Vec<String> = names
+                        .iter()
+                        .map(|name| value.get(name).map_or_else(String::new, field))
+                        .collect();
+                    writer.write_record(&row).map_err(csv_error)?;
+                }
+                None => {
+                    let row: Vec<String> = match &value {
+                        Value::Array(items) => items.iter().map(field).collect(),
+                        other => vec![field(other)],
+                    };
+                    writer.write_record(&row).map_err(csv_error)?;
+                }
+            }
+            size += 1;
+            Ok(())
+        })?;
+        writer.flush().map_err(io)?;
+        Ok(size)
+    }
+
     pub(super) struct IonToCsv;
 
     impl Runner for IonToCsv {
@@ -233,52 +308,17 @@ mod run {
                         )));
                     }
                 };
+                let options = CsvOut {
+                    header,
+                    separator,
+                    quote,
+                    always_quote: always,
+                    terminator,
+                };
                 let size = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
-                    let mut writer = csv::WriterBuilder::new()
-                        .delimiter(separator)
-                        .quote(quote)
-                        .terminator(terminator)
-                        .quote_style(if always {
-                            csv::QuoteStyle::Always
-                        } else {
-                            csv::QuoteStyle::Necessary
-                        })
-                        .flexible(true)
-                        .from_writer(create(&target)?);
-                    let mut columns: Option<Vec<String>> = None;
-                    let mut size = 0u64;
-                    let csv_error =
-                        |e: csv::Error| TaskError::Failed(format!("writing the CSV: {e}"));
-                    each_ion(&source, |value, fields| {
-                        match fields {
-                            Some(fields) => {
-                                if columns.is_none() {
-                                    let names: Vec<String> =
-                                        fields.iter().map(|(k, _)| k.clone()).collect();
-                                    if header {
-                                        writer.write_record(&names).map_err(csv_error)?;
-                                    }
-                                    columns = Some(names);
-                                }
-                                let names = columns.as_ref().expect("set above");
-                                let row: Vec<String> = names
-                                    .iter()
-                                    .map(|name| value.get(name).map_or_else(String::new, field))
-                                    .collect();
-                                writer.write_record(&row).map_err(csv_error)?;
-                            }
-                            None => {
-                                let row: Vec<String> = match &value {
-                                    Value::Array(items) => items.iter().map(field).collect(),
-                                    other => vec![field(other)],
-                                };
-                                writer.write_record(&row).map_err(csv_error)?;
-                            }
-                        }
-                        size += 1;
-                        Ok(())
-                    })?;
-                    writer.flush().map_err(io)?;
+                    let mut out = create(&target)?;
+                    let size = ion_to_csv(open(&source)?, &mut out, &options)?;
+                    out.flush().map_err(io)?;
                     Ok(size)
                 })
                 .await

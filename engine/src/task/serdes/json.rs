@@ -52,13 +52,13 @@ pub const ION_TO_JSON: TaskType = TaskType {
 };
 
 #[cfg(feature = "runtime")]
-mod run {
+pub(crate) mod run {
     use std::io::{BufRead, Write};
 
     use futures::future::BoxFuture;
     use serde_json::Value;
 
-    use super::super::run::{create, done, each_ion, io, line, open, paths};
+    use super::super::run::{create, done, each_ion_in, io, line, open, paths};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
     pub(super) struct JsonToIon;
@@ -121,6 +121,37 @@ mod run {
         }
     }
 
+    /// Writes the Ion records of `ion` as JSON Lines, or with `lines`
+    /// false as one JSON array; returns how many records.
+    pub fn ion_to_json(
+        ion: impl std::io::BufRead,
+        mut out: impl Write,
+        lines: bool,
+    ) -> Result<u64, TaskError> {
+        let mut size = 0u64;
+        if !lines {
+            out.write_all(b"[").map_err(io)?;
+        }
+        each_ion_in(ion, |value, fields| {
+            let text = json_text(&value, fields.as_deref());
+            if lines {
+                line(&mut out, &text)?;
+            } else {
+                if size > 0 {
+                    out.write_all(b",").map_err(io)?;
+                }
+                out.write_all(text.as_bytes()).map_err(io)?;
+            }
+            size += 1;
+            Ok(())
+        })?;
+        if !lines {
+            out.write_all(b"]").map_err(io)?;
+        }
+        out.flush().map_err(io)?;
+        Ok(size)
+    }
+
     pub(super) struct IonToJson;
 
     impl Runner for IonToJson {
@@ -130,26 +161,7 @@ mod run {
                 let (source, uri, target) = paths(ctx, if lines { ".jsonl" } else { ".json" })?;
                 let size = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
                     let mut out = create(&target)?;
-                    let mut size = 0u64;
-                    if !lines {
-                        out.write_all(b"[").map_err(io)?;
-                    }
-                    each_ion(&source, |value, fields| {
-                        let text = json_text(&value, fields.as_deref());
-                        if lines {
-                            line(&mut out, &text)?;
-                        } else {
-                            if size > 0 {
-                                out.write_all(b",").map_err(io)?;
-                            }
-                            out.write_all(text.as_bytes()).map_err(io)?;
-                        }
-                        size += 1;
-                        Ok(())
-                    })?;
-                    if !lines {
-                        out.write_all(b"]").map_err(io)?;
-                    }
+                    let size = ion_to_json(open(&source)?, &mut out, lines)?;
                     out.flush().map_err(io)?;
                     Ok(size)
                 })

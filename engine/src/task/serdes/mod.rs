@@ -5,6 +5,13 @@
 pub mod csv;
 pub mod json;
 
+/// Ion records as CSV or JSON, for a task or a download.
+#[cfg(feature = "runtime")]
+pub use self::{
+    csv::run::{CsvOut, ion_to_csv},
+    json::run::ion_to_json,
+};
+
 use crate::flow::registry::Kind::*;
 use crate::flow::registry::{Property, def, ex, req};
 
@@ -105,11 +112,10 @@ pub(crate) mod run {
 
     /// Each Ion value of an Ion file (one per line), in order, with a
     /// struct's fields in their order.
-    pub(crate) fn each_ion(
-        source: &PathBuf,
+    pub(crate) fn each_ion_in(
+        reader: impl BufRead,
         mut each: impl FnMut(Value, Option<Vec<(String, Value)>>) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let reader = open(source)?;
         for (number, line) in reader.lines().enumerate() {
             let line = line.map_err(io)?;
             if line.trim().is_empty() {
