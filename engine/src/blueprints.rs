@@ -19,6 +19,13 @@ const SOURCES: &[&str] = &[
     // Mortar's own, beyond the shared ones.
     include_str!("../../blueprints/databricks_sales_report.yml"),
     include_str!("../../blueprints/databricks_job_run_now.yml"),
+    // Plugin tasks chained with the Databricks ones (issue 18): scripts,
+    // serdes, SQLite, Slack and email. They read the secrets SLACK_WEBHOOK,
+    // SMTP_HOST and SMTP_PORT.
+    include_str!("../../blueprints/python_csv_to_slack.yml"),
+    include_str!("../../blueprints/sensor_quality_gate.yml"),
+    include_str!("../../blueprints/shell_export_cleanup.yml"),
+    include_str!("../../blueprints/sqlite_stock_to_databricks.yml"),
 ];
 
 /// Every blueprint, in catalogue order.
