@@ -473,30 +473,57 @@ fn mortar_emulator_prints_its_address_and_token_and_refuses_bad_flags() {
     );
 }
 
+/// What each blueprint that posts to Slack must say, by blueprint id: parts
+/// of the JSON body the receiver got.
+const SLACK_POSTS: &[(&str, &[&str])] = &[
+    (
+        "python_csv_to_slack",
+        &[
+            "*Orders by region* (3 regions",
+            r"region,orders,total\nAPAC,10,615\nEMEA,10,535\nAMER,10,515",
+        ],
+    ),
+    (
+        "sensor_quality_gate",
+        &[
+            "Sensor readings passed the quality gate: 5.0% missing",
+            "2 of 40 readings missing",
+        ],
+    ),
+    (
+        "shell_export_cleanup",
+        &[
+            "Store export cleaned up: 9 lines kept",
+            "[company.data] shell_export_cleanup",
+            "Succeeded after",
+            r#""title":"Stores","value":"3""#,
+            // FIXME: `afterExecution` runs as `finally` does, before the
+            // execution ends, so its summary says RUNNING; Kestra runs it
+            // after the end, and its summary says SUCCESS.
+            "shell_export_cleanup ➛ RUNNING",
+        ],
+    ),
+    (
+        "sqlite_stock_to_databricks",
+        &[
+            "*Restock 2 products* (fewer than 50 on hand)",
+            r"product,on_hand,sales,revenue\nwidget,12,3,430.4\ngizmo,31,2,75.55",
+        ],
+    ),
+];
+
 #[test]
 fn every_blueprint_runs_to_success_from_mortar_run() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("data.csv");
     std::fs::write(&csv, "region,amount\nnorth,10\nsouth,5\n").unwrap();
+    let receivers = Receivers::start();
     for blueprint in engine::blueprints::all() {
-        let file = dir.path().join(format!("{}.yml", blueprint.header.id));
+        let id = blueprint.header.id.to_string();
+        let file = dir.path().join(format!("{id}.yml"));
         std::fs::write(&file, blueprint.source).unwrap();
         let plan = engine::plan::Plan::from_yaml(blueprint.source).unwrap();
-        let mut command = Command::new(MORTAR);
-        command
-            .arg("run")
-            .arg(&file)
-            .env("RUST_LOG", "warn")
-            .env("MORTAR_EMULATOR_TIME_SCALE", "0.001");
-        for name in [
-            "DATABRICKS_HOST",
-            "DATABRICKS_TOKEN",
-            "DATABRICKS_CLIENT_ID",
-            "DATABRICKS_CLIENT_SECRET",
-            "DATABRICKS_CONFIG_PROFILE",
-        ] {
-            command.env_remove(name);
-        }
+        let mut command = mortar_run(&file, &receivers.secrets(&id));
         for input in plan.inputs.iter().filter(|i| i.kind == "FILE") {
             command
                 .arg("--input")
@@ -506,14 +533,238 @@ fn every_blueprint_runs_to_success_from_mortar_run() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
-            "{}: {stdout}{}",
-            blueprint.header.id,
+            "{id}: {stdout}{}",
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(
             stdout.lines().last().unwrap().contains("ended SUCCESS"),
             "{stdout}"
         );
+        let posted = receivers.posted(&id);
+        match SLACK_POSTS.iter().find(|(name, _)| *name == id) {
+            Some((_, parts)) => {
+                assert_eq!(posted.len(), 1, "{id} posted {posted:?}\n{stdout}");
+                for part in *parts {
+                    assert!(
+                        posted[0].contains(part),
+                        "{id}: {part:?} not in {}",
+                        posted[0]
+                    );
+                }
+            }
+            None => assert!(
+                !blueprint.source.contains("SLACK_WEBHOOK"),
+                "{id} posts to Slack: say what in SLACK_POSTS"
+            ),
+        }
+    }
+    assert_eq!(
+        receivers.mails(),
+        Vec::<String>::new(),
+        "a success sends no email"
+    );
+}
+
+/// The quality gate closes on a stricter threshold: the Assert fails the
+/// execution, `errors` emails the data team the error lines, and nothing
+/// reaches Slack.
+#[test]
+fn the_quality_gate_blueprint_fails_and_emails_the_data_team_on_a_stricter_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let receivers = Receivers::start();
+    let file = dir.path().join("sensor_quality_gate.yml");
+    std::fs::write(
+        &file,
+        include_str!("../../../blueprints/sensor_quality_gate.yml"),
+    )
+    .unwrap();
+    let output = mortar_run(&file, &receivers.secrets("sensor_quality_gate"))
+        .args(["--input", "max_missing_percent=1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().contains("ended FAILED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("5.0% of the readings are missing; at most 1.0% may be"),
+        "{stdout}"
+    );
+    assert_eq!(
+        receivers.posted("sensor_quality_gate"),
+        Vec::<String>::new()
+    );
+    let mails = receivers.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}\n{stdout}");
+    let mail = &mails[0];
+    assert!(mail.contains("RCPT TO:<data-team@company.com>"), "{mail}");
+    assert!(
+        mail.contains("Subject: company.data.sensor_quality_gate failed its data-quality gate"),
+        "{mail}"
+    );
+    // The HTML body is quoted-printable: its soft line breaks are undone.
+    let body = mail.replace("=\n", "");
+    assert!(body.contains("of sensor_quality_gate stopped"), "{mail}");
+    assert!(body.contains("gate: 1 assertion failed!"), "{mail}");
+}
+
+/// `mortar run FILE` against its embedded emulator, with `secrets` given
+/// as Kestra's open-source edition reads them: `SECRET_<NAME>`, in base64.
+fn mortar_run(file: &std::path::Path, secrets: &[(&str, String)]) -> Command {
+    use base64::Engine as _;
+    let mut command = Command::new(MORTAR);
+    command
+        .arg("run")
+        .arg(file)
+        .env("RUST_LOG", "warn")
+        .env("MORTAR_EMULATOR_TIME_SCALE", "0.001");
+    for name in [
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "DATABRICKS_CONFIG_PROFILE",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in secrets {
+        command.env(
+            format!("SECRET_{name}"),
+            base64::engine::general_purpose::STANDARD.encode(value),
+        );
+    }
+    command
+}
+
+type Kept = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A Slack incoming webhook (HTTP, keeping each body by path) and a plain
+/// SMTP server (keeping each email), both on free ports, served by a
+/// runtime of their own while the test waits on `mortar run`; they stop
+/// when it is dropped.
+struct Receivers {
+    _runtime: tokio::runtime::Runtime,
+    http: u16,
+    smtp: u16,
+    posts: Kept,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receivers {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let posts = Kept::default();
+        let mails = std::sync::Arc::<std::sync::Mutex<Vec<String>>>::default();
+        let (http, smtp) = runtime.block_on(async {
+            let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            (http, smtp)
+        });
+        let ports = (
+            http.local_addr().unwrap().port(),
+            smtp.local_addr().unwrap().port(),
+        );
+        let kept = posts.clone();
+        let app = axum::Router::new().route(
+            "/{*path}",
+            axum::routing::post(
+                move |axum::extract::Path(path): axum::extract::Path<String>, body: String| {
+                    let kept = kept.clone();
+                    async move {
+                        kept.lock().unwrap().push((path, body));
+                        "ok"
+                    }
+                },
+            ),
+        );
+        runtime.spawn(async move { axum::serve(http, app).await });
+        runtime.spawn(smtp_server(smtp, mails.clone()));
+        Self {
+            _runtime: runtime,
+            http: ports.0,
+            smtp: ports.1,
+            posts,
+            mails,
+        }
+    }
+
+    /// The secrets the blueprints read; the webhook's path is `slack/<id>`.
+    fn secrets(&self, id: &str) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "SLACK_WEBHOOK",
+                format!("http://127.0.0.1:{}/slack/{id}", self.http),
+            ),
+            ("SMTP_HOST", "127.0.0.1".to_owned()),
+            ("SMTP_PORT", self.smtp.to_string()),
+        ]
+    }
+
+    /// The bodies posted to `slack/<id>`.
+    fn posted(&self, id: &str) -> Vec<String> {
+        let path = format!("slack/{id}");
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| *p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// Each email's envelope and message, lines ending in `\n`.
+    fn mails(&self) -> Vec<String> {
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+/// Plain SMTP, enough of RFC 5321 for lettre without TLS: a greeting, 250
+/// to EHLO, MAIL and RCPT, 354 to DATA and the message up to its lone dot,
+/// 221 to QUIT.
+async fn smtp_server(
+    listener: tokio::net::TcpListener,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    while let Ok((socket, _)) = listener.accept().await {
+        let mails = mails.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 localhost ESMTP test\r\n").await?;
+            let mut mail = String::new();
+            while let Some(line) = lines.next_line().await? {
+                let upper = line.to_ascii_uppercase();
+                if upper == "DATA" {
+                    write.write_all(b"354 go on\r\n").await?;
+                    while let Some(data) = lines.next_line().await? {
+                        if data == "." {
+                            break;
+                        }
+                        mail.push_str(&data);
+                        mail.push('\n');
+                    }
+                    mails.lock().unwrap().push(std::mem::take(&mut mail));
+                    write.write_all(b"250 queued\r\n").await?;
+                } else if upper == "QUIT" {
+                    write.write_all(b"221 bye\r\n").await?;
+                    break;
+                } else {
+                    if upper.starts_with("MAIL") || upper.starts_with("RCPT") {
+                        mail.push_str(&line);
+                        mail.push('\n');
+                    }
+                    write.write_all(b"250 ok\r\n").await?;
+                }
+            }
+            std::io::Result::Ok(())
+        });
     }
 }
 
