@@ -122,6 +122,8 @@ pub const TYPES: &[TaskType] = &[
     serdes::csv::ION_TO_CSV,
     serdes::json::JSON_TO_ION,
     serdes::json::ION_TO_JSON,
+    serdes::avro::ION_TO_AVRO,
+    serdes::avro::AVRO_TO_ION,
     jdbc::postgresql::QUERY,
     jdbc::postgresql::QUERIES,
     jdbc::postgresql::COPY_IN,

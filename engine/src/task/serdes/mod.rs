@@ -2,6 +2,7 @@
 //! and from Ion, Kestra's format between tasks (one value per line), as a
 //! stream: a line in, a line out, whatever the file's size.
 
+pub mod avro;
 pub mod csv;
 pub mod json;
 
