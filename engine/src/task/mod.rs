@@ -124,6 +124,8 @@ pub const TYPES: &[TaskType] = &[
     serdes::json::ION_TO_JSON,
     serdes::avro::ION_TO_AVRO,
     serdes::avro::AVRO_TO_ION,
+    serdes::parquet::ION_TO_PARQUET,
+    serdes::parquet::PARQUET_TO_ION,
     jdbc::postgresql::QUERY,
     jdbc::postgresql::QUERIES,
     jdbc::postgresql::COPY_IN,

@@ -5,6 +5,7 @@
 pub mod avro;
 pub mod csv;
 pub mod json;
+pub mod parquet;
 
 /// Ion records as CSV or JSON, for a task or a download.
 #[cfg(feature = "runtime")]
