@@ -126,6 +126,8 @@ pub const TYPES: &[TaskType] = &[
     serdes::avro::AVRO_TO_ION,
     serdes::parquet::ION_TO_PARQUET,
     serdes::parquet::PARQUET_TO_ION,
+    serdes::excel::ION_TO_EXCEL,
+    serdes::excel::EXCEL_TO_ION,
     jdbc::postgresql::QUERY,
     jdbc::postgresql::QUERIES,
     jdbc::postgresql::COPY_IN,

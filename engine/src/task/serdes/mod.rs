@@ -4,6 +4,7 @@
 
 pub mod avro;
 pub mod csv;
+pub mod excel;
 pub mod json;
 pub mod parquet;
 
