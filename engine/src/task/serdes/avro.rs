@@ -399,7 +399,9 @@ pub(crate) mod run {
                 Value::Null => '.',
                 Value::String(s) if s.chars().count() == 1 => s.chars().next().unwrap_or('.'),
                 other => {
-                    return Err(ctx.invalid(format!("decimalSeparator: one character, not {other}")));
+                    return Err(
+                        ctx.invalid(format!("decimalSeparator: one character, not {other}"))
+                    );
                 }
             };
             let on_bad = match ctx
