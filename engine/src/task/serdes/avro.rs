@@ -518,6 +518,8 @@ pub(crate) mod run {
                     .collect()
             };
             let fail = |message: String| TaskError::Failed(format!("line {number}: {message}"));
+            // A struct by name is read in place; the other shapes are made into one.
+            let made: Map<String, Value>;
             let data = match value {
                 Value::Object(map)
                     if !map.is_empty()
@@ -546,7 +548,8 @@ pub(crate) mod run {
                             positional[i] = item;
                         }
                     }
-                    by_position(positional)
+                    made = by_position(positional);
+                    &made
                 }
                 Value::Object(map) => {
                     if self.options.strict {
@@ -572,13 +575,14 @@ pub(crate) mod run {
                             );
                         }
                     }
-                    map.clone()
+                    map
                 }
                 Value::Array(items) => {
                     if let [field] = record.fields.as_slice()
                         && matches!(field.schema, Schema::Array(_))
                     {
-                        Map::from_iter([(field.name.clone(), value.clone())])
+                        made = Map::from_iter([(field.name.clone(), value.clone())]);
+                        &made
                     } else {
                         if self.options.strict && items.len() > record.fields.len() {
                             return self.bad(
@@ -591,7 +595,8 @@ pub(crate) mod run {
                                 warnings,
                             );
                         }
-                        by_position(items.iter().collect())
+                        made = by_position(items.iter().collect());
+                        &made
                     }
                 }
                 other => {
@@ -1546,12 +1551,14 @@ pub(crate) mod run {
             {
                 let date_only = token.trim_end_matches('T').len() <= 10;
                 // Kestra's reader: midnight in UTC (or unknown offset) is a date.
-                let midnight = token.len() > 10
-                    && token[10..].trim_start_matches('T').starts_with("00:00")
-                    && token[11..].bytes().all(|c| matches!(c, b'0' | b':' | b'.'))
-                    && (token.ends_with('Z')
-                        || token.ends_with("-00:00")
-                        || token.ends_with("+00:00"));
+                let time = token.get(11..).unwrap_or("");
+                let utc_time = time
+                    .strip_suffix('Z')
+                    .or_else(|| time.strip_suffix("-00:00"))
+                    .or_else(|| time.strip_suffix("+00:00"));
+                let midnight = utc_time.is_some_and(|t| {
+                    !t.is_empty() && t.bytes().all(|c| matches!(c, b'0' | b':' | b'.'))
+                });
                 return if date_only || midnight {
                     Raw::Date
                 } else {
@@ -1890,8 +1897,8 @@ pub(crate) mod run {
                 &[Other, Date, Timestamp, Decimal, Float, Time, Other, Other],
             );
             check_kinds(
-                r#"{a:2024-01-15T00:00:00.000Z, b : 'it''s'}"#,
-                &[Date, Other],
+                r#"{a:2024-01-15T00:00:00.000Z, b : 'it\'s',c:2024-01-15T00:00+01:00}"#,
+                &[Date, Other, Timestamp],
             );
             check_kinds("[1,2]", &[]);
         }
