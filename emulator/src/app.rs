@@ -48,6 +48,9 @@ pub(crate) struct State {
     /// Task run id -> its parent run id (runs/get-output takes task runs).
     pub task_runs: Sharded<i64, i64>,
     pub dbfs_handles: Sharded<i64, dbfs::Handle>,
+    /// Command Execution API 1.2: contexts and their commands, by id.
+    pub contexts: Sharded<String, crate::commands::Context>,
+    pub commands: Sharded<String, crate::commands::Command>,
     pub tasks: TaskTracker,
     pub cancel: CancellationToken,
     next_id: AtomicI64,
@@ -87,11 +90,14 @@ impl State {
             idempotency: Sharded::new(),
             task_runs: Sharded::new(),
             dbfs_handles: Sharded::new(),
+            contexts: Sharded::new(),
+            commands: Sharded::new(),
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
             next_id: AtomicI64::new(1),
         });
         sample::seed(&state);
+        sample::seed_tables(&state).await;
         spawn_sweeper(&state);
         Ok(state)
     }
@@ -132,6 +138,7 @@ fn spawn_sweeper(state: &Shared) {
             let Some(st) = weak.upgrade() else { return };
             statements::sweep(&st);
             dbfs::sweep(&st);
+            crate::commands::sweep(&st);
             let now = Instant::now();
             st.oauth_tokens.retain(|(expiry, _)| *expiry > now);
         }
@@ -165,7 +172,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(files::routes())
         .merge(workspace::routes())
         .merge(warehouses::routes())
-        .merge(statements::routes());
+        .merge(statements::routes())
+        .merge(crate::commands::routes());
     r.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

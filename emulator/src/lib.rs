@@ -15,6 +15,7 @@ mod app;
 mod auth;
 mod clock;
 mod clusters;
+mod commands;
 mod dbfs;
 mod error;
 mod faults;

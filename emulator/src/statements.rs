@@ -45,6 +45,14 @@ static SLEEP_HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*/\*\s*emulator:sleep=(\d+(?:\.\d+)?)\s*\*/").expect("a valid built-in regex")
 });
 
+/// The simulated seconds `/* emulator:sleep=N */` asks for, else 0.
+pub(crate) fn sleep_hint(sql: &str) -> f64 {
+    SLEEP_HINT
+        .captures(sql)
+        .and_then(|c| c[1].parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SState {
     Pending,
@@ -331,10 +339,7 @@ async fn run(
         }
     }
     set(state, id, |s| s.state = SState::Running);
-    let secs = SLEEP_HINT
-        .captures(sql)
-        .and_then(|c| c[1].parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let secs = sleep_hint(sql);
     state.clock.sleep(QUERY_SECS + secs).await;
     match state.sql.run(&state.fs, sql, params).await {
         Ok(rows) => match chunk_rows(rows, limits) {

@@ -637,3 +637,95 @@ async fn a_kill_during_a_query_cancels_the_statement() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// sql.Query with a cluster's httpPath (`sql/protocolv1/o/<workspace>/<id>`,
+/// what Kestra's databricks-sql blueprint gives) runs through the Command
+/// Execution API on that cluster, started first when it is terminated;
+/// its rows are typed and stored as Ion like a warehouse's, the blueprint's
+/// IonToCsv reads them, and a failing statement fails the task with
+/// Spark's message.
+#[tokio::test]
+async fn a_query_on_a_cluster_http_path_runs_through_the_command_api() {
+    let w = world(0.001).await;
+    let flow = r#"
+id: databricks-sql
+namespace: company.team
+tasks:
+  - id: cluster
+    type: io.kestra.plugin.databricks.cluster.CreateCluster
+    clusterName: sql-cluster
+    nodeTypeId: n2-highmem-4
+    numWorkers: 1
+    sparkVersion: 13.0.x-scala2.12
+  - id: sql_query
+    type: io.kestra.plugin.databricks.sql.Query
+    httpPath: "sql/protocolv1/o/3497567377305430/{{ outputs.cluster.clusterId }}"
+    sql: SELECT * FROM samples.nyctaxi.trips WHERE fare_amount > :fare ORDER BY fare_amount DESC LIMIT 100;
+    parameters:
+      fare: 15
+  - id: csv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.sql_query.uri }}"
+  - id: one
+    type: io.kestra.plugin.databricks.sql.Query
+    httpPath: "/sql/protocolv1/o/3497567377305430/{{ outputs.cluster.clusterId }}"
+    sql: SELECT count(*) AS trips, max(trip_distance) AS longest FROM samples.nyctaxi.trips
+    fetchType: FETCH_ONE
+"#;
+    let (state, runs, id) = w.run(flow, json!({})).await;
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+    let query = outputs(&runs, "sql_query");
+    assert_eq!(query["size"], 4);
+    let csv = w
+        .storage
+        .path_of(outputs(&runs, "csv")["uri"].as_str().unwrap())
+        .unwrap();
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(
+        csv.lines().next(),
+        Some(
+            "tpep_pickup_datetime,tpep_dropoff_datetime,trip_distance,fare_amount,pickup_zip,dropoff_zip"
+        )
+    );
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("2016-02-26 12:11:52,2016-02-26 12:38:03,9.75,31.0,11371,10019")
+    );
+    assert_eq!(
+        outputs(&runs, "one")["row"],
+        json!({"trips": 20, "longest": 9.75})
+    );
+    let logs = w.logs(&id).await;
+    assert!(logs.iter().any(|l| l.contains("on cluster")), "{logs:#?}");
+
+    // The cluster terminated: the query starts it; a bad table fails with
+    // Spark's error.
+    let cluster = outputs(&runs, "cluster")["clusterId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    engine::http::client()
+        .post(format!("{}/api/2.1/clusters/delete", w.emulator.url()))
+        .bearer_auth(w.emulator.token())
+        .json(&json!({"cluster_id": cluster}))
+        .send()
+        .await
+        .unwrap();
+    let again = format!(
+        "id: again\nnamespace: company.team\ntasks:\n  - id: q\n    type: io.kestra.plugin.databricks.sql.Query\n    httpPath: sql/protocolv1/o/1/{cluster}\n    sql: SELECT 1 AS one\n    fetchType: FETCH_ONE\n  - id: bad\n    type: io.kestra.plugin.databricks.sql.Query\n    httpPath: sql/protocolv1/o/1/{cluster}\n    sql: SELECT * FROM no_such_table\n"
+    );
+    let (state, runs, id) = w.run(&again, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(outputs(&runs, "q")["row"], json!({"one": 1}));
+    let logs = w.logs(&id).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.contains(&format!("starting cluster {cluster}"))),
+        "{logs:#?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("the command failed on cluster") && l.contains("no_such_table")),
+        "{logs:#?}"
+    );
+}

@@ -260,3 +260,45 @@ def test_listing_and_moving(w: WorkspaceClient):
     nb = w.workspace.get_status("/Shared/mortar-examples/transform")
     assert nb.language == workspace.Language.PYTHON
     assert len(list(w.workspace.list("/Shared/mortar-examples"))) == 2
+
+
+def test_command_execution_runs_sql_on_a_running_cluster(w: WorkspaceClient):
+    """Command Execution API 1.2: a SQL context on an all-purpose cluster,
+    a typed table result, Spark's error result, and the refusal of a
+    context on a terminated cluster."""
+    version = w.clusters.select_spark_version(latest=True, long_term_support=True)
+    node = w.clusters.select_node_type(local_disk=True)
+    cluster = w.clusters.create_and_wait(
+        cluster_name="commands", spark_version=version, node_type_id=node, num_workers=1, timeout=TIMEOUT
+    )
+    context = w.command_execution.create_and_wait(
+        cluster_id=cluster.cluster_id, language=compute.Language.SQL, timeout=TIMEOUT
+    )
+    assert context.status == compute.ContextStatus.RUNNING
+    done = w.command_execution.execute_and_wait(
+        cluster_id=cluster.cluster_id,
+        context_id=context.id,
+        language=compute.Language.SQL,
+        command="SELECT pickup_zip, fare_amount FROM samples.nyctaxi.trips ORDER BY fare_amount DESC LIMIT 2",
+        timeout=TIMEOUT,
+    )
+    assert done.status == compute.CommandStatus.FINISHED
+    assert done.results.result_type == compute.ResultType.TABLE
+    assert [c["name"] for c in done.results.schema] == ["pickup_zip", "fare_amount"]
+    assert done.results.data == [[11371, 31.0], [10001, 20.5]]
+    failed = w.command_execution.execute_and_wait(
+        cluster_id=cluster.cluster_id,
+        context_id=context.id,
+        language=compute.Language.SQL,
+        command="SELECT * FROM no_such_table",
+        timeout=TIMEOUT,
+    )
+    assert failed.results.result_type == compute.ResultType.ERROR
+    assert "no_such_table" in failed.results.summary
+    w.command_execution.destroy(cluster_id=cluster.cluster_id, context_id=context.id)
+    w.clusters.delete_and_wait(cluster_id=cluster.cluster_id, timeout=TIMEOUT)
+    with pytest.raises(Exception, match="not running"):
+        w.command_execution.create(cluster_id=cluster.cluster_id, language=compute.Language.SQL).result(
+            timeout=TIMEOUT
+        )
+    w.clusters.permanent_delete(cluster.cluster_id)

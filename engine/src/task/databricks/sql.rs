@@ -19,11 +19,19 @@ pub const QUERY: TaskType = TaskType {
         prop(
             "httpPath",
             String,
-            "The warehouse as /sql/1.0/warehouses/<id>."
+            "The warehouse as /sql/1.0/warehouses/<id>, or an all-purpose cluster as sql/protocolv1/o/<workspace>/<cluster-id> (the statement then runs through the Command Execution API, the cluster started if terminated)."
         ),
         prop("warehouseId", String, "The warehouse's id."),
-        prop("catalog", String, "The default catalog."),
-        prop("schema", String, "The default schema."),
+        prop(
+            "catalog",
+            String,
+            "The default catalog (on a warehouse; on a cluster, qualify the names)."
+        ),
+        prop(
+            "schema",
+            String,
+            "The default schema (on a warehouse; on a cluster, qualify the names)."
+        ),
         prop(
             "parameters",
             Map,
@@ -84,93 +92,109 @@ mod run {
                         "fetchType {fetch} is not FETCH_ONE, FETCH, STORE or NONE"
                     )));
                 }
-                let statement_id = match ctx
-                    .checkpoint
-                    .as_ref()
-                    .and_then(|c| c["statement_id"].as_str())
-                {
-                    Some(id) => {
-                        ctx.info(format!(
-                            "re-attaching to statement {id} started before a restart"
-                        ))
-                        .await;
-                        id.to_owned()
-                    }
-                    None => {
-                        let sql = props["sql"]
-                            .as_str()
-                            .filter(|s| !s.trim().is_empty())
-                            .ok_or_else(|| ctx.invalid("sql is required"))?;
-                        let warehouse = self.warehouse(&client, ctx).await?;
-                        let mut body = json!({
-                            "statement": sql,
-                            "warehouse_id": warehouse,
-                            // Asynchronous: the id comes back at once, so it is
-                            // checkpointed (and cancellable) before the query runs long.
-                            "wait_timeout": "0s",
-                            "on_wait_timeout": "CONTINUE",
-                            "disposition": "INLINE",
-                            "format": "JSON_ARRAY",
-                        });
-                        for key in ["catalog", "schema"] {
-                            if let Some(value) = props[key].as_str() {
-                                body[key] = json!(value);
+                let cluster = props["httpPath"].as_str().and_then(cluster_of).or_else(|| {
+                    ctx.checkpoint
+                        .as_ref()
+                        .and_then(|c| c["cluster_id"].as_str())
+                        .map(str::to_owned)
+                });
+                let (response, ran) = if let Some(cluster) = cluster {
+                    self.on_cluster(&client, ctx, &cluster).await?
+                } else {
+                    let statement_id = match ctx
+                        .checkpoint
+                        .as_ref()
+                        .and_then(|c| c["statement_id"].as_str())
+                    {
+                        Some(id) => {
+                            ctx.info(format!(
+                                "re-attaching to statement {id} started before a restart"
+                            ))
+                            .await;
+                            id.to_owned()
+                        }
+                        None => {
+                            let sql = props["sql"]
+                                .as_str()
+                                .filter(|s| !s.trim().is_empty())
+                                .ok_or_else(|| ctx.invalid("sql is required"))?;
+                            let warehouse = self.warehouse(&client, ctx).await?;
+                            let mut body = json!({
+                                "statement": sql,
+                                "warehouse_id": warehouse,
+                                // Asynchronous: the id comes back at once, so it is
+                                // checkpointed (and cancellable) before the query runs long.
+                                "wait_timeout": "0s",
+                                "on_wait_timeout": "CONTINUE",
+                                "disposition": "INLINE",
+                                "format": "JSON_ARRAY",
+                            });
+                            for key in ["catalog", "schema"] {
+                                if let Some(value) = props[key].as_str() {
+                                    body[key] = json!(value);
+                                }
+                            }
+                            if let Some(parameters) = props["parameters"].as_object() {
+                                body["parameters"] = Value::Array(
+                                    parameters
+                                        .iter()
+                                        .map(|(name, value)| match value {
+                                            Value::Null => json!({"name": name}),
+                                            Value::String(s) => json!({"name": name, "value": s}),
+                                            other => {
+                                                json!({"name": name, "value": other.to_string()})
+                                            }
+                                        })
+                                        .collect(),
+                                );
+                            }
+                            let response: Value =
+                                client.post("/api/2.0/sql/statements", &body).await?;
+                            let id = response["statement_id"]
+                                .as_str()
+                                .ok_or_else(|| {
+                                    TaskError::Failed(format!(
+                                        "the statement was not accepted: {response}"
+                                    ))
+                                })?
+                                .to_owned();
+                            ctx.checkpoint(&json!({"statement_id": id})).await?;
+                            id
+                        }
+                    };
+                    let path =
+                        ApiPath::from("/api/2.0/sql/statements").segment(statement_id.as_str());
+                    let response = wait_for(ctx, "the statement", None, || {
+                        let (client, path) = (client.clone(), path.clone());
+                        async move {
+                            let response: Value = client.get(path, &[]).await?;
+                            match response["status"]["state"].as_str().unwrap_or("") {
+                                "SUCCEEDED" => Ok(Some(response)),
+                                "FAILED" => {
+                                    let error = &response["status"]["error"];
+                                    Err(TaskError::Failed(format!(
+                                        "the statement failed: {}{}",
+                                        error["error_code"]
+                                            .as_str()
+                                            .map(|c| format!("{c}: "))
+                                            .unwrap_or_default(),
+                                        error["message"].as_str().unwrap_or("no message")
+                                    )))
+                                }
+                                "CANCELED" => {
+                                    Err(TaskError::Failed("the statement was cancelled".into()))
+                                }
+                                "CLOSED" => Err(TaskError::Failed(
+                                    "the statement's result is closed (no longer available)".into(),
+                                )),
+                                _ => Ok(None),
                             }
                         }
-                        if let Some(parameters) = props["parameters"].as_object() {
-                            body["parameters"] = Value::Array(
-                                parameters
-                                    .iter()
-                                    .map(|(name, value)| match value {
-                                        Value::Null => json!({"name": name}),
-                                        Value::String(s) => json!({"name": name, "value": s}),
-                                        other => json!({"name": name, "value": other.to_string()}),
-                                    })
-                                    .collect(),
-                            );
-                        }
-                        let response: Value = client.post("/api/2.0/sql/statements", &body).await?;
-                        let id = response["statement_id"]
-                            .as_str()
-                            .ok_or_else(|| {
-                                TaskError::Failed(format!(
-                                    "the statement was not accepted: {response}"
-                                ))
-                            })?
-                            .to_owned();
-                        ctx.checkpoint(&json!({"statement_id": id})).await?;
-                        id
-                    }
+                    })
+                    .await?;
+                    let ran = format!("statement {statement_id}");
+                    (response, ran)
                 };
-                let path = ApiPath::from("/api/2.0/sql/statements").segment(statement_id.as_str());
-                let response = wait_for(ctx, "the statement", None, || {
-                    let (client, path) = (client.clone(), path.clone());
-                    async move {
-                        let response: Value = client.get(path, &[]).await?;
-                        match response["status"]["state"].as_str().unwrap_or("") {
-                            "SUCCEEDED" => Ok(Some(response)),
-                            "FAILED" => {
-                                let error = &response["status"]["error"];
-                                Err(TaskError::Failed(format!(
-                                    "the statement failed: {}{}",
-                                    error["error_code"]
-                                        .as_str()
-                                        .map(|c| format!("{c}: "))
-                                        .unwrap_or_default(),
-                                    error["message"].as_str().unwrap_or("no message")
-                                )))
-                            }
-                            "CANCELED" => {
-                                Err(TaskError::Failed("the statement was cancelled".into()))
-                            }
-                            "CLOSED" => Err(TaskError::Failed(
-                                "the statement's result is closed (no longer available)".into(),
-                            )),
-                            _ => Ok(None),
-                        }
-                    }
-                })
-                .await?;
                 let columns: Vec<(String, String)> = response["manifest"]["schema"]["columns"]
                     .as_array()
                     .map(|columns| {
@@ -254,11 +278,8 @@ mod run {
                 if fetch == "NONE" || fetch == "FETCH_ONE" {
                     outputs.insert("size".into(), json!(total.unwrap_or(0)));
                 }
-                ctx.info(format!(
-                    "statement {statement_id} returned {} rows",
-                    total.unwrap_or(0)
-                ))
-                .await;
+                ctx.info(format!("{ran} returned {} rows", total.unwrap_or(0)))
+                    .await;
                 Ok(outputs)
             })
         }
@@ -269,6 +290,28 @@ mod run {
             checkpoint: &'a Value,
         ) -> BoxFuture<'a, Result<(), TaskError>> {
             Box::pin(async move {
+                if let (Some(cluster), Some(context), Some(command)) = (
+                    checkpoint["cluster_id"].as_str(),
+                    checkpoint["context_id"].as_str(),
+                    checkpoint["command_id"].as_str(),
+                ) {
+                    let client = self.0.client(ctx)?;
+                    client
+                        .post::<_, Value>(
+                            "/api/1.2/commands/cancel",
+                            &json!({"clusterId": cluster, "contextId": context, "commandId": command}),
+                        )
+                        .await?;
+                    let _ = client
+                        .post::<_, Value>(
+                            "/api/1.2/contexts/destroy",
+                            &json!({"clusterId": cluster, "contextId": context}),
+                        )
+                        .await;
+                    ctx.info(format!("cancelled command {command} on cluster {cluster}"))
+                        .await;
+                    return Ok(());
+                }
                 let Some(id) = checkpoint["statement_id"].as_str() else {
                     return Ok(());
                 };
@@ -287,7 +330,204 @@ mod run {
         }
     }
 
+    /// The cluster of an all-purpose cluster's `httpPath`
+    /// (`sql/protocolv1/o/<workspace>/<cluster-id>`, as Databricks shows it
+    /// for JDBC), None for a warehouse's.
+    pub(super) fn cluster_of(http_path: &str) -> Option<String> {
+        let parts: Vec<&str> = http_path
+            .trim_matches('/')
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        match parts.as_slice() {
+            ["sql", "protocolv1", "o", _, cluster] => Some((*cluster).to_owned()),
+            _ => None,
+        }
+    }
+
+    /// Spark's type names in a command's schema (`"long"`), as the
+    /// Statement Execution API names them (`LONG`).
+    fn statement_type(spark: &str) -> String {
+        let name = spark.trim_matches('"').to_ascii_lowercase();
+        match name.as_str() {
+            "integer" => "INT".into(),
+            "long" | "bigint" => "LONG".into(),
+            "short" | "smallint" => "SHORT".into(),
+            "byte" | "tinyint" => "BYTE".into(),
+            "float" => "FLOAT".into(),
+            "double" => "DOUBLE".into(),
+            "boolean" => "BOOLEAN".into(),
+            other if other.starts_with("decimal") => "DECIMAL".into(),
+            other => other.to_ascii_uppercase(),
+        }
+    }
+
     impl Query {
+        /// Runs the statement on an all-purpose cluster through the Command
+        /// Execution API (an SQL context, the command, its status), as the
+        /// JDBC driver does for a cluster's httpPath: a terminated cluster
+        /// is started first. Returns the result shaped as the Statement
+        /// Execution API's (so one path makes the outputs) and what ran.
+        async fn on_cluster(
+            &self,
+            client: &DatabricksClient,
+            ctx: &TaskContext,
+            cluster: &str,
+        ) -> Result<(Value, String), TaskError> {
+            let props = &ctx.properties;
+            let (context, command) = match ctx.checkpoint.as_ref().and_then(|c| {
+                Some((
+                    c["context_id"].as_str()?.to_owned(),
+                    c["command_id"].as_str()?.to_owned(),
+                ))
+            }) {
+                Some(ids) => {
+                    ctx.info(format!(
+                        "re-attaching to command {} on cluster {cluster} started before a restart",
+                        ids.1
+                    ))
+                    .await;
+                    ids
+                }
+                None => {
+                    let sql = props["sql"]
+                        .as_str()
+                        .filter(|s| !s.trim().is_empty())
+                        .ok_or_else(|| ctx.invalid("sql is required"))?;
+                    let sql = match props["parameters"].as_object() {
+                        Some(parameters) => crate::task::jdbc::sql_text::bind(
+                            sql,
+                            parameters,
+                            crate::task::jdbc::sql_text::Dialect::Spark,
+                        ),
+                        None => sql.to_owned(),
+                    };
+                    running_cluster(client, ctx, cluster).await?;
+                    let created: Value = client
+                        .post(
+                            "/api/1.2/contexts/create",
+                            &json!({"clusterId": cluster, "language": "sql"}),
+                        )
+                        .await?;
+                    let context = created["id"]
+                        .as_str()
+                        .ok_or_else(|| {
+                            TaskError::Failed(format!(
+                                "no SQL context on cluster {cluster}: {created}"
+                            ))
+                        })?
+                        .to_owned();
+                    wait_for(ctx, "the SQL context", None, || {
+                        let (client, context) = (client.clone(), context.clone());
+                        async move {
+                            let status: Value = client
+                                .get(
+                                    "/api/1.2/contexts/status",
+                                    &[("clusterId", cluster.to_owned()), ("contextId", context)],
+                                )
+                                .await?;
+                            match status["status"].as_str().unwrap_or("") {
+                                "Running" => Ok(Some(())),
+                                "Error" => Err(TaskError::Failed(format!(
+                                    "the SQL context on cluster {cluster} failed: {status}"
+                                ))),
+                                _ => Ok(None),
+                            }
+                        }
+                    })
+                    .await?;
+                    let body = json!({
+                        "clusterId": cluster,
+                        "contextId": context,
+                        "language": "sql",
+                        "command": sql,
+                    });
+                    let started: Value = client.post("/api/1.2/commands/execute", &body).await?;
+                    let command = started["id"]
+                        .as_str()
+                        .ok_or_else(|| {
+                            TaskError::Failed(format!("the command was not accepted: {started}"))
+                        })?
+                        .to_owned();
+                    ctx.checkpoint(&json!({"cluster_id": cluster, "context_id": context, "command_id": command}))
+                        .await?;
+                    (context, command)
+                }
+            };
+            let status = wait_for(ctx, "the command", None, || {
+                let (client, context, command) = (client.clone(), context.clone(), command.clone());
+                async move {
+                    let status: Value = client
+                        .get(
+                            "/api/1.2/commands/status",
+                            &[
+                                ("clusterId", cluster.to_owned()),
+                                ("contextId", context),
+                                ("commandId", command),
+                            ],
+                        )
+                        .await?;
+                    match status["status"].as_str().unwrap_or("") {
+                        "Finished" => Ok(Some(status)),
+                        "Cancelled" => Err(TaskError::Failed("the command was cancelled".into())),
+                        "Error" => Err(TaskError::Failed(format!("the command failed: {status}"))),
+                        _ => Ok(None),
+                    }
+                }
+            })
+            .await;
+            // The context is the cluster's memory: let it go either way.
+            let _ = client
+                .post::<_, Value>(
+                    "/api/1.2/contexts/destroy",
+                    &json!({"clusterId": cluster, "contextId": context}),
+                )
+                .await;
+            let results = status?["results"].take();
+            if results["resultType"] == "error" {
+                return Err(TaskError::Failed(format!(
+                    "the command failed on cluster {cluster}: {}",
+                    results["summary"]
+                        .as_str()
+                        .or(results["cause"].as_str())
+                        .unwrap_or("no message")
+                )));
+            }
+            let columns: Vec<Value> = results["schema"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| json!({"name": c["name"], "type_name": statement_type(c["type"].as_str().unwrap_or("string"))}))
+                .collect();
+            // Cells as the Statement Execution API gives them: text or null.
+            let rows: Vec<Value> = results["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|row| {
+                    Value::Array(
+                        row.as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|cell| match cell {
+                                Value::Null => Value::Null,
+                                Value::String(s) => json!(s),
+                                other => json!(other.to_string()),
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            let total = rows.len();
+            Ok((
+                json!({
+                    "manifest": {"schema": {"columns": columns}, "total_row_count": total},
+                    "result": {"data_array": rows},
+                }),
+                format!("command {command} on cluster {cluster}"),
+            ))
+        }
+
         /// `warehouseId`, or the id in `httpPath`, or the default: the
         /// server's, else the workspace's first warehouse, started if stopped.
         async fn warehouse(
@@ -349,6 +589,49 @@ mod run {
             }
             Ok(id)
         }
+    }
+
+    /// Waits for `cluster` to run, starting it when it is terminated (as
+    /// the JDBC driver's connection does).
+    async fn running_cluster(
+        client: &DatabricksClient,
+        ctx: &TaskContext,
+        cluster: &str,
+    ) -> Result<(), TaskError> {
+        let mut started = false;
+        wait_for(ctx, "the cluster to run", None, || {
+            let client = client.clone();
+            let first = !std::mem::replace(&mut started, true);
+            async move {
+                let info: Value = client
+                    .get(
+                        "/api/2.1/clusters/get",
+                        &[("cluster_id", cluster.to_owned())],
+                    )
+                    .await?;
+                match info["state"].as_str().unwrap_or("") {
+                    "RUNNING" => Ok(Some(())),
+                    "TERMINATED" if first => {
+                        ctx.info(format!("starting cluster {cluster}")).await;
+                        client
+                            .post::<_, Value>(
+                                "/api/2.1/clusters/start",
+                                &json!({"cluster_id": cluster}),
+                            )
+                            .await?;
+                        Ok(None)
+                    }
+                    "TERMINATED" | "TERMINATING" | "ERROR" | "UNKNOWN" if !first => {
+                        Err(TaskError::Failed(format!(
+                            "cluster {cluster} is {} and did not start",
+                            info["state"].as_str().unwrap_or("?")
+                        )))
+                    }
+                    _ => Ok(None),
+                }
+            }
+        })
+        .await
     }
 
     /// A row of strings as an object of typed values.

@@ -573,7 +573,7 @@ impl Runner for Query {
             let mut db = match (self.dialect, &dir) {
                 (Dialect::Postgres, _) => connect_postgres(ctx).await?,
                 (Dialect::Sqlite, Some(dir)) => connect_sqlite(ctx, dir).await?,
-                (Dialect::Sqlite, None) => unreachable!("SQLite has a working directory"),
+                _ => unreachable!("Query runs on PostgreSQL, or on SQLite in a working directory"),
             };
             let canceller = db.canceller();
             let work = async {

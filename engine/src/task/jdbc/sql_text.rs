@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 pub(crate) enum Dialect {
     Postgres,
     Sqlite,
+    /// Databricks SQL (Spark): a backslash escapes in a string.
+    Spark,
 }
 
 /// Walks `sql`, calling `plain` with each stretch outside quotes and
@@ -203,7 +205,7 @@ pub(crate) fn literal(value: &Value, dialect: Dialect) -> String {
     match value {
         Value::Null => "NULL".into(),
         Value::Bool(b) => match dialect {
-            Dialect::Postgres => if *b { "TRUE" } else { "FALSE" }.into(),
+            Dialect::Postgres | Dialect::Spark => if *b { "TRUE" } else { "FALSE" }.into(),
             Dialect::Sqlite => if *b { "1" } else { "0" }.into(),
         },
         Value::Number(n) => n.to_string(),
@@ -225,6 +227,15 @@ fn quote(text: &str, dialect: Dialect) -> String {
                     '\0' => {}
                     c => out.push(c),
                 }
+            }
+        }
+        Dialect::Spark => {
+            out.push('\'');
+            for c in text.chars() {
+                if c == '\'' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
             }
         }
         Dialect::Sqlite => {
