@@ -35,6 +35,14 @@ async fn world(time_scale: f64) -> World {
 }
 
 async fn world_with_faults(time_scale: f64, faults: Vec<emulator::FaultRule>) -> World {
+    world_with(time_scale, faults, Arc::new(|_: &str| None)).await
+}
+
+async fn world_with(
+    time_scale: f64,
+    faults: Vec<emulator::FaultRule>,
+    secrets: engine::executor::SecretSource,
+) -> World {
     let emulator = Emulator::start(EmulatorConfig {
         time_scale,
         faults,
@@ -61,7 +69,7 @@ async fn world_with_faults(time_scale: f64, faults: Vec<emulator::FaultRule>) ->
         ClientOptions::default(),
         engine::base_url::AllowedHosts::any(),
     ));
-    let executor = Executor::new(services.clone(), runners, Arc::new(|_: &str| None));
+    let executor = Executor::new(services.clone(), runners, secrets);
     World {
         emulator,
         store,
@@ -337,7 +345,21 @@ async fn every_blueprint_succeeds_with_30_percent_of_requests_refused() {
             retry_after_seconds: Some(0),
             latency_ms: None,
         };
-        let w = world_with_faults(0.001, vec![rule]).await;
+        // The blueprints that post to Slack post to a local receiver (email
+        // goes out only on a failure, which would fail the test anyway).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let slack = format!("http://{}/slack", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let app = axum::Router::new().route("/slack", axum::routing::post(|| async { "ok" }));
+            axum::serve(listener, app).await.unwrap();
+        });
+        let secrets: engine::executor::SecretSource = Arc::new(move |name: &str| match name {
+            "SLACK_WEBHOOK" => Some(slack.clone()),
+            "SMTP_HOST" => Some("127.0.0.1".into()),
+            "SMTP_PORT" => Some("9".into()),
+            _ => None,
+        });
+        let w = world_with(0.001, vec![rule], secrets).await;
         // The faults are live: raw requests are refused about 30% of the time.
         let client = engine::http::client();
         let mut refused = 0;

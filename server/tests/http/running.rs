@@ -468,6 +468,11 @@ async fn every_blueprint_runs_to_success_from_the_api() {
     let app = TestApp::spawn_with_emulator().await;
     let csv = "region,amount\nnorth,10\nsouth,5\nnorth,7\n";
     for blueprint in engine::blueprints::all() {
+        // Those that post to Slack or send email run with receivers in
+        // process.rs (mortar run) and end2end/tests/plugins.spec.ts.
+        if blueprint.source.contains("secret(") {
+            continue;
+        }
         let posted = app.post_flow(blueprint.source).await;
         assert_eq!(posted.status(), 200, "{}", blueprint.header.id);
         let plan = engine::plan::Plan::from_yaml(blueprint.source).unwrap();
