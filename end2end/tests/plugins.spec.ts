@@ -152,6 +152,19 @@ test('a Python script prepares a CSV that Databricks sums up, and Slack gets the
   expect(post.text).toContain('*Orders by region* (3 regions');
   expect(post.text).toContain('region,orders,total\nAPAC,10,615\nEMEA,10,535\nAMER,10,515');
   await expect(page.locator('.topology-node[data-task-id="notify"]')).toContainText('SUCCESS');
+  // The query's Ion result downloads as CSV and as JSON, converted by the server.
+  const asCsv = page.getByRole('link', { name: 'Download as CSV' });
+  await expect(asCsv).toHaveAttribute('download', /by_region-.*\.csv$/);
+  const csv = await page.request.get(new URL((await asCsv.getAttribute('href'))!, server.url).toString());
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toBe('region,orders,total\nAPAC,10,615\nEMEA,10,535\nAMER,10,515\n');
+  const asJson = page.getByRole('link', { name: 'Download as JSON' });
+  const json = await page.request.get(new URL((await asJson.getAttribute('href'))!, server.url).toString());
+  expect(await json.json()).toEqual([
+    { region: 'APAC', orders: 10, total: 615 },
+    { region: 'EMEA', orders: 10, total: 535 },
+    { region: 'AMER', orders: 10, total: 515 },
+  ]);
   expect(mails.length).toBe(sent);
 });
 
@@ -188,9 +201,8 @@ test('a shell export is cleaned up through Ion, summed on Databricks, and Slack 
   expect(post.text).toContain('[company.data] shell_export_cleanup');
   expect(post.text).toContain('Succeeded after');
   expect(post.attachments[0].fields).toContainEqual({ title: 'Stores', value: '3', short: true });
-  // FIXME: afterExecution runs as finally does, before the execution
-  // ends, so its summary says RUNNING; Kestra's says SUCCESS.
-  expect(post.text).toContain('shell_export_cleanup ➛ RUNNING');
+  // afterExecution reports the final state, as Kestra's does.
+  expect(post.text).toContain('shell_export_cleanup ➛ SUCCESS');
   // The JSON the API would serve is one of the execution's files.
   await expect(page.getByRole('link', { name: /Download to_json-.*\.json/ })).toBeVisible();
   expect(mails.length).toBe(sent);

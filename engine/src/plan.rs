@@ -21,6 +21,9 @@ pub struct Plan {
     pub tasks: Vec<Node>,
     pub errors: Vec<Node>,
     pub finally: Vec<Node>,
+    /// `afterExecution`: run once the final state is known, which they
+    /// read as `execution.state` and do not change.
+    pub after_execution: Vec<Node>,
     /// `pluginDefaults:` entries (type prefix, values), applied under a
     /// task's own properties.
     pub plugin_defaults: Vec<(String, Map<String, Value>)>,
@@ -328,6 +331,7 @@ impl Plan {
             tasks: nodes(&flow.tasks)?,
             errors: nodes(&flow.errors)?,
             finally: nodes(&flow.finally)?,
+            after_execution: nodes(&flow.after_execution)?,
             plugin_defaults,
             concurrency,
             disabled: flow.disabled,
@@ -340,6 +344,7 @@ impl Plan {
                 .iter_mut()
                 .chain(&mut plan.errors)
                 .chain(&mut plan.finally)
+                .chain(&mut plan.after_execution)
             {
                 add_default_reads(node, &defaults);
             }
@@ -365,7 +370,12 @@ impl Plan {
         let mut plan = self.clone();
         for _ in 0..10 {
             let mut changed = false;
-            for list in [&mut plan.tasks, &mut plan.errors, &mut plan.finally] {
+            for list in [
+                &mut plan.tasks,
+                &mut plan.errors,
+                &mut plan.finally,
+                &mut plan.after_execution,
+            ] {
                 for node in list.iter_mut() {
                     changed |= inject(node, find)?;
                 }
@@ -391,7 +401,12 @@ impl Plan {
     /// Every node, depth first, for lookups by id.
     pub fn all_nodes(&self) -> Vec<&Node> {
         let mut all = Vec::new();
-        for list in [&self.tasks, &self.errors, &self.finally] {
+        for list in [
+            &self.tasks,
+            &self.errors,
+            &self.finally,
+            &self.after_execution,
+        ] {
             for node in list {
                 node.collect_into(&mut all);
             }

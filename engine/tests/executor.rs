@@ -3244,3 +3244,48 @@ async fn a_working_directory_cache_carries_files_to_the_next_run() {
         "an expired cache is dropped"
     );
 }
+
+/// `afterExecution` runs after the tasks, `errors` and `finally`, once the
+/// final state is known: it reads that state as `execution.state` (the
+/// main tasks read RUNNING), and a failure in it does not change the
+/// execution's state, as Kestra's AfterExecutionTestCase has it.
+#[tokio::test]
+async fn after_execution_sees_the_final_state_and_does_not_change_it() {
+    let h = harness().await;
+    let yaml = "id: after\nnamespace: t\ntasks:\n  - id: mytask\n    type: debug.Return\n    format: \"{{ execution.state }}\"\nfinally:\n  - id: cleanup\n    type: debug.Return\n    format: done\nafterExecution:\n  - id: end\n    type: io.kestra.plugin.core.output.OutputValues\n    values:\n      state: \"{{ execution.state }}\"\n      output: \"{{ outputs.mytask.value }}\"\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Success);
+    let outputs = |task: &str| {
+        runs.iter()
+            .find(|r| r.task_id.as_str() == task)
+            .and_then(|r| r.outputs.clone())
+            .unwrap()
+    };
+    assert_eq!(outputs("mytask")["value"], "RUNNING");
+    assert_eq!(
+        outputs("end")["values"],
+        json!({"state": "SUCCESS", "output": "RUNNING"})
+    );
+    let order: Vec<&str> = runs.iter().map(|r| r.task_id.as_str()).collect();
+    assert_eq!(order, ["mytask", "cleanup", "end"]);
+
+    let yaml = "id: after_error\nnamespace: t\ntasks:\n  - id: fails\n    type: execution.Fail\nerrors:\n  - id: handled\n    type: log.Log\n    message: handled\nafterExecution:\n  - id: end\n    type: io.kestra.plugin.core.output.OutputValues\n    values:\n      state: \"{{ execution.state }}\"\n  - id: broken\n    type: execution.Fail\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert_eq!(
+        runs.iter()
+            .find(|r| r.task_id.as_str() == "end")
+            .and_then(|r| r.outputs.clone())
+            .unwrap()["values"]["state"],
+        "FAILED"
+    );
+
+    let yaml = "id: after_ok\nnamespace: t\ntasks:\n  - id: fine\n    type: log.Log\n    message: fine\nafterExecution:\n  - id: broken\n    type: execution.Fail\n";
+    let (state, runs, _) = run(&h, Runners::core(), yaml, json!({})).await;
+    assert_eq!(
+        state,
+        State::Success,
+        "a failing afterExecution task leaves it SUCCESS"
+    );
+    assert_eq!(state_of(&runs, "broken"), State::Failed);
+}

@@ -1120,6 +1120,7 @@ impl Executor {
             .errors
             .iter()
             .chain(&plan.finally)
+            .chain(&plan.after_execution)
             .flat_map(|node| {
                 let mut all = Vec::new();
                 node.collect_into(&mut all);

@@ -161,6 +161,9 @@ pub(crate) struct Walk {
     /// Set while `finally` runs: a kill stops the main tasks, but the
     /// clean-up runs, as the flows' authors expect.
     in_finally: std::sync::atomic::AtomicBool,
+    /// The final state, once known, while `afterExecution` runs: what its
+    /// tasks read as `execution.state` and see of the execution.
+    ending: Mutex<Option<State>>,
     variables: Mutex<Option<Value>>,
     /// Kestra's `tasks` variable: `tasks.<id>.state`, or
     /// `tasks.<id>.<value>.state` for a run with a ForEach value.
@@ -235,6 +238,7 @@ impl Walk {
             existing: Mutex::new(by_key),
             warning: Default::default(),
             in_finally: Default::default(),
+            ending: Mutex::default(),
             variables: Mutex::new(None),
             states: Mutex::new(states),
             versions: Mutex::default(),
@@ -306,6 +310,41 @@ impl Walk {
             (None, Outcome::Killed) => Event::Stopped,
             (None, Outcome::Interrupted) => unreachable!("returned above"),
         };
+        if !self.plan.after_execution.is_empty() {
+            // As Kestra does: `afterExecution` runs once the final state is
+            // known, reads it as `execution.state` (a SlackExecution there
+            // reports it), and its own outcome does not change it.
+            let final_state = self
+                .shared
+                .store
+                .get_execution(&id)
+                .await?
+                .map_or(State::Running, |e| e.state)
+                .on(event)
+                .unwrap_or(State::Failed);
+            if let Ok(mut ending) = self.ending.lock() {
+                *ending = Some(final_state);
+            }
+            self.in_finally
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let after = self
+                .clone()
+                .walk_list(self.plan.after_execution.clone(), Scope::default())
+                .await;
+            if after == Outcome::Interrupted {
+                if let Some(error) = self.failure.lock().ok().and_then(|mut f| f.take()) {
+                    return Err(error);
+                }
+                return Ok(State::Running);
+            }
+            if after == Outcome::Failed {
+                self.log(
+                    Level::Warn,
+                    &format!("an afterExecution task failed; the execution stays {final_state}"),
+                )
+                .await;
+            }
+        }
         // Every log line is stored before the end is: whoever waits for the
         // end (`?wait=true`, `mortar run`) then reads complete logs.
         self.shared.logs.flush().await;
@@ -417,6 +456,7 @@ impl Walk {
             "flow": {"id": self.plan.id, "namespace": self.plan.namespace, "revision": self.execution.flow_revision},
             "execution": {
                 "id": self.execution.id.as_str(),
+                "state": self.ending.lock().ok().and_then(|e| *e).map_or_else(|| "RUNNING".to_owned(), |s| s.to_string()),
                 "startDate": iso_millis(started),
                 "originalId": self.execution.original_id.as_ref().map_or(self.execution.id.as_str(), |id| id.as_str()),
             },
@@ -1280,6 +1320,7 @@ impl Walk {
                         Arc::new(move |text: &str| masker.mask(text)),
                     )
                     .with_type(node.declared)
+                    .with_ending(self.ending.lock().ok().and_then(|e| *e))
                     .with_source(properties.clone())
                     .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from))
                     .with_value(scope.value.clone())

@@ -122,6 +122,29 @@ pub fn graph(flow: &Flow) -> Graph {
         );
         g.edge(&last, "root.finally", EdgeKind::Sequence, None);
     }
+    if !flow.after_execution.is_empty() {
+        // After the end (and `finally`), once the final state is known.
+        let from = if flow.finally.is_empty() {
+            "root.end"
+        } else {
+            "root.finally"
+        };
+        g.node(
+            "root.afterExecution",
+            NodeKind::End,
+            None,
+            None,
+            Section::Finally,
+        );
+        let last = g.chain(
+            &flow.after_execution,
+            from,
+            EdgeKind::Finally,
+            None,
+            Section::Finally,
+        );
+        g.edge(&last, "root.afterExecution", EdgeKind::Sequence, None);
+    }
     Graph {
         nodes: g.nodes,
         edges: g.edges,

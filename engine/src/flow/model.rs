@@ -26,6 +26,8 @@ pub struct Flow {
     pub tasks: Vec<Task>,
     pub errors: Vec<Task>,
     pub finally: Vec<Task>,
+    /// `afterExecution`: run once the execution's final state is known.
+    pub after_execution: Vec<Task>,
     pub triggers: Vec<Trigger>,
     pub plugin_defaults: Option<Node>,
     pub concurrency: Option<Node>,
@@ -180,7 +182,13 @@ impl Flow {
     /// Every task, depth first: `tasks`, then `errors`, then `finally`.
     pub fn all_tasks(&self) -> Vec<&Task> {
         let mut all = Vec::new();
-        for task in self.tasks.iter().chain(&self.errors).chain(&self.finally) {
+        for task in self
+            .tasks
+            .iter()
+            .chain(&self.errors)
+            .chain(&self.finally)
+            .chain(&self.after_execution)
+        {
             collect(task, &mut all);
         }
         all
@@ -376,13 +384,14 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
         .get("errors")
         .map(|v| b.tasks(v, "errors"))
         .unwrap_or_default();
-    let mut finally = root
+    let finally = root
         .get("finally")
         .map(|v| b.tasks(v, "finally"))
         .unwrap_or_default();
-    if let Some(after) = root.get("afterExecution") {
-        finally.extend(b.tasks(after, "afterExecution"));
-    }
+    let after_execution = root
+        .get("afterExecution")
+        .map(|v| b.tasks(v, "afterExecution"))
+        .unwrap_or_default();
     let triggers = b.triggers(root.get("triggers"));
     let plugin_defaults = root
         .get("pluginDefaults")
@@ -416,6 +425,7 @@ pub(super) fn build(root: Node, source: &str) -> (Option<Flow>, Vec<Problem>) {
         tasks,
         errors,
         finally,
+        after_execution,
         triggers,
         plugin_defaults,
         concurrency,

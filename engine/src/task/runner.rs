@@ -193,6 +193,9 @@ pub struct TaskContext {
     /// The server's own URL (`--url`, Kestra's `kestra.url`), for links to
     /// an execution's page.
     pub server_url: Option<String>,
+    /// The execution's final state while `afterExecution` runs, which the
+    /// execution's record shows to the task ([`Self::execution_with_runs`]).
+    pub ending: Option<crate::state::State>,
 }
 
 /// What a purge of executions deletes.
@@ -258,6 +261,7 @@ impl TaskContext {
             working_dir: None,
             value: None,
             server_url: None,
+            ending: None,
         }
     }
 
@@ -524,6 +528,11 @@ impl TaskContext {
     }
 
     /// The server's URL, for the executor.
+    pub fn with_ending(mut self, ending: Option<crate::state::State>) -> Self {
+        self.ending = ending;
+        self
+    }
+
     pub fn with_server_url(mut self, url: Option<String>) -> Self {
         self.server_url = url;
         self
@@ -541,11 +550,14 @@ impl TaskContext {
         ),
         TaskError,
     > {
-        let execution = self
+        let mut execution = self
             .store
             .get_execution(id)
             .await?
             .ok_or_else(|| TaskError::Failed(format!("execution {id} does not exist")))?;
+        if let Some(ending) = self.ending.filter(|_| *id == self.execution_id) {
+            execution.state = ending;
+        }
         let runs = self.store.task_runs(id).await?;
         Ok((execution, runs))
     }

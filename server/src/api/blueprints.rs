@@ -34,6 +34,7 @@ fn json(blueprint: &engine::blueprints::Blueprint) -> BlueprintJson {
                 .iter()
                 .chain(&flow.errors)
                 .chain(&flow.finally)
+                .chain(&flow.after_execution)
                 .collect();
             while let Some(task) = stack.pop() {
                 all.push(task.short_type().to_owned());

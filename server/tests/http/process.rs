@@ -497,10 +497,8 @@ const SLACK_POSTS: &[(&str, &[&str])] = &[
             "[company.data] shell_export_cleanup",
             "Succeeded after",
             r#""title":"Stores","value":"3""#,
-            // FIXME: `afterExecution` runs as `finally` does, before the
-            // execution ends, so its summary says RUNNING; Kestra runs it
-            // after the end, and its summary says SUCCESS.
-            "shell_export_cleanup ➛ RUNNING",
+            // `afterExecution` reports the final state, as Kestra's does.
+            "shell_export_cleanup ➛ SUCCESS",
         ],
     ),
     (
