@@ -262,8 +262,9 @@ fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
                 .map(Value::from)
                 .map_err(|_| format!("{raw:?} is not a whole number")),
         },
+        // A Float in Kestra, whole or not: a default of 10 reads 10.0.
         "FLOAT" => match &value {
-            Value::Number(_) => Ok(value),
+            Value::Number(n) => Ok(n.as_f64().map_or(value.clone(), Value::from)),
             _ => trimmed
                 .parse::<f64>()
                 .ok()
@@ -424,6 +425,14 @@ mod tests {
                    // Optional and left out: null, as in Kestra.
                    "opt": null})
         );
+        // A whole FLOAT is still a float, as Kestra's Float: 10 reads 10.0.
+        let whole = resolve(
+            &[decl("f", "FLOAT", false, Some(json!(10)), &[])],
+            &Map::new(),
+        )
+        .unwrap();
+        assert!(whole["f"].is_f64(), "{whole:?}");
+        assert_eq!(whole["f"], json!(10.0));
     }
 
     #[test]
