@@ -398,3 +398,60 @@ errors:
         "{lines:?}"
     );
 }
+
+/// The case the *Execution tasks exist for: a flow started by a Flow
+/// trigger when another flow fails, whose SlackExecution reports that
+/// failed execution (`executionId: "{{ trigger.executionId }}"`), end to
+/// end through the flow triggers' loop.
+#[tokio::test]
+async fn a_flow_trigger_on_failure_reports_the_failed_execution_to_slack() {
+    let h = harness().await;
+    let (url, received) = receiver().await;
+    let failing = "id: nightly_load\nnamespace: company.data\ntasks:\n  - id: load\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: the source table is empty\n";
+    let alert = format!(
+        "id: failure_alert\nnamespace: company.ops\ntasks:\n  - id: slack\n    type: io.kestra.plugin.slack.notifications.SlackExecution\n    url: {url}/alerts\n    executionId: \"{{{{ trigger.executionId }}}}\"\ntriggers:\n  - id: on_failure\n    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [FAILED]\n      - type: io.kestra.plugin.core.condition.ExecutionNamespace\n        namespace: company.data\n        prefix: true\n"
+    );
+    support::save(&h.store, failing).await;
+    support::save(&h.store, &alert).await;
+    let executor = h.executor();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let loop_task = engine::flow_triggers::spawn(h.store.clone(), executor.clone(), stop.clone());
+    let plan = Arc::new(Plan::from_yaml(failing).unwrap());
+    let failed = executor
+        .launch(Launch {
+            id: None,
+            plan,
+            flow_revision: 1,
+            inputs: Default::default(),
+            labels: Default::default(),
+            trigger_vars: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(executor.wait(&failed).await.unwrap(), State::Failed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let post = loop {
+        if let Some((_, body)) = received
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(path, _)| path == "alerts")
+            .cloned()
+        {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the alert flow posts to Slack"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let text = post.to_string();
+    assert!(text.contains("nightly_load"), "{text}");
+    assert!(text.contains("FAILED"), "{text}");
+    assert!(text.contains(failed.as_str()), "{text}");
+    assert!(text.contains("load"), "the task it failed on: {text}");
+    stop.cancel();
+    loop_task.await.unwrap();
+}
