@@ -158,12 +158,8 @@ pub(crate) mod run {
     use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
     use serde_json::{Map, Value};
 
-    use super::super::avro::run::{
-        files,
-        ion::{Raw, raw_kinds},
-        iso_instant, source_of, target_of,
-    };
-    use super::super::run::{create, done, io, line, open};
+    use super::super::ion::{Raw, iso_instant, raw_kinds};
+    use super::super::run::{create, done, files, io, line, open, source_of, target_of};
     use crate::log::Level;
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 

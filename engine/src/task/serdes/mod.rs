@@ -3,8 +3,14 @@
 //! stream: a line in, a line out, whatever the file's size.
 
 pub mod avro;
+#[cfg(feature = "runtime")]
+mod avro_converter;
+#[cfg(feature = "runtime")]
+mod avro_schema;
 pub mod csv;
 pub mod excel;
+#[cfg(feature = "runtime")]
+mod ion;
 pub mod json;
 pub mod parquet;
 
@@ -42,6 +48,7 @@ pub(crate) mod run {
 
     use serde_json::Value;
 
+    use crate::log::Level;
     use crate::storage::Storage;
     use crate::task::{Outputs, TaskContext, TaskError};
 
@@ -89,6 +96,65 @@ pub(crate) mod run {
                 .map_err(|e| TaskError::Failed(format!("cannot write {uri}: {e}")))?;
         }
         Ok((source, uri, target))
+    }
+
+    /// The local path of a file of the namespace's storage.
+    pub(super) fn source_of(ctx: &TaskContext, uri: &str) -> Result<PathBuf, TaskError> {
+        let path = ctx
+            .storage
+            .path_of(uri.trim())
+            .map_err(|e| ctx.invalid(format!("from: {e}")))?;
+        if !path.is_file() {
+            return Err(TaskError::Failed(format!("from: {uri} does not exist")));
+        }
+        Ok(path)
+    }
+
+    /// A new file of this task run: its URI and path.
+    pub(super) fn target_of(ctx: &TaskContext, name: &str) -> Result<(String, PathBuf), TaskError> {
+        let uri = Storage::execution_uri(
+            &ctx.namespace,
+            &ctx.flow_id,
+            &ctx.execution_id,
+            &format!("{}-{}{name}", ctx.task_id, ctx.task_run_id),
+        );
+        let path = ctx.storage.path_of(&uri)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| TaskError::Failed(format!("cannot write {uri}: {e}")))?;
+        }
+        Ok((uri, path))
+    }
+
+    /// The `from` file's local path and the new file's URI and path
+    /// (`paths` without `charset`, which these Kestra types do not have).
+    pub(super) fn files(
+        ctx: &TaskContext,
+        extension: &str,
+    ) -> Result<(PathBuf, String, PathBuf), TaskError> {
+        let from = ctx
+            .prop("from")?
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ctx.invalid("from: the file's storage:// URI is missing"))?
+            .to_owned();
+        let source = source_of(ctx, &from)?;
+        let (uri, target) = target_of(ctx, extension)?;
+        Ok((source, uri, target))
+    }
+
+    pub(super) async fn log_warnings(ctx: &TaskContext, warnings: &[String]) {
+        for warning in warnings.iter().take(100) {
+            ctx.log(Level::Warn, warning).await;
+        }
+        if warnings.len() > 100 {
+            ctx.log(
+                Level::Warn,
+                format!("{} more warnings not shown", warnings.len() - 100),
+            )
+            .await;
+        }
     }
 
     pub(crate) fn io(e: std::io::Error) -> TaskError {

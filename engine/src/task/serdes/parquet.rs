@@ -4,8 +4,10 @@
 //!
 //! Kestra writes Parquet through parquet-avro: the records are converted
 //! with its Avro converter and the columns typed from an Avro schema (given
-//! or inferred), so IonToParquet shares IonToAvro's properties and rules
-//! (`avro.rs`), and ParquetToIon writes what Kestra's AvroDeserializer gives.
+//! or inferred), so IonToParquet shares IonToAvro's properties (`avro.rs`),
+//! conversion rules (`avro_converter.rs`) and schema inference
+//! (`avro_schema.rs`), and ParquetToIon writes what Kestra's AvroDeserializer
+//! gives (`ion.rs`).
 //!
 //! Where Mortar differs from Kestra:
 //! - A Parquet file holds its rows in row groups, written a column at a
@@ -124,10 +126,10 @@ pub(crate) mod run {
     use parquet::schema::types::Type;
     use serde_json::Value;
 
-    use super::super::avro::run::{
-        Converter, Options, files, ion, log_warnings, names_of, schema, schema_text,
-    };
-    use super::super::run::{create, done, io, line, open};
+    use super::super::avro_converter::{Converter, Options};
+    use super::super::avro_schema::{names_of, schema, schema_text};
+    use super::super::ion;
+    use super::super::run::{create, done, files, io, line, log_warnings, open};
     use crate::task::{Outputs, Runner, TaskContext, TaskError};
 
     fn failed(e: parquet::errors::ParquetError) -> TaskError {
