@@ -13,6 +13,7 @@ pub mod discord;
 pub mod email;
 pub mod google;
 pub mod slack;
+pub mod slack_app;
 pub mod teams;
 
 use crate::flow::registry::Kind::*;
