@@ -96,7 +96,6 @@ pub(crate) mod run {
                             one => write(&one)?,
                         }
                     }
-                    drop(write);
                     out.flush().map_err(io)?;
                     Ok(size)
                 })
