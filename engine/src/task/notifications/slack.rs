@@ -85,7 +85,7 @@ pub const EXECUTION: TaskType = TaskType {
 };
 
 #[cfg(feature = "runtime")]
-mod run {
+pub(super) mod run {
     use futures::future::BoxFuture;
     use serde_json::{Value, json};
 
@@ -119,7 +119,7 @@ mod run {
 
     /// Kestra's toSlackMrkdwn: **bold**, __italic__ and [text](url) in
     /// Slack's spelling.
-    pub(super) fn mrkdwn(text: &str) -> String {
+    pub(in crate::task::notifications) fn mrkdwn(text: &str) -> String {
         let bold = regex::Regex::new(r"\*\*(.*?)\*\*").expect("a regex");
         let italic = regex::Regex::new(r"__(.*?)__").expect("a regex");
         let link = regex::Regex::new(r"\[(.*?)\]\((.*?)\)").expect("a regex");

@@ -316,6 +316,7 @@ mod run {
     use tokio::io::AsyncWriteExt;
 
     use super::super::run::text;
+    use super::super::slack::run::mrkdwn;
     use crate::base_url::BaseUrl;
     use crate::log::Level;
     use crate::storage::Storage;
@@ -861,17 +862,6 @@ mod run {
         let t =
             jiff::Timestamp::new(seconds.parse().ok()?, micros.parse::<i32>().ok()? * 1000).ok()?;
         Some(t.to_string())
-    }
-
-    /// Kestra's toSlackMrkdwn (as the incoming webhook's): **bold**,
-    /// __italic__ and [text](url) in Slack's spelling.
-    fn mrkdwn(text: &str) -> String {
-        let bold = regex::Regex::new(r"\*\*(.*?)\*\*").expect("a regex");
-        let italic = regex::Regex::new(r"__(.*?)__").expect("a regex");
-        let link = regex::Regex::new(r"\[(.*?)\]\((.*?)\)").expect("a regex");
-        let text = bold.replace_all(text, "*$1*");
-        let text = italic.replace_all(&text, "_${1}_");
-        link.replace_all(&text, "<$2|$1>").into_owned()
     }
 
     #[cfg(test)]
