@@ -598,10 +598,12 @@ mod run {
         ctx: &TaskContext,
         cluster: &str,
     ) -> Result<(), TaskError> {
-        let mut started = false;
+        // Whether this task asked the cluster to start: TERMINATED after
+        // that means it failed to.
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let asked = &asked;
         wait_for(ctx, "the cluster to run", None, || {
             let client = client.clone();
-            let first = !std::mem::replace(&mut started, true);
             async move {
                 let info: Value = client
                     .get(
@@ -609,9 +611,10 @@ mod run {
                         &[("cluster_id", cluster.to_owned())],
                     )
                     .await?;
-                match info["state"].as_str().unwrap_or("") {
+                let state = info["state"].as_str().unwrap_or("");
+                match state {
                     "RUNNING" => Ok(Some(())),
-                    "TERMINATED" if first => {
+                    "TERMINATED" if !asked.swap(true, std::sync::atomic::Ordering::SeqCst) => {
                         ctx.info(format!("starting cluster {cluster}")).await;
                         client
                             .post::<_, Value>(
@@ -621,12 +624,11 @@ mod run {
                             .await?;
                         Ok(None)
                     }
-                    "TERMINATED" | "TERMINATING" | "ERROR" | "UNKNOWN" if !first => {
-                        Err(TaskError::Failed(format!(
-                            "cluster {cluster} is {} and did not start",
-                            info["state"].as_str().unwrap_or("?")
-                        )))
-                    }
+                    "TERMINATED" | "ERROR" | "UNKNOWN" => Err(TaskError::Failed(format!(
+                        "cluster {cluster} is {state} and did not start: {}",
+                        info["state_message"].as_str().unwrap_or("no message")
+                    ))),
+                    // TERMINATING (then started), PENDING, RESTARTING, RESIZING.
                     _ => Ok(None),
                 }
             }
