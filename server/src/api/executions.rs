@@ -803,3 +803,248 @@ pub(crate) async fn set_labels(
         }),
     }
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteParams {
+    /// Delete its log lines too (default true).
+    delete_logs: Option<bool>,
+    /// Delete its metrics too (default true).
+    delete_metrics: Option<bool>,
+    /// Delete its files in internal storage too (default true).
+    delete_storage: Option<bool>,
+    /// `by-ids`: delete executions that have not ended too (default false).
+    include_non_terminated: Option<bool>,
+}
+
+/// Deletes ended (or, when asked, any) executions with what `params` says
+/// goes with them.
+async fn delete_records(
+    state: &AppState,
+    executions: &[engine::store::ExecutionRecord],
+    params: &DeleteParams,
+) -> Result<(), ApiError> {
+    if params.delete_storage.unwrap_or(true) {
+        for execution in executions {
+            state
+                .storage
+                .delete_execution_files(&execution.namespace, &execution.flow_id, &execution.id)
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+    }
+    let ids: Vec<ExecutionId> = executions.iter().map(|e| e.id.clone()).collect();
+    state
+        .store
+        .purge_executions(
+            &ids,
+            true,
+            params.delete_logs.unwrap_or(true),
+            params.delete_metrics.unwrap_or(true),
+        )
+        .await?;
+    Ok(())
+}
+
+#[utoipa::path(delete, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path), DeleteParams),
+    responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson),
+              (status = 409, description = "It has not ended", body = crate::error::ErrorJson)))]
+/// `DELETE /api/v1/executions/{id}`: deletes an ended execution, with its
+/// logs, metrics and files unless `deleteLogs`/`deleteMetrics`/`deleteStorage`
+/// say false.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<DeleteParams>,
+) -> Result<StatusCode, ApiError> {
+    let id = super::params::execution_id("id", &id)?;
+    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
+    if !execution.state.is_terminal() {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "execution {id} is {}: kill it first, or wait for its end",
+                execution.state
+            ),
+        });
+    }
+    delete_records(&state, std::slice::from_ref(&execution), &params).await?;
+    caller
+        .audit(
+            &state.store,
+            "execution.delete",
+            Some(execution.namespace.as_str()),
+            Some(id.as_str()),
+            None,
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a bulk action does with one execution, once every one was checked.
+#[derive(Clone, Copy)]
+enum Bulk {
+    Kill,
+    Delete { non_terminated: bool },
+    Restart,
+    Replay,
+}
+
+impl Bulk {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "kill",
+            Self::Delete { .. } => "delete",
+            Self::Restart => "restart",
+            Self::Replay => "replay",
+        }
+    }
+
+    /// Why `execution` cannot take this action, as Kestra words it.
+    fn refusal(self, execution: &engine::store::ExecutionRecord) -> Option<&'static str> {
+        let ended = execution.state.is_terminal();
+        match self {
+            Self::Kill if ended => Some("execution already finished"),
+            Self::Delete {
+                non_terminated: false,
+            } if !ended => Some("execution not terminated"),
+            Self::Restart if !matches!(execution.state, RunState::Failed | RunState::Killed) => {
+                Some("execution not in state FAILED or KILLED")
+            }
+            Self::Replay if !ended => Some("execution not terminated"),
+            _ => None,
+        }
+    }
+}
+
+/// Kestra's bulk actions by ids: every id is checked first (found, the
+/// caller's to act on, in a state the action takes); any refusal answers
+/// 400 with Kestra's BulkErrorResponse (`message`, `invalids`) and nothing
+/// is done; else every one is acted on and the count answered.
+async fn by_ids(
+    state: &AppState,
+    caller: &Caller,
+    ids: Vec<String>,
+    action: Bulk,
+    delete: Option<&DeleteParams>,
+) -> Result<Response, ApiError> {
+    let mut found = Vec::new();
+    let mut invalids = Vec::new();
+    for raw in &ids {
+        let refusal = match super::params::execution_id("executionsId", raw) {
+            Err(_) => Some("execution not found"),
+            Ok(id) => match find_as(state, &id, caller, Role::Operator).await {
+                Err(ApiError::NotFound { .. }) => Some("execution not found"),
+                Err(ApiError::Forbidden { .. }) => {
+                    Some("user don't have the authorisation to act on this execution")
+                }
+                Err(other) => return Err(other),
+                Ok(execution) => match action.refusal(&execution) {
+                    Some(refusal) => Some(refusal),
+                    None => {
+                        found.push(execution);
+                        None
+                    }
+                },
+            },
+        };
+        if let Some(message) = refusal {
+            invalids.push(
+                serde_json::json!({"message": message, "invalidValue": raw, "path": "execution"}),
+            );
+        }
+    }
+    if !invalids.is_empty() {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"message": format!("invalid bulk {}", action.name()), "invalids": invalids})),
+        )
+            .into_response());
+    }
+    match action {
+        Bulk::Delete { .. } => {
+            delete_records(state, &found, delete.expect("delete has its parameters")).await?
+        }
+        Bulk::Kill => {
+            for execution in &found {
+                state.executor.kill(&execution.id).await?;
+            }
+        }
+        Bulk::Restart => {
+            for execution in &found {
+                let plan = plan_of(state, execution, "restarted").await?;
+                state.executor.restart(&execution.id, plan).await?;
+            }
+        }
+        Bulk::Replay => {
+            for execution in &found {
+                let plan = plan_of(state, execution, "replayed").await?;
+                state.executor.replay(&execution.id, None, plan).await?;
+            }
+        }
+    }
+    for execution in &found {
+        caller
+            .audit(
+                &state.store,
+                &format!("execution.{}", action.name()),
+                Some(execution.namespace.as_str()),
+                Some(execution.id.as_str()),
+                Some(serde_json::json!({"bulk": true})),
+            )
+            .await;
+    }
+    Ok(Json(serde_json::json!({"count": found.len()})).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/executions/kill/by-ids", tag = "executions", request_body = Vec<String>,
+    responses((status = 200, description = "Kestra's BulkResponse: `{count}`"), (status = 400, description = "Kestra's BulkErrorResponse: `{message, invalids}`; nothing was done")))]
+/// `DELETE /api/v1/executions/kill/by-ids`: kills each running execution of
+/// the list.
+pub(crate) async fn kill_by_ids(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(ids): Json<Vec<String>>,
+) -> Result<Response, ApiError> {
+    by_ids(&state, &caller, ids, Bulk::Kill, None).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/executions/by-ids", tag = "executions", params(DeleteParams), request_body = Vec<String>,
+    responses((status = 200, description = "Kestra's BulkResponse: `{count}`"), (status = 400, description = "Kestra's BulkErrorResponse: `{message, invalids}`; nothing was done")))]
+/// `DELETE /api/v1/executions/by-ids`: deletes each ended execution of the
+/// list (any, with `includeNonTerminated=true`).
+pub(crate) async fn delete_by_ids(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<DeleteParams>,
+    Json(ids): Json<Vec<String>>,
+) -> Result<Response, ApiError> {
+    let action = Bulk::Delete {
+        non_terminated: params.include_non_terminated.unwrap_or(false),
+    };
+    by_ids(&state, &caller, ids, action, Some(&params)).await
+}
+
+#[utoipa::path(post, path = "/api/v1/executions/restart/by-ids", tag = "executions", request_body = Vec<String>,
+    responses((status = 200, description = "Kestra's BulkResponse: `{count}`"), (status = 400, description = "Kestra's BulkErrorResponse: `{message, invalids}`; nothing was done")))]
+/// `POST /api/v1/executions/restart/by-ids`: restarts each FAILED or KILLED
+/// execution of the list.
+pub(crate) async fn restart_by_ids(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(ids): Json<Vec<String>>,
+) -> Result<Response, ApiError> {
+    by_ids(&state, &caller, ids, Bulk::Restart, None).await
+}
+
+#[utoipa::path(post, path = "/api/v1/executions/replay/by-ids", tag = "executions", request_body = Vec<String>,
+    responses((status = 200, description = "Kestra's BulkResponse: `{count}`"), (status = 400, description = "Kestra's BulkErrorResponse: `{message, invalids}`; nothing was done")))]
+/// `POST /api/v1/executions/replay/by-ids`: replays each ended execution of
+/// the list from its start, as new executions.
+pub(crate) async fn replay_by_ids(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(ids): Json<Vec<String>>,
+) -> Result<Response, ApiError> {
+    by_ids(&state, &caller, ids, Bulk::Replay, None).await
+}

@@ -32,7 +32,8 @@ use crate::AppState;
         flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate, flows::update_namespace,
         plugins, expressions, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart,
-        executions::replay, executions::file, webhook::webhook,
+        executions::replay, executions::file, executions::delete, executions::delete_by_ids, executions::kill_by_ids,
+        executions::restart_by_ids, executions::replay_by_ids, webhook::webhook,
         logs::list, logs::download, logs::follow,
         metrics::for_execution, metrics::flow_names, metrics::task_names, metrics::tasks, metrics::flow_aggregates, metrics::task_aggregates,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
@@ -178,7 +179,18 @@ pub(crate) fn router() -> Router<AppState> {
             "/executions/{id}/{flow_id}",
             post(executions::create).layer(axum::extract::DefaultBodyLimit::disable()),
         )
-        .route("/executions/{id}", get(executions::get))
+        .route(
+            "/executions/{id}",
+            get(executions::get).delete(executions::delete),
+        )
+        // Kestra's bulk actions; their literal segments win over `{id}`.
+        .route("/executions/by-ids", delete(executions::delete_by_ids))
+        .route("/executions/kill/by-ids", delete(executions::kill_by_ids))
+        .route(
+            "/executions/restart/by-ids",
+            post(executions::restart_by_ids),
+        )
+        .route("/executions/replay/by-ids", post(executions::replay_by_ids))
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/resume", post(executions::resume))
         .route("/executions/{id}/restart", post(executions::restart))

@@ -947,3 +947,175 @@ async fn templates_are_kept_by_the_api_and_run_by_flow_template() {
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+/// Kestra's bulk actions by ids and the delete of one execution: every id
+/// is checked before anything is done (a missing or unfit one answers 400
+/// with Kestra's `{message, invalids}`), then the count is answered; the
+/// tenant paths take them too.
+#[tokio::test]
+async fn executions_are_deleted_killed_restarted_and_replayed_by_ids() {
+    let app = TestApp::spawn().await;
+    let (done1, _) = seed_execution(&app, "hello").await;
+    let (done2, _) = seed_execution(&app, "hello").await;
+    let (done3, _) = seed_execution(&app, "hello").await;
+    let (running, _) = seed_running_execution(&app, "long").await;
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        app.client.request(method, app.url(path)).json(&body).send()
+    };
+    let status_of = |id: &ExecutionId| {
+        app.client
+            .get(app.url(&format!("/api/v1/executions/{id}")))
+            .send()
+    };
+
+    // Deleting: ended ones only, unless includeNonTerminated.
+    let refused = send(
+        reqwest::Method::DELETE,
+        "/api/v1/executions/by-ids",
+        json!([done1.as_str(), running.as_str(), "nope0000000000000000"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["message"], "invalid bulk delete");
+    let messages: Vec<&str> = body["invalids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["execution not terminated", "execution not found"]
+    );
+    assert_eq!(
+        status_of(&done1).await.unwrap().status(),
+        200,
+        "nothing was done"
+    );
+    let deleted: serde_json::Value = send(
+        reqwest::Method::DELETE,
+        "/api/v1/main/executions/by-ids?deleteLogs=true",
+        json!([done1.as_str(), done3.as_str()]),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(deleted, json!({"count": 2}));
+    assert_eq!(status_of(&done1).await.unwrap().status(), 404);
+    assert_eq!(status_of(&done3).await.unwrap().status(), 404);
+    assert_eq!(status_of(&done2).await.unwrap().status(), 200);
+
+    // One by one: an execution still running is refused.
+    let one = app
+        .client
+        .delete(app.url(&format!("/api/v1/executions/{running}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 409);
+    let one = app
+        .client
+        .delete(app.url(&format!("/api/v1/executions/{done2}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 204);
+    assert_eq!(status_of(&done2).await.unwrap().status(), 404);
+
+    // Killing: running ones only.
+    let refused = send(
+        reqwest::Method::DELETE,
+        "/api/v1/executions/kill/by-ids",
+        json!([done2.as_str()]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["message"], "invalid bulk kill");
+    assert_eq!(body["invalids"][0]["message"], "execution not found");
+
+    // Restart and replay on real executions of a flow that fails.
+    app.post_flow(
+        "id: flaky\nnamespace: company.data\ntasks:\n  - id: boom\n    type: execution.Fail\n",
+    )
+    .await;
+    let mut failed = Vec::new();
+    for _ in 0..2 {
+        let started: serde_json::Value = app
+            .client
+            .post(app.url("/api/v1/executions/company.data/flaky?wait=true"))
+            .multipart(reqwest::multipart::Form::new())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(started["state"]["current"], "FAILED");
+        failed.push(started["id"].as_str().unwrap().to_owned());
+    }
+    let restarted: serde_json::Value = send(
+        reqwest::Method::POST,
+        "/api/v1/executions/restart/by-ids",
+        json!(failed),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(restarted, json!({"count": 2}));
+    for id in &failed {
+        let id = ExecutionId::new(id.clone());
+        let state = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            app.state.executor.wait(&id),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            state,
+            engine::state::State::Failed,
+            "restarted and failed again"
+        );
+        let execution = app.state.store.get_execution(&id).await.unwrap().unwrap();
+        assert!(
+            execution
+                .histories
+                .iter()
+                .filter(|h| h.state == engine::state::State::Failed)
+                .count()
+                >= 2,
+            "{:?}",
+            execution.histories
+        );
+    }
+    let replayed: serde_json::Value = send(
+        reqwest::Method::POST,
+        "/api/v1/executions/replay/by-ids",
+        json!(failed),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(replayed, json!({"count": 2}));
+    let search: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/executions/search?flowId=flaky"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(search["total"], 4, "two replays as new executions");
+    app.stop().await;
+}
