@@ -1119,3 +1119,77 @@ async fn executions_are_deleted_killed_restarted_and_replayed_by_ids() {
     assert_eq!(search["total"], 4, "two replays as new executions");
     app.stop().await;
 }
+
+/// Kestra's file metas and preview: the size; an Ion file's first rows as
+/// a LIST, text's first lines as TEXT, cut at maxRows and said so; another
+/// execution's file refused as for the download.
+#[tokio::test]
+async fn an_execution_file_has_metas_and_a_preview() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seed_execution(&app, "hello").await;
+    let uri = |name: &str| {
+        Storage::execution_uri(
+            &Namespace::new("company.data"),
+            &FlowId::new("hello"),
+            &id,
+            name,
+        )
+    };
+    let mut ion = String::new();
+    for i in 0..150 {
+        ion.push_str(&format!("{{n:{i},name:\"row {i}\"}}\n"));
+    }
+    app.state
+        .storage
+        .write(&uri("rows.ion"), ion.as_bytes())
+        .await
+        .unwrap();
+    app.state
+        .storage
+        .write(&uri("notes.txt"), &b"one\ntwo\nthree\n"[..])
+        .await
+        .unwrap();
+    let get = |what: &str, path: String, extra: &str| {
+        app.client
+            .get(app.url(&format!(
+                "/api/v1/main/executions/{id}/file/{what}?path={}{extra}",
+                path.replace('/', "%2F").replace(':', "%3A")
+            )))
+            .send()
+    };
+    let metas: serde_json::Value = get("metas", uri("rows.ion"), "")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metas, json!({"size": ion.len()}));
+    let preview: serde_json::Value = get("preview", uri("rows.ion"), "")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["type"], "LIST");
+    assert_eq!(preview["extension"], "ion");
+    assert_eq!(preview["truncated"], true);
+    assert_eq!(preview["content"].as_array().unwrap().len(), 100);
+    assert_eq!(preview["content"][3], json!({"n": 3, "name": "row 3"}));
+    let text: serde_json::Value = get("preview", uri("notes.txt"), "&maxRows=2")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        text,
+        json!({"extension": "txt", "type": "TEXT", "content": "one\ntwo", "truncated": true})
+    );
+    let elsewhere = "storage:///company.data/hello/executions/someone-else/rows.ion".to_owned();
+    assert_eq!(get("preview", elsewhere, "").await.unwrap().status(), 403);
+    assert_eq!(
+        get("metas", uri("missing.ion"), "").await.unwrap().status(),
+        404
+    );
+    app.stop().await;
+}
