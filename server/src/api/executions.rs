@@ -269,7 +269,7 @@ async fn open_file(
     id: &str,
     path: &str,
 ) -> Result<(tokio::fs::File, u64), ApiError> {
-    let id = super::params::execution_id("id", &id)?;
+    let id = super::params::execution_id("id", id)?;
     let execution = find_as(state, &id, caller, Role::Viewer).await?;
     let prefix =
         Storage::execution_uri(&execution.namespace, &execution.flow_id, &execution.id, "");
