@@ -33,7 +33,7 @@ use crate::AppState;
         plugins, expressions, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart,
         executions::replay, executions::file, executions::delete, executions::delete_by_ids, executions::kill_by_ids,
-        executions::restart_by_ids, executions::replay_by_ids, executions::file_metas, executions::file_preview, webhook::webhook,
+        executions::restart_by_ids, executions::replay_by_ids, executions::file_metas, executions::file_preview, executions::follow, webhook::webhook,
         logs::list, logs::download, logs::follow,
         metrics::for_execution, metrics::flow_names, metrics::task_names, metrics::tasks, metrics::flow_aggregates, metrics::task_aggregates,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
@@ -197,6 +197,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
         .route("/executions/{id}/file/metas", get(executions::file_metas))
+        .route("/executions/{id}/follow", get(executions::follow))
         .route(
             "/executions/{id}/file/preview",
             get(executions::file_preview),

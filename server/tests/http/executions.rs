@@ -1193,3 +1193,66 @@ async fn an_execution_file_has_metas_and_a_preview() {
     );
     app.stop().await;
 }
+
+/// Following an execution as Kestra's clients do: `start`, `progress`
+/// events while it runs, `end` with its final state; an ended one answers
+/// `start` and `end` at once; an unknown one is 404.
+#[tokio::test]
+async fn an_execution_is_followed_to_its_end_as_server_sent_events() {
+    let app = TestApp::spawn().await;
+    app.post_flow("id: slowish\nnamespace: company.data\ntasks:\n  - id: first\n    type: log.Log\n    message: one\n  - id: wait\n    type: flow.Sleep\n    duration: PT0.5S\n  - id: last\n    type: log.Log\n    message: two\n")
+        .await;
+    let started: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/executions/company.data/slowish"))
+        .multipart(reqwest::multipart::Form::new())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let events = |body: String| -> Vec<(String, serde_json::Value)> {
+        body.split("\n\n")
+            .filter_map(|block| {
+                let id = block.lines().find_map(|l| l.strip_prefix("id: "))?;
+                let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+                Some((id.to_owned(), serde_json::from_str(data).unwrap()))
+            })
+            .collect()
+    };
+    let follow = |id: String| {
+        app.client
+            .get(app.url(&format!("/api/v1/main/executions/{id}/follow")))
+            .send()
+    };
+    let response = follow(id.clone()).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let seen = events(response.text().await.unwrap());
+    assert_eq!(seen.first().map(|e| e.0.as_str()), Some("start"));
+    assert_eq!(seen[0].1["id"], id.as_str());
+    let (last_id, last) = seen.last().unwrap();
+    assert_eq!(last_id, "end");
+    assert_eq!(last["state"]["current"], "SUCCESS");
+    assert_eq!(last["taskRunList"].as_array().unwrap().len(), 3);
+    assert!(
+        seen.iter()
+            .any(|(id, e)| id == "progress" && e["state"]["current"] == "RUNNING"),
+        "{seen:?}"
+    );
+    // Once ended: start and end at once.
+    let again = events(follow(id.clone()).await.unwrap().text().await.unwrap());
+    assert_eq!(
+        again.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["start", "end"]
+    );
+    assert_eq!(
+        follow("0000000000000000000000".into())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    app.stop().await;
+}
