@@ -1193,12 +1193,10 @@ impl ExecutionFollower {
         }
         if !self.started {
             self.started = true;
-            return Some(
-                Event::default()
-                    .id("start")
-                    .json_data(serde_json::json!({"id": self.id.as_str()}))
-                    .ok()?,
-            );
+            return Event::default()
+                .id("start")
+                .json_data(serde_json::json!({"id": self.id.as_str()}))
+                .ok();
         }
         loop {
             // PAUSED is not an end: a resume goes on.
