@@ -101,3 +101,32 @@ def test_a_namespace_is_deployed_as_ci_cd_does(kestra):
     assert {f.id: f.revision for f in second}["two"] == 1
     ids = {f.id for f in kestra.flows.search_flows(tenant="main").results if f.namespace == "deploy.team"}
     assert ids == {"two", "three"}
+
+
+def test_executions_are_restarted_replayed_and_deleted_by_ids(kestra):
+    kestra.flows.create_flow(tenant="main", body=FAILING.replace("flaky", "flaky3"))
+    ids = [
+        kestra.executions.create_execution(tenant="main", namespace="company.team", id="flaky3", wait=True).id
+        for _ in range(2)
+    ]
+    assert kestra.executions.restart_executions_by_ids(tenant="main", ids=ids)["count"] == 2
+    for id in ids:
+        # Restarted, it fails again; wait for that end before replaying.
+        for _ in range(100):
+            if str(kestra.executions.execution(execution_id=id, tenant="main").state.current).endswith("FAILED"):
+                break
+            import time
+
+            time.sleep(0.1)
+    assert kestra.executions.replay_executions_by_ids(tenant="main", ids=ids)["count"] == 2
+    deleted = kestra.executions.delete_executions_by_ids(tenant="main", ids=ids)
+    assert deleted.count == 2
+    kestra.executions.delete_execution(execution_id=kestra.executions.create_execution(
+        tenant="main", namespace="company.team", id="flaky3", wait=True).id, tenant="main")
+    from kestrapy.exceptions import ApiException
+
+    try:
+        kestra.executions.execution(execution_id=ids[0], tenant="main")
+        raise AssertionError("deleted, it should be gone")
+    except ApiException as e:
+        assert e.status == 404
