@@ -633,16 +633,7 @@ impl Runner for Query {
                     }
                 }
             };
-            let (results, total) = tokio::select! {
-                done = work => done?,
-                () = ctx.cancel.cancelled() => {
-                    if let Some((options, pid)) = canceller {
-                        cancel_backend(options, pid).await;
-                        ctx.info("cancelled the running statement").await;
-                    }
-                    return Err(TaskError::Killed);
-                }
-            };
+            let (results, total) = killable(ctx, canceller, "statement", work).await?;
             let store = if fetch == Fetch::Store {
                 "true"
             } else {
@@ -692,14 +683,7 @@ impl Runner for Query {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    let uri = Storage::execution_uri(
-                        &ctx.namespace,
-                        &ctx.flow_id,
-                        &ctx.execution_id,
-                        &format!("{}-{name}", ctx.task_run_id),
-                    );
-                    let source = tokio::fs::File::open(&file).await.map_err(io)?;
-                    ctx.storage.write(&uri, source).await?;
+                    let uri = keep(ctx, &file, &name).await?;
                     outputs.insert("databaseUri".into(), json!(uri));
                 }
                 if !output_files.is_empty() {
@@ -709,15 +693,7 @@ impl Runner for Query {
                         if !path.is_file() {
                             continue;
                         }
-                        let uri = Storage::execution_uri(
-                            &ctx.namespace,
-                            &ctx.flow_id,
-                            &ctx.execution_id,
-                            &format!("{}-{name}", ctx.task_run_id),
-                        );
-                        let source = tokio::fs::File::open(&path).await.map_err(io)?;
-                        ctx.storage.write(&uri, source).await?;
-                        kept.insert(name.clone(), json!(uri));
+                        kept.insert(name.clone(), json!(keep(ctx, &path, name).await?));
                     }
                     outputs.insert("outputFiles".into(), Value::Object(kept));
                 }
@@ -725,6 +701,20 @@ impl Runner for Query {
             Ok(outputs)
         })
     }
+}
+
+/// Copies a file of the working directory into internal storage, as
+/// `<task run>-<name>` of the execution; returns its URI.
+async fn keep(ctx: &TaskContext, path: &std::path::Path, name: &str) -> Result<String, TaskError> {
+    let uri = Storage::execution_uri(
+        &ctx.namespace,
+        &ctx.flow_id,
+        &ctx.execution_id,
+        &format!("{}-{name}", ctx.task_run_id),
+    );
+    let source = tokio::fs::File::open(path).await.map_err(io)?;
+    ctx.storage.write(&uri, source).await?;
+    Ok(uri)
 }
 
 /// The COPY statement of CopyIn and CopyOut, as Kestra's AbstractCopy
@@ -824,10 +814,12 @@ fn copy_statement(
     Ok(sql.join(" "))
 }
 
-/// Runs `work` on a PostgreSQL connection, cancelling its statement on a kill.
+/// Runs `work` (a `what`: a statement, a COPY), cancelling it on the
+/// PostgreSQL server on a kill (SQLite has no canceller: the task ends).
 async fn killable<T>(
     ctx: &TaskContext,
     canceller: Option<(PgConnectOptions, String)>,
+    what: &str,
     work: impl std::future::Future<Output = Result<T, TaskError>>,
 ) -> Result<T, TaskError> {
     tokio::select! {
@@ -835,7 +827,7 @@ async fn killable<T>(
         () = ctx.cancel.cancelled() => {
             if let Some((options, pid)) = canceller {
                 cancel_backend(options, pid).await;
-                ctx.info("cancelled the running COPY").await;
+                ctx.info(format!("cancelled the running {what}")).await;
             }
             Err(TaskError::Killed)
         }
@@ -874,7 +866,7 @@ impl Runner for CopyIn {
             };
             ctx.log(crate::log::Level::Debug, format!("starting {statement}"))
                 .await;
-            let rows = killable(ctx, canceller, async {
+            let rows = killable(ctx, canceller, "COPY", async {
                 let mut copy = conn.copy_in_raw(&statement).await.map_err(db_error)?;
                 if let Err(e) = copy
                     .read_from(tokio::io::BufReader::with_capacity(1 << 16, file))
@@ -933,7 +925,7 @@ impl Runner for CopyOut {
                 .and_then(|q| q.bytes().next())
                 .unwrap_or(quote);
             let mut counter = RowCounter::new(format.as_str(), quote, escape);
-            killable(ctx, canceller, async {
+            killable(ctx, canceller, "COPY", async {
                 let mut out = tokio::io::BufWriter::with_capacity(
                     1 << 16,
                     tokio::fs::File::create(&target).await.map_err(io)?,
