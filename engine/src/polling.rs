@@ -49,34 +49,17 @@ pub fn polled(alias: &str) -> Option<&'static Polled> {
     POLLED.iter().find(|p| p.trigger.alias == alias)
 }
 
-/// The request's own properties, which are rendered before the call.
-const REQUEST_KEYS: &[&str] = &[
-    "uri",
-    "method",
-    "body",
-    "formData",
-    "contentType",
-    "headers",
-    "options",
-    "sslOptions",
-    "allowFailed",
-    "encryptBody",
-];
-
-/// A trigger's own properties, not the task's it runs.
-const TRIGGER_KEYS: &[&str] = &[
-    "id",
-    "type",
-    "interval",
-    "conditions",
-    "inputs",
-    "stopAfter",
-    "disabled",
-    "description",
-    "logToFile",
-    "minLogLevel",
-    "workerGroup",
-];
+/// The trigger's properties that `task` declares: what the task it runs
+/// is given (the trigger's own, `interval`, `conditions`… are left out).
+fn task_properties(task: &TaskType, props: &Value) -> Map<String, Value> {
+    props
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| task.property(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 /// Polls the trigger if its interval has passed; returns when to look next.
 pub(crate) async fn poll(
@@ -137,13 +120,7 @@ pub(crate) async fn poll(
             }
         }
     } else {
-        let mut query: Map<String, Value> = props
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| !TRIGGER_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut query = task_properties(polled.task, &props);
         let fetch = query.entry("fetchType").or_insert_with(|| json!("FETCH"));
         if fetch
             .as_str()
@@ -225,13 +202,7 @@ async fn http_response(
     {
         return Err("encryptBody: Mortar does not encrypt trigger outputs yet; remove it to keep the body in clear".into());
     }
-    let mut request: Map<String, Value> = props
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| REQUEST_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut request = task_properties(&task::core::http::REQUEST, props);
     // The condition decides, not the code.
     request.insert("allowFailed".into(), Value::Bool(true));
     let response = executor
