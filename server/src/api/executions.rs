@@ -1199,18 +1199,12 @@ impl ExecutionFollower {
                 .ok();
         }
         loop {
+            let record = find(&self.state, &self.id).await.ok()?;
             // PAUSED is not an end: a resume goes on.
-            let ended = self
-                .state
-                .store
-                .get_execution(&self.id)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|e| e.state.is_terminal());
-            // Read after the state: an end seen above is in it.
-            let execution = current(&self.state, &self.id).await.ok()?;
-            let text = serde_json::to_string(&execution).ok()?;
+            let ended = record.state.is_terminal();
+            // Read after the state: the task runs of an end seen are final.
+            let runs = self.state.store.task_runs(&self.id).await.ok()?;
+            let text = serde_json::to_string(&execution_json(record, runs, now_ms())).ok()?;
             if ended {
                 self.done = true;
                 return Some(Event::default().id("end").data(text));
