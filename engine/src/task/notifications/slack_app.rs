@@ -649,14 +649,8 @@ mod run {
             cursor = next;
         }
         file.flush().await.map_err(io)?;
-        ctx.metrics([(
-            "counter",
-            "records".to_owned(),
-            size as f64,
-            Default::default(),
-        )])
-        .await?;
-        Ok(outputs([("uri", json!(uri)), ("size", json!(size))]))
+        // `uri`, `size` and the `records` counter, as the serdes tasks give.
+        crate::task::serdes::run::done(ctx, uri, size).await
     }
 
     /// Kestra's MessageOutput of one message, its fields in Kestra's order;
