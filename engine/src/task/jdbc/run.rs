@@ -389,11 +389,11 @@ pub(crate) fn postgres_options(ctx: &TaskContext) -> Result<PgConnectOptions, Ta
     Ok(options)
 }
 
+/// A URL part percent-decoded (`p%40ss` is `p@ss`; a `+` stays a `+`).
 fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| text.to_owned())
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 async fn connect_postgres(ctx: &TaskContext) -> Result<Db, TaskError> {
@@ -1086,6 +1086,11 @@ impl RowCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_parts_are_percent_decoded_and_a_plus_stays() {
+        assert_eq!(percent_decode("p%40ss+w%26rd"), "p@ss+w&rd");
+    }
 
     #[test]
     fn copy_output_rows_are_counted_across_chunks() {
