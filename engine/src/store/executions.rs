@@ -1225,6 +1225,54 @@ pub struct ExecutionFilter {
     /// The namespaces (with those under them) the reader may see; `None`:
     /// every one (see `auth::Principal::scopes`).
     pub scopes: Option<Vec<String>>,
+    /// Kestra's `filters[field][OPERATION]`, all of which must hold.
+    pub conditions: Vec<super::query::Condition<ExecutionField>>,
+}
+
+/// What a search condition on executions reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionField {
+    Id,
+    Namespace,
+    FlowId,
+    State,
+    /// When it was created (Kestra's `startDate`).
+    StartDate,
+    /// When it ended (Kestra's `endDate`; none while it runs).
+    EndDate,
+    /// The value of this label.
+    Label(String),
+    /// Text in the id, namespace or flow id (Kestra's `q`).
+    Query,
+    /// The execution that started it, a Subflow's or a Flow trigger's.
+    TriggerExecutionId,
+    /// Whether another execution started it: EQUALS is yes, NOT_EQUALS
+    /// no (Kestra's `childFilter` CHILD and MAIN); the operand is unused.
+    HasParent,
+}
+
+impl ExecutionField {
+    /// The SQL expression this field reads, a fixed text.
+    pub(super) fn column(&self, d: super::Dialect) -> &'static str {
+        use super::Dialect::{Postgres, Sqlite};
+        match (self, d) {
+            (Self::Id, _) => "id",
+            (Self::Namespace, _) => "namespace",
+            (Self::FlowId, _) => "flow_id",
+            (Self::State, _) => "state",
+            (Self::StartDate, _) => "created_at",
+            (Self::EndDate, _) => "ended_at",
+            (Self::Label(_), Sqlite) => "json_extract(labels, '$.' || json_quote(?))",
+            (Self::Label(_), Postgres) => "(labels::jsonb ->> ?)",
+            (Self::Query, _) => "",
+            (Self::TriggerExecutionId | Self::HasParent, Sqlite) => {
+                "json_extract(trigger_vars, '$.executionId')"
+            }
+            (Self::TriggerExecutionId | Self::HasParent, Postgres) => {
+                "(trigger_vars::jsonb ->> 'executionId')"
+            }
+        }
+    }
 }
 
 /// One page of a search, newest first.

@@ -319,6 +319,9 @@ pub(super) fn conditions(filter: &ExecutionFilter, d: super::Dialect) -> (Vec<St
         binds.push(Bind::Text(key.clone()));
         binds.push(Bind::Text(value.clone()));
     }
+    for condition in &filter.conditions {
+        conditions.push(execution_condition(condition, d, &mut binds));
+    }
     if let Some(scopes) = &filter.scopes {
         // A reader with no namespace sees nothing.
         let mut any = vec!["1 = 0".to_owned()];
@@ -330,6 +333,49 @@ pub(super) fn conditions(filter: &ExecutionFilter, d: super::Dialect) -> (Vec<St
         conditions.push(format!("({})", any.join(" OR ")));
     }
     (conditions, binds)
+}
+
+/// One of Kestra's conditions on executions, in SQL.
+fn execution_condition(
+    condition: &super::query::Condition<super::executions::ExecutionField>,
+    d: super::Dialect,
+    binds: &mut Vec<Bind>,
+) -> String {
+    use super::executions::ExecutionField;
+    use super::query::{Op, sql};
+    match &condition.field {
+        ExecutionField::Query => {
+            // Text in any of the three; NOT_EQUALS is in none.
+            let any: Vec<String> = ["id", "namespace", "flow_id"]
+                .into_iter()
+                .map(|column| sql(column, Op::Contains, &condition.operand, d, binds))
+                .collect();
+            let any = format!("({})", any.join(" OR "));
+            if condition.op == Op::NotEquals {
+                format!("NOT {any}")
+            } else {
+                any
+            }
+        }
+        ExecutionField::Label(key) => {
+            binds.push(Bind::Text(key.clone()));
+            let column = condition.field.column(d);
+            let test = sql(column, condition.op, &condition.operand, d, binds);
+            // A label the execution does not have is not equal to any value.
+            if matches!(condition.op, Op::NotEquals | Op::NotIn) {
+                binds.push(Bind::Text(key.clone()));
+                format!("({test} OR {column} IS NULL)")
+            } else {
+                test
+            }
+        }
+        ExecutionField::HasParent => format!(
+            "{} IS {}NULL",
+            condition.field.column(d),
+            if condition.op == Op::Equals { "NOT " } else { "" }
+        ),
+        field => sql(field.column(d), condition.op, &condition.operand, d, binds),
+    }
 }
 
 fn parse_state(text: &str) -> Result<State, StoreError> {

@@ -333,3 +333,195 @@ mod tests {
         );
     }
 }
+
+/// What a search condition on log lines reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogField {
+    /// Text in the message (Kestra's `q`).
+    Query,
+    Namespace,
+    FlowId,
+    ExecutionId,
+    /// When the line was written (Kestra's `startDate` and `endDate`).
+    Timestamp,
+    /// The lowest level (Kestra's `level`, a text operand such as `WARN`):
+    /// EQUALS is this level or above, NOT_EQUALS below it.
+    MinLevel,
+}
+
+/// A search of every execution's lines: Kestra's conditions, all of
+/// which must hold, and the namespaces the reader may see.
+#[derive(Debug, Clone, Default)]
+pub struct LogSearch {
+    pub conditions: Vec<super::query::Condition<LogField>>,
+    /// `None`: every namespace (see `auth::Principal::scopes`).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A line found by a search, with its execution's namespace and flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundLog {
+    pub log: LogRecord,
+    pub namespace: String,
+    pub flow_id: String,
+}
+
+type FoundRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+    i64,
+    String,
+    String,
+    String,
+);
+
+impl Store {
+    /// One page (from 1) of the lines of every execution that match
+    /// `search`, newest first, and how many match.
+    pub async fn search_logs(
+        &self,
+        search: &LogSearch,
+        page: i64,
+        size: i64,
+    ) -> Result<(Vec<FoundLog>, i64), StoreError> {
+        use super::history::{Bind, bind_all};
+        use super::query::{Op, Operand, sql};
+        let size = size.clamp(1, 10_000);
+        let offset = (page.max(1) - 1).saturating_mul(size);
+        with_pool!(&self.pool, |pool, d| {
+            let mut conditions = Vec::new();
+            let mut binds = Vec::new();
+            for condition in &search.conditions {
+                let column = match condition.field {
+                    LogField::Query => "l.message",
+                    LogField::Namespace => "e.namespace",
+                    LogField::FlowId => "e.flow_id",
+                    LogField::ExecutionId => "l.execution_id",
+                    LogField::Timestamp => "l.at",
+                    LogField::MinLevel => {
+                        let Operand::Text(text) = &condition.operand else {
+                            continue;
+                        };
+                        let min = Level::parse(text).unwrap_or(Level::Trace);
+                        let levels: Vec<&str> = Level::ALL
+                            .into_iter()
+                            .filter(|l| (*l >= min) == (condition.op != Op::NotEquals))
+                            .map(Level::as_str)
+                            .collect();
+                        conditions.push(sql(
+                            "l.level",
+                            Op::In,
+                            &Operand::Text(levels.join(",")),
+                            d,
+                            &mut binds,
+                        ));
+                        continue;
+                    }
+                };
+                let op = if condition.field == LogField::Query && condition.op == Op::Equals {
+                    Op::Contains
+                } else {
+                    condition.op
+                };
+                conditions.push(sql(column, op, &condition.operand, d, &mut binds));
+            }
+            if let Some(scopes) = &search.scopes {
+                let mut any = vec!["1 = 0".to_owned()];
+                for scope in scopes {
+                    any.push(sql("e.namespace", Op::Prefix, &Operand::Text(scope.clone()), d, &mut binds));
+                }
+                conditions.push(format!("({})", any.join(" OR ")));
+            }
+            let filter_sql = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            };
+            let from = "FROM logs l JOIN executions e ON e.id = l.execution_id";
+            // Only fixed fragments and placeholders are formatted in; every value is bound.
+            let count_sql = super::numbered(&format!("SELECT COUNT(*) {from} {filter_sql}"));
+            let total = bind_all!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql)), &binds)
+                .fetch_one(pool)
+                .await?;
+            let rows_sql = super::numbered(&format!(
+                "SELECT l.id, l.execution_id, l.task_run_id, l.task_id, l.attempt, l.level, l.at, l.message, e.namespace, e.flow_id
+                 {from} {filter_sql} ORDER BY l.at DESC, l.id DESC LIMIT ? OFFSET ?"
+            ));
+            let rows: Vec<FoundRow> =
+                bind_all!(sqlx::query_as::<_, FoundRow>(sqlx::AssertSqlSafe(rows_sql)), &binds)
+                    .bind(size)
+                    .bind(offset)
+                    .fetch_all(pool)
+                    .await?;
+            let found = rows
+                .into_iter()
+                .map(|(id, execution_id, task_run_id, task_id, attempt, level, at, message, namespace, flow_id)| {
+                    Ok(FoundLog {
+                        log: LogRecord {
+                            id,
+                            execution_id: ExecutionId::new(execution_id),
+                            task_run_id: task_run_id.map(TaskRunId::new),
+                            task_id: task_id.map(TaskId::new),
+                            attempt: attempt.and_then(|a| u32::try_from(a).ok()),
+                            level: Level::parse(&level).ok_or_else(|| {
+                                StoreError::Corrupt(format!("unknown log level {level:?}"))
+                            })?,
+                            at,
+                            message,
+                        },
+                        namespace,
+                        flow_id,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((found, total))
+        })
+    }
+
+    /// Deletes an execution's lines (Kestra's `DELETE /logs/{executionId}`)
+    /// at `min_level` or above, of one task, task run or attempt if given;
+    /// how many were deleted.
+    pub async fn delete_logs(&self, execution_id: &ExecutionId, query: &LogQuery) -> Result<u64, StoreError> {
+        let levels: Vec<&str> = Level::ALL
+            .into_iter()
+            .filter(|l| *l >= query.min_level)
+            .map(Level::as_str)
+            .collect();
+        let mut sql = format!(
+            "DELETE FROM logs WHERE execution_id = ? AND level IN ({})",
+            vec!["?"; levels.len()].join(", ")
+        );
+        for (column, set) in [
+            ("task_id", query.task_id.is_some()),
+            ("task_run_id", query.task_run_id.is_some()),
+            ("attempt", query.attempt.is_some()),
+        ] {
+            if set {
+                sql.push_str(&format!(" AND {column} = ?"));
+            }
+        }
+        let sql = super::numbered(&sql);
+        let done = with_pool!(&self.pool, |pool, d| {
+            // Only placeholders and fixed column names are formatted in.
+            let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(execution_id.as_str());
+            for level in &levels {
+                statement = statement.bind(*level);
+            }
+            if let Some(task_id) = &query.task_id {
+                statement = statement.bind(task_id.as_str());
+            }
+            if let Some(task_run_id) = &query.task_run_id {
+                statement = statement.bind(task_run_id.as_str());
+            }
+            if let Some(attempt) = query.attempt {
+                statement = statement.bind(i64::from(attempt));
+            }
+            statement.execute(pool).await?.rows_affected()
+        });
+        Ok(done)
+    }
+}

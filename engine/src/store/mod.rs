@@ -52,6 +52,7 @@ mod metrics;
 mod migrations;
 mod nodes;
 mod purge;
+pub mod query;
 mod secrets;
 mod templates;
 mod triggers;
@@ -68,12 +69,12 @@ use sqlx::sqlite::{
 
 pub use counts::FlowCount;
 pub use executions::{
-    Attempt, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution,
+    Attempt, ExecutionField, ExecutionFilter, ExecutionPage, ExecutionRecord, LabelsOutcome, NewExecution,
     NewTaskRun, Slot, StateChange, TaskRunRecord, TaskRunVersion,
 };
 pub use flows::{FlowSource, FlowSummary, StoredFlow};
 pub use history::{ExecutionQuery, ExecutionSort, ExecutionSummary, StateCount, SummaryPage};
-pub use logs::{LogQuery, LogRecord, NewLog};
+pub use logs::{FoundLog, LogField, LogQuery, LogRecord, LogSearch, NewLog};
 pub use metrics::{
     Aggregation, Bucket, GroupBy, MetricQuery, MetricRecord, MetricSort, NewMetric, aggregate,
 };
@@ -464,6 +465,8 @@ impl Store {
     }
 
     async fn connect(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+        // REGEXP for Kestra's REGEX search filter, as PostgreSQL's `~`.
+        let options = options.with_regexp();
         let in_memory = options.get_filename() == Path::new(":memory:");
         if !in_memory {
             // A new file becomes a WAL database on its first connection,
