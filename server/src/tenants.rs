@@ -14,12 +14,36 @@ use axum::response::Response;
 /// The tenants that exist.
 pub const TENANTS: &[&str] = &["main"];
 
-/// Serves `/api/v1/main/…` as `/api/v1/…`.
+/// Serves `/api/v1/main/…` as `/api/v1/…`, and Kestra 2.0's action paths
+/// as the older ones.
 pub async fn strip(mut request: Request, next: Next) -> Response {
     if let Some(uri) = without_tenant(request.uri()) {
         *request.uri_mut() = uri;
     }
+    if let Some(uri) = older_action(request.uri()) {
+        *request.uri_mut() = uri;
+    }
     next.run(request).await
+}
+
+/// Kestra 2.0 moved an execution's actions under `/actions/`
+/// (`/executions/{id}/actions/kill`, which `kestrapy` 2 calls); both paths
+/// answer, served by the same operation.
+const ACTIONS: &[&str] = &["kill", "restart", "resume", "replay", "labels"];
+
+/// `/api/v1/executions/{id}/actions/{action}` as `/api/v1/executions/{id}/{action}`.
+fn older_action(uri: &Uri) -> Option<Uri> {
+    let rest = uri.path().strip_prefix("/api/v1/executions/")?;
+    let (id, tail) = rest.split_once("/actions/")?;
+    if id.contains('/') || !ACTIONS.contains(&tail) {
+        return None;
+    }
+    let path = format!("/api/v1/executions/{id}/{tail}");
+    let target = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    target.parse().ok()
 }
 
 fn without_tenant(uri: &Uri) -> Option<Uri> {
@@ -50,6 +74,29 @@ pub fn document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         parameter.description = Some(format!("The tenant: {}", TENANTS.join(", ")));
         parameter
     };
+    // Kestra 2.0's action paths beside the older ones.
+    let actions: Vec<(String, utoipa::openapi::PathItem)> = doc
+        .paths
+        .paths
+        .iter()
+        .filter_map(|(path, item)| {
+            let (head, action) = path.rsplit_once('/')?;
+            if !(head.starts_with("/api/v1/executions/{") && ACTIONS.contains(&action)) {
+                return None;
+            }
+            let mut item = item.clone();
+            for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = &mut operation.operation_id {
+                    id.push_str("_action");
+                }
+            }
+            Some((format!("{head}/actions/{action}"), item))
+        })
+        .collect();
+    doc.paths.paths.extend(actions);
     let mut added = Vec::new();
     for (path, item) in &doc.paths.paths {
         let Some(rest) = path.strip_prefix("/api/v1/") else {
@@ -98,5 +145,12 @@ mod tests {
         assert_eq!(rewrite("/api/v1/flows/main/x"), None);
         assert_eq!(rewrite("/api/v1/other/flows"), None);
         assert_eq!(rewrite("/flows/main"), None);
+        let action = |s: &str| older_action(&s.parse().unwrap()).map(|u| u.to_string());
+        assert_eq!(
+            action("/api/v1/executions/abc/actions/kill?x=1").as_deref(),
+            Some("/api/v1/executions/abc/kill?x=1")
+        );
+        assert_eq!(action("/api/v1/executions/abc/actions/eval"), None);
+        assert_eq!(action("/api/v1/executions/a/b/actions/kill"), None);
     }
 }

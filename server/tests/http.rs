@@ -12,6 +12,7 @@ mod http {
     mod escapes;
     mod executions;
     mod guard;
+    mod kestra_api;
     mod outbound;
     mod pages;
     mod process;

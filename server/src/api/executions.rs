@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::executor::Launch;
@@ -13,7 +13,8 @@ use engine::ids::{ExecutionId, FlowId, Namespace};
 use engine::plan::Plan;
 use engine::state::State as RunState;
 use engine::storage::Storage;
-use engine::store::ExecutionFilter;
+use engine::store::query::{Condition, Op, Operand};
+use engine::store::{ExecutionField, ExecutionFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -104,11 +105,13 @@ pub(crate) async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<SearchParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchResult>, ApiError> {
     let mut filter = ExecutionFilter {
         namespace: params.namespace.filter(|s| !s.is_empty()),
         flow_id: params.flow_id.filter(|s| !s.is_empty()),
         scopes: caller.principal.scopes(Role::Viewer),
+        conditions: conditions(raw.as_deref())?,
         ..Default::default()
     };
     if let Some(states) = params.state.filter(|s| !s.is_empty()) {
@@ -156,6 +159,112 @@ pub(crate) async fn search(
         results,
         total: page.total,
     }))
+}
+
+/// Kestra's namespace of system flows (`kestra.system-flows.namespace`).
+const SYSTEM_NAMESPACE: &str = "system";
+
+/// Kestra's `filters[field][OPERATION]` of an execution search as the
+/// store's conditions.
+fn conditions(raw: Option<&str>) -> Result<Vec<Condition<ExecutionField>>, ApiError> {
+    use super::query_filter::{Resource, parse};
+    let mut out = Vec::new();
+    for filter in parse(raw, Resource::Execution)? {
+        let (field, operand) = match filter.field {
+            "q" => (ExecutionField::Query, filter.text()),
+            "namespace" => (ExecutionField::Namespace, filter.text()),
+            "flowId" => (ExecutionField::FlowId, filter.text()),
+            "triggerExecutionId" => (ExecutionField::TriggerExecutionId, filter.text()),
+            "startDate" => (ExecutionField::StartDate, filter.instant()?),
+            "endDate" => (ExecutionField::EndDate, filter.instant()?),
+            "timeRange" => {
+                out.push(Condition {
+                    field: ExecutionField::StartDate,
+                    op: Op::GreaterThanOrEqualTo,
+                    operand: filter.since()?,
+                });
+                continue;
+            }
+            "labels" => (
+                ExecutionField::Label(filter.key.clone().unwrap_or_default()),
+                filter.text(),
+            ),
+            "state" => {
+                for name in filter.value.split(',') {
+                    if RunState::parse(name.trim()).is_none() {
+                        return Err(ApiError::BadRequest {
+                            message: format!(
+                                "filters[state]: unknown state {name:?}: use one of {}",
+                                RunState::ALL.map(RunState::as_str).join(", ")
+                            ),
+                        });
+                    }
+                }
+                (ExecutionField::State, filter.text())
+            }
+            // USER: the flows of every namespace but `system`, Kestra's
+            // namespace of system flows; SYSTEM: only those.
+            "scope" => {
+                let system = match filter.value.as_str() {
+                    "USER" => false,
+                    "SYSTEM" => true,
+                    other => {
+                        return Err(ApiError::BadRequest {
+                            message: format!("filters[scope] {other:?}: use USER or SYSTEM"),
+                        });
+                    }
+                };
+                let op = if system == (filter.op == Op::Equals) {
+                    Op::Equals
+                } else {
+                    Op::NotEquals
+                };
+                out.push(Condition {
+                    field: ExecutionField::Namespace,
+                    op,
+                    operand: Operand::Text(SYSTEM_NAMESPACE.to_owned()),
+                });
+                continue;
+            }
+            // MAIN: started by no other execution; CHILD: by one.
+            "childFilter" => {
+                let child = match filter.value.as_str() {
+                    "CHILD" => true,
+                    "MAIN" => false,
+                    other => {
+                        return Err(ApiError::BadRequest {
+                            message: format!("filters[childFilter] {other:?}: use CHILD or MAIN"),
+                        });
+                    }
+                };
+                out.push(Condition {
+                    field: ExecutionField::HasParent,
+                    op: if child == (filter.op == Op::Equals) { Op::Equals } else { Op::NotEquals },
+                    operand: Operand::Text(String::new()),
+                });
+                continue;
+            }
+            // Every execution of Mortar is a NORMAL one (Kestra's other
+            // kinds are its test runs and playground).
+            "kind" => {
+                if !engine::store::query::matches(filter.op, "NORMAL", &filter.text()) {
+                    out.push(Condition {
+                        field: ExecutionField::Id,
+                        op: Op::In,
+                        operand: Operand::Text(String::new()),
+                    });
+                }
+                continue;
+            }
+            other => unreachable!("query_filter accepts {other} for executions"),
+        };
+        out.push(Condition {
+            field,
+            op: filter.op,
+            operand,
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) fn parse_instant(name: &str, text: &str) -> Result<i64, ApiError> {
@@ -791,13 +900,7 @@ pub(crate) async fn set_labels(
 ) -> Result<Json<ExecutionJson>, ApiError> {
     let id = super::params::execution_id("id", &id)?;
     find_as(&state, &id, &caller, Role::Operator).await?;
-    if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
-        return Err(ApiError::BadRequest {
-            message: format!("a label needs a key (value {:?} has none)", bad.value),
-        });
-    }
-    let labels: std::collections::BTreeMap<String, String> =
-        labels.into_iter().map(|l| (l.key, l.value)).collect();
+    let labels = checked_labels(labels)?;
     match state
         .store
         .add_execution_labels(&id, &labels, false)
@@ -814,6 +917,16 @@ pub(crate) async fn set_labels(
             ),
         }),
     }
+}
+
+/// Labels to set, each with a key.
+fn checked_labels(labels: Vec<LabelJson>) -> Result<BTreeMap<String, String>, ApiError> {
+    if let Some(bad) = labels.iter().find(|l| l.key.trim().is_empty()) {
+        return Err(ApiError::BadRequest {
+            message: format!("a label needs a key (value {:?} has none)", bad.value),
+        });
+    }
+    Ok(labels.into_iter().map(|l| (l.key, l.value)).collect())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -895,20 +1008,22 @@ pub(crate) async fn delete(
 
 /// What a bulk action does with one execution, once every one was checked.
 #[derive(Clone, Copy)]
-enum Bulk {
+enum Bulk<'a> {
     Kill,
     Delete { non_terminated: bool },
     Restart,
     Replay,
+    Labels(&'a std::collections::BTreeMap<String, String>),
 }
 
-impl Bulk {
+impl Bulk<'_> {
     fn name(self) -> &'static str {
         match self {
             Self::Kill => "kill",
             Self::Delete { .. } => "delete",
             Self::Restart => "restart",
             Self::Replay => "replay",
+            Self::Labels(_) => "labels",
         }
     }
 
@@ -923,7 +1038,7 @@ impl Bulk {
             Self::Restart if !matches!(execution.state, RunState::Failed | RunState::Killed) => {
                 Some("execution not in state FAILED or KILLED")
             }
-            Self::Replay if !ended => Some("execution not terminated"),
+            Self::Replay | Self::Labels(_) if !ended => Some("execution not terminated"),
             _ => None,
         }
     }
@@ -937,7 +1052,7 @@ async fn by_ids(
     state: &AppState,
     caller: &Caller,
     ids: Vec<String>,
-    action: Bulk,
+    action: Bulk<'_>,
     delete: Option<&DeleteParams>,
 ) -> Result<Response, ApiError> {
     let mut found = Vec::new();
@@ -992,6 +1107,14 @@ async fn by_ids(
             for execution in &found {
                 let plan = plan_of(state, execution, "replayed").await?;
                 state.executor.replay(&execution.id, None, plan).await?;
+            }
+        }
+        Bulk::Labels(labels) => {
+            for execution in &found {
+                state
+                    .store
+                    .add_execution_labels(&execution.id, labels, false)
+                    .await?;
             }
         }
     }
@@ -1059,6 +1182,132 @@ pub(crate) async fn replay_by_ids(
     Json(ids): Json<Vec<String>>,
 ) -> Result<Response, ApiError> {
     by_ids(&state, &caller, ids, Bulk::Replay, None).await
+}
+
+/// Kestra's `SetLabelsByIdsRequest`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LabelsByIds {
+    executions_id: Vec<String>,
+    execution_labels: Vec<LabelJson>,
+}
+
+#[utoipa::path(post, path = "/api/v1/executions/labels/by-ids", tag = "executions", request_body = LabelsByIds,
+    responses((status = 200, description = "Kestra's BulkResponse: `{count}`"), (status = 400, description = "Kestra's BulkErrorResponse: `{message, invalids}`; nothing was done")))]
+/// `POST /api/v1/executions/labels/by-ids`: adds the labels to each ended
+/// execution of the list; a key already there takes the new value.
+pub(crate) async fn labels_by_ids(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<LabelsByIds>,
+) -> Result<Response, ApiError> {
+    let labels = checked_labels(body.execution_labels)?;
+    by_ids(&state, &caller, body.executions_id, Bulk::Labels(&labels), None).await
+}
+
+/// Kestra's `FlowFilter`: one flow.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct FlowRef {
+    namespace: String,
+    id: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/executions/latest", tag = "executions", request_body = Vec<FlowRef>,
+    responses((status = 200, description = "Kestra's LastExecutionResponse for each flow that has run: `{id, flowId, namespace, startDate, status}`")))]
+/// `POST /api/v1/executions/latest`: the newest execution of each flow
+/// given (those never run, or the caller may not read, are left out).
+pub(crate) async fn latest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(flows): Json<Vec<FlowRef>>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let mut out = Vec::new();
+    for flow in flows {
+        let namespace = super::params::namespace(&flow.namespace)?;
+        let flow_id = super::params::flow_id("id", &flow.id)?;
+        if caller.require(Role::Viewer, Some(namespace.as_str())).is_err() {
+            continue;
+        }
+        let filter = ExecutionFilter {
+            conditions: vec![
+                Condition {
+                    field: ExecutionField::Namespace,
+                    op: Op::Equals,
+                    operand: Operand::Text(namespace.to_string()),
+                },
+                Condition {
+                    field: ExecutionField::FlowId,
+                    op: Op::Equals,
+                    operand: Operand::Text(flow_id.to_string()),
+                },
+            ],
+            ..Default::default()
+        };
+        if let Some(execution) = state.store.search_executions(&filter, 1, 1).await?.results.pop() {
+            out.push(serde_json::json!({
+                "id": execution.id.as_str(),
+                "flowId": execution.flow_id.as_str(),
+                "namespace": execution.namespace.as_str(),
+                "startDate": super::model::iso(execution.created_at),
+                "status": execution.state.as_str(),
+            }));
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ByFlowParams {
+    namespace: String,
+    flow_id: String,
+    /// From 1.
+    page: Option<i64>,
+    /// Default 10, as Kestra's.
+    size: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/executions", tag = "executions", params(ByFlowParams),
+    responses((status = 200, body = SearchResult), (status = 400, body = crate::error::ErrorJson)))]
+/// `GET /api/v1/executions?namespace=…&flowId=…`: one flow's executions,
+/// newest first.
+pub(crate) async fn by_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ByFlowParams>,
+) -> Result<Json<SearchResult>, ApiError> {
+    let namespace = super::params::namespace(&params.namespace)?;
+    let flow_id = super::params::flow_id("flowId", &params.flow_id)?;
+    caller.require(Role::Viewer, Some(namespace.as_str()))?;
+    let filter = ExecutionFilter {
+        conditions: vec![
+            Condition {
+                field: ExecutionField::Namespace,
+                op: Op::Equals,
+                operand: Operand::Text(namespace.to_string()),
+            },
+            Condition {
+                field: ExecutionField::FlowId,
+                op: Op::Equals,
+                operand: Operand::Text(flow_id.to_string()),
+            },
+        ],
+        ..Default::default()
+    };
+    let page = state
+        .store
+        .search_executions(&filter, params.page.unwrap_or(1), params.size.unwrap_or(10))
+        .await?;
+    let now = now_ms();
+    let mut results = Vec::with_capacity(page.results.len());
+    for execution in page.results {
+        let task_runs = state.store.task_runs(&execution.id).await?;
+        results.push(execution_json(execution, task_runs, now));
+    }
+    Ok(Json(SearchResult {
+        results,
+        total: page.total,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -180,7 +180,6 @@ pub(crate) async fn upload(
     Query(query): Query<PathQuery>,
     request: axum::extract::Request,
 ) -> Result<StatusCode, ApiError> {
-    use axum::extract::FromRequest;
     let files = files(&state, &namespace, &caller, Role::Editor)?;
     let max = state.max_upload;
     let too_large = || ApiError::TooLarge {
@@ -192,41 +191,15 @@ pub(crate) async fn upload(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("multipart/form-data"));
     let content: Vec<u8> = if multipart {
-        let mut form = axum::extract::Multipart::from_request(request, &state)
-            .await
-            .map_err(|e| ApiError::BadRequest {
-                message: format!("the form cannot be read: {}", e.body_text()),
-            })?;
-        let mut found = None;
-        let mut zip = false;
-        while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::BadRequest {
-            message: format!("the form cannot be read: {e}"),
-        })? {
-            if field.name() != Some("fileContent") {
-                continue;
-            }
-            // Kestra's import: a .zip's entries become the namespace's files.
-            zip = field
-                .file_name()
-                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".zip"));
-            let mut bytes = Vec::new();
-            while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::BadRequest {
-                message: format!("the form cannot be read: {e}"),
-            })? {
-                if (bytes.len() + chunk.len()) as u64 > max {
-                    return Err(too_large());
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            found = Some(bytes);
+        let part = super::upload::file_part(request, &state, "fileContent").await?;
+        // Kestra's import: a .zip's entries become the namespace's files.
+        if part
+            .file_name
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".zip"))
+        {
+            return import_zip(&state, &caller, &namespace, files, part.bytes).await;
         }
-        let found = found.ok_or_else(|| ApiError::BadRequest {
-            message: "the form has no part `fileContent`".into(),
-        })?;
-        if zip {
-            return import_zip(&state, &caller, &namespace, files, found).await;
-        }
-        found
+        part.bytes
     } else {
         let body: Bytes = axum::body::to_bytes(
             request.into_body(),

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use engine::header::read_header;
 use engine::ids::Namespace;
 use engine::store::FlowSource;
 use serde::{Deserialize, Serialize};
 
+use super::model::LabelJson;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Violation};
@@ -24,9 +25,18 @@ pub(crate) struct FlowJson {
     revision: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    labels: BTreeMap<String, String>,
+    /// Kestra's list of `{key, value}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<LabelJson>,
     source: String,
+}
+
+/// Kestra's labels, a list of `{key, value}`, from a flow's map.
+pub(crate) fn label_list(labels: BTreeMap<String, String>) -> Vec<LabelJson> {
+    labels
+        .into_iter()
+        .map(|(key, value)| LabelJson { key, value })
+        .collect()
 }
 
 impl FlowJson {
@@ -37,7 +47,7 @@ impl FlowJson {
             namespace: header.namespace.to_string(),
             revision,
             description: header.description,
-            labels: header.labels,
+            labels: label_list(header.labels),
             source,
         }
     }
@@ -97,7 +107,7 @@ pub(crate) async fn create(
 
 /// Validates a flow's source: every error with its line and column, or
 /// the header the store indexes. Warnings do not stop a save.
-fn checked(source: &str) -> Result<engine::header::FlowHeader, ApiError> {
+pub(crate) fn checked(source: &str) -> Result<engine::header::FlowHeader, ApiError> {
     use engine::header::Invalid;
     engine::header::checked(source).map_err(|invalid| {
         let violations = match &invalid {
@@ -209,7 +219,7 @@ pub(crate) async fn validate(
 }
 
 /// YAML documents separated by a `---` line.
-fn split_documents(body: &str) -> Vec<&str> {
+pub(crate) fn split_documents(body: &str) -> Vec<&str> {
     let mut documents = Vec::new();
     let mut start = 0;
     let mut position = 0;
@@ -233,6 +243,20 @@ pub(crate) struct SearchParams {
     /// Text to find in namespaces, ids and descriptions.
     #[serde(default)]
     q: String,
+    /// Only this namespace and those under it (Kestra's older parameter).
+    #[serde(default)]
+    namespace: Option<String>,
+    /// The page, from 1.
+    #[serde(default)]
+    page: Option<usize>,
+    /// Flows on a page (default 10, at most 1,000), as Kestra's.
+    #[serde(default)]
+    size: Option<usize>,
+    /// Kestra's `filters[field][OPERATION]=value`: `q`, `namespace`,
+    /// `flowId`, `labels` (`filters[labels][EQUALS][key]=value`), `scope`.
+    #[serde(default, rename = "filters")]
+    #[param(value_type = Option<String>)]
+    _filters: Option<()>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -250,36 +274,103 @@ pub(crate) struct FlowSummaryJson {
     revision: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<LabelJson>,
     updated: String,
 }
 
-/// Kestra's paged search shape: `{results, total}`.
+/// Kestra's paged search shape: `{results, total}`, by namespace then id.
 #[utoipa::path(get, path = "/api/v1/flows/search", tag = "flows", params(SearchParams),
-    responses((status = 200, description = "Matching flows, by namespace then id", body = SearchPage)))]
+    responses((status = 200, description = "Matching flows, by namespace then id", body = SearchPage), (status = 400, body = crate::error::ErrorJson)))]
 pub(crate) async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<SearchParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let scopes = caller.principal.scopes(Role::Viewer);
-    let results: Vec<FlowSummaryJson> = state
-        .store
-        .search_flows(&params.q)
-        .await?
-        .into_iter()
-        .filter(|f| engine::auth::in_scopes(scopes.as_deref(), f.namespace.as_str()))
-        .map(|f| FlowSummaryJson {
-            namespace: f.namespace.to_string(),
-            id: f.id.to_string(),
-            revision: f.revision,
-            description: f.description,
-            updated: super::model::iso(f.updated_at),
-        })
-        .collect();
+    let found = matching(&state, &caller, &params.q, params.namespace.as_deref(), raw.as_deref()).await?;
+    let total = found.len();
+    let size = params.size.unwrap_or(10).clamp(1, 1000);
+    let skip = params.page.unwrap_or(1).max(1).saturating_sub(1).saturating_mul(size);
     Ok(Json(SearchPage {
-        total: results.len(),
-        results,
+        results: found
+            .into_iter()
+            .skip(skip)
+            .take(size)
+            .map(|(f, labels)| FlowSummaryJson {
+                namespace: f.namespace.to_string(),
+                id: f.id.to_string(),
+                revision: f.revision,
+                description: f.description,
+                labels: label_list(labels),
+                updated: super::model::iso(f.updated_at),
+            })
+            .collect(),
+        total,
     }))
+}
+
+/// The flows the caller may read that a search keeps, by namespace then
+/// id: text `q` (in the namespace, id or description), a `namespace` and
+/// those under it, and Kestra's `filters[…]` in the raw query string. Each
+/// comes with its labels when a filter reads them (else none).
+pub(crate) async fn matching(
+    state: &AppState,
+    caller: &Caller,
+    q: &str,
+    namespace: Option<&str>,
+    raw: Option<&str>,
+) -> Result<Vec<(engine::store::FlowSummary, BTreeMap<String, String>)>, ApiError> {
+    use super::query_filter::{Resource, parse};
+    use engine::store::query::{Op, Operand, matches};
+    let filters = parse(raw, Resource::Flow)?;
+    let scopes = caller.principal.scopes(Role::Viewer);
+    let needs_labels = filters.iter().any(|f| f.field == "labels");
+    let mut out = Vec::new();
+    for f in state.store.search_flows(q).await? {
+        if !engine::auth::in_scopes(scopes.as_deref(), f.namespace.as_str())
+            || namespace.is_some_and(|n| {
+                !n.is_empty() && !matches(Op::Prefix, f.namespace.as_str(), &Operand::Text(n.to_owned()))
+            })
+        {
+            continue;
+        }
+        let labels = if needs_labels {
+            match state.store.get_flow(&f.namespace, &f.id).await? {
+                Some(stored) => read_header(&stored.source).map(|h| h.labels).unwrap_or_default(),
+                None => continue,
+            }
+        } else {
+            BTreeMap::new()
+        };
+        let kept = filters.iter().all(|filter| {
+            let text = filter.text();
+            let holds = |actual: &str| matches(filter.op, actual, &text);
+            match filter.field {
+                "q" => {
+                    let found = [f.namespace.as_str(), f.id.as_str(), f.description.as_deref().unwrap_or("")]
+                        .iter()
+                        .any(|field| matches(Op::Contains, field, &text));
+                    found == (filter.op == Op::Equals)
+                }
+                "namespace" => holds(f.namespace.as_str()),
+                "flowId" => holds(f.id.as_str()),
+                "scope" => (f.namespace.as_str() == "system") == ((filter.value == "SYSTEM") == (filter.op == Op::Equals)),
+                "labels" => {
+                    let key = filter.key.as_deref().unwrap_or_default();
+                    match labels.get(key) {
+                        Some(value) => holds(value),
+                        None => matches!(filter.op, Op::NotEquals | Op::NotIn),
+                    }
+                }
+                _ => true,
+            }
+        });
+        if kept {
+            out.push((f, labels));
+        }
+    }
+    Ok(out)
 }
 
 /// `GET /api/v1/flows/{namespace}/{id}`: the current revision.
@@ -302,9 +393,11 @@ pub(crate) async fn get(
     };
     // The source was checked when it was saved; an unreadable header now
     // would only lose the labels, never the flow.
-    let labels = read_header(&stored.source)
-        .map(|h| h.labels)
-        .unwrap_or_default();
+    let labels = label_list(
+        read_header(&stored.source)
+            .map(|h| h.labels)
+            .unwrap_or_default(),
+    );
     Ok(Json(FlowJson {
         id: id.to_string(),
         namespace: namespace.to_string(),

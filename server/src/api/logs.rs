@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -137,6 +137,145 @@ pub(crate) async fn list(
             .map(log_json)
             .collect(),
     ))
+}
+
+/// The older parameters of a log search, and the page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SearchParams {
+    /// Text in the message.
+    q: Option<String>,
+    /// This namespace and those under it.
+    namespace: Option<String>,
+    flow_id: Option<String>,
+    /// TRACE, DEBUG, INFO, WARN or ERROR: this level and above.
+    min_level: Option<String>,
+    /// ISO-8601 instants.
+    start_date: Option<String>,
+    end_date: Option<String>,
+    /// From 1.
+    page: Option<i64>,
+    /// Lines on a page (default 10, at most 10,000), as Kestra's.
+    size: Option<i64>,
+    /// Kestra's `filters[field][OPERATION]=value`: `q`, `namespace`,
+    /// `flowId`, `executionId`, `level` (EQUALS: that level and above),
+    /// `startDate`, `endDate`, `timeRange`, `scope`, `triggerId`.
+    #[serde(default, rename = "filters")]
+    #[param(value_type = Option<String>)]
+    _filters: Option<()>,
+}
+
+/// Kestra's paged results of a log search.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct LogPage {
+    results: Vec<LogJson>,
+    total: i64,
+    /// `OFFSET`: pages are counted, as Kestra's.
+    r#type: &'static str,
+}
+
+/// `GET /api/v1/logs/search`: the lines of every execution the caller may
+/// read, newest first, filtered as Kestra's.
+#[utoipa::path(get, path = "/api/v1/logs/search", tag = "logs", params(SearchParams),
+    responses((status = 200, body = LogPage), (status = 400, body = crate::error::ErrorJson)))]
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<LogPage>, ApiError> {
+    use super::query_filter::{Filter, Resource, parse};
+    use engine::store::query::{Condition, Op, Operand};
+    use engine::store::{LogField, LogSearch};
+    let mut search = LogSearch {
+        scopes: caller.principal.scopes(engine::auth::Role::Viewer),
+        ..LogSearch::default()
+    };
+    let mut push = |field, op, operand| search.conditions.push(Condition { field, op, operand });
+    let text = |t: &str| Operand::Text(t.to_owned());
+    let given = |o: &Option<String>| o.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    if let Some(q) = given(&params.q) {
+        push(LogField::Query, Op::Contains, text(&q));
+    }
+    if let Some(namespace) = given(&params.namespace) {
+        push(LogField::Namespace, Op::Prefix, text(&namespace));
+    }
+    if let Some(flow_id) = given(&params.flow_id) {
+        push(LogField::FlowId, Op::Equals, text(&flow_id));
+    }
+    if let Some(level) = given(&params.min_level) {
+        push(LogField::MinLevel, Op::Equals, text(&level_name(&level)?));
+    }
+    for (name, value, op) in [
+        ("startDate", &params.start_date, Op::GreaterThanOrEqualTo),
+        ("endDate", &params.end_date, Op::LessThanOrEqualTo),
+    ] {
+        if let Some(value) = given(value) {
+            push(LogField::Timestamp, op, Operand::Millis(super::executions::parse_instant(name, &value)?));
+        }
+    }
+    for filter in parse(raw.as_deref(), Resource::Log)? {
+        let Filter { field, op, .. } = filter;
+        match field {
+            "q" => push(LogField::Query, if op == Op::Equals { Op::Contains } else { op }, filter.text()),
+            "namespace" => push(LogField::Namespace, op, filter.text()),
+            "flowId" => push(LogField::FlowId, op, filter.text()),
+            "executionId" => push(LogField::ExecutionId, op, filter.text()),
+            "level" => push(LogField::MinLevel, op, text(&level_name(&filter.value)?)),
+            "startDate" | "endDate" => push(LogField::Timestamp, op, filter.instant()?),
+            "timeRange" => push(LogField::Timestamp, Op::GreaterThanOrEqualTo, filter.since()?),
+            "scope" => push(
+                LogField::Namespace,
+                if (filter.value == "SYSTEM") == (op == Op::Equals) { Op::Equals } else { Op::NotEquals },
+                text("system"),
+            ),
+            // Mortar writes no trigger's lines: a trigger id matches none.
+            "triggerId" => {
+                if !engine::store::query::matches(op, "", &filter.text()) {
+                    push(LogField::ExecutionId, Op::In, text(""));
+                }
+            }
+            other => unreachable!("query_filter accepts {other} for logs"),
+        }
+    }
+    let page = params.page.unwrap_or(1);
+    let size = params.size.unwrap_or(10);
+    super::params::page_offset(page, size, MAX_SIZE)?;
+    let (found, total) = state.store.search_logs(&search, page, size).await?;
+    Ok(Json(LogPage {
+        results: found
+            .iter()
+            .map(|f| super::model::log_json(&f.log).within(&f.namespace, &f.flow_id))
+            .collect(),
+        total,
+        r#type: "OFFSET",
+    }))
+}
+
+/// A level's name, or a 400 naming the levels.
+fn level_name(text: &str) -> Result<String, ApiError> {
+    Level::parse(text)
+        .map(|l| l.as_str().to_owned())
+        .ok_or_else(|| ApiError::BadRequest {
+            message: format!("level {text:?} is not a level: use TRACE, DEBUG, INFO, WARN or ERROR"),
+        })
+}
+
+/// `DELETE /api/v1/logs/{executionId}`: deletes the lines that Kestra's
+/// filters select (all by default).
+#[utoipa::path(delete, path = "/api/v1/logs/{executionId}", tag = "logs", params(("executionId" = String, Path), LogParams),
+    responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorJson)))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<LogParams>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let query = query(&params)?;
+    let id = super::params::execution_id("executionId", &id)?;
+    super::executions::find_as(&state, &id, &caller, engine::auth::Role::Editor).await?;
+    state.store.delete_logs(&id, &query).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/logs/{executionId}/download`: the lines as text, one per

@@ -4,6 +4,7 @@ mod blueprints;
 mod cluster;
 mod executions;
 mod files;
+mod flow_bulk;
 mod flows;
 mod health;
 mod kv;
@@ -11,6 +12,8 @@ mod logs;
 mod metrics;
 mod model;
 mod params;
+mod query_filter;
+mod upload;
 mod secrets;
 mod templates;
 mod triggers;
@@ -30,11 +33,14 @@ use crate::AppState;
     paths(
         health::health,
         flows::create, flows::search, flows::get, flows::update, flows::delete, flows::revisions, flows::validate, flows::update_namespace,
+        flow_bulk::in_namespace, flow_bulk::distinct_namespaces, flow_bulk::import, flow_bulk::export_by_query, flow_bulk::export_by_ids,
+        flow_bulk::delete_by_ids, flow_bulk::delete_by_query, flow_bulk::disable_by_ids, flow_bulk::disable_by_query,
+        flow_bulk::enable_by_ids, flow_bulk::enable_by_query,
         plugins, expressions, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart,
         executions::replay, executions::file, executions::delete, executions::delete_by_ids, executions::kill_by_ids,
-        executions::restart_by_ids, executions::replay_by_ids, executions::file_metas, executions::file_preview, executions::follow, webhook::webhook,
-        logs::list, logs::download, logs::follow,
+        executions::restart_by_ids, executions::replay_by_ids, executions::labels_by_ids, executions::latest, executions::by_flow, executions::file_metas, executions::file_preview, executions::follow, webhook::webhook,
+        logs::list, logs::download, logs::follow, logs::search, logs::delete,
         metrics::for_execution, metrics::flow_names, metrics::task_names, metrics::tasks, metrics::flow_aggregates, metrics::task_aggregates,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
         kv::list, kv::inherited, kv::get, kv::put, kv::delete, kv::delete_keys,
@@ -122,7 +128,23 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/flows", post(flows::create))
         .route("/flows/search", get(flows::search))
         .route("/flows/validate", post(flows::validate))
-        .route("/flows/{namespace}", post(flows::update_namespace))
+        .route(
+            "/flows/{namespace}",
+            get(flow_bulk::in_namespace).post(flows::update_namespace),
+        )
+        .route("/flows/distinct-namespaces", get(flow_bulk::distinct_namespaces))
+        .route(
+            "/flows/import",
+            post(flow_bulk::import).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/flows/export/by-query", get(flow_bulk::export_by_query))
+        .route("/flows/export/by-ids", post(flow_bulk::export_by_ids))
+        .route("/flows/delete/by-ids", delete(flow_bulk::delete_by_ids))
+        .route("/flows/delete/by-query", delete(flow_bulk::delete_by_query))
+        .route("/flows/disable/by-ids", post(flow_bulk::disable_by_ids))
+        .route("/flows/disable/by-query", post(flow_bulk::disable_by_query))
+        .route("/flows/enable/by-ids", post(flow_bulk::enable_by_ids))
+        .route("/flows/enable/by-query", post(flow_bulk::enable_by_query))
         .route(
             "/namespaces/{namespace}/kv",
             get(kv::list).delete(kv::delete_keys),
@@ -191,6 +213,9 @@ pub(crate) fn router() -> Router<AppState> {
             post(executions::restart_by_ids),
         )
         .route("/executions/replay/by-ids", post(executions::replay_by_ids))
+        .route("/executions/labels/by-ids", post(executions::labels_by_ids))
+        .route("/executions/latest", post(executions::latest))
+        .route("/executions", get(executions::by_flow))
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/resume", post(executions::resume))
         .route("/executions/{id}/restart", post(executions::restart))
@@ -202,19 +227,7 @@ pub(crate) fn router() -> Router<AppState> {
             "/executions/{id}/file/preview",
             get(executions::file_preview),
         )
-        // Kestra 2.0's paths of the same actions (kestrapy calls these).
-        .route("/executions/{id}/actions/kill", delete(executions::kill))
-        .route(
-            "/executions/{id}/actions/restart",
-            post(executions::restart),
-        )
-        .route("/executions/{id}/actions/resume", post(executions::resume))
-        .route("/executions/{id}/actions/replay", post(executions::replay))
         .route("/executions/{id}/labels", post(executions::set_labels))
-        .route(
-            "/executions/{id}/actions/labels",
-            post(executions::set_labels),
-        )
         .route(
             "/executions/webhook/{namespace}/{flow_id}/{key}",
             get(webhook::webhook)
@@ -227,7 +240,8 @@ pub(crate) fn router() -> Router<AppState> {
             "/outputs/tasks/{id}/{task_run_id}",
             get(executions::task_run_outputs),
         )
-        .route("/logs/{execution_id}", get(logs::list))
+        .route("/logs/search", get(logs::search))
+        .route("/logs/{execution_id}", get(logs::list).delete(logs::delete))
         .route("/logs/{execution_id}/download", get(logs::download))
         .route("/logs/{execution_id}/follow", get(logs::follow))
         .route("/metrics/{execution_id}", get(metrics::for_execution))

@@ -59,8 +59,8 @@ fn state_json(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LabelJson {
-    key: String,
-    value: String,
+    pub(crate) key: String,
+    pub(crate) value: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -171,6 +171,11 @@ pub(crate) fn execution_json(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LogJson {
+    /// The execution's, in a search across executions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow_id: Option<String>,
     execution_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     task_run_id: Option<String>,
@@ -183,8 +188,19 @@ pub(crate) struct LogJson {
     message: String,
 }
 
+impl LogJson {
+    /// With the execution's namespace and flow.
+    pub(crate) fn within(mut self, namespace: &str, flow_id: &str) -> Self {
+        self.namespace = Some(namespace.to_owned());
+        self.flow_id = Some(flow_id.to_owned());
+        self
+    }
+}
+
 pub(crate) fn log_json(log: &LogRecord) -> LogJson {
     LogJson {
+        namespace: None,
+        flow_id: None,
         execution_id: log.execution_id.to_string(),
         task_run_id: log.task_run_id.as_ref().map(ToString::to_string),
         task_id: log.task_id.as_ref().map(ToString::to_string),

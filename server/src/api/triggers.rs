@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use engine::auth::Role;
 use engine::store::TriggerState;
 use serde::{Deserialize, Serialize};
@@ -187,6 +187,7 @@ pub(crate) async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<SearchParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<TriggerPage>, ApiError> {
     let q = params.q.as_deref().unwrap_or_default().to_ascii_lowercase();
     let all = collect(&state, &caller, |namespace, flow, trigger| {
@@ -202,7 +203,59 @@ pub(crate) async fn search(
                     .any(|t| t.to_ascii_lowercase().contains(&q)))
     })
     .await?;
+    let all = filtered(all, raw.as_deref())?;
     Ok(Json(page(all, params.page, params.size)))
+}
+
+/// The triggers that Kestra's `filters[field][OPERATION]` keep: `q`,
+/// `namespace`, `flowId`, `triggerId`, `scope` and `triggerState`
+/// (ENABLED or DISABLED).
+fn filtered(all: Vec<TriggerJson>, raw: Option<&str>) -> Result<Vec<TriggerJson>, ApiError> {
+    use super::query_filter::{Resource, parse};
+    use engine::store::query::{Op, matches};
+    let filters = parse(raw, Resource::Trigger)?;
+    for filter in &filters {
+        let allowed: &[&str] = match filter.field {
+            "triggerState" => &["ENABLED", "DISABLED"],
+            "scope" => &["USER", "SYSTEM"],
+            _ => continue,
+        };
+        if !allowed.contains(&filter.value.as_str()) {
+            return Err(ApiError::BadRequest {
+                message: format!(
+                    "filters[{}] {:?}: use {}",
+                    filter.field,
+                    filter.value,
+                    allowed.join(" or ")
+                ),
+            });
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|t| {
+            let s = &t.state;
+            filters.iter().all(|filter| {
+                let text = filter.text();
+                let holds = |actual: &str| matches(filter.op, actual, &text);
+                let equals = filter.op == Op::Equals;
+                match filter.field {
+                    "q" => {
+                        [&s.namespace, &s.flow_id, &s.trigger_id]
+                            .iter()
+                            .any(|field| matches(Op::Contains, field, &text))
+                            == equals
+                    }
+                    "namespace" => holds(&s.namespace),
+                    "flowId" => holds(&s.flow_id),
+                    "triggerId" => holds(&s.trigger_id),
+                    "triggerState" => (s.disabled == (filter.value == "DISABLED")) == equals,
+                    "scope" => (s.namespace == "system") == ((filter.value == "SYSTEM") == equals),
+                    _ => true,
+                }
+            })
+        })
+        .collect())
 }
 
 /// `GET /api/v1/triggers/{namespace}/{flowId}`: one flow's triggers.

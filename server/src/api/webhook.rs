@@ -52,7 +52,7 @@ pub(crate) fn is_credential(name: &str) -> bool {
 /// `password`, `passwd`, `api-key`, `apikey`, `api_key`, `auth` or
 /// `session`: those are dropped, as the trigger data is stored with the
 /// execution.
-#[utoipa::path(post, path = "/api/v1/executions/webhook/{namespace}/{flowId}/{key}", tag = "executions",
+#[utoipa::path(method(get, post, put), path = "/api/v1/executions/webhook/{namespace}/{flowId}/{key}", tag = "executions",
     params(("namespace" = String, Path), ("flowId" = String, Path), ("key" = String, Path, description = "The `key` of one of the flow's Webhook triggers")),
     request_body(content = String, description = "Any body: JSON becomes `trigger.body` as an object, anything else as text"),
     responses((status = 200, body = ExecutionJson), (status = 204, description = "The trigger's conditions do not hold for this request: nothing started"), (status = 404, body = crate::error::ErrorJson)))]

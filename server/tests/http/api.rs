@@ -30,7 +30,8 @@ async fn a_posted_flow_can_be_read_back_and_searched() {
     assert_eq!(created["id"], "hello");
     assert_eq!(created["namespace"], "company.team");
     assert_eq!(created["revision"], 1);
-    assert_eq!(created["labels"]["team"], "data");
+    // Kestra's list of `{key, value}`, as its clients read labels.
+    assert_eq!(created["labels"], serde_json::json!([{"key": "team", "value": "data"}]));
 
     let read: Value = app
         .client
