@@ -27,7 +27,7 @@ def mortar_url():
         capture_output=True,
     )
     # An API token too: the `kestra` package's Flow reads KESTRA_API_TOKEN
-    # (its basic auth never reads KESTRA_PASSWORD, a bug of kestra 1.x).
+    # (for basic auth it reads KESTRA_USER; the password is set on the Flow).
     token = subprocess.run(
         [binary, "users", "token", USER, "--name", "pytest", "--data-dir", data], text=True, check=True, capture_output=True
     ).stdout.strip()

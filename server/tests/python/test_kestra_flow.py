@@ -28,3 +28,26 @@ def test_flow_execute_waits_and_returns_the_logs(kestra, mortar_url, monkeypatch
         assert result.status == "SUCCESS", result
         assert f"Hello, tenant {tenant}!" in result.log
         assert result.error is None
+
+
+def test_flow_execute_with_basic_auth(kestra, mortar_url, monkeypatch):
+    from conftest import PASSWORD, USER
+    from kestra import Flow
+
+    kestra.flows.create_flow(tenant="main", body=FLOW.replace("id: greeter", "id: greeter_basic"))
+    monkeypatch.setenv("KESTRA_HOSTNAME", mortar_url)
+    monkeypatch.delenv("KESTRA_API_TOKEN", raising=False)
+    monkeypatch.setenv("KESTRA_USER", USER)
+    flow = Flow(poll_interval=0.1, tenant="main")
+    # The password is set on the Flow, as the package's docs show; with
+    # KESTRA_USER it goes as basic auth.
+    flow.password = PASSWORD
+    result = flow.execute("company.team", "greeter_basic", {"name": "basic"})
+    assert result.status == "SUCCESS", result
+    assert "Hello, basic!" in result.log
+    flow.password = "wrong"
+    try:
+        flow.execute("company.team", "greeter_basic", {"name": "x"})
+        raise AssertionError("a wrong password must be refused")
+    except Exception as e:  # the client's bare Exception on a 401
+        assert "Authentication required" in str(e), e

@@ -130,3 +130,127 @@ def test_executions_are_restarted_replayed_and_deleted_by_ids(kestra):
         raise AssertionError("deleted, it should be gone")
     except ApiException as e:
         assert e.status == 404
+
+
+FILES = """id: files
+namespace: company.team
+inputs:
+  - id: name
+    type: STRING
+  - id: data
+    type: FILE
+tasks:
+  - id: shout
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    inputFiles:
+      data.csv: "{{ read(inputs.data) }}"
+    outputFiles:
+      - upper.csv
+    commands:
+      - echo "{{ inputs.name }}"
+      - tr a-z A-Z < data.csv > upper.csv
+"""
+
+
+def test_an_execution_with_string_and_file_inputs_is_read_with_its_logs_and_files(kestra):
+    kestra.flows.create_flow(tenant="main", body=FILES)
+    execution = kestra.executions.create_execution(
+        tenant="main", namespace="company.team", id="files", wait=True,
+        inputs={"name": "from kestrapy", "data": ("data.csv", b"a,b\n1,2\n")},
+    )
+    assert str(execution.state.current).endswith("SUCCESS"), execution
+    read = kestra.executions.execution(execution_id=execution.id, tenant="main")
+    assert [run.task_id for run in read.task_run_list] == ["shout"]
+    assert [str(h.state).rsplit(".", 1)[-1] for h in read.state.histories][-1] == "SUCCESS"
+    lines = kestra.logs.list_logs_from_execution(execution_id=execution.id, tenant="main", min_level="INFO")
+    assert any("from kestrapy" in line.message for line in lines)
+    found = kestra.logs.search_logs(
+        tenant="main",
+        filters=[{"field": "executionId", "operation": "EQUALS", "value": execution.id}, {"field": "q", "operation": "EQUALS", "value": "kestrapy"}],
+        page=1, size=10,
+    )
+    assert found.total >= 1 and all(line.execution_id == execution.id for line in found.results)
+    outputs = kestra.outputs.task_run_outputs(execution_id=execution.id, task_run_id=read.task_run_list[0].id, tenant="main")
+    uri = outputs["outputFiles"]["upper.csv"]
+    assert kestra.executions.download_file_from_execution(execution_id=execution.id, path_uri=uri, tenant="main") == b"A,B\n1,2\n"
+    assert kestra.executions.file_metadatas_from_execution(execution_id=execution.id, path_uri=uri, tenant="main").size == 8
+    preview = kestra.executions.preview_file_from_execution(execution_id=execution.id, path_uri=uri, tenant="main")
+    assert "A,B" in str(preview)
+
+
+SLOW = """id: slow
+namespace: company.team
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+"""
+
+
+def test_a_running_execution_is_killed_then_restarted(kestra):
+    import time
+
+    kestra.flows.create_flow(tenant="main", body=SLOW)
+    started = kestra.executions.create_execution(tenant="main", namespace="company.team", id="slow")
+    for _ in range(100):
+        if str(kestra.executions.execution(execution_id=started.id, tenant="main").state.current).endswith("RUNNING"):
+            break
+        time.sleep(0.1)
+    kestra.executions.kill_execution(execution_id=started.id, tenant="main")
+    for _ in range(100):
+        state = str(kestra.executions.execution(execution_id=started.id, tenant="main").state.current)
+        if state.endswith("KILLED"):
+            break
+        time.sleep(0.1)
+    assert state.endswith("KILLED"), state
+    restarted = kestra.executions.restart_execution(execution_id=started.id, tenant="main")
+    assert restarted.id == started.id
+    kestra.executions.kill_executions_by_ids(tenant="main", ids=[started.id])
+
+
+def test_searches_take_kestras_filters_and_flows_move_as_zips(kestra):
+    from kestrapy.models.label import Label
+
+    team = "id: tagged\nnamespace: search.team\nlabels:\n  team: data\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+    kestra.flows.create_flow(tenant="main", body=team)
+    kestra.flows.create_flow(tenant="main", body=team.replace("tagged", "plain").replace("  team: data\n", "  team: ops\n"))
+    found = kestra.flows.search_flows(tenant="main", filters=[{"field": "labels", "operation": "EQUALS", "value": {"team": "data"}}])
+    assert [f.id for f in found.results] == ["tagged"]
+    assert found.results[0].labels[0].key == "team"
+    ran = [kestra.executions.create_execution(tenant="main", namespace="search.team", id=i, wait=True).id for i in ("tagged", "plain")]
+    executions = kestra.executions.search_executions(
+        tenant="main", filters=[{"field": "namespace", "operation": "PREFIX", "value": "search"}, {"field": "flowId", "operation": "EQUALS", "value": "plain"}]
+    )
+    assert [e["id"] for e in executions["results"]] == [ran[1]]
+    latest = kestra.executions.latest_executions(tenant="main", filters=[{"namespace": "search.team", "id": "tagged"}])
+    assert [e.id for e in latest] == [ran[0]]
+    from kestrapy.models.execution_controller_set_labels_by_ids_request import ExecutionControllerSetLabelsByIdsRequest
+
+    request = ExecutionControllerSetLabelsByIdsRequest(executionsId=ran, executionLabels=[Label(key="checked", value="yes")])
+    assert kestra.executions.set_labels_on_terminated_executions_by_ids(tenant="main", request=request)["count"] == 2
+    # Export the namespace as a zip, delete it, import it back.
+    archive = kestra.flows.export_flows_by_query(tenant="main", filters=[{"field": "namespace", "operation": "EQUALS", "value": "search.team"}])
+    assert archive[:4] == b"PK\x03\x04"
+    assert kestra.flows.delete_flows_by_ids(tenant="main", ids=[{"namespace": "search.team", "id": "tagged"}, {"namespace": "search.team", "id": "plain"}]).count == 2
+    assert kestra.flows.import_flows(tenant="main", file_content=archive) == []
+    assert sorted(f.id for f in kestra.flows.list_flows_by_namespace(namespace="search.team", tenant="main")) == ["plain", "tagged"]
+    kestra.flows.delete_flow(namespace="search.team", id="plain", tenant="main")
+    assert [f.id for f in kestra.flows.list_flows_by_namespace(namespace="search.team", tenant="main")] == ["tagged"]
+
+
+def test_an_api_token_works_as_a_bearer(mortar_url):
+    import os
+
+    from kestrapy import KestraClient
+
+    client = KestraClient(host=mortar_url, token=os.environ["MORTAR_TEST_TOKEN"])
+    assert client.flows.search_flows(tenant="main").total >= 0
+    from kestrapy.exceptions import ApiException
+
+    try:
+        KestraClient(host=mortar_url, token="not-a-token").flows.search_flows(tenant="main")
+        raise AssertionError("a wrong token must be refused")
+    except ApiException as e:
+        assert e.status == 401
