@@ -51,6 +51,8 @@ pub(crate) struct State {
     /// Command Execution API 1.2: contexts and their commands, by id.
     pub contexts: Sharded<String, crate::commands::Context>,
     pub commands: Sharded<String, crate::commands::Command>,
+    /// Unity Catalog: catalogs, schemas, tables, volumes, grants.
+    pub unity: crate::unity::Unity,
     pub tasks: TaskTracker,
     pub cancel: CancellationToken,
     next_id: AtomicI64,
@@ -92,6 +94,7 @@ impl State {
             dbfs_handles: Sharded::new(),
             contexts: Sharded::new(),
             commands: Sharded::new(),
+            unity: crate::unity::new(),
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
             next_id: AtomicI64::new(1),
@@ -173,7 +176,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(workspace::routes())
         .merge(warehouses::routes())
         .merge(statements::routes())
-        .merge(crate::commands::routes());
+        .merge(crate::commands::routes())
+        .merge(crate::unity::routes(&state));
     r.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -187,7 +187,7 @@ async fn run(state: &Shared, id: &str, language: &str, command: &str) {
         );
         return;
     }
-    match state.sql.run(&state.fs, command, &[]).await {
+    match crate::unity::run_sql(state, command, &[]).await {
         Ok(rows) => {
             let schema: Vec<Value> = rows
                 .columns

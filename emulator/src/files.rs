@@ -57,8 +57,10 @@ fn volume_path(state: &Shared, raw: &str) -> ApiResult<String> {
             "Invalid path {p}: expected /Volumes/<catalog>/<schema>/<volume>/..."
         )));
     }
-    let volume = format!("/Volumes/{}/{}/{}", parts[1], parts[2], parts[3]);
-    if !state.fs.stat(&volume).is_some_and(|n| n.is_dir()) {
+    let volume = format!("{}.{}.{}", parts[1], parts[2], parts[3]);
+    // The catalog says which volumes exist (created with the volumes API
+    // or CREATE VOLUME), as on the service.
+    if !state.unity.read().expect("catalog lock").has_volume(&volume) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",

@@ -29,6 +29,7 @@ mod sandbox;
 mod shard;
 mod sql;
 mod statements;
+mod unity;
 mod warehouses;
 mod workspace;
 

@@ -898,7 +898,7 @@ async fn evaluate(
                 })
                 .collect();
             for stmt in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                if let Err(e) = st.sql.run(&st.fs, stmt, &sql_params).await {
+                if let Err(e) = crate::unity::run_sql(&st, stmt, &sql_params).await {
                     return Err(runtime(
                         e.message,
                         Output {

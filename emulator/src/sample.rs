@@ -64,6 +64,7 @@ pub(crate) fn seed(state: &Shared) {
     if let Err(e) = fs.mkdirs("/Volumes/main/default/files") {
         tracing::warn!(error = %e, "could not create the sample volume");
     }
+    crate::unity::seed(state);
     let ws = &state.workspace;
     let placed = ws.mkdirs("/Shared/mortar-examples").and_then(|()| {
         ws.put(
@@ -115,10 +116,10 @@ const TRIPS: &str = "INSERT INTO trips VALUES
 /// Creates the sample tables the SQL engine starts with.
 pub(crate) async fn seed_tables(state: &Shared) {
     for statement in [
-        "CREATE TABLE IF NOT EXISTS trips (tpep_pickup_datetime TIMESTAMP, tpep_dropoff_datetime TIMESTAMP, trip_distance DOUBLE, fare_amount DOUBLE, pickup_zip INT, dropoff_zip INT)",
+        "CREATE TABLE IF NOT EXISTS samples.nyctaxi.trips (tpep_pickup_datetime TIMESTAMP, tpep_dropoff_datetime TIMESTAMP, trip_distance DOUBLE, fare_amount DOUBLE, pickup_zip INT, dropoff_zip INT)",
         TRIPS,
     ] {
-        if let Err(e) = state.sql.run(&state.fs, statement, &[]).await {
+        if let Err(e) = crate::unity::run_sql(state, statement, &[]).await {
             tracing::warn!(error = %e, "could not seed the sample tables");
             return;
         }

@@ -33,6 +33,34 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) struct Engine {
     db: Database,
     tmp: AtomicU64,
+    /// The catalogs and schemas whose qualified names are read (see `set_names`).
+    names: std::sync::RwLock<std::sync::Arc<Names>>,
+}
+
+/// What a qualified name is dropped to its table by: `catalog.schema.t`
+/// for the known catalogs, `schema.t` for the schemas of `main`.
+struct Names {
+    three: Regex,
+    two: Regex,
+}
+
+impl Names {
+    fn of(catalogs: &[String], main_schemas: &[String]) -> Self {
+        let alternatives = |fixed: &[&str], names: &[String]| {
+            let mut all: Vec<String> = fixed.iter().map(|n| regex::escape(n)).collect();
+            all.extend(names.iter().map(|n| regex::escape(n)));
+            all.join("|")
+        };
+        let three = format!(
+            r"(?i)`?\b(?:{})`?\.`?(\w+)`?\.`?(\w+)`?",
+            alternatives(&["main", "hive_metastore", "samples", "system", "workspace"], catalogs)
+        );
+        let two = format!(r"(?i)\b(?:{})\.(\w+)", alternatives(&["default"], main_schemas));
+        Self {
+            three: Regex::new(&three).unwrap_or_else(|_| THREE_PART.clone()),
+            two: Regex::new(&two).unwrap_or_else(|_| DEFAULT_SCHEMA.clone()),
+        }
+    }
 }
 
 /// A column of a result: its name and Databricks type (type_name, type_text).
@@ -294,7 +322,17 @@ impl Engine {
         Ok(Self {
             db: Database::open(timeout).await?,
             tmp: AtomicU64::new(1),
+            names: std::sync::RwLock::new(std::sync::Arc::new(Names::of(&[], &[]))),
         })
+    }
+
+    /// The catalogs (and the schemas of `main`) Unity Catalog has, so a
+    /// statement's `catalog.schema.table` and `schema.table` name the table.
+    pub fn set_names(&self, catalogs: &[String], main_schemas: &[String]) {
+        let names = std::sync::Arc::new(Names::of(catalogs, main_schemas));
+        if let Ok(mut current) = self.names.write() {
+            *current = names;
+        }
     }
 
     /// Runs one statement and returns its rows.
@@ -422,9 +460,14 @@ impl Engine {
             sql = rule.re.replace_all(&sql, rule.to).into_owned();
         }
         let mut missing: Option<String> = None;
+        let names = self.names.read().map(|n| n.clone()).ok();
+        let (three, two) = match &names {
+            Some(n) => (&n.three, &n.two),
+            None => (&*THREE_PART, &*DEFAULT_SCHEMA),
+        };
         let sql = outside_quotes(&sql, |part| {
-            let mut s = THREE_PART.replace_all(part, "$2").into_owned();
-            s = DEFAULT_SCHEMA.replace_all(&s, "$1").into_owned();
+            let mut s = three.replace_all(part, "$2").into_owned();
+            s = two.replace_all(&s, "$1").into_owned();
             s = USING.replace_all(&s, "").into_owned();
             for rule in FUNCTIONS.iter().filter(|r| !r.to.contains('$')) {
                 s = rule.re.replace_all(&s, rule.to).into_owned();

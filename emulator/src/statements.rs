@@ -341,7 +341,7 @@ async fn run(
     set(state, id, |s| s.state = SState::Running);
     let secs = sleep_hint(sql);
     state.clock.sleep(QUERY_SECS + secs).await;
-    match state.sql.run(&state.fs, sql, params).await {
+    match crate::unity::run_sql(state, sql, params).await {
         Ok(rows) => match chunk_rows(rows, limits) {
             Ok(result) => {
                 let bytes = result.heap_bytes;

@@ -302,3 +302,64 @@ def test_command_execution_runs_sql_on_a_running_cluster(w: WorkspaceClient):
             timeout=TIMEOUT
         )
     w.clusters.permanent_delete(cluster.cluster_id)
+
+
+def test_unity_catalog_catalogs_schemas_volumes_tables_and_grants(w: WorkspaceClient, warehouse_id: str):
+    from databricks.sdk.errors import NotFound, ResourceConflict
+    from databricks.sdk.service.catalog import PermissionsChange, Privilege, VolumeType
+
+    created = w.catalogs.create(name="sdk_uc", comment="from the SDK", properties={"team": "data"})
+    assert created.name == "sdk_uc" and created.comment == "from the SDK"
+    assert "sdk_uc" in [c.name for c in w.catalogs.list()]
+    # CATALOG_ALREADY_EXISTS, 409: the SDK's ResourceConflict.
+    with pytest.raises(ResourceConflict):
+        w.catalogs.create(name="sdk_uc")
+    updated = w.catalogs.update(name="sdk_uc", comment="changed")
+    assert updated.comment == "changed"
+
+    schema = w.schemas.create(name="raw", catalog_name="sdk_uc")
+    assert schema.full_name == "sdk_uc.raw"
+    assert {s.name for s in w.schemas.list(catalog_name="sdk_uc")} >= {"default", "raw"}
+
+    # A file can be written only into a volume that exists.
+    with pytest.raises(NotFound):
+        w.files.upload("/Volumes/sdk_uc/raw/landing/a.csv", io.BytesIO(b"x\n1\n"), overwrite=True)
+    volume = w.volumes.create(catalog_name="sdk_uc", schema_name="raw", name="landing", volume_type=VolumeType.MANAGED)
+    assert volume.full_name == "sdk_uc.raw.landing"
+    w.files.upload("/Volumes/sdk_uc/raw/landing/a.csv", io.BytesIO(b"x\n1\n2\n"), overwrite=True)
+    assert w.files.download("/Volumes/sdk_uc/raw/landing/a.csv").contents.read() == b"x\n1\n2\n"
+    assert [v.name for v in w.volumes.list(catalog_name="sdk_uc", schema_name="raw")] == ["landing"]
+    assert w.volumes.read("sdk_uc.raw.landing").volume_type == VolumeType.MANAGED
+
+    # A table made by a statement is in the catalog, with its columns.
+    done = w.statement_execution.execute_statement(
+        warehouse_id=warehouse_id,
+        statement="CREATE TABLE sdk_uc.raw.loaded AS SELECT * FROM read_files('/Volumes/sdk_uc/raw/landing/a.csv', format => 'csv', header => true)",
+        wait_timeout="30s",
+    )
+    assert done.status.state.value == "SUCCEEDED", done.status
+    tables = list(w.tables.list(catalog_name="sdk_uc", schema_name="raw"))
+    assert [t.name for t in tables] == ["loaded"]
+    assert [c.name for c in w.tables.get("sdk_uc.raw.loaded").columns] == ["x"]
+    missing = w.statement_execution.execute_statement(
+        warehouse_id=warehouse_id, statement="CREATE TABLE nowhere.at_all.t (x INT)", wait_timeout="30s"
+    )
+    assert missing.status.state.value == "FAILED" and "SCHEMA_NOT_FOUND" in missing.status.error.message
+
+    granted = w.grants.update(
+        securable_type="schema", full_name="sdk_uc.raw",
+        changes=[PermissionsChange(principal="analysts", add=[Privilege.USE_SCHEMA, Privilege.SELECT])],
+    )
+    assert {(a.principal, tuple(sorted(p.value for p in a.privileges))) for a in granted.privilege_assignments} == {("analysts", ("SELECT", "USE_SCHEMA"))}
+    w.grants.update(securable_type="schema", full_name="sdk_uc.raw", changes=[PermissionsChange(principal="analysts", remove=[Privilege.SELECT])])
+    read = w.grants.get(securable_type="schema", full_name="sdk_uc.raw")
+    assert [(a.principal, [p.value for p in a.privileges]) for a in read.privilege_assignments] == [("analysts", ["USE_SCHEMA"])]
+
+    w.tables.delete("sdk_uc.raw.loaded")
+    assert list(w.tables.list(catalog_name="sdk_uc", schema_name="raw")) == []
+    w.volumes.delete("sdk_uc.raw.landing")
+    with pytest.raises(NotFound):
+        w.files.download("/Volumes/sdk_uc/raw/landing/a.csv")
+    w.catalogs.delete("sdk_uc", force=True)
+    with pytest.raises(NotFound):
+        w.catalogs.get("sdk_uc")
