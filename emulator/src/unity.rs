@@ -495,9 +495,10 @@ async fn list_tables(State(state): State<Shared>, Query(q): Query) -> ApiResult<
         }
         cat.tables.iter().filter(|(k, _)| k.starts_with(&format!("{full}."))).map(|(_, e)| e.clone()).collect()
     };
+    let omit = q.bool("omit_columns")?.unwrap_or(false);
     let mut items = Vec::with_capacity(entries.len());
     for e in &entries {
-        items.push(table_json(&state, e).await);
+        items.push(if omit { Value::Object(e.fields.clone()) } else { table_json(&state, e).await });
     }
     paged("tables", items, &q)
 }

@@ -4,6 +4,8 @@
 // Each test file uses part of this.
 #![allow(dead_code)]
 
+pub mod databricks;
+
 use std::sync::Arc;
 
 use engine::executor::Executor;

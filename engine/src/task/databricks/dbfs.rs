@@ -70,6 +70,9 @@ pub const WAIT_FOR_FILE: TaskType = TaskType {
 };
 
 #[cfg(feature = "runtime")]
+pub(super) use run::{download_volume, upload_volume};
+
+#[cfg(feature = "runtime")]
 mod run {
     use std::sync::Arc;
 
@@ -285,7 +288,7 @@ mod run {
 
     /// One streamed PUT; a rate limit or an unavailable service is retried by
     /// opening the file again, since a stream cannot be replayed.
-    async fn upload_volume(
+    pub(in crate::task::databricks) async fn upload_volume(
         client: &DatabricksClient,
         ctx: &TaskContext,
         from: &str,
@@ -384,17 +387,7 @@ mod run {
                             .write(&uri, tokio_util::io::StreamReader::new(Box::pin(chunks)))
                             .await?
                     }
-                    Target::Volume(path) => {
-                        let request = client.request(Method::GET, files_url(&path)).await?;
-                        let response = client.send(request).await?;
-                        let stream = futures::TryStreamExt::map_err(
-                            response.bytes_stream(),
-                            std::io::Error::other,
-                        );
-                        ctx.storage
-                            .write(&uri, tokio_util::io::StreamReader::new(stream))
-                            .await?
-                    }
+                    Target::Volume(path) => download_volume(&client, ctx, &path, &uri).await?,
                 };
                 ctx.info(format!("downloaded {size} bytes from {from}"))
                     .await;
@@ -404,6 +397,22 @@ mod run {
                 Ok(outputs)
             })
         }
+    }
+
+    /// A volume's file streamed into internal storage at `uri`; its size.
+    pub(in crate::task::databricks) async fn download_volume(
+        client: &DatabricksClient,
+        ctx: &TaskContext,
+        path: &str,
+        uri: &str,
+    ) -> Result<u64, TaskError> {
+        let request = client.request(Method::GET, files_url(path)).await?;
+        let response = client.send(request).await?;
+        let stream = futures::TryStreamExt::map_err(response.bytes_stream(), std::io::Error::other);
+        Ok(ctx
+            .storage
+            .write(uri, tokio_util::io::StreamReader::new(stream))
+            .await?)
     }
 
     /// `dbfs.WaitForFile` (Mortar's): waits until a file exists in DBFS or a

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod dbfs;
 pub mod jobs;
 pub mod sql;
+pub mod unity;
 pub mod warehouse;
 
 use crate::flow::registry::Kind::*;
