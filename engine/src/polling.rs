@@ -42,6 +42,16 @@ pub const POLLED: &[Polled] = &[
         trigger: &task::jdbc::sqlite::TRIGGER,
         task: &task::jdbc::sqlite::QUERY,
     },
+    // The watching triggers run themselves: each poll lists and compares
+    // with what they saw (task/databricks/watch.rs).
+    Polled {
+        trigger: &task::databricks::watch::DBFS_TRIGGER,
+        task: &task::databricks::watch::DBFS_TRIGGER,
+    },
+    Polled {
+        trigger: &task::databricks::watch::TABLE_TRIGGER,
+        task: &task::databricks::watch::TABLE_TRIGGER,
+    },
 ];
 
 /// The polling trigger of short type `alias` (`http.Trigger`).
@@ -72,8 +82,14 @@ pub(crate) async fn poll(
     now: Timestamp,
 ) -> Result<Timestamp, String> {
     let props = trigger.node.to_json();
-    let interval = match props.get("interval").and_then(Value::as_str) {
-        Some(text) => crate::task::core::parse_duration(text)?,
+    // The trigger's declared default (dbfs.Trigger PT60S, table.Trigger PT5M).
+    let declared = polled
+        .trigger
+        .property("interval")
+        .and_then(|p| p.default)
+        .map(|d| d.trim_matches('"').to_owned());
+    let interval = match props.get("interval").and_then(Value::as_str).map(str::to_owned).or(declared) {
+        Some(text) => crate::task::core::parse_duration(&text)?,
         None => Duration::from_secs(60),
     }
     .max(Duration::from_secs(1));
@@ -121,18 +137,20 @@ pub(crate) async fn poll(
         }
     } else {
         let mut query = task_properties(polled.task, &props);
-        let fetch = query.entry("fetchType").or_insert_with(|| json!("FETCH"));
-        if fetch
-            .as_str()
-            .is_some_and(|f| f.eq_ignore_ascii_case("NONE"))
-        {
-            return Err("fetchType NONE is not valid for a trigger, which would never fire: use FETCH, FETCH_ONE or STORE".into());
+        if polled.task.property("fetchType").is_some() {
+            let fetch = query.entry("fetchType").or_insert_with(|| json!("FETCH"));
+            if fetch
+                .as_str()
+                .is_some_and(|f| f.eq_ignore_ascii_case("NONE"))
+            {
+                return Err("fetchType NONE is not valid for a trigger, which would never fire: use FETCH, FETCH_ONE or STORE".into());
+            }
         }
         let outputs = executor
             .poll_task(&plan, id, polled.task, query, execution.clone())
             .await?;
         if outputs.get("size").and_then(Value::as_u64).unwrap_or(0) == 0 {
-            tracing::debug!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = id, "the query returned no row: nothing starts");
+            tracing::debug!(flow = %format!("{}.{}", flow.namespace, flow.id), trigger = id, "the poll found nothing: nothing starts");
             return Ok(next);
         }
         Value::Object(outputs)

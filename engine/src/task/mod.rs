@@ -124,6 +124,8 @@ pub const TYPES: &[TaskType] = &[
     databricks::unity::VOLUME_DOWNLOAD,
     databricks::unity::GRANT_GET,
     databricks::unity::GRANT_UPDATE,
+    databricks::watch::DBFS_TRIGGER,
+    databricks::watch::TABLE_TRIGGER,
     scripts::shell::COMMANDS_TASK,
     scripts::shell::SCRIPT,
     scripts::python::COMMANDS_TASK,

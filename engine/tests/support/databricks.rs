@@ -25,6 +25,7 @@ pub struct World {
     pub storage: Storage,
     pub executor: Executor,
     pub services: Services,
+    pub databricks: Arc<Databricks>,
     _pipeline: LogPipeline,
     _dir: tempfile::TempDir,
 }
@@ -62,12 +63,13 @@ pub async fn world_with(
         host: emulator.url(),
         auth: Auth::Token(Secret::new(emulator.token())),
     };
-    let runners = Runners::new(Databricks::new(
+    let databricks = Databricks::new(
         Some(connection),
         None,
         ClientOptions::default(),
         engine::base_url::AllowedHosts::any(),
-    ));
+    );
+    let runners = Runners::new(databricks.clone());
     let executor = Executor::new(services.clone(), runners, secrets);
     World {
         emulator,
@@ -75,6 +77,7 @@ pub async fn world_with(
         storage,
         executor,
         services,
+        databricks,
         _pipeline: pipeline,
         _dir: dir,
     }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod sql;
 pub mod unity;
 pub mod warehouse;
+pub mod watch;
 
 use crate::flow::registry::Kind::*;
 use crate::flow::registry::{Property, prop};
