@@ -607,3 +607,53 @@ tasks:
         "{logs:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_cluster_is_created_autoscaling_resized_and_deleted() {
+    let w = world(0.001).await;
+    let flow = r#"id: resize
+namespace: company.data
+tasks:
+  - id: create_cluster
+    type: io.kestra.plugin.databricks.cluster.CreateCluster
+    clusterName: resize-test
+    sparkVersion: 15.4.x-scala2.12
+    nodeTypeId: i3.xlarge
+    minWorkers: 1
+    maxWorkers: 2
+  - id: grow
+    type: io.kestra.plugin.databricks.cluster.ResizeCluster
+    clusterId: "{{ outputs.create_cluster.clusterId }}"
+    autoscale:
+      minWorkers: 2
+      maxWorkers: 8
+  - id: fixed
+    type: io.kestra.plugin.databricks.cluster.ResizeCluster
+    clusterId: "{{ outputs.create_cluster.clusterId }}"
+    numWorkers: 3
+  - id: delete
+    type: io.kestra.plugin.databricks.cluster.DeleteCluster
+    clusterId: "{{ outputs.create_cluster.clusterId }}"
+"#;
+    let (state, runs, id) = w.run(flow, json!({})).await;
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+    assert_eq!(outputs(&runs, "grow")["autoscale"], json!({"min_workers": 2, "max_workers": 8}));
+    assert_eq!(outputs(&runs, "fixed")["numWorkers"], 3);
+    assert_eq!(outputs(&runs, "fixed")["state"], "RUNNING");
+    let cluster_id = outputs(&runs, "create_cluster")["clusterId"].as_str().unwrap().to_owned();
+    let cluster: Value = w.api(&format!("/api/2.1/clusters/get?cluster_id={cluster_id}")).await;
+    assert_eq!(cluster["num_workers"], 3);
+    assert_eq!(cluster["state"], "TERMINATED");
+    let refused = r#"id: resize_bad
+namespace: company.data
+tasks:
+  - id: bad
+    type: io.kestra.plugin.databricks.cluster.ResizeCluster
+    clusterId: nope
+    minWorkers: 4
+    maxWorkers: 2
+"#;
+    let (state, _, id) = w.run(refused, json!({})).await;
+    assert_eq!(state, State::Failed);
+    assert!(w.logs(&id).await.iter().any(|l| l.contains("minWorkers (4) must be at least 0 and at most maxWorkers (2)")));
+}

@@ -93,6 +93,7 @@ pub const TYPES: &[TaskType] = &[
     core::flow::TEMPLATE,
     databricks::cluster::CREATE_CLUSTER,
     databricks::cluster::DELETE_CLUSTER,
+    databricks::cluster::RESIZE_CLUSTER,
     databricks::dbfs::UPLOAD,
     databricks::dbfs::DOWNLOAD,
     databricks::dbfs::WAIT_FOR_FILE,

@@ -130,6 +130,44 @@ pub const DELETE_CLUSTER: TaskType = TaskType {
     aliases: &[],
 };
 
+/// Not one of Kestra's types (its plugin has none): resizing a running
+/// cluster, what "scale computational resources up or down" asks.
+pub const RESIZE_CLUSTER: TaskType = TaskType {
+    name: "io.kestra.plugin.databricks.cluster.ResizeCluster",
+    alias: "databricks.cluster.ResizeCluster",
+    category: Category::Task,
+    doc: "Resizes a running cluster to a fixed number of workers or to autoscaling bounds, and waits until it runs again.",
+    properties: databricks![
+        ex(
+            req("clusterId", String, "The cluster to resize; it must be running."),
+            "{{ outputs.create_cluster.clusterId }}"
+        ),
+        prop("numWorkers", Integer, "A fixed number of workers."),
+        prop("minWorkers", Integer, "With maxWorkers: autoscaling between them."),
+        prop("maxWorkers", Integer, "With minWorkers: autoscaling between them."),
+        prop(
+            "autoscale",
+            Map,
+            "minWorkers and maxWorkers, as one mapping."
+        ),
+        def(
+            "wait",
+            Boolean,
+            "true",
+            "Wait until the cluster is running at its new size."
+        ),
+    ],
+    outputs: &[
+        ("clusterId", "The cluster's id."),
+        ("numWorkers", "Its fixed number of workers, when not autoscaling."),
+        ("autoscale", "Its autoscaling bounds (`min_workers`, `max_workers`), when autoscaling."),
+        ("state", "Its state."),
+    ],
+    run: runner!(|env| run::ResizeCluster(env.databricks.clone())),
+    check: None,
+    aliases: &[],
+};
+
 #[cfg(feature = "runtime")]
 mod run {
     use std::sync::Arc;
@@ -335,6 +373,87 @@ mod run {
                 .or_insert_with(|| json!(ctx.execution_id.as_str()));
         }
         Ok(Value::Object(body))
+    }
+
+    /// `num_workers`, or `autoscale` from `autoscale` or the top-level
+    /// `minWorkers`/`maxWorkers` (as CreateCluster reads them).
+    fn size(ctx: &TaskContext, props: &Map<String, Value>) -> Result<(&'static str, Value), TaskError> {
+        if let Some(workers) = props.get("numWorkers").filter(|v| !v.is_null()) {
+            let workers = int(workers)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ctx.invalid(format!("numWorkers {workers} is not a whole number of workers")))?;
+            return Ok(("num_workers", json!(workers)));
+        }
+        let bounds = match props.get("autoscale").and_then(Value::as_object) {
+            Some(a) => (a.get("minWorkers").and_then(int), a.get("maxWorkers").and_then(int)),
+            None => (props.get("minWorkers").and_then(int), props.get("maxWorkers").and_then(int)),
+        };
+        match bounds {
+            (Some(min), Some(max)) if 0 <= min && min <= max => {
+                Ok(("autoscale", json!({"min_workers": min, "max_workers": max})))
+            }
+            (Some(min), Some(max)) => Err(ctx.invalid(format!(
+                "minWorkers ({min}) must be at least 0 and at most maxWorkers ({max})"
+            ))),
+            _ => Err(ctx.invalid(
+                "give numWorkers, or minWorkers and maxWorkers (or autoscale with both)",
+            )),
+        }
+    }
+
+    pub(super) struct ResizeCluster(pub(super) Arc<Databricks>);
+
+    impl Runner for ResizeCluster {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let client = self.0.client(ctx)?;
+                let props = ctx.properties.as_object().cloned().unwrap_or_default();
+                let id = props
+                    .get("clusterId")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| ctx.invalid("clusterId is required"))?
+                    .to_owned();
+                let (field, value) = size(ctx, &props)?;
+                client
+                    .post::<_, Value>(
+                        "/api/2.1/clusters/resize",
+                        &json!({"cluster_id": id, field: value}),
+                    )
+                    .await?;
+                ctx.info(format!("resizing cluster {id} to {field} {value}"))
+                    .await;
+                let wait = props.get("wait").and_then(Value::as_bool).unwrap_or(true);
+                let state = if wait {
+                    wait_for(ctx, "the cluster to resize", None, || {
+                        let (client, id) = (client.clone(), id.clone());
+                        async move {
+                            let cluster: Value =
+                                client.get("/api/2.1/clusters/get", &[("cluster_id", id.clone())]).await?;
+                            match cluster["state"].as_str().unwrap_or("UNKNOWN") {
+                                "RUNNING" => Ok(Some("RUNNING".to_owned())),
+                                "RESIZING" | "PENDING" | "RESTARTING" => Ok(None),
+                                other => Err(TaskError::Failed(format!(
+                                    "cluster {id} is {other} while resizing{}",
+                                    cluster["state_message"].as_str().map(|m| format!(": {m}")).unwrap_or_default()
+                                ))),
+                            }
+                        }
+                    })
+                    .await?
+                } else {
+                    "RESIZING".to_owned()
+                };
+                let mut outputs = Outputs::new();
+                outputs.insert("clusterId".into(), json!(id));
+                outputs.insert(
+                    if field == "num_workers" { "numWorkers" } else { "autoscale" }.into(),
+                    value,
+                );
+                outputs.insert("state".into(), json!(state));
+                Ok(outputs)
+            })
+        }
     }
 
     pub(super) struct DeleteCluster(pub(super) Arc<Databricks>);
