@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_chromium
 ensure_postgres
 ensure_end2end_packages
-ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks kestrapy=kestrapy regex=regex kestra=kestra
+ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks kestrapy=kestrapy regex=regex kestra=kestra databricks_cli=databricks-cli
 # One dev-profile build serves the Rust tests, the Python tests and the
 # browser tests, so the workspace compiles once (and not again after
 # scripts/serve.sh, which builds the same).

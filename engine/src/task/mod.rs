@@ -127,6 +127,8 @@ pub const TYPES: &[TaskType] = &[
     databricks::unity::GRANT_UPDATE,
     databricks::watch::DBFS_TRIGGER,
     databricks::watch::TABLE_TRIGGER,
+    databricks::cli::DATABRICKS_CLI,
+    databricks::cli::DATABRICKS_SQL_CLI,
     scripts::shell::COMMANDS_TASK,
     scripts::shell::SCRIPT,
     scripts::python::COMMANDS_TASK,

@@ -8,6 +8,7 @@
 //! work (cluster id, statement id, run id), re-attaches to it after a
 //! restart, and cancels it when the execution is killed.
 
+pub mod cli;
 pub mod cluster;
 pub mod dbfs;
 pub mod jobs;

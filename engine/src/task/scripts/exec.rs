@@ -27,6 +27,100 @@ pub(crate) struct Exec {
     pub(crate) language: Language,
     /// `script` (a text) rather than `commands` (a list).
     pub(crate) script: bool,
+    /// One of the Databricks CLI tasks (task/databricks/cli.rs).
+    pub(crate) cli: Option<Cli>,
+}
+
+/// A Databricks CLI: the workspace's (`databricks`) or the SQL one
+/// (`dbsqlcli`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cli {
+    Workspace,
+    Sql,
+}
+
+impl Cli {
+    fn program(self) -> &'static str {
+        match self {
+            Self::Workspace => "databricks",
+            Self::Sql => "dbsqlcli",
+        }
+    }
+
+    fn how_to_get(self) -> &'static str {
+        match self {
+            Self::Workspace => "install the Databricks CLI (its release, or `pip install databricks-cli` for the older Python one)",
+            Self::Sql => "install it with `pip install databricks-sql-cli`",
+        }
+    }
+
+    /// The variables the program reads its workspace and credentials from.
+    fn env(self, ctx: &TaskContext, env: &mut BTreeMap<String, String>) -> Result<(), TaskError> {
+        let given = |name: &str| string(ctx, name);
+        match self {
+            Self::Workspace => {
+                let host = given("databricksHost").ok_or_else(|| ctx.invalid("databricksHost is required: the workspace URL"))?;
+                env.insert("DATABRICKS_HOST".into(), host);
+                match (given("databricksToken"), given("clientId"), given("clientSecret")) {
+                    (Some(token), _, _) => {
+                        env.insert("DATABRICKS_TOKEN".into(), token);
+                    }
+                    (None, Some(id), Some(secret)) => {
+                        env.insert("DATABRICKS_CLIENT_ID".into(), id);
+                        env.insert("DATABRICKS_CLIENT_SECRET".into(), secret);
+                    }
+                    _ => {
+                        return Err(ctx.invalid(
+                            "DatabricksCLI requires authentication: set `databricksToken` (PAT) or both `clientId` and `clientSecret` (OAuth M2M).",
+                        ));
+                    }
+                }
+            }
+            Self::Sql => {
+                let token = given("token").ok_or_else(|| ctx.invalid("token is required: a personal access token"))?;
+                env.insert("DATABRICKS_TOKEN".into(), token);
+            }
+        }
+        Ok(())
+    }
+
+    /// The SQL CLI's one command for the statements: `dbsqlcli --hostname
+    /// … --access-token "$DATABRICKS_TOKEN" --http-path … -e "<statement>"…`.
+    fn sql_command(ctx: &TaskContext, statements: &[String]) -> Result<String, TaskError> {
+        let host = string(ctx, "host").ok_or_else(|| ctx.invalid("host is required"))?;
+        let host = host.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let path = string(ctx, "httpPath").ok_or_else(|| ctx.invalid("httpPath is required"))?;
+        let mut command = format!(
+            "dbsqlcli --hostname {} --access-token \"$DATABRICKS_TOKEN\" --http-path {}",
+            shell_quote(&host),
+            shell_quote(&path)
+        );
+        for statement in statements {
+            command.push_str(&format!(" -e {}", shell_quote(statement)));
+        }
+        if let Some(options) = ctx.properties.get("options").and_then(Value::as_object) {
+            for (name, value) in options {
+                command.push_str(&format!(" {}", shell_quote(name)));
+                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                if !value.trim().is_empty() {
+                    command.push_str(&format!(" {}", shell_quote(&value)));
+                }
+            }
+        }
+        Ok(command)
+    }
+}
+
+/// Whether `program` is an executable file that `path` (the PATH the
+/// process gets, which the task's `env` may set) finds.
+fn findable(program: &str, path: Option<&String>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.into_iter()
+        .flat_map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Mortar's `kestra` Python module (`Kestra.outputs`, `counter`, `timer`,
@@ -171,6 +265,9 @@ impl Exec {
             "beforeCommands",
             &ctx.render_item("beforeCommands", &given)?,
         )?;
+        if self.cli == Some(Cli::Sql) {
+            commands = vec![Cli::sql_command(ctx, &commands)?];
+        }
         let mut lines = Vec::new();
         if ctx.flag("failFast", true)? {
             lines.push("set -e".to_owned());
@@ -216,6 +313,16 @@ impl Exec {
             }
             other => {
                 return Err(ctx.invalid(format!("env: a mapping of names to values, not {other}")));
+            }
+        }
+        if let Some(cli) = self.cli {
+            cli.env(ctx, &mut env)?;
+            if place == Where::Process && !findable(cli.program(), env.get("PATH")) {
+                return Err(TaskError::Failed(format!(
+                    "`{}` is not on the PATH of the Process task runner: {}, or run the task with the Docker task runner (`taskRunner: {{type: io.kestra.plugin.scripts.runner.docker.Docker}}`)",
+                    cli.program(),
+                    cli.how_to_get()
+                )));
             }
         }
         if self.language == Language::Python && place == Where::Process {

@@ -50,7 +50,8 @@ pub const COMMANDS_TASK: TaskType = TaskType {
     outputs: OUTPUTS,
     run: runner!(super::exec::Exec {
         language: super::exec::Language::Python,
-        script: false
+        script: false,
+        cli: None,
     }),
     check: None,
     aliases: &[],
@@ -71,7 +72,8 @@ pub const SCRIPT: TaskType = TaskType {
     outputs: OUTPUTS,
     run: runner!(super::exec::Exec {
         language: super::exec::Language::Python,
-        script: true
+        script: true,
+        cli: None,
     }),
     check: None,
     aliases: &[],

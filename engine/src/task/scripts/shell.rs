@@ -13,7 +13,8 @@ pub const COMMANDS_TASK: TaskType = TaskType {
     outputs: OUTPUTS,
     run: runner!(super::exec::Exec {
         language: super::exec::Language::Shell,
-        script: false
+        script: false,
+        cli: None,
     }),
     check: None,
     aliases: &[],
@@ -37,7 +38,8 @@ pub const SCRIPT: TaskType = TaskType {
     outputs: OUTPUTS,
     run: runner!(super::exec::Exec {
         language: super::exec::Language::Shell,
-        script: true
+        script: true,
+        cli: None,
     }),
     check: None,
     aliases: &[],
