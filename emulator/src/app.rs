@@ -53,6 +53,8 @@ pub(crate) struct State {
     pub commands: Sharded<String, crate::commands::Command>,
     /// Unity Catalog: catalogs, schemas, tables, volumes, grants.
     pub unity: crate::unity::Unity,
+    /// Genie's messages, by id.
+    pub genie: Sharded<String, crate::genie::Message>,
     pub tasks: TaskTracker,
     pub cancel: CancellationToken,
     next_id: AtomicI64,
@@ -95,6 +97,7 @@ impl State {
             contexts: Sharded::new(),
             commands: Sharded::new(),
             unity: crate::unity::new(),
+            genie: Sharded::new(),
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
             next_id: AtomicI64::new(1),
@@ -142,6 +145,9 @@ fn spawn_sweeper(state: &Shared) {
             statements::sweep(&st);
             dbfs::sweep(&st);
             crate::commands::sweep(&st);
+            // Genie's conversations are kept a day (of the emulator's clock).
+            let day_ago = st.clock.now_ms() - 24 * 3600 * 1000;
+            st.genie.retain(|m| m.created > day_ago);
             let now = Instant::now();
             st.oauth_tokens.retain(|(expiry, _)| *expiry > now);
         }
@@ -177,7 +183,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(warehouses::routes())
         .merge(statements::routes())
         .merge(crate::commands::routes())
-        .merge(crate::unity::routes(&state));
+        .merge(crate::unity::routes(&state))
+        .merge(crate::genie::routes());
     r.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

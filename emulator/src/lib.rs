@@ -21,6 +21,7 @@ mod error;
 mod faults;
 mod files;
 mod fs;
+mod genie;
 mod jobs;
 mod lenient;
 mod runner;

@@ -363,3 +363,28 @@ def test_unity_catalog_catalogs_schemas_volumes_tables_and_grants(w: WorkspaceCl
     w.catalogs.delete("sdk_uc", force=True)
     with pytest.raises(NotFound):
         w.catalogs.get("sdk_uc")
+
+
+def test_genie_answers_from_its_rules_and_follow_ups_continue(w: WorkspaceClient):
+    from databricks.sdk.service.dashboards import MessageStatus
+
+    space = w.genie.get_space("01f0mortarsamplespace00")
+    assert space.title == "Mortar sample data"
+    answered = w.genie.start_conversation_and_wait("01f0mortarsamplespace00", "What was total revenue by region?")
+    assert answered.status == MessageStatus.COMPLETED
+    query = [a for a in answered.attachments if a.query][0]
+    assert "GROUP BY region" in query.query.query
+    texts = [a.text.content for a in answered.attachments if a.text]
+    assert texts == ["Total revenue by region, from the sales data set."]
+    result = w.genie.get_message_attachment_query_result(
+        "01f0mortarsamplespace00", answered.conversation_id, answered.message_id, query.attachment_id
+    ).statement_response
+    assert [c.name for c in result.manifest.schema.columns] == ["region", "revenue"]
+    assert result.result.data_array[0] == ["AMER", "312.25"]
+    follow = w.genie.create_message_and_wait("01f0mortarsamplespace00", answered.conversation_id, "Now by month")
+    assert follow.conversation_id == answered.conversation_id
+    assert "month" in [a for a in follow.attachments if a.query][0].query.query
+    unknown = w.genie.start_conversation_and_wait("01f0mortarsamplespace00", "Who are you?")
+    assert unknown.attachments[0].text.content.startswith("I can answer questions about")
+    with pytest.raises(NotFound):
+        w.genie.start_conversation("nope", "x")

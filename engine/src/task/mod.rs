@@ -129,6 +129,8 @@ pub const TYPES: &[TaskType] = &[
     databricks::watch::TABLE_TRIGGER,
     databricks::cli::DATABRICKS_CLI,
     databricks::cli::DATABRICKS_SQL_CLI,
+    databricks::genie::ASK_QUESTION,
+    databricks::genie::CONTINUE,
     scripts::shell::COMMANDS_TASK,
     scripts::shell::SCRIPT,
     scripts::python::COMMANDS_TASK,

@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod dbfs;
+pub mod genie;
 pub mod jobs;
 pub mod sql;
 pub mod unity;
