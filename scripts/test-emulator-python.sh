@@ -30,15 +30,22 @@ log=$(mktemp)
 client_id=pytest-sp
 client_secret=pytest-secret-$RANDOM$RANDOM
 token=dapi-pytest-$RANDOM$RANDOM
+# Lakebase endpoints are a PostgreSQL server of the test's own
+# (scripts/postgres.sh installs Debian's packages when missing).
+pg_dir=$(mktemp -u /tmp/mortar-emulator-pg.XXXXXX)
+pg_url=$(scripts/postgres.sh start "$pg_dir" | tail -n 1)
 # 0.01: a cluster starts in tens of milliseconds, yet states stay visible.
 "${emulator[@]}" --listen 127.0.0.1:0 --token "$token" \
   --oauth-client "$client_id:$client_secret" --time-scale 0.01 \
+  --lakebase-postgres "$pg_url" \
   >"$out" 2>"$log" </dev/null &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$out" "$log"
+  scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
 }
 trap cleanup EXIT
 
@@ -60,7 +67,7 @@ if [ -z "$url" ]; then
 fi
 say "emulator at $url"
 
-export EMULATOR_URL="$url" EMULATOR_TOKEN="$token"
+export EMULATOR_URL="$url" EMULATOR_TOKEN="$token" EMULATOR_LAKEBASE="$pg_url"
 export EMULATOR_CLIENT_ID="$client_id" EMULATOR_CLIENT_SECRET="$client_secret"
 # Keep the SDK away from any real profile or environment credentials.
 unset DATABRICKS_HOST DATABRICKS_TOKEN DATABRICKS_CLIENT_ID DATABRICKS_CLIENT_SECRET DATABRICKS_CONFIG_PROFILE

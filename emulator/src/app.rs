@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub unity: crate::unity::Unity,
     /// Genie's messages, by id.
     pub genie: Sharded<String, crate::genie::Message>,
+    /// `--lakebase-postgres`: the server Lakebase endpoints are.
+    pub lakebase: Option<String>,
     pub tasks: TaskTracker,
     pub cancel: CancellationToken,
     next_id: AtomicI64,
@@ -98,6 +100,7 @@ impl State {
             commands: Sharded::new(),
             unity: crate::unity::new(),
             genie: Sharded::new(),
+            lakebase: config.lakebase_postgres.clone(),
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
             next_id: AtomicI64::new(1),
@@ -184,7 +187,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(statements::routes())
         .merge(crate::commands::routes())
         .merge(crate::unity::routes(&state))
-        .merge(crate::genie::routes());
+        .merge(crate::genie::routes())
+        .merge(crate::lakebase::routes());
     r.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

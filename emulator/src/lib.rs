@@ -23,6 +23,7 @@ mod files;
 mod fs;
 mod genie;
 mod jobs;
+mod lakebase;
 mod lenient;
 mod runner;
 mod sample;
@@ -59,6 +60,9 @@ pub struct EmulatorConfig {
     pub data_dir: Option<PathBuf>,
     /// Fault rules active from the start.
     pub faults: Vec<FaultRule>,
+    /// A PostgreSQL server (a URL whose user may create roles) that Lakebase
+    /// endpoints are: a credential makes the caller a role of it.
+    pub lakebase_postgres: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -70,6 +74,7 @@ impl Default for EmulatorConfig {
             time_scale: 1.0,
             data_dir: None,
             faults: Vec::new(),
+            lakebase_postgres: None,
         }
     }
 }
@@ -98,6 +103,10 @@ pub struct EmulatorArgs {
     /// Status of injected faults: 429, 500, 503 or drop.
     #[arg(long, default_value = "503")]
     pub fault_status: String,
+    /// A PostgreSQL server, postgres://user@host:port/db with a user that
+    /// may create roles, that Lakebase endpoints hand out.
+    #[arg(long, value_name = "URL")]
+    pub lakebase_postgres: Option<String>,
 }
 
 /// A flag value that does not make sense; the message names the flag.
@@ -177,6 +186,7 @@ impl EmulatorArgs {
             time_scale,
             data_dir: self.data_dir,
             faults,
+            lakebase_postgres: self.lakebase_postgres,
         })
     }
 }

@@ -42,6 +42,10 @@ pub const POLLED: &[Polled] = &[
         trigger: &task::jdbc::sqlite::TRIGGER,
         task: &task::jdbc::sqlite::QUERY,
     },
+    Polled {
+        trigger: &task::databricks::lakebase::TRIGGER,
+        task: &task::databricks::lakebase::QUERY,
+    },
     // The watching triggers run themselves: each poll lists and compares
     // with what they saw (task/databricks/watch.rs).
     Polled {

@@ -388,3 +388,27 @@ def test_genie_answers_from_its_rules_and_follow_ups_continue(w: WorkspaceClient
     assert unknown.attachments[0].text.content.startswith("I can answer questions about")
     with pytest.raises(NotFound):
         w.genie.start_conversation("nope", "x")
+
+
+def test_lakebase_endpoint_and_credential_sign_in_to_postgres(url: str):
+    import subprocess
+
+    from databricks.sdk.service.postgres import Endpoint
+
+    client_id, secret = os.environ["EMULATOR_CLIENT_ID"], os.environ["EMULATOR_CLIENT_SECRET"]
+    sp = WorkspaceClient(config=Config(host=url, client_id=client_id, client_secret=secret, auth_type="oauth-m2m"))
+    name = "projects/mortar/branches/production/endpoints/primary"
+    endpoint: Endpoint = sp.postgres.get_endpoint(name)
+    assert endpoint.status.hosts.host == "127.0.0.1"
+    credential = sp.postgres.generate_database_credential(endpoint=name)
+    assert credential.token
+    # The client id signs in to the server with the token.
+    server = os.environ["EMULATOR_LAKEBASE"].split("@", 1)[1].split("/", 1)[0]
+    host, port = server.split(":")
+    who = subprocess.run(
+        ["psql", "-h", host, "-p", port, "-U", client_id, "-d", "postgres", "-Atc", "SELECT current_user"],
+        env={**os.environ, "PGPASSWORD": credential.token}, capture_output=True, text=True,
+    )
+    assert who.stdout.strip() == client_id, who.stderr
+    with pytest.raises(NotFound):
+        sp.postgres.get_endpoint("projects/mortar/branches/production/endpoints/other")

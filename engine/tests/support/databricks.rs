@@ -43,13 +43,20 @@ pub async fn world_with(
     faults: Vec<emulator::FaultRule>,
     secrets: engine::executor::SecretSource,
 ) -> World {
-    let emulator = Emulator::start(EmulatorConfig {
-        time_scale,
-        faults,
-        ..Default::default()
-    })
+    world_of(
+        EmulatorConfig {
+            time_scale,
+            faults,
+            ..Default::default()
+        },
+        secrets,
+    )
     .await
-    .unwrap();
+}
+
+/// A world on an emulator started with `config`.
+pub async fn world_of(config: EmulatorConfig, secrets: engine::executor::SecretSource) -> World {
+    let emulator = Emulator::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::scratch_in(dir.path()).await.unwrap();
     let (pipeline, _) = LogPipeline::start(store.clone());

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod databricks;
+pub mod postgres;
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod dbfs;
 pub mod genie;
 pub mod jobs;
+pub mod lakebase;
 pub mod sql;
 pub mod unity;
 pub mod warehouse;

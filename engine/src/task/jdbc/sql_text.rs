@@ -198,6 +198,40 @@ pub(crate) fn bind(sql: &str, parameters: &Map<String, Value>, dialect: Dialect)
     out
 }
 
+/// How many `?` placeholders `sql` has outside quotes and comments.
+pub(crate) fn placeholders(sql: &str) -> usize {
+    let mut count = 0;
+    scan(sql, |_, text, quoted| {
+        if !quoted {
+            count += text.matches('?').count();
+        }
+    });
+    count
+}
+
+/// `sql` with its `?` placeholders (outside quotes and comments) replaced,
+/// in order, by `values` as literals; a `?` past the values stays.
+pub(crate) fn positional(sql: &str, values: &[Value], dialect: Dialect) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut next = values.iter();
+    scan(sql, |_, text, quoted| {
+        if quoted {
+            out.push_str(text);
+            return;
+        }
+        for c in text.chars() {
+            match (c, c == '?') {
+                (_, true) => match next.next() {
+                    Some(value) => out.push_str(&literal(value, dialect)),
+                    None => out.push('?'),
+                },
+                (c, false) => out.push(c),
+            }
+        }
+    });
+    out
+}
+
 /// A value as a SQL literal: strings quoted (PostgreSQL's `E'…'` escapes
 /// the backslash too, whatever `standard_conforming_strings` says), a list
 /// or mapping as its JSON text.
@@ -254,6 +288,16 @@ fn quote(text: &str, dialect: Dialect) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn positional_placeholders_become_literals_outside_quotes() {
+        let sql = "INSERT INTO t (a, b, c) VALUES (?, ?, '?') -- ?";
+        assert_eq!(super::placeholders(sql), 2);
+        assert_eq!(
+            super::positional(sql, &[serde_json::json!(1), serde_json::json!("it's")], super::Dialect::Postgres),
+            "INSERT INTO t (a, b, c) VALUES (1, E'it''s', '?') -- ?"
+        );
+    }
+
     use super::*;
     use serde_json::json;
 
