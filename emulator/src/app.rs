@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub unity: crate::unity::Unity,
     /// Genie's messages, by id.
     pub genie: Sharded<String, crate::genie::Message>,
+    /// The `run:task` keys `emulator_fail_once` has failed once.
+    pub failed_once: Sharded<String, ()>,
     /// `--lakebase-postgres`: the server Lakebase endpoints are.
     pub lakebase: Option<String>,
     pub tasks: TaskTracker,
@@ -100,6 +102,7 @@ impl State {
             commands: Sharded::new(),
             unity: crate::unity::new(),
             genie: Sharded::new(),
+            failed_once: Sharded::new(),
             lakebase: config.lakebase_postgres.clone(),
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
@@ -188,7 +191,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(crate::commands::routes())
         .merge(crate::unity::routes(&state))
         .merge(crate::genie::routes())
-        .merge(crate::lakebase::routes());
+        .merge(crate::lakebase::routes())
+        .merge(crate::zerobus::routes());
     r.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -1081,7 +1081,8 @@ async fn repair(State(state): State<Shared>, Body(body): Body) -> ApiResult<Json
             "Run {id} is still in progress and cannot be repaired."
         )));
     }
-    if run.job_id.is_none() || run.run_type == "SUBMIT_RUN" && run.tasks.is_empty() {
+    // A job's run, or a one-time run of tasks (runs/submit), is repaired.
+    if run.tasks.is_empty() {
         return Err(ApiError::invalid(format!("Run {id} cannot be repaired.")));
     }
     let latest = run

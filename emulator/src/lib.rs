@@ -34,6 +34,7 @@ mod statements;
 mod unity;
 mod warehouses;
 mod workspace;
+mod zerobus;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -15,6 +15,8 @@
 //! - a `for_each_task` runs its nested task once per input, in order;
 //! - a `condition_task` compares `left` and `right` (as numbers when both
 //!   are), and only the dependants on the branch it took run;
+//! - `emulator_fail_once=<message>` fails it the first time only, so a retry
+//!   or a repair of the run succeeds;
 //! - any non-empty parameter `emulator_fail=<message>` fails the task with that
 //!   message and `emulator_sleep=<seconds>` makes it run that much longer
 //!   (simulated seconds), for tests of failure, cancel and timeout;
@@ -496,6 +498,24 @@ async fn attempt(
         .and_then(|s| s.parse::<f64>().ok())
         .unwrap_or(0.0);
     st.clock.sleep(TASK_SECS + extra.max(0.0)).await;
+    // `emulator_fail_once=<message>`: the task fails the first time it runs
+    // in this run, and succeeds when run again (a retry or a repair).
+    if let Some(msg) = effective.get("emulator_fail_once").filter(|m| !m.is_empty()) {
+        let key = format!("{run_id}:{}", task.key);
+        if st.failed_once.get(&key).is_none() {
+            st.failed_once.insert(key, ());
+            return Err(Failure {
+                message: format!("Exception: {msg}"),
+                internal: false,
+                timed_out: false,
+                output: Output {
+                    logs: Some(String::new()),
+                    error_trace: Some(format!("Traceback (most recent call last):\n  File \"<task {}>\", line 1\nException: {msg}", task.key)),
+                    ..Output::default()
+                },
+            });
+        }
+    }
     evaluate(st, &task.spec, &effective, &creator).await
 }
 
@@ -1176,6 +1196,13 @@ pub(crate) fn render_output(st: &Shared, r: &Run, task_run_id: i64) -> Option<Va
     }
     if let Some(e) = &t.output.error {
         v["error"] = json!(e);
+    }
+    // A dbt task's artifacts (the target directory), as the service links them.
+    if t.spec.contains_key("dbt_task") {
+        v["dbt_output"] = json!({
+            "artifacts_link": format!("{}/api/2.0/dbfs/read?path=/dbt-artifacts/{task_run_id}.tar.gz", st.url),
+            "artifacts_headers": {},
+        });
     }
     if let Some(e) = &t.output.error_trace {
         v["error_trace"] = json!(e);

@@ -60,6 +60,11 @@ impl Catalog {
     pub(crate) fn has_volume(&self, full: &str) -> bool {
         self.volumes.contains_key(full)
     }
+
+    /// Whether the table `catalog.schema.table` exists.
+    pub(crate) fn has_table(&self, full: &str) -> bool {
+        self.tables.contains_key(full)
+    }
 }
 
 pub(crate) fn new() -> Unity {

@@ -265,6 +265,45 @@ test('a failed execution is restarted from its page and then succeeds', async ({
   await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
 });
 
+test('a failed Databricks job run is repaired from its page: only the failed task runs again, in the same run', async ({ page }) => {
+  const script = Buffer.from("print('job')\n").toString('base64');
+  await databricks(emulator, 'POST', '/api/2.0/dbfs/put', JSON.stringify({ path: '/e2e/job.py', contents: script, overwrite: true }));
+  await postFlow(
+    server.url,
+    [
+      'id: repair_me', 'namespace: e2e', 'tasks:',
+      '  - id: submit', '    type: io.kestra.plugin.databricks.job.SubmitRun', '    waitForCompletion: PT5M', '    runTasks:',
+      '      - taskKey: first', '        notebookTask:', '          notebookPath: /Shared/mortar-examples/aggregate',
+      '      - taskKey: flaky', '        dependsOn: [first]', '        sparkPythonTask:', '          pythonFile: dbfs:/e2e/job.py',
+      '          sparkPythonTaskSource: WORKSPACE', '          parameters: ["--emulator_fail_once=boom"]', '',
+    ].join('\n'),
+  );
+  await page.goto(`${server.url}/flows`);
+  await hydrated(page);
+  await page.getByRole('row').filter({ hasText: 'repair_me' }).getByRole('button', { name: 'Execute' }).click();
+  await page.getByRole('dialog', { name: /Execute repair_me/ }).getByRole('button', { name: 'Execute' }).click();
+  await expect(page).toHaveURL(/\/executions\/[\w-]+$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('FAILED', { timeout: 30_000 });
+  await expect(page.getByText('flaky: FAILED: Exception: boom')).toBeVisible();
+  const id = page.url().split('/').pop()!;
+  const before = await (await authFetch(`${server.url}/api/v1/executions/${id}`)).json();
+  const runId = before.taskRunList[0].outputs?.runId ?? null;
+
+  await page.getByRole('button', { name: 'Repair' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
+  const taskRow = page.getByRole('region', { name: 'Task runs' }).getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'submit' }) });
+  await expect(taskRow.getByRole('listitem')).toHaveCount(2); // the same task run, a second attempt
+  const after = await (await authFetch(`${server.url}/api/v1/executions/${id}`)).json();
+  const repairedRun = after.taskRunList[0].outputs.runId;
+  if (runId !== null) expect(repairedRun).toBe(runId);
+  const run = await databricks(emulator, 'GET', `/api/2.2/jobs/runs/get?run_id=${repairedRun}`);
+  const repairs = run.repair_history.filter((h: any) => h.type === 'REPAIR');
+  expect(repairs).toHaveLength(1);
+  expect(repairs[0].task_run_ids).toHaveLength(1); // only the failed task
+  await page.screenshot({ path: path.join(artifacts, 'repaired.png'), fullPage: true });
+});
+
 test('a paused execution is resumed from its page with the inputs its Pause asks for', async ({ page }) => {
   await postFlow(
     server.url,

@@ -657,3 +657,211 @@ tasks:
     assert_eq!(state, State::Failed);
     assert!(w.logs(&id).await.iter().any(|l| l.contains("minWorkers (4) must be at least 0 and at most maxWorkers (2)")));
 }
+
+/// A run whose second task fails the first time (emulator_fail_once):
+/// Repair runs only that task again, in the same Databricks run, as a new
+/// attempt of the same task run; RepairRun does it as a task; every task
+/// type's output reaches the task's outputs.
+#[tokio::test]
+async fn a_failed_run_is_repaired_in_place_and_outputs_carry_each_tasks_output() {
+    let w = world(0.001).await;
+    let flow = r#"id: repair_me
+namespace: company.data
+tasks:
+  - id: submit
+    type: io.kestra.plugin.databricks.job.SubmitRun
+    runName: repair-me
+    waitForCompletion: PT5M
+    runTasks:
+      - taskKey: first
+        notebookTask:
+          notebookPath: /Shared/mortar-examples/aggregate
+          baseParameters:
+            day: "1"
+      - taskKey: flaky
+        dependsOn: [first]
+        sparkPythonTask:
+          pythonFile: dbfs:/databricks-datasets/mortar/job.py
+          sparkPythonTaskSource: WORKSPACE
+          parameters: ["--emulator_fail_once=boom"]
+"#;
+    put_job_file(&w).await;
+    let (state, runs, id) = w.run(flow, json!({})).await;
+    assert_eq!(state, State::Failed, "{:#?}", w.logs(&id).await);
+    let failed = w.logs(&id).await.join("\n");
+    assert!(failed.contains("flaky: FAILED: Exception: boom"), "{failed}");
+    let submit = runs.iter().find(|r| r.task_id.as_str() == "submit").unwrap();
+    let run_id = submit.checkpoint.as_ref().unwrap()["run_id"].as_i64().unwrap();
+    let plan = Arc::new(Plan::from_yaml(flow).unwrap());
+    w.executor.repair(&id, plan).await.unwrap();
+    let state = w.executor.wait(&id).await.unwrap();
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+    let runs = w.store.task_runs(&id).await.unwrap();
+    let submit = runs.iter().find(|r| r.task_id.as_str() == "submit").unwrap();
+    assert_eq!(submit.attempts.len(), 2, "the same task run, a second attempt");
+    let out = submit.outputs.as_ref().unwrap();
+    assert_eq!(out["runId"], run_id, "the same Databricks run");
+    assert_eq!(out["resultState"], "SUCCESS");
+    assert_eq!(out["lifeCycleState"], "TERMINATED");
+    assert!(out["duration"].as_str().unwrap().starts_with("PT"));
+    assert!(out["outputs"]["first"]["result"].is_string(), "{out}");
+    let run: Value = w.api(&format!("/api/2.2/jobs/runs/get?run_id={run_id}")).await;
+    let repairs: Vec<&Value> = run["repair_history"].as_array().unwrap().iter().filter(|h| h["type"] == "REPAIR").collect();
+    assert_eq!(repairs.len(), 1);
+    assert_eq!(repairs[0]["task_run_ids"].as_array().map(Vec::len), Some(1), "only the failed task ran again: {run}");
+    // Nothing left to repair.
+    let plan = Arc::new(Plan::from_yaml(flow).unwrap());
+    assert!(w.executor.repair(&id, plan).await.is_err());
+
+    // RepairRun as a task: a run submitted without waiting, failed by the
+    // time it is repaired.
+    let flow = r#"id: repair_task
+namespace: company.data
+tasks:
+  - id: submit
+    type: io.kestra.plugin.databricks.job.SubmitRun
+    runTasks:
+      - taskKey: flaky
+        sparkPythonTask:
+          pythonFile: dbfs:/databricks-datasets/mortar/job.py
+          sparkPythonTaskSource: WORKSPACE
+          parameters: ["--emulator_fail_once=first time"]
+  - id: settle
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1S
+  - id: repair
+    type: io.kestra.plugin.databricks.job.RepairRun
+    runId: "{{ outputs.submit.runId }}"
+    waitForCompletion: PT5M
+"#;
+    let (state, runs, id) = w.run(flow, json!({})).await;
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+    let repaired = outputs(&runs, "repair");
+    assert_eq!(repaired["runId"], outputs(&runs, "submit")["runId"]);
+    assert!(repaired["repairId"].is_i64(), "{repaired}");
+    assert_eq!(repaired["resultState"], "SUCCESS");
+    assert_eq!(repaired["outputs"]["flaky"]["state"], "SUCCESS");
+}
+
+async fn put_job_file(w: &support::databricks::World) {
+    use base64::Engine as _;
+    let response = engine::http::client()
+        .post(format!("{}/api/2.0/dbfs/put", w.emulator.url()))
+        .bearer_auth(w.emulator.token())
+        .json(&json!({"path": "/databricks-datasets/mortar/job.py", "contents": base64::engine::general_purpose::STANDARD.encode("print('job')\n"), "overwrite": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+/// CreateJob with every task setting Kestra has (its names: sparkPythonTaskSource,
+/// sqlTask.queryId, runJobTask.jobId as text, libraries' `_package`) on a
+/// job cluster, run and waited for; each task's output in `outputs`.
+#[tokio::test]
+async fn create_job_takes_every_kestra_task_setting_and_job_clusters() {
+    let w = world(0.001).await;
+    put_job_file(&w).await;
+    let flow = r#"id: every_task
+namespace: company.data
+tasks:
+  - id: target
+    type: io.kestra.plugin.databricks.job.CreateJob
+    jobName: target-job
+    runNow: false
+    jobClusters:
+      - jobClusterKey: own
+        newCluster:
+          sparkVersion: 15.4.x-scala2.12
+          nodeTypeId: i3.xlarge
+          numWorkers: 1
+    jobTasks:
+      - taskKey: only
+        jobClusterKey: own
+        notebookTask:
+          notebookPath: /Shared/mortar-examples/transform
+  - id: create_job
+    type: io.kestra.plugin.databricks.job.CreateJob
+    jobName: every-task
+    waitForCompletion: PT5M
+    jobClusters:
+      - jobClusterKey: shared
+        newCluster:
+          sparkVersion: 15.4.x-scala2.12
+          nodeTypeId: i3.xlarge
+          numWorkers: 1
+    jobTasks:
+      - taskKey: notebook
+        jobClusterKey: shared
+        notebookTask:
+          notebookPath: /Shared/mortar-examples/aggregate
+          source: WORKSPACE
+          baseParameters:
+            day: "2"
+      - taskKey: python
+        jobClusterKey: shared
+        dependsOn: [notebook]
+        sparkPythonTask:
+          pythonFile: dbfs:/databricks-datasets/mortar/job.py
+          sparkPythonTaskSource: WORKSPACE
+          parameters: ["--day", "2"]
+        libraries:
+          - pypi:
+              _package: requests==2.32.3
+      - taskKey: wheel
+        jobClusterKey: shared
+        pythonWheelTask:
+          packageName: mortar_jobs
+          entryPoint: main
+          namedParameters:
+            day: "2"
+      - taskKey: jar
+        jobClusterKey: shared
+        sparkJarTask:
+          mainClassName: com.example.Main
+          jarUri: dbfs:/jars/main.jar
+          parameters: ["2"]
+      - taskKey: submit
+        jobClusterKey: shared
+        sparkSubmitTask:
+          parameters: ["--class", "com.example.Main", "dbfs:/jars/main.jar"]
+      - taskKey: sql
+        sqlTask:
+          warehouseId: a1b2c3d4e5f60718
+          queryId: 1234-abcd
+      - taskKey: dbt
+        dbtTask:
+          warehouseId: a1b2c3d4e5f60718
+          catalog: main
+          schema: default
+          commands: ["dbt deps", "dbt run"]
+      - taskKey: pipeline
+        pipelineTask:
+          pipelineId: 5678-efgh
+          fullRefresh: true
+      - taskKey: run_job
+        runJobTask:
+          jobId: "{{ outputs.target.jobId }}"
+"#;
+    let (state, runs, id) = w.run(flow, json!({})).await;
+    assert_eq!(state, State::Success, "{:#?}", w.logs(&id).await);
+    let out = outputs(&runs, "create_job");
+    assert_eq!(out["resultState"], "SUCCESS");
+    let tasks = &out["outputs"];
+    for key in ["notebook", "python", "wheel", "jar", "submit", "sql", "dbt", "pipeline", "run_job"] {
+        assert_eq!(tasks[key]["state"], "SUCCESS", "{key}: {out:#}");
+    }
+    assert_eq!(tasks["notebook"]["result"], "{\"day\":\"2\"}");
+    assert_eq!(tasks["python"]["logs"], "job");
+    assert_eq!(tasks["sql"]["sqlOutput"]["query_output"]["warehouse_id"], "a1b2c3d4e5f60718");
+    assert!(tasks["dbt"]["dbtOutput"]["artifacts_link"].as_str().unwrap().contains("/dbt-artifacts/"));
+    assert!(tasks["run_job"]["runJobOutput"].is_object(), "{out:#}");
+    let job: Value = w.api(&format!("/api/2.2/jobs/get?job_id={}", out["jobId"])).await;
+    let settings = &job["settings"];
+    let task = |key: &str| settings["tasks"].as_array().unwrap().iter().find(|t| t["task_key"] == key).unwrap().clone();
+    assert_eq!(task("python")["spark_python_task"]["source"], "WORKSPACE");
+    assert_eq!(task("python")["libraries"][0]["pypi"]["package"], "requests==2.32.3");
+    assert_eq!(task("sql")["sql_task"]["query"]["query_id"], "1234-abcd");
+    assert!(task("run_job")["run_job_task"]["job_id"].is_i64());
+    assert_eq!(settings["job_clusters"][0]["job_cluster_key"], "shared");
+}

@@ -587,8 +587,9 @@ fn Summary(data: RwSignal<ExecutionView>) -> impl IntoView {
 
 /// Kill (confirmed in a dialog), Resume (a paused execution, with the
 /// `onResume` inputs its Pause declares), Restart (a failed or killed
-/// execution, from what failed) and Replay (a new execution from a chosen
-/// task run).
+/// execution, from what failed), Repair (the same, a failed Databricks job
+/// run repaired in place) and Replay (a new execution from a chosen task
+/// run).
 #[component]
 fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView {
     let navigate = use_navigate();
@@ -682,6 +683,27 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             )
         }
     };
+    let repair = {
+        let act = act.clone();
+        move |_| {
+            act(
+                "POST",
+                format!("/api/v1/executions/{}/repair", browser::encode(&id())),
+                false,
+                None,
+            )
+        }
+    };
+    // A failed task run that made a Databricks job run (its checkpoint
+    // holds the run's id): Repair runs that run's failed tasks again.
+    let repairable = move || {
+        data.with(|d| {
+            d.task_runs.iter().any(|r| {
+                matches!(r.state.as_str(), "FAILED" | "KILLED")
+                    && r.checkpoint.as_ref().is_some_and(|c| c.get("run_id").is_some_and(Value::is_i64))
+            })
+        })
+    };
     let replay = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if let Some(dialog) = replay_dialog.get_untracked() {
@@ -717,6 +739,10 @@ fn Actions(data: RwSignal<ExecutionView>, wake: RwSignal<u32>) -> impl IntoView 
             </Show>
             <Show when=move || matches!(state().as_str(), "FAILED" | "KILLED")>
                 <button type="button" class="button" disabled=move || busy.get() on:click=restart.clone()>"Restart"</button>
+            </Show>
+            <Show when=move || matches!(state().as_str(), "FAILED" | "KILLED") && repairable()>
+                <button type="button" class="button" title="Run the failed tasks of the Databricks job run again, in the same run"
+                    disabled=move || busy.get() on:click=repair.clone()>"Repair"</button>
             </Show>
             <Show when=move || is_terminal(&state())>
                 <button type="button" class="button" disabled=move || busy.get()

@@ -1165,6 +1165,46 @@ impl Executor {
         Ok(state)
     }
 
+    /// Repairs a failed execution's Databricks job runs: each failed task
+    /// run that made a run (SubmitRun, RunNow, CreateJob: a `run_id` in its
+    /// checkpoint) is marked for repair, then the execution restarts, so
+    /// those tasks run their run's failed tasks again in the same run
+    /// (jobs/runs/repair) as a new attempt of the same task run, instead of
+    /// submitting a new one.
+    pub async fn repair(&self, id: &ExecutionId, plan: Arc<Plan>) -> Result<State, ExecutionError> {
+        let execution = self
+            .shared
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| ExecutionError::NotFound(id.clone()))?;
+        if !matches!(execution.state, State::Failed | State::Killed) {
+            return Err(ExecutionError::Conflict(format!(
+                "execution {id} is {}: only a FAILED or KILLED execution can be repaired",
+                execution.state
+            )));
+        }
+        let runs = self.shared.store.task_runs(id).await?;
+        let mut marked = 0;
+        for run in &runs {
+            let Some(checkpoint) = run.checkpoint.as_ref().filter(|c| c["run_id"].is_i64()) else {
+                continue;
+            };
+            if matches!(run.state, State::Failed | State::Killed) {
+                let mut marked_checkpoint = checkpoint.clone();
+                marked_checkpoint["repair"] = serde_json::json!(true);
+                self.shared.store.set_checkpoint(&run.id, &marked_checkpoint).await?;
+                marked += 1;
+            }
+        }
+        if marked == 0 {
+            return Err(ExecutionError::Conflict(format!(
+                "execution {id} has no failed Databricks job run to repair: restart it to run its failed tasks again"
+            )));
+        }
+        self.restart(id, plan).await
+    }
+
     /// Replays an execution as a new one (its `original_id` names the old):
     /// the task runs that ended well before `from` are kept, with their
     /// outputs; `from` and everything after it run again. Without `from`,

@@ -752,6 +752,33 @@ async fn plan_of(
 }
 
 /// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/repair", tag = "executions", params(("id" = String, Path)),
+    responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Not FAILED or KILLED, or no failed Databricks job run", body = crate::error::ErrorJson)))]
+/// `POST /api/v1/executions/{id}/repair` (Mortar's): a failed execution's
+/// Databricks job runs repaired: the failed tasks of the run each failed
+/// SubmitRun, RunNow or CreateJob made run again in that same run, as a new
+/// attempt of the same task run; the rest restarts as Restart does.
+pub(crate) async fn repair(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionJson>, ApiError> {
+    let id = super::params::execution_id("id", &id)?;
+    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
+    let plan = plan_of(&state, &execution, "repaired").await?;
+    state.executor.repair(&id, plan).await?;
+    caller
+        .audit(
+            &state.store,
+            "execution.repair",
+            Some(execution.namespace.as_str()),
+            Some(id.as_str()),
+            None,
+        )
+        .await;
+    Ok(Json(current(&state, &id).await?))
+}
+
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
 pub(crate) async fn restart(

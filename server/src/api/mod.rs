@@ -37,7 +37,7 @@ use crate::AppState;
         flow_bulk::delete_by_ids, flow_bulk::delete_by_query, flow_bulk::disable_by_ids, flow_bulk::disable_by_query,
         flow_bulk::enable_by_ids, flow_bulk::enable_by_query,
         plugins, expressions, blueprints::list, blueprints::get,
-        executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart,
+        executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart, executions::repair,
         executions::replay, executions::file, executions::delete, executions::delete_by_ids, executions::kill_by_ids,
         executions::restart_by_ids, executions::replay_by_ids, executions::labels_by_ids, executions::latest, executions::by_flow, executions::file_metas, executions::file_preview, executions::follow, webhook::webhook,
         logs::list, logs::download, logs::follow, logs::search, logs::delete,
@@ -219,6 +219,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/resume", post(executions::resume))
         .route("/executions/{id}/restart", post(executions::restart))
+        .route("/executions/{id}/repair", post(executions::repair))
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/executions/{id}/file", get(executions::file))
         .route("/executions/{id}/file/metas", get(executions::file_metas))

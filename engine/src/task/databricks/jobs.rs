@@ -82,7 +82,13 @@ pub const SUBMIT_RUN: TaskType = TaskType {
         ("runId", "The run's id."),
         ("runURI", "Its page."),
         ("state", "Its final state."),
-        ("outputs", "The tasks' outputs."),
+        ("outputs", "Each task's output, by task key: runId, state, result (a notebook's), logs, error, errorTrace, sqlOutput, dbtOutput (its artifacts' link), runJobOutput."),
+        ("lifeCycleState", "The run's life cycle state (TERMINATED, SKIPPED, INTERNAL_ERROR…)."),
+        ("resultState", "Its result (SUCCESS, FAILED, TIMEDOUT, CANCELED…), once it ended."),
+        ("stateMessage", "Its state's message."),
+        ("startTime", "When it started (ISO-8601)."),
+        ("endTime", "When it ended (ISO-8601)."),
+        ("duration", "How long it ran (ISO-8601)."),
     ],
     run: runner!(|env| run::SubmitRun(env.databricks.clone())),
     check: None,
@@ -122,6 +128,15 @@ pub const CREATE_JOB: TaskType = TaskType {
         ("jobId", "The job's id."),
         ("jobURI", "Its page."),
         ("runId", "The run's id."),
+        ("runURI", "Its page."),
+        ("state", "Its final state."),
+        ("outputs", "Each task's output, by task key, as SubmitRun's."),
+        ("lifeCycleState", "The run's life cycle state (TERMINATED, SKIPPED, INTERNAL_ERROR…)."),
+        ("resultState", "Its result (SUCCESS, FAILED, TIMEDOUT, CANCELED…), once it ended."),
+        ("stateMessage", "Its state's message."),
+        ("startTime", "When it started (ISO-8601)."),
+        ("endTime", "When it ended (ISO-8601)."),
+        ("duration", "How long it ran (ISO-8601)."),
     ],
     run: runner!(|env| run::CreateJob(env.databricks.clone())),
     check: None,
@@ -163,8 +178,47 @@ pub const RUN_NOW: TaskType = TaskType {
         ("runId", "The run's id."),
         ("runURI", "Its page."),
         ("state", "Its final state."),
+        ("outputs", "Each task's output, by task key, as SubmitRun's."),
+        ("lifeCycleState", "The run's life cycle state (TERMINATED, SKIPPED, INTERNAL_ERROR…)."),
+        ("resultState", "Its result (SUCCESS, FAILED, TIMEDOUT, CANCELED…), once it ended."),
+        ("stateMessage", "Its state's message."),
+        ("startTime", "When it started (ISO-8601)."),
+        ("endTime", "When it ended (ISO-8601)."),
+        ("duration", "How long it ran (ISO-8601)."),
     ],
     run: runner!(|env| run::RunNow(env.databricks.clone())),
+    check: None,
+    aliases: &[],
+};
+
+/// Not one of Kestra's types: runs a failed run's tasks again, in the same
+/// run (the Repair button of a failed SubmitRun, RunNow or CreateJob does
+/// this for the run its task made).
+pub const REPAIR_RUN: TaskType = TaskType {
+    name: "io.kestra.plugin.databricks.job.RepairRun",
+    alias: "databricks.job.RepairRun",
+    category: Category::Task,
+    doc: "Repairs a job run (jobs/runs/repair): its failed tasks (or those named) run again in the same run, and with waitForCompletion the run is followed to its end.",
+    properties: databricks![
+        ex(req("runId", Any, "The run to repair."), "{{ outputs.submit.runId }}"),
+        prop("rerunTasks", StringList, "The task keys to run again."),
+        def("rerunAllFailedTasks", Boolean, "true", "Run every failed task again (when rerunTasks is unset)."),
+        def("rerunDependentTasks", Boolean, "true", "Also run again the tasks that depend on those."),
+        api(prop("jobParameters", Map, "Job parameters for the repair."), "job_parameters"),
+        api(prop("notebookParams", Map, "Notebook parameters for the repair."), "notebook_params"),
+        api(prop("pythonParams", StringList, "Python parameters for the repair."), "python_params"),
+        api(prop("jarParams", StringList, "JAR parameters for the repair."), "jar_params"),
+        api(prop("sqlParams", Map, "SQL parameters for the repair."), "sql_params"),
+        ex(prop("waitForCompletion", Duration, "Wait up to this long for the run to end."), "PT1H"),
+    ],
+    outputs: &[
+        ("runId", "The run's id."),
+        ("repairId", "This repair's id."),
+        ("runURI", "Its page."),
+        ("state", "Its final state."),
+        ("outputs", "The tasks' outputs."),
+    ],
+    run: runner!(|env| run::RepairRun(env.databricks.clone())),
     check: None,
     aliases: &[],
 };
@@ -189,14 +243,8 @@ mod run {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
                 let props = &ctx.properties;
-                let run_id = match ctx.checkpoint.as_ref().and_then(|c| c["run_id"].as_i64()) {
-                    Some(id) => {
-                        ctx.info(format!(
-                            "re-attaching to run {id} submitted before a restart"
-                        ))
-                        .await;
-                        id
-                    }
+                let run_id = match resume(&client, ctx).await? {
+                    Some(id) => id,
                     None => {
                         let tasks = props["runTasks"]
                             .as_array()
@@ -206,8 +254,8 @@ mod run {
                         let mut body = json!({
                             "tasks": tasks,
                             // Databricks returns the same run for the same token:
-                            // a retry or a restart never submits twice.
-                            "idempotency_token": ctx.task_run_id.as_str(),
+                            // a crash never submits twice; a new attempt does.
+                            "idempotency_token": token(ctx),
                         });
                         if let Some(name) = props["runName"].as_str() {
                             body["run_name"] = json!(name);
@@ -219,7 +267,7 @@ mod run {
                                 "runs/submit answered without a run_id: {submitted}"
                             ))
                         })?;
-                        ctx.checkpoint(&json!({"run_id": id})).await?;
+                        ctx.checkpoint(&json!({"run_id": id, "attempt": ctx.attempt})).await?;
                         id
                     }
                 };
@@ -250,6 +298,62 @@ mod run {
         }
     }
 
+    /// The idempotency token of this attempt: the task run's id (a crash
+    /// re-sends it and gets the same run), with the attempt after the first
+    /// (a retry or a restart is a new run).
+    fn token(ctx: &TaskContext) -> String {
+        if ctx.attempt <= 1 {
+            ctx.task_run_id.to_string()
+        } else {
+            format!("{}-{}", ctx.task_run_id, ctx.attempt)
+        }
+    }
+
+    /// The run this attempt already has: the checkpoint's, when it is this
+    /// attempt's (a crash; re-attached), or when a repair was asked for it
+    /// (the run's failed tasks run again, in the same run). None: submit.
+    async fn resume(client: &DatabricksClient, ctx: &TaskContext) -> Result<Option<i64>, TaskError> {
+        let Some(checkpoint) = ctx.checkpoint.as_ref() else {
+            return Ok(None);
+        };
+        let Some(run_id) = checkpoint["run_id"].as_i64() else {
+            return Ok(None);
+        };
+        let same_attempt = checkpoint["attempt"].as_u64().is_none_or(|a| a == u64::from(ctx.attempt));
+        if checkpoint["repair"].as_bool() == Some(true) {
+            let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+            let latest = run["repair_history"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|h| h["type"] == "REPAIR")
+                .filter_map(|h| h["id"].as_i64())
+                .next_back();
+            let mut body = json!({"run_id": run_id, "rerun_all_failed_tasks": true, "rerun_dependent_tasks": true});
+            if let Some(latest) = latest {
+                body["latest_repair_id"] = json!(latest);
+            }
+            let repaired: Value = client.post("/api/2.2/jobs/runs/repair", &body).await?;
+            let repair_id = repaired["repair_id"].as_i64();
+            let mut kept = checkpoint.clone();
+            kept["repair"] = json!(false);
+            kept["attempt"] = json!(ctx.attempt);
+            kept["repair_id"] = json!(repair_id);
+            ctx.checkpoint(&kept).await?;
+            ctx.info(format!(
+                "repairing run {run_id}: its failed tasks run again (repair {})",
+                repair_id.map_or_else(|| "?".to_owned(), |r| r.to_string())
+            ))
+            .await;
+            return Ok(Some(run_id));
+        }
+        if same_attempt {
+            ctx.info(format!("re-attaching to run {run_id} submitted before a restart")).await;
+            return Ok(Some(run_id));
+        }
+        Ok(None)
+    }
+
     /// Puts runId and runURI in `outputs`; with `wait`, follows the run to its
     /// end (logging each state), adds its result and each task's output, and
     /// fails with the run's own message unless it succeeded.
@@ -269,6 +373,7 @@ mod run {
         outputs.insert("runURI".into(), json!(url));
         let Some(limit) = wait else {
             outputs.insert("state".into(), json!(run["state"]["life_cycle_state"]));
+            state_fields(&run, outputs);
             return Ok(());
         };
         let started = Instant::now();
@@ -306,6 +411,7 @@ mod run {
             .unwrap_or("")
             .to_owned();
         outputs.insert("state".into(), json!(result));
+        state_fields(&run, outputs);
         let mut per_task = Map::new();
         let mut failures = Vec::new();
         for task in run["tasks"].as_array().into_iter().flatten() {
@@ -327,16 +433,32 @@ mod run {
                     .unwrap_or(result_state);
                 failures.push(format!("{key}: {result_state}: {error}"));
             }
-            per_task.insert(
-                key,
-                json!({
-                    "runId": task_run,
-                    "state": result_state,
-                    "result": output["notebook_output"]["result"],
-                    "error": output["error"],
-                    "logs": output["logs"],
-                }),
-            );
+            // Everything runs/get-output gives, by task type: a notebook's
+            // result, the logs of a Python or JAR task, an error and its
+            // trace, a SQL task's output, a dbt task's artifacts, a run-job
+            // task's run.
+            let mut entry = json!({
+                "runId": task_run,
+                "state": result_state,
+                "result": output["notebook_output"]["result"],
+                "error": output["error"],
+                "logs": output["logs"],
+            });
+            for (field, name) in [
+                ("error_trace", "errorTrace"),
+                ("logs_truncated", "logsTruncated"),
+                ("sql_output", "sqlOutput"),
+                ("dbt_output", "dbtOutput"),
+                ("run_job_output", "runJobOutput"),
+            ] {
+                if !output[field].is_null() {
+                    entry[name] = output[field].clone();
+                }
+            }
+            if output["notebook_output"]["truncated"].as_bool() == Some(true) {
+                entry["resultTruncated"] = json!(true);
+            }
+            per_task.insert(key, entry);
         }
         outputs.insert("outputs".into(), Value::Object(per_task));
         if result != "SUCCESS" {
@@ -356,6 +478,28 @@ mod run {
             )));
         }
         Ok(())
+    }
+
+    /// Kestra's run state outputs: lifeCycleState, resultState,
+    /// stateMessage, startTime, endTime (ISO-8601) and duration (ISO-8601).
+    fn state_fields(run: &Value, outputs: &mut Outputs) {
+        let state = &run["state"];
+        outputs.insert("lifeCycleState".into(), state["life_cycle_state"].clone());
+        outputs.insert("resultState".into(), state["result_state"].clone());
+        outputs.insert("stateMessage".into(), state["state_message"].clone());
+        let instant = |ms: Option<i64>| {
+            ms.filter(|m| *m > 0)
+                .and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+                .map_or(Value::Null, |t| json!(t.to_string()))
+        };
+        let (start, end) = (run["start_time"].as_i64(), run["end_time"].as_i64());
+        outputs.insert("startTime".into(), instant(start));
+        outputs.insert("endTime".into(), instant(end));
+        let duration = run["run_duration"].as_i64().or_else(|| Some(end? - start?)).filter(|d| *d >= 0);
+        outputs.insert(
+            "duration".into(),
+            duration.map_or(Value::Null, |d| json!(format!("PT{}.{:03}S", d / 1000, d % 1000))),
+        );
     }
 
     /// Cancels the run in a checkpoint.
@@ -426,11 +570,11 @@ mod run {
                 if props["runNow"].as_bool() == Some(false) {
                     return Ok(outputs);
                 }
-                let run_id = match checkpoint["run_id"].as_i64() {
+                let run_id = match resume(&client, ctx).await? {
                     Some(id) => id,
                     None => {
                         let run_id = run_now(&client, ctx, job_id).await?;
-                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id}))
+                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id, "attempt": ctx.attempt}))
                             .await?;
                         run_id
                     }
@@ -456,7 +600,7 @@ mod run {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
-                let run_id = match ctx.checkpoint.as_ref().and_then(|c| c["run_id"].as_i64()) {
+                let run_id = match resume(&client, ctx).await? {
                     Some(id) => id,
                     None => {
                         let job_id = ctx.prop("jobId")?;
@@ -474,12 +618,76 @@ mod run {
                             }
                         };
                         let run_id = run_now(&client, ctx, job_id).await?;
-                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id}))
+                        ctx.checkpoint(&json!({"job_id": job_id, "run_id": run_id, "attempt": ctx.attempt}))
                             .await?;
                         run_id
                     }
                 };
                 let mut outputs = Outputs::new();
+                follow_run(&client, ctx, run_id, wait_limit(ctx)?, &mut outputs).await?;
+                Ok(outputs)
+            })
+        }
+
+        fn cancel<'a>(
+            &'a self,
+            ctx: &'a TaskContext,
+            checkpoint: &'a Value,
+        ) -> BoxFuture<'a, Result<(), TaskError>> {
+            Box::pin(cancel_run(&self.0, ctx, checkpoint))
+        }
+    }
+
+    /// `job.RepairRun`.
+    pub(super) struct RepairRun(pub(super) Arc<Databricks>);
+
+    impl Runner for RepairRun {
+        fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+            Box::pin(async move {
+                let client = self.0.client(ctx)?;
+                let kept = ctx.checkpoint.clone().filter(|c| c["attempt"].as_u64() == Some(u64::from(ctx.attempt)));
+                let (run_id, repair_id) = match kept {
+                    Some(c) if c["run_id"].is_i64() => (c["run_id"].as_i64().unwrap_or_default(), c["repair_id"].as_i64()),
+                    _ => {
+                        let given = ctx.prop("runId")?;
+                        let run_id = given
+                            .as_i64()
+                            .or_else(|| given.as_str()?.trim().parse().ok())
+                            .ok_or_else(|| ctx.invalid(format!("runId {given} is not a run id")))?;
+                        let mut body = json!({"run_id": run_id});
+                        let tasks = ctx.prop("rerunTasks")?.as_array().cloned().unwrap_or_default();
+                        if tasks.is_empty() {
+                            body["rerun_all_failed_tasks"] = json!(ctx.flag("rerunAllFailedTasks", true)?);
+                        } else {
+                            body["rerun_tasks"] = json!(tasks);
+                        }
+                        body["rerun_dependent_tasks"] = json!(ctx.flag("rerunDependentTasks", true)?);
+                        let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+                        if let Some(latest) = run["repair_history"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|h| h["type"] == "REPAIR")
+                            .filter_map(|h| h["id"].as_i64())
+                            .next_back()
+                        {
+                            body["latest_repair_id"] = json!(latest);
+                        }
+                        for (kestra, databricks) in super::REPAIR_RUN.properties.iter().filter_map(|p| Some((p.name, p.api?))) {
+                            let value = ctx.prop(kestra)?;
+                            if !value.is_null() {
+                                body[databricks] = value.clone();
+                            }
+                        }
+                        let repaired: Value = client.post("/api/2.2/jobs/runs/repair", &body).await?;
+                        let repair_id = repaired["repair_id"].as_i64();
+                        ctx.checkpoint(&json!({"run_id": run_id, "repair_id": repair_id, "attempt": ctx.attempt})).await?;
+                        ctx.info(format!("repairing run {run_id}")).await;
+                        (run_id, repair_id)
+                    }
+                };
+                let mut outputs = Outputs::new();
+                outputs.insert("repairId".into(), json!(repair_id));
                 follow_run(&client, ctx, run_id, wait_limit(ctx)?, &mut outputs).await?;
                 Ok(outputs)
             })
@@ -500,7 +708,7 @@ mod run {
         ctx: &TaskContext,
         job_id: i64,
     ) -> Result<i64, TaskError> {
-        let mut body = json!({"job_id": job_id, "idempotency_token": ctx.task_run_id.as_str()});
+        let mut body = json!({"job_id": job_id, "idempotency_token": token(ctx)});
         // The parameters its type declares (RunNow's; CreateJob has none),
         // by their field of run-now.
         let declared = ctx.task_type.unwrap_or(&super::RUN_NOW);
@@ -549,6 +757,31 @@ mod run {
     /// snake_case, and `dependsOn: [a]` to `depends_on: [{task_key: a}]`.
     fn submit_task(task: &Value) -> Value {
         let mut converted = to_snake(task);
+        // Kestra's settings that are not Databricks' names.
+        if let Some(python) = converted.get_mut("spark_python_task").and_then(Value::as_object_mut)
+            && let Some(source) = python.remove("spark_python_task_source")
+        {
+            python.insert("source".into(), source);
+        }
+        if let Some(sql) = converted.get_mut("sql_task").and_then(Value::as_object_mut)
+            && let Some(query) = sql.remove("query_id")
+        {
+            sql.insert("query".into(), json!({"query_id": query}));
+        }
+        if let Some(run_job) = converted.get_mut("run_job_task").and_then(Value::as_object_mut)
+            && let Some(id) = run_job.get("job_id").and_then(Value::as_str).and_then(|s| s.trim().parse::<i64>().ok())
+        {
+            run_job.insert("job_id".into(), json!(id));
+        }
+        for library in converted.get_mut("libraries").and_then(Value::as_array_mut).into_iter().flatten() {
+            for kind in ["pypi", "cran"] {
+                if let Some(spec) = library.get_mut(kind).and_then(Value::as_object_mut)
+                    && let Some(package) = spec.remove("_package")
+                {
+                    spec.insert("package".into(), package);
+                }
+            }
+        }
         if let Some(depends) = converted
             .get_mut("depends_on")
             .and_then(Value::as_array_mut)

@@ -18,6 +18,7 @@ pub mod sql;
 pub mod unity;
 pub mod warehouse;
 pub mod watch;
+pub mod zerobus;
 
 use crate::flow::registry::Kind::*;
 use crate::flow::registry::{Property, prop};
@@ -129,6 +130,29 @@ mod run {
                 allowed,
                 clients: Mutex::new(HashMap::new()),
             })
+        }
+
+        /// Whether a task may call `url` (`--allowed-hosts`, or the
+        /// default connection's workspace), as for the `host` of a task.
+        pub(super) fn check_host(&self, url: &BaseUrl) -> Result<(), String> {
+            let default = self
+                .default
+                .as_ref()
+                .and_then(|d| BaseUrl::parse(&d.host).ok())
+                .is_some_and(|d| &d == url);
+            if default { Ok(()) } else { self.allowed.check(url) }
+        }
+
+        /// The default connection's token, for a call to its own workspace
+        /// (`url` is its host) by a task that names no credentials; its
+        /// credentials go nowhere else.
+        pub(super) fn default_token_for(&self, url: &BaseUrl) -> Option<String> {
+            let default = self.default.as_ref()?;
+            let host = BaseUrl::parse(&default.host).ok()?;
+            match (&default.auth, &host == url) {
+                (Auth::Token(token), true) => Some(token.expose().to_owned()),
+                _ => None,
+            }
         }
 
         /// The client for a task's properties.
