@@ -293,7 +293,7 @@ test('a failed Databricks job run is repaired from its page: only the failed tas
   await page.getByRole('button', { name: 'Repair' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('SUCCESS', { timeout: 30_000 });
   const taskRow = page.getByRole('region', { name: 'Task runs' }).getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'submit' }) });
-  await expect(taskRow.getByRole('listitem')).toHaveCount(2); // the same task run, a second attempt
+  await expect(taskRow.locator('ol.attempts > li')).toHaveCount(2); // the same task run, a second attempt
   const after = await (await authFetch(`${server.url}/api/v1/executions/${id}`)).json();
   const repairedRun = after.taskRunList[0].outputs.runId;
   if (runId !== null) expect(repairedRun).toBe(runId);
