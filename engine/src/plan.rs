@@ -47,6 +47,8 @@ pub struct InputDecl {
     pub depends_on: Vec<String>,
     /// `dependsOn.condition`: the input counts only when it holds.
     pub condition: Option<String>,
+    /// ARRAY: its items' type (`itemType`).
+    pub item_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -549,6 +551,7 @@ fn input_decl(input: &crate::flow::model::Input) -> InputDecl {
         expression: input.expression.clone(),
         depends_on: input.depends_on.clone(),
         condition: input.condition.clone(),
+        item_type: input.item_type.map(|t| t.name().to_owned()),
     }
 }
 

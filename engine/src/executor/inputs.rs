@@ -251,8 +251,66 @@ fn is_blank(value: &Value) -> bool {
 }
 
 fn convert(decl: &InputDecl, value: Value) -> Result<Value, String> {
+    use crate::flow::model::InputType;
     let raw = text(&value);
     let trimmed = raw.trim();
+    // Every declared type, so a new one cannot be declared and not read.
+    let Some(kind) = InputType::parse(&decl.kind) else {
+        return Err(format!("inputs of type {} are not supported", decl.kind));
+    };
+    match kind {
+        InputType::Array => {
+            let items = match value {
+                Value::Array(items) => items,
+                _ => match serde_json::from_str::<Value>(trimmed) {
+                    Ok(Value::Array(items)) => items,
+                    _ => return Err(format!("{raw:?} is not an array: write a JSON list such as [\"a\", \"b\"]")),
+                },
+            };
+            let item = InputDecl {
+                kind: decl.item_type.clone().unwrap_or_else(|| "STRING".into()),
+                ..InputDecl::default()
+            };
+            return items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| convert(&item, v).map_err(|e| format!("item {}: {e}", i + 1)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array);
+        }
+        InputType::Yaml => {
+            return match value {
+                Value::String(text) => serde_saphyr::from_str::<Value>(&text)
+                    .map_err(|e| format!("not valid YAML: {e}")),
+                other => Ok(other),
+            };
+        }
+        InputType::Email => {
+            let valid = trimmed
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+                && !trimmed.contains(char::is_whitespace);
+            return if valid {
+                Ok(Value::String(trimmed.to_owned()))
+            } else {
+                Err(format!("{raw:?} is not an email address such as name@example.com"))
+            };
+        }
+        InputType::String
+        | InputType::Secret
+        | InputType::Int
+        | InputType::Float
+        | InputType::Boolean
+        | InputType::Date
+        | InputType::DateTime
+        | InputType::Time
+        | InputType::Duration
+        | InputType::Select
+        | InputType::MultiSelect
+        | InputType::Json
+        | InputType::Uri
+        | InputType::File => {}
+    }
     match decl.kind.as_str() {
         "STRING" | "SECRET" => Ok(Value::String(raw)),
         "INT" => match &value {
@@ -433,6 +491,42 @@ mod tests {
         .unwrap();
         assert!(whole["f"].is_f64(), "{whole:?}");
         assert_eq!(whole["f"], json!(10.0));
+    }
+
+    #[test]
+    fn arrays_yaml_and_emails_are_read_as_kestra_reads_them() {
+        let mut ints = decl("ids", "ARRAY", true, None, &[]);
+        ints.item_type = Some("INT".into());
+        let decls = [
+            decl("rows", "ARRAY", true, None, &[]),
+            ints,
+            decl("conf", "YAML", true, None, &[]),
+            decl("to", "EMAIL", true, None, &[]),
+        ];
+        let inputs = resolve(
+            &decls,
+            &given(&[
+                ("rows", json!("[\"a\", \"b\"]")),
+                ("ids", json!([1, "2"])),
+                ("conf", json!("a: 1\nb: [x, z]\n")),
+                ("to", json!("data@example.com")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(inputs["rows"], json!(["a", "b"]));
+        assert_eq!(inputs["ids"], json!([1, 2]));
+        assert_eq!(inputs["conf"], json!({"a": 1, "b": ["x", "z"]}));
+        assert_eq!(inputs["to"], "data@example.com");
+        let problems = resolve(
+            &decls,
+            &given(&[("rows", json!("a,b")), ("ids", json!("[\"x\"]")), ("conf", json!("a: [")), ("to", json!("nobody"))]),
+        )
+        .unwrap_err();
+        let text = format!("{problems:?}");
+        assert!(text.contains("is not an array"), "{text}");
+        assert!(text.contains("item 1"), "{text}");
+        assert!(text.contains("not valid YAML"), "{text}");
+        assert!(text.contains("is not an email address"), "{text}");
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub struct Input {
     /// `dependsOn.condition`: the input counts only when it holds.
     pub condition: Option<String>,
     pub description: Option<String>,
+    /// ARRAY: the type of its items (`itemType`), STRING when unset.
+    pub item_type: Option<InputType>,
     pub span: Span,
 }
 
@@ -814,6 +816,19 @@ impl Builder {
                     (names, self.optional_string(d, "condition"))
                 }
             };
+            let item_type = match item.get("itemType") {
+                None => None,
+                Some(t) => match t.as_str().and_then(InputType::parse) {
+                    Some(InputType::Array | InputType::File | InputType::Select | InputType::MultiSelect) | None => {
+                        self.error(t.span, format!(
+                            "itemType {:?} is not a type of an array's items: use STRING, INT, FLOAT, BOOLEAN, DATE, DATETIME, TIME, DURATION, JSON, YAML, URI, EMAIL",
+                            scalar_text(t).unwrap_or_default()
+                        ));
+                        None
+                    }
+                    Some(kind) => Some(kind),
+                },
+            };
             inputs.push(Input {
                 id,
                 input_type,
@@ -824,6 +839,7 @@ impl Builder {
                 depends_on,
                 condition,
                 description: self.optional_string(item, "description"),
+                item_type,
                 span: item.span,
             });
         }
@@ -1539,6 +1555,11 @@ impl Builder {
                 None => wrong(self),
             },
             Kind::BaseUrl => match node.as_str() {
+                // A placeholder of an example (`<your-host>`): the flow is
+                // kept, the run would fail until it is replaced.
+                Some(text) if text.contains('<') && text.contains('>') => {
+                    self.warning(node.span, format!("`{name}`: {text:?} is a placeholder: replace it with the workspace URL, such as https://adb-123.4.azuredatabricks.net"));
+                }
                 Some(text) => {
                     if let Err(why) = crate::base_url::BaseUrl::parse(text) {
                         self.error(node.span, format!("`{name}`: {why}"));
