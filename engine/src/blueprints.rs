@@ -26,6 +26,12 @@ const SOURCES: &[&str] = &[
     include_str!("../../blueprints/sensor_quality_gate.yml"),
     include_str!("../../blueprints/shell_export_cleanup.yml"),
     include_str!("../../blueprints/sqlite_stock_to_databricks.yml"),
+    // Databricks beyond clusters, DBFS, SQL and jobs (issue 19): Unity
+    // Catalog, a volume's new files, Genie (SLACK_WEBHOOK) and a repair.
+    include_str!("../../blueprints/unity_catalog_landing.yml"),
+    include_str!("../../blueprints/volume_new_files_loader.yml"),
+    include_str!("../../blueprints/genie_answer_to_slack.yml"),
+    include_str!("../../blueprints/databricks_repair_run.yml"),
 ];
 
 /// Every blueprint, in catalogue order.

@@ -502,6 +502,14 @@ const SLACK_POSTS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "genie_answer_to_slack",
+        &[
+            "*What was total revenue by region?* Total revenue by region, from the sales data set.",
+            r"AMER: 312.25\nAPAC: 249.9\nEMEA: 228.8",
+            "By month: 1 months.",
+        ],
+    ),
+    (
         "sqlite_stock_to_databricks",
         &[
             "*Restock 2 products* (fewer than 50 on hand)",

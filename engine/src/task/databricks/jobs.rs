@@ -198,7 +198,7 @@ pub const REPAIR_RUN: TaskType = TaskType {
     name: "io.kestra.plugin.databricks.job.RepairRun",
     alias: "databricks.job.RepairRun",
     category: Category::Task,
-    doc: "Repairs a job run (jobs/runs/repair): its failed tasks (or those named) run again in the same run, and with waitForCompletion the run is followed to its end.",
+    doc: "Repairs a job run (jobs/runs/repair): once the run has ended, its failed tasks (or those named) run again in the same run, and with waitForCompletion the run is followed to its end; a run that succeeded has nothing to repair.",
     properties: databricks![
         ex(req("runId", Any, "The run to repair."), "{{ outputs.submit.runId }}"),
         prop("rerunTasks", StringList, "The task keys to run again."),
@@ -662,7 +662,25 @@ mod run {
                             body["rerun_tasks"] = json!(tasks);
                         }
                         body["rerun_dependent_tasks"] = json!(ctx.flag("rerunDependentTasks", true)?);
-                        let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+                        // A run still going is waited for: what failed is
+                        // known at its end; one that succeeded has nothing to
+                        // repair.
+                        let run: Value = wait_for(ctx, "the run to end before repairing it", Some(wait_limit(ctx)?.unwrap_or(std::time::Duration::from_secs(3600))), || {
+                            let client = client.clone();
+                            async move {
+                                let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
+                                let life = run["state"]["life_cycle_state"].as_str().unwrap_or("").to_owned();
+                                Ok(matches!(life.as_str(), "TERMINATED" | "SKIPPED" | "INTERNAL_ERROR").then_some(run))
+                            }
+                        })
+                        .await?;
+                        if run["state"]["result_state"] == "SUCCESS" {
+                            ctx.info(format!("run {run_id} succeeded: nothing to repair")).await;
+                            let mut outputs = Outputs::new();
+                            outputs.insert("repairId".into(), Value::Null);
+                            follow_run(&client, ctx, run_id, wait_limit(ctx)?, &mut outputs).await?;
+                            return Ok(outputs);
+                        }
                         if let Some(latest) = run["repair_history"]
                             .as_array()
                             .into_iter()
