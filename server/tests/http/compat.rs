@@ -52,6 +52,9 @@ const DIFFERENCES: &str = "\
 - **Metric aggregates** (`/api/v1/metrics/aggregates/…`) keep the bucket that holds `endDate`; Kestra's fill stops a whole unit before it, leaving out today's values from its default range.
 - **LoopUntil** stops after `maxIterations` iterations (Kestra's check lets one more run).
 - **A trigger turned off** (from the UI, the API or a Toggle task) and turned on again counts from then: a Schedule does not catch up what it missed while off.
+- **Databricks job runs** (SubmitRun, RunNow, CreateJob) give each task's output in `outputs` (a notebook's result, logs, error and its trace, SQL and dbt output), where Kestra only logs them; Kestra's state outputs (lifeCycleState, resultState, …) are there too. Restarting a failed one submits a new run; **Repair** (a button of the execution page, `POST /api/v1/executions/{id}/repair`, or the `job.RepairRun` task) runs the failed tasks again in the same run. `cluster.ResizeCluster` and `job.RepairRun` are Mortar's own types.
+- **The Databricks CLI tasks** run on the Process task runner by default (Kestra's default is Docker), with the `databricks` or `dbsqlcli` found on the PATH; the host and token are environment variables, not prefixed to each command.
+- **Search filters** take Kestra's `filters[field][OPERATION]=value` on every search; OR groups (`filters[or][…]`) are refused with a message, and a trigger search by worker or date.
 - **Validation is stricter than Kestra's** where run time would fail anyway: an unknown function, filter or test, a syntax error, an undeclared input or an unknown task in `outputs.<task>` is an error when the flow is saved (a read guarded by `??`, `???`, `| default` or `is defined` is not).
 ";
 
