@@ -271,7 +271,7 @@ test('a failed Databricks job run is repaired from its page: only the failed tas
   await postFlow(
     server.url,
     [
-      'id: repair_me', 'namespace: e2e', 'tasks:',
+      'id: job_repair', 'namespace: e2e', 'tasks:',
       '  - id: submit', '    type: io.kestra.plugin.databricks.job.SubmitRun', '    waitForCompletion: PT5M', '    runTasks:',
       '      - taskKey: first', '        notebookTask:', '          notebookPath: /Shared/mortar-examples/aggregate',
       '      - taskKey: flaky', '        dependsOn: [first]', '        sparkPythonTask:', '          pythonFile: dbfs:/e2e/job.py',
@@ -280,8 +280,8 @@ test('a failed Databricks job run is repaired from its page: only the failed tas
   );
   await page.goto(`${server.url}/flows`);
   await hydrated(page);
-  await page.getByRole('row').filter({ hasText: 'repair_me' }).getByRole('button', { name: 'Execute' }).click();
-  await page.getByRole('dialog', { name: /Execute repair_me/ }).getByRole('button', { name: 'Execute' }).click();
+  await page.getByRole('row').filter({ hasText: 'job_repair' }).getByRole('button', { name: 'Execute' }).click();
+  await page.getByRole('dialog', { name: /Execute job_repair/ }).getByRole('button', { name: 'Execute' }).click();
   await expect(page).toHaveURL(/\/executions\/[\w-]+$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toContainText('FAILED', { timeout: 30_000 });

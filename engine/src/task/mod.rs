@@ -213,7 +213,12 @@ mod tests {
         for task_type in TYPES {
             // flow.Pause and execution.Exit are the tasks the executor runs itself.
             // flow.Template's runner only reports a template not found.
+            // A watching trigger is the task its own polls run.
+            let polls_itself = crate::polling::POLLED
+                .iter()
+                .any(|p| p.trigger.name == task_type.name && p.task.name == task_type.name);
             let own_runner = (task_type.category == Category::Task
+                || polls_itself
                 || task_type.name == core::flow::TEMPLATE.name)
                 && ![
                     core::flow::PAUSE.name,

@@ -17,12 +17,8 @@ const QUESTION: Property = ex(
     req("question", String, "The question, in words."),
     "What was total revenue by region last quarter?",
 );
-const TIMEOUT: Property = def(
-    "timeout",
-    Duration,
-    "\"PT20M\"",
-    "How long to wait for Genie's answer.",
-);
+// `timeout` (how long to wait for the answer, PT20M when unset) is the
+// task's own, which every type declares.
 const MAX_ROWS: Property = def(
     "maxRows",
     Integer,
@@ -42,7 +38,7 @@ pub const ASK_QUESTION: TaskType = TaskType {
     alias: "databricks.genie.AskQuestion",
     category: Category::Task,
     doc: "Asks a Genie space a question, starting a conversation, and waits for the answer: its text, the SQL it wrote and that SQL's rows.",
-    properties: databricks![SPACE, QUESTION, TIMEOUT, MAX_ROWS],
+    properties: databricks![SPACE, QUESTION, MAX_ROWS],
     outputs: OUTPUTS,
     run: runner!(|env| run::Genie(env.databricks.clone(), false)),
     check: None,
@@ -61,7 +57,6 @@ pub const CONTINUE: TaskType = TaskType {
             "{{ outputs.ask_question.conversationId }}"
         ),
         QUESTION,
-        TIMEOUT,
         MAX_ROWS,
     ],
     outputs: OUTPUTS,
