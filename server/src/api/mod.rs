@@ -2,6 +2,7 @@
 
 mod blueprints;
 mod cluster;
+mod execution_bulk;
 mod executions;
 mod files;
 mod flow_bulk;
@@ -38,8 +39,8 @@ use crate::AppState;
         flow_bulk::enable_by_ids, flow_bulk::enable_by_query,
         plugins, expressions, blueprints::list, blueprints::get,
         executions::create, executions::get, executions::search, executions::kill, executions::resume, executions::restart, executions::repair,
-        executions::replay, executions::file, executions::delete, executions::delete_by_ids, executions::kill_by_ids,
-        executions::restart_by_ids, executions::replay_by_ids, executions::labels_by_ids, executions::latest, executions::by_flow, executions::file_metas, executions::file_preview, executions::follow, webhook::webhook,
+        executions::replay, executions::file, executions::delete, execution_bulk::delete_by_ids, execution_bulk::kill_by_ids,
+        execution_bulk::restart_by_ids, execution_bulk::replay_by_ids, execution_bulk::labels_by_ids, execution_bulk::latest, execution_bulk::by_flow, executions::file_metas, executions::file_preview, executions::follow, webhook::webhook,
         logs::list, logs::download, logs::follow, logs::search, logs::delete,
         metrics::for_execution, metrics::flow_names, metrics::task_names, metrics::tasks, metrics::flow_aggregates, metrics::task_aggregates,
         executions::set_labels, executions::flow_outputs, executions::task_outputs, executions::task_run_outputs,
@@ -206,16 +207,16 @@ pub(crate) fn router() -> Router<AppState> {
             get(executions::get).delete(executions::delete),
         )
         // Kestra's bulk actions; their literal segments win over `{id}`.
-        .route("/executions/by-ids", delete(executions::delete_by_ids))
-        .route("/executions/kill/by-ids", delete(executions::kill_by_ids))
+        .route("/executions/by-ids", delete(execution_bulk::delete_by_ids))
+        .route("/executions/kill/by-ids", delete(execution_bulk::kill_by_ids))
         .route(
             "/executions/restart/by-ids",
-            post(executions::restart_by_ids),
+            post(execution_bulk::restart_by_ids),
         )
-        .route("/executions/replay/by-ids", post(executions::replay_by_ids))
-        .route("/executions/labels/by-ids", post(executions::labels_by_ids))
-        .route("/executions/latest", post(executions::latest))
-        .route("/executions", get(executions::by_flow))
+        .route("/executions/replay/by-ids", post(execution_bulk::replay_by_ids))
+        .route("/executions/labels/by-ids", post(execution_bulk::labels_by_ids))
+        .route("/executions/latest", post(execution_bulk::latest))
+        .route("/executions", get(execution_bulk::by_flow))
         .route("/executions/{id}/kill", delete(executions::kill))
         .route("/executions/{id}/resume", post(executions::resume))
         .route("/executions/{id}/restart", post(executions::restart))
