@@ -13,10 +13,12 @@ use engine::store::{ExecutionField, ExecutionFilter};
 use serde::Deserialize;
 use serde_json::Value;
 
+use engine::ids::{FlowId, Namespace};
+
 use super::executions::{
-    DeleteParams, LabelJson, SearchResult, checked_labels, delete_records, find_as, now_ms, plan_of,
+    DeleteParams, LabelJson, SearchResult, checked_labels, delete_records, find_as, page_json,
+    plan_of,
 };
-use super::model::execution_json;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -243,21 +245,7 @@ pub(crate) async fn latest(
         if caller.require(Role::Viewer, Some(namespace.as_str())).is_err() {
             continue;
         }
-        let filter = ExecutionFilter {
-            conditions: vec![
-                Condition {
-                    field: ExecutionField::Namespace,
-                    op: Op::Equals,
-                    operand: Operand::Text(namespace.to_string()),
-                },
-                Condition {
-                    field: ExecutionField::FlowId,
-                    op: Op::Equals,
-                    operand: Operand::Text(flow_id.to_string()),
-                },
-            ],
-            ..Default::default()
-        };
+        let filter = flow_filter(&namespace, &flow_id);
         if let Some(execution) = state.store.search_executions(&filter, 1, 1).await?.results.pop() {
             out.push(serde_json::json!({
                 "id": execution.id.as_str(),
@@ -294,34 +282,24 @@ pub(crate) async fn by_flow(
     let namespace = super::params::namespace(&params.namespace)?;
     let flow_id = super::params::flow_id("flowId", &params.flow_id)?;
     caller.require(Role::Viewer, Some(namespace.as_str()))?;
-    let filter = ExecutionFilter {
-        conditions: vec![
-            Condition {
-                field: ExecutionField::Namespace,
-                op: Op::Equals,
-                operand: Operand::Text(namespace.to_string()),
-            },
-            Condition {
-                field: ExecutionField::FlowId,
-                op: Op::Equals,
-                operand: Operand::Text(flow_id.to_string()),
-            },
-        ],
-        ..Default::default()
-    };
+    let filter = flow_filter(&namespace, &flow_id);
     let page = state
         .store
         .search_executions(&filter, params.page.unwrap_or(1), params.size.unwrap_or(10))
         .await?;
-    let now = now_ms();
-    let mut results = Vec::with_capacity(page.results.len());
-    for execution in page.results {
-        let task_runs = state.store.task_runs(&execution.id).await?;
-        results.push(execution_json(execution, task_runs, now));
+    Ok(Json(page_json(&state, page).await?))
+}
+
+/// The executions of one flow: its namespace exactly (not those under it).
+fn flow_filter(namespace: &Namespace, flow_id: &FlowId) -> ExecutionFilter {
+    ExecutionFilter {
+        flow_id: Some(flow_id.to_string()),
+        conditions: vec![Condition {
+            field: ExecutionField::Namespace,
+            op: Op::Equals,
+            operand: Operand::Text(namespace.to_string()),
+        }],
+        ..Default::default()
     }
-    Ok(Json(SearchResult {
-        results,
-        total: page.total,
-    }))
 }
 

@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use engine::auth::Role;
 
-pub(super) fn now_ms() -> i64 {
+fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
@@ -93,8 +93,8 @@ pub(crate) struct SearchParams {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SearchResult {
-    pub(super) results: Vec<ExecutionJson>,
-    pub(super) total: i64,
+    results: Vec<ExecutionJson>,
+    total: i64,
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/search", tag = "executions", params(SearchParams),
@@ -149,16 +149,24 @@ pub(crate) async fn search(
         .store
         .search_executions(&filter, params.page.unwrap_or(1), params.size.unwrap_or(25))
         .await?;
+    Ok(Json(page_json(&state, page).await?))
+}
+
+/// A page of executions as Kestra's paged results, each with its task runs.
+pub(super) async fn page_json(
+    state: &AppState,
+    page: engine::store::ExecutionPage,
+) -> Result<SearchResult, ApiError> {
     let now = now_ms();
     let mut results = Vec::with_capacity(page.results.len());
     for execution in page.results {
         let task_runs = state.store.task_runs(&execution.id).await?;
         results.push(execution_json(execution, task_runs, now));
     }
-    Ok(Json(SearchResult {
+    Ok(SearchResult {
         results,
         total: page.total,
-    }))
+    })
 }
 
 /// Kestra's namespace of system flows (`kestra.system-flows.namespace`).
@@ -751,7 +759,6 @@ pub(super) async fn plan_of(
         })
 }
 
-/// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/repair", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, description = "Not FAILED or KILLED, or no failed Databricks job run", body = crate::error::ErrorJson)))]
 /// `POST /api/v1/executions/{id}/repair` (Mortar's): a failed execution's
@@ -763,43 +770,50 @@ pub(crate) async fn repair(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = super::params::execution_id("id", &id)?;
-    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
-    let plan = plan_of(&state, &execution, "repaired").await?;
-    state.executor.repair(&id, plan).await?;
-    caller
-        .audit(
-            &state.store,
-            "execution.repair",
-            Some(execution.namespace.as_str()),
-            Some(id.as_str()),
-            None,
-        )
-        .await;
-    Ok(Json(current(&state, &id).await?))
+    run_again(&state, &caller, &id, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/executions/{id}/restart", tag = "executions", params(("id" = String, Path)),
     responses((status = 200, body = ExecutionJson), (status = 404, body = crate::error::ErrorJson), (status = 409, body = crate::error::ErrorJson)))]
+/// `POST /api/v1/executions/{id}/restart`: runs the failed task runs again.
 pub(crate) async fn restart(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionJson>, ApiError> {
-    let id = super::params::execution_id("id", &id)?;
-    let execution = find_as(&state, &id, &caller, Role::Operator).await?;
-    let plan = plan_of(&state, &execution, "restarted").await?;
-    state.executor.restart(&id, plan).await?;
+    run_again(&state, &caller, &id, false).await
+}
+
+/// Restart, or with `repair` Repair, an execution the caller may operate.
+async fn run_again(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    repair: bool,
+) -> Result<Json<ExecutionJson>, ApiError> {
+    let id = super::params::execution_id("id", id)?;
+    let execution = find_as(state, &id, caller, Role::Operator).await?;
+    let (done, action) = if repair {
+        ("repaired", "execution.repair")
+    } else {
+        ("restarted", "execution.restart")
+    };
+    let plan = plan_of(state, &execution, done).await?;
+    if repair {
+        state.executor.repair(&id, plan).await?;
+    } else {
+        state.executor.restart(&id, plan).await?;
+    }
     caller
         .audit(
             &state.store,
-            "execution.restart",
+            action,
             Some(execution.namespace.as_str()),
             Some(id.as_str()),
             None,
         )
         .await;
-    Ok(Json(current(&state, &id).await?))
+    Ok(Json(current(state, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
