@@ -309,6 +309,17 @@ mod run {
         }
     }
 
+    /// The id of a run's latest repair, which the next repair must name.
+    fn latest_repair(run: &Value) -> Option<i64> {
+        run["repair_history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["type"] == "REPAIR")
+            .filter_map(|h| h["id"].as_i64())
+            .next_back()
+    }
+
     /// The run this attempt already has: the checkpoint's, when it is this
     /// attempt's (a crash; re-attached), or when a repair was asked for it
     /// (the run's failed tasks run again, in the same run). None: submit.
@@ -322,15 +333,8 @@ mod run {
         let same_attempt = checkpoint["attempt"].as_u64().is_none_or(|a| a == u64::from(ctx.attempt));
         if checkpoint["repair"].as_bool() == Some(true) {
             let run: Value = client.get("/api/2.2/jobs/runs/get", &[("run_id", run_id.to_string())]).await?;
-            let latest = run["repair_history"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|h| h["type"] == "REPAIR")
-                .filter_map(|h| h["id"].as_i64())
-                .next_back();
             let mut body = json!({"run_id": run_id, "rerun_all_failed_tasks": true, "rerun_dependent_tasks": true});
-            if let Some(latest) = latest {
+            if let Some(latest) = latest_repair(&run) {
                 body["latest_repair_id"] = json!(latest);
             }
             let repaired: Value = client.post("/api/2.2/jobs/runs/repair", &body).await?;
@@ -681,14 +685,7 @@ mod run {
                             follow_run(&client, ctx, run_id, wait_limit(ctx)?, &mut outputs).await?;
                             return Ok(outputs);
                         }
-                        if let Some(latest) = run["repair_history"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter(|h| h["type"] == "REPAIR")
-                            .filter_map(|h| h["id"].as_i64())
-                            .next_back()
-                        {
+                        if let Some(latest) = latest_repair(&run) {
                             body["latest_repair_id"] = json!(latest);
                         }
                         for (kestra, databricks) in super::REPAIR_RUN.properties.iter().filter_map(|p| Some((p.name, p.api?))) {
