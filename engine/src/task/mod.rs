@@ -23,7 +23,7 @@ pub mod serdes;
 #[cfg(feature = "runtime")]
 pub use runner::{
     Mask, Outputs, Purge, Runner, RunnerEnv, Runners, Services, TaskContext, TaskError, TaskRunRef,
-    aliases,
+    aliases, value_text,
 };
 
 use crate::flow::registry::TaskType;

@@ -297,6 +297,11 @@ impl TaskContext {
         Ok(self.properties.get(name).unwrap_or(&Value::Null))
     }
 
+    /// A property as text ([`value_text`]): None when unset or blank.
+    pub fn text(&self, name: &str) -> Result<Option<String>, TaskError> {
+        Ok(value_text(self.prop(name)?))
+    }
+
     /// A boolean property, rendered (`true`, `false` or their text);
     /// `default` when unset.
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, TaskError> {
@@ -712,5 +717,16 @@ mod tests {
                 "databricks.sql.Query"
             ]
         );
+    }
+}
+
+/// A rendered value as text: a string trimmed, a number or boolean as it
+/// is written; None for null or a blank string.
+pub fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.trim().to_owned()),
+        other => Some(other.to_string()),
     }
 }

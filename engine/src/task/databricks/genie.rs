@@ -80,33 +80,25 @@ mod run {
     /// The runner of both types; `.1` is Continue.
     pub(super) struct Genie(pub(super) Arc<Databricks>, pub(super) bool);
 
-    fn text(ctx: &TaskContext, name: &str) -> Result<Option<String>, TaskError> {
-        Ok(match ctx.prop(name)? {
-            Value::Null => None,
-            Value::String(s) if s.trim().is_empty() => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        })
-    }
 
     impl Runner for Genie {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
                 let client = self.0.client(ctx)?;
-                let space = text(ctx, "spaceId")?.ok_or_else(|| {
+                let space = ctx.text("spaceId")?.ok_or_else(|| {
                     ctx.invalid("The `spaceId` property is required, set it to the identifier of an existing Genie space")
                 })?;
-                let question = text(ctx, "question")?.ok_or_else(|| {
+                let question = ctx.text("question")?.ok_or_else(|| {
                     ctx.invalid("The `question` property is required, set it to the question to ask Genie")
                 })?;
-                let timeout = match text(ctx, "timeout")? {
+                let timeout = match ctx.text("timeout")? {
                     Some(t) => crate::task::core::parse_duration(&t).map_err(|e| ctx.invalid(format!("timeout: {e}")))?,
                     None => Duration::from_secs(20 * 60),
                 };
                 if timeout.is_zero() {
                     return Err(ctx.invalid("The `timeout` property must be greater than zero"));
                 }
-                let max_rows = match text(ctx, "maxRows")? {
+                let max_rows = match ctx.text("maxRows")? {
                     Some(n) => n.parse::<usize>().map_err(|_| ctx.invalid(format!("maxRows {n} is not a number of rows (0 or more)")))?,
                     None => 1000,
                 };
@@ -118,7 +110,7 @@ mod run {
                     }
                     _ => {
                         let asked = if self.1 {
-                            let conversation = text(ctx, "conversationId")?.ok_or_else(|| {
+                            let conversation = ctx.text("conversationId")?.ok_or_else(|| {
                                 ctx.invalid("The `conversationId` property is required, set it to the conversationId from AskQuestion")
                             })?;
                             let created: Value = client
@@ -155,7 +147,7 @@ mod run {
                     if left.is_zero() {
                         return Err(TaskError::Failed(format!(
                             "Genie did not answer within {}. Raise timeout or simplify the question.",
-                            text(ctx, "timeout")?.unwrap_or_else(|| "PT20M".into())
+                            ctx.text("timeout")?.unwrap_or_else(|| "PT20M".into())
                         )));
                     }
                     ctx.sleep(left.min(Duration::from_secs(1))).await?;

@@ -116,17 +116,9 @@ mod run {
 
     pub(super) struct Lakebase(pub(super) Arc<Databricks>, pub(super) Kind);
 
-    fn text(ctx: &TaskContext, name: &str) -> Result<Option<String>, TaskError> {
-        Ok(match ctx.prop(name)? {
-            Value::Null => None,
-            Value::String(s) if s.trim().is_empty() => None,
-            Value::String(s) => Some(s.trim().to_owned()),
-            other => Some(other.to_string()),
-        })
-    }
 
     fn required(ctx: &TaskContext, name: &str) -> Result<String, TaskError> {
-        text(ctx, name)?.ok_or_else(|| ctx.invalid(format!("Missing required Lakebase property: {name}")))
+        ctx.text(name)?.ok_or_else(|| ctx.invalid(format!("Missing required Lakebase property: {name}")))
     }
 
     /// The JDBC PostgreSQL properties of a fresh connection to the endpoint.
@@ -143,7 +135,7 @@ mod run {
         let token = credential["token"].as_str().filter(|t| !t.is_empty()).ok_or_else(|| {
             TaskError::Failed(format!("Databricks generateDatabaseCredential returned an empty token for endpoint '{endpoint}'"))
         })?;
-        let host = match text(ctx, "host")? {
+        let host = match ctx.text("host")? {
             Some(host) => host,
             None => {
                 let found: Value = client.get(ApiPath::from("/api/2.0/postgres").path(&endpoint), &[]).await?;
@@ -152,19 +144,19 @@ mod run {
                 })?
             }
         };
-        let port = text(ctx, "port")?.unwrap_or_else(|| "5432".into());
+        let port = ctx.text("port")?.unwrap_or_else(|| "5432".into());
         let url = format!("jdbc:postgresql://{host}:{port}/{database}");
         ctx.log(crate::log::Level::Debug, format!("Opening Lakebase connection to {url} as user {client_id}")).await;
         let mut props = Map::new();
         props.insert("url".into(), json!(url));
         props.insert("username".into(), json!(client_id));
         props.insert("password".into(), json!(token));
-        let ssl = !matches!(ctx.prop("ssl")?, Value::Bool(false)) && text(ctx, "ssl")?.as_deref() != Some("false");
+        let ssl = !matches!(ctx.prop("ssl")?, Value::Bool(false)) && ctx.text("ssl")?.as_deref() != Some("false");
         props.insert("ssl".into(), json!(ssl));
         // Kestra's sslMode defaults to REQUIRE, whatever `ssl` says.
-        props.insert("sslMode".into(), json!(text(ctx, "sslMode")?.unwrap_or_else(|| "REQUIRE".into())));
+        props.insert("sslMode".into(), json!(ctx.text("sslMode")?.unwrap_or_else(|| "REQUIRE".into())));
         for name in ["sslRootCert", "sslCert", "sslKey", "sslKeyPassword"] {
-            if let Some(value) = text(ctx, name)? {
+            if let Some(value) = ctx.text(name)? {
                 props.insert(name.into(), json!(value));
             }
         }
@@ -218,7 +210,7 @@ mod run {
     async fn batch(ctx: &TaskContext, props: Map<String, Value>) -> Result<Outputs, TaskError> {
         let sql = required(ctx, "sql")?;
         let wanted = placeholders(&sql);
-        let size = text(ctx, "batchSize")?
+        let size = ctx.text("batchSize")?
             .map(|n| n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| ctx.invalid(format!("batchSize {n} is not a number of rows"))))
             .transpose()?
             .unwrap_or(1000);
@@ -230,7 +222,7 @@ mod run {
             };
             rows.extend(rows_of(parameters, wanted));
         }
-        if let Some(from) = text(ctx, "from")? {
+        if let Some(from) = ctx.text("from")? {
             let (file, _) = ctx.storage.open(&from).await?;
             let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(file));
             while let Some(line) = lines.next_line().await.map_err(|e| TaskError::Failed(format!("reading {from}: {e}")))? {

@@ -274,17 +274,9 @@ mod run {
 
     const BASE: &str = "/api/2.1/unity-catalog";
 
-    fn text(ctx: &TaskContext, name: &str) -> Result<Option<String>, TaskError> {
-        Ok(match ctx.prop(name)? {
-            Value::Null => None,
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        })
-    }
 
     fn required(ctx: &TaskContext, name: &str) -> Result<String, TaskError> {
-        text(ctx, name)?.ok_or_else(|| ctx.invalid(format!("`{name}` is required")))
+        ctx.text(name)?.ok_or_else(|| ctx.invalid(format!("`{name}` is required")))
     }
 
     fn flag(ctx: &TaskContext, name: &str) -> Result<Option<bool>, TaskError> {
@@ -459,8 +451,8 @@ mod run {
                     }
                     Op::TableList => table_list(ctx, &client, &mut out).await?,
                     Op::VolumeCreate => {
-                        let kind = text(ctx, "volumeType")?.unwrap_or_else(|| "MANAGED".into()).to_uppercase();
-                        let location = text(ctx, "storageLocation")?;
+                        let kind = ctx.text("volumeType")?.unwrap_or_else(|| "MANAGED".into()).to_uppercase();
+                        let location = ctx.text("storageLocation")?;
                         match (kind.as_str(), &location) {
                             ("EXTERNAL", None) => return Err(ctx.invalid("`storageLocation` is required to create an EXTERNAL volume")),
                             ("MANAGED", Some(_)) => return Err(ctx.invalid("`storageLocation` can only be set on an EXTERNAL volume")),
@@ -520,7 +512,7 @@ mod run {
 
     async fn table_list(ctx: &TaskContext, client: &DatabricksClient, out: &mut Outputs) -> Result<(), TaskError> {
         let (catalog, schema) = (required(ctx, "catalogName")?, required(ctx, "schemaName")?);
-        let fetch = text(ctx, "fetchType")?.unwrap_or_else(|| "FETCH".into()).to_uppercase();
+        let fetch = ctx.text("fetchType")?.unwrap_or_else(|| "FETCH".into()).to_uppercase();
         let mut query = vec![("catalog_name", catalog.clone()), ("schema_name", schema.clone()), ("max_results", "0".to_owned())];
         if let Some(omit) = flag(ctx, "omitColumns")? {
             query.push(("omit_columns", omit.to_string()));
@@ -564,7 +556,7 @@ mod run {
         let full = required(ctx, "fullName")?;
         let path = ApiPath::from(BASE).segment("permissions").segment(kind.clone()).segment(full.clone());
         let answer = if op == Op::GrantGet {
-            let query: Vec<(&str, String)> = text(ctx, "principal")?.map(|p| vec![("principal", p)]).unwrap_or_default();
+            let query: Vec<(&str, String)> = ctx.text("principal")?.map(|p| vec![("principal", p)]).unwrap_or_default();
             client.call(Method::GET, &path, &query, None).await?
         } else {
             let changes = ctx.prop("changes")?.as_array().cloned().unwrap_or_default();

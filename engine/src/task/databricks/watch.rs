@@ -128,20 +128,12 @@ mod run {
         jiff::Timestamp::from_millisecond(ms).ok().map(|t| t.to_string())
     }
 
-    fn text(ctx: &TaskContext, name: &str) -> Result<Option<String>, TaskError> {
-        Ok(match ctx.prop(name)? {
-            Value::Null => None,
-            Value::String(s) if s.trim().is_empty() => None,
-            Value::String(s) => Some(s.trim().to_owned()),
-            other => Some(other.to_string()),
-        })
-    }
 
     /// The KV store, the key and the TTL of the trigger's state.
     fn state_place(ctx: &TaskContext) -> Result<(crate::kv::Kv, String, Option<std::time::Duration>), TaskError> {
         let kv = ctx.storage.kv(ctx.namespace.as_str()).map_err(|e| ctx.invalid(e.to_string()))?;
-        let key = text(ctx, "stateKey")?.unwrap_or_else(|| format!("{}_{}_{}", ctx.namespace, ctx.flow_id, ctx.task_id));
-        let ttl = text(ctx, "stateTtl")?
+        let key = ctx.text("stateKey")?.unwrap_or_else(|| format!("{}_{}_{}", ctx.namespace, ctx.flow_id, ctx.task_id));
+        let ttl = ctx.text("stateTtl")?
             .map(|t| crate::task::core::parse_duration(&t).map_err(|e| ctx.invalid(format!("stateTtl: {e}"))))
             .transpose()?;
         Ok((kv, key, ttl))
@@ -208,9 +200,9 @@ mod run {
 
     async fn tables(databricks: &Databricks, ctx: &TaskContext) -> Result<Outputs, TaskError> {
         let client = databricks.client(ctx)?;
-        let catalog = text(ctx, "catalogName")?.ok_or_else(|| ctx.invalid("`catalogName` is required"))?;
-        let schema = text(ctx, "schemaName")?.ok_or_else(|| ctx.invalid("`schemaName` is required"))?;
-        let on = text(ctx, "on")?.unwrap_or_else(|| "CREATE".into()).to_uppercase();
+        let catalog = ctx.text("catalogName")?.ok_or_else(|| ctx.invalid("`catalogName` is required"))?;
+        let schema = ctx.text("schemaName")?.ok_or_else(|| ctx.invalid("`schemaName` is required"))?;
+        let on = ctx.text("on")?.unwrap_or_else(|| "CREATE".into()).to_uppercase();
         let (kv, key, ttl) = state_place(ctx)?;
         let mut state = read_state(ctx, &kv, &key, ttl);
         let mut listed = Vec::new();
@@ -318,23 +310,23 @@ mod run {
 
     async fn files(databricks: &Databricks, ctx: &TaskContext) -> Result<Outputs, TaskError> {
         let client = databricks.client(ctx)?;
-        let from = text(ctx, "from")?.ok_or_else(|| ctx.invalid("`from` is required"))?;
+        let from = ctx.text("from")?.ok_or_else(|| ctx.invalid("`from` is required"))?;
         let from = from.strip_prefix("dbfs:").unwrap_or(&from).to_owned();
         if !from.starts_with('/') {
             return Err(ctx.invalid(format!("DBFS path must be absolute and start with '/': {from}")));
         }
-        let recursive = matches!(ctx.prop("recursive")?, Value::Bool(true)) || text(ctx, "recursive")?.as_deref() == Some("true");
-        let pattern = text(ctx, "regExp")?
+        let recursive = matches!(ctx.prop("recursive")?, Value::Bool(true)) || ctx.text("recursive")?.as_deref() == Some("true");
+        let pattern = ctx.text("regExp")?
             .map(|r| regex::Regex::new(&format!("^(?:{r})$")).map_err(|e| ctx.invalid(format!("Invalid `regExp`: {e}"))))
             .transpose()?;
-        let on = text(ctx, "on")?.unwrap_or_else(|| "CREATE_OR_UPDATE".into()).to_uppercase();
-        let max = match text(ctx, "maxFiles")? {
+        let on = ctx.text("on")?.unwrap_or_else(|| "CREATE_OR_UPDATE".into()).to_uppercase();
+        let max = match ctx.text("maxFiles")? {
             None => 25,
             Some(n) => n.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ctx.invalid("maxFiles must be between 1 and 1000"))?,
         };
-        let action = text(ctx, "action")?.unwrap_or_else(|| "NONE".into()).to_uppercase();
+        let action = ctx.text("action")?.unwrap_or_else(|| "NONE".into()).to_uppercase();
         let move_to = if action == "MOVE" {
-            let dir = text(ctx, "moveDirectory")?.ok_or_else(|| ctx.invalid("moveDirectory is required when action is MOVE"))?;
+            let dir = ctx.text("moveDirectory")?.ok_or_else(|| ctx.invalid("moveDirectory is required when action is MOVE"))?;
             let dir = dir.strip_prefix("dbfs:").unwrap_or(&dir).trim_end_matches('/').to_owned();
             if !dir.starts_with('/') && !dir.is_empty() {
                 return Err(ctx.invalid(format!("moveDirectory must be an absolute DBFS path: {dir}")));

@@ -40,21 +40,13 @@ mod run {
     use serde_json::{Map, Value, json};
 
     use crate::task::databricks::run::Databricks;
-    use crate::task::{Outputs, Runner, TaskContext, TaskError};
+    use crate::task::{Outputs, Runner, TaskContext, TaskError, value_text};
 
     const MAX_RECORDS: usize = 500;
     const MAX_BYTES: usize = 4 * 1024 * 1024;
 
     pub(super) struct WriteRecords(pub(super) Arc<Databricks>);
 
-    fn text(value: &Value) -> Option<String> {
-        match value {
-            Value::Null => None,
-            Value::String(s) if s.trim().is_empty() => None,
-            Value::String(s) => Some(s.trim().to_owned()),
-            other => Some(other.to_string()),
-        }
-    }
 
     /// How requests are signed: a PAT, or an OAuth client whose token is
     /// minted (and refreshed) for the table.
@@ -109,7 +101,7 @@ mod run {
     impl Runner for WriteRecords {
         fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
             Box::pin(async move {
-                let p = |name: &str| ctx.prop(name).map(text);
+                let p = |name: &str| ctx.text(name);
                 let records = ctx.prop("records")?.clone();
                 let from = p("from")?;
                 match (records.is_null(), &from) {
@@ -127,9 +119,9 @@ mod run {
                 let workspace = p("workspaceId")?;
                 let auth = ctx.prop("authentication")?;
                 let (token, client, secret) = (
-                    text(&auth["token"]),
-                    text(&auth["clientId"]),
-                    text(&auth["clientSecret"]),
+                    value_text(&auth["token"]),
+                    value_text(&auth["clientId"]),
+                    value_text(&auth["clientSecret"]),
                 );
                 let host = p("host")?.map(|h| h.trim_end_matches('/').to_owned());
                 let base = match (&endpoint, &workspace, &region) {
