@@ -257,6 +257,9 @@ uc!(GRANT_UPDATE, "grant.Update", GrantUpdate,
     [("privilegeAssignments", "Every principal's privileges on the object after the change.")]);
 
 #[cfg(feature = "runtime")]
+pub(super) use run::list;
+
+#[cfg(feature = "runtime")]
 mod run {
     use std::sync::Arc;
 
@@ -314,7 +317,7 @@ mod run {
 
     /// Every item of a paged list (`next_page_token`), or the first page's
     /// first when `first_only`.
-    async fn list(
+    pub(in crate::task::databricks) async fn list(
         client: &DatabricksClient,
         what: &str,
         key: &str,

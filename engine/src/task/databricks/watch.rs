@@ -205,25 +205,13 @@ mod run {
         let on = ctx.text("on")?.unwrap_or_else(|| "CREATE".into()).to_uppercase();
         let (kv, key, ttl) = state_place(ctx)?;
         let mut state = read_state(ctx, &kv, &key, ttl);
-        let mut listed = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut query = vec![
-                ("catalog_name", catalog.clone()),
-                ("schema_name", schema.clone()),
-                ("omit_columns", "true".to_owned()),
-                ("max_results", "0".to_owned()),
-            ];
-            if let Some(t) = &token {
-                query.push(("page_token", t.clone()));
-            }
-            let page: Value = client.get("/api/2.1/unity-catalog/tables", &query).await?;
-            listed.extend(page["tables"].as_array().cloned().unwrap_or_default());
-            token = page["next_page_token"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
+        let query = [
+            ("catalog_name", catalog.clone()),
+            ("schema_name", schema.clone()),
+            ("omit_columns", "true".to_owned()),
+            ("max_results", "0".to_owned()),
+        ];
+        let listed = super::super::unity::list(&client, "tables", "tables", &query, false).await?;
         let mut seen = BTreeSet::new();
         let (mut found, mut names) = (Vec::new(), Vec::new());
         for table in listed {
