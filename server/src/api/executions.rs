@@ -169,13 +169,10 @@ pub(super) async fn page_json(
     })
 }
 
-/// Kestra's namespace of system flows (`kestra.system-flows.namespace`).
-const SYSTEM_NAMESPACE: &str = "system";
-
 /// Kestra's `filters[field][OPERATION]` of an execution search as the
 /// store's conditions.
 fn conditions(raw: Option<&str>) -> Result<Vec<Condition<ExecutionField>>, ApiError> {
-    use super::query_filter::{Resource, parse};
+    use super::query_filter::{Resource, SYSTEM_NAMESPACE, parse};
     let mut out = Vec::new();
     for filter in parse(raw, Resource::Execution)? {
         let (field, operand) = match filter.field {
@@ -210,44 +207,20 @@ fn conditions(raw: Option<&str>) -> Result<Vec<Condition<ExecutionField>>, ApiEr
                 }
                 (ExecutionField::State, filter.text())
             }
-            // USER: the flows of every namespace but `system`, Kestra's
-            // namespace of system flows; SYSTEM: only those.
+            // USER: the flows of every namespace but `system`; SYSTEM: only those.
             "scope" => {
-                let system = match filter.value.as_str() {
-                    "USER" => false,
-                    "SYSTEM" => true,
-                    other => {
-                        return Err(ApiError::BadRequest {
-                            message: format!("filters[scope] {other:?}: use USER or SYSTEM"),
-                        });
-                    }
-                };
-                let op = if system == (filter.op == Op::Equals) {
-                    Op::Equals
-                } else {
-                    Op::NotEquals
-                };
                 out.push(Condition {
                     field: ExecutionField::Namespace,
-                    op,
+                    op: if filter.selects("SYSTEM") { Op::Equals } else { Op::NotEquals },
                     operand: Operand::Text(SYSTEM_NAMESPACE.to_owned()),
                 });
                 continue;
             }
             // MAIN: started by no other execution; CHILD: by one.
             "childFilter" => {
-                let child = match filter.value.as_str() {
-                    "CHILD" => true,
-                    "MAIN" => false,
-                    other => {
-                        return Err(ApiError::BadRequest {
-                            message: format!("filters[childFilter] {other:?}: use CHILD or MAIN"),
-                        });
-                    }
-                };
                 out.push(Condition {
                     field: ExecutionField::HasParent,
-                    op: if child == (filter.op == Op::Equals) { Op::Equals } else { Op::NotEquals },
+                    op: if filter.selects("CHILD") { Op::Equals } else { Op::NotEquals },
                     operand: Operand::Text(String::new()),
                 });
                 continue;

@@ -321,7 +321,7 @@ pub(crate) async fn matching(
     namespace: Option<&str>,
     raw: Option<&str>,
 ) -> Result<Vec<(engine::store::FlowSummary, BTreeMap<String, String>)>, ApiError> {
-    use super::query_filter::{Resource, parse};
+    use super::query_filter::{Resource, SYSTEM_NAMESPACE, parse};
     use engine::store::query::{Op, Operand, matches};
     let filters = parse(raw, Resource::Flow)?;
     let scopes = caller.principal.scopes(Role::Viewer);
@@ -355,7 +355,7 @@ pub(crate) async fn matching(
                 }
                 "namespace" => holds(f.namespace.as_str()),
                 "flowId" => holds(f.id.as_str()),
-                "scope" => (f.namespace.as_str() == "system") == ((filter.value == "SYSTEM") == (filter.op == Op::Equals)),
+                "scope" => (f.namespace.as_str() == SYSTEM_NAMESPACE) == filter.selects("SYSTEM"),
                 "labels" => {
                     let key = filter.key.as_deref().unwrap_or_default();
                     match labels.get(key) {

@@ -184,7 +184,7 @@ pub(crate) async fn search(
     Query(params): Query<SearchParams>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<LogPage>, ApiError> {
-    use super::query_filter::{Filter, Resource, parse};
+    use super::query_filter::{Filter, Resource, SYSTEM_NAMESPACE, parse};
     use engine::store::query::{Condition, Op, Operand};
     use engine::store::{LogField, LogSearch};
     let mut search = LogSearch {
@@ -226,8 +226,8 @@ pub(crate) async fn search(
             "timeRange" => push(LogField::Timestamp, Op::GreaterThanOrEqualTo, filter.since()?),
             "scope" => push(
                 LogField::Namespace,
-                if (filter.value == "SYSTEM") == (op == Op::Equals) { Op::Equals } else { Op::NotEquals },
-                text("system"),
+                if filter.selects("SYSTEM") { Op::Equals } else { Op::NotEquals },
+                text(SYSTEM_NAMESPACE),
             ),
             // Mortar writes no trigger's lines: a trigger id matches none.
             "triggerId" => {

@@ -10,8 +10,9 @@ use engine::store::query::{Op, Operand, check_regex};
 
 use crate::error::ApiError;
 
-/// Kestra's fields: the name in the query string and its operations.
-const FIELDS: &[(&str, &[Op])] = {
+/// Kestra's fields: the name in the query string, its operations and,
+/// for the fields of a few words, the values it takes.
+const FIELDS: &[(&str, &[Op], &[&str])] = {
     use Op::*;
     const TEXT: &[Op] = &[
         Equals, NotEquals, Contains, StartsWith, EndsWith, Regex, In, NotIn, Prefix,
@@ -26,27 +27,31 @@ const FIELDS: &[(&str, &[Op])] = {
     ];
     const ID: &[Op] = &[Equals, NotEquals, Contains, StartsWith, EndsWith, In, NotIn];
     &[
-        ("q", &[Equals, NotEquals]),
-        ("scope", &[Equals, NotEquals]),
-        ("namespace", TEXT),
-        ("kind", &[Equals, NotEquals, In, NotIn]),
-        ("labels", &[Equals, NotEquals, In, NotIn, Contains]),
-        ("flowId", TEXT),
-        ("updated", DATE),
-        ("startDate", DATE),
-        ("endDate", DATE),
-        ("state", &[Equals, NotEquals, In, NotIn]),
-        ("timeRange", &[Equals]),
-        ("triggerExecutionId", ID),
-        ("triggerId", ID),
-        ("triggerState", &[Equals, NotEquals]),
-        ("executionId", ID),
-        ("childFilter", &[Equals, NotEquals]),
-        ("workerId", ID),
-        ("existingOnly", &[Equals, NotEquals]),
-        ("level", &[Equals, NotEquals]),
+        ("q", &[Equals, NotEquals], &[]),
+        ("scope", &[Equals, NotEquals], &["USER", "SYSTEM"]),
+        ("namespace", TEXT, &[]),
+        ("kind", &[Equals, NotEquals, In, NotIn], &[]),
+        ("labels", &[Equals, NotEquals, In, NotIn, Contains], &[]),
+        ("flowId", TEXT, &[]),
+        ("updated", DATE, &[]),
+        ("startDate", DATE, &[]),
+        ("endDate", DATE, &[]),
+        ("state", &[Equals, NotEquals, In, NotIn], &[]),
+        ("timeRange", &[Equals], &[]),
+        ("triggerExecutionId", ID, &[]),
+        ("triggerId", ID, &[]),
+        ("triggerState", &[Equals, NotEquals], &["ENABLED", "DISABLED"]),
+        ("executionId", ID, &[]),
+        ("childFilter", &[Equals, NotEquals], &["CHILD", "MAIN"]),
+        ("workerId", ID, &[]),
+        ("existingOnly", &[Equals, NotEquals], &[]),
+        ("level", &[Equals, NotEquals], &[]),
     ]
 };
+
+/// Kestra's namespace of system flows (`kestra.system-flows.namespace`),
+/// what the `scope` filter tells apart.
+pub(crate) const SYSTEM_NAMESPACE: &str = "system";
 
 /// What is searched, with the fields Kestra accepts for it
 /// (`QueryFilter.Resource`) and, of those, the ones Mortar cannot apply.
@@ -138,6 +143,13 @@ impl Filter {
         Operand::Text(self.value.clone())
     }
 
+    /// Whether the filter keeps the records whose field is `word` (a field
+    /// of a few words, EQUALS or NOT_EQUALS: `scope` SYSTEM, `childFilter`
+    /// CHILD, `triggerState` DISABLED).
+    pub fn selects(&self, word: &str) -> bool {
+        (self.value == word) == (self.op == Op::Equals)
+    }
+
     /// The value as an instant (ISO-8601), for the date fields.
     pub fn instant(&self) -> Result<Operand, ApiError> {
         super::executions::parse_instant(&format!("filters[{}]", self.field), &self.value)
@@ -216,7 +228,7 @@ fn one(rest: &str, value: String, resource: Resource) -> Result<Filter, String> 
         [field, op, key] => (*field, *op, Some((*key).to_owned())),
         _ => return Err("write filters[field][OPERATION]=value".to_owned()),
     };
-    let Some(&(field, ops)) = FIELDS.iter().find(|(name, _)| *name == field) else {
+    let Some(&(field, ops, words)) = FIELDS.iter().find(|(name, _, _)| *name == field) else {
         return Err(format!(
             "unknown field {field:?}; the fields of {} are {}",
             resource.name(),
@@ -242,6 +254,9 @@ fn one(rest: &str, value: String, resource: Resource) -> Result<Filter, String> 
     }
     if op == Op::Regex {
         check_regex(&value)?;
+    }
+    if !words.is_empty() && !words.contains(&value.as_str()) {
+        return Err(format!("{value:?}: use {}", words.join(" or ")));
     }
     // A label without a key is `key:value`, as Kestra's UI writes it.
     let (key, value) = match (field, key) {

@@ -211,26 +211,9 @@ pub(crate) async fn search(
 /// `namespace`, `flowId`, `triggerId`, `scope` and `triggerState`
 /// (ENABLED or DISABLED).
 fn filtered(all: Vec<TriggerJson>, raw: Option<&str>) -> Result<Vec<TriggerJson>, ApiError> {
-    use super::query_filter::{Resource, parse};
+    use super::query_filter::{Resource, SYSTEM_NAMESPACE, parse};
     use engine::store::query::{Op, matches};
     let filters = parse(raw, Resource::Trigger)?;
-    for filter in &filters {
-        let allowed: &[&str] = match filter.field {
-            "triggerState" => &["ENABLED", "DISABLED"],
-            "scope" => &["USER", "SYSTEM"],
-            _ => continue,
-        };
-        if !allowed.contains(&filter.value.as_str()) {
-            return Err(ApiError::BadRequest {
-                message: format!(
-                    "filters[{}] {:?}: use {}",
-                    filter.field,
-                    filter.value,
-                    allowed.join(" or ")
-                ),
-            });
-        }
-    }
     Ok(all
         .into_iter()
         .filter(|t| {
@@ -249,8 +232,8 @@ fn filtered(all: Vec<TriggerJson>, raw: Option<&str>) -> Result<Vec<TriggerJson>
                     "namespace" => holds(&s.namespace),
                     "flowId" => holds(&s.flow_id),
                     "triggerId" => holds(&s.trigger_id),
-                    "triggerState" => (s.disabled == (filter.value == "DISABLED")) == equals,
-                    "scope" => (s.namespace == "system") == ((filter.value == "SYSTEM") == equals),
+                    "triggerState" => s.disabled == filter.selects("DISABLED"),
+                    "scope" => (s.namespace == SYSTEM_NAMESPACE) == filter.selects("SYSTEM"),
                     _ => true,
                 }
             })
