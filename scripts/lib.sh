@@ -188,6 +188,25 @@ ensure_python_venv() {
   fi
 }
 
+# The Databricks SQL CLI (dbsqlcli), for the DatabricksSQLCLI task's tests,
+# in a venv of its own: its last release (0.3.3) pins numpy 1.23 and
+# pandas 1.3, which have no wheels for this Python, and its connector
+# (2.5.2) wants the older numpy, pandas and pyarrow that the SDK venv's
+# Airflow would not take. So its dependencies install first, at versions
+# that have wheels and work together, then dbsqlcli without its pins.
+# Needs ensure_python_venv first (python3-venv).
+dbsqlcli_venv=$repo_root/.venv-dbsqlcli
+ensure_dbsqlcli() {
+  [ -x "$dbsqlcli_venv/bin/python" ] || python3 -m venv "$dbsqlcli_venv"
+  if ! "$dbsqlcli_venv/bin/python" -c "import dbsqlcli" >/dev/null 2>&1; then
+    step "installing the Databricks SQL CLI into $dbsqlcli_venv (pip)" "about a minute"
+    "$dbsqlcli_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "databricks-sql-connector==2.5.2" "numpy<2" "pandas<2" "pyarrow<18" "sqlparse>=0.4.2,<0.5" \
+      "cli-helpers>=2.2.1,<3" "click>=8.1.2,<9" "configobj>=5.0.6,<6" "Pygments>=2.11.2,<3" prompt_toolkit </dev/null
+    "$dbsqlcli_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps databricks-sql-cli </dev/null
+  fi
+}
+
 # The browser bundle: the frontend crate compiled to wasm32. It has its own
 # target folder so that it can build while the server builds (cargo locks a
 # target folder for the whole of a build).

@@ -12,6 +12,7 @@ ensure_chromium
 ensure_postgres
 ensure_end2end_packages
 ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks kestrapy=kestrapy regex=regex kestra=kestra databricks_cli=databricks-cli
+ensure_dbsqlcli
 # One dev-profile build serves the Rust tests, the Python tests and the
 # browser tests, so the workspace compiles once (and not again after
 # scripts/serve.sh, which builds the same).

@@ -55,6 +55,11 @@ pub(crate) struct State {
     pub unity: crate::unity::Unity,
     /// Genie's messages, by id.
     pub genie: Sharded<String, crate::genie::Message>,
+    /// The CA behind the HTTPS proxy (proxy.rs).
+    pub authority: crate::proxy::Authority,
+    /// The SQL gateway's (Thrift) sessions and operations, by handle guid.
+    pub sql_sessions: Sharded<String, crate::sql_gateway::Session>,
+    pub sql_operations: Sharded<String, crate::sql_gateway::Operation>,
     /// The `run:task` keys `emulator_fail_once` has failed once.
     pub failed_once: Sharded<String, ()>,
     /// `--lakebase-postgres`: the server Lakebase endpoints are.
@@ -73,6 +78,13 @@ impl State {
         let first_token = tokens[0].clone();
         let compiled = faults::compile(&config.faults).map_err(EmulatorError::Fault)?;
         let fs = crate::fs::Fs::open(config.data_dir.clone())?;
+        let authority = crate::proxy::Authority::new()?;
+        if let Some(path) = &config.ca_cert {
+            std::fs::write(path, authority.ca_pem()).map_err(|source| EmulatorError::CaCert {
+                path: path.clone(),
+                source,
+            })?;
+        }
         let sql = crate::sql::Engine::open()
             .await
             .map_err(|e| EmulatorError::Sql(e.to_string()))?;
@@ -102,6 +114,9 @@ impl State {
             commands: Sharded::new(),
             unity: crate::unity::new(),
             genie: Sharded::new(),
+            authority,
+            sql_sessions: Sharded::new(),
+            sql_operations: Sharded::new(),
             failed_once: Sharded::new(),
             lakebase: config.lakebase_postgres.clone(),
             tasks: TaskTracker::new(),
@@ -151,6 +166,7 @@ fn spawn_sweeper(state: &Shared) {
             statements::sweep(&st);
             dbfs::sweep(&st);
             crate::commands::sweep(&st);
+            crate::sql_gateway::sweep(&st);
             // Genie's conversations are kept a day (of the emulator's clock).
             let day_ago = st.clock.now_ms() - 24 * 3600 * 1000;
             st.genie.retain(|m| m.created > day_ago);
@@ -169,6 +185,7 @@ pub(crate) fn router(state: Shared) -> Router {
         )
         .route("/oidc/v1/token", post(auth::token))
         .route("/api/2.0/preview/scim/v2/Me", get(auth::me))
+        .route("/emulator/ca.pem", get(crate::proxy::ca_pem))
         .route(
             "/emulator/faults",
             get(faults_get)
@@ -188,6 +205,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(workspace::routes())
         .merge(warehouses::routes())
         .merge(statements::routes())
+        .merge(crate::sql_gateway::routes())
         .merge(crate::commands::routes())
         .merge(crate::unity::routes(&state))
         .merge(crate::genie::routes())
@@ -273,7 +291,16 @@ pub(crate) async fn serve(
     state: Shared,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmulatorError> {
-    let app = router(state.clone());
+    // The same API answers plain requests and, through CONNECT, requests
+    // inside a TLS tunnel (proxy.rs).
+    let tunnel = crate::proxy::Tunnel {
+        state: state.clone(),
+        api: router(state.clone()),
+    };
+    let app = router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        tunnel,
+        crate::proxy::connect,
+    ));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -38,8 +38,11 @@ pub(crate) fn oauth_lifetime(state: &Shared) -> Duration {
 /// The middleware in front of `/api` and `/emulator`.
 pub(crate) async fn layer(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let open = !(path.starts_with("/api/") || path.starts_with("/emulator/"))
-        || path.starts_with("/emulator/results/");
+    let open = !(path.starts_with("/api/")
+        || path.starts_with("/emulator/")
+        || path.starts_with("/sql/"))
+        || path.starts_with("/emulator/results/")
+        || path == "/emulator/ca.pem";
     if open {
         return next.run(req).await;
     }
@@ -54,7 +57,16 @@ pub(crate) async fn layer(State(state): State<Shared>, mut req: Request, next: N
             }
             resp
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // Thrift clients show this header, not the body.
+            let reason = header::HeaderValue::from_str(&e.message).ok();
+            let thrift = req.uri().path().starts_with("/sql/");
+            let mut resp = e.into_response();
+            if let (true, Some(reason)) = (thrift, reason) {
+                resp.headers_mut().insert("x-databricks-reason-phrase", reason);
+            }
+            resp
+        }
     }
 }
 

@@ -51,7 +51,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/1.2/commands/cancel", post(cancel))
 }
 
-fn running(state: &Shared, cluster_id: &str) -> ApiResult<()> {
+pub(crate) fn running(state: &Shared, cluster_id: &str) -> ApiResult<()> {
     match state
         .clusters
         .read_with(&cluster_id.to_owned(), |c| c.state)

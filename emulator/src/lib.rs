@@ -25,12 +25,15 @@ mod genie;
 mod jobs;
 mod lakebase;
 mod lenient;
+mod proxy;
 mod runner;
 mod sample;
 mod sandbox;
 mod shard;
 mod sql;
+mod sql_gateway;
 mod statements;
+mod thrift;
 mod unity;
 mod warehouses;
 mod workspace;
@@ -64,6 +67,8 @@ pub struct EmulatorConfig {
     /// A PostgreSQL server (a URL whose user may create roles) that Lakebase
     /// endpoints are: a credential makes the caller a role of it.
     pub lakebase_postgres: Option<String>,
+    /// Where to write the certificate of the CA behind the HTTPS proxy.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -76,6 +81,7 @@ impl Default for EmulatorConfig {
             data_dir: None,
             faults: Vec::new(),
             lakebase_postgres: None,
+            ca_cert: None,
         }
     }
 }
@@ -108,6 +114,11 @@ pub struct EmulatorArgs {
     /// may create roles, that Lakebase endpoints hand out.
     #[arg(long, value_name = "URL")]
     pub lakebase_postgres: Option<String>,
+    /// Write the certificate of the emulator's CA here. Clients that
+    /// trust it can reach the emulator as https://<any host> through
+    /// HTTPS_PROXY=<the emulator's URL>.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// A flag value that does not make sense; the message names the flag.
@@ -188,6 +199,7 @@ impl EmulatorArgs {
             data_dir: self.data_dir,
             faults,
             lakebase_postgres: self.lakebase_postgres,
+            ca_cert: self.ca_cert,
         })
     }
 }
@@ -209,6 +221,13 @@ pub enum EmulatorError {
     Fault(String),
     #[error("the embedded SQL engine failed to start: {0}")]
     Sql(String),
+    #[error("the emulator's certificate authority: {0}")]
+    Tls(String),
+    #[error("cannot write the CA certificate to {path}: {source}")]
+    CaCert {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -229,6 +248,7 @@ impl Emulator {
         let url = format!("http://{addr}");
         let state = app::State::new(config, url.clone()).await?;
         let token = state.first_token();
+        let ca_pem = state.authority.ca_pem().to_owned();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app::serve(listener, state, async move {
             let _ = rx.await;
@@ -236,6 +256,7 @@ impl Emulator {
         Ok(EmulatorHandle {
             url,
             token,
+            ca_pem,
             addr,
             shutdown: Some(tx),
             task: Some(task),
@@ -276,6 +297,7 @@ impl Emulator {
 pub struct EmulatorHandle {
     url: String,
     token: String,
+    ca_pem: String,
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), EmulatorError>>>,
@@ -289,6 +311,12 @@ impl EmulatorHandle {
     /// A personal access token the emulator accepts.
     pub fn token(&self) -> &str {
         &self.token
+    }
+    /// The certificate (PEM) of the CA behind the HTTPS proxy: trust it
+    /// and set HTTPS_PROXY to [`EmulatorHandle::url`] to reach the
+    /// emulator as `https://<any host>`.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {

@@ -220,17 +220,7 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
             kind: p.str("type").unwrap_or_else(|| "STRING".into()),
         });
     }
-    let wstate = match state.warehouses.read_with(&warehouse, |w| w.state) {
-        None | Some(WState::Deleted) => {
-            return Err(ApiError::not_found(format!(
-                "Warehouse {warehouse} does not exist."
-            )));
-        }
-        Some(s) => s,
-    };
-    if wstate != WState::Running {
-        crate::warehouses::ensure_started(&state, &warehouse);
-    }
+    wake_warehouse(&state, &warehouse).map_err(ApiError::not_found)?;
 
     let id = format!("01ef{}", &uuid::Uuid::new_v4().simple().to_string()[4..]);
     let id = format!(
@@ -290,6 +280,40 @@ async fn execute(State(state): State<Shared>, Body(body): Body) -> ApiResult<Res
     Ok(Json(v).into_response())
 }
 
+/// Starts `warehouse` if it is stopped (a statement wakes it, as on the
+/// service); the error says it does not exist.
+pub(crate) fn wake_warehouse(state: &Shared, warehouse: &str) -> Result<(), String> {
+    match state.warehouses.read_with(&warehouse.to_owned(), |w| w.state) {
+        None | Some(WState::Deleted) => Err(format!("Warehouse {warehouse} does not exist.")),
+        Some(WState::Running) => Ok(()),
+        Some(_) => {
+            crate::warehouses::ensure_started(state, warehouse);
+            Ok(())
+        }
+    }
+}
+
+/// Waits until `warehouse` is RUNNING; the error says why it never will be.
+pub(crate) async fn warehouse_ready(state: &Shared, warehouse: &str) -> Result<(), String> {
+    loop {
+        match state.warehouses.read_with(&warehouse.to_owned(), |w| w.state) {
+            Some(WState::Running) => return Ok(()),
+            Some(WState::Starting) => state.clock.sleep(0.5).await,
+            _ => {
+                return Err(format!(
+                    "Warehouse {warehouse} was stopped or deleted while the statement waited for it."
+                ));
+            }
+        }
+    }
+}
+
+/// The time a statement takes on the emulator's clock: a fixed cost plus
+/// what `sleep_hint` reads in it.
+pub(crate) async fn query_time(state: &Shared, sql: &str) {
+    state.clock.sleep(QUERY_SECS + sleep_hint(sql)).await;
+}
+
 #[derive(Clone, Copy)]
 struct Limits {
     row_limit: Option<usize>,
@@ -317,30 +341,15 @@ async fn run(
     limits: Limits,
 ) {
     // Wait for the warehouse to come up (PENDING meanwhile).
-    loop {
-        match state
-            .warehouses
-            .read_with(&warehouse.to_owned(), |w| w.state)
-        {
-            Some(WState::Running) => break,
-            Some(WState::Starting) => state.clock.sleep(0.5).await,
-            _ => {
-                set(state, id, |s| {
-                    s.state = SState::Failed;
-                    s.error = Some((
-                        "BAD_REQUEST".into(),
-                        format!(
-                            "Warehouse {warehouse} was stopped or deleted while the statement waited for it."
-                        ),
-                    ));
-                });
-                return;
-            }
-        }
+    if let Err(message) = warehouse_ready(state, warehouse).await {
+        set(state, id, |s| {
+            s.state = SState::Failed;
+            s.error = Some(("BAD_REQUEST".into(), message));
+        });
+        return;
     }
     set(state, id, |s| s.state = SState::Running);
-    let secs = sleep_hint(sql);
-    state.clock.sleep(QUERY_SECS + secs).await;
+    query_time(state, sql).await;
     match crate::unity::run_sql(state, sql, params).await {
         Ok(rows) => match chunk_rows(rows, limits) {
             Ok(result) => {

@@ -1,6 +1,7 @@
 //! The Databricks CLI tasks run the real CLIs: `databricks` (the Python
 //! `databricks-cli` from PyPI, which scripts/test.sh installs into the
-//! repository's .venv) against the emulator, with the host and token in the
+//! repository's .venv) and `dbsqlcli` (in .venv-dbsqlcli) against the
+//! emulator, with the host and token in the
 //! environment and the token masked in the logs; a CLI that is not on the
 //! PATH is an error that names it.
 
@@ -65,6 +66,80 @@ tasks:
     let uri = outputs(&runs, "list")["outputFiles"]["clusters.json"].as_str().unwrap().to_owned();
     let listed: serde_json::Value = serde_json::from_str(&w.read(&uri).await).unwrap_or(json!({}));
     assert!(listed.is_object(), "clusters list --output JSON wrote JSON: {listed}");
+}
+
+/// The dbsqlcli venv's bin directory (scripts/test.sh: ensure_dbsqlcli).
+fn dbsqlcli_bin() -> String {
+    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv-dbsqlcli/bin");
+    assert!(
+        std::path::Path::new(bin).join("dbsqlcli").is_file(),
+        "dbsqlcli is not in {bin}: scripts/test.sh installs it (`source scripts/lib.sh; ensure_dbsqlcli`)"
+    );
+    std::fs::canonicalize(bin).unwrap().to_string_lossy().into_owned()
+}
+
+/// dbsqlcli speaks Thrift to https://<host>:443 only; it reaches the
+/// emulator, as a workspace host name would be written, through the
+/// emulator's HTTPS proxy, trusting its CA.
+#[tokio::test]
+async fn the_sql_cli_runs_each_statement_on_the_warehouse_with_the_token_masked() {
+    let token_holder = Arc::new(std::sync::OnceLock::<String>::new());
+    let secrets = {
+        let holder = token_holder.clone();
+        Arc::new(move |name: &str| (name == "DATABRICKS_TOKEN").then(|| holder.get().cloned()).flatten())
+    };
+    let w = world_with(0.001, Vec::new(), secrets).await;
+    token_holder.set(w.emulator.token().to_owned()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, w.emulator.ca_pem()).unwrap();
+    let path = format!("{}:{}", dbsqlcli_bin(), std::env::var("PATH").unwrap_or_default());
+    let flow = |commands: &str| {
+        format!(
+            r#"id: sql_cli
+namespace: company.data
+tasks:
+  - id: query
+    type: io.kestra.plugin.databricks.cli.DatabricksSQLCLI
+    host: dbc-1234567890123456.cloud.databricks.com
+    token: "{{{{ secret('DATABRICKS_TOKEN') }}}}"
+    httpPath: /sql/1.0/warehouses/a1b2c3d4e5f60718
+    env:
+      PATH: "{path}"
+      HOME: "{home}"
+      HTTPS_PROXY: "{proxy}"
+      SSL_CERT_FILE: "{ca}"
+    options:
+      --table-format: csv
+    commands:
+{commands}
+"#,
+            home = home.path().display(),
+            proxy = w.emulator.url(),
+            ca = ca.display(),
+        )
+    };
+    let (state, _, id) = w
+        .run(
+            &flow(
+                "      - CREATE TABLE main.default.cli_trips AS SELECT fare_amount, pickup_zip FROM samples.nyctaxi.trips ORDER BY fare_amount DESC LIMIT 2;\n      - SELECT * FROM main.default.cli_trips ORDER BY fare_amount DESC\n      - SELECT count(*) AS n FROM samples.nyctaxi.trips",
+            ),
+            json!({}),
+        )
+        .await;
+    let logs = w.logs(&id).await.join("\n");
+    assert_eq!(state, State::Success, "{logs}");
+    // Every statement ran, in order: the table the first made, the second
+    // read; the third counted.
+    assert!(logs.contains("fare_amount,pickup_zip\n31.0,11371\n20.5,10001"), "{logs}");
+    assert!(logs.contains("n\n20"), "{logs}");
+    assert!(!logs.contains(&w.emulator.token()), "the token leaked: {logs}");
+
+    // A failing statement fails the task with the warehouse's message.
+    let (state, _, id) = w.run(&flow("      - SELECT * FROM main.default.no_such_table"), json!({})).await;
+    let logs = w.logs(&id).await.join("\n");
+    assert_eq!(state, State::Failed, "{logs}");
+    assert!(logs.contains("TABLE_OR_VIEW_NOT_FOUND"), "{logs}");
 }
 
 #[tokio::test]

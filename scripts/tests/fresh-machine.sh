@@ -156,6 +156,7 @@ case "\$1" in
           databricks-sdk) echo databricks.sdk ;;
           pytest) echo pytest ;;
           apache-airflow-providers-databricks) echo airflow.providers.databricks ;;
+          databricks-sql-cli) echo dbsqlcli ;;
         esac
       done >>"'"$state"'/modules" ;;
 esac
@@ -225,6 +226,7 @@ ensure_chromium
 ensure_postgres
 ensure_end2end_packages
 ensure_python_venv databricks.sdk=databricks-sdk pytest=pytest airflow.providers.databricks=apache-airflow-providers-databricks
+ensure_dbsqlcli
 echo carried on'
 for run in 1 2; do
   (cd "$repo" && "${fresh_env[@]}" bash -c "set -Eeuo pipefail; for r in 1 2; do ( $install_steps ); done") \
@@ -242,6 +244,9 @@ expect "the browser tests' npm packages are installed once" once '^npm ci '
 expect "python3-venv is installed where python3 has no venv, once" once '^apt-get install -y -qq python3-venv$'
 expect "the venv is created once" once '^python3 -m venv .*/\.venv$'
 expect "pip installs the three packages together, once" once '^venv-python -m pip install .*databricks-sdk pytest apache-airflow-providers-databricks$'
+expect "the Databricks SQL CLI gets a venv of its own, once" once '^python3 -m venv .*/\.venv-dbsqlcli$'
+expect "its dependencies install at versions with wheels, once" once '^venv-python -m pip install .*databricks-sql-connector==2\.5\.2 numpy<2 '
+expect "dbsqlcli installs without its pins, once" once '^venv-python -m pip install .*--no-deps databricks-sql-cli$'
 
 # --- A failing step: one line naming it and the command --------------------
 

@@ -42,7 +42,7 @@ pub const DATABRICKS_SQL_CLI: TaskType = TaskType {
     name: "io.kestra.plugin.databricks.cli.DatabricksSQLCLI",
     alias: "databricks.cli.DatabricksSQLCLI",
     category: Category::Task,
-    doc: "Runs SQL statements with the Databricks SQL CLI (`dbsqlcli -e …`, one after the other) on a SQL warehouse; the token goes in the environment (DATABRICKS_TOKEN), not on the command line.",
+    doc: "Runs SQL statements with the Databricks SQL CLI (`dbsqlcli -e …`, one after the other, each result printed) on a SQL warehouse; the token goes in the environment (DATABRICKS_TOKEN), not on the command line.",
     properties: common!(
         "ghcr.io/kestra-io/databricks-sql-cli",
         ex(
@@ -61,7 +61,7 @@ pub const DATABRICKS_SQL_CLI: TaskType = TaskType {
             req("httpPath", String, "The SQL warehouse's HTTP path."),
             "/sql/1.0/warehouses/a1b2c3d4e5f60718"
         ),
-        prop("options", Map, "More options of dbsqlcli, by name (`--table-format: csv`); an empty value is a flag."),
+        prop("options", Map, "More options of dbsqlcli, by name (`--table-format: csv`); an empty value is a flag. Its settings file is `.dbsqlclirc` in the working directory (give one through `inputFiles`) unless `--clirc` is set here."),
     ),
     outputs: OUTPUTS,
     run: runner!(crate::task::scripts::exec::Exec {

@@ -85,7 +85,8 @@ impl Cli {
     }
 
     /// The SQL CLI's one command for the statements: `dbsqlcli --hostname
-    /// … --access-token "$DATABRICKS_TOKEN" --http-path … -e "<statement>"…`.
+    /// … --access-token "$DATABRICKS_TOKEN" --http-path … -e "<statements>"
+    /// --clirc .dbsqlclirc`.
     fn sql_command(ctx: &TaskContext, statements: &[String]) -> Result<String, TaskError> {
         let host = string(ctx, "host").ok_or_else(|| ctx.invalid("host is required"))?;
         let host = host.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned();
@@ -95,10 +96,23 @@ impl Cli {
             shell_quote(&host),
             shell_quote(&path)
         );
-        for statement in statements {
-            command.push_str(&format!(" -e {}", shell_quote(statement)));
+        // dbsqlcli keeps only the last of several `-e` (Kestra passes one
+        // per statement, so only its last statement runs); one `-e` with
+        // the statements joined by `;` runs each, in order.
+        let joined: Vec<&str> = statements
+            .iter()
+            .map(|s| s.trim().trim_end_matches(';').trim_end())
+            .filter(|s| !s.is_empty())
+            .collect();
+        command.push_str(&format!(" -e {}", shell_quote(&joined.join(";\n"))));
+        let options = ctx.properties.get("options").and_then(Value::as_object);
+        // Without --clirc, a first run writes ~/.dbsqlcli/dbsqlclirc and
+        // exits before running anything; a file of the working directory
+        // (given through inputFiles, or absent) is read instead.
+        if !options.is_some_and(|o| o.contains_key("--clirc")) {
+            command.push_str(" --clirc .dbsqlclirc");
         }
-        if let Some(options) = ctx.properties.get("options").and_then(Value::as_object) {
+        if let Some(options) = options {
             for (name, value) in options {
                 command.push_str(&format!(" {}", shell_quote(name)));
                 let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
