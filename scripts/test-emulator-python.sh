@@ -12,7 +12,7 @@
 set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
 
-packages=(databricks.sdk=databricks-sdk pytest=pytest)
+packages=(databricks.sdk=databricks-sdk databricks.sql=databricks-sql-connector pytest=pytest)
 [ "${MORTAR_TEST_AIRFLOW:-}" != 1 ] || packages+=(airflow.providers.databricks=apache-airflow-providers-databricks)
 ensure_python_venv "${packages[@]}"
 py="$venv/bin/python"
@@ -27,6 +27,8 @@ fi
 
 out=$(mktemp)
 log=$(mktemp)
+# The CA behind the emulator's HTTPS proxy, for the SQL connector's tests.
+ca=$(mktemp)
 client_id=pytest-sp
 client_secret=pytest-secret-$RANDOM$RANDOM
 token=dapi-pytest-$RANDOM$RANDOM
@@ -37,13 +39,13 @@ pg_url=$(scripts/postgres.sh start "$pg_dir" | tail -n 1)
 # 0.01: a cluster starts in tens of milliseconds, yet states stay visible.
 "${emulator[@]}" --listen 127.0.0.1:0 --token "$token" \
   --oauth-client "$client_id:$client_secret" --time-scale 0.01 \
-  --lakebase-postgres "$pg_url" \
+  --lakebase-postgres "$pg_url" --ca-cert "$ca" \
   >"$out" 2>"$log" </dev/null &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  rm -f "$out" "$log"
+  rm -f "$out" "$log" "$ca"
   scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
   rm -rf "$pg_dir"
 }
@@ -67,7 +69,7 @@ if [ -z "$url" ]; then
 fi
 say "emulator at $url"
 
-export EMULATOR_URL="$url" EMULATOR_TOKEN="$token" EMULATOR_LAKEBASE="$pg_url"
+export EMULATOR_URL="$url" EMULATOR_TOKEN="$token" EMULATOR_LAKEBASE="$pg_url" EMULATOR_CA="$ca"
 export EMULATOR_CLIENT_ID="$client_id" EMULATOR_CLIENT_SECRET="$client_secret"
 # Keep the SDK away from any real profile or environment credentials.
 unset DATABRICKS_HOST DATABRICKS_TOKEN DATABRICKS_CLIENT_ID DATABRICKS_CLIENT_SECRET DATABRICKS_CONFIG_PROFILE
