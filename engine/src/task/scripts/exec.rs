@@ -142,12 +142,14 @@ fn findable(program: &str, path: Option<&String>) -> bool {
 const KESTRA_MODULE: &str = include_str!("kestra.py");
 
 /// The environment variables of the server a script sees: enough to find
-/// programs and behave (PATH, HOME, locale, TMPDIR), not the server's own
-/// settings and credentials (Kestra passes its whole environment; a
+/// programs, behave (PATH, HOME, locale, TMPDIR) and reach the network as
+/// the machine does (its proxies and the CAs it trusts), not the server's
+/// own settings and credentials (Kestra passes its whole environment; a
 /// script here gets what `env` gives it).
 const PASSED_ENV: &[&str] = &[
     "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL",
-    "TERM",
+    "TERM", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR",
 ];
 
 /// Where a task runs.
