@@ -453,16 +453,14 @@ fn no_table(full: &str) -> ApiError {
     code(StatusCode::NOT_FOUND, "TABLE_DOES_NOT_EXIST", format!("Table '{full}' does not exist."))
 }
 
-/// A table's JSON with its columns, read from the SQL engine.
-async fn table_json(state: &Shared, e: &Entry) -> Value {
-    let mut m = e.fields.clone();
-    let name = m["name"].as_str().unwrap_or_default().to_owned();
-    let columns = match state.sql.run(&state.fs, &format!("DESCRIBE `{name}`"), &[]).await {
+/// A table's columns as (name, type name), read from the SQL engine
+/// (`name` is the table's own name, the engine's).
+pub(crate) async fn columns_of(state: &Shared, name: &str) -> Vec<(String, &'static str)> {
+    match state.sql.run(&state.fs, &format!("DESCRIBE `{name}`"), &[]).await {
         Ok(rows) => rows
             .rows
             .iter()
-            .enumerate()
-            .map(|(i, r)| {
+            .map(|r| {
                 let ty = r.get(1).cloned().flatten().unwrap_or_else(|| "string".into());
                 let type_name = match ty.as_str() {
                     t if t.contains("int") => "LONG",
@@ -471,19 +469,49 @@ async fn table_json(state: &Shared, e: &Entry) -> Value {
                     t if t.contains("date") || t.contains("time") => "TIMESTAMP",
                     _ => "STRING",
                 };
-                json!({
-                    "name": r.first().cloned().flatten().unwrap_or_default(),
-                    "type_name": type_name,
-                    "type_text": type_name.to_lowercase().replace("long", "bigint"),
-                    "position": i,
-                    "nullable": true,
-                })
+                (r.first().cloned().flatten().unwrap_or_default(), type_name)
             })
-            .collect::<Vec<_>>(),
+            .collect(),
         Err(_) => Vec::new(),
-    };
+    }
+}
+
+/// A table's JSON with its columns.
+async fn table_json(state: &Shared, e: &Entry) -> Value {
+    let mut m = e.fields.clone();
+    let name = m["name"].as_str().unwrap_or_default().to_owned();
+    let columns: Vec<Value> = columns_of(state, &name)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, type_name))| {
+            json!({
+                "name": name,
+                "type_name": type_name,
+                "type_text": type_name.to_lowercase().replace("long", "bigint"),
+                "position": i,
+                "nullable": true,
+            })
+        })
+        .collect();
     m.insert("columns".into(), json!(columns));
     Value::Object(m)
+}
+
+/// The catalogs, the schemas (`catalog.schema`) and the tables
+/// (`catalog.schema.table`, table type) there are, sorted: what metadata
+/// queries list (the SQL gateway's GetCatalogs, GetSchemas, GetTables).
+pub(crate) fn names(state: &Shared) -> (Vec<String>, Vec<String>, Vec<(String, String)>) {
+    let cat = state.unity.read().expect("catalog lock");
+    let tables = cat
+        .tables
+        .iter()
+        .map(|(full, e)| {
+            let kind = e.fields.get("table_type").and_then(Value::as_str).unwrap_or("MANAGED");
+            (full.clone(), kind.to_owned())
+        })
+        .collect();
+    (cat.catalogs.keys().cloned().collect(), cat.schemas.keys().cloned().collect(), tables)
 }
 
 async fn list_tables(State(state): State<Shared>, Query(q): Query) -> ApiResult<Json<Value>> {

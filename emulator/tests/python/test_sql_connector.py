@@ -96,3 +96,46 @@ def test_airflow_sql_hook_reads_records(proxied, token, warehouse_id, monkeypatc
     records = hook.get_records("SELECT pickup_zip FROM samples.nyctaxi.trips ORDER BY fare_amount DESC LIMIT 2")
     assert [tuple(r) for r in records] == [(11371,), (10001,)]
     assert time.time() - started < 60
+
+
+def test_the_cursor_lists_catalogs_schemas_tables_and_columns(proxied, token, warehouse_id):
+    with connect(token, warehouse_id) as conn, conn.cursor() as cur:
+        cur.catalogs()
+        assert {"main", "samples"} <= {r.TABLE_CAT for r in cur.fetchall()}
+        cur.schemas(catalog_name="samples")
+        assert [(r.TABLE_CATALOG, r.TABLE_SCHEM) for r in cur.fetchall()] == [("samples", "nyctaxi")]
+        cur.tables(catalog_name="samples", schema_name="ny%", table_name="trips")
+        assert [(r.TABLE_SCHEM, r.TABLE_NAME, r.TABLE_TYPE) for r in cur.fetchall()] == [("nyctaxi", "trips", "TABLE")]
+        cur.columns(catalog_name="samples", schema_name="nyctaxi", table_name="trips", column_name="%zip")
+        cols = cur.fetchall()
+        assert [(c.COLUMN_NAME, c.TYPE_NAME, c.ORDINAL_POSITION) for c in cols] == [
+            ("pickup_zip", "BIGINT", 5),
+            ("dropoff_zip", "BIGINT", 6),
+        ]
+
+
+def test_a_running_statement_is_polled_and_can_be_cancelled(proxied, token, warehouse_id):
+    import threading
+
+    with connect(token, warehouse_id) as conn, conn.cursor() as cur:
+        # 1000 simulated seconds at --time-scale 0.01: ten real ones, past
+        # the five ExecuteStatement waits for direct results.
+        failure = []
+
+        def run():
+            try:
+                cur.execute("/* emulator:sleep=1000 */ SELECT 1 AS one")
+            except sql.exc.Error as e:
+                failure.append(e)
+
+        worker = threading.Thread(target=run)
+        started = time.time()
+        worker.start()
+        deadline = time.time() + 30
+        while cur.active_command_id is None and time.time() < deadline:
+            time.sleep(0.05)
+        cur.cancel()
+        worker.join(30)
+        assert not worker.is_alive()
+        assert failure and "cancelled" in str(failure[0]), failure
+        assert time.time() - started < 9

@@ -7,7 +7,8 @@
 //!
 //! Served: OpenSession, CloseSession, ExecuteStatement (with direct
 //! results), GetOperationStatus, GetResultSetMetadata, FetchResults,
-//! CancelOperation, CloseOperation and GetInfo. Statements run on the same
+//! CancelOperation, CloseOperation, GetInfo, and the metadata operations
+//! GetCatalogs, GetSchemas, GetTables and GetColumns (metadata.rs). Statements run on the same
 //! SQL engine and Unity Catalog as the Statement Execution API; results are
 //! column-based row sets (no Arrow, no cloud fetch), which every client
 //! accepts. Field ids are TCLIService.thrift's.
@@ -24,6 +25,8 @@ use axum::routing::post;
 use thrift::protocol::TType;
 use tokio_util::sync::CancellationToken;
 
+mod metadata;
+
 use crate::Shared;
 use crate::sql::Rows;
 use crate::thrift::{Struct, Value};
@@ -32,6 +35,8 @@ use crate::thrift::{Struct, Value};
 /// running operation the client then polls (the service waits a few
 /// seconds too).
 const DIRECT_WAIT: Duration = Duration::from_secs(5);
+/// How long GetOperationStatus waits for a running statement to end.
+const STATUS_HOLD: Duration = Duration::from_secs(1);
 /// Rows per fetch when the client does not say.
 const DEFAULT_FETCH: usize = 10_000;
 
@@ -41,6 +46,10 @@ const ERROR: i32 = 3;
 const INVALID_HANDLE: i32 = 4;
 const COLUMN_BASED_SET: i32 = 1;
 const EXECUTE_STATEMENT: i32 = 0;
+const GET_CATALOGS: i32 = 2;
+const GET_SCHEMAS: i32 = 3;
+const GET_TABLES: i32 = 4;
+const GET_COLUMNS: i32 = 6;
 const SPARK_CLI_SERVICE_PROTOCOL_V7: i32 = 0xA507;
 const FETCH_FIRST: i64 = 4;
 
@@ -114,12 +123,20 @@ async fn serve(state: Shared, target: Target, body: Bytes) -> Response {
         "OpenSession" => open_session(&state, target, &req),
         "CloseSession" => close_session(&state, &req),
         "ExecuteStatement" => execute(&state, &req).await,
-        "GetOperationStatus" => with_op(&state, &req, |op| status_of(op)),
+        "GetOperationStatus" => {
+            // Held while the statement runs, as the service holds it, so
+            // a client polling without a pause does not spin.
+            wait_while_running(&state, &req, STATUS_HOLD).await;
+            with_op(&state, &req, |op| status_of(op))
+        }
         "GetResultSetMetadata" => with_op(&state, &req, |op| metadata_of(op)),
         "FetchResults" => fetch(&state, &req),
         "CancelOperation" => cancel(&state, &req),
         "CloseOperation" => close_operation(&state, &req),
         "GetInfo" => get_info(&req),
+        "GetCatalogs" | "GetSchemas" | "GetTables" | "GetColumns" => {
+            metadata_operation(&state, &call.method, &req).await
+        }
         other => {
             let text = format!("The emulator's SQL gateway does not serve {other}.");
             return thrift_body(crate::thrift::exception(other, call.seq, 1, &text));
@@ -233,14 +250,55 @@ async fn execute(state: &Shared, req: &Struct) -> Struct {
     } else {
         let _ = done_rx.await;
     }
+    answer(state, &key, handle, EXECUTE_STATEMENT, req)
+}
+
+/// A metadata operation: its rows are ready at once.
+async fn metadata_operation(state: &Shared, method: &str, req: &Struct) -> Struct {
+    let known = key_of(req, 1).and_then(|k| state.sql_sessions.update(&k, |s| s.last_used = Instant::now()));
+    if known.is_none() {
+        return failed(INVALID_HANDLE, "Invalid SessionHandle: no such session", None);
+    }
+    let Some(rows) = metadata::rows(state, method, req).await else {
+        return failed(ERROR, &format!("{method} is not a metadata operation"), None);
+    };
+    let kind = match method {
+        "GetCatalogs" => GET_CATALOGS,
+        "GetSchemas" => GET_SCHEMAS,
+        "GetTables" => GET_TABLES,
+        _ => GET_COLUMNS,
+    };
+    let (handle, key) = new_handle();
+    let now = state.clock.now_ms();
+    state.sql_operations.insert(
+        key.clone(),
+        Operation {
+            state: OpState::Finished,
+            rows: Some(Arc::new(rows)),
+            offset: 0,
+            error: None,
+            cancel: CancellationToken::new(),
+            started_ms: now,
+            completed_ms: now,
+            last_used: Instant::now(),
+        },
+    );
+    answer(state, &key, handle, kind, req)
+}
+
+/// The answer to a request that started an operation (TExecuteStatementResp
+/// and the metadata operations' responses share its fields): the handle,
+/// and the direct results when asked for (field 1281): the status and, once
+/// finished, the metadata and the first rows.
+fn answer(state: &Shared, key: &str, handle: Value, kind: i32, req: &Struct) -> Struct {
     let op_handle = Struct::new()
         .with(1, handle)
-        .with(2, Value::I32(EXECUTE_STATEMENT))
+        .with(2, Value::I32(kind))
         .with(3, Value::Bool(true));
     let mut resp = Struct::new().with(1, ok()).with(2, Value::Struct(op_handle));
     if let Some(direct) = req.child(1281) {
         let max_rows = direct.int(1).and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0);
-        let results = state.sql_operations.update(&key, |op| {
+        let results = state.sql_operations.update(&key.to_owned(), |op| {
             let mut d = Struct::new().with(1, Value::Struct(status_of(op)));
             if op.state == OpState::Finished {
                 d = d
@@ -358,9 +416,24 @@ fn metadata_of(op: &Operation) -> Struct {
 }
 
 fn not_finished(op: &Operation) -> Struct {
-    match &op.error {
-        Some((message, sql_state)) => failed(ERROR, message, Some(sql_state)),
-        None => failed(ERROR, "The operation has no result yet: poll GetOperationStatus until it is FINISHED.", None),
+    match (&op.error, op.state) {
+        (Some((message, sql_state)), _) => failed(ERROR, message, Some(sql_state)),
+        (None, OpState::Canceled) => failed(ERROR, "The statement was cancelled.", Some("HY008")),
+        _ => failed(ERROR, "The operation has no result yet: poll GetOperationStatus until it is FINISHED.", None),
+    }
+}
+
+/// Waits up to `hold` while the request's operation is pending or running.
+async fn wait_while_running(state: &Shared, req: &Struct, hold: Duration) {
+    let Some(key) = key_of(req, 1) else { return };
+    let until = Instant::now() + hold;
+    while Instant::now() < until
+        && state
+            .sql_operations
+            .read_with(&key, |op| matches!(op.state, OpState::Pending | OpState::Running))
+            .unwrap_or(false)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
