@@ -72,6 +72,33 @@ impl Catalog {
         self.volumes.contains_key(full)
     }
 
+    /// The volumes and the tables under `prefix` (`catalog.` or
+    /// `catalog.schema.`), by full name.
+    fn contents(&self, prefix: &str) -> (Vec<String>, Vec<String>) {
+        let under = |keys: std::collections::btree_map::Keys<'_, String, Entry>| {
+            keys.filter(|k| k.starts_with(prefix)).cloned().collect::<Vec<_>>()
+        };
+        (under(self.volumes.keys()), under(self.tables.keys()))
+    }
+
+    /// Forgets what is under the catalog or schema `name` (its schemas,
+    /// volumes and tables) and the grants on it and on them.
+    fn forget(&mut self, name: &str) {
+        let prefix = format!("{name}.");
+        self.schemas.retain(|k, _| !k.starts_with(&prefix));
+        self.volumes.retain(|k, _| !k.starts_with(&prefix));
+        self.tables.retain(|k, _| !k.starts_with(&prefix));
+        self.grants.retain(|(_, k), _| k != name && !k.starts_with(&prefix));
+    }
+
+    /// The JSON of the entries of `map` under `prefix`, for a list.
+    fn listed(map: &BTreeMap<String, Entry>, prefix: &str) -> Vec<Value> {
+        map.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| Value::Object(e.fields.clone()))
+            .collect()
+    }
+
     /// Whether the table `catalog.schema.table` exists.
     pub(crate) fn has_table(&self, full: &str) -> bool {
         self.tables.contains_key(full)
@@ -325,26 +352,22 @@ async fn delete_catalog(
             .keys()
             .filter(|s| s.starts_with(&prefix) && !s.ends_with(".information_schema") && !s.ends_with(".default"))
             .collect();
-        let has_objects = cat.tables.keys().chain(cat.volumes.keys()).any(|k| k.starts_with(&prefix));
-        if !force && (!user_schemas.is_empty() || has_objects) {
+        let (volumes, tables) = cat.contents(&prefix);
+        let empty = user_schemas.is_empty() && volumes.is_empty() && tables.is_empty();
+        if !force && !empty {
             return Err(code(
                 StatusCode::BAD_REQUEST,
                 "CATALOG_NOT_EMPTY",
                 format!("Cannot delete catalog '{name}': it is not empty (use force=true to delete it with its schemas, tables and volumes)."),
             ));
         }
-        let volumes: Vec<String> = cat.volumes.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
-        let tables: Vec<String> = cat.tables.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
         (volumes, tables)
     };
     drop_tables(&state, &tables).await;
     remove_volume_files(&state, &volumes);
     let mut cat = state.unity.write().expect("catalog lock");
     cat.catalogs.remove(&name);
-    cat.schemas.retain(|k, _| !k.starts_with(&prefix));
-    cat.volumes.retain(|k, _| !k.starts_with(&prefix));
-    cat.tables.retain(|k, _| !k.starts_with(&prefix));
-    cat.grants.retain(|(_, k), _| k != &name && !k.starts_with(&prefix));
+    cat.forget(&name);
     Ok(Json(json!({})))
 }
 
@@ -380,12 +403,7 @@ async fn list_schemas(State(state): State<Shared>, Query(q): Query) -> ApiResult
     if !cat.catalogs.contains_key(&catalog) {
         return Err(no_catalog(&catalog));
     }
-    let items: Vec<Value> = cat
-        .schemas
-        .iter()
-        .filter(|(k, _)| k.starts_with(&format!("{catalog}.")))
-        .map(|(_, e)| Value::Object(e.fields.clone()))
-        .collect();
+    let items = Catalog::listed(&cat.schemas, &format!("{catalog}."));
     drop(cat);
     paged("schemas", items, &q)
 }
@@ -438,9 +456,9 @@ async fn delete_schema(
         if !cat.schemas.contains_key(&full) {
             return Err(no_schema(&full));
         }
-        let volumes: Vec<String> = cat.volumes.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
-        let tables: Vec<String> = cat.tables.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
-        if !force && !(volumes.is_empty() && tables.is_empty()) {
+        let (volumes, tables) = cat.contents(&prefix);
+        let empty = volumes.is_empty() && tables.is_empty();
+        if !force && !empty {
             return Err(code(
                 StatusCode::BAD_REQUEST,
                 "SCHEMA_NOT_EMPTY",
@@ -453,7 +471,6 @@ async fn delete_schema(
     remove_volume_files(&state, &volumes);
     let mut cat = state.unity.write().expect("catalog lock");
     cat.schemas.remove(&full);
-    cat.volumes.retain(|k, _| !k.starts_with(&prefix));
-    cat.tables.retain(|k, _| !k.starts_with(&prefix));
+    cat.forget(&full);
     Ok(Json(json!({})))
 }

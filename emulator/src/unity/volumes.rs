@@ -65,12 +65,7 @@ pub(super) async fn list_volumes(State(state): State<Shared>, Query(q): Query) -
     if !cat.schemas.contains_key(&full) {
         return Err(no_schema(&full));
     }
-    let items: Vec<Value> = cat
-        .volumes
-        .iter()
-        .filter(|(k, _)| k.starts_with(&format!("{full}.")))
-        .map(|(_, e)| Value::Object(e.fields.clone()))
-        .collect();
+    let items = Catalog::listed(&cat.volumes, &format!("{full}."));
     drop(cat);
     paged("volumes", items, &q)
 }

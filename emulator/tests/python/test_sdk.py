@@ -360,6 +360,10 @@ def test_unity_catalog_catalogs_schemas_volumes_tables_and_grants(w: WorkspaceCl
     w.volumes.delete("sdk_uc.raw.landing")
     with pytest.raises(NotFound):
         w.files.download("/Volumes/sdk_uc/raw/landing/a.csv")
+    # A schema made again under a deleted one's name has none of its grants.
+    w.schemas.delete("sdk_uc.raw")
+    w.schemas.create(name="raw", catalog_name="sdk_uc")
+    assert not w.grants.get(securable_type="schema", full_name="sdk_uc.raw").privilege_assignments
     w.catalogs.delete("sdk_uc", force=True)
     with pytest.raises(NotFound):
         w.catalogs.get("sdk_uc")
