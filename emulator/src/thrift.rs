@@ -116,7 +116,13 @@ pub(crate) struct Call {
 
 /// Reads one call from a request body. The error says what was wrong.
 pub(crate) fn read_call(body: &[u8]) -> Result<Call, String> {
-    let mut p = TBinaryInputProtocol::new(body, false);
+    // No string can be longer than the body: a length beyond it is refused
+    // before anything is allocated for it.
+    let config = thrift::TConfiguration::builder()
+        .max_string_size(Some(body.len()))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut p = TBinaryInputProtocol::with_config(body, false, config);
     let id = p.read_message_begin().map_err(|e| format!("not a Thrift message: {e}"))?;
     if !matches!(id.message_type, TMessageType::Call | TMessageType::OneWay) {
         return Err(format!("expected a call, got a {:?}", id.message_type));
@@ -280,6 +286,35 @@ mod tests {
         let result = read_struct(&mut p, 0).unwrap();
         assert_eq!(result.child(0), Some(&response));
         assert_eq!(response.child(1).and_then(|s| s.int(1)), Some(0));
+    }
+
+    /// A call to `name` whose arguments are `args` (bytes after the
+    /// message header).
+    fn call_bytes(name: &str, args: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x80, 0x01, 0x00, 0x01];
+        out.extend((name.len() as i32).to_be_bytes());
+        out.extend(name.as_bytes());
+        out.extend(1i32.to_be_bytes());
+        out.extend(args);
+        out
+    }
+
+    #[test]
+    fn lengths_past_the_body_and_deep_nesting_are_refused() {
+        // Field 1, a string said to be 50 MB long, in a 30-byte body.
+        let mut args = vec![11u8, 0, 1];
+        args.extend((50_000_000i32).to_be_bytes());
+        let err = read_call(&call_bytes("OpenSession", &args)).unwrap_err();
+        assert!(err.contains("OpenSession"), "{err}");
+        // Structs nested 100 deep.
+        let mut args = Vec::new();
+        for _ in 0..100 {
+            args.extend([12u8, 0, 1]);
+        }
+        assert!(read_call(&call_bytes("OpenSession", &args)).is_err());
+        // A well-formed empty call reads.
+        let call = read_call(&call_bytes("CloseSession", &[0])).unwrap();
+        assert_eq!((call.method.as_str(), call.args.0.len()), ("CloseSession", 0));
     }
 
     #[test]
