@@ -100,18 +100,7 @@ pub(crate) async fn webhook(
     {
         return Err(not_found());
     }
-    let plan = state
-        .plans
-        .get(
-            namespace.as_str(),
-            flow_id.as_str(),
-            flow.revision,
-            &flow.source,
-        )
-        .map_err(|error| ApiError::Unprocessable {
-            message: format!("flow {namespace}.{flow_id} cannot run: {error}"),
-            violations: Vec::new(),
-        })?;
+    let plan = crate::api::executions::plan_to_run(&state, &namespace, &flow_id, &flow)?;
     let body = match serde_json::from_slice::<Value>(&body) {
         Ok(json) => json,
         Err(_) if body.is_empty() => Value::Null,
