@@ -1483,6 +1483,62 @@ async fn after_a_stop_recovery_reattaches_through_the_checkpoint_instead_of_star
     );
 }
 
+/// Stands in for Log on an executor that stops between a task's line and
+/// its end: it logs the first message, then waits for the stop.
+#[derive(Default)]
+struct LogThenStop {
+    logged: tokio::sync::Notify,
+}
+
+impl Runner for LogThenStop {
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let first = ctx.properties["message"][0].as_str().unwrap_or_default().to_owned();
+            ctx.log(Level::Info, first).await;
+            self.logged.notify_one();
+            ctx.cancel.cancelled().await;
+            Err(TaskError::Killed)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_log_task_resumed_after_a_stop_writes_only_the_lines_it_had_not_written() {
+    let h = harness().await;
+    // A type of the test's own, since an executor makes the declared
+    // types' runners itself: the stand-in first, then Log's own runner.
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: say\n    type: test.Say\n    message: [said, said, then this]\n";
+    let stand_in = Arc::new(LogThenStop::default());
+    let first = executor(&h, with("test.Say", stand_in.clone()));
+    let id = launch(&first, yaml, json!({})).await.unwrap();
+    stand_in.logged.notified().await;
+    h.services.logs.flush().await;
+    first.shutdown().await;
+    let runs = h.store.task_runs(&id).await.unwrap();
+    assert_eq!(state_of(&runs, "say"), State::Running, "stopped between its line and its end");
+
+    // The real Log resumes the open attempt: the line it stored is not
+    // written again; the rest is, including the second "said".
+    let log = Runners::core().get("io.kestra.plugin.core.log.Log").unwrap();
+    let second = executor(&h, with("test.Say", log));
+    let plan = Arc::new(Plan::from_yaml(yaml).unwrap());
+    assert_eq!(second.recover(|_| Some(plan.clone())).await.unwrap(), 1);
+    let state = tokio::time::timeout(Duration::from_secs(10), second.wait(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state, State::Success);
+    let said: Vec<String> = messages(&h, &id)
+        .await
+        .into_iter()
+        .filter(|m| m == "said" || m == "then this")
+        .collect();
+    assert_eq!(said, ["said", "said", "then this"]);
+    let runs = h.store.task_runs(&id).await.unwrap();
+    let say = runs.iter().find(|r| r.task_id.as_str() == "say").unwrap();
+    assert_eq!(say.attempts.len(), 1, "the open attempt went on");
+}
+
 #[tokio::test]
 async fn restart_reruns_only_the_failed_task_as_a_new_attempt() {
     let h = harness().await;

@@ -1276,6 +1276,9 @@ impl Walk {
         // in its open attempt; otherwise a new attempt starts.
         let mut open =
             state == State::Running && run.attempts.last().is_some_and(|a| a.end.is_none());
+        // The open attempt left by a stop runs again (TaskContext::resumed);
+        // a retry's attempt is new.
+        let mut resumed = open;
         loop {
             if !open {
                 if state == State::Running && attempt > 0 {
@@ -1321,6 +1324,7 @@ impl Walk {
                     )
                     .with_type(node.declared)
                     .with_ending(self.ending.lock().ok().and_then(|e| *e))
+                    .with_resumed(resumed)
                     .with_source(properties.clone())
                     .with_working_dir(scope.working_dir.as_deref().map(std::path::PathBuf::from))
                     .with_value(scope.value.clone())
@@ -1445,6 +1449,7 @@ impl Walk {
                     self.event(run, Event::Start, None).await?;
                     attempt += 1;
                     open = true;
+                    resumed = false;
                 }
                 None => return self.end_failed(run, node).await,
             }

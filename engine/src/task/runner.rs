@@ -196,6 +196,9 @@ pub struct TaskContext {
     /// The execution's final state while `afterExecution` runs, which the
     /// execution's record shows to the task ([`Self::execution_with_runs`]).
     pub ending: Option<crate::state::State>,
+    /// This attempt was left open by a stopped executor and runs again: what
+    /// it did before may be done already ([`Self::log_once`]).
+    pub resumed: bool,
 }
 
 /// What a purge of executions deletes.
@@ -262,6 +265,7 @@ impl TaskContext {
             value: None,
             server_url: None,
             ending: None,
+            resumed: false,
         }
     }
 
@@ -372,6 +376,35 @@ impl TaskContext {
     }
 
     /// Logs a line of this task run, masked.
+    /// Logs each text once for this attempt: in an attempt that runs again
+    /// after its executor stopped ([`Self::resumed`]), the lines it stored
+    /// before are not written again. For a task whose only effect is its
+    /// lines (Log), a stop between its lines and its end then logs nothing
+    /// twice. When the stored lines cannot be read, every text is logged
+    /// (twice rather than lost).
+    pub async fn log_once(&self, level: Level, texts: Vec<String>) {
+        let mut stored: Vec<String> = Vec::new();
+        if self.resumed {
+            let query = crate::store::LogQuery {
+                task_run_id: Some(self.task_run_id.clone()),
+                attempt: Some(self.attempt),
+                ..Default::default()
+            };
+            match self.store.find_logs(&self.execution_id, &query).await {
+                Ok(lines) => stored = lines.into_iter().map(|l| l.message).collect(),
+                Err(error) => tracing::warn!(%error, "cannot read the lines of a resumed attempt; it logs them again"),
+            }
+        }
+        for text in texts {
+            let masked = (self.mask)(&text);
+            if let Some(i) = stored.iter().position(|line| *line == masked) {
+                stored.swap_remove(i);
+                continue;
+            }
+            self.log(level, text).await;
+        }
+    }
+
     pub async fn log(&self, level: Level, message: impl AsRef<str>) {
         self.logged
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -535,6 +568,11 @@ impl TaskContext {
     /// The server's URL, for the executor.
     pub fn with_ending(mut self, ending: Option<crate::state::State>) -> Self {
         self.ending = ending;
+        self
+    }
+
+    pub fn with_resumed(mut self, resumed: bool) -> Self {
+        self.resumed = resumed;
         self
     }
 

@@ -145,13 +145,16 @@ pub(crate) mod run {
                     OneOrMany::Many(list) => list,
                     OneOrMany::One(one) => vec![one],
                 };
-                for message in messages {
-                    let text = match message {
+                let texts = messages
+                    .into_iter()
+                    .map(|message| match message {
                         Value::String(text) => text,
                         other => other.to_string(),
-                    };
-                    ctx.log(level, text).await;
-                }
+                    })
+                    .collect();
+                // Its lines are its only effect: after a stop, those stored
+                // are not written again.
+                ctx.log_once(level, texts).await;
                 Ok(Outputs::new())
             })
         }
