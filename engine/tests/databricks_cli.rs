@@ -14,18 +14,20 @@ mod support;
 
 use support::databricks::{outputs, world_with};
 
-/// The venv's bin directory, where `databricks` is.
-fn venv_bin() -> String {
-    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin");
+/// The bin directory of the repository's venv `venv`, which must hold
+/// `program` (`install` says how to get it), before the PATH.
+fn path_with(venv: &str, program: &str, install: &str) -> String {
+    let bin = format!("{}/../{venv}/bin", env!("CARGO_MANIFEST_DIR"));
     assert!(
-        std::path::Path::new(bin).join("databricks").is_file(),
-        "the Databricks CLI is not in {bin}: scripts/test.sh installs it (or `.venv/bin/pip install databricks-cli`)"
+        std::path::Path::new(&bin).join(program).is_file(),
+        "{program} is not in {bin}: {install}"
     );
-    std::fs::canonicalize(bin).unwrap().to_string_lossy().into_owned()
+    let bin = std::fs::canonicalize(bin).unwrap().to_string_lossy().into_owned();
+    format!("{bin}:{}", std::env::var("PATH").unwrap_or_default())
 }
 
-#[tokio::test]
-async fn the_databricks_cli_lists_clusters_and_files_with_the_token_masked() {
+/// A world whose secret DATABRICKS_TOKEN is its emulator's token.
+async fn world_with_token() -> support::databricks::World {
     let token_holder = Arc::new(std::sync::OnceLock::<String>::new());
     let secrets = {
         let holder = token_holder.clone();
@@ -33,7 +35,13 @@ async fn the_databricks_cli_lists_clusters_and_files_with_the_token_masked() {
     };
     let w = world_with(0.001, Vec::new(), secrets).await;
     token_holder.set(w.emulator.token().to_owned()).unwrap();
-    let path = format!("{}:{}", venv_bin(), std::env::var("PATH").unwrap_or_default());
+    w
+}
+
+#[tokio::test]
+async fn the_databricks_cli_lists_clusters_and_files_with_the_token_masked() {
+    let w = world_with_token().await;
+    let path = path_with(".venv", "databricks", "scripts/test.sh installs it (or `.venv/bin/pip install databricks-cli`)");
     // The Python CLI drops the port of DATABRICKS_HOST (it always calls
     // port 80 or 443), so it reaches the emulator as its HTTP proxy, which
     // serves the absolute-form requests a proxy gets.
@@ -62,20 +70,10 @@ tasks:
     assert_eq!(state, State::Success, "{logs:#?}");
     assert!(logs.iter().any(|l| l.contains("sales.csv")), "{logs:#?}");
     assert!(logs.iter().any(|l| l.contains("token is ****")), "{logs:#?}");
-    assert!(!logs.iter().any(|l| l.contains(&w.emulator.token())), "the token leaked: {logs:#?}");
+    assert!(!logs.iter().any(|l| l.contains(w.emulator.token())), "the token leaked: {logs:#?}");
     let uri = outputs(&runs, "list")["outputFiles"]["clusters.json"].as_str().unwrap().to_owned();
     let listed: serde_json::Value = serde_json::from_str(&w.read(&uri).await).unwrap_or(json!({}));
     assert!(listed.is_object(), "clusters list --output JSON wrote JSON: {listed}");
-}
-
-/// The dbsqlcli venv's bin directory (scripts/test.sh: ensure_dbsqlcli).
-fn dbsqlcli_bin() -> String {
-    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv-dbsqlcli/bin");
-    assert!(
-        std::path::Path::new(bin).join("dbsqlcli").is_file(),
-        "dbsqlcli is not in {bin}: scripts/test.sh installs it (`source scripts/lib.sh; ensure_dbsqlcli`)"
-    );
-    std::fs::canonicalize(bin).unwrap().to_string_lossy().into_owned()
 }
 
 /// dbsqlcli speaks Thrift to https://<host>:443 only; it reaches the
@@ -83,17 +81,11 @@ fn dbsqlcli_bin() -> String {
 /// emulator's HTTPS proxy, trusting its CA.
 #[tokio::test]
 async fn the_sql_cli_runs_each_statement_on_the_warehouse_with_the_token_masked() {
-    let token_holder = Arc::new(std::sync::OnceLock::<String>::new());
-    let secrets = {
-        let holder = token_holder.clone();
-        Arc::new(move |name: &str| (name == "DATABRICKS_TOKEN").then(|| holder.get().cloned()).flatten())
-    };
-    let w = world_with(0.001, Vec::new(), secrets).await;
-    token_holder.set(w.emulator.token().to_owned()).unwrap();
+    let w = world_with_token().await;
     let home = tempfile::tempdir().unwrap();
     let ca = home.path().join("ca.pem");
     std::fs::write(&ca, w.emulator.ca_pem()).unwrap();
-    let path = format!("{}:{}", dbsqlcli_bin(), std::env::var("PATH").unwrap_or_default());
+    let path = path_with(".venv-dbsqlcli", "dbsqlcli", "scripts/test.sh installs it (`source scripts/lib.sh; ensure_dbsqlcli`)");
     let flow = |commands: &str| {
         format!(
             r#"id: sql_cli
@@ -133,7 +125,7 @@ tasks:
     // read; the third counted.
     assert!(logs.contains("fare_amount,pickup_zip\n31.0,11371\n20.5,10001"), "{logs}");
     assert!(logs.contains("n\n20"), "{logs}");
-    assert!(!logs.contains(&w.emulator.token()), "the token leaked: {logs}");
+    assert!(!logs.contains(w.emulator.token()), "the token leaked: {logs}");
 
     // A failing statement fails the task with the warehouse's message.
     let (state, _, id) = w.run(&flow("      - SELECT * FROM main.default.no_such_table"), json!({})).await;

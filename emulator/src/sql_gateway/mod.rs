@@ -76,6 +76,12 @@ enum OpState {
     Error = 5,
 }
 
+impl OpState {
+    fn running(self) -> bool {
+        matches!(self, Self::Pending | Self::Running)
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Operation {
     state: OpState,
@@ -183,6 +189,40 @@ fn key_of(req: &Struct, field: i16) -> Option<String> {
     uuid::Uuid::from_slice(guid).ok().map(|u| u.simple().to_string())
 }
 
+const NO_SESSION: &str = "Invalid SessionHandle: no such session";
+const NO_OPERATION: &str = "Invalid OperationHandle: no such operation";
+
+/// The target of the session the request names (field 1), marked used.
+fn session_of(state: &Shared, req: &Struct) -> Option<Target> {
+    let key = key_of(req, 1)?;
+    state.sql_sessions.update(&key, |s| {
+        s.last_used = Instant::now();
+        s.target.clone()
+    })
+}
+
+/// Keeps a new operation in `state` (with `rows` when it is ready at
+/// once) and gives its handle and key.
+fn add_operation(state: &Shared, op_state: OpState, rows: Option<Rows>, cancel: CancellationToken) -> (Value, String) {
+    let (handle, key) = new_handle();
+    let now = state.clock.now_ms();
+    let finished = op_state == OpState::Finished;
+    state.sql_operations.insert(
+        key.clone(),
+        Operation {
+            state: op_state,
+            rows: rows.map(Arc::new),
+            offset: 0,
+            error: None,
+            cancel,
+            started_ms: now,
+            completed_ms: if finished { now } else { 0 },
+            last_used: Instant::now(),
+        },
+    );
+    (handle, key)
+}
+
 fn open_session(state: &Shared, target: Target, _req: &Struct) -> Struct {
     let exists = match &target {
         Target::Warehouse(id) => crate::statements::wake_warehouse(state, id),
@@ -204,39 +244,20 @@ fn open_session(state: &Shared, target: Target, _req: &Struct) -> Struct {
 fn close_session(state: &Shared, req: &Struct) -> Struct {
     match key_of(req, 1).and_then(|k| state.sql_sessions.remove(&k)) {
         Some(_) => Struct::new().with(1, ok()),
-        None => failed(INVALID_HANDLE, "Invalid SessionHandle: no such session", None),
+        None => failed(INVALID_HANDLE, NO_SESSION, None),
     }
 }
 
 async fn execute(state: &Shared, req: &Struct) -> Struct {
-    let session = key_of(req, 1).and_then(|k| {
-        state.sql_sessions.update(&k, |s| {
-            s.last_used = Instant::now();
-            s.target.clone()
-        })
-    });
-    let Some(target) = session else {
-        return failed(INVALID_HANDLE, "Invalid SessionHandle: no such session", None);
+    let Some(target) = session_of(state, req) else {
+        return failed(INVALID_HANDLE, NO_SESSION, None);
     };
     let Some(sql) = req.text(2).filter(|s| !s.trim().is_empty()) else {
         return failed(ERROR, "ExecuteStatement needs a statement.", Some("42000"));
     };
     let run_async = req.bool(4).unwrap_or(false);
-    let (handle, key) = new_handle();
     let cancel = CancellationToken::new();
-    state.sql_operations.insert(
-        key.clone(),
-        Operation {
-            state: OpState::Pending,
-            rows: None,
-            offset: 0,
-            error: None,
-            cancel: cancel.clone(),
-            started_ms: state.clock.now_ms(),
-            completed_ms: 0,
-            last_used: Instant::now(),
-        },
-    );
+    let (handle, key) = add_operation(state, OpState::Pending, None, cancel.clone());
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let (st, k) = (state.clone(), key.clone());
     state.spawn(async move {
@@ -256,9 +277,8 @@ async fn execute(state: &Shared, req: &Struct) -> Struct {
 
 /// A metadata operation: its rows are ready at once.
 async fn metadata_operation(state: &Shared, method: &str, req: &Struct) -> Struct {
-    let known = key_of(req, 1).and_then(|k| state.sql_sessions.update(&k, |s| s.last_used = Instant::now()));
-    if known.is_none() {
-        return failed(INVALID_HANDLE, "Invalid SessionHandle: no such session", None);
+    if session_of(state, req).is_none() {
+        return failed(INVALID_HANDLE, NO_SESSION, None);
     }
     let Some(rows) = metadata::rows(state, method, req).await else {
         return failed(ERROR, &format!("{method} is not a metadata operation"), None);
@@ -269,21 +289,7 @@ async fn metadata_operation(state: &Shared, method: &str, req: &Struct) -> Struc
         "GetTables" => GET_TABLES,
         _ => GET_COLUMNS,
     };
-    let (handle, key) = new_handle();
-    let now = state.clock.now_ms();
-    state.sql_operations.insert(
-        key.clone(),
-        Operation {
-            state: OpState::Finished,
-            rows: Some(Arc::new(rows)),
-            offset: 0,
-            error: None,
-            cancel: CancellationToken::new(),
-            started_ms: now,
-            completed_ms: now,
-            last_used: Instant::now(),
-        },
-    );
+    let (handle, key) = add_operation(state, OpState::Finished, Some(rows), CancellationToken::new());
     answer(state, &key, handle, kind, req)
 }
 
@@ -364,7 +370,7 @@ fn with_op(state: &Shared, req: &Struct, f: impl FnOnce(&mut Operation) -> Struc
             f(op)
         })
     });
-    found.unwrap_or_else(|| failed(INVALID_HANDLE, "Invalid OperationHandle: no such operation", None))
+    found.unwrap_or_else(|| failed(INVALID_HANDLE, NO_OPERATION, None))
 }
 
 /// A TGetOperationStatusResp.
@@ -416,7 +422,7 @@ async fn wait_while_running(state: &Shared, req: &Struct, hold: Duration) {
     while Instant::now() < until
         && state
             .sql_operations
-            .read_with(&key, |op| matches!(op.state, OpState::Pending | OpState::Running))
+            .read_with(&key, |op| op.state.running())
             .unwrap_or(false)
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -435,10 +441,7 @@ fn fetch(state: &Shared, req: &Struct) -> Struct {
         if first {
             op.offset = 0;
         }
-        let rows = next_rows(op, max_rows.unwrap_or(DEFAULT_FETCH));
-        let more = rows.get(2).cloned().unwrap_or(Value::Bool(false));
-        let set = rows.child(3).cloned().unwrap_or_default();
-        let mut resp = Struct::new().with(1, ok()).with(2, more).with(3, Value::Struct(set));
+        let mut resp = next_rows(op, max_rows.unwrap_or(DEFAULT_FETCH));
         if with_metadata {
             resp = resp.with(1281, Value::Struct(metadata_of(op)));
         }
@@ -465,7 +468,7 @@ fn next_rows(op: &mut Operation, max: usize) -> Struct {
 fn cancel(state: &Shared, req: &Struct) -> Struct {
     let now = state.clock.now_ms();
     with_op(state, req, |op| {
-        if matches!(op.state, OpState::Pending | OpState::Running) {
+        if op.state.running() {
             op.cancel.cancel();
             op.state = OpState::Canceled;
             op.completed_ms = now;
@@ -480,7 +483,7 @@ fn close_operation(state: &Shared, req: &Struct) -> Struct {
             op.cancel.cancel();
             Struct::new().with(1, ok())
         }
-        None => failed(INVALID_HANDLE, "Invalid OperationHandle: no such operation", None),
+        None => failed(INVALID_HANDLE, NO_OPERATION, None),
     }
 }
 

@@ -75,10 +75,10 @@ impl Catalog {
     /// The volumes and the tables under `prefix` (`catalog.` or
     /// `catalog.schema.`), by full name.
     fn contents(&self, prefix: &str) -> (Vec<String>, Vec<String>) {
-        let under = |keys: std::collections::btree_map::Keys<'_, String, Entry>| {
-            keys.filter(|k| k.starts_with(prefix)).cloned().collect::<Vec<_>>()
+        let under = |map: &BTreeMap<String, Entry>| -> Vec<String> {
+            map.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
         };
-        (under(self.volumes.keys()), under(self.tables.keys()))
+        (under(&self.volumes), under(&self.tables))
     }
 
     /// Forgets what is under the catalog or schema `name` (its schemas,
